@@ -1,0 +1,5 @@
+import sys
+
+from sleepscope.cli import main
+
+sys.exit(main())

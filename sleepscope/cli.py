@@ -1,0 +1,71 @@
+"""The `sleepscope` command: one entry point, sub-commands registered by each package.
+
+Each package keeps its commands in its own `commands.py` with a
+`register(subparsers)` function; each sub-command sets `func(args) -> int`.
+Heavy imports (torch, Qt) happen inside the command functions so that
+`sleepscope info` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sleepscope import __version__
+from sleepscope.errors import SleepScopeError
+
+# Order is the order of `sleepscope --help`.
+_COMMAND_MODULES = (
+    "sleepscope.io.commands",
+    "sleepscope.data.commands",
+    "sleepscope.model.commands",
+    "sleepscope.scoring.commands",
+    "sleepscope.experiments.commands",
+    "sleepscope.gui.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sleepscope", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"sleepscope {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that package has no commands yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # A bare `sleepscope` opens the workstation when the GUI is installed.
+        args = parser.parse_args(["gui"]) if "gui" in _subcommands(parser) else None
+        if args is None:
+            parser.print_help()
+            return 0
+    try:
+        return int(args.func(args) or 0)
+    except SleepScopeError as exc:
+        print(f"sleepscope: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sleepscope: interrupted", file=sys.stderr)
+        return 130
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The one definition of the sleep stages, their colours, keys and the R&K map.
+
+Codes are those of the Sleep-EDF consensus files: -1 unscored, 0 W, 1 N1,
+2 N2, 3 N3, 4 REM. Model outputs are indexed by the five scored codes.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Stage(IntEnum):
+    UNSCORED = -1
+    W = 0
+    N1 = 1
+    N2 = 2
+    N3 = 3
+    REM = 4
+
+    @property
+    def label(self) -> str:
+        return "?" if self is Stage.UNSCORED else self.name
+
+
+#: The five stages a model predicts, in output order.
+SCORED: tuple[Stage, ...] = (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM)
+N_CLASSES = len(SCORED)
+NAMES: tuple[str, ...] = tuple(s.name for s in SCORED)
+
+#: Colours (hex) chosen so that deeper sleep is darker and REM stands apart,
+#: as most scoring software draws a hypnogram.
+COLORS: dict[Stage, str] = {
+    Stage.W: "#f2c14e",
+    Stage.N1: "#8fd3e8",
+    Stage.N2: "#3a86c8",
+    Stage.N3: "#1b3a6b",
+    Stage.REM: "#d1495b",
+    Stage.UNSCORED: "#9e9e9e",
+}
+
+#: Keyboard keys that set a stage (several keys per stage: lab habits differ).
+KEYS: dict[str, Stage] = {
+    "w": Stage.W,
+    "0": Stage.W,
+    "1": Stage.N1,
+    "2": Stage.N2,
+    "3": Stage.N3,
+    "4": Stage.N3,  # R&K S4 habit: still N3 under AASM
+    "r": Stage.REM,
+    "5": Stage.REM,
+    "u": Stage.UNSCORED,
+}
+
+#: Height of each stage on a hypnogram's y axis (REM drawn between W and N1,
+#: the clinical convention).
+HYPNOGRAM_LEVEL: dict[Stage, float] = {
+    Stage.W: 4.0,
+    Stage.REM: 3.0,
+    Stage.N1: 2.0,
+    Stage.N2: 1.0,
+    Stage.N3: 0.0,
+    Stage.UNSCORED: np.nan,
+}
+
+#: Rechtschaffen & Kales annotation text (as in Sleep-EDF) to AASM stage.
+RK_TO_AASM: dict[str, Stage] = {
+    "Sleep stage W": Stage.W,
+    "Sleep stage 1": Stage.N1,
+    "Sleep stage 2": Stage.N2,
+    "Sleep stage 3": Stage.N3,
+    "Sleep stage 4": Stage.N3,
+    "Sleep stage R": Stage.REM,
+    "Sleep stage ?": Stage.UNSCORED,
+    "Movement time": Stage.UNSCORED,
+}
+
+#: AASM stage to the annotation text we write in Sleep-EDF style.
+AASM_TO_RK: dict[Stage, str] = {
+    Stage.W: "Sleep stage W",
+    Stage.N1: "Sleep stage 1",
+    Stage.N2: "Sleep stage 2",
+    Stage.N3: "Sleep stage 3",
+    Stage.REM: "Sleep stage R",
+    Stage.UNSCORED: "Sleep stage ?",
+}
+
+_ALIASES: dict[str, Stage] = {
+    "w": Stage.W, "wake": Stage.W, "0": Stage.W,
+    "n1": Stage.N1, "s1": Stage.N1, "1": Stage.N1,
+    "n2": Stage.N2, "s2": Stage.N2, "2": Stage.N2,
+    "n3": Stage.N3, "s3": Stage.N3, "s4": Stage.N3, "n4": Stage.N3, "3": Stage.N3,
+    "r": Stage.REM, "rem": Stage.REM, "4": Stage.REM,
+    "?": Stage.UNSCORED, "-1": Stage.UNSCORED, "u": Stage.UNSCORED, "unscored": Stage.UNSCORED,
+    "art": Stage.UNSCORED, "artefact": Stage.UNSCORED, "artifact": Stage.UNSCORED,
+    "mt": Stage.UNSCORED, "movement": Stage.UNSCORED, "movement time": Stage.UNSCORED,
+    "unknown": Stage.UNSCORED,
+}
+
+
+def parse_stage(text: str | int) -> Stage:
+    """Read a stage written as a name (W, N1, REM, S4, ...), an R&K annotation or a code.
+
+    Numbers follow our coding (0 W .. 4 REM, -1 unscored); raises ValueError otherwise.
+    """
+    if isinstance(text, (int, np.integer)):
+        return Stage(int(text))
+    t = str(text).strip()
+    if t in RK_TO_AASM:
+        return RK_TO_AASM[t]
+    key = t.lower()
+    if key.startswith("sleep stage "):
+        key = key[len("sleep stage "):]
+    if key in _ALIASES:
+        return _ALIASES[key]
+    raise ValueError(f"unknown sleep stage {text!r}")
+
+
+def stage_names(codes: np.ndarray) -> list[str]:
+    return [Stage(int(c)).label for c in codes]

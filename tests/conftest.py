@@ -1,0 +1,21 @@
+import os
+
+# Before any Qt import: tests run without a screen.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _user_data_dir(tmp_path_factory, monkeypatch):
+    """Keep every test's user data (demo night, registry, settings) out of the real home."""
+    monkeypatch.setenv("SLEEPSCOPE_DATA_DIR", str(tmp_path_factory.mktemp("userdata")))
+
+
+def pytest_configure(config):
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    except ImportError:
+        pass
