@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "sleepscope.io.commands",
     "sleepscope.data.commands",
     "sleepscope.model.commands",
+    "sleepscope.model.train_commands",
     "sleepscope.scoring.commands",
     "sleepscope.experiments.commands",
     "sleepscope.gui.commands",
