@@ -1,0 +1,114 @@
+"""`sleepscope info` and `sleepscope cohort`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("info", help="show the channels, rates, start time, duration and epochs of a recording")
+    p.add_argument("file", help="EDF, EDF+ or BDF recording")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--eeg", metavar="NAME", help="EEG channel the stager would use (default: chosen by name)")
+    p.add_argument("--eog", metavar="NAME", help="EOG channel the stager would use (default: chosen by name)")
+    p.set_defaults(func=_info)
+
+    p = subparsers.add_parser("cohort", help="list the Sleep-EDF nights of a sleep-cassette folder and the paper's split")
+    p.add_argument("folder", help="PhysioNet sleep-cassette folder (searched recursively)")
+    p.add_argument("--download", action="store_true",
+                   help="first download the Sleep-EDF-20 nights from PhysioNet into the folder (needs network)")
+    p.add_argument("--subjects", default="0-19", help="subjects to download, e.g. 0-19 or 0,1,5 (default 0-19)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_cohort)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io.channels import pick_channel
+    from sleepscope.io.recording import read_info
+
+    info = read_info(args.file)
+    names = [c.name for c in info.channels]
+    problems: list[SleepScopeError] = []
+    picked = {}
+    for kind, explicit in (("eeg", args.eeg), ("eog", args.eog)):
+        try:
+            picked[kind] = pick_channel(names, kind, explicit)
+        except SleepScopeError as exc:  # still show the header: it helps the user choose
+            picked[kind] = None
+            problems.append(exc)
+    eeg, eog = picked["eeg"], picked["eog"]
+    if args.json:
+        d = info.to_dict()
+        d["eeg"], d["eog"] = eeg, eog
+        print(json.dumps(d, indent=2))
+    else:
+        _print_info(info, eeg, eog)
+    if problems:
+        raise SleepScopeError(" ".join(str(p) for p in problems))
+    return 0
+
+
+def _print_info(info, eeg: str | None, eog: str | None) -> None:
+    print(f"file:       {info.path}")
+    print(f"format:     {info.format}")
+    print(f"start:      {info.start_time.isoformat(sep=' ')}")
+    h, rem = divmod(int(round(info.duration_s)), 3600)
+    print(f"duration:   {info.duration_s:.0f} s ({h} h {rem // 60:02d} min {rem % 60:02d} s)")
+    print(f"epochs:     {info.n_epochs} complete 30-s epochs")
+    print(f"EEG / EOG:  {eeg or 'not found'} / {eog or 'not found'}")
+    print("channels:")
+    width = max(len(c.name) for c in info.channels)
+    for c in info.channels:
+        mark = "  <- EEG" if c.name == eeg else "  <- EOG" if c.name == eog else ""
+        print(f"  {c.name:<{width}}  {c.fs:g} Hz  {c.unit or '-'}{mark}")
+
+
+def _parse_subjects(text: str) -> list[int]:
+    from sleepscope.errors import SleepScopeError
+
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                a, b = part.split("-")
+                out.extend(range(int(a), int(b) + 1))
+            elif part.strip():
+                out.append(int(part))
+    except ValueError:
+        raise SleepScopeError(f"--subjects {text!r}: write subject numbers like 0-19 or 0,1,5") from None
+    return out
+
+
+def _cohort(args: argparse.Namespace) -> int:
+    from sleepscope.data import cohorts
+    from sleepscope.tasks import TqdmProgress
+
+    if args.download:
+        with TqdmProgress("download", disable=args.json) as bar:
+            cohorts.download_sleep_cassette(args.folder, _parse_subjects(args.subjects), progress=bar)
+    nights = cohorts.scan_sleep_cassette(args.folder)
+    edf20 = cohorts.sleep_edf_20(nights)
+    pre = cohorts.pretraining_nights(nights)
+    split = cohorts.PAPER_SPLIT
+    if args.json:
+        print(json.dumps({
+            "folder": str(args.folder),
+            "sleep_edf_20": [n.to_dict() for n in edf20],
+            "pretraining": [n.to_dict() for n in pre],
+            "split": split.to_dict(),
+        }, indent=2))
+        return 0
+    print(f"{args.folder}: {len(nights)} nights found")
+    print(f"Sleep-EDF-20: {len(edf20)} nights of {len({n.subject for n in edf20})} subjects "
+          f"({sum(n.hypnogram is not None for n in edf20)} with hypnogram)")
+    for n in edf20:
+        print(f"  {n.name}  subject {n.subject:2d} night {n.night}  {n.hypnogram.name if n.hypnogram else 'NO HYPNOGRAM'}")
+    print(f"pre-training (other subjects): {len(pre)} nights of {len({n.subject for n in pre})} subjects")
+    print(f"split: validation {list(split.validation)}, test {list(split.test)}, "
+          f"train (nested order) {list(split.train)}")
+    missing = cohorts.missing_nights(nights)
+    if missing:
+        print(f"missing Sleep-EDF-20 nights: {', '.join(missing)}")
+    return 0

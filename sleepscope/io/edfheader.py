@@ -1,0 +1,176 @@
+"""Reading the fixed-layout EDF/EDF+/BDF header ourselves.
+
+MNE reads the signals, but we parse the header first because it is cheap
+(a few kilobytes), lets `read_info` answer without MNE, and lets us refuse a
+truncated or foreign file with a clear message before MNE fails deep inside
+with a message about buffer sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+from sleepscope.errors import SleepScopeError
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_ANNOTATION_LABELS = {"EDF Annotations", "BDF Annotations"}
+
+
+@dataclass(frozen=True)
+class SignalHeader:
+    label: str
+    unit: str
+    samples_per_record: int
+    physical_min: float
+    physical_max: float
+    digital_min: int
+    digital_max: int
+    prefilter: str
+
+    @property
+    def is_annotation(self) -> bool:
+        return self.label in _ANNOTATION_LABELS
+
+
+@dataclass(frozen=True)
+class EdfHeader:
+    path: Path
+    format: str  # "EDF", "EDF+C", "EDF+D", "BDF", "BDF+C", "BDF+D"
+    start_time: datetime
+    header_bytes: int
+    n_records: int
+    record_duration: float
+    signals: tuple[SignalHeader, ...]
+    file_size: int
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return 3 if self.format.startswith("BDF") else 2
+
+    @property
+    def record_bytes(self) -> int:
+        return sum(s.samples_per_record for s in self.signals) * self.bytes_per_sample
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_records * self.record_duration
+
+    @property
+    def data_signals(self) -> tuple[SignalHeader, ...]:
+        return tuple(s for s in self.signals if not s.is_annotation)
+
+    def rate(self, signal: SignalHeader) -> float:
+        return signal.samples_per_record / self.record_duration
+
+
+def read_header(path: str | os.PathLike) -> EdfHeader:
+    """Parse and validate the header of an EDF, EDF+ or BDF file (raises SleepScopeError)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SleepScopeError(f"{path}: no such file. Check the path and try again.")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        fixed = f.read(256)
+        if len(fixed) < 256:
+            raise _not_edf(path, f"it has only {len(fixed)} bytes, less than an EDF header")
+        is_bdf = fixed[:8] == b"\xffBIOSEMI"
+        if not is_bdf and fixed[:8] != b"0       ":
+            raise _not_edf(path, "its first bytes are not an EDF or BDF version field")
+        try:
+            text = fixed[8:].decode("ascii")
+        except UnicodeDecodeError:
+            raise _not_edf(path, "its header contains non-ASCII bytes") from None
+        try:
+            header_bytes = int(text[176:184])
+            reserved = text[184:228].strip()
+            n_records = int(text[228:236])
+            record_duration = float(text[236:244])
+            ns = int(text[244:248])
+        except ValueError:
+            raise _not_edf(path, "its header fields (sizes, record count, duration) are not numbers") from None
+        if ns < 0 or header_bytes != 256 * (ns + 1):
+            raise _not_edf(path, f"its header declares {ns} signals but {header_bytes} header bytes")
+        rest = f.read(256 * ns)
+    if len(rest) < 256 * ns:
+        raise SleepScopeError(
+            f"{path} is truncated: its header is cut short. The file was not copied or "
+            "downloaded completely; fetch it again."
+        )
+    try:
+        signals = _parse_signals(rest.decode("ascii", errors="replace"), ns)
+    except ValueError:
+        raise _not_edf(path, "its signal headers are not valid") from None
+    fmt = ("BDF" if is_bdf else "EDF") + (f"+{reserved[4]}" if reserved.startswith(("EDF+", "BDF+")) and len(reserved) > 4 else "")
+    start = _start_time(text[160:168], text[168:176], text[80:160])
+    record_bytes = sum(s.samples_per_record for s in signals) * (3 if is_bdf else 2)
+    available = (size - header_bytes) // record_bytes if record_bytes else 0
+    if n_records < 0:  # -1: the recorder never wrote the count; the file size tells it
+        n_records = available
+    elif record_bytes and available < n_records:
+        have_s = available * record_duration
+        want_s = n_records * record_duration
+        raise SleepScopeError(
+            f"{path} is truncated: its header announces {n_records} data records "
+            f"({_hms(want_s)}) but the file holds only {available} "
+            f"({_hms(have_s)}, {size} bytes). The file was not copied or downloaded "
+            "completely; fetch it again from its source."
+        )
+    if record_duration <= 0 and any(s.samples_per_record for s in signals if not s.is_annotation):
+        raise _not_edf(path, f"its data record duration is {record_duration} s")
+    return EdfHeader(path, fmt, start, header_bytes, n_records, record_duration, tuple(signals), size)
+
+
+def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
+    def field(offset: int, width: int) -> list[str]:
+        base = offset * ns
+        return [text[base + i * width: base + (i + 1) * width].strip() for i in range(ns)]
+
+    labels = field(0, 16)
+    units = field(16 + 80, 8)
+    pmin = field(16 + 80 + 8, 8)
+    pmax = field(16 + 80 + 16, 8)
+    dmin = field(16 + 80 + 24, 8)
+    dmax = field(16 + 80 + 32, 8)
+    prefilter = field(16 + 80 + 40, 80)
+    nsamp = field(16 + 80 + 40 + 80, 8)
+    out = []
+    for i in range(ns):
+        out.append(SignalHeader(
+            label=labels[i], unit=units[i], samples_per_record=int(nsamp[i]),
+            physical_min=float(pmin[i]), physical_max=float(pmax[i]),
+            digital_min=int(dmin[i]), digital_max=int(dmax[i]), prefilter=prefilter[i],
+        ))
+    return out
+
+
+def _start_time(d: str, t: str, recording_field: str) -> datetime:
+    try:
+        day, month, yy = (int(x) for x in d.split("."))
+        hh, mm, ss = (int(x) for x in t.split("."))
+    except ValueError:
+        return datetime(1985, 1, 1)  # EDF's own "unknown date" clipping year
+    # EDF+ writes the 4-digit year in the recording field; plain EDF has only yy (1985-2084).
+    year = 1900 + yy if yy >= 85 else 2000 + yy
+    m = re.search(r"Startdate (\d{2})-([A-Z]{3})-(\d{4})", recording_field)
+    if m and m.group(2) in _MONTHS:
+        year = int(m.group(3))
+    try:
+        return datetime.combine(date(year, month, day), time(hh, mm, ss))
+    except ValueError:
+        return datetime(1985, 1, 1)
+
+
+def _hms(seconds: float) -> str:
+    h, rest = divmod(int(round(seconds)), 3600)
+    return f"{h} h {rest // 60:02d} min {rest % 60:02d} s"
+
+
+def _not_edf(path: Path, why: str) -> SleepScopeError:
+    return SleepScopeError(
+        f"{path} is not an EDF/EDF+/BDF file: {why}. Open the recording exported by the "
+        "acquisition software in EDF or BDF format (other formats must be converted first)."
+    )

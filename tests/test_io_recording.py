@@ -1,0 +1,140 @@
+"""Reading recordings: the real Sleep-EDF excerpt, mixed rates, resampling, units, z-scoring."""
+
+from datetime import datetime
+
+import mne
+import numpy as np
+import pytest
+
+from sleepscope.io import (
+    EPOCH_SAMPLES,
+    Recording,
+    open_recording,
+    read_info,
+    zscore_epochs,
+)
+from sleepscope.io.export import write_edf
+from sleepscope.tasks import Cancelled, CancelToken
+
+REAL = "tests/data/SC4001E0-PSG-first300s.edf"
+
+
+def test_real_sleep_edf_reads_only_eeg_and_eog_at_100hz():
+    rec = open_recording(REAL)
+    assert list(rec.channels) == ["EEG Fpz-Cz", "EOG horizontal"]
+    assert rec.fs == 100.0 and rec.n_epochs == 10 and rec.n_samples == 30000
+    assert rec.start_time == datetime(1989, 4, 24, 16, 13, 0)
+    assert rec.eeg.dtype == np.float32
+    # µV, equal to what MNE reads (in volts) for the same channel
+    raw = mne.io.read_raw_edf(REAL, include=["EEG Fpz-Cz"], preload=True, verbose="error")
+    np.testing.assert_allclose(rec.eeg, raw.get_data()[0] * 1e6, rtol=1e-5, atol=1e-3)
+    assert 1.0 < rec.eeg.std() < 200.0  # a plausible µV scale, not volts
+
+
+def test_real_info_header_only():
+    info = read_info(REAL)
+    rates = {c.name: c.fs for c in info.channels}
+    assert rates["EEG Fpz-Cz"] == 100.0 and rates["EOG horizontal"] == 100.0
+    assert rates["Temp rectal"] == 1.0 and len(rates) == 7
+    assert info.n_epochs == 10 and info.duration_s == 300.0
+    assert info.start_time == datetime(1989, 4, 24, 16, 13)
+
+
+def test_extra_1hz_channel_is_resampled_and_eeg_stays_exact():
+    rec = open_recording(REAL, extra=["temp rectal"])
+    assert rec.source_rates == {"EEG Fpz-Cz": 100.0, "EOG horizontal": 100.0, "Temp rectal": 1.0}
+    assert len(rec.channels["Temp rectal"]) == rec.n_samples
+    ref = open_recording(REAL)
+    np.testing.assert_array_equal(rec.eeg, ref.eeg)  # reading the 1-Hz channel did not touch the EEG
+    temp = rec.channels["Temp rectal"]
+    assert 30 < np.median(temp) < 40  # degrees C, left in its own unit
+
+
+def test_resampling_from_200_and_256_hz(tmp_path):
+    t200 = np.arange(60 * 200) / 200
+    t256 = np.arange(60 * 256) / 256
+    path = write_edf(tmp_path / "x.edf", {
+        "C4-M1": (50 * np.sin(2 * np.pi * 10 * t200), 200),
+        "E1-M2": (40 * np.sin(2 * np.pi * 2 * t256), 256),
+        "Aux": (np.zeros(60), 1),
+    }, datetime(2021, 3, 4, 22, 30))
+    rec = open_recording(path)
+    assert (rec.eeg_name, rec.eog_name) == ("C4-M1", "E1-M2")
+    assert rec.n_samples == 6000 and rec.n_epochs == 2
+    t = np.arange(6000) / 100
+    mid = slice(500, 5500)  # away from the filter's edge effects
+    np.testing.assert_allclose(rec.eeg[mid], 50 * np.sin(2 * np.pi * 10 * t[mid]), atol=2.0)
+    np.testing.assert_allclose(rec.eog[mid], 40 * np.sin(2 * np.pi * 2 * t[mid]), atol=1.0)
+
+
+def test_explicit_channels_and_partial_epoch(tmp_path):
+    n = 75 * 100  # 2.5 epochs
+    rng = np.random.default_rng(1)
+    path = write_edf(tmp_path / "y.edf", {
+        "EEG Pz-Oz": (rng.normal(0, 10, n), 100), "EEG Fpz-Cz": (rng.normal(0, 10, n), 100),
+        "EOG horizontal": (rng.normal(0, 10, n), 100),
+    }, datetime(2021, 3, 4, 22, 30))
+    rec = open_recording(path, eeg="pz-oz")
+    assert rec.eeg_name == "EEG Pz-Oz"
+    assert rec.n_epochs == 2 and rec.epochs("eeg").shape == (2, EPOCH_SAMPLES)
+
+
+def test_model_input_is_zscored_per_epoch():
+    rec = open_recording(REAL)
+    x = rec.model_input()
+    assert x.shape == (10, 2, 3000) and x.dtype == np.float32
+    np.testing.assert_allclose(x.mean(axis=-1), 0, atol=1e-4)
+    np.testing.assert_allclose(x.std(axis=-1), 1, atol=1e-3)
+    e = rec.epochs("eeg")[3]
+    np.testing.assert_allclose(x[3, 0], (e - e.mean()) / e.std(), atol=1e-4)
+
+
+def test_zscore_flat_and_nan():
+    x = np.zeros((3, 3000), dtype=np.float32)
+    x[1] = np.random.default_rng(0).normal(0, 5, 3000)
+    x[2] = x[1]
+    x[2, 100:200] = np.nan
+    z = zscore_epochs(x)
+    assert not np.isnan(z).any()
+    assert (z[0] == 0).all()
+    assert (z[2, 100:200] == 0).all()
+    assert abs(z[1].std() - 1) < 1e-3
+
+
+def test_from_arrays_quality_and_fingerprint():
+    rng = np.random.default_rng(2)
+    eeg = rng.normal(0, 20, 9000).astype(np.float32)
+    eog = rng.normal(0, 20, 9000).astype(np.float32)
+    eog[3000:6000] = 7.0  # a flat-lined electrode for one epoch
+    eeg[10:15] = np.nan
+    rec = Recording.from_arrays(eeg, eog)
+    q = rec.quality
+    assert q.nan_samples["EEG Fpz-Cz"] == 5 and q.flat_epochs["EOG horizontal"] == (1,)
+    with pytest.warns(UserWarning, match="NaN"):
+        x = rec.model_input()
+    assert np.isfinite(x).all() and (x[1, 1] == 0).all()
+    other = Recording.from_arrays(eeg + 1, eog)
+    assert rec.fingerprint() != other.fingerprint()
+    assert rec.fingerprint() == Recording.from_arrays(eeg, eog).fingerprint()
+
+
+def test_file_fingerprint_changes_with_content(tmp_path):
+    data = open(REAL, "rb").read()
+    a, b = tmp_path / "a.edf", tmp_path / "b.edf"
+    a.write_bytes(data)
+    changed = bytearray(data)
+    changed[-5] ^= 1  # one bit of the last signal record
+    b.write_bytes(bytes(changed))
+    ra, rb = open_recording(a), open_recording(b)
+    assert ra.fingerprint() == open_recording(REAL).fingerprint()
+    assert ra.fingerprint() != rb.fingerprint()
+
+
+def test_progress_and_cancel():
+    calls = []
+    open_recording(REAL, progress=lambda d, t, m: calls.append((d, t)))
+    assert calls and calls[-1][0] == calls[-1][1]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        open_recording(REAL, cancel=token)
