@@ -1,0 +1,147 @@
+"""Sleep statistics from a hypnogram, with the AASM definitions.
+
+Definitions (epochs of `epoch_s` seconds; the analysis period runs from
+lights off, by default the first epoch, to lights on, by default the end):
+
+- TIB (time in bed): lights off to lights on.
+- TST (total sleep time): epochs of N1, N2, N3 or REM in that period.
+- SE (sleep efficiency): TST / TIB, in %.
+- Sleep onset: the first epoch of any sleep stage; SOL (sleep onset latency):
+  lights off to sleep onset.
+- WASO (wake after sleep onset): W epochs from sleep onset to lights on (the
+  final awakening included, as in the AASM report TIB − SOL − TST when every
+  epoch is scored).
+- REM latency: sleep onset to the first REM epoch.
+- Per stage: minutes, and % of TST for the sleep stages (W: % of TIB).
+- Awakenings: runs of one or more consecutive W epochs after sleep onset
+  (the final awakening included).
+- Stage shifts: changes of stage between consecutive scored epochs in the
+  period.
+
+Unscored epochs (artefacts, movement, not yet scored) count as neither sleep
+nor wake and are skipped when runs and shifts are counted; their time is
+reported as `unscored_min`. Latencies are None when the event never happens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.stages import SCORED, Stage
+
+_SLEEP = (int(Stage.N1), int(Stage.N2), int(Stage.N3), int(Stage.REM))
+
+
+@dataclass
+class SleepStats:
+    epoch_s: float
+    lights_off_epoch: int
+    lights_on_epoch: int
+    tib_min: float
+    tst_min: float
+    se_pct: float
+    sol_min: float | None
+    waso_min: float
+    rem_latency_min: float | None
+    stage_min: dict[str, float]
+    stage_pct: dict[str, float]
+    unscored_min: float
+    n_awakenings: int
+    n_stage_shifts: int
+    sleep_onset_epoch: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def format_text(self) -> str:
+        def minutes(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:.1f} min"
+
+        lines = [
+            f"Time in bed (TIB):            {minutes(self.tib_min)}",
+            f"Total sleep time (TST):       {minutes(self.tst_min)}",
+            f"Sleep efficiency (SE):        {self.se_pct:.1f} %",
+            f"Sleep onset latency (SOL):    {minutes(self.sol_min)}",
+            f"Wake after sleep onset:       {minutes(self.waso_min)}",
+            f"REM latency (from onset):     {minutes(self.rem_latency_min)}",
+            f"Awakenings:                   {self.n_awakenings}",
+            f"Stage shifts:                 {self.n_stage_shifts}",
+            f"Unscored:                     {minutes(self.unscored_min)}",
+            "",
+            "Stage      minutes   % (sleep stages: of TST; W: of TIB)",
+        ]
+        for name in self.stage_min:
+            lines.append(f"{name:<8} {self.stage_min[name]:9.1f}   {self.stage_pct[name]:6.1f}")
+        return "\n".join(lines)
+
+
+def _runs(seq: np.ndarray, value: int) -> int:
+    hit = seq == value
+    if hit.size == 0:
+        return 0
+    return int(hit[0]) + int(np.count_nonzero(hit[1:] & ~hit[:-1]))
+
+
+def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int | None = None,
+                     lights_on: int | None = None) -> SleepStats:
+    """Statistics of `labels` (codes per epoch, -1 unscored); lights off/on are epoch indices."""
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    n = labels.size
+    off = 0 if lights_off is None else int(lights_off)
+    on = n if lights_on is None else int(lights_on)
+    if not 0 <= off < on <= n:
+        raise SleepScopeError(
+            f"Lights off (epoch {off}) must come before lights on (epoch {on}) within the {n} epochs."
+        )
+    period = labels[off:on]
+    to_min = epoch_s / 60.0
+    is_sleep = np.isin(period, _SLEEP)
+    tib = period.size * to_min
+    tst = int(is_sleep.sum()) * to_min
+    sleep_idx = np.flatnonzero(is_sleep)
+    onset = int(sleep_idx[0]) if sleep_idx.size else None
+    stage_min: dict[str, float] = {}
+    stage_pct: dict[str, float] = {}
+    for st in SCORED:
+        m = int(np.count_nonzero(period == int(st))) * to_min
+        stage_min[st.name] = m
+        base = tib if st is Stage.W else tst
+        stage_pct[st.name] = 100.0 * m / base if base > 0 else 0.0
+    if onset is None:
+        sol = rem_lat = None
+        waso = 0.0
+        awakenings = 0
+    else:
+        after = period[onset:]
+        sol = onset * to_min
+        waso = int(np.count_nonzero(after == int(Stage.W))) * to_min
+        rem = np.flatnonzero(after == int(Stage.REM))
+        rem_lat = int(rem[0]) * to_min if rem.size else None
+        awakenings = _runs(after[after >= 0], int(Stage.W))
+    scored = period[period >= 0]
+    shifts = int(np.count_nonzero(scored[1:] != scored[:-1])) if scored.size > 1 else 0
+    return SleepStats(
+        epoch_s=float(epoch_s),
+        lights_off_epoch=off,
+        lights_on_epoch=on,
+        tib_min=tib,
+        tst_min=tst,
+        se_pct=100.0 * tst / tib if tib > 0 else 0.0,
+        sol_min=sol,
+        waso_min=waso,
+        rem_latency_min=rem_lat,
+        stage_min=stage_min,
+        stage_pct=stage_pct,
+        unscored_min=int(np.count_nonzero(period < 0)) * to_min,
+        n_awakenings=awakenings,
+        n_stage_shifts=shifts,
+        sleep_onset_epoch=None if onset is None else onset + off,
+    )
