@@ -1,0 +1,219 @@
+"""The two-branch U2-Net sleep stager (section 2 of the paper).
+
+Per epoch, each modality (EEG, EOG) passes through its own :class:`Branch`:
+
+    (N, 1, 3000) -> Encoder: RSU stages, max-pool between them
+                 -> PDC on the bottleneck (dilations 1..4)
+                 -> Decoder: upsample, concatenate the encoder skip, RSU
+                 -> SalientAttention                     -> (N, widths[0], 3000)
+
+The two decoder outputs are fused by ``X1 + X2 + X1 ⊙ X2`` (equation 1); a 1x1
+Conv-BN-ReLU and an average over the 3,000 samples give one vector per epoch.
+Across the L epochs of a sequence, a convolution of ``context_kernel`` epochs
+(zero padding, so L = 1 works) with a residual path and a linear layer give
+5-class logits. Softmax is applied at inference only (train on logits).
+
+Per-epoch embedding for CLIP pre-training: the encoder's bottleneck (before the
+PDC, the "down-sampling path" of the paper), averaged over time and projected
+linearly to ``embedding_dim``. The projection is used only by pre-training.
+
+The split ``epoch_features`` / ``sequence_logits`` lets inference compute the
+expensive per-epoch part once per epoch and run only the cheap sequence head
+on overlapping windows.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sleepscope.model.blocks import PDC, RSU, ConvBNReLU, SalientAttention, fuse, upsample_to
+from sleepscope.model.config import ModelConfig
+
+
+def _mid(width: int, cfg: ModelConfig) -> int:
+    return max(1, width // cfg.rsu_mid_divisor)
+
+
+class Encoder(nn.Module):
+    """Down-sampling path of one branch: RSU stages with max-pooling between them."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.pools = cfg.pools
+        stages = []
+        in_ch = 1
+        for w, h in zip(cfg.widths, cfg.rsu_heights):
+            stages.append(RSU(in_ch, _mid(w, cfg), w, h, cfg.kernel_size))
+            in_ch = w
+        self.stages = nn.ModuleList(stages)
+        self.projection = nn.Linear(cfg.widths[-1], cfg.embedding_dim)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(N, 1, 3000) -> the output of every stage, finest first (skips + bottleneck)."""
+        outs = []
+        h = x
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                h = F.max_pool1d(h, self.pools[i - 1])
+            h = stage(h)
+            outs.append(h)
+        return outs
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 3000) -> (N, embedding_dim), not normalised."""
+        return self.projection(self.forward(x)[-1].mean(dim=-1))
+
+
+class Branch(nn.Module):
+    """One modality's U2-Net: encoder, PDC, decoder, attention."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.encoder = Encoder(cfg)
+        self.pdc = PDC(cfg.widths[-1], cfg.pdc_dilations, cfg.kernel_size)
+        w = cfg.widths
+        # decoder[i] makes stage i from upsampled stage i+1 and encoder skip i.
+        self.decoder = nn.ModuleList(
+            [RSU(w[i + 1] + w[i], _mid(w[i], cfg), w[i], cfg.rsu_heights[i], cfg.kernel_size)
+             for i in range(len(w) - 1)])
+        self.attention = SalientAttention(w[0], cfg.se_reduction, cfg.saliency_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 1, 3000) -> (N, widths[0], 3000)."""
+        skips = self.encoder(x)
+        d = self.pdc(skips[-1])
+        for i in range(len(self.decoder) - 1, -1, -1):
+            skip = skips[i]
+            d = self.decoder[i](torch.cat([upsample_to(d, skip.shape[-1]), skip], dim=1))
+        return self.attention(d)
+
+
+class SleepStager(nn.Module):
+    """Two-branch (EEG, EOG) U2-Net classifying each epoch of a sequence into W, N1, N2, N3, REM."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        #: version id of the weights when loaded from or saved to a checkpoint
+        self.version: str | None = None
+        self.eeg_branch = Branch(config)
+        self.eog_branch = Branch(config)
+        self.head = ConvBNReLU(config.widths[0], config.head_channels, 1)
+        k = config.context_kernel
+        self.context = nn.Conv1d(config.head_channels, config.head_channels, k, padding=k // 2)
+        self.classifier = nn.Linear(config.head_channels, config.n_classes)
+
+    @property
+    def eeg_encoder(self) -> Encoder:
+        return self.eeg_branch.encoder
+
+    @property
+    def eog_encoder(self) -> Encoder:
+        return self.eog_branch.encoder
+
+    def _check_epochs(self, x: torch.Tensor) -> None:
+        if x.dim() != 3 or x.shape[1] != 2 or x.shape[2] != self.config.epoch_samples:
+            raise ValueError(
+                f"expected epochs of shape (N, 2, {self.config.epoch_samples}), got {tuple(x.shape)}")
+
+    def fused(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 2, 3000) -> fused decoder features (N, widths[0], 3000)."""
+        self._check_epochs(x)
+        return fuse(self.eeg_branch(x[:, 0:1]), self.eog_branch(x[:, 1:2]))
+
+    def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 2, 3000) -> one vector per epoch (N, head_channels), independent of neighbours."""
+        return self.head(self.fused(x)).mean(dim=-1)
+
+    def sequence_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, L, head_channels) -> logits (B, L, n_classes), mixing neighbouring epochs."""
+        f = features.transpose(1, 2)
+        f = f + F.relu(self.context(f))
+        return self.classifier(f.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, 2, 3000) -> logits (B, L, 5)."""
+        if x.dim() != 4:
+            raise ValueError(f"expected (B, L, 2, {self.config.epoch_samples}), got {tuple(x.shape)}")
+        b, length = x.shape[:2]
+        f = self.epoch_features(x.reshape(b * length, *x.shape[2:]))
+        return self.sequence_logits(f.reshape(b, length, -1))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 2, 3000) -> (eeg_emb (N, D), eog_emb (N, D)), D = config.embedding_dim."""
+        self._check_epochs(x)
+        return self.eeg_branch.encoder.embed(x[:, 0:1]), self.eog_branch.encoder.embed(x[:, 1:2])
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, example: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass on ``example``, counted with hooks.
+
+    Counts Conv1d (each output element costs in_channels/groups x kernel MACs)
+    and Linear (in_features MACs per output element); batch norm, activations,
+    pooling and the elementwise fusion are not counted (they are a few percent
+    and fold into the convolutions at inference).
+    """
+    total = 0
+
+    def conv_hook(mod: nn.Conv1d, inp, out) -> None:
+        nonlocal total
+        total += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0]
+
+    def linear_hook(mod: nn.Linear, inp, out) -> None:
+        nonlocal total
+        total += out.numel() * mod.in_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv1d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return total
+
+
+def macs_per_epoch(model: SleepStager) -> int:
+    """MACs to classify one epoch (one epoch, both branches and the head; embedding excluded)."""
+    x = torch.zeros(1, 1, 2, model.config.epoch_samples)
+    return count_macs(model, x)
+
+
+def fold_batchnorm(model: SleepStager) -> SleepStager:
+    """A copy of ``model`` for inference with every batch norm folded into its convolution.
+
+    In eval mode batch norm is an affine map per channel, so it can be merged
+    into the preceding convolution's weights and bias: the same function, one
+    pass over memory fewer per block (the full-resolution blocks are bound by
+    memory traffic more than by arithmetic).
+    """
+    import copy
+
+    folded = copy.deepcopy(model).eval()
+    for m in folded.modules():
+        if isinstance(m, ConvBNReLU) and isinstance(m.bn, nn.BatchNorm1d):
+            bn, conv = m.bn, m.conv
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            with torch.no_grad():
+                new = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0],
+                                padding=conv.padding[0], dilation=conv.dilation[0], bias=True)
+                new.weight.copy_(conv.weight * scale[:, None, None])
+                base = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                new.bias.copy_((base - bn.running_mean) * scale + bn.bias)
+            m.conv = new.to(conv.weight.device)
+            m.bn = nn.Identity()
+    return folded
