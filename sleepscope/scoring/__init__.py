@@ -1,1 +1,37 @@
+"""The scoring file (labels with provenance, crash-safe journal, lock), statistics, agreement.
 
+Imports neither torch nor mne: a scoring file opens fast and the CLI's
+export does not pay for the model. The corrections library and hypnogram
+import/export load `sleepscope.io` only when called.
+"""
+
+from sleepscope.scoring.agreement import Agreement, agreement, confusion_matrix
+from sleepscope.scoring.scoring_file import (
+    SOURCE_MODEL,
+    SOURCE_TECHNICIAN,
+    Edit,
+    PredictionRecord,
+    RecordingIdentity,
+    ScorerLabels,
+    ScoringFile,
+    default_path,
+    find_scoring_files,
+)
+from sleepscope.scoring.stats import SleepStats, sleep_statistics
+
+__all__ = [
+    "SOURCE_MODEL",
+    "SOURCE_TECHNICIAN",
+    "Agreement",
+    "Edit",
+    "PredictionRecord",
+    "RecordingIdentity",
+    "ScorerLabels",
+    "ScoringFile",
+    "SleepStats",
+    "agreement",
+    "confusion_matrix",
+    "default_path",
+    "find_scoring_files",
+    "sleep_statistics",
+]

@@ -1,0 +1,359 @@
+"""The scoring file: labels with provenance, journal, undo/redo, lock, bad input."""
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.io import Recording
+from sleepscope.scoring import scoring_file as sfmod
+from sleepscope.scoring.journal import journal_error
+from sleepscope.scoring.scoring_file import (
+    RecordingIdentity,
+    ScoringFile,
+    journal_path,
+    lock_path,
+)
+from sleepscope.stages import Stage
+
+N = 20
+
+
+def make_recording(seed=0, n=N):
+    rng = np.random.default_rng(seed)
+    return Recording.from_arrays(
+        rng.normal(0, 20, n * 3000).astype(np.float32), rng.normal(0, 20, n * 3000).astype(np.float32),
+        start_time=datetime(2020, 1, 1, 22, 30),
+    )
+
+
+@pytest.fixture
+def rec():
+    return make_recording()
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "night.sleepscope.h5"
+
+
+def test_new_file_identity_and_defaults(rec, path):
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        assert sf.n_epochs == N
+        assert (sf.labels == -1).all() and not sf.reviewed.any() and sf.notes == ""
+        assert sf.identity.fingerprint == rec.fingerprint()
+        assert sf.identity.start_time == datetime(2020, 1, 1, 22, 30)
+        assert sf.latest_prediction() is None
+    assert path.exists() and not lock_path(path).exists()
+    ro = ScoringFile.read(path)
+    assert ro.identity.n_epochs == N and ro.identity.duration_s == pytest.approx(N * 30)
+
+
+def test_edits_with_provenance_survive_reopen(rec, path):
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        e = sf.set_stage(3, "N2")
+        assert (e.seq, e.epochs, e.old, e.new, e.source, e.scorer) == (1, (3,), (-1,), (2,), "technician", "ann")
+        sf.set_stage(slice(5, 8), Stage.REM)
+        probs = np.eye(5, dtype=np.float32)[np.arange(N) % 5] * 0.9 + 0.02
+        sf.add_prediction("v1", probs)
+        sf.accept_prediction([10, 11])
+        sf.set_reviewed([3, 5])
+        sf.notes = "arousals around midnight"
+    with ScoringFile.open(rec, path, scorer="bob") as sf:
+        assert sf.labels[3] == 2 and list(sf.labels[5:8]) == [4, 4, 4]
+        assert list(sf.labels[10:12]) == [0, 1]
+        assert sf.sources[3] == "technician" and sf.sources[10] == "model" and sf.sources[0] == ""
+        assert sf.label_scorers[3] == "ann"
+        assert sf.label_times[3] > 0
+        assert list(np.flatnonzero(sf.reviewed)) == [3, 5]
+        assert sf.notes == "arousals around midnight"
+        pred = sf.latest_prediction()
+        assert pred.model_version == "v1" and pred.probs.shape == (N, 5) and pred.probs.dtype == np.float32
+        ops = [h["op"] for h in sf.history()]
+        assert ops == ["edit", "edit", "prediction", "edit", "reviewed", "notes"]
+
+
+def test_undo_redo_and_history_after_restart(rec, path):
+    sf = ScoringFile.open(rec, path)
+    a = sf.set_stage(1, "W")
+    b = sf.set_stage([1, 2], "N1")
+    c = sf.set_stage(4, "N3")
+    assert sf.undo() == c and sf.labels[4] == -1
+    assert sf.undo() == b and list(sf.labels[1:3]) == [0, -1]
+    assert sf.sources[2] == "" and sf.sources[1] == "technician"
+    assert sf.redo() == b and list(sf.labels[1:3]) == [1, 1]
+    assert [e.seq for e in sf.undo_stack()] == [a.seq, b.seq]
+    assert [e.seq for e in sf.redo_stack()] == [c.seq]
+    sf.close()
+    sf = ScoringFile.open(rec, path)
+    assert [e.seq for e in sf.undo_stack()] == [a.seq, b.seq]
+    assert [e.seq for e in sf.redo_stack()] == [c.seq]
+    assert sf.redo() == c and sf.labels[4] == 3
+    sf.undo()
+    d = sf.set_stage(9, "REM")  # a new edit clears the redo stack
+    assert sf.redo_stack() == [] and sf.redo() is None
+    assert [e.seq for e in sf.undo_stack()] == [a.seq, b.seq, d.seq]
+    assert sf.undo() == d and sf.undo() == b and sf.undo() == a and sf.undo() is None
+    assert (sf.labels == -1).all()
+    sf.close()
+
+
+def test_replay_from_journal_without_close(rec, path):
+    # Simulates a crash: no close, no snapshot; the journal alone holds the edits.
+    sf = ScoringFile.open(rec, path)
+    for i in range(N):
+        sf.set_stage(i, i % 5)
+    sf.undo()
+    labels = sf.labels.copy()
+    sf._writer.close()  # what the OS does when the process dies
+    lock_path(path).unlink()
+    sf2 = ScoringFile.open(rec, path)
+    np.testing.assert_array_equal(sf2.labels, labels)
+    assert len(sf2.redo_stack()) == 1
+    sf2.close()
+
+
+def test_periodic_checkpoint(rec, path, monkeypatch):
+    monkeypatch.setattr(sfmod, "CHECKPOINT_EVERY", 5)
+    with ScoringFile.open(rec, path) as sf:
+        for i in range(12):
+            sf.set_stage(i, "N2")
+        # 10 entries went into snapshots: the journal holds only the last two
+        lines = journal_path(path).read_bytes().splitlines()
+        assert len(lines) == 1 + 2
+        assert ScoringFile.read(path).labels[:12].tolist() == [2] * 12
+
+
+def test_torn_last_journal_line_is_dropped(rec, path):
+    sf = ScoringFile.open(rec, path)
+    sf.set_stage(0, "N1")
+    sf.set_stage(1, "N2")
+    sf._writer.close()
+    lock_path(path).unlink()
+    jp = journal_path(path)
+    data = jp.read_bytes()
+    jp.write_bytes(data[:-7])  # the second edit's line was being written when killed
+    sf = ScoringFile.open(rec, path)
+    assert sf.labels[0] == 1 and sf.labels[1] == -1
+    sf.set_stage(2, "N3")  # appends after the intact part, not after the torn bytes
+    sf.close()
+    assert ScoringFile.read(path).labels[:3].tolist() == [1, -1, 3]
+
+
+def test_damaged_journal_middle_is_refused_and_backed_up(rec, path):
+    sf = ScoringFile.open(rec, path)
+    for i in range(3):
+        sf.set_stage(i, "N1")
+    sf._writer.close()
+    lock_path(path).unlink()
+    jp = journal_path(path)
+    lines = jp.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"new":[1]', b'"new":[3]')  # bit rot in the middle
+    damaged = b"\n".join(lines)
+    jp.write_bytes(damaged)
+    with pytest.raises(SleepScopeError, match="damaged"):
+        ScoringFile.open(rec, path)
+    assert jp.read_bytes() == damaged  # kept as is
+    assert list(path.parent.glob(jp.name + ".corrupt-*"))
+    assert not lock_path(path).exists()
+
+
+def test_corrupt_snapshot_is_refused_kept_and_backed_up(rec, path):
+    with ScoringFile.open(rec, path) as sf:
+        sf.set_stage(0, "W")
+    data = bytearray(path.read_bytes())
+    data[:64] = b"\0" * 64  # destroys the HDF5 superblock
+    path.write_bytes(bytes(data))
+    with pytest.raises(SleepScopeError, match="damaged.*not overwritten.*copy was saved"):
+        ScoringFile.open(rec, path)
+    assert path.read_bytes() == bytes(data)
+    backups = list(path.parent.glob(path.name + ".corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == bytes(data)
+    with pytest.raises(SleepScopeError, match="damaged"):
+        ScoringFile.read(path)
+
+
+def test_fingerprint_mismatch_refused(rec, path):
+    with ScoringFile.open(rec, path) as sf:
+        sf.set_stage(0, "W")
+    other = make_recording(seed=1)
+    with pytest.raises(SleepScopeError, match="belongs to another recording"):
+        ScoringFile.open(other, path)
+    with pytest.raises(SleepScopeError, match="belongs to another recording"):
+        ScoringFile.open(other, path, readonly=True)
+    assert ScoringFile.read(path).labels[0] == 0
+
+
+def test_second_writer_refused_naming_holder(rec, path):
+    sf = ScoringFile.open(rec, path)
+    code = (
+        "import sys, datetime;"
+        "from sleepscope.scoring.scoring_file import ScoringFile, RecordingIdentity;"
+        f"ident = RecordingIdentity({rec.fingerprint()!r}, {N}, {N * 30.0});"
+        "from sleepscope.errors import SleepScopeError\n"
+        "try:\n"
+        f"    ScoringFile.open_identity(ident, {str(path)!r})\n"
+        "except SleepScopeError as e:\n"
+        "    print(e); sys.exit(3)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert f"PID {os.getpid()}" in out.stdout and "host" in out.stdout and "user" in out.stdout
+    # same process, second handle: refused too
+    with pytest.raises(SleepScopeError, match="open for writing"):
+        ScoringFile.open(rec, path)
+    # read-only needs no lock
+    ro = ScoringFile.open(rec, path, readonly=True)
+    with pytest.raises(SleepScopeError, match="read-only"):
+        ro.set_stage(0, "W")
+    sf.close()
+    ScoringFile.open(rec, path).close()
+
+
+def test_stale_lock_of_dead_process_taken_over(rec, path):
+    ScoringFile.open(rec, path).close()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    lock_path(path).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "user": "x",
+                                           "time": 0}))
+    with ScoringFile.open(rec, path) as sf:
+        sf.set_stage(0, "N2")
+        held = json.loads(lock_path(path).read_text())
+        assert held["pid"] == os.getpid()
+    # a lock from another host is never taken over
+    lock_path(path).write_text(json.dumps({"pid": 1, "host": "elsewhere", "user": "eve", "time": 0}))
+    with pytest.raises(SleepScopeError, match="'eve' on host 'elsewhere'"):
+        ScoringFile.open(rec, path)
+
+
+def test_default_path_beside_recording_or_user_folder(tmp_path, monkeypatch):
+    rec = make_recording()
+    rec.path = tmp_path / "SC4001E0-PSG.edf"
+    with ScoringFile.open(rec) as sf:
+        assert sf.path == tmp_path / "SC4001E0-PSG.sleepscope.h5"
+        sf.set_stage(0, "N3")
+    # the recording folder becomes read-only: the scoring moves to the user's folder
+    monkeypatch.setattr(sfmod, "_folder_writable", lambda folder: folder != tmp_path)
+    with ScoringFile.open(rec) as sf:
+        assert sf.path == sfmod.user_data_dir() / "scoring" / f"{rec.fingerprint()}.sleepscope.h5"
+        assert sf.labels[0] == 3
+        sf.set_stage(1, "N3")
+    assert ScoringFile.open(rec, readonly=True).path == tmp_path / "SC4001E0-PSG.sleepscope.h5"
+    # a recording without a file goes to the user's folder
+    rec2 = make_recording(seed=5)
+    with ScoringFile.open(rec2) as sf:
+        assert sf.path.parent == sfmod.user_data_dir() / "scoring"
+
+
+def test_full_disk_keeps_edits_in_memory_for_save_as(rec, path, tmp_path, monkeypatch):
+    sf = ScoringFile.open(rec, path)
+    sf.set_stage(0, "W")
+    real_write = os.write
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(SleepScopeError, match="disk.*full.*kept in memory.*Save As"):
+        sf.set_stage(1, "N2")
+    with pytest.raises(SleepScopeError, match="kept in memory"):
+        sf.set_stage(2, "N3")
+    assert sf.labels[:3].tolist() == [0, 2, 3] and sf.unsaved
+    with pytest.raises(SleepScopeError, match="Save As"):
+        sf.close()
+    monkeypatch.setattr(os, "write", real_write)
+    other = tmp_path / "elsewhere" / "copy.sleepscope.h5"
+    sf.save_as(other)
+    assert not sf.unsaved and sf.path == other and not lock_path(path).exists()
+    sf.set_stage(3, "REM")
+    sf.close()
+    got = ScoringFile.open(rec, other, readonly=True)
+    assert got.labels[:4].tolist() == [0, 2, 3, 4]
+    assert [e.seq for e in got.undo_stack()] == [1, 2, 3, 4]
+    # the original file holds what was written before the disk filled up
+    assert ScoringFile.open(rec, path, readonly=True).labels[:3].tolist() == [0, -1, -1]
+
+
+def test_disk_full_then_space_freed_writes_pending_edits(rec, path, monkeypatch):
+    sf = ScoringFile.open(rec, path)
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, d: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    with pytest.raises(SleepScopeError):
+        sf.set_stage(1, "N2")
+    monkeypatch.setattr(os, "write", real_write)
+    sf.set_stage(2, "N3")  # writes the waiting edit too
+    assert not sf.unsaved
+    sf._writer.close()
+    lock_path(path).unlink()
+    assert ScoringFile.open(rec, path, readonly=True).labels[1:3].tolist() == [2, 3]
+
+
+def test_unwritable_folder_error(rec, tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    real_open = os.open
+
+    def guarded(p, flags, *a, **k):
+        if str(p).startswith(str(folder)) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(p, flags, *a, **k)
+
+    monkeypatch.setattr(os, "open", guarded)
+    with pytest.raises(SleepScopeError, match="folder you can write to"):
+        ScoringFile.open(rec, folder / "x.sleepscope.h5")
+    assert "cannot be written" in str(journal_error(PermissionError(errno.EACCES, "x"), folder))
+
+
+def test_bad_arguments(rec, path):
+    with ScoringFile.open(rec, path) as sf:
+        with pytest.raises(SleepScopeError, match="outside this recording"):
+            sf.set_stage(N, "W")
+        with pytest.raises(SleepScopeError, match="No epoch"):
+            sf.set_stage([], "W")
+        with pytest.raises(ValueError):
+            sf.set_stage(0, "W", source="guess")
+        with pytest.raises(ValueError):
+            sf.set_stage(0, "deep")
+        with pytest.raises(SleepScopeError, match="shape"):
+            sf.add_prediction("v", np.zeros((N + 1, 5)))
+        with pytest.raises(SleepScopeError, match="pre-score"):
+            sf.accept_prediction(0)
+        assert sf.seq == 0
+
+
+def test_scorer_labels_kept_separately_and_applied(rec, path):
+    imported = np.full(N, -1, np.int8)
+    imported[2:6] = [0, 1, 2, 2]
+    with ScoringFile.open(rec, path) as sf:
+        assert sf.add_scorer_labels("dr_x", imported, source_file="/a/b/hyp.csv") is None
+        assert (sf.labels == -1).all()
+        e = sf.add_scorer_labels("dr_y", imported, source_file="/a/b/hyp.csv", apply=True)
+        assert e.epochs == (2, 3, 4, 5) and e.source == "import:hyp.csv"
+    ro = ScoringFile.read(path)
+    assert set(ro.scorer_sets) == {"dr_x", "dr_y"}
+    np.testing.assert_array_equal(ro.scorer_sets["dr_x"].labels, imported)
+    assert ro.labels[2:6].tolist() == [0, 1, 2, 2] and ro.sources[2] == "import:hyp.csv"
+
+
+def test_identity_only_open(tmp_path):
+    ident = RecordingIdentity("sha256:abc", 4, 120.0)
+    p = tmp_path / "i.sleepscope.h5"
+    with ScoringFile.open_identity(ident, p) as sf:
+        sf.set_stage(3, "REM")
+    assert ScoringFile.read(p).labels.tolist() == [-1, -1, -1, 4]
+
+
+def test_import_is_light():
+    code = "import sys, sleepscope.scoring; print('torch' in sys.modules, 'mne' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False"], out.stderr
