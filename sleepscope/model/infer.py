@@ -1,0 +1,189 @@
+"""Full-night pre-scoring: per-epoch probabilities for every epoch of a recording.
+
+The network's expensive part (two U2-Net branches, fusion, per-epoch head) sees
+one epoch at a time, so it runs exactly once per epoch, in batches. Only the
+cheap sequence head mixes neighbouring epochs; it runs on overlapping windows
+of L epochs (stride L/2) and each epoch keeps the output of the window where
+it sits nearest the centre, so that every epoch has context on both sides
+(the first and last windows keep their outer edges). A night shorter than L is
+one window of its own length; any length is covered exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.tasks import CancelToken, Progress, check, report
+
+
+@dataclass
+class Prediction:
+    """Per-epoch stage probabilities (order W, N1, N2, N3, REM) and the most likely stage."""
+
+    probs: np.ndarray  # (n_epochs, 5) float32, rows sum to 1
+    model_version: str
+    stages: np.ndarray  # (n_epochs,) int8, argmax of probs
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.probs.shape[0])
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window ``[start, start + length)`` of which ``[keep_from, keep_to)`` is kept (absolute epochs)."""
+
+    start: int
+    length: int
+    keep_from: int
+    keep_to: int
+
+
+def window_plan(n: int, seq_len: int, stride: int | None = None) -> list[Window]:
+    """Windows of ``seq_len`` epochs at ``stride`` whose kept parts partition ``range(n)``.
+
+    Consecutive windows split their overlap in the middle; the last window is
+    aligned to the end of the night. Each epoch is kept exactly once.
+    """
+    if n < 1:
+        return []
+    if seq_len < 1:
+        raise ValueError("seq_len must be >= 1")
+    if n <= seq_len:
+        return [Window(0, n, 0, n)]
+    stride = stride or max(1, seq_len // 2)
+    if not 1 <= stride <= seq_len:
+        raise ValueError("stride must be between 1 and seq_len")
+    starts = list(range(0, n - seq_len + 1, stride))
+    if starts[-1] != n - seq_len:
+        starts.append(n - seq_len)
+    bounds = [0] + [(a + seq_len + b) // 2 for a, b in zip(starts, starts[1:])] + [n]
+    return [Window(s, seq_len, lo, hi) for s, lo, hi in zip(starts, bounds, bounds[1:])]
+
+
+def pick_device(preferred: str | torch.device | None = None) -> torch.device:
+    """CUDA if available, else Apple MPS, else CPU (or ``preferred`` when given)."""
+    if preferred is not None:
+        return torch.device(preferred)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def physical_cores() -> int:
+    """Physical CPU cores this process may use (hyper-threads slow convolutions down)."""
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:
+        allowed = set(range(os.cpu_count() or 1))
+    cores: set[tuple[str, str]] = set()
+    try:
+        cpu = phys = core = None
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "processor":
+                    cpu = int(value)
+                elif key == "physical id":
+                    phys = value
+                elif key == "core id":
+                    core = value
+                elif not key and cpu is not None:
+                    if cpu in allowed:
+                        cores.add((str(phys), str(core if core is not None else cpu)))
+                    cpu = phys = core = None
+            if cpu is not None and cpu in allowed:
+                cores.add((str(phys), str(core if core is not None else cpu)))
+    except OSError:
+        pass
+    return max(1, min(len(cores) or len(allowed), len(allowed)))
+
+
+@contextmanager
+def _cpu_threads(n: int) -> Iterator[None]:
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _as_epochs(recording_or_array) -> np.ndarray:
+    if hasattr(recording_or_array, "model_input"):
+        x = recording_or_array.model_input()
+    else:
+        x = recording_or_array
+    x = np.asarray(x)
+    if x.ndim != 3 or x.shape[1] != 2 or x.shape[2] != 3000:
+        raise SleepScopeError(
+            f"pre-scoring needs epochs shaped (n_epochs, 2, 3000) [EEG, EOG at 100 Hz], got {x.shape}")
+    if x.shape[0] == 0:
+        raise SleepScopeError("the recording is shorter than one 30-s epoch: there is nothing to score")
+    if not np.isfinite(x).all():
+        raise SleepScopeError("the signals contain NaN or infinite values; check the recording's channels")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def predict(recording_or_array, model, *, batch_size: int | None = None,
+            device: str | torch.device | None = None, seq_len: int | None = None,
+            stride: int | None = None, progress: Progress | None = None,
+            cancel: CancelToken | None = None) -> Prediction:
+    """Stage probabilities for every epoch of a night.
+
+    ``recording_or_array`` is a :class:`sleepscope.io.Recording` or an array
+    ``(n_epochs, 2, 3000)`` of per-epoch z-scored [EEG, EOG]. ``model`` is a
+    :class:`~sleepscope.model.network.SleepStager` (its batch norms are folded
+    into a private copy; the caller's model is not changed). ``seq_len``
+    defaults to the model's configured L, ``stride`` to L/2. Same input, same
+    output: eval mode, no randomness. Raises ``Cancelled`` if ``cancel`` fires
+    (checked between batches).
+    """
+    from sleepscope.model.checkpoint import weights_version
+    from sleepscope.model.network import fold_batchnorm
+
+    x = _as_epochs(recording_or_array)
+    n = x.shape[0]
+    dev = pick_device(device)
+    # Hashed every time: a model fine-tuned in memory after loading has new weights.
+    version = weights_version(model)
+    seq_len = int(seq_len or model.config.seq_len)
+    if batch_size is None:
+        batch_size = 256 if dev.type != "cpu" else 64
+    check(cancel)
+    net = fold_batchnorm(model).to(dev) if hasattr(model, "eeg_branch") else model.to(dev).eval()
+    n_threads = physical_cores() if dev.type == "cpu" else torch.get_num_threads()
+    total = n + 1  # the sequence head is the last step
+    feats = None
+    with _cpu_threads(n_threads), torch.inference_mode():
+        for lo in range(0, n, batch_size):
+            check(cancel)
+            f = net.epoch_features(torch.from_numpy(x[lo:lo + batch_size]).to(dev))
+            if feats is None:
+                feats = torch.empty((n, f.shape[1]), dtype=f.dtype, device=dev)
+            feats[lo:lo + f.shape[0]] = f
+            report(progress, min(n, lo + batch_size), total, "Pre-scoring epochs")
+        check(cancel)
+        probs = torch.empty((n, model.config.n_classes), dtype=torch.float32, device=dev)
+        plan = window_plan(n, seq_len, stride)
+        # Windows of equal length go through the head together (all but a short night's only one).
+        for i in range(0, len(plan), 256):
+            group = plan[i:i + 256]
+            batch = torch.stack([feats[w.start:w.start + w.length] for w in group])
+            p = torch.softmax(net.sequence_logits(batch).float(), dim=-1)
+            for j, w in enumerate(group):
+                probs[w.keep_from:w.keep_to] = p[j, w.keep_from - w.start:w.keep_to - w.start]
+        report(progress, total, total, "Pre-scoring epochs")
+    out = probs.cpu().numpy().astype(np.float32, copy=False)
+    return Prediction(probs=out, model_version=version, stages=out.argmax(axis=1).astype(np.int8))
