@@ -1,0 +1,145 @@
+"""Edit -> SIGKILL at a random moment -> reopen: no returned edit is lost, the file always opens.
+
+The scoring process is forked from the test (it inherits the imports, so each
+run starts in a millisecond and 100+ kills fit in a few seconds of wall time)
+and reports the sequence number of every call that returned through a pipe;
+the test kills it with SIGKILL 20-200 ms after it started, reopens the file
+and checks each reported entry.
+"""
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from sleepscope.scoring import scoring_file as sfmod
+from sleepscope.scoring.scoring_file import RecordingIdentity, ScoringFile
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+N_EPOCHS = 40
+IDENT = RecordingIdentity("sha256:crash-test", N_EPOCHS, N_EPOCHS * 30.0)
+
+
+def _scoring_child(path, wfd, seed):
+    """Edit forever, reporting each returned call; never returns."""
+    rng = random.Random(seed)
+    sfmod.CHECKPOINT_EVERY = 10  # snapshots often, so kills also land inside checkpoints
+    sf = ScoringFile.open_identity(IDENT, path, scorer=f"child{seed}")
+    os.write(wfd, b"open\n")
+    while True:
+        r = rng.random()
+        if r < 0.12:
+            e = sf.undo()
+            rec = {"op": "undo", "target": e.seq} if e else None
+        elif r < 0.18:
+            e = sf.redo()
+            rec = {"op": "redo", "target": e.seq} if e else None
+        elif r < 0.21:
+            ep = rng.randrange(N_EPOCHS)
+            sf.set_reviewed(ep)
+            rec = {"op": "reviewed", "epochs": [ep]}
+        elif r < 0.225:
+            probs = np.random.default_rng(rng.randrange(1 << 30)).dirichlet(np.ones(5), N_EPOCHS)
+            sf.add_prediction(f"v{rng.randrange(3)}", probs)
+            rec = {"op": "prediction"}
+        else:
+            start = rng.randrange(N_EPOCHS)
+            eps = list(range(start, min(N_EPOCHS, start + rng.randrange(1, 4))))
+            e = sf.set_stage(eps, rng.randrange(-1, 5))
+            rec = {"op": "edit", "epochs": list(e.epochs), "new": list(e.new)}
+        if rec is not None:
+            rec["seq"] = sf.seq
+            os.write(wfd, (json.dumps(rec) + "\n").encode())
+
+
+def _run_and_kill(path, seed, life_s):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            os.close(r)
+            _scoring_child(path, w, seed)
+        except BaseException as exc:
+            os.write(w, (json.dumps({"error": repr(exc)}) + "\n").encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    time.sleep(life_s)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    chunks = []
+    while True:
+        b = os.read(r, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r)
+    lines = b"".join(chunks).decode().splitlines()
+    # the last line may have been cut by the kill: that call was reported only in part
+    reported = []
+    for line in lines:
+        if line == "open":
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        assert "error" not in rec, rec["error"]
+        reported.append(rec)
+    return reported
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_loses_nothing(tmp_path):
+    path = tmp_path / "crash.sleepscope.h5"
+    rng = random.Random(1234)
+    kills = 0
+    total_reported = 0
+    all_reported = {}
+    t0 = time.monotonic()
+    while kills < 120:
+        reported = _run_and_kill(path, seed=kills, life_s=rng.uniform(0.02, 0.2))
+        kills += 1
+        total_reported += len(reported)
+        for rec in reported:
+            all_reported[rec["seq"]] = rec
+        # Reopen as a reader (leaves any journal for the next writer to replay);
+        # every 10th time as a writer, which takes over the dead child's lock.
+        readonly = kills % 10 != 0
+        if not path.exists():
+            assert not reported  # killed before the file was created
+            continue
+        sf = ScoringFile.open_identity(IDENT, path, readonly=readonly)
+        history = {h["seq"]: h for h in sf.history()}
+        assert sorted(history) == list(range(1, sf.seq + 1))
+        for seq, rec in all_reported.items():
+            got = history.get(seq)
+            assert got is not None, f"returned entry {seq} lost after kill {kills}"
+            for key, value in rec.items():
+                assert got[key] == value, (seq, key, got[key], value)
+        # the labels are exactly a replay of the history
+        labels = np.full(N_EPOCHS, -1)
+        edits = {}
+        for seq in sorted(history):
+            h = history[seq]
+            if h["op"] == "edit":
+                edits[seq] = h
+                labels[h["epochs"]] = h["new"]
+            elif h["op"] in ("undo", "redo"):
+                t = edits[h["target"]]
+                labels[t["epochs"]] = t["old"] if h["op"] == "undo" else t["new"]
+        np.testing.assert_array_equal(sf.labels, labels)
+        if not readonly:
+            sf.close()
+    elapsed = time.monotonic() - t0
+    assert kills >= 100
+    assert total_reported > 100, "the children barely edited: the test would prove little"
+    print(f"{kills} kills, {total_reported} reported calls, {len(all_reported)} checked entries, {elapsed:.1f} s",
+          file=sys.stderr)
