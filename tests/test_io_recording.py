@@ -138,3 +138,52 @@ def test_progress_and_cancel():
     token.cancel()
     with pytest.raises(Cancelled):
         open_recording(REAL, cancel=token)
+
+
+def test_chunked_reading_matches_one_read(monkeypatch):
+    import sleepscope.io.recording as recording
+
+    whole = open_recording(REAL)
+    monkeypatch.setattr(recording, "_CHUNK_SECONDS", 47)  # chunks that straddle 30-s data records
+    chunked = open_recording(REAL)
+    np.testing.assert_array_equal(whole.eeg, chunked.eeg)
+    np.testing.assert_array_equal(whole.eog, chunked.eog)
+
+
+def _write_bdf(path, signals, seconds):
+    """A minimal BDF (24-bit) file with 1-s records: BioSemi's header layout."""
+    ns = len(signals)
+    fixed = b"\xffBIOSEMI" + (
+        f"{'X X X X':<80}{'Startdate 05-MAY-2023 X X X':<80}05.05.2323.15.00{256 * (ns + 1):<8}"
+        f"{'24BIT':<44}{seconds:<8}{1:<8}{ns:<4}"
+    ).encode()
+    fields = [
+        [f"{label:<16}" for label, _, _ in signals], [" " * 80] * ns, [f"{'uV':<8}"] * ns,
+        [f"{-8388.61:<8}"] * ns, [f"{8388.61:<8}"] * ns, [f"{-8388608:<8}"] * ns, [f"{8388607:<8}"] * ns,
+        [" " * 80] * ns, [f"{fs:<8}" for _, fs, _ in signals], [" " * 32] * ns,
+    ]
+    header = fixed + "".join("".join(f) for f in fields).encode()
+    assert len(header) == 256 * (ns + 1)
+    body = bytearray()
+    for s in range(seconds):
+        for _, fs, x in signals:
+            digital = np.round(x[s * fs:(s + 1) * fs] * 1000).astype("<i4")  # 1 nV per unit
+            body += digital.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+    path.write_bytes(header + bytes(body))
+    return path
+
+
+def test_bdf_file(tmp_path):
+    rng = np.random.default_rng(5)
+    eeg = rng.normal(0, 30, 256 * 60)
+    eog = rng.normal(0, 40, 256 * 60)
+    p = _write_bdf(tmp_path / "night.bdf", [("C3-M2", 256, eeg), ("E1-M2", 256, eog), ("Status", 1, np.zeros(60))], 60)
+    info = read_info(p)
+    assert info.format == "BDF" and info.start_time == datetime(2023, 5, 5, 23, 15)
+    rec = open_recording(p)
+    assert (rec.eeg_name, rec.eog_name) == ("C3-M2", "E1-M2") and rec.n_epochs == 2
+    ref = mne.io.read_raw_bdf(p, include=["C3-M2"], preload=True, verbose="error").get_data()[0] * 1e6
+    np.testing.assert_allclose(ref, np.round(eeg * 1000) / 1000, atol=2e-3)  # our writer is right
+    from sleepscope.io import resample_to_target
+
+    np.testing.assert_allclose(rec.eeg, resample_to_target(ref, 256), atol=1e-3)

@@ -16,12 +16,13 @@ def write_edf(
     start_time: datetime,
     units: Mapping[str, str] | None = None,
     physical_ranges: Mapping[str, tuple[float, float]] | None = None,
+    record_duration: float = 1.0,
 ) -> Path:
     """Write `{label: (samples, rate)}` as a 16-bit EDF file (µV unless `units` says otherwise).
 
     The physical range defaults to the signal's own range (widened to at least
-    ±1) so 16 bits resolve it finely; the data record lasts 1 s, so rates must
-    be whole numbers of Hz, as in Sleep-EDF (100 Hz and 1 Hz).
+    ±1) so 16 bits resolve it finely. Each channel must fill whole data records
+    (Sleep-EDF: 30-s records of 3,000 and 30 samples for its 100-Hz and 1-Hz channels).
     """
     import edfio
 
@@ -40,7 +41,7 @@ def write_edf(
         out,
         recording=edfio.Recording(startdate=start_time.date()),
         starttime=start_time.time().replace(microsecond=0),
-        data_record_duration=1.0,
+        data_record_duration=record_duration,
     )
     tmp = path.with_name(path.name + ".tmp")
     edf.write(tmp)
