@@ -1,0 +1,279 @@
+"""Synthetic polysomnography that follows real Sleep-EDF hypnograms.
+
+Each synthetic night follows the REAL hypnogram of the Sleep-EDF night of the
+same name (shipped in `hypnograms/sleep-edf-78-30s.json.gz`), so class
+balance, stage sequences and night lengths are real; the signals carry the
+physiology a scorer uses (see `sleepscope.data.synth.physiology`) and vary
+between subjects and nights (`sleepscope.data.synth.subjects`).
+
+Files are written laid out like PhysioNet's sleep-cassette folder:
+`SC4ssNE0-PSG.edf` and `SC4ssNE?-Hypnogram.edf`. In Sleep-EDF the last two
+characters of a hypnogram's name name its scorer (`SC4001EC`, `SC4011EH` ...)
+and a PSG pairs with the hypnogram that shares its first 6 characters; we
+keep that rule and pick the scorer letter deterministically from the name
+(see `hypnogram_name`), so loaders cannot get away with assuming `EC`.
+
+Stage 3 and 4 of R&K were merged into N3 in the shipped hypnograms, so N3 is
+written as `Sleep stage 3`: the S3/S4 distinction is lost.
+
+The same seed gives bit-identical signals and files: every random number is
+drawn from `numpy.random.SeedSequence` streams keyed on (seed, subject,
+night); subject parameters depend on (seed, subject) only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import zlib
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from sleepscope.data.synth import edf_writer, physiology
+from sleepscope.data.synth.subjects import NightParams, night_params, signal_seed
+from sleepscope.errors import SleepScopeError
+from sleepscope.stages import Stage
+from sleepscope.tasks import CancelToken, Progress, check, report
+
+FS = physiology.FS
+AUX_FS = 1
+EEG_FPZ, EEG_PZ, EOG = physiology.EEG_FPZ, physiology.EEG_PZ, physiology.EOG
+AUX_CHANNELS = (physiology.RESP, physiology.EMG, physiology.TEMP, physiology.MARKER)
+
+_HYPNOGRAMS = "sleep-edf-78-30s.json.gz"
+# Scorer letters seen in Sleep-EDF hypnogram names (SC4001EC, SC4011EH, SC4031EC, ...).
+_SCORER_LETTERS = "ACGHJMPRUVW"
+DEMO_NIGHT = "SC4001E0"
+
+
+@lru_cache(maxsize=1)
+def _hypnogram_table() -> dict[str, list[int]]:
+    data = resources.files("sleepscope.data").joinpath("hypnograms", _HYPNOGRAMS).read_bytes()
+    return json.loads(gzip.decompress(data))
+
+
+def hypnogram_names() -> list[str]:
+    """Every shipped Sleep-EDF night (153 SC + 44 ST), sorted."""
+    return sorted(_hypnogram_table())
+
+
+def real_hypnogram(name: str) -> np.ndarray:
+    """The real Sleep-EDF hypnogram of night `name` (e.g. "SC4001E0"): int8 codes per 30-s epoch."""
+    table = _hypnogram_table()
+    key = name.strip().upper()
+    if key not in table:
+        raise SleepScopeError(
+            f"no shipped Sleep-EDF hypnogram named {name!r}; use a night name like SC4001E0 "
+            f"(subjects SC4000-SC4822, nights 1-2, or ST7011J0...)"
+        )
+    return np.asarray(table[key], dtype=np.int8)
+
+
+def cohort_names(cohort: str) -> list[str]:
+    """Night names of a cohort: "sleep-edf-20" (SC subjects 0-19, 39 nights) or "sleep-edf-78" (153 SC nights)."""
+    sc = [n for n in hypnogram_names() if n.startswith("SC")]
+    if cohort == "sleep-edf-78":
+        return sc
+    if cohort == "sleep-edf-20":
+        return [n for n in sc if int(n[3:5]) < 20]
+    raise SleepScopeError(f"unknown cohort {cohort!r}; choose sleep-edf-20 or sleep-edf-78")
+
+
+def parse_night_name(name: str) -> tuple[int, int]:
+    """(subject key, night) of a Sleep-EDF night name. ST subjects are kept apart from SC ones (+100)."""
+    key = name.strip().upper()
+    if len(key) < 6 or key[:2] not in ("SC", "ST") or not key[3:6].isdigit():
+        raise SleepScopeError(f"{name!r} is not a Sleep-EDF night name like SC4001E0")
+    subject = int(key[3:5]) + (100 if key.startswith("ST") else 0)
+    return subject, int(key[5])
+
+
+def hypnogram_name(name: str) -> str:
+    """The hypnogram's name paired with PSG `name`: its first 7 characters (SC4001E) and a scorer letter."""
+    key = name.strip().upper()
+    letter = _SCORER_LETTERS[zlib.crc32(key[:6].encode()) % len(_SCORER_LETTERS)]
+    return key[:7] + letter
+
+
+@dataclass
+class SyntheticNight:
+    """One generated night: 100-Hz EEG/EOG and Sleep-EDF's 1-Hz auxiliary channels."""
+
+    labels: np.ndarray  # int8 per 30-s epoch, the stages the signals follow
+    signals: dict[str, np.ndarray]  # EEG Fpz-Cz, EEG Pz-Oz, EOG horizontal: float32 µV at 100 Hz
+    aux: dict[str, np.ndarray]  # Resp oro-nasal, EMG submental (µV), Temp rectal (°C), Event marker at 1 Hz
+    start_time: dt.datetime  # clock time of the first sample (evening)
+    subject: int
+    night: int
+    seed: int
+    params: NightParams = field(repr=False)
+    fs: float = float(FS)
+    aux_fs: float = float(AUX_FS)
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.labels)
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_epochs * 30.0
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return {**{k: self.fs for k in self.signals}, **{k: self.aux_fs for k in self.aux}}
+
+    def physical_limits(self) -> dict[str, float]:
+        """The symmetric physical range (µV) each 100-Hz channel is clipped to, as in the EDF header."""
+        p = self.params
+        return {EEG_FPZ: p.physical_eeg_uv, EEG_PZ: p.physical_pz_uv, EOG: p.physical_eog_uv}
+
+
+def synth_night(labels: Sequence[int] | np.ndarray, *, subject: int, night: int = 1, seed: int = 0) -> SyntheticNight:
+    """Generate the signals of one night that follows `labels` (stage codes per 30-s epoch, -1 unscored).
+
+    UNSCORED epochs carry wake-like signal with movement artefacts, as Sleep-EDF's
+    `Movement time` and `Sleep stage ?` do.
+    """
+    codes = np.asarray(labels, dtype=np.int64)
+    if codes.ndim != 1 or len(codes) == 0:
+        raise SleepScopeError("synth_night needs a non-empty sequence of per-epoch stage codes")
+    valid = {int(s) for s in Stage}
+    bad = sorted(set(np.unique(codes).tolist()) - valid)
+    if bad:
+        raise SleepScopeError(f"unknown stage codes {bad}; use -1 (unscored), 0 W, 1 N1, 2 N2, 3 N3, 4 REM")
+    if seed < 0 or subject < 0 or night < 0:
+        raise SleepScopeError("seed, subject and night must be non-negative integers")
+    params = night_params(seed, subject, night)
+    rng = np.random.default_rng(signal_seed(seed, subject, night))
+    out = physiology.generate(codes, params, rng)
+    return SyntheticNight(
+        labels=codes.astype(np.int8),
+        signals=out.fast,
+        aux=out.aux,
+        start_time=_start_time(params, subject),
+        subject=int(subject),
+        night=int(night),
+        seed=int(seed),
+        params=params,
+    )
+
+
+def _start_time(params: NightParams, subject: int) -> dt.datetime:
+    # Sleep-EDF's cassette study ran 1987-1991; evenings spread over those years.
+    first = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 37) % 900 + params.day_offset)
+    seconds = int(round(params.start_hour * 3600)) // 30 * 30  # Sleep-EDF starts on whole 30-s marks
+    return first + dt.timedelta(seconds=seconds)
+
+
+def write_night(
+    folder: str | os.PathLike, name: str, seed: int = 0, labels: Optional[Sequence[int]] = None
+) -> tuple[Path, Path]:
+    """Write `NAME-PSG.edf` and its `-Hypnogram.edf` into `folder` for night `name`; return both paths.
+
+    The night follows the real hypnogram of `name` unless `labels` (stage codes
+    per epoch) are given: short custom nights for tests and examples. Files appear atomically (written under a temporary name, then renamed), so
+    an interrupted run never leaves a half-written EDF under a real name.
+    """
+    key = name.strip().upper()
+    subject, night = parse_night_name(key)
+    labels = real_hypnogram(key) if labels is None else np.asarray(labels, dtype=np.int8)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    synth = synth_night(labels, subject=subject, night=night, seed=seed)
+    s = synth.params.subject
+    patient = f"{'Female' if s.sex == 'F' else 'Male'}_{s.age}yr"
+    psg = folder / f"{key}-PSG.edf"
+    hyp = folder / f"{hypnogram_name(key)}-Hypnogram.edf"
+    tmp_psg = psg.with_name(psg.name + ".part")
+    tmp_hyp = hyp.with_name(hyp.name + ".part")
+    try:
+        edf_writer.write_psg(tmp_psg, synth.signals, synth.aux, synth.physical_limits(), synth.start_time, patient, s.sex)
+        edf_writer.write_hypnogram(tmp_hyp, synth.labels, synth.start_time, patient, s.sex)
+        os.replace(tmp_hyp, hyp)
+        os.replace(tmp_psg, psg)
+    finally:
+        for tmp in (tmp_psg, tmp_hyp):
+            tmp.unlink(missing_ok=True)
+    return psg, hyp
+
+
+def _write_one(args: tuple[str, str, int, Optional[list[int]]]) -> tuple[Path, Path]:
+    folder, name, seed, labels = args
+    return write_night(folder, name, seed, labels)
+
+
+def write_cohort(
+    folder: str | os.PathLike,
+    names: Sequence[str],
+    seed: int = 0,
+    progress: Optional[Progress] = None,
+    cancel: Optional[CancelToken] = None,
+    workers: int = 2,
+    labels: Optional[Mapping[str, Sequence[int]]] = None,
+) -> list[tuple[Path, Path]]:
+    """Write every night in `names` into `folder` (PhysioNet sleep-cassette layout); return (PSG, hypnogram) pairs.
+
+    With `workers` > 1 nights are generated in that many processes; the files
+    do not depend on the number of workers. `labels` maps a night name to
+    stage codes that replace its real hypnogram (custom cohorts, tests).
+    """
+    names = [n.strip().upper() for n in names]
+    custom = {k.strip().upper(): [int(c) for c in v] for k, v in (labels or {}).items()}
+    for n in names:  # fail before any work on a bad name
+        parse_night_name(n)
+        if n not in custom:
+            real_hypnogram(n)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = len(names)
+    results: dict[str, tuple[Path, Path]] = {}
+    report(progress, 0, total, "writing synthetic nights")
+    if workers <= 1 or total <= 1:
+        for i, n in enumerate(names):
+            check(cancel)
+            results[n] = write_night(folder, n, seed, custom.get(n))
+            report(progress, i + 1, total, n)
+        return [results[n] for n in names]
+
+    # spawn, not fork: the caller may be a GUI process with threads.
+    with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=get_context("spawn")) as pool:
+        pending: dict[Future, str] = {}
+        queue = list(names)
+        try:
+            # Keep only a few nights queued so that a cancel takes effect soon.
+            while queue or pending:
+                while queue and len(pending) < 2 * workers:
+                    n = queue.pop(0)
+                    pending[pool.submit(_write_one, (str(folder), n, seed, custom.get(n)))] = n
+                done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    n = pending.pop(fut)
+                    results[n] = fut.result()
+                    report(progress, len(results), total, n)
+                check(cancel)
+        except BaseException:  # Cancelled, KeyboardInterrupt or a failed night
+            for fut in pending:
+                fut.cancel()
+            raise
+    return [results[n] for n in names]
+
+
+def demo_recording(seed: int = 0) -> Path:
+    """The demo night's PSG (synthetic SC4001E0, 840 epochs), created once in the user data folder."""
+    from sleepscope.paths import user_data_dir
+
+    folder = user_data_dir() / "demo"
+    psg = folder / f"{DEMO_NIGHT}-PSG.edf"
+    hyp = folder / f"{hypnogram_name(DEMO_NIGHT)}-Hypnogram.edf"
+    if not (psg.exists() and hyp.exists()):
+        write_night(folder, DEMO_NIGHT, seed)
+    return psg
