@@ -445,6 +445,12 @@ class ScoringFile:
         return cls(state, path, scorer, False, lock, writer, since)
 
     @classmethod
+    def open_existing(cls, path: str | Path, scorer: str = "") -> "ScoringFile":
+        """Open an existing scoring file for writing without its recording (CLI import)."""
+        identity = cls.read(path).identity
+        return cls.open_identity(identity, path, scorer=scorer)
+
+    @classmethod
     def read(cls, path: str | Path) -> "ScoringFile":
         """Open a scoring file read-only without its recording (export, corrections library)."""
         path = Path(path)

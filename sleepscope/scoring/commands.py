@@ -1,0 +1,67 @@
+"""`sleepscope export` and `sleepscope import`: hypnograms in and out of a scoring file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a scoring file's labels (EDF+, CSV) or its sleep statistics",
+        description="Export the technician's labels of a scoring file as Sleep-EDF-style EDF+ annotations, "
+                    "as CSV (with provenance and model confidence), or a sleep-statistics summary.",
+    )
+    p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
+    p.add_argument("--format", choices=("edf", "csv", "stats"), required=True)
+    p.add_argument("--out", type=Path, default=None,
+                   help="output file (default: beside the scoring file; stats: printed when not given)")
+    p.add_argument("--json", action="store_true", help="stats as JSON (also when --out ends in .json)")
+    p.add_argument("--lights-off", default=None, help="stats: epoch number or clock time (default: start)")
+    p.add_argument("--lights-on", default=None, help="stats: epoch number or clock time (default: end)")
+    p.set_defaults(func=_export)
+
+    q = subparsers.add_parser(
+        "import", help="import a hypnogram into a scoring file as a named scorer's labels",
+        description="Read a hypnogram (Sleep-EDF EDF+, CSV, or one stage per line) into a scoring file as the "
+                    "label set of a named scorer; --apply also makes them the technician's starting labels.",
+    )
+    q.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
+    q.add_argument("hypnogram", type=Path, metavar="HYPNOGRAM")
+    q.add_argument("--scorer", default=None, help="name of the label set (default: the hypnogram's file name)")
+    q.add_argument("--apply", action="store_true",
+                   help="also set the technician's labels (source import:<file>), as one undoable edit")
+    q.set_defaults(func=_import)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from sleepscope.scoring.export import default_export_path, epoch_at, export_csv, export_edf, export_stats
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    sf = ScoringFile.read(args.scoring_file)
+    if args.format == "stats":
+        off = epoch_at(sf, args.lights_off) if args.lights_off else None
+        on = epoch_at(sf, args.lights_on) if args.lights_on else None
+        as_json = args.json or (args.out is not None and args.out.suffix.lower() == ".json")
+        text = export_stats(sf, args.out, as_json=as_json, lights_off=off, lights_on=on)
+        if args.out is None:
+            print(text)
+        else:
+            print(f"wrote {args.out}")
+        return 0
+    out = args.out or default_export_path(args.scoring_file, args.format)
+    (export_edf if args.format == "edf" else export_csv)(sf, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from sleepscope.scoring.export import import_hypnogram
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    with ScoringFile.open_existing(args.scoring_file) as sf:
+        labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
+        name = args.scorer or args.hypnogram.stem
+        print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"
+              + (f"; applied to {len(edit.epochs)} epochs as the technician's labels" if edit else ""))
+    return 0

@@ -1,0 +1,176 @@
+"""Hypnogram import into a scoring file, and export of the technician's labels.
+
+Export formats: Sleep-EDF-style EDF+ annotations (MNE reads them back), a
+CSV with provenance and the model's stage and confidence per epoch, and a
+sleep-statistics summary (text or JSON). `sleepscope.io.hypnogram` does the
+file formats; this module adds what the scoring file knows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from datetime import datetime, time as dtime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.scoring.agreement import agreement
+from sleepscope.scoring.scoring_file import Edit, ScoringFile
+from sleepscope.scoring.stats import SleepStats, sleep_statistics
+from sleepscope.stages import Stage
+
+#: EDF+ needs a start date; 1985-01-01 is the EDF+ convention for an unknown one.
+UNKNOWN_START = datetime(1985, 1, 1, 0, 0, 0)
+
+CSV_COLUMNS = ("epoch", "onset_s", "clock_time", "stage", "source", "scorer", "model_stage", "model_confidence")
+
+
+def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None = None,
+                     apply: bool = False) -> tuple[np.ndarray, Edit | None]:
+    """Read a hypnogram file (EDF+, CSV, one stage per line) as the label set `scorer_name`.
+
+    With `apply` the labels also become the technician's starting labels, source
+    `import:<file name>` (one undoable edit). Returns (labels, that edit or None).
+    """
+    from sleepscope.io.hypnogram import read_hypnogram, read_sleepedf_hypnogram
+
+    path = Path(path)
+    n = sf.n_epochs
+    if not path.is_file():
+        raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+        # An EDF+ hypnogram may start at another clock time than the recording: align it.
+        labels = read_sleepedf_hypnogram(path, n_epochs=n, start_time=sf.identity.start_time)
+    else:
+        labels = read_hypnogram(path, n_epochs=n)
+    if not (labels >= 0).any():
+        raise SleepScopeError(f"{path} holds no scored epoch within this recording: check that it belongs to it.")
+    name = scorer_name or path.stem
+    edit = sf.add_scorer_labels(name, labels, source_file=str(path), apply=apply)
+    return labels, edit
+
+
+def export_edf(sf: ScoringFile, out: str | Path) -> Path:
+    """The technician's labels as Sleep-EDF-style EDF+ annotations (unscored: `Sleep stage ?`)."""
+    from sleepscope.io.hypnogram import write_edf_hypnogram
+
+    out = Path(out)
+    _check_labels(sf)
+    write_edf_hypnogram(out, sf.labels, sf.identity.start_time or UNKNOWN_START)
+    return out
+
+
+def export_csv(sf: ScoringFile, out: str | Path) -> Path:
+    """One row per epoch: epoch, onset_s, clock_time, stage, source, scorer, model_stage, model_confidence."""
+    out = Path(out)
+    _check_labels(sf)
+    ident = sf.identity
+    pred = sf.latest_prediction()
+    sources, scorers = sf.sources, sf.label_scorers
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for i, code in enumerate(sf.labels):
+            onset = i * ident.epoch_seconds
+            clock = (ident.start_time + timedelta(seconds=onset)).isoformat(sep=" ") if ident.start_time else ""
+            row = [i, f"{onset:g}", clock, Stage(int(code)).label, sources[i], scorers[i]]
+            if pred is not None:
+                row += [Stage(int(pred.stages[i])).label, f"{float(pred.confidence[i]):.4f}"]
+            else:
+                row += ["", ""]
+            w.writerow(row)
+    os.replace(tmp, out)
+    return out
+
+
+def scoring_statistics(sf: ScoringFile, lights_off: int | None = None, lights_on: int | None = None) -> SleepStats:
+    return sleep_statistics(sf.labels, epoch_s=sf.identity.epoch_seconds, lights_off=lights_off, lights_on=lights_on)
+
+
+def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
+                       lights_on: int | None = None) -> dict:
+    """Sleep statistics of the technician's labels, and their agreement with the latest model."""
+    ident = sf.identity
+    labels = sf.labels
+    stats = scoring_statistics(sf, lights_off, lights_on)
+    summary: dict = {
+        "recording": ident.file_name,
+        "fingerprint": ident.fingerprint,
+        "start_time": ident.start_time.isoformat() if ident.start_time else None,
+        "n_epochs": ident.n_epochs,
+        "scored_epochs": int((labels >= 0).sum()),
+        "reviewed_epochs": int(sf.reviewed.sum()),
+        "statistics": stats.to_dict(),
+    }
+    pred = sf.latest_prediction()
+    if pred is not None and (labels >= 0).any():
+        agr = agreement(labels, pred.stages)
+        summary["model_agreement"] = {"model_version": pred.model_version, **agr.to_dict()}
+    return summary
+
+
+def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None,
+                   lights_on: int | None = None) -> str:
+    lines = [f"Recording: {summary['recording'] or summary['fingerprint']}",
+             f"Start: {summary['start_time'] or 'unknown'}",
+             f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs']} "
+             f"({summary['reviewed_epochs']} reviewed)", "",
+             scoring_statistics(sf, lights_off, lights_on).format_text()]
+    agr = summary.get("model_agreement")
+    if agr:
+        lines += ["", f"Technician vs model {agr['model_version']}: accuracy {agr['accuracy']:.3f}, "
+                      f"kappa {agr['kappa']:.3f}, macro F1 {agr['macro_f1']:.3f} over {agr['n_epochs']} epochs"]
+    return "\n".join(lines)
+
+
+def export_stats(sf: ScoringFile, out: str | Path | None, as_json: bool | None = None,
+                 lights_off: int | None = None, lights_on: int | None = None) -> str:
+    """Write the summary to `out` (JSON when it ends in .json or `as_json`); returns the text written."""
+    summary = statistics_summary(sf, lights_off, lights_on)
+    if as_json is None:
+        as_json = out is not None and str(out).lower().endswith(".json")
+    text = json.dumps(summary, indent=2) if as_json else format_summary(summary, sf, lights_off, lights_on)
+    if out is not None:
+        out = Path(out)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, out)
+    return text
+
+
+def epoch_at(sf: ScoringFile, when: str) -> int:
+    """An epoch given as an index (`120`) or a clock time (`23:15` or `23:15:30`)."""
+    when = when.strip()
+    if when.isdigit():
+        return int(when)
+    start = sf.identity.start_time
+    if start is None:
+        raise SleepScopeError("This recording has no start time: give lights off/on as epoch numbers.")
+    try:
+        t = dtime.fromisoformat(when)
+    except ValueError:
+        raise SleepScopeError(f"{when!r} is neither an epoch number nor a clock time like 23:15.") from None
+    moment = datetime.combine(start.date(), t)
+    if moment < start:
+        moment += timedelta(days=1)  # after midnight
+    return int((moment - start).total_seconds() // sf.identity.epoch_seconds)
+
+
+def default_export_path(scoring_path: Path, fmt: str, as_json: bool = False) -> Path:
+    name = scoring_path.name
+    stem = name[: -len(".sleepscope.h5")] if name.endswith(".sleepscope.h5") else scoring_path.stem
+    suffix = {"edf": "-Hypnogram.edf", "csv": ".hypnogram.csv", "stats": ".stats.json" if as_json else ".stats.txt"}
+    return scoring_path.with_name(stem + suffix[fmt])
+
+
+def _check_labels(sf: ScoringFile) -> None:
+    if not (sf.labels >= 0).any():
+        raise SleepScopeError(
+            f"{sf.path} has no technician labels yet: score or accept some epochs before exporting."
+        )
