@@ -108,3 +108,22 @@ def test_cohort_command(cassette, capsys):
     assert len(d["sleep_edf_20"]) == 39 and len(d["pretraining"]) == 4
     assert d["split"]["train"][:3] == list(cohorts.PAPER_SPLIT.train[:3])
     assert main(["cohort", str(cassette / "missing")]) == 2
+
+
+def test_cohort_command_download(tmp_path, monkeypatch, capsys):
+    import mne.datasets.sleep_physionet.age as age
+
+    fetched = []
+
+    def fake_fetch(subjects, recording, path, on_missing):
+        fetched.extend(subjects)
+        for s in subjects:
+            _touch_night(tmp_path, s, 1)
+        return []
+
+    monkeypatch.setattr(age, "fetch_data", fake_fetch)
+    assert main(["cohort", str(tmp_path), "--download", "--subjects", "0-2,5", "--json"]) == 0
+    assert fetched == [0, 1, 2, 5]
+    d = json.loads(capsys.readouterr().out)
+    assert [n["name"] for n in d["sleep_edf_20"]] == ["SC4001E0", "SC4011E0", "SC4021E0", "SC4051E0"]
+    assert main(["cohort", str(tmp_path), "--download", "--subjects", "a-b"]) == 2

@@ -145,3 +145,23 @@ def test_unknown_night_and_bad_cache(cache, tmp_path):
     bad.write_text("nope")
     with pytest.raises(SleepScopeError, match="cannot open the training cache"):
         EpochDataset(bad)
+
+
+def test_synthetic_nights_read_as_a_sleep_edf_cohort(tmp_path):
+    synthetic = pytest.importorskip("sleepscope.data.synthetic")
+    labels = [0] * 4 + [1, 2, 2, 3, 3, 2, 4, 4] + [0] * 4
+    synthetic.write_night(tmp_path, "SC4011E0", seed=1, labels=labels)
+    synthetic.write_night(tmp_path, "SC4252E0", seed=2, labels=labels)
+    nights = scan_sleep_cassette(tmp_path)
+    assert [(n.name, n.subject, n.night) for n in nights] == [("SC4011E0", 1, 1), ("SC4252E0", 25, 2)]
+    assert all(n.hypnogram is not None for n in nights)
+    from sleepscope.io import open_recording
+    from sleepscope.io.hypnogram import read_hypnogram
+
+    rec = open_recording(nights[0].psg)
+    assert (rec.eeg_name, rec.eog_name) == ("EEG Fpz-Cz", "EOG horizontal") and rec.n_epochs == len(labels)
+    np.testing.assert_array_equal(read_hypnogram(nights[0].hypnogram, rec.n_epochs), labels)
+    cache = build_cache(nights, tmp_path / "c.h5", margin_epochs=2)
+    assert [c.n_epochs for c in cache_index(cache)] == [11, 11]  # slice(4 - 2, 11 + 2)
+    x, y = SequenceDataset(cache, seq_len=5)[0]
+    assert torch.isfinite(x).all() and y.tolist() == labels[2:7]

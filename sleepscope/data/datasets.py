@@ -231,7 +231,11 @@ class EpochDataset(_CacheDataset):
     @property
     def labels(self) -> np.ndarray:
         """The label of every item (class weights, stratified sampling)."""
-        return np.array([self._labels[n][e] for n, e in zip(self._night, self._epoch)], dtype=np.int64)
+        out = np.empty(len(self._night), dtype=np.int64)
+        for i, y in enumerate(self._labels):
+            sel = self._night == i
+            out[sel] = y[self._epoch[sel]]
+        return out
 
 
 class SequenceDataset(_CacheDataset):
