@@ -1,0 +1,237 @@
+"""Self-supervised pre-training of the stager's two encoders (CLIP, SimCLR, TS-TCC).
+
+Only the encoders (the down-sampling paths of the EEG and EOG branches) learn;
+the decoders, fusion and classifier keep their initial weights, as in the
+paper, where the pre-trained encoder weights are transferred and the rest is
+learnt during fine-tuning. The result is saved as a full SleepStager
+checkpoint, so that `sleepscope train --init MODEL` starts from it.
+
+- clip: EEG and EOG embeddings of the same epoch are a positive pair
+  (equation 2, τ = 0.06); cross-modal, no augmentation.
+- simclr: two views (crop + stretch, then segment shuffle) of each epoch,
+  NT-Xent per modality (EEG with EEG, EOG with EOG) through a small
+  projection head that is discarded afterwards.
+- tstcc: a weak and a strong view, temporal contrasting over the encoder's
+  bottleneck time steps plus contextual contrasting, per modality.
+
+Randomness of a step (views, TS-TCC's context end) comes from a generator
+seeded by (run seed, step, rank), so an interrupted run resumed from its
+state file makes exactly the steps it would have made.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.model import augment
+from sleepscope.model.distributed import DistInfo, all_gather_with_grad, sampler
+from sleepscope.model.network import SleepStager
+from sleepscope.model.objectives import TemporalContrastHead, clip_loss, nt_xent
+from sleepscope.model.train_state import LoopState, has_state, load_state, save_state
+from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+
+METHODS = ("clip", "simclr", "tstcc")
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+class PretrainObjective(nn.Module):
+    """The stager's two encoders plus the method's pre-training-only heads; forward gives the loss.
+
+    Holds the encoders themselves (not copies): training this module trains
+    the stager's encoders. The stager's other parts are not submodules, so
+    DDP and the optimiser see only what the objective uses.
+    """
+
+    def __init__(self, stager: SleepStager, method: str) -> None:
+        super().__init__()
+        if method not in METHODS:
+            raise SleepScopeError(f"unknown pre-training method {method!r}; choose one of {', '.join(METHODS)}")
+        self.method = method
+        self.eeg_encoder = stager.eeg_branch.encoder
+        self.eog_encoder = stager.eog_branch.encoder
+        cfg = stager.config
+        if method == "simclr":
+            d = cfg.embedding_dim
+            # The encoder's linear projection plus ReLU + linear: SimCLR's two-layer head.
+            self.eeg_head = nn.Sequential(nn.ReLU(), nn.Linear(d, d))
+            self.eog_head = nn.Sequential(nn.ReLU(), nn.Linear(d, d))
+        elif method == "tstcc":
+            c = cfg.widths[-1]
+            self.eeg_head = TemporalContrastHead(c, hidden=max(16, 2 * c), horizon=4, projection=max(8, c))
+            self.eog_head = TemporalContrastHead(c, hidden=max(16, 2 * c), horizon=4, projection=max(8, c))
+            # TS-TCC works on the bottleneck's time steps: the embedding
+            # projection is not part of its graph.
+            for enc in (self.eeg_encoder, self.eog_encoder):
+                enc.projection.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor, step_seed: int) -> torch.Tensor:
+        """Loss on the global batch (all ranks' epochs) for epochs x (N, 2, 3000)."""
+        if self.method == "clip":
+            eeg = self.eeg_encoder.embed(x[:, 0:1])
+            eog = self.eog_encoder.embed(x[:, 1:2])
+            return clip_loss(all_gather_with_grad(eeg), all_gather_with_grad(eog))
+
+        # Views differ per rank (different epochs anyway); shared choices
+        # (TS-TCC's context end) come from a generator equal on all ranks.
+        local = torch.Generator().manual_seed(step_seed * 1009 + _rank())
+        shared = torch.Generator().manual_seed(step_seed)
+        x_cpu = x.detach().cpu()
+        if self.method == "simclr":
+            v1 = augment.simclr_view(x_cpu, local).to(x.device)
+            v2 = augment.simclr_view(x_cpu, local).to(x.device)
+            losses = []
+            for ch, enc, head in ((0, self.eeg_encoder, self.eeg_head), (1, self.eog_encoder, self.eog_head)):
+                z1 = all_gather_with_grad(head(enc.embed(v1[:, ch : ch + 1])))
+                z2 = all_gather_with_grad(head(enc.embed(v2[:, ch : ch + 1])))
+                losses.append(nt_xent(z1, z2))
+            return 0.5 * (losses[0] + losses[1])
+
+        weak = augment.tstcc_weak(x_cpu, local).to(x.device)
+        strong = augment.tstcc_strong(x_cpu, local).to(x.device)
+        losses = []
+        for ch, enc, head in ((0, self.eeg_encoder, self.eeg_head), (1, self.eog_encoder, self.eog_head)):
+            s_weak = all_gather_with_grad(enc(weak[:, ch : ch + 1])[-1])
+            s_strong = all_gather_with_grad(enc(strong[:, ch : ch + 1])[-1])
+            n_steps = s_weak.shape[2]
+            k = head.usable_horizon(n_steps)
+            t = int(torch.randint(0, n_steps - k, (1,), generator=shared))
+            losses.append(head(s_weak, s_strong, t))
+        return 0.5 * (losses[0] + losses[1])
+
+
+@dataclass
+class PretrainConfig:
+    method: str = "clip"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    max_steps: int | None = None
+    seed: int = 0
+    #: write the resumable state every this many steps (and at each pass's end)
+    checkpoint_every: int = 50
+
+
+@dataclass
+class PretrainResult:
+    steps: int
+    epochs: int
+    losses: list[float] = field(default_factory=list)
+    finished: bool = True
+
+    def summary(self) -> dict:
+        """First and last tenth of the loss curve, for the model card."""
+        n = max(1, len(self.losses) // 10)
+        head, tail = self.losses[:n], self.losses[-n:]
+        return {
+            "pretrain_steps": self.steps,
+            "pretrain_epochs": self.epochs,
+            "pretrain_loss_start": sum(head) / len(head) if head else None,
+            "pretrain_loss_end": sum(tail) / len(tail) if tail else None,
+        }
+
+
+def epochs_of(batch) -> torch.Tensor:
+    """The signals of a batch of dataset items: (N, 2, 3000) whether items were epochs or sequences."""
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return x.reshape(-1, *x.shape[-2:]).float()
+
+
+def pretrain(
+    stager: SleepStager,
+    dataset: Dataset,
+    cfg: PretrainConfig,
+    *,
+    state_path: str | os.PathLike | None = None,
+    resume: bool = False,
+    info: DistInfo = DistInfo(),
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> PretrainResult:
+    """Pre-train the stager's encoders in place. Items of `dataset` are (x, ...) or x.
+
+    With `state_path` the run writes its resumable state there every
+    `cfg.checkpoint_every` steps (rank 0 only); `resume=True` continues from
+    it. On cancellation the state is written first, then `Cancelled` raised.
+    """
+    torch.manual_seed(cfg.seed)
+    device = info.device
+    stager.to(device).train()
+    objective = PretrainObjective(stager, cfg.method).to(device)
+    params = [p for p in objective.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    state = LoopState(kind="pretrain", settings={"method": cfg.method, "seed": cfg.seed, "batch_size": cfg.batch_size})
+    if resume and state_path is not None and has_state(state_path):
+        # The optimizer and RNG state are saved for the objective (encoders +
+        # heads); the stager's other tensors do not change during pre-training.
+        state, _ = load_state(state_path, objective, optimizer)
+        if state.kind != "pretrain" or state.settings.get("method") != cfg.method:
+            raise SleepScopeError(
+                f"the training state at {state_path} is not a {cfg.method} pre-training run; "
+                "start without --resume or pass the method it was started with")
+    elif resume and state_path is not None:
+        raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
+
+    model: nn.Module = objective
+    if info.distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None)
+
+    samp = sampler(dataset, info, cfg.seed)
+    per_rank = len(samp)
+    steps_per_epoch = per_rank // cfg.batch_size  # drop the ragged end: ranks must step together
+    if steps_per_epoch == 0:
+        raise SleepScopeError(
+            f"the pre-training data has {len(dataset)} epochs, fewer than one batch of {cfg.batch_size} "
+            f"per process ({info.world_size} processes); use a smaller --batch-size or more nights")
+    total = steps_per_epoch * cfg.epochs
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+
+    def checkpoint() -> None:
+        if state_path is not None and info.is_main:
+            save_state(state_path, objective, optimizer, state)
+
+    try:
+        while state.step < total and state.epoch < cfg.epochs:
+            samp.set_epoch(state.epoch)
+            order = list(samp)
+            batches = [order[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(steps_per_epoch)]
+            loader = DataLoader(dataset, batch_sampler=batches[state.batch_in_epoch :])
+            for batch in loader:
+                check(cancel)
+                x = epochs_of(batch).to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                loss = model(x, step_seed=cfg.seed * 1_000_003 + state.step)
+                loss.backward()
+                optimizer.step()
+                state.step += 1
+                state.batch_in_epoch += 1
+                state.losses.append(float(loss.detach()))
+                report(progress, state.step, total, f"{cfg.method} epoch {state.epoch + 1} loss {state.losses[-1]:.4f}")
+                if state.step % cfg.checkpoint_every == 0:
+                    checkpoint()
+                if state.step >= total:
+                    break
+            if state.batch_in_epoch >= steps_per_epoch:
+                state.epoch += 1
+                state.batch_in_epoch = 0
+                checkpoint()
+    except Cancelled:
+        checkpoint()
+        raise
+    state.finished = True
+    checkpoint()
+    stager.eval()
+    return PretrainResult(steps=state.step, epochs=state.epoch, losses=list(state.losses))
