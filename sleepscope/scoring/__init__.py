@@ -6,6 +6,7 @@ import/export load `sleepscope.io` only when called.
 """
 
 from sleepscope.scoring.agreement import Agreement, agreement, confusion_matrix
+from sleepscope.scoring.corrections import CorrectionSet, build_correction_set, collect_labels, label_counts
 from sleepscope.scoring.scoring_file import (
     SOURCE_MODEL,
     SOURCE_TECHNICIAN,
@@ -23,6 +24,7 @@ __all__ = [
     "SOURCE_MODEL",
     "SOURCE_TECHNICIAN",
     "Agreement",
+    "CorrectionSet",
     "Edit",
     "PredictionRecord",
     "RecordingIdentity",
@@ -30,8 +32,11 @@ __all__ = [
     "ScoringFile",
     "SleepStats",
     "agreement",
+    "build_correction_set",
+    "collect_labels",
     "confusion_matrix",
     "default_path",
     "find_scoring_files",
+    "label_counts",
     "sleep_statistics",
 ]

@@ -1,0 +1,217 @@
+"""The corrections library: every epoch a technician labelled, gathered for fine-tuning.
+
+Labels come from scoring files; signals from their recordings
+(`Recording.model_input()`: z-scored EEG/EOG, the model's input). A label's
+provenance is kept: `technician` (set by hand), `model` (the technician
+accepted the model's stage), `import:<file>` (taken from a hypnogram).
+
+A recording scored twice (two scoring files with the same fingerprint) is
+counted once: per epoch, the label with the most recent edit time wins, so a
+later re-scoring overrides an earlier one epoch by epoch, and an epoch
+labelled in only one file keeps that label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.scoring.scoring_file import IMPORT_PREFIX, ScoringFile
+from sleepscope.stages import NAMES, SCORED
+from sleepscope.tasks import CancelToken, Progress, check, report
+
+#: Label sources a training set takes by default ("import" stands for every import:<file>).
+DEFAULT_SOURCES = ("technician", "model", "import")
+
+
+@dataclass
+class LabelledRecording:
+    """The labelled epochs of one recording, merged over its scoring files."""
+
+    fingerprint: str
+    recording_file: str
+    scoring_paths: list[Path]
+    epochs: np.ndarray  # int64, ascending
+    labels: np.ndarray  # int8, 0..4
+    sources: np.ndarray  # object (str)
+    times: np.ndarray  # float64, the time each label was set
+
+
+@dataclass
+class CorrectionSet:
+    """A training set of labelled epochs: x (n, 2, 3000) float32 [EEG, EOG], y (n,) int64."""
+
+    x: np.ndarray
+    y: np.ndarray
+    fingerprint: np.ndarray  # (n,) str: the recording of each epoch
+    epoch: np.ndarray  # (n,) int64: its index in that recording
+    source: np.ndarray  # (n,) str: provenance of its label
+    recording_files: dict[str, str] = field(default_factory=dict)  # fingerprint -> file name
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (recording, why)
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def counts_per_stage(self) -> dict[str, int]:
+        return {name: int(np.count_nonzero(self.y == int(st))) for name, st in zip(NAMES, SCORED)}
+
+    def counts_per_recording(self) -> dict[str, dict[str, int]]:
+        """fingerprint -> {stage name: epochs, "total": epochs}."""
+        out: dict[str, dict[str, int]] = {}
+        for fp in dict.fromkeys(self.fingerprint.tolist()):
+            y = self.y[self.fingerprint == fp]
+            counts = {name: int(np.count_nonzero(y == int(st))) for name, st in zip(NAMES, SCORED)}
+            counts["total"] = int(y.size)
+            out[fp] = counts
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """HDF5 file for the fine-tuning process (no pickles)."""
+        import h5py
+
+        path = Path(path)
+        str_dt = h5py.string_dtype("utf-8")
+        tmp = path.with_name(path.name + ".tmp")
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("x", data=self.x, chunks=(min(max(len(self), 1), 64), 2, self.x.shape[-1])
+                             if len(self) else None)
+            f.create_dataset("y", data=self.y)
+            f.create_dataset("fingerprint", data=self.fingerprint.astype(object), dtype=str_dt)
+            f.create_dataset("epoch", data=self.epoch)
+            f.create_dataset("source", data=self.source.astype(object), dtype=str_dt)
+            g = f.create_group("recording_files")
+            for fp, name in self.recording_files.items():
+                g.attrs[fp] = name
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CorrectionSet":
+        import h5py
+
+        def strs(d: Any) -> np.ndarray:
+            return np.array([s.decode() if isinstance(s, bytes) else str(s) for s in d[()]], dtype=object)
+
+        with h5py.File(path, "r") as f:
+            return cls(
+                x=f["x"][()].astype(np.float32), y=f["y"][()].astype(np.int64), fingerprint=strs(f["fingerprint"]),
+                epoch=f["epoch"][()].astype(np.int64), source=strs(f["source"]),
+                recording_files={k: str(v) for k, v in f["recording_files"].attrs.items()},
+            )
+
+
+def _source_taken(source: str, sources: Iterable[str]) -> bool:
+    for s in sources:
+        if source == s or (s == "import" and source.startswith(IMPORT_PREFIX)):
+            return True
+    return False
+
+
+def collect_labels(scoring_paths: Iterable[str | Path],
+                   sources: Iterable[str] = DEFAULT_SOURCES) -> list[LabelledRecording]:
+    """The labelled epochs of every recording, merging scoring files of the same recording."""
+    sources = tuple(sources)
+    merged: dict[str, dict[str, Any]] = {}
+    for path in scoring_paths:
+        sf = ScoringFile.read(path)
+        fp = sf.identity.fingerprint
+        labels, srcs, times = sf.labels, sf.sources, sf.label_times
+        m = merged.setdefault(fp, {
+            "file": sf.identity.file_name, "paths": [],
+            "labels": np.full(sf.n_epochs, -1, np.int8), "sources": np.full(sf.n_epochs, "", object),
+            "times": np.full(sf.n_epochs, -np.inf),
+        })
+        m["paths"].append(Path(path))
+        m["file"] = m["file"] or sf.identity.file_name
+        # An epoch this file touched more recently than the others decides, even when it
+        # was un-scored here (a later "unscored" withdraws an earlier label).
+        touched = (sf.label_scorers != "") | (labels >= 0)
+        newer = touched & (times > m["times"])
+        m["labels"][newer] = labels[newer]
+        m["sources"][newer] = srcs[newer]
+        m["times"][newer] = times[newer]
+    out = []
+    for fp, m in merged.items():
+        keep = (m["labels"] >= 0) & np.array([_source_taken(s, sources) for s in m["sources"]], bool)
+        idx = np.flatnonzero(keep)
+        out.append(LabelledRecording(fp, m["file"], m["paths"], idx.astype(np.int64), m["labels"][idx],
+                                     m["sources"][idx], m["times"][idx]))
+    return out
+
+
+def _find_recording(lr: LabelledRecording, recordings: list[Any]) -> tuple[Any | None, str]:
+    """The Recording of `lr`: among those given, else beside its scoring files."""
+    from sleepscope.io import open_recording
+
+    for rec in recordings:
+        if not isinstance(rec, (str, Path)) and rec.fingerprint() == lr.fingerprint:
+            return rec, ""
+    candidates = [Path(r) for r in recordings if isinstance(r, (str, Path))]
+    if lr.recording_file:
+        candidates += [p.parent / lr.recording_file for p in lr.scoring_paths]
+    why = f"its recording {lr.recording_file or lr.fingerprint[:19]} was not found"
+    for cand in dict.fromkeys(candidates):
+        if not cand.is_file():
+            continue
+        try:
+            rec = open_recording(cand)
+        except SleepScopeError as exc:
+            why = str(exc)
+            continue
+        if rec.fingerprint() == lr.fingerprint:
+            return rec, ""
+        why = f"{cand} has changed since it was scored (fingerprint differs)"
+    return None, why
+
+
+def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterable[Any] = (),
+                         sources: Iterable[str] = DEFAULT_SOURCES, progress: Progress | None = None,
+                         cancel: CancelToken | None = None) -> CorrectionSet:
+    """Gather labelled epochs and their signals from scoring files into a CorrectionSet.
+
+    `recordings`: Recording objects or recording paths to look in (matched by
+    fingerprint); a recording is otherwise looked for beside its scoring file.
+    Recordings that cannot be found are listed in `skipped`, not fatal.
+    """
+    labelled = collect_labels(scoring_paths, sources)
+    recordings = list(recordings)
+    xs, ys, fps, eps, srcs = [], [], [], [], []
+    files: dict[str, str] = {}
+    skipped: list[tuple[str, str]] = []
+    for i, lr in enumerate(labelled):
+        check(cancel)
+        report(progress, i, len(labelled), f"reading {lr.recording_file or lr.fingerprint[:19]}")
+        if lr.epochs.size == 0:
+            continue
+        rec, why = _find_recording(lr, recordings)
+        if rec is None:
+            skipped.append((lr.recording_file or lr.fingerprint, why))
+            continue
+        x = rec.model_input()
+        xs.append(np.ascontiguousarray(x[lr.epochs], dtype=np.float32))
+        ys.append(lr.labels.astype(np.int64))
+        fps.append(np.full(lr.epochs.size, lr.fingerprint, object))
+        eps.append(lr.epochs)
+        srcs.append(lr.sources)
+        files[lr.fingerprint] = lr.recording_file
+    report(progress, len(labelled), len(labelled), "done")
+    if not xs:
+        return CorrectionSet(np.zeros((0, 2, 3000), np.float32), np.zeros(0, np.int64), np.zeros(0, object),
+                             np.zeros(0, np.int64), np.zeros(0, object), files, skipped)
+    return CorrectionSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(fps), np.concatenate(eps),
+                         np.concatenate(srcs), files, skipped)
+
+
+def label_counts(scoring_paths: Iterable[str | Path],
+                 sources: Iterable[str] = DEFAULT_SOURCES) -> dict[str, dict[str, int]]:
+    """Labelled epochs per recording (fingerprint) and stage, without reading any signal."""
+    out: dict[str, dict[str, int]] = {}
+    for lr in collect_labels(scoring_paths, sources):
+        counts = {name: int(np.count_nonzero(lr.labels == int(st))) for name, st in zip(NAMES, SCORED)}
+        counts["total"] = int(lr.labels.size)
+        out[lr.fingerprint] = counts
+    return out
