@@ -148,6 +148,18 @@ class _Night:
         np.add.at(out, idx[keep], templates[keep])
 
 
+# Sleep EEG has more broadband (mostly slow) power than wake EEG.
+_BACKGROUND_SCALE = {W: 1.0, N1: 1.0, N2: 1.25, N3: 1.7, REM: 0.9, UNS: 1.1}
+
+
+def _slow_share(exponent: float) -> float:
+    """Share of the 1/f background's variance in 0.3-2.5 Hz (the slow-wave band)."""
+    f = np.linspace(0.01, 50.0, 5000)
+    p = np.maximum(f, 0.25) ** (-exponent)
+    p *= f**2 / (f**2 + 0.5**2)  # the recorder's 0.5-Hz high-pass
+    return float(p[(f >= 0.3) & (f <= 2.5)].sum() / p.sum())
+
+
 def _per_epoch_drives(night: _Night) -> dict[str, np.ndarray]:
     rng, s, rows, n = night.rng, night.s, night.rows, night.n
     low_alpha = rng.random(n) < s.low_alpha_fraction
@@ -157,12 +169,19 @@ def _per_epoch_drives(night: _Night) -> dict[str, np.ndarray]:
     # recorded channel whatever the subject's gains: Gaussian delta of standard
     # deviation sd exceeds 75 µV p-p about exp(-37.5² / 2 sd²) of the time,
     # ~5 % at 15 µV, ~20 % at 21 µV. Deep N3 scales with the subject.
-    to_drive = 1.0 / (s.delta_uv * s.fpz_gain)
+    # The 1/f background already carries slow waves (most of its power lies
+    # below 2.5 Hz when its exponent is high): count them in.
+    bg_slow = s.background_uv * _BACKGROUND_SCALE[N2] * np.sqrt(_slow_share(s.aperiodic_exponent))
+
+    def drive(total_sd_uv: np.ndarray) -> np.ndarray:
+        own = np.sqrt(np.maximum(np.square(total_sd_uv / s.fpz_gain) - bg_slow**2, 2.0**2))
+        return own / s.delta_uv
+
     deep_n2 = rng.random(n) < s.deep_n2_fraction
-    n2_delta = np.where(deep_n2, _u(rng, 17.0, 22.0, n), _u(rng, 5.0, 15.0, n)) * to_drive
+    n2_delta = drive(np.where(deep_n2, _u(rng, 15.0, 20.0, n), _u(rng, 6.0, 13.0, n)))
     border_n3 = rng.random(n) < 0.15
-    n3_delta = np.where(border_n3, _u(rng, 20.0, 26.0, n) * to_drive, _u(rng, 0.75, 1.3, n))
-    n3_delta = np.maximum(n3_delta, 20.0 * to_drive)
+    n3_delta = np.where(border_n3, drive(_u(rng, 20.0, 26.0, n)), _u(rng, 0.75, 1.3, n))
+    n3_delta = np.maximum(n3_delta, drive(np.full(n, 20.0)))
     phasic = rng.random(n) < 0.6
     rem_eye = np.where(phasic, _u(rng, 0.4, 1.6, n), _u(rng, 0.0, 0.12, n))
     n1_spindly = rng.random(n) < 0.2
@@ -170,16 +189,16 @@ def _per_epoch_drives(night: _Night) -> dict[str, np.ndarray]:
         "alpha": _by_stage(rows, {W: wake_alpha, N1: _u(rng, 0.0, 0.45, n), N2: _u(rng, 0.0, 0.08, n),
                                   REM: _u(rng, 0.05, 0.3, n), UNS: _u(rng, 0.2, 0.8, n)}),
         "eyes_open": _by_stage(rows, {W: _u(rng, 0.1, 0.95, n), N1: _u(rng, 0.0, 0.1, n), UNS: 0.8}),
-        "theta": _by_stage(rows, {W: _u(rng, 0.1, 0.35, n), N1: _u(rng, 0.7, 1.2, n), N2: _u(rng, 0.6, 1.0, n),
-                                  N3: _u(rng, 0.7, 1.2, n), REM: _u(rng, 0.6, 1.0, n), UNS: 0.3}),
+        "theta": _by_stage(rows, {W: _u(rng, 0.1, 0.35, n), N1: _u(rng, 0.7, 1.2, n), N2: _u(rng, 0.3, 0.6, n),
+                                  N3: _u(rng, 1.0, 1.6, n), REM: _u(rng, 0.6, 1.0, n), UNS: 0.3}),
         "delta": _by_stage(rows, {W: _u(rng, 0.05, 0.2, n), N1: _u(rng, 0.1, 0.3, n), N2: n2_delta,
                                   N3: n3_delta, REM: _u(rng, 0.08, 0.22, n), UNS: 0.2}),
-        "background": _by_stage(rows, {W: 1.0, N1: 1.0, N2: 1.15, N3: 1.5, REM: 0.9, UNS: 1.1}) * _u(rng, 0.9, 1.1, n),
+        "background": _by_stage(rows, _BACKGROUND_SCALE) * _u(rng, 0.9, 1.1, n),
         "beta": _by_stage(rows, {W: _u(rng, 0.6, 1.2, n), N1: _u(rng, 0.3, 0.6, n), N2: 0.25, N3: 0.15,
                                  REM: _u(rng, 0.4, 0.7, n), UNS: 0.9}),
         "muscle": _by_stage(rows, {W: _u(rng, 0.3, 1.3, n), N1: 0.3, N2: 0.15, N3: 0.1, REM: 0.03, UNS: 1.5}),
         "emg": _by_stage(rows, {W: 1.0, N1: 0.7, N2: 0.5, N3: 0.45, REM: 0.15, UNS: 1.3}) * _u(rng, 0.85, 1.15, n),
-        "sigma": _by_stage(rows, {N2: _u(rng, 0.5, 1.0, n), N3: 0.5, N1: 0.15}, default=0.05),
+        "sigma": _by_stage(rows, {N2: _u(rng, 0.5, 1.0, n), N3: 1.0, N1: 0.15}, default=0.05),
         "spindles": _by_stage(rows, {N2: s.spindle_per_min * _u(rng, 0.3, 1.5, n), N3: 0.4 * s.spindle_per_min,
                                      N1: np.where(n1_spindly, 0.5, 0.0)}),
         "kcomplexes": _by_stage(rows, {N2: s.kcomplex_per_min * _u(rng, 0.2, 1.6, n), N3: 0.5 * s.kcomplex_per_min,
@@ -388,7 +407,7 @@ def generate(labels: np.ndarray, params: NightParams, rng: np.random.Generator) 
     eye *= s.eog_gain
 
     t_bl = night.event_times(blink_rate)
-    bl = _blinks(rng, len(t_bl), 110.0 * s.fpz_gain)
+    bl = _blinks(rng, len(t_bl), 140.0 * s.fpz_gain)
     blink_fpz = np.zeros(night.T)
     night.stamp(blink_fpz, t_bl, bl)
 

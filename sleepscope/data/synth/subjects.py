@@ -89,7 +89,7 @@ def subject_params(seed: int, subject: int) -> SubjectParams:
         fpz_gain=_loguniform(rng, 0.7, 1.4),
         pz_gain=_loguniform(rng, 0.65, 1.5),
         eog_gain=_loguniform(rng, 0.6, 1.6),
-        background_uv=_loguniform(rng, 4.0, 9.0),
+        background_uv=_loguniform(rng, 3.5, 7.5),
         aperiodic_exponent=float(rng.uniform(1.0, 2.2)),
         alpha_peak_hz=float(np.clip(rng.normal(10.0, 0.9), 8.0, 12.0)),
         alpha_width_hz=float(rng.uniform(0.6, 1.4)),

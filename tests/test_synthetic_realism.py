@@ -1,0 +1,207 @@
+"""Synthetic stages against REAL sleep EEG/EOG (the clips and the 5 real wake minutes in tests/data).
+
+Tolerances come from measuring the real data first (figures in the comments)
+and the synthetic nights of subjects 0-7 at seed 0 (spread in the comments).
+The real clips come from other derivations than Sleep-EDF's Fpz-Cz (the yasa
+clips) or from one person, so the tests compare magnitudes and shapes, not
+exact values; each synthetic subject must land in a physiological range.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+from scipy import signal
+
+from sleepscope.data.synthetic import synth_night
+
+DATA = Path(__file__).parent / "data"
+FS = 100
+# 40 epochs: 10 W, 4 N1, 10 N2, 8 N3, 8 REM.
+LABELS = np.array([0] * 10 + [1] * 4 + [2] * 10 + [3] * 8 + [4] * 8, dtype=np.int8)
+SUBJECTS = range(6)
+BANDS = {"delta": (0.5, 4), "theta": (4, 8), "alpha": (8, 12), "sigma": (11, 16), "beta": (16, 30)}
+
+
+def rel_power(x: np.ndarray, fs: float = FS) -> dict[str, np.ndarray]:
+    """Relative band powers (0.5-30 Hz total) per row of x (Welch, 4-s windows)."""
+    f, p = signal.welch(x, fs, nperseg=int(4 * fs), axis=-1)
+    m = (f >= 0.5) & (f <= 30)
+    total = np.trapezoid(p[..., m], f[m], axis=-1)
+    out = {}
+    for name, (lo, hi) in BANDS.items():
+        b = (f >= lo) & (f <= hi)
+        out[name] = np.trapezoid(p[..., b], f[b], axis=-1) / total
+    return out
+
+
+def slow_wave_fraction(x: np.ndarray, fs: float = FS, min_pp: float = 75.0) -> float:
+    """Share of the epoch covered by 0.5-2 Hz waves (zero-crossing to zero-crossing)
+    whose peak-to-peak amplitude on the trace reaches min_pp µV: the AASM N3 criterion."""
+    b, a = signal.butter(2, [0.3, 2.5], btype="band", fs=fs)
+    y = signal.filtfilt(b, a, x)
+    down = np.flatnonzero((y[:-1] >= 0) & (y[1:] < 0))
+    covered = 0
+    for s, e in zip(down[:-1], down[1:]):
+        if 0.5 <= (e - s) / fs <= 2.0 and np.ptp(x[s:e]) >= min_pp:
+            covered += e - s
+    return covered / len(x)
+
+
+def sigma_envelope(x: np.ndarray, fs: float = FS) -> np.ndarray:
+    b, a = signal.butter(3, [11, 16], btype="band", fs=fs)
+    return np.abs(signal.hilbert(signal.filtfilt(b, a, x)))
+
+
+def count_spindles(x: np.ndarray, fs: float = FS) -> int:
+    """Sigma bursts 0.5-3 s long above 2.5x the trace's own median sigma envelope."""
+    env = sigma_envelope(x, fs)
+    env = np.convolve(env, np.ones(int(0.2 * fs)) / int(0.2 * fs), mode="same")
+    above = np.concatenate([[0], (env > 2.5 * np.median(env)).astype(int), [0]])
+    d = np.diff(above)
+    length = (np.flatnonzero(d == -1) - np.flatnonzero(d == 1)) / fs
+    return int(((length >= 0.5) & (length <= 3.0)).sum())
+
+
+def amplitude_profile(x: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray]:
+    """90th/99th percentiles of |x - median| (µV) and of |dx/dt| (µV/s)."""
+    x = x - np.median(x)
+    return np.percentile(np.abs(x), [90, 99]), np.percentile(np.abs(np.diff(x)) * fs, [90, 99])
+
+
+@pytest.fixture(scope="module")
+def nights():
+    return {s: synth_night(LABELS, subject=s, night=1, seed=0) for s in SUBJECTS}
+
+
+def epochs(night, channel: str, stage: int) -> np.ndarray:
+    return night.signals[channel].reshape(-1, 3000)[LABELS == stage].astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def real_wake():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raw = mne.io.read_raw_edf(DATA / "SC4001E0-PSG-first300s.edf", preload=True, verbose=False)
+    return {ch: raw.get_data(picks=[ch])[0].reshape(10, 3000) * 1e6
+            for ch in ("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal")}
+
+
+def test_n2_sigma_power_and_spindles_like_the_real_clip(nights):
+    real = signal.resample_poly(np.loadtxt(DATA / "data_N2_spindles_15sec_200Hz.txt"), 1, 2)
+    real_sigma = float(rel_power(real)["sigma"])  # measured: 0.062
+    assert 0.05 < real_sigma < 0.075
+    assert count_spindles(real) >= 1  # measured: 2 spindles in 15 s
+
+    per_subject, densities, other = [], [], []
+    for n in nights.values():
+        n2 = epochs(n, "EEG Fpz-Cz", 2)
+        sigma = float(np.median(rel_power(n2)["sigma"]))  # seed 0: 0.018-0.136 over subjects 0-7
+        per_subject.append(sigma)
+        for stage in (0, 4):  # sigma stands out against W and REM of the same person
+            assert sigma > 2 * float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", stage))["sigma"]))
+        densities.append(sum(count_spindles(x) for x in n2) / (len(n2) / 2))  # per minute; 1.6-4.6
+        rest = np.concatenate([epochs(n, "EEG Fpz-Cz", 0), epochs(n, "EEG Fpz-Cz", 4)])
+        other.append(sum(count_spindles(x) for x in rest) / (len(rest) / 2))  # 0-1.5
+    assert real_sigma / 3 < np.median(per_subject) < real_sigma * 2.5
+    assert min(per_subject) > 0.01
+    assert np.median(densities) >= 1.5
+    assert np.mean(densities) > 2 * np.mean(other)
+
+
+def test_n3_delta_and_slow_waves_like_the_real_clip(nights):
+    real = np.loadtxt(DATA / "data_N3_no-spindles_30sec_100Hz.txt")
+    real_delta = float(rel_power(real)["delta"])  # measured: 0.851
+    real_swf = slow_wave_fraction(real)  # measured: 0.47 of the epoch in waves >= 75 µV p-p
+    real_rms = real.std()  # measured: 19.7 µV
+    assert 0.8 < real_delta < 0.9 and 0.4 < real_swf < 0.55
+
+    deltas, fractions, rms = [], [], []
+    for n in nights.values():
+        n3 = epochs(n, "EEG Fpz-Cz", 3)
+        deltas.append(float(np.median(rel_power(n3)["delta"])))  # seed 0: 0.87-0.95
+        swf = [slow_wave_fraction(x) for x in n3]
+        fractions.append(float(np.median(swf)))  # 0.38-0.86
+        assert np.mean(np.array(swf) >= 0.2) >= 0.75  # N3: >= 20 % slow waves in most epochs
+        rms.append(n3.std(axis=1).mean())  # 24-53 µV
+        # N2 of the same subject stays mostly under the criterion.
+        assert np.median([slow_wave_fraction(x) for x in epochs(n, "EEG Fpz-Cz", 2)]) < 0.2
+    assert abs(np.median(deltas) - real_delta) < 0.08
+    assert min(deltas) > 0.75
+    assert real_swf / 2 < np.median(fractions) < min(2 * real_swf, 0.95)
+    # Sleep-EDF's Fpz-Cz carries larger slow waves than the clip's derivation;
+    # same order of magnitude, and never below the clip's.
+    assert real_rms <= np.median(rms) <= 2.5 * real_rms
+
+
+def test_rem_eye_movements_like_the_real_eog(nights):
+    z = np.load(DATA / "data_EOGs_REM_256Hz.npz")
+    loc, roc = z["data"]
+    real = signal.resample_poly(loc - roc, 25, 64)  # horizontal derivation at 100 Hz
+    (r90, r99), (d90, d99) = amplitude_profile(real)  # measured: 92, 268 µV; 1297, 2943 µV/s
+    assert 80 < r90 < 100 and 1200 < d90 < 1400
+
+    pooled = np.concatenate([epochs(n, "EOG horizontal", 4).ravel() for n in nights.values()])
+    (s90, s99), (e90, e99) = amplitude_profile(pooled)  # seed 0, subjects 0-7: 70, 244; 1349, 2561
+    for synth, ref in ((s90, r90), (s99, r99), (e90, d90), (e99, d99)):
+        assert ref / 1.6 < synth < ref * 1.6
+    for n in nights.values():
+        (a90, a99), (g90, g99) = amplitude_profile(epochs(n, "EOG horizontal", 4).ravel())
+        assert r99 / 2.5 < a99 < r99 * 2.5 and d99 / 2.5 < g99 < d99 * 2.5
+        # Rapid eye movements: much larger and sharper than the EOG of N2.
+        (n90, n99), (m90, m99) = amplitude_profile(epochs(n, "EOG horizontal", 2).ravel())
+        assert a99 > 1.5 * n99
+
+
+def test_wake_like_the_real_wake_minutes(nights, real_wake):
+    def log_psd(x):
+        f, p = signal.welch(x, FS, nperseg=400, axis=-1)
+        m = (f >= 1) & (f <= 30)
+        return np.log10(p.reshape(-1, len(f)).mean(axis=0)[m])
+
+    real_rms = {ch: x.std(axis=1).mean() for ch, x in real_wake.items()}  # measured: Fpz 27.5, Pz 7.9, EOG 80
+    real_fpz_delta = float(np.median(rel_power(real_wake["EEG Fpz-Cz"])["delta"]))  # measured: 0.82
+    real_pz_alpha = float(np.median(rel_power(real_wake["EEG Pz-Oz"])["alpha"]))  # measured: 0.127
+    alphas = []
+    for n in nights.values():
+        for ch in ("EEG Fpz-Cz", "EOG horizontal"):
+            w = epochs(n, ch, 0)
+            # seed 0: Fpz 12-29 µV, EOG 36-83 µV
+            assert real_rms[ch] / 3 < w.std(axis=1).mean() < real_rms[ch] * 2
+            # spectral shape 1-30 Hz: seed 0 correlations 0.80-0.98
+            assert np.corrcoef(log_psd(w), log_psd(real_wake[ch]))[0, 1] > 0.7
+        fpz_delta = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["delta"]))  # 0.84-0.94
+        assert abs(fpz_delta - real_fpz_delta) < 0.15
+        pz = float(np.median(rel_power(epochs(n, "EEG Pz-Oz", 0))["alpha"]))
+        fpz = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["alpha"]))
+        alphas.append(pz)  # 0.01 (a subject with almost no alpha) to 0.46
+        assert pz >= fpz  # posterior-dominant
+        assert real_rms["EEG Pz-Oz"] / 3 < epochs(n, "EEG Pz-Oz", 0).std(axis=1).mean() < real_rms["EEG Pz-Oz"] * 3
+    assert np.median(alphas) > real_pz_alpha
+
+
+def test_wake_alpha_peaks_at_the_subjects_frequency(nights):
+    for n in nights.values():
+        s = n.params.subject
+        if s.alpha_uv < 3:  # subjects without much alpha have no peak to find
+            continue
+        f, p = signal.welch(epochs(n, "EEG Pz-Oz", 0), FS, nperseg=800, axis=-1)
+        p = p.mean(axis=0)
+        band = (f >= 7) & (f <= 13)
+        assert abs(f[band][np.argmax(p[band])] - s.alpha_peak_hz) <= 0.5
+
+
+def test_eog_crosstalk_into_fpz_cz_follows_the_subject(nights):
+    # Correlation of Fpz-Cz with the EOG in REM (rapid eye movements) grows with
+    # the subject's cross-talk.
+    xt, corr = [], []
+    for n in nights.values():
+        fpz, eog = epochs(n, "EEG Fpz-Cz", 4).ravel(), epochs(n, "EOG horizontal", 4).ravel()
+        xt.append(n.params.subject.crosstalk)
+        corr.append(np.corrcoef(fpz, eog)[0, 1])
+    assert min(corr) > 0
+    assert np.corrcoef(xt, corr)[0, 1] > 0.5
