@@ -103,6 +103,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     kills = 0
     total_reported = 0
     all_reported = {}
+    leftovers = 0  # temp files of children killed inside a checkpoint
     t0 = time.monotonic()
     while kills < 120:
         reported = _run_and_kill(path, seed=kills, life_s=rng.uniform(0.02, 0.2))
@@ -116,7 +117,10 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
         if not path.exists():
             assert not reported  # killed before the file was created
             continue
+        leftovers += len(list(tmp_path.glob("*.tmp-*")))
         sf = ScoringFile.open_identity(IDENT, path, readonly=readonly)
+        if not readonly:
+            assert not list(tmp_path.glob("*.tmp-*")), "a writer removes what killed writers left"
         history = {h["seq"]: h for h in sf.history()}
         assert sorted(history) == list(range(1, sf.seq + 1))
         for seq, rec in all_reported.items():
@@ -140,6 +144,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
             sf.close()
     elapsed = time.monotonic() - t0
     assert kills >= 100
-    assert total_reported > 100, "the children barely edited: the test would prove little"
-    print(f"{kills} kills, {total_reported} reported calls, {len(all_reported)} checked entries, {elapsed:.1f} s",
+    assert total_reported > 50, "the children barely edited: the test would prove little"
+    print(f"{kills} kills, {total_reported} reported calls, {len(all_reported)} checked entries, "
+          f"{leftovers} kills inside a checkpoint seen, {elapsed:.1f} s",
           file=sys.stderr)

@@ -248,7 +248,12 @@ def test_default_path_beside_recording_or_user_folder(tmp_path, monkeypatch):
         assert sf.path == sfmod.user_data_dir() / "scoring" / f"{rec.fingerprint()}.sleepscope.h5"
         assert sf.labels[0] == 3
         sf.set_stage(1, "N3")
-    assert ScoringFile.open(rec, readonly=True).path == tmp_path / "SC4001E0-PSG.sleepscope.h5"
+    # both exist now: the one edited last is opened
+    ro = ScoringFile.open(rec, readonly=True)
+    assert ro.path.parent == sfmod.user_data_dir() / "scoring" and ro.labels[1] == 3
+    monkeypatch.setattr(sfmod, "_folder_writable", lambda folder: True)
+    with ScoringFile.open(rec) as sf:
+        assert sf.path.parent == sfmod.user_data_dir() / "scoring"
     # a recording without a file goes to the user's folder
     rec2 = make_recording(seed=5)
     with ScoringFile.open(rec2) as sf:

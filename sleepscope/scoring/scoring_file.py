@@ -365,8 +365,10 @@ class ScoringFile:
         self._since_snapshot = journal_since_snapshot
         self._pending: list[dict[str, Any]] = []
         self._snapshot_dirty = False
-        self._undo: list[Edit] = []
-        self._redo: list[Edit] = []
+        # journal entries of the edits, turned into Edit records when asked for
+        # (opening a file with a long history stays fast)
+        self._undo: list[dict[str, Any]] = []
+        self._redo: list[dict[str, Any]] = []
         self._closed = False
         for entry in state.history:
             self._replay_stack(entry)
@@ -390,19 +392,24 @@ class ScoringFile:
 
     @staticmethod
     def _find_default(identity: RecordingIdentity, rec_path: Path | None, readonly: bool) -> Path:
+        """Beside the recording, or in the user's folder; when both exist, the one edited last."""
         fallback = fallback_path(identity.fingerprint)
-        if rec_path is not None:
-            beside = rec_path.with_name(rec_path.stem + SUFFIX)
-            if readonly:
-                return beside if beside.exists() or not fallback.exists() else fallback
-            chosen = default_path(identity, rec_path)
-            if chosen == fallback and beside.exists() and not fallback.exists():
-                # The recording's folder became read-only after it was scored: carry
-                # the scoring over to the user's folder rather than starting afresh.
-                src = ScoringFile.open_identity(identity, beside, readonly=True)
-                src.save_copy(fallback)
-            return chosen
-        return fallback
+        if rec_path is None:
+            return fallback
+        beside = rec_path.with_name(rec_path.stem + SUFFIX)
+        existing = [p for p in (beside, fallback) if p.exists()]
+        if len(existing) == 2:
+            return max(existing, key=_last_modified)
+        if existing == [fallback]:
+            return fallback  # moved there when the recording's folder was read-only: stay
+        if readonly:
+            return beside
+        chosen = default_path(identity, rec_path)
+        if chosen == fallback and existing == [beside]:
+            # The recording's folder became read-only after it was scored: carry
+            # the scoring over to the user's folder rather than starting afresh.
+            ScoringFile.open_identity(identity, beside, readonly=True).save_copy(fallback)
+        return chosen
 
     @classmethod
     def open_identity(cls, identity: RecordingIdentity, path: str | Path, scorer: str = "",
@@ -422,6 +429,7 @@ class ScoringFile:
             raise SleepScopeError(f"Cannot create the folder {path.parent}: {exc.strerror}.") from exc
         lock = ScoringLock.acquire(lock_path(path))
         try:
+            _remove_leftovers(path)
             if path.exists() or journal_path(path).exists():
                 state, since, good = cls._load(path, readonly=False)
                 cls._check_identity(state, identity, path)
@@ -606,11 +614,11 @@ class ScoringFile:
 
     def undo_stack(self) -> list[Edit]:
         """Edits that `undo()` would revert, oldest first."""
-        return list(self._undo)
+        return [Edit.from_json(e) for e in self._undo]
 
     def redo_stack(self) -> list[Edit]:
         """Edits that `redo()` would reapply, the next one last."""
-        return list(self._redo)
+        return [Edit.from_json(e) for e in self._redo]
 
     @property
     def unsaved(self) -> bool:
@@ -664,7 +672,7 @@ class ScoringFile:
         self._check_writable()
         if not self._undo:
             return None
-        edit = self._undo[-1]
+        edit = Edit.from_json(self._undo[-1])
         self._commit({"op": "undo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
@@ -673,7 +681,7 @@ class ScoringFile:
         self._check_writable()
         if not self._redo:
             return None
-        edit = self._redo[-1]
+        edit = Edit.from_json(self._redo[-1])
         self._commit({"op": "redo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
@@ -713,7 +721,7 @@ class ScoringFile:
     def _replay_stack(self, entry: dict[str, Any]) -> None:
         op = entry.get("op")
         if op == "edit":
-            self._undo.append(Edit.from_json(entry))
+            self._undo.append(entry)
             self._redo.clear()
         elif op == "undo":
             self._redo.append(self._undo.pop())
@@ -902,6 +910,21 @@ class ScoringFile:
             raise SleepScopeError(f"{self.path} is open read-only: open it for writing to change it.")
 
 
+def _last_modified(path: Path) -> float:
+    times = [p.stat().st_mtime for p in (path, journal_path(path)) if p.exists()]
+    return max(times, default=0.0)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Temporary files of a writer killed mid-checkpoint (we hold the lock: no live writer owns them)."""
+    for pattern in (path.name + ".tmp-*", journal_path(path).name + ".tmp-*"):
+        for p in path.parent.glob(pattern):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
 def _journal_size(path: Path) -> int:
     return journal_path(path).stat().st_size
 
@@ -939,7 +962,11 @@ def _apply_entry(state: _State, e: dict[str, Any]) -> None:
 
 
 def _find_edit(state: _State, seq: int) -> Edit:
-    # Undo/redo target recent edits: search from the end.
+    # History holds every entry from seq 1 on, so entry `seq` sits at index seq - 1.
+    if 0 < seq <= len(state.history):
+        entry = state.history[seq - 1]
+        if entry.get("seq") == seq and entry.get("op") == "edit":
+            return Edit.from_json(entry)
     for entry in reversed(state.history):
         if entry.get("seq") == seq and entry.get("op") == "edit":
             return Edit.from_json(entry)
