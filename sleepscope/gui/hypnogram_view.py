@@ -1,0 +1,318 @@
+"""The whole-night hypnogram: model confidence, model suggestion and technician labels.
+
+Rows share one x axis in epochs (clock time on the bottom axis):
+hypnodensity (the model's stacked stage probabilities), the model's
+hypnogram, the technician's hypnogram and, when a reference scorer exists
+(Sleep-EDF's own hypnogram), the reference's. A click or a drag jumps to an
+epoch; the wheel zooms in time only; the cursor is a cosmetic pen, so it keeps
+its pixel width at any zoom.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage
+
+EPOCHS_PER_HOUR = 120
+#: Stages stacked bottom to top in the hypnodensity, as their hypnogram levels.
+STACK_ORDER = (Stage.N3, Stage.N2, Stage.N1, Stage.REM, Stage.W)
+DENSITY_ROWS = 48
+CURSOR_PEN = pg.mkPen("#e8590c", width=2)
+STEP_PEN = pg.mkPen("#59616b", width=1)
+LEVEL_TICKS = [(HYPNOGRAM_LEVEL[s], s.label if s is not Stage.REM else "R") for s in SCORED]
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    c = QColor(hex_color)
+    return c.red(), c.green(), c.blue()
+
+
+def hypnodensity_image(probs: np.ndarray, rows: int = DENSITY_ROWS) -> np.ndarray:
+    """(n, rows, 3) uint8: each column the epoch's probabilities stacked as stage colours."""
+    probs = np.asarray(probs, dtype=np.float64)
+    order = [int(s) for s in STACK_ORDER]
+    cum = np.cumsum(probs[:, order], axis=1)
+    cum /= np.maximum(cum[:, -1:], 1e-12)
+    y = (np.arange(rows) + 0.5) / rows
+    idx = (y[None, :, None] > cum[:, None, :]).sum(axis=-1)
+    idx = np.minimum(idx, len(order) - 1)
+    lut = np.array([_rgb(COLORS[STACK_ORDER[i]]) for i in range(len(order))], dtype=np.uint8)
+    return lut[idx]
+
+
+def stage_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, stage) of each run of equal labels."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change, [n]))
+    return starts, ends, labels[starts].astype(np.int64)
+
+
+class TimeAxis(pg.AxisItem):
+    """Bottom axis in epochs, labelled with clock time, spaced in round minutes/hours."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.start_time = datetime(2000, 1, 1)
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802
+        span_epochs = max(1e-9, maxVal - minVal)
+        # Candidate spacings in epochs: 1, 5, 10, 15, 30 min, 1, 2, 3 h.
+        for minutes in (1, 5, 10, 15, 30, 60, 120, 180, 360):
+            step = minutes * 2
+            if size / (span_epochs / step) >= 70:
+                return [(float(step), 0.0)]
+        return [(720.0, 0.0)]
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802
+        # Align ticks to round clock minutes, not to the recording start.
+        ((step, _),) = self.tickSpacing(minVal, maxVal, size)
+        offset_s = (self.start_time.minute * 60 + self.start_time.second) % (step * 30)
+        first = np.ceil((minVal * 30 + offset_s) / (step * 30)) * step - offset_s / 30
+        vals = np.arange(first, maxVal + 1e-9, step)
+        return [(step, list(vals))]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        return [(self.start_time + timedelta(seconds=float(v) * 30)).strftime("%H:%M") for v in values]
+
+
+class _Picker(QObject):
+    picked = Signal(int)
+
+
+class EpochViewBox(pg.ViewBox):
+    """Left click or drag picks an epoch; the wheel zooms time; no context menu."""
+
+    def __init__(self, picker: _Picker) -> None:
+        super().__init__(enableMenu=False)
+        self._picker = picker
+        self.setMouseEnabled(x=True, y=False)
+
+    def _emit(self, scene_pos) -> None:
+        self._picker.picked.emit(int(np.floor(self.mapSceneToView(scene_pos).x())))
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._emit(ev.scenePos())
+        else:
+            ev.ignore()
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._emit(ev.scenePos())
+        else:
+            super().mouseDragEvent(ev, axis)
+
+
+class _HypnogramRow:
+    """One stage row: a thin step line with a thick stage-coloured bar per run."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        self.step = pg.PlotCurveItem(pen=STEP_PEN, connect="finite")
+        plot.addItem(self.step)
+        self.bars: dict[Stage, pg.PlotCurveItem] = {}
+        for s in SCORED:
+            c = pg.PlotCurveItem(pen=pg.mkPen(COLORS[s], width=5), connect="pairs")
+            plot.addItem(c)
+            self.bars[s] = c
+
+    def set_labels(self, labels: np.ndarray | None) -> None:
+        if labels is None or len(labels) == 0:
+            self.step.setData([], [])
+            for c in self.bars.values():
+                c.setData([], [])
+            return
+        starts, ends, stages = stage_runs(labels)
+        level = np.full(len(stages), np.nan)
+        for s in SCORED:
+            level[stages == int(s)] = HYPNOGRAM_LEVEL[s]
+        xs = np.empty(2 * len(starts))
+        xs[0::2] = starts
+        xs[1::2] = ends
+        ys = np.repeat(level, 2)
+        self.step.setData(xs, ys)
+        for s in SCORED:
+            sel = stages == int(s)
+            bx = np.empty(2 * int(sel.sum()))
+            bx[0::2] = starts[sel]
+            bx[1::2] = ends[sel]
+            self.bars[s].setData(bx, np.full(len(bx), HYPNOGRAM_LEVEL[s]))
+
+
+class HypnogramView(QWidget):
+    """The night at a glance; emits `epochPicked` when the user clicks or drags in it."""
+
+    epochPicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._picker = _Picker()
+        self._picker.picked.connect(self._on_pick)
+        self._glw = pg.GraphicsLayoutWidget()
+        self._glw.setBackground("#ffffff")
+        self._glw.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._glw.ci.setContentsMargins(4, 4, 8, 2)
+        self._glw.ci.setSpacing(2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._glw)
+        self._n = 0
+        self._cursor = 0
+        self._axis = TimeAxis(orientation="bottom")
+
+        font = QFont()
+        font.setPointSize(8)
+        self._plots: list[pg.PlotItem] = []
+        self._cursors: list[pg.InfiniteLine] = []
+        names = ("Confidence", "Model", "Technician", "Reference")
+        for row, name in enumerate(names):
+            label = self._glw.addLabel(name, row=row, col=0, size="8pt", color="#2b2f36", justify="right")
+            label.setFixedWidth(74)
+            axis = {"bottom": self._axis} if row == len(names) - 1 else {}
+            plot = self._glw.addPlot(row=row, col=1, viewBox=EpochViewBox(self._picker), axisItems=axis)
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            left = plot.getAxis("left")
+            left.setWidth(30)
+            left.setStyle(tickFont=font, tickLength=0)
+            left.setTextPen(pg.mkPen("#2b2f36"))
+            left.setPen(pg.mkPen("#9aa3ad"))
+            bottom = plot.getAxis("bottom")
+            bottom.setStyle(tickFont=font)
+            bottom.setTextPen(pg.mkPen("#2b2f36"))
+            bottom.setPen(pg.mkPen("#9aa3ad"))
+            # The time axis sits under the last visible row (see _layout_rows).
+            plot.showAxis("bottom", False)
+            if row > 0:
+                plot.setXLink(self._plots[0])
+            cursor = pg.InfiniteLine(pos=0.5, angle=90, movable=False, pen=CURSOR_PEN)
+            cursor.setZValue(10)
+            plot.addItem(cursor)
+            self._plots.append(plot)
+            self._cursors.append(cursor)
+        self._labels_items = [self._glw.getItem(r, 0) for r in range(len(names))]
+
+        dens = self._plots[0]
+        dens.setYRange(0, 1, padding=0)
+        dens.getAxis("left").setTicks([[(0.0, "0"), (1.0, "1")]])
+        self._density = pg.ImageItem(axisOrder="col-major")
+        dens.addItem(self._density)
+        self._rows = {}
+        for key, plot in zip(("model", "technician", "reference"), self._plots[1:]):
+            plot.setYRange(-0.6, 4.6, padding=0)
+            plot.getAxis("left").setTicks([LEVEL_TICKS])
+            plot.showGrid(x=False, y=True, alpha=0.12)
+            self._rows[key] = _HypnogramRow(plot)
+        for r, stretch in enumerate((2, 3, 3, 3)):
+            self._glw.ci.layout.setRowStretchFactor(r, stretch)
+        self._has_reference = False
+        self._layout_rows()
+
+    # -- content ------------------------------------------------------------
+    def set_night(self, n_epochs: int, start_time: datetime) -> None:
+        """A new recording: n epochs from start_time; clears every row."""
+        self._n = int(n_epochs)
+        self._axis.start_time = start_time
+        for p in self._plots:
+            vb = p.getViewBox()
+            vb.setLimits(xMin=0, xMax=max(1, self._n), minXRange=min(10, max(1, self._n)))
+        self.set_probabilities(None)
+        self._rows["model"].set_labels(None)
+        self._rows["technician"].set_labels(None)
+        self.set_reference(None)
+        self.whole_night()
+        self.set_cursor(0)
+
+    def set_probabilities(self, probs: np.ndarray | None) -> None:
+        """The model's (n, 5) probabilities, or None when there is no prediction yet."""
+        if probs is None or len(probs) == 0:
+            self._density.clear()
+            self._rows["model"].set_labels(None)
+            return
+        img = hypnodensity_image(probs)
+        self._density.setImage(img, autoLevels=False, levels=(0, 255))
+        self._density.setRect(QRectF(0, 0, len(probs), 1))
+        stages = np.asarray(probs).argmax(axis=1)
+        self._rows["model"].set_labels(stages)
+
+    def set_labels(self, labels: np.ndarray) -> None:
+        """The technician's labels (−1 unscored)."""
+        self._rows["technician"].set_labels(np.asarray(labels))
+
+    def set_reference(self, labels: np.ndarray | None) -> None:
+        self._has_reference = labels is not None
+        self._rows["reference"].set_labels(labels)
+        self._layout_rows()
+
+    @property
+    def has_reference(self) -> bool:
+        return self._has_reference
+
+    def _layout_rows(self) -> None:
+        last = 3 if self._has_reference else 2
+        for r, p in enumerate(self._plots):
+            visible = r <= last
+            p.setVisible(visible)
+            self._labels_items[r].setVisible(visible)
+            p.showAxis("bottom", r == last)
+        # Move the clock axis to the last visible row.
+        axis_owner = self._plots[last]
+        if axis_owner.getAxis("bottom") is not self._axis:
+            for p in self._plots:
+                if p.getAxis("bottom") is self._axis:
+                    p.setAxisItems({"bottom": pg.AxisItem("bottom")})
+                    p.showAxis("bottom", False)
+            axis_owner.setAxisItems({"bottom": self._axis})
+            axis_owner.showAxis("bottom", True)
+
+    # -- cursor and zoom ----------------------------------------------------
+    def set_cursor(self, epoch: int) -> None:
+        self._cursor = int(epoch)
+        x = self._cursor + 0.5
+        for c in self._cursors:
+            c.setValue(x)
+        lo, hi = self.x_range()
+        if self._n and not (lo <= x <= hi):
+            half = (hi - lo) / 2
+            self._set_x(x - half, x + half)
+
+    @property
+    def cursor(self) -> int:
+        return self._cursor
+
+    def x_range(self) -> tuple[float, float]:
+        (lo, hi), _ = self._plots[0].getViewBox().viewRange()
+        return float(lo), float(hi)
+
+    def _set_x(self, lo: float, hi: float) -> None:
+        span = hi - lo
+        lo = max(0.0, min(lo, self._n - span))
+        self._plots[0].setXRange(lo, lo + span, padding=0)
+
+    def zoom_hour(self) -> None:
+        """One hour around the cursor."""
+        c = self._cursor + 0.5
+        span = min(EPOCHS_PER_HOUR, max(1, self._n))
+        self._set_x(c - span / 2, c + span / 2)
+
+    def whole_night(self) -> None:
+        self._plots[0].setXRange(0, max(1, self._n), padding=0)
+
+    def _on_pick(self, epoch: int) -> None:
+        if self._n:
+            self.epochPicked.emit(int(np.clip(epoch, 0, self._n - 1)))
