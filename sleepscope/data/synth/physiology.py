@@ -104,16 +104,23 @@ class _Night:
         return x
 
     def upsample(self, per_second: np.ndarray) -> np.ndarray:
-        return np.interp(self._t, self._centres, per_second)
+        return np.interp(self._t, self._centres, per_second).astype(np.float32)
 
     # ---- carriers -----------------------------------------------------------
     def carrier(self, shape: np.ndarray) -> np.ndarray:
         """Unit-variance Gaussian noise with the given amplitude spectrum."""
-        nf = len(self.freqs)
-        z = self.rng.standard_normal(nf, dtype=np.float32) + 1j * self.rng.standard_normal(nf, dtype=np.float32)
-        x = sfft.irfft(z * shape.astype(np.float32), n=self.T)
-        std = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) or 1.0
-        return (x / std).astype(np.float64)
+        # Draw random coefficients only where the spectrum is non-negligible:
+        # narrow bands (alpha, sigma, delta) need a fraction of the draws.
+        support = np.flatnonzero(shape > 1e-4 * shape.max())
+        lo, hi = int(support[0]), int(support[-1]) + 1
+        z = np.zeros(len(self.freqs), dtype=np.complex64)
+        z.real[lo:hi] = self.rng.standard_normal(hi - lo, dtype=np.float32)
+        z.imag[lo:hi] = self.rng.standard_normal(hi - lo, dtype=np.float32)
+        z[lo:hi] *= shape[lo:hi].astype(np.float32)
+        x = sfft.irfft(z, n=self.T)
+        std = float(np.sqrt(np.dot(x, x) / len(x))) or 1.0
+        x *= np.float32(1.0 / std)
+        return x
 
     def band(self, lo: float, hi: float, edge: float = 0.5) -> np.ndarray:
         f = self.freqs
