@@ -362,3 +362,28 @@ def test_import_is_light():
     code = "import sys, sleepscope.scoring; print('torch' in sys.modules, 'mne' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_edits_from_two_threads(rec, path):
+    import threading
+
+    sf = ScoringFile.open(rec, path)
+    probs = np.full((N, 5), 0.2, np.float32)
+
+    def edit(k):
+        for i in range(40):
+            sf.set_stage((i + k) % N, (i * k) % 5)
+            if i % 10 == 0:
+                sf.add_prediction(f"v{k}", probs)
+
+    threads = [threading.Thread(target=edit, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    labels = sf.labels.copy()
+    sf.close()
+    again = ScoringFile.read(path)
+    assert [h["seq"] for h in again.history()] == list(range(1, 89))
+    np.testing.assert_array_equal(again.labels, labels)
+    assert set(again.predictions) == {"v1", "v2"}

@@ -19,10 +19,12 @@ Checkpoints (new snapshot, empty journal) happen on close, on
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -351,11 +353,22 @@ def _epoch_index(epochs: Any, n: int) -> np.ndarray:
     return idx
 
 
+def _locked(method):
+    # The GUI edits on its thread while workers add predictions: one change at a time.
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class ScoringFile:
     """A recording's scoring: open with `ScoringFile.open(recording)`, close when done."""
 
     def __init__(self, state: _State, path: Path, scorer: str, readonly: bool,
                  lock: ScoringLock | None, writer: JournalWriter | None, journal_since_snapshot: int) -> None:
+        self._mutex = threading.RLock()
         self._s = state
         self.path = Path(path)
         self.scorer = scorer
@@ -612,10 +625,12 @@ class ScoringFile:
         """The audit trail: every journal entry since the file was created."""
         return [dict(e) for e in self._s.history]
 
+    @_locked
     def undo_stack(self) -> list[Edit]:
         """Edits that `undo()` would revert, oldest first."""
         return [Edit.from_json(e) for e in self._undo]
 
+    @_locked
     def redo_stack(self) -> list[Edit]:
         """Edits that `redo()` would reapply, the next one last."""
         return [Edit.from_json(e) for e in self._redo]
@@ -655,6 +670,7 @@ class ScoringFile:
         idx = _epoch_index(epochs, self.n_epochs)
         return self._edit(idx, rec.stages[idx], SOURCE_MODEL)
 
+    @_locked
     def _edit(self, idx: np.ndarray, new: np.ndarray, source: str) -> Edit:
         self._check_writable()
         s = self._s
@@ -667,6 +683,7 @@ class ScoringFile:
         self._commit(edit.to_json())
         return edit
 
+    @_locked
     def undo(self) -> Edit | None:
         """Revert the last edit; returns it (None when there is nothing to undo)."""
         self._check_writable()
@@ -676,6 +693,7 @@ class ScoringFile:
         self._commit({"op": "undo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
+    @_locked
     def redo(self) -> Edit | None:
         """Reapply the last undone edit; returns it (None when there is nothing to redo)."""
         self._check_writable()
@@ -685,12 +703,14 @@ class ScoringFile:
         self._commit({"op": "redo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
+    @_locked
     def set_reviewed(self, epochs: Any, value: bool = True) -> None:
         self._check_writable()
         idx = _epoch_index(epochs, self.n_epochs)
         self._commit({"op": "reviewed", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
                       "epochs": [int(i) for i in idx], "value": bool(value)})
 
+    @_locked
     def set_notes(self, text: str) -> None:
         self._check_writable()
         self._commit({"op": "notes", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
@@ -730,6 +750,7 @@ class ScoringFile:
 
     # -- predictions and other scorers -----------------------------------
 
+    @_locked
     def add_prediction(self, model_version: str, probs: np.ndarray) -> None:
         """Store a model's per-epoch probabilities (n_epochs, 5); replaces that version's earlier run."""
         self._check_writable()
@@ -743,6 +764,7 @@ class ScoringFile:
         self._commit_and_checkpoint({"op": "prediction", "seq": self._s.seq + 1, "t": now,
                                      "model_version": str(model_version)})
 
+    @_locked
     def add_scorer_labels(self, name: str, labels: np.ndarray, source_file: str = "",
                           apply: bool = False) -> Edit | None:
         """Keep another scorer's labels (e.g. an imported hypnogram) as the set `name`.
@@ -812,6 +834,7 @@ class ScoringFile:
             self._writer = JournalWriter(jpath, good)
         self._writer.append(entries)
 
+    @_locked
     def save(self) -> None:
         """Write a snapshot now (edits are already safe in the journal)."""
         self._check_writable()
@@ -820,6 +843,7 @@ class ScoringFile:
         except OSError as exc:
             raise journal_error(exc, self.path) from exc
 
+    @_locked
     def save_copy(self, path: str | Path) -> Path:
         """Write the current state as a new scoring file at `path` (no journal, not opened)."""
         path = Path(path)
@@ -834,6 +858,7 @@ class ScoringFile:
                                   "Choose another folder.") from exc
         return path
 
+    @_locked
     def save_as(self, path: str | Path) -> Path:
         """Continue in a new scoring file at `path`, carrying every edit, including unsaved ones."""
         self._check_open()
@@ -873,6 +898,7 @@ class ScoringFile:
         self.path = path
         return path
 
+    @_locked
     def close(self) -> None:
         """Snapshot and release the lock. Raises (and stays open) if edits could not be saved."""
         if self._closed:
