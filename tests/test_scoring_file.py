@@ -3,11 +3,9 @@
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
