@@ -9,6 +9,7 @@ shows progress.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from dataclasses import dataclass
 
 import torch
@@ -61,7 +62,9 @@ def setup(device: str = "auto") -> DistInfo:
         backend = "nccl" if dev.type == "cuda" else "gloo"
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
-        dist.init_process_group(backend=backend, rank=rank, world_size=world)
+        # Rank 0 may build the HDF5 cache of a whole cohort while the others
+        # wait at a barrier: far longer than the default 30-minute timeout.
+        dist.init_process_group(backend=backend, rank=rank, world_size=world, timeout=timedelta(hours=6))
     return DistInfo(rank=rank, world_size=world, local_rank=local_rank, device=dev)
 
 

@@ -1,0 +1,253 @@
+"""Supervised training of the stager: from scratch, or fine-tuning a (pre-)trained model.
+
+Mini-batches of sequences of consecutive epochs (items `(x (L, 2, 3000),
+y (L,))`, label -1 ignored), Adam as the paper (lr 1e-3, betas 0.9/0.999),
+cross-entropy optionally weighted by inverse class frequency. After every
+pass over the training data the model is scored on the validation nights;
+the weights with the best validation macro-F1 are kept, and training stops
+after `patience` passes without improvement.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.model.distributed import DistInfo, broadcast_float, sampler
+from sleepscope.model.network import SleepStager
+from sleepscope.model.train_state import LoopState, has_state, load_state, save_state
+from sleepscope.scoring.agreement import Agreement, agreement
+from sleepscope.stages import N_CLASSES
+from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 4  # the paper's mini-batch (of sequences here)
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    #: passes without a better validation macro-F1 before stopping
+    patience: int = 5
+    max_steps: int | None = None
+    seed: int = 0
+    freeze_encoders: bool = False
+    #: write the resumable state every this many steps (and after each pass)
+    checkpoint_every: int = 50
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    best_epoch: int
+    stopped_early: bool
+    validation: dict | None  # metrics of the kept weights on the validation data
+    losses: list[float] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)
+
+
+def inverse_frequency_weights(labels: np.ndarray) -> torch.Tensor:
+    """Class weights ∝ 1 / count, mean 1 over the classes present; absent classes weigh 0."""
+    y = np.asarray(labels).ravel()
+    counts = np.bincount(y[y >= 0], minlength=N_CLASSES).astype(np.float64)[:N_CLASSES]
+    if counts.sum() == 0:
+        raise SleepScopeError("the training data has no scored epochs; check the hypnograms")
+    present = counts > 0
+    w = np.zeros(N_CLASSES)
+    w[present] = 1.0 / counts[present]
+    w *= present.sum() / w.sum()
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def encoder_modules(model: SleepStager) -> list[nn.Module]:
+    """The parts pre-training trains: the down-sampling path of each branch."""
+    return [model.eeg_branch.encoder, model.eog_branch.encoder]
+
+
+def set_trainable(model: SleepStager, freeze_encoders: bool) -> None:
+    """Everything learns except (optionally) the encoders; the embedding projections never do.
+
+    The projections serve only pre-training: they are not in the staging
+    graph, so they have no gradient here (and DDP must not wait for one).
+    """
+    model.requires_grad_(True)
+    for enc in encoder_modules(model):
+        if freeze_encoders:
+            enc.requires_grad_(False)
+        enc.projection.requires_grad_(False)
+
+
+def train_mode(model: SleepStager, freeze_encoders: bool) -> None:
+    """model.train(), but frozen encoders keep their batch-norm statistics (eval mode)."""
+    model.train()
+    if freeze_encoders:
+        for enc in encoder_modules(model):
+            enc.eval()
+
+
+@torch.no_grad()
+def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, predicted stages) over every item of a sequence dataset, -1 labels dropped."""
+    was_training = model.training
+    model.eval()
+    ys, ps = [], []
+    try:
+        for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            logits = model(x.to(device))
+            ys.append(y.reshape(-1).numpy())
+            ps.append(logits.argmax(-1).reshape(-1).cpu().numpy())
+    finally:
+        model.train(was_training)
+    if not ys:
+        raise SleepScopeError("the evaluation data is empty: no night has a full sequence of scored epochs")
+    y_all, p_all = np.concatenate(ys), np.concatenate(ps)
+    keep = y_all >= 0
+    return y_all[keep], p_all[keep]
+
+
+def evaluate(model: SleepStager, dataset: Dataset, batch_size: int = 8, device: torch.device | None = None) -> Agreement:
+    """Accuracy, macro-F1, Cohen's kappa, per-stage F1 of the model on a labelled sequence dataset."""
+    device = device or next(model.parameters()).device
+    y, p = predict_dataset(model, dataset, batch_size, device)
+    return agreement(y, p)
+
+
+def metrics_dict(a: Agreement) -> dict:
+    """The figures a model card and results file carry."""
+    return {"accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "f1": dict(a.f1), "n_epochs": a.n_epochs}
+
+
+def train(
+    model: SleepStager,
+    train_data: Dataset,
+    val_data: Dataset | None,
+    cfg: TrainConfig,
+    *,
+    class_weights: torch.Tensor | None = None,
+    state_path: str | os.PathLike | None = None,
+    resume: bool = False,
+    info: DistInfo = DistInfo(),
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> TrainResult:
+    """Train `model` in place; on return it holds the best validation weights (or the last ones without validation).
+
+    With `state_path` the run writes its resumable state there every
+    `cfg.checkpoint_every` steps and after every pass (rank 0 only); with
+    `resume=True` it continues from it. On cancellation the state is written
+    first, then `Cancelled` is raised.
+    """
+    torch.manual_seed(cfg.seed)
+    device = info.device
+    model.to(device)
+    set_trainable(model, cfg.freeze_encoders)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    state = LoopState(kind="train", settings={"seed": cfg.seed, "batch_size": cfg.batch_size,
+                                              "freeze_encoders": cfg.freeze_encoders})
+    best: dict[str, torch.Tensor] | None = None
+    if resume and state_path is not None and has_state(state_path):
+        state, best = load_state(state_path, model, optimizer)
+        if state.kind != "train":
+            raise SleepScopeError(f"the state at {state_path} is not a training run; start without --resume")
+    elif resume and state_path is not None:
+        raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
+
+    weight = class_weights.to(device) if class_weights is not None else None
+    net: nn.Module = model
+    if info.distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    samp = sampler(train_data, info, cfg.seed)
+    steps_per_epoch = (len(samp) + cfg.batch_size - 1) // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise SleepScopeError("the training data is empty: no night has a full sequence of scored epochs")
+    total = steps_per_epoch * cfg.epochs
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+
+    def checkpoint() -> None:
+        if state_path is not None and info.is_main:
+            save_state(state_path, model, optimizer, state, best)
+
+    def end_of_pass() -> bool:
+        """Validate, keep the best weights; True when patience has run out."""
+        nonlocal best
+        entry: dict = {"epoch": state.epoch, "step": state.step}
+        if val_data is not None:
+            score = float("nan")
+            if info.is_main:
+                a = evaluate(model, val_data, device=device)
+                entry.update({f"val_{k}": v for k, v in metrics_dict(a).items() if k != "f1"})
+                score = a.macro_f1
+            score = broadcast_float(score, info)
+            entry["val_macro_f1"] = score
+            if state.best_metric is None or score > state.best_metric:
+                state.best_metric, state.best_epoch, state.bad_epochs = score, state.epoch, 0
+                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                state.bad_epochs += 1
+        state.history.append(entry)
+        return val_data is not None and state.bad_epochs >= cfg.patience
+
+    stopped = False
+    try:
+        while not state.finished and state.step < total and state.epoch < cfg.epochs:
+            train_mode(model, cfg.freeze_encoders)
+            samp.set_epoch(state.epoch)
+            order = list(samp)
+            batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+            for x, y in DataLoader(train_data, batch_sampler=batches[state.batch_in_epoch :]):
+                check(cancel)
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                optimizer.zero_grad(set_to_none=True)
+                logits = net(x)
+                loss = F.cross_entropy(logits.reshape(-1, N_CLASSES), y.reshape(-1), weight=weight, ignore_index=-1)
+                if not torch.isfinite(loss):
+                    # A batch whose epochs are all unscored gives nan: nothing to learn from it.
+                    loss = logits.sum() * 0.0
+                loss.backward()
+                optimizer.step()
+                state.step += 1
+                state.batch_in_epoch += 1
+                state.losses.append(float(loss.detach()))
+                report(progress, state.step, total, f"epoch {state.epoch + 1} loss {state.losses[-1]:.4f}")
+                if state.step % cfg.checkpoint_every == 0:
+                    checkpoint()
+                if state.step >= total:
+                    break
+            if state.batch_in_epoch >= steps_per_epoch or state.step >= total:
+                stopped = end_of_pass()
+                state.epoch += 1
+                state.batch_in_epoch = 0
+                if stopped:
+                    state.finished = True
+                checkpoint()
+    except Cancelled:
+        checkpoint()
+        raise
+    state.finished = True
+    if best is not None:
+        model.load_state_dict(best)
+    checkpoint()
+    model.eval()
+    best_entry = next((h for h in state.history if h["epoch"] == state.best_epoch), None)
+    return TrainResult(
+        steps=state.step,
+        epochs=state.epoch,
+        best_epoch=state.best_epoch,
+        stopped_early=stopped or (state.bad_epochs >= cfg.patience and val_data is not None),
+        validation={k[4:]: v for k, v in best_entry.items() if k.startswith("val_")} if best_entry else None,
+        losses=list(state.losses),
+        history=list(state.history),
+    )

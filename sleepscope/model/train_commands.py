@@ -1,0 +1,249 @@
+"""`sleepscope pretrain` and `sleepscope train`: also under `torchrun --nproc_per_node K`.
+
+Both read a Sleep-EDF sleep-cassette folder (real or synthetic), cache its
+nights once as HDF5, and write a model (`OUT.safetensors` + `OUT.json` card)
+plus a resumable state (`OUT.state.json` and its tensors) beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+from sleepscope.errors import SleepScopeError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "pretrain",
+        help="self-supervised pre-training of the encoders (CLIP, SimCLR, TS-TCC)",
+        description="Pre-train the EEG and EOG encoders on the unlabelled nights of the subjects outside "
+        "Sleep-EDF-20 (the paper's 58 pre-training subjects), then save a full stager whose encoders carry "
+        "the pre-trained weights (decoders and classifier untrained) for `sleepscope train --init`. "
+        "Runs data-parallel under `torchrun --nproc_per_node K -m sleepscope pretrain ...`.",
+    )
+    p.add_argument("--method", choices=("clip", "simclr", "tstcc"), default="clip")
+    _common(p)
+    p.add_argument("--epochs", type=int, default=10, help="passes over the pre-training epochs (default 10)")
+    p.add_argument("--batch-size", type=int, default=32, help="30-s epochs per batch and process (default 32)")
+    p.set_defaults(func=_pretrain)
+
+    t = subparsers.add_parser(
+        "train",
+        help="train or fine-tune the stager on labelled Sleep-EDF subjects",
+        description="Supervised training on the labelled nights of the chosen subjects, from random weights "
+        "or from --init MODEL (e.g. a pre-trained one), with early stopping on validation macro-F1. "
+        "Runs data-parallel under `torchrun --nproc_per_node K -m sleepscope train ...`.",
+    )
+    who = t.add_mutually_exclusive_group(required=True)
+    who.add_argument("--subjects", type=_subjects, help="training subjects, e.g. 0,1,2")
+    who.add_argument("--split-train", type=int, metavar="N",
+                     help="the first N training subjects of the paper's fixed split (N = 3, 6, 9, 12)")
+    t.add_argument("--val-subjects", type=_subjects_or_none, default=None,
+                   help="validation subjects for early stopping (default: the paper split's 4; 'none' to train "
+                   "without validation)")
+    t.add_argument("--test-subjects", type=_subjects, default=None, help="also score these subjects into the card")
+    t.add_argument("--test", action="store_true", help="score the paper split's 4 test subjects into the card")
+    t.add_argument("--init", type=Path, default=None, help="start from this model (e.g. from `sleepscope pretrain`)")
+    _common(t)
+    t.add_argument("--epochs", type=int, default=50, help="most passes over the training data (default 50)")
+    t.add_argument("--patience", type=int, default=5, help="passes without a better validation macro-F1 before stopping")
+    t.add_argument("--batch-size", type=int, default=4, help="sequences per batch and process (default 4, the paper's)")
+    t.add_argument("--seq-len", type=int, default=None, help="epochs per sequence (default: the model's, 20)")
+    t.add_argument("--class-weights", action="store_true", help="weight the loss by inverse stage frequency")
+    t.add_argument("--freeze-encoders", action="store_true", help="keep the (pre-trained) encoders fixed")
+    t.set_defaults(func=_train)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="a Sleep-EDF sleep-cassette folder (SC4*-PSG.edf files)")
+    p.add_argument("--out", type=Path, required=True, help="the model to write: OUT.safetensors and OUT.json")
+    p.add_argument("--config", default="default", help="network size when not starting from a model: "
+                   "default, paper or tiny (default: default)")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--cache", type=Path, default=None, help="HDF5 cache of the nights (default: in the user data folder)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run whose state is beside --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="save the resumable state every N steps")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _subjects(text: str) -> list[int]:
+    try:
+        out = [int(s) for s in text.replace(" ", "").split(",") if s != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of subject numbers") from None
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one subject number")
+    return out
+
+
+def _subjects_or_none(text: str) -> list[int]:
+    return [] if text.strip().lower() == "none" else _subjects(text)
+
+
+def _default_cache(data: Path, what: str) -> Path:
+    from sleepscope.paths import user_data_dir
+
+    digest = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:12]
+    return user_data_dir() / "cache" / f"{what}-{digest}.h5"
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value < 1:
+        raise SleepScopeError(f"{name} must be at least 1, not {value}")
+
+
+def _prepare_cache(nights, cache: Path, info, quiet: bool) -> Path:
+    """Rank 0 builds (or reuses) the cache while the other ranks wait."""
+    from sleepscope.data.datasets import build_cache
+    from sleepscope.model.distributed import barrier
+    from sleepscope.tasks import TqdmProgress
+
+    if info.is_main:
+        with TqdmProgress("caching nights", disable=quiet) as bar:
+            build_cache(nights, cache, progress=bar)
+    barrier(info)
+    return cache
+
+
+def _pretrain(args: argparse.Namespace) -> int:
+    from sleepscope.data.cohorts import pretraining_nights, scan_sleep_cassette
+    from sleepscope.data.datasets import EpochDataset
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.distributed import setup, teardown
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.pretrain import PretrainConfig, pretrain
+    from sleepscope.tasks import TqdmProgress
+
+    for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every"):
+        _positive(name, getattr(args, name[2:].replace("-", "_")))
+    nights = pretraining_nights(scan_sleep_cassette(args.data))
+    if not nights:
+        raise SleepScopeError(
+            f"{args.data} holds no nights of the pre-training subjects (SC4200 and above, outside Sleep-EDF-20); "
+            "write them with `sleepscope cohort` or download them")
+    config = get_config(args.config)
+    info = setup(args.device)
+    try:
+        cache = _prepare_cache(nights, args.cache or _default_cache(args.data, "pretrain"), info, args.quiet)
+        dataset = EpochDataset(cache, nights, labelled_only=False)
+        stager = SleepStager(config)
+        cfg = PretrainConfig(method=args.method, epochs=args.epochs, batch_size=args.batch_size,
+                             max_steps=args.max_steps, seed=args.seed, checkpoint_every=args.checkpoint_every)
+        with TqdmProgress(f"pre-training ({args.method})", disable=args.quiet or not info.is_main) as bar:
+            result = pretrain(stager, dataset, cfg, state_path=args.out, resume=args.resume, info=info, progress=bar)
+        if info.is_main:
+            subjects = sorted({n.subject for n in nights})
+            card = ModelCard(
+                config=config,
+                parent=None,
+                data=(f"{args.method} pre-training, labels unused, on {len(nights)} nights of {len(subjects)} "
+                      f"subjects outside Sleep-EDF-20 ({len(dataset)} epochs) from {args.data.resolve()}"),
+                metrics={"method": args.method, **result.summary(), "processes": info.world_size,
+                         "global_batch": cfg.batch_size * info.world_size},
+                notes="encoders pre-trained; decoders, fusion and classifier untrained: fine-tune with "
+                      "`sleepscope train --init` before scoring",
+            )
+            card = save_model(stager, args.out, card)
+            print(f"wrote {args.out} (version {card.version}, {result.steps} steps, "
+                  f"loss {card.metrics['pretrain_loss_start']:.4f} -> {card.metrics['pretrain_loss_end']:.4f})")
+    finally:
+        teardown(info)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from sleepscope.data.cohorts import PAPER_SPLIT, SLEEP_EDF_20_SUBJECTS, nights_of, scan_sleep_cassette
+    from sleepscope.data.datasets import EpochDataset, SequenceDataset
+    from sleepscope.model.checkpoint import ModelCard, load_model, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.distributed import setup, teardown
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.train import TrainConfig, evaluate, inverse_frequency_weights, metrics_dict, train
+    from sleepscope.tasks import TqdmProgress
+
+    for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
+        _positive(name, getattr(args, name[2:].replace("-", "_")))
+    train_subjects = list(args.subjects) if args.subjects else list(PAPER_SPLIT.train_subjects(args.split_train))
+    val_subjects = list(PAPER_SPLIT.validation) if args.val_subjects is None else args.val_subjects
+    test_subjects = list(args.test_subjects or (PAPER_SPLIT.test if args.test else []))
+    overlap = set(train_subjects) & (set(val_subjects) | set(test_subjects))
+    if overlap:
+        raise SleepScopeError(f"subjects {sorted(overlap)} are both trained on and evaluated on; "
+                              "choose disjoint --subjects, --val-subjects and --test-subjects")
+
+    everything = scan_sleep_cassette(args.data)
+
+    def labelled(subjects: list[int], role: str):
+        found = [n for n in nights_of(everything, subjects) if n.hypnogram is not None]
+        absent = sorted(set(subjects) - {n.subject for n in found})
+        if absent:
+            raise SleepScopeError(f"{role} subjects {absent} have no scored night (PSG + hypnogram) in {args.data}")
+        return found
+
+    train_nights = labelled(train_subjects, "training")
+    val_nights = labelled(val_subjects, "validation") if val_subjects else []
+    test_nights = labelled(test_subjects, "test") if test_subjects else []
+
+    if args.init is not None:
+        model, init_card = load_model(args.init)
+        parent = init_card.version
+    else:
+        model, init_card, parent = SleepStager(get_config(args.config)), None, None
+    seq_len = args.seq_len or model.config.seq_len
+
+    # One cache for Sleep-EDF-20 (and any other subject asked): training runs
+    # with different subject budgets share it.
+    cached = {n.name: n for n in nights_of(everything, SLEEP_EDF_20_SUBJECTS)}
+    cached.update({n.name: n for n in train_nights + val_nights + test_nights})
+    cache_nights = sorted(cached.values(), key=lambda n: (n.subject, n.night))
+    info = setup(args.device)
+    try:
+        cache = _prepare_cache(cache_nights, args.cache or _default_cache(args.data, "labelled"), info, args.quiet)
+        train_data = SequenceDataset(cache, train_nights, seq_len=seq_len, stride=seq_len)
+        val_data = SequenceDataset(cache, val_nights, seq_len=seq_len) if val_nights else None
+        weights = inverse_frequency_weights(EpochDataset(cache, train_nights).labels) if args.class_weights else None
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                          max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
+                          checkpoint_every=args.checkpoint_every)
+        with TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
+            result = train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
+                           resume=args.resume, info=info, progress=bar)
+        if info.is_main:
+            metrics: dict = {"train_subjects": train_subjects, "validation_subjects": val_subjects,
+                             "steps": result.steps, "epochs": result.epochs, "best_epoch": result.best_epoch,
+                             "stopped_early": result.stopped_early}
+            if result.validation is not None:
+                metrics["validation"] = result.validation
+            if test_nights:
+                a = evaluate(model, SequenceDataset(cache, test_nights, seq_len=seq_len), device=info.device)
+                metrics["test"] = metrics_dict(a)
+                metrics["test_subjects"] = test_subjects
+            init_text = (f"initialised from {args.init} (version {parent}: {init_card.data})" if init_card
+                         else "trained from random weights")
+            card = ModelCard(
+                config=model.config,
+                parent=parent,
+                data=(f"supervised on {len(train_nights)} scored nights of subjects {train_subjects} "
+                      f"({len(train_data)} sequences of {seq_len} epochs) from {args.data.resolve()}; "
+                      f"{init_text}"),
+                metrics=metrics,
+                notes=("encoders frozen; " if args.freeze_encoders else "")
+                + ("inverse-frequency class weights; " if args.class_weights else "")
+                + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}",
+            )
+            card = save_model(model, args.out, card)
+            line = f"wrote {args.out} (version {card.version}, {result.steps} steps"
+            if result.validation is not None:
+                line += f", validation macro-F1 {result.validation['macro_f1']:.3f}"
+            if "test" in metrics:
+                t = metrics["test"]
+                line += f", test accuracy {t['accuracy']:.3f} macro-F1 {t['macro_f1']:.3f} kappa {t['kappa']:.3f}"
+            print(line + ")")
+    finally:
+        teardown(info)
+    return 0

@@ -1,0 +1,214 @@
+"""Training loops: supervised training, early stopping, freezing, cancel + resume, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from sleepscope.model.config import CONFIGS
+from sleepscope.model.network import SleepStager
+from sleepscope.model.pretrain import PretrainConfig, pretrain
+from sleepscope.model.train import TrainConfig, inverse_frequency_weights, train
+from sleepscope.model.train_state import read_loop_state, state_paths
+from sleepscope.tasks import CancelToken, Cancelled
+
+FREQS = (1.0, 6.0, 13.0, 2.0, 9.0)  # a made-up tone per stage: learnable in a few steps
+
+
+class ToneSequences(Dataset):
+    """In-memory sequences (L, 2, 3000) whose stage sets the tone of the epoch."""
+
+    def __init__(self, n: int, seq_len: int = 3, seed: int = 0) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.y = torch.randint(0, 5, (n, seq_len), generator=g)
+        self.y[0, 0] = -1  # one unscored epoch: the loss must ignore it
+        t = torch.arange(3000) / 100.0
+        x = torch.empty(n, seq_len, 2, 3000)
+        for i in range(n):
+            for j in range(seq_len):
+                f = FREQS[max(0, int(self.y[i, j]))]
+                x[i, j, 0] = torch.sin(2 * math.pi * f * t)
+                x[i, j, 1] = torch.cos(2 * math.pi * f / 2 * t)
+        x += 0.5 * torch.randn(x.shape, generator=g)
+        self.x = (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.y[i]
+
+
+class ToneEpochs(Dataset):
+    def __init__(self, seqs: ToneSequences) -> None:
+        self.x = seqs.x.reshape(-1, 2, 3000)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.x[i], torch.tensor(-1)
+
+
+def _stager(seed: int = 0) -> SleepStager:
+    torch.manual_seed(seed)
+    return SleepStager(CONFIGS["tiny"])
+
+
+def test_inverse_frequency_weights():
+    w = inverse_frequency_weights(np.array([0, 0, 0, 2, 2, 4, -1]))
+    # counts 3, 0, 2, 0, 1 -> 1/3, 0, 1/2, 0, 1, scaled to mean 1 over the 3 present
+    raw = np.array([1 / 3, 0, 1 / 2, 0, 1])
+    assert np.allclose(w.numpy(), raw * 3 / raw.sum(), atol=1e-6)
+
+
+def test_supervised_loss_falls_and_best_validation_weights_are_kept():
+    data = ToneSequences(8, seed=1)
+    val = ToneSequences(4, seed=2)
+    model = _stager()
+    cfg = TrainConfig(epochs=4, batch_size=4, patience=10, seed=0)
+    result = train(model, data, val, cfg)
+    assert result.steps == 8 and result.epochs == 4
+    assert np.mean(result.losses[-2:]) < np.mean(result.losses[:2])
+    assert len(result.history) == 4
+    best = max(h["val_macro_f1"] for h in result.history)
+    assert result.validation["macro_f1"] == pytest.approx(best)
+    assert result.history[result.best_epoch]["val_macro_f1"] == pytest.approx(best)
+
+
+def test_early_stopping_after_patience_passes_without_improvement():
+    data = ToneSequences(4, seed=1)
+    val = ToneSequences(2, seed=2)
+    model = _stager()
+    # lr 0: the model never changes, so validation never improves after the first pass
+    cfg = TrainConfig(epochs=20, batch_size=4, patience=2, lr=0.0)
+    result = train(model, data, val, cfg)
+    assert result.stopped_early
+    assert result.epochs == 3 and result.best_epoch == 0
+
+
+def test_freeze_encoders_keeps_encoder_weights_and_trains_the_rest():
+    model = _stager()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train(model, ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2, freeze_encoders=True))
+    after = model.state_dict()
+    enc = [k for k in before if ".encoder." in k]
+    other = [k for k in before if ".encoder." not in k and before[k].is_floating_point()]
+    assert enc and all(torch.equal(before[k], after[k]) for k in enc)  # batch-norm statistics included
+    assert any(not torch.equal(before[k], after[k]) for k in other)
+
+
+def test_training_interrupted_and_resumed_continues_the_step_count_and_matches(tmp_path):
+    data, val = ToneSequences(8, seed=3), ToneSequences(2, seed=4)
+    cfg = TrainConfig(epochs=3, batch_size=2, patience=5, checkpoint_every=2)
+
+    reference = _stager()
+    ref = train(reference, data, val, cfg, state_path=tmp_path / "ref")
+
+    token = CancelToken()
+
+    def stop_after_five(done, total, message):
+        if done == 5:
+            token.cancel()
+
+    model = _stager()
+    with pytest.raises(Cancelled):
+        train(model, data, val, cfg, state_path=tmp_path / "run", progress=stop_after_five, cancel=token)
+    assert read_loop_state(tmp_path / "run").step == 5
+    resumed_model = _stager(seed=99)  # different initial weights: all must come from the state file
+    seen = []
+    res = train(resumed_model, data, val, cfg, state_path=tmp_path / "run", resume=True,
+                progress=lambda d, t, m: seen.append(d))
+    assert seen[0] == 6 and res.steps == ref.steps == 12
+    assert res.losses == pytest.approx(ref.losses, rel=1e-5)
+    for k, v in reference.state_dict().items():
+        assert torch.allclose(v.float(), resumed_model.state_dict()[k].float(), atol=1e-5), k
+    # the state directory keeps one tensors file: older ones are removed as the new state is committed
+    assert len(list(tmp_path.glob("run.state-*.safetensors"))) == 1
+
+
+def test_pretraining_interrupted_and_resumed_continues(tmp_path):
+    epochs = ToneEpochs(ToneSequences(4, seed=5))
+    cfg = PretrainConfig(method="clip", epochs=2, batch_size=4, checkpoint_every=100)
+    ref = pretrain(_stager(), epochs, cfg)
+    token = CancelToken()
+    with pytest.raises(Cancelled):
+        pretrain(_stager(), epochs, cfg, state_path=tmp_path / "p",
+                 progress=lambda d, t, m: token.cancel() if d == 2 else None, cancel=token)
+    assert read_loop_state(tmp_path / "p").step == 2
+    model = _stager(seed=7)
+    res = pretrain(model, epochs, cfg, state_path=tmp_path / "p", resume=True)
+    assert res.steps == ref.steps == 6
+    assert res.losses == pytest.approx(ref.losses, rel=1e-5)
+
+
+def test_pretraining_changes_only_the_encoders():
+    model = _stager()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pretrain(model, ToneEpochs(ToneSequences(4)), PretrainConfig(method="simclr", epochs=1, batch_size=6))
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(".encoder." in k for k in changed)
+
+
+def _cohort(folder):
+    from sleepscope.data.synthetic import write_cohort
+
+    rng = np.random.default_rng(0)
+    names = ["SC4001E0", "SC4011E0", "SC4021E0", "SC4101E0", "SC4201E0", "SC4211E0"]
+    labels = {n: [0, 0] + rng.integers(0, 5, 8).tolist() + [0, 0] for n in names}
+    write_cohort(folder, names, seed=0, workers=1, labels=labels)
+
+
+def test_cli_pretrain_then_fine_tune_on_a_tiny_synthetic_cohort(tmp_path):
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import load_model
+
+    data = tmp_path / "cohort"
+    _cohort(data)
+    pre = tmp_path / "pre"
+    assert main(["pretrain", "--method", "clip", "--data", str(data), "--out", str(pre), "--config", "tiny",
+                 "--batch-size", "8", "--max-steps", "2", "--device", "cpu", "--quiet"]) == 0
+    pre_model, pre_card = load_model(pre)
+    assert pre_card.metrics["method"] == "clip" and pre_card.metrics["pretrain_steps"] == 2
+    assert "2 nights of 2 subjects" in pre_card.data
+
+    out = tmp_path / "ft"
+    assert main(["train", "--data", str(data), "--subjects", "0,1", "--val-subjects", "10", "--test-subjects", "2",
+                 "--init", str(pre), "--out", str(out), "--seq-len", "3", "--epochs", "2", "--batch-size", "2",
+                 "--class-weights", "--device", "cpu", "--quiet"]) == 0
+    model, card = load_model(out)
+    assert card.parent == pre_card.version
+    assert card.metrics["train_subjects"] == [0, 1]
+    for split in ("validation", "test"):
+        for key in ("accuracy", "macro_f1", "kappa"):
+            assert 0.0 <= card.metrics[split][key] <= 1.0 or math.isnan(card.metrics[split][key]) or key == "kappa"
+    assert card.metrics["test"]["n_epochs"] > 0
+    assert state_paths(out).exists()
+
+    # a resumed run that is already finished writes the same model again
+    assert main(["train", "--data", str(data), "--subjects", "0,1", "--val-subjects", "10", "--init", str(pre),
+                 "--out", str(out), "--seq-len", "3", "--epochs", "2", "--batch-size", "2", "--resume",
+                 "--device", "cpu", "--quiet"]) == 0
+    assert json.loads(out.with_name("ft.json").read_text())["version"] == card.version
+
+
+def test_cli_errors_are_explained(tmp_path, capsys):
+    from sleepscope.cli import main
+
+    data = tmp_path / "cohort"
+    _cohort(data)
+    code = main(["train", "--data", str(data), "--subjects", "0,10", "--val-subjects", "10",
+                 "--out", str(tmp_path / "m"), "--quiet"])
+    assert code == 2 and "both trained on and evaluated on" in capsys.readouterr().err
+    code = main(["train", "--data", str(data), "--subjects", "5", "--val-subjects", "none",
+                 "--out", str(tmp_path / "m"), "--quiet"])
+    assert code == 2 and "[5]" in capsys.readouterr().err
+    code = main(["pretrain", "--data", str(data), "--out", str(tmp_path / "m"), "--resume", "--config", "tiny",
+                 "--batch-size", "4", "--quiet", "--device", "cpu"])
+    assert code == 2 and "no saved state" in capsys.readouterr().err
