@@ -1,0 +1,58 @@
+"""Starting the workstation: the QApplication, its look, and the main window."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from sleepscope.gui.settings import APPLICATION, ORGANIZATION
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication, created with SleepScope's names and style if there is none."""
+    import pyqtgraph as pg
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("SleepScope")
+    app.setStyle("Fusion")
+    pal = app.palette()
+    # A calm light theme: dark traces on white read best for hours of scoring.
+    pal.setColor(QPalette.ColorRole.Window, QColor("#f3f4f6"))
+    pal.setColor(QPalette.ColorRole.Base, QColor("#ffffff"))
+    pal.setColor(QPalette.ColorRole.Highlight, QColor("#3a86c8"))
+    app.setPalette(pal)
+    pg.setConfigOptions(antialias=True, background="w", foreground="#2b2f36")
+    return app
+
+
+def run_gui(path: str | os.PathLike | None = None, model_path: str | os.PathLike | None = None,
+            prescore: bool = True) -> int:
+    """Open the main window (and `path` if given); returns the event loop's exit code."""
+    from sleepscope.gui.main_window import MainWindow
+
+    app = make_app()
+    window = MainWindow(model_path=model_path, prescore_on_open=prescore)
+    window.show()
+    if path is not None:
+        window.open_file(Path(path))
+    code = app.exec()
+    # Delete the window while Qt is still alive: avoids teardown-order crashes at exit.
+    window.deleteLater()
+    app.processEvents()
+    return int(code)
+
+
+def run_demo(model_path: str | os.PathLike | None = None) -> int:
+    """Create the synthetic demo night once, then open it pre-scored by the active model."""
+    from sleepscope.data.synthetic import demo_recording
+
+    psg = demo_recording()
+    return run_gui(psg, model_path=model_path, prescore=True)

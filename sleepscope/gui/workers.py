@@ -1,0 +1,192 @@
+"""Background pre-scoring: a QObject worker on its own QThread.
+
+The worker holds the signals and the model path, never the window: the
+window listens to its signals, and a job whose window went away (or whose
+recording was replaced) is cancelled and simply finishes into nothing.
+Signals follow napari's worker: started, progress, finished, errored, aborted.
+
+The numpy preparation runs in chunks and torch releases the GIL inside its
+ops, so the GUI thread keeps getting the interpreter while a night is scored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.tasks import CancelToken, Cancelled, check
+
+#: Epochs z-scored per chunk: a few ms each, so the GIL is released often.
+PREP_CHUNK = 64
+#: Epochs per network batch: small enough that Cancel answers within a second on a laptop CPU.
+BATCH = 32
+_ids = itertools.count(1)
+
+
+@dataclass
+class PreScoreResult:
+    job_id: int
+    probs: np.ndarray  # (n_epochs, 5) float32
+    stages: np.ndarray  # (n_epochs,) int8
+    model_version: str
+    model_path: Path
+    card: Any
+    fingerprint: str
+    seconds: float
+
+
+class _ModelCache:
+    """The last loaded model, shared by jobs (loading costs more than a short night)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, float] | None = None
+        self._value: tuple[Any, Any] | None = None
+
+    def get(self, path: Path) -> tuple[Any, Any]:
+        from sleepscope.model.checkpoint import load_model
+
+        try:
+            key = (str(Path(path).resolve()), Path(path).stat().st_mtime)
+        except OSError:
+            key = (str(path), -1.0)
+        with self._lock:
+            if self._key == key and self._value is not None:
+                return self._value
+        value = load_model(path)
+        with self._lock:
+            self._key, self._value = key, value
+        return value
+
+
+MODEL_CACHE = _ModelCache()
+
+
+def model_input_chunked(eeg_epochs: np.ndarray, eog_epochs: np.ndarray, cancel: CancelToken | None = None,
+                        chunk: int = PREP_CHUNK) -> np.ndarray:
+    """(n, 2, 3000) per-epoch z-scored [EEG, EOG], as `Recording.model_input()`, built chunk by chunk."""
+    from sleepscope.io import zscore_epochs
+
+    n = len(eeg_epochs)
+    out = np.empty((n, 2, eeg_epochs.shape[1]), dtype=np.float32)
+    for lo in range(0, n, chunk):
+        check(cancel)
+        hi = min(n, lo + chunk)
+        out[lo:hi, 0] = zscore_epochs(eeg_epochs[lo:hi])
+        out[lo:hi, 1] = zscore_epochs(eog_epochs[lo:hi])
+        # Hand the interpreter to the GUI thread between chunks.
+        time.sleep(0)
+    return out
+
+
+class PreScoreWorker(QObject):
+    """Runs a model over a whole night; lives on a QThread made by `start_prescore`."""
+
+    started = Signal(int)
+    progress = Signal(int, int, int, str)  # job id, done, total, message
+    finished = Signal(object)  # PreScoreResult
+    errored = Signal(int, str)
+    aborted = Signal(int)
+
+    def __init__(self, eeg_epochs: np.ndarray, eog_epochs: np.ndarray, model_path: Path,
+                 fingerprint: str) -> None:
+        super().__init__()
+        self.job_id = next(_ids)
+        self.cancel_token = CancelToken()
+        self._eeg = eeg_epochs
+        self._eog = eog_epochs
+        self._model_path = Path(model_path)
+        self._fingerprint = fingerprint
+        self._last_emit = 0.0
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        # Throttled: a signal per batch would flood the GUI's event queue.
+        now = time.monotonic()
+        if done >= total or now - self._last_emit > 0.05:
+            self._last_emit = now
+            self.progress.emit(self.job_id, int(done), int(total), message)
+
+    @Slot()
+    def run(self) -> None:
+        self.started.emit(self.job_id)
+        tic = time.perf_counter()
+        try:
+            from sleepscope.model.infer import predict
+
+            self._progress(0, 1, "Loading the model")
+            model, card = MODEL_CACHE.get(self._model_path)
+            check(self.cancel_token)
+            self._progress(0, 1, "Preparing epochs")
+            x = model_input_chunked(self._eeg, self._eog, self.cancel_token)
+            pred = predict(x, model, batch_size=BATCH, progress=self._progress, cancel=self.cancel_token)
+            check(self.cancel_token)
+        except Cancelled:
+            self.aborted.emit(self.job_id)
+            return
+        except SleepScopeError as exc:
+            self.errored.emit(self.job_id, str(exc))
+            return
+        except Exception as exc:  # a bug must reach the user as a dialog, not a silent hang
+            detail = traceback.format_exc(limit=6)
+            self.errored.emit(self.job_id, f"Pre-scoring failed: {type(exc).__name__}: {exc}\n\n{detail}")
+            return
+        finally:
+            self._eeg = self._eog = None
+        self.finished.emit(PreScoreResult(
+            job_id=self.job_id, probs=pred.probs, stages=pred.stages, model_version=pred.model_version,
+            model_path=self._model_path, card=card, fingerprint=self._fingerprint,
+            seconds=time.perf_counter() - tic,
+        ))
+
+
+class PreScoreJob:
+    """A worker and its thread; the thread quits and both are deleted when the worker ends."""
+
+    def __init__(self, worker: PreScoreWorker) -> None:
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName(f"sleepscope-prescore-{worker.job_id}")
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+        for sig in (worker.finished, worker.errored, worker.aborted):
+            # Direct: quit from the worker thread itself, even when the GUI loop is not running.
+            sig.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self.thread.finished.connect(worker.deleteLater)
+
+    @property
+    def job_id(self) -> int:
+        return self.worker.job_id
+
+    def start(self) -> None:
+        self.thread.start(QThread.Priority.LowPriority)
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def running(self) -> bool:
+        return self.thread.isRunning()
+
+    def wait(self, ms: int = 10000) -> bool:
+        """Block until the thread ended (after cancel()); True when it did."""
+        return self.thread.wait(ms)
+
+
+def start_prescore(recording: Any, model_path: Path) -> PreScoreJob:
+    """Start scoring `recording` (a sleepscope.io.Recording) with the model at `model_path`."""
+    worker = PreScoreWorker(recording.epochs("eeg"), recording.epochs("eog"), model_path,
+                            recording.fingerprint())
+    job = PreScoreJob(worker)
+    job.start()
+    return job

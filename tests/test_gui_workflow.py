@@ -1,0 +1,259 @@
+"""The workstation end to end: open, pre-score, score by keyboard, undo/redo, reopen; bad input; cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from test_gui_support import (  # noqa: E402,F401  (fixtures)
+    assert_no_leaks,
+    gui_settings,
+    tiny_model,
+    write_short_night,
+)
+
+from sleepscope.gui.main_window import MainWindow  # noqa: E402
+from sleepscope.stages import Stage  # noqa: E402
+
+PRESCORE_TIMEOUT_MS = 120_000  # a shared 2-core machine; the job itself takes seconds
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Record error dialogs instead of blocking on them."""
+    seen: list[tuple[str, str]] = []
+
+    def critical(parent, title, text, *a, **k):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "critical", critical)
+    return seen
+
+
+@pytest.fixture
+def windows(qtbot):
+    made: list[MainWindow] = []
+
+    def make(settings, model_path=None, prescore=True):
+        w = MainWindow(settings=settings, model_path=model_path, prescore_on_open=prescore)
+        w.resize(1400, 860)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    assert_no_leaks(made)
+
+
+def key(qtbot, w, k, mods=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(w.surface, k, mods)
+
+
+def test_open_prescore_score_undo_reopen(qtbot, tmp_path, gui_settings, tiny_model, windows, errors):
+    psg, hyp = write_short_night(tmp_path, n=60)
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert w.open_file(psg)
+        # The paired Sleep-EDF hypnogram is offered as the reference scorer.
+        assert w.reference is not None and w.hypnogram.has_reference
+        assert w.job is not None and w.progress.isVisible()
+    assert not errors
+    probs = w.controller.probs
+    assert probs.shape == (60, 5) and np.allclose(probs.sum(1), 1, atol=1e-4)
+    assert w.scoring.latest_prediction() is not None
+    assert not w.progress.isVisible()
+    model_stage_2 = int(probs[2].argmax())
+
+    key(qtbot, w, Qt.Key.Key_2)
+    key(qtbot, w, Qt.Key.Key_2)
+    key(qtbot, w, Qt.Key.Key_Return)  # accept the model at epoch 2
+    key(qtbot, w, Qt.Key.Key_R)
+    assert w.controller.current == 4
+    assert w.scoring.labels[:4].tolist() == [2, 2, model_stage_2, int(Stage.REM)]
+    assert w.scoring.sources[2] == "model" and w.scoring.sources[3] == "technician"
+    # The hypnogram's technician row follows the keys.
+    xs, _ = w.hypnogram._rows["technician"].bars[Stage.REM].getData()
+    assert xs.tolist() == [3.0, 4.0]
+    assert "Epoch 5 / 60" in w.status_epoch.text()
+    assert "Reviewed 6.7%" in w.status_reviewed.text()
+
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.scoring.labels[:4].tolist() == [2, 2, -1, -1]
+    assert w.controller.current == 2  # undo brings the epoch back into view
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert w.scoring.labels[:4].tolist() == [2, 2, model_stage_2, -1]
+    key(qtbot, w, Qt.Key.Key_Right)
+    key(qtbot, w, Qt.Key.Key_Left)
+    key(qtbot, w, Qt.Key.Key_PageDown)
+    assert w.controller.current == 3
+    labels_before = w.scoring.labels.copy()
+    sources_before = w.scoring.sources.copy()
+    w.close()
+
+    w2 = windows(gui_settings, tiny_model, prescore=False)
+    assert w2.open_file(psg)
+    assert np.array_equal(w2.scoring.labels, labels_before)
+    assert list(w2.scoring.sources) == list(sources_before)
+    stack = w2.controller.undo_stack
+    assert stack.count() == 4 and stack.index() == 3
+    # The stored prediction is shown without pre-scoring again.
+    assert w2.controller.probs is not None and np.allclose(w2.controller.probs, probs)
+    key(qtbot, w2, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo the REM
+    assert w2.scoring.labels[3] == int(Stage.REM)
+    for _ in range(4):
+        key(qtbot, w2, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (w2.scoring.labels == -1).all()
+    assert not errors
+
+
+def test_next_doubtful_epoch_key(qtbot, tmp_path, gui_settings, windows):
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.standard_normal(20 * 3000) * 20, rng.standard_normal(20 * 3000) * 20)
+    w = windows(gui_settings, None)
+    assert w.open_recording(rec, scoring_path=tmp_path / "r.sleepscope.h5")
+    probs = np.full((20, 5), 0.05, np.float32)
+    probs[:, 2] = 0.8
+    probs[7] = [0.3, 0.3, 0.2, 0.1, 0.1]  # unsure
+    w.controller.set_prediction(probs)
+    key(qtbot, w, Qt.Key.Key_N)
+    assert w.controller.current == 7
+    w.controller.go_to(10)
+    key(qtbot, w, Qt.Key.Key_3)  # disagrees with the model's N2 at epoch 10
+    w.controller.go_to(8)
+    key(qtbot, w, Qt.Key.Key_Tab)
+    assert w.controller.current == 10
+    key(qtbot, w, Qt.Key.Key_N, Qt.KeyboardModifier.ShiftModifier)
+    assert w.controller.current == 7
+    # Without a model: the message says so, nothing moves; Enter accepts nothing.
+    w.controller.set_prediction(None)
+    key(qtbot, w, Qt.Key.Key_N)
+    key(qtbot, w, Qt.Key.Key_Return)
+    assert w.controller.current == 7 and w.scoring.labels[7] == -1
+
+
+def test_corrupt_file_gives_a_dialog(qtbot, tmp_path, gui_settings, windows, errors):
+    bad = tmp_path / "broken.edf"
+    bad.write_bytes(b"0       this is not an EDF header" + bytes(300))
+    w = windows(gui_settings, None)
+    assert w.open_file(bad) is False
+    assert len(errors) == 1 and errors[0][0] == "Cannot open the recording"
+    assert "broken.edf" in errors[0][1]
+    assert w.scoring is None
+    # Truncated: a real header, signals cut short.
+    from sleepscope.data.synthetic import write_night
+
+    psg, _ = write_night(tmp_path / "t", "SC4002E0", labels=[0] * 4)
+    data = psg.read_bytes()
+    cut = tmp_path / "cut-PSG.edf"
+    cut.write_bytes(data[: len(data) // 3])
+    assert w.open_file(cut) is False
+    assert len(errors) == 2
+    assert w.open_file(tmp_path / "missing.edf") is False
+    assert "does not exist" in errors[2][1]
+
+
+def test_unknown_channels_are_asked_for(qtbot, tmp_path, gui_settings, windows, errors, monkeypatch):
+    from sleepscope.gui import dialogs
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "odd.edf"
+    write_edf(path, {"Chan A": (rng.standard_normal(6000) * 20, 100.0),
+                     "Chan B": (rng.standard_normal(6000) * 20, 100.0)},
+              start_time=__import__("datetime").datetime(2021, 5, 1, 23, 0))
+    asked = []
+
+    def fake_exec(self):
+        asked.append([self.eeg.itemText(i) for i in range(self.eeg.count())])
+        self.eeg.setCurrentText("Chan A")
+        self.eog.setCurrentText("Chan B")
+        return dialogs.ChannelDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ChannelDialog, "exec", fake_exec)
+    w = windows(gui_settings, None)
+    assert w.open_file(path)
+    assert asked == [["Chan A", "Chan B"]]
+    assert (w.recording.eeg_name, w.recording.eog_name) == ("Chan A", "Chan B")
+    assert not errors
+    # No model: the status bar says how to get one; Enter does nothing harmful.
+    key(qtbot, w, Qt.Key.Key_Return)
+    assert w.scoring.labels[0] == -1
+
+
+def test_cancel_and_stale_job(qtbot, tmp_path, gui_settings, tiny_model, windows, errors):
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(0)
+    a = Recording.from_arrays(rng.standard_normal(200 * 3000) * 20, rng.standard_normal(200 * 3000) * 20)
+    b = Recording.from_arrays(rng.standard_normal(30 * 3000) * 20, rng.standard_normal(30 * 3000) * 20)
+    w = windows(gui_settings, tiny_model)
+    assert w.open_recording(a, scoring_path=tmp_path / "a.sleepscope.h5")
+    job = w.job
+    qtbot.mouseClick(w.cancel_button, Qt.MouseButton.LeftButton)
+    # (The worker's own signals come from its thread: wait on the window's state instead.)
+    qtbot.waitUntil(lambda: w.job is None, timeout=PRESCORE_TIMEOUT_MS)
+    assert job.thread.wait(20000)
+    assert w.job is None and w.controller.probs is None and w.scoring.latest_prediction() is None
+    assert "cancelled" in w.statusBar().currentMessage()
+
+    # A job still running when another recording opens is dropped, not delivered.
+    assert w.start_prescore()
+    stale = w.job
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert w.open_recording(b, scoring_path=tmp_path / "b.sleepscope.h5")
+        assert stale.worker.cancel_token.cancelled
+    assert w.controller.probs.shape == (30, 5)
+    assert stale.thread.wait(20000)
+    assert not errors
+
+
+def test_worker_error_reaches_a_dialog(qtbot, tmp_path, gui_settings, windows, errors):
+    from sleepscope.io import Recording
+
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not a model")
+    (tmp_path / "broken.json").write_text("{not json")
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.standard_normal(10 * 3000), rng.standard_normal(10 * 3000))
+    w = windows(gui_settings, broken)
+    assert w.open_recording(rec, scoring_path=tmp_path / "r.sleepscope.h5")
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=PRESCORE_TIMEOUT_MS)
+    assert errors[0][0] == "Pre-scoring failed" and "model card" in errors[0][1]
+    assert w.job is None
+
+
+def test_settings_remembered(qtbot, tmp_path, gui_settings, windows):
+    psg, _ = write_short_night(tmp_path, n=20)
+    w = windows(gui_settings, None)
+    assert w.open_file(psg)
+    w.panel.gains["EEG Fpz-Cz"].setValue(40.0)
+    w.panel.highpass.setValue(0.5)
+    w.panel.notch.setCurrentIndex(1)
+    w.panel.context.setChecked(False)
+    w.close()
+    w2 = windows(gui_settings, None)
+    assert gui_settings.recent_files()[0] == str(psg)
+    assert w2.panel.highpass.value() == 0.5 and w2.panel.notch.currentData() == 50.0
+    assert not w2.trace.context
+    assert w2.open_file(psg)
+    assert w2.trace.display("EEG Fpz-Cz").gain == 40.0
+
+
+def test_screenshot(qtbot, tmp_path, gui_settings, tiny_model, windows):
+    psg, _ = write_short_night(tmp_path, n=120)
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert w.open_file(psg)
+    for k in (Qt.Key.Key_W, Qt.Key.Key_W, Qt.Key.Key_1, Qt.Key.Key_2):
+        key(qtbot, w, k)
+    out = tmp_path / "main.png"
+    assert w.grab().save(str(out))
+    assert out.stat().st_size > 20_000
