@@ -244,7 +244,9 @@ def test_default_path_beside_recording_or_user_folder(tmp_path, monkeypatch):
     # the recording folder becomes read-only: the scoring moves to the user's folder
     monkeypatch.setattr(sfmod, "_folder_writable", lambda folder: folder != tmp_path)
     with ScoringFile.open(rec) as sf:
-        assert sf.path == sfmod.user_data_dir() / "scoring" / f"{rec.fingerprint()}.sleepscope.h5"
+        fp = rec.fingerprint()
+        assert fp.startswith("sha256:")
+        assert sf.path == sfmod.user_data_dir() / "scoring" / f"sha256-{fp[7:]}.sleepscope.h5"
         assert sf.labels[0] == 3
         sf.set_stage(1, "N3")
     # both exist now: the one edited last is opened

@@ -200,7 +200,9 @@ def _folder_writable(folder: Path) -> bool:
 
 
 def fallback_path(fingerprint: str) -> Path:
-    return user_data_dir() / "scoring" / f"{fingerprint}{SUFFIX}"
+    # "sha256:..." -> "sha256-...": a colon is not allowed in Windows file names
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in fingerprint)
+    return user_data_dir() / "scoring" / f"{safe}{SUFFIX}"
 
 
 def default_path(identity: RecordingIdentity, recording_path: Path | None) -> Path:
