@@ -1,0 +1,130 @@
+"""`sleepscope model-info` and `sleepscope prescore`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "model-info", help="show a model's parameters, multiply-accumulates per epoch, configuration and card")
+    p.add_argument("model", nargs="?", help="model file (.safetensors or .json); default: the shipped model")
+    p.add_argument("--config", metavar="NAME",
+                   help="describe an untrained network of this configuration (paper, default, tiny) instead")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=_model_info)
+
+    p = subparsers.add_parser("prescore", help="pre-score every epoch of a recording with a model (CSV or JSON)")
+    p.add_argument("file", help="EDF, EDF+ or BDF recording")
+    p.add_argument("--model", metavar="M", help="model file (.safetensors or .json); default: the shipped model")
+    p.add_argument("--out", metavar="PATH",
+                   help="output file (default: beside the recording, NAME.prescore.csv or .json)")
+    p.add_argument("--json", action="store_true", help="write JSON instead of CSV")
+    p.add_argument("--eeg", metavar="NAME", help="EEG channel (default: chosen by name)")
+    p.add_argument("--eog", metavar="NAME", help="EOG channel (default: chosen by name)")
+    p.add_argument("--device", metavar="DEV", help="torch device (default: cuda, else mps, else cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_prescore)
+
+
+def describe_model(model, card=None) -> dict:
+    """Parameters, MACs per epoch, configuration and card of a model, as plain data."""
+    from sleepscope.model.checkpoint import weights_version
+    from sleepscope.model.network import count_parameters, macs_per_epoch
+
+    cfg = model.config
+    return {
+        "parameters": count_parameters(model),
+        "macs_per_epoch": macs_per_epoch(model),
+        "version": weights_version(model),
+        "trained": card is not None,
+        "stage_lengths": list(cfg.stage_lengths()),
+        "config": cfg.to_dict(),
+        "card": None if card is None else {k: v for k, v in card.to_dict().items() if k != "config"},
+    }
+
+
+def _model_info(args: argparse.Namespace) -> int:
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.model.checkpoint import default_model_path, load_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    if args.model and args.config:
+        raise SleepScopeError("give either a MODEL file or --config NAME, not both")
+    if args.config:
+        import torch
+
+        torch.manual_seed(0)
+        model, card = SleepStager(get_config(args.config)), None
+    else:
+        model, card = load_model(args.model or default_model_path())
+    info = describe_model(model, card)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    cfg = info["config"]
+    print(f"configuration    {cfg['name']}" + ("" if card else "  (untrained: random weights)"))
+    print(f"version          {info['version']}")
+    print(f"parameters       {info['parameters']:,}")
+    print(f"MACs per epoch   {info['macs_per_epoch']:,}  (Conv1d + Linear, both branches and the head)")
+    print(f"stage lengths    {' -> '.join(str(n) for n in info['stage_lengths'])} samples")
+    for key, value in cfg.items():
+        if key != "name":
+            print(f"  {key:<16} {value}")
+    if card is not None:
+        c = info["card"]
+        for key in ("parent", "data", "created", "notes", "weights_sha256"):
+            print(f"{key:<16} {c[key] if c[key] not in (None, '') else '-'}")
+        print(f"metrics          {json.dumps(c['metrics']) if c['metrics'] else '-'}")
+    return 0
+
+
+def prediction_rows(pred) -> list[dict]:
+    from sleepscope.stages import NAMES, Stage
+
+    rows = []
+    for i in range(pred.n_epochs):
+        row = {"epoch": i, "onset_s": i * 30, "stage": Stage(int(pred.stages[i])).label}
+        row.update({f"p_{name}": round(float(p), 6) for name, p in zip(NAMES, pred.probs[i])})
+        rows.append(row)
+    return rows
+
+
+def write_prediction(pred, path: Path, as_json: bool, meta: dict) -> None:
+    import csv
+
+    rows = prediction_rows(pred)
+    tmp = path.with_name(path.name + ".tmp")
+    if as_json:
+        tmp.write_text(json.dumps({**meta, "model_version": pred.model_version, "epochs": rows}, indent=1) + "\n",
+                       encoding="utf-8")
+    else:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    tmp.replace(path)  # never leave a half-written result under the real name
+
+
+def _prescore(args: argparse.Namespace) -> int:
+    from sleepscope.io import open_recording
+    from sleepscope.model.checkpoint import default_model_path, load_model
+    from sleepscope.model.infer import predict
+    from sleepscope.tasks import TqdmProgress
+
+    model, card = load_model(args.model or default_model_path())
+    src = Path(args.file)
+    out = Path(args.out) if args.out else src.with_name(src.stem + (".prescore.json" if args.json else ".prescore.csv"))
+    with TqdmProgress("Reading", disable=args.quiet) as bar:
+        rec = open_recording(src, eeg=args.eeg, eog=args.eog, progress=bar)
+    with TqdmProgress("Pre-scoring", disable=args.quiet) as bar:
+        pred = predict(rec, model, device=args.device, progress=bar)
+    meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
+            "start_time": rec.start_time.isoformat(), "model": card.config.name}
+    write_prediction(pred, out, args.json, meta)
+    print(f"{pred.n_epochs} epochs pre-scored by model {pred.model_version} -> {out}", file=sys.stderr)
+    return 0
