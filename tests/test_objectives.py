@@ -21,6 +21,15 @@ EEG = np.array([[1.0, 0.0, 2.0], [0.5, -1.0, 0.0], [0.0, 3.0, -1.0], [-2.0, 1.0,
 EOG = np.array([[0.8, 0.2, 1.5], [1.0, -1.0, 0.5], [-0.5, 2.0, -2.0], [-1.0, 0.0, 2.0]])
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine two spinning threads per test run far slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _unit(v: list[float]) -> list[float]:
     n = math.sqrt(sum(x * x for x in v))
     return [x / n for x in v]
