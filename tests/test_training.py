@@ -221,3 +221,39 @@ def test_cli_errors_are_explained(tmp_path, capsys):
     code = main(["pretrain", "--data", str(data), "--out", str(tmp_path / "m"), "--resume", "--config", "tiny",
                  "--batch-size", "4", "--quiet", "--device", "cpu"])
     assert code == 2 and "no saved state" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_between_steps_saves_the_state_and_resume_continues(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sleepscope.model.checkpoint import read_card
+
+    data = tmp_path / "cohort"
+    _cohort(data)
+    out = tmp_path / "pre"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    base = [sys.executable, "-m", "sleepscope", "pretrain", "--method", "clip", "--data", str(data), "--out", str(out),
+            "--config", "tiny", "--batch-size", "4", "--epochs", "1000", "--device", "cpu", "--quiet"]
+    proc = subprocess.Popen(base + ["--checkpoint-every", "2"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not state_paths(out).exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    stopped_at = read_loop_state(out).step
+    assert stopped_at >= 2
+    assert not out.with_name("pre.json").exists()  # no model until the run finishes
+
+    done = subprocess.run(base + ["--resume", "--max-steps", str(stopped_at + 2)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert read_card(out).metrics["pretrain_steps"] == stopped_at + 2
+    assert len(read_loop_state(out).losses) == stopped_at + 2

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import signal
+import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sleepscope.errors import SleepScopeError
 
@@ -59,8 +64,8 @@ def register(subparsers) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True, help="a Sleep-EDF sleep-cassette folder (SC4*-PSG.edf files)")
     p.add_argument("--out", type=Path, required=True, help="the model to write: OUT.safetensors and OUT.json")
-    p.add_argument("--config", default="default", help="network size when not starting from a model: "
-                   "default, paper or tiny (default: default)")
+    p.add_argument("--config", default="default", help="network size: default, paper or tiny (default: default; "
+                   "train ignores it when --init gives a model)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     p.add_argument("--cache", type=Path, default=None, help="HDF5 cache of the nights (default: in the user data folder)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run whose state is beside --out")
@@ -96,6 +101,41 @@ def _positive(name: str, value: int | None) -> None:
         raise SleepScopeError(f"{name} must be at least 1, not {value}")
 
 
+@contextmanager
+def _interruptible(info) -> Iterator:
+    """A CancelToken that Ctrl-C sets, so that the run stops between steps and saves its state.
+
+    A second Ctrl-C interrupts at once. Under torchrun the launcher handles
+    signals (a rank stopping alone would leave the others waiting), so the
+    token is then never set by a signal.
+    """
+    from sleepscope.tasks import CancelToken
+
+    token = CancelToken()
+    if info.distributed or threading.current_thread() is not threading.main_thread():
+        yield token
+        return
+
+    def on_interrupt(signum, frame) -> None:
+        token.cancel()
+        signal.signal(signal.SIGINT, previous)
+        print("\nsleepscope: stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted(out: Path) -> int:
+    from sleepscope.model.train_state import state_paths
+
+    print(f"sleepscope: interrupted; the run's state is saved in {state_paths(out)}: "
+          "run the same command with --resume to continue", file=sys.stderr)
+    return 130
+
+
 def _prepare_cache(nights, cache: Path, info, quiet: bool) -> Path:
     """Rank 0 builds (or reuses) the cache while the other ranks wait."""
     from sleepscope.data.datasets import build_cache
@@ -117,7 +157,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.network import SleepStager
     from sleepscope.model.pretrain import PretrainConfig, pretrain
-    from sleepscope.tasks import TqdmProgress
+    from sleepscope.tasks import Cancelled, TqdmProgress
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every"):
         _positive(name, getattr(args, name[2:].replace("-", "_")))
@@ -134,8 +174,13 @@ def _pretrain(args: argparse.Namespace) -> int:
         stager = SleepStager(config)
         cfg = PretrainConfig(method=args.method, epochs=args.epochs, batch_size=args.batch_size,
                              max_steps=args.max_steps, seed=args.seed, checkpoint_every=args.checkpoint_every)
-        with TqdmProgress(f"pre-training ({args.method})", disable=args.quiet or not info.is_main) as bar:
-            result = pretrain(stager, dataset, cfg, state_path=args.out, resume=args.resume, info=info, progress=bar)
+        try:
+            with _interruptible(info) as cancel, \
+                    TqdmProgress(f"pre-training ({args.method})", disable=args.quiet or not info.is_main) as bar:
+                result = pretrain(stager, dataset, cfg, state_path=args.out, resume=args.resume, info=info,
+                                  progress=bar, cancel=cancel)
+        except Cancelled:
+            return _interrupted(args.out)
         if info.is_main:
             subjects = sorted({n.subject for n in nights})
             card = ModelCard(
@@ -164,7 +209,7 @@ def _train(args: argparse.Namespace) -> int:
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.network import SleepStager
     from sleepscope.model.train import TrainConfig, evaluate, inverse_frequency_weights, metrics_dict, train
-    from sleepscope.tasks import TqdmProgress
+    from sleepscope.tasks import Cancelled, TqdmProgress
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
         _positive(name, getattr(args, name[2:].replace("-", "_")))
@@ -210,9 +255,13 @@ def _train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                           max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
                           checkpoint_every=args.checkpoint_every)
-        with TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
-            result = train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
-                           resume=args.resume, info=info, progress=bar)
+        try:
+            with _interruptible(info) as cancel, \
+                    TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
+                result = train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
+                               resume=args.resume, info=info, progress=bar, cancel=cancel)
+        except Cancelled:
+            return _interrupted(args.out)
         if info.is_main:
             metrics: dict = {"train_subjects": train_subjects, "validation_subjects": val_subjects,
                              "steps": result.steps, "epochs": result.epochs, "best_epoch": result.best_epoch,
