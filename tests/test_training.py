@@ -257,3 +257,15 @@ def test_ctrl_c_stops_between_steps_saves_the_state_and_resume_continues(tmp_pat
     assert done.returncode == 0, done.stderr
     assert read_card(out).metrics["pretrain_steps"] == stopped_at + 2
     assert len(read_loop_state(out).losses) == stopped_at + 2
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    from sleepscope.errors import SleepScopeError
+
+    data = ToneSequences(4)
+    train(_stager(), data, None, TrainConfig(epochs=1, batch_size=2, max_steps=1), state_path=tmp_path / "m")
+    with pytest.raises(SleepScopeError, match="freeze_encoders was False, now True"):
+        train(_stager(), data, None, TrainConfig(epochs=1, batch_size=2, freeze_encoders=True),
+              state_path=tmp_path / "m", resume=True)
+    with pytest.raises(SleepScopeError, match="not a pre-training run"):
+        pretrain(_stager(), ToneEpochs(data), PretrainConfig(batch_size=4), state_path=tmp_path / "m", resume=True)

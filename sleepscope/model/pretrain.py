@@ -34,7 +34,14 @@ from sleepscope.model import augment
 from sleepscope.model.distributed import DistInfo, all_gather_with_grad, sampler
 from sleepscope.model.network import SleepStager
 from sleepscope.model.objectives import TemporalContrastHead, clip_loss, nt_xent
-from sleepscope.model.train_state import LoopState, has_state, load_state, save_state
+from sleepscope.model.train_state import (
+    LoopState,
+    check_same_settings,
+    has_state,
+    load_state,
+    read_loop_state,
+    save_state,
+)
 from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
 
 METHODS = ("clip", "simclr", "tstcc")
@@ -170,15 +177,16 @@ def pretrain(
     objective = PretrainObjective(stager, cfg.method).to(device)
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    state = LoopState(kind="pretrain", settings={"method": cfg.method, "seed": cfg.seed, "batch_size": cfg.batch_size})
+    settings = {"method": cfg.method, "seed": cfg.seed, "batch_size": cfg.batch_size, "processes": info.world_size}
+    state = LoopState(kind="pretrain", settings=dict(settings))
     if resume and state_path is not None and has_state(state_path):
         # The optimizer and RNG state are saved for the objective (encoders +
         # heads); the stager's other tensors do not change during pre-training.
+        saved = read_loop_state(state_path)
+        if saved.kind != "pretrain":
+            raise SleepScopeError(f"the state at {state_path} is not a pre-training run; start without --resume")
+        check_same_settings(saved, settings, state_path)
         state, _ = load_state(state_path, objective, optimizer)
-        if state.kind != "pretrain" or state.settings.get("method") != cfg.method:
-            raise SleepScopeError(
-                f"the training state at {state_path} is not a {cfg.method} pre-training run; "
-                "start without --resume or pass the method it was started with")
     elif resume and state_path is not None:
         raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
 

@@ -22,7 +22,14 @@ from torch.utils.data import DataLoader, Dataset
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, sampler
 from sleepscope.model.network import SleepStager
-from sleepscope.model.train_state import LoopState, has_state, load_state, save_state
+from sleepscope.model.train_state import (
+    LoopState,
+    check_same_settings,
+    has_state,
+    load_state,
+    read_loop_state,
+    save_state,
+)
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.stages import N_CLASSES
 from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
@@ -151,13 +158,16 @@ def train(
     set_trainable(model, cfg.freeze_encoders)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    state = LoopState(kind="train", settings={"seed": cfg.seed, "batch_size": cfg.batch_size,
-                                              "freeze_encoders": cfg.freeze_encoders})
+    settings = {"seed": cfg.seed, "batch_size": cfg.batch_size, "freeze_encoders": cfg.freeze_encoders,
+                "processes": info.world_size}
+    state = LoopState(kind="train", settings=dict(settings))
     best: dict[str, torch.Tensor] | None = None
     if resume and state_path is not None and has_state(state_path):
-        state, best = load_state(state_path, model, optimizer)
-        if state.kind != "train":
+        saved = read_loop_state(state_path)
+        if saved.kind != "train":
             raise SleepScopeError(f"the state at {state_path} is not a training run; start without --resume")
+        check_same_settings(saved, settings, state_path)
+        state, best = load_state(state_path, model, optimizer)
     elif resume and state_path is not None:
         raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
 

@@ -148,7 +148,12 @@ def load_state(
         if "betas" in g:
             g["betas"] = tuple(g["betas"])
     device = next(model.parameters()).device
-    optimizer.load_state_dict({"state": entries, "param_groups": groups})
+    try:
+        optimizer.load_state_dict({"state": entries, "param_groups": groups})
+    except (ValueError, KeyError) as exc:
+        raise SleepScopeError(
+            f"the training state {json_path} was saved with other trainable parameters ({exc}); "
+            "resume with the options the run was started with, or start without --resume") from exc
     for entry in optimizer.state.values():
         for key, value in entry.items():
             # Adam keeps its step counter on the CPU unless capturable/fused.
@@ -159,6 +164,16 @@ def load_state(
     if doc.get("has_best"):
         best = {k[len("best.") :]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     return LoopState(**doc["loop"]), best
+
+
+def check_same_settings(saved: LoopState, current: dict[str, Any], where: str | os.PathLike) -> None:
+    """Refuse to resume a run with settings that change what its saved position means."""
+    changed = {k: (saved.settings.get(k), v) for k, v in current.items() if saved.settings.get(k) != v}
+    if changed:
+        text = ", ".join(f"{k} was {old!r}, now {new!r}" for k, (old, new) in changed.items())
+        raise SleepScopeError(
+            f"the run saved at {state_paths(where)} was started with other settings ({text}); "
+            "resume with the same options, or start without --resume")
 
 
 def read_loop_state(base: str | os.PathLike) -> LoopState:
