@@ -111,6 +111,11 @@ def write_prediction(pred, path: Path, as_json: bool, meta: dict) -> None:
 
 
 def _prescore(args: argparse.Namespace) -> int:
+    import os
+
+    # Idle OpenMP workers sleep instead of spinning: on a busy machine (the GUI, other jobs)
+    # spinning threads make small convolutions many times slower. Read when torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from sleepscope.io import open_recording
     from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
