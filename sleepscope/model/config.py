@@ -15,17 +15,27 @@ levels, inner pooling by 2) so each stage sees both fine and coarse detail.
 
 Why the ``default`` configuration is the size it is
 ---------------------------------------------------
-The GUI pre-scores a whole night on the technician's CPU while they wait, and
-must do it in well under a third of YASA's time (YASA: LightGBM on hand-made
-features, a few ms per epoch) within 1 GB. Per-epoch cost is dominated by the
-two full-resolution RSU blocks of each branch (encoder stage 0 and decoder
-stage 0 run on all 3,000 samples), so the default narrows the first stage to
-8 channels with a 4-channel inner U and keeps the wide channels where the
-signal is short (120, 30, 10 samples), where they are nearly free. It costs
-about 9 M multiply-accumulates per epoch (``sleepscope model-info --config
-default``), against about 66 M for ``paper``; on a 2-core CPU that is a few
-milliseconds per epoch, see ``benchmarks/bench_prescore.py`` for the measured
-figures against YASA in the same run.
+The GUI pre-scores a whole night on the technician's CPU while they wait; the
+target is at most a third of YASA's time (LightGBM on hand-made features)
+within 1 GB. Cost per epoch (``sleepscope model-info --config NAME``):
+
+    config    parameters   MACs per epoch   stage lengths
+    paper      5,103,151      215 M         3000/600/120/30/10 (SalientSleepNet: 4.3 M, ~140 M)
+    default      222,995        8.0 M       3000/300/60/15/5
+    tiny          11,171        3.7 M       3000/300/30/10
+
+Two facts set the default. (1) The two full-resolution RSU blocks of each
+branch (encoder and decoder stage 0, 3,000 samples) carry most of the run
+time: with few channels they are bound by memory traffic and per-operation
+overhead, not arithmetic. So stage 0 has only 4 channels (2 in its inner U),
+and the first pool is 10 (3000 -> 300) so that everything after it is cheap;
+the wide channels (16-48) sit where the signal is 60, 15 and 5 samples long.
+(2) Below this size time hardly falls: ``tiny`` has half the MACs of
+``default`` but runs only about 40% faster, because the full-resolution
+operations remain. At 8 M MACs per epoch a 1,000-epoch night is 8 GMAC,
+about 1.6 s on the 2-core development machine under load against YASA's
+2.9 s warm and 13 s cold (first call: numba compiles its features), peak
+memory 0.42 GB; ``benchmarks/bench_prescore.py`` measures these in one run.
 """
 
 from __future__ import annotations
