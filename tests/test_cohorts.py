@@ -127,3 +127,14 @@ def test_cohort_command_download(tmp_path, monkeypatch, capsys):
     d = json.loads(capsys.readouterr().out)
     assert [n["name"] for n in d["sleep_edf_20"]] == ["SC4001E0", "SC4011E0", "SC4021E0", "SC4051E0"]
     assert main(["cohort", str(tmp_path), "--download", "--subjects", "a-b"]) == 2
+
+
+def test_every_shipped_sleep_cassette_night_name_is_recognised():
+    # Later Sleep-EDF subjects are named SC4261F0, SC4281G0, ...: not only ...E0.
+    from sleepscope.data.synthetic import cohort_names
+
+    names = cohort_names("sleep-edf-78")
+    parsed = [cohorts.parse_night_name(f"{n}-PSG.edf") for n in names]
+    assert None not in parsed
+    assert len({s for s, _ in parsed}) == 78
+    assert cohorts.parse_night_name("SC4281G0-PSG.edf") == (28, 1)

@@ -1,8 +1,10 @@
 """The paper's Sleep-EDF cohorts: nights found in a PhysioNet sleep-cassette folder.
 
-File names follow PhysioNet: `SC4ssNE0-PSG.edf` with its hypnogram
-`SC4ssN?-Hypnogram.edf` (`ss` the subject 00-82, `N` the night 1 or 2; the
-letters after the first 6 characters differ between the two files). The
+File names follow PhysioNet: `SC4ssNX0-PSG.edf` with its hypnogram
+`SC4ssNXY-Hypnogram.edf` (`ss` the subject 00-82, `N` the night 1 or 2, `X`
+a letter, E for most subjects but F or G for some later ones such as
+`SC4261F0` and `SC4281G0`; the letters after the first 6 characters differ
+between the two files). The
 78-subject study misses some nights (SC4132, SC4362, SC4522, ... were never
 released), so every function here works with whatever nights are present.
 """
@@ -21,7 +23,7 @@ from sleepscope.tasks import CancelToken, Progress, check, report
 #: Sleep-EDF-20: the first 20 subjects of the sleep-cassette study (39 nights; SC4132 is missing).
 SLEEP_EDF_20_SUBJECTS = range(20)
 
-_PSG_NAME = re.compile(r"^SC4(\d{2})(\d)E0-PSG\.edf$", re.IGNORECASE)
+_PSG_NAME = re.compile(r"^SC4(\d{2})(\d)[A-Z]0-PSG\.edf$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
