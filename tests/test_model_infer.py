@@ -9,9 +9,23 @@ from torch import nn
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.config import TINY
-from sleepscope.model.infer import Prediction, physical_cores, pick_device, predict, window_plan
+from sleepscope.model.infer import Prediction, physical_cores, pick_device, window_plan
+from sleepscope.model.infer import predict as _predict
 from sleepscope.model.network import SleepStager
 from sleepscope.tasks import CancelToken, Cancelled
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def predict(*args, **kwargs):
+    return _predict(*args, threads=1, **kwargs)
 
 
 @pytest.fixture
@@ -153,6 +167,8 @@ def test_device_and_threads():
     assert pick_device("cpu").type == "cpu"
     assert pick_device().type in ("cpu", "cuda", "mps")
     assert 1 <= physical_cores() <= (os.cpu_count() or 1)
-    before = torch.get_num_threads()
-    predict(night(2), SleepStager(TINY), device="cpu")
-    assert torch.get_num_threads() == before
+    seen = []
+    _predict(night(2), SleepStager(TINY), device="cpu",  # default: the physical cores
+             progress=lambda d, t, m: seen.append(torch.get_num_threads()))
+    assert seen[0] == physical_cores()
+    assert torch.get_num_threads() == 1  # the caller's setting is restored

@@ -14,8 +14,22 @@ from sleepscope.cli import main
 from sleepscope.io import zscore_epochs
 from sleepscope.model.checkpoint import ModelCard, load_model, save_model
 from sleepscope.model.config import TINY
-from sleepscope.model.infer import predict
+from sleepscope.model.infer import predict as _predict
 from sleepscope.model.network import SleepStager
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def predict(*args, **kwargs):
+    return _predict(*args, threads=1, **kwargs)
+
 
 DATA = Path(__file__).parent / "data"
 #: EEG frequency per stage (Hz), spaced widely so that a few steps can separate them

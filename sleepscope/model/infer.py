@@ -138,15 +138,16 @@ def _as_epochs(recording_or_array) -> np.ndarray:
 
 def predict(recording_or_array, model, *, batch_size: int | None = None,
             device: str | torch.device | None = None, seq_len: int | None = None,
-            stride: int | None = None, progress: Progress | None = None,
-            cancel: CancelToken | None = None) -> Prediction:
+            stride: int | None = None, threads: int | None = None,
+            progress: Progress | None = None, cancel: CancelToken | None = None) -> Prediction:
     """Stage probabilities for every epoch of a night.
 
     ``recording_or_array`` is a :class:`sleepscope.io.Recording` or an array
     ``(n_epochs, 2, 3000)`` of per-epoch z-scored [EEG, EOG]. ``model`` is a
     :class:`~sleepscope.model.network.SleepStager` (its batch norms are folded
     into a private copy; the caller's model is not changed). ``seq_len``
-    defaults to the model's configured L, ``stride`` to L/2. Same input, same
+    defaults to the model's configured L, ``stride`` to L/2, ``threads`` (CPU
+    only) to the physical cores; the caller's thread setting is restored after. Same input, same
     output: eval mode, no randomness. Raises ``Cancelled`` if ``cancel`` fires
     (checked between batches).
     """
@@ -163,7 +164,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         batch_size = 256 if dev.type != "cpu" else 64
     check(cancel)
     net = fold_batchnorm(model).to(dev) if hasattr(model, "eeg_branch") else model.to(dev).eval()
-    n_threads = physical_cores() if dev.type == "cpu" else torch.get_num_threads()
+    n_threads = (threads or physical_cores()) if dev.type == "cpu" else torch.get_num_threads()
     total = n + 1  # the sequence head is the last step
     feats = None
     with _cpu_threads(n_threads), torch.inference_mode():
