@@ -22,6 +22,10 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("SleepScope")
+    app.setDesktopFileName("sleepscope")  # ties windows to packaging/sleepscope.desktop
+    from sleepscope.gui.main_window import app_icon
+
+    app.setWindowIcon(app_icon())
     app.setStyle("Fusion")
     pal = app.palette()
     # A calm light theme: dark traces on white read best for hours of scoring.

@@ -16,11 +16,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage
 
 EPOCHS_PER_HOUR = 120
+#: Row-name column and stage axis: together as wide as the trace view's channel axis.
+AXIS_PX = 30
+LABEL_PX = 86
 #: Stages stacked bottom to top in the hypnodensity, as their hypnogram levels.
 STACK_ORDER = (Stage.N3, Stage.N2, Stage.N1, Stage.REM, Stage.W)
 DENSITY_ROWS = 48
@@ -130,6 +133,9 @@ class _HypnogramRow:
             c = pg.PlotCurveItem(pen=pg.mkPen(COLORS[s], width=5), connect="pairs")
             plot.addItem(c)
             self.bars[s] = c
+        # Cached as pixmaps: moving the cursor over a night of runs then only blits.
+        for item in (self.step, *self.bars.values()):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_labels(self, labels: np.ndarray | None) -> None:
         if labels is None or len(labels) == 0:
@@ -166,7 +172,7 @@ class HypnogramView(QWidget):
         self._glw = pg.GraphicsLayoutWidget()
         self._glw.setBackground("#ffffff")
         self._glw.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._glw.ci.setContentsMargins(4, 4, 8, 2)
+        self._glw.ci.setContentsMargins(0, 4, 0, 2)
         self._glw.ci.setSpacing(2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -182,13 +188,13 @@ class HypnogramView(QWidget):
         names = ("Confidence", "Model", "Technician", "Reference")
         for row, name in enumerate(names):
             label = self._glw.addLabel(name, row=row, col=0, size="8pt", color="#2b2f36", justify="right")
-            label.setFixedWidth(74)
             axis = {"bottom": self._axis} if row == len(names) - 1 else {}
             plot = self._glw.addPlot(row=row, col=1, viewBox=EpochViewBox(self._picker), axisItems=axis)
             plot.hideButtons()
             plot.setMenuEnabled(False)
+            plot.disableAutoRange()
             left = plot.getAxis("left")
-            left.setWidth(30)
+            left.setWidth(AXIS_PX)
             left.setStyle(tickFont=font, tickLength=0)
             left.setTextPen(pg.mkPen("#2b2f36"))
             left.setPen(pg.mkPen("#9aa3ad"))
@@ -211,6 +217,7 @@ class HypnogramView(QWidget):
         dens.setYRange(0, 1, padding=0)
         dens.getAxis("left").setTicks([[(0.0, "0"), (1.0, "1")]])
         self._density = pg.ImageItem(axisOrder="col-major")
+        self._density.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         dens.addItem(self._density)
         self._rows = {}
         for key, plot in zip(("model", "technician", "reference"), self._plots[1:]):
@@ -218,6 +225,7 @@ class HypnogramView(QWidget):
             plot.getAxis("left").setTicks([LEVEL_TICKS])
             plot.showGrid(x=False, y=True, alpha=0.12)
             self._rows[key] = _HypnogramRow(plot)
+        self._glw.ci.layout.setColumnFixedWidth(0, LABEL_PX)
         for r, stretch in enumerate((2, 3, 3, 3)):
             self._glw.ci.layout.setRowStretchFactor(r, stretch)
         self._has_reference = False
@@ -253,6 +261,12 @@ class HypnogramView(QWidget):
     def set_labels(self, labels: np.ndarray) -> None:
         """The technician's labels (−1 unscored)."""
         self._rows["technician"].set_labels(np.asarray(labels))
+
+    def paint_labels_now(self) -> None:
+        """Repaint the technician row at once, before slower work queued behind a key press."""
+        plot = self._plots[2]
+        rect = self._glw.mapFromScene(plot.sceneBoundingRect()).boundingRect()
+        self._glw.viewport().repaint(rect)
 
     def set_reference(self, labels: np.ndarray | None) -> None:
         self._has_reference = labels is not None

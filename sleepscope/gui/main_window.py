@@ -272,7 +272,8 @@ class MainWindow(QMainWindow):
         self.status_reviewed = QLabel()
         for w in (self.status_epoch, self.status_clock, self.status_label, self.status_model,
                   self.status_reviewed):
-            w.setContentsMargins(6, 0, 6, 0)
+            w.setContentsMargins(8, 0, 8, 0)
+            w.setStyleSheet("QLabel { border-left: 1px solid #c8ccd2; }")
             sb.addPermanentWidget(w)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(180)
@@ -716,6 +717,8 @@ class MainWindow(QMainWindow):
     def _on_labels(self, epochs: list[int]) -> None:
         if self.scoring is not None:
             self.hypnogram.set_labels(self.scoring.labels)
+            # The technician sees the label land before the next epoch is drawn.
+            self.hypnogram.paint_labels_now()
         self._update_status()
 
     def _on_prediction(self) -> None:

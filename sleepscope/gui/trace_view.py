@@ -15,23 +15,25 @@ from functools import lru_cache
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 from scipy import signal as sps
 
 EPOCH_S = 30.0
+#: Width of the channel-name axis; the hypnogram lines its rows up with it.
+LEFT_AXIS_PX = 118
 LANE_DIVS = 4.0
 #: ±37.5 µV: a wave that crosses both lines is ≥ 75 µV peak to peak (AASM N3).
 REFERENCE_UV = 37.5
-DEFAULT_GAINS = {"eeg": 25.0, "eog": 25.0, "other": 50.0}
+DEFAULT_GAINS = {"eeg": 50.0, "eog": 50.0, "other": 50.0}
 
 TRACE_PEN = pg.mkPen("#1b1f24", width=1)
 GRID_PEN = pg.mkPen("#e3e6ea", width=1)
 SECOND5_PEN = pg.mkPen("#c9ced4", width=1)
 EPOCH_PEN = pg.mkPen("#7d8793", width=1.5)
 REF_PEN = pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DashLine)
-CONTEXT_BRUSH = pg.mkBrush(120, 130, 145, 45)
+CONTEXT_BRUSH = pg.mkBrush("#eceef1")
 
 
 @dataclass
@@ -172,6 +174,8 @@ class TraceView(QWidget):
         item.showAxis("top", False)
         vb = item.getViewBox()
         vb.setDefaultPadding(0.0)
+        # The view sets its ranges itself; auto-range would scan every curve on every flip.
+        item.disableAutoRange()
         font = QFont()
         font.setPointSize(9)
         for name in ("left", "bottom"):
@@ -179,19 +183,21 @@ class TraceView(QWidget):
             ax.setTextPen(pg.mkPen("#2b2f36"))
             ax.setPen(pg.mkPen("#9aa3ad"))
             ax.setStyle(tickFont=font, tickLength=4)
-        item.getAxis("left").setWidth(118)
+        item.getAxis("left").setWidth(LEFT_AXIS_PX)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._plot)
 
-        self._grid = pg.PlotCurveItem(pen=GRID_PEN, connect="pairs")
-        self._grid5 = pg.PlotCurveItem(pen=SECOND5_PEN, connect="pairs")
-        self._epoch_lines = pg.PlotCurveItem(pen=EPOCH_PEN, connect="pairs")
-        self._refs = pg.PlotCurveItem(pen=REF_PEN, connect="pairs")
-        self._ctx = [
-            pg.LinearRegionItem((0, 0), movable=False, brush=CONTEXT_BRUSH, pen=pg.mkPen(None)),
-            pg.LinearRegionItem((0, 0), movable=False, brush=CONTEXT_BRUSH, pen=pg.mkPen(None)),
-        ]
+        # Straight lines need no antialiasing, and it costs paint time on every flip.
+        self._grid = pg.PlotCurveItem(pen=GRID_PEN, connect="pairs", antialias=False)
+        self._grid5 = pg.PlotCurveItem(pen=SECOND5_PEN, connect="pairs", antialias=False)
+        self._epoch_lines = pg.PlotCurveItem(pen=EPOCH_PEN, connect="pairs", antialias=False)
+        self._refs = pg.PlotCurveItem(pen=REF_PEN, connect="pairs", antialias=False)
+        # Opaque rectangles: alpha-blending two thirds of the view on each flip is slow.
+        self._ctx = [QGraphicsRectItem(), QGraphicsRectItem()]
+        for r in self._ctx:
+            r.setBrush(CONTEXT_BRUSH)
+            r.setPen(pg.mkPen(None))
         for it in (self._grid, self._grid5, self._epoch_lines, *self._ctx, self._refs):
             it.setZValue(-10)
             item.addItem(it)
@@ -206,6 +212,7 @@ class TraceView(QWidget):
         self._filter = DisplayFilter()
         self._context = True
         self._epoch = 0
+        self._lanes: tuple | None = None
         self.last_render_s = 0.0
 
     # -- data ---------------------------------------------------------------
@@ -257,7 +264,7 @@ class TraceView(QWidget):
         self._shown.append(name)
         if name not in self._display:
             self._display[name] = ChannelDisplay(name=name, gain=DEFAULT_GAINS["other"])
-        curve = pg.PlotCurveItem(pen=TRACE_PEN, antialias=True, skipFiniteCheck=True)
+        curve = pg.PlotCurveItem(pen=TRACE_PEN, antialias=False, skipFiniteCheck=True)
         self._plot.getPlotItem().addItem(curve)
         self._curves[name] = curve
         label = pg.TextItem("", color="#5b6470", anchor=(0, 0))
@@ -340,6 +347,7 @@ class TraceView(QWidget):
             for c in (self._grid, self._grid5, self._epoch_lines, self._refs):
                 c.setData([], [])
             item.getAxis("left").setTicks([[]])
+            self._lanes = None
             self.last_render_s = time.perf_counter() - tic
             return
         t0, t1 = self.window_s()
@@ -357,7 +365,9 @@ class TraceView(QWidget):
             self._curves[name].setData(x, base + y / disp.gain)
             ticks.append((self.baseline(lane), name))
             label = self._labels[name]
-            label.setText(f"{disp.gain:g} µV/div")
+            text = f"{disp.gain:g} µV/div"
+            if label.toPlainText() != text:  # setText re-lays out HTML: only when it changed
+                label.setText(text)
             label.setPos(t0 + 0.1, self.baseline(lane) + LANE_DIVS / 2)
             if disp.reference_lines:
                 for sgn in (1, -1):
@@ -373,12 +383,16 @@ class TraceView(QWidget):
             gy = np.tile([top, bottom], len(xs)).astype(float)
             curve.setData(gx, gy)
         e0, e1 = self._epoch * EPOCH_S, (self._epoch + 1) * EPOCH_S
-        self._ctx[0].setRegion((t0, e0))
-        self._ctx[1].setRegion((e1, t1))
+        self._ctx[0].setRect(QRectF(t0, bottom, e0 - t0, top - bottom))
+        self._ctx[1].setRect(QRectF(e1, bottom, t1 - e1, top - bottom))
         for r in self._ctx:
             r.setVisible(self._context)
-        item.getAxis("left").setTicks([ticks])
-        item.setYRange(bottom, top, padding=0)
+        # Re-set ticks and y range only when the lanes changed: each resets the axis' layout.
+        lanes = (tuple(ticks), bottom, top)
+        if lanes != self._lanes:
+            self._lanes = lanes
+            item.getAxis("left").setTicks([ticks])
+            item.setYRange(bottom, top, padding=0)
         item.setXRange(t0, t1, padding=0)
         self.last_render_s = time.perf_counter() - tic
         self.rendered.emit(self.last_render_s)

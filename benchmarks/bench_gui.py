@@ -1,0 +1,304 @@
+"""The workstation's responsiveness on a 24-h two-channel recording.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py [--hours 24] [--config default]
+
+Builds a synthetic 24-h night (pink-ish noise plus 1-Hz waves, EEG + EOG at
+100 Hz), writes it as EDF, and measures in one process:
+
+  1. open to first paint: File → Open of the EDF (MNE read, scoring file
+     created, views filled) until the trace view has painted once;
+     reference: `open_recording` alone (the file read).
+  2. page flip: Right-arrow key press until the window has repainted what
+     changed (trace, hypnogram cursor, status bar), median over 200 flips; reference: the same flip with pyqtgraph given the
+     whole 24-h channel (no windowing, no decimation) for 20 flips.
+  3. key press to hypnogram updated: a stage key ("2") until the hypnogram
+     has repainted (includes the scoring file's fsync'd journal write; the
+     trace's page flip is painted just after), median over 100 keys; reference: the
+     scoring file's `set_stage` alone.
+  4. longest event-loop stall while the whole night is pre-scored on the CPU:
+     a 5-ms QTimer records the gaps between its ticks during the job;
+     reference: the same timer with no job for 3 s.
+
+The model is the shipped one when present, else the chosen configuration with
+RANDOM weights (cost does not depend on weight values; no trained model is
+implied). Targets: ≤ 3 s, ≤ 16 ms, ≤ 10 ms, ≤ 100 ms. Figures depend on the
+machine's load: compare with the reference measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+
+
+def make_signals(hours: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    n = int(hours * 3600 * 100)
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=np.float32) / 100
+    out = []
+    for amp in (30.0, 40.0):
+        white = rng.standard_normal(n).astype(np.float32)
+        # A one-pole low-pass in the frequency domain would cost more than the rest: a cumulative
+        # leaky sum is enough for an EEG-like 1/f look.
+        brown = np.cumsum(white) * 0.05
+        brown -= np.convolve(brown, np.ones(101) / 101, mode="same")
+        out.append((amp * (0.6 * white + brown + np.sin(2 * np.pi * t))).astype(np.float32))
+    return out[0], out[1]
+
+
+class PaintWatch:
+    """Counts paint events of a widget (the moment pixels were produced)."""
+
+    def __init__(self, widget) -> None:
+        from PySide6.QtCore import QEvent, QObject
+
+        class _F(QObject):
+            def __init__(self, outer) -> None:
+                super().__init__()
+                self.outer = outer
+
+            def eventFilter(self, obj, ev):  # noqa: N802
+                if ev.type() == QEvent.Type.Paint:
+                    self.outer.count += 1
+                    self.outer.times.append(time.perf_counter())
+                return False
+
+        self.count = 0
+        self.times: list[float] = []
+        self._f = _F(self)
+        widget.installEventFilter(self._f)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--config", default="default", help="model configuration when no shipped model exists")
+    ap.add_argument("--flips", type=int, default=200)
+    args = ap.parse_args(argv)
+
+    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtTest import QTest
+
+    from sleepscope.gui.app import make_app
+    from sleepscope.gui.main_window import MainWindow
+    from sleepscope.gui.settings import Settings
+
+    app = make_app()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_gui_"))
+    os.environ.setdefault("SLEEPSCOPE_DATA_DIR", str(tmp / "userdata"))
+
+    tic = time.perf_counter()
+    eeg, eog = make_signals(args.hours)
+    from datetime import datetime
+
+    from sleepscope.io.export import write_edf
+
+    edf = tmp / "night24h.edf"
+    write_edf(edf, {"EEG Fpz-Cz": (eeg, 100.0), "EOG horizontal": (eog, 100.0)},
+              start_time=datetime(2024, 1, 1, 21, 0), record_duration=30.0)
+    n_epochs = len(eeg) // 3000
+    print(f"recording: {args.hours:g} h, 2 channels at 100 Hz, {n_epochs} epochs, "
+          f"EDF {edf.stat().st_size / 1e6:.0f} MB (made in {time.perf_counter() - tic:.1f} s)")
+
+    model_path, model_note = pick_model(tmp, args.config)
+    print(f"model: {model_note}")
+
+    settings = Settings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
+
+    # 1. open to first paint ---------------------------------------------------
+    from sleepscope.io import open_recording
+
+    t = time.perf_counter()
+    open_recording(edf)
+    ref_read = time.perf_counter() - t
+    w = MainWindow(settings=settings, model_path=model_path, prescore_on_open=False)
+    w.resize(1500, 920)
+    w.show()
+    app.processEvents()
+    watch = PaintWatch(w.trace._plot.viewport())
+    t = time.perf_counter()
+    assert w.open_file(edf)
+    while watch.count == 0:
+        app.processEvents()
+    open_s = time.perf_counter() - t
+    report("open to first paint", open_s * 1000, "ms", 3000, f"reference: open_recording alone {ref_read * 1000:.0f} ms "
+           f"(GUI overhead {(open_s - ref_read) * 1000:.0f} ms)")
+
+    # 2. page flip -------------------------------------------------------------
+    flips = []
+    flips_cpu = []
+    w.controller.go_to(min(100, n_epochs // 4))
+    app.processEvents()
+    trace_paints = watch
+    hyp_paints = PaintWatch(w.hypnogram._glw.viewport())
+    for _ in range(min(args.flips, n_epochs // 3)):
+        t = time.perf_counter()
+        c = time.thread_time()
+        before = trace_paints.count
+        QTest.keyClick(w.surface, Qt.Key.Key_Right)
+        # Until the window has repainted everything the key made dirty (trace, hypnogram cursor, status).
+        while trace_paints.count == before:
+            app.processEvents()
+        app.processEvents()
+        flips.append(time.perf_counter() - t)
+        flips_cpu.append(time.thread_time() - c)
+    flip_ms = statistics.median(flips) * 1000
+    ref = naive_flip_ms(app, eeg, eog)
+    report("page flip (median)", flip_ms, "ms", 16,
+           f"p95 {np.percentile(flips, 95) * 1000:.1f} ms; GUI-thread CPU median "
+           f"{statistics.median(flips_cpu) * 1000:.1f} ms (wall minus CPU = waiting for a core); "
+           f"reference: whole channel handed to pyqtgraph {ref:.1f} ms ({ref / flip_ms:.0f}x slower)")
+
+    # 3. key press to hypnogram updated ------------------------------------------
+    keys = []
+    keys_cpu = []
+    painted: list[float] = []
+    paint_labels = w.hypnogram.paint_labels_now
+
+    painted_cpu: list[float] = []
+
+    def stamped() -> None:
+        paint_labels()
+        painted.append(time.perf_counter())
+        painted_cpu.append(time.thread_time())
+
+    w.hypnogram.paint_labels_now = stamped
+    w.controller.go_to(n_epochs // 3)
+    app.processEvents()
+    for _ in range(min(100, n_epochs // 3)):
+        t = time.perf_counter()
+        c = time.thread_time()
+        before = len(painted)
+        QTest.keyClick(w.surface, Qt.Key.Key_2)
+        # Stamped when the hypnogram's technician row has been repainted with the new label.
+        keys.append(painted[before] - t)
+        keys_cpu.append(painted_cpu[before] - c)
+        app.processEvents()
+    key_ms = statistics.median(keys) * 1000
+    sf = w.scoring
+    edits = []
+    for i in range(2 * n_epochs // 3, 2 * n_epochs // 3 + min(100, n_epochs // 3)):
+        t = time.perf_counter()
+        sf.set_stage(i, 2)
+        edits.append(time.perf_counter() - t)
+    edit_ms = statistics.median(edits) * 1000
+    report("key press to hypnogram updated (median)", key_ms, "ms", 10,
+           f"p95 {np.percentile(keys, 95) * 1000:.1f} ms; GUI-thread CPU median "
+           f"{statistics.median(keys_cpu) * 1000:.1f} ms; reference: the scoring file's set_stage alone "
+           f"(fsync'd journal) {edit_ms:.1f} ms")
+
+    # 4. event-loop stall during pre-scoring ----------------------------------------
+    idle = timer_gaps(app, seconds=3.0)
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    done: list[bool] = []
+    w.prescoreDone.connect(lambda: done.append(True))
+    t = time.perf_counter()
+    timer.start()
+    assert w.start_prescore()
+    while not done and w.job is not None:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    job_s = time.perf_counter() - t
+    if not done:
+        print("pre-scoring did not finish (see dialog text above)")
+        return 1
+    worst = max(gaps) * 1000
+    report("longest event-loop stall while pre-scoring", worst, "ms", 100,
+           f"pre-scoring took {job_s:.1f} s; p99 gap {np.percentile(gaps, 99) * 1000:.1f} ms; "
+           f"reference: idle loop's longest gap {max(idle) * 1000:.1f} ms")
+    w.close()
+    w.deleteLater()
+    app.processEvents()
+    return 0
+
+
+def report(name: str, value: float, unit: str, target: float, extra: str) -> None:
+    print(f"{name:45s} {value:9.1f} {unit}   target <= {target:g} {unit}  ({value / target:.2f} of target)")
+    print(f"{'':45s} {extra}")
+
+
+def naive_flip_ms(app, eeg: np.ndarray, eog: np.ndarray, flips: int = 20) -> float:
+    """A page flip when pyqtgraph is handed the whole channel and only the x range changes."""
+    import pyqtgraph as pg
+
+    pw = pg.PlotWidget()
+    pw.resize(1200, 500)
+    x = np.arange(len(eeg), dtype=np.float64) / 100
+    pw.plot(x, eeg / 50.0, pen="k")
+    pw.plot(x, eog / 50.0 - 4, pen="k")
+    pw.show()
+    app.processEvents()
+    times = []
+    for i in range(flips):
+        t = time.perf_counter()
+        pw.setXRange(3000 + 30 * i, 3030 + 30 * i, padding=0)
+        app.processEvents()
+        times.append(time.perf_counter() - t)
+    pw.close()
+    pw.deleteLater()
+    return statistics.median(times) * 1000
+
+
+def timer_gaps(app, seconds: float) -> list[float]:
+    from PySide6.QtCore import QTimer
+
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    return gaps or [0.0]
+
+
+def pick_model(tmp: Path, config: str) -> tuple[Path, str]:
+    from sleepscope.paths import repo_models_dir
+
+    shipped = repo_models_dir() / "sleepscope-default.safetensors"
+    if shipped.exists():
+        return shipped, f"shipped {shipped.name}"
+    import torch
+
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    cfg = get_config(config)
+    save_model(SleepStager(cfg).eval(), tmp / "random", ModelCard(config=cfg, notes="random weights: timing only"))
+    return tmp / "random.safetensors", f"'{config}' configuration with RANDOM weights (no shipped model yet; timing only)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
