@@ -1,0 +1,91 @@
+"""`sleepscope experiment paper`: the paper's comparison, reproducible with one command."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("experiment", help="reproduce the paper's experiment (tables and figures)",
+                              description="Experiments of the paper.")
+    sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+    e = sub.add_parser(
+        "paper",
+        help="pre-train (CLIP, SimCLR, TS-TCC), fine-tune at N = 3, 6, 9, 12 subjects, test; write tables and plots",
+        description="The paper's protocol on a Sleep-EDF sleep-cassette folder (real or `sleepscope synth`): "
+        "pre-training on the 58 subjects outside Sleep-EDF-20, fine-tuning on N = 3, 6, 9, 12 of its 12 "
+        "training subjects with 4 methods and K seeds, early stopping on 4 validation subjects, testing on 4 "
+        "test subjects. Writes OUT/results.json, OUT/tables.md, OUT/accuracy.png, OUT/macro_f1.png. "
+        "Run it again with the same arguments to resume after an interruption.",
+    )
+    e.add_argument("--data", type=Path, required=True, help="Sleep-EDF sleep-cassette folder (SC4*-PSG.edf + hypnograms)")
+    e.add_argument("--out", type=Path, required=True, help="output folder (results, tables, plots, runs/, pretrained/)")
+    e.add_argument("--budget", choices=("smoke", "quick", "full"), default="quick",
+                   help="quick: ≤ 45 min on a 2-core CPU; full: a GPU; smoke: seconds, for tests (default quick)")
+    e.add_argument("--seeds", type=int, default=None, help="seeds per (method, N) (default: the budget's)")
+    e.add_argument("--config", default=None, help="network size: tiny, default or paper (default: the budget's)")
+    e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    e.add_argument("--split-file", type=Path, default=None,
+                   help='JSON {"validation": [...], "test": [...], "train": [...], "ns": [...]} instead of the '
+                   "paper's fixed split")
+    e.add_argument("--synthetic", action="store_true",
+                   help="mark the results as synthetic data (detected anyway when the folder has the synth marker)")
+    e.add_argument("--cache", type=Path, default=None, help="folder for the HDF5 caches (default: user data folder)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=_paper)
+
+
+def _paper(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sleepscope.data.cohorts import PAPER_SPLIT
+    from sleepscope.experiments.paper import Events, read_split_file, run_paper
+
+    split, ns = (PAPER_SPLIT, None)
+    if args.split_file is not None:
+        split, ns = read_split_file(args.split_file)
+    command = _reconstruct(args)
+    overall = tqdm(total=0, desc="experiment", position=0, disable=args.quiet, dynamic_ncols=True)
+    steps = tqdm(total=0, desc="", position=1, leave=False, disable=args.quiet, dynamic_ncols=True)
+
+    def on_overall(done: int, total: int, message: str) -> None:
+        overall.total = total
+        overall.n = done
+        overall.set_description_str(message, refresh=False)
+        overall.refresh()
+        steps.reset(total=0)
+
+    def on_step(done: int, total: int, message: str) -> None:
+        if steps.total != total:
+            steps.reset(total=total)
+        steps.n = done
+        steps.set_description_str(message, refresh=False)
+        steps.refresh()
+
+    try:
+        payload = run_paper(args.data, args.out, budget=args.budget, seeds=args.seeds, config=args.config,
+                            device=args.device, split=split, ns=ns, synthetic=True if args.synthetic else None,
+                            cache_dir=args.cache, command=command, progress=on_overall,
+                            events=Events(step_progress=on_step))
+    finally:
+        steps.close()
+        overall.close()
+    print(f"{len(payload['runs'])} runs; tables in {args.out / 'tables.md'}, plots accuracy.png and macro_f1.png")
+    return 0
+
+
+def _reconstruct(args: argparse.Namespace) -> str:
+    """The command line equivalent to `args` (when called through the Python `main(argv)`)."""
+    parts = ["sleepscope", "experiment", "paper", "--data", str(args.data), "--out", str(args.out),
+             "--budget", args.budget]
+    for flag, value in (("--seeds", args.seeds), ("--config", args.config), ("--split-file", args.split_file),
+                        ("--cache", args.cache)):
+        if value is not None:
+            parts += [flag, str(value)]
+    if args.device != "auto":
+        parts += ["--device", args.device]
+    if args.synthetic:
+        parts.append("--synthetic")
+    return " ".join(shlex.quote(p) for p in parts)

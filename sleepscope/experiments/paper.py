@@ -1,0 +1,482 @@
+"""The paper's experiment end to end: pre-train, fine-tune at N = 3, 6, 9, 12 subjects, test, tabulate.
+
+Protocol (section 7 of the paper, `docs` of `sleepscope.data.cohorts`):
+
+- Pre-training: the nights of the Sleep-EDF-78 subjects outside Sleep-EDF-20
+  (58 subjects), labels unused, with CLIP, SimCLR and TS-TCC. Whether each
+  seed pre-trains its own encoders or all seeds share one pre-training (seed 0)
+  is the budget's choice (`pretrain_per_seed`): `quick` shares one to fit the
+  CPU time (the seed spread then reflects fine-tuning only), `full` pre-trains
+  per seed (the spread covers both).
+- Sleep-EDF-20 split by subject with `PAPER_SPLIT`: 4 validation, 4 test,
+  12 training subjects; the N training subjects are the first N of the split's
+  training order, so the budgets are nested.
+- At each N, 4 methods: supervised from random weights, and SimCLR, TS-TCC and
+  CLIP initialised from their pre-trained encoders, then fine-tuned (every
+  weight learns). Adam, lr 1e-3, betas 0.9/0.999, mini-batches of 4 sequences.
+- Early stopping on validation macro-F1: validated every `val_every` steps,
+  the best weights kept, stopped after `patience` validations without
+  improvement.
+- Test: every night of the 4 test subjects, each epoch scored once
+  (`sleepscope.model.infer.predict`).
+
+Resumption: each finished run is written atomically to
+`OUT/runs/<method>-N<n>-seed<s>.json` and skipped when the command is run
+again; pre-trained encoders are saved in `OUT/pretrained/` and reused, and an
+interrupted pre-training continues from its state file. An interrupted
+fine-tuning run starts again (runs are short next to a pre-training). The
+settings are recorded in `OUT/experiment.json`; a rerun with other settings
+into the same folder is refused, so results of two protocols never mix.
+
+The budgets and the arithmetic behind `quick` are in `budgets.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sleepscope.data.cohorts import PAPER_SPLIT, Night, Split, nights_of, pretraining_nights, scan_sleep_cassette
+from sleepscope.errors import SleepScopeError
+from sleepscope.experiments.budgets import Budget, get_budget
+from sleepscope.experiments.tables import METHODS
+from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+
+PRETRAIN_METHODS = ("simclr", "tstcc", "clip")
+PAPER_NS = (3, 6, 9, 12)
+#: a file the synthetic-cohort writer leaves in the folder; its presence marks the data as synthetic
+SYNTHETIC_MARKER = "sleepscope-synthetic.json"
+RESULTS_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    method: str
+    n: int
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.method}-N{self.n}-seed{self.seed}"
+
+
+@dataclass
+class ExperimentSettings:
+    """Everything that decides the numbers; stored in OUT/experiment.json and compared on resume."""
+
+    budget: Budget
+    config: str
+    seeds: int
+    split: Split
+    ns: tuple[int, ...] = PAPER_NS
+    methods: tuple[str, ...] = METHODS
+
+    def to_dict(self) -> dict:
+        return {"budget": self.budget.to_dict(), "config": self.config, "seeds": self.seeds,
+                "split": self.split.to_dict(), "ns": list(self.ns), "methods": list(self.methods)}
+
+
+@dataclass
+class Events:
+    """Optional callbacks: what the experiment did (tests count redone runs with these)."""
+
+    on_pretrain: Callable[[str, int], None] | None = None  # (method, seed) pre-trained now
+    on_run: Callable[[RunSpec, dict], None] | None = None  # a run computed now (not read back)
+    on_skip: Callable[[RunSpec], None] | None = None  # a finished run found on disk
+    step_progress: Progress | None = None  # steps within the current stage
+
+
+def read_split_file(path: str | os.PathLike) -> tuple[Split, tuple[int, ...] | None]:
+    """A custom split from JSON: {"validation": [...], "test": [...], "train": [...], "ns": [...] (optional)}."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        split = Split(validation=tuple(int(s) for s in data["validation"]), test=tuple(int(s) for s in data["test"]),
+                      train=tuple(int(s) for s in data["train"]), seed=int(data.get("seed", -1)))
+        ns = tuple(int(n) for n in data["ns"]) if "ns" in data else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SleepScopeError(f"cannot read the split file {p} ({exc}); it must be JSON with lists "
+                              '"validation", "test" and "train" of subject numbers, and optionally "ns"') from exc
+    return split, ns
+
+
+def detect_synthetic(data: str | os.PathLike) -> bool:
+    """True when the folder carries the synthetic-cohort marker file."""
+    return (Path(data) / SYNTHETIC_MARKER).is_file()
+
+
+def _atomic_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def plan_runs(settings: ExperimentSettings) -> list[RunSpec]:
+    """Seed-major order: after the first seed every (method, N) cell already has a value."""
+    return [RunSpec(m, n, s) for s in range(settings.seeds) for n in settings.ns for m in settings.methods]
+
+
+def pretrain_seeds(settings: ExperimentSettings) -> list[int]:
+    return list(range(settings.seeds)) if settings.budget.pretrain_per_seed else [0]
+
+
+class _Scorer:
+    """Night arrays of one cache, scored with `predict` (each epoch once, BN folded)."""
+
+    def __init__(self, cache: Path, names: Sequence[str], limit: int | None = None) -> None:
+        import h5py
+
+        self.items: list[tuple[np.ndarray, np.ndarray]] = []
+        with h5py.File(cache, "r") as f:
+            for name in names:
+                g = f["nights"][name]
+                x, y = g["x"][()], g["y"][()].astype(np.int64)
+                n = len(x)
+                if limit is None or n <= limit:
+                    self.items.append((x, y))
+                    continue
+                count = max(1, limit // 60)
+                for s in np.linspace(0, n - 60, count).round().astype(int):
+                    self.items.append((x[s:s + 60], y[s:s + 60]))
+        self.n_epochs = int(sum(int((y >= 0).sum()) for _, y in self.items))
+
+    def score(self, model, device, cancel: CancelToken | None = None):
+        from sleepscope.model.infer import predict
+        from sleepscope.scoring.agreement import agreement
+
+        ys, ps = [], []
+        for x, y in self.items:
+            check(cancel)
+            ps.append(predict(x, model, device=device, cancel=cancel).stages.astype(np.int64))
+            ys.append(y)
+        return agreement(np.concatenate(ys), np.concatenate(ps))
+
+
+class _EarlyStop(Cancelled):
+    """Raised from the step callback to end a fine-tuning run whose patience ran out."""
+
+
+def run_paper(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    budget: str | Budget = "quick",
+    seeds: int | None = None,
+    config: str | None = None,
+    device: str = "auto",
+    split: Split = PAPER_SPLIT,
+    ns: Sequence[int] | None = None,
+    synthetic: bool | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    command: str = "",
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    events: Events | None = None,
+) -> dict:
+    """Run (or resume) the whole experiment into `out`; returns the content of `out/results.json`.
+
+    `progress` counts whole jobs (cache, pre-trainings, runs, report) with a
+    message naming the stage and the run; `events.step_progress` follows the
+    steps inside the current job. `synthetic=None` detects the marker file.
+    """
+    from sleepscope.model.distributed import resolve_device
+
+    events = events or Events()
+    b = get_budget(budget) if isinstance(budget, str) else budget
+    if seeds is not None:
+        if seeds < 1:
+            raise SleepScopeError(f"--seeds must be at least 1, not {seeds}")
+        b = replace(b, seeds=seeds)
+    if config is not None:
+        b = replace(b, config=config)
+    from sleepscope.model.config import get_config
+
+    get_config(b.config)  # an unknown name fails before any work
+    ns = tuple(ns) if ns is not None else PAPER_NS
+    for n in ns:
+        split.train_subjects(n)  # refuses N larger than the training subjects
+    settings = ExperimentSettings(budget=b, config=b.config, seeds=b.seeds, split=split, ns=ns)
+    data, out = Path(data), Path(out)
+    dev = resolve_device(device)
+    is_synthetic = detect_synthetic(data) if synthetic is None else bool(synthetic)
+
+    # Refuse to mix two protocols in one folder.
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path = out / "experiment.json"
+    previous = _read_json(settings_path)
+    if previous is not None and previous.get("settings") != settings.to_dict():
+        raise SleepScopeError(
+            f"{out} holds an experiment run with other settings (budget, seeds, configuration or split; see "
+            f"{settings_path}). Use another --out folder, or delete that folder to start over.")
+    _atomic_json(settings_path, {"settings": settings.to_dict(), "data": str(data.resolve())})
+
+    all_nights = scan_sleep_cassette(data)
+    nights_20 = {"validation": nights_of(all_nights, split.validation), "test": nights_of(all_nights, split.test),
+                 "train": nights_of(all_nights, split.train)}
+    pre_nights = [n for n in pretraining_nights(all_nights)]
+    _check_cohort(data, all_nights, split, nights_20, pre_nights)
+
+    runs = plan_runs(settings)
+    pre_jobs = [(m, s) for s in pretrain_seeds(settings) for m in PRETRAIN_METHODS if m in settings.methods]
+    total = 1 + len(pre_jobs) + len(runs) + 1
+    done = 0
+    report(progress, done, total, "caching nights")
+
+    cache_root = Path(cache_dir) if cache_dir is not None else _default_cache_dir(data)
+    from sleepscope.data.datasets import build_cache
+
+    labelled = nights_20["validation"] + nights_20["test"] + nights_20["train"]
+    lab_cache = build_cache(labelled, cache_root / "sleep-edf-20.h5", progress=events.step_progress, cancel=cancel)
+    pre_cache = build_cache(pre_nights, cache_root / "pretraining.h5", progress=events.step_progress, cancel=cancel)
+    done += 1
+
+    pre_dir = out / "pretrained"
+    for method, seed in pre_jobs:
+        report(progress, done, total, f"pre-training {method} seed {seed}")
+        path = pre_dir / f"{method}-seed{seed}"
+        if not (path.with_suffix(".safetensors").exists() and path.with_suffix(".json").exists()):
+            _pretrain_one(method, seed, b, pre_cache, pre_nights, path, dev, events.step_progress, cancel)
+            if events.on_pretrain:
+                events.on_pretrain(method, seed)
+        done += 1
+
+    val_scorer = _Scorer(lab_cache, [n.name for n in _val_nights(nights_20["validation"], b)], b.val_epochs_per_night)
+    test_scorer = _Scorer(lab_cache, [n.name for n in nights_20["test"]])
+    run_dir = out / "runs"
+    results: list[dict] = []
+    for i, spec in enumerate(runs):
+        report(progress, done, total, f"run {i + 1}/{len(runs)}: {spec.run_id}")
+        path = run_dir / f"{spec.run_id}.json"
+        existing = _read_json(path)
+        if existing is not None and existing.get("settings_budget") == b.name and existing.get("config") == b.config:
+            results.append(existing)
+            if events.on_skip:
+                events.on_skip(spec)
+        else:
+            check(cancel)
+            record = _run_one(spec, settings, lab_cache, nights_20, pre_dir, val_scorer, test_scorer, dev,
+                              events.step_progress, cancel)
+            _atomic_json(path, record)
+            results.append(record)
+            if events.on_run:
+                events.on_run(spec, record)
+        done += 1
+
+    report(progress, done, total, "writing tables and plots")
+    payload = {
+        "format": RESULTS_FORMAT,
+        "command": command,
+        "synthetic": is_synthetic,
+        "synthetic_detected_by": "marker file" if synthetic is None else "--synthetic flag",
+        "data": _describe_data(data, all_nights, nights_20, pre_nights, lab_cache, pre_cache),
+        "settings": settings.to_dict(),
+        "device": str(dev),
+        "runs": results,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    write_report(payload, out)
+    done += 1
+    report(progress, done, total, "done")
+    return payload
+
+
+def write_report(payload: dict, out: Path) -> None:
+    """results.json, tables.md, accuracy.png and macro_f1.png from a results payload."""
+    from sleepscope.experiments.plots import plot_metric
+    from sleepscope.experiments.tables import format_report
+
+    _atomic_json(out / "results.json", payload)
+    tmp = out / ".tables.md.tmp"
+    tmp.write_text(format_report(payload), encoding="utf-8")
+    os.replace(tmp, out / "tables.md")
+    plot_metric(payload, "accuracy", out / "accuracy.png")
+    plot_metric(payload, "macro_f1", out / "macro_f1.png")
+
+
+def _default_cache_dir(data: Path) -> Path:
+    import hashlib
+
+    from sleepscope.paths import user_data_dir
+
+    digest = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:12]
+    return user_data_dir() / "cache" / f"experiment-{digest}"
+
+
+def _val_nights(nights: list[Night], b: Budget) -> list[Night]:
+    if not b.val_first_night_only:
+        return nights
+    first: dict[int, Night] = {}
+    for n in sorted(nights, key=lambda n: (n.subject, n.night)):
+        first.setdefault(n.subject, n)
+    return list(first.values())
+
+
+def _check_cohort(data: Path, all_nights: list[Night], split: Split, nights_20: dict, pre_nights: list[Night]) -> None:
+    if not all_nights:
+        raise SleepScopeError(f"{data} holds no Sleep-EDF sleep-cassette nights (SC4ssNE0-PSG.edf). Write the "
+                              "synthetic cohort with `sleepscope synth --out DIR --cohort sleep-edf-78`, or "
+                              "download Sleep-EDF into it.")
+    have = {n.subject for n in all_nights if n.hypnogram is not None}
+    for role, subjects in (("validation", split.validation), ("test", split.test), ("training", split.train)):
+        missing = [s for s in subjects if s not in have]
+        if missing:
+            raise SleepScopeError(f"{data} lacks the labelled nights (PSG + hypnogram) of the {role} subjects "
+                                  f"{missing}; the experiment needs every Sleep-EDF-20 subject of the split.")
+    if not pre_nights:
+        raise SleepScopeError(f"{data} holds no nights of the pre-training subjects (outside Sleep-EDF-20, "
+                              "SC42.. and above); write or download the Sleep-EDF-78 cohort.")
+
+
+def _describe_data(data: Path, all_nights, nights_20, pre_nights, lab_cache: Path, pre_cache: Path) -> dict:
+    from sleepscope.data.datasets import cache_index
+
+    def epochs(cache: Path) -> tuple[int, int]:
+        idx = cache_index(cache)
+        return sum(c.n_epochs for c in idx), sum(c.n_labelled for c in idx)
+
+    pre_epochs, _ = epochs(pre_cache)
+    _, labelled = epochs(lab_cache)
+    return {
+        "folder": str(data.resolve()),
+        "nights": len(all_nights),
+        "subjects": len({n.subject for n in all_nights}),
+        "pretraining": {"nights": len(pre_nights), "subjects": len({n.subject for n in pre_nights}),
+                        "epochs": pre_epochs},
+        "sleep_edf_20": {role: {"subjects": sorted({n.subject for n in v}), "nights": [n.name for n in v]}
+                         for role, v in nights_20.items()},
+        "sleep_edf_20_scored_epochs": labelled,
+    }
+
+
+def _pretrain_one(method: str, seed: int, b: Budget, cache: Path, nights: list[Night], path: Path, dev,
+                  step_progress: Progress | None, cancel: CancelToken | None) -> None:
+    import torch
+
+    from sleepscope.data.datasets import EpochDataset
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.distributed import DistInfo
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.pretrain import PretrainConfig, pretrain
+    from sleepscope.model.train_state import has_state
+
+    torch.manual_seed(seed)
+    stager = SleepStager(get_config(b.config))
+    dataset = EpochDataset(cache, nights, labelled_only=False)
+    cfg = PretrainConfig(method=method, epochs=max(1, -(-b.pretrain_steps * b.pretrain_batch // len(dataset))),
+                         batch_size=b.pretrain_batch, max_steps=b.pretrain_steps, seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    result = pretrain(stager, dataset, cfg, state_path=path, resume=has_state(path), info=DistInfo(device=dev),
+                      progress=_relabel(step_progress, f"pre-training {method}"), cancel=cancel)
+    card = ModelCard(
+        config=stager.config, parent=None,
+        data=f"{method} pre-training (labels unused) on {len(nights)} nights, {len(dataset)} epochs",
+        metrics={"method": method, "seed": seed, **result.summary(), "seconds": time.perf_counter() - started},
+        notes="paper experiment: encoders pre-trained, the rest untrained")
+    save_model(stager, path, card)
+
+
+def _relabel(progress: Progress | None, prefix: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda done, total, message: progress(done, total, f"{prefix}: {message}")
+
+
+def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, nights_20: dict, pre_dir: Path,
+             val_scorer: _Scorer, test_scorer: _Scorer, dev, step_progress: Progress | None,
+             cancel: CancelToken | None) -> dict:
+    import torch
+
+    from sleepscope.data.datasets import SequenceDataset
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.distributed import DistInfo
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.train import TrainConfig, inverse_frequency_weights, train
+    from sleepscope.data.datasets import EpochDataset
+
+    b = settings.budget
+    subjects = settings.split.train_subjects(spec.n)
+    train_nights = nights_of(nights_20["train"], subjects)
+    init = None
+    torch.manual_seed(spec.seed)
+    if spec.method == "supervised":
+        model = SleepStager(get_config(b.config))
+    else:
+        pre_seed = spec.seed if b.pretrain_per_seed else 0
+        init = pre_dir / f"{spec.method}-seed{pre_seed}.safetensors"
+        model, card = load_model(init)
+    seq_len = b.seq_len or model.config.seq_len
+    dataset = SequenceDataset(lab_cache, train_nights, seq_len=seq_len)
+    weights = inverse_frequency_weights(EpochDataset(lab_cache, train_nights).labels) if b.class_weights else None
+    cfg = TrainConfig(epochs=10_000, batch_size=b.batch_size, max_steps=b.finetune_steps, seed=spec.seed,
+                      patience=b.patience)
+
+    # Early stopping on validation macro-F1 every `val_every` steps, driven from the step
+    # callback: the trainer validates only at the end of a pass, and a quick run is shorter
+    # than one pass.
+    best: dict = {"score": None, "step": 0, "weights": None, "bad": 0, "val": None}
+    history: list[dict] = []
+
+    def on_step(step: int, total: int, message: str) -> None:
+        if step_progress is not None:
+            step_progress(step, total, f"{spec.run_id}: {message}")
+        if step % b.val_every and step != total:
+            return
+        a = val_scorer.score(model, dev, cancel)
+        history.append({"step": step, "macro_f1": a.macro_f1, "accuracy": a.accuracy})
+        if best["score"] is None or a.macro_f1 > best["score"]:
+            best.update(score=a.macro_f1, step=step, bad=0, val=a,
+                        weights={k: v.detach().clone() for k, v in model.state_dict().items()})
+        else:
+            best["bad"] += 1
+            if best["bad"] >= b.patience:
+                raise _EarlyStop()
+
+    started = time.perf_counter()
+    stopped_early = False
+    try:
+        result = train(model, dataset, None, cfg, class_weights=weights, info=DistInfo(device=dev),
+                       progress=on_step, cancel=cancel)
+        steps = result.steps
+    except _EarlyStop:
+        stopped_early = True
+        steps = history[-1]["step"]
+    train_seconds = time.perf_counter() - started
+    if best["weights"] is not None:
+        model.load_state_dict(best["weights"])
+    model.eval()
+    started = time.perf_counter()
+    a = test_scorer.score(model, dev, cancel)
+    eval_seconds = time.perf_counter() - started
+    return {
+        "method": spec.method, "n": spec.n, "seed": spec.seed, "run_id": spec.run_id,
+        "settings_budget": b.name, "config": b.config,
+        "train_subjects": list(subjects), "train_nights": [n.name for n in train_nights],
+        "init": str(init.name) if init is not None else None,
+        "accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "f1": dict(a.f1),
+        "confusion": a.confusion.tolist(), "n_test_epochs": a.n_epochs,
+        "steps": steps, "best_step": best["step"], "stopped_early": stopped_early,
+        "validation": {"macro_f1": best["score"], "accuracy": best["val"].accuracy if best["val"] else None,
+                       "epochs": val_scorer.n_epochs, "history": history},
+        "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+    }

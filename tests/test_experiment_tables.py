@@ -1,0 +1,78 @@
+"""Tables and figures of the paper's experiment from fixed numbers."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from sleepscope.experiments.plots import plot_metric
+from sleepscope.experiments.tables import claims, format_report, mean_sd, paper_table, plain_table
+
+
+def _run(method: str, n: int, seed: int, acc: float, mf1: float, kappa: float = 0.5) -> dict:
+    return {"method": method, "n": n, "seed": seed, "accuracy": acc, "macro_f1": mf1, "kappa": kappa,
+            "f1": {"W": 0.9, "N1": 0.3, "N2": 0.8, "N3": 0.7, "REM": 0.6 + seed / 100},
+            "train_seconds": 60.0, "eval_seconds": 6.0}
+
+
+RUNS = [
+    _run("supervised", 3, 0, 0.60, 0.50), _run("supervised", 3, 1, 0.62, 0.54),
+    _run("clip", 3, 0, 0.70, 0.66), _run("clip", 3, 1, 0.74, 0.70),
+    _run("simclr", 3, 0, 0.69, 0.64), _run("simclr", 3, 1, 0.69, 0.64),
+    _run("supervised", 12, 0, 0.80, 0.75), _run("clip", 12, 0, 0.79, 0.74), _run("simclr", 12, 0, 0.81, 0.76),
+]
+
+
+def _payload(synthetic: bool) -> dict:
+    budget = {"name": "quick", "pretrain_steps": 100, "pretrain_batch": 32, "pretrain_per_seed": False,
+              "finetune_steps": 40, "batch_size": 4, "val_every": 10, "patience": 3}
+    return {"synthetic": synthetic, "command": "sleepscope experiment paper --data D --out O --budget quick",
+            "settings": {"budget": budget, "config": "default",
+                         "split": {"validation": [10, 17, 5, 13], "test": [0, 15, 9, 6], "train": [11, 12]}},
+            "data": {"folder": "/d", "nights": 153, "pretraining": {"subjects": 58}}, "device": "cpu", "runs": RUNS}
+
+
+def test_mean_sd_formats_seed_spread():
+    assert mean_sd([0.70, 0.74]) == "72.0 ± 2.8"  # sample sd of 70 and 74 is 2.83
+    assert mean_sd([0.7]) == "70.0"
+    assert mean_sd([]) == "–"
+    assert mean_sd([0.5, 0.52], scale=1.0, digits=3) == "0.510 ± 0.014"
+
+
+def test_paper_tables_put_the_papers_numbers_beside_ours():
+    table = paper_table(RUNS, "accuracy").splitlines()
+    assert table[0] == "| method | N=3 ours | N=3 paper | N=12 ours | N=12 paper |"
+    assert "| Supervised | 61.0 ± 1.4 | 61.18 | 80.0 | 82.11 |" in table
+    assert "| CLIP | 72.0 ± 2.8 | 73.62 | 79.0 | 84.44 |" in table
+    assert "| SimCLR | 69.0 ± 0.0 | 73.50 | 81.0 | 82.71 |" in table
+    assert not any(line.startswith("| TS-TCC") for line in table)  # no runs, no row
+    mf1 = paper_table(RUNS, "macro_f1")
+    assert "| Supervised | 52.0 ± 2.8 | 56.12 | 75.0 | 75.88 |" in mf1
+    assert "| CLIP | 68.0 ± 2.8 | 68.71 | 74.0 | 78.26 |" in mf1
+    kappa = plain_table(RUNS, "kappa", scale=1.0, digits=3)
+    assert "| CLIP | 0.500 ± 0.000 | 0.500 |" in kappa
+
+
+def test_claims_are_checked_honestly():
+    lines = claims(RUNS)
+    assert lines[0].startswith("N=3: self-supervised above supervised: SimCLR, CLIP of 2")
+    assert "CLIP +16.0" in lines[0] and "CLIP ≥ the single-modal methods" in lines[0]
+    assert "self-supervised above supervised: SimCLR of 2" in lines[1]
+    assert "CLIP < the single-modal methods" in lines[1]
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_report_header_says_synthetic_and_the_command(synthetic):
+    text = format_report(_payload(synthetic))
+    assert text.startswith("# SYNTHETIC DATA") == synthetic
+    assert "sleepscope experiment paper --data D --out O --budget quick" in text
+    assert "| CLIP | 3 | 90.0 ± 0.0 | 30.0 ± 0.0 | 80.0 ± 0.0 | 70.0 ± 0.0 | 60.5 ± 0.7 |" in text
+
+
+def test_plot_is_a_png(tmp_path):
+    path = plot_metric(_payload(True), "macro_f1", tmp_path / "macro_f1.png")
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", head[16:24])
+    assert (w, h) == (768, 528)
