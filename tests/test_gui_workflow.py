@@ -96,8 +96,9 @@ def test_open_prescore_score_undo_reopen(qtbot, tmp_path, gui_settings, tiny_mod
     sources_before = w.scoring.sources.copy()
     w.close()
 
-    w2 = windows(gui_settings, tiny_model, prescore=False)
+    w2 = windows(gui_settings, tiny_model, prescore=True)
     assert w2.open_file(psg)
+    assert w2.job is None  # this model's prediction is stored: not run again
     assert np.array_equal(w2.scoring.labels, labels_before)
     assert list(w2.scoring.sources) == list(sources_before)
     stack = w2.controller.undo_stack

@@ -38,6 +38,7 @@ class ChannelDialog(QDialog):
                  reason: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose channels")
+        self.setMinimumWidth(440)
         layout = QVBoxLayout(self)
         text = QLabel(
             (html.escape(reason) + "<br><br>" if reason else "")

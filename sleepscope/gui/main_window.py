@@ -491,7 +491,14 @@ class MainWindow(QMainWindow):
                 f"Reference scorer: {self.reference_name} (Scoring → Copy reference scorer's labels to start from it).",
                 8000)
         if self.prescore_on_open and self.model_path is not None:
-            self.start_prescore()
+            stored = scoring.latest_prediction()
+            if stored is not None and stored.model_version == card_version(self.model_path):
+                # Already scored by this very model: no need to spend minutes again.
+                self.statusBar().showMessage(
+                    f"Showing the stored prediction of model {stored.model_version} (Model → Pre-score to run it "
+                    "again).", 8000)
+            else:
+                self.start_prescore()
         return True
 
     def _displays_for(self, recording: Any) -> dict[str, ChannelDisplay]:
@@ -864,6 +871,18 @@ class MainWindow(QMainWindow):
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
         event.accept()
+
+
+def card_version(model_path: Path) -> str | None:
+    """The version a model's card declares, read from its JSON (no torch import), or None."""
+    import json
+
+    try:
+        data = json.loads(Path(model_path).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if version else None
 
 
 def export_scoring(scoring: Any, kind: str, path: Path) -> Path:
