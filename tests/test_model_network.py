@@ -34,6 +34,14 @@ def test_forward_shapes(tiny, seq_len):
     assert tiny(x).shape == (2, seq_len, 5)
 
 
+@pytest.mark.parametrize("seq_len", [1, 3])
+def test_default_config_with_stem_shapes(seq_len):
+    model = SleepStager(CONFIGS["default"])
+    assert model(torch.randn(1, seq_len, 2, 3000)).shape == (1, seq_len, 5)
+    assert model.fused(torch.randn(2, 2, 3000)).shape == (2, 16, 150)
+    assert model.encode(torch.randn(2, 2, 3000))[1].shape == (2, 128)
+
+
 def test_tiny_is_tiny_and_paper_is_paper_sized():
     assert count_parameters(SleepStager(TINY)) < 20_000
     paper = count_parameters(SleepStager(CONFIGS["paper"]))
@@ -109,19 +117,22 @@ def test_pdc_keeps_length_with_every_dilation():
     assert PDC(8, (1, 2, 3, 4), 5)(torch.randn(2, 8, 10)).shape == (2, 8, 10)
 
 
-def test_fold_batchnorm_is_the_same_function(tiny):
+@pytest.mark.parametrize("name", ["tiny", "default"])
+def test_fold_batchnorm_is_the_same_function(name):
+    torch.manual_seed(0)
+    model = SleepStager(CONFIGS[name])
     # give batch norm non-trivial statistics first
-    tiny.train()
+    model.train()
     with torch.no_grad():
         for _ in range(3):
-            tiny(torch.randn(2, 2, 2, 3000) * 3 + 1)
-    tiny.eval()
-    folded = fold_batchnorm(tiny)
+            model(torch.randn(2, 2, 2, 3000) * 3 + 1)
+    model.eval()
+    folded = fold_batchnorm(model)
     x = torch.randn(4, 2, 3000)
     with torch.no_grad():
-        assert torch.allclose(tiny.epoch_features(x), folded.epoch_features(x), atol=1e-5)
+        assert torch.allclose(model.epoch_features(x), folded.epoch_features(x), atol=1e-5)
     assert not any(isinstance(m, nn.BatchNorm1d) for m in folded.modules())
-    assert any(isinstance(m, nn.BatchNorm1d) for m in tiny.modules())  # original untouched
+    assert any(isinstance(m, nn.BatchNorm1d) for m in model.modules())  # original untouched
 
 
 def test_config_json_round_trip_and_validation():
@@ -134,7 +145,9 @@ def test_config_json_round_trip_and_validation():
         ModelConfig.from_dict({**TINY.to_dict(), "shiny": 1})
     with pytest.raises(SleepScopeError, match="unknown model configuration"):
         get_config("huge")
-    assert CONFIGS["default"].stage_lengths() == (3000, 300, 60, 15, 5)
+    assert CONFIGS["default"].stage_lengths() == (150, 30, 10, 5)
+    with pytest.raises(SleepScopeError, match="must divide"):
+        ModelConfig(stem_stride=7, stem_kernel=15)
     assert CONFIGS["paper"].stage_lengths() == (3000, 600, 120, 30, 10)
 
 

@@ -1,17 +1,21 @@
 """Sizes of the two-branch U2-Net stager, as JSON-serialisable dataclasses.
 
-Geometry shared by every configuration
---------------------------------------
+Geometry
+--------
 Each branch (one for EEG, one for EOG) encodes ONE 30-s epoch of 3,000 samples.
-The outer U has ``len(widths)`` stages; between stages the signal is max-pooled
-by ``pools``. SalientSleepNet's pools (10/8/6/4) do not divide 3,000, so ours
-are chosen so that every stage has an integer length:
+An optional stem (a learned filter bank: convolution with stride, ReLU,
+max-pool) first shortens the signal. The outer U has ``len(widths)`` stages;
+between stages the signal is max-pooled by ``pools``. SalientSleepNet's pools
+(10/8/6/4) do not divide 3,000, so ours are chosen so that every stage has an
+integer length:
 
-    paper/default: 3000 -5-> 600 -5-> 120 -4-> 30 -3-> 10 samples
-    tiny:          3000 -10-> 300 -10-> 30 -3-> 10 samples
+    paper:   no stem          3000 -5-> 600 -5-> 120 -4-> 30 -3-> 10 samples
+    default: stem /2, pool 10  150 -5-> 30 -3-> 10 -2-> 5 samples
+    tiny:    no stem          3000 -10-> 300 -10-> 30 -3-> 10 samples
 
 Every stage of the outer U is an RSU block (a small U with ``rsu_heights[i]``
-levels, inner pooling by 2) so each stage sees both fine and coarse detail.
+levels, inner pooling by 2) so each stage sees both fine and coarse detail;
+the decoder returns to the first stage's length.
 
 Why the ``default`` configuration is the size it is
 ---------------------------------------------------
@@ -19,23 +23,23 @@ The GUI pre-scores a whole night on the technician's CPU while they wait; the
 target is at most a third of YASA's time (LightGBM on hand-made features)
 within 1 GB. Cost per epoch (``sleepscope model-info --config NAME``):
 
-    config    parameters   MACs per epoch   stage lengths
-    paper      5,103,151      215 M         3000/600/120/30/10 (SalientSleepNet: 4.3 M, ~140 M)
-    default      222,995        8.0 M       3000/300/60/15/5
-    tiny          11,171        3.7 M       3000/300/30/10
+    config    parameters   MACs per epoch
+    paper      5,103,151      215 M   (SalientSleepNet: 4.3 M parameters, ~140 M MACs)
+    default      479,287        8.5 M
+    tiny          11,171        3.7 M
 
-Two facts set the default. (1) The two full-resolution RSU blocks of each
-branch (encoder and decoder stage 0, 3,000 samples) carry most of the run
-time: with few channels they are bound by memory traffic and per-operation
-overhead, not arithmetic. So stage 0 has only 4 channels (2 in its inner U),
-and the first pool is 10 (3000 -> 300) so that everything after it is cheap;
-the wide channels (16-48) sit where the signal is 60, 15 and 5 samples long.
-(2) Below this size time hardly falls: ``tiny`` has half the MACs of
-``default`` but runs only about 40% faster, because the full-resolution
-operations remain. At 8 M MACs per epoch a 1,000-epoch night is 8 GMAC,
-about 1.6 s on the 2-core development machine under load against YASA's
-2.9 s warm and 13 s cold (first call: numba compiles its features), peak
-memory 0.42 GB; ``benchmarks/bench_prescore.py`` measures these in one run.
+What sets CPU time is not the MAC count but the operations run on all 3,000
+samples: with few channels they are bound by memory traffic and per-operation
+overhead. Measured in one process on the shared 2-core machine (300 epochs,
+min of 4): a U2-Net starting at 3,000 samples with 4 channels (widths
+4/8/16/32/48, 223 k parameters, 8.0 M MACs) took 5.5 ms per epoch; ``tiny``,
+with half of those MACs, still about 60% of that. The default therefore
+spends one strided convolution (16 filters of 15 taps at stride 2: 50 Hz,
+so spindle and alpha bands survive) on the full epoch, takes max-pooled
+envelopes every 0.2 s, and runs the two U2-Net branches on 150 samples
+where 16-64 channels are cheap: 2.2 ms per epoch in the same run, with twice
+the parameters (the stem is the first layer of DeepSleepNet-style stagers).
+``benchmarks/bench_prescore.py`` times it against YASA on a full night.
 """
 
 from __future__ import annotations
@@ -54,6 +58,12 @@ class ModelConfig:
     """Width and depth of :class:`sleepscope.model.network.SleepStager`."""
 
     name: str = "custom"
+    #: learned input filter bank (stem_stride 1 and stem_pool 1 = none): a convolution of
+    #: ``stem_kernel`` taps and stride ``stem_stride``, ReLU, then max-pool ``stem_pool``
+    #: (an envelope); the outer U then starts at 3000 / (stem_stride * stem_pool) samples
+    stem_stride: int = 1
+    stem_kernel: int = 1
+    stem_pool: int = 1
     #: channels of each outer-U stage (encoder stage i and decoder stage i)
     widths: tuple[int, ...] = (8, 16, 32, 48, 64)
     #: max-pool factor between outer stages; their running products must divide 3,000
@@ -99,7 +109,12 @@ class ModelConfig:
             raise bad(f"{n} widths need {n} rsu_heights, got {len(self.rsu_heights)}")
         if min(self.widths) < 1 or min(self.rsu_heights) < 1 or min(self.pools) < 2:
             raise bad("widths and rsu_heights must be >= 1 and pools >= 2")
-        length = self.epoch_samples
+        stem = self.stem_stride * self.stem_pool
+        if self.stem_stride < 1 or self.stem_pool < 1 or self.epoch_samples % stem:
+            raise bad(f"stem_stride x stem_pool ({stem}) must divide {self.epoch_samples}")
+        if self.stem_kernel < 1 or self.stem_kernel % 2 == 0:
+            raise bad("stem_kernel must be odd")
+        length = self.epoch_samples // stem
         for p in self.pools:
             if length % p:
                 raise bad(f"pool {p} does not divide the stage length {length} "
@@ -112,9 +127,13 @@ class ModelConfig:
         if self.embedding_dim < 1 or self.head_channels < 1 or self.seq_len < 1:
             raise bad("embedding_dim, head_channels and seq_len must be >= 1")
 
+    @property
+    def has_stem(self) -> bool:
+        return self.stem_stride > 1 or self.stem_pool > 1 or self.stem_kernel > 1
+
     def stage_lengths(self) -> tuple[int, ...]:
         """Signal length at each outer stage, e.g. (3000, 600, 120, 30, 10)."""
-        out = [self.epoch_samples]
+        out = [self.epoch_samples // (self.stem_stride * self.stem_pool)]
         for p in self.pools:
             out.append(out[-1] // p)
         return tuple(out)
@@ -168,12 +187,16 @@ PAPER = ModelConfig(
     head_channels=64,
 )
 
-#: The model the GUI ships: narrow at full resolution, wider where the signal is short.
+#: The model the GUI ships: a learned filter bank at 50 Hz, envelopes every 0.2 s, then the
+#: two-branch U2-Net on 150 samples per epoch (see the module docstring for why).
 DEFAULT = ModelConfig(
     name="default",
-    widths=(4, 8, 16, 32, 48),
-    pools=(10, 5, 4, 3),
-    rsu_heights=(2, 2, 2, 1, 1),
+    stem_stride=2,
+    stem_kernel=15,
+    stem_pool=10,
+    widths=(16, 32, 48, 64),
+    pools=(5, 3, 2),
+    rsu_heights=(2, 2, 1, 1),
     rsu_mid_divisor=2,
     kernel_size=5,
     se_reduction=2,

@@ -2,13 +2,14 @@
 
 Per epoch, each modality (EEG, EOG) passes through its own :class:`Branch`:
 
-    (N, 1, 3000) -> Encoder: RSU stages, max-pool between them
+    (N, 1, 3000) -> optional stem (strided conv, ReLU, max-pool: band envelopes)
+                 -> Encoder: RSU stages, max-pool between them
                  -> PDC on the bottleneck (dilations 1..4)
                  -> Decoder: upsample, concatenate the encoder skip, RSU
-                 -> SalientAttention                     -> (N, widths[0], 3000)
+                 -> SalientAttention              -> (N, widths[0], first stage length)
 
 The two decoder outputs are fused by ``X1 + X2 + X1 ⊙ X2`` (equation 1); a 1x1
-Conv-BN-ReLU and an average over the 3,000 samples give one vector per epoch.
+Conv-BN-ReLU and an average over time give one vector per epoch.
 Across the L epochs of a sequence, a convolution of ``context_kernel`` epochs
 (zero padding, so L = 1 works) with a residual path and a linear layer give
 5-class logits. Softmax is applied at inference only (train on logits).
@@ -42,8 +43,19 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.pools = cfg.pools
-        stages = []
         in_ch = 1
+        if cfg.has_stem:
+            # A learned filter bank (as DeepSleepNet's first layer) whose rectified output is
+            # max-pooled into band envelopes: the outer U then runs on a few hundred samples,
+            # where small convolutions cost far less than on 3,000.
+            k = cfg.stem_kernel
+            self.stem = nn.Sequential(
+                nn.Conv1d(1, cfg.widths[0], k, stride=cfg.stem_stride, padding=k // 2, bias=False),
+                nn.BatchNorm1d(cfg.widths[0]), nn.ReLU(), nn.MaxPool1d(cfg.stem_pool))
+            in_ch = cfg.widths[0]
+        else:
+            self.stem = nn.Identity()
+        stages = []
         for w, h in zip(cfg.widths, cfg.rsu_heights):
             stages.append(RSU(in_ch, _mid(w, cfg), w, h, cfg.kernel_size))
             in_ch = w
@@ -53,7 +65,7 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """(N, 1, 3000) -> the output of every stage, finest first (skips + bottleneck)."""
         outs = []
-        h = x
+        h = self.stem(x)
         for i, stage in enumerate(self.stages):
             if i > 0:
                 h = F.max_pool1d(h, self.pools[i - 1])
@@ -81,7 +93,7 @@ class Branch(nn.Module):
         self.attention = SalientAttention(w[0], cfg.se_reduction, cfg.saliency_kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 1, 3000) -> (N, widths[0], 3000)."""
+        """(N, 1, 3000) -> (N, widths[0], stage_lengths()[0])."""
         skips = self.encoder(x)
         d = self.pdc(skips[-1])
         for i in range(len(self.decoder) - 1, -1, -1):
@@ -119,7 +131,7 @@ class SleepStager(nn.Module):
                 f"expected epochs of shape (N, 2, {self.config.epoch_samples}), got {tuple(x.shape)}")
 
     def fused(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 2, 3000) -> fused decoder features (N, widths[0], 3000)."""
+        """(N, 2, 3000) -> fused decoder features (N, widths[0], stage_lengths()[0])."""
         self._check_epochs(x)
         return fuse(self.eeg_branch(x[:, 0:1]), self.eog_branch(x[:, 1:2]))
 
@@ -206,14 +218,20 @@ def fold_batchnorm(model: SleepStager) -> SleepStager:
     folded = copy.deepcopy(model).eval()
     for m in folded.modules():
         if isinstance(m, ConvBNReLU) and isinstance(m.bn, nn.BatchNorm1d):
-            bn, conv = m.bn, m.conv
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            with torch.no_grad():
-                new = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0],
-                                padding=conv.padding[0], dilation=conv.dilation[0], bias=True)
-                new.weight.copy_(conv.weight * scale[:, None, None])
-                base = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-                new.bias.copy_((base - bn.running_mean) * scale + bn.bias)
-            m.conv = new.to(conv.weight.device)
-            m.bn = nn.Identity()
+            m.conv, m.bn = _fold(m.conv, m.bn), nn.Identity()
+        elif isinstance(m, nn.Sequential):
+            for i in range(len(m) - 1):
+                if isinstance(m[i], nn.Conv1d) and isinstance(m[i + 1], nn.BatchNorm1d):
+                    m[i], m[i + 1] = _fold(m[i], m[i + 1]), nn.Identity()
     return folded
+
+
+def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> nn.Conv1d:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    new = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], stride=conv.stride[0],
+                    padding=conv.padding[0], dilation=conv.dilation[0], groups=conv.groups, bias=True)
+    with torch.no_grad():
+        new.weight.copy_(conv.weight * scale[:, None, None])
+        base = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        new.bias.copy_((base - bn.running_mean) * scale + bn.bias)
+    return new.to(conv.weight.device)
