@@ -78,35 +78,37 @@ def test_subjects_vary_more_than_nights_of_one_subject():
     # Wake Pz-Oz alpha peak and N2 Fpz-Cz amplitude: spread across 8 subjects vs. 2 nights.
     from scipy import signal
 
-    labels = np.array([0] * 6 + [2] * 6, dtype=np.int8)
+    labels = np.array([0] * 10 + [2] * 6, dtype=np.int8)
 
     def features(subject, night):
         n = syn.synth_night(labels, subject=subject, night=night, seed=1)
-        pz = n.signals["EEG Pz-Oz"][: 6 * 3000]
-        f, p = signal.welch(pz, 100, nperseg=800)
+        pz = n.signals["EEG Pz-Oz"][: 10 * 3000]
+        f, p = signal.welch(pz, 100, nperseg=400)
         band = (f >= 7) & (f <= 13)
-        return f[band][np.argmax(p[band])], n.signals["EEG Fpz-Cz"][6 * 3000:].std()
+        return f[band][np.argmax(p[band])], n.signals["EEG Fpz-Cz"][10 * 3000:].std()
 
     subj = np.array([features(s, 1) for s in range(8)])
     nights = np.array([features(4, k) for k in (1, 2)])
     assert np.ptp(subj[:, 0]) >= 1.0  # alpha peaks spread over >= 1 Hz
     assert np.ptp(subj[:, 1]) / subj[:, 1].mean() > 0.3
-    assert abs(nights[0, 0] - nights[1, 0]) <= 0.5
+    assert abs(nights[0, 0] - nights[1, 0]) <= 0.5  # 0.25-Hz bins; nights move the peak by ~0.15 Hz
     assert np.ptp(nights[:, 1]) / nights[:, 1].mean() < np.ptp(subj[:, 1]) / subj[:, 1].mean()
 
 
 def test_transitions_are_gradual_not_switched_at_the_epoch_edge():
-    # Ten N2 -> N3 boundaries: averaged over them, the delta envelope on Fpz-Cz
+    # N2 -> N3 boundaries: averaged over them, the delta envelope on Fpz-Cz
     # already rises in the seconds before the edge and is still rising after it.
     from scipy import signal
 
     labels = np.array(([2] * 2 + [3] * 2) * 10, dtype=np.int8)
-    n = syn.synth_night(labels, subject=1, night=1, seed=3)
-    x = n.signals["EEG Fpz-Cz"].astype(np.float64)
     b, a = signal.butter(2, [0.5, 2.0], btype="band", fs=100)
-    env = np.abs(signal.hilbert(signal.filtfilt(b, a, x)))
     edges = [(4 * k + 2) * 3000 for k in range(10)]
-    per_s = np.mean([env[e - 1500: e + 1500].reshape(30, 100).mean(axis=1) for e in edges], axis=0)
+    curves = []
+    for subject in range(4):  # 40 boundaries: single ones are noisy (and some are ambiguous on purpose)
+        x = syn.synth_night(labels, subject=subject, night=1, seed=3).signals["EEG Fpz-Cz"].astype(np.float64)
+        env = np.abs(signal.hilbert(signal.filtfilt(b, a, x)))
+        curves += [env[e - 1500: e + 1500].reshape(30, 100).mean(axis=1) / env.mean() for e in edges]
+    per_s = np.mean(curves, axis=0)
     lo, hi = per_s[:4].mean(), per_s[-4:].mean()  # 11-15 s before / after the edge
     before, after = per_s[13:14].mean(), per_s[16:17].mean()  # 1-2 s before / after
     assert hi > 2 * lo

@@ -167,8 +167,45 @@ def _slow_share(exponent: float) -> float:
     return float(p[(f >= 0.3) & (f <= 2.5)].sum() / p.sum())
 
 
-def _per_epoch_drives(night: _Night) -> dict[str, np.ndarray]:
-    rng, s, rows, n = night.rng, night.s, night.rows, night.n
+# Which stage an epoch of each stage can look partly like, how often, and with
+# what odds: real scorers disagree mostly on N1 (with W, N2 and REM), on the
+# N2/N3 border and around REM. (alternatives, their odds, share of epochs)
+_CONFUSABLE = {
+    W: ((N1,), (1.0,), 0.12),
+    N1: ((W, N2, REM), (0.4, 0.4, 0.2), 0.45),
+    N2: ((N1, N3, REM), (0.3, 0.5, 0.2), 0.16),
+    N3: ((N2,), (1.0,), 0.2),
+    REM: ((N1, N2, W), (0.6, 0.3, 0.1), 0.16),
+    UNS: ((W,), (1.0,), 0.0),
+}
+
+
+def _ambiguity(night: _Night) -> tuple[np.ndarray, np.ndarray]:
+    """Per epoch: a stage it partly looks like, and how much (0 = a textbook epoch).
+
+    Epochs next to a stage change are twice as often ambiguous, and then look
+    like their neighbour: where scorers place a transition is itself uncertain.
+    """
+    rng, rows, n = night.rng, night.rows, night.n
+    alt = rows.copy()
+    share = np.zeros(n)
+    for row, (alts, odds, p) in _CONFUSABLE.items():
+        mask = rows == row
+        alt[mask] = rng.choice(alts, size=int(mask.sum()), p=odds)
+        share[mask] = p
+    prev = np.concatenate([rows[:1], rows[:-1]])
+    nxt = np.concatenate([rows[1:], rows[-1:]])
+    neighbour = np.where(prev != rows, prev, nxt)
+    at_edge = (neighbour != rows) & (neighbour != UNS) & (rows != UNS)
+    share = np.where(at_edge, np.minimum(2 * share, 0.8), share)
+    alt = np.where(at_edge & (rng.random(n) < 0.7), neighbour, alt)
+    ambiguous = rng.random(n) < share
+    weight = np.where(ambiguous, rng.uniform(0.3, 0.75, n), 0.0)
+    return alt, weight
+
+
+def _per_epoch_drives(night: _Night, rows: np.ndarray) -> dict[str, np.ndarray]:
+    rng, s, n = night.rng, night.s, night.n
     low_alpha = rng.random(n) < s.low_alpha_fraction
     wake_alpha = np.where(low_alpha, _u(rng, 0.03, 0.3, n), _u(rng, 0.55, 1.05, n))
     # The N2/N3 border is an absolute criterion (waves >= 75 µV peak-to-peak
@@ -203,7 +240,9 @@ def _per_epoch_drives(night: _Night) -> dict[str, np.ndarray]:
         "background": _by_stage(rows, _BACKGROUND_SCALE) * _u(rng, 0.9, 1.1, n),
         "beta": _by_stage(rows, {W: _u(rng, 0.6, 1.2, n), N1: _u(rng, 0.3, 0.6, n), N2: 0.25, N3: 0.15,
                                  REM: _u(rng, 0.4, 0.7, n), UNS: 0.9}),
-        "muscle": _by_stage(rows, {W: _u(rng, 0.3, 1.3, n), N1: 0.3, N2: 0.15, N3: 0.1, REM: 0.03, UNS: 1.5}),
+        # Frontal muscle tone falls with sleep but overlaps between N1, N2, N3 and REM.
+        "muscle": _by_stage(rows, {W: _u(rng, 0.15, 1.3, n), N1: _u(rng, 0.05, 0.45, n), N2: _u(rng, 0.04, 0.25, n),
+                                   N3: _u(rng, 0.03, 0.2, n), REM: _u(rng, 0.02, 0.15, n), UNS: 1.5}),
         "emg": _by_stage(rows, {W: 1.0, N1: 0.7, N2: 0.5, N3: 0.45, REM: 0.15, UNS: 1.3}) * _u(rng, 0.85, 1.15, n),
         "sigma": _by_stage(rows, {N2: _u(rng, 0.5, 1.0, n), N3: 1.0, N1: 0.15}, default=0.05),
         "spindles": _by_stage(rows, {N2: s.spindle_per_min * _u(rng, 0.3, 1.5, n), N3: 0.4 * s.spindle_per_min,
@@ -213,8 +252,8 @@ def _per_epoch_drives(night: _Night) -> dict[str, np.ndarray]:
         "vertex": _by_stage(rows, {N1: _u(rng, 1.0, 5.0, n), N2: 0.5}),
         "sawtooth": _by_stage(rows, {REM: s.sawtooth_per_min * _u(rng, 0.0, 1.8, n), N1: 0.1}),
         "rems": _by_stage(rows, {REM: s.rem_per_min * rem_eye, N1: 0.3}),
-        "sems": _by_stage(rows, {N1: _u(rng, 0.4, 1.0, n), W: _u(rng, 0.0, 0.3, n), N2: _u(rng, 0.0, 0.25, n),
-                                 REM: 0.1}),
+        "sems": _by_stage(rows, {N1: _u(rng, 0.1, 1.0, n), W: _u(rng, 0.0, 0.4, n), N2: _u(rng, 0.0, 0.3, n),
+                                 REM: _u(rng, 0.0, 0.3, n)}),
         "movements": _by_stage(rows, {W: s.movements_per_hour / 60, UNS: 1.5, N1: s.movements_per_hour / 240},
                                default=s.movements_per_hour / 1200),
         "pops": _by_stage(rows, {W: 3.0, UNS: 3.0}, default=1.0) * s.pops_per_hour / 60,
@@ -327,13 +366,15 @@ def generate(labels: np.ndarray, params: NightParams, rng: np.random.Generator) 
     """All seven Sleep-EDF channels for one night following `labels` (one per 30-s epoch)."""
     night = _Night(labels, params, rng)
     s = night.s
-    d = _per_epoch_drives(night)
+    alt_rows, alt_weight = _ambiguity(night)
+    own, other = _per_epoch_drives(night, night.rows), _per_epoch_drives(night, alt_rows)
+    d = {k: (1.0 - alt_weight) * own[k] + alt_weight * other[k] for k in own}
 
     eyes_open = _eyes_open(night, d["eyes_open"])
     sec = {k: night.per_second(v, wobble=0.25) for k, v in d.items() if k not in ("eyes_open",)}
     # Alpha blocks when the eyes open; blinks and saccades come with open eyes.
     sec["alpha"] *= 1.0 - 0.75 * eyes_open
-    blink_rate = s.blink_per_min * eyes_open * (night.rows.repeat(EPOCH_S) != REM)
+    blink_rate = s.blink_per_min * eyes_open
     saccade_rate = 60.0 * 0.9 * eyes_open
 
     env = {k: night.upsample(sec[k]) for k in ("alpha", "theta", "delta", "sigma", "background", "beta", "muscle", "sems")}
