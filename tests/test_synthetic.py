@@ -225,3 +225,19 @@ def test_cli_writes_a_night_and_refuses_bad_names(tmp_path, capsys):
     assert len(list(tmp_path.glob("SC4001E*-Hypnogram.edf"))) == 1
     assert main(["synth", "--out", str(tmp_path), "--nights", "SC4999E0", "--quiet"]) == 2
     assert "SC4999E0" in capsys.readouterr().err
+
+
+def test_written_night_reads_back_through_sleepscope_io(tmp_path):
+    from sleepscope.io import open_recording
+    from sleepscope.io.hypnogram import find_hypnogram, read_hypnogram
+
+    psg, hyp = syn.write_night(tmp_path, "SC4012E0", seed=2, labels=SHORT)
+    rec = open_recording(psg, extra=("EEG Pz-Oz",))
+    assert rec.eeg_name == "EEG Fpz-Cz" and rec.eog_name == "EOG horizontal"
+    assert rec.fs == 100.0 and rec.n_epochs == len(SHORT)
+    assert rec.start_time.hour >= 21
+    n = syn.synth_night(SHORT, subject=1, night=2, seed=2)
+    step = 2 * n.physical_limits()["EEG Fpz-Cz"] / 4095
+    assert np.max(np.abs(rec.eeg - n.signals["EEG Fpz-Cz"])) <= step * 1.01
+    assert find_hypnogram(psg) == hyp
+    assert read_hypnogram(hyp, n_epochs=rec.n_epochs).tolist() == SHORT.tolist()
