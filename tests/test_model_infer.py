@@ -172,3 +172,18 @@ def test_device_and_threads():
              progress=lambda d, t, m: seen.append(torch.get_num_threads()))
     assert seen[0] == physical_cores()
     assert torch.get_num_threads() == 1  # the caller's setting is restored
+
+
+def test_folded_copy_is_reused_until_the_weights_change(tiny):
+    from sleepscope.model import infer
+
+    x = night(3)
+    a = predict(x, tiny, device="cpu")
+    first = infer._FOLDED[tiny][2]
+    predict(x, tiny, device="cpu")
+    assert infer._FOLDED[tiny][2] is first
+    with torch.no_grad():
+        tiny.classifier.bias += 1.0  # fine-tuned in memory: a new version, a new copy
+    b = predict(x, tiny, device="cpu")
+    assert infer._FOLDED[tiny][2] is not first and b.model_version != a.model_version
+    assert not np.array_equal(a.probs, b.probs)

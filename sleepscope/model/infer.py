@@ -12,6 +12,7 @@ one window of its own length; any length is covered exactly once.
 from __future__ import annotations
 
 import os
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -136,6 +137,24 @@ def _as_epochs(recording_or_array) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+#: model -> (weights version, device, its batch-norm-folded copy): a GUI pre-scoring night after
+#: night with the same model folds it once. Weak keys: a dropped model frees its copy.
+_FOLDED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _inference_copy(model, version: str, dev: torch.device):
+    from sleepscope.model.network import fold_batchnorm
+
+    if not hasattr(model, "eeg_branch"):  # any module with the split API (tests instrument it)
+        return model.to(dev).eval()
+    cached = _FOLDED.get(model)
+    if cached is not None and cached[0] == version and cached[1] == dev:
+        return cached[2]
+    net = fold_batchnorm(model).to(dev)
+    _FOLDED[model] = (version, dev, net)
+    return net
+
+
 def predict(recording_or_array, model, *, batch_size: int | None = None,
             device: str | torch.device | None = None, seq_len: int | None = None,
             stride: int | None = None, threads: int | None = None,
@@ -152,7 +171,6 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     (checked between batches).
     """
     from sleepscope.model.checkpoint import weights_version
-    from sleepscope.model.network import fold_batchnorm
 
     x = _as_epochs(recording_or_array)
     n = x.shape[0]
@@ -163,7 +181,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     if batch_size is None:
         batch_size = 256 if dev.type != "cpu" else 64
     check(cancel)
-    net = fold_batchnorm(model).to(dev) if hasattr(model, "eeg_branch") else model.to(dev).eval()
+    net = _inference_copy(model, version, dev)
     n_threads = (threads or physical_cores()) if dev.type == "cpu" else torch.get_num_threads()
     total = n + 1  # the sequence head is the last step
     feats = None

@@ -227,11 +227,10 @@ def fold_batchnorm(model: SleepStager) -> SleepStager:
 
 
 def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d) -> nn.Conv1d:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    new = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], stride=conv.stride[0],
-                    padding=conv.padding[0], dilation=conv.dilation[0], groups=conv.groups, bias=True)
+    """Merge ``bn`` into ``conv`` in place (conv belongs to a private copy) and return it."""
     with torch.no_grad():
-        new.weight.copy_(conv.weight * scale[:, None, None])
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         base = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-        new.bias.copy_((base - bn.running_mean) * scale + bn.bias)
-    return new.to(conv.weight.device)
+        conv.weight.mul_(scale[:, None, None])
+        conv.bias = nn.Parameter((base - bn.running_mean) * scale + bn.bias)
+    return conv
