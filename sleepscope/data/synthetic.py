@@ -41,6 +41,7 @@ import numpy as np
 from sleepscope.data.synth import edf_writer, physiology
 from sleepscope.data.synth.subjects import NightParams, night_params, signal_seed
 from sleepscope.errors import SleepScopeError
+from sleepscope.io.hypnogram import write_edf_hypnogram
 from sleepscope.stages import Stage
 from sleepscope.tasks import CancelToken, Progress, check, report
 
@@ -197,7 +198,7 @@ def write_night(
     tmp_hyp = hyp.with_name(hyp.name + ".part")
     try:
         edf_writer.write_psg(tmp_psg, synth.signals, synth.aux, synth.physical_limits(), synth.start_time, patient, s.sex)
-        edf_writer.write_hypnogram(tmp_hyp, synth.labels, synth.start_time, patient, s.sex)
+        write_edf_hypnogram(tmp_hyp, synth.labels, synth.start_time)
         os.replace(tmp_hyp, hyp)
         os.replace(tmp_psg, psg)
     finally:

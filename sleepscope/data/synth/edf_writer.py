@@ -3,9 +3,9 @@
 `SC4ssNE0-PSG.edf`: plain EDF, 7 signals with Sleep-EDF's labels, transducers,
 units, prefiltering text and physical/digital ranges, 30-s data records
 (3,000 samples of each 100-Hz signal, 30 of each 1-Hz signal per record), a
-start time in the evening. `SC4ssNXY-Hypnogram.edf`: EDF+ with annotations
-only, one `Sleep stage W/1/2/3/R/?` annotation per run of equal stages with
-onset and duration from the PSG start.
+start time in the evening. The hypnogram is written by
+`sleepscope.io.hypnogram.write_edf_hypnogram` (EDF+, annotations only, one
+`Sleep stage W/1/2/3/R/?` per run of equal stages).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import edfio
 import numpy as np
 
 from sleepscope.data.synth import physiology as ph
-from sleepscope.stages import AASM_TO_RK, Stage
 
 _PREFILTER_EXG = "HP:0.5Hz LP:100Hz [enhanced cassette BW]"
 
@@ -77,35 +76,5 @@ def write_psg(
         recording=edfio.Recording(startdate=start.date()),
         starttime=start.time(),
         data_record_duration=float(ph.EPOCH_S),
-    )
-    edf.write(path)
-
-
-def stage_runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
-    """(stage code, first epoch, number of epochs) for each run of equal stages."""
-    labels = np.asarray(labels)
-    if len(labels) == 0:
-        return []
-    cuts = np.flatnonzero(np.diff(labels)) + 1
-    starts = np.concatenate([[0], cuts])
-    ends = np.concatenate([cuts, [len(labels)]])
-    return [(int(labels[a]), int(a), int(b - a)) for a, b in zip(starts, ends)]
-
-
-def write_hypnogram(path: Path, labels: np.ndarray, start: dt.datetime, patient_name: str, sex: str) -> None:
-    annotations = [
-        edfio.EdfAnnotation(
-            onset=float(first * ph.EPOCH_S),
-            duration=float(count * ph.EPOCH_S),
-            text=AASM_TO_RK[Stage(code)],
-        )
-        for code, first, count in stage_runs(labels)
-    ]
-    edf = edfio.Edf(
-        [],
-        patient=edfio.Patient(code="X", sex=sex, name=patient_name),
-        recording=edfio.Recording(startdate=start.date()),
-        starttime=start.time(),
-        annotations=annotations,
     )
     edf.write(path)
