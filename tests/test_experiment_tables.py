@@ -76,3 +76,25 @@ def test_plot_is_a_png(tmp_path):
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
     w, h = struct.unpack(">II", head[16:24])
     assert (w, h) == (768, 528)
+
+
+def test_budget_estimate_arithmetic():
+    from sleepscope.experiments.budgets import get_budget
+    from sleepscope.experiments.timing import Piece, Timings, estimate
+
+    t = Timings(config="default", threads=1, load_average=None, pieces=[
+        Piece("cache build", 1.0, 0.5, "night"),
+        Piece("pre-training step clip", 1.0, 0.3, "step"),
+        Piece("pre-training step simclr", 1.0, 0.2, "step"),
+        Piece("pre-training step tstcc", 1.0, 0.1, "step"),
+        Piece("fine-tuning step", 1.0, 0.5, "step"),
+        Piece("scoring", 0.01, 0.001, "epoch"),
+    ])
+    b = get_budget("quick")  # 2 seeds, 100 pre-training steps once, 40 fine-tuning steps, validation every 10
+    e = estimate(b, t, use="cpu_s")
+    assert e.cache_s == pytest.approx(153 * 0.5)
+    assert e.pretrain_s == pytest.approx(100 * 0.6)
+    assert e.finetune_s == pytest.approx(32 * 40 * 0.5)
+    assert e.validation_s == pytest.approx(32 * 4 * (4 * 300) * 0.001)
+    assert e.test_s == pytest.approx(32 * 7400 * 0.001)
+    assert e.total_s == pytest.approx(e.cache_s + e.pretrain_s + e.finetune_s + e.validation_s + e.test_s)

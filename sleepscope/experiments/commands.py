@@ -36,6 +36,20 @@ def register(subparsers) -> None:
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_paper)
 
+    t = sub.add_parser(
+        "time-pieces",
+        help="time the pieces of a budget (cache, pre-training, fine-tuning, scoring) and predict its duration",
+        description="Write a few synthetic nights to a temporary folder, time one cache build, pre-training "
+        "steps of each method, fine-tuning steps and scoring, in wall and CPU seconds, and predict the "
+        "budget's longest duration on the synthetic Sleep-EDF-78 cohort from them.",
+    )
+    t.add_argument("--budget", choices=("smoke", "quick", "full"), default="quick")
+    t.add_argument("--config", default=None, help="network size (default: the budget's)")
+    t.add_argument("--steps", type=int, default=5, help="steps timed per piece (default 5)")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    t.add_argument("--json", action="store_true", help="print JSON")
+    t.set_defaults(func=_time_pieces)
+
 
 def _paper(args: argparse.Namespace) -> int:
     from tqdm import tqdm
@@ -89,3 +103,35 @@ def _reconstruct(args: argparse.Namespace) -> str:
     if args.synthetic:
         parts.append("--synthetic")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _time_pieces(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import replace
+
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.experiments.budgets import get_budget
+    from sleepscope.experiments.timing import estimate, time_pieces
+    from sleepscope.tasks import TqdmProgress
+
+    if args.steps < 1 or args.threads < 1:
+        raise SleepScopeError("--steps and --threads must be at least 1")
+    b = get_budget(args.budget)
+    if args.config:
+        b = replace(b, config=args.config)
+    with TqdmProgress("timing") as bar:
+        t = time_pieces(b.config, steps=args.steps, pretrain_batch=32, batch_size=4, threads=args.threads,
+                        progress=bar)
+    est = {use: estimate(b, t, use=use) for use in ("cpu_s", "wall_s")}
+    if args.json:
+        print(json.dumps({"timings": t.to_dict(), "budget": b.to_dict(),
+                          "estimate": {k: {**vars(v), "total_s": v.total_s} for k, v in est.items()}}, indent=2))
+        return 0
+    print(f"config {t.config}, {t.threads} thread(s), load average {t.load_average}")
+    for p in t.pieces:
+        print(f"  {p.name:<28} wall {p.wall_s:8.4f} s   cpu {p.cpu_s:8.4f} s   per {p.unit}")
+    for use, e in est.items():
+        print(f"budget {b.name} from {use}: cache {e.cache_s:.0f} s, pre-training {e.pretrain_s:.0f} s, "
+              f"fine-tuning {e.finetune_s:.0f} s, validation {e.validation_s:.0f} s, test {e.test_s:.0f} s "
+              f"= {e.total_s / 60:.1f} min")
+    return 0

@@ -155,7 +155,8 @@ class _Scorer:
                     continue
                 count = max(1, limit // 60)
                 for s in np.linspace(0, n - 60, count).round().astype(int):
-                    self.items.append((x[s:s + 60], y[s:s + 60]))
+                    # Copies: a view would keep the whole night's array alive.
+                    self.items.append((x[s:s + 60].copy(), y[s:s + 60].copy()))
         self.n_epochs = int(sum(int((y >= 0).sum()) for _, y in self.items))
 
     def score(self, model, device, cancel: CancelToken | None = None):
@@ -234,6 +235,7 @@ def run_paper(
     pre_nights = [n for n in pretraining_nights(all_nights)]
     _check_cohort(data, all_nights, split, nights_20, pre_nights)
 
+    invocation_started = time.perf_counter()
     runs = plan_runs(settings)
     pre_jobs = [(m, s) for s in pretrain_seeds(settings) for m in PRETRAIN_METHODS if m in settings.methods]
     total = 1 + len(pre_jobs) + len(runs) + 1
@@ -247,6 +249,7 @@ def run_paper(
     lab_cache = build_cache(labelled, cache_root / "sleep-edf-20.h5", progress=events.step_progress, cancel=cancel)
     pre_cache = build_cache(pre_nights, cache_root / "pretraining.h5", progress=events.step_progress, cancel=cancel)
     done += 1
+    cache_seconds = time.perf_counter() - invocation_started
 
     pre_dir = out / "pretrained"
     for method, seed in pre_jobs:
@@ -262,6 +265,7 @@ def run_paper(
     test_scorer = _Scorer(lab_cache, [n.name for n in nights_20["test"]])
     run_dir = out / "runs"
     results: list[dict] = []
+    computed = 0
     for i, spec in enumerate(runs):
         report(progress, done, total, f"run {i + 1}/{len(runs)}: {spec.run_id}")
         path = run_dir / f"{spec.run_id}.json"
@@ -276,6 +280,7 @@ def run_paper(
                               events.step_progress, cancel)
             _atomic_json(path, record)
             results.append(record)
+            computed += 1
             if events.on_run:
                 events.on_run(spec, record)
         done += 1
@@ -289,6 +294,9 @@ def run_paper(
         "data": _describe_data(data, all_nights, nights_20, pre_nights, lab_cache, pre_cache),
         "settings": settings.to_dict(),
         "device": str(dev),
+        # This invocation only (a resumed experiment reads earlier runs back from disk).
+        "invocation": {"cache_seconds": cache_seconds, "elapsed_seconds": time.perf_counter() - invocation_started,
+                       "runs_computed": computed},
         "runs": results,
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -384,13 +392,14 @@ def _pretrain_one(method: str, seed: int, b: Budget, cache: Path, nights: list[N
     cfg = PretrainConfig(method=method, epochs=max(1, -(-b.pretrain_steps * b.pretrain_batch // len(dataset))),
                          batch_size=b.pretrain_batch, max_steps=b.pretrain_steps, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = pretrain(stager, dataset, cfg, state_path=path, resume=has_state(path), info=DistInfo(device=dev),
                       progress=_relabel(step_progress, f"pre-training {method}"), cancel=cancel)
     card = ModelCard(
         config=stager.config, parent=None,
         data=f"{method} pre-training (labels unused) on {len(nights)} nights, {len(dataset)} epochs",
-        metrics={"method": method, "seed": seed, **result.summary(), "seconds": time.perf_counter() - started},
+        metrics={"method": method, "seed": seed, **result.summary(), "seconds": time.perf_counter() - started,
+                 "cpu_seconds": time.process_time() - cpu_started},
         notes="paper experiment: encoders pre-trained, the rest untrained")
     save_model(stager, path, card)
 
@@ -452,7 +461,7 @@ def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, night
             if best["bad"] >= b.patience:
                 raise _EarlyStop()
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     stopped_early = False
     try:
         result = train(model, dataset, None, cfg, class_weights=weights, info=DistInfo(device=dev),
@@ -461,13 +470,13 @@ def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, night
     except _EarlyStop:
         stopped_early = True
         steps = history[-1]["step"]
-    train_seconds = time.perf_counter() - started
+    train_seconds, train_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if best["weights"] is not None:
         model.load_state_dict(best["weights"])
     model.eval()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     a = test_scorer.score(model, dev, cancel)
-    eval_seconds = time.perf_counter() - started
+    eval_seconds, eval_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "method": spec.method, "n": spec.n, "seed": spec.seed, "run_id": spec.run_id,
         "settings_budget": b.name, "config": b.config,
@@ -478,5 +487,7 @@ def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, night
         "steps": steps, "best_step": best["step"], "stopped_early": stopped_early,
         "validation": {"macro_f1": best["score"], "accuracy": best["val"].accuracy if best["val"] else None,
                        "epochs": val_scorer.n_epochs, "history": history},
+        # Wall seconds, and the process's CPU seconds (the figure that does not grow with others' load).
         "train_seconds": train_seconds, "eval_seconds": eval_seconds,
+        "train_cpu_seconds": train_cpu, "eval_cpu_seconds": eval_cpu,
     }
