@@ -2,6 +2,9 @@ import os
 
 # Before any Qt import: tests run without a screen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Before torch is imported: OpenMP threads that spin while waiting make the
+# tiny models of the tests several times slower on a busy 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 
