@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -586,10 +586,12 @@ class MainWindow(QMainWindow):
         self._drop_job()
         job = start_prescore(self.recording, self.model_path)
         w = job.worker
-        w.progress.connect(self._on_job_progress)
-        w.finished.connect(self._on_job_finished)
-        w.errored.connect(self._on_job_error)
-        w.aborted.connect(self._on_job_aborted)
+        # Queued explicitly: these run on the GUI thread whatever PySide infers for the slot.
+        queued = Qt.ConnectionType.QueuedConnection
+        w.progress.connect(self._on_job_progress, queued)
+        w.finished.connect(self._on_job_finished, queued)
+        w.errored.connect(self._on_job_error, queued)
+        w.aborted.connect(self._on_job_aborted, queued)
         self.job = job
         self.progress.setRange(0, 0)
         self.progress.setFormat("Pre-scoring %p%")

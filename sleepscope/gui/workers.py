@@ -88,6 +88,25 @@ def model_input_chunked(eeg_epochs: np.ndarray, eog_epochs: np.ndarray, cancel: 
     return out
 
 
+def lower_thread_priority(steps: int = 10) -> bool:
+    """Make the calling thread (and the torch threads it starts) yield the CPU to the GUI thread.
+
+    On Linux the nice value is per thread and inherited by threads it
+    creates, so the OpenMP pool torch starts from the worker runs behind
+    the event loop. Elsewhere this does nothing (QThread priorities cover it).
+    """
+    import os
+
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + steps))
+    except OSError:
+        return False
+    return True
+
+
 class PreScoreWorker(QObject):
     """Runs a model over a whole night; lives on a QThread made by `start_prescore`."""
 
@@ -120,6 +139,7 @@ class PreScoreWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        lower_thread_priority()
         self.started.emit(self.job_id)
         tic = time.perf_counter()
         try:
