@@ -22,6 +22,15 @@ from sleepscope.stages import Stage  # noqa: E402
 PRESCORE_TIMEOUT_MS = 120_000  # a shared 2-core machine; the job itself takes seconds
 
 
+@pytest.fixture(autouse=True)
+def no_shipped_model(tmp_path_factory, monkeypatch):
+    """Tests choose their model: the shipped one (once it exists) must not sneak in."""
+    import sleepscope.paths
+
+    empty = tmp_path_factory.mktemp("no_models")
+    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: empty)
+
+
 @pytest.fixture
 def errors(monkeypatch):
     """Record error dialogs instead of blocking on them."""
@@ -258,3 +267,29 @@ def test_screenshot(qtbot, tmp_path, gui_settings, tiny_model, windows):
     out = tmp_path / "main.png"
     assert w.grab().save(str(out))
     assert out.stat().st_size > 20_000
+
+
+def test_no_model_then_choose_one(qtbot, tmp_path, gui_settings, tiny_model, windows, errors, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from sleepscope.io import Recording
+
+    w = windows(gui_settings, None)
+    assert w.model_path is None
+    assert "No model available" in w.statusBar().currentMessage()
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.standard_normal(12 * 3000) * 20, rng.standard_normal(12 * 3000) * 20)
+    assert w.open_recording(rec, scoring_path=tmp_path / "r.sleepscope.h5")
+    assert w.job is None and not w.act_prescore.isEnabled()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_model), ""))
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        w.choose_model()  # Model → Choose model file…: becomes active and pre-scores the open night
+    assert w.model_path == tiny_model and gui_settings.model_path == str(tiny_model)
+    assert w.controller.probs.shape == (12, 5)
+    assert "NOT a usable" in w.model_card.notes
+    # A file that is not a model is refused with a dialog; the active model stays.
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"junk")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
+    w.choose_model()
+    assert errors and errors[-1][0] == "Cannot use this model" and w.model_path == tiny_model
