@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument(
         "--cohort",
         choices=("sleep-edf-20", "sleep-edf-78"),
-        help="sleep-edf-20: subjects 0-19 (39 nights); sleep-edf-78: all 153 sleep-cassette nights",
+        help="sleep-edf-20 (default): subjects 0-19, 39 nights; sleep-edf-78: all 153 sleep-cassette nights",
     )
     which.add_argument("--nights", help="comma-separated night names, e.g. SC4001E0,SC4002E0")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes identical files (default 0)")
