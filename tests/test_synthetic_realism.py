@@ -205,3 +205,14 @@ def test_eog_crosstalk_into_fpz_cz_follows_the_subject(nights):
         corr.append(np.corrcoef(fpz, eog)[0, 1])
     assert min(corr) > 0
     assert np.corrcoef(xt, corr)[0, 1] > 0.5
+
+
+def test_n1_drops_alpha_gains_theta_and_rem_is_atonic(nights):
+    for n in nights.values():
+        w, n1 = rel_power(epochs(n, "EEG Pz-Oz", 0)), rel_power(epochs(n, "EEG Pz-Oz", 1))
+        if n.params.subject.alpha_uv >= 3:
+            assert np.median(n1["alpha"]) < np.median(w["alpha"])
+        assert np.median(n1["theta"]) > np.median(w["theta"])
+        # Submental EMG (1 Hz envelope): wake > N2 > REM.
+        emg = n.aux["EMG submental"].reshape(-1, 30).mean(axis=1)
+        assert np.median(emg[LABELS == 0]) > np.median(emg[LABELS == 2]) > np.median(emg[LABELS == 4])
