@@ -394,6 +394,9 @@ class TraceView(QWidget):
             item.getAxis("left").setTicks([ticks])
             item.setYRange(bottom, top, padding=0)
         item.setXRange(t0, t1, padding=0)
+        # Apply the new range now rather than in the paint pass: done there, it makes the
+        # axis ask for a second paint of the whole view on every flip.
+        item.getViewBox().prepareForPaint()
         self.last_render_s = time.perf_counter() - tic
         self.rendered.emit(self.last_render_s)
 
