@@ -293,3 +293,38 @@ def test_no_model_then_choose_one(qtbot, tmp_path, gui_settings, tiny_model, win
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
     w.choose_model()
     assert errors and errors[-1][0] == "Cannot use this model" and w.model_path == tiny_model
+
+
+def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors, monkeypatch):
+    import csv
+
+    from PySide6.QtWidgets import QFileDialog
+
+    psg, _ = write_short_night(tmp_path, n=20)
+    w = windows(gui_settings, None)
+    assert w.open_file(psg)
+    for k in (Qt.Key.Key_W, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_5):
+        key(qtbot, w, k)
+    out = {}
+    for kind, name in (("csv", "h.csv"), ("edf", "h-Hypnogram.edf"), ("stats", "stats.txt")):
+        target = tmp_path / name
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target, **k: (str(t), ""))
+        out[kind] = w.export(kind)
+        assert out[kind] is not None and out[kind].exists()
+    with open(out["csv"], newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["stage"] for r in rows[:6]] == ["W", "N1", "N2", "N3", "REM", "?"]
+    from sleepscope.io.hypnogram import read_hypnogram
+
+    assert read_hypnogram(out["edf"], n_epochs=20)[:5].tolist() == [0, 1, 2, 3, 4]
+    assert "Total sleep time (TST):       2.0 min" in out["stats"].read_text()  # N1, N2, N3, REM
+    assert not errors
+
+    # View → Channels: another channel of the file is read and drawn in its own lane.
+    w.toggle_channel("EEG Pz-Oz", True)
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal", "EEG Pz-Oz"]
+    assert "EEG Pz-Oz" in w.panel.gains
+    xs, ys = w.trace._curves["EEG Pz-Oz"].getData()
+    assert len(xs) > 0 and np.isfinite(ys).all()
+    w.toggle_channel("EEG Pz-Oz", False)
+    assert "EEG Pz-Oz" not in w.trace.shown_channels
