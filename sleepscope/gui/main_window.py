@@ -44,7 +44,7 @@ from sleepscope.gui.scoring_controller import UNSURE_BELOW, ScoringController
 from sleepscope.gui.settings import FilterSettings, Settings
 from sleepscope.gui.trace_view import ChannelDisplay, DisplayFilter, TraceView, default_display
 from sleepscope.gui.workers import PreScoreJob, PreScoreResult, start_prescore
-from sleepscope.stages import Stage
+from sleepscope.stages import COLORS, Stage
 from sleepscope.tasks import CancelToken, Cancelled
 
 APP_TITLE = "SleepScope"
@@ -214,8 +214,19 @@ class MainWindow(QMainWindow):
         self.trace = TraceView()
         self.hypnogram = HypnogramView()
         self.surface = ScoringSurface(self._on_key)
+        # A one-line header over the traces: where am I and what is this epoch, at a glance.
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setStyleSheet("QLabel { background: #ffffff; color: #2b2f36; padding: 4px 10px; "
+                                  "border-bottom: 1px solid #dfe3e8; font-size: 10.5pt; }")
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.setSpacing(0)
+        tl.addWidget(self.header)
+        tl.addWidget(self.trace, 1)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.trace)
+        split.addWidget(top)
         split.addWidget(self.hypnogram)
         split.setStretchFactor(0, 5)
         split.setStretchFactor(1, 3)
@@ -846,6 +857,7 @@ class MainWindow(QMainWindow):
                       self.status_reviewed):
                 w.setText("")
             self.status_epoch.setText("No recording: File → Open")
+            self.header.setText("No recording open — File → Open, or run <code>sleepscope demo</code>.")
             return
         c = self.controller
         i = c.current
@@ -863,6 +875,15 @@ class MainWindow(QMainWindow):
             flag = "  ⚑" if m[1] < UNSURE_BELOW else ""
             self.status_model.setText(f"Model: {Stage(m[0]).label} {m[1]:.0%}{flag}")
         self.status_reviewed.setText(f"Reviewed {c.reviewed_fraction():.1%}")
+        end = t + timedelta(seconds=30)
+        chip = stage_chip(label)
+        model = "—" if m is None else f"{stage_chip(m[0])} {m[1]:.0%}" + (
+            " <span style='color:#c0392b'>unsure</span>" if m[1] < UNSURE_BELOW else "")
+        self.header.setText(
+            f"<b>Epoch {i + 1}</b> <span style='color:#6b7480'>of {n}</span> &nbsp;·&nbsp; "
+            f"{t:%H:%M:%S}–{end:%H:%M:%S} &nbsp;·&nbsp; Label {chip}"
+            + (f" <span style='color:#6b7480'>{src}</span>" if src else "")
+            + f" &nbsp;·&nbsp; Model {model}")
 
     # -- closing ------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -873,6 +894,14 @@ class MainWindow(QMainWindow):
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
         event.accept()
+
+
+def stage_chip(code: int) -> str:
+    """A stage name on its hypnogram colour (rich text), white or dark text by contrast."""
+    stage = Stage(int(code))
+    bg = COLORS[stage]
+    fg = "#ffffff" if stage in (Stage.N2, Stage.N3, Stage.REM, Stage.UNSCORED) else "#1b1f24"
+    return f"<span style='background:{bg}; color:{fg}'>&nbsp;<b>{stage.label}</b>&nbsp;</span>"
 
 
 def card_version(model_path: Path) -> str | None:
