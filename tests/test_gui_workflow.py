@@ -328,3 +328,19 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
     assert len(xs) > 0 and np.isfinite(ys).all()
     w.toggle_channel("EEG Pz-Oz", False)
     assert "EEG Pz-Oz" not in w.trace.shown_channels
+
+
+def test_reference_scorer_copied_as_one_undoable_edit(qtbot, tmp_path, gui_settings, windows, errors):
+    psg, hyp = write_short_night(tmp_path, n=30)
+    w = windows(gui_settings, None)
+    assert w.open_file(psg)
+    assert w.reference_name == hyp.name and hyp.name in w.scoring.scorer_sets
+    assert w.act_import_reference.isEnabled()
+    w.act_import_reference.trigger()
+    ref = w.reference
+    scored = ref >= 0
+    assert np.array_equal(w.scoring.labels[scored], ref[scored])
+    assert set(w.scoring.sources[scored]) == {f"import:{hyp.name}"}
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert (w.scoring.labels == -1).all()
+    assert not errors
