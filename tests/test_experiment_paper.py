@@ -124,7 +124,10 @@ def test_resume_redoes_only_the_missing_run(finished, cohort):
 def test_other_settings_in_the_same_folder_are_refused(finished, cohort):
     split, ns = read_split_file(cohort / "split.json")
     with pytest.raises(SleepScopeError, match="other settings"):
-        run_paper(cohort / "data", finished, budget="smoke", seeds=2, split=split, ns=ns,
+        run_paper(cohort / "data", finished, budget="smoke", split=split, ns=[1],
+                  cache_dir=cohort / "cache", device="cpu")
+    with pytest.raises(SleepScopeError, match="other settings"):
+        run_paper(cohort / "data", finished, budget="smoke", config="default", split=split, ns=ns,
                   cache_dir=cohort / "cache", device="cpu")
 
 

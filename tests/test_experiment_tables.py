@@ -90,11 +90,11 @@ def test_budget_estimate_arithmetic():
         Piece("fine-tuning step", 1.0, 0.5, "step"),
         Piece("scoring", 0.01, 0.001, "epoch"),
     ])
-    b = get_budget("quick")  # 2 seeds, 100 pre-training steps once, 40 fine-tuning steps, validation every 10
+    b = get_budget("quick")  # 2 seeds, 300 pre-training steps once, 100 fine-tuning steps, validation every 20
     e = estimate(b, t, use="cpu_s")
     assert e.cache_s == pytest.approx(153 * 0.5)
-    assert e.pretrain_s == pytest.approx(100 * 0.6)
-    assert e.finetune_s == pytest.approx(32 * 40 * 0.5)
-    assert e.validation_s == pytest.approx(32 * 4 * (4 * 300) * 0.001)
-    assert e.test_s == pytest.approx(32 * 7400 * 0.001)
+    assert e.pretrain_s == pytest.approx(300 * 0.6)
+    assert e.finetune_s == pytest.approx(32 * 100 * 0.5)
+    assert e.validation_s == pytest.approx(32 * 5 * (4 * 300) * 0.001)
+    assert e.test_s == pytest.approx(32 * 8769 * 0.001)
     assert e.total_s == pytest.approx(e.cache_s + e.pretrain_s + e.finetune_s + e.validation_s + e.test_s)

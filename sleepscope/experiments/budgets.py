@@ -7,35 +7,47 @@ any machine of the same kind.
 Why `quick` is the size it is (2-core CPU, synthetic Sleep-EDF-78: 153 nights,
 ~930 epochs each after trimming; ≤ 45 min including the HDF5 cache)
 --------------------------------------------------------------------------------
-Pieces timed with `sleepscope experiment time-pieces --config default`
-(`sleepscope/experiments/timing.py`), one thread, CPU seconds of the process
-(`time.process_time`) because five other engineers shared the two cores while
-measuring (load average ~10): CPU time per step does not depend on the load,
-wall time does. Measured 2026-11-24 07:00 UTC, `default` configuration:
+Timed 2026-11-24 07:25 UTC on this machine while five other engineers shared
+its two cores (load average 4-7), one torch thread, `default` configuration.
+Wall seconds (CPU seconds of the process in brackets: they do not grow with
+the others' load and predict a quiet machine).
 
-    cache build (EDF → HDF5)        0.62 s per night (wall, 2 nights)  → 153 nights ≈   95 s
-    pre-training step, batch 32     CLIP 0.58, SimCLR 0.27, TS-TCC 0.26 s
-    fine-tuning step, 4 × 20 epochs 0.72 s
-    scoring (predict, BN folded)    ~410 epochs/s (2.4 ms per epoch)
+1. Pieces, `sleepscope experiment time-pieces --budget quick` (timing.py):
+   cache build 0.62 s per night (0.20); pre-training step of 32 epochs CLIP
+   0.29 s (0.07), SimCLR 0.44 s (0.12), TS-TCC 0.40 s (0.13); fine-tuning
+   step of 4 × 20 epochs 0.64 s (0.22); scoring 2.8 ms per epoch (0.7).
+2. A whole mini-experiment with the previous quick settings (100 pre-training
+   steps, 40 fine-tuning steps, validation every 10): 22 synthetic nights
+   (the 4 validation subjects' first nights, the 4 test subjects' 8 nights,
+   3 training subjects, 2 pre-training subjects), 1 seed, N = 3, 4 runs:
+   196 s wall (107 s CPU) in all. Per run: fine-tuning with its 4
+   validations of 1,200 epochs 11-16 s (11-13), test on 8,769 epochs 5 s
+   (5); pre-training 100 steps CLIP 7 s (6), SimCLR 72 s (16), TS-TCC 29 s
+   (13). Every run's validation macro-F1 was still rising at step 40, so the
+   quick budget trains 2.5 times longer:
+3. The same mini-experiment with the quick budget below (300 pre-training
+   steps, 100 fine-tuning steps, validation every 20; cache already built):
+   348 s wall (233 s CPU). Per run, fine-tuning + test: 46-62 s wall (30-35
+   s CPU); pre-training 300 steps: CLIP 23 s (19), SimCLR 50 s (40), TS-TCC
+   64 s (42).
 
-Quick budget (2 seeds; pre-training once, shared by the seeds):
+Quick (2 seeds; pre-training once, shared by the seeds), from 3 and 1:
 
-    cache                               95 s
-    pre-training   100 steps × (0.58 + 0.27 + 0.26) s                  =  111 s
-    32 runs (4 methods × 4 N × 2 seeds), each at most:
-      fine-tuning  40 steps × 0.72 s                                   =   29 s
-      validation   4 × (4 nights × 300 epochs) / 410 epochs/s          =   12 s
-      test         4 subjects, all 8 nights ≈ 7,400 epochs / 410       =   18 s
-                                                       per run ≈ 59 s → 1,890 s
-    total ≈ 2,100 CPU-seconds ≈ 35 min on one thread
+                                            wall, load ~6    CPU (quiet machine)
+    cache          153 nights × 0.62 s (0.20)      95 s          31 s
+    pre-training   CLIP + SimCLR + TS-TCC         137 s         101 s
+    32 runs (4 methods × 4 N × 2 seeds) × 52 s (33) 1,660 s     1,060 s
+    total                                       ≈ 32 min      ≈ 20 min
 
-so the whole budget fits 45 minutes even if the second core added nothing;
-with two threads on a quiet machine it is shorter. Early stopping only
-shortens runs. 100 pre-training steps of 32 epochs see 3,200 of the ~106,000
-pre-training epochs (3 %), a random subset over all 58 subjects; 40
-fine-tuning steps see 3,200 labelled epochs (about half a pass at N = 3, an
-eighth at N = 12). These are far below the paper's training and the
-absolute numbers will be too; `full` is the budget for conclusions.
+(the test subjects' 8 nights are the same 8,769 epochs in every run; the
+training nights only change the time through the number of steps, which is
+fixed). Both fit 45 minutes.
+
+Early stopping only shortens runs. 300 pre-training steps of 32 epochs see
+9,600 of the ~106,000 pre-training epochs (9 %), a random subset over all 58
+subjects; 100 fine-tuning steps see 8,000 labelled epochs (about 1.3 passes
+at N = 3, a third of one at N = 12). That is far below the paper's training
+and the absolute numbers will be too; `full` is the budget for conclusions.
 """
 
 from __future__ import annotations
@@ -80,8 +92,8 @@ BUDGETS: dict[str, Budget] = {
                     pretrain_batch=8, finetune_steps=3, batch_size=2, seq_len=10, val_every=2, patience=2,
                     val_epochs_per_night=None, val_first_night_only=False),
     # ≤ 45 min on the 2-core CPU (arithmetic above).
-    "quick": Budget(name="quick", config="default", seeds=2, pretrain_per_seed=False, pretrain_steps=100,
-                    pretrain_batch=32, finetune_steps=40, batch_size=4, seq_len=None, val_every=10,
+    "quick": Budget(name="quick", config="default", seeds=2, pretrain_per_seed=False, pretrain_steps=300,
+                    pretrain_batch=32, finetune_steps=100, batch_size=4, seq_len=None, val_every=20,
                     patience=3, val_epochs_per_night=300, val_first_night_only=True),
     # A GPU: the paper-sized network, ~20 passes of pre-training over the 58 subjects
     # (106,000 epochs / 256 per step ≈ 415 steps per pass), fine-tuning until early stopping.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
+import sys
 from pathlib import Path
 
 
@@ -33,6 +35,9 @@ def register(subparsers) -> None:
     e.add_argument("--synthetic", action="store_true",
                    help="mark the results as synthetic data (detected anyway when the folder has the synth marker)")
     e.add_argument("--cache", type=Path, default=None, help="folder for the HDF5 caches (default: user data folder)")
+    e.add_argument("--threads", type=int, default=None,
+                   help="torch threads for training (default: torch's, one per core); 1 on a machine shared "
+                   "with other work, where spinning threads slow everything down")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_paper)
 
@@ -56,7 +61,15 @@ def _paper(args: argparse.Namespace) -> int:
 
     from sleepscope.data.cohorts import PAPER_SPLIT
     from sleepscope.experiments.paper import Events, read_split_file, run_paper
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.tasks import CancelToken, Cancelled
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SleepScopeError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     split, ns = (PAPER_SPLIT, None)
     if args.split_file is not None:
         split, ns = read_split_file(args.split_file)
@@ -78,12 +91,33 @@ def _paper(args: argparse.Namespace) -> int:
         steps.set_description_str(message, refresh=False)
         steps.refresh()
 
+    # The first Ctrl-C asks the running job to stop at its next step (a pre-training then saves
+    # its state for the rerun); a second one interrupts at once.
+    cancel = CancelToken()
+
+    def on_sigint(signum, frame) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()  # signals need the main thread
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     try:
         payload = run_paper(args.data, args.out, budget=args.budget, seeds=args.seeds, config=args.config,
                             device=args.device, split=split, ns=ns, synthetic=True if args.synthetic else None,
                             cache_dir=args.cache, command=command, progress=on_overall,
-                            events=Events(step_progress=on_step))
+                            events=Events(step_progress=on_step), cancel=cancel)
+    except Cancelled:
+        steps.close()
+        overall.close()
+        print(f"stopped; finished runs are kept in {args.out / 'runs'}. Run the same command again to resume.",
+              file=sys.stderr)
+        return 130
     finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
         steps.close()
         overall.close()
     print(f"{len(payload['runs'])} runs; tables in {args.out / 'tables.md'}, plots accuracy.png and macro_f1.png")
@@ -100,6 +134,8 @@ def _reconstruct(args: argparse.Namespace) -> str:
             parts += [flag, str(value)]
     if args.device != "auto":
         parts += ["--device", args.device]
+    if args.threads is not None:
+        parts += ["--threads", str(args.threads)]
     if args.synthetic:
         parts.append("--synthetic")
     return " ".join(shlex.quote(p) for p in parts)

@@ -26,7 +26,9 @@ again; pre-trained encoders are saved in `OUT/pretrained/` and reused, and an
 interrupted pre-training continues from its state file. An interrupted
 fine-tuning run starts again (runs are short next to a pre-training). The
 settings are recorded in `OUT/experiment.json`; a rerun with other settings
-into the same folder is refused, so results of two protocols never mix.
+into the same folder is refused, so results of two protocols never mix, except
+for `--seeds`: a rerun with more seeds keeps the finished runs and adds the new
+seeds' (seed s's run does not depend on how many seeds there are).
 
 The budgets and the arithmetic behind `quick` are in `budgets.py`.
 """
@@ -80,6 +82,14 @@ class ExperimentSettings:
     def to_dict(self) -> dict:
         return {"budget": self.budget.to_dict(), "config": self.config, "seeds": self.seeds,
                 "split": self.split.to_dict(), "ns": list(self.ns), "methods": list(self.methods)}
+
+    @staticmethod
+    def protocol(d: dict) -> dict:
+        """The settings without the number of seeds: a rerun with more seeds extends an experiment."""
+        d = json.loads(json.dumps(d))
+        d.pop("seeds", None)
+        d.get("budget", {}).pop("seeds", None)
+        return d
 
 
 @dataclass
@@ -223,10 +233,12 @@ def run_paper(
     out.mkdir(parents=True, exist_ok=True)
     settings_path = out / "experiment.json"
     previous = _read_json(settings_path)
-    if previous is not None and previous.get("settings") != settings.to_dict():
+    if previous is not None and ExperimentSettings.protocol(previous.get("settings", {})) != \
+            ExperimentSettings.protocol(settings.to_dict()):
         raise SleepScopeError(
-            f"{out} holds an experiment run with other settings (budget, seeds, configuration or split; see "
-            f"{settings_path}). Use another --out folder, or delete that folder to start over.")
+            f"{out} holds an experiment run with other settings (budget, configuration, split or N; see "
+            f"{settings_path}). Use another --out folder, or delete that folder to start over. (Only --seeds "
+            "may change between runs into one folder: more seeds extend the experiment.)")
     _atomic_json(settings_path, {"settings": settings.to_dict(), "data": str(data.resolve())})
 
     all_nights = scan_sleep_cassette(data)
@@ -290,7 +302,9 @@ def run_paper(
         "format": RESULTS_FORMAT,
         "command": command,
         "synthetic": is_synthetic,
-        "synthetic_detected_by": "marker file" if synthetic is None else "--synthetic flag",
+        "synthetic_detected_by": ("--synthetic flag" if synthetic is not None
+                                  else f"marker file {SYNTHETIC_MARKER}" if is_synthetic
+                                  else f"not synthetic: no {SYNTHETIC_MARKER} in the folder"),
         "data": _describe_data(data, all_nights, nights_20, pre_nights, lab_cache, pre_cache),
         "settings": settings.to_dict(),
         "device": str(dev),
@@ -389,8 +403,9 @@ def _pretrain_one(method: str, seed: int, b: Budget, cache: Path, nights: list[N
     torch.manual_seed(seed)
     stager = SleepStager(get_config(b.config))
     dataset = EpochDataset(cache, nights, labelled_only=False)
-    cfg = PretrainConfig(method=method, epochs=max(1, -(-b.pretrain_steps * b.pretrain_batch // len(dataset))),
-                         batch_size=b.pretrain_batch, max_steps=b.pretrain_steps, seed=seed)
+    per_pass = max(1, len(dataset) // b.pretrain_batch)  # pretrain() drops the ragged last batch
+    cfg = PretrainConfig(method=method, epochs=-(-b.pretrain_steps // per_pass), batch_size=b.pretrain_batch,
+                         max_steps=b.pretrain_steps, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     started, cpu_started = time.perf_counter(), time.process_time()
     result = pretrain(stager, dataset, cfg, state_path=path, resume=has_state(path), info=DistInfo(device=dev),
