@@ -137,3 +137,32 @@ def test_missing_split_subjects_are_a_clear_error(cohort, tmp_path):
     rc = main(["experiment", "paper", "--data", str(cohort / "data"), "--out", str(tmp_path / "o"),
                "--budget", "smoke", "--split-file", str(bad), "--cache", str(tmp_path / "c"), "--quiet"])
     assert rc == 2
+
+
+def test_interrupted_pretraining_resumes_to_the_same_encoder(finished, cohort, tmp_path):
+    from sleepscope.model.checkpoint import read_card
+    from sleepscope.tasks import CancelToken, Cancelled
+
+    split, _ = read_split_file(cohort / "split.json")
+    out = tmp_path / "out"
+    cancel = CancelToken()
+
+    def stop_in_simclr(done: int, total: int, message: str) -> None:
+        if message.startswith("pre-training simclr") and done >= 1:
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
+                  device="cpu", cancel=cancel, events=Events(step_progress=stop_in_simclr))
+    assert (out / "pretrained" / "simclr-seed0.state.json").is_file()
+    assert not (out / "pretrained" / "simclr-seed0.safetensors").exists()
+    assert not (out / "runs").exists()
+
+    pretrained = []
+    run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache", device="cpu",
+              events=Events(on_pretrain=lambda m, s: pretrained.append(m)))
+    assert pretrained == ["simclr", "tstcc", "clip"]
+    # Step 1 before the interruption, step 2 after: the same weights as the uninterrupted run's.
+    assert read_card(out / "pretrained" / "simclr-seed0.json").version == \
+        read_card(finished / "pretrained" / "simclr-seed0.json").version
+    assert len(list((out / "runs").glob("*.json"))) == 4

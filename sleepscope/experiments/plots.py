@@ -44,11 +44,13 @@ def plot_metric(payload: dict, metric: str, path: str | os.PathLike) -> Path:
         paper = PAPER.get(metric, {}).get(m)
         pn = [n for n in sorted(paper or {}) if n in ns]  # only where our N match the paper's
         if pn:
-            ax.plot(pn, [paper[n] for n in pn], color=colour, linestyle="--", alpha=0.8,
+            ax.plot(pn, [paper[n] for n in pn], color=colour, linestyle="--", marker="x", alpha=0.8,
                     label=f"{METHOD_LABELS[m]} (paper)")
     ax.set_xlabel("labelled training subjects N")
     ax.set_ylabel(TITLES.get(metric, metric))
     ax.set_xticks(ns)
+    if ns:
+        ax.set_xlim(min(ns) - 1, max(ns) + 1)
     seeds = len({r["seed"] for r in runs})
     title = f"{TITLES.get(metric, metric)} vs N — mean ± sd over {seeds} seed(s)"
     if payload.get("synthetic"):
