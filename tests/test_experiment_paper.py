@@ -92,6 +92,8 @@ def test_outputs_are_complete(finished, cohort):
         assert (finished / "runs" / f"{r['run_id']}.json").is_file()
     for m in ("clip", "simclr", "tstcc"):
         assert (finished / "pretrained" / f"{m}-seed0.safetensors").is_file()
+    # The resumable states of finished pre-trainings are gone: only the 3 models (weights + card) remain.
+    assert len(list((finished / "pretrained").iterdir())) == 6
     tables = (finished / "tables.md").read_text()
     assert tables.startswith("# SYNTHETIC DATA")
     assert results["command"] in tables

@@ -417,6 +417,18 @@ def _pretrain_one(method: str, seed: int, b: Budget, cache: Path, nights: list[N
                  "cpu_seconds": time.process_time() - cpu_started},
         notes="paper experiment: encoders pre-trained, the rest untrained")
     save_model(stager, path, card)
+    _remove_state(path)
+
+
+def _remove_state(base: Path) -> None:
+    """Drop a finished pre-training's resumable state (optimizer moments: larger than the model)."""
+    from sleepscope.model.train_state import state_paths
+
+    json_path = state_paths(base)
+    doc = _read_json(json_path)
+    if doc is not None and isinstance(doc.get("tensors"), str):
+        json_path.with_name(doc["tensors"]).unlink(missing_ok=True)
+    json_path.unlink(missing_ok=True)
 
 
 def _relabel(progress: Progress | None, prefix: str) -> Progress | None:
