@@ -168,3 +168,11 @@ def test_interrupted_pretraining_resumes_to_the_same_encoder(finished, cohort, t
     assert read_card(out / "pretrained" / "simclr-seed0.json").version == \
         read_card(finished / "pretrained" / "simclr-seed0.json").version
     assert len(list((out / "runs").glob("*.json"))) == 4
+
+
+def test_synthetic_marker_is_detected(tmp_path):
+    from sleepscope.experiments.paper import SYNTHETIC_MARKER, detect_synthetic
+
+    assert not detect_synthetic(tmp_path)
+    (tmp_path / SYNTHETIC_MARKER).write_text("{}")
+    assert detect_synthetic(tmp_path)

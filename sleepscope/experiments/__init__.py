@@ -1,1 +1,1 @@
-
+"""The paper's experiment end to end: `paper` (protocol, resumption), `budgets`, `tables`, `plots`, `timing`."""
