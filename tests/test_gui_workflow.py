@@ -344,3 +344,18 @@ def test_reference_scorer_copied_as_one_undoable_edit(qtbot, tmp_path, gui_setti
     key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert (w.scoring.labels == -1).all()
     assert not errors
+
+
+def test_unexpected_reader_failure_is_a_dialog(qtbot, tmp_path, gui_settings, windows, errors, monkeypatch):
+    import sleepscope.io
+
+    psg, _ = write_short_night(tmp_path, n=10)
+
+    def broken(*a, **k):
+        raise RuntimeError("decoder exploded")
+
+    monkeypatch.setattr(sleepscope.io, "open_recording", broken)
+    w = windows(gui_settings, None)
+    assert w.open_file(psg) is False
+    assert errors and "RuntimeError: decoder exploded" in errors[0][1]
+    assert w.scoring is None and w.isVisible()

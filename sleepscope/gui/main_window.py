@@ -405,6 +405,11 @@ class MainWindow(QMainWindow):
         except SleepScopeError as exc:
             show_error(self, "Cannot open the recording", str(exc))
             return False
+        except Exception as exc:  # a reader bug must not take the window (and unsaved work) down
+            show_error(self, "Cannot open the recording",
+                       f"Reading {path.name} failed unexpectedly ({type(exc).__name__}: {exc}). "
+                       "Please report this together with the file's origin.")
+            return False
         if recording is None:
             return False
         reference, reference_name = self._paired_hypnogram(path, recording.n_epochs)
