@@ -249,8 +249,10 @@ def test_settings_remembered(qtbot, tmp_path, gui_settings, windows):
     w.panel.notch.setCurrentIndex(1)
     w.panel.context.setChecked(False)
     w.close()
+    assert gui_settings.geometry() is not None and gui_settings.window_state() is not None
     w2 = windows(gui_settings, None)
     assert gui_settings.recent_files()[0] == str(psg)
+    assert w2.recent_menu.actions()[0].text() == str(psg)
     assert w2.panel.highpass.value() == 0.5 and w2.panel.notch.currentData() == 50.0
     assert not w2.trace.context
     assert w2.open_file(psg)
