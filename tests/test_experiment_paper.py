@@ -176,3 +176,35 @@ def test_synthetic_marker_is_detected(tmp_path):
     assert not detect_synthetic(tmp_path)
     (tmp_path / SYNTHETIC_MARKER).write_text("{}")
     assert detect_synthetic(tmp_path)
+
+
+def test_interrupted_fine_tuning_resumes_to_the_same_result(finished, cohort, tmp_path):
+    from sleepscope.tasks import CancelToken, Cancelled
+
+    split, _ = read_split_file(cohort / "split.json")
+    out = tmp_path / "out"
+    cancel = CancelToken()
+
+    def stop_in_simclr_run(done: int, total: int, message: str) -> None:
+        if message.startswith("simclr-N1-seed0") and done >= 2:
+            cancel.cancel()  # after step 2 and its validation: the trainer checkpoints, then stops
+
+    with pytest.raises(Cancelled):
+        run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
+                  device="cpu", cancel=cancel, events=Events(step_progress=stop_in_simclr_run))
+    partial = out / "runs" / ".partial"
+    assert (partial / "simclr-N1-seed0.state.json").is_file()
+    assert (partial / "simclr-N1-seed0.early-stop.json").is_file()
+
+    redone = []
+    payload = run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
+                        device="cpu", events=Events(on_run=lambda spec, rec: redone.append(spec.run_id)))
+    assert redone == ["simclr-N1-seed0", "tstcc-N1-seed0", "clip-N1-seed0"]
+    assert list(partial.iterdir()) == []
+    resumed = next(r for r in payload["runs"] if r["run_id"] == "simclr-N1-seed0")
+    straight = next(r for r in json.loads((finished / "results.json").read_text())["runs"]
+                    if r["run_id"] == "simclr-N1-seed0")
+    assert resumed["resumed"] is True
+    assert [h["step"] for h in resumed["validation"]["history"]] == [2, 3]
+    assert resumed["validation"]["history"] == straight["validation"]["history"]
+    assert resumed["confusion"] == straight["confusion"]
