@@ -141,33 +141,56 @@ def test_missing_split_subjects_are_a_clear_error(cohort, tmp_path):
     assert rc == 2
 
 
-def test_interrupted_pretraining_resumes_to_the_same_encoder(finished, cohort, tmp_path):
+def test_interruptions_resume_to_the_same_results(finished, cohort, tmp_path):
+    """Stopped in a pre-training, then in a fine-tuning run: each resumes where it stopped and ends
+    exactly where the uninterrupted experiment did."""
     from sleepscope.model.checkpoint import read_card
     from sleepscope.tasks import CancelToken, Cancelled
 
     split, _ = read_split_file(cohort / "split.json")
     out = tmp_path / "out"
-    cancel = CancelToken()
 
-    def stop_in_simclr(done: int, total: int, message: str) -> None:
-        if message.startswith("pre-training simclr") and done >= 1:
-            cancel.cancel()
+    def run(stop_when=None, **events):
+        cancel = CancelToken()
+
+        def step_progress(done: int, total: int, message: str) -> None:
+            if stop_when is not None and stop_when(done, message):
+                cancel.cancel()
+
+        return run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
+                         device="cpu", cancel=cancel, events=Events(step_progress=step_progress, **events))
 
     with pytest.raises(Cancelled):
-        run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
-                  device="cpu", cancel=cancel, events=Events(step_progress=stop_in_simclr))
+        run(lambda done, msg: msg.startswith("pre-training simclr") and done >= 1)
     assert (out / "pretrained" / "simclr-seed0.state.json").is_file()
     assert not (out / "pretrained" / "simclr-seed0.safetensors").exists()
     assert not (out / "runs").exists()
 
     pretrained = []
-    run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache", device="cpu",
-              events=Events(on_pretrain=lambda m, s: pretrained.append(m)))
+    with pytest.raises(Cancelled):
+        # After step 2 and its validation: the trainer checkpoints, then stops.
+        run(lambda done, msg: msg.startswith("simclr-N1-seed0") and done >= 2,
+            on_pretrain=lambda m, s: pretrained.append(m))
     assert pretrained == ["simclr", "tstcc", "clip"]
     # Step 1 before the interruption, step 2 after: the same weights as the uninterrupted run's.
     assert read_card(out / "pretrained" / "simclr-seed0.json").version == \
         read_card(finished / "pretrained" / "simclr-seed0.json").version
+    partial = out / "runs" / ".partial"
+    assert (partial / "simclr-N1-seed0.state.json").is_file()
+    assert (partial / "simclr-N1-seed0.early-stop.json").is_file()
+
+    redone = []
+    payload = run(on_run=lambda spec, rec: redone.append(spec.run_id))
+    assert redone == ["simclr-N1-seed0", "tstcc-N1-seed0", "clip-N1-seed0"]
+    assert list(partial.iterdir()) == []
     assert len(list((out / "runs").glob("*.json"))) == 4
+    resumed = next(r for r in payload["runs"] if r["run_id"] == "simclr-N1-seed0")
+    straight = next(r for r in json.loads((finished / "results.json").read_text())["runs"]
+                    if r["run_id"] == "simclr-N1-seed0")
+    assert resumed["resumed"] is True
+    assert [h["step"] for h in resumed["validation"]["history"]] == [2, 3]
+    assert resumed["validation"]["history"] == straight["validation"]["history"]
+    assert resumed["confusion"] == straight["confusion"]
 
 
 def test_synthetic_marker_is_detected(tmp_path):
@@ -176,35 +199,3 @@ def test_synthetic_marker_is_detected(tmp_path):
     assert not detect_synthetic(tmp_path)
     (tmp_path / SYNTHETIC_MARKER).write_text("{}")
     assert detect_synthetic(tmp_path)
-
-
-def test_interrupted_fine_tuning_resumes_to_the_same_result(finished, cohort, tmp_path):
-    from sleepscope.tasks import CancelToken, Cancelled
-
-    split, _ = read_split_file(cohort / "split.json")
-    out = tmp_path / "out"
-    cancel = CancelToken()
-
-    def stop_in_simclr_run(done: int, total: int, message: str) -> None:
-        if message.startswith("simclr-N1-seed0") and done >= 2:
-            cancel.cancel()  # after step 2 and its validation: the trainer checkpoints, then stops
-
-    with pytest.raises(Cancelled):
-        run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
-                  device="cpu", cancel=cancel, events=Events(step_progress=stop_in_simclr_run))
-    partial = out / "runs" / ".partial"
-    assert (partial / "simclr-N1-seed0.state.json").is_file()
-    assert (partial / "simclr-N1-seed0.early-stop.json").is_file()
-
-    redone = []
-    payload = run_paper(cohort / "data", out, budget="smoke", split=split, ns=[1], cache_dir=cohort / "cache",
-                        device="cpu", events=Events(on_run=lambda spec, rec: redone.append(spec.run_id)))
-    assert redone == ["simclr-N1-seed0", "tstcc-N1-seed0", "clip-N1-seed0"]
-    assert list(partial.iterdir()) == []
-    resumed = next(r for r in payload["runs"] if r["run_id"] == "simclr-N1-seed0")
-    straight = next(r for r in json.loads((finished / "results.json").read_text())["runs"]
-                    if r["run_id"] == "simclr-N1-seed0")
-    assert resumed["resumed"] is True
-    assert [h["step"] for h in resumed["validation"]["history"]] == [2, 3]
-    assert resumed["validation"]["history"] == straight["validation"]["history"]
-    assert resumed["confusion"] == straight["confusion"]
