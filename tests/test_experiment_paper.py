@@ -139,6 +139,12 @@ def test_missing_split_subjects_are_a_clear_error(cohort, tmp_path):
     rc = main(["experiment", "paper", "--data", str(cohort / "data"), "--out", str(tmp_path / "o"),
                "--budget", "smoke", "--split-file", str(bad), "--cache", str(tmp_path / "c"), "--quiet"])
     assert rc == 2
+    for roles in ({"validation": [1], "test": [1], "train": [3, 4]}, {"validation": [1], "test": [2], "train": [3, 20]}):
+        bad.write_text(json.dumps({**roles, "ns": [1]}))
+        split, ns = read_split_file(bad)
+        with pytest.raises(SleepScopeError, match="at most one role"):
+            run_paper(cohort / "data", tmp_path / "o2", budget="smoke", split=split, ns=ns,
+                      cache_dir=tmp_path / "c", device="cpu")
 
 
 def test_interruptions_resume_to_the_same_results(finished, cohort, tmp_path):

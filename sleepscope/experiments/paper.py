@@ -45,7 +45,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from sleepscope.data.cohorts import PAPER_SPLIT, Night, Split, nights_of, pretraining_nights, scan_sleep_cassette
+from sleepscope.data.cohorts import (PAPER_SPLIT, SLEEP_EDF_20_SUBJECTS, Night, Split, nights_of, pretraining_nights,
+                                     scan_sleep_cassette)
 from sleepscope.errors import SleepScopeError
 from sleepscope.experiments.budgets import Budget, get_budget
 from sleepscope.experiments.tables import METHODS
@@ -225,6 +226,7 @@ def run_paper(
     ns = tuple(ns) if ns is not None else PAPER_NS
     for n in ns:
         split.train_subjects(n)  # refuses N larger than the training subjects
+    _check_split(split)
     settings = ExperimentSettings(budget=b, config=b.config, seeds=b.seeds, split=split, ns=ns)
     data, out = Path(data), Path(out)
     dev = resolve_device(device)
@@ -351,6 +353,16 @@ def _val_nights(nights: list[Night], b: Budget) -> list[Night]:
     for n in sorted(nights, key=lambda n: (n.subject, n.night)):
         first.setdefault(n.subject, n)
     return list(first.values())
+
+
+def _check_split(split: Split) -> None:
+    roles = (split.validation, split.test, split.train)
+    listed = [s for r in roles for s in r]
+    if len(set(listed)) != len(listed) or any(s not in SLEEP_EDF_20_SUBJECTS for s in listed):
+        raise SleepScopeError(
+            f"the split must give each Sleep-EDF-20 subject (0-19) at most one role, got validation "
+            f"{list(split.validation)}, test {list(split.test)}, train {list(split.train)}; the subjects from 20 "
+            "on are the pre-training subjects")
 
 
 def _check_cohort(data: Path, all_nights: list[Night], split: Split, nights_20: dict, pre_nights: list[Night]) -> None:
