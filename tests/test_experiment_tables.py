@@ -12,6 +12,7 @@ from sleepscope.experiments.tables import claims, format_report, mean_sd, paper_
 
 def _run(method: str, n: int, seed: int, acc: float, mf1: float, kappa: float = 0.5) -> dict:
     return {"method": method, "n": n, "seed": seed, "accuracy": acc, "macro_f1": mf1, "kappa": kappa,
+            "steps": 100, "best_step": 60 + 20 * seed,
             "f1": {"W": 0.9, "N1": 0.3, "N2": 0.8, "N3": 0.7, "REM": 0.6 + seed / 100},
             "train_seconds": 60.0, "eval_seconds": 6.0}
 
@@ -68,6 +69,7 @@ def test_report_header_says_synthetic_and_the_command(synthetic):
     assert text.startswith("# SYNTHETIC DATA") == synthetic
     assert "sleepscope experiment paper --data D --out O --budget quick" in text
     assert "| CLIP | 3 | 90.0 ± 0.0 | 30.0 ± 0.0 | 80.0 ± 0.0 | 70.0 ± 0.0 | 60.5 ± 0.7 |" in text
+    assert "| CLIP | 70 / 100 · 1.0 min | 60 / 100 · 1.0 min |" in text
 
 
 def test_plot_is_a_png(tmp_path):

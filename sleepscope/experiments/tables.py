@@ -101,6 +101,23 @@ def per_stage_table(runs: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def training_table(runs: list[dict]) -> str:
+    """Per (method, N): the step whose weights were kept, the steps run, and fine-tuning minutes (seed means)."""
+    ns = _ns(runs)
+    rows = ["| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---|" + "---:|" * len(ns)]
+    for m in _methods(runs):
+        cells = []
+        for n in ns:
+            rs = [r for r in runs if r["method"] == m and r["n"] == n]
+            if not rs:
+                cells.append("–")
+                continue
+            cells.append(f"{mean(r.get('best_step', 0) for r in rs):.0f} / {mean(r.get('steps', 0) for r in rs):.0f}"
+                         f" · {mean(r.get('train_seconds', 0.0) for r in rs) / 60:.1f} min")
+        rows.append(f"| {METHOD_LABELS[m]} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def claims(runs: list[dict], metric: str = "macro_f1") -> list[str]:
     """The paper's two claims checked on the seed means, one sentence per N."""
     lines = []
@@ -149,6 +166,7 @@ def format_report(payload: dict) -> str:
         "## Cohen's kappa", "", plain_table(runs, "kappa", scale=1.0, digits=3), "",
         "## Per-stage F1 (%)", "", per_stage_table(runs), "",
     ]
+    out += ["## Training (best step / steps run · fine-tuning time, seed means)", "", training_table(runs), ""]
     checked = claims(runs)
     if checked:
         out += ["## The paper's claims on these numbers (macro-F1, seed means)", ""] + [f"- {c}" for c in checked] + [""]
