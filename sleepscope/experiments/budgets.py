@@ -31,6 +31,12 @@ the others' load and predict a quiet machine).
    s CPU); pre-training 300 steps: CLIP 23 s (19), SimCLR 50 s (40), TS-TCC
    64 s (42).
 
+   Reproduce 2 and 3 with
+   `sleepscope synth --out D --nights SC4001E0,SC4002E0,SC4051E0,SC4061E0,SC4062E0,SC4091E0,SC4092E0,SC4101E0,SC4111E0,SC4112E0,SC4121E0,SC4122E0,SC4131E0,SC4141E0,SC4142E0,SC4151E0,SC4152E0,SC4171E0,SC4201E0,SC4202E0,SC4211E0,SC4212E0`
+   then `sleepscope experiment paper --data D --out O --budget quick --seeds 1 --threads 1
+   --split-file S` with S = {"validation": [10, 17, 5, 13], "test": [0, 15, 9, 6], "train": [11, 12, 14],
+   "ns": [3]} (the figures above were taken with scoring held to one thread as well).
+
 Quick (2 seeds; pre-training once, shared by the seeds), from 3 and 1:
 
                                             wall, load ~6    CPU (quiet machine)
