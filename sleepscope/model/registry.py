@@ -1,0 +1,295 @@
+"""The model registry: every model version the technician has had, immutable, and which one is active.
+
+Layout under ``user_data_dir()/models/``::
+
+    versions/<version>/model.safetensors   the weights   (read-only once written)
+    versions/<version>/model.json          the model card: parent, data, metrics
+    versions/<version>/entry.json          when and from where it was added
+    active.json                            {"version": ..., "history": [...]}
+    .incoming-*/                           a version being written (ignored, swept)
+
+A version is the weights' own id (``ModelCard.version``), so adding the same
+weights twice is a no-op and a version can never be rewritten. A version is
+written complete into a private ``.incoming-*`` folder, every file fsync'd,
+then the folder is renamed to ``versions/<version>`` in one step: a process
+killed at any moment leaves either no version or a whole one. ``active.json``
+is replaced the same way (temporary file, fsync, rename), so it always names
+a version that exists or is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.paths import user_data_dir
+
+WEIGHTS = "model.safetensors"
+CARD = "model.json"
+ENTRY = "entry.json"
+ACTIVE = "active.json"
+_INCOMING = ".incoming-"
+#: an .incoming-* folder older than this is debris of a killed process
+_STALE_SECONDS = 3600.0
+
+
+@dataclass
+class ModelVersion:
+    """One registered model: its files, lineage, training data and scores."""
+
+    version: str
+    path: Path  # the .safetensors file
+    parent: str | None
+    data: str  # the card's description of the training data
+    data_identity: str  # hash of the training labels (fine-tuned models), else ""
+    metrics: dict = field(default_factory=dict)
+    created: str = ""  # when the model was trained (card)
+    added: str = ""  # when it entered the registry
+    source: str = ""  # the file it was added from
+    notes: str = ""
+
+    @property
+    def heldout(self) -> dict | None:
+        """{"child": {...}, "parent": {...}} of a fine-tuned model, on the same held-out epochs."""
+        h = self.metrics.get("heldout")
+        return h if isinstance(h, dict) and "child" in h and "parent" in h else None
+
+    def worse_than_parent(self) -> bool:
+        """True when its held-out macro-F1 is below its parent's on the same epochs."""
+        h = self.heldout
+        if h is None:
+            return False
+        try:
+            return float(h["child"]["macro_f1"]) < float(h["parent"]["macro_f1"])
+        except (KeyError, TypeError, ValueError):
+            return False
+
+
+def registry_dir() -> Path:
+    return user_data_dir() / "models"
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes a rename inside `path` durable; some filesystems refuse O_RDONLY on folders.
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace `path` with `data` as JSON so that a reader sees the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class ModelRegistry:
+    """The registry in `root` (default: the user data folder's `models/`)."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = Path(root) if root is not None else registry_dir()
+        self.versions_dir = self.root / "versions"
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        self._sweep()
+
+    # -- reading -------------------------------------------------------------
+    def versions(self) -> list[ModelVersion]:
+        """Every registered version, oldest first (by the time it was added)."""
+        out = []
+        for d in self.versions_dir.iterdir():
+            if d.is_dir() and not d.name.startswith("."):
+                v = self._read(d)
+                if v is not None:
+                    out.append(v)
+        return sorted(out, key=lambda v: (v.added, v.version))
+
+    def get(self, version: str) -> ModelVersion:
+        d = self.versions_dir / version
+        v = self._read(d) if d.is_dir() else None
+        if v is None:
+            known = ", ".join(x.version for x in self.versions()) or "none"
+            raise SleepScopeError(f"model version {version!r} is not in the registry {self.root} "
+                                  f"(registered: {known}); list them with Model → Model versions…")
+        return v
+
+    def __contains__(self, version: str) -> bool:
+        return (self.versions_dir / version / CARD).is_file()
+
+    def active_version(self) -> str | None:
+        """The active version, or None when none was activated (or it has gone missing)."""
+        state = self._read_active()
+        v = state.get("version")
+        return v if isinstance(v, str) and v in self else None
+
+    def active(self) -> ModelVersion | None:
+        v = self.active_version()
+        return self.get(v) if v else None
+
+    def active_history(self) -> list[dict]:
+        h = self._read_active().get("history", [])
+        return h if isinstance(h, list) else []
+
+    def find(self, path: str | os.PathLike) -> ModelVersion | None:
+        """The registered version with the same weights as the model file at `path`, if any."""
+        from sleepscope.model.checkpoint import read_card
+
+        try:
+            version = read_card(path).version
+        except SleepScopeError:
+            return None
+        return self.get(version) if version and version in self else None
+
+    # -- writing -------------------------------------------------------------
+    def add(self, model_path: str | os.PathLike) -> ModelVersion:
+        """Register the model at `model_path` (NAME.safetensors + NAME.json); returns its version.
+
+        The model is loaded first (hash, configuration and version checked), so a
+        damaged model never enters the registry. Adding a version already there
+        returns it unchanged.
+        """
+        from sleepscope.model.checkpoint import _paths, load_model
+
+        st_path, card_path = _paths(model_path)
+        _, card = load_model(st_path)
+        target = self.versions_dir / card.version
+        if target.is_dir():
+            return self.get(card.version)
+        incoming = Path(tempfile.mkdtemp(prefix=_INCOMING, dir=self.root))
+        try:
+            shutil.copyfile(st_path, incoming / WEIGHTS)
+            shutil.copyfile(card_path, incoming / CARD)
+            entry = {"version": card.version, "added": _now(), "source": str(Path(st_path).resolve())}
+            (incoming / ENTRY).write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
+            for name in (WEIGHTS, CARD, ENTRY):
+                _fsync_file(incoming / name)
+                os.chmod(incoming / name, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            _fsync_dir(incoming)
+            try:
+                os.rename(incoming, target)
+            except OSError:
+                if target.is_dir():  # another process registered the same weights meanwhile
+                    return self.get(card.version)
+                raise
+        finally:
+            if incoming.exists():
+                _remove_tree(incoming)
+        _fsync_dir(self.versions_dir)
+        return self.get(card.version)
+
+    def activate(self, version: str) -> ModelVersion:
+        """Make `version` the active model (the technician's decision); returns it."""
+        v = self.get(version)
+        _check_loads(v)
+        state = self._read_active()
+        history = state.get("history", []) if isinstance(state.get("history"), list) else []
+        history.append({"version": version, "time": _now(), "previous": state.get("version")})
+        write_json_atomic(self.root / ACTIVE, {"version": version, "history": history[-200:]})
+        return v
+
+    def rollback(self, version: str) -> ModelVersion:
+        """Activate `version`, a version registered before the active one."""
+        v = self.get(version)
+        current = self.active()
+        if current is not None and current.version == version:
+            raise SleepScopeError(f"version {version} is already the active model; pick an earlier version")
+        if current is not None and v.added > current.added:
+            raise SleepScopeError(
+                f"version {version} was registered after the active version {current.version}: rolling back "
+                "goes to an earlier version; use Activate for a newer one")
+        return self.activate(version)
+
+    # -- internals -----------------------------------------------------------
+    def _read(self, d: Path) -> ModelVersion | None:
+        from sleepscope.model.checkpoint import read_card
+
+        if not (d / CARD).is_file() or not (d / WEIGHTS).is_file():
+            return None
+        try:
+            card = read_card(d / CARD)
+            entry = json.loads((d / ENTRY).read_text(encoding="utf-8")) if (d / ENTRY).is_file() else {}
+        except (SleepScopeError, json.JSONDecodeError, UnicodeDecodeError, OSError):
+            return None
+        metrics = card.metrics if isinstance(card.metrics, dict) else {}
+        return ModelVersion(
+            version=card.version or d.name, path=d / WEIGHTS, parent=card.parent, data=card.data,
+            data_identity=str(metrics.get("data_identity", "")), metrics=metrics, created=card.created,
+            added=str(entry.get("added", "")), source=str(entry.get("source", "")), notes=card.notes)
+
+    def _read_active(self) -> dict:
+        p = self.root / ACTIVE
+        try:
+            data = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            # Written atomically, so this is damage from outside SleepScope.
+            raise SleepScopeError(f"{p} is damaged ({exc}); delete it and choose the active model again "
+                                  "in Model → Model versions…") from exc
+        return data if isinstance(data, dict) else {}
+
+    def _sweep(self) -> None:
+        """Remove what killed writers left: stale .incoming-* folders and temporary active files."""
+        now = time.time()
+        for p in self.root.iterdir():
+            try:
+                old = now - p.stat().st_mtime > _STALE_SECONDS
+            except OSError:
+                continue
+            if p.name.startswith(_INCOMING) and p.is_dir() and old:
+                _remove_tree(p)
+            elif p.name.startswith(f".{ACTIVE}.") and p.name.endswith(".tmp") and old:
+                p.unlink(missing_ok=True)
+
+
+def _check_loads(v: ModelVersion) -> None:
+    """Refuse to activate a version whose files no longer load (damaged from outside)."""
+    from sleepscope.model.checkpoint import load_model
+
+    load_model(v.path)
+
+
+def _remove_tree(path: Path) -> None:
+    # The files inside are read-only (immutable versions): make them removable first.
+    for p in path.rglob("*"):
+        try:
+            os.chmod(p, stat.S_IRUSR | stat.S_IWUSR | (stat.S_IXUSR if p.is_dir() else 0))
+        except OSError:
+            pass
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,287 @@
+"""Fine-tuning on corrections: held-out split without leakage, sequences, child vs parent, CLI, SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.data.synthetic import EEG_FPZ, EOG, real_hypnogram, synth_night, write_night
+from sleepscope.errors import SleepScopeError
+from sleepscope.io import Recording, open_recording
+from sleepscope.model.checkpoint import ModelCard, load_model, save_model
+from sleepscope.model.config import get_config
+from sleepscope.model.finetune import (CorrectionSequences, FineTuneOptions, contiguous_runs, data_identity,
+                                       finetune, split_heldout)
+from sleepscope.model.network import SleepStager
+from sleepscope.scoring.corrections import CorrectionSet
+from sleepscope.scoring.scoring_file import ScoringFile
+from sleepscope.tasks import CancelToken, Cancelled
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- helpers shared with the registry and GUI tests -------------------------------------
+
+def night_labels(name: str, n: int, skip_wake: int = 10) -> np.ndarray:
+    """`n` epochs of a real hypnogram, starting `skip_wake` epochs before sleep onset."""
+    lab = real_hypnogram(name)
+    start = max(0, int(np.flatnonzero((lab > 0) & (lab < 5))[0]) - skip_wake)
+    return lab[start : start + n].astype(np.int8)
+
+
+def correction_set(name: str = "SC4011E0", n: int = 200, subject: int = 1, night: int = 1,
+                   drop: slice | None = None) -> CorrectionSet:
+    """A CorrectionSet of a synthetic night labelled with its true stages (optionally with a gap)."""
+    lab = night_labels(name, n)
+    syn = synth_night(lab, subject=subject, night=night, seed=0)
+    rec = Recording.from_arrays(syn.signals[EEG_FPZ], syn.signals[EOG])
+    keep = lab >= 0
+    if drop is not None:
+        keep[drop] = False
+    idx = np.flatnonzero(keep)
+    fp = rec.fingerprint()
+    return CorrectionSet(rec.model_input()[idx], lab[idx].astype(np.int64), np.full(idx.size, fp, object),
+                         idx.astype(np.int64), np.full(idx.size, "technician", object), {fp: f"{name}.edf"})
+
+
+def tiny_model_file(path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    m = SleepStager(get_config("tiny"))
+    save_model(m, path, ModelCard(config=m.config, data="random tiny weights for tests"))
+    return path.with_name(path.stem + ".safetensors") if path.suffix != ".safetensors" else path
+
+
+def corrected_night_files(folder: Path, name: str = "SC4011E0", n: int = 120,
+                          labelled: slice = slice(None)) -> tuple[Path, Path]:
+    """A synthetic EDF night and its scoring file beside it, `labelled` epochs set by a technician."""
+    lab = night_labels(name, n)
+    psg, _ = write_night(folder, name, labels=lab)
+    rec = open_recording(psg)
+    idx = np.arange(n)[labelled]
+    idx = idx[lab[idx] >= 0]
+    with ScoringFile.open(rec, scorer="tech") as sf:
+        sf.set_stages(idx, lab[idx], source="technician")
+        path = sf.path
+    return psg, path
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sleepscope", "finetune", *args]
+
+
+@pytest.fixture
+def one_thread():
+    # Two intra-op threads on a busy 2-core machine are far slower than one.
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+# -- split and sequences ------------------------------------------------------------------
+
+def test_runs_follow_consecutive_epochs_per_recording():
+    cs = correction_set(n=120, drop=slice(50, 53))
+    runs = contiguous_runs(cs)
+    assert [cs.epoch[r[0]] for r in runs] == [0, 53]
+    for r in runs:
+        assert np.all(np.diff(cs.epoch[r]) == 1)
+    assert sum(r.size for r in runs) == len(cs)
+
+
+def test_heldout_split_is_blocks_stratified_and_guarded():
+    cs = correction_set(n=600)
+    split = split_heldout(cs, 0.2, block=20, guard=1, seed=3)
+    train, held = split.train, split.heldout
+    assert not set(train) & set(held)
+    assert train.size + held.size + split.dropped == len(cs)
+    # no trained epoch within one epoch of a held-out one
+    d = np.abs(cs.epoch[train][:, None] - cs.epoch[held][None, :]).min(1)
+    assert d.min() >= 2
+    # held out in whole blocks of consecutive epochs, not scattered single epochs
+    assert all(r.size >= 10 for r in split.heldout_runs)
+    assert 0.15 <= held.size / len(cs) <= 0.25
+    # stratified: every stage present in the set keeps roughly its share
+    # (blocks of 20 make this coarse: measured 0.11-0.44 per stage over seeds 0-2)
+    for st in np.unique(cs.y):
+        n = np.count_nonzero(cs.y == st)
+        frac = np.count_nonzero(cs.y[held] == st) / n
+        assert n < 30 or 0.05 <= frac <= 0.5, (st, frac)
+    # same seed, same split; another seed, another split
+    again = split_heldout(cs, 0.2, block=20, guard=1, seed=3)
+    assert np.array_equal(again.heldout, held)
+    assert not np.array_equal(split_heldout(cs, 0.2, block=20, guard=1, seed=4).heldout, held)
+
+
+def test_too_few_corrections_refused():
+    cs = correction_set(n=30)
+    with pytest.raises(SleepScopeError, match="at least"):
+        finetune(SleepStager(get_config("tiny")), ModelCard(config=get_config("tiny")), cs)
+
+
+def test_sequences_count_every_epoch_once():
+    cs = correction_set(n=130, drop=slice(45, 47))
+    runs = contiguous_runs(cs)  # 45 and 83 epochs
+    ds = CorrectionSequences(cs, runs, seq_len=20)
+    y = ds.labels()
+    assert np.count_nonzero(y >= 0) == len(cs)
+    assert sorted(y[y >= 0].tolist()) == sorted(cs.y.tolist())
+    x0, y0 = ds[0]
+    assert x0.shape == (20, 2, 3000) and y0.shape == (20,)
+    np.testing.assert_array_equal(x0.numpy()[0], cs.x[runs[0][0]])
+    short = CorrectionSequences(cs, [runs[0][:7]], seq_len=20)
+    xs, ys = short[0]
+    assert (ys[7:] == -1).all() and float(xs[7:].abs().sum()) == 0.0
+
+
+def test_data_identity_depends_on_labels_not_order():
+    cs = correction_set(n=80)
+    perm = np.random.default_rng(0).permutation(len(cs))
+    shuffled = CorrectionSet(cs.x[perm], cs.y[perm], cs.fingerprint[perm], cs.epoch[perm], cs.source[perm])
+    assert data_identity(shuffled) == data_identity(cs)
+    cs.y[5] = (cs.y[5] + 1) % 5
+    assert data_identity(shuffled) != data_identity(cs)
+
+
+# -- fine-tuning ----------------------------------------------------------------------------
+
+def test_finetune_child_and_parent_on_same_heldout(tmp_path, one_thread):
+    parent_path = tiny_model_file(tmp_path / "parent")
+    parent, card = load_model(parent_path)
+    before = {k: v.clone() for k, v in parent.state_dict().items()}
+    cs = correction_set(n=160)
+    events = []
+    res = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=2, lr=1e-3, patience=5),
+                   events=events.append)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "parent" and kinds.count("epoch") == 2 and kinds.count("step") >= 2
+    assert all(np.isfinite(e["loss"]) for e in events if e["event"] == "step")
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2]
+    # the per-pass figures the events carried are those the loop validated on
+    assert [e["val_macro_f1"] for e in events if e["event"] == "epoch"] == pytest.approx(
+        res.card.metrics["finetune"]["val_macro_f1_per_epoch"])
+    # the parent is untouched
+    for k, v in parent.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    child, child_card = load_model(res.path)
+    assert child_card.parent == card.version and child_card.version != card.version
+    h = child_card.metrics["heldout"]
+    assert h["child"]["n_epochs"] == h["parent"]["n_epochs"] == h["n_epochs"] == res.split.heldout.size
+    assert set(h["child"]["f1"]) == {"W", "N1", "N2", "N3", "REM"}
+    assert child_card.metrics["data_identity"] == data_identity(cs)
+    assert data_identity(cs)[:16] in child_card.data
+
+
+def test_finetune_cancel_writes_nothing(tmp_path, one_thread):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    cs = correction_set(n=160)
+    token = CancelToken()
+
+    def events(e):
+        if e["event"] == "step":
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=3), events=events, cancel=token)
+    assert not list(tmp_path.glob("child*"))
+
+
+# -- the command ------------------------------------------------------------------------------
+
+def run_jsonl(args: list[str], timeout: float = 240) -> tuple[int, list[dict], str]:
+    # Own process group: on a timeout every process it started (torchrun's workers too) is killed.
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    return p.returncode, [json.loads(line) for line in out.splitlines() if line.strip()], err
+
+
+def test_cli_jsonl_and_register(tmp_path):
+    _, scoring = corrected_night_files(tmp_path / "rec", n=100)
+    parent = tiny_model_file(tmp_path / "parent")
+    rc, events, err = run_jsonl(cli("--scoring", str(scoring), "--from", str(parent), "--out",
+                                    str(tmp_path / "child"), "--epochs", "1", "--progress", "jsonl", "--register"))
+    assert rc == 0, err
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "done" and "step" in kinds and "epoch" in kinds and "parent" in kinds
+    done = events[-1]
+    assert Path(done["model"]).exists() and done["parent"] == load_model(parent)[1].version
+    assert done["metrics"]["heldout"]["n_epochs"] > 0
+    from sleepscope.model.registry import ModelRegistry
+
+    reg = ModelRegistry()
+    assert [v.version for v in reg.versions()] == [done["parent"], done["version"]]
+    assert Path(done["registered"]) == reg.get(done["version"]).path
+    assert reg.active_version() is None  # activation is the technician's decision
+
+
+def test_cli_errors_are_events_and_exit_2(tmp_path):
+    _, scoring = corrected_night_files(tmp_path / "rec", n=60)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model")
+    (tmp_path / "bad.json").write_text("{}")
+    rc, events, err = run_jsonl(cli("--scoring", str(scoring), "--from", str(bad), "--out", str(tmp_path / "c"),
+                                    "--progress", "jsonl"))
+    assert rc == 2 and events[-1]["event"] == "error" and "model card" in events[-1]["message"]
+    assert "error" in err
+
+
+def test_cli_sigterm_stops_promptly_without_model(tmp_path):
+    _, scoring = corrected_night_files(tmp_path / "rec", n=100)
+    parent = tiny_model_file(tmp_path / "parent")
+    proc = subprocess.Popen(cli("--scoring", str(scoring), "--from", str(parent), "--out", str(tmp_path / "child"),
+                                "--epochs", "50", "--patience", "50", "--progress", "jsonl", "--register"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        for line in proc.stdout:
+            if json.loads(line)["event"] == "step":
+                break
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        stopped = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rest = [json.loads(line)["event"] for line in proc.stdout.read().splitlines() if line.strip()]
+    assert stopped <= 2.0, stopped
+    assert "done" not in rest and rest[-1] == "cancelled"
+    assert proc.returncode != 0
+    assert not list(tmp_path.glob("child*"))
+    from sleepscope.model.registry import ModelRegistry
+
+    assert ModelRegistry().versions() == []
+
+
+def test_cli_under_torchrun_two_processes(tmp_path):
+    _, scoring = corrected_night_files(tmp_path / "rec", n=120)
+    parent = tiny_model_file(tmp_path / "parent")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+           "-m", "sleepscope", "finetune", "--scoring", str(scoring), "--from", str(parent),
+           "--out", str(tmp_path / "child"), "--epochs", "2", "--device", "cpu", "--progress", "jsonl", "--register"]
+    rc, events, err = run_jsonl(cmd)
+    assert rc == 0, err[-2000:]
+    kinds = [e["event"] for e in events]
+    assert kinds.count("done") == 1 and kinds.count("parent") == 1  # rank 0 alone reports
+    done = events[-1]
+    assert done["metrics"]["finetune"]["processes"] == 2
+    assert load_model(done["model"])[1].version == done["version"]
+    from sleepscope.model.registry import ModelRegistry
+
+    assert done["version"] in ModelRegistry()
