@@ -1,0 +1,240 @@
+"""The fine-tuning dialog (separate process, live plots, Cancel, crash) and the model versions dialog."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+import sleepscope.gui.model_versions_dialog as mvd
+from sleepscope.gui.finetune_dialog import FineTuneDialog, count_corrections, install_model_actions
+from sleepscope.gui.model_versions_dialog import ModelVersionsDialog
+from sleepscope.io import open_recording
+from sleepscope.model.checkpoint import ModelCard, load_model, save_model
+from sleepscope.model.infer import predict
+from sleepscope.model.registry import ModelRegistry
+from sleepscope.scoring.scoring_file import ScoringFile
+from test_finetune import corrected_night_files, night_labels, tiny_model_file
+
+
+@pytest.fixture
+def night(tmp_path):
+    psg, scoring = corrected_night_files(tmp_path / "rec", n=100, labelled=slice(0, 90))
+    return psg, scoring
+
+
+def wait_finished(qtbot, d: FineTuneDialog, timeout_s: float = 180) -> None:
+    qtbot.waitUntil(lambda: d.exit_code is not None, timeout=int(timeout_s * 1000))
+
+
+def test_counts_per_stage_shown(qtbot, night, tmp_path):
+    psg, scoring = night
+    lab = night_labels("SC4011E0", 100)[:90]
+    d = FineTuneDialog([scoring], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    for name, code in zip(("W", "N1", "N2", "N3", "REM"), range(5)):
+        assert d.count_labels[name].text() == str(int(np.count_nonzero(lab == code)))
+    assert d.count_labels["Total"].text() == str(int(np.count_nonzero(lab >= 0)))
+    assert "1 recording" in d.recordings_label.text()
+    assert d.start_button.isEnabled()
+    # a scoring file listed twice (open one and a recent one) counts once
+    assert count_corrections([scoring, scoring]).total == int(np.count_nonzero(lab >= 0))
+
+
+def test_run_completes_plots_and_activates(qtbot, night, tmp_path, monkeypatch):
+    psg, scoring = night
+    parent = tiny_model_file(tmp_path / "parent")
+    d = FineTuneDialog([scoring], parent)
+    qtbot.addWidget(d)
+    d.epochs.setValue(2)
+    assert d.start()
+    assert d.running() and not d.start_button.isEnabled() and d.cancel_button.isEnabled()
+    wait_finished(qtbot, d)
+    assert d.exit_code == 0 and d.error is None, (d.error, d._stderr)
+    assert d.result["event"] == "done"
+    assert len(d.loss_x) >= 2 and len(d.f1_x) == 2
+    assert d.loss_curve.getData()[0] is not None and len(d.loss_curve.getData()[0]) == len(d.loss_x)
+    assert len(d.f1_curve.getData()[0]) == 2 and d.parent_line.isVisible()
+    reg = ModelRegistry()
+    version = d.result["version"]
+    assert version in reg and reg.get(version).parent == load_model(parent)[1].version
+    assert reg.active_version() is None  # not activated by training
+    assert "macro-F1" in d.status.text()
+    assert not list(d.out_base.parent.glob(d.out_base.name + "*"))  # scratch output removed
+    asked = []
+    monkeypatch.setattr(mvd, "confirm_worse", lambda *a: asked.append(a) or True)
+    with qtbot.waitSignal(d.model_activated, timeout=5000) as sig:
+        assert d.activate_result()
+    assert Path(sig.args[0]) == reg.get(version).path
+    assert reg.active_version() == version
+    assert len(asked) == int(reg.get(version).worse_than_parent())
+
+
+def test_cancel_stops_within_2s_and_leaves_active_model(qtbot, night, tmp_path):
+    psg, scoring = night
+    parent = tiny_model_file(tmp_path / "parent")
+    reg = ModelRegistry()
+    active = reg.activate(reg.add(parent).version).version
+    d = FineTuneDialog([scoring], parent)
+    qtbot.addWidget(d)
+    d.epochs.setValue(100)
+    d.start()
+    qtbot.waitUntil(lambda: len(d.loss_x) >= 1 or d.exit_code is not None, timeout=120_000)
+    assert d.running()
+    t0 = time.monotonic()
+    d.cancel()
+    wait_finished(qtbot, d, 10)
+    elapsed = time.monotonic() - t0
+    assert elapsed <= 2.3, elapsed  # terminate, kill at 2 s at the latest (+ event-loop latency)
+    assert d.result is None and d.cancelled and "unchanged" in d.status.text()
+    assert reg.active_version() == active
+    assert [v.version for v in reg.versions()] == [active]
+    assert not list(d.out_base.parent.glob(d.out_base.name + "*"))
+    assert d.start_button.isEnabled()
+
+
+def test_crashing_process_is_reported_not_fatal(qtbot, night, tmp_path):
+    psg, scoring = night
+    bad = tmp_path / "corrupt.safetensors"
+    good = tiny_model_file(tmp_path / "good")
+    bad.write_bytes(good.read_bytes()[:200])
+    (tmp_path / "corrupt.json").write_text(good.with_suffix(".json").read_text())
+    d = FineTuneDialog([scoring], bad)
+    qtbot.addWidget(d)
+    d.start()
+    wait_finished(qtbot, d, 120)
+    assert d.exit_code not in (0, None) and d.result is None
+    assert "failed" in d.status.text().lower() and "truncated" in d.error
+    assert d.start_button.isEnabled()
+
+
+def finetuned_versions(tmp_path, worse: bool):
+    """Registry with a parent and a child whose card says it is better/worse on held-out epochs."""
+    parent = tiny_model_file(tmp_path / "p", seed=1)
+    pm, pcard = load_model(parent)
+    child_model = load_model(tiny_model_file(tmp_path / "c0", seed=2))[0]
+    f1 = {"W": 0.5, "N1": 0.2, "N2": 0.8, "N3": 0.7, "REM": 0.6}
+    child_f1 = {k: v + (-0.1 if worse else 0.1) for k, v in f1.items()}
+    metrics = {"data_identity": "ab" * 32, "heldout": {
+        "n_epochs": 200,
+        "parent": {"macro_f1": 0.56, "accuracy": 0.7, "f1": f1},
+        "child": {"macro_f1": 0.46 if worse else 0.66, "accuracy": 0.65 if worse else 0.75, "f1": child_f1}}}
+    save_model(child_model, tmp_path / "c", ModelCard(config=child_model.config, parent=pcard.version,
+                                                     data="fine-tuned (test)", metrics=metrics))
+    reg = ModelRegistry()
+    p = reg.add(parent)
+    c = reg.add(tmp_path / "c.safetensors")
+    reg.activate(p.version)
+    return reg, p, c
+
+
+def test_versions_dialog_lists_and_warns_before_worse(qtbot, tmp_path, monkeypatch):
+    reg, p, c = finetuned_versions(tmp_path, worse=True)
+    d = ModelVersionsDialog(reg)
+    qtbot.addWidget(d)
+    assert d.table.rowCount() == 2
+    row = d.row_of(c.version)
+    assert d.table.item(row, 3).text() == p.version  # parent
+    assert d.table.item(row, 4).text() == "0.460 / 0.560"  # held-out macro-F1 new / parent
+    assert d.table.item(row, 5).text() == "0.400 / 0.500"  # W F1
+    assert d.table.item(d.row_of(p.version), 0).text() == "●"
+    d.table.selectRow(row)
+    asked = []
+    monkeypatch.setattr(mvd, "confirm_worse", lambda *a: asked.append(a[2]) or False)
+    assert not d.activate_selected()  # warned, technician said no
+    assert asked and "WORSE" in asked[0] and reg.active_version() == p.version
+    monkeypatch.setattr(mvd, "confirm_worse", lambda *a: True)
+    with qtbot.waitSignal(d.model_activated, timeout=2000) as sig:
+        assert d.activate_selected()
+    assert reg.active_version() == c.version and Path(sig.args[0]) == c.path
+    # roll back to the earlier version
+    d.table.selectRow(d.row_of(p.version))
+    assert d.rollback_button.isEnabled()
+    with qtbot.waitSignal(d.model_activated, timeout=2000):
+        assert d.rollback_selected()
+    assert reg.active_version() == p.version
+    assert d.table.item(d.row_of(p.version), 0).text() == "●"
+
+
+def test_better_model_activates_without_warning(qtbot, tmp_path, monkeypatch):
+    reg, p, c = finetuned_versions(tmp_path, worse=False)
+    monkeypatch.setattr(mvd, "confirm_worse", lambda *a: pytest.fail("no warning expected"))
+    d = ModelVersionsDialog(reg)
+    qtbot.addWidget(d)
+    d.table.selectRow(d.row_of(c.version))
+    assert not d.rollback_button.isEnabled()  # newer than the active one: that is activation
+    assert d.activate_selected() and reg.active_version() == c.version
+
+
+class FakeWindow(QMainWindow):
+    """The parts of the main window the Model menu uses: re-scores the open recording on set_model."""
+
+    def __init__(self, recording, scoring, model_path):
+        super().__init__()
+        self.recording, self.scoring, self.model_path, self.model_card = recording, scoring, model_path, None
+        self.settings = None
+
+    def set_model(self, path: Path) -> bool:
+        model, card = load_model(path)
+        self.model_path, self.model_card = path, card
+        pred = predict(self.recording, model)
+        self.scoring.add_prediction(pred.model_version, pred.probs)
+        return True
+
+
+def test_activation_rescores_without_overwriting_labels(qtbot, night, tmp_path, monkeypatch):
+    psg, scoring_path = night
+    reg, p, c = finetuned_versions(tmp_path, worse=False)
+    rec = open_recording(psg)
+    with ScoringFile.open(rec, scoring_path, scorer="tech") as sf:
+        labels, sources = sf.labels.copy(), sf.sources.copy()
+        w = FakeWindow(rec, sf, p.path)
+        qtbot.addWidget(w)
+        menu = QMenu("Model", w)
+        actions = install_model_actions(w, menu)
+        assert [a.text() for a in menu.actions() if a.text()] == ["&Fine-tune on corrections…",
+                                                                  "Model &versions / roll back…"]
+        dialog = actions.open_versions()
+        qtbot.addWidget(dialog)
+        dialog.table.selectRow(dialog.row_of(c.version))
+        assert dialog.activate_selected()
+        assert w.model_card.version == c.version
+        assert sf.latest_prediction().model_version == c.version
+        # the model's stages sit beside the technician's labels, which are untouched
+        np.testing.assert_array_equal(sf.labels, labels)
+        assert sf.sources.tolist() == sources.tolist()
+        assert (labels[:90] >= 0).all() and (labels[90:] == -1).all()
+        fd = actions.open_finetune()
+        qtbot.addWidget(fd)
+        assert fd.scoring_paths == [Path(scoring_path)] and fd.model_path == c.path
+    with ScoringFile.open(rec, scoring_path) as again:
+        np.testing.assert_array_equal(again.labels, labels)
+        assert again.latest_prediction().model_version == c.version
+
+
+def test_scoring_files_of_open_and_recent_recordings(tmp_path):
+    from types import SimpleNamespace
+
+    from sleepscope.gui.finetune_dialog import scoring_files_of
+    from sleepscope.scoring.scoring_file import fallback_path
+
+    psg_a, sc_a = corrected_night_files(tmp_path / "a", "SC4011E0", n=60)
+    psg_b, sc_b = corrected_night_files(tmp_path / "b", "SC4021E0", n=60)
+    # a recording in a read-only place: its scoring file lives in the user data folder
+    psg_c, sc_c = corrected_night_files(tmp_path / "c", "SC4031E0", n=60)
+    rec_c = open_recording(psg_c)
+    moved = fallback_path(rec_c.fingerprint())
+    moved.parent.mkdir(parents=True, exist_ok=True)
+    sc_c.rename(moved)
+    psg_never, _ = corrected_night_files(tmp_path / "d", "SC4041E0", n=60)
+    recent = [str(psg_b), str(psg_c), str(psg_a), str(tmp_path / "gone.edf")]
+    window = SimpleNamespace(scoring=SimpleNamespace(path=sc_a), recording=SimpleNamespace(path=psg_a),
+                             settings=SimpleNamespace(recent_files=lambda: recent))
+    scorings, recordings = scoring_files_of(window)
+    assert scorings == [sc_a, sc_b, moved]  # the open one first, each once; unrelated folders not searched
+    assert recordings == [psg_c]  # so that the process finds the signals of the moved one
+    assert count_corrections(scorings).recordings == 3
