@@ -278,6 +278,8 @@ def test_no_model_then_choose_one(qtbot, tmp_path, gui_settings, tiny_model, win
 
     w = windows(gui_settings, None)
     assert w.model_path is None
+    # The fine-tuning entries live in the Model menu too.
+    assert w.model_actions.finetune_action.text().startswith("&Fine-tune")
     assert "No model available" in w.statusBar().currentMessage()
     rng = np.random.default_rng(0)
     rec = Recording.from_arrays(rng.standard_normal(12 * 3000) * 20, rng.standard_normal(12 * 3000) * 20)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.dialogs import ChannelDialog, ModelCardDialog, keyboard_help_html, show_error
+from sleepscope.gui.finetune_dialog import install_model_actions
 from sleepscope.gui.hypnogram_view import HypnogramView
 from sleepscope.gui.scoring_controller import UNSURE_BELOW, ScoringController
 from sleepscope.gui.settings import FilterSettings, Settings
@@ -360,6 +361,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self.act_card = self._action(m, "Active model's &card…", self.show_model_card)
         self._action(m, "Choose &model file…", self.choose_model)
+        # Fine-tuning on the technician's corrections and the model registry (their own module).
+        self.model_actions = install_model_actions(self, m)
 
         h = mb.addMenu("&Help")
         self._action(h, "&Keyboard", self.show_keys, QKeySequence.StandardKey.HelpContents)
