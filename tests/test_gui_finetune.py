@@ -238,3 +238,24 @@ def test_scoring_files_of_open_and_recent_recordings(tmp_path):
     assert scorings == [sc_a, sc_b, moved]  # the open one first, each once; unrelated folders not searched
     assert recordings == [psg_c]  # so that the process finds the signals of the moved one
     assert count_corrections(scorings).recordings == 3
+
+
+def test_command_for_python_and_frozen_app(qtbot, night, tmp_path, monkeypatch):
+    import sys
+
+    from sleepscope.gui.finetune_dialog import launch_prefix
+
+    psg, scoring = night
+    d = FineTuneDialog([scoring], tmp_path / "m.safetensors", recordings=[psg])
+    qtbot.addWidget(d)
+    d.freeze.setChecked(True)
+    d.imports.setChecked(False)
+    args = d.command()
+    assert launch_prefix() == [sys.executable, "-m", "sleepscope"] and args[:3] == ["-m", "sleepscope", "finetune"]
+    for flag, value in (("--from", str(tmp_path / "m.safetensors")), ("--epochs", "10"), ("--lr", "0.0001"),
+                        ("--holdout", "0.2"), ("--sources", "technician,model"), ("--scoring", str(scoring)),
+                        ("--recording", str(psg))):
+        assert args[args.index(flag) + 1] == value, flag
+    assert "--freeze-encoders" in args and "--register" in args and args[args.index("--progress") + 1] == "jsonl"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert launch_prefix() == [sys.executable] and d.command()[0] == "finetune"

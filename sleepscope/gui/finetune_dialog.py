@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version, heldout_summary
+from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version
 from sleepscope.model.registry import ModelRegistry
 from sleepscope.paths import user_data_dir
 from sleepscope.stages import NAMES
@@ -110,6 +110,9 @@ class FineTuneDialog(QDialog):
         self.f1_x: list[float] = []
         self.f1_y: list[float] = []
         self.out_base: Path | None = None
+        self._kill_timer = QTimer(self)
+        self._kill_timer.setSingleShot(True)
+        self._kill_timer.timeout.connect(self._kill)
         self._build()
         self.refresh_counts()
 
@@ -243,11 +246,11 @@ class FineTuneDialog(QDialog):
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
     def command(self) -> list[str]:
-        """The arguments after the Python executable."""
+        """The arguments after the executable (see `launch_prefix`)."""
         runs = user_data_dir() / "finetune"
         runs.mkdir(parents=True, exist_ok=True)
         self.out_base = runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time() * 1000) % 1000}"
-        args = ["-m", "sleepscope", "finetune", "--progress", "jsonl", "--register",
+        args = [*launch_prefix()[1:], "finetune", "--progress", "jsonl", "--register",
                 "--from", str(self.model_path), "--out", str(self.out_base),
                 "--epochs", str(self.epochs.value()), "--lr", f"{self.lr.value():g}",
                 "--holdout", f"{self.holdout.value():g}",
@@ -279,7 +282,7 @@ class FineTuneDialog(QDialog):
         p.errorOccurred.connect(self._process_error)
         self.process = p
         self.status.setText("Starting the fine-tuning process…")
-        p.start(sys.executable, self.command())
+        p.start(launch_prefix()[0], self.command())
         self._update_buttons()
         return True
 
@@ -289,14 +292,13 @@ class FineTuneDialog(QDialog):
             return
         self.cancelled = True
         self.status.setText("Cancelling…")
-        proc = self.process
-        proc.terminate()
-        QTimer.singleShot(KILL_AFTER_MS, lambda: self._kill(proc))
+        self.process.terminate()
+        # The timer belongs to the dialog: it dies with it, never firing on a deleted process.
+        self._kill_timer.start(KILL_AFTER_MS)
 
-    @staticmethod
-    def _kill(proc: QProcess) -> None:
-        if proc.state() != QProcess.ProcessState.NotRunning:
-            proc.kill()
+    def _kill(self) -> None:
+        if self.running():
+            self.process.kill()
 
     def _read_stdout(self) -> None:
         self._buffer += bytes(self.process.readAllStandardOutput())
@@ -367,6 +369,7 @@ class FineTuneDialog(QDialog):
             self._read_stdout()
             self._read_stderr()
         self.exit_code = code
+        self._kill_timer.stop()
         if self.cancelled and self.result is None:
             self.status.setText("Cancelled. No model was written; the active model is unchanged.")
         elif self.result is not None and code == 0:
@@ -440,6 +443,13 @@ class FineTuneDialog(QDialog):
     def reject(self) -> None:  # Esc closes through here
         self.stop_and_wait()
         super().reject()
+
+
+def launch_prefix() -> list[str]:
+    """How to run the `sleepscope` command as a child process: the frozen app is that command itself."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "sleepscope"]
 
 
 def _num(x: Any) -> float:
