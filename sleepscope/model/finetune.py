@@ -369,7 +369,7 @@ def finetune(
         parent=parent_card.version or getattr(parent, "version", None),
         data=(f"fine-tuned on corrections sha256:{identity[:16]}: {len(corrections)} labelled epochs of {n_rec} "
               f"recording(s) ({', '.join(files[:5])}{', ...' if len(files) > 5 else ''}); "
-              f"{split.train.size} trained on, {split.heldout.size} held out; parent: {parent_card.data}"),
+              f"{split.train.size} trained on, {split.heldout.size} held out; from parent {parent_card.version}"),
         metrics=metrics,
         notes=(f"fine-tuned from {parent_card.version}: Adam lr {opts.lr}, {result.epochs} passes, best pass "
                f"{result.best_epoch + 1}" + (", encoders frozen" if opts.freeze_encoders else "")
