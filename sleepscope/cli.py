@@ -29,7 +29,11 @@ _COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sleepscope", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sleepscope",
+        description="SleepScope: score polysomnography in 30-s epochs with a deep model's suggestions. "
+        "Without a command, opens the scoring workstation.",
+    )
     parser.add_argument("--version", action="version", version=f"sleepscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
@@ -60,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sleepscope: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `sleepscope cohort DIR | head`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
