@@ -254,7 +254,7 @@ def test_command_for_python_and_frozen_app(qtbot, night, tmp_path, monkeypatch):
     assert launch_prefix() == [sys.executable, "-m", "sleepscope"] and args[:3] == ["-m", "sleepscope", "finetune"]
     for flag, value in (("--from", str(tmp_path / "m.safetensors")), ("--epochs", "10"), ("--lr", "0.0001"),
                         ("--holdout", "0.2"), ("--sources", "technician,model"), ("--scoring", str(scoring)),
-                        ("--recording", str(psg))):
+                        ("--recording", str(psg)), ("--nice", "10")):
         assert args[args.index(flag) + 1] == value, flag
     assert "--freeze-encoders" in args and "--register" in args and args[args.index("--progress") + 1] == "jsonl"
     monkeypatch.setattr(sys, "frozen", True, raising=False)

@@ -52,6 +52,8 @@ from sleepscope.stages import NAMES
 #: Cancel: terminate, then kill if the process is still there after this long.
 KILL_AFTER_MS = 2000
 SUFFIX = ".sleepscope.h5"
+#: the training process yields the CPU to the workstation (it shares the technician's cores)
+NICE = 10
 
 
 @dataclass
@@ -250,7 +252,7 @@ class FineTuneDialog(QDialog):
         runs = user_data_dir() / "finetune"
         runs.mkdir(parents=True, exist_ok=True)
         self.out_base = runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time() * 1000) % 1000}"
-        args = [*launch_prefix()[1:], "finetune", "--progress", "jsonl", "--register",
+        args = [*launch_prefix()[1:], "finetune", "--progress", "jsonl", "--register", "--nice", str(NICE),
                 "--from", str(self.model_path), "--out", str(self.out_base),
                 "--epochs", str(self.epochs.value()), "--lr", f"{self.lr.value():g}",
                 "--holdout", f"{self.holdout.value():g}",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -61,6 +62,9 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: one fewer than the physical cores, so that the "
                    "workstation stays responsive while it trains)")
+    p.add_argument("--nice", type=int, default=0, metavar="N",
+                   help="lower this process's CPU priority by N (POSIX), so that the GUI that started it stays "
+                   "responsive (the fine-tuning dialog passes 10)")
     p.add_argument("--progress", choices=("tqdm", "jsonl", "none"), default="tqdm",
                    help="tqdm: a progress bar; jsonl: one JSON event per line on stdout (for the GUI)")
     p.add_argument("--register", action="store_true", help="add the parent and the new model to the registry")
@@ -165,6 +169,8 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
                            freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
                            class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed)
     opts.validate()
+    if args.nice > 0 and hasattr(os, "nice"):
+        os.nice(args.nice)
     _set_threads(args.threads)
     info = setup(args.device)
     emit.enabled = emit.enabled and info.is_main
