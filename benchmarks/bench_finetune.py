@@ -198,12 +198,17 @@ def main() -> int:
 
     app = QApplication.instance() or QApplication([])
     meter = StallMeter()
-    meter.start()
-    t_end = time.perf_counter() + 2.0
-    while time.perf_counter() < t_end:
-        app.processEvents()
-        time.sleep(0.001)
-    idle = meter.stop()
+
+    def idle_reference(seconds: float = 3.0) -> dict:
+        # The same loop with no process running: what the machine's other load alone costs.
+        meter.start()
+        t_end = time.perf_counter() + seconds
+        while time.perf_counter() < t_end:
+            app.processEvents()
+            time.sleep(0.001)
+        return meter.stop()
+
+    idle = idle_reference()
 
     dialog = FineTuneDialog([scoring_path], parent_path)
     dialog.show()
@@ -213,6 +218,19 @@ def main() -> int:
     meter.start()
     t0 = time.perf_counter()
     dialog.start()
+    import gc
+
+    gc_times: list[tuple[int, float]] = []
+    gc_start: list[float] = []
+
+    def gc_watch(phase: str, info: dict) -> None:
+        # Python's collector runs on the GUI thread too: time each collection.
+        if phase == "start":
+            gc_start[:] = [time.perf_counter()]
+        elif gc_start:
+            gc_times.append((info["generation"], (time.perf_counter() - gc_start[0]) * 1000))
+
+    gc.callbacks.append(gc_watch)
     first_step = None
     while dialog.exit_code is None:
         app.processEvents()
@@ -221,6 +239,8 @@ def main() -> int:
         time.sleep(0.001)
     wall = time.perf_counter() - t0
     busy = meter.stop()
+    gc.callbacks.remove(gc_watch)
+    idle_after = idle_reference()
     if dialog.result is None:
         print(f"FAILED: fine-tuning process ended without a model: {dialog.error}\n" + "\n".join(dialog._stderr))
         return 1
@@ -263,10 +283,15 @@ def main() -> int:
     print(f"\ntime: whole process {wall:.1f} s (start, reading the corrections, training, saving, registering); "
           f"in finetune() {ft['seconds']:.1f} s; target 180 s -> {wall / 180:.2f} of the target")
     print(f"GUI event loop (5-ms timer): longest gap {busy['max_ms']:.1f} ms, p99 {busy['p99_ms']:.1f} ms over "
-          f"{busy['ticks']} ticks while fine-tuning; idle reference {idle['max_ms']:.1f} ms (p99 {idle['p99_ms']:.1f}); "
+          f"{busy['ticks']} ticks while fine-tuning; idle reference before / after {idle['max_ms']:.1f} / "
+          f"{idle_after['max_ms']:.1f} ms (p99 {idle['p99_ms']:.1f} / {idle_after['p99_ms']:.1f}); "
           f"target 100 ms -> {busy['max_ms'] / 100:.2f} of the target")
     print(f"  longest gaps: {busy['worst']} (of {wall:.1f} s; first training step at "
           f"{first_step:.1f} s)" if first_step is not None else f"  longest gaps: {busy['worst']}")
+    if gc_times:
+        longest_gc = max(gc_times, key=lambda g: g[1])
+        print(f"  Python garbage collections meanwhile: {len(gc_times)}, longest {longest_gc[1]:.0f} ms "
+              f"(generation {longest_gc[0]}), {sum(t for _, t in gc_times):.0f} ms in all")
     print(f"load average at end {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
     dialog.close()
     return 0
