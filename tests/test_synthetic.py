@@ -241,3 +241,16 @@ def test_written_night_reads_back_through_sleepscope_io(tmp_path):
     assert np.max(np.abs(rec.eeg - n.signals["EEG Fpz-Cz"])) <= step * 1.01
     assert find_hypnogram(psg) == hyp
     assert read_hypnogram(hyp, n_epochs=rec.n_epochs).tolist() == SHORT.tolist()
+
+
+def test_write_cohort_marks_the_folder_as_synthetic(tmp_path):
+    import json
+
+    from sleepscope.experiments.paper import detect_synthetic
+
+    syn.write_cohort(tmp_path, ["SC4001E0"], seed=1, workers=1, labels={"SC4001E0": SHORT[:3]})
+    syn.write_cohort(tmp_path, ["SC4011E0"], seed=1, workers=1, labels={"SC4011E0": SHORT[:3]})
+    marker = json.loads((tmp_path / syn.SYNTHETIC_MARKER).read_text())
+    assert marker["nights"] == ["SC4001E0", "SC4011E0"] and marker["seed"] == 1
+    assert detect_synthetic(tmp_path)
+    assert not detect_synthetic(tmp_path / "elsewhere")

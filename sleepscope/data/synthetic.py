@@ -212,6 +212,31 @@ def _write_one(args: tuple[str, str, int, Optional[list[int]]]) -> tuple[Path, P
     return write_night(folder, name, seed, labels)
 
 
+#: Written into every folder `write_cohort` fills, so that results computed on
+#: it (`sleepscope experiment paper`) are labelled as synthetic without relying
+#: on the user to say so.
+SYNTHETIC_MARKER = "sleepscope-synthetic.json"
+
+
+def _mark_synthetic(folder: Path, names: Sequence[str], seed: int) -> None:
+    marker = folder / SYNTHETIC_MARKER
+    known: set[str] = set()
+    if marker.is_file():
+        try:
+            known = set(json.loads(marker.read_text()).get("nights", []))
+        except (OSError, ValueError):
+            known = set()
+    info = {
+        "generator": "sleepscope.data.synthetic",
+        "note": "synthetic EEG/EOG following real Sleep-EDF hypnograms; not real recordings",
+        "seed": seed,
+        "nights": sorted(known | set(names)),
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=1) + "\n")
+    os.replace(tmp, marker)
+
+
 def write_cohort(
     folder: str | os.PathLike,
     names: Sequence[str],
@@ -235,6 +260,7 @@ def write_cohort(
             real_hypnogram(n)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    _mark_synthetic(folder, names, seed)
     total = len(names)
     results: dict[str, tuple[Path, Path]] = {}
     report(progress, 0, total, "writing synthetic nights")

@@ -47,6 +47,7 @@ import numpy as np
 
 from sleepscope.data.cohorts import (PAPER_SPLIT, SLEEP_EDF_20_SUBJECTS, Night, Split, nights_of, pretraining_nights,
                                      scan_sleep_cassette)
+from sleepscope.data.synthetic import SYNTHETIC_MARKER
 from sleepscope.errors import SleepScopeError
 from sleepscope.experiments.budgets import Budget, get_budget
 from sleepscope.experiments.tables import METHODS
@@ -55,7 +56,6 @@ from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
 PRETRAIN_METHODS = ("simclr", "tstcc", "clip")
 PAPER_NS = (3, 6, 9, 12)
 #: a file the synthetic-cohort writer leaves in the folder; its presence marks the data as synthetic
-SYNTHETIC_MARKER = "sleepscope-synthetic.json"
 RESULTS_FORMAT = 1
 
 
