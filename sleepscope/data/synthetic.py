@@ -38,6 +38,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from sleepscope.atomic import write_json_atomic
 from sleepscope.data.synth import edf_writer, physiology
 from sleepscope.data.synth.subjects import NightParams, night_params, signal_seed
 from sleepscope.errors import SleepScopeError
@@ -232,9 +233,7 @@ def _mark_synthetic(folder: Path, names: Sequence[str], seed: int) -> None:
         "seed": seed,
         "nights": sorted(known | set(names)),
     }
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=1) + "\n")
-    os.replace(tmp, marker)
+    write_json_atomic(marker, info)
 
 
 def write_cohort(

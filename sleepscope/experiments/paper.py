@@ -47,6 +47,7 @@ import numpy as np
 
 from sleepscope.data.cohorts import (PAPER_SPLIT, SLEEP_EDF_20_SUBJECTS, Night, Split, nights_of, pretraining_nights,
                                      scan_sleep_cassette)
+from sleepscope.atomic import write_json_atomic
 from sleepscope.data.synthetic import SYNTHETIC_MARKER
 from sleepscope.errors import SleepScopeError
 from sleepscope.experiments.budgets import Budget, get_budget
@@ -123,15 +124,6 @@ def detect_synthetic(data: str | os.PathLike) -> bool:
     return (Path(data) / SYNTHETIC_MARKER).is_file()
 
 
-def _atomic_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict | None:
@@ -242,7 +234,7 @@ def run_paper(
             f"{out} holds an experiment run with other settings (budget, configuration, split or N; see "
             f"{settings_path}). Use another --out folder, or delete that folder to start over. (Only --seeds "
             "may change between runs into one folder: more seeds extend the experiment.)")
-    _atomic_json(settings_path, {"settings": settings.to_dict(), "data": str(data.resolve())})
+    write_json_atomic(settings_path, {"settings": settings.to_dict(), "data": str(data.resolve())}, sort_keys=True)
 
     all_nights = scan_sleep_cassette(data)
     nights_20 = {"validation": nights_of(all_nights, split.validation), "test": nights_of(all_nights, split.test),
@@ -293,7 +285,7 @@ def run_paper(
             check(cancel)
             record = _run_one(spec, settings, lab_cache, nights_20, pre_dir, val_scorer, test_scorer, dev,
                               events.step_progress, cancel, run_dir / ".partial")
-            _atomic_json(path, record)
+            write_json_atomic(path, record, sort_keys=True)
             _clear_partial(run_dir / ".partial" / spec.run_id)
             results.append(record)
             computed += 1
@@ -329,7 +321,7 @@ def write_report(payload: dict, out: Path) -> None:
     from sleepscope.experiments.plots import plot_metric
     from sleepscope.experiments.tables import format_report
 
-    _atomic_json(out / "results.json", payload)
+    write_json_atomic(out / "results.json", payload, sort_keys=True)
     tmp = out / ".tables.md.tmp"
     tmp.write_text(format_report(payload), encoding="utf-8")
     os.replace(tmp, out / "tables.md")
@@ -490,7 +482,7 @@ def _save_tracker(partial: Path, tracker: dict, new_best: dict | None) -> None:
         save_file({k: v.detach().cpu().contiguous() for k, v in new_best.items()}, str(tmp))
         os.replace(tmp, partial.with_name(name))
         tracker["weights_file"] = name
-    _atomic_json(partial.with_name(partial.name + ".early-stop.json"), tracker)
+    write_json_atomic(partial.with_name(partial.name + ".early-stop.json"), tracker, sort_keys=True)
     if old and old != tracker["weights_file"]:
         partial.with_name(old).unlink(missing_ok=True)
 

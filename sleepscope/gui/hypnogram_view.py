@@ -187,7 +187,7 @@ class HypnogramView(QWidget):
         self._cursors: list[pg.InfiniteLine] = []
         names = ("Confidence", "Model", "Technician", "Reference")
         for row, name in enumerate(names):
-            label = self._glw.addLabel(name, row=row, col=0, size="8pt", color="#2b2f36", justify="right")
+            self._glw.addLabel(name, row=row, col=0, size="8pt", color="#2b2f36", justify="right")
             axis = {"bottom": self._axis} if row == len(names) - 1 else {}
             plot = self._glw.addPlot(row=row, col=1, viewBox=EpochViewBox(self._picker), axisItems=axis)
             plot.hideButtons()

@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
+from sleepscope.atomic import fsync_dir, write_json_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.paths import user_data_dir
 
@@ -86,34 +86,6 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    # Makes a rename inside `path` durable; some filesystems refuse O_RDONLY on folders.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace `path` with `data` as JSON so that a reader sees the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=2) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _now() -> str:
@@ -200,7 +172,7 @@ class ModelRegistry:
             for name in (WEIGHTS, CARD, ENTRY):
                 _fsync_file(incoming / name)
                 os.chmod(incoming / name, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            _fsync_dir(incoming)
+            fsync_dir(incoming)
             try:
                 os.rename(incoming, target)
             except OSError:
@@ -210,7 +182,7 @@ class ModelRegistry:
         finally:
             if incoming.exists():
                 _remove_tree(incoming)
-        _fsync_dir(self.versions_dir)
+        fsync_dir(self.versions_dir)
         return self.get(card.version)
 
     def activate(self, version: str) -> ModelVersion:

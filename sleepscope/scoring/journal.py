@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sleepscope.atomic import fsync_dir
 from sleepscope.errors import SleepScopeError
 
 JOURNAL_VERSION = 1
@@ -99,20 +100,6 @@ def read_journal(path: Path) -> JournalContents:
     return JournalContents(header, entries, good, torn)
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes a create/rename durable; not possible on every platform (Windows).
-    try:
-        fd = os.open(str(folder), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -134,7 +121,7 @@ def write_new_journal(path: Path, header: dict[str, Any]) -> None:
         raise
     os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -33,12 +33,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from sleepscope.atomic import fsync_dir
 from sleepscope.errors import SleepScopeError
 from sleepscope.paths import user_data_dir
 from sleepscope.scoring.journal import (
     JournalCorrupt,
     JournalWriter,
-    _fsync_dir,
     describe_os_error,
     journal_error,
     read_journal,
@@ -281,7 +281,7 @@ def _write_snapshot(state: _State, path: Path) -> None:
         except OSError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _str(x: Any) -> str:
