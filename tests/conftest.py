@@ -19,6 +19,8 @@ def pytest_configure(config):
     try:
         import torch
 
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        # One thread: the tests' models are tiny, and two threads on a 2-core
+        # machine that also runs the test's subprocesses are several times slower.
+        torch.set_num_threads(1)
     except ImportError:
         pass

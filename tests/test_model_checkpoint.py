@@ -12,15 +12,6 @@ from sleepscope.model.config import TINY
 from sleepscope.model.network import SleepStager
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def saved(tmp_path):
     torch.manual_seed(1)

@@ -2,22 +2,10 @@
 
 import json
 
-import pytest
-import torch
-
 from sleepscope.cli import main
 from sleepscope.model.checkpoint import ModelCard, save_model
 from sleepscope.model.config import TINY
 from sleepscope.model.network import SleepStager, count_parameters, macs_per_epoch
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_model_info_of_a_configuration(capsys):

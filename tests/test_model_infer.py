@@ -15,15 +15,6 @@ from sleepscope.model.network import SleepStager
 from sleepscope.tasks import CancelToken, Cancelled
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def predict(*args, **kwargs):
     return _predict(*args, threads=1, **kwargs)
 

@@ -13,15 +13,6 @@ from sleepscope.model.network import (SleepStager, count_macs, count_parameters,
                                       macs_per_epoch)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def tiny():
     torch.manual_seed(0)

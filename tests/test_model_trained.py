@@ -18,15 +18,6 @@ from sleepscope.model.infer import predict as _predict
 from sleepscope.model.network import SleepStager
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on the shared CI machine spinning worker threads make tiny models slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def predict(*args, **kwargs):
     return _predict(*args, threads=1, **kwargs)
 
