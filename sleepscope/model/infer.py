@@ -137,12 +137,13 @@ def _as_epochs(recording_or_array) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-#: model -> (weights version, device, its batch-norm-folded copy): a GUI pre-scoring night after
+#: model -> (weights version, device, its inference form: FastStager on the CPU, else batch-norm-folded copy): a GUI pre-scoring night after
 #: night with the same model folds it once. Weak keys: a dropped model frees its copy.
 _FOLDED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _inference_copy(model, version: str, dev: torch.device):
+    from sleepscope.model.fast_eval import FastStager
     from sleepscope.model.network import fold_batchnorm
 
     if not hasattr(model, "eeg_branch"):  # any module with the split API (tests instrument it)
@@ -150,7 +151,9 @@ def _inference_copy(model, version: str, dev: torch.device):
     cached = _FOLDED.get(model)
     if cached is not None and cached[0] == version and cached[1] == dev:
         return cached[2]
-    net = fold_batchnorm(model).to(dev)
+    # On the CPU, the fused two-branch form (fast_eval) is about 1.5x faster than the folded
+    # model (same process, 1 and 2 threads); accelerators, where it was not measured, keep the folded model.
+    net = FastStager(model) if dev.type == "cpu" else fold_batchnorm(model).to(dev)
     _FOLDED[model] = (version, dev, net)
     return net
 
