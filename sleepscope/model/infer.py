@@ -182,7 +182,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     version = weights_version(model)
     seq_len = int(seq_len or model.config.seq_len)
     if batch_size is None:
-        batch_size = 256 if dev.type != "cpu" else 64
+        # CPU: 128 epochs per batch beat 64, 192 and 256 with the fast form (same process, 1 and 2 threads).
+        batch_size = 256 if dev.type != "cpu" else 128
     check(cancel)
     net = _inference_copy(model, version, dev)
     n_threads = (threads or physical_cores()) if dev.type == "cpu" else torch.get_num_threads()
