@@ -166,8 +166,10 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
 
     ``recording_or_array`` is a :class:`sleepscope.io.Recording` or an array
     ``(n_epochs, 2, 3000)`` of per-epoch z-scored [EEG, EOG]. ``model`` is a
-    :class:`~sleepscope.model.network.SleepStager` (its batch norms are folded
-    into a private copy; the caller's model is not changed). ``seq_len``
+    :class:`~sleepscope.model.network.SleepStager`; inference runs on a private
+    derived copy (on the CPU :class:`~sleepscope.model.fast_eval.FastStager`:
+    batch norms folded, both branches fused; elsewhere the batch-norm-folded
+    model), so the caller's model is not changed. ``seq_len``
     defaults to the model's configured L, ``stride`` to L/2, ``threads`` (CPU
     only) to the physical cores; the caller's thread setting is restored after. Same input, same
     output: eval mode, no randomness. Raises ``Cancelled`` if ``cancel`` fires
