@@ -174,9 +174,12 @@ class Recording:
             flat = {}
             for n in (self.eeg_name, self.eog_name):
                 e = self.epochs(n)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs
-                    sd = np.nanstd(e, axis=1)
+                if nan[n]:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs
+                        sd = np.nanstd(e, axis=1)
+                else:  # nanstd is several times slower than std
+                    sd = e.std(axis=1, dtype=np.float64)
                 flat[n] = tuple(int(i) for i in np.flatnonzero(~(sd >= FLAT_STD_UV)))
             self._quality = SignalQuality(nan, flat)
         return self._quality
@@ -223,7 +226,9 @@ def zscore_epochs(x: np.ndarray) -> np.ndarray:
             std = x.std(axis=-1, keepdims=True, dtype=np.float64)
     flat = ~(std >= FLAT_STD_UV)  # also catches NaN std
     safe_std = np.where(flat, 1.0, std)
-    out = ((x - mean) / safe_std).astype(np.float32)
+    # Statistics in float64, arithmetic in float32: a float64 copy of a whole
+    # night would cost more time than the rest of the pre-processing.
+    out = (x - mean.astype(np.float32)) / safe_std.astype(np.float32)
     out[np.broadcast_to(flat, out.shape)] = 0.0
     out[nan] = 0.0
     return out
