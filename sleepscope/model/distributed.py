@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
 from sleepscope.errors import SleepScopeError
@@ -90,6 +91,15 @@ def broadcast_float(value: float, info: DistInfo) -> float:
 def _collective_device(info: DistInfo) -> torch.device:
     # NCCL only moves CUDA tensors; gloo moves CPU ones.
     return info.device if info.device.type == "cuda" else torch.device("cpu")
+
+
+def data_parallel(module: nn.Module, info: DistInfo) -> nn.Module:
+    """`module` wrapped in DistributedDataParallel under torchrun, itself otherwise."""
+    if not info.distributed:
+        return module
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(module, device_ids=[info.device.index] if info.device.type == "cuda" else None)
 
 
 def sampler(dataset: Dataset, info: DistInfo, seed: int, shuffle: bool = True) -> DistributedSampler:

@@ -31,17 +31,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model import augment
-from sleepscope.model.distributed import DistInfo, all_gather_with_grad, sampler
+from sleepscope.model.distributed import DistInfo, all_gather_with_grad, data_parallel, sampler
 from sleepscope.model.network import SleepStager
 from sleepscope.model.objectives import TemporalContrastHead, clip_loss, nt_xent
-from sleepscope.model.train_state import (
-    LoopState,
-    check_same_settings,
-    has_state,
-    load_state,
-    read_loop_state,
-    save_state,
-)
+from sleepscope.model.train_state import save_state, start_or_resume
 from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
 
 METHODS = ("clip", "simclr", "tstcc")
@@ -178,23 +171,10 @@ def pretrain(
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     settings = {"method": cfg.method, "seed": cfg.seed, "batch_size": cfg.batch_size, "processes": info.world_size}
-    state = LoopState(kind="pretrain", settings=dict(settings))
-    if resume and state_path is not None and has_state(state_path):
-        # The optimizer and RNG state are saved for the objective (encoders +
-        # heads); the stager's other tensors do not change during pre-training.
-        saved = read_loop_state(state_path)
-        if saved.kind != "pretrain":
-            raise SleepScopeError(f"the state at {state_path} is not a pre-training run; start without --resume")
-        check_same_settings(saved, settings, state_path)
-        state, _ = load_state(state_path, objective, optimizer)
-    elif resume and state_path is not None:
-        raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
-
-    model: nn.Module = objective
-    if info.distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        model = DDP(objective, device_ids=[device.index] if device.type == "cuda" else None)
+    # The optimizer and RNG state are saved for the objective (encoders +
+    # heads); the stager's other tensors do not change during pre-training.
+    state, _ = start_or_resume(state_path, resume, "pretrain", settings, objective, optimizer)
+    model = data_parallel(objective, info)
 
     samp = sampler(dataset, info, cfg.seed)
     per_rank = len(samp)

@@ -20,16 +20,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.model.distributed import DistInfo, broadcast_float, sampler
+from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
 from sleepscope.model.network import SleepStager
-from sleepscope.model.train_state import (
-    LoopState,
-    check_same_settings,
-    has_state,
-    load_state,
-    read_loop_state,
-    save_state,
-)
+from sleepscope.model.train_state import save_state, start_or_resume
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.stages import N_CLASSES
 from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
@@ -160,23 +153,10 @@ def train(
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
     settings = {"seed": cfg.seed, "batch_size": cfg.batch_size, "freeze_encoders": cfg.freeze_encoders,
                 "processes": info.world_size}
-    state = LoopState(kind="train", settings=dict(settings))
-    best: dict[str, torch.Tensor] | None = None
-    if resume and state_path is not None and has_state(state_path):
-        saved = read_loop_state(state_path)
-        if saved.kind != "train":
-            raise SleepScopeError(f"the state at {state_path} is not a training run; start without --resume")
-        check_same_settings(saved, settings, state_path)
-        state, best = load_state(state_path, model, optimizer)
-    elif resume and state_path is not None:
-        raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
+    state, best = start_or_resume(state_path, resume, "train", settings, model, optimizer)
 
     weight = class_weights.to(device) if class_weights is not None else None
-    net: nn.Module = model
-    if info.distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    net = data_parallel(model, info)
 
     samp = sampler(train_data, info, cfg.seed)
     steps_per_epoch = (len(samp) + cfg.batch_size - 1) // cfg.batch_size

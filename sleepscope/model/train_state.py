@@ -184,3 +184,27 @@ def read_loop_state(base: str | os.PathLike) -> LoopState:
     except (OSError, ValueError) as exc:
         raise SleepScopeError(f"cannot read the training state {json_path} ({exc})") from exc
     return LoopState(**doc["loop"])
+
+
+def start_or_resume(
+    state_path: str | os.PathLike | None,
+    resume: bool,
+    kind: str,
+    settings: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+) -> tuple[LoopState, dict[str, torch.Tensor] | None]:
+    """A fresh loop state, or (``resume``) the saved one of the same kind and settings restored in place.
+
+    Returns the loop state and the best weights saved with it (None for a fresh run).
+    """
+    label = {"train": "training", "pretrain": "pre-training"}.get(kind, kind)
+    if not resume or state_path is None:
+        return LoopState(kind=kind, settings=dict(settings)), None
+    if not has_state(state_path):
+        raise SleepScopeError(f"--resume: there is no saved state beside {state_path}; start without --resume")
+    saved = read_loop_state(state_path)
+    if saved.kind != kind:
+        raise SleepScopeError(f"the state at {state_path} is not a {label} run; start without --resume")
+    check_same_settings(saved, settings, state_path)
+    return load_state(state_path, model, optimizer)
