@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flips", type=int, default=200)
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QSettings, Qt, QTimer
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtTest import QTest
 
     from sleepscope.gui.app import make_app
@@ -139,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     w.controller.go_to(min(100, n_epochs // 4))
     app.processEvents()
     trace_paints = watch
-    hyp_paints = PaintWatch(w.hypnogram._glw.viewport())
     for _ in range(min(args.flips, n_epochs // 3)):
         t = time.perf_counter()
         c = time.thread_time()
@@ -198,19 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. event-loop stall during pre-scoring ----------------------------------------
     idle = timer_gaps(app, seconds=3.0)
-    gaps: list[float] = []
-    ends: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        ends.append(now)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    timer = GapRecorder()
+    gaps, ends = timer.gaps, timer.ends
     done: list[bool] = []
     w.prescoreDone.connect(lambda: done.append(True))
     delivered: list[float] = []
@@ -282,29 +270,42 @@ def naive_flip_ms(app, eeg: np.ndarray, eog: np.ndarray, flips: int = 20) -> flo
     return statistics.median(times) * 1000
 
 
-def timer_gaps(app, seconds: float) -> list[float]:
-    from PySide6.QtCore import QTimer
+class GapRecorder:
+    """A 5-ms QTimer that records the gaps between its ticks: the event loop's stalls."""
 
-    gaps: list[float] = []
-    ends: list[float] = []
-    last = [time.perf_counter()]
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
 
-    def tick() -> None:
+        self.gaps: list[float] = []
+        self.ends: list[float] = []
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
         now = time.perf_counter()
-        gaps.append(now - last[0])
-        ends.append(now)
-        last[0] = now
+        self.gaps.append(now - self._last)
+        self.ends.append(now)
+        self._last = now
 
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
-    timer.start()
+    def start(self) -> None:
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+def timer_gaps(app, seconds: float) -> list[float]:
+    rec = GapRecorder()
+    rec.start()
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         app.processEvents()
         time.sleep(0.001)
-    timer.stop()
-    return gaps or [0.0]
+    rec.stop()
+    return rec.gaps or [0.0]
 
 
 def pick_model(tmp: Path, config: str) -> tuple[Path, str]:
