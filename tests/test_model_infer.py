@@ -1,6 +1,7 @@
 """Full-night inference: windows cover every epoch once, determinism, cancellation, input kinds."""
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -158,11 +159,56 @@ def test_device_and_threads():
     assert pick_device("cpu").type == "cpu"
     assert pick_device().type in ("cpu", "cuda", "mps")
     assert 1 <= physical_cores() <= (os.cpu_count() or 1)
+
+
+class BarrierModel(EpochIdModel):
+    """Each batch waits until another worker holds a batch too: one worker alone would time out."""
+
+    def __init__(self, workers):
+        super().__init__()
+        self.barrier = threading.Barrier(workers, timeout=10)
+        self.seen = []
+
+    def epoch_features(self, x):
+        self.seen.append((threading.current_thread().name, torch.get_num_threads()))
+        self.barrier.wait()
+        return super().epoch_features(x)
+
+
+def test_cpu_batches_run_side_by_side_on_one_torch_thread_each():
+    n = 24
+    x = np.zeros((n, 2, 3000), np.float32)
+    x[:, 0, 0] = np.arange(n)
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        m = BarrierModel(2)
+        pred = _predict(x, m, batch_size=4, device="cpu", threads=2)
+        assert torch.get_num_threads() == 2  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(old)
+    assert (pred.stages == np.arange(n) % 5).all()
+    assert len(m.seen) == 6 and {t for _, t in m.seen} == {1}
+    assert len({name for name, _ in m.seen}) == 2 and threading.current_thread().name not in dict(m.seen)
+
+
+def test_cpu_result_does_not_depend_on_the_worker_count(tiny):
+    x = night(70, seed=4)
+    one = _predict(x, tiny, device="cpu", threads=1, batch_size=16)
+    assert np.array_equal(one.probs, _predict(x, tiny, device="cpu", threads=3, batch_size=16).probs)
+
+
+def test_cancel_stops_the_workers(tiny):
+    token = CancelToken()
     seen = []
-    _predict(night(2), SleepStager(TINY), device="cpu",  # default: the physical cores
-             progress=lambda d, t, m: seen.append(torch.get_num_threads()))
-    assert seen[0] == physical_cores()
-    assert torch.get_num_threads() == 1  # the caller's setting is restored
+
+    def cancel_at_first(done, total, msg):
+        seen.append(done)
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        _predict(night(64), tiny, device="cpu", threads=2, batch_size=2, progress=cancel_at_first, cancel=token)
+    assert len(seen) <= 3  # the batches in flight when it fired, not the 32 of the night
 
 
 def test_folded_copy_is_reused_until_the_weights_change(tiny):
