@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -37,6 +38,17 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def freeze_startup_objects() -> None:
+    """Keep what start-up made (modules, widgets, settings) out of the garbage collector's full passes.
+
+    Those objects live as long as the window; a full pass walks every one of
+    them on the GUI thread: 61 ms with the window open, 140 ms once torch is
+    loaded (2-core machine), each time an event-loop stall. Frozen objects are
+    never collected, so this is done once the window is built, not before.
+    """
+    gc.freeze()
+
+
 def run_gui(path: str | os.PathLike | None = None, model_path: str | os.PathLike | None = None,
             prescore: bool = True) -> int:
     """Open the main window (and `path` if given); returns the event loop's exit code."""
@@ -45,6 +57,7 @@ def run_gui(path: str | os.PathLike | None = None, model_path: str | os.PathLike
     app = make_app()
     window = MainWindow(model_path=model_path, prescore_on_open=prescore)
     window.show()
+    freeze_startup_objects()
     if path is not None:
         window.open_file(Path(path))
     code = app.exec()

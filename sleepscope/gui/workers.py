@@ -27,8 +27,6 @@ from sleepscope.tasks import CancelToken, Cancelled, check
 
 #: Epochs z-scored per chunk: a few ms each, so the GIL is released often.
 PREP_CHUNK = 64
-#: Epochs per network batch: small enough that Cancel answers within a second on a laptop CPU.
-BATCH = 32
 _ids = itertools.count(1)
 
 
@@ -107,6 +105,76 @@ def lower_thread_priority(steps: int = 10) -> bool:
     return True
 
 
+def preload_torch_extension() -> bool:
+    """Load torch's compiled extension (and libtorch) with the GIL released; True when done.
+
+    Python holds the GIL while it loads an extension module, and torch's pulls
+    in libtorch (hundreds of MB, thousands of operators registered by static
+    constructors): on the 2-core machine the GUI thread got no interpreter for
+    150-320 ms when the pre-scoring worker first imported torch. A C function
+    called through ctypes runs with the GIL released, so the libraries are
+    loaded here through the C library's ``dlopen``, in torch's order and with
+    the flags the import uses; ``import torch`` then finds them loaded and is
+    left with its Python part, which hands the GIL over every few ms. Where
+    this cannot be done (no ``dlopen``, another layout) nothing is loaded and
+    the plain import does it all.
+    """
+    import ctypes
+    import importlib.machinery
+    import importlib.util
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        return False
+    try:
+        spec = importlib.util.find_spec("torch")
+        if spec is None or spec.origin is None:
+            return False
+        pkg = Path(spec.origin).parent
+        ext = next((pkg / f"_C{sfx}" for sfx in importlib.machinery.EXTENSION_SUFFIXES
+                    if (pkg / f"_C{sfx}").is_file()), None)
+        if ext is None:
+            return False
+        dlopen = ctypes.CDLL(None).dlopen
+        dlopen.restype = ctypes.c_void_p
+        dlopen.argtypes = (ctypes.c_char_p, ctypes.c_int)
+        global_deps = pkg / "lib" / "libtorch_global_deps.so"  # torch loads it first, RTLD_GLOBAL
+        if global_deps.is_file():
+            dlopen(os.fsencode(global_deps), os.RTLD_NOW | os.RTLD_GLOBAL)
+        return bool(dlopen(os.fsencode(ext), sys.getdlopenflags()))
+    except (AttributeError, OSError, TypeError, ValueError):  # no dlopen here (Windows)
+        return False
+
+
+def import_inference_runtime() -> None:
+    """Import torch and the inference code from a worker thread without stalling the GUI thread.
+
+    Two things hold the GIL for long while torch is imported: loading its
+    compiled libraries (see :func:`preload_torch_extension`) and the garbage
+    collector's full passes, which the import's hundreds of thousands of new
+    objects set off (91 and 123 ms each on the 2-core machine, over a heap
+    made mostly of long-lived modules). The collector is paused for the
+    import, and what the import made is frozen: modules live as long as the
+    process, so later full passes need not walk them again.
+    """
+    import gc
+    import sys
+
+    if "sleepscope.model.infer" in sys.modules:
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        preload_torch_extension()
+        import sleepscope.model.checkpoint  # noqa: F401
+        import sleepscope.model.infer  # noqa: F401
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 class PreScoreWorker(QObject):
     """Runs a model over a whole night; lives on a QThread made by `start_prescore`."""
 
@@ -143,14 +211,16 @@ class PreScoreWorker(QObject):
         self.started.emit(self.job_id)
         tic = time.perf_counter()
         try:
+            self._progress(0, 1, "Loading the model")
+            import_inference_runtime()
             from sleepscope.model.infer import predict
 
-            self._progress(0, 1, "Loading the model")
             model, card = MODEL_CACHE.get(self._model_path)
             check(self.cancel_token)
             self._progress(0, 1, "Preparing epochs")
             x = model_input_chunked(self._eeg, self._eog, self.cancel_token)
-            pred = predict(x, model, batch_size=BATCH, progress=self._progress, cancel=self.cancel_token)
+            # predict's batches take tens of ms each on a CPU core: Cancel answers well within a second.
+            pred = predict(x, model, progress=self._progress, cancel=self.cancel_token)
             check(self.cancel_token)
         except Cancelled:
             self.aborted.emit(self.job_id)
