@@ -17,9 +17,11 @@ the same function as the model in eval mode with fewer, larger operations:
 
 Zeros and regrouping change only the order of floating-point sums, so results
 equal the reference forward to rounding (about 1e-6), not bit for bit.
-Per-epoch CPU time is set by the number of small operator calls and passes
-over memory, not by arithmetic (about 22 GFLOP/s of a 295 GFLOP/s matmul
-peak on 2 cores), which is what this form reduces.
+The reference forward's CPU time was set by the number of small operator
+calls and passes over memory, not by arithmetic (about 22 GFLOP/s of a
+295 GFLOP/s matmul peak on 2 cores), which is what this form reduces; with
+``predict`` giving each core whole batches it reaches 118-131 GFLOP/s of a
+210-215 GFLOP/s peak (``benchmarks/bench_prescore.py``).
 """
 
 from __future__ import annotations
