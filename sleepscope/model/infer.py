@@ -174,9 +174,9 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     model), so the caller's model is not changed. ``seq_len``
     defaults to the model's configured L, ``stride`` to L/2. On the CPU,
     ``threads`` worker threads (default: the physical cores) each compute
-    whole batches on one torch thread; the caller's torch settings are left
-    alone. Same input, same output, whatever ``threads``: eval mode, no
-    randomness. Raises ``Cancelled`` if ``cancel`` fires (checked between
+    whole batches on one torch thread (torch's thread count, one setting for
+    the process, is 1 meanwhile and restored after). Same input, same output,
+    whatever ``threads``: eval mode, no randomness. Raises ``Cancelled`` if ``cancel`` fires (checked between
     batches).
     """
     from sleepscope.model.checkpoint import weights_version
@@ -253,8 +253,9 @@ def _features_on_cpu(net, x: np.ndarray, batch_size: int, workers: int,
 
     parts: dict[int, torch.Tensor] = {}
     # Threads started by this thread inherit its scheduling priority (the GUI lowers it).
-    with _torch_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="sleepscope-predict",
-                            initializer=torch.set_num_threads, initargs=(1,)) as pool:
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="sleepscope-predict",
+                              initializer=torch.set_num_threads, initargs=(1,))
+    with _torch_threads(1), pool:
         futures = [pool.submit(run, lo) for lo in range(0, n, batch_size)]
         try:
             for fut in as_completed(futures):
