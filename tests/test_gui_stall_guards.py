@@ -68,6 +68,22 @@ def test_run_gui_freezes_what_startup_made(monkeypatch):
     import gc
 
     from sleepscope.gui import app as app_module
+    from sleepscope.gui import main_window
+
+    events = []
+
+    class Window:  # stands in for MainWindow: no user settings read or written
+        def __init__(self, **kwargs):
+            events.append("built")
+
+        def show(self):
+            events.append("shown")
+
+        def open_file(self, path):
+            events.append(("frozen before opening", gc.get_freeze_count() > 0))
+
+        def deleteLater(self):  # noqa: N802
+            pass
 
     class LoopThatReturns:
         def exec(self):
@@ -76,11 +92,11 @@ def test_run_gui_freezes_what_startup_made(monkeypatch):
         def processEvents(self):  # noqa: N802
             pass
 
-    real_make_app = app_module.make_app
-    monkeypatch.setattr(app_module, "make_app", lambda: (real_make_app(), LoopThatReturns())[1])
+    monkeypatch.setattr(main_window, "MainWindow", Window)
+    monkeypatch.setattr(app_module, "make_app", lambda: LoopThatReturns())
     gc.unfreeze()
     try:
-        assert app_module.run_gui(None, prescore=False) == 0
-        assert gc.get_freeze_count() > 0
+        assert app_module.run_gui("night.edf", prescore=False) == 0
+        assert events == ["built", "shown", ("frozen before opening", True)]
     finally:
         gc.unfreeze()

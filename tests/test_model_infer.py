@@ -175,21 +175,24 @@ class BarrierModel(EpochIdModel):
         return super().epoch_features(x)
 
 
-def test_cpu_batches_run_side_by_side_on_one_torch_thread_each():
+@pytest.mark.parametrize("threads", [2, None])  # None: one worker per physical core
+def test_cpu_batches_run_side_by_side_on_one_torch_thread_each(threads):
+    workers = threads or physical_cores()
     n = 24
     x = np.zeros((n, 2, 3000), np.float32)
     x[:, 0, 0] = np.arange(n)
     old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        m = BarrierModel(2)
-        pred = _predict(x, m, batch_size=4, device="cpu", threads=2)
+        m = BarrierModel(workers)
+        pred = _predict(x, m, batch_size=4, device="cpu", threads=threads)
         assert torch.get_num_threads() == 2  # the caller's setting is restored
     finally:
         torch.set_num_threads(old)
     assert (pred.stages == np.arange(n) % 5).all()
     assert len(m.seen) == 6 and {t for _, t in m.seen} == {1}
-    assert len({name for name, _ in m.seen}) == 2 and threading.current_thread().name not in dict(m.seen)
+    assert len({name for name, _ in m.seen}) == min(workers, 6)
+    assert threading.current_thread().name not in dict(m.seen)
 
 
 def test_cpu_result_does_not_depend_on_the_worker_count(tiny):
@@ -198,17 +201,26 @@ def test_cpu_result_does_not_depend_on_the_worker_count(tiny):
     assert np.array_equal(one.probs, _predict(x, tiny, device="cpu", threads=3, batch_size=16).probs)
 
 
-def test_cancel_stops_the_workers(tiny):
+class CancellingModel(EpochIdModel):
+    """Cancels the job from inside its first batch, as a user's Cancel arriving mid-night."""
+
+    def __init__(self, token):
+        super().__init__()
+        self.token = token
+        self.batches = 0
+
+    def epoch_features(self, x):
+        self.batches += 1
+        self.token.cancel()
+        return super().epoch_features(x)
+
+
+def test_cancel_stops_the_workers():
     token = CancelToken()
-    seen = []
-
-    def cancel_at_first(done, total, msg):
-        seen.append(done)
-        token.cancel()
-
+    m = CancellingModel(token)
     with pytest.raises(Cancelled):
-        _predict(night(64), tiny, device="cpu", threads=2, batch_size=2, progress=cancel_at_first, cancel=token)
-    assert len(seen) <= 3  # the batches in flight when it fired, not the 32 of the night
+        _predict(np.zeros((64, 2, 3000), np.float32), m, device="cpu", threads=2, batch_size=2, cancel=token)
+    assert m.batches <= 2  # the batches already started when it fired, not the 32 of the night
 
 
 def test_folded_copy_is_reused_until_the_weights_change(tiny):
