@@ -3,7 +3,7 @@
 import pytest
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.io.channels import find_channel, pick_channel
+from sleepscope.io.channels import choose_channels, find_channel, pick_channel
 
 SLEEP_EDF = ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "Resp oro-nasal", "EMG submental",
              "Temp rectal", "Event marker"]
@@ -12,7 +12,8 @@ SLEEP_EDF = ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "Resp oro-nasal", "EMG
 @pytest.mark.parametrize("names, eeg, eog", [
     (SLEEP_EDF, "EEG Fpz-Cz", "EOG horizontal"),
     (["Fpz-Cz", "Pz-Oz", "horizontal"], "Fpz-Cz", "horizontal"),
-    (["F4-M1", "C4-M1", "O2-M1", "E1-M2", "E2-M1", "Chin"], "C4-M1", "E1-M2"),
+    # frontal is nearer to the Fpz-Cz the model learned than central
+    (["C4-M1", "F4-M1", "O2-M1", "E1-M2", "E2-M1", "Chin"], "F4-M1", "E1-M2"),
     (["EEG C3-A2", "EEG C4-A1", "EOG(L)", "EOG(R)"], "EEG C4-A1", "EOG(L)"),
     (["C3-M2", "LOC", "ROC", "EMG"], "C3-M2", "LOC"),
     (["eeg fpz - cz", "EOG Left"], "eeg fpz - cz", "EOG Left"),
@@ -36,3 +37,48 @@ def test_missing_channel_lists_channels_and_option():
     assert "'EMG submental'" in msg and "--eog NAME" in msg
     with pytest.raises(SleepScopeError, match="--eeg NAME"):
         pick_channel(SLEEP_EDF, "eeg", "C3-M2")
+
+
+# Labels real files use -> (EEG chosen, EOG chosen); None: the recording has none.
+TABLE = [
+    # the other lab's excerpt of issue 11: ipsilateral central EEG, EOG1 against A1
+    (["C3-A1", "EOG1-A1", "EMG", "ECG"], "C3-A1", "EOG1-A1"),
+    (["CZ-A1", "ROC-A1", "LOC-A2"], "CZ-A1", "LOC-A2"),  # left eye first (as E1-M2), whatever the file order
+    (["O1-A1", "FP1-A1", "EOG(L)"], "FP1-A1", "EOG(L)"),  # frontal beats occipital
+    (["EEG C4-M1", "EEG O2-M1", "EOG E1-M2", "EOG E2-M1"], "EEG C4-M1", "EOG E1-M2"),
+    (["E1-M2", "E2-M1", "C4-M1", "F4-M1"], "F4-M1", "E1-M2"),
+    (["C3-A1", "C4-A1"], "C4-A1", None),  # contralateral beats ipsilateral; no EOG at all
+    (["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"], "EEG Fpz-Cz", "EOG horizontal"),
+    (["EEG Pz-Oz", "EEG Fpz-Cz"], "EEG Fpz-Cz", None),
+    (["Fz-Cz", "C4-M1", "E1-E2", "E1-M2"], "Fz-Cz", "E1-E2"),  # bipolar EOG as learned
+    (["EOG1-A1", "EOG2-A2", "EOG1-A2"], None, "EOG1-A2"),  # EOG only
+    (["EEG", "EOG"], None, None),  # bare type names are no channel choice
+    (["EEG(sec)", "EOG(L)"], "EEG(sec)", "EOG(L)"),  # typed EEG, derivation unknown
+    (["C3", "LOC", "ROC"], "C3", "LOC"),
+    (["EMG submental", "ECG", "Resp"], None, None),
+]
+
+
+@pytest.mark.parametrize("names, eeg, eog", TABLE)
+def test_channel_table(names, eeg, eog):
+    if eeg is None and eog is None:
+        with pytest.raises(SleepScopeError, match="neither an EEG nor an EOG"):
+            choose_channels(names)
+        return
+    choice = choose_channels(names)
+    assert (choice.eeg, choice.eog) == (eeg, eog)
+    text = choice.summary()
+    assert (repr(eeg) in text) if eeg else ("EEG: none" in text)
+    assert (repr(eog) in text) if eog else ("EOG: none" in text)
+
+
+def test_choice_says_why():
+    c = choose_channels(SLEEP_EDF)
+    assert c.learned and "the derivation the model learned" in c.eeg_reason
+    c = choose_channels(["C3-A1", "EOG1-A1"])
+    assert not c.learned
+    assert "ipsilateral" in c.eeg_reason and "Fpz-Cz" in c.eeg_reason
+    c = choose_channels(["C3-A1", "EOG1-A1"], eeg="c3-a1")
+    assert c.eeg == "C3-A1" and c.eeg_reason.startswith("chosen by the user")
+    with pytest.raises(SleepScopeError, match="two different channels"):
+        choose_channels(["C3-A1", "EOG1-A1"], eeg="C3-A1", eog="C3-A1")

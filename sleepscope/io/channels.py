@@ -1,33 +1,83 @@
 """Choosing the EEG and the EOG channel of a recording by name.
 
 Labs label the same derivation many ways (`EEG Fpz-Cz`, `Fpz-Cz`, `FPZ-CZ`;
-`C3-M2` vs `EEG C3-A2`; `EOG(L)`, `LOC`, `E1-M2`), so names are compared in a
-normalised form: lower case, no spaces or punctuation, the `EEG`/`EOG` type
-prefix set apart, mastoids M1/M2 written as A1/A2.
+`C3-M2` vs `EEG C3-A2`; `EOG(L)`, `LOC`, `E1-M2`, `EOG1-A1`), so names are
+compared in a normalised form: lower case, no spaces or punctuation, the
+`EEG`/`EOG` type prefix set apart, mastoids M1/M2 written as A1/A2.
+
+Preference order (what the model learned comes first)
+-----------------------------------------------------
+The shipped model learned Sleep-EDF's Fpz-Cz EEG and its bipolar horizontal
+EOG. Among the channels a file has, the one nearest to those is chosen:
+
+EEG
+  1. Fpz-Cz, then Fz-Cz: the derivation learned, and its frontal neighbour;
+  2. frontal against the contralateral mastoid (Fp1/Fp2/Fpz, F3/F4/Fz): slow
+     waves and K-complexes are frontal, as in Fpz-Cz;
+  3. central against the contralateral mastoid (C4-M1, C3-M2, Cz): the AASM's
+     recommended derivation, carrying spindles and most of the slow waves;
+  4. the same electrodes against the ipsilateral mastoid (C3-A1, F4-M2, ...):
+     shorter inter-electrode distance, lower amplitude, same rhythms;
+  5. parietal and occipital (Pz-Oz, O2-M1, O1-M2, ...): alpha is posterior,
+     slow waves weak;
+  6. a bare electrode name (`C3`, `Fpz`), then any channel typed EEG.
+
+EOG
+  1. a bipolar horizontal EOG (Sleep-EDF's `EOG horizontal`, E1-E2, LOC-ROC);
+  2. an eye against the contralateral mastoid (E1-M2, E2-M1, LOC-A2, ROC-A1),
+     the AASM's derivations; then against the ipsilateral one;
+  3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`), then any channel typed EOG.
+
+:func:`choose_channels` returns which channels were chosen and why (the CLI's
+``info`` and ``prescore`` print it, the GUI shows it); a recording may lack
+one of the two (the model then runs on the other alone), not both.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 from sleepscope.errors import SleepScopeError
 
-#: EEG derivations in order of preference: the paper's Fpz-Cz first, then the
-#: AASM central and frontal derivations, then other common ones.
-EEG_ALIASES: tuple[str, ...] = (
-    "fpzcz", "c4a1", "c3a2", "f4a1", "f3a2", "czoz", "fzcz", "pzoz", "o2a1", "o1a2",
-    "c4", "c3", "cz", "fpz", "f4", "f3",
+_FRONTAL_CONTRA = ("fpza1", "fpza2", "fp2a1", "fp1a2", "f4a1", "f3a2", "fza1", "fza2")
+_CENTRAL_CONTRA = ("c4a1", "c3a2", "cza1", "cza2", "czoz", "czpz")
+_IPSI = ("fp1a1", "fp2a2", "f3a1", "f4a2", "c3a1", "c4a2")
+_POSTERIOR = ("pzoz", "o2a1", "o1a2", "oza1", "oza2", "pza1", "pza2", "p4a1", "p3a2", "o1a1", "o2a2")
+_BARE_EEG = ("fpz", "fz", "fp1", "fp2", "f4", "f3", "cz", "c4", "c3", "pz", "oz", "o2", "o1")
+
+#: (normalised derivations, what they are) in order of preference; see the module docstring.
+EEG_PREFERENCE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("fpzcz",), "Fpz-Cz, the derivation the model learned"),
+    (("fzcz",), "frontal-central bipolar, next to the Fpz-Cz the model learned"),
+    (_FRONTAL_CONTRA, "frontal against the contralateral mastoid (the model learned Fpz-Cz)"),
+    (_CENTRAL_CONTRA, "central against the contralateral mastoid (the model learned Fpz-Cz)"),
+    (_IPSI, "against the ipsilateral mastoid: lower amplitude (the model learned Fpz-Cz)"),
+    (_POSTERIOR, "parietal/occipital: weak slow waves (the model learned Fpz-Cz)"),
+    (_BARE_EEG, "an electrode without a stated reference (the model learned Fpz-Cz)"),
 )
 
-#: EOG channels in order of preference: Sleep-EDF's bipolar horizontal EOG first,
-#: then the AASM left/right outer-canthus derivations.
-EOG_ALIASES: tuple[str, ...] = (
-    "horizontal", "horizontaleog", "heog", "e1a2", "e2a1", "e1", "e2", "loca2", "roca1",
-    "loc", "roc", "l", "r", "left", "right", "e1e2",
+#: As EEG_PREFERENCE for the EOG.
+EOG_PREFERENCE: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("horizontal", "horizontaleog", "heog", "e1e2", "e2e1", "locroc", "rocloc", "lr"),
+     "bipolar horizontal EOG, as the model learned"),
+    (("e1a2", "e2a1", "loca2", "roca1", "la2", "ra1", "1a2", "2a1", "lefta2", "righta1"),
+     "one eye against the contralateral mastoid (the model learned a bipolar horizontal EOG)"),
+    (("e1a1", "e2a2", "loca1", "roca2", "la1", "ra2", "1a1", "2a2", "lefta1", "righta2"),
+     "one eye against the ipsilateral mastoid (the model learned a bipolar horizontal EOG)"),
+    (("e1", "e2", "loc", "roc", "l", "r", "left", "right", "1", "2"),
+     "one eye, reference not stated (the model learned a bipolar horizontal EOG)"),
 )
+
+#: Kept for callers that want the flat lists (most preferred first).
+EEG_ALIASES: tuple[str, ...] = tuple(k for keys, _ in EEG_PREFERENCE for k in keys)
+EOG_ALIASES: tuple[str, ...] = tuple(k for keys, _ in EOG_PREFERENCE for k in keys)
 
 _TYPE_PREFIXES = ("eeg", "eog")
+#: Labels that only mean an EOG when the file says so (`EOG(L)`, `EOG1-A1`), not as EEG names.
+_NEEDS_EOG_PREFIX = {"l", "r", "left", "right", "1", "2", "la1", "la2", "ra1", "ra2",
+                     "1a1", "1a2", "2a1", "2a2", "lefta1", "lefta2", "righta1", "righta2", "lr"}
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -60,6 +110,100 @@ def find_channel(names: Sequence[str], wanted: str) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
+    """(group, place in the group, why) of a label as the EEG (`kind="eeg"`) or EOG, None if it is neither.
+
+    Lower = nearer to what the model learned (module docstring).
+    """
+    prefix, key = split_name(name)
+    if prefix and prefix != kind:
+        return None
+    table = EEG_PREFERENCE if kind == "eeg" else EOG_PREFERENCE
+    for rank, (keys, why) in enumerate(table):
+        if key in keys:
+            if kind == "eog" and key in _NEEDS_EOG_PREFIX and prefix != "eog":
+                continue
+            return rank, keys.index(key), why
+    if prefix == kind:  # typed as the wanted kind, derivation unknown
+        return len(table), 0, f"typed {kind.upper()}, derivation not recognised"
+    return None
+
+
+def _best(names: Sequence[str], kind: str, exclude: str | None = None) -> tuple[str, str] | None:
+    ranked = []
+    for i, n in enumerate(names):
+        if n == exclude:
+            continue
+        r = rank_channel(n, kind)
+        if r is not None:
+            ranked.append((r[0], r[1], i, n, r[2]))
+    if not ranked:
+        return None
+    *_, n, why = min(ranked)
+    return n, why
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """The channels the model reads and how each was chosen (None: the recording has none)."""
+
+    eeg: str | None
+    eog: str | None
+    eeg_reason: str
+    eog_reason: str
+
+    @property
+    def learned(self) -> bool:
+        """Both channels are the derivations the model learned (Fpz-Cz, bipolar horizontal EOG)."""
+        return (self.eeg is not None and normalise(self.eeg) == "fpzcz"
+                and self.eog is not None and rank_channel(self.eog, "eog") is not None
+                and rank_channel(self.eog, "eog")[0] == 0)
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: `EEG: 'C3-A1' (why)`; a missing channel says so."""
+        out = []
+        for label, name, why in (("EEG", self.eeg, self.eeg_reason), ("EOG", self.eog, self.eog_reason)):
+            out.append(f"{label}: {name!r} ({why})" if name else f"{label}: none ({why})")
+        return out
+
+    def summary(self) -> str:
+        return "; ".join(self.lines())
+
+    def to_dict(self) -> dict:
+        return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason}
+
+
+def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | None = None) -> ChannelChoice:
+    """The EEG and EOG channels the model reads among `names`, and why.
+
+    An explicit `eeg`/`eog` must exist (SleepScopeError otherwise). Without
+    one, the channel nearest to what the model learned is taken (module
+    docstring); a recording without an EOG gets `eog=None` (and without an
+    EEG `eeg=None`); one with neither raises SleepScopeError.
+    """
+    picked: dict[str, tuple[str | None, str]] = {}
+    for kind, explicit in (("eeg", eeg), ("eog", eog)):
+        if explicit:
+            name = pick_channel(names, kind, explicit)
+            r = rank_channel(name, kind)
+            picked[kind] = (name, "chosen by the user" + (f": {r[2]}" if r else ""))
+    for kind in ("eeg", "eog"):
+        if kind in picked:
+            continue
+        other = picked.get("eog" if kind == "eeg" else "eeg", (None, ""))[0]
+        best = _best(names, kind, exclude=other)
+        label = kind.upper()
+        picked[kind] = best if best else (None, f"no {label} channel found: the model runs on the "
+                                                f"{'EOG' if kind == 'eeg' else 'EEG'} alone")
+    if picked["eeg"][0] is None and picked["eog"][0] is None:
+        raise SleepScopeError(
+            f"found neither an EEG nor an EOG channel in this recording. Its channels are: {_listing(names)}. "
+            "Choose them with --eeg NAME and --eog NAME (in the GUI: the channel picker).")
+    if picked["eeg"][0] is not None and picked["eeg"][0] == picked["eog"][0]:
+        raise SleepScopeError("the EEG and the EOG must be two different channels; choose them with --eeg and --eog")
+    return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1])
+
+
 def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -> str:
     """Choose the EEG (`kind="eeg"`) or EOG channel among `names`; raise SleepScopeError if none fits."""
     if explicit:
@@ -70,16 +214,9 @@ def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -
                 f"{_listing(names)}. Choose one of them with --{kind} NAME."
             )
         return found
-    aliases = EEG_ALIASES if kind == "eeg" else EOG_ALIASES
-    split = [(n, *split_name(n)) for n in names]
-    for alias in aliases:
-        for n, prefix, key in split:
-            # A bare "l"/"r" only means an eye when the label says EOG.
-            if key == alias and (prefix in ("", kind) if len(alias) > 1 else prefix == kind):
-                return n
-    for n, prefix, _ in split:  # any channel typed as the wanted kind
-        if prefix == kind:
-            return n
+    best = _best(names, kind)
+    if best is not None:
+        return best[0]
     label = "EEG" if kind == "eeg" else "EOG"
     raise SleepScopeError(
         f"found no {label} channel in this recording. Its channels are: {_listing(names)}. "

@@ -25,28 +25,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.channels import pick_channel
+    from sleepscope.io.channels import choose_channels
     from sleepscope.io.recording import read_info
 
     info = read_info(args.file)
     names = [c.name for c in info.channels]
-    problems: list[SleepScopeError] = []
-    picked = {}
-    for kind, explicit in (("eeg", args.eeg), ("eog", args.eog)):
-        try:
-            picked[kind] = pick_channel(names, kind, explicit)
-        except SleepScopeError as exc:  # still show the header: it helps the user choose
-            picked[kind] = None
-            problems.append(exc)
-    eeg, eog = picked["eeg"], picked["eog"]
+    try:
+        choice = choose_channels(names, args.eeg, args.eog)
+    except SleepScopeError as exc:  # still show the header: it helps the user choose
+        choice, problem = None, exc
+    eeg, eog = (choice.eeg, choice.eog) if choice else (None, None)
     if args.json:
         d = info.to_dict()
         d["eeg"], d["eog"] = eeg, eog
+        d["channel_choice"] = choice.to_dict() if choice else None
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
-    if problems:
-        raise SleepScopeError(" ".join(str(p) for p in problems))
+        if choice:
+            print("the model reads:")
+            for line in choice.lines():
+                print(f"  {line}")
+    if choice is None:
+        raise problem
     return 0
 
 
