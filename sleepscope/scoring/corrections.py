@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from sleepscope.atomic import replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, ScoringFile
 from sleepscope.stages import NAMES, SCORED
@@ -75,8 +76,7 @@ class CorrectionSet:
 
         path = Path(path)
         str_dt = h5py.string_dtype("utf-8")
-        tmp = path.with_name(path.name + ".tmp")
-        with h5py.File(tmp, "w") as f:
+        with replacing(path) as tmp, h5py.File(tmp, "w") as f:
             f.create_dataset("x", data=self.x, chunks=(min(max(len(self), 1), 64), 2, self.x.shape[-1])
                              if len(self) else None)
             f.create_dataset("y", data=self.y)
@@ -86,7 +86,6 @@ class CorrectionSet:
             g = f.create_group("recording_files")
             for fp, name in self.recording_files.items():
                 g.attrs[fp] = name
-        tmp.replace(path)
         return path
 
     @classmethod

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sleepscope.atomic import fsync_dir
+from sleepscope.atomic import write_bytes_atomic
 from sleepscope.errors import SleepScopeError
 
 JOURNAL_VERSION = 1
@@ -109,26 +109,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def write_new_journal(path: Path, header: dict[str, Any]) -> None:
     """Atomically replace the journal with one holding only `header`."""
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        _write_all(fd, encode_line({"op": "header", "version": JOURNAL_VERSION, **header}))
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        _unlink_quietly(tmp)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    write_bytes_atomic(path, encode_line({"op": "header", "version": JOURNAL_VERSION, **header}))
 
 
 class JournalWriter:

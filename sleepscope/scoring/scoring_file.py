@@ -33,7 +33,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from sleepscope.atomic import fsync_dir
+from sleepscope.atomic import remove_temps, replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.paths import user_data_dir
 from sleepscope.scoring.journal import (
@@ -231,11 +231,9 @@ def _write_snapshot(state: _State, path: Path) -> None:
     """Write the state to `path` atomically (temp file, fsync, rename, fsync folder)."""
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
     ident = state.identity
     str_dt = h5py.string_dtype("utf-8")
-    try:
+    with replacing(path) as tmp:
         with h5py.File(tmp, "w", locking=False) as f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
@@ -269,19 +267,6 @@ def _write_snapshot(state: _State, path: Path) -> None:
                 d.attrs["time"] = s.time
             lines = [json.dumps(e, separators=(",", ":")) for e in state.history]
             f.create_dataset("journal", data=lines, dtype=str_dt, shape=(len(lines),))
-        fd = os.open(str(tmp), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    fsync_dir(path.parent)
 
 
 def _str(x: Any) -> str:
@@ -945,12 +930,8 @@ def _last_modified(path: Path) -> float:
 
 def _remove_leftovers(path: Path) -> None:
     """Temporary files of a writer killed mid-checkpoint (we hold the lock: no live writer owns them)."""
-    for pattern in (path.name + ".tmp-*", journal_path(path).name + ".tmp-*"):
-        for p in path.parent.glob(pattern):
-            try:
-                p.unlink()
-            except OSError:
-                pass
+    remove_temps(path)
+    remove_temps(journal_path(path))
 
 
 def _journal_size(path: Path) -> int:
