@@ -1,0 +1,129 @@
+"""The scoring report: what it says (identity, scorers, statistics, agreement, warnings) and its PDF/HTML files."""
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from sleepscope.cli import main
+from sleepscope.errors import SleepScopeError
+from sleepscope.io import Recording
+from sleepscope.scoring.report import build_report, write_report
+from sleepscope.scoring.scoring_file import ScoringFile
+from sleepscope.scoring.stats import sleep_statistics
+
+N = 40
+START = datetime(2022, 5, 6, 22, 30, 0)
+
+
+def _labels() -> np.ndarray:
+    return np.array([0] * 4 + [1] * 2 + [2] * 10 + [3] * 8 + [2] * 4 + [4] * 8 + [0] * 4, np.int8)
+
+
+@pytest.fixture
+def scored(tmp_path):
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.normal(size=N * 3000), rng.normal(size=N * 3000), start_time=START)
+    path = tmp_path / "night.sleepscope.h5"
+    truth = _labels()
+    probs = np.full((N, 5), 0.05, np.float32)
+    model = truth.copy()
+    model[10:14] = 3  # the model calls four N2 epochs N3
+    probs[np.arange(N), model] = 0.8
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        sf.add_prediction("m1", probs)
+        sf.add_scorer_labels("second", truth, source_file="second.csv")
+        sf.accept_prediction(range(0, 10))
+        for i in range(10, 30):
+            sf.set_stage(i, int(truth[i]))
+        sf.set_notes("Lights off 22:41 <script>alert(1)</script>")
+    return path, truth, model
+
+
+def test_report_contents(scored):
+    path, truth, model = scored
+    r = build_report(ScoringFile.read(path))
+    assert r.n_epochs == N and r.scored_epochs == 30 and r.start_time == START
+    assert r.scorers == {"ann": 30}
+    assert r.sources == {"model (accepted)": 10, "technician": 20}
+    expected = truth.astype(np.int64).copy()
+    expected[30:] = -1
+    assert r.stats == sleep_statistics(expected)
+    names = [c.name for c in r.comparisons]
+    assert names == ["model m1", "scorer second"]
+    model_agr = r.comparisons[0].agreement
+    assert model_agr.n_epochs == 30
+    assert model_agr.confusion[2, 3] == 4  # technician N2, model N3
+    assert r.comparisons[1].agreement.accuracy == 1.0
+    warnings = " ".join(r.warnings())
+    assert "Only 30 of 40 epochs are scored" in warnings and "not been signed off" in warnings
+
+
+def test_no_partial_warning_when_every_epoch_is_scored(scored):
+    path, truth, _ = scored
+    with ScoringFile.open_existing(path) as sf:
+        sf.set_stages(np.arange(30, N), truth[30:])
+    r = build_report(ScoringFile.read(path))
+    assert r.scored_epochs == N
+    assert not any("epochs are scored" in w for w in r.warnings())
+
+
+def test_cli_writes_pdf_and_html(scored, tmp_path, capsys):
+    path, _, _ = scored
+    pdf = tmp_path / "out" / "night.pdf"
+    pdf.parent.mkdir()
+    assert main(["report", str(path), "--out", str(pdf)]) == 0
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") >= 2
+    html_out = tmp_path / "out" / "night.html"
+    assert main(["report", str(path), "--out", str(html_out)]) == 0
+    text = html_out.read_text(encoding="utf-8")
+    assert "Total sleep time (TST)" in text and "data:image/png;base64," in text
+    assert "Only 30 of 40 epochs are scored" in text
+    # notes are the technician's free text: shown, never run
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert sorted(p.name for p in pdf.parent.iterdir()) == ["night.html", "night.pdf"]
+    out = capsys.readouterr().out
+    assert "wrote" in out
+
+
+def test_cli_default_path_beside_scoring_file(scored):
+    path, _, _ = scored
+    assert main(["report", str(path)]) == 0
+    assert (path.parent / "night.report.pdf").is_file()
+
+
+def test_bad_output_is_refused_and_nothing_is_left(scored, tmp_path, capsys):
+    path, _, _ = scored
+    assert main(["report", str(path), "--out", str(tmp_path / "r.docx")]) == 2
+    assert "pdf or .html" in capsys.readouterr().err
+    assert main(["report", str(path), "--out", str(tmp_path / "missing" / "r.pdf")]) == 2
+    assert not (tmp_path / "missing").exists()
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".r*"))
+
+
+def test_write_failure_leaves_no_partial_file(scored, tmp_path, monkeypatch):
+    path, _, _ = scored
+    r = build_report(ScoringFile.read(path))
+    out = tmp_path / "r.pdf"
+    out.write_bytes(b"previous report")
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("sleepscope.scoring.report._write_pdf", boom)
+    with pytest.raises(SleepScopeError, match="No space left"):
+        write_report(r, out)
+    assert out.read_bytes() == b"previous report"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_absent_stage_f1_is_a_dash():
+    from sleepscope.scoring.agreement import agreement
+    from sleepscope.scoring.report import _agreement_rows
+
+    # no W in either set: its F1 says nothing and is shown as a dash, not 0.00
+    agr = agreement(np.array([1, 2, 2, 3, 4]), np.array([1, 2, 3, 3, 4]))
+    rows = {row[0]: row for row in _agreement_rows(agr)}
+    assert rows["W"][3] == "—" and rows["W"][4] == "0"
+    assert rows["N2"][3] == f"{agr.f1['N2']:.2f}" == "0.67"
