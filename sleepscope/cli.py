@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "sleepscope.model.train_commands",
     "sleepscope.model.finetune_commands",
     "sleepscope.scoring.commands",
+    "sleepscope.scoring.report_commands",
     "sleepscope.experiments.commands",
     "sleepscope.gui.commands",
 )
