@@ -11,9 +11,15 @@ import pytest
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.hypnogram import (
+    LENGTH_TOLERANCE_EPOCHS,
+    HypnogramNotice,
     find_hypnogram,
+    has_stage_annotations,
+    hypnogram_key,
+    load_hypnogram,
     read_hypnogram,
     read_sleepedf_hypnogram,
+    recording_key,
     stage_runs,
     trim_wake,
     write_csv_hypnogram,
@@ -66,11 +72,43 @@ def test_trim_edges():
     assert trim_wake(np.array([-1, -1, 4, -1], dtype=np.int8), 1) == slice(1, 3)
 
 
-def test_n_epochs_cuts_and_pads():
-    y = read_hypnogram(REAL_HYP, n_epochs=10)
-    assert len(y) == 10 and (y == 0).all()
-    y = read_hypnogram(REAL_HYP, n_epochs=2900)
-    assert len(y) == 2900 and (y[2880:] == Stage.UNSCORED).all()
+def test_n_epochs_pads_and_cuts_with_both_lengths_named():
+    # Sleep-EDF's file runs 230 unscored epochs past its PSG (2,650 epochs): cut without a word
+    hyp = load_hypnogram(REAL_HYP, n_epochs=2650)
+    assert len(hyp.labels) == 2650 and hyp.source_epochs == 2880 and hyp.notes == ()
+    hyp = load_hypnogram(REAL_HYP, n_epochs=2900)
+    assert len(hyp.labels) == 2900 and (hyp.labels[2880:] == Stage.UNSCORED).all()
+    assert len(hyp.notes) == 1 and "2880 epochs" in hyp.notes[0] and "2900 epochs" in hyp.notes[0]
+    with pytest.warns(HypnogramNotice, match="the last 20 epochs of the recording are left unscored"):
+        read_hypnogram(REAL_HYP, n_epochs=2900)
+
+
+def test_hypnogram_that_cannot_be_the_recordings_is_refused():
+    # its scored epochs run 2,640 epochs past a 10-epoch recording's end
+    with pytest.raises(SleepScopeError, match=r"covers 2880 epochs .*the recording 10 epochs"):
+        read_hypnogram(REAL_HYP, n_epochs=10)
+    with pytest.raises(SleepScopeError, match="cannot be"):
+        read_sleepedf_hypnogram(REAL_HYP, n_epochs=10)
+
+
+def test_scored_overhang_within_tolerance_cut_and_said(tmp_path):
+    p = tmp_path / "h.txt"
+    p.write_text("W\nN1\nN2\nN2\nREM\n")
+    hyp = load_hypnogram(p, n_epochs=LENGTH_TOLERANCE_EPOCHS + 3 - LENGTH_TOLERANCE_EPOCHS)
+    assert hyp.labels.tolist() == [0, 1, 2]
+    assert "covers 5 epochs" in hyp.notes[0] and "the recording 3 epochs" in hyp.notes[0] \
+        and "2 scored epochs past the recording's end were dropped" in hyp.notes[0]
+    with pytest.raises(SleepScopeError, match="covers 5 epochs .*the recording 2 epochs"):
+        load_hypnogram(p, n_epochs=5 - LENGTH_TOLERANCE_EPOCHS - 1)
+
+
+def test_strict_refuses_a_hypnogram_that_stops_short(tmp_path):
+    p = tmp_path / "h.txt"
+    p.write_text("W\nN1\nN2\n")
+    assert load_hypnogram(p, n_epochs=3 + LENGTH_TOLERANCE_EPOCHS, strict=True).labels.tolist() == [0, 1, 2, -1, -1]
+    with pytest.raises(SleepScopeError, match="covers 3 epochs .*the recording 6 epochs.*stops 3 epochs before"):
+        load_hypnogram(p, n_epochs=6, strict=True)
+    assert len(load_hypnogram(p, n_epochs=6).labels) == 6  # not strict: padded, and said
 
 
 def test_hypnogram_start_offset(tmp_path):
@@ -153,3 +191,202 @@ def test_unreadable_edf_hypnogram(tmp_path):
     # a recording without stage annotations
     with pytest.raises(SleepScopeError, match="no sleep-stage annotations"):
         read_hypnogram("tests/data/SC4001E0-PSG-first300s.edf")
+
+
+# ---------------------------------------------------------------- every format, written the way other software writes it
+def _write_edf_annotations(path, annotations, start=datetime(2021, 3, 4, 22, 30, 0)):
+    """An annotation-only EDF+ file with the given (onset s, duration s, text) annotations."""
+    import edfio
+
+    edf = edfio.Edf([], recording=edfio.Recording(startdate=start.date()), starttime=start.time(),
+                    annotations=[edfio.EdfAnnotation(float(o), float(d), t) for o, d, t in annotations])
+    edf.write(path)
+
+
+def test_whole_rk_table_read_back_from_a_written_edf(tmp_path):
+    # every R&K text Sleep-EDF uses, one 30-s epoch each, and the AASM stage it must become
+    table = [("Sleep stage W", Stage.W), ("Sleep stage 1", Stage.N1), ("Sleep stage 2", Stage.N2),
+             ("Sleep stage 3", Stage.N3), ("Sleep stage 4", Stage.N3), ("Sleep stage R", Stage.REM),
+             ("Sleep stage ?", Stage.UNSCORED), ("Movement time", Stage.UNSCORED)]
+    # a scored epoch after each, so that an unscored one is never only the padding
+    annotations = []
+    for i, (text, _) in enumerate(table):
+        annotations += [(60 * i, 30, text), (60 * i + 30, 30, "Sleep stage 2")]
+    annotations.append((0, 0, "Lights off"))  # not a stage: ignored
+    p = tmp_path / "RK-Hypnogram.edf"
+    _write_edf_annotations(p, annotations)
+    y = read_hypnogram(p)
+    assert y[0::2].tolist() == [int(stage) for _, stage in table]
+    assert (y[1::2] == Stage.N2).all() and len(y) == 2 * len(table)
+
+
+def test_overlapping_annotations_say_which_won(tmp_path):
+    p = tmp_path / "overlap-Hypnogram.edf"
+    _write_edf_annotations(p, [(0, 120, "Sleep stage W"), (60, 90, "Sleep stage 2"), (150, 30, "Sleep stage 2")])
+    hyp = load_hypnogram(p)
+    assert hyp.labels.tolist() == [0, 0, 2, 2, 2, 2]
+    assert len(hyp.notes) == 1
+    note = hyp.notes[0]
+    assert "overlap on 2 epochs" in note and "at epoch 2, W (from 0 s, 120 s) and N2 (from 60 s, 90 s)" in note
+    assert "starts later was kept" in note
+    # the same stage twice is no clash
+    _write_edf_annotations(p, [(0, 90, "Sleep stage 2"), (30, 60, "Sleep stage 2")])
+    assert load_hypnogram(p).notes == ()
+
+
+def test_recording_with_its_own_stage_annotations(tmp_path):
+    import edfio
+
+    p = tmp_path / "night.edf"
+    sig = edfio.EdfSignal(np.zeros(100 * 150), sampling_frequency=100, label="EEG Fpz-Cz",
+                          physical_range=(-500, 500), physical_dimension="uV")
+    edf = edfio.Edf([sig], annotations=[edfio.EdfAnnotation(0, 60, "Sleep stage W"),
+                                        edfio.EdfAnnotation(60, 90, "Sleep stage 2")])
+    edf.write(p)
+    assert has_stage_annotations(p)
+    assert read_hypnogram(p, n_epochs=5).tolist() == [0, 0, 2, 2, 2]
+    assert not has_stage_annotations("tests/data/SC4001E0-PSG-first300s.edf")
+
+
+NSRR_XML = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<PSGAnnotation>
+<SoftwareVersion>Compumedics</SoftwareVersion>
+<EpochLength>30</EpochLength>
+<ScoredEvents>
+<ScoredEvent>
+<EventType/>
+<EventConcept>Recording Start Time</EventConcept>
+<Start>0</Start>
+<Duration>270.0</Duration>
+<ClockTime>00.00.00 22.30.00</ClockTime>
+</ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Wake|0</EventConcept>
+<Start>0.0</Start><Duration>60.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 1 sleep|1</EventConcept>
+<Start>60.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Respiratory|Respiratory</EventType><EventConcept>Hypopnea|Hypopnea</EventConcept>
+<Start>70.5</Start><Duration>12.0</Duration><SignalLocation>ABDO RES</SignalLocation></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 2 sleep|2</EventConcept>
+<Start>90.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 3 sleep|3</EventConcept>
+<Start>120.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 4 sleep|4</EventConcept>
+<Start>150.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>REM sleep|5</EventConcept>
+<Start>180.0</Start><Duration>60.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Unscored|9</EventConcept>
+<Start>240.0</Start><Duration>30.0</Duration></ScoredEvent>
+</ScoredEvents>
+</PSGAnnotation>
+"""
+
+PROFUSION_XML = """<?xml version="1.0" encoding="utf-8"?>
+<CMPStudyConfig>
+<EpochLength>30</EpochLength>
+<StepChannels><StepChannel><Input>Position</Input></StepChannel></StepChannels>
+<ScoredEvents>
+<ScoredEvent><Name>Hypopnea</Name><Start>70.5</Start><Duration>12</Duration><Input>ABDO RES</Input></ScoredEvent>
+</ScoredEvents>
+<SleepStages>
+<SleepStage>0</SleepStage>
+<SleepStage>0</SleepStage>
+<SleepStage>1</SleepStage>
+<SleepStage>2</SleepStage>
+<SleepStage>3</SleepStage>
+<SleepStage>4</SleepStage>
+<SleepStage>5</SleepStage>
+<SleepStage>5</SleepStage>
+<SleepStage>9</SleepStage>
+</SleepStages>
+</CMPStudyConfig>
+"""
+
+EXPECTED_9 = [0, 0, 1, 2, 3, 3, 4, 4, -1]
+
+
+@pytest.mark.parametrize("name, text, fmt", [
+    ("shhs1-200001-nsrr.xml", NSRR_XML, "nsrr-xml"),
+    ("shhs1-200001-profusion.xml", PROFUSION_XML, "profusion-xml"),
+    ("night.csv", "epoch,onset_s,stage\n" + "".join(f"{i},{30 * i},{s}\n" for i, s in
+                                                   enumerate(["W", "Wake", "N1", "S2", "N3", "S4", "REM", "R", "?"])),
+     "csv"),
+    ("night.tsv", "Epoch\tStage\n" + "".join(f"{i}\t{s}\n" for i, s in
+                                             enumerate(["W", "W", "N1", "N2", "N3", "N3", "REM", "REM", "U"])), "tsv"),
+    ("night_codes.csv", "".join(f"{i},{c}\n" for i, c in enumerate([0, 0, 1, 2, 3, 3, 4, 4, -1])), "csv"),
+    ("night_rk.csv", "stage\n" + "".join(f"{c}\n" for c in [0, 0, 1, 2, 3, 4, 5, 5, 9]), "csv"),
+    ("night.txt", "W\nW\nN1\nN2\nN3\nN3\nR\nREM\nArt\n", "text"),
+])
+def test_every_archive_format(tmp_path, name, text, fmt):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    hyp = load_hypnogram(p, n_epochs=9)
+    assert hyp.format == fmt
+    assert hyp.labels.tolist() == EXPECTED_9
+    if name == "night_rk.csv":  # the R&K numbering is announced: 4 means stage 4 there, REM elsewhere
+        assert any("R&K numbering" in n for n in hyp.notes)
+
+
+def test_profusion_epoch_length_other_than_30_s(tmp_path):
+    p = tmp_path / "x.xml"
+    p.write_text(PROFUSION_XML.replace("<EpochLength>30</EpochLength>", "<EpochLength>15</EpochLength>"))
+    # 15-s epochs: each 30-s epoch takes the stage at its middle (the second 15-s epoch of each pair);
+    # the ninth 15-s epoch ends at 135 s, before the middle of a fifth 30-s epoch
+    assert read_hypnogram(p).tolist() == [0, 2, 3, 4]
+
+
+@pytest.mark.parametrize("name, content, match", [
+    ("empty.csv", "", "the file is empty"),
+    ("blank.csv", "\n\n  \n", "the file is empty"),
+    ("header_only.csv", "epoch,stage\n", "no rows"),
+    ("words.csv", "epoch,stage\n0,W\n1,banana\n", "line 3: 'banana' is not a stage"),
+    ("bad_epoch.csv", "epoch,stage\nzero,W\n", "epoch 'zero' is not a number"),
+    ("no_stage_col.csv", "time,value\n1,2\n", "no 'stage' column"),
+    ("code.csv", "stage\n0\n12\n", "'12' is not a stage"),
+    ("bad.xml", "<PSGAnnotation><ScoredEvents>", "not well-formed XML"),
+    ("nostage.xml", "<PSGAnnotation><ScoredEvents></ScoredEvents></PSGAnnotation>", "no sleep-stage events"),
+    ("badcode.xml", "<CMPStudyConfig><SleepStages><SleepStage>x</SleepStage></SleepStages></CMPStudyConfig>",
+     "SleepStage 1: 'x' is not a stage code"),
+    ("badstart.xml", NSRR_XML.replace("<Start>60.0</Start>", "<Start>sixty</Start>"), "Start is 'sixty'"),
+])
+def test_malformed_hypnograms_one_message(tmp_path, name, content, match):
+    p = tmp_path / name
+    p.write_text(content)
+    with pytest.raises(SleepScopeError, match=match):
+        read_hypnogram(p)
+
+
+def test_cli_import_of_a_bad_csv_exits_2_with_one_message(tmp_path, capsys):
+    from sleepscope.cli import main
+    from sleepscope.io import Recording
+    from sleepscope.scoring import ScoringFile
+
+    rec = Recording.from_arrays(np.random.default_rng(0).normal(size=3000 * 4), np.zeros(3000 * 4))
+    path = tmp_path / "night.sleepscope.h5"
+    ScoringFile.open(rec, path).close()
+    for content in ("", "epoch,stage\nx,W\n", "stage\nbanana\n"):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(content)
+        capsys.readouterr()
+        assert main(["import", str(path), str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("sleepscope: error:") == 1 and "Traceback" not in err and "bad.csv" in err
+    good = tmp_path / "short.csv"
+    good.write_text("stage\nW\nN2\n")
+    assert main(["import", str(path), str(good)]) == 0
+    out = capsys.readouterr()
+    assert "covers 2 epochs" in out.err and "the recording 4 epochs" in out.err and "Traceback" not in out.err
+
+
+def test_find_hypnogram_other_names(tmp_path):
+    psg = tmp_path / "shhs1-200001.edf"
+    psg.write_bytes(b"")
+    assert find_hypnogram(psg) is None
+    (tmp_path / "shhs1-200001.csv").write_text("stage\nW\n")
+    (tmp_path / "shhs1-200001-profusion.xml").write_text(PROFUSION_XML)
+    assert find_hypnogram(psg) == tmp_path / "shhs1-200001-profusion.xml"
+    (tmp_path / "shhs1-200001-nsrr.xml").write_text(NSRR_XML)
+    assert find_hypnogram(psg) == tmp_path / "shhs1-200001-nsrr.xml"
+    (tmp_path / "shhs1-200002-nsrr.xml").write_text(NSRR_XML)  # another subject
+    assert find_hypnogram(psg) == tmp_path / "shhs1-200001-nsrr.xml"
+    assert recording_key("SC4001E0-PSG.edf") == hypnogram_key("SC4001EC-Hypnogram.edf") == "sc4001"
+    assert hypnogram_key("SC4001E0-PSG.edf") is None

@@ -133,7 +133,14 @@ def test_import_real_sleepedf_hypnogram(tmp_path):
     rec = open_recording(psg)
     with ScoringFile.open(rec, scorer="ann") as sf:
         assert sf.path == folder / "SC4001E0-PSG.sleepscope.h5"
-        labels, edit = import_hypnogram(sf, DATA / "SC4001EC-Hypnogram.edf", scorer_name="sleep-edf", apply=True)
+        # the whole night's hypnogram cannot be this 5-minute cut's (issue 14, item 11)
+        with pytest.raises(SleepScopeError, match="covers 2880 epochs .*the recording 10 epochs"):
+            import_hypnogram(sf, DATA / "SC4001EC-Hypnogram.edf", scorer_name="sleep-edf", apply=True)
+        from sleepscope.io.hypnogram import read_hypnogram, write_edf_hypnogram
+
+        cut = folder / "SC4001EC-Hypnogram.edf"
+        write_edf_hypnogram(cut, read_hypnogram(DATA / "SC4001EC-Hypnogram.edf")[:10], rec.start_time)
+        labels, edit = import_hypnogram(sf, cut, scorer_name="sleep-edf", apply=True)
         assert labels.tolist() == [0] * 10  # the first five minutes are wake (lights on)
         assert edit.source == "import:SC4001EC-Hypnogram.edf"
         assert sf.identity.file_name == "SC4001E0-PSG.edf"

@@ -1,4 +1,4 @@
-"""Hypnograms: Sleep-EDF EDF+ annotations, CSV and one-stage-per-line text.
+"""Hypnograms: EDF+ annotations, NSRR and Profusion XML, CSV/TSV and one-stage-per-line text.
 
 Codes are `sleepscope.stages.Stage` values stored as int8, one per 30-s epoch
 from the recording start (-1 unscored).
@@ -9,8 +9,13 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -22,46 +27,146 @@ _SLEEP = np.array([int(s) for s in SCORED if s is not Stage.W], dtype=np.int8)
 
 
 # ---------------------------------------------------------------- reading
-def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None) -> np.ndarray:
-    """Read a hypnogram as int8 codes per epoch, choosing the format by content and extension.
+#: A hypnogram may differ from its recording by this many epochs (a last partial
+#: epoch, clocks rounded to the minute) and still be taken as the recording's.
+LENGTH_TOLERANCE_EPOCHS = 2
 
-    EDF+ (Sleep-EDF annotations), CSV (a `stage` column, optionally `epoch`/`onset_s`)
-    and plain text with one stage per line (names such as W/N1/REM or integer codes).
-    `n_epochs` cuts or pads (with UNSCORED) to the recording's length.
+#: Stage codes of R&K-era software (Compumedics Profusion, NSRR XML, many CSV
+#: exports): 4 is R&K stage 4 (N3 under AASM) and 5 is REM; 6 movement time,
+#: 7-9 unscored. Our own (and YASA's) numbering has REM at 4.
+RK_CODES: dict[int, Stage] = {0: Stage.W, 1: Stage.N1, 2: Stage.N2, 3: Stage.N3, 4: Stage.N3, 5: Stage.REM,
+                              6: Stage.UNSCORED, 7: Stage.UNSCORED, 8: Stage.UNSCORED, 9: Stage.UNSCORED}
+
+_STAGE_COLUMNS = ("stage", "sleep stage", "sleep_stage", "sleepstage", "label", "hypnogram", "annotation")
+
+
+class HypnogramNotice(UserWarning):
+    """Something about a hypnogram a user should know: padded, cut, overlapping annotations, numbering."""
+
+
+@dataclass(frozen=True)
+class Hypnogram:
+    """A hypnogram read from a file: int8 stage codes per 30-s epoch (-1 unscored) and what was noticed."""
+
+    labels: np.ndarray
+    format: str  # "edf+", "nsrr-xml", "profusion-xml", "csv", "tsv", "text"
+    source_epochs: int  # epochs the file itself covers, before fitting to a recording
+    notes: tuple[str, ...] = ()
+
+
+def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
+                   *, strict: bool = False) -> Hypnogram:
+    """Read a hypnogram, choosing the format by content and extension, and fit it to a recording.
+
+    Formats: EDF+ annotations (Sleep-EDF hypnograms, or a recording's own stage
+    annotations), NSRR XML (`PSGAnnotation` / `ScoredEvent`), Compumedics
+    Profusion XML (`CMPStudyConfig` / `SleepStages`), CSV or TSV (a stage column
+    of names or codes, or the last column), and text with one stage per line.
+    R&K stages become AASM (S3 and S4 → N3; `Sleep stage ?` and movement time
+    unscored).
+
+    With `n_epochs` (the recording's length) the labels are cut or padded with
+    UNSCORED, and `notes` says so with both lengths. A hypnogram whose scored
+    epochs run more than `LENGTH_TOLERANCE_EPOCHS` past the recording's end
+    cannot be the recording's and is refused; with `strict` (training data),
+    one that stops more than that short of the end is refused too.
+    `start_time`, the recording's start, aligns an EDF+ hypnogram that starts
+    at another clock time.
     """
     path = Path(path)
     if not path.is_file():
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
-        return read_sleepedf_hypnogram(path, n_epochs)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise _unreadable(path, "it is neither an EDF+ file nor text") from None
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if "," in first or ";" in first or path.suffix.lower() == ".csv":
-        labels = _parse_csv(path, text)
+        head = f.read(512)
+    notes: list[str] = []
+    if head[:8] == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+        fmt = "edf+"
+        onsets, durations, stages = _edf_annotations(path, start_time)
+    elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
+        fmt, onsets, durations, stages = _xml_annotations(path)
     else:
-        labels = _parse_lines(path, text)
-    return _fit(labels, n_epochs)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            raise _unreadable(path, "it is neither an EDF+ file, XML nor text") from None
+        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if not lines:
+            raise _unreadable(path, "it holds no stages (the file is empty)")
+        first = lines[0]
+        if "\t" in first or path.suffix.lower() == ".tsv":
+            fmt, delimiter = "tsv", "\t"
+        elif "," in first or ";" in first or path.suffix.lower() == ".csv":
+            fmt, delimiter = "csv", (";" if ";" in first and "," not in first else ",")
+        else:
+            fmt, delimiter = "text", None
+        cells = _parse_table(path, lines, delimiter) if delimiter else _parse_lines(path, text)
+        labels = _decode_codes(path, cells, notes)
+        onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
+        durations = np.full(len(labels), float(EPOCH_SECONDS))
+        stages = labels
+    labels, overlap_note = _expand(onsets, durations, stages)
+    if overlap_note:
+        notes.append(overlap_note)
+    source_epochs = len(labels)
+    if n_epochs is not None:
+        labels = _fit(path, labels, int(n_epochs), strict, notes)
+    return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes))
+
+
+def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None,
+                   start_time: datetime | None = None) -> np.ndarray:
+    """The labels of `load_hypnogram`; its notes (padded, cut, overlaps) are issued as `HypnogramNotice` warnings."""
+    hyp = load_hypnogram(path, n_epochs, start_time)
+    for note in hyp.notes:
+        warnings.warn(note, HypnogramNotice, stacklevel=2)
+    return hyp.labels
 
 
 def read_sleepedf_hypnogram(
     path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None
 ) -> np.ndarray:
-    """Read a Sleep-EDF EDF+ annotation hypnogram (R&K texts with durations) into 30-s epochs.
+    """Read an EDF+ annotation hypnogram (Sleep-EDF's R&K texts with durations) into 30-s epochs.
 
-    Each epoch takes the stage whose annotation covers the epoch's middle; R&K S3
-    and S4 become N3, `Sleep stage ?` and `Movement time` UNSCORED (RK_TO_AASM).
-    Texts that are not stages (lights off, events) are ignored. `start_time`, the
-    recording's start, shifts the annotations when the hypnogram file starts at
-    another clock time.
+    Each epoch takes the stage whose annotation covers the epoch's middle; where
+    annotations overlap, the one that starts later wins (a notice says so).
+    R&K S3 and S4 become N3, `Sleep stage ?` and `Movement time` UNSCORED
+    (RK_TO_AASM). Texts that are not stages (lights off, events) are ignored.
+    `start_time`, the recording's start, shifts the annotations when the
+    hypnogram file starts at another clock time.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
+    onsets, durations, stages = _edf_annotations(path, start_time)
+    labels, overlap_note = _expand(onsets, durations, stages)
+    notes = [overlap_note] if overlap_note else []
+    if n_epochs is not None:
+        labels = _fit(path, labels, int(n_epochs), False, notes)
+    for note in notes:
+        warnings.warn(note, HypnogramNotice, stacklevel=2)
+    return labels
+
+
+def has_stage_annotations(path: str | os.PathLike) -> bool:
+    """Whether an EDF+ recording carries sleep-stage annotations of its own (read from its header and annotations)."""
+    from sleepscope.io.edfheader import read_header
+
+    try:
+        hdr = read_header(path)
+    except SleepScopeError:
+        return False
+    if not hdr.format.upper().startswith(("EDF+", "BDF+")):
+        return False
+    try:
+        _edf_annotations(Path(path), None)
+    except SleepScopeError:
+        return False
+    return True
+
+
+def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import mne
 
-    path = Path(path)
     try:
         ann = mne.read_annotations(path)
     except Exception as exc:  # MNE raises ValueError/OSError/IndexError on damaged files
@@ -82,7 +187,7 @@ def read_sleepedf_hypnogram(
         hyp_start = _edf_start(path)
         if hyp_start is not None:
             shift = (hyp_start - start_time).total_seconds()
-    return _expand(np.array(onsets) + shift, np.array(durations), np.array(stages, dtype=np.int8), n_epochs)
+    return np.array(onsets) + shift, np.array(durations), np.array(stages, dtype=np.int8)
 
 
 def _annotation_stage(text: str) -> Stage | None:
@@ -97,18 +202,113 @@ def _annotation_stage(text: str) -> Stage | None:
     return None
 
 
-def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray, n_epochs: int | None) -> np.ndarray:
+def _xml_annotations(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """NSRR `PSGAnnotation` (stage events with start and duration) or Profusion `CMPStudyConfig` (one code per epoch)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, ValueError) as exc:
+        raise _unreadable(path, f"it is not well-formed XML ({exc})") from None
+    tag = _local(root.tag)
+    if tag == "CMPStudyConfig" or root.find(".//SleepStages") is not None:
+        epoch_s = _xml_float(path, root.findtext(".//EpochLength") or str(EPOCH_SECONDS), "EpochLength")
+        if epoch_s <= 0:
+            raise _unreadable(path, f"its EpochLength is {epoch_s:g} s")
+        codes = [(el.text or "").strip() for el in root.iter() if _local(el.tag) == "SleepStage"]
+        if not codes:
+            raise _unreadable(path, "its <SleepStages> element holds no <SleepStage> entries")
+        stages = [_rk_code(path, c, f"SleepStage {i + 1}") for i, c in enumerate(codes)]
+        onsets = np.arange(len(stages), dtype=np.float64) * epoch_s
+        return "profusion-xml", onsets, np.full(len(stages), epoch_s), np.array(stages, dtype=np.int8)
+    onsets, durations, stages = [], [], []
+    events = [el for el in root.iter() if _local(el.tag) == "ScoredEvent"]
+    for i, ev in enumerate(events):
+        fields = {_local(c.tag): (c.text or "").strip() for c in ev}
+        kind, concept = fields.get("EventType", ""), fields.get("EventConcept", "")
+        if "stage" not in kind.lower() and not re.search(r"\|\s*\d\s*$", concept):
+            continue
+        name, _, code = concept.rpartition("|")
+        stage = _rk_code(path, code, f"ScoredEvent {i + 1} ({concept!r})") if code.strip().isdigit() else None
+        if stage is None:
+            try:
+                stage = int(parse_stage(_NSRR_NAMES.get((name or concept).strip().lower(), name or concept)))
+            except ValueError:
+                raise _unreadable(path, f"ScoredEvent {i + 1}: {concept!r} is not a sleep stage we know") from None
+        onsets.append(_xml_float(path, fields.get("Start", ""), f"ScoredEvent {i + 1} Start"))
+        durations.append(_xml_float(path, fields.get("Duration", ""), f"ScoredEvent {i + 1} Duration"))
+        stages.append(stage)
+    if not stages:
+        raise _unreadable(path, f"it has no sleep-stage events ({len(events)} ScoredEvent elements, none of type "
+                                "'Stages'; root element <{tag}>)")
+    return "nsrr-xml", np.array(onsets), np.array(durations), np.array(stages, dtype=np.int8)
+
+
+_NSRR_NAMES = {"wake": "W", "stage 1 sleep": "N1", "stage 2 sleep": "N2", "stage 3 sleep": "N3",
+               "stage 4 sleep": "N3", "rem sleep": "REM", "movement": "?", "unscored": "?"}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_float(path: Path, text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise _unreadable(path, f"{what} is {text!r}, not a number of seconds") from None
+    if not np.isfinite(value):
+        raise _unreadable(path, f"{what} is {text!r}, not a number of seconds")
+    return value
+
+
+def _rk_code(path: Path, text: str, where: str) -> int:
+    try:
+        return int(RK_CODES[int(text)])
+    except (ValueError, KeyError):
+        raise _unreadable(path, f"{where}: {text!r} is not a stage code (0 wake, 1-4 R&K stages 1-4, 5 REM, "
+                                "6 movement, 9 unscored)") from None
+
+
+def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tuple[np.ndarray, str]:
+    """Stage intervals to 30-s epochs, and a note when annotations of different stages overlap.
+
+    Epoch i (middle at 30 i + 15) belongs to an annotation when onset <= middle
+    < onset + duration. Overlaps are resolved in favour of the annotation that
+    starts later (for equal starts, the one written later), and the note names
+    the first clash and how many epochs were affected.
+    """
+    onsets, durations = np.asarray(onsets, np.float64), np.asarray(durations, np.float64)
+    stages = np.asarray(stages, np.int8)
+    order = np.argsort(onsets, kind="stable")
+    onsets, durations, stages = onsets[order], durations[order], stages[order]
     half = EPOCH_SECONDS / 2
-    # epoch i (middle at 30 i + 15) belongs to an annotation when onset <= middle < onset + duration
     first = np.ceil((onsets - half) / EPOCH_SECONDS).astype(np.int64)
     stop = np.ceil((onsets + durations - half) / EPOCH_SECONDS).astype(np.int64)
-    total = int(stop.max()) if n_epochs is None else int(n_epochs)
-    labels = np.full(max(total, 0), int(Stage.UNSCORED), dtype=np.int8)
-    for a, b, s in zip(first, stop, stages):
+    total = max(int(stop.max()) if stop.size else 0, 0)
+    labels = np.full(total, int(Stage.UNSCORED), dtype=np.int8)
+    owner = np.full(total, -1, dtype=np.int64)
+    clashes, example = 0, ""
+    for k, (a, b, s) in enumerate(zip(first, stop, stages)):
         a, b = max(int(a), 0), min(int(b), total)
-        if b > a:
-            labels[a:b] = s
-    return labels
+        if b <= a:
+            continue
+        prev = owner[a:b]
+        clash = (prev >= 0) & (labels[a:b] != s)
+        if clash.any():
+            clashes += int(clash.sum())
+            if not example:
+                j = int(prev[np.flatnonzero(clash)[0]])
+                e = a + int(np.flatnonzero(clash)[0])
+                example = (f"at epoch {e}, {Stage(int(stages[j])).label} (from {onsets[j]:g} s, {durations[j]:g} s) "
+                           f"and {Stage(int(s)).label} (from {onsets[k]:g} s, {durations[k]:g} s) overlap")
+        labels[a:b] = s
+        owner[a:b] = k
+    note = ""
+    if clashes:
+        note = (f"stage annotations overlap on {clashes} epoch{'s' if clashes != 1 else ''} "
+                f"({example}); the annotation that starts later was kept")
+    return labels, note
 
 
 def _edf_start(path: Path) -> datetime | None:
@@ -120,91 +320,174 @@ def _edf_start(path: Path) -> datetime | None:
         return None
 
 
-def _parse_csv(path: Path, text: str) -> np.ndarray:
-    dialect = ";" if ";" in text.splitlines()[0] and "," not in text.splitlines()[0] else ","
-    rows = [r for r in csv.reader(text.splitlines(), delimiter=dialect) if r and any(c.strip() for c in r)]
+def _parse_table(path: Path, lines: list[str], delimiter: str) -> list[tuple[int, str]]:
+    """(line number, stage cell) of each row of a CSV/TSV: the stage column by its header, else the last column."""
+    rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
     header = [c.strip().lower() for c in rows[0]]
-    if "stage" in header:
-        col = header.index("stage")
-        body = rows[1:]
-        epoch_col = header.index("epoch") if "epoch" in header else None
-    else:  # no header: the stage is the last column
-        col, body, epoch_col = -1, rows, None
-    labels = []
-    for lineno, row in enumerate(body, start=2 if "stage" in header else 1):
-        try:
-            labels.append(_stage_code(row[col]))
-        except (ValueError, IndexError):
-            raise _unreadable(path, f"line {lineno}: {','.join(row)!r} has no stage we know "
-                                    "(use W, N1, N2, N3, REM, ? or codes -1..4)") from None
-        if epoch_col is not None and row[epoch_col].strip() and int(row[epoch_col]) != len(labels) - 1:
-            raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]} is out of order "
-                                    f"(expected {len(labels) - 1}); one row per epoch from 0")
-    return np.array(labels, dtype=np.int8)
+    col = next((header.index(name) for name in _STAGE_COLUMNS if name in header), None)
+    has_header = col is not None or not any(_looks_like_stage(c) for c in rows[0])
+    if has_header and col is None:
+        if len(rows) == 1 or len(header) > 1:
+            raise _unreadable(path, f"its header {delimiter.join(rows[0])!r} has no 'stage' column")
+        col = 0
+    body = rows[1:] if has_header else rows
+    if not body:
+        raise _unreadable(path, "it has a header but no rows: it holds no stages")
+    epoch_col = header.index("epoch") if has_header and "epoch" in header else None
+    cells = []
+    for i, row in enumerate(body):
+        lineno = i + (2 if has_header else 1)
+        cell_col = col if col is not None else len(row) - 1
+        if cell_col >= len(row):
+            raise _unreadable(path, f"line {lineno}: {delimiter.join(row)!r} has no stage column")
+        if epoch_col is not None and epoch_col < len(row) and row[epoch_col].strip():
+            try:
+                epoch = int(float(row[epoch_col]))
+            except ValueError:
+                raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]!r} is not a number") from None
+            if epoch != i:
+                raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]} is out of order "
+                                        f"(expected {i}); one row per epoch from 0")
+        cells.append((lineno, row[cell_col]))
+    return cells
 
 
-def _parse_lines(path: Path, text: str) -> np.ndarray:
-    labels = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        try:
-            labels.append(_stage_code(line))
-        except ValueError:
-            raise _unreadable(path, f"line {lineno}: {line[:40]!r} is not a stage "
-                                    "(one stage per line: W, N1, N2, N3, REM, ? or codes -1..4)") from None
-    if not labels:
-        raise _unreadable(path, "it holds no stages")
-    return np.array(labels, dtype=np.int8)
-
-
-def _stage_code(text: str) -> int:
-    t = text.strip()
+def _looks_like_stage(cell: str) -> bool:
+    t = cell.strip()
     if re.fullmatch(r"-?\d+(\.0+)?", t):
-        code = int(float(t))
-        # YASA writes -1 (artefact) and -2 (unscored): both are epochs a model must skip.
-        return int(Stage.UNSCORED) if code < 0 else int(Stage(code))
-    return int(parse_stage(t))
+        return True
+    try:
+        parse_stage(t)
+    except ValueError:
+        return False
+    return True
 
 
-def _fit(labels: np.ndarray, n_epochs: int | None) -> np.ndarray:
-    if n_epochs is None or len(labels) == n_epochs:
+def _parse_lines(path: Path, text: str) -> list[tuple[int, str]]:
+    return [(i, line.strip()) for i, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def _decode_codes(path: Path, cells: list[tuple[int, str]], notes: list[str]) -> np.ndarray:
+    """Stage names or codes to our codes; numbers follow R&K (5 REM) when any 5..9 appears, else ours (4 REM)."""
+    if not cells:
+        raise _unreadable(path, "it holds no stages")
+    numbers = {}
+    for lineno, cell in cells:
+        t = cell.strip()
+        if re.fullmatch(r"-?\d+(\.0+)?", t):
+            numbers[lineno] = int(float(t))
+    rk = any(5 <= v <= 9 for v in numbers.values())
+    if rk:
+        notes.append("stage codes read in R&K numbering (0 wake, 1-3 N1-N3, 4 R&K stage 4 = N3, 5 REM, "
+                     "6 movement and 9 unscored), because codes 5 and above appear")
+    labels = []
+    for lineno, cell in cells:
+        try:
+            if lineno in numbers:
+                code = numbers[lineno]
+                # YASA writes -1 (artefact) and -2 (unscored): both are epochs a model must skip.
+                labels.append(int(Stage.UNSCORED) if code < 0 else int(RK_CODES[code] if rk else Stage(code)))
+            else:
+                labels.append(int(parse_stage(cell)))
+        except (ValueError, KeyError):
+            raise _unreadable(path, f"line {lineno}: {cell.strip()[:40]!r} is not a stage (names W, N1, N2, N3, "
+                                    "REM, ?, or codes: -1..4 with 4 REM, or R&K 0..5 with 5 REM)") from None
+    return np.array(labels, dtype=np.int8)
+
+
+def _fit(path: Path, labels: np.ndarray, n_epochs: int, strict: bool, notes: list[str]) -> np.ndarray:
+    """Cut or pad `labels` to the recording's `n_epochs`, saying so; refuse what cannot be the recording's."""
+    n_hyp = len(labels)
+    if n_hyp == n_epochs:
         return labels
-    if len(labels) > n_epochs:
+    scored = np.flatnonzero(labels >= 0)
+    extent = int(scored[-1]) + 1 if scored.size else 0  # up to the last scored epoch
+    both = (f"the hypnogram {path.name} covers {_epochs_text(n_hyp)}, the recording "
+            f"{_epochs_text(n_epochs)}")
+    if extent > n_epochs + LENGTH_TOLERANCE_EPOCHS:
+        raise SleepScopeError(
+            f"{both}: its scored epochs run {extent - n_epochs} epochs past the recording's end, so it cannot be "
+            "this recording's hypnogram. Check that both files are of the same night.")
+    if strict and n_hyp < n_epochs - LENGTH_TOLERANCE_EPOCHS:
+        raise SleepScopeError(
+            f"{both}: it stops {n_epochs - n_hyp} epochs before the recording's end, so it does not match its "
+            "recording. Check that both files are of the same night, or score the rest of the night.")
+    if n_hyp > n_epochs:
+        if extent > n_epochs:
+            notes.append(f"{both}: the {extent - n_epochs} scored epochs past the recording's end were dropped")
         return labels[:n_epochs].copy()
-    return np.concatenate([labels, np.full(n_epochs - len(labels), int(Stage.UNSCORED), dtype=np.int8)])
+    notes.append(f"{both}: the last {n_epochs - n_hyp} epochs of the recording are left unscored")
+    return np.concatenate([labels, np.full(n_epochs - n_hyp, int(Stage.UNSCORED), dtype=np.int8)])
+
+
+def _epochs_text(n: int) -> str:
+    return f"{n} epochs ({n * EPOCH_SECONDS / 3600:.2f} h)"
 
 
 def _unreadable(path: Path, why: str) -> SleepScopeError:
     return SleepScopeError(
-        f"cannot read the hypnogram {path}: {why}. Give a Sleep-EDF EDF+ hypnogram, a CSV with a "
-        "'stage' column, or a text file with one stage per line."
+        f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, a CSV/TSV with "
+        "a 'stage' column, or a text file with one stage per line."
     )
 
 
 # ---------------------------------------------------------------- pairing and trimming
-def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
-    """The hypnogram beside a PSG file, by Sleep-EDF's naming rule.
+#: Hypnogram file endings, in order of preference when a recording has several.
+HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "-nsrr.xml", "-profusion.xml", ".edf.xml", ".xml",
+                      ".hypnogram.csv", ".csv", ".hypnogram.tsv", ".tsv")
+_SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
 
-    `SC4001E0-PSG.edf` ↔ `SC4001EC-Hypnogram.edf`: the first 6 characters (study,
-    subject, night) agree; the letters after them name the scorer, so they differ.
-    Other recordings: `<stem>-Hypnogram.edf`, `<stem>.hypnogram.csv` or `<stem>.csv`.
+
+def recording_key(name: str) -> str:
+    """The name a recording is paired by: its stem without `-PSG`; Sleep-EDF's first 6 characters."""
+    stem = Path(name).stem.lower()
+    if stem.endswith("-psg"):
+        stem = stem[:-4]
+    return _sleep_edf_key(stem)
+
+
+def hypnogram_key(name: str) -> str | None:
+    """The recording name a hypnogram file pairs with (see `recording_key`), or None for other files."""
+    low = Path(name).name.lower()
+    for suffix in HYPNOGRAM_SUFFIXES:
+        if low.endswith(suffix) and len(low) > len(suffix):
+            stem = low[: -len(suffix)]
+            if stem.endswith("-psg"):
+                stem = stem[:-4]
+            return _sleep_edf_key(stem)
+    return None
+
+
+def hypnogram_preference(name: str) -> int:
+    low = Path(name).name.lower()
+    return next(i for i, s in enumerate(HYPNOGRAM_SUFFIXES + ("",)) if low.endswith(s))
+
+
+def _sleep_edf_key(stem: str) -> str:
+    # SC4001E0-PSG pairs with SC4001EC-Hypnogram: study, subject and night agree, the scorer letters differ.
+    return stem[:6] if _SLEEP_EDF.match(stem) and (len(stem) == 8 or not stem[8:9].isalnum()) else stem
+
+
+def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
+    """The hypnogram beside a recording, paired by name.
+
+    `SC4001E0-PSG.edf` ↔ `SC4001EC-Hypnogram.edf` (Sleep-EDF: the first 6
+    characters agree, the scorer letters after them differ); other recordings
+    `NAME.edf` ↔ `NAME-Hypnogram.edf`, `NAME.xml` (also `NAME-nsrr.xml`,
+    `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`, `NAME.tsv`; the
+    first of these found, in that order.
     """
     psg = Path(psg_path)
-    folder = psg.parent
-    stem = psg.stem
-    base = stem[:-4] if stem.upper().endswith("-PSG") else stem
-    candidates: list[Path] = []
-    if re.fullmatch(r"S[CT]\d{4}\w\d", base, flags=re.IGNORECASE):
-        prefix = base[:6].lower()
-        candidates = sorted(p for p in folder.glob("*-[Hh]ypnogram.edf")
-                            if p.name[:6].lower() == prefix and p.stem.lower().endswith("-hypnogram"))
-    for name in (f"{base}-Hypnogram.edf", f"{stem}.hypnogram.csv", f"{stem}.csv"):
-        p = folder / name
-        if p.is_file() and p not in candidates:
-            candidates.append(p)
-    return candidates[0] if candidates else None
+    key = recording_key(psg.name)
+    try:
+        names = [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
+    except OSError:
+        return None
+    candidates = [p for p in names if hypnogram_key(p.name) == key]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
 
 
 def trim_wake(labels: np.ndarray, margin_epochs: int = 60) -> slice:
@@ -268,3 +551,18 @@ def write_edf_hypnogram(path: str | os.PathLike, labels: np.ndarray, start_time:
     tmp = path.with_name(path.name + ".tmp")
     edf.write(tmp)
     os.replace(tmp, path)
+
+
+@contextmanager
+def notices_to_stderr(prefix: str = "sleepscope: note: ") -> Iterator[None]:
+    """For the CLI: each HypnogramNotice raised inside is printed as one line on stderr, not as a warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HypnogramNotice)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, HypnogramNotice):
+                    print(prefix + str(w.message), file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)

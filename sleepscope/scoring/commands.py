@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     q = subparsers.add_parser(
         "import", help="import a hypnogram into a scoring file as a named scorer's labels",
-        description="Read a hypnogram (Sleep-EDF EDF+, CSV, or one stage per line) into a scoring file as the "
+        description="Read a hypnogram (EDF+ annotations, NSRR or Profusion XML, CSV/TSV, or one stage per line) into a scoring file as the "
                     "label set of a named scorer; --apply also makes them the technician's starting labels.",
     )
     q.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
@@ -56,10 +56,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from sleepscope.io.hypnogram import notices_to_stderr
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
 
-    with ScoringFile.open_existing(args.scoring_file) as sf:
+    with ScoringFile.open_existing(args.scoring_file) as sf, notices_to_stderr():
         labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
         name = args.scorer or args.hypnogram.stem
         print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"
