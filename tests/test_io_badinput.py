@@ -60,25 +60,34 @@ def _write(tmp_path, labels, seconds=60):
     return write_edf(tmp_path / "r.edf", sig, datetime(2022, 1, 1, 23, 0))
 
 
-def test_missing_eog_channel(tmp_path, capsys):
+def test_missing_eog_channel_opens_eeg_only(tmp_path, capsys):
+    # Issue 11: a recording without EOG is common; it opens, and says the EOG is missing.
     p = _write(tmp_path, ["EEG Fpz-Cz", "EMG submental"])
-    with pytest.raises(SleepScopeError) as err:
-        open_recording(p)
-    msg = str(err.value)
-    assert "no EOG channel" in msg and "'EMG submental'" in msg and "--eog NAME" in msg
-    assert main(["info", str(p)]) == 2
-    captured = capsys.readouterr()
-    assert "EMG submental" in captured.out and "--eog NAME" in captured.err
-    # an explicit choice makes it usable
+    rec = open_recording(p)
+    assert rec.eeg_name == "EEG Fpz-Cz" and rec.eog_name is None
+    assert "EOG: none" in rec.channel_choice.summary()
+    x = rec.model_input()
+    assert x.shape == (2, 2, 3000) and not x[:, 1].any() and x[:, 0].any()
+    assert main(["info", str(p)]) == 0
+    assert "no EOG channel found" in capsys.readouterr().out
+    # an explicit choice is still honoured
     rec = open_recording(p, eog="EMG submental")
     assert rec.eog_name == "EMG submental"
     assert main(["info", str(p), "--eog", "emg submental"]) == 0
 
 
-def test_missing_eeg_channel(tmp_path):
+def test_missing_eeg_channel_opens_eog_only(tmp_path):
     p = _write(tmp_path, ["EOG horizontal", "Resp oro-nasal"])
-    with pytest.raises(SleepScopeError, match="no EEG channel.*--eeg NAME"):
+    rec = open_recording(p)
+    assert rec.eeg_name is None and rec.eog_name == "EOG horizontal"
+
+
+def test_neither_eeg_nor_eog(tmp_path, capsys):
+    p = _write(tmp_path, ["Resp oro-nasal", "EMG submental"])
+    with pytest.raises(SleepScopeError, match="neither an EEG nor an EOG.*--eeg NAME"):
         open_recording(p)
+    assert main(["info", str(p)]) == 2
+    assert "--eog NAME" in capsys.readouterr().err
 
 
 def test_shorter_than_one_epoch(tmp_path):
@@ -101,3 +110,104 @@ def test_flat_lined_stretch_gives_zeros_not_nan(tmp_path):
     assert rec.quality.flat_epochs["EEG Fpz-Cz"] == (1,)
     x = rec.model_input()
     assert np.isfinite(x).all() and (x[1, 0] == 0).all() and abs(x[0, 0].std() - 1) < 1e-3
+
+
+# ---- issue 14: units, impossible scalings, annotation-only files, BDF named .edf, one channel twice
+
+from test_edf_discontinuous import write_raw_edf  # noqa: E402
+
+HYPNOGRAM = "tests/data/SC4001EC-Hypnogram.edf"
+
+
+def _two_channels(tmp_path, name="u.edf", eeg_uv=None, **eeg_fields):
+    """EEG and EOG of 60 s; the EEG written with `eeg_fields` (unit, pmin, pmax, dmin, dmax)."""
+    rng = np.random.default_rng(4)
+    eeg = rng.normal(0, 0.02, 6000) if eeg_uv is None else eeg_uv
+    sig = [{"label": "EEG Fpz-Cz", "rate": 100, "data": eeg, **eeg_fields},
+           {"label": "EOG horizontal", "rate": 100, "data": rng.normal(0, 20, 6000)}]
+    return write_raw_edf(tmp_path / name, sig, reserved="")
+
+
+@pytest.mark.parametrize("unit, per_unit", [
+    ("uV", 1.0), ("UV", 1.0), ("uv", 1.0), ("\u00b5V", 1.0), ("\u00b5V".encode(), 1.0), ("\u03bcV".encode(), 1.0),
+    (b"\x83\xcaV", 1.0), ("mV", 1e3), ("MV", 1e3),
+    ("V", 1e6), ("nV", 1e-3), ("NV", 1e-3),
+])
+def test_voltage_units_any_spelling_read_in_microvolts(tmp_path, unit, per_unit):
+    # The same 50-µV sine written in each unit: every file reads back as the same µV.
+    t = np.arange(6000) / 100
+    uv = 50 * np.sin(2 * np.pi * 1.5 * t)
+    full = 200 / per_unit  # ±200 µV full scale in the file's own unit
+    p = _two_channels(tmp_path, eeg_uv=uv / per_unit, unit=unit, pmin=f"{-full:.6g}", pmax=f"{full:.6g}")
+    rec = open_recording(p)
+    np.testing.assert_allclose(rec.eeg, uv, atol=0.02)
+
+
+def test_digital_min_equal_max_refused(tmp_path, capsys):
+    p = _two_channels(tmp_path, dmin=0, dmax=0)
+    with pytest.raises(SleepScopeError, match="impossible scaling: digital minimum 0, maximum 0"):
+        open_recording(p)
+    assert main(["info", str(p)]) == 2
+    assert "impossible scaling" in capsys.readouterr().err
+
+
+def test_physical_min_equal_max_refused(tmp_path):
+    p = _two_channels(tmp_path, pmin=100, pmax=100)
+    with pytest.raises(SleepScopeError, match="physical minimum and maximum are both 100"):
+        read_info(p)
+
+
+def test_eeg_amplitude_implausible_for_its_unit_refused(tmp_path):
+    # µV numbers labelled volts: ±500 V of EEG
+    p = _two_channels(tmp_path, unit="V")
+    with pytest.raises(SleepScopeError, match="'EEG Fpz-Cz' spans ±500 V.*unit is probably wrong"):
+        open_recording(p)
+    # volt numbers labelled µV: a full scale of ±0.001 µV
+    p = _two_channels(tmp_path, name="v.edf", unit="uV", pmin=-0.001, pmax=0.001)
+    with pytest.raises(SleepScopeError, match="no EEG or EOG reaches"):
+        open_recording(p)
+
+
+def test_annotation_only_edf_explained(capsys):
+    with pytest.raises(SleepScopeError, match="holds no signals, only EDF Annotations.*annotation file"):
+        read_info(HYPNOGRAM)
+    with pytest.raises(SleepScopeError, match="annotation file"):
+        open_recording(HYPNOGRAM)
+    assert main(["info", HYPNOGRAM]) == 2
+    err = capsys.readouterr().err
+    assert "annotation file" in err and "Traceback" not in err
+
+
+def test_zero_samples_per_record_refused(tmp_path):
+    p = tmp_path / "zero.edf"
+    rng = np.random.default_rng(0)
+    write_raw_edf(p, [{"label": "EEG Fpz-Cz", "rate": 100, "data": rng.normal(0, 20, 6000)},
+                      {"label": "EOG horizontal", "rate": 100, "data": rng.normal(0, 20, 6000)}], reserved="")
+    data = bytearray(p.read_bytes())
+    ns = 2
+    at = 256 + ns * (16 + 80 + 8 * 5 + 80) + 8  # samples-per-record field of signal 2
+    data[at:at + 8] = b"0       "
+    p.write_bytes(bytes(data))
+    with pytest.raises(SleepScopeError, match="'EOG horizontal' has 0 samples per data record"):
+        read_info(p)
+
+
+def test_bdf_named_edf_is_read_as_bdf(tmp_path):
+    rng = np.random.default_rng(6)
+    eeg, eog = rng.normal(0, 20, 6000), rng.normal(0, 20, 6000)
+    sig = [{"label": "EEG Fpz-Cz", "rate": 100, "data": eeg}, {"label": "EOG horizontal", "rate": 100, "data": eog}]
+    as_edf = write_raw_edf(tmp_path / "night.edf", sig, reserved="", bdf=True)
+    as_bdf = write_raw_edf(tmp_path / "night.bdf", sig, reserved="", bdf=True)
+    assert read_info(as_edf).format == "BDF"
+    a, b = open_recording(as_edf), open_recording(as_bdf)
+    np.testing.assert_array_equal(a.eeg, b.eeg)
+    np.testing.assert_allclose(a.eeg, eeg, atol=0.01)  # 24 bits over ±500 µV
+
+
+def test_eeg_and_eog_naming_the_same_channel_says_so(tmp_path, capsys):
+    p = _write(tmp_path, ["EEG Fpz-Cz", "EOG horizontal"])
+    with pytest.raises(SleepScopeError, match="both name the channel 'EEG Fpz-Cz'.*two different"):
+        open_recording(p, eeg="EEG Fpz-Cz", eog="eeg fpz-cz")
+    assert main(["info", str(p), "--eeg", "EEG Fpz-Cz", "--eog", "EEG Fpz-Cz"]) == 2
+    err = capsys.readouterr().err
+    assert "both name the channel" in err and "damaged" not in err

@@ -200,7 +200,9 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
             f"found neither an EEG nor an EOG channel in this recording. Its channels are: {_listing(names)}. "
             "Choose them with --eeg NAME and --eog NAME (in the GUI: the channel picker).")
     if picked["eeg"][0] is not None and picked["eeg"][0] == picked["eog"][0]:
-        raise SleepScopeError("the EEG and the EOG must be two different channels; choose them with --eeg and --eog")
+        raise SleepScopeError(
+            f"the EEG and the EOG both name the channel {picked['eeg'][0]!r}: they must be two different "
+            f"channels. Choose them with --eeg NAME and --eog NAME; the channels are: {_listing(names)}.")
     return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1])
 
 

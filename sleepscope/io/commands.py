@@ -58,6 +58,8 @@ def _print_info(info, eeg: str | None, eog: str | None) -> None:
     h, rem = divmod(int(round(info.duration_s)), 3600)
     print(f"duration:   {info.duration_s:.0f} s ({h} h {rem // 60:02d} min {rem % 60:02d} s)")
     print(f"epochs:     {info.n_epochs} complete 30-s epochs")
+    for start, end in info.gaps:  # EDF+D: stretches without signal keep their place on the clock
+        print(f"gap:        {start:.0f} s to {end:.0f} s after the start ({(end - start) / 60:.1f} min without signal)")
     print(f"EEG / EOG:  {eeg or 'not found'} / {eog or 'not found'}")
     print("channels:")
     width = max(len(c.name) for c in info.channels)

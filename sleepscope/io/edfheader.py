@@ -8,6 +8,7 @@ with a message about buffer sizes.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -18,6 +19,25 @@ from sleepscope.errors import SleepScopeError
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _ANNOTATION_LABELS = {"EDF Annotations", "BDF Annotations"}
+#: the digital sample range each format can store (16-bit EDF, 24-bit BDF)
+_DIGITAL_LIMITS = {False: (-32768, 32767), True: (-8388608, 8388607)}
+
+#: µV per unit of each spelling of a voltage dimension, compared in lower case
+#: without spaces: labs write µV as "uV", "UV", "µV" (micro sign), "μV" (Greek
+#: mu) or, from Japanese software, the Shift-JIS bytes of mu read as Latin-1.
+_MICROVOLTS_PER_UNIT = {
+    "v": 1e6, "volt": 1e6, "volts": 1e6,
+    "mv": 1e3, "millivolt": 1e3, "millivolts": 1e3,
+    "uv": 1.0, "\u00b5v": 1.0, "\u03bcv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
+    # the same µ/μ written in UTF-8 or Shift-JIS, read as Latin-1 (the header's own bytes)
+    "\u00e2\u00b5v": 1.0, "\u00ce\u00bcv": 1.0, "\x83\xcav": 1.0,
+    "nv": 1e-3, "nanovolt": 1e-3, "nanovolts": 1e-3,
+}
+
+
+def microvolts_per_unit(unit: str) -> float | None:
+    """µV in one unit of an EDF physical dimension ("UV" -> 1, "mV" -> 1000), None if not a voltage."""
+    return _MICROVOLTS_PER_UNIT.get(re.sub(r"\s+", "", unit).lower())
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,12 @@ class SignalHeader:
     @property
     def is_annotation(self) -> bool:
         return self.label in _ANNOTATION_LABELS
+
+    @property
+    def peak_microvolts(self) -> float | None:
+        """The largest amplitude the header can express, in µV (None: not a voltage)."""
+        per = microvolts_per_unit(self.unit)
+        return None if per is None else per * max(abs(self.physical_min), abs(self.physical_max))
 
 
 @dataclass(frozen=True)
@@ -66,6 +92,10 @@ class EdfHeader:
     def rate(self, signal: SignalHeader) -> float:
         return signal.samples_per_record / self.record_duration
 
+    @property
+    def is_discontinuous(self) -> bool:
+        return self.format.endswith("+D")
+
 
 def read_header(path: str | os.PathLike) -> EdfHeader:
     """Parse and validate the header of an EDF, EDF+ or BDF file (raises SleepScopeError)."""
@@ -92,6 +122,9 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
             ns = int(text[244:248])
         except ValueError:
             raise _not_edf(path, "its header fields (sizes, record count, duration) are not numbers") from None
+        if not math.isfinite(record_duration) or record_duration < 0 or n_records < -1:
+            raise _not_edf(path, f"its data record duration ({text[236:244].strip()!r}) or record count "
+                                 f"({n_records}) is impossible")
         if ns < 0 or header_bytes != 256 * (ns + 1):
             raise _not_edf(path, f"its header declares {ns} signals but {header_bytes} header bytes")
         rest = f.read(256 * ns)
@@ -101,9 +134,11 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
             "downloaded completely; fetch it again."
         )
     try:
-        signals = _parse_signals(rest.decode("ascii", errors="replace"), ns)
+        signals = _parse_signals(rest.decode("latin-1"), ns)
     except ValueError:
         raise _not_edf(path, "its signal headers are not valid") from None
+    for s in signals:
+        _check_signal(path, s, is_bdf)
     fmt = ("BDF" if is_bdf else "EDF") + (f"+{reserved[4]}" if reserved.startswith(("EDF+", "BDF+")) and len(reserved) > 4 else "")
     start = _start_time(text[160:168], text[168:176], text[80:160])
     record_bytes = sum(s.samples_per_record for s in signals) * (3 if is_bdf else 2)
@@ -124,6 +159,43 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
     return EdfHeader(path, fmt, start, header_bytes, n_records, record_duration, tuple(signals), size)
 
 
+def record_onsets(hdr: EdfHeader) -> list[float]:
+    """Each data record's start, in seconds after the file's start time.
+
+    EDF+ writes it in the first annotation of every record (the time-keeping
+    TAL, ``+onset\\x14\\x14``); an EDF+D file has gaps between records, so
+    only these times place its samples on the clock. A plain or EDF+C file is
+    contiguous: record r starts at r x the record duration.
+    """
+    if not hdr.is_discontinuous:
+        return [r * hdr.record_duration for r in range(hdr.n_records)]
+    ann = next((s for s in hdr.signals if s.is_annotation), None)
+    if ann is None:
+        raise SleepScopeError(
+            f"{hdr.path} says it is discontinuous (EDF+D) but has no annotation signal giving the "
+            "records' start times. Export the recording again.")
+    offset = 0
+    for s in hdr.signals:
+        if s is ann:
+            break
+        offset += s.samples_per_record * hdr.bytes_per_sample
+    width = ann.samples_per_record * hdr.bytes_per_sample
+    onsets = []
+    with open(hdr.path, "rb") as f:
+        for r in range(hdr.n_records):
+            f.seek(hdr.header_bytes + r * hdr.record_bytes + offset)
+            m = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", f.read(width))
+            onset = float(m.group(1)) if m else math.nan
+            if not math.isfinite(onset) or (onsets and onset < onsets[-1] + hdr.record_duration - 1e-6):
+                raise SleepScopeError(
+                    f"{hdr.path} is damaged: data record {r} of this discontinuous (EDF+D) file has "
+                    + ("no readable start time" if not math.isfinite(onset) else
+                       f"start time {onset:g} s, before the end of the record before it")
+                    + ". Export or download it again.")
+            onsets.append(onset)
+    return onsets
+
+
 def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
     def field(offset: int, width: int) -> list[str]:
         base = offset * ns
@@ -139,12 +211,38 @@ def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
     nsamp = field(16 + 80 + 40 + 80, 8)
     out = []
     for i in range(ns):
+        physical = float(pmin[i]), float(pmax[i])
+        if not all(math.isfinite(v) for v in physical):
+            raise ValueError("physical range is not finite")
         out.append(SignalHeader(
             label=labels[i], unit=units[i], samples_per_record=int(nsamp[i]),
-            physical_min=float(pmin[i]), physical_max=float(pmax[i]),
+            physical_min=physical[0], physical_max=physical[1],
             digital_min=int(dmin[i]), digital_max=int(dmax[i]), prefilter=prefilter[i],
         ))
     return out
+
+
+def _check_signal(path: Path, s: SignalHeader, is_bdf: bool) -> None:
+    """Refuse a signal whose header cannot be turned into amplitudes."""
+    what = f"{path} signal {s.label!r}"
+    if s.samples_per_record < 0:
+        raise _not_edf(path, f"signal {s.label!r} declares {s.samples_per_record} samples per data record")
+    if s.is_annotation:
+        return
+    if s.samples_per_record == 0:
+        raise SleepScopeError(
+            f"{what} has 0 samples per data record: it holds no data, which no EDF writer should "
+            "produce. Export the recording again from the acquisition software.")
+    lo, hi = _DIGITAL_LIMITS[is_bdf]
+    if not lo <= s.digital_min < s.digital_max <= hi:
+        raise SleepScopeError(
+            f"{what} has an impossible scaling: digital minimum {s.digital_min}, maximum {s.digital_max} "
+            f"(a {'BDF' if is_bdf else 'EDF'} file needs {lo} <= minimum < maximum <= {hi}), so its "
+            "samples cannot be converted to amplitudes. Export the recording again.")
+    if s.physical_min == s.physical_max:
+        raise SleepScopeError(
+            f"{what} has an impossible scaling: its physical minimum and maximum are both "
+            f"{s.physical_min:g} {s.unit}, so every sample would read the same. Export the recording again.")
 
 
 def _start_time(d: str, t: str, recording_field: str) -> datetime:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
@@ -20,8 +20,8 @@ from typing import Iterable
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.io.channels import find_channel, pick_channel
-from sleepscope.io.edfheader import EdfHeader, read_header
+from sleepscope.io.channels import ChannelChoice, choose_channels, find_channel
+from sleepscope.io.edfheader import EdfHeader, microvolts_per_unit, read_header, record_onsets
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 EPOCH_SECONDS = 30
@@ -35,6 +35,12 @@ EPOCH_SAMPLES = EPOCH_SECONDS * TARGET_FS
 FLAT_STD_UV = 0.1
 
 _CHUNK_SECONDS = 3600  # read an hour at a time: progress, cancel, bounded float64 buffers
+
+#: The largest EEG/EOG amplitude a header may claim: amplifiers span a few mV at most;
+#: a range of a volt or more means the unit is wrong (µV numbers labelled V).
+MAX_PLAUSIBLE_UV = 1e6
+#: The smallest: a full scale under a tenth of a µV cannot show EEG (V numbers labelled µV).
+MIN_PLAUSIBLE_UV = 0.1
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class RecordingInfo:
     duration_s: float
     n_epochs: int
     channels: tuple[ChannelInfo, ...]
+    #: (start s, end s) of each stretch without signal in an EDF+D file, from the start time
+    gaps: tuple[tuple[float, float], ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -84,18 +92,25 @@ class Recording:
     start_time: datetime
     fs: float
     channels: dict[str, np.ndarray]
-    eeg_name: str
-    eog_name: str
+    eeg_name: str | None  # None: the recording has no EEG (the model reads the EOG alone)
+    eog_name: str | None  # None: no EOG (the model reads the EEG alone)
     source_rates: dict[str, float]
     _fingerprint: str | None = field(default=None, repr=False)
     _quality: SignalQuality | None = field(default=None, repr=False)
+    #: per epoch, True where the file holds no signal for part or all of it (a gap of an EDF+D file);
+    #: None: no gaps. Gap epochs read as zeros and are shown, not scored.
+    gap_mask: np.ndarray | None = field(default=None, repr=False)
+    #: which channels the model reads and why (`sleepscope.io.channels.choose_channels`); None: given by the caller
+    channel_choice: ChannelChoice | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         lengths = {len(v) for v in self.channels.values()}
         if len(lengths) != 1:
             raise ValueError(f"channels of unequal lengths: {sorted(lengths)}")
+        if self.eeg_name is None and self.eog_name is None:
+            raise ValueError("a recording needs an EEG or an EOG channel")
         for key in (self.eeg_name, self.eog_name):
-            if key not in self.channels:
+            if key is not None and key not in self.channels:
                 raise ValueError(f"channel {key!r} is not among {list(self.channels)}")
         if self.n_epochs < 1:
             where = f"{self.path}" if self.path else "this recording"
@@ -149,6 +164,22 @@ class Recording:
     def duration_s(self) -> float:
         return self.n_samples / self.fs
 
+    @property
+    def gap(self) -> np.ndarray:
+        """Per epoch: True in a gap of the recording (no signal), never scored."""
+        if self.gap_mask is None:
+            return np.zeros(self.n_epochs, dtype=bool)
+        return np.asarray(self.gap_mask[: self.n_epochs], dtype=bool)
+
+    @property
+    def epoch_onsets_s(self) -> np.ndarray:
+        """Seconds from `start_time` to each epoch's start: gaps keep their place on the clock."""
+        return np.arange(self.n_epochs, dtype=np.float64) * EPOCH_SECONDS
+
+    def epoch_time(self, i: int) -> datetime:
+        """Clock time at which epoch `i` starts."""
+        return self.start_time + timedelta(seconds=float(i) * EPOCH_SECONDS)
+
     # ---- epochs
     def epochs(self, name: str) -> np.ndarray:
         """Raw µV epochs `(n_epochs, 3000)` of "eeg", "eog" or a channel name (a view, not a copy)."""
@@ -159,8 +190,10 @@ class Recording:
         return self.channels[key][: self.n_epochs * per].reshape(self.n_epochs, per)
 
     def model_input(self) -> np.ndarray:
-        """`(n_epochs, 2, 3000)` float32 [EEG, EOG], each epoch z-scored; never NaN."""
-        x = np.stack([self.epochs("eeg"), self.epochs("eog")], axis=1)
+        """`(n_epochs, 2, 3000)` float32 [EEG, EOG], each epoch z-scored; never NaN; a missing channel is zeros."""
+        per = int(round(self.fs * EPOCH_SECONDS))
+        x = np.stack([self.epochs(k) if n is not None else np.zeros((self.n_epochs, per), np.float32)
+                      for k, n in (("eeg", self.eeg_name), ("eog", self.eog_name))], axis=1)
         q = self.quality
         if any(q.nan_samples.get(n, 0) for n in (self.eeg_name, self.eog_name)):
             warnings.warn(f"recording has missing samples ({q.summary()}); they are set to 0 after z-scoring",
@@ -173,6 +206,8 @@ class Recording:
             nan = {n: int(np.count_nonzero(np.isnan(v))) for n, v in self.channels.items()}
             flat = {}
             for n in (self.eeg_name, self.eog_name):
+                if n is None:
+                    continue
                 e = self.epochs(n)
                 if nan[n]:
                     with warnings.catch_warnings():
@@ -180,7 +215,8 @@ class Recording:
                         sd = np.nanstd(e, axis=1)
                 else:  # nanstd is several times slower than std
                     sd = e.std(axis=1, dtype=np.float64)
-                flat[n] = tuple(int(i) for i in np.flatnonzero(~(sd >= FLAT_STD_UV)))
+                gap = self.gap  # a gap is reported as a gap, not as a flat-lined electrode
+                flat[n] = tuple(int(i) for i in np.flatnonzero(~(sd >= FLAT_STD_UV) & ~gap))
             self._quality = SignalQuality(nan, flat)
         return self._quality
 
@@ -254,15 +290,51 @@ def resample_to_target(x: np.ndarray, fs: float, target: float = TARGET_FS) -> n
 
 def read_info(path: str | os.PathLike) -> RecordingInfo:
     """Channels, rates, start, duration and epochs of a recording from its header alone."""
-    hdr = read_header(path)
+    hdr = _signal_header(path)
     channels = tuple(
         ChannelInfo(s.label, hdr.rate(s), s.unit, s.samples_per_record * hdr.n_records)
         for s in hdr.data_signals
     )
+    runs = _runs(hdr)
+    duration = runs[-1][2] + (runs[-1][1] - runs[-1][0]) * hdr.record_duration if runs else 0.0
     return RecordingInfo(
-        path=Path(path), format=hdr.format, start_time=hdr.start_time, duration_s=hdr.duration_s,
-        n_epochs=int(hdr.duration_s // EPOCH_SECONDS), channels=channels,
+        path=Path(path), format=hdr.format, start_time=hdr.start_time, duration_s=duration,
+        n_epochs=int(duration // EPOCH_SECONDS), channels=channels, gaps=_gaps(runs, hdr.record_duration),
     )
+
+
+def _signal_header(path: str | os.PathLike) -> EdfHeader:
+    """The header of a file that holds signals (refuses an annotation-only EDF+ file)."""
+    hdr = read_header(path)
+    if not hdr.data_signals:
+        kinds = ", ".join(sorted({s.label for s in hdr.signals})) or "nothing"
+        raise SleepScopeError(
+            f"{hdr.path} holds no signals, only {kinds}: it is an annotation file (a hypnogram or "
+            "event list), not a recording. Open the recording it belongs to (for Sleep-EDF, the "
+            "...-PSG.edf file); its hypnogram can be imported into the scoring.")
+    return hdr
+
+
+def _runs(hdr: EdfHeader) -> list[tuple[int, int, float]]:
+    """(first record, end record, onset s) of each stretch of back-to-back data records."""
+    onsets = record_onsets(hdr)
+    runs: list[tuple[int, int, float]] = []
+    for r, t in enumerate(onsets):
+        if runs and abs(t - (runs[-1][2] + (r - runs[-1][0]) * hdr.record_duration)) < 1e-6:
+            runs[-1] = (runs[-1][0], r + 1, runs[-1][2])
+        else:
+            runs.append((r, r + 1, t))
+    return runs
+
+
+def _gaps(runs: list[tuple[int, int, float]], record_duration: float) -> tuple[tuple[float, float], ...]:
+    out = []
+    end = 0.0
+    for first, stop, onset in runs:
+        if onset > end + 1e-6:
+            out.append((end, onset))
+        end = onset + (stop - first) * record_duration
+    return tuple(out)
 
 
 def open_recording(
@@ -273,22 +345,31 @@ def open_recording(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> Recording:
-    """Read the EEG, the EOG (and `extra` channels) of an EDF/EDF+/BDF file at 100 Hz in µV."""
+    """Read the EEG, the EOG (and `extra` channels) of an EDF/EDF+/BDF file at 100 Hz in µV.
+
+    An EDF+D file's records are placed at their own start times: the gaps
+    between them read as zeros and are marked in `Recording.gap`.
+    """
     path = Path(path)
-    hdr = read_header(path)
+    hdr = _signal_header(path)
     names = [s.label for s in hdr.data_signals]
-    eeg_name = pick_channel(names, "eeg", eeg)
-    eog_name = pick_channel(names, "eog", eog)
-    wanted = [eeg_name, eog_name]
+    choice = choose_channels(names, eeg, eog)
+    eeg_name, eog_name = choice.eeg, choice.eog
+    wanted = [n for n in (eeg_name, eog_name) if n is not None]
     for name in extra:
         found = find_channel(names, name)
         if found is None:
             raise SleepScopeError(f"no channel named {name!r} in {path.name}. Its channels are: {', '.join(names)}.")
         if found not in wanted:
             wanted.append(found)
-    if hdr.duration_s < EPOCH_SECONDS:
+    by_label = {s.label: s for s in hdr.data_signals}
+    for name in wanted:
+        _check_amplitude(path, by_label[name])
+    runs = _runs(hdr)
+    recorded_s = hdr.n_records * hdr.record_duration
+    if recorded_s < EPOCH_SECONDS:
         raise SleepScopeError(
-            f"{path} lasts {hdr.duration_s:.1f} s, shorter than one {EPOCH_SECONDS}-s epoch: "
+            f"{path} lasts {recorded_s:.1f} s, shorter than one {EPOCH_SECONDS}-s epoch: "
             "there is nothing to score. Open the full-night recording."
         )
     rates = {s.label: hdr.rate(s) for s in hdr.data_signals}
@@ -298,11 +379,12 @@ def open_recording(
     total = sum(int(hdr.n_records * hdr.record_duration * r) * len(g) for r, g in groups.items())
     done = 0
     channels: dict[str, np.ndarray] = {}
+    covered = None
     for rate, group in groups.items():
         raw = _mne_raw(hdr, group)
         n = raw.n_times
         data = np.empty((len(group), n), dtype=np.float32)
-        scale = [_to_microvolt(raw, name) for name in group]
+        scale = [_to_microvolt(by_label[name]) for name in group]
         step = max(1, int(_CHUNK_SECONDS * rate))
         for start in range(0, n, step):
             check(cancel)
@@ -316,19 +398,68 @@ def open_recording(
             done += (stop - start) * len(group)
             report(progress, done, total, f"reading {path.name}")
         for i, name in enumerate(group):
-            channels[name] = resample_to_target(data[i], rate)
+            channels[name], covered = _on_clock(data[i], rate, hdr.record_duration, runs)
     n_min = min(len(v) for v in channels.values())  # rounding of odd rates can differ by a sample
     channels = {k: np.ascontiguousarray(channels[k][:n_min]) for k in wanted}
+    gap_mask = None
+    if len(runs) > 1 or (runs and runs[0][2] > 0):
+        n_ep = n_min // EPOCH_SAMPLES
+        gap_mask = ~covered[: n_ep * EPOCH_SAMPLES].reshape(n_ep, EPOCH_SAMPLES).all(axis=1)
     return Recording(
         path=path, start_time=hdr.start_time, fs=float(TARGET_FS), channels=channels,
-        eeg_name=eeg_name, eog_name=eog_name, source_rates={k: rates[k] for k in wanted},
+        eeg_name=eeg_name, eog_name=eog_name, source_rates={k: rates[k] for k in wanted}, gap_mask=gap_mask,
+        channel_choice=choice,
     )
+
+
+def _on_clock(x: np.ndarray, rate: float, record_duration: float,
+              runs: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Samples at 100 Hz placed at their records' times, zeros in gaps; and where signal was recorded.
+
+    Each run of back-to-back records is resampled on its own, so the filter
+    never smooths across a gap.
+    """
+    if len(runs) == 1 and runs[0][2] == 0:
+        y = resample_to_target(x, rate)
+        return y, np.ones(len(y), dtype=bool)
+    per = rate * record_duration
+    first, stop, onset = runs[-1]
+    end = int(round((onset + (stop - first) * record_duration) * TARGET_FS))
+    y = np.zeros(end, dtype=np.float32)
+    covered = np.zeros(end, dtype=bool)
+    for first, stop, onset in runs:
+        seg = resample_to_target(x[int(round(first * per)):int(round(stop * per))], rate)
+        at = int(round(onset * TARGET_FS))
+        seg = seg[: end - at]
+        y[at:at + len(seg)] = seg
+        covered[at:at + len(seg)] = True
+    return y, covered
+
+
+def _check_amplitude(path: Path, s) -> None:
+    """Refuse an EEG/EOG whose stated unit makes its range impossible for a body signal."""
+    peak = s.peak_microvolts
+    if peak is None:
+        return
+    if peak > MAX_PLAUSIBLE_UV or peak < MIN_PLAUSIBLE_UV:
+        raise SleepScopeError(
+            f"{path.name}: channel {s.label!r} spans ±{max(abs(s.physical_min), abs(s.physical_max)):g} "
+            f"{s.unit}, that is ±{peak:g} µV, which no EEG or EOG reaches: its unit is probably wrong "
+            f"(written {s.unit!r}). Export the recording again with the right physical dimension "
+            "(µV for EEG and EOG).")
 
 
 def _mne_raw(hdr: EdfHeader, include: list[str]):
     import mne
+    from mne.io.edf.edf import RawBDF, RawEDF
 
-    reader = mne.io.read_raw_bdf if hdr.format.startswith("BDF") else mne.io.read_raw_edf
+    is_bdf = hdr.format.startswith("BDF")
+    if hdr.path.suffix.lower() == (".bdf" if is_bdf else ".edf"):
+        reader = mne.io.read_raw_bdf if is_bdf else mne.io.read_raw_edf
+    else:
+        # MNE's readers go by the file name's extension ("Only BDF files are supported")
+        # while the header says what the file is; its classes read by content.
+        reader = RawBDF if is_bdf else RawEDF
     try:
         raw = reader(hdr.path, include=include, preload=False, verbose="error")
     except Exception as exc:  # MNE raises ValueError, RuntimeError, OSError... for bad files
@@ -340,11 +471,17 @@ def _mne_raw(hdr: EdfHeader, include: list[str]):
     return raw
 
 
-_VOLT_UNITS = {"v": 1e6, "mv": 1e3, "uv": 1.0, "µv": 1.0, "μv": 1.0, "nv": 1e-3}
+def _mne_scale(unit: str) -> float:
+    """What MNE multiplies a signal's physical values by (mne.io.edf.edf._read_edf_header).
+
+    MNE knows only uV (its µ/μ spellings) and mV; anything else it leaves as written.
+    """
+    if unit in ("\u03bcV", "\u00b5V", "\x83\xcaV", "uV"):
+        return 1e-6
+    return 1e-3 if unit == "mV" else 1.0
 
 
-def _to_microvolt(raw, name: str) -> float:
-    """Factor from MNE's values to ours: volts → µV; other units (degC, %, none) as MNE left them."""
-    unit = str(getattr(raw, "_orig_units", {}).get(name, "")).strip().lower()
-    # MNE converts voltages to volts and leaves other units (degC, %, no unit) as written.
-    return 1e6 if unit in _VOLT_UNITS else 1.0
+def _to_microvolt(s) -> float:
+    """Factor from MNE's values to ours: voltages in µV whatever the spelling; other units as written."""
+    per = microvolts_per_unit(s.unit)
+    return (1.0 if per is None else per) / _mne_scale(s.unit)

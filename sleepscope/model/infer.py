@@ -16,7 +16,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -27,15 +27,55 @@ from sleepscope.tasks import CancelToken, Progress, check, report
 
 @dataclass
 class Prediction:
-    """Per-epoch stage probabilities (order W, N1, N2, N3, REM) and the most likely stage."""
+    """Per-epoch stage probabilities (order W, N1, N2, N3, REM), the stage, and how far to trust them.
 
-    probs: np.ndarray  # (n_epochs, 5) float32, rows sum to 1
+    Artefact epochs (see :mod:`sleepscope.model.quality`) get uniform
+    probabilities and stage -1 (unscored): no confident stage. ``unsure``
+    marks the epochs whose top probability is under the card's threshold, and
+    artefact epochs. ``familiarity`` says whether the recording is like what
+    the model learned (None for a bare array or a model without statistics).
+    """
+
+    probs: np.ndarray  # (n_epochs, 5) float32, rows sum to 1 (calibrated when the card has a temperature)
     model_version: str
-    stages: np.ndarray  # (n_epochs,) int8, argmax of probs
+    stages: np.ndarray  # (n_epochs,) int8, argmax of probs; -1 on artefact epochs
+    unsure: np.ndarray | None = None  # (n_epochs,) bool
+    artefact: np.ndarray | None = None  # (n_epochs,) bool
+    quality: Any = None  # sleepscope.model.quality.EpochQuality (recordings only)
+    familiarity: Any = None  # sleepscope.model.familiarity.Familiarity
+    channels: Any = None  # sleepscope.io.channels.ChannelChoice (recordings opened from a file)
+    temperature: float = 1.0
+    unsure_threshold: float = 0.6
 
     @property
     def n_epochs(self) -> int:
         return int(self.probs.shape[0])
+
+    def notes(self) -> list[str]:
+        """What the user should know about this pre-scoring, one line each (CLI lines, GUI banner)."""
+        out = []
+        if self.familiarity is not None and not self.familiarity.familiar:
+            out.append(self.familiarity.message())
+        if self.channels is not None:
+            for kind, name in (("EEG", self.channels.eeg), ("EOG", self.channels.eog)):
+                if name is None:
+                    out.append(f"no {kind} channel: pre-scored from the "
+                               f"{'EOG' if kind == 'EEG' else 'EEG'} alone")
+        if self.quality is not None and (self.quality.absent or self.artefact is not None and self.artefact.any()):
+            out.append(self.quality.summary())
+        return out
+
+    def to_dict(self) -> dict:
+        """Everything but the per-epoch arrays, as plain data (stored beside the probabilities)."""
+        return {
+            "model_version": self.model_version, "temperature": self.temperature,
+            "unsure_threshold": self.unsure_threshold,
+            "unsure_epochs": int(self.unsure.sum()) if self.unsure is not None else None,
+            "quality": self.quality.to_dict() if self.quality is not None else None,
+            "familiarity": self.familiarity.to_dict() if self.familiarity is not None else None,
+            "channels": self.channels.to_dict() if self.channels is not None else None,
+            "notes": self.notes(),
+        }
 
 
 @dataclass(frozen=True)
@@ -166,22 +206,72 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
             progress: Progress | None = None, cancel: CancelToken | None = None) -> Prediction:
     """Stage probabilities for every epoch of a night.
 
-    ``recording_or_array`` is a :class:`sleepscope.io.Recording` or an array
-    ``(n_epochs, 2, 3000)`` of per-epoch z-scored [EEG, EOG]. ``model`` is a
-    :class:`~sleepscope.model.network.SleepStager`; inference runs on a private
-    derived copy (on the CPU :class:`~sleepscope.model.fast_eval.FastStager`:
-    batch norms folded, both branches fused; elsewhere the batch-norm-folded
-    model), so the caller's model is not changed. ``seq_len``
-    defaults to the model's configured L, ``stride`` to L/2. On the CPU,
-    ``threads`` worker threads (default: the physical cores) each compute
-    whole batches on one torch thread (torch's thread count, one setting for
-    the process, is 1 meanwhile and restored after). Same input, same output,
-    whatever ``threads``: eval mode, no randomness. Raises ``Cancelled`` if ``cancel`` fires (checked between
+    ``recording_or_array`` is a :class:`sleepscope.io.Recording` (prepared
+    by :func:`sleepscope.model.inputs.model_input` under the model's
+    normalisation, with per-epoch signal quality and the familiarity check)
+    or an array ``(n_epochs, 2, 3000)`` already prepared. ``model`` is a
+    :class:`~sleepscope.model.network.SleepStager`; its card's calibration
+    (``model.calibration``, set by ``load_model``) divides the logits by the
+    fitted temperature. Inference runs on a private derived copy (on the CPU
+    :class:`~sleepscope.model.fast_eval.FastStager`: batch norms folded, both
+    branches fused; elsewhere the batch-norm-folded model), so the caller's
+    model is not changed. ``seq_len`` defaults to the model's configured L,
+    ``stride`` to L/2. On the CPU, ``threads`` worker threads (default: the
+    physical cores) each compute whole batches on one torch thread (torch's
+    thread count, one setting for the process, is 1 meanwhile and restored
+    after). Same input, same output, whatever ``threads``: eval mode, no
+    randomness. Raises ``Cancelled`` if ``cancel`` fires (checked between
     batches).
+    """
+    from sleepscope.model import calibration as cal
+    from sleepscope.model.familiarity import assess
+
+    quality = channels = None
+    if hasattr(recording_or_array, "epochs") and hasattr(recording_or_array, "n_epochs"):
+        from sleepscope.model.inputs import model_input
+        from sleepscope.model.quality import epoch_quality
+
+        rec = recording_or_array
+        quality = epoch_quality(rec)
+        channels = getattr(rec, "channel_choice", None)
+        x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent, cancel=cancel))
+    else:
+        x = _as_epochs(recording_or_array)
+    feats, logits, version = night_outputs(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
+                                           stride=stride, threads=threads, progress=progress, cancel=cancel)
+    calib = getattr(model, "calibration", None) or {}
+    temperature = float(calib.get("temperature", 1.0))
+    threshold = float(calib.get("unsure_threshold", cal.DEFAULT_UNSURE))
+    probs = torch.softmax(logits / temperature, dim=-1).numpy().astype(np.float32, copy=False)
+    stages = probs.argmax(axis=1).astype(np.int8)
+    artefact = quality.artefact if quality is not None else np.zeros(len(probs), dtype=bool)
+    probs[artefact] = 1.0 / probs.shape[1]
+    stages[artefact] = -1
+    unsure = (probs.max(axis=1) < threshold) | artefact
+    familiarity = None
+    stats = getattr(model, "familiarity", None) or {}
+    if quality is not None or stats:
+        familiarity = assess(feats.numpy()[~artefact] if stats else None, stats or None, channels=channels,
+                             absent=quality.absent if quality is not None else (),
+                             trained_without_channel=float(stats.get("channel_dropout", 0.0)) > 0)
+    return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
+                      quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
+                      unsure_threshold=threshold)
+
+
+def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
+                  device: str | torch.device | None = None, seq_len: int | None = None,
+                  stride: int | None = None, threads: int | None = None,
+                  progress: Progress | None = None, cancel: CancelToken | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """(per-epoch features (n, head_channels), logits (n, 5), weights version) of a prepared night, on the CPU.
+
+    What :func:`predict` computes before calibration; calibration and the
+    familiarity statistics are fitted on these same outputs.
     """
     from sleepscope.model.checkpoint import weights_version
 
-    x = _as_epochs(recording_or_array)
+    x = _as_epochs(x)
     n = x.shape[0]
     dev = pick_device(device)
     # Hashed every time: a model fine-tuned in memory after loading has new weights.
@@ -199,18 +289,17 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         else:
             feats = _features_on_device(net, x, dev, batch_size, progress, total, cancel)
         check(cancel)
-        probs = torch.empty((n, model.config.n_classes), dtype=torch.float32, device=dev)
+        logits = torch.empty((n, model.config.n_classes), dtype=torch.float32, device=dev)
         plan = window_plan(n, seq_len, stride)
         # Windows of equal length go through the head together (all but a short night's only one).
         for i in range(0, len(plan), 256):
             group = plan[i:i + 256]
             batch = torch.stack([feats[w.start:w.start + w.length] for w in group])
-            p = torch.softmax(net.sequence_logits(batch).float(), dim=-1)
+            out = net.sequence_logits(batch).float()
             for j, w in enumerate(group):
-                probs[w.keep_from:w.keep_to] = p[j, w.keep_from - w.start:w.keep_to - w.start]
+                logits[w.keep_from:w.keep_to] = out[j, w.keep_from - w.start:w.keep_to - w.start]
         report(progress, total, total, "Pre-scoring epochs")
-    out = probs.cpu().numpy().astype(np.float32, copy=False)
-    return Prediction(probs=out, model_version=version, stages=out.argmax(axis=1).astype(np.int8))
+    return feats.float().cpu(), logits.cpu(), version
 
 
 def _features_on_device(net, x: np.ndarray, dev: torch.device, batch_size: int,
