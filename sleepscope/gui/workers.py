@@ -5,8 +5,10 @@ window listens to its signals, and a job whose window went away (or whose
 recording was replaced) is cancelled and simply finishes into nothing.
 Signals follow napari's worker: started, progress, finished, errored, aborted.
 
-The numpy preparation runs in chunks and torch releases the GIL inside its
-ops, so the GUI thread keeps getting the interpreter while a night is scored.
+The worker calls ``predict(recording, model)``, the one input path of the
+CLI and the GUI (``sleepscope.model.inputs.model_input``): its numpy
+preparation runs in chunks and torch releases the GIL inside its ops, so the
+GUI thread keeps getting the interpreter while a night is scored.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from sleepscope.errors import SleepScopeError
 from sleepscope.tasks import CancelToken, Cancelled, check
 
-#: Epochs z-scored per chunk: a few ms each, so the GIL is released often.
-PREP_CHUNK = 64
 _ids = itertools.count(1)
 
 
@@ -40,6 +40,8 @@ class PreScoreResult:
     card: Any
     fingerprint: str
     seconds: float
+    #: the full sleepscope.model.infer.Prediction: unsure and artefact epochs, familiarity, channels, notes
+    prediction: Any = None
 
 
 class _ModelCache:
@@ -67,23 +69,6 @@ class _ModelCache:
 
 
 MODEL_CACHE = _ModelCache()
-
-
-def model_input_chunked(eeg_epochs: np.ndarray, eog_epochs: np.ndarray, cancel: CancelToken | None = None,
-                        chunk: int = PREP_CHUNK) -> np.ndarray:
-    """(n, 2, 3000) per-epoch z-scored [EEG, EOG], as `Recording.model_input()`, built chunk by chunk."""
-    from sleepscope.io import zscore_epochs
-
-    n = len(eeg_epochs)
-    out = np.empty((n, 2, eeg_epochs.shape[1]), dtype=np.float32)
-    for lo in range(0, n, chunk):
-        check(cancel)
-        hi = min(n, lo + chunk)
-        out[lo:hi, 0] = zscore_epochs(eeg_epochs[lo:hi])
-        out[lo:hi, 1] = zscore_epochs(eog_epochs[lo:hi])
-        # Hand the interpreter to the GUI thread between chunks.
-        time.sleep(0)
-    return out
 
 
 def lower_thread_priority(steps: int = 10) -> bool:
@@ -184,13 +169,11 @@ class PreScoreWorker(QObject):
     errored = Signal(int, str)
     aborted = Signal(int)
 
-    def __init__(self, eeg_epochs: np.ndarray, eog_epochs: np.ndarray, model_path: Path,
-                 fingerprint: str) -> None:
+    def __init__(self, recording: Any, model_path: Path, fingerprint: str) -> None:
         super().__init__()
         self.job_id = next(_ids)
         self.cancel_token = CancelToken()
-        self._eeg = eeg_epochs
-        self._eog = eog_epochs
+        self._recording = recording
         self._model_path = Path(model_path)
         self._fingerprint = fingerprint
         self._last_emit = 0.0
@@ -218,9 +201,8 @@ class PreScoreWorker(QObject):
             model, card = MODEL_CACHE.get(self._model_path)
             check(self.cancel_token)
             self._progress(0, 1, "Preparing epochs")
-            x = model_input_chunked(self._eeg, self._eog, self.cancel_token)
             # predict's batches take tens of ms each on a CPU core: Cancel answers well within a second.
-            pred = predict(x, model, progress=self._progress, cancel=self.cancel_token)
+            pred = predict(self._recording, model, progress=self._progress, cancel=self.cancel_token)
             check(self.cancel_token)
         except Cancelled:
             self.aborted.emit(self.job_id)
@@ -233,11 +215,11 @@ class PreScoreWorker(QObject):
             self.errored.emit(self.job_id, f"Pre-scoring failed: {type(exc).__name__}: {exc}\n\n{detail}")
             return
         finally:
-            self._eeg = self._eog = None
+            self._recording = None
         self.finished.emit(PreScoreResult(
             job_id=self.job_id, probs=pred.probs, stages=pred.stages, model_version=pred.model_version,
             model_path=self._model_path, card=card, fingerprint=self._fingerprint,
-            seconds=time.perf_counter() - tic,
+            seconds=time.perf_counter() - tic, prediction=pred,
         ))
 
 
@@ -275,8 +257,7 @@ class PreScoreJob:
 
 def start_prescore(recording: Any, model_path: Path) -> PreScoreJob:
     """Start scoring `recording` (a sleepscope.io.Recording) with the model at `model_path`."""
-    worker = PreScoreWorker(recording.epochs("eeg"), recording.epochs("eog"), model_path,
-                            recording.fingerprint())
+    worker = PreScoreWorker(recording, model_path, recording.fingerprint())
     job = PreScoreJob(worker)
     job.start()
     return job

@@ -46,6 +46,11 @@ class ModelCard:
     notes: str = ""
     #: sha256 of the .safetensors file (integrity check before loading)
     weights_sha256: str = ""
+    #: temperature, ECE and unsure threshold fitted on validation nights (sleepscope.model.calibration);
+    #: empty: probabilities as the network gives them
+    calibration: dict = field(default_factory=dict)
+    #: training-feature statistics for the per-recording familiarity check (sleepscope.model.familiarity)
+    familiarity: dict = field(default_factory=dict)
     format: int = CARD_FORMAT
 
     def to_dict(self) -> dict:
@@ -183,6 +188,9 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
             f"the weights in {st_path} have version {version}, the card says {card.version}; "
             "the two files belong to different models")
     model.version = version
+    # predict applies them: the card travels with the weights it describes
+    model.calibration = dict(card.calibration)
+    model.familiarity = dict(card.familiarity)
     model.eval()
     return model, card
 

@@ -89,6 +89,10 @@ class ModelConfig:
     seq_len: int = 20
     n_classes: int = N_CLASSES
     epoch_samples: int = EPOCH_SAMPLES
+    #: how each channel's epochs are scaled before the network (``sleepscope.model.inputs``):
+    #: "epoch" (z-score per epoch, the paper's; every model before this option) or "night"
+    #: (centred per epoch, divided by the night's typical epoch amplitude: relative amplitude kept)
+    normalisation: str = "epoch"
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep tuples so configs stay hashable and comparable.
@@ -126,6 +130,8 @@ class ModelConfig:
             raise bad("the PDC module needs at least one dilation")
         if self.embedding_dim < 1 or self.head_channels < 1 or self.seq_len < 1:
             raise bad("embedding_dim, head_channels and seq_len must be >= 1")
+        if self.normalisation not in ("epoch", "night"):
+            raise bad(f"normalisation must be 'epoch' or 'night', not {self.normalisation!r}")
 
     @property
     def has_stem(self) -> bool:

@@ -1,0 +1,128 @@
+"""The model's input: the one path from a recording's µV epochs to the network's `(n, 2, 3000)` array.
+
+``predict``, the GUI's pre-scoring worker and the training cache all call
+:func:`model_input`, so a model sees the same preprocessing everywhere.
+
+Two normalisations, chosen by the model's configuration (``normalisation``):
+
+``"epoch"``  (the paper's, and the only one before it was a choice)
+    each epoch z-scored on its own. It throws amplitude away: a near-silent
+    EOG epoch is blown up to the size of an eye movement.
+``"night"``
+    each epoch centred, then divided by the night's typical epoch standard
+    deviation of that channel (the median over epochs that are not flat),
+    and clipped to ±:data:`NIGHT_CLIP`. A gain of ×0.3 or ×3 on a whole
+    channel changes nothing; how large an epoch is compared with the rest of
+    its night (slow waves, a quiet EOG) survives.
+
+A channel the recording lacks, or that :mod:`sleepscope.model.quality` finds
+unusable for most of the night, is all zeros: the form a model trained with
+channel dropout (:func:`drop_channels`) learned as "missing".
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from sleepscope.tasks import CancelToken, check
+
+NORMALISATIONS = ("epoch", "night")
+#: Clip of the night-normalised signal: larger values are artefacts, and a bound keeps them from dominating.
+NIGHT_CLIP = 20.0
+#: Epochs prepared per chunk: a few ms each, so that a GUI thread gets the interpreter often.
+CHUNK = 64
+_FLAT_STD_UV = 0.1  # as sleepscope.io.recording.FLAT_STD_UV (kept numeric: no import cycle at load)
+
+
+def _epoch_std(e: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN epochs
+        return np.nanstd(e, axis=-1, dtype=np.float64) if np.isnan(e).any() else e.std(axis=-1, dtype=np.float64)
+
+
+def night_scale(epochs: np.ndarray) -> float:
+    """The night's typical epoch standard deviation (µV): the median over non-flat epochs; 0 if all are flat."""
+    sd = _epoch_std(np.asarray(epochs, dtype=np.float32))
+    ok = sd[sd >= _FLAT_STD_UV]
+    return float(np.median(ok)) if len(ok) else 0.0
+
+
+def normalise(epochs: np.ndarray, mode: str, scale: float | None = None) -> np.ndarray:
+    """`(n, T)` µV epochs of one channel -> float32 network input under `mode`; never NaN.
+
+    ``scale`` (mode "night"): the night's scale from :func:`night_scale` over
+    the whole night (pass it when normalising a night chunk by chunk).
+    """
+    from sleepscope.io.recording import zscore_epochs
+
+    if mode == "epoch":
+        return zscore_epochs(epochs)
+    if mode != "night":
+        raise ValueError(f"unknown normalisation {mode!r}; choose one of {NORMALISATIONS}")
+    x = np.asarray(epochs, dtype=np.float32)
+    if scale is None:
+        scale = night_scale(x)
+    nan = np.isnan(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(x, axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+    out = x - mean
+    sd = _epoch_std(x)
+    flat = ~(sd >= _FLAT_STD_UV)
+    if scale <= 0:
+        return np.zeros_like(out)
+    out /= np.float32(scale)
+    np.clip(out, -NIGHT_CLIP, NIGHT_CLIP, out=out)
+    out[flat] = 0.0
+    out[nan] = 0.0
+    return out
+
+
+def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str] = (),
+                cancel: CancelToken | None = None, chunk: int = CHUNK) -> np.ndarray:
+    """`(n_epochs, 2, 3000)` float32 [EEG, EOG] of a :class:`~sleepscope.io.Recording`, built chunk by chunk.
+
+    A channel the recording lacks, or named in ``absent`` ("eeg", "eog"), is
+    zeros. ``cancel`` is checked between chunks, and the interpreter is handed
+    to other threads there (the GUI prepares a night on a worker thread).
+    """
+    n = recording.n_epochs
+    per = int(round(recording.fs * 30))
+    out = np.zeros((n, 2, per), dtype=np.float32)
+    for c, kind in enumerate(("eeg", "eog")):
+        name = recording.eeg_name if kind == "eeg" else recording.eog_name
+        if name is None or kind in absent:
+            continue
+        epochs = recording.epochs(kind)
+        scale = night_scale(epochs) if normalisation == "night" else None
+        for lo in range(0, n, chunk):
+            check(cancel)
+            hi = min(n, lo + chunk)
+            out[lo:hi, c] = normalise(epochs[lo:hi], normalisation, scale)
+            time.sleep(0)
+    return out
+
+
+def drop_channels(x, p: float, generator=None):
+    """Channel dropout for training: each sequence of `x` (B, L, 2, T) loses its EEG or its EOG with probability `p`.
+
+    A dropped channel becomes zeros for the whole sequence (a recording
+    without that channel), EEG or EOG with equal chance, so that the model
+    learns to stage from either alone. Returns a new tensor; ``x`` is left alone.
+    """
+    import torch
+
+    if p <= 0:
+        return x
+    b = x.shape[0]
+    u = torch.rand(b, generator=generator)
+    which = torch.rand(b, generator=generator) < 0.5  # True: drop the EOG, else the EEG
+    keep = torch.ones(b, 2, dtype=x.dtype)
+    drop = u < p
+    keep[drop & which, 1] = 0
+    keep[drop & ~which, 0] = 0
+    return x * keep.to(x.device).view(b, *([1] * (x.dim() - 3)), 2, 1)
