@@ -50,7 +50,7 @@ def test_report_contents(scored):
     expected[30:] = -1
     assert r.stats == sleep_statistics(expected)
     names = [c.name for c in r.comparisons]
-    assert names == ["model m1", "scorer second"]
+    assert names == ["Model m1", "Scorer second"]
     model_agr = r.comparisons[0].agreement
     assert model_agr.n_epochs == 30
     assert model_agr.confusion[2, 3] == 4  # technician N2, model N3

@@ -24,6 +24,7 @@ from sleepscope.atomic import fsync_dir
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.export import statistics_summary
+from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
 from sleepscope.scoring.stats import SleepStats, sleep_statistics
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, NAMES, SCORED, Stage
@@ -158,11 +159,9 @@ def build_report(sf: ScoringFile) -> Report:
     pred = sf.latest_prediction()
     comparisons = []
     if scored.any():
-        if pred is not None:
-            comparisons.append(LabelSetAgreement(f"model {pred.model_version}", agreement(labels, pred.stages)))
-        for name, other in sf.scorer_sets.items():
-            if ((np.asarray(other.labels) >= 0) & scored).any():
-                comparisons.append(LabelSetAgreement(f"scorer {name}", agreement(labels, other.labels)))
+        for name, other in label_sets(sf).items():
+            if name != TECHNICIAN and ((other >= 0) & scored).any():
+                comparisons.append(LabelSetAgreement(name, agreement(labels, other)))
     return Report(
         recording=ident.file_name,
         fingerprint=ident.fingerprint,
