@@ -26,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--nights", help="comma-separated night names, e.g. SC4001E0,SC4002E0")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes identical files (default 0)")
     p.add_argument("--workers", type=int, default=2, help="processes generating nights in parallel (default 2)")
+    p.add_argument("--family", default="A", type=str.upper, choices=("A", "B"),
+                   help="physiology family: A (the original generator, default) or B (built independently)")
+    p.add_argument("--randomise", "--randomize", action="store_true",
+                   help="record each subject as a randomly drawn lab would (derivations, EOG montage and leakage, "
+                        "gains, sampling rate, filters, mains, artefacts, labels); see docs/synthetic-axes.md")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_synth)
 
@@ -45,6 +50,8 @@ def _synth(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise SleepScopeError("--workers must be at least 1")
     with TqdmProgress("synthetic nights", disable=args.quiet) as bar:
-        pairs = write_cohort(args.out, names, seed=args.seed, progress=bar, workers=args.workers)
-    print(f"wrote {len(pairs)} nights ({2 * len(pairs)} EDF files) to {args.out}")
+        pairs = write_cohort(args.out, names, seed=args.seed, progress=bar, workers=args.workers,
+                             family=args.family, randomise=args.randomise)
+    how = f"family {args.family}" + (", randomised acquisition" if args.randomise else "")
+    print(f"wrote {len(pairs)} nights ({2 * len(pairs)} EDF files, {how}) to {args.out}")
     return 0

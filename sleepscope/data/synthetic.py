@@ -18,7 +18,25 @@ written as `Sleep stage 3`: the S3/S4 distinction is lost.
 
 The same seed gives bit-identical signals and files: every random number is
 drawn from `numpy.random.SeedSequence` streams keyed on (seed, subject,
-night); subject parameters depend on (seed, subject) only.
+night) (and the family); subject parameters depend on (seed, subject) only.
+
+Physiology families and randomised acquisition
+----------------------------------------------
+`family` names an independently built signal model of the stages
+(`sleepscope.data.synth.families`: "A" the original, "B" a second one), so
+that a model can be trained on one and judged on another. `randomise=True`
+records the night the way a randomly drawn lab would
+(`sleepscope.data.synth.acquisition`: derivations, EOG montage and leakage,
+gains, sampling rate, filters, mains, artefacts, inverted and flat channels,
+labels and units as labs write them; docs/synthetic-axes.md). Without it a
+night is recorded like Sleep-EDF (Fpz-Cz, Pz-Oz, horizontal EOG at 100 Hz);
+family "A" without it is the original generator, bit for bit.
+
+    synth_night(labels, *, subject, night=1, seed=0, family="A", randomise=False) -> SyntheticNight
+        .signals {label: float32 µV at .fs}, .aux {label: float32 at 1 Hz}, .rates,
+        .channels_of("eeg" | "eog") -> labels, .acquisition (dict of the axes drawn), .family
+    write_night(folder, name, seed=0, labels=None, *, family="A", randomise=False) -> (psg, hypnogram)
+    write_cohort(folder, names, seed=0, ..., family="A", randomise=False) -> [(psg, hypnogram), ...]
 """
 
 from __future__ import annotations
@@ -39,7 +57,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from sleepscope.atomic import write_json_atomic
-from sleepscope.data.synth import edf_writer, physiology
+from sleepscope.data.synth import acquisition as acq_mod
+from sleepscope.data.synth import edf_writer, families, physiology
 from sleepscope.data.synth.subjects import NightParams, night_params, signal_seed
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.hypnogram import write_edf_hypnogram
@@ -108,18 +127,23 @@ def hypnogram_name(name: str) -> str:
 
 @dataclass
 class SyntheticNight:
-    """One generated night: 100-Hz EEG/EOG and Sleep-EDF's 1-Hz auxiliary channels."""
+    """One generated night: EEG/EOG (100 Hz unless randomised) and Sleep-EDF's 1-Hz auxiliary channels."""
 
     labels: np.ndarray  # int8 per 30-s epoch, the stages the signals follow
-    signals: dict[str, np.ndarray]  # EEG Fpz-Cz, EEG Pz-Oz, EOG horizontal: float32 µV at 100 Hz
+    signals: dict[str, np.ndarray]  # EEG and EOG by label (EEG Fpz-Cz, EEG Pz-Oz, EOG horizontal unless randomised): float32 µV at fs
     aux: dict[str, np.ndarray]  # Resp oro-nasal, EMG submental (µV), Temp rectal (°C), Event marker at 1 Hz
     start_time: dt.datetime  # clock time of the first sample (evening)
     subject: int
     night: int
     seed: int
-    params: NightParams = field(repr=False)
+    params: object = field(repr=False)  # the family's subject/night parameters (NightParams for family A)
     fs: float = float(FS)
     aux_fs: float = float(AUX_FS)
+    family: str = "A"
+    randomised: bool = False
+    recording: Optional[acq_mod.Acquisition] = field(default=None, repr=False)  # None: the original family-A night
+    age: int = 0
+    sex: str = "F"
 
     @property
     def n_epochs(self) -> int:
@@ -134,16 +158,43 @@ class SyntheticNight:
         return {**{k: self.fs for k in self.signals}, **{k: self.aux_fs for k in self.aux}}
 
     def physical_limits(self) -> dict[str, float]:
-        """The symmetric physical range (µV) each 100-Hz channel is clipped to, as in the EDF header."""
+        """The symmetric physical range (µV) each EEG/EOG channel is clipped to, as in the EDF header."""
+        if self.recording is not None:
+            return {c.label: c.physical_uv for c in self.recording.channels}
         p = self.params
         return {EEG_FPZ: p.physical_eeg_uv, EEG_PZ: p.physical_pz_uv, EOG: p.physical_eog_uv}
 
+    def channels_of(self, kind: str) -> list[str]:
+        """Labels of the EEG (`kind="eeg"`) or EOG channels, in file order."""
+        if self.recording is None:
+            return [EEG_FPZ, EEG_PZ] if kind == "eeg" else [EOG]
+        return [c.label for c in self.recording.channels if c.kind == kind]
 
-def synth_night(labels: Sequence[int] | np.ndarray, *, subject: int, night: int = 1, seed: int = 0) -> SyntheticNight:
+    @property
+    def acquisition(self) -> dict:
+        """The acquisition axes this night was recorded with (see `sleepscope.data.synth.acquisition`)."""
+        if self.recording is None:
+            return {"randomised": False, "fs": FS, "channels": [
+                {"label": k, "kind": "eeg" if k != EOG else "eog", "derivation": d, "physical_uv": v, "inverted": False}
+                for (k, v), d in zip(self.physical_limits().items(), ("Fpz-Cz", "Pz-Oz", "E1-E2"))]}
+        return self.recording.to_dict()
+
+
+def synth_night(
+    labels: Sequence[int] | np.ndarray,
+    *,
+    subject: int,
+    night: int = 1,
+    seed: int = 0,
+    family: str = "A",
+    randomise: bool = False,
+) -> SyntheticNight:
     """Generate the signals of one night that follows `labels` (stage codes per 30-s epoch, -1 unscored).
 
-    UNSCORED epochs carry wake-like signal with movement artefacts, as Sleep-EDF's
-    `Movement time` and `Sleep stage ?` do.
+    `family` chooses the physiology ("A", "B"); `randomise` records it with a
+    randomly drawn lab set-up instead of Sleep-EDF's. UNSCORED epochs carry
+    wake-like signal with movement artefacts, as Sleep-EDF's `Movement time`
+    and `Sleep stage ?` do.
     """
     codes = np.asarray(labels, dtype=np.int64)
     if codes.ndim != 1 or len(codes) == 0:
@@ -154,22 +205,50 @@ def synth_night(labels: Sequence[int] | np.ndarray, *, subject: int, night: int 
         raise SleepScopeError(f"unknown stage codes {bad}; use -1 (unscored), 0 W, 1 N1, 2 N2, 3 N3, 4 REM")
     if seed < 0 or subject < 0 or night < 0:
         raise SleepScopeError("seed, subject and night must be non-negative integers")
-    params = night_params(seed, subject, night)
-    rng = np.random.default_rng(signal_seed(seed, subject, night))
-    out = physiology.generate(codes, params, rng)
+    family = families.check_family(family)
+    if family == "A" and not randomise:
+        params = night_params(seed, subject, night)
+        rng = np.random.default_rng(signal_seed(seed, subject, night))
+        out = physiology.generate(codes, params, rng)
+        return SyntheticNight(
+            labels=codes.astype(np.int8),
+            signals=out.fast,
+            aux=out.aux,
+            start_time=start_time_of(params, subject),
+            subject=int(subject),
+            night=int(night),
+            seed=int(seed),
+            params=params,
+            age=params.subject.age,
+            sex=params.subject.sex,
+        )
+    src = families.sources(family, codes, seed=seed, subject=subject, night=night)
+    duration = len(codes) * 30.0
+    if randomise:
+        setup = acq_mod.draw(seed, subject, night, age=src.age, duration_s=duration)
+    else:
+        setup = acq_mod.sleep_edf(seed, subject, night, age=src.age, leakage=src.eog_leak)
+    signals = acq_mod.record(src, setup, acq_mod.signal_rng(seed, subject, night))
     return SyntheticNight(
         labels=codes.astype(np.int8),
-        signals=out.fast,
-        aux=out.aux,
-        start_time=_start_time(params, subject),
+        signals=signals,
+        aux=src.aux,
+        start_time=src.start_time,
         subject=int(subject),
         night=int(night),
         seed=int(seed),
-        params=params,
+        params=src.params,
+        fs=float(setup.fs),
+        family=family,
+        randomised=bool(randomise),
+        recording=setup,
+        age=src.age,
+        sex=src.sex,
     )
 
 
-def _start_time(params: NightParams, subject: int) -> dt.datetime:
+def start_time_of(params: NightParams, subject: int) -> dt.datetime:
+    """Clock time of a night's first sample (family A's parameters)."""
     # Sleep-EDF's cassette study ran 1987-1991; evenings spread over those years.
     first = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 37) % 900 + params.day_offset)
     seconds = int(round(params.start_hour * 3600)) // 30 * 30  # Sleep-EDF starts on whole 30-s marks
@@ -177,28 +256,40 @@ def _start_time(params: NightParams, subject: int) -> dt.datetime:
 
 
 def write_night(
-    folder: str | os.PathLike, name: str, seed: int = 0, labels: Optional[Sequence[int]] = None
+    folder: str | os.PathLike,
+    name: str,
+    seed: int = 0,
+    labels: Optional[Sequence[int]] = None,
+    *,
+    family: str = "A",
+    randomise: bool = False,
 ) -> tuple[Path, Path]:
     """Write `NAME-PSG.edf` and its `-Hypnogram.edf` into `folder` for night `name`; return both paths.
 
     The night follows the real hypnogram of `name` unless `labels` (stage codes
-    per epoch) are given: short custom nights for tests and examples. Files appear atomically (written under a temporary name, then renamed), so
-    an interrupted run never leaves a half-written EDF under a real name.
+    per epoch) are given: short custom nights for tests and examples. `family`
+    and `randomise` as in `synth_night`. Files appear atomically (written under
+    a temporary name, then renamed), so an interrupted run never leaves a
+    half-written EDF under a real name.
     """
     key = name.strip().upper()
     subject, night = parse_night_name(key)
     labels = real_hypnogram(key) if labels is None else np.asarray(labels, dtype=np.int8)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    synth = synth_night(labels, subject=subject, night=night, seed=seed)
-    s = synth.params.subject
-    patient = f"{'Female' if s.sex == 'F' else 'Male'}_{s.age}yr"
+    synth = synth_night(labels, subject=subject, night=night, seed=seed, family=family, randomise=randomise)
+    patient = f"{'Female' if synth.sex == 'F' else 'Male'}_{synth.age}yr"
     psg = folder / f"{key}-PSG.edf"
     hyp = folder / f"{hypnogram_name(key)}-Hypnogram.edf"
     tmp_psg = psg.with_name(psg.name + ".part")
     tmp_hyp = hyp.with_name(hyp.name + ".part")
     try:
-        edf_writer.write_psg(tmp_psg, synth.signals, synth.aux, synth.physical_limits(), synth.start_time, patient, s.sex)
+        if synth.recording is None:
+            edf_writer.write_psg(tmp_psg, synth.signals, synth.aux, synth.physical_limits(), synth.start_time,
+                                 patient, synth.sex)
+        else:
+            edf_writer.write_recording(tmp_psg, synth.signals, synth.aux, synth.recording, synth.start_time,
+                                       patient, synth.sex)
         write_edf_hypnogram(tmp_hyp, synth.labels, synth.start_time)
         os.replace(tmp_hyp, hyp)
         os.replace(tmp_psg, psg)
@@ -208,9 +299,9 @@ def write_night(
     return psg, hyp
 
 
-def _write_one(args: tuple[str, str, int, Optional[list[int]]]) -> tuple[Path, Path]:
-    folder, name, seed, labels = args
-    return write_night(folder, name, seed, labels)
+def _write_one(args: tuple[str, str, int, Optional[list[int]], str, bool]) -> tuple[Path, Path]:
+    folder, name, seed, labels, family, randomise = args
+    return write_night(folder, name, seed, labels, family=family, randomise=randomise)
 
 
 #: Written into every folder `write_cohort` fills, so that results computed on
@@ -219,18 +310,33 @@ def _write_one(args: tuple[str, str, int, Optional[list[int]]]) -> tuple[Path, P
 SYNTHETIC_MARKER = "sleepscope-synthetic.json"
 
 
-def _mark_synthetic(folder: Path, names: Sequence[str], seed: int) -> None:
+def read_marker(folder: str | os.PathLike) -> Optional[dict]:
+    """The folder's synthetic mark (generator, seed, family, randomised, nights), or None."""
+    try:
+        info = json.loads((Path(folder) / SYNTHETIC_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _mark_synthetic(folder: Path, names: Sequence[str], seed: int, family: str, randomise: bool) -> None:
     marker = folder / SYNTHETIC_MARKER
-    known: set[str] = set()
-    if marker.is_file():
-        try:
-            known = set(json.loads(marker.read_text()).get("nights", []))
-        except (OSError, ValueError):
-            known = set()
+    old = read_marker(folder) or {}
+    known = set(old.get("nights", []))
+    # A folder is one cohort: nights of another family or set-up would be mixed up in it unnoticed.
+    before = (old.get("family", "A"), bool(old.get("randomised", False)))
+    if known and before != (family, bool(randomise)):
+        raise SleepScopeError(
+            f"{folder} already holds synthetic nights of family {before[0]}"
+            f"{' (randomised)' if before[1] else ''}; write family {family}"
+            f"{' (randomised)' if randomise else ''} into another folder"
+        )
     info = {
         "generator": "sleepscope.data.synthetic",
         "note": "synthetic EEG/EOG following real Sleep-EDF hypnograms; not real recordings",
         "seed": seed,
+        "family": family,
+        "randomised": bool(randomise),
         "nights": sorted(known | set(names)),
     }
     write_json_atomic(marker, info)
@@ -244,13 +350,18 @@ def write_cohort(
     cancel: Optional[CancelToken] = None,
     workers: int = 2,
     labels: Optional[Mapping[str, Sequence[int]]] = None,
+    *,
+    family: str = "A",
+    randomise: bool = False,
 ) -> list[tuple[Path, Path]]:
     """Write every night in `names` into `folder` (PhysioNet sleep-cassette layout); return (PSG, hypnogram) pairs.
 
     With `workers` > 1 nights are generated in that many processes; the files
     do not depend on the number of workers. `labels` maps a night name to
     stage codes that replace its real hypnogram (custom cohorts, tests).
+    `family` and `randomise` as in `synth_night`; the folder's mark records both.
     """
+    family = families.check_family(family)
     names = [n.strip().upper() for n in names]
     custom = {k.strip().upper(): [int(c) for c in v] for k, v in (labels or {}).items()}
     for n in names:  # fail before any work on a bad name
@@ -259,14 +370,14 @@ def write_cohort(
             real_hypnogram(n)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _mark_synthetic(folder, names, seed)
+    _mark_synthetic(folder, names, seed, family, randomise)
     total = len(names)
     results: dict[str, tuple[Path, Path]] = {}
     report(progress, 0, total, "writing synthetic nights")
     if workers <= 1 or total <= 1:
         for i, n in enumerate(names):
             check(cancel)
-            results[n] = write_night(folder, n, seed, custom.get(n))
+            results[n] = write_night(folder, n, seed, custom.get(n), family=family, randomise=randomise)
             report(progress, i + 1, total, n)
         return [results[n] for n in names]
 
@@ -279,7 +390,7 @@ def write_cohort(
             while queue or pending:
                 while queue and len(pending) < 2 * workers:
                     n = queue.pop(0)
-                    pending[pool.submit(_write_one, (str(folder), n, seed, custom.get(n)))] = n
+                    pending[pool.submit(_write_one, (str(folder), n, seed, custom.get(n), family, randomise))] = n
                 done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
                 for fut in done:
                     n = pending.pop(fut)

@@ -78,3 +78,56 @@ def write_psg(
         data_record_duration=float(ph.EPOCH_S),
     )
     edf.write(path)
+
+
+# How labs write the EEG/EOG prefiltering field; the numbers are the night's own.
+def _prefilter(setup) -> str:
+    text = f"HP:{setup.highpass_hz:g}Hz"
+    if setup.lowpass_hz:
+        text += f" LP:{setup.lowpass_hz:g}Hz"
+    if setup.notch_hz:
+        text += f" N:{setup.notch_hz:g}Hz"
+    return text
+
+
+def write_recording(
+    path: Path,
+    fast: dict[str, np.ndarray],
+    aux: dict[str, np.ndarray],
+    setup,
+    start: dt.datetime,
+    patient_name: str,
+    sex: str,
+) -> None:
+    """A night recorded with an `acquisition.Acquisition` set-up: its channels, rate, units and 16-bit range.
+
+    The auxiliary 1-Hz channels follow, as Sleep-EDF writes them. A `µV` unit
+    is written as Latin-1 0xB5 (EDF headers are ASCII, but files with it exist).
+    """
+    signals = []
+    for ch in setup.channels:
+        lim = ch.physical_uv
+        signals.append(edfio.EdfSignal(
+            np.clip(fast[ch.label].astype(np.float64), -lim, lim), float(setup.fs), label=ch.label,
+            transducer_type="AgAgCl electrode", physical_dimension=setup.unit.replace("µ", "u"),
+            physical_range=(-lim, lim), digital_range=(-32768, 32767), prefiltering=_prefilter(setup)))
+    for label in CHANNEL_ORDER[3:]:
+        transducer, unit, digital, prefilter = _HEADER[label]
+        prange = _AUX_RANGE[label]
+        signals.append(edfio.EdfSignal(
+            np.clip(aux[label].astype(np.float64), *prange), 1.0, label=label, transducer_type=transducer,
+            physical_dimension=unit, physical_range=prange, digital_range=digital, prefiltering=prefilter))
+    edf = edfio.Edf(
+        signals,
+        patient=edfio.Patient(code="X", sex=sex, name=patient_name),
+        recording=edfio.Recording(startdate=start.date()),
+        starttime=start.time(),
+        data_record_duration=float(setup.record_s),
+    )
+    edf.write(path)
+    if "µ" in setup.unit:
+        ns = len(signals)
+        with open(path, "r+b") as f:
+            for i, ch in enumerate(setup.channels):
+                f.seek(256 + ns * (16 + 80) + i * 8)
+                f.write(b"\xb5V      ")

@@ -1,0 +1,423 @@
+"""Recording a night's sources the way a lab does: the randomised acquisition axes.
+
+Every family's `Sources` go through here, so the axes are the same whichever
+physiology is underneath. `draw` picks a lab set-up (per subject: montage,
+labels, sampling rate, filters, mains, units) and a night's variations (gain,
+EOG leakage and noise, artefacts, inverted or flat channels); `sleep_edf` is
+the fixed set-up of Sleep-EDF's cassette recorder. `record` turns sources
+into the channels written to the EDF file. docs/synthetic-axes.md gives each
+axis, the real-world range it covers and where that range comes from.
+
+Derivations are mixed from the sources by topography class
+(`sleepscope.data.synth.families.COMPONENTS`): alpha is posterior, spindles
+central, slow waves and K-complexes frontal, vertex waves at the vertex, eye
+movements and blinks frontal. Two independent realisations of each process
+(`main`, `alt`) are blended by a per-derivation angle, so derivations far
+apart on the scalp share less of their activity than neighbours do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+import numpy as np
+from scipy import signal
+from scipy.ndimage import gaussian_filter1d
+
+from sleepscope.data.synth.families import COMPONENTS, FS, Sources
+
+_ACQ_SUBJECT_KEY = 0xAC5
+_ACQ_NIGHT_KEY = 0xAC7
+_ACQ_SIGNAL_KEY = 0xAC9
+
+# Amplitude of each topography class on a derivation, relative to its
+# calibration derivation (Pz-Oz for alpha, Fpz-Cz otherwise), and the
+# derivation's blend angle between the two realisations. Regions: Fpz-Cz,
+# Pz-Oz, Fp/F/C/Cz/O against a mastoid, and the EOG electrodes (what an EOG
+# electrode picks up of the frontal EEG). Topography after the AASM manual
+# (alpha occipital, spindles central, K-complexes and slow waves frontal) and
+# the high-density studies cited in docs/synthetic-axes.md.
+_COLUMNS = COMPONENTS + ("eye", "blink")
+_GAIN = {
+    #        background alpha theta slow spindle vertex beta muscle eye  blink
+    "fpzcz": (1.0, 0.30, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+    "pzoz": (0.8, 1.0, 0.7, 0.45, 0.45, 0.3, 0.8, 0.4, 0.03, 0.03),
+    "fp": (1.1, 0.35, 0.9, 1.15, 0.6, 0.5, 1.1, 1.6, 1.6, 2.0),
+    "f": (1.1, 0.45, 1.1, 1.3, 0.9, 0.9, 1.0, 1.2, 0.6, 0.5),
+    "c": (1.1, 0.65, 1.2, 1.05, 1.3, 1.2, 0.9, 0.9, 0.2, 0.12),
+    "cz": (1.0, 0.6, 1.2, 1.0, 1.35, 1.45, 0.9, 0.7, 0.15, 0.1),
+    "o": (1.1, 1.3, 0.8, 0.6, 0.45, 0.35, 0.8, 1.0, 0.05, 0.03),
+    "eog": (1.0, 0.3, 0.8, 1.1, 0.4, 0.4, 1.0, 1.5, 0.0, 0.0),
+}
+_ANGLE = {"fpzcz": 0.0, "pzoz": 0.8, "fp": 0.15, "f": 0.3, "c": 0.5, "cz": 0.5, "o": 0.8, "eog": 0.2}
+_CALIBRATION = {k: ("pzoz" if k == "alpha" else "fpzcz") for k in COMPONENTS}
+# A derivation to the mastoid on the same side is shorter: smaller cortical signal.
+_IPSILATERAL = 0.8
+
+#: EEG montages labs use (AASM recommended, its alternatives, Sleep-EDF's) and how often we draw them.
+MONTAGES: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("Fpz-Cz", "Pz-Oz"), 0.15),
+    (("F4-M1", "C4-M1", "O2-M1"), 0.25),
+    (("F3-M2", "C3-M2", "O1-M2"), 0.10),
+    (("C4-M1",), 0.10),
+    (("C3-M2",), 0.05),
+    (("C3-M2", "C4-M1"), 0.10),
+    (("C3-M1", "O1-M1", "Fp1-M1"), 0.08),
+    (("Cz-M1", "C3-M2"), 0.07),
+    (("Fp1-M2", "C4-M1"), 0.05),
+    (("F4-M1", "C4-M1"), 0.05),
+)
+#: EOG montages: both eyes to a mastoid (AASM), the left eye only, or one bipolar horizontal channel.
+EOG_MONTAGES: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("E1-M2", "E2-M1"), 0.55),
+    (("E1-M2",), 0.15),
+    (("E1-E2",), 0.30),
+)
+_RATES = ((50, 0.05), (64, 0.03), (100, 0.2), (125, 0.05), (128, 0.1), (200, 0.15), (250, 0.1),
+          (256, 0.15), (500, 0.1), (512, 0.07))
+# How labs write an EEG label: a type prefix or not, mastoids as M or A, upper case or not.
+_EEG_STYLES = ("EEG {a}-{r}", "{a}-{r}", "{A}-{R_A}", "EEG {a}-{r_A}")
+_EOG_STYLES = {
+    "mastoid": (("E1-M2", "E2-M1"), ("EOG E1-M2", "EOG E2-M1"), ("LOC-A2", "ROC-A1"), ("LOC", "ROC"),
+                ("EOG1-A1", "EOG2-A2"), ("EOG(L)", "EOG(R)")),
+    "bipolar": ("EOG horizontal", "E1-E2", "HEOG", "EOG LOC-ROC"),
+}
+_UNITS = (("uV", 0.65), ("µV", 0.2), ("UV", 0.15))
+
+
+@dataclass(frozen=True)
+class Channel:
+    label: str  # as written in the file, e.g. "C3-A2", "EEG C4-M1", "LOC"
+    kind: str  # "eeg" or "eog"
+    derivation: str  # canonical: "C3-M2", "Fpz-Cz", "E1-M2", "E1-E2"
+    physical_uv: float  # symmetric physical range in the EDF header
+    inverted: bool = False  # polarity reversed (a swapped input pair)
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """How one night was recorded. `to_dict()` is what `synth_night` reports as `acquisition`."""
+
+    randomised: bool
+    channels: tuple[Channel, ...]
+    fs: int  # sampling rate of the EEG and EOG channels
+    record_s: int  # EDF data-record duration
+    unit: str  # physical dimension as written: "uV", "µV" or "UV"
+    highpass_hz: float
+    highpass_order: int
+    lowpass_hz: Optional[float]
+    notch_hz: Optional[float]
+    mains_hz: float
+    mains_uv: float
+    eeg_gain_subject: float  # skull, scalp, electrode distance: multiplies every EEG derivation
+    eeg_gain_night: float
+    age: int
+    slow_age_factor: float  # slow waves and K-complexes shrink with age
+    eog_gain: float  # size of eye movements in the EOG
+    leakage: float  # share of frontal EEG in each EOG channel (0 none .. 1 as much as Fp-M)
+    eog_noise_uv: float  # EOG electrode and skin noise: sets how quiet the EOG is in NREM
+    crosstalk: float  # share of the horizontal eye potential reaching Fpz-Cz
+    amplifier_noise_uv: float
+    ecg_uv: float  # ECG artefact on mastoid-referenced channels (0: none)
+    heart_bpm: float
+    movement_scale: float  # body movements relative to the family's own propensity
+    pops_per_hour: float  # electrode pops per channel
+    sweat_per_hour: float  # slow sweat sways per channel
+    flat: tuple[tuple[str, float, float], ...]  # (label, start s, duration s): flat (missing) stretches
+
+    @property
+    def eeg(self) -> tuple[Channel, ...]:
+        return tuple(c for c in self.channels if c.kind == "eeg")
+
+    @property
+    def eog(self) -> tuple[Channel, ...]:
+        return tuple(c for c in self.channels if c.kind == "eog")
+
+    @property
+    def eeg_gain(self) -> float:
+        return self.eeg_gain_subject * self.eeg_gain_night
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["channels"] = [dataclasses.asdict(c) for c in self.channels]
+        d["flat"] = [list(f) for f in self.flat]
+        d["eeg_gain"] = self.eeg_gain
+        return d
+
+
+def _pick(rng: np.random.Generator, options):
+    values, p = zip(*options)
+    return values[int(rng.choice(len(values), p=np.asarray(p) / sum(p)))]
+
+
+def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def slow_age_factor(age: int) -> float:
+    """Slow-wave amplitude relative to a young adult's: it roughly halves between 20 and 70."""
+    return float(np.clip(1.15 - 0.011 * (age - 20), 0.45, 1.15))
+
+
+def _eeg_label(derivation: str, style: str) -> str:
+    if derivation in ("Fpz-Cz", "Pz-Oz"):
+        return derivation.upper() if style.startswith("{A}") else ("EEG " + derivation if "EEG" in style else derivation)
+    active, ref = derivation.split("-")
+    ref_a = ref.replace("M", "A")
+    return style.format(a=active, r=ref, A=active.upper(), R_A=ref_a, r_A=ref_a)
+
+
+def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) -> Acquisition:
+    """A randomised set-up: the lab's per subject (both nights alike), the night's per night."""
+    lab = np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_SUBJECT_KEY, int(subject)]))
+    eeg = _pick(lab, MONTAGES)
+    eog = _pick(lab, EOG_MONTAGES)
+    style = _EEG_STYLES[int(lab.integers(len(_EEG_STYLES)))]
+    fs = int(_pick(lab, _RATES))
+    record_s = 30 if lab.random() < 0.6 else 1
+    unit = _pick(lab, _UNITS)
+    highpass = float(lab.choice([0.1, 0.16, 0.3, 0.5]))
+    highpass_order = int(lab.integers(1, 3))
+    lowpasses = [f for f in (30.0, 35.0, 40.0, 45.0, 70.0, 100.0) if f < 0.45 * fs]
+    lowpass = float(lab.choice(lowpasses)) if lowpasses and lab.random() < 0.8 else None
+    mains_hz = 60.0 if lab.random() < 0.3 else 50.0
+    notch = mains_hz if mains_hz < 0.5 * fs and lab.random() < 0.3 else None
+    eeg_range = float(lab.choice([500.0, 800.0, 1000.0, 3276.7]))
+    eog_range = float(lab.choice([1000.0, 2000.0, 3276.7]))
+    gain_subject = _loguniform(lab, 0.4, 2.4)
+    eog_gain_subject = _loguniform(lab, 0.5, 2.0)
+    ecg = _loguniform(lab, 2.0, 25.0) if lab.random() < 0.5 else 0.0
+    crosstalk = float(lab.uniform(0.02, 0.3))
+    eog_label = eog_style = None
+    if eog[0] == "E1-E2":
+        eog_label = (_EOG_STYLES["bipolar"][int(lab.integers(len(_EOG_STYLES["bipolar"])))],)
+    else:
+        eog_style = _EOG_STYLES["mastoid"][int(lab.integers(len(_EOG_STYLES["mastoid"])))]
+        eog_label = eog_style[: len(eog)]
+
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_NIGHT_KEY, int(subject), int(night)]))
+    gain_night = float(np.exp(rng.normal(0.0, 0.12)))
+    gain_night = float(np.clip(gain_subject * gain_night, 0.3, 3.0) / gain_subject)
+    # Leakage: some montages and electrode placements pick up almost no EEG, others nearly all of Fp.
+    leakage = float(rng.uniform(0.0, 0.05) if rng.random() < 0.2 else rng.uniform(0.05, 0.9))
+    eog_noise = _loguniform(rng, 0.5, 12.0)
+    inverted = rng.random(len(eeg) + len(eog)) < 0.06
+    if eog == ("E1-M2", "E2-M1") and eog_style == ("EOG1-A1", "EOG2-A2"):
+        eog = ("E1-M1", "E2-M2")  # that lab references each eye to its own side
+    channels = [Channel(_eeg_label(d, style), "eeg", d, eeg_range, bool(inverted[i])) for i, d in enumerate(eeg)]
+    channels += [Channel(lbl, "eog", d, eog_range, bool(inverted[len(eeg) + i]))
+                 for i, (d, lbl) in enumerate(zip(eog, eog_label))]
+    flat = []
+    if rng.random() < 0.2:
+        for _ in range(int(rng.integers(1, 4))):
+            length = float(min(_loguniform(rng, 10.0, 900.0), 0.5 * duration_s))
+            start = float(rng.uniform(0.0, max(duration_s - length, 0.0)))
+            flat.append((channels[int(rng.integers(len(channels)))].label, round(start, 2), round(length, 2)))
+    return Acquisition(
+        randomised=True,
+        channels=tuple(channels),
+        fs=fs,
+        record_s=record_s,
+        unit=unit,
+        highpass_hz=highpass,
+        highpass_order=highpass_order,
+        lowpass_hz=lowpass,
+        notch_hz=notch,
+        mains_hz=mains_hz,
+        mains_uv=_loguniform(rng, 0.1, 20.0) if rng.random() < 0.9 else _loguniform(rng, 20.0, 80.0),
+        eeg_gain_subject=gain_subject,
+        eeg_gain_night=gain_night,
+        age=int(age),
+        slow_age_factor=slow_age_factor(age),
+        eog_gain=eog_gain_subject * float(np.exp(rng.normal(0.0, 0.1))),
+        leakage=leakage,
+        eog_noise_uv=eog_noise,
+        crosstalk=crosstalk,
+        amplifier_noise_uv=_loguniform(rng, 0.3, 2.0),
+        ecg_uv=ecg * float(np.exp(rng.normal(0.0, 0.2))),
+        heart_bpm=float(rng.uniform(50.0, 85.0)),
+        movement_scale=_loguniform(rng, 0.5, 2.0),
+        pops_per_hour=_loguniform(rng, 0.2, 10.0),
+        sweat_per_hour=_loguniform(rng, 0.05, 2.0) if rng.random() < 0.4 else 0.0,
+        flat=tuple(flat),
+    )
+
+
+def sleep_edf(seed: int, subject: int, night: int, *, age: int, leakage: float) -> Acquisition:
+    """Sleep-EDF's cassette set-up: Fpz-Cz, Pz-Oz and a bipolar horizontal EOG at 100 Hz, high-pass 0.5 Hz."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_NIGHT_KEY, int(subject), int(night)]))
+    channels = (
+        Channel("EEG Fpz-Cz", "eeg", "Fpz-Cz", float(rng.choice([192.0, 196.0, 200.0, 224.0, 250.0]))),
+        Channel("EEG Pz-Oz", "eeg", "Pz-Oz", float(rng.choice([196.0, 197.0, 200.0, 250.0]))),
+        Channel("EOG horizontal", "eog", "E1-E2", float(rng.choice([800.0, 1009.0, 1020.0, 1100.0]))),
+    )
+    return Acquisition(
+        randomised=False, channels=channels, fs=FS, record_s=30, unit="uV", highpass_hz=0.5, highpass_order=1,
+        lowpass_hz=None, notch_hz=None, mains_hz=50.0, mains_uv=_loguniform(rng, 0.2, 8.0),
+        eeg_gain_subject=_loguniform(rng, 0.7, 1.4), eeg_gain_night=1.0, age=int(age), slow_age_factor=1.0,
+        eog_gain=1.0, leakage=float(leakage), eog_noise_uv=float(rng.uniform(1.5, 4.0)),
+        crosstalk=float(rng.uniform(0.04, 0.3)), amplifier_noise_uv=0.5, ecg_uv=0.0, heart_bpm=60.0,
+        movement_scale=1.0, pops_per_hour=_loguniform(rng, 0.5, 12.0), sweat_per_hour=0.0, flat=(),
+    )
+
+
+# ---- recording ------------------------------------------------------------------
+
+def _region(derivation: str) -> tuple[str, float, bool]:
+    """(gain-table region, hemisphere angle, ipsilateral reference?) of an EEG derivation."""
+    if derivation in ("Fpz-Cz", "Pz-Oz"):
+        return derivation.replace("-", "").lower(), 0.0, False
+    active, ref = derivation.split("-")
+    region = "cz" if active == "Cz" else active.rstrip("0123456789").lower()
+    side = int(active[-1]) % 2 if active[-1].isdigit() else None  # 1 left (odd), 0 right (even)
+    ref_left = ref.endswith("1")
+    hemisphere = 0.0 if side is None else (-0.15 if side == 1 else 0.15)
+    ipsi = side is not None and (side == 1) == ref_left
+    return region, hemisphere, ipsi
+
+
+def _mix(src: Sources, region: str, extra_angle: float, scale: dict[str, float], skip=()) -> np.ndarray:
+    out = np.zeros(src.n_samples, dtype=np.float32)
+    for k, g in zip(_COLUMNS, _GAIN[region]):
+        if k in ("eye", "blink") or k in skip:
+            continue
+        main, alt = src.components[k]
+        g = g * scale.get(k, 1.0)
+        if alt is None:
+            out += np.float32(g) * main
+            continue
+        angle = _ANGLE[region] + extra_angle - _ANGLE[_CALIBRATION[k]]
+        out += np.float32(g * np.cos(angle)) * main
+        out += np.float32(g * np.sin(angle)) * alt
+    return out
+
+
+def _resample(x: np.ndarray, fs: int) -> np.ndarray:
+    if fs == FS:
+        return x.astype(np.float64)
+    ratio = Fraction(fs, FS)
+    return signal.resample_poly(x.astype(np.float64), ratio.numerator, ratio.denominator)
+
+
+def _event_seconds(rng: np.random.Generator, rate_per_min: np.ndarray) -> np.ndarray:
+    counts = rng.poisson(np.maximum(rate_per_min, 0.0) / 60.0)
+    sec = np.repeat(np.arange(len(rate_per_min)), counts)
+    return sec + rng.random(len(sec))
+
+
+def _add(out: np.ndarray, fs: int, t_s: float, x: np.ndarray) -> None:
+    i = int(round(t_s * fs))
+    j = min(len(out), i + len(x))
+    if i < j:
+        out[i:j] += x[: j - i]
+
+
+def _ecg(rng: np.random.Generator, n: int, fs: int, bpm: float) -> np.ndarray:
+    """Unit-peak ECG as a scalp lead sees it: a sharp QRS and a broad T wave per beat."""
+    t = np.arange(int(0.6 * fs)) / fs
+    beat = np.exp(-0.5 * ((t - 0.1) / 0.012) ** 2) - 0.25 * np.exp(-0.5 * ((t - 0.125) / 0.015) ** 2)
+    beat += 0.25 * np.exp(-0.5 * ((t - 0.35) / 0.05) ** 2)
+    period = 60.0 / bpm
+    n_beats = int(n / fs / period) + 2
+    # Heart-rate variability: breathing-linked and slow.
+    intervals = period * (1 + 0.05 * np.sin(np.arange(n_beats) * 2 * np.pi / 4.5) + 0.03 * rng.standard_normal(n_beats))
+    times = np.cumsum(intervals) - intervals[0] * rng.random()
+    out = np.zeros(n)
+    idx = np.round(times * fs).astype(np.int64)
+    idx = idx[(idx >= 0) & (idx < n)]
+    out[idx] = 1.0
+    return signal.fftconvolve(out, beat, mode="full")[:n]
+
+
+def record(src: Sources, acq: Acquisition, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The recorded EEG and EOG channels (label -> float32 µV at `acq.fs`), in `acq.channels` order."""
+    fs = acq.fs
+    n_sec = len(src.movement_per_min)
+    n = int(round(src.n_samples * fs / FS))
+    scale = {"slow": acq.slow_age_factor}
+    raw: dict[str, np.ndarray] = {}
+    for ch in acq.channels:
+        if ch.kind == "eeg":
+            region, angle, ipsi = _region(ch.derivation)
+            x = _mix(src, region, angle, scale)
+            if ipsi:
+                x *= np.float32(_IPSILATERAL)
+            i_eye, i_blink = _COLUMNS.index("eye"), _COLUMNS.index("blink")
+            x += np.float32(acq.crosstalk * _GAIN[region][i_eye]) * src.eye
+            x += np.float32(_GAIN[region][i_blink]) * src.blink
+            x *= np.float32(acq.eeg_gain)
+        else:
+            # E1 (left, below) and E2 (right, above): a horizontal movement deflects them in
+            # opposite directions, EEG in the same; a bipolar E1-E2 doubles the eye signal.
+            e = ch.derivation.split("-")[0]
+            side = 1.0 if e == "E1" else -1.0
+            if ch.derivation == "E1-E2":
+                eye, blink, angle = src.eye, 0.3 * src.blink, 0.0
+            else:
+                eye, blink, angle = 0.5 * side * src.eye, (-0.25 if e == "E1" else 0.6) * src.blink, 0.1 * side
+            leak = _mix(src, "eog", angle, scale, skip=("muscle",))
+            x = np.float32(acq.eog_gain) * (eye + blink) + np.float32(acq.leakage * acq.eeg_gain) * leak
+            x += np.float32(1.5) * src.components["muscle"][1]
+        raw[ch.label] = _resample(x, fs)
+
+    # At the recorder: noise, mains and artefacts at the recording rate.
+    t = np.arange(n) / fs
+    line = np.zeros(n)
+    if acq.mains_hz < 0.5 * fs:
+        drift = gaussian_filter1d(rng.standard_normal(n_sec), 120.0, mode="wrap")
+        env = np.exp(0.5 * drift / (drift.std() or 1.0))
+        line = np.interp(t, np.arange(n_sec) + 0.5, env / env.mean()) * np.sin(
+            2 * np.pi * (acq.mains_hz + rng.uniform(-0.02, 0.02)) * t + rng.uniform(0, 2 * np.pi))
+    ecg = _ecg(rng, n, fs, acq.heart_bpm) if acq.ecg_uv > 0 else None
+    t_mv = _event_seconds(rng, src.movement_per_min * acq.movement_scale)
+    movements = []
+    for tm in t_mv:
+        length = int(rng.uniform(2.0, 8.0) * fs)
+        env = np.sin(np.pi * np.arange(length) / length) ** 0.7
+        slow = np.cumsum(rng.standard_normal(length))
+        slow -= np.linspace(0, 1, length) * slow[-1]
+        slow /= slow.std() + 1e-9
+        movements.append((tm, rng.uniform(40, 300) * env * (slow + 0.6 * rng.standard_normal(length))))
+    for ch in acq.channels:
+        x = raw[ch.label]
+        noise = acq.eog_noise_uv if ch.kind == "eog" else acq.amplifier_noise_uv
+        x += noise * np.sqrt(fs / FS) * rng.standard_normal(n)
+        x += acq.mains_uv * rng.uniform(0.5, 1.5) * line
+        if ecg is not None and ch.derivation not in ("Fpz-Cz", "Pz-Oz", "E1-E2"):
+            x += acq.ecg_uv * rng.uniform(0.3, 1.0) * ecg
+        for tm, mv in movements:
+            _add(x, fs, tm, (1.5 if ch.kind == "eog" else 1.0) * rng.uniform(0.6, 1.2) * mv)
+        for tp in rng.uniform(0, n / fs, rng.poisson(acq.pops_per_hour * n / fs / 3600)):
+            tau = rng.uniform(0.08, 0.5)
+            _add(x, fs, tp, rng.choice([-1.0, 1.0]) * rng.uniform(80, 600) * np.exp(-np.arange(int(2 * fs)) / (tau * fs)))
+        for ts in rng.uniform(0, n / fs, rng.poisson(acq.sweat_per_hour * n / fs / 3600)):
+            length = int(rng.uniform(60.0, 600.0) * fs)
+            sway = gaussian_filter1d(rng.standard_normal(length), rng.uniform(1.0, 4.0) * fs)
+            sway *= rng.uniform(30.0, 200.0) / (sway.std() + 1e-9) * np.hanning(length)
+            _add(x, fs, ts, sway)
+
+    out: dict[str, np.ndarray] = {}
+    hp = signal.butter(acq.highpass_order, acq.highpass_hz, btype="high", fs=fs, output="sos")
+    lp = signal.butter(4, acq.lowpass_hz, btype="low", fs=fs, output="sos") if acq.lowpass_hz else None
+    notch = signal.tf2sos(*signal.iirnotch(acq.notch_hz, 30.0, fs=fs)) if acq.notch_hz else None
+    for ch in acq.channels:
+        y = signal.sosfilt(hp, raw.pop(ch.label))
+        if lp is not None:
+            y = signal.sosfilt(lp, y)
+        if notch is not None:
+            y = signal.sosfilt(notch, y)
+        if ch.inverted:
+            y = -y
+        for label, start, length in acq.flat:
+            if label == ch.label:
+                y[int(start * fs): int((start + length) * fs)] = 0.0
+        out[ch.label] = np.clip(y, -ch.physical_uv, ch.physical_uv).astype(np.float32)
+    return out
+
+
+def signal_rng(seed: int, subject: int, night: int) -> np.random.Generator:
+    """The stream the recorder's own noise and artefacts are drawn from."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_SIGNAL_KEY, int(subject), int(night)]))

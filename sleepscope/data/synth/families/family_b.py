@@ -1,0 +1,472 @@
+"""Family B: a second physiology, built apart from family A.
+
+Where A draws per-epoch feature drives, blends ambiguous epochs with another
+stage's drives and multiplies band-limited noise carriers by envelopes, B
+derives everything from one continuous latent state per second:
+
+- *depth* (0 wake, 1 N1, 2 N2, 3+ N3) and *REM-ness*, set per epoch with
+  noise, pulled towards the neighbouring stage near a boundary and relaxing
+  causally (a first-order lag plus an Ornstein-Uhlenbeck wander), so stage
+  boundaries blur forwards in time and borderline epochs come from the state,
+  not from a blend;
+- rhythms from generators with their own dynamics: alpha as a noisy phase
+  oscillator with an arch-shaped (harmonic) waveform that slows in REM, theta
+  and the background as resonators and multi-timescale Ornstein-Uhlenbeck
+  processes driven by modulated noise;
+- slow waves as individual up/down cycles (sharp negative down-state, broad
+  positive up-state) in on/off runs whose occupancy and amplitude follow
+  depth; K-complexes as single large cycles, often followed by a spindle;
+- spindles as chirps (frequency falling through the spindle) of two kinds,
+  slow (~11-12 Hz) and fast (~13-15 Hz), in trains with a refractory period,
+  with Gaussian envelopes and gamma-distributed durations;
+- vertex sharp waves as asymmetric triangles, sawtooth waves with a fast rise
+  and slow fall in crescendo trains;
+- eyes: gaze as a position that saccades (main-sequence durations) and holds,
+  rapid eye movements as clustered saccades that drift back slowly, slow eye
+  movements as a slow oscillation, blinks that close fast and open slowly.
+
+Stage physiology follows the AASM scoring manual (v2.6): posterior alpha with
+eyes closed in W; alpha dropping out, theta, vertex waves and slow eye
+movements in N1; spindles (11-16 Hz) and K-complexes in N2; waves of
+0.5-2 Hz over 75 µV peak-to-peak in at least 20 % of N3 epochs (frontal);
+low-voltage mixed activity, sawtooth waves, rapid eye movements and atonia in
+REM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import signal
+from scipy.special import ndtri
+
+from sleepscope.data.synth.families import FS, Sources
+
+EPOCH_S = 30
+_SUBJECT_KEY = 0xB51
+_NIGHT_KEY = 0xB52
+_SIGNAL_KEY = 0xB53
+
+# Latent depth of each stage code; REM sits near N1 in depth and is told apart by REM-ness.
+_DEPTH = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.3, 4: 1.1, -1: 0.0}
+
+
+@dataclass(frozen=True)
+class SubjectB:
+    """One synthetic person under family B (µV on the calibration derivation, Hz, s)."""
+
+    age: int
+    sex: str
+    background_uv: float
+    alpha_hz: float
+    alpha_uv: float
+    alpha_harmonic: float  # second-harmonic share: the arch-shaped alpha wave
+    theta_hz: float
+    theta_uv: float
+    beta_uv: float
+    muscle_uv: float
+    spindle_fast_hz: float
+    spindle_slow_hz: float
+    slow_spindle_share: float
+    spindle_uv: float
+    spindle_per_min: float
+    spindle_s: float  # mean spindle duration
+    spindle_chirp: float  # Hz per second (negative: slowing through the spindle)
+    sw_pp_uv: float  # N3 slow-wave peak-to-peak amplitude on Fpz-Cz
+    sw_hz: float
+    sw_down: float  # share of the cycle in the down-state
+    sw_up: float  # up-state height relative to the down-state
+    kc_per_min: float
+    kc_pp_uv: float
+    kc_spindle: float  # share of K-complexes followed by a spindle
+    vertex_uv: float
+    sawtooth_hz: float
+    sawtooth_uv: float
+    sawtooth_per_min: float
+    rem_bursts_per_min: float
+    rem_saccade_uv: float
+    sem_uv: float
+    blink_per_min: float
+    blink_uv: float
+    emg_uv: float
+    depth_noise: float
+    lag_s: float  # how long the state takes to follow a stage change
+    eog_leak: float  # share of frontal EEG in the bipolar EOG
+    start_hour: float
+
+
+def _lu(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def subject_params(seed: int, subject: int) -> SubjectB:
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SUBJECT_KEY, int(subject)]))
+    return SubjectB(
+        age=int(rng.integers(20, 95)),
+        sex="F" if rng.random() < 0.5 else "M",
+        background_uv=_lu(rng, 4.0, 8.5),
+        alpha_hz=float(rng.uniform(8.5, 11.5)),
+        alpha_uv=1.5 if rng.random() < 0.07 else _lu(rng, 3.5, 13.0),
+        alpha_harmonic=float(rng.uniform(0.15, 0.45)),
+        theta_hz=float(rng.uniform(4.5, 7.0)),
+        theta_uv=_lu(rng, 4.5, 9.0),
+        beta_uv=_lu(rng, 1.5, 4.0),
+        muscle_uv=_lu(rng, 1.5, 8.0),
+        spindle_fast_hz=float(rng.uniform(12.8, 14.8)),
+        spindle_slow_hz=float(rng.uniform(11.0, 12.3)),
+        slow_spindle_share=float(rng.uniform(0.2, 0.5)),
+        spindle_uv=_lu(rng, 15.0, 40.0),
+        spindle_per_min=_lu(rng, 3.0, 9.0),
+        spindle_s=float(rng.uniform(0.8, 1.4)),
+        spindle_chirp=float(rng.uniform(-1.2, -0.3)),
+        sw_pp_uv=_lu(rng, 115.0, 200.0),
+        sw_hz=float(rng.uniform(0.7, 1.1)),
+        sw_down=float(rng.uniform(0.35, 0.48)),
+        sw_up=float(rng.uniform(0.55, 0.9)),
+        kc_per_min=_lu(rng, 0.8, 3.0),
+        kc_pp_uv=_lu(rng, 100.0, 250.0),
+        kc_spindle=float(rng.uniform(0.3, 0.7)),
+        vertex_uv=_lu(rng, 45.0, 110.0),
+        sawtooth_hz=float(rng.uniform(2.0, 4.5)),
+        sawtooth_uv=_lu(rng, 18.0, 45.0),
+        sawtooth_per_min=_lu(rng, 0.5, 3.0),
+        rem_bursts_per_min=_lu(rng, 3.0, 10.0),
+        rem_saccade_uv=_lu(rng, 120.0, 330.0),
+        sem_uv=_lu(rng, 60.0, 180.0),
+        blink_per_min=_lu(rng, 8.0, 25.0),
+        blink_uv=_lu(rng, 100.0, 220.0),
+        emg_uv=_lu(rng, 2.0, 4.5),
+        depth_noise=float(rng.uniform(0.2, 0.35)),
+        lag_s=float(rng.uniform(3.0, 10.0)),
+        eog_leak=float(rng.uniform(0.05, 0.35)),
+        start_hour=float(rng.uniform(21.5, 24.0)),
+    )
+
+
+_NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_per_min", "spindle_uv", "sw_pp_uv", "kc_per_min",
+                 "rem_bursts_per_min", "blink_per_min", "muscle_uv", "emg_uv")
+
+
+def night_params(seed: int, subject: int, night: int) -> SubjectB:
+    base = subject_params(seed, subject)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _NIGHT_KEY, int(subject), int(night)]))
+    changes = {k: getattr(base, k) * float(np.exp(rng.normal(0.0, 0.08))) for k in _NIGHT_JITTER}
+    changes["alpha_hz"] = float(np.clip(base.alpha_hz + rng.normal(0, 0.12), 8.0, 12.0))
+    changes["start_hour"] = float(rng.uniform(21.5, 24.0))
+    return replace(base, **changes)
+
+
+# ---- generators -----------------------------------------------------------------
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _ou(rng: np.random.Generator, n: int, tau: float) -> np.ndarray:
+    """Unit-variance Ornstein-Uhlenbeck (AR(1)) noise with time constant `tau` samples."""
+    a = np.exp(-1.0 / tau)
+    return signal.lfilter([np.sqrt(1 - a * a)], [1.0, -a], rng.standard_normal(n))
+
+
+def _resonator(rng: np.random.Generator, drive: np.ndarray, hz: float, bandwidth: float) -> np.ndarray:
+    """A damped oscillator (AR(2)) driven by noise scaled by `drive`: unit variance where drive is 1."""
+    r = np.exp(-np.pi * bandwidth / FS)
+    phi1, phi2 = 2 * r * np.cos(2 * np.pi * hz / FS), -r * r
+    var = (1 - phi2) / ((1 + phi2) * ((1 - phi2) ** 2 - phi1 ** 2))
+    return signal.lfilter([1.0 / np.sqrt(var)], [1.0, -phi1, -phi2], drive * rng.standard_normal(len(drive)))
+
+
+def _phase_oscillator(rng: np.random.Generator, hz: np.ndarray, diffusion: float, harmonic: float) -> np.ndarray:
+    """A rhythm with a wandering phase and a non-sinusoidal (arch) shape, unit RMS."""
+    phase = 2 * np.pi * np.cumsum(hz) / FS + np.cumsum(rng.normal(0.0, diffusion / np.sqrt(FS), len(hz)))
+    wave = np.sin(phase) + harmonic * np.sin(2 * phase + 0.5 * np.pi)
+    return wave / np.sqrt(0.5 * (1 + harmonic ** 2))
+
+
+def _events(rng: np.random.Generator, rate_per_min: np.ndarray, refractory_s: float = 0.0) -> np.ndarray:
+    """Event times (s) with a per-second rate; with a refractory period the train is more regular than Poisson."""
+    counts = rng.poisson(np.maximum(rate_per_min, 0.0) / 60.0)
+    t = np.repeat(np.arange(len(rate_per_min)), counts) + rng.random(int(counts.sum()))
+    t.sort()
+    if refractory_s <= 0 or len(t) < 2:
+        return t
+    kept, last = [], -np.inf
+    for x in t:
+        if x - last >= refractory_s:
+            kept.append(x)
+            last = x
+    return np.asarray(kept)
+
+
+def _place(out: np.ndarray, t_s: float, x: np.ndarray) -> None:
+    i = int(round(t_s * FS))
+    lo, hi = max(i, 0), min(len(out), i + len(x))
+    if lo < hi:
+        out[lo:hi] += x[lo - i: hi - i]
+
+
+def _spindle(rng: np.random.Generator, s: SubjectB, amp: float) -> np.ndarray:
+    dur = float(np.clip(rng.gamma(4.0, s.spindle_s / 4.0), 0.5, 3.0))
+    t = np.arange(int((dur + 0.4) * FS)) / FS
+    f0 = s.spindle_slow_hz if rng.random() < s.slow_spindle_share else s.spindle_fast_hz
+    f0 = float(np.clip(f0 + rng.normal(0, 0.3), 10.8, 15.8))
+    centre = 0.2 + dur / 2
+    freq = f0 + s.spindle_chirp * (t - centre)
+    phase = 2 * np.pi * np.cumsum(freq) / FS + rng.uniform(0, 2 * np.pi)
+    env = np.exp(-0.5 * ((t - centre) / (dur / 4.5)) ** 2)
+    return amp * rng.lognormal(0, 0.25) * env * np.sin(phase)
+
+
+def _cycle(n: int, down: float, up: float) -> np.ndarray:
+    """One slow-oscillation cycle sampled at n points: a sharp negative down-state, then a broad up-state."""
+    ph = (np.arange(n) + 0.5) / n
+    return np.where(ph < down, -np.sin(np.pi * ph / down), up * np.sin(np.pi * (ph - down) / (1 - down)))
+
+
+def _slow_waves(rng: np.random.Generator, s: SubjectB, occupancy: np.ndarray, pp: np.ndarray) -> np.ndarray:
+    """Runs of slow-oscillation cycles: `occupancy` (per second) of the time, `pp` peak-to-peak µV."""
+    n_sec = len(occupancy)
+    # Two-state on/off runs: on-runs of a few seconds, off-runs set by the wanted occupancy.
+    on = np.zeros(n_sec, dtype=bool)
+    state, i = False, 0
+    while i < n_sec:
+        p = float(np.clip(occupancy[i], 0.005, 0.995))
+        mean_on = rng.uniform(3.0, 9.0)
+        mean_run = mean_on if state else mean_on * (1 - p) / p
+        run = max(1, int(rng.exponential(mean_run)))
+        on[i: i + run] = state
+        i += run
+        state = not state
+    out = np.zeros(n_sec * FS)
+    t = 0.0
+    while t < n_sec - 0.5:
+        period = float(np.clip(rng.gamma(9.0, 1.0 / (9.0 * s.sw_hz)), 0.55, 1.9))
+        sec = int(t)
+        if on[sec]:
+            n = int(period * FS)
+            down = float(np.clip(s.sw_down + rng.normal(0, 0.04), 0.28, 0.55))
+            amp = pp[sec] * rng.lognormal(0, 0.22) / (1 + s.sw_up)
+            _place(out, t, amp * _cycle(n, down, s.sw_up * rng.uniform(0.85, 1.15)))
+        t += period
+    return out
+
+
+def _vertex_wave(rng: np.random.Generator, amp: float) -> np.ndarray:
+    rise, fall = rng.uniform(0.05, 0.09), rng.uniform(0.12, 0.2)
+    t = np.arange(int((rise + fall + 0.25) * FS)) / FS
+    tri = np.where(t < rise, t / rise, np.clip(1 - (t - rise) / fall, 0, 1))
+    overshoot = -0.2 * np.exp(-0.5 * ((t - rise - fall - 0.08) / 0.05) ** 2)
+    return -amp * rng.lognormal(0, 0.25) * (tri + overshoot)  # surface-negative
+
+
+def _sawtooth_train(rng: np.random.Generator, s: SubjectB) -> np.ndarray:
+    dur = rng.uniform(2.0, 6.0)
+    t = np.arange(int(dur * FS)) / FS
+    f = s.sawtooth_hz * rng.uniform(0.85, 1.15)
+    frac = (f * t) % 1.0
+    tooth = np.where(frac < 0.3, frac / 0.3, 1 - (frac - 0.3) / 0.7) * 2 - 1  # fast rise, slow fall
+    crescendo = np.minimum(1.0, 0.3 + t / dur) * np.sin(np.pi * t / dur) ** 0.3
+    return s.sawtooth_uv * rng.lognormal(0, 0.25) * crescendo * tooth
+
+
+def _saccade(amplitude: float, fs: int = FS) -> np.ndarray:
+    """A gaze step whose duration grows with its size (main sequence), as a smooth ramp."""
+    dur = 0.025 + 0.00015 * abs(amplitude)  # µV on the bipolar EOG stand in for degrees
+    t = np.arange(int(0.3 * fs)) / fs
+    return amplitude * 0.5 * (1 + np.tanh((t - 0.05 - dur / 2) / (dur / 4)))
+
+
+def _blink(rng: np.random.Generator, amp: float) -> np.ndarray:
+    close, open_ = rng.uniform(0.06, 0.1), rng.uniform(0.15, 0.3)
+    t = np.arange(int((close + open_) * FS)) / FS
+    shape = np.where(t < close, 0.5 * (1 - np.cos(np.pi * t / close)), 0.5 * (1 + np.cos(np.pi * (t - close) / open_)))
+    return amp * rng.lognormal(0, 0.25) * shape
+
+
+def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[np.ndarray, np.ndarray]:
+    """Per second: latent depth and REM-ness."""
+    n = len(labels)
+    target = np.array([_DEPTH.get(int(c), 0.0) for c in labels])
+    rem = (labels == 4).astype(np.float64)
+    depth = target + rng.normal(0.0, s.depth_noise, n)
+    # Near a boundary an epoch often already (or still) looks partly like its neighbour.
+    prev = np.concatenate([target[:1], target[:-1]])
+    nxt = np.concatenate([target[1:], target[-1:]])
+    neighbour = np.where(prev != target, prev, nxt)
+    edge = (neighbour != target) & (rng.random(n) < 0.5)
+    depth = np.where(edge, depth + rng.uniform(0.2, 0.55, n) * (neighbour - target), depth)
+    rem_prev = np.concatenate([rem[:1], rem[:-1]])
+    rem = np.where((rem != rem_prev) & (rng.random(n) < 0.5), 0.5 * (rem + rem_prev), rem)
+    # Tonic REM stretches with few phasic features; some N1 with REM-like features.
+    rem = np.where((labels == 1) & (rng.random(n) < 0.12), rng.uniform(0.2, 0.5, n), rem)
+    depth_s = np.repeat(depth, EPOCH_S)
+    rem_s = np.repeat(rem, EPOCH_S)
+    a = np.exp(-1.0 / s.lag_s)
+    depth_s = signal.lfilter([1 - a], [1, -a], depth_s, zi=[a * depth_s[0]])[0]
+    rem_s = signal.lfilter([1 - a], [1, -a], rem_s, zi=[a * rem_s[0]])[0]
+    depth_s += 0.15 * _ou(rng, len(depth_s), 10.0)
+    return depth_s, np.clip(rem_s, 0.0, 1.0)
+
+
+def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
+    s = night_params(seed, subject, night)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SIGNAL_KEY, int(subject), int(night)]))
+    labels = np.asarray(labels, dtype=np.int64)
+    n_sec = len(labels) * EPOCH_S
+    T = n_sec * FS
+    centres = np.arange(n_sec) + 0.5
+    t = (np.arange(T) + 0.5) / FS
+
+    def up(x: np.ndarray) -> np.ndarray:
+        return np.interp(t, centres, x)
+
+    depth, rem = _state(rng, labels, s)
+    nrem = 1.0 - rem
+    awake = _sigmoid((0.55 - depth) / 0.12) * nrem
+    unscored = np.repeat(labels == -1, EPOCH_S)
+    # Eyes: open for runs of seconds, more of the time the more awake.
+    p_open = np.clip(np.repeat(rng.uniform(0.0, 0.9, len(labels)), EPOCH_S) * awake, 1e-6, 1 - 1e-6)
+    eyes_open = (_ou(rng, n_sec, 5.0) < ndtri(p_open)).astype(np.float64)
+
+    # Rhythms.
+    # Alpha blocks with the eyes open; REM has brief alpha bursts, slower than wake alpha.
+    alpha_drive = (awake * (1 - 0.8 * eyes_open) + 0.2 * rem) * np.exp(0.35 * _ou(rng, n_sec, 3.0))
+    alpha_hz = up(s.alpha_hz - 1.0 * rem - 0.6 * np.clip(depth, 0, 1) + 0.15 * _ou(rng, n_sec, 60.0))
+    alpha_env = up(s.alpha_uv * alpha_drive)
+    alpha = (alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic),
+             alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic))
+    theta_level = np.exp(-0.5 * ((depth - 1.0) / 0.7) ** 2) + 0.6 * rem + 0.15
+    theta_env = up(s.theta_uv * theta_level)
+    theta = (_resonator(rng, theta_env, s.theta_hz, 2.0), _resonator(rng, theta_env, s.theta_hz, 2.0))
+
+    def background() -> np.ndarray:
+        # Multi-timescale OU mixture: a spectrum with a knee instead of a pure power law.
+        x = 0.8 * _ou(rng, T, 0.35 * FS) + 0.5 * _ou(rng, T, 0.06 * FS) + 0.3 * _ou(rng, T, 0.012 * FS)
+        return x / np.sqrt(0.64 + 0.25 + 0.09)
+
+    bg_env = up(s.background_uv * (0.95 + 0.2 * np.clip(depth, 0, 3.5) - 0.1 * rem) * np.exp(0.1 * _ou(rng, n_sec, 8.0)))
+    bg = (bg_env * background(), bg_env * background())
+    beta_env = up(s.beta_uv * (0.25 + 0.9 * awake + 0.5 * rem))
+    b_sos = signal.butter(4, [17.0, 28.0], btype="band", fs=FS, output="sos")
+
+    def beta_noise() -> np.ndarray:
+        x = signal.sosfilt(b_sos, rng.standard_normal(T))
+        return x / (x.std() or 1.0)
+
+    beta = (beta_env * beta_noise(), beta_env * beta_noise())
+    m_sos = signal.butter(3, 24.0, btype="high", fs=FS, output="sos")
+    burst = np.exp(1.0 * _ou(rng, n_sec, 2.0) - 0.5)
+    muscle_env = up(s.muscle_uv * (0.03 + 0.9 * awake * burst + 0.2 * unscored))
+
+    def muscle_noise() -> np.ndarray:
+        x = signal.sosfilt(m_sos, rng.standard_normal(T))
+        return x / (x.std() or 1.0)
+
+    muscle = (muscle_env * muscle_noise(), muscle_env * muscle_noise())
+
+    # Slow waves and K-complexes (frontal).
+    occupancy = 0.02 + 0.93 * _sigmoid((depth - 2.65) / 0.18)
+    pp = s.sw_pp_uv * (0.3 + 0.7 * _sigmoid((depth - 2.55) / 0.25))
+    slow = _slow_waves(rng, s, occupancy * nrem, pp)
+    delta_env = up(0.12 * s.sw_pp_uv / 4 * _sigmoid((depth - 1.5) / 0.3) * nrem)
+    slow_alt = delta_env * _resonator(rng, np.ones(T), 1.6, 1.5)
+    slow += delta_env * _resonator(rng, np.ones(T), 1.6, 1.5)
+    spindle = np.zeros(T)
+    vertex = np.zeros(T)
+    n2ness = _sigmoid((depth - 1.55) / 0.15) * nrem
+    kc_rate = s.kc_per_min * n2ness * (1 - 0.6 * _sigmoid((depth - 2.8) / 0.2))
+    for tk in _events(rng, kc_rate, refractory_s=4.0):
+        period = rng.uniform(0.9, 1.5)
+        amp = s.kc_pp_uv * rng.lognormal(0, 0.25) / (1 + 0.5)
+        _place(slow, tk, amp * _cycle(int(period * FS), rng.uniform(0.3, 0.42), 0.5))
+        if rng.random() < s.kc_spindle:
+            _place(spindle, tk + period * rng.uniform(0.5, 0.8), _spindle(rng, s, s.spindle_uv))
+    sp_rate = s.spindle_per_min * n2ness * (1 - 0.55 * _sigmoid((depth - 2.9) / 0.2)) + 0.3 * _sigmoid((depth - 0.9) / 0.2) * nrem
+    for ts in _events(rng, sp_rate, refractory_s=3.0):
+        _place(spindle, ts, _spindle(rng, s, s.spindle_uv))
+    sigma_env = up(1.2 * n2ness + 0.3)
+    spindle_alt = sigma_env * _resonator(rng, np.ones(T), s.spindle_fast_hz, 1.5)
+    spindle += sigma_env * _resonator(rng, np.ones(T), s.spindle_fast_hz, 1.5)
+
+    # Vertex sharp waves (drowsiness into light sleep) and sawtooth trains (REM).
+    vx_rate = 4.0 * np.exp(-0.5 * ((depth - 1.1) / 0.35) ** 2) * nrem
+    for tv in _events(rng, vx_rate, refractory_s=1.0):
+        for k in range(1 if rng.random() < 0.7 else int(rng.integers(2, 4))):
+            _place(vertex, tv + 0.7 * k, _vertex_wave(rng, s.vertex_uv))
+    for tt in _events(rng, s.sawtooth_per_min * rem ** 2, refractory_s=4.0):
+        _place(vertex, tt, _sawtooth_train(rng, s))
+
+    # Eyes: gaze holds between saccades; the amplifier's high-pass makes steps decay in the EOG.
+    eye = np.zeros(T)
+    steps = np.zeros(T)
+    gaze = 0.0
+    for ts in _events(rng, 50.0 * eyes_open, refractory_s=0.15):
+        target = rng.normal(0.0, 180.0)
+        _place(steps, ts, np.diff(_saccade(target - gaze), prepend=0.0))
+        gaze = target
+    phasic = rem * np.exp(1.2 * _ou(rng, n_sec, 20.0) - 0.7)
+    for tb in _events(rng, s.rem_bursts_per_min * phasic, refractory_s=1.0):
+        tcur = tb
+        for _ in range(int(rng.geometric(0.3))):
+            amp = rng.choice([-1.0, 1.0]) * s.rem_saccade_uv * rng.lognormal(0, 0.35)
+            # A rapid eye movement: the saccade, then a slow drift back towards the centre.
+            tpl = np.cumsum(np.diff(_saccade(amp), prepend=0.0))
+            hold = np.exp(-np.arange(int(3.0 * FS)) / (rng.uniform(1.0, 3.0) * FS))
+            _place(eye, tcur, np.concatenate([tpl, tpl[-1] * hold]))
+            tcur += rng.uniform(0.2, 0.8)
+    eye += np.cumsum(steps) * up(eyes_open)
+    sem_level = np.exp(-0.5 * ((depth - 0.8) / 0.45) ** 2) * nrem * (1 - eyes_open)
+    sem_hz = rng.uniform(0.15, 0.45)
+    eye += up(s.sem_uv * sem_level * np.exp(0.3 * _ou(rng, n_sec, 10.0))) * np.sin(
+        2 * np.pi * np.cumsum(up(sem_hz * np.exp(0.2 * _ou(rng, n_sec, 20.0)))) / FS)
+    blink = np.zeros(T)
+    for tb in _events(rng, s.blink_per_min * eyes_open * (0.3 + 0.7 * awake), refractory_s=0.5):
+        _place(blink, tb, _blink(rng, s.blink_uv))
+
+    movement = 0.05 + 0.6 * awake + 1.5 * np.repeat(labels == -1, EPOCH_S) + 0.01 * nrem
+    comps = {
+        "background": bg,
+        "alpha": alpha,
+        "theta": theta,
+        "slow": (slow, slow_alt),
+        "spindle": (spindle, spindle_alt),
+        "vertex": (vertex, None),
+        "beta": beta,
+        "muscle": muscle,
+    }
+    comps = {k: (m.astype(np.float32), None if a is None else a.astype(np.float32)) for k, (m, a) in comps.items()}
+    start = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 41) % 900 + max(0, night - 1),
+                                                   seconds=int(s.start_hour * 3600) // 30 * 30)
+    return Sources(
+        family="B",
+        components=comps,
+        eye=eye.astype(np.float32),
+        blink=blink.astype(np.float32),
+        movement_per_min=movement,
+        aux=_aux(rng, s, depth, rem, awake, labels, start),
+        eog_leak=s.eog_leak,
+        age=s.age,
+        sex=s.sex,
+        start_time=start,
+        params=s,
+    )
+
+
+def _aux(rng, s: SubjectB, depth, rem, awake, labels, start: dt.datetime) -> dict[str, np.ndarray]:
+    """Sleep-EDF's 1-Hz channels from B's state: breathing, chin EMG envelope, temperature, marker."""
+    n_sec = len(depth)
+    irregular = 0.2 + 0.8 * np.maximum(awake, rem)
+    rate = 0.25 * (1 - 0.05 * np.clip(depth, 0, 3)) * (1 + 0.12 * irregular * _ou(rng, n_sec, 4.0))
+    amp = rng.uniform(300.0, 700.0) * (1 + 0.25 * irregular * _ou(rng, n_sec, 6.0))
+    resp = np.clip(amp * np.sin(2 * np.pi * np.cumsum(rate)), -2048, 2047)
+    tone = s.emg_uv * (0.35 + 0.65 * awake + 0.15 * (1 - awake) * np.exp(-np.clip(depth, 0, 3))) * (1 - 0.85 * rem)
+    twitches = rng.random(n_sec) < 0.05 * rem
+    emg = np.clip(tone * np.exp(0.15 * rng.standard_normal(n_sec)) + twitches * rng.uniform(0.3, 1.5, n_sec), 0.05, 5.0)
+    hours = start.hour + start.minute / 60 + np.arange(n_sec) / 3600.0
+    temp = np.clip(rng.uniform(36.6, 37.2) + 0.35 * np.cos(2 * np.pi * (hours - 16.0) / 24.0)
+                   + 0.03 * _ou(rng, n_sec, 400.0), 34.0, 40.0)
+    marker = np.full(n_sec, rng.uniform(850.0, 950.0)) + 5.0 * rng.standard_normal(n_sec)
+    return {"Resp oro-nasal": resp.astype(np.float32), "EMG submental": emg.astype(np.float32),
+            "Temp rectal": temp.astype(np.float32), "Event marker": marker.astype(np.float32)}
