@@ -3,6 +3,7 @@
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io import Recording
+from sleepscope.scoring import locations as locmod
 from sleepscope.scoring import scoring_file as sfmod
 from sleepscope.scoring.journal import journal_error
 from sleepscope.scoring.scoring_file import (
@@ -22,6 +24,7 @@ from sleepscope.scoring.scoring_file import (
     lock_path,
 )
 from sleepscope.stages import Stage
+from scoring_faults import fill, small_tmpfs
 
 N = 20
 
@@ -242,7 +245,7 @@ def test_default_path_beside_recording_or_user_folder(tmp_path, monkeypatch):
         assert sf.path == tmp_path / "SC4001E0-PSG.sleepscope.h5"
         sf.set_stage(0, "N3")
     # the recording folder becomes read-only: the scoring moves to the user's folder
-    monkeypatch.setattr(sfmod, "_folder_writable", lambda folder: folder != tmp_path)
+    monkeypatch.setattr(locmod, "folder_writable", lambda folder: folder != tmp_path)
     with ScoringFile.open(rec) as sf:
         fp = rec.fingerprint()
         assert fp.startswith("sha256:")
@@ -252,7 +255,7 @@ def test_default_path_beside_recording_or_user_folder(tmp_path, monkeypatch):
     # both exist now: the one edited last is opened
     ro = ScoringFile.open(rec, readonly=True)
     assert ro.path.parent == sfmod.user_data_dir() / "scoring" and ro.labels[1] == 3
-    monkeypatch.setattr(sfmod, "_folder_writable", lambda folder: True)
+    monkeypatch.setattr(locmod, "folder_writable", lambda folder: True)
     with ScoringFile.open(rec) as sf:
         assert sf.path.parent == sfmod.user_data_dir() / "scoring"
     # a recording without a file goes to the user's folder
@@ -261,47 +264,74 @@ def test_default_path_beside_recording_or_user_folder(tmp_path, monkeypatch):
         assert sf.path.parent == sfmod.user_data_dir() / "scoring"
 
 
-def test_full_disk_keeps_edits_in_memory_for_save_as(rec, path, tmp_path, monkeypatch):
-    sf = ScoringFile.open(rec, path)
-    sf.set_stage(0, "W")
-    real_write = os.write
+def _edit_until_full(sf, first_epoch=1):
+    """Edit until the full disk refuses one; returns the epoch of the refused edit and the error."""
+    for epoch in range(first_epoch, sf.n_epochs):
+        try:
+            sf.set_stage(epoch, "N2")
+        except SleepScopeError as exc:
+            return epoch, exc
+    pytest.fail("the disk never filled up")
 
-    def full(fd, data):
-        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "write", full)
-    with pytest.raises(SleepScopeError, match="disk.*full.*kept in memory.*Save As"):
-        sf.set_stage(1, "N2")
-    with pytest.raises(SleepScopeError, match="kept in memory"):
-        sf.set_stage(2, "N3")
-    assert sf.labels[:3].tolist() == [0, 2, 3] and sf.unsaved
-    with pytest.raises(SleepScopeError, match="Save As"):
+def test_edit_on_full_disk_is_not_made_and_save_as_continues(tmp_path):
+    rec = make_recording(n=400)
+    with small_tmpfs(tmp_path / "disk") as disk:
+        path = disk / "night.sleepscope.h5"
+        sf = ScoringFile.open(rec, path)
+        sf.set_stage(0, "W")
+        fill(disk)
+        refused, exc = _edit_until_full(sf)
+        assert re.search("disk.*full.*not made.*Save As", str(exc))
+        # neither in memory nor on the undo stack: undo reverts the last edit that was made
+        assert sf.labels[refused] == -1 and sf.labels[refused - 1] == 2 and not sf.unsaved
+        assert sf.undo_stack()[-1].epochs == (refused - 1,)
+        other = tmp_path / "elsewhere" / "copy.sleepscope.h5"
+        sf.save_as(other)
+        assert sf.path == other and not lock_path(path).exists()
+        assert sf.undo().epochs == (refused - 1,)
         sf.close()
-    monkeypatch.setattr(os, "write", real_write)
-    other = tmp_path / "elsewhere" / "copy.sleepscope.h5"
-    sf.save_as(other)
-    assert not sf.unsaved and sf.path == other and not lock_path(path).exists()
-    sf.set_stage(3, "REM")
-    sf.close()
-    got = ScoringFile.open(rec, other, readonly=True)
-    assert got.labels[:4].tolist() == [0, 2, 3, 4]
-    assert [e.seq for e in got.undo_stack()] == [1, 2, 3, 4]
-    # the original file holds what was written before the disk filled up
-    assert ScoringFile.open(rec, path, readonly=True).labels[:3].tolist() == [0, -1, -1]
+        got = ScoringFile.open(rec, other, readonly=True)
+        assert got.labels[refused - 1] == -1 and got.labels[0] == 0
+        # the original file holds every edit that returned
+        kept = ScoringFile.open(rec, path, readonly=True).labels
+        assert kept[:refused].tolist() == [0] + [2] * (refused - 1) and kept[refused] == -1
 
 
-def test_disk_full_then_space_freed_writes_pending_edits(rec, path, monkeypatch):
+def test_full_disk_then_space_freed(tmp_path):
+    rec = make_recording(n=400)
+    with small_tmpfs(tmp_path / "disk") as disk:
+        path = disk / "night.sleepscope.h5"
+        sf = ScoringFile.open(rec, path)
+        filler = fill(disk)
+        refused, _ = _edit_until_full(sf, first_epoch=0)
+        filler.unlink()
+        sf.set_stage(refused, "N3")
+        assert sf.undo().epochs == (refused,) and sf.labels[refused] == -1
+        sf.close()
+        labels = ScoringFile.open(rec, path, readonly=True).labels
+        assert labels[:refused].tolist() == [2] * refused and labels[refused] == -1
+
+
+def test_undo_or_redo_that_cannot_be_written_changes_nothing(rec, path, monkeypatch):
     sf = ScoringFile.open(rec, path)
-    real_write = os.write
-    monkeypatch.setattr(os, "write", lambda fd, d: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
-    with pytest.raises(SleepScopeError):
-        sf.set_stage(1, "N2")
-    monkeypatch.setattr(os, "write", real_write)
-    sf.set_stage(2, "N3")  # writes the waiting edit too
-    assert not sf.unsaved
-    sf._writer.close()
-    lock_path(path).unlink()
-    assert ScoringFile.open(rec, path, readonly=True).labels[1:3].tolist() == [2, 3]
+    sf.set_stage(3, "N1")
+    sf.set_stage(5, "REM")
+    sf.set_stage(7, "N3")
+    sf.undo()
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    for step in (sf.undo, sf.redo, lambda: sf.set_stage(9, "W")):
+        with pytest.raises(SleepScopeError, match="not made"):
+            step()
+        assert sf.labels[[3, 5, 7, 9]].tolist() == [1, 4, -1, -1]
+        assert [e.epochs for e in sf.undo_stack()] == [(3,), (5,)]
+        assert [e.epochs for e in sf.redo_stack()] == [(7,)]
+    monkeypatch.setattr(os, "pwrite", real)
+    assert sf.undo().epochs == (5,) and sf.labels[5] == -1
+    sf.close()
+    again = ScoringFile.open(rec, path, readonly=True)
+    assert again.labels[[3, 5, 7, 9]].tolist() == [1, -1, -1, -1]
 
 
 def test_unwritable_folder_error(rec, tmp_path, monkeypatch):

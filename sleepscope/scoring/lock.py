@@ -88,7 +88,7 @@ class ScoringLock:
         self.held = True
 
     @classmethod
-    def acquire(cls, path: Path) -> "ScoringLock":
+    def acquire(cls, path: Path, recording: str = "") -> "ScoringLock":
         path = Path(path)
         me = LockInfo(os.getpid(), socket.gethostname(), _current_user(), time.time())
         for _ in range(5):
@@ -99,7 +99,7 @@ class ScoringLock:
                 continue  # released between our two looks: try again
             if not cls._is_stale(path, holder, me):
                 raise SleepScopeError(
-                    f"{path.name.removesuffix('.lock')} is open for writing by {holder.describe()}. "
+                    f"{recording or path.name.removesuffix('.lock')} is open for writing by {holder.describe()}. "
                     "Close it there first, or open it read-only. If that process is gone "
                     f"(e.g. the computer crashed), delete the lock file {path}."
                 )

@@ -1,220 +1,101 @@
 """The scoring file: a recording's labels with provenance, predictions and edit journal.
 
-On disk, for a recording `night.edf`:
+On disk, for a recording `night.edf` (see `locations`):
 
-- `night.sleepscope.h5` — an HDF5 snapshot: identity, predictions per model
-  version, the technician's labels with provenance (source, scorer, time),
-  reviewed flags, notes, other scorers' label sets, and the full journal
-  history up to its sequence number `seq`. It is only ever replaced whole
-  (write a temporary file, fsync, os.replace), so it is never half-written.
+- `night.sleepscope.h5` — the HDF5 snapshot (`snapshot`): identity,
+  predictions per model version, the technician's labels with provenance,
+  reviewed flags, notes, other scorers' label sets and the full journal
+  history up to its sequence number `seq`, checksummed and only ever
+  replaced whole.
 - `night.sleepscope.h5.journal` — the edits made since that snapshot, one
-  CRC-checked line each, fsync'd before the call that made them returns.
-- `night.sleepscope.h5.lock` — present while a process has it open for writing.
+  CRC-checked line each, fsync'd before the call that made them returns
+  (`journal`).
+- `night.sleepscope.h5.lock` — held while a process has it open for writing (`lock`).
 
-State on open = snapshot + journal entries numbered after the snapshot.
+State on open = snapshot + journal entries numbered after the snapshot
+(`state.apply_entry`). An edit is applied in memory only once it is on disk:
+one that cannot be written changes nothing, not even the undo stack.
 Checkpoints (new snapshot, empty journal) happen on close, on
-`add_prediction`/`add_scorer_labels`/`save_as` and every
-`CHECKPOINT_EVERY` journal entries.
+`add_prediction`/`add_scorer_labels`/`save_as` and every `CHECKPOINT_EVERY`
+journal entries.
 """
 
 from __future__ import annotations
 
 import functools
 import getpass
-import json
 import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from sleepscope.atomic import remove_temps, replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.paths import user_data_dir
 from sleepscope.scoring.journal import (
+    JournalContents,
     JournalCorrupt,
     JournalWriter,
     describe_os_error,
     journal_error,
     read_journal,
+    save_error,
     write_new_journal,
 )
+from sleepscope.scoring.locations import (
+    SUFFIX,
+    default_path,
+    fallback_path,
+    find_scoring_files,
+    folder_writable,
+    journal_path,
+    last_modified,
+    lock_path,
+    remove_leftovers,
+)
 from sleepscope.scoring.lock import ScoringLock
+from sleepscope.scoring.snapshot import FORMAT, FORMAT_VERSION, SnapshotDamaged, read_snapshot, write_snapshot
+from sleepscope.scoring.state import (
+    EPOCH_SECONDS,
+    IMPORT_PREFIX,
+    SOURCE_MODEL,
+    SOURCE_TECHNICIAN,
+    Edit,
+    PredictionRecord,
+    RecordingIdentity,
+    ScorerLabels,
+    ScoringState,
+    UndoHistory,
+    apply_entry,
+    check_source,
+    epoch_index,
+)
 from sleepscope.stages import N_CLASSES, Stage, parse_stage
 
-FORMAT = "sleepscope-scoring"
-FORMAT_VERSION = 1
-SUFFIX = ".sleepscope.h5"
-EPOCH_SECONDS = 30.0
+__all__ = [
+    "CHECKPOINT_EVERY", "EPOCH_SECONDS", "FORMAT", "FORMAT_VERSION", "IMPORT_PREFIX", "SOURCE_MODEL",
+    "SOURCE_TECHNICIAN", "SUFFIX", "Edit", "PredictionRecord", "RecordingIdentity", "ScorerLabels",
+    "ScoringFile", "check_source", "default_path", "fallback_path", "find_scoring_files", "folder_writable",
+    "journal_path", "lock_path", "user_data_dir",
+]
+
 #: Journal entries between automatic snapshots: bounds the replay on open
 #: while keeping the HDF5 rewrite (a few ms) off nearly every edit.
 CHECKPOINT_EVERY = 500
-
-SOURCE_MODEL = "model"
-SOURCE_TECHNICIAN = "technician"
-IMPORT_PREFIX = "import:"
+#: How long a reader keeps retrying while a writer replaces the files under it.
+READ_RETRY_SECONDS = 10.0
 
 
-def check_source(source: str) -> str:
-    if source in (SOURCE_MODEL, SOURCE_TECHNICIAN) or (source.startswith(IMPORT_PREFIX) and len(source) > 7):
-        return source
-    raise ValueError(f"label source must be 'model', 'technician' or 'import:<file>', not {source!r}")
+class _Damaged(Exception):
+    """The files do not make a valid scoring (or a reader raced a writer: see `_load`)."""
 
-
-@dataclass(frozen=True)
-class RecordingIdentity:
-    """What ties a scoring file to one recording."""
-
-    fingerprint: str
-    n_epochs: int
-    duration_s: float
-    start_time: datetime | None = None
-    file_name: str = ""
-    epoch_seconds: float = EPOCH_SECONDS
-
-    @classmethod
-    def of(cls, recording: Any) -> "RecordingIdentity":
-        path = getattr(recording, "path", None)
-        return cls(
-            fingerprint=str(recording.fingerprint()),
-            n_epochs=int(recording.n_epochs),
-            duration_s=float(recording.duration_s),
-            start_time=getattr(recording, "start_time", None),
-            file_name=Path(path).name if path else "",
-        )
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One undoable change of technician labels; `old_*` restore the epochs exactly."""
-
-    seq: int
-    epochs: tuple[int, ...]
-    old: tuple[int, ...]
-    new: tuple[int, ...]
-    source: str
-    scorer: str
-    time: float
-    old_sources: tuple[str, ...]
-    old_scorers: tuple[str, ...]
-    old_times: tuple[float, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "op": "edit", "seq": self.seq, "t": self.time, "source": self.source, "scorer": self.scorer,
-            "epochs": list(self.epochs), "old": list(self.old), "new": list(self.new),
-            "old_src": list(self.old_sources), "old_scr": list(self.old_scorers), "old_t": list(self.old_times),
-        }
-
-    @classmethod
-    def from_json(cls, e: dict[str, Any]) -> "Edit":
-        return cls(
-            seq=int(e["seq"]), epochs=tuple(int(i) for i in e["epochs"]), old=tuple(int(i) for i in e["old"]),
-            new=tuple(int(i) for i in e["new"]), source=str(e["source"]), scorer=str(e["scorer"]),
-            time=float(e["t"]), old_sources=tuple(str(s) for s in e["old_src"]),
-            old_scorers=tuple(str(s) for s in e["old_scr"]), old_times=tuple(float(t) for t in e["old_t"]),
-        )
-
-
-@dataclass
-class PredictionRecord:
-    model_version: str
-    probs: np.ndarray  # (n_epochs, 5) float32
-    time: float
-
-    @property
-    def stages(self) -> np.ndarray:
-        return np.argmax(self.probs, axis=1).astype(np.int8)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        return self.probs.max(axis=1)
-
-
-@dataclass
-class ScorerLabels:
-    """Another scorer's complete label set (e.g. an imported hypnogram)."""
-
-    name: str
-    labels: np.ndarray  # int8 per epoch
-    source_file: str
-    time: float
-
-
-@dataclass
-class _State:
-    identity: RecordingIdentity
-    labels: np.ndarray
-    sources: np.ndarray
-    scorers: np.ndarray
-    times: np.ndarray
-    reviewed: np.ndarray
-    notes: str = ""
-    seq: int = 0
-    created: float = field(default_factory=time.time)
-    predictions: dict[str, PredictionRecord] = field(default_factory=dict)
-    scorer_sets: dict[str, ScorerLabels] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def empty(cls, identity: RecordingIdentity) -> "_State":
-        n = identity.n_epochs
-        return cls(
-            identity=identity,
-            labels=np.full(n, int(Stage.UNSCORED), np.int8),
-            sources=np.full(n, "", object),
-            scorers=np.full(n, "", object),
-            times=np.zeros(n, np.float64),
-            reviewed=np.zeros(n, bool),
-        )
-
-
-class _Inconsistent(Exception):
-    """Snapshot and journal do not fit together (a reader raced a checkpoint, or damage)."""
-
-
-def journal_path(path: Path) -> Path:
-    return path.with_name(path.name + ".journal")
-
-
-def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
-def _folder_writable(folder: Path) -> bool:
-    # os.access is wrong for root and some network disks: try it.
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".sleepscope-probe-{os.getpid()}"
-        fd = os.open(str(probe), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        os.close(fd)
-        os.unlink(probe)
-        return True
-    except OSError:
-        return False
-
-
-def fallback_path(fingerprint: str) -> Path:
-    # "sha256:..." -> "sha256-...": a colon is not allowed in Windows file names
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in fingerprint)
-    return user_data_dir() / "scoring" / f"{safe}{SUFFIX}"
-
-
-def default_path(identity: RecordingIdentity, recording_path: Path | None) -> Path:
-    """Beside the recording when its folder is writable, else in the user's data folder."""
-    fallback = fallback_path(identity.fingerprint)
-    if recording_path is None:
-        return fallback
-    recording_path = Path(recording_path)
-    beside = recording_path.with_name(recording_path.stem + SUFFIX)
-    if _folder_writable(recording_path.parent):
-        return beside
-    return fallback
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(why)
+        self.path = path
+        self.why = why
 
 
 def _current_user() -> str:
@@ -224,120 +105,12 @@ def _current_user() -> str:
         return ""
 
 
-# ---------------------------------------------------------------------------
-# Snapshot (HDF5) reading and writing
-
-def _write_snapshot(state: _State, path: Path) -> None:
-    """Write the state to `path` atomically (temp file, fsync, rename, fsync folder)."""
-    import h5py
-
-    ident = state.identity
-    str_dt = h5py.string_dtype("utf-8")
-    with replacing(path) as tmp:
-        with h5py.File(tmp, "w", locking=False) as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["seq"] = state.seq
-            f.attrs["created"] = state.created
-            f.attrs["saved"] = time.time()
-            g = f.create_group("identity")
-            g.attrs["fingerprint"] = ident.fingerprint
-            g.attrs["n_epochs"] = ident.n_epochs
-            g.attrs["duration_s"] = ident.duration_s
-            g.attrs["epoch_seconds"] = ident.epoch_seconds
-            g.attrs["start_time"] = ident.start_time.isoformat() if ident.start_time else ""
-            g.attrs["recording_file"] = ident.file_name
-            lab = f.create_group("labels")
-            lab.create_dataset("stage", data=state.labels.astype(np.int8))
-            lab.create_dataset("source", data=list(state.sources), dtype=str_dt)
-            lab.create_dataset("scorer", data=list(state.scorers), dtype=str_dt)
-            lab.create_dataset("time", data=state.times.astype(np.float64))
-            f.create_dataset("reviewed", data=state.reviewed.astype(np.uint8))
-            f.create_dataset("notes", data=state.notes, dtype=str_dt)
-            preds = f.create_group("predictions")
-            for i, rec in enumerate(sorted(state.predictions.values(), key=lambda r: r.time)):
-                d = preds.create_dataset(f"p{i:04d}", data=rec.probs.astype(np.float32))
-                d.attrs["model_version"] = rec.model_version
-                d.attrs["time"] = rec.time
-            sc = f.create_group("scorers")
-            for i, s in enumerate(state.scorer_sets.values()):
-                d = sc.create_dataset(f"s{i:04d}", data=s.labels.astype(np.int8))
-                d.attrs["name"] = s.name
-                d.attrs["source_file"] = s.source_file
-                d.attrs["time"] = s.time
-            lines = [json.dumps(e, separators=(",", ":")) for e in state.history]
-            f.create_dataset("journal", data=lines, dtype=str_dt, shape=(len(lines),))
-
-
-def _str(x: Any) -> str:
-    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
-
-
-def _read_snapshot(path: Path) -> _State:
-    """Load a snapshot; any failure to parse raises (the caller reports it as damage)."""
-    import h5py
-
-    with h5py.File(path, "r", locking=False) as f:
-        if _str(f.attrs.get("format", "")) != FORMAT:
-            raise ValueError("not a SleepScope scoring file")
-        if int(f.attrs["format_version"]) > FORMAT_VERSION:
-            raise SleepScopeError(
-                f"{path} was written by a newer SleepScope (format {int(f.attrs['format_version'])}). "
-                "Update SleepScope to open it."
-            )
-        g = f["identity"]
-        start = _str(g.attrs["start_time"])
-        ident = RecordingIdentity(
-            fingerprint=_str(g.attrs["fingerprint"]),
-            n_epochs=int(g.attrs["n_epochs"]),
-            duration_s=float(g.attrs["duration_s"]),
-            start_time=datetime.fromisoformat(start) if start else None,
-            file_name=_str(g.attrs["recording_file"]),
-            epoch_seconds=float(g.attrs["epoch_seconds"]),
-        )
-        n = ident.n_epochs
-        lab = f["labels"]
-        state = _State(
-            identity=ident,
-            labels=lab["stage"][()].astype(np.int8),
-            sources=np.array([_str(s) for s in lab["source"][()]] or [], dtype=object),
-            scorers=np.array([_str(s) for s in lab["scorer"][()]] or [], dtype=object),
-            times=lab["time"][()].astype(np.float64),
-            reviewed=f["reviewed"][()].astype(bool),
-            notes=_str(f["notes"][()]),
-            seq=int(f.attrs["seq"]),
-            created=float(f.attrs["created"]),
-        )
-        for arr in (state.labels, state.sources, state.scorers, state.times, state.reviewed):
-            if arr.shape != (n,):
-                raise ValueError("label arrays do not match the number of epochs")
-        for d in f["predictions"].values():
-            rec = PredictionRecord(_str(d.attrs["model_version"]), d[()].astype(np.float32), float(d.attrs["time"]))
-            state.predictions[rec.model_version] = rec
-        for d in f["scorers"].values():
-            s = ScorerLabels(_str(d.attrs["name"]), d[()].astype(np.int8), _str(d.attrs["source_file"]),
-                             float(d.attrs["time"]))
-            state.scorer_sets[s.name] = s
-        state.history = [json.loads(_str(x)) for x in f["journal"][()]]
-    return state
-
-
-# ---------------------------------------------------------------------------
-
-def _epoch_index(epochs: Any, n: int) -> np.ndarray:
-    if isinstance(epochs, slice):
-        idx = np.arange(n)[epochs]
-    elif isinstance(epochs, (int, np.integer)):
-        idx = np.array([int(epochs)])
-    else:
-        idx = np.asarray(list(epochs) if not isinstance(epochs, np.ndarray) else epochs, dtype=np.int64).ravel()
-    if idx.size == 0:
-        raise SleepScopeError("No epoch selected: select one or more epochs first.")
-    idx = np.unique(idx.astype(np.int64))
-    if idx[0] < 0 or idx[-1] >= n:
-        bad = int(idx[0] if idx[0] < 0 else idx[-1])
-        raise SleepScopeError(f"Epoch {bad} is outside this recording (epochs 0 to {n - 1}).")
-    return idx
+def _file_id(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _locked(method):
@@ -353,7 +126,7 @@ def _locked(method):
 class ScoringFile:
     """A recording's scoring: open with `ScoringFile.open(recording)`, close when done."""
 
-    def __init__(self, state: _State, path: Path, scorer: str, readonly: bool,
+    def __init__(self, state: ScoringState, path: Path, scorer: str, readonly: bool,
                  lock: ScoringLock | None, writer: JournalWriter | None, journal_since_snapshot: int) -> None:
         self._mutex = threading.RLock()
         self._s = state
@@ -367,11 +140,10 @@ class ScoringFile:
         self._snapshot_dirty = False
         # journal entries of the edits, turned into Edit records when asked for
         # (opening a file with a long history stays fast)
-        self._undo: list[dict[str, Any]] = []
-        self._redo: list[dict[str, Any]] = []
+        self._stacks = UndoHistory()
         self._closed = False
         for entry in state.history:
-            self._replay_stack(entry)
+            self._stacks.replay(entry)
 
     # -- opening ----------------------------------------------------------
 
@@ -399,7 +171,7 @@ class ScoringFile:
         beside = rec_path.with_name(rec_path.stem + SUFFIX)
         existing = [p for p in (beside, fallback) if p.exists()]
         if len(existing) == 2:
-            return max(existing, key=_last_modified)
+            return max(existing, key=last_modified)
         if existing == [fallback]:
             return fallback  # moved there when the recording's folder was read-only: stay
         if readonly:
@@ -427,26 +199,28 @@ class ScoringFile:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SleepScopeError(f"Cannot create the folder {path.parent}: {exc.strerror}.") from exc
-        lock = ScoringLock.acquire(lock_path(path))
+        lock = ScoringLock.acquire(lock_path(path), recording=identity.file_name or path.name)
         try:
-            _remove_leftovers(path)
-            if path.exists() or journal_path(path).exists():
-                state, since, good = cls._load(path, readonly=False)
+            remove_leftovers(path)
+            jpath = journal_path(path)
+            if path.exists() or jpath.exists():
+                state, since, contents = cls._load(path, readonly=False)
                 cls._check_identity(state, identity, path)
-                if not journal_path(path).exists():
-                    write_new_journal(journal_path(path), {"fingerprint": identity.fingerprint,
-                                                           "base_seq": state.seq})
-                    good = _journal_size(path)
-                writer = JournalWriter(journal_path(path), good)
+                if contents is None or int(contents.header.get("version", 1)) < 2:
+                    # no journal, or one in the old format: start a new one at a snapshot
+                    write_snapshot(state, path)
+                    write_new_journal(jpath, {"fingerprint": identity.fingerprint, "base_seq": state.seq})
+                    contents, since = read_journal(jpath), 0
             else:
-                state = _State.empty(identity)
-                _write_snapshot(state, path)
-                write_new_journal(journal_path(path), {"fingerprint": identity.fingerprint, "base_seq": 0})
-                writer = JournalWriter(journal_path(path), _journal_size(path))
-                since = 0
+                state = ScoringState.empty(identity)
+                write_snapshot(state, path)
+                write_new_journal(jpath, {"fingerprint": identity.fingerprint, "base_seq": 0})
+                contents, since = read_journal(jpath), 0
+            writer = JournalWriter(jpath, contents)
         except OSError as exc:
             lock.release()
-            raise SleepScopeError(f"Cannot open the scoring file: {describe_os_error(exc, path)}.") from exc
+            raise SleepScopeError(f"Cannot open the scoring file: {describe_os_error(exc, path)}. "
+                                  "Free some space or choose a folder you can write to.") from exc
         except BaseException:
             lock.release()
             raise
@@ -468,7 +242,7 @@ class ScoringFile:
         return cls(state, path, "", True, None, None, since)
 
     @staticmethod
-    def _check_identity(state: _State, identity: RecordingIdentity, path: Path) -> None:
+    def _check_identity(state: ScoringState, identity: RecordingIdentity, path: Path) -> None:
         have = state.identity
         if have.fingerprint != identity.fingerprint or have.n_epochs != identity.n_epochs:
             name = f" ({have.file_name})" if have.file_name else ""
@@ -479,60 +253,68 @@ class ScoringFile:
             )
 
     @classmethod
-    def _load(cls, path: Path, readonly: bool) -> tuple[_State, int, int]:
-        """(state, journal entries after the snapshot, intact journal size)."""
-        attempts = 3 if readonly else 1
-        for attempt in range(attempts):
+    def _load(cls, path: Path, readonly: bool) -> tuple[ScoringState, int, JournalContents | None]:
+        """(state, journal entries after the snapshot, the journal as read).
+
+        A reader can race a writer's checkpoint (the snapshot replaced, the
+        journal not yet reset) or append: when what it read does not fit
+        together and either file changed while it read, it reads again. Only
+        files that stayed put while they were found wanting are called damaged.
+        """
+        jpath = journal_path(path)
+        deadline = time.monotonic() + READ_RETRY_SECONDS
+        while True:
+            before = (_file_id(path), _file_id(jpath))
             try:
                 return cls._load_once(path)
-            except _Inconsistent:
-                # A reader can race the writer's checkpoint (snapshot replaced, journal
-                # not yet reset): read again.
-                if attempt + 1 < attempts:
-                    time.sleep(0.05)
+            except _Damaged as exc:
+                changed = (_file_id(path), _file_id(jpath)) != before
+                if readonly and changed and time.monotonic() < deadline:
+                    time.sleep(0.005)
                     continue
-                raise SleepScopeError(cls._corrupt_message(path, "its journal does not match its snapshot"))
-        raise AssertionError("unreachable")
+                raise SleepScopeError(cls._corrupt_message(exc.path, exc.why)) from None
 
     @classmethod
-    def _load_once(cls, path: Path) -> tuple[_State, int, int]:
+    def _load_once(cls, path: Path) -> tuple[ScoringState, int, JournalContents | None]:
         jpath = journal_path(path)
-        if path.exists():
-            try:
-                state = _read_snapshot(path)
-            except SleepScopeError:
-                raise
-            except Exception as exc:
-                raise SleepScopeError(cls._corrupt_message(path, f"it cannot be read ({exc})")) from exc
-        else:
-            state = None
-        if not jpath.exists():
-            if state is None:
-                raise SleepScopeError(f"There is no scoring file {path}.")
-            return state, 0, 0
         try:
-            contents = read_journal(jpath)
+            state = read_snapshot(path)
+            contents = read_journal(jpath) if jpath.exists() else None
+        except PermissionError as exc:
+            raise SleepScopeError(f"{exc.filename or path} cannot be read: you have no permission to read it. "
+                                  "Ask its owner, or copy it to a folder of yours.") from None
+        except FileNotFoundError:
+            if jpath.exists():
+                raise _Damaged(jpath, f"its snapshot {path.name} is missing") from None
+            raise SleepScopeError(f"There is no scoring file {path}.") from None
+        except SnapshotDamaged as exc:
+            if not path.exists():
+                raise _Damaged(jpath, f"its snapshot {path.name} is missing") from None
+            raise _Damaged(path, str(exc)) from None
         except JournalCorrupt as exc:
-            raise SleepScopeError(cls._corrupt_message(jpath, str(exc))) from exc
-        if state is None:
-            raise SleepScopeError(cls._corrupt_message(jpath, f"its snapshot {path.name} is missing"))
+            raise _Damaged(jpath, str(exc)) from None
+        if contents is None:
+            return state, 0, None
         header = contents.header
-        if header and header.get("fingerprint") != state.identity.fingerprint:
-            raise SleepScopeError(cls._corrupt_message(jpath, "it belongs to another recording than its snapshot"))
-        if header and int(header.get("base_seq", 0)) > state.seq:
-            raise _Inconsistent()
+        if header.get("fingerprint") != state.identity.fingerprint:
+            raise _Damaged(jpath, "it belongs to another recording than its snapshot")
+        if int(header.get("base_seq", 0)) > state.seq:
+            raise _Damaged(jpath, "its journal does not match its snapshot")
         since = 0
         for entry in contents.entries:
             seq = int(entry["seq"])
             if seq <= state.seq:
                 continue  # already in the snapshot (killed between snapshot and journal reset)
             if seq != state.seq + 1:
-                raise _Inconsistent()
-            _apply_entry(state, entry)
+                raise _Damaged(jpath, f"its journal skips from entry {state.seq} to {seq}")
+            try:
+                apply_entry(state, entry)
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise _Damaged(jpath, f"its entry {seq} cannot be applied ({exc!r})") from None
             state.history.append(entry)
             state.seq = seq
             since += 1
-        return state, since, contents.good_size
+        return state, since, contents
 
     @staticmethod
     def _corrupt_message(path: Path, why: str) -> str:
@@ -615,16 +397,18 @@ class ScoringFile:
     @_locked
     def undo_stack(self) -> list[Edit]:
         """Edits that `undo()` would revert, oldest first."""
-        return [Edit.from_json(e) for e in self._undo]
+        return [Edit.from_json(e) for e in self._stacks.undo]
 
     @_locked
     def redo_stack(self) -> list[Edit]:
         """Edits that `redo()` would reapply, the next one last."""
-        return [Edit.from_json(e) for e in self._redo]
+        return [Edit.from_json(e) for e in self._stacks.redo]
 
     @property
     def unsaved(self) -> bool:
-        """True when edits are in memory only (the last save failed)."""
+        """True when a prediction or scorer set is in memory only (its snapshot could not be written).
+
+        Never because of an edit: an edit that cannot be written is not made."""
         return bool(self._pending) or self._snapshot_dirty
 
     # -- edits ------------------------------------------------------------
@@ -632,7 +416,7 @@ class ScoringFile:
     def set_stage(self, epochs: Any, stage: Stage | int | str, source: str = SOURCE_TECHNICIAN) -> Edit:
         """Label `epochs` (an index, slice or sequence) with `stage`; on disk when it returns."""
         st = int(parse_stage(stage))
-        idx = _epoch_index(epochs, self.n_epochs)
+        idx = epoch_index(epochs, self.n_epochs)
         return self._edit(idx, np.full(idx.size, st, np.int8), check_source(source))
 
     def set_stages(self, epochs: Sequence[int] | np.ndarray, stages: Sequence[int] | np.ndarray,
@@ -643,7 +427,7 @@ class ScoringFile:
         if epochs.shape != stages.shape:
             raise ValueError("epochs and stages differ in length")
         order = np.argsort(epochs, kind="stable")
-        idx = _epoch_index(epochs, self.n_epochs)
+        idx = epoch_index(epochs, self.n_epochs)
         if idx.size != epochs.size:
             raise ValueError("an epoch is given twice")
         new = np.array([int(parse_stage(int(s))) for s in stages[order]], np.int8)
@@ -654,7 +438,7 @@ class ScoringFile:
         rec = self._s.predictions.get(model_version) if model_version else self.latest_prediction()
         if rec is None:
             raise SleepScopeError("There is no prediction to accept: pre-score the recording first.")
-        idx = _epoch_index(epochs, self.n_epochs)
+        idx = epoch_index(epochs, self.n_epochs)
         return self._edit(idx, rec.stages[idx], SOURCE_MODEL)
 
     @_locked
@@ -672,28 +456,37 @@ class ScoringFile:
 
     @_locked
     def undo(self) -> Edit | None:
-        """Revert the last edit; returns it (None when there is nothing to undo)."""
+        """Revert the last edit; returns it (None when there is nothing to undo).
+
+        On return `labels[edit.epochs]` are `edit.old` again, on disk. When the
+        undo cannot be written it raises SleepScopeError and changes nothing:
+        the edit stays applied and stays next on the undo stack.
+        """
         self._check_writable()
-        if not self._undo:
+        if not self._stacks.undo:
             return None
-        edit = Edit.from_json(self._undo[-1])
+        edit = Edit.from_json(self._stacks.undo[-1])
         self._commit({"op": "undo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
     @_locked
     def redo(self) -> Edit | None:
-        """Reapply the last undone edit; returns it (None when there is nothing to redo)."""
+        """Reapply the last undone edit; returns it (None when there is nothing to redo).
+
+        On return `labels[edit.epochs]` are `edit.new`, on disk; when it cannot be
+        written nothing changes (as for `undo`).
+        """
         self._check_writable()
-        if not self._redo:
+        if not self._stacks.redo:
             return None
-        edit = Edit.from_json(self._redo[-1])
+        edit = Edit.from_json(self._stacks.redo[-1])
         self._commit({"op": "redo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
     @_locked
     def set_reviewed(self, epochs: Any, value: bool = True) -> None:
         self._check_writable()
-        idx = _epoch_index(epochs, self.n_epochs)
+        idx = epoch_index(epochs, self.n_epochs)
         self._commit({"op": "reviewed", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
                       "epochs": [int(i) for i in idx], "value": bool(value)})
 
@@ -704,36 +497,26 @@ class ScoringFile:
                       "text": str(text)})
 
     def _commit(self, entry: dict[str, Any]) -> None:
-        """Apply an entry in memory and append it to the journal (fsync'd)."""
-        _apply_entry(self._s, entry)
+        """Append the entry to the journal (fsync'd), then apply it in memory.
+
+        Written first so that an entry that cannot be written changes nothing:
+        labels, history and undo stacks stay as they were (and as the GUI shows them).
+        """
+        try:
+            self._writer_append(self._pending + [entry])
+        except OSError as exc:
+            raise journal_error(exc, journal_path(self.path)) from exc
+        self._pending.clear()
+        apply_entry(self._s, entry)
         self._s.history.append(entry)
         self._s.seq = int(entry["seq"])
-        self._replay_stack(entry)
-        self._pending.append(entry)
-        self._flush_journal()
+        self._stacks.replay(entry)
         self._since_snapshot += 1
         if self._since_snapshot >= CHECKPOINT_EVERY:
             try:
                 self._checkpoint()
             except OSError:
                 pass  # the journal already holds every edit; try again at the next checkpoint
-
-    def _flush_journal(self) -> None:
-        try:
-            self._writer_append(self._pending)
-        except OSError as exc:
-            raise journal_error(exc, journal_path(self.path)) from exc
-        self._pending.clear()
-
-    def _replay_stack(self, entry: dict[str, Any]) -> None:
-        op = entry.get("op")
-        if op == "edit":
-            self._undo.append(entry)
-            self._redo.clear()
-        elif op == "undo":
-            self._redo.append(self._undo.pop())
-        elif op == "redo":
-            self._undo.append(self._redo.pop())
 
     # -- predictions and other scorers -----------------------------------
 
@@ -791,7 +574,7 @@ class ScoringFile:
         try:
             self._checkpoint()
         except OSError as exc:
-            raise journal_error(exc, self.path) from exc
+            raise save_error(exc, self.path) from exc
 
     # -- saving -----------------------------------------------------------
 
@@ -800,7 +583,7 @@ class ScoringFile:
             # Journal entries must stay contiguous: write what is waiting first.
             self._writer_append(self._pending)
             self._pending.clear()
-        _write_snapshot(self._s, self.path)
+        write_snapshot(self._s, self.path)
         self._snapshot_dirty = False
         # Until the new journal replaces the old one, the old one stays valid (its
         # entries are all in the snapshot now and are skipped on open).
@@ -815,10 +598,10 @@ class ScoringFile:
         if self._writer is None:
             jpath = journal_path(self.path)
             try:
-                good = read_journal(jpath).good_size
+                contents = read_journal(jpath)
             except JournalCorrupt as exc:
                 raise OSError(f"journal damaged while open: {exc}") from exc
-            self._writer = JournalWriter(jpath, good)
+            self._writer = JournalWriter(jpath, contents)
         self._writer.append(entries)
 
     @_locked
@@ -828,7 +611,7 @@ class ScoringFile:
         try:
             self._checkpoint()
         except OSError as exc:
-            raise journal_error(exc, self.path) from exc
+            raise save_error(exc, self.path) from exc
 
     @_locked
     def save_copy(self, path: str | Path) -> Path:
@@ -836,7 +619,7 @@ class ScoringFile:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_snapshot(self._s, path)
+            write_snapshot(self._s, path)
             if journal_path(path).exists():
                 write_new_journal(journal_path(path),
                                   {"fingerprint": self._s.identity.fingerprint, "base_seq": self._s.seq})
@@ -858,13 +641,13 @@ class ScoringFile:
         except OSError as exc:
             raise SleepScopeError(f"Cannot create the folder {path.parent}: {exc.strerror}. "
                                   "Choose another folder.") from exc
-        new_lock = None if self.readonly else ScoringLock.acquire(lock_path(path))
+        new_lock = None if self.readonly else ScoringLock.acquire(lock_path(path), recording=self._recording_name())
         try:
             self.save_copy(path)
             if not self.readonly:
                 write_new_journal(journal_path(path),
                                   {"fingerprint": self._s.identity.fingerprint, "base_seq": self._s.seq})
-                new_writer = JournalWriter(journal_path(path), _journal_size(path))
+                new_writer = JournalWriter(journal_path(path), read_journal(journal_path(path)))
         except OSError as exc:
             if new_lock:
                 new_lock.release()
@@ -913,6 +696,9 @@ class ScoringFile:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _recording_name(self) -> str:
+        return self._s.identity.file_name or self.path.name
+
     def _check_open(self) -> None:
         if self._closed:
             raise SleepScopeError("This scoring file is closed: open it again.")
@@ -921,74 +707,3 @@ class ScoringFile:
         self._check_open()
         if self.readonly:
             raise SleepScopeError(f"{self.path} is open read-only: open it for writing to change it.")
-
-
-def _last_modified(path: Path) -> float:
-    times = [p.stat().st_mtime for p in (path, journal_path(path)) if p.exists()]
-    return max(times, default=0.0)
-
-
-def _remove_leftovers(path: Path) -> None:
-    """Temporary files of a writer killed mid-checkpoint (we hold the lock: no live writer owns them)."""
-    remove_temps(path)
-    remove_temps(journal_path(path))
-
-
-def _journal_size(path: Path) -> int:
-    return journal_path(path).stat().st_size
-
-
-def _apply_entry(state: _State, e: dict[str, Any]) -> None:
-    """Apply one journal entry to the in-memory state (shared by live edits and replay)."""
-    op = e.get("op")
-    if op == "edit":
-        idx = np.asarray(e["epochs"], np.int64)
-        state.labels[idx] = np.asarray(e["new"], np.int8)
-        state.sources[idx] = e["source"]
-        state.scorers[idx] = e["scorer"]
-        state.times[idx] = float(e["t"])
-    elif op in ("undo", "redo"):
-        target = _find_edit(state, int(e["target"]))
-        idx = np.asarray(target.epochs, np.int64)
-        if op == "undo":
-            state.labels[idx] = np.asarray(target.old, np.int8)
-            state.sources[idx] = np.array(target.old_sources, dtype=object)
-            state.scorers[idx] = np.array(target.old_scorers, dtype=object)
-            state.times[idx] = np.asarray(target.old_times, np.float64)
-        else:
-            state.labels[idx] = np.asarray(target.new, np.int8)
-            state.sources[idx] = target.source
-            state.scorers[idx] = target.scorer
-            state.times[idx] = target.time
-    elif op == "reviewed":
-        state.reviewed[np.asarray(e["epochs"], np.int64)] = bool(e["value"])
-    elif op == "notes":
-        state.notes = str(e["text"])
-    elif op in ("prediction", "scorer"):
-        pass  # their data are in the snapshot written with them
-    else:
-        raise ValueError(f"unknown journal entry {op!r}")
-
-
-def _find_edit(state: _State, seq: int) -> Edit:
-    # History holds every entry from seq 1 on, so entry `seq` sits at index seq - 1.
-    if 0 < seq <= len(state.history):
-        entry = state.history[seq - 1]
-        if entry.get("seq") == seq and entry.get("op") == "edit":
-            return Edit.from_json(entry)
-    for entry in reversed(state.history):
-        if entry.get("seq") == seq and entry.get("op") == "edit":
-            return Edit.from_json(entry)
-    raise ValueError(f"journal refers to a missing edit {seq}")
-
-
-def find_scoring_files(folders: Iterable[str | Path]) -> list[Path]:
-    """Every `*.sleepscope.h5` under `folders` (recursively)."""
-    out: list[Path] = []
-    for folder in folders:
-        folder = Path(folder)
-        if folder.is_file() and folder.name.endswith(SUFFIX):
-            out.append(folder)
-        elif folder.is_dir():
-            out.extend(sorted(p for p in folder.rglob(f"*{SUFFIX}") if p.is_file()))
-    return out
