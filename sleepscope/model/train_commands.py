@@ -45,13 +45,18 @@ def register(subparsers) -> None:
     who.add_argument("--subjects", type=_subjects, help="training subjects, e.g. 0,1,2")
     who.add_argument("--split-train", type=int, metavar="N",
                      help="the first N training subjects of the paper's fixed split (N = 3, 6, 9, 12)")
+    who.add_argument("--recordings", type=Path, nargs="+", metavar="DIR",
+                     help="a lab's archive instead of --data: recordings paired with their hypnograms by name "
+                     "(Sleep-EDF, NAME.xml NSRR/Profusion, NAME.csv/.tsv, EDF+ annotations), split by subject into "
+                     "training, validation and held-out nights; the new model is compared with its parent "
+                     "(--init, else the shipped model) on the held-out nights")
     t.add_argument("--val-subjects", type=_subjects_or_none, default=None,
                    help="validation subjects for early stopping (default: the paper split's 4; 'none' to train "
                    "without validation)")
     t.add_argument("--test-subjects", type=_subjects, default=None, help="also score these subjects into the card")
     t.add_argument("--test", action="store_true", help="score the paper split's 4 test subjects into the card")
     t.add_argument("--init", type=Path, default=None, help="start from this model (e.g. from `sleepscope pretrain`)")
-    _common(t)
+    _common(t, data_required=False)
     t.add_argument("--epochs", type=int, default=50, help="most passes over the training data (default 50)")
     t.add_argument("--patience", type=int, default=5, help="passes without a better validation macro-F1 before stopping")
     t.add_argument("--batch-size", type=int, default=4, help="sequences per batch and process (default 4, the paper's)")
@@ -61,8 +66,9 @@ def register(subparsers) -> None:
     t.set_defaults(func=_train)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="a Sleep-EDF sleep-cassette folder (SC4*-PSG.edf files)")
+def _common(p: argparse.ArgumentParser, data_required: bool = True) -> None:
+    p.add_argument("--data", type=Path, required=data_required,
+                   help="a Sleep-EDF sleep-cassette folder (SC4*-PSG.edf files)")
     p.add_argument("--out", type=Path, required=True, help="the model to write: OUT.safetensors and OUT.json")
     p.add_argument("--config", default="default", help="network size: default, paper or tiny (default: default; "
                    "train ignores it when --init gives a model)")
@@ -213,6 +219,13 @@ def _train(args: argparse.Namespace) -> int:
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
         _positive(name, getattr(args, name[2:].replace("-", "_")))
+    if args.recordings:
+        from sleepscope.model.archive_train import train_on_archive
+
+        return train_on_archive(args)
+    if args.data is None:
+        raise SleepScopeError("give --data FOLDER (a Sleep-EDF sleep-cassette folder) with --subjects or "
+                              "--split-train")
     train_subjects = list(args.subjects) if args.subjects else list(PAPER_SPLIT.train_subjects(args.split_train))
     val_subjects = list(PAPER_SPLIT.validation) if args.val_subjects is None else args.val_subjects
     test_subjects = list(args.test_subjects or (PAPER_SPLIT.test if args.test else []))

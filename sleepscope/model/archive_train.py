@@ -1,0 +1,191 @@
+"""`sleepscope train --recordings DIR…`: train on a lab's archive of scored nights.
+
+The archive's pairs (sleepscope.io.archive) are checked against their
+recordings' lengths, split by subject into training, validation and held-out
+nights, cached once, and trained on like the Sleep-EDF cohort. The new model
+is then compared with its parent (`--init`, else the shipped model) on the
+held-out nights, whole nights pre-scored as the workstation does, and the
+comparison goes into its card (`metrics.heldout`, which the model registry
+reads). Nothing is registered or activated here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+
+
+def archive_nights(pairs) -> list:
+    """The archive's pairs as cohort nights (subject numbers in name order, unique names) for the cache."""
+    from sleepscope.data.cohorts import Night
+
+    subjects = {s: i for i, s in enumerate(sorted({p.subject for p in pairs}))}
+    nights, seen, count = [], set(), {}
+    for p in pairs:
+        name = p.name
+        k = 2
+        while name in seen:  # the same file name in two folders
+            name = f"{p.name}~{k}"
+            k += 1
+        seen.add(name)
+        s = subjects[p.subject]
+        count[s] = count.get(s, 0) + 1
+        nights.append(Night(name=name, subject=s, night=count[s], psg=p.recording, hypnogram=p.hypnogram))
+    return nights
+
+
+def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
+    """Child and parent on the same held-out nights: every cached epoch pre-scored as the workstation does."""
+    import h5py
+
+    from sleepscope.model.infer import predict
+    from sleepscope.model.train import metrics_dict
+    from sleepscope.scoring.agreement import agreement
+
+    ys, pc, pp = [], [], []
+    with h5py.File(cache, "r") as f:
+        for night in nights:
+            g = f["nights"][night.name]
+            x, y = g["x"][:], g["y"][:].astype(np.int8)
+            keep = y >= 0
+            if not keep.any():
+                continue
+            ys.append(y[keep])
+            pc.append(predict(x, child, device=device).stages[keep])
+            pp.append(predict(x, parent, device=device).stages[keep])
+    if not ys:
+        raise SleepScopeError("the held-out nights have no scored epoch: nothing to compare the models on")
+    y = np.concatenate(ys)
+    return {"child": metrics_dict(agreement(y, np.concatenate(pc))),
+            "parent": metrics_dict(agreement(y, np.concatenate(pp))),
+            "nights": [n.name for n in nights]}
+
+
+def train_on_archive(args: argparse.Namespace) -> int:
+    from sleepscope.data.datasets import EpochDataset, SequenceDataset, build_cache
+    from sleepscope.io.archive import check_archive, scan_archive, split_archive
+    from sleepscope.io.hypnogram import HypnogramNotice
+    from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.distributed import barrier, setup, teardown
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.train import TrainConfig, inverse_frequency_weights, train
+    from sleepscope.model.train_commands import _interruptible, _interrupted
+    from sleepscope.paths import user_data_dir
+    from sleepscope.tasks import Cancelled, TqdmProgress
+
+    if args.val_subjects is not None or args.test_subjects is not None or args.test:
+        raise SleepScopeError("--recordings makes its own split by subject: leave out --val-subjects, "
+                              "--test-subjects and --test")
+    folders = [Path(d) for d in args.recordings]
+    scan = scan_archive(folders)
+    say = print if not args.quiet else (lambda *a, **k: None)
+    say(f"archive: {scan.summary()}", file=sys.stderr)
+    if not scan.pairs:
+        raise SleepScopeError(
+            f"no recording in {', '.join(map(str, folders))} has a hypnogram paired by name (NAME.edf with "
+            "NAME.xml, NAME.csv, NAME.tsv, NAME-Hypnogram.edf, Sleep-EDF's SC4ssN*-PSG.edf with SC4ssN*-Hypnogram.edf, "
+            "or an EDF+ with stage annotations)")
+    checked = check_archive(scan.pairs)
+    for pair, why in checked.refused:
+        print(f"sleepscope: refused {pair.recording.name} + {pair.hypnogram.name}: {why}", file=sys.stderr)
+    for c in checked.usable:
+        for note in c.notes:
+            say(f"sleepscope: note: {c.pair.name}: {note}", file=sys.stderr)
+    split = split_archive([c.pair for c in checked.usable], seed=args.seed)
+    say(f"archive: {split.describe()}", file=sys.stderr)
+
+    if args.init is not None:
+        model, init_card = load_model(args.init)
+        parent_path, parent_card = Path(args.init), init_card
+    else:
+        model, init_card = SleepStager(get_config(args.config)), None
+        try:
+            parent_path = default_model_path()
+            _, parent_card = load_model(parent_path)
+        except SleepScopeError:
+            parent_path, parent_card = None, None
+    seq_len = args.seq_len or model.config.seq_len
+
+    train_n, val_n, held_n = (archive_nights(split.train + split.validation + split.heldout)[a:b] for a, b in (
+        (0, len(split.train)), (len(split.train), len(split.train) + len(split.validation)),
+        (len(split.train) + len(split.validation), None)))
+    all_nights = train_n + val_n + held_n
+    digest = hashlib.sha256("\n".join(sorted(str(f.resolve()) for f in folders)).encode()).hexdigest()[:12]
+    cache = args.cache or user_data_dir() / "cache" / f"archive-{digest}.h5"
+    info = setup(args.device)
+    try:
+        if info.is_main:
+            with warnings.catch_warnings(), TqdmProgress("caching nights", disable=args.quiet) as bar:
+                warnings.simplefilter("ignore", HypnogramNotice)  # said above, pair by pair
+                build_cache(all_nights, cache, progress=bar)
+        barrier(info)
+        train_data = SequenceDataset(cache, train_n, seq_len=seq_len, stride=seq_len)
+        if len(train_data) == 0:
+            raise SleepScopeError(f"the training nights hold no scored sequence of {seq_len} epochs: score more "
+                                  "of them, or give more nights")
+        val_data = SequenceDataset(cache, val_n, seq_len=seq_len) if val_n else None
+        weights = inverse_frequency_weights(EpochDataset(cache, train_n).labels) if args.class_weights else None
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                          max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
+                          checkpoint_every=args.checkpoint_every)
+        try:
+            with _interruptible(info) as cancel, \
+                    TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
+                result = train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
+                               resume=args.resume, info=info, progress=bar, cancel=cancel)
+        except Cancelled:
+            return _interrupted(args.out)
+        if info.is_main:
+            metrics: dict = {"archive": [str(f.resolve()) for f in folders], "split_by": split.by,
+                             "train_nights": [n.name for n in train_n], "validation_nights": [n.name for n in val_n],
+                             "steps": result.steps, "epochs": result.epochs, "best_epoch": result.best_epoch,
+                             "stopped_early": result.stopped_early,
+                             "refused": [{"recording": str(p.recording), "why": w} for p, w in checked.refused]}
+            if result.validation is not None:
+                metrics["validation"] = result.validation
+            model.eval()
+            if parent_path is not None:
+                parent, _ = load_model(parent_path)
+                metrics["heldout"] = heldout_comparison(model, parent, cache, held_n, device=info.device)
+                metrics["heldout"]["parent_model"] = parent_card.version
+            init_text = (f"initialised from {args.init} (version {init_card.version})" if init_card
+                         else "trained from random weights")
+            card = ModelCard(
+                config=model.config,
+                parent=init_card.version if init_card else None,
+                data=(f"supervised on {len(train_n)} scored nights of the archive {', '.join(map(str, folders))} "
+                      f"({split.describe()}); {init_text}"),
+                metrics=metrics,
+                notes=("encoders frozen; " if args.freeze_encoders else "")
+                + ("inverse-frequency class weights; " if args.class_weights else "")
+                + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}",
+            )
+            card = save_model(model, args.out, card)
+            print(f"wrote {args.out} (version {card.version}, {result.steps} steps); not registered or activated")
+            if "heldout" in metrics:
+                print(format_comparison(metrics["heldout"], "parent" if init_card else "shipped model"))
+    finally:
+        teardown(info)
+    return 0
+
+
+def format_comparison(heldout: dict, parent_label: str = "parent") -> str:
+    """The child beside its parent on the held-out nights, as lines for the terminal."""
+    c, p = heldout["child"], heldout["parent"]
+    lines = [f"held-out nights ({len(heldout['nights'])}, {c['n_epochs']} scored epochs): "
+             f"{', '.join(heldout['nights'])}",
+             f"  {'':<14} {'accuracy':>9} {'macro-F1':>9} {'kappa':>7}",
+             f"  {'new model':<14} {c['accuracy']:>9.3f} {c['macro_f1']:>9.3f} {c['kappa']:>7.3f}",
+             f"  {parent_label:<14} {p['accuracy']:>9.3f} {p['macro_f1']:>9.3f} {p['kappa']:>7.3f}"]
+    if c["macro_f1"] < p["macro_f1"]:
+        lines.append(f"  the new model is WORSE than the {parent_label} on these nights: keep the "
+                     f"{parent_label} active")
+    return "\n".join(lines)

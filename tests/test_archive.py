@@ -1,0 +1,190 @@
+"""The lab's archive: pairing by name in every format, subjects from names, the held-out split, and
+`sleepscope train --recordings` (child against parent on held-out nights)."""
+
+import json
+from datetime import datetime
+
+import edfio
+import numpy as np
+import pytest
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.io.archive import ArchivePair, check_archive, scan_archive, split_archive, subject_of
+from sleepscope.io.hypnogram import AASM_TO_RK, stage_runs, write_csv_hypnogram, write_edf_hypnogram
+from sleepscope.stages import Stage
+
+START = datetime(2022, 2, 3, 22, 0, 0)
+STAGES = np.array([0, 0, 1, 2, 2, 3, 3, 2, 4, 4, 2, 0], dtype=np.int8)  # 12 epochs = 6 minutes
+NSRR_CODE = {Stage.W: "Wake|0", Stage.N1: "Stage 1 sleep|1", Stage.N2: "Stage 2 sleep|2",
+             Stage.N3: "Stage 3 sleep|3", Stage.REM: "REM sleep|5"}
+
+
+def write_recording(path, n_epochs=len(STAGES), seed=0, annotations=()):
+    """A small EDF(+) PSG with Sleep-EDF's EEG and EOG names, 100 Hz, noise at EEG amplitudes."""
+    rng = np.random.default_rng(seed)
+    n = n_epochs * 3000
+    sigs = [edfio.EdfSignal(rng.normal(0, 20, n), sampling_frequency=100, label=label,
+                            physical_range=(-500, 500), physical_dimension="uV")
+            for label in ("EEG Fpz-Cz", "EOG horizontal")]
+    edf = edfio.Edf(sigs, recording=edfio.Recording(startdate=START.date()), starttime=START.time(),
+                    annotations=[edfio.EdfAnnotation(o, d, t) for o, d, t in annotations])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    edf.write(path)
+    return path
+
+
+def nsrr_xml(labels):
+    events = "".join(
+        f"<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>{NSRR_CODE[Stage(c)]}</EventConcept>"
+        f"<Start>{a * 30}.0</Start><Duration>{n * 30}.0</Duration></ScoredEvent>\n"
+        for a, n, c in stage_runs(labels))
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<PSGAnnotation><EpochLength>30</EpochLength>'
+            f"<ScoredEvents>\n{events}</ScoredEvents></PSGAnnotation>\n")
+
+
+def profusion_xml(labels):
+    rk = {0: 0, 1: 1, 2: 2, 3: 3, 4: 5, -1: 9}
+    body = "".join(f"<SleepStage>{rk[int(c)]}</SleepStage>" for c in labels)
+    return f"<CMPStudyConfig><EpochLength>30</EpochLength><SleepStages>{body}</SleepStages></CMPStudyConfig>"
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """One folder tree holding every format a lab's archive may have."""
+    root = tmp_path / "archive"
+    # Sleep-EDF: two nights of subject 00, one of subject 01
+    for name, hyp in (("SC4001E0", "SC4001EC"), ("SC4002E0", "SC4002EC"), ("SC4011E0", "SC4011EH")):
+        write_recording(root / "sleep-edf" / f"{name}-PSG.edf")
+        write_edf_hypnogram(root / "sleep-edf" / f"{hyp}-Hypnogram.edf", STAGES, START)
+    # NSRR: EDF and XML in separate folders
+    write_recording(root / "shhs" / "edfs" / "shhs1-200001.edf")
+    (root / "shhs" / "annotations-events-nsrr").mkdir(parents=True)
+    (root / "shhs" / "annotations-events-nsrr" / "shhs1-200001-nsrr.xml").write_text(nsrr_xml(STAGES))
+    write_recording(root / "shhs" / "edfs" / "shhs2-200001.edf")  # the same subject's second visit
+    (root / "shhs" / "annotations-events-profusion").mkdir(parents=True)
+    (root / "shhs" / "annotations-events-profusion" / "shhs2-200001-profusion.xml").write_text(profusion_xml(STAGES))
+    # CSV with names, TSV with codes, EDF+ with its own stage annotations
+    write_recording(root / "lab" / "patient07_night1.edf")
+    write_csv_hypnogram(root / "lab" / "patient07_night1.csv", STAGES)
+    write_recording(root / "lab" / "patient08_night1.edf")
+    (root / "lab" / "patient08_night1.tsv").write_text("epoch\tstage\n" + "".join(
+        f"{i}\t{c}\n" for i, c in enumerate(STAGES)))
+    write_recording(root / "lab" / "patient09_night1.edf", annotations=[
+        (a * 30.0, n * 30.0, AASM_TO_RK[Stage(c)]) for a, n, c in stage_runs(STAGES)])
+    # no hypnogram at all
+    write_recording(root / "lab" / "unscored.edf")
+    return root
+
+
+def test_scan_pairs_every_format(archive):
+    scan = scan_archive([archive])
+    got = {p.name: (p.hypnogram.name, p.subject) for p in scan.pairs}
+    assert got == {
+        "SC4001E0-PSG": ("SC4001EC-Hypnogram.edf", "SC400"),
+        "SC4002E0-PSG": ("SC4002EC-Hypnogram.edf", "SC400"),
+        "SC4011E0-PSG": ("SC4011EH-Hypnogram.edf", "SC401"),
+        "shhs1-200001": ("shhs1-200001-nsrr.xml", "shhs-200001"),
+        "shhs2-200001": ("shhs2-200001-profusion.xml", "shhs-200001"),
+        "patient07_night1": ("patient07_night1.csv", "patient07"),
+        "patient08_night1": ("patient08_night1.tsv", "patient08"),
+        "patient09_night1": ("patient09_night1.edf", "patient09"),  # its own annotations
+    }
+    assert [p.name for p in scan.unpaired] == ["unscored.edf"]
+    checked = check_archive(scan.pairs)
+    assert not checked.refused
+    from sleepscope.io.hypnogram import read_hypnogram
+
+    for c in checked.usable:  # every format reads back the same night
+        assert read_hypnogram(c.pair.hypnogram, n_epochs=c.n_epochs).tolist() == STAGES.tolist(), c.pair.name
+
+
+def test_hypnogram_of_another_length_refused_with_both_lengths(tmp_path):
+    write_recording(tmp_path / "a.edf", n_epochs=12)
+    write_csv_hypnogram(tmp_path / "a.csv", np.zeros(30, np.int8))  # scored 18 epochs past the end
+    write_recording(tmp_path / "b.edf", n_epochs=12)
+    write_csv_hypnogram(tmp_path / "b.csv", np.zeros(5, np.int8))  # stops 7 epochs short
+    write_recording(tmp_path / "c.edf", n_epochs=12)
+    write_csv_hypnogram(tmp_path / "c.csv", np.zeros(11, np.int8))  # one epoch short: within tolerance
+    checked = check_archive(scan_archive([tmp_path]).pairs)
+    refused = {p.name: why for p, why in checked.refused}
+    assert set(refused) == {"a", "b"}
+    assert "covers 30 epochs" in refused["a"] and "the recording 12 epochs" in refused["a"]
+    assert "covers 5 epochs" in refused["b"] and "the recording 12 epochs" in refused["b"]
+    assert [c.pair.name for c in checked.usable] == ["c"]
+
+
+@pytest.mark.parametrize("name, subject", [
+    ("SC4001E0-PSG.edf", "SC400"), ("ST7152J0-PSG.edf", "ST715"), ("sub-03_ses-2_task-sleep_eeg.edf", "sub-03"),
+    ("shhs2-200077.edf", "shhs-200077"), ("patient07_night2.edf", "patient07"), ("mesa-visit1-0001.edf", "mesa-0001"),
+    ("recording.edf", None), ("night.edf", None), ("2021-03-04.edf", None),
+])
+def test_subject_from_name(name, subject):
+    assert subject_of(name) == subject
+
+
+def _pairs(*subjects):
+    return [ArchivePair(f"{s}_night{k}", __import__("pathlib").Path(f"/a/{s}_night{k}.edf"),
+                        __import__("pathlib").Path(f"/a/{s}_night{k}.csv"), s, True)
+            for s, k in subjects]
+
+
+def test_split_keeps_subjects_apart():
+    pairs = _pairs(*[(f"p{i}", k) for i in range(10) for k in (1, 2)])
+    split = split_archive(pairs, seed=3)
+    sides = [{p.subject for p in part} for part in (split.train, split.validation, split.heldout)]
+    assert sides[0].isdisjoint(sides[1]) and sides[0].isdisjoint(sides[2]) and sides[1].isdisjoint(sides[2])
+    assert len(sides[2]) == 2 and len(sides[1]) == 2 and len(sides[0]) == 6  # 20 % held out, 15 % validation
+    assert len(split.train) + len(split.validation) + len(split.heldout) == 20
+    assert split.by == "subject"
+    assert split_archive(pairs, seed=3) == split  # deterministic
+    two = split_archive(_pairs(("a", 1), ("b", 1), ("b", 2)))
+    assert len({p.subject for p in two.heldout}) == 1 and not two.validation and two.train
+
+
+def test_one_subject_refused_and_says_why():
+    with pytest.raises(SleepScopeError, match=r"all 3 scored recordings are of one subject \(p1.*no night can be "
+                                              r"held out fairly"):
+        split_archive(_pairs(("p1", 1), ("p1", 2), ("p1", 3)))
+    with pytest.raises(SleepScopeError, match="one scored recording only"):
+        split_archive(_pairs(("p1", 1)))
+
+
+def test_cli_train_on_archive_reports_child_against_parent(archive, tmp_path, capsys):
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import read_card, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    import torch
+
+    torch.manual_seed(0)
+    parent = tmp_path / "parent"
+    save_model(SleepStager(get_config("tiny")), parent)
+    out = tmp_path / "child"
+    rc = main(["train", "--recordings", str(archive), "--init", str(parent), "--out", str(out),
+               "--max-steps", "2", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "new model" in captured.out and "parent" in captured.out and "not registered or activated" in captured.out
+    card = read_card(out)
+    h = card.metrics["heldout"]
+    assert set(h) >= {"child", "parent", "nights"} and h["child"]["n_epochs"] == h["parent"]["n_epochs"] > 0
+    held = set(h["nights"])
+    trained = set(card.metrics["train_nights"]) | set(card.metrics["validation_nights"])
+    assert held and held.isdisjoint(trained)
+    # a subject's nights stay on one side: both SHHS visits, both SC400 nights
+    for a, b in (("shhs1-200001", "shhs2-200001"), ("SC4001E0-PSG", "SC4002E0-PSG")):
+        assert (a in held) == (b in held)
+    assert json.dumps(card.metrics)  # plain data
+
+
+def test_cli_train_on_one_subject_exits_2(tmp_path, capsys):
+    from sleepscope.cli import main
+
+    for k in (1, 2):
+        write_recording(tmp_path / f"sub-01_ses-{k}_eeg.edf")
+        write_csv_hypnogram(tmp_path / f"sub-01_ses-{k}_eeg.csv", STAGES)
+    rc = main(["train", "--recordings", str(tmp_path), "--config", "tiny", "--out", str(tmp_path / "m"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "one subject (sub-01" in err and "Traceback" not in err
+    assert not (tmp_path / "m.safetensors").exists()
