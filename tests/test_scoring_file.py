@@ -313,6 +313,35 @@ def test_full_disk_then_space_freed(tmp_path):
         assert labels[:refused].tolist() == [2] * refused and labels[refused] == -1
 
 
+def test_every_change_is_fsynced_before_its_call_returns(rec, path, monkeypatch):
+    """The claim "on disk when the key press returns": a SIGKILL cannot show it, a spy on fsync can."""
+    sf = ScoringFile.open(rec, path)
+    sf.set_stage(0, "W")
+    events = []
+    real_fsync, real_pwrite = os.fsync, os.pwrite
+    jp = str(journal_path(path))
+
+    def name(fd):
+        return os.readlink(f"/proc/self/fd/{fd}")
+
+    def fsync(fd):
+        events.append(("fsync", name(fd)))
+        return real_fsync(fd)
+
+    def pwrite(fd, data, offset):
+        events.append(("write", name(fd)))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    for call in (lambda: sf.set_stage(1, "N2"), sf.undo, sf.redo, lambda: sf.set_reviewed(1),
+                 lambda: sf.set_notes("arousal at 02:10")):
+        events.clear()
+        call()
+        assert ("write", jp) in events and events[-1] == ("fsync", jp), events
+    sf.close()
+
+
 def test_undo_or_redo_that_cannot_be_written_changes_nothing(rec, path, monkeypatch):
     sf = ScoringFile.open(rec, path)
     sf.set_stage(3, "N1")
