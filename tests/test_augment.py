@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from sleepscope.model import augment
@@ -73,25 +74,70 @@ def test_crop_stretch_matches_numpy_interp_for_a_known_window():
 
 def test_views_are_reproducible_from_the_seed_and_differ_between_seeds():
     x = torch.randn(4, 2, 3000)
-    for view in (augment.simclr_view, augment.tstcc_weak, augment.tstcc_strong):
+    for view in (lambda v, g: sum(augment.simclr_views(v, g)), augment.tstcc_weak, augment.tstcc_strong):
         a, b = view(x, _gen(7)), view(x, _gen(7))
         assert torch.equal(a, b)
         assert not torch.equal(a, view(x, _gen(8)))
         assert a.shape == x.shape and a.dtype == x.dtype
 
 
-def test_weak_view_is_close_to_the_signal_and_strong_view_is_not():
-    x = torch.randn(16, 2, 3000)
+def _corr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a = a - a.mean(-1, keepdim=True)
+    b = b - b.mean(-1, keepdim=True)
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))
+
+
+def test_simclr_makes_one_augmentation_per_view_as_section_4_1():
+    """On a known signal (a ramp): view 1 is the ramp's own segments shuffled, view 2 one straight window of it."""
+    t = 3000
+    ramp = torch.arange(t, dtype=torch.float64).repeat(8, 2, 1)
+    v1, v2 = augment.simclr_views(ramp, _gen(4))
+    assert v1.shape == v2.shape == ramp.shape
+    for row in v1.reshape(-1, t).numpy():
+        assert np.array_equal(np.sort(row), np.arange(t))  # every sample, once: nothing cropped or stretched
+        jumps = np.flatnonzero(np.diff(row) != 1)
+        assert 1 <= jumps.size <= 4  # 2-5 whole segments out of order
+    for row in v2.reshape(-1, t).numpy():
+        steps = np.diff(row)
+        assert np.allclose(steps, steps[0]) and 0.5 - 1e-3 <= steps[0] < 1.0  # a window, stretched, in order
+    # the two views of an epoch are built from the same epoch, for the positive pair
+    tones = torch.stack([torch.sin(torch.linspace(0, f, t)) for f in (20.0, 200.0)])[:, None, :]
+    w1, w2 = augment.simclr_views(tones, _gen(5))
+    assert torch.allclose(w1.sort(-1).values, tones.sort(-1).values)
+    assert not torch.allclose(w2, tones)
+
+
+def test_simclr_positive_pairs_are_across_the_two_augmentations():
+    """The objective's SimCLR loss is NT-Xent between the shuffled and the cropped view of each epoch."""
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.objectives import nt_xent
+    from sleepscope.model.pretrain import PretrainObjective
+
+    torch.manual_seed(0)
+    objective = PretrainObjective(SleepStager(CONFIGS["tiny"]), "simclr").eval()
+    x = torch.randn(6, 2, 3000)
+    got = objective(x, step_seed=11)
+    v1, v2 = augment.simclr_views(x, torch.Generator().manual_seed(11 * 1009))
+    expected = 0.5 * sum(
+        nt_xent(head(enc.embed(v1[:, c : c + 1])), head(enc.embed(v2[:, c : c + 1])))
+        for c, enc, head in ((0, objective.eeg_encoder, objective.eeg_head), (1, objective.eog_encoder, objective.eog_head)))
+    assert float(got.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+
+
+def test_tstcc_views_have_the_published_sleep_edf_strengths():
+    """Weak: per-sample factor N(2, 1.5) keeps the order (corr = 2/sqrt(2²+1.5²) = 0.8); strong: order broken."""
+    x = torch.randn(32, 2, 3000, dtype=torch.float64)
     weak = augment.tstcc_weak(x, _gen(3))
-    strong = augment.tstcc_strong(x, _gen(3))
-
-    def corr(a, b):
-        a = a - a.mean(-1, keepdim=True)
-        b = b - b.mean(-1, keepdim=True)
-        return float(((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))).abs().mean())
-
-    assert corr(weak, x) > 0.9
-    assert corr(strong, x) < 0.5
+    factor = weak / x
+    assert abs(float(factor.mean()) - 2.0) < 0.02 and abs(float(factor.std()) - 1.5) < 0.02
+    assert float(_corr(weak, x).mean()) == pytest.approx(0.8, abs=0.02)
+    ramp = torch.arange(3000, dtype=torch.float64).repeat(200, 1, 1)
+    strong = augment.tstcc_strong(ramp, _gen(3))
+    noise = strong - augment.segment_shuffle(ramp, _gen(3), max_segments=12)
+    assert abs(float(noise.std()) - 2.0) < 0.01  # jitter σ 2 on top of the permutation
+    jumps = (torch.diff(strong - noise, dim=-1).round() != 1).sum(-1)
+    assert 1 <= int(jumps.min()) and 9 <= int(jumps.max()) <= 11  # 2 to 12 segments
 
 
 def test_jitter_and_scaling_statistics():

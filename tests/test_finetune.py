@@ -174,7 +174,10 @@ def test_finetune_child_and_parent_on_same_heldout(tmp_path, one_thread):
     child, child_card = load_model(res.path)
     assert child_card.parent == card.version and child_card.version != card.version
     h = child_card.metrics["heldout"]
-    assert h["child"]["n_epochs"] == h["parent"]["n_epochs"] == h["n_epochs"] == res.split.heldout.size
+    assert h["child"]["n_epochs"] == h["parent"]["n_epochs"] == h["n_epochs"] == res.split.report.size
+    # the reported epochs chose nothing: the kept pass was chosen on the other held-out part
+    assert not set(res.split.report) & set(res.split.select) and res.split.select.size > 0
+    assert child_card.metrics["selection"]["n_epochs"] == res.split.select.size
     assert set(h["child"]["f1"]) == {"W", "N1", "N2", "N3", "REM"}
     assert child_card.metrics["data_identity"] == data_identity(cs)
     assert data_identity(cs)[:16] in child_card.data

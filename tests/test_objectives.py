@@ -106,7 +106,7 @@ def test_temporal_contrast_loss_matches_hand_computation():
 
 def test_tstcc_head_combines_temporal_and_contextual_terms():
     torch.manual_seed(0)
-    head = TemporalContrastHead(n_channels=4, hidden=6, horizon=3, projection=5).double().eval()
+    head = TemporalContrastHead(n_channels=4, hidden=6, horizon=3, projection=5, min_context=2).double().eval()
     weak = torch.randn(5, 4, 8, dtype=torch.float64)
     strong = torch.randn(5, 4, 8, dtype=torch.float64)
     t = 2
@@ -130,12 +130,47 @@ def test_tstcc_context_is_causal():
     assert not torch.equal(head.contexts(x, 3), head.contexts(y, 3))
 
 
-def test_tstcc_rejects_a_context_end_without_future_steps():
-    head = TemporalContrastHead(n_channels=3, hidden=4, horizon=4)
-    x = torch.randn(2, 3, 6)
-    with pytest.raises(ValueError):
-        head(x, x, t=2)  # 6 steps, K=4: t must be <= 1
-    assert head.usable_horizon(3) == 2
+def test_tstcc_refuses_a_context_end_without_enough_past_or_future():
+    head = TemporalContrastHead(n_channels=3, hidden=4, horizon=4, min_context=3)
+    x = torch.randn(2, 3, 8)
+    assert head.context_ends(8) == range(2, 4)  # 3..4 steps of context, 4 to predict
+    for t in (1, 4):
+        with pytest.raises(ValueError):
+            head(x, x, t=t)
+    with pytest.raises(ValueError, match="at least 7 time steps"):
+        head.context_ends(6)
+
+
+@pytest.mark.parametrize("config", ["tiny", "default", "paper"])
+def test_tstcc_contrasts_a_long_sequence_with_ten_steps_of_context_in_every_shipped_config(config):
+    """The bottleneck alone (5-10 steps) would leave TS-TCC one step of past; what it really sees is recorded."""
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.pretrain import PretrainObjective
+
+    torch.manual_seed(0)
+    objective = PretrainObjective(SleepStager(CONFIGS[config]), "tstcc")
+    seen = []  # (context steps, steps of the sequence) per call
+    for head in (objective.eeg_head, objective.eog_head):
+        original = head.contexts
+
+        def spy(steps, t, original=original):
+            seen.append((t + 1, steps.shape[2]))
+            return original(steps, t)
+
+        head.contexts = spy
+    x = torch.randn(4, 2, 3000)
+    for step in range(6):  # several draws of the context end
+        objective(x, step_seed=step)
+    contexts, lengths = [c for c, _ in seen], {n for _, n in seen}
+    assert min(contexts) >= 10, contexts
+    (n_steps,) = lengths
+    for head in (objective.eeg_head, objective.eog_head):
+        assert head.context_ends(n_steps).start + 1 >= 10
+        assert head.horizon >= 0.3 * n_steps  # a sizeable share of the sequence is predicted
+    assert max(contexts) + objective.eeg_head.horizon <= n_steps
+    # the draws vary the context length
+    assert len(set(contexts)) > 1
 
 
 @pytest.mark.parametrize("loss", ["clip", "simclr", "tstcc"])

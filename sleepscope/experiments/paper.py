@@ -24,7 +24,7 @@ Resumption: each finished run is written atomically to
 `OUT/runs/<method>-N<n>-seed<s>.json` and skipped when the command is run
 again; pre-trained encoders are saved in `OUT/pretrained/` and reused, and an
 interrupted pre-training or fine-tuning run continues from its state file
-(fine-tuning: the trainer's state plus the early-stopping record and best
+(fine-tuning: the trainer's state, which holds its validation record and best
 weights, in `OUT/runs/.partial/`, removed when the run is written). The
 settings are recorded in `OUT/experiment.json`; a rerun with other settings
 into the same folder is refused, so results of two protocols never mix, except
@@ -52,7 +52,7 @@ from sleepscope.data.synthetic import SYNTHETIC_MARKER
 from sleepscope.errors import SleepScopeError
 from sleepscope.experiments.budgets import Budget, get_budget
 from sleepscope.experiments.tables import METHODS
-from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+from sleepscope.tasks import CancelToken, Progress, check, report
 
 PRETRAIN_METHODS = ("simclr", "tstcc", "clip")
 PAPER_NS = (3, 6, 9, 12)
@@ -173,10 +173,6 @@ class _Scorer:
             ps.append(predict(x, model, device=device, cancel=cancel).stages.astype(np.int64))
             ys.append(y)
         return agreement(np.concatenate(ys), np.concatenate(ps))
-
-
-class _EarlyStop(Cancelled):
-    """Raised from the step callback to end a fine-tuning run whose patience ran out."""
 
 
 def run_paper(
@@ -443,52 +439,8 @@ def _relabel(progress: Progress | None, prefix: str) -> Progress | None:
     return lambda done, total, message: progress(done, total, f"{prefix}: {message}")
 
 
-def _load_tracker(partial: Path) -> tuple[dict | None, dict | None]:
-    """The early-stopping record and best weights of an interrupted run, when its trainer state is consistent.
-
-    The record is written before the trainer's checkpoint of the same step, so a
-    record that lists a validation after the trainer's step means the process died
-    between the two writes: the run then starts afresh (rare; only costs time).
-    """
-    from safetensors.torch import load_file
-
-    from sleepscope.model.train_state import has_state, read_loop_state
-
-    tracker = _read_json(partial.with_name(partial.name + ".early-stop.json"))
-    if not has_state(partial) or tracker is None:
-        _clear_partial(partial)
-        return None, None
-    try:
-        loop = read_loop_state(partial)
-        last = tracker["history"][-1]["step"] if tracker["history"] else 0
-        if last > loop.step:
-            raise ValueError("early-stopping record ahead of the trainer state")
-        weights = load_file(str(partial.with_name(tracker["weights_file"]))) if tracker["weights_file"] else None
-    except Exception:  # unreadable or inconsistent partial state: start the run afresh
-        _clear_partial(partial)
-        return None, None
-    return tracker, weights
-
-
-def _save_tracker(partial: Path, tracker: dict, new_best: dict | None) -> None:
-    """Best weights under a step-numbered name first, then the record naming them, then the old weights go."""
-    from safetensors.torch import save_file
-
-    old = tracker.get("weights_file")
-    if new_best is not None:
-        name = f"{partial.name}.best-{tracker['best_step']}.safetensors"
-        tmp = partial.with_name(name + ".tmp")
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in new_best.items()}, str(tmp))
-        os.replace(tmp, partial.with_name(name))
-        tracker["weights_file"] = name
-    write_json_atomic(partial.with_name(partial.name + ".early-stop.json"), tracker, sort_keys=True)
-    if old and old != tracker["weights_file"]:
-        partial.with_name(old).unlink(missing_ok=True)
-
-
 def _clear_partial(partial: Path) -> None:
-    """Remove every file of a run's interrupted state (trainer state, record, best weights)."""
+    """Remove every file of a run's interrupted state (the trainer's state with its best weights)."""
     _remove_state(partial)
     if partial.parent.is_dir():
         for f in partial.parent.glob(f"{partial.name}.*"):
@@ -506,6 +458,7 @@ def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, night
     from sleepscope.model.distributed import DistInfo
     from sleepscope.model.network import SleepStager
     from sleepscope.model.train import TrainConfig, inverse_frequency_weights, train
+    from sleepscope.model.train_state import has_state
 
     b = settings.budget
     subjects = settings.split.train_subjects(spec.n)
@@ -521,58 +474,26 @@ def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, night
     seq_len = b.seq_len or model.config.seq_len
     dataset = SequenceDataset(lab_cache, train_nights, seq_len=seq_len)
     weights = inverse_frequency_weights(EpochDataset(lab_cache, train_nights).labels) if b.class_weights else None
-    # The trainer checkpoints right after each validation, so that an interrupted run
-    # resumes from a step whose early-stopping record (below) is complete.
+    # Early stopping on validation macro-F1 every `val_every` steps: the trainer validates
+    # with the scorer below, keeps the best weights and stops when patience runs out; it
+    # checkpoints after every validation, so an interrupted run resumes from its state in
+    # OUT/runs/.partial/ with its validation record and best weights.
     cfg = TrainConfig(epochs=10_000, batch_size=b.batch_size, max_steps=b.finetune_steps, seed=spec.seed,
-                      patience=b.patience, checkpoint_every=b.val_every)
-
-    # Early stopping on validation macro-F1 every `val_every` steps, driven from the step
-    # callback: the trainer validates only at the end of a pass, and a quick run is shorter
-    # than one pass. Its record (history, best score, best weights) is saved at every
-    # validation beside the trainer's state in OUT/runs/.partial/.
+                      patience=b.patience, val_every=b.val_every, checkpoint_every=b.val_every)
     partial = partial_dir / spec.run_id
-    tracker, best_weights = _load_tracker(partial)
-    resume = tracker is not None
-    tracker = tracker or {"best": None, "best_step": 0, "best_accuracy": None, "bad": 0, "history": [],
-                          "train_seconds": 0.0, "train_cpu_seconds": 0.0, "weights_file": None}
-    started, cpu_started = time.perf_counter(), time.process_time()
-    prior_wall, prior_cpu = tracker["train_seconds"], tracker["train_cpu_seconds"]
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    resume = has_state(partial)
 
-    def on_step(step: int, total: int, message: str) -> None:
-        nonlocal best_weights
-        if step_progress is not None:
-            step_progress(step, total, f"{spec.run_id}: {message}")
-        if step % b.val_every and step != total:
-            return
-        # Not cancellable: a validation always completes its record, then the trainer
-        # stops at its next step with a state that matches it.
-        a = val_scorer.score(model, dev)
-        tracker["history"].append({"step": step, "macro_f1": a.macro_f1, "accuracy": a.accuracy})
-        improved = tracker["best"] is None or a.macro_f1 > tracker["best"]
-        if improved:
-            tracker.update(best=a.macro_f1, best_step=step, best_accuracy=a.accuracy, bad=0)
-            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            tracker["bad"] += 1
-        tracker["train_seconds"] = prior_wall + time.perf_counter() - started
-        tracker["train_cpu_seconds"] = prior_cpu + time.process_time() - cpu_started
-        _save_tracker(partial, tracker, best_weights if improved else None)
-        if tracker["bad"] >= b.patience:
-            raise _EarlyStop()
+    def validate(m) -> dict:
+        a = val_scorer.score(m, dev, cancel)
+        return {"macro_f1": a.macro_f1, "accuracy": a.accuracy}
 
-    stopped_early = tracker["bad"] >= b.patience
-    if not stopped_early:  # a resumed run whose patience had already run out goes straight to the test
-        try:
-            train(model, dataset, None, cfg, class_weights=weights, state_path=partial, resume=resume,
-                  info=DistInfo(device=dev), progress=on_step, cancel=cancel)
-        except _EarlyStop:
-            stopped_early = True
-    steps = tracker["history"][-1]["step"] if tracker["history"] else 0
-    train_seconds = prior_wall + time.perf_counter() - started
-    train_cpu = prior_cpu + time.process_time() - cpu_started
-    if best_weights is not None:
-        model.load_state_dict(best_weights)
-    model.eval()
+    result = train(model, dataset, None, cfg, class_weights=weights, validate=validate, state_path=partial,
+                   resume=resume, info=DistInfo(device=dev), progress=_relabel(step_progress, spec.run_id),
+                   cancel=cancel)
+    history = [{"step": h["step"], "macro_f1": h["val_macro_f1"], "accuracy": h["val_accuracy"]}
+               for h in result.history]
+    best = next((h for h in history if h["step"] == result.best_step), None)
     started, cpu_started = time.perf_counter(), time.process_time()
     a = test_scorer.score(model, dev, cancel)
     eval_seconds, eval_cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -583,11 +504,11 @@ def _run_one(spec: RunSpec, settings: ExperimentSettings, lab_cache: Path, night
         "init": str(init.name) if init is not None else None,
         "accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "f1": dict(a.f1),
         "confusion": a.confusion.tolist(), "n_test_epochs": a.n_epochs,
-        "steps": steps, "best_step": tracker["best_step"], "stopped_early": stopped_early,
+        "steps": result.steps, "best_step": result.best_step, "stopped_early": result.stopped_early,
         "resumed": resume,
-        "validation": {"macro_f1": tracker["best"], "accuracy": tracker["best_accuracy"],
-                       "epochs": val_scorer.n_epochs, "history": tracker["history"]},
+        "validation": {"macro_f1": best["macro_f1"] if best else None, "accuracy": best["accuracy"] if best else None,
+                       "epochs": val_scorer.n_epochs, "history": history},
         # Wall seconds, and the process's CPU seconds (the figure that does not grow with others' load).
-        "train_seconds": train_seconds, "eval_seconds": eval_seconds,
-        "train_cpu_seconds": train_cpu, "eval_cpu_seconds": eval_cpu,
+        "train_seconds": result.seconds, "eval_seconds": eval_seconds,
+        "train_cpu_seconds": result.cpu_seconds, "eval_cpu_seconds": eval_cpu,
     }

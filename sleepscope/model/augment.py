@@ -82,24 +82,40 @@ def scaling(x: torch.Tensor, generator: torch.Generator, sigma: float) -> torch.
     return x * factor.to(x.device)
 
 
-def simclr_view(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One SimCLR view: random crop stretched back, then segment shuffle (section 4 of the paper)."""
-    return segment_shuffle(crop_stretch(x, generator), generator)
+def sample_scaling(x: torch.Tensor, generator: torch.Generator, sigma: float, loc: float = 2.0) -> torch.Tensor:
+    """Multiply every sample by its own factor drawn from N(loc, sigma) (TS-TCC's weak "scaling").
+
+    TS-TCC draws one factor per time step, not one per signal: the view keeps
+    the signal's order and rhythm but not its local amplitude.
+    """
+    factor = loc + sigma * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    return x * factor.to(x.device)
 
 
-# TS-TCC's views: the weak one keeps the signal's order (scaling + small
-# noise), the strong one breaks it (segment permutation + larger noise), so
-# predicting one view's future from the other's past needs the slow structure
-# of the signal, not its local shape. The strengths are ours for z-scored
-# 100-Hz epochs.
-WEAK_SCALE_SIGMA = 0.2
-WEAK_JITTER_SIGMA = 0.1
-STRONG_JITTER_SIGMA = 0.3
-STRONG_MAX_SEGMENTS = 5
+def simclr_views(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """SimCLR's two views of each epoch, one augmentation each (section 4.1 of the paper).
+
+    View 1 is cut into segments and shuffled; view 2 is a random crop stretched
+    back to 30 s. Row i of the two views comes from epoch i: they are the
+    positive pair, so the network must match an epoch across the two
+    augmentations rather than undo one of them.
+    """
+    return segment_shuffle(x, generator), crop_stretch(x, generator)
+
+
+# TS-TCC's views with the strengths of its published Sleep-EDF setting
+# (Eldele et al. 2021, config sleepEDF): weak = per-sample scaling N(2, 1.5);
+# strong = permutation of up to 12 segments plus jitter of σ 2. The weak view
+# keeps the signal's order, the strong one breaks it, so predicting one view's
+# future from the other's past needs the slow structure of the signal.
+WEAK_SCALE_SIGMA = 1.5
+WEAK_SCALE_LOC = 2.0
+STRONG_JITTER_SIGMA = 2.0
+STRONG_MAX_SEGMENTS = 12
 
 
 def tstcc_weak(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return jitter(scaling(x, generator, WEAK_SCALE_SIGMA), generator, WEAK_JITTER_SIGMA)
+    return sample_scaling(x, generator, WEAK_SCALE_SIGMA, WEAK_SCALE_LOC)
 
 
 def tstcc_strong(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

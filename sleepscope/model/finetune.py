@@ -4,15 +4,17 @@ The corrections are cut into blocks of consecutive epochs of one recording;
 whole blocks are held out, chosen so that every stage keeps about the asked
 fraction (stratified), and the training data loses ``guard`` epochs on each
 side of a held-out block: 30-s neighbours look alike, and a held-out epoch
-whose twin was trained on would flatter the child. The child and its parent
-are then scored on exactly the same held-out epochs, with the same sequence
-windows, so the technician compares like with like before activating.
+whose twin was trained on would flatter the child. The held-out blocks are
+themselves cut in two parts: one chooses the kept pass (early stopping), the
+other is only scored, so the child's figures are not flattered by the choice.
+The child and its parent are scored on exactly the same reported epochs, with
+the same sequence windows, so the technician compares like with like before
+activating.
 
 The loop itself is :func:`sleepscope.model.train.train` (Adam, early stopping
-on held-out macro-F1, best weights kept); this module feeds it sequences
-built from the correction arrays in memory. The held-out epochs choose the
-kept pass as well as score it, so the child's held-out figures lean slightly
-optimistic; the card says so.
+on the selection part's macro-F1, best weights kept), followed through its
+step and validation hooks; this module feeds it sequences built from the
+correction arrays in memory.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,9 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.model.checkpoint import ModelCard, save_model
 from sleepscope.model.distributed import DistInfo
 from sleepscope.model.network import SleepStager
-from sleepscope.scoring.agreement import agreement
 from sleepscope.scoring.corrections import CorrectionSet
 from sleepscope.stages import N_CLASSES, NAMES
-from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+from sleepscope.tasks import CancelToken, Cancelled, Progress, check
 
 #: events(dict): {"event": "parent"|"step"|"epoch", ...}; see `finetune`.
 Events = Callable[[dict], None]
@@ -74,21 +74,41 @@ class FineTuneOptions:
             raise SleepScopeError("max steps must be at least 1")
 
 
+def _indices(runs: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(runs) if runs else np.zeros(0, np.int64)
+
+
 @dataclass
 class Split:
-    """Indices into a CorrectionSet: contiguous runs for training and for held-out validation."""
+    """Indices into a CorrectionSet: contiguous runs for training, for choosing the kept pass, and for reporting.
+
+    The selection and report parts together are the held-out epochs; neither is trained on.
+    """
 
     train_runs: list[np.ndarray]
-    heldout_runs: list[np.ndarray]
+    select_runs: list[np.ndarray]
+    report_runs: list[np.ndarray]
     dropped: int  # guard epochs used for neither
 
     @property
+    def heldout_runs(self) -> list[np.ndarray]:
+        return self.select_runs + self.report_runs
+
+    @property
     def train(self) -> np.ndarray:
-        return np.concatenate(self.train_runs) if self.train_runs else np.zeros(0, np.int64)
+        return _indices(self.train_runs)
+
+    @property
+    def select(self) -> np.ndarray:
+        return _indices(self.select_runs)
+
+    @property
+    def report(self) -> np.ndarray:
+        return _indices(self.report_runs)
 
     @property
     def heldout(self) -> np.ndarray:
-        return np.concatenate(self.heldout_runs) if self.heldout_runs else np.zeros(0, np.int64)
+        return _indices(self.heldout_runs)
 
 
 @dataclass
@@ -123,24 +143,17 @@ def contiguous_runs(cs: CorrectionSet) -> list[np.ndarray]:
     return runs
 
 
-def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1, seed: int = 0) -> Split:
-    """Hold out whole blocks of `block` consecutive epochs, stratified by stage, with guard gaps."""
-    if block < 1:
-        raise SleepScopeError("the held-out block must be at least one epoch long")
-    blocks: list[np.ndarray] = []
-    for run in contiguous_runs(cs):
-        blocks.extend(run[i : i + block] for i in range(0, run.size, block))
-    counts = np.stack([np.bincount(cs.y[b], minlength=N_CLASSES)[:N_CLASSES] for b in blocks])
+def _stratified_pick(counts: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Which blocks (rows of per-stage counts) to pick so that every stage keeps about `fraction` of its epochs."""
     target = fraction * counts.sum(0).astype(np.float64)
     scale = np.maximum(target, 1.0)
-    rng = np.random.default_rng(seed)
-    # Greedy: a block is held out when it brings every stage's held-out count, relative to
+    # Greedy: a block is picked when it brings every stage's picked count, relative to
     # its target, closer overall (squared error); relative error lets rare stages count.
     # Blocks holding the rarest stages come first so those stages reach their share.
     freq = counts.sum(0).astype(np.float64)
     rarity = np.array([freq[c > 0].min() if c.any() else np.inf for c in counts])
-    order = np.lexsort((rng.random(len(blocks)), rarity))
-    held = np.zeros(len(blocks), bool)
+    order = np.lexsort((rng.random(len(counts)), rarity))
+    picked = np.zeros(len(counts), bool)
     need = target.copy()
     # the total counts as much as all stages together, so rare stages cannot inflate it
     weight_total = float(np.count_nonzero(target > 0))
@@ -151,8 +164,25 @@ def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1
     for b in order:
         after = need - counts[b]
         if err(after) < err(need):
-            held[b] = True
+            picked[b] = True
             need = after
+    return picked
+
+
+def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1, seed: int = 0) -> Split:
+    """Hold out whole blocks of `block` consecutive epochs, stratified by stage, with guard gaps.
+
+    The held-out blocks are then halved and the halves shared, again stratified,
+    between the part that chooses the kept pass and the part that is reported.
+    """
+    if block < 1:
+        raise SleepScopeError("the held-out block must be at least one epoch long")
+    blocks: list[np.ndarray] = []
+    for run in contiguous_runs(cs):
+        blocks.extend(run[i : i + block] for i in range(0, run.size, block))
+    counts = np.stack([np.bincount(cs.y[b], minlength=N_CLASSES)[:N_CLASSES] for b in blocks])
+    rng = np.random.default_rng(seed)
+    held = _stratified_pick(counts, fraction, rng)
     if not held.any() or held.all():
         raise SleepScopeError(
             f"{len(cs)} labelled epochs are too few to hold out {fraction:.0%} for validation and still "
@@ -169,14 +199,28 @@ def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1
             for i in mine[~is_held[mine]]:
                 if np.min(np.abs(held_epochs - cs.epoch[i])) <= guard:
                     drop[i] = True
-    train_runs, held_runs = [], []
+    halves = [h for b in np.flatnonzero(held) for h in np.array_split(blocks[b], 2) if h.size]
+    if len(halves) < 2:
+        raise SleepScopeError(
+            f"{len(cs)} labelled epochs leave too few held-out epochs to both choose and check the model; "
+            "label more epochs (a few hundred at least) or raise the held-out fraction")
+    half_counts = np.stack([np.bincount(cs.y[h], minlength=N_CLASSES)[:N_CLASSES] for h in halves])
+    to_report = _stratified_pick(half_counts, 0.5, rng)
+    if to_report.all() or not to_report.any():
+        to_report[:] = False
+        to_report[1::2] = True
+    is_report = np.zeros(len(cs), bool)
+    for h in np.flatnonzero(to_report):
+        is_report[halves[h]] = True
+    train_runs, select_runs, report_runs = [], [], []
     for run in contiguous_runs(cs):
-        for mask, out in ((~is_held[run] & ~drop[run], train_runs), (is_held[run], held_runs)):
+        for mask, out in ((~is_held[run] & ~drop[run], train_runs), (is_held[run] & ~is_report[run], select_runs),
+                          (is_report[run], report_runs)):
             sel = run[mask]
             if sel.size:
                 cuts = np.flatnonzero(np.diff(cs.epoch[sel]) != 1) + 1
                 out.extend(r for r in np.split(sel, cuts) if r.size)
-    return Split(train_runs, held_runs, int(drop.sum()))
+    return Split(train_runs, select_runs, report_runs, int(drop.sum()))
 
 
 class CorrectionSequences(Dataset):
@@ -223,52 +267,11 @@ class CorrectionSequences(Dataset):
         return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.device) -> dict:
+def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.device,
+              cancel: CancelToken | None = None) -> dict:
     from sleepscope.model.train import evaluate, metrics_dict
 
-    return metrics_dict(evaluate(model, data, device=device))
-
-
-class _ValidationTap:
-    """Sees the model's held-out predictions as the training loop validates, without a second pass.
-
-    `train()` scores the held-out sequences after every pass in eval mode, in
-    dataset order; a forward hook collects those logits and, once the pass is
-    complete, reports its macro-F1 as an event. It also checks cancellation
-    between validation batches, which the loop itself does not.
-    """
-
-    def __init__(self, model: SleepStager, labels: np.ndarray, n_items: int, events: Events | None,
-                 cancel: CancelToken | None) -> None:
-        self.labels, self.n_items, self.events, self.cancel = labels, n_items, events, cancel
-        self.preds: list[np.ndarray] = []
-        self.items = 0
-        self.passes = 0
-        self.enabled = False
-        self.handle = model.register_forward_hook(self._hook)
-
-    def _hook(self, module: torch.nn.Module, _inp, out: torch.Tensor) -> None:
-        if not self.enabled or module.training:
-            return
-        check(self.cancel)
-        self.preds.append(out.detach().argmax(-1).reshape(-1).cpu().numpy())
-        self.items += out.shape[0]
-        if self.items >= self.n_items:
-            p = np.concatenate(self.preds)
-            self.preds, self.items = [], 0
-            self.passes += 1
-            keep = self.labels >= 0
-            a = agreement(self.labels[keep], p[: self.labels.size][keep])
-            if self.events is not None:
-                self.events({"event": "epoch", "epoch": self.passes, "val_macro_f1": a.macro_f1,
-                             "val_accuracy": a.accuracy, "val_kappa": a.kappa})
-
-    def close(self) -> None:
-        self.enabled = False
-        self.handle.remove()
-
-
-_LOSS = re.compile(r"loss\s+(-?[0-9.]+(?:e[-+]?\d+)?|nan|inf)", re.I)
+    return metrics_dict(evaluate(model, data, device=device, cancel=cancel))
 
 
 def finetune(
@@ -285,19 +288,23 @@ def finetune(
 ) -> FineTuneResult:
     """Fine-tune a copy of `parent` on `corrections`; the parent itself is not changed.
 
-    Returns the child (best held-out pass) and its card; with `out` the child is
-    saved there (`OUT.safetensors` + `OUT.json`, on the main process only).
-    The card carries: parent = the parent's version, data = the identity of the
-    corrections, metrics = held-out accuracy / macro-F1 / kappa / per-stage F1
-    of the child AND of the parent on the same held-out epochs.
+    Returns the child (the pass best on the selection part) and its card; with
+    `out` the child is saved there (`OUT.safetensors` + `OUT.json`, on the
+    main process only). The card carries: parent = the parent's version,
+    data = the identity of the corrections, metrics["heldout"] = accuracy /
+    macro-F1 / kappa / per-stage F1 of the child AND of the parent on the same
+    report epochs (which chose nothing), metrics["selection"] = both on the
+    selection part.
 
     `events` receives dicts as training goes: ``{"event": "parent", ...}``
-    (the parent's held-out figures, before training), ``{"event": "step",
-    "step", "total", "loss"}`` per optimiser step and ``{"event": "epoch",
-    "epoch", "val_macro_f1", ...}`` per pass. Raises ``Cancelled`` when
+    (the parent's figures on the selection part, before training),
+    ``{"event": "step", "step", "total", "loss"}`` per optimiser step and
+    ``{"event": "epoch", "epoch", "val_macro_f1", ...}`` per pass (selection
+    part). Raises ``Cancelled`` when
     `cancel` fires (checked every step and every validation batch); nothing is
     written then.
     """
+    from sleepscope.model.loop import StepEvent, ValidationEvent
     from sleepscope.model.train import TrainConfig, inverse_frequency_weights, train
 
     opts = options or FineTuneOptions()
@@ -311,49 +318,55 @@ def finetune(
     block = opts.block_epochs or seq_len
     split = split_heldout(corrections, opts.holdout, block, opts.guard_epochs, opts.seed)
     train_data = CorrectionSequences(corrections, split.train_runs, seq_len)
-    held_data = CorrectionSequences(corrections, split.heldout_runs, seq_len)
+    select_data = CorrectionSequences(corrections, split.select_runs, seq_len)
+    report_data = CorrectionSequences(corrections, split.report_runs, seq_len)
     identity = data_identity(corrections)
     device = info.device
     check(cancel)
 
     parent = parent.to(device)
-    parent_metrics = _evaluate(parent, held_data, device) if info.is_main else {}
-    if events is not None and info.is_main:
-        events({"event": "parent", "val_macro_f1": parent_metrics["macro_f1"],
-                "val_accuracy": parent_metrics["accuracy"], "n_train": int(split.train.size),
-                "n_heldout": int(split.heldout.size)})
+    main = info.is_main
+    parent_select = _evaluate(parent, select_data, device, cancel) if main else {}
+    parent_report = _evaluate(parent, report_data, device, cancel) if main else {}
+    if events is not None and main:
+        events({"event": "parent", "val_macro_f1": parent_select["macro_f1"],
+                "val_accuracy": parent_select["accuracy"], "n_train": int(split.train.size),
+                "n_heldout": int(split.heldout.size), "n_select": int(split.select.size),
+                "n_report": int(split.report.size)})
     check(cancel)
 
     child = copy.deepcopy(parent)
     cfg = TrainConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, patience=opts.patience,
                       max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
-    tap = _ValidationTap(child, held_data.labels(), len(held_data), events if info.is_main else None, cancel)
 
-    def on_progress(done: int, total: int, message: str) -> None:
-        report(progress, done, total, message)
-        if events is not None and info.is_main:
-            m = _LOSS.search(message)
-            events({"event": "step", "step": done, "total": total, "loss": float(m.group(1)) if m else math.nan})
+    def on_step(e: StepEvent) -> None:
+        if events is not None and main:
+            events({"event": "step", "step": e.step, "total": e.total, "loss": e.loss})
 
-    tap.enabled = True  # it ignores the training forward passes (train mode)
-    try:
-        result = train(child, train_data, held_data, cfg, class_weights=weights, info=info,
-                       progress=on_progress, cancel=cancel)
-    finally:
-        tap.close()
+    def on_validation(v: ValidationEvent) -> None:
+        if events is not None and main:
+            events({"event": "epoch", "epoch": v.epoch + 1, "val_macro_f1": v.metrics["macro_f1"],
+                    "val_accuracy": v.metrics.get("accuracy", math.nan), "val_kappa": v.metrics.get("kappa", math.nan)})
+
+    result = train(child, train_data, select_data, cfg, class_weights=weights, on_step=on_step,
+                   on_validation=on_validation, info=info, progress=progress, cancel=cancel)
     check(cancel)
 
-    child_metrics = _evaluate(child, held_data, device) if info.is_main else {}
+    child_report = _evaluate(child, report_data, device, cancel) if main else {}
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
     metrics = {
         "data_identity": identity,
-        "heldout": {"child": child_metrics, "parent": parent_metrics, "n_epochs": int(split.heldout.size)},
+        # Reported epochs: held out, and not used to choose the kept pass.
+        "heldout": {"child": child_report, "parent": parent_report, "n_epochs": int(split.report.size)},
+        # The epochs that chose the kept pass: the child's figure here is optimistic by construction.
+        "selection": {"child": result.validation, "parent": parent_select, "n_epochs": int(split.select.size)},
         "finetune": {
             "n_corrections": len(corrections), "n_train": int(split.train.size),
-            "n_heldout": int(split.heldout.size), "n_guard_dropped": split.dropped, "recordings": n_rec,
+            "n_heldout": int(split.heldout.size), "n_select": int(split.select.size),
+            "n_report": int(split.report.size), "n_guard_dropped": split.dropped, "recordings": n_rec,
             "per_stage": corrections.counts_per_stage(), "per_source": per_source,
             "epochs": result.epochs, "steps": result.steps, "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early, "lr": opts.lr, "batch_size": opts.batch_size,
@@ -369,13 +382,14 @@ def finetune(
         parent=parent_card.version or getattr(parent, "version", None),
         data=(f"fine-tuned on corrections sha256:{identity[:16]}: {len(corrections)} labelled epochs of {n_rec} "
               f"recording(s) ({', '.join(files[:5])}{', ...' if len(files) > 5 else ''}); "
-              f"{split.train.size} trained on, {split.heldout.size} held out; from parent {parent_card.version}"),
+              f"{split.train.size} trained on, {split.heldout.size} held out ({split.select.size} to choose the "
+              f"kept pass, {split.report.size} to report); from parent {parent_card.version}"),
         metrics=metrics,
         notes=(f"fine-tuned from {parent_card.version}: Adam lr {opts.lr}, {result.epochs} passes, best pass "
                f"{result.best_epoch + 1}" + (", encoders frozen" if opts.freeze_encoders else "")
                + (", class weights" if opts.class_weights else "")
-               + ". The held-out epochs also chose the kept pass, so the child's held-out figures lean "
-               "slightly optimistic; the parent's do not."),
+               + f". The kept pass was chosen on {split.select.size} held-out epochs; the held-out figures are "
+               f"on {split.report.size} others that chose nothing."),
     )
     path = None
     if out is not None and info.is_main:

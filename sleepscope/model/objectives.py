@@ -90,24 +90,31 @@ class TemporalContrastHead(nn.Module):
     a context vector c_t; K linear maps predict the next K steps of the other
     view from c_t. A small MLP projects the context vectors for the
     contextual NT-Xent. Used only during pre-training, then discarded.
+
+    The context always holds at least `min_context` steps and the horizon is
+    `horizon` steps: a sequence shorter than both together is refused, so the
+    task can never shrink to predicting from one step of past.
     """
 
-    def __init__(self, n_channels: int, hidden: int = 64, horizon: int = 4, projection: int = 32) -> None:
+    def __init__(self, n_channels: int, hidden: int = 64, horizon: int = 12, projection: int = 32,
+                 min_context: int = 10) -> None:
         super().__init__()
-        if horizon < 1:
-            raise ValueError("horizon must be >= 1")
+        if horizon < 1 or min_context < 1:
+            raise ValueError("horizon and min_context must be >= 1")
         self.horizon = horizon
+        self.min_context = min_context
         self.context = nn.GRU(n_channels, hidden, batch_first=True)
         self.predictors = nn.ModuleList(nn.Linear(hidden, n_channels) for _ in range(horizon))
         self.projection = nn.Sequential(
             nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, projection)
         )
 
-    def usable_horizon(self, n_steps: int) -> int:
-        """K for an encoder of n_steps time steps: at least one step of context must remain."""
-        if n_steps < 2:
-            raise ValueError(f"TS-TCC needs an encoder with at least 2 time steps, this one has {n_steps}")
-        return min(self.horizon, n_steps - 1)
+    def context_ends(self, n_steps: int) -> range:
+        """The allowed last context steps t for a sequence of n_steps: ≥ min_context steps of past, horizon of future."""
+        if n_steps < self.min_context + self.horizon:
+            raise ValueError(f"TS-TCC needs at least {self.min_context + self.horizon} time steps "
+                             f"({self.min_context} of context, {self.horizon} to predict), got {n_steps}")
+        return range(self.min_context - 1, n_steps - self.horizon)
 
     def contexts(self, steps: torch.Tensor, t: int) -> torch.Tensor:
         """Context vector c_t (N, hidden) from steps (N, C, T) up to and including index t."""
@@ -128,14 +135,16 @@ class TemporalContrastHead(nn.Module):
     ) -> torch.Tensor:
         """TS-TCC loss for the encoder steps (N, C, T) of the weak and strong views.
 
-        t is the last step the context sees (drawn by the caller, the same on
-        every rank). The weak context predicts the strong view's future and
-        vice versa (the cross-view prediction is what makes the task hard).
+        t is the last step the context sees (drawn by the caller from
+        `context_ends`, the same on every rank). The weak context predicts the
+        strong view's future and vice versa (the cross-view prediction is what
+        makes the task hard).
         """
-        n_steps = weak.shape[2]
-        k = self.usable_horizon(n_steps)
-        if not 0 <= t <= n_steps - 1 - k:
-            raise ValueError(f"context end t={t} leaves no {k} future steps of {n_steps}")
+        ends = self.context_ends(weak.shape[2])
+        if t not in ends:
+            raise ValueError(f"context end t={t} is outside {ends.start}..{ends.stop - 1} "
+                             f"(at least {self.min_context} steps of context and {self.horizon} of future)")
+        k = self.horizon
         c_weak = self.contexts(weak, t)
         c_strong = self.contexts(strong, t)
         future_weak = weak[:, :, t + 1 : t + 1 + k].permute(2, 0, 1)  # (k, N, C)

@@ -8,11 +8,17 @@ checkpoint, so that `sleepscope train --init MODEL` starts from it.
 
 - clip: EEG and EOG embeddings of the same epoch are a positive pair
   (equation 2, τ = 0.06); cross-modal, no augmentation.
-- simclr: two views (crop + stretch, then segment shuffle) of each epoch,
-  NT-Xent per modality (EEG with EEG, EOG with EOG) through a small
-  projection head that is discarded afterwards.
-- tstcc: a weak and a strong view, temporal contrasting over the encoder's
-  bottleneck time steps plus contextual contrasting, per modality.
+- simclr: two views of each epoch, one augmentation each (section 4.1):
+  segments shuffled, and a random crop stretched back; the two views of an
+  epoch are the positive pair. NT-Xent per modality (EEG with EEG, EOG with
+  EOG) through a small projection head that is discarded afterwards.
+- tstcc: a weak and a strong view, temporal contrasting over a sequence of
+  encoder time steps plus contextual contrasting, per modality. The sequence
+  is the encoder stage with `TSTCC_STEPS` steps (every configuration we ship
+  has one), with every deeper stage repeated onto its time grid so that the
+  whole encoder learns from the task: at least `TSTCC_MIN_CONTEXT` steps of
+  context and a horizon of `TSTCC_HORIZON` steps (the bottleneck alone has 5
+  to 10 steps, which would leave one step of past).
 
 Randomness of a step (views, TS-TCC's context end) comes from a generator
 seeded by (run seed, step, rank), so an interrupted run resumed from its
@@ -31,13 +37,36 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model import augment
-from sleepscope.model.distributed import DistInfo, all_gather_with_grad, data_parallel, sampler
+from sleepscope.model.distributed import DistInfo, all_gather_with_grad, broadcast_float, data_parallel, sampler
+from sleepscope.model.loop import Schedule, StepHook, run_loop
 from sleepscope.model.network import SleepStager
 from sleepscope.model.objectives import TemporalContrastHead, clip_loss, nt_xent
 from sleepscope.model.train_state import save_state, start_or_resume
-from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+from sleepscope.tasks import CancelToken, Progress
 
 METHODS = ("clip", "simclr", "tstcc")
+#: TS-TCC's sequence: steps per epoch, fewest steps of context, steps predicted (40 % of the
+#: sequence, as the published 50 of 127)
+TSTCC_STEPS = 30
+TSTCC_MIN_CONTEXT = 10
+TSTCC_HORIZON = 12
+
+
+def tstcc_stage(stage_lengths: tuple[int, ...]) -> int:
+    """Index of the encoder stage whose time steps TS-TCC contrasts: the one of TSTCC_STEPS steps."""
+    for i, n in enumerate(stage_lengths):
+        if n == TSTCC_STEPS:
+            return i
+    raise SleepScopeError(
+        f"TS-TCC needs an encoder stage of {TSTCC_STEPS} time steps; this configuration's stages have "
+        f"{', '.join(map(str, stage_lengths))}; choose pools that give one, or another pre-training method")
+
+
+def tstcc_steps(outs: list[torch.Tensor], stage: int) -> torch.Tensor:
+    """(N, C, TSTCC_STEPS): stage `stage`'s output with every deeper stage repeated onto its time grid."""
+    n = outs[stage].shape[-1]
+    parts = [outs[stage]] + [o.repeat_interleave(n // o.shape[-1], dim=-1) for o in outs[stage + 1 :]]
+    return torch.cat(parts, dim=1)
 
 
 def _rank() -> int:
@@ -66,10 +95,14 @@ class PretrainObjective(nn.Module):
             self.eeg_head = nn.Sequential(nn.ReLU(), nn.Linear(d, d))
             self.eog_head = nn.Sequential(nn.ReLU(), nn.Linear(d, d))
         elif method == "tstcc":
-            c = cfg.widths[-1]
-            self.eeg_head = TemporalContrastHead(c, hidden=max(16, 2 * c), horizon=4, projection=max(8, c))
-            self.eog_head = TemporalContrastHead(c, hidden=max(16, 2 * c), horizon=4, projection=max(8, c))
-            # TS-TCC works on the bottleneck's time steps: the embedding
+            self.stage = tstcc_stage(cfg.stage_lengths())
+            c = sum(cfg.widths[self.stage :])
+            hidden = min(128, max(16, c))
+            self.eeg_head = TemporalContrastHead(c, hidden=hidden, horizon=TSTCC_HORIZON, projection=max(8, hidden // 2),
+                                                 min_context=TSTCC_MIN_CONTEXT)
+            self.eog_head = TemporalContrastHead(c, hidden=hidden, horizon=TSTCC_HORIZON, projection=max(8, hidden // 2),
+                                                 min_context=TSTCC_MIN_CONTEXT)
+            # TS-TCC works on the encoder's time steps: the embedding
             # projection is not part of its graph.
             for enc in (self.eeg_encoder, self.eog_encoder):
                 enc.projection.requires_grad_(False)
@@ -87,8 +120,7 @@ class PretrainObjective(nn.Module):
         shared = torch.Generator().manual_seed(step_seed)
         x_cpu = x.detach().cpu()
         if self.method == "simclr":
-            v1 = augment.simclr_view(x_cpu, local).to(x.device)
-            v2 = augment.simclr_view(x_cpu, local).to(x.device)
+            v1, v2 = (v.to(x.device) for v in augment.simclr_views(x_cpu, local))
             losses = []
             for ch, enc, head in ((0, self.eeg_encoder, self.eeg_head), (1, self.eog_encoder, self.eog_head)):
                 z1 = all_gather_with_grad(head(enc.embed(v1[:, ch : ch + 1])))
@@ -100,11 +132,10 @@ class PretrainObjective(nn.Module):
         strong = augment.tstcc_strong(x_cpu, local).to(x.device)
         losses = []
         for ch, enc, head in ((0, self.eeg_encoder, self.eeg_head), (1, self.eog_encoder, self.eog_head)):
-            s_weak = all_gather_with_grad(enc(weak[:, ch : ch + 1])[-1])
-            s_strong = all_gather_with_grad(enc(strong[:, ch : ch + 1])[-1])
-            n_steps = s_weak.shape[2]
-            k = head.usable_horizon(n_steps)
-            t = int(torch.randint(0, n_steps - k, (1,), generator=shared))
+            s_weak = all_gather_with_grad(tstcc_steps(enc(weak[:, ch : ch + 1]), self.stage))
+            s_strong = all_gather_with_grad(tstcc_steps(enc(strong[:, ch : ch + 1]), self.stage))
+            ends = head.context_ends(s_weak.shape[2])
+            t = ends[int(torch.randint(0, len(ends), (1,), generator=shared))]
             losses.append(head(s_weak, s_strong, t))
         return 0.5 * (losses[0] + losses[1])
 
@@ -155,6 +186,7 @@ def pretrain(
     state_path: str | os.PathLike | None = None,
     resume: bool = False,
     info: DistInfo = DistInfo(),
+    on_step: StepHook | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> PretrainResult:
@@ -163,6 +195,8 @@ def pretrain(
     With `state_path` the run writes its resumable state there every
     `cfg.checkpoint_every` steps (rank 0 only); `resume=True` continues from
     it. On cancellation the state is written first, then `Cancelled` raised.
+    The loop is :func:`sleepscope.model.loop.run_loop` (no validation here);
+    `on_step` follows each step's loss and may end the run by returning True.
     """
     torch.manual_seed(cfg.seed)
     device = info.device
@@ -191,35 +225,26 @@ def pretrain(
         if state_path is not None and info.is_main:
             save_state(state_path, objective, optimizer, state)
 
-    try:
-        while state.step < total and state.epoch < cfg.epochs:
-            samp.set_epoch(state.epoch)
-            order = list(samp)
-            batches = [order[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(steps_per_epoch)]
-            loader = DataLoader(dataset, batch_sampler=batches[state.batch_in_epoch :])
-            for batch in loader:
-                check(cancel)
-                x = epochs_of(batch).to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                loss = model(x, step_seed=cfg.seed * 1_000_003 + state.step)
-                loss.backward()
-                optimizer.step()
-                state.step += 1
-                state.batch_in_epoch += 1
-                state.losses.append(float(loss.detach()))
-                report(progress, state.step, total, f"{cfg.method} epoch {state.epoch + 1} loss {state.losses[-1]:.4f}")
-                if state.step % cfg.checkpoint_every == 0:
-                    checkpoint()
-                if state.step >= total:
-                    break
-            if state.batch_in_epoch >= steps_per_epoch:
-                state.epoch += 1
-                state.batch_in_epoch = 0
-                checkpoint()
-    except Cancelled:
-        checkpoint()
-        raise
-    state.finished = True
-    checkpoint()
+    def batches(epoch: int, skip: int):
+        samp.set_epoch(epoch)
+        order = list(samp)
+        chunks = [order[i * cfg.batch_size : (i + 1) * cfg.batch_size] for i in range(steps_per_epoch)]
+        return DataLoader(dataset, batch_sampler=chunks[skip:])
+
+    def step(batch, index: int) -> float:
+        x = epochs_of(batch).to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(x, step_seed=cfg.seed * 1_000_003 + index)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    def agree(stop: bool) -> bool:
+        return broadcast_float(1.0 if stop else 0.0, info) > 0.5
+
+    schedule = Schedule(steps_per_epoch=steps_per_epoch, epochs=cfg.epochs, total=total,
+                        checkpoint_every=cfg.checkpoint_every)
+    run_loop(state, schedule, batches, step, checkpoint=checkpoint, agree=agree, on_step=on_step,
+             progress=progress, label=f"{cfg.method} ", cancel=cancel)
     stager.eval()
     return PretrainResult(steps=state.step, epochs=state.epoch, losses=list(state.losses))

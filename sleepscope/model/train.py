@@ -3,15 +3,18 @@
 Mini-batches of sequences of consecutive epochs (items `(x (L, 2, 3000),
 y (L,))`, label -1 ignored), Adam as the paper (lr 1e-3, betas 0.9/0.999),
 cross-entropy optionally weighted by inverse class frequency. After every
-pass over the training data the model is scored on the validation nights;
-the weights with the best validation macro-F1 are kept, and training stops
-after `patience` passes without improvement.
+pass (or every `val_every` steps) the model is scored on the validation
+nights; the weights with the best validation macro-F1 are kept, and training
+stops after `patience` validations without improvement. The loop itself is
+:func:`sleepscope.model.loop.run_loop`, shared with pre-training; callers
+follow a run through its `on_step` / `on_validation` hooks.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -21,11 +24,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
+from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
 from sleepscope.model.network import SleepStager
 from sleepscope.model.train_state import save_state, start_or_resume
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.stages import N_CLASSES
-from sleepscope.tasks import CancelToken, Cancelled, Progress, check, report
+from sleepscope.tasks import CancelToken, Progress, check
 
 
 @dataclass
@@ -34,8 +38,10 @@ class TrainConfig:
     batch_size: int = 4  # the paper's mini-batch (of sequences here)
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
-    #: passes without a better validation macro-F1 before stopping
+    #: validations without a better validation macro-F1 before stopping
     patience: int = 5
+    #: validate every this many steps (and at the last one); None = after every pass
+    val_every: int | None = None
     max_steps: int | None = None
     seed: int = 0
     freeze_encoders: bool = False
@@ -47,11 +53,14 @@ class TrainConfig:
 class TrainResult:
     steps: int
     epochs: int
-    best_epoch: int
+    best_epoch: int  # pass of the kept weights' validation
     stopped_early: bool
     validation: dict | None  # metrics of the kept weights on the validation data
     losses: list[float] = field(default_factory=list)
-    history: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)  # one entry per validation
+    best_step: int = -1
+    seconds: float = 0.0  # in the loop, over every resumption of the run
+    cpu_seconds: float = 0.0
 
 
 def inverse_frequency_weights(labels: np.ndarray) -> torch.Tensor:
@@ -94,13 +103,15 @@ def train_mode(model: SleepStager, freeze_encoders: bool) -> None:
 
 
 @torch.no_grad()
-def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, device: torch.device,
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, predicted stages) over every item of a sequence dataset, -1 labels dropped."""
     was_training = model.training
     model.eval()
     ys, ps = [], []
     try:
         for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            check(cancel)
             logits = model(x.to(device))
             ys.append(y.reshape(-1).numpy())
             ps.append(logits.argmax(-1).reshape(-1).cpu().numpy())
@@ -113,10 +124,11 @@ def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, devic
     return y_all[keep], p_all[keep]
 
 
-def evaluate(model: SleepStager, dataset: Dataset, batch_size: int = 8, device: torch.device | None = None) -> Agreement:
+def evaluate(model: SleepStager, dataset: Dataset, batch_size: int = 8, device: torch.device | None = None,
+             cancel: CancelToken | None = None) -> Agreement:
     """Accuracy, macro-F1, Cohen's kappa, per-stage F1 of the model on a labelled sequence dataset."""
     device = device or next(model.parameters()).device
-    y, p = predict_dataset(model, dataset, batch_size, device)
+    y, p = predict_dataset(model, dataset, batch_size, device, cancel)
     return agreement(y, p)
 
 
@@ -132,6 +144,9 @@ def train(
     cfg: TrainConfig,
     *,
     class_weights: torch.Tensor | None = None,
+    validate: Callable[[SleepStager], dict] | None = None,
+    on_step: StepHook | None = None,
+    on_validation: ValidationHook | None = None,
     state_path: str | os.PathLike | None = None,
     resume: bool = False,
     info: DistInfo = DistInfo(),
@@ -140,10 +155,14 @@ def train(
 ) -> TrainResult:
     """Train `model` in place; on return it holds the best validation weights (or the last ones without validation).
 
+    Validation scores `val_data` with :func:`evaluate`, or calls `validate(model)`
+    (a dict with at least "macro_f1") when given; on the main process only, the
+    score is broadcast. `on_step` and `on_validation` (see
+    :mod:`sleepscope.model.loop`) follow the run and end it by returning True.
     With `state_path` the run writes its resumable state there every
-    `cfg.checkpoint_every` steps and after every pass (rank 0 only); with
-    `resume=True` it continues from it. On cancellation the state is written
-    first, then `Cancelled` is raised.
+    `cfg.checkpoint_every` steps, after every validation and every pass (rank 0
+    only); with `resume=True` it continues from it. On cancellation the state is
+    written first, then `Cancelled` is raised.
     """
     torch.manual_seed(cfg.seed)
     device = info.device
@@ -165,79 +184,71 @@ def train(
     total = steps_per_epoch * cfg.epochs
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
+    if cfg.val_every is not None and cfg.val_every < 1:
+        raise SleepScopeError(f"validation every {cfg.val_every} steps: it must be at least 1")
+
+    def batches(epoch: int, skip: int):
+        samp.set_epoch(epoch)
+        order = list(samp)
+        chunks = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
+        return DataLoader(train_data, batch_sampler=chunks[skip:])
+
+    def step(batch, _index: int) -> float:
+        x, y = batch
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        logits = net(x)
+        loss = F.cross_entropy(logits.reshape(-1, N_CLASSES), y.reshape(-1), weight=weight, ignore_index=-1)
+        if not torch.isfinite(loss):
+            # A batch whose epochs are all unscored gives nan: nothing to learn from it.
+            loss = logits.sum() * 0.0
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    validator = None
+    if validate is not None or val_data is not None:
+        def validator() -> dict:
+            metrics: dict = {"macro_f1": float("nan")}
+            if info.is_main:
+                if validate is not None:
+                    metrics = dict(validate(model))
+                else:
+                    metrics = metrics_dict(evaluate(model, val_data, device=device, cancel=cancel))
+            train_mode(model, cfg.freeze_encoders)  # validation left the model in eval mode
+            metrics["macro_f1"] = broadcast_float(float(metrics["macro_f1"]), info)
+            return metrics
+
+    def keep_best() -> None:
+        nonlocal best
+        best = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def checkpoint() -> None:
         if state_path is not None and info.is_main:
             save_state(state_path, model, optimizer, state, best)
 
-    def end_of_pass() -> bool:
-        """Validate, keep the best weights; True when patience has run out."""
-        nonlocal best
-        entry: dict = {"epoch": state.epoch, "step": state.step}
-        if val_data is not None:
-            score = float("nan")
-            if info.is_main:
-                a = evaluate(model, val_data, device=device)
-                entry.update({f"val_{k}": v for k, v in metrics_dict(a).items() if k != "f1"})
-                score = a.macro_f1
-            score = broadcast_float(score, info)
-            entry["val_macro_f1"] = score
-            if state.best_metric is None or score > state.best_metric:
-                state.best_metric, state.best_epoch, state.bad_epochs = score, state.epoch, 0
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                state.bad_epochs += 1
-        state.history.append(entry)
-        return val_data is not None and state.bad_epochs >= cfg.patience
+    def agree(stop: bool) -> bool:
+        return broadcast_float(1.0 if stop else 0.0, info) > 0.5
 
-    stopped = False
-    try:
-        while not state.finished and state.step < total and state.epoch < cfg.epochs:
-            train_mode(model, cfg.freeze_encoders)
-            samp.set_epoch(state.epoch)
-            order = list(samp)
-            batches = [order[i : i + cfg.batch_size] for i in range(0, len(order), cfg.batch_size)]
-            for x, y in DataLoader(train_data, batch_sampler=batches[state.batch_in_epoch :]):
-                check(cancel)
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                optimizer.zero_grad(set_to_none=True)
-                logits = net(x)
-                loss = F.cross_entropy(logits.reshape(-1, N_CLASSES), y.reshape(-1), weight=weight, ignore_index=-1)
-                if not torch.isfinite(loss):
-                    # A batch whose epochs are all unscored gives nan: nothing to learn from it.
-                    loss = logits.sum() * 0.0
-                loss.backward()
-                optimizer.step()
-                state.step += 1
-                state.batch_in_epoch += 1
-                state.losses.append(float(loss.detach()))
-                report(progress, state.step, total, f"epoch {state.epoch + 1} loss {state.losses[-1]:.4f}")
-                if state.step % cfg.checkpoint_every == 0:
-                    checkpoint()
-                if state.step >= total:
-                    break
-            if state.batch_in_epoch >= steps_per_epoch or state.step >= total:
-                stopped = end_of_pass()
-                state.epoch += 1
-                state.batch_in_epoch = 0
-                if stopped:
-                    state.finished = True
-                checkpoint()
-    except Cancelled:
-        checkpoint()
-        raise
-    state.finished = True
+    schedule = Schedule(steps_per_epoch=steps_per_epoch, epochs=cfg.epochs, total=total, val_every=cfg.val_every,
+                        patience=cfg.patience if validator is not None else None,
+                        checkpoint_every=cfg.checkpoint_every)
+    run_loop(state, schedule, batches, step, checkpoint=checkpoint, validate=validator, keep_best=keep_best,
+             before_pass=lambda: train_mode(model, cfg.freeze_encoders), agree=agree, on_step=on_step,
+             on_validation=on_validation, progress=progress, cancel=cancel)
     if best is not None:
         model.load_state_dict(best)
-    checkpoint()
     model.eval()
-    best_entry = next((h for h in state.history if h["epoch"] == state.best_epoch), None)
+    best_entry = next((h for h in state.history if h["step"] == state.best_step), None)
     return TrainResult(
         steps=state.step,
         epochs=state.epoch,
         best_epoch=state.best_epoch,
-        stopped_early=stopped or (state.bad_epochs >= cfg.patience and val_data is not None),
+        stopped_early=state.stopped_early,
         validation={k[4:]: v for k, v in best_entry.items() if k.startswith("val_")} if best_entry else None,
         losses=list(state.losses),
         history=list(state.history),
+        best_step=state.best_step,
+        seconds=state.seconds,
+        cpu_seconds=state.cpu_seconds,
     )

@@ -34,10 +34,14 @@ class LoopState:
     batch_in_epoch: int = 0  # batches of that pass already done
     finished: bool = False
     best_metric: float | None = None
-    best_epoch: int = -1
-    bad_epochs: int = 0
+    best_epoch: int = -1  # pass of the best validation
+    best_step: int = -1  # step of the best validation
+    bad_epochs: int = 0  # validations since the best one
+    stopped_early: bool = False  # patience ran out
+    seconds: float = 0.0  # wall and CPU time spent in the loop, over every resumption
+    cpu_seconds: float = 0.0
     losses: list[float] = field(default_factory=list)  # one per step
-    history: list[dict[str, Any]] = field(default_factory=list)  # one per evaluated epoch
+    history: list[dict[str, Any]] = field(default_factory=list)  # one per validation
     settings: dict[str, Any] = field(default_factory=dict)  # what the run was started with
 
 
