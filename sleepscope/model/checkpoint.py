@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sleepscope.atomic import replace_pair, resolve_pair
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.config import ModelConfig
 from sleepscope.model.network import SleepStager
@@ -26,6 +27,19 @@ from sleepscope.paths import repo_models_dir
 
 CARD_FORMAT = 1
 DEFAULT_MODEL_NAME = "sleepscope-default"
+
+#: Bounds on each size of a model card's configuration, checked before a network is
+#: built: a card is data from outside, and one absurd width would allocate terabytes.
+_CONFIG_BOUNDS: dict[str, tuple[int, int]] = {
+    "stem_stride": (1, 3000), "stem_kernel": (1, 1025), "stem_pool": (1, 3000),
+    "widths": (1, 4096), "pools": (2, 3000), "rsu_heights": (1, 8), "rsu_mid_divisor": (1, 4096),
+    "kernel_size": (1, 257), "pdc_dilations": (1, 256), "se_reduction": (1, 4096),
+    "saliency_kernel": (1, 257), "embedding_dim": (1, 8192), "head_channels": (1, 8192),
+    "context_kernel": (1, 101), "seq_len": (1, 10000), "n_classes": (2, 64), "epoch_samples": (1, 100000),
+}
+#: the most parameters a card may describe (the paper configuration has about 5 million)
+MAX_PARAMETERS = 200_000_000
+_HEX = set("0123456789abcdef")
 
 
 @dataclass
@@ -63,11 +77,73 @@ class ModelCard:
         data = dict(data)
         if "config" not in data:
             raise SleepScopeError("the model card has no configuration: it is not a SleepScope model card")
-        if int(data.get("format", CARD_FORMAT)) > CARD_FORMAT:
+        fmt = data.get("format", CARD_FORMAT)
+        if isinstance(fmt, bool) or not isinstance(fmt, int):
+            raise SleepScopeError(f"the model card's format is {fmt!r}, not a number: it is not a SleepScope "
+                                  "model card, or it is damaged")
+        if fmt > CARD_FORMAT:
             raise SleepScopeError("the model card was written by a newer SleepScope; update SleepScope to use it")
-        cfg = ModelConfig.from_dict(data.pop("config"))
+        config = data.pop("config")
+        _check_config_sizes(config)
+        cfg = ModelConfig.from_dict(config)
+        _check_parameter_count(cfg)
         known = set(cls.__dataclass_fields__) - {"config"}
         return cls(config=cfg, **{k: v for k, v in data.items() if k in known})
+
+
+def _check_config_sizes(config) -> None:
+    """Refuse a configuration whose sizes are not whole numbers within bounds (before any allocation)."""
+    if not isinstance(config, dict):
+        raise SleepScopeError("the model card's configuration is not a set of named sizes: it is damaged; "
+                              "restore the card from the original model")
+    for name, (lo, hi) in _CONFIG_BOUNDS.items():
+        if name not in config:
+            continue
+        value = config[name]
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise SleepScopeError(
+                    f"the model card's configuration gives {name} = {value!r}: not a whole number. The card "
+                    "is damaged or was edited; restore it from the original model")
+            if not lo <= v <= hi:
+                raise SleepScopeError(
+                    f"the model card's configuration gives {name} = {value!r}, outside {lo}..{hi}: no "
+                    "SleepScope model has that size. The card is damaged or was edited; restore it from the "
+                    "original model")
+
+
+def _check_parameter_count(cfg: ModelConfig) -> None:
+    # Built on the meta device: shapes only, no memory, so the count is free to know.
+    with torch.device("meta"):
+        n = sum(p.numel() for p in SleepStager(cfg).parameters())
+    if n > MAX_PARAMETERS:
+        raise SleepScopeError(
+            f"the model card describes a network of {n:,} parameters (more than {MAX_PARAMETERS:,}): no "
+            "SleepScope model is that large. The card is damaged or was edited; restore it from the original model")
+
+
+def _check_integrity_fields(card: "ModelCard", card_path: Path) -> None:
+    """A card must carry the weights' file hash and version id: without them it vouches for nothing."""
+    sha, version = card.weights_sha256, card.version
+    if not (isinstance(sha, str) and len(sha) == 64 and set(sha) <= _HEX) or not (
+            isinstance(version, str) and len(version) == 16 and set(version) <= _HEX):
+        missing = [n for n, ok in (("weights_sha256", isinstance(sha, str) and len(sha) == 64 and set(sha) <= _HEX),
+                                   ("version", isinstance(version, str) and len(version) == 16
+                                    and set(version) <= _HEX)) if not ok]
+        raise SleepScopeError(
+            f"the model card {card_path} has no valid {' and '.join(missing)}: without them nothing shows that "
+            "the weights beside it are the model it describes. Restore the card from the original model "
+            "(both files), or save the model again with SleepScope")
+
+
+def _check_finite(tensors: dict, st_path: Path) -> None:
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise SleepScopeError(
+            f"the weights in {st_path} contain NaN or infinite values ({len(bad)} of {len(tensors)} tensors, e.g. "
+            f"{bad[0]}): such a model gives no usable stages. It was damaged in training (diverged) or "
+            "afterwards; use another model or train it again")
 
 
 def weights_version(model: torch.nn.Module) -> str:
@@ -94,6 +170,20 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
 
 
+def model_files(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The weights and card files to read for the model at `path`.
+
+    Usually ``NAME.safetensors`` and ``NAME.json``; when a writer was killed
+    while replacing them, the pair it had finished (see :func:`save_model`).
+    """
+    st_path, card_path = _paths(path)
+    try:
+        st, card = resolve_pair([st_path, card_path])
+    except OSError:
+        return st_path, card_path
+    return st, card
+
+
 def _file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -107,34 +197,51 @@ def save_model(model: SleepStager, path: str | os.PathLike, card: ModelCard | No
 
     ``path`` may name either file or neither suffix. The card's config,
     version, date (if empty) and file hash are filled in from the model.
-    Both files are written to temporary names first, then renamed, so that a
-    crash never leaves a half-written model behind a valid card.
+    Both files are written to temporary names first and replaced as a pair
+    (:func:`sleepscope.atomic.replace_pair`), so that a crash never leaves a
+    half-written model, nor new weights behind the old card. Refuses weights
+    that are not finite (a diverged training).
     """
     from safetensors.torch import save_file
 
     st_path, card_path = _paths(path)
-    st_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        st_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SleepScopeError(f"could not create the folder {st_path.parent} ({exc.strerror or exc}); "
+                              "choose a folder you can write to") from exc
     card = card or ModelCard(config=model.config)
     card.config = model.config
     card.version = weights_version(model)
     card.created = card.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
     card.format = CARD_FORMAT
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp_st = st_path.with_name(st_path.name + ".tmp")
-    tmp_card = card_path.with_name(card_path.name + ".tmp")
-    save_file(tensors, str(tmp_st), metadata={
-        "format": "sleepscope", "version": card.version, "config": model.config.to_json()})
-    card.weights_sha256 = _file_sha256(tmp_st)
-    tmp_card.write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_st, st_path)
-    os.replace(tmp_card, card_path)
+    _check_finite(tensors, st_path)
+
+    def write(tmps: list[Path]) -> None:
+        save_file(tensors, str(tmps[0]), metadata={
+            "format": "sleepscope", "version": card.version, "config": model.config.to_json()})
+        card.weights_sha256 = _file_sha256(tmps[0])
+        tmps[1].write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    # One step for both files: a reader (or a process killed between the renames)
+    # sees the old weights with the old card or the new with the new, never a mix.
+    try:
+        replace_pair([st_path, card_path], write)
+    except OSError as exc:
+        raise SleepScopeError(
+            f"could not write the model {st_path.with_suffix('')} ({exc.strerror or exc}): nothing was "
+            "written. Free some space or choose a folder you can write to") from exc
     model.version = card.version
     return card
 
 
 def read_card(path: str | os.PathLike) -> ModelCard:
     """The card of a model (``.json`` or ``.safetensors`` path), without loading weights."""
-    st_path, card_path = _paths(path)
+    return _read_card_file(*model_files(path))
+
+
+def _read_card_file(st_path: Path, card_path: Path) -> ModelCard:
     if not card_path.exists():
         if not st_path.exists():
             raise _missing(st_path)
@@ -160,10 +267,11 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     """
     from safetensors.torch import load_file
 
-    st_path, card_path = _paths(path)
+    st_path, card_path = model_files(path)
     if not st_path.exists():
         raise _missing(st_path)
-    card = read_card(card_path)
+    card = _read_card_file(st_path, card_path)
+    _check_integrity_fields(card, card_path)
     actual = _file_sha256(st_path)
     if card.weights_sha256 and actual != card.weights_sha256:
         raise SleepScopeError(
@@ -175,6 +283,7 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise SleepScopeError(f"the weights file {st_path} cannot be read ({exc}); "
                               "copy the model's two files again") from exc
+    _check_finite(tensors, st_path)
     model = SleepStager(card.config)
     try:
         model.load_state_dict(tensors, strict=True)
