@@ -40,16 +40,13 @@ COLORS: dict[Stage, str] = {
     Stage.UNSCORED: "#9e9e9e",
 }
 
-#: Keyboard keys that set a stage (several keys per stage: lab habits differ).
+#: Keyboard keys that set a stage. A digit is the stage's code, as in the
+#: files we read and write and in `parse_stage` (0 W, 1 N1, 2 N2, 3 N3, 4 REM):
+#: one numbering everywhere, so "4" is REM, not R&K's stage 4.
 KEYS: dict[str, Stage] = {
+    **{str(int(s)): s for s in (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM)},
     "w": Stage.W,
-    "0": Stage.W,
-    "1": Stage.N1,
-    "2": Stage.N2,
-    "3": Stage.N3,
-    "4": Stage.N3,  # R&K S4 habit: still N3 under AASM
     "r": Stage.REM,
-    "5": Stage.REM,
     "u": Stage.UNSCORED,
 }
 

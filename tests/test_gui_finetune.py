@@ -134,14 +134,15 @@ def finetuned_versions(tmp_path, worse: bool):
 
 def test_versions_dialog_lists_and_warns_before_worse(qtbot, tmp_path, monkeypatch):
     reg, p, c = finetuned_versions(tmp_path, worse=True)
-    d = ModelVersionsDialog(reg)
+    d = ModelVersionsDialog(reg, in_use=p.version)
     qtbot.addWidget(d)
     assert d.table.rowCount() == 2
     row = d.row_of(c.version)
-    assert d.table.item(row, 3).text() == p.version  # parent
-    assert d.table.item(row, 4).text() == "0.460 / 0.560"  # held-out macro-F1 new / parent
-    assert d.table.item(row, 5).text() == "0.400 / 0.500"  # W F1
+    assert d.table.item(row, 4).text() == p.version  # parent
+    assert d.table.item(row, 5).text() == "0.460 / 0.560"  # held-out macro-F1 new / parent
+    assert d.table.item(row, 6).text() == "0.400 / 0.500"  # W F1
     assert d.table.item(d.row_of(p.version), 0).text() == "●"
+    assert d.table.item(d.row_of(p.version), 1).text() == "in use"
     d.table.selectRow(row)
     asked = []
     monkeypatch.setattr(mvd, "confirm_worse", lambda *a: asked.append(a[2]) or False)
@@ -157,7 +158,10 @@ def test_versions_dialog_lists_and_warns_before_worse(qtbot, tmp_path, monkeypat
     with qtbot.waitSignal(d.model_activated, timeout=2000):
         assert d.rollback_selected()
     assert reg.active_version() == p.version
-    assert d.table.item(d.row_of(p.version), 0).text() == "●"
+    # ● (the registry's active version) and "in use" (what the window re-scored with) agree after Roll back.
+    marks = {v.version: (d.table.item(d.row_of(v.version), 0).text(), d.table.item(d.row_of(v.version), 1).text())
+             for v in (p, c)}
+    assert marks == {p.version: ("●", "in use"), c.version: ("", "")}
 
 
 def test_better_model_activates_without_warning(qtbot, tmp_path, monkeypatch):

@@ -123,3 +123,16 @@ def test_tiny_model_is_trained_and_loads(tiny_model):
     assert losses[-1] < losses[0]  # the steps did train it
     model, card = load_model(tiny_model)
     assert "NOT a usable" in card.notes
+
+
+def open_and_wait(qtbot, window, path, timeout_ms: int = 60_000) -> bool:
+    """File → Open of `path`, waiting for the loader thread; True when the night is shown."""
+    results: list[bool] = []
+    window.openFinished.connect(results.append)
+    try:
+        if not window.open_file(path):
+            return False
+        qtbot.waitUntil(lambda: bool(results), timeout=timeout_ms)
+    finally:
+        window.openFinished.disconnect(results.append)
+    return results[0]

@@ -91,12 +91,12 @@ def test_trace_view_pages_epochs_with_context_and_gain(qtbot):
     assert xs[0] == pytest.approx(150.0)
     raw = ch["EEG Fpz-Cz"][15000:18000]
     assert ys.max() == pytest.approx(raw.max() / view.display("EEG Fpz-Cz").gain, rel=1e-5)
-    view.set_gain("EEG Fpz-Cz", 25.0)
+    view.set_gain("EEG Fpz-Cz", 37.5)
     _, ys2 = view._curves["EEG Fpz-Cz"].getData()
-    assert ys2.max() == pytest.approx(raw.max() / 25.0, rel=1e-5)
-    # Reference lines at ±37.5 µV for the EEG only (2 lines = 4 points): ±1.5 div at 25 µV/div.
+    assert ys2.max() == pytest.approx(raw.max() / 37.5, rel=1e-5)
+    # Reference lines at ±37.5 µV for the EEG only (2 lines = 4 points): ±1 div at 37.5 µV/div.
     rx, ry = view._refs.getData()
-    assert len(ry) == 4 and sorted(set(np.round(ry, 4))) == pytest.approx([-1.5, 1.5])
+    assert len(ry) == 4 and sorted(set(np.round(ry, 4))) == pytest.approx([-1.0, 1.0])
     # Grid: one line per second across the epoch.
     lines = np.concatenate([c.getData()[0] for c in (view._grid, view._grid5, view._epoch_lines)])
     assert np.array_equal(np.unique(lines), np.arange(150.0, 181.0))

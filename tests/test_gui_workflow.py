@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401  (fixtures)
     assert_no_leaks,
     gui_settings,
+    open_and_wait,
     tiny_model,
     write_short_night,
 )
@@ -67,7 +68,7 @@ def test_open_prescore_score_undo_reopen(qtbot, tmp_path, gui_settings, tiny_mod
     psg, hyp = write_short_night(tmp_path, n=60)
     w = windows(gui_settings, tiny_model)
     with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
-        assert w.open_file(psg)
+        assert open_and_wait(qtbot, w, psg)
         # The paired Sleep-EDF hypnogram is offered as the reference scorer.
         assert w.reference is not None and w.hypnogram.has_reference
         assert w.job is not None and w.progress.isVisible()
@@ -106,12 +107,12 @@ def test_open_prescore_score_undo_reopen(qtbot, tmp_path, gui_settings, tiny_mod
     w.close()
 
     w2 = windows(gui_settings, tiny_model, prescore=True)
-    assert w2.open_file(psg)
+    assert open_and_wait(qtbot, w2, psg)
     assert w2.job is None  # this model's prediction is stored: not run again
     assert np.array_equal(w2.scoring.labels, labels_before)
     assert list(w2.scoring.sources) == list(sources_before)
-    stack = w2.controller.undo_stack
-    assert stack.count() == 4 and stack.index() == 3
+    # Undo and redo come from the scoring file alone: three edits to undo, the undone REM to redo.
+    assert len(w2.scoring.undo_stack()) == 3 and len(w2.scoring.redo_stack()) == 1
     # The stored prediction is shown without pre-scoring again.
     assert w2.controller.probs is not None and np.allclose(w2.controller.probs, probs)
     key(qtbot, w2, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo the REM
@@ -153,7 +154,7 @@ def test_corrupt_file_gives_a_dialog(qtbot, tmp_path, gui_settings, windows, err
     bad = tmp_path / "broken.edf"
     bad.write_bytes(b"0       this is not an EDF header" + bytes(300))
     w = windows(gui_settings, None)
-    assert w.open_file(bad) is False
+    assert open_and_wait(qtbot, w, bad) is False
     assert len(errors) == 1 and errors[0][0] == "Cannot open the recording"
     assert "broken.edf" in errors[0][1]
     assert w.scoring is None
@@ -164,9 +165,9 @@ def test_corrupt_file_gives_a_dialog(qtbot, tmp_path, gui_settings, windows, err
     data = psg.read_bytes()
     cut = tmp_path / "cut-PSG.edf"
     cut.write_bytes(data[: len(data) // 3])
-    assert w.open_file(cut) is False
+    assert open_and_wait(qtbot, w, cut) is False
     assert len(errors) == 2
-    assert w.open_file(tmp_path / "missing.edf") is False
+    assert open_and_wait(qtbot, w, tmp_path / "missing.edf") is False
     assert "does not exist" in errors[2][1]
 
 
@@ -189,7 +190,7 @@ def test_unknown_channels_are_asked_for(qtbot, tmp_path, gui_settings, windows, 
 
     monkeypatch.setattr(dialogs.ChannelDialog, "exec", fake_exec)
     w = windows(gui_settings, None)
-    assert w.open_file(path)
+    assert open_and_wait(qtbot, w, path)
     assert asked == [["Chan A", "Chan B"]]
     assert (w.recording.eeg_name, w.recording.eog_name) == ("Chan A", "Chan B")
     assert not errors
@@ -243,9 +244,9 @@ def test_worker_error_reaches_a_dialog(qtbot, tmp_path, gui_settings, windows, e
 def test_settings_remembered(qtbot, tmp_path, gui_settings, windows):
     psg, _ = write_short_night(tmp_path, n=20)
     w = windows(gui_settings, None)
-    assert w.open_file(psg)
-    w.panel.gains["EEG Fpz-Cz"].setValue(40.0)
-    w.panel.highpass.setValue(0.5)
+    assert open_and_wait(qtbot, w, psg)
+    w.panel.gains["eeg"].setValue(40.0)
+    w.panel.highpass["eeg"].setValue(0.5)
     w.panel.notch.setCurrentIndex(1)
     w.panel.context.setChecked(False)
     w.close()
@@ -253,9 +254,9 @@ def test_settings_remembered(qtbot, tmp_path, gui_settings, windows):
     w2 = windows(gui_settings, None)
     assert gui_settings.recent_files()[0] == str(psg)
     assert w2.recent_menu.actions()[0].text() == str(psg)
-    assert w2.panel.highpass.value() == 0.5 and w2.panel.notch.currentData() == 50.0
+    assert w2.panel.highpass["eeg"].value() == 0.5 and w2.panel.notch.currentData() == 50.0
     assert not w2.trace.context
-    assert w2.open_file(psg)
+    assert open_and_wait(qtbot, w2, psg)
     assert w2.trace.display("EEG Fpz-Cz").gain == 40.0
 
 
@@ -263,7 +264,7 @@ def test_screenshot(qtbot, tmp_path, gui_settings, tiny_model, windows):
     psg, _ = write_short_night(tmp_path, n=120)
     w = windows(gui_settings, tiny_model)
     with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
-        assert w.open_file(psg)
+        assert open_and_wait(qtbot, w, psg)
     for k in (Qt.Key.Key_W, Qt.Key.Key_W, Qt.Key.Key_1, Qt.Key.Key_2):
         key(qtbot, w, k)
     out = tmp_path / "main.png"
@@ -288,7 +289,8 @@ def test_no_model_then_choose_one(qtbot, tmp_path, gui_settings, tiny_model, win
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_model), ""))
     with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
         w.choose_model()  # Model → Choose model file…: becomes active and pre-scores the open night
-    assert w.model_path == tiny_model and gui_settings.model_path == str(tiny_model)
+    assert w.model_path == tiny_model
+    assert not any("model" in k for k in gui_settings._s.allKeys())  # the registry, not QSettings, keeps models
     assert w.controller.probs.shape == (12, 5)
     assert "NOT a usable" in w.model_card.notes
     # A file that is not a model is refused with a dialog; the active model stays.
@@ -306,8 +308,8 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
 
     psg, _ = write_short_night(tmp_path, n=20)
     w = windows(gui_settings, None)
-    assert w.open_file(psg)
-    for k in (Qt.Key.Key_W, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_5):
+    assert open_and_wait(qtbot, w, psg)
+    for k in (Qt.Key.Key_W, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4):  # 4 is REM, its code
         key(qtbot, w, k)
     out = {}
     for kind, name in (("csv", "h.csv"), ("edf", "h-Hypnogram.edf"), ("stats", "stats.txt")):
@@ -326,8 +328,8 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
 
     # View → Channels: another channel of the file is read and drawn in its own lane.
     w.toggle_channel("EEG Pz-Oz", True)
-    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal", "EEG Pz-Oz"]
-    assert "EEG Pz-Oz" in w.panel.gains
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal", "EMG submental", "EEG Pz-Oz"]
+    assert "EEG Pz-Oz" in w.panel.kinds_shown.text()
     xs, ys = w.trace._curves["EEG Pz-Oz"].getData()
     assert len(xs) > 0 and np.isfinite(ys).all()
     w.toggle_channel("EEG Pz-Oz", False)
@@ -337,7 +339,7 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
 def test_reference_scorer_copied_as_one_undoable_edit(qtbot, tmp_path, gui_settings, windows, errors):
     psg, hyp = write_short_night(tmp_path, n=30)
     w = windows(gui_settings, None)
-    assert w.open_file(psg)
+    assert open_and_wait(qtbot, w, psg)
     assert w.reference_name == hyp.name and hyp.name in w.scoring.scorer_sets
     assert w.act_import_reference.isEnabled()
     w.act_import_reference.trigger()
@@ -360,6 +362,6 @@ def test_unexpected_reader_failure_is_a_dialog(qtbot, tmp_path, gui_settings, wi
 
     monkeypatch.setattr(sleepscope.io, "open_recording", broken)
     w = windows(gui_settings, None)
-    assert w.open_file(psg) is False
+    assert open_and_wait(qtbot, w, psg) is False
     assert errors and "RuntimeError: decoder exploded" in errors[0][1]
     assert w.scoring is None and w.isVisible()

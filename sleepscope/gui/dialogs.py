@@ -1,4 +1,4 @@
-"""Dialogs: errors, channel choice, model card, keyboard help."""
+"""Dialogs: errors and warnings, channel choice, model card, properties."""
 
 from __future__ import annotations
 
@@ -17,12 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sleepscope.stages import Stage
 
 
 def show_error(parent: QWidget | None, title: str, message: str) -> None:
     """A modal error box; the one way the GUI reports a SleepScopeError or a failed job."""
     QMessageBox.critical(parent, title, message)
+
+
+def show_warning(parent: QWidget | None, title: str, message: str) -> None:
+    """A modal warning: something was not used, the rest went ahead."""
+    QMessageBox.warning(parent, title, message)
 
 
 def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:
@@ -68,25 +72,95 @@ class ChannelDialog(QDialog):
         return self.eeg.currentText(), self.eog.currentText()
 
 
-def model_card_html(card: Any, path: str) -> str:
-    """The model card as HTML (works for any object with ModelCard's fields)."""
-    rows = [("File", path)]
-    for name in ("version", "parent", "created", "data", "notes"):
+_METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "kappa": "Cohen's kappa"}
+
+
+def _subjects(v: Any) -> str:
+    return ", ".join(str(x) for x in v) if isinstance(v, (list, tuple)) and v else "none"
+
+
+def _scores(m: dict) -> str:
+    """"accuracy 0.940, macro-F1 0.904, kappa 0.919 on 8847 epochs; per stage W 0.976 …" from a metrics dict."""
+    parts = [f"{name} {float(m[k]):.3f}" for k, name in _METRIC_NAMES.items() if isinstance(m.get(k), (int, float))]
+    text = ", ".join(parts)
+    if isinstance(m.get("n_epochs"), int):
+        text += f" on {m['n_epochs']} epochs"
+    f1 = m.get("f1")
+    if isinstance(f1, dict) and f1:
+        text += "; F1 per stage " + ", ".join(
+            f"{k} {float(v):.3f}" if isinstance(v, (int, float)) else f"{k} —" for k, v in f1.items())
+    return text
+
+
+def model_card_lines(card: Any) -> list[tuple[str, str]]:
+    """The model card as (field, readable text) rows: no raw dictionaries, no internal sentinels."""
+    rows: list[tuple[str, str]] = []
+    for name, label in (("version", "Version"), ("parent", "Fine-tuned from"), ("created", "Written"),
+                        ("data", "Training data"), ("notes", "Notes")):
         value = getattr(card, name, None)
         if value:
-            rows.append((name.capitalize(), str(value)))
+            rows.append((label, str(value)))
     cfg = getattr(card, "config", None)
     if cfg is not None:
-        name = getattr(cfg, "name", "")
-        rows.append(("Configuration", f"{name} (sequence length {getattr(cfg, 'seq_len', '?')})"))
-    metrics = getattr(card, "metrics", None) or {}
-    for k, v in metrics.items():
+        rows.append(("Configuration", f"{getattr(cfg, 'name', '')} (sequence length {getattr(cfg, 'seq_len', '?')})"))
+    m = dict(getattr(card, "metrics", None) or {})
+    for key, label in (("test", "Test nights"), ("validation", "Validation nights"), ("heldout", "Held-out")):
+        sub = m.pop(key, None)
+        if isinstance(sub, dict) and any(k in sub for k in _METRIC_NAMES):
+            rows.append((label, _scores(sub)))
+    if any(k in m for k in _METRIC_NAMES):
+        rows.append(("Scores", _scores(m)))
+    for k in (*_METRIC_NAMES, "f1", "n_epochs"):
+        m.pop(k, None)
+    for key, label in (("train_subjects", "Training subjects"), ("validation_subjects", "Validation subjects"),
+                       ("test_subjects", "Test subjects")):
+        if key in m:
+            rows.append((label, _subjects(m.pop(key))))
+    steps, passes, best = m.pop("steps", None), m.pop("epochs", None), m.pop("best_epoch", None)
+    stopped = m.pop("stopped_early", None)
+    if passes is not None or steps is not None:
+        text = f"{passes} passes over the data" if passes is not None else ""
+        text += (", " if text else "") + f"{steps} optimiser steps" if steps is not None else ""
+        if isinstance(best, int) and best >= 0:
+            text += f"; weights of pass {best + 1} kept (best on validation)"
+        else:
+            text += "; weights of the last pass kept (no validation nights to choose another)"
+        if stopped:
+            text += "; stopped early"
+        rows.append(("Training", text))
+    for k, v in m.items():
         if isinstance(v, float):
             v = f"{v:.3f}"
-        rows.append((f"Metric: {k}", str(v)))
-    if not metrics:
-        rows.append(("Metrics", "none recorded: this model has not been evaluated"))
-    body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+        elif isinstance(v, dict):
+            v = ", ".join(f"{a} {b:.3f}" if isinstance(b, float) else f"{a} {b}" for a, b in v.items())
+        elif isinstance(v, (list, tuple)):
+            v = _subjects(v)
+        rows.append((k.replace("_", " ").capitalize(), str(v)))
+    if not (getattr(card, "metrics", None) or {}):
+        rows.append(("Scores", "none recorded: this model has not been evaluated"))
+    return rows
+
+
+def model_card_html(card: Any, path: str) -> str:
+    """The model card as an HTML table of readable rows."""
+    rows = [("File", path), *model_card_lines(card)]
+    body = "".join(f"<tr><td valign=top><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
+                   for k, v in rows)
+    return f"<table cellspacing=6>{body}</table>"
+
+
+def properties_html(recording: Any, scoring: Any, location: str) -> str:
+    """File → Properties: what is open and where its scoring is kept."""
+    path = getattr(recording, "path", None)
+    rows = [("Recording", str(path) if path is not None else "not from a file"),
+            ("Start", f"{recording.start_time:%Y-%m-%d %H:%M:%S}"),
+            ("Epochs", f"{recording.n_epochs} of 30 s (counted from 1 here, from 0 in exported CSV files)"),
+            ("EEG / EOG", f"{recording.eeg_name or '—'} / {recording.eog_name or '—'}"),
+            ("Channels shown", ", ".join(recording.channels)),
+            ("Scoring file", location),
+            ("Scorer", getattr(scoring, "scorer", "") or "—")]
+    body = "".join(f"<tr><td valign=top><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>"
+                   for k, v in rows)
     return f"<table cellspacing=6>{body}</table>"
 
 
@@ -103,24 +177,3 @@ class ModelCardDialog(QDialog):
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
         layout.addWidget(buttons)
-
-
-KEY_HELP = [
-    ("W or 0", "Wake, then next epoch"),
-    ("1 / 2 / 3 (or 4)", "N1 / N2 / N3, then next epoch"),
-    ("R or 5", "REM, then next epoch"),
-    ("U", "Unscored, then next epoch"),
-    ("Enter", "accept the model's stage, then next epoch"),
-    ("← → / PgUp PgDn", "previous / next epoch"),
-    ("↑ ↓", "10 epochs (5 minutes) back / forward"),
-    ("Home / End", "first / last epoch"),
-    ("N or Tab", "next epoch where the model is unsure (< 60 %) or disagrees with you"),
-    ("Shift+N or Shift+Tab", "previous such epoch"),
-    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo (history kept across sessions)"),
-]
-
-
-def keyboard_help_html() -> str:
-    rows = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in KEY_HELP)
-    stages = ", ".join(s.label for s in Stage if s is not Stage.UNSCORED)
-    return f"<p>Stages: {stages}.</p><table cellspacing=4>{rows}</table>"

@@ -21,7 +21,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -62,6 +62,8 @@ class CorrectionCounts:
     recordings: int
     total: int
     unreadable: list[str]  # "file: why"
+    #: recording file name -> the scoring files pooled for it (a night scored twice is listed once)
+    pooled: dict[str, list[str]] = field(default_factory=dict)
 
 
 def count_corrections(scoring_paths: Iterable[str | Path], include_imports: bool = True) -> CorrectionCounts:
@@ -70,16 +72,19 @@ def count_corrections(scoring_paths: Iterable[str | Path], include_imports: bool
     from sleepscope.scoring.scoring_file import ScoringFile
 
     good, bad = [], []
+    pooled: dict[str, list[str]] = {}
     for p in dict.fromkeys(Path(p) for p in scoring_paths):
         try:
-            ScoringFile.read(p)
+            ident = ScoringFile.read(p).identity
             good.append(p)
+            pooled.setdefault(ident.file_name or ident.fingerprint[:12], []).append(str(p))
         except (SleepScopeError, OSError) as exc:
             bad.append(f"{p.name}: {exc}")
     sources = ("technician", "model", "import") if include_imports else ("technician", "model")
     per_rec = label_counts(good, sources) if good else {}
     per_stage = {n: sum(c[n] for c in per_rec.values()) for n in NAMES}
-    return CorrectionCounts(per_stage, sum(1 for c in per_rec.values() if c["total"]), sum(per_stage.values()), bad)
+    return CorrectionCounts(per_stage, sum(1 for c in per_rec.values() if c["total"]), sum(per_stage.values()), bad,
+                            pooled)
 
 
 class FineTuneDialog(QDialog):
@@ -227,10 +232,18 @@ class FineTuneDialog(QDialog):
         for n in NAMES:
             self.count_labels[n].setText(str(c.per_stage[n]))
         self.count_labels["Total"].setText(str(c.total))
-        text = f"from {c.recordings} recording(s) in {len(self.scoring_paths)} scoring file(s)"
+        text = f"from {c.recordings} recording(s) in {len(self.scoring_paths)} scoring file(s):"
+        import html
+
+        items = "".join(
+            f"<li>{html.escape(name)}" + (f" ({len(files)} scoring files, the latest label of each epoch wins)"
+                                          if len(files) > 1 else "") + "</li>"
+            for name, files in sorted(c.pooled.items()))
+        text = html.escape(text) + (f"<ul style='margin:0'>{items}</ul>" if items else " none")
         if c.unreadable:
-            text += "; unreadable: " + "; ".join(c.unreadable)
+            text += "Unreadable: " + html.escape("; ".join(c.unreadable))
         self.recordings_label.setText(text)
+        self.recordings_label.setToolTip("\n".join(f"{n}: {', '.join(f)}" for n, f in sorted(c.pooled.items())))
         self._update_buttons()
         return c
 
@@ -393,9 +406,30 @@ class FineTuneDialog(QDialog):
         c, p = h.get("child", {}), h.get("parent", {})
         head = "".join(f"<th>{n} F1</th>" for n in NAMES)
 
+        support = c.get("support") or p.get("support") or {}
+
         def row(name: str, m: dict) -> str:
-            cells = [m.get("macro_f1"), m.get("accuracy"), *[m.get("f1", {}).get(n) for n in NAMES]]
+            # A stage absent from the held-out epochs has no F1 (it would print as 0.000 beside a macro-F1
+            # computed without it).
+            f1 = [m.get("f1", {}).get(n) if support.get(n, 1) else None for n in NAMES]
+            cells = [m.get("macro_f1"), m.get("accuracy"), *f1]
             return f"<tr><td>{name}</td>" + "".join(f"<td align=right>{_fmt(v)}</td>" for v in cells) + "</tr>"
+
+        absent = [n for n in NAMES if support and not support.get(n, 0)]
+        ft = (r.get("metrics") or {}).get("finetune", {})
+        passes = ft.get("epochs")
+        best = ft.get("best_epoch")
+        asked = self.epochs.value()
+        kept = ""
+        if passes is not None:
+            kept = f"Ran {passes} of at most {asked} passes" + (" (stopped early: the held-out macro-F1 stopped "
+                                                               "improving)" if ft.get("stopped_early") else "")
+            if isinstance(best, int) and best >= 0:
+                kept += f"; kept the weights of pass {best + 1}, the best on the epochs held out to choose it."
+            else:
+                kept += "; kept the weights of the last pass."
+        note = (f" — : no held-out epoch of {', '.join(absent)}, so no F1 (macro-F1 averages the stages present)."
+                if absent else "")
 
         worse = _num(c.get("macro_f1")) < _num(p.get("macro_f1"))
         verdict = ("<b style='color:#c00'>The new model is worse than the current one on these epochs.</b>"
@@ -404,7 +438,7 @@ class FineTuneDialog(QDialog):
             f"New model version {r.get('version')} (from {r.get('parent')}), registered but not active. "
             f"{verdict} Held-out epochs: {h.get('n_epochs')}."
             f"<table cellspacing=4><tr><th></th><th>macro-F1</th><th>accuracy</th>{head}</tr>"
-            f"{row('new', c)}{row('current', p)}</table>")
+            f"{row('new', c)}{row('current', p)}</table>{_html(kept)}{_html(note)}")
 
     def _forget_run_files(self) -> None:
         # The registry holds its own copy; the process's output file is scratch.
@@ -528,8 +562,13 @@ class ModelActions(QObject):
         self.dialog: FineTuneDialog | None = None
 
     def _in_use(self) -> str | None:
-        card = getattr(self.window, "model_card", None)
-        return getattr(card, "version", None)
+        """The version the window scores with, read from its model's card (no torch import)."""
+        path = getattr(self.window, "model_path", None)
+        if path is None:
+            return None
+        from sleepscope.gui.main_window import card_version
+
+        return card_version(Path(path))
 
     def open_finetune(self) -> FineTuneDialog:
         scorings, recordings = scoring_files_of(self.window)

@@ -3,54 +3,57 @@
 The window owns one open recording and its scoring file at a time. Every
 edit goes through the ScoringController to the scoring file, which is on disk
 when the call returns, so closing the window (or a crash) loses nothing.
+The parts live in their own modules: the key table (keymap), the Display
+dock (display_panel), the header and status fields (status_header), the
+loader thread (loader) and the pre-scoring jobs (prescore).
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
-    QApplication,
-    QCheckBox,
-    QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QProgressDialog,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.gui.dialogs import ChannelDialog, ModelCardDialog, keyboard_help_html, show_error
+from sleepscope.gui.dialogs import (
+    ChannelDialog,
+    ModelCardDialog,
+    ask_yes_no,
+    properties_html,
+    show_error,
+    show_warning,
+)
+from sleepscope.gui.display_panel import DisplayPanel
 from sleepscope.gui.finetune_dialog import install_model_actions
 from sleepscope.gui.hypnogram_view import HypnogramView
-from sleepscope.gui.scoring_controller import UNSURE_BELOW, ScoringController
-from sleepscope.gui.settings import FilterSettings, Settings
-from sleepscope.gui.trace_view import ChannelDisplay, DisplayFilter, TraceView, default_display
-from sleepscope.gui.workers import PreScoreJob, PreScoreResult, start_prescore
-from sleepscope.stages import COLORS, Stage
-from sleepscope.tasks import CancelToken, Cancelled
+from sleepscope.gui.keymap import KeyDispatcher, keyboard_help_html, make_action
+from sleepscope.gui.loader import LoadResult, PairedHypnogram, RecordingLoader, read_paired_hypnogram
+from sleepscope.gui.prescore import PreScoring
+from sleepscope.gui.scoring_controller import ScoringController
+from sleepscope.gui.settings import Settings
+from sleepscope.gui.status_header import StatusHeader, stage_chip
+from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
+from sleepscope.gui.workers import PreScoreResult
+from sleepscope.stages import SCORED, Stage
+
+__all__ = ["MainWindow", "app_icon", "card_version", "export_scoring", "stage_chip"]
 
 APP_TITLE = "SleepScope"
 RECORDING_FILTER = "Recordings (*.edf *.EDF *.bdf *.BDF *.rec);;All files (*)"
-NOTCH_CHOICES = ((0.0, "Off"), (50.0, "50 Hz"), (60.0, "60 Hz"))
+HYPNOGRAM_FILTER = "Hypnograms (*.edf *.csv *.tsv *.txt *.xml);;All files (*)"
 
 
 def resources_dir() -> Path:
@@ -90,110 +93,13 @@ class ScoringSurface(QWidget):
         super().mousePressEvent(ev)
 
 
-class DisplayPanel(QWidget):
-    """Gains, offsets, filters and context: the trace view's controls."""
-
-    changed = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        self._channels_box = QGroupBox("Channels (µV/div, offset div)")
-        self._channels_form = QFormLayout(self._channels_box)
-        self._channels_form.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self._channels_box)
-        filters = QGroupBox("Display filters")
-        form = QFormLayout(filters)
-        form.setContentsMargins(6, 6, 6, 6)
-        self.highpass = self._spin(0.0, 10.0, 0.1, " Hz", 2)
-        self.lowpass = self._spin(0.0, 49.0, 1.0, " Hz", 1)
-        self.highpass.setSpecialValueText("Off")
-        self.lowpass.setSpecialValueText("Off")
-        self.notch = QComboBox()
-        for value, text in NOTCH_CHOICES:
-            self.notch.addItem(text, value)
-        form.addRow("High-pass", self.highpass)
-        form.addRow("Low-pass", self.lowpass)
-        form.addRow("Notch", self.notch)
-        layout.addWidget(filters)
-        self.context = QCheckBox("Show neighbouring epochs")
-        layout.addWidget(self.context)
-        zoom = QGroupBox("Hypnogram")
-        zl = QHBoxLayout(zoom)
-        zl.setContentsMargins(6, 6, 6, 6)
-        self.zoom_hour = QPushButton("1 hour")
-        self.zoom_night = QPushButton("Whole night")
-        zl.addWidget(self.zoom_hour)
-        zl.addWidget(self.zoom_night)
-        layout.addWidget(zoom)
-        legend = QLabel(
-            "<span style='color:#c0392b'>- - -</span> ±37.5 µV (75 µV slow waves)<br>"
-            "Shaded: neighbouring epochs<br>Keys: Help → Keyboard"
-        )
-        legend.setStyleSheet("color:#4a525c")
-        layout.addWidget(legend)
-        layout.addStretch(1)
-        for w in (self.highpass, self.lowpass):
-            w.valueChanged.connect(self.changed)
-        self.notch.currentIndexChanged.connect(self.changed)
-        self.context.toggled.connect(self.changed)
-        self.gains: dict[str, QDoubleSpinBox] = {}
-        self.offsets: dict[str, QDoubleSpinBox] = {}
-        for w in (self, self._channels_box, filters, zoom):
-            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.zoom_hour.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.zoom_night.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.context.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-
-    @staticmethod
-    def _spin(lo: float, hi: float, step: float, suffix: str, decimals: int) -> QDoubleSpinBox:
-        s = QDoubleSpinBox()
-        s.setRange(lo, hi)
-        s.setSingleStep(step)
-        s.setDecimals(decimals)
-        s.setSuffix(suffix)
-        s.setKeyboardTracking(False)
-        return s
-
-    def set_channels(self, displays: list[ChannelDisplay]) -> None:
-        while self._channels_form.rowCount():
-            self._channels_form.removeRow(0)
-        self.gains.clear()
-        self.offsets.clear()
-        for d in displays:
-            gain = self._spin(1.0, 2000.0, 5.0, " µV", 0)
-            gain.setValue(d.gain)
-            offset = self._spin(-8.0, 8.0, 0.5, "", 1)
-            offset.setValue(d.offset)
-            row = QWidget()
-            rl = QHBoxLayout(row)
-            rl.setContentsMargins(0, 0, 0, 0)
-            rl.addWidget(gain, 3)
-            rl.addWidget(offset, 2)
-            self._channels_form.addRow(d.name, row)
-            gain.valueChanged.connect(self.changed)
-            offset.valueChanged.connect(self.changed)
-            self.gains[d.name] = gain
-            self.offsets[d.name] = offset
-
-    def filter(self) -> DisplayFilter:
-        return DisplayFilter(self.highpass.value(), self.lowpass.value(), float(self.notch.currentData()))
-
-    def set_filter(self, f: FilterSettings) -> None:
-        blockers = [QSignalBlocker(w) for w in (self.highpass, self.lowpass, self.notch)]
-        self.highpass.setValue(f.highpass_hz)
-        self.lowpass.setValue(f.lowpass_hz)
-        idx = max(0, self.notch.findData(f.notch_hz))
-        self.notch.setCurrentIndex(idx)
-        del blockers
-
-
 class MainWindow(QMainWindow):
     """One recording, its scoring file, its model prediction."""
 
     #: emitted when a pre-scoring job delivered its result into the window.
     prescoreDone = Signal()
+    #: emitted when an open request ended: True when the recording is shown, False otherwise.
+    openFinished = Signal(bool)
 
     def __init__(self, settings: Settings | None = None, model_path: str | Path | None = None,
                  prescore_on_open: bool = True) -> None:
@@ -206,20 +112,25 @@ class MainWindow(QMainWindow):
         self.reference_name = ""
         self.model_path: Path | None = self._initial_model(model_path)
         self.model_card: Any = None
-        self.job: PreScoreJob | None = None
-        self._old_jobs: list[PreScoreJob] = []
+        self.prescoring = PreScoring(self)
+        self.loader = RecordingLoader(self)
+        self._open_request: dict[str, Any] | None = None
 
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.controller = ScoringController(self)
+        self.controller.waiting_for_model = self._waiting_for_model
         self.trace = TraceView()
         self.hypnogram = HypnogramView()
         self.surface = ScoringSurface(self._on_key)
-        # A one-line header over the traces: where am I and what is this epoch, at a glance.
-        self.header = QLabel()
-        self.header.setTextFormat(Qt.TextFormat.RichText)
-        self.header.setStyleSheet("QLabel { background: #ffffff; color: #2b2f36; padding: 4px 10px; "
-                                  "border-bottom: 1px solid #dfe3e8; font-size: 10.5pt; }")
+        self.status = StatusHeader(self.statusBar())
+        # Short names the tests and the benchmark use.
+        self.header = self.status.header
+        self.progress = self.status.progress
+        self.cancel_button = self.status.cancel_button
+        self.status_epoch = self.status.epoch
+        self.status_reviewed = self.status.reviewed
+        self.status_location = self.status.location
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
@@ -247,13 +158,11 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.dock = dock
 
-        self._build_status_bar()
+        self.keys = KeyDispatcher(self, self._key_handlers(), active=lambda: self.scoring is not None)
         self._build_menus()
         self._connect()
-        self.panel.set_filter(self.settings.filters())
-        with QSignalBlocker(self.panel.context):
-            self.panel.context.setChecked(self.settings.show_context)
-        self.trace.set_filter(self.panel.filter())
+        self.panel.load(self.settings)
+        self._apply_display(save=False)
         self.trace.set_context(self.settings.show_context)
         self._restore_layout()
         self._update_actions()
@@ -262,101 +171,116 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "No model available: choose one with Model → Choose model file… (scoring by hand works as usual).")
 
+    # Compatibility names: the current pre-scoring job and those still ending.
+    @property
+    def job(self) -> Any:
+        return self.prescoring.job
+
+    @property
+    def _old_jobs(self) -> list:
+        return self.prescoring.old_jobs + ([self.loader.job] if self.loader.job else []) + self.loader.old_jobs
+
     # -- construction -------------------------------------------------------
     def _initial_model(self, explicit: str | Path | None) -> Path | None:
+        """The model named on the command line, else the registry's active version, else the shipped one."""
         if explicit:
-            return Path(explicit)
-        stored = self.settings.model_path
-        if stored and Path(stored).exists():
-            return Path(stored)
-        # sleepscope.model.checkpoint imports torch: keep that off the start-up path.
+            return resolve_model_argument(explicit)
+        from sleepscope.model.registry import ModelRegistry
         from sleepscope.paths import repo_models_dir
 
+        try:
+            active = ModelRegistry().active()
+        except (SleepScopeError, OSError):
+            active = None
+        if active is not None:
+            return Path(active.path)
+        # sleepscope.model.checkpoint imports torch: keep that off the start-up path.
         shipped = repo_models_dir() / "sleepscope-default.safetensors"
         return shipped if shipped.exists() else None
 
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.status_epoch = QLabel()
-        self.status_clock = QLabel()
-        self.status_label = QLabel()
-        self.status_model = QLabel()
-        self.status_reviewed = QLabel()
-        for w in (self.status_epoch, self.status_clock, self.status_label, self.status_model,
-                  self.status_reviewed):
-            w.setContentsMargins(8, 0, 8, 0)
-            w.setStyleSheet("QLabel { border-left: 1px solid #c8ccd2; }")
-            sb.addPermanentWidget(w)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(180)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        sb.addPermanentWidget(self.progress)
-        sb.addPermanentWidget(self.cancel_button)
-        self.progress.hide()
-        self.cancel_button.hide()
+    def _key_handlers(self) -> dict[str, Callable[[], object]]:
+        c = self.controller
+        h: dict[str, Callable[[], object]] = {
+            "undo": c.undo, "redo": c.redo,
+            "accept": c.accept_model,
+            "next_doubtful": lambda: c.next_attention(1), "prev_doubtful": lambda: c.next_attention(-1),
+            "next": lambda: c.move(1), "previous": lambda: c.move(-1),
+            "forward": lambda: c.move(10), "back": lambda: c.move(-10),
+            "first": lambda: c.go_to(0), "last": lambda: c.go_to(c.n_epochs - 1),
+        }
+        for s in Stage:
+            h[f"stage_{s.name.lower()}"] = lambda st=s: c.set_stage(st)
+        return h
 
-    def _action(self, menu, text: str, slot, shortcut: QKeySequence | str | None = None) -> QAction:
+    def _action(self, menu, text: str, slot) -> QAction:
         act = QAction(text, self)
-        if shortcut is not None:
-            act.setShortcut(QKeySequence(shortcut))
         act.triggered.connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _table_action(self, menu, name: str, slot) -> QAction:
+        """A menu entry of the key table (keymap.ACTIONS): its text and keys come from the table."""
+        act = make_action(self, name, slot)
         menu.addAction(act)
         return act
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
+        t = self._table_action
         f = mb.addMenu("&File")
-        self.act_open = self._action(f, "&Open recording…", lambda: self.open_file(), QKeySequence.StandardKey.Open)
+        self.act_open = t(f, "open", lambda: self.open_file())
         self.recent_menu = f.addMenu("Open &recent")
         self._fill_recent()
-        self.act_save = self._action(f, "&Save", self.save, QKeySequence.StandardKey.Save)
+        self.act_attach = self._action(f, "&Attach hypnogram…", lambda: self.attach_hypnogram())
+        self.act_save = t(f, "save", self.save)
         exp = f.addMenu("&Export")
         self.act_export_edf = self._action(exp, "Hypnogram as EDF+…", lambda: self.export("edf"))
-        self.act_export_csv = self._action(exp, "Hypnogram as CSV…", lambda: self.export("csv"))
+        self.act_export_csv = self._action(exp, "Hypnogram as CSV (epochs counted from 0)…",
+                                           lambda: self.export("csv"))
         self.act_export_stats = self._action(exp, "Sleep statistics…", lambda: self.export("stats"))
         self.export_menu = exp
+        self.act_properties = self._action(f, "P&roperties…", self.show_properties)
         f.addSeparator()
-        self.act_close = self._action(f, "&Close recording", self.close_recording, QKeySequence.StandardKey.Close)
-        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_close = t(f, "close", self.close_recording)
+        t(f, "quit", self.close)
 
         e = mb.addMenu("&Edit")
-        undo = self.controller.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.controller.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        e.addAction(undo)
-        e.addAction(redo)
-        self.act_undo, self.act_redo = undo, redo
+        self.act_undo = t(e, "undo", self.controller.undo)
+        self.act_redo = t(e, "redo", self.controller.redo)
+        e.aboutToShow.connect(self._describe_undo)
         e.addSeparator()
         self._action(e, "Scorer &name…", self.ask_scorer)
 
         s = mb.addMenu("&Scoring")
-        for text, stage in (("Wake\tW, 0", Stage.W), ("N1\t1", Stage.N1), ("N2\t2", Stage.N2),
-                            ("N3\t3", Stage.N3), ("REM\tR, 5", Stage.REM), ("Unscored\tU", Stage.UNSCORED)):
-            self._action(s, text, lambda _=False, st=stage: self.controller.set_stage(st))
+        for stage in (*SCORED, Stage.UNSCORED):
+            name = f"stage_{stage.name.lower()}"
+            t(s, name, lambda st=stage: self.controller.set_stage(st))
         s.addSeparator()
-        self._action(s, "Accept model's stage\tEnter", lambda: self.controller.accept_model())
-        self._action(s, f"Next doubtful epoch (model < {UNSURE_BELOW:.0%} or disagrees)\tN, Tab",
-                     lambda: self.controller.next_attention(1))
-        self._action(s, "Previous doubtful epoch\tShift+N", lambda: self.controller.next_attention(-1))
+        t(s, "accept", self.controller.accept_model)
+        t(s, "next_doubtful", lambda: self.controller.next_attention(1))
+        t(s, "prev_doubtful", lambda: self.controller.next_attention(-1))
         s.addSeparator()
-        self.act_import_reference = self._action(s, "Copy reference scorer's labels", self.import_reference)
+        self.act_import_reference = self._action(s, "Copy reference scorer's labels…", self.import_reference)
+
+        g = mb.addMenu("&Go")
+        for name, fn in self._key_handlers().items():
+            if name in ("next", "previous", "forward", "back", "first", "last"):
+                t(g, name, fn)
 
         v = mb.addMenu("&View")
         self.act_context = QAction("Neighbouring epochs", self, checkable=True)
         self.act_context.setChecked(self.settings.show_context)
         self.act_context.toggled.connect(self.panel.context.setChecked)
         v.addAction(self.act_context)
-        self._action(v, "Hypnogram: one hour", self.hypnogram.zoom_hour, "Ctrl+H")
-        self._action(v, "Hypnogram: whole night", self.hypnogram.whole_night, "Ctrl+Shift+H")
+        t(v, "zoom_hour", self.hypnogram.zoom_hour)
+        t(v, "zoom_night", self.hypnogram.whole_night)
         self.channels_menu = v.addMenu("Channels")
         self.channels_menu.aboutToShow.connect(self._fill_channels_menu)
         v.addAction(self.dock.toggleViewAction())
 
         m = mb.addMenu("&Model")
-        self.act_prescore = self._action(m, "&Pre-score recording", self.start_prescore, "Ctrl+P")
+        self.model_menu = m
+        self.act_prescore = t(m, "prescore", self.start_prescore)
         self.act_cancel = self._action(m, "&Cancel pre-scoring", self.cancel_prescore)
         m.addSeparator()
         self.act_card = self._action(m, "Active model's &card…", self.show_model_card)
@@ -365,7 +289,7 @@ class MainWindow(QMainWindow):
         self.model_actions = install_model_actions(self, m)
 
         h = mb.addMenu("&Help")
-        self._action(h, "&Keyboard", self.show_keys, QKeySequence.StandardKey.HelpContents)
+        t(h, "keyboard", self.show_keys)
         self._action(h, "&About SleepScope", self.show_about)
 
     def _connect(self) -> None:
@@ -379,7 +303,18 @@ class MainWindow(QMainWindow):
         self.panel.changed.connect(self._on_display_changed)
         self.panel.zoom_hour.clicked.connect(self.hypnogram.zoom_hour)
         self.panel.zoom_night.clicked.connect(self.hypnogram.whole_night)
-        self.cancel_button.clicked.connect(self.cancel_prescore)
+        self.cancel_button.clicked.connect(self._cancel_busy)
+        p = self.prescoring
+        p.progress.connect(lambda done, total, msg: self.status.show_progress(msg, done, total))
+        p.finished.connect(self._on_job_finished)
+        p.failed.connect(self._on_job_error)
+        p.cancelled.connect(lambda: self.statusBar().showMessage("Pre-scoring cancelled.", 5000))
+        p.busyChanged.connect(self._on_prescore_busy)
+        ld = self.loader
+        ld.progress.connect(lambda done, total, msg: self.status.show_progress("Reading", done, total))
+        ld.loaded.connect(self._on_loaded)
+        ld.failed.connect(self._on_load_failed)
+        ld.cancelled.connect(self._on_load_cancelled)
 
     def _restore_layout(self) -> None:
         geo = self.settings.geometry()
@@ -393,7 +328,13 @@ class MainWindow(QMainWindow):
 
     # -- opening and closing -----------------------------------------------
     def open_file(self, path: str | Path | None = None, eeg: str | None = None, eog: str | None = None) -> bool:
-        """Open a recording (asking for it when `path` is None); False when nothing was opened."""
+        """Start opening a recording (asking for it when `path` is None).
+
+        The header is read here and the channels chosen (asking when the
+        names cannot be guessed); the signals are read on the loader thread,
+        with progress and Cancel in the status bar. Returns False when nothing
+        is being opened; `openFinished(ok)` tells when the night is shown.
+        """
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "Open recording", self.settings.last_folder,
                                                     RECORDING_FILTER)
@@ -402,9 +343,7 @@ class MainWindow(QMainWindow):
             path = chosen
         path = Path(path)
         try:
-            recording = self._read_recording(path, eeg, eog)
-        except Cancelled:
-            return False
+            choice = self._choose_channels(path, eeg, eog)
         except SleepScopeError as exc:
             show_error(self, "Cannot open the recording", str(exc))
             return False
@@ -413,18 +352,19 @@ class MainWindow(QMainWindow):
                        f"Reading {path.name} failed unexpectedly ({type(exc).__name__}: {exc}). "
                        "Please report this together with the file's origin.")
             return False
-        if recording is None:
+        if choice is None:
             return False
-        reference, reference_name = self._paired_hypnogram(path, recording.n_epochs)
-        if not self.open_recording(recording, reference=reference, reference_name=reference_name):
-            return False
-        self.settings.last_folder = str(path.parent)
-        self.settings.add_recent(str(path))
-        self._fill_recent()
+        eeg, eog, extra = choice
+        self._open_request = {"path": path}
+        self.loader.start(path, eeg, eog, extra)
+        self.status.show_progress(f"Reading {path.name}", 0, 0)
+        self.statusBar().showMessage(f"Reading {path.name}… (Cancel stops it)")
+        self._update_actions()
         return True
 
-    def _read_recording(self, path: Path, eeg: str | None, eog: str | None) -> Any:
-        from sleepscope.io import open_recording, read_info
+    def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
+        """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
+        from sleepscope.io import read_info
         from sleepscope.io.channels import pick_channel
 
         if not path.exists():
@@ -440,76 +380,109 @@ class MainWindow(QMainWindow):
                 return None
             eeg, eog = dialog.choice()
             if eeg == eog:
-                raise SleepScopeError("The EEG and the EOG must be two different channels: open the file again.")
-        cancel = CancelToken()
-        dlg = QProgressDialog(f"Reading {path.name}…", "Cancel", 0, 1000, self)
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
-        dlg.setMinimumDuration(400)
-        dlg.canceled.connect(cancel.cancel)
+                raise SleepScopeError(f"{eeg} was chosen as both the EEG and the EOG: they must be two different "
+                                      "channels. Open the file again and choose two.")
+        # The chin EMG is shown by default when the file has one (technicians score REM and arousals with it).
+        emg = [n for n in names if channel_kind(n) == "emg"][:1]
+        return eeg, eog, emg
 
-        def progress(done: int, total: int, message: str) -> None:
-            dlg.setValue(int(1000 * done / max(1, total)))
-            QApplication.processEvents()
+    def _cancel_busy(self) -> None:
+        """The status bar's Cancel: stops the reading first, else the pre-scoring."""
+        if self.loader.busy:
+            self.loader.cancel()
+        else:
+            self.cancel_prescore()
 
+    def _on_loaded(self, result: LoadResult) -> None:
         try:
-            return open_recording(path, eeg=eeg, eog=eog, progress=progress, cancel=cancel)
-        finally:
-            dlg.reset()
-            dlg.deleteLater()
+            self._show_loaded(result)
+        except Exception as exc:  # whatever went wrong, the technician hears of it and may try again
+            self._open_request = None
+            self._update_actions()
+            show_error(self, "Cannot open the recording", f"{type(exc).__name__}: {exc}")
+            self.openFinished.emit(False)
 
-    def _paired_hypnogram(self, path: Path, n_epochs: int) -> tuple[np.ndarray | None, str]:
-        """Sleep-EDF's own hypnogram beside the PSG, offered as a reference scorer."""
-        from sleepscope.io.hypnogram import find_hypnogram, read_hypnogram
+    def _show_loaded(self, result: LoadResult) -> None:
+        request, self._open_request = self._open_request, None
+        self.status.show_progress(None)
+        self.statusBar().clearMessage()
+        paired = result.paired
+        reference = paired.labels if paired is not None else None
+        name = paired.path.name if paired is not None else ""
+        ok = self.open_recording(result.recording, reference=reference, reference_name=name)
+        if ok and paired is not None and paired.problem:
+            show_warning(self, "The paired hypnogram was not used",
+                         f"{result.recording.path.name} is open, but the hypnogram beside it, {paired.path}, "
+                         f"could not be used: {paired.problem}\n\nScore the night as usual, or attach another "
+                         "hypnogram with File → Attach hypnogram….")
+        if ok and paired is not None and paired.notes:
+            self.statusBar().showMessage(f"{paired.path.name}: " + " ".join(paired.notes), 10000)
+        if ok and request is not None:
+            path = request["path"]
+            self.settings.last_folder = str(path.parent)
+            self.settings.add_recent(str(path))
+            self._fill_recent()
+        self._update_actions()
+        self.openFinished.emit(ok)
 
-        hyp = find_hypnogram(path)
-        if hyp is None:
-            return None, ""
-        try:
-            return read_hypnogram(hyp, n_epochs=n_epochs), hyp.name
-        except SleepScopeError as exc:
-            self.statusBar().showMessage(f"The paired hypnogram {hyp.name} could not be read: {exc}", 8000)
-            return None, ""
+    def _on_load_failed(self, message: str) -> None:
+        self._open_request = None
+        self.status.show_progress(None)
+        self.statusBar().clearMessage()
+        self._update_actions()
+        show_error(self, "Cannot open the recording", message)
+        self.openFinished.emit(False)
+
+    def _on_load_cancelled(self) -> None:
+        self._open_request = None
+        self.status.show_progress(None)
+        self._update_actions()
+        self.statusBar().showMessage("Opening cancelled.", 5000)
+        self.openFinished.emit(False)
 
     def open_recording(self, recording: Any, scoring_path: str | Path | None = None,
                        reference: np.ndarray | None = None, reference_name: str = "") -> bool:
         """Show `recording` (a sleepscope.io.Recording) and open its scoring file."""
-        from sleepscope.scoring import ScoringFile
-
         if not self.close_recording():
             return False
-        try:
-            scoring = ScoringFile.open(recording, path=scoring_path, scorer=self.settings.scorer)
-        except SleepScopeError as exc:
-            show_error(self, "Cannot open the scoring file", str(exc))
+        scoring = self._open_scoring(recording, scoring_path)
+        if scoring is None:
             return False
         self.recording = recording
         self.scoring = scoring
         self.reference = reference
         self.reference_name = reference_name or "reference"
-        if reference is not None and self.reference_name not in scoring.scorer_sets:
+        if reference is not None and self.reference_name not in scoring.scorer_sets and not scoring.readonly:
             try:
                 scoring.add_scorer_labels(self.reference_name, reference, source_file=self.reference_name)
             except SleepScopeError as exc:
                 self.statusBar().showMessage(str(exc), 8000)
         displays = self._displays_for(recording)
-        shown = [recording.eeg_name, recording.eog_name]
+        shown = [n for n in (recording.eeg_name, recording.eog_name) if n]
         shown += [n for n in recording.channels if n not in shown]
         self.trace.set_recording(recording.channels, recording.fs, recording.start_time, shown, displays)
-        self.panel.set_channels([self.trace.display(n) for n in self.trace.shown_channels])
+        self._apply_display(save=False)
         self.hypnogram.set_night(recording.n_epochs, recording.start_time)
         self.hypnogram.set_reference(reference)
-        self.controller.attach(scoring)
+        self.controller.attach(scoring, start_at=resume_epoch(scoring))
         self.hypnogram.set_labels(scoring.labels)
         name = recording.path.name if recording.path is not None else "unsaved recording"
-        self.setWindowTitle(f"{name} — {APP_TITLE}")
+        self.setWindowTitle(f"{name}{' (read-only)' if scoring.readonly else ''} — {APP_TITLE}")
         self._update_actions()
         self._update_status()
         self.surface.setFocus()
+        notes = []
         if reference is not None:
-            self.statusBar().showMessage(
-                f"Reference scorer: {self.reference_name} (Scoring → Copy reference scorer's labels to start from it).",
-                8000)
-        if self.prescore_on_open and self.model_path is not None:
+            notes.append(f"Reference scorer: {self.reference_name} (Scoring → Copy reference scorer's labels "
+                         "to start from it).")
+        if self.controller.current > 0:
+            notes.append(f"Back at epoch {self.controller.current + 1}, after your last edit.")
+        short, _full = self.status.location.text(), self.status.location.toolTip()
+        if "user folder" in short:
+            notes.append(f"The recording's folder is read-only: the scoring is kept at {scoring.path}.")
+        if notes:
+            self.statusBar().showMessage(" ".join(notes), 10000)
+        if self.prescore_on_open and self.model_path is not None and not scoring.readonly:
             stored = scoring.latest_prediction()
             if stored is not None and stored.model_version == card_version(self.model_path):
                 # Already scored by this very model: no need to spend minutes again.
@@ -520,17 +493,49 @@ class MainWindow(QMainWindow):
                 self.start_prescore()
         return True
 
+    def _open_scoring(self, recording: Any, scoring_path: str | Path | None) -> Any:
+        """The recording's scoring file; offers read-only when another process holds it. None if not opened."""
+        from sleepscope.scoring import ScoringFile
+
+        name = recording.path.name if getattr(recording, "path", None) is not None else "this recording"
+        try:
+            return ScoringFile.open(recording, path=scoring_path, scorer=self.settings.scorer)
+        except SleepScopeError as exc:
+            if not is_lock_error(exc):
+                show_error(self, "Cannot open the scoring file", str(exc))
+                return None
+            question = (f"The scoring of {name} is open for writing elsewhere:\n\n{exc}\n\n"
+                        "Open it read-only? You can browse, compare and export; edits are refused until "
+                        "the other copy is closed.")
+            if not ask_yes_no(self, f"{name} is being scored elsewhere", question):
+                return None
+        try:
+            return ScoringFile.open(recording, path=scoring_path, scorer=self.settings.scorer, readonly=True)
+        except SleepScopeError as exc:
+            show_error(self, "Cannot open the scoring file", str(exc))
+            return None
+
     def _displays_for(self, recording: Any) -> dict[str, ChannelDisplay]:
-        gains = self.settings.gains()
-        offsets = self.settings.offsets()
+        rates = getattr(recording, "source_rates", None) or {}
         out = {}
         for name in recording.channels:
-            kind = "eeg" if name == recording.eeg_name else "eog" if name == recording.eog_name else "other"
-            d = default_display(name, kind)
-            d.gain = gains.get(name, d.gain)
-            d.offset = offsets.get(name, d.offset)
-            out[name] = d
+            kind = channel_kind(name, recording.eeg_name, recording.eog_name)
+            out[name] = default_display(name, kind, rates.get(name))
         return out
+
+    def _apply_display(self, save: bool = True) -> None:
+        """Gain and filters per channel kind from the Display dock to the traces (and the settings)."""
+        for kind in KINDS:
+            d = self.panel.kind_display(kind)
+            self.trace.set_kind_filter(kind, self.panel.filter_for(kind), render=False)
+            self.trace.set_kind_gain(kind, d.gain, render=False)
+            if save:
+                self.settings.set_kind_display(kind, d)
+        if save:
+            self.settings.notch_hz = float(self.panel.notch.currentData())
+        by_kind = {k: [n for n in self.trace.shown_channels if self.trace.display(n).kind == k] for k in KINDS}
+        self.panel.show_kinds(by_kind)
+        self.trace.render()
 
     def close_recording(self) -> bool:
         """Close the scoring file (snapshot, release lock); False if it must stay open."""
@@ -585,14 +590,73 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             show_error(self, "Export failed", f"Could not write {chosen}: {exc.strerror}. Choose another folder.")
             return None
-        self.statusBar().showMessage(f"Exported {path}", 5000)
+        note = " (its epoch column counts from 0: epoch 1 here is epoch 0 there)" if kind == "csv" else ""
+        self.statusBar().showMessage(f"Exported {path}{note}", 8000)
         return path
 
-    def import_reference(self) -> None:
+    def import_reference(self) -> bool:
+        """Copy the reference scorer's labels, asking first when they would replace a person's labels."""
         if self.reference is None or self.scoring is None:
-            self.statusBar().showMessage("This recording has no reference scorer (no paired hypnogram).", 5000)
+            self.statusBar().showMessage("This recording has no reference scorer: File → Attach hypnogram….", 5000)
+            return False
+        ref = np.asarray(self.reference)
+        from sleepscope.gui.scoring_controller import reviewed_mask
+
+        mine = reviewed_mask(self.scoring) & (self.scoring.labels >= 0)
+        clash = mine & (ref >= 0) & (ref != self.scoring.labels)
+        labels = ref
+        if clash.any():
+            box = QMessageBox(QMessageBox.Icon.Question, "Replace your labels?",
+                              f"{int(clash.sum())} epochs you scored have another stage in {self.reference_name}.\n\n"
+                              "Replace them too, or copy the reference only where you have not scored?", parent=self)
+            replace_all = box.addButton("Replace them", QMessageBox.ButtonRole.DestructiveRole)
+            fill = box.addButton("Only where I have not scored", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.setDefaultButton(fill)
+            box.exec()
+            if box.clickedButton() is fill:
+                labels = np.where(mine, -1, ref)
+            elif box.clickedButton() is not replace_all:
+                return False
+        return self.controller.import_labels(labels, "import:" + self.reference_name)
+
+    def attach_hypnogram(self, path: str | Path | None = None) -> bool:
+        """File → Attach hypnogram…: another scorer's hypnogram for this night, any format the io package reads."""
+        if self.recording is None or self.scoring is None:
+            return False
+        if path is None:
+            start = str(self.recording.path.parent) if self.recording.path is not None else self.settings.last_folder
+            chosen, _ = QFileDialog.getOpenFileName(self, "Attach hypnogram", start, HYPNOGRAM_FILTER)
+            if not chosen:
+                return False
+            path = chosen
+        paired: PairedHypnogram = read_paired_hypnogram(Path(path), self.recording.n_epochs,
+                                                        self.recording.start_time)
+        if paired.problem or paired.labels is None:
+            show_error(self, "Cannot attach the hypnogram", f"{paired.path}: {paired.problem}")
+            return False
+        self.reference = paired.labels
+        self.reference_name = paired.path.name
+        if not self.scoring.readonly and self.reference_name not in self.scoring.scorer_sets:
+            try:
+                self.scoring.add_scorer_labels(self.reference_name, paired.labels, source_file=str(paired.path))
+            except SleepScopeError as exc:
+                show_error(self, "Cannot attach the hypnogram", str(exc))
+                return False
+        self.hypnogram.set_reference(paired.labels)
+        self._update_actions()
+        notes = (" " + " ".join(paired.notes)) if paired.notes else ""
+        self.statusBar().showMessage(
+            f"Attached {paired.path.name} as the reference scorer (Scoring → Copy reference scorer's labels).{notes}",
+            10000)
+        return True
+
+    def show_properties(self) -> None:
+        """File → Properties: the recording, its channels and where its scoring file is."""
+        if self.scoring is None or self.recording is None:
             return
-        self.controller.import_labels(self.reference, "import:" + self.reference_name)
+        QMessageBox.information(self, "Properties", properties_html(self.recording, self.scoring,
+                                                                    self.status.location.toolTip()))
 
     # -- model --------------------------------------------------------------
     def start_prescore(self) -> bool:
@@ -602,72 +666,43 @@ class MainWindow(QMainWindow):
         if self.model_path is None:
             self.statusBar().showMessage("No model available: choose one with Model → Choose model file….", 8000)
             return False
-        self._drop_job()
-        job = start_prescore(self.recording, self.model_path)
-        w = job.worker
-        # Queued explicitly: these run on the GUI thread whatever PySide infers for the slot.
-        queued = Qt.ConnectionType.QueuedConnection
-        w.progress.connect(self._on_job_progress, queued)
-        w.finished.connect(self._on_job_finished, queued)
-        w.errored.connect(self._on_job_error, queued)
-        w.aborted.connect(self._on_job_aborted, queued)
-        self.job = job
-        self.progress.setRange(0, 0)
-        self.progress.setFormat("Pre-scoring %p%")
-        self.progress.show()
-        self.cancel_button.show()
+        if self.scoring is not None and self.scoring.readonly:
+            self.statusBar().showMessage("Read-only: the prediction could not be stored; close the other copy "
+                                         "first.", 8000)
+            return False
+        self.prescoring.start(self.recording, self.model_path)
+        self.status.show_progress("Pre-scoring", 0, 0)
         self._update_actions()
         return True
 
     def cancel_prescore(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
+        if self.prescoring.busy:
+            self.prescoring.cancel()
             self.statusBar().showMessage("Cancelling pre-scoring…", 3000)
 
     def _drop_job(self) -> None:
         """Cancel the current job; its thread ends on its own and is forgotten when it has."""
-        if self.job is not None:
-            self.job.cancel()
-            self._old_jobs.append(self.job)
-            self.job = None
-        self._old_jobs = [j for j in self._old_jobs if j.running()]
-        self.progress.hide()
-        self.cancel_button.hide()
-        self._update_actions()
+        self.prescoring.drop()
 
     def wait_for_jobs(self, ms: int = 15000) -> bool:
-        """Cancel every job and wait until their threads ended (closing the window)."""
-        self._drop_job()
-        deadline = time.monotonic() + ms / 1000
-        ok = True
-        for j in self._old_jobs:
-            left = max(1, int((deadline - time.monotonic()) * 1000))
-            ok &= j.wait(left)
-        self._old_jobs = [j for j in self._old_jobs if j.running()]
-        return ok
+        """Cancel every job (reading, pre-scoring) and wait until their threads ended (closing the window)."""
+        ok = self.loader.wait_all(ms)
+        return self.prescoring.wait_all(ms) and ok
 
-    def _current_job(self, job_id: int) -> bool:
-        return self.job is not None and self.job.job_id == job_id
+    def _waiting_for_model(self) -> str | None:
+        """Why Enter and N have nothing to act on yet, while the model works."""
+        if not self.prescoring.busy:
+            return None
+        return (f"The model is still working ({self.prescoring.last_message.lower() or 'pre-scoring'}): Enter and N "
+                "act once its prediction arrives; stage keys work now.")
 
-    def _on_job_progress(self, job_id: int, done: int, total: int, message: str) -> None:
-        if not self._current_job(job_id):
-            return
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{message} %p%")
-
-    def _job_ended(self) -> None:
-        if self.job is not None:
-            self._old_jobs.append(self.job)
-            self.job = None
-        self.progress.hide()
-        self.cancel_button.hide()
+    def _on_prescore_busy(self, busy: bool) -> None:
+        if not busy and not self.loader.busy:
+            self.status.show_progress(None)
         self._update_actions()
+        self._update_status()
 
     def _on_job_finished(self, result: PreScoreResult) -> None:
-        if not self._current_job(result.job_id):
-            return
-        self._job_ended()
         if self.recording is None or self.scoring is None or result.fingerprint != self.recording.fingerprint():
             return
         self.model_card = result.card
@@ -681,17 +716,8 @@ class MainWindow(QMainWindow):
             8000)
         self.prescoreDone.emit()
 
-    def _on_job_error(self, job_id: int, message: str) -> None:
-        if not self._current_job(job_id):
-            return
-        self._job_ended()
+    def _on_job_error(self, message: str) -> None:
         show_error(self, "Pre-scoring failed", message)
-
-    def _on_job_aborted(self, job_id: int) -> None:
-        if not self._current_job(job_id):
-            return
-        self._job_ended()
-        self.statusBar().showMessage("Pre-scoring cancelled.", 5000)
 
     def show_model_card(self) -> None:
         if self.model_path is None:
@@ -715,7 +741,15 @@ class MainWindow(QMainWindow):
             self.set_model(Path(chosen))
 
     def set_model(self, path: Path) -> bool:
+        """Score with the model at `path` in this window.
+
+        The registry alone says which model is active when the workstation
+        starts: a registered version is activated there (Model → Model
+        versions activates and rolls back); an unregistered file is used for
+        this session only, and the status bar says so.
+        """
         from sleepscope.model.checkpoint import read_card
+        from sleepscope.model.registry import ModelRegistry
 
         try:
             card = read_card(path)
@@ -724,18 +758,38 @@ class MainWindow(QMainWindow):
             return False
         self.model_path = Path(path)
         self.model_card = card
-        self.settings.model_path = str(path)
+        note = "used in this window only (not in the model registry)"
+        try:
+            registry = ModelRegistry()
+            if card.version and card.version in registry:
+                if registry.active_version() != card.version:
+                    registry.activate(card.version)
+                note = "the active model"
+        except (SleepScopeError, OSError) as exc:
+            note += f"; the registry could not be updated: {exc}"
         self._update_actions()
-        self.statusBar().showMessage(f"Active model: {Path(path).name} ({card.version or 'no version'})", 5000)
+        self.statusBar().showMessage(f"Model {Path(path).name} ({card.version or 'no version'}): {note}.", 8000)
         if self.recording is not None:
             self.start_prescore()
         return True
 
     # -- reacting -----------------------------------------------------------
     def _on_key(self, ev: QKeyEvent) -> bool:
-        if self.scoring is None:
-            return False
-        return self.controller.handle_key(ev.key(), ev.modifiers(), ev.text())
+        """A key sent straight to the scoring surface: the key table decides."""
+        name = self.keys.wants(self.surface, ev)
+        return name is not None and self.keys.trigger(name)
+
+    def _describe_undo(self) -> None:
+        """Edit menu: name what Undo and Redo would do, from the scoring file's own stacks."""
+        sf = self.scoring
+        undo = sf.undo_stack() if sf is not None else []
+        redo = sf.redo_stack() if sf is not None else []
+        self.act_undo.setEnabled(bool(undo) and not sf.readonly)
+        self.act_redo.setEnabled(bool(redo) and not sf.readonly)
+        for act, edits, verb in ((self.act_undo, undo, "Undo"), (self.act_redo, redo, "Redo")):
+            what = describe_edit(edits[-1]) if edits else ""
+            keys = act.text().split("\t", 1)[1] if "\t" in act.text() else ""
+            act.setText(f"&{verb} {what}".rstrip() + (f"\t{keys}" if keys else ""))
 
     def _on_epoch(self, epoch: int) -> None:
         self.trace.set_epoch(epoch)
@@ -754,25 +808,13 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _on_display_changed(self) -> None:
-        f = self.panel.filter()
-        self.trace.set_filter(f)
-        self.settings.set_filters(FilterSettings(f.highpass_hz, f.lowpass_hz, f.notch_hz))
         ctx = self.panel.context.isChecked()
         if ctx != self.trace.context:
             self.trace.set_context(ctx)
             self.settings.show_context = ctx
             with QSignalBlocker(self.act_context):
                 self.act_context.setChecked(ctx)
-        for name, spin in self.panel.gains.items():
-            if name in self.trace.shown_channels:
-                d = self.trace.display(name)
-                if spin.value() != d.gain:
-                    self.trace.set_gain(name, spin.value())
-                    self.settings.set_gain(name, spin.value())
-                off = self.panel.offsets[name].value()
-                if off != d.offset:
-                    self.trace.set_offset(name, off)
-                    self.settings.set_offset(name, off)
+        self._apply_display()
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -823,17 +865,20 @@ class MainWindow(QMainWindow):
                     show_error(self, "Cannot read the channel", str(exc))
                     return
                 rec.channels[name] = extra.channels[name]
+                if getattr(rec, "source_rates", None) is not None and name in getattr(extra, "source_rates", {}):
+                    rec.source_rates[name] = extra.source_rates[name]
                 self.trace.set_recording(rec.channels, rec.fs, rec.start_time,
                                          self.trace.shown_channels, {**self._displays_for(rec),
                                                                      **{n: self.trace.display(n) for n in
                                                                         self.trace.shown_channels}})
                 self.trace.set_epoch(self.controller.current)
             self.trace.add_channel(name)
-        self.panel.set_channels([self.trace.display(n) for n in self.trace.shown_channels])
+        self._apply_display(save=False)
 
     def ask_scorer(self) -> None:
-        name, ok = QInputDialog.getText(self, "Scorer name", "Your name or initials (recorded with each label):",
-                                        text=self.settings.scorer)
+        name, ok = QInputDialog.getText(
+            self, "Scorer name", "Your name or initials, recorded with each label (your login name until you "
+            "set one):", text=self.settings.scorer)
         if ok:
             self.settings.scorer = name.strip()
             if self.scoring is not None and name.strip():
@@ -851,47 +896,20 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         has = self.scoring is not None
-        for act in (self.act_save, self.act_close, self.act_export_edf, self.act_export_csv,
-                    self.act_export_stats):
+        writable = has and not self.scoring.readonly
+        for act in (self.act_close, self.act_export_edf, self.act_export_csv, self.act_export_stats,
+                    self.act_properties, self.act_attach):
             act.setEnabled(has)
-        self.act_prescore.setEnabled(has and self.model_path is not None and self.job is None)
-        self.act_cancel.setEnabled(self.job is not None)
+        for act in (self.act_save, self.act_undo, self.act_redo):
+            act.setEnabled(writable)
+        self.act_prescore.setEnabled(writable and self.model_path is not None and not self.prescoring.busy)
+        self.act_cancel.setEnabled(self.prescoring.busy)
         self.act_card.setEnabled(self.model_path is not None)
-        self.act_import_reference.setEnabled(has and self.reference is not None)
+        self.act_import_reference.setEnabled(writable and self.reference is not None)
+        self.act_open.setEnabled(not self.loader.busy)
 
     def _update_status(self) -> None:
-        if self.scoring is None or self.recording is None:
-            for w in (self.status_epoch, self.status_clock, self.status_label, self.status_model,
-                      self.status_reviewed):
-                w.setText("")
-            self.status_epoch.setText("No recording: File → Open")
-            self.header.setText("No recording open — File → Open, or run <code>sleepscope demo</code>.")
-            return
-        c = self.controller
-        i = c.current
-        n = c.n_epochs
-        t = self.recording.start_time + timedelta(seconds=30 * i)
-        label = int(self.scoring.labels[i])
-        src = str(self.scoring.sources[i]) if label >= 0 else ""
-        self.status_epoch.setText(f"Epoch {i + 1} / {n}")
-        self.status_clock.setText(t.strftime("%H:%M:%S"))
-        self.status_label.setText(f"Label: {Stage(label).label}" + (f" ({src})" if src else ""))
-        m = c.model_at(i)
-        if m is None:
-            self.status_model.setText("Model: —" if self.job is None else "Model: pre-scoring…")
-        else:
-            flag = "  ⚑" if m[1] < UNSURE_BELOW else ""
-            self.status_model.setText(f"Model: {Stage(m[0]).label} {m[1]:.0%}{flag}")
-        self.status_reviewed.setText(f"Reviewed {c.reviewed_fraction():.1%}")
-        end = t + timedelta(seconds=30)
-        chip = stage_chip(label)
-        model = "—" if m is None else f"{stage_chip(m[0])} {m[1]:.0%}" + (
-            " <span style='color:#c0392b'>unsure</span>" if m[1] < UNSURE_BELOW else "")
-        self.header.setText(
-            f"<b>Epoch {i + 1}</b> <span style='color:#6b7480'>of {n}</span> &nbsp;·&nbsp; "
-            f"{t:%H:%M:%S}–{end:%H:%M:%S} &nbsp;·&nbsp; Label {chip}"
-            + (f" <span style='color:#6b7480'>{src}</span>" if src else "")
-            + f" &nbsp;·&nbsp; Model {model}")
+        self.status.update(self.recording, self.scoring, self.controller, self.prescoring.busy)
 
     # -- closing ------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -899,17 +917,48 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.wait_for_jobs()
+        self.keys.detach()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
         event.accept()
 
 
-def stage_chip(code: int) -> str:
-    """A stage name on its hypnogram colour (rich text), white or dark text by contrast."""
-    stage = Stage(int(code))
-    bg = COLORS[stage]
-    fg = "#ffffff" if stage in (Stage.N2, Stage.N3, Stage.REM, Stage.UNSCORED) else "#1b1f24"
-    return f"<span style='background:{bg}; color:{fg}'>&nbsp;<b>{stage.label}</b>&nbsp;</span>"
+def resolve_model_argument(value: str | Path) -> Path:
+    """A model named on the command line: a path, or `default` for the model shipped with SleepScope."""
+    if str(value) == "default":
+        from sleepscope.paths import repo_models_dir
+
+        return repo_models_dir() / "sleepscope-default.safetensors"
+    return Path(value)
+
+
+def is_lock_error(exc: SleepScopeError) -> bool:
+    """True when opening failed because another process holds the scoring file's lock."""
+    if type(exc).__name__.lower().startswith("scoringlock") or "locked" in type(exc).__name__.lower():
+        return True
+    text = str(exc).lower()
+    return "open for writing by" in text or "is being scored" in text or "lock file" in text and "delete" in text
+
+
+def resume_epoch(scoring: Any) -> int:
+    """Where the technician stopped: the epoch after the last one a person labelled (0 on a fresh night)."""
+    from sleepscope.gui.scoring_controller import reviewed_mask
+
+    times = np.asarray(scoring.label_times, dtype=np.float64)
+    mine = reviewed_mask(scoring) & (times > 0)
+    if not mine.any():
+        return 0
+    last = int(np.flatnonzero(mine)[np.argmax(times[mine])])
+    return min(last + 1, int(scoring.n_epochs) - 1)
+
+
+def describe_edit(edit: Any) -> str:
+    """"epoch 5 (N2)" or "12 epochs" for an Edit of the scoring file."""
+    epochs = list(edit.epochs)
+    if len(epochs) == 1:
+        new = edit.new[0] if getattr(edit, "new", None) else None
+        return f"epoch {epochs[0] + 1}" + (f" ({Stage(int(new)).label})" if new is not None else "")
+    return f"{len(epochs)} epochs"
 
 
 def card_version(model_path: Path) -> str | None:

@@ -87,7 +87,7 @@ class ModelVersionsDialog(QDialog):
     #: the .safetensors path of the model just activated
     model_activated = Signal(str)
 
-    COLUMNS = ["", "Version", "Added", "Parent", "Held-out macro-F1\nnew / parent",
+    COLUMNS = ["Active", "In this window", "Version", "Added", "Parent", "Held-out macro-F1\nnew / parent",
                *[f"{n} F1\nnew / parent" for n in NAMES], "Trained on"]
 
     def __init__(self, registry: ModelRegistry | None = None, in_use: str | None = None,
@@ -120,8 +120,10 @@ class ModelVersionsDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Every model version is kept unchanged. ● marks the active version. Held-out "
-                                "figures compare a fine-tuned model with its parent on the same held-out epochs."))
+        layout.addWidget(QLabel("Every model version is kept unchanged. ● marks the active version: the registry's "
+                                "choice, which the workstation starts with. Held-out figures compare a fine-tuned "
+                                "model with its parent on the same held-out epochs; — : the stage was absent from "
+                                "them."))
         layout.addWidget(self.table, 1)
         layout.addWidget(self.detail)
         layout.addLayout(buttons)
@@ -141,14 +143,16 @@ class ModelVersionsDialog(QDialog):
         for row, v in enumerate(self.versions):
             h = v.heldout or {}
             c, p = h.get("child", {}), h.get("parent", {})
-            mark = "●" if v.version == active else ("in use" if v.version == self.in_use else "")
-            cells = [mark, v.version, v.added[:19].replace("T", " "), v.parent or "—",
+            support = c.get("support") or p.get("support") or {}
+            cells = ["●" if v.version == active else "", "in use" if v.version == self.in_use else "",
+                     v.version, v.added[:19].replace("T", " "), v.parent or "—",
                      f"{_fmt(c.get('macro_f1'))} / {_fmt(p.get('macro_f1'))}" if h else "—"]
-            cells += [f"{_fmt(c.get('f1', {}).get(n))} / {_fmt(p.get('f1', {}).get(n))}" if h else "—" for n in NAMES]
+            cells += [f"{_fmt(c.get('f1', {}).get(n))} / {_fmt(p.get('f1', {}).get(n))}"
+                      if h and support.get(n, 1) else "—" for n in NAMES]
             cells.append(v.data)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if col == 4 and v.worse_than_parent():
+                if col == 5 and v.worse_than_parent():
                     item.setForeground(Qt.GlobalColor.red)
                     item.setToolTip("worse than its parent on the same held-out epochs")
                 self.table.setItem(row, col, item)
@@ -175,6 +179,9 @@ class ModelVersionsDialog(QDialog):
         self.rollback_button.setEnabled(older)
         if v is not None:
             self.detail.setText(f"{v.version}: {heldout_summary(v)}. {v.notes}")
+        elif self.active is None:
+            self.detail.setText("No version is active: the workstation uses the model it was started with "
+                                f"({self.in_use or 'none'}). Activate a version to make it the default.")
 
     def activate_selected(self) -> bool:
         v = self.selected()
@@ -188,6 +195,8 @@ class ModelVersionsDialog(QDialog):
         path = activate_version(self, self.registry, version, rollback=rollback)
         if path is None:
             return False
+        # The window re-scores with the model just activated: "in use" follows ●.
+        self.in_use = version
         self.refresh(select=version)
         self.model_activated.emit(str(path))
         return True

@@ -1,68 +1,33 @@
-"""Keyboard scoring: the current epoch, stage keys, model acceptance, undo/redo.
+"""Scoring: the current epoch, stage edits, model acceptance, undo/redo.
 
-The QUndoStack mirrors the scoring file's own undo/redo stacks one to one:
-each command's first redo() makes the edit (`ScoringFile.set_stage`), later
-undo()/redo() call `ScoringFile.undo()`/`redo()`, which journal the step. On
-open the stack is rebuilt from `undo_stack()`/`redo_stack()` without touching
-the file, so history survives a restart.
+Undo and redo are the scoring file's own (`ScoringFile.undo()`/`redo()`
+return the edit they reverted or reapplied): there is no second history in
+the GUI that could drift from the file's, so after a failed write Ctrl+Z
+reverts the epoch the file reverts, and history survives a restart.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtCore import QObject, Signal
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.gui.keymap import BIG_STEP, UNSURE_BELOW
 from sleepscope.scoring import SOURCE_MODEL, SOURCE_TECHNICIAN
-from sleepscope.stages import KEYS, Stage
+from sleepscope.stages import Stage
 
-#: An epoch needs a second look when the model's top probability is below this.
-UNSURE_BELOW = 0.6
-#: Up/Down jump this many epochs (5 minutes); Left/Right/PgUp/PgDn one.
-BIG_STEP = 10
+__all__ = ["BIG_STEP", "UNSURE_BELOW", "ScoringController", "reviewed_mask"]
 
-
-def _stage_text(stage: int) -> str:
-    return Stage(int(stage)).label
+NO_PREDICTION = "No model prediction yet: pre-score the recording first (Model → Pre-score)."
 
 
-class _EditCommand(QUndoCommand):
-    """One scoring-file edit, already made when the command is pushed.
+def reviewed_mask(scoring: Any) -> np.ndarray:
+    """Epochs a person has looked at, by the scoring package's one definition."""
+    from sleepscope.scoring.stats import reviewed_epochs
 
-    The edit is made before the push so that a failing write (full disk)
-    raises to the caller instead of leaving a command on the stack whose
-    undo would revert somebody else's edit.
-    """
-
-    def __init__(self, ctl: "ScoringController", edit: Any) -> None:
-        epochs = list(edit.epochs)
-        n = len(epochs)
-        where = f"epoch {epochs[0] + 1}" if n == 1 else f"{n} epochs"
-        verb = "Accept model" if edit.source == SOURCE_MODEL else "Set"
-        stage = edit.new[0] if len(set(edit.new)) == 1 else None
-        what = f" to {_stage_text(stage)}" if stage is not None else ""
-        super().__init__(f"{verb} {where}{what}")
-        self._ctl = ctl
-        self.edit = edit
-        self.epochs = epochs
-        self._made = True
-
-    def redo(self) -> None:
-        ctl = self._ctl
-        if self._made or ctl.syncing:
-            # push() calls redo() at once: the edit is already in the file.
-            self._made = False
-            return
-        ctl.journal_step("redo", self.epochs)
-
-    def undo(self) -> None:
-        ctl = self._ctl
-        if ctl.syncing:
-            return
-        ctl.journal_step("undo", self.epochs)
+    return reviewed_epochs(scoring.labels, scoring.sources, scoring.reviewed)
 
 
 class ScoringController(QObject):
@@ -79,39 +44,27 @@ class ScoringController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.undo_stack = QUndoStack(self)
         self.scoring: Any = None
-        self.syncing = False
+        #: why there is no prediction yet (e.g. "the model is still loading"), shown when Enter or N need one
+        self.waiting_for_model: Callable[[], str | None] = lambda: None
         self._probs: np.ndarray | None = None
         self._model_stages: np.ndarray | None = None
         self._current = 0
         self._n = 0
 
     # -- attaching ----------------------------------------------------------
-    def attach(self, scoring: Any) -> None:
-        """Score into `scoring` (a ScoringFile); rebuilds undo history from its journal."""
+    def attach(self, scoring: Any, start_at: int = 0) -> None:
+        """Score into `scoring` (a ScoringFile), starting at epoch `start_at`."""
         self.detach()
         self.scoring = scoring
         self._n = int(scoring.n_epochs)
-        self._current = 0
-        undo = scoring.undo_stack()
-        redo = scoring.redo_stack()
-        self.syncing = True
-        try:
-            # Oldest first, then the undone edits with the next redo first.
-            for e in list(undo) + list(reversed(redo)):
-                self.undo_stack.push(_EditCommand(self, e))
-            self.undo_stack.setIndex(len(undo))
-        finally:
-            self.syncing = False
-        self.undo_stack.setClean()
+        self._current = int(np.clip(start_at, 0, max(0, self._n - 1)))
         rec = scoring.latest_prediction()
         self.set_prediction(None if rec is None else rec.probs)
         self.epochChanged.emit(self._current)
         self.labelsChanged.emit([])
 
     def detach(self) -> None:
-        self.undo_stack.clear()
         self.scoring = None
         self._probs = None
         self._model_stages = None
@@ -160,33 +113,32 @@ class ScoringController(QObject):
         return int(self._model_stages[epoch]), float(self._probs[epoch].max())
 
     def reviewed_fraction(self) -> float:
-        """Share of epochs a person has labelled or accepted (imports do not count)."""
+        """Share of epochs a person has labelled, accepted or marked reviewed (imports do not count)."""
         if self.scoring is None or self._n == 0:
             return 0.0
-        labels = self.scoring.labels
-        sources = self.scoring.sources
-        done = (labels >= 0) & ((sources == SOURCE_TECHNICIAN) | (sources == SOURCE_MODEL))
-        done |= np.asarray(self.scoring.reviewed, bool)
-        return float(done.mean())
+        return float(reviewed_mask(self.scoring).mean())
 
-    def journal_step(self, op: str, epochs: list[int]) -> None:
-        """Undo or redo in the scoring file (called by the undo stack's commands)."""
-        try:
-            (self.scoring.undo if op == "undo" else self.scoring.redo)()
-        except SleepScopeError as exc:
-            # Qt swallows exceptions raised inside QUndoCommand: report instead.
-            self.failed.emit(str(exc))
-            return
-        self.go_to(epochs[0])
-        self.labelsChanged.emit(list(epochs))
+    def _no_prediction(self) -> None:
+        self.message.emit(self.waiting_for_model() or NO_PREDICTION)
+
+    def writable(self) -> bool:
+        """False (and the status bar says why) when the scoring file is open read-only."""
+        if self.scoring is not None and getattr(self.scoring, "readonly", False):
+            self.message.emit("Read-only: another SleepScope is scoring this night. Browse and export here; "
+                              "close it there and reopen here to edit.")
+            return False
+        return self.scoring is not None
 
     def _push_edit(self, epoch: int, stage: int, source: str) -> bool:
+        if not self.writable():
+            return False
         try:
-            edit = self.scoring.set_stage([epoch], stage, source=source)
+            self.scoring.set_stage([epoch], stage, source=source)
         except SleepScopeError as exc:
+            # The labels shown may have changed if the file kept part of the edit: redraw from the file.
+            self.labelsChanged.emit([epoch])
             self.failed.emit(str(exc))
             return False
-        self.undo_stack.push(_EditCommand(self, edit))
         self.labelsChanged.emit([epoch])
         return True
 
@@ -215,7 +167,7 @@ class ScoringController(QObject):
         """Jump to the next (direction 1) or previous (-1) epoch needing attention; None if none."""
         mask = self.attention_mask()
         if mask is None:
-            self.message.emit("No model prediction yet: pre-score the recording first (Model → Pre-score).")
+            self._no_prediction()
             return None
         if direction > 0:
             hits = np.flatnonzero(mask[self._current + 1:])
@@ -245,7 +197,7 @@ class ScoringController(QObject):
             return False
         m = self.model_at(self._current)
         if m is None:
-            self.message.emit("No model prediction yet: pre-score the recording first (Model → Pre-score).")
+            self._no_prediction()
             return False
         if not self._push_edit(self._current, m[0], SOURCE_MODEL):
             return False
@@ -255,7 +207,7 @@ class ScoringController(QObject):
 
     def import_labels(self, labels: np.ndarray, source: str) -> bool:
         """Take another scorer's labels wherever they are scored, as one undoable edit."""
-        if self.scoring is None:
+        if not self.writable():
             return False
         labels = np.asarray(labels)
         scored = np.flatnonzero(labels >= 0)
@@ -265,61 +217,32 @@ class ScoringController(QObject):
         try:
             edit = self.scoring.set_stages(scored, labels[scored], source=source)
         except SleepScopeError as exc:
+            self.labelsChanged.emit([])
             self.failed.emit(str(exc))
             return False
-        self.undo_stack.push(_EditCommand(self, edit))
-        self.labelsChanged.emit([int(i) for i in scored])
+        self.labelsChanged.emit([int(i) for i in edit.epochs])
         return True
 
-    def undo(self) -> None:
-        if self.scoring is not None and self.undo_stack.canUndo():
-            self.undo_stack.undo()
+    def undo(self) -> bool:
+        """Revert the scoring file's last edit and show its epoch; False when there was none."""
+        return self._step("undo")
 
-    def redo(self) -> None:
-        if self.scoring is not None and self.undo_stack.canRedo():
-            self.undo_stack.redo()
+    def redo(self) -> bool:
+        return self._step("redo")
 
-    # -- keys ---------------------------------------------------------------
-    def handle_key(self, key: int, modifiers: Qt.KeyboardModifier, text: str = "") -> bool:
-        """Act on a key press; True when the key was a scoring key."""
-        mods = Qt.KeyboardModifier(modifiers) & ~Qt.KeyboardModifier.KeypadModifier
-        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        if ctrl:
-            if key == Qt.Key.Key_Z:
-                self.redo() if shift else self.undo()
-                return True
-            if key == Qt.Key.Key_Y:
-                self.redo()
-                return True
+    def _step(self, op: str) -> bool:
+        if not self.writable():
             return False
-        if mods & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.MetaModifier):
+        try:
+            edit = (self.scoring.undo if op == "undo" else self.scoring.redo)()
+        except SleepScopeError as exc:
+            self.labelsChanged.emit([])
+            self.failed.emit(str(exc))
             return False
-        nav = {
-            Qt.Key.Key_Right: 1, Qt.Key.Key_PageDown: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_PageUp: -1,
-            Qt.Key.Key_Down: BIG_STEP, Qt.Key.Key_Up: -BIG_STEP,
-        }
-        if key in nav:
-            self.move(nav[key])
-            return True
-        if key == Qt.Key.Key_Home:
-            self.go_to(0)
-            return True
-        if key == Qt.Key.Key_End:
-            self.go_to(self._n - 1)
-            return True
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.accept_model()
-            return True
-        if key in (Qt.Key.Key_N, Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
-            self.next_attention(-1 if (shift or key == Qt.Key.Key_Backtab) else 1)
-            return True
-        ch = (text or "").lower()
-        if not ch and Qt.Key.Key_A <= key <= Qt.Key.Key_Z:
-            ch = chr(key).lower()
-        elif not ch and Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
-            ch = chr(key)
-        if ch in KEYS:
-            self.set_stage(KEYS[ch])
-            return True
-        return False
+        if edit is None:
+            self.message.emit("Nothing to undo." if op == "undo" else "Nothing to redo.")
+            return False
+        epochs = [int(i) for i in edit.epochs]
+        self.go_to(epochs[0])
+        self.labelsChanged.emit(epochs)
+        return True

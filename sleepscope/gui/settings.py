@@ -19,12 +19,33 @@ MAX_RECENT = 8
 
 
 @dataclass
-class FilterSettings:
-    """Display-only filters; 0 means off."""
+class KindDisplay:
+    """Gain (µV per division) and display filters of one channel kind; 0 Hz means off."""
 
-    highpass_hz: float = 0.3
-    lowpass_hz: float = 35.0
-    notch_hz: float = 0.0
+    gain: float
+    highpass_hz: float
+    lowpass_hz: float
+
+
+#: AASM-style display defaults: EEG/EOG 0.3-35 Hz; EMG high-passed at 10 Hz (an envelope channel is
+#: never high-passed, see trace_view); other channels (breathing, temperature) unfiltered.
+DEFAULT_KIND_DISPLAY: dict[str, KindDisplay] = {
+    "eeg": KindDisplay(50.0, 0.3, 35.0),
+    "eog": KindDisplay(50.0, 0.3, 35.0),
+    "emg": KindDisplay(20.0, 10.0, 0.0),
+    "other": KindDisplay(50.0, 0.0, 0.0),
+}
+
+
+def login_name() -> str:
+    """The name labels are stored under when no scorer name is given (the scoring file's default)."""
+    import getpass
+    import os
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
 
 
 class Settings:
@@ -63,19 +84,12 @@ class Settings:
 
     @property
     def scorer(self) -> str:
-        return self._str("scoring/scorer", "")
+        """The scorer name recorded with each label; the login name until the technician sets one."""
+        return self._str("scoring/scorer", "") or login_name()
 
     @scorer.setter
     def scorer(self, name: str) -> None:
         self._s.setValue("scoring/scorer", name)
-
-    @property
-    def model_path(self) -> str:
-        return self._str("model/path", "")
-
-    @model_path.setter
-    def model_path(self, path: str) -> None:
-        self._s.setValue("model/path", path)
 
     @property
     def show_context(self) -> bool:
@@ -102,50 +116,26 @@ class Settings:
         return items
 
     # -- display ------------------------------------------------------------
-    def gains(self) -> dict[str, float]:
-        """µV per division, by channel name."""
-        return self._float_map("view/gains")
-
-    def set_gain(self, channel: str, uv_per_div: float) -> None:
-        self._set_map_value("view/gains", channel, uv_per_div)
-
-    def offsets(self) -> dict[str, float]:
-        """Vertical offsets in divisions, by channel name."""
-        return self._float_map("view/offsets")
-
-    def set_offset(self, channel: str, divisions: float) -> None:
-        self._set_map_value("view/offsets", channel, divisions)
-
-    def _float_map(self, key: str) -> dict[str, float]:
-        try:
-            raw = json.loads(self._str(key, "{}"))
-        except ValueError:
-            return {}
-        out: dict[str, float] = {}
-        if isinstance(raw, dict):
-            for k, v in raw.items():
-                try:
-                    out[str(k)] = float(v)
-                except (TypeError, ValueError):
-                    continue
-        return out
-
-    def _set_map_value(self, key: str, name: str, value: float) -> None:
-        m = self._float_map(key)
-        m[name] = float(value)
-        self._s.setValue(key, json.dumps(m))
-
-    def filters(self) -> FilterSettings:
-        d = FilterSettings()
-        return FilterSettings(
-            highpass_hz=self._float("view/highpass_hz", d.highpass_hz),
-            lowpass_hz=self._float("view/lowpass_hz", d.lowpass_hz),
-            notch_hz=self._float("view/notch_hz", d.notch_hz),
+    def kind_display(self, kind: str) -> KindDisplay:
+        d = DEFAULT_KIND_DISPLAY.get(kind, DEFAULT_KIND_DISPLAY["other"])
+        return KindDisplay(
+            gain=self._float(f"view/{kind}/gain", d.gain),
+            highpass_hz=self._float(f"view/{kind}/highpass_hz", d.highpass_hz),
+            lowpass_hz=self._float(f"view/{kind}/lowpass_hz", d.lowpass_hz),
         )
 
-    def set_filters(self, f: FilterSettings) -> None:
-        for k, v in asdict(f).items():
-            self._s.setValue(f"view/{k}", float(v))
+    def set_kind_display(self, kind: str, value: KindDisplay) -> None:
+        for k, v in asdict(value).items():
+            self._s.setValue(f"view/{kind}/{k}", float(v))
+
+    @property
+    def notch_hz(self) -> float:
+        """Mains notch for every channel (0 = off)."""
+        return self._float("view/notch_hz", 0.0)
+
+    @notch_hz.setter
+    def notch_hz(self, hz: float) -> None:
+        self._s.setValue("view/notch_hz", float(hz))
 
     # -- window layout ------------------------------------------------------
     def geometry(self) -> QByteArray | None:

@@ -5,6 +5,12 @@ Each channel lives in a lane `LANE_DIVS` divisions tall; a signal is drawn at
 technician thinks in. Only the visible window (plus a filter margin) is
 filtered and drawn, reduced to about two points per pixel column by min/max
 decimation, so a 24-h recording pages as fast as a 5-minute one.
+
+Gain and display filters are set per channel kind (EEG, EOG, EMG, other):
+an EMG needs other filters than an EEG, and a channel recorded as a slow
+envelope (Sleep-EDF's 1-Hz EMG) is never high-passed, which would flatten
+it. Each trace is clipped to its lane, as on paper, so a high gain or a big
+artefact never covers the neighbouring channel.
 """
 
 from __future__ import annotations
@@ -26,7 +32,11 @@ LEFT_AXIS_PX = 118
 LANE_DIVS = 4.0
 #: ±37.5 µV: a wave that crosses both lines is ≥ 75 µV peak to peak (AASM N3).
 REFERENCE_UV = 37.5
-DEFAULT_GAINS = {"eeg": 50.0, "eog": 50.0, "other": 50.0}
+KINDS = ("eeg", "eog", "emg", "other")
+KIND_NAMES = {"eeg": "EEG", "eog": "EOG", "emg": "EMG", "other": "Other"}
+DEFAULT_GAINS = {"eeg": 50.0, "eog": 50.0, "emg": 20.0, "other": 50.0}
+#: A channel recorded slower than this is an envelope or a trend, not a waveform.
+ENVELOPE_BELOW_HZ = 10.0
 
 TRACE_PEN = pg.mkPen("#1b1f24", width=1)
 GRID_PEN = pg.mkPen("#e3e6ea", width=1)
@@ -44,6 +54,24 @@ class ChannelDisplay:
     gain: float = 50.0
     offset: float = 0.0
     reference_lines: bool = False
+    kind: str = "other"  # one of KINDS: gain and filters follow the kind
+    envelope: bool = False  # recorded as a slow envelope: no high-pass
+
+
+def channel_kind(name: str, eeg_name: str | None = None, eog_name: str | None = None) -> str:
+    """"eeg", "eog", "emg" or "other" for a channel label (the chosen EEG and EOG by name)."""
+    if name == eeg_name:
+        return "eeg"
+    if name == eog_name:
+        return "eog"
+    low = name.lower()
+    if "emg" in low or "chin" in low or "submental" in low:
+        return "emg"
+    if low.startswith("eog") or low.startswith("loc") or low.startswith("roc"):
+        return "eog"
+    if low.startswith("eeg"):
+        return "eeg"
+    return "other"
 
 
 @dataclass(frozen=True)
@@ -210,6 +238,7 @@ class TraceView(QWidget):
         self._shown: list[str] = []
         self._display: dict[str, ChannelDisplay] = {}
         self._filter = DisplayFilter()
+        self._kind_filters: dict[str, DisplayFilter] = {}
         self._context = True
         self._epoch = 0
         self._lanes: tuple | None = None
@@ -263,7 +292,7 @@ class TraceView(QWidget):
             return
         self._shown.append(name)
         if name not in self._display:
-            self._display[name] = ChannelDisplay(name=name, gain=DEFAULT_GAINS["other"])
+            self._display[name] = default_display(name, channel_kind(name))
         curve = pg.PlotCurveItem(pen=TRACE_PEN, antialias=False, skipFiniteCheck=True)
         self._plot.getPlotItem().addItem(curve)
         self._curves[name] = curve
@@ -300,8 +329,31 @@ class TraceView(QWidget):
             self.render()
 
     def set_filter(self, f: DisplayFilter) -> None:
+        """One filter for every channel kind."""
         self._filter = f
+        self._kind_filters.clear()
         self.render()
+
+    def set_kind_filter(self, kind: str, f: DisplayFilter, render: bool = True) -> None:
+        self._kind_filters[kind] = f
+        if render:
+            self.render()
+
+    def set_kind_gain(self, kind: str, uv_per_div: float, render: bool = True) -> None:
+        """The gain of every channel of `kind` (µV per division)."""
+        for name, d in list(self._display.items()):
+            if d.kind == kind and uv_per_div > 0:
+                self._display[name] = replace(d, gain=float(uv_per_div))
+        if render:
+            self.render()
+
+    def filter_for(self, name: str) -> DisplayFilter:
+        """The display filter channel `name` is drawn with."""
+        d = self._display[name]
+        f = self._kind_filters.get(d.kind, self._filter)
+        if d.envelope and f.highpass_hz > 0:
+            f = replace(f, highpass_hz=0.0)
+        return f
 
     @property
     def display_filter(self) -> DisplayFilter:
@@ -360,9 +412,11 @@ class TraceView(QWidget):
         for lane, name in enumerate(self._shown):
             disp = self._display[name]
             base = self.baseline(lane) + disp.offset
-            seg = filtered_window(self._channels[name], a, b, fs, self._filter)
+            seg = filtered_window(self._channels[name], a, b, fs, self.filter_for(name))
             x, y = minmax_decimate(t0, 1.0 / fs, seg, px)
-            self._curves[name].setData(x, base + y / disp.gain)
+            lane_top = self.baseline(lane) + LANE_DIVS / 2
+            y = np.clip(base + y / disp.gain, lane_top - LANE_DIVS, lane_top)
+            self._curves[name].setData(x, y)
             ticks.append((self.baseline(lane), name))
             label = self._labels[name]
             text = f"{disp.gain:g} µV/div"
@@ -407,18 +461,23 @@ class TraceView(QWidget):
             self.render()
 
 
-def default_display(name: str, kind: str) -> ChannelDisplay:
-    """Display defaults by channel kind ("eeg", "eog" or "other")."""
+def default_display(name: str, kind: str, source_rate: float | None = None) -> ChannelDisplay:
+    """Display defaults by channel kind (one of KINDS); `source_rate` is the rate the file recorded it at."""
+    kind = kind if kind in KINDS else "other"
     return ChannelDisplay(
         name=name,
-        gain=DEFAULT_GAINS.get(kind, DEFAULT_GAINS["other"]),
+        gain=DEFAULT_GAINS[kind],
         reference_lines=(kind == "eeg"),
+        kind=kind,
+        envelope=source_rate is not None and 0 < source_rate < ENVELOPE_BELOW_HZ,
     )
 
 
 __all__ = [
     "ChannelDisplay",
     "DisplayFilter",
+    "KINDS",
+    "channel_kind",
     "TraceView",
     "default_display",
     "filter_sos",

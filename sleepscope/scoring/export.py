@@ -19,7 +19,7 @@ import numpy as np
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
-from sleepscope.scoring.stats import SleepStats, sleep_statistics
+from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, reviewed_epochs, sleep_statistics
 from sleepscope.stages import Stage
 
 #: EDF+ needs a start date; 1985-01-01 is the EDF+ convention for an unknown one.
@@ -105,9 +105,12 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
         "start_time": ident.start_time.isoformat() if ident.start_time else None,
         "n_epochs": ident.n_epochs,
         "scored_epochs": int((labels >= 0).sum()),
-        "reviewed_epochs": int(sf.reviewed.sum()),
+        "reviewed_epochs": int(reviewed_epochs(labels, sf.sources, sf.reviewed).sum()),
         "statistics": stats.to_dict(),
     }
+    warning = partial_scoring_warning(labels, lights_off, lights_on)
+    if warning:
+        summary["warning"] = warning
     pred = sf.latest_prediction()
     if pred is not None and (labels >= 0).any():
         agr = agreement(labels, pred.stages)
@@ -121,6 +124,7 @@ def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None
              f"Start: {summary['start_time'] or 'unknown'}",
              f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs']} "
              f"({summary['reviewed_epochs']} reviewed)", "",
+             *([f"WARNING: {summary['warning']}", ""] if summary.get("warning") else []),
              scoring_statistics(sf, lights_off, lights_on).format_text()]
     agr = summary.get("model_agreement")
     if agr:

@@ -145,3 +145,24 @@ def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int 
         n_stage_shifts=shifts,
         sleep_onset_epoch=None if onset is None else onset + off,
     )
+
+
+def reviewed_epochs(labels: np.ndarray, sources: np.ndarray, reviewed: np.ndarray) -> np.ndarray:
+    """The one definition of "reviewed": a person labelled the epoch, accepted the model's
+    stage for it, or marked it reviewed. Labels copied from another scorer (imports) do not count."""
+    labels = np.asarray(labels)
+    sources = np.asarray(sources).astype(str)
+    by_person = (labels >= 0) & ((sources == "technician") | (sources == "model"))
+    return by_person | np.asarray(reviewed, bool)
+
+
+def partial_scoring_warning(labels: np.ndarray, lights_off: int | None = None,
+                            lights_on: int | None = None) -> str | None:
+    """A warning when epochs of the analysis period are unscored (statistics then describe part of it)."""
+    labels = np.asarray(labels).ravel()
+    period = labels[(lights_off or 0):(len(labels) if lights_on is None else lights_on)]
+    missing = int(np.count_nonzero(period < 0))
+    if missing == 0:
+        return None
+    return (f"Partly scored: {period.size - missing} of {period.size} epochs are scored; TST, SE, SOL and WASO "
+            "count unscored epochs as neither sleep nor wake and are not the night's figures.")
