@@ -103,3 +103,77 @@ def test_cli_writes_a_randomised_family_b_cohort_and_marks_it(tmp_path, capsys):
     # One folder holds one cohort: another family is refused before anything is written.
     assert main(["synth", "--out", str(out), "--nights", "SC4002E0", "--quiet", "--workers", "1"]) == 2
     assert not (out / "SC4002E0-PSG.edf").exists()
+
+
+# ---- the families differ in structure, not only in numbers -------------------------------
+
+STRUCT_LABELS = np.array([0] * 8 + [1] * 4 + [2] * 12 + [3] * 10 + [4] * 10, dtype=np.int8)
+
+
+def _epochs(night, channel: str, stage: int) -> np.ndarray:
+    return night.signals[channel].reshape(-1, 3000)[STRUCT_LABELS == stage].astype(np.float64)
+
+
+def _spindles(x: np.ndarray) -> tuple[list[float], list[float]]:
+    """Durations (s) and frequency slopes (Hz/s) of sigma bursts 0.5-3 s long in a trace."""
+    from scipy import signal
+
+    b, a = signal.butter(3, [10.5, 16.5], btype="band", fs=100)
+    h = signal.hilbert(signal.filtfilt(b, a, x))
+    env = np.convolve(np.abs(h), np.ones(20) / 20, mode="same")
+    edges = np.diff(np.concatenate([[0], (env > 2.5 * np.median(env)).astype(int), [0]]))
+    freq = np.diff(np.unwrap(np.angle(h))) * 100 / (2 * np.pi)
+    durations, slopes = [], []
+    for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        if 0.5 <= (e - s) / 100 <= 3.0:
+            f = signal.medfilt(freq[s:e - 1], 9)
+            durations.append((e - s) / 100)
+            slopes.append(np.polyfit(np.arange(len(f)) / 100, f, 1)[0])
+    return durations, slopes
+
+
+def _structure(family: str, seed: int) -> dict[str, float]:
+    from scipy import signal, stats
+
+    b, a = signal.butter(2, [0.3, 4.0], btype="band", fs=100)
+    skew, durations, slopes, spectra = [], [], [], []
+    for subject in range(6):
+        n = syn.synth_night(STRUCT_LABELS, subject=subject, night=1, seed=seed, family=family)
+        skew.append(stats.skew(signal.filtfilt(b, a, _epochs(n, "EEG Fpz-Cz", 3).ravel())))
+        d, s = _spindles(_epochs(n, "EEG Fpz-Cz", 2).ravel())
+        durations += d
+        slopes += s
+        spectra.append([np.log10(signal.welch(_epochs(n, "EEG Fpz-Cz", st), 100, nperseg=400, axis=-1)[1]
+                                 .mean(axis=0)[2:121]) for st in range(5)])
+    return {"n3_skew": float(np.mean(skew)), "spindle_s": float(np.median(durations)),
+            "spindle_chirp": float(np.median(slopes)), "spectra": np.mean(spectra, axis=0)}
+
+
+@pytest.fixture(scope="module")
+def structure():
+    return {(f, seed): _structure(f, seed) for f in "AB" for seed in (0, 1)}
+
+
+@pytest.mark.parametrize("stat", ["n3_skew", "spindle_s", "spindle_chirp"])
+def test_family_event_statistics_differ_more_than_seeds_of_one_family(structure, stat):
+    # N3: B's slow waves are sharp down-states with broad up-states (skewed), A's
+    # are band-limited noise (symmetric); B's spindles are longer chirps that slow
+    # down, A's hold their frequency. Control: the same family under another seed.
+    a0, a1, b0, b1 = (structure[k][stat] for k in (("A", 0), ("A", 1), ("B", 0), ("B", 1)))
+    between = abs((a0 + a1) - (b0 + b1)) / 2
+    within = max(abs(a0 - a1), abs(b0 - b1))
+    assert between > 2 * within, (stat, a0, a1, b0, b1)
+
+
+def test_family_stage_spectra_differ_more_than_seeds_of_one_family(structure):
+    def distance(x, y, stage):  # RMS difference of mean log-PSD, 0.5-30 Hz
+        return float(np.sqrt(np.mean((structure[x]["spectra"][stage] - structure[y]["spectra"][stage]) ** 2)))
+
+    ratios = []
+    for stage in range(5):
+        within = max(distance(("A", 0), ("A", 1), stage), distance(("B", 0), ("B", 1), stage))
+        between = min(distance(("A", s), ("B", t), stage) for s in (0, 1) for t in (0, 1))
+        ratios.append(between / within)
+    # N1 is the stage that varies most between subjects in both families.
+    assert sum(r > 1.5 for r in ratios) >= 4, ratios
+    assert min(ratios[2], ratios[3]) > 2, ratios  # N2 and N3: spindle trains and slow-wave cycles

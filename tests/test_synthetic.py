@@ -61,8 +61,20 @@ def test_same_seed_is_bit_identical_and_seeds_differ():
         assert a.aux[k].tobytes() == b.aux[k].tobytes()
 
 
-def test_subject_parameters_do_not_depend_on_the_night_generated_first():
+@pytest.mark.parametrize("family,randomise", [("A", False), ("B", False), ("A", True)])
+def test_subject_parameters_do_not_depend_on_the_night_generated_first(family, randomise):
     from sleepscope.data.synth.subjects import night_params, subject_params
+
+    def night_two():
+        n = syn.synth_night(SHORT[:6], subject=12, night=2, seed=5, family=family, randomise=randomise)
+        return n.params, n.acquisition, {k: v.tobytes() for k, v in n.signals.items()}
+
+    first = night_two()
+    # Other nights in between: the subject's first night, its neighbours, another seed.
+    for subject, night, seed in ((12, 1, 5), (13, 1, 5), (11, 2, 5), (12, 1, 6)):
+        syn.synth_night(SHORT[:6], subject=subject, night=night, seed=seed, family=family, randomise=randomise)
+    again = night_two()
+    assert again[0] == first[0] and again[1] == first[1] and again[2] == first[2]
 
     assert subject_params(5, 12) == subject_params(5, 12)
     one, two = night_params(5, 12, 1), night_params(5, 12, 2)

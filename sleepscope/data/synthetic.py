@@ -228,7 +228,7 @@ def synth_night(
         setup = acq_mod.draw(seed, subject, night, age=src.age, duration_s=duration)
     else:
         setup = acq_mod.sleep_edf(seed, subject, night, age=src.age, leakage=src.eog_leak)
-    signals = acq_mod.record(src, setup, acq_mod.signal_rng(seed, subject, night))
+    signals = acq_mod.record(src, setup, acq_mod.signal_seed(seed, subject, night))
     return SyntheticNight(
         labels=codes.astype(np.int8),
         signals=signals,

@@ -332,8 +332,15 @@ def _ecg(rng: np.random.Generator, n: int, fs: int, bpm: float) -> np.ndarray:
     return signal.fftconvolve(out, beat, mode="full")[:n]
 
 
-def record(src: Sources, acq: Acquisition, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The recorded EEG and EOG channels (label -> float32 µV at `acq.fs`), in `acq.channels` order."""
+def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
+    """The recorded EEG and EOG channels (label -> float32 µV at `acq.fs`), in `acq.channels` order.
+
+    Each kind of noise and artefact has its own random stream, so changing one
+    axis (a rate, an amplitude) leaves the others' draws as they were.
+    """
+    # Children named by index, not `seed.spawn()`, which counts calls and would change the streams.
+    noise_rng, mains_rng, ecg_rng, move_rng, pop_rng, sweat_rng = (
+        np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k))) for k in range(6))
     fs = acq.fs
     n_sec = len(src.movement_per_min)
     n = int(round(src.n_samples * fs / FS))
@@ -366,37 +373,41 @@ def record(src: Sources, acq: Acquisition, rng: np.random.Generator) -> dict[str
     # At the recorder: noise, mains and artefacts at the recording rate.
     t = np.arange(n) / fs
     line = np.zeros(n)
-    if acq.mains_hz < 0.5 * fs:
-        drift = gaussian_filter1d(rng.standard_normal(n_sec), 120.0, mode="wrap")
-        env = np.exp(0.5 * drift / (drift.std() or 1.0))
+    if acq.mains_hz < 0.5 * fs:  # above Nyquist the recorder's anti-aliasing filter removes it
+        # Unit-variance slow drift by its expected spread, not the sample's (short nights stay tame).
+        drift = gaussian_filter1d(mains_rng.standard_normal(n_sec), 120.0, mode="wrap") * np.sqrt(2 * np.sqrt(np.pi) * 120.0)
+        env = np.exp(0.5 * drift)
         line = np.interp(t, np.arange(n_sec) + 0.5, env / env.mean()) * np.sin(
-            2 * np.pi * (acq.mains_hz + rng.uniform(-0.02, 0.02)) * t + rng.uniform(0, 2 * np.pi))
-    ecg = _ecg(rng, n, fs, acq.heart_bpm) if acq.ecg_uv > 0 else None
-    t_mv = _event_seconds(rng, src.movement_per_min * acq.movement_scale)
+            2 * np.pi * (acq.mains_hz + mains_rng.uniform(-0.02, 0.02)) * t + mains_rng.uniform(0, 2 * np.pi))
+    ecg = _ecg(ecg_rng, n, fs, acq.heart_bpm) if acq.ecg_uv > 0 else None
+    t_mv = _event_seconds(move_rng, src.movement_per_min * acq.movement_scale)
     movements = []
     for tm in t_mv:
-        length = int(rng.uniform(2.0, 8.0) * fs)
+        length = int(move_rng.uniform(2.0, 8.0) * fs)
         env = np.sin(np.pi * np.arange(length) / length) ** 0.7
-        slow = np.cumsum(rng.standard_normal(length))
+        slow = np.cumsum(move_rng.standard_normal(length))
         slow -= np.linspace(0, 1, length) * slow[-1]
         slow /= slow.std() + 1e-9
-        movements.append((tm, rng.uniform(40, 300) * env * (slow + 0.6 * rng.standard_normal(length))))
+        movements.append((tm, move_rng.uniform(40, 300) * env * (slow + 0.6 * move_rng.standard_normal(length))))
     for ch in acq.channels:
         x = raw[ch.label]
         noise = acq.eog_noise_uv if ch.kind == "eog" else acq.amplifier_noise_uv
-        x += noise * np.sqrt(fs / FS) * rng.standard_normal(n)
-        x += acq.mains_uv * rng.uniform(0.5, 1.5) * line
+        x += noise * np.sqrt(fs / FS) * noise_rng.standard_normal(n)
+        x += acq.mains_uv * mains_rng.uniform(0.5, 1.5) * line
+        # ECG reaches the scalp mostly through the mastoid references.
+        ecg_gain = acq.ecg_uv * ecg_rng.uniform(0.3, 1.0)
         if ecg is not None and ch.derivation not in ("Fpz-Cz", "Pz-Oz", "E1-E2"):
-            x += acq.ecg_uv * rng.uniform(0.3, 1.0) * ecg
+            x += ecg_gain * ecg
         for tm, mv in movements:
-            _add(x, fs, tm, (1.5 if ch.kind == "eog" else 1.0) * rng.uniform(0.6, 1.2) * mv)
-        for tp in rng.uniform(0, n / fs, rng.poisson(acq.pops_per_hour * n / fs / 3600)):
-            tau = rng.uniform(0.08, 0.5)
-            _add(x, fs, tp, rng.choice([-1.0, 1.0]) * rng.uniform(80, 600) * np.exp(-np.arange(int(2 * fs)) / (tau * fs)))
-        for ts in rng.uniform(0, n / fs, rng.poisson(acq.sweat_per_hour * n / fs / 3600)):
-            length = int(rng.uniform(60.0, 600.0) * fs)
-            sway = gaussian_filter1d(rng.standard_normal(length), rng.uniform(1.0, 4.0) * fs)
-            sway *= rng.uniform(30.0, 200.0) / (sway.std() + 1e-9) * np.hanning(length)
+            _add(x, fs, tm, (1.5 if ch.kind == "eog" else 1.0) * move_rng.uniform(0.6, 1.2) * mv)
+        for tp in pop_rng.uniform(0, n / fs, pop_rng.poisson(acq.pops_per_hour * n / fs / 3600)):
+            tau = pop_rng.uniform(0.08, 0.5)
+            size = pop_rng.choice([-1.0, 1.0]) * pop_rng.uniform(80, 600)
+            _add(x, fs, tp, size * np.exp(-np.arange(int(2 * fs)) / (tau * fs)))
+        for ts in sweat_rng.uniform(0, n / fs, sweat_rng.poisson(acq.sweat_per_hour * n / fs / 3600)):
+            length = int(sweat_rng.uniform(60.0, 600.0) * fs)
+            sway = gaussian_filter1d(sweat_rng.standard_normal(length), sweat_rng.uniform(1.0, 4.0) * fs)
+            sway *= sweat_rng.uniform(30.0, 200.0) / (sway.std() + 1e-9) * np.hanning(length)
             _add(x, fs, ts, sway)
 
     out: dict[str, np.ndarray] = {}
@@ -418,6 +429,6 @@ def record(src: Sources, acq: Acquisition, rng: np.random.Generator) -> dict[str
     return out
 
 
-def signal_rng(seed: int, subject: int, night: int) -> np.random.Generator:
-    """The stream the recorder's own noise and artefacts are drawn from."""
-    return np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_SIGNAL_KEY, int(subject), int(night)]))
+def signal_seed(seed: int, subject: int, night: int) -> np.random.SeedSequence:
+    """The seed of the recorder's own noise and artefacts (one stream per kind, see `record`)."""
+    return np.random.SeedSequence([int(seed), _ACQ_SIGNAL_KEY, int(subject), int(night)])

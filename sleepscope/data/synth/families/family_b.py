@@ -50,7 +50,7 @@ _NIGHT_KEY = 0xB52
 _SIGNAL_KEY = 0xB53
 
 # Latent depth of each stage code; REM sits near N1 in depth and is told apart by REM-ness.
-_DEPTH = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.3, 4: 1.1, -1: 0.0}
+_DEPTH = {0: 0.0, 1: 1.1, 2: 2.0, 3: 3.3, 4: 1.1, -1: 0.0}
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,11 @@ def subject_params(seed: int, subject: int) -> SubjectB:
         spindle_fast_hz=float(rng.uniform(12.8, 14.8)),
         spindle_slow_hz=float(rng.uniform(11.0, 12.3)),
         slow_spindle_share=float(rng.uniform(0.2, 0.5)),
-        spindle_uv=_lu(rng, 15.0, 40.0),
-        spindle_per_min=_lu(rng, 3.0, 9.0),
+        spindle_uv=_lu(rng, 12.0, 30.0),
+        spindle_per_min=_lu(rng, 2.5, 7.0),
         spindle_s=float(rng.uniform(0.8, 1.4)),
         spindle_chirp=float(rng.uniform(-1.2, -0.3)),
-        sw_pp_uv=_lu(rng, 115.0, 200.0),
+        sw_pp_uv=_lu(rng, 150.0, 240.0),
         sw_hz=float(rng.uniform(0.7, 1.1)),
         sw_down=float(rng.uniform(0.35, 0.48)),
         sw_up=float(rng.uniform(0.55, 0.9)),
@@ -229,16 +229,17 @@ def _slow_waves(rng: np.random.Generator, s: SubjectB, occupancy: np.ndarray, pp
     """Runs of slow-oscillation cycles: `occupancy` (per second) of the time, `pp` peak-to-peak µV."""
     n_sec = len(occupancy)
     # Two-state on/off runs: on-runs of a few seconds, off-runs set by the wanted occupancy.
+    # A second-by-second Markov chain whose switching odds follow the occupancy as it changes.
+    p = np.clip(occupancy, 0.005, 0.995)
+    mean_on = rng.uniform(3.0, 9.0)
+    p_off = 1.0 / mean_on
+    p_on = np.minimum(p / (1 - p) * p_off, 1.0)
+    u = rng.random(n_sec)
     on = np.zeros(n_sec, dtype=bool)
-    state, i = False, 0
-    while i < n_sec:
-        p = float(np.clip(occupancy[i], 0.005, 0.995))
-        mean_on = rng.uniform(3.0, 9.0)
-        mean_run = mean_on if state else mean_on * (1 - p) / p
-        run = max(1, int(rng.exponential(mean_run)))
-        on[i: i + run] = state
-        i += run
-        state = not state
+    state = False
+    for i in range(n_sec):
+        state = u[i] >= p_off if state else u[i] < p_on[i]
+        on[i] = state
     out = np.zeros(n_sec * FS)
     t = 0.0
     while t < n_sec - 0.5:
@@ -271,9 +272,12 @@ def _sawtooth_train(rng: np.random.Generator, s: SubjectB) -> np.ndarray:
     return s.sawtooth_uv * rng.lognormal(0, 0.25) * crescendo * tooth
 
 
-def _saccade(amplitude: float, fs: int = FS) -> np.ndarray:
-    """A gaze step whose duration grows with its size (main sequence), as a smooth ramp."""
-    dur = 0.025 + 0.00015 * abs(amplitude)  # µV on the bipolar EOG stand in for degrees
+def _saccade(amplitude: float, slowness: float = 1.0, fs: int = FS) -> np.ndarray:
+    """A gaze step whose duration grows with its size (main sequence), as a smooth ramp.
+
+    Rapid eye movements of REM are slower than waking saccades of the same size (`slowness` > 1).
+    """
+    dur = slowness * (0.025 + 0.00015 * abs(amplitude))  # µV on the bipolar EOG stand in for degrees
     t = np.arange(int(0.3 * fs)) / fs
     return amplitude * 0.5 * (1 + np.tanh((t - 0.05 - dur / 2) / (dur / 4)))
 
@@ -324,10 +328,10 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
 
     depth, rem = _state(rng, labels, s)
     nrem = 1.0 - rem
-    awake = _sigmoid((0.55 - depth) / 0.12) * nrem
+    awake = _sigmoid((0.45 - depth) / 0.1) * nrem
     unscored = np.repeat(labels == -1, EPOCH_S)
     # Eyes: open for runs of seconds, more of the time the more awake.
-    p_open = np.clip(np.repeat(rng.uniform(0.0, 0.9, len(labels)), EPOCH_S) * awake, 1e-6, 1 - 1e-6)
+    p_open = np.clip(np.repeat(rng.uniform(0.0, 0.6, len(labels)), EPOCH_S) * awake, 1e-6, 1 - 1e-6)
     eyes_open = (_ou(rng, n_sec, 5.0) < ndtri(p_open)).astype(np.float64)
 
     # Rhythms.
@@ -337,7 +341,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     alpha_env = up(s.alpha_uv * alpha_drive)
     alpha = (alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic),
              alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic))
-    theta_level = np.exp(-0.5 * ((depth - 1.0) / 0.7) ** 2) + 0.6 * rem + 0.15
+    theta_level = np.exp(-0.5 * ((depth - 1.0) / 0.7) ** 2) * (1 - 0.4 * rem) + 0.3 * rem + 0.15
     theta_env = up(s.theta_uv * theta_level)
     theta = (_resonator(rng, theta_env, s.theta_hz, 2.0), _resonator(rng, theta_env, s.theta_hz, 2.0))
 
@@ -412,7 +416,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         for _ in range(int(rng.geometric(0.3))):
             amp = rng.choice([-1.0, 1.0]) * s.rem_saccade_uv * rng.lognormal(0, 0.35)
             # A rapid eye movement: the saccade, then a slow drift back towards the centre.
-            tpl = np.cumsum(np.diff(_saccade(amp), prepend=0.0))
+            tpl = _saccade(amp, slowness=rng.uniform(2.0, 3.5))
             hold = np.exp(-np.arange(int(3.0 * FS)) / (rng.uniform(1.0, 3.0) * FS))
             _place(eye, tcur, np.concatenate([tpl, tpl[-1] * hold]))
             tcur += rng.uniform(0.2, 0.8)
@@ -425,7 +429,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     for tb in _events(rng, s.blink_per_min * eyes_open * (0.3 + 0.7 * awake), refractory_s=0.5):
         _place(blink, tb, _blink(rng, s.blink_uv))
 
-    movement = 0.05 + 0.6 * awake + 1.5 * np.repeat(labels == -1, EPOCH_S) + 0.01 * nrem
+    movement = 0.01 + 0.6 * awake + 1.5 * np.repeat(labels == -1, EPOCH_S)
     comps = {
         "background": bg,
         "alpha": alpha,
