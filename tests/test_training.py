@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -270,3 +271,91 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
               state_path=tmp_path / "m", resume=True)
     with pytest.raises(SleepScopeError, match="not a pre-training run"):
         pretrain(_stager(), ToneEpochs(data), PretrainConfig(batch_size=4), state_path=tmp_path / "m", resume=True)
+
+
+# -- the loop's hooks ---------------------------------------------------------------------------
+
+def test_hooks_see_every_step_and_validation_every_k_steps():
+    data, val = ToneSequences(8, seed=1), ToneSequences(4, seed=2)
+    steps, validations = [], []
+    result = train(_stager(), data, val, TrainConfig(epochs=3, batch_size=2, val_every=3, patience=10),
+                   on_step=steps.append, on_validation=validations.append)
+    # 4 steps per pass, 12 in all: validated at 3, 6, 9 and 12 (every K steps, whatever the pass)
+    assert [v.step for v in validations] == [3, 6, 9, 12] == [h["step"] for h in result.history]
+    assert [s.step for s in steps] == list(range(1, 13)) and {s.total for s in steps} == {12}
+    assert [s.loss for s in steps] == result.losses  # the loss itself, not text to parse
+    assert [s.epoch for s in steps] == [0] * 4 + [1] * 4 + [2] * 4
+    best = max(v.score for v in validations)
+    assert result.validation["macro_f1"] == pytest.approx(best)
+    assert validations[-1].best_score == pytest.approx(best)
+    assert [v.improved for v in validations][0] is True
+
+
+def test_a_validation_hook_returning_true_stops_training_and_the_best_weights_are_kept(tmp_path):
+    data, val = ToneSequences(8, seed=1), ToneSequences(4, seed=2)
+    seen = []
+
+    def stop_at_the_second(v):
+        seen.append(v)
+        return len(seen) == 2
+
+    model = _stager()
+    result = train(model, data, val, TrainConfig(epochs=50, batch_size=2, val_every=2, patience=100),
+                   on_validation=stop_at_the_second, state_path=tmp_path / "m")
+    assert result.steps == 4 and len(result.history) == 2 and not result.stopped_early
+    state = read_loop_state(tmp_path / "m")
+    assert state.finished and state.step == 4
+    from sleepscope.model.train import evaluate
+
+    kept = evaluate(model, val).macro_f1
+    assert kept == pytest.approx(max(v.score for v in seen))
+    # a finished run resumed does nothing more
+    again = train(_stager(seed=5), data, val, TrainConfig(epochs=50, batch_size=2, val_every=2, patience=100),
+                  state_path=tmp_path / "m", resume=True)
+    assert again.steps == 4
+
+
+def test_a_step_hook_returning_true_stops_pretraining_too():
+    stops = []
+    result = pretrain(_stager(), ToneEpochs(ToneSequences(4, seed=5)), PretrainConfig(method="clip", epochs=5,
+                      batch_size=4), on_step=lambda e: stops.append(e.loss) or e.step == 2)
+    assert result.steps == 2 and result.losses == stops
+
+
+def test_patience_counts_validations_every_k_steps():
+    # lr 0: nothing improves after the first validation; patience 2 -> stop at the third
+    result = train(_stager(), ToneSequences(8, seed=1), ToneSequences(2, seed=2),
+                   TrainConfig(epochs=20, batch_size=2, val_every=3, patience=2, lr=0.0))
+    assert result.stopped_early and [h["step"] for h in result.history] == [3, 6, 9] and result.steps == 9
+    assert result.best_step == 3
+
+
+def test_fine_tuning_and_the_paper_experiment_follow_the_loop_through_hooks_not_text_or_exceptions(tmp_path):
+    """The loss comes from the step hook (full precision, not parsed from progress text); early stopping is the
+    loop's return path (no exception class raised from a callback)."""
+    import inspect
+
+    import sleepscope.experiments.paper as paper
+    import sleepscope.model.finetune as finetune_module
+    from sleepscope.tasks import Cancelled as CancelledBase
+    from test_finetune import correction_set
+
+    for module in (finetune_module, paper):
+        source = inspect.getsource(module)
+        assert not re.search(r"^\s*(import re\b|from re import)", source, re.M) and "re.compile" not in source
+        assert not [c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, CancelledBase) and c is not CancelledBase]
+        assert "register_forward_hook" not in source
+
+    cs = correction_set(n=120)
+    events = []
+    torch.manual_seed(0)
+    model = SleepStager(CONFIGS["tiny"])
+    from sleepscope.model.checkpoint import ModelCard
+    from sleepscope.model.finetune import FineTuneOptions, finetune
+
+    res = finetune(model, ModelCard(config=model.config), cs, None,
+                   FineTuneOptions(epochs=2, batch_size=2, lr=1e-3, patience=5), events=events.append)
+    step_losses = [e["loss"] for e in events if e["event"] == "step"]
+    assert step_losses == res.losses  # exactly: text would have rounded them to 4 decimals
+    assert any(round(v, 4) != v for v in step_losses)
