@@ -7,6 +7,7 @@ import/export load `sleepscope.io` only when called.
 
 from sleepscope.scoring.agreement import Agreement, agreement, confusion_matrix
 from sleepscope.scoring.corrections import CorrectionSet, build_correction_set, collect_labels, label_counts
+from sleepscope.scoring.lock import ScoringFileLocked
 from sleepscope.scoring.scoring_file import (
     SOURCE_MODEL,
     SOURCE_TECHNICIAN,
@@ -30,6 +31,7 @@ __all__ = [
     "RecordingIdentity",
     "ScorerLabels",
     "ScoringFile",
+    "ScoringFileLocked",
     "SleepStats",
     "agreement",
     "build_correction_set",
