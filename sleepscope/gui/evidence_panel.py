@@ -94,7 +94,7 @@ class EvidencePanel(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        box = QGroupBox("Why this stage")
+        box = QGroupBox("The model and the EEG")
         bl = QVBoxLayout(box)
         bl.setContentsMargins(6, 6, 6, 6)
         self.title = QLabel()
@@ -160,7 +160,13 @@ class EvidencePanel(QWidget):
         self.evidence = None
         self.bands.set_values(None)
         self.events_label.setText("<span style='color:#6b7480'>Looking…</span>")
-        self._timer.start()
+        if self.isVisible():  # a hidden panel looks once it is shown
+            self._timer.start()
+
+    def showEvent(self, ev) -> None:  # noqa: N802
+        super().showEvent(ev)
+        if self._recording is not None and self.evidence is None:
+            self._timer.start()
 
     def refresh_model(self) -> None:
         probs = self._model_at(self.epoch) if self._recording is not None else None

@@ -313,6 +313,10 @@ class HypnogramView(QWidget):
         (lo, hi), _ = self._plots[0].getViewBox().viewRange()
         return float(lo), float(hi)
 
+    def time_view(self) -> pg.ViewBox:
+        """The view box whose x range (epochs) the rows share: link another view to it to follow."""
+        return self._plots[0].getViewBox()
+
     def _set_x(self, lo: float, hi: float) -> None:
         span = hi - lo
         lo = max(0.0, min(lo, self._n - span))

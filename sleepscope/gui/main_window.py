@@ -36,6 +36,7 @@ from sleepscope.gui.dialogs import (
     show_error,
     show_warning,
 )
+from sleepscope.gui.analysis_docks import AnalysisDocks
 from sleepscope.gui.display_panel import DisplayPanel
 from sleepscope.gui.finetune_dialog import install_model_actions
 from sleepscope.gui.hypnogram_view import HypnogramView
@@ -161,6 +162,8 @@ class MainWindow(QMainWindow):
         self.keys = KeyDispatcher(self, self._key_handlers(), active=lambda: self.scoring is not None)
         self._build_menus()
         self._connect()
+        # Spectrogram, statistics, review queue, "why this stage" and File → Report (their own module).
+        self.analysis = AnalysisDocks(self)
         self.panel.load(self.settings)
         self._apply_display(save=False)
         self.trace.set_context(self.settings.show_context)
@@ -466,6 +469,7 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_reference(reference)
         self.controller.attach(scoring, start_at=resume_epoch(scoring))
         self.hypnogram.set_labels(scoring.labels)
+        self.analysis.show_recording(recording, scoring)
         name = recording.path.name if recording.path is not None else "unsaved recording"
         self.setWindowTitle(f"{name}{' (read-only)' if scoring.readonly else ''} — {APP_TITLE}")
         self._update_actions()
@@ -553,6 +557,7 @@ class MainWindow(QMainWindow):
         self.controller.detach()
         self.trace.clear()
         self.hypnogram.set_night(0, self.hypnogram._axis.start_time)
+        self.analysis.clear()
         self.setWindowTitle(APP_TITLE)
         self._update_actions()
         self._update_status()
@@ -917,6 +922,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.wait_for_jobs()
+        self.analysis.wait()
         self.keys.detach()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()

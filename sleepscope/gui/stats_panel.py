@@ -68,8 +68,8 @@ def agreement_html(agr: Agreement, ref_name: str, other_name: str) -> str:
             bg = f"rgb({shade},{shade + (255 - shade) // 3},255)" if i == j else f"rgb(255,{shade},{shade})"
             row.append(f"<td align='right' style='background:{bg if v else '#ffffff'}'>{v}</td>")
         cells.append(f"<tr><th align='left'>{name}</th>{''.join(row)}</tr>")
-    cm = (f"<table cellspacing='0' cellpadding='2'><tr><th align='left' style='font-size:8pt'>"
-          f"{e(ref_name)} ↓ / {e(other_name)} →</th>" + "".join(f"<th>{n}</th>" for n in NAMES) + "</tr>"
+    cm = (f"<p style='margin-top:6px'>Confusion: rows {e(ref_name)}, columns {e(other_name)}</p>"
+          "<table cellspacing='0' cellpadding='2'><tr><th></th>" + "".join(f"<th>{n}</th>" for n in NAMES) + "</tr>"
           + "".join(cells) + "</table>")
     return (head + "<table cellspacing='0' cellpadding='2'><tr><th align='left'>Stage</th>"
             f"<th>agree</th><th>F1</th></tr>{per_stage}</table>" + cm)
@@ -87,6 +87,7 @@ class StatsPanel(QWidget):
         bl.setContentsMargins(6, 6, 6, 6)
         self.stats_label = QLabel()
         self.stats_label.setTextFormat(Qt.TextFormat.RichText)
+        self.stats_label.setWordWrap(True)
         bl.addWidget(self.stats_label)
         layout.addWidget(box)
         agr_box = QGroupBox("Agreement")
@@ -98,6 +99,7 @@ class StatsPanel(QWidget):
         form.addRow("Compared", self.other)
         self.agreement_label = QLabel()
         self.agreement_label.setTextFormat(Qt.TextFormat.RichText)
+        self.agreement_label.setWordWrap(True)
         form.addRow(self.agreement_label)
         layout.addWidget(agr_box)
         layout.addStretch(1)

@@ -1,0 +1,109 @@
+"""The review queue at a glance ("312 doubtful epochs, 40 reviewed") and bulk acceptance of confident runs.
+
+The doubtful epochs are the controller's (`attention_mask`: the model is
+unsure or disagrees), reviewed is the scoring package's one definition, and
+a bulk accept is one scoring-file edit, so Ctrl+Z takes it back whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QGroupBox, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.gui.scoring_controller import reviewed_mask
+from sleepscope.scoring.review import MIN_RUN, ReviewCoverage, confident_runs, review_coverage
+
+REFRESH_DELAY_MS = 120
+
+
+class ReviewPanel(QWidget):
+    """Coverage of the review queue and the 'Accept confident runs' command of one ScoringController."""
+
+    def __init__(self, controller: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        box = QGroupBox("Review queue")
+        bl = QVBoxLayout(box)
+        bl.setContentsMargins(6, 6, 6, 6)
+        self.coverage_label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.accept_button = QPushButton("Accept confident runs")
+        self.accept_button.setToolTip(
+            f"Take the model's stage for every unscored epoch in runs of {MIN_RUN} or more consecutive epochs "
+            "where it is confident and agrees with itself; doubtful epochs stay for you. One edit: Ctrl+Z undoes it.")
+        self.accept_button.clicked.connect(self.accept_confident_runs)
+        for w in (self.coverage_label, self.bar, self.accept_button):
+            bl.addWidget(w)
+        layout.addWidget(box)
+        # Stage keys must keep scoring after a click here.
+        for w in (self, box, self.accept_button):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_DELAY_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.coverage: ReviewCoverage | None = None
+        controller.labelsChanged.connect(self.schedule_refresh)
+        controller.predictionChanged.connect(self.schedule_refresh)
+        self.refresh()
+
+    def schedule_refresh(self, *_: Any) -> None:
+        self._timer.start()
+
+    def candidates(self) -> np.ndarray:
+        """The epochs 'Accept confident runs' would take now."""
+        c = self.controller
+        mask = c.attention_mask() if c.scoring is not None else None
+        if mask is None:
+            return np.zeros(0, np.int64)
+        return confident_runs(c.model_stages, mask, c.scoring.labels)
+
+    def refresh(self) -> None:
+        self._timer.stop()
+        c = self.controller
+        mask = c.attention_mask() if c.scoring is not None else None
+        if mask is None:
+            self.coverage = None
+            self.coverage_label.setText("No recording open." if c.scoring is None
+                                        else "No model prediction yet: pre-score the recording.")
+            self.bar.setRange(0, 1)
+            self.bar.setValue(0)
+            self.bar.setFormat("")
+            self.accept_button.setEnabled(False)
+            return
+        self.coverage = review_coverage(mask, reviewed_mask(c.scoring))
+        self.coverage_label.setText(self.coverage.text())
+        self.bar.setRange(0, max(1, self.coverage.doubtful))
+        self.bar.setValue(self.coverage.reviewed)
+        self.bar.setFormat("%p % of the doubtful epochs reviewed" if self.coverage.doubtful else "")
+        n = len(self.candidates())
+        self.accept_button.setText(f"Accept confident runs ({n} epochs)")
+        self.accept_button.setEnabled(n > 0 and not getattr(c.scoring, "readonly", False))
+
+    def accept_confident_runs(self) -> int:
+        """Accept the model's stage on every confident run at once; returns the number of epochs taken."""
+        c = self.controller
+        epochs = self.candidates()
+        if epochs.size == 0:
+            c.message.emit("No confident run of unscored epochs left to accept.")
+            return 0
+        if not c.writable():
+            return 0
+        try:
+            edit = c.scoring.accept_prediction(epochs)
+        except SleepScopeError as exc:
+            c.labelsChanged.emit([])
+            c.failed.emit(str(exc))
+            return 0
+        c.labelsChanged.emit([int(i) for i in edit.epochs])
+        c.message.emit(f"Accepted the model's stage for {len(edit.epochs)} epochs in confident runs "
+                       "(Ctrl+Z undoes it).")
+        self.refresh()
+        return len(edit.epochs)
