@@ -216,3 +216,92 @@ def test_n1_drops_alpha_gains_theta_and_rem_is_atonic(nights):
         # Submental EMG (1 Hz envelope): wake > N2 > REM.
         emg = n.aux["EMG submental"].reshape(-1, 30).mean(axis=1)
         assert np.median(emg[LABELS == 0]) > np.median(emg[LABELS == 2]) > np.median(emg[LABELS == 4])
+
+
+# ---- family B against the same real data ------------------------------------------------
+# Family B (sleepscope.data.synth.families.family_b) is built apart from A, so it
+# gets its own tolerances, measured on subjects 0-5 at seed 0 (figures in the
+# comments): the same physiological ranges, looser where B is a different "person".
+
+@pytest.fixture(scope="module")
+def nights_b():
+    return {s: synth_night(LABELS, subject=s, night=1, seed=0, family="B") for s in SUBJECTS}
+
+
+def test_family_b_n2_spindles_like_the_real_clip(nights_b):
+    real = signal.resample_poly(np.loadtxt(DATA / "data_N2_spindles_15sec_200Hz.txt"), 1, 2)
+    real_sigma = float(rel_power(real)["sigma"])  # 0.062
+    per_subject, densities = [], []
+    for n in nights_b.values():
+        n2 = epochs(n, "EEG Fpz-Cz", 2)
+        sigma = float(np.median(rel_power(n2)["sigma"]))  # 0.065-0.19
+        per_subject.append(sigma)
+        # B's wake alpha is broad (a wandering phase) and reaches into 11-16 Hz: a smaller margin than A's.
+        for stage in (0, 4):
+            assert sigma > 1.5 * float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", stage))["sigma"]))
+        densities.append(sum(count_spindles(x) for x in n2) / (len(n2) / 2))  # 1.4-4.8 per minute
+    assert real_sigma / 3 < np.median(per_subject) < real_sigma * 3
+    assert min(per_subject) > 0.02
+    assert np.median(densities) >= 1.5
+
+
+def test_family_b_n3_meets_the_aasm_criterion_and_n2_does_not(nights_b):
+    real = np.loadtxt(DATA / "data_N3_no-spindles_30sec_100Hz.txt")
+    real_swf, real_rms = slow_wave_fraction(real), real.std()  # 0.47, 19.7 µV
+    fractions, rms, deltas = [], [], []
+    for n in nights_b.values():
+        n3 = epochs(n, "EEG Fpz-Cz", 3)
+        swf = [slow_wave_fraction(x) for x in n3]
+        fractions.append(float(np.median(swf)))  # 0.69-0.87
+        assert np.mean(np.array(swf) >= 0.2) >= 0.75
+        assert np.median([slow_wave_fraction(x) for x in epochs(n, "EEG Fpz-Cz", 2)]) < 0.2  # 0.00-0.10
+        rms.append(n3.std(axis=1).mean())  # 36-50 µV
+        deltas.append(float(np.median(rel_power(n3)["delta"])))  # 0.97-0.98: purer delta than the clip's (0.85)
+    assert real_swf / 2 < np.median(fractions) < min(2 * real_swf, 0.95)
+    assert real_rms <= np.median(rms) <= 2.5 * real_rms
+    assert min(deltas) > 0.8
+
+
+def test_family_b_rem_eye_movements_like_the_real_eog(nights_b):
+    z = np.load(DATA / "data_EOGs_REM_256Hz.npz")
+    loc, roc = z["data"]
+    (r90, r99), (d90, d99) = amplitude_profile(signal.resample_poly(loc - roc, 25, 64))  # 92, 268; 1297, 2943
+    pooled = np.concatenate([epochs(n, "EOG horizontal", 4).ravel() for n in nights_b.values()])
+    (s90, s99), (e90, e99) = amplitude_profile(pooled)
+    for synth, ref in ((s90, r90), (s99, r99), (e90, d90), (e99, d99)):
+        assert ref / 2.5 < synth < ref * 2
+    for n in nights_b.values():
+        (_, a99), _ = amplitude_profile(epochs(n, "EOG horizontal", 4).ravel())  # 150-270
+        (_, n99), _ = amplitude_profile(epochs(n, "EOG horizontal", 2).ravel())  # 15-60
+        assert r99 / 2.5 < a99 < r99 * 2.5 and a99 > 1.5 * n99
+
+
+def test_family_b_wake_like_the_real_wake_minutes(nights_b, real_wake):
+    def log_psd(x):
+        f, p = signal.welch(x, FS, nperseg=400, axis=-1)
+        m = (f >= 1) & (f <= 30)
+        return np.log10(p.reshape(-1, len(f)).mean(axis=0)[m])
+
+    real_rms = {ch: x.std(axis=1).mean() for ch, x in real_wake.items()}  # Fpz 27.5, Pz 7.9, EOG 80
+    for n in nights_b.values():
+        for ch in ("EEG Fpz-Cz", "EOG horizontal"):
+            w = epochs(n, ch, 0)
+            assert real_rms[ch] / 3 < w.std(axis=1).mean() < real_rms[ch] * 2  # Fpz 13-34, EOG 40-57
+            assert np.corrcoef(log_psd(w), log_psd(real_wake[ch]))[0, 1] > 0.6  # 0.68-0.93
+        pz = float(np.median(rel_power(epochs(n, "EEG Pz-Oz", 0))["alpha"]))  # 0.20-0.65
+        fpz = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["alpha"]))  # 0.03-0.08
+        assert pz > 2 * fpz  # posterior-dominant
+        assert real_rms["EEG Pz-Oz"] / 3 < epochs(n, "EEG Pz-Oz", 0).std(axis=1).mean() < real_rms["EEG Pz-Oz"] * 3.5
+        if n.params.alpha_uv >= 3:
+            f, p = signal.welch(epochs(n, "EEG Pz-Oz", 0), FS, nperseg=800, axis=-1)
+            band = (f >= 7) & (f <= 13)
+            assert abs(f[band][np.argmax(p.mean(axis=0)[band])] - n.params.alpha_hz) <= 0.5
+
+
+def test_family_b_n1_drops_alpha_gains_theta_and_rem_is_atonic(nights_b):
+    for n in nights_b.values():
+        w, n1 = rel_power(epochs(n, "EEG Pz-Oz", 0)), rel_power(epochs(n, "EEG Pz-Oz", 1))
+        assert np.median(n1["alpha"]) < 0.6 * np.median(w["alpha"])
+        assert np.median(n1["theta"]) > np.median(w["theta"])
+        emg = n.aux["EMG submental"].reshape(-1, 30).mean(axis=1)
+        assert np.median(emg[LABELS == 0]) > np.median(emg[LABELS == 2]) > 2 * np.median(emg[LABELS == 4])

@@ -133,7 +133,7 @@ def subject_params(seed: int, subject: int) -> SubjectB:
         sawtooth_uv=_lu(rng, 18.0, 45.0),
         sawtooth_per_min=_lu(rng, 0.5, 3.0),
         rem_bursts_per_min=_lu(rng, 3.0, 10.0),
-        rem_saccade_uv=_lu(rng, 120.0, 330.0),
+        rem_saccade_uv=_lu(rng, 160.0, 420.0),
         sem_uv=_lu(rng, 60.0, 180.0),
         blink_per_min=_lu(rng, 8.0, 25.0),
         blink_uv=_lu(rng, 100.0, 220.0),
@@ -341,7 +341,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     alpha_env = up(s.alpha_uv * alpha_drive)
     alpha = (alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic),
              alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic))
-    theta_level = np.exp(-0.5 * ((depth - 1.0) / 0.7) ** 2) * (1 - 0.4 * rem) + 0.3 * rem + 0.15
+    # Theta peaks at sleep onset and in REM, and rides on the slow waves of deep sleep.
+    theta_level = (np.exp(-0.5 * ((depth - 1.0) / 0.7) ** 2) * (1 - 0.4 * rem) + 0.3 * rem + 0.15
+                   + 0.6 * _sigmoid((depth - 2.6) / 0.3))
     theta_env = up(s.theta_uv * theta_level)
     theta = (_resonator(rng, theta_env, s.theta_hz, 2.0), _resonator(rng, theta_env, s.theta_hz, 2.0))
 
