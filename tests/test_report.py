@@ -56,7 +56,7 @@ def test_report_contents(scored):
     assert model_agr.confusion[2, 3] == 4  # technician N2, model N3
     assert r.comparisons[1].agreement.accuracy == 1.0
     warnings = " ".join(r.warnings())
-    assert "Only 30 of 40 epochs are scored" in warnings and "not been signed off" in warnings
+    assert "30 of 40 epochs are scored" in warnings and "not been signed off" in warnings
 
 
 def test_no_partial_warning_when_every_epoch_is_scored(scored):
@@ -79,7 +79,7 @@ def test_cli_writes_pdf_and_html(scored, tmp_path, capsys):
     assert main(["report", str(path), "--out", str(html_out)]) == 0
     text = html_out.read_text(encoding="utf-8")
     assert "Total sleep time (TST)" in text and "data:image/png;base64," in text
-    assert "Only 30 of 40 epochs are scored" in text
+    assert "30 of 40 epochs are scored" in text
     # notes are the technician's free text: shown, never run
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert sorted(p.name for p in pdf.parent.iterdir()) == ["night.html", "night.pdf"]

@@ -10,14 +10,13 @@ night costs a file read.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sleepscope.atomic import fsync_dir
+from sleepscope.atomic import replacing
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 EPOCH_SECONDS = 30.0
@@ -127,12 +126,8 @@ def cached_spectrogram(signal: np.ndarray, fs: float, fingerprint: str, channel:
 
 def _store(spec: Spectrogram, path: Path) -> None:
     # A cache that cannot be written (read-only home, full disk) only costs the next open a recomputation.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        with replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, freqs=spec.freqs, power_db=spec.power_db, epoch_s=spec.epoch_s)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass

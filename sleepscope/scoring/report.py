@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from sleepscope import __version__
-from sleepscope.atomic import fsync_dir
+from sleepscope.atomic import replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.export import statistics_summary
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
-from sleepscope.scoring.stats import SleepStats, sleep_statistics
+from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, sleep_statistics
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, NAMES, SCORED, Stage
 
 FORMATS = (".pdf", ".html", ".htm")
@@ -70,11 +70,9 @@ class Report:
 
     def warnings(self) -> list[str]:
         out = []
-        if self.scored_epochs == 0:
-            out.append("No epoch is scored: the statistics below are empty.")
-        elif self.partial:
-            out.append(f"Only {self.scored_epochs} of {self.n_epochs} epochs are scored: the statistics describe "
-                       "a partly scored night (unscored time counts as neither sleep nor wake).")
+        partial = partial_scoring_warning(self.labels)
+        if partial:
+            out.append(partial)
         if self.sign_off is None:
             out.append("This night has not been signed off.")
         return out
@@ -396,20 +394,12 @@ def write_report(report: Report, out: str | os.PathLike) -> Path:
         raise SleepScopeError(f"{out.name}: a report is written as .pdf or .html; choose one of these suffixes.")
     if not out.parent.is_dir():
         raise SleepScopeError(f"{out.parent} is not a folder: create it or choose another place for the report.")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        if suffix == ".pdf":
-            _write_pdf(report, tmp)
-        else:
-            tmp.write_text(_render_html(report), encoding="utf-8")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
+        with replacing(out) as tmp:
+            if suffix == ".pdf":
+                _write_pdf(report, tmp)
+            else:
+                tmp.write_text(_render_html(report), encoding="utf-8")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SleepScopeError(f"Could not write {out}: {exc.strerror or exc}. Choose another folder.") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(out.parent)
     return out
