@@ -17,8 +17,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=_model_info)
 
-    p = subparsers.add_parser("prescore", help="pre-score every epoch of a recording with a model (CSV or JSON)")
-    p.add_argument("file", help="EDF, EDF+ or BDF recording")
+    p = subparsers.add_parser(
+        "prescore", help="pre-score every epoch of a recording (CSV or JSON), or of folders of recordings",
+        description="One recording: its per-epoch stages and probabilities as CSV or JSON. Folders (searched "
+        "recursively) or several recordings: each prediction into the recording's scoring file, one line per file, "
+        "recordings already scored by the same model skipped, a bad file reported and skipped (exit status 1 when "
+        "some failed); under torchrun (or with RANK/WORLD_SIZE) each process takes every WORLD_SIZE-th recording.")
+    p.add_argument("file", nargs="+", metavar="RECORDING_OR_FOLDER", help="EDF, EDF+ or BDF recordings, or folders")
     p.add_argument("--model", metavar="M", help="model file (.safetensors or .json); default: the shipped model")
     p.add_argument("--out", metavar="PATH",
                    help="output file (default: beside the recording, NAME.prescore.csv or .json)")
@@ -27,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eog", metavar="NAME", help="EOG channel (default: chosen by name)")
     p.add_argument("--device", metavar="DEV", help="torch device (default: cuda, else mps, else cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--second-opinion", action="store_true",
+                   help="also score with YASA (needs the yasa package): its stage, probabilities and whether it "
+                   "disagrees as extra columns; into scoring files, its stages as the label set 'YASA'")
+    p.add_argument("--force", action="store_true", help="folders: pre-score again recordings already scored")
     p.set_defaults(func=_prescore)
 
 
@@ -83,7 +92,7 @@ def _model_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def prediction_rows(pred) -> list[dict]:
+def prediction_rows(pred, second=None) -> list[dict]:
     from sleepscope.stages import NAMES, Stage
 
     rows = []
@@ -91,13 +100,18 @@ def prediction_rows(pred) -> list[dict]:
         row = {"epoch": i, "onset_s": i * 30, "stage": Stage(int(pred.stages[i])).label}
         row.update({f"p_{name}": round(float(p), 6) for name, p in zip(NAMES, pred.probs[i])})
         rows.append(row)
+    if second is not None:
+        from sleepscope.scorers.compare import second_opinion_columns
+
+        for row, extra in zip(rows, second_opinion_columns(pred, second)):
+            row.update(extra)
     return rows
 
 
-def write_prediction(pred, path: Path, as_json: bool, meta: dict) -> None:
+def write_prediction(pred, path: Path, as_json: bool, meta: dict, second=None) -> None:
     import csv
 
-    rows = prediction_rows(pred)
+    rows = prediction_rows(pred, second)
     tmp = path.with_name(path.name + ".tmp")
     if as_json:
         tmp.write_text(json.dumps({**meta, "model_version": pred.model_version, "epochs": rows}, indent=1) + "\n",
@@ -119,17 +133,30 @@ def _prescore(args: argparse.Namespace) -> int:
     from sleepscope.io import open_recording
     from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
+    from sleepscope.model.batch_prescore import is_batch, prescore_many
     from sleepscope.tasks import TqdmProgress
 
+    if is_batch(args.file):
+        return prescore_many(args)
+    args.file = args.file[0]
     model, card = load_model(args.model or default_model_path())
+    second, extra = None, ()
     src = Path(args.file)
+    if args.second_opinion:
+        from sleepscope.scorers.yasa_scorer import YasaScorer, emg_of
+
+        second, extra = YasaScorer(), emg_of(src)
     out = Path(args.out) if args.out else src.with_name(src.stem + (".prescore.json" if args.json else ".prescore.csv"))
     with TqdmProgress("Reading", disable=args.quiet) as bar:
-        rec = open_recording(src, eeg=args.eeg, eog=args.eog, progress=bar)
+        rec = open_recording(src, eeg=args.eeg, eog=args.eog, extra=extra, progress=bar)
     with TqdmProgress("Pre-scoring", disable=args.quiet) as bar:
         pred = predict(rec, model, device=args.device, progress=bar)
     meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
             "start_time": rec.start_time.isoformat(), "model": card.config.name}
-    write_prediction(pred, out, args.json, meta)
+    if second is not None:
+        with TqdmProgress("Second opinion (YASA)", disable=args.quiet) as bar:
+            second = second.score(rec, progress=bar)
+        meta["second_opinion"] = second.model_version
+    write_prediction(pred, out, args.json, meta, second=second)
     print(f"{pred.n_epochs} epochs pre-scored by model {pred.model_version} -> {out}", file=sys.stderr)
     return 0

@@ -1,0 +1,71 @@
+"""Two opinions side by side: where they disagree, the review queue, and choosing a combination's weight."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def disagreement(a_stages: np.ndarray, b_stages: np.ndarray) -> np.ndarray:
+    """Epochs where both opinions give a stage and the stages differ (the GUI's second-opinion flags)."""
+    a, b = np.asarray(a_stages), np.asarray(b_stages)
+    n = min(len(a), len(b))
+    out = np.zeros(len(a), bool)
+    out[:n] = (a[:n] >= 0) & (b[:n] >= 0) & (a[:n] != b[:n])
+    return out
+
+
+def review_queue(probs: np.ndarray, share: float, disagree: np.ndarray | None = None) -> np.ndarray:
+    """The `share` of epochs a technician reviews first: disagreements, then the least confident.
+
+    Within each group, lower top probability comes first. Returns a boolean mask
+    with round(share × n) epochs set; `disagree=None` gives the unsure-only queue.
+    """
+    probs = np.asarray(probs)
+    n = probs.shape[0]
+    k = int(round(float(share) * n))
+    confidence = probs.max(axis=1)
+    flag = np.zeros(n, bool) if disagree is None else np.asarray(disagree, bool)[:n]
+    order = np.lexsort((confidence, ~flag))  # disagreements first, then by confidence
+    mask = np.zeros(n, bool)
+    mask[order[:k]] = True
+    return mask
+
+
+def errors_caught(queue: np.ndarray, stages: np.ndarray, labels: np.ndarray) -> float:
+    """Share of the suggestion's errors (on labelled epochs) that the queue puts before a technician."""
+    labels, stages, queue = np.asarray(labels), np.asarray(stages), np.asarray(queue, bool)
+    wrong = (labels >= 0) & (stages != labels)
+    return float((wrong & queue).sum() / wrong.sum()) if wrong.any() else 1.0
+
+
+def choose_weight(probs_a: np.ndarray, probs_b: np.ndarray, labels: np.ndarray,
+                  grid: np.ndarray | None = None) -> tuple[float, float]:
+    """The weight w of `a` in w·a + (1−w)·b with the best accuracy on labelled epochs, and that accuracy.
+
+    Chosen on validation nights, never on the nights it is then reported on.
+    Ties go to the larger w (the primary scorer).
+    """
+    grid = np.linspace(0.0, 1.0, 21) if grid is None else np.asarray(grid)
+    labels = np.asarray(labels)
+    keep = labels >= 0
+    if not keep.any():
+        raise ValueError("no labelled epoch to choose a weight on")
+    best_w, best_acc = 1.0, -1.0
+    for w in sorted(grid, reverse=True):
+        stages = (w * probs_a[keep] + (1 - w) * probs_b[keep]).argmax(axis=1)
+        acc = float((stages == labels[keep]).mean())
+        if acc > best_acc + 1e-12:
+            best_w, best_acc = float(w), acc
+    return best_w, best_acc
+
+
+def second_opinion_columns(primary, second) -> list[dict]:
+    """Per epoch: the second opinion's stage and probabilities, and whether it disagrees with the primary."""
+    from sleepscope.stages import NAMES, Stage
+
+    flags = disagreement(primary.stages, second.stages)
+    name = getattr(second, "column_prefix", "yasa")
+    return [{f"{name}_stage": Stage(int(second.stages[i])).label,
+             **{f"{name}_p_{s}": round(float(p), 6) for s, p in zip(NAMES, second.probs[i])},
+             "disagree": int(flags[i])}
+            for i in range(primary.n_epochs)]

@@ -1,0 +1,115 @@
+"""YASA's `SleepStaging` as a Scorer: a second opinion from classifiers trained on real nights.
+
+YASA (BSD-3) ships LightGBM classifiers trained on about 3,000 NSRR nights
+inside its pip package, so it runs offline. It reads an EEG (a central
+derivation is what it learned), optionally an EOG and a chin EMG, from an MNE
+Raw; we hand it the recording's channels at 100 Hz. Its five classes
+(W, N1, N2, N3, R) map one to one onto ours. Optional: without the `yasa`
+package the rest of SleepScope works and this scorer says how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.model.infer import Prediction
+from sleepscope.tasks import CancelToken, Progress, check, report
+
+#: YASA's class names (its classifier's, and yasa.Hypnogram's) to our output index.
+_CLASS_INDEX = {"W": 0, "WAKE": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4, "REM": 4}
+
+_EMG = re.compile(r"emg|chin|submental", re.IGNORECASE)
+
+
+def yasa_available() -> bool:
+    """Whether the optional `yasa` package (and its LightGBM) can be imported."""
+    try:
+        return importlib.util.find_spec("yasa") is not None and importlib.util.find_spec("lightgbm") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def find_emg(channel_names: Sequence[str]) -> str | None:
+    """A chin EMG among a recording's channel names (`EMG submental`, `Chin1-Chin2`, `EMG`), or None."""
+    return next((n for n in channel_names if _EMG.search(n)), None)
+
+
+def emg_of(path: str | Path) -> tuple[str, ...]:
+    """The EMG channel of a recording file, as `open_recording`'s `extra`, when it has one."""
+    from sleepscope.io.edfheader import read_header
+
+    found = find_emg([s.label for s in read_header(path).data_signals])
+    return (found,) if found else ()
+
+
+class YasaScorer:
+    name = "YASA"
+
+    def __init__(self, use_eog: bool = True, use_emg: bool = True) -> None:
+        if not yasa_available():
+            raise SleepScopeError(
+                "the second opinion needs YASA, which is not installed: `pip install yasa` (or install SleepScope "
+                "with its `yasa` extra), then run again")
+        self.use_eog = use_eog
+        self.use_emg = use_emg
+
+    @property
+    def version(self) -> str:
+        import yasa
+
+        return f"yasa-{yasa.__version__}"
+
+    def score(self, recording, progress: Progress | None = None,
+              cancel: CancelToken | None = None) -> Prediction:
+        import logging
+
+        import mne
+        import yasa
+
+        if recording.eeg_name is None:
+            raise SleepScopeError("YASA's second opinion needs an EEG channel; this recording has none")
+        check(cancel)
+        report(progress, 0, 2, "YASA: features")
+        names = {"eeg": recording.eeg_name}
+        if self.use_eog and recording.eog_name is not None:
+            names["eog"] = recording.eog_name
+        emg = find_emg([n for n in recording.channels if n not in names.values()]) if self.use_emg else None
+        # YASA's EMG features need the muscle tone itself: Sleep-EDF's 1-Hz EMG envelope is not that.
+        if emg is not None and recording.source_rates.get(emg, 0.0) >= 80:
+            names["emg"] = emg
+        data = np.stack([np.nan_to_num(recording.channels[n], nan=0.0) for n in names.values()]) * 1e-6  # µV → V
+        info = mne.create_info(list(names.values()), recording.fs, ch_types=list(names))
+        raw = mne.io.RawArray(data, info, verbose=False)
+        yasa_log = logging.getLogger("yasa")
+        level = yasa_log.level
+        yasa_log.setLevel(logging.ERROR)  # "less than 5 minutes" warnings: short test nights are fine here
+        try:
+            staging = yasa.SleepStaging(raw, eeg_name=names["eeg"], eog_name=names.get("eog"),
+                                        emg_name=names.get("emg"))
+            with warnings.catch_warnings():
+                # YASA's classifiers were saved by an older scikit-learn; its LabelEncoder loads unchanged
+                warnings.filterwarnings("ignore", message="Trying to unpickle estimator")
+                hyp = staging.predict()
+        except (ValueError, AssertionError) as exc:
+            raise SleepScopeError(f"YASA could not score this recording: {exc}") from exc
+        finally:
+            yasa_log.setLevel(level)
+        check(cancel)
+        proba = hyp.proba
+        n = recording.n_epochs
+        probs = np.full((n, 5), 0.2, dtype=np.float32)
+        m = min(n, len(proba))
+        for col in proba.columns:
+            probs[:m, _CLASS_INDEX[str(col).upper()]] = proba[col].to_numpy(dtype=np.float32)[:m]
+        probs /= probs.sum(axis=1, keepdims=True)
+        report(progress, 2, 2, "YASA: done")
+        used = "+".join(names)
+        return Prediction(probs=probs, model_version=f"{self.version} ({used})",
+                          stages=probs.argmax(axis=1).astype(np.int8))

@@ -1,0 +1,148 @@
+"""`sleepscope prescore DIR…`: many recordings into their scoring files, resumable, a bad file skipped,
+shared between processes by RANK / WORLD_SIZE."""
+
+import os
+import subprocess
+import sys
+from datetime import datetime
+
+import edfio
+import numpy as np
+import pytest
+
+from sleepscope.cli import main
+from sleepscope.scoring import ScoringFile
+
+
+def write_recording(path, n_epochs=6, seed=0):
+    rng = np.random.default_rng(seed)
+    sigs = [edfio.EdfSignal(rng.normal(0, 20, n_epochs * 3000), sampling_frequency=100, label=label,
+                            physical_range=(-500, 500), physical_dimension="uV")
+            for label in ("EEG Fpz-Cz", "EOG horizontal")]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    edfio.Edf(sigs, starttime=datetime(2020, 1, 1, 23).time()).write(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from sleepscope.model.checkpoint import save_model, weights_version
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    model = SleepStager(get_config("tiny"))
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(model, path)
+    return path, weights_version(model)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "nights"
+    for i in range(4):
+        write_recording(root / ("a" if i < 2 else "b/c") / f"night{i}.edf", seed=i)
+    (root / "night0.csv").write_text("stage\nW\n")  # a hypnogram: not a recording
+    return root
+
+
+def _scoring(path):
+    return path.with_name(path.stem + ".sleepscope.h5")
+
+
+def test_folder_prescored_bad_file_skipped_then_resumed(folder, tiny_model, capsys, monkeypatch):
+    model, version = tiny_model
+    bad = folder / "a" / "broken.edf"
+    bad.write_bytes(b"0       " + b"garbage" * 40)
+    rc = main(["prescore", str(folder), "--model", str(model)])
+    err = capsys.readouterr().err
+    assert rc == 1  # some failed
+    recs = sorted(folder.rglob("night*.edf"))
+    for r in recs:
+        sf = ScoringFile.read(_scoring(r))
+        assert list(sf.predictions) == [version] and sf.predictions[version].probs.shape == (6, 5)
+    lines = [ln for ln in err.splitlines() if ln.startswith("[")]
+    assert len(lines) == 5 and sum("pre-scored by model" in ln for ln in lines) == 4  # one line per file
+    assert "broken.edf: FAILED" in err and "4 pre-scored, 0 already scored by this model, 1 failed" in err
+    assert "Traceback" not in err and not _scoring(bad).exists()
+
+    # resumed: nothing read again, only the recording whose scoring file is gone
+    bad.unlink()
+    for leftover in recs[2].parent.glob(recs[2].stem + ".sleepscope.h5*"):  # its scoring file and journal
+        leftover.unlink()
+    import sleepscope.io
+
+    opened = []
+    real_open = sleepscope.io.open_recording
+    monkeypatch.setattr(sleepscope.io, "open_recording", lambda p, **kw: opened.append(p) or real_open(p, **kw))
+    assert main(["prescore", str(folder), "--model", str(model)]) == 0
+    assert opened == [recs[2]]
+    assert "1 pre-scored, 3 already scored by this model, 0 failed" in capsys.readouterr().err
+
+
+def test_other_model_version_is_scored_again(folder, tiny_model, tmp_path, capsys):
+    import torch
+
+    from sleepscope.model.checkpoint import save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    model, version = tiny_model
+    assert main(["prescore", str(folder), "--model", str(model), "--quiet"]) == 0
+    torch.manual_seed(1)
+    other = tmp_path / "other"
+    card = save_model(SleepStager(get_config("tiny")), other)
+    capsys.readouterr()
+    assert main(["prescore", str(folder), "--model", str(other), "--quiet"]) == 0
+    assert "4 pre-scored, 0 already scored" in capsys.readouterr().err
+    sf = ScoringFile.read(_scoring(next(folder.rglob("night*.edf"))))
+    assert set(sf.predictions) == {version, card.version}
+    assert sf.latest_prediction().model_version == card.version
+
+
+def test_batch_mode_refuses_out_and_empty_folders(folder, tiny_model, tmp_path, capsys):
+    model, _ = tiny_model
+    assert main(["prescore", str(folder), "--model", str(model), "--out", str(tmp_path / "x.csv")]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["prescore", str(empty), "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert "leave --out out" in err and "no EDF or BDF recording" in err and "Traceback" not in err
+
+
+def test_two_processes_share_the_folder(folder, tiny_model):
+    """RANK 0 and 1 of WORLD_SIZE 2 at the same time: every recording scored exactly once."""
+    model, version = tiny_model
+    procs = []
+    for rank in (0, 1):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen([sys.executable, "-m", "sleepscope", "prescore", str(folder), "--model",
+                                       str(model)], env=env, stderr=subprocess.PIPE, text=True))
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    done = [{ln.split("] ", 2)[2].split(":")[0] for ln in e.splitlines() if "pre-scored by model" in ln}
+            for e in errs]
+    assert done[0].isdisjoint(done[1]) and done[0] | done[1] == {f"night{i}.edf" for i in range(4)}
+    assert all(len(d) == 2 for d in done) and "rank 1/2: 2 pre-scored" in errs[1]
+    for r in folder.rglob("night*.edf"):
+        assert list(ScoringFile.read(_scoring(r)).predictions) == [version]
+
+
+@pytest.mark.skipif("yasa" not in sys.modules and __import__("importlib").util.find_spec("yasa") is None,
+                    reason="the yasa extra is not installed")
+def test_second_opinion_into_scoring_files(folder, tiny_model, capsys):
+    model, version = tiny_model
+    one = folder / "a"
+    assert main(["prescore", str(one), "--model", str(model), "--quiet"]) == 0
+    # the same model, now with the second opinion: scored again, YASA's stages kept as a label set
+    assert main(["prescore", str(one), "--model", str(model), "--second-opinion"]) == 0
+    err = capsys.readouterr().err
+    assert "2 pre-scored" in err and "YASA disagrees on" in err
+    sf = ScoringFile.read(_scoring(one / "night0.edf"))
+    yasa_set = sf.scorer_sets["YASA"]
+    assert yasa_set.source_file.startswith("yasa-") and yasa_set.labels.shape == (6,)
+    assert sf.latest_prediction().model_version == version  # the model stays the suggestion shown
+    assert main(["prescore", str(one), "--model", str(model), "--second-opinion"]) == 0
+    assert "0 pre-scored, 2 already scored" in capsys.readouterr().err
