@@ -390,3 +390,21 @@ def test_find_hypnogram_other_names(tmp_path):
     assert find_hypnogram(psg) == tmp_path / "shhs1-200001-nsrr.xml"
     assert recording_key("SC4001E0-PSG.edf") == hypnogram_key("SC4001EC-Hypnogram.edf") == "sc4001"
     assert hypnogram_key("SC4001E0-PSG.edf") is None
+
+
+@pytest.mark.parametrize("name, text", [("night-nsrr.xml", NSRR_XML), ("night-profusion.xml", PROFUSION_XML),
+                                        ("night.tsv", "stage\n" + "".join(f"{s}\n" for s in
+                                                                          ["W", "W", "N1", "N2", "N3", "N3", "REM",
+                                                                           "REM", "?"]))])
+def test_cli_import_reads_the_archive_formats(tmp_path, capsys, name, text):
+    from sleepscope.cli import main
+    from sleepscope.io import Recording
+    from sleepscope.scoring import ScoringFile
+
+    rec = Recording.from_arrays(np.random.default_rng(0).normal(size=3000 * 9), np.zeros(3000 * 9))
+    path = tmp_path / "night.sleepscope.h5"
+    ScoringFile.open(rec, path).close()
+    hyp = tmp_path / name
+    hyp.write_text(text)
+    assert main(["import", str(path), str(hyp), "--scorer", "lab"]) == 0, capsys.readouterr().err
+    assert ScoringFile.read(path).scorer_sets["lab"].labels.tolist() == EXPECTED_9
