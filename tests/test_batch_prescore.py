@@ -45,6 +45,7 @@ def folder(tmp_path):
     for i in range(4):
         write_recording(root / ("a" if i < 2 else "b/c") / f"night{i}.edf", seed=i)
     (root / "night0.csv").write_text("stage\nW\n")  # a hypnogram: not a recording
+    edfio.Edf([], annotations=[edfio.EdfAnnotation(0, 30, "Sleep stage W")]).write(root / "a" / "events.edf")
     return root
 
 

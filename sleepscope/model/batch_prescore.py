@@ -51,7 +51,8 @@ def rank_and_world() -> tuple[int, int]:
 
 
 def find_recordings(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """EDF/BDF recordings among `paths` (folders searched recursively), hypnogram files left out, sorted."""
+    """EDF/BDF recordings among `paths` (folders searched recursively), hypnogram and annotation-only files left
+    out, sorted."""
     from sleepscope.io.hypnogram import hypnogram_key
 
     found: dict[Path, Path] = {}
@@ -63,9 +64,19 @@ def find_recordings(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             raise SleepScopeError(f"{p}: no such file or folder")
         for q in candidates:
-            if hypnogram_key(q.name) is None or p == q:
+            if p == q or (hypnogram_key(q.name) is None and not _annotations_only(q)):
                 found.setdefault(q.resolve(), q)
     return sorted(found.values(), key=lambda q: str(q))
+
+
+def _annotations_only(path: Path) -> bool:
+    """An EDF+ file without signals holds a hypnogram or events, not a recording to pre-score."""
+    from sleepscope.io.edfheader import read_header
+
+    try:
+        return not read_header(path).data_signals
+    except SleepScopeError:
+        return False  # unreadable: pre-scoring it reports why
 
 
 def existing_scoring_files(recording: Path, fingerprint: str) -> list[Path]:
