@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import json
 import subprocess
+import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -43,14 +45,42 @@ def fill(folder: Path) -> Path:
     return filler
 
 
-def run_as_nobody() -> dict:
-    """subprocess.run arguments that drop root's rights in the child (skips when not root)."""
+def as_nobody(fn: Callable[[], Any]) -> Any:
+    """Run `fn` in a forked child with the rights of user nobody; returns its result or
+    ("error", message) for an exception. The child runs the already imported code (this
+    interpreter may lie where nobody cannot read), so whatever `fn` imports lazily must be
+    imported before. Skips the test when not root."""
     if not hasattr(os, "getuid") or os.getuid() != 0:
-        pytest.skip("dropping to another user needs root; as a normal user the folder test runs as is")
+        pytest.skip("dropping to another user needs root")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            try:
+                out = ["ok", fn()]
+            except Exception as exc:
+                out = ["error", f"{type(exc).__name__}: {exc}"]
+            os.write(w, json.dumps(out).encode())
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0 and data, "the child running as nobody failed"
+    kind, value = json.loads(data)
+    return value if kind == "ok" else ("error", value)
 
-    def drop() -> None:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
 
-    return {"preexec_fn": drop}
+def folder_for_nobody(writable: bool) -> Path:
+    """A folder outside root's private /tmp/pytest-of-root: owned by root, writable by nobody or not."""
+    folder = Path(tempfile.mkdtemp(prefix="sleepscope-perm-", dir="/tmp"))
+    folder.chmod(0o777 if writable else 0o755)
+    return folder

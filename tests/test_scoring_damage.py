@@ -4,7 +4,7 @@ A torn write (the last append cut short, never returned to its caller) is
 told apart from damage to a complete entry (a flipped byte or newline, a
 journal cut in the middle): the first loses nothing that was returned, the
 second would, so it is refused, backed up, and never truncated by a writer.
-The HDF5 snapshot carries a checksum of its content: a flipped byte in its
+The HDF5 snapshot carries a checksum of its bytes: a flipped byte in its
 data is refused instead of opening with a wrong label.
 """
 
@@ -249,7 +249,7 @@ def test_every_flipped_data_byte_is_refused(tmp_path, monkeypatch):
     # strings: the stored references may hold bytes that are never read, never a wrong value
     assert all(set(o) <= {"refused", "same"} for o in outcomes.values())
     # control: the same flips without the checksum's verdict open with wrong labels and times
-    monkeypatch.setattr(snapmod, "content_digest", lambda tree: tree[""]["attrs"][snapmod.CHECKSUM_ATTR])
+    monkeypatch.setattr(snapmod, "verify", lambda data: True)
     unchecked = _flip_data_bytes(path, clean, expected, names={"labels/stage", "labels/time"})
     assert "wrong" in unchecked["labels/stage"] and "wrong" in unchecked["labels/time"]
     assert _open_outcome(path, clean, expected) == "same"
@@ -270,10 +270,22 @@ def snapshot_file(tmp_path_factory):
 
 
 def test_snapshot_without_its_checksum_is_refused(tmp_path):
+    path = _snapshot_with_content(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(b"\x00" * snapmod.USERBLOCK + data[snapmod.USERBLOCK:])
+    with pytest.raises(SleepScopeError, match="damaged.*checksum is missing"):
+        ScoringFile.read(path)
+
+
+def test_a_damaged_snapshot_never_reaches_hdf5(tmp_path, monkeypatch):
+    """HDF5 can crash on damaged structures: the checksum is checked on the raw bytes first."""
     import h5py
 
     path = _snapshot_with_content(tmp_path)
-    with h5py.File(path, "r+") as f:
-        del f.attrs[snapmod.CHECKSUM_ATTR]
-    with pytest.raises(SleepScopeError, match="damaged.*checksum is missing"):
+    path.write_bytes(_flip(path.read_bytes(), snapmod.USERBLOCK + 40))  # inside HDF5's superblock
+    opened = []
+    real = h5py.File
+    monkeypatch.setattr(h5py, "File", lambda *a, **k: opened.append(a) or real(*a, **k))
+    with pytest.raises(SleepScopeError, match="damaged.*does not match its checksum"):
         ScoringFile.read(path)
+    assert opened == []

@@ -3,6 +3,7 @@
 import errno
 import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -22,7 +23,7 @@ from sleepscope.scoring.scoring_file import (
     lock_path,
 )
 from sleepscope.stages import Stage
-from scoring_faults import fill, small_tmpfs
+from scoring_faults import as_nobody, fill, folder_for_nobody, small_tmpfs
 
 N = 20
 
@@ -341,6 +342,75 @@ def test_undo_or_redo_that_cannot_be_written_changes_nothing(rec, path, monkeypa
     sf.close()
     again = ScoringFile.open(rec, path, readonly=True)
     assert again.labels[[3, 5, 7, 9]].tolist() == [1, -1, -1, -1]
+
+
+def test_creating_on_a_full_disk_is_a_message_and_leaves_nothing(tmp_path):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        filler = fill(disk)
+        size = filler.stat().st_size
+        for room in (0, 4096, 16384, 65536):  # the lock, the snapshot or the journal is the one refused
+            os.truncate(filler, size - room)
+            with pytest.raises(SleepScopeError, match="disk.*is full.*Free some space"):
+                ScoringFile.open_identity(RecordingIdentity("sha256:full", 2000, 60000.0), disk / "x.sleepscope.h5")
+            assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]
+
+
+def test_checkpoint_on_a_full_disk_keeps_the_prediction_in_memory(rec, tmp_path):
+    with small_tmpfs(tmp_path / "disk", "1m") as disk:
+        sf = ScoringFile.open(rec, disk / "night.sleepscope.h5")
+        sf.set_stage(0, "W")
+        fill(disk)
+        probs = np.full((N, 5), 0.2, np.float32)
+        with pytest.raises(SleepScopeError, match="full.*kept in memory.*Save As"):
+            sf.add_prediction("v1", probs)
+        assert sf.unsaved and "v1" in sf.predictions
+        with pytest.raises(SleepScopeError, match="Save As"):
+            sf.close()
+        sf.save_as(tmp_path / "elsewhere.sleepscope.h5")
+        sf.close()
+    got = ScoringFile.read(tmp_path / "elsewhere.sleepscope.h5")
+    assert "v1" in got.predictions and got.labels[0] == 0
+
+
+def test_real_permissions_as_a_user_without_rights(rec, tmp_path):
+    import h5py  # noqa: F401  (imported before the child drops root's rights)
+
+    locked_folder = folder_for_nobody(writable=False)
+    data_dir = folder_for_nobody(writable=True)
+    try:
+        rec.path = locked_folder / "night-PSG.edf"
+        with ScoringFile.open(rec) as sf:  # root scores it beside the recording
+            sf.set_stage(0, "N3")
+        private = locked_folder / "private.sleepscope.h5"
+        ScoringFile.open(rec, private).close()
+        private.chmod(0o600)
+
+        def attempt():
+            os.environ["SLEEPSCOPE_DATA_DIR"] = str(data_dir)
+            out = {}
+            try:
+                ScoringFile.open(rec, locked_folder / "new.sleepscope.h5")
+            except SleepScopeError as exc:
+                out["explicit"] = str(exc)
+            try:
+                ScoringFile.read(private)
+            except SleepScopeError as exc:
+                out["private"] = str(exc)
+            with ScoringFile.open(rec) as sf:  # carried over to the user's folder, edits go there
+                sf.set_stage(1, "REM")
+                out["default"] = [str(sf.path), sf.labels[:2].tolist()]
+            return out
+
+        out = as_nobody(attempt)
+        assert "folder you can write to" in out["explicit"] and "Permission denied" in out["explicit"]
+        assert "no permission to read" in out["private"] and "damaged" not in out["private"]
+        assert out["default"][0].startswith(str(data_dir)) and out["default"][1] == [3, 4]
+        assert sorted(p.name for p in locked_folder.iterdir()) == [
+            "night-PSG.sleepscope.h5", "night-PSG.sleepscope.h5.journal", "private.sleepscope.h5",
+            "private.sleepscope.h5.journal"]
+    finally:
+        shutil.rmtree(locked_folder, ignore_errors=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_unwritable_folder_error(rec, tmp_path, monkeypatch):

@@ -1,19 +1,19 @@
 """The HDF5 snapshot of a scoring: its layout, written whole and checksummed.
 
-A snapshot is only ever replaced whole (`sleepscope.atomic.replacing`), so a
-crash never leaves it half-written. Its content (every attribute and dataset
-but the checksum itself) is hashed when it is written, and the hash stored as
-the root attribute `checksum`; `read_snapshot` recomputes it from what it
-read, so a flipped byte that would change a label, a provenance or the
-history is refused rather than opened. A flip that changes nothing readable
-(free space, padding) is harmless and goes unnoticed.
+A snapshot is only ever replaced whole (`sleepscope.atomic`), so a crash
+never leaves it half-written. Its first 512 bytes are an HDF5 user block
+(space the HDF5 library leaves alone) holding a SHA-256 of every byte after
+it. `read_snapshot` reads the file once, checks that hash and only then lets
+HDF5 parse the bytes: a flipped byte anywhere (a label, a provenance, the
+history, HDF5's own structures) is refused as damage, and a damaged file
+never reaches the HDF5 library, which can crash on one.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import struct
 import time
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from sleepscope.atomic import replacing
+from sleepscope.atomic import write_bytes_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.state import PredictionRecord, RecordingIdentity, ScorerLabels, ScoringState
 
 FORMAT = "sleepscope-scoring"
-#: 2: the content checksum (`checksum` attribute) is required.
+#: 2: the user block with the checksum is required.
 FORMAT_VERSION = 2
-CHECKSUM_ATTR = "checksum"
+USERBLOCK = 512
+MAGIC = b"SleepScope scoring snapshot\n"
 
 
 class SnapshotDamaged(Exception):
@@ -41,7 +42,10 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
 
     ident = state.identity
     str_dt = h5py.string_dtype("utf-8")
-    with replacing(path) as tmp, h5py.File(tmp, "w", locking=False) as f:
+    # Built in memory and written with plain file I/O: a full disk is then one clean
+    # OSError, where HDF5's own writes failing leave its library in a state that can crash.
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", userblock_size=USERBLOCK) as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["seq"] = state.seq
@@ -74,27 +78,25 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
             d.attrs["time"] = s.time
         lines = [json.dumps(e, separators=(",", ":")) for e in state.history]
         f.create_dataset("journal", data=lines, dtype=str_dt, shape=(len(lines),))
-        # hashed from what the file now holds, read back the way read_snapshot reads it
-        f.attrs[CHECKSUM_ATTR] = content_digest(_read_tree(f))
+    data = buf.getvalue()
+    digest = hashlib.sha256(memoryview(data)[USERBLOCK:]).hexdigest().encode("ascii")
+    head = (MAGIC + b"sha256:" + digest + b"\n").ljust(USERBLOCK, b"\x00")
+    write_bytes_atomic(path, head + data[USERBLOCK:])
 
 
 def read_snapshot(path: Path) -> ScoringState:
-    """Load a snapshot. Raises SnapshotDamaged when it cannot be parsed or fails its checksum,
+    """Load a snapshot. Raises SnapshotDamaged when it fails its checksum or cannot be parsed,
     SleepScopeError when a newer SleepScope wrote it."""
     import h5py
 
+    data = Path(path).read_bytes()  # FileNotFoundError and PermissionError go to the caller
+    checked = verify(data)
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with h5py.File(io.BytesIO(data), "r") as f:
             tree = _read_tree(f)
-    except (FileNotFoundError, PermissionError):
-        raise
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError, RuntimeError... on damage
         raise SnapshotDamaged(f"it cannot be read ({exc})") from exc
     root = tree.get("", {}).get("attrs", {})
-    stored = root.get(CHECKSUM_ATTR)
-    if stored is not None:
-        if _str(stored) != content_digest(tree):
-            raise SnapshotDamaged("its content does not match its checksum")
     try:
         version = int(root["format_version"])
         if _str(root.get("format", "")) != FORMAT:
@@ -105,7 +107,7 @@ def read_snapshot(path: Path) -> ScoringState:
         raise SleepScopeError(
             f"{path} was written by a newer SleepScope (format {version}). Update SleepScope to open it."
         )
-    if stored is None and version >= 2:
+    if not checked and version >= 2:
         raise SnapshotDamaged("its checksum is missing")
     try:
         return _state_from_tree(tree)
@@ -113,6 +115,18 @@ def read_snapshot(path: Path) -> ScoringState:
         raise
     except Exception as exc:
         raise SnapshotDamaged(f"it cannot be read ({exc!r})") from exc
+
+
+def verify(data: bytes) -> bool:
+    """True when `data` carries a checksum and matches it; False when it has none (format 1);
+    raises SnapshotDamaged when it does not match."""
+    if not data.startswith(MAGIC):
+        return False
+    line = data[len(MAGIC):data.find(b"\n", len(MAGIC))]
+    expected = b"sha256:" + hashlib.sha256(memoryview(data)[USERBLOCK:]).hexdigest().encode("ascii")
+    if line != expected:
+        raise SnapshotDamaged("its content does not match its checksum")
+    return True
 
 
 def _str(x: Any) -> str:
@@ -133,34 +147,6 @@ def _read_tree(f: Any) -> dict[str, dict[str, Any]]:
 
     f.visititems(visit)
     return tree
-
-
-def _canonical(value: Any) -> bytes:
-    """Bytes that differ whenever the value read differs (type, shape or content)."""
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    if isinstance(value, bytes):
-        return b"s" + struct.pack("<Q", len(value)) + value
-    arr = np.asarray(value)
-    head = b"a" + arr.dtype.str.encode() + struct.pack("<Q", arr.ndim) + struct.pack(f"<{arr.ndim}Q", *arr.shape)
-    if arr.dtype == object:
-        return head + b"".join(_canonical(v) for v in arr.ravel())
-    return head + np.ascontiguousarray(arr).tobytes()
-
-
-def content_digest(tree: dict[str, dict[str, Any]]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(tree):
-        node = tree[name]
-        h.update(_canonical(name))
-        for key in sorted(node["attrs"]):
-            if name == "" and key == CHECKSUM_ATTR:
-                continue
-            h.update(_canonical(key))
-            h.update(_canonical(node["attrs"][key]))
-        if "value" in node:
-            h.update(b"v" + _canonical(node["value"]))
-    return "sha256:" + h.hexdigest()
 
 
 def _state_from_tree(tree: dict[str, dict[str, Any]]) -> ScoringState:
