@@ -127,6 +127,7 @@ class EvidencePanel(QWidget):
         self._old_jobs: list[EvidenceJob] = []
         self.detectors = True
         self.epoch = 0
+        self._stale = False
         self.evidence: EpochEvidence | None = None
         self.set_recording(None)
 
@@ -150,6 +151,10 @@ class EvidencePanel(QWidget):
         if self._recording is None:
             return
         self.epoch = int(epoch)
+        if not self.isVisible():  # nothing to draw while the dock is hidden: catch up when shown
+            self._stale = True
+            return
+        self._stale = False
         self.title.setText(f"<b>Epoch {self.epoch + 1}</b>")
         self.refresh_model()
         cached = self._cache.get(self.epoch)
@@ -160,13 +165,12 @@ class EvidencePanel(QWidget):
         self.evidence = None
         self.bands.set_values(None)
         self.events_label.setText("<span style='color:#6b7480'>Looking…</span>")
-        if self.isVisible():  # a hidden panel looks once it is shown
-            self._timer.start()
+        self._timer.start()
 
     def showEvent(self, ev) -> None:  # noqa: N802
         super().showEvent(ev)
-        if self._recording is not None and self.evidence is None:
-            self._timer.start()
+        if self._stale:
+            self.set_epoch(self.epoch)
 
     def refresh_model(self) -> None:
         probs = self._model_at(self.epoch) if self._recording is not None else None
