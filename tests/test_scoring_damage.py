@@ -289,3 +289,26 @@ def test_a_damaged_snapshot_never_reaches_hdf5(tmp_path, monkeypatch):
     with pytest.raises(SleepScopeError, match="damaged.*does not match its checksum"):
         ScoringFile.read(path)
     assert opened == []
+
+
+def test_journal_of_the_old_format_is_read_and_restarted_on_write(tmp_path):
+    """Version-1 journals (no commit record) from earlier SleepScope: read by the old rule, and a
+    writer starts a new-format journal at a snapshot before appending."""
+    from sleepscope.scoring.journal import encode_line
+
+    path = tmp_path / "night.sleepscope.h5"
+    ScoringFile.open_identity(IDENT, path).close()
+    edits = [{"op": "edit", "seq": i + 1, "t": 1.0, "source": "technician", "scorer": "old", "epochs": [i],
+              "old": [-1], "new": [2], "old_src": [""], "old_scr": [""], "old_t": [0.0]} for i in range(3)]
+    old = encode_line({"op": "header", "version": 1, "fingerprint": IDENT.fingerprint, "base_seq": 0})
+    old += b"".join(encode_line(e) for e in edits)
+    journal_path(path).write_bytes(old + encode_line(dict(edits[0], seq=4))[:20])  # torn last line
+    assert ScoringFile.read(path).labels[:4].tolist() == [2, 2, 2, -1]
+    with ScoringFile.open_identity(IDENT, path) as sf:
+        assert read_journal(journal_path(path)).header["version"] == 2
+        sf.set_stage(3, "N3")
+    assert ScoringFile.read(path).labels[:4].tolist() == [2, 2, 2, 3]
+    # in the old format, a damaged line in the middle was damage already
+    journal_path(path).write_bytes(old.replace(b'"new":[2]', b'"new":[3]', 1))
+    with pytest.raises(SleepScopeError, match="damaged"):
+        ScoringFile.read(path)
