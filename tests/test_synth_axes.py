@@ -45,7 +45,8 @@ def band_power(x: np.ndarray, fs: float, mask: np.ndarray, lo: float, hi: float)
 def test_topography_alpha_posterior_spindles_central_slow_waves_frontal(src):
     rec = acq.record(src, setup("Fpz-Cz", "Pz-Oz", "F3-M2", "C3-M2", "O1-M2"), SEED)
     alpha = {k: band_power(x, 100, W, 8, 12) for k, x in rec.items()}
-    assert min(alpha["O1-M2"], alpha["Pz-Oz"]) > 2 * max(alpha["Fpz-Cz"], alpha["F3-M2"])
+    assert alpha["O1-M2"] > 2 * max(alpha["Fpz-Cz"], alpha["F3-M2"])
+    assert alpha["Pz-Oz"] > 1.5 * max(alpha["Fpz-Cz"], alpha["F3-M2"])
     sigma = {k: band_power(x, 100, N2, 11, 16) for k, x in rec.items()}
     assert sigma["C3-M2"] > 2 * sigma["O1-M2"]
     delta = {k: band_power(x, 100, N3, 0.5, 2) for k, x in rec.items()}

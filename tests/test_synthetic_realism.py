@@ -234,12 +234,12 @@ def test_family_b_n2_spindles_like_the_real_clip(nights_b):
     per_subject, densities = [], []
     for n in nights_b.values():
         n2 = epochs(n, "EEG Fpz-Cz", 2)
-        sigma = float(np.median(rel_power(n2)["sigma"]))  # 0.065-0.19
+        sigma = float(np.median(rel_power(n2)["sigma"]))  # 0.057-0.156
         per_subject.append(sigma)
-        # B's wake alpha is broad (a wandering phase) and reaches into 11-16 Hz: a smaller margin than A's.
+        # B's wake alpha has a wandering phase and reaches into 11-16 Hz: a smaller margin than A's.
         for stage in (0, 4):
             assert sigma > 1.5 * float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", stage))["sigma"]))
-        densities.append(sum(count_spindles(x) for x in n2) / (len(n2) / 2))  # 1.4-4.8 per minute
+        densities.append(sum(count_spindles(x) for x in n2) / (len(n2) / 2))  # 1.4-4.4 per minute
     assert real_sigma / 3 < np.median(per_subject) < real_sigma * 3
     assert min(per_subject) > 0.02
     assert np.median(densities) >= 1.5
@@ -252,10 +252,10 @@ def test_family_b_n3_meets_the_aasm_criterion_and_n2_does_not(nights_b):
     for n in nights_b.values():
         n3 = epochs(n, "EEG Fpz-Cz", 3)
         swf = [slow_wave_fraction(x) for x in n3]
-        fractions.append(float(np.median(swf)))  # 0.69-0.87
+        fractions.append(float(np.median(swf)))  # 0.71-0.88
         assert np.mean(np.array(swf) >= 0.2) >= 0.75
-        assert np.median([slow_wave_fraction(x) for x in epochs(n, "EEG Fpz-Cz", 2)]) < 0.2  # 0.00-0.10
-        rms.append(n3.std(axis=1).mean())  # 36-50 µV
+        assert np.median([slow_wave_fraction(x) for x in epochs(n, "EEG Fpz-Cz", 2)]) < 0.2  # 0.04-0.12
+        rms.append(n3.std(axis=1).mean())  # 35-54 µV
         deltas.append(float(np.median(rel_power(n3)["delta"])))  # 0.97-0.98: purer delta than the clip's (0.85)
     assert real_swf / 2 < np.median(fractions) < min(2 * real_swf, 0.95)
     assert real_rms <= np.median(rms) <= 2.5 * real_rms
@@ -271,8 +271,8 @@ def test_family_b_rem_eye_movements_like_the_real_eog(nights_b):
     for synth, ref in ((s90, r90), (s99, r99), (e90, d90), (e99, d99)):
         assert ref / 2.5 < synth < ref * 2
     for n in nights_b.values():
-        (_, a99), _ = amplitude_profile(epochs(n, "EOG horizontal", 4).ravel())  # 150-270
-        (_, n99), _ = amplitude_profile(epochs(n, "EOG horizontal", 2).ravel())  # 15-60
+        (_, a99), _ = amplitude_profile(epochs(n, "EOG horizontal", 4).ravel())  # 149-300
+        (_, n99), _ = amplitude_profile(epochs(n, "EOG horizontal", 2).ravel())  # 17-64
         assert r99 / 2.5 < a99 < r99 * 2.5 and a99 > 1.5 * n99
 
 
@@ -286,10 +286,10 @@ def test_family_b_wake_like_the_real_wake_minutes(nights_b, real_wake):
     for n in nights_b.values():
         for ch in ("EEG Fpz-Cz", "EOG horizontal"):
             w = epochs(n, ch, 0)
-            assert real_rms[ch] / 3 < w.std(axis=1).mean() < real_rms[ch] * 2  # Fpz 13-34, EOG 40-57
-            assert np.corrcoef(log_psd(w), log_psd(real_wake[ch]))[0, 1] > 0.6  # 0.68-0.93
-        pz = float(np.median(rel_power(epochs(n, "EEG Pz-Oz", 0))["alpha"]))  # 0.20-0.65
-        fpz = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["alpha"]))  # 0.03-0.08
+            assert real_rms[ch] / 3 < w.std(axis=1).mean() < real_rms[ch] * 2  # Fpz 11-30, EOG 30-60
+            assert np.corrcoef(log_psd(w), log_psd(real_wake[ch]))[0, 1] > 0.6  # 0.72-0.92
+        pz = float(np.median(rel_power(epochs(n, "EEG Pz-Oz", 0))["alpha"]))  # 0.29-0.72
+        fpz = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["alpha"]))  # 0.03-0.09
         assert pz > 2 * fpz  # posterior-dominant
         assert real_rms["EEG Pz-Oz"] / 3 < epochs(n, "EEG Pz-Oz", 0).std(axis=1).mean() < real_rms["EEG Pz-Oz"] * 3.5
         if n.params.alpha_uv >= 3:

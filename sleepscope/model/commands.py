@@ -111,17 +111,18 @@ def prediction_rows(pred, second=None) -> list[dict]:
 def write_prediction(pred, path: Path, as_json: bool, meta: dict, second=None) -> None:
     import csv
 
+    from sleepscope.atomic import replacing, write_text_atomic
+
     rows = prediction_rows(pred, second)
-    tmp = path.with_name(path.name + ".tmp")
+    # never a half-written result under the real name, nor a temporary file left beside it
     if as_json:
-        tmp.write_text(json.dumps({**meta, "model_version": pred.model_version, "epochs": rows}, indent=1) + "\n",
-                       encoding="utf-8")
+        write_text_atomic(path, json.dumps({**meta, "model_version": pred.model_version, "epochs": rows},
+                                           indent=1) + "\n")
     else:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    tmp.replace(path)  # never leave a half-written result under the real name
 
 
 def _prescore(args: argparse.Namespace) -> int:
@@ -134,6 +135,7 @@ def _prescore(args: argparse.Namespace) -> int:
     from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
     from sleepscope.model.batch_prescore import is_batch, prescore_many
+    from sleepscope.paths import check_writable
     from sleepscope.tasks import TqdmProgress
 
     if is_batch(args.file):
@@ -147,6 +149,7 @@ def _prescore(args: argparse.Namespace) -> int:
 
         second, extra = YasaScorer(), emg_of(src)
     out = Path(args.out) if args.out else src.with_name(src.stem + (".prescore.json" if args.json else ".prescore.csv"))
+    check_writable(out)  # before reading and scoring the night, not after
     with TqdmProgress("Reading", disable=args.quiet) as bar:
         rec = open_recording(src, eeg=args.eeg, eog=args.eog, extra=extra, progress=bar)
     with TqdmProgress("Pre-scoring", disable=args.quiet) as bar:

@@ -297,9 +297,20 @@ def _mix(src: Sources, region: str, extra_angle: float, scale: dict[str, float],
 
 def _resample(x: np.ndarray, fs: int) -> np.ndarray:
     if fs == FS:
-        return x.astype(np.float64)
+        return x.astype(np.float32)
     ratio = Fraction(fs, FS)
-    return signal.resample_poly(x.astype(np.float64), ratio.numerator, ratio.denominator)
+    return signal.resample_poly(x.astype(np.float32), ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def _sine(n: int, fs: int, hz: float, phase: float) -> np.ndarray:
+    """sin(2 pi hz t + phase) for n samples, float32, exact over long nights (per-second blocks)."""
+    n_sec = -(-n // fs)
+    start = (2 * np.pi * hz * np.arange(n_sec) + phase) % (2 * np.pi)  # phase at each whole second
+    within = 2 * np.pi * hz * np.arange(fs) / fs
+    s0, c0 = np.sin(start).astype(np.float32)[:, None], np.cos(start).astype(np.float32)[:, None]
+    out = s0 * np.cos(within).astype(np.float32)[None, :]
+    out += c0 * np.sin(within).astype(np.float32)[None, :]
+    return out.ravel()[:n]
 
 
 def _event_seconds(rng: np.random.Generator, rate_per_min: np.ndarray) -> np.ndarray:
@@ -325,11 +336,11 @@ def _ecg(rng: np.random.Generator, n: int, fs: int, bpm: float) -> np.ndarray:
     # Heart-rate variability: breathing-linked and slow.
     intervals = period * (1 + 0.05 * np.sin(np.arange(n_beats) * 2 * np.pi / 4.5) + 0.03 * rng.standard_normal(n_beats))
     times = np.cumsum(intervals) - intervals[0] * rng.random()
-    out = np.zeros(n)
+    out = np.zeros(n, dtype=np.float32)
     idx = np.round(times * fs).astype(np.int64)
     idx = idx[(idx >= 0) & (idx < n)]
     out[idx] = 1.0
-    return signal.fftconvolve(out, beat, mode="full")[:n]
+    return signal.oaconvolve(out, beat.astype(np.float32), mode="full")[:n].astype(np.float32)
 
 
 def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
@@ -371,14 +382,13 @@ def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict
         raw[ch.label] = _resample(x, fs)
 
     # At the recorder: noise, mains and artefacts at the recording rate.
-    t = np.arange(n) / fs
-    line = np.zeros(n)
+    line = None
     if acq.mains_hz < 0.5 * fs:  # above Nyquist the recorder's anti-aliasing filter removes it
         # Unit-variance slow drift by its expected spread, not the sample's (short nights stay tame).
         drift = gaussian_filter1d(mains_rng.standard_normal(n_sec), 120.0, mode="wrap") * np.sqrt(2 * np.sqrt(np.pi) * 120.0)
         env = np.exp(0.5 * drift)
-        line = np.interp(t, np.arange(n_sec) + 0.5, env / env.mean()) * np.sin(
-            2 * np.pi * (acq.mains_hz + mains_rng.uniform(-0.02, 0.02)) * t + mains_rng.uniform(0, 2 * np.pi))
+        env = np.repeat((env / env.mean()).astype(np.float32), fs)[:n]
+        line = env * _sine(n, fs, acq.mains_hz + mains_rng.uniform(-0.02, 0.02), mains_rng.uniform(0, 2 * np.pi))
     ecg = _ecg(ecg_rng, n, fs, acq.heart_bpm) if acq.ecg_uv > 0 else None
     t_mv = _event_seconds(move_rng, src.movement_per_min * acq.movement_scale)
     movements = []
@@ -392,12 +402,14 @@ def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict
     for ch in acq.channels:
         x = raw[ch.label]
         noise = acq.eog_noise_uv if ch.kind == "eog" else acq.amplifier_noise_uv
-        x += noise * np.sqrt(fs / FS) * noise_rng.standard_normal(n)
-        x += acq.mains_uv * mains_rng.uniform(0.5, 1.5) * line
+        x += np.float32(noise * np.sqrt(fs / FS)) * noise_rng.standard_normal(n, dtype=np.float32)
+        mains_gain = np.float32(acq.mains_uv * mains_rng.uniform(0.5, 1.5))
+        if line is not None:
+            x += mains_gain * line
         # ECG reaches the scalp mostly through the mastoid references.
         ecg_gain = acq.ecg_uv * ecg_rng.uniform(0.3, 1.0)
         if ecg is not None and ch.derivation not in ("Fpz-Cz", "Pz-Oz", "E1-E2"):
-            x += ecg_gain * ecg
+            x += np.float32(ecg_gain) * ecg
         for tm, mv in movements:
             _add(x, fs, tm, (1.5 if ch.kind == "eog" else 1.0) * move_rng.uniform(0.6, 1.2) * mv)
         for tp in pop_rng.uniform(0, n / fs, pop_rng.poisson(acq.pops_per_hour * n / fs / 3600)):
@@ -411,15 +423,15 @@ def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict
             _add(x, fs, ts, sway)
 
     out: dict[str, np.ndarray] = {}
-    hp = signal.butter(acq.highpass_order, acq.highpass_hz, btype="high", fs=fs, output="sos")
-    lp = signal.butter(4, acq.lowpass_hz, btype="low", fs=fs, output="sos") if acq.lowpass_hz else None
-    notch = signal.tf2sos(*signal.iirnotch(acq.notch_hz, 30.0, fs=fs)) if acq.notch_hz else None
+    # One cascade per channel: high-pass, low-pass and notch as second-order sections.
+    sos = [signal.butter(acq.highpass_order, acq.highpass_hz, btype="high", fs=fs, output="sos")]
+    if acq.lowpass_hz:
+        sos.append(signal.butter(4, acq.lowpass_hz, btype="low", fs=fs, output="sos"))
+    if acq.notch_hz:
+        sos.append(signal.tf2sos(*signal.iirnotch(acq.notch_hz, 30.0, fs=fs)))
+    cascade = np.concatenate(sos).astype(np.float32)
     for ch in acq.channels:
-        y = signal.sosfilt(hp, raw.pop(ch.label))
-        if lp is not None:
-            y = signal.sosfilt(lp, y)
-        if notch is not None:
-            y = signal.sosfilt(notch, y)
+        y = signal.sosfilt(cascade, raw.pop(ch.label))
         if ch.inverted:
             y = -y
         for label, start, length in acq.flat:

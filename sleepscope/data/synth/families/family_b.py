@@ -117,7 +117,7 @@ def subject_params(seed: int, subject: int) -> SubjectB:
         spindle_fast_hz=float(rng.uniform(12.8, 14.8)),
         spindle_slow_hz=float(rng.uniform(11.0, 12.3)),
         slow_spindle_share=float(rng.uniform(0.2, 0.5)),
-        spindle_uv=_lu(rng, 12.0, 30.0),
+        spindle_uv=_lu(rng, 15.0, 35.0),
         spindle_per_min=_lu(rng, 2.5, 7.0),
         spindle_s=float(rng.uniform(0.8, 1.4)),
         spindle_chirp=float(rng.uniform(-1.2, -0.3)),
@@ -164,25 +164,46 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _f32(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def _upsample(per_second: np.ndarray) -> np.ndarray:
+    """Linear interpolation from the 1-Hz grid (values at each second's centre) to 100 Hz, float32."""
+    x = np.asarray(per_second, dtype=np.float32)
+    prev = np.concatenate([x[:1], x[:-1]])[:, None]
+    nxt = np.concatenate([x[1:], x[-1:]])[:, None]
+    w = ((np.arange(FS // 2, dtype=np.float32) + 0.5) / FS)[None, :]  # distance from the centre, in seconds
+    first = x[:, None] + (prev - x[:, None]) * (0.5 - w)  # samples before the centre
+    second = x[:, None] + (nxt - x[:, None]) * w  # samples after it
+    return np.concatenate([first, second], axis=1).ravel()
+
+
 def _ou(rng: np.random.Generator, n: int, tau: float) -> np.ndarray:
     """Unit-variance Ornstein-Uhlenbeck (AR(1)) noise with time constant `tau` samples."""
     a = np.exp(-1.0 / tau)
-    return signal.lfilter([np.sqrt(1 - a * a)], [1.0, -a], rng.standard_normal(n))
+    return signal.lfilter(_f32([np.sqrt(1 - a * a)]), _f32([1.0, -a]), rng.standard_normal(n, dtype=np.float32))
 
 
-def _resonator(rng: np.random.Generator, drive: np.ndarray, hz: float, bandwidth: float) -> np.ndarray:
-    """A damped oscillator (AR(2)) driven by noise scaled by `drive`: unit variance where drive is 1."""
+def _resonator(rng: np.random.Generator, n: int, hz: float, bandwidth: float, drive=None) -> np.ndarray:
+    """A damped oscillator (AR(2)) driven by white noise (scaled by `drive` if given): unit variance where drive is 1."""
     r = np.exp(-np.pi * bandwidth / FS)
     phi1, phi2 = 2 * r * np.cos(2 * np.pi * hz / FS), -r * r
     var = (1 - phi2) / ((1 + phi2) * ((1 - phi2) ** 2 - phi1 ** 2))
-    return signal.lfilter([1.0 / np.sqrt(var)], [1.0, -phi1, -phi2], drive * rng.standard_normal(len(drive)))
+    noise = rng.standard_normal(n, dtype=np.float32)
+    if drive is not None:
+        noise *= drive
+    return signal.lfilter(_f32([1.0 / np.sqrt(var)]), _f32([1.0, -phi1, -phi2]), noise)
 
 
 def _phase_oscillator(rng: np.random.Generator, hz: np.ndarray, diffusion: float, harmonic: float) -> np.ndarray:
     """A rhythm with a wandering phase and a non-sinusoidal (arch) shape, unit RMS."""
-    phase = 2 * np.pi * np.cumsum(hz) / FS + np.cumsum(rng.normal(0.0, diffusion / np.sqrt(FS), len(hz)))
-    wave = np.sin(phase) + harmonic * np.sin(2 * phase + 0.5 * np.pi)
-    return wave / np.sqrt(0.5 * (1 + harmonic ** 2))
+    steps = 2 * np.pi * hz.astype(np.float64) / FS
+    steps += (diffusion / np.sqrt(FS)) * rng.standard_normal(len(hz), dtype=np.float32)
+    sin = np.sin(np.cumsum(steps) % (2 * np.pi)).astype(np.float32)
+    # sin(p) + h sin(2p + pi/2) = sin(p) + h (1 - 2 sin(p)^2): the harmonic without a second sine.
+    wave = sin + np.float32(harmonic) * (1 - 2 * sin * sin)
+    return wave / np.float32(np.sqrt(0.5 * (1 + harmonic ** 2)))
 
 
 def _events(rng: np.random.Generator, rate_per_min: np.ndarray, refractory_s: float = 0.0) -> np.ndarray:
@@ -240,18 +261,23 @@ def _slow_waves(rng: np.random.Generator, s: SubjectB, occupancy: np.ndarray, pp
     for i in range(n_sec):
         state = u[i] >= p_off if state else u[i] < p_on[i]
         on[i] = state
-    out = np.zeros(n_sec * FS)
-    t = 0.0
-    while t < n_sec - 0.5:
-        period = float(np.clip(rng.gamma(9.0, 1.0 / (9.0 * s.sw_hz)), 0.55, 1.9))
-        sec = int(t)
-        if on[sec]:
-            n = int(period * FS)
-            down = float(np.clip(s.sw_down + rng.normal(0, 0.04), 0.28, 0.55))
-            amp = pp[sec] * rng.lognormal(0, 0.22) / (1 + s.sw_up)
-            _place(out, t, amp * _cycle(n, down, s.sw_up * rng.uniform(0.85, 1.15)))
-        t += period
-    return out
+    # Back-to-back cycles of random period over the whole night; those starting in an
+    # "off" second stay silent. Each cycle has its own amplitude, down-state share and up-state height.
+    periods = np.clip(rng.gamma(9.0, 1.0 / (9.0 * s.sw_hz), int(n_sec / 0.5) + 2), 0.55, 1.9)
+    starts = np.concatenate([[0.0], np.cumsum(periods)[:-1]])
+    keep = starts < n_sec
+    periods, starts = periods[keep], starts[keep]
+    k = len(starts)
+    sec = starts.astype(np.int64)
+    down = np.clip(s.sw_down + rng.normal(0, 0.04, k), 0.28, 0.55)
+    amp = on[sec] * pp[sec] * rng.lognormal(0, 0.22, k) / (1 + s.sw_up)
+    up = s.sw_up * rng.uniform(0.85, 1.15, k)
+    t = (np.arange(n_sec * FS) + 0.5) / FS
+    c = np.searchsorted(starts, t, side="right") - 1
+    ph = (t - starts[c]) / periods[c]
+    d = down[c]
+    wave = np.where(ph < d, -np.sin(np.pi * ph / d), up[c] * np.sin(np.pi * (ph - d) / (1 - d)))
+    return (amp[c] * wave).astype(np.float32)
 
 
 def _vertex_wave(rng: np.random.Generator, amp: float) -> np.ndarray:
@@ -320,11 +346,8 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     labels = np.asarray(labels, dtype=np.int64)
     n_sec = len(labels) * EPOCH_S
     T = n_sec * FS
-    centres = np.arange(n_sec) + 0.5
-    t = (np.arange(T) + 0.5) / FS
 
-    def up(x: np.ndarray) -> np.ndarray:
-        return np.interp(t, centres, x)
+    up = _upsample
 
     depth, rem = _state(rng, labels, s)
     nrem = 1.0 - rem
@@ -339,35 +362,35 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     alpha_drive = (awake * (1 - 0.8 * eyes_open) + 0.2 * rem) * np.exp(0.35 * _ou(rng, n_sec, 3.0))
     alpha_hz = up(s.alpha_hz - 1.0 * rem - 0.6 * np.clip(depth, 0, 1) + 0.15 * _ou(rng, n_sec, 60.0))
     alpha_env = up(s.alpha_uv * alpha_drive)
-    alpha = (alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic),
-             alpha_env * _phase_oscillator(rng, alpha_hz, 2.0, s.alpha_harmonic))
+    alpha = (alpha_env * _phase_oscillator(rng, alpha_hz, 1.2, s.alpha_harmonic),
+             alpha_env * _phase_oscillator(rng, alpha_hz, 1.2, s.alpha_harmonic))
     # Theta peaks at sleep onset and in REM, and rides on the slow waves of deep sleep.
     theta_level = (np.exp(-0.5 * ((depth - 1.0) / 0.7) ** 2) * (1 - 0.4 * rem) + 0.3 * rem + 0.15
                    + 0.6 * _sigmoid((depth - 2.6) / 0.3))
     theta_env = up(s.theta_uv * theta_level)
-    theta = (_resonator(rng, theta_env, s.theta_hz, 2.0), _resonator(rng, theta_env, s.theta_hz, 2.0))
+    theta = (_resonator(rng, T, s.theta_hz, 2.0, theta_env), _resonator(rng, T, s.theta_hz, 2.0, theta_env))
 
     def background() -> np.ndarray:
         # Multi-timescale OU mixture: a spectrum with a knee instead of a pure power law.
-        x = 0.8 * _ou(rng, T, 0.35 * FS) + 0.5 * _ou(rng, T, 0.06 * FS) + 0.3 * _ou(rng, T, 0.012 * FS)
-        return x / np.sqrt(0.64 + 0.25 + 0.09)
+        x = 0.85 * _ou(rng, T, 0.35 * FS) + 0.45 * _ou(rng, T, 0.06 * FS) + 0.12 * _ou(rng, T, 0.012 * FS)
+        return x / np.float32(np.sqrt(0.85 ** 2 + 0.45 ** 2 + 0.12 ** 2))
 
     bg_env = up(s.background_uv * (0.95 + 0.2 * np.clip(depth, 0, 3.5) - 0.1 * rem) * np.exp(0.1 * _ou(rng, n_sec, 8.0)))
     bg = (bg_env * background(), bg_env * background())
     beta_env = up(s.beta_uv * (0.25 + 0.9 * awake + 0.5 * rem))
-    b_sos = signal.butter(4, [17.0, 28.0], btype="band", fs=FS, output="sos")
+    b_sos = _f32(signal.butter(4, [17.0, 28.0], btype="band", fs=FS, output="sos"))
 
     def beta_noise() -> np.ndarray:
-        x = signal.sosfilt(b_sos, rng.standard_normal(T))
+        x = signal.sosfilt(b_sos, rng.standard_normal(T, dtype=np.float32))
         return x / (x.std() or 1.0)
 
     beta = (beta_env * beta_noise(), beta_env * beta_noise())
-    m_sos = signal.butter(3, 24.0, btype="high", fs=FS, output="sos")
+    m_sos = _f32(signal.butter(3, 24.0, btype="high", fs=FS, output="sos"))
     burst = np.exp(1.0 * _ou(rng, n_sec, 2.0) - 0.5)
     muscle_env = up(s.muscle_uv * (0.03 + 0.9 * awake * burst + 0.2 * unscored))
 
     def muscle_noise() -> np.ndarray:
-        x = signal.sosfilt(m_sos, rng.standard_normal(T))
+        x = signal.sosfilt(m_sos, rng.standard_normal(T, dtype=np.float32))
         return x / (x.std() or 1.0)
 
     muscle = (muscle_env * muscle_noise(), muscle_env * muscle_noise())
@@ -377,10 +400,10 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     pp = s.sw_pp_uv * (0.3 + 0.7 * _sigmoid((depth - 2.55) / 0.25))
     slow = _slow_waves(rng, s, occupancy * nrem, pp)
     delta_env = up(0.12 * s.sw_pp_uv / 4 * _sigmoid((depth - 1.5) / 0.3) * nrem)
-    slow_alt = delta_env * _resonator(rng, np.ones(T), 1.6, 1.5)
-    slow += delta_env * _resonator(rng, np.ones(T), 1.6, 1.5)
-    spindle = np.zeros(T)
-    vertex = np.zeros(T)
+    slow_alt = delta_env * _resonator(rng, T, 1.6, 1.5)
+    slow += delta_env * _resonator(rng, T, 1.6, 1.5)
+    spindle = np.zeros(T, dtype=np.float32)
+    vertex = np.zeros(T, dtype=np.float32)
     n2ness = _sigmoid((depth - 1.55) / 0.15) * nrem
     kc_rate = s.kc_per_min * n2ness * (1 - 0.6 * _sigmoid((depth - 2.8) / 0.2))
     for tk in _events(rng, kc_rate, refractory_s=4.0):
@@ -392,9 +415,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     sp_rate = s.spindle_per_min * n2ness * (1 - 0.55 * _sigmoid((depth - 2.9) / 0.2)) + 0.3 * _sigmoid((depth - 0.9) / 0.2) * nrem
     for ts in _events(rng, sp_rate, refractory_s=3.0):
         _place(spindle, ts, _spindle(rng, s, s.spindle_uv))
-    sigma_env = up(1.2 * n2ness + 0.3)
-    spindle_alt = sigma_env * _resonator(rng, np.ones(T), s.spindle_fast_hz, 1.5)
-    spindle += sigma_env * _resonator(rng, np.ones(T), s.spindle_fast_hz, 1.5)
+    sigma_env = up(2.5 * n2ness + 0.3)
+    spindle_alt = sigma_env * _resonator(rng, T, s.spindle_fast_hz, 1.5)
+    spindle += sigma_env * _resonator(rng, T, s.spindle_fast_hz, 1.5)
 
     # Vertex sharp waves (drowsiness into light sleep) and sawtooth trains (REM).
     vx_rate = 4.0 * np.exp(-0.5 * ((depth - 1.1) / 0.35) ** 2) * nrem
@@ -405,8 +428,8 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         _place(vertex, tt, _sawtooth_train(rng, s))
 
     # Eyes: gaze holds between saccades; the amplifier's high-pass makes steps decay in the EOG.
-    eye = np.zeros(T)
-    steps = np.zeros(T)
+    eye = np.zeros(T, dtype=np.float32)
+    steps = np.zeros(T, dtype=np.float32)
     gaze = 0.0
     for ts in _events(rng, 50.0 * eyes_open, refractory_s=0.15):
         target = rng.normal(0.0, 180.0)
@@ -427,7 +450,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     sem_hz = rng.uniform(0.15, 0.45)
     eye += up(s.sem_uv * sem_level * np.exp(0.3 * _ou(rng, n_sec, 10.0))) * np.sin(
         2 * np.pi * np.cumsum(up(sem_hz * np.exp(0.2 * _ou(rng, n_sec, 20.0)))) / FS)
-    blink = np.zeros(T)
+    blink = np.zeros(T, dtype=np.float32)
     for tb in _events(rng, s.blink_per_min * eyes_open * (0.3 + 0.7 * awake), refractory_s=0.5):
         _place(blink, tb, _blink(rng, s.blink_uv))
 
@@ -442,7 +465,8 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         "beta": beta,
         "muscle": muscle,
     }
-    comps = {k: (m.astype(np.float32), None if a is None else a.astype(np.float32)) for k, (m, a) in comps.items()}
+    comps = {k: (m.astype(np.float32, copy=False), None if a is None else a.astype(np.float32, copy=False))
+             for k, (m, a) in comps.items()}
     start = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 41) % 900 + max(0, night - 1),
                                                    seconds=int(s.start_hour * 3600) // 30 * 30)
     return Sources(
