@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from sleepscope import __version__
-from sleepscope.errors import SleepScopeError
+from sleepscope.errors import SleepScopeError, describe_os_error
 
 # Order is the order of `sleepscope --help`.
 _COMMAND_MODULES = (
@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         # `sleepscope cohort DIR | head`: the reader left; not an error of ours.
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # A folder that cannot be written, a full disk: the user's environment, not a bug.
+        # Writers go through sleepscope.atomic, so nothing half-written stays behind.
+        print(f"sleepscope: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> set[str]:

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _info(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.channels import choose_channels
-    from sleepscope.io.recording import read_info
+    from sleepscope.io.recording import check_channel_units, read_info
 
     info = read_info(args.file)
     names = [c.name for c in info.channels]
@@ -48,6 +48,7 @@ def _info(args: argparse.Namespace) -> int:
                 print(f"  {line}")
     if choice is None:
         raise problem
+    check_channel_units(args.file, (choice.eeg, choice.eog))  # after the listing: it helps to see the units
     return 0
 
 

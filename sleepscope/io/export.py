@@ -9,6 +9,8 @@ from typing import Mapping
 
 import numpy as np
 
+from sleepscope.atomic import replacing
+
 
 def write_edf(
     path: str | os.PathLike,
@@ -43,7 +45,6 @@ def write_edf(
         starttime=start_time.time().replace(microsecond=0),
         data_record_duration=record_duration,
     )
-    tmp = path.with_name(path.name + ".tmp")
-    edf.write(tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        edf.write(tmp)
     return path

@@ -548,9 +548,10 @@ def write_edf_hypnogram(path: str | os.PathLike, labels: np.ndarray, start_time:
         starttime=start_time.time().replace(microsecond=0),
         annotations=annotations,
     )
-    tmp = path.with_name(path.name + ".tmp")
-    edf.write(tmp)
-    os.replace(tmp, path)
+    from sleepscope.atomic import replacing
+
+    with replacing(path) as tmp:  # no half-written file, no temporary left behind (a full disk)
+        edf.write(tmp)
 
 
 @contextmanager

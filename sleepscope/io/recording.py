@@ -436,6 +436,14 @@ def _on_clock(x: np.ndarray, rate: float, record_duration: float,
     return y, covered
 
 
+def check_channel_units(path: str | os.PathLike, names: Iterable[str | None]) -> None:
+    """Refuse (SleepScopeError) when the named channels' stated units make their ranges impossible."""
+    by_label = {s.label: s for s in read_header(path).data_signals}
+    for name in names:
+        if name in by_label:
+            _check_amplitude(Path(path), by_label[name])
+
+
 def _check_amplitude(path: Path, s) -> None:
     """Refuse an EEG/EOG whose stated unit makes its range impossible for a body signal."""
     peak = s.peak_microvolts

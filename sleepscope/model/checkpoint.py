@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from sleepscope.atomic import replace_pair, resolve_pair
-from sleepscope.errors import SleepScopeError
+from sleepscope.errors import SleepScopeError, describe_os_error
 from sleepscope.model.config import ModelConfig
 from sleepscope.model.network import SleepStager
 from sleepscope.paths import repo_models_dir
@@ -202,6 +203,7 @@ def save_model(model: SleepStager, path: str | os.PathLike, card: ModelCard | No
     half-written model, nor new weights behind the old card. Refuses weights
     that are not finite (a diverged training).
     """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     st_path, card_path = _paths(path)
@@ -219,8 +221,14 @@ def save_model(model: SleepStager, path: str | os.PathLike, card: ModelCard | No
     _check_finite(tensors, st_path)
 
     def write(tmps: list[Path]) -> None:
-        save_file(tensors, str(tmps[0]), metadata={
-            "format": "sleepscope", "version": card.version, "config": model.config.to_json()})
+        try:
+            save_file(tensors, str(tmps[0]), metadata={
+                "format": "sleepscope", "version": card.version, "config": model.config.to_json()})
+        except SafetensorError as exc:  # its I/O errors (a full disk) come in its own type
+            code = re.search(r"os error (\d+)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(tmps[0])) from exc
         card.weights_sha256 = _file_sha256(tmps[0])
         tmps[1].write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
 
@@ -229,9 +237,8 @@ def save_model(model: SleepStager, path: str | os.PathLike, card: ModelCard | No
     try:
         replace_pair([st_path, card_path], write)
     except OSError as exc:
-        raise SleepScopeError(
-            f"could not write the model {st_path.with_suffix('')} ({exc.strerror or exc}): nothing was "
-            "written. Free some space or choose a folder you can write to") from exc
+        raise SleepScopeError(f"could not write the model {st_path.with_suffix('')}: nothing was written. "
+                              + describe_os_error(exc)) from exc
     model.version = card.version
     return card
 

@@ -169,6 +169,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
                            freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
                            class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed)
     opts.validate()
+    _check_writable_before_training(args)
     if args.nice > 0 and hasattr(os, "nice"):
         os.nice(args.nice)
     _set_threads(args.threads)
@@ -214,6 +215,16 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     finally:
         teardown(info)
     return 0
+
+
+def _check_writable_before_training(args: argparse.Namespace) -> None:
+    """Refuse now, not after the training, an --out folder or a registry that cannot be written."""
+    from sleepscope.model.registry import ModelRegistry
+    from sleepscope.paths import check_writable
+
+    check_writable(_weights_path(args.out))
+    if args.register:
+        ModelRegistry().check_writable()
 
 
 def _weights_path(out: Path) -> Path:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sleepscope.atomic import fsync_dir, write_json_atomic
+from sleepscope.atomic import fsync_dir, fsync_file, write_json_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.paths import user_data_dir
 
@@ -78,16 +78,6 @@ def registry_dir() -> Path:
     return user_data_dir() / "models"
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -98,8 +88,24 @@ class ModelRegistry:
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root) if root is not None else registry_dir()
         self.versions_dir = self.root / "versions"
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.versions_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
         self._sweep()
+
+    def check_writable(self) -> None:
+        """Raise SleepScopeError now if a version could not be added (before hours of work that would add one)."""
+        try:
+            probe = Path(tempfile.mkdtemp(prefix=_INCOMING, dir=self.root))
+            probe.rmdir()
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+
+    def _unwritable(self, exc: OSError) -> SleepScopeError:
+        return SleepScopeError(
+            f"the model registry {self.root} cannot be written ({exc.strerror or exc}). Set SLEEPSCOPE_DATA_DIR "
+            "to a folder you can write to, or fix the folder's permissions and free space")
 
     # -- reading -------------------------------------------------------------
     def versions(self) -> list[ModelVersion]:
@@ -156,13 +162,20 @@ class ModelRegistry:
         damaged model never enters the registry. Adding a version already there
         returns it unchanged.
         """
-        from sleepscope.model.checkpoint import _paths, load_model
+        from sleepscope.model.checkpoint import load_model, model_files
 
-        st_path, card_path = _paths(model_path)
-        _, card = load_model(st_path)
+        # the files of the pair as the loader resolves them (a save killed between its renames)
+        st_path, card_path = model_files(model_path)
+        _, card = load_model(model_path)
         target = self.versions_dir / card.version
         if target.is_dir():
             return self.get(card.version)
+        try:
+            return self._add(st_path, card_path, card, target)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+
+    def _add(self, st_path: Path, card_path: Path, card, target: Path) -> ModelVersion:
         incoming = Path(tempfile.mkdtemp(prefix=_INCOMING, dir=self.root))
         try:
             shutil.copyfile(st_path, incoming / WEIGHTS)
@@ -170,7 +183,7 @@ class ModelRegistry:
             entry = {"version": card.version, "added": _now(), "source": str(Path(st_path).resolve())}
             (incoming / ENTRY).write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
             for name in (WEIGHTS, CARD, ENTRY):
-                _fsync_file(incoming / name)
+                fsync_file(incoming / name)
                 os.chmod(incoming / name, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             fsync_dir(incoming)
             try:
@@ -192,7 +205,10 @@ class ModelRegistry:
         state = self._read_active()
         history = state.get("history", []) if isinstance(state.get("history"), list) else []
         history.append({"version": version, "time": _now(), "previous": state.get("version")})
-        write_json_atomic(self.root / ACTIVE, {"version": version, "history": history[-200:]})
+        try:
+            write_json_atomic(self.root / ACTIVE, {"version": version, "history": history[-200:]})
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
         return v
 
     def rollback(self, version: str) -> ModelVersion:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from datetime import datetime, time as dtime, timedelta
 from pathlib import Path
 
 import numpy as np
 
+from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
@@ -72,8 +72,7 @@ def export_csv(sf: ScoringFile, out: str | Path) -> Path:
     ident = sf.identity
     pred = sf.latest_prediction()
     sources, scorers = sf.sources, sf.label_scorers
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with replacing(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for i, code in enumerate(sf.labels):
@@ -85,7 +84,6 @@ def export_csv(sf: ScoringFile, out: str | Path) -> Path:
             else:
                 row += ["", ""]
             w.writerow(row)
-    os.replace(tmp, out)
     return out
 
 
@@ -141,10 +139,7 @@ def export_stats(sf: ScoringFile, out: str | Path | None, as_json: bool | None =
         as_json = out is not None and str(out).lower().endswith(".json")
     text = json.dumps(summary, indent=2) if as_json else format_summary(summary, sf, lights_off, lights_on)
     if out is not None:
-        out = Path(out)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        write_text_atomic(out, text + "\n")
     return text
 
 
