@@ -55,8 +55,7 @@ class YasaScorer:
     def __init__(self, use_eog: bool = True, use_emg: bool = True) -> None:
         if not yasa_available():
             raise SleepScopeError(
-                "the second opinion needs YASA, which is not installed: `pip install yasa` (or install SleepScope "
-                "with its `yasa` extra), then run again")
+                "the second opinion needs YASA, which is not installed: `pip install yasa`, then run again")
         self.use_eog = use_eog
         self.use_emg = use_emg
 
