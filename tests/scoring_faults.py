@@ -30,9 +30,9 @@ def small_tmpfs(folder: Path, size: str = "2m") -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
-def fill(folder: Path) -> Path:
-    """Write a file in `folder` until the disk is full; removing it frees the space again."""
-    filler = folder / "filler.bin"
+def fill(folder: Path, name: str = "filler.bin") -> Path:
+    """Write the file `name` in `folder` until the disk is full; removing it frees the space again."""
+    filler = folder / name
     block = b"\xff" * 65536
     with open(filler, "wb", buffering=0) as f:
         for size in (65536, 4096, 1):

@@ -353,6 +353,21 @@ def test_creating_on_a_full_disk_is_a_message_and_leaves_nothing(tmp_path):
             with pytest.raises(SleepScopeError, match="disk.*is full.*Free some space"):
                 ScoringFile.open_identity(RecordingIdentity("sha256:full", 2000, 60000.0), disk / "x.sleepscope.h5")
             assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]
+        # the journal is the one refused: the snapshot just written goes too
+        os.truncate(filler, size - 65536)
+        real = sfmod.write_new_journal
+
+        def journal_on_full_disk(path, header):
+            fill(disk, "filler2.bin")
+            real(path, header)
+
+        sfmod.write_new_journal = journal_on_full_disk
+        try:
+            with pytest.raises(SleepScopeError, match="disk.*is full"):
+                ScoringFile.open_identity(RecordingIdentity("sha256:full", 20, 600.0), disk / "x.sleepscope.h5")
+        finally:
+            sfmod.write_new_journal = real
+        assert sorted(p.name for p in disk.iterdir()) == ["filler.bin", "filler2.bin"]
 
 
 def test_checkpoint_on_a_full_disk_keeps_the_prediction_in_memory(rec, tmp_path):

@@ -22,6 +22,7 @@ journal entries.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
@@ -200,6 +201,7 @@ class ScoringFile:
         except OSError as exc:
             raise SleepScopeError(f"Cannot create the folder {path.parent}: {exc.strerror}.") from exc
         lock = ScoringLock.acquire(lock_path(path), recording=identity.file_name or path.name)
+        creating = False
         try:
             remove_leftovers(path)
             jpath = journal_path(path)
@@ -212,17 +214,21 @@ class ScoringFile:
                     write_new_journal(jpath, {"fingerprint": identity.fingerprint, "base_seq": state.seq})
                     contents, since = read_journal(jpath), 0
             else:
+                creating = True
                 state = ScoringState.empty(identity)
                 write_snapshot(state, path)
                 write_new_journal(jpath, {"fingerprint": identity.fingerprint, "base_seq": 0})
                 contents, since = read_journal(jpath), 0
             writer = JournalWriter(jpath, contents)
-        except OSError as exc:
+        except BaseException as exc:
+            if creating:  # nothing half-made stays: no snapshot without its journal
+                for p in (jpath, path):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
             lock.release()
-            raise SleepScopeError(f"Cannot open the scoring file: {describe_os_error(exc, path)}. "
-                                  "Free some space or choose a folder you can write to.") from exc
-        except BaseException:
-            lock.release()
+            if isinstance(exc, OSError):
+                raise SleepScopeError(f"Cannot open the scoring file: {describe_os_error(exc, path)}. "
+                                      "Free some space or choose a folder you can write to.") from exc
             raise
         return cls(state, path, scorer, False, lock, writer, since)
 
