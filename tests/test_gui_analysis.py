@@ -122,3 +122,17 @@ def test_file_report_writes_the_nights_report(qtbot, window, tmp_path):
     assert "Sleep scoring report" in text and "10 of 60 epochs are scored" in text
     w.close_recording()
     assert not act.isEnabled()
+
+
+def test_hidden_why_this_stage_costs_nothing_and_catches_up_when_shown(qtbot, window):
+    w, labels, _ = window
+    panel = w.analysis.evidence
+    w.dock.raise_()  # the Display dock in front: Why this stage is hidden
+    qtbot.waitUntil(lambda: not panel.shown(), timeout=2000)
+    for e in (3, 4, 5):
+        w.controller.go_to(e)
+    qtbot.wait(400)
+    assert panel._job is None and panel.evidence is None and panel.epoch == 5
+    with qtbot.waitSignal(panel.evidenceReady, timeout=60000) as sig:
+        w.analysis.evidence_dock.raise_()
+    assert sig.args[0].epoch == 5

@@ -103,6 +103,8 @@ class AnalysisDocks(QObject):
             view_menu.addAction(self.stats_dock.toggleViewAction())
             view_menu.addAction(self.evidence_dock.toggleViewAction())
 
+        self.stats_dock.visibilityChanged.connect(self.stats.set_active)
+        self.evidence_dock.visibilityChanged.connect(self.evidence.set_active)
         c.epochChanged.connect(self._on_epoch)
         c.labelsChanged.connect(self.stats.schedule_refresh)
         c.predictionChanged.connect(self._on_prediction)

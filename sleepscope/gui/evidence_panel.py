@@ -128,6 +128,7 @@ class EvidencePanel(QWidget):
         self.detectors = True
         self.epoch = 0
         self._stale = False
+        self._active = True
         self.evidence: EpochEvidence | None = None
         self.set_recording(None)
 
@@ -151,7 +152,7 @@ class EvidencePanel(QWidget):
         if self._recording is None:
             return
         self.epoch = int(epoch)
-        if not self.isVisible():  # nothing to draw while the dock is hidden: catch up when shown
+        if not self.shown():  # nothing to draw while the dock is hidden: catch up when shown
             self._stale = True
             return
         self._stale = False
@@ -167,9 +168,18 @@ class EvidencePanel(QWidget):
         self.events_label.setText("<span style='color:#6b7480'>Looking…</span>")
         self._timer.start()
 
+    def shown(self) -> bool:
+        return self._active and self.isVisible()
+
+    def set_active(self, on: bool) -> None:
+        """Whether the technician can see the panel (a dock behind another tab is visible to Qt, not to them)."""
+        self._active = bool(on)
+        if self.shown() and self._stale:
+            self.set_epoch(self.epoch)
+
     def showEvent(self, ev) -> None:  # noqa: N802
         super().showEvent(ev)
-        if self._stale:
+        if self.shown() and self._stale:
             self.set_epoch(self.epoch)
 
     def refresh_model(self) -> None:

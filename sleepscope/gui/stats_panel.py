@@ -114,6 +114,7 @@ class StatsPanel(QWidget):
         self._timer.timeout.connect(self.refresh)
         self._scoring: Any = None
         self._stale = False
+        self._active = True
         self.stats: SleepStats | None = None
         self.agreement: Agreement | None = None
         self.refresh()
@@ -126,12 +127,21 @@ class StatsPanel(QWidget):
     def schedule_refresh(self, *_: Any) -> None:
         """Recompute soon (labels or predictions changed); edits in quick succession share one update."""
         self._stale = True
-        if self.isVisible():
+        if self.shown():
             self._timer.start()
+
+    def shown(self) -> bool:
+        return self._active and self.isVisible()
+
+    def set_active(self, on: bool) -> None:
+        """Whether the technician can see the panel (a dock behind another tab is visible to Qt, not to them)."""
+        self._active = bool(on)
+        if self.shown() and self._stale:
+            self.refresh()
 
     def showEvent(self, ev) -> None:  # noqa: N802
         super().showEvent(ev)
-        if self._stale:
+        if self.shown() and self._stale:
             self.refresh()
 
     def _fill_choices(self, names: list[str]) -> None:
