@@ -136,10 +136,10 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
         if not path.exists():
             assert not reported  # killed before the file was created
             continue
-        leftovers += len(list(tmp_path.glob("*.tmp-*")))
+        leftovers += len(list(tmp_path.glob(".*.tmp")))
         sf = ScoringFile.open_identity(IDENT, path, readonly=readonly)
         if not readonly:
-            assert not list(tmp_path.glob("*.tmp-*")), "a writer removes what killed writers left"
+            assert not list(tmp_path.glob(".*.tmp")), "a writer removes what killed writers left"
         history = {h["seq"]: h for h in sf.history()}
         assert sorted(history) == list(range(1, sf.seq + 1))
         for seq, rec in all_reported.items():
