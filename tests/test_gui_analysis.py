@@ -136,3 +136,25 @@ def test_hidden_why_this_stage_costs_nothing_and_catches_up_when_shown(qtbot, wi
     with qtbot.waitSignal(panel.evidenceReady, timeout=60000) as sig:
         w.analysis.evidence_dock.raise_()
     assert sig.args[0].epoch == 5
+
+
+def test_sign_off_from_the_review_dock(qtbot, window, monkeypatch, tmp_path):
+    import sleepscope.gui.dialogs as dialogs
+
+    w, labels, _ = window
+    asked = []
+    monkeypatch.setattr(dialogs, "ask_yes_no", lambda parent, title, q: asked.append(q) or True)
+    w.scoring.scorer = "ann"
+    w.analysis.stats_dock.raise_()
+    review = w.analysis.review
+    qtbot.waitUntil(review.isVisible, timeout=2000)
+    assert review.sign_off_label.text() == "Not signed off."
+    qtbot.mouseClick(review.sign_off_button, Qt.MouseButton.LeftButton)
+    assert asked and "as ann" in asked[0] and "0 of 60 epochs are scored" in asked[0]
+    assert w.scoring.signed_off.scorer == "ann"
+    assert review.sign_off_label.text().startswith("Signed off by ann")
+    w.controller.go_to(0)
+    qtbot.keyClick(w.surface, Qt.Key.Key_2)  # a change after the sign-off is shown
+    qtbot.waitUntil(lambda: "1 label change(s) since" in review.sign_off_label.text(), timeout=3000)
+    text = w.analysis.write_report(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "ann, " in text and "after the sign-off" in text

@@ -127,3 +127,39 @@ def test_absent_stage_f1_is_a_dash():
     rows = {row[0]: row for row in _agreement_rows(agr)}
     assert rows["W"][3] == "—" and rows["W"][4] == "0"
     assert rows["N2"][3] == f"{agr.f1['N2']:.2f}" == "0.67"
+
+
+def test_sign_off_is_recorded_reported_and_exported(scored, tmp_path):
+    import json
+
+    from sleepscope.scoring.export import export_stats
+
+    path, truth, _ = scored
+    with ScoringFile.open_existing(path, scorer="ann") as sf:
+        assert sf.signed_off is None
+        rec = sf.sign_off()
+        assert rec.scorer == "ann" and rec.changes_since == 0
+    # on disk: read back by another process's view, through a checkpoint (close) and the journal alike
+    sf = ScoringFile.read(path)
+    assert sf.signed_off == rec
+    r = build_report(sf)
+    assert r.sign_off[0] == "ann" and not any("signed off" in w for w in r.warnings())
+    assert ("Sign-off", f"ann, {r.sign_off[1]:%Y-%m-%d %H:%M}") in r.identity_rows()
+    summary = json.loads(export_stats(sf, tmp_path / "s.json"))
+    assert summary["sign_off"]["scorer"] == "ann" and summary["sign_off"]["changes_since"] == 0
+    # a label changed after the sign-off is said, in the report and the export
+    with ScoringFile.open_existing(path, scorer="bob") as sf:
+        sf.set_stage(35, 2)
+        assert sf.signed_off.changes_since == 1
+    sf = ScoringFile.read(path)
+    assert any("1 label change(s) were made after the sign-off" in w for w in build_report(sf).warnings())
+    assert "(1 label changes since)" in export_stats(sf, None)
+
+
+def test_sign_off_needs_a_name(scored):
+    path, _, _ = scored
+    with ScoringFile.open_existing(path, scorer="") as sf:
+        sf.scorer = ""
+        with pytest.raises(SleepScopeError, match="scorer's name"):
+            sf.sign_off()
+        assert sf.signed_off is None

@@ -1,4 +1,4 @@
-"""The review queue at a glance ("312 doubtful epochs, 40 reviewed") and bulk acceptance of confident runs.
+"""The review queue at a glance ("312 doubtful epochs, 40 reviewed"), bulk acceptance of confident runs, sign-off.
 
 The doubtful epochs are the controller's (`attention_mask`: the model is
 unsure or disagrees), reviewed is the scoring package's one definition, and
@@ -7,6 +7,8 @@ a bulk accept is one scoring-file edit, so Ctrl+Z takes it back whole.
 
 from __future__ import annotations
 
+import html
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -39,11 +41,18 @@ class ReviewPanel(QWidget):
             f"Take the model's stage for every unscored epoch in runs of {MIN_RUN} or more consecutive epochs "
             "where it is confident and agrees with itself; doubtful epochs stay for you. One edit: Ctrl+Z undoes it.")
         self.accept_button.clicked.connect(self.accept_confident_runs)
-        for w in (self.coverage_label, self.bar, self.accept_button):
+        self.sign_off_label = QLabel()
+        self.sign_off_label.setWordWrap(True)
+        self.sign_off_label.setTextFormat(Qt.TextFormat.RichText)
+        self.sign_off_button = QPushButton("Sign off this night…")
+        self.sign_off_button.setToolTip("Record that you have finished and checked this night's scoring "
+                                        "(your name and the time go into the scoring file and the report).")
+        self.sign_off_button.clicked.connect(lambda: self.sign_off())
+        for w in (self.coverage_label, self.bar, self.accept_button, self.sign_off_label, self.sign_off_button):
             bl.addWidget(w)
         layout.addWidget(box)
         # Stage keys must keep scoring after a click here.
-        for w in (self, box, self.accept_button):
+        for w in (self, box, self.accept_button, self.sign_off_button):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -68,6 +77,7 @@ class ReviewPanel(QWidget):
     def refresh(self) -> None:
         self._timer.stop()
         c = self.controller
+        self._show_sign_off()
         mask = c.attention_mask() if c.scoring is not None else None
         if mask is None:
             self.coverage = None
@@ -86,6 +96,44 @@ class ReviewPanel(QWidget):
         n = len(self.candidates())
         self.accept_button.setText(f"Accept confident runs ({n} epochs)")
         self.accept_button.setEnabled(n > 0 and not getattr(c.scoring, "readonly", False))
+
+    def _show_sign_off(self) -> None:
+        sf = self.controller.scoring
+        rec = None if sf is None else sf.signed_off
+        self.sign_off_button.setEnabled(sf is not None and not getattr(sf, "readonly", False))
+        if rec is None:
+            self.sign_off_label.setText("" if sf is None else "Not signed off.")
+            return
+        when = datetime.fromtimestamp(rec.time)
+        text = f"Signed off by {html.escape(rec.scorer)}, {when:%Y-%m-%d %H:%M}."
+        if rec.changes_since:
+            text += f" <span style='color:#b03a2e'>{rec.changes_since} label change(s) since.</span>"
+        self.sign_off_label.setText(text)
+
+    def sign_off(self, confirm: bool = True) -> bool:
+        """Sign the night off as the current scorer (asks first); True when recorded."""
+        from sleepscope.gui.dialogs import ask_yes_no
+
+        c = self.controller
+        sf = c.scoring
+        if sf is None or not c.writable():
+            return False
+        if not sf.scorer.strip():
+            c.message.emit("A sign-off needs your name: set it first (Edit → Scorer name…).")
+            return False
+        scored = int(np.count_nonzero(sf.labels >= 0))
+        question = (f"Sign off this night as {sf.scorer}?\n\n{scored} of {sf.n_epochs} epochs are scored"
+                    + ("" if self.coverage is None else f"; {self.coverage.text()}") + ".")
+        if confirm and not ask_yes_no(self, "Sign off", question):
+            return False
+        try:
+            sf.sign_off()
+        except SleepScopeError as exc:
+            c.failed.emit(str(exc))
+            return False
+        self._show_sign_off()
+        c.message.emit(f"Signed off by {sf.scorer}.")
+        return True
 
     def accept_confident_runs(self) -> int:
         """Accept the model's stage on every confident run at once; returns the number of epochs taken."""

@@ -106,6 +106,10 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
         "reviewed_epochs": int(reviewed_epochs(labels, sf.sources, sf.reviewed).sum()),
         "statistics": stats.to_dict(),
     }
+    signed = sf.signed_off
+    summary["sign_off"] = None if signed is None else {
+        "scorer": signed.scorer, "time": datetime.fromtimestamp(signed.time).isoformat(timespec="seconds"),
+        "changes_since": signed.changes_since}
     warning = partial_scoring_warning(labels, lights_off, lights_on)
     if warning:
         summary["warning"] = warning
@@ -121,7 +125,10 @@ def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None
     lines = [f"Recording: {summary['recording'] or summary['fingerprint']}",
              f"Start: {summary['start_time'] or 'unknown'}",
              f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs']} "
-             f"({summary['reviewed_epochs']} reviewed)", "",
+             f"({summary['reviewed_epochs']} reviewed)",
+             "Signed off: " + (f"{so['scorer']}, {so['time']}" + (f" ({so['changes_since']} label changes since)"
+                                                                  if so["changes_since"] else "")
+                               if (so := summary.get("sign_off")) else "no"), "",
              *([f"WARNING: {summary['warning']}", ""] if summary.get("warning") else []),
              scoring_statistics(sf, lights_off, lights_on).format_text()]
     agr = summary.get("model_agreement")

@@ -59,8 +59,8 @@ class Report:
     model_version: str | None = None
     model_probs: np.ndarray | None = None
     comparisons: list[LabelSetAgreement] = field(default_factory=list)
-    #: (who, when) of the night's sign-off, when the scoring file records one
-    sign_off: tuple[str, datetime] | None = None
+    #: (who, when, label changes made after it) of the night's latest sign-off
+    sign_off: tuple[str, datetime, int] | None = None
     notes: str = ""
     generated: datetime = field(default_factory=datetime.now)
 
@@ -75,6 +75,9 @@ class Report:
             out.append(partial)
         if self.sign_off is None:
             out.append("This night has not been signed off.")
+        elif self.sign_off[2]:
+            out.append(f"{self.sign_off[2]} label change(s) were made after the sign-off of "
+                       f"{self.sign_off[1]:%Y-%m-%d %H:%M}: sign off again once they are checked.")
         return out
 
     def identity_rows(self) -> list[tuple[str, str]]:
@@ -118,16 +121,9 @@ class Report:
         return [(name, f"{s.stage_min[name]:.1f}", f"{s.stage_pct[name]:.1f}") for name in s.stage_min]
 
 
-def _sign_off(sf: ScoringFile) -> tuple[str, datetime] | None:
-    # Recorded by the scoring file once it keeps a sign-off; a file without one has none.
-    rec = getattr(sf, "sign_off", None)
-    if rec is None:
-        return None
-    who = getattr(rec, "scorer", None) or getattr(rec, "who", "")
-    when = getattr(rec, "time", None) or getattr(rec, "when", None)
-    if isinstance(when, (int, float)):
-        when = datetime.fromtimestamp(when)
-    return (str(who), when) if when is not None else None
+def _sign_off(sf: ScoringFile) -> tuple[str, datetime, int] | None:
+    rec = sf.signed_off
+    return None if rec is None else (rec.scorer, datetime.fromtimestamp(rec.time), rec.changes_since)
 
 
 def _source_name(src: str) -> str:

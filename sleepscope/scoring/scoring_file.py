@@ -69,16 +69,18 @@ from sleepscope.scoring.state import (
     RecordingIdentity,
     ScorerLabels,
     ScoringState,
+    SignOff,
     UndoHistory,
     apply_entry,
     check_source,
     epoch_index,
+    sign_off_of,
 )
 from sleepscope.stages import N_CLASSES, Stage, parse_stage
 
 __all__ = [
     "CHECKPOINT_EVERY", "EPOCH_SECONDS", "FORMAT", "FORMAT_VERSION", "IMPORT_PREFIX", "SOURCE_MODEL",
-    "SOURCE_TECHNICIAN", "SUFFIX", "Edit", "PredictionRecord", "RecordingIdentity", "ScorerLabels",
+    "SOURCE_TECHNICIAN", "SUFFIX", "Edit", "PredictionRecord", "RecordingIdentity", "ScorerLabels", "SignOff",
     "ScoringFile", "check_source", "default_path", "fallback_path", "find_scoring_files", "folder_writable",
     "journal_path", "lock_path", "user_data_dir",
 ]
@@ -400,6 +402,12 @@ class ScoringFile:
         """The audit trail: every journal entry since the file was created."""
         return [dict(e) for e in self._s.history]
 
+    @property
+    def signed_off(self) -> SignOff | None:
+        """The night's latest sign-off (who, when, label changes since), or None."""
+        with self._mutex:
+            return sign_off_of(self._s.history)
+
     @_locked
     def undo_stack(self) -> list[Edit]:
         """Edits that `undo()` would revert, oldest first."""
@@ -495,6 +503,15 @@ class ScoringFile:
         idx = epoch_index(epochs, self.n_epochs)
         self._commit({"op": "reviewed", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
                       "epochs": [int(i) for i in idx], "value": bool(value)})
+
+    @_locked
+    def sign_off(self) -> SignOff:
+        """Record that `scorer` has finished and checked this night's scoring (in the journal: on disk on return)."""
+        self._check_writable()
+        if not self.scorer.strip():
+            raise SleepScopeError("A sign-off needs the scorer's name: set it first (Edit → Scorer name…).")
+        self._commit({"op": "signoff", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer})
+        return sign_off_of(self._s.history)
 
     @_locked
     def set_notes(self, text: str) -> None:

@@ -185,8 +185,30 @@ def apply_entry(state: ScoringState, e: dict[str, Any]) -> None:
         state.notes = str(e["text"])
     elif op in ("prediction", "scorer"):
         pass  # their data are in the snapshot written with them
+    elif op == "signoff":
+        pass  # read from the history (`sign_off_of`): the audit trail is the record
     else:
         raise ValueError(f"unknown journal entry {op!r}")
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """A night's sign-off: who, when, and how many label changes were made after it."""
+
+    scorer: str
+    time: float
+    seq: int
+    changes_since: int
+
+
+def sign_off_of(history: list[dict[str, Any]]) -> SignOff | None:
+    """The latest sign-off in a journal history, or None when the night was never signed off."""
+    for i in range(len(history) - 1, -1, -1):
+        e = history[i]
+        if e.get("op") == "signoff":
+            later = sum(1 for x in history[i + 1:] if x.get("op") in ("edit", "undo", "redo"))
+            return SignOff(str(e.get("scorer", "")), float(e["t"]), int(e["seq"]), later)
+    return None
 
 
 def find_edit(state: ScoringState, seq: int) -> Edit:
