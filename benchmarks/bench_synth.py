@@ -1,4 +1,4 @@
-"""How fast the synthetic PSG generator is: one 1,000-epoch night, and the Sleep-EDF-78 cohort.
+"""How fast the synthetic PSG generator is: one 1,000-epoch night per family, and the Sleep-EDF-78 cohort.
 
 Targets (issue 2): one night <= 5 s; the 153-night cohort, EDF files included,
 <= 10 min on the 2-core machine. Prints wall and CPU seconds, the ratio to
@@ -10,11 +10,18 @@ from a machine shared with other work can be judged.
     .venv/bin/python benchmarks/bench_synth.py                 # 1 night + all 153 nights
     .venv/bin/python benchmarks/bench_synth.py --nights 10     # 10 nights, extrapolated to 153
     .venv/bin/python benchmarks/bench_synth.py --nights 0 --separability 9
+    .venv/bin/python benchmarks/bench_synth.py --nights 0 --families A,B --randomise
+
+The one-night timing runs for every family in `--families` (default A,B),
+Sleep-EDF-like and, with `--randomise`, recorded by a randomly drawn lab
+(subjects 0-4: rates from 50 to 512 Hz are timed as they fall).
 
 `--separability N` also measures how hard the synthetic stages are: a
 logistic regression on per-epoch band powers (with both neighbours' as
 context), trained on the first nights of N-1/3 of the subjects and tested on
-the unseen rest, 3 folds. Real stagers reach ~75-90 %, so should this.
+the unseen rest, 3 folds. Real stagers reach ~75-90 %, so should this. With
+two families it also trains on every subject of one family and tests on the
+other's: how far apart the families are for a simple stager.
 """
 
 from __future__ import annotations
@@ -62,30 +69,44 @@ def _epoch_features(x: np.ndarray) -> np.ndarray:
                            np.log(amp + 1e-6), np.log(slope)], axis=1)
 
 
-def separability(n_nights: int, seed: int) -> None:
+def _stager():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+
+def _features(n_nights: int, seed: int, family: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     names = [n for n in cohort_names("sleep-edf-78") if n[5] == "1"][:n_nights]
     xs, ys, groups = [], [], []
     for i, name in enumerate(names):
         labels = real_hypnogram(name)
-        night = synth_night(labels, subject=int(name[3:5]), night=1, seed=seed)
+        night = synth_night(labels, subject=int(name[3:5]), night=1, seed=seed, family=family)
         feats = np.concatenate([_epoch_features(x.reshape(-1, 3000)) for x in night.signals.values()], axis=1)
         context = np.concatenate([feats, np.roll(feats, 1, axis=0), np.roll(feats, -1, axis=0)], axis=1)
         scored = labels >= 0
         xs.append(context[scored]), ys.append(labels[scored]), groups.append(np.full(scored.sum(), i))
-    x, y, g = np.concatenate(xs), np.concatenate(ys), np.concatenate(groups)
-    accs, n1 = [], []
-    for fold in range(3):
-        test = g % 3 == fold
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x[~test], y[~test])
-        pred = clf.predict(x[test])
-        accs.append(float((pred == y[test]).mean()))
-        n1.append(float((pred[y[test] == 1] == 1).mean()))
-    print(f"separability ({len(names)} subjects, unseen-subject folds): accuracy "
-          f"{' '.join(f'{a:.3f}' for a in accs)} (mean {np.mean(accs):.3f}); N1 recall {np.mean(n1):.2f}")
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(groups)
+
+
+def separability(n_nights: int, seed: int, families: list[str]) -> None:
+    data = {f: _features(n_nights, seed, f) for f in families}
+    for family, (x, y, g) in data.items():
+        accs, n1 = [], []
+        for fold in range(3):
+            test = g % 3 == fold
+            pred = _stager().fit(x[~test], y[~test]).predict(x[test])
+            accs.append(float((pred == y[test]).mean()))
+            n1.append(float((pred[y[test] == 1] == 1).mean()))
+        print(f"separability, family {family} ({n_nights} subjects, unseen-subject folds): accuracy "
+              f"{' '.join(f'{a:.3f}' for a in accs)} (mean {np.mean(accs):.3f}); N1 recall {np.mean(n1):.2f}")
+    for train in families:
+        for test in families:
+            if train != test:
+                (xa, ya, _), (xb, yb, _) = data[train], data[test]
+                acc = float((_stager().fit(xa, ya).predict(xb) == yb).mean())
+                print(f"separability, trained on family {train}, tested on family {test}: accuracy {acc:.3f}")
 
 
 def main() -> None:
@@ -96,32 +117,41 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of the one-night timing (best is kept)")
     ap.add_argument("--separability", type=int, default=0, metavar="N",
                     help="also fit a simple stager on N synthetic subjects and test on unseen ones")
+    ap.add_argument("--families", default="A,B", help="families to time (and to compare with --separability)")
+    ap.add_argument("--randomise", action="store_true", help="also time randomised acquisition per family")
     args = ap.parse_args()
+    families = [f.strip().upper() for f in args.families.split(",") if f.strip()]
     if args.separability:
-        separability(args.separability, args.seed)
+        separability(args.separability, args.seed, families)
 
     print(f"cpus: {os.cpu_count()}, load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     ref = _fft_reference()
     print(f"reference: one 3,000,000-point irfft {ref * 1e3:.0f} ms")
 
     labels = _thousand_epochs()
-    synth_night(labels[:20], subject=0, night=1, seed=args.seed)  # imports, caches
-    walls, cpus = [], []
-    for _ in range(args.repeat):
-        w, c = time.perf_counter(), time.process_time()
-        synth_night(labels, subject=0, night=1, seed=args.seed)
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    with tempfile.TemporaryDirectory() as tmp:
-        w = time.perf_counter()
-        write_night(tmp, "SC4001E0", seed=args.seed, labels=labels)
-        night_with_files = time.perf_counter() - w
-        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
-    best = min(walls)
-    print(f"one night, 1,000 epochs: generate {best:.2f} s wall (best of {args.repeat}; "
-          f"cpu {min(cpus):.2f} s), with EDF files {night_with_files:.2f} s, {size / 1e6:.1f} MB; "
-          f"ratio to the {NIGHT_TARGET_S:.0f}-s target {best / NIGHT_TARGET_S:.2f}; "
-          f"= {best / ref:.0f} reference FFTs")
+    for family in families:
+        synth_night(labels[:20], subject=0, night=1, seed=args.seed, family=family)  # imports, caches
+        setups = [(False, 0)] + ([(True, s) for s in range(5)] if args.randomise else [])
+        for randomise, subject in setups:
+            walls, cpus = [], []
+            for _ in range(args.repeat):
+                w, c = time.perf_counter(), time.process_time()
+                night = synth_night(labels, subject=subject, night=1, seed=args.seed, family=family, randomise=randomise)
+                walls.append(time.perf_counter() - w)
+                cpus.append(time.process_time() - c)
+            with tempfile.TemporaryDirectory() as tmp:
+                w = time.perf_counter()
+                write_night(tmp, f"SC4{subject:02d}1E0", seed=args.seed, labels=labels, family=family,
+                            randomise=randomise)
+                night_with_files = time.perf_counter() - w
+                size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+            best = min(walls)
+            how = (f"randomised, subject {subject}: {len(night.signals)} channels at {night.fs:.0f} Hz"
+                   if randomise else "Sleep-EDF set-up")
+            print(f"family {family}, {how}; one night, 1,000 epochs: generate {best:.2f} s wall (best of "
+                  f"{args.repeat}; cpu {min(cpus):.2f} s), with EDF files {night_with_files:.2f} s, "
+                  f"{size / 1e6:.1f} MB; ratio to the {NIGHT_TARGET_S:.0f}-s target {best / NIGHT_TARGET_S:.2f}; "
+                  f"= {best / ref:.0f} reference FFTs")
 
     names = cohort_names("sleep-edf-78")
     if args.nights <= 0:
