@@ -1,18 +1,21 @@
 """Is a recording like what the model learned? A per-night verdict with its reasons.
 
-The model's per-epoch features (``epoch_features``, what the sequence head
-reads) of the training epochs are summarised in the model card: one mean per
-stage and one shared covariance (the class-conditional Gaussian of Lee et
-al., 2018). An epoch's distance is its smallest Mahalanobis distance to a
-stage mean; ``epoch_cutoff`` is the 99th percentile of the training epochs'
-distances, so about 1 % of familiar epochs lie beyond it. A night is
-unfamiliar when the share of its (artefact-free) epochs beyond the cutoff
-exceeds ``night_limit``, set from validation nights so that in-distribution
-nights stay below it.
+Each epoch is described by input statistics the scorer's eye also uses
+(:func:`input_features`): per channel, the share of power in six bands
+(0.5-2, 2-4, 4-8, 8-12, 12-16, 16-30 Hz, as logs) and the epoch's log
+amplitude relative to the night's median, plus the EEG-EOG correlation.
+The training epochs are summarised in the model card by one mean per stage
+and one shared covariance (a class-conditional Gaussian, as Lee et al.,
+2018). An epoch's distance is its squared Mahalanobis distance to the mean of
+the stage the model gives it: an epoch the model calls N2 should look like
+the N2 it learned. ``epoch_cutoff`` is the 99th percentile of the training
+epochs' distances (to their own stage), so about 1 % of familiar epochs lie
+beyond it. A night is unfamiliar when the share of its artefact-free epochs
+beyond the cutoff exceeds ``night_limit``, set from validation nights so
+that in-distribution nights stay below it.
 
-Reasons that need no statistics are added to the verdict: a missing
-channel the model was not trained to do without, a derivation other than
-the one learned.
+A missing channel the model was not trained to do without is a reason of
+its own.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ACTION = "correct a few hundred epochs, then fine-tune (Model → Fine-tune)"
-#: The limit never goes below this share of outlying epochs.
-MIN_NIGHT_LIMIT = 0.05
+#: The limit never goes below this share of outlying epochs, and is this much above the worst validation night.
+MIN_NIGHT_LIMIT = 0.10
+NIGHT_MARGIN = 1.25
 
 
 @dataclass
@@ -48,6 +52,36 @@ class Familiarity:
                 "reasons": list(self.reasons)}
 
 
+BANDS = ((0.5, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 12.0), (12.0, 16.0), (16.0, 30.0))
+
+
+def input_features(recording) -> np.ndarray:
+    """(n_epochs, 15) statistics per epoch (module docstring); a missing channel gives zeros for its part."""
+    from scipy.signal import welch
+
+    n = recording.n_epochs
+    cols = []
+    centred = {}
+    for kind in ("eeg", "eog"):
+        name = recording.eeg_name if kind == "eeg" else recording.eog_name
+        if name is None:
+            cols += [np.zeros(n)] * (len(BANDS) + 1)
+            continue
+        e = np.nan_to_num(np.asarray(recording.epochs(kind), dtype=np.float64))
+        centred[kind] = e - e.mean(axis=1, keepdims=True)
+        f, p = welch(centred[kind], fs=recording.fs, nperseg=int(4 * recording.fs), axis=1)
+        total = p[:, (f >= BANDS[0][0]) & (f < BANDS[-1][1])].sum(axis=1) + 1e-12
+        cols += [np.log(p[:, (f >= lo) & (f < hi)].sum(axis=1) / total + 1e-6) for lo, hi in BANDS]
+        amp = np.log(centred[kind].std(axis=1) + 1e-3)
+        cols.append(amp - np.median(amp))
+    if len(centred) == 2:
+        a, o = centred["eeg"], centred["eog"]
+        cols.append((a * o).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (o * o).sum(axis=1) + 1e-12))
+    else:
+        cols.append(np.zeros(n))
+    return np.stack(cols, axis=1)
+
+
 def _precision(features: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     d = features.shape[1]
     means = np.zeros((n_classes, d))
@@ -65,44 +99,54 @@ def _precision(features: np.ndarray, labels: np.ndarray, n_classes: int) -> tupl
     return means, np.linalg.inv(cov)
 
 
-def distances(features: np.ndarray, stats: dict) -> np.ndarray:
-    """Per epoch, the smallest squared Mahalanobis distance to a stage mean."""
+def distances(features: np.ndarray, stats: dict, stages: np.ndarray | None = None) -> np.ndarray:
+    """Per epoch, the squared Mahalanobis distance to the mean of its stage (`stages`; None: the nearest mean)."""
     f = np.asarray(features, dtype=np.float64)
     means = np.asarray(stats["means"], dtype=np.float64)
     prec = np.asarray(stats["precision"], dtype=np.float64)
-    best = np.full(len(f), np.inf)
-    for m in means:
-        if np.isnan(m).any():
-            continue
-        r = f - m
-        best = np.minimum(best, np.einsum("ij,jk,ik->i", r, prec, r))
-    return best
+    per = np.full((len(f), len(means)), np.inf)
+    for c, m in enumerate(means):
+        if not np.isnan(m).any():
+            r = f - m
+            per[:, c] = np.einsum("ij,jk,ik->i", r, prec, r)
+    if stages is None:
+        return per.min(axis=1)
+    st = np.asarray(stages, dtype=np.int64)
+    ok = (st >= 0) & (st < len(means))
+    out = per.min(axis=1)
+    out[ok] = per[np.flatnonzero(ok), st[ok]]
+    return out
 
 
-def outlying_share(features: np.ndarray, stats: dict) -> float:
+def outlying_share(features: np.ndarray, stats: dict, stages: np.ndarray | None = None) -> float:
     if len(features) == 0:
         return 0.0
-    return float(np.mean(distances(features, stats) > stats["epoch_cutoff"]))
+    return float(np.mean(distances(features, stats, stages) > stats["epoch_cutoff"]))
 
 
-def fit_familiarity(features: np.ndarray, labels: np.ndarray, val_nights: list[np.ndarray],
+def fit_familiarity(features: np.ndarray, labels: np.ndarray, val_nights: list[tuple[np.ndarray, np.ndarray]],
                     n_classes: int = 5) -> dict:
-    """The card's ``familiarity`` entry: training-epoch features and stages, and per-night features of validation nights."""
+    """The card's ``familiarity`` entry.
+
+    ``features``/``labels``: training epochs (:func:`input_features`, true
+    stages); ``val_nights``: per validation night, its epochs' features and
+    the stages the model gives them (as ``predict`` will see them).
+    """
     labels = np.asarray(labels, dtype=np.int64)
     keep = labels >= 0
     f = np.asarray(features, dtype=np.float64)[keep]
     means, prec = _precision(f, labels[keep], n_classes)
-    stats = {"means": means.tolist(), "precision": prec.tolist()}
-    stats["epoch_cutoff"] = float(np.percentile(distances(f, stats), 99))
-    shares = [outlying_share(v, stats) for v in val_nights if len(v)]
-    stats["night_limit"] = float(max(MIN_NIGHT_LIMIT, 1.5 * max(shares, default=0.0)))
+    stats = {"features": "input_features v1", "means": means.tolist(), "precision": prec.tolist()}
+    stats["epoch_cutoff"] = float(np.percentile(distances(f, stats, labels[keep]), 99))
+    shares = [outlying_share(v, stats, s) for v, s in val_nights if len(v)]
+    stats["night_limit"] = float(max(MIN_NIGHT_LIMIT, NIGHT_MARGIN * max(shares, default=0.0)))
     stats["validation_shares"] = [round(s, 4) for s in shares]
     return stats
 
 
-def assess(features: np.ndarray | None, stats: dict | None, *, channels=None, absent=(),
-           trained_without_channel: bool = False) -> Familiarity:
-    """The verdict for one night: ``features`` of its artefact-free epochs, the card's ``stats``.
+def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarray | None = None, channels=None,
+           absent=(), trained_without_channel: bool = False) -> Familiarity:
+    """The verdict for one night: ``features`` of its artefact-free epochs and their ``stages``, the card's ``stats``.
 
     ``channels`` (a :class:`~sleepscope.io.channels.ChannelChoice`) and
     ``absent`` (channels read as missing) add reasons of their own.
@@ -116,7 +160,7 @@ def assess(features: np.ndarray | None, stats: dict | None, *, channels=None, ab
         reasons.append(f"no usable {' or '.join(missing)}, and this model was trained with both channels")
     outlying = limit = None
     if stats and features is not None and len(features):
-        outlying, limit = outlying_share(features, stats), float(stats["night_limit"])
+        outlying, limit = outlying_share(features, stats, stages), float(stats["night_limit"])
         if outlying > limit:
             reasons.append(f"{outlying:.0%} of its epochs lie outside what the model learned "
                            f"(in-distribution nights: under {limit:.0%})")

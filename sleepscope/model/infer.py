@@ -250,10 +250,12 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     unsure = (probs.max(axis=1) < threshold) | artefact
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
-    if quality is not None or stats:
-        familiarity = assess(feats.numpy()[~artefact] if stats else None, stats or None, channels=channels,
-                             absent=quality.absent if quality is not None else (),
-                             trained_without_channel=float(stats.get("channel_dropout", 0.0)) > 0)
+    if quality is not None:  # the check reads the signals: recordings only
+        from sleepscope.model.familiarity import input_features
+
+        inputs = input_features(rec)[~artefact] if "means" in stats else None
+        familiarity = assess(inputs, stats or None, stages=stages[~artefact], channels=channels,
+                             absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold)

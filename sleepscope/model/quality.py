@@ -63,16 +63,17 @@ def channel_flags(epochs: np.ndarray, kind: str, fs: float = 100.0) -> np.ndarra
         x = np.nan_to_num(x)
     sd = x.std(axis=1, dtype=np.float64)
     flags[sd < FLAT_STD_UV] |= FLAT
-    same = (np.diff(x, axis=1) == 0).mean(axis=1)
+    hi, lo = x.max(axis=1, keepdims=True), x.min(axis=1, keepdims=True)
+    tol = 1e-4 * np.maximum(hi - lo, 1e-12)
+    top, bottom = x >= hi - tol, x <= lo + tol
+    at_rail = np.maximum(top.mean(axis=1), bottom.mean(axis=1))
+    flags[(at_rail > CLIP_SHARE) & (sd >= FLAT_STD_UV)] |= CLIPPED
+    # a flat line inside the epoch: repeated values away from the rails (those are clipping)
+    same = ((np.diff(x, axis=1) == 0) & ~(top | bottom)[:, 1:]).mean(axis=1)
     flags[same > FLAT_RUN_SHARE] |= FLAT
     if kind == "eeg":
         flags[(sd >= FLAT_STD_UV) & (sd < TINY_EEG_STD_UV)] |= TINY
     flags[sd > ABSURD_STD_UV] |= ABSURD
-    hi, lo = x.max(axis=1, keepdims=True), x.min(axis=1, keepdims=True)
-    span = np.maximum(hi - lo, 1e-12)
-    tol = 1e-4 * span
-    at_rail = np.maximum((x >= hi - tol).mean(axis=1), (x <= lo + tol).mean(axis=1))
-    flags[(at_rail > CLIP_SHARE) & (sd >= FLAT_STD_UV) & (same <= FLAT_RUN_SHARE)] |= CLIPPED
     big = sd > DRIFT_STD_UV
     if big.any():
         spec = np.abs(np.fft.rfft(x[big] - x[big].mean(axis=1, keepdims=True), axis=1)) ** 2

@@ -1,0 +1,290 @@
+"""Does the pre-scoring hold up on recordings unlike its training data? The model and YASA side by side.
+
+    .venv/bin/python benchmarks/bench_shift.py [--model PATH] [--nights 2] [--no-yasa] [--json OUT]
+    .venv/bin/python benchmarks/bench_shift.py --nights 8          # the full size: 8 test nights per row
+
+Rows (each a set of synthetic nights following the REAL Sleep-EDF hypnograms of
+the shipped model's test subjects 0, 6, 9 and 15, trimmed to 30 min of wake
+around the sleep as in training):
+
+* ``A``: the physiology family the shipped model learned, recorded like
+  Sleep-EDF (in distribution); ``A random``: the same family recorded by
+  randomly drawn labs (derivations, EOG montage, gains, rates, filters,
+  mains, artefacts; ``sleepscope.data.synth``);
+* ``B`` / ``B random``: the independently built family (held out: no
+  SleepScope model was trained on it);
+* hand-made perturbations of ``A``: the EOG flat (0.05 µV of noise),
+  the EOG x0.3 in NREM only (a quiet EOG), the EEG x3, the EEG and EOG
+  labels swapped;
+* ``... EEG only``: the EOG removed (EEG-only rows);
+* real recordings in ``tests/data``: the first 5 minutes of Sleep-EDF
+  SC4001E0 (all wake: every epoch must be W) and YASA's 859 s of real REM
+  EOG (EOG only: REM expected).
+
+Per row and scorer: accuracy, macro-F1, Cohen's kappa and per-stage F1 over
+the epochs both label (artefact epochs, which get no stage, are counted
+apart), the expected calibration error (ECE), the share of epochs the
+"unsure" flag raises and the share of errors it catches, and how many nights
+the familiarity check calls unfamiliar. Synthetic figures are not evidence
+about real recordings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Nights of the shipped model's test subjects (0, 6, 9, 15), first nights first.
+TEST_NIGHTS = ("SC4001E0", "SC4061E0", "SC4091E0", "SC4151E0", "SC4002E0", "SC4062E0", "SC4092E0", "SC4152E0")
+PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "EEG only")
+
+
+# ---------------------------------------------------------------- nights
+
+def synth_recording(name: str, family: str = "A", randomise: bool = False, seed: int = 0,
+                    margin_epochs: int = 60):
+    """(Recording at 100 Hz with the channels chosen by label, stages) of a synthetic night, trimmed to the sleep."""
+    from sleepscope.data.synthetic import parse_night_name, real_hypnogram, synth_night
+    from sleepscope.io.channels import choose_channels
+    from sleepscope.io.hypnogram import trim_wake
+    from sleepscope.io.recording import Recording, resample_to_target
+
+    labels = real_hypnogram(name)
+    window = trim_wake(labels, margin_epochs)
+    labels = np.asarray(labels[window])
+    subject, night = parse_night_name(name)
+    kwargs = {"family": family, "randomise": randomise} if (family != "A" or randomise) else {}
+    s = synth_night(labels, subject=subject, night=night, seed=seed, **kwargs)
+    choice = choose_channels(list(s.signals))
+    chans = {k: resample_to_target(s.signals[k], s.fs) for k in (choice.eeg, choice.eog) if k is not None}
+    n = min(len(v) for v in chans.values())
+    n -= n % 3000
+    chans = {k: np.ascontiguousarray(v[:n]) for k, v in chans.items()}
+    rec = Recording(path=None, start_time=s.start_time, fs=100.0, channels=chans, eeg_name=choice.eeg,
+                    eog_name=choice.eog, source_rates={k: float(s.fs) for k in chans}, channel_choice=choice)
+    return rec, labels[: rec.n_epochs].astype(np.int64)
+
+
+def perturb(rec, labels, how: str):
+    """A copy of `rec` with one of PERTURBATIONS applied."""
+    from sleepscope.io.channels import ChannelChoice
+    from sleepscope.io.recording import Recording
+
+    ch = {k: v.copy() for k, v in rec.channels.items()}
+    eeg, eog = rec.eeg_name, rec.eog_name
+    choice = rec.channel_choice
+    rng = np.random.default_rng(0)
+    if how == "flat EOG":
+        ch[eog] = rng.normal(0, 0.05, len(ch[eog])).astype(np.float32)
+    elif how == "quiet NREM EOG":
+        nrem = np.repeat(np.isin(labels, (1, 2, 3)), 3000)
+        ch[eog][: len(nrem)][nrem] *= 0.3
+    elif how == "EEG x3":
+        ch[eeg] *= 3
+    elif how == "swapped":
+        ch[eeg], ch[eog] = ch[eog], ch[eeg]
+    elif how == "EEG only":
+        del ch[eog]
+        eog = None
+        choice = ChannelChoice(eeg, None, choice.eeg_reason if choice else "", "removed for this row")
+    else:
+        raise ValueError(how)
+    return Recording(path=None, start_time=rec.start_time, fs=rec.fs, channels=ch, eeg_name=eeg, eog_name=eog,
+                     source_rates={k: rec.fs for k in ch}, channel_choice=choice)
+
+
+def real_rows() -> list[tuple[str, object, np.ndarray]]:
+    """(row name, Recording, expected stages) of the real recordings in tests/data."""
+    from sleepscope.io import Recording, open_recording
+    from sleepscope.io.channels import ChannelChoice
+    from sleepscope.io.recording import resample_to_target
+
+    data = ROOT / "tests" / "data"
+    out = []
+    wake = open_recording(data / "SC4001E0-PSG-first300s.edf")
+    out.append(("real Sleep-EDF 5 min wake", wake, np.zeros(wake.n_epochs, np.int64)))
+    npz = np.load(data / "data_EOGs_REM_256Hz.npz")
+    keys = list(npz.keys())
+    arr = np.asarray(npz[keys[0]], dtype=np.float64)
+    fs = float(npz["sf"]) if "sf" in keys else 256.0
+    if arr.ndim == 2 and arr.shape[0] >= 2:
+        loc, roc = arr[0], arr[1]
+        eog = resample_to_target((loc - roc).astype(np.float32), fs)
+        n = len(eog) - len(eog) % 3000
+        rec = Recording(path=None, start_time=wake.start_time, fs=100.0, channels={"EOG LOC-ROC": eog[:n]},
+                        eeg_name=None, eog_name="EOG LOC-ROC", source_rates={"EOG LOC-ROC": fs},
+                        channel_choice=ChannelChoice(None, "EOG LOC-ROC", "none in this clip", "bipolar"))
+        out.append(("real REM EOG (EOG only)", rec, np.full(rec.n_epochs, 4, np.int64)))
+    return out
+
+
+# ---------------------------------------------------------------- scorers
+
+def yasa_probs(rec) -> np.ndarray | None:
+    """YASA's per-epoch probabilities (W, N1, N2, N3, REM), or None if YASA cannot stage this recording."""
+    import mne
+    import yasa
+
+    warnings.filterwarnings("ignore")
+    mne.set_log_level("ERROR")
+    logging.getLogger("yasa").setLevel(logging.ERROR)
+    names, kinds, data = [], [], []
+    if rec.eeg_name is None:
+        return None
+    for n, kind in ((rec.eeg_name, "eeg"), (rec.eog_name, "eog")):
+        if n is not None:
+            names.append(n)
+            kinds.append(kind)
+            data.append(rec.channels[n].astype(np.float64) * 1e-6)
+    raw = mne.io.RawArray(np.vstack(data), mne.create_info(names, 100.0, kinds), verbose="error")
+    try:
+        hyp = yasa.SleepStaging(raw, eeg_name=rec.eeg_name, eog_name=rec.eog_name).predict()
+    except Exception:  # YASA refuses recordings shorter than its feature windows
+        return None
+    proba = hyp.proba
+    cols = {str(c).upper(): c for c in proba.columns}
+    order = [cols.get(k) or cols.get(alt) for k, alt in (("WAKE", "W"), ("N1", "N1"), ("N2", "N2"), ("N3", "N3"),
+                                                          ("REM", "R"))]
+    p = proba[order].to_numpy(dtype=np.float64)
+    n = rec.n_epochs
+    return p[:n] if len(p) >= n else None
+
+
+def row_metrics(parts: list[dict]) -> dict:
+    """Figures of one row from its nights' {probs, stages, labels, unsure, artefact, unfamiliar}."""
+    from sleepscope.model.calibration import ece
+    from sleepscope.scoring.agreement import agreement
+
+    y = np.concatenate([p["labels"] for p in parts])
+    st = np.concatenate([p["stages"] for p in parts])
+    pr = np.concatenate([p["probs"] for p in parts])
+    art = np.concatenate([p["artefact"] for p in parts])
+    uns = np.concatenate([p["unsure"] for p in parts])
+    scored = (y >= 0) & ~art
+    a = agreement(np.where(scored, y, -1), np.where(scored, st, -1))
+    wrong = scored & (st != y)
+    out = {"n_epochs": int((y >= 0).sum()), "accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa,
+           "f1": dict(a.f1), "ece": ece(pr[scored], y[scored]), "artefact": float(art[y >= 0].mean()),
+           "flagged": float(uns[scored].mean()) if scored.any() else float("nan"),
+           "caught": float((uns & wrong).sum() / max(1, wrong.sum())),
+           "share_w": float(np.mean(st[y >= 0] == 0)), "share_rem": float(np.mean(st[y >= 0] == 4))}
+    fam = [p["unfamiliar"] for p in parts if p["unfamiliar"] is not None]
+    out["unfamiliar"] = f"{sum(fam)}/{len(fam)}" if fam else "-"
+    return out
+
+
+def score_model(model, rec, labels) -> dict:
+    from sleepscope.model.infer import predict
+
+    p = predict(rec, model)
+    return {"probs": p.probs, "stages": p.stages, "labels": labels, "unsure": p.unsure, "artefact": p.artefact,
+            "unfamiliar": None if p.familiarity is None or p.familiarity.outlying is None and p.familiarity.familiar
+            else (not p.familiarity.familiar)}
+
+
+def score_yasa(rec, labels) -> dict | None:
+    pr = yasa_probs(rec)
+    if pr is None:
+        return None
+    st = pr.argmax(axis=1)
+    return {"probs": pr, "stages": st, "labels": labels, "unsure": pr.max(axis=1) < 0.6,
+            "artefact": np.zeros(len(st), bool), "unfamiliar": None}
+
+
+# ---------------------------------------------------------------- the run
+
+def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print):
+    """[(row name, [(Recording, stages), ...])] for the synthetic rows."""
+    rows: list[tuple[str, list]] = []
+    base: dict[tuple[str, bool], list] = {}
+    for fam in families:
+        for rnd in (False, True):
+            t = time.perf_counter()
+            base[(fam, rnd)] = [synth_recording(n, fam, rnd, seed) for n in nights]
+            log(f"  generated {fam}{' random' if rnd else ''}: {len(nights)} nights in {time.perf_counter() - t:.0f} s")
+            rows.append((f"{fam}{' random' if rnd else ''}", base[(fam, rnd)]))
+    for how in PERTURBATIONS:
+        rows.append((f"A {how}", [(perturb(r, y, how), y) for r, y in base[("A", False)]]))
+    for fam in families[1:]:
+        rows.append((f"{fam} EEG only", [(perturb(r, y, "EEG only"), y) for r, y in base[(fam, False)]]))
+        rows.append((f"{fam} random EEG only", [(perturb(r, y, "EEG only") if r.eeg_name and r.eog_name else r, y)
+                                                for r, y in base[(fam, True)]]))
+    return rows
+
+
+def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=print) -> dict:
+    import torch
+
+    from sleepscope.model.checkpoint import load_model
+
+    torch.set_num_threads(1)
+    models = {p.stem: load_model(p)[0] for p in model_paths}
+    rows = build_rows(nights, log=log)
+    rows += [(name, [(rec, y)]) for name, rec, y in real_rows()]
+    results: dict = {}
+    for name, items in rows:
+        results[name] = {}
+        for mname, model in models.items():
+            results[name][mname] = row_metrics([score_model(model, r, y) for r, y in items])
+        if use_yasa:
+            parts = [score_yasa(r, y) for r, y in items]
+            parts = [p for p in parts if p is not None]
+            results[name]["YASA"] = row_metrics(parts) if parts else None
+        log(format_row(name, results[name]))
+    return results
+
+
+def format_row(name: str, res: dict) -> str:
+    lines = []
+    for scorer, m in res.items():
+        if m is None:
+            lines.append(f"{name:<26} {scorer:<22} (cannot stage this recording)")
+            continue
+        f1 = " ".join(f"{m['f1'][k]:.2f}" for k in ("W", "N1", "N2", "N3", "REM"))
+        lines.append(f"{name:<26} {scorer:<22} {m['accuracy']:.3f} {m['macro_f1']:.3f} {m['kappa']:.3f}  {f1}  "
+                     f"{m['ece']:.3f}  {m['flagged']:.2f}/{m['caught']:.2f}  {m['artefact']:.2f}  {m['unfamiliar']:>5}"
+                     f"  W {m['share_w']:.2f} REM {m['share_rem']:.2f}")
+    return "\n".join(lines)
+
+
+HEADER = (f"{'row':<26} {'scorer':<22} acc   mF1   kappa  F1 W   N1   N2   N3   REM   ECE    "
+          "unsure flag/caught  artefact  unfamiliar  stage shares")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, action="append",
+                    help="model(s) to compare (default: the shipped model); repeat for several")
+    ap.add_argument("--nights", type=int, default=2, help="test nights per synthetic row (1-8; default 2)")
+    ap.add_argument("--no-yasa", action="store_true", help="leave YASA out")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.path.insert(0, str(ROOT))
+    from sleepscope.model.checkpoint import default_model_path
+
+    models = args.model or [default_model_path()]
+    nights = list(TEST_NIGHTS[: max(1, min(len(TEST_NIGHTS), args.nights))])
+    print(f"nights: {', '.join(nights)}; models: {', '.join(str(m) for m in models)}")
+    print("SYNTHETIC SIGNALS (real hypnograms): not evidence about real recordings, except the 'real' rows.")
+    print(HEADER)
+    t = time.perf_counter()
+    results = run(models, nights, use_yasa=not args.no_yasa)
+    print(f"total {time.perf_counter() - t:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"nights": nights, "models": [str(m) for m in models],
+                                         "results": results}, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Fitting what a model card says about trust: calibration and familiarity statistics, from nights.
+
+Both are fitted on the outputs ``predict`` computes (``infer.night_outputs``
+on ``inputs.model_input``), so what is stored is what is applied. The
+familiarity statistics take the features of training nights (what the
+model learned) and the per-night features of validation nights (to set the
+night limit); the temperature and the unsure threshold take the validation
+nights only.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.tasks import CancelToken, Progress, check, report
+
+
+def night_arrays(recording, normalisation: str) -> dict:
+    """What fitting needs of one recording, as ``predict`` prepares it: model input, artefact mask, input statistics."""
+    from sleepscope.model.familiarity import input_features
+    from sleepscope.model.inputs import model_input
+    from sleepscope.model.quality import epoch_quality
+
+    q = epoch_quality(recording)
+    return {"x": model_input(recording, normalisation, absent=q.absent), "artefact": q.artefact,
+            "inputs": input_features(recording)}
+
+
+def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_nights: Sequence[tuple[dict, np.ndarray]],
+                    *, channel_dropout: float = 0.0, max_train_epochs: int = 30000,
+                    progress: Progress | None = None, cancel: CancelToken | None = None) -> tuple[dict, dict]:
+    """(card ``calibration``, card ``familiarity``) from nights given as ``(night_arrays(...), stages)``."""
+    from sleepscope.model.calibration import fit_calibration
+    from sleepscope.model.familiarity import fit_familiarity
+    from sleepscope.model.infer import night_outputs
+
+    model.eval()
+    val_nights = list(val_nights)
+    if not val_nights:
+        raise SleepScopeError("calibration needs at least one labelled validation night")
+    train_f, train_y, n = [], [], 0
+    for i, (night, y) in enumerate(train_nights):
+        check(cancel)
+        if n >= max_train_epochs:
+            break
+        keep = ~np.asarray(night["artefact"], bool) & (np.asarray(y) >= 0)
+        train_f.append(night["inputs"][keep])
+        train_y.append(np.asarray(y)[keep])
+        n += int(keep.sum())
+        report(progress, i + 1, i + 1, "statistics of training nights")
+    if not train_f:
+        raise SleepScopeError("the familiarity statistics need at least one training night")
+    val_logits, val_y, val_f = [], [], []
+    for i, (night, y) in enumerate(val_nights):
+        check(cancel)
+        _, logits, _ = night_outputs(night["x"], model, threads=1)
+        keep = ~np.asarray(night["artefact"], bool)
+        val_logits.append(logits.numpy()[keep])
+        val_y.append(np.asarray(y)[keep])
+        val_f.append((night["inputs"][keep], logits.numpy()[keep].argmax(axis=1)))
+        report(progress, i + 1, len(val_nights), "validation nights")
+    calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y))
+    familiarity = fit_familiarity(np.concatenate(train_f), np.concatenate(train_y), val_f,
+                                  n_classes=model.config.n_classes)
+    familiarity["channel_dropout"] = float(channel_dropout)
+    return calibration, familiarity
