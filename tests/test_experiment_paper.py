@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sleepscope.cli import main
-from sleepscope.data.synthetic import write_night
+from sleepscope.data.synthetic import write_cohort, write_night
 from sleepscope.errors import SleepScopeError
 from sleepscope.experiments.paper import Events, read_split_file, run_paper
 
@@ -49,6 +49,8 @@ def cohort(one_thread, tmp_path_factory):
     data = root / "data"
     for subject in (1, 2, 3, 4, 20, 21):
         write_night(data, f"SC4{subject:02d}1E0", seed=0, labels=_labels(subject))
+    # Beyond the paper: the test subject's night from another physiology family, seen by nothing but the test.
+    write_cohort(root / "shift", ["SC4021E0"], seed=0, workers=1, labels={"SC4021E0": _labels(2)}, family="B")
     (root / "split.json").write_text(json.dumps(SPLIT))
     return root
 
@@ -58,7 +60,7 @@ def finished(cohort):
     out = cohort / "out"
     rc = main(["experiment", "paper", "--data", str(cohort / "data"), "--out", str(out), "--budget", "smoke",
                "--split-file", str(cohort / "split.json"), "--synthetic", "--cache", str(cohort / "cache"),
-               "--device", "cpu", "--quiet"])
+               "--shift-data", str(cohort / "shift"), "--device", "cpu", "--quiet"])
     assert rc == 0
     return out
 
@@ -96,10 +98,21 @@ def test_outputs_are_complete(finished, cohort):
     assert len(list((finished / "pretrained").iterdir())) == 6
     tables = (finished / "tables.md").read_text()
     assert tables.startswith("# SYNTHETIC DATA")
-    assert results["command"] in tables
-    for heading in ("## Accuracy (Table 2)", "## Macro-F1 (Table 3)", "## Cohen's kappa", "## Per-stage F1"):
+    assert results["command"] in tables and "--shift-data" in results["command"]
+    # The first lines: synthetic, what was run, on what, for how long, which claims hold.
+    head = tables.split("Produced by:")[0]
+    for words in ("synthetic signals", "**What was run:** budget `smoke`", "**On what:** CPU only",
+                  "**How long:**", "**Supported by these numbers**", "Claim 1", "Claim 2", "**Under shift**"):
+        assert words in head, words
+    for heading in ("## Accuracy (Table 2)", "## Macro-F1 (Table 3)", "## Cohen's kappa", "## Per-stage F1",
+                    "## Beyond the paper: a held-out family (synthetic family B)"):
         assert heading in tables
-    for name in ("accuracy.png", "macro_f1.png"):
+    # Every run is also tested on the held-out family's night, every epoch once.
+    assert results["shift"]["family"] == "B" and results["shift"]["nights"] == ["SC4021E0"]
+    for r in runs:
+        assert r["shift"]["n_epochs"] == len(_labels(2)) and 0.0 <= r["shift"]["macro_f1"] <= 1.0
+    assert [p["method"] for p in results["pretraining"]] == ["clip", "simclr", "tstcc"]
+    for name in ("accuracy.png", "macro_f1.png", "shift_accuracy.png", "shift_macro_f1.png"):
         w, h = _png_size(finished / name)
         assert w > 300 and h > 200
 
@@ -111,6 +124,7 @@ def test_resume_redoes_only_the_missing_run(finished, cohort):
     split, ns = read_split_file(cohort / "split.json")
     payload = run_paper(cohort / "data", finished, budget="smoke", split=split, ns=ns, synthetic=True,
                         cache_dir=cohort / "cache", device="cpu", command=before["command"],
+                        shift_data=cohort / "shift",
                         events=Events(on_run=lambda spec, rec: redone.append(spec.run_id),
                                       on_skip=lambda spec: skipped.append(spec.run_id),
                                       on_pretrain=lambda m, s: pretrained.append(m)))

@@ -55,18 +55,40 @@ def test_paper_tables_put_the_papers_numbers_beside_ours():
     assert "| CLIP | 0.500 ± 0.000 | 0.500 |" in kappa
 
 
-def test_claims_are_checked_honestly():
+def test_claims_are_checked_against_the_seed_spread():
     lines = claims(RUNS)
-    assert lines[0].startswith("N=3: self-supervised above supervised: SimCLR, CLIP of 2")
-    assert "CLIP +16.0" in lines[0] and "CLIP ≥ the single-modal methods" in lines[0]
-    assert "self-supervised above supervised: SimCLR of 2" in lines[1]
-    assert "CLIP < the single-modal methods" in lines[1]
+    # N=3, macro-F1: supervised 52 ± 2.8, SimCLR 64 ± 0, CLIP 68 ± 2.8
+    assert lines[0].startswith("N=3: SimCLR − Supervised +12.0 points, seed spread 2.8: supported")
+    assert "CLIP − Supervised +16.0 points, seed spread 5.7: supported" in lines[0]
+    assert "CLIP − SimCLR +4.0 points, seed spread 2.8: supported" in lines[0]
+    # N=12 has one seed: no spread, so nothing counts as supported, whichever way the means go
+    assert "SimCLR − Supervised +1.0 points, no spread (one seed): not supported" in lines[1]
+    assert "CLIP − SimCLR -2.0 points, no spread (one seed): not supported" in lines[1]
+
+
+def test_a_gap_inside_the_seed_spread_supports_nothing():
+    from sleepscope.experiments.tables import claims_summary, compare
+
+    runs = [_run("supervised", 3, s, 0.6, v) for s, v in enumerate((0.50, 0.56, 0.53))] + \
+           [_run("clip", 3, s, 0.6, v) for s, v in enumerate((0.52, 0.60, 0.55))]
+    c = compare(runs, "macro_f1", 3, "clip", "supervised")
+    assert c.gap == pytest.approx(2.667, abs=1e-3) and c.spread == pytest.approx(3.0 + 4.041, abs=1e-3)
+    assert not c.supported
+    wider = runs + [_run("supervised", 6, s, 0.6, 0.50 + s / 100) for s in range(3)] + \
+        [_run("clip", 6, s, 0.6, 0.60 + s / 100) for s in range(3)]
+    assert claims_summary(wider)[0].endswith("supported for CLIP at N=6.")
 
 
 @pytest.mark.parametrize("synthetic", [True, False])
 def test_report_header_says_synthetic_and_the_command(synthetic):
     text = format_report(_payload(synthetic))
     assert text.startswith("# SYNTHETIC DATA") == synthetic
+    head = text.split("Produced by:")[0]
+    assert "**What was run:** budget `quick`, network `default`, 2 seed(s)" in head
+    assert "**How long:** 9.9 min of compute (pre-training 0.0 min, fine-tuning 9.0 min, testing 0.9 min)" in head
+    assert "Claim 1, self-supervised pre-training beats supervised training from scratch (of N = 3, 12): " \
+           "supported for SimCLR at N=3; CLIP at N=3." in head
+    assert "Claim 2, CLIP beats the single-modal methods (SimCLR, TS-TCC): supported at N=3 (of 2 compared)." in head
     assert "sleepscope experiment paper --data D --out O --budget quick" in text
     assert "| CLIP | 3 | 90.0 ± 0.0 | 30.0 ± 0.0 | 80.0 ± 0.0 | 70.0 ± 0.0 | 60.5 ± 0.7 |" in text
     assert "| CLIP | 70 / 100 · 1.0 min | 60 / 100 · 1.0 min |" in text
@@ -100,3 +122,24 @@ def test_budget_estimate_arithmetic():
     assert e.validation_s == pytest.approx(32 * 5 * (4 * 300) * 0.001)
     assert e.test_s == pytest.approx(32 * 8769 * 0.001)
     assert e.total_s == pytest.approx(e.cache_s + e.pretrain_s + e.finetune_s + e.validation_s + e.test_s)
+
+
+def test_cpu_budget_sees_every_labelled_epoch_several_times_at_each_n():
+    from sleepscope.experiments.budgets import get_budget
+    from sleepscope.experiments.timing import Piece, Timings, estimate
+
+    b = get_budget("cpu")
+    assert b.seeds >= 3 and b.pretrain_per_seed
+    for per_pass in (70, 140, 210, 280):  # about N = 3, 6, 9, 12 subjects of the synthetic cohort
+        steps, every = b.steps_at(per_pass)
+        assert steps == 4 * per_pass and every == per_pass // 2
+    # the quick budget, in steps, does not grow with N
+    assert get_budget("quick").steps_at(280) == (100, 20)
+    t = Timings(config="default", threads=1, load_average=None, pieces=[
+        Piece("cache build", 1.0, 0.0, "night"), Piece("pre-training step clip", 1.0, 0.0, "step"),
+        Piece("pre-training step simclr", 1.0, 0.0, "step"), Piece("pre-training step tstcc", 1.0, 0.0, "step"),
+        Piece("fine-tuning step", 1.0, 1.0, "step"), Piece("scoring", 1.0, 0.0, "epoch")])
+    e = estimate(b, t, use="cpu_s")
+    # ceil(930 / 20) = 47 sequences per night, 2 nights per subject, 4 per step: ceil(23.5 N) steps per pass
+    per_pass = {n: -(-47 * 2 * n // 4) for n in (3, 6, 9, 12)}
+    assert e.finetune_s == pytest.approx(4 * 3 * sum(4 * p for p in per_pass.values()))

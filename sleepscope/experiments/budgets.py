@@ -58,6 +58,7 @@ and the absolute numbers will be too; `full` is the budget for conclusions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from sleepscope.errors import SleepScopeError
@@ -87,9 +88,24 @@ class Budget:
     #: validate on the first night of each validation subject only
     val_first_night_only: bool
     class_weights: bool = False
+    #: at each N, at most this many passes over the N subjects' labelled sequences (the step
+    #: count then grows with N; `finetune_steps` stays a cap); None = `finetune_steps` at every N
+    finetune_passes: float | None = None
+    #: validations per pass (`val_every` then follows N); None = every `val_every` steps
+    val_per_pass: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def steps_at(self, steps_per_pass: int) -> tuple[int, int]:
+        """(most fine-tuning steps, validate every) for a training set of `steps_per_pass` batches."""
+        steps = self.finetune_steps
+        if self.finetune_passes is not None:
+            steps = min(steps, max(1, math.ceil(self.finetune_passes * steps_per_pass)))
+        every = self.val_every
+        if self.val_per_pass is not None:
+            every = max(1, steps_per_pass // self.val_per_pass)
+        return steps, every
 
 
 BUDGETS: dict[str, Budget] = {
@@ -101,6 +117,14 @@ BUDGETS: dict[str, Budget] = {
     "quick": Budget(name="quick", config="default", seeds=2, pretrain_per_seed=False, pretrain_steps=300,
                     pretrain_batch=32, finetune_steps=100, batch_size=4, seq_len=None, val_every=20,
                     patience=3, val_epochs_per_night=300, val_first_night_only=True),
+    # The 2-core CPU in one working session, sized to decide something (the arithmetic is
+    # under "Why `cpu`" above): every labelled epoch seen up to 4 times at each N, validated
+    # twice per pass, stopped after 2 passes without a better validation macro-F1, 3 seeds
+    # each with its own pre-training.
+    "cpu": Budget(name="cpu", config="default", seeds=3, pretrain_per_seed=True, pretrain_steps=600,
+                  pretrain_batch=32, finetune_steps=5000, batch_size=4, seq_len=None, val_every=50,
+                  patience=4, val_epochs_per_night=300, val_first_night_only=True, finetune_passes=4.0,
+                  val_per_pass=2),
     # A GPU: the paper-sized network, ~20 passes of pre-training over the 58 subjects
     # (106,000 epochs / 256 per step ≈ 415 steps per pass), fine-tuning until early stopping.
     "full": Budget(name="full", config="paper", seeds=3, pretrain_per_seed=True, pretrain_steps=8000,

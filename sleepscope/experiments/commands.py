@@ -24,8 +24,10 @@ def register(subparsers) -> None:
     )
     e.add_argument("--data", type=Path, required=True, help="Sleep-EDF sleep-cassette folder (SC4*-PSG.edf + hypnograms)")
     e.add_argument("--out", type=Path, required=True, help="output folder (results, tables, plots, runs/, pretrained/)")
-    e.add_argument("--budget", choices=("smoke", "quick", "full"), default="quick",
-                   help="quick: ≤ 45 min on a 2-core CPU; full: a GPU; smoke: seconds, for tests (default quick)")
+    e.add_argument("--budget", choices=("smoke", "quick", "cpu", "full"), default="quick",
+                   help="quick: ≤ 45 min on a 2-core CPU, decides nothing; cpu: one working session on a 2-core "
+                   "CPU, every labelled epoch seen several times at each N, 3 seeds; full: a GPU; smoke: seconds, "
+                   "for tests (default quick)")
     e.add_argument("--seeds", type=int, default=None, help="seeds per (method, N) (default: the budget's)")
     e.add_argument("--config", default=None, help="network size: tiny, default or paper (default: the budget's)")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -35,6 +37,9 @@ def register(subparsers) -> None:
     e.add_argument("--synthetic", action="store_true",
                    help="mark the results as synthetic data (detected anyway when the folder has the synth marker)")
     e.add_argument("--cache", type=Path, default=None, help="folder for the HDF5 caches (default: user data folder)")
+    e.add_argument("--shift-data", type=Path, default=None,
+                   help="beyond the paper: a folder with the test subjects' nights from a synthetic family held out "
+                   "from pre-training and fine-tuning (`sleepscope synth --family B`); every run is also tested there")
     e.add_argument("--threads", type=int, default=None,
                    help="torch threads for training (default: torch's, one per core); 1 on a machine shared "
                    "with other work, where spinning threads slow everything down")
@@ -48,7 +53,7 @@ def register(subparsers) -> None:
         "steps of each method, fine-tuning steps and scoring, in wall and CPU seconds, and predict the "
         "budget's longest duration on the synthetic Sleep-EDF-78 cohort from them.",
     )
-    t.add_argument("--budget", choices=("smoke", "quick", "full"), default="quick")
+    t.add_argument("--budget", choices=("smoke", "quick", "cpu", "full"), default="quick")
     t.add_argument("--config", default=None, help="network size (default: the budget's)")
     t.add_argument("--steps", type=int, default=5, help="steps timed per piece (default 5)")
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -107,7 +112,7 @@ def _paper(args: argparse.Namespace) -> int:
     try:
         payload = run_paper(args.data, args.out, budget=args.budget, seeds=args.seeds, config=args.config,
                             device=args.device, split=split, ns=ns, synthetic=True if args.synthetic else None,
-                            cache_dir=args.cache, command=command, progress=on_overall,
+                            cache_dir=args.cache, shift_data=args.shift_data, command=command, progress=on_overall,
                             events=Events(step_progress=on_step), cancel=cancel)
     except Cancelled:
         steps.close()
@@ -129,7 +134,7 @@ def _reconstruct(args: argparse.Namespace) -> str:
     parts = ["sleepscope", "experiment", "paper", "--data", str(args.data), "--out", str(args.out),
              "--budget", args.budget]
     for flag, value in (("--seeds", args.seeds), ("--config", args.config), ("--split-file", args.split_file),
-                        ("--cache", args.cache)):
+                        ("--cache", args.cache), ("--shift-data", args.shift_data)):
         if value is not None:
             parts += [flag, str(value)]
     if args.device != "auto":

@@ -17,8 +17,11 @@ COLOURS = {"supervised": "#7f7f7f", "simclr": "#1f77b4", "tstcc": "#2ca02c", "cl
 TITLES = {"accuracy": "Accuracy (%)", "macro_f1": "Macro-F1 (%)"}
 
 
-def plot_metric(payload: dict, metric: str, path: str | os.PathLike) -> Path:
-    """Write the PNG for `metric` ("accuracy" or "macro_f1"); returns its path."""
+def plot_metric(payload: dict, metric: str, path: str | os.PathLike, where: str | None = None) -> Path:
+    """Write the PNG for `metric` ("accuracy" or "macro_f1"); returns its path.
+
+    `where="shift"`: the held-out-family test nights (no paper values beside them).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -29,7 +32,7 @@ def plot_metric(payload: dict, metric: str, path: str | os.PathLike) -> Path:
     fig = Figure(figsize=(6.4, 4.4), dpi=120)
     ax = fig.add_subplot()
     for i, m in enumerate(METHODS):
-        cells = [(n, cell_values(runs, metric, m, n)) for n in ns]
+        cells = [(n, cell_values(runs, metric, m, n, where)) for n in ns]
         cells = [(n, [v * 100 for v in vs]) for n, vs in cells if vs]
         colour = COLOURS[m]
         if cells:
@@ -41,7 +44,7 @@ def plot_metric(payload: dict, metric: str, path: str | os.PathLike) -> Path:
             ax.errorbar(xs, ms, yerr=sds, color=colour, marker="o", capsize=3, label=f"{METHOD_LABELS[m]} (ours)")
             for x, (_, vs) in zip(xs, cells):
                 ax.scatter([x] * len(vs), vs, color=colour, alpha=0.3, s=10, linewidths=0)
-        paper = PAPER.get(metric, {}).get(m)
+        paper = PAPER.get(metric, {}).get(m) if where is None else None
         pn = [n for n in sorted(paper or {}) if n in ns]  # only where our N match the paper's
         if pn:
             ax.plot(pn, [paper[n] for n in pn], color=colour, linestyle="--", marker="x", alpha=0.8,
@@ -53,6 +56,8 @@ def plot_metric(payload: dict, metric: str, path: str | os.PathLike) -> Path:
         ax.set_xlim(min(ns) - 1, max(ns) + 1)
     seeds = len({r["seed"] for r in runs})
     title = f"{TITLES.get(metric, metric)} vs N — mean ± sd over {seeds} seed(s)"
+    if where == "shift":
+        title += ", held-out family"
     if payload.get("synthetic"):
         title = "SYNTHETIC DATA: " + title
     ax.set_title(title, fontsize=10)

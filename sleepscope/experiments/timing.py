@@ -11,6 +11,7 @@ wall when nothing else runs).
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -137,21 +138,32 @@ class Estimate:
 
 
 def estimate(b: Budget, t: Timings, *, nights: int = 153, runs: int | None = None,
-             night_epochs: int = 930, test_epochs: int = 8769, use: str = "cpu_s") -> Estimate:
+             night_epochs: int = 930, test_epochs: int = 8769, use: str = "cpu_s",
+             ns: tuple[int, ...] = (3, 6, 9, 12), nights_per_subject: int = 2) -> Estimate:
     """Most time the budget takes (no early stopping) on the synthetic Sleep-EDF-78 cohort.
 
     `use="cpu_s"` predicts a quiet single-threaded machine from CPU seconds.
-    Defaults: 153 nights of ~930 epochs after trimming; the 4 validation
-    subjects have 8 nights; the 8 test nights hold 8,769 epochs (synthetic cohort).
+    Defaults: 153 nights of ~930 epochs after trimming, 2 per subject; the 4
+    validation subjects have 8 nights; the 8 test nights hold 8,769 epochs
+    (synthetic cohort). A budget in passes (`finetune_passes`) makes more steps
+    at larger N; `runs` (default 4 methods per N and seed) is spread evenly over `ns`.
     """
-    runs = runs if runs is not None else 4 * 4 * b.seeds
+    from sleepscope.model.config import get_config
+
+    runs = runs if runs is not None else 4 * len(ns) * b.seeds
     g = lambda name: getattr(t.get(name), use)  # noqa: E731
     pre_jobs = b.seeds if b.pretrain_per_seed else 1
     pre = pre_jobs * b.pretrain_steps * sum(g(f"pre-training step {m}") for m in ("clip", "simclr", "tstcc"))
     pre *= b.pretrain_batch / 32  # the pieces are timed at a batch of 32
     val_nights = 4 if b.val_first_night_only else 8
     per_val = val_nights * min(night_epochs, b.val_epochs_per_night or night_epochs) * g("scoring")
-    n_val = -(-b.finetune_steps // b.val_every)
+    seq_len = b.seq_len or get_config(b.config).seq_len
+    steps, validations = 0.0, 0.0
+    for n in ns:
+        per_pass = math.ceil(n * nights_per_subject * math.ceil(night_epochs / seq_len) / b.batch_size)
+        most, every = b.steps_at(per_pass)
+        steps += most * runs / len(ns)
+        validations += math.ceil(most / every) * runs / len(ns)
     return Estimate(cache_s=nights * g("cache build"), pretrain_s=pre,
-                    finetune_s=runs * b.finetune_steps * g("fine-tuning step") * b.batch_size / 4,
-                    validation_s=runs * n_val * per_val, test_s=runs * test_epochs * g("scoring"))
+                    finetune_s=steps * g("fine-tuning step") * b.batch_size / 4,
+                    validation_s=validations * per_val, test_s=runs * test_epochs * g("scoring"))
