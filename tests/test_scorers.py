@@ -19,6 +19,7 @@ from sleepscope.scorers import (
     YasaScorer,
     choose_weight,
     disagreement,
+    doubt,
     errors_caught,
     review_queue,
     yasa_available,
@@ -67,17 +68,25 @@ def test_disagreement_mask():
     assert disagreement(a, b).tolist() == [False, True, False, False, False, True]  # unscored never disagrees
 
 
-def test_review_queue_puts_disagreements_first_then_the_unsure():
-    conf = np.array([0.9, 0.5, 0.95, 0.4, 0.8, 0.99])
-    probs = np.stack([conf] + [(1 - conf) / 4] * 4, axis=1)
-    disagree = np.array([False, False, True, False, False, True])
-    q = review_queue(probs, share=0.5, disagree=disagree)  # 3 epochs
-    assert np.flatnonzero(q).tolist() == [2, 3, 5]  # both disagreements, then the least confident
-    assert np.flatnonzero(review_queue(probs, share=0.5)).tolist() == [1, 3, 4]  # unsure only
-    labels = np.array([0, 1, 1, 1, 0, 1])
-    stages = np.zeros(6, int)  # wrong on 1, 2, 3, 5
-    assert errors_caught(q, stages, labels) == 0.75
-    assert errors_caught(review_queue(probs, share=0.5), stages, labels) == 0.5
+def test_review_queue_weighs_a_disagreement_by_how_plausible_the_other_stage_was():
+    probs = np.array([[0.90, 0.10, 0, 0, 0],    # sure, YASA agrees
+                      [0.50, 0.45, 0.05, 0, 0],  # unsure, YASA agrees
+                      [0.55, 0.44, 0.01, 0, 0],  # YASA says N1, which we nearly chose: doubt 0.89
+                      [0.60, 0.40, 0, 0, 0],     # unsure (0.40), YASA agrees
+                      [0.94, 0.01, 0.05, 0, 0],  # YASA says N1, which we all but excluded: doubt 0.07
+                      [0.99, 0.01, 0, 0, 0]])
+    yasa = np.array([0, 0, 1, 0, 1, 0])
+    np.testing.assert_allclose(doubt(probs, yasa), [0.10, 0.50, 0.89, 0.40, 0.07, 0.01], atol=1e-6)
+    np.testing.assert_allclose(doubt(probs), 1 - probs.max(1))
+    q = review_queue(probs, share=0.5, second_stages=yasa)  # 3 epochs
+    assert np.flatnonzero(q).tolist() == [1, 2, 3]  # the implausible disagreement (4) waits
+    assert np.flatnonzero(review_queue(probs, share=0.5)).tolist() == [1, 2, 3]
+    assert np.flatnonzero(review_queue(probs, share=1 / 6, second_stages=yasa)).tolist() == [2]
+    assert np.flatnonzero(review_queue(probs, share=1 / 6)).tolist() == [1]
+    labels = np.array([0, 1, 1, 0, 0, 0])
+    stages = probs.argmax(1)  # wrong on 1 and 2
+    assert errors_caught(review_queue(probs, 1 / 6, yasa), stages, labels) == 0.5
+    assert errors_caught(review_queue(probs, 2 / 6, yasa), stages, labels) == 1.0
 
 
 def test_choose_weight_on_validation_and_combination():

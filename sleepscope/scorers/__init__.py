@@ -4,7 +4,8 @@ Our stager (`StagerScorer`), YASA's classifier trained on real NSRR nights
 (`YasaScorer`, when the `yasa` package is installed) and combinations of
 scorers (`ProbabilityAverage`) are interchangeable for pre-scoring, the
 review queue and agreement. `compare` holds what the review queue needs from
-two opinions: the disagreement mask and the queue at a fixed share of epochs.
+two opinions: the disagreement mask, how doubtful each epoch is, and the queue at a
+fixed share of epochs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Scorer(Protocol):
 from sleepscope.scorers.compare import (  # noqa: E402  (the interface first, then what builds on it)
     choose_weight,
     disagreement,
+    doubt,
     errors_caught,
     review_queue,
 )
@@ -50,6 +52,7 @@ __all__ = [
     "YasaScorer",
     "choose_weight",
     "disagreement",
+    "doubt",
     "errors_caught",
     "review_queue",
     "yasa_available",

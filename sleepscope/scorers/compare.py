@@ -14,20 +14,32 @@ def disagreement(a_stages: np.ndarray, b_stages: np.ndarray) -> np.ndarray:
     return out
 
 
-def review_queue(probs: np.ndarray, share: float, disagree: np.ndarray | None = None) -> np.ndarray:
-    """The `share` of epochs a technician reviews first: disagreements, then the least confident.
+def doubt(probs: np.ndarray, second_stages: np.ndarray | None = None) -> np.ndarray:
+    """How much each epoch deserves a technician's look, from the suggestion's probabilities.
 
-    Within each group, lower top probability comes first. Returns a boolean mask
-    with round(share × n) epochs set; `disagree=None` gives the unsure-only queue.
+    1 − top probability (the unsure epochs); where a second opinion picks
+    another stage, 1 − (top probability − the suggestion's own probability of
+    that stage): a disagreement counts in proportion to how plausible the
+    suggestion itself found the other stage. Putting every disagreement first
+    instead floods the queue when the second opinion is poor on a night.
     """
-    probs = np.asarray(probs)
-    n = probs.shape[0]
-    k = int(round(float(share) * n))
-    confidence = probs.max(axis=1)
-    flag = np.zeros(n, bool) if disagree is None else np.asarray(disagree, bool)[:n]
-    order = np.lexsort((confidence, ~flag))  # disagreements first, then by confidence
-    mask = np.zeros(n, bool)
-    mask[order[:k]] = True
+    probs = np.asarray(probs, np.float64)
+    top = probs.max(axis=1)
+    out = 1.0 - top
+    if second_stages is not None:
+        other = np.asarray(second_stages)[: len(probs)]
+        dis = disagreement(probs.argmax(axis=1), other)
+        idx = np.flatnonzero(dis)
+        out[idx] = 1.0 - (top[idx] - probs[idx, other[idx]])
+    return out
+
+
+def review_queue(probs: np.ndarray, share: float, second_stages: np.ndarray | None = None) -> np.ndarray:
+    """The `share` of epochs a technician reviews first: the most doubtful (see `doubt`), as a boolean mask."""
+    d = doubt(probs, second_stages)
+    k = int(round(float(share) * len(d)))
+    mask = np.zeros(len(d), bool)
+    mask[np.argsort(-d, kind="stable")[:k]] = True
     return mask
 
 
