@@ -188,3 +188,22 @@ def test_cli_train_on_one_subject_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "one subject (sub-01" in err and "Traceback" not in err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_hypnogram_starting_later_is_aligned_in_the_training_cache(tmp_path):
+    """An EDF+ hypnogram that starts a minute after its recording: its first stage lands on epoch 2."""
+    from datetime import timedelta
+
+    import h5py
+
+    from sleepscope.data.datasets import build_cache
+    from sleepscope.model.archive_train import archive_nights
+
+    write_recording(tmp_path / "n" / "night.edf", n_epochs=12)
+    write_edf_hypnogram(tmp_path / "n" / "night-Hypnogram.edf", STAGES[:10], START + timedelta(minutes=1))
+    scan = scan_archive([tmp_path / "n"])
+    assert not check_archive(scan.pairs).refused
+    nights = archive_nights(scan.pairs)
+    cache = build_cache(nights, tmp_path / "c.h5", margin_epochs=100)
+    with h5py.File(cache) as f:
+        assert f["nights"]["night"]["y"][:].tolist() == [-1, -1] + STAGES[:10].tolist()

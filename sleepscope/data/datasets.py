@@ -95,7 +95,7 @@ def build_cache(
                 report(progress, i, len(nights), f"caching {night.name}")
                 rec = open_recording(night.psg, eeg=eeg, eog=eog, cancel=cancel)
                 if night.hypnogram is not None:
-                    labels = read_hypnogram(night.hypnogram, n_epochs=rec.n_epochs)
+                    labels = read_hypnogram(night.hypnogram, n_epochs=rec.n_epochs, start_time=rec.start_time)
                     window = trim_wake(labels, margin_epochs)
                 else:
                     labels = np.full(rec.n_epochs, -1, dtype=np.int8)
