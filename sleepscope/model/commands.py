@@ -99,6 +99,9 @@ def prediction_rows(pred, second=None) -> list[dict]:
     for i in range(pred.n_epochs):
         row = {"epoch": i, "onset_s": i * 30, "stage": Stage(int(pred.stages[i])).label}
         row.update({f"p_{name}": round(float(p), 6) for name, p in zip(NAMES, pred.probs[i])})
+        if pred.unsure is not None:
+            row["unsure"] = int(pred.unsure[i])
+            row["artefact"] = int(pred.artefact[i]) if pred.artefact is not None else 0
         rows.append(row)
     if second is not None:
         from sleepscope.scorers.compare import second_opinion_columns
@@ -155,11 +158,24 @@ def _prescore(args: argparse.Namespace) -> int:
     with TqdmProgress("Pre-scoring", disable=args.quiet) as bar:
         pred = predict(rec, model, device=args.device, progress=bar)
     meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
-            "start_time": rec.start_time.isoformat(), "model": card.config.name}
+            "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict()}
     if second is not None:
         with TqdmProgress("Second opinion (YASA)", disable=args.quiet) as bar:
             second = second.score(rec, progress=bar)
         meta["second_opinion"] = second.model_version
     write_prediction(pred, out, args.json, meta, second=second)
     print(f"{pred.n_epochs} epochs pre-scored by model {pred.model_version} -> {out}", file=sys.stderr)
+    print_prediction_notes(pred, rec)
     return 0
+
+
+def print_prediction_notes(pred, rec) -> None:
+    """The channels read, the unsure count and every note of a prediction, on stderr."""
+    if getattr(rec, "channel_choice", None) is not None:
+        for line in rec.channel_choice.lines():
+            print(f"  {line}", file=sys.stderr)
+    if pred.unsure is not None:
+        print(f"  {int(pred.unsure.sum())} epochs marked unsure (top probability under "
+              f"{pred.unsure_threshold:.2f}, or artefact)", file=sys.stderr)
+    for note in pred.notes():
+        print(f"NOTE: {note}", file=sys.stderr)
