@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.scorers.yasa_scorer import SECOND_OPINION_SET
 from sleepscope.tasks import CancelToken, check
 
 RECORDING_SUFFIXES = (".edf", ".bdf")
-#: the label set that holds YASA's stages in a scoring file
-SECOND_OPINION_SET = "YASA"
 
 
 @dataclass

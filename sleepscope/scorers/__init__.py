@@ -42,9 +42,10 @@ from sleepscope.scorers.compare import (  # noqa: E402  (the interface first, th
 )
 from sleepscope.scorers.ensemble import ProbabilityAverage  # noqa: E402
 from sleepscope.scorers.stager import StagerScorer  # noqa: E402
-from sleepscope.scorers.yasa_scorer import YasaScorer, yasa_available  # noqa: E402
+from sleepscope.scorers.yasa_scorer import SECOND_OPINION_SET, YasaScorer, yasa_available  # noqa: E402
 
 __all__ = [
+    "SECOND_OPINION_SET",
     "Prediction",
     "ProbabilityAverage",
     "Scorer",

@@ -25,6 +25,10 @@ from sleepscope.tasks import CancelToken, Progress, check, report
 #: YASA's class names (its classifier's, and yasa.Hypnogram's) to our output index.
 _CLASS_INDEX = {"W": 0, "WAKE": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4, "REM": 4}
 
+#: The label set of a scoring file that holds YASA's stages (source: its version), written by
+#: `sleepscope prescore DIR --second-opinion`.
+SECOND_OPINION_SET = "YASA"
+
 _EMG = re.compile(r"emg|chin|submental", re.IGNORECASE)
 
 
