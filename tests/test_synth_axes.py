@@ -98,8 +98,10 @@ def test_sampling_rates_keep_the_physiology(src, fs):
     ref = acq.record(src, setup("C4-M1"), SEED)["C4-M1"]
     x = acq.record(src, setup("C4-M1", fs=fs), SEED)["C4-M1"]
     assert len(x) == len(LABELS) * 30 * fs
-    # Spindle-band power in N2 is the same whatever the rate (proper resampling, no aliasing).
+    # Spindle-band power in N2 is the same whatever the rate (proper resampling), and wake's
+    # muscle activity above 25 Hz does not fold back into 14-20 Hz at 50 Hz (anti-aliasing).
     assert band_power(x, fs, N2, 11, 16) == pytest.approx(band_power(ref, 100, N2, 11, 16), rel=0.15)
+    assert band_power(x, fs, W, 14, 20) == pytest.approx(band_power(ref, 100, W, 14, 20), rel=0.15)
 
 
 def test_mains_shows_at_its_frequency_and_a_notch_removes_it(src):

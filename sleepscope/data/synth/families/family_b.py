@@ -132,13 +132,13 @@ def subject_params(seed: int, subject: int) -> SubjectB:
         sawtooth_hz=float(rng.uniform(2.0, 4.5)),
         sawtooth_uv=_lu(rng, 18.0, 45.0),
         sawtooth_per_min=_lu(rng, 0.5, 3.0),
-        rem_bursts_per_min=_lu(rng, 3.0, 10.0),
+        rem_bursts_per_min=_lu(rng, 5.0, 12.0),
         rem_saccade_uv=_lu(rng, 160.0, 420.0),
         sem_uv=_lu(rng, 60.0, 180.0),
         blink_per_min=_lu(rng, 8.0, 25.0),
         blink_uv=_lu(rng, 100.0, 220.0),
         emg_uv=_lu(rng, 2.0, 4.5),
-        depth_noise=float(rng.uniform(0.2, 0.35)),
+        depth_noise=float(rng.uniform(0.25, 0.4)),
         lag_s=float(rng.uniform(3.0, 10.0)),
         eog_leak=float(rng.uniform(0.05, 0.35)),
         start_hour=float(rng.uniform(21.5, 24.0)),
@@ -321,12 +321,22 @@ def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[n
     target = np.array([_DEPTH.get(int(c), 0.0) for c in labels])
     rem = (labels == 4).astype(np.float64)
     depth = target + rng.normal(0.0, s.depth_noise, n)
+    # Borderline epochs in the middle of a stage: drowsy wake, alpha-rich or deep N1,
+    # light or deep N2, shallow N3 (where scorers disagree most).
+    shift = {0: (0.25, 0.25, 0.6), 1: (0.45, -0.7, 0.6), 2: (0.3, -0.6, 0.8), 3: (0.15, -0.45, -0.2)}
+    for code, (share, lo, hi) in shift.items():
+        mask = (labels == code) & (rng.random(n) < share)
+        depth[mask] += rng.uniform(lo, hi, int(mask.sum()))
     # Near a boundary an epoch often already (or still) looks partly like its neighbour.
     prev = np.concatenate([target[:1], target[:-1]])
     nxt = np.concatenate([target[1:], target[-1:]])
     neighbour = np.where(prev != target, prev, nxt)
-    edge = (neighbour != target) & (rng.random(n) < 0.5)
-    depth = np.where(edge, depth + rng.uniform(0.2, 0.55, n) * (neighbour - target), depth)
+    edge = (neighbour != target) & (rng.random(n) < 0.6)
+    depth = np.where(edge, depth + rng.uniform(0.25, 0.65, n) * (neighbour - target), depth)
+    # The N2/N3 border is an absolute rule (>= 20 % of the epoch in large slow waves):
+    # borderline epochs come close to it from either side without crossing it.
+    depth = np.where(labels == 3, np.maximum(depth, 2.85), depth)
+    depth = np.where(labels == 2, np.minimum(depth, 2.7), depth)
     rem_prev = np.concatenate([rem[:1], rem[:-1]])
     rem = np.where((rem != rem_prev) & (rng.random(n) < 0.5), 0.5 * (rem + rem_prev), rem)
     # Tonic REM stretches with few phasic features; some N1 with REM-like features.
@@ -435,7 +445,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         target = rng.normal(0.0, 180.0)
         _place(steps, ts, np.diff(_saccade(target - gaze), prepend=0.0))
         gaze = target
-    phasic = rem * np.exp(1.2 * _ou(rng, n_sec, 20.0) - 0.7)
+    phasic = rem * np.exp(0.8 * _ou(rng, n_sec, 20.0) - 0.3)
     for tb in _events(rng, s.rem_bursts_per_min * phasic, refractory_s=1.0):
         tcur = tb
         for _ in range(int(rng.geometric(0.3))):
