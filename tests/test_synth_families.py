@@ -178,3 +178,26 @@ def test_family_stage_spectra_differ_more_than_seeds_of_one_family(structure):
     # clear separation is in N2 and N3 (spindle trains, slow-wave cycles), and on average.
     assert min(ratios[2], ratios[3]) > 2, ratios
     assert np.mean(ratios) > 1.5, ratios
+
+
+@pytest.mark.parametrize("subject,axis,value", [(7, "unit", "µV"), (10, "unit", "UV"), (2, "record_s", 1),
+                                                (59, "fs", 50), (23, "fs", 512)])  # what seed 0 draws for them
+def test_randomised_files_of_every_kind_read_back_in_microvolts(tmp_path, subject, axis, value):
+    from sleepscope.io import open_recording
+    from sleepscope.io.recording import resample_to_target
+
+    labels = SHORT[:6]
+    n = syn.synth_night(labels, subject=subject, night=1, seed=0, family="A", randomise=True)
+    a = n.acquisition
+    assert a[axis] == value
+    psg, _ = syn.write_night(tmp_path, f"SC4{subject:02d}1E0", seed=0, labels=labels, family="A", randomise=True)
+    assert a["unit"] in ("uV", "µV", "UV")
+    for eeg, eog in zip(n.channels_of("eeg"), n.channels_of("eog") * 3):
+        rec = open_recording(psg, eeg=eeg, eog=eog)
+        assert rec.n_epochs == len(labels)
+        for name, got in ((eeg, rec.eeg), (eog, rec.eog)):
+            want = resample_to_target(n.signals[name], n.fs)
+            assert np.std(got) == pytest.approx(np.std(want), rel=0.02), (name, a["unit"], a["fs"])
+    if a["unit"] == "µV":
+        raw = psg.read_bytes()
+        assert b"\xb5V" in raw[: 256 * (1 + len(a["channels"]) + 4)]
