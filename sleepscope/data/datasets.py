@@ -1,7 +1,9 @@
 """Training data: a one-time HDF5 cache of z-scored epochs, and torch datasets over it.
 
 The cache holds, per night, the EEG and EOG epochs already resampled to 100 Hz
-and z-scored per epoch (`x`, float32 `(n, 2, 3000)`) and their stages (`y`,
+and prepared as the model reads them (`x`, float32 `(n, 2, 3000)`: z-scored
+per epoch, or per night with `normalisation="night"`, through
+`sleepscope.model.inputs.model_input`, the path `predict` takes) and their stages (`y`,
 int8, -1 unscored), trimmed to the paper's window (30 min of wake around the
 sleep). Training never parses EDF again. The datasets open the file lazily in
 each DataLoader worker and read only the slices they return, so iterating the
@@ -45,9 +47,11 @@ def _stamp(path: Path | None) -> list | None:
     return [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]
 
 
-def _manifest(nights: Sequence[Night], margin_epochs: int, eeg: str | None, eog: str | None) -> str:
+def _manifest(nights: Sequence[Night], margin_epochs: int, eeg: str | None, eog: str | None,
+              normalisation: str = "epoch") -> str:
+    extra = {} if normalisation == "epoch" else {"normalisation": normalisation}  # old caches stay current
     return json.dumps({
-        "version": CACHE_VERSION, "margin_epochs": margin_epochs, "eeg": eeg, "eog": eog,
+        "version": CACHE_VERSION, "margin_epochs": margin_epochs, "eeg": eeg, "eog": eog, **extra,
         "nights": [[n.name, n.subject, n.night, _stamp(n.psg), _stamp(n.hypnogram)] for n in nights],
     }, sort_keys=True)
 
@@ -61,6 +65,7 @@ def build_cache(
     margin_epochs: int = 60,
     eeg: str | None = None,
     eog: str | None = None,
+    normalisation: str = "epoch",
 ) -> Path:
     """Write (or reuse) the HDF5 cache of `nights`; returns its path.
 
@@ -71,6 +76,8 @@ def build_cache(
     """
     from sleepscope.io import open_recording
     from sleepscope.io.hypnogram import read_hypnogram, trim_wake
+    from sleepscope.model.inputs import model_input
+    from sleepscope.model.quality import epoch_quality
 
     cache_path = Path(cache_path)
     nights = list(nights)
@@ -79,7 +86,7 @@ def build_cache(
     names = [n.name for n in nights]
     if len(set(names)) != len(names):
         raise SleepScopeError(f"the same night is listed twice: {sorted({x for x in names if names.count(x) > 1})}")
-    manifest = _manifest(nights, margin_epochs, eeg, eog)
+    manifest = _manifest(nights, margin_epochs, eeg, eog, normalisation)
     if _is_current(cache_path, manifest):
         report(progress, len(nights), len(nights), "cache up to date")
         return cache_path
@@ -100,7 +107,7 @@ def build_cache(
                 else:
                     labels = np.full(rec.n_epochs, -1, dtype=np.int8)
                     window = slice(0, rec.n_epochs)
-                x = rec.model_input()[window]
+                x = model_input(rec, normalisation, absent=epoch_quality(rec).absent)[window]
                 y = labels[window].astype(np.int8)
                 g = group.create_group(night.name)
                 # Contiguous layout: a sequence of L epochs is one contiguous read, no chunk cache.

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
+from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
 from sleepscope.model.network import SleepStager
 from sleepscope.model.train_state import save_state, start_or_resume
@@ -45,6 +46,9 @@ class TrainConfig:
     max_steps: int | None = None
     seed: int = 0
     freeze_encoders: bool = False
+    #: share of sequences that lose their EEG or their EOG (zeros) in a step, so that the model
+    #: stages either channel alone (sleepscope.model.inputs.drop_channels); 0 = off
+    channel_dropout: float = 0.0
     #: write the resumable state every this many steps (and after each pass)
     checkpoint_every: int = 50
 
@@ -194,11 +198,24 @@ def train(
         return DataLoader(train_data, batch_sampler=chunks[skip:])
 
     def step(batch, _index: int) -> float:
-        x, y = batch
+        x, y = batch[0], batch[1]
+        # an optional third item weighs each epoch's loss: a label source trusted less (pseudo-labels)
+        w = batch[2] if len(batch) > 2 else None
+        if cfg.channel_dropout > 0:  # drawn from (seed, step): a resumed run drops what the first would have
+            x = drop_channels(x, cfg.channel_dropout, torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step))
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = net(x)
-        loss = F.cross_entropy(logits.reshape(-1, N_CLASSES), y.reshape(-1), weight=weight, ignore_index=-1)
+        if w is None:
+            loss = F.cross_entropy(logits.reshape(-1, N_CLASSES), y.reshape(-1), weight=weight, ignore_index=-1)
+        else:
+            flat = y.reshape(-1)
+            each = F.cross_entropy(logits.reshape(-1, N_CLASSES), flat, weight=weight, ignore_index=-1,
+                                   reduction="none")
+            w = w.to(device).reshape(-1) * (flat >= 0)
+            if weight is not None:  # the mean cross-entropy divides by the class weights too
+                w = w * weight[flat.clamp(min=0)]
+            loss = (each * w).sum() / w.sum()
         if not torch.isfinite(loss):
             # A batch whose epochs are all unscored gives nan: nothing to learn from it.
             loss = logits.sum() * 0.0

@@ -29,9 +29,23 @@ def register(subparsers) -> None:
         "Runs data-parallel under `torchrun --nproc_per_node K -m sleepscope pretrain ...`.",
     )
     p.add_argument("--method", choices=("clip", "simclr", "tstcc"), default="clip")
-    _common(p)
+    _common(p, data_required=False)
     p.add_argument("--epochs", type=int, default=10, help="passes over the pre-training epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=32, help="30-s epochs per batch and process (default 32)")
+    # Site pre-training (sleepscope.model.site_pretrain): the lab's own unlabelled recordings instead of --data.
+    p.add_argument("--recordings", type=Path, nargs="+", metavar="PATH", default=None,
+                   help="site pre-training: EDF/EDF+/BDF recordings or folders of the lab (no labels), instead of "
+                   "--data; continues --from MODEL's encoders and writes an encoder-only model that must be "
+                   "fine-tuned on labels before it pre-scores; recordings without a usable EEG/EOG are skipped")
+    p.add_argument("--from", dest="parent", default=None, metavar="MODEL",
+                   help="with --recordings: the model to continue (path, registry version or 'active'; default "
+                   "the shipped model)")
+    p.add_argument("--lr", type=float, default=1e-4, help="with --recordings: learning rate (default 1e-4)")
+    p.add_argument("--progress", choices=("tqdm", "jsonl", "none"), default="tqdm",
+                   help="with --recordings: tqdm bar, or one JSON event per line (for the GUI)")
+    p.add_argument("--register", action="store_true", help="with --recordings: add the result to the registry")
+    p.add_argument("--threads", type=int, default=None, help="with --recordings: CPU threads for torch")
+    p.add_argument("--nice", type=int, default=0, metavar="N", help="with --recordings: lower the CPU priority")
     p.set_defaults(func=_pretrain)
 
     t = subparsers.add_parser(
@@ -63,6 +77,12 @@ def register(subparsers) -> None:
     t.add_argument("--seq-len", type=int, default=None, help="epochs per sequence (default: the model's, 20)")
     t.add_argument("--class-weights", action="store_true", help="weight the loss by inverse stage frequency")
     t.add_argument("--freeze-encoders", action="store_true", help="keep the (pre-trained) encoders fixed")
+    t.add_argument("--channel-dropout", type=float, default=0.0, metavar="P",
+                   help="share of sequences that lose their EEG or their EOG in a step, so that the model stages "
+                   "recordings without one of them (default 0)")
+    t.add_argument("--normalisation", choices=("epoch", "night"), default=None,
+                   help="model input: z-score per epoch (the paper's) or scale by the night's typical amplitude "
+                   "(keeps relative amplitude); default: the configuration's or --init model's")
     t.set_defaults(func=_train)
 
 
@@ -142,7 +162,7 @@ def _interrupted(out: Path) -> int:
     return 130
 
 
-def _prepare_cache(nights, cache: Path, info, quiet: bool) -> Path:
+def _prepare_cache(nights, cache: Path, info, quiet: bool, normalisation: str = "epoch") -> Path:
     """Rank 0 builds (or reuses) the cache while the other ranks wait."""
     from sleepscope.data.datasets import build_cache
     from sleepscope.model.distributed import barrier
@@ -150,7 +170,7 @@ def _prepare_cache(nights, cache: Path, info, quiet: bool) -> Path:
 
     if info.is_main:
         with TqdmProgress("caching nights", disable=quiet) as bar:
-            build_cache(nights, cache, progress=bar)
+            build_cache(nights, cache, progress=bar, normalisation=normalisation)
     barrier(info)
     return cache
 
@@ -165,6 +185,12 @@ def _pretrain(args: argparse.Namespace) -> int:
     from sleepscope.model.pretrain import PretrainConfig, pretrain
     from sleepscope.tasks import Cancelled, TqdmProgress
 
+    if args.recordings:
+        from sleepscope.model.site_pretrain import run_command
+
+        return run_command(args)
+    if args.data is None:
+        raise SleepScopeError("give --data FOLDER (a Sleep-EDF sleep-cassette folder) or --recordings PATH...")
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every"):
         _positive(name, getattr(args, name[2:].replace("-", "_")))
     nights = pretraining_nights(scan_sleep_cassette(args.data))
@@ -195,7 +221,7 @@ def _pretrain(args: argparse.Namespace) -> int:
                 data=(f"{args.method} pre-training, labels unused, on {len(nights)} nights of {len(subjects)} "
                       f"subjects outside Sleep-EDF-20 ({len(dataset)} epochs) from {args.data.resolve()}"),
                 metrics={"method": args.method, **result.summary(), "processes": info.world_size,
-                         "global_batch": cfg.batch_size * info.world_size},
+                         "global_batch": cfg.batch_size * info.world_size, "encoder_only": True},
                 notes="encoders pre-trained; decoders, fusion and classifier untrained: fine-tune with "
                       "`sleepscope train --init` before scoring",
             )
@@ -252,6 +278,13 @@ def _train(args: argparse.Namespace) -> int:
         parent = init_card.version
     else:
         model, init_card, parent = SleepStager(get_config(args.config)), None, None
+    if args.normalisation and args.normalisation != model.config.normalisation:
+        # the weights do not depend on it: the --init weights start the other normalisation
+        weights = model.state_dict()
+        model = SleepStager(model.config.with_(normalisation=args.normalisation))
+        model.load_state_dict(weights)
+    if not 0.0 <= args.channel_dropout <= 1.0:
+        raise SleepScopeError(f"--channel-dropout {args.channel_dropout}: give a share between 0 and 1")
     seq_len = args.seq_len or model.config.seq_len
 
     # One cache for Sleep-EDF-20 (and any other subject asked): training runs
@@ -261,13 +294,16 @@ def _train(args: argparse.Namespace) -> int:
     cache_nights = sorted(cached.values(), key=lambda n: (n.subject, n.night))
     info = setup(args.device)
     try:
-        cache = _prepare_cache(cache_nights, args.cache or _default_cache(args.data, "labelled"), info, args.quiet)
+        norm = model.config.normalisation
+        cache = _prepare_cache(cache_nights, args.cache or _default_cache(args.data, "labelled" if norm == "epoch"
+                                                                          else f"labelled-{norm}"),
+                               info, args.quiet, normalisation=norm)
         train_data = SequenceDataset(cache, train_nights, seq_len=seq_len, stride=seq_len)
         val_data = SequenceDataset(cache, val_nights, seq_len=seq_len) if val_nights else None
         weights = inverse_frequency_weights(EpochDataset(cache, train_nights).labels) if args.class_weights else None
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                           max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
-                          checkpoint_every=args.checkpoint_every)
+                          checkpoint_every=args.checkpoint_every, channel_dropout=args.channel_dropout)
         try:
             with _interruptible(info) as cancel, \
                     TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
@@ -296,7 +332,9 @@ def _train(args: argparse.Namespace) -> int:
                 metrics=metrics,
                 notes=("encoders frozen; " if args.freeze_encoders else "")
                 + ("inverse-frequency class weights; " if args.class_weights else "")
+                + (f"channel dropout {args.channel_dropout}; " if args.channel_dropout else "")
                 + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}",
+                familiarity={"channel_dropout": args.channel_dropout} if args.channel_dropout else {},
             )
             card = save_model(model, args.out, card)
             line = f"wrote {args.out} (version {card.version}, {result.steps} steps"
