@@ -180,7 +180,9 @@ class StatsPanel(QWidget):
             return
         sets = label_sets(sf)
         labels = sets[TECHNICIAN]
-        self.stats = sleep_statistics(labels, epoch_s=sf.identity.epoch_seconds)
+        # over the lights-off to lights-on period when the technician marked it
+        off, on = sf.lights_epochs()
+        self.stats = sleep_statistics(labels, epoch_s=sf.identity.epoch_seconds, lights_off=off, lights_on=on)
         self.stats_label.setText(stats_html(self.stats, int(np.count_nonzero(labels >= 0)), len(labels)))
         self._fill_choices(list(sets))
         ref, other = self.reference.currentText(), self.other.currentText()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -533,15 +533,17 @@ def stage_runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(a), int(b - a), int(labels[a])) for a, b in zip(starts, ends)]
 
 
-def write_edf_hypnogram(path: str | os.PathLike, labels: np.ndarray, start_time: datetime) -> None:
-    """An annotation-only EDF+ file in Sleep-EDF's style: one `Sleep stage X` annotation per run."""
+def write_edf_hypnogram(path: str | os.PathLike, labels: np.ndarray, start_time: datetime,
+                        extra: Sequence[tuple[float, float | None, str]] = ()) -> None:
+    """An annotation-only EDF+ file in Sleep-EDF's style: one `Sleep stage X` annotation per run,
+    then `extra` annotations (onset s, duration s or None, text: events, lights markers)."""
     import edfio
 
     path = Path(path)
     annotations = [
         edfio.EdfAnnotation(float(a * EPOCH_SECONDS), float(n * EPOCH_SECONDS), AASM_TO_RK[Stage(code)])
         for a, n, code in stage_runs(labels)
-    ]
+    ] + [edfio.EdfAnnotation(float(t), None if d is None else float(d), str(text)) for t, d, text in extra]
     edf = edfio.Edf(
         [],
         recording=edfio.Recording(startdate=start_time.date()),

@@ -8,17 +8,18 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "export", help="export a scoring file's labels (EDF+, CSV) or its sleep statistics",
-        description="Export the technician's labels of a scoring file as Sleep-EDF-style EDF+ annotations, "
-                    "as CSV (with provenance and model confidence), or a sleep-statistics summary.",
+        "export", help="export a scoring file's labels (EDF+, CSV), its events or its sleep statistics",
+        description="Export the technician's labels of a scoring file as Sleep-EDF-style EDF+ annotations "
+                    "(with the events, notes and lights markers), as CSV (with provenance and model confidence), "
+                    "the events, notes and lights markers as CSV, or a sleep-statistics summary.",
     )
     p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
-    p.add_argument("--format", choices=("edf", "csv", "stats"), required=True)
+    p.add_argument("--format", choices=("edf", "csv", "events", "stats"), required=True)
     p.add_argument("--out", type=Path, default=None,
                    help="output file (default: beside the scoring file; stats: printed when not given)")
     p.add_argument("--json", action="store_true", help="stats as JSON (also when --out ends in .json)")
-    p.add_argument("--lights-off", default=None, help="stats: epoch number or clock time (default: start)")
-    p.add_argument("--lights-on", default=None, help="stats: epoch number or clock time (default: end)")
+    p.add_argument("--lights-off", default=None, help="stats: epoch number or clock time (default: the lights-off marker, else the start)")
+    p.add_argument("--lights-on", default=None, help="stats: epoch number or clock time (default: the lights-on marker, else the end)")
     p.set_defaults(func=_export)
 
     q = subparsers.add_parser(
@@ -35,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from sleepscope.scoring.export import default_export_path, epoch_at, export_csv, export_edf, export_stats
+    from sleepscope.scoring.export import (
+        default_export_path,
+        epoch_at,
+        export_csv,
+        export_edf,
+        export_events_csv,
+        export_stats,
+    )
     from sleepscope.scoring.scoring_file import ScoringFile
 
     sf = ScoringFile.read(args.scoring_file)
@@ -50,7 +58,7 @@ def _export(args: argparse.Namespace) -> int:
             print(f"wrote {args.out}")
         return 0
     out = args.out or default_export_path(args.scoring_file, args.format)
-    (export_edf if args.format == "edf" else export_csv)(sf, out)
+    {"edf": export_edf, "csv": export_csv, "events": export_events_csv}[args.format](sf, out)
     print(f"wrote {out}")
     return 0
 

@@ -1,8 +1,10 @@
 """Hypnogram import into a scoring file, and export of the technician's labels.
 
-Export formats: Sleep-EDF-style EDF+ annotations (MNE reads them back), a
-CSV with provenance and the model's stage and confidence per epoch, and a
-sleep-statistics summary (text or JSON). `sleepscope.io.hypnogram` does the
+Export formats: Sleep-EDF-style EDF+ annotations (MNE reads them back) with
+the events, notes and lights markers beside the stages, a CSV with
+provenance and the model's stage and confidence per epoch, a CSV of the
+events and lights, and a sleep-statistics summary (text or JSON) over the
+lights-off to lights-on period. `sleepscope.io.hypnogram` does the
 file formats; this module adds what the scoring file knows.
 """
 
@@ -18,6 +20,7 @@ import numpy as np
 from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
+from sleepscope.scoring.events import LIGHTS_OFF, LIGHTS_ON
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
 from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, reviewed_epochs, sleep_statistics
 from sleepscope.stages import Stage
@@ -26,6 +29,7 @@ from sleepscope.stages import Stage
 UNKNOWN_START = datetime(1985, 1, 1, 0, 0, 0)
 
 CSV_COLUMNS = ("epoch", "onset_s", "clock_time", "stage", "source", "scorer", "model_stage", "model_confidence")
+EVENT_COLUMNS = ("kind", "onset_s", "duration_s", "clock_time", "text", "channel", "scorer", "marked_at")
 
 
 def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None = None,
@@ -56,12 +60,47 @@ def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None 
 
 
 def export_edf(sf: ScoringFile, out: str | Path) -> Path:
-    """The technician's labels as Sleep-EDF-style EDF+ annotations (unscored: `Sleep stage ?`)."""
+    """The technician's labels as Sleep-EDF-style EDF+ annotations (unscored: `Sleep stage ?`),
+    with the events and notes (their spans) and the lights markers (instants)."""
     from sleepscope.io.hypnogram import write_edf_hypnogram
 
     out = Path(out)
     _check_labels(sf)
-    write_edf_hypnogram(out, sf.labels, sf.identity.start_time or UNKNOWN_START)
+    write_edf_hypnogram(out, sf.labels, sf.identity.start_time or UNKNOWN_START, extra=mark_annotations(sf))
+    return out
+
+
+def mark_annotations(sf: ScoringFile) -> list[tuple[float, float | None, str]]:
+    """(onset s, duration s or None, text) of the lights markers and events, in time order."""
+    lights = sf.lights
+    out: list[tuple[float, float | None, str]] = [
+        (t, None, text) for t, text in ((lights.off, LIGHTS_OFF), (lights.on, LIGHTS_ON)) if t is not None]
+    out += [(e.start, e.duration, e.label) for e in sf.events]
+    return sorted(out, key=lambda a: a[0])
+
+
+def export_events_csv(sf: ScoringFile, out: str | Path) -> Path:
+    """One row per event or note, and one per lights marker: kind, onset and duration (s), clock time,
+    text, channel, who marked it and when."""
+    out = Path(out)
+    ident = sf.identity
+    lights = sf.lights
+    if not sf.events and lights.off is None and lights.on is None:
+        raise SleepScopeError(f"{sf.path} has no events, notes or lights markers to export: mark some first.")
+
+    def clock(t: float) -> str:
+        return (ident.start_time + timedelta(seconds=t)).isoformat(sep=" ") if ident.start_time else ""
+
+    rows = [(t, ["lights off" if which == "off" else "lights on", f"{t:g}", "0", clock(t), "", "", "", ""])
+            for which, t in (("off", lights.off), ("on", lights.on)) if t is not None]
+    rows += [(e.start, [e.kind, f"{e.start:g}", f"{e.duration:g}", clock(e.start), e.text, e.channel, e.scorer,
+                        datetime.fromtimestamp(e.time).isoformat(timespec="seconds") if e.time else ""])
+             for e in sf.events]
+    with replacing(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(EVENT_COLUMNS)
+        for _, row in sorted(rows, key=lambda r: r[0]):
+            w.writerow(row)
     return out
 
 
@@ -87,7 +126,15 @@ def export_csv(sf: ScoringFile, out: str | Path) -> Path:
     return out
 
 
+def analysis_period(sf: ScoringFile, lights_off: int | None = None,
+                    lights_on: int | None = None) -> tuple[int | None, int | None]:
+    """Lights off/on as epochs: those given, else the scoring file's markers, else the recording's ends."""
+    marked_off, marked_on = sf.lights_epochs()
+    return (marked_off if lights_off is None else lights_off), (marked_on if lights_on is None else lights_on)
+
+
 def scoring_statistics(sf: ScoringFile, lights_off: int | None = None, lights_on: int | None = None) -> SleepStats:
+    lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
     return sleep_statistics(sf.labels, epoch_s=sf.identity.epoch_seconds, lights_off=lights_off, lights_on=lights_on)
 
 
@@ -96,6 +143,7 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
     """Sleep statistics of the technician's labels, and their agreement with the latest model."""
     ident = sf.identity
     labels = sf.labels
+    lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
     stats = scoring_statistics(sf, lights_off, lights_on)
     summary: dict = {
         "recording": ident.file_name,
@@ -105,6 +153,8 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
         "scored_epochs": int((labels >= 0).sum()),
         "reviewed_epochs": int(reviewed_epochs(labels, sf.sources, sf.reviewed).sum()),
         "statistics": stats.to_dict(),
+        "lights": {"off_s": sf.lights.off, "on_s": sf.lights.on},
+        "events": {kind: sum(1 for e in sf.events if e.kind == kind) for kind in ("artefact", "arousal", "note")},
     }
     signed = sf.signed_off
     summary["sign_off"] = None if signed is None else {
@@ -122,8 +172,13 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
 
 def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None,
                    lights_on: int | None = None) -> str:
+    lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
+    ev = summary.get("events", {})
     lines = [f"Recording: {summary['recording'] or summary['fingerprint']}",
              f"Start: {summary['start_time'] or 'unknown'}",
+             f"Lights off: {_marker(sf, sf.lights.off, 'start of recording')}; "
+             f"lights on: {_marker(sf, sf.lights.on, 'end of recording')}",
+             f"Events: {ev.get('artefact', 0)} artefacts, {ev.get('arousal', 0)} arousals, {ev.get('note', 0)} notes",
              f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs']} "
              f"({summary['reviewed_epochs']} reviewed)",
              "Signed off: " + (f"{so['scorer']}, {so['time']}" + (f" ({so['changes_since']} label changes since)"
@@ -150,6 +205,14 @@ def export_stats(sf: ScoringFile, out: str | Path | None, as_json: bool | None =
     return text
 
 
+def _marker(sf: ScoringFile, seconds: float | None, default: str) -> str:
+    if seconds is None:
+        return f"not marked ({default})"
+    start = sf.identity.start_time
+    at = (start + timedelta(seconds=seconds)).strftime("%H:%M:%S") if start else f"{seconds:g} s"
+    return f"{at} (epoch {int(seconds // sf.identity.epoch_seconds) + 1})"
+
+
 def epoch_at(sf: ScoringFile, when: str) -> int:
     """An epoch given as an index (`120`) or a clock time (`23:15` or `23:15:30`)."""
     when = when.strip()
@@ -171,7 +234,8 @@ def epoch_at(sf: ScoringFile, when: str) -> int:
 def default_export_path(scoring_path: Path, fmt: str, as_json: bool = False) -> Path:
     name = scoring_path.name
     stem = name[: -len(".sleepscope.h5")] if name.endswith(".sleepscope.h5") else scoring_path.stem
-    suffix = {"edf": "-Hypnogram.edf", "csv": ".hypnogram.csv", "stats": ".stats.json" if as_json else ".stats.txt"}
+    suffix = {"edf": "-Hypnogram.edf", "csv": ".hypnogram.csv", "events": ".events.csv",
+              "stats": ".stats.json" if as_json else ".stats.txt"}
     return scoring_path.with_name(stem + suffix[fmt])
 
 

@@ -23,13 +23,15 @@ from sleepscope import __version__
 from sleepscope.atomic import replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
-from sleepscope.scoring.export import statistics_summary
+from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds
+from sleepscope.scoring.export import scoring_statistics, statistics_summary
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
-from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, sleep_statistics
+from sleepscope.scoring.stats import SleepStats, partial_scoring_warning
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, NAMES, SCORED, Stage
 
 FORMATS = (".pdf", ".html", ".htm")
+EVENT_HEADER = ("Start", "Duration", "Kind", "Text", "Marked by")
 
 
 @dataclass
@@ -63,6 +65,9 @@ class Report:
     sign_off: tuple[str, datetime, int] | None = None
     notes: str = ""
     generated: datetime = field(default_factory=datetime.now)
+    #: lights off and on, seconds from the start (None: not marked)
+    lights: tuple[float | None, float | None] = (None, None)
+    events: list[ScoringEvent] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -70,7 +75,7 @@ class Report:
 
     def warnings(self) -> list[str]:
         out = []
-        partial = partial_scoring_warning(self.labels)
+        partial = partial_scoring_warning(self.labels, self.stats.lights_off_epoch, self.stats.lights_on_epoch)
         if partial:
             out.append(partial)
         if self.sign_off is None:
@@ -104,6 +109,8 @@ class Report:
             return "n/a" if v is None else f"{v:.1f} min"
 
         rows = [
+            ("Lights off", self._marker(self.lights[0], "start of recording")),
+            ("Lights on", self._marker(self.lights[1], "end of recording")),
             ("Time in bed (TIB)", minutes(s.tib_min)),
             ("Total sleep time (TST)", minutes(s.tst_min)),
             ("Sleep efficiency (SE)", f"{s.se_pct:.1f} %"),
@@ -115,6 +122,21 @@ class Report:
             ("Unscored", minutes(s.unscored_min)),
         ]
         return rows
+
+    def _marker(self, seconds: float | None, default: str) -> str:
+        if seconds is None:
+            return f"not marked ({default})"
+        if self.start_time is None:
+            return clock_seconds(seconds) + " from the start"
+        return f"{self.start_time + timedelta(seconds=seconds):%H:%M:%S}"
+
+    def event_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(start, duration, kind, text, marked by) per event, in time order."""
+        def at(t: float) -> str:
+            return f"{self.start_time + timedelta(seconds=t):%H:%M:%S}" if self.start_time else clock_seconds(t)
+
+        return [(at(e.start), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text, e.scorer or "—")
+                for e in self.events]
 
     def stage_rows(self) -> list[tuple[str, str, str]]:
         s = self.stats
@@ -168,12 +190,14 @@ def build_report(sf: ScoringFile) -> Report:
         reviewed_epochs=int(summary["reviewed_epochs"]),
         scorers=scorers,
         sources=sources,
-        stats=sleep_statistics(labels, epoch_s=ident.epoch_seconds),
+        stats=scoring_statistics(sf),
         model_version=None if pred is None else pred.model_version,
         model_probs=None if pred is None else np.asarray(pred.probs, dtype=np.float32),
         comparisons=comparisons,
         sign_off=_sign_off(sf),
         notes=sf.notes,
+        lights=(sf.lights.off, sf.lights.on),
+        events=list(sf.events),
     )
 
 
@@ -297,6 +321,16 @@ def _write_pdf(report: Report, out: Path) -> None:
         notes = report.notes.strip() or "No notes."
         fig.text(0.07, y - 0.02, _wrap(notes, 100), fontsize=8, va="top")
         pdf.savefig(fig)
+        if report.events:
+            fig = Figure(figsize=_A4)
+            fig.text(0.07, 0.955, f"Events and notes ({len(report.events)})", fontsize=14, weight="bold")
+            rows = report.event_rows()[:45]
+            _table(fig.add_axes((0.07, 0.93 - 0.019 * (len(rows) + 1), 0.86, 0.019 * (len(rows) + 1))), rows,
+                   EVENT_HEADER, widths=[0.12, 0.12, 0.12, 0.46, 0.18])
+            if len(report.events) > len(rows):
+                fig.text(0.07, 0.03, f"… and {len(report.events) - len(rows)} more (see the HTML report or "
+                                     "`sleepscope export --format events`).", fontsize=8)
+            pdf.savefig(fig)
 
 
 def _confusion_axes(ax: Any, c: LabelSetAgreement) -> None:
@@ -376,6 +410,8 @@ def _render_html(report: Report) -> str:
         parts += [f"<h3>{e(c.name)}</h3>", f"<p>{e(_summary_line(c))}</p>",
                   _html_table(_agreement_rows(c.agreement), ("Stage", "precision", "recall", "F1", "support")),
                   _confusion_html(c)]
+    parts += ["<h2>Events and notes</h2>",
+              _html_table(report.event_rows(), EVENT_HEADER) if report.events else "<p>No events marked.</p>"]
     parts += ["<h2>Notes</h2>", f"<pre>{e(report.notes.strip() or 'No notes.')}</pre>", "</body></html>"]
     return "\n".join(parts)
 

@@ -75,7 +75,9 @@ from sleepscope.scoring.state import (
     check_source,
     epoch_index,
     sign_off_of,
+    undoable,
 )
+from sleepscope.scoring.events import Lights, MarkEdit, ScoringEvent, check_event, check_lights
 from sleepscope.stages import N_CLASSES, Stage, parse_stage
 
 __all__ = [
@@ -403,20 +405,35 @@ class ScoringFile:
         return [dict(e) for e in self._s.history]
 
     @property
+    def events(self) -> list[ScoringEvent]:
+        """Events and notes, in time order."""
+        with self._mutex:
+            return sorted(self._s.events.values(), key=lambda e: (e.start, e.id))
+
+    @property
+    def lights(self) -> Lights:
+        """Lights off and on (seconds from the start; None where not marked)."""
+        return self._s.lights_marks
+
+    def lights_epochs(self) -> tuple[int | None, int | None]:
+        """The analysis period as `sleep_statistics` takes it: (lights-off epoch, epoch after lights on)."""
+        return self.lights.epochs(self.identity.epoch_seconds, self.n_epochs)
+
+    @property
     def signed_off(self) -> SignOff | None:
         """The night's latest sign-off (who, when, label changes since), or None."""
         with self._mutex:
             return sign_off_of(self._s.history)
 
     @_locked
-    def undo_stack(self) -> list[Edit]:
+    def undo_stack(self) -> list[Edit | MarkEdit]:
         """Edits that `undo()` would revert, oldest first."""
-        return [Edit.from_json(e) for e in self._stacks.undo]
+        return [undoable(e, self.identity) for e in self._stacks.undo]
 
     @_locked
-    def redo_stack(self) -> list[Edit]:
+    def redo_stack(self) -> list[Edit | MarkEdit]:
         """Edits that `redo()` would reapply, the next one last."""
-        return [Edit.from_json(e) for e in self._stacks.redo]
+        return [undoable(e, self.identity) for e in self._stacks.redo]
 
     @property
     def unsaved(self) -> bool:
@@ -469,22 +486,23 @@ class ScoringFile:
         return edit
 
     @_locked
-    def undo(self) -> Edit | None:
+    def undo(self) -> Edit | MarkEdit | None:
         """Revert the last edit; returns it (None when there is nothing to undo).
 
-        On return `labels[edit.epochs]` are `edit.old` again, on disk. When the
+        On return `labels[edit.epochs]` are `edit.old` again (for a MarkEdit: the
+        events or lights are as before it), on disk. When the
         undo cannot be written it raises SleepScopeError and changes nothing:
         the edit stays applied and stays next on the undo stack.
         """
         self._check_writable()
         if not self._stacks.undo:
             return None
-        edit = Edit.from_json(self._stacks.undo[-1])
+        edit = undoable(self._stacks.undo[-1], self.identity)
         self._commit({"op": "undo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
     @_locked
-    def redo(self) -> Edit | None:
+    def redo(self) -> Edit | MarkEdit | None:
         """Reapply the last undone edit; returns it (None when there is nothing to redo).
 
         On return `labels[edit.epochs]` are `edit.new`, on disk; when it cannot be
@@ -493,7 +511,7 @@ class ScoringFile:
         self._check_writable()
         if not self._stacks.redo:
             return None
-        edit = Edit.from_json(self._stacks.redo[-1])
+        edit = undoable(self._stacks.redo[-1], self.identity)
         self._commit({"op": "redo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
         return edit
 
@@ -512,6 +530,62 @@ class ScoringFile:
             raise SleepScopeError("A sign-off needs the scorer's name: set it first (Edit → Scorer name…).")
         self._commit({"op": "signoff", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer})
         return sign_off_of(self._s.history)
+
+    # -- events, notes and lights (undoable like stage edits) --------------
+
+    @_locked
+    def add_event(self, kind: str, start: float, end: float, text: str = "", channel: str = "") -> ScoringEvent:
+        """Mark `kind` (artefact, arousal, note) from `start` to `end` s; on disk when it returns."""
+        self._check_writable()
+        start, end = check_event(kind, start, end, self.identity.duration_s)
+        seq = self._s.seq + 1
+        now = time.time()
+        new = ScoringEvent(seq, kind, start, end, str(text), str(channel), self.scorer, now)
+        self._commit({"op": "event", "seq": seq, "t": now, "scorer": self.scorer, "id": seq, "old": None,
+                      "new": new.to_json()})
+        return self._s.events[seq]
+
+    @_locked
+    def change_event(self, event_id: int, *, start: float | None = None, end: float | None = None,
+                     text: str | None = None, kind: str | None = None) -> ScoringEvent:
+        """Move, resize, retype or re-word an event (who and when become this change's)."""
+        self._check_writable()
+        old = self._event(event_id)
+        kind = old.kind if kind is None else kind
+        s, e = check_event(kind, old.start if start is None else start, old.end if end is None else end,
+                           self.identity.duration_s)
+        now = time.time()
+        new = ScoringEvent(old.id, kind, s, e, old.text if text is None else str(text), old.channel,
+                           self.scorer, now)
+        self._commit({"op": "event", "seq": self._s.seq + 1, "t": now, "scorer": self.scorer, "id": old.id,
+                      "old": old.to_json(), "new": new.to_json()})
+        return self._s.events[old.id]
+
+    @_locked
+    def remove_event(self, event_id: int) -> None:
+        self._check_writable()
+        old = self._event(event_id)
+        self._commit({"op": "event", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
+                      "id": old.id, "old": old.to_json(), "new": None})
+
+    def _event(self, event_id: int) -> ScoringEvent:
+        try:
+            return self._s.events[int(event_id)]
+        except KeyError:
+            raise SleepScopeError(f"There is no event {event_id} in this scoring (it was removed).") from None
+
+    @_locked
+    def set_lights(self, which: str, seconds: float | None) -> Lights:
+        """Mark lights `which` ('off' or 'on') at `seconds` from the start, or clear it (None)."""
+        self._check_writable()
+        other = self._s.lights.get("on" if which == "off" else "off")
+        value = check_lights(which, seconds, other, self.identity.duration_s)
+        old = self._s.lights.get(which)
+        if old == value:
+            return self.lights
+        self._commit({"op": "lights", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
+                      "which": which, "old": old, "new": value})
+        return self.lights
 
     @_locked
     def set_notes(self, text: str) -> None:

@@ -23,11 +23,13 @@ import numpy as np
 
 from sleepscope.atomic import write_bytes_atomic
 from sleepscope.errors import SleepScopeError
+from sleepscope.scoring.events import ScoringEvent
 from sleepscope.scoring.state import PredictionRecord, RecordingIdentity, ScorerLabels, ScoringState
 
 FORMAT = "sleepscope-scoring"
-#: 2: the user block with the checksum is required.
-FORMAT_VERSION = 2
+#: 2: the user block with the checksum is required. 3: events and lights (`marks`); a
+#: SleepScope that reads only 2 would drop them, so it is told to update.
+FORMAT_VERSION = 3
 USERBLOCK = 512
 MAGIC = b"SleepScope scoring snapshot\n"
 
@@ -76,6 +78,8 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
             d.attrs["name"] = s.name
             d.attrs["source_file"] = s.source_file
             d.attrs["time"] = s.time
+        marks = {"events": {str(i): ev.to_json() for i, ev in state.events.items()}, "lights": state.lights}
+        f.create_dataset("marks", data=json.dumps(marks, separators=(",", ":")), dtype=str_dt)
         lines = [json.dumps(e, separators=(",", ":")) for e in state.history]
         f.create_dataset("journal", data=lines, dtype=str_dt, shape=(len(lines),))
     data = buf.getvalue()
@@ -190,4 +194,8 @@ def _state_from_tree(tree: dict[str, dict[str, Any]]) -> ScoringState:
                          float(a["time"]))
         state.scorer_sets[s.name] = s
     state.history = [json.loads(_str(x)) for x in np.ravel(value("journal"))]
+    if "marks" in tree:  # format 3 on
+        marks = json.loads(_str(value("marks")))
+        state.events = {int(i): ScoringEvent.from_json(int(i), d) for i, d in marks["events"].items()}
+        state.lights = {"off": marks["lights"].get("off"), "on": marks["lights"].get("on")}
     return state

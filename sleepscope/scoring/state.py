@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.scoring.events import MARK_OPS, Lights, MarkEdit, ScoringEvent, apply_mark
 from sleepscope.stages import Stage
 
 EPOCH_SECONDS = 30.0
@@ -127,6 +128,14 @@ class ScoringState:
     predictions: dict[str, PredictionRecord] = field(default_factory=dict)
     scorer_sets: dict[str, ScorerLabels] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: events and notes by id (the seq of the entry that added them)
+    events: dict[int, ScoringEvent] = field(default_factory=dict)
+    #: 'off' and 'on': seconds from the recording's start, or None
+    lights: dict[str, float | None] = field(default_factory=lambda: {"off": None, "on": None})
+
+    @property
+    def lights_marks(self) -> Lights:
+        return Lights(self.lights.get("off"), self.lights.get("on"))
 
     @classmethod
     def empty(cls, identity: RecordingIdentity) -> "ScoringState":
@@ -166,6 +175,11 @@ def apply_entry(state: ScoringState, e: dict[str, Any]) -> None:
         state.sources[idx] = e["source"]
         state.scorers[idx] = e["scorer"]
         state.times[idx] = float(e["t"])
+    elif op in MARK_OPS:
+        apply_mark(state.events, state.lights, e)
+    elif op in ("undo", "redo") and find_entry(state, int(e["target"])).get("op") in MARK_OPS:
+        apply_mark(state.events, state.lights, find_entry(state, int(e["target"])),
+                   "old" if op == "undo" else "new")
     elif op in ("undo", "redo"):
         target = find_edit(state, int(e["target"]))
         idx = np.asarray(target.epochs, np.int64)
@@ -206,21 +220,42 @@ def sign_off_of(history: list[dict[str, Any]]) -> SignOff | None:
     for i in range(len(history) - 1, -1, -1):
         e = history[i]
         if e.get("op") == "signoff":
-            later = sum(1 for x in history[i + 1:] if x.get("op") in ("edit", "undo", "redo"))
+            # label changes only: undoing or redoing an event or a lights marker is not one
+            edits = {x.get("seq") for x in history if x.get("op") == "edit"}
+            later = sum(1 for x in history[i + 1:]
+                        if x.get("op") == "edit" or x.get("op") in ("undo", "redo") and x.get("target") in edits)
             return SignOff(str(e.get("scorer", "")), float(e["t"]), int(e["seq"]), later)
     return None
 
 
-def find_edit(state: ScoringState, seq: int) -> Edit:
+def find_entry(state: ScoringState, seq: int) -> dict[str, Any]:
     # History holds every entry from seq 1 on, so entry `seq` sits at index seq - 1.
     if 0 < seq <= len(state.history):
         entry = state.history[seq - 1]
-        if entry.get("seq") == seq and entry.get("op") == "edit":
-            return Edit.from_json(entry)
+        if entry.get("seq") == seq:
+            return entry
     for entry in reversed(state.history):
-        if entry.get("seq") == seq and entry.get("op") == "edit":
-            return Edit.from_json(entry)
-    raise ValueError(f"journal refers to a missing edit {seq}")
+        if entry.get("seq") == seq:
+            return entry
+    raise ValueError(f"journal refers to a missing entry {seq}")
+
+
+def find_edit(state: ScoringState, seq: int) -> Edit:
+    entry = find_entry(state, seq)
+    if entry.get("op") != "edit":
+        raise ValueError(f"journal refers to a missing edit {seq}")
+    return Edit.from_json(entry)
+
+
+#: Journal operations that undo and redo step through.
+UNDOABLE_OPS = ("edit", *MARK_OPS)
+
+
+def undoable(entry: dict[str, Any], identity: RecordingIdentity) -> "Edit | MarkEdit":
+    """The Edit (stages) or MarkEdit (events, lights) an undoable journal entry made."""
+    if entry.get("op") == "edit":
+        return Edit.from_json(entry)
+    return MarkEdit.from_json(entry, identity.epoch_seconds, identity.n_epochs)
 
 
 class UndoHistory:
@@ -232,7 +267,7 @@ class UndoHistory:
 
     def replay(self, entry: dict[str, Any]) -> None:
         op = entry.get("op")
-        if op == "edit":
+        if op in UNDOABLE_OPS:
             self.undo.append(entry)
             self.redo.clear()
         elif op == "undo":

@@ -1,0 +1,168 @@
+"""Events, notes and lights: what a technician marks on a night besides its stages.
+
+An event is a time span on the traces (`artefact`, `arousal`, or a free-text
+`note`) with who marked it and when; the lights markers bound the analysis
+period of the statistics (TIB, SOL, WASO, SE). Both live in the scoring
+file's journal as "old → new" records, so one rule applies, replays and
+reverts them, and they are undone and redone with the stage edits:
+
+- `{"op": "event", "id": ..., "old": EVENT | null, "new": EVENT | null}`:
+  added (old null), changed, or removed (new null); `id` is the sequence
+  number of the entry that added it.
+- `{"op": "lights", "which": "off" | "on", "old": SECONDS | null, "new": ...}`.
+
+Times are seconds from the recording's start. Nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sleepscope.errors import SleepScopeError
+
+ARTEFACT = "artefact"
+AROUSAL = "arousal"
+NOTE = "note"
+EVENT_KINDS = (ARTEFACT, AROUSAL, NOTE)
+#: How each kind is written in EDF+ annotations and shown to the technician.
+KIND_LABEL = {ARTEFACT: "Artefact", AROUSAL: "Arousal", NOTE: "Note"}
+LIGHTS_OFF = "Lights off"
+LIGHTS_ON = "Lights on"
+#: Journal operations handled here (everything else is a stage edit or a record).
+MARK_OPS = ("event", "lights")
+
+
+@dataclass(frozen=True)
+class ScoringEvent:
+    """A marked span: `start`/`end` in seconds from the recording's start; `scorer`/`time`: who marked it, when."""
+
+    id: int
+    kind: str
+    start: float
+    end: float
+    text: str = ""
+    channel: str = ""
+    scorer: str = ""
+    time: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def label(self) -> str:
+        """What the technician reads (and EDF+ carries): the note's text, else the kind."""
+        if self.kind == NOTE:
+            return self.text or KIND_LABEL[NOTE]
+        return KIND_LABEL[self.kind] + (f": {self.text}" if self.text else "")
+
+    def epochs(self, epoch_s: float) -> range:
+        """The epochs the span touches."""
+        first = int(math.floor(self.start / epoch_s))
+        last = max(first, int(math.ceil(self.end / epoch_s)) - 1)
+        return range(first, last + 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "start": self.start, "end": self.end, "text": self.text,
+                "channel": self.channel, "scorer": self.scorer, "t": self.time}
+
+    @classmethod
+    def from_json(cls, event_id: int, d: dict[str, Any]) -> "ScoringEvent":
+        return cls(id=int(event_id), kind=str(d["kind"]), start=float(d["start"]), end=float(d["end"]),
+                   text=str(d.get("text", "")), channel=str(d.get("channel", "")),
+                   scorer=str(d.get("scorer", "")), time=float(d.get("t", 0.0)))
+
+
+@dataclass(frozen=True)
+class Lights:
+    """Lights off and on, in seconds from the recording's start (None: not marked)."""
+
+    off: float | None = None
+    on: float | None = None
+
+    def epochs(self, epoch_s: float, n_epochs: int) -> tuple[int | None, int | None]:
+        """(first epoch of the analysis period, the epoch after its last) for `sleep_statistics`."""
+        off = None if self.off is None else min(n_epochs - 1, max(0, int(math.floor(self.off / epoch_s + 1e-9))))
+        on = None if self.on is None else min(n_epochs, max(1, int(math.ceil(self.on / epoch_s - 1e-9))))
+        return off, on
+
+
+def check_event(kind: str, start: float, end: float, duration_s: float) -> tuple[float, float]:
+    """The span in order within the recording; SleepScopeError when it cannot be an event."""
+    if kind not in EVENT_KINDS:
+        raise SleepScopeError(f"An event is one of {', '.join(EVENT_KINDS)}, not {kind!r}.")
+    start, end = sorted((float(start), float(end)))
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise SleepScopeError("An event needs a start and an end time.")
+    start, end = max(0.0, start), min(float(duration_s), end)
+    if end <= start:
+        raise SleepScopeError(f"The span {start:.1f}–{end:.1f} s lies outside the recording (0–{duration_s:g} s): "
+                              "drag across the traces to mark an event.")
+    return start, end
+
+
+def check_lights(which: str, seconds: float | None, other: float | None, duration_s: float) -> float | None:
+    """A lights marker within the recording, lights off before lights on."""
+    if which not in ("off", "on"):
+        raise ValueError(f"lights are 'off' or 'on', not {which!r}")
+    if seconds is None:
+        return None
+    seconds = float(seconds)
+    if not 0.0 <= seconds <= float(duration_s):
+        raise SleepScopeError(f"Lights {which} at {seconds:g} s is outside the recording (0–{duration_s:g} s).")
+    if other is not None and (which == "off" and seconds >= other or which == "on" and seconds <= other):
+        raise SleepScopeError(
+            f"Lights off must come before lights on (lights {'on' if which == 'off' else 'off'} is at "
+            f"{other:g} s): move or clear that marker first.")
+    return seconds
+
+
+def apply_mark(events: dict[int, ScoringEvent], lights: dict[str, float | None], entry: dict[str, Any],
+               side: str = "new") -> None:
+    """Make the state what `entry` says on `side` ('new': apply or redo it; 'old': undo it)."""
+    value = entry[side]
+    if entry["op"] == "event":
+        eid = int(entry["id"])
+        if value is None:
+            events.pop(eid, None)
+        else:
+            events[eid] = ScoringEvent.from_json(eid, value)
+    elif entry["op"] == "lights":
+        lights[str(entry["which"])] = None if value is None else float(value)
+    else:
+        raise ValueError(f"not an event or lights entry: {entry.get('op')!r}")
+
+
+@dataclass(frozen=True)
+class MarkEdit:
+    """An undoable change of events or lights, as `ScoringFile.undo()`/`redo()` return it.
+
+    `epochs` are those it concerns (where the GUI goes to show it); `what` names it."""
+
+    seq: int
+    op: str
+    what: str
+    epochs: tuple[int, ...]
+    entry: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, e: dict[str, Any], epoch_s: float, n_epochs: int) -> "MarkEdit":
+        old, new = e.get("old"), e.get("new")
+        if e["op"] == "event":
+            ev = ScoringEvent.from_json(int(e["id"]), new if new is not None else old)
+            verb = "mark" if old is None else "remove" if new is None else "change"
+            what = f"{verb} {ev.label[:30]}"
+            epochs = tuple(i for i in ev.epochs(epoch_s) if 0 <= i < n_epochs)
+        else:
+            at = new if new is not None else old
+            what = f"lights {e['which']}" + ("" if new is not None else " cleared")
+            epochs = (min(n_epochs - 1, int(float(at) // epoch_s)),) if at is not None else ()
+        return cls(int(e["seq"]), str(e["op"]), what, epochs or (0,), dict(e))
+
+
+def clock_seconds(seconds: float) -> str:
+    """h:mm:ss from the recording's start."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
