@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "sleepscope.data.commands",
     "sleepscope.model.commands",
     "sleepscope.model.train_commands",
+    "sleepscope.model.calibrate_commands",
     "sleepscope.model.finetune_commands",
     "sleepscope.scoring.commands",
     "sleepscope.scoring.report_commands",

@@ -251,3 +251,21 @@ def test_familiarity_reasons_without_statistics():
     stats = fit_familiarity(f, y, [(rng.normal(0, 1, (300, 4)), None) for _ in range(3)])
     assert assess(rng.normal(0, 1, (300, 4)), stats).familiar
     assert not assess(rng.normal(4, 1, (300, 4)), stats).familiar
+
+
+def test_calibrate_command_writes_the_card(tmp_path, tiny, capsys):
+    from sleepscope.data.synthetic import real_hypnogram, write_night
+
+    for name in ("SC4011E0", "SC4021E0", "SC4031E0"):
+        labels = real_hypnogram(name)
+        start = int(np.flatnonzero(labels == 2)[0])
+        write_night(tmp_path / "data", name, labels=labels[start - 5:start + 40])
+    save_model(tiny, tmp_path / "m")
+    assert main(["calibrate", str(tmp_path / "m.safetensors"), "--data", str(tmp_path / "data"),
+                 "--train-subjects", "1,2", "--val-subjects", "3"]) == 0
+    assert "temperature" in capsys.readouterr().err
+    model, card = load_model(tmp_path / "m.safetensors")
+    assert card.calibration["temperature"] > 0 and "night_limit" in card.familiarity
+    assert model.calibration == card.calibration  # predict applies what the card says
+    assert main(["calibrate", str(tmp_path / "m.safetensors"), "--data", str(tmp_path / "data"),
+                 "--train-subjects", "1,2", "--val-subjects", "2"]) == 2
