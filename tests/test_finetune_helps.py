@@ -1,65 +1,94 @@
-"""Evidence that fine-tuning on one night's corrections helps on the same subject's other night.
+"""Evidence that fine-tuning on one night's corrections adapts the model to that subject, not just trains it more.
 
-A tiny parent is trained briefly on another subject; a simulated technician
-(the true labels) corrects night 1 of a new subject; the child fine-tuned on
-those corrections must score that subject's night 2 better than the parent.
-The realistic figures (default model, ~1,000 corrected epochs) come from
+A tiny parent learns from two subjects, one of each synthetic physiology
+family, so that it is not collapsed onto one stage on a new subject. A new
+subject's recordings come from family B; a simulated technician (the true
+labels) corrects its night 1. The child fine-tuned on those corrections must
+score the subject's night 2 better than
+
+- the parent, and
+- the control: a child given the same budget (as many corrected epochs, the
+  same options and seed) on another subject's night of family A — extra
+  training without anything of the new subject in it.
+
+Each child is fine-tuned with 3 seeds and the medians are compared. The
+realistic figures (default model, ~1,000 corrected epochs) come from
 benchmarks/bench_finetune.py.
 """
 
-import time
+import statistics
 
 import numpy as np
 import pytest
 import torch
 
-from sleepscope.data.synthetic import EEG_FPZ, EOG, synth_night
+from sleepscope.data.synthetic import synth_night
 from sleepscope.io import Recording
 from sleepscope.model.checkpoint import ModelCard
 from sleepscope.model.config import get_config
 from sleepscope.model.finetune import FineTuneOptions, finetune
 from sleepscope.model.infer import predict
 from sleepscope.model.network import SleepStager
-from test_finetune import correction_set, night_labels
+from sleepscope.scoring.corrections import CorrectionSet
+from test_finetune import night_labels
 
-N = 300  # epochs per night, from just before sleep onset
-
-
-def night2_accuracy_gain(seed: int = 0, parent_passes: int = 3, **child: float) -> tuple[float, float, float]:
-    """(parent accuracy, child accuracy, seconds) on night 2 of subject 3."""
-    t0 = time.perf_counter()
-    other = correction_set("SC4001E0", n=N, subject=0, night=1)
-    torch.manual_seed(seed)
-    model = SleepStager(get_config("tiny"))
-    parent = finetune(model, ModelCard(config=model.config, version="random"), other, None,
-                      FineTuneOptions(epochs=parent_passes, lr=3e-3, batch_size=1, patience=parent_passes, seed=seed))
-    night1 = correction_set("SC4031E0", n=N, subject=3, night=1)
-    child = finetune(parent.model, parent.card, night1, None,
-                     FineTuneOptions(**{"epochs": 4, "lr": 1e-3, "batch_size": 2, "patience": 4, "seed": seed, **child}))
-    lab2 = night_labels("SC4032E0", N)
-    syn = synth_night(lab2, subject=3, night=2, seed=0)
-    x2 = Recording.from_arrays(syn.signals[EEG_FPZ], syn.signals[EOG]).model_input()
-    keep = lab2 >= 0
-
-    def accuracy(m) -> float:
-        return float(np.mean(predict(x2, m).stages[keep] == lab2[keep]))
-
-    return accuracy(parent.model), accuracy(child.model), time.perf_counter() - t0
+N = 200  # epochs per night, from just before sleep onset
+SEEDS = (0, 1, 2)
 
 
-@pytest.mark.timeout(180)
-def test_finetuning_on_night1_corrections_helps_night2():
+def _night(name: str, subject: int, night: int, family: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(model input, labels, fingerprint) of a synthetic night following `name`'s hypnogram."""
+    lab = night_labels(name, N)
+    syn = synth_night(lab, subject=subject, night=night, seed=0, family=family)
+    eeg, eog = syn.channels_of("eeg")[0], syn.channels_of("eog")[0]
+    rec = Recording.from_arrays(syn.signals[eeg], syn.signals[eog])
+    return rec.model_input(), lab, rec.fingerprint()
+
+
+def _corrections(*nights: tuple[str, int, int, str], n: int | None = None) -> CorrectionSet:
+    """The labelled epochs of the nights (at most `n` of each), as a technician's corrections."""
+    parts = []
+    for name, subject, night, family in nights:
+        x, lab, fp = _night(name, subject, night, family)
+        idx = np.flatnonzero(lab >= 0)[:n]
+        parts.append((x[idx], lab[idx].astype(np.int64), np.full(idx.size, fp, object), idx.astype(np.int64),
+                      np.full(idx.size, "technician", object), {fp: f"{name}.edf"}))
+    return CorrectionSet(*(np.concatenate([p[i] for p in parts]) for i in range(5)),
+                         {k: v for p in parts for k, v in p[5].items()})
+
+
+@pytest.mark.timeout(600)
+def test_finetuning_on_a_subjects_night1_adapts_to_its_night2_beyond_extra_training():
     old = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread is far faster than two on the busy 2-core machine
     try:
-        before, after, seconds = night2_accuracy_gain(seed=2)
+        torch.manual_seed(0)
+        model = SleepStager(get_config("tiny"))
+        parent = finetune(model, ModelCard(config=model.config, version="random"),
+                          _corrections(("SC4001E0", 0, 1, "A"), ("SC4011E0", 1, 1, "B")), None,
+                          FineTuneOptions(epochs=4, lr=3e-3, batch_size=2, patience=4, seed=0)).model
+        own = _corrections(("SC4031E0", 3, 1, "B"))
+        control = _corrections(("SC4021E0", 2, 1, "A"), n=len(own))
+        assert len(control) == len(own)  # the same budget
+        x2, lab2, _ = _night("SC4032E0", 3, 2, "B")
+        keep = lab2 >= 0
+
+        def night2(m) -> tuple[float, np.ndarray]:
+            stages = predict(x2, m).stages[keep]
+            return float(np.mean(stages == lab2[keep])), np.bincount(stages, minlength=5)
+
+        before, spread = night2(parent)
+        # A parent that is not collapsed onto one stage: otherwise any training "helps".
+        assert spread.max() < 0.8 * spread.sum() and np.count_nonzero(spread >= 0.05 * spread.sum()) >= 3, spread
+        scores = {"own": [], "control": []}
+        options = dict(epochs=3, lr=1e-3, batch_size=2, patience=3)
+        for seed in SEEDS:
+            for which, cs in (("own", own), ("control", control)):
+                child = finetune(parent, ModelCard(config=parent.config, version="parent"), cs, None,
+                                 FineTuneOptions(**options, seed=seed)).model
+                scores[which].append(night2(child)[0])
     finally:
         torch.set_num_threads(old)
-    # Measured on the 2-core dev machine (load ~8), parent 3 passes, child 4 passes lr 1e-3 batch 2,
-    # night-2 accuracy before -> after:
-    #   seed 0: 0.667 -> 0.683 (+0.017)   seed 1: 0.277 -> 0.547 (+0.270)   seed 2: 0.410 -> 0.697 (+0.287), 39 s
-    # With a stronger parent (seed 0) the gain is small; with lr 3e-3 batch 1 it was -0.153
-    # (the 60 held-out epochs chose a pass that generalised worse). This test pins seed 2 and
-    # asks for half the measured gain.
-    assert after >= before + 0.14, (before, after)
-    assert after >= 0.6, after
+    own_median, control_median = statistics.median(scores["own"]), statistics.median(scores["control"])
+    assert own_median > control_median, (before, scores)
+    assert own_median > before, (before, scores)
