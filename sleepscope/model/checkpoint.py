@@ -9,6 +9,7 @@ parsed, and the version id is recomputed from the loaded weights.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -114,10 +115,16 @@ def _check_config_sizes(config) -> None:
                     "original model")
 
 
-def _check_parameter_count(cfg: ModelConfig) -> None:
-    # Built on the meta device: shapes only, no memory, so the count is free to know.
+@functools.lru_cache(maxsize=32)
+def _parameter_count(cfg: ModelConfig) -> int:
+    # Built on the meta device: shapes only, no memory. Cached: a registry lists many
+    # cards of a few configurations, and building the modules takes a fraction of a second.
     with torch.device("meta"):
-        n = sum(p.numel() for p in SleepStager(cfg).parameters())
+        return sum(p.numel() for p in SleepStager(cfg).parameters())
+
+
+def _check_parameter_count(cfg: ModelConfig) -> None:
+    n = _parameter_count(cfg)
     if n > MAX_PARAMETERS:
         raise SleepScopeError(
             f"the model card describes a network of {n:,} parameters (more than {MAX_PARAMETERS:,}): no "
@@ -307,6 +314,8 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     # predict applies them: the card travels with the weights it describes
     model.calibration = dict(card.calibration)
     model.familiarity = dict(card.familiarity)
+    # site pre-training's output: predict refuses it until it is fine-tuned on labels
+    model.encoder_only = bool(isinstance(card.metrics, dict) and card.metrics.get("encoder_only", False))
     model.eval()
     return model, card
 
