@@ -252,10 +252,12 @@ def main() -> int:
     ft = child_card.metrics["finetune"]
     h = child_card.metrics["heldout"]
 
-    print(f"\nfine-tuning ({ft['n_train']} epochs trained on, {ft['n_heldout']} held out, {ft['epochs']} passes, "
+    print(f"\nfine-tuning ({ft['n_train']} epochs trained on, {ft['n_heldout']} held out: {ft.get('n_select', '?')} "
+          f"chose the kept pass, {ft.get('n_report', '?')} reported; {ft['epochs']} passes, "
           f"{ft['steps']} steps, lr {ft['lr']}, batch {ft['batch_size']}x{ft['seq_len']}, best pass {ft['best_epoch'] + 1}"
           f"{', encoders frozen' if ft['freeze_encoders'] else ''}):")
-    print(f"  held-out part of night 1: macro-F1 {h['child']['macro_f1']:.3f} vs parent {h['parent']['macro_f1']:.3f}, "
+    print(f"  reported part of night 1 (chose nothing): macro-F1 {h['child']['macro_f1']:.3f} vs parent "
+          f"{h['parent']['macro_f1']:.3f}, "
           f"accuracy {h['child']['accuracy']:.3f} vs {h['parent']['accuracy']:.3f}")
     print(f"\nnight 2 ({NIGHT2}, {before['n']} epochs, wake trimmed to 30 min):")
     print(f"  {'':8s} {'accuracy':>9s} {'macro-F1':>9s} {'kappa':>7s}")
