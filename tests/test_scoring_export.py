@@ -104,9 +104,12 @@ def test_import_csv_text_and_apply(scored, tmp_path):
     yasa = tmp_path / "yasa.txt"
     yasa.write_text("\n".join(["W", "N1", "N2", "N3", "R", "-2"] + ["N2"] * 6) + "\n")
     with ScoringFile.open(rec, path, scorer="ann") as sf:
+        before = sf.labels.copy()
         labels, edit = import_hypnogram(sf, yasa, scorer_name="yasa")
         assert edit is None and labels.tolist() == [0, 1, 2, 3, 4, -1] + [2] * 6
-        before = sf.labels.copy()
+        # without --apply the technician's labels stay as they were (and differ from the import,
+        # so that an import applied by mistake would show)
+        assert (before != labels).any()
         np.testing.assert_array_equal(sf.labels, before)
         cs = tmp_path / "other.csv"
         cs.write_text("epoch,stage\n" + "".join(f"{i},N3\n" for i in range(N)))
