@@ -40,7 +40,7 @@ def test_family_a_default_files_are_byte_identical_to_before(tmp_path):
         "263a535c761c430785dca75523e8c5c2d3831b4c7d4a81571d2f2cd65d5bb478")
 
 
-@pytest.mark.parametrize("family", ["A", "B"])
+@pytest.mark.parametrize("family", ["A", "B", "C"])
 @pytest.mark.parametrize("randomise", [False, True])
 def test_every_family_and_set_up_is_deterministic_per_seed(family, randomise):
     a = syn.synth_night(SHORT, subject=2, night=1, seed=11, family=family, randomise=randomise)
@@ -151,28 +151,39 @@ def _structure(family: str, seed: int) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def structure():
-    return {(f, seed): _structure(f, seed) for f in "AB" for seed in (0, 1)}
+    return {(f, seed): _structure(f, seed) for f in "ABC" for seed in (0, 1)}
 
 
-@pytest.mark.parametrize("stat", ["n3_skew", "spindle_s", "spindle_chirp"])
-def test_family_event_statistics_differ_more_than_seeds_of_one_family(structure, stat):
+def _separation(structure, stat, x, y) -> float:
+    """How far two families' statistic lies apart, relative to two seeds of the same family (the control)."""
+    x0, x1, y0, y1 = (structure[k][stat] for k in ((x, 0), (x, 1), (y, 0), (y, 1)))
+    return abs((x0 + x1) - (y0 + y1)) / 2 / max(abs(x0 - x1), abs(y0 - y1))
+
+
+def test_family_event_statistics_differ_more_than_seeds_of_one_family(structure):
     # N3: B's slow waves are sharp down-states with broad up-states (skewed), A's
-    # are band-limited noise (symmetric); B's spindles are longer chirps that slow
-    # down, A's hold their frequency. Control: the same family under another seed.
-    a0, a1, b0, b1 = (structure[k][stat] for k in (("A", 0), ("A", 1), ("B", 0), ("B", 1)))
-    between = abs((a0 + a1) - (b0 + b1)) / 2
-    within = max(abs(a0 - a1), abs(b0 - b1))
-    assert between > 2 * within, (stat, a0, a1, b0, b1)
+    # band-limited noise and C's Gabor atoms are symmetric; B's spindles are
+    # chirps that slow down, A's and C's hold their frequency; C's spindles are
+    # long, low atoms, A's short. Control: the same family under another seed.
+    sep = {(x, y, stat): _separation(structure, stat, x, y)
+           for x, y in (("A", "B"), ("A", "C"), ("B", "C")) for stat in ("n3_skew", "spindle_s", "spindle_chirp")}
+    assert min(sep["A", "B", stat] for stat in ("n3_skew", "spindle_s", "spindle_chirp")) > 2, sep
+    assert sep["A", "C", "spindle_s"] > 2 and sep["B", "C", "spindle_chirp"] > 2, sep
+    assert sep["B", "C", "n3_skew"] > 2, sep
 
 
 def test_family_stage_spectra_differ_more_than_seeds_of_one_family(structure):
-    def distance(x, y, stage):  # RMS difference of mean log-PSD, 0.5-30 Hz
-        return float(np.sqrt(np.mean((structure[x]["spectra"][stage] - structure[y]["spectra"][stage]) ** 2)))
+    # A against B. (C's stage spectra are close to B's on average: C differs from
+    # both in its events, checked above, not in its mean spectra.)
+    x, y = "A", "B"
+
+    def distance(p, q, stage):  # RMS difference of mean log-PSD, 0.5-30 Hz
+        return float(np.sqrt(np.mean((structure[p]["spectra"][stage] - structure[q]["spectra"][stage]) ** 2)))
 
     ratios = []
     for stage in range(5):
-        within = max(distance(("A", 0), ("A", 1), stage), distance(("B", 0), ("B", 1), stage))
-        between = min(distance(("A", s), ("B", t), stage) for s in (0, 1) for t in (0, 1))
+        within = max(distance((x, 0), (x, 1), stage), distance((y, 0), (y, 1), stage))
+        between = min(distance((x, s), (y, t), stage) for s in (0, 1) for t in (0, 1))
         ratios.append(between / within)
     # W and N1 vary most between subjects in both families (alpha, eyes, drowsiness): the
     # clear separation is in N2 and N3 (spindle trains, slow-wave cycles), and on average.

@@ -218,51 +218,52 @@ def test_n1_drops_alpha_gains_theta_and_rem_is_atonic(nights):
         assert np.median(emg[LABELS == 0]) > np.median(emg[LABELS == 2]) > np.median(emg[LABELS == 4])
 
 
-# ---- family B against the same real data ------------------------------------------------
-# Family B (sleepscope.data.synth.families.family_b) is built apart from A, so it
-# gets its own tolerances, measured on subjects 0-5 at seed 0 (figures in the
-# comments): the same physiological ranges, looser where B is a different "person".
+# ---- families B and C against the same real data ----------------------------------------
+# Families B and C (sleepscope.data.synth.families) are built apart from A, so they
+# get their own tolerances, measured on subjects 0-5 at seed 0 (figures in the
+# comments, B then C): the same physiological ranges, looser where they are different "people".
 
-@pytest.fixture(scope="module")
-def nights_b():
-    return {s: synth_night(LABELS, subject=s, night=1, seed=0, family="B") for s in SUBJECTS}
+@pytest.fixture(scope="module", params=["B", "C"])
+def nights_b(request):
+    return {s: synth_night(LABELS, subject=s, night=1, seed=0, family=request.param) for s in SUBJECTS}
 
 
-def test_family_b_n2_spindles_like_the_real_clip(nights_b):
+def test_other_families_n2_spindles_like_the_real_clip(nights_b):
     real = signal.resample_poly(np.loadtxt(DATA / "data_N2_spindles_15sec_200Hz.txt"), 1, 2)
     real_sigma = float(rel_power(real)["sigma"])  # 0.062
-    per_subject, densities = [], []
+    per_subject, wake, densities = [], [], []
     for n in nights_b.values():
         n2 = epochs(n, "EEG Fpz-Cz", 2)
-        sigma = float(np.median(rel_power(n2)["sigma"]))  # 0.057-0.156
+        sigma = float(np.median(rel_power(n2)["sigma"]))  # B 0.041-0.14, C 0.057-0.34
         per_subject.append(sigma)
-        # B's wake alpha has a wandering phase and reaches into 11-16 Hz: a smaller margin than A's.
-        for stage in (0, 4):
-            assert sigma > 1.5 * float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", stage))["sigma"]))
-        densities.append(sum(count_spindles(x) for x in n2) / (len(n2) / 2))  # 1.4-4.4 per minute
+        assert sigma > 2 * float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 4))["sigma"]))
+        # Wake alpha reaches into 11-16 Hz for a subject with fast alpha: compared over subjects.
+        wake.append(float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["sigma"])))
+        densities.append(sum(count_spindles(x) for x in n2) / (len(n2) / 2))  # B 1.6-4.4, C 3.8-7.2 per minute
     assert real_sigma / 3 < np.median(per_subject) < real_sigma * 3
     assert min(per_subject) > 0.02
+    assert np.median(per_subject) > 2 * np.median(wake)
     assert np.median(densities) >= 1.5
 
 
-def test_family_b_n3_meets_the_aasm_criterion_and_n2_does_not(nights_b):
+def test_other_families_n3_meet_the_aasm_criterion_and_n2_does_not(nights_b):
     real = np.loadtxt(DATA / "data_N3_no-spindles_30sec_100Hz.txt")
     real_swf, real_rms = slow_wave_fraction(real), real.std()  # 0.47, 19.7 µV
     fractions, rms, deltas = [], [], []
     for n in nights_b.values():
         n3 = epochs(n, "EEG Fpz-Cz", 3)
         swf = [slow_wave_fraction(x) for x in n3]
-        fractions.append(float(np.median(swf)))  # 0.71-0.88
+        fractions.append(float(np.median(swf)))  # B 0.61-0.85, C 0.35-0.72
         assert np.mean(np.array(swf) >= 0.2) >= 0.75
-        assert np.median([slow_wave_fraction(x) for x in epochs(n, "EEG Fpz-Cz", 2)]) < 0.2  # 0.04-0.12
-        rms.append(n3.std(axis=1).mean())  # 35-54 µV
-        deltas.append(float(np.median(rel_power(n3)["delta"])))  # 0.97-0.98: purer delta than the clip's (0.85)
+        assert np.median([slow_wave_fraction(x) for x in epochs(n, "EEG Fpz-Cz", 2)]) < 0.2  # B <= 0.20, C <= 0.08
+        rms.append(n3.std(axis=1).mean())  # B 38-54, C 28-63 µV
+        deltas.append(float(np.median(rel_power(n3)["delta"])))  # 0.97-1.00: purer delta than the clip's (0.85)
     assert real_swf / 2 < np.median(fractions) < min(2 * real_swf, 0.95)
     assert real_rms <= np.median(rms) <= 2.5 * real_rms
     assert min(deltas) > 0.8
 
 
-def test_family_b_rem_eye_movements_like_the_real_eog(nights_b):
+def test_other_families_rem_eye_movements_like_the_real_eog(nights_b):
     z = np.load(DATA / "data_EOGs_REM_256Hz.npz")
     loc, roc = z["data"]
     (r90, r99), (d90, d99) = amplitude_profile(signal.resample_poly(loc - roc, 25, 64))  # 92, 268; 1297, 2943
@@ -271,12 +272,13 @@ def test_family_b_rem_eye_movements_like_the_real_eog(nights_b):
     for synth, ref in ((s90, r90), (s99, r99), (e90, d90), (e99, d99)):
         assert ref / 2.5 < synth < ref * 2
     for n in nights_b.values():
-        (_, a99), _ = amplitude_profile(epochs(n, "EOG horizontal", 4).ravel())  # 149-300
-        (_, n99), _ = amplitude_profile(epochs(n, "EOG horizontal", 2).ravel())  # 17-64
-        assert r99 / 3.5 < a99 < r99 * 2.5 and a99 > 1.5 * n99  # some B subjects have few REMs in 4 min
+        (_, a99), _ = amplitude_profile(epochs(n, "EOG horizontal", 4).ravel())  # B 90-312, C 106-284
+        (_, n99), _ = amplitude_profile(epochs(n, "EOG horizontal", 2).ravel())  # B 14-75, C 26-110
+        # Some subjects have few REMs in 4 minutes, some much EEG in the EOG.
+        assert r99 / 3.5 < a99 < r99 * 2.5 and a99 > 1.3 * n99
 
 
-def test_family_b_wake_like_the_real_wake_minutes(nights_b, real_wake):
+def test_other_families_wake_like_the_real_wake_minutes(nights_b, real_wake):
     def log_psd(x):
         f, p = signal.welch(x, FS, nperseg=400, axis=-1)
         m = (f >= 1) & (f <= 30)
@@ -286,10 +288,10 @@ def test_family_b_wake_like_the_real_wake_minutes(nights_b, real_wake):
     for n in nights_b.values():
         for ch in ("EEG Fpz-Cz", "EOG horizontal"):
             w = epochs(n, ch, 0)
-            assert real_rms[ch] / 3 < w.std(axis=1).mean() < real_rms[ch] * 2  # Fpz 11-30, EOG 30-60
-            assert np.corrcoef(log_psd(w), log_psd(real_wake[ch]))[0, 1] > 0.6  # 0.72-0.92
-        pz = float(np.median(rel_power(epochs(n, "EEG Pz-Oz", 0))["alpha"]))  # 0.29-0.72
-        fpz = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["alpha"]))  # 0.03-0.09
+            assert real_rms[ch] / 3 < w.std(axis=1).mean() < real_rms[ch] * 2  # Fpz 10-32, EOG 30-63
+            assert np.corrcoef(log_psd(w), log_psd(real_wake[ch]))[0, 1] > 0.6  # 0.69-0.93
+        pz = float(np.median(rel_power(epochs(n, "EEG Pz-Oz", 0))["alpha"]))  # 0.18-0.79
+        fpz = float(np.median(rel_power(epochs(n, "EEG Fpz-Cz", 0))["alpha"]))  # 0.02-0.09
         assert pz > 2 * fpz  # posterior-dominant
         assert real_rms["EEG Pz-Oz"] / 3 < epochs(n, "EEG Pz-Oz", 0).std(axis=1).mean() < real_rms["EEG Pz-Oz"] * 3.5
         if n.params.alpha_uv >= 3:
@@ -298,7 +300,7 @@ def test_family_b_wake_like_the_real_wake_minutes(nights_b, real_wake):
             assert abs(f[band][np.argmax(p.mean(axis=0)[band])] - n.params.alpha_hz) <= 0.5
 
 
-def test_family_b_n1_drops_alpha_gains_theta_and_rem_is_atonic(nights_b):
+def test_other_families_n1_drop_alpha_gain_theta_and_rem_is_atonic(nights_b):
     for n in nights_b.values():
         w, n1 = rel_power(epochs(n, "EEG Pz-Oz", 0)), rel_power(epochs(n, "EEG Pz-Oz", 1))
         assert np.median(n1["alpha"]) < np.median(w["alpha"])

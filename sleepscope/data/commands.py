@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sleepscope.data.synth.families import family_names
 from sleepscope.errors import SleepScopeError
 
 
@@ -26,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--nights", help="comma-separated night names, e.g. SC4001E0,SC4002E0")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes identical files (default 0)")
     p.add_argument("--workers", type=int, default=2, help="processes generating nights in parallel (default 2)")
-    p.add_argument("--family", default="A", type=str.upper, choices=("A", "B"),
-                   help="physiology family: A (the original generator, default) or B (built independently)")
+    p.add_argument("--family", default="A", type=str.upper, choices=family_names(),
+                   help="physiology family: A (the original generator, default), B or C (each built independently)")
     p.add_argument("--randomise", "--randomize", action="store_true",
                    help="record each subject as a randomly drawn lab would (derivations, EOG montage and leakage, "
                         "gains, sampling rate, filters, mains, artefacts, labels); see docs/synthetic-axes.md")

@@ -12,7 +12,12 @@ does (derivations, EOG montage, gains, filters, artefacts, sampling rate).
 - "B" (`family_b`): built apart from A: resonators and phase oscillators
   driven by a continuous latent sleep depth; slow waves as individual
   up/down cycles, spindles as chirps in refractory trains, saccade-like eye
-  movements that hold their position, arch-shaped alpha.
+  movements that hold their position, arch-shaped alpha;
+- "C" (`family_c`): built apart from both: time-frequency atoms (the
+  matching-pursuit view of sleep EEG) over a background whose spectral shape
+  changes second by second; Ricker-shaped K-complexes and vertex waves,
+  minimum-jerk eye movements, crossfaded stage boundaries and a cyclic
+  alternating pattern in NREM.
 
 Randomness is keyed on (seed, family, subject, night) only, so a night looks
 the same whichever other nights are generated and in whatever order.
@@ -87,4 +92,10 @@ def _family_b(labels: np.ndarray, seed: int, subject: int, night: int) -> Source
     return family_b.sources(labels, seed, subject, night)
 
 
-_GENERATORS = {"A": _family_a, "B": _family_b}
+def _family_c(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
+    from sleepscope.data.synth.families import family_c
+
+    return family_c.sources(labels, seed, subject, night)
+
+
+_GENERATORS = {"A": _family_a, "B": _family_b, "C": _family_c}

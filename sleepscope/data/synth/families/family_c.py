@@ -1,0 +1,378 @@
+"""Family C: sleep EEG as time-frequency atoms, built apart from families A and B.
+
+The signal model follows the matching-pursuit description of sleep EEG
+(Durka et al.; Malinowska et al. 2006, "Micro- and macrostructure of sleep
+EEG"): a recording is a sum of Gabor-like atoms, each with its own time,
+frequency, width and amplitude, over a background whose *spectral shape*
+changes second by second. So:
+
+- the background is synthesised from a per-second power spectrum (a knee
+  aperiodic component whose exponent steepens with sleep depth, plus a beta
+  bump), by inverse short-time Fourier transform with random phases;
+- rhythms are dense streams of atoms: alpha and theta as overlapping Gabor
+  atoms at the subject's frequencies; slow waves as wide low-frequency atoms
+  whose rate and amplitude follow the stage (they overlap into quasi-rhythmic
+  delta);
+- graphoelements are atoms of their own shapes: spindles as long, low,
+  symmetric Gabor atoms at high density; K-complexes and vertex waves as
+  Ricker ("Mexican hat") wavelets, negative first; sawtooth waves as clipped
+  sinusoid trains;
+- the eyes move along minimum-jerk trajectories (rapid eye movements return
+  to the centre exponentially, waking saccades hold); slow eye movements are
+  very low-frequency atoms; blinks are log-normal pulses;
+- stage boundaries are crossfades of every per-second parameter over a random
+  0-20 s window, and NREM alternates between phases with and without bursts
+  of K-complexes and alpha (the cyclic alternating pattern), so borderline
+  epochs come from the microstructure.
+
+Stage rules follow the AASM manual v2.6, as for the other families.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+from scipy import signal
+
+from sleepscope.data.synth.families import FS, Sources
+
+EPOCH_S = 30
+_SUBJECT_KEY = 0xC51
+_NIGHT_KEY = 0xC52
+_SIGNAL_KEY = 0xC53
+_NPERSEG = 2 * FS  # 2-s STFT frames, 1-s hop
+
+# Relative level of each feature per stage, columns W, N1, N2, N3, REM, unscored: the
+# aperiodic exponent itself, then multipliers of the subject's rates and amplitudes.
+_ROWS = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, -1: 5}
+_TABLE = {
+    "exponent": (1.3, 1.7, 2.0, 2.4, 1.9, 1.4),
+    "alpha": (1.0, 0.15, 0.05, 0.02, 0.15, 0.7),
+    "theta": (0.25, 1.0, 0.55, 0.4, 0.85, 0.3),
+    "spindles": (0.0, 0.3, 1.0, 0.45, 0.0, 0.0),
+    "slow": (0.02, 0.1, 0.25, 1.0, 0.05, 0.05),
+    "kcomplex": (0.0, 0.15, 1.0, 0.35, 0.0, 0.0),
+    "vertex": (0.05, 1.0, 0.25, 0.0, 0.1, 0.0),
+    "beta": (1.0, 0.5, 0.3, 0.2, 0.6, 1.0),
+    "muscle": (1.0, 0.35, 0.12, 0.08, 0.05, 1.6),
+    "sem": (0.15, 1.0, 0.2, 0.0, 0.15, 0.0),
+    "rem": (0.0, 0.05, 0.0, 0.0, 1.0, 0.0),
+    "chin": (1.0, 0.7, 0.5, 0.45, 0.12, 1.3),
+}
+
+
+@dataclass(frozen=True)
+class SubjectC:
+    age: int
+    sex: str
+    background_uv: float
+    alpha_hz: float
+    alpha_uv: float  # atom amplitude (Pz-Oz)
+    theta_hz: float
+    theta_uv: float
+    beta_uv: float
+    muscle_uv: float
+    spindle_hz: float
+    spindle_uv: float
+    spindle_per_min: float
+    sw_uv: float  # slow-wave atom amplitude (Fpz-Cz)
+    sw_per_min: float  # N3 atom rate
+    kc_uv: float
+    kc_per_min: float
+    vertex_uv: float
+    sawtooth_uv: float
+    rem_per_min: float
+    rem_uv: float
+    sem_uv: float
+    blink_per_min: float
+    blink_uv: float
+    emg_uv: float
+    crossfade_s: float
+    eog_leak: float
+    start_hour: float
+
+
+def _lu(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def subject_params(seed: int, subject: int) -> SubjectC:
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SUBJECT_KEY, int(subject)]))
+    return SubjectC(
+        age=int(rng.integers(22, 90)),
+        sex="F" if rng.random() < 0.5 else "M",
+        background_uv=_lu(rng, 3.0, 7.0),
+        alpha_hz=float(np.clip(rng.normal(10.0, 0.8), 8.2, 12.0)),
+        alpha_uv=1.0 if rng.random() < 0.08 else _lu(rng, 4.0, 12.0),
+        theta_hz=float(rng.uniform(5.0, 7.0)),
+        theta_uv=_lu(rng, 4.0, 9.0),
+        beta_uv=_lu(rng, 1.5, 4.0),
+        muscle_uv=_lu(rng, 1.0, 7.0),
+        spindle_hz=float(np.clip(rng.normal(13.2, 0.8), 11.5, 15.5)),
+        spindle_uv=_lu(rng, 14.0, 28.0),
+        spindle_per_min=_lu(rng, 4.0, 10.0),
+        sw_uv=_lu(rng, 75.0, 110.0),
+        sw_per_min=_lu(rng, 40.0, 70.0),
+        kc_uv=_lu(rng, 60.0, 140.0),
+        kc_per_min=_lu(rng, 1.0, 3.0),
+        vertex_uv=_lu(rng, 35.0, 90.0),
+        sawtooth_uv=_lu(rng, 15.0, 40.0),
+        rem_per_min=_lu(rng, 15.0, 45.0),
+        rem_uv=_lu(rng, 150.0, 350.0),
+        sem_uv=_lu(rng, 60.0, 160.0),
+        blink_per_min=_lu(rng, 6.0, 20.0),
+        blink_uv=_lu(rng, 90.0, 200.0),
+        emg_uv=_lu(rng, 2.0, 4.5),
+        crossfade_s=float(rng.uniform(4.0, 20.0)),
+        eog_leak=float(rng.uniform(0.1, 0.45)),
+        start_hour=float(rng.uniform(21.5, 24.0)),
+    )
+
+
+def night_params(seed: int, subject: int, night: int) -> SubjectC:
+    base = subject_params(seed, subject)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _NIGHT_KEY, int(subject), int(night)]))
+    jitter = ("background_uv", "alpha_uv", "spindle_uv", "spindle_per_min", "sw_uv", "kc_per_min", "rem_per_min",
+              "blink_per_min", "muscle_uv", "emg_uv")
+    changes = {k: getattr(base, k) * float(np.exp(rng.normal(0.0, 0.08))) for k in jitter}
+    changes["start_hour"] = float(rng.uniform(21.5, 24.0))
+    return replace(base, **changes)
+
+
+# ---- per-second parameters ------------------------------------------------------
+
+def _per_second(rng: np.random.Generator, labels: np.ndarray, s: SubjectC) -> dict[str, np.ndarray]:
+    """Every table row per second: crossfaded across stage changes, with per-epoch atypicality."""
+    rows = np.array([_ROWS.get(int(c), 5) for c in labels])
+    n = len(labels)
+    out = {}
+    # Atypical epochs: a share of each stage's features borrowed from a random other stage.
+    other = rng.integers(0, 5, n)
+    borrow = np.where(rng.random(n) < 0.25, rng.uniform(0.1, 0.4, n), 0.0)
+    borrow[(labels == 3) | (labels == 2)] *= 0.5  # the N2/N3 rule is kept below
+    for key, values in _TABLE.items():
+        v = np.asarray(values)
+        per_epoch = (1 - borrow) * v[rows] + borrow * v[other]
+        out[key] = np.repeat(per_epoch, EPOCH_S)
+    # Crossfade: a linear ramp over a random window centred on each boundary.
+    n_sec = n * EPOCH_S
+    width = max(1, int(s.crossfade_s))
+    kernel = np.ones(width) / width
+    for key in out:
+        padded = np.concatenate([np.full(width, out[key][0]), out[key], np.full(width, out[key][-1])])
+        out[key] = np.convolve(padded, kernel, mode="same")[width: width + n_sec]
+    # N2 never reaches N3's slow-wave density, N3 never falls below it.
+    sec_labels = np.repeat(labels, EPOCH_S)
+    out["slow"] = np.where(sec_labels == 2, np.minimum(out["slow"], 0.25), out["slow"])
+    out["slow"] = np.where(sec_labels == 3, np.maximum(out["slow"], 0.85), out["slow"])
+    # Cyclic alternating pattern in NREM: A-phases (bursts) of 2-60 s between quieter B-phases.
+    nrem = np.isin(sec_labels, (1, 2, 3)).astype(float)
+    phase_a = (np.sin(2 * np.pi * np.cumsum(rng.uniform(1 / 60, 1 / 20, n_sec))) > 0.4).astype(float) * nrem
+    out["cap"] = phase_a
+    # Eyes open for a share of each wake epoch, in runs of seconds.
+    open_share = np.repeat(rng.uniform(0.0, 0.7, n) * (labels == 0), EPOCH_S)
+    out["eyes_open"] = signal.medfilt((rng.random(n_sec) < open_share).astype(float), 5)
+    return out
+
+
+# ---- generators -----------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _istft_gain(nperseg: int) -> float:
+    """Output RMS of the STFT synthesis for a flat unit spectrum (normalises it to µV)."""
+    rng = np.random.default_rng(0)
+    n_frames, n_bins = 400, nperseg // 2 + 1
+    z = rng.standard_normal((n_bins, n_frames)) + 1j * rng.standard_normal((n_bins, n_frames))
+    _, x = signal.istft(z, fs=FS, nperseg=nperseg, noverlap=nperseg // 2)
+    return float(np.std(x[nperseg:-nperseg]))
+
+
+def _tf_noise(rng: np.random.Generator, n_sec: int, psd: np.ndarray) -> np.ndarray:
+    """Gaussian noise whose spectrum follows `psd` (bins x seconds, relative power), unit RMS where psd sums to 1."""
+    n_bins = psd.shape[0]
+    frames = psd.shape[1]
+    z = (rng.standard_normal((n_bins, frames), dtype=np.float32)
+         + 1j * rng.standard_normal((n_bins, frames), dtype=np.float32)) * np.sqrt(psd * n_bins).astype(np.float32)
+    _, x = signal.istft(z, fs=FS, nperseg=_NPERSEG, noverlap=_NPERSEG // 2)
+    x = x[: n_sec * FS] / _istft_gain(_NPERSEG)
+    return np.pad(x, (0, n_sec * FS - len(x))).astype(np.float32)
+
+
+def _background_psd(freqs: np.ndarray, exponent: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Per-second relative spectra: a knee aperiodic 1 / (k + f^chi), plus a 15-30 Hz bump for beta."""
+    f = freqs[:, None]
+    aperiodic = 1.0 / (1.5 + np.maximum(f, 0.2) ** exponent[None, :])
+    bump = 0.004 * beta[None, :] * np.exp(-0.5 * ((f - 21.0) / 5.0) ** 2)
+    p = aperiodic + bump
+    p[freqs < 0.3] = 0.0
+    return p / p.sum(axis=0, keepdims=True)
+
+
+def _atoms(rng: np.random.Generator, n: int, rate_per_min: np.ndarray, make, scale=None) -> np.ndarray:
+    """Stamp atoms from `make(rng, k) -> (k, L) templates` at Poisson times of a per-second rate,
+    each scaled by `scale` (per second) where given."""
+    out = np.zeros(n, dtype=np.float32)
+    counts = rng.poisson(np.maximum(rate_per_min, 0.0) / 60.0)
+    if counts.sum() == 0:
+        return out
+    sec = np.repeat(np.arange(len(rate_per_min)), counts)
+    t = sec + rng.random(len(sec))
+    tpl = make(rng, len(t))
+    if scale is not None:
+        tpl = tpl * scale[sec][:, None]
+    start = np.round(t * FS).astype(np.int64) - tpl.shape[1] // 2
+    idx = start[:, None] + np.arange(tpl.shape[1])[None, :]
+    keep = (idx >= 0) & (idx < n)
+    np.add.at(out, idx[keep], tpl[keep].astype(np.float32))
+    return out
+
+
+def _gabor(rng, k, hz, hz_sd, sigma_lo, sigma_hi, amp, length_s):
+    t = (np.arange(int(length_s * FS)) - int(length_s * FS) // 2) / FS
+    f = np.maximum(hz + rng.normal(0, hz_sd, k), 0.3)[:, None]
+    sigma = rng.uniform(sigma_lo, sigma_hi, k)[:, None]
+    a = amp * rng.lognormal(0, 0.3, k)[:, None]
+    return a * np.exp(-0.5 * (t / sigma) ** 2) * np.cos(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi, k)[:, None])
+
+
+def _ricker(rng, k, width_lo, width_hi, amp, length_s):
+    t = (np.arange(int(length_s * FS)) - int(length_s * FS) // 2) / FS
+    w = rng.uniform(width_lo, width_hi, k)[:, None]
+    u = (t / w) ** 2
+    # Negative first: the surface-negative sharp component of K-complexes and vertex waves.
+    return -amp * rng.lognormal(0, 0.25, k)[:, None] * (1 - u) * np.exp(-u / 2)
+
+
+def _min_jerk(tau: np.ndarray) -> np.ndarray:
+    tau = np.clip(tau, 0, 1)
+    return 10 * tau ** 3 - 15 * tau ** 4 + 6 * tau ** 5
+
+
+def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
+    s = night_params(seed, subject, night)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SIGNAL_KEY, int(subject), int(night)]))
+    labels = np.asarray(labels, dtype=np.int64)
+    n_sec = len(labels) * EPOCH_S
+    T = n_sec * FS
+    p = _per_second(rng, labels, s)
+    eyes_open = p["eyes_open"]
+    cap = p["cap"]
+
+    def up(x: np.ndarray) -> np.ndarray:
+        return np.repeat(np.asarray(x, dtype=np.float32), FS)
+
+    freqs = np.fft.rfftfreq(_NPERSEG, 1.0 / FS)
+    frames = np.concatenate([p["exponent"][:1], p["exponent"]])  # istft frames sit on whole seconds
+    beta_frames = np.concatenate([p["beta"][:1], p["beta"]])
+    psd = _background_psd(freqs, frames, beta_frames)
+    level = s.background_uv * (0.8 + 0.25 * np.clip(p["exponent"] - 1.3, 0, 2))
+    bg = tuple(up(level) * _tf_noise(rng, n_sec, psd) for _ in range(2))
+    beta = tuple(up(s.beta_uv * p["beta"]) * _tf_noise(
+        rng, n_sec, np.repeat((np.exp(-0.5 * ((freqs - 22.0) / 4.0) ** 2))[:, None], n_sec + 1, axis=1)
+        / np.exp(-0.5 * ((freqs - 22.0) / 4.0) ** 2).sum()) for _ in range(2))
+    muscle_shape = np.where(freqs > 22.0, 1.0, 0.0)
+    muscle = tuple(up(s.muscle_uv * p["muscle"] * (1 + 0.8 * cap)) * _tf_noise(
+        rng, n_sec, np.repeat((muscle_shape / muscle_shape.sum())[:, None], n_sec + 1, axis=1)) for _ in range(2))
+
+    alpha_rate = 180.0 * p["alpha"] * (1 - 0.8 * eyes_open) * (1 + 0.5 * cap)
+    alpha = tuple(_atoms(rng, T, alpha_rate, lambda r, k: _gabor(r, k, s.alpha_hz, 0.3, 0.3, 0.8, s.alpha_uv * 0.6,
+                                                                  4.0)) for _ in range(2))
+    theta_rate = 150.0 * p["theta"]
+    theta = tuple(_atoms(rng, T, theta_rate, lambda r, k: _gabor(r, k, s.theta_hz, 0.6, 0.12, 0.3, s.theta_uv * 0.8,
+                                                                  1.6)) for _ in range(2))
+    # Slow-wave atoms grow in number and size with depth: N2 keeps under the N3 rule.
+    sw_rate = s.sw_per_min * p["slow"] ** 1.5
+    sw_size = 0.15 + 0.85 * p["slow"]
+    slow = _atoms(rng, T, sw_rate, lambda r, k: _gabor(r, k, 1.0, 0.3, 0.3, 0.6, s.sw_uv, 4.0), sw_size)
+    slow_alt = _atoms(rng, T, sw_rate, lambda r, k: _gabor(r, k, 1.0, 0.3, 0.3, 0.6, s.sw_uv, 4.0), sw_size)
+    slow += _atoms(rng, T, s.kc_per_min * p["kcomplex"] * (0.4 + 1.5 * cap),
+                   lambda r, k: _ricker(r, k, 0.12, 0.2, s.kc_uv, 1.6))
+    spindle = _atoms(rng, T, s.spindle_per_min * p["spindles"],
+                     lambda r, k: _gabor(r, k, s.spindle_hz, 0.6, 0.3, 0.6, s.spindle_uv, 3.0))
+    spindle_alt = _atoms(rng, T, 0.5 * s.spindle_per_min * p["spindles"],
+                         lambda r, k: _gabor(r, k, s.spindle_hz, 0.6, 0.3, 0.6, 0.5 * s.spindle_uv, 3.0))
+    vertex = _atoms(rng, T, 3.0 * p["vertex"], lambda r, k: _ricker(r, k, 0.04, 0.07, s.vertex_uv, 0.8))
+
+    def sawtooth(r, k):
+        t = np.arange(int(3.0 * FS)) / FS
+        f = r.uniform(2.0, 5.0, k)[:, None]
+        env = np.sin(np.pi * np.clip(t[None, :] / r.uniform(1.0, 3.0, k)[:, None], 0, 1))
+        return s.sawtooth_uv * env * np.tanh(2.0 * np.sin(2 * np.pi * f * t[None, :]))
+
+    vertex += _atoms(rng, T, 2.0 * p["rem"], sawtooth)
+
+    # Eyes.
+    def rem_move(r, k):
+        t = np.arange(int(3.0 * FS)) / FS
+        dur = r.uniform(0.08, 0.2, k)[:, None]
+        back = r.uniform(0.5, 1.5, k)[:, None]
+        pos = _min_jerk((t[None, :] - 0.3) / dur) * np.exp(-np.maximum(t[None, :] - 0.3 - dur, 0) / back)
+        return r.choice([-1.0, 1.0], k)[:, None] * s.rem_uv * r.lognormal(0, 0.35, k)[:, None] * pos
+
+    phasic = p["rem"] * (rng.random(n_sec) < np.repeat(rng.uniform(0.3, 1.0, len(labels)), EPOCH_S))
+    eye = _atoms(rng, T, s.rem_per_min * phasic, rem_move)
+    eye += _atoms(rng, T, 2.0 * s.sem_uv / 100 * p["sem"] * (1 - eyes_open),
+                  lambda r, k: _gabor(r, k, 0.25, 0.08, 1.5, 3.0, s.sem_uv, 12.0))
+    gaze = np.zeros(T, dtype=np.float32)
+    t_sac = np.flatnonzero(rng.random(n_sec) < 0.7 * eyes_open)
+    if len(t_sac):
+        targets = rng.normal(0.0, 160.0, len(t_sac))
+        steps = np.diff(np.concatenate([[0.0], targets]))
+        ramp = np.diff(_min_jerk(np.arange(8) / 7.0), prepend=0.0)
+        impulses = np.zeros(T, dtype=np.float32)
+        impulses[t_sac * FS + rng.integers(0, FS - 8, len(t_sac))] = steps
+        gaze = np.cumsum(np.convolve(impulses, ramp, mode="same")).astype(np.float32) * up(eyes_open)
+    eye += gaze
+
+    def blink(r, k):
+        t = np.arange(1, int(0.6 * FS) + 1) / FS
+        m = r.uniform(0.08, 0.14, k)[:, None]
+        shape = np.exp(-0.5 * (np.log(t[None, :] / m) / 0.45) ** 2)
+        return s.blink_uv * r.lognormal(0, 0.25, k)[:, None] * shape
+
+    blink_sig = _atoms(rng, T, s.blink_per_min * eyes_open, blink)
+
+    sec_labels = np.repeat(labels, EPOCH_S)
+    movement = 0.02 + 0.5 * (sec_labels == 0) + 1.5 * (sec_labels == -1) + 0.1 * cap
+    comps = {
+        "background": bg,
+        "alpha": alpha,
+        "theta": theta,
+        "slow": (slow, slow_alt),
+        "spindle": (spindle, spindle_alt),
+        "vertex": (vertex, None),
+        "beta": beta,
+        "muscle": muscle,
+    }
+    start = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 43) % 900 + max(0, night - 1),
+                                                   seconds=int(s.start_hour * 3600) // 30 * 30)
+    return Sources(
+        family="C",
+        components={k: (m.astype(np.float32, copy=False), None if a is None else a.astype(np.float32, copy=False))
+                    for k, (m, a) in comps.items()},
+        eye=eye.astype(np.float32, copy=False),
+        blink=blink_sig,
+        movement_per_min=movement,
+        aux=_aux(rng, s, p, start),
+        eog_leak=s.eog_leak,
+        age=s.age,
+        sex=s.sex,
+        start_time=start,
+        params=s,
+    )
+
+
+def _aux(rng, s: SubjectC, p: dict[str, np.ndarray], start: dt.datetime) -> dict[str, np.ndarray]:
+    n_sec = len(p["chin"])
+    breaths = np.cumsum(rng.uniform(0.2, 0.3) * (1 + 0.1 * p["beta"] * rng.standard_normal(n_sec)))
+    resp = np.clip(rng.uniform(300, 700) * np.sin(2 * np.pi * breaths), -2048, 2047)
+    emg = np.clip(s.emg_uv * p["chin"] * rng.lognormal(0, 0.2, n_sec) + (rng.random(n_sec) < 0.03 * p["rem"]) * 0.8,
+                  0.05, 5.0)
+    hours = start.hour + start.minute / 60 + np.arange(n_sec) / 3600.0
+    temp = np.clip(rng.uniform(36.6, 37.2) + 0.3 * np.cos(2 * np.pi * (hours - 17.5) / 24.0), 34.0, 40.0)
+    marker = np.full(n_sec, rng.uniform(850.0, 950.0))
+    return {"Resp oro-nasal": resp.astype(np.float32), "EMG submental": emg.astype(np.float32),
+            "Temp rectal": temp.astype(np.float32), "Event marker": marker.astype(np.float32)}
