@@ -1,0 +1,76 @@
+"""A banner above the traces: what the model reads, and when its suggestions should not be trusted.
+
+Shown when the recording lacks the EEG or the EOG (the model reads the other
+alone), when the channels differ from what the model learned, when epochs
+are artefact, and, most visibly, when the familiarity check finds the
+recording unlike what the model learned. The text comes from the core
+(``Prediction.notes``, ``ChannelChoice``): the banner only shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel
+
+_INFO = "background:#fff4ce; color:#3d3000; border-bottom:1px solid #e0c060; padding:4px 8px;"
+_WARN = "background:#fde7e9; color:#5c0010; border-bottom:2px solid #c42b1c; padding:4px 8px; font-weight:600;"
+
+
+class ModelNotice(QFrame):
+    """The banner; hidden when there is nothing to say."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("model_notice")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label)
+        self._channels: list[str] = []
+        self.unfamiliar = False
+        self.hide()
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def clear(self) -> None:
+        self._channels = []
+        self.unfamiliar = False
+        self.label.clear()
+        self.hide()
+
+    def show_recording(self, recording: Any) -> None:
+        """Before pre-scoring: which channels the model will read, and a note when one is missing."""
+        self.clear()
+        choice = getattr(recording, "channel_choice", None)
+        if choice is None:
+            return
+        self._channels = choice.lines()
+        self.label.setToolTip("The model reads:\n" + "\n".join(self._channels))
+        notes = [f"No {kind} channel: the model pre-scores from the {other} alone."
+                 for kind, other, name in (("EOG", "EEG", choice.eog), ("EEG", "EOG", choice.eeg)) if name is None]
+        if notes or not choice.learned:
+            self._show(notes + ["Channels in use — " + "; ".join(self._channels)], warn=False)
+
+    def show_prediction(self, prediction: Any) -> None:
+        """After pre-scoring: the prediction's notes (unfamiliar recording first, in red)."""
+        if prediction is None:
+            return
+        notes = prediction.notes()
+        fam = getattr(prediction, "familiarity", None)
+        self.unfamiliar = fam is not None and not fam.familiar
+        if not notes and not self._channels:
+            self.hide()
+            return
+        lines = [n[0].upper() + n[1:] for n in notes]
+        if self._channels and (self.unfamiliar or any("channel" in n for n in notes)):
+            lines.append("Channels in use — " + "; ".join(self._channels))
+        if lines:
+            self._show(lines, warn=self.unfamiliar)
+
+    def _show(self, lines: list[str], warn: bool) -> None:
+        self.label.setText("\n".join(lines))
+        self.setStyleSheet(_WARN if warn else _INFO)
+        self.show()
