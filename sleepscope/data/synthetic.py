@@ -23,7 +23,7 @@ night) (and the family); subject parameters depend on (seed, subject) only.
 Physiology families and randomised acquisition
 ----------------------------------------------
 `family` names an independently built signal model of the stages
-(`sleepscope.data.synth.families`: "A" the original, "B" a second one), so
+(`sleepscope.data.synth.families`: "A" the original, "B" and "C" built apart), so
 that a model can be trained on one and judged on another. `randomise=True`
 records the night the way a randomly drawn lab would
 (`sleepscope.data.synth.acquisition`: derivations, EOG montage and leakage,
@@ -191,7 +191,7 @@ def synth_night(
 ) -> SyntheticNight:
     """Generate the signals of one night that follows `labels` (stage codes per 30-s epoch, -1 unscored).
 
-    `family` chooses the physiology ("A", "B"); `randomise` records it with a
+    `family` chooses the physiology ("A", "B", "C"); `randomise` records it with a
     randomly drawn lab set-up instead of Sleep-EDF's. UNSCORED epochs carry
     wake-like signal with movement artefacts, as Sleep-EDF's `Movement time`
     and `Sleep stage ?` do.
