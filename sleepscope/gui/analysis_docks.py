@@ -1,4 +1,5 @@
-"""The analysis parts of the window: spectrogram above the hypnogram, statistics, review queue, "why this stage", report.
+"""The analysis parts of the window: spectrogram above the hypnogram, statistics, review queue, "why this stage",
+report, and the page length for browsing (View → Page length).
 
 `AnalysisDocks(window)` adds them to a MainWindow through its public parts
 (controller, trace and hypnogram views, menus) and follows the controller's
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from sleepscope.errors import SleepScopeError
@@ -23,7 +24,7 @@ from sleepscope.gui.evidence_panel import EventOverlay, EvidencePanel
 from sleepscope.gui.review_panel import ReviewPanel
 from sleepscope.gui.spectrogram_view import SpectrogramView
 from sleepscope.gui.stats_panel import StatsPanel
-from sleepscope.gui.trace_view import LANE_DIVS
+from sleepscope.gui.trace_view import LANE_DIVS, PAGE_LENGTHS
 
 REPORT_FILTER = "PDF report (*.pdf);;HTML report (*.html)"
 
@@ -94,8 +95,18 @@ class AnalysisDocks(QObject):
             after = actions[actions.index(before) + 1] if before in actions[:-1] else None
             file_menu.insertAction(after, self.act_report) if after is not None else file_menu.addAction(self.act_report)
         view_menu = _menu(window, "View")
+        self.page_actions: dict[float, QAction] = {}
         if view_menu is not None:
             view_menu.addSeparator()
+            pages = view_menu.addMenu("Page length")
+            group = QActionGroup(pages)
+            for seconds in PAGE_LENGTHS:
+                act = QAction(f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min", pages, checkable=True)
+                act.setChecked(seconds == window.trace.page_seconds)
+                act.triggered.connect(lambda _=False, s=seconds: window.trace.set_page_seconds(s))
+                group.addAction(act)
+                pages.addAction(act)
+                self.page_actions[seconds] = act
             self.act_spectrogram = QAction("EEG spectrogram", window, checkable=True)
             self.act_spectrogram.setChecked(True)
             self.act_spectrogram.toggled.connect(self.spectrogram.setVisible)

@@ -50,6 +50,13 @@ def hypnodensity_image(probs: np.ndarray, rows: int = DENSITY_ROWS) -> np.ndarra
     return lut[idx]
 
 
+def density_legend_html() -> str:
+    """'Confidence' over the stage colours of the hypnodensity, top of the stack first."""
+    chips = [f"<span style='color:{COLORS[s]}'>■</span>{'R' if s is Stage.REM else s.name}"
+             for s in reversed(STACK_ORDER)]
+    return "Confidence<br>" + " ".join(chips[:3]) + "<br>" + " ".join(chips[3:])
+
+
 def stage_runs(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, ends, stage) of each run of equal labels."""
     labels = np.asarray(labels)
@@ -212,6 +219,8 @@ class HypnogramView(QWidget):
             self._plots.append(plot)
             self._cursors.append(cursor)
         self._labels_items = [self._glw.getItem(r, 0) for r in range(len(names))]
+        # The hypnodensity's colour legend, in its row's name column.
+        self._labels_items[0].setText(density_legend_html(), size="8pt", color="#2b2f36")
 
         dens = self._plots[0]
         dens.setYRange(0, 1, padding=0)

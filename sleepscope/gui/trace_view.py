@@ -44,6 +44,9 @@ SECOND5_PEN = pg.mkPen("#c9ced4", width=1)
 EPOCH_PEN = pg.mkPen("#7d8793", width=1.5)
 REF_PEN = pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DashLine)
 CONTEXT_BRUSH = pg.mkBrush("#eceef1")
+SCALE_PEN = pg.mkPen("#1b1f24", width=2)
+#: Page lengths offered for browsing (s); scoring stays per 30-s epoch.
+PAGE_LENGTHS = (30.0, 60.0, 120.0, 300.0)
 
 
 @dataclass
@@ -221,6 +224,10 @@ class TraceView(QWidget):
         self._grid5 = pg.PlotCurveItem(pen=SECOND5_PEN, connect="pairs", antialias=False)
         self._epoch_lines = pg.PlotCurveItem(pen=EPOCH_PEN, connect="pairs", antialias=False)
         self._refs = pg.PlotCurveItem(pen=REF_PEN, connect="pairs", antialias=False)
+        # One division tall at the right edge of each lane, labelled in µV: the amplitude scale bar.
+        self._scale = pg.PlotCurveItem(pen=SCALE_PEN, connect="pairs", antialias=False)
+        item.addItem(self._scale)
+        self._scale_labels: dict[str, pg.TextItem] = {}
         # Opaque rectangles: alpha-blending two thirds of the view on each flip is slow.
         self._ctx = [QGraphicsRectItem(), QGraphicsRectItem()]
         for r in self._ctx:
@@ -240,6 +247,7 @@ class TraceView(QWidget):
         self._filter = DisplayFilter()
         self._kind_filters: dict[str, DisplayFilter] = {}
         self._context = True
+        self._page_epochs = 1
         self._epoch = 0
         self._lanes: tuple | None = None
         self.last_render_s = 0.0
@@ -315,6 +323,8 @@ class TraceView(QWidget):
         if name in self._curves:
             item.removeItem(self._curves.pop(name))
             item.removeItem(self._labels.pop(name))
+        if name in self._scale_labels:
+            item.removeItem(self._scale_labels.pop(name))
         if name in self._shown:
             self._shown.remove(name)
 
@@ -379,8 +389,24 @@ class TraceView(QWidget):
     def baseline(self, lane: int) -> float:
         return -lane * LANE_DIVS
 
+    def set_page_seconds(self, seconds: float) -> None:
+        """Show pages of `seconds` (a whole number of epochs) holding the current epoch; 30 s: one epoch."""
+        self._page_epochs = max(1, int(round(seconds / EPOCH_S)))
+        self.render()
+
+    @property
+    def page_seconds(self) -> float:
+        return self._page_epochs * EPOCH_S
+
     def window_s(self) -> tuple[float, float]:
         """The visible time span in seconds from the recording start."""
+        if self._page_epochs > 1:
+            # Pages in whole blocks, so the traces stay put while the cursor moves through one.
+            first = (self._epoch // self._page_epochs) * self._page_epochs
+            last = first + self._page_epochs
+            if self._n_epochs:
+                last = min(last, self._n_epochs)
+            return first * EPOCH_S, last * EPOCH_S
         t0 = self._epoch * EPOCH_S
         t1 = t0 + EPOCH_S
         if self._context:
@@ -396,7 +422,7 @@ class TraceView(QWidget):
         n_lanes = max(1, len(self._shown))
         top, bottom = LANE_DIVS / 2, self.baseline(n_lanes - 1) - LANE_DIVS / 2
         if not self._channels or self._n_epochs == 0:
-            for c in (self._grid, self._grid5, self._epoch_lines, self._refs):
+            for c in (self._grid, self._grid5, self._epoch_lines, self._refs, self._scale):
                 c.setData([], [])
             item.getAxis("left").setTicks([[]])
             self._lanes = None
@@ -408,6 +434,9 @@ class TraceView(QWidget):
         px = max(100, int(item.getViewBox().width()))
         ref_x: list[float] = []
         ref_y: list[float] = []
+        scale_x: list[float] = []
+        scale_y: list[float] = []
+        bar_x = t1 - (t1 - t0) * 0.004
         ticks = []
         for lane, name in enumerate(self._shown):
             disp = self._display[name]
@@ -427,9 +456,14 @@ class TraceView(QWidget):
                 for sgn in (1, -1):
                     ref_x += [t0, t1]
                     ref_y += [base + sgn * REFERENCE_UV / disp.gain] * 2
+            scale_x += [bar_x, bar_x]
+            scale_y += [lane_top - 1.25, lane_top - 0.25]
+            self._scale_label(name, f"{disp.gain:g} µV", bar_x, lane_top - 0.75)
         self._refs.setData(np.asarray(ref_x, float), np.asarray(ref_y, float))
+        self._scale.setData(np.asarray(scale_x, float), np.asarray(scale_y, float))
         secs = np.arange(np.ceil(t0), np.floor(t1) + 1)
-        minor = secs[(secs % 5) != 0]
+        # A 1-s grid over minutes of signal is a grey wash: then only every 5 s.
+        minor = secs[(secs % 5) != 0] if t1 - t0 <= 3 * EPOCH_S else secs[:0]
         fives = secs[((secs % 5) == 0) & ((secs % EPOCH_S) != 0)]
         epochs = secs[(secs % EPOCH_S) == 0]
         for curve, xs in ((self._grid, minor), (self._grid5, fives), (self._epoch_lines, epochs)):
@@ -453,6 +487,19 @@ class TraceView(QWidget):
         item.getViewBox().prepareForPaint()
         self.last_render_s = time.perf_counter() - tic
         self.rendered.emit(self.last_render_s)
+
+    def _scale_label(self, name: str, text: str, x: float, y: float) -> None:
+        label = self._scale_labels.get(name)
+        if label is None:
+            label = pg.TextItem("", color="#1b1f24", anchor=(1, 0.5))
+            font = QFont()
+            font.setPointSize(8)
+            label.setFont(font)
+            self._plot.getPlotItem().addItem(label)
+            self._scale_labels[name] = label
+        if label.toPlainText() != text:  # setText re-lays out HTML: only when it changed
+            label.setText(text)
+        label.setPos(x, y)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
