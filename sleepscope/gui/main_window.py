@@ -38,6 +38,7 @@ from sleepscope.gui.dialogs import (
 )
 from sleepscope.gui.analysis_docks import AnalysisDocks
 from sleepscope.gui.display_panel import DisplayPanel
+from sleepscope.gui.events_panel import EventsDock
 from sleepscope.gui.finetune_dialog import install_model_actions
 from sleepscope.gui.hypnogram_view import HypnogramView
 from sleepscope.gui.keymap import KeyDispatcher, keyboard_help_html, make_action
@@ -164,6 +165,8 @@ class MainWindow(QMainWindow):
         self._connect()
         # Spectrogram, statistics, review queue, "why this stage" and File → Report (their own module).
         self.analysis = AnalysisDocks(self)
+        # Events, notes and lights: the drag on the traces and their dock (their own module).
+        self.events = EventsDock(self)
         self.panel.load(self.settings)
         self._apply_display(save=False)
         self.trace.set_context(self.settings.show_context)
@@ -210,6 +213,8 @@ class MainWindow(QMainWindow):
             "next": lambda: c.move(1), "previous": lambda: c.move(-1),
             "forward": lambda: c.move(10), "back": lambda: c.move(-10),
             "first": lambda: c.go_to(0), "last": lambda: c.go_to(c.n_epochs - 1),
+            "lights_off": lambda: self.events.lights_here("off"), "lights_on": lambda: self.events.lights_here("on"),
+            "mark_artefact": lambda: self.events.mark_epoch(),
         }
         for s in Stage:
             h[f"stage_{s.name.lower()}"] = lambda st=s: c.set_stage(st)
@@ -240,6 +245,7 @@ class MainWindow(QMainWindow):
         self.act_export_edf = self._action(exp, "Hypnogram as EDF+…", lambda: self.export("edf"))
         self.act_export_csv = self._action(exp, "Hypnogram as CSV (epochs counted from 0)…",
                                            lambda: self.export("csv"))
+        self.act_export_events = self._action(exp, "Events, notes and lights as CSV…", lambda: self.export("events"))
         self.act_export_stats = self._action(exp, "Sleep statistics…", lambda: self.export("stats"))
         self.export_menu = exp
         self.act_properties = self._action(f, "P&roperties…", self.show_properties)
@@ -262,6 +268,9 @@ class MainWindow(QMainWindow):
         t(s, "accept", self.controller.accept_model)
         t(s, "next_doubtful", lambda: self.controller.next_attention(1))
         t(s, "prev_doubtful", lambda: self.controller.next_attention(-1))
+        s.addSeparator()
+        for name in ("lights_off", "lights_on", "mark_artefact"):
+            t(s, name, self._key_handlers()[name])
         s.addSeparator()
         self.act_import_reference = self._action(s, "Copy reference scorer's labels…", self.import_reference)
 
@@ -470,6 +479,7 @@ class MainWindow(QMainWindow):
         self.controller.attach(scoring, start_at=resume_epoch(scoring))
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
+        self.events.show_scoring(scoring)
         name = recording.path.name if recording.path is not None else "unsaved recording"
         self.setWindowTitle(f"{name}{' (read-only)' if scoring.readonly else ''} — {APP_TITLE}")
         self._update_actions()
@@ -558,6 +568,7 @@ class MainWindow(QMainWindow):
         self.trace.clear()
         self.hypnogram.set_night(0, self.hypnogram._axis.start_time)
         self.analysis.clear()
+        self.events.show_scoring(None)
         self.setWindowTitle(APP_TITLE)
         self._update_actions()
         self._update_status()
@@ -577,12 +588,12 @@ class MainWindow(QMainWindow):
         """Export the technician's labels; asks for a file name."""
         if self.scoring is None or self.recording is None:
             return None
-        suffix = {"edf": ".edf", "csv": ".csv", "stats": ".txt *.json"}[kind]
+        suffix = {"edf": ".edf", "csv": ".csv", "events": ".csv", "stats": ".txt *.json"}[kind]
         title = {"edf": "Export hypnogram (EDF+)", "csv": "Export hypnogram (CSV)",
-                 "stats": "Export sleep statistics"}[kind]
+                 "events": "Export events, notes and lights (CSV)", "stats": "Export sleep statistics"}[kind]
         base = self.recording.path.with_suffix("") if self.recording.path is not None else Path(
             self.settings.last_folder) / "recording"
-        default = str(base) + {"edf": "-scored-Hypnogram.edf", "csv": "-hypnogram.csv",
+        default = str(base) + {"edf": "-scored-Hypnogram.edf", "csv": "-hypnogram.csv", "events": "-events.csv",
                                "stats": "-statistics.txt"}[kind]
         chosen, _ = QFileDialog.getSaveFileName(self, title, default, f"*{suffix}")
         if not chosen:
@@ -902,7 +913,8 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.scoring is not None
         writable = has and not self.scoring.readonly
-        for act in (self.act_close, self.act_export_edf, self.act_export_csv, self.act_export_stats,
+        for act in (self.act_close, self.act_export_edf, self.act_export_csv, self.act_export_events,
+                    self.act_export_stats,
                     self.act_properties, self.act_attach):
             act.setEnabled(has)
         for act in (self.act_save, self.act_undo, self.act_redo):
@@ -959,7 +971,9 @@ def resume_epoch(scoring: Any) -> int:
 
 
 def describe_edit(edit: Any) -> str:
-    """"epoch 5 (N2)" or "12 epochs" for an Edit of the scoring file."""
+    """"epoch 5 (N2)" or "12 epochs" for an Edit of the scoring file; what a MarkEdit did."""
+    if getattr(edit, "what", None):
+        return edit.what
     epochs = list(edit.epochs)
     if len(epochs) == 1:
         new = edit.new[0] if getattr(edit, "new", None) else None
@@ -981,12 +995,14 @@ def card_version(model_path: Path) -> str | None:
 
 def export_scoring(scoring: Any, kind: str, path: Path) -> Path:
     """Write the technician's labels (EDF+ or CSV) or the sleep statistics, via sleepscope.scoring."""
-    from sleepscope.scoring.export import export_csv, export_edf, export_stats
+    from sleepscope.scoring.export import export_csv, export_edf, export_events_csv, export_stats
 
     if kind == "edf":
         return export_edf(scoring, path)
     if kind == "csv":
         return export_csv(scoring, path)
+    if kind == "events":
+        return export_events_csv(scoring, path)
     if kind == "stats":
         export_stats(scoring, path)
         return path

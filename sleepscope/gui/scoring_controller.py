@@ -41,6 +41,8 @@ class ScoringController(QObject):
     message = Signal(str)
     #: an edit could not be written (the message says why and what to do).
     failed = Signal(str)
+    #: events, notes or lights changed (an undo or redo of one of them)
+    marksChanged = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -244,5 +246,10 @@ class ScoringController(QObject):
             return False
         epochs = [int(i) for i in edit.epochs]
         self.go_to(epochs[0])
-        self.labelsChanged.emit(epochs)
+        what = getattr(edit, "what", None)  # a MarkEdit: events or lights, not labels
+        if what is not None:
+            self.marksChanged.emit()
+            self.message.emit(f"{'Undone' if op == 'undo' else 'Redone'}: {what}.")
+        else:
+            self.labelsChanged.emit(epochs)
         return True

@@ -1,0 +1,392 @@
+"""Events, notes and lights in the window: drag on the traces to mark, a side panel that lists them.
+
+A left-button drag across the traces marks the kind chosen in the panel
+(artefact, arousal or a note) over the dragged span; `A` marks the current
+epoch as an artefact; `L` and `Shift+L` put lights off and on at the start of
+the current epoch. Each is one scoring-file edit (journalled with who and
+when, undone by Ctrl+Z with the stage edits). Marked spans are shaded on the
+traces, the lights markers drawn on the traces and the hypnogram, and the
+statistics follow the lights.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, KIND_LABEL, NOTE, ScoringEvent, clock_seconds
+
+KIND_COLORS = {ARTEFACT: "#c0392b", "arousal": "#d68910", NOTE: "#2874a6"}
+LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
+#: A drag shorter than this (pixels) is a click, not a span.
+MIN_DRAG_PX = 5
+COLUMNS = ("Start", "Length", "Kind", "Text", "By")
+TEXT_COLUMN = 3
+
+
+def _brush(kind: str, alpha: int) -> QColor:
+    c = QColor(KIND_COLORS.get(kind, "#7d8793"))
+    c.setAlpha(alpha)
+    return c
+
+
+class SpanDrag(QObject):
+    """Turns a left-button drag on a plot widget into a span of its x axis (seconds), with a preview."""
+
+    spanDragged = Signal(float, float)
+
+    def __init__(self, plot: pg.PlotWidget, kind: Any) -> None:
+        super().__init__(plot)
+        self._plot = plot
+        self._kind = kind  # callable: the kind being marked (colours the preview)
+        self._start: tuple[float, float] | None = None  # (x in the view, x in pixels)
+        self._preview: pg.LinearRegionItem | None = None
+        plot.viewport().installEventFilter(self)
+
+    def _x(self, ev: Any) -> float:
+        vb = self._plot.getPlotItem().getViewBox()
+        return float(vb.mapSceneToView(self._plot.mapToScene(ev.position().toPoint())).x())
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 (Qt name)
+        t = ev.type()
+        if t == QEvent.Type.MouseButtonPress and ev.button() == Qt.MouseButton.LeftButton:
+            self._start = (self._x(ev), float(ev.position().x()))
+        elif t == QEvent.Type.MouseMove and self._start is not None:
+            x0, px0 = self._start
+            if self._preview is None and abs(ev.position().x() - px0) >= MIN_DRAG_PX:
+                self._preview = pg.LinearRegionItem(movable=False, brush=_brush(self._kind(), 70))
+                self._plot.getPlotItem().addItem(self._preview)
+            if self._preview is not None:
+                self._preview.setRegion(sorted((x0, self._x(ev))))
+                return True
+        elif t == QEvent.Type.MouseButtonRelease and ev.button() == Qt.MouseButton.LeftButton:
+            start, self._start = self._start, None
+            if self._preview is not None:
+                self._plot.getPlotItem().removeItem(self._preview)
+                self._preview = None
+                x1 = self._x(ev)
+                if start is not None:
+                    self.spanDragged.emit(min(start[0], x1), max(start[0], x1))
+                return True
+        return False
+
+
+class MarkOverlay:
+    """Shaded spans of the events and lines of the lights markers over the traces' visible window."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self._plot = plot
+        self._items: list[Any] = []
+        self._key: tuple | None = None
+
+    def show(self, window_s: tuple[float, float], events: list[ScoringEvent],
+             lights: tuple[float | None, float | None], version: Any) -> None:
+        key = (window_s, version)
+        if key == self._key:
+            return  # a page flip within the same window, or nothing changed: no work
+        self._key = key
+        self.clear_items()
+        t0, t1 = window_s
+        for e in events:
+            if e.end <= t0 or e.start >= t1:
+                continue
+            region = pg.LinearRegionItem((e.start, e.end), movable=False, brush=_brush(e.kind, 55),
+                                         pen=pg.mkPen(_brush(e.kind, 160)))
+            region.setZValue(-6)
+            region.setToolTip(f"{e.label} — {e.scorer or 'unknown'}")
+            self._plot.addItem(region)
+            label = pg.TextItem(e.label[:40], color=KIND_COLORS.get(e.kind, "#333"), anchor=(0, 0))
+            label.setPos(max(e.start, t0), self._plot.getViewBox().viewRange()[1][1])
+            self._plot.addItem(label)
+            self._items += [region, label]
+        for t, text in zip(lights, ("Lights off", "Lights on")):
+            if t is not None and t0 <= t <= t1:
+                line = pg.InfiniteLine(pos=t, angle=90, movable=False, pen=LIGHTS_PEN,
+                                       label=text, labelOpts={"position": 0.97, "color": "#6c3483"})
+                self._plot.addItem(line)
+                self._items.append(line)
+
+    def clear_items(self) -> None:
+        for it in self._items:
+            self._plot.removeItem(it)
+        self._items = []
+
+    def clear(self) -> None:
+        self.clear_items()
+        self._key = None
+
+    @property
+    def n_spans(self) -> int:
+        return sum(isinstance(i, pg.LinearRegionItem) for i in self._items)
+
+
+class EventsPanel(QWidget):
+    """Lights markers, the kind a drag marks, and the list of events and notes."""
+
+    #: lights 'off'/'on' at the current epoch ('here') or cleared ('clear')
+    lightsRequested = Signal(str, str)
+    textEdited = Signal(int, str)
+    removeRequested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lights = QGridLayout()
+        self.lights_labels: dict[str, QLabel] = {}
+        for row, which in enumerate(("off", "on")):
+            lab = QLabel()
+            self.lights_labels[which] = lab
+            here = QPushButton("Here")
+            here.setToolTip(f"Lights {which} at the start of the current epoch ({'L' if which == 'off' else 'Shift+L'})")
+            clear = QPushButton("Clear")
+            for b in (here, clear):
+                b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            here.clicked.connect(lambda _=False, w=which: self.lightsRequested.emit(w, "here"))
+            clear.clicked.connect(lambda _=False, w=which: self.lightsRequested.emit(w, "clear"))
+            lights.addWidget(lab, row, 0)
+            lights.addWidget(here, row, 1)
+            lights.addWidget(clear, row, 2)
+        lay.addLayout(lights)
+        drag = QHBoxLayout()
+        drag.addWidget(QLabel("Drag on the traces to mark:"))
+        self.kind = QComboBox()
+        for k in EVENT_KINDS:
+            self.kind.addItem(KIND_LABEL[k], k)
+        self.kind.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        drag.addWidget(self.kind, 1)
+        lay.addLayout(drag)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.horizontalHeader().setSectionResizeMode(TEXT_COLUMN, QHeaderView.ResizeMode.Stretch)
+        self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.table.itemChanged.connect(self._item_changed)
+        lay.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.remove_button.clicked.connect(self._remove_selected)
+        self.summary = QLabel()
+        self.summary.setStyleSheet("color:#4a525c")
+        buttons.addWidget(self.summary, 1)
+        buttons.addWidget(self.remove_button)
+        lay.addLayout(buttons)
+        self._ids: list[int] = []
+        self._filling = False
+        self.show_marks([], (None, None), None, False)
+
+    def current_kind(self) -> str:
+        return str(self.kind.currentData())
+
+    def show_marks(self, events: list[ScoringEvent], lights: tuple[float | None, float | None],
+                   start_time: Any, writable: bool) -> None:
+        for which, t in zip(("off", "on"), lights):
+            where = "not marked" if t is None else _clock(t, start_time)
+            default = " (start of recording)" if which == "off" else " (end of recording)"
+            self.lights_labels[which].setText(f"Lights {which}: <b>{where}</b>" + (default if t is None else ""))
+        self._filling = True
+        try:
+            self.table.setRowCount(len(events))
+            self._ids = [e.id for e in events]
+            for r, e in enumerate(events):
+                cells = (_clock(e.start, start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text,
+                         e.scorer or "—")
+                for c, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+                    if c == TEXT_COLUMN and writable:
+                        flags |= Qt.ItemFlag.ItemIsEditable
+                    item.setFlags(flags)
+                    if c == 2:
+                        item.setForeground(QColor(KIND_COLORS[e.kind]))
+                    item.setToolTip(f"marked by {e.scorer or 'unknown'}")
+                    self.table.setItem(r, c, item)
+        finally:
+            self._filling = False
+        counts = {k: sum(1 for e in events if e.kind == k) for k in EVENT_KINDS}
+        self.summary.setText(", ".join(f"{n} {KIND_LABEL[k].lower()}{'s' if n != 1 else ''}"
+                                       for k, n in counts.items()))
+        self.remove_button.setEnabled(writable and bool(events))
+        self.kind.setEnabled(writable)
+
+    def event_ids(self) -> list[int]:
+        return list(self._ids)
+
+    def _item_changed(self, item: QTableWidgetItem) -> None:
+        if not self._filling and item.column() == TEXT_COLUMN:
+            self.textEdited.emit(self._ids[item.row()], item.text())
+
+    def _remove_selected(self) -> None:
+        row = self.table.currentRow()
+        if 0 <= row < len(self._ids):
+            self.removeRequested.emit(self._ids[row])
+
+
+def _clock(seconds: float, start_time: Any) -> str:
+    if start_time is None:
+        return clock_seconds(seconds)
+    return f"{start_time + timedelta(seconds=seconds):%H:%M:%S}"
+
+
+class EventsDock(QObject):
+    """The events dock, the drag on the traces, the overlays, and the edits they make.
+
+    The window calls `show_scoring` when a recording is shown or closed; the
+    controller's signals keep the rest current (an undo of an event or a
+    lights marker emits `marksChanged`).
+    """
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        c = window.controller
+        self.panel = EventsPanel()
+        dock = QDockWidget("Events and lights", window)
+        dock.setObjectName("events_dock")
+        dock.setWidget(self.panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.dock = dock
+        plot = window.trace.findChild(pg.PlotWidget)
+        self.drag = SpanDrag(plot, self.panel.current_kind)
+        self.overlay = MarkOverlay(plot.getPlotItem())
+        self._hyp_lines: list[pg.InfiniteLine] = []
+        self._scoring: Any = None
+        self.drag.spanDragged.connect(lambda t0, t1: self.mark(self.panel.current_kind(), t0, t1))
+        self.panel.lightsRequested.connect(self._lights_requested)
+        self.panel.textEdited.connect(self.set_text)
+        self.panel.removeRequested.connect(self.remove)
+        self.panel.table.cellClicked.connect(self._go_to_row)
+        window.trace.rendered.connect(lambda _s: self._update_overlay())
+        c.marksChanged.connect(self.refresh)
+
+    # -- the window's recording --------------------------------------------
+    def show_scoring(self, scoring: Any) -> None:
+        self._scoring = scoring
+        self.overlay.clear()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Panel, overlays and statistics from the scoring file as it is now."""
+        sf = self._scoring
+        if sf is None:
+            self.panel.show_marks([], (None, None), None, False)
+            self.overlay.clear()
+            self._hypnogram_lights((None, None))
+            return
+        lights = (sf.lights.off, sf.lights.on)
+        self.panel.show_marks(sf.events, lights, sf.identity.start_time, not sf.readonly)
+        self._update_overlay()
+        self._hypnogram_lights(lights)
+        analysis = getattr(self.window, "analysis", None)
+        if analysis is not None:
+            analysis.stats.schedule_refresh()
+
+    def _update_overlay(self) -> None:
+        sf = self._scoring
+        if sf is None:
+            return
+        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq)
+
+    def _hypnogram_lights(self, lights: tuple[float | None, float | None]) -> None:
+        hyp = self.window.hypnogram
+        for line, plot in self._hyp_lines:
+            plot.removeItem(line)
+        self._hyp_lines = []
+        plots = [p for p in getattr(hyp, "_plots", []) if p.isVisible()] or [hyp.time_view()]
+        for t, text in zip(lights, ("Lights off", "Lights on")):
+            if t is None:
+                continue
+            for i, plot in enumerate(plots):
+                line = pg.InfiniteLine(pos=t / self._epoch_s(), angle=90, movable=False, pen=LIGHTS_PEN,
+                                       label=text if i == len(plots) - 1 else None,
+                                       labelOpts={"position": 0.85, "color": "#6c3483"})
+                plot.addItem(line)
+                self._hyp_lines.append((line, plot))
+
+    # -- edits -----------------------------------------------------------------
+    def _edit(self, fn: Any, done: str) -> bool:
+        c = self.window.controller
+        if self._scoring is None or not c.writable():
+            return False
+        try:
+            fn(self._scoring)
+        except SleepScopeError as exc:
+            c.failed.emit(str(exc))
+            self.refresh()
+            return False
+        self.refresh()
+        c.message.emit(done)
+        return True
+
+    def mark(self, kind: str, start: float, end: float, text: str = "") -> bool:
+        """Mark `kind` over start–end seconds (a drag on the traces; a note then asks for its text)."""
+        made: list[ScoringEvent] = []
+        ok = self._edit(lambda sf: made.append(sf.add_event(kind, start, end, text=text)),
+                        f"Marked {KIND_LABEL.get(kind, kind).lower()} {start:.1f}–{end:.1f} s (Ctrl+Z takes it back).")
+        if ok and kind == NOTE and not text:
+            # Type the note's text at once in its row (Enter keeps it).
+            row = self.panel.event_ids().index(made[0].id)
+            self.panel.table.setCurrentCell(row, TEXT_COLUMN)
+            self.panel.table.editItem(self.panel.table.item(row, TEXT_COLUMN))
+        return ok
+
+    def mark_epoch(self, kind: str = ARTEFACT) -> bool:
+        """Mark the current epoch whole (the `A` key)."""
+        e, es = self.window.controller.current, self._epoch_s()
+        return self.mark(kind, e * es, (e + 1) * es)
+
+    def _epoch_s(self) -> float:
+        return float(self._scoring.identity.epoch_seconds) if self._scoring is not None else 30.0
+
+    def set_text(self, event_id: int, text: str) -> bool:
+        return self._edit(lambda sf: sf.change_event(event_id, text=text), "Note text saved.")
+
+    def remove(self, event_id: int) -> bool:
+        return self._edit(lambda sf: sf.remove_event(event_id), "Event removed (Ctrl+Z brings it back).")
+
+    def lights_here(self, which: str) -> bool:
+        """Lights `which` ('off'/'on') at the start of the current epoch (keys L and Shift+L)."""
+        e = self.window.controller.current
+        return self._edit(lambda sf: sf.set_lights(which, e * self._epoch_s()),
+                          f"Lights {which} at epoch {e + 1}: the statistics now {'start' if which == 'off' else 'end'} "
+                          "there (Ctrl+Z takes it back).")
+
+    def clear_lights(self, which: str) -> bool:
+        return self._edit(lambda sf: sf.set_lights(which, None), f"Lights {which} cleared.")
+
+    def _lights_requested(self, which: str, what: str) -> None:
+        (self.lights_here if what == "here" else self.clear_lights)(which)
+
+    def _go_to_row(self, row: int, column: int) -> None:
+        sf = self._scoring
+        ids = self.panel.event_ids()
+        if sf is None or not 0 <= row < len(ids):
+            return
+        ev = next((e for e in sf.events if e.id == ids[row]), None)
+        if ev is not None:
+            self.window.controller.go_to(int(ev.start // sf.identity.epoch_seconds))

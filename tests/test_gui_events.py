@@ -1,0 +1,178 @@
+"""Events, notes and lights in the window, used as a technician does: drag on the traces, keys, panel, undo."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+import pyqtgraph as pg  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from test_gui_support import (  # noqa: E402,F401  (fixtures)
+    assert_no_leaks,
+    gui_settings,
+    open_and_wait,
+    write_short_night,
+)
+
+from sleepscope.gui.main_window import MainWindow  # noqa: E402
+from sleepscope.scoring.scoring_file import ScoringFile  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_model(tmp_path_factory, monkeypatch):
+    import sleepscope.paths
+
+    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: tmp_path_factory.mktemp("no_models"))
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    seen: list[tuple[str, str]] = []
+
+    def critical(parent, title, text, *a, **k):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "critical", critical)
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, gui_settings):
+    w = MainWindow(settings=gui_settings, model_path=None, prescore_on_open=False)
+    w.resize(1400, 860)
+    w.show()
+    yield w
+    assert_no_leaks([w])
+
+
+def key(qtbot, w, k, mods=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(w.surface, k, mods)
+
+
+def drag_on_traces(qtbot, w, t0: float, t1: float) -> None:
+    """A left-button drag across the traces from t0 to t1 seconds (in the middle of the lanes)."""
+    plot = w.trace.findChild(pg.PlotWidget)
+    vb = plot.getPlotItem().getViewBox()
+    (_, _), (ylo, yhi) = vb.viewRange()
+    y = (ylo + yhi) / 2
+
+    def pos(t):
+        return plot.mapFromScene(vb.mapViewToScene(pg.Point(t, y)))
+
+    vp = plot.viewport()
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=pos(t0))
+    for f in (0.25, 0.5, 0.75, 1.0):
+        qtbot.mouseMove(vp, pos=pos(t0 + f * (t1 - t0)))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=pos(t1))
+
+
+def grab(w, name):
+    out = os.environ.get("SLEEPSCOPE_SCREENSHOTS")
+    if out:
+        w.grab().save(os.path.join(out, name))
+
+
+def test_drag_marks_an_event_listed_saved_undone_and_kept_on_reopen(qtbot, tmp_path, window, errors):
+    psg, _ = write_short_night(tmp_path, n=40)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    w.controller.go_to(4)
+    t0, t1 = w.trace.window_s()
+    panel = w.events.panel
+    panel.kind.setCurrentIndex(panel.kind.findData("arousal"))
+    start, end = 4 * 30 + 5.0, 4 * 30 + 17.0
+    drag_on_traces(qtbot, w, start, end)
+    events = w.scoring.events
+    assert len(events) == 1, errors
+    ev = events[0]
+    assert ev.kind == "arousal" and abs(ev.start - start) < 0.5 and abs(ev.end - end) < 0.5
+    assert ev.scorer == w.scoring.scorer and ev.scorer
+    # listed in the panel and shaded on the traces
+    assert panel.table.rowCount() == 1 and panel.table.item(0, 2).text() == "Arousal"
+    assert w.events.overlay.n_spans == 1
+    # a click (no drag) marks nothing
+    drag_on_traces(qtbot, w, start + 1, start + 1)
+    assert len(w.scoring.events) == 1
+    grab(w, "events-window.png")
+    # Ctrl+Z takes it back: gone from the file, the panel and the traces
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.scoring.events == [] and panel.table.rowCount() == 0 and w.events.overlay.n_spans == 0
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(w.scoring.events) == 1 and panel.table.rowCount() == 1
+    # a note: typed into its row
+    panel.kind.setCurrentIndex(panel.kind.findData("note"))
+    drag_on_traces(qtbot, w, 4 * 30 + 20.0, 4 * 30 + 28.0)
+    assert len(w.scoring.events) == 2
+    row = next(r for r in range(panel.table.rowCount()) if panel.table.item(r, 2).text() == "Note")
+    panel.table.item(row, 3).setText("leg movement")
+    assert [e.text for e in w.scoring.events if e.kind == "note"] == ["leg movement"]
+    path = w.scoring.path
+    w.close_recording()
+    with ScoringFile.open_existing(path) as sf:
+        assert sorted(e.kind for e in sf.events) == ["arousal", "note"]
+        assert [e.text for e in sf.events if e.kind == "note"] == ["leg movement"]
+    assert open_and_wait(qtbot, w, psg)
+    assert w.events.panel.table.rowCount() == 2
+    assert not errors
+
+
+def test_lights_keys_change_the_statistics_and_undo(qtbot, tmp_path, window, errors):
+    psg, _ = write_short_night(tmp_path, n=40)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    w.scoring.set_stages(np.arange(40), np.array([0] * 6 + [2] * 30 + [0] * 4))
+    w.analysis.stats_dock.raise_()  # the statistics tab in front: it recomputes as the night changes
+    w.controller.go_to(3)
+    key(qtbot, w, Qt.Key.Key_L)
+    assert w.scoring.lights.off == 90.0
+    w.controller.go_to(38)
+    key(qtbot, w, Qt.Key.Key_L, Qt.KeyboardModifier.ShiftModifier)
+    assert w.scoring.lights.on == 38 * 30.0
+    stats = w.analysis.stats
+    qtbot.waitUntil(lambda: stats.stats is not None and stats.stats.lights_off_epoch == 3, timeout=5000)
+    assert stats.stats.lights_on_epoch == 38 and stats.stats.tib_min == 17.5 and stats.stats.sol_min == 1.5
+    assert "Lights off: <b>" in w.events.panel.lights_labels["off"].text()
+    # the lights lines are on the hypnogram
+    assert len(w.events._hyp_lines) >= 2
+    # Ctrl+Z removes lights on; the statistics run to the end again
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.scoring.lights.on is None
+    qtbot.waitUntil(lambda: stats.stats.lights_on_epoch == 40, timeout=5000)
+    # lights on before lights off is refused with a message, nothing changes
+    w.controller.go_to(1)
+    key(qtbot, w, Qt.Key.Key_L, Qt.KeyboardModifier.ShiftModifier)
+    assert w.scoring.lights.on is None and errors and "before lights on" in errors[-1][1]
+    # A marks the epoch as an artefact
+    w.controller.go_to(10)
+    key(qtbot, w, Qt.Key.Key_A)
+    assert [(e.kind, e.start, e.end) for e in w.scoring.events] == [("artefact", 300.0, 330.0)]
+    # Help and the Scoring menu come from the key table
+    from sleepscope.gui.keymap import keyboard_help_html
+
+    assert "lights off" in keyboard_help_html().lower()
+    texts = [a.text() for m in w.menuBar().actions() if m.menu() for a in m.menu().actions()]
+    assert any(t.startswith("Lights off at this epoch\tL") for t in texts)
+
+
+def test_events_export_from_the_window(qtbot, tmp_path, window, errors, monkeypatch):
+    import csv
+
+    from PySide6.QtWidgets import QFileDialog
+
+    psg, _ = write_short_night(tmp_path, n=40)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    w.controller.go_to(2)
+    key(qtbot, w, Qt.Key.Key_A)
+    out = tmp_path / "events.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    w.act_export_events.trigger()
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [(r["kind"], r["onset_s"], r["duration_s"]) for r in rows] == [("artefact", "60", "30")]
+    assert not errors
