@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.checkpoint import ModelCard, save_model
@@ -60,6 +60,8 @@ class FineTuneOptions:
     class_weights: bool = False  # inverse stage frequency in the loss
     max_steps: int | None = None
     seed: int = 0
+    #: loss weight of a pseudo-labelled epoch (sleepscope.model.pseudo_labels) against a technician's 1
+    pseudo_weight: float = 0.5
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -72,6 +74,8 @@ class FineTuneOptions:
             raise SleepScopeError("batch size and sequence length must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise SleepScopeError("max steps must be at least 1")
+        if not 0.0 < self.pseudo_weight <= 1.0:
+            raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
 
 
 def _indices(runs: list[np.ndarray]) -> np.ndarray:
@@ -267,6 +271,20 @@ class CorrectionSequences(Dataset):
         return torch.from_numpy(x), torch.from_numpy(y)
 
 
+class Weighted(Dataset):
+    """Items (x, y, w) of a sequence dataset, every epoch of it weighing `weight` in the loss."""
+
+    def __init__(self, data: Dataset, weight: float) -> None:
+        self.data, self.weight = data, float(weight)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int):
+        x, y = self.data[i]
+        return x, y, torch.full(y.shape, self.weight, dtype=torch.float32)
+
+
 def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.device,
               cancel: CancelToken | None = None) -> dict:
     from sleepscope.model.train import evaluate, metrics_dict
@@ -285,8 +303,13 @@ def finetune(
     events: Events | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    pseudo: CorrectionSet | None = None,
 ) -> FineTuneResult:
     """Fine-tune a copy of `parent` on `corrections`; the parent itself is not changed.
+
+    `pseudo` (:mod:`sleepscope.model.pseudo_labels`) adds agreed epochs of
+    unlabelled nights as their own label source: trained on with loss weight
+    `options.pseudo_weight`, never held out, never counted as corrections.
 
     Returns the child (the pass best on the selection part) and its card; with
     `out` the child is saved there (`OUT.safetensors` + `OUT.json`, on the
@@ -336,6 +359,11 @@ def finetune(
     check(cancel)
 
     child = copy.deepcopy(parent)
+    child.encoder_only = False  # labels make a site pre-trained encoder a stager again
+    n_pseudo = len(pseudo) if pseudo is not None else 0
+    if n_pseudo:
+        pseudo_data = CorrectionSequences(pseudo, contiguous_runs(pseudo), seq_len)
+        train_data = ConcatDataset([Weighted(train_data, 1.0), Weighted(pseudo_data, opts.pseudo_weight)])
     cfg = TrainConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, patience=opts.patience,
                       max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
@@ -373,6 +401,7 @@ def finetune(
             "seq_len": seq_len, "holdout": opts.holdout, "block_epochs": block, "guard_epochs": opts.guard_epochs,
             "freeze_encoders": opts.freeze_encoders, "class_weights": opts.class_weights, "seed": opts.seed,
             "seconds": round(seconds, 2), "processes": info.world_size,
+            "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }

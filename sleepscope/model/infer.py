@@ -226,6 +226,10 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     from sleepscope.model import calibration as cal
     from sleepscope.model.familiarity import assess
 
+    if getattr(model, "encoder_only", False):
+        from sleepscope.model.site_pretrain import encoder_only_message
+
+        raise SleepScopeError(encoder_only_message(getattr(model, "version", None)))
     quality = channels = None
     if hasattr(recording_or_array, "epochs") and hasattr(recording_or_array, "n_epochs"):
         from sleepscope.model.inputs import model_input
@@ -251,9 +255,9 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
     if quality is not None:  # the check reads the signals: recordings only
-        from sleepscope.model.familiarity import input_features
+        from sleepscope.model.familiarity import FEATURES, input_features
 
-        inputs = input_features(rec)[~artefact] if "means" in stats else None
+        inputs = input_features(rec)[~artefact] if stats.get("features") == FEATURES else None
         familiarity = assess(inputs, stats or None, stages=stages[~artefact], channels=channels,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,

@@ -63,6 +63,11 @@ class ModelVersion:
         h = self.metrics.get("heldout")
         return h if isinstance(h, dict) and "child" in h and "parent" in h else None
 
+    @property
+    def encoder_only(self) -> bool:
+        """A site pre-trained encoder: registered so that fine-tuning can start from it, never active."""
+        return bool(self.metrics.get("encoder_only", False))
+
     def worse_than_parent(self) -> bool:
         """True when its held-out macro-F1 is below its parent's on the same epochs."""
         h = self.heldout
@@ -201,6 +206,10 @@ class ModelRegistry:
     def activate(self, version: str) -> ModelVersion:
         """Make `version` the active model (the technician's decision); returns it."""
         v = self.get(version)
+        if v.encoder_only:
+            from sleepscope.model.site_pretrain import encoder_only_message
+
+            raise SleepScopeError(encoder_only_message(version) + "; it cannot be the active model")
         _check_loads(v)
         state = self._read_active()
         history = state.get("history", []) if isinstance(state.get("history"), list) else []

@@ -1,0 +1,191 @@
+"""Site pre-training (`sleepscope pretrain --recordings`): CLIP on a lab's unlabelled recordings.
+
+Its loss falls on a few short synthetic nights of a family the parent never
+saw, an interrupted run resumed ends where an uninterrupted one does, a bad
+recording is listed and skipped, and the encoder-only result is refused by
+pre-scoring and by activation but fine-tunes into a model that scores.
+"""
+
+import json
+from datetime import datetime
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.cli import main
+from sleepscope.errors import SleepScopeError
+
+LABELS = np.array([0] * 8 + [1] * 4 + [2] * 20 + [3] * 10 + [2] * 6 + [4] * 12, np.int8)  # 60 epochs
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """Three short family-B nights (randomised acquisition) and a tiny parent model."""
+    from sleepscope.data.synthetic import write_night
+    from sleepscope.model.checkpoint import save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    root = tmp_path_factory.mktemp("lab")
+    nights = root / "nights"
+    for name in ("SC4011E0", "SC4021E0", "SC4031E0"):
+        write_night(nights, name, seed=3, labels=LABELS, family="B", randomise=True)
+    torch.manual_seed(0)
+    parent = root / "parent"
+    card = save_model(SleepStager(get_config("tiny")), parent)
+    return nights, parent, card.version
+
+
+def _run_args(nights, parent, out, *extra):
+    return ["pretrain", "--recordings", str(nights), "--from", str(parent), "--out", str(out), "--epochs", "4",
+            "--batch-size", "16", "--lr", "1e-3", "--quiet", *extra]
+
+
+def test_loss_falls_and_result_is_encoder_only(lab, tmp_path, capsys):
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.infer import predict
+
+    nights, parent, parent_version = lab
+    out = tmp_path / "site"
+    assert main(_run_args(nights, parent, out)) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    m = card["metrics"]
+    assert m["encoder_only"] is True and card["parent"] == parent_version
+    assert len(m["site_recordings"]) == 3 and m["site_epochs"] > 150
+    assert m["pretrain_loss_end"] < 0.8 * m["pretrain_loss_start"]
+    assert "encoder-only" in capsys.readouterr().out
+
+    model, _ = load_model(out.with_suffix(".safetensors"))
+    x = np.zeros((30, 2, 3000), np.float32)
+    with pytest.raises(SleepScopeError, match="pre-trained encoder.*fine-tune"):
+        predict(x, model)
+    # the same weights without the card's mark score: the refusal is the mark's doing
+    model.encoder_only = False
+    assert predict(x, model).n_epochs == 30
+
+
+def test_prescore_command_refuses_encoder_only(lab, tmp_path, capsys):
+    nights, parent, _ = lab
+    out = tmp_path / "site"
+    assert main(_run_args(nights, parent, out, "--max-steps", "2")) == 0
+    rec = sorted(nights.glob("*PSG.edf"))[0]
+    assert main(["prescore", str(rec), "--model", str(out.with_suffix(".safetensors")),
+                 "--out", str(tmp_path / "p.csv")]) == 2
+    assert "pre-trained encoder" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
+    # the parent itself pre-scores the same recording
+    assert main(["prescore", str(rec), "--model", str(parent.with_suffix(".safetensors")),
+                 "--out", str(tmp_path / "p.csv")]) == 0
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(lab, tmp_path):
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.pretrain import PretrainConfig
+    from sleepscope.model.site_pretrain import read_unlabelled, site_pretrain
+    from sleepscope.tasks import CancelToken, Cancelled
+
+    nights, parent, _ = lab
+    data = read_unlabelled([nights])
+    cfg = PretrainConfig(method="clip", epochs=2, batch_size=16, lr=1e-3, checkpoint_every=100)
+
+    whole, _ = load_model(parent.with_suffix(".safetensors"))
+    full, _, _ = site_pretrain(whole, data, cfg, state_path=tmp_path / "whole")
+
+    part, _ = load_model(parent.with_suffix(".safetensors"))
+    token = CancelToken()
+
+    def stop_at_5(e):
+        if e.step == 5:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        site_pretrain(part, data, cfg, state_path=tmp_path / "part", on_step=stop_at_5, cancel=token)
+    again, _ = load_model(parent.with_suffix(".safetensors"))
+    resumed, _, _ = site_pretrain(again, data, cfg, state_path=tmp_path / "part", resume=True)
+    assert resumed.steps == full.steps > 5
+    assert resumed.losses == pytest.approx(full.losses, rel=1e-5)
+    a, b = whole.state_dict(), again.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+    # control: the run interrupted and not resumed stands elsewhere
+    assert not all(torch.allclose(a[k].float(), part.state_dict()[k].float(), atol=1e-6) for k in a)
+
+
+def test_bad_recordings_are_listed_and_skipped(lab, tmp_path, capsys):
+    from sleepscope.io.export import write_edf
+
+    nights, parent, _ = lab
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for p in sorted(nights.glob("*PSG.edf"))[:2]:
+        (mixed / p.name).write_bytes(p.read_bytes())
+    (mixed / "garbage.edf").write_bytes(b"this is not an EDF file at all" * 20)
+    rng = np.random.default_rng(0)
+    write_edf(mixed / "no_eeg.edf", {"EMG submental": (rng.normal(0, 10, 60 * 30 * 100), 100),
+                                     "Resp oro-nasal": (rng.normal(0, 10, 60 * 30 * 100), 100)},
+              datetime(2022, 1, 1, 23, 0))
+    write_edf(mixed / "eeg_only.edf", {"EEG Fpz-Cz": (rng.normal(0, 20, 60 * 30 * 100), 100)},
+              datetime(2022, 1, 1, 23, 0))
+    out = tmp_path / "site"
+    assert main(_run_args(mixed, parent, out, "--max-steps", "2", "--progress", "jsonl")) == 0
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+    rec_event = next(e for e in events if e["event"] == "recordings")
+    skipped = {p.split("/")[-1]: why for p, why in rec_event["skipped"]}
+    assert set(skipped) == {"garbage.edf", "no_eeg.edf", "eeg_only.edf"}
+    assert "no EOG" in skipped["eeg_only.edf"]
+    assert len(rec_event["used"]) == 2
+    assert events[-1]["event"] == "done"
+    assert "skipped" in captured.err and "garbage.edf" in captured.err
+    assert len(json.loads(out.with_suffix(".json").read_text())["metrics"]["skipped_recordings"]) == 3
+
+
+def test_nothing_usable_is_one_message(lab, tmp_path, capsys):
+    nights, parent, _ = lab
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "garbage.edf").write_bytes(b"nonsense" * 50)
+    out = tmp_path / "site"
+    assert main(_run_args(bad, parent, out)) == 2
+    assert "none of the recordings can be used" in capsys.readouterr().err
+    assert not out.with_suffix(".safetensors").exists()
+
+
+def test_registry_keeps_encoder_only_but_never_activates_it(lab, tmp_path, monkeypatch):
+    from sleepscope.model.registry import ModelRegistry
+
+    monkeypatch.setenv("SLEEPSCOPE_DATA_DIR", str(tmp_path / "data"))
+    nights, parent, parent_version = lab
+    out = tmp_path / "site"
+    assert main(_run_args(nights, parent, out, "--max-steps", "2", "--register")) == 0
+    reg = ModelRegistry()
+    site = [v for v in reg.versions() if v.encoder_only]
+    assert len(site) == 1 and parent_version in reg
+    with pytest.raises(SleepScopeError, match="cannot be the active model"):
+        reg.activate(site[0].version)
+    assert reg.activate(parent_version).version == parent_version
+
+
+def test_finetuning_starts_from_the_encoder_and_scores(lab, tmp_path):
+    """An encoder-only model fine-tuned on labels is an ordinary model: it pre-scores."""
+    from sleepscope.io import open_recording
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.finetune import FineTuneOptions, finetune
+    from sleepscope.model.infer import predict
+    from sleepscope.model.inputs import model_input
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    nights, parent, _ = lab
+    out = tmp_path / "site"
+    assert main(_run_args(nights, parent, out, "--max-steps", "2")) == 0
+    model, card = load_model(out.with_suffix(".safetensors"))
+    xs = [model_input(open_recording(p)) for p in sorted(nights.glob("*PSG.edf"))[:2]]
+    n = [len(x) for x in xs]
+    cs = CorrectionSet(x=np.concatenate(xs), y=np.concatenate([LABELS[:k] for k in n]).astype(np.int64),
+                       fingerprint=np.array(sum([[f"r{i}"] * k for i, k in enumerate(n)], [])),
+                       epoch=np.concatenate([np.arange(k) for k in n]), source=np.array(["technician"] * sum(n)))
+    result = finetune(model, card, cs, tmp_path / "child", FineTuneOptions(epochs=1, seq_len=10))
+    child, child_card = load_model(tmp_path / "child.safetensors")
+    assert child_card.parent == card.version and "encoder_only" not in child_card.metrics
+    assert predict(xs[0], child).n_epochs == n[0]
+    assert predict(xs[0], result.model).n_epochs == n[0]
