@@ -464,3 +464,62 @@ def test_core_imports_load_no_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ""
+
+
+# Loader thread ---------------------------------------------------------------------------------------
+def test_recording_read_on_a_loader_thread_with_progress_and_cancel(qtbot, tmp_path, window, monkeypatch, dialogs):
+    import threading
+
+    import sleepscope.io
+    from sleepscope.tasks import Cancelled
+
+    psg, _ = write_short_night(tmp_path, n=10)
+    real = sleepscope.io.open_recording
+    readers: list[str] = []
+    release = threading.Event()
+
+    def slow(path, *, progress=None, cancel=None, **kw):
+        readers.append(threading.current_thread().name)
+        for i in range(200):  # a long read that reports progress and stops when asked
+            progress(i, 200, "reading")
+            if cancel.cancelled:
+                raise Cancelled()
+            if release.wait(0.02):
+                break
+        return real(path, progress=progress, cancel=cancel, **kw)
+
+    monkeypatch.setattr(sleepscope.io, "open_recording", slow)
+    w = window()
+    ended: list[bool] = []
+    w.openFinished.connect(ended.append)
+    assert w.open_file(psg)
+    # The event loop runs while the file is read: the progress bar moves, Cancel is there.
+    qtbot.waitUntil(lambda: w.progress.isVisible() and w.progress.value() > 2, timeout=10_000)
+    assert w.cancel_button.isVisible() and readers and readers[0] != threading.current_thread().name
+    qtbot.mouseClick(w.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ended == [False], timeout=10_000)
+    assert w.scoring is None and not w.progress.isVisible() and "cancelled" in w.statusBar().currentMessage()
+    release.set()
+    assert open_and_wait(qtbot, w, psg) and w.scoring is not None
+    assert not dialogs
+
+
+# 7: the registry is the one truth of the active model ------------------------------------------------
+def test_window_starts_with_the_registry_active_model_and_keeps_no_model_path(qtbot, tmp_path, window,
+                                                                                gui_settings):
+    from test_gui_support import train_tiny_model
+
+    from sleepscope.model.registry import ModelRegistry
+
+    a, _ = train_tiny_model(tmp_path / "a", steps=1, seed=1)
+    b, _ = train_tiny_model(tmp_path / "b", steps=1, seed=2)
+    reg = ModelRegistry()
+    va, vb = reg.add(a), reg.add(b)
+    reg.activate(vb.version)
+    w = window()
+    assert w.model_path == vb.path
+    assert w.set_model(va.path)  # choosing a registered model activates it in the registry
+    assert reg.active_version() == va.version
+    w2 = window()
+    assert w2.model_path == va.path
+    assert not any("model" in k for k in gui_settings._s.allKeys())

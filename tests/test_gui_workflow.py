@@ -327,7 +327,8 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
     assert not errors
 
     # View → Channels: another channel of the file is read and drawn in its own lane.
-    w.toggle_channel("EEG Pz-Oz", True)
+    w.toggle_channel("EEG Pz-Oz", True)  # read on the loader thread
+    qtbot.waitUntil(lambda: "EEG Pz-Oz" in w.trace.shown_channels, timeout=30_000)
     assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal", "EMG submental", "EEG Pz-Oz"]
     assert "EEG Pz-Oz" in w.panel.kinds_shown.text()
     xs, ys = w.trace._curves["EEG Pz-Oz"].getData()

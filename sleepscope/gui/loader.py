@@ -97,6 +97,8 @@ class LoadWorker(QObject):
             rec = sio.open_recording(self._path, eeg=self._eeg, eog=self._eog, extra=self._extra,
                                      progress=self._progress, cancel=self.cancel_token)
             self.cancel_token.raise_if_cancelled()
+            # The scoring file is keyed by the file's hash: read every byte here, not on the GUI thread.
+            rec.fingerprint()
             paired = None
             if self._pair:
                 from sleepscope.io.hypnogram import find_hypnogram
@@ -166,9 +168,10 @@ class RecordingLoader(QObject):
     def busy(self) -> bool:
         return self.job is not None
 
-    def start(self, path: Path, eeg: str | None, eog: str | None, extra: list[str]) -> LoadJob:
+    def start(self, path: Path, eeg: str | None, eog: str | None, extra: list[str],
+              pair_hypnogram: bool = True) -> LoadJob:
         self.drop()
-        job = LoadJob(LoadWorker(path, eeg, eog, extra))
+        job = LoadJob(LoadWorker(path, eeg, eog, extra, pair_hypnogram))
         w = job.worker
         queued = Qt.ConnectionType.QueuedConnection
         w.progress.connect(self._on_progress, queued)

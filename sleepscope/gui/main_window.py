@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         self.model_card: Any = None
         self.prescoring = PreScoring(self)
         self.loader = RecordingLoader(self)
+        self.channel_loader = RecordingLoader(self)
         self._open_request: dict[str, Any] | None = None
 
         self.setWindowTitle(APP_TITLE)
@@ -184,7 +185,8 @@ class MainWindow(QMainWindow):
 
     @property
     def _old_jobs(self) -> list:
-        return self.prescoring.old_jobs + ([self.loader.job] if self.loader.job else []) + self.loader.old_jobs
+        loads = [j for ld in (self.loader, self.channel_loader) for j in ([ld.job] if ld.job else []) + ld.old_jobs]
+        return self.prescoring.old_jobs + loads
 
     # -- construction -------------------------------------------------------
     def _initial_model(self, explicit: str | Path | None) -> Path | None:
@@ -327,6 +329,8 @@ class MainWindow(QMainWindow):
         ld.loaded.connect(self._on_loaded)
         ld.failed.connect(self._on_load_failed)
         ld.cancelled.connect(self._on_load_cancelled)
+        self.channel_loader.loaded.connect(self._on_channel_loaded)
+        self.channel_loader.failed.connect(lambda text: show_error(self, "Cannot read the channel", text))
 
     def _restore_layout(self) -> None:
         geo = self.settings.geometry()
@@ -702,7 +706,7 @@ class MainWindow(QMainWindow):
 
     def wait_for_jobs(self, ms: int = 15000) -> bool:
         """Cancel every job (reading, pre-scoring) and wait until their threads ended (closing the window)."""
-        ok = self.loader.wait_all(ms)
+        ok = self.loader.wait_all(ms) & self.channel_loader.wait_all(ms)
         return self.prescoring.wait_all(ms) and ok
 
     def _waiting_for_model(self) -> str | None:
@@ -865,31 +869,37 @@ class MainWindow(QMainWindow):
             act.toggled.connect(lambda on, n=name: self.toggle_channel(n, on))
 
     def toggle_channel(self, name: str, on: bool) -> None:
-        """Show or hide a channel of the open file (reading it on first use)."""
+        """Show or hide a channel of the open file; one not read yet is read on a loader thread."""
         rec = self.recording
         if rec is None:
             return
         if not on:
             self.trace.remove_channel(name)
+        elif name in rec.channels:
+            self.trace.add_channel(name)
         else:
-            if name not in rec.channels:
-                from sleepscope.io import open_recording
+            self.channel_loader.start(rec.path, rec.eeg_name, rec.eog_name, [name], pair_hypnogram=False)
+            self.statusBar().showMessage(f"Reading {name}…")
+            return
+        self._apply_display(save=False)
 
-                try:
-                    extra = open_recording(rec.path, eeg=rec.eeg_name, eog=rec.eog_name, extra=[name])
-                except SleepScopeError as exc:
-                    show_error(self, "Cannot read the channel", str(exc))
-                    return
-                rec.channels[name] = extra.channels[name]
-                if getattr(rec, "source_rates", None) is not None and name in getattr(extra, "source_rates", {}):
-                    rec.source_rates[name] = extra.source_rates[name]
-                self.trace.set_recording(rec.channels, rec.fs, rec.start_time,
-                                         self.trace.shown_channels, {**self._displays_for(rec),
-                                                                     **{n: self.trace.display(n) for n in
-                                                                        self.trace.shown_channels}})
-                self.trace.set_epoch(self.controller.current)
+    def _on_channel_loaded(self, result: LoadResult) -> None:
+        rec = self.recording
+        if rec is None or result.recording.path != rec.path:
+            return  # another night was opened meanwhile
+        new = [n for n in result.recording.channels if n not in rec.channels]
+        for name in new:
+            rec.channels[name] = result.recording.channels[name]
+            if getattr(rec, "source_rates", None) is not None:
+                rec.source_rates[name] = (result.recording.source_rates or {}).get(name, rec.fs)
+        self.trace.set_recording(rec.channels, rec.fs, rec.start_time, self.trace.shown_channels,
+                                 {**self._displays_for(rec), **{n: self.trace.display(n)
+                                                                for n in self.trace.shown_channels}})
+        self.trace.set_epoch(self.controller.current)
+        for name in new:
             self.trace.add_channel(name)
         self._apply_display(save=False)
+        self.statusBar().clearMessage()
 
     def ask_scorer(self) -> None:
         name, ok = QInputDialog.getText(

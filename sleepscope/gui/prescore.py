@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from sleepscope.gui.workers import PreScoreJob, PreScoreResult, start_prescore
+from sleepscope.gui.workers import PreScoreJob, PreScoreResult, PreScoreWorker
 
 
 class PreScoring(QObject):
@@ -39,7 +39,8 @@ class PreScoring(QObject):
 
     def start(self, recording: Any, model_path: Path) -> PreScoreJob:
         self.drop()
-        job = start_prescore(recording, model_path)
+        # Connected before the thread starts: a job that fails at once (a broken model) still reports.
+        job = PreScoreJob(PreScoreWorker(recording, model_path, recording.fingerprint()))
         w = job.worker
         # Queued explicitly: these run on the GUI thread whatever PySide infers for the slot.
         queued = Qt.ConnectionType.QueuedConnection
@@ -48,6 +49,7 @@ class PreScoring(QObject):
         w.errored.connect(self._on_error, queued)
         w.aborted.connect(self._on_aborted, queued)
         self.job = job
+        job.start()
         self.last_message = "Loading the model"
         self.busyChanged.emit(True)
         return job
