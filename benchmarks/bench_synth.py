@@ -10,9 +10,9 @@ from a machine shared with other work can be judged.
     .venv/bin/python benchmarks/bench_synth.py                 # 1 night + all 153 nights
     .venv/bin/python benchmarks/bench_synth.py --nights 10     # 10 nights, extrapolated to 153
     .venv/bin/python benchmarks/bench_synth.py --nights 0 --separability 9
-    .venv/bin/python benchmarks/bench_synth.py --nights 0 --families A,B --randomise
+    .venv/bin/python benchmarks/bench_synth.py --nights 0 --families A,B,C --randomise
 
-The one-night timing runs for every family in `--families` (default A,B),
+The one-night timing runs for every family in `--families` (default A,B,C),
 Sleep-EDF-like and, with `--randomise`, recorded by a randomly drawn lab
 (subjects 0-4: rates from 50 to 512 Hz are timed as they fall).
 
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs of the one-night timing (best is kept)")
     ap.add_argument("--separability", type=int, default=0, metavar="N",
                     help="also fit a simple stager on N synthetic subjects and test on unseen ones")
-    ap.add_argument("--families", default="A,B", help="families to time (and to compare with --separability)")
+    ap.add_argument("--families", default="A,B,C", help="families to time (and to compare with --separability)")
     ap.add_argument("--randomise", action="store_true", help="also time randomised acquisition per family")
     args = ap.parse_args()
     families = [f.strip().upper() for f in args.families.split(",") if f.strip()]

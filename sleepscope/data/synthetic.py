@@ -59,7 +59,7 @@ import numpy as np
 from sleepscope.atomic import write_json_atomic
 from sleepscope.data.synth import acquisition as acq_mod
 from sleepscope.data.synth import edf_writer, families, physiology
-from sleepscope.data.synth.subjects import NightParams, night_params, signal_seed
+from sleepscope.data.synth.subjects import night_params, signal_seed, start_time
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.hypnogram import write_edf_hypnogram
 from sleepscope.stages import Stage
@@ -214,7 +214,7 @@ def synth_night(
             labels=codes.astype(np.int8),
             signals=out.fast,
             aux=out.aux,
-            start_time=start_time_of(params, subject),
+            start_time=start_time(params, subject),
             subject=int(subject),
             night=int(night),
             seed=int(seed),
@@ -245,14 +245,6 @@ def synth_night(
         age=src.age,
         sex=src.sex,
     )
-
-
-def start_time_of(params: NightParams, subject: int) -> dt.datetime:
-    """Clock time of a night's first sample (family A's parameters)."""
-    # Sleep-EDF's cassette study ran 1987-1991; evenings spread over those years.
-    first = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 37) % 900 + params.day_offset)
-    seconds = int(round(params.start_hour * 3600)) // 30 * 30  # Sleep-EDF starts on whole 30-s marks
-    return first + dt.timedelta(seconds=seconds)
 
 
 def write_night(

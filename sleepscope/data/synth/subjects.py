@@ -13,6 +13,7 @@ generated and in whatever order.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -159,6 +160,14 @@ def night_params(seed: int, subject: int, night: int) -> NightParams:
 def signal_seed(seed: int, subject: int, night: int) -> np.random.SeedSequence:
     """The stream the night's random signals are drawn from."""
     return np.random.SeedSequence([int(seed), _SIGNAL_KEY, int(subject), int(night)])
+
+
+def start_time(params: NightParams, subject: int) -> dt.datetime:
+    """Clock time of a night's first sample."""
+    # Sleep-EDF's cassette study ran 1987-1991; evenings spread over those years.
+    first = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 37) % 900 + params.day_offset)
+    seconds = int(round(params.start_hour * 3600)) // 30 * 30  # Sleep-EDF starts on whole 30-s marks
+    return first + dt.timedelta(seconds=seconds)
 
 
 def as_dict(params: SubjectParams) -> dict[str, float | int | str]:

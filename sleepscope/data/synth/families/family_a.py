@@ -15,12 +15,10 @@ import numpy as np
 
 from sleepscope.data.synth import physiology as ph
 from sleepscope.data.synth.families import Sources
-from sleepscope.data.synth.subjects import night_params, signal_seed
+from sleepscope.data.synth.subjects import night_params, signal_seed, start_time
 
 
 def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
-    from sleepscope.data.synthetic import start_time_of
-
     params = night_params(seed, subject, night)
     rng = np.random.default_rng(signal_seed(seed, subject, night))
     n = ph._Night(labels, params, rng)
@@ -90,6 +88,6 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         eog_leak=s.eeg_in_eog,
         age=s.age,
         sex=s.sex,
-        start_time=start_time_of(params, subject),
+        start_time=start_time(params, subject),
         params=params,
     )
