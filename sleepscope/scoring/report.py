@@ -236,6 +236,14 @@ def draw_hypnogram(fig: Any, rect: tuple[float, float, float, float], report: Re
     ax.tick_params(labelsize=8)
     ax.grid(axis="y", alpha=0.2)
     ax.set_title("Hypnogram (technician)", fontsize=9, loc="left")
+    # The analysis period: outside lights off..on is shaded, as the statistics leave it out.
+    for at, side in ((report.lights[0], "off"), (report.lights[1], "on")):
+        if at is not None:
+            x = at / 3600.0
+            ax.axvline(x, color="#59616b", lw=1, ls="--")
+            ax.axvspan(0 if side == "off" else x, x if side == "off" else hours[-1], color="#9e9e9e", alpha=0.15, lw=0)
+            ax.text(x, 4.45, f" lights {side}", fontsize=7, color="#59616b", va="top",
+                    ha="left" if side == "off" else "right")
     if has_model:
         top = fig.add_axes((x0, y0 + hyp_h + h * 0.12, w, h * 0.2), sharex=ax)
         order = (Stage.N3, Stage.N2, Stage.N1, Stage.REM, Stage.W)
@@ -292,8 +300,10 @@ def _write_pdf(report: Report, out: Path) -> None:
                  fontsize=8, color="#555555")
         y = 0.915
         for w in report.warnings():
-            fig.text(0.07, y, "⚠ " + w, fontsize=8, color="#b03a2e", wrap=True)
-            y -= 0.018
+            text = _wrap("⚠ " + w, 115)
+            fig.text(0.07, y, text, fontsize=8, color="#b03a2e", va="top")
+            y -= 0.014 * (text.count("\n") + 1) + 0.004
+        y -= 0.006
         _table(fig.add_axes((0.07, y - 0.2, 0.86, 0.19)), report.identity_rows(), widths=[0.22, 0.78])
         draw_hypnogram(fig, (0.1, 0.45, 0.72, y - 0.235 - 0.45), report)
         fig.text(0.07, 0.385, "Sleep statistics (AASM)", fontsize=10, weight="bold")
