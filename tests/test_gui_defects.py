@@ -146,6 +146,12 @@ def test_menus_show_the_table_keys(qtbot, tmp_path, window):
     texts = {a.text() for m in w.menuBar().findChildren(type(w.model_menu)) for a in m.actions()}
     for a in ACTIONS:
         assert (menu_text(a) if not a.window_shortcut else a.text) in texts, a.name
+    from PySide6.QtWidgets import QTextBrowser
+
+    w.show_keys()  # Help → Keyboard shows the same table
+    page = w.keys_dialog.findChild(QTextBrowser).toPlainText()
+    assert all(a.help in page for a in ACTIONS)
+    w.keys_dialog.close()
 
 
 # 2 ---------------------------------------------------------------------------------------------------

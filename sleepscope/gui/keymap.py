@@ -132,9 +132,12 @@ def menu_text(action: KeyAction) -> str:
 def keyboard_help_html() -> str:
     """Help → Keyboard: every action of the table, grouped by menu."""
     rows = []
-    for a in ACTIONS:
-        keys = " or ".join(_portable_to_native(k) for k in a.keys)
-        rows.append(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(a.help)}</td></tr>")
+    for menu in dict.fromkeys(a.menu for a in ACTIONS):
+        rows.append(f"<tr><td colspan=2><br><b>{html.escape(menu or 'Other')}</b></td></tr>")
+        for a in ACTIONS:
+            if a.menu == menu:
+                keys = " or ".join(_portable_to_native(k) for k in a.keys)
+                rows.append(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(a.help)}</td></tr>")
     digits = ", ".join(f"{int(s)} {s.label}" for s in (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM))
     return (f"<p>Digits are the stage codes used in the files SleepScope reads and writes: {digits}.</p>"
             "<p>Scoring keys work while a recording is shown, whatever control has focus, except a text "

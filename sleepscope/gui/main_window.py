@@ -911,7 +911,18 @@ class MainWindow(QMainWindow):
                 self.scoring.scorer = name.strip()
 
     def show_keys(self) -> None:
-        QMessageBox.information(self, "Keyboard", keyboard_help_html())
+        """Help → Keyboard: the key table, in a window that can stay open beside the traces."""
+        from PySide6.QtWidgets import QDialog, QTextBrowser
+
+        d = QDialog(self)
+        d.setWindowTitle("Keyboard")
+        d.resize(640, 720)
+        view = QTextBrowser(d)
+        view.setHtml(keyboard_help_html())
+        QVBoxLayout(d).addWidget(view)
+        d.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        d.show()
+        self.keys_dialog = d
 
     def show_about(self) -> None:
         from sleepscope import __version__
