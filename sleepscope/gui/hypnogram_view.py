@@ -192,7 +192,8 @@ class HypnogramView(QWidget):
         font.setPointSize(8)
         self._plots: list[pg.PlotItem] = []
         self._cursors: list[pg.InfiniteLine] = []
-        names = ("Confidence", "Model", "Technician", "Reference")
+        # YASA: the second opinion (sleepscope.scorers.YasaScorer), shown once it has scored the night.
+        names = ("Confidence", "Model", "Technician", "Reference", "YASA")
         for row, name in enumerate(names):
             self._glw.addLabel(name, row=row, col=0, size="8pt", color="#2b2f36", justify="right")
             axis = {"bottom": self._axis} if row == len(names) - 1 else {}
@@ -229,15 +230,16 @@ class HypnogramView(QWidget):
         self._density.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         dens.addItem(self._density)
         self._rows = {}
-        for key, plot in zip(("model", "technician", "reference"), self._plots[1:]):
+        for key, plot in zip(("model", "technician", "reference", "second"), self._plots[1:]):
             plot.setYRange(-0.6, 4.6, padding=0)
             plot.getAxis("left").setTicks([LEVEL_TICKS])
             plot.showGrid(x=False, y=True, alpha=0.12)
             self._rows[key] = _HypnogramRow(plot)
         self._glw.ci.layout.setColumnFixedWidth(0, LABEL_PX)
-        for r, stretch in enumerate((2, 3, 3, 3)):
+        for r, stretch in enumerate((2, 3, 3, 3, 3)):
             self._glw.ci.layout.setRowStretchFactor(r, stretch)
         self._has_reference = False
+        self._has_second = False
         self._layout_rows()
 
     # -- content ------------------------------------------------------------
@@ -252,6 +254,7 @@ class HypnogramView(QWidget):
         self._rows["model"].set_labels(None)
         self._rows["technician"].set_labels(None)
         self.set_reference(None)
+        self.set_second_opinion(None)
         self.whole_night()
         self.set_cursor(0)
 
@@ -286,10 +289,21 @@ class HypnogramView(QWidget):
     def has_reference(self) -> bool:
         return self._has_reference
 
+    def set_second_opinion(self, labels: np.ndarray | None) -> None:
+        """The second opinion's stages (its own row), or None to hide the row."""
+        self._has_second = labels is not None
+        self._rows["second"].set_labels(labels)
+        self._layout_rows()
+
+    @property
+    def has_second_opinion(self) -> bool:
+        return self._has_second
+
     def _layout_rows(self) -> None:
-        last = 3 if self._has_reference else 2
+        shown = {0, 1, 2} | ({3} if self._has_reference else set()) | ({4} if self._has_second else set())
+        last = max(shown)
         for r, p in enumerate(self._plots):
-            visible = r <= last
+            visible = r in shown
             p.setVisible(visible)
             self._labels_items[r].setVisible(visible)
             p.showAxis("bottom", r == last)

@@ -51,6 +51,8 @@ class ScoringController(QObject):
         self.waiting_for_model: Callable[[], str | None] = lambda: None
         self._probs: np.ndarray | None = None
         self._model_stages: np.ndarray | None = None
+        #: the second opinion's stages (YASA), when it has scored the night
+        self._second: np.ndarray | None = None
         self._current = 0
         self._n = 0
 
@@ -70,6 +72,7 @@ class ScoringController(QObject):
         self.scoring = None
         self._probs = None
         self._model_stages = None
+        self._second = None
         self._n = 0
         self._current = 0
 
@@ -85,6 +88,20 @@ class ScoringController(QObject):
             self._probs = np.asarray(probs, dtype=np.float32)
             self._model_stages = self._probs.argmax(axis=1).astype(np.int8)
         self.predictionChanged.emit()
+
+    def set_second_opinion(self, stages: np.ndarray | None) -> None:
+        """Another scorer's stages: epochs where it and the model disagree join the doubtful ones."""
+        self._second = None if stages is None else np.asarray(stages, dtype=np.int8)
+        self.predictionChanged.emit()
+
+    @property
+    def second_opinion(self) -> np.ndarray | None:
+        return self._second
+
+    def second_at(self, epoch: int) -> int | None:
+        """The second opinion's stage for `epoch`, or None."""
+        s = self._second
+        return None if s is None or not 0 <= epoch < len(s) or s[epoch] < 0 else int(s[epoch])
 
     # -- state --------------------------------------------------------------
     @property
@@ -157,12 +174,17 @@ class ScoringController(QObject):
         self.go_to(self._current + delta)
 
     def attention_mask(self) -> np.ndarray | None:
-        """Epochs worth a second look: the model is unsure, or disagrees with the technician."""
+        """Epochs worth a second look: the model is unsure, disagrees with the technician, or with
+        the second opinion when there is one."""
         if self._probs is None:
             return None
         unsure = self._probs.max(axis=1) < UNSURE_BELOW
         labels = self.scoring.labels if self.scoring is not None else np.full(self._n, -1)
         disagree = (labels >= 0) & (labels != self._model_stages)
+        if self._second is not None:
+            from sleepscope.scorers.compare import disagreement
+
+            disagree |= disagreement(self._model_stages, self._second)
         return unsure | disagree
 
     def next_attention(self, direction: int = 1) -> int | None:
@@ -178,7 +200,8 @@ class ScoringController(QObject):
             hits = np.flatnonzero(mask[: self._current])
             target = None if hits.size == 0 else int(hits[-1])
         if target is None:
-            self.message.emit("No further epoch where the model is unsure or disagrees.")
+            self.message.emit("No further epoch where the model is unsure or disagrees"
+                              + (" (with you or the second opinion)." if self._second is not None else "."))
             return None
         self.go_to(target)
         return target

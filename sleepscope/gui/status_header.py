@@ -115,6 +115,12 @@ class StatusHeader:
         model = "—" if m is None else f"{stage_chip(m[0])} {m[1]:.0%}" + (
             " <span style='color:#c0392b'>unsure</span>" if m[1] < UNSURE_BELOW else "")
         ro = " &nbsp;·&nbsp; <b style='color:#c0392b'>READ-ONLY</b>" if getattr(scoring, "readonly", False) else ""
+        second = c.second_at(i) if hasattr(c, "second_at") else None
+        if second is not None:
+            # Both opinions side by side; a disagreement puts the epoch in the review queue.
+            differs = m is not None and m[0] != second
+            ro = (f" &nbsp;·&nbsp; YASA {stage_chip(second)}"
+                  + (" <span style='color:#c0392b'>disagrees</span>" if differs else "")) + ro
         self.header.setText(
             f"<b>Epoch {i + 1}</b> <span style='color:#6b7480'>of {n}</span> &nbsp;·&nbsp; "
             f"{t:%H:%M:%S}–{end:%H:%M:%S} &nbsp;·&nbsp; Label {stage_chip(label)}"

@@ -1,0 +1,133 @@
+"""The second opinion in the window: YASA scores after our model, a hypnogram row, the header, the review queue;
+and the window without yasa."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from test_gui_support import (  # noqa: E402,F401  (fixtures)
+    assert_no_leaks,
+    gui_settings,
+    open_and_wait,
+    write_short_night,
+)
+
+from sleepscope.gui.main_window import MainWindow  # noqa: E402
+from sleepscope.gui.workers import PreScoreResult  # noqa: E402
+
+N = 60
+YASA_TIMEOUT_MS = 180_000  # a shared 2-core machine; YASA itself takes seconds on a 30-min night
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_model(tmp_path_factory, monkeypatch):
+    import sleepscope.paths
+
+    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: tmp_path_factory.mktemp("no_models"))
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    seen: list[tuple[str, str]] = []
+
+    def critical(parent, title, text, *a, **k):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "critical", critical)
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, gui_settings):
+    w = MainWindow(settings=gui_settings, model_path=None, prescore_on_open=False)
+    w.resize(1400, 900)
+    w.show()
+    yield w
+    w.second_opinion.wait()
+    assert_no_leaks([w])
+
+
+def model_says_n2(w) -> None:
+    """Our model's prediction arrives (confident N2 everywhere: no epoch is unsure), as from a pre-scoring job."""
+    probs = np.full((N, 5), 0.025, np.float32)
+    probs[:, 2] = 0.9
+    w._on_job_finished(PreScoreResult(
+        job_id=0, probs=probs, stages=probs.argmax(1).astype(np.int8), model_version="test-n2",
+        model_path=Path("test-n2.safetensors"), card=None, fingerprint=w.recording.fingerprint(), seconds=0.0))
+
+
+def visit_with_n(qtbot, w) -> list[int]:
+    w.controller.go_to(0)
+    seen = [0] if w.controller.attention_mask()[0] else []
+    for _ in range(N):
+        before = w.controller.current
+        qtbot.keyClick(w.surface, Qt.Key.Key_N)
+        if w.controller.current == before:
+            break
+        seen.append(w.controller.current)
+    return seen
+
+
+def test_second_opinion_row_header_and_review_queue(qtbot, tmp_path, window, errors):
+    pytest.importorskip("yasa")
+    from sleepscope.scorers import SECOND_OPINION_SET
+    from sleepscope.gui.second_opinion import SET_NAME
+
+    assert SET_NAME == SECOND_OPINION_SET  # the GUI looks where `prescore --second-opinion` writes
+    psg, _ = write_short_night(tmp_path, n=N)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    assert not w.hypnogram.has_second_opinion
+    # without a second opinion nothing is doubtful: the model is confident everywhere
+    model_says_n2(w)
+    assert not w.controller.attention_mask().any()
+    with qtbot.waitSignal(w.second_opinion.ready, timeout=YASA_TIMEOUT_MS):
+        assert w.second_opinion.busy  # started by our model's prediction
+    assert not errors, errors
+    yasa = w.scoring.scorer_sets[SET_NAME]
+    assert yasa.source_file.startswith("yasa-") and yasa.labels.shape == (N,)
+    assert w.hypnogram.has_second_opinion
+    disagree = np.flatnonzero(yasa.labels != 2)
+    assert 0 < disagree.size, "YASA agreed everywhere: the test would prove nothing"
+    # N visits exactly the epochs where the two disagree
+    assert visit_with_n(qtbot, w) == list(disagree)
+    # the header shows both opinions
+    w.controller.go_to(int(disagree[0]))
+    header = w.header.text()
+    assert "Model" in header and "YASA" in header and "disagrees" in header
+    # the review queue counts them
+    w.analysis.review.refresh()
+    assert w.analysis.review.coverage.doubtful == disagree.size
+    w.grab().save(str(tmp_path / "second-opinion.png"))
+    # reopening shows the stored opinion at once, without scoring again
+    w.close_recording()
+    assert not w.hypnogram.has_second_opinion
+    assert open_and_wait(qtbot, w, psg)
+    assert w.hypnogram.has_second_opinion and not w.second_opinion.busy
+    assert list(w.controller.second_opinion) == list(yasa.labels)
+
+
+def test_window_works_without_yasa(qtbot, tmp_path, window, errors, monkeypatch):
+    # yasa hidden: its import fails and find_spec says it is not there
+    monkeypatch.setitem(sys.modules, "yasa", None)
+    psg, _ = write_short_night(tmp_path, n=N)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    model_says_n2(w)
+    qtbot.waitUntil(lambda: w.second_opinion.unavailable, timeout=YASA_TIMEOUT_MS)
+    assert not w.hypnogram.has_second_opinion and "YASA" not in w.scoring.scorer_sets
+    assert "YASA" not in w.header.text()
+    # scoring and the review queue work as before
+    qtbot.keyClick(w.surface, Qt.Key.Key_2)
+    assert w.scoring.labels[0] == 2
+    assert visit_with_n(qtbot, w) == []
+    assert not errors and not w.second_opinion.last_error
