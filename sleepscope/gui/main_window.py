@@ -45,7 +45,6 @@ from sleepscope.gui.keymap import KeyDispatcher, keyboard_help_html, make_action
 from sleepscope.gui.loader import LoadResult, PairedHypnogram, RecordingLoader, read_paired_hypnogram
 from sleepscope.gui.prescore import PreScoring
 from sleepscope.gui.scoring_controller import ScoringController
-from sleepscope.gui.second_opinion import SecondOpinion
 from sleepscope.gui.settings import Settings
 from sleepscope.gui.status_header import StatusHeader, stage_chip
 from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
@@ -169,8 +168,6 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisDocks(self)
         # Events, notes and lights: the drag on the traces and their dock (their own module).
         self.events = EventsDock(self)
-        # YASA's stages after our model's, when yasa is installed (their own module).
-        self.second_opinion = SecondOpinion(self)
         self.panel.load(self.settings)
         self._apply_display(save=False)
         self.trace.set_context(self.settings.show_context)
@@ -487,7 +484,6 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
         self.events.show_scoring(scoring)
-        self.second_opinion.show_scoring(scoring)
         name = recording.path.name if recording.path is not None else "unsaved recording"
         self.setWindowTitle(f"{name}{' (read-only)' if scoring.readonly else ''} — {APP_TITLE}")
         self._update_actions()
@@ -577,7 +573,6 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_night(0, self.hypnogram._axis.start_time)
         self.analysis.clear()
         self.events.show_scoring(None)
-        self.second_opinion.show_scoring(None)
         self.setWindowTitle(APP_TITLE)
         self._update_actions()
         self._update_status()
@@ -961,7 +956,6 @@ class MainWindow(QMainWindow):
             return
         self.wait_for_jobs()
         self.analysis.wait()
-        self.second_opinion.wait()
         self.keys.detach()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
@@ -979,10 +973,9 @@ def resolve_model_argument(value: str | Path) -> Path:
 
 def is_lock_error(exc: SleepScopeError) -> bool:
     """True when opening failed because another process holds the scoring file's lock."""
-    if type(exc).__name__.lower().startswith("scoringlock") or "locked" in type(exc).__name__.lower():
-        return True
-    text = str(exc).lower()
-    return "open for writing by" in text or "is being scored" in text or "lock file" in text and "delete" in text
+    from sleepscope.scoring.lock import ScoringFileLocked
+
+    return isinstance(exc, ScoringFileLocked)
 
 
 def resume_epoch(scoring: Any) -> int:
