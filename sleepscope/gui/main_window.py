@@ -45,6 +45,7 @@ from sleepscope.gui.keymap import KeyDispatcher, keyboard_help_html, make_action
 from sleepscope.gui.loader import LoadResult, PairedHypnogram, RecordingLoader, read_paired_hypnogram
 from sleepscope.gui.prescore import PreScoring
 from sleepscope.gui.scoring_controller import ScoringController
+from sleepscope.gui.second_opinion import SecondOpinion
 from sleepscope.gui.settings import Settings
 from sleepscope.gui.status_header import StatusHeader, stage_chip
 from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
@@ -168,6 +169,8 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisDocks(self)
         # Events, notes and lights: the drag on the traces and their dock (their own module).
         self.events = EventsDock(self)
+        # YASA's stages after our model's, when yasa is installed (their own module).
+        self.second_opinion = SecondOpinion(self)
         self.panel.load(self.settings)
         self._apply_display(save=False)
         self.trace.set_context(self.settings.show_context)
@@ -484,6 +487,7 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
         self.events.show_scoring(scoring)
+        self.second_opinion.show_scoring(scoring)
         name = recording.path.name if recording.path is not None else "unsaved recording"
         self.setWindowTitle(f"{name}{' (read-only)' if scoring.readonly else ''} — {APP_TITLE}")
         self._update_actions()
@@ -573,6 +577,7 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_night(0, self.hypnogram._axis.start_time)
         self.analysis.clear()
         self.events.show_scoring(None)
+        self.second_opinion.show_scoring(None)
         self.setWindowTitle(APP_TITLE)
         self._update_actions()
         self._update_status()
@@ -956,6 +961,7 @@ class MainWindow(QMainWindow):
             return
         self.wait_for_jobs()
         self.analysis.wait()
+        self.second_opinion.wait()
         self.keys.detach()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
