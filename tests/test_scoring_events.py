@@ -206,3 +206,20 @@ def test_report_shows_lights_and_events_and_uses_the_period(rec, path, tmp_path)
 
     # identity and statistics, agreement and notes, then the events page
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())) == 3
+
+
+def test_cli_exports_events_and_uses_the_lights(rec, path, tmp_path, capsys):
+    from sleepscope.cli import main
+
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        sf.set_stages(np.arange(N), np.array([0] * 10 + [2] * 30))
+        sf.set_lights("off", 8 * 30.0)
+        sf.add_event("artefact", 60, 75)
+    assert main(["export", str(path), "--format", "events"]) == 0
+    out = tmp_path / "night.events.csv"
+    assert [r["kind"] for r in csv.DictReader(open(out, encoding="utf-8"))] == ["artefact", "lights off"]
+    capsys.readouterr()
+    assert main(["export", str(path), "--format", "stats", "--json"]) == 0
+    stats = __import__("json").loads(capsys.readouterr().out)
+    assert stats["statistics"]["lights_off_epoch"] == 8 and stats["lights"]["off_s"] == 240.0
+    assert stats["events"] == {"artefact": 1, "arousal": 0, "note": 0}
