@@ -73,3 +73,21 @@ def test_hypnodensity_has_a_colour_legend(qtbot, window):
     for s in SCORED:
         assert COLORS[s] in text
     assert window.hypnogram._labels_items[0].text == text
+
+
+@pytest.mark.parametrize("fs", [100.0, 256.0])
+def test_page_filter_equals_scipys_filtfilt(fs):
+    """The display filter's initial conditions are computed once per filter: same traces as sosfiltfilt."""
+    import scipy.signal as sps
+
+    from sleepscope.gui.trace_view import DisplayFilter, filter_sos, filter_zi, sosfiltfilt_cached
+
+    rng = np.random.default_rng(1)
+    for f in (DisplayFilter(0.3, 35.0, 0.0), DisplayFilter(0.3, 35.0, 50.0), DisplayFilter(10.0, 0.0, 0.0)):
+        sos = filter_sos(f, fs)
+        for n in (60, 3000, 11_000):
+            x = rng.normal(size=n).cumsum()
+            want = sps.sosfiltfilt(sos, x)
+            got = sosfiltfilt_cached(sos, filter_zi(f, fs), x)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * np.abs(want).max())

@@ -111,6 +111,22 @@ def filter_sos(f: DisplayFilter, fs: float) -> np.ndarray | None:
     return np.vstack(parts) if parts else None
 
 
+@lru_cache(maxsize=32)
+def filter_zi(f: DisplayFilter, fs: float) -> np.ndarray:
+    """The filter's steady-state initial conditions (a linear solve per section: once, not on every page)."""
+    return sps.sosfilt_zi(filter_sos(f, fs))
+
+
+def sosfiltfilt_cached(sos: np.ndarray, zi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """scipy's `sosfiltfilt(sos, x)` (odd padding, its default length) with `zi` computed beforehand."""
+    ntaps = 2 * len(sos) + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    edge = 3 * ntaps
+    ext = np.concatenate((2 * x[0] - x[edge:0:-1], x, 2 * x[-1] - x[-2:-(edge + 2):-1]))
+    y, _ = sps.sosfilt(sos, ext, zi=zi * ext[0])
+    y, _ = sps.sosfilt(sos, y[::-1], zi=zi * y[-1])
+    return y[::-1][edge:-edge]
+
+
 def filtered_window(x: np.ndarray, a: int, b: int, fs: float, f: DisplayFilter) -> np.ndarray:
     """x[a:b] filtered for display, using real signal around the window as the filter's margin."""
     a = max(0, a)
@@ -123,7 +139,7 @@ def filtered_window(x: np.ndarray, a: int, b: int, fs: float, f: DisplayFilter) 
     seg = np.asarray(x[lo:hi], dtype=np.float64)
     if len(seg) <= 3 * (2 * len(sos) + 1):
         return seg[a - lo:b - lo]
-    return sps.sosfiltfilt(sos, seg)[a - lo:b - lo]
+    return sosfiltfilt_cached(sos, filter_zi(f, fs), seg)[a - lo:b - lo]
 
 
 def minmax_decimate(t0: float, dt: float, y: np.ndarray, max_pairs: int) -> tuple[np.ndarray, np.ndarray]:
