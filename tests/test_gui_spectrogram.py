@@ -126,3 +126,34 @@ def test_an_answer_for_a_recording_no_longer_shown_is_dropped(qtbot):
     peak = view.spectrogram.freqs[view.spectrogram.power_db.argmax(axis=1)]
     assert not np.all(peak[10:20] == 10.0)
     assert view.wait(5000)
+
+
+def test_cache_keeps_the_nights_used_last(tmp_path):
+    x = _signal()
+    for i in range(5):
+        cached_spectrogram(x, FS, f"sha256:{i}", "EEG", folder=tmp_path)
+    import os
+    import time
+
+    first = specmod.cache_path("sha256:0", "EEG", FS, tmp_path)
+    os.utime(first, (time.time() + 10, time.time() + 10))  # night 0 opened again most recently
+    specmod.prune_cache(tmp_path, keep=2)
+    kept = sorted(p.name for p in tmp_path.glob("*.npz"))
+    assert kept == sorted([first.name, specmod.cache_path("sha256:4", "EEG", FS, tmp_path).name])
+
+
+def test_a_failed_spectrogram_says_so(qtbot, monkeypatch):
+    from sleepscope.gui import spectrogram_view
+    from sleepscope.gui.spectrogram_view import SpectrogramView
+    from sleepscope.io import Recording
+
+    def broken(*a, **k):
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(spectrogram_view, "cached_spectrogram", broken)
+    view = SpectrogramView()
+    qtbot.addWidget(view)
+    view.show_recording(Recording.from_arrays(_signal(), _signal(seed=1)))
+    qtbot.waitUntil(lambda: view.status.startswith("failed"), timeout=10000)
+    assert "MemoryError" in view.status and "failed" in view._label.text
+    assert view.wait(5000)

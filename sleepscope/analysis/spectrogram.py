@@ -10,6 +10,7 @@ night costs a file read.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ BANDS: dict[str, tuple[float, float]] = {
 #: Epochs per chunk between progress reports, cancel checks and yielding the interpreter.
 CHUNK = 32
 _CACHE_VERSION = 1
+#: Spectrograms kept in the cache: the nights a technician goes back to.
+CACHE_KEEP = 64
 #: Floor of the dB scale: a flat or missing epoch has no power at all.
 FLOOR_DB = -40.0
 
@@ -116,6 +119,7 @@ def cached_spectrogram(signal: np.ndarray, fs: float, fingerprint: str, channel:
         with np.load(path) as z:
             spec = Spectrogram(freqs=z["freqs"], power_db=z["power_db"], epoch_s=float(z["epoch_s"]))
         if spec.n_epochs == len(signal) // int(round(fs * EPOCH_SECONDS)):
+            os.utime(path)  # used now: pruned last
             return spec
     except (OSError, KeyError, ValueError):
         pass  # not cached yet, or a damaged cache file: compute again
@@ -129,5 +133,18 @@ def _store(spec: Spectrogram, path: Path) -> None:
     try:
         with replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, freqs=spec.freqs, power_db=spec.power_db, epoch_s=spec.epoch_s)
+        prune_cache(path.parent)
     except OSError:
         pass
+
+
+def prune_cache(folder: Path, keep: int = CACHE_KEEP) -> None:
+    """Keep the `keep` spectrograms used last (a few MB each for a long night); remove the rest."""
+    files = []
+    for p in folder.glob("*.npz"):
+        try:
+            files.append((p.stat().st_mtime, p))
+        except OSError:
+            continue
+    for _, p in sorted(files, reverse=True)[keep:]:
+        p.unlink(missing_ok=True)

@@ -128,6 +128,8 @@ class SpectrogramView(QWidget):
 
     def clear(self) -> None:
         self.cancel()
+        self._label.setText("EEG spectrum", size="8pt", color="#2b2f36")
+        self._label.setToolTip("")
         self.spectrogram = None
         self.image.clear()
         self._n = 0
@@ -167,6 +169,8 @@ class SpectrogramView(QWidget):
             return
         self._job = None
         self.status = f"failed: {message}"
+        self._label.setText("EEG spectrum<br>(failed)", size="8pt", color="#b03a2e")
+        self._label.setToolTip(f"The spectrogram could not be computed: {message}")
 
     def _on_pick(self, epoch: int) -> None:
         if self._n:
