@@ -43,6 +43,7 @@ from sleepscope.gui.finetune_dialog import install_model_actions
 from sleepscope.gui.hypnogram_view import HypnogramView
 from sleepscope.gui.keymap import KeyDispatcher, keyboard_help_html, make_action
 from sleepscope.gui.loader import LoadResult, PairedHypnogram, RecordingLoader, read_paired_hypnogram
+from sleepscope.gui.model_notice import ModelNotice
 from sleepscope.gui.prescore import PreScoring
 from sleepscope.gui.scoring_controller import ScoringController
 from sleepscope.gui.second_opinion import SecondOpinion
@@ -140,6 +141,8 @@ class MainWindow(QMainWindow):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.setSpacing(0)
         tl.addWidget(self.header)
+        self.model_notice = ModelNotice()  # channels in use, missing EOG, unfamiliar recording
+        tl.addWidget(self.model_notice)
         tl.addWidget(self.trace, 1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
@@ -468,6 +471,7 @@ class MainWindow(QMainWindow):
         if scoring is None:
             return False
         self.recording = recording
+        self.model_notice.show_recording(recording)
         self.scoring = scoring
         self.reference = reference
         self.reference_name = reference_name or "reference"
@@ -571,6 +575,7 @@ class MainWindow(QMainWindow):
             return False
         self.scoring = None
         self.recording = None
+        self.model_notice.clear()
         self.reference = None
         self.controller.detach()
         self.trace.clear()
@@ -736,6 +741,7 @@ class MainWindow(QMainWindow):
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs)
+        self.model_notice.show_prediction(result.prediction)
         self.statusBar().showMessage(
             f"Pre-scored {len(result.probs)} epochs in {result.seconds:.1f} s with model {result.model_version}.",
             8000)

@@ -1,0 +1,71 @@
+"""The banner above the traces: channels in use, a missing EOG, an unfamiliar recording."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from test_gui_support import assert_no_leaks, gui_settings, tiny_model  # noqa: E402,F401  (fixtures)
+
+from sleepscope.gui.model_notice import ModelNotice  # noqa: E402
+from sleepscope.io import Recording  # noqa: E402
+from sleepscope.io.channels import choose_channels  # noqa: E402
+from sleepscope.model.familiarity import Familiarity  # noqa: E402
+from sleepscope.model.infer import Prediction  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_shipped_model(tmp_path_factory, monkeypatch):
+    import sleepscope.paths
+
+    empty = tmp_path_factory.mktemp("no_models")
+    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: empty)
+
+
+def eeg_only_recording(n_epochs=20):
+    rng = np.random.default_rng(0)
+    eeg = rng.normal(0, 20, n_epochs * 3000).astype(np.float32)
+    choice = choose_channels(["C3-A1", "EMG chin"])
+    return Recording(path=None, start_time=datetime(2022, 1, 1, 23, 0), fs=100.0, channels={"C3-A1": eeg},
+                     eeg_name="C3-A1", eog_name=None, source_rates={"C3-A1": 100.0}, channel_choice=choice)
+
+
+def test_eeg_only_recording_opens_prescores_and_says_the_eog_is_missing(qtbot, tmp_path, gui_settings, tiny_model):
+    from sleepscope.gui.main_window import MainWindow
+
+    w = MainWindow(settings=gui_settings, model_path=tiny_model, prescore_on_open=True)
+    w.resize(1200, 800)
+    w.show()
+    try:
+        with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+            assert w.open_recording(eeg_only_recording())
+        notice = w.model_notice
+        assert notice.isVisible()
+        assert "No EOG channel" in notice.text() and "C3-A1" in notice.text()
+        assert w.controller.probs is not None and len(w.controller.probs) == 20
+        w.close_recording()
+        assert not notice.isVisible()
+    finally:
+        w.close()
+        assert_no_leaks([w])
+
+
+def test_unfamiliar_prediction_shows_a_red_banner(qtbot):
+    notice = ModelNotice()
+    qtbot.addWidget(notice)
+    notice.show_recording(Recording.from_arrays(np.zeros(3000), np.zeros(3000)))  # no channel choice: nothing
+    assert not notice.isVisible()
+    probs = np.full((4, 5), 0.2, np.float32)
+    fam = Familiarity(familiar=False, outlying=0.4, limit=0.1,
+                      reasons=["40% of its epochs lie outside what the model learned"])
+    notice.show_prediction(Prediction(probs=probs, model_version="v", stages=np.zeros(4, np.int8),
+                                      familiarity=fam))
+    assert notice.isVisible() and notice.unfamiliar
+    assert "unlike what the model learned" in notice.text() and "fine-tune" in notice.text()
+    notice.show_prediction(Prediction(probs=probs, model_version="v", stages=np.zeros(4, np.int8),
+                                      familiarity=Familiarity(True, 0.01, 0.1)))
+    assert not notice.isVisible()
