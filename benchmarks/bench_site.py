@@ -1,0 +1,408 @@
+"""The learning curve of a new lab: how many corrected epochs the model needs, with and without site
+pre-training on the lab's unlabelled nights and with and without pseudo-labels (issue 12 items 2 and 4).
+
+SYNTHETIC DATA ONLY. A "new lab" is a physiology family the shipped model never saw (family B by
+default, optionally with randomised acquisition), written as EDF files and read back through the
+product's own readers. Its nights are split into three disjoint sets:
+
+- unlabelled nights: site pre-training (`sleepscope pretrain --recordings`, here the same
+  functions in-process) and pseudo-labels (our model and YASA agreeing with high confidence);
+- a correction pool: k corrected epochs are drawn from it as blocks of 20 consecutive epochs at
+  random places (a technician correcting stretches of a night), or whole nights;
+- test nights: accuracy, macro-F1 and Cohen's kappa of every model on every epoch of them.
+
+For every k (0, 100, 300, 1000, one night, three nights), every seed (the draw of the k epochs and
+fine-tuning's own randomness), with and without site pre-training, with and without pseudo-labels,
+the parent is fine-tuned with `sleepscope.model.finetune.finetune` (the GUI's defaults: 10 passes,
+lr 1e-4, early stopping on a held-out fifth of the k epochs) and scored on the test nights. k = 0 is
+the parent itself (a site pre-trained encoder cannot score without labels). Site pre-training runs
+once per lab (seed 0): the spread reported is over fine-tuning seeds and draws.
+
+Targets (issue 12): one corrected night -> accuracy >= 0.92 on the other nights; 300 epochs with
+site pre-training -> >= 0.85; site pre-training better than none at 100 and 300 epochs by more
+than the seed spread; site pre-training on 10 nights <= 5 min and fine-tuning on one night
+<= 1 min on the 2-core CPU.
+
+    .venv/bin/python benchmarks/bench_site.py --size full            # 10 + 3 + 4 nights, 3 seeds
+    .venv/bin/python benchmarks/bench_site.py --size reduced         # 4 + 3 + 2 nights, 2 seeds
+    .venv/bin/python benchmarks/bench_site.py --size toy --model M   # seconds: what the test runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BLOCK = 20  # a correction stretch, epochs
+NIGHT, NIGHTS3 = -1, -3  # k codes: one whole night, three whole nights
+
+
+@dataclass
+class Size:
+    unlabelled: int
+    pool: int
+    test: int
+    seeds: int
+    ks: tuple[int, ...]
+    pretrain_epochs: int  # passes of site pre-training
+    night_epochs: int | None = None  # None: the real hypnogram's length; else short nights (toy)
+    finetune_epochs: int = 10
+    finetune_steps: int | None = None  # cap on optimiser steps per fine-tuning (toy)
+
+
+SIZES = {
+    "full": Size(10, 3, 4, 3, (0, 100, 300, 1000, NIGHT, NIGHTS3), 3),
+    "reduced": Size(4, 3, 2, 2, (0, 100, 300, 1000, NIGHT, NIGHTS3), 2),
+    "toy": Size(1, 1, 1, 1, (0, 100, NIGHT), 1, night_epochs=120, finetune_epochs=1, finetune_steps=2),
+}
+
+
+def k_label(k: int) -> str:
+    return {NIGHT: "1 night", NIGHTS3: "3 nights"}.get(k, str(k))
+
+
+@dataclass
+class Night:
+    name: str
+    path: Path
+    x: np.ndarray  # model input (n, 2, 3000)
+    y: np.ndarray  # true stages, -1 unscored
+    fingerprint: str = ""
+
+
+@dataclass
+class Lab:
+    unlabelled: list[Path]
+    pool: list[Night]
+    test: list[Night]
+    truth: dict[str, np.ndarray] = field(default_factory=dict)  # fingerprint -> stages, unlabelled nights
+
+
+def night_names(n: int) -> list[str]:
+    """Sleep-EDF night names of subjects 42 and above: hypnograms no shipped model was trained with."""
+    from sleepscope.data.synthetic import hypnogram_names
+
+    names = [x for x in hypnogram_names() if x.startswith("SC4") and int(x[3:5]) >= 42]
+    if n > len(names):
+        raise SystemExit(f"at most {len(names)} nights")
+    return names[:n]
+
+
+def toy_labels(n: int, seed: int) -> np.ndarray:
+    """A short night's stages in runs (toy size): every stage present."""
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    while len(out) < n:
+        out += [int(rng.choice([0, 1, 2, 2, 3, 4]))] * int(rng.integers(4, 12))
+    return np.asarray(out[:n], np.int8)
+
+
+def make_lab(folder: Path, size: Size, family: str, randomise: bool, seed: int, normalisation: str) -> Lab:
+    from sleepscope.data.synthetic import write_night
+    from sleepscope.io import open_recording
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.recording import file_fingerprint
+    from sleepscope.model.inputs import model_input
+
+    names = night_names(size.unlabelled + size.pool + size.test)
+    written = []
+    for i, name in enumerate(names):
+        labels = toy_labels(size.night_epochs, i) if size.night_epochs else None
+        written.append(write_night(folder, name, seed=seed, labels=labels, family=family, randomise=randomise))
+
+    def night(psg: Path, hyp: Path) -> Night:
+        rec = open_recording(psg)
+        y = read_hypnogram(hyp, n_epochs=rec.n_epochs).astype(np.int64)
+        y[(y < 0) | (y > 4)] = -1
+        return Night(psg.stem, psg, model_input(rec, normalisation), y, file_fingerprint(psg))
+
+    u = size.unlabelled
+    lab = Lab([p for p, _ in written[:u]], [night(*w) for w in written[u : u + size.pool]],
+              [night(*w) for w in written[u + size.pool :]])
+    for psg, hyp in written[:u]:
+        rec = open_recording(psg)
+        lab.truth[file_fingerprint(psg)] = read_hypnogram(hyp, n_epochs=rec.n_epochs).astype(np.int64)
+    return lab
+
+
+def corrections(pool: list[Night], k: int, seed: int):
+    """k corrected epochs of the pool (blocks of BLOCK at random places), or whole nights, as a CorrectionSet."""
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    rng = np.random.default_rng(1000 + seed)
+    picks: list[tuple[Night, np.ndarray]] = []
+    if k in (NIGHT, NIGHTS3):
+        for n in pool[: 1 if k == NIGHT else 3]:
+            picks.append((n, np.flatnonzero(n.y >= 0)))
+    else:
+        blocks = [(i, s) for i, n in enumerate(pool) for s in range(0, len(n.y) - BLOCK + 1, BLOCK)
+                  if np.all(pool[i].y[s : s + BLOCK] >= 0)]
+        chosen = rng.choice(len(blocks), size=min(len(blocks), max(1, k // BLOCK)), replace=False)
+        by_night: dict[int, list[int]] = {}
+        for c in chosen:
+            i, s = blocks[c]
+            by_night.setdefault(i, []).extend(range(s, s + BLOCK))
+        for i, ep in sorted(by_night.items()):
+            picks.append((pool[i], np.array(sorted(ep))))
+    return CorrectionSet(
+        x=np.concatenate([n.x[e] for n, e in picks]), y=np.concatenate([n.y[e] for n, e in picks]),
+        fingerprint=np.concatenate([np.full(e.size, n.fingerprint) for n, e in picks]).astype(str),
+        epoch=np.concatenate([e for _, e in picks]).astype(np.int64),
+        source=np.full(sum(e.size for _, e in picks), "technician").astype(str),
+        recording_files={n.fingerprint: n.path.name for n, _ in picks})
+
+
+def score(model, test: list[Night]) -> dict:
+    from sleepscope.model.infer import predict
+    from sleepscope.scoring.agreement import agreement
+
+    ys, ps = [], []
+    for n in test:
+        pred = predict(n.x, model, threads=1)
+        keep = n.y >= 0
+        ys.append(n.y[keep])
+        ps.append(pred.stages[keep].astype(np.int64))
+    a = agreement(np.concatenate(ys), np.concatenate(ps))
+    return {"accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa}
+
+
+def subsample(cs, n: int):
+    """n epochs of a CorrectionSet in stretches (whole contiguous runs, then cut), to bound fine-tuning time."""
+    from sleepscope.model.finetune import contiguous_runs
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    rng = np.random.default_rng(0)
+    runs = contiguous_runs(cs)
+    keep: list[np.ndarray] = []
+    for i in rng.permutation(len(runs)):
+        keep.append(runs[i][: n - sum(r.size for r in keep)])
+        if sum(r.size for r in keep) >= n:
+            break
+    idx = np.sort(np.concatenate(keep))
+    return CorrectionSet(cs.x[idx], cs.y[idx], cs.fingerprint[idx], cs.epoch[idx], cs.source[idx],
+                         dict(cs.recording_files))
+
+
+def spread(values: list[float]) -> tuple[float, float]:
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    return tuple({"night": NIGHT, "3nights": NIGHTS3}.get(k.strip(), None) or int(k) for k in text.split(","))
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from sleepscope.model.checkpoint import default_model_path, load_model
+    from sleepscope.model.finetune import FineTuneOptions, finetune
+    from sleepscope.model.pretrain import PretrainConfig
+    from sleepscope.model.pseudo_labels import accuracy_of, pseudo_label_set
+    from sleepscope.model.site_pretrain import read_unlabelled, site_pretrain
+
+    size = SIZES[args.size]
+    if args.seeds:
+        size.seeds = args.seeds
+    if args.ks:
+        size.ks = parse_ks(args.ks)
+    model_path = args.model or default_model_path()
+    parent, parent_card = load_model(model_path)
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if not args.quiet else (lambda *a: None)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    lab = make_lab(work / "lab", size, args.family, args.randomise, args.lab_seed, parent.config.normalisation)
+    log(f"# lab written and read: {len(lab.unlabelled)} unlabelled, {len(lab.pool)} pool, {len(lab.test)} test "
+        f"nights in {time.perf_counter() - t0:.0f} s")
+    out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
+                 "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
+                 "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
+                            "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
+                 "seeds": size.seeds, "runs": []}
+
+    # Site pre-training, once per lab (the product path: EDF files read as the GUI does).
+    t = time.perf_counter()
+    nights = read_unlabelled(lab.unlabelled, parent.config.normalisation)
+    read_s = time.perf_counter() - t
+    site, _ = load_model(model_path)
+    t = time.perf_counter()
+    cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=args.pretrain_lr, seed=0,
+                         checkpoint_every=10**9)
+    result, _, _ = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
+    site.encoder_only = True
+    out["site_pretrain"] = {"epochs": len(nights), "passes": result.epochs, "steps": result.steps,
+                            "read_s": round(read_s, 1), "train_s": round(time.perf_counter() - t, 1),
+                            "loss_start": result.summary()["pretrain_loss_start"],
+                            "loss_end": result.summary()["pretrain_loss_end"]}
+    log(f"# site pre-training: {out['site_pretrain']}")
+
+    pseudo = None
+    if args.pseudo:
+        from sleepscope.scorers import StagerScorer, YasaScorer
+
+        t = time.perf_counter()
+        pseudo = pseudo_label_set(StagerScorer(parent, parent_card), YasaScorer(), lab.unlabelled,
+                                  threshold=args.pseudo_threshold, normalisation=parent.config.normalisation)
+        agreed, agreed_right = len(pseudo), accuracy_of(pseudo, lab.truth)
+        if args.pseudo_max and len(pseudo) > args.pseudo_max:
+            pseudo = subsample(pseudo, args.pseudo_max)
+        out["pseudo"] = {"agreed": agreed, "agreed_accuracy": agreed_right,
+                         "epochs": len(pseudo), "of": len(nights), "accuracy": accuracy_of(pseudo, lab.truth),
+                         "threshold": args.pseudo_threshold, "weight": args.pseudo_weight,
+                         "seconds": round(time.perf_counter() - t, 1), "per_stage": pseudo.counts_per_stage()}
+        log(f"# pseudo-labels: {out['pseudo']}")
+
+    pseudo_ks = parse_ks(args.pseudo_ks) if args.pseudo_ks else ()
+    base = score(parent, lab.test)
+    for s in range(size.seeds):
+        out["runs"].append({"k": 0, "site": False, "pseudo": False, "seed": s, **base, "seconds": 0.0})
+    for k in [k for k in size.ks if k != 0]:
+        for s in range(size.seeds):
+            cs = corrections(lab.pool, k, s)
+            for use_site in (False, True):
+                with_pseudo = pseudo is not None and len(pseudo) and (args.pseudo_ks is None or k in pseudo_ks)
+                for use_pseudo in ((False, True) if with_pseudo else (False,)):
+                    start = site if use_site else parent
+                    opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
+                                           max_steps=size.finetune_steps)
+                    t = time.perf_counter()
+                    r = finetune(start, parent_card, cs, None, opts, pseudo=pseudo if use_pseudo else None)
+                    row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
+                           **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
+                           "passes": r.card.metrics["finetune"]["epochs"]}
+                    out["runs"].append(row)
+                    log(f"k={k_label(k)} site={use_site} pseudo={use_pseudo} seed={s}: acc {row['accuracy']:.3f} "
+                        f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)")
+                    if args.results:
+                        Path(args.results).write_text(json.dumps(out, indent=1))
+    out["summary"] = summarise(out)
+    out["total_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def summarise(out: dict) -> list[dict]:
+    rows = []
+    keys = sorted({(r["k"], r["site"], r["pseudo"]) for r in out["runs"]},
+                  key=lambda t: (t[0] if t[0] >= 0 else 10**6 - t[0], t[1], t[2]))
+    for k, site, pseudo in keys:
+        rs = [r for r in out["runs"] if (r["k"], r["site"], r["pseudo"]) == (k, site, pseudo)]
+        row = {"k": k, "site": site, "pseudo": pseudo, "runs": len(rs),
+               "n": rs[0].get("n", 0), "seconds": float(np.median([r["seconds"] for r in rs]))}
+        for m in ("accuracy", "macro_f1", "kappa"):
+            row[m], row[m + "_sd"] = spread([r[m] for r in rs])
+        rows.append(row)
+    return rows
+
+
+def verdicts(out: dict) -> list[str]:
+    """The issue's targets, each said as met or not, with its figures."""
+    by = {(r["k"], r["site"], r["pseudo"]): r for r in out["summary"]}
+    lines = []
+
+    def get(k, site, pseudo=False):
+        return by.get((k, site, pseudo))
+
+    r = get(NIGHT, False)
+    if r:
+        lines.append(f"one corrected night -> accuracy {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} (target >= 0.92): "
+                     f"{'met' if r['accuracy'] >= 0.92 else 'NOT met'}")
+    r = get(300, True)
+    if r:
+        lines.append(f"300 epochs with site pre-training -> {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} "
+                     f"(target >= 0.85): {'met' if r['accuracy'] >= 0.85 else 'NOT met'}")
+    for k in (100, 300):
+        a, b = get(k, True), get(k, False)
+        if a and b:
+            gap, sd = a["accuracy"] - b["accuracy"], max(a["accuracy_sd"], b["accuracy_sd"])
+            lines.append(f"site pre-training vs none at {k}: {a['accuracy']:.3f} vs {b['accuracy']:.3f} (gap {gap:+.3f}, "
+                         f"seed spread {sd:.3f}): {'better by more than the spread' if gap > sd else 'NOT better by more than the spread'}")
+    sp = out["site_pretrain"]
+    lines.append(f"site pre-training: {sp['epochs']} epochs of {out['nights']['unlabelled']} nights, {sp['passes']} "
+                 f"passes in {sp['train_s']:.0f} s (+ {sp['read_s']:.0f} s reading); loss {sp['loss_start']:.3f} -> "
+                 f"{sp['loss_end']:.3f}")
+    r = get(NIGHT, False)
+    if r:
+        lines.append(f"fine-tuning on one night: median {r['seconds']:.0f} s (target <= 60 s)")
+    if "pseudo" in out:
+        p = out["pseudo"]
+        lines.append(f"pseudo-labels: {p['agreed']} of {p['of']} unlabelled epochs agreed (threshold "
+                     f"{p['threshold']}), {p['agreed_accuracy']:.3f} of them right; {p['epochs']} used "
+                     f"({p['accuracy']:.3f} right), weight {p['weight']}")
+        helps = []
+        for (k, site, pseudo), r in by.items():
+            if pseudo and (k, site, False) in by:
+                helps.append(r["accuracy"] - by[(k, site, False)]["accuracy"])
+        if helps:
+            lines.append(f"pseudo-labels change accuracy by {np.mean(helps):+.3f} on average over {len(helps)} "
+                         f"settings (min {min(helps):+.3f}, max {max(helps):+.3f})")
+    return lines
+
+
+def table(out: dict) -> str:
+    head = "| k corrected | site pre-training | pseudo-labels | runs | accuracy | macro-F1 | kappa | fine-tune s |"
+    lines = [head, "|" + "---|" * 8]
+    for r in out["summary"]:
+        lines.append(f"| {k_label(r['k'])} ({r['n']}) | {'yes' if r['site'] else 'no'} | "
+                     f"{'yes' if r['pseudo'] else 'no'} | {r['runs']} | {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} | "
+                     f"{r['macro_f1']:.3f} ± {r['macro_f1_sd']:.3f} | {r['kappa']:.3f} ± {r['kappa_sd']:.3f} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="reduced")
+    ap.add_argument("--model", type=Path, default=None, help="the parent (default: the shipped model)")
+    ap.add_argument("--family", default="B", help="the new lab's physiology family (default B)")
+    ap.add_argument("--randomise", action="store_true", help="randomised acquisition as well")
+    ap.add_argument("--lab-seed", type=int, default=7)
+    ap.add_argument("--seeds", type=int, default=None, help="fine-tuning seeds (default: the size's)")
+    ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights'")
+    ap.add_argument("--pretrain-lr", type=float, default=1e-4)
+    ap.add_argument("--no-pseudo", dest="pseudo", action="store_false", help="skip pseudo-labels (no YASA)")
+    ap.add_argument("--pseudo-threshold", type=float, default=0.8)
+    ap.add_argument("--pseudo-weight", type=float, default=0.5)
+    ap.add_argument("--pseudo-ks", default=None, help="only these k also with pseudo-labels (default: every k)")
+    ap.add_argument("--pseudo-max", type=int, default=None, help="use at most this many pseudo-labelled epochs")
+    ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument("--results", default=None, help="write the results as JSON here (updated after every run)")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    if args.pseudo:
+        from sleepscope.scorers import yasa_available
+
+        if not yasa_available():
+            print("# YASA is not installed: no pseudo-labels", file=sys.stderr)
+            args.pseudo = False
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp:
+        args.work = args.work or tmp
+        out = run(args)
+    if args.results:
+        Path(args.results).write_text(json.dumps(out, indent=1))
+    print(f"# SYNTHETIC data (family {args.family}{', randomised acquisition' if args.randomise else ''}), size "
+          f"{args.size}: {out['nights']}; parent {out['parent']}; {out['seeds']} seeds; {out['total_s']:.0f} s in all")
+    print(table(out))
+    for line in verdicts(out):
+        print("- " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""The learning-curve benchmark (benchmarks/bench_site.py) runs end to end at a toy size."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_site", ROOT / "benchmarks" / "bench_site.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_site"] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def tiny_parent(tmp_path_factory):
+    from sleepscope.model.checkpoint import save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("parent") / "tiny"
+    save_model(SleepStager(get_config("tiny")), path)
+    return path.with_suffix(".safetensors")
+
+
+def test_learning_curve_runs_at_toy_size(tiny_parent, tmp_path, capsys):
+    bench = _bench()
+    results = tmp_path / "results.json"
+    assert bench.main(["--size", "toy", "--model", str(tiny_parent), "--work", str(tmp_path / "work"),
+                       "--results", str(results), "--quiet", "--pseudo-threshold", "0.0"]) == 0
+    out = json.loads(results.read_text())
+    text = capsys.readouterr().out
+    assert "SYNTHETIC" in text and "| k corrected |" in text
+    keys = {(r["k"], r["site"], r["pseudo"]) for r in out["runs"]}
+    # k = 0 is the parent alone; every other k with and without site pre-training and pseudo-labels
+    assert (0, False, False) in keys
+    for k in (100, bench.NIGHT):
+        for site in (False, True):
+            for pseudo in (False, True):
+                assert (k, site, pseudo) in keys
+    assert all(0.0 <= r["accuracy"] <= 1.0 and "kappa" in r for r in out["runs"])
+    assert out["site_pretrain"]["steps"] > 0 and out["pseudo"]["epochs"] > 0
+    assert {r["n"] for r in out["runs"] if r["k"] == 100} == {100}
+    assert any("site pre-training" in line for line in bench.verdicts(out))
+
+
+def test_corrections_draw_k_epochs_in_stretches():
+    import numpy as np
+
+    bench = _bench()
+    pool = [bench.Night(f"n{i}", Path(f"n{i}.edf"), np.zeros((200, 2, 3000), np.float32),
+                        np.arange(200) % 5, f"fp{i}") for i in range(2)]
+    cs = bench.corrections(pool, 100, seed=0)
+    assert len(cs) == 100 and set(cs.source) == {"technician"}
+    for fp in set(cs.fingerprint):
+        ep = np.sort(cs.epoch[cs.fingerprint == fp])
+        assert ep.size % bench.BLOCK == 0 and all(np.all(np.diff(b) == 1) for b in ep.reshape(-1, bench.BLOCK))
+    assert not np.array_equal(bench.corrections(pool, 100, seed=1).epoch, cs.epoch)
+    whole = bench.corrections(pool, bench.NIGHT, seed=0)
+    assert len(whole) == 200 and set(whole.fingerprint) == {"fp0"}
