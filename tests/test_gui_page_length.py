@@ -50,6 +50,14 @@ def test_two_minute_pages_and_scoring_stays_per_epoch(qtbot, window):
     assert w.trace.window_s() == ((N - 2) * 30.0, N * 30.0)
 
 
+def test_page_length_is_kept_for_the_next_session(qtbot, gui_settings):
+    w = MainWindow(settings=gui_settings, model_path=None, prescore_on_open=False)
+    w.analysis.page_actions[60.0].trigger()
+    again = MainWindow(settings=gui_settings, model_path=None, prescore_on_open=False)
+    assert again.trace.page_seconds == 60.0 and again.analysis.page_actions[60.0].isChecked()
+    assert_no_leaks([w, again])
+
+
 def test_scale_bar_follows_the_gain(qtbot, window):
     w = window
     tv = w.trace

@@ -100,10 +100,12 @@ class AnalysisDocks(QObject):
             view_menu.addSeparator()
             pages = view_menu.addMenu("Page length")
             group = QActionGroup(pages)
+            stored = window.settings.page_seconds
+            window.trace.set_page_seconds(stored if stored in PAGE_LENGTHS else PAGE_LENGTHS[0])
             for seconds in PAGE_LENGTHS:
                 act = QAction(f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min", pages, checkable=True)
                 act.setChecked(seconds == window.trace.page_seconds)
-                act.triggered.connect(lambda _=False, s=seconds: window.trace.set_page_seconds(s))
+                act.triggered.connect(lambda _=False, s=seconds: self.set_page_seconds(s))
                 group.addAction(act)
                 pages.addAction(act)
                 self.page_actions[seconds] = act
@@ -123,6 +125,13 @@ class AnalysisDocks(QObject):
         self.evidence.evidenceReady.connect(self._on_evidence)
         self.evidence.show_events.toggled.connect(lambda on: self._on_evidence(self.evidence.evidence))
         self.act_report.setEnabled(False)
+
+    def set_page_seconds(self, seconds: float) -> None:
+        """View → Page length: browse in pages of `seconds` (kept for the next session)."""
+        self.window.trace.set_page_seconds(seconds)
+        self.window.settings.page_seconds = seconds
+        if seconds in self.page_actions:
+            self.page_actions[seconds].setChecked(True)
 
     # -- the window's recording ---------------------------------------------
     def show_recording(self, recording: Any, scoring: Any) -> None:

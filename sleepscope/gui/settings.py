@@ -99,6 +99,15 @@ class Settings:
     def show_context(self, on: bool) -> None:
         self._s.setValue("view/show_context", bool(on))
 
+    @property
+    def page_seconds(self) -> float:
+        """The trace view's page length for browsing (30 s: one epoch)."""
+        return self._float("view/page_seconds", 30.0)
+
+    @page_seconds.setter
+    def page_seconds(self, seconds: float) -> None:
+        self._s.setValue("view/page_seconds", float(seconds))
+
     # -- recent files -------------------------------------------------------
     def recent_files(self) -> list[str]:
         raw = self._str("files/recent", "[]")
