@@ -132,7 +132,7 @@ def test_cpu_budget_sees_every_labelled_epoch_several_times_at_each_n():
     assert b.seeds >= 3 and b.pretrain_per_seed
     for per_pass in (70, 140, 210, 280):  # about N = 3, 6, 9, 12 subjects of the synthetic cohort
         steps, every = b.steps_at(per_pass)
-        assert steps == 4 * per_pass and every == per_pass // 2
+        assert steps == 3 * per_pass and every == per_pass // 2
     # the quick budget, in steps, does not grow with N
     assert get_budget("quick").steps_at(280) == (100, 20)
     t = Timings(config="default", threads=1, load_average=None, pieces=[
@@ -142,4 +142,4 @@ def test_cpu_budget_sees_every_labelled_epoch_several_times_at_each_n():
     e = estimate(b, t, use="cpu_s")
     # ceil(930 / 20) = 47 sequences per night, 2 nights per subject, 4 per step: ceil(23.5 N) steps per pass
     per_pass = {n: -(-47 * 2 * n // 4) for n in (3, 6, 9, 12)}
-    assert e.finetune_s == pytest.approx(4 * 3 * sum(4 * p for p in per_pass.values()))
+    assert e.finetune_s == pytest.approx(4 * 3 * sum(3 * p for p in per_pass.values()))

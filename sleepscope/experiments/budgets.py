@@ -1,7 +1,7 @@
-"""How much work one run of the paper's experiment does: the `smoke`, `quick` and `full` budgets.
+"""How much work one run of the paper's experiment does: the `smoke`, `quick`, `cpu` and `full` budgets.
 
-Every figure is a fixed number of optimiser steps, not a time limit, so that a
-run is reproducible: the same budget, data and seed give the same numbers on
+Every figure is a fixed number of optimiser steps (at each N), not a time
+limit, so that a run is reproducible: the same budget, data and seed give the same numbers on
 any machine of the same kind.
 
 Why `quick` is the size it is (2-core CPU, synthetic Sleep-EDF-78: 153 nights,
@@ -48,6 +48,40 @@ Quick (2 seeds; pre-training once, shared by the seeds), from 3 and 1:
 (the test subjects' 8 nights are the same 8,769 epochs in every run; the
 training nights only change the time through the number of steps, which is
 fixed). Both fit 45 minutes.
+
+Why `cpu` is the size it is (decide something within one working session)
+--------------------------------------------------------------------------
+`quick` cannot decide anything: 100 fine-tuning steps are about one pass at
+N = 3 and a third of one at N = 12, so larger N add data never seen and the
+seed spread swamps the differences. `cpu` counts fine-tuning in passes: up to
+3 passes over the N subjects' labelled sequences at every N (ceil(23.5 N)
+steps of 4 × 20 epochs per pass on the synthetic cohort), validation twice
+per pass, stopped after 1.5 passes without a better validation macro-F1, and
+3 seeds each with its own pre-training (600 steps of 32 epochs per method).
+
+Timed mini-run, 2026-12-01 20:12-20:45 UTC on this 2-core machine at load
+average 9-10 (other engineers' tests), one torch thread, `default`
+configuration: the budget as first drafted (4 passes, patience 2 passes),
+pre-training cut to 100 steps, 1 seed, N = 3, the 22 nights and split of
+`quick`'s mini-run plus the 8 test nights of family B (`--shift-data`).
+Wall seconds (CPU seconds of the process in brackets):
+
+- pre-training 100 steps: CLIP 26 (8), SimCLR 102 (16), TS-TCC 93 (19): per
+  step 0.08 / 0.16 / 0.19 CPU seconds;
+- fine-tuning at N = 3 (73 steps per pass, validated every 36 steps on 1,200
+  epochs), validations included: supervised 292 steps (4 passes, best at
+  216) 264 s (79); SimCLR stopped early at 216 (best 72) 237 s (59); TS-TCC
+  292 steps (best 216) 169 s (74): 0.20-0.27 CPU seconds per step;
+- test, 8,769 epochs, and the held-out family's 8 nights: 12-17 s and 12-15 s
+  (4 s CPU each).
+
+The `cpu` budget from these (no early stopping; it only shortens runs):
+fine-tuning 3 × 23.5 × (3 + 6 + 9 + 12) ≈ 2,120 steps per method and seed,
+× 12 = 25,400 steps × 0.27 s = 1.9 h CPU; pre-training 3 seeds × 600 steps ×
+0.43 s = 13 min; tests 48 × 8 s = 6 min; cache 153 nights × 0.2 s = 31 s:
+**≈ 2.3 h on a quiet 2-core machine** (one thread: CPU ≈ wall), ≈ 7.5 h at
+the load of the mini-run (wall ≈ 3.2 × CPU for fine-tuning). Both fit one
+working session.
 
 Early stopping only shortens runs. 300 pre-training steps of 32 epochs see
 9,600 of the ~106,000 pre-training epochs (9 %), a random subset over all 58
@@ -118,12 +152,12 @@ BUDGETS: dict[str, Budget] = {
                     pretrain_batch=32, finetune_steps=100, batch_size=4, seq_len=None, val_every=20,
                     patience=3, val_epochs_per_night=300, val_first_night_only=True),
     # The 2-core CPU in one working session, sized to decide something (the arithmetic is
-    # under "Why `cpu`" above): every labelled epoch seen up to 4 times at each N, validated
-    # twice per pass, stopped after 2 passes without a better validation macro-F1, 3 seeds
+    # under "Why `cpu`" above): every labelled epoch seen up to 3 times at each N, validated
+    # twice per pass, stopped after 1.5 passes without a better validation macro-F1, 3 seeds
     # each with its own pre-training.
     "cpu": Budget(name="cpu", config="default", seeds=3, pretrain_per_seed=True, pretrain_steps=600,
                   pretrain_batch=32, finetune_steps=5000, batch_size=4, seq_len=None, val_every=50,
-                  patience=4, val_epochs_per_night=300, val_first_night_only=True, finetune_passes=4.0,
+                  patience=3, val_epochs_per_night=300, val_first_night_only=True, finetune_passes=3.0,
                   val_per_pass=2),
     # A GPU: the paper-sized network, ~20 passes of pre-training over the 58 subjects
     # (106,000 epochs / 256 per step ≈ 415 steps per pass), fine-tuning until early stopping.
