@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -195,7 +194,3 @@ def test_the_generator_makes_both_verdicts():
 
     collect()
     assert seen == {True, False}
-
-
-if __name__ == "__main__":
-    pytest.main([__file__, "-q"])

@@ -2,12 +2,11 @@
 
 import json
 import os
-import random
+import shutil
 import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.model.checkpoint import load_model
 from sleepscope.model.registry import ACTIVE, ModelRegistry, registry_dir
 from sleepscope.paths import user_data_dir
-from test_finetune import ROOT, cli, corrected_night_files, tiny_model_file
+from test_finetune import ROOT, corrected_night_files, tiny_model_file
 
 
 def models(tmp_path: Path, n: int) -> list[Path]:
@@ -169,8 +168,6 @@ def _remove_version(version: str) -> None:
     if d.exists():
         for p in [d, *d.iterdir()]:
             os.chmod(p, 0o700)
-        import shutil
-
         shutil.rmtree(d)
 
 
@@ -216,8 +213,6 @@ def test_registry_consistent_after_sigkill_of_finetune_register(tmp_path):
     assert steps >= 20
     reg = check_consistent()
     assert len(reg.versions()) == 2
-    import shutil
-
     # the first step, one in the middle and the last (each run trains again: a few, not all)
     for k in sorted({1, steps // 2, steps}):
         for p in registry_dir().glob("**/*"):  # the same writes each time: from an empty registry

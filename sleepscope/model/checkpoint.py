@@ -133,16 +133,17 @@ def _check_parameter_count(cfg: ModelConfig) -> None:
 
 def _check_integrity_fields(card: "ModelCard", card_path: Path) -> None:
     """A card must carry the weights' file hash and version id: without them it vouches for nothing."""
-    sha, version = card.weights_sha256, card.version
-    if not (isinstance(sha, str) and len(sha) == 64 and set(sha) <= _HEX) or not (
-            isinstance(version, str) and len(version) == 16 and set(version) <= _HEX):
-        missing = [n for n, ok in (("weights_sha256", isinstance(sha, str) and len(sha) == 64 and set(sha) <= _HEX),
-                                   ("version", isinstance(version, str) and len(version) == 16
-                                    and set(version) <= _HEX)) if not ok]
+    def hex_of(value, length: int) -> bool:
+        return isinstance(value, str) and len(value) == length and set(value) <= _HEX
+
+    missing = [name for name, ok in (("weights_sha256", hex_of(card.weights_sha256, 64)),
+                                     ("version", hex_of(card.version, 16))) if not ok]
+    if missing:
         raise SleepScopeError(
-            f"the model card {card_path} has no valid {' and '.join(missing)}: without them nothing shows that "
-            "the weights beside it are the model it describes. Restore the card from the original model "
-            "(both files), or save the model again with SleepScope")
+            f"the model card {card_path} has no valid {' and '.join(missing)}: without "
+            f"{'them' if len(missing) > 1 else 'it'} nothing shows that the weights beside it are the model it "
+            "describes. Restore the card from the original model (both files), or save the model again with "
+            "SleepScope")
 
 
 def _check_finite(tensors: dict, st_path: Path) -> None:
@@ -275,9 +276,10 @@ def _read_card_file(st_path: Path, card_path: Path) -> ModelCard:
 def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     """Load a model from its ``.safetensors`` or ``.json`` path; returns ``(model in eval mode, card)``.
 
-    Refuses (SleepScopeError) a missing file, a file whose hash differs from the
-    card's (truncated, altered or swapped), weights that do not fit the
-    configuration, and weights whose version id differs from the card's.
+    Refuses (SleepScopeError) a missing file, a card without its hash and
+    version or with impossible sizes, a file whose hash differs from the card's
+    (truncated, altered or swapped), weights that are not finite, weights that
+    do not fit the configuration, and weights whose version id differs from the card's.
     """
     from safetensors.torch import load_file
 
@@ -287,7 +289,7 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     card = _read_card_file(st_path, card_path)
     _check_integrity_fields(card, card_path)
     actual = _file_sha256(st_path)
-    if card.weights_sha256 and actual != card.weights_sha256:
+    if actual != card.weights_sha256:
         raise SleepScopeError(
             f"the weights file {st_path} does not match its card {card_path.name} "
             f"(sha256 {actual[:16]}... instead of {card.weights_sha256[:16]}...): it is truncated, "
@@ -306,7 +308,7 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
             f"the weights in {st_path} do not fit the configuration in {card_path.name} "
             f"({str(exc).splitlines()[0]}); the two files belong to different models") from exc
     version = weights_version(model)
-    if card.version and version != card.version:
+    if version != card.version:
         raise SleepScopeError(
             f"the weights in {st_path} have version {version}, the card says {card.version}; "
             "the two files belong to different models")
