@@ -323,7 +323,7 @@ def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[n
     depth = target + rng.normal(0.0, s.depth_noise, n)
     # Borderline epochs in the middle of a stage: drowsy wake, alpha-rich or deep N1,
     # light or deep N2, shallow N3 (where scorers disagree most).
-    shift = {0: (0.25, 0.25, 0.6), 1: (0.45, -0.7, 0.6), 2: (0.3, -0.6, 0.8), 3: (0.15, -0.45, -0.2)}
+    shift = {0: (0.35, 0.25, 0.7), 1: (0.5, -0.75, 0.65), 2: (0.35, -0.65, 0.8), 3: (0.15, -0.45, -0.2)}
     for code, (share, lo, hi) in shift.items():
         mask = (labels == code) & (rng.random(n) < share)
         depth[mask] += rng.uniform(lo, hi, int(mask.sum()))
@@ -340,7 +340,8 @@ def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[n
     rem_prev = np.concatenate([rem[:1], rem[:-1]])
     rem = np.where((rem != rem_prev) & (rng.random(n) < 0.5), 0.5 * (rem + rem_prev), rem)
     # Tonic REM stretches with few phasic features; some N1 with REM-like features.
-    rem = np.where((labels == 1) & (rng.random(n) < 0.12), rng.uniform(0.2, 0.5, n), rem)
+    rem = np.where((labels == 4) & (rng.random(n) < 0.2), rng.uniform(0.5, 0.8, n), rem)
+    rem = np.where((labels == 1) & (rng.random(n) < 0.2), rng.uniform(0.2, 0.5, n), rem)
     depth_s = np.repeat(depth, EPOCH_S)
     rem_s = np.repeat(rem, EPOCH_S)
     a = np.exp(-1.0 / s.lag_s)

@@ -114,7 +114,7 @@ def subject_params(seed: int, subject: int) -> SubjectC:
         spindle_hz=float(np.clip(rng.normal(13.2, 0.8), 11.5, 15.5)),
         spindle_uv=_lu(rng, 14.0, 28.0),
         spindle_per_min=_lu(rng, 4.0, 10.0),
-        sw_uv=_lu(rng, 75.0, 110.0),
+        sw_uv=_lu(rng, 65.0, 100.0),
         sw_per_min=_lu(rng, 40.0, 70.0),
         kc_uv=_lu(rng, 60.0, 140.0),
         kc_per_min=_lu(rng, 1.0, 3.0),
@@ -149,13 +149,25 @@ def _per_second(rng: np.random.Generator, labels: np.ndarray, s: SubjectC) -> di
     rows = np.array([_ROWS.get(int(c), 5) for c in labels])
     n = len(labels)
     out = {}
-    # Atypical epochs: a share of each stage's features borrowed from a random other stage.
-    other = rng.integers(0, 5, n)
-    borrow = np.where(rng.random(n) < 0.25, rng.uniform(0.1, 0.4, n), 0.0)
-    borrow[(labels == 3) | (labels == 2)] *= 0.5  # the N2/N3 rule is kept below
+    # Atypical epochs borrow part of another stage's features: next to a stage change
+    # mostly the neighbour's, elsewhere a stage scorers confuse it with (N1 most often).
+    prev = np.concatenate([rows[:1], rows[:-1]])
+    nxt = np.concatenate([rows[1:], rows[-1:]])
+    neighbour = np.where(prev != rows, prev, nxt)
+    confusable = {0: (1,), 1: (0, 2, 4), 2: (1, 3, 4), 3: (2,), 4: (1, 2, 0), 5: (0,)}
+    share = np.array([0.2, 0.5, 0.25, 0.2, 0.25, 0.0])[rows]
+    other = np.array([confusable[r][int(rng.integers(len(confusable[r])))] for r in rows])
+    at_edge = (neighbour != rows) & (rng.random(n) < 0.6)
+    other = np.where(at_edge, neighbour, other)
+    borrow = np.where(at_edge | (rng.random(n) < share), rng.uniform(0.2, 0.6, n), 0.0)
     for key, values in _TABLE.items():
         v = np.asarray(values)
-        per_epoch = (1 - borrow) * v[rows] + borrow * v[other]
+        # Chin tone is a scoring rule of its own (REM atonia): not borrowed.
+        per_epoch = v[rows] if key == "chin" else (1 - borrow) * v[rows] + borrow * v[other]
+        if key != "exponent":  # every feature's strength varies from epoch to epoch
+            per_epoch = per_epoch * rng.lognormal(0.0, 0.4, n)
+        else:
+            per_epoch = per_epoch + rng.normal(0.0, 0.12, n)
         out[key] = np.repeat(per_epoch, EPOCH_S)
     # Crossfade: a linear ramp over a random window centred on each boundary.
     n_sec = n * EPOCH_S
@@ -336,7 +348,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     blink_sig = _atoms(rng, T, s.blink_per_min * eyes_open, blink)
 
     sec_labels = np.repeat(labels, EPOCH_S)
-    movement = 0.02 + 0.5 * (sec_labels == 0) + 1.5 * (sec_labels == -1) + 0.1 * cap
+    movement = 0.01 + 0.5 * (sec_labels == 0) + 1.5 * (sec_labels == -1) + 0.03 * cap
     comps = {
         "background": bg,
         "alpha": alpha,
