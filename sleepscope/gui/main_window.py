@@ -307,6 +307,7 @@ class MainWindow(QMainWindow):
         self._action(m, "Choose &model file…", self.choose_model)
         # Fine-tuning on the technician's corrections and the model registry (their own module).
         self.model_actions = install_model_actions(self, m)
+        self.act_site_pretrain = self._action(m, "&Learn from unlabeled recordings…", self.learn_from_unlabeled)
 
         h = mb.addMenu("&Help")
         t(h, "keyboard", self.show_keys)
@@ -770,6 +771,12 @@ class MainWindow(QMainWindow):
         chosen, _ = QFileDialog.getOpenFileName(self, "Choose model", start, "SleepScope models (*.safetensors)")
         if chosen:
             self.set_model(Path(chosen))
+
+    def learn_from_unlabeled(self):
+        """Model → Learn from unlabeled recordings…: site pre-training in its own process (its own module)."""
+        from sleepscope.gui.site_pretrain_dialog import open_site_pretrain
+
+        return open_site_pretrain(self)
 
     def set_model(self, path: Path) -> bool:
         """Score with the model at `path` in this window.

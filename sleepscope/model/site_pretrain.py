@@ -22,7 +22,7 @@ With ``--progress jsonl`` it prints one JSON object per line for the GUI::
 
     {"event": "status", "message": ...}
     {"event": "recordings", "used": [...], "skipped": [[name, why], ...], "epochs": n}
-    {"event": "step", "step": s, "total": n, "loss": ...}
+    {"event": "step", "step": s, "total": n, "loss": ..., "epoch": pass (1-based)}
     {"event": "done", "model": path, "version": ..., "registered": path|null, "metrics": {...}}
     {"event": "error", "message": ...}
     {"event": "cancelled", "state": path}
@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace, emit, cancel: CancelToken) -> int:
         emit({"event": "status", "message": f"pre-training on {len(nights)} epochs of {len(nights.used)} recordings"})
 
         def on_step(e) -> None:
-            emit({"event": "step", "step": e.step, "total": e.total, "loss": e.loss})
+            emit({"event": "step", "step": e.step, "total": e.total, "loss": e.loss, "epoch": e.epoch + 1})
 
         with TqdmProgress("site pre-training (clip)", disable=not bar_on) as bar:
             result, metrics, data = site_pretrain(parent, nights, cfg, parent_version=parent_card.version,

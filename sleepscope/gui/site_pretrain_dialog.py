@@ -1,0 +1,307 @@
+"""Model → Learn from unlabeled recordings…: site pre-training on the lab's own nights, in another process.
+
+The dialog lists the recordings (by default every recording opened so far:
+the open one, the recent files and those of the corrections library), runs
+``python -m sleepscope pretrain --method clip --recordings ... --from MODEL
+--progress jsonl --register`` with the fine-tuning dialog's process machinery
+(:class:`~sleepscope.gui.finetune_dialog.FineTuneDialog`: QProcess, one JSON
+event per line, Cancel = SIGTERM then kill, crash reported), plots the
+contrastive loss, and lists the recordings the process skipped and why.
+
+The result is registered as an encoder-only version: it cannot be activated
+(its stages mean nothing yet), and **Fine-tune from it…** opens the
+fine-tuning dialog starting from it on the technician's corrections.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyqtgraph as pg
+from PySide6.QtCore import QProcess, Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sleepscope.gui.finetune_dialog import NICE, FineTuneDialog, _html, _num, launch_prefix, scoring_files_of
+from sleepscope.model.registry import ModelRegistry
+from sleepscope.paths import user_data_dir
+
+RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+
+
+class SitePretrainDialog(FineTuneDialog):
+    """Recordings to learn from, passes, live loss, skipped recordings, the registered encoder."""
+
+    #: .safetensors path of the registered encoder the technician wants to fine-tune from
+    finetune_requested = Signal(str)
+
+    def __init__(self, recordings: Iterable[str | Path], model_path: str | Path | None,
+                 registry: ModelRegistry | None = None, parent: QWidget | None = None) -> None:
+        self._initial = [Path(p) for p in dict.fromkeys(map(str, recordings))]
+        self.skipped: list[tuple[str, str]] = []
+        super().__init__([], model_path, registry=registry, parent=parent)
+        self.setWindowTitle("Learn from unlabeled recordings")
+        self.resize(860, 680)
+
+    # -- layout ---------------------------------------------------------------
+    def _build(self) -> None:
+        recs = QGroupBox("Recordings to learn from (no labels needed)")
+        box = QVBoxLayout(recs)
+        self.list = QListWidget()
+        self.list.itemChanged.connect(lambda _item: self._update_buttons())
+        box.addWidget(self.list)
+        row = QHBoxLayout()
+        self.add_files_button = QPushButton("Add &files…")
+        self.add_folder_button = QPushButton("Add f&older…")
+        self.add_files_button.clicked.connect(self._ask_files)
+        self.add_folder_button.clicked.connect(self._ask_folder)
+        row.addWidget(self.add_files_button)
+        row.addWidget(self.add_folder_button)
+        row.addStretch(1)
+        box.addLayout(row)
+
+        opts = QGroupBox("Options")
+        form = QFormLayout(opts)
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100)
+        self.epochs.setValue(3)
+        self.epochs.setToolTip("Passes over the epochs of the chosen recordings")
+        form.addRow("Passes", self.epochs)
+        self.model_label = QLabel(f"Continuing from: {self.model_path or 'no model (choose one first)'}")
+        self.model_label.setWordWrap(True)
+        form.addRow(self.model_label)
+        note = QLabel("The result is a pre-trained encoder: it is registered, but it scores only after "
+                      "fine-tuning on the technician's corrections (Fine-tune from it…).")
+        note.setWordWrap(True)
+        form.addRow(note)
+
+        pg.setConfigOptions(antialias=False)
+        self.loss_plot = pg.PlotWidget(title="Contrastive loss (EEG and EOG of the same epoch)")
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.setMinimumHeight(200)
+        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#1f77b4", width=1))
+        # The machinery's second curve and reference line: each pass's mean loss, and the first step's loss.
+        self.f1_curve = self.loss_plot.plot([], [], pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=6)
+        self.parent_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine),
+                                           label="start", labelOpts={"position": 0.1})
+        self.parent_line.hide()
+        self.loss_plot.addItem(self.parent_line)
+
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(500)
+        self.log.setMaximumHeight(110)
+
+        self.start_button = QPushButton("&Start learning")
+        self.cancel_button = QPushButton("&Cancel")
+        self.finetune_button = QPushButton("&Fine-tune from it…")
+        self.close_button = QPushButton("Close")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.finetune_button.clicked.connect(self.request_finetune)
+        self.close_button.clicked.connect(self.close)
+        self.cancel_button.setEnabled(False)
+        self.finetune_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.cancel_button, self.finetune_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+
+        top = QHBoxLayout()
+        top.addWidget(recs, 3)
+        top.addWidget(opts, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.loss_plot, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.log)
+        layout.addLayout(buttons)
+        for p in self._initial:
+            self.add_recording(p)
+
+    def refresh_counts(self) -> None:  # the base class counts corrections; here the list says it all
+        self._update_buttons()
+
+    def add_recording(self, path: str | Path) -> bool:
+        """List `path` (a recording file or a folder of them), checked; False when it is listed already."""
+        path = Path(path)
+        if any(self.list.item(i).data(Qt.ItemDataRole.UserRole) == str(path) for i in range(self.list.count())):
+            return False
+        item = QListWidgetItem(str(path) + ("  (folder)" if path.is_dir() else ""))
+        item.setData(Qt.ItemDataRole.UserRole, str(path))
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        self.list.addItem(item)
+        self._update_buttons()
+        return True
+
+    def chosen(self) -> list[Path]:
+        return [Path(self.list.item(i).data(Qt.ItemDataRole.UserRole)) for i in range(self.list.count())
+                if self.list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def _ask_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Recordings to learn from", "",
+                                                "Recordings (*.edf *.EDF *.bdf *.BDF *.rec);;All files (*)")
+        for f in files:
+            self.add_recording(f)
+
+    def _ask_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder of recordings to learn from")
+        if folder:
+            self.add_recording(folder)
+
+    def _update_buttons(self) -> None:
+        if not hasattr(self, "finetune_button"):
+            return  # called by the list while it is being built
+        running = self.running()
+        self.start_button.setEnabled(not running and self.model_path is not None and bool(self.chosen()))
+        self.cancel_button.setEnabled(running)
+        for w in (self.epochs, self.list, self.add_files_button, self.add_folder_button):
+            w.setEnabled(not running)
+        self.finetune_button.setEnabled(not running and bool(self.result and self.result.get("registered")))
+
+    # -- the process ----------------------------------------------------------
+    def command(self) -> list[str]:
+        runs = user_data_dir() / "site-pretrain"
+        runs.mkdir(parents=True, exist_ok=True)
+        import os
+        import time
+
+        self.out_base = runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time() * 1000) % 1000}"
+        return [*launch_prefix()[1:], "pretrain", "--method", "clip", "--progress", "jsonl", "--register",
+                "--nice", str(NICE), "--quiet", "--from", str(self.model_path), "--out", str(self.out_base),
+                "--epochs", str(self.epochs.value()), "--recordings", *map(str, self.chosen())]
+
+    def start(self) -> bool:
+        if not self.chosen():
+            return False
+        self.skipped = []
+        return super().start()
+
+    def handle_event(self, e: dict) -> None:
+        kind = e.get("event")
+        if kind == "recordings":
+            used = e.get("used", [])
+            self.skipped = [(str(f), str(w)) for f, w in e.get("skipped", [])]
+            self.log.appendPlainText(f"learning from {len(used)} recording(s), {e.get('epochs')} epochs")
+            for f, why in self.skipped:
+                self.log.appendPlainText(f"skipped {Path(f).name}: {why}")
+        elif kind == "step":
+            step, loss = float(e.get("step", len(self.loss_x) + 1)), _num(e.get("loss"))
+            if not self.loss_x and not math.isnan(loss):
+                self.parent_line.setValue(loss)
+                self.parent_line.show()
+            self.loss_x.append(step)
+            self.loss_y.append(loss)
+            self._pass_mean(int(e.get("epoch", 1)))
+            self.status.setText(f"Learning: step {e.get('step')} of {e.get('total')}, loss {loss:.4f}")
+        elif kind == "cancelled":
+            self.cancelled = True
+        else:
+            super().handle_event(e)
+
+    def _pass_mean(self, epoch: int) -> None:
+        """The green points: each pass's mean loss so far, at its latest step."""
+        self._passes = getattr(self, "_passes", {})
+        n, total, _ = self._passes.get(epoch, (0, 0.0, 0.0))
+        self._passes[epoch] = (n + 1, total + self.loss_y[-1], self.loss_x[-1])
+        self.f1_x = [x for _, (_, _, x) in sorted(self._passes.items())]
+        self.f1_y = [t / k for _, (k, t, _) in sorted(self._passes.items())]
+
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        if self.exit_code is not None:
+            return
+        self._passes = {}
+        super()._finished(code, status)
+        if self.cancelled and self.result is None:
+            self._forget_state()  # a new run starts afresh under a new name: nothing would resume it
+        if self.error and not (self.cancelled and self.result is None):
+            self.status.setText(f"<b>Learning failed:</b> {_html(self.error)}<br>The active model is unchanged.")
+        self._update_buttons()
+
+    def _forget_run_files(self) -> None:
+        # the registry holds the model; the run's resumable state is scratch too (each run has its own name)
+        super()._forget_run_files()
+        self._forget_state()
+
+    def _forget_state(self) -> None:
+        if self.out_base is not None:
+            for p in self.out_base.parent.glob(self.out_base.name + ".state*"):
+                p.unlink(missing_ok=True)
+
+    def _show_result(self, r: dict) -> None:
+        m = r.get("metrics") or {}
+        skipped = m.get("skipped_recordings") or []
+        text = (f"<b>Registered version {html.escape(str(r.get('version')))}</b> (a pre-trained encoder, continued "
+                f"from {html.escape(str(r.get('parent')))}): {m.get('site_epochs')} epochs of "
+                f"{len(m.get('site_recordings') or [])} recording(s), {m.get('pretrain_steps')} steps, loss "
+                f"{_num(m.get('pretrain_loss_start')):.3f} → {_num(m.get('pretrain_loss_end')):.3f}.<br>"
+                "It scores only after fine-tuning on corrections: <b>Fine-tune from it…</b>")
+        if skipped:
+            text += "<br>Skipped: " + "; ".join(html.escape(f"{n}: {w}") for n, w in skipped)
+        self.status.setText(text)
+
+    def request_finetune(self) -> bool:
+        if not (self.result and self.result.get("registered")):
+            return False
+        self.finetune_requested.emit(str(self.result["registered"]))
+        return True
+
+
+# -- the main window's Model menu ---------------------------------------------------
+
+def recordings_opened(window: Any) -> list[Path]:
+    """Every recording the workstation has opened and can still find: the open one, recent files, and the
+    recordings of the corrections library."""
+    found: list[Path] = []
+    rec = getattr(getattr(window, "recording", None), "path", None)
+    if rec:
+        found.append(Path(rec))
+    settings = getattr(window, "settings", None)
+    found += [Path(p) for p in (settings.recent_files() if settings is not None else [])]
+    scorings, recordings = scoring_files_of(window)
+    found += recordings
+    for s in scorings:  # a scoring file beside its recording: NAME.sleepscope.h5 next to NAME.edf/.bdf
+        stem = s.name[: -len(".sleepscope.h5")] if s.name.endswith(".sleepscope.h5") else s.stem
+        found += [s.with_name(stem + suf) for suf in RECORDING_SUFFIXES]
+    return [p for p in dict.fromkeys(found) if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES]
+
+
+def open_site_pretrain(window: Any) -> SitePretrainDialog:
+    """Model → Learn from unlabeled recordings…: the dialog, its result fine-tuned through the fine-tuning dialog."""
+    d = SitePretrainDialog(recordings_opened(window), getattr(window, "model_path", None), parent=window)
+    d.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def finetune_from(path: str) -> None:
+        scorings, recordings = scoring_files_of(window)
+        f = FineTuneDialog(scorings, path, recordings, parent=window)
+        actions = getattr(window, "model_actions", None)
+        if actions is not None:
+            f.model_activated.connect(actions.model_activated)
+        f.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        d.finetune_dialog = f
+        f.show()
+
+    d.finetune_requested.connect(finetune_from)
+    window.site_pretrain_dialog = d
+    d.show()
+    return d
