@@ -284,10 +284,11 @@ def _writers(world, folder: Path) -> dict[str, list[str]]:
         "export-stats": ["export", sf, "--format", "stats", "--out", str(folder / "stats.txt")],
         "finetune": ["finetune", "--scoring", sf, "--from", m, "--out", str(folder / "child"), "--progress", "none",
                      "--epochs", "1", "--max-steps", "1"],
+        "report": ["report", sf, "--out", str(folder / "report.html")],
     }
 
 
-WRITERS = ["prescore-csv", "prescore-json", "export-csv", "export-edf", "export-stats", "finetune"]
+WRITERS = ["prescore-csv", "prescore-json", "export-csv", "export-edf", "export-stats", "finetune", "report"]
 
 
 @pytest.mark.parametrize("writer", WRITERS)
@@ -295,7 +296,7 @@ def test_output_into_full_disk(world, full_disk, writer):
     argv = _writers(world, full_disk)[writer]
     roots = [full_disk, world["scoring"].parent]
     before = {r: _listing(r) for r in roots}
-    check_refused(*run_in_process(argv), roots, before, "disk is full")
+    check_refused(*run_in_process(argv), roots, before, "no space left on device")
 
 
 @pytest.fixture(scope="module")
