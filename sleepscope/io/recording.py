@@ -317,6 +317,8 @@ def _signal_header(path: str | os.PathLike) -> EdfHeader:
 
 def _runs(hdr: EdfHeader) -> list[tuple[int, int, float]]:
     """(first record, end record, onset s) of each stretch of back-to-back data records."""
+    if not hdr.is_discontinuous:
+        return [(0, hdr.n_records, 0.0)] if hdr.n_records else []
     onsets = record_onsets(hdr)
     runs: list[tuple[int, int, float]] = []
     for r, t in enumerate(onsets):
