@@ -59,7 +59,7 @@ steps of 4 × 20 epochs per pass on the synthetic cohort), validation twice
 per pass, stopped after 1.5 passes without a better validation macro-F1, and
 3 seeds each with its own pre-training (600 steps of 32 epochs per method).
 
-Timed mini-run, 2026-12-01 20:12-20:45 UTC on this 2-core machine at load
+Timed mini-run (reports/paper-synthetic-cpu-minirun/), 2026-12-01 20:12-20:45 UTC on this 2-core machine at load
 average 9-10 (other engineers' tests), one torch thread, `default`
 configuration: the budget as first drafted (4 passes, patience 2 passes),
 pre-training cut to 100 steps, 1 seed, N = 3, the 22 nights and split of
@@ -71,7 +71,8 @@ Wall seconds (CPU seconds of the process in brackets):
 - fine-tuning at N = 3 (73 steps per pass, validated every 36 steps on 1,200
   epochs), validations included: supervised 292 steps (4 passes, best at
   216) 264 s (79); SimCLR stopped early at 216 (best 72) 237 s (59); TS-TCC
-  292 steps (best 216) 169 s (74): 0.20-0.27 CPU seconds per step;
+  292 steps (best 216) 169 s (74); CLIP 292 steps (best 292) 353 s (80):
+  0.20-0.27 CPU seconds per step;
 - test, 8,769 epochs, and the held-out family's 8 nights: 12-17 s and 12-15 s
   (4 s CPU each).
 
