@@ -229,6 +229,8 @@ class EvidencePanel(QWidget):
     def _on_failed(self, job_id: int, message: str) -> None:
         if self._job is None or job_id != self._job.job_id:
             return
+        # Kept until its thread has ended: a QThread collected while running aborts the process.
+        self._old_jobs.append(self._job)
         self._job = None
         self.events_label.setText(f"<span style='color:#b03a2e'>The detectors failed: {message}</span>")
 
