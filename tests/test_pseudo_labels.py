@@ -115,3 +115,29 @@ def test_finetuning_with_pseudo_labels_never_holds_them_out():
     assert with_pseudo.split.report.tolist() == without.split.report.tolist()
     # more training data: more steps would be needed per pass (the cap keeps both at 2)
     assert m1["finetune"]["steps"] == m0["finetune"]["steps"] == 2
+
+
+def test_finetune_command_learns_from_pseudo_labels(tmp_path, capsys):
+    import json
+
+    from sleepscope.cli import main
+    from sleepscope.data.synthetic import write_night
+    from test_finetune import corrected_night_files, tiny_model_file
+
+    pytest.importorskip("yasa")
+    _, scoring = corrected_night_files(tmp_path / "rec", n=100)
+    labels = np.array([0] * 10 + [2] * 30 + [3] * 10 + [4] * 10, np.int8)
+    unlabelled, _ = write_night(tmp_path / "lab", "SC4021E0", seed=1, labels=labels, family="B")
+    parent = tiny_model_file(tmp_path / "parent")
+    args = ["finetune", "--scoring", str(scoring), "--from", str(parent), "--epochs", "1", "--max-steps", "2",
+            "--progress", "none"]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--out", str(tmp_path / "pseudo"), "--pseudo-labels", str(tmp_path / "lab"),
+                 "--pseudo-threshold", "0", "--pseudo-weight", "0.25"]) == 0
+    plain = json.loads((tmp_path / "plain.json").read_text())["metrics"]
+    pseudo = json.loads((tmp_path / "pseudo.json").read_text())["metrics"]
+    assert plain["finetune"]["n_pseudo"] == 0
+    assert 0 < pseudo["finetune"]["n_pseudo"] <= 60 and pseudo["finetune"]["pseudo_weight"] == 0.25
+    # the corrections and their held-out part are the same: pseudo-labels are only trained on
+    assert pseudo["data_identity"] == plain["data_identity"]
+    assert pseudo["heldout"]["n_epochs"] == plain["heldout"]["n_epochs"]

@@ -57,6 +57,13 @@ def register(subparsers) -> None:
                    help="label sources to learn from: technician, model (accepted predictions), import "
                    "(imported hypnograms); comma-separated (default: all three)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--pseudo-labels", type=Path, nargs="+", default=None, metavar="PATH",
+                   help="unlabelled recordings of the lab (files or folders): epochs where the model and YASA agree "
+                   "with high confidence are learnt from as their own label source (pseudo-labels), weighted below "
+                   "the technician's and never held out (needs yasa)")
+    p.add_argument("--pseudo-weight", type=float, default=0.5, help="loss weight of a pseudo-label (default 0.5)")
+    p.add_argument("--pseudo-threshold", type=float, default=0.8,
+                   help="lowest probability both opinions must give the agreed stage (default 0.8)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
@@ -167,7 +174,8 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
         raise SleepScopeError("--scoring: no scoring files (.sleepscope.h5) found in " + ", ".join(map(str, args.scoring)))
     opts = FineTuneOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                            freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
-                           class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed)
+                           class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed,
+                           pseudo_weight=args.pseudo_weight)
     opts.validate()
     _check_writable_before_training(args)
     if args.nice > 0 and hasattr(os, "nice"):
@@ -188,10 +196,22 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
             print(f"sleepscope: skipped {name}: {why}", file=sys.stderr)
         emit({"event": "corrections", "n": len(cs), "per_stage": cs.counts_per_stage(),
               "skipped": [f"{n}: {w}" for n, w in cs.skipped]})
-        emit({"event": "status", "message": f"fine-tuning on {len(cs)} labelled epochs"})
+        pseudo = None
+        if args.pseudo_labels:
+            from sleepscope.model.pseudo_labels import from_recordings
+
+            emit({"event": "status", "message": "pseudo-labels: the model and YASA on the unlabelled recordings"})
+            with TqdmProgress("pseudo-labels", disable=not bar_on) as bar:
+                pseudo = from_recordings(args.pseudo_labels, parent, parent_card, args.pseudo_threshold,
+                                         progress=bar, cancel=cancel)
+            for name, why in pseudo.skipped:
+                print(f"sleepscope: pseudo-labels: skipped {name}: {why}", file=sys.stderr)
+            emit({"event": "pseudo", "n": len(pseudo), "per_stage": pseudo.counts_per_stage()})
+        emit({"event": "status", "message": f"fine-tuning on {len(cs)} labelled epochs"
+              + (f" and {len(pseudo)} pseudo-labelled ones" if pseudo is not None else "")})
         with TqdmProgress("fine-tuning", disable=not bar_on) as bar:
             result = finetune(parent, parent_card, cs, None, opts, info=info, events=emit, progress=bar,
-                              cancel=cancel)
+                              cancel=cancel, pseudo=pseudo)
         if not info.is_main:
             return 0
         phase["interruptible"] = False

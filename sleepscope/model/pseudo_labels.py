@@ -142,5 +142,38 @@ def accuracy_of(pseudo: CorrectionSet, truth: dict[str, np.ndarray]) -> float:
     return right / max(len(pseudo), 1)
 
 
+
+
+def our_opinion(model, card):
+    """The stager whose opinion pseudo-labels use: `model`, or for an encoder-only model (whose stages mean
+    nothing yet) the model it was pre-trained from (registry), else the shipped model."""
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.model.checkpoint import default_model_path, load_model
+    from sleepscope.model.registry import ModelRegistry
+    from sleepscope.model.site_pretrain import is_encoder_only
+
+    if not is_encoder_only(card):
+        return model, card
+    reg = ModelRegistry()
+    if card.parent and card.parent in reg:
+        return load_model(reg.get(card.parent).path)
+    if default_model_path().exists():
+        return load_model(default_model_path())
+    raise SleepScopeError(f"pseudo-labels need a model that scores: {card.version} is a pre-trained encoder and its "
+                          f"parent {card.parent} is neither in the registry nor the shipped model")
+
+
+def from_recordings(paths: Iterable[str | os.PathLike], model, card, threshold: float = DEFAULT_THRESHOLD, *,
+                    progress: Progress | None = None, cancel: CancelToken | None = None) -> CorrectionSet:
+    """Pseudo-labels of the recordings under `paths` (files or folders) by `model` (see `our_opinion`) and YASA."""
+    from sleepscope.model.batch_prescore import find_recordings
+    from sleepscope.scorers import StagerScorer, YasaScorer
+
+    second = YasaScorer()  # says how to install YASA before any work
+    ours, ours_card = our_opinion(model, card)
+    return pseudo_label_set(StagerScorer(ours, ours_card), second, find_recordings(paths), threshold,
+                            normalisation=model.config.normalisation, progress=progress, cancel=cancel)
+
+
 __all__ = ["PSEUDO_SOURCE", "DEFAULT_THRESHOLD", "PseudoNight", "agreed", "pseudo_labels", "pseudo_label_set",
-           "from_predictions", "merge", "accuracy_of"]
+           "from_predictions", "merge", "accuracy_of", "our_opinion", "from_recordings"]
