@@ -178,6 +178,15 @@ def test_finetune_child_and_parent_on_same_heldout(tmp_path, one_thread):
     # the reported epochs chose nothing: the kept pass was chosen on the other held-out part
     assert not set(res.split.report) & set(res.split.select) and res.split.select.size > 0
     assert child_card.metrics["selection"]["n_epochs"] == res.split.select.size
+    # the reported figures are the child's and the parent's on the report part, recomputed here
+    from sleepscope.model.train import evaluate
+
+    seq_len = parent.config.seq_len
+    report, select = (CorrectionSequences(cs, runs, seq_len) for runs in (res.split.report_runs, res.split.select_runs))
+    for model, key in ((child, "child"), (parent, "parent")):
+        a = evaluate(model, report)
+        assert (h[key]["accuracy"], h[key]["macro_f1"]) == pytest.approx((a.accuracy, a.macro_f1))
+    assert child_card.metrics["selection"]["child"]["macro_f1"] == pytest.approx(evaluate(child, select).macro_f1)
     assert set(h["child"]["f1"]) == {"W", "N1", "N2", "N3", "REM"}
     assert child_card.metrics["data_identity"] == data_identity(cs)
     assert data_identity(cs)[:16] in child_card.data

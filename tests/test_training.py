@@ -359,3 +359,21 @@ def test_fine_tuning_and_the_paper_experiment_follow_the_loop_through_hooks_not_
     step_losses = [e["loss"] for e in events if e["event"] == "step"]
     assert step_losses == res.losses  # exactly: text would have rounded them to 4 decimals
     assert any(round(v, 4) != v for v in step_losses)
+
+
+def test_pretraining_and_training_run_through_the_one_loop(monkeypatch):
+    import sleepscope.model.loop as loop
+    import sleepscope.model.pretrain as pretrain_module
+    import sleepscope.model.train as train_module
+
+    calls = []
+
+    def counting(state, *args, **kwargs):
+        calls.append(state.kind)
+        return loop.run_loop(state, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "run_loop", counting)
+    monkeypatch.setattr(pretrain_module, "run_loop", counting)
+    train(_stager(), ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2))
+    pretrain(_stager(), ToneEpochs(ToneSequences(4)), PretrainConfig(method="clip", epochs=1, batch_size=4))
+    assert calls == ["train", "pretrain"]
