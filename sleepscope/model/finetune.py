@@ -52,7 +52,7 @@ class FineTuneOptions:
     lr: float = 1e-4  # smaller than training from scratch: the parent is already good
     batch_size: int = 4  # sequences per step
     freeze_encoders: bool = False
-    holdout: float = 0.2  # fraction of the corrections held out for validation
+    holdout: float = 0.2  # fraction held out: half chooses the kept pass, half is reported
     seq_len: int | None = None  # epochs per sequence (default: the model's L)
     block_epochs: int | None = None  # held-out unit (default: seq_len)
     guard_epochs: int = 1  # training epochs dropped beside each held-out block
