@@ -323,7 +323,7 @@ def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[n
     depth = target + rng.normal(0.0, s.depth_noise, n)
     # Borderline epochs in the middle of a stage: drowsy wake, alpha-rich or deep N1,
     # light or deep N2, shallow N3 (where scorers disagree most).
-    shift = {0: (0.35, 0.25, 0.7), 1: (0.5, -0.75, 0.65), 2: (0.35, -0.65, 0.8), 3: (0.15, -0.45, -0.2)}
+    shift = {0: (0.35, 0.25, 0.7), 1: (0.5, -0.75, 0.65), 2: (0.35, -0.65, 0.8), 3: (0.3, -0.9, -0.3)}
     for code, (share, lo, hi) in shift.items():
         mask = (labels == code) & (rng.random(n) < share)
         depth[mask] += rng.uniform(lo, hi, int(mask.sum()))
@@ -335,8 +335,8 @@ def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[n
     depth = np.where(edge, depth + rng.uniform(0.25, 0.65, n) * (neighbour - target), depth)
     # The N2/N3 border is an absolute rule (>= 20 % of the epoch in large slow waves):
     # borderline epochs come close to it from either side without crossing it.
-    depth = np.where(labels == 3, np.maximum(depth, 2.85), depth)
-    depth = np.where(labels == 2, np.minimum(depth, 2.7), depth)
+    depth = np.where(labels == 3, np.maximum(depth, 2.55), depth)
+    depth = np.where(labels == 2, np.minimum(depth, 2.45), depth)
     rem_prev = np.concatenate([rem[:1], rem[:-1]])
     rem = np.where((rem != rem_prev) & (rng.random(n) < 0.5), 0.5 * (rem + rem_prev), rem)
     # Tonic REM stretches with few phasic features; some N1 with REM-like features.
@@ -388,7 +388,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
 
     bg_env = up(s.background_uv * (0.95 + 0.2 * np.clip(depth, 0, 3.5) - 0.1 * rem) * np.exp(0.1 * _ou(rng, n_sec, 8.0)))
     bg = (bg_env * background(), bg_env * background())
-    beta_env = up(s.beta_uv * (0.25 + 0.9 * awake + 0.5 * rem))
+    beta_env = up(s.beta_uv * (0.25 + 0.9 * awake + 0.2 * rem))
     b_sos = _f32(signal.butter(4, [17.0, 28.0], btype="band", fs=FS, output="sos"))
 
     def beta_noise() -> np.ndarray:
@@ -446,7 +446,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         target = rng.normal(0.0, 180.0)
         _place(steps, ts, np.diff(_saccade(target - gaze), prepend=0.0))
         gaze = target
-    phasic = rem * np.exp(0.8 * _ou(rng, n_sec, 20.0) - 0.3)
+    # Tonic REM: a third of REM epochs with hardly any eye movements.
+    tonic = np.repeat(np.where(rng.random(len(labels)) < 0.35, 0.1, 1.0), EPOCH_S)
+    phasic = rem * tonic * np.exp(0.8 * _ou(rng, n_sec, 20.0) - 0.3)
     for tb in _events(rng, s.rem_bursts_per_min * phasic, refractory_s=1.0):
         tcur = tb
         for _ in range(int(rng.geometric(0.3))):
@@ -457,7 +459,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
             _place(eye, tcur, np.concatenate([tpl, tpl[-1] * hold]))
             tcur += rng.uniform(0.2, 0.8)
     eye += np.cumsum(steps) * up(eyes_open)
-    sem_level = np.exp(-0.5 * ((depth - 0.8) / 0.45) ** 2) * nrem * (1 - eyes_open)
+    sem_level = (np.exp(-0.5 * ((depth - 0.8) / 0.45) ** 2) * nrem + 0.4 * rem) * (1 - eyes_open)
     sem_hz = rng.uniform(0.15, 0.45)
     eye += up(s.sem_uv * sem_level * np.exp(0.3 * _ou(rng, n_sec, 10.0))) * np.sin(
         2 * np.pi * np.cumsum(up(sem_hz * np.exp(0.2 * _ou(rng, n_sec, 20.0)))) / FS)

@@ -114,7 +114,7 @@ def subject_params(seed: int, subject: int) -> SubjectC:
         spindle_hz=float(np.clip(rng.normal(13.2, 0.8), 11.5, 15.5)),
         spindle_uv=_lu(rng, 14.0, 28.0),
         spindle_per_min=_lu(rng, 4.0, 10.0),
-        sw_uv=_lu(rng, 65.0, 100.0),
+        sw_uv=_lu(rng, 72.0, 105.0),
         sw_per_min=_lu(rng, 40.0, 70.0),
         kc_uv=_lu(rng, 60.0, 140.0),
         kc_per_min=_lu(rng, 1.0, 3.0),
@@ -178,8 +178,8 @@ def _per_second(rng: np.random.Generator, labels: np.ndarray, s: SubjectC) -> di
         out[key] = np.convolve(padded, kernel, mode="same")[width: width + n_sec]
     # N2 never reaches N3's slow-wave density, N3 never falls below it.
     sec_labels = np.repeat(labels, EPOCH_S)
-    out["slow"] = np.where(sec_labels == 2, np.minimum(out["slow"], 0.25), out["slow"])
-    out["slow"] = np.where(sec_labels == 3, np.maximum(out["slow"], 0.85), out["slow"])
+    out["slow"] = np.where(sec_labels == 2, np.minimum(out["slow"], 0.35), out["slow"])
+    out["slow"] = np.where(sec_labels == 3, np.maximum(out["slow"], 0.8), out["slow"])
     # Cyclic alternating pattern in NREM: A-phases (bursts) of 2-60 s between quieter B-phases.
     nrem = np.isin(sec_labels, (1, 2, 3)).astype(float)
     phase_a = (np.sin(2 * np.pi * np.cumsum(rng.uniform(1 / 60, 1 / 20, n_sec))) > 0.4).astype(float) * nrem
