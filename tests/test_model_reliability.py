@@ -269,3 +269,19 @@ def test_calibrate_command_writes_the_card(tmp_path, tiny, capsys):
     assert model.calibration == card.calibration  # predict applies what the card says
     assert main(["calibrate", str(tmp_path / "m.safetensors"), "--data", str(tmp_path / "data"),
                  "--train-subjects", "1,2", "--val-subjects", "2"]) == 2
+
+
+def test_familiarity_of_a_recording_without_eog_compares_the_eeg_alone():
+    from sleepscope.io.channels import choose_channels
+    from sleepscope.model.familiarity import CHANNEL_COLUMNS
+
+    rng = np.random.default_rng(0)
+    f = rng.normal(0, 1, (3000, 15)) + 3  # zeros are far from every training epoch
+    y = rng.integers(0, 5, 3000)
+    stats = fit_familiarity(f, y, [(rng.normal(0, 1, (300, 15)) + 3, None) for _ in range(3)])
+    night = rng.normal(0, 1, (300, 15)) + 3
+    night[:, list(CHANNEL_COLUMNS["eog"]) + [14]] = 0.0  # what input_features gives without an EOG
+    eeg_only = choose_channels(["C3-A1"])
+    assert assess(night, stats, channels=eeg_only, trained_without_channel=True).familiar
+    night[:, :7] += 5  # and an EEG unlike the training one is still caught
+    assert not assess(night, stats, channels=eeg_only, trained_without_channel=True).familiar

@@ -102,6 +102,27 @@ def _precision(features: np.ndarray, labels: np.ndarray, n_classes: int) -> tupl
     return means, np.linalg.inv(cov)
 
 
+#: Columns of :func:`input_features` per channel (the last one, the EEG-EOG correlation, needs both).
+CHANNEL_COLUMNS = {"eeg": tuple(range(0, 7)), "eog": tuple(range(7, 14))}
+
+
+def marginal(stats: dict, columns: tuple[int, ...]) -> dict:
+    """The statistics of a subset of the features (a recording without one channel): the Gaussian's marginal.
+
+    The epoch cutoff is rescaled by the ratio of the chi-square 99th
+    percentiles for the two numbers of features.
+    """
+    from scipy.stats import chi2
+
+    cols = list(columns)
+    prec = np.asarray(stats["precision"], dtype=np.float64)
+    cov = np.linalg.inv(prec)[np.ix_(cols, cols)]
+    d = prec.shape[0]
+    return {**stats, "means": np.asarray(stats["means"], dtype=np.float64)[:, cols].tolist(),
+            "precision": np.linalg.inv(cov).tolist(),
+            "epoch_cutoff": float(stats["epoch_cutoff"]) * chi2.ppf(0.99, len(cols)) / chi2.ppf(0.99, d)}
+
+
 def distances(features: np.ndarray, stats: dict, stages: np.ndarray | None = None) -> np.ndarray:
     """Per epoch, the squared Mahalanobis distance to the mean of its stage (`stages`; None: the nearest mean)."""
     f = np.asarray(features, dtype=np.float64)
@@ -163,6 +184,10 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
         reasons.append(f"no usable {' or '.join(missing)}, and this model was trained with both channels")
     outlying = limit = None
     if stats and features is not None and len(features):
+        gone = {k.lower() for k in missing}
+        if gone and len(gone) < 2:  # compare the channel the recording has with what it looked like in training
+            cols = CHANNEL_COLUMNS["eog" if "eeg" in gone else "eeg"]
+            stats, features = marginal(stats, cols), np.asarray(features)[:, list(cols)]
         outlying, limit = outlying_share(features, stats, stages), float(stats["night_limit"])
         if outlying > limit:
             reasons.append(f"{outlying:.0%} of its epochs lie outside what the model learned "
