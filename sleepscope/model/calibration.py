@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 #: The most epochs the unsure flag may send back to the technician.
-MAX_FLAGGED = 0.25
+MAX_FLAGGED = 0.15
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.96, 0.05))
 #: Used when a model card carries no calibration (models trained before it existed).
 DEFAULT_UNSURE = 0.6
@@ -99,14 +99,19 @@ def choose_unsure_threshold(table: list[dict], max_flagged: float = MAX_FLAGGED)
     return float(max(ok, key=lambda r: (r["caught"] - r["flagged"], -r["threshold"]))["threshold"])
 
 
-def fit_calibration(logits: np.ndarray, labels: np.ndarray) -> dict:
-    """The card's ``calibration`` entry from validation logits and stages (labels -1 ignored)."""
+def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float | None = None) -> dict:
+    """The card's ``calibration`` entry from validation logits and stages (labels -1 ignored).
+
+    ``temperature`` given: kept as it is (a released model whose outputs must
+    not change), the fitted one only reported as ``fitted_temperature``.
+    """
     labels = np.asarray(labels, dtype=np.int64)
     keep = labels >= 0
     logits, labels = np.asarray(logits)[keep], labels[keep]
-    t = fit_temperature(logits, labels)
+    fitted = fit_temperature(logits, labels)
+    t = fitted if temperature is None else float(temperature)
     before, after = softmax(logits), softmax(logits, t)
     table = error_capture(after, labels)
-    return {"temperature": t, "ece_before": ece(before, labels), "ece": ece(after, labels),
-            "unsure_threshold": choose_unsure_threshold(table), "error_capture": table,
+    return {"temperature": t, "fitted_temperature": fitted, "ece_before": ece(before, labels),
+            "ece": ece(after, labels), "unsure_threshold": choose_unsure_threshold(table), "error_capture": table,
             "n_epochs": int(len(labels))}

@@ -30,9 +30,12 @@ def night_arrays(recording, normalisation: str) -> dict:
 
 
 def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_nights: Sequence[tuple[dict, np.ndarray]],
-                    *, channel_dropout: float = 0.0, max_train_epochs: int = 30000,
+                    *, channel_dropout: float = 0.0, max_train_epochs: int = 30000, temperature: float | None = None,
                     progress: Progress | None = None, cancel: CancelToken | None = None) -> tuple[dict, dict]:
-    """(card ``calibration``, card ``familiarity``) from nights given as ``(night_arrays(...), stages)``."""
+    """(card ``calibration``, card ``familiarity``) from nights given as ``(night_arrays(...), stages)``.
+
+    ``temperature``: keep this one instead of fitting it (see ``calibration.fit_calibration``).
+    """
     from sleepscope.model.calibration import fit_calibration
     from sleepscope.model.familiarity import fit_familiarity
     from sleepscope.model.infer import night_outputs
@@ -62,7 +65,7 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
         val_y.append(np.asarray(y)[keep])
         val_f.append((night["inputs"][keep], logits.numpy()[keep].argmax(axis=1)))
         report(progress, i + 1, len(val_nights), "validation nights")
-    calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y))
+    calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y), temperature)
     familiarity = fit_familiarity(np.concatenate(train_f), np.concatenate(train_y), val_f,
                                   n_classes=model.config.n_classes)
     familiarity["channel_dropout"] = float(channel_dropout)
