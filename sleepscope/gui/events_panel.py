@@ -181,7 +181,11 @@ class EventsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.table.horizontalHeader().setSectionResizeMode(TEXT_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for col in range(len(COLUMNS)):
+            # the text takes what the times, kinds and names leave
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col == TEXT_COLUMN
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.table.itemChanged.connect(self._item_changed)
         lay.addWidget(self.table, 1)
