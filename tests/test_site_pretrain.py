@@ -102,8 +102,11 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(lab, tmp_path):
     with pytest.raises(Cancelled):
         site_pretrain(part, data, cfg, state_path=tmp_path / "part", on_step=stop_at_5, cancel=token)
     again, _ = load_model(parent.with_suffix(".safetensors"))
-    resumed, _, _ = site_pretrain(again, data, cfg, state_path=tmp_path / "part", resume=True)
+    steps_after = []
+    resumed, _, _ = site_pretrain(again, data, cfg, state_path=tmp_path / "part", resume=True,
+                                  on_step=lambda e: steps_after.append(e.step))
     assert resumed.steps == full.steps > 5
+    assert steps_after == list(range(6, full.steps + 1))  # only the steps the interrupted run had not made
     assert resumed.losses == pytest.approx(full.losses, rel=1e-5)
     a, b = whole.state_dict(), again.state_dict()
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
