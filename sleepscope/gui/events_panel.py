@@ -15,12 +15,13 @@ from datetime import timedelta
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDockWidget,
+    QGraphicsRectItem,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -91,12 +92,34 @@ class SpanDrag(QObject):
 
 
 class MarkOverlay:
-    """Shaded spans of the events and lines of the lights markers over the traces' visible window."""
+    """Shaded spans of the events and lines of the lights markers over the traces' visible window.
+
+    Its graphics items are made once and reused: making pyqtgraph items on
+    every page flip costs more than drawing the traces.
+    """
 
     def __init__(self, plot: pg.PlotItem) -> None:
         self._plot = plot
-        self._items: list[Any] = []
+        self._spans: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
+        self._lines: list[pg.InfiniteLine] = []
+        for text in ("Lights off", "Lights on"):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=LIGHTS_PEN, label=text,
+                                   labelOpts={"position": 0.97, "color": "#6c3483"})
+            line.setVisible(False)
+            plot.addItem(line)
+            self._lines.append(line)
+        self._n = 0
         self._key: tuple | None = None
+
+    def _span(self, i: int) -> tuple[QGraphicsRectItem, pg.TextItem]:
+        while len(self._spans) <= i:
+            rect = QGraphicsRectItem()
+            rect.setZValue(-6)
+            label = pg.TextItem("", anchor=(0, 0))
+            self._plot.addItem(rect)
+            self._plot.addItem(label)
+            self._spans.append((rect, label))
+        return self._spans[i]
 
     def show(self, window_s: tuple[float, float], events: list[ScoringEvent],
              lights: tuple[float | None, float | None], version: Any) -> None:
@@ -104,39 +127,43 @@ class MarkOverlay:
         if key == self._key:
             return  # a page flip within the same window, or nothing changed: no work
         self._key = key
-        self.clear_items()
         t0, t1 = window_s
-        for e in events:
-            if e.end <= t0 or e.start >= t1:
-                continue
-            region = pg.LinearRegionItem((e.start, e.end), movable=False, brush=_brush(e.kind, 55),
-                                         pen=pg.mkPen(_brush(e.kind, 160)))
-            region.setZValue(-6)
-            region.setToolTip(f"{e.label} — {e.scorer or 'unknown'}")
-            self._plot.addItem(region)
-            label = pg.TextItem(e.label[:40], color=KIND_COLORS.get(e.kind, "#333"), anchor=(0, 0))
-            label.setPos(max(e.start, t0), self._plot.getViewBox().viewRange()[1][1])
-            self._plot.addItem(label)
-            self._items += [region, label]
-        for t, text in zip(lights, ("Lights off", "Lights on")):
-            if t is not None and t0 <= t <= t1:
-                line = pg.InfiniteLine(pos=t, angle=90, movable=False, pen=LIGHTS_PEN,
-                                       label=text, labelOpts={"position": 0.97, "color": "#6c3483"})
-                self._plot.addItem(line)
-                self._items.append(line)
-
-    def clear_items(self) -> None:
-        for it in self._items:
-            self._plot.removeItem(it)
-        self._items = []
+        (_, _), (ylo, yhi) = self._plot.getViewBox().viewRange()
+        shown = [e for e in events if e.end > t0 and e.start < t1]
+        for i, e in enumerate(shown):
+            rect, label = self._span(i)
+            rect.setRect(QRectF(e.start, ylo, e.end - e.start, yhi - ylo))
+            rect.setBrush(_brush(e.kind, 55))
+            rect.setPen(pg.mkPen(_brush(e.kind, 160)))
+            rect.setToolTip(f"{e.label} — {e.scorer or 'unknown'}")
+            text = e.label[:40]
+            if label.toPlainText() != text:  # setText lays out HTML again: only when it changed
+                label.setText(text)
+            label.setColor(KIND_COLORS.get(e.kind, "#333"))
+            label.setPos(max(e.start, t0), yhi)
+            rect.setVisible(True)
+            label.setVisible(True)
+        for rect, label in self._spans[len(shown):]:
+            rect.setVisible(False)
+            label.setVisible(False)
+        self._n = len(shown)
+        for line, t in zip(self._lines, lights):
+            line.setVisible(t is not None and t0 <= t <= t1)
+            if t is not None:
+                line.setValue(t)
 
     def clear(self) -> None:
-        self.clear_items()
+        for rect, label in self._spans:
+            rect.setVisible(False)
+            label.setVisible(False)
+        for line in self._lines:
+            line.setVisible(False)
+        self._n = 0
         self._key = None
 
     @property
     def n_spans(self) -> int:
-        return sum(isinstance(i, pg.LinearRegionItem) for i in self._items)
+        return self._n
 
 
 class EventsPanel(QWidget):
