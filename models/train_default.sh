@@ -6,6 +6,10 @@
 #
 #   bash models/train_default.sh DATA_DIR [OUT_DIR]
 #
+# The card's calibration and familiarity statistics are then fitted by
+# `sleepscope calibrate` (training subjects for the statistics, Sleep-EDF-78
+# subjects 20-24, never trained on, for the limits and the unsure threshold).
+#
 # DATA_DIR: a Sleep-EDF sleep-cassette folder: the real one
 # (`sleepscope cohort DIR --download`) or a synthetic one
 # (`sleepscope synth --out DIR --cohort sleep-edf-78`). Environment:
@@ -29,3 +33,8 @@ $ss train --data "$data" --subjects 11,12,14,19,7,2,3,18,16,1,4,8,10,17,5,13 \
     --val-subjects none --test --init "$work/clip-pretrained" \
     --out "$out/sleepscope-default" --epochs "${TRAIN_EPOCHS:-12}" \
     --batch-size "${TRAIN_BATCH:-16}" --device "$device" --cache "$work/cache-sleep-edf-20.h5" --seed 0
+
+# Reliability in the card (weights unchanged): familiarity statistics of the
+# training nights, unsure threshold and night limit from subjects never seen.
+$ss calibrate "$out/sleepscope-default.safetensors" --data "$data" \
+    --train-subjects 11,12,14,19,7,2,3,18 --val-subjects 20,21,22,23,24
