@@ -131,3 +131,25 @@ def test_window_works_without_yasa(qtbot, tmp_path, window, errors, monkeypatch)
     assert w.scoring.labels[0] == 2
     assert visit_with_n(qtbot, w) == []
     assert not errors and not w.second_opinion.last_error
+
+
+def test_closing_drops_a_running_second_opinion_and_reopening_scores_again(qtbot, tmp_path, window, errors):
+    pytest.importorskip("yasa")
+    psg, _ = write_short_night(tmp_path, n=N)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    model_says_n2(w)
+    assert w.second_opinion.busy
+    path = w.scoring.path
+    w.close_recording()  # YASA still working: its answer must not land anywhere
+    assert not w.second_opinion.busy
+    assert w.second_opinion.wait(YASA_TIMEOUT_MS)
+    qtbot.wait(50)
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    assert "YASA" not in ScoringFile.read(path).scorer_sets
+    # the stored prediction is there, the opinion is not: opening again asks YASA again
+    with qtbot.waitSignal(w.second_opinion.ready, timeout=YASA_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, psg)
+    assert w.hypnogram.has_second_opinion and "YASA" in w.scoring.scorer_sets
+    assert not errors

@@ -23,6 +23,9 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.tasks import CancelToken, Cancelled
 
 _ids = itertools.count(1)
+#: Threads still scoring when their window closed: kept alive until they end (YASA checks for
+#: Cancel only between its steps), since Qt aborts when a running QThread is destroyed.
+_ORPHANS: set[QThread] = set()
 #: The scoring file's label set of the second opinion (`scorers.SECOND_OPINION_SET`, not imported
 #: here: `sleepscope.scorers` imports torch, which the window loads only on its worker threads).
 SET_NAME = "YASA"
@@ -138,10 +141,14 @@ class SecondOpinion(QObject):
         self._old = [t for t in self._old if t.isRunning()]
 
     def wait(self, ms: int = 20000) -> bool:
-        """Cancel and wait for every job's thread (closing the window)."""
+        """Cancel and wait for every job's thread (closing the window); True when all ended."""
         self.drop()
         ok = all(t.wait(ms) for t in self._old)
-        self._old = [t for t in self._old if t.isRunning()]
+        for t in self._old:
+            if t.isRunning():
+                _ORPHANS.add(t)
+                t.finished.connect(lambda t=t: _ORPHANS.discard(t))
+        self._old = []
         return ok
 
     def _current(self, job_id: int) -> bool:
