@@ -154,8 +154,8 @@ def _per_second(rng: np.random.Generator, labels: np.ndarray, s: SubjectC) -> di
     prev = np.concatenate([rows[:1], rows[:-1]])
     nxt = np.concatenate([rows[1:], rows[-1:]])
     neighbour = np.where(prev != rows, prev, nxt)
-    confusable = {0: (1,), 1: (0, 2, 4), 2: (1, 3, 4), 3: (2,), 4: (1, 2, 0), 5: (0,)}
-    share = np.array([0.2, 0.5, 0.25, 0.2, 0.25, 0.0])[rows]
+    confusable = {0: (1,), 1: (0, 2, 4), 2: (1, 3, 4), 3: (2,), 4: (1, 1, 0), 5: (0,)}
+    share = np.array([0.3, 0.5, 0.3, 0.25, 0.3, 0.0])[rows]
     other = np.array([confusable[r][int(rng.integers(len(confusable[r])))] for r in rows])
     at_edge = (neighbour != rows) & (rng.random(n) < 0.6)
     other = np.where(at_edge, neighbour, other)
