@@ -57,7 +57,7 @@ class Windows:
                 torch.from_numpy(np.asarray(y[s:s + self.seq_len], dtype=np.int64)))
 
 
-def nights(names, normalisation: str, first_randomised: bool, log=print):
+def nights(names, normalisation: str, first_randomised: bool, families=("A",), log=print):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_shift import synth_recording
 
@@ -66,9 +66,11 @@ def nights(names, normalisation: str, first_randomised: bool, log=print):
     out = []
     for i, name in enumerate(names):
         randomise = (i % 2 == 1) != first_randomised
-        rec, y = synth_recording(name, "A", randomise)
+        # Families alternate in pairs so that each family meets plain and randomised labs.
+        family = families[(i // 2) % len(families)]
+        rec, y = synth_recording(name, family, randomise)
         out.append((night_arrays(rec, normalisation), y))
-        log(f"  {name} family A{' (randomised lab)' if randomise else ''}: {len(y)} epochs")
+        log(f"  {name} family {family}{' (randomised lab)' if randomise else ''}: {len(y)} epochs")
     return out
 
 
@@ -79,6 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--channel-dropout", type=float, default=0.3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--families", default="A",
+                    help=f"comma-separated training families (never {HELD_OUT_FAMILY}, the held-out one)")
     args = ap.parse_args(argv)
     import torch
 
@@ -88,14 +92,17 @@ def main(argv=None) -> int:
     from sleepscope.model.reliability import fit_reliability
     from sleepscope.model.train import TrainConfig, train
 
+    families = tuple(f.strip().upper() for f in args.families.split(",") if f.strip())
+    if HELD_OUT_FAMILY in families:
+        ap.error(f"family {HELD_OUT_FAMILY} is the held-out family: it must not train the model")
     torch.manual_seed(0)
     init, init_card = load_model(args.init)
     model = SleepStager(init.config.with_(normalisation="night"))
     model.load_state_dict(init.state_dict())
     print("training nights:")
-    train_nights = nights(TRAIN, "night", first_randomised=False)
+    train_nights = nights(TRAIN, "night", first_randomised=False, families=families)
     print("validation nights:")
-    val_nights = nights(VALIDATION, "night", first_randomised=True)
+    val_nights = nights(VALIDATION, "night", first_randomised=True, families=families)
     cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=0,
                       channel_dropout=args.channel_dropout)
     result = train(model, Windows(train_nights), None, cfg, info=DistInfo(device=torch.device(args.device)))
@@ -103,10 +110,11 @@ def main(argv=None) -> int:
     calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout)
     card = ModelCard(
         config=model.config, parent=init_card.version,
-        data=(f"fine-tuned from {init_card.version} on {len(TRAIN)} synthetic nights of family A following the real "
+        data=(f"fine-tuned from {init_card.version} on {len(TRAIN)} synthetic nights of families "
+              f"{'+'.join(families)} following the real "
               f"Sleep-EDF hypnograms of {', '.join(TRAIN)} (every other one recorded by a randomised lab); "
               f"family {HELD_OUT_FAMILY} held out; calibrated on {', '.join(VALIDATION)}"),
-        metrics={"steps": result.steps, "held_out_family": HELD_OUT_FAMILY},
+        metrics={"steps": result.steps, "held_out_family": HELD_OUT_FAMILY, "training_families": list(families)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py (night normalisation, channel dropout "
                f"{args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, seed 0)."),
         calibration=calibration, familiarity=familiarity)
