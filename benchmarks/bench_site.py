@@ -48,6 +48,8 @@ if str(ROOT) not in sys.path:
 
 BLOCK = 20  # a correction stretch, epochs
 NIGHT, NIGHTS3 = -1, -3  # k codes: one whole night, three whole nights
+BN = "bn-only"  # the control start: the parent with its encoders' batch-norm statistics of the lab's nights
+SITE_ORDER = {False: 0, True: 1, BN: 2}
 
 
 @dataclass
@@ -245,6 +247,15 @@ def run(args: argparse.Namespace) -> dict:
                          checkpoint_every=10**9)
     result, _, _ = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
     site.encoder_only = True
+    starts = {False: parent, True: site}
+    if args.bn_control:
+        # Control: the same pass over the unlabelled epochs with a zero learning rate changes only the encoders'
+        # batch-norm statistics; what site pre-training gains beyond it is the contrastive learning's.
+        bn, _ = load_model(model_path)
+        bn_cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=0.0, seed=0,
+                                checkpoint_every=10**9)
+        site_pretrain(bn, nights, bn_cfg, parent_version=parent_card.version)
+        starts[BN] = bn
     out["site_pretrain"] = {"epochs": len(nights), "passes": result.epochs, "steps": result.steps,
                             "read_s": round(read_s, 1), "train_s": round(time.perf_counter() - t, 1),
                             "loss_start": result.summary()["pretrain_loss_start"],
@@ -271,13 +282,17 @@ def run(args: argparse.Namespace) -> dict:
     base = score(parent, lab.test)
     for s in range(size.seeds):
         out["runs"].append({"k": 0, "site": False, "pseudo": False, "seed": s, **base, "seconds": 0.0})
+    if BN in starts:  # the statistics alone, without labels (a site pre-trained encoder cannot score)
+        bn_base = score(starts[BN], lab.test)
+        for s in range(size.seeds):
+            out["runs"].append({"k": 0, "site": BN, "pseudo": False, "seed": s, **bn_base, "seconds": 0.0})
     for k in [k for k in size.ks if k != 0]:
         for s in range(size.seeds):
             cs = corrections(lab.pool, k, s)
-            for use_site in (False, True):
-                with_pseudo = pseudo is not None and len(pseudo) and (args.pseudo_ks is None or k in pseudo_ks)
+            for use_site, start in starts.items():
+                with_pseudo = (pseudo is not None and len(pseudo) and (args.pseudo_ks is None or k in pseudo_ks)
+                               and use_site != BN)
                 for use_pseudo in ((False, True) if with_pseudo else (False,)):
-                    start = site if use_site else parent
                     opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
                                            max_steps=size.finetune_steps)
                     t = time.perf_counter()
@@ -298,7 +313,7 @@ def run(args: argparse.Namespace) -> dict:
 def summarise(out: dict) -> list[dict]:
     rows = []
     keys = sorted({(r["k"], r["site"], r["pseudo"]) for r in out["runs"]},
-                  key=lambda t: (t[0] if t[0] >= 0 else 10**6 - t[0], t[1], t[2]))
+                  key=lambda t: (t[0] if t[0] >= 0 else 10**6 - t[0], SITE_ORDER[t[1]], t[2]))
     for k, site, pseudo in keys:
         rs = [r for r in out["runs"] if (r["k"], r["site"], r["pseudo"]) == (k, site, pseudo)]
         row = {"k": k, "site": site, "pseudo": pseudo, "runs": len(rs),
@@ -325,6 +340,12 @@ def verdicts(out: dict) -> list[str]:
     if r:
         lines.append(f"300 epochs with site pre-training -> {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} "
                      f"(target >= 0.85): {'met' if r['accuracy'] >= 0.85 else 'NOT met'}")
+    for k in (100, 300):
+        a, c = get(k, True), get(k, BN)
+        if a and c:
+            gap, sd = a["accuracy"] - c["accuracy"], max(a["accuracy_sd"], c["accuracy_sd"])
+            lines.append(f"site pre-training vs its batch-norm-statistics-only control at {k}: {a['accuracy']:.3f} vs "
+                         f"{c['accuracy']:.3f} (gap {gap:+.3f}, seed spread {sd:.3f})")
     for k in (100, 300):
         a, b = get(k, True), get(k, False)
         if a and b:
@@ -357,7 +378,8 @@ def table(out: dict) -> str:
     head = "| k corrected | site pre-training | pseudo-labels | runs | accuracy | macro-F1 | kappa | fine-tune s |"
     lines = [head, "|" + "---|" * 8]
     for r in out["summary"]:
-        lines.append(f"| {k_label(r['k'])} ({r['n']}) | {'yes' if r['site'] else 'no'} | "
+        site = {False: "no", True: "yes", BN: "control: batch-norm statistics only"}[r["site"]]
+        lines.append(f"| {k_label(r['k'])} ({r['n']}) | {site} | "
                      f"{'yes' if r['pseudo'] else 'no'} | {r['runs']} | {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} | "
                      f"{r['macro_f1']:.3f} ± {r['macro_f1_sd']:.3f} | {r['kappa']:.3f} ± {r['kappa_sd']:.3f} | "
                      f"{r['seconds']:.0f} |")
@@ -379,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pseudo-weight", type=float, default=0.5)
     ap.add_argument("--pseudo-ks", default=None, help="only these k also with pseudo-labels (default: every k)")
     ap.add_argument("--pseudo-max", type=int, default=None, help="use at most this many pseudo-labelled epochs")
+    ap.add_argument("--bn-control", action="store_true",
+                    help="also start from the parent with only its batch-norm statistics updated on the unlabelled "
+                    "nights (a zero-learning-rate pass): what site pre-training adds beyond that")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--results", default=None, help="write the results as JSON here (updated after every run)")
     ap.add_argument("--quiet", action="store_true")
