@@ -16,7 +16,11 @@ DEAD_WEIGHT_PATTERNS = (
     "torch/test/*",
     "torch/include/*",
     "torch/share/*",
-    "torch/bin/*",
+    # torch/bin also holds torch_shm_manager, which `import torch` requires: only its tests go.
+    "torch/bin/test_*",
+    "torch/bin/*Test",
+    "torch/bin/protoc*",
+    "torch/bin/*.ptl",
     "torch/_inductor/codegen/*.h",
     "torch/lib/libtorchbind_test.so",
     "torch/lib/libjitbackend_test.so",
@@ -50,6 +54,9 @@ DEAD_WEIGHT_PATTERNS = (
     "PySide6/Qt/plugins/virtualkeyboard/*",
     "PySide6/Qt/plugins/networkinformation/*",
     "PySide6/Qt/plugins/tls/*",
+    # The GTK theme plugin drags in the build machine's GTK stack (cairo, pango, gio, ...) and
+    # loads only where libgtk-3 exists; without it Qt draws its own widgets.
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
 )
 
 # Libraries every Linux desktop provides, with backward-compatible ABIs. The build machine's copies
@@ -76,6 +83,49 @@ SYSTEM_LIBRARY_PATTERNS = (
     "libxcb.so*",
     "libxkbcommon.so*",
     "libxkbcommon-x11.so*",
+    "libXau.so*",
+    "libXdmcp.so*",
+    "libbsd.so*",
+    "libmd.so*",
+    "libsystemd.so*",
+    "libcap.so*",
+    "libgcrypt.so*",
+    "libgpg-error.so*",
+    "liblz4.so*",
+    # Kerberos, which QtNetwork links: present wherever a desktop is.
+    "libgssapi_krb5.so*",
+    "libkrb5.so*",
+    "libk5crypto.so*",
+    "libkrb5support.so*",
+    "libcom_err.so*",
+    "libkeyutils.so*",
+    # Only the left-out GTK theme plugin needs these.
+    "libgtk-3.so*",
+    "libgdk-3.so*",
+    "libatk-1.0.so*",
+    "libcairo.so*",
+    "libcairo-gobject.so*",
+    "libpango-1.0.so*",
+    "libpangocairo-1.0.so*",
+    "libpangoft2-1.0.so*",
+    "libharfbuzz.so*",
+    "libgraphite2.so*",
+    "libfribidi.so*",
+    "libthai.so*",
+    "libdatrie.so*",
+    "libgdk_pixbuf-2.0.so*",
+    "libgio-2.0.so*",
+    "libgmodule-2.0.so*",
+    "libgobject-2.0.so*",
+    "libmount.so*",
+    "libblkid.so*",
+    "libselinux.so*",
+    "libpcre2-8.so*",
+    "libpixman-1.so*",
+    "libpng16.so*",
+    "libjpeg.so*",
+    "libXext.so*",
+    "libXrender.so*",
 )
 
 
@@ -92,6 +142,13 @@ def is_dead_weight(dest: str) -> bool:
 def is_system_library(dest: str) -> bool:
     """True for a shared library the target system provides (matched on its file name)."""
     return _matches(posixpath.basename(dest.replace("\\", "/")), SYSTEM_LIBRARY_PATTERNS)
+
+
+def may_strip(dest: str) -> bool:
+    """False for libraries auditwheel grafted into a wheel's `<name>.libs/` folder: patchelf rewrote
+    their program headers, and `strip` then leaves them unloadable ("not page-aligned")."""
+    top = dest.replace("\\", "/").split("/", 1)[0]
+    return not top.endswith(".libs")
 
 
 def keep(entry: tuple) -> bool:

@@ -40,10 +40,15 @@ DROPPED = [
     ("libstdc++.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6", "BINARY"),
     ("libgcc_s.so.1", "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1", "BINARY"),
     ("libexpat.so.1", "/usr/lib/x86_64-linux-gnu/libexpat.so.1", "BINARY"),
+    ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", "/x/libqgtk3.so", "BINARY"),
+    ("libcairo.so.2", "/usr/lib/x86_64-linux-gnu/libcairo.so.2", "BINARY"),
+    ("libgssapi_krb5.so.2", "/usr/lib/x86_64-linux-gnu/libgssapi_krb5.so.2", "BINARY"),
 ]
 KEPT = [
     ("torch/lib/libtorch_cpu.so", "/x/libtorch_cpu.so", "BINARY"),
     ("torch/lib/libgomp.so.1", "/x/libgomp.so.1", "BINARY"),
+    # `import torch` fails without it, beside the test executables of torch/bin.
+    ("torch/bin/torch_shm_manager", "/x/torch_shm_manager", "DATA"),
     ("torch/_C.cpython-311-x86_64-linux-gnu.so", "/x/_C.so", "EXTENSION"),
     ("torch/testing/__init__.py", "/x/__init__.py", "DATA"),
     ("PySide6/Qt/plugins/platforms/libqxcb.so", "/x/libqxcb.so", "BINARY"),
@@ -51,6 +56,11 @@ KEPT = [
     ("PySide6/Qt/lib/libQt6Widgets.so.6", "/x/libQt6Widgets.so.6", "BINARY"),
     ("libxcb-cursor.so.0", "/usr/lib/x86_64-linux-gnu/libxcb-cursor.so.0", "BINARY"),
     ("libpython3.11.so.1.0", "/x/libpython3.11.so.1.0", "BINARY"),
+    # Not installed by default on every desktop, or soname differs between distributions.
+    ("libxcb-cursor.so.0", "/usr/lib/x86_64-linux-gnu/libxcb-cursor.so.0", "BINARY"),
+    ("libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.3", "BINARY"),
+    ("libffi.so.8", "/usr/lib/x86_64-linux-gnu/libffi.so.8", "BINARY"),
+    ("libzstd.so.1", "/usr/lib/x86_64-linux-gnu/libzstd.so.1", "BINARY"),
     ("mne/__init__.pyi", "/x/__init__.pyi", "DATA"),
     ("models/default/model.safetensors", "/x/model.safetensors", "DATA"),
     ("resources/sleepscope.png", "/x/sleepscope.png", "DATA"),
@@ -77,11 +87,45 @@ def test_rules_on_the_installed_torch_keep_its_libraries_and_drop_its_tests():
     assert len(kept) < len(files)
 
 
+def test_auditwheel_grafted_libraries_are_not_stripped():
+    assert not rules.may_strip("numpy.libs/libscipy_openblas64_-32a4b2a6.so")
+    assert not rules.may_strip("scipy.libs/libgfortran-8a2f0c3d.so.5.0.0")
+    assert rules.may_strip("torch/lib/libtorch_cpu.so")
+    assert rules.may_strip("PySide6/Qt/lib/libQt6Core.so.6")
+    assert rules.may_strip("libpython3.11.so.1.0")
+
+
+def _load_library(path: Path) -> subprocess.CompletedProcess:
+    code = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("strip") is None, reason="strip (binutils) not installed")
+def test_strip_breaks_an_auditwheel_library_which_is_why_they_are_skipped(tmp_path):
+    numpy = pytest.importorskip("numpy")
+    grafted = Path(numpy.__file__).parent.parent / "numpy.libs"
+    fortran = sorted(grafted.glob("libgfortran-*.so*"))
+    if not fortran:
+        pytest.skip("this numpy wheel grafts no libgfortran")
+    for variant in ("plain", "stripped"):
+        (tmp_path / variant).mkdir()
+        for lib in grafted.glob("lib*.so*"):
+            if lib.name.startswith(("libgfortran", "libquadmath")):
+                shutil.copy(lib, tmp_path / variant / lib.name)
+    subprocess.run(["strip", str(tmp_path / "stripped" / fortran[0].name)], check=True)
+    assert not rules.may_strip(f"numpy.libs/{fortran[0].name}")
+    # Control: the copy as shipped loads; the stripped one does not.
+    assert _load_library(tmp_path / "plain" / fortran[0].name).returncode == 0
+    broken = _load_library(tmp_path / "stripped" / fortran[0].name)
+    assert broken.returncode != 0 and "page-aligned" in broken.stderr
+
+
 def test_spec_filters_binaries_and_datas_with_the_rules():
     spec = (PACKAGING / "sleepscope.spec").read_text()
     assert "from bundle_rules import keep" in spec
     assert "a.binaries = [entry for entry in a.binaries if keep(entry)]" in spec
     assert "a.datas = [entry for entry in a.datas if keep(entry)]" in spec
+    assert "may_strip(dest)" in spec and "strip=True" not in spec
 
 
 def _objdump_max_glibc(path: Path) -> tuple[int, ...]:
