@@ -51,3 +51,13 @@ def package_root() -> Path:
 def repo_models_dir() -> Path:
     """The shipped models: `models/` beside the package in a checkout or a frozen app."""
     return package_root().parent / "models"
+
+
+SHIPPED_MODEL_NAME = "sleepscope-default"
+
+
+def model_argument(value: str | os.PathLike) -> Path:
+    """A model named by a user: a path, or `default` for the model shipped with SleepScope."""
+    if str(value) == "default":
+        return repo_models_dir() / f"{SHIPPED_MODEL_NAME}.safetensors"
+    return Path(value)

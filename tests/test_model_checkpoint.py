@@ -1,6 +1,7 @@
 """Checkpoints: safetensors + JSON card, bit-exact round trip, tampering refused."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -329,3 +330,16 @@ def test_model_replaced_in_place_is_old_or_new_pair_when_killed_at_any_step(save
         outcomes.append("new" if card.version == new_version else "old")
     # both outcomes occur: the kills spanned the moment the new pair starts to count
     assert outcomes[0] == "old" and outcomes[-1] == "new", outcomes
+
+
+def test_model_named_default_is_the_shipped_model_in_every_command(tmp_path, monkeypatch):
+    """`--model default` names the shipped model for prescore as for the GUI (it used to look for ./default.safetensors)."""
+    import sleepscope.paths
+    from sleepscope.cli import main
+
+    edf = Path(__file__).parent / "data" / "SC4001E0-PSG-first300s.edf"
+    monkeypatch.chdir(tmp_path)
+    assert main(["prescore", str(edf), "--model", "default", "--out", str(tmp_path / "p.csv")]) == 0
+    assert (tmp_path / "p.csv").read_text().count("\n") >= 10
+    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: tmp_path / "nowhere")
+    assert main(["prescore", str(edf), "--model", "default", "--out", str(tmp_path / "q.csv")]) == 2

@@ -983,11 +983,9 @@ class MainWindow(QMainWindow):
 
 def resolve_model_argument(value: str | Path) -> Path:
     """A model named on the command line: a path, or `default` for the model shipped with SleepScope."""
-    if str(value) == "default":
-        from sleepscope.paths import repo_models_dir
+    from sleepscope.paths import model_argument
 
-        return repo_models_dir() / "sleepscope-default.safetensors"
-    return Path(value)
+    return model_argument(value)
 
 
 def is_lock_error(exc: SleepScopeError) -> bool:

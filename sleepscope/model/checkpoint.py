@@ -25,10 +25,10 @@ from sleepscope.atomic import replace_pair, resolve_pair
 from sleepscope.errors import SleepScopeError, describe_os_error
 from sleepscope.model.config import ModelConfig
 from sleepscope.model.network import SleepStager
-from sleepscope.paths import repo_models_dir
+from sleepscope.paths import SHIPPED_MODEL_NAME, model_argument, repo_models_dir
 
 CARD_FORMAT = 1
-DEFAULT_MODEL_NAME = "sleepscope-default"
+DEFAULT_MODEL_NAME = SHIPPED_MODEL_NAME
 
 #: Bounds on each size of a model card's configuration, checked before a network is
 #: built: a card is data from outside, and one absurd width would allocate terabytes.
@@ -173,7 +173,7 @@ def weights_version(model: torch.nn.Module) -> str:
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    p = Path(path)
+    p = model_argument(path)
     if p.suffix in (".safetensors", ".json"):
         p = p.with_suffix("")
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
