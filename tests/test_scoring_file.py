@@ -512,3 +512,30 @@ def test_edits_from_two_threads(rec, path):
     assert [h["seq"] for h in again.history()] == list(range(1, 89))
     np.testing.assert_array_equal(again.labels, labels)
     assert set(again.predictions) == {"v1", "v2"}
+
+
+def test_snapshot_written_the_earlier_way_still_opens_and_a_new_one_opens_in_plain_hdf5(rec, path):
+    """Snapshots were once built through a Python file object with an HDF5 user block; they
+    are now HDF5's own in-memory image behind the checksum block. Both must read back."""
+    import hashlib
+    import io
+
+    import h5py
+
+    from sleepscope.scoring import snapshot
+
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        sf.set_stage(2, "N3")
+    with h5py.File(path, "r") as f:  # the file on disk is still plain HDF5 behind its user block
+        assert f["labels/stage"][2] == 3
+    image = path.read_bytes()[snapshot.USERBLOCK:]
+    buf = io.BytesIO()
+    with h5py.File(io.BytesIO(image), "r") as src, h5py.File(buf, "w", userblock_size=snapshot.USERBLOCK) as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name in src:
+            src.copy(src[name], dst, name=name)
+    body = buf.getvalue()[snapshot.USERBLOCK:]
+    head = (snapshot.MAGIC + b"sha256:" + hashlib.sha256(body).hexdigest().encode() + b"\n")
+    path.write_bytes(head.ljust(snapshot.USERBLOCK, b"\0") + body)
+    assert ScoringFile.read(path).labels[2] == 3

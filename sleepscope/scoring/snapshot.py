@@ -12,7 +12,6 @@ never reaches the HDF5 library, which can crash on one.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from datetime import datetime
@@ -46,8 +45,9 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
     str_dt = h5py.string_dtype("utf-8")
     # Built in memory and written with plain file I/O: a full disk is then one clean
     # OSError, where HDF5's own writes failing leave its library in a state that can crash.
-    buf = io.BytesIO()
-    with h5py.File(buf, "w", userblock_size=USERBLOCK) as f:
+    # The in-memory image is HDF5's own core driver: a Python file object would have the
+    # library call back into Python while holding h5py's lock, which crashed under GUI threads.
+    with h5py.File.in_memory() as f:
         f.attrs["format"] = FORMAT
         f.attrs["format_version"] = FORMAT_VERSION
         f.attrs["seq"] = state.seq
@@ -82,10 +82,13 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
         f.create_dataset("marks", data=json.dumps(marks, separators=(",", ":")), dtype=str_dt)
         lines = [json.dumps(e, separators=(",", ":")) for e in state.history]
         f.create_dataset("journal", data=lines, dtype=str_dt, shape=(len(lines),))
-    data = buf.getvalue()
-    digest = hashlib.sha256(memoryview(data)[USERBLOCK:]).hexdigest().encode("ascii")
+        f.flush()
+        image = f.id.get_file_image()
+    # The checksum line fills the user block before the HDF5 image; HDF5 finds its
+    # superblock after a user block by itself.
+    digest = hashlib.sha256(image).hexdigest().encode("ascii")
     head = (MAGIC + b"sha256:" + digest + b"\n").ljust(USERBLOCK, b"\x00")
-    write_bytes_atomic(path, head + data[USERBLOCK:])
+    write_bytes_atomic(path, head + image)
 
 
 def read_snapshot(path: Path) -> ScoringState:
@@ -96,7 +99,7 @@ def read_snapshot(path: Path) -> ScoringState:
     data = Path(path).read_bytes()  # FileNotFoundError and PermissionError go to the caller
     checked = verify(data)
     try:
-        with h5py.File(io.BytesIO(data), "r") as f:
+        with h5py.File.in_memory(data[USERBLOCK:] if checked else data) as f:
             tree = _read_tree(f)
     except Exception as exc:  # h5py raises OSError, KeyError, ValueError, RuntimeError... on damage
         raise SnapshotDamaged(f"it cannot be read ({exc})") from exc
