@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QVBoxLayout, QWidget
 
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage
 
@@ -29,6 +29,9 @@ STACK_ORDER = (Stage.N3, Stage.N2, Stage.N1, Stage.REM, Stage.W)
 DENSITY_ROWS = 48
 CURSOR_PEN = pg.mkPen("#e8590c", width=2)
 STEP_PEN = pg.mkPen("#59616b", width=1)
+#: Gaps of an EDF+D recording: a grey band across every row, labelled, never a stage.
+GAP_BRUSH = pg.mkBrush("#c4c9cf")
+GAP_TEXT = "no signal"
 LEVEL_TICKS = [(HYPNOGRAM_LEVEL[s], s.label if s is not Stage.REM else "R") for s in SCORED]
 
 
@@ -240,6 +243,8 @@ class HypnogramView(QWidget):
             self._glw.ci.layout.setRowStretchFactor(r, stretch)
         self._has_reference = False
         self._has_second = False
+        self._gap_items: list = []
+        self._gap_runs: list[tuple[int, int]] = []
         self._layout_rows()
 
     # -- content ------------------------------------------------------------
@@ -255,8 +260,41 @@ class HypnogramView(QWidget):
         self._rows["technician"].set_labels(None)
         self.set_reference(None)
         self.set_second_opinion(None)
+        self.set_gaps(None)
         self.whole_night()
         self.set_cursor(0)
+
+    def set_gaps(self, gap: np.ndarray | None) -> None:
+        """Grey "no signal" bands over the epochs of `gap` (per-epoch mask, `Recording.gap`), or none."""
+        for plot, item in self._gap_items:
+            plot.removeItem(item)
+        self._gap_items = []
+        self._gap_runs = []
+        if gap is None or not np.any(gap):
+            return
+        starts, ends, flags = stage_runs(np.asarray(gap, dtype=np.int8))
+        self._gap_runs = [(int(a), int(b)) for a, b, f in zip(starts, ends, flags) if f == 1]
+        for plot in self._plots:
+            lo, hi = plot.getViewBox().viewRange()[1]
+            for a, b in self._gap_runs:
+                band = QGraphicsRectItem(QRectF(a, lo, b - a, hi - lo))
+                band.setBrush(GAP_BRUSH)
+                band.setPen(pg.mkPen(None))
+                band.setZValue(5)  # over the density image and stage bars, under the cursor
+                plot.addItem(band)
+                self._gap_items.append((plot, band))
+        tech = self._plots[2]
+        for a, b in self._gap_runs:
+            text = pg.TextItem(GAP_TEXT, color="#2b2f36", anchor=(0.5, 0.5))
+            text.setPos((a + b) / 2, 2.0)
+            text.setZValue(6)
+            tech.addItem(text)
+            self._gap_items.append((tech, text))
+
+    @property
+    def gap_runs(self) -> list[tuple[int, int]]:
+        """(first epoch, end epoch) of each gap band shown."""
+        return list(self._gap_runs)
 
     def set_probabilities(self, probs: np.ndarray | None) -> None:
         """The model's (n, 5) probabilities, or None when there is no prediction yet."""

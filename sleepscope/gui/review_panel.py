@@ -72,7 +72,8 @@ class ReviewPanel(QWidget):
         mask = c.attention_mask() if c.scoring is not None else None
         if mask is None:
             return np.zeros(0, np.int64)
-        return confident_runs(c.model_stages, mask, c.scoring.labels)
+        # Gap epochs count as doubtful here so that no run reaches into a gap: they are never scored.
+        return confident_runs(c.model_stages, mask | c.gap[: len(mask)], c.scoring.labels)
 
     def refresh(self) -> None:
         self._timer.stop()

@@ -55,13 +55,20 @@ class ScoringController(QObject):
         self._second: np.ndarray | None = None
         self._current = 0
         self._n = 0
+        #: per epoch, True in a gap of the recording (EDF+D: no signal there), never scored
+        self._gap = np.zeros(0, dtype=bool)
 
     # -- attaching ----------------------------------------------------------
-    def attach(self, scoring: Any, start_at: int = 0) -> None:
-        """Score into `scoring` (a ScoringFile), starting at epoch `start_at`."""
+    def attach(self, scoring: Any, start_at: int = 0, gap: np.ndarray | None = None) -> None:
+        """Score into `scoring` (a ScoringFile), starting at epoch `start_at`; `gap`: the recording's
+        per-epoch gap mask (`Recording.gap`), epochs that are shown but never scored."""
         self.detach()
         self.scoring = scoring
         self._n = int(scoring.n_epochs)
+        self._gap = np.zeros(self._n, dtype=bool)
+        if gap is not None:
+            g = np.asarray(gap, dtype=bool)[: self._n]
+            self._gap[: len(g)] = g
         self._current = int(np.clip(start_at, 0, max(0, self._n - 1)))
         rec = scoring.latest_prediction()
         self.set_prediction(None if rec is None else rec.probs)
@@ -137,6 +144,19 @@ class ScoringController(QObject):
             return 0.0
         return float(reviewed_mask(self.scoring).mean())
 
+    @property
+    def gap(self) -> np.ndarray:
+        """Per epoch: True in a gap of the recording (no signal recorded), never scored."""
+        return self._gap
+
+    def in_gap(self) -> bool:
+        """True (and the status bar says why) when the current epoch lies in a gap of the recording."""
+        if self._current < len(self._gap) and self._gap[self._current]:
+            self.message.emit(f"Epoch {self._current + 1} lies in a gap of the recording: no signal was recorded "
+                              "there, so it is not scored. Move on with → or N.")
+            return True
+        return False
+
     def _no_prediction(self) -> None:
         self.message.emit(self.waiting_for_model() or NO_PREDICTION)
 
@@ -185,7 +205,8 @@ class ScoringController(QObject):
             from sleepscope.scorers.compare import disagreement
 
             disagree |= disagreement(self._model_stages, self._second)
-        return unsure | disagree
+        # A gap has nothing to review: the queue and N skip it.
+        return (unsure | disagree) & ~self._gap[: len(unsure)]
 
     def next_attention(self, direction: int = 1) -> int | None:
         """Jump to the next (direction 1) or previous (-1) epoch needing attention; None if none."""
@@ -208,7 +229,7 @@ class ScoringController(QObject):
 
     # -- scoring ------------------------------------------------------------
     def set_stage(self, stage: Stage | int, advance: bool = True) -> bool:
-        if self.scoring is None or self._n == 0:
+        if self.scoring is None or self._n == 0 or self.in_gap():
             return False
         if not self._push_edit(self._current, int(stage), SOURCE_TECHNICIAN):
             return False
@@ -218,7 +239,7 @@ class ScoringController(QObject):
 
     def accept_model(self, advance: bool = True) -> bool:
         """Take the model's stage for the current epoch (source 'model')."""
-        if self.scoring is None:
+        if self.scoring is None or self.in_gap():
             return False
         m = self.model_at(self._current)
         if m is None:

@@ -95,12 +95,14 @@ class StatusHeader:
         c = controller
         i = c.current
         n = c.n_epochs
-        t = recording.start_time + timedelta(seconds=30 * i)
+        t = recording.epoch_time(i)
         label = int(scoring.labels[i])
         src = str(scoring.sources[i]) if label >= 0 else ""
+        gap = bool(recording.gap[i])
         self.epoch.setText(f"Epoch {i + 1} / {n}")
         self.clock.setText(t.strftime("%H:%M:%S"))
-        self.label.setText(f"Label: {Stage(label).label}" + (f" ({src})" if src else ""))
+        self.label.setText("Label: no signal (gap)" if gap else
+                           f"Label: {Stage(label).label}" + (f" ({src})" if src else ""))
         m = c.model_at(i)
         if m is None:
             self.model.setText("Model: pre-scoring…" if model_busy else "Model: —")
@@ -123,6 +125,8 @@ class StatusHeader:
                   + (" <span style='color:#c0392b'>disagrees</span>" if differs else "")) + ro
         self.header.setText(
             f"<b>Epoch {i + 1}</b> <span style='color:#6b7480'>of {n}</span> &nbsp;·&nbsp; "
-            f"{t:%H:%M:%S}–{end:%H:%M:%S} &nbsp;·&nbsp; Label {stage_chip(label)}"
+            f"{t:%H:%M:%S}–{end:%H:%M:%S} &nbsp;·&nbsp; "
+            + ("<b>no signal recorded</b> <span style='color:#6b7480'>(gap in the recording: not scored)</span>"
+               if gap else f"Label {stage_chip(label)}")
             + (f" <span style='color:#6b7480'>{src}</span>" if src else "")
             + f" &nbsp;·&nbsp; Model {model}{ro}")

@@ -44,6 +44,10 @@ SECOND5_PEN = pg.mkPen("#c9ced4", width=1)
 EPOCH_PEN = pg.mkPen("#7d8793", width=1.5)
 REF_PEN = pg.mkPen("#c0392b", width=1, style=Qt.PenStyle.DashLine)
 CONTEXT_BRUSH = pg.mkBrush("#eceef1")
+#: Over a gap of an EDF+D recording: the file holds no signal there, so no trace is drawn.
+GAP_BRUSH = pg.mkBrush("#d5d9de")
+GAP_TEXT = "no signal recorded"
+
 SCALE_PEN = pg.mkPen("#1b1f24", width=2)
 #: Page lengths offered for browsing (s); scoring stays per 30-s epoch.
 PAGE_LENGTHS = (30.0, 60.0, 120.0, 300.0)
@@ -254,6 +258,9 @@ class TraceView(QWidget):
             item.addItem(it)
         self._curves: dict[str, pg.PlotCurveItem] = {}
         self._labels: dict[str, pg.TextItem] = {}
+        #: per epoch, True in a gap of the recording; the bands and labels covering the gaps in view
+        self._gap = np.zeros(0, dtype=bool)
+        self._gap_bands: list[tuple[QGraphicsRectItem, pg.TextItem]] = []
 
         self._channels: dict[str, np.ndarray] = {}
         self._fs = 100.0
@@ -292,7 +299,46 @@ class TraceView(QWidget):
         self._epoch = 0
         self.render()
 
+    def set_gaps(self, gap: np.ndarray | None) -> None:
+        """Epochs in a gap of the recording (per-epoch mask, `Recording.gap`): drawn as "no signal recorded"."""
+        self._gap = np.zeros(0, dtype=bool) if gap is None else np.asarray(gap, dtype=bool).copy()
+        self.render()
+
+    def gap_spans(self) -> list[tuple[float, float]]:
+        """(start s, end s) of each "no signal recorded" band shown now."""
+        return [(r.rect().left(), r.rect().right()) for r, _t in self._gap_bands if r.isVisible()]
+
+    def _show_gaps(self, t0: float, t1: float, bottom: float, top: float) -> None:
+        # Only the epochs in view are looked at, so a flip costs the same with or without gaps.
+        e0, e1 = int(t0 // EPOCH_S), int(np.ceil(t1 / EPOCH_S))
+        window = self._gap[e0:e1]
+        spans: list[tuple[float, float]] = []
+        if window.any():
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], window.astype(np.int8), [0]))))
+            spans = [(max(t0, (e0 + a) * EPOCH_S), min(t1, (e0 + b) * EPOCH_S))
+                     for a, b in zip(edges[0::2], edges[1::2])]
+        item = self._plot.getPlotItem()
+        while len(self._gap_bands) < len(spans):
+            band = QGraphicsRectItem()
+            band.setBrush(GAP_BRUSH)
+            band.setPen(pg.mkPen(None))
+            band.setZValue(20)  # over the traces: the zeros read in a gap are not signal
+            text = pg.TextItem(GAP_TEXT, color="#2b2f36", anchor=(0.5, 0.5))
+            text.setZValue(21)
+            item.addItem(band)
+            item.addItem(text)
+            self._gap_bands.append((band, text))
+        for k, (band, text) in enumerate(self._gap_bands):
+            on = k < len(spans)
+            band.setVisible(on)
+            text.setVisible(on)
+            if on:
+                a, b = spans[k]
+                band.setRect(QRectF(a, bottom, b - a, top - bottom))
+                text.setPos((a + b) / 2, (top + bottom) / 2)
+
     def clear(self) -> None:
+        self._gap = np.zeros(0, dtype=bool)
         self._channels = {}
         for name in list(self._curves):
             self._remove_curve(name)
@@ -441,6 +487,7 @@ class TraceView(QWidget):
             for c in (self._grid, self._grid5, self._epoch_lines, self._refs, self._scale):
                 c.setData([], [])
             item.getAxis("left").setTicks([[]])
+            self._show_gaps(0.0, 0.0, 0.0, 0.0)
             self._lanes = None
             self.last_render_s = time.perf_counter() - tic
             return
@@ -491,6 +538,7 @@ class TraceView(QWidget):
         self._ctx[1].setRect(QRectF(e1, bottom, t1 - e1, top - bottom))
         for r in self._ctx:
             r.setVisible(self._context)
+        self._show_gaps(t0, t1, bottom, top)
         # Re-set ticks and y range only when the lanes changed: each resets the axis' layout.
         lanes = (tuple(ticks), bottom, top)
         if lanes != self._lanes:
