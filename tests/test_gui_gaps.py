@@ -60,3 +60,19 @@ def test_gap_shown_in_hypnogram_traces_and_header(qtbot, gap_window):
     assert w.status.clock.text() == after.strftime("%H:%M:%S")
     assert after.strftime("%H:%M:%S") in w.status.header.text()
     assert w.trace._axis.tickStrings([FIRST_AFTER * 30.0], 1, 1)[0].startswith(after.strftime("%H:%M"))
+
+
+def test_stage_keys_on_a_gap_epoch_score_nothing_and_say_why(qtbot, gap_window):
+    from PySide6.QtCore import Qt
+
+    w = gap_window
+    messages = []
+    w.controller.message.connect(messages.append)
+    w.controller.go_to(FIRST_GAP + 2)
+    qtbot.keyClick(w.surface, Qt.Key.Key_2)
+    assert int(w.controller.scoring.labels[FIRST_GAP + 2]) == -1
+    assert any("gap" in m for m in messages), messages
+    # The control: the same key outside the gap scores the epoch.
+    w.controller.go_to(FIRST_AFTER + 1)
+    qtbot.keyClick(w.surface, Qt.Key.Key_2)
+    assert int(w.controller.scoring.labels[FIRST_AFTER + 1]) == 2
