@@ -285,10 +285,11 @@ def _writers(world, folder: Path) -> dict[str, list[str]]:
         "finetune": ["finetune", "--scoring", sf, "--from", m, "--out", str(folder / "child"), "--progress", "none",
                      "--epochs", "1", "--max-steps", "1"],
         "report": ["report", sf, "--out", str(folder / "report.html")],
+        "synth": ["synth", "--out", str(folder / "cohort"), "--nights", "SC4001E0", "--quiet"],
     }
 
 
-WRITERS = ["prescore-csv", "prescore-json", "export-csv", "export-edf", "export-stats", "finetune", "report"]
+WRITERS = ["prescore-csv", "prescore-json", "export-csv", "export-edf", "export-stats", "finetune", "report", "synth"]
 
 
 @pytest.mark.parametrize("writer", WRITERS)

@@ -361,10 +361,28 @@ def write_cohort(
         if n not in custom:
             real_hypnogram(n)
     folder = Path(folder)
+    created = not folder.exists()
+    had_marker = (folder / SYNTHETIC_MARKER).exists()
     folder.mkdir(parents=True, exist_ok=True)
-    _mark_synthetic(folder, names, seed, family, randomise)
-    total = len(names)
     results: dict[str, tuple[Path, Path]] = {}
+    try:
+        _mark_synthetic(folder, names, seed, family, randomise)
+        return _write_nights(folder, names, seed, custom, family, randomise, workers, results, progress, cancel)
+    except BaseException:
+        # A run that wrote no night leaves no trace: no marker of a cohort that is not there.
+        if not results and not had_marker:
+            (folder / SYNTHETIC_MARKER).unlink(missing_ok=True)
+            if created:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+        raise
+
+
+def _write_nights(folder: Path, names: list[str], seed: int, custom: dict, family: str, randomise: bool,
+                  workers: int, results: dict, progress: Progress | None, cancel: CancelToken | None):
+    total = len(names)
     report(progress, 0, total, "writing synthetic nights")
     if workers <= 1 or total <= 1:
         for i, n in enumerate(names):
