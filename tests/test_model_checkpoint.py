@@ -1,6 +1,10 @@
 """Checkpoints: safetensors + JSON card, bit-exact round trip, tampering refused."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -343,3 +347,40 @@ def test_model_named_default_is_the_shipped_model_in_every_command(tmp_path, mon
     assert (tmp_path / "p.csv").read_text().count("\n") >= 10
     monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: tmp_path / "nowhere")
     assert main(["prescore", str(edf), "--model", "default", "--out", str(tmp_path / "q.csv")]) == 2
+
+
+# ---- weights read into memory, not mapped: a file cut after loading cannot kill the process
+
+_CUT_AFTER_LOAD = """
+import sys, torch
+from pathlib import Path
+from sleepscope.model.config import TINY
+from sleepscope.model.network import SleepStager
+from sleepscope.model.train_state import LoopState, load_state, save_state, state_paths
+import json
+base = Path(sys.argv[1])
+model = SleepStager(TINY)
+opt = torch.optim.Adam(model.parameters())
+model(torch.randn(1, 2, 2, 3000)).sum().backward(); opt.step()
+save_state(base, model, opt, LoopState(kind="train", step=1), best_weights={k: v.clone() for k, v in model.state_dict().items()})
+if sys.argv[2] == "product":
+    _, best = load_state(base, model, opt)
+else:  # the control: safetensors' own loader, which maps the file
+    from safetensors.torch import load_file
+    best = load_file(str(state_paths(base).with_name(json.loads(state_paths(base).read_text())["tensors"])))
+tensor_file = state_paths(base).with_name(json.loads(state_paths(base).read_text())["tensors"])
+open(tensor_file, "r+b").truncate(0)  # cut in place, e.g. by another program or a sync tool
+print(float(sum(v.float().sum() for v in best.values())))
+for s in opt.state.values():
+    print(float(s["exp_avg"].sum()))
+"""
+
+
+@pytest.mark.parametrize("loader", ["product", "control"])
+def test_training_state_survives_its_file_cut_after_loading(tmp_path, loader):
+    proc = subprocess.run([sys.executable, "-c", _CUT_AFTER_LOAD, str(tmp_path / "state"), loader],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if loader == "product":
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    else:  # mapped tensors die with the file: the hazard the product avoids is real here
+        assert proc.returncode == -signal.SIGBUS, (proc.returncode, proc.stderr[-500:])

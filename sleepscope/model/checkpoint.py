@@ -281,21 +281,24 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     (truncated, altered or swapped), weights that are not finite, weights that
     do not fit the configuration, and weights whose version id differs from the card's.
     """
-    from safetensors.torch import load_file
+    from safetensors.torch import load as load_bytes
 
     st_path, card_path = model_files(path)
     if not st_path.exists():
         raise _missing(st_path)
     card = _read_card_file(st_path, card_path)
     _check_integrity_fields(card, card_path)
-    actual = _file_sha256(st_path)
+    # One read serves the hash and the tensors: the bytes checked are the bytes loaded, and
+    # no tensor maps the file (safetensors' load_file does; a file cut later would SIGBUS).
+    data = st_path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
     if actual != card.weights_sha256:
         raise SleepScopeError(
             f"the weights file {st_path} does not match its card {card_path.name} "
             f"(sha256 {actual[:16]}... instead of {card.weights_sha256[:16]}...): it is truncated, "
             "altered or belongs to another model; copy the model's two files again")
     try:
-        tensors = load_file(str(st_path))
+        tensors = load_bytes(data)
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
         raise SleepScopeError(f"the weights file {st_path} cannot be read ({exc}); "
                               "copy the model's two files again") from exc

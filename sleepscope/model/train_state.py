@@ -117,7 +117,7 @@ def load_state(
     base: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer
 ) -> tuple[LoopState, dict[str, torch.Tensor] | None]:
     """Restore model, optimizer and torch RNG in place; returns the loop state and best weights."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load as load_bytes
 
     json_path = state_paths(base)
     if not json_path.exists():
@@ -126,7 +126,9 @@ def load_state(
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
         tensor_path = json_path.with_name(doc["tensors"])
-        tensors = load_file(str(tensor_path))
+        # From bytes, not load_file: its tensors map the file, and the optimizer state and
+        # best weights outlive the file (a later cut or full disk would SIGBUS the process).
+        tensors = load_bytes(tensor_path.read_bytes())
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SleepScopeError(
             f"the training state {json_path} cannot be read ({exc}); delete it and start without --resume") from exc
