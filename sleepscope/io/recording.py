@@ -13,15 +13,15 @@ import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from fractions import Fraction
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.channels import ChannelChoice, choose_channels, find_channel
 from sleepscope.io.edfheader import EdfHeader, microvolts_per_unit, read_header, record_onsets
+from sleepscope.io.resampling import resample_stream
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 EPOCH_SECONDS = 30
@@ -34,7 +34,7 @@ EPOCH_SAMPLES = EPOCH_SECONDS * TARGET_FS
 #: quantisation noise (or divide by zero), so it becomes zeros instead.
 FLAT_STD_UV = 0.1
 
-_CHUNK_SECONDS = 3600  # read an hour at a time: progress, cancel, bounded float64 buffers
+_CHUNK_SECONDS = 3600  # read and resample an hour at a time: progress, cancel, bounded buffers
 
 #: The largest EEG/EOG amplitude a header may claim: amplifiers span a few mV at most;
 #: a range of a volt or more means the unit is wrong (µV numbers labelled V).
@@ -275,17 +275,17 @@ def zscore_epochs(x: np.ndarray) -> np.ndarray:
 
 
 def resample_to_target(x: np.ndarray, fs: float, target: float = TARGET_FS) -> np.ndarray:
-    """Polyphase resampling to `target` Hz (anti-aliasing included), float32."""
+    """Polyphase resampling to `target` Hz (anti-aliasing included), float32.
+
+    scipy's `resample_poly(..., padtype="line")`: continuing the trend avoids the decay to 0 at
+    both ends that zero padding gives slow channels (temperature, 1 Hz) and DC-offset signals.
+    """
     if fs == target:
         return np.asarray(x, dtype=np.float32)
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(target / fs).limit_denominator(1000)
-    # padtype="line": continuing the trend avoids the decay to 0 at both ends that zero
-    # padding gives slow channels (temperature, 1 Hz) and DC-offset signals.
-    y = resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, padtype="line")
-    n_out = int(round(len(x) * target / fs))
-    return y[:n_out].astype(np.float32)
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty((1, int(round(len(x) * target / fs))), dtype=np.float32)
+    resample_stream(lambda a, b: x[None, a:b], len(x), fs, target, out, block_in=_CHUNK_SECONDS * int(fs))
+    return out[0]
 
 
 def read_info(path: str | os.PathLike) -> RecordingInfo:
@@ -384,23 +384,26 @@ def open_recording(
     covered = None
     for rate, group in groups.items():
         raw = _mne_raw(hdr, group)
-        n = raw.n_times
-        data = np.empty((len(group), n), dtype=np.float32)
-        scale = [_to_microvolt(by_label[name]) for name in group]
-        step = max(1, int(_CHUNK_SECONDS * rate))
-        for start in range(0, n, step):
+        scale = np.asarray([_to_microvolt(by_label[name]) for name in group])[:, None]
+
+        def read(start: int, stop: int, raw=raw, group=group, scale=scale) -> np.ndarray:
             check(cancel)
-            stop = min(n, start + step)
             try:
                 block = raw.get_data(picks=group, start=start, stop=stop)
             except Exception as exc:  # MNE raises many types on damaged data blocks
                 raise SleepScopeError(f"could not read the signals of {path}: {exc}. The file is damaged; "
                                       "export or download it again.") from exc
-            data[:, start:stop] = block * np.asarray(scale)[:, None]
-            done += (stop - start) * len(group)
+            # In place; the caller stores float32 µV, the samples a whole-channel read held.
+            return np.multiply(block, scale, out=block)
+
+        def advanced(n: int, k: int = len(group)) -> None:
+            nonlocal done
+            done += n * k
             report(progress, done, total, f"reading {path.name}")
+
+        data, covered = _on_clock(read, len(group), rate, hdr.record_duration, runs, advanced)
         for i, name in enumerate(group):
-            channels[name], covered = _on_clock(data[i], rate, hdr.record_duration, runs)
+            channels[name] = data[i]
     n_min = min(len(v) for v in channels.values())  # rounding of odd rates can differ by a sample
     channels = {k: np.ascontiguousarray(channels[k][:n_min]) for k in wanted}
     gap_mask = None
@@ -414,27 +417,37 @@ def open_recording(
     )
 
 
-def _on_clock(x: np.ndarray, rate: float, record_duration: float,
-              runs: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray]:
-    """Samples at 100 Hz placed at their records' times, zeros in gaps; and where signal was recorded.
+def _on_clock(read: Callable[[int, int], np.ndarray], n_channels: int, rate: float, record_duration: float,
+              runs: list[tuple[int, int, float]], advanced: Callable[[int], None] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Samples at 100 Hz `(n_channels, n)` placed at their records' times, zeros in gaps; and where
+    signal was recorded (None for a file without gaps).
 
-    Each run of back-to-back records is resampled on its own, so the filter
-    never smooths across a gap.
+    `read(a, b)` gives the file's samples [a, b) at `rate`; they are read and resampled a block at a
+    time, so only the 100-Hz result is held whole. Each run of back-to-back records is resampled on
+    its own, so the filter never smooths across a gap.
     """
-    if len(runs) == 1 and runs[0][2] == 0:
-        y = resample_to_target(x, rate)
-        return y, np.ones(len(y), dtype=bool)
     per = rate * record_duration
+    block = max(1, int(_CHUNK_SECONDS * rate))
+
+    def n_at_target(first: int, stop: int) -> int:
+        return int(round((int(round(stop * per)) - int(round(first * per))) * TARGET_FS / rate))
+
+    if len(runs) == 1 and runs[0][2] == 0:
+        y = np.empty((n_channels, n_at_target(runs[0][0], runs[0][1])), dtype=np.float32)
+        resample_stream(read, int(round(runs[0][1] * per)), rate, TARGET_FS, y, block, advanced)
+        return y, None
     first, stop, onset = runs[-1]
     end = int(round((onset + (stop - first) * record_duration) * TARGET_FS))
-    y = np.zeros(end, dtype=np.float32)
+    y = np.zeros((n_channels, end), dtype=np.float32)
     covered = np.zeros(end, dtype=bool)
     for first, stop, onset in runs:
-        seg = resample_to_target(x[int(round(first * per)):int(round(stop * per))], rate)
+        a0 = int(round(first * per))
         at = int(round(onset * TARGET_FS))
-        seg = seg[: end - at]
-        y[at:at + len(seg)] = seg
-        covered[at:at + len(seg)] = True
+        seg = y[:, at:at + n_at_target(first, stop)]
+        n = resample_stream(lambda a, b, a0=a0: read(a0 + a, a0 + b), int(round(stop * per)) - a0, rate,
+                            TARGET_FS, seg, block, advanced)
+        covered[at:at + n] = True
     return y, covered
 
 
