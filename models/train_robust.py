@@ -1,21 +1,28 @@
 """Recipe: the robust default model, fine-tuned from the paper-recipe model on randomised labs, family B held out.
 
-    .venv/bin/python models/train_robust.py [--out models/sleepscope-default] [--steps 600] [--init MODEL]
+    .venv/bin/python models/train_robust.py [--out models/sleepscope-default] [--steps 1200] [--init MODEL]
 
 1. Nights of the shipped model's 16 training subjects (real Sleep-EDF
-   hypnograms), synthesised by physiology family A, every other one recorded
-   by a randomly drawn lab (``synth_night(..., randomise=True)``: derivation,
-   EOG montage and leakage, gains, sampling rate, filters, mains, artefacts).
+   hypnograms), synthesised by the training families (``--families``,
+   default A and C, alternating in pairs), every other one recorded by a
+   randomly drawn lab (``synth_night(..., randomise=True)``: derivation, EOG
+   montage and leakage, gains, sampling rate, filters, mains, artefacts).
    Family B (built independently) is never used: it is the held-out family
    that ``benchmarks/bench_shift.py`` judges the model on.
-2. Inputs normalised per night (``ModelConfig.normalisation = "night"``).
-3. Fine-tuning of ``--init`` (default: the paper-recipe model,
-   ``train_default.sh``) with ``sleepscope.model.train.train``: channel
-   dropout 0.3 (EEG-only and EOG-only sequences), Adam lr 3e-4, 8 sequences
-   of 20 epochs per step.
-4. Calibration (temperature, unsure threshold) on 4 validation nights of
-   other training subjects, familiarity statistics from the training nights
-   (``sleepscope.model.reliability``), written into the card.
+2. Inputs: ``--normalisation`` (default "epoch+amplitude": the paper's
+   per-epoch z-score, which keeps a short all-wake clip right, plus each
+   epoch's log amplitude; ``sleepscope.model.inputs``).
+3. Fine-tuning of ``--init`` (default: the shipped paper-recipe model) with
+   ``sleepscope.model.train.train``. With "epoch+amplitude" the amplitude
+   layer (``SleepStager.amplitude``) is new and starts as the identity, so the
+   run starts exactly at ``--init`` and learns how far to use amplitude.
+   Channel dropout 0.3 (EEG-only and EOG-only sequences), Adam lr 3e-4, 8
+   sequences of 20 epochs per step, validation on 4 nights of other subjects
+   (training families only) every ``--val-every`` steps, the best kept.
+4. Calibration (temperature, unsure threshold) on those validation nights,
+   familiarity statistics from the training nights
+   (``sleepscope.model.reliability``), written into the card with the wall
+   time and ``--trained-on``.
 
 On the 2-core CPU, generating the nights takes minutes and each step about
 a second; on a GPU (``--device cuda``) the steps are far cheaper than the
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -74,53 +82,80 @@ def nights(names, normalisation: str, first_randomised: bool, families=("A",), l
     return out
 
 
+def load_init(path: Path, normalisation: str):
+    """(model with `normalisation`, card of `path`): the weights of `path` (a new amplitude layer starts as the identity)."""
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.network import with_normalisation
+
+    init, init_card = load_model(path)
+    return with_normalisation(init, normalisation), init_card
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--init", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
     ap.add_argument("--out", type=Path, default=ROOT / "models" / "sleepscope-default")
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--val-every", type=int, default=200)
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="end the training at the first validation after this many minutes (wall, from the start)")
     ap.add_argument("--channel-dropout", type=float, default=0.3)
+    ap.add_argument("--normalisation", default="epoch+amplitude", choices=("epoch", "night", "epoch+amplitude"))
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--families", default="A",
+    ap.add_argument("--families", default="A,C",
                     help=f"comma-separated training families (never {HELD_OUT_FAMILY}, the held-out one)")
+    ap.add_argument("--trained-on", default="the 2-core CPU of the development machine",
+                    help="where it runs, for the card")
     args = ap.parse_args(argv)
     import torch
 
-    from sleepscope.model.checkpoint import ModelCard, load_model, save_model
+    from sleepscope.model.checkpoint import ModelCard, save_model
     from sleepscope.model.distributed import DistInfo
-    from sleepscope.model.network import SleepStager
     from sleepscope.model.reliability import fit_reliability
     from sleepscope.model.train import TrainConfig, train
 
+    t0 = time.perf_counter()
     families = tuple(f.strip().upper() for f in args.families.split(",") if f.strip())
     if HELD_OUT_FAMILY in families:
         ap.error(f"family {HELD_OUT_FAMILY} is the held-out family: it must not train the model")
     torch.manual_seed(0)
-    init, init_card = load_model(args.init)
-    model = SleepStager(init.config.with_(normalisation="night"))
-    model.load_state_dict(init.state_dict())
+    model, init_card = load_init(args.init, args.normalisation)
+    norm = model.config.normalisation
     print("training nights:")
-    train_nights = nights(TRAIN, "night", first_randomised=False, families=families)
+    train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
     print("validation nights:")
-    val_nights = nights(VALIDATION, "night", first_randomised=True, families=families)
-    cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=0,
-                      channel_dropout=args.channel_dropout)
-    result = train(model, Windows(train_nights), None, cfg, info=DistInfo(device=torch.device(args.device)))
+    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
+    cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=0, patience=1000,
+                      val_every=args.val_every, channel_dropout=args.channel_dropout)
+
+    def on_validation(v) -> bool:
+        print(f"  step {v.step}: validation macro-F1 {v.metrics['macro_f1']:.3f}, accuracy "
+              f"{v.metrics.get('accuracy', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes
+
+    result = train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
+                   on_validation=on_validation, info=DistInfo(device=torch.device(args.device)))
     model.cpu().eval()
     calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout)
+    minutes = (time.perf_counter() - t0) / 60
     card = ModelCard(
         config=model.config, parent=init_card.version,
         data=(f"fine-tuned from {init_card.version} on {len(TRAIN)} synthetic nights of families "
               f"{'+'.join(families)} following the real "
               f"Sleep-EDF hypnograms of {', '.join(TRAIN)} (every other one recorded by a randomised lab); "
-              f"family {HELD_OUT_FAMILY} held out; calibrated on {', '.join(VALIDATION)}"),
-        metrics={"steps": result.steps, "held_out_family": HELD_OUT_FAMILY, "training_families": list(families)},
-        notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py (night normalisation, channel dropout "
-               f"{args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, seed 0)."),
+              f"family {HELD_OUT_FAMILY} held out; validated and calibrated on {', '.join(VALIDATION)}"),
+        metrics={"steps": result.steps, "best_step": result.best_step, "validation": result.validation,
+                 "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
+                 "trained_on": args.trained_on, "minutes": round(minutes, 1)},
+        notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, channel "
+               f"dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
+               f"weights of step {result.best_step} kept by validation macro-F1, seed 0), on {args.trained_on}, "
+               f"{minutes:.0f} min including the synthesis and the calibration."),
         calibration=calibration, familiarity=familiarity)
     card = save_model(model, args.out, card)
-    print(f"wrote {args.out} (version {card.version}); temperature {calibration['temperature']:.3f}, ECE "
-          f"{calibration['ece_before']:.3f} -> {calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']}")
+    print(f"wrote {args.out} (version {card.version}) in {minutes:.0f} min; temperature "
+          f"{calibration['temperature']:.3f}, ECE {calibration['ece_before']:.3f} -> {calibration['ece']:.3f}, "
+          f"unsure under {calibration['unsure_threshold']}")
     return 0
 
 

@@ -90,8 +90,10 @@ class ModelConfig:
     n_classes: int = N_CLASSES
     epoch_samples: int = EPOCH_SAMPLES
     #: how each channel's epochs are scaled before the network (``sleepscope.model.inputs``):
-    #: "epoch" (z-score per epoch, the paper's; every model before this option) or "night"
+    #: "epoch" (z-score per epoch, the paper's; every model before this option), "night"
     #: (centred per epoch, divided by the night's typical epoch amplitude: relative amplitude kept)
+    #: or "epoch+amplitude" (the paper's z-score, and each epoch's log amplitude in µV as an
+    #: extra input the network reads through ``SleepStager.amplitude``)
     normalisation: str = "epoch"
 
     def __post_init__(self) -> None:
@@ -130,8 +132,13 @@ class ModelConfig:
             raise bad("the PDC module needs at least one dilation")
         if self.embedding_dim < 1 or self.head_channels < 1 or self.seq_len < 1:
             raise bad("embedding_dim, head_channels and seq_len must be >= 1")
-        if self.normalisation not in ("epoch", "night"):
-            raise bad(f"normalisation must be 'epoch' or 'night', not {self.normalisation!r}")
+        if self.normalisation not in ("epoch", "night", "epoch+amplitude"):
+            raise bad(f"normalisation must be 'epoch', 'night' or 'epoch+amplitude', not {self.normalisation!r}")
+
+    @property
+    def amplitude_input(self) -> bool:
+        """Whether the network reads each epoch's log amplitude (normalisation "epoch+amplitude")."""
+        return self.normalisation == "epoch+amplitude"
 
     @property
     def has_stem(self) -> bool:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sleepscope.model.blocks import PDC, RSU, SalientAttention
-from sleepscope.model.network import SleepStager, fold_batchnorm
+from sleepscope.model.network import SleepStager, fold_batchnorm, split_amplitude
 
 
 _CL = torch.channels_last
@@ -194,12 +194,19 @@ class FastStager(nn.Module):
         self.head = _single(folded.head.conv)
         self.context = folded.context
         self.classifier = folded.classifier
+        self.amplitude = folded.amplitude if cfg.amplitude_input else None
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
 
     def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 2, 3000) -> (N, head_channels), as ``SleepStager.epoch_features`` in eval mode."""
+        if self.amplitude is not None:
+            x, amplitude = split_amplitude(x)
+            return self.amplitude(self._features(x), amplitude)
+        return self._features(x)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
         x = x.unsqueeze(2).contiguous(memory_format=_CL)
         if self.stem is not None:
             # ReLU commutes with max-pooling (both monotone): rectify the pooled, shorter signal.

@@ -192,7 +192,8 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
         emit({"event": "status", "message": f"reading the corrections of {len(files)} scoring file(s)"})
         bar_on = args.progress == "tqdm" and info.is_main
         with TqdmProgress("reading corrections", disable=not bar_on) as bar:
-            cs = build_correction_set(files, recordings=args.recording, sources=sources, progress=bar, cancel=cancel)
+            cs = build_correction_set(files, recordings=args.recording, sources=sources, progress=bar, cancel=cancel,
+                                      normalisation=parent.config.normalisation)
         for name, why in cs.skipped:
             print(f"sleepscope: skipped {name}: {why}", file=sys.stderr)
         emit({"event": "corrections", "n": len(cs), "per_stage": cs.counts_per_stage(),

@@ -14,6 +14,16 @@ Two normalisations, chosen by the model's configuration (``normalisation``):
     and clipped to ±:data:`NIGHT_CLIP`. A gain of ×0.3 or ×3 on a whole
     channel changes nothing; how large an epoch is compared with the rest of
     its night (slow waves, a quiet EOG) survives.
+``"epoch+amplitude"``
+    the paper's per-epoch z-score, plus the amplitude it throws away: each
+    epoch's log amplitude (:func:`log_amplitude`, natural log of its standard
+    deviation over :data:`AMPLITUDE_REF_UV`, clipped to ±:data:`AMPLITUDE_CLIP`)
+    is added to the whole z-scored epoch as a constant. A z-scored epoch has
+    mean 0, so the network recovers both exactly (``split_amplitude`` in
+    :mod:`sleepscope.model.network`): the shape part is what an "epoch" model
+    sees, and the array keeps its `(n, 2, 3000)` form on every path (caches,
+    channel dropout, fine-tuning sets). Unlike "night", it needs no night: a
+    5-minute clip gets the same input as the same epochs inside a night.
 
 A channel the recording lacks, or that :mod:`sleepscope.model.quality` finds
 unusable for most of the night, is all zeros: the form a model trained with
@@ -30,9 +40,13 @@ import numpy as np
 
 from sleepscope.tasks import CancelToken, check
 
-NORMALISATIONS = ("epoch", "night")
+NORMALISATIONS = ("epoch", "night", "epoch+amplitude")
 #: Clip of the night-normalised signal: larger values are artefacts, and a bound keeps them from dominating.
 NIGHT_CLIP = 20.0
+#: Amplitude (epoch standard deviation, µV) whose log amplitude is 0: mid-way between wake and slow-wave EEG.
+AMPLITUDE_REF_UV = 30.0
+#: Bound of the log amplitude (e^4: about ×55 either side of the reference); beyond it a unit error, not sleep.
+AMPLITUDE_CLIP = 4.0
 #: Epochs prepared per chunk: a few ms each, so that a GUI thread gets the interpreter often.
 CHUNK = 64
 _FLAT_STD_UV = 0.1  # as sleepscope.io.recording.FLAT_STD_UV (kept numeric: no import cycle at load)
@@ -51,6 +65,19 @@ def night_scale(epochs: np.ndarray) -> float:
     return float(np.median(ok)) if len(ok) else 0.0
 
 
+def log_amplitude(epochs: np.ndarray) -> np.ndarray:
+    """`(n,)` float32 log(std / AMPLITUDE_REF_UV) of `(n, T)` µV epochs, clipped; 0 for flat or all-NaN epochs.
+
+    0 is also what a missing (all-zero) channel carries; the network tells the
+    two apart by the z-scored part, which is all zero only when missing or flat.
+    """
+    sd = _epoch_std(np.asarray(epochs, dtype=np.float32))
+    ok = sd >= _FLAT_STD_UV  # False for NaN too
+    out = np.zeros(sd.shape, dtype=np.float32)
+    out[ok] = np.clip(np.log(sd[ok] / AMPLITUDE_REF_UV), -AMPLITUDE_CLIP, AMPLITUDE_CLIP)
+    return out
+
+
 def normalise(epochs: np.ndarray, mode: str, scale: float | None = None) -> np.ndarray:
     """`(n, T)` µV epochs of one channel -> float32 network input under `mode`; never NaN.
 
@@ -61,6 +88,10 @@ def normalise(epochs: np.ndarray, mode: str, scale: float | None = None) -> np.n
 
     if mode == "epoch":
         return zscore_epochs(epochs)
+    if mode == "epoch+amplitude":
+        out = zscore_epochs(epochs)
+        out += log_amplitude(epochs)[..., None]
+        return out
     if mode != "night":
         raise ValueError(f"unknown normalisation {mode!r}; choose one of {NORMALISATIONS}")
     x = np.asarray(epochs, dtype=np.float32)

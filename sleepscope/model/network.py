@@ -18,6 +18,14 @@ Per-epoch embedding for CLIP pre-training: the encoder's bottleneck (before the
 PDC, the "down-sampling path" of the paper), averaged over time and projected
 linearly to ``embedding_dim``. The projection is used only by pre-training.
 
+With normalisation "epoch+amplitude" (``sleepscope.model.inputs``) each input
+epoch is its z-score plus its log amplitude as a constant: :func:`split_amplitude`
+takes the constant off, the branches see exactly the z-score, and
+:class:`AmplitudeFiLM` scales and shifts the per-epoch vector by a small network
+of the two log amplitudes (and which channels are present). Its last layer
+starts at zero, so a model given the option starts as the same function as the
+weights it was made from, and only learns how far to use amplitude.
+
 The split ``epoch_features`` / ``sequence_logits`` lets inference compute the
 expensive per-epoch part once per epoch and run only the cheap sequence head
 on overlapping windows.
@@ -102,6 +110,33 @@ class Branch(nn.Module):
         return self.attention(d)
 
 
+def split_amplitude(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 2, T) "epoch+amplitude" input -> (z-scored epochs (N, 2, T), amplitude inputs (N, 4)).
+
+    The amplitude inputs are the two log amplitudes (each epoch's mean) and,
+    per channel, 1 where its z-scored part is not all zero (present, not flat).
+    """
+    amp = x.mean(dim=-1, keepdim=True)
+    z = x - amp
+    present = (z.abs().amax(dim=-1) > 0).to(x.dtype)
+    return z, torch.cat([amp.squeeze(-1), present], dim=-1)
+
+
+class AmplitudeFiLM(nn.Module):
+    """Scales and shifts per-epoch features by a function of the amplitude inputs; the identity at construction."""
+
+    def __init__(self, channels: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(4, hidden)
+        self.out = nn.Linear(hidden, 2 * channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, features: torch.Tensor, amplitude: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.out(F.relu(self.hidden(amplitude))).chunk(2, dim=-1)
+        return features * (1 + scale) + shift
+
+
 class SleepStager(nn.Module):
     """Two-branch (EEG, EOG) U2-Net classifying each epoch of a sequence into W, N1, N2, N3, REM."""
 
@@ -116,6 +151,8 @@ class SleepStager(nn.Module):
         k = config.context_kernel
         self.context = nn.Conv1d(config.head_channels, config.head_channels, k, padding=k // 2)
         self.classifier = nn.Linear(config.head_channels, config.n_classes)
+        if config.amplitude_input:
+            self.amplitude = AmplitudeFiLM(config.head_channels)
 
     @property
     def eeg_encoder(self) -> Encoder:
@@ -137,6 +174,10 @@ class SleepStager(nn.Module):
 
     def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 2, 3000) -> one vector per epoch (N, head_channels), independent of neighbours."""
+        if self.config.amplitude_input:
+            self._check_epochs(x)
+            z, amplitude = split_amplitude(x)
+            return self.amplitude(self.head(self.fused(z)).mean(dim=-1), amplitude)
         return self.head(self.fused(x)).mean(dim=-1)
 
     def sequence_logits(self, features: torch.Tensor) -> torch.Tensor:
@@ -156,7 +197,26 @@ class SleepStager(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 2, 3000) -> (eeg_emb (N, D), eog_emb (N, D)), D = config.embedding_dim."""
         self._check_epochs(x)
+        if self.config.amplitude_input:
+            x = split_amplitude(x)[0]
         return self.eeg_branch.encoder.embed(x[:, 0:1]), self.eog_branch.encoder.embed(x[:, 1:2])
+
+
+def with_normalisation(model: SleepStager, normalisation: str) -> SleepStager:
+    """`model` under another input normalisation, with the same weights.
+
+    A new amplitude layer (to "epoch+amplitude") starts as the identity, so the
+    copy scores as `model` until it is trained; one dropped (from it) is left out.
+    """
+    if normalisation == model.config.normalisation:
+        return model
+    out = SleepStager(model.config.with_(normalisation=normalisation))
+    weights = {k: v for k, v in model.state_dict().items() if not k.startswith("amplitude.")}
+    missing, unexpected = out.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.startswith("amplitude.") for k in missing):
+        raise ValueError(f"weights do not fit: missing {missing}, unexpected {unexpected}")
+    out.version = model.version
+    return out
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -80,9 +80,10 @@ def register(subparsers) -> None:
     t.add_argument("--channel-dropout", type=float, default=0.0, metavar="P",
                    help="share of sequences that lose their EEG or their EOG in a step, so that the model stages "
                    "recordings without one of them (default 0)")
-    t.add_argument("--normalisation", choices=("epoch", "night"), default=None,
-                   help="model input: z-score per epoch (the paper's) or scale by the night's typical amplitude "
-                   "(keeps relative amplitude); default: the configuration's or --init model's")
+    t.add_argument("--normalisation", choices=("epoch", "night", "epoch+amplitude"), default=None,
+                   help="model input: z-score per epoch (the paper's), scale by the night's typical amplitude "
+                   "(keeps relative amplitude) or z-score plus each epoch's log amplitude; default: the "
+                   "configuration's or --init model's")
     t.set_defaults(func=_train)
 
 
@@ -239,7 +240,7 @@ def _train(args: argparse.Namespace) -> int:
     from sleepscope.model.checkpoint import ModelCard, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import setup, teardown
-    from sleepscope.model.network import SleepStager
+    from sleepscope.model.network import SleepStager, with_normalisation
     from sleepscope.model.train import TrainConfig, evaluate, inverse_frequency_weights, metrics_dict, train
     from sleepscope.tasks import Cancelled, TqdmProgress
 
@@ -280,9 +281,7 @@ def _train(args: argparse.Namespace) -> int:
         model, init_card, parent = SleepStager(get_config(args.config)), None, None
     if args.normalisation and args.normalisation != model.config.normalisation:
         # the weights do not depend on it: the --init weights start the other normalisation
-        weights = model.state_dict()
-        model = SleepStager(model.config.with_(normalisation=args.normalisation))
-        model.load_state_dict(weights)
+        model = with_normalisation(model, args.normalisation)
     if not 0.0 <= args.channel_dropout <= 1.0:
         raise SleepScopeError(f"--channel-dropout {args.channel_dropout}: give a share between 0 and 1")
     seq_len = args.seq_len or model.config.seq_len

@@ -169,13 +169,17 @@ def _find_recording(lr: LabelledRecording, recordings: list[Any]) -> tuple[Any |
 
 def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterable[Any] = (),
                          sources: Iterable[str] = DEFAULT_SOURCES, progress: Progress | None = None,
-                         cancel: CancelToken | None = None) -> CorrectionSet:
+                         cancel: CancelToken | None = None, normalisation: str = "epoch") -> CorrectionSet:
     """Gather labelled epochs and their signals from scoring files into a CorrectionSet.
 
     `recordings`: Recording objects or recording paths to look in (matched by
     fingerprint); a recording is otherwise looked for beside its scoring file.
     Recordings that cannot be found are listed in `skipped`, not fatal.
+    `normalisation`: the model's (``ModelConfig.normalisation``), so that the
+    epochs are the input the model to be fine-tuned reads when it pre-scores.
     """
+    from sleepscope.model.inputs import model_input
+
     labelled = collect_labels(scoring_paths, sources)
     recordings = list(recordings)
     xs, ys, fps, eps, srcs = [], [], [], [], []
@@ -190,7 +194,7 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
         if rec is None:
             skipped.append((lr.recording_file or lr.fingerprint, why))
             continue
-        x = rec.model_input()
+        x = rec.model_input() if normalisation == "epoch" else model_input(rec, normalisation)
         xs.append(np.ascontiguousarray(x[lr.epochs], dtype=np.float32))
         ys.append(lr.labels.astype(np.int64))
         fps.append(np.full(lr.epochs.size, lr.fingerprint, object))
