@@ -13,21 +13,16 @@ GUI thread keeps getting the interpreter while a night is scored.
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QThread, Signal
 
-from sleepscope.errors import SleepScopeError
-from sleepscope.tasks import CancelToken, Cancelled, check
-
-_ids = itertools.count(1)
+from sleepscope.gui.jobs import Job, JobWorker
+from sleepscope.tasks import check
 
 
 @dataclass
@@ -160,39 +155,24 @@ def import_inference_runtime() -> None:
             gc.enable()
 
 
-class PreScoreWorker(QObject):
-    """Runs a model over a whole night; lives on a QThread made by `start_prescore`."""
+class PreScoreWorker(JobWorker):
+    """Runs a model over a whole night; lives on a QThread made by `PreScoreJob`."""
 
     started = Signal(int)
-    progress = Signal(int, int, int, str)  # job id, done, total, message
-    finished = Signal(object)  # PreScoreResult
-    errored = Signal(int, str)
-    aborted = Signal(int)
+    traceback_limit = 6
 
     def __init__(self, recording: Any, model_path: Path, fingerprint: str) -> None:
         super().__init__()
-        self.job_id = next(_ids)
-        self.cancel_token = CancelToken()
         self._recording = recording
         self._model_path = Path(model_path)
         self._fingerprint = fingerprint
-        self._last_emit = 0.0
 
-    def cancel(self) -> None:
-        self.cancel_token.cancel()
+    def unexpected(self, exc: Exception, detail: str) -> str:
+        return f"Pre-scoring failed: {type(exc).__name__}: {exc}\n\n{detail}"
 
-    def _progress(self, done: int, total: int, message: str) -> None:
-        # Throttled: a signal per batch would flood the GUI's event queue.
-        now = time.monotonic()
-        if done >= total or now - self._last_emit > 0.05:
-            self._last_emit = now
-            self.progress.emit(self.job_id, int(done), int(total), message)
-
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> PreScoreResult:
         lower_thread_priority()
         self.started.emit(self.job_id)
-        tic = time.perf_counter()
         try:
             self._progress(0, 1, "Loading the model")
             import_inference_runtime()
@@ -204,55 +184,20 @@ class PreScoreWorker(QObject):
             # predict's batches take tens of ms each on a CPU core: Cancel answers well within a second.
             pred = predict(self._recording, model, progress=self._progress, cancel=self.cancel_token)
             check(self.cancel_token)
-        except Cancelled:
-            self.aborted.emit(self.job_id)
-            return
-        except SleepScopeError as exc:
-            self.errored.emit(self.job_id, str(exc))
-            return
-        except Exception as exc:  # a bug must reach the user as a dialog, not a silent hang
-            detail = traceback.format_exc(limit=6)
-            self.errored.emit(self.job_id, f"Pre-scoring failed: {type(exc).__name__}: {exc}\n\n{detail}")
-            return
         finally:
             self._recording = None
-        self.finished.emit(PreScoreResult(
+        return PreScoreResult(
             job_id=self.job_id, probs=pred.probs, stages=pred.stages, model_version=pred.model_version,
             model_path=self._model_path, card=card, fingerprint=self._fingerprint,
-            seconds=time.perf_counter() - tic, prediction=pred,
-        ))
+            seconds=self.elapsed(), prediction=pred,
+        )
 
 
-class PreScoreJob:
-    """A worker and its thread; the thread quits and both are deleted when the worker ends."""
+class PreScoreJob(Job):
+    """A pre-scoring worker and its thread, at low priority (the GUI thread comes first)."""
 
     def __init__(self, worker: PreScoreWorker) -> None:
-        self.worker = worker
-        self.thread = QThread()
-        self.thread.setObjectName(f"sleepscope-prescore-{worker.job_id}")
-        worker.moveToThread(self.thread)
-        self.thread.started.connect(worker.run)
-        for sig in (worker.finished, worker.errored, worker.aborted):
-            # Direct: quit from the worker thread itself, even when the GUI loop is not running.
-            sig.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.thread.finished.connect(worker.deleteLater)
-
-    @property
-    def job_id(self) -> int:
-        return self.worker.job_id
-
-    def start(self) -> None:
-        self.thread.start(QThread.Priority.LowPriority)
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def running(self) -> bool:
-        return self.thread.isRunning()
-
-    def wait(self, ms: int = 10000) -> bool:
-        """Block until the thread ended (after cancel()); True when it did."""
-        return self.thread.wait(ms)
+        super().__init__(worker, "prescore", QThread.Priority.LowPriority)
 
 
 def start_prescore(recording: Any, model_path: Path) -> PreScoreJob:

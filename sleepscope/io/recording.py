@@ -236,11 +236,12 @@ class Recording:
         return self._fingerprint
 
 
-def file_fingerprint(path: str | os.PathLike, chunk_bytes: int = 8 << 20) -> str:
+def file_fingerprint(path: str | os.PathLike, chunk_bytes: int = 8 << 20, cancel: CancelToken | None = None) -> str:
     """sha256 of every byte of a file, read in chunks (a 100-MB file: a fraction of a second)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
+            check(cancel)
             block = f.read(chunk_bytes)
             if not block:
                 break
