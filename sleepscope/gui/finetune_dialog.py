@@ -1,13 +1,12 @@
 """Model → Fine-tune on corrections…: train a new model version on the technician's labels, in another process.
 
 Training never runs on a thread of the GUI: the dialog starts
-``python -m sleepscope finetune --progress jsonl --register ...`` with
-QProcess and reads one JSON event per line (step losses, per-pass held-out
-macro-F1, done/error), plotting them as they come. Cancel terminates the
-process (killed after 2 s if it lingers); the process writes nothing when
-stopped, and the active model is never touched by fine-tuning: the new
-version goes into the registry and is activated only when the technician
-says so. A crash of the process is reported in the dialog.
+``python -m sleepscope finetune --progress jsonl --register ...`` in another
+process (process_job.ProcessDialog: one JSON event per line, Cancel =
+SIGTERM then kill, a crash reported) and plots step losses and per-pass
+held-out macro-F1 as they come. The active model is never touched by
+fine-tuning: the new version goes into the registry and is activated only
+when the technician says so.
 
 `install_model_actions(window, menu)` adds the two Model-menu entries to the
 main window and connects activation to ``window.set_model`` (which re-scores
@@ -16,44 +15,33 @@ the open recording).
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
-    QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version
+from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, launch_prefix, run_base
 from sleepscope.model.registry import ModelRegistry
 from sleepscope.paths import user_data_dir
 from sleepscope.stages import NAMES
 
-#: Cancel: terminate, then kill if the process is still there after this long.
-KILL_AFTER_MS = 2000
 SUFFIX = ".sleepscope.h5"
-#: the training process yields the CPU to the workstation (it shares the technician's cores)
-NICE = 10
 
 
 @dataclass
@@ -87,8 +75,11 @@ def count_corrections(scoring_paths: Iterable[str | Path], include_imports: bool
                             pooled)
 
 
-class FineTuneDialog(QDialog):
+class FineTuneDialog(ProcessDialog):
     """Options, live loss / held-out macro-F1 curves, result beside the parent, Activate."""
+
+    process_name = "fine-tuning"
+    failed_title = "Fine-tuning failed"
 
     #: version registered by a finished run
     model_finished = Signal(str)
@@ -98,28 +89,11 @@ class FineTuneDialog(QDialog):
     def __init__(self, scoring_paths: Iterable[str | Path], model_path: str | Path | None,
                  recordings: Iterable[str | Path] = (), registry: ModelRegistry | None = None,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(model_path, registry, parent)
         self.setWindowTitle("Fine-tune on corrections")
         self.resize(920, 720)
         self.scoring_paths = [Path(p) for p in dict.fromkeys(map(str, scoring_paths))]
         self.recordings = [Path(p) for p in dict.fromkeys(map(str, recordings))]
-        self.model_path = Path(model_path) if model_path else None
-        self.registry = registry or ModelRegistry()
-        self.process: QProcess | None = None
-        self.result: dict | None = None
-        self.error: str | None = None
-        self.cancelled = False
-        self.exit_code: int | None = None
-        self._buffer = b""
-        self._stderr: list[str] = []
-        self.loss_x: list[float] = []
-        self.loss_y: list[float] = []
-        self.f1_x: list[float] = []
-        self.f1_y: list[float] = []
-        self.out_base: Path | None = None
-        self._kill_timer = QTimer(self)
-        self._kill_timer.setSingleShot(True)
-        self._kill_timer.timeout.connect(self._kill)
         self._build()
         self.refresh_counts()
 
@@ -187,41 +161,13 @@ class FineTuneDialog(QDialog):
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.f1_plot)
 
-        self.status = QLabel("Ready.")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(500)
-        self.log.setMaximumHeight(90)
-
-        self.start_button = QPushButton("&Start fine-tuning")
-        self.cancel_button = QPushButton("&Cancel")
-        self.activate_button = QPushButton("&Activate the new model")
-        self.versions_button = QPushButton("Model &versions…")
-        self.close_button = QPushButton("Close")
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.activate_button.clicked.connect(self.activate_result)
-        self.versions_button.clicked.connect(self.show_versions)
-        self.close_button.clicked.connect(self.close)
-        self.cancel_button.setEnabled(False)
+        self._status_and_log(90)
+        buttons = self._buttons("&Start fine-tuning", ("&Activate the new model", self.activate_result),
+                                ("Model &versions…", self.show_versions))
+        self.activate_button, self.versions_button = self.extra_buttons
         self.activate_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.cancel_button, self.activate_button, self.versions_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
 
-        top = QHBoxLayout()
-        top.addWidget(counts, 3)
-        top.addWidget(opts, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(plots, 1)
-        layout.addWidget(self.status)
-        layout.addWidget(self.log)
-        layout.addLayout(buttons)
+        self._lay_out(counts, opts, plots, buttons)
 
     def refresh_counts(self) -> CorrectionCounts:
         try:
@@ -257,14 +203,9 @@ class FineTuneDialog(QDialog):
                                         and self.result.get("version") != self.registry.active_version())
 
     # -- the process ----------------------------------------------------------
-    def running(self) -> bool:
-        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
-
     def command(self) -> list[str]:
         """The arguments after the executable (see `launch_prefix`)."""
-        runs = user_data_dir() / "finetune"
-        runs.mkdir(parents=True, exist_ok=True)
-        self.out_base = runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time() * 1000) % 1000}"
+        self.out_base = run_base("finetune")
         args = [*launch_prefix()[1:], "finetune", "--progress", "jsonl", "--register", "--nice", str(NICE),
                 "--from", str(self.model_path), "--out", str(self.out_base),
                 "--epochs", str(self.epochs.value()), "--lr", f"{self.lr.value():g}",
@@ -277,77 +218,14 @@ class FineTuneDialog(QDialog):
             args.append("--freeze-encoders")
         return args
 
-    def start(self) -> bool:
-        if self.running() or self.model_path is None:
-            return False
-        self.result, self.error, self.cancelled, self.exit_code = None, None, False, None
-        self._buffer, self._stderr = b"", []
-        self.loss_x, self.loss_y, self.f1_x, self.f1_y = [], [], [], []
-        self.loss_curve.setData([], [])
-        self.f1_curve.setData([], [])
-        self.parent_line.hide()
-        self.log.clear()
-        p = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        p.setProcessEnvironment(env)
-        p.readyReadStandardOutput.connect(self._read_stdout)
-        p.readyReadStandardError.connect(self._read_stderr)
-        p.finished.connect(self._finished)
-        p.errorOccurred.connect(self._process_error)
-        self.process = p
-        self.status.setText("Starting the fine-tuning process…")
-        p.start(launch_prefix()[0], self.command())
-        self._update_buttons()
-        return True
-
-    def cancel(self) -> None:
-        """Stop the process (SIGTERM, then kill after 2 s); nothing is written, the active model stays."""
-        if not self.running():
-            return
-        self.cancelled = True
-        self.status.setText("Cancelling…")
-        self.process.terminate()
-        # The timer belongs to the dialog: it dies with it, never firing on a deleted process.
-        self._kill_timer.start(KILL_AFTER_MS)
-
-    def _kill(self) -> None:
-        if self.running():
-            self.process.kill()
-
-    def _read_stdout(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput())
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for raw in lines:
-            line = raw.decode("utf-8", "replace").strip()
-            if not line:
-                continue
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                self.log.appendPlainText(line)
-                continue
-            if isinstance(event, dict):
-                self.handle_event(event)
-        self._redraw()
-
-    def _read_stderr(self) -> None:
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        for line in text.replace("\r", "\n").splitlines():
-            if line.strip():
-                self._stderr.append(line)
-        self._stderr = self._stderr[-40:]
-
     def handle_event(self, e: dict) -> None:
         kind = e.get("event")
-        if kind == "status":
-            self.status.setText(str(e.get("message", "")))
-        elif kind == "corrections":
+        if kind == "corrections":
             self.log.appendPlainText(f"{e.get('n')} labelled epochs: {e.get('per_stage')}")
             for s in e.get("skipped", []):
                 self.log.appendPlainText(f"skipped {s}")
         elif kind == "parent":
-            f1 = _num(e.get("val_macro_f1"))
+            f1 = as_float(e.get("val_macro_f1"))
             if not math.isnan(f1):
                 self.parent_line.setValue(f1)
                 self.parent_line.show()
@@ -355,51 +233,17 @@ class FineTuneDialog(QDialog):
                                      f"current model held-out macro-F1 {f1:.3f}")
         elif kind == "step":
             self.loss_x.append(float(e.get("step", len(self.loss_x) + 1)))
-            self.loss_y.append(_num(e.get("loss")))
-            self.status.setText(f"Fine-tuning: step {e.get('step')} of {e.get('total')}, loss {_num(e.get('loss')):.4f}")
+            self.loss_y.append(as_float(e.get("loss")))
+            self.status.setText(f"Fine-tuning: step {e.get('step')} of {e.get('total')}, loss {as_float(e.get('loss')):.4f}")
         elif kind == "epoch":
             self.f1_x.append(float(e.get("epoch", len(self.f1_x) + 1)))
-            self.f1_y.append(_num(e.get("val_macro_f1")))
-            self.log.appendPlainText(f"pass {e.get('epoch')}: held-out macro-F1 {_num(e.get('val_macro_f1')):.3f}")
-        elif kind == "done":
-            self.result = e
-        elif kind == "error":
-            self.error = str(e.get("message", "unknown error"))
-        elif kind == "cancelled":
-            self.cancelled = True
-
-    def _redraw(self) -> None:
-        self.loss_curve.setData(self.loss_x, self.loss_y)
-        self.f1_curve.setData(self.f1_x, self.f1_y)
-
-    def _process_error(self, err: QProcess.ProcessError) -> None:
-        if err == QProcess.ProcessError.FailedToStart:
-            self.error = f"the fine-tuning process could not start ({self.process.errorString()})"
-            self._finished(-1, QProcess.ExitStatus.CrashExit)
-
-    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        if self.exit_code is not None:
-            return
-        if self.process is not None:
-            self._read_stdout()
-            self._read_stderr()
-        self.exit_code = code
-        self._kill_timer.stop()
-        if self.cancelled and self.result is None:
-            self.status.setText("Cancelled. No model was written; the active model is unchanged.")
-        elif self.result is not None and code == 0:
-            self._show_result(self.result)
-            self._forget_run_files()
-            self.model_finished.emit(str(self.result.get("version")))
+            self.f1_y.append(as_float(e.get("val_macro_f1")))
+            self.log.appendPlainText(f"pass {e.get('epoch')}: held-out macro-F1 {as_float(e.get('val_macro_f1')):.3f}")
         else:
-            why = self.error or ("the process crashed" if status == QProcess.ExitStatus.CrashExit
-                                 else f"the process ended with exit code {code} without a result")
-            tail = "\n".join(self._stderr[-6:])
-            self.error = why
-            self.status.setText(f"<b>Fine-tuning failed:</b> {_html(why)}<br>The active model is unchanged.")
-            if tail:
-                self.log.appendPlainText(tail)
-        self._update_buttons()
+            super().handle_event(e)
+
+    def _succeeded(self, result: dict) -> None:
+        self.model_finished.emit(str(result.get("version")))
 
     def _show_result(self, r: dict) -> None:
         h = (r.get("metrics") or {}).get("heldout", {})
@@ -431,20 +275,14 @@ class FineTuneDialog(QDialog):
         note = (f" — : no held-out epoch of {', '.join(absent)}, so no F1 (macro-F1 averages the stages present)."
                 if absent else "")
 
-        worse = _num(c.get("macro_f1")) < _num(p.get("macro_f1"))
+        worse = as_float(c.get("macro_f1")) < as_float(p.get("macro_f1"))
         verdict = ("<b style='color:#c00'>The new model is worse than the current one on these epochs.</b>"
                    if worse else "The new model is at least as good as the current one on these epochs.")
         self.status.setText(
             f"New model version {r.get('version')} (from {r.get('parent')}), registered but not active. "
             f"{verdict} Held-out epochs: {h.get('n_epochs')}."
             f"<table cellspacing=4><tr><th></th><th>macro-F1</th><th>accuracy</th>{head}</tr>"
-            f"{row('new', c)}{row('current', p)}</table>{_html(kept)}{_html(note)}")
-
-    def _forget_run_files(self) -> None:
-        # The registry holds its own copy; the process's output file is scratch.
-        if self.result and self.result.get("registered") and self.out_base is not None:
-            for suffix in (".safetensors", ".json"):
-                self.out_base.with_name(self.out_base.name + suffix).unlink(missing_ok=True)
+            f"{row('new', c)}{row('current', p)}</table>{as_html(kept)}{as_html(note)}")
 
     # -- after the run ---------------------------------------------------------
     def activate_result(self) -> bool:
@@ -464,46 +302,10 @@ class FineTuneDialog(QDialog):
         d.exec()
         self._update_buttons()
 
-    def stop_and_wait(self, ms: int = KILL_AFTER_MS + 1000) -> None:
-        """Cancel a running process and wait for it to end (closing the dialog or the window)."""
-        if self.running():
-            self.cancel()
-            if not self.process.waitForFinished(KILL_AFTER_MS):
-                self.process.kill()
-                self.process.waitForFinished(ms - KILL_AFTER_MS)
-
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        self.stop_and_wait()
-        super().closeEvent(event)
-
-    def reject(self) -> None:  # Esc closes through here
-        self.stop_and_wait()
-        super().reject()
-
-
-def launch_prefix() -> list[str]:
-    """How to run the `sleepscope` command as a child process: the frozen app is that command itself."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "sleepscope"]
-
-
-def _num(x: Any) -> float:
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
-
 
 def _fmt(x: Any) -> str:
-    v = _num(x)
+    v = as_float(x)
     return "—" if math.isnan(v) else f"{v:.3f}"
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(text).replace("\n", "<br>")
 
 
 # -- the main window's Model menu ---------------------------------------------------

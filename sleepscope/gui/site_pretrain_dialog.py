@@ -3,10 +3,10 @@
 The dialog lists the recordings (by default every recording opened so far:
 the open one, the recent files and those of the corrections library), runs
 ``python -m sleepscope pretrain --method clip --recordings ... --from MODEL
---progress jsonl --register`` with the fine-tuning dialog's process machinery
-(:class:`~sleepscope.gui.finetune_dialog.FineTuneDialog`: QProcess, one JSON
-event per line, Cancel = SIGTERM then kill, crash reported), plots the
-contrastive loss, and lists the recordings the process skipped and why.
+--progress jsonl --register`` in another process, as fine-tuning does
+(process_job.ProcessDialog: one JSON event per line, Cancel = SIGTERM then
+kill, a crash reported), plots the contrastive loss, and lists the
+recordings the process skipped and why.
 
 The result is registered as an encoder-only version: it cannot be activated
 (its stages mean nothing yet), and **Fine-tune from it…** opens the
@@ -30,31 +30,36 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from sleepscope.gui.finetune_dialog import NICE, FineTuneDialog, _html, _num, launch_prefix, scoring_files_of
+from sleepscope.gui.finetune_dialog import FineTuneDialog, scoring_files_of
+from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, launch_prefix, run_base
 from sleepscope.model.registry import ModelRegistry
-from sleepscope.paths import user_data_dir
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 
 
-class SitePretrainDialog(FineTuneDialog):
+class SitePretrainDialog(ProcessDialog):
     """Recordings to learn from, passes, live loss, skipped recordings, the registered encoder."""
+
+    process_name = "site pre-training"
+    failed_title = "Learning failed"
 
     #: .safetensors path of the registered encoder the technician wants to fine-tune from
     finetune_requested = Signal(str)
 
     def __init__(self, recordings: Iterable[str | Path], model_path: str | Path | None,
                  registry: ModelRegistry | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(model_path, registry, parent)
         self._initial = [Path(p) for p in dict.fromkeys(map(str, recordings))]
         self.skipped: list[tuple[str, str]] = []
-        super().__init__([], model_path, registry=registry, parent=parent)
+        self._passes: dict[int, tuple[int, float, float]] = {}
+        self._build()
+        self._update_buttons()
         self.setWindowTitle("Learn from unlabeled recordings")
         self.resize(860, 680)
 
@@ -102,44 +107,14 @@ class SitePretrainDialog(FineTuneDialog):
         self.parent_line.hide()
         self.loss_plot.addItem(self.parent_line)
 
-        self.status = QLabel("Ready.")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(500)
-        self.log.setMaximumHeight(110)
-
-        self.start_button = QPushButton("&Start learning")
-        self.cancel_button = QPushButton("&Cancel")
-        self.finetune_button = QPushButton("&Fine-tune from it…")
-        self.close_button = QPushButton("Close")
-        self.start_button.clicked.connect(self.start)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.finetune_button.clicked.connect(self.request_finetune)
-        self.close_button.clicked.connect(self.close)
-        self.cancel_button.setEnabled(False)
+        self._status_and_log(110)
+        buttons = self._buttons("&Start learning", ("&Fine-tune from it…", self.request_finetune))
+        (self.finetune_button,) = self.extra_buttons
         self.finetune_button.setEnabled(False)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.cancel_button, self.finetune_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
 
-        top = QHBoxLayout()
-        top.addWidget(recs, 3)
-        top.addWidget(opts, 2)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.loss_plot, 1)
-        layout.addWidget(self.status)
-        layout.addWidget(self.log)
-        layout.addLayout(buttons)
+        self._lay_out(recs, opts, self.loss_plot, buttons)
         for p in self._initial:
             self.add_recording(p)
-
-    def refresh_counts(self) -> None:  # the base class counts corrections; here the list says it all
-        self._update_buttons()
 
     def add_recording(self, path: str | Path) -> bool:
         """List `path` (a recording file or a folder of them), checked; False when it is listed already."""
@@ -181,12 +156,7 @@ class SitePretrainDialog(FineTuneDialog):
 
     # -- the process ----------------------------------------------------------
     def command(self) -> list[str]:
-        runs = user_data_dir() / "site-pretrain"
-        runs.mkdir(parents=True, exist_ok=True)
-        import os
-        import time
-
-        self.out_base = runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time() * 1000) % 1000}"
+        self.out_base = run_base("site-pretrain")
         return [*launch_prefix()[1:], "pretrain", "--method", "clip", "--progress", "jsonl", "--register",
                 "--nice", str(NICE), "--quiet", "--from", str(self.model_path), "--out", str(self.out_base),
                 "--epochs", str(self.epochs.value()), "--recordings", *map(str, self.chosen())]
@@ -206,7 +176,7 @@ class SitePretrainDialog(FineTuneDialog):
             for f, why in self.skipped:
                 self.log.appendPlainText(f"skipped {Path(f).name}: {why}")
         elif kind == "step":
-            step, loss = float(e.get("step", len(self.loss_x) + 1)), _num(e.get("loss"))
+            step, loss = float(e.get("step", len(self.loss_x) + 1)), as_float(e.get("loss"))
             if not self.loss_x and not math.isnan(loss):
                 self.parent_line.setValue(loss)
                 self.parent_line.show()
@@ -214,14 +184,11 @@ class SitePretrainDialog(FineTuneDialog):
             self.loss_y.append(loss)
             self._pass_mean(int(e.get("epoch", 1)))
             self.status.setText(f"Learning: step {e.get('step')} of {e.get('total')}, loss {loss:.4f}")
-        elif kind == "cancelled":
-            self.cancelled = True
         else:
             super().handle_event(e)
 
     def _pass_mean(self, epoch: int) -> None:
         """The green points: each pass's mean loss so far, at its latest step."""
-        self._passes = getattr(self, "_passes", {})
         n, total, _ = self._passes.get(epoch, (0, 0.0, 0.0))
         self._passes[epoch] = (n + 1, total + self.loss_y[-1], self.loss_x[-1])
         self.f1_x = [x for _, (_, _, x) in sorted(self._passes.items())]
@@ -234,9 +201,6 @@ class SitePretrainDialog(FineTuneDialog):
         super()._finished(code, status)
         if self.cancelled and self.result is None:
             self._forget_state()  # a new run starts afresh under a new name: nothing would resume it
-        if self.error and not (self.cancelled and self.result is None):
-            self.status.setText(f"<b>Learning failed:</b> {_html(self.error)}<br>The active model is unchanged.")
-        self._update_buttons()
 
     def _forget_run_files(self) -> None:
         # the registry holds the model; the run's resumable state is scratch too (each run has its own name)
@@ -254,7 +218,7 @@ class SitePretrainDialog(FineTuneDialog):
         text = (f"<b>Registered version {html.escape(str(r.get('version')))}</b> (a pre-trained encoder, continued "
                 f"from {html.escape(str(r.get('parent')))}): {m.get('site_epochs')} epochs of "
                 f"{len(m.get('site_recordings') or [])} recording(s), {m.get('pretrain_steps')} steps, loss "
-                f"{_num(m.get('pretrain_loss_start')):.3f} → {_num(m.get('pretrain_loss_end')):.3f}.<br>"
+                f"{as_float(m.get('pretrain_loss_start')):.3f} → {as_float(m.get('pretrain_loss_end')):.3f}.<br>"
                 "It scores only after fine-tuning on corrections: <b>Fine-tune from it…</b>")
         if skipped:
             text += "<br>Skipped: " + "; ".join(html.escape(f"{n}: {w}") for n, w in skipped)
