@@ -16,8 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-#: rows (of `down` input samples each) computed per matrix product: bounds the window copy to a few MB
-_ROWS_PER_PRODUCT = 8192
+#: Multiply-adds per matrix product. BLAS libraries compute a product this small on the calling thread
+#: (OpenBLAS: up to 4 x 65536); a larger one wakes their thread pool, which on a busy machine cost
+#: twice the CPU time and several times the wall time of the single-threaded products.
+_SMALL_PRODUCT = 1 << 18
 
 
 class Resampler:
@@ -55,6 +57,7 @@ class Resampler:
         # float32: the samples are float32 µV and so is the result; float64 products cost 3x as much.
         self.banks = [np.ascontiguousarray(bank[i * self.down:(i + 1) * self.down], dtype=np.float32)
                       for i in range(self.n_rows)]
+        self._piece = max(8, _SMALL_PRODUCT // (self.down * self.up))
 
     def n_out(self, n_in: int) -> int:
         return -(-n_in * self.up // self.down)
@@ -69,9 +72,13 @@ class Resampler:
         """Outputs [out_start, out_stop) from `xe`, the input over `input_span(out_start, out_stop)`."""
         n = -(-out_stop // self.up) - out_start // self.up
         rows = np.ascontiguousarray(xe, dtype=np.float32).reshape(n + self.n_rows - 1, self.down)
-        out = rows[:n] @ self.banks[0]
-        for i in range(1, self.n_rows):
-            out += rows[i:i + n] @ self.banks[i]
+        out = np.empty((n, self.up), dtype=np.float32)
+        part = np.empty((self._piece, self.up), dtype=np.float32)
+        for a in range(0, n, self._piece):
+            b = min(n, a + self._piece)
+            np.matmul(rows[a:b], self.banks[0], out=out[a:b])
+            for i in range(1, self.n_rows):
+                out[a:b] += np.matmul(rows[a + i:b + i], self.banks[i], out=part[:b - a])
         return out.reshape(-1)[: out_stop - out_start]
 
 
