@@ -1,8 +1,8 @@
 """Opening a long high-rate recording holds the 100-Hz result, not the file's signals at their own rate.
 
-A 48-h 256-Hz night used to need 1.4 GB to open (float32 copies at 256 Hz,
-float64 copies for scipy's resampler); the channels are now read and
-resampled an hour-block at a time. Here blocks are made short so that a
+Whole channels used to be held at the file's rate (float32) and again in
+float64 for scipy's resampler; the channels are now read and resampled an
+hour-block at a time. Here blocks are made short so that a
 20-minute file spans many of them, and the reader's peak Python-traced
 allocation is compared with what it must keep: the result itself.
 """

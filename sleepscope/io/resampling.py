@@ -4,9 +4,9 @@ The result is `scipy.signal.resample_poly(x, up, down, padtype="line")`
 (same filter, same placement of the output samples, same line extension past
 both ends) to float32 rounding: a file read in blocks gives the samples a
 whole-channel call gives. Two reasons not to call scipy on the whole channel:
-it holds float64 copies of the channel at both rates (a 48-h 256-Hz channel:
-350 + 140 MB), and its loop over filter taps runs several times slower than
-float32 BLAS products of the input's rows with the polyphase filter bank.
+it holds float64 copies of the whole channel at both rates, and its loop over
+filter taps runs several times slower than float32 BLAS products of the
+input's rows with the polyphase filter bank.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 
 #: Multiply-adds per matrix product. BLAS libraries compute a product this small on the calling thread
-#: (OpenBLAS: up to 4 x 65536); a larger one wakes their thread pool, which on a busy machine cost
-#: twice the CPU time and several times the wall time of the single-threaded products.
+#: (OpenBLAS: up to 4 x 65536); a larger one wakes their thread pool, whose waiting threads cost more
+#: CPU than they save on products this thin, most of all on a busy machine.
 _SMALL_PRODUCT = 1 << 18
 
 
@@ -54,7 +54,7 @@ class Resampler:
         bank = np.zeros((self.n_rows * self.down, self.up))
         for col, (c, t) in enumerate(taps):
             bank[c - self.lo - np.arange(len(t)), col] = t
-        # float32: the samples are float32 µV and so is the result; float64 products cost 3x as much.
+        # float32: the samples are float32 µV and so is the result; float64 products cost several times more.
         self.banks = [np.ascontiguousarray(bank[i * self.down:(i + 1) * self.down], dtype=np.float32)
                       for i in range(self.n_rows)]
         self._piece = max(8, _SMALL_PRODUCT // (self.down * self.up))
