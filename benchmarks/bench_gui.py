@@ -349,6 +349,8 @@ def child_measure(mode: str, edf: Path) -> int:
 
     out: dict = {}
     if mode == "read":
+        import scipy.signal  # noqa: F401  (the window has it at start: its display filters)
+
         import sleepscope.io as sio
 
         out["before_mb"] = status_mb("VmRSS")

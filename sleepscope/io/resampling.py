@@ -68,18 +68,23 @@ class Resampler:
         q0, q1 = out_start // self.up, -(-out_stop // self.up)
         return q0 * self.down + self.lo, (q1 + self.n_rows - 1) * self.down + self.lo
 
-    def block(self, xe: np.ndarray, out_start: int, out_stop: int) -> np.ndarray:
-        """Outputs [out_start, out_stop) from `xe`, the input over `input_span(out_start, out_stop)`."""
+    def block(self, xe: np.ndarray, out_start: int, out_stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Outputs [out_start, out_stop) from `xe`, the input over `input_span(out_start, out_stop)`,
+        written into `out` (float32, that long) when given."""
         n = -(-out_stop // self.up) - out_start // self.up
         rows = np.ascontiguousarray(xe, dtype=np.float32).reshape(n + self.n_rows - 1, self.down)
-        out = np.empty((n, self.up), dtype=np.float32)
+        whole = out is not None and len(out) == n * self.up and out.flags.c_contiguous
+        res = out.reshape(n, self.up) if whole else np.empty((n, self.up), dtype=np.float32)
         part = np.empty((self._piece, self.up), dtype=np.float32)
         for a in range(0, n, self._piece):
             b = min(n, a + self._piece)
-            np.matmul(rows[a:b], self.banks[0], out=out[a:b])
+            np.matmul(rows[a:b], self.banks[0], out=res[a:b])
             for i in range(1, self.n_rows):
-                out[a:b] += np.matmul(rows[a + i:b + i], self.banks[i], out=part[:b - a])
-        return out.reshape(-1)[: out_stop - out_start]
+                res[a:b] += np.matmul(rows[a + i:b + i], self.banks[i], out=part[:b - a])
+        flat = res.reshape(-1)[: out_stop - out_start]
+        if out is not None and not whole:
+            out[:] = flat
+        return out if out is not None else flat
 
 
 def resample_stream(read: Callable[[int, int], np.ndarray], n_in: int, fs: float, target: float,
@@ -107,11 +112,14 @@ def resample_stream(read: Callable[[int, int], np.ndarray], n_in: int, fs: float
     slope = (last - first) / max(1, n_in - 1)
     step = max(1, block_in // rs.down) * rs.up
     done = 0
+    # One input buffer for every block: a fresh one per block costs the page faults of a new mapping.
+    a, b = rs.input_span(0, min(n_out, step))
+    buf = np.empty((out.shape[0], b - a), dtype=np.float32)
     for o0 in range(0, n_out, step):
         o1 = min(n_out, o0 + step)
         a, b = rs.input_span(o0, o1)
         ra, rb = min(max(0, a), b), max(min(n_in, b), a)
-        xe = np.empty((out.shape[0], b - a), dtype=np.float32)
+        xe = buf[:, : b - a]
         if rb > ra:
             xe[:, ra - a:rb - a] = read(ra, rb)
         if ra > a:
@@ -119,7 +127,7 @@ def resample_stream(read: Callable[[int, int], np.ndarray], n_in: int, fs: float
         if b > rb:
             xe[:, rb - a:] = last + (np.arange(rb, b) - (n_in - 1)) * slope
         for c in range(out.shape[0]):
-            out[c, o0:o1] = rs.block(xe[c], o0, o1)
+            rs.block(xe[c], o0, o1, out=out[c, o0:o1])
         if on_block is not None:
             now = min(n_in, -(-o1 * rs.down // rs.up))
             on_block(now - done)
