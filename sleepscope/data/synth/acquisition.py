@@ -27,6 +27,7 @@ import numpy as np
 from scipy import signal
 from scipy.ndimage import gaussian_filter1d
 
+from sleepscope.data.synth.common import keyed_rng, keyed_seed, loguniform
 from sleepscope.data.synth.families import COMPONENTS, FS, Sources
 
 _ACQ_SUBJECT_KEY = 0xAC5
@@ -153,10 +154,6 @@ def _pick(rng: np.random.Generator, options):
     return values[int(rng.choice(len(values), p=np.asarray(p) / sum(p)))]
 
 
-def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-
 def slow_age_factor(age: int) -> float:
     """Slow-wave amplitude relative to a young adult's: it roughly halves between 20 and 70."""
     return float(np.clip(1.15 - 0.011 * (age - 20), 0.45, 1.15))
@@ -172,7 +169,7 @@ def _eeg_label(derivation: str, style: str) -> str:
 
 def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) -> Acquisition:
     """A randomised set-up: the lab's per subject (both nights alike), the night's per night."""
-    lab = np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_SUBJECT_KEY, int(subject)]))
+    lab = keyed_rng(seed, _ACQ_SUBJECT_KEY, subject)
     eeg = _pick(lab, MONTAGES)
     eog = _pick(lab, EOG_MONTAGES)
     style = _EEG_STYLES[int(lab.integers(len(_EEG_STYLES)))]
@@ -187,9 +184,9 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
     notch = mains_hz if mains_hz < 0.5 * fs and lab.random() < 0.3 else None
     eeg_range = float(lab.choice([500.0, 800.0, 1000.0, 3276.7]))
     eog_range = float(lab.choice([1000.0, 2000.0, 3276.7]))
-    gain_subject = _loguniform(lab, 0.4, 2.4)
-    eog_gain_subject = _loguniform(lab, 0.5, 2.0)
-    ecg = _loguniform(lab, 2.0, 25.0) if lab.random() < 0.5 else 0.0
+    gain_subject = loguniform(lab, 0.4, 2.4)
+    eog_gain_subject = loguniform(lab, 0.5, 2.0)
+    ecg = loguniform(lab, 2.0, 25.0) if lab.random() < 0.5 else 0.0
     crosstalk = float(lab.uniform(0.02, 0.3))
     eog_label = eog_style = None
     if eog[0] == "E1-E2":
@@ -198,12 +195,12 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
         eog_style = _EOG_STYLES["mastoid"][int(lab.integers(len(_EOG_STYLES["mastoid"])))]
         eog_label = eog_style[: len(eog)]
 
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_NIGHT_KEY, int(subject), int(night)]))
+    rng = keyed_rng(seed, _ACQ_NIGHT_KEY, subject, night)
     gain_night = float(np.exp(rng.normal(0.0, 0.12)))
     gain_night = float(np.clip(gain_subject * gain_night, 0.3, 3.0) / gain_subject)
     # Leakage: some montages and electrode placements pick up almost no EEG, others nearly all of Fp.
     leakage = float(rng.uniform(0.0, 0.05) if rng.random() < 0.2 else rng.uniform(0.05, 0.9))
-    eog_noise = _loguniform(rng, 0.5, 12.0)
+    eog_noise = loguniform(rng, 0.5, 12.0)
     inverted = rng.random(len(eeg) + len(eog)) < 0.06
     if eog == ("E1-M2", "E2-M1") and eog_style == ("EOG1-A1", "EOG2-A2"):
         eog = ("E1-M1", "E2-M2")  # that lab references each eye to its own side
@@ -213,7 +210,7 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
     flat = []
     if rng.random() < 0.2:
         for _ in range(int(rng.integers(1, 4))):
-            length = float(min(_loguniform(rng, 10.0, 900.0), 0.5 * duration_s))
+            length = float(min(loguniform(rng, 10.0, 900.0), 0.5 * duration_s))
             start = float(rng.uniform(0.0, max(duration_s - length, 0.0)))
             flat.append((channels[int(rng.integers(len(channels)))].label, round(start, 2), round(length, 2)))
     return Acquisition(
@@ -227,7 +224,7 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
         lowpass_hz=lowpass,
         notch_hz=notch,
         mains_hz=mains_hz,
-        mains_uv=_loguniform(rng, 0.1, 20.0) if rng.random() < 0.9 else _loguniform(rng, 20.0, 80.0),
+        mains_uv=loguniform(rng, 0.1, 20.0) if rng.random() < 0.9 else loguniform(rng, 20.0, 80.0),
         eeg_gain_subject=gain_subject,
         eeg_gain_night=gain_night,
         age=int(age),
@@ -236,19 +233,19 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
         leakage=leakage,
         eog_noise_uv=eog_noise,
         crosstalk=crosstalk,
-        amplifier_noise_uv=_loguniform(rng, 0.3, 2.0),
+        amplifier_noise_uv=loguniform(rng, 0.3, 2.0),
         ecg_uv=ecg * float(np.exp(rng.normal(0.0, 0.2))),
         heart_bpm=float(rng.uniform(50.0, 85.0)),
-        movement_scale=_loguniform(rng, 0.5, 2.0),
-        pops_per_hour=_loguniform(rng, 0.2, 10.0),
-        sweat_per_hour=_loguniform(rng, 0.05, 2.0) if rng.random() < 0.4 else 0.0,
+        movement_scale=loguniform(rng, 0.5, 2.0),
+        pops_per_hour=loguniform(rng, 0.2, 10.0),
+        sweat_per_hour=loguniform(rng, 0.05, 2.0) if rng.random() < 0.4 else 0.0,
         flat=tuple(flat),
     )
 
 
 def sleep_edf(seed: int, subject: int, night: int, *, age: int, leakage: float) -> Acquisition:
     """Sleep-EDF's cassette set-up: Fpz-Cz, Pz-Oz and a bipolar horizontal EOG at 100 Hz, high-pass 0.5 Hz."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _ACQ_NIGHT_KEY, int(subject), int(night)]))
+    rng = keyed_rng(seed, _ACQ_NIGHT_KEY, subject, night)
     channels = (
         Channel("EEG Fpz-Cz", "eeg", "Fpz-Cz", float(rng.choice([192.0, 196.0, 200.0, 224.0, 250.0]))),
         Channel("EEG Pz-Oz", "eeg", "Pz-Oz", float(rng.choice([196.0, 197.0, 200.0, 250.0]))),
@@ -256,11 +253,11 @@ def sleep_edf(seed: int, subject: int, night: int, *, age: int, leakage: float) 
     )
     return Acquisition(
         randomised=False, channels=channels, fs=FS, record_s=30, unit="uV", highpass_hz=0.5, highpass_order=1,
-        lowpass_hz=None, notch_hz=None, mains_hz=50.0, mains_uv=_loguniform(rng, 0.2, 8.0),
-        eeg_gain_subject=_loguniform(rng, 0.7, 1.4), eeg_gain_night=1.0, age=int(age), slow_age_factor=1.0,
+        lowpass_hz=None, notch_hz=None, mains_hz=50.0, mains_uv=loguniform(rng, 0.2, 8.0),
+        eeg_gain_subject=loguniform(rng, 0.7, 1.4), eeg_gain_night=1.0, age=int(age), slow_age_factor=1.0,
         eog_gain=1.0, leakage=float(leakage), eog_noise_uv=float(rng.uniform(1.5, 4.0)),
         crosstalk=float(rng.uniform(0.04, 0.3)), amplifier_noise_uv=0.5, ecg_uv=0.0, heart_bpm=60.0,
-        movement_scale=1.0, pops_per_hour=_loguniform(rng, 0.5, 12.0), sweat_per_hour=0.0, flat=(),
+        movement_scale=1.0, pops_per_hour=loguniform(rng, 0.5, 12.0), sweat_per_hour=0.0, flat=(),
     )
 
 
@@ -443,4 +440,4 @@ def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict
 
 def signal_seed(seed: int, subject: int, night: int) -> np.random.SeedSequence:
     """The seed of the recorder's own noise and artefacts (one stream per kind, see `record`)."""
-    return np.random.SeedSequence([int(seed), _ACQ_SIGNAL_KEY, int(subject), int(night)])
+    return keyed_seed(seed, _ACQ_SIGNAL_KEY, subject, night)

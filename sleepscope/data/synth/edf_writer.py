@@ -39,6 +39,35 @@ _AUX_RANGE = {
 CHANNEL_ORDER = (ph.EEG_FPZ, ph.EEG_PZ, ph.EOG, ph.RESP, ph.EMG, ph.TEMP, ph.MARKER)
 
 
+def _signal(data: np.ndarray, fs: float, label: str, transducer: str, unit: str, prange: tuple[float, float],
+            digital: tuple[int, int], prefilter: str) -> edfio.EdfSignal:
+    """One channel, clipped to its physical range as a recorder's ADC would."""
+    return edfio.EdfSignal(np.clip(data.astype(np.float64), *prange), fs, label=label, transducer_type=transducer,
+                           physical_dimension=unit, physical_range=prange, digital_range=digital,
+                           prefiltering=prefilter)
+
+
+def _aux_signals(aux: dict[str, np.ndarray]) -> list[edfio.EdfSignal]:
+    """Sleep-EDF's 1-Hz channels with its own headers, in file order."""
+    out = []
+    for label in CHANNEL_ORDER[3:]:
+        transducer, unit, digital, prefilter = _HEADER[label]
+        out.append(_signal(aux[label], 1.0, label, transducer, unit, _AUX_RANGE[label], digital, prefilter))
+    return out
+
+
+def _write(path: Path, signals: list[edfio.EdfSignal], start: dt.datetime, patient_name: str, sex: str,
+           record_s: float) -> None:
+    edf = edfio.Edf(
+        signals,
+        patient=edfio.Patient(code="X", sex=sex, name=patient_name),
+        recording=edfio.Recording(startdate=start.date()),
+        starttime=start.time(),
+        data_record_duration=float(record_s),
+    )
+    edf.write(path)
+
+
 def write_psg(
     path: Path,
     fast: dict[str, np.ndarray],
@@ -49,35 +78,11 @@ def write_psg(
     sex: str,
 ) -> None:
     signals = []
-    for label in CHANNEL_ORDER:
+    for label in CHANNEL_ORDER[:3]:
         transducer, unit, digital, prefilter = _HEADER[label]
-        if label in fast:
-            data, fs = fast[label], float(ph.FS)
-            lim = physical[label]
-            prange = (-lim, lim)
-        else:
-            data, fs = aux[label], 1.0
-            prange = _AUX_RANGE[label]
-        signals.append(
-            edfio.EdfSignal(
-                np.clip(data.astype(np.float64), *prange),
-                fs,
-                label=label,
-                transducer_type=transducer,
-                physical_dimension=unit,
-                physical_range=prange,
-                digital_range=digital,
-                prefiltering=prefilter,
-            )
-        )
-    edf = edfio.Edf(
-        signals,
-        patient=edfio.Patient(code="X", sex=sex, name=patient_name),
-        recording=edfio.Recording(startdate=start.date()),
-        starttime=start.time(),
-        data_record_duration=float(ph.EPOCH_S),
-    )
-    edf.write(path)
+        lim = physical[label]
+        signals.append(_signal(fast[label], float(ph.FS), label, transducer, unit, (-lim, lim), digital, prefilter))
+    _write(path, signals + _aux_signals(aux), start, patient_name, sex, ph.EPOCH_S)
 
 
 # How labs write the EEG/EOG prefiltering field; the numbers are the night's own.
@@ -104,27 +109,11 @@ def write_recording(
     The auxiliary 1-Hz channels follow, as Sleep-EDF writes them. A `µV` unit
     is written as Latin-1 0xB5 (EDF headers are ASCII, but files with it exist).
     """
-    signals = []
-    for ch in setup.channels:
-        lim = ch.physical_uv
-        signals.append(edfio.EdfSignal(
-            np.clip(fast[ch.label].astype(np.float64), -lim, lim), float(setup.fs), label=ch.label,
-            transducer_type="AgAgCl electrode", physical_dimension=setup.unit.replace("µ", "u"),
-            physical_range=(-lim, lim), digital_range=(-32768, 32767), prefiltering=_prefilter(setup)))
-    for label in CHANNEL_ORDER[3:]:
-        transducer, unit, digital, prefilter = _HEADER[label]
-        prange = _AUX_RANGE[label]
-        signals.append(edfio.EdfSignal(
-            np.clip(aux[label].astype(np.float64), *prange), 1.0, label=label, transducer_type=transducer,
-            physical_dimension=unit, physical_range=prange, digital_range=digital, prefiltering=prefilter))
-    edf = edfio.Edf(
-        signals,
-        patient=edfio.Patient(code="X", sex=sex, name=patient_name),
-        recording=edfio.Recording(startdate=start.date()),
-        starttime=start.time(),
-        data_record_duration=float(setup.record_s),
-    )
-    edf.write(path)
+    signals = [_signal(fast[ch.label], float(setup.fs), ch.label, "AgAgCl electrode", setup.unit.replace("µ", "u"),
+                       (-ch.physical_uv, ch.physical_uv), (-32768, 32767), _prefilter(setup))
+               for ch in setup.channels]
+    signals += _aux_signals(aux)
+    _write(path, signals, start, patient_name, sex, setup.record_s)
     if "µ" in setup.unit:
         ns = len(signals)
         with open(path, "r+b") as f:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from sleepscope.data.synth.common import jitter, keyed_rng, keyed_seed, loguniform
+
 # Distinct spawn keys so that subject, night and signal streams never overlap.
 _SUBJECT_KEY = 0x5B7
 _NIGHT_KEY = 0x716
@@ -78,19 +80,15 @@ class NightParams:
     day_offset: int  # days after the subject's first night
 
 
-def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-
 def subject_params(seed: int, subject: int) -> SubjectParams:
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SUBJECT_KEY, int(subject)]))
+    rng = keyed_rng(seed, _SUBJECT_KEY, subject)
     # A few percent of adults barely produce alpha at all: keep them.
-    alpha_uv = 1.5 if rng.random() < 0.08 else _loguniform(rng, 4.0, 12.0)
+    alpha_uv = 1.5 if rng.random() < 0.08 else loguniform(rng, 4.0, 12.0)
     return SubjectParams(
-        fpz_gain=_loguniform(rng, 0.7, 1.4),
-        pz_gain=_loguniform(rng, 0.65, 1.5),
-        eog_gain=_loguniform(rng, 0.6, 1.6),
-        background_uv=_loguniform(rng, 3.5, 7.5),
+        fpz_gain=loguniform(rng, 0.7, 1.4),
+        pz_gain=loguniform(rng, 0.65, 1.5),
+        eog_gain=loguniform(rng, 0.6, 1.6),
+        background_uv=loguniform(rng, 3.5, 7.5),
         aperiodic_exponent=float(rng.uniform(1.0, 2.2)),
         alpha_peak_hz=float(np.clip(rng.normal(10.0, 0.9), 8.0, 12.0)),
         alpha_width_hz=float(rng.uniform(0.6, 1.4)),
@@ -98,27 +96,27 @@ def subject_params(seed: int, subject: int) -> SubjectParams:
         alpha_frontal_ratio=float(rng.uniform(0.15, 0.45)),
         low_alpha_fraction=float(rng.uniform(0.05, 0.35)),
         theta_peak_hz=float(rng.uniform(4.8, 6.5)),
-        theta_uv=_loguniform(rng, 5.0, 10.0),
-        beta_uv=_loguniform(rng, 1.5, 4.5),
+        theta_uv=loguniform(rng, 5.0, 10.0),
+        beta_uv=loguniform(rng, 1.5, 4.5),
         spindle_hz=float(np.clip(rng.normal(13.0, 0.9), 11.3, 15.5)),
-        spindle_per_min=_loguniform(rng, 2.0, 7.0),
-        spindle_uv=_loguniform(rng, 15.0, 35.0),
-        sigma_uv=_loguniform(rng, 2.0, 4.5),
-        kcomplex_per_min=_loguniform(rng, 0.5, 2.0),
-        kcomplex_uv=_loguniform(rng, 90.0, 200.0),
-        delta_uv=_loguniform(rng, 30.0, 50.0),
+        spindle_per_min=loguniform(rng, 2.0, 7.0),
+        spindle_uv=loguniform(rng, 15.0, 35.0),
+        sigma_uv=loguniform(rng, 2.0, 4.5),
+        kcomplex_per_min=loguniform(rng, 0.5, 2.0),
+        kcomplex_uv=loguniform(rng, 90.0, 200.0),
+        delta_uv=loguniform(rng, 30.0, 50.0),
         deep_n2_fraction=float(rng.uniform(0.03, 0.2)),
-        sawtooth_per_min=_loguniform(rng, 0.5, 3.0),
-        rem_per_min=_loguniform(rng, 15.0, 45.0),
-        blink_per_min=_loguniform(rng, 6.0, 22.0),
+        sawtooth_per_min=loguniform(rng, 0.5, 3.0),
+        rem_per_min=loguniform(rng, 15.0, 45.0),
+        blink_per_min=loguniform(rng, 6.0, 22.0),
         crosstalk=float(rng.uniform(0.04, 0.3)),
         eeg_in_eog=float(rng.uniform(0.2, 0.6)),
-        emg_uv=_loguniform(rng, 2.0, 4.5),
-        muscle_uv=_loguniform(rng, 1.0, 6.0),
+        emg_uv=loguniform(rng, 2.0, 4.5),
+        muscle_uv=loguniform(rng, 1.0, 6.0),
         line_hz=60.0 if rng.random() < 0.15 else 50.0,
-        line_uv=_loguniform(rng, 0.2, 8.0),
-        pops_per_hour=_loguniform(rng, 0.5, 12.0),
-        movements_per_hour=_loguniform(rng, 4.0, 20.0),
+        line_uv=loguniform(rng, 0.2, 8.0),
+        pops_per_hour=loguniform(rng, 0.5, 12.0),
+        movements_per_hour=loguniform(rng, 4.0, 20.0),
         transition_s=float(rng.uniform(2.0, 6.0)),
         age=int(rng.integers(25, 102)),
         sex="F" if rng.random() < 0.5 else "M",
@@ -138,10 +136,8 @@ _NIGHT_JITTER = {
 
 def night_params(seed: int, subject: int, night: int) -> NightParams:
     base = subject_params(seed, subject)
-    rng = np.random.default_rng(
-        np.random.SeedSequence([int(seed), _NIGHT_KEY, int(subject), int(night)])
-    )
-    changes = {name: getattr(base, name) * float(np.exp(rng.normal(0.0, s))) for name, s in _NIGHT_JITTER.items()}
+    rng = keyed_rng(seed, _NIGHT_KEY, subject, night)
+    changes = jitter(base, rng, _NIGHT_JITTER)
     changes["alpha_peak_hz"] = float(np.clip(base.alpha_peak_hz + rng.normal(0, 0.15), 8.0, 12.0))
     changes["spindle_hz"] = float(np.clip(base.spindle_hz + rng.normal(0, 0.1), 11.0, 16.0))
     changes["crosstalk"] = float(min(changes["crosstalk"], 0.4))
@@ -159,7 +155,7 @@ def night_params(seed: int, subject: int, night: int) -> NightParams:
 
 def signal_seed(seed: int, subject: int, night: int) -> np.random.SeedSequence:
     """The stream the night's random signals are drawn from."""
-    return np.random.SeedSequence([int(seed), _SIGNAL_KEY, int(subject), int(night)])
+    return keyed_seed(seed, _SIGNAL_KEY, subject, night)
 
 
 def start_time(params: NightParams, subject: int) -> dt.datetime:

@@ -36,12 +36,14 @@ REM.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import signal
 from scipy.special import ndtri
 
+from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
+                                          night_start, night_variant)
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -97,47 +99,43 @@ class SubjectB:
     start_hour: float
 
 
-def _lu(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-
 def subject_params(seed: int, subject: int) -> SubjectB:
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SUBJECT_KEY, int(subject)]))
+    rng = keyed_rng(seed, _SUBJECT_KEY, subject)
     return SubjectB(
         age=int(rng.integers(20, 95)),
         sex="F" if rng.random() < 0.5 else "M",
-        background_uv=_lu(rng, 4.0, 8.5),
+        background_uv=loguniform(rng, 4.0, 8.5),
         alpha_hz=float(rng.uniform(8.5, 11.5)),
-        alpha_uv=1.5 if rng.random() < 0.07 else _lu(rng, 3.5, 13.0),
+        alpha_uv=1.5 if rng.random() < 0.07 else loguniform(rng, 3.5, 13.0),
         alpha_harmonic=float(rng.uniform(0.15, 0.45)),
         theta_hz=float(rng.uniform(4.5, 7.0)),
-        theta_uv=_lu(rng, 4.5, 9.0),
-        beta_uv=_lu(rng, 1.5, 4.0),
-        muscle_uv=_lu(rng, 1.5, 8.0),
+        theta_uv=loguniform(rng, 4.5, 9.0),
+        beta_uv=loguniform(rng, 1.5, 4.0),
+        muscle_uv=loguniform(rng, 1.5, 8.0),
         spindle_fast_hz=float(rng.uniform(12.8, 14.8)),
         spindle_slow_hz=float(rng.uniform(11.0, 12.3)),
         slow_spindle_share=float(rng.uniform(0.2, 0.5)),
-        spindle_uv=_lu(rng, 15.0, 35.0),
-        spindle_per_min=_lu(rng, 2.5, 7.0),
+        spindle_uv=loguniform(rng, 15.0, 35.0),
+        spindle_per_min=loguniform(rng, 2.5, 7.0),
         spindle_s=float(rng.uniform(0.8, 1.4)),
         spindle_chirp=float(rng.uniform(-1.2, -0.3)),
-        sw_pp_uv=_lu(rng, 150.0, 240.0),
+        sw_pp_uv=loguniform(rng, 150.0, 240.0),
         sw_hz=float(rng.uniform(0.7, 1.1)),
         sw_down=float(rng.uniform(0.35, 0.48)),
         sw_up=float(rng.uniform(0.55, 0.9)),
-        kc_per_min=_lu(rng, 0.8, 3.0),
-        kc_pp_uv=_lu(rng, 100.0, 250.0),
+        kc_per_min=loguniform(rng, 0.8, 3.0),
+        kc_pp_uv=loguniform(rng, 100.0, 250.0),
         kc_spindle=float(rng.uniform(0.3, 0.7)),
-        vertex_uv=_lu(rng, 45.0, 110.0),
+        vertex_uv=loguniform(rng, 45.0, 110.0),
         sawtooth_hz=float(rng.uniform(2.0, 4.5)),
-        sawtooth_uv=_lu(rng, 18.0, 45.0),
-        sawtooth_per_min=_lu(rng, 0.5, 3.0),
-        rem_bursts_per_min=_lu(rng, 5.0, 12.0),
-        rem_saccade_uv=_lu(rng, 160.0, 420.0),
-        sem_uv=_lu(rng, 60.0, 180.0),
-        blink_per_min=_lu(rng, 8.0, 25.0),
-        blink_uv=_lu(rng, 100.0, 220.0),
-        emg_uv=_lu(rng, 2.0, 4.5),
+        sawtooth_uv=loguniform(rng, 18.0, 45.0),
+        sawtooth_per_min=loguniform(rng, 0.5, 3.0),
+        rem_bursts_per_min=loguniform(rng, 5.0, 12.0),
+        rem_saccade_uv=loguniform(rng, 160.0, 420.0),
+        sem_uv=loguniform(rng, 60.0, 180.0),
+        blink_per_min=loguniform(rng, 8.0, 25.0),
+        blink_uv=loguniform(rng, 100.0, 220.0),
+        emg_uv=loguniform(rng, 2.0, 4.5),
         depth_noise=float(rng.uniform(0.25, 0.4)),
         lag_s=float(rng.uniform(3.0, 10.0)),
         eog_leak=float(rng.uniform(0.05, 0.35)),
@@ -150,12 +148,8 @@ _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_per_min", "spindle_uv", "
 
 
 def night_params(seed: int, subject: int, night: int) -> SubjectB:
-    base = subject_params(seed, subject)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _NIGHT_KEY, int(subject), int(night)]))
-    changes = {k: getattr(base, k) * float(np.exp(rng.normal(0.0, 0.08))) for k in _NIGHT_JITTER}
-    changes["alpha_hz"] = float(np.clip(base.alpha_hz + rng.normal(0, 0.12), 8.0, 12.0))
-    changes["start_hour"] = float(rng.uniform(21.5, 24.0))
-    return replace(base, **changes)
+    return night_variant(subject_params(seed, subject), keyed_rng(seed, _NIGHT_KEY, subject, night), _NIGHT_JITTER,
+                         lambda b, r: {"alpha_hz": float(np.clip(b.alpha_hz + r.normal(0, 0.12), 8.0, 12.0))})
 
 
 # ---- generators -----------------------------------------------------------------
@@ -353,7 +347,7 @@ def _state(rng: np.random.Generator, labels: np.ndarray, s: SubjectB) -> tuple[n
 
 def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     s = night_params(seed, subject, night)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SIGNAL_KEY, int(subject), int(night)]))
+    rng = keyed_rng(seed, _SIGNAL_KEY, subject, night)
     labels = np.asarray(labels, dtype=np.int64)
     n_sec = len(labels) * EPOCH_S
     T = n_sec * FS
@@ -468,33 +462,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         _place(blink, tb, _blink(rng, s.blink_uv))
 
     movement = 0.01 + 0.6 * awake + 1.5 * np.repeat(labels == -1, EPOCH_S)
-    comps = {
-        "background": bg,
-        "alpha": alpha,
-        "theta": theta,
-        "slow": (slow, slow_alt),
-        "spindle": (spindle, spindle_alt),
-        "vertex": (vertex, None),
-        "beta": beta,
-        "muscle": muscle,
-    }
-    comps = {k: (m.astype(np.float32, copy=False), None if a is None else a.astype(np.float32, copy=False))
-             for k, (m, a) in comps.items()}
-    start = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 41) % 900 + max(0, night - 1),
-                                                   seconds=int(s.start_hour * 3600) // 30 * 30)
-    return Sources(
-        family="B",
-        components=comps,
-        eye=eye.astype(np.float32),
-        blink=blink.astype(np.float32),
-        movement_per_min=movement,
-        aux=_aux(rng, s, depth, rem, awake, labels, start),
-        eog_leak=s.eog_leak,
-        age=s.age,
-        sex=s.sex,
-        start_time=start,
-        params=s,
-    )
+    comps = (bg, alpha, theta, (slow, slow_alt), (spindle, spindle_alt), (vertex, None), beta, muscle)
+    start = night_start(subject, night, s.start_hour, days_per_subject=41)
+    return family_sources("B", s, comps, eye, blink, movement, _aux(rng, s, depth, rem, awake, labels, start), start)
 
 
 def _aux(rng, s: SubjectB, depth, rem, awake, labels, start: dt.datetime) -> dict[str, np.ndarray]:
@@ -507,9 +477,7 @@ def _aux(rng, s: SubjectB, depth, rem, awake, labels, start: dt.datetime) -> dic
     tone = s.emg_uv * (0.35 + 0.65 * awake + 0.15 * (1 - awake) * np.exp(-np.clip(depth, 0, 3))) * (1 - 0.85 * rem)
     twitches = rng.random(n_sec) < 0.05 * rem
     emg = np.clip(tone * np.exp(0.15 * rng.standard_normal(n_sec)) + twitches * rng.uniform(0.3, 1.5, n_sec), 0.05, 5.0)
-    hours = start.hour + start.minute / 60 + np.arange(n_sec) / 3600.0
-    temp = np.clip(rng.uniform(36.6, 37.2) + 0.35 * np.cos(2 * np.pi * (hours - 16.0) / 24.0)
+    temp = np.clip(rng.uniform(36.6, 37.2) + 0.35 * np.cos(2 * np.pi * (clock_hours(start, n_sec) - 16.0) / 24.0)
                    + 0.03 * _ou(rng, n_sec, 400.0), 34.0, 40.0)
     marker = np.full(n_sec, rng.uniform(850.0, 950.0)) + 5.0 * rng.standard_normal(n_sec)
-    return {"Resp oro-nasal": resp.astype(np.float32), "EMG submental": emg.astype(np.float32),
-            "Temp rectal": temp.astype(np.float32), "Event marker": marker.astype(np.float32)}
+    return aux_channels(resp, emg, temp, marker)

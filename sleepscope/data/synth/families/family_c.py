@@ -31,12 +31,14 @@ Stage rules follow the AASM manual v2.6, as for the other families.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from scipy import signal
 
+from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
+                                          night_start, night_variant)
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -95,51 +97,45 @@ class SubjectC:
     start_hour: float
 
 
-def _lu(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-
-
 def subject_params(seed: int, subject: int) -> SubjectC:
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SUBJECT_KEY, int(subject)]))
+    rng = keyed_rng(seed, _SUBJECT_KEY, subject)
     return SubjectC(
         age=int(rng.integers(22, 90)),
         sex="F" if rng.random() < 0.5 else "M",
-        background_uv=_lu(rng, 3.0, 7.0),
+        background_uv=loguniform(rng, 3.0, 7.0),
         alpha_hz=float(np.clip(rng.normal(10.0, 0.8), 8.2, 12.0)),
-        alpha_uv=1.0 if rng.random() < 0.08 else _lu(rng, 4.0, 12.0),
+        alpha_uv=1.0 if rng.random() < 0.08 else loguniform(rng, 4.0, 12.0),
         theta_hz=float(rng.uniform(5.0, 7.0)),
-        theta_uv=_lu(rng, 4.0, 9.0),
-        beta_uv=_lu(rng, 1.5, 4.0),
-        muscle_uv=_lu(rng, 1.0, 7.0),
+        theta_uv=loguniform(rng, 4.0, 9.0),
+        beta_uv=loguniform(rng, 1.5, 4.0),
+        muscle_uv=loguniform(rng, 1.0, 7.0),
         spindle_hz=float(np.clip(rng.normal(13.2, 0.8), 11.5, 15.5)),
-        spindle_uv=_lu(rng, 14.0, 28.0),
-        spindle_per_min=_lu(rng, 4.0, 10.0),
-        sw_uv=_lu(rng, 72.0, 105.0),
-        sw_per_min=_lu(rng, 40.0, 70.0),
-        kc_uv=_lu(rng, 60.0, 140.0),
-        kc_per_min=_lu(rng, 1.0, 3.0),
-        vertex_uv=_lu(rng, 35.0, 90.0),
-        sawtooth_uv=_lu(rng, 15.0, 40.0),
-        rem_per_min=_lu(rng, 15.0, 45.0),
-        rem_uv=_lu(rng, 150.0, 350.0),
-        sem_uv=_lu(rng, 60.0, 160.0),
-        blink_per_min=_lu(rng, 6.0, 20.0),
-        blink_uv=_lu(rng, 90.0, 200.0),
-        emg_uv=_lu(rng, 2.0, 4.5),
+        spindle_uv=loguniform(rng, 14.0, 28.0),
+        spindle_per_min=loguniform(rng, 4.0, 10.0),
+        sw_uv=loguniform(rng, 72.0, 105.0),
+        sw_per_min=loguniform(rng, 40.0, 70.0),
+        kc_uv=loguniform(rng, 60.0, 140.0),
+        kc_per_min=loguniform(rng, 1.0, 3.0),
+        vertex_uv=loguniform(rng, 35.0, 90.0),
+        sawtooth_uv=loguniform(rng, 15.0, 40.0),
+        rem_per_min=loguniform(rng, 15.0, 45.0),
+        rem_uv=loguniform(rng, 150.0, 350.0),
+        sem_uv=loguniform(rng, 60.0, 160.0),
+        blink_per_min=loguniform(rng, 6.0, 20.0),
+        blink_uv=loguniform(rng, 90.0, 200.0),
+        emg_uv=loguniform(rng, 2.0, 4.5),
         crossfade_s=float(rng.uniform(4.0, 20.0)),
         eog_leak=float(rng.uniform(0.1, 0.45)),
         start_hour=float(rng.uniform(21.5, 24.0)),
     )
 
 
+_NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_uv", "spindle_per_min", "sw_uv", "kc_per_min", "rem_per_min",
+                 "blink_per_min", "muscle_uv", "emg_uv")
+
+
 def night_params(seed: int, subject: int, night: int) -> SubjectC:
-    base = subject_params(seed, subject)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _NIGHT_KEY, int(subject), int(night)]))
-    jitter = ("background_uv", "alpha_uv", "spindle_uv", "spindle_per_min", "sw_uv", "kc_per_min", "rem_per_min",
-              "blink_per_min", "muscle_uv", "emg_uv")
-    changes = {k: getattr(base, k) * float(np.exp(rng.normal(0.0, 0.08))) for k in jitter}
-    changes["start_hour"] = float(rng.uniform(21.5, 24.0))
-    return replace(base, **changes)
+    return night_variant(subject_params(seed, subject), keyed_rng(seed, _NIGHT_KEY, subject, night), _NIGHT_JITTER)
 
 
 # ---- per-second parameters ------------------------------------------------------
@@ -265,7 +261,7 @@ def _min_jerk(tau: np.ndarray) -> np.ndarray:
 
 def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     s = night_params(seed, subject, night)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _SIGNAL_KEY, int(subject), int(night)]))
+    rng = keyed_rng(seed, _SIGNAL_KEY, subject, night)
     labels = np.asarray(labels, dtype=np.int64)
     n_sec = len(labels) * EPOCH_S
     T = n_sec * FS
@@ -349,32 +345,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
 
     sec_labels = np.repeat(labels, EPOCH_S)
     movement = 0.01 + 0.5 * (sec_labels == 0) + 1.5 * (sec_labels == -1) + 0.03 * cap
-    comps = {
-        "background": bg,
-        "alpha": alpha,
-        "theta": theta,
-        "slow": (slow, slow_alt),
-        "spindle": (spindle, spindle_alt),
-        "vertex": (vertex, None),
-        "beta": beta,
-        "muscle": muscle,
-    }
-    start = dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * 43) % 900 + max(0, night - 1),
-                                                   seconds=int(s.start_hour * 3600) // 30 * 30)
-    return Sources(
-        family="C",
-        components={k: (m.astype(np.float32, copy=False), None if a is None else a.astype(np.float32, copy=False))
-                    for k, (m, a) in comps.items()},
-        eye=eye.astype(np.float32, copy=False),
-        blink=blink_sig,
-        movement_per_min=movement,
-        aux=_aux(rng, s, p, start),
-        eog_leak=s.eog_leak,
-        age=s.age,
-        sex=s.sex,
-        start_time=start,
-        params=s,
-    )
+    comps = (bg, alpha, theta, (slow, slow_alt), (spindle, spindle_alt), (vertex, None), beta, muscle)
+    start = night_start(subject, night, s.start_hour, days_per_subject=43)
+    return family_sources("C", s, comps, eye, blink_sig, movement, _aux(rng, s, p, start), start)
 
 
 def _aux(rng, s: SubjectC, p: dict[str, np.ndarray], start: dt.datetime) -> dict[str, np.ndarray]:
@@ -383,8 +356,7 @@ def _aux(rng, s: SubjectC, p: dict[str, np.ndarray], start: dt.datetime) -> dict
     resp = np.clip(rng.uniform(300, 700) * np.sin(2 * np.pi * breaths), -2048, 2047)
     emg = np.clip(s.emg_uv * p["chin"] * rng.lognormal(0, 0.2, n_sec) + (rng.random(n_sec) < 0.03 * p["rem"]) * 0.8,
                   0.05, 5.0)
-    hours = start.hour + start.minute / 60 + np.arange(n_sec) / 3600.0
-    temp = np.clip(rng.uniform(36.6, 37.2) + 0.3 * np.cos(2 * np.pi * (hours - 17.5) / 24.0), 34.0, 40.0)
+    temp = np.clip(rng.uniform(36.6, 37.2) + 0.3 * np.cos(2 * np.pi * (clock_hours(start, n_sec) - 17.5) / 24.0),
+                   34.0, 40.0)
     marker = np.full(n_sec, rng.uniform(850.0, 950.0))
-    return {"Resp oro-nasal": resp.astype(np.float32), "EMG submental": emg.astype(np.float32),
-            "Temp rectal": temp.astype(np.float32), "Event marker": marker.astype(np.float32)}
+    return aux_channels(resp, emg, temp, marker)
