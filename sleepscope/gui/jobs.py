@@ -2,8 +2,8 @@
 
 A worker (`JobWorker`) carries a job id, a cancel token, throttled progress
 and the end signals (finished / errored / aborted, napari's names); its
-`work()` does the job. `Job` pairs it with a QThread that quits and deletes
-the worker when it ends. `CurrentJob` lives on the GUI thread: a new job drops
+`work()` does the job. `Job` pairs it with a QThread that quits when it
+ends. `CurrentJob` lives on the GUI thread: a new job drops
 (cancels) the current one, and only the current job's signals are passed on,
 so a dropped job's answer is never delivered. The recording loader
 (loader.py) and the pre-scoring (prescore.py, workers.py) are built on these.
@@ -63,6 +63,10 @@ class JobWorker(QObject):
         """The message for an exception that is not a SleepScopeError (a bug)."""
         return f"{type(exc).__name__}: {exc}\n\n{detail}"
 
+    def end_signals(self) -> tuple:
+        """The signals one of which ends a run."""
+        return (self.finished, self.errored, self.aborted)
+
     @Slot()
     def run(self) -> None:
         self.started_at = time.perf_counter()
@@ -81,7 +85,13 @@ class JobWorker(QObject):
 
 
 class Job:
-    """A worker and its thread; the thread quits and both are deleted when the worker ends."""
+    """A worker and its thread; the thread quits when the worker ends.
+
+    Both are deleted by Python on the GUI thread once the thread has ended
+    (`ended()`), never by `deleteLater` on the worker's thread: that would
+    race Python's own deletion of the worker when the GUI thread lets go of it
+    while the thread is still finishing (a use-after-free in a native thread).
+    """
 
     def __init__(self, worker: JobWorker, name: str,
                  priority: QThread.Priority = QThread.Priority.InheritPriority) -> None:
@@ -91,10 +101,9 @@ class Job:
         self.thread.setObjectName(f"sleepscope-{name}-{worker.job_id}")
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        for sig in (worker.finished, worker.errored, worker.aborted):
+        for sig in worker.end_signals():
             # Direct: quit from the worker thread itself, even when the GUI loop is not running.
             sig.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
-        self.thread.finished.connect(worker.deleteLater)
 
     @property
     def job_id(self) -> int:
@@ -109,9 +118,32 @@ class Job:
     def running(self) -> bool:
         return self.thread.isRunning()
 
+    def ended(self) -> bool:
+        """The thread has run to its very end (or never started): worker and thread may be let go.
+
+        Not `not isRunning()`: that turns true as soon as the thread begins to finish.
+        """
+        return self.thread.wait(0)
+
     def wait(self, ms: int = 10000) -> bool:
         """Block until the thread ended (after cancel()); True when it did."""
         return self.thread.wait(ms)
+
+
+#: Jobs still running when their owner went away (a window closed while a job ran): kept until they
+#: end, since Qt aborts when a running QThread is destroyed. Let go by `forget_ended`.
+_ORPHANS: list[Job] = []
+
+
+def forget_ended(jobs: list[Job]) -> list[Job]:
+    """The jobs of `jobs` that have not ended; orphans that have ended are let go too."""
+    _ORPHANS[:] = [j for j in _ORPHANS if not j.ended()]
+    return [j for j in jobs if not j.ended()]
+
+
+def adopt(jobs: list[Job]) -> None:
+    """Keep these jobs (cancelled, maybe still running) alive after their owner is gone."""
+    _ORPHANS.extend(j for j in jobs if not j.ended())
 
 
 class CurrentJob(QObject):
@@ -160,7 +192,7 @@ class CurrentJob(QObject):
             self.old_jobs.append(self.job)
             self.job = None
             self._busy(False)
-        self.old_jobs = [j for j in self.old_jobs if j.running()]
+        self.old_jobs = forget_ended(self.old_jobs)
 
     def wait_all(self, ms: int = 15000) -> bool:
         """Cancel every job and wait until their threads ended (closing the window)."""
@@ -169,7 +201,8 @@ class CurrentJob(QObject):
         ok = True
         for j in self.old_jobs:
             ok &= j.wait(max(1, int((deadline - time.monotonic()) * 1000)))
-        self.old_jobs = [j for j in self.old_jobs if j.running()]
+        adopt(self.old_jobs)  # the window may go away; a job that did not end in time must outlive it
+        self.old_jobs = []
         return ok
 
     # -- what a kind of job adds ----------------------------------------------

@@ -12,41 +12,35 @@ of this appears and the window works as before.
 
 from __future__ import annotations
 
-import itertools
-import traceback
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QThread, Signal
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.tasks import CancelToken, Cancelled
+from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
 
-_ids = itertools.count(1)
-#: Threads still scoring when their window closed: kept alive until they end (YASA checks for
-#: Cancel only between its steps), since Qt aborts when a running QThread is destroyed.
-_ORPHANS: set[QThread] = set()
 #: The scoring file's label set of the second opinion (`scorers.SECOND_OPINION_SET`, not imported
 #: here: `sleepscope.scorers` imports torch, which the window loads only on its worker threads).
 SET_NAME = "YASA"
 
 
-class _Worker(QObject):
-    finished = Signal(int, object, str)  # job id, Prediction, recording fingerprint
-    errored = Signal(int, str)
-    aborted = Signal(int)
-    #: yasa is not installed: no second opinion, nothing to say
-    unavailable = Signal(int)
+@dataclass
+class _Opinion:
+    job_id: int
+    pred: Any  # a Prediction; None: yasa is not installed
+    fingerprint: str  # of the recording it was scored on
 
+
+class _Worker(JobWorker):
     def __init__(self, recording: Any, fingerprint: str) -> None:
         super().__init__()
-        self.job_id = next(_ids)
-        self.cancel_token = CancelToken()
         self._recording = recording
         self._fingerprint = fingerprint
 
-    @Slot()
-    def run(self) -> None:
+    def work(self) -> _Opinion:
+        """YASA's opinion; its `pred` is None when yasa is not installed (nothing to say then)."""
         from sleepscope.gui.workers import import_inference_runtime, lower_thread_priority
 
         lower_thread_priority()
@@ -56,43 +50,30 @@ class _Worker(QObject):
             from sleepscope.scorers.yasa_scorer import YasaScorer, yasa_available
 
             if not yasa_available():
-                self.unavailable.emit(self.job_id)
-                return
+                return _Opinion(self.job_id, None, self._fingerprint)
             pred = YasaScorer().score(self._recording, cancel=self.cancel_token)
-        except Cancelled:
-            self.aborted.emit(self.job_id)
-            return
-        except SleepScopeError as exc:
-            self.errored.emit(self.job_id, str(exc))
-            return
-        except Exception as exc:  # YASA's own failures: said in the status bar, the window goes on
-            self.errored.emit(self.job_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}")
-            return
         finally:
             self._recording = None
-        self.finished.emit(self.job_id, pred, self._fingerprint)
+        return _Opinion(self.job_id, pred, self._fingerprint)
 
 
-class SecondOpinion(QObject):
+class SecondOpinion(CurrentJob):
     """Runs YASA after each pre-scoring, stores and shows its stages; one job at a time."""
 
-    #: the second opinion's stages arrived and are shown (tests and the benchmark wait on it)
     ready = Signal()
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
-        self._thread: QThread | None = None
-        self._worker: _Worker | None = None
-        self._old: list[QThread] = []
         self.last_error = ""
         #: set when a job found no yasa installed (the window then works without a second opinion)
         self.unavailable = False
+        self.failed.connect(self._on_failed)
         window.prescoreDone.connect(self.start)
 
     @property
     def busy(self) -> bool:
-        return self._worker is not None
+        return self.job is not None
 
     def show_scoring(self, scoring: Any) -> None:
         """A recording is shown (its stored second opinion with it) or closed (None)."""
@@ -116,52 +97,22 @@ class SecondOpinion(QObject):
         if getattr(w.recording, "eeg_name", None) is None:
             return False
         self.drop()
-        worker = _Worker(w.recording, w.recording.fingerprint())
-        thread = QThread()
-        thread.setObjectName(f"sleepscope-second-opinion-{worker.job_id}")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        queued = Qt.ConnectionType.QueuedConnection
-        worker.finished.connect(self._on_finished, queued)
-        worker.errored.connect(self._on_error, queued)
-        worker.unavailable.connect(self._on_unavailable, queued)
-        for sig in (worker.finished, worker.errored, worker.aborted, worker.unavailable):
-            sig.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(worker.deleteLater)
-        self._worker, self._thread = worker, thread
-        thread.start(QThread.Priority.LowestPriority)
+        self.launch(Job(_Worker(w.recording, w.recording.fingerprint()), "second-opinion",
+                        QThread.Priority.LowestPriority))
         return True
-
-    def drop(self) -> None:
-        """Cancel the current job; its thread ends on its own and its answer is dropped."""
-        if self._worker is not None:
-            self._worker.cancel_token.cancel()
-            self._old.append(self._thread)
-        self._worker = self._thread = None
-        self._old = [t for t in self._old if t.isRunning()]
 
     def wait(self, ms: int = 20000) -> bool:
         """Cancel and wait for every job's thread (closing the window); True when all ended."""
-        self.drop()
-        ok = all(t.wait(ms) for t in self._old)
-        for t in self._old:
-            if t.isRunning():
-                _ORPHANS.add(t)
-                t.finished.connect(lambda t=t: _ORPHANS.discard(t))
-        self._old = []
-        return ok
+        return self.wait_all(ms)
 
-    def _current(self, job_id: int) -> bool:
-        return self._worker is not None and self._worker.job_id == job_id
-
-    def _on_finished(self, job_id: int, pred: Any, fingerprint: str) -> None:
-        if not self._current(job_id):
+    def _deliver(self, result: _Opinion) -> None:
+        if result.pred is None:
+            self.unavailable = True
             return
-        self._old.append(self._thread)
-        self._worker = self._thread = None
         w = self.window
-        if w.recording is None or w.scoring is None or w.recording.fingerprint() != fingerprint:
+        if w.recording is None or w.scoring is None or w.recording.fingerprint() != result.fingerprint:
             return
+        pred = result.pred
         stages = np.asarray(pred.stages, dtype=np.int8)
         if not w.scoring.readonly:
             try:
@@ -183,16 +134,6 @@ class SecondOpinion(QObject):
                 "N visits them with the unsure ones.", 8000)
         self.ready.emit()
 
-    def _on_unavailable(self, job_id: int) -> None:
-        if self._current(job_id):
-            self._old.append(self._thread)
-            self._worker = self._thread = None
-            self.unavailable = True
-
-    def _on_error(self, job_id: int, message: str) -> None:
-        if not self._current(job_id):
-            return
-        self._old.append(self._thread)
-        self._worker = self._thread = None
+    def _on_failed(self, message: str) -> None:
         self.last_error = message
         self.window.statusBar().showMessage(f"No second opinion for this night: {message.splitlines()[0]}", 10000)
