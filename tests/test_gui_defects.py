@@ -14,20 +14,14 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox  # noqa: E402
-from test_gui_support import assert_no_leaks, gui_settings, open_and_wait, write_short_night  # noqa: E402,F401
+from test_gui_support import gui_settings, open_and_wait, write_short_night  # noqa: E402,F401
 
-from sleepscope.gui.main_window import MainWindow  # noqa: E402
 from sleepscope.stages import Stage  # noqa: E402
 
 START = datetime(2021, 5, 1, 23, 0)
 
 
-@pytest.fixture(autouse=True)
-def no_shipped_model(tmp_path_factory, monkeypatch):
-    import sleepscope.paths
-
-    empty = tmp_path_factory.mktemp("no_models")
-    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: empty)
+pytestmark = pytest.mark.usefixtures("no_shipped_model")
 
 
 @pytest.fixture
@@ -43,19 +37,13 @@ def dialogs(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, gui_settings):
-    made: list[MainWindow] = []
-
+def window(main_windows, gui_settings):
     def make(model_path=None, prescore=False):
-        w = MainWindow(settings=gui_settings, model_path=model_path, prescore_on_open=prescore)
-        w.resize(1300, 820)
-        w.show()
+        w = main_windows(gui_settings, model_path, prescore, size=(1300, 820))
         w.activateWindow()
-        made.append(w)
         return w
 
-    yield make
-    assert_no_leaks(made)
+    return make
 
 
 def night(n=20, seed=0):

@@ -11,44 +11,21 @@ pytest.importorskip("pytestqt")
 
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401  (fixtures)
-    assert_no_leaks,
     gui_settings,
     open_and_wait,
     write_short_night,
 )
 
-from sleepscope.gui.main_window import MainWindow  # noqa: E402
 from sleepscope.scoring.scoring_file import ScoringFile  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def no_shipped_model(tmp_path_factory, monkeypatch):
-    import sleepscope.paths
-
-    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: tmp_path_factory.mktemp("no_models"))
+pytestmark = pytest.mark.usefixtures("no_shipped_model")
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    seen: list[tuple[str, str]] = []
-
-    def critical(parent, title, text, *a, **k):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", critical)
-    return seen
-
-
-@pytest.fixture
-def window(qtbot, gui_settings):
-    w = MainWindow(settings=gui_settings, model_path=None, prescore_on_open=False)
-    w.resize(1400, 860)
-    w.show()
-    yield w
-    assert_no_leaks([w])
+def window(main_windows, gui_settings):
+    return main_windows(gui_settings)
 
 
 def key(qtbot, w, k, mods=Qt.KeyboardModifier.NoModifier):

@@ -12,48 +12,24 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401  (fixtures)
-    assert_no_leaks,
     gui_settings,
     open_and_wait,
     write_short_night,
 )
 
-from sleepscope.gui.main_window import MainWindow  # noqa: E402
 from sleepscope.gui.workers import PreScoreResult  # noqa: E402
 
 N = 60
 YASA_TIMEOUT_MS = 180_000  # a shared 2-core machine; YASA itself takes seconds on a 30-min night
 
 
-@pytest.fixture(autouse=True)
-def no_shipped_model(tmp_path_factory, monkeypatch):
-    import sleepscope.paths
-
-    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: tmp_path_factory.mktemp("no_models"))
+pytestmark = pytest.mark.usefixtures("no_shipped_model")
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    seen: list[tuple[str, str]] = []
-
-    def critical(parent, title, text, *a, **k):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", critical)
-    return seen
-
-
-@pytest.fixture
-def window(qtbot, gui_settings):
-    w = MainWindow(settings=gui_settings, model_path=None, prescore_on_open=False)
-    w.resize(1400, 900)
-    w.show()
-    yield w
-    w.second_opinion.wait()
-    assert_no_leaks([w])
+def window(main_windows, gui_settings):
+    return main_windows(gui_settings, size=(1400, 900))
 
 
 def model_says_n2(w) -> None:

@@ -18,18 +18,12 @@ TRUTH = np.array([0] * 4 + [1] * 2 + [2] * 10 + [3] * 6 + [4] * 6 + [0] * 2)
 
 
 @pytest.fixture
-def scoring(tmp_path):
-    rng = np.random.default_rng(0)
-    rec = Recording.from_arrays(rng.normal(size=N * 3000), rng.normal(size=N * 3000))
-    sf = ScoringFile.open(rec, tmp_path / "n.sleepscope.h5", scorer="ann")
-    probs = np.full((N, 5), 0.05, np.float32)
+def scoring(predicted_scoring):
     model = TRUTH.copy()
     model[6:9] = 1  # three N2 epochs the model calls N1
-    probs[np.arange(N), model] = 0.8
-    sf.add_prediction("m1", probs)
+    sf = predicted_scoring(model)
     sf.add_scorer_labels("second", TRUTH)
-    yield sf, model
-    sf.close()
+    return sf, model
 
 
 @pytest.fixture

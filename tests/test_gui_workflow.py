@@ -2,62 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from test_gui_support import (  # noqa: E402,F401  (fixtures)
-    assert_no_leaks,
     gui_settings,
     open_and_wait,
     tiny_model,
     write_short_night,
 )
 
-from sleepscope.gui.main_window import MainWindow  # noqa: E402
 from sleepscope.stages import Stage  # noqa: E402
 
 PRESCORE_TIMEOUT_MS = 120_000  # a shared 2-core machine; the job itself takes seconds
 
 
-@pytest.fixture(autouse=True)
-def no_shipped_model(tmp_path_factory, monkeypatch):
-    """Tests choose their model: the shipped one (once it exists) must not sneak in."""
-    import sleepscope.paths
-
-    empty = tmp_path_factory.mktemp("no_models")
-    monkeypatch.setattr(sleepscope.paths, "repo_models_dir", lambda: empty)
+pytestmark = pytest.mark.usefixtures("no_shipped_model")
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    """Record error dialogs instead of blocking on them."""
-    seen: list[tuple[str, str]] = []
-
-    def critical(parent, title, text, *a, **k):
-        seen.append((title, text))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "critical", critical)
-    return seen
-
-
-@pytest.fixture
-def windows(qtbot):
-    made: list[MainWindow] = []
-
-    def make(settings, model_path=None, prescore=True):
-        w = MainWindow(settings=settings, model_path=model_path, prescore_on_open=prescore)
-        w.resize(1400, 860)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    assert_no_leaks(made)
+def windows(main_windows):
+    """Windows that pre-score what they open unless told not to."""
+    return functools.partial(main_windows, prescore=True)
 
 
 def key(qtbot, w, k, mods=Qt.KeyboardModifier.NoModifier):

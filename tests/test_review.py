@@ -41,20 +41,9 @@ N = 30
 
 
 @pytest.fixture
-def scoring(tmp_path):
-    from sleepscope.io import Recording
-    from sleepscope.scoring.scoring_file import ScoringFile
-
-    rng = np.random.default_rng(0)
-    rec = Recording.from_arrays(rng.normal(size=N * 3000), rng.normal(size=N * 3000))
-    sf = ScoringFile.open(rec, tmp_path / "n.sleepscope.h5", scorer="ann")
-    probs = np.full((N, 5), 0.05, np.float32)
+def scoring(predicted_scoring):
     stages = np.array([0] * 5 + [2] * 10 + [3] * 10 + [4] * 5)
-    probs[np.arange(N), stages] = 0.8
-    probs[[7, 20], :] = 0.2  # two epochs the model is unsure about
-    sf.add_prediction("m1", probs)
-    yield sf, stages
-    sf.close()
+    return predicted_scoring(stages, unsure=[7, 20]), stages  # two epochs the model is unsure about
 
 
 def test_bulk_accept_then_undo(qtbot, scoring):
