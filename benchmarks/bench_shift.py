@@ -18,8 +18,9 @@ around the sleep as in training):
   labels swapped;
 * ``... EEG only``: the EOG removed (EEG-only rows);
 * real recordings in ``tests/data``: the first 5 minutes of Sleep-EDF
-  SC4001E0 (all wake: every epoch must be W) and YASA's 859 s of real REM
-  EOG (EOG only: REM expected).
+  SC4001E0 (all wake: every epoch must be W), YASA's 859 s of real REM
+  EOG (EOG only: REM expected) and YASA's 30 s of real N3 EEG (one epoch,
+  EEG only: N3 expected; too short for YASA).
 
 Per row and scorer: accuracy, macro-F1, Cohen's kappa and per-stage F1 over
 the epochs both label (artefact epochs, which get no stage, are counted
@@ -124,6 +125,11 @@ def real_rows() -> list[tuple[str, object, np.ndarray]]:
                         eeg_name=None, eog_name="EOG LOC-ROC", source_rates={"EOG LOC-ROC": fs},
                         channel_choice=ChannelChoice(None, "EOG LOC-ROC", "none in this clip", "bipolar"))
         out.append(("real REM EOG (EOG only)", rec, np.full(rec.n_epochs, 4, np.int64)))
+    n3 = np.loadtxt(data / "data_N3_no-spindles_30sec_100Hz.txt", dtype=np.float32)[:3000]
+    rec = Recording(path=None, start_time=wake.start_time, fs=100.0, channels={"EEG": n3}, eeg_name="EEG",
+                    eog_name=None, source_rates={"EEG": 100.0},
+                    channel_choice=ChannelChoice("EEG", None, "the clip's one channel", "none in this clip"))
+    out.append(("real N3 EEG 30 s (EEG only)", rec, np.full(1, 3, np.int64)))
     return out
 
 
@@ -202,14 +208,31 @@ def score_yasa(rec, labels) -> dict | None:
 
 # ---------------------------------------------------------------- the run
 
-def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print):
+def cached_recording(name: str, family: str, randomise: bool, seed: int, cache: Path | None):
+    """:func:`synth_recording`, kept in `cache` (a folder) when given: the nights are the same every run."""
+    import pickle
+
+    if cache is None:
+        return synth_recording(name, family, randomise, seed)
+    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}.pickle"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    out = synth_recording(name, family, randomise, seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(pickle.dumps(out))
+    tmp.replace(path)
+    return out
+
+
+def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print, cache: Path | None = None):
     """[(row name, [(Recording, stages), ...])] for the synthetic rows."""
     rows: list[tuple[str, list]] = []
     base: dict[tuple[str, bool], list] = {}
     for fam in families:
         for rnd in (False, True):
             t = time.perf_counter()
-            base[(fam, rnd)] = [synth_recording(n, fam, rnd, seed) for n in nights]
+            base[(fam, rnd)] = [cached_recording(n, fam, rnd, seed, cache) for n in nights]
             log(f"  generated {fam}{' random' if rnd else ''}: {len(nights)} nights in {time.perf_counter() - t:.0f} s")
             rows.append((f"{fam}{' random' if rnd else ''}", base[(fam, rnd)]))
     for how in PERTURBATIONS:
@@ -221,14 +244,15 @@ def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print)
     return rows
 
 
-def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=print) -> dict:
+def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=print,
+        cache: Path | None = None) -> dict:
     import torch
 
     from sleepscope.model.checkpoint import load_model
 
     torch.set_num_threads(1)
     models = {p.stem: load_model(p)[0] for p in model_paths}
-    rows = build_rows(nights, log=log)
+    rows = build_rows(nights, log=log, cache=cache)
     rows += [(name, [(rec, y)]) for name, rec, y in real_rows()]
     results: dict = {}
     for name, items in rows:
@@ -267,6 +291,7 @@ def main(argv=None) -> int:
     ap.add_argument("--nights", type=int, default=2, help="test nights per synthetic row (1-8; default 2)")
     ap.add_argument("--no-yasa", action="store_true", help="leave YASA out")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--cache", type=Path, help="keep the synthetic nights in this folder and reuse them")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     sys.path.insert(0, str(ROOT))
@@ -278,7 +303,7 @@ def main(argv=None) -> int:
     print("SYNTHETIC SIGNALS (real hypnograms): not evidence about real recordings, except the 'real' rows.")
     print(HEADER)
     t = time.perf_counter()
-    results = run(models, nights, use_yasa=not args.no_yasa)
+    results = run(models, nights, use_yasa=not args.no_yasa, cache=args.cache)
     print(f"total {time.perf_counter() - t:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"nights": nights, "models": [str(m) for m in models],
