@@ -148,13 +148,13 @@ class SpectrogramView(QWidget):
             self._job.cancel_token.cancel()
             self._old_jobs.append(self._job)
             self._job = None
-        self._old_jobs = [j for j in self._old_jobs if j.isRunning()]
+        self._old_jobs = [j for j in self._old_jobs if not j.wait(0)]  # let go only once ended
 
     def wait(self, ms: int = 10000) -> bool:
         """Cancel and wait for the worker threads (closing the window); True when they ended."""
         self.cancel()
         ok = all(j.wait(ms) for j in self._old_jobs)
-        self._old_jobs = [j for j in self._old_jobs if j.isRunning()]
+        self._old_jobs = [j for j in self._old_jobs if not j.wait(0)]  # let go only once ended
         return ok
 
     def _on_done(self, job_id: int, spec: Spectrogram) -> None:
