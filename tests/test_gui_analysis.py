@@ -132,7 +132,7 @@ def test_hidden_why_this_stage_costs_nothing_and_catches_up_when_shown(qtbot, wi
     for e in (3, 4, 5):
         w.controller.go_to(e)
     qtbot.wait(400)
-    assert panel._job is None and panel.evidence is None and panel.epoch == 5
+    assert panel.jobs.job is None and panel.evidence is None and panel.epoch == 5
     with qtbot.waitSignal(panel.evidenceReady, timeout=60000) as sig:
         w.analysis.evidence_dock.raise_()
     assert sig.args[0].epoch == 5

@@ -110,7 +110,7 @@ def test_view_computes_off_the_gui_thread_and_a_click_picks_the_epoch(qtbot):
 
 
 def test_an_answer_for_a_recording_no_longer_shown_is_dropped(qtbot):
-    from sleepscope.gui.spectrogram_view import SpectrogramView
+    from sleepscope.gui.spectrogram_view import SpectrogramResult, SpectrogramView
     from sleepscope.io import Recording
 
     first = Recording.from_arrays(_signal(), _signal(seed=1))
@@ -118,11 +118,11 @@ def test_an_answer_for_a_recording_no_longer_shown_is_dropped(qtbot):
     view = SpectrogramView()
     qtbot.addWidget(view)
     view.show_recording(first)
-    stale = view._job
+    stale = view.jobs.job
     with qtbot.waitSignal(view.ready, timeout=30000):
         view.show_recording(second)
     # the first job's answer, late or not, never replaces the second's
-    view._on_done(stale.job_id, epoch_spectrogram(first.eeg, FS))
+    view.jobs._on_finished(SpectrogramResult(stale.job_id, epoch_spectrogram(first.eeg, FS)))
     peak = view.spectrogram.freqs[view.spectrogram.power_db.argmax(axis=1)]
     assert not np.all(peak[10:20] == 10.0)
     assert view.wait(5000)

@@ -9,8 +9,8 @@ the EEG and EOG lanes of the trace view.
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QSizePolicy, QVBoxLa
 
 from sleepscope.analysis.evidence import KINDS, REM, SLOW_WAVE, SPINDLE, EpochEvidence, epoch_evidence
 from sleepscope.analysis.spectrogram import BANDS
+from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
 from sleepscope.stages import COLORS, SCORED
 
 #: Wait this long on an epoch before running the detectors (page flips stay free).
@@ -29,7 +30,6 @@ SETTLE_MS = 200
 CACHE_EPOCHS = 256
 EVENT_COLORS = {SPINDLE: "#2a9d8f", SLOW_WAVE: "#8e44ad", REM: "#e76f51"}
 BAND_COLOR = "#5b6b7f"
-_ids = itertools.count(1)
 
 
 class Bars(QWidget):
@@ -63,26 +63,40 @@ class Bars(QWidget):
         p.end()
 
 
-class EvidenceJob(QThread):
-    done = Signal(int, object)  # job id, EpochEvidence
-    failed = Signal(int, str)
+@dataclass
+class EvidenceResult:
+    job_id: int
+    evidence: EpochEvidence
 
+
+class EvidenceWorker(JobWorker):
     def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool) -> None:
         super().__init__()
-        self.job_id = next(_ids)
-        self.epoch = epoch
         self._args = (eeg, eog, fs, epoch, detectors)
-        self.setObjectName(f"sleepscope-evidence-{self.job_id}")
 
-    def run(self) -> None:
-        try:
-            ev = epoch_evidence(*self._args)
-        except Exception as exc:  # a detector's failure must not reach the window as a crash
-            self.failed.emit(self.job_id, f"{type(exc).__name__}: {exc}")
-            return
-        finally:
-            self._args = None
-        self.done.emit(self.job_id, ev)
+    def work(self) -> EvidenceResult:
+        args, self._args = self._args, None
+        return EvidenceResult(self.job_id, epoch_evidence(*args))
+
+    def unexpected(self, exc: Exception, detail: str) -> str:
+        return f"{type(exc).__name__}: {exc}"  # a detector's failure: one line in the panel, not a traceback
+
+
+class EvidenceJob(Job):
+    """The evidence of one epoch, computed at low priority."""
+
+    def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool) -> None:
+        super().__init__(EvidenceWorker(eeg, eog, fs, epoch, detectors), "evidence", QThread.Priority.LowPriority)
+        self.epoch = epoch
+
+
+class EvidenceJobs(CurrentJob):
+    """The evidence job of the epoch in view; an answer for another recording is dropped."""
+
+    done = Signal(object)  # EpochEvidence
+
+    def _deliver(self, result: EvidenceResult) -> None:
+        self.done.emit(result.evidence)
 
 
 class EvidencePanel(QWidget):
@@ -123,8 +137,9 @@ class EvidencePanel(QWidget):
         self._recording: Any = None
         self._model_at: Callable[[int], np.ndarray | None] = lambda epoch: None
         self._cache: OrderedDict[int, EpochEvidence] = OrderedDict()
-        self._job: EvidenceJob | None = None
-        self._old_jobs: list[EvidenceJob] = []
+        self.jobs = EvidenceJobs(self)
+        self.jobs.done.connect(self._on_done)
+        self.jobs.failed.connect(self._on_failed)
         self.detectors = True
         self.epoch = 0
         self._stale = False
@@ -189,35 +204,21 @@ class EvidencePanel(QWidget):
     # -- jobs ---------------------------------------------------------------
     def _start_job(self) -> None:
         rec = self._recording
-        if rec is None or (self._job is not None and self._job.epoch == self.epoch):
+        if rec is None or (self.jobs.job is not None and self.jobs.job.epoch == self.epoch):
             return
         self.cancel()
-        job = EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors)
-        queued = Qt.ConnectionType.QueuedConnection
-        job.done.connect(self._on_done, queued)
-        job.failed.connect(self._on_failed, queued)
-        self._job = job
-        job.start(QThread.Priority.LowPriority)
+        self.jobs.launch(EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors))
 
     def cancel(self) -> None:
         self._timer.stop()
-        if self._job is not None:
-            self._old_jobs.append(self._job)
-            self._job = None
-        self._old_jobs = [j for j in self._old_jobs if not j.wait(0)]  # let go only once ended
+        self.jobs.drop()
 
     def wait(self, ms: int = 10000) -> bool:
         """Wait for the worker threads to end (closing the window); True when they did."""
-        self.cancel()
-        ok = all(j.wait(ms) for j in self._old_jobs)
-        self._old_jobs = [j for j in self._old_jobs if not j.wait(0)]  # let go only once ended
-        return ok
+        self._timer.stop()
+        return self.jobs.wait_all(ms)
 
-    def _on_done(self, job_id: int, ev: EpochEvidence) -> None:
-        if self._job is None or job_id != self._job.job_id:
-            return  # another recording or an epoch already left
-        self._old_jobs.append(self._job)
-        self._job = None
+    def _on_done(self, ev: EpochEvidence) -> None:
         self._cache[ev.epoch] = ev
         while len(self._cache) > CACHE_EPOCHS:
             self._cache.popitem(last=False)
@@ -226,12 +227,7 @@ class EvidencePanel(QWidget):
         else:
             self._timer.start()
 
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if self._job is None or job_id != self._job.job_id:
-            return
-        # Kept until its thread has ended: a QThread collected while running aborts the process.
-        self._old_jobs.append(self._job)
-        self._job = None
+    def _on_failed(self, message: str) -> None:
         self.events_label.setText(f"<span style='color:#b03a2e'>The detectors failed: {message}</span>")
 
     def _show(self, ev: EpochEvidence) -> None:

@@ -8,7 +8,7 @@ as the hypnogram's, and can be linked to it so both zoom and pan together.
 
 from __future__ import annotations
 
-import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,36 +19,41 @@ from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from sleepscope.analysis.spectrogram import Spectrogram, cached_spectrogram
 from sleepscope.gui.hypnogram_view import AXIS_PX, CURSOR_PEN, LABEL_PX, EpochViewBox, _Picker
-from sleepscope.tasks import CancelToken, Cancelled
+from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
 
-_ids = itertools.count(1)
 COLORMAP = "viridis"
 
 
-class SpectrogramJob(QThread):
-    """Computes (or reads from the cache) one channel's spectrogram; `done` carries the job id and result."""
+@dataclass
+class SpectrogramResult:
+    job_id: int
+    spectrogram: Spectrogram
 
-    done = Signal(int, object)
-    failed = Signal(int, str)
+
+class SpectrogramWorker(JobWorker):
+    """Computes (or reads from the cache) one channel's spectrogram."""
 
     def __init__(self, signal: np.ndarray, fs: float, fingerprint: str, channel: str) -> None:
         super().__init__()
-        self.job_id = next(_ids)
-        self.cancel_token = CancelToken()
         self._args = (signal, fs, fingerprint, channel)
-        self.setObjectName(f"sleepscope-spectrogram-{self.job_id}")
 
-    def run(self) -> None:  # noqa: D401  (QThread entry point)
+    def work(self) -> SpectrogramResult:
         signal, fs, fingerprint, channel = self._args
         self._args = None
-        try:
-            spec = cached_spectrogram(signal, fs, fingerprint, channel, cancel=self.cancel_token)
-        except Cancelled:
-            return
-        except Exception as exc:  # the display is a convenience: report, never take the window down
-            self.failed.emit(self.job_id, f"{type(exc).__name__}: {exc}")
-            return
-        self.done.emit(self.job_id, spec)
+        return SpectrogramResult(self.job_id, cached_spectrogram(signal, fs, fingerprint, channel,
+                                                                 cancel=self.cancel_token))
+
+    def unexpected(self, exc: Exception, detail: str) -> str:
+        return f"{type(exc).__name__}: {exc}"  # the display is a convenience: one line under its label
+
+
+class Spectrograms(CurrentJob):
+    """The spectrogram job of the shown recording; an answer for one no longer shown is dropped."""
+
+    done = Signal(object)  # Spectrogram
+
+    def _deliver(self, result: SpectrogramResult) -> None:
+        self.done.emit(result.spectrogram)
 
 
 class SpectrogramView(QWidget):
@@ -95,8 +100,9 @@ class SpectrogramView(QWidget):
         self.plot.addItem(self.cursor_line)
         self.setMinimumHeight(60)
         self._n = 0
-        self._job: SpectrogramJob | None = None
-        self._old_jobs: list[SpectrogramJob] = []
+        self.jobs = Spectrograms(self)
+        self.jobs.done.connect(self.set_spectrogram)
+        self.jobs.failed.connect(self._on_failed)
         self.spectrogram: Spectrogram | None = None
         self.status = ""
 
@@ -108,12 +114,8 @@ class SpectrogramView(QWidget):
         self.plot.getViewBox().setLimits(xMin=0, xMax=max(1, self._n))
         self.plot.setXRange(0, max(1, self._n), padding=0)
         self.status = "computing"
-        job = SpectrogramJob(recording.eeg, float(recording.fs), recording.fingerprint(), recording.eeg_name)
-        queued = Qt.ConnectionType.QueuedConnection
-        job.done.connect(self._on_done, queued)
-        job.failed.connect(self._on_failed, queued)
-        self._job = job
-        job.start(QThread.Priority.LowPriority)
+        worker = SpectrogramWorker(recording.eeg, float(recording.fs), recording.fingerprint(), recording.eeg_name)
+        self.jobs.launch(Job(worker, "spectrogram", QThread.Priority.LowPriority))
 
     def set_spectrogram(self, spec: Spectrogram) -> None:
         self.spectrogram = spec
@@ -144,32 +146,13 @@ class SpectrogramView(QWidget):
 
     # -- jobs ---------------------------------------------------------------
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel_token.cancel()
-            self._old_jobs.append(self._job)
-            self._job = None
-        self._old_jobs = [j for j in self._old_jobs if not j.wait(0)]  # let go only once ended
+        self.jobs.drop()
 
     def wait(self, ms: int = 10000) -> bool:
         """Cancel and wait for the worker threads (closing the window); True when they ended."""
-        self.cancel()
-        ok = all(j.wait(ms) for j in self._old_jobs)
-        self._old_jobs = [j for j in self._old_jobs if not j.wait(0)]  # let go only once ended
-        return ok
+        return self.jobs.wait_all(ms)
 
-    def _on_done(self, job_id: int, spec: Spectrogram) -> None:
-        if self._job is None or job_id != self._job.job_id:
-            return  # a recording no longer shown
-        self._old_jobs.append(self._job)
-        self._job = None
-        self.set_spectrogram(spec)
-
-    def _on_failed(self, job_id: int, message: str) -> None:
-        if self._job is None or job_id != self._job.job_id:
-            return
-        # Kept until its thread has ended: a QThread collected while running aborts the process.
-        self._old_jobs.append(self._job)
-        self._job = None
+    def _on_failed(self, message: str) -> None:
         self.status = f"failed: {message}"
         self._label.setText("EEG spectrum<br>(failed)", size="8pt", color="#b03a2e")
         self._label.setToolTip(f"The spectrogram could not be computed: {message}")
