@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QSizePolicy, QVBoxLa
 from sleepscope.analysis.evidence import KINDS, REM, SLOW_WAVE, SPINDLE, EpochEvidence, epoch_evidence
 from sleepscope.analysis.spectrogram import BANDS
 from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
+from sleepscope.gui.lazy_panel import LazyPanel
 from sleepscope.stages import COLORS, SCORED
 
 #: Wait this long on an epoch before running the detectors (page flips stay free).
@@ -99,13 +100,13 @@ class EvidenceJobs(CurrentJob):
         self.done.emit(result.evidence)
 
 
-class EvidencePanel(QWidget):
+class EvidencePanel(LazyPanel):
     """The current epoch's evidence; `set_epoch` asks for it, `evidenceReady` says it arrived."""
 
     evidenceReady = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(lambda: self.set_epoch(self.epoch), parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         box = QGroupBox("The model and the EEG")
@@ -142,8 +143,6 @@ class EvidencePanel(QWidget):
         self.jobs.failed.connect(self._on_failed)
         self.detectors = True
         self.epoch = 0
-        self._stale = False
-        self._active = True
         self.evidence: EpochEvidence | None = None
         self.set_recording(None)
 
@@ -182,20 +181,6 @@ class EvidencePanel(QWidget):
         self.bands.set_values(None)
         self.events_label.setText("<span style='color:#6b7480'>Looking…</span>")
         self._timer.start()
-
-    def shown(self) -> bool:
-        return self._active and self.isVisible()
-
-    def set_active(self, on: bool) -> None:
-        """Whether the technician can see the panel (a dock behind another tab is visible to Qt, not to them)."""
-        self._active = bool(on)
-        if self.shown() and self._stale:
-            self.set_epoch(self.epoch)
-
-    def showEvent(self, ev) -> None:  # noqa: N802
-        super().showEvent(ev)
-        if self.shown() and self._stale:
-            self.set_epoch(self.epoch)
 
     def refresh_model(self) -> None:
         probs = self._model_at(self.epoch) if self._recording is not None else None

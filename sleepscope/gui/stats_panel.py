@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
+from sleepscope.gui.lazy_panel import LazyPanel
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.stats import SleepStats, sleep_statistics
@@ -75,11 +76,11 @@ def agreement_html(agr: Agreement, ref_name: str, other_name: str) -> str:
             f"<th>agree</th><th>F1</th></tr>{per_stage}</table>" + cm)
 
 
-class StatsPanel(QWidget):
+class StatsPanel(LazyPanel):
     """Statistics of the current scoring and the agreement of two chosen label sets."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(lambda: self.refresh(), parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         box = QGroupBox("Sleep statistics (AASM)")
@@ -113,8 +114,6 @@ class StatsPanel(QWidget):
         self._timer.setInterval(REFRESH_DELAY_MS)
         self._timer.timeout.connect(self.refresh)
         self._scoring: Any = None
-        self._stale = False
-        self._active = True
         self.stats: SleepStats | None = None
         self.agreement: Agreement | None = None
         self.refresh()
@@ -129,20 +128,6 @@ class StatsPanel(QWidget):
         self._stale = True
         if self.shown():
             self._timer.start()
-
-    def shown(self) -> bool:
-        return self._active and self.isVisible()
-
-    def set_active(self, on: bool) -> None:
-        """Whether the technician can see the panel (a dock behind another tab is visible to Qt, not to them)."""
-        self._active = bool(on)
-        if self.shown() and self._stale:
-            self.refresh()
-
-    def showEvent(self, ev) -> None:  # noqa: N802
-        super().showEvent(ev)
-        if self.shown() and self._stale:
-            self.refresh()
 
     def _fill_choices(self, names: list[str]) -> None:
         current = [self.reference.itemText(i) for i in range(self.reference.count())]
