@@ -170,45 +170,62 @@ class _HypnogramRow:
             self.bars[s].setData(bx, np.full(len(bx), HYPNOGRAM_LEVEL[s]))
 
 
-class HypnogramView(QWidget):
-    """The night at a glance; emits `epochPicked` when the user clicks or drags in it."""
+class EpochStrip(QWidget):
+    """Rows of plots over the night's epochs (x in epochs), names in a column on their left, on white;
+    emits `epochPicked` when the user clicks or drags in a plot."""
 
     epochPicked = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None, bottom_margin: int) -> None:
         super().__init__(parent)
         self._picker = _Picker()
         self._picker.picked.connect(self._on_pick)
         self._glw = pg.GraphicsLayoutWidget()
         self._glw.setBackground("#ffffff")
         self._glw.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._glw.ci.setContentsMargins(0, 4, 0, 2)
-        self._glw.ci.setSpacing(2)
+        self._glw.ci.setContentsMargins(0, 4, 0, bottom_margin)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._glw)
+        self._font = QFont()
+        self._font.setPointSize(8)
         self._n = 0
+
+    def _add_plot(self, row: int, **axis_items: pg.AxisItem) -> pg.PlotItem:
+        """A plot in column 1 of `row`: epochs picked by click or drag, no buttons, menu or auto-range."""
+        plot = self._glw.addPlot(row=row, col=1, viewBox=EpochViewBox(self._picker), axisItems=axis_items)
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.disableAutoRange()
+        left = plot.getAxis("left")
+        left.setWidth(AXIS_PX)
+        left.setStyle(tickFont=self._font, tickLength=0)
+        left.setTextPen(pg.mkPen("#2b2f36"))
+        left.setPen(pg.mkPen("#9aa3ad"))
+        return plot
+
+    def _on_pick(self, epoch: int) -> None:
+        if self._n:
+            self.epochPicked.emit(int(np.clip(epoch, 0, self._n - 1)))
+
+
+class HypnogramView(EpochStrip):
+    """The night at a glance; emits `epochPicked` when the user clicks or drags in it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, bottom_margin=2)
+        self._glw.ci.setSpacing(2)
         self._cursor = 0
         self._axis = TimeAxis(orientation="bottom")
 
-        font = QFont()
-        font.setPointSize(8)
+        font = self._font
         self._plots: list[pg.PlotItem] = []
         self._cursors: list[pg.InfiniteLine] = []
         # YASA: the second opinion (sleepscope.scorers.YasaScorer), shown once it has scored the night.
         names = ("Confidence", "Model", "Technician", "Reference", "YASA")
         for row, name in enumerate(names):
             self._glw.addLabel(name, row=row, col=0, size="8pt", color="#2b2f36", justify="right")
-            axis = {"bottom": self._axis} if row == len(names) - 1 else {}
-            plot = self._glw.addPlot(row=row, col=1, viewBox=EpochViewBox(self._picker), axisItems=axis)
-            plot.hideButtons()
-            plot.setMenuEnabled(False)
-            plot.disableAutoRange()
-            left = plot.getAxis("left")
-            left.setWidth(AXIS_PX)
-            left.setStyle(tickFont=font, tickLength=0)
-            left.setTextPen(pg.mkPen("#2b2f36"))
-            left.setPen(pg.mkPen("#9aa3ad"))
+            plot = self._add_plot(row, **({"bottom": self._axis} if row == len(names) - 1 else {}))
             bottom = plot.getAxis("bottom")
             bottom.setStyle(tickFont=font)
             bottom.setTextPen(pg.mkPen("#2b2f36"))
@@ -391,7 +408,3 @@ class HypnogramView(QWidget):
 
     def whole_night(self) -> None:
         self._plots[0].setXRange(0, max(1, self._n), padding=0)
-
-    def _on_pick(self, epoch: int) -> None:
-        if self._n:
-            self.epochPicked.emit(int(np.clip(epoch, 0, self._n - 1)))

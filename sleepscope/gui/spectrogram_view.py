@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QThread, Qt, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QThread, Signal
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from sleepscope.analysis.spectrogram import Spectrogram, cached_spectrogram
-from sleepscope.gui.hypnogram_view import AXIS_PX, CURSOR_PEN, LABEL_PX, EpochViewBox, _Picker
+from sleepscope.gui.hypnogram_view import CURSOR_PEN, LABEL_PX, EpochStrip
 from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
 
 COLORMAP = "viridis"
@@ -56,39 +55,19 @@ class Spectrograms(CurrentJob):
         self.done.emit(result.spectrogram)
 
 
-class SpectrogramView(QWidget):
+class SpectrogramView(EpochStrip):
     """EEG power per epoch and frequency; emits `epochPicked` on a click or drag."""
 
-    epochPicked = Signal(int)
     #: emitted once the spectrogram of the shown recording is drawn.
     ready = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._picker = _Picker()
-        self._picker.picked.connect(self._on_pick)
-        self._glw = pg.GraphicsLayoutWidget()
-        self._glw.setBackground("#ffffff")
-        self._glw.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self._glw.ci.setContentsMargins(0, 4, 0, 0)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._glw)
+        super().__init__(parent, bottom_margin=0)
         self._label = self._glw.addLabel("EEG spectrum", row=0, col=0, size="8pt", color="#2b2f36",
                                          justify="right")
-        self.plot = self._glw.addPlot(row=0, col=1, viewBox=EpochViewBox(self._picker))
-        self.plot.hideButtons()
-        self.plot.setMenuEnabled(False)
-        self.plot.disableAutoRange()
+        self.plot = self._add_plot(0)
         self.plot.showAxis("bottom", False)
-        font = QFont()
-        font.setPointSize(8)
-        left = self.plot.getAxis("left")
-        left.setWidth(AXIS_PX)
-        left.setStyle(tickFont=font, tickLength=0)
-        left.setTextPen(pg.mkPen("#2b2f36"))
-        left.setPen(pg.mkPen("#9aa3ad"))
-        left.setTicks([[(0.0, "0"), (10.0, "10"), (20.0, "20"), (30.0, "Hz")]])
+        self.plot.getAxis("left").setTicks([[(0.0, "0"), (10.0, "10"), (20.0, "20"), (30.0, "Hz")]])
         self._glw.ci.layout.setColumnFixedWidth(0, LABEL_PX)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(pg.colormap.get(COLORMAP).getLookupTable(nPts=256))
@@ -99,7 +78,6 @@ class SpectrogramView(QWidget):
         self.cursor_line.setZValue(10)
         self.plot.addItem(self.cursor_line)
         self.setMinimumHeight(60)
-        self._n = 0
         self.jobs = Spectrograms(self)
         self.jobs.done.connect(self.set_spectrogram)
         self.jobs.failed.connect(self._on_failed)
@@ -156,7 +134,3 @@ class SpectrogramView(QWidget):
         self.status = f"failed: {message}"
         self._label.setText("EEG spectrum<br>(failed)", size="8pt", color="#b03a2e")
         self._label.setToolTip(f"The spectrogram could not be computed: {message}")
-
-    def _on_pick(self, epoch: int) -> None:
-        if self._n:
-            self.epochPicked.emit(int(np.clip(epoch, 0, self._n - 1)))
