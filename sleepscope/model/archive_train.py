@@ -69,17 +69,16 @@ def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
 
 
 def train_on_archive(args: argparse.Namespace) -> int:
-    from sleepscope.data.datasets import EpochDataset, SequenceDataset, build_cache
+    from sleepscope.data.datasets import SequenceDataset, build_cache
     from sleepscope.io.archive import check_archive, scan_archive, split_archive
     from sleepscope.io.hypnogram import HypnogramNotice
     from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import barrier, setup, teardown
     from sleepscope.model.network import SleepStager
-    from sleepscope.model.train import TrainConfig, inverse_frequency_weights, train
-    from sleepscope.model.train_commands import _interruptible, _interrupted
+    from sleepscope.model.train_commands import _interrupted, _train_config, _train_on_cache, _training_metrics
     from sleepscope.paths import user_data_dir
-    from sleepscope.tasks import Cancelled, TqdmProgress
+    from sleepscope.tasks import TqdmProgress
 
     if args.val_subjects is not None or args.test_subjects is not None or args.test:
         raise SleepScopeError("--recordings makes its own split by subject: leave out --val-subjects, "
@@ -131,23 +130,14 @@ def train_on_archive(args: argparse.Namespace) -> int:
         if len(train_data) == 0:
             raise SleepScopeError(f"the training nights hold no scored sequence of {seq_len} epochs: score more "
                                   "of them, or give more nights")
-        val_data = SequenceDataset(cache, val_n, seq_len=seq_len) if val_n else None
-        weights = inverse_frequency_weights(EpochDataset(cache, train_n).labels) if args.class_weights else None
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                          max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
-                          checkpoint_every=args.checkpoint_every)
-        try:
-            with _interruptible(info) as cancel, \
-                    TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
-                result = train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
-                               resume=args.resume, info=info, progress=bar, cancel=cancel)
-        except Cancelled:
+        cfg = _train_config(args)
+        result = _train_on_cache(model, cache, train_data, train_n, val_n, seq_len, cfg, args, info)
+        if result is None:
             return _interrupted(args.out)
         if info.is_main:
             metrics: dict = {"archive": [str(f.resolve()) for f in folders], "split_by": split.by,
                              "train_nights": [n.name for n in train_n], "validation_nights": [n.name for n in val_n],
-                             "steps": result.steps, "epochs": result.epochs, "best_epoch": result.best_epoch,
-                             "stopped_early": result.stopped_early,
+                             **_training_metrics(result),
                              "refused": [{"recording": str(p.recording), "why": w} for p, w in checked.refused]}
             if result.validation is not None:
                 metrics["validation"] = result.validation

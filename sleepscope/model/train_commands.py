@@ -155,6 +155,39 @@ def _interruptible(info) -> Iterator:
         signal.signal(signal.SIGINT, previous)
 
 
+def _train_config(args, **config):
+    """The command's training options as a TrainConfig (`config`: further fields)."""
+    from sleepscope.model.train import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                       max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
+                       checkpoint_every=args.checkpoint_every, **config)
+
+
+def _train_on_cache(model, cache: Path, train_data, train_nights, val_nights, seq_len: int, cfg, args, info):
+    """Train `model` on `train_data` (sequences of the cached `train_nights`), validated on `val_nights`;
+    None when Ctrl-C stopped it."""
+    from sleepscope.data.datasets import EpochDataset, SequenceDataset
+    from sleepscope.model.train import inverse_frequency_weights, train
+    from sleepscope.tasks import Cancelled, TqdmProgress
+
+    val_data = SequenceDataset(cache, val_nights, seq_len=seq_len) if val_nights else None
+    weights = inverse_frequency_weights(EpochDataset(cache, train_nights).labels) if args.class_weights else None
+    try:
+        with _interruptible(info) as cancel, \
+                TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
+            return train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
+                         resume=args.resume, info=info, progress=bar, cancel=cancel)
+    except Cancelled:
+        return None
+
+
+def _training_metrics(result) -> dict:
+    """How the run went, as written into the model card's metrics."""
+    return {"steps": result.steps, "epochs": result.epochs, "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early}
+
+
 def _interrupted(out: Path) -> int:
     from sleepscope.model.train_state import state_paths
 
@@ -236,13 +269,12 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from sleepscope.data.cohorts import PAPER_SPLIT, SLEEP_EDF_20_SUBJECTS, nights_of, scan_sleep_cassette
-    from sleepscope.data.datasets import EpochDataset, SequenceDataset
+    from sleepscope.data.datasets import SequenceDataset
     from sleepscope.model.checkpoint import ModelCard, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.network import SleepStager, with_normalisation
-    from sleepscope.model.train import TrainConfig, evaluate, inverse_frequency_weights, metrics_dict, train
-    from sleepscope.tasks import Cancelled, TqdmProgress
+    from sleepscope.model.train import evaluate, metrics_dict
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
         _positive(name, getattr(args, name[2:].replace("-", "_")))
@@ -298,22 +330,13 @@ def _train(args: argparse.Namespace) -> int:
                                                                           else f"labelled-{norm}"),
                                info, args.quiet, normalisation=norm)
         train_data = SequenceDataset(cache, train_nights, seq_len=seq_len, stride=seq_len)
-        val_data = SequenceDataset(cache, val_nights, seq_len=seq_len) if val_nights else None
-        weights = inverse_frequency_weights(EpochDataset(cache, train_nights).labels) if args.class_weights else None
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                          max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
-                          checkpoint_every=args.checkpoint_every, channel_dropout=args.channel_dropout)
-        try:
-            with _interruptible(info) as cancel, \
-                    TqdmProgress("training", disable=args.quiet or not info.is_main) as bar:
-                result = train(model, train_data, val_data, cfg, class_weights=weights, state_path=args.out,
-                               resume=args.resume, info=info, progress=bar, cancel=cancel)
-        except Cancelled:
+        cfg = _train_config(args, channel_dropout=args.channel_dropout)
+        result = _train_on_cache(model, cache, train_data, train_nights, val_nights, seq_len, cfg, args, info)
+        if result is None:
             return _interrupted(args.out)
         if info.is_main:
             metrics: dict = {"train_subjects": train_subjects, "validation_subjects": val_subjects,
-                             "steps": result.steps, "epochs": result.epochs, "best_epoch": result.best_epoch,
-                             "stopped_early": result.stopped_early}
+                             **_training_metrics(result)}
             if result.validation is not None:
                 metrics["validation"] = result.validation
             if test_nights:
