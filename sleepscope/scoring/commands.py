@@ -6,14 +6,21 @@ import argparse
 from pathlib import Path
 
 
+def scoring_file_command(subparsers: argparse._SubParsersAction, name: str, help: str,
+                         description: str) -> argparse.ArgumentParser:
+    """A subcommand whose first argument is a scoring file (SCORING_FILE)."""
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
+    return p
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "export", help="export a scoring file's labels (EDF+, CSV), its events or its sleep statistics",
+    p = scoring_file_command(
+        subparsers, "export", help="export a scoring file's labels (EDF+, CSV), its events or its sleep statistics",
         description="Export the technician's labels of a scoring file as Sleep-EDF-style EDF+ annotations "
                     "(with the events, notes and lights markers), as CSV (with provenance and model confidence), "
                     "the events, notes and lights markers as CSV, or a sleep-statistics summary.",
     )
-    p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
     p.add_argument("--format", choices=("edf", "csv", "events", "stats"), required=True)
     p.add_argument("--out", type=Path, default=None,
                    help="output file (default: beside the scoring file; stats: printed when not given)")
@@ -22,12 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lights-on", default=None, help="stats: epoch number or clock time (default: the lights-on marker, else the end)")
     p.set_defaults(func=_export)
 
-    q = subparsers.add_parser(
-        "import", help="import a hypnogram into a scoring file as a named scorer's labels",
+    q = scoring_file_command(
+        subparsers, "import", help="import a hypnogram into a scoring file as a named scorer's labels",
         description="Read a hypnogram (EDF+ annotations, NSRR or Profusion XML, CSV/TSV, or one stage per line) into a scoring file as the "
                     "label set of a named scorer; --apply also makes them the technician's starting labels.",
     )
-    q.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
     q.add_argument("hypnogram", type=Path, metavar="HYPNOGRAM")
     q.add_argument("--scorer", default=None, help="name of the label set (default: the hypnogram's file name)")
     q.add_argument("--apply", action="store_true",

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sleepscope.scoring.commands import scoring_file_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "report", help="write a scoring report (PDF or HTML) of a scoring file",
+    p = scoring_file_command(
+        subparsers, "report", help="write a scoring report (PDF or HTML) of a scoring file",
         description="Write a night's report: recording identity, scorers and sign-off, hypnogram, AASM sleep "
                     "statistics, agreement with the model and imported scorers, and notes. "
                     "The format follows the suffix of --out (.pdf or .html).",
     )
-    p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
     p.add_argument("--out", type=Path, default=None, metavar="REPORT",
                    help="REPORT.pdf or REPORT.html (default: <recording>.report.pdf beside the scoring file)")
     p.set_defaults(func=_report)
