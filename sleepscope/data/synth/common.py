@@ -29,6 +29,11 @@ def loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def person(rng: np.random.Generator, ages: tuple[int, int]) -> dict[str, Any]:
+    """A subject's age (years, `ages` half-open) and sex, drawn in that order."""
+    return {"age": int(rng.integers(*ages)), "sex": "F" if rng.random() < 0.5 else "M"}
+
+
 def jitter(base: Any, rng: np.random.Generator, sigmas: Mapping[str, float]) -> dict[str, float]:
     """Each named parameter of `base` times a log-normal factor (sigma per name), drawn in order."""
     return {name: getattr(base, name) * float(np.exp(rng.normal(0.0, s))) for name, s in sigmas.items()}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from sleepscope.data.synth.common import jitter, keyed_rng, keyed_seed, loguniform
+from sleepscope.data.synth.common import jitter, keyed_rng, keyed_seed, loguniform, person
 
 # Distinct spawn keys so that subject, night and signal streams never overlap.
 _SUBJECT_KEY = 0x5B7
@@ -118,8 +118,7 @@ def subject_params(seed: int, subject: int) -> SubjectParams:
         pops_per_hour=loguniform(rng, 0.5, 12.0),
         movements_per_hour=loguniform(rng, 4.0, 20.0),
         transition_s=float(rng.uniform(2.0, 6.0)),
-        age=int(rng.integers(25, 102)),
-        sex="F" if rng.random() < 0.5 else "M",
+        **person(rng, ages=(25, 102)),
     )
 
 

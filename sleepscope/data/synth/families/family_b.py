@@ -43,7 +43,7 @@ from scipy import signal
 from scipy.special import ndtri
 
 from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
-                                          night_start, night_variant)
+                                          night_start, night_variant, person)
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -102,8 +102,7 @@ class SubjectB:
 def subject_params(seed: int, subject: int) -> SubjectB:
     rng = keyed_rng(seed, _SUBJECT_KEY, subject)
     return SubjectB(
-        age=int(rng.integers(20, 95)),
-        sex="F" if rng.random() < 0.5 else "M",
+        **person(rng, ages=(20, 95)),
         background_uv=loguniform(rng, 4.0, 8.5),
         alpha_hz=float(rng.uniform(8.5, 11.5)),
         alpha_uv=1.5 if rng.random() < 0.07 else loguniform(rng, 3.5, 13.0),

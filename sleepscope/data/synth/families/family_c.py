@@ -38,7 +38,7 @@ import numpy as np
 from scipy import signal
 
 from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
-                                          night_start, night_variant)
+                                          night_start, night_variant, person)
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -100,8 +100,7 @@ class SubjectC:
 def subject_params(seed: int, subject: int) -> SubjectC:
     rng = keyed_rng(seed, _SUBJECT_KEY, subject)
     return SubjectC(
-        age=int(rng.integers(22, 90)),
-        sex="F" if rng.random() < 0.5 else "M",
+        **person(rng, ages=(22, 90)),
         background_uv=loguniform(rng, 3.0, 7.0),
         alpha_hz=float(np.clip(rng.normal(10.0, 0.8), 8.2, 12.0)),
         alpha_uv=1.0 if rng.random() < 0.08 else loguniform(rng, 4.0, 12.0),
