@@ -46,7 +46,7 @@ class SpectrogramWorker(JobWorker):
         return f"{type(exc).__name__}: {exc}"  # the display is a convenience: one line under its label
 
 
-class Spectrograms(CurrentJob):
+class SpectrogramJobs(CurrentJob):
     """The spectrogram job of the shown recording; an answer for one no longer shown is dropped."""
 
     done = Signal(object)  # Spectrogram
@@ -78,7 +78,7 @@ class SpectrogramView(EpochStrip):
         self.cursor_line.setZValue(10)
         self.plot.addItem(self.cursor_line)
         self.setMinimumHeight(60)
-        self.jobs = Spectrograms(self)
+        self.jobs = SpectrogramJobs(self)
         self.jobs.done.connect(self.set_spectrogram)
         self.jobs.failed.connect(self._on_failed)
         self.spectrogram: Spectrogram | None = None
