@@ -159,7 +159,7 @@ def test_finetune_child_and_parent_on_same_heldout(tmp_path, one_thread):
     before = {k: v.clone() for k, v in parent.state_dict().items()}
     cs = correction_set(n=160)
     events = []
-    res = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=2, lr=1e-3, patience=5),
+    res = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=2, lr=1e-3, patience=5, min_steps=0),
                    events=events.append)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "parent" and kinds.count("epoch") == 2 and kinds.count("step") >= 2

@@ -268,10 +268,13 @@ class FineTuneDialog(ProcessDialog):
         if passes is not None:
             kept = f"Ran {passes} of at most {asked} passes" + (" (stopped early: the held-out macro-F1 stopped "
                                                                "improving)" if ft.get("stopped_early") else "")
+            if passes > asked:  # few corrections: fine-tuning makes at least min_steps optimiser steps
+                kept = f"Ran {passes} passes ({ft.get('steps')} optimiser steps, the fewest it makes)"
             if isinstance(best, int) and best >= 0:
                 kept += f"; kept the weights of pass {best + 1}, the best on the epochs held out to choose it."
             else:
-                kept += "; kept the weights of the last pass."
+                kept += "; kept the weights of the last pass" + (
+                    " (too few held-out epochs to choose another)" if ft.get("chose_pass") is False else "") + "."
         note = (f" — : no held-out epoch of {', '.join(absent)}, so no F1 (macro-F1 averages the stages present)."
                 if absent else "")
 

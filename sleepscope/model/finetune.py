@@ -15,6 +15,14 @@ The loop itself is :func:`sleepscope.model.train.train` (Adam, early stopping
 on the selection part's macro-F1, best weights kept), followed through its
 step and validation hooks; this module feeds it sequences built from the
 correction arrays in memory.
+
+The budget is passes over the corrections, but never fewer than
+``min_steps`` optimiser steps: a few hundred corrected epochs make one or
+two steps a pass, and ten such steps leave the parent as it was. Early
+stopping never ends a run before ``min_steps``, and a selection part under
+:data:`MIN_SELECT_EPOCHS` epochs chooses nothing (its macro-F1 jumps by
+whole epochs between passes, so "the best pass" would be the luckiest one):
+the run's last weights are kept and the card says so.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ Events = Callable[[dict], None]
 
 #: fewest labelled epochs worth fine-tuning on (below this the held-out part says nothing)
 MIN_EPOCHS = 40
+#: fewest selection epochs that may choose the kept pass; below it the last pass is kept
+MIN_SELECT_EPOCHS = 100
 
 
 @dataclass
@@ -56,12 +66,16 @@ class FineTuneOptions:
     seq_len: int | None = None  # epochs per sequence (default: the model's L)
     block_epochs: int | None = None  # held-out unit (default: seq_len)
     guard_epochs: int = 1  # training epochs dropped beside each held-out block
-    patience: int = 3
+    patience: int = 3  # validations without improvement before stopping (never before min_steps)
+    #: fewest optimiser steps, however few the corrections (a pass of 100 epochs is one step)
+    min_steps: int = 40
     class_weights: bool = False  # inverse stage frequency in the loss
     max_steps: int | None = None
     seed: int = 0
     #: loss weight of a pseudo-labelled epoch (sleepscope.model.pseudo_labels) against a technician's 1
     pseudo_weight: float = 0.5
+    #: pseudo-labels stage-balanced (sleepscope.model.pseudo_labels.balanced) and weighted by inverse stage frequency
+    pseudo_balance: bool = False
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -74,6 +88,8 @@ class FineTuneOptions:
             raise SleepScopeError("batch size and sequence length must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
             raise SleepScopeError("max steps must be at least 1")
+        if self.min_steps < 0:
+            raise SleepScopeError(f"the fewest optimiser steps must be 0 or more, not {self.min_steps}")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
 
@@ -272,17 +288,25 @@ class CorrectionSequences(Dataset):
 
 
 class Weighted(Dataset):
-    """Items (x, y, w) of a sequence dataset, every epoch of it weighing `weight` in the loss."""
+    """Items (x, y, w) of a sequence dataset, every epoch of it weighing `weight` in the loss.
 
-    def __init__(self, data: Dataset, weight: float) -> None:
-        self.data, self.weight = data, float(weight)
+    With `per_epoch` (one weight per epoch of the CorrectionSet behind a CorrectionSequences), each epoch
+    weighs `weight` times its own weight.
+    """
+
+    def __init__(self, data: Dataset, weight: float, per_epoch: np.ndarray | None = None) -> None:
+        self.data, self.weight, self.per_epoch = data, float(weight), per_epoch
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, i: int):
         x, y = self.data[i]
-        return x, y, torch.full(y.shape, self.weight, dtype=torch.float32)
+        w = torch.full(y.shape, self.weight, dtype=torch.float32)
+        if self.per_epoch is not None:
+            idx = self.data.items[i][0]
+            w[: idx.size] *= torch.from_numpy(np.asarray(self.per_epoch[idx], np.float32))
+        return x, y, w
 
 
 def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.device,
@@ -361,25 +385,53 @@ def finetune(
     child = copy.deepcopy(parent)
     child.encoder_only = False  # labels make a site pre-trained encoder a stager again
     n_pseudo = len(pseudo) if pseudo is not None else 0
+    per_epoch = None
+    if n_pseudo and opts.pseudo_balance:
+        from sleepscope.model.pseudo_labels import balanced, stage_weights
+
+        pseudo = balanced(pseudo, seq_len, opts.seed)
+        n_pseudo = len(pseudo)
+        per_epoch = stage_weights(pseudo.y)
     if n_pseudo:
         pseudo_data = CorrectionSequences(pseudo, contiguous_runs(pseudo), seq_len)
-        train_data = ConcatDataset([Weighted(train_data, 1.0), Weighted(pseudo_data, opts.pseudo_weight)])
-    cfg = TrainConfig(epochs=opts.epochs, batch_size=opts.batch_size, lr=opts.lr, patience=opts.patience,
+        train_data = ConcatDataset([Weighted(train_data, 1.0), Weighted(pseudo_data, opts.pseudo_weight, per_epoch)])
+    steps_per_pass = math.ceil(math.ceil(len(train_data) / info.world_size) / opts.batch_size)
+    passes = max(opts.epochs, math.ceil(opts.min_steps / max(steps_per_pass, 1)))
+    warmup = min(opts.min_steps, passes * steps_per_pass, opts.max_steps or opts.min_steps)
+    chooses = split.select.size >= MIN_SELECT_EPOCHS
+    # Validate about once a pass, but not every step when a pass is a step or two (the plot stays readable).
+    val_every = None if steps_per_pass * 4 >= opts.min_steps else max(1, opts.min_steps // 4)
+    # Patience is applied here (on_validation), so that it never stops a run before `warmup` steps.
+    cfg = TrainConfig(epochs=passes, batch_size=opts.batch_size, lr=opts.lr, patience=None, val_every=val_every,
                       max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
+    last: dict = {}
+    stopped = []
 
     def on_step(e: StepEvent) -> None:
         if events is not None and main:
             events({"event": "step", "step": e.step, "total": e.total, "loss": e.loss})
+        if not chooses and e.step == e.total:
+            last.update({k: v.detach().clone() for k, v in child.state_dict().items()})
 
-    def on_validation(v: ValidationEvent) -> None:
+    def on_validation(v: ValidationEvent) -> bool:
         if events is not None and main:
             events({"event": "epoch", "epoch": v.epoch + 1, "val_macro_f1": v.metrics["macro_f1"],
                     "val_accuracy": v.metrics.get("accuracy", math.nan), "val_kappa": v.metrics.get("kappa", math.nan)})
+        if chooses and v.bad >= opts.patience and v.step >= warmup:
+            stopped.append(v.step)
+        return bool(stopped)
 
     result = train(child, train_data, select_data, cfg, class_weights=weights, on_step=on_step,
                    on_validation=on_validation, info=info, progress=progress, cancel=cancel)
     check(cancel)
+    best_epoch, selection = result.best_epoch, result.validation
+    if not chooses:
+        # Too few selection epochs to choose a pass: the last one is kept, and scored there like the parent.
+        if last:
+            child.load_state_dict(last)
+        best_epoch = -1
+        selection = _evaluate(child, select_data, device, cancel) if main else {}
 
     child_report = _evaluate(child, report_data, device, cancel) if main else {}
     seconds = time.perf_counter() - started
@@ -390,18 +442,20 @@ def finetune(
         # Reported epochs: held out, and not used to choose the kept pass.
         "heldout": {"child": child_report, "parent": parent_report, "n_epochs": int(split.report.size)},
         # The epochs that chose the kept pass: the child's figure here is optimistic by construction.
-        "selection": {"child": result.validation, "parent": parent_select, "n_epochs": int(split.select.size)},
+        "selection": {"child": selection, "parent": parent_select, "n_epochs": int(split.select.size)},
         "finetune": {
             "n_corrections": len(corrections), "n_train": int(split.train.size),
             "n_heldout": int(split.heldout.size), "n_select": int(split.select.size),
             "n_report": int(split.report.size), "n_guard_dropped": split.dropped, "recordings": n_rec,
             "per_stage": corrections.counts_per_stage(), "per_source": per_source,
-            "epochs": result.epochs, "steps": result.steps, "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early, "lr": opts.lr, "batch_size": opts.batch_size,
+            "epochs": result.epochs, "steps": result.steps, "best_epoch": best_epoch,
+            "stopped_early": bool(stopped), "min_steps": opts.min_steps, "passes_asked": opts.epochs,
+            "chose_pass": chooses, "lr": opts.lr, "batch_size": opts.batch_size,
             "seq_len": seq_len, "holdout": opts.holdout, "block_epochs": block, "guard_epochs": opts.guard_epochs,
             "freeze_encoders": opts.freeze_encoders, "class_weights": opts.class_weights, "seed": opts.seed,
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
+            "pseudo_balance": bool(n_pseudo and opts.pseudo_balance),
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
@@ -414,11 +468,14 @@ def finetune(
               f"{split.train.size} trained on, {split.heldout.size} held out ({split.select.size} to choose the "
               f"kept pass, {split.report.size} to report); from parent {parent_card.version}"),
         metrics=metrics,
-        notes=(f"fine-tuned from {parent_card.version}: Adam lr {opts.lr}, {result.epochs} passes, best pass "
-               f"{result.best_epoch + 1}" + (", encoders frozen" if opts.freeze_encoders else "")
+        notes=(f"fine-tuned from {parent_card.version}: Adam lr {opts.lr}, {result.epochs} passes ({result.steps} "
+               "steps), " + (f"best pass {best_epoch + 1}" if chooses else "last pass kept")
+               + (", encoders frozen" if opts.freeze_encoders else "")
                + (", class weights" if opts.class_weights else "")
-               + f". The kept pass was chosen on {split.select.size} held-out epochs; the held-out figures are "
-               f"on {split.report.size} others that chose nothing."),
+               + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
+                  f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
+                  f"{MIN_SELECT_EPOCHS}), so the last pass was kept")
+               + f"; the held-out figures are on {split.report.size} others that chose nothing."),
     )
     path = None
     if out is not None and info.is_main:
@@ -438,4 +495,4 @@ def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:
 
 
 __all__ = ["FineTuneOptions", "FineTuneResult", "Split", "CorrectionSequences", "finetune", "split_heldout",
-           "contiguous_runs", "data_identity", "stage_f1_table", "Cancelled", "MIN_EPOCHS"]
+           "contiguous_runs", "data_identity", "stage_f1_table", "Cancelled", "MIN_EPOCHS", "MIN_SELECT_EPOCHS"]

@@ -9,6 +9,13 @@ stage, so the agreed epochs are mostly right, but not always: they are their
 own label source (``source == "pseudo"``), weighed below a technician's label
 in fine-tuning (`FineTuneOptions.pseudo_weight`), never held out to judge a
 model and never written to a scoring file as a technician's label.
+
+The agreed epochs are mostly the easy ones (wake, N2, REM): N1 and N3, the
+stages a new lab most needs, are rare among them. :func:`balanced` keeps
+stretches of agreed epochs so that no stage has more than a few times the
+rarest stage's epochs, and :func:`stage_weights` weighs the kept epochs by
+inverse stage frequency (capped), so that the pseudo-labels do not teach the
+model to prefer the common stages.
 """
 
 from __future__ import annotations
@@ -27,6 +34,12 @@ from sleepscope.tasks import CancelToken, Progress, check, report
 PSEUDO_SOURCE = "pseudo"
 #: the lowest probability each opinion must give the agreed stage
 DEFAULT_THRESHOLD = 0.8
+#: balanced(): a stage keeps at most this many times the rarest present stage's epochs ...
+BALANCE_RATIO = 4
+#: ... but never fewer than this many (a handful of agreed N1 epochs must not empty the set)
+BALANCE_FLOOR = 200
+#: stage_weights(): no pseudo-labelled epoch weighs more than this many times the mean
+MAX_STAGE_WEIGHT = 3.0
 
 
 def agreed(probs_a: np.ndarray, probs_b: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
@@ -118,6 +131,53 @@ def from_predictions(x: np.ndarray, probs_a: np.ndarray, probs_b: np.ndarray, na
     return CorrectionSet(np.asarray(x)[idx].astype(np.float32, copy=False),
                          np.asarray(probs_a)[idx].argmax(1).astype(np.int64), np.full(n, name).astype(str),
                          idx.astype(np.int64), np.full(n, PSEUDO_SOURCE).astype(str), {name: name})
+
+
+def balanced(pseudo: CorrectionSet, stretch: int = 20, seed: int = 0) -> CorrectionSet:
+    """A stage-balanced subset of a pseudo-label set, in stretches of up to `stretch` consecutive epochs.
+
+    Stretches holding the rarest stages are taken first; a stretch is taken
+    while every stage in it is still under its cap (BALANCE_RATIO times the
+    rarest present stage, at least BALANCE_FLOOR), so rare stages keep all
+    their epochs and the common ones are cut down. Stretches keep the
+    sequence context fine-tuning trains on.
+    """
+    from sleepscope.model.finetune import contiguous_runs
+    from sleepscope.stages import N_CLASSES
+
+    if not len(pseudo):
+        return pseudo
+    chunks = [r[i : i + stretch] for r in contiguous_runs(pseudo) for i in range(0, r.size, stretch)]
+    counts = np.stack([np.bincount(pseudo.y[c], minlength=N_CLASSES)[:N_CLASSES] for c in chunks])
+    total = counts.sum(0)
+    cap = max(BALANCE_RATIO * int(total[total > 0].min()), BALANCE_FLOOR)
+    rarity = np.array([total[c > 0].min() for c in counts])
+    order = np.lexsort((np.random.default_rng(seed).random(len(chunks)), rarity))
+    have = np.zeros(N_CLASSES, np.int64)
+    keep = []
+    for i in order:
+        if np.all(have[counts[i] > 0] < cap):
+            keep.append(chunks[i])
+            have += counts[i]
+    idx = np.sort(np.concatenate(keep))
+    return CorrectionSet(pseudo.x[idx], pseudo.y[idx], pseudo.fingerprint[idx], pseudo.epoch[idx],
+                         pseudo.source[idx], dict(pseudo.recording_files), list(pseudo.skipped))
+
+
+def stage_weights(labels: np.ndarray) -> np.ndarray:
+    """Per epoch: inverse frequency of its stage among `labels`, mean 1; a rare stage's weight is capped
+    (at MAX_STAGE_WEIGHT times the mean before the final rescaling), so a few agreed epochs, wrong or
+    not, cannot outweigh the rest."""
+    from sleepscope.stages import N_CLASSES
+
+    y = np.asarray(labels, np.int64)
+    if y.size == 0:
+        return np.zeros(0, np.float32)
+    counts = np.bincount(y, minlength=N_CLASSES).astype(np.float64)
+    w = 1.0 / counts[y]
+    w = w / w.mean()
+    w = np.minimum(w, MAX_STAGE_WEIGHT)
+    return (w / w.mean()).astype(np.float32)
 
 
 def merge(sets: Sequence[CorrectionSet]) -> CorrectionSet:

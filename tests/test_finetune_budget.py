@@ -1,0 +1,73 @@
+"""Fine-tuning's budget on few corrections: at least `min_steps` optimiser steps, and no pass chosen on a
+selection part too small to tell passes apart.
+
+The defect this guards: the budget was passes only, so 100 corrected epochs (four sequences, one step a
+pass) got a handful of steps, and the kept pass was chosen on the ~10 selection epochs, where the first
+pass always ties with the best: the "fine-tuned" child was the parent after one step.
+"""
+
+import dataclasses
+
+import pytest
+import torch
+
+from sleepscope.model.checkpoint import ModelCard
+from sleepscope.model.config import get_config
+from sleepscope.model.finetune import MIN_SELECT_EPOCHS, FineTuneOptions, finetune
+from sleepscope.model.network import SleepStager
+from test_finetune import correction_set
+
+
+@pytest.fixture
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _parent() -> tuple[SleepStager, ModelCard]:
+    torch.manual_seed(0)
+    # tiny widths behind the default model's input stem: a step costs a sixth of plain tiny's
+    m = SleepStager(dataclasses.replace(get_config("tiny"), stem_stride=2, stem_kernel=15, stem_pool=10,
+                                        pools=(5, 3, 2)))
+    return m, ModelCard(config=m.config, version="parent")
+
+
+def _weights(m: SleepStager) -> dict:
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def test_a_hundred_corrections_get_min_steps_and_keep_the_last_pass(one_thread):
+    parent, card = _parent()
+    cs = correction_set(n=100)
+    steps = []
+    res = finetune(parent, card, cs, None, FineTuneOptions(seed=0), events=lambda e: steps.append(e)
+                   if e["event"] == "step" else None)
+    ft = res.card.metrics["finetune"]
+    assert res.split.select.size < MIN_SELECT_EPOCHS
+    assert ft["steps"] >= FineTuneOptions().min_steps and len(steps) == ft["steps"]
+    assert ft["best_epoch"] == -1 and not ft["chose_pass"] and "last pass kept" in res.card.notes
+    # Control: the same corrections and passes without the floor make a handful of steps.
+    ctrl = finetune(parent, card, cs, None, FineTuneOptions(seed=0, min_steps=0)).card.metrics["finetune"]
+    assert ctrl["steps"] <= ctrl["passes_asked"] < ft["steps"]
+    # The kept weights are the last step's: the same run cut one step short keeps other weights
+    # (a pass chosen on the selection part would be the same early pass in both).
+    short = finetune(parent, card, cs, None, FineTuneOptions(seed=0, max_steps=ft["steps"] - 1))
+    w, ws = _weights(res.model), _weights(short.model)
+    assert not all(torch.equal(w[k], ws[k]) for k in w)
+
+
+def test_enough_selection_epochs_choose_the_pass_and_patience_waits_for_min_steps(one_thread):
+    parent, card = _parent()
+    cs = correction_set(n=500)
+    opts = FineTuneOptions(seed=0, epochs=1, holdout=0.5, patience=1, min_steps=20)
+    res = finetune(parent, card, cs, None, opts)
+    ft = res.card.metrics["finetune"]
+    assert res.split.select.size >= MIN_SELECT_EPOCHS and ft["chose_pass"] and ft["best_epoch"] >= 0
+    # One pass asked, but fewer steps than min_steps in it: the run goes on to min_steps at least.
+    per_pass = ft["steps"] / ft["epochs"]
+    assert per_pass < 20 <= ft["steps"]
+    # patience 1 may stop it after min_steps, never before
+    hist = res.history
+    assert all(h["step"] <= ft["steps"] for h in hist) and (not ft["stopped_early"] or hist[-1]["step"] >= 20)
