@@ -5,8 +5,8 @@ and the end signals (finished / errored / aborted, napari's names); its
 `work()` does the job. `Job` pairs it with a QThread that quits when it
 ends. `CurrentJob` lives on the GUI thread: a new job drops
 (cancels) the current one, and only the current job's signals are passed on,
-so a dropped job's answer is never delivered. The recording loader
-(loader.py) and the pre-scoring (prescore.py, workers.py) are built on these.
+so a dropped job's answer is never delivered. The recording loader,
+pre-scoring, second opinion, spectrogram and evidence panel are built on these.
 """
 
 from __future__ import annotations
