@@ -178,6 +178,19 @@ def test_cli_train_on_archive_reports_child_against_parent(archive, tmp_path, ca
     assert json.dumps(card.metrics)  # plain data
 
 
+def test_cli_train_on_archive_applies_channel_dropout(archive, tmp_path, monkeypatch):
+    from sleepscope.cli import main
+    from sleepscope.model import train as train_module
+
+    seen = []
+    real = train_module.train
+    monkeypatch.setattr(train_module, "train", lambda *a, **k: seen.append(a[3]) or real(*a, **k))
+    rc = main(["train", "--recordings", str(archive), "--config", "tiny", "--out", str(tmp_path / "child"),
+               "--max-steps", "1", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet",
+               "--channel-dropout", "0.4"])
+    assert rc == 0 and [c.channel_dropout for c in seen] == [0.4]
+
+
 def test_cli_train_on_one_subject_exits_2(tmp_path, capsys):
     from sleepscope.cli import main
 

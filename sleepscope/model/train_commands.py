@@ -159,9 +159,11 @@ def _train_config(args, **config):
     """The command's training options as a TrainConfig (`config`: further fields)."""
     from sleepscope.model.train import TrainConfig
 
+    if not 0.0 <= args.channel_dropout <= 1.0:
+        raise SleepScopeError(f"--channel-dropout {args.channel_dropout}: give a share between 0 and 1")
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                        max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
-                       checkpoint_every=args.checkpoint_every, **config)
+                       checkpoint_every=args.checkpoint_every, channel_dropout=args.channel_dropout, **config)
 
 
 def _train_on_cache(model, cache: Path, train_data, train_nights, val_nights, seq_len: int, cfg, args, info):
@@ -314,8 +316,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.normalisation and args.normalisation != model.config.normalisation:
         # the weights do not depend on it: the --init weights start the other normalisation
         model = with_normalisation(model, args.normalisation)
-    if not 0.0 <= args.channel_dropout <= 1.0:
-        raise SleepScopeError(f"--channel-dropout {args.channel_dropout}: give a share between 0 and 1")
     seq_len = args.seq_len or model.config.seq_len
 
     # One cache for Sleep-EDF-20 (and any other subject asked): training runs
@@ -330,7 +330,7 @@ def _train(args: argparse.Namespace) -> int:
                                                                           else f"labelled-{norm}"),
                                info, args.quiet, normalisation=norm)
         train_data = SequenceDataset(cache, train_nights, seq_len=seq_len, stride=seq_len)
-        cfg = _train_config(args, channel_dropout=args.channel_dropout)
+        cfg = _train_config(args)
         result = _train_on_cache(model, cache, train_data, train_nights, val_nights, seq_len, cfg, args, info)
         if result is None:
             return _interrupted(args.out)
