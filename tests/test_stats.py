@@ -87,3 +87,70 @@ def test_real_night_waso_identity():
     hyp = rng.integers(0, 5, size=500)
     s = sleep_statistics(hyp)
     assert s.waso_min == pytest.approx(s.tib_min - s.sol_min - s.tst_min)
+
+
+# ---- epochs without signal (gaps of an EDF+D recording)
+from sleepscope.scoring.stats import partial_scoring_warning  # noqa: E402
+
+G = True
+#        0  1  2   3   4  5  6  7   8   9  10 11
+GAP_HYP = [W, W, N2, N2, U, U, U, W, N2, N3, R, W]
+GAP_MASK = [0, 0, 0, 0, G, G, G, 0, 0, 0, 0, 0]
+
+
+def test_gap_epochs_are_no_signal_not_unscored():
+    s = sleep_statistics(GAP_HYP, no_signal=GAP_MASK)
+    assert s.no_signal_min == pytest.approx(1.5)      # epochs 4-6
+    assert s.unscored_min == 0
+    assert s.tib_min == pytest.approx(6.0)            # lights off to on is clock time: the gap stays in TIB
+    assert s.tst_min == pytest.approx(2.5)            # 2, 3, 8, 9, 10
+    assert s.sol_min == pytest.approx(1.0)
+    assert s.waso_min == pytest.approx(1.0)           # 7 and 11; the gap is neither sleep nor wake
+    assert s.n_awakenings == 2                        # [7], [11]
+    assert s.n_stage_shifts == 6                      # W W N2 N2 W N2 N3 R W (the gap skipped)
+    assert partial_scoring_warning(GAP_HYP, no_signal=GAP_MASK) is None
+    # The control: the same labels without the mask give the old figures, gap time as unscored, and a warning.
+    old = sleep_statistics(GAP_HYP)
+    assert old.unscored_min == pytest.approx(1.5) and old.no_signal_min == 0
+    assert (old.tib_min, old.tst_min, old.waso_min, old.n_awakenings, old.n_stage_shifts) == \
+        (s.tib_min, s.tst_min, s.waso_min, s.n_awakenings, s.n_stage_shifts)
+    assert "Partly scored: 9 of 12 epochs" in partial_scoring_warning(GAP_HYP)
+
+
+def test_partial_warning_counts_only_epochs_with_signal():
+    hyp = list(GAP_HYP)
+    hyp[8] = U                                        # one recorded epoch left unscored
+    warning = partial_scoring_warning(hyp, no_signal=GAP_MASK)
+    assert "Partly scored: 8 of 9 epochs are scored (3 epochs without signal left out)" in warning
+    s = sleep_statistics(hyp, no_signal=GAP_MASK)
+    assert s.unscored_min == pytest.approx(0.5) and s.no_signal_min == pytest.approx(1.5)
+    # Within lights off..on only: the gap before lights off is not counted.
+    assert partial_scoring_warning(hyp, lights_off=7, no_signal=GAP_MASK).startswith("Partly scored: 4 of 5 epochs")
+    assert sleep_statistics(hyp, lights_off=7, no_signal=GAP_MASK).no_signal_min == 0
+
+
+def test_wake_either_side_of_a_gap_is_one_awakening():
+    hyp = [N2, W, U, U, W, N2, N2, U, N3]
+    gap = [0, 0, G, G, 0, 0, 0, G, 0]
+    s = sleep_statistics(hyp, no_signal=gap)
+    assert s.n_awakenings == 1                        # W [gap] W: nobody saw sleep in between
+    assert s.n_stage_shifts == 3                      # N2 W W N2 N2 N3
+    assert s.waso_min == pytest.approx(1.0)
+
+
+def test_a_label_on_a_gap_epoch_counts_as_no_signal():
+    # An imported hypnogram may label the gap: it was not scored from this recording.
+    hyp = [W, N2, N2, N2, W]
+    s = sleep_statistics(hyp, no_signal=[0, 0, G, 0, 0])
+    assert s.tst_min == pytest.approx(1.0) and s.no_signal_min == pytest.approx(0.5)
+    assert s.stage_min["N2"] == pytest.approx(1.0)
+
+
+def test_no_gaps_mask_changes_nothing():
+    rng = np.random.default_rng(5)
+    hyp = rng.integers(-1, 5, size=300)
+    assert sleep_statistics(hyp, lights_off=10, lights_on=290, no_signal=np.zeros(300, bool)) == \
+        sleep_statistics(hyp, lights_off=10, lights_on=290)
+    assert partial_scoring_warning(hyp, 10, 290, no_signal=np.zeros(300, bool)) == partial_scoring_warning(hyp, 10, 290)
+    assert "No signal" not in sleep_statistics(hyp).format_text()
+    assert "No signal (recording gaps):   1.5 min" in sleep_statistics(GAP_HYP, no_signal=GAP_MASK).format_text()

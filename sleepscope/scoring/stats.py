@@ -21,6 +21,13 @@ lights off, by default the first epoch, to lights on, by default the end):
 Unscored epochs (artefacts, movement, not yet scored) count as neither sleep
 nor wake and are skipped when runs and shifts are counted; their time is
 reported as `unscored_min`. Latencies are None when the event never happens.
+
+Epochs without signal (`no_signal`: the gaps of an EDF+D recording, where the
+recorder paused) can never be scored: their time is reported as
+`no_signal_min`, not as unscored, whatever label they carry. They stay in TIB
+and the latencies (lights off to lights on is clock time), count as neither
+sleep nor wake, and are skipped like unscored epochs when runs and shifts are
+counted. The partial-scoring warning counts only epochs with signal.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class SleepStats:
     n_awakenings: int
     n_stage_shifts: int
     sleep_onset_epoch: int | None
+    #: time of the period without signal (gaps of an EDF+D recording); 0 when none or not known
+    no_signal_min: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +84,7 @@ class SleepStats:
             f"Awakenings:                   {self.n_awakenings}",
             f"Stage shifts:                 {self.n_stage_shifts}",
             f"Unscored:                     {minutes(self.unscored_min)}",
+            *([f"No signal (recording gaps):   {minutes(self.no_signal_min)}"] if self.no_signal_min else []),
             "",
             "Stage      minutes   % (sleep stages: of TST; W: of TIB)",
         ]
@@ -90,18 +100,31 @@ def _runs(seq: np.ndarray, value: int) -> int:
     return int(hit[0]) + int(np.count_nonzero(hit[1:] & ~hit[:-1]))
 
 
+def _no_signal_mask(no_signal: np.ndarray | None, n: int) -> np.ndarray:
+    """`no_signal` as a boolean mask of `n` epochs (None: every epoch has signal)."""
+    mask = np.zeros(n, dtype=bool)
+    if no_signal is not None:
+        given = np.asarray(no_signal, dtype=bool).ravel()[:n]
+        mask[: given.size] = given
+    return mask
+
+
 def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int | None = None,
-                     lights_on: int | None = None) -> SleepStats:
-    """Statistics of `labels` (codes per epoch, -1 unscored); lights off/on are epoch indices."""
+                     lights_on: int | None = None, no_signal: np.ndarray | None = None) -> SleepStats:
+    """Statistics of `labels` (codes per epoch, -1 unscored); lights off/on are epoch indices;
+    `no_signal`: per epoch, True where the recording holds no signal (`Recording.gap`), or None."""
     labels = np.asarray(labels).astype(np.int64).ravel()
     n = labels.size
+    gap = _no_signal_mask(no_signal, n)
     off = 0 if lights_off is None else int(lights_off)
     on = n if lights_on is None else int(lights_on)
     if not 0 <= off < on <= n:
         raise SleepScopeError(
             f"Lights off (epoch {off}) must come before lights on (epoch {on}) within the {n} epochs."
         )
-    period = labels[off:on]
+    gap = gap[off:on]
+    # A gap's label, if any came in (an import), was not scored from this recording: it counts as no signal.
+    period = np.where(gap, -1, labels[off:on])
     to_min = epoch_s / 60.0
     is_sleep = np.isin(period, _SLEEP)
     tib = period.size * to_min
@@ -125,6 +148,8 @@ def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int 
         waso = int(np.count_nonzero(after == int(Stage.W))) * to_min
         rem = np.flatnonzero(after == int(Stage.REM))
         rem_lat = int(rem[0]) * to_min if rem.size else None
+        # Gaps are skipped, not run-breakers: as AASM reads an obscured stretch from its neighbours,
+        # W before and after a pause of the recorder (the patient up, unplugged) is one awakening.
         awakenings = _runs(after[after >= 0], int(Stage.W))
     scored = period[period >= 0]
     shifts = int(np.count_nonzero(scored[1:] != scored[:-1])) if scored.size > 1 else 0
@@ -140,10 +165,11 @@ def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int 
         rem_latency_min=rem_lat,
         stage_min=stage_min,
         stage_pct=stage_pct,
-        unscored_min=int(np.count_nonzero(period < 0)) * to_min,
+        unscored_min=int(np.count_nonzero((period < 0) & ~gap)) * to_min,
         n_awakenings=awakenings,
         n_stage_shifts=shifts,
         sleep_onset_epoch=None if onset is None else onset + off,
+        no_signal_min=int(np.count_nonzero(gap)) * to_min,
     )
 
 
@@ -157,12 +183,17 @@ def reviewed_epochs(labels: np.ndarray, sources: np.ndarray, reviewed: np.ndarra
 
 
 def partial_scoring_warning(labels: np.ndarray, lights_off: int | None = None,
-                            lights_on: int | None = None) -> str | None:
-    """A warning when epochs of the analysis period are unscored (statistics then describe part of it)."""
+                            lights_on: int | None = None, no_signal: np.ndarray | None = None) -> str | None:
+    """A warning when epochs of the analysis period are unscored (statistics then describe part of it);
+    epochs without signal (`no_signal`, as in `sleep_statistics`) cannot be scored and are not counted."""
     labels = np.asarray(labels).ravel()
-    period = labels[(lights_off or 0):(len(labels) if lights_on is None else lights_on)]
-    missing = int(np.count_nonzero(period < 0))
+    span = slice(lights_off or 0, len(labels) if lights_on is None else lights_on)
+    gap = _no_signal_mask(no_signal, labels.size)[span]
+    period = labels[span]
+    recorded = period.size - int(np.count_nonzero(gap))
+    missing = int(np.count_nonzero((period < 0) & ~gap))
     if missing == 0:
         return None
-    return (f"Partly scored: {period.size - missing} of {period.size} epochs are scored; TST, SE, SOL and WASO "
-            "count unscored epochs as neither sleep nor wake and are not the night's figures.")
+    left_out = f" ({period.size - recorded} epochs without signal left out)" if recorded < period.size else ""
+    return (f"Partly scored: {recorded - missing} of {recorded} epochs are scored{left_out}; TST, SE, SOL and "
+            "WASO count unscored epochs as neither sleep nor wake and are not the night's figures.")
