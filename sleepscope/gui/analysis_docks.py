@@ -137,7 +137,7 @@ class AnalysisDocks(QObject):
     def show_recording(self, recording: Any, scoring: Any) -> None:
         self._recording = recording
         self.spectrogram.show_recording(recording)
-        self.stats.set_scoring(scoring)
+        self.stats.set_scoring(scoring, no_signal=getattr(recording, "gap", None))
         self.review.refresh()
         self.evidence.set_recording(recording, self._model_probs)
         self.evidence.set_epoch(self.window.controller.current)
@@ -208,7 +208,7 @@ class AnalysisDocks(QObject):
                 return None
             path = chosen
         try:
-            out = write_report(build_report(w.scoring), path)
+            out = write_report(build_report(w.scoring, no_signal=getattr(w.recording, "gap", None)), path)
         except SleepScopeError as exc:
             show_error(w, "The report could not be written", str(exc))
             return None

@@ -616,7 +616,7 @@ class MainWindow(QMainWindow):
         if not chosen:
             return None
         try:
-            path = export_scoring(self.scoring, kind, Path(chosen))
+            path = export_scoring(self.scoring, kind, Path(chosen), no_signal=getattr(self.recording, "gap", None))
         except SleepScopeError as exc:
             show_error(self, "Export failed", str(exc))
             return None
@@ -1032,8 +1032,9 @@ def card_version(model_path: Path) -> str | None:
     return str(version) if version else None
 
 
-def export_scoring(scoring: Any, kind: str, path: Path) -> Path:
-    """Write the technician's labels (EDF+ or CSV) or the sleep statistics, via sleepscope.scoring."""
+def export_scoring(scoring: Any, kind: str, path: Path, no_signal: Any = None) -> Path:
+    """Write the technician's labels (EDF+ or CSV) or the sleep statistics, via sleepscope.scoring;
+    `no_signal`: the recording's gap mask (`Recording.gap`) for the statistics."""
     from sleepscope.scoring.export import export_csv, export_edf, export_events_csv, export_stats
 
     if kind == "edf":
@@ -1043,6 +1044,6 @@ def export_scoring(scoring: Any, kind: str, path: Path) -> Path:
     if kind == "events":
         return export_events_csv(scoring, path)
     if kind == "stats":
-        export_stats(scoring, path)
+        export_stats(scoring, path, no_signal=no_signal)
         return path
     raise ValueError(f"unknown export kind {kind!r}")

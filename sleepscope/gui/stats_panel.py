@@ -30,13 +30,16 @@ def _minutes(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f} min"
 
 
-def stats_html(stats: SleepStats, n_scored: int, n_epochs: int) -> str:
+def stats_html(stats: SleepStats, n_scored: int, n_epochs: int, n_no_signal: int = 0) -> str:
+    """`n_scored` of the `n_epochs` epochs with signal are scored; `n_no_signal` more lie in gaps of the recording."""
     rows = [
         ("TIB", _minutes(stats.tib_min)), ("TST", _minutes(stats.tst_min)), ("SE", f"{stats.se_pct:.1f} %"),
         ("SOL", _minutes(stats.sol_min)), ("WASO", _minutes(stats.waso_min)),
         ("REM latency", _minutes(stats.rem_latency_min)), ("Awakenings", str(stats.n_awakenings)),
         ("Stage shifts", str(stats.n_stage_shifts)),
     ]
+    if n_no_signal:
+        rows.append(("No signal (gaps)", _minutes(stats.no_signal_min)))
     body = "".join(f"<tr><td>{k}</td><td align='right'>{v}</td></tr>" for k, v in rows)
     stages = "".join(
         f"<tr><td><span style='color:{COLORS[s]}'>■</span> {s.name}</td>"
@@ -44,7 +47,9 @@ def stats_html(stats: SleepStats, n_scored: int, n_epochs: int) -> str:
         for s in SCORED)
     colour = "#2b2f36" if n_scored == n_epochs else "#b03a2e"
     note = (f"<p style='color:{colour}'>{n_scored} of {n_epochs} epochs scored"
-            + ("" if n_scored == n_epochs else ": figures of a partly scored night") + "</p>")
+            + ("" if n_scored == n_epochs else ": figures of a partly scored night")
+            + (f" <span style='color:#6b7480'>({n_no_signal} epochs without signal: gaps of the recording, "
+               "never scored)</span>" if n_no_signal else "") + "</p>")
     return (note + f"<table cellspacing='0' cellpadding='2'>{body}</table>"
             f"<table cellspacing='0' cellpadding='2'><tr><th align='left'>Stage</th><th>min</th>"
             f"<th>% TST (W: TIB)</th></tr>{stages}</table>")
@@ -114,13 +119,16 @@ class StatsPanel(LazyPanel):
         self._timer.setInterval(REFRESH_DELAY_MS)
         self._timer.timeout.connect(self.refresh)
         self._scoring: Any = None
+        self._no_signal: np.ndarray | None = None
         self.stats: SleepStats | None = None
         self.agreement: Agreement | None = None
         self.refresh()
 
-    def set_scoring(self, scoring: Any) -> None:
-        """Show the statistics of `scoring` (a ScoringFile), or nothing for None."""
+    def set_scoring(self, scoring: Any, no_signal: np.ndarray | None = None) -> None:
+        """Show the statistics of `scoring` (a ScoringFile), or nothing for None; `no_signal`: the
+        recording's per-epoch gap mask (`Recording.gap`), epochs that can never be scored."""
         self._scoring = scoring
+        self._no_signal = None if no_signal is None else np.asarray(no_signal, dtype=bool)
         self.refresh()
 
     def schedule_refresh(self, *_: Any) -> None:
@@ -167,8 +175,14 @@ class StatsPanel(LazyPanel):
         labels = sets[TECHNICIAN]
         # over the lights-off to lights-on period when the technician marked it
         off, on = sf.lights_epochs()
-        self.stats = sleep_statistics(labels, epoch_s=sf.identity.epoch_seconds, lights_off=off, lights_on=on)
-        self.stats_label.setText(stats_html(self.stats, int(np.count_nonzero(labels >= 0)), len(labels)))
+        gap = np.zeros(len(labels), dtype=bool)
+        if self._no_signal is not None:
+            gap[: min(len(labels), len(self._no_signal))] = self._no_signal[: len(labels)]
+        self.stats = sleep_statistics(labels, epoch_s=sf.identity.epoch_seconds, lights_off=off, lights_on=on,
+                                      no_signal=gap)
+        n_gap = int(np.count_nonzero(gap))
+        self.stats_label.setText(stats_html(self.stats, int(np.count_nonzero((labels >= 0) & ~gap)),
+                                            len(labels) - n_gap, n_gap))
         self._fill_choices(list(sets))
         ref, other = self.reference.currentText(), self.other.currentText()
         if len(sets) < 2 or ref not in sets or other not in sets:

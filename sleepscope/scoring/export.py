@@ -6,6 +6,11 @@ provenance and the model's stage and confidence per epoch, a CSV of the
 events and lights, and a sleep-statistics summary (text or JSON) over the
 lights-off to lights-on period. `sleepscope.io.hypnogram` does the
 file formats; this module adds what the scoring file knows.
+
+The scoring file does not keep the recording's gaps (EDF+D: epochs without
+signal): callers with the recording open pass `Recording.gap` as `no_signal`;
+without it they are read from the header of the recording beside the scoring
+file, and the summary says when that recording is not there.
 """
 
 from __future__ import annotations
@@ -133,24 +138,69 @@ def analysis_period(sf: ScoringFile, lights_off: int | None = None,
     return (marked_off if lights_off is None else lights_off), (marked_on if lights_on is None else lights_on)
 
 
-def scoring_statistics(sf: ScoringFile, lights_off: int | None = None, lights_on: int | None = None) -> SleepStats:
+def recording_no_signal(sf: ScoringFile) -> tuple[np.ndarray | None, str | None]:
+    """Per epoch, True where the recording holds no signal (EDF+D gaps), from the header of the recording
+    beside the scoring file: (mask, None), or (None, why not) when that recording is not there."""
+    from sleepscope.io import read_info
+
+    ident = sf.identity
+    name = ident.file_name or "the recording"
+    unknown = (f"{name} was not available beside the scoring file: epochs without signal (gaps of an EDF+D "
+               "recording), if any, count as unscored here. Export from the open recording to leave them out.")
+    candidate = Path(sf.path).parent / ident.file_name if ident.file_name else None
+    if candidate is None or not candidate.is_file():
+        return None, unknown
+    try:
+        info = read_info(candidate)
+    except (SleepScopeError, OSError, ValueError):
+        return None, unknown
+    same_start = ident.start_time is None or info.start_time == ident.start_time
+    if info.n_epochs != ident.n_epochs or not same_start:
+        return None, unknown
+    gap = np.zeros(ident.n_epochs, dtype=bool)
+    e = ident.epoch_seconds
+    for start, end in info.gaps:  # an epoch lacking signal for any part of it is a gap epoch, as Recording.gap
+        gap[int(np.floor(start / e + 1e-9)):int(np.ceil(end / e - 1e-9))] = True
+    return gap, None
+
+
+def resolve_no_signal(sf: ScoringFile, no_signal: np.ndarray | None) -> tuple[np.ndarray | None, str | None]:
+    """`no_signal` (the open recording's gap mask) as a mask of the file's epochs, else `recording_no_signal`."""
+    if no_signal is None:
+        return recording_no_signal(sf)
+    gap = np.zeros(sf.identity.n_epochs, dtype=bool)
+    given = np.asarray(no_signal, dtype=bool).ravel()[: gap.size]
+    gap[: given.size] = given
+    return gap, None
+
+
+def scoring_statistics(sf: ScoringFile, lights_off: int | None = None, lights_on: int | None = None,
+                       no_signal: np.ndarray | None = None) -> SleepStats:
+    """`no_signal`: the recording's gap mask (`Recording.gap`); None: read from the recording beside `sf`."""
     lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
-    return sleep_statistics(sf.labels, epoch_s=sf.identity.epoch_seconds, lights_off=lights_off, lights_on=lights_on)
+    no_signal, _ = resolve_no_signal(sf, no_signal)
+    return sleep_statistics(sf.labels, epoch_s=sf.identity.epoch_seconds, lights_off=lights_off, lights_on=lights_on,
+                            no_signal=no_signal)
 
 
 def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
-                       lights_on: int | None = None) -> dict:
-    """Sleep statistics of the technician's labels, and their agreement with the latest model."""
+                       lights_on: int | None = None, no_signal: np.ndarray | None = None) -> dict:
+    """Sleep statistics of the technician's labels, and their agreement with the latest model;
+    `no_signal` as in `scoring_statistics`."""
     ident = sf.identity
     labels = sf.labels
     lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
-    stats = scoring_statistics(sf, lights_off, lights_on)
+    no_signal, unknown = resolve_no_signal(sf, no_signal)
+    gap = np.zeros(labels.size, dtype=bool) if no_signal is None else no_signal
+    stats = scoring_statistics(sf, lights_off, lights_on, no_signal=gap)
     summary: dict = {
         "recording": ident.file_name,
         "fingerprint": ident.fingerprint,
         "start_time": ident.start_time.isoformat() if ident.start_time else None,
         "n_epochs": ident.n_epochs,
-        "scored_epochs": int((labels >= 0).sum()),
+        # None: the recording was not available to tell (see "no_signal_note")
+        "no_signal_epochs": None if no_signal is None else int(np.count_nonzero(gap)),
+        "scored_epochs": int(((labels >= 0) & ~gap).sum()),
         "reviewed_epochs": int(reviewed_epochs(labels, sf.sources, sf.reviewed).sum()),
         "statistics": stats.to_dict(),
         "lights": {"off_s": sf.lights.off, "on_s": sf.lights.on},
@@ -160,7 +210,9 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
     summary["sign_off"] = None if signed is None else {
         "scorer": signed.scorer, "time": datetime.fromtimestamp(signed.time).isoformat(timespec="seconds"),
         "changes_since": signed.changes_since}
-    warning = partial_scoring_warning(labels, lights_off, lights_on)
+    if unknown:
+        summary["no_signal_note"] = unknown
+    warning = partial_scoring_warning(labels, lights_off, lights_on, no_signal=gap)
     if warning:
         summary["warning"] = warning
     pred = sf.latest_prediction()
@@ -172,20 +224,22 @@ def statistics_summary(sf: ScoringFile, lights_off: int | None = None,
 
 def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None,
                    lights_on: int | None = None) -> str:
-    lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
     ev = summary.get("events", {})
+    gaps = summary.get("no_signal_epochs")
     lines = [f"Recording: {summary['recording'] or summary['fingerprint']}",
              f"Start: {summary['start_time'] or 'unknown'}",
              f"Lights off: {_marker(sf, sf.lights.off, 'start of recording')}; "
              f"lights on: {_marker(sf, sf.lights.on, 'end of recording')}",
              f"Events: {ev.get('artefact', 0)} artefacts, {ev.get('arousal', 0)} arousals, {ev.get('note', 0)} notes",
-             f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs']} "
-             f"({summary['reviewed_epochs']} reviewed)",
+             f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs'] - (gaps or 0)} "
+             f"({summary['reviewed_epochs']} reviewed)"
+             + (f"; {gaps} epochs without signal (gaps of the recording)" if gaps else ""),
              "Signed off: " + (f"{so['scorer']}, {so['time']}" + (f" ({so['changes_since']} label changes since)"
                                                                   if so["changes_since"] else "")
                                if (so := summary.get("sign_off")) else "no"), "",
              *([f"WARNING: {summary['warning']}", ""] if summary.get("warning") else []),
-             scoring_statistics(sf, lights_off, lights_on).format_text()]
+             *([f"NOTE: {summary['no_signal_note']}", ""] if summary.get("no_signal_note") else []),
+             SleepStats(**summary["statistics"]).format_text()]
     agr = summary.get("model_agreement")
     if agr:
         lines += ["", f"Technician vs model {agr['model_version']}: accuracy {agr['accuracy']:.3f}, "
@@ -194,9 +248,11 @@ def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None
 
 
 def export_stats(sf: ScoringFile, out: str | Path | None, as_json: bool | None = None,
-                 lights_off: int | None = None, lights_on: int | None = None) -> str:
-    """Write the summary to `out` (JSON when it ends in .json or `as_json`); returns the text written."""
-    summary = statistics_summary(sf, lights_off, lights_on)
+                 lights_off: int | None = None, lights_on: int | None = None,
+                 no_signal: np.ndarray | None = None) -> str:
+    """Write the summary to `out` (JSON when it ends in .json or `as_json`); returns the text written.
+    `no_signal`: the open recording's gap mask (`Recording.gap`); None: read from the recording beside `sf`."""
+    summary = statistics_summary(sf, lights_off, lights_on, no_signal=no_signal)
     if as_json is None:
         as_json = out is not None and str(out).lower().endswith(".json")
     text = json.dumps(summary, indent=2) if as_json else format_summary(summary, sf, lights_off, lights_on)

@@ -24,7 +24,7 @@ from sleepscope.atomic import replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds
-from sleepscope.scoring.export import scoring_statistics, statistics_summary
+from sleepscope.scoring.export import resolve_no_signal, scoring_statistics, statistics_summary
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
 from sleepscope.scoring.stats import SleepStats, partial_scoring_warning
@@ -68,16 +68,27 @@ class Report:
     #: lights off and on, seconds from the start (None: not marked)
     lights: tuple[float | None, float | None] = (None, None)
     events: list[ScoringEvent] = field(default_factory=list)
+    #: per epoch, True without signal (gaps of an EDF+D recording); None: the recording was not available
+    no_signal: np.ndarray | None = None
+    #: why the gaps are not known (None when they are)
+    no_signal_note: str | None = None
+
+    @property
+    def n_no_signal(self) -> int:
+        return 0 if self.no_signal is None else int(np.count_nonzero(self.no_signal))
 
     @property
     def partial(self) -> bool:
-        return self.scored_epochs < self.n_epochs
+        return self.scored_epochs < self.n_epochs - self.n_no_signal
 
     def warnings(self) -> list[str]:
         out = []
-        partial = partial_scoring_warning(self.labels, self.stats.lights_off_epoch, self.stats.lights_on_epoch)
+        partial = partial_scoring_warning(self.labels, self.stats.lights_off_epoch, self.stats.lights_on_epoch,
+                                          no_signal=self.no_signal)
         if partial:
             out.append(partial)
+        if self.no_signal_note:
+            out.append(self.no_signal_note)
         if self.sign_off is None:
             out.append("This night has not been signed off.")
         elif self.sign_off[2]:
@@ -93,8 +104,10 @@ class Report:
             ("Length", f"{dur} ({self.n_epochs} epochs of {self.epoch_s:g} s)"),
             ("Fingerprint", self.fingerprint),
             ("Scoring file", self.scoring_path),
-            ("Scored", f"{self.scored_epochs} of {self.n_epochs} epochs "
-                       f"({100.0 * self.scored_epochs / max(1, self.n_epochs):.1f} %), {self.reviewed_epochs} reviewed"),
+            ("Scored", f"{self.scored_epochs} of {self.n_epochs - self.n_no_signal} epochs "
+                       f"({100.0 * self.scored_epochs / max(1, self.n_epochs - self.n_no_signal):.1f} %), "
+                       f"{self.reviewed_epochs} reviewed"
+                       + (f"; {self.n_no_signal} epochs without signal" if self.n_no_signal else "")),
             ("Scorers", ", ".join(f"{k} ({v} epochs)" for k, v in self.scorers.items()) or "none"),
             ("Label sources", ", ".join(f"{k}: {v}" for k, v in self.sources.items()) or "none"),
             ("Model", self.model_version or "no prediction"),
@@ -121,6 +134,10 @@ class Report:
             ("Stage shifts", str(s.n_stage_shifts)),
             ("Unscored", minutes(s.unscored_min)),
         ]
+        if self.no_signal is None:
+            rows.append(("No signal (recording gaps)", "unknown: recording not available"))
+        elif self.n_no_signal:
+            rows.append(("No signal (recording gaps)", minutes(s.no_signal_min)))
         return rows
 
     def _marker(self, seconds: float | None, default: str) -> str:
@@ -158,9 +175,11 @@ def _source_name(src: str) -> str:
     return src or "unknown"
 
 
-def build_report(sf: ScoringFile) -> Report:
-    """Everything the report says about `sf` (the technician's labels as they are now)."""
-    summary = statistics_summary(sf)
+def build_report(sf: ScoringFile, no_signal: np.ndarray | None = None) -> Report:
+    """Everything the report says about `sf` (the technician's labels as they are now); `no_signal`: the
+    open recording's gap mask (`Recording.gap`), else read from the recording beside the scoring file."""
+    no_signal, no_signal_note = resolve_no_signal(sf, no_signal)
+    summary = statistics_summary(sf, no_signal=no_signal)
     ident = sf.identity
     labels = np.asarray(sf.labels).astype(np.int64)
     scored = labels >= 0
@@ -190,7 +209,7 @@ def build_report(sf: ScoringFile) -> Report:
         reviewed_epochs=int(summary["reviewed_epochs"]),
         scorers=scorers,
         sources=sources,
-        stats=scoring_statistics(sf),
+        stats=scoring_statistics(sf, no_signal=no_signal),
         model_version=None if pred is None else pred.model_version,
         model_probs=None if pred is None else np.asarray(pred.probs, dtype=np.float32),
         comparisons=comparisons,
@@ -198,6 +217,8 @@ def build_report(sf: ScoringFile) -> Report:
         notes=sf.notes,
         lights=(sf.lights.off, sf.lights.on),
         events=list(sf.events),
+        no_signal=no_signal,
+        no_signal_note=no_signal_note,
     )
 
 
@@ -236,6 +257,12 @@ def draw_hypnogram(fig: Any, rect: tuple[float, float, float, float], report: Re
     ax.tick_params(labelsize=8)
     ax.grid(axis="y", alpha=0.2)
     ax.set_title("Hypnogram (technician)", fontsize=9, loc="left")
+    if report.n_no_signal:  # gaps of the recording: no signal, never scored
+        edges = np.diff(np.concatenate(([0], report.no_signal.astype(np.int8), [0])))
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            ax.axvspan(hours[a], hours[b], color="#b0b4ba", alpha=0.5, lw=0)
+            ax.text((hours[a] + hours[b]) / 2, 2.0, "no signal", fontsize=7, color="#59616b", ha="center",
+                    rotation=90 if b - a < n / 20 else 0)
     # The analysis period: outside lights off..on is shaded, as the statistics leave it out.
     for at, side in ((report.lights[0], "off"), (report.lights[1], "on")):
         if at is not None:
