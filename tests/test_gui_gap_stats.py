@@ -38,6 +38,8 @@ def test_every_recorded_epoch_scored_no_partial_warning(qtbot, gap_window, tmp_p
     assert f"{N_GAP} epochs without signal" in text
     assert "No signal (gaps)" in text and f"{N_GAP / 2:.1f} min" in text
     assert panel.stats.unscored_min == 0 and panel.stats.no_signal_min == N_GAP / 2
+    assert w.controller.reviewed_fraction() == 1.0  # the status bar's share: of the epochs with signal
+    assert "Reviewed 100.0%" in w.status.reviewed.text()
     assert panel.stats.n_awakenings == 1  # W before the gap is before sleep onset; the W after it is one awakening
 
     # Export and report from the window use the open recording's gaps, even with the file moved away.

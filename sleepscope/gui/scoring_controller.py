@@ -139,10 +139,12 @@ class ScoringController(QObject):
         return int(self._model_stages[epoch]), float(self._probs[epoch].max())
 
     def reviewed_fraction(self) -> float:
-        """Share of epochs a person has labelled, accepted or marked reviewed (imports do not count)."""
-        if self.scoring is None or self._n == 0:
+        """Share of the epochs with signal that a person has labelled, accepted or marked reviewed (imports
+        do not count; gap epochs can never be reviewed)."""
+        recorded = ~self._gap
+        if self.scoring is None or not recorded.any():
             return 0.0
-        return float(reviewed_mask(self.scoring).mean())
+        return float(reviewed_mask(self.scoring)[recorded].mean())
 
     @property
     def gap(self) -> np.ndarray:
