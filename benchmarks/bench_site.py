@@ -13,8 +13,9 @@ product's own readers. Its nights are split into three disjoint sets:
 
 For every k (0, 100, 300, 1000, one night, three nights), every seed (the draw of the k epochs and
 fine-tuning's own randomness), with and without site pre-training, with and without pseudo-labels,
-the parent is fine-tuned with `sleepscope.model.finetune.finetune` (the GUI's defaults: 10 passes,
-lr 1e-4, early stopping on a held-out fifth of the k epochs) and scored on the test nights. k = 0 is
+the parent is fine-tuned with `sleepscope.model.finetune.finetune` (the GUI's defaults: 10 passes and
+at least 40 optimiser steps, lr 1e-4, a held-out fifth of the k epochs, half of which chooses the kept
+pass when it holds 100 epochs or more) and scored on the test nights. k = 0 is
 the parent itself (a site pre-trained encoder cannot score without labels). Site pre-training runs
 once per lab (seed 0): the spread reported is over fine-tuning seeds and draws.
 
@@ -22,6 +23,8 @@ Targets (issue 12): one corrected night -> accuracy >= 0.92 on the other nights;
 site pre-training -> >= 0.85; site pre-training better than none at 100 and 300 epochs by more
 than the seed spread; site pre-training on 10 nights <= 5 min and fine-tuning on one night
 <= 1 min on the 2-core CPU.
+
+Measured figures, with the commands that made them: reports/site-learning-curve-synthetic/README.md.
 
     .venv/bin/python benchmarks/bench_site.py --size full            # 10 + 3 + 4 nights, 3 seeds
     .venv/bin/python benchmarks/bench_site.py --size reduced         # 4 + 3 + 2 nights, 2 seeds
@@ -275,6 +278,7 @@ def run(args: argparse.Namespace) -> dict:
         out["pseudo"] = {"agreed": agreed, "agreed_accuracy": agreed_right,
                          "epochs": len(pseudo), "of": len(nights), "accuracy": accuracy_of(pseudo, lab.truth),
                          "threshold": args.pseudo_threshold, "weight": args.pseudo_weight,
+                         "balance": args.pseudo_balance,
                          "seconds": round(time.perf_counter() - t, 1), "per_stage": pseudo.counts_per_stage()}
         log(f"# pseudo-labels: {out['pseudo']}")
 
@@ -294,7 +298,7 @@ def run(args: argparse.Namespace) -> dict:
                                and use_site != BN)
                 for use_pseudo in ((False, True) if with_pseudo else (False,)):
                     opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
-                                           max_steps=size.finetune_steps)
+                                           max_steps=size.finetune_steps, pseudo_balance=args.pseudo_balance)
                     t = time.perf_counter()
                     r = finetune(start, parent_card, cs, None, opts, pseudo=pseudo if use_pseudo else None)
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
@@ -363,7 +367,8 @@ def verdicts(out: dict) -> list[str]:
         p = out["pseudo"]
         lines.append(f"pseudo-labels: {p['agreed']} of {p['of']} unlabelled epochs agreed (threshold "
                      f"{p['threshold']}), {p['agreed_accuracy']:.3f} of them right; {p['epochs']} used "
-                     f"({p['accuracy']:.3f} right), weight {p['weight']}")
+                     f"({p['accuracy']:.3f} right), weight {p['weight']}"
+                     + (", stage-balanced and weighted by stage" if p.get("balance") else ""))
         helps = []
         for (k, site, pseudo), r in by.items():
             if pseudo and (k, site, False) in by:
@@ -401,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pseudo-weight", type=float, default=0.5)
     ap.add_argument("--pseudo-ks", default=None, help="only these k also with pseudo-labels (default: every k)")
     ap.add_argument("--pseudo-max", type=int, default=None, help="use at most this many pseudo-labelled epochs")
+    ap.add_argument("--pseudo-balance", action="store_true",
+                    help="stage-balanced, inverse-frequency-weighted pseudo-labels (FineTuneOptions.pseudo_balance)")
     ap.add_argument("--bn-control", action="store_true",
                     help="also start from the parent with only its batch-norm statistics updated on the unlabelled "
                     "nights (a zero-learning-rate pass): what site pre-training adds beyond that")
