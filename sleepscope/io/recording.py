@@ -191,14 +191,13 @@ class Recording:
 
     def model_input(self) -> np.ndarray:
         """`(n_epochs, 2, 3000)` float32 [EEG, EOG], each epoch z-scored; never NaN; a missing channel is zeros."""
-        per = int(round(self.fs * EPOCH_SECONDS))
-        x = np.stack([self.epochs(k) if n is not None else np.zeros((self.n_epochs, per), np.float32)
-                      for k, n in (("eeg", self.eeg_name), ("eog", self.eog_name))], axis=1)
+        from sleepscope.model.inputs import model_input  # the one input path (the paper's normalisation)
+
         q = self.quality
         if any(q.nan_samples.get(n, 0) for n in (self.eeg_name, self.eog_name)):
             warnings.warn(f"recording has missing samples ({q.summary()}); they are set to 0 after z-scoring",
                           stacklevel=2)
-        return zscore_epochs(x)
+        return model_input(self)
 
     @property
     def quality(self) -> SignalQuality:

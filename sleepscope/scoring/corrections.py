@@ -194,7 +194,7 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
         if rec is None:
             skipped.append((lr.recording_file or lr.fingerprint, why))
             continue
-        x = rec.model_input() if normalisation == "epoch" else model_input(rec, normalisation)
+        x = model_input(rec, normalisation)
         xs.append(np.ascontiguousarray(x[lr.epochs], dtype=np.float32))
         ys.append(lr.labels.astype(np.int64))
         fps.append(np.full(lr.epochs.size, lr.fingerprint, object))
