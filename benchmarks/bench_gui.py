@@ -9,7 +9,8 @@ Builds a synthetic 24-h night (pink-ish noise plus 1-Hz waves, EEG + EOG at
   1. open to first paint: File → Open of the EDF (read on the loader thread,
      scoring file created, views filled) until the trace view has painted;
      reference: `open_recording` alone (the file read).
-  2. page flip: Right-arrow key press until the window has repainted what
+  2. page flip, with the spectrogram drawn and events (an artefact, arousal or
+     note every 45 s) on the pages: Right-arrow key press until the window has repainted what
      changed (trace, spectrogram and hypnogram cursors, status bar), median over 200 flips; reference: the same flip with pyqtgraph given the
      whole 24-h channel (no windowing, no decimation) for 20 flips.
   3. key press to hypnogram updated: a stage key ("2") until the hypnogram
@@ -154,6 +155,19 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.001)
     print(f"spectrogram {w.analysis.spectrogram.status} {time.perf_counter() - t:.1f} s after the first paint "
           "(off the GUI thread)")
+
+    # Events on the traces and in their dock while flipping: an artefact, arousal or note every 45 s
+    # over the pages flipped, and one every 10 min over the rest of the night.
+    from sleepscope.scoring.events import EVENT_KINDS
+
+    first = min(100, n_epochs // 4)
+    starts = list(np.arange(first * 30.0, (first + min(args.flips, n_epochs // 3) + 2) * 30.0, 45.0))
+    starts += [t for t in np.arange(0.0, n_epochs * 30.0, 600.0) if not first * 30.0 <= t < starts[-1]]
+    for i, start in enumerate(sorted(starts)):
+        kind = EVENT_KINDS[i % len(EVENT_KINDS)]
+        w.events.mark(kind, float(start), float(start) + 12.0, text="bench" if kind == "note" else "")
+    app.processEvents()
+    print(f"events: {len(w.scoring.events)} in the scoring file, shown on the traces and in their dock")
 
     # 2. page flip -------------------------------------------------------------
     flips = []
