@@ -20,21 +20,9 @@ from sleepscope.io.recording import zscore_epochs
 from sleepscope.model.checkpoint import load_model, save_model
 from sleepscope.model.config import TINY, ModelConfig
 from sleepscope.model.fast_eval import FastStager
-from sleepscope.model.infer import predict as _predict
 from sleepscope.model.inputs import AMPLITUDE_CLIP, AMPLITUDE_REF_UV, log_amplitude, model_input, normalise
 from sleepscope.model.network import SleepStager, split_amplitude, with_normalisation
-
-
-def predict(*args, **kwargs):
-    return _predict(*args, threads=1, **kwargs)
-
-
-def signals(n_epochs, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n_epochs * 3000) / 100
-    eeg = 25 * np.sin(2 * np.pi * 2 * t) * (1.2 + np.sin(t / 300)) + rng.normal(0, 8, t.size)
-    eog = 40 * np.sign(np.sin(2 * np.pi * 0.3 * t)) * (t % 500 < 200) + rng.normal(0, 6, t.size)
-    return eeg.astype(np.float32), eog.astype(np.float32)
+from test_model_reliability import predict, signals
 
 
 def amplitude_model(seed=0, film=True):

@@ -15,15 +15,7 @@ from sleepscope.model.checkpoint import ModelCard
 from sleepscope.model.config import get_config
 from sleepscope.model.finetune import MIN_SELECT_EPOCHS, FineTuneOptions, finetune
 from sleepscope.model.network import SleepStager
-from test_finetune import correction_set
-
-
-@pytest.fixture
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+from test_finetune import correction_set, one_thread  # noqa: F401 (a fixture)
 
 
 def _parent() -> tuple[SleepStager, ModelCard]:
