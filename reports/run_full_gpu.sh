@@ -47,13 +47,7 @@ if [ ! -f "$DATA/.synth-done" ]; then
 fi
 if [ ! -f "$SHIFT/.synth-done" ]; then
   # The paper split's test subjects (sleepscope.data.cohorts.PAPER_SPLIT), both nights each.
-  NIGHTS=$("$PY" - <<'PY'
-from sleepscope.data.cohorts import PAPER_SPLIT
-from sleepscope.data.synthetic import hypnogram_names
-names = set(hypnogram_names())
-print(",".join(n for s in PAPER_SPLIT.test for k in (1, 2) if (n := f"SC4{s:02d}{k}E0") in names))
-PY
-)
+  NIGHTS=$("$PY" -c 'from sleepscope.data.cohorts import paper_test_night_names as t; print(",".join(t()))')
   log "writing the held-out family's test nights ($NIGHTS)"
   "$PY" -m sleepscope synth --out "$SHIFT" --family B --seed 0 --workers "$(nproc)" --nights "$NIGHTS" --quiet
   touch "$SHIFT/.synth-done"

@@ -138,3 +138,9 @@ def test_every_shipped_sleep_cassette_night_name_is_recognised():
     assert None not in parsed
     assert len({s for s, _ in parsed}) == 78
     assert cohorts.parse_night_name("SC4281G0-PSG.edf") == (28, 1)
+
+
+def test_paper_test_nights_are_both_nights_of_each_test_subject():
+    names = cohorts.paper_test_night_names()
+    assert {int(n[3:5]) for n in names} == set(cohorts.PAPER_SPLIT.test)
+    assert all(n.endswith(("1E0", "2E0")) for n in names) and len(names) == len(set(names)) == 8

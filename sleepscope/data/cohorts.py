@@ -72,6 +72,14 @@ PAPER_SPLIT = Split(
 )
 
 
+def paper_test_night_names() -> list[str]:
+    """The night names (SC4ssNE0) of the paper split's test subjects: both nights, where Sleep-EDF has them."""
+    from sleepscope.data.synthetic import hypnogram_names
+
+    names = set(hypnogram_names())
+    return [n for s in PAPER_SPLIT.test for k in (1, 2) if (n := f"SC4{s:02d}{k}E0") in names]
+
+
 def parse_night_name(filename: str) -> tuple[int, int] | None:
     """(subject, night) of a sleep-cassette PSG file name, or None for other files."""
     m = _PSG_NAME.match(filename)
