@@ -344,18 +344,14 @@ def verdicts(out: dict) -> list[str]:
     if r:
         lines.append(f"300 epochs with site pre-training -> {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} "
                      f"(target >= 0.85): {'met' if r['accuracy'] >= 0.85 else 'NOT met'}")
-    for k in (100, 300):
-        a, c = get(k, True), get(k, BN)
-        if a and c:
-            gap, sd = a["accuracy"] - c["accuracy"], max(a["accuracy_sd"], c["accuracy_sd"])
-            lines.append(f"site pre-training vs its batch-norm-statistics-only control at {k}: {a['accuracy']:.3f} vs "
-                         f"{c['accuracy']:.3f} (gap {gap:+.3f}, seed spread {sd:.3f})")
-    for k in (100, 300):
-        a, b = get(k, True), get(k, False)
-        if a and b:
-            gap, sd = a["accuracy"] - b["accuracy"], max(a["accuracy_sd"], b["accuracy_sd"])
-            lines.append(f"site pre-training vs none at {k}: {a['accuracy']:.3f} vs {b['accuracy']:.3f} (gap {gap:+.3f}, "
-                         f"seed spread {sd:.3f}): {'better by more than the spread' if gap > sd else 'NOT better by more than the spread'}")
+    for against, name, verdict in ((BN, "its batch-norm-statistics-only control", False), (False, "none", True)):
+        for k in (100, 300):
+            a, b = get(k, True), get(k, against)
+            if a and b:
+                gap, sd = a["accuracy"] - b["accuracy"], max(a["accuracy_sd"], b["accuracy_sd"])
+                said = ("better by more than the spread" if gap > sd else "NOT better by more than the spread")
+                lines.append(f"site pre-training vs {name} at {k}: {a['accuracy']:.3f} vs {b['accuracy']:.3f} "
+                             f"(gap {gap:+.3f}, seed spread {sd:.3f})" + (f": {said}" if verdict else ""))
     sp = out["site_pretrain"]
     lines.append(f"site pre-training: {sp['epochs']} epochs of {out['nights']['unlabelled']} nights, {sp['passes']} "
                  f"passes in {sp['train_s']:.0f} s (+ {sp['read_s']:.0f} s reading); loss {sp['loss_start']:.3f} -> "
