@@ -21,9 +21,11 @@ derives everything from one continuous latent state per second:
   with Gaussian envelopes and gamma-distributed durations;
 - vertex sharp waves as asymmetric triangles, sawtooth waves with a fast rise
   and slow fall in crescendo trains;
-- eyes: gaze as a position that saccades (main-sequence durations) and holds,
-  rapid eye movements as clustered saccades that drift back slowly, slow eye
-  movements as a slow oscillation, blinks that close fast and open slowly.
+- eyes: waking gaze as a position that saccades (main-sequence durations,
+  horizontal and vertical together) and holds, with scanning that comes and
+  goes and eyes-closed stretches without it; rapid eye movements as clustered,
+  slower saccades that drift back; slow eye movements as a slow oscillation;
+  blinks that close fast and open slowly.
 
 Stage physiology follows the AASM scoring manual (v2.6): posterior alpha with
 eyes closed in W; alpha dropping out, theta, vertex waves and slow eye
@@ -36,7 +38,7 @@ REM.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import signal
@@ -50,6 +52,7 @@ EPOCH_S = 30
 _SUBJECT_KEY = 0xB51
 _NIGHT_KEY = 0xB52
 _SIGNAL_KEY = 0xB53
+_WAKE_EYE_KEY = 0xB54  # the waking eyes' own stream: the rest of a subject and night draws as before
 
 # Latent depth of each stage code; REM sits near N1 in depth and is told apart by REM-ness.
 _DEPTH = {0: 0.0, 1: 1.1, 2: 2.0, 3: 3.3, 4: 1.1, -1: 0.0}
@@ -97,6 +100,9 @@ class SubjectB:
     lag_s: float  # how long the state takes to follow a stage change
     eog_leak: float  # share of frontal EEG in the bipolar EOG
     start_hour: float
+    gaze_uv: float  # spread of waking gaze targets, µV on the bipolar EOG
+    scan_per_min: float  # waking saccades per minute while the eyes scan
+    vertical_share: float  # vertical part of waking gaze shifts (on Fpz-Cz) relative to the horizontal
 
 
 def subject_params(seed: int, subject: int) -> SubjectB:
@@ -139,7 +145,14 @@ def subject_params(seed: int, subject: int) -> SubjectB:
         lag_s=float(rng.uniform(3.0, 10.0)),
         eog_leak=float(rng.uniform(0.05, 0.35)),
         start_hour=float(rng.uniform(21.5, 24.0)),
+        **_waking_eyes(keyed_rng(seed, _WAKE_EYE_KEY, subject)),
     )
+
+
+def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
+    # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
+    return {"gaze_uv": loguniform(rng, 170.0, 360.0), "scan_per_min": loguniform(rng, 80.0, 200.0),
+            "vertical_share": float(rng.uniform(0.08, 0.25))}
 
 
 _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_per_min", "spindle_uv", "sw_pp_uv", "kc_per_min",
@@ -147,8 +160,12 @@ _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_per_min", "spindle_uv", "
 
 
 def night_params(seed: int, subject: int, night: int) -> SubjectB:
-    return night_variant(subject_params(seed, subject), keyed_rng(seed, _NIGHT_KEY, subject, night), _NIGHT_JITTER,
-                         lambda b, r: {"alpha_hz": float(np.clip(b.alpha_hz + r.normal(0, 0.12), 8.0, 12.0))})
+    s = night_variant(subject_params(seed, subject), keyed_rng(seed, _NIGHT_KEY, subject, night), _NIGHT_JITTER,
+                      lambda b, r: {"alpha_hz": float(np.clip(b.alpha_hz + r.normal(0, 0.12), 8.0, 12.0))})
+    # The evening differs too (reading, television, lying with the eyes closed).
+    r = keyed_rng(seed, _WAKE_EYE_KEY, subject, night)
+    return replace(s, scan_per_min=s.scan_per_min * float(np.exp(r.normal(0.0, 0.25))),
+                   gaze_uv=s.gaze_uv * float(np.exp(r.normal(0.0, 0.15))))
 
 
 # ---- generators -----------------------------------------------------------------
@@ -301,6 +318,29 @@ def _saccade(amplitude: float, slowness: float = 1.0, fs: int = FS) -> np.ndarra
     return amplitude * 0.5 * (1 + np.tanh((t - 0.05 - dur / 2) / (dur / 4)))
 
 
+def _waking_gaze(rng: np.random.Generator, s: SubjectB, eyes_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Waking gaze with the eyes open: fixations held between saccades to new targets (horizontal on the
+    bipolar EOG, vertical as Fpz-Cz sees it), one main-sequence ramp for both. Scanning waxes and wanes."""
+    n_sec = len(eyes_open)
+    T = n_sec * FS
+    scanning = eyes_open * np.exp(0.8 * _ou(rng, n_sec, 20.0) - 0.32)
+    h_steps = np.zeros(T, dtype=np.float32)
+    v_steps = np.zeros(T, dtype=np.float32)
+    gh = gv = 0.0
+    for ts in _events(rng, s.scan_per_min * scanning, refractory_s=0.15):
+        # Mostly near straight ahead with occasional far looks (a heavier tail than a normal).
+        th = rng.normal(0.0, s.gaze_uv) * rng.choice([0.5, 1.0, 1.8], p=[0.3, 0.5, 0.2])
+        tv = rng.normal(0.0, s.vertical_share * s.gaze_uv)
+        size = float(np.hypot(th - gh, tv - gv))
+        ramp = np.diff(_saccade(max(size, 1e-3)), prepend=0.0) / max(size, 1e-3)
+        _place(h_steps, ts, (th - gh) * ramp)
+        _place(v_steps, ts, (tv - gv) * ramp)
+        gh, gv = th, tv
+    # Closing the eyes ends the fixation: the gaze potential falls back to the resting position.
+    held = _upsample(eyes_open)
+    return np.cumsum(h_steps) * held, np.cumsum(v_steps) * held
+
+
 def _blink(rng: np.random.Generator, amp: float) -> np.ndarray:
     close, open_ = rng.uniform(0.06, 0.1), rng.uniform(0.15, 0.3)
     t = np.arange(int((close + open_) * FS)) / FS
@@ -432,13 +472,8 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         _place(vertex, tt, _sawtooth_train(rng, s))
 
     # Eyes: gaze holds between saccades; the amplifier's high-pass makes steps decay in the EOG.
-    eye = np.zeros(T, dtype=np.float32)
-    steps = np.zeros(T, dtype=np.float32)
-    gaze = 0.0
-    for ts in _events(rng, 50.0 * eyes_open, refractory_s=0.15):
-        target = rng.normal(0.0, 180.0)
-        _place(steps, ts, np.diff(_saccade(target - gaze), prepend=0.0))
-        gaze = target
+    eye_rng = keyed_rng(seed, _WAKE_EYE_KEY, subject, night, 1)
+    eye, vertical = _waking_gaze(eye_rng, s, eyes_open)
     # Tonic REM: a third of REM epochs with hardly any eye movements.
     tonic = np.repeat(np.where(rng.random(len(labels)) < 0.35, 0.1, 1.0), EPOCH_S)
     phasic = rem * tonic * np.exp(0.8 * _ou(rng, n_sec, 20.0) - 0.3)
@@ -449,14 +484,16 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
             # A rapid eye movement: the saccade, then a slow drift back towards the centre.
             tpl = _saccade(amp, slowness=rng.uniform(2.0, 3.5))
             hold = np.exp(-np.arange(int(3.0 * FS)) / (rng.uniform(1.0, 3.0) * FS))
-            _place(eye, tcur, np.concatenate([tpl, tpl[-1] * hold]))
+            move = np.concatenate([tpl, tpl[-1] * hold])
+            _place(eye, tcur, move)
+            # Rapid eye movements are oblique as often as not: their vertical part reaches Fpz-Cz.
+            _place(vertical, tcur, eye_rng.normal(0.0, 0.4) * move)
             tcur += rng.uniform(0.2, 0.8)
-    eye += np.cumsum(steps) * up(eyes_open)
     sem_level = (np.exp(-0.5 * ((depth - 0.8) / 0.45) ** 2) * nrem + 0.4 * rem) * (1 - eyes_open)
     sem_hz = rng.uniform(0.15, 0.45)
     eye += up(s.sem_uv * sem_level * np.exp(0.3 * _ou(rng, n_sec, 10.0))) * np.sin(
         2 * np.pi * np.cumsum(up(sem_hz * np.exp(0.2 * _ou(rng, n_sec, 20.0)))) / FS)
-    blink = np.zeros(T, dtype=np.float32)
+    blink = vertical.astype(np.float32)
     for tb in _events(rng, s.blink_per_min * eyes_open * (0.3 + 0.7 * awake), refractory_s=0.5):
         _place(blink, tb, _blink(rng, s.blink_uv))
 

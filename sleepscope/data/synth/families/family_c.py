@@ -18,8 +18,10 @@ changes second by second. So:
   Ricker ("Mexican hat") wavelets, negative first; sawtooth waves as clipped
   sinusoid trains;
 - the eyes move along minimum-jerk trajectories (rapid eye movements return
-  to the centre exponentially, waking saccades hold); slow eye movements are
-  very low-frequency atoms; blinks are log-normal pulses;
+  to the centre exponentially); waking gaze is a fixation-and-saccade sequence
+  with gamma-distributed fixation times, oblique saccades and reading-like
+  runs of small steps closed by a return sweep; slow eye movements are very
+  low-frequency atoms; blinks are log-normal pulses;
 - stage boundaries are crossfades of every per-second parameter over a random
   0-20 s window, and NREM alternates between phases with and without bursts
   of K-complexes and alpha (the cyclic alternating pattern), so borderline
@@ -31,7 +33,7 @@ Stage rules follow the AASM manual v2.6, as for the other families.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -45,6 +47,7 @@ EPOCH_S = 30
 _SUBJECT_KEY = 0xC51
 _NIGHT_KEY = 0xC52
 _SIGNAL_KEY = 0xC53
+_WAKE_EYE_KEY = 0xC54  # the waking eyes' own stream: the rest of a subject and night draws as before
 _NPERSEG = 2 * FS  # 2-s STFT frames, 1-s hop
 
 # Relative level of each feature per stage, columns W, N1, N2, N3, REM, unscored: the
@@ -95,6 +98,10 @@ class SubjectC:
     crossfade_s: float
     eog_leak: float
     start_hour: float
+    gaze_uv: float  # spread of waking gaze targets, µV on the bipolar EOG
+    fixation_s: float  # mean waking fixation between saccades
+    vertical_share: float  # vertical part of waking saccades (on Fpz-Cz) relative to the horizontal
+    reading_share: float  # share of waking saccades in reading-like runs
 
 
 def subject_params(seed: int, subject: int) -> SubjectC:
@@ -126,7 +133,14 @@ def subject_params(seed: int, subject: int) -> SubjectC:
         crossfade_s=float(rng.uniform(4.0, 20.0)),
         eog_leak=float(rng.uniform(0.1, 0.45)),
         start_hour=float(rng.uniform(21.5, 24.0)),
+        **_waking_eyes(keyed_rng(seed, _WAKE_EYE_KEY, subject)),
     )
+
+
+def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
+    # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
+    return {"gaze_uv": loguniform(rng, 150.0, 330.0), "fixation_s": loguniform(rng, 0.3, 1.0),
+            "vertical_share": float(rng.uniform(0.08, 0.25)), "reading_share": float(rng.uniform(0.0, 0.6))}
 
 
 _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_uv", "spindle_per_min", "sw_uv", "kc_per_min", "rem_per_min",
@@ -134,7 +148,11 @@ _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_uv", "spindle_per_min", "
 
 
 def night_params(seed: int, subject: int, night: int) -> SubjectC:
-    return night_variant(subject_params(seed, subject), keyed_rng(seed, _NIGHT_KEY, subject, night), _NIGHT_JITTER)
+    s = night_variant(subject_params(seed, subject), keyed_rng(seed, _NIGHT_KEY, subject, night), _NIGHT_JITTER)
+    # The evening differs too (reading, television, lying with the eyes closed).
+    r = keyed_rng(seed, _WAKE_EYE_KEY, subject, night)
+    return replace(s, fixation_s=s.fixation_s * float(np.exp(r.normal(0.0, 0.25))),
+                   reading_share=float(np.clip(s.reading_share + r.normal(0.0, 0.15), 0.0, 0.8)))
 
 
 # ---- per-second parameters ------------------------------------------------------
@@ -218,13 +236,15 @@ def _background_psd(freqs: np.ndarray, exponent: np.ndarray, beta: np.ndarray) -
     return p / p.sum(axis=0, keepdims=True)
 
 
-def _atoms(rng: np.random.Generator, n: int, rate_per_min: np.ndarray, make, scale=None) -> np.ndarray:
+def _atoms(rng: np.random.Generator, n: int, rate_per_min: np.ndarray, make, scale=None, echo_sd=None):
     """Stamp atoms from `make(rng, k) -> (k, L) templates` at Poisson times of a per-second rate,
-    each scaled by `scale` (per second) where given."""
+    each scaled by `scale` (per second) where given. With `echo_sd`, also a second signal of the same
+    atoms each times a normal factor of that spread: (atoms, echo)."""
     out = np.zeros(n, dtype=np.float32)
+    echo = None if echo_sd is None else np.zeros(n, dtype=np.float32)
     counts = rng.poisson(np.maximum(rate_per_min, 0.0) / 60.0)
     if counts.sum() == 0:
-        return out
+        return out if echo is None else (out, echo)
     sec = np.repeat(np.arange(len(rate_per_min)), counts)
     t = sec + rng.random(len(sec))
     tpl = make(rng, len(t))
@@ -234,7 +254,10 @@ def _atoms(rng: np.random.Generator, n: int, rate_per_min: np.ndarray, make, sca
     idx = start[:, None] + np.arange(tpl.shape[1])[None, :]
     keep = (idx >= 0) & (idx < n)
     np.add.at(out, idx[keep], tpl[keep].astype(np.float32))
-    return out
+    if echo is None:
+        return out
+    np.add.at(echo, idx[keep], (rng.normal(0.0, echo_sd, len(t))[:, None] * tpl)[keep].astype(np.float32))
+    return out, echo
 
 
 def _gabor(rng, k, hz, hz_sd, sigma_lo, sigma_hi, amp, length_s):
@@ -256,6 +279,59 @@ def _ricker(rng, k, width_lo, width_hi, amp, length_s):
 def _min_jerk(tau: np.ndarray) -> np.ndarray:
     tau = np.clip(tau, 0, 1)
     return 10 * tau ** 3 - 15 * tau ** 4 + 6 * tau ** 5
+
+
+def _waking_gaze(rng: np.random.Generator, s: SubjectC, eyes_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Waking gaze with the eyes open, horizontal (bipolar EOG) and vertical (as Fpz-Cz sees it).
+
+    Fixations last a gamma-distributed time; each ends in a minimum-jerk saccade whose duration grows with its
+    size. Saccades either look somewhere new (oblique, mostly near straight ahead) or belong to a reading-like
+    run: small rightward steps along a line, then one return sweep to its start and a little lower.
+    """
+    n_sec = len(eyes_open)
+    T = n_sec * FS
+    n_max = int(n_sec / (0.1 * s.fixation_s)) + 8
+    t = np.cumsum(rng.gamma(2.5, s.fixation_s / 2.5, n_max))
+    t = t[t < n_sec]
+    # Only fixations that end while the eyes are open end in a saccade.
+    t = t[eyes_open[t.astype(np.int64)] > 0]
+    k = len(t)
+    if k == 0:
+        return np.zeros(T, dtype=np.float32), np.zeros(T, dtype=np.float32)
+    th = rng.normal(0.0, s.gaze_uv, k) * rng.choice([0.5, 1.0, 1.8], k, p=[0.3, 0.5, 0.2])
+    tv = rng.normal(0.0, s.vertical_share * s.gaze_uv, k)
+    # Reading runs overwrite some targets: a line of 3-8 small steps, then the sweep back.
+    reading = rng.random(k) < s.reading_share
+    line_v, step, length = s.vertical_share * s.gaze_uv, 0, 0
+    for i in np.flatnonzero(reading):
+        if step == 0:
+            # Each line a little lower than the last; at the bottom of the page back to the top.
+            line_v -= 0.2 * s.vertical_share * s.gaze_uv
+            if line_v < -s.vertical_share * s.gaze_uv:
+                line_v = s.vertical_share * s.gaze_uv
+            line_h = -s.gaze_uv * rng.uniform(0.6, 1.2)
+            length = int(rng.integers(3, 9))
+        step += 1
+        th[i] = line_h + step * s.gaze_uv * rng.uniform(0.15, 0.35)
+        tv[i] = line_v + rng.normal(0.0, 0.03 * s.gaze_uv)
+        if step >= length:
+            th[i], step = line_h, 0
+    dh = np.diff(th, prepend=0.0)
+    dv = np.diff(tv, prepend=0.0)
+    size = np.hypot(dh, dv)
+    # Main sequence: a bigger saccade lasts longer (20-120 ms).
+    dur = np.clip(0.02 + 0.0003 * size, 0.02, 0.12)
+    L = int(0.13 * FS) + 1
+    u = np.arange(L + 1)[None, :] / (dur[:, None] * FS)
+    vel = np.diff(_min_jerk(u), axis=1)  # (k, L): fraction of the step covered per sample
+    idx = np.round(t * FS).astype(np.int64)[:, None] + np.arange(L)[None, :]
+    keep = idx < T
+    h = np.zeros(T, dtype=np.float64)
+    v = np.zeros(T, dtype=np.float64)
+    np.add.at(h, idx[keep], (dh[:, None] * vel)[keep])
+    np.add.at(v, idx[keep], (dv[:, None] * vel)[keep])
+    held = np.repeat(eyes_open, FS)
+    return (np.cumsum(h) * held).astype(np.float32), (np.cumsum(v) * held).astype(np.float32)
 
 
 def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
@@ -320,18 +396,11 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         return r.choice([-1.0, 1.0], k)[:, None] * s.rem_uv * r.lognormal(0, 0.35, k)[:, None] * pos
 
     phasic = p["rem"] * (rng.random(n_sec) < np.repeat(rng.uniform(0.3, 1.0, len(labels)), EPOCH_S))
-    eye = _atoms(rng, T, s.rem_per_min * phasic, rem_move)
+    # Rapid eye movements are oblique as often as not: their vertical part reaches Fpz-Cz.
+    eye, rem_vertical = _atoms(rng, T, s.rem_per_min * phasic, rem_move, echo_sd=0.35)
     eye += _atoms(rng, T, 2.0 * s.sem_uv / 100 * p["sem"] * (1 - eyes_open),
                   lambda r, k: _gabor(r, k, 0.25, 0.08, 1.5, 3.0, s.sem_uv, 12.0))
-    gaze = np.zeros(T, dtype=np.float32)
-    t_sac = np.flatnonzero(rng.random(n_sec) < 0.7 * eyes_open)
-    if len(t_sac):
-        targets = rng.normal(0.0, 160.0, len(t_sac))
-        steps = np.diff(np.concatenate([[0.0], targets]))
-        ramp = np.diff(_min_jerk(np.arange(8) / 7.0), prepend=0.0)
-        impulses = np.zeros(T, dtype=np.float32)
-        impulses[t_sac * FS + rng.integers(0, FS - 8, len(t_sac))] = steps
-        gaze = np.cumsum(np.convolve(impulses, ramp, mode="same")).astype(np.float32) * up(eyes_open)
+    gaze, vertical = _waking_gaze(keyed_rng(seed, _WAKE_EYE_KEY, subject, night, 1), s, eyes_open)
     eye += gaze
 
     def blink(r, k):
@@ -340,7 +409,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
         shape = np.exp(-0.5 * (np.log(t[None, :] / m) / 0.45) ** 2)
         return s.blink_uv * r.lognormal(0, 0.25, k)[:, None] * shape
 
-    blink_sig = _atoms(rng, T, s.blink_per_min * eyes_open, blink)
+    blink_sig = vertical + rem_vertical + _atoms(rng, T, s.blink_per_min * eyes_open, blink)
 
     sec_labels = np.repeat(labels, EPOCH_S)
     movement = 0.01 + 0.5 * (sec_labels == 0) + 1.5 * (sec_labels == -1) + 0.03 * cap
