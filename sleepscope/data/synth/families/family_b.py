@@ -398,12 +398,12 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     awake = _sigmoid((0.45 - depth) / 0.1) * nrem
     unscored = np.repeat(labels == -1, EPOCH_S)
     # Eyes: open for runs of seconds, more of the time the more awake.
-    p_open = np.clip(np.repeat(rng.uniform(0.0, 0.6, len(labels)), EPOCH_S) * awake, 1e-6, 1 - 1e-6)
+    p_open = np.clip(np.repeat(rng.uniform(0.1, 0.85, len(labels)), EPOCH_S) * awake, 1e-6, 1 - 1e-6)
     eyes_open = (_ou(rng, n_sec, 5.0) < ndtri(p_open)).astype(np.float64)
 
     # Rhythms.
-    # Alpha blocks with the eyes open; REM has brief alpha bursts, slower than wake alpha.
-    alpha_drive = (awake * (1 - 0.8 * eyes_open) + 0.2 * rem) * np.exp(0.35 * _ou(rng, n_sec, 3.0))
+    # Opening the eyes attenuates alpha; REM has brief alpha bursts, slower than wake alpha.
+    alpha_drive = (awake * (1 - 0.5 * eyes_open) + 0.2 * rem) * np.exp(0.35 * _ou(rng, n_sec, 3.0))
     alpha_hz = up(s.alpha_hz - 1.0 * rem - 0.6 * np.clip(depth, 0, 1) + 0.15 * _ou(rng, n_sec, 60.0))
     alpha_env = up(s.alpha_uv * alpha_drive)
     alpha = (alpha_env * _phase_oscillator(rng, alpha_hz, 1.2, s.alpha_harmonic),
