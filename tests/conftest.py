@@ -1,4 +1,5 @@
 import os
+import shutil
 
 # Before any Qt import: tests run without a screen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -16,6 +17,7 @@ def _user_data_dir(tmp_path_factory, monkeypatch):
 
 
 def pytest_configure(config):
+    _start_hang_watchdog(config)
     try:
         import torch
 
@@ -24,6 +26,56 @@ def pytest_configure(config):
         torch.set_num_threads(1)
     except ImportError:
         pass
+
+
+#: the file each test writes its name to as it starts (the watchdog reads its age)
+_HEARTBEAT: str | None = None
+
+
+def _start_hang_watchdog(config) -> None:
+    """A process beside the run that shows and stops a test blocked where pytest-timeout cannot reach
+    (tests/hang_watchdog.py); SLEEPSCOPE_TEST_HANG_LIMIT=0 turns it off."""
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    limit = float(os.environ.get("SLEEPSCOPE_TEST_HANG_LIMIT", "480"))
+    if limit <= 0 or hasattr(config, "workerinput"):
+        return
+    folder = tempfile.mkdtemp(prefix="sleepscope-watchdog-")
+    heartbeat = os.path.join(folder, "current-test")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("hang_watchdog.py")), str(os.getpid()),
+                             heartbeat, str(limit)], stdin=subprocess.DEVNULL)
+    _allow_tracing_by(proc.pid)
+    global _HEARTBEAT
+    _HEARTBEAT = heartbeat
+    config._sleepscope_watchdog = proc
+
+
+def _allow_tracing_by(pid: int) -> None:
+    """Let the watchdog's py-spy read this process's stacks where Yama allows only ancestors to."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(0x59616D61, ctypes.c_ulong(pid), 0, 0, 0)  # PR_SET_PTRACER
+    except (OSError, AttributeError):
+        pass
+
+
+def pytest_runtest_logstart(nodeid, location):
+    if _HEARTBEAT:
+        with open(_HEARTBEAT, "w", encoding="utf-8") as f:
+            f.write(nodeid)
+
+
+def pytest_unconfigure(config):
+    proc = getattr(config, "_sleepscope_watchdog", None)
+    if proc is not None:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(os.path.dirname(_HEARTBEAT), ignore_errors=True)
 
 
 # -- shared by the GUI tests (opt-in: each fixture only acts where a test asks for it) --------------
