@@ -225,11 +225,14 @@ def test_cli_jsonl_and_register(tmp_path):
     _, scoring = corrected_night_files(tmp_path / "rec", n=100)
     parent = tiny_model_file(tmp_path / "parent")
     rc, events, err = run_jsonl(cli("--scoring", str(scoring), "--from", str(parent), "--out",
-                                    str(tmp_path / "child"), "--epochs", "1", "--progress", "jsonl", "--register"))
+                                    str(tmp_path / "child"), "--epochs", "1", "--progress", "jsonl", "--register",
+                                    "--min-steps", "6", "--pseudo-balance"))
     assert rc == 0, err
     kinds = [e["event"] for e in events]
     assert kinds[-1] == "done" and "step" in kinds and "epoch" in kinds and "parent" in kinds
     done = events[-1]
+    # --min-steps reaches the run (the default is 40); --pseudo-balance is accepted (no pseudo-labels here)
+    assert done["metrics"]["finetune"]["min_steps"] == 6 and 6 <= kinds.count("step") < 40
     assert Path(done["model"]).exists() and done["parent"] == load_model(parent)[1].version
     assert done["metrics"]["heldout"]["n_epochs"] > 0
     from sleepscope.model.registry import ModelRegistry

@@ -58,11 +58,17 @@ def register(subparsers) -> None:
                    help="label sources to learn from: technician, model (accepted predictions), import "
                    "(imported hypnograms); comma-separated (default: all three)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    p.add_argument("--min-steps", type=int, default=None,
+                   help="fewest optimiser steps, however few the corrections: extra passes are made to reach them "
+                   "and early stopping waits for them (default 40)")
     p.add_argument("--pseudo-labels", type=Path, nargs="+", default=None, metavar="PATH",
                    help="unlabelled recordings of the lab (files or folders): epochs where the model and YASA agree "
                    "with high confidence are learnt from as their own label source (pseudo-labels), weighted below "
                    "the technician's and never held out (needs yasa)")
     p.add_argument("--pseudo-weight", type=float, default=0.5, help="loss weight of a pseudo-label (default 0.5)")
+    p.add_argument("--pseudo-balance", action="store_true",
+                   help="weight pseudo-labels so that each stage weighs as much among them as among the "
+                   "technician's labels (off by default: it did worse in the site learning curve)")
     p.add_argument("--pseudo-threshold", type=float, default=0.8,
                    help="lowest probability both opinions must give the agreed stage (default 0.8)")
     p.add_argument("--seed", type=int, default=0)
@@ -176,7 +182,8 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     opts = FineTuneOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                            freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
                            class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed,
-                           pseudo_weight=args.pseudo_weight)
+                           pseudo_weight=args.pseudo_weight, pseudo_balance=args.pseudo_balance,
+                           **({} if args.min_steps is None else {"min_steps": args.min_steps}))
     opts.validate()
     _check_writable_before_training(args)
     if args.nice > 0 and hasattr(os, "nice"):
