@@ -10,6 +10,9 @@ SIGABRT: pytest's faulthandler prints every Python thread's stack and the run
 ends with a failure instead of a silent hang.
 
     python tests/hang_watchdog.py PID HEARTBEAT_FILE LIMIT_S
+
+With SLEEPSCOPE_TEST_HANG_MARKER set, the hung test's name is also written to
+that file, so that a caller can tell a hang from a failed test.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ def watch(pid: int, heartbeat: str, limit_s: float, poll_s: float = 2.0) -> int:
             sys.stderr.write(native_stacks(pid))
             sys.stderr.write("\n=== hang_watchdog: SIGABRT (faulthandler prints the Python stacks) ===\n")
             sys.stderr.flush()
+            marker = os.environ.get("SLEEPSCOPE_TEST_HANG_MARKER")
+            if marker:  # .ci/run reads it: the run ended on a hang, not on a failed test
+                with open(marker, "w", encoding="utf-8") as f:
+                    f.write(name + "\n")
             try:
                 os.kill(pid, signal.SIGABRT)
             except ProcessLookupError:
