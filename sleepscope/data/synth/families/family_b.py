@@ -152,7 +152,7 @@ def subject_params(seed: int, subject: int) -> SubjectB:
 def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
     # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
     return {"gaze_uv": loguniform(rng, 170.0, 360.0), "scan_per_min": loguniform(rng, 80.0, 200.0),
-            "vertical_share": float(rng.uniform(0.08, 0.25))}
+            "vertical_share": float(rng.uniform(0.2, 0.5))}
 
 
 _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_per_min", "spindle_uv", "sw_pp_uv", "kc_per_min",

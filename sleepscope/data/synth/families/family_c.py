@@ -140,7 +140,7 @@ def subject_params(seed: int, subject: int) -> SubjectC:
 def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
     # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
     return {"gaze_uv": loguniform(rng, 150.0, 330.0), "fixation_s": loguniform(rng, 0.2, 0.6),
-            "vertical_share": float(rng.uniform(0.05, 0.2)), "reading_share": float(rng.uniform(0.0, 0.6))}
+            "vertical_share": float(rng.uniform(0.3, 0.7)), "reading_share": float(rng.uniform(0.0, 0.6))}
 
 
 _NIGHT_JITTER = ("background_uv", "alpha_uv", "spindle_uv", "spindle_per_min", "sw_uv", "kc_per_min", "rem_per_min",
