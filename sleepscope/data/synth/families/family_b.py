@@ -151,6 +151,8 @@ def subject_params(seed: int, subject: int) -> SubjectB:
 
 def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
     # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
+    # Fpz sits just above the eyes: vertical gaze reaches Fpz-Cz about as strongly as horizontal gaze reaches
+    # the bipolar EOG, and makes waking Fpz-Cz slow-dominated (docs/synthetic-axes.md).
     return {"gaze_uv": loguniform(rng, 170.0, 360.0), "scan_per_min": loguniform(rng, 80.0, 200.0),
             "vertical_share": float(rng.uniform(0.2, 0.5))}
 

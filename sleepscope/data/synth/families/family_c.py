@@ -139,6 +139,8 @@ def subject_params(seed: int, subject: int) -> SubjectC:
 
 def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
     # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
+    # Fpz sits just above the eyes: vertical gaze reaches Fpz-Cz about as strongly as horizontal gaze reaches
+    # the bipolar EOG, and makes waking Fpz-Cz slow-dominated (docs/synthetic-axes.md).
     return {"gaze_uv": loguniform(rng, 150.0, 330.0), "fixation_s": loguniform(rng, 0.2, 0.6),
             "vertical_share": float(rng.uniform(0.3, 0.7)), "reading_share": float(rng.uniform(0.0, 0.6))}
 
