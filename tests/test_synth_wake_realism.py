@@ -7,10 +7,15 @@ over fast" means REM, and the real wake is then called REM. Family A, pinned
 by its hash, is the control: its wake is close to the real clip on this
 measure, and B and C must be about as close, and closer to the real wake than
 their own REM is.
+
+The waking EOG is slow-dominated too (the eyes wander and rest between few
+saccades, blinks are slow): a family whose waking EOG has much 2-8 Hz power
+teaches a model that the real clip's slow EOG is REM's.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +31,38 @@ LABELS = np.array([0] * 20 + [1] * 2 + [2] * 6 + [4] * 8 + [0] * 10, dtype=np.in
 SUBJECTS = range(8)
 
 
-def slow_over_fast(eeg: np.ndarray) -> np.ndarray:
-    """Per 30-s epoch: log10 of the EEG's 0.5-4 Hz power over its 20-45 Hz power."""
-    n = len(eeg) // EPOCH
-    f, p = welch(eeg[: n * EPOCH].reshape(n, EPOCH).astype(np.float64), fs=100, nperseg=400, axis=-1)
-    return np.log10(p[:, (f >= 0.5) & (f < 4)].sum(1) / p[:, (f >= 20) & (f < 45)].sum(1))
+def slow_over_fast(x: np.ndarray, slow=(0.5, 4), fast=(20, 45)) -> np.ndarray:
+    """Per 30-s epoch: log10 of the signal's power in the `slow` band over its power in the `fast` band (Hz)."""
+    n = len(x) // EPOCH
+    f, p = welch(x[: n * EPOCH].reshape(n, EPOCH).astype(np.float64), fs=100, nperseg=400, axis=-1)
+    return np.log10(p[:, (f >= slow[0]) & (f < slow[1])].sum(1) / p[:, (f >= fast[0]) & (f < fast[1])].sum(1))
+
+
+def eog_slow_over_fast(eog: np.ndarray) -> np.ndarray:
+    """Per 30-s epoch: log10 of the EOG's 0.3-2 Hz power over its 2-8 Hz power."""
+    return slow_over_fast(eog, (0.3, 2), (2, 8))
 
 
 @pytest.fixture(scope="module")
-def real() -> float:
-    rec = open_recording(DATA / "SC4001E0-PSG-first300s.edf", eeg="EEG Fpz-Cz", eog="EOG horizontal")
-    return float(np.median(slow_over_fast(rec.eeg)))
+def real_recording():
+    return open_recording(DATA / "SC4001E0-PSG-first300s.edf", eeg="EEG Fpz-Cz", eog="EOG horizontal")
 
 
-def family_ratio(family: str) -> tuple[float, float]:
-    """Median over subjects of each night's median W and REM slow-over-fast ratio on Fpz-Cz."""
+@pytest.fixture(scope="module")
+def real(real_recording) -> float:
+    return float(np.median(slow_over_fast(real_recording.eeg)))
+
+
+@lru_cache(maxsize=None)
+def nights(family: str) -> tuple:
+    return tuple(synth_night(LABELS, subject=s, night=1, seed=0, family=family) for s in SUBJECTS)
+
+
+def family_ratio(family: str, channel: str = "EEG Fpz-Cz", measure=slow_over_fast) -> tuple[float, float]:
+    """Median over subjects of each night's median W and REM slow-over-fast ratio on `channel`."""
     w, rem = [], []
-    for s in SUBJECTS:
-        r = slow_over_fast(synth_night(LABELS, subject=s, night=1, seed=0, family=family).signals["EEG Fpz-Cz"])
+    for night in nights(family):
+        r = measure(night.signals[channel])
         w.append(np.median(r[LABELS == 0]))
         rem.append(np.median(r[LABELS == 4]))
     return float(np.median(w)), float(np.median(rem))
@@ -63,3 +82,12 @@ def test_wake_frontal_slow_power_is_like_the_real_clip(family, real, family_a):
     assert gap < 2 * a_gap + 0.05, (w, family_a[0], real)
     # The real wake looks like this family's wake, not like its REM.
     assert gap < abs(rem - real), (w, rem, real)
+
+
+@pytest.mark.parametrize("family", ["B", "C"])
+def test_waking_eog_is_as_slow_dominated_as_the_real_clip(family, real_recording):
+    real_w = float(np.median(eog_slow_over_fast(real_recording.eog)))
+    a_gap = abs(family_ratio("A", "EOG horizontal", eog_slow_over_fast)[0] - real_w)
+    w, _ = family_ratio(family, "EOG horizontal", eog_slow_over_fast)
+    # Family A (the control) has too fast a waking EOG; B and C must be well nearer the real clip than A.
+    assert abs(w - real_w) < 0.5 * a_gap, (w, real_w, a_gap)

@@ -22,8 +22,8 @@ derives everything from one continuous latent state per second:
 - vertex sharp waves as asymmetric triangles, sawtooth waves with a fast rise
   and slow fall in crescendo trains;
 - eyes: waking gaze as a position that saccades (main-sequence durations,
-  horizontal and vertical together) and holds, with scanning that comes and
-  goes and eyes-closed stretches without it; rapid eye movements as clustered,
+  horizontal and vertical together) and holds, over a slow sideways wander,
+  with scanning that comes and goes and eyes-closed stretches without it; rapid eye movements as clustered,
   slower saccades that drift back; slow eye movements as a slow oscillation;
   blinks that close fast and open slowly.
 
@@ -320,7 +320,8 @@ def _saccade(amplitude: float, slowness: float = 1.0, fs: int = FS) -> np.ndarra
     return amplitude * 0.5 * (1 + np.tanh((t - 0.05 - dur / 2) / (dur / 4)))
 
 
-def _waking_gaze(rng: np.random.Generator, s: SubjectB, eyes_open: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _waking_gaze(rng: np.random.Generator, s: SubjectB, eyes_open: np.ndarray,
+                 wander_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Waking gaze with the eyes open: fixations held between saccades to new targets (horizontal on the
     bipolar EOG, vertical as Fpz-Cz sees it), one main-sequence ramp for both. Scanning waxes and wanes."""
     n_sec = len(eyes_open)
@@ -338,9 +339,23 @@ def _waking_gaze(rng: np.random.Generator, s: SubjectB, eyes_open: np.ndarray) -
         _place(h_steps, ts, (th - gh) * ramp)
         _place(v_steps, ts, (tv - gv) * ramp)
         gh, gv = th, tv
+    # Lying in bed the gaze also wanders slowly, mostly sideways (Sleep-EDF's real waking EOG is slow-dominated):
+    # the wander carries much of the horizontal spread; the vertical saccades keep their size (they make waking
+    # Fpz-Cz slow). Its own stream leaves the saccades and REM's eye movements as they were.
+    wander_h = s.gaze_uv * _wander(wander_rng, T)
+    wander_v = 0.3 * s.vertical_share * s.gaze_uv * _wander(wander_rng, T)
     # Closing the eyes ends the fixation: the gaze potential falls back to the resting position.
     held = _upsample(eyes_open)
-    return np.cumsum(h_steps) * held, np.cumsum(v_steps) * held
+    return (0.8 * np.cumsum(h_steps) + wander_h) * held, (np.cumsum(v_steps) + wander_v) * held
+
+
+def _wander(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Slow unit-variance gaze wander: OU noise smoothed twice more, so its power falls steeply above a few tenths
+    of a hertz."""
+    x = _ou(rng, n, 0.4 * FS)
+    for _ in range(2):
+        x = signal.lfilter(_f32([1 - np.exp(-3.0 / FS)]), _f32([1.0, -np.exp(-3.0 / FS)]), x)
+    return x / max(float(x.std()), 1e-12)
 
 
 def _blink(rng: np.random.Generator, amp: float) -> np.ndarray:
@@ -475,7 +490,7 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
 
     # Eyes: gaze holds between saccades; the amplifier's high-pass makes steps decay in the EOG.
     eye_rng = keyed_rng(seed, _WAKE_EYE_KEY, subject, night, 1)
-    eye, vertical = _waking_gaze(eye_rng, s, eyes_open)
+    eye, vertical = _waking_gaze(eye_rng, s, eyes_open, keyed_rng(seed, _WAKE_EYE_KEY, subject, night, 2))
     # Tonic REM: a third of REM epochs with hardly any eye movements.
     tonic = np.repeat(np.where(rng.random(len(labels)) < 0.35, 0.1, 1.0), EPOCH_S)
     phasic = rem * tonic * np.exp(0.8 * _ou(rng, n_sec, 20.0) - 0.3)

@@ -20,7 +20,8 @@ changes second by second. So:
 - the eyes move along minimum-jerk trajectories (rapid eye movements return
   to the centre exponentially); waking gaze is a fixation-and-saccade sequence
   with gamma-distributed fixation times, oblique saccades and reading-like
-  runs of small steps closed by a return sweep; slow eye movements are very
+  runs of small steps closed by a return sweep, over a smooth slow wander
+  (Gaussian-shaped spectrum); slow eye movements are very
   low-frequency atoms; blinks are log-normal pulses;
 - stage boundaries are crossfades of every per-second parameter over a random
   0-20 s window, and NREM alternates between phases with and without bursts
@@ -141,7 +142,9 @@ def _waking_eyes(rng: np.random.Generator) -> dict[str, float]:
     # Waking horizontal EOG of Sleep-EDF's evening wake: large gaze shifts of tens to hundreds of µV.
     # Fpz sits just above the eyes: vertical gaze reaches Fpz-Cz about as strongly as horizontal gaze reaches
     # the bipolar EOG, and makes waking Fpz-Cz slow-dominated (docs/synthetic-axes.md).
-    return {"gaze_uv": loguniform(rng, 150.0, 330.0), "fixation_s": loguniform(rng, 0.2, 0.6),
+    # Lying in bed the eyes mostly rest and wander slowly between a few long fixations (Sleep-EDF's real wake EOG is
+    # slow-dominated); most of the gaze spread is the slow wander, saccades only correct around it.
+    return {"gaze_uv": loguniform(rng, 150.0, 330.0), "fixation_s": loguniform(rng, 0.6, 1.6),
             "vertical_share": float(rng.uniform(0.3, 0.7)), "reading_share": float(rng.uniform(0.0, 0.6))}
 
 
@@ -288,7 +291,8 @@ def _waking_gaze(rng: np.random.Generator, s: SubjectC, eyes_open: np.ndarray) -
 
     Fixations last a gamma-distributed time; each ends in a minimum-jerk saccade whose duration grows with its
     size. Saccades either look somewhere new (oblique, mostly near straight ahead) or belong to a reading-like
-    run: small rightward steps along a line, then one return sweep to its start and a little lower.
+    run: small rightward steps along a line, then one return sweep to its start and a little lower. The
+    saccades correct around a slow wander that carries most of the gaze's spread.
     """
     n_sec = len(eyes_open)
     T = n_sec * FS
@@ -333,7 +337,17 @@ def _waking_gaze(rng: np.random.Generator, s: SubjectC, eyes_open: np.ndarray) -
     np.add.at(h, idx[keep], (dh[:, None] * vel)[keep])
     np.add.at(v, idx[keep], (dv[:, None] * vel)[keep])
     held = np.repeat(eyes_open, FS)
-    return (np.cumsum(h) * held).astype(np.float32), (np.cumsum(v) * held).astype(np.float32)
+    wander_h, wander_v = (_slow_wander(rng, T, 1.6 * sd) for sd in (s.gaze_uv, s.vertical_share * s.gaze_uv))
+    return ((0.4 * np.cumsum(h) + wander_h) * held).astype(np.float32), \
+        ((0.4 * np.cumsum(v) + wander_v) * held).astype(np.float32)
+
+
+def _slow_wander(rng: np.random.Generator, T: int, sd_uv: float) -> np.ndarray:
+    """Smooth gaze wander of standard deviation `sd_uv`, with its power under about 1 Hz."""
+    f = np.fft.rfftfreq(T, 1.0 / FS)
+    spec = (rng.standard_normal(len(f)) + 1j * rng.standard_normal(len(f))) * np.exp(-0.5 * (f / 0.4) ** 2)
+    x = np.fft.irfft(spec, T)
+    return sd_uv * x / max(float(x.std()), 1e-12)
 
 
 def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
@@ -407,7 +421,8 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
 
     def blink(r, k):
         t = np.arange(1, int(0.6 * FS) + 1) / FS
-        m = r.uniform(0.08, 0.14, k)[:, None]
+        # A blink lasts 0.2-0.4 s: its power lies mostly under 2-3 Hz.
+        m = r.uniform(0.12, 0.2, k)[:, None]
         shape = np.exp(-0.5 * (np.log(t[None, :] / m) / 0.45) ** 2)
         return s.blink_uv * r.lognormal(0, 0.25, k)[:, None] * shape
 
