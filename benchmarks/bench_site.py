@@ -235,6 +235,7 @@ def run(args: argparse.Namespace) -> dict:
     log(f"# lab written and read: {len(lab.unlabelled)} unlabelled, {len(lab.pool)} pool, {len(lab.test)} test "
         f"nights in {time.perf_counter() - t0:.0f} s")
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
+                 "freeze_encoders": args.freeze_encoders,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -298,7 +299,8 @@ def run(args: argparse.Namespace) -> dict:
                                and use_site != BN)
                 for use_pseudo in ((False, True) if with_pseudo else (False,)):
                     opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
-                                           max_steps=size.finetune_steps, pseudo_balance=args.pseudo_balance)
+                                           max_steps=size.finetune_steps, pseudo_balance=args.pseudo_balance,
+                                           freeze_encoders=args.freeze_encoders)
                     t = time.perf_counter()
                     r = finetune(start, parent_card, cs, None, opts, pseudo=pseudo if use_pseudo else None)
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
@@ -404,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pseudo-max", type=int, default=None, help="use at most this many pseudo-labelled epochs")
     ap.add_argument("--pseudo-balance", action="store_true",
                     help="stage-balanced, inverse-frequency-weighted pseudo-labels (FineTuneOptions.pseudo_balance)")
+    ap.add_argument("--freeze-encoders", action="store_true",
+                    help="fine-tune with the encoders fixed (FineTuneOptions.freeze_encoders)")
     ap.add_argument("--bn-control", action="store_true",
                     help="also start from the parent with only its batch-norm statistics updated on the unlabelled "
                     "nights (a zero-learning-rate pass): what site pre-training adds beyond that")
