@@ -63,3 +63,26 @@ def test_enough_selection_epochs_choose_the_pass_and_patience_waits_for_min_step
     # patience 1 may stop it after min_steps, never before
     hist = res.history
     assert all(h["step"] <= ft["steps"] for h in hist) and (not ft["stopped_early"] or hist[-1]["step"] >= 20)
+
+
+@pytest.mark.parametrize("card_says, asked, frozen", [
+    (True, None, True),  # a parent trained with its encoders fixed is fine-tuned the same way by default
+    (False, None, False),  # control: a parent whose card does not say so learns its encoders
+    (True, False, False),  # the technician's explicit choice wins
+])
+def test_fine_tuning_keeps_the_encoders_fixed_when_the_parent_was_trained_so(one_thread, card_says, asked, frozen):
+    from sleepscope.model.train import encoder_modules
+
+    parent, card = _parent()
+    card.metrics = {"freeze_encoders": True} if card_says else {}
+    before = _weights(parent)
+    res = finetune(parent, card, correction_set(n=100), None,
+                   FineTuneOptions(epochs=1, min_steps=2, lr=1e-3, freeze_encoders=asked))
+    enc_names = {f"{name}.{k}" for name, mod in res.model.named_modules()
+                 if any(mod is e for e in encoder_modules(res.model)) for k in mod.state_dict()}
+    assert enc_names
+    after = _weights(res.model)
+    enc_changed = any(not torch.equal(after[k], before[k]) for k in enc_names)
+    rest_changed = any(not torch.equal(after[k], before[k]) for k in after if k not in enc_names)
+    assert enc_changed is not frozen and rest_changed
+    assert res.card.metrics["finetune"]["freeze_encoders"] is frozen

@@ -267,3 +267,19 @@ def test_command_for_python_and_frozen_app(qtbot, night, tmp_path, monkeypatch):
     assert "--freeze-encoders" in args and "--register" in args and args[args.index("--progress") + 1] == "jsonl"
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     assert launch_prefix() == [sys.executable] and d.command()[0] == "finetune"
+
+
+def test_freeze_is_preset_from_how_the_model_was_trained(qtbot, night, tmp_path):
+    psg, scoring = night
+    frozen = tmp_path / "frozen.safetensors"
+    frozen.with_suffix(".json").write_text('{"version": "f", "metrics": {"freeze_encoders": true}}')
+    plain = tmp_path / "plain.safetensors"
+    plain.with_suffix(".json").write_text('{"version": "p", "metrics": {}}')
+    d = FineTuneDialog([scoring], frozen)
+    qtbot.addWidget(d)
+    assert d.freeze.isChecked() and "--freeze-encoders" in d.command()
+    d.freeze.setChecked(False)  # the technician's choice is passed on, not left to the default
+    assert "--no-freeze-encoders" in d.command()
+    d2 = FineTuneDialog([scoring], plain)
+    qtbot.addWidget(d2)
+    assert not d2.freeze.isChecked() and "--no-freeze-encoders" in d2.command()

@@ -125,6 +125,8 @@ class FineTuneDialog(ProcessDialog):
         self.lr.setSingleStep(0.00005)
         self.lr.setValue(0.0001)
         self.freeze = QCheckBox("Freeze the encoders (faster; adapts only the decoders and classifier)")
+        # Checked for a model trained with its encoders fixed: fine-tuning it the same way keeps what it learned.
+        self.freeze.setChecked(self.model_path is not None and _trained_frozen(self.model_path))
         self.holdout = QDoubleSpinBox()
         self.holdout.setRange(0.1, 0.5)
         self.holdout.setSingleStep(0.05)
@@ -214,8 +216,7 @@ class FineTuneDialog(ProcessDialog):
                 "--scoring", *map(str, self.scoring_paths)]
         if self.recordings:
             args += ["--recording", *map(str, self.recordings)]
-        if self.freeze.isChecked():
-            args.append("--freeze-encoders")
+        args.append("--freeze-encoders" if self.freeze.isChecked() else "--no-freeze-encoders")
         return args
 
     def handle_event(self, e: dict) -> None:
@@ -404,3 +405,10 @@ def install_model_actions(window: Any, menu: Any) -> ModelActions:
     if hasattr(window, "set_model"):
         actions.model_activated.connect(lambda path: window.set_model(Path(path)))
     return actions
+
+
+def _trained_frozen(model_path: str | Path) -> bool:
+    """Whether the model's card says it was trained with its encoders fixed (read without torch)."""
+    from sleepscope.gui.main_window import card_json
+
+    return bool((card_json(Path(model_path)).get("metrics") or {}).get("freeze_encoders", False))

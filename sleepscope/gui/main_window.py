@@ -1020,15 +1020,20 @@ def describe_edit(edit: Any) -> str:
     return f"{len(epochs)} epochs"
 
 
-def card_version(model_path: Path) -> str | None:
-    """The version a model's card declares, read from its JSON (no torch import), or None."""
+def card_json(model_path: Path) -> dict:
+    """A model's card as JSON (no torch import); empty when it cannot be read."""
     import json
 
     try:
         data = json.loads(Path(model_path).with_suffix(".json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    version = data.get("version") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def card_version(model_path: Path) -> str | None:
+    """The version a model's card declares, or None."""
+    version = card_json(model_path).get("version")
     return str(version) if version else None
 
 

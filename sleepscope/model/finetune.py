@@ -31,7 +31,7 @@ import copy
 import hashlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -61,7 +61,8 @@ class FineTuneOptions:
     epochs: int = 10  # most passes over the training corrections
     lr: float = 1e-4  # smaller than training from scratch: the parent is already good
     batch_size: int = 4  # sequences per step
-    freeze_encoders: bool = False
+    #: None: as the parent was trained (its card's metrics say whether its encoders were frozen)
+    freeze_encoders: bool | None = None
     holdout: float = 0.2  # fraction held out: half chooses the kept pass, half is reported
     seq_len: int | None = None  # epochs per sequence (default: the model's L)
     block_epochs: int | None = None  # held-out unit (default: seq_len)
@@ -92,6 +93,12 @@ class FineTuneOptions:
             raise SleepScopeError(f"the fewest optimiser steps must be 0 or more, not {self.min_steps}")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
+
+
+def trained_with_frozen_encoders(card: ModelCard) -> bool:
+    """Whether the model of `card` was trained with its encoders fixed: fine-tuning it the same way keeps
+    the features its head learned to read (unfreezing them on one lab's corrections made it worse)."""
+    return bool((card.metrics or {}).get("freeze_encoders", False))
 
 
 def _indices(runs: list[np.ndarray]) -> np.ndarray:
@@ -356,6 +363,8 @@ def finetune(
 
     opts = options or FineTuneOptions()
     opts.validate()
+    if opts.freeze_encoders is None:
+        opts = replace(opts, freeze_encoders=trained_with_frozen_encoders(parent_card))
     started = time.perf_counter()
     if len(corrections) < MIN_EPOCHS:
         raise SleepScopeError(

@@ -49,7 +49,8 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=10, help="most passes over the corrections (default 10)")
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     p.add_argument("--batch-size", type=int, default=4, help="sequences per step (default 4)")
-    p.add_argument("--freeze-encoders", action="store_true", help="keep the encoders fixed (faster, less change)")
+    p.add_argument("--freeze-encoders", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the encoders fixed (faster, less change); default: as the parent was trained")
     p.add_argument("--holdout", type=float, default=0.2, help="fraction held out (default 0.2): half chooses the kept "
                    "pass, the other half gives the child-versus-parent figures")
     p.add_argument("--patience", type=int, default=3, help="passes without a better held-out macro-F1 before stopping")
