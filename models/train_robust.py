@@ -100,6 +100,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="end the training at the first validation after this many minutes (wall, from the start)")
     ap.add_argument("--channel-dropout", type=float, default=0.3)
+    ap.add_argument("--band-gain", type=float, default=0.0,
+                    help="share of sequences reshaped by random band gains per step (sleepscope.model.band_gains)")
     ap.add_argument("--freeze-encoders", action="store_true",
                     help="keep --init's encoders (the down-sampling paths), train the rest")
     ap.add_argument("--normalisation", default="epoch+amplitude", choices=("epoch", "night", "epoch+amplitude"))
@@ -129,7 +131,7 @@ def main(argv=None) -> int:
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
     cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=0, patience=1000,
                       val_every=args.val_every, channel_dropout=args.channel_dropout,
-                      freeze_encoders=args.freeze_encoders)
+                      freeze_encoders=args.freeze_encoders, band_gain=args.band_gain)
 
     def on_validation(v) -> bool:
         print(f"  step {v.step}: validation macro-F1 {v.metrics['macro_f1']:.3f}, accuracy "
@@ -149,9 +151,11 @@ def main(argv=None) -> int:
               f"family {HELD_OUT_FAMILY} held out; validated and calibrated on {', '.join(VALIDATION)}"),
         metrics={"steps": result.steps, "best_step": result.best_step, "validation": result.validation,
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
-                 "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders, "minutes": round(minutes, 1)},
+                 "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
+                 "band_gain": args.band_gain, "minutes": round(minutes, 1)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
-               f"{'encoders frozen, ' if args.freeze_encoders else ''}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
+               f"{'encoders frozen, ' if args.freeze_encoders else ''}"
+               f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
                f"weights of step {result.best_step} kept by validation macro-F1, seed 0), on {args.trained_on}, "
                f"{minutes:.0f} min including the synthesis and the calibration."),
         calibration=calibration, familiarity=familiarity)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
+from sleepscope.model.band_gains import random_band_gains
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
 from sleepscope.model.network import SleepStager
@@ -49,6 +50,9 @@ class TrainConfig:
     #: share of sequences that lose their EEG or their EOG (zeros) in a step, so that the model
     #: stages either channel alone (sleepscope.model.inputs.drop_channels); 0 = off
     channel_dropout: float = 0.0
+    #: share of sequences whose channels are reshaped by random band gains in a step
+    #: (sleepscope.model.band_gains), so that no one spectral cue of one simulator carries a stage; 0 = off
+    band_gain: float = 0.0
     #: write the resumable state every this many steps (and after each pass)
     checkpoint_every: int = 50
 
@@ -203,6 +207,9 @@ def train(
         w = batch[2] if len(batch) > 2 else None
         if cfg.channel_dropout > 0:  # drawn from (seed, step): a resumed run drops what the first would have
             x = drop_channels(x, cfg.channel_dropout, torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step))
+        if cfg.band_gain > 0:
+            x = random_band_gains(x, cfg.band_gain, torch.Generator().manual_seed(cfg.seed * 1_000_033 + state.step),
+                                  model.config.normalisation)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = net(x)

@@ -1,0 +1,79 @@
+"""Random band gains: training sequences whose spectra are reshaped as another lab or subject would reshape them.
+
+How much alpha a waking subject shows (eyes open or closed, frontal or
+occipital derivation), how much beta and muscle reach the electrode, how
+steep the acquisition filters are: these vary between labs and people far
+more than between two nights of one simulator. A model that learns "wake is
+where the alpha is" fails on eyes-open wake over a frontal derivation. Each
+channel of a chosen sequence gets one smooth gain curve over frequency (the
+same for all its epochs: a property of the recording, not of the epoch),
+and the input is rebuilt in the model's normalisation, so that the network
+sees what it would see had the recording been made so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sleepscope.model.inputs import AMPLITUDE_CLIP, NIGHT_CLIP
+
+#: Frequencies (Hz) at which a gain is drawn: the bands a scorer reads (slow, delta, theta, alpha, sigma, beta, gamma).
+ANCHORS_HZ = (1.0, 3.0, 6.0, 10.0, 14.0, 22.0, 40.0)
+
+
+def gain_curve(freqs: np.ndarray, log_gains: torch.Tensor) -> torch.Tensor:
+    """`(..., len(freqs))` log gain at `freqs`, linear in log frequency between ANCHORS_HZ, constant beyond them.
+
+    ``log_gains``: `(..., len(ANCHORS_HZ))` natural-log gains at the anchors.
+    """
+    lf = np.log(np.clip(freqs, ANCHORS_HZ[0], ANCHORS_HZ[-1]))
+    la = np.log(ANCHORS_HZ)
+    hi = np.clip(np.searchsorted(la, lf, side="right"), 1, len(la) - 1)
+    w = torch.tensor((lf - la[hi - 1]) / (la[hi] - la[hi - 1]), dtype=log_gains.dtype)
+    lo_g = log_gains[..., torch.as_tensor(hi - 1)]
+    hi_g = log_gains[..., torch.as_tensor(hi)]
+    return lo_g + (hi_g - lo_g) * w
+
+
+def apply_band_gains(x: torch.Tensor, log_gains: torch.Tensor, normalisation: str, fs: float = 100.0) -> torch.Tensor:
+    """`x` (B, L, 2, T) in `normalisation` with each (sequence, channel) filtered by its `log_gains` (B, 2, K).
+
+    A missing channel (all zeros) stays missing; a flat epoch stays flat.
+    """
+    t = x.shape[-1]
+    freqs = np.fft.rfftfreq(t, 1.0 / fs)
+    gain = torch.exp(gain_curve(freqs, log_gains.to(torch.float32)))[:, None]  # (B, 1, 2, F)
+    xf = x.to(torch.float32)
+    amp = xf.mean(dim=-1, keepdim=True) if normalisation == "epoch+amplitude" else None
+    z = xf - amp if amp is not None else xf
+    shaped = torch.fft.irfft(torch.fft.rfft(z, dim=-1) * gain, n=t, dim=-1)
+    if normalisation == "night":
+        return shaped.clamp(-NIGHT_CLIP, NIGHT_CLIP).to(x.dtype)
+    sd = shaped.std(dim=-1, keepdim=True, unbiased=False)
+    live = sd > 1e-6
+    out = torch.where(live, shaped / sd.clamp(min=1e-6), torch.zeros_like(shaped))
+    if amp is not None:
+        # the µV standard deviation grew by the factor `sd` (z had unit deviation); flat/missing keep 0
+        new_amp = torch.where(live, (amp + torch.log(sd.clamp(min=1e-6))).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP), amp)
+        out = out + new_amp
+    return out.to(x.dtype)
+
+
+def random_band_gains(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                      max_factor: float = 2.0) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T), with probability `p`, has its channels reshaped by random band gains.
+
+    Gains at each anchor are drawn log-uniformly in [1/max_factor, max_factor],
+    independently per channel. Returns `x` itself when nothing is drawn.
+    """
+    if p <= 0:
+        return x
+    b = x.shape[0]
+    chosen = torch.rand(b, generator=generator) < p
+    lg = (torch.rand(b, 2, len(ANCHORS_HZ), generator=generator) * 2 - 1) * float(np.log(max_factor))
+    if not bool(chosen.any()):
+        return x
+    out = x.clone()
+    out[chosen] = apply_band_gains(x[chosen], lg[chosen], normalisation)
+    return out

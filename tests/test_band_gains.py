@@ -1,0 +1,99 @@
+"""Random band gains: known tones come out with the drawn gains, in every normalisation, and training uses them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.model.band_gains import ANCHORS_HZ, apply_band_gains, random_band_gains
+from sleepscope.model.inputs import normalise
+
+T = np.arange(3000) / 100.0
+ALPHA = ANCHORS_HZ.index(10.0)
+
+
+def _tones(a3: float = 20.0, a10: float = 10.0) -> np.ndarray:
+    return a3 * np.sin(2 * np.pi * 3 * T) + a10 * np.sin(2 * np.pi * 10 * T)
+
+
+def _input(uv: np.ndarray, mode: str) -> torch.Tensor:
+    """(1, 1, 2, 3000): EEG `uv` in `mode`, EOG missing (zeros)."""
+    eeg = normalise(uv[None].astype(np.float32), mode)[0]
+    return torch.tensor(np.stack([eeg, np.zeros(3000, np.float32)]))[None, None]
+
+
+def _power(x: torch.Tensor, hz: float) -> float:
+    z = x.numpy() - x.numpy().mean()
+    return float(np.abs(np.fft.rfft(z))[np.fft.rfftfreq(3000, 0.01) == hz][0] ** 2)
+
+
+@pytest.mark.parametrize("mode", ["epoch", "epoch+amplitude", "night"])
+def test_alpha_gain_reshapes_a_known_spectrum_as_the_recording_would_have_been(mode):
+    x = _input(_tones(), mode)
+    lg = torch.zeros(1, 2, len(ANCHORS_HZ))
+    lg[0, 0, ALPHA] = math.log(2.0)  # alpha doubled, delta at 3 Hz (an anchor) untouched
+    y = apply_band_gains(x, lg, mode)
+    assert _power(y[0, 0, 0], 10) / _power(y[0, 0, 0], 3) == pytest.approx(4 * 0.25, rel=1e-3)
+    # the same as normalising the recording whose alpha really was twice as large
+    expected = _input(_tones(a10=20.0), mode)
+    if mode == "night":  # scaled by the original night's scale, not the louder one's
+        expected = expected * float(y[0, 0, 0].std() / expected[0, 0, 0].std())
+    np.testing.assert_allclose(y[0, 0, 0].numpy(), expected[0, 0, 0].numpy(), atol=2e-3)
+    assert y[0, 0, 1].abs().max() == 0  # the missing EOG stays missing
+
+
+def test_a_flat_gain_changes_only_the_amplitude():
+    x = _input(_tones(), "epoch+amplitude")
+    lg = torch.full((1, 2, len(ANCHORS_HZ)), math.log(3.0))
+    y = apply_band_gains(x, lg, "epoch+amplitude")
+    assert float(y[0, 0, 0].mean() - x[0, 0, 0].mean()) == pytest.approx(math.log(3.0), abs=1e-4)
+    np.testing.assert_allclose((y - y.mean(-1, keepdim=True)).numpy(), (x - x.mean(-1, keepdim=True)).numpy(),
+                               atol=1e-4)
+    flat = torch.zeros(1, 1, 2, 3000)
+    assert apply_band_gains(flat, lg, "epoch+amplitude").abs().max() == 0  # flat stays flat, amplitude 0
+
+
+def test_random_gains_one_curve_per_sequence_and_channel():
+    x = _input(_tones(), "epoch+amplitude").repeat(64, 5, 1, 1)  # 64 sequences of 5 identical epochs
+    x[:, :, 1] = x[:, :, 0]
+    x0 = x.clone()
+    g = torch.Generator().manual_seed(0)
+    assert random_band_gains(x, 0.0, g, "epoch+amplitude") is x
+    y = random_band_gains(x, 0.5, g, "epoch+amplitude")
+    assert torch.equal(x, x0)  # the input is left alone
+    changed = (y != x).flatten(1).any(dim=1)
+    assert 16 < int(changed.sum()) < 48  # about half the sequences
+    assert torch.equal(y[~changed], x[~changed])
+    ratios = torch.tensor([[_power(y[b, e, c], 10) / _power(y[b, e, c], 3) for e in range(5) for c in range(2)]
+                           for b in torch.nonzero(changed).flatten()[:6].tolist()]).view(-1, 5, 2)
+    # the same gains for every epoch of a sequence, different ones for its two channels and across sequences
+    assert torch.allclose(ratios, ratios[:, :1].expand_as(ratios), rtol=1e-3)
+    assert (ratios[:, 0, 0] - ratios[:, 0, 1]).abs().min() > 1e-3
+    assert ratios[:, 0, 0].std() > 0.05
+    # every drawn gain within [1/2, 2]: two bands' amplitude ratio within [1/4, 4] of the original 1/2
+    amp_ratio = ratios.sqrt() / 0.5
+    assert ((amp_ratio > 1 / 4 - 1e-3) & (amp_ratio < 4 + 1e-3)).all()
+
+
+def test_training_draws_band_gains_when_asked():
+    from torch.utils.data import TensorDataset
+
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.train import TrainConfig, train
+
+    g = torch.Generator().manual_seed(1)
+    data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
+
+    def losses(band_gain: float) -> list[float]:
+        torch.manual_seed(0)
+        model = SleepStager(CONFIGS["tiny"])
+        cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain)
+        return train(model, data, None, cfg).losses
+
+    plain = losses(0.0)
+    assert losses(0.0) == plain  # control: the same run twice is the same
+    assert losses(1.0) != plain
