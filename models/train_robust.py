@@ -19,7 +19,10 @@
    Channel dropout 0.3 (EEG-only and EOG-only sequences), Adam lr 3e-4, 8
    sequences of 20 epochs per step, validation on 4 nights of other subjects
    (training families only) every ``--val-every`` steps, the best kept.
-4. Calibration (temperature, unsure threshold) on those validation nights,
+4. With ``--eeg-opinion W``, the model's probabilities become a mixture of
+   its opinion on the whole input and, weighted W, on the EEG alone
+   (``ModelConfig.eeg_opinion``; ``sleepscope.model.infer.night_outputs``).
+5. Calibration (temperature, unsure threshold) on those validation nights,
    familiarity statistics from the training nights
    (``sleepscope.model.reliability``), written into the card with the wall
    time and ``--trained-on``.
@@ -102,6 +105,9 @@ def main(argv=None) -> int:
     ap.add_argument("--channel-dropout", type=float, default=0.3)
     ap.add_argument("--band-gain", type=float, default=0.0,
                     help="share of sequences reshaped by random band gains per step (sleepscope.model.band_gains)")
+    ap.add_argument("--eeg-opinion", type=float, default=0.0,
+                    help="weight of the EEG-alone opinion in the shipped probabilities (ModelConfig.eeg_opinion); "
+                         "set after training, before the calibration")
     ap.add_argument("--freeze-encoders", action="store_true",
                     help="keep --init's encoders (the down-sampling paths), train the rest")
     ap.add_argument("--normalisation", default="epoch+amplitude", choices=("epoch", "night", "epoch+amplitude"))
@@ -141,6 +147,7 @@ def main(argv=None) -> int:
     result = train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
                    on_validation=on_validation, info=DistInfo(device=torch.device(args.device)))
     model.cpu().eval()
+    model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
     calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout)
     minutes = (time.perf_counter() - t0) / 60
     card = ModelCard(
@@ -155,7 +162,8 @@ def main(argv=None) -> int:
                  "band_gain": args.band_gain, "minutes": round(minutes, 1)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
-               f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
+               f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
+               f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
                f"weights of step {result.best_step} kept by validation macro-F1, seed 0), on {args.trained_on}, "
                f"{minutes:.0f} min including the synthesis and the calibration."),
         calibration=calibration, familiarity=familiarity)

@@ -95,6 +95,11 @@ class ModelConfig:
     #: or "epoch+amplitude" (the paper's z-score, and each epoch's log amplitude in µV as an
     #: extra input the network reads through ``SleepStager.amplitude``)
     normalisation: str = "epoch"
+    #: weight of a second opinion from the EEG alone (the same network with the EOG input
+    #: zeroed, as channel dropout trained it) in the stage probabilities, where a night has
+    #: both channels: the EOG is the channel that differs most between labs (montage, leakage
+    #: of frontal EEG, gain), so its evidence is not left to decide alone; 0 = one opinion
+    eeg_opinion: float = 0.0
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep tuples so configs stay hashable and comparable.
@@ -132,6 +137,8 @@ class ModelConfig:
             raise bad("the PDC module needs at least one dilation")
         if self.embedding_dim < 1 or self.head_channels < 1 or self.seq_len < 1:
             raise bad("embedding_dim, head_channels and seq_len must be >= 1")
+        if not 0.0 <= self.eeg_opinion <= 1.0:
+            raise bad(f"eeg_opinion is a weight between 0 and 1, not {self.eeg_opinion}")
         if self.normalisation not in ("epoch", "night", "epoch+amplitude"):
             raise bad(f"normalisation must be 'epoch', 'night' or 'epoch+amplitude', not {self.normalisation!r}")
 

@@ -273,11 +273,37 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     """(per-epoch features (n, head_channels), logits (n, 5), weights version) of a prepared night, on the CPU.
 
     What :func:`predict` computes before calibration; calibration and the
-    familiarity statistics are fitted on these same outputs.
+    familiarity statistics are fitted on these same outputs. With the
+    configuration's ``eeg_opinion`` w > 0 and both channels present, the
+    logits are log((1 - w) p + w p_eeg): p from the whole input, p_eeg from
+    the same night with the EOG zeroed (features: those of the whole input).
     """
+    x = _as_epochs(x)
+    w = float(getattr(model.config, "eeg_opinion", 0.0))
+    if w <= 0 or not (x[:, 0].any() and x[:, 1].any()):
+        return _one_opinion(x, model, batch_size=batch_size, device=device, seq_len=seq_len, stride=stride,
+                            threads=threads, progress=progress, cancel=cancel)
+    steps = x.shape[0] + 1  # of one opinion, as _one_opinion reports them
+
+    def part(offset: int) -> Progress | None:
+        return None if progress is None else (lambda d, t, m: report(progress, offset + d, 2 * steps, m))
+
+    feats, logits, version = _one_opinion(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
+                                          stride=stride, threads=threads, progress=part(0), cancel=cancel)
+    eeg_only = x.copy()
+    eeg_only[:, 1] = 0.0
+    _, eeg_logits, _ = _one_opinion(eeg_only, model, batch_size=batch_size, device=device, seq_len=seq_len,
+                                    stride=stride, threads=threads, progress=part(steps), cancel=cancel)
+    mixed = (1 - w) * torch.softmax(logits, dim=-1) + w * torch.softmax(eeg_logits, dim=-1)
+    return feats, torch.log(mixed.clamp(min=1e-12)), version
+
+
+def _one_opinion(x: np.ndarray, model, *, batch_size: int | None, device, seq_len: int | None,
+                 stride: int | None, threads: int | None, progress: Progress | None,
+                 cancel: CancelToken | None) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """:func:`night_outputs` of one input as it is."""
     from sleepscope.model.checkpoint import weights_version
 
-    x = _as_epochs(x)
     n = x.shape[0]
     dev = pick_device(device)
     # Hashed every time: a model fine-tuned in memory after loading has new weights.

@@ -1,0 +1,82 @@
+"""The EEG-alone second opinion: mixed into the probabilities as the card says, only where a night has both channels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.model.config import CONFIGS, ModelConfig
+from sleepscope.model.infer import night_outputs, predict
+from sleepscope.model.network import SleepStager
+
+
+@pytest.fixture(scope="module")
+def nets():
+    """(one-opinion model, the same weights with eeg_opinion 0.3)."""
+    torch.manual_seed(0)
+    plain = SleepStager(CONFIGS["tiny"]).eval()
+    with torch.no_grad():  # a random network is nearly uniform: make its opinions decided enough to differ
+        plain.classifier.weight.mul_(200.0)
+    mixed = SleepStager(CONFIGS["tiny"].with_(eeg_opinion=0.3)).eval()
+    mixed.load_state_dict(plain.state_dict())
+    return plain, mixed
+
+
+def _night(n: int = 24, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 2, 3000)).astype(np.float32)
+
+
+def test_the_mixture_is_the_weighted_mean_of_the_two_opinions(nets):
+    plain, mixed = nets
+    x = _night()
+    _, whole, _ = night_outputs(x, plain, threads=1)
+    eeg_alone = x.copy()
+    eeg_alone[:, 1] = 0
+    _, eeg, _ = night_outputs(eeg_alone, plain, threads=1)
+    feats, got, version = night_outputs(x, mixed, threads=1)
+    expected = 0.7 * torch.softmax(whole, -1) + 0.3 * torch.softmax(eeg, -1)
+    np.testing.assert_allclose(torch.softmax(got, -1).numpy(), expected.numpy(), atol=1e-5)
+    assert not np.allclose(torch.softmax(got, -1).numpy(), torch.softmax(whole, -1).numpy(), atol=1e-3)
+    np.testing.assert_array_equal(feats.numpy(), night_outputs(x, plain, threads=1)[0].numpy())
+    assert version == night_outputs(x, plain, threads=1)[2]  # same weights, same version
+
+
+@pytest.mark.parametrize("missing", [0, 1])
+def test_one_channel_nights_get_one_opinion(nets, missing):
+    plain, mixed = nets
+    x = _night()
+    x[:, missing] = 0
+    np.testing.assert_array_equal(night_outputs(x, mixed, threads=1)[1].numpy(),
+                                  night_outputs(x, plain, threads=1)[1].numpy())
+
+
+def test_progress_runs_once_through_both_opinions(nets):
+    _, mixed = nets
+    seen = []
+    night_outputs(_night(40), mixed, threads=1, batch_size=8, progress=lambda d, t, m: seen.append((d, t)))
+    assert {t for _, t in seen} == {2 * 41}
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == 2 * 41
+
+
+def test_predict_applies_it_and_the_card_keeps_it(nets, tmp_path):
+    from sleepscope.model.checkpoint import load_model, save_model
+
+    plain, mixed = nets
+    x = _night()
+    assert not np.allclose(predict(x, mixed, threads=1).probs, predict(x, plain, threads=1).probs, atol=1e-3)
+    save_model(mixed, tmp_path / "m")
+    loaded, card = load_model(tmp_path / "m.safetensors")
+    assert card.config.eeg_opinion == 0.3
+    np.testing.assert_allclose(predict(x, loaded, threads=1).probs, predict(x, mixed, threads=1).probs, atol=1e-6)
+
+
+def test_cards_from_before_the_option_mean_one_opinion_and_bad_weights_are_refused():
+    data = CONFIGS["tiny"].to_dict()
+    del data["eeg_opinion"]
+    assert ModelConfig.from_dict(data).eeg_opinion == 0.0
+    with pytest.raises(SleepScopeError, match="eeg_opinion"):
+        CONFIGS["tiny"].with_(eeg_opinion=1.5)
