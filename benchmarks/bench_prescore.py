@@ -61,7 +61,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def _child(kind: str, night: Path, config: str, repeats: int) -> None:
+def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float = 0.0) -> None:
     """Runs in a fresh process: time one cold and `repeats` warm calls, report JSON."""
     import resource
 
@@ -78,7 +78,7 @@ def _child(kind: str, night: Path, config: str, repeats: int) -> None:
         from sleepscope.model.network import SleepStager
 
         torch.manual_seed(0)
-        model = SleepStager(get_config(config)).eval()
+        model = SleepStager(get_config(config).with_(eeg_opinion=eeg_opinion)).eval()
 
         def run():
             from sleepscope.model.infer import predict
@@ -121,9 +121,9 @@ def _child(kind: str, night: Path, config: str, repeats: int) -> None:
                       "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
 
 
-def run_child(kind: str, night: Path, config: str, repeats: int) -> dict:
+def run_child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float = 0.0) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--night", str(night), "--config", config,
-           "--repeats", str(repeats)]
+           "--repeats", str(repeats), "--eeg-opinion", str(eeg_opinion)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
@@ -151,6 +151,8 @@ def main() -> None:
     ap.add_argument("--config", default="default")
     ap.add_argument("--epochs", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--eeg-opinion", type=float, default=0.0,
+                    help="ours with this weight of the EEG-alone opinion (ModelConfig.eeg_opinion; the shipped model's)")
     ap.add_argument("--child", choices=("ours", "yasa"), help=argparse.SUPPRESS)
     ap.add_argument("--night", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--make-night", type=Path, help=argparse.SUPPRESS)
@@ -159,7 +161,7 @@ def main() -> None:
         print(make_night(args.epochs, args.make_night))
         return
     if args.child:
-        _child(args.child, args.night, args.config, args.repeats)
+        _child(args.child, args.night, args.config, args.repeats, args.eeg_opinion)
         return
 
     import torch
@@ -176,7 +178,7 @@ def main() -> None:
             raise SystemExit(made.stderr[-3000:])
         print(made.stdout.strip())
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}")
-        ours = run_child("ours", night, args.config, args.repeats)
+        ours = run_child("ours", night, args.config, args.repeats, args.eeg_opinion)
         yasa = run_child("yasa", night, args.config, args.repeats)
     peak = matmul_peak_gflops()
     model = SleepStager(get_config(args.config))
@@ -184,7 +186,7 @@ def main() -> None:
     n = args.epochs
     achieved = 2 * macs * n / ours["warm_s"] / 1e9
 
-    print(f"\nours: SleepStager config {args.config!r} (random weights: timing only), "
+    print(f"\nours: SleepStager config {args.config!r}, EEG-alone opinion {args.eeg_opinion:g} (random weights: timing only), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")
     print(f"yasa: {yasa['yasa_version']} SleepStaging (EEG + EOG, shipped LightGBM classifier)\n")
     print(f"{'':24}{'ours':>10}{'yasa':>10}{'ours/yasa':>11}")

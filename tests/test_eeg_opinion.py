@@ -53,13 +53,24 @@ def test_one_channel_nights_get_one_opinion(nets, missing):
                                   night_outputs(x, plain, threads=1)[1].numpy())
 
 
-def test_progress_runs_once_through_both_opinions(nets):
-    _, mixed = nets
-    seen = []
-    night_outputs(_night(40), mixed, threads=1, batch_size=8, progress=lambda d, t, m: seen.append((d, t)))
-    assert {t for _, t in seen} == {2 * 41}
-    done = [d for d, _ in seen]
-    assert done == sorted(done) and done[-1] == 2 * 41
+@pytest.mark.parametrize("normalisation", ["epoch", "epoch+amplitude"])
+def test_one_pass_gives_both_opinions_features_in_both_forms(normalisation):
+    from sleepscope.model.fast_eval import FastStager
+
+    torch.manual_seed(1)
+    model = SleepStager(CONFIGS["tiny"].with_(normalisation=normalisation)).eval()
+    if normalisation == "epoch+amplitude":  # it starts as the identity: make it read the amplitude inputs
+        torch.nn.init.normal_(model.amplitude.out.weight)
+    x = torch.tensor(_night(6)) + torch.tensor([0.5, -1.0]).view(1, 2, 1)  # amplitudes of both channels
+    no_eog = x.clone()
+    no_eog[:, 1] = 0
+    with torch.no_grad():
+        whole, alone = model.epoch_features(x), model.epoch_features(no_eog)
+        for net in (model, FastStager(model)):
+            pair = net.epoch_features_pair(x)
+            np.testing.assert_allclose(pair[:, 0].numpy(), whole.numpy(), atol=1e-5)
+            np.testing.assert_allclose(pair[:, 1].numpy(), alone.numpy(), atol=1e-5)
+    assert not np.allclose(whole.numpy(), alone.numpy(), atol=1e-3)
 
 
 def test_predict_applies_it_and_the_card_keeps_it(nets, tmp_path):

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sleepscope.model.blocks import PDC, RSU, SalientAttention
-from sleepscope.model.network import SleepStager, fold_batchnorm, split_amplitude
+from sleepscope.model.network import SleepStager, eeg_alone_amplitude, fold_batchnorm, split_amplitude
 
 
 _CL = torch.channels_last
@@ -195,6 +195,7 @@ class FastStager(nn.Module):
         self.context = folded.context
         self.classifier = folded.classifier
         self.amplitude = folded.amplitude if cfg.amplitude_input else None
+        self._no_eog: torch.Tensor | None = None
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
@@ -206,7 +207,24 @@ class FastStager(nn.Module):
             return self.amplitude(self._features(x), amplitude)
         return self._features(x)
 
+    def epoch_features_pair(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 2, 3000) -> (N, 2, head_channels), as ``SleepStager.epoch_features_pair`` in eval mode."""
+        amplitude = None
+        if self.amplitude is not None:
+            x, amplitude = split_amplitude(x)
+        eeg, eog = self._branches(x)
+        if self._no_eog is None:  # the EOG branch's answer to an absent EOG: one constant
+            self._no_eog = self._branches(torch.zeros_like(x[:1]))[1]
+        whole, alone = self._head(eeg, eog), self._head(eeg, self._no_eog)
+        if amplitude is not None:
+            whole, alone = self.amplitude(whole, amplitude), self.amplitude(alone, eeg_alone_amplitude(amplitude))
+        return torch.stack([whole, alone], dim=1)
+
     def _features(self, x: torch.Tensor) -> torch.Tensor:
+        return self._head(*self._branches(x))
+
+    def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(EEG, EOG) branch outputs of (N, 2, 3000) epochs, each (N, C, 1, L) channels-last."""
         x = x.unsqueeze(2).contiguous(memory_format=_CL)
         if self.stem is not None:
             # ReLU commutes with max-pooling (both monotone): rectify the pooled, shorter signal.
@@ -223,7 +241,9 @@ class FastStager(nn.Module):
         for i in range(len(self.decoder) - 1, -1, -1):
             skip = skips[i]
             d = self.decoder[i](_cat_groups(_upsample_to(d, skip.shape[-1]), skip))
-        x1, x2 = _groups(self.attention(d)).unbind(-2)
+        return _groups(self.attention(d)).unbind(-2)
+
+    def _head(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         fused = (x1 + x2 + x1 * x2).permute(0, 3, 1, 2)  # equation (1), (N, C, 1, L) channels-last
         return F.relu(self.head(fused)).mean(dim=(2, 3))
 

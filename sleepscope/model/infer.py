@@ -275,36 +275,16 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     What :func:`predict` computes before calibration; calibration and the
     familiarity statistics are fitted on these same outputs. With the
     configuration's ``eeg_opinion`` w > 0 and both channels present, the
-    logits are log((1 - w) p + w p_eeg): p from the whole input, p_eeg from
-    the same night with the EOG zeroed (features: those of the whole input).
+    logits are log((1 - w) p + w p_eeg): p from the whole input, p_eeg as if
+    the EOG were absent (zeros; ``epoch_features_pair``: the branches run
+    once), and the features are those of the whole input.
     """
-    x = _as_epochs(x)
-    w = float(getattr(model.config, "eeg_opinion", 0.0))
-    if w <= 0 or not (x[:, 0].any() and x[:, 1].any()):
-        return _one_opinion(x, model, batch_size=batch_size, device=device, seq_len=seq_len, stride=stride,
-                            threads=threads, progress=progress, cancel=cancel)
-    steps = x.shape[0] + 1  # of one opinion, as _one_opinion reports them
-
-    def part(offset: int) -> Progress | None:
-        return None if progress is None else (lambda d, t, m: report(progress, offset + d, 2 * steps, m))
-
-    feats, logits, version = _one_opinion(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
-                                          stride=stride, threads=threads, progress=part(0), cancel=cancel)
-    eeg_only = x.copy()
-    eeg_only[:, 1] = 0.0
-    _, eeg_logits, _ = _one_opinion(eeg_only, model, batch_size=batch_size, device=device, seq_len=seq_len,
-                                    stride=stride, threads=threads, progress=part(steps), cancel=cancel)
-    mixed = (1 - w) * torch.softmax(logits, dim=-1) + w * torch.softmax(eeg_logits, dim=-1)
-    return feats, torch.log(mixed.clamp(min=1e-12)), version
-
-
-def _one_opinion(x: np.ndarray, model, *, batch_size: int | None, device, seq_len: int | None,
-                 stride: int | None, threads: int | None, progress: Progress | None,
-                 cancel: CancelToken | None) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """:func:`night_outputs` of one input as it is."""
     from sleepscope.model.checkpoint import weights_version
 
+    x = _as_epochs(x)
     n = x.shape[0]
+    w = float(getattr(model.config, "eeg_opinion", 0.0))
+    pair = w > 0 and bool(x[:, 0].any()) and bool(x[:, 1].any())
     dev = pick_device(device)
     # Hashed every time: a model fine-tuned in memory after loading has new weights.
     version = weights_version(model)
@@ -314,42 +294,54 @@ def _one_opinion(x: np.ndarray, model, *, batch_size: int | None, device, seq_le
         batch_size = 256 if dev.type != "cpu" else 128
     check(cancel)
     net = _inference_copy(model, version, dev)
+    features = net.epoch_features_pair if pair else net.epoch_features
     total = n + 1  # the sequence head is the last step
     with torch.inference_mode():
         if dev.type == "cpu":
-            feats = _features_on_cpu(net, x, batch_size, threads or physical_cores(), progress, total, cancel)
+            feats = _features_on_cpu(features, x, batch_size, threads or physical_cores(), progress, total, cancel)
         else:
-            feats = _features_on_device(net, x, dev, batch_size, progress, total, cancel)
+            feats = _features_on_device(features, x, dev, batch_size, progress, total, cancel)
         check(cancel)
-        logits = torch.empty((n, model.config.n_classes), dtype=torch.float32, device=dev)
         plan = window_plan(n, seq_len, stride)
-        # Windows of equal length go through the head together (all but a short night's only one).
-        for i in range(0, len(plan), 256):
-            group = plan[i:i + 256]
-            batch = torch.stack([feats[w.start:w.start + w.length] for w in group])
-            out = net.sequence_logits(batch).float()
-            for j, w in enumerate(group):
-                logits[w.keep_from:w.keep_to] = out[j, w.keep_from - w.start:w.keep_to - w.start]
+        if pair:
+            whole = torch.softmax(_sequence_logits(net, feats[:, 0], plan, model.config.n_classes), dim=-1)
+            eeg = torch.softmax(_sequence_logits(net, feats[:, 1], plan, model.config.n_classes), dim=-1)
+            feats, logits = feats[:, 0], torch.log(((1 - w) * whole + w * eeg).clamp(min=1e-12))
+        else:
+            logits = _sequence_logits(net, feats, plan, model.config.n_classes)
         report(progress, total, total, "Pre-scoring epochs")
     return feats.float().cpu(), logits.cpu(), version
 
 
-def _features_on_device(net, x: np.ndarray, dev: torch.device, batch_size: int,
+def _sequence_logits(net, feats: torch.Tensor, plan, n_classes: int) -> torch.Tensor:
+    """(n, n_classes) logits of per-epoch features (n, C), window by window of `plan`."""
+    logits = torch.empty((feats.shape[0], n_classes), dtype=torch.float32, device=feats.device)
+    # Windows of equal length go through the head together (all but a short night's only one).
+    for i in range(0, len(plan), 256):
+        group = plan[i:i + 256]
+        batch = torch.stack([feats[w.start:w.start + w.length] for w in group])
+        out = net.sequence_logits(batch).float()
+        for j, w in enumerate(group):
+            logits[w.keep_from:w.keep_to] = out[j, w.keep_from - w.start:w.keep_to - w.start]
+    return logits
+
+
+def _features_on_device(features, x: np.ndarray, dev: torch.device, batch_size: int,
                         progress: Progress | None, total: int, cancel: CancelToken | None) -> torch.Tensor:
     """Per-epoch features on an accelerator, batch after batch (one stream keeps it busy)."""
     n = x.shape[0]
     feats = None
     for lo in range(0, n, batch_size):
         check(cancel)
-        f = net.epoch_features(torch.from_numpy(x[lo:lo + batch_size]).to(dev))
+        f = features(torch.from_numpy(x[lo:lo + batch_size]).to(dev))
         if feats is None:
-            feats = torch.empty((n, f.shape[1]), dtype=f.dtype, device=dev)
+            feats = torch.empty((n, *f.shape[1:]), dtype=f.dtype, device=dev)
         feats[lo:lo + f.shape[0]] = f
         report(progress, min(n, lo + batch_size), total, "Pre-scoring epochs")
     return feats
 
 
-def _features_on_cpu(net, x: np.ndarray, batch_size: int, workers: int,
+def _features_on_cpu(features, x: np.ndarray, batch_size: int, workers: int,
                      progress: Progress | None, total: int, cancel: CancelToken | None) -> torch.Tensor:
     """Per-epoch features on the CPU: batches shared among ``workers`` threads of ONE torch thread each.
 
@@ -370,7 +362,7 @@ def _features_on_cpu(net, x: np.ndarray, batch_size: int, workers: int,
     def run(lo: int) -> tuple[int, torch.Tensor]:
         check(cancel)
         with torch.inference_mode():
-            return lo, net.epoch_features(torch.from_numpy(x[lo:lo + batch_size]))
+            return lo, features(torch.from_numpy(x[lo:lo + batch_size]))
 
     parts: dict[int, torch.Tensor] = {}
     # Threads started by this thread inherit its scheduling priority (the GUI lowers it).

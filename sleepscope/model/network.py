@@ -122,6 +122,14 @@ def split_amplitude(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return z, torch.cat([amp.squeeze(-1), present], dim=-1)
 
 
+def eeg_alone_amplitude(amplitude: torch.Tensor) -> torch.Tensor:
+    """The amplitude inputs of ``split_amplitude`` as they are when the EOG is absent (its log amplitude and presence 0)."""
+    out = amplitude.clone()
+    out[:, 1] = 0
+    out[:, 3] = 0
+    return out
+
+
 class AmplitudeFiLM(nn.Module):
     """Scales and shifts per-epoch features by a function of the amplitude inputs; the identity at construction."""
 
@@ -179,6 +187,25 @@ class SleepStager(nn.Module):
             z, amplitude = split_amplitude(x)
             return self.amplitude(self.head(self.fused(z)).mean(dim=-1), amplitude)
         return self.head(self.fused(x)).mean(dim=-1)
+
+    def epoch_features_pair(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 2, 3000) -> (N, 2, head_channels): ``epoch_features`` of `x`, and of `x` with its EOG absent (zeros).
+
+        The EEG branch runs once; an absent EOG gives the EOG branch's output on
+        a zero epoch, the same for every epoch.
+        """
+        self._check_epochs(x)
+        amplitude = None
+        if self.config.amplitude_input:
+            x, amplitude = split_amplitude(x)
+        eeg = self.eeg_branch(x[:, 0:1])
+        eog = self.eog_branch(x[:, 1:2])
+        no_eog = self.eog_branch(torch.zeros_like(x[:1, 1:2]))
+        whole = self.head(fuse(eeg, eog)).mean(dim=-1)
+        alone = self.head(fuse(eeg, no_eog)).mean(dim=-1)
+        if amplitude is not None:
+            whole, alone = self.amplitude(whole, amplitude), self.amplitude(alone, eeg_alone_amplitude(amplitude))
+        return torch.stack([whole, alone], dim=1)
 
     def sequence_logits(self, features: torch.Tensor) -> torch.Tensor:
         """(B, L, head_channels) -> logits (B, L, n_classes), mixing neighbouring epochs."""
