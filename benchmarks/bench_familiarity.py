@@ -1,0 +1,118 @@
+"""How often does the familiarity check fire, and would other statistics separate the held-out family better?
+
+    .venv/bin/python benchmarks/bench_familiarity.py [--model PATH] [--cache DIR]
+
+The check (``sleepscope.model.familiarity``) fits one Gaussian per stage on
+input statistics of the training nights. This benchmark refits it four ways
+on the same training nights as ``models/train_robust.py`` (families A and C,
+half of them recorded by randomised labs), sets each night limit on its
+validation nights the way ``fit_familiarity`` does, and counts the nights it
+calls unfamiliar among the 8 test nights per row of ``bench_shift.py`` (A, C:
+in distribution; B: the held-out family; each plain and by random labs):
+
+* ``inputs pooled``: what ships (the card's statistics are refitted the same way);
+* ``inputs per family``: one Gaussian set per training family, an epoch
+  outlying only when it is beyond the cutoff of every family;
+* ``deep pooled`` / ``deep per family``: the same on the model's per-epoch
+  features (the input of its sequence head), as Lee et al. (2018) do.
+
+Synthetic nights only: the figures say nothing about real recordings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "models"))
+
+
+def night_parts(model, cache: Path | None):
+    """{(part, family, lab): [per-night dict of inputs, deep features, predicted and true stages, artefact]}."""
+    from bench_shift import TEST_NIGHTS, synth_recording
+    from train_robust import TRAIN, VALIDATION
+
+    from sleepscope.model.infer import night_outputs
+    from sleepscope.model.reliability import night_arrays
+
+    families = ("A", "C")
+    jobs = [(n, families[(i // 2) % 2], i % 2 == 1, "train") for i, n in enumerate(TRAIN)]
+    jobs += [(n, families[(i // 2) % 2], i % 2 == 0, "val") for i, n in enumerate(VALIDATION)]
+    jobs += [(n, f, r, "test") for f in ("A", "B", "C") for r in (False, True) for n in TEST_NIGHTS]
+    parts: dict = {}
+    for name, family, randomise, part in jobs:
+        lab = "random" if randomise else "plain"
+        path = cache / f"{part}-{name}-{family}-{lab}-{model.config.normalisation}.pickle" if cache else None
+        if path is not None and path.exists():
+            night = pickle.loads(path.read_bytes())
+        else:
+            rec, y = synth_recording(name, family, randomise)
+            a = night_arrays(rec, model.config.normalisation)
+            deep, logits, _ = night_outputs(a["x"], model)
+            night = {"inputs": a["inputs"], "deep": deep.numpy(), "pred": logits.numpy().argmax(axis=1),
+                     "y": y, "artefact": np.asarray(a["artefact"], bool)}
+            if path is not None:
+                path.write_bytes(pickle.dumps(night))
+        parts.setdefault((part, family, lab), []).append(night)
+        print(f"  {part} {name} {family} {lab}", file=sys.stderr, flush=True)
+    return parts
+
+
+def fit(nights, key: str) -> dict:
+    from sleepscope.model.familiarity import _precision, distances
+
+    keep = [~n["artefact"] & (n["y"] >= 0) for n in nights]
+    x = np.concatenate([n[key][k] for n, k in zip(nights, keep)]).astype(np.float64)
+    y = np.concatenate([n["y"][k] for n, k in zip(nights, keep)])
+    means, prec = _precision(x, y, 5)
+    stats = {"means": means.tolist(), "precision": prec.tolist()}
+    stats["epoch_cutoff"] = float(np.percentile(distances(x, stats, y), 99))
+    return stats
+
+
+def outlying(night, groups: list[dict], key: str) -> float:
+    from sleepscope.model.familiarity import distances
+
+    k = ~night["artefact"]
+    scaled = [distances(night[key][k], g, night["pred"][k]) / g["epoch_cutoff"] for g in groups]
+    return float(np.mean(np.min(scaled, axis=0) > 1)) if k.any() else 0.0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
+    ap.add_argument("--cache", type=Path, help="keep each night's statistics here and reuse them")
+    args = ap.parse_args(argv)
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, NIGHT_MARGIN
+
+    model, card = load_model(args.model)
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    parts = night_parts(model, args.cache)
+    train = {f: parts[("train", f, "plain")] + parts[("train", f, "random")] for f in ("A", "C")}
+    val = [n for k, v in parts.items() if k[0] == "val" for n in v]
+    print(f"model {card.version}; nights called unfamiliar of 8 per row (SYNTHETIC nights)")
+    print(f"{'statistics':22s} {'limit':>6s}  " + "  ".join(f"{f + ' ' + lab:>13s}" for f in "ACB" for lab in ("plain", "random")))
+    for key in ("inputs", "deep"):
+        for mode in ("pooled", "per family"):
+            groups = [fit(train["A"] + train["C"], key)] if mode == "pooled" else [fit(train[f], key) for f in "AC"]
+            limit = max(MIN_NIGHT_LIMIT, NIGHT_MARGIN * max(outlying(n, groups, key) for n in val))
+            cells = []
+            for f in "ACB":
+                for lab in ("plain", "random"):
+                    shares = [outlying(n, groups, key) for n in parts[("test", f, lab)]]
+                    cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({max(shares):.2f})")
+            print(f"{key + ' ' + mode:22s} {limit:6.2f}  " + "  ".join(f"{c:>13s}" for c in cells))
+    print("cell: nights over the limit (largest share of outlying epochs)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
