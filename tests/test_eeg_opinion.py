@@ -91,3 +91,32 @@ def test_cards_from_before_the_option_mean_one_opinion_and_bad_weights_are_refus
     assert ModelConfig.from_dict(data).eeg_opinion == 0.0
     with pytest.raises(SleepScopeError, match="eeg_opinion"):
         CONFIGS["tiny"].with_(eeg_opinion=1.5)
+
+
+def test_sequence_scores_mix_the_opinions_as_pre_scoring_does(nets):
+    from sleepscope.model.network import mix_opinions
+    from sleepscope.model.train import predict_dataset
+
+    plain, mixed = nets
+    x = torch.tensor(_night(12)).reshape(3, 4, 2, 3000)
+    x[2, :, 1] = 0  # a sequence without EOG: one opinion
+    no_eog = x.clone()
+    no_eog[:, :, 1] = 0
+    with torch.no_grad():
+        got = mixed.stage_scores(x)
+        expected = mix_opinions(plain(x), plain(no_eog), 0.3)
+        np.testing.assert_allclose(got[:2].numpy(), expected[:2].numpy(), atol=1e-5)
+        np.testing.assert_allclose(got[2].numpy(), plain(x)[2].numpy(), atol=1e-5)
+        np.testing.assert_array_equal(plain.stage_scores(x).numpy(), plain(x).numpy())
+    # validation and fine-tuning's child-versus-parent figures judge what pre-scoring will show: its scores
+
+    class ScoresSay3(SleepStager):
+        def stage_scores(self, x):
+            out = torch.zeros(*x.shape[:2], 5)
+            out[..., 3] = 1
+            return out
+
+    probe = ScoresSay3(CONFIGS["tiny"]).eval()
+    y = torch.zeros(3, 4, dtype=torch.long)
+    _, stages = predict_dataset(probe, torch.utils.data.TensorDataset(x, y), 8, torch.device("cpu"))
+    assert (stages == 3).all()

@@ -86,3 +86,20 @@ def test_fine_tuning_keeps_the_encoders_fixed_when_the_parent_was_trained_so(one
     rest_changed = any(not torch.equal(after[k], before[k]) for k in after if k not in enc_names)
     assert enc_changed is not frozen and rest_changed
     assert res.card.metrics["finetune"]["freeze_encoders"] is frozen
+
+
+def test_fine_tuning_drops_channels_as_the_parent_was_trained(one_thread):
+    def child(card_dropout, asked):
+        parent, card = _parent()
+        card.familiarity = {"channel_dropout": card_dropout} if card_dropout is not None else {}
+        res = finetune(parent, card, correction_set(n=100), None,
+                       FineTuneOptions(epochs=1, min_steps=4, lr=1e-3, seed=0, channel_dropout=asked))
+        return _weights(res.model), res.card.metrics["finetune"]["channel_dropout"]
+
+    plain, d0 = child(None, None)
+    assert d0 == 0.0 and child(None, None)[0].keys() == plain.keys()
+    assert all(torch.equal(plain[k], v) for k, v in child(None, None)[0].items())  # control: same run, same child
+    dropped, d1 = child(0.9, None)  # a parent trained with channel dropout: its child is trained so too
+    assert d1 == 0.9 and not all(torch.equal(plain[k], dropped[k]) for k in plain)
+    explicit, d2 = child(0.9, 0.0)  # an explicit choice wins
+    assert d2 == 0.0 and all(torch.equal(plain[k], explicit[k]) for k in plain)

@@ -63,6 +63,9 @@ class FineTuneOptions:
     batch_size: int = 4  # sequences per step
     #: None: as the parent was trained (its card's metrics say whether its encoders were frozen)
     freeze_encoders: bool | None = None
+    #: share of sequences trained without their EEG or EOG (TrainConfig.channel_dropout); None: as the parent
+    #: was trained, so that its one-channel (and EEG-alone opinion) pre-scoring keeps up with the corrections
+    channel_dropout: float | None = None
     holdout: float = 0.2  # fraction held out: half chooses the kept pass, half is reported
     seq_len: int | None = None  # epochs per sequence (default: the model's L)
     block_epochs: int | None = None  # held-out unit (default: seq_len)
@@ -91,8 +94,15 @@ class FineTuneOptions:
             raise SleepScopeError("max steps must be at least 1")
         if self.min_steps < 0:
             raise SleepScopeError(f"the fewest optimiser steps must be 0 or more, not {self.min_steps}")
+        if self.channel_dropout is not None and not 0.0 <= self.channel_dropout < 1.0:
+            raise SleepScopeError(f"the channel dropout {self.channel_dropout} must be at least 0 and below 1")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
+
+
+def trained_channel_dropout(card: ModelCard) -> float:
+    """The channel dropout the model of `card` was trained with (recorded with its familiarity statistics), else 0."""
+    return float((card.familiarity or {}).get("channel_dropout", 0.0) or 0.0)
 
 
 def trained_with_frozen_encoders(card: ModelCard) -> bool:
@@ -365,6 +375,8 @@ def finetune(
     opts.validate()
     if opts.freeze_encoders is None:
         opts = replace(opts, freeze_encoders=trained_with_frozen_encoders(parent_card))
+    if opts.channel_dropout is None:
+        opts = replace(opts, channel_dropout=trained_channel_dropout(parent_card))
     started = time.perf_counter()
     if len(corrections) < MIN_EPOCHS:
         raise SleepScopeError(
@@ -412,7 +424,8 @@ def finetune(
     val_every = None if steps_per_pass * 4 >= opts.min_steps else max(1, opts.min_steps // 4)
     # Patience is applied here (on_validation), so that it never stops a run before `warmup` steps.
     cfg = TrainConfig(epochs=passes, batch_size=opts.batch_size, lr=opts.lr, patience=None, val_every=val_every,
-                      max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders)
+                      max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders,
+                      channel_dropout=opts.channel_dropout)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
     last: dict = {}
     stopped = []
@@ -461,7 +474,8 @@ def finetune(
             "stopped_early": bool(stopped), "min_steps": opts.min_steps, "passes_asked": opts.epochs,
             "chose_pass": chooses, "lr": opts.lr, "batch_size": opts.batch_size,
             "seq_len": seq_len, "holdout": opts.holdout, "block_epochs": block, "guard_epochs": opts.guard_epochs,
-            "freeze_encoders": opts.freeze_encoders, "class_weights": opts.class_weights, "seed": opts.seed,
+            "freeze_encoders": opts.freeze_encoders, "channel_dropout": opts.channel_dropout,
+            "class_weights": opts.class_weights, "seed": opts.seed,
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance),
@@ -480,6 +494,7 @@ def finetune(
         notes=(f"fine-tuned from {parent_card.version}: Adam lr {opts.lr}, {result.epochs} passes ({result.steps} "
                "steps), " + (f"best pass {best_epoch + 1}" if chooses else "last pass kept")
                + (", encoders frozen" if opts.freeze_encoders else "")
+               + (f", channel dropout {opts.channel_dropout:g}" if opts.channel_dropout else "")
                + (", class weights" if opts.class_weights else "")
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "

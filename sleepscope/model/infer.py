@@ -280,6 +280,7 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     once), and the features are those of the whole input.
     """
     from sleepscope.model.checkpoint import weights_version
+    from sleepscope.model.network import mix_opinions
 
     x = _as_epochs(x)
     n = x.shape[0]
@@ -304,9 +305,9 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
         check(cancel)
         plan = window_plan(n, seq_len, stride)
         if pair:
-            whole = torch.softmax(_sequence_logits(net, feats[:, 0], plan, model.config.n_classes), dim=-1)
-            eeg = torch.softmax(_sequence_logits(net, feats[:, 1], plan, model.config.n_classes), dim=-1)
-            feats, logits = feats[:, 0], torch.log(((1 - w) * whole + w * eeg).clamp(min=1e-12))
+            whole = _sequence_logits(net, feats[:, 0], plan, model.config.n_classes)
+            eeg = _sequence_logits(net, feats[:, 1], plan, model.config.n_classes)
+            feats, logits = feats[:, 0], mix_opinions(whole, eeg, w)
         else:
             logits = _sequence_logits(net, feats, plan, model.config.n_classes)
         report(progress, total, total, "Pre-scoring epochs")

@@ -122,6 +122,12 @@ def split_amplitude(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return z, torch.cat([amp.squeeze(-1), present], dim=-1)
 
 
+def mix_opinions(whole: torch.Tensor, eeg: torch.Tensor, w: float) -> torch.Tensor:
+    """log((1 - w) softmax(whole) + w softmax(eeg)): the stage scores of two opinions' logits, weight `w` on the EEG alone."""
+    mixed = (1 - w) * torch.softmax(whole, dim=-1) + w * torch.softmax(eeg, dim=-1)
+    return torch.log(mixed.clamp(min=1e-12))
+
+
 def eeg_alone_amplitude(amplitude: torch.Tensor) -> torch.Tensor:
     """The amplitude inputs of ``split_amplitude`` as they are when the EOG is absent (its log amplitude and presence 0)."""
     out = amplitude.clone()
@@ -212,6 +218,18 @@ class SleepStager(nn.Module):
         f = features.transpose(1, 2)
         f = f + F.relu(self.context(f))
         return self.classifier(f.transpose(1, 2))
+
+    def stage_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, 2, 3000) -> (B, L, 5) scores as pre-scoring makes them: ``forward``'s logits, mixed with
+        the EEG-alone opinion (``mix_opinions``) where the configuration asks for it and a sequence has both channels."""
+        w = float(self.config.eeg_opinion)
+        if w <= 0:
+            return self(x)
+        b, length = x.shape[:2]
+        pair = self.epoch_features_pair(x.reshape(b * length, *x.shape[2:])).reshape(b, length, 2, -1)
+        whole, eeg = self.sequence_logits(pair[:, :, 0]), self.sequence_logits(pair[:, :, 1])
+        both = (x[:, :, 0].flatten(1).abs().amax(dim=1) > 0) & (x[:, :, 1].flatten(1).abs().amax(dim=1) > 0)
+        return torch.where(both.view(b, 1, 1), mix_opinions(whole, eeg, w), whole)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, 2, 3000) -> logits (B, L, 5)."""

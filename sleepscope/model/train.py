@@ -120,7 +120,7 @@ def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, devic
     try:
         for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
             check(cancel)
-            logits = model(x.to(device))
+            logits = model.stage_scores(x.to(device))
             ys.append(y.reshape(-1).numpy())
             ps.append(logits.argmax(-1).reshape(-1).cpu().numpy())
     finally:
