@@ -188,11 +188,9 @@ class SleepStager(nn.Module):
 
     def epoch_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 2, 3000) -> one vector per epoch (N, head_channels), independent of neighbours."""
-        if self.config.amplitude_input:
-            self._check_epochs(x)
-            z, amplitude = split_amplitude(x)
-            return self.amplitude(self.head(self.fused(z)).mean(dim=-1), amplitude)
-        return self.head(self.fused(x)).mean(dim=-1)
+        self._check_epochs(x)
+        z, amplitude = split_amplitude(x) if self.config.amplitude_input else (x, None)
+        return self._epoch_vector(self.fused(z), amplitude)
 
     def epoch_features_pair(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 2, 3000) -> (N, 2, head_channels): ``epoch_features`` of `x`, and of `x` with its EOG absent (zeros).
@@ -201,17 +199,16 @@ class SleepStager(nn.Module):
         a zero epoch, the same for every epoch.
         """
         self._check_epochs(x)
-        amplitude = None
-        if self.config.amplitude_input:
-            x, amplitude = split_amplitude(x)
-        eeg = self.eeg_branch(x[:, 0:1])
-        eog = self.eog_branch(x[:, 1:2])
-        no_eog = self.eog_branch(torch.zeros_like(x[:1, 1:2]))
-        whole = self.head(fuse(eeg, eog)).mean(dim=-1)
-        alone = self.head(fuse(eeg, no_eog)).mean(dim=-1)
-        if amplitude is not None:
-            whole, alone = self.amplitude(whole, amplitude), self.amplitude(alone, eeg_alone_amplitude(amplitude))
+        z, amplitude = split_amplitude(x) if self.config.amplitude_input else (x, None)
+        eeg = self.eeg_branch(z[:, 0:1])
+        no_eog = self.eog_branch(torch.zeros_like(z[:1, 1:2]))
+        whole = self._epoch_vector(fuse(eeg, self.eog_branch(z[:, 1:2])), amplitude)
+        alone = self._epoch_vector(fuse(eeg, no_eog), None if amplitude is None else eeg_alone_amplitude(amplitude))
         return torch.stack([whole, alone], dim=1)
+
+    def _epoch_vector(self, fused: torch.Tensor, amplitude: torch.Tensor | None) -> torch.Tensor:
+        f = self.head(fused).mean(dim=-1)
+        return f if amplitude is None else self.amplitude(f, amplitude)
 
     def sequence_logits(self, features: torch.Tensor) -> torch.Tensor:
         """(B, L, head_channels) -> logits (B, L, n_classes), mixing neighbouring epochs."""
