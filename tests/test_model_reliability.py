@@ -173,7 +173,7 @@ def test_temperature_is_recovered_and_lowers_ece():
     assert cal["ece"] < 0.03 < cal["ece_before"]
     flagged = [r["flagged"] for r in cal["error_capture"]]
     assert flagged == sorted(flagged)  # a higher threshold flags more
-    assert ece(softmax(logits, t), labels) == pytest.approx(cal["ece"])
+    assert ece(softmax(logits, t), labels) == pytest.approx(cal["ece_temperature"])
 
 
 def test_predict_applies_the_card_calibration(tmp_path, tiny):
@@ -285,3 +285,16 @@ def test_familiarity_of_a_recording_without_eog_compares_the_eeg_alone():
     assert assess(night, stats, channels=eeg_only, trained_without_channel=True).familiar
     night[:, :7] += 5  # and an EEG unlike the training one is still caught
     assert not assess(night, stats, channels=eeg_only, trained_without_channel=True).familiar
+
+
+def test_predict_applies_the_card_confidence_map(tmp_path, tiny):
+    eeg, eog = signals(6)
+    rec = Recording.from_arrays(eeg, eog)
+    cmap = {"x": [0.2, 1.0], "y": [0.9, 0.95]}  # every epoch far surer than the tiny model says
+    save_model(tiny, tmp_path / "cal", ModelCard(config=TINY, calibration={"temperature": 2.0, "confidence_map": cmap}))
+    cal, _ = load_model(tmp_path / "cal.safetensors")
+    p = predict(rec, cal)
+    _, logits, _ = night_outputs(model_input(rec), cal, threads=1)
+    tempered = torch.softmax(logits / 2, -1).numpy()
+    np.testing.assert_allclose(p.probs.max(axis=1), np.interp(tempered.max(axis=1), cmap["x"], cmap["y"]), atol=1e-5)
+    np.testing.assert_array_equal(p.stages, tempered.argmax(axis=1))

@@ -12,7 +12,16 @@ candidate threshold t, the share of epochs whose top probability is below t
 (flagged) and the share of the model's errors among them (caught); the
 threshold kept is the one catching the most errors beyond the share it flags
 (caught - flagged), flagging at most :data:`MAX_FLAGGED` of the epochs.
-All of it is stored in the model card (``calibration``) and applied by ``predict``.
+A temperature moves every confidence the same way; a night scored as the mean
+of two opinions is under-confident where they disagree and over-confident
+where they agree, which no single T fixes. So after the temperature a
+monotone map of the top probability (isotonic regression of "the top stage
+was right" on it, fitted on the same validation epochs, :func:`fit_confidence_map`)
+sets each epoch's confidence; it is applied as a per-epoch temperature
+(:func:`apply_confidence_map`), so no epoch's ranking of the stages changes.
+
+All of it is stored in the model card (``calibration``) and applied by ``predict``
+through :func:`calibrated_probs`.
 """
 
 from __future__ import annotations
@@ -99,19 +108,83 @@ def choose_unsure_threshold(table: list[dict], max_flagged: float = MAX_FLAGGED)
     return float(max(ok, key=lambda r: (r["caught"] - r["flagged"], -r["threshold"]))["threshold"])
 
 
-def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float | None = None) -> dict:
+def fit_confidence_map(probs: np.ndarray, labels: np.ndarray, min_count: int = 200) -> dict:
+    """``{"x": confidences, "y": accuracies}``: knots of the isotonic (non-decreasing) fit of "the top stage
+    was right" on the top probability, pooled so that each knot rests on at least `min_count` epochs."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    keep = labels >= 0
+    probs, labels = probs[keep], labels[keep]
+    if len(labels) < 2 * min_count:
+        raise ValueError(f"a confidence map needs at least {2 * min_count} labelled epochs, not {len(labels)}")
+    conf = probs.max(axis=1)
+    order = np.argsort(conf, kind="stable")
+    conf, right = conf[order], (probs.argmax(axis=1) == labels)[order].astype(np.float64)
+    # Pool adjacent violators, starting from blocks of min_count epochs so that no knot rests on a few.
+    edges = list(range(0, len(conf), min_count))
+    if len(conf) - edges[-1] < min_count:
+        edges.pop()
+    blocks = [[float(right[a:b].sum()), float(conf[a:b].sum()), b - a]
+              for a, b in zip(edges, edges[1:] + [len(conf)])]
+    merged: list[list[float]] = []
+    for blk in blocks:
+        merged.append(blk)
+        while len(merged) > 1 and merged[-2][0] / merged[-2][2] >= merged[-1][0] / merged[-1][2]:
+            last = merged.pop()
+            merged[-1] = [merged[-1][0] + last[0], merged[-1][1] + last[1], merged[-1][2] + last[2]]
+    n_classes = probs.shape[1]
+    x = [m[1] / m[2] for m in merged]
+    y = [float(np.clip(m[0] / m[2], 1.0 / n_classes + 1e-3, 1.0 - 1e-4)) for m in merged]
+    return {"x": x, "y": y, "min_count": int(min_count)}
+
+
+def apply_confidence_map(probs: np.ndarray, cmap: dict) -> np.ndarray:
+    """`probs` with each row's top probability moved to the map's value, by the per-row temperature that
+    gives it (bisection: the top probability falls as the temperature rises), so the order of the stages stays."""
+    p = np.asarray(probs, dtype=np.float64)
+    target = np.interp(p.max(axis=1), cmap["x"], cmap["y"])
+    logp = np.log(np.maximum(p, 1e-12))
+    # Two stages nearly tied need a very low temperature to part them.
+    lo = np.full(len(p), np.log(1e-3))
+    hi = np.full(len(p), np.log(1e3))
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        top = softmax(logp / np.exp(mid)[:, None]).max(axis=1)
+        too_sure = top > target
+        lo = np.where(too_sure, mid, lo)
+        hi = np.where(too_sure, hi, mid)
+    return softmax(logp / np.exp((lo + hi) / 2)[:, None])
+
+
+def calibrated_probs(logits: np.ndarray, calibration: dict | None) -> np.ndarray:
+    """The stage probabilities a card's ``calibration`` makes of `logits` (none: a plain softmax)."""
+    calibration = calibration or {}
+    probs = softmax(logits, float(calibration.get("temperature", 1.0)))
+    if calibration.get("confidence_map"):
+        probs = apply_confidence_map(probs, calibration["confidence_map"])
+    return probs
+
+
+def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float | None = None,
+                    confidence_map: bool = True) -> dict:
     """The card's ``calibration`` entry from validation logits and stages (labels -1 ignored).
 
     ``temperature`` given: kept as it is (a released model whose outputs must
-    not change), the fitted one only reported as ``fitted_temperature``.
+    not change), the fitted one only reported as ``fitted_temperature``; a
+    kept temperature also keeps the outputs free of a confidence map.
+    ``confidence_map``: fit one after the temperature (too few epochs: none).
     """
     labels = np.asarray(labels, dtype=np.int64)
     keep = labels >= 0
     logits, labels = np.asarray(logits)[keep], labels[keep]
     fitted = fit_temperature(logits, labels)
     t = fitted if temperature is None else float(temperature)
+    out = {"temperature": t, "fitted_temperature": fitted}
     before, after = softmax(logits), softmax(logits, t)
+    out["ece_before"], out["ece_temperature"] = ece(before, labels), ece(after, labels)
+    if confidence_map and temperature is None and len(labels) >= 2 * 200:
+        out["confidence_map"] = fit_confidence_map(after, labels)
+        after = apply_confidence_map(after, out["confidence_map"])
     table = error_capture(after, labels)
-    return {"temperature": t, "fitted_temperature": fitted, "ece_before": ece(before, labels),
-            "ece": ece(after, labels), "unsure_threshold": choose_unsure_threshold(table), "error_capture": table,
-            "n_epochs": int(len(labels))}
+    out.update({"ece": ece(after, labels), "unsure_threshold": choose_unsure_threshold(table), "error_capture": table,
+                "n_epochs": int(len(labels))})
+    return out
