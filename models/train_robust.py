@@ -22,7 +22,10 @@
 4. With ``--eeg-opinion W``, the model's probabilities become a mixture of
    its opinion on the whole input and, weighted W, on the EEG alone
    (``ModelConfig.eeg_opinion``; ``sleepscope.model.infer.night_outputs``).
-5. Calibration (temperature, unsure threshold) on those validation nights,
+5. With ``--average-with MODEL``, the trained weights are averaged with
+   MODEL's (``sleepscope.model.weight_average``; weight ``--average-weight``
+   on the trained ones), MODEL being another fine-tune of the same ``--init``.
+6. Calibration (temperature, confidence map, unsure threshold) on those validation nights,
    familiarity statistics from the training nights
    (``sleepscope.model.reliability``), written into the card with the wall
    time and ``--trained-on``.
@@ -108,6 +111,10 @@ def main(argv=None) -> int:
     ap.add_argument("--eeg-opinion", type=float, default=0.0,
                     help="weight of the EEG-alone opinion in the shipped probabilities (ModelConfig.eeg_opinion); "
                          "set after training, before the calibration")
+    ap.add_argument("--average-with", type=Path, default=None,
+                    help="average the trained weights with this model's (a fine-tune of the same --init)")
+    ap.add_argument("--average-weight", type=float, default=0.5,
+                    help="the trained weights' share in the average (default 0.5)")
     ap.add_argument("--freeze-encoders", action="store_true",
                     help="keep --init's encoders (the down-sampling paths), train the rest")
     ap.add_argument("--normalisation", default="epoch+amplitude", choices=("epoch", "night", "epoch+amplitude"))
@@ -147,6 +154,17 @@ def main(argv=None) -> int:
     result = train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
                    on_validation=on_validation, info=DistInfo(device=torch.device(args.device)))
     model.cpu().eval()
+    averaged = None
+    if args.average_with is not None:
+        from sleepscope.model.checkpoint import load_model
+        from sleepscope.model.weight_average import average_weights
+
+        other, other_card = load_model(args.average_with)
+        model.load_state_dict(average_weights(other, model, args.average_weight))
+        averaged = {"with": other_card.version, "weight_of_trained": args.average_weight}
+        print(f"averaged with {other_card.version}: {args.average_weight:g} of the trained weights")
+    averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
+                     if averaged else "")
     model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
     calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout)
     minutes = (time.perf_counter() - t0) / 60
@@ -159,11 +177,12 @@ def main(argv=None) -> int:
         metrics={"steps": result.steps, "best_step": result.best_step, "validation": result.validation,
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
-                 "band_gain": args.band_gain, "minutes": round(minutes, 1)},
+                 "band_gain": args.band_gain, "averaged": averaged, "minutes": round(minutes, 1)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
-               f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
+               f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
+               f"{averaged_note}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
                f"weights of step {result.best_step} kept by validation macro-F1, seed 0), on {args.trained_on}, "
                f"{minutes:.0f} min including the synthesis and the calibration."),
         calibration=calibration, familiarity=familiarity)
