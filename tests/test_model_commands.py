@@ -32,3 +32,15 @@ def test_model_info_errors(tmp_path, capsys):
     assert "no model at" in capsys.readouterr().err
     assert main(["model-info", "--config", "giant"]) == 2
     assert "unknown model configuration" in capsys.readouterr().err
+
+
+def test_model_info_says_how_the_probabilities_are_calibrated(tmp_path, capsys):
+    calibration = {"temperature": 0.8, "confidence_map": {"x": [0.4, 0.9], "y": [0.5, 0.95]},
+                   "ece_before": 0.08, "ece": 0.01, "unsure_threshold": 0.75}
+    save_model(SleepStager(TINY), tmp_path / "m", ModelCard(config=TINY, calibration=calibration))
+    save_model(SleepStager(TINY), tmp_path / "plain", ModelCard(config=TINY))
+    assert main(["model-info", str(tmp_path / "m.safetensors")]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("calibration")][0]
+    assert "temperature 0.800" in line and "confidence map (2 knots)" in line and "0.080 -> 0.010" in line
+    assert main(["model-info", str(tmp_path / "plain.safetensors")]) == 0
+    assert "none (plain softmax" in capsys.readouterr().out

@@ -89,7 +89,22 @@ def _model_info(args: argparse.Namespace) -> int:
         for key in ("parent", "data", "created", "notes", "weights_sha256"):
             print(f"{key:<16} {c[key] if c[key] not in (None, '') else '-'}")
         print(f"metrics          {json.dumps(c['metrics']) if c['metrics'] else '-'}")
+        print(f"calibration      {calibration_line(card.calibration)}")
     return 0
+
+
+def calibration_line(calibration: dict) -> str:
+    """What `predict` does to the logits of a card, in one line."""
+    if not calibration:
+        return "none (plain softmax; unsure under the default threshold)"
+    parts = [f"temperature {calibration.get('temperature', 1.0):.3f}"]
+    if calibration.get("confidence_map"):
+        parts.append(f"confidence map ({len(calibration['confidence_map']['x'])} knots)")
+    if "ece" in calibration:
+        parts.append(f"validation ECE {calibration.get('ece_before', float('nan')):.3f} -> {calibration['ece']:.3f}")
+    if "unsure_threshold" in calibration:
+        parts.append(f"unsure under {calibration['unsure_threshold']:.2f}")
+    return ", ".join(parts)
 
 
 def prediction_rows(pred, second=None) -> list[dict]:
