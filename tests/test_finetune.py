@@ -300,3 +300,32 @@ def test_cli_under_torchrun_two_processes(tmp_path):
     from sleepscope.model.registry import ModelRegistry
 
     assert done["version"] in ModelRegistry()
+
+
+def test_the_child_is_calibrated_on_the_selection_part_of_the_corrections(tmp_path, one_thread):
+    from sleepscope.model.calibration import ece, fit_temperature, softmax
+    from sleepscope.model.train import dataset_scores
+
+    parent_path = tiny_model_file(tmp_path / "parent")
+    parent, card = load_model(parent_path)
+    card.calibration = {"temperature": 3.0, "unsure_threshold": 0.7}
+    cs = correction_set(n=900)
+    opts = FineTuneOptions(epochs=1, max_steps=3, min_steps=0, holdout=0.3)
+    res = finetune(parent, card, cs, tmp_path / "child", opts)
+    assert res.split.select.size >= 100
+    child, child_card = load_model(res.path)
+    cal = child_card.calibration
+    assert cal["fitted_on"] == "the selection part of the corrections"
+    assert child.calibration == cal  # what predict applies
+    seq_len = parent.config.seq_len
+    select, report = (CorrectionSequences(cs, runs, seq_len) for runs in (res.split.select_runs, res.split.report_runs))
+    y, scores = dataset_scores(child, select, 8, torch.device("cpu"))
+    assert cal["temperature"] == pytest.approx(fit_temperature(scores, y))
+    y_r, scores_r = dataset_scores(child, report, 8, torch.device("cpu"))
+    t = cal["temperature"]
+    assert cal["ece"] == pytest.approx(ece(softmax(scores, t), y))  # fitted and judged there ...
+    assert cal["report_ece"] == pytest.approx(ece(softmax(scores_r, t), y_r))  # ... reported on what fitted nothing
+    assert cal["ece"] != pytest.approx(cal["report_ece"]) and "confidence_map" not in cal
+
+    few = finetune(parent, card, correction_set(n=160), None, FineTuneOptions(epochs=1, max_steps=2, min_steps=0))
+    assert few.card.calibration == {"unsure_threshold": 0.7}  # too few to fit: the parent's threshold, no temperature

@@ -333,6 +333,30 @@ def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.devic
     return metrics_dict(evaluate(model, data, device=device, cancel=cancel))
 
 
+def child_calibration(child: SleepStager, parent_card: ModelCard, select_data: Dataset, report_data: Dataset,
+                      device: torch.device, cancel: CancelToken | None = None) -> dict:
+    """The child's card ``calibration``: a temperature and unsure threshold fitted on the selection part of
+    the corrections (the lab's own epochs; the parent's calibration was fitted to the parent's outputs),
+    with its ECE on the report part, which fitted nothing. Too few selection epochs: the parent's unsure
+    threshold alone."""
+    from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, softmax
+    from sleepscope.model.train import dataset_scores
+
+    parent_threshold = (parent_card.calibration or {}).get("unsure_threshold")
+    y = scores = None
+    if len(select_data):
+        y, scores = dataset_scores(child, select_data, 8, device, cancel)
+    if y is None or len(y) < MIN_SELECT_EPOCHS:
+        return {"unsure_threshold": parent_threshold} if parent_threshold is not None else {}
+    calibration = fit_calibration(scores, y, confidence_map=False)
+    calibration["fitted_on"] = "the selection part of the corrections"
+    if len(report_data):
+        yr, sr = dataset_scores(child, report_data, 8, device, cancel)
+        calibration["report_ece_before"] = ece(softmax(sr), yr)
+        calibration["report_ece"] = ece(calibrated_probs(sr, calibration), yr)
+    return calibration
+
+
 def finetune(
     parent: SleepStager,
     parent_card: ModelCard,
@@ -358,7 +382,7 @@ def finetune(
     data = the identity of the corrections, metrics["heldout"] = accuracy /
     macro-F1 / kappa / per-stage F1 of the child AND of the parent on the same
     report epochs (which chose nothing), metrics["selection"] = both on the
-    selection part.
+    selection part, calibration = the child's own (:func:`child_calibration`).
 
     `events` receives dicts as training goes: ``{"event": "parent", ...}``
     (the parent's figures on the selection part, before training),
@@ -456,6 +480,7 @@ def finetune(
         selection = _evaluate(child, select_data, device, cancel) if main else {}
 
     child_report = _evaluate(child, report_data, device, cancel) if main else {}
+    calibration = child_calibration(child, parent_card, select_data, report_data, device, cancel) if main else {}
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
@@ -491,6 +516,7 @@ def finetune(
               f"{split.train.size} trained on, {split.heldout.size} held out ({split.select.size} to choose the "
               f"kept pass, {split.report.size} to report); from parent {parent_card.version}"),
         metrics=metrics,
+        calibration=calibration,
         notes=(f"fine-tuned from {parent_card.version}: Adam lr {opts.lr}, {result.epochs} passes ({result.steps} "
                "steps), " + (f"best pass {best_epoch + 1}" if chooses else "last pass kept")
                + (", encoders frozen" if opts.freeze_encoders else "")

@@ -111,25 +111,33 @@ def train_mode(model: SleepStager, freeze_encoders: bool) -> None:
 
 
 @torch.no_grad()
-def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, device: torch.device,
-                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(true labels, predicted stages) over every item of a sequence dataset, -1 labels dropped."""
+def dataset_scores(model: SleepStager, dataset: Dataset, batch_size: int, device: torch.device,
+                   cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, stage scores (n, n_classes) as ``SleepStager.stage_scores``) over every item of a
+    sequence dataset, -1 labels dropped."""
     was_training = model.training
     model.eval()
-    ys, ps = [], []
+    ys, ss = [], []
     try:
         for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
             check(cancel)
-            logits = model.stage_scores(x.to(device))
+            scores = model.stage_scores(x.to(device))
             ys.append(y.reshape(-1).numpy())
-            ps.append(logits.argmax(-1).reshape(-1).cpu().numpy())
+            ss.append(scores.reshape(-1, scores.shape[-1]).float().cpu().numpy())
     finally:
         model.train(was_training)
     if not ys:
         raise SleepScopeError("the evaluation data is empty: no night has a full sequence of scored epochs")
-    y_all, p_all = np.concatenate(ys), np.concatenate(ps)
+    y_all, s_all = np.concatenate(ys), np.concatenate(ss)
     keep = y_all >= 0
-    return y_all[keep], p_all[keep]
+    return y_all[keep], s_all[keep]
+
+
+def predict_dataset(model: SleepStager, dataset: Dataset, batch_size: int, device: torch.device,
+                    cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, predicted stages) over every item of a sequence dataset, -1 labels dropped."""
+    y, scores = dataset_scores(model, dataset, batch_size, device, cancel)
+    return y, scores.argmax(axis=1)
 
 
 def evaluate(model: SleepStager, dataset: Dataset, batch_size: int = 8, device: torch.device | None = None,
