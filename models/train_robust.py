@@ -22,7 +22,10 @@
 4. With ``--eeg-opinion W``, the model's probabilities become a mixture of
    its opinion on the whole input and, weighted W, on the EEG alone
    (``ModelConfig.eeg_opinion``; ``sleepscope.model.infer.night_outputs``).
-5. With ``--average-with MODEL``, the trained weights are averaged with
+5. With ``--runs K``, K runs (seeds 0 to K-1) are trained from ``--init`` and
+   their weights averaged (a "model soup": one run's luck, good or bad, on
+   data it never saw weighs 1/K). With ``--average-with MODEL``, the trained
+   weights are then averaged with
    MODEL's (``sleepscope.model.weight_average``; weight ``--average-weight``
    on the trained ones), MODEL being another fine-tune of the same ``--init``.
 6. Calibration (temperature, confidence map, unsure threshold) on those validation nights,
@@ -111,6 +114,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eeg-opinion", type=float, default=0.0,
                     help="weight of the EEG-alone opinion in the shipped probabilities (ModelConfig.eeg_opinion); "
                          "set after training, before the calibration")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="train this many runs (seeds 0, 1, ...) from --init and average their weights (default 1)")
     ap.add_argument("--average-with", type=Path, default=None,
                     help="average the trained weights with this model's (a fine-tune of the same --init)")
     ap.add_argument("--average-weight", type=float, default=0.5,
@@ -135,34 +140,46 @@ def main(argv=None) -> int:
     families = tuple(f.strip().upper() for f in args.families.split(",") if f.strip())
     if HELD_OUT_FAMILY in families:
         ap.error(f"family {HELD_OUT_FAMILY} is the held-out family: it must not train the model")
-    torch.manual_seed(0)
     model, init_card = load_init(args.init, args.normalisation)
     norm = model.config.normalisation
     print("training nights:")
     train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
     print("validation nights:")
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
-    cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=0, patience=1000,
-                      val_every=args.val_every, channel_dropout=args.channel_dropout,
-                      freeze_encoders=args.freeze_encoders, band_gain=args.band_gain)
 
     def on_validation(v) -> bool:
         print(f"  step {v.step}: validation macro-F1 {v.metrics['macro_f1']:.3f}, accuracy "
               f"{v.metrics.get('accuracy', float('nan')):.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
         return args.max_minutes is not None and time.perf_counter() - t0 > 60 * args.max_minutes
 
-    result = train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
-                   on_validation=on_validation, info=DistInfo(device=torch.device(args.device)))
+    from sleepscope.model.weight_average import average_weights
+
+    results, soup = [], None
+    for seed in range(args.runs):
+        torch.manual_seed(seed)
+        model, _ = load_init(args.init, args.normalisation)
+        cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
+                          val_every=args.val_every, channel_dropout=args.channel_dropout,
+                          freeze_encoders=args.freeze_encoders, band_gain=args.band_gain)
+        if args.runs > 1:
+            print(f"run {seed + 1} of {args.runs} (seed {seed}):")
+        results.append(train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
+                             on_validation=on_validation, info=DistInfo(device=torch.device(args.device))))
+        model.cpu().eval()
+        # A running mean: the soup of runs 1..k+1 is the soup of 1..k moved 1/(k+1) of the way to run k+1.
+        soup = model.state_dict() if soup is None else average_weights(soup, model, 1.0 / (seed + 1))
+    model.load_state_dict(soup)
     model.cpu().eval()
     averaged = None
     if args.average_with is not None:
         from sleepscope.model.checkpoint import load_model
-        from sleepscope.model.weight_average import average_weights
 
         other, other_card = load_model(args.average_with)
         model.load_state_dict(average_weights(other, model, args.average_weight))
         averaged = {"with": other_card.version, "weight_of_trained": args.average_weight}
         print(f"averaged with {other_card.version}: {args.average_weight:g} of the trained weights")
+    runs_note = (f"{len(results)} runs of seeds 0-{len(results) - 1}, their weights averaged"
+                 if len(results) > 1 else "seed 0")
     averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
                      if averaged else "")
     model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
@@ -174,7 +191,9 @@ def main(argv=None) -> int:
               f"{'+'.join(families)} following the real "
               f"Sleep-EDF hypnograms of {', '.join(TRAIN)} (every other one recorded by a randomised lab); "
               f"family {HELD_OUT_FAMILY} held out; validated and calibrated on {', '.join(VALIDATION)}"),
-        metrics={"steps": result.steps, "best_step": result.best_step, "validation": result.validation,
+        metrics={"steps": results[0].steps, "best_step": [r.best_step for r in results] if len(results) > 1
+                 else results[0].best_step, "validation": [r.validation for r in results] if len(results) > 1
+                 else results[0].validation, "runs": len(results),
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
                  "band_gain": args.band_gain, "averaged": averaged, "minutes": round(minutes, 1)},
@@ -182,8 +201,9 @@ def main(argv=None) -> int:
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
-               f"{averaged_note}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, {result.steps} steps, the "
-               f"weights of step {result.best_step} kept by validation macro-F1, seed 0), on {args.trained_on}, "
+               f"{averaged_note}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, "
+               f"{results[0].steps} steps, the weights of step {', '.join(str(r.best_step) for r in results)} "
+               f"kept by validation macro-F1, {runs_note}), on {args.trained_on}, "
                f"{minutes:.0f} min including the synthesis and the calibration."),
         calibration=calibration, familiarity=familiarity)
     card = save_model(model, args.out, card)

@@ -15,15 +15,16 @@ import torch
 from sleepscope.errors import SleepScopeError
 
 
-def average_weights(first: torch.nn.Module, second: torch.nn.Module, weight: float) -> dict[str, torch.Tensor]:
-    """(1 - weight) x `first` + weight x `second`, tensor by tensor, as a state dict.
+def average_weights(first: torch.nn.Module | dict, second: torch.nn.Module | dict,
+                    weight: float) -> dict[str, torch.Tensor]:
+    """(1 - weight) x `first` + weight x `second` (models or state dicts), tensor by tensor, as a state dict.
 
     Counters (integer buffers such as batch norm's step count) are `first`'s.
     Raises SleepScopeError when the two are not the same architecture.
     """
     if not 0.0 <= weight <= 1.0:
         raise SleepScopeError(f"the averaging weight {weight} must be between 0 and 1")
-    a, b = first.state_dict(), second.state_dict()
+    a, b = (m.state_dict() if isinstance(m, torch.nn.Module) else m for m in (first, second))
     if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
         differ = sorted(set(a) ^ set(b)) or [k for k in a if a[k].shape != b[k].shape]
         raise SleepScopeError(f"the two models are not the same network (they differ in {', '.join(differ[:3])})")
