@@ -298,3 +298,15 @@ def test_predict_applies_the_card_confidence_map(tmp_path, tiny):
     tempered = torch.softmax(logits / 2, -1).numpy()
     np.testing.assert_allclose(p.probs.max(axis=1), np.interp(tempered.max(axis=1), cmap["x"], cmap["y"]), atol=1e-5)
     np.testing.assert_array_equal(p.stages, tempered.argmax(axis=1))
+
+
+def test_a_night_with_one_channel_gets_the_temperature_without_the_map(tmp_path, tiny):
+    eeg, _ = signals(6)
+    rec = Recording(path=None, start_time=datetime(2000, 1, 1), fs=100.0, channels={"EEG Fpz-Cz": eeg},
+                    eeg_name="EEG Fpz-Cz", eog_name=None, source_rates={"EEG Fpz-Cz": 100.0})
+    cmap = {"x": [0.2, 1.0], "y": [0.9, 0.95]}  # fitted on two-channel nights
+    save_model(tiny, tmp_path / "cal", ModelCard(config=TINY, calibration={"temperature": 2.0, "confidence_map": cmap}))
+    cal, _ = load_model(tmp_path / "cal.safetensors")
+    p = predict(rec, cal)
+    _, logits, _ = night_outputs(model_input(rec), cal, threads=1)
+    np.testing.assert_allclose(p.probs, torch.softmax(logits / 2, -1).numpy(), atol=1e-6)

@@ -155,11 +155,15 @@ def apply_confidence_map(probs: np.ndarray, cmap: dict) -> np.ndarray:
     return softmax(logp / np.exp((lo + hi) / 2)[:, None])
 
 
-def calibrated_probs(logits: np.ndarray, calibration: dict | None) -> np.ndarray:
-    """The stage probabilities a card's ``calibration`` makes of `logits` (none: a plain softmax)."""
+def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels: bool = True) -> np.ndarray:
+    """The stage probabilities a card's ``calibration`` makes of `logits` (none: a plain softmax).
+
+    The confidence map was fitted on nights with both channels (for a model with the EEG-alone opinion,
+    a mixture of two opinions); a night with one channel gets the temperature alone.
+    """
     calibration = calibration or {}
     probs = softmax(logits, float(calibration.get("temperature", 1.0)))
-    if calibration.get("confidence_map"):
+    if calibration.get("confidence_map") and both_channels:
         probs = apply_confidence_map(probs, calibration["confidence_map"])
     return probs
 

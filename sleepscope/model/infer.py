@@ -247,7 +247,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     calib = getattr(model, "calibration", None) or {}
     temperature = float(calib.get("temperature", 1.0))
     threshold = float(calib.get("unsure_threshold", cal.DEFAULT_UNSURE))
-    probs = cal.calibrated_probs(logits.numpy(), calib).astype(np.float32, copy=False)
+    probs = cal.calibrated_probs(logits.numpy(), calib, both_channels=has_both_channels(x)).astype(np.float32, copy=False)
     stages = probs.argmax(axis=1).astype(np.int8)
     artefact = quality.artefact if quality is not None else np.zeros(len(probs), dtype=bool)
     probs[artefact] = 1.0 / probs.shape[1]
@@ -264,6 +264,11 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold)
+
+
+def has_both_channels(x: np.ndarray) -> bool:
+    """Does a prepared night (n, 2, 3000) have an EEG and an EOG (an absent channel is all zeros)?"""
+    return bool(x[:, 0].any()) and bool(x[:, 1].any())
 
 
 def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
@@ -286,7 +291,7 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     x = _as_epochs(x)
     n = x.shape[0]
     w = float(getattr(model.config, "eeg_opinion", 0.0))
-    pair = w > 0 and bool(x[:, 0].any()) and bool(x[:, 1].any())
+    pair = w > 0 and has_both_channels(x)
     dev = pick_device(device)
     # Hashed every time: a model fine-tuned in memory after loading has new weights.
     version = weights_version(model)
