@@ -31,7 +31,8 @@
 6. Calibration (temperature, confidence map, unsure threshold) on those validation nights,
    familiarity statistics from the training nights
    (``sleepscope.model.reliability``), written into the card with the wall
-   time and ``--trained-on``.
+   time and ``--trained-on``. ``--recalibrate MODEL`` does only this, for a
+   model already trained (its weights and the rest of its card stay).
 
 On the 2-core CPU, generating the nights takes minutes and each step about
 a second; on a GPU (``--device cuda``) the steps are far cheaper than the
@@ -100,6 +101,32 @@ def load_init(path: Path, normalisation: str):
     return with_normalisation(init, normalisation), init_card
 
 
+def recalibrate(args) -> int:
+    """Refit a trained model's card calibration and familiarity on the recipe's nights; the weights stay."""
+    from sleepscope.model.checkpoint import load_model, save_model
+    from sleepscope.model.finetune import trained_channel_dropout
+    from sleepscope.model.reliability import fit_reliability
+
+    t0 = time.perf_counter()
+    model, card = load_model(args.recalibrate)
+    families = tuple(card.metrics.get("training_families") or ("A", "C"))
+    norm = model.config.normalisation
+    print("training nights:")
+    train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
+    print("validation nights:")
+    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
+    dropout = trained_channel_dropout(card)
+    card.calibration, card.familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=dropout)
+    version = card.version
+    card = save_model(model, args.out, card)
+    if card.version != version:
+        raise SystemExit(f"the weights changed ({version} -> {card.version}): not a recalibration")
+    c = card.calibration
+    print(f"recalibrated {card.version} into {args.out} in {(time.perf_counter() - t0) / 60:.0f} min: temperature "
+          f"{c['temperature']:.3f}, ECE {c['ece_before']:.3f} -> {c['ece']:.3f}, unsure under {c['unsure_threshold']}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--init", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
@@ -128,7 +155,12 @@ def main(argv=None) -> int:
                     help=f"comma-separated training families (never {HELD_OUT_FAMILY}, the held-out one)")
     ap.add_argument("--trained-on", default="the 2-core CPU of the development machine",
                     help="where it runs, for the card")
+    ap.add_argument("--recalibrate", type=Path, default=None, metavar="MODEL",
+                    help="train nothing: refit MODEL's calibration and familiarity statistics on this recipe's "
+                         "nights (after a change to how they are fitted) and write MODEL's weights with them to --out")
     args = ap.parse_args(argv)
+    if args.recalibrate is not None:
+        return recalibrate(args)
     import torch
 
     from sleepscope.model.checkpoint import ModelCard, save_model
