@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> dict:
     log(f"# lab written and read: {len(lab.unlabelled)} unlabelled, {len(lab.pool)} pool, {len(lab.test)} test "
         f"nights in {time.perf_counter() - t0:.0f} s")
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
-                 "freeze_encoders": args.freeze_encoders,
+                 "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -250,6 +250,10 @@ def run(args: argparse.Namespace) -> dict:
     cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=args.pretrain_lr, seed=0,
                          checkpoint_every=10**9)
     result, _, _ = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
+    if args.site_weight < 1.0:
+        from sleepscope.model.weight_average import average_weights
+
+        site.load_state_dict(average_weights(parent, site, args.site_weight))
     site.encoder_only = True
     starts = {False: parent, True: site}
     if args.bn_control:
@@ -399,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=None, help="fine-tuning seeds (default: the size's)")
     ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights'")
     ap.add_argument("--pretrain-lr", type=float, default=1e-4)
+    ap.add_argument("--site-weight", type=float, default=1.0,
+                    help="keep this share of what site pre-training changed (weights averaged with the parent's; "
+                         "default 1: all of it)")
     ap.add_argument("--no-pseudo", dest="pseudo", action="store_false", help="skip pseudo-labels (no YASA)")
     ap.add_argument("--pseudo-threshold", type=float, default=0.8)
     ap.add_argument("--pseudo-weight", type=float, default=0.5)
@@ -406,8 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pseudo-max", type=int, default=None, help="use at most this many pseudo-labelled epochs")
     ap.add_argument("--pseudo-balance", action="store_true",
                     help="stage-balanced, inverse-frequency-weighted pseudo-labels (FineTuneOptions.pseudo_balance)")
-    ap.add_argument("--freeze-encoders", action="store_true",
-                    help="fine-tune with the encoders fixed (FineTuneOptions.freeze_encoders)")
+    ap.add_argument("--freeze-encoders", action=argparse.BooleanOptionalAction, default=None,
+                    help="fine-tune with the encoders fixed or free (default: as the parent's card says, "
+                         "as the workstation does; FineTuneOptions.freeze_encoders)")
     ap.add_argument("--bn-control", action="store_true",
                     help="also start from the parent with only its batch-norm statistics updated on the unlabelled "
                     "nights (a zero-learning-rate pass): what site pre-training adds beyond that")
