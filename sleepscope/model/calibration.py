@@ -134,6 +134,9 @@ def fit_confidence_map(probs: np.ndarray, labels: np.ndarray, min_count: int = 2
     n_classes = probs.shape[1]
     x = [m[1] / m[2] for m in merged]
     y = [float(np.clip(m[0] / m[2], 1.0 / n_classes + 1e-3, 1.0 - 1e-4)) for m in merged]
+    if x[0] > 1.0 / n_classes:
+        # Below the first knot the map runs down to chance: an output that is nearly uniform says nothing.
+        x, y = [1.0 / n_classes] + x, [1.0 / n_classes + 1e-3] + y
     return {"x": x, "y": y, "min_count": int(min_count)}
 
 
