@@ -14,7 +14,10 @@ in distribution; B: the held-out family; each plain and by random labs):
 * ``inputs per family``: one Gaussian set per training family, an epoch
   outlying only when it is beyond the cutoff of every family;
 * ``deep pooled`` / ``deep per family``: the same on the model's per-epoch
-  features (the input of its sequence head), as Lee et al. (2018) do.
+  features (the input of its sequence head), as Lee et al. (2018) do;
+* ``opinions disagree``: the share of a night's epochs on which the model's
+  opinion on EEG + EOG and its opinion on the EEG alone name different stages
+  (the EOG being the channel that differs most between labs).
 
 Synthetic nights only: the figures say nothing about real recordings.
 """
@@ -48,7 +51,7 @@ def night_parts(model, cache: Path | None):
     parts: dict = {}
     for name, family, randomise, part in jobs:
         lab = "random" if randomise else "plain"
-        path = cache / f"{part}-{name}-{family}-{lab}-{model.config.normalisation}.pickle" if cache else None
+        path = cache / f"{part}-{name}-{family}-{lab}-{model.version}.pickle" if cache else None
         if path is not None and path.exists():
             night = pickle.loads(path.read_bytes())
         else:
@@ -56,12 +59,33 @@ def night_parts(model, cache: Path | None):
             a = night_arrays(rec, model.config.normalisation)
             deep, logits, _ = night_outputs(a["x"], model)
             night = {"inputs": a["inputs"], "deep": deep.numpy(), "pred": logits.numpy().argmax(axis=1),
-                     "y": y, "artefact": np.asarray(a["artefact"], bool)}
+                     "y": y, "artefact": np.asarray(a["artefact"], bool), "disagree": disagree(model, a["x"])}
             if path is not None:
                 path.write_bytes(pickle.dumps(night))
         parts.setdefault((part, family, lab), []).append(night)
         print(f"  {part} {name} {family} {lab}", file=sys.stderr, flush=True)
     return parts
+
+
+def disagree(model, x: np.ndarray) -> np.ndarray:
+    """Per epoch: do the model's opinions on EEG + EOG and on the EEG alone name different stages?"""
+    from sleepscope.model.infer import night_outputs
+
+    w = model.config.eeg_opinion
+    try:
+        model.config = model.config.with_(eeg_opinion=0.0)
+        whole = night_outputs(x, model)[1].numpy().argmax(axis=1)
+        eeg_alone = x.copy()
+        eeg_alone[:, 1] = 0
+        alone = night_outputs(eeg_alone, model)[1].numpy().argmax(axis=1)
+    finally:
+        model.config = model.config.with_(eeg_opinion=w)
+    return whole != alone
+
+
+def disagreeing_share(night) -> float:
+    k = ~night["artefact"]
+    return float(np.mean(night["disagree"][k])) if k.any() else 0.0
 
 
 def fit(nights, key: str) -> dict:
@@ -110,7 +134,15 @@ def main(argv=None) -> int:
                     shares = [outlying(n, groups, key) for n in parts[("test", f, lab)]]
                     cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({max(shares):.2f})")
             print(f"{key + ' ' + mode:22s} {limit:6.2f}  " + "  ".join(f"{c:>13s}" for c in cells))
-    print("cell: nights over the limit (largest share of outlying epochs)")
+    share = disagreeing_share
+    limit = max(MIN_NIGHT_LIMIT, NIGHT_MARGIN * max(share(n) for n in val))
+    cells = []
+    for f in "ACB":
+        for lab in ("plain", "random"):
+            shares = [share(n) for n in parts[("test", f, lab)]]
+            cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({max(shares):.2f})")
+    print(f"{'opinions disagree':22s} {limit:6.2f}  " + "  ".join(f"{c:>13s}" for c in cells))
+    print("cell: nights over the limit (largest share of outlying epochs; last row: of disagreeing epochs)")
     return 0
 
 
