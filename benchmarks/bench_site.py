@@ -236,6 +236,7 @@ def run(args: argparse.Namespace) -> dict:
         f"nights in {time.perf_counter() - t0:.0f} s")
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
+                 "child_weight": args.child_weight,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -310,13 +311,28 @@ def run(args: argparse.Namespace) -> dict:
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
                            "passes": r.card.metrics["finetune"]["epochs"]}
+                    if args.child_weight < 1.0:
+                        row["averaged"] = score(averaged_child(start, r.model, args.child_weight), lab.test)
                     out["runs"].append(row)
                     log(f"k={k_label(k)} site={use_site} pseudo={use_pseudo} seed={s}: acc {row['accuracy']:.3f} "
-                        f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)")
+                        f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
+                        + (f"; averaged with its start: acc {row['averaged']['accuracy']:.3f} "
+                           f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
     out["summary"] = summarise(out)
     out["total_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def averaged_child(start, child, weight: float):
+    """A copy of `child` whose weights are `weight` of its own and the rest of `start`'s (WiSE-FT)."""
+    import copy
+
+    from sleepscope.model.weight_average import average_weights
+
+    out = copy.deepcopy(child)
+    out.load_state_dict(average_weights(start, child, weight))
     return out
 
 
@@ -330,6 +346,8 @@ def summarise(out: dict) -> list[dict]:
                "n": rs[0].get("n", 0), "seconds": float(np.median([r["seconds"] for r in rs]))}
         for m in ("accuracy", "macro_f1", "kappa"):
             row[m], row[m + "_sd"] = spread([r[m] for r in rs])
+            if all("averaged" in r for r in rs):
+                row["averaged_" + m], row["averaged_" + m + "_sd"] = spread([r["averaged"][m] for r in rs])
         rows.append(row)
     return rows
 
@@ -390,6 +408,12 @@ def table(out: dict) -> str:
                      f"{'yes' if r['pseudo'] else 'no'} | {r['runs']} | {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} | "
                      f"{r['macro_f1']:.3f} ± {r['macro_f1_sd']:.3f} | {r['kappa']:.3f} ± {r['kappa_sd']:.3f} | "
                      f"{r['seconds']:.0f} |")
+        if "averaged_accuracy" in r:
+            lines.append(f"| {k_label(r['k'])} ({r['n']}), child averaged with its start ({out['child_weight']:g} child) "
+                         f"| {site} | {'yes' if r['pseudo'] else 'no'} | {r['runs']} | "
+                         f"{r['averaged_accuracy']:.3f} ± {r['averaged_accuracy_sd']:.3f} | "
+                         f"{r['averaged_macro_f1']:.3f} ± {r['averaged_macro_f1_sd']:.3f} | "
+                         f"{r['averaged_kappa']:.3f} ± {r['averaged_kappa_sd']:.3f} | - |")
     return "\n".join(lines)
 
 
@@ -406,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
                          "default 1: all of it)")
+    ap.add_argument("--child-weight", type=float, default=1.0,
+                    help="also score each fine-tuned child averaged with its start, this share of the child's "
+                         "weights (default 1: not)")
     ap.add_argument("--no-pseudo", dest="pseudo", action="store_false", help="skip pseudo-labels (no YASA)")
     ap.add_argument("--pseudo-threshold", type=float, default=0.8)
     ap.add_argument("--pseudo-weight", type=float, default=0.5)
