@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +330,37 @@ def test_the_child_is_calibrated_on_the_selection_part_of_the_corrections(tmp_pa
 
     few = finetune(parent, card, correction_set(n=160), None, FineTuneOptions(epochs=1, max_steps=2, min_steps=0))
     assert few.card.calibration == {"unsure_threshold": 0.7}  # too few to fit: the parent's threshold, no temperature
+
+
+def test_keep_parent_averages_the_kept_child_with_the_parent(tmp_path, one_thread):
+    parent_path = tiny_model_file(tmp_path / "parent")
+    parent, card = load_model(parent_path)
+    cs = correction_set(n=160)
+    opts = FineTuneOptions(epochs=2, lr=1e-3, min_steps=0, seed=3)
+    plain = finetune(parent, card, cs, None, opts)
+    kept = finetune(parent, card, cs, None, replace(opts, keep_parent=0.5))
+    p, c, k = parent.state_dict(), plain.model.state_dict(), kept.model.state_dict()
+    floats = [name for name in p if p[name].is_floating_point()]
+    assert any(not torch.allclose(c[n], p[n]) for n in floats)  # training moved the child ...
+    for n in floats:  # ... and the kept model lies halfway back to the parent
+        torch.testing.assert_close(k[n], 0.5 * c[n] + 0.5 * p[n], rtol=1e-5, atol=1e-6)
+    assert kept.card.metrics["finetune"]["keep_parent"] == 0.5 and "averaged with the parent" in kept.card.notes
+    # the reported figures are the averaged model's
+    from sleepscope.model.train import evaluate
+
+    report = CorrectionSequences(cs, kept.split.report_runs, parent.config.seq_len)
+    assert kept.card.metrics["heldout"]["child"]["accuracy"] == pytest.approx(evaluate(kept.model, report).accuracy)
+    with pytest.raises(SleepScopeError, match="parent's share"):
+        finetune(parent, card, cs, None, replace(opts, keep_parent=1.0))
+
+
+def test_keep_parent_leaves_a_site_pretrained_start_out(tmp_path, one_thread):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    parent.encoder_only = True  # as `sleepscope pretrain --recordings` leaves it: its head never read this encoder
+    cs = correction_set(n=160)
+    opts = FineTuneOptions(epochs=1, lr=1e-3, min_steps=0, seed=3)
+    plain = finetune(parent, card, cs, None, opts)
+    kept = finetune(parent, card, cs, None, replace(opts, keep_parent=0.5))
+    for name, v in kept.model.state_dict().items():
+        assert torch.equal(v, plain.model.state_dict()[name]), name
+    assert kept.card.metrics["finetune"]["keep_parent"] == 0.0

@@ -80,6 +80,9 @@ class FineTuneOptions:
     pseudo_weight: float = 0.5
     #: pseudo-labels stage-balanced (sleepscope.model.pseudo_labels.balanced) and weighted by inverse stage frequency
     pseudo_balance: bool = False
+    #: share of the parent's weights averaged into the kept child (WiSE-FT): what one lab's few nights taught
+    #: is kept at 1 - keep_parent, so that the child does not trade other subjects' nights for the corrected ones
+    keep_parent: float = 0.0
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -96,6 +99,8 @@ class FineTuneOptions:
             raise SleepScopeError(f"the fewest optimiser steps must be 0 or more, not {self.min_steps}")
         if self.channel_dropout is not None and not 0.0 <= self.channel_dropout < 1.0:
             raise SleepScopeError(f"the channel dropout {self.channel_dropout} must be at least 0 and below 1")
+        if not 0.0 <= self.keep_parent < 1.0:
+            raise SleepScopeError(f"the parent's share {self.keep_parent} must be at least 0 and below 1")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
 
@@ -479,6 +484,15 @@ def finetune(
         best_epoch = -1
         selection = _evaluate(child, select_data, device, cancel) if main else {}
 
+    if opts.keep_parent > 0 and getattr(parent, "encoder_only", False):
+        # A site pre-trained encoder's head never learned to read it: averaging towards it undoes the labels.
+        opts = replace(opts, keep_parent=0.0)
+    if opts.keep_parent > 0:
+        from sleepscope.model.weight_average import average_weights
+
+        child.load_state_dict(average_weights(child, parent, opts.keep_parent))
+        if chooses:  # the kept pass's figure on the selection part is of the child before averaging
+            selection = _evaluate(child, select_data, device, cancel) if main else {}
     child_report = _evaluate(child, report_data, device, cancel) if main else {}
     calibration = child_calibration(child, parent_card, select_data, report_data, device, cancel) if main else {}
     seconds = time.perf_counter() - started
@@ -500,7 +514,7 @@ def finetune(
             "chose_pass": chooses, "lr": opts.lr, "batch_size": opts.batch_size,
             "seq_len": seq_len, "holdout": opts.holdout, "block_epochs": block, "guard_epochs": opts.guard_epochs,
             "freeze_encoders": opts.freeze_encoders, "channel_dropout": opts.channel_dropout,
-            "class_weights": opts.class_weights, "seed": opts.seed,
+            "class_weights": opts.class_weights, "seed": opts.seed, "keep_parent": opts.keep_parent,
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance),
@@ -522,6 +536,7 @@ def finetune(
                + (", encoders frozen" if opts.freeze_encoders else "")
                + (f", channel dropout {opts.channel_dropout:g}" if opts.channel_dropout else "")
                + (", class weights" if opts.class_weights else "")
+               + (f", averaged with the parent ({opts.keep_parent:g} of its weights)" if opts.keep_parent else "")
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")

@@ -72,6 +72,9 @@ def register(subparsers) -> None:
                    "technician's labels (off by default: it did worse in the site learning curve)")
     p.add_argument("--pseudo-threshold", type=float, default=0.8,
                    help="lowest probability both opinions must give the agreed stage (default 0.8)")
+    p.add_argument("--keep-parent", type=float, default=None, metavar="SHARE",
+                   help="average the kept child with the parent, this share of the parent's weights "
+                        "(default: FineTuneOptions.keep_parent; 0: the child as trained)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
@@ -184,7 +187,8 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
                            freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
                            class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed,
                            pseudo_weight=args.pseudo_weight, pseudo_balance=args.pseudo_balance,
-                           **({} if args.min_steps is None else {"min_steps": args.min_steps}))
+                           **({} if args.min_steps is None else {"min_steps": args.min_steps}),
+                           **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}))
     opts.validate()
     _check_writable_before_training(args)
     if args.nice > 0 and hasattr(os, "nice"):
