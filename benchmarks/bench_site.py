@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> dict:
         f"nights in {time.perf_counter() - t0:.0f} s")
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
-                 "child_weight": args.child_weight,
+                 "child_weight": args.child_weight, "keep_parent": args.keep_parent,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -305,7 +305,8 @@ def run(args: argparse.Namespace) -> dict:
                 for use_pseudo in ((False, True) if with_pseudo else (False,)):
                     opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
                                            max_steps=size.finetune_steps, pseudo_balance=args.pseudo_balance,
-                                           freeze_encoders=args.freeze_encoders)
+                                           freeze_encoders=args.freeze_encoders,
+                                           **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}))
                     t = time.perf_counter()
                     r = finetune(start, parent_card, cs, None, opts, pseudo=pseudo if use_pseudo else None)
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
@@ -430,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
                          "default 1: all of it)")
+    ap.add_argument("--keep-parent", type=float, default=None,
+                    help="FineTuneOptions.keep_parent (default: the product's)")
     ap.add_argument("--child-weight", type=float, default=1.0,
                     help="also score each fine-tuned child averaged with its start, this share of the child's "
                          "weights (default 1: not)")

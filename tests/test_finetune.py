@@ -336,9 +336,10 @@ def test_keep_parent_averages_the_kept_child_with_the_parent(tmp_path, one_threa
     parent_path = tiny_model_file(tmp_path / "parent")
     parent, card = load_model(parent_path)
     cs = correction_set(n=160)
-    opts = FineTuneOptions(epochs=2, lr=1e-3, min_steps=0, seed=3)
+    opts = FineTuneOptions(epochs=2, lr=1e-3, min_steps=0, seed=3, keep_parent=0.0)
     plain = finetune(parent, card, cs, None, opts)
     kept = finetune(parent, card, cs, None, replace(opts, keep_parent=0.5))
+    assert FineTuneOptions().keep_parent == 0.5  # the default (bench_site --child-weight, two labs)
     p, c, k = parent.state_dict(), plain.model.state_dict(), kept.model.state_dict()
     floats = [name for name in p if p[name].is_floating_point()]
     assert any(not torch.allclose(c[n], p[n]) for n in floats)  # training moved the child ...
@@ -358,7 +359,7 @@ def test_keep_parent_leaves_a_site_pretrained_start_out(tmp_path, one_thread):
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
     parent.encoder_only = True  # as `sleepscope pretrain --recordings` leaves it: its head never read this encoder
     cs = correction_set(n=160)
-    opts = FineTuneOptions(epochs=1, lr=1e-3, min_steps=0, seed=3)
+    opts = FineTuneOptions(epochs=1, lr=1e-3, min_steps=0, seed=3, keep_parent=0.0)
     plain = finetune(parent, card, cs, None, opts)
     kept = finetune(parent, card, cs, None, replace(opts, keep_parent=0.5))
     for name, v in kept.model.state_dict().items():

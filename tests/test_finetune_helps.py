@@ -66,7 +66,8 @@ def test_finetuning_on_a_subjects_night1_adapts_to_its_night2_beyond_extra_train
         model = SleepStager(get_config("tiny"))
         parent = finetune(model, ModelCard(config=model.config, version="random"),
                           _corrections(("SC4001E0", 0, 1, "A"), ("SC4011E0", 1, 1, "B")), None,
-                          FineTuneOptions(epochs=4, lr=3e-3, batch_size=2, patience=4, seed=0, min_steps=0)).model
+                          FineTuneOptions(epochs=4, lr=3e-3, batch_size=2, patience=4, seed=0, min_steps=0,
+                                          keep_parent=0.0)).model  # training from random weights: nothing to keep
         own = _corrections(("SC4031E0", 3, 1, "B"))
         control = _corrections(("SC4021E0", 2, 1, "A"), n=len(own))
         assert len(control) == len(own)  # the same budget

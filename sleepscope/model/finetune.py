@@ -82,7 +82,7 @@ class FineTuneOptions:
     pseudo_balance: bool = False
     #: share of the parent's weights averaged into the kept child (WiSE-FT): what one lab's few nights taught
     #: is kept at 1 - keep_parent, so that the child does not trade other subjects' nights for the corrected ones
-    keep_parent: float = 0.0
+    keep_parent: float = 0.5
 
     def validate(self) -> None:
         if self.epochs < 1:
