@@ -261,7 +261,8 @@ def test_command_for_python_and_frozen_app(qtbot, night, tmp_path, monkeypatch):
     args = d.command()
     assert launch_prefix() == [sys.executable, "-m", "sleepscope"] and args[:3] == ["-m", "sleepscope", "finetune"]
     for flag, value in (("--from", str(tmp_path / "m.safetensors")), ("--epochs", "10"), ("--lr", "0.0001"),
-                        ("--holdout", "0.2"), ("--sources", "technician,model"), ("--scoring", str(scoring)),
+                        ("--holdout", "0.2"), ("--keep-parent", "0.5"), ("--sources", "technician,model"),
+                        ("--scoring", str(scoring)),
                         ("--recording", str(psg)), ("--nice", "10")):
         assert args[args.index(flag) + 1] == value, flag
     assert "--freeze-encoders" in args and "--register" in args and args[args.index("--progress") + 1] == "jsonl"
@@ -283,3 +284,15 @@ def test_freeze_is_preset_from_how_the_model_was_trained(qtbot, night, tmp_path)
     d2 = FineTuneDialog([scoring], plain)
     qtbot.addWidget(d2)
     assert not d2.freeze.isChecked() and "--no-freeze-encoders" in d2.command()
+
+
+def test_the_share_kept_of_the_current_model_is_the_product_default_and_passed_on(qtbot, night, tmp_path):
+    from sleepscope.model.finetune import FineTuneOptions
+
+    psg, scoring = night
+    d = FineTuneDialog([scoring], tmp_path / "m.safetensors", recordings=[psg])
+    qtbot.addWidget(d)
+    assert d.keep.value() == round(100 * FineTuneOptions().keep_parent)
+    d.keep.setValue(0)  # the technician's choice: the new model as trained
+    args = d.command()
+    assert args[args.index("--keep-parent") + 1] == "0"

@@ -42,6 +42,8 @@ from sleepscope.paths import user_data_dir
 from sleepscope.stages import NAMES
 
 SUFFIX = ".sleepscope.h5"
+#: FineTuneOptions.keep_parent as a percentage (a GUI module does not import torch to read it).
+KEEP_PARENT_PERCENT = 50
 
 
 @dataclass
@@ -133,12 +135,21 @@ class FineTuneDialog(ProcessDialog):
         self.holdout.setValue(0.2)
         self.holdout.setToolTip("Fraction of the corrections kept aside (whole blocks of consecutive epochs) to "
                                 "compare the new model with the current one")
+        self.keep = QSpinBox()
+        self.keep.setRange(0, 90)
+        self.keep.setSingleStep(10)
+        self.keep.setSuffix(" %")
+        self.keep.setValue(KEEP_PARENT_PERCENT)
+        self.keep.setToolTip("The new model's weights are averaged with the current model's, this share from the "
+                             "current one: it keeps what the model knew about other subjects (0 %: the new model "
+                             "as trained)")
         self.imports = QCheckBox("Also learn from imported hypnograms")
         self.imports.setChecked(True)
         self.imports.toggled.connect(lambda _=False: self.refresh_counts())
         form.addRow("Training epochs", self.epochs)
         form.addRow("Learning rate", self.lr)
         form.addRow("Held-out fraction", self.holdout)
+        form.addRow("Keep of the current model", self.keep)
         form.addRow(self.freeze)
         form.addRow(self.imports)
         self.model_label = QLabel(f"Starting from: {self.model_path or 'no model (choose one first)'}")
@@ -199,7 +210,7 @@ class FineTuneDialog(ProcessDialog):
         running = self.running()
         self.start_button.setEnabled(not running and self.model_path is not None and self.counts.total > 0)
         self.cancel_button.setEnabled(running)
-        for w in (self.epochs, self.lr, self.freeze, self.holdout, self.imports):
+        for w in (self.epochs, self.lr, self.freeze, self.holdout, self.keep, self.imports):
             w.setEnabled(not running)
         self.activate_button.setEnabled(not running and self.result is not None
                                         and self.result.get("version") != self.registry.active_version())
@@ -211,7 +222,7 @@ class FineTuneDialog(ProcessDialog):
         args = [*launch_prefix()[1:], "finetune", "--progress", "jsonl", "--register", "--nice", str(NICE),
                 "--from", str(self.model_path), "--out", str(self.out_base),
                 "--epochs", str(self.epochs.value()), "--lr", f"{self.lr.value():g}",
-                "--holdout", f"{self.holdout.value():g}",
+                "--holdout", f"{self.holdout.value():g}", "--keep-parent", f"{self.keep.value() / 100:g}",
                 "--sources", "technician,model,import" if self.imports.isChecked() else "technician,model",
                 "--scoring", *map(str, self.scoring_paths)]
         if self.recordings:
