@@ -236,7 +236,8 @@ def run(args: argparse.Namespace) -> dict:
         f"nights in {time.perf_counter() - t0:.0f} s")
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
-                 "child_weight": args.child_weight, "keep_parent": args.keep_parent,
+                 "child_weight": args.child_weight, "child_anchor": args.child_anchor,
+                 "keep_parent": args.keep_parent,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -313,11 +314,12 @@ def run(args: argparse.Namespace) -> dict:
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
                            "passes": r.card.metrics["finetune"]["epochs"]}
                     if args.child_weight < 1.0:
-                        row["averaged"] = score(averaged_child(start, r.model, args.child_weight), lab.test)
+                        anchor = parent if args.child_anchor == "parent" else start
+                        row["averaged"] = score(averaged_child(anchor, r.model, args.child_weight), lab.test)
                     out["runs"].append(row)
                     log(f"k={k_label(k)} site={use_site} pseudo={use_pseudo} seed={s}: acc {row['accuracy']:.3f} "
                         f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
-                        + (f"; averaged with its start: acc {row['averaged']['accuracy']:.3f} "
+                        + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
                            f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
@@ -410,7 +412,8 @@ def table(out: dict) -> str:
                      f"{r['macro_f1']:.3f} ± {r['macro_f1_sd']:.3f} | {r['kappa']:.3f} ± {r['kappa_sd']:.3f} | "
                      f"{r['seconds']:.0f} |")
         if "averaged_accuracy" in r:
-            lines.append(f"| {k_label(r['k'])} ({r['n']}), child averaged with its start ({out['child_weight']:g} child) "
+            lines.append(f"| {k_label(r['k'])} ({r['n']}), child averaged with its {out['child_anchor']} "
+                         f"({out['child_weight']:g} child) "
                          f"| {site} | {'yes' if r['pseudo'] else 'no'} | {r['runs']} | "
                          f"{r['averaged_accuracy']:.3f} ± {r['averaged_accuracy_sd']:.3f} | "
                          f"{r['averaged_macro_f1']:.3f} ± {r['averaged_macro_f1_sd']:.3f} | "
@@ -436,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child-weight", type=float, default=1.0,
                     help="also score each fine-tuned child averaged with its start, this share of the child's "
                          "weights (default 1: not)")
+    ap.add_argument("--child-anchor", choices=("start", "parent"), default="start",
+                    help="--child-weight averages with the fine-tuning's start (default) or with the parent "
+                         "(for a site pre-trained start: the model it was pre-trained from)")
     ap.add_argument("--no-pseudo", dest="pseudo", action="store_false", help="skip pseudo-labels (no YASA)")
     ap.add_argument("--pseudo-threshold", type=float, default=0.8)
     ap.add_argument("--pseudo-weight", type=float, default=0.5)
