@@ -331,32 +331,41 @@ class Weighted(Dataset):
         return x, y, w
 
 
-def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.device,
-              cancel: CancelToken | None = None) -> dict:
-    from sleepscope.model.train import evaluate, metrics_dict
-
-    return metrics_dict(evaluate(model, data, device=device, cancel=cancel))
-
-
-def child_calibration(child: SleepStager, parent_card: ModelCard, select_data: Dataset, report_data: Dataset,
-                      device: torch.device, cancel: CancelToken | None = None) -> dict:
-    """The child's card ``calibration``: a temperature and unsure threshold fitted on the selection part of
-    the corrections (the lab's own epochs; the parent's calibration was fitted to the parent's outputs),
-    with its ECE on the report part, which fitted nothing. Too few selection epochs: the parent's unsure
-    threshold alone."""
-    from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, softmax
+def _scores(model: SleepStager, data: CorrectionSequences, device: torch.device,
+            cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, stage scores) of `model` on `data` (an empty part is an error, as in ``train.evaluate``)."""
     from sleepscope.model.train import dataset_scores
 
-    parent_threshold = (parent_card.calibration or {}).get("unsure_threshold")
-    y = scores = None
-    if len(select_data):
-        y, scores = dataset_scores(child, select_data, 8, device, cancel)
-    if y is None or len(y) < MIN_SELECT_EPOCHS:
+    return dataset_scores(model, data, 8, device, cancel)
+
+
+def _metrics(y: np.ndarray, scores: np.ndarray) -> dict:
+    from sleepscope.model.train import metrics_dict
+    from sleepscope.scoring.agreement import agreement
+
+    return metrics_dict(agreement(y, scores.argmax(axis=1)))
+
+
+def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.device,
+              cancel: CancelToken | None = None) -> dict:
+    return _metrics(*_scores(model, data, device, cancel))
+
+
+def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarray],
+                      report: tuple[np.ndarray, np.ndarray]) -> dict:
+    """The child's card ``calibration`` from its (labels, stage scores) on the two held-out parts: a
+    temperature and unsure threshold fitted on the selection part (the lab's own epochs; the parent's
+    calibration was fitted to the parent's outputs), with its ECE on the report part, which fitted nothing.
+    Too few selection epochs: the parent's unsure threshold alone."""
+    from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, softmax
+
+    (y, scores), (yr, sr) = select, report
+    if len(y) < MIN_SELECT_EPOCHS:
+        parent_threshold = (parent_card.calibration or {}).get("unsure_threshold")
         return {"unsure_threshold": parent_threshold} if parent_threshold is not None else {}
     calibration = fit_calibration(scores, y, confidence_map=False)
     calibration["fitted_on"] = "the selection part of the corrections"
-    if len(report_data):
-        yr, sr = dataset_scores(child, report_data, 8, device, cancel)
+    if len(yr):
         calibration["report_ece_before"] = ece(softmax(sr), yr)
         calibration["report_ece"] = ece(calibrated_probs(sr, calibration), yr)
     return calibration
@@ -478,12 +487,10 @@ def finetune(
     check(cancel)
     best_epoch, selection = result.best_epoch, result.validation
     if not chooses:
-        # Too few selection epochs to choose a pass: the last one is kept, and scored there like the parent.
+        # Too few selection epochs to choose a pass: the last one is kept.
         if last:
             child.load_state_dict(last)
         best_epoch = -1
-        selection = _evaluate(child, select_data, device, cancel) if main else {}
-
     if opts.keep_parent > 0 and getattr(parent, "encoder_only", False):
         # A site pre-trained encoder's head never learned to read it: averaging towards it undoes the labels.
         opts = replace(opts, keep_parent=0.0)
@@ -491,10 +498,15 @@ def finetune(
         from sleepscope.model.weight_average import average_weights
 
         child.load_state_dict(average_weights(child, parent, opts.keep_parent))
-        if chooses:  # the kept pass's figure on the selection part is of the child before averaging
-            selection = _evaluate(child, select_data, device, cancel) if main else {}
-    child_report = _evaluate(child, report_data, device, cancel) if main else {}
-    calibration = child_calibration(child, parent_card, select_data, report_data, device, cancel) if main else {}
+    child_report, calibration = {}, {}
+    if main:
+        # Each held-out part scored once by the kept model: its figures and its calibration come from these.
+        select_scores = _scores(child, select_data, device, cancel)
+        report_scores = _scores(child, report_data, device, cancel)
+        if not chooses or opts.keep_parent > 0:  # the loop's figure was of another model, or of none
+            selection = _metrics(*select_scores)
+        child_report = _metrics(*report_scores)
+        calibration = child_calibration(parent_card, select_scores, report_scores)
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
