@@ -33,6 +33,8 @@ MAX_FLAGGED = 0.15
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.96, 0.05))
 #: Used when a model card carries no calibration (models trained before it existed).
 DEFAULT_UNSURE = 0.6
+#: Fewest epochs under one knot of the confidence map.
+MAP_KNOT_EPOCHS = 200
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -108,7 +110,7 @@ def choose_unsure_threshold(table: list[dict], max_flagged: float = MAX_FLAGGED)
     return float(max(ok, key=lambda r: (r["caught"] - r["flagged"], -r["threshold"]))["threshold"])
 
 
-def fit_confidence_map(probs: np.ndarray, labels: np.ndarray, min_count: int = 200) -> dict:
+def fit_confidence_map(probs: np.ndarray, labels: np.ndarray, min_count: int = MAP_KNOT_EPOCHS) -> dict:
     """``{"x": confidences, "y": accuracies}``: knots of the isotonic (non-decreasing) fit of "the top stage
     was right" on the top probability, pooled so that each knot rests on at least `min_count` epochs."""
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
@@ -188,7 +190,7 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float |
     out = {"temperature": t, "fitted_temperature": fitted}
     before, after = softmax(logits), softmax(logits, t)
     out["ece_before"], out["ece_temperature"] = ece(before, labels), ece(after, labels)
-    if confidence_map and temperature is None and len(labels) >= 2 * 200:
+    if confidence_map and temperature is None and len(labels) >= 2 * MAP_KNOT_EPOCHS:
         out["confidence_map"] = fit_confidence_map(after, labels)
         after = apply_confidence_map(after, out["confidence_map"])
     table = error_capture(after, labels)
