@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 EEG, EOG = "EEG Fpz-Cz", "EOG horizontal"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_night(n_epochs: int, path: Path) -> str:
@@ -79,6 +80,11 @@ def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float
 
         torch.manual_seed(0)
         model = SleepStager(get_config(config).with_(eeg_opinion=eeg_opinion)).eval()
+        # The shipped card's calibration (temperature, confidence map) is part of what predict costs.
+        card = ROOT / "models" / "sleepscope-default.json"
+        model.calibration = json.loads(card.read_text()).get("calibration", {}) if card.exists() else {}
+        extra["calibration"] = "temperature + confidence map" if model.calibration.get("confidence_map") else (
+            "temperature" if model.calibration else "none")
 
         def run():
             from sleepscope.model.infer import predict
@@ -186,7 +192,8 @@ def main() -> None:
     n = args.epochs
     achieved = 2 * macs * n / ours["warm_s"] / 1e9
 
-    print(f"\nours: SleepStager config {args.config!r}, EEG-alone opinion {args.eeg_opinion:g} (random weights: timing only), "
+    print(f"\nours: SleepStager config {args.config!r}, EEG-alone opinion {args.eeg_opinion:g}, calibration "
+          f"{ours['calibration']} (the shipped card's) (random weights: timing only), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")
     print(f"yasa: {yasa['yasa_version']} SleepStaging (EEG + EOG, shipped LightGBM classifier)\n")
     print(f"{'':24}{'ours':>10}{'yasa':>10}{'ours/yasa':>11}")
