@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> dict:
     from sleepscope.model.finetune import FineTuneOptions, finetune
     from sleepscope.model.pretrain import PretrainConfig
     from sleepscope.model.pseudo_labels import accuracy_of, pseudo_label_set
-    from sleepscope.model.site_pretrain import read_unlabelled, site_pretrain
+    from sleepscope.model.site_pretrain import read_unlabelled, site_card, site_pretrain
 
     size = SIZES[args.size]
     if args.seeds:
@@ -251,21 +251,24 @@ def run(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=args.pretrain_lr, seed=0,
                          checkpoint_every=10**9)
-    result, _, _ = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
+    result, site_metrics, site_data = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
     if args.site_weight < 1.0:
         from sleepscope.model.weight_average import average_weights
 
         site.load_state_dict(average_weights(parent, site, args.site_weight))
     site.encoder_only = True
-    starts = {False: parent, True: site}
+    # Fine-tuned as the product does: from the site card (encoders free), averaged with and compared
+    # with the shipped parent (finetune's anchor).
+    starts = {False: (parent, parent_card), True: (site, site_card(parent_card, site_metrics, site_data))}
     if args.bn_control:
         # Control: the same pass over the unlabelled epochs with a zero learning rate changes only the encoders'
         # batch-norm statistics; what site pre-training gains beyond it is the contrastive learning's.
         bn, _ = load_model(model_path)
         bn_cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=0.0, seed=0,
                                 checkpoint_every=10**9)
-        site_pretrain(bn, nights, bn_cfg, parent_version=parent_card.version)
-        starts[BN] = bn
+        _, bn_metrics, bn_data = site_pretrain(bn, nights, bn_cfg, parent_version=parent_card.version)
+        bn.encoder_only = True
+        starts[BN] = (bn, site_card(parent_card, bn_metrics, bn_data))
     out["site_pretrain"] = {"epochs": len(nights), "passes": result.epochs, "steps": result.steps,
                             "read_s": round(read_s, 1), "train_s": round(time.perf_counter() - t, 1),
                             "loss_start": result.summary()["pretrain_loss_start"],
@@ -294,13 +297,13 @@ def run(args: argparse.Namespace) -> dict:
     for s in range(size.seeds):
         out["runs"].append({"k": 0, "site": False, "pseudo": False, "seed": s, **base, "seconds": 0.0})
     if BN in starts:  # the statistics alone, without labels (a site pre-trained encoder cannot score)
-        bn_base = score(starts[BN], lab.test)
+        bn_base = score(starts[BN][0], lab.test)
         for s in range(size.seeds):
             out["runs"].append({"k": 0, "site": BN, "pseudo": False, "seed": s, **bn_base, "seconds": 0.0})
     for k in [k for k in size.ks if k != 0]:
         for s in range(size.seeds):
             cs = corrections(lab.pool, k, s)
-            for use_site, start in starts.items():
+            for use_site, (start, start_card) in starts.items():
                 with_pseudo = (pseudo is not None and len(pseudo) and (args.pseudo_ks is None or k in pseudo_ks)
                                and use_site != BN)
                 for use_pseudo in ((False, True) if with_pseudo else (False,)):
@@ -309,7 +312,8 @@ def run(args: argparse.Namespace) -> dict:
                                            freeze_encoders=args.freeze_encoders,
                                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}))
                     t = time.perf_counter()
-                    r = finetune(start, parent_card, cs, None, opts, pseudo=pseudo if use_pseudo else None)
+                    r = finetune(start, start_card, cs, None, opts, pseudo=pseudo if use_pseudo else None,
+                                 anchor=None if start is parent else (parent, parent_card))
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
                            "passes": r.card.metrics["finetune"]["epochs"]}

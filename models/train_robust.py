@@ -104,7 +104,7 @@ def load_init(path: Path, normalisation: str):
 def recalibrate(args) -> int:
     """Refit a trained model's card calibration and familiarity on the recipe's nights; the weights stay."""
     from sleepscope.model.checkpoint import load_model, save_model
-    from sleepscope.model.finetune import trained_channel_dropout
+    from sleepscope.model.lineage import trained_channel_dropout
     from sleepscope.model.reliability import fit_reliability
 
     t0 = time.perf_counter()
@@ -115,7 +115,7 @@ def recalibrate(args) -> int:
     train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
     print("validation nights:")
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
-    dropout = trained_channel_dropout(card)
+    dropout = trained_channel_dropout(card.familiarity, card.metrics)
     card.calibration, card.familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=dropout)
     version = card.version
     card = save_model(model, args.out, card)

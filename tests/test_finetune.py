@@ -365,3 +365,18 @@ def test_keep_parent_leaves_a_site_pretrained_start_out(tmp_path, one_thread):
     for name, v in kept.model.state_dict().items():
         assert torch.equal(v, plain.model.state_dict()[name]), name
     assert kept.card.metrics["finetune"]["keep_parent"] == 0.0
+
+
+def test_a_child_passes_on_how_its_parent_was_trained(tmp_path, one_thread):
+    """Frozen encoders and channel dropout, read from the card, reach the grandchildren too."""
+    from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
+
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    card.metrics = {"freeze_encoders": True}
+    card.familiarity = {"channel_dropout": 0.3}
+    child = finetune(parent, card, correction_set(n=160), None, FineTuneOptions(epochs=1, max_steps=1, min_steps=0))
+    c = child.card
+    assert not c.familiarity  # the statistics were the parent's training nights'
+    assert trained_with_frozen_encoders(c.metrics) and trained_channel_dropout(c.familiarity, c.metrics) == 0.3
+    assert not trained_with_frozen_encoders({}) and trained_channel_dropout({}, {}) == 0.0  # the control
+    assert not trained_with_frozen_encoders({"freeze_encoders": True, "encoder_only": True})

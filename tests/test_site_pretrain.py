@@ -192,3 +192,98 @@ def test_finetuning_starts_from_the_encoder_and_scores(lab, tmp_path):
     assert child_card.parent == card.version and "encoder_only" not in child_card.metrics
     assert predict(xs[0], child).n_epochs == n[0]
     assert predict(xs[0], result.model).n_epochs == n[0]
+
+
+def _corrections(model, nights):
+    from sleepscope.io import open_recording
+    from sleepscope.model.inputs import model_input
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    xs = [model_input(open_recording(p), model.config.normalisation) for p in sorted(nights.glob("*PSG.edf"))]
+    n = [len(x) for x in xs]
+    return CorrectionSet(x=np.concatenate(xs), y=np.concatenate([LABELS[:k] for k in n]).astype(np.int64),
+                         fingerprint=np.array(sum([[f"r{i}"] * k for i, k in enumerate(n)], [])),
+                         epoch=np.concatenate([np.arange(k) for k in n]), source=np.array(["technician"] * sum(n)))
+
+
+def test_finetuning_a_site_start_keeps_part_of_and_compares_with_its_stager(lab, tmp_path):
+    """The encoder-only start cannot score: the child is averaged with the stager it was pre-trained from, and
+    its held-out figures are compared with that stager's, not with the encoder's."""
+    from dataclasses import replace
+
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.finetune import CorrectionSequences, FineTuneOptions, finetune
+    from sleepscope.model.train import evaluate
+
+    nights, parent_path, parent_version = lab
+    out = tmp_path / "site"
+    assert main(_run_args(nights, parent_path, out, "--max-steps", "3")) == 0
+    site, site_card = load_model(out.with_suffix(".safetensors"))
+    parent, parent_card = load_model(parent_path.with_suffix(".safetensors"))
+    cs = _corrections(site, nights)
+    opts = FineTuneOptions(epochs=1, seq_len=10, min_steps=2, seed=1, keep_parent=0.0)
+    plain = finetune(site, site_card, cs, None, opts, anchor=(parent, parent_card))
+    kept = finetune(site, site_card, cs, None, replace(opts, keep_parent=0.5), anchor=(parent, parent_card))
+    alone = finetune(site, site_card, cs, None, replace(opts, keep_parent=0.5))  # no stager to keep
+    p, c, k = parent.state_dict(), plain.model.state_dict(), kept.model.state_dict()
+    for name in (n for n in p if p[n].is_floating_point()):
+        torch.testing.assert_close(k[name], 0.5 * c[name] + 0.5 * p[name], rtol=1e-5, atol=1e-6)
+    assert kept.card.parent == site_card.version and parent_version in kept.card.notes
+    assert kept.card.metrics["finetune"]["freeze_encoders"] is False  # the paper's setting for a new encoder
+    report = CorrectionSequences(cs, kept.split.report_runs, 10)
+    h = kept.card.metrics["heldout"]
+    assert h["compared_with"] == parent_version
+    assert h["parent"]["accuracy"] == pytest.approx(evaluate(parent, report).accuracy)
+    assert alone.card.metrics["finetune"]["keep_parent"] == 0.0
+    assert alone.card.metrics["heldout"]["compared_with"] == site_card.version
+    for name, v in alone.model.state_dict().items():
+        assert torch.equal(v, plain.model.state_dict()[name]), name
+
+
+def test_site_anchor_follows_the_cards_parents_through_the_registry(lab, tmp_path):
+    from sleepscope.model.registry import ModelRegistry
+    from sleepscope.model.site_pretrain import site_anchor
+    from sleepscope.model.checkpoint import load_model
+
+    nights, parent_path, parent_version = lab
+    first, second = tmp_path / "site1", tmp_path / "site2"
+    assert main(_run_args(nights, parent_path, first, "--max-steps", "1")) == 0
+    assert main(_run_args(nights, first.with_suffix(".safetensors"), second, "--max-steps", "1")) == 0
+    _, first_card = load_model(first.with_suffix(".safetensors"))
+    _, second_card = load_model(second.with_suffix(".safetensors"))
+    _, parent_card = load_model(parent_path.with_suffix(".safetensors"))
+    reg = ModelRegistry(tmp_path / "registry")
+    assert site_anchor(first_card, reg) is None  # its stager is nowhere to be found
+    assert site_anchor(parent_card, reg) is None  # a stager needs none
+    reg.add(parent_path.with_suffix(".safetensors"))
+    assert site_anchor(first_card, reg)[1].version == parent_version
+    assert site_anchor(second_card, reg) is None  # the encoder between them is not registered
+    reg.add(first.with_suffix(".safetensors"))
+    assert site_anchor(second_card, reg)[1].version == parent_version
+
+
+def test_finetune_command_from_a_registered_site_start(lab, tmp_path, monkeypatch, capsys):
+    """The command the GUI runs finds the stager in the registry; without it, it says so and keeps the child."""
+    from tests.test_finetune import corrected_night_files
+
+    nights, parent_path, parent_version = lab
+    psg, scoring = corrected_night_files(tmp_path / "night", n=120)
+    monkeypatch.setenv("SLEEPSCOPE_DATA_DIR", str(tmp_path / "data"))
+    site = tmp_path / "site"
+    assert main(_run_args(nights, parent_path, site, "--max-steps", "1", "--register")) == 0
+    site_version = json.loads(site.with_suffix(".json").read_text())["version"]
+    run = ["finetune", "--scoring", str(scoring), "--out", str(tmp_path / "child"), "--epochs", "1",
+           "--min-steps", "1", "--threads", "1"]
+    assert main([*run, "--from", site_version]) == 0
+    card = json.loads((tmp_path / "child.json").read_text())
+    assert card["metrics"]["heldout"]["compared_with"] == parent_version
+    assert card["metrics"]["finetune"]["keep_parent"] == 0.5 and parent_version in card["notes"]
+    capsys.readouterr()
+
+    monkeypatch.setenv("SLEEPSCOPE_DATA_DIR", str(tmp_path / "elsewhere"))  # a registry without the stager
+    assert main([*run, "--from", str(site.with_suffix(".safetensors"))]) == 0
+    assert f"{parent_version} that {site_version} was pre-trained from is not in the model registry" in \
+        capsys.readouterr().err
+    card = json.loads((tmp_path / "child.json").read_text())
+    assert card["metrics"]["heldout"]["compared_with"] == site_version
+    assert card["metrics"]["finetune"]["keep_parent"] == 0.0

@@ -421,5 +421,6 @@ def install_model_actions(window: Any, menu: Any) -> ModelActions:
 def _trained_frozen(model_path: str | Path) -> bool:
     """Whether the model's card says it was trained with its encoders fixed (read without torch)."""
     from sleepscope.gui.main_window import card_json
+    from sleepscope.model.lineage import trained_with_frozen_encoders
 
-    return bool((card_json(Path(model_path)).get("metrics") or {}).get("freeze_encoders", False))
+    return trained_with_frozen_encoders(card_json(Path(model_path)).get("metrics"))

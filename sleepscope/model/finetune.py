@@ -42,6 +42,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.checkpoint import ModelCard, save_model
 from sleepscope.model.distributed import DistInfo
+from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
 from sleepscope.model.network import SleepStager
 from sleepscope.scoring.corrections import CorrectionSet
 from sleepscope.stages import N_CLASSES, NAMES
@@ -103,17 +104,6 @@ class FineTuneOptions:
             raise SleepScopeError(f"the parent's share {self.keep_parent} must be at least 0 and below 1")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
-
-
-def trained_channel_dropout(card: ModelCard) -> float:
-    """The channel dropout the model of `card` was trained with (recorded with its familiarity statistics), else 0."""
-    return float((card.familiarity or {}).get("channel_dropout", 0.0) or 0.0)
-
-
-def trained_with_frozen_encoders(card: ModelCard) -> bool:
-    """Whether the model of `card` was trained with its encoders fixed: fine-tuning it the same way keeps
-    the features its head learned to read (unfreezing them on one lab's corrections made it worse)."""
-    return bool((card.metrics or {}).get("freeze_encoders", False))
 
 
 def _indices(runs: list[np.ndarray]) -> np.ndarray:
@@ -383,8 +373,15 @@ def finetune(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
     pseudo: CorrectionSet | None = None,
+    anchor: tuple[SleepStager, ModelCard] | None = None,
 ) -> FineTuneResult:
     """Fine-tune a copy of `parent` on `corrections`; the parent itself is not changed.
+
+    `anchor` is the stager the kept child is averaged with (``keep_parent``)
+    and compared against on the held-out parts; by default the parent. A site
+    pre-trained (encoder-only) parent cannot score, so callers give the stager
+    it was continued from (:func:`site_anchor`); without one the child is kept
+    as trained and compared with the encoder-only parent.
 
     `pseudo` (:mod:`sleepscope.model.pseudo_labels`) adds agreed epochs of
     unlabelled nights as their own label source: trained on with loss weight
@@ -412,9 +409,9 @@ def finetune(
     opts = options or FineTuneOptions()
     opts.validate()
     if opts.freeze_encoders is None:
-        opts = replace(opts, freeze_encoders=trained_with_frozen_encoders(parent_card))
+        opts = replace(opts, freeze_encoders=trained_with_frozen_encoders(parent_card.metrics))
     if opts.channel_dropout is None:
-        opts = replace(opts, channel_dropout=trained_channel_dropout(parent_card))
+        opts = replace(opts, channel_dropout=trained_channel_dropout(parent_card.familiarity, parent_card.metrics))
     started = time.perf_counter()
     if len(corrections) < MIN_EPOCHS:
         raise SleepScopeError(
@@ -431,9 +428,12 @@ def finetune(
     check(cancel)
 
     parent = parent.to(device)
+    if anchor is None and not getattr(parent, "encoder_only", False):
+        anchor = (parent, parent_card)
+    reference = anchor[0].to(device) if anchor is not None else parent
     main = info.is_main
-    parent_select = _evaluate(parent, select_data, device, cancel) if main else {}
-    parent_report = _evaluate(parent, report_data, device, cancel) if main else {}
+    parent_select = _evaluate(reference, select_data, device, cancel) if main else {}
+    parent_report = _evaluate(reference, report_data, device, cancel) if main else {}
     if events is not None and main:
         events({"event": "parent", "val_macro_f1": parent_select["macro_f1"],
                 "val_accuracy": parent_select["accuracy"], "n_train": int(split.train.size),
@@ -491,13 +491,13 @@ def finetune(
         if last:
             child.load_state_dict(last)
         best_epoch = -1
-    if opts.keep_parent > 0 and getattr(parent, "encoder_only", False):
+    if anchor is None:
         # A site pre-trained encoder's head never learned to read it: averaging towards it undoes the labels.
         opts = replace(opts, keep_parent=0.0)
     if opts.keep_parent > 0:
         from sleepscope.model.weight_average import average_weights
 
-        child.load_state_dict(average_weights(child, parent, opts.keep_parent))
+        child.load_state_dict(average_weights(child, reference, opts.keep_parent))
     child_report, calibration = {}, {}
     if main:
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
@@ -506,14 +506,15 @@ def finetune(
         if not chooses or opts.keep_parent > 0:  # the loop's figure was of another model, or of none
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)
-        calibration = child_calibration(parent_card, select_scores, report_scores)
+        calibration = child_calibration(anchor[1] if anchor else parent_card, select_scores, report_scores)
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
     metrics = {
         "data_identity": identity,
         # Reported epochs: held out, and not used to choose the kept pass.
-        "heldout": {"child": child_report, "parent": parent_report, "n_epochs": int(split.report.size)},
+        "heldout": {"child": child_report, "parent": parent_report, "n_epochs": int(split.report.size),
+                    "compared_with": anchor[1].version if anchor else parent_card.version},
         # The epochs that chose the kept pass: the child's figure here is optimistic by construction.
         "selection": {"child": selection, "parent": parent_select, "n_epochs": int(split.select.size)},
         "finetune": {
@@ -548,7 +549,8 @@ def finetune(
                + (", encoders frozen" if opts.freeze_encoders else "")
                + (f", channel dropout {opts.channel_dropout:g}" if opts.channel_dropout else "")
                + (", class weights" if opts.class_weights else "")
-               + (f", averaged with the parent ({opts.keep_parent:g} of its weights)" if opts.keep_parent else "")
+               + (f", averaged with {'the parent' if anchor[0] is parent else anchor[1].version} "
+                  f"({opts.keep_parent:g} of its weights)" if opts.keep_parent else "")
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")

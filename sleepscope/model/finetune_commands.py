@@ -200,6 +200,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
         emit({"event": "status", "message": "loading the model"})
         parent_path = resolve_parent(args.parent)
         parent, parent_card = load_model(parent_path)
+        anchor = _anchor(parent_card, emit)
         check(cancel)
         emit({"event": "status", "message": f"reading the corrections of {len(files)} scoring file(s)"})
         bar_on = args.progress == "tqdm" and info.is_main
@@ -225,7 +226,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
               + (f" and {len(pseudo)} pseudo-labelled ones" if pseudo is not None else "")})
         with TqdmProgress("fine-tuning", disable=not bar_on) as bar:
             result = finetune(parent, parent_card, cs, None, opts, info=info, events=emit, progress=bar,
-                              cancel=cancel, pseudo=pseudo)
+                              cancel=cancel, pseudo=pseudo, anchor=anchor)
         if not info.is_main:
             return 0
         phase["interruptible"] = False
@@ -249,6 +250,24 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     finally:
         teardown(info)
     return 0
+
+
+def _anchor(parent_card, emit):
+    """For a site pre-trained start, the stager it was continued from (the child is averaged with it and
+    compared with it); None, said on stderr, when that stager cannot be found."""
+    from sleepscope.model.site_pretrain import is_encoder_only, site_anchor
+
+    if not is_encoder_only(parent_card):
+        return None
+    anchor = site_anchor(parent_card)
+    if anchor is None:
+        print(f"sleepscope: the model {parent_card.parent} that {parent_card.version} was pre-trained from is not in "
+              "the model registry: the fine-tuned child is kept as trained and compared with the pre-trained "
+              "encoder, not with that model", file=sys.stderr)
+    else:
+        emit({"event": "status", "message": f"a site pre-trained start: the child will be averaged with and "
+              f"compared with {anchor[1].version}, the model it was pre-trained from"})
+    return anchor
 
 
 def _check_writable_before_training(args: argparse.Namespace) -> None:

@@ -66,6 +66,44 @@ def encoder_only_message(version: str | None = None) -> str:
             "Fine-tune on corrections… with it active in the registry), then pre-score with the fine-tuned model")
 
 
+def site_anchor(card, registry=None):
+    """(model, card) of the stager a site pre-trained encoder was continued from, following its card's parents
+    through the model registry and the shipped model; None for a stager's card or when none is to be found.
+
+    Fine-tuning averages its child with this stager and compares the child with it: it is what pre-scored
+    the lab's nights before the site pre-training, and the encoder-only start itself cannot score.
+    """
+    from sleepscope.model.checkpoint import default_model_path, load_model
+    from sleepscope.model.registry import ModelRegistry
+
+    if not is_encoder_only(card):
+        return None
+    if registry is None:
+        try:
+            registry = ModelRegistry()
+        except SleepScopeError:
+            registry = None
+    seen = set()
+    version = card.parent
+    while version and version not in seen:
+        seen.add(version)
+        paths = [registry.get(version).path] if registry is not None and version in registry else []
+        paths.append(default_model_path())
+        found = None
+        for path in paths:
+            if path.is_file():
+                model, found_card = load_model(path)
+                if found_card.version == version:
+                    found = model, found_card
+                    break
+        if found is None:
+            return None
+        if not is_encoder_only(found[1]):
+            return found
+        version = found[1].parent
+    return None
+
+
 @dataclass
 class UnlabelledNights:
     """The model input of every usable epoch of a set of recordings, and what was left out."""
@@ -174,6 +212,18 @@ def site_pretrain(parent, nights: UnlabelledNights, cfg, *, parent_version: str 
     return result, metrics, data
 
 
+def site_card(parent_card, metrics: dict, data: str, path: str | os.PathLike = "MODEL.safetensors"):
+    """The card of an encoder-only model continued from the model of `parent_card` (`metrics` and `data` from
+    :func:`site_pretrain`; `path` where it is written, for the note on fine-tuning it)."""
+    from sleepscope.model.checkpoint import ModelCard
+
+    return ModelCard(config=parent_card.config, parent=parent_card.version, data=data, metrics=metrics,
+                     calibration={}, familiarity=dict(parent_card.familiarity),
+                     notes=("encoder-only: encoders continued by site pre-training, decoders and classifier "
+                            f"those of {parent_card.version}; fine-tune on labels before it scores "
+                            f"(`sleepscope finetune --from {path}`)"))
+
+
 # -- the command -----------------------------------------------------------------
 
 def run_command(args: argparse.Namespace) -> int:
@@ -223,7 +273,7 @@ def _on_signals(cancel: CancelToken):
 
 
 def _run(args: argparse.Namespace, emit, cancel: CancelToken) -> int:
-    from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
+    from sleepscope.model.checkpoint import default_model_path, load_model, save_model
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.finetune_commands import _check_writable_before_training, _set_threads, _weights_path
     from sleepscope.model.finetune_commands import resolve_parent
@@ -274,11 +324,7 @@ def _run(args: argparse.Namespace, emit, cancel: CancelToken) -> int:
                                                   on_step=on_step, progress=bar, cancel=cancel)
         if not info.is_main:
             return 0
-        card = ModelCard(config=parent.config, parent=parent_card.version, data=data, metrics=metrics,
-                         calibration={}, familiarity=dict(parent_card.familiarity),
-                         notes=("encoder-only: encoders continued by site pre-training, decoders and classifier "
-                                f"those of {parent_card.version}; fine-tune on labels before it scores "
-                                f"(`sleepscope finetune --from {_weights_path(args.out)}`)"))
+        card = site_card(parent_card, metrics, data, _weights_path(args.out))
         card = save_model(parent, args.out, card)
         path = _weights_path(args.out)
         registered = None
