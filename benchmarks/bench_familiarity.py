@@ -20,7 +20,8 @@ in distribution; B: the held-out family; each plain and by random labs):
   (the EOG being the channel that differs most between labs);
 * ``YASA disagrees``: the share on which the model and YASA (trained on real
   nights, with no part in ours) name different stages: two scorers trained
-  apart disagree more where either is out of its depth (needs ``yasa``).
+  apart disagree more where either is out of its depth (needs ``yasa``). This
+  one ships: ``familiarity.with_second_opinion``, limit fitted the same way.
 
 Synthetic nights only: the figures say nothing about real recordings.
 """
@@ -90,9 +91,11 @@ def disagree(model, x: np.ndarray) -> np.ndarray:
 
 
 def disagreeing_share(night, key: str) -> float:
+    from sleepscope.model import familiarity
+
     k = ~night["artefact"]
-    if key == "yasa":
-        return float(np.mean(night["pred"][k] != night["yasa"][k])) if k.any() else 0.0
+    if key == "yasa":  # as the card's limit is fitted and applied: artefact epochs are the model's -1
+        return familiarity.disagreeing_share(np.where(k, night["pred"], -1), night["yasa"]) or 0.0
     return float(np.mean(night[key][k])) if k.any() else 0.0
 
 
@@ -122,7 +125,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, help="keep each night's statistics here and reuse them")
     args = ap.parse_args(argv)
     from sleepscope.model.checkpoint import load_model
-    from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, NIGHT_MARGIN
+    from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, MIN_SECOND_OPINION_LIMIT, NIGHT_MARGIN
 
     model, card = load_model(args.model)
     if args.cache:
@@ -146,7 +149,8 @@ def main(argv=None) -> int:
         if key == "yasa" and any(n.get("yasa") is None for n in val):
             print(f"{name:22s} (YASA is not installed, or could not stage a night)")
             continue
-        limit = max(MIN_NIGHT_LIMIT, NIGHT_MARGIN * max(disagreeing_share(n, key) for n in val))
+        floor = MIN_SECOND_OPINION_LIMIT if key == "yasa" else MIN_NIGHT_LIMIT
+        limit = max(floor, NIGHT_MARGIN * max(disagreeing_share(n, key) for n in val))
         cells = []
         for f in "ACB":
             for lab in ("plain", "random"):

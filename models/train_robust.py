@@ -75,7 +75,8 @@ class Windows:
                 torch.from_numpy(np.asarray(y[s:s + self.seq_len], dtype=np.int64)))
 
 
-def nights(names, normalisation: str, first_randomised: bool, families=("A",), log=print):
+def nights(names, normalisation: str, first_randomised: bool, families=("A",), log=print, second=None):
+    """[(night_arrays, stages)]; with `second` (a Scorer) each night also carries its stages."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_shift import synth_recording
 
@@ -87,7 +88,10 @@ def nights(names, normalisation: str, first_randomised: bool, families=("A",), l
         # Families alternate in pairs so that each family meets plain and randomised labs.
         family = families[(i // 2) % len(families)]
         rec, y = synth_recording(name, family, randomise)
-        out.append((night_arrays(rec, normalisation), y))
+        night = night_arrays(rec, normalisation)
+        if second is not None:
+            night["second_opinion"] = second.score(rec).stages
+        out.append((night, y))
         log(f"  {name} family {family}{' (randomised lab)' if randomise else ''}: {len(y)} epochs")
     return out
 
@@ -99,6 +103,17 @@ def load_init(path: Path, normalisation: str):
 
     init, init_card = load_model(path)
     return with_normalisation(init, normalisation), init_card
+
+
+def second_opinion():
+    """(YASA's scorer, its name in the familiarity reason), or (None, None) without yasa."""
+    from sleepscope.scorers.yasa_scorer import YasaScorer, yasa_available
+
+    if not yasa_available():
+        print("yasa is not installed: the card gets no second-opinion limit")
+        return None, None
+    scorer = YasaScorer()
+    return scorer, f"{scorer.version}, trained on real nights"
 
 
 def recalibrate(args) -> int:
@@ -114,9 +129,11 @@ def recalibrate(args) -> int:
     print("training nights:")
     train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
     print("validation nights:")
-    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
+    second, second_name = second_opinion()
+    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
     dropout = trained_channel_dropout(card.familiarity, card.metrics)
-    card.calibration, card.familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=dropout)
+    card.calibration, card.familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=dropout,
+                                                         second_opinion=second_name)
     version = card.version
     card = save_model(model, args.out, card)
     if card.version != version:
@@ -177,7 +194,8 @@ def main(argv=None) -> int:
     print("training nights:")
     train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
     print("validation nights:")
-    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families)
+    second, second_name = second_opinion()
+    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
 
     def on_validation(v) -> bool:
         print(f"  step {v.step}: validation macro-F1 {v.metrics['macro_f1']:.3f}, accuracy "
@@ -215,7 +233,8 @@ def main(argv=None) -> int:
     averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
                      if averaged else "")
     model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
-    calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout)
+    calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout,
+                                               second_opinion=second_name)
     minutes = (time.perf_counter() - t0) / 60
     card = ModelCard(
         config=model.config, parent=init_card.version,

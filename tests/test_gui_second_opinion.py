@@ -129,3 +129,34 @@ def test_closing_drops_a_running_second_opinion_and_reopening_scores_again(qtbot
         assert open_and_wait(qtbot, w, psg)
     assert w.hypnogram.has_second_opinion and "YASA" in w.scoring.scorer_sets
     assert not errors
+
+
+@pytest.mark.parametrize("limit", [0.25, 1.0])
+def test_a_second_opinion_that_disagrees_too_much_turns_the_banner_red(qtbot, tmp_path, window, errors, limit):
+    """Limit 0.25: YASA disagrees with 'N2 all night' on more epochs than that; 1.0 is the control."""
+    pytest.importorskip("yasa")
+    from types import SimpleNamespace
+
+    from sleepscope.model.infer import Prediction
+
+    psg, _ = write_short_night(tmp_path, n=N)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    probs = np.full((N, 5), 0.025, np.float32)
+    probs[:, 2] = 0.9
+    card = SimpleNamespace(familiarity={"second_opinion": {"scorer": "YASA test", "night_limit": limit}})
+    pred = Prediction(probs=probs, model_version="test-n2", stages=probs.argmax(1).astype(np.int8))
+    with qtbot.waitSignal(w.second_opinion.ready, timeout=YASA_TIMEOUT_MS):
+        w._on_job_finished(PreScoreResult(
+            job_id=0, probs=probs, stages=pred.stages, model_version="test-n2", model_path=Path("m.safetensors"),
+            card=card, fingerprint=w.recording.fingerprint(), seconds=0.0, prediction=pred))
+        assert not w.model_notice.unfamiliar  # before the second opinion: nothing to say
+    assert not errors, errors
+    share = float(np.mean(w.controller.second_opinion != 2))
+    assert 0.25 < share < 1.0, "the test needs YASA to disagree on more than a quarter of the epochs"
+    if limit < share:
+        assert w.model_notice.isVisible() and w.model_notice.unfamiliar
+        assert "the second opinion (YASA test) disagrees with the model" in w.model_notice.text()
+        w.grab().save(str(tmp_path / "second-opinion-unfamiliar.png"))
+    else:
+        assert not w.model_notice.unfamiliar

@@ -3,12 +3,15 @@
 Shown when the recording lacks the EEG or the EOG (the model reads the other
 alone), when the channels differ from what the model learned, when epochs
 are artefact, and, most visibly, when the familiarity check finds the
-recording unlike what the model learned. The text comes from the core
-(``Prediction.notes``, ``ChannelChoice``): the banner only shows it.
+recording unlike what the model learned, which a second opinion that
+disagrees with the model too often also decides once it arrives. The text
+comes from the core (``Prediction.notes``, ``ChannelChoice``,
+``familiarity.with_second_opinion``): the banner only shows it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel
@@ -29,6 +32,7 @@ class ModelNotice(QFrame):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.label)
         self._channels: list[str] = []
+        self._prediction: Any = None
         self.unfamiliar = False
         self.hide()
 
@@ -37,6 +41,7 @@ class ModelNotice(QFrame):
 
     def clear(self) -> None:
         self._channels = []
+        self._prediction = None
         self.unfamiliar = False
         self.label.clear()
         self.hide()
@@ -58,6 +63,24 @@ class ModelNotice(QFrame):
         """After pre-scoring: the prediction's notes (unfamiliar recording first, in red)."""
         if prediction is None:
             return
+        self._prediction = prediction
+        self._render(prediction)
+
+    def show_second_opinion(self, stages: Any, stats: dict | None) -> None:
+        """The second opinion's `stages` arrived: a recording on which it disagrees with the model more than the
+        card's `stats` allow is unfamiliar too."""
+        pred = self._prediction
+        if pred is None:
+            return
+        if stages is None:
+            self._render(pred)
+            return
+        from sleepscope.model.familiarity import with_second_opinion
+
+        familiarity = with_second_opinion(pred.familiarity, stats, pred.stages, stages)
+        self._render(pred if familiarity is pred.familiarity else replace(pred, familiarity=familiarity))
+
+    def _render(self, prediction: Any) -> None:
         notes = prediction.notes()
         fam = getattr(prediction, "familiarity", None)
         self.unfamiliar = fam is not None and not fam.familiar

@@ -87,6 +87,7 @@ class SecondOpinion(CurrentJob):
         w = self.window
         w.controller.set_second_opinion(stages)
         w.hypnogram.set_second_opinion(stages)
+        w.model_notice.show_second_opinion(stages, getattr(w.model_card, "familiarity", None))
         w._update_status()
 
     def start(self) -> bool:

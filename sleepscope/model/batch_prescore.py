@@ -140,6 +140,11 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             rec = open_recording(path, eeg=eeg, eog=eog, extra=extra, cancel=cancel)
             pred = scorer.score(rec, cancel=cancel)
             other = second.score(rec, cancel=cancel) if second is not None else None
+            if other is not None:
+                from sleepscope.model.familiarity import with_second_opinion
+
+                stats = getattr(getattr(scorer, "model", None), "familiarity", None)
+                pred.familiarity = with_second_opinion(pred.familiarity, stats, pred.stages, other.stages)
             with ScoringFile.open(rec) as sf:
                 if other is not None:
                     sf.add_scorer_labels(SECOND_OPINION_SET, other.stages, source_file=second_version)
@@ -162,6 +167,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             extra_text = f", YASA disagrees on {int(disagreement(pred.stages, other.stages).sum())}"
         log(f"{head}: {pred.n_epochs} epochs pre-scored by model {version}{extra_text} "
             f"({time.monotonic() - t0:.1f} s) -> {where}")
+        if pred.familiarity is not None and not pred.familiarity.familiar:
+            log(f"{head}: NOTE: {pred.familiarity.message()}")
     return result
 
 

@@ -172,12 +172,16 @@ def _prescore(args: argparse.Namespace) -> int:
         rec = open_recording(src, eeg=args.eeg, eog=args.eog, extra=extra, progress=bar)
     with TqdmProgress("Pre-scoring", disable=args.quiet) as bar:
         pred = predict(rec, model, device=args.device, progress=bar)
-    meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
-            "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict()}
+    second_meta = {}
     if second is not None:
         with TqdmProgress("Second opinion (YASA)", disable=args.quiet) as bar:
             second = second.score(rec, progress=bar)
-        meta["second_opinion"] = second.model_version
+        second_meta["second_opinion"] = second.model_version
+        from sleepscope.model.familiarity import with_second_opinion
+
+        pred.familiarity = with_second_opinion(pred.familiarity, card.familiarity, pred.stages, second.stages)
+    meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
+            "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict(), **second_meta}
     write_prediction(pred, out, args.json, meta, second=second)
     print(f"{pred.n_epochs} epochs pre-scored by model {pred.model_version} -> {out}", file=sys.stderr)
     print_prediction_notes(pred, rec)

@@ -15,12 +15,15 @@ beyond the cutoff exceeds ``night_limit``, set from validation nights so
 that in-distribution nights stay below it.
 
 A missing channel the model was not trained to do without is a reason of
-its own.
+its own, and so is a second opinion (YASA, trained on real nights) that
+disagrees with the model on more of the night's epochs than on any
+validation night (:func:`with_second_opinion`): two scorers trained apart
+disagree more where either is out of its depth.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,6 +31,8 @@ ACTION = "correct a few hundred epochs, then fine-tune (Model → Fine-tune)"
 #: The limit never goes below this share of outlying epochs, and is this much above the worst validation night.
 MIN_NIGHT_LIMIT = 0.10
 NIGHT_MARGIN = 1.25
+#: The second opinion's limit never goes below this share of disagreeing epochs.
+MIN_SECOND_OPINION_LIMIT = 0.25
 
 
 @dataclass
@@ -193,3 +198,35 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
             reasons.append(f"{outlying:.0%} of its epochs lie outside what the model learned "
                            f"(in-distribution nights: under {limit:.0%})")
     return Familiarity(familiar=not reasons, outlying=outlying, limit=limit, reasons=reasons)
+
+
+def disagreeing_share(stages, second_stages) -> float | None:
+    """The share of the epochs both scorers staged (artefact epochs are -1) on which they name different stages."""
+    a, b = np.asarray(stages), np.asarray(second_stages)
+    n = min(len(a), len(b))
+    a, b = a[:n], b[:n]
+    both = (a >= 0) & (b >= 0)
+    return float(np.mean(a[both] != b[both])) if both.any() else None
+
+
+def fit_second_opinion(nights, scorer: str) -> dict:
+    """The card's ``familiarity["second_opinion"]`` from validation ``nights`` given as (the model's stages as
+    ``predict`` gives them, the second opinion's stages); `scorer` names the second opinion."""
+    shares = [s for s in (disagreeing_share(a, b) for a, b in nights) if s is not None]
+    if not shares:
+        raise ValueError("no validation night has epochs staged by both scorers")
+    return {"scorer": scorer, "night_limit": float(max(MIN_SECOND_OPINION_LIMIT, NIGHT_MARGIN * max(shares))),
+            "validation_shares": [round(s, 4) for s in shares]}
+
+
+def with_second_opinion(familiarity: Familiarity | None, stats: dict | None, stages, second_stages) -> Familiarity | None:
+    """`familiarity` with one more reason when the second opinion disagrees with the model's `stages` on more
+    epochs than the card's limit allows; unchanged (the same object) otherwise or without a fitted limit."""
+    fitted = (stats or {}).get("second_opinion")
+    share = disagreeing_share(stages, second_stages)
+    if not fitted or share is None or share <= fitted["night_limit"]:
+        return familiarity
+    base = familiarity or Familiarity(familiar=True, outlying=None, limit=None)
+    reason = (f"the second opinion ({fitted['scorer']}) disagrees with the model on {share:.0%} of its epochs "
+              f"(in-distribution nights: under {fitted['night_limit']:.0%})")
+    return replace(base, familiar=False, reasons=[*base.reasons, reason])
