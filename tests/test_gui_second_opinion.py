@@ -156,7 +156,7 @@ def test_a_second_opinion_that_disagrees_too_much_turns_the_banner_red(qtbot, tm
     assert 0.25 < share < 1.0, "the test needs YASA to disagree on more than a quarter of the epochs"
     if limit < share:
         assert w.model_notice.isVisible() and w.model_notice.unfamiliar
-        assert "the second opinion (YASA test) disagrees with the model" in w.model_notice.text()
+        assert "the second opinion, YASA test, disagrees with the model" in w.model_notice.text()
         w.grab().save(str(tmp_path / "second-opinion-unfamiliar.png"))
     else:
         assert not w.model_notice.unfamiliar

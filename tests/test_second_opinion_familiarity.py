@@ -33,7 +33,7 @@ def test_fires_beyond_the_validation_nights_and_only_counts_epochs_both_staged()
     a, b = _night(400, 0.5, rng)
     loud = with_second_opinion(before, stats, a, b)
     assert not loud.familiar and loud.outlying == 0.01
-    assert "the second opinion (YASA test) disagrees with the model on 50% of its epochs" in loud.message()
+    assert "the second opinion, YASA test, disagrees with the model on 50% of its epochs" in loud.message()
     assert "fine-tune" in loud.message() and before.familiar  # the verdict before it is left as it was
     # the same disagreement on artefact epochs (the model's -1) is not counted
     a[b != a] = -1
@@ -103,6 +103,6 @@ def test_prescore_with_a_second_opinion_says_when_it_disagrees_too_much(tmp_path
 
     strict, lax = (json.loads((tmp_path / f"{n}.json").read_text()) for n in limits)
     assert strict["familiarity"]["familiar"] is False
-    assert "the second opinion (YASA test) disagrees with the model" in strict["familiarity"]["reasons"][-1]
+    assert "the second opinion, YASA test, disagrees with the model" in strict["familiarity"]["reasons"][-1]
     assert lax["familiarity"] is None or lax["familiarity"]["familiar"] is True  # the control: same night, lax limit
-    assert "the second opinion (YASA test) disagrees" in capsys.readouterr().err
+    assert "the second opinion, YASA test, disagrees" in capsys.readouterr().err

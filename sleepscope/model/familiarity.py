@@ -227,6 +227,6 @@ def with_second_opinion(familiarity: Familiarity | None, stats: dict | None, sta
     if not fitted or share is None or share <= fitted["night_limit"]:
         return familiarity
     base = familiarity or Familiarity(familiar=True, outlying=None, limit=None)
-    reason = (f"the second opinion ({fitted['scorer']}) disagrees with the model on {share:.0%} of its epochs "
-              f"(in-distribution nights: under {fitted['night_limit']:.0%})")
+    reason = (f"the second opinion, {fitted['scorer']}, disagrees with the model on {share:.0%} of its epochs, "
+              f"more than on in-distribution nights (at most {fitted['night_limit']:.0%})")
     return replace(base, familiar=False, reasons=[*base.reasons, reason])
