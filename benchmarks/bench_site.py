@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> dict:
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
                  "child_weight": args.child_weight, "child_anchor": args.child_anchor,
-                 "keep_parent": args.keep_parent,
+                 "keep_parent": args.keep_parent, "lr": args.lr, "min_steps": args.min_steps,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -310,6 +310,8 @@ def run(args: argparse.Namespace) -> dict:
                     opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
                                            max_steps=size.finetune_steps, pseudo_balance=args.pseudo_balance,
                                            freeze_encoders=args.freeze_encoders,
+                                           **({} if args.lr is None else {"lr": args.lr}),
+                                           **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}))
                     t = time.perf_counter()
                     r = finetune(start, start_card, cs, None, opts, pseudo=pseudo if use_pseudo else None,
@@ -456,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--freeze-encoders", action=argparse.BooleanOptionalAction, default=None,
                     help="fine-tune with the encoders fixed or free (default: as the parent's card says, "
                          "as the workstation does; FineTuneOptions.freeze_encoders)")
+    ap.add_argument("--lr", type=float, default=None, help="FineTuneOptions.lr (default: the product's)")
+    ap.add_argument("--min-steps", type=int, default=None,
+                    help="FineTuneOptions.min_steps (default: the product's)")
     ap.add_argument("--bn-control", action="store_true",
                     help="also start from the parent with only its batch-norm statistics updated on the unlabelled "
                     "nights (a zero-learning-rate pass): what site pre-training adds beyond that")
