@@ -284,6 +284,15 @@ def test_freeze_is_preset_from_how_the_model_was_trained(qtbot, night, tmp_path)
     d2 = FineTuneDialog([scoring], plain)
     qtbot.addWidget(d2)
     assert not d2.freeze.isChecked() and "--no-freeze-encoders" in d2.command()
+    # a child records it under its fine-tuning; a site pre-trained encoder is fine-tuned with its encoders free
+    child = tmp_path / "child.safetensors"
+    child.with_suffix(".json").write_text('{"version": "c", "metrics": {"finetune": {"freeze_encoders": true}}}')
+    site = tmp_path / "site.safetensors"
+    site.with_suffix(".json").write_text('{"version": "s", "metrics": {"freeze_encoders": true, "encoder_only": true}}')
+    for path, frozen_expected in ((child, True), (site, False)):
+        d3 = FineTuneDialog([scoring], path)
+        qtbot.addWidget(d3)
+        assert d3.freeze.isChecked() is frozen_expected, path.name
 
 
 def test_the_share_kept_of_the_current_model_is_the_product_default_and_passed_on(qtbot, night, tmp_path):
