@@ -238,6 +238,7 @@ def run(args: argparse.Namespace) -> dict:
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
                  "child_weight": args.child_weight, "child_anchor": args.child_anchor,
                  "keep_parent": args.keep_parent, "lr": args.lr, "min_steps": args.min_steps,
+                 "passes": args.passes,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
@@ -307,7 +308,8 @@ def run(args: argparse.Namespace) -> dict:
                 with_pseudo = (pseudo is not None and len(pseudo) and (args.pseudo_ks is None or k in pseudo_ks)
                                and use_site != BN)
                 for use_pseudo in ((False, True) if with_pseudo else (False,)):
-                    opts = FineTuneOptions(epochs=size.finetune_epochs, seed=s, pseudo_weight=args.pseudo_weight,
+                    opts = FineTuneOptions(epochs=args.passes or size.finetune_epochs, seed=s,
+                                           pseudo_weight=args.pseudo_weight,
                                            max_steps=size.finetune_steps, pseudo_balance=args.pseudo_balance,
                                            freeze_encoders=args.freeze_encoders,
                                            **({} if args.lr is None else {"lr": args.lr}),
@@ -459,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="fine-tune with the encoders fixed or free (default: as the parent's card says, "
                          "as the workstation does; FineTuneOptions.freeze_encoders)")
     ap.add_argument("--lr", type=float, default=None, help="FineTuneOptions.lr (default: the product's)")
+    ap.add_argument("--passes", type=int, default=None,
+                    help="FineTuneOptions.epochs, most passes over the corrections (default: the size's)")
     ap.add_argument("--min-steps", type=int, default=None,
                     help="FineTuneOptions.min_steps (default: the product's)")
     ap.add_argument("--bn-control", action="store_true",
