@@ -68,6 +68,7 @@ def test_run_completes_plots_and_activates(qtbot, night, tmp_path, monkeypatch):
     assert version in reg and reg.get(version).parent == load_model(parent)[1].version
     assert reg.active_version() is None  # not activated by training
     assert "macro-F1" in d.status.text()
+    assert f"current ({load_model(parent)[1].version})" in d.status.text()  # what the new model is compared with
     assert not list(d.out_base.parent.glob(d.out_base.name + "*"))  # scratch output removed
     asked = []
     monkeypatch.setattr(mvd, "confirm_worse", lambda *a: asked.append(a) or True)

@@ -290,6 +290,8 @@ class FineTuneDialog(ProcessDialog):
         note = (f" — : no held-out epoch of {', '.join(absent)}, so no F1 (macro-F1 averages the stages present)."
                 if absent else "")
 
+        # From a site pre-trained encoder the comparison is with the model it was pre-trained from.
+        current = f"current ({h['compared_with']})" if h.get("compared_with") else "current"
         worse = as_float(c.get("macro_f1")) < as_float(p.get("macro_f1"))
         verdict = ("<b style='color:#c00'>The new model is worse than the current one on these epochs.</b>"
                    if worse else "The new model is at least as good as the current one on these epochs.")
@@ -297,7 +299,7 @@ class FineTuneDialog(ProcessDialog):
             f"New model version {r.get('version')} (from {r.get('parent')}), registered but not active. "
             f"{verdict} Held-out epochs: {h.get('n_epochs')}."
             f"<table cellspacing=4><tr><th></th><th>macro-F1</th><th>accuracy</th>{head}</tr>"
-            f"{row('new', c)}{row('current', p)}</table>{as_html(kept)}{as_html(note)}")
+            f"{row('new', c)}{row(current, p)}</table>{as_html(kept)}{as_html(note)}")
 
     # -- after the run ---------------------------------------------------------
     def activate_result(self) -> bool:
