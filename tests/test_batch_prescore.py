@@ -147,3 +147,33 @@ def test_second_opinion_into_scoring_files(folder, tiny_model, capsys):
     assert sf.latest_prediction().model_version == version  # the model stays the suggestion shown
     assert main(["prescore", str(one), "--model", str(model), "--second-opinion"]) == 0
     assert "0 pre-scored, 2 already scored" in capsys.readouterr().err
+
+
+@pytest.mark.skipif("yasa" not in sys.modules and __import__("importlib").util.find_spec("yasa") is None,
+                    reason="the yasa extra is not installed")
+def test_batch_says_when_the_second_opinion_makes_a_recording_unfamiliar(folder, tmp_path, capsys):
+    """A card whose second-opinion limit the night exceeds gets a NOTE line per file; a lax limit is the control."""
+    import re
+
+    import torch
+
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    model = SleepStager(get_config("tiny"))
+    with torch.no_grad():
+        model.classifier.bias.copy_(torch.tensor([0.0, 0.0, 20.0, 0.0, 0.0]))  # N2 all night, whatever the signal
+    one = folder / "a"
+    err = {}
+    for name, limit in (("strict", 0.25), ("lax", 1.0)):
+        save_model(model, tmp_path / name, ModelCard(config=model.config, familiarity={
+            "channel_dropout": 0.3, "second_opinion": {"scorer": "YASA test", "night_limit": limit}}))
+        assert main(["prescore", str(one), "--model", str(tmp_path / f"{name}.safetensors"), "--second-opinion",
+                     "--force"]) == 0
+        err[name] = capsys.readouterr().err
+    shares = [int(n) / 6 for n in re.findall(r"YASA disagrees on (\d+)", err["strict"])]
+    assert len(shares) == 2 and all(s > 0.25 for s in shares), err["strict"]  # else the test proves nothing
+    assert err["strict"].count("the second opinion, YASA test, disagrees with the model") == 2
+    assert "second opinion, YASA test" not in err["lax"]
