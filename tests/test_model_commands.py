@@ -44,3 +44,16 @@ def test_model_info_says_how_the_probabilities_are_calibrated(tmp_path, capsys):
     assert "temperature 0.800" in line and "confidence map (2 knots)" in line and "0.080 -> 0.010" in line
     assert main(["model-info", str(tmp_path / "plain.safetensors")]) == 0
     assert "none (plain softmax" in capsys.readouterr().out
+
+
+def test_model_info_says_what_the_familiarity_check_compares(tmp_path, capsys):
+    familiarity = {"night_limit": 0.11, "channel_dropout": 0.3,
+                   "second_opinion": {"scorer": "YASA test", "night_limit": 0.41}}
+    save_model(SleepStager(TINY), tmp_path / "m", ModelCard(config=TINY, familiarity=familiarity))
+    save_model(SleepStager(TINY), tmp_path / "plain", ModelCard(config=TINY))
+    assert main(["model-info", str(tmp_path / "m.safetensors")]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("familiarity")][0]
+    assert "over 11% outlying epochs" in line and "dropout 0.3" in line
+    assert "the second opinion (YASA test) disagreeing on over 41%" in line
+    assert main(["model-info", str(tmp_path / "plain.safetensors")]) == 0
+    assert "familiarity      none (no check" in capsys.readouterr().out

@@ -90,6 +90,7 @@ def _model_info(args: argparse.Namespace) -> int:
             print(f"{key:<16} {c[key] if c[key] not in (None, '') else '-'}")
         print(f"metrics          {json.dumps(c['metrics']) if c['metrics'] else '-'}")
         print(f"calibration      {calibration_line(card.calibration)}")
+        print(f"familiarity      {familiarity_line(card.familiarity)}")
     return 0
 
 
@@ -105,6 +106,22 @@ def calibration_line(calibration: dict) -> str:
     if "unsure_threshold" in calibration:
         parts.append(f"unsure under {calibration['unsure_threshold']:.2f}")
     return ", ".join(parts)
+
+
+def familiarity_line(familiarity: dict) -> str:
+    """What the card's familiarity check compares a recording with, in one line."""
+    if not familiarity:
+        return "none (no check of whether a recording is like what the model learned)"
+    parts = []
+    if "night_limit" in familiarity:
+        parts.append(f"input statistics, unfamiliar over {familiarity['night_limit']:.0%} outlying epochs")
+    if familiarity.get("channel_dropout"):
+        parts.append(f"trained without one channel at times (dropout {familiarity['channel_dropout']:g})")
+    second = familiarity.get("second_opinion")
+    if second:
+        parts.append(f"the second opinion ({second['scorer']}) disagreeing on over {second['night_limit']:.0%} "
+                     "of the epochs")
+    return ", ".join(parts) or "none"
 
 
 def prediction_rows(pred, second=None) -> list[dict]:
