@@ -100,6 +100,10 @@ class ModelConfig:
     #: both channels: the EOG is the channel that differs most between labs (montage, leakage
     #: of frontal EEG, gain), so its evidence is not left to decide alone; 0 = one opinion
     eeg_opinion: float = 0.0
+    #: re-estimate the batch norms' statistics on each night's own sleep period before scoring it
+    #: (``sleepscope.model.night_norm``): another lab's or subject's features are put back on the
+    #: scale the network learned; recordings under two hours keep the trained statistics
+    night_statistics: bool = False
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep tuples so configs stay hashable and comparable.

@@ -243,7 +243,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     else:
         x = _as_epochs(recording_or_array)
     feats, logits, version = night_outputs(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
-                                           stride=stride, threads=threads, progress=progress, cancel=cancel)
+                                           stride=stride, threads=threads, progress=progress, cancel=cancel,
+                                           artefact=None if quality is None else quality.artefact)
     calib = getattr(model, "calibration", None) or {}
     temperature = float(calib.get("temperature", 1.0))
     threshold = float(calib.get("unsure_threshold", cal.DEFAULT_UNSURE))
@@ -274,8 +275,8 @@ def has_both_channels(x: np.ndarray) -> bool:
 def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
                   device: str | torch.device | None = None, seq_len: int | None = None,
                   stride: int | None = None, threads: int | None = None,
-                  progress: Progress | None = None, cancel: CancelToken | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
+                  progress: Progress | None = None, cancel: CancelToken | None = None,
+                  artefact: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(per-epoch features (n, head_channels), logits (n, 5), weights version) of a prepared night, on the CPU.
 
     What :func:`predict` computes before calibration; calibration and the
@@ -283,10 +284,12 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     configuration's ``eeg_opinion`` w > 0 and both channels present, the
     logits are log((1 - w) p + w p_eeg): p from the whole input, p_eeg as if
     the EOG were absent (zeros; ``epoch_features_pair``: the branches run
-    once), and the features are those of the whole input.
+    once), and the features are those of the whole input. With the configuration's
+    ``night_statistics``, a first pass gives stages from which ``night_norm`` finds the
+    night's sleep period; the night is then scored again with batch-norm statistics
+    re-estimated there (`artefact` epochs left out), and that second pass is returned.
     """
     from sleepscope.model.checkpoint import weights_version
-    from sleepscope.model.network import mix_opinions
 
     x = _as_epochs(x)
     n = x.shape[0]
@@ -301,8 +304,41 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
         batch_size = 256 if dev.type != "cpu" else 128
     check(cancel)
     net = _inference_copy(model, version, dev)
+    adapt = bool(getattr(model.config, "night_statistics", False)) and hasattr(model, "eeg_branch")
+    feats, logits = _outputs(net, x, model.config, pair, w, dev, batch_size, seq_len, stride, threads,
+                             progress, cancel, passes=2 if adapt else 1)
+    if adapt:
+        from sleepscope.model.fast_eval import FastStager
+        from sleepscope.model.network import fold_batchnorm
+        from sleepscope.model.night_norm import night_statistics
+
+        stages = logits.numpy().argmax(axis=1)
+        if artefact is not None:
+            stages = np.where(np.asarray(artefact, bool), -1, stages)
+        adapted = night_statistics(model, x, stages)
+        if adapted is not None:
+            check(cancel)
+            net = FastStager(adapted) if dev.type == "cpu" else fold_batchnorm(adapted).to(dev)
+            feats, logits = _outputs(net, x, model.config, pair, w, dev, batch_size, seq_len, stride, threads,
+                                     progress, cancel, passes=2, second=True)
+        else:
+            report(progress, 2 * (n + 1), 2 * (n + 1), "Pre-scoring epochs")
+    return feats.float().cpu(), logits.cpu(), version
+
+
+def _outputs(net, x: np.ndarray, config, pair: bool, w: float, dev: torch.device, batch_size: int, seq_len: int,
+             stride: int | None, threads: int | None, progress: Progress | None, cancel: CancelToken | None,
+             passes: int = 1, second: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features, logits) of one pass of `net` over the prepared night `x`; progress counts `passes` passes."""
+    from sleepscope.model.network import mix_opinions
+
+    n = x.shape[0]
     features = net.epoch_features_pair if pair else net.epoch_features
-    total = n + 1  # the sequence head is the last step
+    total = passes * (n + 1)
+    done = n + 1 if second else 0
+    if progress is not None:
+        inner = progress
+        progress = lambda i, _t, msg: inner(done + i, total, msg)  # noqa: E731
     with torch.inference_mode():
         if dev.type == "cpu":
             feats = _features_on_cpu(features, x, batch_size, threads or physical_cores(), progress, total, cancel)
@@ -311,13 +347,13 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
         check(cancel)
         plan = window_plan(n, seq_len, stride)
         if pair:
-            whole = _sequence_logits(net, feats[:, 0], plan, model.config.n_classes)
-            eeg = _sequence_logits(net, feats[:, 1], plan, model.config.n_classes)
+            whole = _sequence_logits(net, feats[:, 0], plan, config.n_classes)
+            eeg = _sequence_logits(net, feats[:, 1], plan, config.n_classes)
             feats, logits = feats[:, 0], mix_opinions(whole, eeg, w)
         else:
-            logits = _sequence_logits(net, feats, plan, model.config.n_classes)
-        report(progress, total, total, "Pre-scoring epochs")
-    return feats.float().cpu(), logits.cpu(), version
+            logits = _sequence_logits(net, feats, plan, config.n_classes)
+        report(progress, n + 1, total, "Pre-scoring epochs")
+    return feats, logits
 
 
 def _sequence_logits(net, feats: torch.Tensor, plan, n_classes: int) -> torch.Tensor:
