@@ -22,6 +22,9 @@
 4. With ``--eeg-opinion W``, the model's probabilities become a mixture of
    its opinion on the whole input and, weighted W, on the EEG alone
    (``ModelConfig.eeg_opinion``; ``sleepscope.model.infer.night_outputs``).
+   With ``--night-statistics``, each night is scored with batch-norm
+   statistics re-estimated on its own sleep period
+   (``ModelConfig.night_statistics``; ``sleepscope.model.night_norm``).
 5. With ``--runs K``, K runs (seeds 0 to K-1) are trained from ``--init`` and
    their weights averaged (a "model soup": one run's luck, good or bad, on
    data it never saw weighs 1/K). With ``--average-with MODEL``, the trained
@@ -124,6 +127,8 @@ def recalibrate(args) -> int:
 
     t0 = time.perf_counter()
     model, card = load_model(args.recalibrate)
+    if args.night_statistics:
+        model.config = card.config = model.config.with_(night_statistics=True)
     families = tuple(card.metrics.get("training_families") or ("A", "C"))
     norm = model.config.normalisation
     print("training nights:")
@@ -158,6 +163,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eeg-opinion", type=float, default=0.0,
                     help="weight of the EEG-alone opinion in the shipped probabilities (ModelConfig.eeg_opinion); "
                          "set after training, before the calibration")
+    ap.add_argument("--night-statistics", action="store_true",
+                    help="re-estimate the batch norms' statistics on each night's sleep period at inference "
+                         "(ModelConfig.night_statistics); set after training, before the calibration")
     ap.add_argument("--runs", type=int, default=1,
                     help="train this many runs (seeds 0, 1, ...) from --init and average their weights (default 1)")
     ap.add_argument("--average-with", type=Path, default=None,
@@ -232,7 +240,7 @@ def main(argv=None) -> int:
                  if len(results) > 1 else "seed 0")
     averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
                      if averaged else "")
-    model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
+    model.config = model.config.with_(eeg_opinion=args.eeg_opinion, night_statistics=args.night_statistics)
     calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout,
                                                second_opinion=second_name)
     minutes = (time.perf_counter() - t0) / 60
@@ -252,6 +260,7 @@ def main(argv=None) -> int:
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
+               f"{'batch-norm statistics of each night at inference, ' if args.night_statistics else ''}"
                f"{averaged_note}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, "
                f"{results[0].steps} steps, the weights of step {', '.join(str(r.best_step) for r in results)} "
                f"kept by validation macro-F1, {runs_note}), on {args.trained_on}, "

@@ -286,8 +286,9 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     the EOG were absent (zeros; ``epoch_features_pair``: the branches run
     once), and the features are those of the whole input. With the configuration's
     ``night_statistics``, a first pass gives stages from which ``night_norm`` finds the
-    night's sleep period; the night is then scored again with batch-norm statistics
-    re-estimated there (`artefact` epochs left out), and that second pass is returned.
+    night's sleep period; the night is then scored again with the encoders' batch-norm
+    statistics re-estimated there (`artefact` epochs left out): the logits are the log of
+    the two passes' mean probabilities, the features the second pass's.
     """
     from sleepscope.model.checkpoint import weights_version
 
@@ -309,7 +310,7 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
                              progress, cancel, passes=2 if adapt else 1)
     if adapt:
         from sleepscope.model.fast_eval import FastStager
-        from sleepscope.model.network import fold_batchnorm
+        from sleepscope.model.network import fold_batchnorm, mix_opinions
         from sleepscope.model.night_norm import night_statistics
 
         stages = logits.numpy().argmax(axis=1)
@@ -319,8 +320,10 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
         if adapted is not None:
             check(cancel)
             net = FastStager(adapted) if dev.type == "cpu" else fold_batchnorm(adapted).to(dev)
+            first = logits
             feats, logits = _outputs(net, x, model.config, pair, w, dev, batch_size, seq_len, stride, threads,
                                      progress, cancel, passes=2, second=True)
+            logits = mix_opinions(first, logits, 0.5)
         else:
             report(progress, 2 * (n + 1), 2 * (n + 1), "Pre-scoring epochs")
     return feats.float().cpu(), logits.cpu(), version

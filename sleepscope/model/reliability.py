@@ -62,7 +62,7 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
     val_logits, val_y, val_f, pairs = [], [], [], []
     for i, (night, y) in enumerate(val_nights):
         check(cancel)
-        _, logits, _ = night_outputs(night["x"], model, threads=1)
+        _, logits, _ = night_outputs(night["x"], model, threads=1, artefact=night["artefact"])
         keep = ~np.asarray(night["artefact"], bool)
         val_logits.append(logits.numpy()[keep])
         val_y.append(np.asarray(y)[keep])
