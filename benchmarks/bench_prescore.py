@@ -62,7 +62,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float = 0.0) -> None:
+def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float = 0.0,
+           model_path: Path | None = None) -> None:
     """Runs in a fresh process: time one cold and `repeats` warm calls, report JSON."""
     import resource
 
@@ -79,10 +80,16 @@ def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float
         from sleepscope.model.network import SleepStager
 
         torch.manual_seed(0)
-        model = SleepStager(get_config(config).with_(eeg_opinion=eeg_opinion)).eval()
-        # The shipped card's calibration (temperature, confidence map) is part of what predict costs.
-        card = ROOT / "models" / "sleepscope-default.json"
-        model.calibration = json.loads(card.read_text()).get("calibration", {}) if card.exists() else {}
+        if model_path is not None:  # a trained model as its card sets it up (a second pass needs real stages)
+            from sleepscope.model.checkpoint import load_model
+
+            model = load_model(model_path)[0]
+        else:
+            model = SleepStager(get_config(config).with_(eeg_opinion=eeg_opinion)).eval()
+            # The shipped card's calibration (temperature, confidence map) is part of what predict costs.
+            card = ROOT / "models" / "sleepscope-default.json"
+            model.calibration = json.loads(card.read_text()).get("calibration", {}) if card.exists() else {}
+        extra["night_statistics"] = bool(model.config.night_statistics)
         extra["calibration"] = "temperature + confidence map" if model.calibration.get("confidence_map") else (
             "temperature" if model.calibration else "none")
 
@@ -127,9 +134,12 @@ def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float
                       "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra}))
 
 
-def run_child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float = 0.0) -> dict:
+def run_child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float = 0.0,
+              model_path: Path | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--night", str(night), "--config", config,
            "--repeats", str(repeats), "--eeg-opinion", str(eeg_opinion)]
+    if model_path is not None:
+        cmd += ["--model", str(model_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
@@ -159,6 +169,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--eeg-opinion", type=float, default=0.0,
                     help="ours with this weight of the EEG-alone opinion (ModelConfig.eeg_opinion; the shipped model's)")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="time this trained model as its card sets it up (configuration, EEG-alone opinion, "
+                         "night statistics, calibration) instead of random weights of --config")
     ap.add_argument("--child", choices=("ours", "yasa"), help=argparse.SUPPRESS)
     ap.add_argument("--night", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--make-night", type=Path, help=argparse.SUPPRESS)
@@ -167,7 +180,7 @@ def main() -> None:
         print(make_night(args.epochs, args.make_night))
         return
     if args.child:
-        _child(args.child, args.night, args.config, args.repeats, args.eeg_opinion)
+        _child(args.child, args.night, args.config, args.repeats, args.eeg_opinion, args.model)
         return
 
     import torch
@@ -184,16 +197,23 @@ def main() -> None:
             raise SystemExit(made.stderr[-3000:])
         print(made.stdout.strip())
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}")
-        ours = run_child("ours", night, args.config, args.repeats, args.eeg_opinion)
+        ours = run_child("ours", night, args.config, args.repeats, args.eeg_opinion, args.model)
         yasa = run_child("yasa", night, args.config, args.repeats)
     peak = matmul_peak_gflops()
-    model = SleepStager(get_config(args.config))
+    if args.model is not None:
+        from sleepscope.model.checkpoint import load_model
+
+        model = load_model(args.model)[0]
+        args.config, args.eeg_opinion = f"{model.config.name}' from '{args.model.name}", model.config.eeg_opinion
+    else:
+        model = SleepStager(get_config(args.config))
     macs = macs_per_epoch(model)
     n = args.epochs
     achieved = 2 * macs * n / ours["warm_s"] / 1e9
 
-    print(f"\nours: SleepStager config {args.config!r}, EEG-alone opinion {args.eeg_opinion:g}, calibration "
-          f"{ours['calibration']} (the shipped card's) (random weights: timing only), "
+    print(f"\nours: SleepStager config '{args.config}', EEG-alone opinion {args.eeg_opinion:g}, night statistics "
+          f"{'on (two passes)' if ours['night_statistics'] else 'off'}, calibration {ours['calibration']} "
+          f"({'its card' if args.model else "the shipped card's; random weights: timing only"}), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")
     print(f"yasa: {yasa['yasa_version']} SleepStaging (EEG + EOG, shipped LightGBM classifier)\n")
     print(f"{'':24}{'ours':>10}{'yasa':>10}{'ours/yasa':>11}")

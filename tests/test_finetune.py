@@ -380,3 +380,12 @@ def test_a_child_passes_on_how_its_parent_was_trained(tmp_path, one_thread):
     assert trained_with_frozen_encoders(c.metrics) and trained_channel_dropout(c.familiarity, c.metrics) == 0.3
     assert not trained_with_frozen_encoders({}) and trained_channel_dropout({}, {}) == 0.0  # the control
     assert not trained_with_frozen_encoders({"freeze_encoders": True, "encoder_only": True})
+
+
+def test_a_child_of_a_parent_scored_with_night_statistics_is_scored_with_its_own(tmp_path, one_thread):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    parent.config = card.config = parent.config.with_(night_statistics=True)
+    opts = FineTuneOptions(epochs=1, max_steps=1, min_steps=0)
+    child = finetune(parent, card, correction_set(n=160), tmp_path / "child", opts)
+    assert child.model.config.night_statistics is False and parent.config.night_statistics is True
+    assert load_model(child.path)[0].config.night_statistics is False

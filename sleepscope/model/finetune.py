@@ -443,6 +443,10 @@ def finetune(
 
     child = copy.deepcopy(parent)
     child.encoder_only = False  # labels make a site pre-trained encoder a stager again
+    if child.config.night_statistics:
+        # Its heads learn here on the trained statistics; scored with each night's, they would read features
+        # they never learned from (benchmarks/bench_site.py: children 0.02-0.05 below the same without).
+        child.config = child.config.with_(night_statistics=False)
     n_pseudo = len(pseudo) if pseudo is not None else 0
     per_epoch = None
     if n_pseudo and opts.pseudo_balance:
