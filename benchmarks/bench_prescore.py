@@ -211,9 +211,10 @@ def main() -> None:
     n = args.epochs
     achieved = 2 * macs * n / ours["warm_s"] / 1e9
 
+    whose = "its card" if args.model else "the shipped card's; random weights: timing only"
     print(f"\nours: SleepStager config '{args.config}', EEG-alone opinion {args.eeg_opinion:g}, night statistics "
           f"{'on (two passes)' if ours['night_statistics'] else 'off'}, calibration {ours['calibration']} "
-          f"({'its card' if args.model else "the shipped card's; random weights: timing only"}), "
+          f"({whose}), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")
     print(f"yasa: {yasa['yasa_version']} SleepStaging (EEG + EOG, shipped LightGBM classifier)\n")
     print(f"{'':24}{'ours':>10}{'yasa':>10}{'ours/yasa':>11}")
