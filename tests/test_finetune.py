@@ -382,10 +382,28 @@ def test_a_child_passes_on_how_its_parent_was_trained(tmp_path, one_thread):
     assert not trained_with_frozen_encoders({"freeze_encoders": True, "encoder_only": True})
 
 
-def test_a_child_of_a_parent_scored_with_night_statistics_is_scored_with_its_own(tmp_path, one_thread):
+def _encoder_stats(model) -> dict:
+    return {k: v for k, v in model.state_dict().items() if ".encoder." in f".{k}" and "running_" in k}
+
+
+@pytest.mark.parametrize("night_statistics", [False, True])
+def test_fine_tuning_a_model_scored_with_night_statistics_learns_on_the_corrections_statistics(
+        tmp_path, one_thread, night_statistics):
+    from sleepscope.model.night_norm import corrections_statistics
+    from sleepscope.model.train import evaluate
+
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
-    parent.config = card.config = parent.config.with_(night_statistics=True)
-    opts = FineTuneOptions(epochs=1, max_steps=1, min_steps=0)
-    child = finetune(parent, card, correction_set(n=160), tmp_path / "child", opts)
-    assert child.model.config.night_statistics is False and parent.config.night_statistics is True
-    assert load_model(child.path)[0].config.night_statistics is False
+    parent.config = card.config = parent.config.with_(night_statistics=night_statistics)
+    card.metrics = {"freeze_encoders": True}
+    cs = correction_set(n=160)
+    child = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=1, max_steps=2, min_steps=0))
+    lab = corrections_statistics(parent, cs.x)
+    expected = _encoder_stats(lab if night_statistics else parent)
+    got = _encoder_stats(load_model(child.path)[0])
+    for k, v in expected.items():
+        torch.testing.assert_close(got[k], v, rtol=1e-5, atol=1e-6)
+    assert any(not torch.equal(v, _encoder_stats(parent)[k]) for k, v in _encoder_stats(lab).items())
+    report = CorrectionSequences(cs, child.split.report_runs, parent.config.seq_len)
+    compared = lab if night_statistics else parent
+    assert child.card.metrics["heldout"]["parent"]["accuracy"] == pytest.approx(evaluate(compared, report).accuracy)
+    assert child.model.config.night_statistics is night_statistics and parent.config.night_statistics is night_statistics

@@ -431,6 +431,14 @@ def finetune(
     if anchor is None and not getattr(parent, "encoder_only", False):
         anchor = (parent, parent_card)
     reference = anchor[0].to(device) if anchor is not None else parent
+    start = parent
+    if parent.config.night_statistics:
+        # Pre-scoring reads each night with its own statistics: the child learns, and both are compared, on
+        # the corrections' (the lab's), not on the statistics of the nights the parent was trained on.
+        from sleepscope.model.night_norm import corrections_statistics
+
+        start = corrections_statistics(parent, corrections.x)
+        reference = start if reference is parent else corrections_statistics(reference, corrections.x)
     main = info.is_main
     parent_select = _evaluate(reference, select_data, device, cancel) if main else {}
     parent_report = _evaluate(reference, report_data, device, cancel) if main else {}
@@ -441,12 +449,8 @@ def finetune(
                 "n_report": int(split.report.size)})
     check(cancel)
 
-    child = copy.deepcopy(parent)
+    child = copy.deepcopy(start)
     child.encoder_only = False  # labels make a site pre-trained encoder a stager again
-    if child.config.night_statistics:
-        # Its heads learn here on the trained statistics; scored with each night's, they would read features
-        # they never learned from (benchmarks/bench_site.py: children 0.02-0.05 below the same without).
-        child.config = child.config.with_(night_statistics=False)
     n_pseudo = len(pseudo) if pseudo is not None else 0
     per_epoch = None
     if n_pseudo and opts.pseudo_balance:

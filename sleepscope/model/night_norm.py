@@ -74,22 +74,38 @@ def batch_norms(model: nn.Module, x: np.ndarray) -> list[nn.BatchNorm1d]:
 
 
 def night_statistics(model, x: np.ndarray, stages: np.ndarray):
-    """A copy of `model` whose batch norms hold the statistics of the night `x` (n, 2, 3000, prepared as
-    pre-scoring prepares it) over its sleep period, by first-pass `stages`; None when that is too short."""
+    """A copy of `model` whose encoders' batch norms hold the statistics of the night `x` (n, 2, 3000, prepared
+    as pre-scoring prepares it) over its sleep period, by first-pass `stages`; None when that is too short."""
     idx = sample_epochs(stages)
-    if idx is None:
-        return None
+    return None if idx is None else with_statistics(model, x[idx])
+
+
+def corrections_statistics(model, x: np.ndarray):
+    """A copy of `model` with the statistics of labelled epochs `x` (a lab's corrections, of one night or
+    several), at most ``SAMPLE_EPOCHS`` of them evenly spread: what fine-tuning trains and compares on."""
+    idx = np.linspace(0, len(x) - 1, min(SAMPLE_EPOCHS, len(x))).astype(int)
+    return with_statistics(model, x[idx])
+
+
+def with_statistics(model, sample: np.ndarray):
+    """A copy of `model` whose encoders' batch norms (``batch_norms``) hold the statistics of the epochs `sample`."""
+    from sleepscope.model.network import split_amplitude
+
     out = copy.deepcopy(model).eval()
-    norms = batch_norms(out, x[idx])
+    norms = batch_norms(out, sample)
     for bn in norms:
         bn.reset_running_stats()
         bn.momentum = None  # a plain average over the batches
         bn.train()
     device = next(out.parameters()).device
-    sample = torch.from_numpy(np.ascontiguousarray(x[idx], dtype=np.float32)).to(device)
+    x = torch.from_numpy(np.ascontiguousarray(sample, dtype=np.float32)).to(device)
     with torch.no_grad():
-        for i in range(0, len(sample), BATCH):
-            out.epoch_features(sample[i:i + BATCH])
+        for i in range(0, len(x), BATCH):
+            z = x[i:i + BATCH]
+            z = split_amplitude(z)[0] if out.config.amplitude_input else z
+            # only the encoders' statistics are taken, so only the encoders need to run
+            out.eeg_branch.encoder(z[:, 0:1])
+            out.eog_branch.encoder(z[:, 1:2])
     for bn in norms:
         bn.momentum = 0.1
         bn.eval()
