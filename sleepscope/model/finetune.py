@@ -431,17 +431,16 @@ def finetune(
     if anchor is None and not getattr(parent, "encoder_only", False):
         anchor = (parent, parent_card)
     reference = anchor[0].to(device) if anchor is not None else parent
-    start = parent
-    if parent.config.night_statistics:
-        # Pre-scoring reads each night with its own statistics: the child learns, and both are compared, on
-        # the corrections' (the lab's), not on the statistics of the nights the parent was trained on.
+    compared = reference
+    if reference.config.night_statistics:
+        # The parent pre-scores each night with its own statistics: it is compared as it reads these
+        # corrections' (an approximation: pre-scoring also averages in a pass with the trained statistics).
         from sleepscope.model.night_norm import corrections_statistics
 
-        start = corrections_statistics(parent, corrections.x)
-        reference = start if reference is parent else corrections_statistics(reference, corrections.x)
+        compared = corrections_statistics(reference, corrections.x)
     main = info.is_main
-    parent_select = _evaluate(reference, select_data, device, cancel) if main else {}
-    parent_report = _evaluate(reference, report_data, device, cancel) if main else {}
+    parent_select = _evaluate(compared, select_data, device, cancel) if main else {}
+    parent_report = _evaluate(compared, report_data, device, cancel) if main else {}
     if events is not None and main:
         events({"event": "parent", "val_macro_f1": parent_select["macro_f1"],
                 "val_accuracy": parent_select["accuracy"], "n_train": int(split.train.size),
@@ -449,8 +448,12 @@ def finetune(
                 "n_report": int(split.report.size)})
     check(cancel)
 
-    child = copy.deepcopy(start)
+    child = copy.deepcopy(parent)
     child.encoder_only = False  # labels make a site pre-trained encoder a stager again
+    if child.config.night_statistics:
+        # Trained on the corrections' own statistics, or kept with each night's, children lost 0.02-0.28
+        # against this (benchmarks/bench_site.py, lab 7 with and without randomised acquisition).
+        child.config = child.config.with_(night_statistics=False)
     n_pseudo = len(pseudo) if pseudo is not None else 0
     per_epoch = None
     if n_pseudo and opts.pseudo_balance:
