@@ -39,3 +39,20 @@ def test_the_shipped_model_scores_the_real_clips_as_the_expert(shipped, row):
     rec, expected = _real_rows()[row]
     pred = predict(rec, shipped, device="cpu", threads=1)
     assert np.array_equal(pred.stages, expected), (row, pred.stages)
+
+
+def test_the_shipped_card_scores_a_night_of_the_held_out_family_with_its_own_statistics(shipped):
+    """The first held-out-family night of bench_shift's "B random" row (synthetic), with the card's night
+    statistics and, as the control, without them."""
+    import copy
+
+    from sleepscope.model.infer import predict
+
+    _real_rows()
+    rec, y = sys.modules["bench_shift"].synth_recording("SC4001E0", "B", randomise=True, seed=0)
+    without = copy.copy(shipped)
+    without.config = shipped.config.with_(night_statistics=False)
+    scored = y >= 0
+    accuracy = [np.mean(predict(rec, m, device="cpu", threads=1).stages[scored] == y[scored]) for m in (shipped, without)]
+    assert shipped.config.night_statistics
+    assert accuracy[0] > accuracy[1] + 0.03, accuracy
