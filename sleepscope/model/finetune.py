@@ -451,8 +451,8 @@ def finetune(
     child = copy.deepcopy(parent)
     child.encoder_only = False  # labels make a site pre-trained encoder a stager again
     if child.config.night_statistics:
-        # Trained on the corrections' own statistics, or kept with each night's, children lost 0.02-0.28
-        # against this (benchmarks/bench_site.py, lab 7 with and without randomised acquisition).
+        # The heads learn on the trained statistics; children kept with each night's, or trained on the
+        # corrections' own, scored 0.03-0.16 lower (reports/night-statistics-synthetic).
         child.config = child.config.with_(night_statistics=False)
     n_pseudo = len(pseudo) if pseudo is not None else 0
     per_epoch = None
