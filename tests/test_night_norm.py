@@ -125,3 +125,24 @@ def test_progress_runs_to_its_end_with_and_without_a_second_pass(net):
 def test_cards_without_the_option_score_as_before():
     cfg = ModelConfig.from_dict({k: v for k, v in CONFIGS["tiny"].to_dict().items() if k != "night_statistics"})
     assert cfg.night_statistics is False
+
+
+def test_a_prediction_says_over_which_epochs_its_night_statistics_were_taken(net, capsys):
+    from sleepscope.io import Recording
+    from sleepscope.model.commands import print_prediction_notes
+    from sleepscope.model.infer import predict
+
+    flagged = SleepStager(net.config.with_(night_statistics=True)).eval()
+    flagged.load_state_dict(net.state_dict())
+    rng = np.random.default_rng(2)
+    for n, expected in ((300, (0, 300)), (40, None)):
+        rec = Recording.from_arrays(*(30.0 * rng.standard_normal((2, n * 3000))).astype(np.float32))
+        pred = predict(rec, flagged, threads=1)
+        assert pred.night_statistics == expected and pred.to_dict()["night_statistics"] == (
+            None if expected is None else list(expected))
+        assert predict(rec, net, threads=1).night_statistics is None  # the control: a model without the option
+        print_prediction_notes(pred, rec)
+        said = capsys.readouterr().err
+        assert ("own statistics" in said) == (expected is not None), said
+        if expected is not None:
+            assert "epochs 1-300 of 300" in said

@@ -210,6 +210,10 @@ def print_prediction_notes(pred, rec) -> None:
     if getattr(rec, "channel_choice", None) is not None:
         for line in rec.channel_choice.lines():
             print(f"  {line}", file=sys.stderr)
+    if pred.night_statistics is not None:
+        start, stop = pred.night_statistics
+        print(f"  also scored with this night's own statistics, taken over its sleep period: epochs "
+              f"{start + 1}-{stop} of {pred.n_epochs}", file=sys.stderr)
     if pred.unsure is not None:
         print(f"  {int(pred.unsure.sum())} epochs marked unsure (top probability under "
               f"{pred.unsure_threshold:.2f}, or artefact)", file=sys.stderr)

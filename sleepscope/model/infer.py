@@ -46,6 +46,9 @@ class Prediction:
     channels: Any = None  # sleepscope.io.channels.ChannelChoice (recordings opened from a file)
     temperature: float = 1.0
     unsure_threshold: float = 0.6
+    #: the epochs [start, stop) whose encoder statistics the night was also scored with (``night_norm``);
+    #: None when the model does not ask for it or the sleep period was too short
+    night_statistics: tuple[int, int] | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -74,6 +77,7 @@ class Prediction:
             "quality": self.quality.to_dict() if self.quality is not None else None,
             "familiarity": self.familiarity.to_dict() if self.familiarity is not None else None,
             "channels": self.channels.to_dict() if self.channels is not None else None,
+            "night_statistics": None if self.night_statistics is None else list(self.night_statistics),
             "notes": self.notes(),
         }
 
@@ -242,9 +246,10 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent, cancel=cancel))
     else:
         x = _as_epochs(recording_or_array)
+    used: dict = {}
     feats, logits, version = night_outputs(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
                                            stride=stride, threads=threads, progress=progress, cancel=cancel,
-                                           artefact=None if quality is None else quality.artefact)
+                                           artefact=None if quality is None else quality.artefact, used=used)
     calib = getattr(model, "calibration", None) or {}
     temperature = float(calib.get("temperature", 1.0))
     threshold = float(calib.get("unsure_threshold", cal.DEFAULT_UNSURE))
@@ -264,7 +269,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
-                      unsure_threshold=threshold)
+                      unsure_threshold=threshold, night_statistics=used.get("night_statistics"))
 
 
 def has_both_channels(x: np.ndarray) -> bool:
@@ -276,7 +281,8 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
                   device: str | torch.device | None = None, seq_len: int | None = None,
                   stride: int | None = None, threads: int | None = None,
                   progress: Progress | None = None, cancel: CancelToken | None = None,
-                  artefact: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, str]:
+                  artefact: np.ndarray | None = None, used: dict | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, str]:
     """(per-epoch features (n, head_channels), logits (n, 5), weights version) of a prepared night, on the CPU.
 
     What :func:`predict` computes before calibration; calibration and the
@@ -288,7 +294,8 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     ``night_statistics``, a first pass gives stages from which ``night_norm`` finds the
     night's sleep period; the night is then scored again with the encoders' batch-norm
     statistics re-estimated there (`artefact` epochs left out): the logits are the log of
-    the two passes' mean probabilities, the features the second pass's.
+    the two passes' mean probabilities, the features the second pass's; `used`, when given,
+    gets ``"night_statistics"``: the sleep period's epochs (start, stop), or None.
     """
     from sleepscope.model.checkpoint import weights_version
 
@@ -311,13 +318,16 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     if adapt:
         from sleepscope.model.fast_eval import FastStager
         from sleepscope.model.network import fold_batchnorm, mix_opinions
-        from sleepscope.model.night_norm import night_statistics
+        from sleepscope.model.night_norm import night_statistics, sample_epochs
 
         stages = logits.numpy().argmax(axis=1)
         if artefact is not None:
             stages = np.where(np.asarray(artefact, bool), -1, stages)
         adapted = night_statistics(model, x, stages)
         if adapted is not None:
+            if used is not None:
+                idx = sample_epochs(stages)
+                used["night_statistics"] = (int(idx[0]), int(idx[-1]) + 1)
             check(cancel)
             net = FastStager(adapted) if dev.type == "cpu" else fold_batchnorm(adapted).to(dev)
             first = logits
