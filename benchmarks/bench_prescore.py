@@ -204,15 +204,17 @@ def main() -> None:
         from sleepscope.model.checkpoint import load_model
 
         model = load_model(args.model)[0]
-        args.config, args.eeg_opinion = f"{model.config.name}' from '{args.model.name}", model.config.eeg_opinion
+        described = f"'{model.config.name}' from {args.model.name}"
+        args.eeg_opinion = model.config.eeg_opinion
     else:
         model = SleepStager(get_config(args.config))
+        described = f"'{args.config}'"
     macs = macs_per_epoch(model)
     n = args.epochs
     achieved = 2 * macs * n / ours["warm_s"] / 1e9
 
     whose = "its card" if args.model else "the shipped card's; random weights: timing only"
-    print(f"\nours: SleepStager config '{args.config}', EEG-alone opinion {args.eeg_opinion:g}, night statistics "
+    print(f"\nours: SleepStager config {described}, EEG-alone opinion {args.eeg_opinion:g}, night statistics "
           f"{'on (two passes)' if ours['night_statistics'] else 'off'}, calibration {ours['calibration']} "
           f"({whose}), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")

@@ -318,15 +318,15 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     if adapt:
         from sleepscope.model.fast_eval import FastStager
         from sleepscope.model.network import fold_batchnorm, mix_opinions
-        from sleepscope.model.night_norm import night_statistics, sample_epochs
+        from sleepscope.model.night_norm import sample_epochs, with_statistics
 
         stages = logits.numpy().argmax(axis=1)
         if artefact is not None:
             stages = np.where(np.asarray(artefact, bool), -1, stages)
-        adapted = night_statistics(model, x, stages)
-        if adapted is not None:
+        idx = sample_epochs(stages)
+        if idx is not None:
+            adapted = with_statistics(model, x[idx])
             if used is not None:
-                idx = sample_epochs(stages)
                 used["night_statistics"] = (int(idx[0]), int(idx[-1]) + 1)
             check(cancel)
             net = FastStager(adapted) if dev.type == "cpu" else fold_batchnorm(adapted).to(dev)

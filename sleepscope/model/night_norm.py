@@ -73,16 +73,9 @@ def batch_norms(model: nn.Module, x: np.ndarray) -> list[nn.BatchNorm1d]:
             and not any(name.startswith(a) for a in absent)]
 
 
-def night_statistics(model, x: np.ndarray, stages: np.ndarray):
-    """A copy of `model` whose encoders' batch norms hold the statistics of the night `x` (n, 2, 3000, prepared
-    as pre-scoring prepares it) over its sleep period, by first-pass `stages`; None when that is too short."""
-    idx = sample_epochs(stages)
-    return None if idx is None else with_statistics(model, x[idx])
-
-
 def corrections_statistics(model, x: np.ndarray):
     """A copy of `model` with the statistics of labelled epochs `x` (a lab's corrections, of one night or
-    several), at most ``SAMPLE_EPOCHS`` of them evenly spread: what fine-tuning trains and compares on."""
+    several), at most ``SAMPLE_EPOCHS`` of them evenly spread: the parent as fine-tuning compares it."""
     idx = np.linspace(0, len(x) - 1, min(SAMPLE_EPOCHS, len(x))).astype(int)
     return with_statistics(model, x[idx])
 
