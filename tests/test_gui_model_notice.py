@@ -69,3 +69,41 @@ def test_unfamiliar_prediction_shows_a_red_banner(qtbot):
     notice.show_prediction(Prediction(probs=probs, model_version="v", stages=np.zeros(4, np.int8),
                                       familiarity=Familiarity(True, 0.01, 0.1)))
     assert not notice.isVisible()
+
+
+def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_path, gui_settings):
+    import torch
+
+    from sleepscope.gui.main_window import MainWindow
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+
+    paths = {}
+    for adapt in (True, False):  # the control: the same weights without night statistics
+        torch.manual_seed(0)
+        m = SleepStager(CONFIGS["tiny"].with_(night_statistics=adapt)).eval()
+        with torch.no_grad():
+            m.classifier.bias.zero_()
+            # every epoch N2: the whole night is its sleep period; other weights, so that the
+            # control's prediction is not the first one's, kept in the scoring file by weights version
+            m.classifier.bias[2] = 50.0 if adapt else 49.0
+        paths[adapt] = tmp_path / f"adapt-{adapt}"
+        save_model(m, paths[adapt], ModelCard(config=m.config))
+    rng = np.random.default_rng(0)
+    night = Recording.from_arrays(*(30.0 * rng.standard_normal((2, 300 * 3000))).astype(np.float32))
+    for adapt, expected in ((True, (0, 300)), (False, None)):
+        w = MainWindow(settings=gui_settings, model_path=paths[adapt].with_suffix(".safetensors"),
+                       prescore_on_open=True)
+        w.resize(1200, 800)
+        w.show()
+        try:
+            with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+                assert w.open_recording(night)
+            assert w.hypnogram.adapted_span == expected
+            assert ("epochs 1-300, underlined" in w.statusBar().currentMessage()) == adapt
+            w.close_recording()
+            assert w.hypnogram.adapted_span is None
+        finally:
+            w.close()
+            assert_no_leaks([w])

@@ -32,6 +32,9 @@ STEP_PEN = pg.mkPen("#59616b", width=1)
 #: Gaps of an EDF+D recording: a grey band across every row, labelled, never a stage.
 GAP_BRUSH = pg.mkBrush("#c4c9cf")
 GAP_TEXT = "no signal"
+#: The sleep period whose statistics the model also scored the night with: a line under the model's row.
+ADAPTED_PEN = pg.mkPen("#1b7f79", width=3)
+ADAPTED_LEVEL = -0.45
 LEVEL_TICKS = [(HYPNOGRAM_LEVEL[s], s.label if s is not Stage.REM else "R") for s in SCORED]
 
 
@@ -262,6 +265,9 @@ class HypnogramView(EpochStrip):
         self._has_second = False
         self._gap_items: list = []
         self._gap_runs: list[tuple[int, int]] = []
+        self._adapted = pg.PlotCurveItem(pen=ADAPTED_PEN)
+        self._plots[1].addItem(self._adapted)
+        self._adapted_span: tuple[int, int] | None = None
         self._layout_rows()
 
     # -- content ------------------------------------------------------------
@@ -278,6 +284,7 @@ class HypnogramView(EpochStrip):
         self.set_reference(None)
         self.set_second_opinion(None)
         self.set_gaps(None)
+        self.set_adapted_span(None)
         self.whole_night()
         self.set_cursor(0)
 
@@ -312,6 +319,20 @@ class HypnogramView(EpochStrip):
     def gap_runs(self) -> list[tuple[int, int]]:
         """(first epoch, end epoch) of each gap band shown."""
         return list(self._gap_runs)
+
+    def set_adapted_span(self, span: tuple[int, int] | None) -> None:
+        """Underline the epochs [start, stop) over which the model took this night's own statistics
+        (``Prediction.night_statistics``), or none: a misread sleep period is then visible at a glance."""
+        self._adapted_span = None if span is None else (int(span[0]), int(span[1]))
+        if self._adapted_span is None:
+            self._adapted.setData([], [])
+            return
+        a, b = self._adapted_span
+        self._adapted.setData([a, b], [ADAPTED_LEVEL, ADAPTED_LEVEL])
+
+    @property
+    def adapted_span(self) -> tuple[int, int] | None:
+        return self._adapted_span
 
     def set_probabilities(self, probs: np.ndarray | None) -> None:
         """The model's (n, 5) probabilities, or None when there is no prediction yet."""

@@ -745,9 +745,13 @@ class MainWindow(QMainWindow):
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs)
         self.model_notice.show_prediction(result.prediction)
+        span = getattr(result.prediction, "night_statistics", None)
+        self.hypnogram.set_adapted_span(span)
+        adapted = ("" if span is None else f", also with this night's own statistics, taken over its sleep period "
+                   f"(epochs {span[0] + 1}-{span[1]}, underlined in the hypnogram)")
         self.statusBar().showMessage(
-            f"Pre-scored {len(result.probs)} epochs in {result.seconds:.1f} s with model {result.model_version}.",
-            8000)
+            f"Pre-scored {len(result.probs)} epochs in {result.seconds:.1f} s with model {result.model_version}"
+            f"{adapted}.", 12000)
         self.prescoreDone.emit()
 
     def _on_job_error(self, message: str) -> None:
