@@ -321,6 +321,12 @@ def run(args: argparse.Namespace) -> dict:
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
                            "passes": r.card.metrics["finetune"]["epochs"]}
+                    other = r.card.metrics.get("other_recording")
+                    if other:  # what the product's check on a left-out corrected night said, beside the test nights
+                        row["other_recording"] = {"recording": other["recording"], "n_epochs": other["n_epochs"],
+                                                  "child_macro_f1": other["child"]["macro_f1"],
+                                                  "parent_macro_f1": other["parent"]["macro_f1"],
+                                                  "base_macro_f1": base["macro_f1"]}
                     if args.child_weight < 1.0:
                         anchor = parent if args.child_anchor == "parent" else start
                         row["averaged"] = score(averaged_child(anchor, r.model, args.child_weight), lab.test)
@@ -391,6 +397,15 @@ def verdicts(out: dict) -> list[str]:
     lines.append(f"site pre-training: {sp['epochs']} epochs of {out['nights']['unlabelled']} nights, {sp['passes']} "
                  f"passes in {sp['train_s']:.0f} s (+ {sp['read_s']:.0f} s reading); loss {sp['loss_start']:.3f} -> "
                  f"{sp['loss_end']:.3f}")
+    checked = [r for r in out["runs"] if "other_recording" in r]
+    if checked:
+        # The check's verdict (a child without one corrected night, against the parent, on that night) is right
+        # when the kept child is worse than the parent on the lab's test nights exactly when the check said so.
+        said = [r["other_recording"]["child_macro_f1"] < r["other_recording"]["parent_macro_f1"] for r in checked]
+        truth = [r["macro_f1"] < r["other_recording"]["base_macro_f1"] for r in checked]
+        lines.append(f"check on a corrected night left out (runs with corrections of several nights): said worse in "
+                     f"{sum(said)} of {len(checked)} runs, the test nights say worse in {sum(truth)}; agreed in "
+                     f"{sum(a == b for a, b in zip(said, truth))}")
     r = get(NIGHT, False)
     if r:
         lines.append(f"fine-tuning on one night: median {r['seconds']:.0f} s (target <= 60 s)")

@@ -417,3 +417,57 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
     report = CorrectionSequences(cs, child.split.report_runs, parent.config.seq_len)
     got, want = child.card.metrics["heldout"]["parent"], evaluate(made[0] if made else parent, report)
     assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
+
+
+def _joined(*sets: CorrectionSet) -> CorrectionSet:
+    return CorrectionSet(*(np.concatenate([getattr(s, k) for s in sets]) for k in
+                           ("x", "y", "fingerprint", "epoch", "source")),
+                         {k: v for s in sets for k, v in s.recording_files.items()})
+
+
+def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(tmp_path, one_thread, monkeypatch):
+    import sleepscope.model.train as training
+    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, recording_to_leave_out
+    from sleepscope.model.train import evaluate
+
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    big, small = correction_set("SC4011E0", n=220, subject=1), correction_set("SC4021E0", n=130, subject=2)
+    assert len(small) >= MIN_OTHER_EPOCHS
+    cs = _joined(big, small)
+    seen = []
+    real_train = training.train
+
+    def spy(model, train_data, *a, **k):  # the epochs each fine-tuning draws its sequences from
+        seen.append(train_data.x)
+        return real_train(model, train_data, *a, **k)
+
+    monkeypatch.setattr(training, "train", spy)
+    opts = FineTuneOptions(epochs=1, lr=1e-3, min_steps=0)
+    events = []
+    res = finetune(parent, card, cs, None, opts, events=events.append)
+    left = small.fingerprint[0]
+    assert recording_to_leave_out(cs) == left  # the smaller of the two
+    # the kept child learns from both recordings, the check child from the other one only
+    assert len(seen) == 2 and np.array_equal(seen[0], cs.x) and np.array_equal(seen[1], big.x)
+    o = res.card.metrics["other_recording"]
+    assert (o["recording"], o["n_epochs"], o["n_trained_on"]) == ("SC4021E0.edf", len(small), len(big))
+    a = evaluate(parent, CorrectionSequences(small, contiguous_runs(small), parent.config.seq_len))
+    assert (o["parent"]["accuracy"], o["parent"]["macro_f1"]) == pytest.approx((a.accuracy, a.macro_f1))
+    assert o["child"]["n_epochs"] == len(small)
+    steps = [e for e in events if e["event"] == "check_step"]
+    assert steps and all(e["recording"] == "SC4021E0.edf" for e in steps)
+    # controls: one recording, or the check turned off, train once and carry no check
+    for corrections, options in ((big, opts), (cs, replace(opts, other_recording=False))):
+        seen.clear()
+        res = finetune(parent, card, corrections, None, options)
+        assert len(seen) == 1 and "other_recording" not in res.card.metrics
+
+
+def test_the_recording_left_out_must_leave_enough_on_both_sides():
+    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, recording_to_leave_out
+
+    big = correction_set("SC4011E0", n=220, subject=1)
+    assert recording_to_leave_out(big) is None  # one recording
+    tiny = correction_set("SC4021E0", n=MIN_OTHER_EPOCHS - 20, subject=2)
+    assert recording_to_leave_out(_joined(big, tiny)) == big.fingerprint[0]  # too small to check on: the other
+    assert recording_to_leave_out(_joined(tiny, tiny.rows(np.arange(10)))) is None  # neither is big enough

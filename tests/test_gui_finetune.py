@@ -117,8 +117,18 @@ def test_crashing_process_is_reported_not_fatal(qtbot, night, tmp_path):
     assert d.start_button.isEnabled()
 
 
-def finetuned_versions(tmp_path, worse: bool):
-    """Registry with a parent and a child whose card says it is better/worse on held-out epochs."""
+def other_recording_metrics(worse: bool) -> dict:
+    """A card's check on a corrected recording the second fine-tuning left out."""
+    f1 = {"W": 0.6, "N1": 0.3, "N2": 0.8, "N3": 0.7, "REM": 0.7}
+    return {"recording": "SC4021E0.edf", "n_epochs": 300, "n_trained_on": 800,
+            "parent": {"macro_f1": 0.62, "accuracy": 0.8, "f1": f1},
+            "child": {"macro_f1": 0.52 if worse else 0.7, "accuracy": 0.7 if worse else 0.85,
+                      "f1": {k: v + (-0.1 if worse else 0.08) for k, v in f1.items()}}}
+
+
+def finetuned_versions(tmp_path, worse: bool, other_worse: bool | None = None):
+    """Registry with a parent and a child whose card says it is better/worse on held-out epochs (and, with
+    `other_worse`, on a corrected recording a second fine-tuning left out)."""
     parent = tiny_model_file(tmp_path / "p", seed=1)
     pm, pcard = load_model(parent)
     child_model = load_model(tiny_model_file(tmp_path / "c0", seed=2))[0]
@@ -128,6 +138,8 @@ def finetuned_versions(tmp_path, worse: bool):
         "n_epochs": 200,
         "parent": {"macro_f1": 0.56, "accuracy": 0.7, "f1": f1},
         "child": {"macro_f1": 0.46 if worse else 0.66, "accuracy": 0.65 if worse else 0.75, "f1": child_f1}}}
+    if other_worse is not None:
+        metrics["other_recording"] = other_recording_metrics(other_worse)
     save_model(child_model, tmp_path / "c", ModelCard(config=child_model.config, parent=pcard.version,
                                                      data="fine-tuned (test)", metrics=metrics))
     reg = ModelRegistry()
@@ -177,6 +189,36 @@ def test_better_model_activates_without_warning(qtbot, tmp_path, monkeypatch):
     d.table.selectRow(d.row_of(c.version))
     assert not d.rollback_button.isEnabled()  # newer than the active one: that is activation
     assert d.activate_selected() and reg.active_version() == c.version
+
+
+def test_a_child_worse_on_a_recording_it_did_not_learn_from_is_flagged(qtbot, tmp_path, monkeypatch):
+    reg, p, c = finetuned_versions(tmp_path, worse=False, other_worse=True)
+    d = ModelVersionsDialog(reg)
+    qtbot.addWidget(d)
+    row = d.row_of(c.version)
+    assert d.table.item(row, 5).text() == "0.660 / 0.560"  # better on its held-out epochs...
+    d.table.selectRow(row)
+    assert "SC4021E0.edf" in d.detail.text() and "0.520 (parent 0.620)" in d.detail.text()
+    asked = []
+    monkeypatch.setattr(mvd, "confirm_worse", lambda *a: asked.append(a[2]) or False)
+    assert not d.activate_selected()  # ...but worse on the recording left out: warned, technician said no
+    assert len(asked) == 1 and "SC4021E0.edf" in asked[0] and "0.520 against 0.620" in asked[0]
+    assert "same held-out epochs" not in asked[0]  # it is not worse there
+
+
+@pytest.mark.parametrize("worse", [True, False])
+def test_the_result_shows_the_check_on_a_recording_left_out(qtbot, tmp_path, worse):
+    d = FineTuneDialog([], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    heldout = {"n_epochs": 100, "parent": {"macro_f1": 0.5, "accuracy": 0.6}, "child": {"macro_f1": 0.6,
+                                                                                           "accuracy": 0.7}}
+    d._show_result({"version": "c", "parent": "p", "metrics": {
+        "heldout": heldout, "other_recording": other_recording_metrics(worse)}})
+    text = d.status.text()
+    assert "SC4021E0.edf" in text and ("0.520" if worse else "0.700") in text
+    assert ("scored worse there" in text) == worse and ("at least as well there" in text) != worse
+    d._show_result({"version": "c", "parent": "p", "metrics": {"heldout": heldout}})  # one recording: no check
+    assert "left it out" not in d.status.text()
 
 
 class FakeWindow(QMainWindow):

@@ -247,6 +247,9 @@ class FineTuneDialog(ProcessDialog):
             self.loss_x.append(float(e.get("step", len(self.loss_x) + 1)))
             self.loss_y.append(as_float(e.get("loss")))
             self.status.setText(f"Fine-tuning: step {e.get('step')} of {e.get('total')}, loss {as_float(e.get('loss')):.4f}")
+        elif kind == "check_step":
+            self.status.setText(f"Checking on {e.get('recording')}, which a second fine-tuning leaves out: "
+                                f"step {e.get('step')} of {e.get('total')}")
         elif kind == "epoch":
             self.f1_x.append(float(e.get("epoch", len(self.f1_x) + 1)))
             self.f1_y.append(as_float(e.get("val_macro_f1")))
@@ -264,10 +267,11 @@ class FineTuneDialog(ProcessDialog):
 
         support = c.get("support") or p.get("support") or {}
 
-        def row(name: str, m: dict) -> str:
+        def row(name: str, m: dict, among: dict | None = None) -> str:
             # A stage absent from the held-out epochs has no F1 (it would print as 0.000 beside a macro-F1
             # computed without it).
-            f1 = [m.get("f1", {}).get(n) if support.get(n, 1) else None for n in NAMES]
+            among = support if among is None else among
+            f1 = [m.get("f1", {}).get(n) if among.get(n, 1) else None for n in NAMES]
             cells = [m.get("macro_f1"), m.get("accuracy"), *f1]
             return f"<tr><td>{name}</td>" + "".join(f"<td align=right>{_fmt(v)}</td>" for v in cells) + "</tr>"
 
@@ -295,11 +299,26 @@ class FineTuneDialog(ProcessDialog):
         worse = as_float(c.get("macro_f1")) < as_float(p.get("macro_f1"))
         verdict = ("<b style='color:#c00'>The new model is worse than the current one on these epochs.</b>"
                    if worse else "The new model is at least as good as the current one on these epochs.")
+        other = ""
+        o = (r.get("metrics") or {}).get("other_recording")
+        if o:
+            oc, op = o.get("child", {}), o.get("parent", {})
+            there = oc.get("support") or op.get("support") or {}
+            worse_there = as_float(oc.get("macro_f1")) < as_float(op.get("macro_f1"))
+            other = (f"<p>On <b>{as_html(str(o.get('recording')))}</b> ({o.get('n_epochs')} corrected epochs), "
+                     "a second fine-tuning that left it out was checked against the current model. "
+                     + ("<b style='color:#c00'>It scored worse there: these corrections may make recordings they "
+                        "do not include worse (another subject, montage or amplifier). Correct some epochs of each "
+                        "kind of recording you pre-score before activating.</b>" if worse_there else
+                        "It scored at least as well there, so the corrections also help a recording they do "
+                        "not include.")
+                     + f"<table cellspacing=4><tr><th></th><th>macro-F1</th><th>accuracy</th>{head}</tr>"
+                     f"{row('without it', oc, there)}{row(current, op, there)}</table></p>")
         self.status.setText(
             f"New model version {r.get('version')} (from {r.get('parent')}), registered but not active. "
             f"{verdict} Held-out epochs: {h.get('n_epochs')}."
             f"<table cellspacing=4><tr><th></th><th>macro-F1</th><th>accuracy</th>{head}</tr>"
-            f"{row('new', c)}{row(current, p)}</table>{as_html(kept)}{as_html(note)}")
+            f"{row('new', c)}{row(current, p)}</table>{as_html(kept)}{as_html(note)}{other}")
 
     # -- after the run ---------------------------------------------------------
     def activate_result(self) -> bool:

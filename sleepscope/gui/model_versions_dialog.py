@@ -59,8 +59,13 @@ def heldout_summary(v: ModelVersion) -> str:
     if h is None:
         return "no held-out comparison (not fine-tuned here)"
     c, p = h["child"], h["parent"]
-    return (f"held-out macro-F1 {_fmt(c.get('macro_f1'))} (parent {_fmt(p.get('macro_f1'))}), accuracy "
+    line = (f"held-out macro-F1 {_fmt(c.get('macro_f1'))} (parent {_fmt(p.get('macro_f1'))}), accuracy "
             f"{_fmt(c.get('accuracy'))} (parent {_fmt(p.get('accuracy'))}) on {h.get('n_epochs', '?')} epochs")
+    o = v.other_recording
+    if o is not None:
+        line += (f"; on {o.get('recording')}, left out of a second fine-tuning, macro-F1 "
+                 f"{_fmt(o['child'].get('macro_f1'))} (parent {_fmt(o['parent'].get('macro_f1'))})")
+    return line
 
 
 def activate_version(parent: QWidget | None, registry: ModelRegistry, version: str, *, rollback: bool = False) -> Path | None:
@@ -68,10 +73,12 @@ def activate_version(parent: QWidget | None, registry: ModelRegistry, version: s
     try:
         v = registry.get(version)
         if not rollback and v.worse_than_parent():
-            h = v.heldout
-            text = (f"Model {v.version} scored WORSE than the model it was fine-tuned from on the same held-out "
-                    f"epochs:\n\nmacro-F1 {_fmt(h['child']['macro_f1'])} against {_fmt(h['parent']['macro_f1'])} "
-                    f"(parent {v.parent}).\n\nActivate it anyway?")
+            why = [(f"on {h.get('recording')}, a corrected recording that a child fine-tuned the same way did "
+                    f"not learn from" if kind == "other_recording" else "on the same held-out epochs")
+                   + f": macro-F1 {_fmt(h['child']['macro_f1'])} against {_fmt(h['parent']['macro_f1'])}"
+                   for kind, h in v.worse_comparisons()]
+            text = (f"Model {v.version} scored WORSE than the model it was fine-tuned from (parent {v.parent})"
+                    ":\n\n" + "\n".join(why) + ".\n\nActivate it anyway?")
             if not confirm_worse(parent, "The new model is worse", text):
                 return None
         v = registry.rollback(version) if rollback else registry.activate(version)
@@ -154,7 +161,8 @@ class ModelVersionsDialog(QDialog):
                 item = QTableWidgetItem(text)
                 if col == 5 and v.worse_than_parent():
                     item.setForeground(Qt.GlobalColor.red)
-                    item.setToolTip("worse than its parent on the same held-out epochs")
+                    item.setToolTip("worse than its parent on the same held-out epochs, or on a corrected "
+                                    "recording it was checked on without learning from it")
                 self.table.setItem(row, col, item)
         target = select or active
         rows = [i for i, v in enumerate(self.versions) if v.version == target]

@@ -16,6 +16,12 @@ on the selection part's macro-F1, best weights kept), followed through its
 step and validation hooks; this module feeds it sequences built from the
 correction arrays in memory.
 
+When the corrections span several recordings, a second child is fine-tuned
+the same way without one of them (:func:`recording_to_leave_out`) and scored,
+beside the parent, on that recording: held-out blocks of the corrected nights
+cannot show that a child which learned one subject's or one set-up's nights
+reads another's worse, and the next recording a lab pre-scores is such one.
+
 The budget is passes over the corrections, but never fewer than
 ``min_steps`` optimiser steps: a few hundred corrected epochs make one or
 two steps a pass, and ten such steps leave the parent as it was. Early
@@ -55,6 +61,8 @@ Events = Callable[[dict], None]
 MIN_EPOCHS = 40
 #: fewest selection epochs that may choose the kept pass; below it the last pass is kept
 MIN_SELECT_EPOCHS = 100
+#: fewest corrections of a recording worth checking a child on that did not learn from it
+MIN_OTHER_EPOCHS = 100
 
 
 @dataclass
@@ -84,6 +92,8 @@ class FineTuneOptions:
     #: share of the parent's weights averaged into the kept child (WiSE-FT): what one lab's few nights taught
     #: is kept at 1 - keep_parent, so that the child does not trade other subjects' nights for the corrected ones
     keep_parent: float = 0.5
+    #: with corrections of several recordings, also score a child fine-tuned without one of them on it
+    other_recording: bool = True
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -173,6 +183,15 @@ def contiguous_runs(cs: CorrectionSet) -> list[np.ndarray]:
         cuts = np.flatnonzero(np.diff(ep) != 1) + 1
         runs.extend(r for r in np.split(idx, cuts) if r.size)
     return runs
+
+
+def recording_to_leave_out(cs: CorrectionSet) -> str | None:
+    """The recording (fingerprint) the check child does not learn from: of those with at least
+    ``MIN_OTHER_EPOCHS`` corrections, the one with the fewest (the check child keeps most of the rest);
+    None with one recording, or when none is big enough or the others leave fewer than ``MIN_EPOCHS``."""
+    counts = {fp: int(np.count_nonzero(cs.fingerprint == fp)) for fp in dict.fromkeys(cs.fingerprint.tolist())}
+    fit = [fp for fp, n in counts.items() if n >= MIN_OTHER_EPOCHS and len(cs) - n >= MIN_EPOCHS]
+    return min(fit, key=counts.__getitem__) if len(counts) > 1 and fit else None
 
 
 def _stratified_pick(counts: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -545,6 +564,12 @@ def finetune(
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
+    left = recording_to_leave_out(corrections) if opts.other_recording else None
+    if left is not None:
+        metrics["other_recording"] = _other_recording(parent, parent_card, corrections, left, opts, reference,
+                                                      seq_len, info, events, cancel, pseudo, anchor)
+        seconds = time.perf_counter() - started
+        metrics["finetune"]["seconds"] = round(seconds, 2)
     files = sorted(set(corrections.recording_files.values()))
     card = ModelCard(
         config=child.config,
@@ -577,6 +602,41 @@ def finetune(
     return FineTuneResult(child, card, path, split, list(result.history), list(result.losses), seconds)
 
 
+def _other_recording(parent, parent_card, corrections: CorrectionSet, left: str, opts: FineTuneOptions,
+                     reference: SleepStager, seq_len: int, info: DistInfo, events: Events | None,
+                     cancel: CancelToken | None, pseudo: CorrectionSet | None, anchor) -> dict:
+    """A child fine-tuned like the kept one but without recording `left`, and the parent, scored on `left`'s
+    corrections: the card's ``metrics["other_recording"]`` (figures on the main process only)."""
+    held = corrections.rows(corrections.fingerprint == left)
+    name = corrections.recording_files.get(left, left)
+    main = info.is_main
+    if events is not None and main:
+        events({"event": "status", "message": f"Checking on a recording it does not learn from: {name} "
+                                              f"({len(held)} epochs)"})
+
+    def relay(e: dict) -> None:
+        if e.get("event") == "step" and events is not None and main:
+            events({"event": "check_step", "step": e["step"], "total": e["total"], "recording": name})
+
+    if pseudo is not None:  # its unlabelled epochs would show the check child the left-out set-up
+        pseudo = pseudo.rows(pseudo.fingerprint != left)
+        pseudo = pseudo if len(pseudo) else None
+    run = finetune(parent, parent_card, corrections.rows(corrections.fingerprint != left), None,
+                   replace(opts, other_recording=False), info=info, events=relay, cancel=cancel, pseudo=pseudo,
+                   anchor=anchor)
+    if not main:
+        return {}
+    data = CorrectionSequences(held, contiguous_runs(held), seq_len)
+    compared = reference
+    if reference.config.night_statistics:
+        from sleepscope.model.night_norm import corrections_statistics
+
+        compared = corrections_statistics(reference, held.x)
+    return {"recording": name, "fingerprint": left, "n_epochs": len(held), "n_trained_on": len(corrections) - len(held),
+            "child": _evaluate(run.model, data, info.device, cancel),
+            "parent": _evaluate(compared, data, info.device, cancel)}
+
+
 def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:
     """[(stage, child F1, parent F1)] from a fine-tuned card's held-out metrics."""
     h = metrics.get("heldout", {})
@@ -585,4 +645,5 @@ def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:
 
 
 __all__ = ["FineTuneOptions", "FineTuneResult", "Split", "CorrectionSequences", "finetune", "split_heldout",
-           "contiguous_runs", "data_identity", "stage_f1_table", "Cancelled", "MIN_EPOCHS", "MIN_SELECT_EPOCHS"]
+           "contiguous_runs", "data_identity", "stage_f1_table", "Cancelled", "MIN_EPOCHS", "MIN_SELECT_EPOCHS",
+           "MIN_OTHER_EPOCHS", "recording_to_leave_out"]

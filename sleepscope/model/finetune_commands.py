@@ -247,9 +247,23 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
                   f"macro-F1 {h['child']['macro_f1']:.3f} vs parent {h['parent']['macro_f1']:.3f}, accuracy "
                   f"{h['child']['accuracy']:.3f} vs {h['parent']['accuracy']:.3f} on {h['n_epochs']} epochs"
                   + (f"; registered as {registered}" if registered else ""))
+            other = result.card.metrics.get("other_recording")
+            if other:
+                print(other_recording_line(other))
     finally:
         teardown(info)
     return 0
+
+
+def other_recording_line(other: dict) -> str:
+    """What the check on a left-out recording found (``metrics["other_recording"]``), in one line."""
+    c, p = other["child"], other["parent"]
+    worse = c["macro_f1"] < p["macro_f1"]
+    return (f"on {other['recording']} ({other['n_epochs']} corrected epochs), a child fine-tuned the same way "
+            f"without it scored macro-F1 {c['macro_f1']:.3f} vs parent {p['macro_f1']:.3f}, accuracy "
+            f"{c['accuracy']:.3f} vs {p['accuracy']:.3f}"
+            + (": these corrections may make recordings they do not include worse; correct some epochs of "
+               "each kind of recording the lab pre-scores" if worse else ""))
 
 
 def _anchor(parent_card, emit):

@@ -68,15 +68,29 @@ class ModelVersion:
         """A site pre-trained encoder: registered so that fine-tuning can start from it, never active."""
         return bool(self.metrics.get("encoder_only", False))
 
+    @property
+    def other_recording(self) -> dict | None:
+        """{"recording", "child", "parent", ...}: a child fine-tuned without one corrected recording, and the
+        parent, scored on it (``finetune``; corrections of several recordings only)."""
+        o = self.metrics.get("other_recording")
+        return o if isinstance(o, dict) and "child" in o and "parent" in o else None
+
+    def worse_comparisons(self) -> list[tuple[str, dict]]:
+        """("heldout" | "other_recording", figures) of each comparison in which it scored a lower macro-F1 than
+        its parent: the same held-out epochs, and a corrected recording a child fine-tuned the same way did not
+        learn from."""
+        return [(kind, h) for kind, h in (("heldout", self.heldout), ("other_recording", self.other_recording))
+                if h is not None and _below(h)]
+
     def worse_than_parent(self) -> bool:
-        """True when its held-out macro-F1 is below its parent's on the same epochs."""
-        h = self.heldout
-        if h is None:
-            return False
-        try:
-            return float(h["child"]["macro_f1"]) < float(h["parent"]["macro_f1"])
-        except (KeyError, TypeError, ValueError):
-            return False
+        return bool(self.worse_comparisons())
+
+
+def _below(h: dict) -> bool:
+    try:
+        return float(h["child"]["macro_f1"]) < float(h["parent"]["macro_f1"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def registry_dir() -> Path:

@@ -60,6 +60,13 @@ class CorrectionSet:
     def counts_per_stage(self) -> dict[str, int]:
         return {name: int(np.count_nonzero(self.y == int(st))) for name, st in zip(NAMES, SCORED)}
 
+    def rows(self, which: np.ndarray) -> CorrectionSet:
+        """The corrections selected by `which` (a boolean mask or indices), as a set of their own."""
+        idx = np.flatnonzero(which) if np.asarray(which).dtype == bool else np.asarray(which, dtype=np.int64)
+        fps = self.fingerprint[idx]
+        return CorrectionSet(self.x[idx], self.y[idx], fps, self.epoch[idx], self.source[idx],
+                             {fp: name for fp, name in self.recording_files.items() if fp in set(fps.tolist())})
+
     def counts_per_recording(self) -> dict[str, dict[str, int]]:
         """fingerprint -> {stage name: epochs, "total": epochs}."""
         out: dict[str, dict[str, int]] = {}
