@@ -427,7 +427,7 @@ def _joined(*sets: CorrectionSet) -> CorrectionSet:
 
 def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(tmp_path, one_thread, monkeypatch):
     import sleepscope.model.train as training
-    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, recording_to_leave_out
+    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, recordings_to_leave_out
     from sleepscope.model.train import evaluate
 
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
@@ -446,11 +446,12 @@ def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(
     events = []
     res = finetune(parent, card, cs, None, opts, events=events.append)
     left = small.fingerprint[0]
-    assert recording_to_leave_out(cs) == left  # the smaller of the two
+    assert recordings_to_leave_out(cs) == ([left], "subject")  # the smaller of the two subjects
     # the kept child learns from both recordings, the check child from the other one only
     assert len(seen) == 2 and np.array_equal(seen[0], cs.x) and np.array_equal(seen[1], big.x)
     o = res.card.metrics["other_recording"]
     assert (o["recording"], o["n_epochs"], o["n_trained_on"]) == ("SC4021E0.edf", len(small), len(big))
+    assert (o["by"], o["subject"]) == ("subject", "SC402")
     a = evaluate(parent, CorrectionSequences(small, contiguous_runs(small), parent.config.seq_len))
     assert (o["parent"]["accuracy"], o["parent"]["macro_f1"]) == pytest.approx((a.accuracy, a.macro_f1))
     assert o["child"]["n_epochs"] == len(small)
@@ -464,10 +465,29 @@ def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(
 
 
 def test_the_recording_left_out_must_leave_enough_on_both_sides():
-    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, recording_to_leave_out
+    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, recordings_to_leave_out
 
     big = correction_set("SC4011E0", n=220, subject=1)
-    assert recording_to_leave_out(big) is None  # one recording
+    assert recordings_to_leave_out(big) is None  # one recording
     tiny = correction_set("SC4021E0", n=MIN_OTHER_EPOCHS - 20, subject=2)
-    assert recording_to_leave_out(_joined(big, tiny)) == big.fingerprint[0]  # too small to check on: the other
-    assert recording_to_leave_out(_joined(tiny, tiny.rows(np.arange(10)))) is None  # neither is big enough
+    # too small to check on: the other
+    assert recordings_to_leave_out(_joined(big, tiny)) == ([big.fingerprint[0]], "subject")
+    assert recordings_to_leave_out(_joined(tiny, tiny.rows(np.arange(10)))) is None  # neither is big enough
+
+
+def test_a_subjects_other_night_is_left_out_with_it():
+    from sleepscope.model.finetune import recordings_to_leave_out
+
+    one = correction_set("SC4011E0", n=150, subject=1, night=1)
+    again = correction_set("SC4012E0", n=120, subject=1, night=2)
+    other = correction_set("SC4021E0", n=220, subject=2)
+    cs = _joined(one, again, other)
+    # by subject: SC401 has 270 corrections and SC402 220, so SC402 is left out (the smallest recording,
+    # SC4012E0, shares its subject's set-up with SC4011E0, which the check child would learn from)
+    assert recordings_to_leave_out(cs) == ([other.fingerprint[0]], "subject")
+    # control: names that say nothing of subjects leave out the smallest recording
+    anonymous = replace(cs, recording_files={fp: f"rec{i}.edf" for i, fp in enumerate(cs.recording_files)})
+    assert recordings_to_leave_out(anonymous) == ([again.fingerprint[0]], "recording")
+    # a subject's two nights are left out together when that subject is the smaller
+    small_subject = _joined(one.rows(np.arange(60)), again.rows(np.arange(60)), other)
+    assert recordings_to_leave_out(small_subject) == ([one.fingerprint[0], again.fingerprint[0]], "subject")

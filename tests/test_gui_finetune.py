@@ -120,7 +120,7 @@ def test_crashing_process_is_reported_not_fatal(qtbot, night, tmp_path):
 def other_recording_metrics(worse: bool) -> dict:
     """A card's check on a corrected recording the second fine-tuning left out."""
     f1 = {"W": 0.6, "N1": 0.3, "N2": 0.8, "N3": 0.7, "REM": 0.7}
-    return {"recording": "SC4021E0.edf", "n_epochs": 300, "n_trained_on": 800,
+    return {"recording": "SC4021E0.edf", "subject": "SC402", "by": "subject", "n_epochs": 300, "n_trained_on": 800,
             "parent": {"macro_f1": 0.62, "accuracy": 0.8, "f1": f1},
             "child": {"macro_f1": 0.52 if worse else 0.7, "accuracy": 0.7 if worse else 0.85,
                       "f1": {k: v + (-0.1 if worse else 0.08) for k, v in f1.items()}}}
@@ -198,7 +198,7 @@ def test_a_child_worse_on_a_recording_it_did_not_learn_from_is_flagged(qtbot, tm
     row = d.row_of(c.version)
     assert d.table.item(row, 5).text() == "0.660 / 0.560"  # better on its held-out epochs...
     d.table.selectRow(row)
-    assert "SC4021E0.edf" in d.detail.text() and "0.520 (parent 0.620)" in d.detail.text()
+    assert "subject SC402 (SC4021E0.edf)" in d.detail.text() and "0.520 (parent 0.620)" in d.detail.text()
     asked = []
     monkeypatch.setattr(mvd, "confirm_worse", lambda *a: asked.append(a[2]) or False)
     assert not d.activate_selected()  # ...but worse on the recording left out: warned, technician said no
@@ -215,7 +215,7 @@ def test_the_result_shows_the_check_on_a_recording_left_out(qtbot, tmp_path, wor
     d._show_result({"version": "c", "parent": "p", "metrics": {
         "heldout": heldout, "other_recording": other_recording_metrics(worse)}})
     text = d.status.text()
-    assert "SC4021E0.edf" in text and ("0.520" if worse else "0.700") in text
+    assert "subject SC402 (SC4021E0.edf)" in text and ("0.520" if worse else "0.700") in text
     assert ("scored worse there" in text) == worse and ("at least as well there" in text) != worse
     d._show_result({"version": "c", "parent": "p", "metrics": {"heldout": heldout}})  # one recording: no check
     assert "left it out" not in d.status.text()

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version
 from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, launch_prefix, run_base
-from sleepscope.model.registry import ModelRegistry
+from sleepscope.model.registry import ModelRegistry, left_out_name
 from sleepscope.paths import user_data_dir
 from sleepscope.stages import NAMES
 
@@ -305,7 +305,7 @@ class FineTuneDialog(ProcessDialog):
             oc, op = o.get("child", {}), o.get("parent", {})
             there = oc.get("support") or op.get("support") or {}
             worse_there = as_float(oc.get("macro_f1")) < as_float(op.get("macro_f1"))
-            other = (f"<p>On <b>{as_html(str(o.get('recording')))}</b> ({o.get('n_epochs')} corrected epochs), "
+            other = (f"<p>On <b>{as_html(left_out_name(o))}</b> ({o.get('n_epochs')} corrected epochs), "
                      "a second fine-tuning that left it out was checked against the current model. "
                      + ("<b style='color:#c00'>It scored worse there: these corrections may make recordings they "
                         "do not include worse (another subject, montage or amplifier). Correct some epochs of each "

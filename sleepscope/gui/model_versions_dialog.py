@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.model.registry import ModelRegistry, ModelVersion
+from sleepscope.model.registry import ModelRegistry, ModelVersion, left_out_name
 from sleepscope.stages import NAMES
 
 
@@ -63,7 +63,7 @@ def heldout_summary(v: ModelVersion) -> str:
             f"{_fmt(c.get('accuracy'))} (parent {_fmt(p.get('accuracy'))}) on {h.get('n_epochs', '?')} epochs")
     o = v.other_recording
     if o is not None:
-        line += (f"; on {o.get('recording')}, left out of a second fine-tuning, macro-F1 "
+        line += (f"; on {left_out_name(o)}, left out of a second fine-tuning, macro-F1 "
                  f"{_fmt(o['child'].get('macro_f1'))} (parent {_fmt(o['parent'].get('macro_f1'))})")
     return line
 
@@ -73,8 +73,8 @@ def activate_version(parent: QWidget | None, registry: ModelRegistry, version: s
     try:
         v = registry.get(version)
         if not rollback and v.worse_than_parent():
-            why = [(f"on {h.get('recording')}, a corrected recording that a child fine-tuned the same way did "
-                    f"not learn from" if kind == "other_recording" else "on the same held-out epochs")
+            why = [(f"on {left_out_name(h)}, corrected but left out of a second fine-tuning done the same "
+                    f"way" if kind == "other_recording" else "on the same held-out epochs")
                    + f": macro-F1 {_fmt(h['child']['macro_f1'])} against {_fmt(h['parent']['macro_f1'])}"
                    for kind, h in v.worse_comparisons()]
             text = (f"Model {v.version} scored WORSE than the model it was fine-tuned from (parent {v.parent})"

@@ -17,7 +17,7 @@ step and validation hooks; this module feeds it sequences built from the
 correction arrays in memory.
 
 When the corrections span several recordings, a second child is fine-tuned
-the same way without one of them (:func:`recording_to_leave_out`) and scored,
+the same way without one of them, or one subject's (:func:`recordings_to_leave_out`), and scored,
 beside the parent, on that recording: held-out blocks of the corrected nights
 cannot show that a child which learned one subject's or one set-up's nights
 reads another's worse, and the next recording a lab pre-scores is such one.
@@ -185,13 +185,26 @@ def contiguous_runs(cs: CorrectionSet) -> list[np.ndarray]:
     return runs
 
 
-def recording_to_leave_out(cs: CorrectionSet) -> str | None:
-    """The recording (fingerprint) the check child does not learn from: of those with at least
-    ``MIN_OTHER_EPOCHS`` corrections, the one with the fewest (the check child keeps most of the rest);
-    None with one recording, or when none is big enough or the others leave fewer than ``MIN_EPOCHS``."""
-    counts = {fp: int(np.count_nonzero(cs.fingerprint == fp)) for fp in dict.fromkeys(cs.fingerprint.tolist())}
-    fit = [fp for fp, n in counts.items() if n >= MIN_OTHER_EPOCHS and len(cs) - n >= MIN_EPOCHS]
-    return min(fit, key=counts.__getitem__) if len(counts) > 1 and fit else None
+def recordings_to_leave_out(cs: CorrectionSet) -> tuple[list[str], str] | None:
+    """(fingerprints, "subject" | "recording"): what the check child does not learn from. When the file names
+    say whose recordings they are (``sleepscope.io.archive.subject_of``) and name two subjects or more, one
+    subject's recordings (another night of the same subject shares its set-up, and would flatter the check);
+    else one recording. Of those with at least ``MIN_OTHER_EPOCHS`` corrections, the one with the fewest (the
+    check child keeps most of the rest); None with one, or when none is big enough or the others leave fewer
+    than ``MIN_EPOCHS``."""
+    from sleepscope.io.archive import subject_of
+
+    fps = list(dict.fromkeys(cs.fingerprint.tolist()))
+    subject = {fp: subject_of(cs.recording_files.get(fp, "")) for fp in fps}
+    by = "subject" if all(subject.values()) and len(set(subject.values())) > 1 else "recording"
+    groups: dict[str, list[str]] = {}
+    for fp in fps:
+        groups.setdefault(subject[fp] if by == "subject" else fp, []).append(fp)
+    counts = {g: int(np.isin(cs.fingerprint, members).sum()) for g, members in groups.items()}
+    fit = [g for g, n in counts.items() if n >= MIN_OTHER_EPOCHS and len(cs) - n >= MIN_EPOCHS]
+    if len(groups) < 2 or not fit:
+        return None
+    return groups[min(fit, key=counts.__getitem__)], by
 
 
 def _stratified_pick(counts: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -564,9 +577,9 @@ def finetune(
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
-    left = recording_to_leave_out(corrections) if opts.other_recording else None
+    left = recordings_to_leave_out(corrections) if opts.other_recording else None
     if left is not None:
-        metrics["other_recording"] = _other_recording(parent, parent_card, corrections, left, opts, reference,
+        metrics["other_recording"] = _other_recording(parent, parent_card, corrections, *left, opts, reference,
                                                       seq_len, info, events, cancel, pseudo, anchor)
         seconds = time.perf_counter() - started
         metrics["finetune"]["seconds"] = round(seconds, 2)
@@ -602,26 +615,32 @@ def finetune(
     return FineTuneResult(child, card, path, split, list(result.history), list(result.losses), seconds)
 
 
-def _other_recording(parent, parent_card, corrections: CorrectionSet, left: str, opts: FineTuneOptions,
-                     reference: SleepStager, seq_len: int, info: DistInfo, events: Events | None,
-                     cancel: CancelToken | None, pseudo: CorrectionSet | None, anchor) -> dict:
-    """A child fine-tuned like the kept one but without recording `left`, and the parent, scored on `left`'s
-    corrections: the card's ``metrics["other_recording"]`` (figures on the main process only)."""
-    held = corrections.rows(corrections.fingerprint == left)
-    name = corrections.recording_files.get(left, left)
+def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list[str], by: str,
+                     opts: FineTuneOptions, reference: SleepStager, seq_len: int, info: DistInfo,
+                     events: Events | None, cancel: CancelToken | None, pseudo: CorrectionSet | None,
+                     anchor) -> dict:
+    """A child fine-tuned like the kept one but without the recordings `left` (fingerprints; one recording, or
+    one subject's when `by` is "subject"), and the parent, scored on their corrections: the card's
+    ``metrics["other_recording"]`` (figures on the main process only)."""
+    from sleepscope.io.archive import subject_of
+
+    out = np.isin(corrections.fingerprint, left)
+    held = corrections.rows(out)
+    name = ", ".join(corrections.recording_files.get(fp, fp) for fp in left)
+    subject = subject_of(corrections.recording_files.get(left[0], "")) if by == "subject" else None
     main = info.is_main
     if events is not None and main:
-        events({"event": "status", "message": f"Checking on a recording it does not learn from: {name} "
-                                              f"({len(held)} epochs)"})
+        events({"event": "status", "message": f"Checking on {'subject ' + subject + ': ' if subject else ''}{name} "
+                                              f"({len(held)} epochs), which a second fine-tuning leaves out"})
 
     def relay(e: dict) -> None:
         if e.get("event") == "step" and events is not None and main:
             events({"event": "check_step", "step": e["step"], "total": e["total"], "recording": name})
 
     if pseudo is not None:  # its unlabelled epochs would show the check child the left-out set-up
-        pseudo = pseudo.rows(pseudo.fingerprint != left)
+        pseudo = pseudo.rows(~np.isin(pseudo.fingerprint, left))
         pseudo = pseudo if len(pseudo) else None
-    run = finetune(parent, parent_card, corrections.rows(corrections.fingerprint != left), None,
+    run = finetune(parent, parent_card, corrections.rows(~out), None,
                    replace(opts, other_recording=False), info=info, events=relay, cancel=cancel, pseudo=pseudo,
                    anchor=anchor)
     if not main:
@@ -632,7 +651,8 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: str,
         from sleepscope.model.night_norm import corrections_statistics
 
         compared = corrections_statistics(reference, held.x)
-    return {"recording": name, "fingerprint": left, "n_epochs": len(held), "n_trained_on": len(corrections) - len(held),
+    return {"recording": name, "fingerprints": list(left), "by": by, "n_epochs": len(held), "subject": subject,
+            "n_trained_on": len(corrections) - len(held),
             "child": _evaluate(run.model, data, info.device, cancel),
             "parent": _evaluate(compared, data, info.device, cancel)}
 
@@ -646,4 +666,4 @@ def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:
 
 __all__ = ["FineTuneOptions", "FineTuneResult", "Split", "CorrectionSequences", "finetune", "split_heldout",
            "contiguous_runs", "data_identity", "stage_f1_table", "Cancelled", "MIN_EPOCHS", "MIN_SELECT_EPOCHS",
-           "MIN_OTHER_EPOCHS", "recording_to_leave_out"]
+           "MIN_OTHER_EPOCHS", "recordings_to_leave_out"]

@@ -257,9 +257,11 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
 
 def other_recording_line(other: dict) -> str:
     """What the check on a left-out recording found (``metrics["other_recording"]``), in one line."""
+    from sleepscope.model.registry import left_out_name
+
     c, p = other["child"], other["parent"]
     worse = c["macro_f1"] < p["macro_f1"]
-    return (f"on {other['recording']} ({other['n_epochs']} corrected epochs), a child fine-tuned the same way "
+    return (f"on {left_out_name(other)} ({other['n_epochs']} corrected epochs), a child fine-tuned the same way "
             f"without it scored macro-F1 {c['macro_f1']:.3f} vs parent {p['macro_f1']:.3f}, accuracy "
             f"{c['accuracy']:.3f} vs {p['accuracy']:.3f}"
             + (": these corrections may make recordings they do not include worse; correct some epochs of "

@@ -86,6 +86,12 @@ class ModelVersion:
         return bool(self.worse_comparisons())
 
 
+def left_out_name(other: dict) -> str:
+    """What a card's ``other_recording`` check left out, for people: its recordings, and whose when known."""
+    return (f"subject {other['subject']} ({other.get('recording')})" if other.get("subject")
+            else str(other.get("recording")))
+
+
 def _below(h: dict) -> bool:
     try:
         return float(h["child"]["macro_f1"]) < float(h["parent"]["macro_f1"])
