@@ -71,10 +71,11 @@ def test_unfamiliar_prediction_shows_a_red_banner(qtbot):
     assert not notice.isVisible()
 
 
-def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_path, gui_settings):
+def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_path, gui_settings, main_windows,
+                                                                    monkeypatch):
     import torch
 
-    from sleepscope.gui.main_window import MainWindow
+    from sleepscope.gui.second_opinion import SecondOpinion
     from sleepscope.model.checkpoint import ModelCard, save_model
     from sleepscope.model.config import CONFIGS
     from sleepscope.model.network import SleepStager
@@ -92,18 +93,12 @@ def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_
         save_model(m, paths[adapt], ModelCard(config=m.config))
     rng = np.random.default_rng(0)
     night = Recording.from_arrays(*(30.0 * rng.standard_normal((2, 300 * 3000))).astype(np.float32))
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)  # YASA's stages play no part here
     for adapt, expected in ((True, (0, 300)), (False, None)):
-        w = MainWindow(settings=gui_settings, model_path=paths[adapt].with_suffix(".safetensors"),
-                       prescore_on_open=True)
-        w.resize(1200, 800)
-        w.show()
-        try:
-            with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
-                assert w.open_recording(night)
-            assert w.hypnogram.adapted_span == expected
-            assert ("epochs 1-300, underlined" in w.statusBar().currentMessage()) == adapt
-            w.close_recording()
-            assert w.hypnogram.adapted_span is None
-        finally:
-            w.close()
-            assert_no_leaks([w])
+        w = main_windows(gui_settings, model_path=paths[adapt].with_suffix(".safetensors"), prescore=True)
+        with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+            assert w.open_recording(night)
+        assert w.hypnogram.adapted_span == expected
+        assert ("epochs 1-300 (the teal line)" in w.statusBar().currentMessage()) == adapt
+        w.close_recording()
+        assert w.hypnogram.adapted_span is None
