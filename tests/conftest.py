@@ -71,6 +71,12 @@ def pytest_runtest_logstart(nodeid, location):
 
 
 def pytest_unconfigure(config):
+    import sys
+
+    if "sleepscope.gui.jobs" in sys.modules:
+        # A job a test's closed window left running (YASA under load) must end before Python lets its
+        # thread's object go: Qt aborts the run then, after every test passed (as the application's exit does).
+        sys.modules["sleepscope.gui.jobs"].wait_for_orphans(120_000)
     proc = getattr(config, "_sleepscope_watchdog", None)
     if proc is not None:
         proc.terminate()

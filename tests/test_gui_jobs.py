@@ -119,3 +119,45 @@ def test_thousands_of_dropped_jobs_end_without_killing_the_process(tmp_path):
                               text=True, timeout=240, env=env, cwd=tmp_path)
         assert proc.returncode == 0, (proc.returncode, proc.stderr[-1500:])
         assert int(proc.stdout.split()[-1]) > 0  # the current jobs' answers still arrive
+
+
+_LEAVING = """
+import sys, time
+from PySide6.QtWidgets import QApplication, QWidget
+from sleepscope.gui.jobs import Job, JobWorker, adopt
+
+class Slow(JobWorker):  # like YASA's second opinion: cannot be interrupted
+    def work(self):
+        time.sleep(float(sys.argv[1]))
+        print("job ended", flush=True)
+
+app = QApplication([])
+job = Job(Slow(), "slow")
+job.start()
+adopt([job])  # its window closed while it ran
+del job
+if sys.argv[2] == "leave":
+    from sleepscope.gui.app import leave
+    sys.exit(leave(app, QWidget(), 3, wait_ms=int(sys.argv[3])))
+"""
+
+
+@pytest.mark.parametrize("job_s, wait_ms, ended", [(1.0, 20_000, True), (30.0, 500, False)],
+                         ids=["job ends in time", "job outlives the wait"])
+def test_leaving_the_application_with_a_job_still_running_does_not_abort(tmp_path, job_s, wait_ms, ended):
+    import time
+
+    script = tmp_path / "leaving.py"
+    script.write_text(_LEAVING)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    t0 = time.monotonic()
+    run = subprocess.run([sys.executable, str(script), str(job_s), "leave", str(wait_ms)], capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert run.returncode == 3, run.stderr  # the application's own exit code, not Qt's abort
+    assert ("job ended" in run.stdout) == ended
+    assert ("leaving without it" in run.stderr) != ended
+    assert time.monotonic() - t0 < 25  # a job that outlives the wait is not waited for
+    # the control: leaving without it, Qt aborts on the running thread
+    control = subprocess.run([sys.executable, str(script), "3", "plain"], capture_output=True, text=True,
+                             timeout=120, env=env)
+    assert control.returncode != 0 and "Destroyed while thread" in control.stderr

@@ -67,10 +67,24 @@ def run_gui(path: str | os.PathLike | None = None, model_path: str | os.PathLike
     freeze_startup_objects()
     if path is not None:
         window.open_file(Path(path))
-    code = app.exec()
-    # Delete the window while Qt is still alive: avoids teardown-order crashes at exit.
+    return leave(app, window, app.exec())
+
+
+#: how long leaving waits for a background job that cannot be interrupted (YASA's second opinion)
+LEAVE_WAIT_MS = 60_000
+
+
+def leave(app, window, code: int, wait_ms: int = LEAVE_WAIT_MS) -> int:
+    """After the event loop: delete the window while Qt is alive (teardown-order crashes at exit), then let
+    jobs still running end. Qt aborts the process when a running thread's object is destroyed, so one that
+    outlives `wait_ms` is left behind by ending the process at once (every label is already on disk)."""
+    from sleepscope.gui.jobs import wait_for_orphans
+
     window.deleteLater()
     app.processEvents()
+    if not wait_for_orphans(wait_ms):
+        print("sleepscope: a background job was still running; leaving without it", file=sys.stderr, flush=True)
+        os._exit(int(code))
     return int(code)
 
 

@@ -146,6 +146,15 @@ def adopt(jobs: list[Job]) -> None:
     _ORPHANS.extend(j for j in jobs if not j.ended())
 
 
+def wait_for_orphans(ms: int) -> bool:
+    """Wait up to `ms` for the jobs whose windows closed (leaving the application); True when all ended."""
+    deadline = time.monotonic() + ms / 1000
+    for j in list(_ORPHANS):
+        j.wait(max(1, int((deadline - time.monotonic()) * 1000)))
+    _ORPHANS[:] = [j for j in _ORPHANS if not j.ended()]
+    return not _ORPHANS
+
+
 class CurrentJob(QObject):
     """At most one current job; a new one drops the older, which ends on its own and is then forgotten.
 
