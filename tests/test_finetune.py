@@ -455,6 +455,9 @@ def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(
     a = evaluate(parent, CorrectionSequences(small, contiguous_runs(small), parent.config.seq_len))
     assert (o["parent"]["accuracy"], o["parent"]["macro_f1"]) == pytest.approx((a.accuracy, a.macro_f1))
     assert o["child"]["n_epochs"] == len(small)
+    diff, low, high = o["macro_f1_difference"]
+    assert diff == pytest.approx(o["child"]["macro_f1"] - o["parent"]["macro_f1"]) and low <= diff <= high
+    assert o["verdict"] in ("better", "worse", "no clear difference")
     steps = [e for e in events if e["event"] == "check_step"]
     assert steps and all(e["recording"] == "SC4021E0.edf" for e in steps)
     # controls: one recording, or the check turned off, train once and carry no check
@@ -491,3 +494,17 @@ def test_a_subjects_other_night_is_left_out_with_it():
     # a subject's two nights are left out together when that subject is the smaller
     small_subject = _joined(one.rows(np.arange(60)), again.rows(np.arange(60)), other)
     assert recordings_to_leave_out(small_subject) == ([one.fingerprint[0], again.fingerprint[0]], "subject")
+
+
+@pytest.mark.parametrize("said", ["worse", "no clear difference"])
+def test_the_command_says_what_the_check_found(said):
+    from sleepscope.model.finetune_commands import other_recording_line
+
+    line = other_recording_line({"recording": "SC4021E0.edf", "subject": "SC402", "n_epochs": 300,
+                                 "child": {"macro_f1": 0.55, "accuracy": 0.7},
+                                 "parent": {"macro_f1": 0.6, "accuracy": 0.75},
+                                 "macro_f1_difference": [-0.05, -0.09, -0.01 if said == "worse" else 0.02],
+                                 "verdict": said})
+    assert "subject SC402 (SC4021E0.edf)" in line and "0.550 vs parent 0.600" in line
+    assert "90 % interval -0.090 to" in line and f"): {said}" in line
+    assert ("correct some epochs of each kind of recording" in line) == (said == "worse")

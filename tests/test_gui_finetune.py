@@ -117,16 +117,19 @@ def test_crashing_process_is_reported_not_fatal(qtbot, night, tmp_path):
     assert d.start_button.isEnabled()
 
 
-def other_recording_metrics(worse: bool) -> dict:
+def other_recording_metrics(worse: bool, verdict: str | None = None) -> dict:
     """A card's check on a corrected recording the second fine-tuning left out."""
     f1 = {"W": 0.6, "N1": 0.3, "N2": 0.8, "N3": 0.7, "REM": 0.7}
+    child = 0.52 if worse else 0.7
     return {"recording": "SC4021E0.edf", "subject": "SC402", "by": "subject", "n_epochs": 300, "n_trained_on": 800,
             "parent": {"macro_f1": 0.62, "accuracy": 0.8, "f1": f1},
-            "child": {"macro_f1": 0.52 if worse else 0.7, "accuracy": 0.7 if worse else 0.85,
-                      "f1": {k: v + (-0.1 if worse else 0.08) for k, v in f1.items()}}}
+            "child": {"macro_f1": child, "accuracy": 0.7 if worse else 0.85,
+                      "f1": {k: v + (-0.1 if worse else 0.08) for k, v in f1.items()}},
+            "macro_f1_difference": [child - 0.62, child - 0.66, child - 0.58],
+            "verdict": verdict or ("worse" if worse else "better")}
 
 
-def finetuned_versions(tmp_path, worse: bool, other_worse: bool | None = None):
+def finetuned_versions(tmp_path, worse: bool, other_worse: bool | None = None, other_verdict: str | None = None):
     """Registry with a parent and a child whose card says it is better/worse on held-out epochs (and, with
     `other_worse`, on a corrected recording a second fine-tuning left out)."""
     parent = tiny_model_file(tmp_path / "p", seed=1)
@@ -139,7 +142,7 @@ def finetuned_versions(tmp_path, worse: bool, other_worse: bool | None = None):
         "parent": {"macro_f1": 0.56, "accuracy": 0.7, "f1": f1},
         "child": {"macro_f1": 0.46 if worse else 0.66, "accuracy": 0.65 if worse else 0.75, "f1": child_f1}}}
     if other_worse is not None:
-        metrics["other_recording"] = other_recording_metrics(other_worse)
+        metrics["other_recording"] = other_recording_metrics(other_worse, other_verdict)
     save_model(child_model, tmp_path / "c", ModelCard(config=child_model.config, parent=pcard.version,
                                                      data="fine-tuned (test)", metrics=metrics))
     reg = ModelRegistry()
@@ -206,6 +209,16 @@ def test_a_child_worse_on_a_recording_it_did_not_learn_from_is_flagged(qtbot, tm
     assert "same held-out epochs" not in asked[0]  # it is not worse there
 
 
+def test_a_lower_score_on_the_recording_left_out_within_its_doubt_is_no_warning(qtbot, tmp_path, monkeypatch):
+    reg, p, c = finetuned_versions(tmp_path, worse=False, other_worse=True, other_verdict="no clear difference")
+    assert not reg.get(c.version).worse_than_parent()  # the control of the test above: same figures, no verdict
+    monkeypatch.setattr(mvd, "confirm_worse", lambda *a: pytest.fail("no warning expected"))
+    d = ModelVersionsDialog(reg)
+    qtbot.addWidget(d)
+    d.table.selectRow(d.row_of(c.version))
+    assert d.activate_selected()
+
+
 @pytest.mark.parametrize("worse", [True, False])
 def test_the_result_shows_the_check_on_a_recording_left_out(qtbot, tmp_path, worse):
     d = FineTuneDialog([], tiny_model_file(tmp_path / "parent"))
@@ -216,7 +229,11 @@ def test_the_result_shows_the_check_on_a_recording_left_out(qtbot, tmp_path, wor
         "heldout": heldout, "other_recording": other_recording_metrics(worse)}})
     text = d.status.text()
     assert "subject SC402 (SC4021E0.edf)" in text and ("0.520" if worse else "0.700") in text
-    assert ("scored worse there" in text) == worse and ("at least as well there" in text) != worse
+    assert ("scored worse there" in text) == worse and ("better there" in text) != worse
+    assert ("difference -0.100" if worse else "difference +0.080") in text
+    d._show_result({"version": "c", "parent": "p", "metrics": {
+        "heldout": heldout, "other_recording": other_recording_metrics(worse, "no clear difference")}})
+    assert "No clear difference there" in d.status.text() and "worse there" not in d.status.text()
     d._show_result({"version": "c", "parent": "p", "metrics": {"heldout": heldout}})  # one recording: no check
     assert "left it out" not in d.status.text()
 

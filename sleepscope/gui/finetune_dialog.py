@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version
 from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, launch_prefix, run_base
-from sleepscope.model.registry import ModelRegistry, left_out_name
+from sleepscope.model.registry import ModelRegistry, check_verdict, difference_text, left_out_name
 from sleepscope.paths import user_data_dir
 from sleepscope.stages import NAMES
 
@@ -304,14 +304,18 @@ class FineTuneDialog(ProcessDialog):
         if o:
             oc, op = o.get("child", {}), o.get("parent", {})
             there = oc.get("support") or op.get("support") or {}
-            worse_there = as_float(oc.get("macro_f1")) < as_float(op.get("macro_f1"))
+            said = {"worse": "<b style='color:#c00'>It scored worse there, beyond what the choice of epochs "
+                             "explains: these corrections may make recordings they do not include worse (another "
+                             "subject, montage or amplifier). Correct some epochs of each kind of recording you "
+                             "pre-score before activating.</b>",
+                    "better": "It scored better there, so the corrections also help a recording they do not "
+                              "include.",
+                    "no clear difference": "No clear difference there: these epochs cannot tell whether the "
+                                           "corrections help a recording they do not include."}
+            diff = difference_text(o)
             other = (f"<p>On <b>{as_html(left_out_name(o))}</b> ({o.get('n_epochs')} corrected epochs), "
                      "a second fine-tuning that left it out was checked against the current model. "
-                     + ("<b style='color:#c00'>It scored worse there: these corrections may make recordings they "
-                        "do not include worse (another subject, montage or amplifier). Correct some epochs of each "
-                        "kind of recording you pre-score before activating.</b>" if worse_there else
-                        "It scored at least as well there, so the corrections also help a recording they do "
-                        "not include.")
+                     + said[check_verdict(o)] + (f" ({diff})" if diff else "")
                      + f"<table cellspacing=4><tr><th></th><th>macro-F1</th><th>accuracy</th>{head}</tr>"
                      f"{row('without it', oc, there)}{row(current, op, there)}</table></p>")
         self.status.setText(

@@ -651,10 +651,15 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
         from sleepscope.model.night_norm import corrections_statistics
 
         compared = corrections_statistics(reference, held.x)
+    from sleepscope.scoring.difference import macro_f1_difference, verdict
+
+    (y, child), (_, parent_scores) = (_scores(m, data, info.device, cancel) for m in (run.model, compared))
+    # One subject's few hundred epochs: a small difference may be which epochs were corrected, not the child.
+    diff, low, high = macro_f1_difference(y, child.argmax(1), parent_scores.argmax(1))
     return {"recording": name, "fingerprints": list(left), "by": by, "n_epochs": len(held), "subject": subject,
-            "n_trained_on": len(corrections) - len(held),
-            "child": _evaluate(run.model, data, info.device, cancel),
-            "parent": _evaluate(compared, data, info.device, cancel)}
+            "n_trained_on": len(corrections) - len(held), "child": _metrics(y, child),
+            "parent": _metrics(y, parent_scores), "macro_f1_difference": [diff, low, high],
+            "verdict": verdict(low, high)}
 
 
 def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:

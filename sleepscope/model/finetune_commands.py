@@ -257,15 +257,15 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
 
 def other_recording_line(other: dict) -> str:
     """What the check on a left-out recording found (``metrics["other_recording"]``), in one line."""
-    from sleepscope.model.registry import left_out_name
+    from sleepscope.model.registry import check_verdict, difference_text, left_out_name
 
     c, p = other["child"], other["parent"]
-    worse = c["macro_f1"] < p["macro_f1"]
+    said = check_verdict(other)
     return (f"on {left_out_name(other)} ({other['n_epochs']} corrected epochs), a child fine-tuned the same way "
-            f"without it scored macro-F1 {c['macro_f1']:.3f} vs parent {p['macro_f1']:.3f}, accuracy "
-            f"{c['accuracy']:.3f} vs {p['accuracy']:.3f}"
-            + (": these corrections may make recordings they do not include worse; correct some epochs of "
-               "each kind of recording the lab pre-scores" if worse else ""))
+            f"without it scored macro-F1 {c['macro_f1']:.3f} vs parent {p['macro_f1']:.3f} "
+            f"({difference_text(other)}): {said}"
+            + ("; these corrections may make recordings they do not include worse: correct some epochs of "
+               "each kind of recording the lab pre-scores" if said == "worse" else ""))
 
 
 def _anchor(parent_card, emit):

@@ -77,10 +77,13 @@ class ModelVersion:
 
     def worse_comparisons(self) -> list[tuple[str, dict]]:
         """("heldout" | "other_recording", figures) of each comparison in which it scored a lower macro-F1 than
-        its parent: the same held-out epochs, and a corrected recording a child fine-tuned the same way did not
-        learn from."""
-        return [(kind, h) for kind, h in (("heldout", self.heldout), ("other_recording", self.other_recording))
-                if h is not None and _below(h)]
+        its parent: the same held-out epochs, and (beyond its interval's doubt) a corrected recording a child
+        fine-tuned the same way did not learn from."""
+        out = [("heldout", self.heldout)] if self.heldout is not None and _below(self.heldout) else []
+        o = self.other_recording
+        if o is not None and check_verdict(o) == "worse":
+            out.append(("other_recording", o))
+        return out
 
     def worse_than_parent(self) -> bool:
         return bool(self.worse_comparisons())
@@ -90,6 +93,20 @@ def left_out_name(other: dict) -> str:
     """What a card's ``other_recording`` check left out, for people: its recordings, and whose when known."""
     return (f"subject {other['subject']} ({other.get('recording')})" if other.get("subject")
             else str(other.get("recording")))
+
+
+def check_verdict(other: dict) -> str:
+    """"worse", "better" or "no clear difference": a card's ``other_recording`` check (older cards carry no
+    interval: the bare comparison)."""
+    if "verdict" in other:
+        return str(other["verdict"])
+    return "worse" if _below(other) else "better"
+
+
+def difference_text(other: dict) -> str:
+    """The check's macro-F1 difference and its interval, for people ("" for older cards)."""
+    d = other.get("macro_f1_difference")
+    return "" if not d else f"macro-F1 difference {d[0]:+.3f}, 90 % interval {d[1]:+.3f} to {d[2]:+.3f}"
 
 
 def _below(h: dict) -> bool:
