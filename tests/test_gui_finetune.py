@@ -365,3 +365,16 @@ def test_the_share_kept_of_the_current_model_is_the_product_default_and_passed_o
     d.keep.setValue(0)  # the technician's choice: the new model as trained
     args = d.command()
     assert args[args.index("--keep-parent") + 1] == "0"
+
+
+def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):
+    d = FineTuneDialog([], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    d.show()
+    f1 = {"W": 0.9, "N1": 0.45, "N2": 0.88, "N3": 0.85, "REM": 0.86}
+    heldout = {"n_epochs": 212, "parent": {"macro_f1": 0.79, "accuracy": 0.84, "f1": f1},
+               "child": {"macro_f1": 0.83, "accuracy": 0.87, "f1": f1}}
+    d._show_result({"version": "c", "parent": "p", "metrics": {
+        "heldout": heldout, "other_recording": other_recording_metrics(True),
+        "finetune": {"epochs": 6, "best_epoch": 3, "chose_pass": True}}})
+    qtbot.waitUntil(lambda: d.status.height() >= d.status.heightForWidth(d.status.width()), timeout=3000)

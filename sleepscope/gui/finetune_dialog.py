@@ -169,7 +169,7 @@ class FineTuneDialog(ProcessDialog):
         self.parent_line.hide()
         self.f1_plot.addItem(self.parent_line)
         for plot in (self.loss_plot, self.f1_plot):
-            plot.setMinimumHeight(200)
+            plot.setMinimumHeight(130)  # the result's tables below take the room they need first
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.f1_plot)

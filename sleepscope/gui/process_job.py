@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, QTimer
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDialog, QHBoxLayout, QLabel, QLayout, QPlainTextEdit, QPushButton, QSizePolicy,
+                               QVBoxLayout, QWidget)
 
 from sleepscope.model.registry import ModelRegistry
 
@@ -66,6 +67,8 @@ class ProcessDialog(QDialog):
         """`status` (the run's one-line state, selectable) and `log` (its event log)."""
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
+        # never squeezed below its text (a run's result is several lines and tables)
+        self.status.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
