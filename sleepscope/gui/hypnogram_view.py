@@ -324,11 +324,15 @@ class HypnogramView(EpochStrip):
         """Underline the epochs [start, stop) over which the model took this night's own statistics
         (``Prediction.night_statistics``), or none: a misread sleep period is then visible at a glance."""
         self._adapted_span = None if span is None else (int(span[0]), int(span[1]))
+        label = self._labels_items[1]
         if self._adapted_span is None:
             self._adapted.setData([], [])
+            label.setToolTip("")
             return
         a, b = self._adapted_span
         self._adapted.setData([a, b], [ADAPTED_LEVEL, ADAPTED_LEVEL])
+        label.setToolTip(f"The teal line: the night was also scored with its own statistics, taken over its "
+                         f"sleep period (epochs {a + 1}-{b}).")
 
     @property
     def adapted_span(self) -> tuple[int, int] | None:
