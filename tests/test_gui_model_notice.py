@@ -100,6 +100,6 @@ def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_
             assert w.open_recording(night)
         assert w.hypnogram.adapted_span == expected
         assert ("epochs 1-300" in w.hypnogram._labels_items[1].toolTip()) == adapt
-        assert ("epochs 1-300 (the teal line)" in w.statusBar().currentMessage()) == adapt
+        assert ("epochs 1-300 (teal line)" in w.statusBar().currentMessage()) == adapt
         w.close_recording()
         assert w.hypnogram.adapted_span is None

@@ -747,8 +747,8 @@ class MainWindow(QMainWindow):
         self.model_notice.show_prediction(result.prediction)
         span = getattr(result.prediction, "night_statistics", None)
         self.hypnogram.set_adapted_span(span)
-        adapted = ("" if span is None else f"; also with this night's statistics over its sleep period, "
-                   f"epochs {span[0] + 1}-{span[1]} (the teal line)")
+        adapted = ("" if span is None else f"; own statistics from its sleep period, epochs {span[0] + 1}-{span[1]} "
+                   "(teal line)")
         self.statusBar().showMessage(
             f"Pre-scored {len(result.probs)} epochs in {result.seconds:.1f} s with {result.model_version}{adapted}.",
             12000)
