@@ -103,3 +103,8 @@ def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_
         assert ("epochs 1-300 (teal line)" in w.statusBar().currentMessage()) == adapt
         w.close_recording()
         assert w.hypnogram.adapted_span is None
+        # reopened: the stored prediction is shown without pre-scoring again, its span with it
+        with qtbot.assertNotEmitted(w.prescoreDone, wait=500):
+            assert w.open_recording(night)
+        assert w.hypnogram.adapted_span == expected
+        w.close_recording()

@@ -82,6 +82,18 @@ def test_edits_with_provenance_survive_reopen(rec, path):
         assert ops == ["edit", "edit", "prediction", "edit", "reviewed", "notes"]
 
 
+
+def test_a_predictions_night_statistics_span_survives_reopen(rec, path):
+    probs = np.full((N, 5), 0.2, np.float32)
+    with ScoringFile.open(rec, path) as sf:
+        sf.add_prediction("plain", probs)  # the control: a model without night statistics (or an older file)
+        sf.add_prediction("adapted", probs, (2, 9))
+    with ScoringFile.open(rec, path) as sf:
+        assert sf.predictions["adapted"].statistics_span == (2, 9)
+        assert sf.predictions["plain"].statistics_span is None
+        assert sf.latest_prediction().model_version == "adapted"
+
+
 def test_undo_redo_and_history_after_restart(rec, path):
     sf = ScoringFile.open(rec, path)
     a = sf.set_stage(1, "W")

@@ -491,6 +491,8 @@ class MainWindow(QMainWindow):
         self.trace.set_gaps(recording.gap)
         self.hypnogram.set_reference(reference)
         self.controller.attach(scoring, start_at=resume_epoch(scoring), gap=recording.gap)
+        stored = scoring.latest_prediction()
+        self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
         self.events.show_scoring(scoring)
@@ -739,13 +741,13 @@ class MainWindow(QMainWindow):
         if self.recording is None or self.scoring is None or result.fingerprint != self.recording.fingerprint():
             return
         self.model_card = result.card
+        span = getattr(result.prediction, "night_statistics", None)
         try:
-            self.scoring.add_prediction(result.model_version, result.probs)
+            self.scoring.add_prediction(result.model_version, result.probs, span)
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs)
         self.model_notice.show_prediction(result.prediction)
-        span = getattr(result.prediction, "night_statistics", None)
         self.hypnogram.set_adapted_span(span)
         adapted = ("" if span is None else f"; own statistics from its sleep period, epochs {span[0] + 1}-{span[1]} "
                    "(teal line)")

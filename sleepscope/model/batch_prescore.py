@@ -149,7 +149,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 if other is not None:
                     sf.add_scorer_labels(SECOND_OPINION_SET, other.stages, source_file=second_version)
                 # the model's prediction last: the workstation shows the latest prediction
-                sf.add_prediction(version, pred.probs)
+                sf.add_prediction(version, pred.probs, pred.night_statistics)
                 where = sf.path
         except SleepScopeError as exc:
             result.failed.append((path, str(exc)))

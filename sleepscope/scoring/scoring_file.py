@@ -618,8 +618,10 @@ class ScoringFile:
     # -- predictions and other scorers -----------------------------------
 
     @_locked
-    def add_prediction(self, model_version: str, probs: np.ndarray) -> None:
-        """Store a model's per-epoch probabilities (n_epochs, 5); replaces that version's earlier run."""
+    def add_prediction(self, model_version: str, probs: np.ndarray,
+                       statistics_span: tuple[int, int] | None = None) -> None:
+        """Store a model's per-epoch probabilities (n_epochs, 5), and the epochs the night's own statistics were
+        taken over when it used them; replaces that version's earlier run."""
         self._check_writable()
         probs = np.asarray(probs, np.float32)
         if probs.shape != (self.n_epochs, N_CLASSES):
@@ -627,7 +629,8 @@ class ScoringFile:
                 f"The prediction has shape {probs.shape}, this recording needs ({self.n_epochs}, {N_CLASSES})."
             )
         now = time.time()
-        self._s.predictions[str(model_version)] = PredictionRecord(str(model_version), probs.copy(), now)
+        span = None if statistics_span is None else (int(statistics_span[0]), int(statistics_span[1]))
+        self._s.predictions[str(model_version)] = PredictionRecord(str(model_version), probs.copy(), now, span)
         self._commit_and_checkpoint({"op": "prediction", "seq": self._s.seq + 1, "t": now,
                                      "model_version": str(model_version)})
 

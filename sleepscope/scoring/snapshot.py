@@ -72,6 +72,8 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
             d = preds.create_dataset(f"p{i:04d}", data=rec.probs.astype(np.float32))
             d.attrs["model_version"] = rec.model_version
             d.attrs["time"] = rec.time
+            if rec.statistics_span is not None:
+                d.attrs["statistics_span"] = np.asarray(rec.statistics_span, np.int64)
         sc = f.create_group("scorers")
         for i, s in enumerate(state.scorer_sets.values()):
             d = sc.create_dataset(f"s{i:04d}", data=s.labels.astype(np.int8))
@@ -189,7 +191,9 @@ def _state_from_tree(tree: dict[str, dict[str, Any]]) -> ScoringState:
             raise SnapshotDamaged("its label arrays do not match its number of epochs")
     for name in sorted(k for k in tree if k.startswith("predictions/")):
         a = tree[name]["attrs"]
-        rec = PredictionRecord(_str(a["model_version"]), np.asarray(value(name)).astype(np.float32), float(a["time"]))
+        span = a.get("statistics_span")  # files written before it was kept have none
+        rec = PredictionRecord(_str(a["model_version"]), np.asarray(value(name)).astype(np.float32), float(a["time"]),
+                               None if span is None else (int(span[0]), int(span[1])))
         state.predictions[rec.model_version] = rec
     for name in sorted(k for k in tree if k.startswith("scorers/")):
         a = tree[name]["attrs"]

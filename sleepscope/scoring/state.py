@@ -94,6 +94,8 @@ class PredictionRecord:
     model_version: str
     probs: np.ndarray  # (n_epochs, 5) float32
     time: float
+    #: epochs [start, stop) whose encoder statistics the night was also scored with (``Prediction.night_statistics``)
+    statistics_span: tuple[int, int] | None = None
 
     @property
     def stages(self) -> np.ndarray:
