@@ -189,7 +189,6 @@ def score(model, test: list[Night]) -> dict:
 def subsample(cs, n: int):
     """n epochs of a CorrectionSet in stretches (whole contiguous runs, then cut), to bound fine-tuning time."""
     from sleepscope.model.finetune import contiguous_runs
-    from sleepscope.scoring.corrections import CorrectionSet
 
     rng = np.random.default_rng(0)
     runs = contiguous_runs(cs)
@@ -198,9 +197,7 @@ def subsample(cs, n: int):
         keep.append(runs[i][: n - sum(r.size for r in keep)])
         if sum(r.size for r in keep) >= n:
             break
-    idx = np.sort(np.concatenate(keep))
-    return CorrectionSet(cs.x[idx], cs.y[idx], cs.fingerprint[idx], cs.epoch[idx], cs.source[idx],
-                         dict(cs.recording_files))
+    return cs.rows(np.sort(np.concatenate(keep)))
 
 
 def spread(values: list[float]) -> tuple[float, float]:

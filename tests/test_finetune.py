@@ -446,7 +446,7 @@ def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(
     events = []
     res = finetune(parent, card, cs, None, opts, events=events.append)
     left = small.fingerprint[0]
-    assert recordings_to_leave_out(cs) == ([left], "subject")  # the smaller of the two subjects
+    assert recordings_to_leave_out(cs) == ([left], "SC402")  # the smaller of the two subjects
     # the kept child learns from both recordings, the check child from the other one only
     assert len(seen) == 2 and np.array_equal(seen[0], cs.x) and np.array_equal(seen[1], big.x)
     o = res.card.metrics["other_recording"]
@@ -474,7 +474,7 @@ def test_the_recording_left_out_must_leave_enough_on_both_sides():
     assert recordings_to_leave_out(big) is None  # one recording
     tiny = correction_set("SC4021E0", n=MIN_OTHER_EPOCHS - 20, subject=2)
     # too small to check on: the other
-    assert recordings_to_leave_out(_joined(big, tiny)) == ([big.fingerprint[0]], "subject")
+    assert recordings_to_leave_out(_joined(big, tiny)) == ([big.fingerprint[0]], "SC401")
     assert recordings_to_leave_out(_joined(tiny, tiny.rows(np.arange(10)))) is None  # neither is big enough
 
 
@@ -487,13 +487,13 @@ def test_a_subjects_other_night_is_left_out_with_it():
     cs = _joined(one, again, other)
     # by subject: SC401 has 270 corrections and SC402 220, so SC402 is left out (the smallest recording,
     # SC4012E0, shares its subject's set-up with SC4011E0, which the check child would learn from)
-    assert recordings_to_leave_out(cs) == ([other.fingerprint[0]], "subject")
+    assert recordings_to_leave_out(cs) == ([other.fingerprint[0]], "SC402")
     # control: names that say nothing of subjects leave out the smallest recording
     anonymous = replace(cs, recording_files={fp: f"rec{i}.edf" for i, fp in enumerate(cs.recording_files)})
-    assert recordings_to_leave_out(anonymous) == ([again.fingerprint[0]], "recording")
+    assert recordings_to_leave_out(anonymous) == ([again.fingerprint[0]], None)
     # a subject's two nights are left out together when that subject is the smaller
     small_subject = _joined(one.rows(np.arange(60)), again.rows(np.arange(60)), other)
-    assert recordings_to_leave_out(small_subject) == ([one.fingerprint[0], again.fingerprint[0]], "subject")
+    assert recordings_to_leave_out(small_subject) == ([one.fingerprint[0], again.fingerprint[0]], "SC401")
 
 
 @pytest.mark.parametrize("said", ["worse", "no clear difference"])

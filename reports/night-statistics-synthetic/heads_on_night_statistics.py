@@ -37,13 +37,12 @@ SHIPPED = ROOT / "models" / "sleepscope-default.safetensors"
 
 def f1_scores(y: np.ndarray, s: np.ndarray) -> tuple[float, float, list[float]]:
     """(accuracy, macro-F1, per-stage F1) over scored epochs."""
+    from sleepscope.scoring.agreement import agreement
+    from sleepscope.stages import NAMES
+
     ok = (y >= 0) & (s >= 0)
-    y, s = y[ok], s[ok]
-    f1 = []
-    for c in range(5):
-        tp, fp, fn = ((s == c) & (y == c)).sum(), ((s == c) & (y != c)).sum(), ((s != c) & (y == c)).sum()
-        f1.append(float(2 * tp / max(2 * tp + fp + fn, 1)))
-    return float((s == y).mean()), float(np.mean(f1)), f1
+    a = agreement(y[ok], s[ok])
+    return a.accuracy, a.macro_f1, [a.f1[n] for n in NAMES]
 
 
 def encoder_statistics(model) -> dict:

@@ -185,8 +185,8 @@ def contiguous_runs(cs: CorrectionSet) -> list[np.ndarray]:
     return runs
 
 
-def recordings_to_leave_out(cs: CorrectionSet) -> tuple[list[str], str] | None:
-    """(fingerprints, "subject" | "recording"): what the check child does not learn from. When the file names
+def recordings_to_leave_out(cs: CorrectionSet) -> tuple[list[str], str | None] | None:
+    """(fingerprints, their subject or None): what the check child does not learn from. When the file names
     say whose recordings they are (``sleepscope.io.archive.subject_of``) and name two subjects or more, one
     subject's recordings (another night of the same subject shares its set-up, and would flatter the check);
     else one recording. Of those with at least ``MIN_OTHER_EPOCHS`` corrections, the one with the fewest (the
@@ -204,7 +204,8 @@ def recordings_to_leave_out(cs: CorrectionSet) -> tuple[list[str], str] | None:
     fit = [g for g, n in counts.items() if n >= MIN_OTHER_EPOCHS and len(cs) - n >= MIN_EPOCHS]
     if len(groups) < 2 or not fit:
         return None
-    return groups[min(fit, key=counts.__getitem__)], by
+    left = groups[min(fit, key=counts.__getitem__)]
+    return left, subject[left[0]] if by == "subject" else None
 
 
 def _stratified_pick(counts: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -615,19 +616,16 @@ def finetune(
     return FineTuneResult(child, card, path, split, list(result.history), list(result.losses), seconds)
 
 
-def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list[str], by: str,
+def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list[str], subject: str | None,
                      opts: FineTuneOptions, reference: SleepStager, seq_len: int, info: DistInfo,
                      events: Events | None, cancel: CancelToken | None, pseudo: CorrectionSet | None,
                      anchor) -> dict:
     """A child fine-tuned like the kept one but without the recordings `left` (fingerprints; one recording, or
-    one subject's when `by` is "subject"), and the parent, scored on their corrections: the card's
-    ``metrics["other_recording"]`` (figures on the main process only)."""
-    from sleepscope.io.archive import subject_of
-
+    `subject`'s), and the parent, scored on their corrections: the card's ``metrics["other_recording"]``
+    (figures on the main process only)."""
     out = np.isin(corrections.fingerprint, left)
     held = corrections.rows(out)
     name = ", ".join(corrections.recording_files.get(fp, fp) for fp in left)
-    subject = subject_of(corrections.recording_files.get(left[0], "")) if by == "subject" else None
     main = info.is_main
     if events is not None and main:
         events({"event": "status", "message": f"Checking on {'subject ' + subject + ': ' if subject else ''}{name} "
@@ -656,7 +654,8 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     (y, child), (_, parent_scores) = (_scores(m, data, info.device, cancel) for m in (run.model, compared))
     # One subject's few hundred epochs: a small difference may be which epochs were corrected, not the child.
     diff, low, high = macro_f1_difference(y, child.argmax(1), parent_scores.argmax(1))
-    return {"recording": name, "fingerprints": list(left), "by": by, "n_epochs": len(held), "subject": subject,
+    return {"recording": name, "fingerprints": list(left), "by": "subject" if subject else "recording",
+            "n_epochs": len(held), "subject": subject,
             "n_trained_on": len(corrections) - len(held), "child": _metrics(y, child),
             "parent": _metrics(y, parent_scores), "macro_f1_difference": [diff, low, high],
             "verdict": verdict(low, high)}

@@ -160,8 +160,7 @@ def balanced(pseudo: CorrectionSet, stretch: int = 20, seed: int = 0) -> Correct
             keep.append(chunks[i])
             have += counts[i]
     idx = np.sort(np.concatenate(keep))
-    return CorrectionSet(pseudo.x[idx], pseudo.y[idx], pseudo.fingerprint[idx], pseudo.epoch[idx],
-                         pseudo.source[idx], dict(pseudo.recording_files), list(pseudo.skipped))
+    return pseudo.rows(idx)
 
 
 def stage_weights(labels: np.ndarray) -> np.ndarray:

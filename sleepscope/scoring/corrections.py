@@ -61,11 +61,14 @@ class CorrectionSet:
         return {name: int(np.count_nonzero(self.y == int(st))) for name, st in zip(NAMES, SCORED)}
 
     def rows(self, which: np.ndarray) -> CorrectionSet:
-        """The corrections selected by `which` (a boolean mask or indices), as a set of their own."""
+        """The corrections selected by `which` (a boolean mask or indices), as a set of their own (the
+        recordings' names of those it keeps; what was skipped building the whole set)."""
         idx = np.flatnonzero(which) if np.asarray(which).dtype == bool else np.asarray(which, dtype=np.int64)
         fps = self.fingerprint[idx]
+        kept = set(fps.tolist())
         return CorrectionSet(self.x[idx], self.y[idx], fps, self.epoch[idx], self.source[idx],
-                             {fp: name for fp, name in self.recording_files.items() if fp in set(fps.tolist())})
+                             {fp: name for fp, name in self.recording_files.items() if fp in kept},
+                             list(self.skipped))
 
     def counts_per_recording(self) -> dict[str, dict[str, int]]:
         """fingerprint -> {stage name: epochs, "total": epochs}."""
