@@ -332,6 +332,20 @@ def test_the_child_is_calibrated_on_the_selection_part_of_the_corrections(tmp_pa
     assert few.card.calibration == {"unsure_threshold": 0.7}  # too few to fit: the parent's threshold, no temperature
 
 
+def test_the_child_keeps_the_parents_stage_transitions(tmp_path, one_thread):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    chain = (np.eye(5) * 0.8 + 0.04).tolist()
+    card.calibration = {"temperature": 3.0, "unsure_threshold": 0.7, "transitions": chain,
+                        "smoothed_temperature": 2.0, "transitions_from": "test nights"}
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, holdout=0.3)
+    fitted = finetune(parent, card, correction_set(n=900), None, opts).card.calibration
+    few = finetune(parent, card, correction_set(n=160), None, opts).card.calibration
+    for cal in (fitted, few):
+        assert cal["transitions"] == chain and cal["smoothed_temperature"] == 2.0
+        assert cal["transitions_from"] == "test nights"
+    assert fitted["temperature"] != 3.0  # the child's own temperature, the parent's chain
+
+
 def test_keep_parent_averages_the_kept_child_with_the_parent(tmp_path, one_thread):
     parent_path = tiny_model_file(tmp_path / "parent")
     parent, card = load_model(parent_path)

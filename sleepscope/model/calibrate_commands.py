@@ -69,7 +69,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     train = labelled_nights(args.data, train_s, norm, "training")
     val = labelled_nights(args.data, val_s, norm, "validation")
     dropout = float(card.familiarity.get("channel_dropout", 0.0))
-    card.calibration, card.familiarity = fit_reliability(model, train, val, channel_dropout=dropout)
+    # The stage transitions are real nights', not the model's: a refit keeps them and fits around them.
+    before = card.calibration or {}
+    card.calibration, card.familiarity = fit_reliability(model, train, val, channel_dropout=dropout,
+                                                         transitions=before.get("transitions"))
+    if "transitions_from" in before:
+        card.calibration["transitions_from"] = before["transitions_from"]
     out = args.out or args.model
     save_model(model, out, card)
     c, f = card.calibration, card.familiarity

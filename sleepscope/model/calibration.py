@@ -20,6 +20,12 @@ was right" on it, fitted on the same validation epochs, :func:`fit_confidence_ma
 sets each epoch's confidence; it is applied as a per-epoch temperature
 (:func:`apply_confidence_map`), so no epoch's ranking of the stages changes.
 
+A card may also carry ``transitions``, real nights' stage-to-stage
+probabilities (:mod:`sleepscope.model.transitions`): a whole night's
+calibrated probabilities are then read through that chain, which can change
+an epoch's stage, and a second temperature (``smoothed_temperature``), fitted
+to the result, tempers the chain's sharpness.
+
 All of it is stored in the model card (``calibration``) and applied by ``predict``
 through :func:`calibrated_probs`.
 """
@@ -160,39 +166,67 @@ def apply_confidence_map(probs: np.ndarray, cmap: dict) -> np.ndarray:
     return softmax(logp / np.exp((lo + hi) / 2)[:, None])
 
 
-def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels: bool = True) -> np.ndarray:
+def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels: bool = True,
+                     uninformative: np.ndarray | None = None) -> np.ndarray:
     """The stage probabilities a card's ``calibration`` makes of `logits` (none: a plain softmax).
 
-    The confidence map was fitted on nights with both channels (for a model with the EEG-alone opinion,
-    a mixture of two opinions); a night with one channel gets the temperature alone.
+    `logits` are one night's, in order, when the calibration has ``transitions``; `uninformative`
+    epochs (artefact) then bring no evidence to the chain. The confidence map was fitted on nights
+    with both channels (for a model with the EEG-alone opinion, a mixture of two opinions); a night
+    with one channel gets the temperatures alone.
     """
     calibration = calibration or {}
     probs = softmax(logits, float(calibration.get("temperature", 1.0)))
     if calibration.get("confidence_map") and both_channels:
         probs = apply_confidence_map(probs, calibration["confidence_map"])
+    if calibration.get("transitions") is not None:
+        from sleepscope.model.transitions import smooth
+
+        q = smooth(probs, np.asarray(calibration["transitions"]), uninformative)
+        probs = softmax(np.log(q), float(calibration.get("smoothed_temperature", 1.0)))
     return probs
 
 
 def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float | None = None,
-                    confidence_map: bool = True) -> dict:
+                    confidence_map: bool = True, *, transitions: np.ndarray | None = None,
+                    lengths: list[int] | None = None, uninformative: np.ndarray | None = None) -> dict:
     """The card's ``calibration`` entry from validation logits and stages (labels -1 ignored).
 
     ``temperature`` given: kept as it is (a released model whose outputs must
     not change), the fitted one only reported as ``fitted_temperature``; a
     kept temperature also keeps the outputs free of a confidence map.
     ``confidence_map``: fit one after the temperature (too few epochs: none).
+    ``transitions``: read each night's calibrated probabilities through this
+    chain (``lengths``: the nights' epoch counts, in order, summing to the
+    logits'; ``uninformative``: their artefact epochs) and fit
+    ``smoothed_temperature`` to the result.
     """
     labels = np.asarray(labels, dtype=np.int64)
+    logits = np.asarray(logits)
     keep = labels >= 0
-    logits, labels = np.asarray(logits)[keep], labels[keep]
-    fitted = fit_temperature(logits, labels)
+    fitted = fit_temperature(logits[keep], labels[keep])
     t = fitted if temperature is None else float(temperature)
     out = {"temperature": t, "fitted_temperature": fitted}
     before, after = softmax(logits), softmax(logits, t)
-    out["ece_before"], out["ece_temperature"] = ece(before, labels), ece(after, labels)
-    if confidence_map and temperature is None and len(labels) >= 2 * MAP_KNOT_EPOCHS:
-        out["confidence_map"] = fit_confidence_map(after, labels)
+    out["ece_before"], out["ece_temperature"] = ece(before[keep], labels[keep]), ece(after[keep], labels[keep])
+    if confidence_map and temperature is None and keep.sum() >= 2 * MAP_KNOT_EPOCHS:
+        out["confidence_map"] = fit_confidence_map(after[keep], labels[keep])
         after = apply_confidence_map(after, out["confidence_map"])
+    if transitions is not None:
+        lengths = list(lengths or [len(labels)])
+        if sum(lengths) != len(labels):
+            raise ValueError(f"the nights' lengths sum to {sum(lengths)}, not to the {len(labels)} epochs given")
+        from sleepscope.model.transitions import smooth
+
+        out["ece_unsmoothed"] = ece(after[keep], labels[keep])
+        out["transitions"] = np.asarray(transitions, dtype=np.float64).round(6).tolist()
+        chain = np.asarray(out["transitions"])
+        cuts = np.cumsum(lengths)[:-1]
+        skip = np.zeros(len(labels), bool) if uninformative is None else np.asarray(uninformative, bool)
+        q = np.concatenate([smooth(p, chain, u) for p, u in zip(np.split(after, cuts), np.split(skip, cuts))])
+        out["smoothed_temperature"] = fit_temperature(np.log(q[keep]), labels[keep])
+        after = softmax(np.log(q), out["smoothed_temperature"])
+    after, labels = after[keep], labels[keep]
     table = error_capture(after, labels)
     out.update({"ece": ece(after, labels), "unsure_threshold": choose_unsure_threshold(table), "error_capture": table,
                 "n_epochs": int(len(labels))})

@@ -379,19 +379,24 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
     """The child's card ``calibration`` from its (labels, stage scores) on the two held-out parts: a
     temperature and unsure threshold fitted on the selection part (the lab's own epochs; the parent's
     calibration was fitted to the parent's outputs), with its ECE on the report part, which fitted nothing.
-    Too few selection epochs: the parent's unsure threshold alone."""
+    Too few selection epochs: the parent's unsure threshold alone. Either way the parent's stage
+    transitions (``transitions.smooth``), if it has them, with their temperature."""
     from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, softmax
 
     (y, scores), (yr, sr) = select, report
+    parent = parent_card.calibration or {}
+    # Real nights' stage transitions hold for the child as for its parent; the held-out parts are
+    # scattered stretches, not nights, so the chain's temperature stays the parent's.
+    chain = {k: parent[k] for k in ("transitions", "smoothed_temperature", "transitions_from") if k in parent}
     if len(y) < MIN_SELECT_EPOCHS:
-        parent_threshold = (parent_card.calibration or {}).get("unsure_threshold")
-        return {"unsure_threshold": parent_threshold} if parent_threshold is not None else {}
+        kept = {"unsure_threshold": parent["unsure_threshold"]} if "unsure_threshold" in parent else {}
+        return {**kept, **chain}
     calibration = fit_calibration(scores, y, confidence_map=False)
     calibration["fitted_on"] = "the selection part of the corrections"
     if len(yr):
         calibration["report_ece_before"] = ece(softmax(sr), yr)
         calibration["report_ece"] = ece(calibrated_probs(sr, calibration), yr)
-    return calibration
+    return {**calibration, **chain}
 
 
 def finetune(

@@ -216,7 +216,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     or an array ``(n_epochs, 2, 3000)`` already prepared. ``model`` is a
     :class:`~sleepscope.model.network.SleepStager`; its card's calibration
     (``model.calibration``, set by ``load_model``) divides the logits by the
-    fitted temperature and applies its confidence map, if any
+    fitted temperature, reads the night through real nights' stage transitions
+    and applies its confidence map, where it has them
     (``calibration.calibrated_probs``). Inference runs on a private derived copy (on the CPU
     :class:`~sleepscope.model.fast_eval.FastStager`: batch norms folded, both
     branches fused; elsewhere the batch-norm-folded model), so the caller's
@@ -253,9 +254,10 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     calib = getattr(model, "calibration", None) or {}
     temperature = float(calib.get("temperature", 1.0))
     threshold = float(calib.get("unsure_threshold", cal.DEFAULT_UNSURE))
-    probs = cal.calibrated_probs(logits.numpy(), calib, both_channels=has_both_channels(x)).astype(np.float32, copy=False)
+    artefact = quality.artefact if quality is not None else np.zeros(len(x), dtype=bool)
+    probs = cal.calibrated_probs(logits.numpy(), calib, both_channels=has_both_channels(x),
+                                 uninformative=artefact).astype(np.float32, copy=False)
     stages = probs.argmax(axis=1).astype(np.int8)
-    artefact = quality.artefact if quality is not None else np.zeros(len(probs), dtype=bool)
     probs[artefact] = 1.0 / probs.shape[1]
     stages[artefact] = -1
     unsure = (probs.max(axis=1) < threshold) | artefact

@@ -31,13 +31,14 @@ def night_arrays(recording, normalisation: str) -> dict:
 
 def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_nights: Sequence[tuple[dict, np.ndarray]],
                     *, channel_dropout: float = 0.0, max_train_epochs: int = 30000, temperature: float | None = None,
-                    second_opinion: str | None = None, progress: Progress | None = None,
-                    cancel: CancelToken | None = None) -> tuple[dict, dict]:
+                    second_opinion: str | None = None, transitions: np.ndarray | None = None,
+                    progress: Progress | None = None, cancel: CancelToken | None = None) -> tuple[dict, dict]:
     """(card ``calibration``, card ``familiarity``) from nights given as ``(night_arrays(...), stages)``.
 
     ``temperature``: keep this one instead of fitting it (see ``calibration.fit_calibration``).
     ``second_opinion``: the name of the scorer whose stages each validation night carries as
     ``night["second_opinion"]``; the familiarity check then learns how far the two disagree there.
+    ``transitions``: the stage-to-stage chain the nights are read through (``transitions.smooth``).
     """
     from sleepscope.model.calibration import fit_calibration
     from sleepscope.model.familiarity import fit_familiarity, fit_second_opinion
@@ -59,19 +60,23 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
         report(progress, i + 1, i + 1, "statistics of training nights")
     if not train_f:
         raise SleepScopeError("the familiarity statistics need at least one training night")
-    val_logits, val_y, val_f, pairs = [], [], [], []
+    val_logits, val_y, val_f, pairs, artefact = [], [], [], [], []
     for i, (night, y) in enumerate(val_nights):
         check(cancel)
         _, logits, _ = night_outputs(night["x"], model, threads=1, artefact=night["artefact"])
         keep = ~np.asarray(night["artefact"], bool)
-        val_logits.append(logits.numpy()[keep])
-        val_y.append(np.asarray(y)[keep])
+        # Whole nights, artefact epochs unlabelled: the transitions read each night in order.
+        val_logits.append(logits.numpy())
+        val_y.append(np.where(keep, np.asarray(y), -1))
+        artefact.append(~keep)
         val_f.append((night["inputs"][keep], logits.numpy()[keep].argmax(axis=1)))
         if second_opinion is not None:
             # calibration keeps each epoch's top stage: the stages `predict` gives, artefact epochs -1
             pairs.append((np.where(keep, logits.numpy().argmax(axis=1), -1), night["second_opinion"]))
         report(progress, i + 1, len(val_nights), "validation nights")
-    calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y), temperature)
+    calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y), temperature,
+                                  transitions=transitions, lengths=[len(v) for v in val_y],
+                                  uninformative=np.concatenate(artefact))
     familiarity = fit_familiarity(np.concatenate(train_f), np.concatenate(train_y), val_f,
                                   n_classes=model.config.n_classes)
     familiarity["channel_dropout"] = float(channel_dropout)

@@ -1,0 +1,151 @@
+"""Reading a night through real nights' stage transitions: counted right, a uniform chain changes
+nothing, an informed one corrects isolated errors, and the card applies it with its own temperature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.io import Recording
+from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, softmax
+from sleepscope.model.checkpoint import ModelCard, load_model, save_model
+from sleepscope.model.config import TINY
+from sleepscope.model.infer import night_outputs, predict
+from sleepscope.model.inputs import model_input
+from sleepscope.model.network import SleepStager
+from sleepscope.model.transitions import count_transitions, smooth
+from sleepscope.scoring.agreement import agreement
+
+UNIFORM = np.full((5, 5), 0.2)
+
+
+def markov_night(n: int, chain: np.ndarray, rng) -> np.ndarray:
+    y = np.empty(n, np.int64)
+    y[0] = 0
+    for t in range(1, n):
+        y[t] = rng.choice(5, p=chain[y[t - 1]])
+    return y
+
+
+def noisy_logits(y: np.ndarray, rng, strength: float = 1.4, shared: int = 1) -> np.ndarray:
+    """Evidence favouring the right stage by `strength` on average, its noise shared by runs of `shared`
+    epochs (as a network's neighbouring outputs share their input)."""
+    noise = np.repeat(rng.normal(0, 1.2, (len(y) // shared + 1, 5)), shared, axis=0)[:len(y)]
+    noise[np.arange(len(y)), y] += strength
+    return noise
+
+
+STICKY = np.array([[0.90, 0.06, 0.02, 0.00, 0.02],
+                   [0.10, 0.60, 0.25, 0.00, 0.05],
+                   [0.02, 0.03, 0.90, 0.04, 0.01],
+                   [0.01, 0.01, 0.15, 0.83, 0.00],
+                   [0.02, 0.03, 0.02, 0.00, 0.93]])
+
+
+def test_transitions_are_counted_over_the_sleep_and_its_margin():
+    night = np.array([0] * 100 + [1, 2, 2, 2, 3, 3, 2, 4, 4] + [0] * 100)
+    chain = count_transitions([night], margin_epochs=2)
+    counts = np.ones((5, 5))
+    kept = night[98:110]  # trim_wake: two epochs before the first sleep, up to two after the last (exclusive)
+    for a, b in zip(kept[:-1], kept[1:]):
+        counts[a, b] += 1
+    np.testing.assert_allclose(chain, counts / counts.sum(axis=1, keepdims=True))
+    # the control: without the trimming, hours of wake would dominate the wake row
+    assert count_transitions([night], margin_epochs=1000)[0, 0] > chain[0, 0] + 0.4
+    np.testing.assert_allclose(chain.sum(axis=1), 1.0)
+
+
+def test_unscored_epochs_break_no_count():
+    chain = count_transitions([np.array([2, -1, 4, 4])], margin_epochs=5)
+    assert chain[2, 4] == pytest.approx(1 / 5)  # the pseudo-count alone: 2 -> ? -> 4 is not 2 -> 4
+    assert chain[4, 4] == pytest.approx(2 / 6)
+
+
+def test_a_uniform_chain_changes_nothing_and_a_single_epoch_keeps_its_probabilities():
+    rng = np.random.default_rng(0)
+    p = softmax(rng.normal(0, 2, (200, 5)))
+    np.testing.assert_allclose(smooth(p, UNIFORM), p, atol=1e-9)
+    np.testing.assert_allclose(smooth(p[:1], STICKY), p[:1], atol=1e-9)
+
+
+def test_an_informed_chain_corrects_isolated_errors():
+    rng = np.random.default_rng(1)
+    y = markov_night(3000, STICKY, rng)
+    p = softmax(noisy_logits(y, rng))
+    before = agreement(y, p.argmax(axis=1)).accuracy
+    after = agreement(y, smooth(p, STICKY).argmax(axis=1)).accuracy
+    control = agreement(y, smooth(p, UNIFORM).argmax(axis=1)).accuracy
+    assert control == before
+    assert after > before + 0.1
+
+
+def test_an_artefact_epoch_takes_its_neighbours_stage():
+    p = np.tile([0.05, 0.05, 0.8, 0.05, 0.05], (9, 1))
+    p[4] = [1e-6, 1e-6, 1e-6, 1e-6, 1.0]  # a sure one-epoch REM read from a bad stretch
+    skip = np.zeros(9, bool)
+    skip[4] = True
+    assert smooth(p, STICKY, skip)[4].argmax() == 2
+    assert smooth(p, STICKY)[4].argmax() == 4  # the control: as evidence, the blip stands
+
+
+def test_the_calibration_fits_a_temperature_to_the_smoothed_night():
+    rng = np.random.default_rng(2)
+    nights = [markov_night(n, STICKY, rng) for n in (2900, 3100, 3000)]
+    logits = [noisy_logits(y, rng, shared=3) for y in nights]
+    fit = fit_calibration(np.concatenate(logits[:2]), np.concatenate(nights[:2]), transitions=STICKY,
+                          lengths=[2900, 3100])
+    assert fit["transitions"] == STICKY.round(6).tolist() and fit["smoothed_temperature"] > 1.2
+    test, y = logits[2], nights[2]
+    unsmoothed = calibrated_probs(test, {k: v for k, v in fit.items() if k != "transitions"})
+    raw_smoothed = smooth(unsmoothed, STICKY)
+    calibrated = calibrated_probs(test, fit)
+    np.testing.assert_array_equal(calibrated.argmax(axis=1), raw_smoothed.argmax(axis=1))
+    # the chain's sharpness is tempered away on a night it did not fit
+    assert ece(calibrated, y) < 0.5 * ece(raw_smoothed, y)
+    with pytest.raises(ValueError, match="sum to 5999"):
+        fit_calibration(np.concatenate(logits[:2]), np.concatenate(nights[:2]), transitions=STICKY,
+                        lengths=[2900, 3099])
+
+
+def test_predict_reads_the_night_through_the_card_chain(tmp_path):
+    torch.manual_seed(0)
+    tiny = SleepStager(TINY).eval()
+    rng = np.random.default_rng(3)
+    eeg = (rng.normal(0, 20, 40 * 3000)).astype(np.float32)
+    eog = (rng.normal(0, 15, 40 * 3000)).astype(np.float32)
+    eeg[10 * 3000:11 * 3000] = 0.0  # a flat EEG epoch: artefact
+    rec = Recording.from_arrays(eeg, eog)
+    calibration = {"temperature": 0.5, "transitions": STICKY.tolist(), "smoothed_temperature": 1.5}
+    save_model(tiny, tmp_path / "chain", ModelCard(config=TINY, calibration=calibration))
+    model, _ = load_model(tmp_path / "chain.safetensors")
+    p = predict(rec, model, threads=1)
+    _, logits, _ = night_outputs(model_input(rec), model, threads=1)
+    assert p.artefact[10] and not p.artefact[9]
+    expected = softmax(np.log(smooth(softmax(logits.numpy(), 0.5), STICKY, p.artefact)), 1.5)
+    ok = ~p.artefact
+    np.testing.assert_allclose(p.probs[ok], expected[ok], atol=1e-5)
+    assert p.stages[10] == -1
+
+
+def test_recalibrating_a_card_keeps_its_chain_and_refits_around_it(tmp_path):
+    from sleepscope.cli import main
+    from sleepscope.data.synthetic import real_hypnogram, write_night
+
+    for name in ("SC4011E0", "SC4021E0", "SC4031E0"):
+        labels = real_hypnogram(name)
+        start = int(np.flatnonzero(labels == 2)[0])
+        write_night(tmp_path / "data", name, labels=labels[start - 5:start + 40])
+    torch.manual_seed(0)
+    tiny = SleepStager(TINY).eval()
+    save_model(tiny, tmp_path / "chain", ModelCard(config=TINY, calibration={
+        "temperature": 1.0, "transitions": STICKY.tolist(), "transitions_from": "a test chain"}))
+    save_model(tiny, tmp_path / "plain")
+    for name in ("chain", "plain"):
+        assert main(["calibrate", str(tmp_path / f"{name}.safetensors"), "--data", str(tmp_path / "data"),
+                     "--train-subjects", "1,2", "--val-subjects", "3"]) == 0
+    chain = load_model(tmp_path / "chain.safetensors")[1].calibration
+    plain = load_model(tmp_path / "plain.safetensors")[1].calibration
+    assert chain["transitions"] == STICKY.tolist() and chain["transitions_from"] == "a test chain"
+    assert chain["smoothed_temperature"] > 0
+    assert "transitions" not in plain and "smoothed_temperature" not in plain
