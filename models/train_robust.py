@@ -31,7 +31,10 @@
    weights are then averaged with
    MODEL's (``sleepscope.model.weight_average``; weight ``--average-weight``
    on the trained ones), MODEL being another fine-tune of the same ``--init``.
-6. Calibration (temperature, confidence map, unsure threshold) on those validation nights,
+6. With ``--transitions``, each scored night is read through the stage transitions of real
+   hypnograms (``sleepscope.model.transitions``; Sleep-EDF's, all ages, but no subject a
+   benchmark tests on or the form was chosen on), fitted with the calibration.
+7. Calibration (temperature, confidence map, unsure threshold) on those validation nights,
    familiarity statistics from the training nights
    (``sleepscope.model.reliability``), written into the card with the wall
    time and ``--trained-on``. ``--recalibrate MODEL`` does only this, for a
@@ -56,6 +59,8 @@ TRAIN = ("SC4111E0", "SC4121E0", "SC4141E0", "SC4191E0", "SC4071E0", "SC4021E0",
          "SC4041E0", "SC4081E0", "SC4101E0", "SC4171E0")
 VALIDATION = ("SC4161E0", "SC4011E0", "SC4051E0", "SC4131E0")
 HELD_OUT_FAMILY = "B"
+#: Subjects whose first nights chose how the chain is read (reports/stage-transitions-synthetic/).
+CHAIN_CHOSEN_ON = tuple(range(20, 36))
 
 
 class Windows:
@@ -119,6 +124,26 @@ def second_opinion():
     return scorer, f"{scorer.version}, trained on real nights"
 
 
+def transition_chain():
+    """(chain, the nights it was counted in): stage transitions of the real Sleep-EDF (SC) hypnograms of
+    every subject, of all ages, except those whose nights a benchmark tests on or the chain was chosen on."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_shift import TEST_NIGHTS
+    from bench_site import SIZES, night_names
+
+    from sleepscope.data.synthetic import hypnogram_names, parse_night_name, real_hypnogram
+    from sleepscope.model.transitions import count_transitions
+
+    tested = [*TEST_NIGHTS, *night_names(max(s.unlabelled + s.pool + s.test for s in SIZES.values()))]
+    left_out = {parse_night_name(n)[0] for n in tested} | set(CHAIN_CHOSEN_ON)
+    names = [n for n in hypnogram_names() if n.startswith("SC") and parse_night_name(n)[0] not in left_out]
+    return count_transitions(real_hypnogram(n) for n in names), names
+
+
+def transitions_source(names) -> str:
+    return f"the real Sleep-EDF hypnograms of {len(names)} nights: {', '.join(names)}"
+
+
 def recalibrate(args) -> int:
     """Refit a trained model's card calibration and familiarity on the recipe's nights; the weights stay."""
     from sleepscope.model.checkpoint import load_model, save_model
@@ -137,8 +162,11 @@ def recalibrate(args) -> int:
     second, second_name = second_opinion()
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
     dropout = trained_channel_dropout(card.familiarity, card.metrics)
+    chain, chain_nights = transition_chain() if args.transitions else (None, [])
     card.calibration, card.familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=dropout,
-                                                         second_opinion=second_name)
+                                                         second_opinion=second_name, transitions=chain)
+    if chain is not None:
+        card.calibration["transitions_from"] = transitions_source(chain_nights)
     version = card.version
     card = save_model(model, args.out, card)
     if card.version != version:
@@ -166,6 +194,9 @@ def main(argv=None) -> int:
     ap.add_argument("--night-statistics", action="store_true",
                     help="re-estimate the batch norms' statistics on each night's sleep period at inference "
                          "(ModelConfig.night_statistics); set after training, before the calibration")
+    ap.add_argument("--transitions", action="store_true",
+                    help="read each scored night through real nights' stage transitions (sleepscope.model.transitions),"
+                         " counted in Sleep-EDF's real hypnograms but no benchmark's subjects; fitted with the calibration")
     ap.add_argument("--runs", type=int, default=1,
                     help="train this many runs (seeds 0, 1, ...) from --init and average their weights (default 1)")
     ap.add_argument("--average-with", type=Path, default=None,
@@ -241,8 +272,11 @@ def main(argv=None) -> int:
     averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
                      if averaged else "")
     model.config = model.config.with_(eeg_opinion=args.eeg_opinion, night_statistics=args.night_statistics)
+    chain, chain_nights = transition_chain() if args.transitions else (None, [])
     calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout,
-                                               second_opinion=second_name)
+                                               second_opinion=second_name, transitions=chain)
+    if chain is not None:
+        calibration["transitions_from"] = transitions_source(chain_nights)
     minutes = (time.perf_counter() - t0) / 60
     card = ModelCard(
         config=model.config, parent=init_card.version,

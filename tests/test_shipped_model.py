@@ -43,16 +43,39 @@ def test_the_shipped_model_scores_the_real_clips_as_the_expert(shipped, row):
 
 def test_the_shipped_card_scores_a_night_of_the_held_out_family_with_its_own_statistics(shipped):
     """The first held-out-family night of bench_shift's "B random" row (synthetic), with the card's night
-    statistics and, as the control, without them."""
+    statistics and, as the control, without them (the stage transitions left out of both: they mend
+    much of what the statistics mend, and have their own test below)."""
     import copy
 
     from sleepscope.model.infer import predict
 
-    _real_rows()
-    rec, y = sys.modules["bench_shift"].synth_recording("SC4001E0", "B", randomise=True, seed=0)
-    without = copy.copy(shipped)
+    rec, y = _held_out_night()
+    plain = copy.copy(shipped)
+    plain.calibration = {k: v for k, v in shipped.calibration.items() if k != "transitions"}
+    without = copy.copy(plain)
     without.config = shipped.config.with_(night_statistics=False)
     scored = y >= 0
-    accuracy = [np.mean(predict(rec, m, device="cpu", threads=1).stages[scored] == y[scored]) for m in (shipped, without)]
+    accuracy = [np.mean(predict(rec, m, device="cpu", threads=1).stages[scored] == y[scored]) for m in (plain, without)]
     assert shipped.config.night_statistics
     assert accuracy[0] > accuracy[1] + 0.03, accuracy
+
+
+def test_the_shipped_card_reads_the_night_through_real_stage_transitions(shipped):
+    """The same night with the card as shipped and, as the control, without its stage transitions."""
+    import copy
+
+    from sleepscope.model.infer import predict
+
+    rec, y = _held_out_night()
+    without = copy.copy(shipped)
+    without.calibration = {k: v for k, v in shipped.calibration.items() if k != "transitions"}
+    scored = y >= 0
+    accuracy = [np.mean(predict(rec, m, device="cpu", threads=1).stages[scored] == y[scored])
+                for m in (shipped, without)]
+    assert len(shipped.calibration["transitions"]) == 5
+    assert accuracy[0] > accuracy[1], accuracy
+
+
+def _held_out_night():
+    _real_rows()
+    return sys.modules["bench_shift"].synth_recording("SC4001E0", "B", randomise=True, seed=0)
