@@ -149,3 +149,14 @@ def test_recalibrating_a_card_keeps_its_chain_and_refits_around_it(tmp_path):
     assert chain["transitions"] == STICKY.tolist() and chain["transitions_from"] == "a test chain"
     assert chain["smoothed_temperature"] > 0
     assert "transitions" not in plain and "smoothed_temperature" not in plain
+
+
+def test_model_info_says_the_night_is_read_through_the_chain():
+    from sleepscope.model.commands import calibration_line
+
+    plain = {"temperature": 0.5, "unsure_threshold": 0.8}
+    chain = {**plain, "transitions": STICKY.tolist(), "smoothed_temperature": 2.0,
+             "transitions_from": "the real Sleep-EDF hypnograms of 3 nights: SC4011E0, SC4012E0, SC4021E0"}
+    line = calibration_line(chain)
+    assert "stage transitions of real Sleep-EDF hypnograms of 3 nights, then temperature 2.000" in line
+    assert "transitions" not in calibration_line(plain)

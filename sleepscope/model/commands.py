@@ -101,6 +101,11 @@ def calibration_line(calibration: dict) -> str:
     parts = [f"temperature {calibration.get('temperature', 1.0):.3f}"]
     if calibration.get("confidence_map"):
         parts.append(f"confidence map ({len(calibration['confidence_map']['x'])} knots)")
+    if calibration.get("transitions") is not None:
+        source = calibration.get("transitions_from", "")
+        counted = f" of {source.split(':')[0].removeprefix('the ')}" if source else ""
+        parts.append(f"each night read through the stage transitions{counted}, then temperature "
+                     f"{calibration.get('smoothed_temperature', 1.0):.3f}")
     if "ece" in calibration:
         parts.append(f"validation ECE {calibration.get('ece_before', float('nan')):.3f} -> {calibration['ece']:.3f}")
     if "unsure_threshold" in calibration:
