@@ -115,28 +115,48 @@ def toy_labels(n: int, seed: int) -> np.ndarray:
     return np.asarray(out[:n], np.int8)
 
 
-def make_lab(folder: Path, size: Size, family: str, randomise: bool, seed: int, normalisation: str) -> Lab:
+def write_lab(folder: Path, size: Size, family: str, randomise: bool, seed: int,
+              first: int = 0) -> list[tuple[Path, Path]]:
+    """(recording, hypnogram) files of the lab's nights from the `first`-th on (unlabelled, pool, test)."""
     from sleepscope.data.synthetic import write_night
+
+    names = night_names(size.unlabelled + size.pool + size.test)
+    return [write_night(folder, name, seed=seed, family=family, randomise=randomise,
+                        labels=toy_labels(size.night_epochs, i) if size.night_epochs else None)
+            for i, name in enumerate(names) if i >= first]
+
+
+def read_night(psg: Path, hyp: Path, normalisation: str) -> Night:
     from sleepscope.io import open_recording
     from sleepscope.io.hypnogram import read_hypnogram
     from sleepscope.io.recording import file_fingerprint
     from sleepscope.model.inputs import model_input
 
-    names = night_names(size.unlabelled + size.pool + size.test)
-    written = []
-    for i, name in enumerate(names):
-        labels = toy_labels(size.night_epochs, i) if size.night_epochs else None
-        written.append(write_night(folder, name, seed=seed, labels=labels, family=family, randomise=randomise))
+    rec = open_recording(psg)
+    y = read_hypnogram(hyp, n_epochs=rec.n_epochs).astype(np.int64)
+    y[(y < 0) | (y > 4)] = -1
+    return Night(psg.stem, psg, model_input(rec, normalisation), y, file_fingerprint(psg))
 
-    def night(psg: Path, hyp: Path) -> Night:
-        rec = open_recording(psg)
-        y = read_hypnogram(hyp, n_epochs=rec.n_epochs).astype(np.int64)
-        y[(y < 0) | (y > 4)] = -1
-        return Night(psg.stem, psg, model_input(rec, normalisation), y, file_fingerprint(psg))
 
+def reference_scores(folder: Path, size: Size, families: list[str], randomise: bool, seed: int, parent) -> dict:
+    """{family: the parent's scores on the lab's test nights written by that family instead}: the same
+    hypnograms and acquisition, so what the parent reaches on these nights where it is in distribution."""
+    out = {}
+    for family in families:
+        files = write_lab(folder / family, size, family, randomise, seed, first=size.unlabelled + size.pool)
+        out[family] = score(parent, [read_night(p, h, parent.config.normalisation) for p, h in files])
+    return out
+
+
+def make_lab(folder: Path, size: Size, family: str, randomise: bool, seed: int, normalisation: str) -> Lab:
+    from sleepscope.io import open_recording
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.recording import file_fingerprint
+
+    written = write_lab(folder, size, family, randomise, seed)
     u = size.unlabelled
-    lab = Lab([p for p, _ in written[:u]], [night(*w) for w in written[u : u + size.pool]],
-              [night(*w) for w in written[u + size.pool :]])
+    lab = Lab([p for p, _ in written[:u]], [read_night(*w, normalisation) for w in written[u : u + size.pool]],
+              [read_night(*w, normalisation) for w in written[u + size.pool :]])
     for psg, hyp in written[:u]:
         rec = open_recording(psg)
         lab.truth[file_fingerprint(psg)] = read_hypnogram(hyp, n_epochs=rec.n_epochs).astype(np.int64)
@@ -294,6 +314,10 @@ def run(args: argparse.Namespace) -> dict:
 
     pseudo_ks = parse_ks(args.pseudo_ks) if args.pseudo_ks else ()
     base = score(parent, lab.test)
+    if args.reference:
+        out["reference"] = reference_scores(work / "reference", size, args.reference.split(","), args.randomise,
+                                            args.lab_seed, parent)
+        log(f"# the parent on the test nights written by {args.reference}: {out['reference']}")
     for s in range(size.seeds):
         out["runs"].append({"k": 0, "site": False, "pseudo": False, "seed": s, **base, "seconds": 0.0})
     if BN in starts:  # the statistics alone, without labels (a site pre-trained encoder cannot score)
@@ -391,6 +415,9 @@ def verdicts(out: dict) -> list[str]:
     if r:
         lines.append(f"one corrected night -> accuracy {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} (target >= 0.92): "
                      f"{'met' if r['accuracy'] >= 0.92 else 'NOT met'}")
+    for family, ref in out.get("reference", {}).items():
+        lines.append(f"the parent on the same test nights written by family {family} (in distribution where it "
+                     f"trained on {family}): accuracy {ref['accuracy']:.3f}, macro-F1 {ref['macro_f1']:.3f}")
     r = get(300, True)
     if r:
         lines.append(f"300 epochs with site pre-training -> {r['accuracy']:.3f} ± {r['accuracy_sd']:.3f} "
@@ -498,6 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bn-control", action="store_true",
                     help="also start from the parent with only its batch-norm statistics updated on the unlabelled "
                     "nights (a zero-learning-rate pass): what site pre-training adds beyond that")
+    ap.add_argument("--reference", default=None, metavar="FAMILIES",
+                    help="also score the parent on the lab's test nights written by these families (comma-separated;"
+                         " e.g. its training families A,C): how far these nights can be scored in distribution")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--results", default=None, help="write the results as JSON here (updated after every run)")
     ap.add_argument("--quiet", action="store_true")

@@ -66,3 +66,25 @@ def test_corrections_draw_k_epochs_in_stretches():
     assert not np.array_equal(bench.corrections(pool, 100, seed=1).epoch, cs.epoch)
     whole = bench.corrections(pool, bench.NIGHT, seed=0)
     assert len(whole) == 200 and set(whole.fingerprint) == {"fp0"}
+
+
+def test_the_reference_writes_the_lab_test_nights_in_another_family(tiny_parent, tmp_path):
+    import numpy as np
+
+    from sleepscope.model.checkpoint import load_model
+
+    bench = _bench()
+    size = bench.SIZES["toy"]
+    parent, _ = load_model(tiny_parent)
+    norm = parent.config.normalisation
+    lab = bench.make_lab(tmp_path / "lab", size, "B", False, 7, norm)
+    first = size.unlabelled + size.pool
+    same = [bench.read_night(p, h, norm) for p, h in bench.write_lab(tmp_path / "B", size, "B", False, 7, first)]
+    other = [bench.read_night(p, h, norm) for p, h in bench.write_lab(tmp_path / "A", size, "A", False, 7, first)]
+    assert len(other) == len(lab.test) == size.test
+    for t, s, o in zip(lab.test, same, other):
+        np.testing.assert_array_equal(s.x, t.x)  # the control: the lab's own family gives its test nights
+        np.testing.assert_array_equal(o.y, t.y)  # another family: the same stages ...
+        assert not np.array_equal(o.x, t.x)  # ... in other signals
+    ref = bench.reference_scores(tmp_path / "ref", size, ["B"], False, 7, parent)
+    assert ref["B"] == bench.score(parent, lab.test)
