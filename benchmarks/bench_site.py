@@ -24,6 +24,10 @@ site pre-training -> >= 0.85; site pre-training better than none at 100 and 300 
 than the seed spread; site pre-training on 10 nights <= 5 min and fine-tuning on one night
 <= 1 min on the 2-core CPU.
 
+`--reference A,C` also scores the parent on the same test nights written by other families (the same
+hypnograms and acquisition): what the parent reaches on these nights where it is in distribution, the
+level against which the one-night figure is read.
+
 Measured figures, with the commands that made them: reports/site-learning-curve-synthetic/README.md.
 
     .venv/bin/python benchmarks/bench_site.py --size full            # 10 + 3 + 4 nights, 3 seeds
