@@ -160,3 +160,38 @@ def test_model_info_says_the_night_is_read_through_the_chain():
     line = calibration_line(chain)
     assert "stage transitions of real Sleep-EDF hypnograms of 3 nights, then temperature 2.000" in line
     assert "transitions" not in calibration_line(plain)
+
+
+def test_the_familiarity_limits_are_fitted_on_the_stages_predict_gives(monkeypatch):
+    from sleepscope.model import familiarity
+    from sleepscope.model.reliability import fit_reliability, night_arrays
+
+    torch.manual_seed(0)
+    tiny = SleepStager(TINY).eval()
+    rng = np.random.default_rng(4)
+    recs, nights = [], []
+    for _ in range(2):
+        t = np.arange(60 * 3000) / 100
+        eeg = (30 * np.sin(2 * np.pi * 2 * t) * (1 + np.sin(t / 200)) + rng.normal(0, 10, t.size)).astype(np.float32)
+        eog = (rng.normal(0, 20, t.size)).astype(np.float32)
+        rec = Recording.from_arrays(eeg, eog)
+        night = night_arrays(rec, tiny.config.normalisation)
+        y = markov_night(60, STICKY, rng)
+        night["second_opinion"] = y
+        recs.append(rec)
+        nights.append((night, y))
+    seen = {}
+
+    def spy(pairs, scorer):
+        seen["stages"] = [a for a, _ in pairs]
+        return {"scorer": scorer, "night_limit": 0.5, "validation_shares": []}
+
+    monkeypatch.setattr(familiarity, "fit_second_opinion", spy)
+    chain = np.tile([0.01, 0.01, 0.96, 0.01, 0.01], (5, 1))  # every stage leads to N2: it outweighs weak evidence
+    calibration, _ = fit_reliability(tiny, nights, nights, second_opinion="test", transitions=chain)
+    tiny.calibration = calibration
+    for rec, (night, _), stages in zip(recs, nights, seen["stages"]):
+        given = predict(rec, tiny, threads=1).stages
+        np.testing.assert_array_equal(stages, given)
+        _, logits, _ = night_outputs(night["x"], tiny, threads=1)
+        assert not np.array_equal(logits.numpy().argmax(axis=1), given)  # the control: the chain changed stages

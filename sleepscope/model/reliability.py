@@ -40,9 +40,9 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
     ``night["second_opinion"]``; the familiarity check then learns how far the two disagree there.
     ``transitions``: the stage-to-stage chain the nights are read through (``transitions.smooth``).
     """
-    from sleepscope.model.calibration import fit_calibration
+    from sleepscope.model.calibration import calibrated_probs, fit_calibration
     from sleepscope.model.familiarity import fit_familiarity, fit_second_opinion
-    from sleepscope.model.infer import night_outputs
+    from sleepscope.model.infer import has_both_channels, night_outputs
 
     model.eval()
     val_nights = list(val_nights)
@@ -60,7 +60,7 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
         report(progress, i + 1, i + 1, "statistics of training nights")
     if not train_f:
         raise SleepScopeError("the familiarity statistics need at least one training night")
-    val_logits, val_y, val_f, pairs, artefact = [], [], [], [], []
+    val_logits, val_y, artefact, both = [], [], [], []
     for i, (night, y) in enumerate(val_nights):
         check(cancel)
         _, logits, _ = night_outputs(night["x"], model, threads=1, artefact=night["artefact"])
@@ -69,17 +69,19 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
         val_logits.append(logits.numpy())
         val_y.append(np.where(keep, np.asarray(y), -1))
         artefact.append(~keep)
-        val_f.append((night["inputs"][keep], logits.numpy()[keep].argmax(axis=1)))
-        if second_opinion is not None:
-            # calibration keeps each epoch's top stage: the stages `predict` gives, artefact epochs -1
-            pairs.append((np.where(keep, logits.numpy().argmax(axis=1), -1), night["second_opinion"]))
+        both.append(has_both_channels(night["x"]))
         report(progress, i + 1, len(val_nights), "validation nights")
     calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y), temperature,
                                   transitions=transitions, lengths=[len(v) for v in val_y],
                                   uninformative=np.concatenate(artefact))
+    # The familiarity limits are fitted on the stages `predict` gives, which the card's chain can change.
+    stages = [calibrated_probs(z, calibration, b, uninformative=a).argmax(axis=1)
+              for z, b, a in zip(val_logits, both, artefact)]
+    val_f = [(night["inputs"][~a], st[~a]) for (night, _), st, a in zip(val_nights, stages, artefact)]
     familiarity = fit_familiarity(np.concatenate(train_f), np.concatenate(train_y), val_f,
                                   n_classes=model.config.n_classes)
     familiarity["channel_dropout"] = float(channel_dropout)
     if second_opinion is not None:
+        pairs = [(np.where(a, -1, st), night["second_opinion"]) for (night, _), st, a in zip(val_nights, stages, artefact)]
         familiarity["second_opinion"] = fit_second_opinion(pairs, second_opinion)
     return calibration, familiarity
