@@ -45,7 +45,8 @@ def night_parts(model, cache: Path | None):
     from bench_shift import TEST_NIGHTS, synth_recording, yasa_probs
     from train_robust import TRAIN, VALIDATION
 
-    from sleepscope.model.infer import night_outputs
+    from sleepscope.model.calibration import calibrated_probs
+    from sleepscope.model.infer import has_both_channels, night_outputs
     from sleepscope.model.reliability import night_arrays
 
     families = ("A", "C")
@@ -55,14 +56,17 @@ def night_parts(model, cache: Path | None):
     parts: dict = {}
     for name, family, randomise, part in jobs:
         lab = "random" if randomise else "plain"
-        path = cache / f"{part}-{name}-{family}-{lab}-{model.version}.pickle" if cache else None
+        path = cache / f"{part}-{name}-{family}-{lab}-{model.version}-{calibration_key(model)}.pickle" if cache else None
         if path is not None and path.exists():
             night = pickle.loads(path.read_bytes())
         else:
             rec, y = synth_recording(name, family, randomise)
             a = night_arrays(rec, model.config.normalisation)
             deep, logits, _ = night_outputs(a["x"], model)
-            night = {"inputs": a["inputs"], "deep": deep.numpy(), "pred": logits.numpy().argmax(axis=1),
+            # The stages predict gives: the card's calibration, stage transitions included, can change them.
+            pred = calibrated_probs(logits.numpy(), getattr(model, "calibration", None), has_both_channels(a["x"]),
+                                    uninformative=a["artefact"]).argmax(axis=1)
+            night = {"inputs": a["inputs"], "deep": deep.numpy(), "pred": pred,
                      "y": y, "artefact": np.asarray(a["artefact"], bool), "disagree": disagree(model, a["x"])}
             if part != "train":
                 second = yasa_probs(rec)
@@ -72,6 +76,15 @@ def night_parts(model, cache: Path | None):
         parts.setdefault((part, family, lab), []).append(night)
         print(f"  {part} {name} {family} {lab}", file=sys.stderr, flush=True)
     return parts
+
+
+def calibration_key(model) -> str:
+    """A short digest of the card's calibration: the cached stages depend on it as well as on the weights."""
+    import hashlib
+    import json
+
+    text = json.dumps(getattr(model, "calibration", None) or {}, sort_keys=True, default=float)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def disagree(model, x: np.ndarray) -> np.ndarray:
