@@ -216,8 +216,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     or an array ``(n_epochs, 2, 3000)`` already prepared. ``model`` is a
     :class:`~sleepscope.model.network.SleepStager`; its card's calibration
     (``model.calibration``, set by ``load_model``) divides the logits by the
-    fitted temperature, reads the night through real nights' stage transitions
-    and applies its confidence map, where it has them
+    fitted temperature, applies its confidence map and then reads the night
+    through real nights' stage transitions, where it has them
     (``calibration.calibrated_probs``). Inference runs on a private derived copy (on the CPU
     :class:`~sleepscope.model.fast_eval.FastStager`: batch norms folded, both
     branches fused; elsewhere the batch-norm-folded model), so the caller's
