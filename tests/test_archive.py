@@ -220,3 +220,76 @@ def test_hypnogram_starting_later_is_aligned_in_the_training_cache(tmp_path):
     cache = build_cache(nights, tmp_path / "c.h5", margin_epochs=100)
     with h5py.File(cache) as f:
         assert f["nights"]["night"]["y"][:].tolist() == [-1, -1] + STAGES[:10].tolist()
+
+
+STICKY = np.full((5, 5), 0.01) + np.eye(5) * 0.95
+
+
+def _parent_with_a_chain(path, normalisation="epoch+amplitude"):
+    """A tiny parent as the shipped one is: amplitude input, a calibration with real nights' transitions."""
+    import torch
+
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager, with_normalisation
+
+    torch.manual_seed(0)
+    model = with_normalisation(SleepStager(get_config("tiny")), normalisation)
+    calibration = {"temperature": 1.0, "unsure_threshold": 0.77, "transitions": STICKY.tolist(),
+                   "smoothed_temperature": 1.5, "transitions_from": "the parent's nights"}
+    save_model(model, path, ModelCard(config=model.config, calibration=calibration))
+    return path
+
+
+def test_archive_child_is_calibrated_on_the_labs_nights_and_reads_them_through_the_labs_transitions(
+        archive, tmp_path, capsys):
+    import h5py
+
+    from sleepscope.cli import main
+    from sleepscope.io import open_recording
+    from sleepscope.io.hypnogram import read_hypnogram, trim_wake
+    from sleepscope.model.checkpoint import read_card
+    from sleepscope.model.inputs import model_input
+    from sleepscope.model.transitions import count_transitions
+
+    parent = _parent_with_a_chain(tmp_path / "parent")
+    out, cache = tmp_path / "child", tmp_path / "cache.h5"
+    rc = main(["train", "--recordings", str(archive), "--init", str(parent), "--out", str(out),
+               "--max-steps", "2", "--seq-len", "4", "--cache", str(cache), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    card = read_card(out)
+    c, m = card.calibration, card.metrics
+    assert c["n_nights"] == len(m["validation_nights"]) >= 1 and "unsure_threshold" in c and "temperature" in c
+    assert "night_limit" in card.familiarity
+    lab = count_transitions([STAGES] * (len(m["train_nights"]) + len(m["validation_nights"])))
+    np.testing.assert_allclose(c["transitions"], lab, atol=1e-6)
+    assert not np.allclose(c["transitions"], STICKY)  # the control: not the parent's chain
+    assert c["transitions_from"].startswith(f"the archive's {len(m['train_nights']) + len(m['validation_nights'])} ")
+    # the training inputs are the model's own (amplitude and all), as `predict` gives them at the workstation
+    psg = next(archive.rglob("patient07_night1.edf"))
+    rec = open_recording(psg)
+    w = trim_wake(read_hypnogram(psg.with_suffix(".csv"), n_epochs=rec.n_epochs), 60)
+    with h5py.File(cache, "r") as f:
+        cached = f["nights"]["patient07_night1"]["x"][:]
+    np.testing.assert_allclose(cached, model_input(rec, "epoch+amplitude")[w], atol=1e-5)
+    assert not np.allclose(cached, model_input(rec, "epoch")[w], atol=1e-3)
+
+
+def test_archive_child_without_validation_nights_keeps_its_parents_threshold_and_chain(tmp_path, capsys):
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import read_card
+
+    root = tmp_path / "archive"
+    for k in range(3):  # three subjects: one held out, two trained on, none left to validate on
+        write_recording(root / f"patient{k:02d}_night1.edf", seed=k)
+        write_csv_hypnogram(root / f"patient{k:02d}_night1.csv", STAGES)
+    parent = _parent_with_a_chain(tmp_path / "parent")
+    rc = main(["train", "--recordings", str(root), "--init", str(parent), "--out", str(tmp_path / "child"),
+               "--max-steps", "1", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    card = read_card(tmp_path / "child")
+    assert card.metrics["validation_nights"] == []
+    assert card.calibration["unsure_threshold"] == 0.77 and card.calibration["transitions"] == STICKY.tolist()
+    assert "temperature" not in card.calibration and "night_limit" not in card.familiarity
+    assert "no validation nights" in err

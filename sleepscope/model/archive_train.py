@@ -7,6 +7,12 @@ is then compared with its parent (`--init`, else the shipped model) on the
 held-out nights, whole nights pre-scored as the workstation does, and the
 comparison goes into its card (`metrics.heldout`, which the model registry
 reads). Nothing is registered or activated here.
+
+Before that comparison the new model gets a calibration of its own
+(:func:`lab_reliability`): with a validation part, its temperature, unsure
+threshold and familiarity limits are fitted on the lab's validation nights,
+and nights are read through the stage transitions of the lab's own scored
+nights, since a lab's scoring habits are its own.
 """
 
 from __future__ import annotations
@@ -39,6 +45,38 @@ def archive_nights(pairs) -> list:
         count[s] = count.get(s, 0) + 1
         nights.append(Night(name=name, subject=s, night=count[s], psg=p.recording, hypnogram=p.hypnogram))
     return nights
+
+
+def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dropout: float) -> tuple[dict, dict, str]:
+    """(card calibration, card familiarity, one line saying how) of a model trained on the archive.
+
+    Without validation nights (an archive of fewer than five subjects) there is nothing to fit on:
+    the model keeps its parent's unsure threshold and stage transitions, and has no familiarity check.
+    """
+    import h5py
+
+    from sleepscope.model.finetune import child_calibration
+    from sleepscope.model.reliability import fit_reliability, scored_nights
+    from sleepscope.model.transitions import count_transitions
+
+    if not val_n:
+        none = (np.zeros(0, np.int64), np.zeros((0, model.config.n_classes), np.float32))
+        calibration = child_calibration(parent_card, none, none) if parent_card is not None else {}
+        familiarity = {"channel_dropout": channel_dropout} if channel_dropout else {}
+        return calibration, familiarity, ("no validation nights (fewer than five subjects): the parent's unsure threshold "
+                                 "and stage transitions kept, no familiarity check")
+    with h5py.File(cache, "r") as f:
+        hypnograms = [f["nights"][n.name]["y"][:] for n in (*train_n, *val_n)]
+    chain = count_transitions(hypnograms)
+    norm = model.config.normalisation
+    calibration, familiarity = fit_reliability(model, scored_nights(train_n, norm), list(scored_nights(val_n, norm)),
+                                               channel_dropout=channel_dropout, transitions=chain)
+    calibration["transitions_from"] = (f"the archive's {len(hypnograms)} scored training and validation nights: "
+                                       f"{', '.join(n.name for n in (*train_n, *val_n))}")
+    return calibration, familiarity, (
+        f"calibrated on {len(val_n)} validation nights (ECE {calibration['ece_before']:.3f} -> "
+        f"{calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']:.2f}), nights read through the "
+        f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
 
 
 def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
@@ -75,7 +113,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
     from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import barrier, setup, teardown
-    from sleepscope.model.network import SleepStager
+    from sleepscope.model.network import SleepStager, with_normalisation
     from sleepscope.model.train_commands import _interrupted, _train_config, _train_on_cache, _training_metrics
     from sleepscope.paths import user_data_dir
     from sleepscope.tasks import TqdmProgress
@@ -111,6 +149,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
             _, parent_card = load_model(parent_path)
         except SleepScopeError:
             parent_path, parent_card = None, None
+    if args.normalisation and args.normalisation != model.config.normalisation:
+        model = with_normalisation(model, args.normalisation)
     seq_len = args.seq_len or model.config.seq_len
 
     train_n, val_n, held_n = (archive_nights(split.train + split.validation + split.heldout)[a:b] for a, b in (
@@ -124,7 +164,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
         if info.is_main:
             with warnings.catch_warnings(), TqdmProgress("caching nights", disable=args.quiet) as bar:
                 warnings.simplefilter("ignore", HypnogramNotice)  # said above, pair by pair
-                build_cache(all_nights, cache, progress=bar)
+                build_cache(all_nights, cache, progress=bar, normalisation=model.config.normalisation)
         barrier(info)
         train_data = SequenceDataset(cache, train_n, seq_len=seq_len, stride=seq_len)
         if len(train_data) == 0:
@@ -142,6 +182,9 @@ def train_on_archive(args: argparse.Namespace) -> int:
             if result.validation is not None:
                 metrics["validation"] = result.validation
             model.eval()
+            model.calibration, model.familiarity, how = lab_reliability(
+                model, cache, train_n, val_n, parent_card, cfg.channel_dropout)
+            say(f"sleepscope: {how}", file=sys.stderr)
             if parent_path is not None:
                 parent, _ = load_model(parent_path)
                 metrics["heldout"] = heldout_comparison(model, parent, cache, held_n, device=info.device)
@@ -156,7 +199,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
                 metrics=metrics,
                 notes=("encoders frozen; " if args.freeze_encoders else "")
                 + ("inverse-frequency class weights; " if args.class_weights else "")
-                + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}",
+                + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}; {how}",
+                calibration=model.calibration, familiarity=model.familiarity,
             )
             card = save_model(model, args.out, card)
             print(f"wrote {args.out} (version {card.version}, {result.steps} steps); not registered or activated")

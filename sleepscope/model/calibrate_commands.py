@@ -38,21 +38,12 @@ def labelled_nights(data: Path, subjects: list[int], normalisation: str, role: s
     """[(night_arrays, stages)] of the scored nights of `subjects`, trimmed to the sleep as in training."""
     from sleepscope.data.cohorts import nights_of, scan_sleep_cassette
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io import open_recording
-    from sleepscope.io.hypnogram import read_hypnogram, trim_wake
-    from sleepscope.model.reliability import night_arrays
+    from sleepscope.model.reliability import scored_nights
 
     found = [n for n in nights_of(scan_sleep_cassette(data), subjects) if n.hypnogram is not None]
     if not found:
         raise SleepScopeError(f"no scored night of the {role} subjects {subjects} in {data}")
-    out = []
-    for night in found:
-        rec = open_recording(night.psg)
-        labels = read_hypnogram(night.hypnogram, n_epochs=rec.n_epochs)
-        w = trim_wake(labels, 60)
-        arrays = night_arrays(rec, normalisation)
-        out.append(({k: v[w] for k, v in arrays.items()}, labels[w].astype("int64")))
-    return out
+    return list(scored_nights(found, normalisation))
 
 
 def _calibrate(args: argparse.Namespace) -> int:

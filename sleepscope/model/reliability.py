@@ -29,6 +29,20 @@ def night_arrays(recording, normalisation: str) -> dict:
             "inputs": input_features(recording)}
 
 
+def scored_nights(nights, normalisation: str):
+    """``(night_arrays, stages)`` of each scored night (``data.cohorts.Night``), trimmed to the sleep as the
+    training cache is, the hypnogram aligned on the recording's start; one night at a time."""
+    from sleepscope.io import open_recording
+    from sleepscope.io.hypnogram import read_hypnogram, trim_wake
+
+    for night in nights:
+        rec = open_recording(night.psg)
+        labels = read_hypnogram(night.hypnogram, n_epochs=rec.n_epochs, start_time=rec.start_time)
+        w = trim_wake(labels, 60)
+        arrays = night_arrays(rec, normalisation)
+        yield {k: v[w] for k, v in arrays.items()}, labels[w].astype("int64")
+
+
 def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_nights: Sequence[tuple[dict, np.ndarray]],
                     *, channel_dropout: float = 0.0, max_train_epochs: int = 30000, temperature: float | None = None,
                     second_opinion: str | None = None, transitions: np.ndarray | None = None,
