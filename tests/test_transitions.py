@@ -160,6 +160,9 @@ def test_model_info_says_the_night_is_read_through_the_chain():
     line = calibration_line(chain)
     assert "stage transitions of real Sleep-EDF hypnograms of 3 nights, then temperature 2.000" in line
     assert "transitions" not in calibration_line(plain)
+    fitted = {**plain, "ece_before": 0.1, "ece": 0.02}
+    assert calibration_line({**fitted, "n_nights": 20}).count("validation ECE 0.100 -> 0.020 on 20 nights") == 1
+    assert "nights" not in calibration_line(fitted)
 
 
 def test_the_familiarity_limits_are_fitted_on_the_stages_predict_gives(monkeypatch):
@@ -188,6 +191,8 @@ def test_the_familiarity_limits_are_fitted_on_the_stages_predict_gives(monkeypat
 
     monkeypatch.setattr(familiarity, "fit_second_opinion", spy)
     chain = np.tile([0.01, 0.01, 0.96, 0.01, 0.01], (5, 1))  # every stage leads to N2: it outweighs weak evidence
+    calibration, _ = fit_reliability(tiny, nights, nights[:1] * 3, second_opinion="test", transitions=chain)
+    assert calibration["n_nights"] == 3
     calibration, _ = fit_reliability(tiny, nights, nights, second_opinion="test", transitions=chain)
     tiny.calibration = calibration
     for rec, (night, _), stages in zip(recs, nights, seen["stages"]):

@@ -88,6 +88,7 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
     calibration = fit_calibration(np.concatenate(val_logits), np.concatenate(val_y), temperature,
                                   transitions=transitions, lengths=[len(v) for v in val_y],
                                   uninformative=np.concatenate(artefact))
+    calibration["n_nights"] = len(val_nights)
     # The familiarity limits are fitted on the stages `predict` gives, which the card's chain can change.
     stages = [calibrated_probs(z, calibration, b, uninformative=a).argmax(axis=1)
               for z, b, a in zip(val_logits, both, artefact)]
