@@ -1,5 +1,6 @@
 """The familiarity check weighs the second opinion: a night on which YASA and the model disagree more than on
-any validation night (with a margin) is called unfamiliar, in the CLI, the batch pre-scorer and the card."""
+any validation night (stretched by a margin when they are few) is called unfamiliar, in the CLI, the batch
+pre-scorer and the card; and how the night limits are set from the validation nights."""
 
 from __future__ import annotations
 
@@ -106,3 +107,23 @@ def test_prescore_with_a_second_opinion_says_when_it_disagrees_too_much(tmp_path
     assert "the second opinion, YASA test, disagrees with the model" in strict["familiarity"]["reasons"][-1]
     assert lax["familiarity"] is None or lax["familiarity"]["familiar"] is True  # the control: same night, lax limit
     assert "the second opinion, YASA test, disagrees" in capsys.readouterr().err
+
+
+def test_the_night_limit_lets_about_one_in_n_plus_one_in_distribution_nights_through():
+    from sleepscope.model.familiarity import ENOUGH_NIGHTS, night_limit
+
+    rng = np.random.default_rng(0)
+
+    def exceeded(n: int) -> float:
+        """How often a new night, drawn as the n validation nights are, lies above their limit."""
+        shares = rng.beta(2, 20, (20000, n + 1))
+        return float(np.mean([s[-1] > night_limit(list(s[:-1]), 0.0) for s in shares]))
+
+    # Enough nights: at most 5 % of in-distribution nights are called unfamiliar, and not far fewer
+    # (a limit stretched beyond the worst night would let real shifts through too).
+    assert 0.035 < exceeded(ENOUGH_NIGHTS) <= 0.055
+    assert exceeded(39) == pytest.approx(1 / 40, abs=0.006)
+    # Fewer nights: the worst of them is stretched, so a new night exceeds it less often than 1/(n+1).
+    assert exceeded(4) < 0.8 / 5
+    assert night_limit([0.1, 0.3], 0.0) == pytest.approx(1.25 * 0.3)
+    assert night_limit([0.01] * 30, 0.25) == 0.25

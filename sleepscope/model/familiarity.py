@@ -12,7 +12,7 @@ the N2 it learned. ``epoch_cutoff`` is the 99th percentile of the training
 epochs' distances (to their own stage), so about 1 % of familiar epochs lie
 beyond it. A night is unfamiliar when the share of its artefact-free epochs
 beyond the cutoff exceeds ``night_limit``, set from validation nights so
-that in-distribution nights stay below it.
+that in-distribution nights stay below it (:func:`night_limit`).
 
 A missing channel the model was not trained to do without is a reason of
 its own, and so is a second opinion (YASA, trained on real nights) that
@@ -28,8 +28,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 ACTION = "correct a few hundred epochs, then fine-tune (Model → Fine-tune)"
-#: The limit never goes below this share of outlying epochs, and is this much above the worst validation night.
+#: The limit never goes below this share of outlying epochs.
 MIN_NIGHT_LIMIT = 0.10
+#: From this many validation nights on, the worst of them is the limit; with fewer, it is stretched by NIGHT_MARGIN.
+ENOUGH_NIGHTS = 19
 NIGHT_MARGIN = 1.25
 #: The second opinion's limit never goes below this share of disagreeing epochs.
 MIN_SECOND_OPINION_LIMIT = 0.25
@@ -153,6 +155,17 @@ def outlying_share(features: np.ndarray, stats: dict, stages: np.ndarray | None 
     return float(np.mean(distances(features, stats, stages) > stats["epoch_cutoff"]))
 
 
+def night_limit(shares, floor: float) -> float:
+    """The night limit from validation nights' shares: an in-distribution night exceeds it at most 5 % of the time.
+
+    A new night exchangeable with n validation nights exceeds the largest of their shares with
+    probability 1/(n+1): from ENOUGH_NIGHTS nights on, that is 5 % or less, and the largest share is
+    the limit. Fewer nights cannot give 5 %; their largest share is then stretched by NIGHT_MARGIN.
+    """
+    top = max(shares, default=0.0)
+    return float(max(floor, top if len(shares) >= ENOUGH_NIGHTS else NIGHT_MARGIN * top))
+
+
 def fit_familiarity(features: np.ndarray, labels: np.ndarray, val_nights: list[tuple[np.ndarray, np.ndarray]],
                     n_classes: int = 5) -> dict:
     """The card's ``familiarity`` entry.
@@ -168,7 +181,7 @@ def fit_familiarity(features: np.ndarray, labels: np.ndarray, val_nights: list[t
     stats = {"features": FEATURES, "means": means.tolist(), "precision": prec.tolist()}
     stats["epoch_cutoff"] = float(np.percentile(distances(f, stats, labels[keep]), 99))
     shares = [outlying_share(v, stats, s) for v, s in val_nights if len(v)]
-    stats["night_limit"] = float(max(MIN_NIGHT_LIMIT, NIGHT_MARGIN * max(shares, default=0.0)))
+    stats["night_limit"] = night_limit(shares, MIN_NIGHT_LIMIT)
     stats["validation_shares"] = [round(s, 4) for s in shares]
     return stats
 
@@ -215,7 +228,7 @@ def fit_second_opinion(nights, scorer: str) -> dict:
     shares = [s for s in (disagreeing_share(a, b) for a, b in nights) if s is not None]
     if not shares:
         raise ValueError("no validation night has epochs staged by both scorers")
-    return {"scorer": scorer, "night_limit": float(max(MIN_SECOND_OPINION_LIMIT, NIGHT_MARGIN * max(shares))),
+    return {"scorer": scorer, "night_limit": night_limit(shares, MIN_SECOND_OPINION_LIMIT),
             "validation_shares": [round(s, 4) for s in shares]}
 
 
