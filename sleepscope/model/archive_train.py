@@ -63,8 +63,8 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
         none = (np.zeros(0, np.int64), np.zeros((0, model.config.n_classes), np.float32))
         calibration = child_calibration(parent_card, none, none) if parent_card is not None else {}
         familiarity = {"channel_dropout": channel_dropout} if channel_dropout else {}
-        return calibration, familiarity, ("no validation nights (fewer than five subjects): the parent's unsure threshold "
-                                 "and stage transitions kept, no familiarity check")
+        return calibration, familiarity, ("no validation nights (fewer than five subjects): the parent's unsure "
+                                          "threshold and stage transitions kept, no familiarity check")
     with h5py.File(cache, "r") as f:
         hypnograms = [f["nights"][n.name]["y"][:] for n in (*train_n, *val_n)]
     chain = count_transitions(hypnograms)
