@@ -191,6 +191,43 @@ def test_cli_train_on_archive_applies_channel_dropout(archive, tmp_path, monkeyp
     assert rc == 0 and [c.channel_dropout for c in seen] == [0.4]
 
 
+def test_cli_train_passes_the_learning_rate(archive, tmp_path, monkeypatch):
+    from sleepscope.cli import main
+    from sleepscope.model import train as train_module
+
+    seen = []
+    real = train_module.train
+    monkeypatch.setattr(train_module, "train", lambda *a, **k: seen.append(a[3]) or real(*a, **k))
+    rc = main(["train", "--recordings", str(archive), "--config", "tiny", "--out", str(tmp_path / "child"),
+               "--max-steps", "1", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet", "--lr", "3e-4"])
+    assert rc == 0 and [c.lr for c in seen] == [3e-4]
+    assert main(["train", "--recordings", str(archive), "--config", "tiny", "--out", str(tmp_path / "c"),
+                 "--lr", "0"]) == 2
+
+
+def test_archive_child_is_averaged_with_its_parent(archive, tmp_path):
+    import torch
+
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import load_model, read_card
+
+    parent = _parent_with_a_chain(tmp_path / "parent")
+    children = {}
+    for share in ("0", "0.5"):
+        out = tmp_path / f"child-{share}"
+        assert main(["train", "--recordings", str(archive), "--init", str(parent), "--out", str(out),
+                     "--max-steps", "2", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet",
+                     "--keep-parent", share]) == 0
+        children[share] = load_model(out)[0].state_dict()
+    p = load_model(parent)[0].state_dict()
+    moved = [k for k in p if p[k].is_floating_point() and not torch.equal(children["0"][k], p[k])]
+    assert moved  # the control: training changed the weights
+    for k in moved:
+        torch.testing.assert_close(children["0.5"][k], 0.5 * children["0"][k] + 0.5 * p[k])
+    assert "averaged with" in read_card(tmp_path / "child-0.5").notes
+    assert "averaged with" not in read_card(tmp_path / "child-0").notes
+
+
 def test_cli_train_on_one_subject_exits_2(tmp_path, capsys):
     from sleepscope.cli import main
 
@@ -234,7 +271,7 @@ def _parent_with_a_chain(path, normalisation="epoch+amplitude"):
     from sleepscope.model.network import SleepStager, with_normalisation
 
     torch.manual_seed(0)
-    model = with_normalisation(SleepStager(get_config("tiny")), normalisation)
+    model = with_normalisation(SleepStager(get_config("tiny").with_(night_statistics=True)), normalisation)
     calibration = {"temperature": 1.0, "unsure_threshold": 0.77, "transitions": STICKY.tolist(),
                    "smoothed_temperature": 1.5, "transitions_from": "the parent's nights"}
     save_model(model, path, ModelCard(config=model.config, calibration=calibration))
@@ -261,6 +298,7 @@ def test_archive_child_is_calibrated_on_the_labs_nights_and_reads_them_through_t
     c, m = card.calibration, card.metrics
     assert c["n_nights"] == len(m["validation_nights"]) >= 1 and "unsure_threshold" in c and "temperature" in c
     assert "night_limit" in card.familiarity
+    assert card.config.night_statistics is False  # the heads learned on the trained statistics
     lab = count_transitions([STAGES] * (len(m["train_nights"]) + len(m["validation_nights"])))
     np.testing.assert_allclose(c["transitions"], lab, atol=1e-6)
     assert not np.allclose(c["transitions"], STICKY)  # the control: not the parent's chain

@@ -377,3 +377,22 @@ def test_pretraining_and_training_run_through_the_one_loop(monkeypatch):
     train(_stager(), ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2))
     pretrain(_stager(), ToneEpochs(ToneSequences(4)), PretrainConfig(method="clip", epochs=1, batch_size=4))
     assert calls == ["train", "pretrain"]
+
+
+def test_training_from_a_stager_that_scores_with_night_statistics_learns_on_the_trained_ones(tmp_path, capsys):
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import load_model, save_model
+    from sleepscope.model.network import SleepStager
+
+    data = tmp_path / "cohort"
+    _cohort(data)
+    init = tmp_path / "init"
+    save_model(SleepStager(CONFIGS["tiny"].with_(night_statistics=True)), init)
+    out = tmp_path / "child"
+    args = ["train", "--data", str(data), "--subjects", "0,1", "--val-subjects", "10", "--init", str(init),
+            "--out", str(out), "--seq-len", "3", "--max-steps", "1", "--batch-size", "2", "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    assert load_model(init)[1].config.night_statistics and not load_model(out)[1].config.night_statistics
+    # averaging with the parent belongs to archive training
+    assert main([*args, "--keep-parent", "0.5"]) == 2
+    assert "--keep-parent applies to training on an archive" in capsys.readouterr().err

@@ -79,6 +79,23 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
         f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
 
 
+def keep_parent(model, args, init_card) -> float:
+    """Average the trained `model` with its --init stager, as fine-tuning does (``FineTuneOptions.keep_parent``):
+    a lab's few subjects then cost less on the next subject. Returns the --init model's share (0: not averaged)."""
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.finetune import FineTuneOptions
+    from sleepscope.model.weight_average import average_weights
+
+    share = FineTuneOptions.keep_parent if args.keep_parent is None else args.keep_parent
+    if init_card is None or share == 0.0:
+        return 0.0
+    init, _ = load_model(args.init)
+    if getattr(init, "encoder_only", False):
+        return 0.0  # a site pre-trained encoder's head never learned to read it: averaging undoes the labels
+    model.load_state_dict(average_weights(model, init.to(next(model.parameters()).device), share))
+    return share
+
+
 def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
     """Child and parent on the same held-out nights: every cached epoch pre-scored as the workstation does."""
     import h5py
@@ -114,6 +131,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import barrier, setup, teardown
     from sleepscope.model.network import SleepStager, with_normalisation
+    from sleepscope.model.night_norm import to_learn_from_labels
     from sleepscope.model.train_commands import _interrupted, _train_config, _train_on_cache, _training_metrics
     from sleepscope.paths import user_data_dir
     from sleepscope.tasks import TqdmProgress
@@ -121,6 +139,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
     if args.val_subjects is not None or args.test_subjects is not None or args.test:
         raise SleepScopeError("--recordings makes its own split by subject: leave out --val-subjects, "
                               "--test-subjects and --test")
+    if args.keep_parent is not None and not 0.0 <= args.keep_parent < 1.0:
+        raise SleepScopeError(f"--keep-parent {args.keep_parent}: give a share at least 0 and below 1")
     folders = [Path(d) for d in args.recordings]
     scan = scan_archive(folders)
     say = print if not args.quiet else (lambda *a, **k: None)
@@ -151,6 +171,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
             parent_path, parent_card = None, None
     if args.normalisation and args.normalisation != model.config.normalisation:
         model = with_normalisation(model, args.normalisation)
+    to_learn_from_labels(model)
     seq_len = args.seq_len or model.config.seq_len
 
     train_n, val_n, held_n = (archive_nights(split.train + split.validation + split.heldout)[a:b] for a, b in (
@@ -182,6 +203,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
             if result.validation is not None:
                 metrics["validation"] = result.validation
             model.eval()
+            averaged = keep_parent(model, args, init_card)
             model.calibration, model.familiarity, how = lab_reliability(
                 model, cache, train_n, val_n, parent_card, cfg.channel_dropout)
             say(f"sleepscope: {how}", file=sys.stderr)
@@ -197,7 +219,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
                 data=(f"supervised on {len(train_n)} scored nights of the archive {', '.join(map(str, folders))} "
                       f"({split.describe()}); {init_text}"),
                 metrics=metrics,
-                notes=("encoders frozen; " if args.freeze_encoders else "")
+                notes=(f"averaged with {init_card.version}, {averaged:g} of its weights; " if averaged else "")
+                + ("encoders frozen; " if args.freeze_encoders else "")
                 + ("inverse-frequency class weights; " if args.class_weights else "")
                 + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}; {how}",
                 calibration=model.calibration, familiarity=model.familiarity,

@@ -486,12 +486,11 @@ def finetune(
                 "n_report": int(split.report.size)})
     check(cancel)
 
+    from sleepscope.model.night_norm import to_learn_from_labels
+
     child = copy.deepcopy(parent)
     child.encoder_only = False  # labels make a site pre-trained encoder a stager again
-    if child.config.night_statistics:
-        # The heads learn on the trained statistics; children kept with each night's, or trained on the
-        # corrections' own, scored 0.03-0.16 lower (reports/night-statistics-synthetic).
-        child.config = child.config.with_(night_statistics=False)
+    to_learn_from_labels(child)
     n_pseudo = len(pseudo) if pseudo is not None else 0
     per_epoch = None
     if n_pseudo and opts.pseudo_balance:

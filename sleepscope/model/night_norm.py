@@ -104,3 +104,12 @@ def with_statistics(model, sample: np.ndarray):
         bn.eval()
     out.version = None
     return out
+
+
+def to_learn_from_labels(model):
+    """`model`, set to score with its trained statistics: a model about to learn from labels learns its heads on
+    those, and children kept with each night's statistics, or trained on their own data's, scored lower on
+    other nights (reports/night-statistics-synthetic)."""
+    if model.config.night_statistics:
+        model.config = model.config.with_(night_statistics=False)
+    return model

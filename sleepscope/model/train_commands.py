@@ -75,6 +75,12 @@ def register(subparsers) -> None:
     t.add_argument("--patience", type=int, default=5, help="passes without a better validation macro-F1 before stopping")
     t.add_argument("--batch-size", type=int, default=4, help="sequences per batch and process (default 4, the paper's)")
     t.add_argument("--seq-len", type=int, default=None, help="epochs per sequence (default: the model's, 20)")
+    t.add_argument("--lr", type=float, default=1e-3,
+                   help="Adam learning rate (default 1e-3, the paper's from scratch; a model given by --init "
+                   "usually wants less, e.g. 3e-4)")
+    t.add_argument("--keep-parent", type=float, default=None, metavar="SHARE",
+                   help="with --recordings and a stager as --init: average the trained weights with the --init "
+                   "model's, this share being its (default: fine-tuning's, 0.5); 0 keeps the trained weights")
     t.add_argument("--class-weights", action="store_true", help="weight the loss by inverse stage frequency")
     t.add_argument("--freeze-encoders", action="store_true", help="keep the (pre-trained) encoders fixed")
     t.add_argument("--channel-dropout", type=float, default=0.0, metavar="P",
@@ -161,7 +167,9 @@ def _train_config(args, **config):
 
     if not 0.0 <= args.channel_dropout <= 1.0:
         raise SleepScopeError(f"--channel-dropout {args.channel_dropout}: give a share between 0 and 1")
-    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+    if not args.lr > 0:
+        raise SleepScopeError(f"--lr {args.lr}: give a positive learning rate")
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, lr=args.lr,
                        max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
                        checkpoint_every=args.checkpoint_every, channel_dropout=args.channel_dropout, **config)
 
@@ -225,6 +233,8 @@ def _pretrain(args: argparse.Namespace) -> int:
         from sleepscope.model.site_pretrain import run_command
 
         return run_command(args)
+    if args.keep_parent is not None:
+        raise SleepScopeError("--keep-parent applies to training on an archive (--recordings) from a stager (--init)")
     if args.data is None:
         raise SleepScopeError("give --data FOLDER (a Sleep-EDF sleep-cassette folder) or --recordings PATH...")
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every"):
@@ -276,6 +286,7 @@ def _train(args: argparse.Namespace) -> int:
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.network import SleepStager, with_normalisation
+    from sleepscope.model.night_norm import to_learn_from_labels
     from sleepscope.model.train import evaluate, metrics_dict
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
@@ -284,6 +295,8 @@ def _train(args: argparse.Namespace) -> int:
         from sleepscope.model.archive_train import train_on_archive
 
         return train_on_archive(args)
+    if args.keep_parent is not None:
+        raise SleepScopeError("--keep-parent applies to training on an archive (--recordings) from a stager (--init)")
     if args.data is None:
         raise SleepScopeError("give --data FOLDER (a Sleep-EDF sleep-cassette folder) with --subjects or "
                               "--split-train")
@@ -316,6 +329,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.normalisation and args.normalisation != model.config.normalisation:
         # the weights do not depend on it: the --init weights start the other normalisation
         model = with_normalisation(model, args.normalisation)
+    to_learn_from_labels(model)
     seq_len = args.seq_len or model.config.seq_len
 
     # One cache for Sleep-EDF-20 (and any other subject asked): training runs
