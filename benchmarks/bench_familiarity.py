@@ -5,8 +5,9 @@
 The check (``sleepscope.model.familiarity``) fits one Gaussian per stage on
 input statistics of the training nights. This benchmark refits it four ways
 on the same training nights as ``models/train_robust.py`` (families A and C,
-half of them recorded by randomised labs), sets each night limit on its
-validation nights the way ``fit_familiarity`` does, and counts the nights it
+half of them recorded by randomised labs), sets each night limit on the
+card's calibration nights (``train_robust.calibration_nights``) the way
+``fit_familiarity`` does (``familiarity.night_limit``), and counts the nights it
 calls unfamiliar among the 8 test nights per row of ``bench_shift.py`` (A, C:
 in distribution; B: the held-out family; each plain and by random labs):
 
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT / "models"))
 def night_parts(model, cache: Path | None):
     """{(part, family, lab): [per-night dict of inputs, deep features, predicted and true stages, artefact]}."""
     from bench_shift import TEST_NIGHTS, synth_recording, yasa_probs
-    from train_robust import TRAIN, VALIDATION
+    from train_robust import TRAIN, calibration_nights
 
     from sleepscope.model.calibration import calibrated_probs
     from sleepscope.model.infer import has_both_channels, night_outputs
@@ -51,7 +52,7 @@ def night_parts(model, cache: Path | None):
 
     families = ("A", "C")
     jobs = [(n, families[(i // 2) % 2], i % 2 == 1, "train") for i, n in enumerate(TRAIN)]
-    jobs += [(n, families[(i // 2) % 2], i % 2 == 0, "val") for i, n in enumerate(VALIDATION)]
+    jobs += [(n, families[(i // 2) % 2], i % 2 == 0, "val") for i, n in enumerate(calibration_nights())]
     jobs += [(n, f, r, "test") for f in ("A", "B", "C") for r in (False, True) for n in TEST_NIGHTS]
     parts: dict = {}
     for name, family, randomise, part in jobs:
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, help="keep each night's statistics here and reuse them")
     args = ap.parse_args(argv)
     from sleepscope.model.checkpoint import load_model
-    from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, MIN_SECOND_OPINION_LIMIT, NIGHT_MARGIN
+    from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, MIN_SECOND_OPINION_LIMIT, night_limit
 
     model, card = load_model(args.model)
     if args.cache:
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
     for key in ("inputs", "deep"):
         for mode in ("pooled", "per family"):
             groups = [fit(train["A"] + train["C"], key)] if mode == "pooled" else [fit(train[f], key) for f in "AC"]
-            limit = max(MIN_NIGHT_LIMIT, NIGHT_MARGIN * max(outlying(n, groups, key) for n in val))
+            limit = night_limit([outlying(n, groups, key) for n in val], MIN_NIGHT_LIMIT)
             cells = []
             for f in "ACB":
                 for lab in ("plain", "random"):
@@ -163,7 +164,7 @@ def main(argv=None) -> int:
             print(f"{name:22s} (YASA is not installed, or could not stage a night)")
             continue
         floor = MIN_SECOND_OPINION_LIMIT if key == "yasa" else MIN_NIGHT_LIMIT
-        limit = max(floor, NIGHT_MARGIN * max(disagreeing_share(n, key) for n in val))
+        limit = night_limit([disagreeing_share(n, key) for n in val], floor)
         cells = []
         for f in "ACB":
             for lab in ("plain", "random"):

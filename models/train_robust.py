@@ -34,7 +34,8 @@
 6. With ``--transitions``, each scored night is read through the stage transitions of real
    hypnograms (``sleepscope.model.transitions``; Sleep-EDF's, all ages, but no subject a
    benchmark tests on or the form was chosen on), fitted with the calibration.
-7. Calibration (temperature, confidence map, unsure threshold) on those validation nights,
+7. Calibration (temperature, confidence map, unsure threshold) and the familiarity limits
+   on those validation nights and the first nights of subjects 20-35 (``calibration_nights``),
    familiarity statistics from the training nights
    (``sleepscope.model.reliability``), written into the card with the wall
    time and ``--trained-on``. ``--recalibrate MODEL`` does only this, for a
@@ -61,6 +62,22 @@ VALIDATION = ("SC4161E0", "SC4011E0", "SC4051E0", "SC4131E0")
 HELD_OUT_FAMILY = "B"
 #: Subjects whose first nights chose how the chain is read (reports/stage-transitions-synthetic/).
 CHAIN_CHOSEN_ON = tuple(range(20, 36))
+
+
+def calibration_nights() -> tuple[str, ...]:
+    """The validation nights and the first night of each CHAIN_CHOSEN_ON subject.
+
+    A night limit is the largest share among these nights with a margin: four nights are too
+    few to know how far an in-distribution night goes. None of them is a benchmark's test night.
+    """
+    from sleepscope.data.synthetic import hypnogram_names, parse_night_name
+
+    first = {}
+    for n in hypnogram_names():
+        subject, night = parse_night_name(n)
+        if n.startswith("SC") and subject in CHAIN_CHOSEN_ON and night == 1:
+            first.setdefault(subject, n)
+    return VALIDATION + tuple(first[s] for s in sorted(first))
 
 
 class Windows:
@@ -140,6 +157,10 @@ def transition_chain():
     return count_transitions(real_hypnogram(n) for n in names), names
 
 
+def calibrated_on(names) -> str:
+    return f"validated on {', '.join(VALIDATION)}; calibrated on {', '.join(names)}"
+
+
 def transitions_source(names) -> str:
     return f"the real Sleep-EDF hypnograms of {len(names)} nights: {', '.join(names)}"
 
@@ -158,13 +179,15 @@ def recalibrate(args) -> int:
     norm = model.config.normalisation
     print("training nights:")
     train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
-    print("validation nights:")
+    print("calibration nights:")
     second, second_name = second_opinion()
-    val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
+    names = calibration_nights()
+    cal_nights = nights(names, norm, first_randomised=True, families=families, second=second)
     dropout = trained_channel_dropout(card.familiarity, card.metrics)
     chain, chain_nights = transition_chain() if args.transitions else (None, [])
-    card.calibration, card.familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=dropout,
+    card.calibration, card.familiarity = fit_reliability(model, train_nights, cal_nights, channel_dropout=dropout,
                                                          second_opinion=second_name, transitions=chain)
+    card.data = card.data.replace(f"validated and calibrated on {', '.join(VALIDATION)}", calibrated_on(names))
     if chain is not None:
         card.calibration["transitions_from"] = transitions_source(chain_nights)
     version = card.version
@@ -235,6 +258,11 @@ def main(argv=None) -> int:
     print("validation nights:")
     second, second_name = second_opinion()
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
+    names = calibration_nights()
+    print("more calibration nights:")
+    # nights() picks family and lab by position: continuing after the 4 validation nights keeps the pattern.
+    cal_nights = val_nights + nights(names[len(VALIDATION):], norm, first_randomised=True, families=families,
+                                     second=second)
 
     def on_validation(v) -> bool:
         print(f"  step {v.step}: validation macro-F1 {v.metrics['macro_f1']:.3f}, accuracy "
@@ -273,7 +301,7 @@ def main(argv=None) -> int:
                      if averaged else "")
     model.config = model.config.with_(eeg_opinion=args.eeg_opinion, night_statistics=args.night_statistics)
     chain, chain_nights = transition_chain() if args.transitions else (None, [])
-    calibration, familiarity = fit_reliability(model, train_nights, val_nights, channel_dropout=args.channel_dropout,
+    calibration, familiarity = fit_reliability(model, train_nights, cal_nights, channel_dropout=args.channel_dropout,
                                                second_opinion=second_name, transitions=chain)
     if chain is not None:
         calibration["transitions_from"] = transitions_source(chain_nights)
@@ -283,7 +311,7 @@ def main(argv=None) -> int:
         data=(f"fine-tuned from {init_card.version} on {len(TRAIN)} synthetic nights of families "
               f"{'+'.join(families)} following the real "
               f"Sleep-EDF hypnograms of {', '.join(TRAIN)} (every other one recorded by a randomised lab); "
-              f"family {HELD_OUT_FAMILY} held out; validated and calibrated on {', '.join(VALIDATION)}"),
+              f"family {HELD_OUT_FAMILY} held out; {calibrated_on(names)}"),
         metrics={"steps": results[0].steps, "best_step": [r.best_step for r in results] if len(results) > 1
                  else results[0].best_step, "validation": [r.validation for r in results] if len(results) > 1
                  else results[0].validation, "runs": len(results),
