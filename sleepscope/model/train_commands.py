@@ -233,8 +233,6 @@ def _pretrain(args: argparse.Namespace) -> int:
         from sleepscope.model.site_pretrain import run_command
 
         return run_command(args)
-    if args.keep_parent is not None:
-        raise SleepScopeError("--keep-parent applies to training on an archive (--recordings) from a stager (--init)")
     if args.data is None:
         raise SleepScopeError("give --data FOLDER (a Sleep-EDF sleep-cassette folder) or --recordings PATH...")
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every"):
