@@ -302,7 +302,8 @@ def test_archive_child_is_calibrated_on_the_labs_nights_and_reads_them_through_t
     lab = count_transitions([STAGES] * (len(m["train_nights"]) + len(m["validation_nights"])))
     np.testing.assert_allclose(c["transitions"], lab, atol=1e-6)
     assert not np.allclose(c["transitions"], STICKY)  # the control: not the parent's chain
-    assert c["transitions_from"].startswith(f"the archive's {len(m['train_nights']) + len(m['validation_nights'])} ")
+    n = len(m["train_nights"]) + len(m["validation_nights"])
+    assert c["transitions_from"].startswith(f"the hypnograms of the archive's {n} training and validation nights: ")
     # the training inputs are the model's own (amplitude and all), as `predict` gives them at the workstation
     psg = next(archive.rglob("patient07_night1.edf"))
     rec = open_recording(psg)
@@ -331,3 +332,24 @@ def test_archive_child_without_validation_nights_keeps_its_parents_threshold_and
     assert card.calibration["unsure_threshold"] == 0.77 and card.calibration["transitions"] == STICKY.tolist()
     assert "temperature" not in card.calibration and "night_limit" not in card.familiarity
     assert "no validation nights" in err
+
+
+def test_an_unreadable_recording_is_named_with_why_and_the_rest_trains(archive, tmp_path, capsys):
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import read_card
+
+    broken = archive / "lab" / "patient10_night1.edf"
+    whole = write_recording(broken, seed=10).read_bytes()
+    broken.write_bytes(whole[: len(whole) // 2])  # cut mid-record, as an interrupted copy leaves it
+    write_csv_hypnogram(archive / "lab" / "patient10_night1.csv", STAGES)
+    scan = scan_archive([archive])
+    assert [(r.name, "truncated" in why) for r, why in scan.unreadable] == [("patient10_night1.edf", True)]
+    assert [p.name for p in scan.unpaired] == ["unscored.edf"]  # the control: a recording without a hypnogram
+    assert "1 unreadable recording left out" in scan.summary()
+    rc = main(["train", "--recordings", str(archive), "--config", "tiny", "--out", str(tmp_path / "child"),
+               "--max-steps", "1", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "sleepscope: skipped patient10_night1.edf:" in err and "truncated" in err
+    refused = read_card(tmp_path / "child").metrics["refused"]
+    assert [r["recording"].endswith("patient10_night1.edf") for r in refused] == [True]

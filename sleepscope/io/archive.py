@@ -51,12 +51,16 @@ class ArchivePair:
 class ArchiveScan:
     pairs: list[ArchivePair]
     unpaired: list[Path]  # recordings without a hypnogram: not used for training
+    #: (recording, why) of the files that look like recordings but cannot be read: each is named to the user
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         subjects = {p.subject for p in self.pairs}
         text = f"{_count(len(self.pairs), 'scored recording')} of {_count(len(subjects), 'subject')}"
         if self.unpaired:
-            text += f"; {_count(len(self.unpaired), 'recording')} without a hypnogram (or unreadable) left out"
+            text += f"; {_count(len(self.unpaired), 'recording')} without a hypnogram left out"
+        if self.unreadable:
+            text += f"; {_count(len(self.unreadable), 'unreadable recording')} left out"
         return text
 
 
@@ -145,15 +149,15 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
         if key is not None:
             hypnograms.setdefault(key, []).append(p)
     recordings = [p for p in files if p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None]
-    pairs, unpaired = [], []
+    pairs, unpaired, unreadable = [], [], []
     for i, rec in enumerate(recordings):
         check(cancel)
         report(progress, i, len(recordings), f"pairing {rec.name}")
         try:
             if not read_header(rec).data_signals:  # an annotation-only EDF+ is no recording
                 continue
-        except SleepScopeError:
-            unpaired.append(rec)  # unreadable: left out, named in the summary
+        except SleepScopeError as e:
+            unreadable.append((rec, str(e)))
             continue
         hyp = _best_hypnogram(rec, hypnograms.get(recording_key(rec.name), []))
         if hyp is None and has_stage_annotations(rec):
@@ -165,7 +169,7 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
         pairs.append(ArchivePair(name=rec.stem, recording=rec, hypnogram=hyp,
                                  subject=subject or rec.stem, subject_from_name=subject is not None))
     report(progress, len(recordings), len(recordings), "paired")
-    return ArchiveScan(pairs, unpaired)
+    return ArchiveScan(pairs, unpaired, unreadable)
 
 
 def _best_hypnogram(rec: Path, candidates: list[Path]) -> Path | None:

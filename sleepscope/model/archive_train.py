@@ -71,8 +71,8 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
     norm = model.config.normalisation
     calibration, familiarity = fit_reliability(model, scored_nights(train_n, norm), list(scored_nights(val_n, norm)),
                                                channel_dropout=channel_dropout, transitions=chain)
-    calibration["transitions_from"] = (f"the archive's {len(hypnograms)} scored training and validation nights: "
-                                       f"{', '.join(n.name for n in (*train_n, *val_n))}")
+    calibration["transitions_from"] = (f"the hypnograms of the archive's {len(hypnograms)} training and validation "
+                                       f"nights: {', '.join(n.name for n in (*train_n, *val_n))}")
     return calibration, familiarity, (
         f"calibrated on {len(val_n)} validation nights (ECE {calibration['ece_before']:.3f} -> "
         f"{calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']:.2f}), nights read through the "
@@ -150,6 +150,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
             f"no recording in {', '.join(map(str, folders))} has a hypnogram paired by name (NAME.edf with "
             "NAME.xml, NAME.csv, NAME.tsv, NAME-Hypnogram.edf, Sleep-EDF's SC4ssN*-PSG.edf with SC4ssN*-Hypnogram.edf, "
             "or an EDF+ with stage annotations)")
+    for recording, why in scan.unreadable:
+        print(f"sleepscope: skipped {recording.name}: {why}", file=sys.stderr)
     checked = check_archive(scan.pairs)
     for pair, why in checked.refused:
         print(f"sleepscope: refused {pair.recording.name} + {pair.hypnogram.name}: {why}", file=sys.stderr)
@@ -199,7 +201,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
             metrics: dict = {"archive": [str(f.resolve()) for f in folders], "split_by": split.by,
                              "train_nights": [n.name for n in train_n], "validation_nights": [n.name for n in val_n],
                              **_training_metrics(result),
-                             "refused": [{"recording": str(p.recording), "why": w} for p, w in checked.refused]}
+                             "refused": [{"recording": str(r), "why": w} for r, w in (
+                                 *scan.unreadable, *((p.recording, w) for p, w in checked.refused))]}
             if result.validation is not None:
                 metrics["validation"] = result.validation
             model.eval()
