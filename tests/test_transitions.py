@@ -163,6 +163,7 @@ def test_model_info_says_the_night_is_read_through_the_chain():
     fitted = {**plain, "ece_before": 0.1, "ece": 0.02}
     assert calibration_line({**fitted, "n_nights": 20}).count("validation ECE 0.100 -> 0.020 on 20 nights") == 1
     assert "nights" not in calibration_line(fitted)
+    assert calibration_line({**fitted, "n_nights": 1}).endswith("on 1 night, unsure under 0.80")
 
 
 def test_the_familiarity_limits_are_fitted_on_the_stages_predict_gives(monkeypatch):

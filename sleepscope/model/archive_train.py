@@ -74,7 +74,7 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
     calibration["transitions_from"] = (f"the hypnograms of the archive's {len(hypnograms)} training and validation "
                                        f"nights: {', '.join(n.name for n in (*train_n, *val_n))}")
     return calibration, familiarity, (
-        f"calibrated on {len(val_n)} validation nights (ECE {calibration['ece_before']:.3f} -> "
+        f"calibrated on {len(val_n)} validation night{'' if len(val_n) == 1 else 's'} (ECE {calibration['ece_before']:.3f} -> "
         f"{calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']:.2f}), nights read through the "
         f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
 

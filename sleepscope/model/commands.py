@@ -107,7 +107,8 @@ def calibration_line(calibration: dict) -> str:
         parts.append(f"each night read through the stage transitions{counted}, then temperature "
                      f"{calibration.get('smoothed_temperature', 1.0):.3f}")
     if "ece" in calibration:
-        nights = f" on {calibration['n_nights']} nights" if "n_nights" in calibration else ""
+        n = calibration.get("n_nights")
+        nights = "" if n is None else f" on {n} night{'' if n == 1 else 's'}"
         parts.append(f"validation ECE {calibration.get('ece_before', float('nan')):.3f} -> {calibration['ece']:.3f}"
                      f"{nights}")
     if "unsure_threshold" in calibration:
