@@ -353,3 +353,28 @@ def test_an_unreadable_recording_is_named_with_why_and_the_rest_trains(archive, 
     assert "sleepscope: skipped patient10_night1.edf:" in err and "truncated" in err
     refused = read_card(tmp_path / "child").metrics["refused"]
     assert [r["recording"].endswith("patient10_night1.edf") for r in refused] == [True]
+
+
+def test_archive_training_from_a_site_pretrained_encoder_gives_a_stager(archive, tmp_path, capsys):
+    import torch
+
+    from sleepscope.cli import main
+    from sleepscope.io import open_recording
+    from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.infer import predict
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    encoder = SleepStager(get_config("tiny"))
+    save_model(encoder, tmp_path / "encoder", ModelCard(config=encoder.config, metrics={"encoder_only": True}))
+    out = tmp_path / "child"
+    rc = main(["train", "--recordings", str(archive), "--init", str(tmp_path / "encoder"), "--out", str(out),
+               "--max-steps", "1", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    child, card = load_model(out)
+    assert not child.encoder_only and "averaged with" not in card.notes
+    assert card.metrics["heldout"]["parent_model"] == load_model(default_model_path())[1].version
+    assert "shipped model" in captured.out
+    predict(open_recording(next(archive.rglob("patient07_night1.edf"))), child)  # it stages

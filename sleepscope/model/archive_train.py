@@ -74,8 +74,8 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
     calibration["transitions_from"] = (f"the hypnograms of the archive's {len(hypnograms)} training and validation "
                                        f"nights: {', '.join(n.name for n in (*train_n, *val_n))}")
     return calibration, familiarity, (
-        f"calibrated on {len(val_n)} validation night{'' if len(val_n) == 1 else 's'} (ECE {calibration['ece_before']:.3f} -> "
-        f"{calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']:.2f}), nights read through the "
+        f"calibrated on {len(val_n)} validation night{'' if len(val_n) == 1 else 's'} (ECE "
+        f"{calibration['ece_before']:.3f} -> {calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']:.2f}), nights read through the "
         f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
 
 
@@ -90,7 +90,7 @@ def keep_parent(model, args, init_card) -> float:
     if init_card is None or share == 0.0:
         return 0.0
     init, _ = load_model(args.init)
-    if getattr(init, "encoder_only", False):
+    if init.encoder_only:
         return 0.0  # a site pre-trained encoder's head never learned to read it: averaging undoes the labels
     model.load_state_dict(average_weights(model, init.to(next(model.parameters()).device), share))
     return share
@@ -166,6 +166,9 @@ def train_on_archive(args: argparse.Namespace) -> int:
         parent_path, parent_card = Path(args.init), init_card
     else:
         model, init_card = SleepStager(get_config(args.config)), None
+    stager_parent = init_card is not None and not model.encoder_only
+    if not stager_parent:
+        # A site pre-trained encoder cannot stage: the new model is compared with the shipped one.
         try:
             parent_path = default_model_path()
             _, parent_card = load_model(parent_path)
@@ -231,7 +234,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
             card = save_model(model, args.out, card)
             print(f"wrote {args.out} (version {card.version}, {result.steps} steps); not registered or activated")
             if "heldout" in metrics:
-                print(format_comparison(metrics["heldout"], "parent" if init_card else "shipped model"))
+                print(format_comparison(metrics["heldout"], "parent" if stager_parent else "shipped model"))
     finally:
         teardown(info)
     return 0

@@ -488,9 +488,7 @@ def finetune(
 
     from sleepscope.model.night_norm import to_learn_from_labels
 
-    child = copy.deepcopy(parent)
-    child.encoder_only = False  # labels make a site pre-trained encoder a stager again
-    to_learn_from_labels(child)
+    child = to_learn_from_labels(copy.deepcopy(parent))
     n_pseudo = len(pseudo) if pseudo is not None else 0
     per_epoch = None
     if n_pseudo and opts.pseudo_balance:

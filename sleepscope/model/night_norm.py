@@ -107,9 +107,10 @@ def with_statistics(model, sample: np.ndarray):
 
 
 def to_learn_from_labels(model):
-    """`model`, set to score with its trained statistics: a model about to learn from labels learns its heads on
-    those, and children kept with each night's statistics, or trained on their own data's, scored lower on
-    other nights (reports/night-statistics-synthetic)."""
+    """`model`, about to learn from labels: a stager again (a site pre-trained encoder included), set to score
+    with its trained statistics; it learns its heads on those, and children kept with each night's statistics,
+    or trained on their own data's, scored lower on other nights (reports/night-statistics-synthetic)."""
+    model.encoder_only = False
     if model.config.night_statistics:
         model.config = model.config.with_(night_statistics=False)
     return model
