@@ -167,8 +167,6 @@ def _train_config(args, **config):
 
     if not 0.0 <= args.channel_dropout <= 1.0:
         raise SleepScopeError(f"--channel-dropout {args.channel_dropout}: give a share between 0 and 1")
-    if not args.lr > 0:
-        raise SleepScopeError(f"--lr {args.lr}: give a positive learning rate")
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience, lr=args.lr,
                        max_steps=args.max_steps, seed=args.seed, freeze_encoders=args.freeze_encoders,
                        checkpoint_every=args.checkpoint_every, channel_dropout=args.channel_dropout, **config)
@@ -289,6 +287,8 @@ def _train(args: argparse.Namespace) -> int:
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
         _positive(name, getattr(args, name[2:].replace("-", "_")))
+    if not args.lr > 0:
+        raise SleepScopeError(f"--lr {args.lr}: give a positive learning rate")
     if args.recordings:
         from sleepscope.model.archive_train import train_on_archive
 
