@@ -47,7 +47,8 @@ def archive_nights(pairs) -> list:
     return nights
 
 
-def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dropout: float) -> tuple[dict, dict, str]:
+def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dropout: float,
+                    progress=None) -> tuple[dict, dict, str]:
     """(card calibration, card familiarity, one line saying how) of a model trained on the archive.
 
     Without validation nights (an archive of fewer than five subjects) there is nothing to fit on:
@@ -70,7 +71,7 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
     chain = count_transitions(hypnograms)
     norm = model.config.normalisation
     calibration, familiarity = fit_reliability(model, scored_nights(train_n, norm), list(scored_nights(val_n, norm)),
-                                               channel_dropout=channel_dropout, transitions=chain)
+                                               channel_dropout=channel_dropout, transitions=chain, progress=progress)
     calibration["transitions_from"] = (f"the hypnograms of the archive's {len(hypnograms)} training and validation "
                                        f"nights: {', '.join(n.name for n in (*train_n, *val_n))}")
     return calibration, familiarity, (
@@ -210,8 +211,10 @@ def train_on_archive(args: argparse.Namespace) -> int:
                 metrics["validation"] = result.validation
             model.eval()
             averaged = keep_parent(model, args, init_card)
-            model.calibration, model.familiarity, how = lab_reliability(
-                model, cache, train_n, val_n, parent_card, cfg.channel_dropout)
+            # Each night is read again from its file: minutes on a large archive, so it shows progress.
+            with TqdmProgress("calibrating", disable=args.quiet) as bar:
+                model.calibration, model.familiarity, how = lab_reliability(
+                    model, cache, train_n, val_n, parent_card, cfg.channel_dropout, progress=bar)
             say(f"sleepscope: {how}", file=sys.stderr)
             if parent_path is not None:
                 parent, _ = load_model(parent_path)
