@@ -67,8 +67,8 @@ CHAIN_CHOSEN_ON = tuple(range(20, 36))
 def calibration_nights() -> tuple[str, ...]:
     """The validation nights and the first night of each CHAIN_CHOSEN_ON subject.
 
-    A night limit is the largest share among these nights with a margin: four nights are too
-    few to know how far an in-distribution night goes. None of them is a benchmark's test night.
+    Four nights are too few to know how far an in-distribution night goes (``familiarity.night_limit``).
+    None of them is a benchmark's test night.
     """
     from sleepscope.data.synthetic import hypnogram_names, parse_night_name
 

@@ -131,9 +131,9 @@ def train_on_archive(args: argparse.Namespace) -> int:
     from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import barrier, setup, teardown
-    from sleepscope.model.network import SleepStager, with_normalisation
-    from sleepscope.model.night_norm import to_learn_from_labels
-    from sleepscope.model.train_commands import _interrupted, _train_config, _train_on_cache, _training_metrics
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.train_commands import (_interrupted, _to_train, _train_config, _train_on_cache,
+                                                 _training_metrics)
     from sleepscope.paths import user_data_dir
     from sleepscope.tasks import TqdmProgress
 
@@ -175,9 +175,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
             _, parent_card = load_model(parent_path)
         except SleepScopeError:
             parent_path, parent_card = None, None
-    if args.normalisation and args.normalisation != model.config.normalisation:
-        model = with_normalisation(model, args.normalisation)
-    to_learn_from_labels(model)
+    model = _to_train(model, args)
     seq_len = args.seq_len or model.config.seq_len
 
     train_n, val_n, held_n = (archive_nights(split.train + split.validation + split.heldout)[a:b] for a, b in (

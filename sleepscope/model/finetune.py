@@ -49,6 +49,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.model.checkpoint import ModelCard, save_model
 from sleepscope.model.distributed import DistInfo
 from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
+from sleepscope.model.night_norm import to_learn_from_labels
 from sleepscope.model.network import SleepStager
 from sleepscope.scoring.corrections import CorrectionSet
 from sleepscope.stages import N_CLASSES, NAMES
@@ -485,8 +486,6 @@ def finetune(
                 "n_heldout": int(split.heldout.size), "n_select": int(split.select.size),
                 "n_report": int(split.report.size)})
     check(cancel)
-
-    from sleepscope.model.night_norm import to_learn_from_labels
 
     child = to_learn_from_labels(copy.deepcopy(parent))
     n_pseudo = len(pseudo) if pseudo is not None else 0

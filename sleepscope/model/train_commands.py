@@ -161,6 +161,17 @@ def _interruptible(info) -> Iterator:
         signal.signal(signal.SIGINT, previous)
 
 
+def _to_train(model, args):
+    """`model`, ready to learn from labels: in the command's --normalisation (the weights do not depend on it,
+    so --init weights start the other one) and ``night_norm.to_learn_from_labels``."""
+    from sleepscope.model.network import with_normalisation
+    from sleepscope.model.night_norm import to_learn_from_labels
+
+    if args.normalisation and args.normalisation != model.config.normalisation:
+        model = with_normalisation(model, args.normalisation)
+    return to_learn_from_labels(model)
+
+
 def _train_config(args, **config):
     """The command's training options as a TrainConfig (`config`: further fields)."""
     from sleepscope.model.train import TrainConfig
@@ -281,8 +292,7 @@ def _train(args: argparse.Namespace) -> int:
     from sleepscope.model.checkpoint import ModelCard, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import setup, teardown
-    from sleepscope.model.network import SleepStager, with_normalisation
-    from sleepscope.model.night_norm import to_learn_from_labels
+    from sleepscope.model.network import SleepStager
     from sleepscope.model.train import evaluate, metrics_dict
 
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every", "--patience", "--seq-len"):
@@ -324,10 +334,7 @@ def _train(args: argparse.Namespace) -> int:
         parent = init_card.version
     else:
         model, init_card, parent = SleepStager(get_config(args.config)), None, None
-    if args.normalisation and args.normalisation != model.config.normalisation:
-        # the weights do not depend on it: the --init weights start the other normalisation
-        model = with_normalisation(model, args.normalisation)
-    to_learn_from_labels(model)
+    model = _to_train(model, args)
     seq_len = args.seq_len or model.config.seq_len
 
     # One cache for Sleep-EDF-20 (and any other subject asked): training runs
