@@ -157,7 +157,9 @@ def test_leaving_the_application_with_a_job_still_running_does_not_abort(tmp_pat
     assert ("job ended" in run.stdout) == ended
     assert ("leaving without it" in run.stderr) != ended
     assert time.monotonic() - t0 < 25  # a job that outlives the wait is not waited for
-    # the control: leaving without it, Qt aborts on the running thread
+    # the control: leaving without it, the process dies by a signal on the running thread (Qt's abort
+    # "Destroyed while thread is still running", or a crash when teardown reaches the thread first)
     control = subprocess.run([sys.executable, str(script), "3", "plain"], capture_output=True, text=True,
                              timeout=120, env=env)
-    assert control.returncode != 0 and "Destroyed while thread" in control.stderr
+    assert control.returncode < 0, (control.returncode, control.stderr)
+    assert "job ended" not in control.stdout
