@@ -50,9 +50,10 @@ def register(subparsers) -> None:
 
     t = subparsers.add_parser(
         "train",
-        help="train or fine-tune the stager on labelled Sleep-EDF subjects",
-        description="Supervised training on the labelled nights of the chosen subjects, from random weights "
-        "or from --init MODEL (e.g. a pre-trained one), with early stopping on validation macro-F1. "
+        help="train or fine-tune the stager on labelled nights (Sleep-EDF subjects or a lab's archive)",
+        description="Supervised training on the labelled nights of the chosen subjects, or of a lab's scored "
+        "archive (--recordings), from random weights or from --init MODEL (e.g. a pre-trained one), with early "
+        "stopping on validation macro-F1. "
         "Runs data-parallel under `torchrun --nproc_per_node K -m sleepscope train ...`.",
     )
     who = t.add_mutually_exclusive_group(required=True)
