@@ -1,6 +1,6 @@
 """How often does the familiarity check fire, and would other statistics separate the held-out family better?
 
-    .venv/bin/python benchmarks/bench_familiarity.py [--model PATH] [--cache DIR]
+    .venv/bin/python benchmarks/bench_familiarity.py [--model PATH] [--cache DIR] [--held-out B,D]
 
 The check (``sleepscope.model.familiarity``) fits one Gaussian per stage on
 input statistics of the training nights. This benchmark refits it four ways
@@ -9,7 +9,8 @@ half of them recorded by randomised labs), sets each night limit on the
 card's calibration nights (``train_robust.calibration_nights``) the way
 ``fit_familiarity`` does (``familiarity.night_limit``), and counts the nights it
 calls unfamiliar among the 8 test nights per row of ``bench_shift.py`` (A, C:
-in distribution; B: the held-out family; each plain and by random labs):
+in distribution; B: the held-out family, and any other in ``--held-out``
+such as D, built after the shipped model; each plain and by random labs):
 
 * ``inputs pooled``: what ships (the card's statistics are refitted the same way);
 * ``inputs per family``: one Gaussian set per training family, an epoch
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "models"))
 
 
-def night_parts(model, cache: Path | None):
+def night_parts(model, cache: Path | None, held_out=("B",)):
     """{(part, family, lab): [per-night dict of inputs, deep features, predicted and true stages, artefact]}."""
     from bench_shift import TEST_NIGHTS, synth_recording, yasa_probs
     from train_robust import TRAIN, calibration_nights
@@ -53,7 +54,7 @@ def night_parts(model, cache: Path | None):
     families = ("A", "C")
     jobs = [(n, families[(i // 2) % 2], i % 2 == 1, "train") for i, n in enumerate(TRAIN)]
     jobs += [(n, families[(i // 2) % 2], i % 2 == 0, "val") for i, n in enumerate(calibration_nights())]
-    jobs += [(n, f, r, "test") for f in ("A", "B", "C") for r in (False, True) for n in TEST_NIGHTS]
+    jobs += [(n, f, r, "test") for f in ("A", "C", *held_out) for r in (False, True) for n in TEST_NIGHTS]
     parts: dict = {}
     for name, family, randomise, part in jobs:
         lab = "random" if randomise else "plain"
@@ -137,24 +138,30 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
     ap.add_argument("--cache", type=Path, help="keep each night's statistics here and reuse them")
+    ap.add_argument("--held-out", default="B", help="families no training night came from (default B)")
     args = ap.parse_args(argv)
+    held_out = tuple(f.strip().upper() for f in args.held_out.split(",") if f.strip())
+    if set(held_out) & {"A", "C"}:
+        ap.error("families A and C trained the model: they are not held out")
+    columns = ("A", "C", *held_out)
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, MIN_SECOND_OPINION_LIMIT, night_limit
 
     model, card = load_model(args.model)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    parts = night_parts(model, args.cache)
+    parts = night_parts(model, args.cache, held_out)
     train = {f: parts[("train", f, "plain")] + parts[("train", f, "random")] for f in ("A", "C")}
     val = [n for k, v in parts.items() if k[0] == "val" for n in v]
     print(f"model {card.version}; nights called unfamiliar of 8 per row (SYNTHETIC nights)")
-    print(f"{'statistics':22s} {'limit':>6s}  " + "  ".join(f"{f + ' ' + lab:>18s}" for f in "ACB" for lab in ("plain", "random")))
+    print(f"{'statistics':22s} {'limit':>6s}  "
+          + "  ".join(f"{f + ' ' + lab:>18s}" for f in columns for lab in ("plain", "random")))
     for key in ("inputs", "deep"):
         for mode in ("pooled", "per family"):
             groups = [fit(train["A"] + train["C"], key)] if mode == "pooled" else [fit(train[f], key) for f in "AC"]
             limit = night_limit([outlying(n, groups, key) for n in val], MIN_NIGHT_LIMIT)
             cells = []
-            for f in "ACB":
+            for f in columns:
                 for lab in ("plain", "random"):
                     shares = [outlying(n, groups, key) for n in parts[("test", f, lab)]]
                     cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({min(shares):.2f}-{max(shares):.2f})")
@@ -166,7 +173,7 @@ def main(argv=None) -> int:
         floor = MIN_SECOND_OPINION_LIMIT if key == "yasa" else MIN_NIGHT_LIMIT
         limit = night_limit([disagreeing_share(n, key) for n in val], floor)
         cells = []
-        for f in "ACB":
+        for f in columns:
             for lab in ("plain", "random"):
                 shares = [disagreeing_share(n, key) for n in parts[("test", f, lab)]]
                 cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({min(shares):.2f}-{max(shares):.2f})")
