@@ -17,7 +17,15 @@ does (derivations, EOG montage, gains, filters, artefacts, sampling rate).
   matching-pursuit view of sleep EEG) over a background whose spectral shape
   changes second by second; Ricker-shaped K-complexes and vertex waves,
   minimum-jerk eye movements, crossfaded stage boundaries and a cyclic
-  alternating pattern in NREM.
+  alternating pattern in NREM;
+- "D" (`family_d`): built apart from all three: a corticothalamic neural
+  field (Robinson et al. 2001, 2002; Abeysuriya et al. 2015) whose gains move
+  continuously between stage points; the background is noise through its
+  transfer function (alpha, the sigma bump and the low-frequency rise come
+  from it), spindles are bursts of reticular gain ringing the intrathalamic
+  mode, K-complexes, vertex, slow and sawtooth waves are its impulse
+  responses to afferent pulses; eyes from an oculomotor plant under
+  pulse-step commands, REMs as a self-exciting process.
 
 Randomness is keyed on (seed, family, subject, night) only, so a night looks
 the same whichever other nights are generated and in whatever order.
@@ -98,4 +106,10 @@ def _family_c(labels: np.ndarray, seed: int, subject: int, night: int) -> Source
     return family_c.sources(labels, seed, subject, night)
 
 
-_GENERATORS = {"A": _family_a, "B": _family_b, "C": _family_c}
+def _family_d(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
+    from sleepscope.data.synth.families import family_d
+
+    return family_d.sources(labels, seed, subject, night)
+
+
+_GENERATORS = {"A": _family_a, "B": _family_b, "C": _family_c, "D": _family_d}
