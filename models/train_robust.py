@@ -25,7 +25,7 @@
    With ``--night-statistics``, each night is scored with batch-norm
    statistics re-estimated on its own sleep period
    (``ModelConfig.night_statistics``; ``sleepscope.model.night_norm``).
-5. With ``--runs K``, K runs (seeds 0 to K-1) are trained from ``--init`` and
+5. With ``--runs K``, K runs (seeds ``--seed`` to ``--seed`` + K-1) are trained from ``--init`` and
    their weights averaged (a "model soup": one run's luck, good or bad, on
    data it never saw weighs 1/K). With ``--average-with MODEL``, the trained
    weights are then averaged with
@@ -221,7 +221,9 @@ def main(argv=None) -> int:
                     help="read each scored night through real nights' stage transitions (sleepscope.model.transitions),"
                          " counted in Sleep-EDF's real hypnograms but no benchmark's subjects; fitted with the calibration")
     ap.add_argument("--runs", type=int, default=1,
-                    help="train this many runs (seeds 0, 1, ...) from --init and average their weights (default 1)")
+                    help="train this many runs (seeds --seed, --seed + 1, ...) from --init and average their weights "
+                         "(default 1)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the first run (default 0)")
     ap.add_argument("--average-with", type=Path, default=None,
                     help="average the trained weights with this model's (a fine-tune of the same --init)")
     ap.add_argument("--average-weight", type=float, default=0.5,
@@ -272,19 +274,19 @@ def main(argv=None) -> int:
     from sleepscope.model.weight_average import average_weights
 
     results, soup = [], None
-    for seed in range(args.runs):
+    for run, seed in enumerate(range(args.seed, args.seed + args.runs)):
         torch.manual_seed(seed)
         model, _ = load_init(args.init, args.normalisation)
         cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
                           freeze_encoders=args.freeze_encoders, band_gain=args.band_gain)
         if args.runs > 1:
-            print(f"run {seed + 1} of {args.runs} (seed {seed}):")
+            print(f"run {run + 1} of {args.runs} (seed {seed}):")
         results.append(train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
                              on_validation=on_validation, info=DistInfo(device=torch.device(args.device))))
         model.cpu().eval()
         # A running mean: the soup of runs 1..k+1 is the soup of 1..k moved 1/(k+1) of the way to run k+1.
-        soup = model.state_dict() if soup is None else average_weights(soup, model, 1.0 / (seed + 1))
+        soup = model.state_dict() if soup is None else average_weights(soup, model, 1.0 / (run + 1))
     model.load_state_dict(soup)
     model.cpu().eval()
     averaged = None
@@ -295,8 +297,8 @@ def main(argv=None) -> int:
         model.load_state_dict(average_weights(other, model, args.average_weight))
         averaged = {"with": other_card.version, "weight_of_trained": args.average_weight}
         print(f"averaged with {other_card.version}: {args.average_weight:g} of the trained weights")
-    runs_note = (f"{len(results)} runs of seeds 0-{len(results) - 1}, their weights averaged"
-                 if len(results) > 1 else "seed 0")
+    runs_note = (f"{len(results)} runs of seeds {args.seed}-{args.seed + len(results) - 1}, their weights averaged"
+                 if len(results) > 1 else f"seed {args.seed}")
     averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
                      if averaged else "")
     model.config = model.config.with_(eeg_opinion=args.eeg_opinion, night_statistics=args.night_statistics)
@@ -315,7 +317,7 @@ def main(argv=None) -> int:
         metrics={"steps": results[0].steps, "best_step": [r.best_step for r in results] if len(results) > 1
                  else results[0].best_step, "validation": [r.validation for r in results] if len(results) > 1
                  else results[0].validation, "runs": len(results),
-                 "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
+                 "held_out_family": HELD_OUT_FAMILY, "training_families": list(families), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
                  "band_gain": args.band_gain, "averaged": averaged, "minutes": round(minutes, 1)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
