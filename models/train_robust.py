@@ -203,7 +203,9 @@ def recalibrate(args) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--init", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
-    ap.add_argument("--out", type=Path, default=ROOT / "models" / "sleepscope-default")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where to write the model (default: models/sleepscope-default; with --recalibrate, MODEL "
+                         "itself)")
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--val-every", type=int, default=200)
     ap.add_argument("--max-minutes", type=float, default=None,
@@ -240,6 +242,10 @@ def main(argv=None) -> int:
                     help="train nothing: refit MODEL's calibration and familiarity statistics on this recipe's "
                          "nights (after a change to how they are fitted) and write MODEL's weights with them to --out")
     args = ap.parse_args(argv)
+    if args.out is None:
+        # Recalibrating a candidate must not overwrite the shipped model unless asked to.
+        args.out = (args.recalibrate.with_suffix("") if args.recalibrate is not None
+                    else ROOT / "models" / "sleepscope-default")
     if args.recalibrate is not None:
         return recalibrate(args)
     import torch
