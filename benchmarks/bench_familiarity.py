@@ -23,7 +23,10 @@ such as D, built after the shipped model; each plain and by random labs):
 * ``YASA disagrees``: the share on which the model and YASA (trained on real
   nights, with no part in ours) name different stages: two scorers trained
   apart disagree more where either is out of its depth (needs ``yasa``). This
-  one ships: ``familiarity.with_second_opinion``, limit fitted the same way.
+  one ships: ``familiarity.with_second_opinion``, limit fitted the same way;
+* ``hypnogram implausible``: the suggested night's REM share of sleep outside
+  what real scored nights show (``sleepscope.model.plausibility``; fixed
+  bounds, no fit), with how often it fires on the calibration nights.
 
 Synthetic nights only: the figures say nothing about real recordings.
 """
@@ -134,6 +137,13 @@ def outlying(night, groups: list[dict], key: str) -> float:
     return float(np.mean(np.min(scaled, axis=0) > 1)) if k.any() else 0.0
 
 
+def rem_share(night) -> float:
+    """The share of the night's predicted sleep (artefact epochs left out) the model calls REM."""
+    p = night["pred"][~night["artefact"]]
+    sleep = p[(p >= 1) & (p <= 4)]
+    return float(np.mean(sleep == 4)) if len(sleep) else 0.0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
@@ -178,8 +188,19 @@ def main(argv=None) -> int:
                 shares = [disagreeing_share(n, key) for n in parts[("test", f, lab)]]
                 cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({min(shares):.2f}-{max(shares):.2f})")
         print(f"{name:22s} {limit:6.2f}  " + "  ".join(f"{c:>18s}" for c in cells), flush=True)
-    print("cell: nights over the limit (smallest-largest share of outlying epochs; last two rows: of disagreeing "
-          "epochs)")
+    from sleepscope.model.plausibility import REM_SHARE, implausible_night
+
+    cells = []
+    for f in ("val", *columns):
+        for lab in ("plain", "random") if f != "val" else ("",):
+            nights = val if f == "val" else parts[("test", f, lab)]
+            rem = [rem_share(n) for n in nights]
+            flagged = sum(implausible_night(n["pred"][~n["artefact"]]) is not None for n in nights)
+            cells.append(f"{flagged}/{len(nights)} ({min(rem):.2f}-{max(rem):.2f})")
+    print(f"{'hypnogram implausible':22s} {'fixed':>6s}  " + "  ".join(f"{c:>18s}" for c in cells[1:])
+          + f"   validation nights: {cells[0]}", flush=True)
+    print("cell: nights over the limit (smallest-largest share of outlying epochs; next two rows: of disagreeing "
+          f"epochs; last row: the suggested REM share of sleep, plausible within {REM_SHARE[0]:.2f}-{REM_SHARE[1]:.2f})")
     return 0
 
 

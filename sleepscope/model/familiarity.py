@@ -18,7 +18,9 @@ A missing channel the model was not trained to do without is a reason of
 its own, and so is a second opinion (YASA, trained on real nights) that
 disagrees with the model on more of the night's epochs than on any
 validation night (:func:`with_second_opinion`): two scorers trained apart
-disagree more where either is out of its depth.
+disagree more where either is out of its depth. So is a suggested night
+unlike any real one (:mod:`sleepscope.model.plausibility`), which catches a
+model that stays inside what it learned epoch by epoch, as the wrong stage.
 """
 
 from __future__ import annotations
@@ -210,6 +212,12 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
         if outlying > limit:
             reasons.append(f"{outlying:.0%} of its epochs lie outside what the model learned "
                            f"(in-distribution nights: under {limit:.0%})")
+    if stages is not None:
+        from sleepscope.model.plausibility import implausible_night
+
+        why = implausible_night(stages)
+        if why:
+            reasons.append(why)
     return Familiarity(familiar=not reasons, outlying=outlying, limit=limit, reasons=reasons)
 
 

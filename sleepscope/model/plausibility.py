@@ -1,0 +1,39 @@
+"""Does the suggested hypnogram look like a night a human slept? A reason of its own for the familiarity check.
+
+A model out of its depth can give every epoch a stage it knows well and still
+suggest a night no scorer would: input and feature statistics then stay
+inside what it learned, and only the night as a whole gives it away. Of what
+a night's hypnogram shows, the share of sleep spent in REM is the one that
+real scored nights bound tightly and that a model missing REM (or calling
+wake REM) moves far: ``REM_SHARE`` holds every expert-scored Sleep-EDF night
+with at least ``MIN_SLEEP_EPOCHS`` of sleep (shipped, and tested against
+them). REM-suppressed nights (severe apnoea, antidepressants) do fall below
+it, which the message leaves open.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sleepscope.stages import Stage
+
+#: Four hours of sleep: shorter recordings (a nap, an excerpt) need not hold a REM period.
+MIN_SLEEP_EPOCHS = 480
+#: The share of sleep (N1, N2, N3, REM) in REM that real scored nights stay within.
+REM_SHARE = (0.03, 0.50)
+
+
+def implausible_night(stages) -> str | None:
+    """Why the stages of a night (codes of :class:`Stage`; -1 and wake ignored) are unlike a real night, or None."""
+    st = np.asarray(stages)
+    sleep = st[(st >= Stage.N1) & (st <= Stage.REM)]
+    if len(sleep) < MIN_SLEEP_EPOCHS:
+        return None
+    rem = float(np.mean(sleep == Stage.REM))
+    lo, hi = REM_SHARE
+    if lo <= rem <= hi:
+        return None
+    hours = len(sleep) / 120
+    bound = f"under {lo:.0%} only where REM is suppressed" if rem < lo else f"never above {hi:.0%}"
+    return (f"its suggested REM is {rem:.1%} of {hours:.1f} h of sleep, and in real scored nights REM is "
+            f"{bound}")
