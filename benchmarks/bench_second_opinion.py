@@ -14,7 +14,10 @@ On synthetic nights of a physiology family the shipped model never saw
    (`sleepscope.scorers.doubt`: where YASA picks another stage, 1 − the gap
    between our top probability and ours for YASA's stage), or with every
    disagreement put first. "Errors caught" is the share of the suggestion's
-   wrong epochs that the queue puts before the technician.
+   wrong epochs that the queue puts before the technician; "left", the share
+   of epochs still wrong once the queue is reviewed (what compares
+   suggestions of different accuracy). ``--weight`` fixes the combination's
+   weight instead (a default has to be fixed before a lab's nights are seen).
 
 A combination is worth making the default only if it beats each scorer alone.
 
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, default=None, help="our model (default: the shipped one)")
     ap.add_argument("--share", type=float, default=0.2, help="share of epochs in the review queue (default 0.2)")
     ap.add_argument("--save", type=Path, default=None, help="also write every night's labels and probabilities (npz)")
+    ap.add_argument("--weight", type=float, default=None,
+                    help="our weight in the combination, fixed (default: chosen on the validation nights)")
     args = ap.parse_args(argv)
 
     from sleepscope.data.cohorts import scan_sleep_cassette
@@ -78,9 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         print("need nights of validation subjects (10, 17, 5, 13) and of others", file=sys.stderr)
         return 2
     yv, pav, pbv, _, _ = pooled(val)
-    weight, val_acc = choose_weight(pav, pbv, yv)
-    print(f"# combination weight of ours chosen on {len(val)} validation nights ({', '.join(val)}): "
-          f"w = {weight:.2f} (validation accuracy {val_acc:.3f})")
+    if args.weight is None:
+        weight, val_acc = choose_weight(pav, pbv, yv)
+        print(f"# combination weight of ours chosen on {len(val)} validation nights ({', '.join(val)}): "
+              f"w = {weight:.2f} (validation accuracy {val_acc:.3f})")
+    else:
+        weight = args.weight
+        print(f"# combination weight of ours fixed: w = {weight:.2f}")
 
     def row(label, y, stages, queue_probs, second=None, first=None):
         keep = y >= 0
@@ -90,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             order = np.lexsort((queue_probs.max(1), ~first))
             q = np.zeros(len(y), bool)
             q[order[:int(round(args.share * len(y)))]] = True
+        left = float(np.mean(keep & (stages != y) & ~q) / max(keep.mean(), 1e-12))
         return (f"{label:<34} {agr.accuracy:>8.3f} {agr.macro_f1:>8.3f} {agr.kappa:>7.3f} "
-                f"{errors_caught(q, stages, y):>8.3f}")
+                f"{errors_caught(q, stages, y):>8.3f} {left:>7.3f}")
 
     for title, names in ([(f"validation nights ({', '.join(val)})", val), (f"test nights ({', '.join(test)})", test)]
                          + [(k, [k]) for k in test]):
@@ -101,13 +111,16 @@ def main(argv: list[str] | None = None) -> int:
         dis = disagreement(sa, sb)
         print(f"\n{title}: {int((y >= 0).sum())} scored epochs; YASA disagrees with ours on {dis.mean():.1%}")
         print(f"{'suggestion / review queue':<34} {'accuracy':>8} {'macroF1':>8} {'kappa':>7} "
-              f"{'caught@' + format(args.share, '.0%'):>8}")
+              f"{'caught@' + format(args.share, '.0%'):>8} {'left':>7}")
         print(row("ours, queue: unsure", y, sa, pa))
         print(row("ours, queue: with YASA (doubt)", y, sa, pa, second=sb))
         print(row("ours, queue: disagreements first", y, sa, pa, first=dis))
         print(row("YASA, queue: unsure", y, sb, pb))
         print(row(f"combined w={weight:.2f}, queue: unsure", y, sc, pc))
         print(row("combined, queue: with YASA (doubt)", y, sc, pc, second=sb))
+        print(row("combined, queue: disagreements first", y, sc, pc, first=dis))
+    print(f"\ncaught: the share of the suggestion's errors in the review queue ({args.share:.0%} of the epochs); "
+          "left: the share of scored epochs still wrong once the queue is reviewed")
     return 0
 
 
