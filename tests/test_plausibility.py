@@ -19,7 +19,7 @@ def test_every_expert_scored_night_is_plausible_and_the_same_nights_without_rem_
     assert [implausible_night(h) for h in nights] == [None] * len(nights)
     # the control: REM read as N2, the way a model out of its depth misses it
     missed = [np.where(h == Stage.REM, Stage.N2, h) for h in nights]
-    assert all("REM is 0.0%" in (implausible_night(h) or "") for h in missed)
+    assert all("REM on 0.0%" in (implausible_night(h) or "") for h in missed)
     # and most of the REM read as N2 (all but a few percent of sleep)
     rng = np.random.default_rng(0)
     half = [np.where((h == Stage.REM) & (rng.random(len(h)) < 0.9), Stage.N2, h) for h in nights]
@@ -29,7 +29,7 @@ def test_every_expert_scored_night_is_plausible_and_the_same_nights_without_rem_
 def test_a_night_of_rem_and_a_short_recording():
     night = _long_nights()[0]
     wake_as_rem = np.where(night >= Stage.N1, Stage.REM, night)
-    assert "never above 50%" in implausible_night(wake_as_rem)
+    assert "never more than 50%" in implausible_night(wake_as_rem)
     excerpt = np.full(MIN_SLEEP_EPOCHS - 1, Stage.N2)  # under four hours of sleep: no REM is expected
     assert implausible_night(excerpt) is None
     assert implausible_night(np.full(MIN_SLEEP_EPOCHS, Stage.N2)) is not None
@@ -40,4 +40,4 @@ def test_the_familiarity_verdict_carries_the_reason_with_what_to_do():
     assert assess(None, None, stages=night).familiar
     verdict = assess(None, None, stages=np.where(night == Stage.REM, Stage.N2, night))
     assert not verdict.familiar
-    assert "suggested REM is 0.0%" in verdict.message() and "fine-tune" in verdict.message()
+    assert "suggested night has REM on 0.0%" in verdict.message() and "fine-tune" in verdict.message()

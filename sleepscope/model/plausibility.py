@@ -33,7 +33,6 @@ def implausible_night(stages) -> str | None:
     lo, hi = REM_SHARE
     if lo <= rem <= hi:
         return None
-    hours = len(sleep) / 120
-    bound = f"under {lo:.0%} only where REM is suppressed" if rem < lo else f"never above {hi:.0%}"
-    return (f"its suggested REM is {rem:.1%} of {hours:.1f} h of sleep, and in real scored nights REM is "
-            f"{bound}")
+    bound = f"at least {lo:.0%} unless REM is suppressed" if rem < lo else f"never more than {hi:.0%}"
+    return (f"the suggested night has REM on {rem:.1%} of {len(sleep) / 120:.1f} h of sleep; real scored nights "
+            f"have {bound}")
