@@ -108,3 +108,20 @@ def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_
             assert w.open_recording(night)
         assert w.hypnogram.adapted_span == expected
         w.close_recording()
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["guessed", "named by the technician"])
+def test_the_banner_says_who_chose_the_channels(qtbot, tmp_path, gui_settings, main_windows, named):
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(0)
+    path = write_edf(tmp_path / "lab.edf", {"EEG F4-M1": (rng.normal(0, 20, 6000), 100.0),
+                                           "LOC-A2": (rng.normal(0, 20, 6000), 100.0)},
+                     start_time=datetime(2022, 1, 1, 23, 0))
+    w = main_windows(gui_settings)
+    with qtbot.waitSignal(w.openFinished, timeout=60_000):
+        assert w.open_file(path, eeg="EEG F4-M1" if named else None)
+    text = w.model_notice.text()
+    assert "'EEG F4-M1'" in text and "'LOC-A2'" in text
+    assert ("EEG: 'EEG F4-M1' (chosen by the user" in text) == named
+    assert "EOG: 'LOC-A2' (chosen by the user" not in text  # the EOG was guessed both times

@@ -395,8 +395,10 @@ class MainWindow(QMainWindow):
         info = read_info(path)
         names = [c.name for c in info.channels]
         try:
-            eeg = pick_channel(names, "eeg", eeg)
-            eog = pick_channel(names, "eog", eog)
+            picked = pick_channel(names, "eeg", eeg), pick_channel(names, "eog", eog)
+            # what was guessed goes to the reader unnamed: it guesses the same and says why, where a
+            # named channel would be reported as the technician's choice
+            eeg, eog = (p if asked else None for p, asked in zip(picked, (eeg, eog)))
         except SleepScopeError as exc:
             dialog = ChannelDialog(names, eeg, eog, reason=str(exc), parent=self)
             if dialog.exec() != ChannelDialog.DialogCode.Accepted:
