@@ -137,13 +137,6 @@ def outlying(night, groups: list[dict], key: str) -> float:
     return float(np.mean(np.min(scaled, axis=0) > 1)) if k.any() else 0.0
 
 
-def rem_share(night) -> float:
-    """The share of the night's predicted sleep (artefact epochs left out) the model calls REM."""
-    p = night["pred"][~night["artefact"]]
-    sleep = p[(p >= 1) & (p <= 4)]
-    return float(np.mean(sleep == 4)) if len(sleep) else 0.0
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
@@ -188,14 +181,15 @@ def main(argv=None) -> int:
                 shares = [disagreeing_share(n, key) for n in parts[("test", f, lab)]]
                 cells.append(f"{sum(s > limit for s in shares)}/{len(shares)} ({min(shares):.2f}-{max(shares):.2f})")
         print(f"{name:22s} {limit:6.2f}  " + "  ".join(f"{c:>18s}" for c in cells), flush=True)
-    from sleepscope.model.plausibility import REM_SHARE, implausible_night
+    from sleepscope.model.plausibility import REM_SHARE, implausible_night, rem_share
 
     cells = []
     for f in ("val", *columns):
         for lab in ("plain", "random") if f != "val" else ("",):
             nights = val if f == "val" else parts[("test", f, lab)]
-            rem = [rem_share(n) for n in nights]
-            flagged = sum(implausible_night(n["pred"][~n["artefact"]]) is not None for n in nights)
+            staged = [n["pred"][~n["artefact"]] for n in nights]  # as predict gives them to the check
+            rem = [rem_share(st)[0] for st in staged]
+            flagged = sum(implausible_night(st) is not None for st in staged)
             cells.append(f"{flagged}/{len(nights)} ({min(rem):.2f}-{max(rem):.2f})")
     print(f"{'hypnogram implausible':22s} {'fixed':>6s}  " + "  ".join(f"{c:>18s}" for c in cells[1:])
           + f"   validation nights: {cells[0]}", flush=True)

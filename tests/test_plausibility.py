@@ -28,8 +28,8 @@ def test_every_expert_scored_night_is_plausible_and_the_same_nights_without_rem_
 
 def test_a_night_of_rem_and_a_short_recording():
     night = _long_nights()[0]
-    wake_as_rem = np.where(night >= Stage.N1, Stage.REM, night)
-    assert "never more than 50%" in implausible_night(wake_as_rem)
+    all_sleep_rem = np.where(night >= Stage.N1, Stage.REM, night)
+    assert "never more than 50%" in implausible_night(all_sleep_rem)
     excerpt = np.full(MIN_SLEEP_EPOCHS - 1, Stage.N2)  # under four hours of sleep: no REM is expected
     assert implausible_night(excerpt) is None
     assert implausible_night(np.full(MIN_SLEEP_EPOCHS, Stage.N2)) is not None

@@ -23,16 +23,21 @@ MIN_SLEEP_EPOCHS = 480
 REM_SHARE = (0.03, 0.50)
 
 
-def implausible_night(stages) -> str | None:
-    """Why the stages of a night (codes of :class:`Stage`; -1 and wake ignored) are unlike a real night, or None."""
+def rem_share(stages) -> tuple[float, int]:
+    """(the share of sleep epochs staged REM, the number of sleep epochs) of a night's stages (-1 and W ignored)."""
     st = np.asarray(stages)
     sleep = st[(st >= Stage.N1) & (st <= Stage.REM)]
-    if len(sleep) < MIN_SLEEP_EPOCHS:
+    return (float(np.mean(sleep == Stage.REM)) if len(sleep) else 0.0), len(sleep)
+
+
+def implausible_night(stages) -> str | None:
+    """Why the stages of a night (codes of :class:`Stage`; -1 and wake ignored) are unlike a real night, or None."""
+    rem, n_sleep = rem_share(stages)
+    if n_sleep < MIN_SLEEP_EPOCHS:
         return None
-    rem = float(np.mean(sleep == Stage.REM))
     lo, hi = REM_SHARE
     if lo <= rem <= hi:
         return None
     bound = f"at least {lo:.0%} unless REM is suppressed" if rem < lo else f"never more than {hi:.0%}"
-    return (f"the suggested night has REM on {rem:.1%} of {len(sleep) / 120:.1f} h of sleep; real scored nights "
+    return (f"the suggested night has REM on {rem:.1%} of {n_sleep / 120:.1f} h of sleep; real scored nights "
             f"have {bound}")
