@@ -21,7 +21,7 @@ W, N2, N3 = (LABELS == 0), (LABELS == 2), (LABELS == 3)
 SEED = acq.signal_seed(0, 1, 1)
 
 
-@pytest.fixture(scope="module", params=["A", "B", "C", "D"])
+@pytest.fixture(scope="module", params=["A", "B", "C", "D", "E"])
 def src(request):
     return families.sources(request.param, LABELS, seed=0, subject=1, night=1)
 

@@ -60,7 +60,7 @@ def family_a() -> dict[str, np.ndarray]:
     return family_wake("A")
 
 
-@pytest.mark.parametrize("family", ["B", "C", "D"])
+@pytest.mark.parametrize("family", ["B", "C", "D", "E"])
 def test_wake_eeg_eog_coupling_is_closer_to_the_real_clip_than_family_a(family, real, family_a):
     real_r, _ = real
     fam = family_wake(family)
@@ -71,7 +71,7 @@ def test_wake_eeg_eog_coupling_is_closer_to_the_real_clip_than_family_a(family, 
     assert np.ptp(fam["r"]) > 0.05
 
 
-@pytest.mark.parametrize("family", ["B", "C", "D"])
+@pytest.mark.parametrize("family", ["B", "C", "D", "E"])
 def test_wake_eog_is_as_large_as_the_real_clip(family, real, family_a):
     _, real_sd = real
     fam = family_wake(family)
@@ -81,7 +81,7 @@ def test_wake_eog_is_as_large_as_the_real_clip(family, real, family_a):
     assert abs(np.log(sd / real_sd)) < abs(np.log(np.median(family_a["sd"]) / real_sd))
 
 
-@pytest.mark.parametrize("family", ["B", "C", "D"])
+@pytest.mark.parametrize("family", ["B", "C", "D", "E"])
 def test_waking_saccades_stay_faster_than_rapid_eye_movements(family):
     # REM's rapid eye movements are slower than waking saccades of the same size: W and REM EOG differ.
     fam = family_wake(family)

@@ -73,7 +73,7 @@ def family_a() -> tuple[float, float]:
     return family_ratio("A")
 
 
-@pytest.mark.parametrize("family", ["B", "C", "D"])
+@pytest.mark.parametrize("family", ["B", "C", "D", "E"])
 def test_wake_frontal_slow_power_is_like_the_real_clip(family, real, family_a):
     w, rem = family_ratio(family)
     a_gap = abs(family_a[0] - real)
@@ -84,7 +84,7 @@ def test_wake_frontal_slow_power_is_like_the_real_clip(family, real, family_a):
     assert gap < abs(rem - real), (w, rem, real)
 
 
-@pytest.mark.parametrize("family", ["B", "C", "D"])
+@pytest.mark.parametrize("family", ["B", "C", "D", "E"])
 def test_waking_eog_is_as_slow_dominated_as_the_real_clip(family, real_recording):
     real_w = float(np.median(eog_slow_over_fast(real_recording.eog)))
     a_gap = abs(family_ratio("A", "EOG horizontal", eog_slow_over_fast)[0] - real_w)

@@ -223,7 +223,7 @@ def test_n1_drops_alpha_gains_theta_and_rem_is_atonic(nights):
 # get their own tolerances, measured on subjects 0-5 at seed 0 (figures in the
 # comments, B then C): the same physiological ranges, looser where they are different "people".
 
-@pytest.fixture(scope="module", params=["B", "C"])
+@pytest.fixture(scope="module", params=["B", "C", "E"])
 def nights_b(request):
     return {s: synth_night(LABELS, subject=s, night=1, seed=0, family=request.param) for s in SUBJECTS}
 

@@ -25,7 +25,14 @@ does (derivations, EOG montage, gains, filters, artefacts, sampling rate).
   from it), spindles are bursts of reticular gain ringing the intrathalamic
   mode, K-complexes, vertex, slow and sawtooth waves are its impulse
   responses to afferent pulses; eyes from an oculomotor plant under
-  pulse-step commands, REMs as a self-exciting process.
+  pulse-step commands, REMs as a self-exciting process;
+- "E" (`family_e`): built apart from all four: each epoch a stretch of a
+  semi-Markov chain of micro-states (Hori's sleep-onset stages, NREM of
+  drifting depth, tonic and phasic REM, arousals); shot-noise background
+  whose synaptic decay lengthens with depth; slow waves and K-complexes as
+  excursions of a noise-driven FitzHugh-Nagumo unit (isolated below its
+  Hopf point, cycling beyond it) with spindles nested after them; gamma-
+  velocity eye movements, REMs as out-and-back pairs.
 
 Randomness is keyed on (seed, family, subject, night) only, so a night looks
 the same whichever other nights are generated and in whatever order.
@@ -112,4 +119,10 @@ def _family_d(labels: np.ndarray, seed: int, subject: int, night: int) -> Source
     return family_d.sources(labels, seed, subject, night)
 
 
-_GENERATORS = {"A": _family_a, "B": _family_b, "C": _family_c, "D": _family_d}
+def _family_e(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
+    from sleepscope.data.synth.families import family_e
+
+    return family_e.sources(labels, seed, subject, night)
+
+
+_GENERATORS = {"A": _family_a, "B": _family_b, "C": _family_c, "D": _family_d, "E": _family_e}
