@@ -8,6 +8,7 @@ real clip than A does, on the same measure, on short nights of a few subjects.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ def real() -> tuple[float, float]:
     return float(np.median(r)), float(np.median(sd))  # measured: -0.03, 95 µV
 
 
+@lru_cache(maxsize=None)  # three tests read each family's nights
 def family_wake(family: str) -> dict[str, np.ndarray]:
     """Per subject: median W correlation and W EOG sd, and the per-epoch EOG figures of W and REM."""
     out = {"r": [], "sd": [], "w_speed": [], "rem_speed": []}

@@ -363,7 +363,7 @@ def _vertex(rng: np.random.Generator, k: int) -> np.ndarray:
     """k vertex sharp waves (rows, 0.6 s): a gamma-shaped negative peak and a smaller positive rebound."""
     t = np.arange(int(0.6 * FS))[None, :] / FS
     width = rng.uniform(0.025, 0.045, k)[:, None]
-    neg = (t / width) ** 2 * np.exp(2 - t / width) / 1.0
+    neg = (t / width) ** 2 * np.exp(2 - t / width)
     late = np.clip(t - 4 * width, 0, None)
     pos = 0.35 * (late / (2 * width)) ** 2 * np.exp(2 - late / (2 * width))
     return -(neg - pos) * rng.lognormal(0.0, 0.25, k)[:, None]
