@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes identical files (default 0)")
     p.add_argument("--workers", type=int, default=2, help="processes generating nights in parallel (default 2)")
     p.add_argument("--family", default="A", type=str.upper, choices=family_names(),
-                   help="physiology family: A (the original generator, default), B or C (each built independently)")
+                   help="physiology family: A (the original generator, default), B, C, D or E (each built independently)")
     p.add_argument("--randomise", "--randomize", action="store_true",
                    help="record each subject as a randomly drawn lab would (derivations, EOG montage and leakage, "
                         "gains, sampling rate, filters, mains, artefacts, labels); see docs/synthetic-axes.md")
