@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import signal
 
-from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
+from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, jitter, keyed_rng, loguniform,
                                           night_start, person)
 from sleepscope.data.synth.families import FS, Sources
 
@@ -149,9 +149,8 @@ def night_params(seed: int, subject: int, night: int) -> SubjectE:
     r = keyed_rng(seed, _NIGHT_KEY, subject, night)
     moved = ("psp_uv", "alpha_uv", "theta_uv", "spindle_per_min", "spindle_uv", "sw_uv", "rem_burst_per_min",
              "blink_per_min", "muscle_uv", "emg_uv", "arousal_per_hour", "saccade_per_min")
-    changes = {k: getattr(s, k) * float(np.exp(r.normal(0.0, 0.1))) for k in moved}
-    for k in ("alpha_hz", "spindle_hz", "sw_hz"):
-        changes[k] = getattr(s, k) * float(np.exp(r.normal(0.0, 0.02)))
+    changes = jitter(s, r, dict.fromkeys(moved, 0.1))
+    changes.update(jitter(s, r, dict.fromkeys(("alpha_hz", "spindle_hz", "sw_hz"), 0.02)))
     changes["excitability"] = s.excitability + float(r.normal(0.0, 0.01))
     changes["start_hour"] = float(r.uniform(21.5, 24.0))
     return replace(s, **changes)
