@@ -260,7 +260,7 @@ def run(args: argparse.Namespace) -> dict:
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
                  "child_weight": args.child_weight, "child_anchor": args.child_anchor,
-                 "keep_parent": args.keep_parent, "lr": args.lr, "min_steps": args.min_steps,
+                 "keep_parent": args.keep_parent, "choose_share": args.choose_share, "lr": args.lr, "min_steps": args.min_steps,
                  "passes": args.passes,
                  "lab_seed": args.lab_seed, "parent": parent_card.version, "parent_data": parent_card.data[:120],
                  "nights": {"unlabelled": len(lab.unlabelled), "pool": len(lab.pool), "test": len(lab.test),
@@ -341,13 +341,15 @@ def run(args: argparse.Namespace) -> dict:
                                            freeze_encoders=args.freeze_encoders,
                                            **({} if args.lr is None else {"lr": args.lr}),
                                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
-                                           **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}))
+                                           **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
+                                           **({} if args.choose_share is None else {"choose_share": args.choose_share}))
                     t = time.perf_counter()
                     r = finetune(start, start_card, cs, None, opts, pseudo=pseudo if use_pseudo else None,
                                  anchor=None if start is parent else (parent, parent_card))
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
-                           "passes": r.card.metrics["finetune"]["epochs"]}
+                           "passes": r.card.metrics["finetune"]["epochs"],
+                           "share_choice": r.card.metrics["finetune"].get("share_choice")}
                     other = r.card.metrics.get("other_recording")
                     if other:
                         # What the product's check on a left-out corrected night said, beside the test nights of
@@ -372,7 +374,9 @@ def run(args: argparse.Namespace) -> dict:
                     log(f"k={k_label(k)} site={use_site} pseudo={use_pseudo} seed={s}: acc {row['accuracy']:.3f} "
                         f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
                         + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
-                           f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else ""))
+                           f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else "")
+                        + (f"; kept the {row['share_choice']['kept']} (selection gap {row['share_choice']['gap']:+.3f}"
+                           f" ± {row['share_choice']['standard_error']:.3f})" if row.get("share_choice") else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
     out["summary"] = summarise(out)
@@ -503,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
                          "default 1: all of it)")
+    ap.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
+                    help="FineTuneOptions.choose_share: keep the child as trained when the selection part finds "
+                         "it better than the average beyond its uncertainty (default: the product's)")
     ap.add_argument("--keep-parent", type=float, default=None,
                     help="FineTuneOptions.keep_parent (default: the product's)")
     ap.add_argument("--child-weight", type=float, default=1.0,

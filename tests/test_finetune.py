@@ -369,6 +369,52 @@ def test_keep_parent_averages_the_kept_child_with_the_parent(tmp_path, one_threa
         finetune(parent, card, cs, None, replace(opts, keep_parent=1.0))
 
 
+def _always(model: SleepStager, stage: int) -> SleepStager:
+    """`model` made to name one stage for every epoch (its classifier reads nothing but a bias)."""
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.fill_(-10.0)
+        model.classifier.bias[stage] = 10.0
+    return model
+
+
+def test_choose_share_keeps_the_child_only_when_the_selection_part_clearly_prefers_it(one_thread):
+    from sleepscope.model.finetune import choose_share
+
+    torch.manual_seed(0)
+    cs = correction_set(n=400)
+    split = split_heldout(cs, 0.3, 20, seed=0)
+    child = SleepStager(get_config("tiny"))
+    seq = CorrectionSequences(cs, split.select_runs, child.config.seq_len)
+    y = cs.y[split.select]
+    common, rare = int(np.bincount(y).argmax()), int(np.bincount(y, minlength=5).argmin())
+    wrong = _always(SleepStager(get_config("tiny")), rare).state_dict()
+    # The child names the commonest stage, the average a stage the night lacks: the child, clearly.
+    _always(child, common)
+    before = {k: v.clone() for k, v in child.state_dict().items()}
+    got = choose_share(child, wrong, seq, split.select_runs, torch.device("cpu"))
+    assert got["kept"] == "child" and got["gap"] > 2 * got["standard_error"] > 0, got
+    assert all(torch.equal(before[k], v) for k, v in child.state_dict().items())  # trained weights back
+    # Control: the same model as the average (no difference), and the two swapped: the average is kept.
+    assert choose_share(child, before, seq, split.select_runs, torch.device("cpu"))["kept"] == "average"
+    _always(child, rare)
+    right = _always(SleepStager(get_config("tiny")), common).state_dict()
+    assert choose_share(child, right, seq, split.select_runs, torch.device("cpu"))["kept"] == "average"
+
+
+def test_choose_share_in_finetune_records_its_choice_and_keeps_that_model(tmp_path, one_thread):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    _always(parent, 0)  # a parent that calls everything wake: the lab's corrections are worth keeping whole
+    cs = correction_set(n=480)  # enough held-out epochs (100) to choose
+    opts = FineTuneOptions(epochs=1, lr=3e-3, min_steps=0, seed=3, holdout=0.45, choose_share=True)
+    r = finetune(parent, card, cs, None, opts)
+    choice = r.card.metrics["finetune"]["share_choice"]
+    assert choice is not None and choice["blocks"] > 1
+    assert choice["kept"] == ("child" if choice["gap"] > 2 * choice["standard_error"] else "average")
+    assert r.card.metrics["finetune"]["keep_parent"] == (0.0 if choice["kept"] == "child" else 0.5)
+    assert FineTuneOptions().choose_share is False  # not the default until the learning curve says so
+
+
 def test_keep_parent_leaves_a_site_pretrained_start_out(tmp_path, one_thread):
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
     parent.encoder_only = True  # as `sleepscope pretrain --recordings` leaves it: its head never read this encoder

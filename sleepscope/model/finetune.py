@@ -95,6 +95,10 @@ class FineTuneOptions:
     keep_parent: float = 0.5
     #: with corrections of several recordings, also score a child fine-tuned without one of them on it
     other_recording: bool = True
+    #: keep the child as trained instead of the average when the selection part finds it better by more than
+    #: twice the standard error of the difference (over held-out blocks): the parent's share is worth keeping
+    #: where the parent is right, and costs the corrections where the lab is one it scores poorly
+    choose_share: bool = False
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -375,6 +379,34 @@ def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.devic
     return _metrics(*_scores(model, data, device, cancel))
 
 
+def choose_share(child: SleepStager, averaged: dict, data: CorrectionSequences, runs: list[np.ndarray],
+                 device: torch.device, cancel: CancelToken | None = None) -> dict:
+    """The child as trained or its average with the parent, by their accuracy on the selection part.
+
+    The average is kept unless the child is ahead by more than twice the standard error of the
+    difference, taken over the held-out blocks (neighbouring epochs are not independent). `child`
+    holds the trained weights on entry and on return."""
+    owner = np.full(len(data.y), -1, np.int64)
+    for r, run in enumerate(runs):
+        owner[run] = r
+    block = np.concatenate([np.where(mask, owner[idx], -1)[(np.where(mask, data.y[idx], -1) >= 0)]
+                            for idx, mask in data.items])
+    y, s_child = _scores(child, data, device, cancel)
+    trained = {k: v.detach().clone() for k, v in child.state_dict().items()}
+    child.load_state_dict(averaged)
+    try:
+        _, s_avg = _scores(child, data, device, cancel)
+    finally:
+        child.load_state_dict(trained)
+    diff = (s_child.argmax(1) == y).astype(float) - (s_avg.argmax(1) == y).astype(float)
+    per_block = np.array([diff[block == b].mean() for b in np.unique(block)])
+    gap = float(diff.mean())
+    se = float(per_block.std(ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else math.inf
+    return {"child_accuracy": float((s_child.argmax(1) == y).mean()),
+            "average_accuracy": float((s_avg.argmax(1) == y).mean()), "gap": gap, "standard_error": se, "blocks": int(len(per_block)),
+            "kept": "child" if gap > 2 * se else "average"}
+
+
 def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarray],
                       report: tuple[np.ndarray, np.ndarray]) -> dict:
     """The child's card ``calibration`` from its (labels, stage scores) on the two held-out parts: a
@@ -539,10 +571,20 @@ def finetune(
     if anchor is None:
         # A site pre-trained encoder's head never learned to read it: averaging towards it undoes the labels.
         opts = replace(opts, keep_parent=0.0)
+    share_choice = None
     if opts.keep_parent > 0:
         from sleepscope.model.weight_average import average_weights
 
+        trained = {k: v.detach().clone() for k, v in child.state_dict().items()}
         child.load_state_dict(average_weights(child, reference, opts.keep_parent))
+        if opts.choose_share and chooses and main:
+            averaged = {k: v.detach().clone() for k, v in child.state_dict().items()}
+            child.load_state_dict(trained)
+            share_choice = choose_share(child, averaged, select_data, split.select_runs, device, cancel)
+            if share_choice["kept"] == "average":
+                child.load_state_dict(averaged)
+            else:
+                opts = replace(opts, keep_parent=0.0)
     child_report, calibration = {}, {}
     if main:
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
@@ -575,7 +617,7 @@ def finetune(
             "class_weights": opts.class_weights, "seed": opts.seed, "keep_parent": opts.keep_parent,
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
-            "pseudo_balance": bool(n_pseudo and opts.pseudo_balance),
+            "pseudo_balance": bool(n_pseudo and opts.pseudo_balance), "share_choice": share_choice,
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
