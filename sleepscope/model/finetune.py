@@ -398,13 +398,13 @@ def choose_share(child: SleepStager, averaged: dict, data: CorrectionSequences, 
         _, s_avg = _scores(child, data, device, cancel)
     finally:
         child.load_state_dict(trained)
-    diff = (s_child.argmax(1) == y).astype(float) - (s_avg.argmax(1) == y).astype(float)
+    right_child, right_avg = s_child.argmax(1) == y, s_avg.argmax(1) == y
+    diff = right_child.astype(float) - right_avg.astype(float)
     per_block = np.array([diff[block == b].mean() for b in np.unique(block)])
     gap = float(diff.mean())
     se = float(per_block.std(ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else math.inf
-    return {"child_accuracy": float((s_child.argmax(1) == y).mean()),
-            "average_accuracy": float((s_avg.argmax(1) == y).mean()), "gap": gap, "standard_error": se, "blocks": int(len(per_block)),
-            "kept": "child" if gap > 2 * se else "average"}
+    return {"child_accuracy": float(right_child.mean()), "average_accuracy": float(right_avg.mean()), "gap": gap,
+            "standard_error": se, "blocks": int(len(per_block)), "kept": "child" if gap > 2 * se else "average"}
 
 
 def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarray],
@@ -575,16 +575,13 @@ def finetune(
     if opts.keep_parent > 0:
         from sleepscope.model.weight_average import average_weights
 
-        trained = {k: v.detach().clone() for k, v in child.state_dict().items()}
-        child.load_state_dict(average_weights(child, reference, opts.keep_parent))
+        averaged = average_weights(child, reference, opts.keep_parent)  # new tensors: the child is untouched
         if opts.choose_share and chooses and main:
-            averaged = {k: v.detach().clone() for k, v in child.state_dict().items()}
-            child.load_state_dict(trained)
             share_choice = choose_share(child, averaged, select_data, split.select_runs, device, cancel)
-            if share_choice["kept"] == "average":
-                child.load_state_dict(averaged)
-            else:
-                opts = replace(opts, keep_parent=0.0)
+        if share_choice is None or share_choice["kept"] == "average":
+            child.load_state_dict(averaged)
+        else:
+            opts = replace(opts, keep_parent=0.0)
     child_report, calibration = {}, {}
     if main:
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
