@@ -375,7 +375,7 @@ def run(args: argparse.Namespace) -> dict:
                         f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
                         + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
                            f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else "")
-                        + (f"; kept the {row['share_choice']['kept']} (selection gap {row['share_choice']['gap']:+.3f}"
+                        + (f"; kept the {row['share_choice']['kept']} (cross-fitted gap {row['share_choice']['gap']:+.3f}"
                            f" ± {row['share_choice']['standard_error']:.3f})" if row.get("share_choice") else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
@@ -508,8 +508,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
                          "default 1: all of it)")
     ap.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
-                    help="FineTuneOptions.choose_share: keep the child as trained when the selection part finds "
-                         "it better than the average beyond its uncertainty (default: the product's)")
+                    help="FineTuneOptions.choose_share: keep the child as trained when two children fine-tuned on "
+                         "halves of the corrections find it better than the average on the other halves "
+                         "(default: the product's)")
     ap.add_argument("--keep-parent", type=float, default=None,
                     help="FineTuneOptions.keep_parent (default: the product's)")
     ap.add_argument("--child-weight", type=float, default=1.0,

@@ -19,6 +19,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.io import Recording, open_recording
 from sleepscope.model.checkpoint import ModelCard, load_model, save_model
 from sleepscope.model.config import get_config
+from sleepscope.model.distributed import DistInfo
 from sleepscope.model.finetune import (CorrectionSequences, FineTuneOptions, contiguous_runs, data_identity,
                                        finetune, split_heldout)
 from sleepscope.model.network import SleepStager
@@ -378,40 +379,60 @@ def _always(model: SleepStager, stage: int) -> SleepStager:
     return model
 
 
-def test_choose_share_keeps_the_child_only_when_the_selection_part_clearly_prefers_it(one_thread):
-    from sleepscope.model.finetune import choose_share
+def test_crossfit_folds_alternate_blocks_of_the_training_part_only():
+    from sleepscope.model.finetune import crossfit_folds
 
-    torch.manual_seed(0)
     cs = correction_set(n=400)
     split = split_heldout(cs, 0.3, 20, seed=0)
-    child = SleepStager(get_config("tiny"))
-    seq = CorrectionSequences(cs, split.select_runs, child.config.seq_len)
-    y = cs.y[split.select]
-    common, rare = int(np.bincount(y).argmax()), int(np.bincount(y, minlength=5).argmin())
-    wrong = _always(SleepStager(get_config("tiny")), rare).state_dict()
-    # The child names the commonest stage, the average a stage the night lacks: the child, clearly.
-    _always(child, common)
-    before = {k: v.clone() for k, v in child.state_dict().items()}
-    got = choose_share(child, wrong, seq, split.select_runs, torch.device("cpu"))
-    assert got["kept"] == "child" and got["gap"] > 2 * got["standard_error"] > 0, got
-    assert all(torch.equal(before[k], v) for k, v in child.state_dict().items())  # trained weights back
-    # Control: the same model as the average (no difference), and the two swapped: the average is kept.
-    assert choose_share(child, before, seq, split.select_runs, torch.device("cpu"))["kept"] == "average"
-    _always(child, rare)
-    right = _always(SleepStager(get_config("tiny")), common).state_dict()
-    assert choose_share(child, right, seq, split.select_runs, torch.device("cpu"))["kept"] == "average"
+    a, b = crossfit_folds(split, 40)
+    ia, ib = np.concatenate(a), np.concatenate(b)
+    assert not np.intersect1d(ia, ib).size
+    assert np.array_equal(np.sort(np.concatenate([ia, ib])), np.sort(split.train))  # never a held-out epoch
+    middle = np.median(cs.epoch[split.train])
+    for fold in (ia, ib):  # each spans the night (early N3 and late REM), neither is one half of it
+        assert cs.epoch[fold].min() < middle < cs.epoch[fold].max()
+    assert all(blk.size <= 40 and np.all(np.diff(cs.epoch[blk]) == 1) for blk in a + b)
+
+
+def _wrong_parent(tmp_path, cs):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    with torch.no_grad():  # a parent sure of the stage the night has least of: the corrections are worth keeping
+        parent.classifier.bias.zero_()
+        parent.classifier.bias[int(np.bincount(cs.y, minlength=5).argmin())] = 3.0
+    return parent, card
+
+
+def test_crossfit_share_keeps_the_child_where_the_parent_is_wrong_and_the_average_where_nothing_was_learned(
+        tmp_path, one_thread):
+    from sleepscope.model.finetune import crossfit_share
+
+    cs = correction_set(n=480)
+    parent, card = _wrong_parent(tmp_path, cs)
+    split = split_heldout(cs, 0.45, 5, seed=3)
+    opts = FineTuneOptions(epochs=1, lr=3e-2, min_steps=12, seed=3, holdout=0.45, seq_len=5)  # short sequences: fast
+    events = []
+    learned = crossfit_share(parent, card, cs, split, opts, parent, 5, DistInfo(), events.append, None, None, None)
+    assert learned["kept"] == "child" and learned["gap"] > learned["standard_error"] > 0, learned
+    assert learned["n_epochs"] < split.train.size and learned["blocks"] > 4
+    assert any(e["event"] == "check_step" for e in events)  # the helpers' progress reaches the dialog
+    # Control: the same helpers taught nothing (a learning rate of 1e-12): child and average read as the parent.
+    still = crossfit_share(parent, card, cs, split, replace(opts, lr=1e-12), parent, 5, DistInfo(), None, None,
+                           None, None)
+    assert still["kept"] == "average" and abs(still["gap"]) < 0.02, still
 
 
 def test_choose_share_in_finetune_records_its_choice_and_keeps_that_model(tmp_path, one_thread):
-    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
-    _always(parent, 0)  # a parent that calls everything wake: the lab's corrections are worth keeping whole
-    cs = correction_set(n=480)  # enough held-out epochs (100) to choose
-    opts = FineTuneOptions(epochs=1, lr=3e-3, min_steps=0, seed=3, holdout=0.45, choose_share=True)
+    cs = correction_set(n=480)
+    parent, card = _wrong_parent(tmp_path, cs)
+    # enough held-out epochs (100) to choose
+    opts = FineTuneOptions(epochs=1, lr=3e-2, min_steps=12, seed=3, holdout=0.45, seq_len=5, choose_share=True)
     r = finetune(parent, card, cs, None, opts)
     choice = r.card.metrics["finetune"]["share_choice"]
-    assert choice is not None and choice["blocks"] > 1
-    assert choice["kept"] == ("child" if choice["gap"] > 2 * choice["standard_error"] else "average")
-    assert r.card.metrics["finetune"]["keep_parent"] == (0.0 if choice["kept"] == "child" else 0.5)
+    assert choice["method"] == "cross-fitted" and choice["kept"] == "child", choice
+    assert r.card.metrics["finetune"]["keep_parent"] == 0.0 and "averaged" not in r.card.notes
+    # Control: without the choice the same run keeps the average.
+    fixed = finetune(parent, card, cs, None, replace(opts, choose_share=False))
+    assert fixed.card.metrics["finetune"]["keep_parent"] == 0.5 and fixed.card.metrics["finetune"]["share_choice"] is None
     assert FineTuneOptions().choose_share is False  # not the default until the learning curve says so
 
 

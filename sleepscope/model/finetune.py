@@ -95,8 +95,8 @@ class FineTuneOptions:
     keep_parent: float = 0.5
     #: with corrections of several recordings, also score a child fine-tuned without one of them on it
     other_recording: bool = True
-    #: keep the child as trained instead of the average when the selection part finds it better by more than
-    #: twice the standard error of the difference (over held-out blocks): the parent's share is worth keeping
+    #: keep the child as trained instead of the average when two children fine-tuned on halves of the training
+    #: part find it better on the other halves (:func:`crossfit_share`): the parent's share is worth keeping
     #: where the parent is right, and costs the corrections where the lab is one it scores poorly
     choose_share: bool = False
 
@@ -379,32 +379,67 @@ def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.devic
     return _metrics(*_scores(model, data, device, cancel))
 
 
-def choose_share(child: SleepStager, averaged: dict, data: CorrectionSequences, runs: list[np.ndarray],
-                 device: torch.device, cancel: CancelToken | None = None) -> dict:
-    """The child as trained or its average with the parent, by their accuracy on the selection part.
+def crossfit_folds(split: Split, block: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The training part cut into blocks of `block` consecutive epochs, given alternately to two folds
+    (alternating keeps both folds spread over the whole night, early N3 and late REM alike)."""
+    blocks = [run[i : i + block] for run in split.train_runs for i in range(0, run.size, block)]
+    return blocks[0::2], blocks[1::2]
 
-    The average is kept unless the child is ahead by more than twice the standard error of the
-    difference, taken over the held-out blocks (neighbouring epochs are not independent). `child`
-    holds the trained weights on entry and on return."""
-    owner = np.full(len(data.y), -1, np.int64)
-    for r, run in enumerate(runs):
-        owner[run] = r
-    block = np.concatenate([np.where(mask, owner[idx], -1)[(np.where(mask, data.y[idx], -1) >= 0)]
-                            for idx, mask in data.items])
-    y, s_child = _scores(child, data, device, cancel)
-    trained = {k: v.detach().clone() for k, v in child.state_dict().items()}
-    child.load_state_dict(averaged)
-    try:
-        _, s_avg = _scores(child, data, device, cancel)
-    finally:
-        child.load_state_dict(trained)
-    right_child, right_avg = s_child.argmax(1) == y, s_avg.argmax(1) == y
-    diff = right_child.astype(float) - right_avg.astype(float)
-    per_block = np.array([diff[block == b].mean() for b in np.unique(block)])
-    gap = float(diff.mean())
-    se = float(per_block.std(ddof=1) / np.sqrt(len(per_block))) if len(per_block) > 1 else math.inf
-    return {"child_accuracy": float(right_child.mean()), "average_accuracy": float(right_avg.mean()), "gap": gap,
-            "standard_error": se, "blocks": int(len(per_block)), "kept": "child" if gap > 2 * se else "average"}
+
+def crossfit_share(parent: SleepStager, parent_card: ModelCard, corrections: CorrectionSet, split: Split,
+                   opts: FineTuneOptions, reference: SleepStager, seq_len: int, info: DistInfo,
+                   events: Events | None, cancel: CancelToken | None, anchor, pseudo: CorrectionSet | None) -> dict:
+    """Whether the lab's corrections are better kept whole (the child as trained) or averaged with the parent.
+
+    The selection part of one night is too small to tell; instead two helper children are fine-tuned as the
+    kept one is, each on one fold of the training part (:func:`crossfit_folds`), and each is scored, beside
+    its average with `reference`, on the other fold's blocks less ``guard_epochs`` at each end. The child
+    is kept when the pooled accuracy gap exceeds one standard error over the scored blocks: the helpers
+    learn from half as much as the kept child, so their gap understates its. The report part is not used.
+    Every rank trains the helpers; the choice is rank 0's (figures on the main process only)."""
+    from sleepscope.model.distributed import broadcast_float
+    from sleepscope.model.weight_average import average_weights
+
+    folds = crossfit_folds(split, 2 * seq_len)
+    helper_opts = replace(opts, keep_parent=0.0, choose_share=False, other_recording=False)
+    g = opts.guard_epochs
+    main = info.is_main
+    diffs: list[np.ndarray] = []
+    if events is not None and main:
+        events({"event": "status", "message": "Choosing the parent's share: two fine-tunings on halves of the "
+                                              "corrections, each scored on the other half"})
+
+    def relay(e: dict) -> None:
+        if e.get("event") == "step" and events is not None and main:
+            events({"event": "check_step", "step": e["step"], "total": e["total"], "recording": "half of the corrections"})
+
+    for learn, scored in (folds, folds[::-1]):
+        runs = [b[g : b.size - g] for b in scored if b.size > 2 * g]
+        helper = finetune(parent, parent_card, corrections.rows(np.concatenate(learn)), None, helper_opts,
+                          info=info, events=relay, cancel=cancel, anchor=anchor, pseudo=pseudo).model
+        if not main:
+            continue
+        data = CorrectionSequences(corrections, runs, seq_len)
+        owner = np.full(len(corrections), -1, np.int64)
+        for r, run in enumerate(runs):
+            owner[run] = r
+        block_of = np.concatenate([owner[idx][mask & (corrections.y[idx] >= 0)] for idx, mask in data.items])
+        y, s_child = _scores(helper, data, device=info.device, cancel=cancel)
+        helper.load_state_dict(average_weights(helper, reference, opts.keep_parent))
+        _, s_avg = _scores(helper, data, device=info.device, cancel=cancel)
+        right = (s_child.argmax(1) == y).astype(float) - (s_avg.argmax(1) == y).astype(float)
+        diffs.extend(right[block_of == b] for b in np.unique(block_of))
+    choice: dict = {}
+    if main:
+        per_block = np.array([d.mean() for d in diffs])
+        pooled = np.concatenate(diffs)
+        gap = float(pooled.mean())
+        se = float(per_block.std(ddof=1) / np.sqrt(per_block.size)) if per_block.size > 1 else math.inf
+        choice = {"method": "cross-fitted", "gap": gap, "standard_error": se, "blocks": int(per_block.size),
+                  "n_epochs": int(pooled.size), "kept": "child" if gap > se else "average"}
+    kept_child = broadcast_float(1.0 if choice.get("kept") == "child" else 0.0, info)
+    choice["kept"] = "child" if kept_child > 0.5 else "average"
+    return choice
 
 
 def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarray],
@@ -575,9 +610,10 @@ def finetune(
     if opts.keep_parent > 0:
         from sleepscope.model.weight_average import average_weights
 
+        if opts.choose_share and chooses:
+            share_choice = crossfit_share(parent, parent_card, corrections, split, opts, reference, seq_len, info,
+                                          events, cancel, anchor, pseudo)
         averaged = average_weights(child, reference, opts.keep_parent)  # new tensors: the child is untouched
-        if opts.choose_share and chooses and main:
-            share_choice = choose_share(child, averaged, select_data, split.select_runs, device, cancel)
         if share_choice is None or share_choice["kept"] == "average":
             child.load_state_dict(averaged)
         else:
@@ -679,8 +715,8 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
         pseudo = pseudo.rows(~np.isin(pseudo.fingerprint, left))
         pseudo = pseudo if len(pseudo) else None
     run = finetune(parent, parent_card, corrections.rows(~out), None,
-                   replace(opts, other_recording=False), info=info, events=relay, cancel=cancel, pseudo=pseudo,
-                   anchor=anchor)
+                   replace(opts, other_recording=False, choose_share=False), info=info, events=relay, cancel=cancel,
+                   pseudo=pseudo, anchor=anchor)
     if not main:
         return {}
     data = CorrectionSequences(held, contiguous_runs(held), seq_len)
