@@ -291,7 +291,8 @@ def test_cli_under_torchrun_two_processes(tmp_path):
         port = sock.getsockname()[1]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
            "-m", "sleepscope", "finetune", "--scoring", str(scoring), "--from", str(parent),
-           "--out", str(tmp_path / "child"), "--epochs", "2", "--device", "cpu", "--progress", "jsonl", "--register"]
+           "--out", str(tmp_path / "child"), "--epochs", "2", "--min-steps", "4", "--device", "cpu",
+           "--progress", "jsonl", "--register"]
     rc, events, err = run_jsonl(cmd)
     assert rc == 0, err[-2000:]
     kinds = [e["event"] for e in events]
