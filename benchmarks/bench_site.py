@@ -267,37 +267,40 @@ def run(args: argparse.Namespace) -> dict:
                             "test_epochs": int(sum((n.y >= 0).sum() for n in lab.test))},
                  "seeds": size.seeds, "runs": []}
 
-    # Site pre-training, once per lab (the product path: EDF files read as the GUI does).
-    t = time.perf_counter()
-    nights = read_unlabelled(lab.unlabelled, parent.config.normalisation)
-    read_s = time.perf_counter() - t
-    site, _ = load_model(model_path)
-    t = time.perf_counter()
-    cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=args.pretrain_lr, seed=0,
-                         checkpoint_every=10**9)
-    result, site_metrics, site_data = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
-    if args.site_weight < 1.0:
-        from sleepscope.model.weight_average import average_weights
+    starts = {False: (parent, parent_card)}
+    out["site_pretrain"] = None
+    if args.site:
+        # Site pre-training, once per lab (the product path: EDF files read as the GUI does).
+        t = time.perf_counter()
+        nights = read_unlabelled(lab.unlabelled, parent.config.normalisation)
+        read_s = time.perf_counter() - t
+        site, _ = load_model(model_path)
+        t = time.perf_counter()
+        cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=args.pretrain_lr, seed=0,
+                             checkpoint_every=10**9)
+        result, site_metrics, site_data = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
+        if args.site_weight < 1.0:
+            from sleepscope.model.weight_average import average_weights
 
-        site.load_state_dict(average_weights(parent, site, args.site_weight))
-    site.encoder_only = True
-    # Fine-tuned as the product does: from the site card (encoders free), averaged with and compared
-    # with the shipped parent (finetune's anchor).
-    starts = {False: (parent, parent_card), True: (site, site_card(parent_card, site_metrics, site_data))}
-    if args.bn_control:
-        # Control: the same pass over the unlabelled epochs with a zero learning rate changes only the encoders'
-        # batch-norm statistics; what site pre-training gains beyond it is the contrastive learning's.
-        bn, _ = load_model(model_path)
-        bn_cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=0.0, seed=0,
-                                checkpoint_every=10**9)
-        _, bn_metrics, bn_data = site_pretrain(bn, nights, bn_cfg, parent_version=parent_card.version)
-        bn.encoder_only = True
-        starts[BN] = (bn, site_card(parent_card, bn_metrics, bn_data))
-    out["site_pretrain"] = {"epochs": len(nights), "passes": result.epochs, "steps": result.steps,
-                            "read_s": round(read_s, 1), "train_s": round(time.perf_counter() - t, 1),
-                            "loss_start": result.summary()["pretrain_loss_start"],
-                            "loss_end": result.summary()["pretrain_loss_end"]}
-    log(f"# site pre-training: {out['site_pretrain']}")
+            site.load_state_dict(average_weights(parent, site, args.site_weight))
+        site.encoder_only = True
+        # Fine-tuned as the product does: from the site card (encoders free), averaged with and compared
+        # with the shipped parent (finetune's anchor).
+        starts[True] = (site, site_card(parent_card, site_metrics, site_data))
+        if args.bn_control:
+            # Control: the same pass over the unlabelled epochs with a zero learning rate changes only the encoders'
+            # batch-norm statistics; what site pre-training gains beyond it is the contrastive learning's.
+            bn, _ = load_model(model_path)
+            bn_cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=0.0, seed=0,
+                                    checkpoint_every=10**9)
+            _, bn_metrics, bn_data = site_pretrain(bn, nights, bn_cfg, parent_version=parent_card.version)
+            bn.encoder_only = True
+            starts[BN] = (bn, site_card(parent_card, bn_metrics, bn_data))
+        out["site_pretrain"] = {"epochs": len(nights), "passes": result.epochs, "steps": result.steps,
+                                "read_s": round(read_s, 1), "train_s": round(time.perf_counter() - t, 1),
+                                "loss_start": result.summary()["pretrain_loss_start"],
+                                "loss_end": result.summary()["pretrain_loss_end"]}
+        log(f"# site pre-training: {out['site_pretrain']}")
 
     pseudo = None
     if args.pseudo:
@@ -439,9 +442,10 @@ def verdicts(out: dict) -> list[str]:
                 lines.append(f"site pre-training vs {name} at {k}: {a['accuracy']:.3f} vs {b['accuracy']:.3f} "
                              f"(gap {gap:+.3f}, seed spread {sd:.3f})" + (f": {said}" if verdict else ""))
     sp = out["site_pretrain"]
-    lines.append(f"site pre-training: {sp['epochs']} epochs of {out['nights']['unlabelled']} nights, {sp['passes']} "
-                 f"passes in {sp['train_s']:.0f} s (+ {sp['read_s']:.0f} s reading); loss {sp['loss_start']:.3f} -> "
-                 f"{sp['loss_end']:.3f}")
+    if sp:
+        lines.append(f"site pre-training: {sp['epochs']} epochs of {out['nights']['unlabelled']} nights, "
+                     f"{sp['passes']} passes in {sp['train_s']:.0f} s (+ {sp['read_s']:.0f} s reading); loss "
+                     f"{sp['loss_start']:.3f} -> {sp['loss_end']:.3f}")
     checked = [r["other_recording"] for r in out["runs"]
                if r.get("other_recording", {}).get("unseen_child_macro_f1") is not None]
     if checked:
@@ -519,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--child-anchor", choices=("start", "parent"), default="start",
                     help="--child-weight averages with the fine-tuning's start (default) or with the parent "
                          "(for a site pre-trained start: the model it was pre-trained from)")
+    ap.add_argument("--site", action=argparse.BooleanOptionalAction, default=True,
+                    help="also fine-tune from a site pre-trained start (default); --no-site: from the parent only")
     ap.add_argument("--no-pseudo", dest="pseudo", action="store_false", help="skip pseudo-labels (no YASA)")
     ap.add_argument("--pseudo-threshold", type=float, default=0.8)
     ap.add_argument("--pseudo-weight", type=float, default=0.5)

@@ -52,6 +52,16 @@ def test_learning_curve_runs_at_toy_size(tiny_parent, tmp_path, capsys):
     assert any("site pre-training" in line for line in bench.verdicts(out))
 
 
+def test_no_site_fine_tunes_from_the_parent_alone(tiny_parent, tmp_path):
+    bench = _bench()
+    results = tmp_path / "results.json"
+    assert bench.main(["--size", "toy", "--model", str(tiny_parent), "--work", str(tmp_path / "work"), "--ks", "100",
+                       "--seeds", "1", "--no-pseudo", "--no-site", "--results", str(results), "--quiet"]) == 0
+    out = json.loads(results.read_text())
+    assert out["site_pretrain"] is None and {(r["k"], r["site"]) for r in out["runs"]} == {(0, False), (100, False)}
+    assert not any("site pre-training:" in line for line in bench.verdicts(out))
+
+
 def test_corrections_draw_k_epochs_in_stretches():
     import numpy as np
 

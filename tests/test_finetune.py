@@ -590,3 +590,42 @@ def test_the_command_says_what_the_check_found(said):
     assert "subject SC402 (SC4021E0.edf)" in line and "0.550 vs parent 0.600" in line
     assert "90 % interval -0.090 to" in line and f"): {said}" in line
     assert ("correct some epochs of each kind of recording" in line) == (said == "worse")
+
+
+def test_with_two_recordings_the_share_is_chosen_on_the_one_the_check_child_left_out(tmp_path, one_thread,
+                                                                                       monkeypatch):
+    import sleepscope.model.train as training
+
+    big, small = correction_set("SC4011E0", n=360, subject=1), correction_set("SC4021E0", n=130, subject=2)
+    cs = _joined(big, small)
+    parent, card = _wrong_parent(tmp_path, cs)
+    trained = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda model, data, *a, **k: trained.append(len(data))
+                        or real_train(model, data, *a, **k))
+    # enough selection epochs (100) that the single-night rule could run too
+    opts = FineTuneOptions(epochs=1, lr=3e-2, min_steps=12, seed=3, seq_len=5, holdout=0.45, choose_share=True)
+    r = finetune(parent, card, cs, None, opts)
+    assert r.card.metrics["finetune"]["n_select"] >= 100
+    choice = r.card.metrics["finetune"]["share_choice"]
+    assert choice["method"] == "left-out recording" and choice["recording"] == "SC4021E0.edf", choice
+    assert choice["n_epochs"] == len(small) and choice["kept"] == "child" and choice["gap"] > choice["standard_error"]
+    assert r.card.metrics["finetune"]["keep_parent"] == 0.0
+    assert len(trained) == 2  # the kept child and the check child: no cross-fitting helpers on top
+    # Control: nothing learned (a learning rate of 1e-12), so the check child reads the left-out night as its
+    # average does: the share is kept.
+    still = finetune(parent, card, cs, None, replace(opts, lr=1e-12)).card.metrics["finetune"]
+    assert still["share_choice"]["kept"] == "average" and still["keep_parent"] == 0.5
+
+
+def test_cli_choose_share_reaches_the_options():
+    from sleepscope.cli import build_parser
+    from sleepscope.model.finetune_commands import options_from
+
+    def opts(*flags: str) -> FineTuneOptions:
+        args = ["finetune", "--scoring", "x", "--from", "m", "--out", "c", *flags]
+        return options_from(build_parser().parse_args(args))
+
+    assert opts().choose_share is FineTuneOptions().choose_share and opts().keep_parent == FineTuneOptions().keep_parent
+    assert opts("--choose-share").choose_share is True and opts("--no-choose-share").choose_share is False
+    assert opts("--keep-parent", "0").keep_parent == 0.0

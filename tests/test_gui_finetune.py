@@ -365,6 +365,25 @@ def test_the_share_kept_of_the_current_model_is_the_product_default_and_passed_o
     d.keep.setValue(0)  # the technician's choice: the new model as trained
     args = d.command()
     assert args[args.index("--keep-parent") + 1] == "0"
+    # whether the share is chosen from the corrections: the product's default, and the technician's choice passed on
+    assert d.choose.isChecked() is FineTuneOptions().choose_share
+    d.choose.setChecked(True)
+    assert "--choose-share" in d.command() and "--no-choose-share" not in d.command()
+    d.choose.setChecked(False)
+    assert "--no-choose-share" in d.command()
+
+
+def test_the_result_says_what_was_kept_of_the_current_model_and_why():
+    from sleepscope.gui.finetune_dialog import share_text
+
+    fixed = share_text({"keep_parent": 0.5, "share_choice": None})
+    assert fixed == " Averaged with the current model (50% of its weights)."
+    assert share_text({"keep_parent": 0.0, "share_choice": None}) == ""
+    child = share_text({"keep_parent": 0.0, "share_choice": {"kept": "child", "gap": 0.043, "standard_error": 0.016}})
+    assert child.startswith(" Kept the new model as trained") and "+4.3%" in child and "± 1.6%" in child
+    average = share_text({"keep_parent": 0.5, "share_choice": {"kept": "average", "gap": 0.004,
+                                                               "standard_error": 0.01}})
+    assert "Averaged with the current model (50% of its weights)" in average and "not clearly better" in average
 
 
 def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):

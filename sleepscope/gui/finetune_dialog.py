@@ -44,6 +44,8 @@ from sleepscope.stages import NAMES
 SUFFIX = ".sleepscope.h5"
 #: FineTuneOptions.keep_parent as a percentage (a GUI module does not import torch to read it).
 KEEP_PARENT_PERCENT = 50
+#: FineTuneOptions.choose_share, for the same reason
+CHOOSE_SHARE = False
 
 
 @dataclass
@@ -143,6 +145,12 @@ class FineTuneDialog(ProcessDialog):
         self.keep.setToolTip("The new model's weights are averaged with the current model's, this share from the "
                              "current one: it keeps what the model knew about other subjects (0 %: the new model "
                              "as trained)")
+        self.choose = QCheckBox("Keep the new model whole where the corrections show the current one is wrong")
+        self.choose.setChecked(CHOOSE_SHARE)
+        self.choose.setToolTip("With a night or more of corrections, two more fine-tunings on halves of them, each "
+                               "checked on the other half, tell whether averaging with the current model helps on "
+                               "this lab's recordings; where it does not, the new model is kept as trained. "
+                               "Takes about twice as long.")
         self.imports = QCheckBox("Also learn from imported hypnograms")
         self.imports.setChecked(True)
         self.imports.toggled.connect(lambda _=False: self.refresh_counts())
@@ -150,6 +158,7 @@ class FineTuneDialog(ProcessDialog):
         form.addRow("Learning rate", self.lr)
         form.addRow("Held-out fraction", self.holdout)
         form.addRow("Keep of the current model", self.keep)
+        form.addRow(self.choose)
         form.addRow(self.freeze)
         form.addRow(self.imports)
         self.model_label = QLabel(f"Starting from: {self.model_path or 'no model (choose one first)'}")
@@ -210,7 +219,7 @@ class FineTuneDialog(ProcessDialog):
         running = self.running()
         self.start_button.setEnabled(not running and self.model_path is not None and self.counts.total > 0)
         self.cancel_button.setEnabled(running)
-        for w in (self.epochs, self.lr, self.freeze, self.holdout, self.keep, self.imports):
+        for w in (self.epochs, self.lr, self.freeze, self.holdout, self.keep, self.choose, self.imports):
             w.setEnabled(not running)
         self.activate_button.setEnabled(not running and self.result is not None
                                         and self.result.get("version") != self.registry.active_version())
@@ -228,6 +237,7 @@ class FineTuneDialog(ProcessDialog):
         if self.recordings:
             args += ["--recording", *map(str, self.recordings)]
         args.append("--freeze-encoders" if self.freeze.isChecked() else "--no-freeze-encoders")
+        args.append("--choose-share" if self.choose.isChecked() else "--no-choose-share")
         return args
 
     def handle_event(self, e: dict) -> None:
@@ -291,6 +301,7 @@ class FineTuneDialog(ProcessDialog):
             else:
                 kept += "; kept the weights of the last pass" + (
                     " (too few held-out epochs to choose another)" if ft.get("chose_pass") is False else "") + "."
+        kept += share_text(ft)
         note = (f" — : no held-out epoch of {', '.join(absent)}, so no F1 (macro-F1 averages the stages present)."
                 if absent else "")
 
@@ -341,6 +352,18 @@ class FineTuneDialog(ProcessDialog):
         d.model_activated.connect(self.model_activated)
         d.exec()
         self._update_buttons()
+
+
+def share_text(ft: dict) -> str:
+    """What the fine-tuning kept of the current model, and why (the card's metrics["finetune"])."""
+    share, choice = ft.get("keep_parent"), ft.get("share_choice")
+    if not choice:
+        return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
+    how = (f"fine-tuned on half of the corrections, the new model scored the other half {choice['gap']:+.1%} "
+           f"against its average with the current model (± {choice['standard_error']:.1%})")
+    if choice["kept"] == "child":
+        return f" Kept the new model as trained: {how}."
+    return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."
 
 
 def _fmt(x: Any) -> str:

@@ -606,11 +606,15 @@ def finetune(
     if anchor is None:
         # A site pre-trained encoder's head never learned to read it: averaging towards it undoes the labels.
         opts = replace(opts, keep_parent=0.0)
-    share_choice = None
+    share_choice, other = None, None
+    left = recordings_to_leave_out(corrections) if opts.other_recording else None
+    if left is not None:
+        other, share_choice = _other_recording(parent, parent_card, corrections, *left, opts, reference, seq_len,
+                                               info, events, cancel, pseudo, anchor)
     if opts.keep_parent > 0:
         from sleepscope.model.weight_average import average_weights
 
-        if opts.choose_share and chooses:
+        if opts.choose_share and chooses and share_choice is None:
             share_choice = crossfit_share(parent, parent_card, corrections, split, opts, reference, seq_len, info,
                                           events, cancel, anchor, pseudo)
         averaged = average_weights(child, reference, opts.keep_parent)  # new tensors: the child is untouched
@@ -654,12 +658,8 @@ def finetune(
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
-    left = recordings_to_leave_out(corrections) if opts.other_recording else None
-    if left is not None:
-        metrics["other_recording"] = _other_recording(parent, parent_card, corrections, *left, opts, reference,
-                                                      seq_len, info, events, cancel, pseudo, anchor)
-        seconds = time.perf_counter() - started
-        metrics["finetune"]["seconds"] = round(seconds, 2)
+    if other is not None:
+        metrics["other_recording"] = other
     files = sorted(set(corrections.recording_files.values()))
     card = ModelCard(
         config=child.config,
@@ -695,14 +695,24 @@ def finetune(
 def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list[str], subject: str | None,
                      opts: FineTuneOptions, reference: SleepStager, seq_len: int, info: DistInfo,
                      events: Events | None, cancel: CancelToken | None, pseudo: CorrectionSet | None,
-                     anchor) -> dict:
+                     anchor) -> tuple[dict, dict | None]:
     """A child fine-tuned like the kept one but without the recordings `left` (fingerprints; one recording, or
     `subject`'s), and the parent, scored on their corrections: the card's ``metrics["other_recording"]``
-    (figures on the main process only)."""
+    (figures on the main process only), and the share choice it makes (or None).
+
+    With ``choose_share`` (and a parent's share to keep) the check child is trained as trained and scored
+    beside its average with `reference`: the next subject's recording is what averaging protects, so the
+    kept child stays as trained only when the check child reads the left-out recording better than its
+    average by more than one standard error over blocks of 2 x L epochs. The check's figures are then those
+    of the check child with the share chosen."""
+    from sleepscope.model.distributed import broadcast_float
+    from sleepscope.model.weight_average import average_weights
+
     out = np.isin(corrections.fingerprint, left)
     held = corrections.rows(out)
     name = ", ".join(corrections.recording_files.get(fp, fp) for fp in left)
     main = info.is_main
+    decide = opts.choose_share and opts.keep_parent > 0
     if events is not None and main:
         events({"event": "status", "message": f"Checking on {'subject ' + subject + ': ' if subject else ''}{name} "
                                               f"({len(held)} epochs), which a second fine-tuning leaves out"})
@@ -714,12 +724,35 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     if pseudo is not None:  # its unlabelled epochs would show the check child the left-out set-up
         pseudo = pseudo.rows(~np.isin(pseudo.fingerprint, left))
         pseudo = pseudo if len(pseudo) else None
-    run = finetune(parent, parent_card, corrections.rows(~out), None,
-                   replace(opts, other_recording=False, choose_share=False), info=info, events=relay, cancel=cancel,
-                   pseudo=pseudo, anchor=anchor)
-    if not main:
-        return {}
+    check_opts = replace(opts, other_recording=False, choose_share=False,
+                         keep_parent=0.0 if decide else opts.keep_parent)
+    run = finetune(parent, parent_card, corrections.rows(~out), None, check_opts, info=info, events=relay,
+                   cancel=cancel, pseudo=pseudo, anchor=anchor)
     data = CorrectionSequences(held, contiguous_runs(held), seq_len)
+    y, child = _scores(run.model, data, info.device, cancel) if main else (None, None)
+    choice = None
+    if decide:
+        averaged = average_weights(run.model, reference, opts.keep_parent)
+        if main:
+            owner = np.full(len(held), -1, np.int64)
+            for r, run_idx in enumerate(contiguous_runs(held)):
+                owner[run_idx] = r * len(held) + np.arange(run_idx.size) // (2 * seq_len)
+            block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
+            run.model.load_state_dict(averaged)
+            _, child_avg = _scores(run.model, data, info.device, cancel)
+            diff = (child.argmax(1) == y).astype(float) - (child_avg.argmax(1) == y).astype(float)
+            per_block = np.array([diff[block_of == b].mean() for b in np.unique(block_of)])
+            gap = float(diff.mean())
+            se = float(per_block.std(ddof=1) / np.sqrt(per_block.size)) if per_block.size > 1 else math.inf
+            choice = {"method": "left-out recording", "recording": name, "gap": gap, "standard_error": se,
+                      "blocks": int(per_block.size), "n_epochs": int(diff.size),
+                      "kept": "child" if gap > se else "average"}
+            if choice["kept"] == "average":
+                child = child_avg
+        kept_child = broadcast_float(1.0 if choice and choice["kept"] == "child" else 0.0, info)
+        choice = {**(choice or {}), "kept": "child" if kept_child > 0.5 else "average"}
+    if not main:
+        return {}, choice
     compared = reference
     if reference.config.night_statistics:
         from sleepscope.model.night_norm import corrections_statistics
@@ -727,14 +760,14 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
         compared = corrections_statistics(reference, held.x)
     from sleepscope.scoring.difference import macro_f1_difference, verdict
 
-    (y, child), (_, parent_scores) = (_scores(m, data, info.device, cancel) for m in (run.model, compared))
+    _, parent_scores = _scores(compared, data, info.device, cancel)
     # One subject's few hundred epochs: a small difference may be which epochs were corrected, not the child.
     diff, low, high = macro_f1_difference(y, child.argmax(1), parent_scores.argmax(1))
     return {"recording": name, "fingerprints": list(left), "by": "subject" if subject else "recording",
             "n_epochs": len(held), "subject": subject,
             "n_trained_on": len(corrections) - len(held), "child": _metrics(y, child),
             "parent": _metrics(y, parent_scores), "macro_f1_difference": [diff, low, high],
-            "verdict": verdict(low, high)}
+            "verdict": verdict(low, high)}, choice
 
 
 def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:

@@ -75,6 +75,10 @@ def register(subparsers) -> None:
     p.add_argument("--keep-parent", type=float, default=None, metavar="SHARE",
                    help="average the kept child with the parent, this share of the parent's weights "
                         "(default: FineTuneOptions.keep_parent; 0: the child as trained)")
+    p.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
+                   help="with enough corrections, keep the child as trained instead of the average when two "
+                        "children fine-tuned on halves of the corrections score better than their averages on "
+                        "the other halves (default: FineTuneOptions.choose_share)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
@@ -164,10 +168,25 @@ def _finetune(args: argparse.Namespace) -> int:
         raise
 
 
+def options_from(args: argparse.Namespace):
+    """The FineTuneOptions the command line asks for (the product's defaults where it is silent), checked."""
+    from sleepscope.model.finetune import FineTuneOptions
+
+    opts = FineTuneOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                           freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
+                           class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed,
+                           pseudo_weight=args.pseudo_weight, pseudo_balance=args.pseudo_balance,
+                           **({} if args.min_steps is None else {"min_steps": args.min_steps}),
+                           **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
+                           **({} if args.choose_share is None else {"choose_share": args.choose_share}))
+    opts.validate()
+    return opts
+
+
 def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     from sleepscope.model.checkpoint import load_model, save_model
     from sleepscope.model.distributed import setup, teardown
-    from sleepscope.model.finetune import FineTuneOptions, finetune
+    from sleepscope.model.finetune import finetune
     from sleepscope.model.registry import ModelRegistry
     from sleepscope.scoring.corrections import build_correction_set
     from sleepscope.scoring.scoring_file import find_scoring_files
@@ -183,13 +202,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
         raise SleepScopeError(f"--scoring: {', '.join(missing)} not found; give scoring files (.sleepscope.h5)")
     if not files:
         raise SleepScopeError("--scoring: no scoring files (.sleepscope.h5) found in " + ", ".join(map(str, args.scoring)))
-    opts = FineTuneOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                           freeze_encoders=args.freeze_encoders, holdout=args.holdout, patience=args.patience,
-                           class_weights=args.class_weights, max_steps=args.max_steps, seed=args.seed,
-                           pseudo_weight=args.pseudo_weight, pseudo_balance=args.pseudo_balance,
-                           **({} if args.min_steps is None else {"min_steps": args.min_steps}),
-                           **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}))
-    opts.validate()
+    opts = options_from(args)
     _check_writable_before_training(args)
     if args.nice > 0 and hasattr(os, "nice"):
         os.nice(args.nice)
