@@ -359,8 +359,12 @@ def share_text(ft: dict) -> str:
     share, choice = ft.get("keep_parent"), ft.get("share_choice")
     if not choice:
         return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
-    how = (f"fine-tuned on half of the corrections, the new model scored the other half {choice['gap']:+.1%} "
-           f"against its average with the current model (± {choice['standard_error']:.1%})")
+    if choice.get("method") == "left-out recording":
+        where = f"fine-tuned without {choice.get('recording')}, the new model read it"
+    else:
+        where = "fine-tuned on half of the corrections, the new model read the other half"
+    how = (f"{where} {choice['gap']:+.1%} against its average with the current model "
+           f"(± {choice['standard_error']:.1%})")
     if choice["kept"] == "child":
         return f" Kept the new model as trained: {how}."
     return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."
