@@ -403,37 +403,26 @@ def _wrong_parent(tmp_path, cs):
     return parent, card
 
 
-def test_crossfit_share_keeps_the_child_where_the_parent_is_wrong_and_the_average_where_nothing_was_learned(
+def test_one_night_s_share_is_chosen_by_cross_fitting_and_kept_only_where_the_child_is_clearly_better(
         tmp_path, one_thread):
-    from sleepscope.model.finetune import crossfit_share
-
     cs = correction_set(n=480)
     parent, card = _wrong_parent(tmp_path, cs)
-    split = split_heldout(cs, 0.45, 5, seed=3)
-    opts = FineTuneOptions(epochs=1, lr=3e-2, min_steps=12, seed=3, holdout=0.45, seq_len=5)  # short sequences: fast
-    events = []
-    learned = crossfit_share(parent, card, cs, split, opts, parent, 5, DistInfo(), events.append, None, None, None)
-    assert learned["kept"] == "child" and learned["gap"] > learned["standard_error"] > 0, learned
-    assert learned["n_epochs"] < split.train.size and learned["blocks"] > 4
-    assert any(e["event"] == "check_step" for e in events)  # the helpers' progress reaches the dialog
-    # Control: the same helpers taught nothing (a learning rate of 1e-12): child and average read as the parent.
-    still = crossfit_share(parent, card, cs, split, replace(opts, lr=1e-12), parent, 5, DistInfo(), None, None,
-                           None, None)
-    assert still["kept"] == "average" and abs(still["gap"]) < 0.02, still
-
-
-def test_choose_share_in_finetune_records_its_choice_and_keeps_that_model(tmp_path, one_thread):
-    cs = correction_set(n=480)
-    parent, card = _wrong_parent(tmp_path, cs)
-    # enough held-out epochs (100) to choose
+    # enough held-out epochs (100) to choose; short sequences keep it fast
     opts = FineTuneOptions(epochs=1, lr=3e-2, min_steps=12, seed=3, holdout=0.45, seq_len=5, choose_share=True)
-    r = finetune(parent, card, cs, None, opts)
-    choice = r.card.metrics["finetune"]["share_choice"]
+    events = []
+    r = finetune(parent, card, cs, None, opts, events=events.append)
+    ft = r.card.metrics["finetune"]
+    choice = ft["share_choice"]
     assert choice["method"] == "cross-fitted" and choice["kept"] == "child", choice
-    assert r.card.metrics["finetune"]["keep_parent"] == 0.0 and "averaged" not in r.card.notes
-    # Control: without the choice the same run keeps the average.
-    fixed = finetune(parent, card, cs, None, replace(opts, choose_share=False))
-    assert fixed.card.metrics["finetune"]["keep_parent"] == 0.5 and fixed.card.metrics["finetune"]["share_choice"] is None
+    assert choice["gap"] > choice["standard_error"] > 0 and choice["blocks"] > 4
+    assert choice["n_epochs"] < ft["n_train"]  # scored on the training part's halves, never the held-out parts
+    assert ft["keep_parent"] == 0.0 and "averaged" not in r.card.notes
+    assert any(e["event"] == "check_step" for e in events)  # the helpers' progress reaches the dialog
+    # Control: the same helpers taught nothing (a learning rate of 1e-12): child and average read alike, and
+    # the parent's share is kept.
+    still = finetune(parent, card, cs, None, replace(opts, lr=1e-12)).card.metrics["finetune"]
+    assert still["share_choice"]["kept"] == "average" and abs(still["share_choice"]["gap"]) < 0.02
+    assert still["keep_parent"] == 0.5
     assert FineTuneOptions().choose_share is False  # not the default until the learning curve says so
 
 
