@@ -229,6 +229,12 @@ def spread(values: list[float]) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
 
 
+def share_line(choice: dict) -> str:
+    """What FineTuneOptions.choose_share kept, and on which evidence (the card's metrics.finetune.share_choice)."""
+    return (f"; kept the {choice['kept']} ({choice.get('method', 'selection-part')} gap {choice['gap']:+.3f}"
+            f" ± {choice['standard_error']:.3f})")
+
+
 def parse_ks(text: str) -> tuple[int, ...]:
     return tuple({"night": NIGHT, "3nights": NIGHTS3}.get(k.strip(), None) or int(k) for k in text.split(","))
 
@@ -378,8 +384,7 @@ def run(args: argparse.Namespace) -> dict:
                         f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
                         + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
                            f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else "")
-                        + (f"; kept the {row['share_choice']['kept']} (cross-fitted gap {row['share_choice']['gap']:+.3f}"
-                           f" ± {row['share_choice']['standard_error']:.3f})" if row.get("share_choice") else ""))
+                        + (share_line(row["share_choice"]) if row.get("share_choice") else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
     out["summary"] = summarise(out)
