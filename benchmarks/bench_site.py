@@ -517,8 +517,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
                          "default 1: all of it)")
     ap.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
-                    help="FineTuneOptions.choose_share: keep the child as trained when two children fine-tuned on "
-                         "halves of the corrections find it better than the average on the other halves "
+                    help="FineTuneOptions.choose_share: with corrections of two recordings or more, keep the child "
+                         "as trained when the check child reads the recording it left out better than its average "
                          "(default: the product's)")
     ap.add_argument("--keep-parent", type=float, default=None,
                     help="FineTuneOptions.keep_parent (default: the product's)")

@@ -45,7 +45,7 @@ SUFFIX = ".sleepscope.h5"
 #: FineTuneOptions.keep_parent as a percentage (a GUI module does not import torch to read it).
 KEEP_PARENT_PERCENT = 50
 #: FineTuneOptions.choose_share, for the same reason
-CHOOSE_SHARE = False
+CHOOSE_SHARE = True
 
 
 @dataclass
@@ -147,10 +147,9 @@ class FineTuneDialog(ProcessDialog):
                              "as trained)")
         self.choose = QCheckBox("Keep the new model whole where the corrections show the current one is wrong")
         self.choose.setChecked(CHOOSE_SHARE)
-        self.choose.setToolTip("With a night or more of corrections, two more fine-tunings on halves of them, each "
-                               "checked on the other half, tell whether averaging with the current model helps on "
-                               "this lab's recordings; where it does not, the new model is kept as trained. "
-                               "Takes about twice as long.")
+        self.choose.setToolTip("With corrections of two recordings or more, the check on a recording left out "
+                               "also tells whether averaging with the current model helps on the next subject's "
+                               "night; where it does not, the new model is kept as trained (no extra time)")
         self.imports = QCheckBox("Also learn from imported hypnograms")
         self.imports.setChecked(True)
         self.imports.toggled.connect(lambda _=False: self.refresh_counts())
@@ -359,12 +358,8 @@ def share_text(ft: dict) -> str:
     share, choice = ft.get("keep_parent"), ft.get("share_choice")
     if not choice:
         return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
-    if choice.get("method") == "left-out recording":
-        where = f"fine-tuned without {choice.get('recording')}, the new model read it"
-    else:
-        where = "fine-tuned on half of the corrections, the new model read the other half"
-    how = (f"{where} {choice['gap']:+.1%} against its average with the current model "
-           f"(± {choice['standard_error']:.1%})")
+    how = (f"fine-tuned without {choice.get('recording')}, the new model read it {choice['gap']:+.1%} against its "
+           f"average with the current model (± {choice['standard_error']:.1%})")
     if choice["kept"] == "child":
         return f" Kept the new model as trained: {how}."
     return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."

@@ -95,10 +95,10 @@ class FineTuneOptions:
     keep_parent: float = 0.5
     #: with corrections of several recordings, also score a child fine-tuned without one of them on it
     other_recording: bool = True
-    #: keep the child as trained instead of the average when two children fine-tuned on halves of the training
-    #: part find it better on the other halves (:func:`crossfit_share`): the parent's share is worth keeping
+    #: with corrections of two recordings or more, keep the child as trained instead of the average when the check
+    #: child reads the recording it left out better than its own average does: the parent's share is worth keeping
     #: where the parent is right, and costs the corrections where the lab is one it scores poorly
-    choose_share: bool = False
+    choose_share: bool = True
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -379,69 +379,6 @@ def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.devic
     return _metrics(*_scores(model, data, device, cancel))
 
 
-def crossfit_folds(split: Split, block: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The training part cut into blocks of `block` consecutive epochs, given alternately to two folds
-    (alternating keeps both folds spread over the whole night, early N3 and late REM alike)."""
-    blocks = [run[i : i + block] for run in split.train_runs for i in range(0, run.size, block)]
-    return blocks[0::2], blocks[1::2]
-
-
-def crossfit_share(parent: SleepStager, parent_card: ModelCard, corrections: CorrectionSet, split: Split,
-                   opts: FineTuneOptions, reference: SleepStager, seq_len: int, info: DistInfo,
-                   events: Events | None, cancel: CancelToken | None, anchor, pseudo: CorrectionSet | None) -> dict:
-    """Whether the lab's corrections are better kept whole (the child as trained) or averaged with the parent.
-
-    The selection part of one night is too small to tell; instead two helper children are fine-tuned as the
-    kept one is, each on one fold of the training part (:func:`crossfit_folds`), and each is scored, beside
-    its average with `reference`, on the other fold's blocks less ``guard_epochs`` at each end. The child
-    is kept when the pooled accuracy gap exceeds one standard error over the scored blocks: the helpers
-    learn from half as much as the kept child, so their gap understates its. The report part is not used.
-    Every rank trains the helpers; the choice is rank 0's (figures on the main process only)."""
-    from sleepscope.model.distributed import broadcast_float
-    from sleepscope.model.weight_average import average_weights
-
-    folds = crossfit_folds(split, 2 * seq_len)
-    helper_opts = replace(opts, keep_parent=0.0, choose_share=False, other_recording=False)
-    g = opts.guard_epochs
-    main = info.is_main
-    diffs: list[np.ndarray] = []
-    if events is not None and main:
-        events({"event": "status", "message": "Choosing the parent's share: two fine-tunings on halves of the "
-                                              "corrections, each scored on the other half"})
-
-    def relay(e: dict) -> None:
-        if e.get("event") == "step" and events is not None and main:
-            events({"event": "check_step", "step": e["step"], "total": e["total"], "recording": "half of the corrections"})
-
-    for learn, scored in (folds, folds[::-1]):
-        runs = [b[g : b.size - g] for b in scored if b.size > 2 * g]
-        helper = finetune(parent, parent_card, corrections.rows(np.concatenate(learn)), None, helper_opts,
-                          info=info, events=relay, cancel=cancel, anchor=anchor, pseudo=pseudo).model
-        if not main:
-            continue
-        data = CorrectionSequences(corrections, runs, seq_len)
-        owner = np.full(len(corrections), -1, np.int64)
-        for r, run in enumerate(runs):
-            owner[run] = r
-        block_of = np.concatenate([owner[idx][mask & (corrections.y[idx] >= 0)] for idx, mask in data.items])
-        y, s_child = _scores(helper, data, device=info.device, cancel=cancel)
-        helper.load_state_dict(average_weights(helper, reference, opts.keep_parent))
-        _, s_avg = _scores(helper, data, device=info.device, cancel=cancel)
-        right = (s_child.argmax(1) == y).astype(float) - (s_avg.argmax(1) == y).astype(float)
-        diffs.extend(right[block_of == b] for b in np.unique(block_of))
-    choice: dict = {}
-    if main:
-        per_block = np.array([d.mean() for d in diffs])
-        pooled = np.concatenate(diffs)
-        gap = float(pooled.mean())
-        se = float(per_block.std(ddof=1) / np.sqrt(per_block.size)) if per_block.size > 1 else math.inf
-        choice = {"method": "cross-fitted", "gap": gap, "standard_error": se, "blocks": int(per_block.size),
-                  "n_epochs": int(pooled.size), "kept": "child" if gap > se else "average"}
-    kept_child = broadcast_float(1.0 if choice.get("kept") == "child" else 0.0, info)
-    choice["kept"] = "child" if kept_child > 0.5 else "average"
-    return choice
-
-
 def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarray],
                       report: tuple[np.ndarray, np.ndarray]) -> dict:
     """The child's card ``calibration`` from its (labels, stage scores) on the two held-out parts: a
@@ -614,9 +551,6 @@ def finetune(
     if opts.keep_parent > 0:
         from sleepscope.model.weight_average import average_weights
 
-        if opts.choose_share and chooses and share_choice is None:
-            share_choice = crossfit_share(parent, parent_card, corrections, split, opts, reference, seq_len, info,
-                                          events, cancel, anchor, pseudo)
         averaged = average_weights(child, reference, opts.keep_parent)  # new tensors: the child is untouched
         if share_choice is None or share_choice["kept"] == "average":
             child.load_state_dict(averaged)
@@ -677,6 +611,9 @@ def finetune(
                + (", class weights" if opts.class_weights else "")
                + (f", averaged with {'the parent' if anchor[0] is parent else anchor[1].version} "
                   f"({opts.keep_parent:g} of its weights)" if opts.keep_parent else "")
+               + (f", kept as trained: fine-tuned without {share_choice['recording']}, it read that recording "
+                  f"{share_choice['gap']:+.3f} better than its average with the parent"
+                  if share_choice and share_choice["kept"] == "child" and "gap" in share_choice else "")
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")

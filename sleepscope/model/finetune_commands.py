@@ -76,9 +76,9 @@ def register(subparsers) -> None:
                    help="average the kept child with the parent, this share of the parent's weights "
                         "(default: FineTuneOptions.keep_parent; 0: the child as trained)")
     p.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
-                   help="with enough corrections, keep the child as trained instead of the average when two "
-                        "children fine-tuned on halves of the corrections score better than their averages on "
-                        "the other halves (default: FineTuneOptions.choose_share)")
+                   help="with corrections of two recordings or more, keep the child as trained instead of the "
+                        "average when the check child reads the recording it left out better than its average "
+                        "does (default: on)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
