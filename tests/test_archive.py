@@ -213,11 +213,13 @@ def test_archive_child_is_averaged_with_its_parent(archive, tmp_path):
 
     parent = _parent_with_a_chain(tmp_path / "parent")
     children = {}
-    for share in ("0", "0.5"):
+    for share in ("0", "0.5", "choose"):
         out = tmp_path / f"child-{share}"
+        how = ["--keep-parent", "0.5", "--choose-share"] if share == "choose" else ["--keep-parent", share,
+                                                                                   "--no-choose-share"]
         assert main(["train", "--recordings", str(archive), "--init", str(parent), "--out", str(out),
                      "--max-steps", "2", "--seq-len", "4", "--cache", str(tmp_path / "cache.h5"), "--quiet",
-                     "--keep-parent", share]) == 0
+                     *how]) == 0
         children[share] = load_model(out)[0].state_dict()
     p = load_model(parent)[0].state_dict()
     moved = [k for k in p if p[k].is_floating_point() and not torch.equal(children["0"][k], p[k])]
@@ -226,6 +228,12 @@ def test_archive_child_is_averaged_with_its_parent(archive, tmp_path):
         torch.testing.assert_close(children["0.5"][k], 0.5 * children["0"][k] + 0.5 * p[k])
     assert "averaged with" in read_card(tmp_path / "child-0.5").notes
     assert "averaged with" not in read_card(tmp_path / "child-0").notes
+    assert "share_choice" not in read_card(tmp_path / "child-0.5").metrics
+    # Chosen on the validation nights (another subject's): the card says which, and the weights are that one.
+    choice = read_card(tmp_path / "child-choose").metrics["share_choice"]
+    assert choice["method"] == "validation nights" and choice["nights"] and choice["n_epochs"] > 0
+    kept = children["0" if choice["kept"] == "child" else "0.5"]
+    assert all(torch.equal(children["choose"][k], kept[k]) for k in moved)
 
 
 def test_cli_train_on_one_subject_exits_2(tmp_path, capsys):

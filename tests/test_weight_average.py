@@ -45,3 +45,20 @@ def test_models_of_other_shapes_or_weights_out_of_range_are_refused():
         average_weights(a, other, 0.5)
     with pytest.raises(SleepScopeError, match="between 0 and 1"):
         average_weights(a, a, 1.5)
+
+
+def test_the_model_as_trained_is_kept_only_when_clearly_better_over_blocks():
+    import numpy as np
+
+    from sleepscope.model.weight_average import share_verdict
+
+    rng = np.random.default_rng(0)
+    block = np.repeat(np.arange(30), 40)
+    average = rng.random(block.size) < 0.8
+    better = average | (rng.random(block.size) < 0.3)  # right wherever the average is, and on more
+    got = share_verdict(better, average, block)
+    assert got["kept"] == "child" and got["gap"] > got["standard_error"] > 0 and got["blocks"] == 30
+    # Controls: the same epochs right (no gap), and the two swapped: the average is kept.
+    assert share_verdict(average, average, block)["kept"] == "average"
+    assert share_verdict(average, better, block)["kept"] == "average"
+    assert share_verdict(better[:40], average[:40], block[:40])["kept"] == "average"  # one block: no spread to judge

@@ -49,7 +49,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=Path("archive-training-work"))
     ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--shares", default="0.5,0", help="--keep-parent shares to run")
+    ap.add_argument("--shares", default="0.5,0", help="--keep-parent shares to run (each with --no-choose-share); "
+                    "'choose': 0.5 with --choose-share")
+    ap.add_argument("--family", default="B", help="the archive's physiology family (default B)")
     args = ap.parse_args(argv)
     from bench_site import night_names
 
@@ -60,17 +62,18 @@ def main(argv=None) -> int:
     lab = args.work / "lab"
     if not lab.exists():
         for name in night_names(12):
-            write_night(lab, name, seed=0, family="B", randomise=False)
+            write_night(lab, name, seed=0, family=args.family, randomise=False)
     parent, parent_card = load_model(shipped)
-    print("SYNTHETIC nights (family B, subjects 42-47); held-out nights of each split")
+    print(f"SYNTHETIC nights (family {args.family}, subjects 42-47); held-out nights of each split")
     print("seed  keep-parent  held out        parent acc/mF1/ECE    new: own calibration   parent's copied       none")
     for seed in (int(s) for s in args.seeds.split(",")):
         for share in args.shares.split(","):
             out = args.work / f"child-{seed}-{share}"
             subprocess.run([sys.executable, "-m", "sleepscope", "train", "--recordings", str(lab), "--init", str(shipped),
                             "--out", str(out), "--max-steps", str(args.steps), "--channel-dropout", "0.3",
-                            "--seed", str(seed), "--keep-parent", share, "--cache", str(args.work / "cache.h5"),
-                            "--quiet"], check=True, stdout=subprocess.DEVNULL)
+                            "--seed", str(seed), "--cache", str(args.work / "cache.h5"), "--quiet",
+                            *(["--keep-parent", "0.5", "--choose-share"] if share == "choose" else
+                              ["--keep-parent", share, "--no-choose-share"])], check=True, stdout=subprocess.DEVNULL)
             card = read_card(out)
             held = card.metrics["heldout"]["nights"]
             child, _ = load_model(out)
@@ -78,8 +81,11 @@ def main(argv=None) -> int:
             for cal in (dict(card.calibration), dict(parent_card.calibration), {}):
                 cells.append(held_out_scores(child, cal, args.work / "cache.h5", held))
             subjects = sorted({n[3:5] for n in held})
+            choice = card.metrics.get("share_choice")
             print(f"{seed:4d}  {share:>11s}  subject {','.join(subjects):6s}  "
-                  + "  ".join(f"{a:.3f}/{f:.3f}/{e:.3f}" for a, f, e in cells), flush=True)
+                  + "  ".join(f"{a:.3f}/{f:.3f}/{e:.3f}" for a, f, e in cells)
+                  + (f"  kept the {choice['kept']} (validation gap {choice['gap']:+.3f} ± {choice['standard_error']:.3f})"
+                     if choice else ""), flush=True)
     return 0
 
 

@@ -80,21 +80,65 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
         f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
 
 
-def keep_parent(model, args, init_card) -> float:
+#: --choose-share's default: off until the archive's own learning curve says (reports/archive-training-synthetic/)
+CHOOSE_SHARE = False
+
+
+def keep_parent(model, args, init_card, cache: Path, val_n, device=None) -> tuple[float, dict | None]:
     """Average the trained `model` with its --init stager, as fine-tuning does (``FineTuneOptions.keep_parent``):
-    a lab's few subjects then cost less on the next subject. Returns the --init model's share (0: not averaged)."""
+    a lab's few subjects then cost less on the next subject. With --choose-share (:data:`CHOOSE_SHARE`)
+    the validation nights, another subject's, decide: the model stays as trained where it
+    reads them clearly better than the average (:func:`~sleepscope.model.weight_average.share_verdict`).
+    Returns the --init model's share (0: not averaged) and the choice (None when nothing was chosen)."""
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.finetune import FineTuneOptions
     from sleepscope.model.weight_average import average_weights
 
     share = FineTuneOptions.keep_parent if args.keep_parent is None else args.keep_parent
     if init_card is None or share == 0.0:
-        return 0.0
+        return 0.0, None
     init, _ = load_model(args.init)
     if init.encoder_only:
-        return 0.0  # a site pre-trained encoder's head never learned to read it: averaging undoes the labels
-    model.load_state_dict(average_weights(model, init.to(next(model.parameters()).device), share))
-    return share
+        return 0.0, None  # a site pre-trained encoder's head never learned to read it: averaging undoes the labels
+    averaged = average_weights(model, init.to(next(model.parameters()).device), share)
+    choose = CHOOSE_SHARE if args.choose_share is None else args.choose_share
+    choice = _share_on_nights(model, averaged, cache, val_n, device) if choose and val_n else None
+    if choice is not None and choice["kept"] == "child":
+        return 0.0, choice
+    model.load_state_dict(averaged)
+    return share, choice
+
+
+def _share_on_nights(model, averaged: dict, cache: Path, nights, device=None) -> dict | None:
+    """The share verdict of `model` as trained against `averaged` on `nights`, each pre-scored whole as the
+    workstation pre-scores; `model` holds its trained weights on return. None: no scored epoch."""
+    import h5py
+
+    from sleepscope.model.infer import predict
+    from sleepscope.model.weight_average import share_verdict
+
+    trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    right: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    try:
+        with h5py.File(cache, "r") as f:
+            for i, night in enumerate(nights):
+                g = f["nights"][night.name]
+                x, y = g["x"][:], g["y"][:].astype(np.int64)
+                keep = y >= 0
+                if not keep.any():
+                    continue
+                model.load_state_dict(trained)
+                as_trained = predict(x, model, device=device).stages
+                model.load_state_dict(averaged)
+                mean = predict(x, model, device=device).stages
+                block = i * len(y) + np.arange(len(y)) // (2 * model.config.seq_len)
+                right.append(((as_trained == y)[keep], (mean == y)[keep], block[keep]))
+    finally:
+        model.load_state_dict(trained)
+    if not right:
+        return None
+    return {"method": "validation nights", "nights": [n.name for n in nights],
+            **share_verdict(*(np.concatenate(part) for part in zip(*right)))}
 
 
 def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
@@ -208,7 +252,9 @@ def train_on_archive(args: argparse.Namespace) -> int:
             if result.validation is not None:
                 metrics["validation"] = result.validation
             model.eval()
-            averaged = keep_parent(model, args, init_card)
+            averaged, share_choice = keep_parent(model, args, init_card, cache, val_n, device=info.device)
+            if share_choice is not None:
+                metrics["share_choice"] = share_choice
             # Each night is read again from its file: minutes on a large archive, so it shows progress.
             with TqdmProgress("calibrating", disable=args.quiet) as bar:
                 model.calibration, model.familiarity, how = lab_reliability(

@@ -643,7 +643,7 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     average by more than one standard error over blocks of 2 x L epochs. The check's figures are then those
     of the check child with the share chosen."""
     from sleepscope.model.distributed import broadcast_float
-    from sleepscope.model.weight_average import average_weights
+    from sleepscope.model.weight_average import average_weights, share_verdict
 
     out = np.isin(corrections.fingerprint, left)
     held = corrections.rows(out)
@@ -677,13 +677,8 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
             block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
             run.model.load_state_dict(averaged)
             _, child_avg = _scores(run.model, data, info.device, cancel)
-            diff = (child.argmax(1) == y).astype(float) - (child_avg.argmax(1) == y).astype(float)
-            per_block = np.array([diff[block_of == b].mean() for b in np.unique(block_of)])
-            gap = float(diff.mean())
-            se = float(per_block.std(ddof=1) / np.sqrt(per_block.size)) if per_block.size > 1 else math.inf
-            choice = {"method": "left-out recording", "recording": name, "gap": gap, "standard_error": se,
-                      "blocks": int(per_block.size), "n_epochs": int(diff.size),
-                      "kept": "child" if gap > se else "average"}
+            choice = {"method": "left-out recording", "recording": name,
+                      **share_verdict(child.argmax(1) == y, child_avg.argmax(1) == y, block_of)}
             if choice["kept"] == "average":
                 child = child_avg
         kept_child = broadcast_float(1.0 if choice and choice["kept"] == "child" else 0.0, info)

@@ -82,6 +82,9 @@ def register(subparsers) -> None:
     t.add_argument("--keep-parent", type=float, default=None, metavar="SHARE",
                    help="with --recordings and a stager as --init: average the trained weights with the --init "
                    "model's, this share being its (default: fine-tuning's, 0.5); 0 keeps the trained weights")
+    t.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --recordings and a stager as --init: keep the trained weights instead of the average "
+                   "when they read the validation nights (another subject's) clearly better (default: off)")
     t.add_argument("--class-weights", action="store_true", help="weight the loss by inverse stage frequency")
     t.add_argument("--freeze-encoders", action="store_true", help="keep the (pre-trained) encoders fixed")
     t.add_argument("--channel-dropout", type=float, default=0.0, metavar="P",
@@ -304,8 +307,10 @@ def _train(args: argparse.Namespace) -> int:
         from sleepscope.model.archive_train import train_on_archive
 
         return train_on_archive(args)
-    if args.keep_parent is not None:
-        raise SleepScopeError("--keep-parent applies to training on an archive (--recordings) from a stager (--init)")
+    for flag in ("keep_parent", "choose_share"):
+        if getattr(args, flag) is not None:
+            raise SleepScopeError(f"--{flag.replace('_', '-')} applies to training on an archive (--recordings) "
+                                  "from a stager (--init)")
     if args.data is None:
         raise SleepScopeError("give --data FOLDER (a Sleep-EDF sleep-cassette folder) with --subjects or "
                               "--split-train")
