@@ -21,6 +21,9 @@ the same way without one of them, or one subject's (:func:`recordings_to_leave_o
 beside the parent, on that recording: held-out blocks of the corrected nights
 cannot show that a child which learned one subject's or one set-up's nights
 reads another's worse, and the next recording a lab pre-scores is such one.
+That recording also decides how much of the parent the kept child keeps
+(``choose_share``): averaging protects the next subject, so only the next
+subject can say when it costs more than it protects.
 
 The budget is passes over the corrections, but never fewer than
 ``min_steps`` optimiser steps: a few hundred corrected epochs make one or
