@@ -80,14 +80,10 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
         f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
 
 
-#: --choose-share's default: off until the archive's own learning curve says (reports/archive-training-synthetic/)
-CHOOSE_SHARE = False
-
-
 def keep_parent(model, args, init_card, cache: Path, val_n, device=None) -> tuple[float, dict | None]:
     """Average the trained `model` with its --init stager, as fine-tuning does (``FineTuneOptions.keep_parent``):
-    a lab's few subjects then cost less on the next subject. With --choose-share (:data:`CHOOSE_SHARE`)
-    the validation nights, another subject's, decide: the model stays as trained where it
+    a lab's few subjects then cost less on the next subject. With --choose-share (fine-tuning's default,
+    ``FineTuneOptions.choose_share``) the validation nights, another subject's, decide: the model stays as trained where it
     reads them clearly better than the average (:func:`~sleepscope.model.weight_average.share_verdict`).
     Returns the --init model's share (0: not averaged) and the choice (None when nothing was chosen)."""
     from sleepscope.model.checkpoint import load_model
@@ -101,7 +97,7 @@ def keep_parent(model, args, init_card, cache: Path, val_n, device=None) -> tupl
     if init.encoder_only:
         return 0.0, None  # a site pre-trained encoder's head never learned to read it: averaging undoes the labels
     averaged = average_weights(model, init.to(next(model.parameters()).device), share)
-    choose = CHOOSE_SHARE if args.choose_share is None else args.choose_share
+    choose = FineTuneOptions.choose_share if args.choose_share is None else args.choose_share
     choice = _share_on_nights(model, averaged, cache, val_n, device) if choose and val_n else None
     if choice is not None and choice["kept"] == "child":
         return 0.0, choice

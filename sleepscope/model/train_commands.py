@@ -84,7 +84,8 @@ def register(subparsers) -> None:
                    "model's, this share being its (default: fine-tuning's, 0.5); 0 keeps the trained weights")
     t.add_argument("--choose-share", action=argparse.BooleanOptionalAction, default=None,
                    help="with --recordings and a stager as --init: keep the trained weights instead of the average "
-                   "when they read the validation nights (another subject's) clearly better (default: off)")
+                   "when they read the validation nights (another subject's) clearly better (default: on, as for "
+                   "fine-tuning)")
     t.add_argument("--class-weights", action="store_true", help="weight the loss by inverse stage frequency")
     t.add_argument("--freeze-encoders", action="store_true", help="keep the (pre-trained) encoders fixed")
     t.add_argument("--channel-dropout", type=float, default=0.0, metavar="P",
