@@ -381,10 +381,12 @@ def test_the_result_says_what_was_kept_of_the_current_model_and_why():
     assert share_text({"keep_parent": 0.0, "share_choice": None}) == ""
     checked = {"method": "left-out recording", "recording": "B.edf", "standard_error": 0.016}
     child = share_text({"keep_parent": 0.0, "share_choice": {**checked, "kept": "child", "gap": 0.043}})
-    assert child.startswith(" Kept the new model as trained") and "+4.3%" in child and "± 1.6%" in child
-    assert "fine-tuned without B.edf, the new model read it" in child
+    assert child.startswith(" Kept the new model as trained") and "4.3% above" in child and "± 1.6%" in child
+    assert "fine-tuned without B.edf, the new model scored it" in child
     average = share_text({"keep_parent": 0.5, "share_choice": {**checked, "kept": "average", "gap": 0.004}})
     assert "Averaged with the current model (50% of its weights)" in average and "not clearly better" in average
+    behind = share_text({"keep_parent": 0.5, "share_choice": {**checked, "kept": "average", "gap": -0.02}})
+    assert "2.0% below its average" in behind
 
 
 def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):
@@ -396,5 +398,7 @@ def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):
                "child": {"macro_f1": 0.83, "accuracy": 0.87, "f1": f1}}
     d._show_result({"version": "c", "parent": "p", "metrics": {
         "heldout": heldout, "other_recording": other_recording_metrics(True),
-        "finetune": {"epochs": 6, "best_epoch": 3, "chose_pass": True}}})
+        "finetune": {"epochs": 6, "best_epoch": 3, "chose_pass": True, "keep_parent": 0.0,  # the longest: a choice
+                     "share_choice": {"method": "left-out recording", "recording": "SC4021E0.edf", "kept": "child",
+                                      "gap": 0.104, "standard_error": 0.02}}}})
     qtbot.waitUntil(lambda: d.status.height() >= d.status.heightForWidth(d.status.width()), timeout=3000)

@@ -358,8 +358,9 @@ def share_text(ft: dict) -> str:
     share, choice = ft.get("keep_parent"), ft.get("share_choice")
     if not choice:
         return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
-    how = (f"fine-tuned without {choice.get('recording')}, the new model read it {choice['gap']:+.1%} against its "
-           f"average with the current model (± {choice['standard_error']:.1%})")
+    gap = choice["gap"]
+    how = (f"fine-tuned without {choice.get('recording')}, the new model scored it {abs(gap):.1%} "
+           f"{'above' if gap >= 0 else 'below'} its average with the current model (± {choice['standard_error']:.1%})")
     if choice["kept"] == "child":
         return f" Kept the new model as trained: {how}."
     return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."
