@@ -374,7 +374,7 @@ def test_the_share_kept_of_the_current_model_is_the_product_default_and_passed_o
 
 
 def test_the_result_says_what_was_kept_of_the_current_model_and_why():
-    from sleepscope.gui.finetune_dialog import share_text
+    from sleepscope.model.registry import share_text  # the dialog's and the command line's sentence
 
     fixed = share_text({"keep_parent": 0.5, "share_choice": None})
     assert fixed == " Averaged with the current model (50% of its weights)."
@@ -387,6 +387,9 @@ def test_the_result_says_what_was_kept_of_the_current_model_and_why():
     assert "Averaged with the current model (50% of its weights)" in average and "not clearly better" in average
     behind = share_text({"keep_parent": 0.5, "share_choice": {**checked, "kept": "average", "gap": -0.02}})
     assert "2.0% below its average" in behind
+    unknown = share_text({"keep_parent": 0.5, "share_choice": {**checked, "standard_error": None, "kept": "average",
+                                                               "gap": 0.0}})  # a card's JSON keeps no infinity
+    assert "0.0% above its average with the current model, not clearly better" in unknown
 
 
 def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):

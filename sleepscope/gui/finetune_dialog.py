@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version
 from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, launch_prefix, run_base
-from sleepscope.model.registry import ModelRegistry, check_verdict, difference_text, left_out_name
+from sleepscope.model.registry import (ModelRegistry, check_verdict, difference_text, left_out_name,
+                                       share_text)
 from sleepscope.paths import user_data_dir
 from sleepscope.stages import NAMES
 
@@ -351,19 +352,6 @@ class FineTuneDialog(ProcessDialog):
         d.model_activated.connect(self.model_activated)
         d.exec()
         self._update_buttons()
-
-
-def share_text(ft: dict) -> str:
-    """What the fine-tuning kept of the current model, and why (the card's metrics["finetune"])."""
-    share, choice = ft.get("keep_parent"), ft.get("share_choice")
-    if not choice:
-        return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
-    gap = choice["gap"]
-    how = (f"fine-tuned without {choice.get('recording')}, the new model scored it {abs(gap):.1%} "
-           f"{'above' if gap >= 0 else 'below'} its average with the current model (± {choice['standard_error']:.1%})")
-    if choice["kept"] == "child":
-        return f" Kept the new model as trained: {how}."
-    return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."
 
 
 def _fmt(x: Any) -> str:

@@ -263,6 +263,11 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
             other = result.card.metrics.get("other_recording")
             if other:
                 print(other_recording_line(other))
+            from sleepscope.model.registry import share_text
+
+            kept = share_text(result.card.metrics["finetune"]).strip()
+            if kept:
+                print(kept)
     finally:
         teardown(info)
     return 0

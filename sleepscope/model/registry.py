@@ -327,3 +327,18 @@ def _remove_tree(path: Path) -> None:
         except OSError:
             pass
     shutil.rmtree(path, ignore_errors=True)
+
+
+def share_text(ft: dict) -> str:
+    """What the fine-tuning kept of the current model, and why (the card's metrics["finetune"])."""
+    share, choice = ft.get("keep_parent"), ft.get("share_choice")
+    if not choice:
+        return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
+    gap = choice["gap"]
+    se = choice.get("standard_error")  # None in a card's JSON where a single block left it unknown
+    how = (f"fine-tuned without {choice.get('recording')}, the new model scored it {abs(gap):.1%} "
+           f"{'above' if gap >= 0 else 'below'} its average with the current model"
+           + (f" (± {se:.1%})" if se is not None else ""))
+    if choice["kept"] == "child":
+        return f" Kept the new model as trained: {how}."
+    return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."
