@@ -205,7 +205,7 @@ def test_cli_train_passes_the_learning_rate(archive, tmp_path, monkeypatch):
                  "--lr", "0"]) == 2
 
 
-def test_archive_child_is_averaged_with_its_parent(archive, tmp_path):
+def test_archive_child_is_averaged_with_its_parent(archive, tmp_path, capsys):
     import torch
 
     from sleepscope.cli import main
@@ -230,8 +230,12 @@ def test_archive_child_is_averaged_with_its_parent(archive, tmp_path):
     assert "averaged with" not in read_card(tmp_path / "child-0").notes
     assert "share_choice" not in read_card(tmp_path / "child-0.5").metrics
     # Chosen on the validation nights (another subject's): the card says which, and the weights are that one.
-    choice = read_card(tmp_path / "child-choose").metrics["share_choice"]
+    out = capsys.readouterr().out  # said even with --quiet, beside the file written
+    assert out.count("on the validation nights the trained weights scored") == 1  # once: for the run that chose
+    chosen = read_card(tmp_path / "child-choose")
+    choice = chosen.metrics["share_choice"]
     assert choice["method"] == "validation nights" and choice["nights"] and choice["n_epochs"] > 0
+    assert ("kept the trained weights" if choice["kept"] == "child" else "averaged with") in chosen.notes
     kept = children["0" if choice["kept"] == "child" else "0.5"]
     assert all(torch.equal(children["choose"][k], kept[k]) for k in moved)
 

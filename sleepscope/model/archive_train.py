@@ -83,8 +83,9 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
 def keep_parent(model, args, init_card, cache: Path, val_n, device=None) -> tuple[float, dict | None]:
     """Average the trained `model` with its --init stager, as fine-tuning does (``FineTuneOptions.keep_parent``):
     a lab's few subjects then cost less on the next subject. With --choose-share (fine-tuning's default,
-    ``FineTuneOptions.choose_share``) the validation nights, another subject's, decide: the model stays as trained where it
-    reads them clearly better than the average (:func:`~sleepscope.model.weight_average.share_verdict`).
+    ``FineTuneOptions.choose_share``) the validation nights, another subject's, decide: the model stays as
+    trained where it reads them clearly better than the average (:func:`~sleepscope.model.weight_average.
+    share_verdict`).
     Returns the --init model's share (0: not averaged) and the choice (None when nothing was chosen)."""
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.finetune import FineTuneOptions
@@ -269,6 +270,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
                       f"({split.describe()}); {init_text}"),
                 metrics=metrics,
                 notes=(f"averaged with {init_card.version}, {averaged:g} of its weights; " if averaged else "")
+                + (f"{archive_share_text(share_choice, init_card.version)}; " if share_choice else "")
                 + ("encoders frozen; " if args.freeze_encoders else "")
                 + ("inverse-frequency class weights; " if args.class_weights else "")
                 + f"Adam lr {cfg.lr}, batch {cfg.batch_size} x {info.world_size} processes, seed {cfg.seed}; {how}",
@@ -276,11 +278,21 @@ def train_on_archive(args: argparse.Namespace) -> int:
             )
             card = save_model(model, args.out, card)
             print(f"wrote {args.out} (version {card.version}, {result.steps} steps); not registered or activated")
+            if share_choice:
+                print(archive_share_text(share_choice, args.init))
             if "heldout" in metrics:
                 print(format_comparison(metrics["heldout"], "parent" if stager_parent else "shipped model"))
     finally:
         teardown(info)
     return 0
+
+
+def archive_share_text(choice: dict, init) -> str:
+    """What the validation nights decided about averaging with the --init model (``metrics["share_choice"]``)."""
+    gap = choice["gap"]
+    return (f"{'kept the trained weights' if choice['kept'] == 'child' else 'averaged with ' + str(init)}: on the "
+            f"validation nights the trained weights scored {abs(gap):.1%} {'above' if gap >= 0 else 'below'} their "
+            f"average with {init} (± {choice['standard_error']:.1%})")
 
 
 def format_comparison(heldout: dict, parent_label: str = "parent") -> str:

@@ -668,14 +668,15 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
                          keep_parent=0.0 if decide else opts.keep_parent)
     run = finetune(parent, parent_card, corrections.rows(~out), None, check_opts, info=info, events=relay,
                    cancel=cancel, pseudo=pseudo, anchor=anchor)
-    data = CorrectionSequences(held, contiguous_runs(held), seq_len)
+    runs = contiguous_runs(held)
+    data = CorrectionSequences(held, runs, seq_len)
     y, child = _scores(run.model, data, info.device, cancel) if main else (None, None)
     choice = None
     if decide:
         averaged = average_weights(run.model, reference, opts.keep_parent)
         if main:
             owner = np.full(len(held), -1, np.int64)
-            for r, run_idx in enumerate(contiguous_runs(held)):
+            for r, run_idx in enumerate(runs):
                 owner[run_idx] = r * len(held) + np.arange(run_idx.size) // (2 * seq_len)
             block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
             run.model.load_state_dict(averaged)
