@@ -108,6 +108,31 @@ def test_the_calibration_fits_a_temperature_to_the_smoothed_night():
                         lengths=[2900, 3099])
 
 
+#: A chain that says every stage moves on to the next one: wrong for any night.
+ONWARD = 0.9 * np.roll(np.eye(5), 1, axis=1) + 0.02
+
+
+def test_a_chain_that_reads_the_validation_nights_worse_is_declined_and_kept_aside():
+    rng = np.random.default_rng(5)
+    nights = [markov_night(n, STICKY, rng) for n in (2000, 2200)]
+    logits = np.concatenate([noisy_logits(y, rng, strength=3.0) for y in nights])
+    labels = np.concatenate(nights)
+    wrong = fit_calibration(logits, labels, transitions=ONWARD, lengths=[2000, 2200])
+    assert "transitions" not in wrong and "smoothed_temperature" not in wrong
+    assert wrong["transitions_declined"] == ONWARD.round(6).tolist()
+    v = wrong["transitions_verdict"]
+    assert not v["kept"] and v["gap_without"] > v["standard_error"] > 0 and v["blocks"] == 50 + 55
+    # the card then reads nights without a chain: as the same fit given none
+    none = fit_calibration(logits, labels)
+    np.testing.assert_allclose(calibrated_probs(logits[:300], wrong), calibrated_probs(logits[:300], none))
+    # the controls: the real-like chain on the same evidence is kept, and a chain that changes nothing
+    # (no gap at all) stays, as the default
+    for chain in (STICKY, UNIFORM):
+        fit = fit_calibration(logits, labels, transitions=chain, lengths=[2000, 2200])
+        assert fit["transitions"] == chain.round(6).tolist() and fit["transitions_verdict"]["kept"]
+        assert "transitions_declined" not in fit
+
+
 def test_predict_reads_the_night_through_the_card_chain(tmp_path):
     torch.manual_seed(0)
     tiny = SleepStager(TINY).eval()
@@ -140,8 +165,10 @@ def test_recalibrating_a_card_keeps_its_chain_and_refits_around_it(tmp_path):
     tiny = SleepStager(TINY).eval()
     save_model(tiny, tmp_path / "chain", ModelCard(config=TINY, calibration={
         "temperature": 1.0, "transitions": STICKY.tolist(), "transitions_from": "a test chain"}))
+    save_model(tiny, tmp_path / "declined", ModelCard(config=TINY, calibration={
+        "temperature": 1.0, "transitions_declined": STICKY.tolist(), "transitions_from": "a test chain"}))
     save_model(tiny, tmp_path / "plain")
-    for name in ("chain", "plain"):
+    for name in ("chain", "declined", "plain"):
         assert main(["calibrate", str(tmp_path / f"{name}.safetensors"), "--data", str(tmp_path / "data"),
                      "--train-subjects", "1,2", "--val-subjects", "3"]) == 0
     chain = load_model(tmp_path / "chain.safetensors")[1].calibration
@@ -149,6 +176,12 @@ def test_recalibrating_a_card_keeps_its_chain_and_refits_around_it(tmp_path):
     assert chain["transitions"] == STICKY.tolist() and chain["transitions_from"] == "a test chain"
     assert chain["smoothed_temperature"] > 0
     assert "transitions" not in plain and "smoothed_temperature" not in plain
+    assert "transitions_verdict" not in plain and "transitions_declined" not in plain
+    # a chain declined by an earlier fit is weighed again, as if the card had kept it
+    declined = load_model(tmp_path / "declined.safetensors")[1].calibration
+    assert chain["transitions_verdict"]["kept"]
+    assert {k: declined.get(k) for k in ("transitions", "transitions_declined", "transitions_verdict")} == \
+        {k: chain.get(k) for k in ("transitions", "transitions_declined", "transitions_verdict")}
 
 
 def test_model_info_says_the_night_is_read_through_the_chain():
@@ -160,6 +193,10 @@ def test_model_info_says_the_night_is_read_through_the_chain():
     line = calibration_line(chain)
     assert "stage transitions of real Sleep-EDF hypnograms of 3 nights, then temperature 2.000" in line
     assert "transitions" not in calibration_line(plain)
+    declined = {**plain, "transitions_declined": STICKY.tolist(),
+                "transitions_verdict": {"gap_without": 0.017, "standard_error": 0.004, "blocks": 40, "kept": False}}
+    assert ("no stage-transition chain (the validation nights read +1.7% more accurately without it, standard "
+            "error 0.4%)") in calibration_line(declined)
     fitted = {**plain, "ece_before": 0.1, "ece": 0.02}
     assert calibration_line({**fitted, "n_nights": 20}).count("validation ECE 0.100 -> 0.020 on 20 nights") == 1
     assert "nights" not in calibration_line(fitted)

@@ -12,7 +12,8 @@ Before that comparison the new model gets a calibration of its own
 (:func:`lab_reliability`): with a validation part, its temperature, unsure
 threshold and familiarity limits are fitted on the lab's validation nights,
 and nights are read through the stage transitions of the lab's own scored
-nights, since a lab's scoring habits are its own.
+nights, since a lab's scoring habits are its own (unless the validation nights
+are clearly better read without them, as `calibration.fit_calibration` decides).
 """
 
 from __future__ import annotations
@@ -74,10 +75,15 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
                                                channel_dropout=channel_dropout, transitions=chain, progress=progress)
     calibration["transitions_from"] = (f"the hypnograms of the archive's {len(hypnograms)} training and validation "
                                        f"nights: {', '.join(n.name for n in (*train_n, *val_n))}")
+    verdict = calibration["transitions_verdict"]
+    chain_text = (f"nights read through the stage transitions of the archive's {len(hypnograms)} scored training and "
+                  f"validation nights" if verdict["kept"] else
+                  f"no stage-transition chain: the validation nights read {verdict['gap_without']:+.1%} more "
+                  f"accurately without the archive's (standard error {verdict['standard_error']:.1%})")
     return calibration, familiarity, (
         f"calibrated on {len(val_n)} validation night{'' if len(val_n) == 1 else 's'} (ECE "
-        f"{calibration['ece_before']:.3f} -> {calibration['ece']:.3f}, unsure under {calibration['unsure_threshold']:.2f}), nights read through the "
-        f"stage transitions of the archive's {len(hypnograms)} scored training and validation nights")
+        f"{calibration['ece_before']:.3f} -> {calibration['ece']:.3f}, unsure under "
+        f"{calibration['unsure_threshold']:.2f}), {chain_text}")
 
 
 def keep_parent(model, args, init_card, cache: Path, val_n, device=None) -> tuple[float, dict | None]:

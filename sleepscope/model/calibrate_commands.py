@@ -60,10 +60,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     train = labelled_nights(args.data, train_s, norm, "training")
     val = labelled_nights(args.data, val_s, norm, "validation")
     dropout = float(card.familiarity.get("channel_dropout", 0.0))
-    # The stage transitions are real nights', not the model's: a refit keeps them and fits around them.
+    # The stage transitions are real nights', not the model's: a refit weighs them again, declined or not.
     before = card.calibration or {}
-    card.calibration, card.familiarity = fit_reliability(model, train, val, channel_dropout=dropout,
-                                                         transitions=before.get("transitions"))
+    chain = before.get("transitions")
+    card.calibration, card.familiarity = fit_reliability(
+        model, train, val, channel_dropout=dropout,
+        transitions=chain if chain is not None else before.get("transitions_declined"))
     if "transitions_from" in before:
         card.calibration["transitions_from"] = before["transitions_from"]
     out = args.out or args.model

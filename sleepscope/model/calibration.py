@@ -24,7 +24,12 @@ A card may also carry ``transitions``, real nights' stage-to-stage
 probabilities (:mod:`sleepscope.model.transitions`): a whole night's
 calibrated probabilities are then read through that chain, which can change
 an epoch's stage, and a second temperature (``smoothed_temperature``), fitted
-to the result, tempers the chain's sharpness.
+to the result, tempers the chain's sharpness. A model that already reads a
+lab's nights well can read them worse through the chain (the network's 20-epoch
+context and the chain both carry how stages follow one another), so a fit keeps
+the chain only unless the validation nights are clearly better read without it
+(:data:`CHAIN_BLOCK_EPOCHS`); a declined chain is kept as
+``transitions_declined`` for the next refit to weigh again.
 
 All of it is stored in the model card (``calibration``) and applied by ``predict``
 through :func:`calibrated_probs`.
@@ -41,6 +46,8 @@ THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.96, 0.05))
 DEFAULT_UNSURE = 0.6
 #: Fewest epochs under one knot of the confidence map.
 MAP_KNOT_EPOCHS = 200
+#: Blocks of consecutive epochs over which the chain's accuracy gap gets its standard error.
+CHAIN_BLOCK_EPOCHS = 40
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -199,7 +206,9 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float |
     ``transitions``: read each night's calibrated probabilities through this
     chain (``lengths``: the nights' epoch counts, in order, summing to the
     logits'; ``uninformative``: their artefact epochs) and fit
-    ``smoothed_temperature`` to the result.
+    ``smoothed_temperature`` to the result; unless the nights are more accurate
+    without the chain by more than a standard error, which declines it
+    (``transitions_verdict`` says which).
     """
     labels = np.asarray(labels, dtype=np.int64)
     logits = np.asarray(logits)
@@ -216,16 +225,24 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float |
         lengths = list(lengths or [len(labels)])
         if sum(lengths) != len(labels):
             raise ValueError(f"the nights' lengths sum to {sum(lengths)}, not to the {len(labels)} epochs given")
+        from sleepscope.model.paired_gap import paired_gap
         from sleepscope.model.transitions import smooth
 
         out["ece_unsmoothed"] = ece(after[keep], labels[keep])
-        out["transitions"] = np.asarray(transitions, dtype=np.float64).round(6).tolist()
-        chain = np.asarray(out["transitions"])
+        chain = np.asarray(transitions, dtype=np.float64).round(6)
         cuts = np.cumsum(lengths)[:-1]
         skip = np.zeros(len(labels), bool) if uninformative is None else np.asarray(uninformative, bool)
         q = np.concatenate([smooth(p, chain, u) for p, u in zip(np.split(after, cuts), np.split(skip, cuts))])
-        out["smoothed_temperature"] = fit_temperature(np.log(q[keep]), labels[keep])
-        after = softmax(np.log(q), out["smoothed_temperature"])
+        block = np.concatenate([i * n + np.arange(n) // CHAIN_BLOCK_EPOCHS for i, n in enumerate(lengths)])
+        verdict = paired_gap(after.argmax(1)[keep] == labels[keep], q.argmax(1)[keep] == labels[keep], block[keep])
+        out["transitions_verdict"] = {"gap_without": verdict["gap"], "standard_error": verdict["standard_error"],
+                                      "blocks": verdict["blocks"], "kept": not verdict["a_ahead"]}
+        if verdict["a_ahead"]:
+            out["transitions_declined"] = chain.tolist()
+        else:
+            out["transitions"] = chain.tolist()
+            out["smoothed_temperature"] = fit_temperature(np.log(q[keep]), labels[keep])
+            after = softmax(np.log(q), out["smoothed_temperature"])
     after, labels = after[keep], labels[keep]
     table = error_capture(after, labels)
     out.update({"ece": ece(after, labels), "unsure_threshold": choose_unsure_threshold(table), "error_capture": table,

@@ -106,6 +106,10 @@ def calibration_line(calibration: dict) -> str:
         counted = f" of {source.split(':')[0].removeprefix('the ')}" if source else ""
         parts.append(f"each night read through the stage transitions{counted}, then temperature "
                      f"{calibration.get('smoothed_temperature', 1.0):.3f}")
+    elif calibration.get("transitions_declined") is not None:
+        v = calibration.get("transitions_verdict", {})
+        parts.append(f"no stage-transition chain (the validation nights read {v.get('gap_without', float('nan')):+.1%} "
+                     f"more accurately without it, standard error {v.get('standard_error', float('nan')):.1%})")
     if "ece" in calibration:
         n = calibration.get("n_nights")
         nights = "" if n is None else f" on {n} night{'' if n == 1 else 's'}"

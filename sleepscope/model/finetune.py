@@ -395,7 +395,8 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
     parent = parent_card.calibration or {}
     # Real nights' stage transitions hold for the child as for its parent; the held-out parts are
     # scattered stretches, not nights, so the chain's temperature stays the parent's.
-    chain = {k: parent[k] for k in ("transitions", "smoothed_temperature", "transitions_from") if k in parent}
+    chain = {k: parent[k] for k in ("transitions", "smoothed_temperature", "transitions_from", "transitions_declined",
+                                    "transitions_verdict") if k in parent}
     if len(y) < MIN_SELECT_EPOCHS:
         kept = {"unsure_threshold": parent["unsure_threshold"]} if "unsure_threshold" in parent else {}
         return {**kept, **chain}

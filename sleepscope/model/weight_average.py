@@ -10,12 +10,11 @@ the two must share an ancestor, or their units need not line up.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.model.paired_gap import paired_gap
 
 
 def average_weights(first: torch.nn.Module | dict, second: torch.nn.Module | dict,
@@ -37,12 +36,8 @@ def average_weights(first: torch.nn.Module | dict, second: torch.nn.Module | dic
 
 def share_verdict(right_child: np.ndarray, right_average: np.ndarray, block: np.ndarray) -> dict:
     """Keep the model as trained, or its average with its parent, from which epochs each got right on
-    nights of a subject it did not learn from (`block`: each epoch's block of consecutive epochs, since
-    neighbours are not independent). The model as trained is kept only when its accuracy gap is above one
-    standard error over the blocks: averaging is the safer default, and costs only where the parent is wrong."""
-    diff = right_child.astype(np.float64) - right_average.astype(np.float64)
-    per_block = np.array([diff[block == b].mean() for b in np.unique(block)])
-    gap = float(diff.mean()) if diff.size else 0.0
-    se = float(per_block.std(ddof=1) / np.sqrt(per_block.size)) if per_block.size > 1 else math.inf
-    return {"gap": gap, "standard_error": se, "blocks": int(per_block.size), "n_epochs": int(diff.size),
-            "kept": "child" if gap > se else "average"}
+    nights of a subject it did not learn from (`block`: each epoch's block of consecutive epochs). The
+    model as trained is kept only when it is ahead by more than one standard error over the blocks
+    (`paired_gap`): averaging is the safer default, and costs only where the parent is wrong."""
+    g = paired_gap(right_child, right_average, block)
+    return {k: v for k, v in g.items() if k != "a_ahead"} | {"kept": "child" if g["a_ahead"] else "average"}
