@@ -7,29 +7,19 @@ Accuracy / macro-F1. Synthetic nights only.
 """
 
 import sys
+from pathlib import Path
 
-import h5py
 import numpy as np
 
 from sleepscope.model.checkpoint import load_model, read_card
-from sleepscope.model.infer import predict
-from sleepscope.model.train import metrics_dict
-from sleepscope.scoring.agreement import agreement
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import held_out_scores  # noqa: E402
 
 
 def scores(model, calibration, cache, nights) -> str:
-    model.calibration = calibration
-    ys, ps = [], []
-    with h5py.File(cache, "r") as f:
-        for name in nights:
-            g = f["nights"][name]
-            y = g["y"][:]
-            p = predict(g["x"][:], model, threads=1).probs
-            ys.append(y[y >= 0])
-            ps.append(p[y >= 0])
-    y, p = np.concatenate(ys), np.concatenate(ps)
-    m = metrics_dict(agreement(y, p.argmax(1)))
-    return f"{m['accuracy']:.3f}/{m['macro_f1']:.3f}"
+    accuracy, macro_f1, _ = held_out_scores(model, calibration, Path(cache), nights)
+    return f"{accuracy:.3f}/{macro_f1:.3f}"
 
 
 def main(work: str, children: list[str]) -> None:
