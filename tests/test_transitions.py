@@ -122,6 +122,9 @@ def test_a_chain_that_reads_the_validation_nights_worse_is_declined_and_kept_asi
     assert wrong["transitions_declined"] == ONWARD.round(6).tolist()
     v = wrong["transitions_verdict"]
     assert not v["kept"] and v["gap_without"] > v["standard_error"] > 0 and v["blocks"] == 50 + 55
+    # a short night's block is its own, not one of a long night's
+    assert fit_calibration(logits, labels, transitions=ONWARD, lengths=[4170, 30])["transitions_verdict"][
+        "blocks"] == 105 + 1
     # the card then reads nights without a chain: as the same fit given none
     none = fit_calibration(logits, labels)
     np.testing.assert_allclose(calibrated_probs(logits[:300], wrong), calibrated_probs(logits[:300], none))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,8 +49,6 @@ def test_models_of_other_shapes_or_weights_out_of_range_are_refused():
 
 
 def test_the_model_as_trained_is_kept_only_when_clearly_better_over_blocks():
-    import numpy as np
-
     from sleepscope.model.weight_average import share_verdict
 
     rng = np.random.default_rng(0)
@@ -62,3 +61,13 @@ def test_the_model_as_trained_is_kept_only_when_clearly_better_over_blocks():
     assert share_verdict(average, average, block)["kept"] == "average"
     assert share_verdict(average, better, block)["kept"] == "average"
     assert share_verdict(better[:40], average[:40], block[:40])["kept"] == "average"  # one block: no spread to judge
+
+
+def test_night_blocks_never_share_a_block_between_nights():
+    from sleepscope.model.paired_gap import night_blocks
+
+    block = night_blocks([2000, 30, 45], 40)
+    assert len(block) == 2075 and np.unique(block).size == 50 + 1 + 2
+    # each night's blocks are its own, in order
+    assert set(block[:2000]).isdisjoint(block[2000:2030]) and set(block[2000:2030]).isdisjoint(block[2030:])
+    assert np.all(np.diff(block) >= 0)

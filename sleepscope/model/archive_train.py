@@ -118,30 +118,31 @@ def _share_on_nights(model, averaged: dict, cache: Path, nights, device=None) ->
     import h5py
 
     from sleepscope.model.infer import predict
+    from sleepscope.model.paired_gap import night_blocks
     from sleepscope.model.weight_average import share_verdict
 
     trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
     right: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     try:
         with h5py.File(cache, "r") as f:
-            for i, night in enumerate(nights):
+            for night in nights:
                 g = f["nights"][night.name]
                 x, y = g["x"][:], g["y"][:].astype(np.int64)
-                keep = y >= 0
-                if not keep.any():
+                if not (y >= 0).any():
                     continue
                 model.load_state_dict(trained)
                 as_trained = predict(x, model, device=device).stages
                 model.load_state_dict(averaged)
                 mean = predict(x, model, device=device).stages
-                block = i * len(y) + np.arange(len(y)) // (2 * model.config.seq_len)
-                right.append(((as_trained == y)[keep], (mean == y)[keep], block[keep]))
+                right.append((as_trained == y, mean == y, y >= 0))
     finally:
         model.load_state_dict(trained)
     if not right:
         return None
+    block = night_blocks([len(k) for _, _, k in right], 2 * model.config.seq_len)
+    right_trained, right_mean, keep = (np.concatenate(part) for part in zip(*right))
     return {"method": "validation nights", "nights": [n.name for n in nights],
-            **share_verdict(*(np.concatenate(part) for part in zip(*right)))}
+            **share_verdict(right_trained[keep], right_mean[keep], block[keep])}
 
 
 def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:

@@ -225,7 +225,7 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float |
         lengths = list(lengths or [len(labels)])
         if sum(lengths) != len(labels):
             raise ValueError(f"the nights' lengths sum to {sum(lengths)}, not to the {len(labels)} epochs given")
-        from sleepscope.model.paired_gap import paired_gap
+        from sleepscope.model.paired_gap import night_blocks, paired_gap
         from sleepscope.model.transitions import smooth
 
         out["ece_unsmoothed"] = ece(after[keep], labels[keep])
@@ -233,7 +233,7 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float |
         cuts = np.cumsum(lengths)[:-1]
         skip = np.zeros(len(labels), bool) if uninformative is None else np.asarray(uninformative, bool)
         q = np.concatenate([smooth(p, chain, u) for p, u in zip(np.split(after, cuts), np.split(skip, cuts))])
-        block = np.concatenate([i * n + np.arange(n) // CHAIN_BLOCK_EPOCHS for i, n in enumerate(lengths)])
+        block = night_blocks(lengths, CHAIN_BLOCK_EPOCHS)
         verdict = paired_gap(after.argmax(1)[keep] == labels[keep], q.argmax(1)[keep] == labels[keep], block[keep])
         out["transitions_verdict"] = {"gap_without": verdict["gap"], "standard_error": verdict["standard_error"],
                                       "blocks": verdict["blocks"], "kept": not verdict["a_ahead"]}

@@ -24,3 +24,13 @@ def paired_gap(right_a: np.ndarray, right_b: np.ndarray, block: np.ndarray) -> d
     se = float(per_block.std(ddof=1) / np.sqrt(per_block.size)) if per_block.size > 1 else math.inf
     return {"gap": gap, "standard_error": se, "blocks": int(per_block.size), "n_epochs": int(diff.size),
             "a_ahead": gap > se}
+
+
+def night_blocks(lengths, size: int) -> np.ndarray:
+    """Each epoch's block for `paired_gap`: runs of `size` consecutive epochs within one night, numbered
+    across the nights (`lengths`: their epoch counts, in order), so no block spans or shares two nights."""
+    out, start = [], 0
+    for n in lengths:
+        out.append(start + np.arange(n) // size)
+        start += -(-n // size)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
