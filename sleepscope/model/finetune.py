@@ -569,6 +569,13 @@ def finetune(
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)
         calibration = child_calibration(anchor[1] if anchor else parent_card, select_scores, report_scores)
+        if anchor is not None:
+            from sleepscope.model.chain_choice import chain_verdict, with_verdict
+
+            runs = [(corrections.x[idx], corrections.y[idx]) for idx in contiguous_runs(corrections)]
+            verdict = chain_verdict(anchor[0], anchor[1].calibration or {}, runs, device, cancel)
+            calibration = with_verdict(calibration, verdict, "the corrected recordings, read by "
+                                                             f"{anchor[1].version or 'the parent'}")
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
@@ -599,6 +606,9 @@ def finetune(
     if other is not None:
         metrics["other_recording"] = other
     files = sorted(set(corrections.recording_files.values()))
+    chain = calibration.get("transitions_verdict")
+    chain_note = (f", no stage-transition chain (its parent read the corrected recordings {chain['gap_without']:+.3f} "
+                  f"more accurately without it)" if chain and not chain["kept"] else "")
     card = ModelCard(
         config=child.config,
         parent=parent_card.version or getattr(parent, "version", None),
@@ -618,6 +628,7 @@ def finetune(
                + (f", kept as trained: fine-tuned without {share_choice['recording']}, it read that recording "
                   f"{share_choice['gap']:+.3f} better than its average with the parent"
                   if share_choice and share_choice["kept"] == "child" and "gap" in share_choice else "")
+               + chain_note
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")

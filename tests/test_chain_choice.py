@@ -1,0 +1,79 @@
+"""Whether a lab's corrected nights read better without a card's stage-transition chain, decided on labels
+the model never trained on; fine-tuning asks the parent whose chain its child would inherit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.model.chain_choice import chain_verdict, with_verdict, without_chain
+from sleepscope.model.checkpoint import load_model
+from sleepscope.model.config import TINY
+from sleepscope.model.finetune import FineTuneOptions, finetune
+from sleepscope.model.infer import predict
+from sleepscope.model.network import SleepStager
+from test_finetune import correction_set, tiny_model_file
+
+#: Every stage leads to N2: against the weak evidence of an untrained model, a chain that rewrites a night.
+TO_N2 = np.tile([0.01, 0.01, 0.96, 0.01, 0.01], (5, 1)).tolist()
+CALIBRATION = {"temperature": 1.0, "transitions": TO_N2, "smoothed_temperature": 1.5, "transitions_from": "a test"}
+
+
+def stages(model, x, calibration) -> np.ndarray:
+    model.calibration = calibration
+    return predict(x, model, threads=1).stages.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def night():
+    """A tiny model, a night's inputs, and the stages it gives with the chain and without it."""
+    torch.manual_seed(0)
+    model = SleepStager(TINY).eval()
+    x = correction_set(n=300).x
+    plain, chained = stages(model, x, without_chain(CALIBRATION)), stages(model, x, CALIBRATION)
+    assert np.mean(plain != chained) > 0.5 and (plain >= 0).all()  # the chain changes the night
+    return model, x, plain, chained
+
+
+def test_labels_read_better_without_the_chain_decline_it_and_the_control_keeps_it(night):
+    model, x, plain, chained = night
+    runs = lambda y: [(x[:140], y[:140]), (x[140:], y[140:])]  # noqa: E731
+    model.calibration = own = {"temperature": 1.0}
+    declined = chain_verdict(model, CALIBRATION, runs(plain))
+    assert model.calibration is own  # the model's own calibration is put back
+    assert not declined["kept"] and declined["gap_without"] > declined["standard_error"] > 0
+    assert declined["blocks"] == 4 + 4
+    kept = chain_verdict(model, CALIBRATION, runs(chained))
+    assert kept["kept"] and kept["gap_without"] < 0
+    card = with_verdict(CALIBRATION, declined, "test nights")
+    assert "transitions" not in card and "smoothed_temperature" not in card
+    assert card["transitions_declined"] == TO_N2 and card["transitions_verdict"]["on"] == "test nights"
+    assert with_verdict(CALIBRATION, kept, "test nights")["transitions"] == TO_N2
+
+
+def test_too_little_to_decide_or_no_chain_changes_nothing(night):
+    model, x, plain, _ = night
+    assert chain_verdict(model, without_chain(CALIBRATION), [(x, plain)]) is None
+    assert chain_verdict(model, CALIBRATION, [(x[i:i + 39], plain[i:i + 39]) for i in range(0, 273, 39)]) is None
+    assert chain_verdict(model, CALIBRATION, [(x[:150], plain[:150])]) is None  # under 200 epochs
+    assert with_verdict(CALIBRATION, None, "test nights") == CALIBRATION
+
+
+def test_finetuning_declines_the_parents_chain_where_the_parent_reads_the_corrections_worse_with_it(tmp_path):
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    card.calibration = dict(CALIBRATION)
+    cs = correction_set(n=400)
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, holdout=0.3)
+    children = {}
+    for name, cal in (("plain", without_chain(CALIBRATION)), ("chained", CALIBRATION)):
+        labels = stages(parent, cs.x, cal)
+        parent.calibration = card.calibration
+        children[name] = finetune(parent, card, replace(cs, y=labels), None, opts).card
+    declined, kept = children["plain"], children["chained"]
+    assert declined.calibration["transitions_declined"] == TO_N2 and "transitions" not in declined.calibration
+    assert "no stage-transition chain" in declined.notes
+    assert kept.calibration["transitions"] == TO_N2 and "transitions_declined" not in kept.calibration
+    assert "stage-transition chain" not in kept.notes and kept.calibration["transitions_verdict"]["kept"]
