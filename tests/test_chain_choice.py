@@ -71,9 +71,15 @@ def test_finetuning_declines_the_parents_chain_where_the_parent_reads_the_correc
     for name, cal in (("plain", without_chain(CALIBRATION)), ("chained", CALIBRATION)):
         labels = stages(parent, cs.x, cal)
         parent.calibration = card.calibration
-        children[name] = finetune(parent, card, replace(cs, y=labels), None, opts).card
+        result = finetune(parent, card, replace(cs, y=labels), None, opts)
+        assert result.model.calibration == result.card.calibration  # the returned model predicts as its card
+        children[name] = result.card
     declined, kept = children["plain"], children["chained"]
     assert declined.calibration["transitions_declined"] == TO_N2 and "transitions" not in declined.calibration
     assert "no stage-transition chain" in declined.notes
+    from sleepscope.model.registry import share_text
+
+    assert "without the current model's stage-transition chain" in share_text(declined.metrics["finetune"])
+    assert "stage-transition chain" not in share_text(kept.metrics["finetune"])  # what the dialog and CLI say
     assert kept.calibration["transitions"] == TO_N2 and "transitions_declined" not in kept.calibration
     assert "stage-transition chain" not in kept.notes and kept.calibration["transitions_verdict"]["kept"]

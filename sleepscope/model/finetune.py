@@ -600,6 +600,7 @@ def finetune(
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance), "share_choice": share_choice,
+            "chain_verdict": calibration.get("transitions_verdict"),
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
@@ -634,6 +635,8 @@ def finetune(
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")
                + f"; the held-out figures are on {split.report.size} others that chose nothing."),
     )
+    # The returned model predicts as its saved card does (it was copied with the parent's calibration).
+    child.calibration = dict(calibration)
     path = None
     if out is not None and info.is_main:
         check(cancel)

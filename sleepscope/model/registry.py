@@ -331,6 +331,15 @@ def _remove_tree(path: Path) -> None:
 
 def share_text(ft: dict) -> str:
     """What the fine-tuning kept of the current model, and why (the card's metrics["finetune"])."""
+    chain = ft.get("chain_verdict")
+    if chain and not chain["kept"]:
+        return _share_text(ft) + (
+            f" It reads nights without the current model's stage-transition chain: on the corrected recordings "
+            f"the current model scored {chain['gap_without']:.1%} higher without it (± {chain['standard_error']:.1%}).")
+    return _share_text(ft)
+
+
+def _share_text(ft: dict) -> str:
     share, choice = ft.get("keep_parent"), ft.get("share_choice")
     if not choice:
         return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
