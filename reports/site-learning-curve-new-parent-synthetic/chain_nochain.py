@@ -1,5 +1,5 @@
 import sys
-sys.path.insert(0, "/work/main/benchmarks")
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "benchmarks"))
 import bench_site
 orig = bench_site.score
 def score(model, test):

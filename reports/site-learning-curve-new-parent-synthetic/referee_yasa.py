@@ -2,7 +2,7 @@
 tell the child as trained from its average with the parent? Logs both, with their true accuracy there."""
 import json, sys
 import numpy as np
-sys.path.insert(0, "/work/main/benchmarks")
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "benchmarks"))
 import bench_site
 from sleepscope.model.infer import predict
 from sleepscope.model.paired_gap import paired_gap
