@@ -75,7 +75,11 @@ def watch(pid: int, heartbeat: str, limit_s: float, poll_s: float = 2.0) -> int:
                 os.kill(pid, signal.SIGABRT)
             except ProcessLookupError:
                 return 0
-            time.sleep(30)
+            # faulthandler needs a moment; SIGKILL only if the run outlives 30 s. The watchdog leaves as soon
+            # as the run is gone, since a caller reading the run's stderr waits for this process too.
+            deadline = time.monotonic() + 30
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
             return 1
