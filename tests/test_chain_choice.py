@@ -77,6 +77,9 @@ def test_finetuning_declines_the_parents_chain_where_the_parent_reads_the_correc
     declined, kept = children["plain"], children["chained"]
     assert declined.calibration["transitions_declined"] == TO_N2 and "transitions" not in declined.calibration
     assert "no stage-transition chain" in declined.notes
+    from sleepscope.model.commands import calibration_line
+
+    assert "no stage-transition chain (the corrected recordings read +" in calibration_line(declined.calibration)
     from sleepscope.model.registry import share_text
 
     assert "without the current model's stage-transition chain" in share_text(declined.metrics["finetune"])

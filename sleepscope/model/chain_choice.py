@@ -25,23 +25,21 @@ def chain_verdict(model, calibration: dict, runs, device=None, cancel=None) -> d
     """Whether `model` under `calibration` reads `runs` ((model input, stages) of contiguous stretches, in
     order) more accurately without the chain, by more than one standard error over 40-epoch blocks; None
     when the calibration has no chain or the stretches hold too few labelled epochs."""
-    from sleepscope.model.infer import predict
+    from sleepscope.model.calibration import calibrated_probs
+    from sleepscope.model.infer import has_both_channels, night_outputs
 
     if calibration.get("transitions") is None:
         return None
     runs = [(x, np.asarray(y)) for x, y in runs if len(y) >= CHAIN_BLOCK_EPOCHS]
     if sum(int((y >= 0).sum()) for _, y in runs) < MIN_EPOCHS:
         return None
-    saved = getattr(model, "calibration", None)
     with_right, without_right = [], []
-    try:
-        for x, y in runs:
-            model.calibration = calibration
-            with_right.append(predict(x, model, device=device, cancel=cancel).stages == y)
-            model.calibration = without_chain(calibration)
-            without_right.append(predict(x, model, device=device, cancel=cancel).stages == y)
-    finally:
-        model.calibration = saved
+    for x, y in runs:
+        # The logits do not depend on the calibration: one pass, read both ways as `predict` reads them.
+        _, logits, _ = night_outputs(x, model, device=device, cancel=cancel)
+        z, both = logits.numpy(), has_both_channels(x)
+        with_right.append(calibrated_probs(z, calibration, both).argmax(axis=1) == y)
+        without_right.append(calibrated_probs(z, without_chain(calibration), both).argmax(axis=1) == y)
     keep = np.concatenate([y >= 0 for _, y in runs])
     block = night_blocks([len(y) for _, y in runs], CHAIN_BLOCK_EPOCHS)
     g = paired_gap(np.concatenate(without_right)[keep], np.concatenate(with_right)[keep], block[keep])

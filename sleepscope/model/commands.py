@@ -108,8 +108,9 @@ def calibration_line(calibration: dict) -> str:
                      f"{calibration.get('smoothed_temperature', 1.0):.3f}")
     elif calibration.get("transitions_declined") is not None:
         v = calibration.get("transitions_verdict", {})
-        parts.append(f"no stage-transition chain (the validation nights read {v.get('gap_without', float('nan')):+.1%} "
-                     f"more accurately without it, standard error {v.get('standard_error', float('nan')):.1%})")
+        parts.append(f"no stage-transition chain ({v.get('on', 'the validation nights')} read "
+                     f"{v.get('gap_without', float('nan')):+.1%} more accurately without it, standard error "
+                     f"{v.get('standard_error', float('nan')):.1%})")
     if "ece" in calibration:
         n = calibration.get("n_nights")
         nights = "" if n is None else f" on {n} night{'' if n == 1 else 's'}"

@@ -569,13 +569,12 @@ def finetune(
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)
         calibration = child_calibration(anchor[1] if anchor else parent_card, select_scores, report_scores)
-        if anchor is not None:
+        if anchor is not None and (anchor[1].calibration or {}).get("transitions") is not None:
             from sleepscope.model.chain_choice import chain_verdict, with_verdict
 
             runs = [(corrections.x[idx], corrections.y[idx]) for idx in contiguous_runs(corrections)]
             verdict = chain_verdict(anchor[0], anchor[1].calibration or {}, runs, device, cancel)
-            calibration = with_verdict(calibration, verdict, "the corrected recordings, read by "
-                                                             f"{anchor[1].version or 'the parent'}")
+            calibration = with_verdict(calibration, verdict, "the corrected recordings")
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
@@ -661,6 +660,7 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     average by more than one standard error over blocks of 2 x L epochs. The check's figures are then those
     of the check child with the share chosen."""
     from sleepscope.model.distributed import broadcast_float
+    from sleepscope.model.paired_gap import night_blocks
     from sleepscope.model.weight_average import average_weights, share_verdict
 
     out = np.isin(corrections.fingerprint, left)
@@ -691,8 +691,7 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
         averaged = average_weights(run.model, reference, opts.keep_parent)
         if main:
             owner = np.full(len(held), -1, np.int64)
-            for r, run_idx in enumerate(runs):
-                owner[run_idx] = r * len(held) + np.arange(run_idx.size) // (2 * seq_len)
+            owner[np.concatenate(runs)] = night_blocks([r.size for r in runs], 2 * seq_len)
             block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
             run.model.load_state_dict(averaged)
             _, child_avg = _scores(run.model, data, info.device, cancel)

@@ -331,23 +331,18 @@ def _remove_tree(path: Path) -> None:
 
 def share_text(ft: dict) -> str:
     """What the fine-tuning kept of the current model, and why (the card's metrics["finetune"])."""
-    chain = ft.get("chain_verdict")
-    if chain and not chain["kept"]:
-        return _share_text(ft) + (
-            f" It reads nights without the current model's stage-transition chain: on the corrected recordings "
-            f"the current model scored {chain['gap_without']:.1%} higher without it (± {chain['standard_error']:.1%}).")
-    return _share_text(ft)
-
-
-def _share_text(ft: dict) -> str:
-    share, choice = ft.get("keep_parent"), ft.get("share_choice")
+    share, choice, chain = ft.get("keep_parent"), ft.get("share_choice"), ft.get("chain_verdict")
     if not choice:
-        return f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
-    gap = choice["gap"]
-    se = choice.get("standard_error")  # None in a card's JSON where a single block left it unknown
-    how = (f"fine-tuned without {choice.get('recording')}, the new model scored it {abs(gap):.1%} "
-           f"{'above' if gap >= 0 else 'below'} its average with the current model"
-           + (f" (± {se:.1%})" if se is not None else ""))
-    if choice["kept"] == "child":
-        return f" Kept the new model as trained: {how}."
-    return f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better."
+        text = f" Averaged with the current model ({share:.0%} of its weights)." if share else ""
+    else:
+        gap = choice["gap"]
+        se = choice.get("standard_error")  # None in a card's JSON where a single block left it unknown
+        how = (f"fine-tuned without {choice.get('recording')}, the new model scored it {abs(gap):.1%} "
+               f"{'above' if gap >= 0 else 'below'} its average with the current model"
+               + (f" (± {se:.1%})" if se is not None else ""))
+        text = (f" Kept the new model as trained: {how}." if choice["kept"] == "child" else
+                f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better.")
+    if chain and not chain["kept"]:
+        text += (f" It reads nights without the current model's stage-transition chain: on the corrected recordings "
+                 f"the current model scored {chain['gap_without']:.1%} higher without it (± {chain['standard_error']:.1%}).")
+    return text
