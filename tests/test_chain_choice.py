@@ -86,3 +86,48 @@ def test_finetuning_declines_the_parents_chain_where_the_parent_reads_the_correc
     assert "stage-transition chain" not in share_text(kept.metrics["finetune"])  # what the dialog and CLI say
     assert kept.calibration["transitions"] == TO_N2 and "transitions_declined" not in kept.calibration
     assert "stage-transition chain" not in kept.notes and kept.calibration["transitions_verdict"]["kept"]
+
+
+def _two_recordings(parent, left_calibration: dict, other_calibration: dict):
+    """Corrections of two recordings labelled as the parent reads them: the smaller one (which the check
+    child leaves out) through `left_calibration`, the larger one through `other_calibration`."""
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    big, small = correction_set("SC4011E0", n=300, subject=1), correction_set("SC4021E0", n=230, subject=2)
+    parts = [replace(small, y=stages(parent, small.x, left_calibration)),
+             replace(big, y=stages(parent, big.x, other_calibration))]
+    cat = lambda f: np.concatenate([getattr(p, f) for p in parts])  # noqa: E731
+    return CorrectionSet(cat("x"), cat("y"), cat("fingerprint"), cat("epoch"), cat("source"),
+                         {**small.recording_files, **big.recording_files}), small.recording_files
+
+
+def test_with_two_recordings_the_check_child_decides_the_chain_on_the_recording_it_left_out(tmp_path):
+    # One recording reads right only without the chain, the other only with it: over both, the parent cannot
+    # tell and keeps the chain either way; the check child decides on the one it left out.
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    card.calibration = dict(CALIBRATION)
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, holdout=0.3)
+    cards = {}
+    for name, left, other in (("left plain", without_chain(CALIBRATION), CALIBRATION),
+                              ("left chained", CALIBRATION, without_chain(CALIBRATION))):
+        cs, left_files = _two_recordings(parent, left, other)
+        parent.calibration = card.calibration
+        n = int(np.isin(cs.fingerprint, list(left_files)).sum())  # the left-out recording comes first
+        parents_view = chain_verdict(parent, CALIBRATION, [(cs.x[:n], cs.y[:n]), (cs.x[n:], cs.y[n:])])
+        result = finetune(parent, card, cs, None, opts)
+        assert result.card.metrics["other_recording"]["recording"] == next(iter(left_files.values()))
+        cards[name] = (result.card, parents_view)
+    declined, parents_view = cards["left plain"]
+    assert parents_view["kept"]  # the parent alone would have kept it
+    verdict = declined.calibration["transitions_verdict"]
+    assert not verdict["kept"] and verdict["by"] == "check child" and verdict["recording"] == "SC4021E0.edf"
+    assert declined.calibration["transitions_declined"] == TO_N2 and "transitions" not in declined.calibration
+    assert "a check child read it" in declined.notes
+    from sleepscope.model.commands import calibration_line
+    from sleepscope.model.registry import share_text
+
+    assert "SC4021E0.edf (left out of a check fine-tuning) read +" in calibration_line(declined.calibration)
+    assert "fine-tuned without SC4021E0.edf, the new model scored it" in share_text(declined.metrics["finetune"])
+    kept, parents_view = cards["left chained"]  # the control
+    assert parents_view["kept"]
+    assert kept.calibration["transitions"] == TO_N2 and kept.calibration["transitions_verdict"]["by"] == "check child"

@@ -572,9 +572,15 @@ def finetune(
         if anchor is not None and (anchor[1].calibration or {}).get("transitions") is not None:
             from sleepscope.model.chain_choice import chain_verdict, with_verdict
 
-            runs = [(corrections.x[idx], corrections.y[idx]) for idx in contiguous_runs(corrections)]
-            verdict = chain_verdict(anchor[0], anchor[1].calibration or {}, runs, device, cancel)
-            calibration = with_verdict(calibration, verdict, "the corrected recordings")
+            checked = (other or {}).get("chain_verdict")
+            if checked is not None:  # the kept child's twin, on a recording it never learned from
+                calibration = with_verdict(calibration, {**checked, "by": "check child", "recording": other["recording"]},
+                                           f"{other['recording']} (left out of a check fine-tuning)")
+            else:
+                runs = [(corrections.x[idx], corrections.y[idx]) for idx in contiguous_runs(corrections)]
+                verdict = chain_verdict(anchor[0], anchor[1].calibration or {}, runs, device, cancel)
+                calibration = with_verdict(calibration, verdict and {**verdict, "by": "parent"},
+                                           "the corrected recordings")
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
@@ -607,8 +613,11 @@ def finetune(
         metrics["other_recording"] = other
     files = sorted(set(corrections.recording_files.values()))
     chain = calibration.get("transitions_verdict")
-    chain_note = (f", no stage-transition chain (its parent read the corrected recordings {chain['gap_without']:+.3f} "
-                  f"more accurately without it)" if chain and not chain["kept"] else "")
+    chain_note = ""
+    if chain and not chain["kept"]:
+        who = (f"fine-tuned without {chain['recording']}, a check child read it" if chain.get("by") == "check child"
+               else "its parent read the corrected recordings")
+        chain_note = f", no stage-transition chain ({who} {chain['gap_without']:+.3f} more accurately without it)"
     card = ModelCard(
         config=child.config,
         parent=parent_card.version or getattr(parent, "version", None),
@@ -690,6 +699,7 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     if decide:
         averaged = average_weights(run.model, reference, opts.keep_parent)
         if main:
+            trained = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
             owner = np.full(len(held), -1, np.int64)
             owner[np.concatenate(runs)] = night_blocks([r.size for r in runs], 2 * seq_len)
             block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
@@ -699,6 +709,8 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
                       **share_verdict(child.argmax(1) == y, child_avg.argmax(1) == y, block_of)}
             if choice["kept"] == "average":
                 child = child_avg
+            else:
+                run.model.load_state_dict(trained)
         kept_child = broadcast_float(1.0 if choice and choice["kept"] == "child" else 0.0, info)
         choice = {**(choice or {}), "kept": "child" if kept_child > 0.5 else "average"}
     if not main:
@@ -713,7 +725,20 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     _, parent_scores = _scores(compared, data, info.device, cancel)
     # One subject's few hundred epochs: a small difference may be which epochs were corrected, not the child.
     diff, low, high = macro_f1_difference(y, child.argmax(1), parent_scores.argmax(1))
+    chain = None
+    anchor_calibration = (anchor[1].calibration or {}) if anchor is not None else {}
+    if anchor_calibration.get("transitions") is not None:
+        from sleepscope.model.chain_choice import chain_verdict, without_chain
+
+        # The chain the kept child inherits, on the check child's own temperature (fitted as trained: with
+        # the average kept, an approximation; no corrections are left to fit the average's).
+        own = {k: v for k, v in without_chain(run.card.calibration or {}).items()
+               if k not in ("transitions_declined", "transitions_verdict")}
+        reading = {**own, **{k: anchor_calibration[k] for k in ("transitions", "smoothed_temperature")
+                             if k in anchor_calibration}}
+        chain = chain_verdict(run.model, reading, [(held.x[idx], held.y[idx]) for idx in runs], info.device, cancel)
     return {"recording": name, "fingerprints": list(left), "by": "subject" if subject else "recording",
+            "chain_verdict": chain,
             "n_epochs": len(held), "subject": subject,
             "n_trained_on": len(corrections) - len(held), "child": _metrics(y, child),
             "parent": _metrics(y, parent_scores), "macro_f1_difference": [diff, low, high],
