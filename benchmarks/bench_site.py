@@ -235,6 +235,12 @@ def share_line(choice: dict) -> str:
             f" ± {choice['standard_error']:.3f})")
 
 
+def chain_line(verdict: dict) -> str:
+    """What fine-tuning decided about the parent's stage-transition chain (metrics.finetune.chain_verdict)."""
+    return (f"; chain {'kept' if verdict['kept'] else 'declined'} by the {verdict.get('by', 'parent')} "
+            f"(gap without {verdict['gap_without']:+.3f} ± {verdict['standard_error']:.3f})")
+
+
 def parse_ks(text: str) -> tuple[int, ...]:
     return tuple({"night": NIGHT, "3nights": NIGHTS3}.get(k.strip(), None) or int(k) for k in text.split(","))
 
@@ -358,7 +364,8 @@ def run(args: argparse.Namespace) -> dict:
                     row = {"k": k, "n": len(cs), "site": use_site, "pseudo": use_pseudo, "seed": s,
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
                            "passes": r.card.metrics["finetune"]["epochs"],
-                           "share_choice": r.card.metrics["finetune"].get("share_choice")}
+                           "share_choice": r.card.metrics["finetune"].get("share_choice"),
+                           "chain_verdict": r.card.metrics["finetune"].get("chain_verdict")}
                     other = r.card.metrics.get("other_recording")
                     if other:
                         # What the product's check on a left-out corrected night said, beside the test nights of
@@ -384,7 +391,8 @@ def run(args: argparse.Namespace) -> dict:
                         f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
                         + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
                            f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else "")
-                        + (share_line(row["share_choice"]) if row.get("share_choice") else ""))
+                        + (share_line(row["share_choice"]) if row.get("share_choice") else "")
+                        + (chain_line(row["chain_verdict"]) if row.get("chain_verdict") else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
     out["summary"] = summarise(out)
