@@ -365,7 +365,8 @@ def run(args: argparse.Namespace) -> dict:
                            **score(r.model, lab.test), "seconds": round(time.perf_counter() - t, 1),
                            "passes": r.card.metrics["finetune"]["epochs"],
                            "share_choice": r.card.metrics["finetune"].get("share_choice"),
-                           "chain_verdict": r.card.metrics["finetune"].get("chain_verdict")}
+                           "chain_verdict": r.card.metrics["finetune"].get("chain_verdict"),
+                           "chain_verdicts": r.card.metrics["finetune"].get("chain_verdicts")}
                     other = r.card.metrics.get("other_recording")
                     if other:
                         # What the product's check on a left-out corrected night said, beside the test nights of

@@ -128,6 +128,8 @@ def test_with_two_recordings_the_check_child_decides_the_chain_on_the_recording_
 
     assert "SC4021E0.edf (left out of a check fine-tuning) read +" in calibration_line(declined.calibration)
     assert "fine-tuned without SC4021E0.edf, the new model scored it" in share_text(declined.metrics["finetune"])
-    kept, parents_view = cards["left chained"]  # the control
+    kept, parents_view = cards["left chained"]  # the control: neither test declines
     assert parents_view["kept"]
-    assert kept.calibration["transitions"] == TO_N2 and kept.calibration["transitions_verdict"]["by"] == "check child"
+    assert kept.calibration["transitions"] == TO_N2 and kept.calibration["transitions_verdict"]["by"] == "parent"
+    assert {k: v["kept"] for k, v in kept.metrics["finetune"]["chain_verdicts"].items()} == \
+        {"parent": True, "check child": True}

@@ -560,7 +560,7 @@ def finetune(
             child.load_state_dict(averaged)
         else:
             opts = replace(opts, keep_parent=0.0)
-    child_report, calibration = {}, {}
+    child_report, calibration, verdicts = {}, {}, {}
     if main:
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
         select_scores = _scores(child, select_data, device, cancel)
@@ -572,15 +572,19 @@ def finetune(
         if anchor is not None and (anchor[1].calibration or {}).get("transitions") is not None:
             from sleepscope.model.chain_choice import chain_verdict, with_verdict
 
+            runs = [(corrections.x[idx], corrections.y[idx]) for idx in contiguous_runs(corrections)]
+            verdict = chain_verdict(anchor[0], anchor[1].calibration or {}, runs, device, cancel)
+            verdicts["parent"] = verdict and {**verdict, "by": "parent"}
             checked = (other or {}).get("chain_verdict")
-            if checked is not None:  # the kept child's twin, on a recording it never learned from
-                calibration = with_verdict(calibration, {**checked, "by": "check child", "recording": other["recording"]},
-                                           f"{other['recording']} (left out of a check fine-tuning)")
-            else:
-                runs = [(corrections.x[idx], corrections.y[idx]) for idx in contiguous_runs(corrections)]
-                verdict = chain_verdict(anchor[0], anchor[1].calibration or {}, runs, device, cancel)
-                calibration = with_verdict(calibration, verdict and {**verdict, "by": "parent"},
-                                           "the corrected recordings")
+            if checked is not None:
+                # The kept child's twin on a recording it never learned from: each test alone missed a loss the
+                # other saw, so either declines the chain.
+                verdicts["check child"] = {**checked, "by": "check child", "recording": other["recording"]}
+            on = {"parent": "the corrected recordings",
+                  "check child": f"{other['recording'] if other else ''} (left out of a check fine-tuning)"}
+            by = next((k for k in ("check child", "parent") if verdicts.get(k) and not verdicts[k]["kept"]),
+                      "parent" if verdicts["parent"] is not None else "check child")
+            calibration = with_verdict(calibration, verdicts.get(by), on[by])
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
@@ -605,7 +609,7 @@ def finetune(
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance), "share_choice": share_choice,
-            "chain_verdict": calibration.get("transitions_verdict"),
+            "chain_verdict": calibration.get("transitions_verdict"), "chain_verdicts": verdicts or None,
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
