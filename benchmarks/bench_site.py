@@ -325,7 +325,8 @@ def run(args: argparse.Namespace) -> dict:
         if args.pseudo_max and len(pseudo) > args.pseudo_max:
             pseudo = subsample(pseudo, args.pseudo_max)
         out["pseudo"] = {"agreed": agreed, "agreed_accuracy": agreed_right,
-                         "epochs": len(pseudo), "of": int(sum(len(v) for v in lab.truth.values())), "accuracy": accuracy_of(pseudo, lab.truth),
+                         "epochs": len(pseudo), "of": int(sum(len(v) for v in lab.truth.values())),
+                         "accuracy": accuracy_of(pseudo, lab.truth),
                          "threshold": args.pseudo_threshold, "weight": args.pseudo_weight,
                          "balance": args.pseudo_balance,
                          "seconds": round(time.perf_counter() - t, 1), "per_stage": pseudo.counts_per_stage()}

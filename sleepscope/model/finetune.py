@@ -580,11 +580,11 @@ def finetune(
                 # The kept child's twin on a recording it never learned from: each test alone missed a loss the
                 # other saw, so either declines the chain.
                 verdicts["check child"] = {**checked, "by": "check child", "recording": other["recording"]}
-            on = {"parent": "the corrected recordings",
-                  "check child": f"{other['recording'] if other else ''} (left out of a check fine-tuning)"}
-            by = next((k for k in ("check child", "parent") if verdicts.get(k) and not verdicts[k]["kept"]),
-                      "parent" if verdicts["parent"] is not None else "check child")
-            calibration = with_verdict(calibration, verdicts.get(by), on[by])
+            said = [v for v in (verdicts.get("check child"), verdicts["parent"]) if v]
+            verdict = next((v for v in said if not v["kept"]), said[-1] if said else None)
+            if verdict is not None:
+                calibration = with_verdict(calibration, verdict, "the corrected recordings" if verdict["by"] == "parent"
+                                           else f"{verdict['recording']} (left out of a check fine-tuning)")
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}
