@@ -127,7 +127,10 @@ def test_with_two_recordings_the_check_child_decides_the_chain_on_the_recording_
     from sleepscope.model.registry import share_text
 
     assert "SC4021E0.edf (left out of a check fine-tuning) read +" in calibration_line(declined.calibration)
-    assert "fine-tuned without SC4021E0.edf, the new model scored it" in share_text(declined.metrics["finetune"])
+    said = share_text(declined.metrics["finetune"])
+    assert "fine-tuned without SC4021E0.edf" in said and "on that recording it scored" in said, said
+    alone = {**declined.metrics["finetune"], "share_choice": None, "keep_parent": 0.5}  # no share decided on it
+    assert "chain: fine-tuned without SC4021E0.edf, the new model scored it" in share_text(alone)
     kept, parents_view = cards["left chained"]  # the control: neither test declines
     assert parents_view["kept"]
     assert kept.calibration["transitions"] == TO_N2 and kept.calibration["transitions_verdict"]["by"] == "parent"

@@ -404,5 +404,6 @@ def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):
         "finetune": {"epochs": 6, "best_epoch": 3, "chose_pass": True, "keep_parent": 0.0,  # the longest: a choice
                      "share_choice": {"method": "left-out recording", "recording": "SC4021E0.edf", "kept": "child",
                                       "gap": 0.104, "standard_error": 0.02},
-                     "chain_verdict": {"gap_without": 0.018, "standard_error": 0.006, "blocks": 89, "kept": False}}}})
+                     "chain_verdict": {"gap_without": 0.018, "standard_error": 0.006, "blocks": 89, "kept": False,
+                                       "by": "check child", "recording": "SC4021E0.edf"}}}})
     qtbot.waitUntil(lambda: d.status.height() >= d.status.heightForWidth(d.status.width()), timeout=3000)

@@ -343,8 +343,12 @@ def share_text(ft: dict) -> str:
         text = (f" Kept the new model as trained: {how}." if choice["kept"] == "child" else
                 f" Averaged with the current model ({share:.0%} of its weights): {how}, not clearly better.")
     if chain and not chain["kept"]:
-        how = (f"fine-tuned without {chain['recording']}, the new model scored it" if chain.get("by") == "check child"
-               else "on the corrected recordings the current model scored")
+        if chain.get("by") != "check child":
+            how = "on the corrected recordings the current model scored"
+        elif choice and choice.get("recording") == chain["recording"]:
+            how = "on that recording it scored"
+        else:
+            how = f"fine-tuned without {chain['recording']}, the new model scored it"
         text += (f" It reads nights without the current model's stage-transition chain: {how} "
                  f"{chain['gap_without']:.1%} higher without it (± {chain['standard_error']:.1%}).")
     return text
