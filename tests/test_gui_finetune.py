@@ -40,7 +40,12 @@ def test_counts_per_stage_shown(qtbot, night, tmp_path):
         assert d.count_labels[name].text() == str(int(np.count_nonzero(lab == code)))
     assert d.count_labels["Total"].text() == str(int(np.count_nonzero(lab >= 0)))
     assert "1 recording" in d.recordings_label.text()
+    assert "checked only on epochs held out of it" in d.recordings_label.text()  # and how to get a real check
     assert d.start_button.isEnabled()
+    _, second = corrected_night_files(tmp_path / "rec2", "SC4021E0", n=60)
+    two = FineTuneDialog([scoring, second], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(two)
+    assert "2 recording" in two.recordings_label.text() and "held out of it" not in two.recordings_label.text()
     # a scoring file listed twice (open one and a recent one) counts once
     assert count_corrections([scoring, scoring]).total == int(np.count_nonzero(lab >= 0))
 
@@ -407,3 +412,11 @@ def test_the_whole_result_fits_the_dialog_at_its_size(qtbot, tmp_path):
                      "chain_verdict": {"gap_without": 0.018, "standard_error": 0.006, "blocks": 89, "kept": False,
                                        "by": "check child", "recording": "SC4021E0.edf"}}}})
     qtbot.waitUntil(lambda: d.status.height() >= d.status.heightForWidth(d.status.width()), timeout=3000)
+
+
+def test_the_dialogs_defaults_are_fine_tunings(qtbot):
+    from sleepscope.gui import finetune_dialog as fd
+    from sleepscope.model.finetune import MIN_OTHER_EPOCHS, FineTuneOptions
+
+    assert fd.KEEP_PARENT_PERCENT == round(100 * FineTuneOptions().keep_parent)
+    assert fd.CHOOSE_SHARE == FineTuneOptions().choose_share and fd.CHECK_EPOCHS == MIN_OTHER_EPOCHS

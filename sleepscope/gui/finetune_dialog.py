@@ -47,6 +47,8 @@ SUFFIX = ".sleepscope.h5"
 KEEP_PARENT_PERCENT = 50
 #: FineTuneOptions.choose_share, for the same reason
 CHOOSE_SHARE = True
+#: finetune.MIN_OTHER_EPOCHS: corrected epochs of a second recording that give a check on a recording left out
+CHECK_EPOCHS = 100
 
 
 @dataclass
@@ -208,6 +210,12 @@ class FineTuneDialog(ProcessDialog):
                                           if len(files) > 1 else "") + "</li>"
             for name, files in sorted(c.pooled.items()))
         text = html.escape(text) + (f"<ul style='margin:0'>{items}</ul>" if items else " none")
+        if c.recordings == 1:
+            # One subject's night cannot say how the new model reads the next subject's (the lab's test nights
+            # in reports/site-learning-curve-new-parent-synthetic/ were sometimes read worse after one night).
+            text += html.escape(f"Corrections of one recording are checked only on epochs held out of it; with "
+                                f"{CHECK_EPOCHS} or more corrected epochs of another subject's recording, the new model "
+                                "is also checked on a recording it did not learn from.")
         if c.unreadable:
             text += "Unreadable: " + html.escape("; ".join(c.unreadable))
         self.recordings_label.setText(text)
