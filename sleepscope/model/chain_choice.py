@@ -3,7 +3,8 @@
 The shipped chain was chosen on nights of the model's own training families. On a lab whose stage
 sequences the network already reads from its 20-epoch context, the chain can turn short stretches
 into their neighbours and cost more than it gives. Corrected stretches the model never trained on are
-a fair test of its chain on that lab; fine-tuning asks its parent, whose chain the child inherits.
+a fair test of its chain on that lab: fine-tuning asks its parent, whose chain the child inherits, on
+the corrected recordings and, with two recordings or more, the check child on the one it left out.
 """
 
 from __future__ import annotations
