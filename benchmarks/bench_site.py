@@ -55,6 +55,8 @@ if str(ROOT) not in sys.path:
 
 BLOCK = 20  # a correction stretch, epochs
 NIGHT, NIGHTS3 = -1, -3  # k codes: one whole night, three whole nights
+#: k codes below this: one whole night plus the first (PLUS - k) corrected epochs of another subject's night
+PLUS = -10_000
 BN = "bn-only"  # the control start: the parent with its encoders' batch-norm statistics of the lab's nights
 SITE_ORDER = {False: 0, True: 1, BN: 2}
 
@@ -80,6 +82,8 @@ SIZES = {
 
 
 def k_label(k: int) -> str:
+    if k <= PLUS:
+        return f"1 night + {PLUS - k} of another subject"
     return {NIGHT: "1 night", NIGHTS3: "3 nights"}.get(k, str(k))
 
 
@@ -176,6 +180,11 @@ def corrections(pool: list[Night], k: int, seed: int):
     if k in (NIGHT, NIGHTS3):
         for n in pool[: 1 if k == NIGHT else 3]:
             picks.append((n, np.flatnonzero(n.y >= 0)))
+    elif k <= PLUS:
+        from sleepscope.io.archive import subject_of
+
+        other = next(n for n in pool[1:] if subject_of(n.path.name) != subject_of(pool[0].path.name))
+        picks = [(pool[0], np.flatnonzero(pool[0].y >= 0)), (other, np.flatnonzero(other.y >= 0)[: PLUS - k])]
     else:
         blocks = [(i, s) for i, n in enumerate(pool) for s in range(0, len(n.y) - BLOCK + 1, BLOCK)
                   if np.all(pool[i].y[s : s + BLOCK] >= 0)]
@@ -242,7 +251,13 @@ def chain_line(verdict: dict) -> str:
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
-    return tuple({"night": NIGHT, "3nights": NIGHTS3}.get(k.strip(), None) or int(k) for k in text.split(","))
+    def one(k: str) -> int:
+        k = k.strip()
+        if k.startswith("night+"):  # a whole night and the first N corrected epochs of another subject's night
+            return PLUS - int(k.removeprefix("night+"))
+        return {"night": NIGHT, "3nights": NIGHTS3}.get(k, None) or int(k)
+
+    return tuple(one(k) for k in text.split(","))
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -521,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--randomise", action="store_true", help="randomised acquisition as well")
     ap.add_argument("--lab-seed", type=int, default=7)
     ap.add_argument("--seeds", type=int, default=None, help="fine-tuning seeds (default: the size's)")
-    ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights'")
+    ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights', 'night+N' (a night and N epochs of another subject's)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-4)
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
