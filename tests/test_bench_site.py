@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,22 @@ def test_the_reference_writes_the_lab_test_nights_in_another_family(tiny_parent,
         assert not np.array_equal(o.x, t.x)  # ... in other signals
     ref = bench.reference_scores(tmp_path / "ref", size, ["B"], False, 7, parent)
     assert ref["B"] == bench.score(parent, lab.test)
+
+
+def test_a_night_plus_part_of_another_subjects_night(tmp_path):
+    from types import SimpleNamespace
+
+    bench = _bench()
+
+    def night(name: str, n: int, first_scored: int):
+        y = np.full(n, -1, np.int64)
+        y[first_scored:] = np.arange(n - first_scored) % 5
+        return SimpleNamespace(x=np.zeros((n, 2, 8), np.float32), y=y, fingerprint=name, path=tmp_path / f"{name}-PSG.edf")
+
+    pool = [night("SC4441E0", 30, 2), night("SC4442E0", 30, 0), night("SC4451F0", 40, 5)]  # 44, 44 again, 45
+    (k,) = bench.parse_ks("night+10")
+    assert bench.k_label(k) == "1 night + 10 of another subject"
+    cs = bench.corrections(pool, k, seed=0)
+    assert cs.recording_files == {"SC4441E0": "SC4441E0-PSG.edf", "SC4451F0": "SC4451F0-PSG.edf"}  # not 44's 2nd
+    assert (cs.fingerprint == "SC4441E0").sum() == 28
+    assert cs.epoch[cs.fingerprint == "SC4451F0"].tolist() == list(range(5, 15))  # its first 10 scored epochs
