@@ -213,9 +213,10 @@ class FineTuneDialog(ProcessDialog):
         if c.recordings == 1:
             # One subject's night cannot say how the new model reads the next subject's (the lab's test nights
             # in reports/site-learning-curve-new-parent-synthetic/ were sometimes read worse after one night).
-            text += html.escape(f"Corrections of one recording are checked only on epochs held out of it; with "
-                                f"{CHECK_EPOCHS} or more corrected epochs of another subject's recording, the new model "
-                                "is also checked on a recording it did not learn from.")
+            text += html.escape(f"Corrections of one recording are checked only on epochs held out of it. Correct "
+                                f"the first hours of another subject's recording too ({CHECK_EPOCHS} epochs or more): "
+                                "the new model is then also checked on a recording it did not learn from, and that "
+                                "check decides how much of the current model to keep.")
         if c.unreadable:
             text += "Unreadable: " + html.escape("; ".join(c.unreadable))
         self.recordings_label.setText(text)
