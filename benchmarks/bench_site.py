@@ -536,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--randomise", action="store_true", help="randomised acquisition as well")
     ap.add_argument("--lab-seed", type=int, default=7)
     ap.add_argument("--seeds", type=int, default=None, help="fine-tuning seeds (default: the size's)")
-    ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights', 'night+N' (a night and N epochs of another subject's)")
+    ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights', 'night+N' (a whole "
+                                               "night and the first N scored epochs of another subject's night)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-4)
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
