@@ -232,6 +232,8 @@ def main(argv=None) -> int:
                     help="the trained weights' share in the average (default 0.5)")
     ap.add_argument("--freeze-encoders", action="store_true",
                     help="keep --init's encoders (the down-sampling paths), train the rest")
+    ap.add_argument("--encoder-lr-scale", type=float, default=1.0,
+                    help="the encoders' learning rate as a share of the rest's (default 1; ignored when frozen)")
     ap.add_argument("--normalisation", default="epoch+amplitude", choices=("epoch", "night", "epoch+amplitude"))
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--families", default="A,C",
@@ -285,7 +287,8 @@ def main(argv=None) -> int:
         model, _ = load_init(args.init, args.normalisation)
         cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
-                          freeze_encoders=args.freeze_encoders, band_gain=args.band_gain)
+                          freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
+                          encoder_lr_scale=args.encoder_lr_scale)
         if args.runs > 1:
             print(f"run {run + 1} of {args.runs} (seed {seed}):")
         results.append(train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
@@ -325,9 +328,10 @@ def main(argv=None) -> int:
                  else results[0].validation, "runs": len(results),
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
-                 "band_gain": args.band_gain, "averaged": averaged, "minutes": round(minutes, 1)},
+                 "band_gain": args.band_gain, "encoder_lr_scale": args.encoder_lr_scale, "averaged": averaged, "minutes": round(minutes, 1)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
+               f"{f'encoders at {args.encoder_lr_scale:g} of the learning rate, ' if args.encoder_lr_scale != 1 and not args.freeze_encoders else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
                f"{'batch-norm statistics of each night at inference, ' if args.night_statistics else ''}"

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from sleepscope.errors import SleepScopeError
 from sleepscope.model.config import CONFIGS
 from sleepscope.model.network import SleepStager
 from sleepscope.model.pretrain import PretrainConfig, pretrain
@@ -111,6 +112,26 @@ def test_freeze_encoders_keeps_encoder_weights_and_trains_the_rest():
     other = [k for k in before if ".encoder." not in k and before[k].is_floating_point()]
     assert enc and all(torch.equal(before[k], after[k]) for k in enc)  # batch-norm statistics included
     assert any(not torch.equal(before[k], after[k]) for k in other)
+
+
+def test_slow_encoders_move_a_tenth_as_far_as_at_the_full_rate():
+    def moved(scale: float) -> tuple[float, float]:
+        model = _stager()
+        before = {k: v.clone() for k, v in model.named_parameters()}
+        train(model, ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2, encoder_lr_scale=scale))
+        dist = {"enc": 0.0, "rest": 0.0}
+        for k, v in model.named_parameters():
+            if "projection" not in k:
+                dist["enc" if ".encoder." in k else "rest"] += float((v - before[k]).abs().sum())
+        return dist["enc"], dist["rest"]
+
+    enc_full, rest_full = moved(1.0)
+    enc_slow, rest_slow = moved(0.1)
+    # Adam's step is proportional to the rate: the encoders' displacement scales with it, the rest's does not.
+    assert enc_slow / enc_full == pytest.approx(0.1, rel=0.3)
+    assert rest_slow / rest_full == pytest.approx(1.0, rel=0.3)
+    with pytest.raises(SleepScopeError, match="learning-rate scale"):
+        moved(0.0)
 
 
 def test_training_interrupted_and_resumed_continues_the_step_count_and_matches(tmp_path):

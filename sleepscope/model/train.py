@@ -47,6 +47,9 @@ class TrainConfig:
     max_steps: int | None = None
     seed: int = 0
     freeze_encoders: bool = False
+    #: the encoders' learning rate as a share of ``lr`` (1: as the rest; below 1 they move towards the
+    #: new data without leaving what pre-training taught them)
+    encoder_lr_scale: float = 1.0
     #: share of sequences that lose their EEG or their EOG (zeros) in a step, so that the model
     #: stages either channel alone (sleepscope.model.inputs.drop_channels); 0 = off
     channel_dropout: float = 0.0
@@ -100,6 +103,19 @@ def set_trainable(model: SleepStager, freeze_encoders: bool) -> None:
         if freeze_encoders:
             enc.requires_grad_(False)
         enc.projection.requires_grad_(False)
+
+
+def parameter_groups(model: SleepStager, cfg: TrainConfig) -> list[dict]:
+    """The trainable parameters for the optimiser, the encoders' at ``cfg.encoder_lr_scale`` of the rate."""
+    if not 0.0 < cfg.encoder_lr_scale <= 1.0:
+        raise SleepScopeError(f"the encoders' learning-rate scale {cfg.encoder_lr_scale} must be above 0 and at most 1")
+    in_encoders = {id(p) for enc in encoder_modules(model) for p in enc.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    slow = [p for p in trainable if id(p) in in_encoders]
+    groups = [{"params": [p for p in trainable if id(p) not in in_encoders]}]
+    if slow:
+        groups.append({"params": slow, "lr": cfg.lr * cfg.encoder_lr_scale})
+    return groups
 
 
 def train_mode(model: SleepStager, freeze_encoders: bool) -> None:
@@ -184,10 +200,11 @@ def train(
     device = info.device
     model.to(device)
     set_trainable(model, cfg.freeze_encoders)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    optimizer = torch.optim.Adam(parameter_groups(model, cfg), lr=cfg.lr, betas=cfg.betas)
     settings = {"seed": cfg.seed, "batch_size": cfg.batch_size, "freeze_encoders": cfg.freeze_encoders,
                 "processes": info.world_size}
+    if cfg.encoder_lr_scale != 1.0:
+        settings["encoder_lr_scale"] = cfg.encoder_lr_scale
     state, best = start_or_resume(state_path, resume, "train", settings, model, optimizer)
 
     weight = class_weights.to(device) if class_weights is not None else None
