@@ -122,7 +122,7 @@ def test_slow_encoders_move_a_tenth_as_far_as_at_the_full_rate():
         dist = {"enc": 0.0, "rest": 0.0}
         for k, v in model.named_parameters():
             if "projection" not in k:
-                dist["enc" if ".encoder." in k else "rest"] += float((v - before[k]).abs().sum())
+                dist["enc" if ".encoder." in k else "rest"] += float((v.detach() - before[k]).abs().sum())
         return dist["enc"], dist["rest"]
 
     enc_full, rest_full = moved(1.0)
