@@ -117,7 +117,7 @@ def test_freeze_encoders_keeps_encoder_weights_and_trains_the_rest():
 def test_slow_encoders_move_a_tenth_as_far_as_at_the_full_rate():
     def moved(scale: float) -> tuple[float, float]:
         model = _stager()
-        before = {k: v.clone() for k, v in model.named_parameters()}
+        before = {k: v.detach().clone() for k, v in model.named_parameters()}
         train(model, ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2, encoder_lr_scale=scale))
         dist = {"enc": 0.0, "rest": 0.0}
         for k, v in model.named_parameters():
