@@ -317,6 +317,7 @@ def main(argv=None) -> int:
     if chain is not None:
         calibration["transitions_from"] = transitions_source(chain_nights)
     minutes = (time.perf_counter() - t0) / 60
+    slow_encoders = args.encoder_lr_scale != 1 and not args.freeze_encoders
     card = ModelCard(
         config=model.config, parent=init_card.version,
         data=(f"fine-tuned from {init_card.version} on {len(TRAIN)} synthetic nights of families "
@@ -328,10 +329,11 @@ def main(argv=None) -> int:
                  else results[0].validation, "runs": len(results),
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
-                 "band_gain": args.band_gain, "encoder_lr_scale": args.encoder_lr_scale, "averaged": averaged, "minutes": round(minutes, 1)},
+                 "band_gain": args.band_gain, "encoder_lr_scale": args.encoder_lr_scale, "averaged": averaged,
+                 "minutes": round(minutes, 1)},
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
-               f"{f'encoders at {args.encoder_lr_scale:g} of the learning rate, ' if args.encoder_lr_scale != 1 and not args.freeze_encoders else ''}"
+               f"{f'encoders at {args.encoder_lr_scale:g} of the learning rate, ' if slow_encoders else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
                f"{'batch-norm statistics of each night at inference, ' if args.night_statistics else ''}"

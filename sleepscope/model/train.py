@@ -107,14 +107,17 @@ def set_trainable(model: SleepStager, freeze_encoders: bool) -> None:
 
 def parameter_groups(model: SleepStager, cfg: TrainConfig) -> list[dict]:
     """The trainable parameters for the optimiser, the encoders' at ``cfg.encoder_lr_scale`` of the rate."""
-    if not 0.0 < cfg.encoder_lr_scale <= 1.0:
-        raise SleepScopeError(f"the encoders' learning-rate scale {cfg.encoder_lr_scale} must be above 0 and at most 1")
-    in_encoders = {id(p) for enc in encoder_modules(model) for p in enc.parameters()}
+    scale = cfg.encoder_lr_scale
+    if not 0.0 < scale <= 1.0:
+        raise SleepScopeError(f"the encoders' learning-rate scale {scale} must be above 0 and at most 1")
     trainable = [p for p in model.parameters() if p.requires_grad]
+    if scale == 1.0:  # one group, as training states saved before the option hold
+        return [{"params": trainable}]
+    in_encoders = {id(p) for enc in encoder_modules(model) for p in enc.parameters()}
     slow = [p for p in trainable if id(p) in in_encoders]
     groups = [{"params": [p for p in trainable if id(p) not in in_encoders]}]
     if slow:
-        groups.append({"params": slow, "lr": cfg.lr * cfg.encoder_lr_scale})
+        groups.append({"params": slow, "lr": cfg.lr * scale})
     return groups
 
 
