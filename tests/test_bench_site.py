@@ -64,7 +64,6 @@ def test_no_site_fine_tunes_from_the_parent_alone(tiny_parent, tmp_path):
 
 
 def test_corrections_draw_k_epochs_in_stretches():
-    import numpy as np
 
     bench = _bench()
     pool = [bench.Night(f"n{i}", Path(f"n{i}.edf"), np.zeros((200, 2, 3000), np.float32),
@@ -80,7 +79,6 @@ def test_corrections_draw_k_epochs_in_stretches():
 
 
 def test_the_reference_writes_the_lab_test_nights_in_another_family(tiny_parent, tmp_path):
-    import numpy as np
 
     from sleepscope.model.checkpoint import load_model
 
@@ -109,7 +107,8 @@ def test_a_night_plus_part_of_another_subjects_night(tmp_path):
     def night(name: str, n: int, first_scored: int):
         y = np.full(n, -1, np.int64)
         y[first_scored:] = np.arange(n - first_scored) % 5
-        return SimpleNamespace(x=np.zeros((n, 2, 8), np.float32), y=y, fingerprint=name, path=tmp_path / f"{name}-PSG.edf")
+        return SimpleNamespace(x=np.zeros((n, 2, 8), np.float32), y=y, fingerprint=name,
+                               path=tmp_path / f"{name}-PSG.edf")
 
     pool = [night("SC4441E0", 30, 2), night("SC4442E0", 30, 0), night("SC4451F0", 40, 5)]  # 44, 44 again, 45
     (k,) = bench.parse_ks("night+10")
