@@ -57,6 +57,8 @@ BLOCK = 20  # a correction stretch, epochs
 NIGHT, NIGHTS3 = -1, -3  # k codes: one whole night, three whole nights
 #: k codes below this: one whole night plus the first (PLUS - k) corrected epochs of another subject's night
 PLUS = -10_000
+#: k codes below this: the first (FIRST - k) corrected epochs of one night (a partial night of one recording)
+FIRST = -100_000
 BN = "bn-only"  # the control start: the parent with its encoders' batch-norm statistics of the lab's nights
 SITE_ORDER = {False: 0, True: 1, BN: 2}
 
@@ -82,6 +84,8 @@ SIZES = {
 
 
 def k_label(k: int) -> str:
+    if k <= FIRST:
+        return f"first {FIRST - k} of 1 night"
     if k <= PLUS:
         return f"1 night + {PLUS - k} of another subject"
     return {NIGHT: "1 night", NIGHTS3: "3 nights"}.get(k, str(k))
@@ -180,6 +184,8 @@ def corrections(pool: list[Night], k: int, seed: int):
     if k in (NIGHT, NIGHTS3):
         for n in pool[: 1 if k == NIGHT else 3]:
             picks.append((n, np.flatnonzero(n.y >= 0)))
+    elif k <= FIRST:
+        picks = [(pool[0], np.flatnonzero(pool[0].y >= 0)[: FIRST - k])]
     elif k <= PLUS:
         from sleepscope.io.archive import subject_of
 
@@ -204,12 +210,14 @@ def corrections(pool: list[Night], k: int, seed: int):
 
 
 def score(model, test: list[Night]) -> dict:
+    import torch
+
     from sleepscope.model.infer import predict
     from sleepscope.scoring.agreement import agreement
 
     ys, ps, per_night = [], [], {}
     for n in test:
-        pred = predict(n.x, model, threads=1)
+        pred = predict(n.x, model, threads=torch.get_num_threads())
         keep = n.y >= 0
         ys.append(n.y[keep])
         ps.append(pred.stages[keep].astype(np.int64))
@@ -255,6 +263,8 @@ def parse_ks(text: str) -> tuple[int, ...]:
         k = k.strip()
         if k.startswith("night+"):  # a whole night and the first N corrected epochs of another subject's night
             return PLUS - int(k.removeprefix("night+"))
+        if k.startswith("night:"):  # the first N corrected epochs of one night
+            return FIRST - int(k.removeprefix("night:"))
         return {"night": NIGHT, "3nights": NIGHTS3}.get(k, None) or int(k)
 
     return tuple(one(k) for k in text.split(","))
@@ -263,7 +273,7 @@ def parse_ks(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace) -> dict:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.finetune import FineTuneOptions, finetune
     from sleepscope.model.pretrain import PretrainConfig
@@ -537,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lab-seed", type=int, default=7)
     ap.add_argument("--seeds", type=int, default=None, help="fine-tuning seeds (default: the size's)")
     ap.add_argument("--ks", default=None, help="comma-separated k: numbers, 'night', '3nights', 'night+N' (a whole "
-                                               "night and the first N scored epochs of another subject's night)")
+                                               "night and the first N scored epochs of another subject's night), "
+                                               "'night:N' (the first N scored epochs of one night)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-4)
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
@@ -577,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reference", default=None, metavar="FAMILIES",
                     help="also score the parent on the lab's test nights written by these families (comma-separated;"
                          " e.g. its training families A,C): how far these nights can be scored in distribution")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1, so that two labs can run side by side; the product uses every core)")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--results", default=None, help="write the results as JSON here (updated after every run)")
     ap.add_argument("--quiet", action="store_true")

@@ -117,3 +117,8 @@ def test_a_night_plus_part_of_another_subjects_night(tmp_path):
     assert cs.recording_files == {"SC4441E0": "SC4441E0-PSG.edf", "SC4451F0": "SC4451F0-PSG.edf"}  # not 44's 2nd
     assert (cs.fingerprint == "SC4441E0").sum() == 28
     assert cs.epoch[cs.fingerprint == "SC4451F0"].tolist() == list(range(5, 15))  # its first 10 scored epochs
+
+    (k,) = bench.parse_ks("night:10")
+    assert bench.k_label(k) == "first 10 of 1 night"
+    cs = bench.corrections(pool, k, seed=0)
+    assert list(cs.recording_files) == ["SC4441E0"] and cs.epoch.tolist() == list(range(2, 12))
