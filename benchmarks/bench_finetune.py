@@ -143,7 +143,8 @@ def main() -> int:
     ap.add_argument("--corrections", type=int, default=1000, help="epochs of night 1 the technician corrects")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs (default: the dialog's)")
     ap.add_argument("--parent-passes", type=int, default=2, help="passes for the stand-in parent")
-    ap.add_argument("--freeze-encoders", action="store_true", help="fine-tune with the encoders frozen")
+    ap.add_argument("--freeze-encoders", action=argparse.BooleanOptionalAction, default=None,
+                    help="fine-tune with the encoders fixed or free (default: the dialog's, as the parent was trained)")
     ap.add_argument("--no-control", dest="control", action="store_false",
                     help="skip the control run (fine-tuning on another subject's night)")
     args = ap.parse_args()
@@ -200,12 +201,13 @@ def main() -> int:
     meter = StallMeter()
 
     def idle_reference(seconds: float = 3.0) -> dict:
-        # The same loop with no process running: what the machine's other load alone costs.
+        # The same event loop with no process running: what the machine's other load alone costs.
+        from PySide6.QtCore import QEventLoop, QTimer
+
         meter.start()
-        t_end = time.perf_counter() + seconds
-        while time.perf_counter() < t_end:
-            app.processEvents()
-            time.sleep(0.001)
+        loop = QEventLoop()
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        loop.exec()
         return meter.stop()
 
     idle = idle_reference()
@@ -214,7 +216,8 @@ def main() -> int:
     dialog.show()
     if args.epochs:
         dialog.epochs.setValue(args.epochs)
-    dialog.freeze.setChecked(args.freeze_encoders)
+    if args.freeze_encoders is not None:
+        dialog.freeze.setChecked(args.freeze_encoders)
     meter.start()
     t0 = time.perf_counter()
     dialog.start()
@@ -231,12 +234,25 @@ def main() -> int:
             gc_times.append((info["generation"], (time.perf_counter() - gc_start[0]) * 1000))
 
     gc.callbacks.append(gc_watch)
-    first_step = None
-    while dialog.exit_code is None:
-        app.processEvents()
-        if first_step is None and dialog.loss_x:
-            first_step = time.perf_counter() - t0
-        time.sleep(0.001)
+    # Wait in an event loop, as the app does, not in a processEvents() poll that keeps the GUI process awake.
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    steps_seen: list[float] = []
+    loop = QEventLoop()
+
+    def check_done() -> None:
+        if not steps_seen and dialog.loss_x:
+            steps_seen.append(time.perf_counter() - t0)
+        if dialog.exit_code is not None:
+            loop.quit()
+
+    poll = QTimer()
+    poll.setInterval(50)
+    poll.timeout.connect(check_done)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    first_step = steps_seen[0] if steps_seen else None
     wall = time.perf_counter() - t0
     busy = meter.stop()
     gc.callbacks.remove(gc_watch)
