@@ -1,0 +1,51 @@
+"""bench_finetune's held-out subject (9, family A: the shipped model's own simulator) corrected on night 1 and
+read on night 2, per stage: the product's budget, lr 3e-4 with at least 400 steps, and the same with class
+weights, three seeds each, encoders fixed as the product fine-tunes the shipped model. SYNTHETIC nights.
+
+    .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+torch.set_num_threads(1)
+from bench_finetune import NIGHT1, NIGHT2, SUBJECT, sleep_span, synth_array  # noqa: E402
+
+from sleepscope.data.synthetic import real_hypnogram  # noqa: E402
+from sleepscope.model.checkpoint import default_model_path, load_model  # noqa: E402
+from sleepscope.model.finetune import FineTuneOptions, finetune  # noqa: E402
+from sleepscope.model.infer import predict  # noqa: E402
+from sleepscope.scoring.agreement import agreement  # noqa: E402
+from sleepscope.scoring.corrections import CorrectionSet  # noqa: E402
+from sleepscope.stages import NAMES  # noqa: E402
+
+BUDGETS = {"standard": dict(lr=1e-4, min_steps=40), "night": dict(lr=3e-4, min_steps=400),
+           "night+cw": dict(lr=3e-4, min_steps=400, class_weights=True)}
+
+parent, card = load_model(default_model_path())
+rec1, lab1 = synth_array(NIGHT1, SUBJECT, 1, sleep_span(real_hypnogram(NIGHT1), 1000))
+keep = np.flatnonzero(lab1 >= 0)
+cs = CorrectionSet(rec1.model_input()[keep], lab1[keep].astype(np.int64), np.full(keep.size, NIGHT1, object),
+                   keep.astype(np.int64), np.full(keep.size, "technician", object), {NIGHT1: "n1.edf"})
+rec2, lab2 = synth_array(NIGHT2, SUBJECT, 2)
+x2, k2 = rec2.model_input(), lab2 >= 0
+
+
+def show(name: str, model) -> None:
+    stages = predict(x2, model).stages[k2]
+    a = agreement(lab2[k2], stages)
+    print(name, f"acc {a.accuracy:.3f} mF1 {a.macro_f1:.3f}", {n: round(float(a.f1[n]), 3) for n in NAMES},
+          np.bincount(stages, minlength=5), flush=True)
+
+
+show("parent", parent)
+print("truth", np.bincount(lab2[k2], minlength=5))
+for seed in (0, 1, 2):
+    for name, kw in BUDGETS.items():
+        r = finetune(load_model(default_model_path())[0], card, cs, None, FineTuneOptions(seed=seed, **kw))
+        ft = r.card.metrics["finetune"]
+        show(f"{name} s{seed} ({ft['steps']} steps, freeze {ft['freeze_encoders']})", r.model)
