@@ -102,7 +102,16 @@ def scores(model, rec, lab) -> dict:
     pred = predict(rec, model).stages.astype(np.int64)
     keep = lab >= 0
     a = agreement(lab[keep], pred[keep])
-    return {"accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "n": a.n_epochs}
+    return {"accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "n": a.n_epochs, "f1": a.f1}
+
+
+def row(name: str, s: dict) -> str:
+    """A line of the night-2 table: the three figures, then each stage's F1 (one stage can fall while
+    accuracy rises: fine-tuning on one night trades N1 for N2)."""
+    from sleepscope.stages import NAMES
+
+    return (f"  {name:8s} {s['accuracy']:9.3f} {s['macro_f1']:9.3f} {s['kappa']:7.3f}  "
+            + " ".join(f"{s['f1'][n]:5.3f}" for n in NAMES))
 
 
 class StallMeter:
@@ -275,12 +284,16 @@ def main() -> int:
     print(f"  reported part of night 1 (chose nothing): macro-F1 {h['child']['macro_f1']:.3f} vs parent "
           f"{h['parent']['macro_f1']:.3f}, "
           f"accuracy {h['child']['accuracy']:.3f} vs {h['parent']['accuracy']:.3f}")
+    from sleepscope.stages import NAMES
+
     print(f"\nnight 2 ({NIGHT2}, {before['n']} epochs, wake trimmed to 30 min):")
-    print(f"  {'':8s} {'accuracy':>9s} {'macro-F1':>9s} {'kappa':>7s}")
-    print(f"  {'before':8s} {before['accuracy']:9.3f} {before['macro_f1']:9.3f} {before['kappa']:7.3f}")
-    print(f"  {'after':8s} {after['accuracy']:9.3f} {after['macro_f1']:9.3f} {after['kappa']:7.3f}")
+    print(f"  {'':8s} {'accuracy':>9s} {'macro-F1':>9s} {'kappa':>7s}  " + " ".join(f"{n:>5s}" for n in NAMES)
+          + "  (stage F1)")
+    print(row("before", before))
+    print(row("after", after))
     print(f"  change   {after['accuracy'] - before['accuracy']:+9.3f} {after['macro_f1'] - before['macro_f1']:+9.3f} "
-          f"{after['kappa'] - before['kappa']:+7.3f}")
+          f"{after['kappa'] - before['kappa']:+7.3f}  "
+          + " ".join(f"{after['f1'][n] - before['f1'][n]:+5.3f}" for n in NAMES))
     if args.control:
         # Control: the same fine-tuning on another subject's night. If the gain above came only
         # from more training, this would match it; the difference is what the subject's own
@@ -296,7 +309,7 @@ def main() -> int:
                                holdout=ft["holdout"], freeze_encoders=ft["freeze_encoders"])
         other = finetune(load_model(parent_path)[0], card, cs, None, opts)
         ctrl = scores(other.model, rec2, lab2)
-        print(f"  control  {ctrl['accuracy']:9.3f} {ctrl['macro_f1']:9.3f} {ctrl['kappa']:7.3f}   "
+        print(row("control", ctrl) + "   "
               f"(same fine-tuning on {len(cs)} epochs of subject {CONTROL[1]}'s night instead)")
     print(f"\ntime: whole process {wall:.1f} s (start, reading the corrections, training, saving, registering); "
           f"in finetune() {ft['seconds']:.1f} s; target 180 s -> {wall / 180:.2f} of the target")
