@@ -2,7 +2,9 @@
 read on night 2, per stage: the product's budget, lr 3e-4 with at least 400 steps, and the same with class
 weights, three seeds each, encoders fixed as the product fine-tunes the shipped model. SYNTHETIC nights.
 
-    .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py
+    .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py [--without-chain]
+
+--without-chain: each model is also read without its stage-transition chain.
 """
 import sys
 from pathlib import Path
@@ -40,6 +42,9 @@ def show(name: str, model) -> None:
     a = agreement(lab2[k2], stages)
     print(name, f"acc {a.accuracy:.3f} mF1 {a.macro_f1:.3f}", {n: round(float(a.f1[n]), 3) for n in NAMES},
           np.bincount(stages, minlength=5), flush=True)
+    if "--without-chain" in sys.argv and "transitions" in (model.calibration or {}):
+        model.calibration = {k: v for k, v in model.calibration.items() if k != "transitions"}
+        show(name + " without the chain", model)
 
 
 show("parent", parent)
