@@ -107,7 +107,7 @@ def scores(model, rec, lab) -> dict:
 
 def row(name: str, s: dict) -> str:
     """A line of the night-2 table: the three figures, then each stage's F1 (one stage can fall while
-    accuracy rises: fine-tuning on one night trades N1 for N2)."""
+    accuracy rises)."""
     from sleepscope.stages import NAMES
 
     return (f"  {name:8s} {s['accuracy']:9.3f} {s['macro_f1']:9.3f} {s['kappa']:7.3f}  "

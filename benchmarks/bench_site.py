@@ -589,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also score the parent on the lab's test nights written by these families (comma-separated;"
                          " e.g. its training families A,C): how far these nights can be scored in distribution")
     ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1, so that two labs can run side by side; the product uses every core)")
+                    help="torch threads (default 1, so that two labs can run side by side; the product's fine-tuning "
+                         "process takes one fewer than the physical cores)")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--results", default=None, help="write the results as JSON here (updated after every run)")
     ap.add_argument("--quiet", action="store_true")
