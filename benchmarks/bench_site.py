@@ -224,7 +224,9 @@ def score(model, test: list[Night]) -> dict:
         one = agreement(ys[-1], ps[-1])
         per_night[n.name] = {"accuracy": one.accuracy, "macro_f1": one.macro_f1}
     a = agreement(np.concatenate(ys), np.concatenate(ps))
-    return {"accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "per_night": per_night}
+    # Each stage's F1 too: fine-tuning can lift accuracy while one stage (N1) falls.
+    return {"accuracy": a.accuracy, "macro_f1": a.macro_f1, "kappa": a.kappa, "stage_f1": dict(a.f1),
+            "per_night": per_night}
 
 
 def subsample(cs, n: int):
@@ -359,6 +361,8 @@ def run(args: argparse.Namespace) -> dict:
 
     pseudo_ks = parse_ks(args.pseudo_ks) if args.pseudo_ks else ()
     base = score(parent, lab.test)
+    log(f"# the parent: acc {base['accuracy']:.3f}, stage F1 "
+        + ", ".join(f"{n} {f:.3f}" for n, f in base["stage_f1"].items()))
     if args.reference:
         out["reference"] = reference_scores(work / "reference", size, args.reference.split(","), args.randomise,
                                             args.lab_seed, parent)
@@ -415,7 +419,8 @@ def run(args: argparse.Namespace) -> dict:
                         row["averaged"] = score(averaged_child(anchor, r.model, args.child_weight), lab.test)
                     out["runs"].append(row)
                     log(f"k={k_label(k)} site={use_site} pseudo={use_pseudo} seed={s}: acc {row['accuracy']:.3f} "
-                        f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} ({row['seconds']} s)"
+                        f"F1 {row['macro_f1']:.3f} kappa {row['kappa']:.3f} N1 F1 {row['stage_f1']['N1']:.3f} "
+                        f"({row['seconds']} s)"
                         + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
                            f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else "")
                         + (share_line(row["share_choice"]) if row.get("share_choice") else "")

@@ -48,6 +48,7 @@ def test_learning_curve_runs_at_toy_size(tiny_parent, tmp_path, capsys):
             for pseudo in (False, True):
                 assert (k, site, pseudo) in keys
     assert all(0.0 <= r["accuracy"] <= 1.0 and "kappa" in r for r in out["runs"])
+    assert all(list(r["stage_f1"]) == ["W", "N1", "N2", "N3", "REM"] for r in out["runs"])
     assert out["site_pretrain"]["steps"] > 0 and out["pseudo"]["epochs"] > 0
     assert {r["n"] for r in out["runs"] if r["k"] == 100} == {100}
     assert any("site pre-training" in line for line in bench.verdicts(out))
