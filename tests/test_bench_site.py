@@ -65,7 +65,6 @@ def test_no_site_fine_tunes_from_the_parent_alone(tiny_parent, tmp_path):
 
 
 def test_corrections_draw_k_epochs_in_stretches():
-
     bench = _bench()
     pool = [bench.Night(f"n{i}", Path(f"n{i}.edf"), np.zeros((200, 2, 3000), np.float32),
                         np.arange(200) % 5, f"fp{i}") for i in range(2)]
@@ -80,7 +79,6 @@ def test_corrections_draw_k_epochs_in_stretches():
 
 
 def test_the_reference_writes_the_lab_test_nights_in_another_family(tiny_parent, tmp_path):
-
     from sleepscope.model.checkpoint import load_model
 
     bench = _bench()
