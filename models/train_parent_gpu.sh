@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Recipe: a parent trained from scratch on randomised labs of two physiology families (A and C), the
+# paper's recipe otherwise (CLIP pre-training on the 58 subjects outside Sleep-EDF-20, then supervised
+# training on the 16 training + validation subjects of the paper split). The shipped model's parent
+# learned from family A alone and plain labs; its robust fine-tune kept those encoders. Family B, D and
+# E nights are never written here: they stay held out for benchmarks/bench_shift.py.
+#
+#   models/train_parent_gpu.sh [LIMIT_SECONDS] [SEEDS]      (from the repository root, on a GPU)
+#
+# Each subject keeps one family and one lab for both nights: family A for even subjects, C for odd
+# ones; subjects whose (number // 2) is odd are recorded by a randomly drawn lab. SEEDS (default
+# "0 1 2") train side by side on the one GPU, sharing the caches. Everything stops LIMIT_SECONDS
+# (default 540) after the start; what finished (weights, cards, logs) is packed into $OUT/parent.tgz when
+# OUT is set, else left in $SLEEPSCOPE_WORK/parent. Environment for a dry
+# run on a CPU: DEVICE=cpu, NIGHTS_PER_FAMILY (a few), PRETRAIN_EPOCHS, TRAIN_EPOCHS, MAX_STEPS.
+set -euo pipefail
+LIMIT=${1:-540}
+SEEDS=${2:-0 1 2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY=${PYTHON:-python}
+[ -x .venv/bin/python ] && PY=.venv/bin/python
+DEVICE=${DEVICE:-cuda}
+WORK=${SLEEPSCOPE_WORK:-/tmp/sleepscope-parent}
+DATA=$WORK/cohort
+RESULT=$WORK/parent
+TRAIN_SUBJECTS=11,12,14,19,7,2,3,18,16,1,4,8,10,17,5,13
+mkdir -p "$DATA" "$RESULT"
+STARTED=$(date +%s)
+deadline() { local left=$(( LIMIT - ($(date +%s) - STARTED) )); echo $(( left > 1 ? left : 1 )); }
+log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$RESULT/progress.log"; }
+log "start on $(hostname): $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo 'no GPU') $(nproc) cores"
+
+# Night lists of the four (family, lab) groups, each written by its own synth call.
+"$PY" - "$WORK" "${NIGHTS_PER_FAMILY:-0}" "$TRAIN_SUBJECTS" <<'EOF'
+import sys
+from pathlib import Path
+from sleepscope.data.synthetic import hypnogram_names, parse_night_name
+work, few, train = Path(sys.argv[1]), int(sys.argv[2]), {int(s) for s in sys.argv[3].split(",")}
+held = {0, 6, 9, 15}  # the paper split's test subjects: bench_shift's in-distribution nights
+groups = {}
+for name in hypnogram_names():
+    if not name.startswith("SC"):
+        continue
+    subject, _ = parse_night_name(name)
+    if subject in held or (subject < 20 and subject not in train):
+        continue
+    key = ("A" if subject % 2 == 0 else "C", (subject // 2) % 2 == 1)
+    groups.setdefault(key, []).append(name)
+kept = set()
+for (family, randomised), names in groups.items():
+    if few:  # a dry run: the nights of a few training subjects and a few pre-training subjects per group
+        subjects = sorted({parse_night_name(n)[0] for n in names})
+        keep = set([s for s in subjects if s < 20][:few] + [s for s in subjects if s >= 20][:few])
+        names = [n for n in names if parse_night_name(n)[0] in keep]
+    kept |= {parse_night_name(n)[0] for n in names} & train
+    (work / f"nights-{family}-{int(randomised)}.txt").write_text(",".join(names))
+(work / "train-subjects.txt").write_text(",".join(str(s) for s in sorted(kept)))
+EOF
+TRAIN_SUBJECTS=$(cat "$WORK/train-subjects.txt")
+per=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 ))
+for f in "$WORK"/nights-*.txt; do
+  g=$(basename "$f" .txt); family=${g:7:1}; randomised=${g:9:1}
+  [ -f "$WORK/$g/.done" ] && continue
+  ( "$PY" -m sleepscope synth --out "$WORK/$g" --nights "$(cat "$f")" --family "$family" --seed 0 --workers "$per" \
+      --quiet $([ "$randomised" = 1 ] && echo --randomise) && touch "$WORK/$g/.done" ) &
+done
+wait
+# One folder per family (synth keeps families apart); the training commands read one cohort folder.
+ln -sf "$WORK"/nights-*/SC4*.edf "$DATA"/
+log "cohort: $(ls "$DATA"/*-PSG.edf | wc -l) nights"
+
+common=(--device "$DEVICE")  # progress bars go to the logs: their rates size the next run
+[ -n "${MAX_STEPS:-}" ] && common+=(--max-steps "$MAX_STEPS")
+# The supervised cache is built once, by a one-step run, while seed by seed pre-training starts.
+( "$PY" -m sleepscope train --data "$DATA" --subjects "$TRAIN_SUBJECTS" --val-subjects none \
+    --out "$WORK/cache-run" --config default --normalisation epoch+amplitude --max-steps 1 \
+    --device "$DEVICE" --quiet --cache "$WORK/cache-train.h5" > "$WORK/cache-train.log" 2>&1
+  log "supervised cache ready" ) &
+cache_job=$!
+
+run_seed() {
+  local seed=$1 dir=$WORK/seed-$1
+  mkdir -p "$dir"
+  timeout -s INT -k 30 "$(deadline)" "$PY" -m sleepscope pretrain --method clip --data "$DATA" \
+      --out "$dir/clip" --config default --epochs "${PRETRAIN_EPOCHS:-3}" --batch-size 256 \
+      --cache "$WORK/cache-pretrain.h5" --seed "$seed" "${common[@]}" > "$dir/pretrain.log" 2>&1 \
+    || { log "seed $seed: pre-training stopped ($(tail -n 2 "$dir/pretrain.log" | tr '\n' ' '))"; return; }
+  log "seed $seed: pre-trained"
+  while kill -0 "$cache_job" 2>/dev/null; do sleep 2; done
+  timeout -s INT -k 30 "$(deadline)" "$PY" -m sleepscope train --data "$DATA" --subjects "$TRAIN_SUBJECTS" \
+      --val-subjects none --init "$dir/clip" --out "$RESULT/parent-s$seed" --epochs "${TRAIN_EPOCHS:-12}" \
+      --batch-size 16 --channel-dropout 0.3 --normalisation epoch+amplitude --seed "$seed" \
+      --cache "$WORK/cache-train.h5" "${common[@]}" > "$dir/train.log" 2>&1 \
+    || { log "seed $seed: training stopped ($(tail -n 2 "$dir/train.log" | tr '\n' ' '))"; return; }
+  log "seed $seed: trained into parent-s$seed"
+}
+
+first=${SEEDS%% *}
+run_seed "$first" &
+# The other seeds wait for the pre-training cache that the first one writes (it appears whole).
+for s in $SEEDS; do
+  [ "$s" = "$first" ] && continue
+  ( while [ ! -f "$WORK/cache-pretrain.h5" ] && [ "$(deadline)" -gt 30 ]; do sleep 2; done; run_seed "$s" ) &
+done
+wait
+for s in $SEEDS; do
+  for f in "$WORK/seed-$s"/*.log; do [ -f "$f" ] && cp "$f" "$RESULT/s$s-$(basename "$f")"; done
+done
+log "done in $(( $(date +%s) - STARTED )) s"
+if [ -n "${OUT:-}" ]; then
+  # One file back (the device tool returns few files); a seed's resumable state only if it did not finish.
+  for s in $SEEDS; do
+    [ -f "$RESULT/parent-s$s.safetensors" ] && continue
+    for f in "$WORK/seed-$s"/clip.*; do [ -f "$f" ] && cp "$f" "$RESULT/s$s-$(basename "$f")"; done
+  done
+  tar czf "$OUT/parent.tgz" -C "$RESULT" --exclude 'parent-s*.state*' .
+fi
