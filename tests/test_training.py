@@ -431,3 +431,28 @@ def test_training_from_a_stager_that_scores_with_night_statistics_learns_on_the_
     # averaging with the parent belongs to archive training
     assert main([*args, "--keep-parent", "0.5"]) == 2
     assert "--keep-parent applies to training on an archive" in capsys.readouterr().err
+
+
+def test_distillation_keeps_the_child_near_its_teacher_where_labels_pull_away():
+    data = ToneSequences(8, seed=1)
+    teacher = _stager()
+    train(teacher, data, None, TrainConfig(epochs=8, batch_size=4, lr=3e-3, seed=0))
+    moved = ToneSequences(8, seed=1)
+    moved.y = torch.where(moved.y >= 0, (moved.y + 1) % 5, moved.y)  # labels that contradict the teacher
+
+    def divergence(weight: float) -> float:
+        child = _stager()
+        child.load_state_dict(teacher.state_dict())
+        train(child, moved, None, TrainConfig(epochs=8, batch_size=4, lr=3e-3, seed=0, distill=weight), teacher=teacher)
+        with torch.no_grad():
+            own = torch.log_softmax(child(data.x), -1)
+            target = torch.softmax(teacher(data.x), -1)
+        return float(torch.nn.functional.kl_div(own, target, reduction="batchmean"))
+
+    # the control: the same steps without the teacher's term move further away
+    assert divergence(5.0) < 0.5 * divergence(0.0)
+
+
+def test_distillation_without_a_teacher_is_refused():
+    with pytest.raises(SleepScopeError, match="needs a teacher"):
+        train(_stager(), ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2, distill=1.0))

@@ -102,6 +102,9 @@ class FineTuneOptions:
     #: child reads the recording it left out better than its own average does: the parent's share is worth keeping
     #: where the parent is right, and costs the corrections where the lab is one it scores poorly
     choose_share: bool = True
+    #: weight of the parent's (anchor's) stage probabilities in the loss (TrainConfig.distill): the child learns the
+    #: corrections while keeping the parent's reading of what they do not contradict; 0 = off
+    distill: float = 0.0
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -120,6 +123,8 @@ class FineTuneOptions:
             raise SleepScopeError(f"the channel dropout {self.channel_dropout} must be at least 0 and below 1")
         if not 0.0 <= self.keep_parent < 1.0:
             raise SleepScopeError(f"the parent's share {self.keep_parent} must be at least 0 and below 1")
+        if self.distill < 0:
+            raise SleepScopeError(f"the parent's weight in the loss {self.distill} must not be negative")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
 
@@ -516,7 +521,7 @@ def finetune(
     # Patience is applied here (on_validation), so that it never stops a run before `warmup` steps.
     cfg = TrainConfig(epochs=passes, batch_size=opts.batch_size, lr=opts.lr, patience=None, val_every=val_every,
                       max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders,
-                      channel_dropout=opts.channel_dropout)
+                      channel_dropout=opts.channel_dropout, distill=opts.distill if anchor is not None else 0.0)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
     last: dict = {}
     stopped = []
@@ -536,7 +541,8 @@ def finetune(
         return bool(stopped)
 
     result = train(child, train_data, select_data, cfg, class_weights=weights, on_step=on_step,
-                   on_validation=on_validation, info=info, progress=progress, cancel=cancel)
+                   on_validation=on_validation, info=info, progress=progress, cancel=cancel,
+                   teacher=reference if cfg.distill > 0 else None)
     check(cancel)
     best_epoch, selection = result.best_epoch, result.validation
     if not chooses:

@@ -56,6 +56,9 @@ class TrainConfig:
     #: share of sequences whose channels are reshaped by random band gains in a step
     #: (sleepscope.model.band_gains), so that no one spectral cue of one simulator carries a stage; 0 = off
     band_gain: float = 0.0
+    #: weight of the teacher's stage probabilities in the loss (KL divergence, per epoch; `train(teacher=...)`):
+    #: a fine-tune keeps reading what it does not see corrected as its parent did; 0 = off
+    distill: float = 0.0
     #: write the resumable state every this many steps (and after each pass)
     checkpoint_every: int = 50
 
@@ -187,6 +190,7 @@ def train(
     info: DistInfo = DistInfo(),
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    teacher: SleepStager | None = None,
 ) -> TrainResult:
     """Train `model` in place; on return it holds the best validation weights (or the last ones without validation).
 
@@ -197,8 +201,13 @@ def train(
     With `state_path` the run writes its resumable state there every
     `cfg.checkpoint_every` steps, after every validation and every pass (rank 0
     only); with `resume=True` it continues from it. On cancellation the state is
-    written first, then `Cancelled` is raised.
+    written first, then `Cancelled` is raised. With `teacher` and `cfg.distill` > 0, each epoch's
+    loss also holds the KL divergence from the teacher's stage probabilities on the same input.
     """
+    if cfg.distill < 0:
+        raise SleepScopeError(f"the distillation weight {cfg.distill} must not be negative")
+    if cfg.distill > 0 and teacher is None:
+        raise SleepScopeError("distillation needs a teacher model")
     torch.manual_seed(cfg.seed)
     device = info.device
     model.to(device)
@@ -212,6 +221,8 @@ def train(
 
     weight = class_weights.to(device) if class_weights is not None else None
     net = data_parallel(model, info)
+    if cfg.distill > 0:
+        teacher = teacher.to(device).eval()
 
     samp = sampler(train_data, info, cfg.seed)
     steps_per_epoch = (len(samp) + cfg.batch_size - 1) // cfg.batch_size
@@ -254,6 +265,11 @@ def train(
         if not torch.isfinite(loss):
             # A batch whose epochs are all unscored gives nan: nothing to learn from it.
             loss = logits.sum() * 0.0
+        if cfg.distill > 0:
+            with torch.no_grad():
+                target = F.softmax(teacher(x).reshape(-1, N_CLASSES).float(), dim=-1)
+            own = F.log_softmax(logits.reshape(-1, N_CLASSES).float(), dim=-1)
+            loss = loss + cfg.distill * F.kl_div(own, target, reduction="batchmean")
         loss.backward()
         optimizer.step()
         return float(loss.detach())
