@@ -1,6 +1,6 @@
 """Recipe: the best weights a stopped `sleepscope train` run had kept, written as a model with its card.
 
-    .venv/bin/python models/model_from_state.py STATE_JSON --init MODEL --out OUT [--passes N] [--trained-on TEXT]
+    .venv/bin/python models/model_from_state.py STATE_JSON --init MODEL --out OUT [--passes N] [--eeg-opinion W]
 
 A run that the device tool's time limit stopped (``models/train_parent_gpu.sh``) leaves a resumable state
 (``OUT.state.json`` + tensors) whose best weights are those of the best validated pass so far. Resuming needs
@@ -24,6 +24,8 @@ def main(argv=None) -> int:
     ap.add_argument("--normalisation", default="epoch+amplitude", choices=("epoch", "night", "epoch+amplitude"))
     ap.add_argument("--channel-dropout", type=float, default=0.3)
     ap.add_argument("--passes", type=int, default=15, help="passes the run was asked for")
+    ap.add_argument("--eeg-opinion", type=float, default=0.0,
+                    help="ModelConfig.eeg_opinion of the written model (the shipped model's is 0.5)")
     ap.add_argument("--families", default="A,C")
     ap.add_argument("--data", default="", help="what the run trained on, for the card")
     ap.add_argument("--trained-on", default="one NVIDIA H200 (the device tool's machine)")
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     init, init_card = load_model(args.init)
     model = with_normalisation(init, args.normalisation)
     model.load_state_dict(best, strict=True)
+    model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
     passes_done = loop["epoch"]
     card = ModelCard(
         config=model.config,

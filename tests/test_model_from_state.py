@@ -39,13 +39,14 @@ def _stopped_run(tmp_path, with_best=True):
 def test_the_best_weights_are_written_not_the_last_ones(tmp_path):
     state, best, last, init_card = _stopped_run(tmp_path)
     assert _recipe().main([str(state), "--init", str(tmp_path / "clip"), "--out", str(tmp_path / "parent"),
-                           "--passes", "15"]) == 0
+                           "--passes", "15", "--eeg-opinion", "0.5"]) == 0
     model, card = load_model(tmp_path / "parent")
     written = model.state_dict()
     assert all(torch.equal(written[k], best[k]) for k in best)
     # the control: the state's last weights are another model
     assert not all(torch.equal(written[k], last[k]) for k in best)
     assert card.parent == init_card.version and card.config.normalisation == "epoch+amplitude"
+    assert card.config.eeg_opinion == 0.5
     assert card.metrics["best_pass"] == 2 and card.metrics["passes_done"] == 2
     assert "of the 15 asked for" in card.data and card.familiarity["channel_dropout"] == 0.3
 
