@@ -456,3 +456,24 @@ def test_distillation_keeps_the_child_near_its_teacher_where_labels_pull_away():
 def test_distillation_without_a_teacher_is_refused():
     with pytest.raises(SleepScopeError, match="needs a teacher"):
         train(_stager(), ToneSequences(4), None, TrainConfig(epochs=1, batch_size=2, distill=1.0))
+
+
+def test_distilling_where_agreed_leaves_epochs_the_teacher_gets_wrong_to_the_labels():
+    data = ToneSequences(8, seed=1)
+    teacher = _stager()
+    train(teacher, data, None, TrainConfig(epochs=2, batch_size=4, lr=3e-3, seed=0))
+    with torch.no_grad():
+        guess = teacher(data.x).argmax(-1)
+    wrong = ToneSequences(8, seed=1)
+    wrong.y = (guess + 1) % 5  # every label contradicts the teacher
+
+    def child(**distill) -> dict:
+        model = _stager()
+        model.load_state_dict(teacher.state_dict())
+        train(model, wrong, None, TrainConfig(epochs=2, batch_size=4, seed=0, **distill), teacher=teacher)
+        return model.state_dict()
+
+    plain, agreed, everywhere = child(), child(distill=5.0, distill_agreed=True), child(distill=5.0)
+    assert all(torch.equal(plain[k], agreed[k]) for k in plain)
+    # the control: distilled everywhere, the same labels give another model
+    assert not all(torch.equal(plain[k], everywhere[k]) for k in plain)

@@ -3,11 +3,12 @@ read on night 2, per stage: the product's budget, lr 3e-4 with at least 400 step
 weights, three seeds each, encoders fixed as the product fine-tunes the shipped model. SYNTHETIC nights.
 
     .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py [--without-chain]
-        [--distill W]
+        [--distill W [--agreed]]
 
 --without-chain: each model is also read without its stage-transition chain.
 --distill W: instead, the product's budget and lr 3e-4 with at least 400 steps, each with the parent's stage
-probabilities in the loss at weight W (FineTuneOptions.distill).
+probabilities in the loss at weight W (FineTuneOptions.distill); with --agreed, the product's budget with the
+parent's probabilities only where its stage agrees with the correction (FineTuneOptions.distill_agreed).
 """
 import sys
 from pathlib import Path
@@ -32,8 +33,11 @@ BUDGETS = {"standard": dict(lr=1e-4, min_steps=40), "night": dict(lr=3e-4, min_s
            "night+cw": dict(lr=3e-4, min_steps=400, class_weights=True)}
 if "--distill" in sys.argv:
     w = float(sys.argv[sys.argv.index("--distill") + 1])
-    BUDGETS = {f"standard+distill {w}": dict(lr=1e-4, min_steps=40, distill=w),
-               f"night+distill {w}": dict(lr=3e-4, min_steps=400, distill=w)}
+    if "--agreed" in sys.argv:
+        BUDGETS = {f"standard+distill {w} where agreed": dict(lr=1e-4, min_steps=40, distill=w, distill_agreed=True)}
+    else:
+        BUDGETS = {f"standard+distill {w}": dict(lr=1e-4, min_steps=40, distill=w),
+                   f"night+distill {w}": dict(lr=3e-4, min_steps=400, distill=w)}
 
 parent, card = load_model(default_model_path())
 rec1, lab1 = synth_array(NIGHT1, SUBJECT, 1, sleep_span(real_hypnogram(NIGHT1), 1000))

@@ -105,6 +105,8 @@ class FineTuneOptions:
     #: weight of the parent's (anchor's) stage probabilities in the loss (TrainConfig.distill): the child learns the
     #: corrections while keeping the parent's reading of what they do not contradict; 0 = off
     distill: float = 0.0
+    #: distil only where the parent's stage agrees with the correction (TrainConfig.distill_agreed)
+    distill_agreed: bool = False
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -521,7 +523,8 @@ def finetune(
     # Patience is applied here (on_validation), so that it never stops a run before `warmup` steps.
     cfg = TrainConfig(epochs=passes, batch_size=opts.batch_size, lr=opts.lr, patience=None, val_every=val_every,
                       max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders,
-                      channel_dropout=opts.channel_dropout, distill=opts.distill if anchor is not None else 0.0)
+                      channel_dropout=opts.channel_dropout, distill=opts.distill if anchor is not None else 0.0,
+                      distill_agreed=opts.distill_agreed)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
     last: dict = {}
     stopped = []

@@ -59,6 +59,9 @@ class TrainConfig:
     #: weight of the teacher's stage probabilities in the loss (KL divergence, per epoch; `train(teacher=...)`):
     #: a fine-tune keeps reading what it does not see corrected as its parent did; 0 = off
     distill: float = 0.0
+    #: distil only the epochs whose label the teacher's most likely stage agrees with: its uncertainty is kept
+    #: where it is right, and the labels alone teach where it is wrong
+    distill_agreed: bool = False
     #: write the resumable state every this many steps (and after each pass)
     checkpoint_every: int = 50
 
@@ -269,7 +272,10 @@ def train(
             with torch.no_grad():
                 target = F.softmax(teacher(x).reshape(-1, N_CLASSES).float(), dim=-1)
             own = F.log_softmax(logits.reshape(-1, N_CLASSES).float(), dim=-1)
-            loss = loss + cfg.distill * F.kl_div(own, target, reduction="batchmean")
+            each_kl = F.kl_div(own, target, reduction="none").sum(-1)
+            if cfg.distill_agreed:
+                each_kl = each_kl * (target.argmax(-1) == y.reshape(-1))
+            loss = loss + cfg.distill * each_kl.mean()
         loss.backward()
         optimizer.step()
         return float(loss.detach())
