@@ -107,6 +107,10 @@ class FineTuneOptions:
     distill: float = 0.0
     #: distil only where the parent's stage agrees with the correction (TrainConfig.distill_agreed)
     distill_agreed: bool = False
+    #: a parent that mixes in its EEG-alone opinion (ModelConfig.eeg_opinion): the child keeps the mixture or reads
+    #: with both channels alone, whichever scores the selection part better (the mixture hedges a lab the model
+    #: has not seen; the child has seen this lab's corrections)
+    choose_opinion: bool = False
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -569,8 +573,10 @@ def finetune(
             child.load_state_dict(averaged)
         else:
             opts = replace(opts, keep_parent=0.0)
-    child_report, calibration, verdicts = {}, {}, {}
+    child_report, calibration, verdicts, opinion = {}, {}, {}, None
     if main:
+        if opts.choose_opinion and child.config.eeg_opinion > 0 and chooses:
+            opinion = _choose_opinion(child, select_data, device, cancel)
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
         select_scores = _scores(child, select_data, device, cancel)
         report_scores = _scores(child, report_data, device, cancel)
@@ -619,6 +625,7 @@ def finetune(
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance), "share_choice": share_choice,
             "chain_verdict": calibration.get("transitions_verdict"), "chain_verdicts": verdicts or None,
+            "opinion_choice": opinion,
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
@@ -651,6 +658,9 @@ def finetune(
                   f"{share_choice['gap']:+.3f} better than its average with the parent"
                   if share_choice and share_choice["kept"] == "child" and "gap" in share_choice else "")
                + chain_note
+               + (f", EEG-alone opinion {opinion['kept']:g} (the parent's {opinion['parent']:g}; selection macro-F1 "
+                  f"{opinion['macro_f1'][str(opinion['kept'])]:.3f} against "
+                  f"{opinion['macro_f1'][str(opinion['other'])]:.3f})" if opinion else "")
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")
@@ -666,6 +676,21 @@ def finetune(
         if path.suffix != ".safetensors":
             path = path.with_name(path.name + ".safetensors")
     return FineTuneResult(child, card, path, split, list(result.history), list(result.losses), seconds)
+
+
+def _choose_opinion(child: SleepStager, select_data: CorrectionSequences, device: torch.device,
+                    cancel: CancelToken | None) -> dict:
+    """Keep the child's EEG-alone opinion weight or drop it to 0, by macro-F1 on the selection part (a tie keeps it);
+    the child's configuration is set to the choice."""
+    mixed = child.config.eeg_opinion
+    scores = {}
+    for w in (mixed, 0.0):
+        child.config = child.config.with_(eeg_opinion=w)
+        scores[w] = _evaluate(child, select_data, device, cancel)["macro_f1"]
+    kept = 0.0 if scores[0.0] > scores[mixed] else mixed
+    child.config = child.config.with_(eeg_opinion=kept)
+    return {"parent": mixed, "kept": kept, "other": mixed if kept == 0.0 else 0.0,
+            "macro_f1": {str(w): round(float(v), 4) for w, v in scores.items()}}
 
 
 def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list[str], subject: str | None,
