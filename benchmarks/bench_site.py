@@ -586,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
                          "as the workstation does; FineTuneOptions.freeze_encoders)")
     ap.add_argument("--lr", type=float, default=None, help="FineTuneOptions.lr (default: the product's)")
     ap.add_argument("--distill", type=float, default=None,
-                    help="FineTuneOptions.distill: the parent's stage probabilities in the loss (default: the product's)")
+                    help="FineTuneOptions.distill: the parent's stage probabilities in the loss (default: the "
+                    "product's)")
     ap.add_argument("--choose-opinion", action="store_true",
                     help="FineTuneOptions.choose_opinion: the child keeps the EEG-alone opinion or drops it, by the "
                     "selection part")

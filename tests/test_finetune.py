@@ -582,3 +582,39 @@ def test_cli_choose_share_reaches_the_options():
     assert opts().choose_share is FineTuneOptions().choose_share and opts().keep_parent == FineTuneOptions().keep_parent
     assert opts("--choose-share").choose_share is True and opts("--no-choose-share").choose_share is False
     assert opts("--keep-parent", "0").keep_parent == 0.0
+
+
+def tone_corrections(n: int = 900, seed: int = 0) -> CorrectionSet:
+    """Corrections whose stage is a tone in the EOG alone (runs of 10 epochs); the EEG is noise."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(rng.integers(0, 5, n // 10 + 1), 10)[:n]
+    t = np.arange(3000) / 100.0
+    x = rng.standard_normal((n, 2, 3000))
+    x[:, 1] += 2 * np.sin(2 * np.pi * np.array([1.0, 6.0, 13.0, 2.0, 9.0])[y][:, None] * t)
+    x = ((x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)).astype(np.float32)
+    return CorrectionSet(x, y.astype(np.int64), np.full(n, "tone", object), np.arange(n),
+                         np.full(n, "technician", object), {"tone": "tone.edf"})
+
+
+def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_better_without_it(tmp_path,
+                                                                                                  one_thread):
+    from sleepscope.model.finetune import _metrics
+    from sleepscope.model.train import dataset_scores
+
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    parent.config = card.config = parent.config.with_(eeg_opinion=0.5)
+    cs = tone_corrections()
+    opts = FineTuneOptions(epochs=4, max_steps=40, min_steps=0, holdout=0.3, lr=3e-3, keep_parent=0.0)
+    chosen = finetune(parent, card, cs, tmp_path / "child", replace(opts, choose_opinion=True))
+    choice = chosen.card.metrics["finetune"]["opinion_choice"]
+    f1 = {float(w): v for w, v in choice["macro_f1"].items()}
+    assert choice["kept"] == 0.0 and f1[0.0] > f1[0.5]  # the EEG alone tells nothing here
+    child, child_card = load_model(chosen.path)
+    assert child.config.eeg_opinion == child_card.config.eeg_opinion == 0.0
+    select = CorrectionSequences(cs, chosen.split.select_runs, parent.config.seq_len)
+    scores = dataset_scores(child, select, 8, torch.device("cpu"))
+    assert _metrics(*scores)["macro_f1"] == pytest.approx(f1[0.0], abs=1e-4)
+    # the control: the same run without the choice keeps the mixture, and its report part reads worse
+    kept = finetune(parent, card, cs, None, opts)
+    assert kept.model.config.eeg_opinion == 0.5 and kept.card.metrics["finetune"]["opinion_choice"] is None
+    assert chosen.card.metrics["heldout"]["child"]["macro_f1"] > kept.card.metrics["heldout"]["child"]["macro_f1"]
