@@ -386,7 +386,8 @@ def run(args: argparse.Namespace) -> dict:
                                            freeze_encoders=args.freeze_encoders,
                                            **({} if args.lr is None else {"lr": args.lr}),
                                            **({} if args.distill is None else {"distill": args.distill}),
-                                           distill_agreed=args.distill_agreed, choose_opinion=args.choose_opinion,
+                                           distill_agreed=args.distill_agreed,
+                                           **({} if args.opinion is None else {"opinion": args.opinion}),
                                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
                                            **({} if args.choose_share is None else {"choose_share": args.choose_share}))
@@ -588,9 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill", type=float, default=None,
                     help="FineTuneOptions.distill: the parent's stage probabilities in the loss (default: the "
                     "product's)")
-    ap.add_argument("--choose-opinion", action="store_true",
-                    help="FineTuneOptions.choose_opinion: the child keeps the EEG-alone opinion or drops it, by the "
-                    "selection part")
+    ap.add_argument("--opinion", choices=("keep", "drop", "choose"), default=None,
+                    help="FineTuneOptions.opinion: the child keeps, drops or chooses (by its selection part) the "
+                    "parent's EEG-alone opinion (default: the product's)")
     ap.add_argument("--distill-agreed", action="store_true",
                     help="FineTuneOptions.distill_agreed: only where the parent's stage agrees with the correction")
     ap.add_argument("--passes", type=int, default=None,

@@ -3,14 +3,15 @@ read on night 2, per stage: the product's budget, lr 3e-4 with at least 400 step
 weights, three seeds each, encoders fixed as the product fine-tunes the shipped model. SYNTHETIC nights.
 
     .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py [--without-chain]
-        [--distill W [--agreed]] [--choose-opinion]
+        [--distill W [--agreed [--opinion keep|drop|choose]]] [--choose-opinion] [--night-distill-drop]
 
 --without-chain: each model is also read without its stage-transition chain.
 --distill W: instead, the product's budget and lr 3e-4 with at least 400 steps, each with the parent's stage
 probabilities in the loss at weight W (FineTuneOptions.distill); with --agreed, the product's budget with the
 parent's probabilities only where its stage agrees with the correction (FineTuneOptions.distill_agreed).
 --choose-opinion: the product's budget, the child keeping or dropping the EEG-alone opinion by its selection part
-(FineTuneOptions.choose_opinion).
+(FineTuneOptions.opinion "choose"). --night-distill-drop: lr 3e-4 with at least 400 steps, the parent's
+probabilities in the loss at weight 1.0, the child's EEG-alone opinion dropped (FineTuneOptions.opinion "drop").
 """
 import sys
 from pathlib import Path
@@ -34,10 +35,16 @@ from sleepscope.stages import NAMES  # noqa: E402
 BUDGETS = {"standard": dict(lr=1e-4, min_steps=40), "night": dict(lr=3e-4, min_steps=400),
            "night+cw": dict(lr=3e-4, min_steps=400, class_weights=True)}
 if "--choose-opinion" in sys.argv:
-    BUDGETS = {"standard, opinion chosen": dict(lr=1e-4, min_steps=40, choose_opinion=True)}
+    BUDGETS = {"standard, opinion chosen": dict(lr=1e-4, min_steps=40, opinion="choose")}
+if "--night-distill-drop" in sys.argv:
+    BUDGETS = {"night+distill 1.0, opinion dropped": dict(lr=3e-4, min_steps=400, distill=1.0, opinion="drop")}
 if "--distill" in sys.argv:
     w = float(sys.argv[sys.argv.index("--distill") + 1])
-    if "--agreed" in sys.argv:
+    if "--agreed" in sys.argv and "--opinion" in sys.argv:
+        o = sys.argv[sys.argv.index("--opinion") + 1]
+        BUDGETS = {f"standard+distill {w} where agreed, opinion {o}": dict(lr=1e-4, min_steps=40, distill=w,
+                                                                           distill_agreed=True, opinion=o)}
+    elif "--agreed" in sys.argv:
         BUDGETS = {f"standard+distill {w} where agreed": dict(lr=1e-4, min_steps=40, distill=w, distill_agreed=True)}
     else:
         BUDGETS = {f"standard+distill {w}": dict(lr=1e-4, min_steps=40, distill=w),

@@ -107,10 +107,10 @@ class FineTuneOptions:
     distill: float = 0.0
     #: distil only where the parent's stage agrees with the correction (TrainConfig.distill_agreed)
     distill_agreed: bool = False
-    #: a parent that mixes in its EEG-alone opinion (ModelConfig.eeg_opinion): the child keeps the mixture or reads
-    #: with both channels alone, whichever scores the selection part better (the mixture hedges a lab the model
-    #: has not seen; the child has seen this lab's corrections)
-    choose_opinion: bool = False
+    #: a parent that mixes in its EEG-alone opinion (ModelConfig.eeg_opinion), which hedges a lab the model has not
+    #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections), or "choose" whichever of
+    #: the two scores the selection part better
+    opinion: str = "keep"
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -129,6 +129,8 @@ class FineTuneOptions:
             raise SleepScopeError(f"the channel dropout {self.channel_dropout} must be at least 0 and below 1")
         if not 0.0 <= self.keep_parent < 1.0:
             raise SleepScopeError(f"the parent's share {self.keep_parent} must be at least 0 and below 1")
+        if self.opinion not in ("keep", "drop", "choose"):
+            raise SleepScopeError(f"the child's EEG-alone opinion is kept, dropped or chosen, not {self.opinion!r}")
         if self.distill < 0:
             raise SleepScopeError(f"the parent's weight in the loss {self.distill} must not be negative")
         if not 0.0 < self.pseudo_weight <= 1.0:
@@ -575,8 +577,11 @@ def finetune(
             opts = replace(opts, keep_parent=0.0)
     child_report, calibration, verdicts, opinion = {}, {}, {}, None
     if main:
-        if opts.choose_opinion and child.config.eeg_opinion > 0 and chooses:
+        if opts.opinion == "choose" and child.config.eeg_opinion > 0 and chooses:
             opinion = _choose_opinion(child, select_data, device, cancel)
+        elif opts.opinion == "drop" and child.config.eeg_opinion > 0:
+            opinion = {"parent": child.config.eeg_opinion, "kept": 0.0, "other": child.config.eeg_opinion}
+            child.config = child.config.with_(eeg_opinion=0.0)
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
         select_scores = _scores(child, select_data, device, cancel)
         report_scores = _scores(child, report_data, device, cancel)
@@ -658,9 +663,10 @@ def finetune(
                   f"{share_choice['gap']:+.3f} better than its average with the parent"
                   if share_choice and share_choice["kept"] == "child" and "gap" in share_choice else "")
                + chain_note
-               + (f", EEG-alone opinion {opinion['kept']:g} (the parent's {opinion['parent']:g}; selection macro-F1 "
-                  f"{opinion['macro_f1'][str(opinion['kept'])]:.3f} against "
-                  f"{opinion['macro_f1'][str(opinion['other'])]:.3f})" if opinion else "")
+               + (f", EEG-alone opinion {opinion['kept']:g} (the parent's {opinion['parent']:g}"
+                  + (f"; selection macro-F1 {opinion['macro_f1'][str(opinion['kept'])]:.3f} against "
+                     f"{opinion['macro_f1'][str(opinion['other'])]:.3f}" if "macro_f1" in opinion else "")
+                  + ")" if opinion else "")
                + (f". The kept pass was chosen on {split.select.size} held-out epochs" if chooses else
                   f". {split.select.size} held-out epochs are too few to choose a pass (fewer than "
                   f"{MIN_SELECT_EPOCHS}), so the last pass was kept")
