@@ -582,6 +582,11 @@ def test_cli_choose_share_reaches_the_options():
     assert opts().choose_share is FineTuneOptions().choose_share and opts().keep_parent == FineTuneOptions().keep_parent
     assert opts("--choose-share").choose_share is True and opts("--no-choose-share").choose_share is False
     assert opts("--keep-parent", "0").keep_parent == 0.0
+    default = FineTuneOptions()
+    assert (opts().distill, opts().distill_agreed, opts().opinion) == (default.distill, default.distill_agreed,
+                                                                       default.opinion)
+    given = opts("--distill", "0.5", "--no-distill-agreed", "--opinion", "choose")
+    assert (given.distill, given.distill_agreed, given.opinion) == (0.5, False, "choose")
 
 
 def tone_corrections(n: int = 900, seed: int = 0) -> CorrectionSet:
@@ -618,3 +623,7 @@ def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_be
     kept = finetune(parent, card, cs, None, opts)
     assert kept.model.config.eeg_opinion == 0.5 and kept.card.metrics["finetune"]["opinion_choice"] is None
     assert chosen.card.metrics["heldout"]["child"]["macro_f1"] > kept.card.metrics["heldout"]["child"]["macro_f1"]
+    dropped = finetune(parent, card, cs, None, replace(opts, opinion="drop"))
+    assert dropped.model.config.eeg_opinion == 0.0 and "EEG-alone opinion 0 (the parent's 0.5)" in dropped.card.notes
+    with pytest.raises(SleepScopeError, match="kept, dropped or chosen"):
+        finetune(parent, card, cs, None, replace(opts, opinion="sometimes"))

@@ -79,6 +79,15 @@ def register(subparsers) -> None:
                    help="with corrections of two recordings or more, keep the child as trained instead of the "
                         "average when the check child reads the recording it left out better than its average "
                         "does (default: on)")
+    p.add_argument("--distill", type=float, default=None, metavar="W",
+                   help="weight of the parent's stage probabilities in the loss (default: FineTuneOptions.distill; "
+                        "0: the corrections alone)")
+    p.add_argument("--distill-agreed", action=argparse.BooleanOptionalAction, default=None,
+                   help="learn the parent's probabilities only on the corrected epochs whose label its stage agrees "
+                        "with (default: FineTuneOptions.distill_agreed)")
+    p.add_argument("--opinion", choices=("keep", "drop", "choose"), default=None,
+                   help="a parent that mixes in its EEG-alone opinion: the child keeps it, drops it or chooses by "
+                        "the held-out part (default: FineTuneOptions.opinion)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
@@ -178,7 +187,9 @@ def options_from(args: argparse.Namespace):
                            pseudo_weight=args.pseudo_weight, pseudo_balance=args.pseudo_balance,
                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
-                           **({} if args.choose_share is None else {"choose_share": args.choose_share}))
+                           **({} if args.choose_share is None else {"choose_share": args.choose_share}),
+                           **{k: v for k in ("distill", "distill_agreed", "opinion")
+                              if (v := getattr(args, k)) is not None})
     opts.validate()
     return opts
 
