@@ -104,13 +104,14 @@ class FineTuneOptions:
     choose_share: bool = True
     #: weight of the parent's (anchor's) stage probabilities in the loss (TrainConfig.distill): the child learns the
     #: corrections while keeping the parent's reading of what they do not contradict; 0 = off
-    distill: float = 0.0
-    #: distil only where the parent's stage agrees with the correction (TrainConfig.distill_agreed)
-    distill_agreed: bool = False
+    distill: float = 1.0
+    #: distil only where the parent's stage agrees with the correction (TrainConfig.distill_agreed): everywhere, it
+    #: also kept the parent's errors on a lab the parent reads poorly
+    distill_agreed: bool = True
     #: a parent that mixes in its EEG-alone opinion (ModelConfig.eeg_opinion), which hedges a lab the model has not
-    #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections), or "choose" whichever of
-    #: the two scores the selection part better
-    opinion: str = "keep"
+    #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections; kept, the mixture cost N1
+    #: where the parent read the lab well), or "choose" whichever of the two scores the selection part better
+    opinion: str = "drop"
 
     def validate(self) -> None:
         if self.epochs < 1:
