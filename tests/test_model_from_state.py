@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+from recipes import load_recipe
 
 from sleepscope.model.checkpoint import load_model, save_model
 from sleepscope.model.config import get_config
 from sleepscope.model.network import SleepStager, with_normalisation
 from sleepscope.model.train_state import LoopState, save_state
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def _recipe():
-    spec = importlib.util.spec_from_file_location("model_from_state", ROOT / "models" / "model_from_state.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_recipe("model_from_state")
 
 
 def _stopped_run(tmp_path, with_best=True):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from recipes import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _recipe():
-    spec = importlib.util.spec_from_file_location("train_robust", ROOT / "models" / "train_robust.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_recipe("train_robust")
 
 
 def test_recalibrating_a_candidate_writes_it_back_not_over_the_shipped_model(tmp_path, monkeypatch):
