@@ -386,7 +386,8 @@ def run(args: argparse.Namespace) -> dict:
                                            freeze_encoders=args.freeze_encoders,
                                            **({} if args.lr is None else {"lr": args.lr}),
                                            **({} if args.distill is None else {"distill": args.distill}),
-                                           distill_agreed=args.distill_agreed,
+                                           **({} if args.distill_agreed is None else
+                                              {"distill_agreed": args.distill_agreed}),
                                            **({} if args.opinion is None else {"opinion": args.opinion}),
                                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
@@ -592,8 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opinion", choices=("keep", "drop", "choose"), default=None,
                     help="FineTuneOptions.opinion: the child keeps, drops or chooses (by its selection part) the "
                     "parent's EEG-alone opinion (default: the product's)")
-    ap.add_argument("--distill-agreed", action="store_true",
-                    help="FineTuneOptions.distill_agreed: only where the parent's stage agrees with the correction")
+    ap.add_argument("--distill-agreed", action=argparse.BooleanOptionalAction, default=None,
+                    help="FineTuneOptions.distill_agreed: only where the parent's stage agrees with the correction "
+                    "(default: the product's)")
     ap.add_argument("--passes", type=int, default=None,
                     help="FineTuneOptions.epochs, most passes over the corrections (default: the size's)")
     ap.add_argument("--min-steps", type=int, default=None,

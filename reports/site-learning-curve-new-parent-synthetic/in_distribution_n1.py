@@ -3,15 +3,19 @@ read on night 2, per stage: the product's budget, lr 3e-4 with at least 400 step
 weights, three seeds each, encoders fixed as the product fine-tunes the shipped model. SYNTHETIC nights.
 
     .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py [--without-chain]
-        [--distill W [--agreed [--opinion keep|drop|choose]]] [--choose-opinion] [--night-distill-drop]
+        [--distill W [--agreed [--opinion keep|drop|choose]]] [--choose-opinion] [--night-agreed-drop]
+
+Every budget names each fine-tuning option it stands for, so that a run reproduces after the product's
+defaults change: "standard" is the product's budget before 2026-12-04 (no distillation, the EEG-alone opinion
+kept); the product's since then is "--distill 1.0 --agreed --opinion drop".
 
 --without-chain: each model is also read without its stage-transition chain.
 --distill W: instead, the product's budget and lr 3e-4 with at least 400 steps, each with the parent's stage
 probabilities in the loss at weight W (FineTuneOptions.distill); with --agreed, the product's budget with the
 parent's probabilities only where its stage agrees with the correction (FineTuneOptions.distill_agreed).
 --choose-opinion: the product's budget, the child keeping or dropping the EEG-alone opinion by its selection part
-(FineTuneOptions.opinion "choose"). --night-distill-drop: lr 3e-4 with at least 400 steps, the parent's
-probabilities in the loss at weight 1.0, the child's EEG-alone opinion dropped (FineTuneOptions.opinion "drop").
+(FineTuneOptions.opinion "choose"). --night-agreed-drop: lr 3e-4 with at least 400 steps, the parent's
+probabilities where it agrees at weight 1.0, the child's EEG-alone opinion dropped.
 """
 import sys
 from pathlib import Path
@@ -32,12 +36,14 @@ from sleepscope.scoring.agreement import agreement  # noqa: E402
 from sleepscope.scoring.corrections import CorrectionSet  # noqa: E402
 from sleepscope.stages import NAMES  # noqa: E402
 
-BUDGETS = {"standard": dict(lr=1e-4, min_steps=40), "night": dict(lr=3e-4, min_steps=400),
-           "night+cw": dict(lr=3e-4, min_steps=400, class_weights=True)}
+BEFORE = dict(distill=0.0, opinion="keep")  # the product's fine-tuning until 2026-12-04
+BUDGETS = {"standard": dict(lr=1e-4, min_steps=40, **BEFORE), "night": dict(lr=3e-4, min_steps=400, **BEFORE),
+           "night+cw": dict(lr=3e-4, min_steps=400, class_weights=True, **BEFORE)}
 if "--choose-opinion" in sys.argv:
-    BUDGETS = {"standard, opinion chosen": dict(lr=1e-4, min_steps=40, opinion="choose")}
-if "--night-distill-drop" in sys.argv:
-    BUDGETS = {"night+distill 1.0, opinion dropped": dict(lr=3e-4, min_steps=400, distill=1.0, opinion="drop")}
+    BUDGETS = {"standard, opinion chosen": dict(lr=1e-4, min_steps=40, distill=0.0, opinion="choose")}
+if "--night-agreed-drop" in sys.argv:
+    BUDGETS = {"night+distill 1.0 where agreed, opinion dropped": dict(lr=3e-4, min_steps=400, distill=1.0,
+                                                                       distill_agreed=True, opinion="drop")}
 if "--distill" in sys.argv:
     w = float(sys.argv[sys.argv.index("--distill") + 1])
     if "--agreed" in sys.argv and "--opinion" in sys.argv:
@@ -45,10 +51,12 @@ if "--distill" in sys.argv:
         BUDGETS = {f"standard+distill {w} where agreed, opinion {o}": dict(lr=1e-4, min_steps=40, distill=w,
                                                                            distill_agreed=True, opinion=o)}
     elif "--agreed" in sys.argv:
-        BUDGETS = {f"standard+distill {w} where agreed": dict(lr=1e-4, min_steps=40, distill=w, distill_agreed=True)}
+        BUDGETS = {f"standard+distill {w} where agreed": dict(lr=1e-4, min_steps=40, distill=w, distill_agreed=True,
+                                                              opinion="keep")}
     else:
-        BUDGETS = {f"standard+distill {w}": dict(lr=1e-4, min_steps=40, distill=w),
-                   f"night+distill {w}": dict(lr=3e-4, min_steps=400, distill=w)}
+        BUDGETS = {f"standard+distill {w}": dict(lr=1e-4, min_steps=40, distill=w, distill_agreed=False,
+                                                 opinion="keep"),
+                   f"night+distill {w}": dict(lr=3e-4, min_steps=400, distill=w, distill_agreed=False, opinion="keep")}
 
 parent, card = load_model(default_model_path())
 rec1, lab1 = synth_array(NIGHT1, SUBJECT, 1, sleep_span(real_hypnogram(NIGHT1), 1000))
