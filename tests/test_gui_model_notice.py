@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -69,6 +70,22 @@ def test_unfamiliar_prediction_shows_a_red_banner(qtbot):
     notice.show_prediction(Prediction(probs=probs, model_version="v", stages=np.zeros(4, np.int8),
                                       familiarity=Familiarity(True, 0.01, 0.1)))
     assert not notice.isVisible()
+
+
+def test_a_narrow_eeg_band_is_a_warning_in_the_banner(qtbot):
+    from sleepscope.gui.model_notice import _INFO, _WARN
+    from sleepscope.model.eeg_band import NarrowBand
+
+    notice = ModelNotice()
+    qtbot.addWidget(notice)
+    notice.show_recording(eeg_only_recording(4))
+    base = Prediction(probs=np.full((4, 5), 0.2, np.float32), model_version="v", stages=np.zeros(4, np.int8),
+                      channels=choose_channels(["C3-A1", "EMG chin"]))
+    notice.show_prediction(base)
+    assert notice.styleSheet() == _INFO  # the control: only the missing EOG to say
+    notice.show_prediction(replace(base, eeg_band=NarrowBand(25.0, "sampled at 50 Hz")))
+    assert notice.isVisible() and notice.styleSheet() == _WARN
+    assert "nothing above 25 Hz (sampled at 50 Hz)" in notice.text() and "C3-A1" in notice.text()
 
 
 def test_the_sleep_period_a_night_was_also_scored_over_is_underlined(qtbot, tmp_path, gui_settings, main_windows,

@@ -88,10 +88,12 @@ class ModelNotice(QFrame):
             self.hide()
             return
         lines = [n[0].upper() + n[1:] for n in notes]
-        if self._channels and (self.unfamiliar or any("channel" in n for n in notes)):
+        # a narrow EEG band leaves confident W and REM suggestions wrong: as much a warning as an unfamiliar night
+        warn = self.unfamiliar or getattr(prediction, "eeg_band", None) is not None
+        if self._channels and (warn or any("channel" in n for n in notes)):
             lines.append("Channels in use — " + "; ".join(self._channels))
         if lines:
-            self._show(lines, warn=self.unfamiliar)
+            self._show(lines, warn=warn)
 
     def _show(self, lines: list[str], warn: bool) -> None:
         self.label.setText("\n".join(lines))

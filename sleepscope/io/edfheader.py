@@ -35,6 +35,19 @@ _MICROVOLTS_PER_UNIT = {
 }
 
 
+#: the low-pass of a prefiltering field: "LP:35Hz", "LP: 70 Hz", "LP:0.1kHz" (the EDF spec's form, and its spellings)
+_LOWPASS = re.compile(r"\bLP\s*:?\s*([0-9]+(?:[.,][0-9]+)?)\s*(k?)hz", re.IGNORECASE)
+
+
+def prefilter_lowpass(prefilter: str) -> float | None:
+    """The low-pass cut-off (Hz) an EDF prefiltering field names ("HP:0.1Hz LP:35Hz N:50Hz" -> 35), or None."""
+    m = _LOWPASS.search(prefilter or "")
+    if m is None:
+        return None
+    hz = float(m.group(1).replace(",", ".")) * (1000.0 if m.group(2) else 1.0)
+    return hz if hz > 0 else None
+
+
 def microvolts_per_unit(unit: str) -> float | None:
     """µV in one unit of an EDF physical dimension ("UV" -> 1, "mV" -> 1000), None if not a voltage."""
     return _MICROVOLTS_PER_UNIT.get(re.sub(r"\s+", "", unit).lower())

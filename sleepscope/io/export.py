@@ -19,8 +19,11 @@ def write_edf(
     units: Mapping[str, str] | None = None,
     physical_ranges: Mapping[str, tuple[float, float]] | None = None,
     record_duration: float = 1.0,
+    prefilters: Mapping[str, str] | None = None,
 ) -> Path:
     """Write `{label: (samples, rate)}` as a 16-bit EDF file (µV unless `units` says otherwise).
+
+    `prefilters` gives a channel's prefiltering field ("HP:0.3Hz LP:35Hz"), as acquisition software writes it.
 
     The physical range defaults to the signal's own range (widened to at least
     ±1) so 16 bits resolve it finely. Each channel must fill whole data records
@@ -31,6 +34,7 @@ def write_edf(
     path = Path(path)
     units = units or {}
     physical_ranges = physical_ranges or {}
+    prefilters = prefilters or {}
     out = []
     for label, (x, fs) in signals.items():
         x = np.nan_to_num(np.asarray(x, dtype=np.float64))
@@ -38,6 +42,7 @@ def write_edf(
         out.append(edfio.EdfSignal(
             np.clip(x, lo, hi), sampling_frequency=float(fs), label=label,
             physical_dimension=units.get(label, "uV"), physical_range=(lo, hi),
+            prefiltering=prefilters.get(label, ""),
         ))
     edf = edfio.Edf(
         out,

@@ -20,7 +20,7 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.channels import ChannelChoice, choose_channels, find_channel
-from sleepscope.io.edfheader import EdfHeader, microvolts_per_unit, read_header, record_onsets
+from sleepscope.io.edfheader import EdfHeader, microvolts_per_unit, prefilter_lowpass, read_header, record_onsets
 from sleepscope.io.resampling import resample_stream
 from sleepscope.tasks import CancelToken, Progress, check, report
 
@@ -102,6 +102,8 @@ class Recording:
     gap_mask: np.ndarray | None = field(default=None, repr=False)
     #: which channels the model reads and why (`sleepscope.io.channels.choose_channels`); None: given by the caller
     channel_choice: ChannelChoice | None = field(default=None, repr=False)
+    #: per channel, the low-pass (Hz) its file header says it was recorded through (EDF prefiltering field)
+    source_lowpass: dict[str, float] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         lengths = {len(v) for v in self.channels.values()}
@@ -367,6 +369,7 @@ def open_recording(
     by_label = {s.label: s for s in hdr.data_signals}
     for name in wanted:
         _check_amplitude(path, by_label[name])
+    lowpass = {name: hz for name in wanted if (hz := prefilter_lowpass(by_label[name].prefilter)) is not None}
     runs = _runs(hdr)
     recorded_s = hdr.n_records * hdr.record_duration
     if recorded_s < EPOCH_SECONDS:
@@ -413,7 +416,7 @@ def open_recording(
     return Recording(
         path=path, start_time=hdr.start_time, fs=float(TARGET_FS), channels=channels,
         eeg_name=eeg_name, eog_name=eog_name, source_rates={k: rates[k] for k in wanted}, gap_mask=gap_mask,
-        channel_choice=choice,
+        channel_choice=choice, source_lowpass=lowpass,
     )
 
 

@@ -228,7 +228,9 @@ def print_prediction_notes(pred, rec) -> None:
         print(f"  also scored with this night's own statistics, taken over its sleep period: epochs "
               f"{start + 1}-{stop} of {pred.n_epochs}", file=sys.stderr)
     if pred.unsure is not None:
+        why = ", artefact, or W or REM on a narrow EEG band" if getattr(pred, "eeg_band", None) is not None \
+            else ", or artefact"
         print(f"  {int(pred.unsure.sum())} epochs marked unsure (top probability under "
-              f"{pred.unsure_threshold:.2f}, or artefact)", file=sys.stderr)
+              f"{pred.unsure_threshold:.2f}{why})", file=sys.stderr)
     for note in pred.notes():
         print(f"NOTE: {note}", file=sys.stderr)

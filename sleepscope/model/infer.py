@@ -49,6 +49,8 @@ class Prediction:
     #: the epochs [start, stop) whose encoder statistics the night was also scored with (``night_norm``);
     #: None when the model does not ask for it or the sleep period was too short
     night_statistics: tuple[int, int] | None = None
+    #: sleepscope.model.eeg_band.NarrowBand: the EEG's header puts its band below what wake was read by
+    eeg_band: Any = None
 
     @property
     def n_epochs(self) -> int:
@@ -59,6 +61,8 @@ class Prediction:
         out = []
         if self.familiarity is not None and not self.familiarity.familiar:
             out.append(self.familiarity.message())
+        if self.eeg_band is not None:
+            out.append(self.eeg_band.message())
         if self.channels is not None:
             for kind, name in (("EEG", self.channels.eeg), ("EOG", self.channels.eog)):
                 if name is None:
@@ -78,6 +82,7 @@ class Prediction:
             "familiarity": self.familiarity.to_dict() if self.familiarity is not None else None,
             "channels": self.channels.to_dict() if self.channels is not None else None,
             "night_statistics": None if self.night_statistics is None else list(self.night_statistics),
+            "eeg_band": None if self.eeg_band is None else self.eeg_band.to_dict(),
             "notes": self.notes(),
         }
 
@@ -261,6 +266,13 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     probs[artefact] = 1.0 / probs.shape[1]
     stages[artefact] = -1
     unsure = (probs.max(axis=1) < threshold) | artefact
+    band = None
+    if quality is not None:
+        from sleepscope.model.eeg_band import narrow_eeg, wake_or_rem
+
+        band = narrow_eeg(rec)
+        if band is not None:
+            unsure |= wake_or_rem(stages)
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
     if quality is not None:  # the check reads the signals: recordings only
@@ -271,7 +283,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
-                      unsure_threshold=threshold, night_statistics=used.get("night_statistics"))
+                      unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

@@ -1,0 +1,176 @@
+"""Real recordings as other labs would have recorded them: does the pre-scoring keep the expert's stage?
+
+    .venv/bin/python benchmarks/bench_acquisition.py [--model PATH] [--no-yasa] [--json OUT]
+
+The only real EEG and EOG at hand are short (``tests/data``): the first 5
+minutes of Sleep-EDF SC4001E0 (all wake, Fpz-Cz and horizontal EOG at 100 Hz),
+YASA's 859 s of real REM EOG (LOC-ROC, EOG only) and YASA's 30 s of real N3
+EEG (one epoch, EEG only). Each is changed the way another lab's amplifier,
+filters, units or mains would change it, written to an EDF file (with the
+prefiltering field such a lab writes) and read back through the product's
+own reader, then pre-scored. Filters are causal, as an amplifier's are.
+
+Per clip and change: the share of epochs given the expert's stage, the mean
+confidence of the suggestions, the share marked unsure (the review queue),
+**silent errors** (epochs given another stage and not marked unsure: what a
+technician is not told about), and whether the note on a narrow EEG band
+(``sleepscope.model.eeg_band``) was shown; YASA's share
+beside, on the wake recording (the only clip it can stage). The changes are
+not training data of any model here, but they are few, short and from two
+subjects: a failure is evidence, a pass is not a guarantee.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: (name, change): gain, rate (Hz), high-pass / low-pass (Hz, with the header saying so unless "silent"),
+#: mains (Hz, µV), unit.
+CHANGES: tuple[tuple[str, dict], ...] = (
+    ("as recorded", {}),
+    ("gain x0.3", {"gain": 0.3}),
+    ("gain x3", {"gain": 3.0}),
+    ("polarity inverted", {"gain": -1.0}),
+    ("unit mV", {"unit": "mV"}),
+    ("sampled at 50 Hz", {"rate": 50}),
+    ("sampled at 64 Hz", {"rate": 64}),
+    ("sampled at 128 Hz", {"rate": 128}),
+    ("sampled at 256 Hz", {"rate": 256}),
+    ("sampled at 512 Hz", {"rate": 512}),
+    ("50 Hz mains 20 uV (256 Hz)", {"rate": 256, "mains": (50.0, 20.0)}),
+    ("60 Hz mains 20 uV (256 Hz)", {"rate": 256, "mains": (60.0, 20.0)}),
+    ("high-pass 0.3 Hz", {"highpass": 0.3}),
+    ("high-pass 0.5 Hz", {"highpass": 0.5}),
+    ("low-pass 45 Hz", {"lowpass": 45.0}),
+    ("low-pass 35 Hz", {"lowpass": 35.0}),
+    ("low-pass 30 Hz", {"lowpass": 30.0}),
+    ("low-pass 30 Hz, header silent", {"lowpass": 30.0, "silent": True}),
+)
+
+
+def _resample(x: np.ndarray, fs: float, to: float) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    f = Fraction(int(to), int(fs))
+    return resample_poly(x, f.numerator, f.denominator)
+
+
+def changed_file(rec, change: dict, path: Path) -> Path:
+    """`rec` (100 Hz, µV) as `change` would have recorded it, written to an EDF file at `path`."""
+    from scipy.signal import butter, sosfilt
+
+    from sleepscope.io.export import write_edf
+
+    signals, prefilters, units = {}, {}, {}
+    for label, x in rec.channels.items():
+        fs = 100.0
+        x = np.asarray(x, dtype=np.float64) * change.get("gain", 1.0)
+        header = []
+        if "highpass" in change:
+            x = sosfilt(butter(2, change["highpass"], "high", fs=fs, output="sos"), x)
+            header.append(f"HP:{change['highpass']:g}Hz")
+        if "lowpass" in change:
+            x = sosfilt(butter(4, change["lowpass"], "low", fs=fs, output="sos"), x)
+            header.append(f"LP:{change['lowpass']:g}Hz")
+        if "rate" in change:
+            x = _resample(x, fs, change["rate"])
+            fs = float(change["rate"])
+        if "mains" in change:
+            hz, uv = change["mains"]
+            x = x + uv * np.sin(2 * np.pi * hz * np.arange(len(x)) / fs)
+        units[label] = change.get("unit", "uV")
+        if units[label] == "mV":
+            x = x / 1000.0
+        signals[label] = (x, fs)
+        prefilters[label] = "" if change.get("silent") else " ".join(header)
+    return write_edf(path, signals, rec.start_time, units=units, prefilters=prefilters, record_duration=30.0)
+
+
+def run(model_path: Path, use_yasa: bool) -> list[dict]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_shift import real_rows
+
+    from sleepscope.io import open_recording
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.infer import predict
+    from sleepscope.stages import NAMES
+
+    model, card = load_model(model_path)
+    yasa = None
+    if use_yasa:
+        from sleepscope.scorers import YasaScorer, yasa_available
+
+        yasa = YasaScorer() if yasa_available() else None
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip, rec, expected in real_rows():
+            for name, change in CHANGES:
+                path = changed_file(rec, change, Path(tmp) / "changed.edf")
+                got = open_recording(path, eeg=rec.eeg_name, eog=rec.eog_name)
+                pred = predict(got, model)
+                right = pred.stages == expected
+                row = {
+                    "clip": clip, "change": name, "epochs": int(len(expected)),
+                    "expert": float(right.mean()), "confidence": float(pred.probs.max(axis=1).mean()),
+                    "unsure": float(pred.unsure.mean()), "silent_errors": int((~right & ~pred.unsure).sum()),
+                    "stages": {NAMES[s]: int((pred.stages == s).sum()) for s in range(len(NAMES))},
+                    "notes": pred.notes(),
+                    "eeg_band": None if getattr(pred, "eeg_band", None) is None else pred.eeg_band.to_dict(),
+                }
+                if yasa is not None and got.eeg_name is not None and got.n_epochs >= 10:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        second = yasa.score(got)
+                    row["yasa_expert"] = float((second.stages == expected).mean())
+                rows.append(row)
+                print(f"{clip} | {name}: expert {row['expert']:.2f}, confidence {row['confidence']:.2f}, "
+                      f"unsure {row['unsure']:.2f}, silent errors {row['silent_errors']}", file=sys.stderr, flush=True)
+    return rows
+
+
+def table(rows: list[dict], model_version: str) -> str:
+    out = [f"model {model_version}; REAL clips from tests/data, changed as another lab would record them",
+           "", "| clip | change | expert's stage | confidence | unsure | silent errors | narrow-band note | YASA: expert's stage |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        n = r["epochs"]
+        note = f"below {r['eeg_band']['top_hz']:g} Hz" if r.get("eeg_band") else "-"
+        yasa = f"{r['yasa_expert']:.2f}" if "yasa_expert" in r else "-"
+        out.append(f"| {r['clip']} | {r['change']} | {round(r['expert'] * n)}/{n} | {r['confidence']:.2f} | "
+                   f"{round(r['unsure'] * n)}/{n} | {r['silent_errors']} | {note} | {yasa} |")
+    silent = sum(r["silent_errors"] for r in rows)
+    out += ["", f"silent errors in all: {silent} of {sum(r['epochs'] for r in rows)} epochs"]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
+    ap.add_argument("--no-yasa", action="store_true", help="leave YASA's column out")
+    ap.add_argument("--json", type=Path, help="write every row here")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from sleepscope.model.checkpoint import load_model
+
+    t0 = time.perf_counter()
+    rows = run(args.model, not args.no_yasa)
+    print(table(rows, load_model(args.model)[1].version))
+    print(f"\n{time.perf_counter() - t0:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Does a recording's EEG carry the band the model tells wake from REM by?
+
+On the real 5-minute Sleep-EDF wake recording, the shipped model reads W from
+the EEG's faster activity (muscle and beta over Fpz-Cz): the same minutes
+low-passed at 30 Hz, or sampled at 50 Hz, read REM at about 0.9 confidence,
+while a 35-Hz low-pass keeps them W (``benchmarks/bench_acquisition.py``).
+The synthetic nights it learned from cannot show what real wake looks like
+without that band, so where a recording's header says its EEG stops below
+:data:`WAKE_BAND_HZ` (its sampling rate, or the low-pass in its prefiltering
+field), its W and REM suggestions are marked unsure (the review queue) and a
+note says why. A file filtered without saying so is not caught: the header is
+the only account of the band that does not depend on the sleep in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sleepscope.stages import Stage
+
+#: Below this top frequency (Hz) of the EEG, real wake read as REM (the lowest cut-off that kept it W).
+WAKE_BAND_HZ = 35.0
+
+
+@dataclass(frozen=True)
+class NarrowBand:
+    """An EEG whose header puts its top frequency below :data:`WAKE_BAND_HZ`."""
+
+    top_hz: float
+    why: str  # "sampled at 50 Hz", "low-pass 30 Hz in its header"
+
+    def message(self) -> str:
+        return (f"the EEG holds nothing above {self.top_hz:g} Hz ({self.why}): the model tells wake from REM "
+                "partly by faster EEG activity, so its wake and REM suggestions are marked unsure; check them, "
+                "or correct a few hundred epochs and fine-tune")
+
+    def to_dict(self) -> dict:
+        return {"top_hz": self.top_hz, "why": self.why}
+
+
+def narrow_eeg(recording) -> NarrowBand | None:
+    """The EEG's narrow band from `recording`'s header (source rate, prefiltering low-pass), or None."""
+    name = getattr(recording, "eeg_name", None)
+    if name is None:
+        return None
+    limits = []
+    rate = (getattr(recording, "source_rates", None) or {}).get(name)
+    if rate:
+        limits.append((rate / 2.0, f"sampled at {rate:g} Hz"))
+    lowpass = (getattr(recording, "source_lowpass", None) or {}).get(name)
+    if lowpass:
+        limits.append((lowpass, f"low-pass {lowpass:g} Hz in its header"))
+    if not limits:
+        return None
+    top, why = min(limits)
+    return NarrowBand(top, why) if top < WAKE_BAND_HZ else None
+
+
+def wake_or_rem(stages: np.ndarray) -> np.ndarray:
+    """Where `stages` suggest W or REM: the epochs a narrow EEG band leaves in doubt."""
+    return np.isin(np.asarray(stages), (int(Stage.W), int(Stage.REM)))

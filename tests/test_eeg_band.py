@@ -1,0 +1,129 @@
+"""An EEG recorded through a narrower band than wake was read by: the header says so, the suggestions say so.
+
+The end-to-end tests use the REAL Sleep-EDF wake minutes in tests/data, which
+the shipped model reads as REM once they are sampled at 50 Hz or low-passed
+at 30 Hz (benchmarks/bench_acquisition.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import butter, resample_poly, sosfilt
+
+from sleepscope.io import Recording, open_recording
+from sleepscope.io.edfheader import prefilter_lowpass
+from sleepscope.io.export import write_edf
+from sleepscope.model.eeg_band import WAKE_BAND_HZ, narrow_eeg, wake_or_rem
+
+ROOT = Path(__file__).resolve().parents[1]
+WAKE = ROOT / "tests" / "data" / "SC4001E0-PSG-first300s.edf"
+SHIPPED = ROOT / "models" / "sleepscope-default.safetensors"
+EEG, EOG = "EEG Fpz-Cz", "EOG horizontal"
+
+
+@pytest.mark.parametrize("field, hz", [
+    ("HP:0.1Hz LP:35Hz N:50Hz", 35.0), ("HP: 0.3 Hz LP: 70 Hz", 70.0), ("lp:0.1kHz", 100.0), ("LP:35,5Hz", 35.5),
+    ("HP:0.5Hz", None), ("", None), ("LP:0Hz", None), ("HP:0.16Hz N:60Hz", None),
+])
+def test_the_low_pass_of_a_prefiltering_field(field, hz):
+    assert prefilter_lowpass(field) == hz
+
+
+def _recording(rates: dict[str, float], lowpass: dict[str, float] | None = None, eeg: str | None = "C3-M2",
+               eog: str | None = "E1-M2") -> Recording:
+    chans = {k: np.zeros(3000, np.float32) for k in (eeg, eog) if k is not None}
+    return Recording(path=None, start_time=datetime(2022, 1, 1, 23), fs=100.0, channels=chans, eeg_name=eeg,
+                     eog_name=eog, source_rates=rates, source_lowpass=lowpass or {})
+
+
+def test_the_eeg_band_comes_from_its_rate_and_its_header():
+    assert narrow_eeg(_recording({"C3-M2": 50.0, "E1-M2": 50.0})).top_hz == 25.0
+    low = narrow_eeg(_recording({"C3-M2": 256.0, "E1-M2": 256.0}, {"C3-M2": 30.0}))
+    assert low.top_hz == 30.0 and "low-pass 30 Hz" in low.why
+    # the narrower of the two limits decides
+    assert narrow_eeg(_recording({"C3-M2": 50.0, "E1-M2": 50.0}, {"C3-M2": 30.0})).top_hz == 25.0
+    # controls: a wide band, a low-pass on the EOG only, no EEG at all
+    assert narrow_eeg(_recording({"C3-M2": 100.0, "E1-M2": 100.0}, {"C3-M2": WAKE_BAND_HZ})) is None
+    assert narrow_eeg(_recording({"C3-M2": 200.0, "E1-M2": 200.0}, {"E1-M2": 15.0})) is None
+    assert narrow_eeg(_recording({"E1-M2": 50.0}, eeg=None)) is None
+
+
+def test_wake_and_rem_are_the_stages_in_doubt():
+    assert wake_or_rem(np.array([0, 1, 2, 3, 4, -1])).tolist() == [True, False, False, False, True, False]
+
+
+def _real_wake(tmp_path: Path, rate: float = 100.0, lowpass: float | None = None, header: bool = True) -> Path:
+    """The real wake minutes as a lab with this `rate` and amplifier `lowpass` would have written them."""
+    rec = open_recording(WAKE)
+    signals, prefilters = {}, {}
+    for name in (EEG, EOG):
+        x = rec.channels[name].astype(np.float64)
+        if lowpass is not None:
+            x = sosfilt(butter(4, lowpass, "low", fs=100.0, output="sos"), x)
+            prefilters[name] = f"HP:0.5Hz LP:{lowpass:g}Hz" if header else ""
+        if rate != 100.0:
+            x = resample_poly(x, int(rate), 100)
+        signals[name] = (x, rate)
+    return write_edf(tmp_path / f"wake-{rate:g}-{lowpass}-{header}.edf", signals, rec.start_time,
+                     prefilters=prefilters, record_duration=30.0)
+
+
+def test_opening_a_file_keeps_the_low_pass_its_header_names(tmp_path):
+    rec = open_recording(_real_wake(tmp_path, lowpass=30.0))
+    assert rec.source_lowpass == {EEG: 30.0, EOG: 30.0}
+    # Sleep-EDF's own field: "HP:0.5Hz LP:100Hz [enhanced cassette BW]"
+    assert open_recording(WAKE).source_lowpass == {EEG: 100.0, EOG: 100.0}
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not SHIPPED.exists():
+        pytest.skip("no shipped model in this checkout")
+    from sleepscope.model.checkpoint import load_model
+
+    return load_model(SHIPPED)[0]
+
+
+def _predict(path: Path, model):
+    from sleepscope.model.infer import predict
+
+    return predict(open_recording(path, eeg=EEG, eog=EOG), model, device="cpu", threads=1)
+
+
+@pytest.mark.parametrize("rate, lowpass", [(50.0, None), (256.0, 30.0)])
+def test_real_wake_on_a_narrow_band_is_never_a_confident_suggestion(tmp_path, shipped, rate, lowpass):
+    wide = _predict(_real_wake(tmp_path), shipped)  # the control: as recorded, W and sure
+    assert (wide.stages == 0).all() and not wide.unsure.any() and wide.eeg_band is None
+
+    pred = _predict(_real_wake(tmp_path, rate, lowpass), shipped)
+    wrong = pred.stages != 0
+    assert wrong.any(), "the model now reads this narrow band right: revisit WAKE_BAND_HZ"
+    assert pred.unsure[wrong].all() and pred.unsure[wake_or_rem(pred.stages)].all()
+    assert pred.eeg_band is not None and pred.eeg_band.top_hz == min(rate / 2, lowpass or rate)
+    assert any("holds nothing above" in n for n in pred.notes())
+    assert pred.to_dict()["eeg_band"]["top_hz"] == pred.eeg_band.top_hz
+
+
+def test_a_file_filtered_without_saying_so_is_not_caught(tmp_path, shipped):
+    """The limit of a header-only check, kept visible: the same signal as above, its field left empty."""
+    pred = _predict(_real_wake(tmp_path, 256.0, 30.0, header=False), shipped)
+    assert pred.eeg_band is None and (pred.stages != 0).any()
+
+
+def test_the_cli_says_why_wake_and_rem_are_unsure(tmp_path, shipped):
+    from sleepscope.cli import main
+
+    path = _real_wake(tmp_path, 50.0)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["prescore", str(path), "--model", str(SHIPPED), "--out", str(tmp_path / "out.csv")])
+    assert rc == 0
+    text = err.getvalue()
+    assert "NOTE: the EEG holds nothing above 25 Hz (sampled at 50 Hz)" in text
+    assert "10 epochs marked unsure" in text and "narrow EEG band" in text
