@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sleepscope.model.band_gains import ANCHORS_HZ, apply_band_gains, random_band_gains
+from sleepscope.model.band_gains import ANCHORS_HZ, LOWPASS_HZ, apply_band_gains, random_band_gains, random_lowpass
 from sleepscope.model.inputs import normalise
 
 T = np.arange(3000) / 100.0
@@ -78,6 +78,29 @@ def test_random_gains_one_curve_per_sequence_and_channel():
     assert ((amp_ratio > 1 / 4 - 1e-3) & (amp_ratio < 4 + 1e-3)).all()
 
 
+def test_random_lowpass_removes_what_lies_above_its_cutoff_and_nothing_below():
+    tones = 20 * np.sin(2 * np.pi * 3 * T) + 10 * np.sin(2 * np.pi * 10 * T) + 5 * np.sin(2 * np.pi * 45 * T)
+    x = _input(tones, "epoch+amplitude").repeat(64, 3, 1, 1)
+    x[:, :, 1] = x[:, :, 0]
+    x0 = x.clone()
+    g = torch.Generator().manual_seed(0)
+    assert random_lowpass(x, 0.0, g, "epoch+amplitude") is x
+    y = random_lowpass(x, 0.5, g, "epoch+amplitude")
+    assert torch.equal(x, x0)
+    changed = (y != x).flatten(1).any(dim=1)
+    assert 16 < int(changed.sum()) < 48 and torch.equal(y[~changed], x[~changed])
+    for b in torch.nonzero(changed).flatten()[:8].tolist():
+        for c in range(2):
+            before, after = x[b, 0, c], y[b, 0, c]
+            # 45 Hz lies at or above every cut-off drawn: at least 3 dB down against 3 Hz; 3 and 10 Hz keep their ratio
+            assert _power(after, 45) / _power(after, 3) < 0.5 * _power(before, 45) / _power(before, 3)
+            assert _power(after, 10) / _power(after, 3) == pytest.approx(_power(before, 10) / _power(before, 3),
+                                                                         rel=0.02)
+            # the amplitude input follows the lost power down
+            assert float(after.mean()) < float(before.mean())
+    assert LOWPASS_HZ[1] <= 45.0
+
+
 def test_training_draws_band_gains_when_asked():
     from torch.utils.data import TensorDataset
 
@@ -88,12 +111,13 @@ def test_training_draws_band_gains_when_asked():
     g = torch.Generator().manual_seed(1)
     data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
 
-    def losses(band_gain: float) -> list[float]:
+    def losses(band_gain: float = 0.0, lowpass: float = 0.0) -> list[float]:
         torch.manual_seed(0)
         model = SleepStager(CONFIGS["tiny"])
-        cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain)
+        cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass)
         return train(model, data, None, cfg).losses
 
-    plain = losses(0.0)
-    assert losses(0.0) == plain  # control: the same run twice is the same
-    assert losses(1.0) != plain
+    plain = losses()
+    assert losses() == plain  # control: the same run twice is the same
+    assert losses(band_gain=1.0) != plain
+    assert losses(lowpass=1.0) != plain

@@ -41,9 +41,15 @@ def apply_band_gains(x: torch.Tensor, log_gains: torch.Tensor, normalisation: st
 
     A missing channel (all zeros) stays missing; a flat epoch stays flat.
     """
+    freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / fs)
+    return apply_gain(x, torch.exp(gain_curve(freqs, log_gains.to(torch.float32))), normalisation)
+
+
+def apply_gain(x: torch.Tensor, gain: torch.Tensor, normalisation: str) -> torch.Tensor:
+    """`x` (B, L, 2, T) in `normalisation` with each (sequence, channel) filtered by its magnitude response
+    `gain` (B, 2, T // 2 + 1, at the real FFT's frequencies), and put back in the normalisation."""
     t = x.shape[-1]
-    freqs = np.fft.rfftfreq(t, 1.0 / fs)
-    gain = torch.exp(gain_curve(freqs, log_gains.to(torch.float32)))[:, None]  # (B, 1, 2, F)
+    gain = gain[:, None]  # (B, 1, 2, F): one response for every epoch of a sequence
     xf = x.to(torch.float32)
     amp = xf.mean(dim=-1, keepdim=True) if normalisation == "epoch+amplitude" else None
     z = xf - amp if amp is not None else xf
@@ -76,4 +82,34 @@ def random_band_gains(x: torch.Tensor, p: float, generator: torch.Generator, nor
         return x
     out = x.clone()
     out[chosen] = apply_band_gains(x[chosen], lg[chosen], normalisation)
+    return out
+
+
+#: Range (Hz) of the low-pass cut-offs `random_lowpass` draws: from a 50-Hz recording's anti-aliasing to above
+#: the AASM's recommended 35 Hz.
+LOWPASS_HZ = (20.0, 45.0)
+
+
+def lowpass_gain(freqs: np.ndarray, cutoff: torch.Tensor, order: int = 4) -> torch.Tensor:
+    """`(..., len(freqs))` magnitude of a Butterworth low-pass of `order` at each `cutoff` (Hz, shape (...))."""
+    ratio = torch.as_tensor(freqs, dtype=torch.float32) / cutoff[..., None].to(torch.float32)
+    return 1.0 / torch.sqrt(1.0 + ratio ** (2 * order))
+
+
+def random_lowpass(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                   cutoffs: tuple[float, float] = LOWPASS_HZ, fs: float = 100.0) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T), with probability `p`, has each channel low-passed as an amplifier or a
+    low sampling rate would (cut-off log-uniform in `cutoffs`, drawn per channel), so that no stage is read from
+    a band some labs do not record. Returns `x` itself when nothing is drawn."""
+    if p <= 0:
+        return x
+    b = x.shape[0]
+    chosen = torch.rand(b, generator=generator) < p
+    lo, hi = np.log(cutoffs[0]), np.log(cutoffs[1])
+    cut = torch.exp(lo + torch.rand(b, 2, generator=generator) * float(hi - lo))
+    if not bool(chosen.any()):
+        return x
+    out = x.clone()
+    freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / fs)
+    out[chosen] = apply_gain(x[chosen], lowpass_gain(freqs, cut[chosen]), normalisation)
     return out

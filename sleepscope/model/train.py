@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
-from sleepscope.model.band_gains import random_band_gains
+from sleepscope.model.band_gains import random_band_gains, random_lowpass
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
 from sleepscope.model.network import SleepStager
@@ -56,6 +56,9 @@ class TrainConfig:
     #: share of sequences whose channels are reshaped by random band gains in a step
     #: (sleepscope.model.band_gains), so that no one spectral cue of one simulator carries a stage; 0 = off
     band_gain: float = 0.0
+    #: share of sequences whose channels are low-passed at random (sleepscope.model.band_gains.random_lowpass),
+    #: so that no stage is read from a band a 50-Hz or 30-Hz-filtered recording lacks; 0 = off
+    lowpass: float = 0.0
     #: weight of the teacher's stage probabilities in the loss (KL divergence, per epoch; `train(teacher=...)`):
     #: a fine-tune keeps reading what it does not see corrected as its parent did; 0 = off
     distill: float = 0.0
@@ -252,6 +255,9 @@ def train(
         if cfg.band_gain > 0:
             x = random_band_gains(x, cfg.band_gain, torch.Generator().manual_seed(cfg.seed * 1_000_033 + state.step),
                                   model.config.normalisation)
+        if cfg.lowpass > 0:
+            x = random_lowpass(x, cfg.lowpass, torch.Generator().manual_seed(cfg.seed * 1_000_037 + state.step),
+                               model.config.normalisation)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = net(x)
