@@ -127,3 +127,59 @@ def test_the_cli_says_why_wake_and_rem_are_unsure(tmp_path, shipped):
     text = err.getvalue()
     assert "NOTE: the EEG holds nothing above 25 Hz (sampled at 50 Hz)" in text
     assert "10 epochs marked unsure" in text and "narrow EEG band" in text
+
+
+def test_the_band_a_child_learned_comes_from_recordings_with_enough_wake_and_rem():
+    from sleepscope.model.eeg_band import learned_band
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    y = np.array([0] * 60 + [4] * 60 + [2] * 30 + [0] * 10 + [4] * 70)
+    fps = np.array(["narrow"] * 150 + ["few wake"] * 80, object)
+    cs = CorrectionSet(np.zeros((230, 2, 3000), np.float32), y, fps, np.arange(230), np.full(230, "technician", object),
+                       eeg_top_hz={"narrow": 25.0, "few wake": 20.0})
+    assert learned_band(cs) == 25.0  # 20 Hz brought only 10 W: not learned
+    assert learned_band(cs.rows(fps == "few wake")) == WAKE_BAND_HZ
+    assert learned_band(cs, below=22.0) == 22.0  # a parent that already learned narrower keeps it
+    cs.eeg_top_hz = {"narrow": 100.0}
+    assert learned_band(cs) == WAKE_BAND_HZ
+
+
+def test_a_child_fine_tuned_on_a_narrow_band_lab_stops_flagging_that_band(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_finetune import correction_set, tiny_model_file
+
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.finetune import FineTuneOptions, finetune
+    from sleepscope.model.infer import predict
+
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    cs = correction_set("SC4001E0", n=900)  # 137 W, 125 REM
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, holdout=0.3)
+    wide = finetune(parent, card, cs, tmp_path / "wide", opts)  # the control: the header said nothing
+    assert "wake_band_hz" not in wide.card.calibration
+    cs.eeg_top_hz = {fp: 25.0 for fp in set(cs.fingerprint.tolist())}
+    child = finetune(parent, card, cs, tmp_path / "child", opts)
+    assert child.card.calibration["wake_band_hz"] == 25.0
+
+    rec = open_recording(_real_wake(tmp_path, 50.0))
+    flagged = predict(rec, load_model(wide.path)[0], device="cpu", threads=1)
+    assert flagged.eeg_band is not None and flagged.eeg_band.top_hz == 25.0
+    learned = predict(rec, load_model(child.path)[0], device="cpu", threads=1)
+    assert learned.eeg_band is None and not any("holds nothing above" in n for n in learned.notes())
+
+
+def test_a_correction_set_keeps_each_recordings_band(tmp_path):
+    from sleepscope.scoring.corrections import CorrectionSet, build_correction_set
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    path = _real_wake(tmp_path, 50.0)
+    rec = open_recording(path)
+    with ScoringFile.open(rec, scorer="tech") as sf:
+        sf.set_stages(np.arange(10), np.zeros(10, np.int64), source="technician")
+        scoring = sf.path
+    cs = build_correction_set([scoring], [rec])
+    assert cs.eeg_top_hz == {rec.fingerprint(): 25.0}
+    assert CorrectionSet.load(cs.save(tmp_path / "cs.h5")).eeg_top_hz == cs.eeg_top_hz
+    assert cs.rows(np.arange(3)).eeg_top_hz == cs.eeg_top_hz

@@ -9,7 +9,10 @@ without that band, so where a recording's header says its EEG stops below
 :data:`WAKE_BAND_HZ` (its sampling rate, or the low-pass in its prefiltering
 field), its W and REM suggestions are marked unsure (the review queue) and a
 note says why. A file filtered without saying so is not caught: the header is
-the only account of the band that does not depend on the sleep in it.
+the only account of the band that does not depend on the sleep in it. A model
+fine-tuned on a lab's corrected W and REM at a narrower band carries that band
+in its card (``calibration["wake_band_hz"]``, :func:`learned_band`) and stops
+flagging it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sleepscope.stages import Stage
 
 #: Below this top frequency (Hz) of the EEG, real wake read as REM (the lowest cut-off that kept it W).
 WAKE_BAND_HZ = 35.0
+#: W and REM labels each that a narrow-band recording must bring before a child stops flagging its band.
+MIN_BAND_LABELS = 50
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,26 @@ class NarrowBand:
         return {"top_hz": self.top_hz, "why": self.why}
 
 
-def narrow_eeg(recording) -> NarrowBand | None:
-    """The EEG's narrow band from `recording`'s header (source rate, prefiltering low-pass), or None."""
+def narrow_eeg(recording, below: float = WAKE_BAND_HZ) -> NarrowBand | None:
+    """The EEG's band from `recording`'s header (source rate, prefiltering low-pass) if its top lies `below`
+    (a model's ``calibration["wake_band_hz"]``, else :data:`WAKE_BAND_HZ`), or None."""
+    limits = _limits(recording)
+    if not limits:
+        return None
+    top, why = min(limits)
+    return NarrowBand(top, why) if top < below else None
+
+
+def eeg_top_hz(recording) -> float | None:
+    """The highest frequency `recording`'s EEG holds by its header, or None (no EEG, nothing said)."""
+    limits = _limits(recording)
+    return min(limits)[0] if limits else None
+
+
+def _limits(recording) -> list[tuple[float, str]]:
     name = getattr(recording, "eeg_name", None)
     if name is None:
-        return None
+        return []
     limits = []
     rate = (getattr(recording, "source_rates", None) or {}).get(name)
     if rate:
@@ -52,10 +72,22 @@ def narrow_eeg(recording) -> NarrowBand | None:
     lowpass = (getattr(recording, "source_lowpass", None) or {}).get(name)
     if lowpass:
         limits.append((lowpass, f"low-pass {lowpass:g} Hz in its header"))
-    if not limits:
-        return None
-    top, why = min(limits)
-    return NarrowBand(top, why) if top < WAKE_BAND_HZ else None
+    return limits
+
+
+def learned_band(corrections, below: float = WAKE_BAND_HZ, min_labels: int = MIN_BAND_LABELS) -> float:
+    """The band a model fine-tuned on `corrections` (a CorrectionSet) no longer needs flagged: the lowest EEG top
+    among the corrected recordings below `below` (the parent's) that bring at least `min_labels` W and as many
+    REM labels, or `below` itself. A lab that corrects its own narrow-band wake and REM teaches the child what they
+    look like there, and its next recordings should not have every W and REM suggestion queued for review."""
+    y, fps = np.asarray(corrections.y), np.asarray(corrections.fingerprint)
+    out = float(below)
+    for fp, top in corrections.eeg_top_hz.items():
+        mine = y[fps == fp]
+        if top < out and min(np.count_nonzero(mine == int(Stage.W)), np.count_nonzero(mine == int(Stage.REM))) \
+                >= min_labels:
+            out = float(top)
+    return out
 
 
 def wake_or_rem(stages: np.ndarray) -> np.ndarray:

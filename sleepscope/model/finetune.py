@@ -611,6 +611,11 @@ def finetune(
             if verdict is not None:
                 calibration = with_verdict(calibration, verdict, "the corrected recordings" if verdict["by"] == "parent"
                                            else f"{verdict['recording']} (left out of a check fine-tuning)")
+        from sleepscope.model.eeg_band import WAKE_BAND_HZ, learned_band
+
+        below = float(((anchor[1] if anchor else parent_card).calibration or {}).get("wake_band_hz", WAKE_BAND_HZ))
+        if (band := learned_band(corrections, below)) != WAKE_BAND_HZ:
+            calibration["wake_band_hz"] = band
     seconds = time.perf_counter() - started
     n_rec = len(set(corrections.fingerprint.tolist()))
     per_source = {s: int(np.count_nonzero(corrections.source == s)) for s in dict.fromkeys(corrections.source.tolist())}

@@ -268,9 +268,9 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     unsure = (probs.max(axis=1) < threshold) | artefact
     band = None
     if quality is not None:
-        from sleepscope.model.eeg_band import narrow_eeg, wake_or_rem
+        from sleepscope.model.eeg_band import WAKE_BAND_HZ, narrow_eeg, wake_or_rem
 
-        band = narrow_eeg(rec)
+        band = narrow_eeg(rec, float(calib.get("wake_band_hz", WAKE_BAND_HZ)))
         if band is not None:
             unsure |= wake_or_rem(stages)
     familiarity = None

@@ -53,6 +53,8 @@ class CorrectionSet:
     source: np.ndarray  # (n,) str: provenance of its label
     recording_files: dict[str, str] = field(default_factory=dict)  # fingerprint -> file name
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (recording, why)
+    #: fingerprint -> the top frequency (Hz) its EEG holds by its header (sleepscope.model.eeg_band.eeg_top_hz)
+    eeg_top_hz: dict[str, float] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -68,7 +70,7 @@ class CorrectionSet:
         kept = set(fps.tolist())
         return CorrectionSet(self.x[idx], self.y[idx], fps, self.epoch[idx], self.source[idx],
                              {fp: name for fp, name in self.recording_files.items() if fp in kept},
-                             list(self.skipped))
+                             list(self.skipped), {fp: hz for fp, hz in self.eeg_top_hz.items() if fp in kept})
 
     def counts_per_recording(self) -> dict[str, dict[str, int]]:
         """fingerprint -> {stage name: epochs, "total": epochs}."""
@@ -96,6 +98,9 @@ class CorrectionSet:
             g = f.create_group("recording_files")
             for fp, name in self.recording_files.items():
                 g.attrs[fp] = name
+            g = f.create_group("eeg_top_hz")
+            for fp, hz in self.eeg_top_hz.items():
+                g.attrs[fp] = float(hz)
         return path
 
     @classmethod
@@ -110,6 +115,7 @@ class CorrectionSet:
                 x=f["x"][()].astype(np.float32), y=f["y"][()].astype(np.int64), fingerprint=strs(f["fingerprint"]),
                 epoch=f["epoch"][()].astype(np.int64), source=strs(f["source"]),
                 recording_files={k: str(v) for k, v in f["recording_files"].attrs.items()},
+                eeg_top_hz={k: float(v) for k, v in f["eeg_top_hz"].attrs.items()} if "eeg_top_hz" in f else {},
             )
 
 
@@ -193,7 +199,10 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
     labelled = collect_labels(scoring_paths, sources)
     recordings = list(recordings)
     xs, ys, fps, eps, srcs = [], [], [], [], []
+    from sleepscope.model.eeg_band import eeg_top_hz
+
     files: dict[str, str] = {}
+    tops: dict[str, float] = {}
     skipped: list[tuple[str, str]] = []
     for i, lr in enumerate(labelled):
         check(cancel)
@@ -211,12 +220,14 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
         eps.append(lr.epochs)
         srcs.append(lr.sources)
         files[lr.fingerprint] = lr.recording_file
+        if (top := eeg_top_hz(rec)) is not None:
+            tops[lr.fingerprint] = top
     report(progress, len(labelled), len(labelled), "done")
     if not xs:
         return CorrectionSet(np.zeros((0, 2, 3000), np.float32), np.zeros(0, np.int64), np.zeros(0, object),
                              np.zeros(0, np.int64), np.zeros(0, object), files, skipped)
     return CorrectionSet(np.concatenate(xs), np.concatenate(ys), np.concatenate(fps), np.concatenate(eps),
-                         np.concatenate(srcs), files, skipped)
+                         np.concatenate(srcs), files, skipped, tops)
 
 
 def label_counts(scoring_paths: Iterable[str | Path],
