@@ -303,11 +303,14 @@ def main() -> int:
 
         rec_o, lab_o = synth_array(CONTROL[0], CONTROL[1], 1, sleep_span(real_hypnogram(CONTROL[0]), args.corrections))
         keep = np.flatnonzero(lab_o >= 0)
-        cs = CorrectionSet(rec_o.model_input()[keep], lab_o[keep], np.full(keep.size, CONTROL[0], object), keep,
-                           np.full(keep.size, "technician", object))
+        from sleepscope.model.inputs import model_input
+
+        parent = load_model(parent_path)[0]
+        cs = CorrectionSet(model_input(rec_o, parent.config.normalisation)[keep], lab_o[keep],
+                           np.full(keep.size, CONTROL[0], object), keep, np.full(keep.size, "technician", object))
         opts = FineTuneOptions(epochs=dialog.epochs.value(), lr=ft["lr"],
                                holdout=ft["holdout"], freeze_encoders=ft["freeze_encoders"])
-        other = finetune(load_model(parent_path)[0], card, cs, None, opts)
+        other = finetune(parent, card, cs, None, opts)
         ctrl = scores(other.model, rec2, lab2)
         print(row("control", ctrl) + "   "
               f"(same fine-tuning on {len(cs)} epochs of subject {CONTROL[1]}'s night instead)")

@@ -139,3 +139,34 @@ def test_fine_tuning_sets_carry_the_input_the_model_reads(tmp_path):
     cs = build_correction_set([path], recordings=[rec], normalisation="epoch+amplitude")
     np.testing.assert_array_equal(cs.x, model_input(rec, "epoch+amplitude")[[2, 5]])
     assert np.abs(cs.x.mean(axis=-1)).min() > 0.1  # the amplitude is there, not the bare z-score
+
+
+def test_epochs_prepared_without_the_amplitude_are_refused_by_a_model_that_reads_it(tmp_path):
+    """z-scored epochs given to an "epoch+amplitude" model read every epoch at the reference amplitude: refused."""
+    import pytest
+
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io import Recording
+    from sleepscope.model.config import get_config
+    from sleepscope.model.finetune import FineTuneOptions, finetune
+    from sleepscope.model.infer import predict
+    from sleepscope.model.inputs import model_input
+    from sleepscope.model.checkpoint import ModelCard
+    from sleepscope.model.network import SleepStager
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.normal(0, 30, 60 * 3000), rng.normal(0, 20, 60 * 3000))
+    model = SleepStager(get_config("tiny").with_(normalisation="epoch+amplitude"))
+    card = ModelCard(config=model.config, data="random tiny weights for tests")
+    right, wrong = model_input(rec, "epoch+amplitude"), model_input(rec, "epoch")
+    assert predict(right, model).n_epochs == 60  # the control: prepared as the model reads
+    with pytest.raises(SleepScopeError, match="without the amplitude input"):
+        predict(wrong, model)
+    y = rng.integers(0, 5, 60)
+    sets = [CorrectionSet(x, y, np.full(60, "a", object), np.arange(60), np.full(60, "technician", object))
+            for x in (right, wrong)]
+    opts = FineTuneOptions(epochs=1, max_steps=1, min_steps=0)
+    assert finetune(model, card, sets[0], None, opts).model is not None
+    with pytest.raises(SleepScopeError, match="without the amplitude input"):
+        finetune(model, card, sets[1], None, opts)

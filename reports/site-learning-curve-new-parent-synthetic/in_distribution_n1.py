@@ -34,6 +34,7 @@ from sleepscope.data.synthetic import real_hypnogram  # noqa: E402
 from sleepscope.model.checkpoint import default_model_path, load_model  # noqa: E402
 from sleepscope.model.finetune import FineTuneOptions, finetune  # noqa: E402
 from sleepscope.model.infer import predict  # noqa: E402
+from sleepscope.model.inputs import model_input  # noqa: E402
 from sleepscope.scoring.agreement import agreement  # noqa: E402
 from sleepscope.scoring.corrections import CorrectionSet  # noqa: E402
 from sleepscope.stages import NAMES  # noqa: E402
@@ -67,10 +68,13 @@ if "--distill" in sys.argv:
 parent, card = load_model(default_model_path())
 rec1, lab1 = synth_array(NIGHT1, SUBJECT, 1, sleep_span(real_hypnogram(NIGHT1), 1000))
 keep = np.flatnonzero(lab1 >= 0)
-cs = CorrectionSet(rec1.model_input()[keep], lab1[keep].astype(np.int64), np.full(keep.size, NIGHT1, object),
-                   keep.astype(np.int64), np.full(keep.size, "technician", object), {NIGHT1: "n1.edf"})
+# The model's own normalisation: until 2026-12-04 18:55 this read rec.model_input(), the plain z-score, so the
+# shipped "epoch+amplitude" model saw every epoch at the reference amplitude (figures before then are of that).
+cs = CorrectionSet(model_input(rec1, parent.config.normalisation)[keep], lab1[keep].astype(np.int64),
+                   np.full(keep.size, NIGHT1, object), keep.astype(np.int64), np.full(keep.size, "technician", object),
+                   {NIGHT1: "n1.edf"})
 rec2, lab2 = synth_array(NIGHT2, SUBJECT, 2)
-x2, k2 = rec2.model_input(), lab2 >= 0
+x2, k2 = model_input(rec2, parent.config.normalisation), lab2 >= 0
 
 
 def show(name: str, model) -> None:

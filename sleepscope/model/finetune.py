@@ -483,6 +483,9 @@ def finetune(
         raise SleepScopeError(
             f"only {len(corrections)} technician-labelled epochs are available; fine-tuning needs at least "
             f"{MIN_EPOCHS} (a few hundred give a meaningful held-out check): score more epochs first")
+    from sleepscope.model.inputs import check_prepared
+
+    check_prepared(corrections.x, parent.config.normalisation)
     seq_len = opts.seq_len or parent.config.seq_len
     block = opts.block_epochs or seq_len
     split = split_heldout(corrections, opts.holdout, block, opts.guard_epochs, opts.seed)

@@ -251,7 +251,10 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         channels = getattr(rec, "channel_choice", None)
         x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent, cancel=cancel))
     else:
+        from sleepscope.model.inputs import check_prepared
+
         x = _as_epochs(recording_or_array)
+        check_prepared(x, model.config.normalisation)
     used: dict = {}
     feats, logits, version = night_outputs(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
                                            stride=stride, threads=threads, progress=progress, cancel=cancel,

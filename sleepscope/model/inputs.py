@@ -38,6 +38,7 @@ from typing import Sequence
 
 import numpy as np
 
+from sleepscope.errors import SleepScopeError
 from sleepscope.tasks import CancelToken, check
 
 NORMALISATIONS = ("epoch", "night", "epoch+amplitude")
@@ -111,6 +112,20 @@ def normalise(epochs: np.ndarray, mode: str, scale: float | None = None) -> np.n
     out[flat] = 0.0
     out[nan] = 0.0
     return out
+
+
+def check_prepared(x: np.ndarray, normalisation: str) -> None:
+    """Refuse epochs `x` (n, 2, T) prepared under another normalisation than a model's "epoch+amplitude": its
+    epochs carry their log amplitude as their mean, z-scored ones ("epoch") have mean 0 everywhere, and a model
+    fed those reads every epoch at the reference amplitude without a word."""
+    if normalisation != "epoch+amplitude" or len(x) == 0:
+        return
+    x = np.asarray(x)
+    live = x.std(axis=-1) > 1e-6
+    if live.any() and float(np.abs(x.mean(axis=-1))[live].max()) < 1e-4:
+        raise SleepScopeError("these epochs were prepared without the amplitude input the model reads "
+                              "(normalisation 'epoch+amplitude'): prepare them with "
+                              "sleepscope.model.inputs.model_input(recording, model.config.normalisation)")
 
 
 def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str] = (),
