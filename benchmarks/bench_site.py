@@ -389,8 +389,6 @@ def run(args: argparse.Namespace) -> dict:
                                            **({} if args.distill_agreed is None else
                                               {"distill_agreed": args.distill_agreed}),
                                            **({} if args.opinion is None else {"opinion": args.opinion}),
-                                           **({} if args.amplitude_jitter is None else
-                                              {"amplitude_jitter": args.amplitude_jitter}),
                                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
                                            **({} if args.choose_share is None else {"choose_share": args.choose_share}))
@@ -598,9 +596,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill-agreed", action=argparse.BooleanOptionalAction, default=None,
                     help="FineTuneOptions.distill_agreed: only where the parent's stage agrees with the correction "
                     "(default: the product's)")
-    ap.add_argument("--amplitude-jitter", type=float, default=None,
-                    help="FineTuneOptions.amplitude_jitter: one random gain per training sequence and channel, "
-                    "log-uniform within this natural-log half-width (default: the product's)")
     ap.add_argument("--passes", type=int, default=None,
                     help="FineTuneOptions.epochs, most passes over the corrections (default: the size's)")
     ap.add_argument("--min-steps", type=int, default=None,

@@ -4,7 +4,6 @@ weights, three seeds each, encoders fixed as the product fine-tunes the shipped 
 
     .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py [--without-chain]
         [--distill W [--agreed [--opinion keep|drop|choose]]] [--choose-opinion] [--night-agreed-drop]
-        [--amplitude-jitter J]
 
 Every budget names each fine-tuning option it stands for, so that a run reproduces after the product's
 defaults change: "standard" is the product's budget before 2026-12-04 (no distillation, the EEG-alone opinion
@@ -16,8 +15,7 @@ probabilities in the loss at weight W (FineTuneOptions.distill); with --agreed, 
 parent's probabilities only where its stage agrees with the correction (FineTuneOptions.distill_agreed).
 --choose-opinion: the product's budget, the child keeping or dropping the EEG-alone opinion by its selection part
 (FineTuneOptions.opinion "choose"). --night-agreed-drop: lr 3e-4 with at least 400 steps, the parent's
-probabilities where it agrees at weight 1.0, the child's EEG-alone opinion dropped. --amplitude-jitter J: the
-product's fine-tuning (since 2026-12-04) with one random gain per training sequence and channel, within ±J (log).
+probabilities where it agrees at weight 1.0, the child's EEG-alone opinion dropped.
 """
 import sys
 from pathlib import Path
@@ -47,10 +45,6 @@ if "--choose-opinion" in sys.argv:
 if "--night-agreed-drop" in sys.argv:
     BUDGETS = {"night+distill 1.0 where agreed, opinion dropped": dict(lr=3e-4, min_steps=400, distill=1.0,
                                                                        distill_agreed=True, opinion="drop")}
-if "--amplitude-jitter" in sys.argv:
-    j = float(sys.argv[sys.argv.index("--amplitude-jitter") + 1])
-    BUDGETS = {f"product + amplitude jitter {j}": dict(lr=1e-4, min_steps=40, distill=1.0, distill_agreed=True,
-                                                       opinion="drop", amplitude_jitter=j)}
 if "--distill" in sys.argv:
     w = float(sys.argv[sys.argv.index("--distill") + 1])
     if "--agreed" in sys.argv and "--opinion" in sys.argv:

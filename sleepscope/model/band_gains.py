@@ -113,18 +113,3 @@ def random_lowpass(x: torch.Tensor, p: float, generator: torch.Generator, normal
     freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / fs)
     out[chosen] = apply_gain(x[chosen], lowpass_gain(freqs, cut[chosen]), normalisation)
     return out
-
-
-def random_gain(x: torch.Tensor, log_width: float, generator: torch.Generator, normalisation: str) -> torch.Tensor:
-    """Each sequence of `x` (B, L, 2, T) with each channel at one gain drawn log-uniformly in [-log_width, log_width]
-    (a subject's or an amplifier's: the same over the whole sequence). Only "epoch+amplitude" carries a gain (its
-    log amplitude); the z-scored signal, missing channels and flat epochs are unchanged, and other
-    normalisations return `x` itself."""
-    if log_width <= 0 or normalisation != "epoch+amplitude":
-        return x
-    shift = (torch.rand(x.shape[0], 2, generator=generator) * 2 - 1) * float(log_width)
-    xf = x.to(torch.float32)
-    amp = xf.mean(dim=-1, keepdim=True)
-    live = (xf - amp).abs().amax(dim=-1, keepdim=True) > 1e-6
-    moved = (amp + shift[:, None, :, None]).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP)
-    return torch.where(live, xf - amp + moved, xf).to(x.dtype)

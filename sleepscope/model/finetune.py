@@ -112,9 +112,6 @@ class FineTuneOptions:
     #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections; kept, the mixture cost N1
     #: where the parent read the lab well), or "choose" whichever of the two scores the selection part better
     opinion: str = "drop"
-    #: half-width (natural log) of one random gain per training sequence and channel (TrainConfig.amplitude_jitter):
-    #: the corrected subject's night seen at other subjects' amplitudes; 0 = off
-    amplitude_jitter: float = 0.0
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -137,8 +134,6 @@ class FineTuneOptions:
             raise SleepScopeError(f"the child's EEG-alone opinion is kept, dropped or chosen, not {self.opinion!r}")
         if self.distill < 0:
             raise SleepScopeError(f"the parent's weight in the loss {self.distill} must not be negative")
-        if not 0.0 <= self.amplitude_jitter <= 2.0:
-            raise SleepScopeError(f"the amplitude jitter {self.amplitude_jitter} must be between 0 and 2 (natural log)")
         if not 0.0 < self.pseudo_weight <= 1.0:
             raise SleepScopeError(f"the pseudo-label weight {self.pseudo_weight} must be above 0 and at most 1")
 
@@ -539,7 +534,7 @@ def finetune(
     cfg = TrainConfig(epochs=passes, batch_size=opts.batch_size, lr=opts.lr, patience=None, val_every=val_every,
                       max_steps=opts.max_steps, seed=opts.seed, freeze_encoders=opts.freeze_encoders,
                       channel_dropout=opts.channel_dropout, distill=opts.distill if anchor is not None else 0.0,
-                      distill_agreed=opts.distill_agreed, amplitude_jitter=opts.amplitude_jitter)
+                      distill_agreed=opts.distill_agreed)
     weights = inverse_frequency_weights(corrections.y[split.train]) if opts.class_weights else None
     last: dict = {}
     stopped = []
