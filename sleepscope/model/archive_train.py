@@ -145,6 +145,19 @@ def _share_on_nights(model, averaged: dict, cache: Path, nights, device=None) ->
             **share_verdict(right_trained[keep], right_mean[keep], block[keep])}
 
 
+def _as_read_by(model, night, group, n_epochs: int) -> np.ndarray:
+    """A cached night's epochs prepared in `model`'s normalisation, from its recording: the channels, the
+    first epoch and the number of epochs the cache kept (`group`'s attributes)."""
+    from sleepscope.io import open_recording
+    from sleepscope.model.inputs import model_input
+    from sleepscope.model.quality import epoch_quality
+
+    rec = open_recording(night.psg, eeg=group.attrs.get("eeg") or None, eog=group.attrs.get("eog") or None)
+    first = int(group.attrs["first_epoch"])
+    x = model_input(rec, model.config.normalisation, absent=epoch_quality(rec).absent)
+    return x[first:first + n_epochs]
+
+
 def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
     """Child and parent on the same held-out nights: every cached epoch pre-scored as the workstation does."""
     import h5py
@@ -163,6 +176,8 @@ def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
                 continue
             ys.append(y[keep])
             pc.append(predict(x, child, device=device).stages[keep])
+            if parent.config.normalisation != child.config.normalisation:
+                x = _as_read_by(parent, night, g, len(y))  # the cache holds the child's input only
             pp.append(predict(x, parent, device=device).stages[keep])
     if not ys:
         raise SleepScopeError("the held-out nights have no scored epoch: nothing to compare the models on")

@@ -254,7 +254,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         from sleepscope.model.inputs import check_prepared
 
         x = _as_epochs(recording_or_array)
-        check_prepared(x, model.config.normalisation)
+        check_prepared(x, getattr(model.config, "normalisation", "epoch"))
     used: dict = {}
     feats, logits, version = night_outputs(x, model, batch_size=batch_size, device=device, seq_len=seq_len,
                                            stride=stride, threads=threads, progress=progress, cancel=cancel,
