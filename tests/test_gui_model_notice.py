@@ -142,3 +142,33 @@ def test_the_banner_says_who_chose_the_channels(qtbot, tmp_path, gui_settings, m
     assert "'EEG F4-M1'" in text and "'LOC-A2'" in text
     assert ("EEG: 'EEG F4-M1' (chosen by the user" in text) == named
     assert "EOG: 'LOC-A2' (chosen by the user" not in text  # the EOG was guessed both times
+
+
+@pytest.mark.parametrize("rate", [100.0, 50.0], ids=["as recorded (control)", "sampled at 50 Hz"])
+def test_narrow_band_wake_and_rem_join_the_review_queue_and_stay_there_on_reopening(qtbot, tmp_path, gui_settings,
+                                                                                   main_windows, monkeypatch, rate):
+    """The REAL Sleep-EDF wake minutes, pre-scored by the shipped model in the window: at 50 Hz every W/REM
+    suggestion is doubtful (N walks through them, the header says unsure), also once the file is reopened."""
+    from pathlib import Path
+
+    from test_eeg_band import SHIPPED, _real_wake
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+
+    if not SHIPPED.exists():
+        pytest.skip("no shipped model in this checkout")
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)  # YASA's disagreements are another queue
+    path = _real_wake(Path(tmp_path), rate)
+    w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
+    for reopened in (False, True):
+        with qtbot.waitSignal(w.openFinished, timeout=60_000):
+            if reopened:
+                with qtbot.assertNotEmitted(w.prescoreDone, wait=500):
+                    assert w.open_file(path)
+            else:
+                with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+                    assert w.open_file(path)
+        queue = w.controller.attention_mask()
+        assert int(queue.sum()) == (10 if rate == 50.0 else 0)
+        assert ("unsure" in w.status.model.text() or "⚑" in w.status.model.text()) == (rate == 50.0)
+        w.close_recording()

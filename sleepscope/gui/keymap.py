@@ -68,8 +68,9 @@ ACTIONS: tuple[KeyAction, ...] = (
       for s in (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM, Stage.UNSCORED)),
     KeyAction("accept", "Accept model's stage", ("Return", "Enter"),
               "accept the model's stage, then next epoch", "Scoring"),
-    KeyAction("next_doubtful", f"Next doubtful epoch (model < {UNSURE_BELOW:.0%} or disagrees)", ("N", "Tab"),
-              f"next epoch where the model is unsure (< {UNSURE_BELOW:.0%}) or disagrees with you", "Scoring"),
+    KeyAction("next_doubtful", "Next doubtful epoch (model unsure or disagrees)", ("N", "Tab"),
+              "next epoch where the model is unsure (under its card's threshold, or W/REM on a narrow EEG band) or "
+              "disagrees with you", "Scoring"),
     KeyAction("prev_doubtful", "Previous doubtful epoch", ("Shift+N", "Shift+Tab"), "previous such epoch",
               "Scoring"),
     KeyAction("lights_off", "Lights off at this epoch", ("L",),

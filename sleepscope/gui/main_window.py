@@ -494,6 +494,12 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_reference(reference)
         self.controller.attach(scoring, start_at=resume_epoch(scoring), gap=recording.gap)
         stored = scoring.latest_prediction()
+        if stored is not None and self.model_path is not None and stored.model_version == card_version(self.model_path):
+            # The active model's own stored run: its card says which suggestions to doubt.
+            from sleepscope.model.eeg_band import unsure_epochs
+
+            calibration = card_json(self.model_path).get("calibration") or {}
+            self.controller.set_prediction(stored.probs, unsure_epochs(stored.probs, calibration, recording)[0])
         self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
@@ -748,7 +754,7 @@ class MainWindow(QMainWindow):
             self.scoring.add_prediction(result.model_version, result.probs, span)
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
-        self.controller.set_prediction(result.probs)
+        self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None))
         self.model_notice.show_prediction(result.prediction)
         self.hypnogram.set_adapted_span(span)
         adapted = ("" if span is None else f"; own statistics from its sleep period, epochs {span[0] + 1}-{span[1]} "

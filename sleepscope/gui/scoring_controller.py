@@ -79,6 +79,7 @@ class ScoringController(QObject):
         self.scoring = None
         self._probs = None
         self._model_stages = None
+        self._unsure = None
         self._second = None
         self._n = 0
         self._current = 0
@@ -87,14 +88,24 @@ class ScoringController(QObject):
     def attached(self) -> bool:
         return self.scoring is not None
 
-    def set_prediction(self, probs: np.ndarray | None) -> None:
+    def set_prediction(self, probs: np.ndarray | None, unsure: np.ndarray | None = None) -> None:
+        """The model's probabilities and which suggestions it marked unsure (``infer.unsure_epochs``: the card's
+        threshold, a narrow EEG band); without `unsure`, those under :data:`UNSURE_BELOW`."""
         if probs is None:
             self._probs = None
             self._model_stages = None
+            self._unsure = None
         else:
             self._probs = np.asarray(probs, dtype=np.float32)
             self._model_stages = self._probs.argmax(axis=1).astype(np.int8)
+            self._unsure = (self._probs.max(axis=1) < UNSURE_BELOW) if unsure is None else \
+                np.asarray(unsure, dtype=bool)[: len(self._probs)]
         self.predictionChanged.emit()
+
+    def unsure_at(self, epoch: int) -> bool:
+        """Did the model mark its suggestion for `epoch` unsure?"""
+        u = self._unsure
+        return u is not None and 0 <= epoch < len(u) and bool(u[epoch])
 
     def set_second_opinion(self, stages: np.ndarray | None) -> None:
         """Another scorer's stages: epochs where it and the model disagree join the doubtful ones."""
@@ -200,7 +211,7 @@ class ScoringController(QObject):
         the second opinion when there is one."""
         if self._probs is None:
             return None
-        unsure = self._probs.max(axis=1) < UNSURE_BELOW
+        unsure = self._unsure
         labels = self.scoring.labels if self.scoring is not None else np.full(self._n, -1)
         disagree = (labels >= 0) & (labels != self._model_stages)
         if self._second is not None:

@@ -15,7 +15,6 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
-from sleepscope.gui.keymap import UNSURE_BELOW
 from sleepscope.stages import COLORS, Stage
 
 EPOCH_TOOLTIP = ("Epochs are counted from 1 here; the `epoch` column of exported CSV files counts from 0 "
@@ -107,7 +106,7 @@ class StatusHeader:
         if m is None:
             self.model.setText("Model: pre-scoring…" if model_busy else "Model: —")
         else:
-            flag = "  ⚑" if m[1] < UNSURE_BELOW else ""
+            flag = "  ⚑" if c.unsure_at(i) else ""
             self.model.setText(f"Model: {Stage(m[0]).label} {m[1]:.0%}{flag}")
         self.reviewed.setText(f"Reviewed {c.reviewed_fraction():.1%}")
         short, full = scoring_location(scoring, recording)
@@ -115,7 +114,7 @@ class StatusHeader:
         self.location.setToolTip(full)
         end = t + timedelta(seconds=30)
         model = "—" if m is None else f"{stage_chip(m[0])} {m[1]:.0%}" + (
-            " <span style='color:#c0392b'>unsure</span>" if m[1] < UNSURE_BELOW else "")
+            " <span style='color:#c0392b'>unsure</span>" if c.unsure_at(i) else "")
         ro = " &nbsp;·&nbsp; <b style='color:#c0392b'>READ-ONLY</b>" if getattr(scoring, "readonly", False) else ""
         second = c.second_at(i) if hasattr(c, "second_at") else None
         if second is not None:

@@ -93,3 +93,20 @@ def learned_band(corrections, below: float = WAKE_BAND_HZ, min_labels: int = MIN
 def wake_or_rem(stages: np.ndarray) -> np.ndarray:
     """Where `stages` suggest W or REM: the epochs a narrow EEG band leaves in doubt."""
     return np.isin(np.asarray(stages), (int(Stage.W), int(Stage.REM)))
+
+
+def unsure_epochs(probs: np.ndarray, calibration: dict | None, recording=None) -> tuple[np.ndarray, NarrowBand | None]:
+    """(per epoch, is the suggestion to be checked; the EEG's narrow band or None) from calibrated `probs`:
+    the top probability under the card's unsure threshold (artefact epochs carry uniform probabilities, so
+    they are among them), and W and REM where `recording`'s header puts its EEG below the model's wake band
+    (``calibration["wake_band_hz"]``, else :data:`WAKE_BAND_HZ`). The one rule `predict` and the
+    workstation's review queue follow."""
+    from sleepscope.model import calibration as cal
+
+    calibration = calibration or {}
+    probs = np.asarray(probs)
+    unsure = probs.max(axis=1) < float(calibration.get("unsure_threshold", cal.DEFAULT_UNSURE))
+    band = None if recording is None else narrow_eeg(recording, float(calibration.get("wake_band_hz", WAKE_BAND_HZ)))
+    if band is not None:
+        unsure |= wake_or_rem(probs.argmax(axis=1))
+    return unsure, band

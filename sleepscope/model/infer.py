@@ -268,14 +268,10 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     stages = probs.argmax(axis=1).astype(np.int8)
     probs[artefact] = 1.0 / probs.shape[1]
     stages[artefact] = -1
-    unsure = (probs.max(axis=1) < threshold) | artefact
-    band = None
-    if quality is not None:
-        from sleepscope.model.eeg_band import WAKE_BAND_HZ, narrow_eeg, wake_or_rem
+    from sleepscope.model.eeg_band import unsure_epochs
 
-        band = narrow_eeg(rec, float(calib.get("wake_band_hz", WAKE_BAND_HZ)))
-        if band is not None:
-            unsure |= wake_or_rem(stages)
+    unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None)
+    unsure |= artefact
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
     if quality is not None:  # the check reads the signals: recordings only
