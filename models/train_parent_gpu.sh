@@ -37,6 +37,13 @@ STARTED=$(date +%s)
 deadline() { local left=$(( LIMIT - ($(date +%s) - STARTED) )); echo $(( left > 1 ? left : 1 )); }
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$RESULT/progress.log"; }
 log "start on $(hostname): $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo 'no GPU') $(nproc) cores"
+if [ "$DEVICE" = cuda ] && [ "${PROFILE_STEPS:-20}" -gt 0 ] && [ ! -f "$RESULT/train-step.log" ]; then
+  # Half a minute that says what bounds a training step here (the supervised passes of the first run were slow).
+  n=$(wc -w <<< "$SEEDS")
+  "$PY" benchmarks/bench_train_step.py --device cuda --steps "${PROFILE_STEPS:-20}" --processes "$n" \
+      --threads $(( $(nproc) / n > 1 ? $(nproc) / n : 1 )) > "$RESULT/train-step.log" 2>&1 || true
+  log "training step: $(grep -E 'step  |processes at once' "$RESULT/train-step.log" | tr -s ' ' | tr '\n' ';')"
+fi
 
 # Night lists of the four (family, lab) groups, each written by its own synth call.
 "$PY" - "$WORK" "${NIGHTS_PER_FAMILY:-0}" "$TRAIN_SUBJECTS" "$VAL_SUBJECTS" <<'EOF'
