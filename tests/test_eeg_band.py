@@ -29,7 +29,8 @@ EEG, EOG = "EEG Fpz-Cz", "EOG horizontal"
 
 @pytest.mark.parametrize("field, hz", [
     ("HP:0.1Hz LP:35Hz N:50Hz", 35.0), ("HP: 0.3 Hz LP: 70 Hz", 70.0), ("lp:0.1kHz", 100.0), ("LP:35,5Hz", 35.5),
-    ("HP:0.5Hz", None), ("", None), ("LP:0Hz", None), ("HP:0.16Hz N:60Hz", None),
+    ("LPF=40Hz", 40.0), ("Lowpass 35 Hz", 35.0), ("HP 0.3Hz, low-pass: 45Hz", 45.0),
+    ("HP:0.5Hz", None), ("", None), ("LP:0Hz", None), ("HP:0.16Hz N:60Hz", None), ("SLP:35Hz", None),
 ])
 def test_the_low_pass_of_a_prefiltering_field(field, hz):
     assert prefilter_lowpass(field) == hz

@@ -35,8 +35,8 @@ _MICROVOLTS_PER_UNIT = {
 }
 
 
-#: the low-pass of a prefiltering field: "LP:35Hz", "LP: 70 Hz", "LP:0.1kHz" (the EDF spec's form, and its spellings)
-_LOWPASS = re.compile(r"\bLP\s*:?\s*([0-9]+(?:[.,][0-9]+)?)\s*(k?)hz", re.IGNORECASE)
+#: the low-pass of a prefiltering field: "LP:35Hz" (the EDF spec's form), "LP: 70 Hz", "LPF=0.1kHz", "Lowpass 35 Hz"
+_LOWPASS = re.compile(r"\b(?:LPF?|low[- ]?pass)\s*[:=]?\s*([0-9]+(?:[.,][0-9]+)?)\s*(k?)hz", re.IGNORECASE)
 
 
 def prefilter_lowpass(prefilter: str) -> float | None:
