@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 #: (name, change): gain, rate (Hz), high-pass / low-pass (Hz, with the header saying so unless "silent"),
-#: mains (Hz, µV), unit.
+#: DC offset, a slow drift and ECG spikes (Hz, µV), mains (Hz, µV), unit.
 CHANGES: tuple[tuple[str, dict], ...] = (
     ("as recorded", {}),
     ("gain x0.3", {"gain": 0.3}),
@@ -45,9 +45,15 @@ CHANGES: tuple[tuple[str, dict], ...] = (
     ("unit mV", {"unit": "mV"}),
     ("sampled at 50 Hz", {"rate": 50}),
     ("sampled at 64 Hz", {"rate": 64}),
+    ("sampled at 125 Hz", {"rate": 125}),
     ("sampled at 128 Hz", {"rate": 128}),
+    ("sampled at 200 Hz", {"rate": 200}),
+    ("sampled at 250 Hz", {"rate": 250}),
     ("sampled at 256 Hz", {"rate": 256}),
     ("sampled at 512 Hz", {"rate": 512}),
+    ("DC offset 300 uV", {"offset": 300.0}),
+    ("sweat: 0.05-Hz drift of 150 uV", {"drift": (0.05, 150.0)}),
+    ("ECG: 20-uV beats at 66 a minute", {"ecg": (1.1, 20.0)}),
     ("50 Hz mains 20 uV (256 Hz)", {"rate": 256, "mains": (50.0, 20.0)}),
     ("60 Hz mains 20 uV (256 Hz)", {"rate": 256, "mains": (60.0, 20.0)}),
     ("high-pass 0.3 Hz", {"highpass": 0.3}),
@@ -86,6 +92,16 @@ def changed_file(rec, change: dict, path: Path) -> Path:
         if "rate" in change:
             x = _resample(x, fs, change["rate"])
             fs = float(change["rate"])
+        t = np.arange(len(x)) / fs
+        if "offset" in change:
+            x = x + change["offset"]
+        if "drift" in change:
+            hz, uv = change["drift"]
+            x = x + uv * np.sin(2 * np.pi * hz * t)
+        if "ecg" in change:
+            hz, uv = change["ecg"]
+            phase = (t * hz) % 1.0
+            x = x + uv * np.exp(-0.5 * ((phase - 0.5) / 0.012) ** 2)  # a QRS-like spike each beat
         if "mains" in change:
             hz, uv = change["mains"]
             x = x + uv * np.sin(2 * np.pi * hz * np.arange(len(x)) / fs)
