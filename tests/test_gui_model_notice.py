@@ -148,7 +148,8 @@ def test_the_banner_says_who_chose_the_channels(qtbot, tmp_path, gui_settings, m
 def test_narrow_band_wake_and_rem_join_the_review_queue_and_stay_there_on_reopening(qtbot, tmp_path, gui_settings,
                                                                                    main_windows, monkeypatch, rate):
     """The REAL Sleep-EDF wake minutes, pre-scored by the shipped model in the window: at 50 Hz every W/REM
-    suggestion is doubtful (N walks through them, the header says unsure), also once the file is reopened."""
+    suggestion is doubtful (N walks through them, the header says unsure, the banner says why), also once the
+    file is reopened and its stored prediction shown."""
     from pathlib import Path
 
     from test_eeg_band import SHIPPED, _real_wake
@@ -171,4 +172,5 @@ def test_narrow_band_wake_and_rem_join_the_review_queue_and_stay_there_on_reopen
         queue = w.controller.attention_mask()
         assert int(queue.sum()) == (10 if rate == 50.0 else 0)
         assert ("unsure" in w.status.model.text() or "⚑" in w.status.model.text()) == (rate == 50.0)
+        assert ("holds nothing above 25 Hz" in w.model_notice.text()) == (rate == 50.0)
         w.close_recording()

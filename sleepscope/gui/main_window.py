@@ -499,7 +499,14 @@ class MainWindow(QMainWindow):
             from sleepscope.model.eeg_band import unsure_epochs
 
             calibration = card_json(self.model_path).get("calibration") or {}
-            self.controller.set_prediction(stored.probs, unsure_epochs(stored.probs, calibration, recording)[0])
+            unsure, band = unsure_epochs(stored.probs, calibration, recording)
+            self.controller.set_prediction(stored.probs, unsure)
+            if band is not None:  # why half the night is in the review queue, as when it was pre-scored
+                from sleepscope.model.infer import Prediction
+
+                self.model_notice.show_prediction(Prediction(
+                    probs=stored.probs, model_version=stored.model_version, stages=stored.probs.argmax(axis=1),
+                    unsure=unsure, channels=getattr(recording, "channel_choice", None), eeg_band=band))
         self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
