@@ -89,7 +89,7 @@ class ScoringController(QObject):
         return self.scoring is not None
 
     def set_prediction(self, probs: np.ndarray | None, unsure: np.ndarray | None = None) -> None:
-        """The model's probabilities and which suggestions it marked unsure (``infer.unsure_epochs``: the card's
+        """The model's probabilities and which suggestions it marked unsure (``eeg_band.unsure_epochs``: the card's
         threshold, a narrow EEG band); without `unsure`, those under :data:`UNSURE_BELOW`."""
         if probs is None:
             self._probs = None

@@ -2,7 +2,7 @@
 
 On the real 5-minute Sleep-EDF wake recording, the shipped model reads W from
 the EEG's faster activity (muscle and beta over Fpz-Cz): the same minutes
-low-passed at 30 Hz, or sampled at 50 Hz, read REM at about 0.9 confidence,
+low-passed at 30 Hz, or sampled at 50 Hz, read REM with high confidence,
 while a 35-Hz low-pass keeps them W (``benchmarks/bench_acquisition.py``).
 The synthetic nights it learned from cannot show what real wake looks like
 without that band, so where a recording's header says its EEG stops below
