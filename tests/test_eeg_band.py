@@ -184,3 +184,16 @@ def test_a_correction_set_keeps_each_recordings_band(tmp_path):
     assert cs.eeg_top_hz == {rec.fingerprint(): 25.0}
     assert CorrectionSet.load(cs.save(tmp_path / "cs.h5")).eeg_top_hz == cs.eeg_top_hz
     assert cs.rows(np.arange(3)).eeg_top_hz == cs.eeg_top_hz
+
+
+def test_a_folder_prescored_at_once_says_which_recording_has_a_narrow_band(tmp_path, shipped):
+    from sleepscope.cli import main
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    narrow, wide = _real_wake(folder, 50.0), _real_wake(folder, 100.0)  # the second is the control
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(err):
+        assert main(["prescore", str(folder), "--model", str(SHIPPED)]) == 0
+    notes = [line for line in err.getvalue().splitlines() if "holds nothing above" in line]
+    assert len(notes) == 1 and narrow.name in notes[0] and wide.name not in notes[0]

@@ -169,6 +169,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             f"({time.monotonic() - t0:.1f} s) -> {where}")
         if pred.familiarity is not None and not pred.familiarity.familiar:
             log(f"{head}: NOTE: {pred.familiarity.message()}")
+        if getattr(pred, "eeg_band", None) is not None:
+            log(f"{head}: NOTE: {pred.eeg_band.message()}")
     return result
 
 
