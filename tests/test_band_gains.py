@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sleepscope.model.band_gains import ANCHORS_HZ, LOWPASS_HZ, apply_band_gains, random_band_gains, random_lowpass
+from sleepscope.model.band_gains import (ANCHORS_HZ, DRIFT_HZ, DRIFT_UV, LOWPASS_HZ, apply_band_gains, random_band_gains,
+                                         random_drift, random_lowpass)
 from sleepscope.model.inputs import normalise
 
 T = np.arange(3000) / 100.0
@@ -101,6 +102,28 @@ def test_random_lowpass_removes_what_lies_above_its_cutoff_and_nothing_below():
     assert LOWPASS_HZ[1] <= 45.0
 
 
+def test_random_drift_is_the_drifting_recording_normalised():
+    """What the augmentation gives equals normalising the recording with the drift really added (µV)."""
+    rng = np.random.default_rng(0)
+    uv = rng.normal(0, 25, (2, 3, 3000))  # two sequences of 3 epochs of one channel
+    x = torch.tensor(np.stack([normalise(u.astype(np.float32), "epoch+amplitude") for u in uv]))[:, :, None]
+    x = torch.cat([x, torch.zeros_like(x)], dim=2)  # (2, 3, 2, 3000), the EOG missing
+    g = torch.Generator().manual_seed(3)
+    y = random_drift(x, 1.0, g, "epoch+amplitude")
+    g = torch.Generator().manual_seed(3)  # the same draws, in the same order
+    torch.rand(2, generator=g)
+    hz = torch.exp(torch.empty(2, 2).uniform_(*np.log(DRIFT_HZ), generator=g))
+    amp = torch.exp(torch.empty(2, 2).uniform_(*np.log(DRIFT_UV), generator=g))
+    phase = torch.rand(2, 2, generator=g) * 2 * np.pi
+    t = np.arange(3 * 3000).reshape(3, 3000) / 100.0
+    for b in range(2):
+        drifted = uv[b] + float(amp[b, 0]) * np.sin(2 * np.pi * float(hz[b, 0]) * t + float(phase[b, 0]))
+        expected = normalise(drifted.astype(np.float32), "epoch+amplitude")
+        np.testing.assert_allclose(y[b, :, 0].numpy(), expected, atol=2e-3)
+    assert y[:, :, 1].abs().max() == 0  # the missing EOG stays missing
+    assert random_drift(x, 0.0, g, "epoch+amplitude") is x and random_drift(x, 1.0, g, "epoch") is x
+
+
 def test_training_draws_band_gains_when_asked():
     from torch.utils.data import TensorDataset
 
@@ -111,13 +134,15 @@ def test_training_draws_band_gains_when_asked():
     g = torch.Generator().manual_seed(1)
     data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
 
-    def losses(band_gain: float = 0.0, lowpass: float = 0.0) -> list[float]:
+    def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0) -> list[float]:
         torch.manual_seed(0)
-        model = SleepStager(CONFIGS["tiny"])
-        cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass)
+        model = SleepStager(CONFIGS["tiny"].with_(normalisation="epoch+amplitude"))
+        cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass,
+                          drift=drift)
         return train(model, data, None, cfg).losses
 
     plain = losses()
     assert losses() == plain  # control: the same run twice is the same
     assert losses(band_gain=1.0) != plain
     assert losses(lowpass=1.0) != plain
+    assert losses(drift=1.0) != plain

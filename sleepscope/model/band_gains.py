@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sleepscope.model.inputs import AMPLITUDE_CLIP, NIGHT_CLIP
+from sleepscope.model.inputs import AMPLITUDE_CLIP, AMPLITUDE_REF_UV, NIGHT_CLIP
 
 #: Frequencies (Hz) at which a gain is drawn: the bands a scorer reads (slow, delta, theta, alpha, sigma, beta, gamma).
 ANCHORS_HZ = (1.0, 3.0, 6.0, 10.0, 14.0, 22.0, 40.0)
@@ -112,4 +112,42 @@ def random_lowpass(x: torch.Tensor, p: float, generator: torch.Generator, normal
     out = x.clone()
     freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / fs)
     out[chosen] = apply_gain(x[chosen], lowpass_gain(freqs, cut[chosen]), normalisation)
+    return out
+
+
+#: Ranges of the slow drifts `random_drift` adds: frequency (Hz) and amplitude (µV), both drawn log-uniformly.
+DRIFT_HZ = (0.02, 0.2)
+DRIFT_UV = (20.0, 200.0)
+
+
+def random_drift(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                 fs: float = 100.0) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T) in "epoch+amplitude", with probability `p`, has on each channel one slow
+    sinusoid added across its whole length (sweat, a drifting electrode: `DRIFT_HZ`, `DRIFT_UV`, random phase),
+    and its epochs put back in the normalisation, so that a stage is not read from a wandering baseline.
+    Missing channels and flat epochs stay as they are; other normalisations return `x` itself."""
+    if p <= 0 or normalisation != "epoch+amplitude":
+        return x
+    b, n_epochs, _, t = x.shape
+    chosen = torch.rand(b, generator=generator) < p
+    hz = torch.exp(torch.empty(b, 2).uniform_(*np.log(DRIFT_HZ), generator=generator))
+    uv = torch.exp(torch.empty(b, 2).uniform_(*np.log(DRIFT_UV), generator=generator))
+    phase = torch.rand(b, 2, generator=generator) * 2 * np.pi
+    if not bool(chosen.any()):
+        return x
+    xf = x[chosen].to(torch.float32)
+    amp = xf.mean(dim=-1, keepdim=True)
+    z = xf - amp
+    live = z.abs().amax(dim=-1, keepdim=True) > 1e-6
+    sd = AMPLITUDE_REF_UV * torch.exp(amp)  # the epoch's standard deviation in µV, back from its log amplitude
+    time = torch.arange(n_epochs * t, dtype=torch.float32).view(n_epochs, t) / fs  # seconds along the sequence
+    drift = uv[chosen][:, None, :, None] * torch.sin(
+        2 * np.pi * hz[chosen][:, None, :, None] * time[None, :, None, :] + phase[chosen][:, None, :, None])
+    uv_signal = z * sd + drift
+    uv_signal = uv_signal - uv_signal.mean(dim=-1, keepdim=True)
+    new_sd = uv_signal.std(dim=-1, keepdim=True, unbiased=False).clamp(min=1e-6)
+    new_amp = torch.log(new_sd / AMPLITUDE_REF_UV).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP)
+    redone = uv_signal / new_sd + new_amp
+    out = x.clone()
+    out[chosen] = torch.where(live, redone, xf).to(x.dtype)
     return out

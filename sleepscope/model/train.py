@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
-from sleepscope.model.band_gains import random_band_gains, random_lowpass
+from sleepscope.model.band_gains import random_band_gains, random_drift, random_lowpass
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
 from sleepscope.model.network import SleepStager
@@ -59,6 +59,9 @@ class TrainConfig:
     #: share of sequences whose channels are low-passed at random (sleepscope.model.band_gains.random_lowpass),
     #: so that no stage is read from a band a 50-Hz or 30-Hz-filtered recording lacks; 0 = off
     lowpass: float = 0.0
+    #: share of sequences given a random slow drift per channel (sleepscope.model.band_gains.random_drift), so that
+    #: a wandering baseline (sweat) is not read as a stage; 0 = off
+    drift: float = 0.0
     #: weight of the teacher's stage probabilities in the loss (KL divergence, per epoch; `train(teacher=...)`):
     #: a fine-tune keeps reading what it does not see corrected as its parent did; 0 = off
     distill: float = 0.0
@@ -258,6 +261,9 @@ def train(
         if cfg.lowpass > 0:
             x = random_lowpass(x, cfg.lowpass, torch.Generator().manual_seed(cfg.seed * 1_000_037 + state.step),
                                model.config.normalisation)
+        if cfg.drift > 0:
+            x = random_drift(x, cfg.drift, torch.Generator().manual_seed(cfg.seed * 1_000_039 + state.step),
+                             model.config.normalisation)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = net(x)
