@@ -494,12 +494,13 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_reference(reference)
         self.controller.attach(scoring, start_at=resume_epoch(scoring), gap=recording.gap)
         stored = scoring.latest_prediction()
-        if stored is not None and self.model_path is not None and stored.model_version == card_version(self.model_path):
+        card = card_json(self.model_path) if self.model_path is not None else {}
+        own = stored is not None and bool(card.get("version")) and stored.model_version == str(card["version"])
+        if own:
             # The active model's own stored run: its card says which suggestions to doubt.
             from sleepscope.model.eeg_band import unsure_epochs
 
-            calibration = card_json(self.model_path).get("calibration") or {}
-            unsure, band = unsure_epochs(stored.probs, calibration, recording)
+            unsure, band = unsure_epochs(stored.probs, card.get("calibration") or {}, recording)
             self.controller.set_prediction(stored.probs, unsure)
             if band is not None:  # why half the night is in the review queue, as when it was pre-scored
                 from sleepscope.model.infer import Prediction
@@ -529,8 +530,7 @@ class MainWindow(QMainWindow):
         if notes:
             self.statusBar().showMessage(" ".join(notes), 10000)
         if self.prescore_on_open and self.model_path is not None and not scoring.readonly:
-            stored = scoring.latest_prediction()
-            if stored is not None and stored.model_version == card_version(self.model_path):
+            if own:
                 # Already scored by this very model: no need to spend minutes again.
                 self.statusBar().showMessage(
                     f"Showing the stored prediction of model {stored.model_version} (Model → Pre-score to run it "

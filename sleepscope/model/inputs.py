@@ -121,7 +121,7 @@ def check_prepared(x: np.ndarray, normalisation: str) -> None:
     if normalisation != "epoch+amplitude" or len(x) == 0:
         return
     x = np.asarray(x)
-    live = x.std(axis=-1) > 1e-6
+    live = x.any(axis=-1)  # missing channels and flat epochs are all zeros in either normalisation
     if live.any() and float(np.abs(x.mean(axis=-1))[live].max()) < 1e-4:
         raise SleepScopeError("these epochs were prepared without the amplitude input the model reads "
                               "(normalisation 'epoch+amplitude'): prepare them with "

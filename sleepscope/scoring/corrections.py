@@ -194,13 +194,12 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
     `normalisation`: the model's (``ModelConfig.normalisation``), so that the
     epochs are the input the model to be fine-tuned reads when it pre-scores.
     """
+    from sleepscope.model.eeg_band import eeg_top_hz
     from sleepscope.model.inputs import model_input
 
     labelled = collect_labels(scoring_paths, sources)
     recordings = list(recordings)
     xs, ys, fps, eps, srcs = [], [], [], [], []
-    from sleepscope.model.eeg_band import eeg_top_hz
-
     files: dict[str, str] = {}
     tops: dict[str, float] = {}
     skipped: list[tuple[str, str]] = []
