@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 import warnings
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -65,18 +64,12 @@ CHANGES: tuple[tuple[str, dict], ...] = (
 )
 
 
-def _resample(x: np.ndarray, fs: float, to: float) -> np.ndarray:
-    from scipy.signal import resample_poly
-
-    f = Fraction(int(to), int(fs))
-    return resample_poly(x, f.numerator, f.denominator)
-
-
 def changed_file(rec, change: dict, path: Path) -> Path:
     """`rec` (100 Hz, µV) as `change` would have recorded it, written to an EDF file at `path`."""
     from scipy.signal import butter, sosfilt
 
     from sleepscope.io.export import write_edf
+    from sleepscope.io.recording import resample_to_target
 
     signals, prefilters, units = {}, {}, {}
     for label, x in rec.channels.items():
@@ -90,7 +83,7 @@ def changed_file(rec, change: dict, path: Path) -> Path:
             x = sosfilt(butter(4, change["lowpass"], "low", fs=fs, output="sos"), x)
             header.append(f"LP:{change['lowpass']:g}Hz")
         if "rate" in change:
-            x = _resample(x, fs, change["rate"])
+            x = resample_to_target(x, fs, change["rate"]).astype(np.float64)
             fs = float(change["rate"])
         t = np.arange(len(x)) / fs
         if "offset" in change:

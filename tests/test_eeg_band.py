@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.signal import butter, resample_poly, sosfilt
+from scipy.signal import butter, sosfilt
 
 from sleepscope.io import Recording, open_recording
 from sleepscope.io.edfheader import prefilter_lowpass
 from sleepscope.io.export import write_edf
+from sleepscope.io.recording import resample_to_target
 from sleepscope.model.eeg_band import WAKE_BAND_HZ, narrow_eeg, wake_or_rem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def _real_wake(tmp_path: Path, rate: float = 100.0, lowpass: float | None = None
             x = sosfilt(butter(4, lowpass, "low", fs=100.0, output="sos"), x)
             prefilters[name] = f"HP:0.5Hz LP:{lowpass:g}Hz" if header else ""
         if rate != 100.0:
-            x = resample_poly(x, int(rate), 100)
+            x = resample_to_target(x, 100.0, rate)
         signals[name] = (x, rate)
     return write_edf(tmp_path / f"wake-{rate:g}-{lowpass}-{header}.edf", signals, rec.start_time,
                      prefilters=prefilters, record_duration=30.0)
