@@ -298,6 +298,7 @@ def run(args: argparse.Namespace) -> dict:
         f"nights in {time.perf_counter() - t0:.0f} s")
     out: dict = {"synthetic": True, "size": args.size, "family": args.family, "randomise": args.randomise,
                  "freeze_encoders": args.freeze_encoders, "site_weight": args.site_weight,
+                 "feature_anchor": args.feature_anchor,
                  "child_weight": args.child_weight, "child_anchor": args.child_anchor,
                  "keep_parent": args.keep_parent, "choose_share": args.choose_share, "lr": args.lr,
                  "min_steps": args.min_steps, "passes": args.passes,
@@ -316,7 +317,7 @@ def run(args: argparse.Namespace) -> dict:
         site, _ = load_model(model_path)
         t = time.perf_counter()
         cfg = PretrainConfig(method="clip", epochs=size.pretrain_epochs, batch_size=32, lr=args.pretrain_lr, seed=0,
-                             checkpoint_every=10**9)
+                             checkpoint_every=10**9, feature_anchor=args.feature_anchor)
         result, site_metrics, site_data = site_pretrain(site, nights, cfg, parent_version=parent_card.version)
         if args.site_weight < 1.0:
             from sleepscope.model.weight_average import average_weights
@@ -338,7 +339,8 @@ def run(args: argparse.Namespace) -> dict:
         out["site_pretrain"] = {"epochs": len(nights), "passes": result.epochs, "steps": result.steps,
                                 "read_s": round(read_s, 1), "train_s": round(time.perf_counter() - t, 1),
                                 "loss_start": result.summary()["pretrain_loss_start"],
-                                "loss_end": result.summary()["pretrain_loss_end"]}
+                                "loss_end": result.summary()["pretrain_loss_end"],
+                                "feature_drift": site_drift(parent, site, nights.x)}
         log(f"# site pre-training: {out['site_pretrain']}")
 
     pseudo = None
@@ -434,6 +436,22 @@ def run(args: argparse.Namespace) -> dict:
     out["summary"] = summarise(out)
     out["total_s"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def site_drift(parent, site, x: np.ndarray, n: int = 256) -> float:
+    """How far site pre-training moved the encoders' features (``pretrain.feature_drift``, both branches'
+    mean) on `n` of the lab's unlabelled epochs `x`; labels unused."""
+    import torch
+
+    from sleepscope.model.pretrain import feature_drift, frozen_copy
+
+    pick = np.random.default_rng(0).choice(len(x), size=min(n, len(x)), replace=False)
+    xb = torch.from_numpy(np.asarray(x[np.sort(pick)], dtype=np.float32))
+    with torch.no_grad():
+        drift = [float(feature_drift(frozen_copy(getattr(site, b).encoder)(xb[:, c : c + 1]),
+                                     frozen_copy(getattr(parent, b).encoder)(xb[:, c : c + 1])))
+                 for c, b in ((0, "eeg_branch"), (1, "eog_branch"))]
+    return round(float(np.mean(drift)), 4)
 
 
 def averaged_child(start, child, weight: float):
@@ -559,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "night and the first N scored epochs of another subject's night), "
                                                "'night:N' (the first N scored epochs of one night)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-4)
+    ap.add_argument("--feature-anchor", type=float, default=0.0,
+                    help="site pre-training's feature anchor (PretrainConfig.feature_anchor; default 0, none)")
     ap.add_argument("--site-weight", type=float, default=1.0,
                     help="keep this share of what site pre-training changed (weights averaged with the parent's; "
                          "default 1: all of it)")

@@ -79,7 +79,8 @@ def test_prescore_command_refuses_encoder_only(lab, tmp_path, capsys):
                  "--out", str(tmp_path / "p.csv")]) == 0
 
 
-def test_resumed_run_ends_where_an_uninterrupted_one_does(lab, tmp_path):
+@pytest.mark.parametrize("feature_anchor", [0.0, 10.0])
+def test_resumed_run_ends_where_an_uninterrupted_one_does(lab, tmp_path, feature_anchor):
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.pretrain import PretrainConfig
     from sleepscope.model.site_pretrain import read_unlabelled, site_pretrain
@@ -87,7 +88,9 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(lab, tmp_path):
 
     nights, parent, _ = lab
     data = read_unlabelled([nights])
-    cfg = PretrainConfig(method="clip", epochs=2, batch_size=16, lr=1e-3, checkpoint_every=100)
+    # Anchored, the resumed run must still pull towards the encoders the run started from, not those it resumed.
+    cfg = PretrainConfig(method="clip", epochs=2, batch_size=16, lr=1e-3, checkpoint_every=100,
+                         feature_anchor=feature_anchor)
 
     whole, _ = load_model(parent.with_suffix(".safetensors"))
     full, _, _ = site_pretrain(whole, data, cfg, state_path=tmp_path / "whole")
@@ -112,6 +115,70 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(lab, tmp_path):
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
     # control: the run interrupted and not resumed stands elsewhere
     assert not all(torch.allclose(a[k].float(), part.state_dict()[k].float(), atol=1e-6) for k in a)
+
+
+def _drift_from(parent_path, model, x) -> float:
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.pretrain import feature_drift, frozen_copy
+
+    start, _ = load_model(parent_path.with_suffix(".safetensors"))
+    xb = torch.from_numpy(np.asarray(x, np.float32))
+    with torch.no_grad():
+        return float(np.mean([float(feature_drift(frozen_copy(getattr(model, b).encoder)(xb[:, c : c + 1]),
+                                                  frozen_copy(getattr(start, b).encoder)(xb[:, c : c + 1])))
+                              for c, b in ((0, "eeg_branch"), (1, "eog_branch"))]))
+
+
+def test_feature_anchor_keeps_the_encoders_near_their_start_while_clip_learns(lab):
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.pretrain import PretrainConfig
+    from sleepscope.model.site_pretrain import read_unlabelled, site_pretrain
+
+    nights, parent, _ = lab
+    data = read_unlabelled([nights])
+    drift, result = {}, {}
+    for w in (0.0, 10.0):  # the unanchored run is the control
+        model, _ = load_model(parent.with_suffix(".safetensors"))
+        cfg = PretrainConfig(method="clip", epochs=3, batch_size=16, lr=1e-3, feature_anchor=w)
+        result[w], metrics, _ = site_pretrain(model, data, cfg)
+        drift[w] = _drift_from(parent, model, data.x[:64])
+    assert drift[0.0] > 0.1
+    assert drift[10.0] < 0.5 * drift[0.0]
+    assert result[10.0].losses[-1] < result[10.0].losses[0]  # CLIP still learns under the anchor
+
+
+def test_feature_drift_is_zero_at_the_start_and_about_two_for_unrelated_features():
+    from sleepscope.model.pretrain import feature_drift
+
+    g = torch.Generator().manual_seed(0)
+    ref = [torch.randn(64, 8, 50, generator=g) * 5, torch.randn(64, 16, 10, generator=g) * 0.1]
+    assert float(feature_drift(ref, ref)) == 0.0
+    other = [torch.randn(r.shape, generator=g) * r.std() for r in ref]
+    assert float(feature_drift(other, ref)) == pytest.approx(2.0, abs=0.1)
+    # relative to each stage's own scale: a stage of large outputs does not drown a small one
+    assert float(feature_drift([ref[0] * 1.1, ref[1]], ref)) == pytest.approx(
+        float(feature_drift([ref[0], ref[1] * 1.1], ref)), rel=0.05)
+
+
+def test_feature_anchor_is_refused_where_it_means_nothing(lab, tmp_path, capsys):
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+    from sleepscope.model.pretrain import PretrainObjective
+
+    with pytest.raises(SleepScopeError, match="feature anchor"):
+        PretrainObjective(SleepStager(get_config("tiny")), "simclr", feature_anchor=1.0)
+    nights, parent, _ = lab
+    assert main(_run_args(nights, parent, tmp_path / "site", "--feature-anchor", "-1")) == 2
+    assert "--feature-anchor is a weight" in capsys.readouterr().err
+    assert not (tmp_path / "site.safetensors").exists()
+
+
+def test_resuming_with_another_feature_anchor_is_refused(lab, tmp_path, capsys):
+    nights, parent, _ = lab
+    out = tmp_path / "site"
+    assert main(_run_args(nights, parent, out, "--max-steps", "2", "--checkpoint-every", "1")) == 0
+    assert main(_run_args(nights, parent, out, "--resume", "--feature-anchor", "5")) == 2
+    assert "feature_anchor" in capsys.readouterr().err
 
 
 def test_bad_recordings_are_listed_and_skipped(lab, tmp_path, capsys):

@@ -20,6 +20,11 @@ checkpoint, so that `sleepscope train --init MODEL` starts from it.
   context and a horizon of `TSTCC_HORIZON` steps (the bottleneck alone has 5
   to 10 steps, which would leave one step of past).
 
+CLIP may be anchored (``PretrainConfig.feature_anchor``): every encoder stage's output
+is also pulled towards what the encoders gave at the start, so that site
+pre-training on a lab's nights adapts features the stager already reads
+instead of replacing them (``feature_drift``).
+
 Randomness of a step (views, TS-TCC's context end) comes from a generator
 seeded by (run seed, step, rank), so an interrupted run resumed from its
 state file makes exactly the steps it would have made.
@@ -81,13 +86,19 @@ class PretrainObjective(nn.Module):
     DDP and the optimiser see only what the objective uses.
     """
 
-    def __init__(self, stager: SleepStager, method: str) -> None:
+    def __init__(self, stager: SleepStager, method: str, feature_anchor: float = 0.0) -> None:
         super().__init__()
         if method not in METHODS:
             raise SleepScopeError(f"unknown pre-training method {method!r}; choose one of {', '.join(METHODS)}")
+        if feature_anchor < 0 or (feature_anchor > 0 and method != "clip"):
+            raise SleepScopeError(f"the feature anchor is a weight (0 or more) for CLIP, not {feature_anchor} for "
+                                  f"{method}")
         self.method = method
         self.eeg_encoder = stager.eeg_branch.encoder
         self.eog_encoder = stager.eog_branch.encoder
+        self.feature_anchor = feature_anchor
+        # Kept outside the module tree: not trained, not saved, not wrapped by DDP.
+        self._start = (frozen_copy(self.eeg_encoder), frozen_copy(self.eog_encoder)) if feature_anchor > 0 else None
         cfg = stager.config
         if method == "simclr":
             d = cfg.embedding_dim
@@ -110,9 +121,18 @@ class PretrainObjective(nn.Module):
     def forward(self, x: torch.Tensor, step_seed: int) -> torch.Tensor:
         """Loss on the global batch (all ranks' epochs) for epochs x (N, 2, 3000)."""
         if self.method == "clip":
-            eeg = self.eeg_encoder.embed(x[:, 0:1])
-            eog = self.eog_encoder.embed(x[:, 1:2])
-            return clip_loss(all_gather_with_grad(eeg), all_gather_with_grad(eog))
+            if self._start is None:
+                eeg = self.eeg_encoder.embed(x[:, 0:1])
+                eog = self.eog_encoder.embed(x[:, 1:2])
+                return clip_loss(all_gather_with_grad(eeg), all_gather_with_grad(eog))
+            drift, embeddings = [], []
+            for ch, enc, start in ((0, self.eeg_encoder, self._start[0]), (1, self.eog_encoder, self._start[1])):
+                outs = enc(x[:, ch : ch + 1])
+                with torch.no_grad():
+                    ref = start.to(x.device)(x[:, ch : ch + 1])
+                drift.append(feature_drift(outs, ref))
+                embeddings.append(all_gather_with_grad(enc.projection(outs[-1].mean(dim=-1))))
+            return clip_loss(*embeddings) + self.feature_anchor * 0.5 * (drift[0] + drift[1])
 
         # Views differ per rank (different epochs anyway); shared choices
         # (TS-TCC's context end) come from a generator equal on all ranks.
@@ -140,6 +160,23 @@ class PretrainObjective(nn.Module):
         return 0.5 * (losses[0] + losses[1])
 
 
+def frozen_copy(encoder: nn.Module) -> nn.Module:
+    """A copy of `encoder` that does not learn; kept in training mode, so that its batch norms normalise by the
+    batch as the learning encoder's do and the two are compared on the same footing."""
+    import copy
+
+    out = copy.deepcopy(encoder).train()
+    out.requires_grad_(False)
+    return out
+
+
+def feature_drift(outs: list[torch.Tensor], ref: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over encoder stages of the squared distance of `outs` from `ref`, each relative to `ref`'s variance:
+    0 where the encoder still gives what it started with, about 2 where its features are unrelated to those."""
+    terms = [((o - r) ** 2).mean() / (r.var() + 1e-6) for o, r in zip(outs, ref)]
+    return torch.stack(terms).mean()
+
+
 @dataclass
 class PretrainConfig:
     method: str = "clip"
@@ -151,6 +188,8 @@ class PretrainConfig:
     seed: int = 0
     #: write the resumable state every this many steps (and at each pass's end)
     checkpoint_every: int = 50
+    #: CLIP only: weight of the encoders' drift from where they started (``feature_drift``); 0 for none
+    feature_anchor: float = 0.0
 
 
 @dataclass
@@ -201,10 +240,11 @@ def pretrain(
     torch.manual_seed(cfg.seed)
     device = info.device
     stager.to(device).train()
-    objective = PretrainObjective(stager, cfg.method).to(device)
+    objective = PretrainObjective(stager, cfg.method, cfg.feature_anchor).to(device)
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    settings = {"method": cfg.method, "seed": cfg.seed, "batch_size": cfg.batch_size, "processes": info.world_size}
+    settings = {"method": cfg.method, "seed": cfg.seed, "batch_size": cfg.batch_size, "processes": info.world_size,
+                "feature_anchor": cfg.feature_anchor}
     # The optimizer and RNG state are saved for the objective (encoders +
     # heads); the stager's other tensors do not change during pre-training.
     state, _ = start_or_resume(state_path, resume, "pretrain", settings, objective, optimizer)
