@@ -160,25 +160,33 @@ def test_feature_drift_is_zero_at_the_start_and_about_two_for_unrelated_features
         float(feature_drift([ref[0], ref[1] * 1.1], ref)), rel=0.05)
 
 
-def test_feature_anchor_is_refused_where_it_means_nothing(lab, tmp_path, capsys):
+def test_feature_anchor_is_refused_where_it_means_nothing():
     from sleepscope.model.config import get_config
     from sleepscope.model.network import SleepStager
     from sleepscope.model.pretrain import PretrainObjective
 
-    with pytest.raises(SleepScopeError, match="feature anchor"):
-        PretrainObjective(SleepStager(get_config("tiny")), "simclr", feature_anchor=1.0)
-    nights, parent, _ = lab
-    assert main(_run_args(nights, parent, tmp_path / "site", "--feature-anchor", "-1")) == 2
-    assert "--feature-anchor is a weight" in capsys.readouterr().err
-    assert not (tmp_path / "site.safetensors").exists()
+    for method, weight in (("simclr", 1.0), ("tstcc", 1.0), ("clip", -1.0)):
+        with pytest.raises(SleepScopeError, match="feature anchor"):
+            PretrainObjective(SleepStager(get_config("tiny")), method, feature_anchor=weight)
+    PretrainObjective(SleepStager(get_config("tiny")), "clip", feature_anchor=0.0)  # control
 
 
-def test_resuming_with_another_feature_anchor_is_refused(lab, tmp_path, capsys):
+def test_resuming_with_another_feature_anchor_is_refused(lab, tmp_path):
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.pretrain import PretrainConfig
+    from sleepscope.model.site_pretrain import read_unlabelled, site_pretrain
+
     nights, parent, _ = lab
-    out = tmp_path / "site"
-    assert main(_run_args(nights, parent, out, "--max-steps", "2", "--checkpoint-every", "1")) == 0
-    assert main(_run_args(nights, parent, out, "--resume", "--feature-anchor", "5")) == 2
-    assert "feature_anchor" in capsys.readouterr().err
+    data = read_unlabelled([nights])
+    cfg = PretrainConfig(method="clip", epochs=1, batch_size=16, lr=1e-3, max_steps=2, checkpoint_every=1)
+    model, _ = load_model(parent.with_suffix(".safetensors"))
+    site_pretrain(model, data, cfg, state_path=tmp_path / "site")
+    model, _ = load_model(parent.with_suffix(".safetensors"))
+    with pytest.raises(SleepScopeError, match="feature_anchor"):
+        site_pretrain(model, data, PretrainConfig(**{**cfg.__dict__, "feature_anchor": 5.0}),
+                      state_path=tmp_path / "site", resume=True)
+    model, _ = load_model(parent.with_suffix(".safetensors"))
+    site_pretrain(model, data, cfg, state_path=tmp_path / "site", resume=True)  # control: the same settings resume
 
 
 def test_bad_recordings_are_listed_and_skipped(lab, tmp_path, capsys):

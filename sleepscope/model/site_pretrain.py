@@ -284,8 +284,6 @@ def _run(args: argparse.Namespace, emit, cancel: CancelToken) -> int:
     if args.method != "clip":
         raise SleepScopeError(f"site pre-training on --recordings uses CLIP (the paper's method), not "
                               f"{args.method!r}; drop --method or give --method clip")
-    if getattr(args, "feature_anchor", 0.0) < 0:
-        raise SleepScopeError(f"--feature-anchor is a weight, 0 or more, not {args.feature_anchor}")
     for name in ("--epochs", "--batch-size", "--max-steps", "--checkpoint-every"):
         value = getattr(args, name[2:].replace("-", "_"))
         if value is not None and value < 1:
@@ -314,8 +312,7 @@ def _run(args: argparse.Namespace, emit, cancel: CancelToken) -> int:
         emit({"event": "recordings", "used": [f for f, _ in nights.used], "skipped": nights.skipped,
               "epochs": len(nights)})
         cfg = PretrainConfig(method="clip", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             max_steps=args.max_steps, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                             feature_anchor=getattr(args, "feature_anchor", 0.0))
+                             max_steps=args.max_steps, seed=args.seed, checkpoint_every=args.checkpoint_every)
         emit({"event": "status", "message": f"pre-training on {len(nights)} epochs of {len(nights.used)} recordings"})
 
         def on_step(e) -> None:

@@ -41,10 +41,6 @@ def register(subparsers) -> None:
                    help="with --recordings: the model to continue (path, registry version or 'active'; default "
                    "the shipped model)")
     p.add_argument("--lr", type=float, default=1e-4, help="with --recordings: learning rate (default 1e-4)")
-    p.add_argument("--feature-anchor", type=float, default=0.0, metavar="W",
-                   help="with --recordings: weight of the pull of every encoder stage's output back to what the "
-                   "--from model's gave (pretrain.feature_drift), so that the lab's features stay readable by its "
-                   "stager (default 0: none)")
     p.add_argument("--progress", choices=("tqdm", "jsonl", "none"), default="tqdm",
                    help="with --recordings: tqdm bar, or one JSON event per line (for the GUI)")
     p.add_argument("--register", action="store_true", help="with --recordings: add the result to the registry")
