@@ -243,6 +243,22 @@ def subsample(cs, n: int):
     return cs.rows(np.sort(np.concatenate(keep)))
 
 
+def in_stretches(cs, n: int, stretch: int = BLOCK, seed: int = 0):
+    """About n epochs of a CorrectionSet as stretches of `stretch` contiguous epochs drawn from all of it, so that
+    every part of the nights (and so every stage) has its chance, unlike whole runs."""
+    from sleepscope.model.finetune import contiguous_runs
+
+    pieces = [r[i : i + stretch] for r in contiguous_runs(cs) for i in range(0, r.size, stretch)]
+    rng = np.random.default_rng(seed)
+    keep, total = [], 0
+    for i in rng.permutation(len(pieces)):
+        if total >= n:
+            break
+        keep.append(pieces[i])
+        total += pieces[i].size
+    return cs.rows(np.sort(np.concatenate(keep)))
+
+
 def spread(values: list[float]) -> tuple[float, float]:
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
@@ -375,9 +391,26 @@ def run(args: argparse.Namespace) -> dict:
         bn_base = score(starts[BN][0], lab.test)
         for s in range(size.seeds):
             out["runs"].append({"k": 0, "site": BN, "pseudo": False, "seed": s, **bn_base, "seconds": 0.0})
+    pool_probs = None
+    if args.self_pseudo is not None:
+        from sleepscope.model.infer import predict
+
+        pool_probs = {n.fingerprint: predict(n.x, parent).probs for n in lab.pool}
     for k in [k for k in size.ks if k != 0]:
         for s in range(size.seeds):
             cs = corrections(lab.pool, k, s)
+            if pool_probs is not None:
+                pseudo = uncorrected_confident(lab.pool, pool_probs, cs, args.self_pseudo)
+                if args.scarce:
+                    # only the stages the corrections hold fewer than --scarce epochs of, --pseudo-max of each
+                    from sleepscope.model.pseudo_labels import merge
+
+                    few = np.flatnonzero(np.bincount(cs.y, minlength=5) < args.scarce)
+                    pseudo = merge([in_stretches(pseudo.rows(pseudo.y == st), args.pseudo_max or 10**9, seed=s)
+                                    for st in few if np.any(pseudo.y == st)])
+                elif args.pseudo_max and len(pseudo) > args.pseudo_max:
+                    pseudo = in_stretches(pseudo, args.pseudo_max, seed=s)
+                log(f"# k={k_label(k)} seed={s}: {len(pseudo)} confident uncorrected epochs of the corrected recordings")
             for use_site, (start, start_card) in starts.items():
                 with_pseudo = (pseudo is not None and len(pseudo) and (args.pseudo_ks is None or k in pseudo_ks)
                                and use_site != BN)
@@ -436,6 +469,25 @@ def run(args: argparse.Namespace) -> dict:
     out["summary"] = summarise(out)
     out["total_s"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def uncorrected_confident(pool: list[Night], probs: dict, cs, threshold: float):
+    """The parent's stages, as pseudo-labels, on the epochs of the corrected recordings that were not corrected and
+    that it scores at `threshold` or above (an empty set when every epoch of them was corrected)."""
+    from sleepscope.model.pseudo_labels import from_predictions, merge
+
+    sets = []
+    for n in pool:
+        done = cs.epoch[cs.fingerprint == n.fingerprint]
+        if done.size == 0:
+            continue
+        p = probs[n.fingerprint].copy()
+        p[done] = 0.0  # never confident: corrected epochs are the technician's
+        p[n.y < 0] = 0.0
+        one = from_predictions(n.x, p, p, n.fingerprint, threshold)
+        one.recording_files = {n.fingerprint: n.path.name}
+        sets.append(one)
+    return merge(sets)
 
 
 def site_drift(parent, site, x: np.ndarray, n: int = 256) -> float:
@@ -577,6 +629,12 @@ def main(argv: list[str] | None = None) -> int:
                                                "night and the first N scored epochs of another subject's night), "
                                                "'night:N' (the first N scored epochs of one night)")
     ap.add_argument("--pretrain-lr", type=float, default=1e-4)
+    ap.add_argument("--scarce", type=int, default=None, metavar="N",
+                    help="with --self-pseudo: only for the stages the corrections hold fewer than N epochs of "
+                    "(--pseudo-max of each)")
+    ap.add_argument("--self-pseudo", type=float, default=None, metavar="P",
+                    help="also fine-tune on the parent's stages of the corrected recordings' uncorrected epochs that "
+                    "it scores at P or above, as pseudo-labels (experiment)")
     ap.add_argument("--feature-anchor", type=float, default=0.0,
                     help="site pre-training's feature anchor (PretrainConfig.feature_anchor; default 0, none)")
     ap.add_argument("--site-weight", type=float, default=1.0,
