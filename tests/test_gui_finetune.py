@@ -420,3 +420,26 @@ def test_the_dialogs_defaults_are_fine_tunings(qtbot):
 
     assert fd.KEEP_PARENT_PERCENT == round(100 * FineTuneOptions().keep_parent)
     assert fd.CHOOSE_SHARE == FineTuneOptions().choose_share and fd.CHECK_EPOCHS == MIN_OTHER_EPOCHS
+
+
+def _scored(folder: Path, labels: np.ndarray) -> Path:
+    """A synthetic 120-epoch night whose first epochs a technician labelled `labels`; its scoring file."""
+    from sleepscope.data.synthetic import write_night
+
+    psg, _ = write_night(folder, "SC4011E0", labels=night_labels("SC4011E0", 120))
+    with ScoringFile.open(open_recording(psg), scorer="tech") as sf:
+        sf.set_stages(np.arange(labels.size), labels, source="technician")
+        return sf.path
+
+
+def test_a_stage_the_corrections_hardly_hold_is_warned_of(qtbot, tmp_path):
+    every = np.repeat(np.arange(5, dtype=np.int8), 20)  # 20 of each stage: the control
+    d = FineTuneDialog([_scored(tmp_path / "all", every)], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    assert d.count_labels["REM"].text() == "20" and d.scarce_label.isHidden()
+    no_rem = np.concatenate([every[every != 4], np.full(5, 4, np.int8)])  # REM 5 epochs only
+    d = FineTuneDialog([_scored(tmp_path / "few", no_rem)], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    assert not d.scarce_label.isHidden()
+    assert "REM (5)" in d.scarce_label.text() and "N3" not in d.scarce_label.text()
+    assert d.start_button.isEnabled()  # a warning, not a refusal: a subject may truly lack a stage

@@ -40,6 +40,7 @@ from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, l
 from sleepscope.model.registry import (ModelRegistry, check_verdict, difference_text, left_out_name,
                                        share_text)
 from sleepscope.paths import user_data_dir
+from sleepscope.scoring.corrections import scarce_note
 from sleepscope.stages import NAMES
 
 SUFFIX = ".sleepscope.h5"
@@ -118,6 +119,11 @@ class FineTuneDialog(ProcessDialog):
         self.recordings_label = QLabel()
         self.recordings_label.setWordWrap(True)
         grid.addWidget(self.recordings_label, 2, 0, 1, len(NAMES) + 1)
+        self.scarce_label = QLabel()
+        self.scarce_label.setWordWrap(True)
+        self.scarce_label.setStyleSheet("color: #8a5a00;")
+        self.scarce_label.hide()
+        grid.addWidget(self.scarce_label, 3, 0, 1, len(NAMES) + 1)
 
         opts = QGroupBox("Options")
         form = QFormLayout(opts)
@@ -220,6 +226,9 @@ class FineTuneDialog(ProcessDialog):
         if c.unreadable:
             text += "Unreadable: " + html.escape("; ".join(c.unreadable))
         self.recordings_label.setText(text)
+        note = scarce_note(c.per_stage)
+        self.scarce_label.setText("⚠ " + note[0].upper() + note[1:] if note else "")
+        self.scarce_label.setVisible(note is not None)
         self.recordings_label.setToolTip("\n".join(f"{n}: {', '.join(f)}" for n, f in sorted(c.pooled.items())))
         self._update_buttons()
         return c

@@ -54,7 +54,7 @@ from sleepscope.model.distributed import DistInfo
 from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
 from sleepscope.model.night_norm import to_learn_from_labels
 from sleepscope.model.network import SleepStager
-from sleepscope.scoring.corrections import CorrectionSet
+from sleepscope.scoring.corrections import CorrectionSet, scarce_stages
 from sleepscope.stages import N_CLASSES, NAMES
 from sleepscope.tasks import CancelToken, Cancelled, Progress, check
 
@@ -629,6 +629,7 @@ def finetune(
             "n_heldout": int(split.heldout.size), "n_select": int(split.select.size),
             "n_report": int(split.report.size), "n_guard_dropped": split.dropped, "recordings": n_rec,
             "per_stage": corrections.counts_per_stage(), "per_source": per_source,
+            "scarce_stages": scarce_stages(corrections.counts_per_stage()),
             "epochs": result.epochs, "steps": result.steps, "best_epoch": best_epoch,
             "stopped_early": bool(stopped), "min_steps": opts.min_steps, "passes_asked": opts.epochs,
             "chose_pass": chooses, "lr": opts.lr, "batch_size": opts.batch_size,

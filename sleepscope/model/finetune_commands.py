@@ -199,7 +199,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.finetune import finetune
     from sleepscope.model.registry import ModelRegistry
-    from sleepscope.scoring.corrections import build_correction_set
+    from sleepscope.scoring.corrections import build_correction_set, scarce_note
     from sleepscope.scoring.scoring_file import find_scoring_files
     from sleepscope.tasks import TqdmProgress, check
 
@@ -235,6 +235,8 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
             print(f"sleepscope: skipped {name}: {why}", file=sys.stderr)
         emit({"event": "corrections", "n": len(cs), "per_stage": cs.counts_per_stage(),
               "skipped": [f"{n}: {w}" for n, w in cs.skipped]})
+        if (note := scarce_note(cs.counts_per_stage())) is not None and args.progress != "jsonl":
+            print(f"sleepscope: note: {note}", file=sys.stderr)
         pseudo = None
         if args.pseudo_labels:
             from sleepscope.model.pseudo_labels import from_recordings

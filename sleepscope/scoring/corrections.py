@@ -27,6 +27,29 @@ from sleepscope.tasks import CancelToken, Progress, check, report
 
 #: Label sources a training set takes by default ("import" stands for every import:<file>).
 DEFAULT_SOURCES = ("technician", "model", "import")
+#: Fewer corrected epochs of a stage than this (one correction stretch) and a model fine-tuned on them learns the
+#: stage mix they hold: it suggests that stage less on the lab's other nights than its parent did.
+MIN_STAGE_EPOCHS = 20
+
+
+def scarce_stages(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) -> list[str]:
+    """The stages of `per_stage` (name -> corrected epochs) with fewer than `minimum`; none while nothing is
+    corrected."""
+    if not any(per_stage.get(n, 0) for n in NAMES):
+        return []
+    return [n for n in NAMES if per_stage.get(n, 0) < minimum]
+
+
+def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) -> str | None:
+    """What to tell the technician before fine-tuning on corrections that hardly hold some stage, or None."""
+    few = scarce_stages(per_stage, minimum)
+    if not few:
+        return None
+    listed = ", ".join(f"{n} ({per_stage.get(n, 0)})" for n in few)
+    them = " and ".join(few) if len(few) <= 2 else ", ".join(few[:-1]) + " and " + few[-1]
+    return (f"few corrected epochs of {listed}: a model fine-tuned on these corrections learns the stage mix they "
+            f"hold and may suggest {them} less often than the current model does. Correct at least {minimum} epochs "
+            f"of each stage the nights hold before fine-tuning (a stage the subjects truly lack can be left).")
 
 
 @dataclass
