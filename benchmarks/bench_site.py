@@ -243,22 +243,6 @@ def subsample(cs, n: int):
     return cs.rows(np.sort(np.concatenate(keep)))
 
 
-def in_stretches(cs, n: int, stretch: int = BLOCK, seed: int = 0):
-    """About n epochs of a CorrectionSet as stretches of `stretch` contiguous epochs drawn from all of it, so that
-    every part of the nights (and so every stage) has its chance, unlike whole runs."""
-    from sleepscope.model.finetune import contiguous_runs
-
-    pieces = [r[i : i + stretch] for r in contiguous_runs(cs) for i in range(0, r.size, stretch)]
-    rng = np.random.default_rng(seed)
-    keep, total = [], 0
-    for i in rng.permutation(len(pieces)):
-        if total >= n:
-            break
-        keep.append(pieces[i])
-        total += pieces[i].size
-    return cs.rows(np.sort(np.concatenate(keep)))
-
-
 def spread(values: list[float]) -> tuple[float, float]:
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
@@ -400,14 +384,11 @@ def run(args: argparse.Namespace) -> dict:
         for s in range(size.seeds):
             cs = corrections(lab.pool, k, s)
             if pool_probs is not None:
-                pseudo = uncorrected_confident(lab.pool, pool_probs, cs, args.self_pseudo)
-                if args.scarce:
-                    # only the stages the corrections hold fewer than --scarce epochs of, --pseudo-max of each
-                    from sleepscope.model.pseudo_labels import merge
+                from sleepscope.model.parent_reading import for_scarce_stages, in_stretches
 
-                    few = np.flatnonzero(np.bincount(cs.y, minlength=5) < args.scarce)
-                    pseudo = merge([in_stretches(pseudo.rows(pseudo.y == st), args.pseudo_max or 10**9, seed=s)
-                                    for st in few if np.any(pseudo.y == st)])
+                pseudo = uncorrected_confident(lab.pool, pool_probs, cs, args.self_pseudo)
+                if args.scarce:  # the product's: only the stages the corrections hold fewer than --scarce epochs of
+                    pseudo = for_scarce_stages(pseudo, cs, args.scarce, args.pseudo_max or 10**9, seed=s)
                 elif args.pseudo_max and len(pseudo) > args.pseudo_max:
                     pseudo = in_stretches(pseudo, args.pseudo_max, seed=s)
                 log(f"# k={k_label(k)} seed={s}: {len(pseudo)} confident uncorrected epochs of the corrected recordings")
@@ -472,22 +453,14 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def uncorrected_confident(pool: list[Night], probs: dict, cs, threshold: float):
-    """The parent's stages, as pseudo-labels, on the epochs of the corrected recordings that were not corrected and
-    that it scores at `threshold` or above (an empty set when every epoch of them was corrected)."""
-    from sleepscope.model.pseudo_labels import from_predictions, merge
+    """The parent's stages on the epochs of the corrected recordings that were not corrected (nor unscored) and that
+    it reads at `threshold` or above (`sleepscope.model.parent_reading.of_night`)."""
+    from sleepscope.model.parent_reading import of_night
+    from sleepscope.model.pseudo_labels import merge
 
-    sets = []
-    for n in pool:
-        done = cs.epoch[cs.fingerprint == n.fingerprint]
-        if done.size == 0:
-            continue
-        p = probs[n.fingerprint].copy()
-        p[done] = 0.0  # never confident: corrected epochs are the technician's
-        p[n.y < 0] = 0.0
-        one = from_predictions(n.x, p, p, n.fingerprint, threshold)
-        one.recording_files = {n.fingerprint: n.path.name}
-        sets.append(one)
-    return merge(sets)
+    return merge([of_night(n.x, probs[n.fingerprint], cs.epoch[cs.fingerprint == n.fingerprint], n.fingerprint,
+                           n.path.name, threshold, exclude=n.y < 0)
+                  for n in pool if np.any(cs.fingerprint == n.fingerprint)])
 
 
 def site_drift(parent, site, x: np.ndarray, n: int = 256) -> float:

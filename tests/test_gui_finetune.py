@@ -443,3 +443,10 @@ def test_a_stage_the_corrections_hardly_hold_is_warned_of(qtbot, tmp_path):
     assert not d.scarce_label.isHidden()
     assert "REM (5)" in d.scarce_label.text() and "N3" not in d.scarce_label.text()
     assert d.start_button.isEnabled()  # a warning, not a refusal: a subject may truly lack a stage
+
+
+def test_the_log_says_when_the_current_models_reading_is_learnt(qtbot, tmp_path):
+    d = FineTuneDialog([], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    d.handle_event({"event": "parent_reading", "n": 40, "per_stage": {"REM": 40}, "stages": ["REM"]})
+    assert "few corrections of REM" in d.log.toPlainText() and "40 uncorrected epochs" in d.log.toPlainText()

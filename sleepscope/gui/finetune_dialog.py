@@ -264,6 +264,10 @@ class FineTuneDialog(ProcessDialog):
             self.log.appendPlainText(f"{e.get('n')} labelled epochs: {e.get('per_stage')}")
             for s in e.get("skipped", []):
                 self.log.appendPlainText(f"skipped {s}")
+        elif kind == "parent_reading":
+            self.log.appendPlainText(
+                f"few corrections of {', '.join(e.get('stages', []))}: also learning the current model's confident "
+                f"reading of {e.get('n')} uncorrected epochs ({e.get('per_stage')})")
         elif kind == "parent":
             f1 = as_float(e.get("val_macro_f1"))
             if not math.isnan(f1):

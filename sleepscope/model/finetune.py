@@ -53,6 +53,7 @@ from sleepscope.model.checkpoint import ModelCard, save_model
 from sleepscope.model.distributed import DistInfo
 from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
 from sleepscope.model.night_norm import to_learn_from_labels
+from sleepscope.model.parent_reading import SOURCE as READING_SOURCE
 from sleepscope.model.network import SleepStager
 from sleepscope.scoring.corrections import CorrectionSet, scarce_stages
 from sleepscope.stages import N_CLASSES, NAMES
@@ -254,6 +255,12 @@ def _stratified_pick(counts: np.ndarray, fraction: float, rng: np.random.Generat
             picked[b] = True
             need = after
     return picked
+
+
+def _per_stage(cs: CorrectionSet, source: str) -> dict[str, int]:
+    """Epochs of `cs` whose label came from `source`, per stage present."""
+    y = cs.y[cs.source == source]
+    return {name: int(np.count_nonzero(y == st)) for st, name in enumerate(NAMES) if np.any(y == st)}
 
 
 def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1, seed: int = 0) -> Split:
@@ -638,6 +645,7 @@ def finetune(
             "class_weights": opts.class_weights, "seed": opts.seed, "keep_parent": opts.keep_parent,
             "seconds": round(seconds, 2), "processes": info.world_size,
             "n_pseudo": n_pseudo, "pseudo_weight": opts.pseudo_weight if n_pseudo else None,
+            "parent_reading": _per_stage(pseudo, READING_SOURCE) if n_pseudo else {},
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance), "share_choice": share_choice,
             "chain_verdict": calibration.get("transitions_verdict"), "chain_verdicts": verdicts or None,
             "opinion_choice": opinion,

@@ -66,6 +66,10 @@ def register(subparsers) -> None:
                    help="unlabelled recordings of the lab (files or folders): epochs where the model and YASA agree "
                    "with high confidence are learnt from as their own label source (pseudo-labels), weighted below "
                    "the technician's and never held out (needs yasa)")
+    p.add_argument("--parent-reading", action=argparse.BooleanOptionalAction, default=True,
+                   help="for each stage the corrections hold fewer than 20 epochs of, also learn the current model's "
+                   "confident reading of that stage on the corrected recordings' uncorrected epochs (at most 200 "
+                   "each, weighted as pseudo-labels; default: on)")
     p.add_argument("--pseudo-weight", type=float, default=0.5, help="loss weight of a pseudo-label (default 0.5)")
     p.add_argument("--pseudo-balance", action="store_true",
                    help="weight pseudo-labels so that each stage weighs as much among them as among the "
@@ -199,7 +203,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.finetune import finetune
     from sleepscope.model.registry import ModelRegistry
-    from sleepscope.scoring.corrections import build_correction_set, scarce_note
+    from sleepscope.scoring.corrections import build_correction_set, scarce_note, scarce_stages
     from sleepscope.scoring.scoring_file import find_scoring_files
     from sleepscope.tasks import TqdmProgress, check
 
@@ -237,7 +241,19 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
               "skipped": [f"{n}: {w}" for n, w in cs.skipped]})
         if (note := scarce_note(cs.counts_per_stage())) is not None and args.progress != "jsonl":
             print(f"sleepscope: note: {note}", file=sys.stderr)
-        pseudo = None
+        reading = pseudo = None
+        if args.parent_reading and scarce_stages(cs.counts_per_stage()):
+            from sleepscope.model.parent_reading import from_scoring
+            from sleepscope.model.pseudo_labels import our_opinion
+
+            emit({"event": "status", "message": "the current model's confident reading of the uncorrected epochs"})
+            with TqdmProgress("reading the uncorrected epochs", disable=not bar_on) as bar:
+                reading = from_scoring(files, cs, our_opinion(parent, parent_card)[0], recordings=args.recording,
+                                       seed=opts.seed, progress=bar, cancel=cancel)
+            for name, why in reading.skipped:
+                print(f"sleepscope: the current model's reading: skipped {name}: {why}", file=sys.stderr)
+            emit({"event": "parent_reading", "n": len(reading), "per_stage": reading.counts_per_stage(),
+                  "stages": scarce_stages(cs.counts_per_stage())})
         if args.pseudo_labels:
             from sleepscope.model.pseudo_labels import from_recordings
 
@@ -248,6 +264,10 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
             for name, why in pseudo.skipped:
                 print(f"sleepscope: pseudo-labels: skipped {name}: {why}", file=sys.stderr)
             emit({"event": "pseudo", "n": len(pseudo), "per_stage": pseudo.counts_per_stage()})
+        if reading is not None and len(reading):
+            from sleepscope.model.pseudo_labels import merge
+
+            pseudo = reading if pseudo is None else merge([pseudo, reading])
         emit({"event": "status", "message": f"fine-tuning on {len(cs)} labelled epochs"
               + (f" and {len(pseudo)} pseudo-labelled ones" if pseudo is not None else "")})
         with TqdmProgress("fine-tuning", disable=not bar_on) as bar:

@@ -47,9 +47,11 @@ def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) -> s
         return None
     listed = ", ".join(f"{n} ({per_stage.get(n, 0)})" for n in few)
     them = " and ".join(few) if len(few) <= 2 else ", ".join(few[:-1]) + " and " + few[-1]
-    return (f"few corrected epochs of {listed}: a model fine-tuned on these corrections learns the stage mix they "
-            f"hold and may suggest {them} less often than the current model does. Correct at least {minimum} epochs "
-            f"of each stage the nights hold before fine-tuning (a stage the subjects truly lack can be left).")
+    return (f"few corrected epochs of {listed}: fine-tuned on these corrections alone, a model learns the stage mix "
+            f"they hold and suggests {them} less often. Fine-tuning therefore also learns the current model's "
+            f"confident reading of {them} on the uncorrected epochs of these recordings, which keeps what it reads "
+            f"but cannot teach it this lab's {them}: correct at least {minimum} epochs of each stage the nights hold "
+            f"(a stage the subjects truly lack can be left).")
 
 
 @dataclass
