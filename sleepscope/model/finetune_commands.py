@@ -239,7 +239,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
             print(f"sleepscope: skipped {name}: {why}", file=sys.stderr)
         emit({"event": "corrections", "n": len(cs), "per_stage": cs.counts_per_stage(),
               "skipped": [f"{n}: {w}" for n, w in cs.skipped]})
-        if (note := scarce_note(cs.counts_per_stage())) is not None and args.progress != "jsonl":
+        if (note := scarce_note(cs.counts_per_stage(), reading=args.parent_reading)) is not None and args.progress != "jsonl":
             print(f"sleepscope: note: {note}", file=sys.stderr)
         reading = pseudo = None
         if args.parent_reading and scarce_stages(cs.counts_per_stage()):

@@ -40,17 +40,21 @@ def scarce_stages(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) ->
     return [n for n in NAMES if per_stage.get(n, 0) < minimum]
 
 
-def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) -> str | None:
-    """What to tell the technician before fine-tuning on corrections that hardly hold some stage, or None."""
+def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS, reading: bool = True) -> str | None:
+    """What to tell the technician before fine-tuning on corrections that hardly hold some stage, or None
+    (`reading`: fine-tuning will also learn the current model's reading of those stages,
+    :mod:`sleepscope.model.parent_reading`)."""
     few = scarce_stages(per_stage, minimum)
     if not few:
         return None
     listed = ", ".join(f"{n} ({per_stage.get(n, 0)})" for n in few)
     them = " and ".join(few) if len(few) <= 2 else ", ".join(few[:-1]) + " and " + few[-1]
+    kept = (f"Fine-tuning therefore also learns the current model's confident reading of {them} on the uncorrected "
+            f"epochs of these recordings, which keeps what it reads but cannot teach it this lab's {them}: "
+            if reading else "")
     return (f"few corrected epochs of {listed}: fine-tuned on these corrections alone, a model learns the stage mix "
-            f"they hold and suggests {them} less often. Fine-tuning therefore also learns the current model's "
-            f"confident reading of {them} on the uncorrected epochs of these recordings, which keeps what it reads "
-            f"but cannot teach it this lab's {them}: correct at least {minimum} epochs of each stage the nights hold "
+            f"they hold and suggests {them} less often. {kept}"
+            f"{'c' if kept else 'C'}orrect at least {minimum} epochs of each stage the nights hold "
             f"(a stage the subjects truly lack can be left).")
 
 
