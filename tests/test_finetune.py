@@ -249,25 +249,6 @@ def test_cli_jsonl_and_register(tmp_path):
     assert reg.active_version() is None  # activation is the technician's decision
 
 
-def test_cli_notes_a_stage_the_corrections_hardly_hold(tmp_path, capsys, one_thread):
-    from sleepscope.cli import main
-
-    _, scoring = corrected_night_files(tmp_path / "rec", n=100)
-    parent = tiny_model_file(tmp_path / "parent")
-    args = ["finetune", "--scoring", str(scoring), "--from", str(parent), "--epochs", "1", "--min-steps", "2",
-            "--progress", "none"]
-    assert main([*args, "--out", str(tmp_path / "child")]) == 0
-    err = capsys.readouterr().err
-    assert "note: few corrected epochs of" in err and "REM (" in err
-    # control: a technician's 40 epochs of each stage on another night, no note
-    psg, _ = write_night(tmp_path / "every", "SC4021E0", labels=night_labels("SC4021E0", 200))
-    with ScoringFile.open(open_recording(psg), scorer="tech") as sf:
-        sf.set_stages(np.arange(200), np.tile(np.repeat(np.arange(5), 20), 2), source="technician")
-        every = sf.path
-    assert main([*args[:2], str(every), *args[3:], "--out", str(tmp_path / "child2")]) == 0
-    assert "few corrected epochs" not in capsys.readouterr().err
-
-
 def test_cli_errors_are_events_and_exit_2(tmp_path):
     _, scoring = corrected_night_files(tmp_path / "rec", n=60)
     bad = tmp_path / "bad.safetensors"
