@@ -237,12 +237,14 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
                                       normalisation=parent.config.normalisation)
         for name, why in cs.skipped:
             print(f"sleepscope: skipped {name}: {why}", file=sys.stderr)
-        emit({"event": "corrections", "n": len(cs), "per_stage": cs.counts_per_stage(),
+        per_stage = cs.counts_per_stage()
+        emit({"event": "corrections", "n": len(cs), "per_stage": per_stage,
               "skipped": [f"{n}: {w}" for n, w in cs.skipped]})
-        if (note := scarce_note(cs.counts_per_stage(), reading=args.parent_reading)) is not None and args.progress != "jsonl":
+        if (note := scarce_note(per_stage, reading=args.parent_reading)) is not None and args.progress != "jsonl":
             print(f"sleepscope: note: {note}", file=sys.stderr)
+        few = scarce_stages(per_stage)
         reading = pseudo = None
-        if args.parent_reading and scarce_stages(cs.counts_per_stage()):
+        if args.parent_reading and few:
             from sleepscope.model.parent_reading import from_scoring
             from sleepscope.model.pseudo_labels import our_opinion
 
@@ -253,7 +255,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
             for name, why in reading.skipped:
                 print(f"sleepscope: the current model's reading: skipped {name}: {why}", file=sys.stderr)
             emit({"event": "parent_reading", "n": len(reading), "per_stage": reading.counts_per_stage(),
-                  "stages": scarce_stages(cs.counts_per_stage())})
+                  "stages": few})
         if args.pseudo_labels:
             from sleepscope.model.pseudo_labels import from_recordings
 

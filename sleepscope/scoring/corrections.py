@@ -49,13 +49,15 @@ def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS, read
         return None
     listed = ", ".join(f"{n} ({per_stage.get(n, 0)})" for n in few)
     them = " and ".join(few) if len(few) <= 2 else ", ".join(few[:-1]) + " and " + few[-1]
-    kept = (f"Fine-tuning therefore also learns the current model's confident reading of {them} on the uncorrected "
-            f"epochs of these recordings, which keeps what it reads but cannot teach it this lab's {them}: "
-            if reading else "")
-    return (f"few corrected epochs of {listed}: fine-tuned on these corrections alone, a model learns the stage mix "
-            f"they hold and suggests {them} less often. {kept}"
-            f"{'c' if kept else 'C'}orrect at least {minimum} epochs of each stage the nights hold "
-            f"(a stage the subjects truly lack can be left).")
+    parts = [f"few corrected epochs of {listed}: fine-tuned on these corrections alone, a model learns the stage mix "
+             f"they hold and suggests {them} less often."]
+    if reading:
+        parts.append(f"Fine-tuning therefore also learns the current model's confident reading of {them} on the "
+                     f"uncorrected epochs of these recordings, which keeps what it reads but cannot teach it this "
+                     f"lab's {them}.")
+    parts.append(f"Correct at least {minimum} epochs of each stage the nights hold (a stage the subjects truly lack "
+                 "can be left).")
+    return " ".join(parts)
 
 
 @dataclass
