@@ -123,6 +123,25 @@ def test_heldout_split_is_blocks_stratified_and_guarded():
     assert not np.array_equal(split_heldout(cs, 0.2, block=20, guard=1, seed=4).heldout, held)
 
 
+def test_heldout_split_takes_part_of_stage_pure_stretches():
+    # A technician who corrects 20 epochs of each stage in one stretch each: no 20-epoch block can give a
+    # stage a fifth of its epochs, so the split holds out shorter blocks rather than refuse the set.
+    starts = [0, 100, 200, 300, 400]
+    epoch = np.concatenate([np.arange(s, s + 20) for s in starts]).astype(np.int64)
+    y = np.repeat(np.arange(5), 20).astype(np.int64)
+    n = y.size
+    cs = CorrectionSet(np.zeros((n, 2, 8), np.float32), y, np.full(n, "rec", object), epoch,
+                       np.full(n, "technician", object), {"rec": "rec.edf"})
+    split = split_heldout(cs, 0.2, block=20, guard=1, seed=0)
+    held = split.heldout
+    assert set(cs.y[held].tolist()) == set(range(5))  # every stage is checked
+    assert 0.1 <= held.size / n <= 0.3
+    assert all(r.size >= 2 for r in split.heldout_runs)
+    d = np.abs(cs.epoch[split.train][:, None] - cs.epoch[held][None, :]).min(1)
+    assert d.min() >= 2  # the guard still holds
+    assert set(cs.y[split.train].tolist()) == set(range(5))
+
+
 def test_too_few_corrections_refused():
     cs = correction_set(n=30)
     with pytest.raises(SleepScopeError, match="at least"):

@@ -64,6 +64,8 @@ Events = Callable[[dict], None]
 
 #: fewest labelled epochs worth fine-tuning on (below this the held-out part says nothing)
 MIN_EPOCHS = 40
+#: the shortest stretch of consecutive epochs held out (halved between choosing and reporting)
+MIN_HELD_BLOCK = 4
 #: fewest selection epochs that may choose the kept pass; below it the last pass is kept
 MIN_SELECT_EPOCHS = 100
 #: fewest corrections of a recording worth checking a child on that did not learn from it
@@ -271,12 +273,24 @@ def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1
     """
     if block < 1:
         raise SleepScopeError("the held-out block must be at least one epoch long")
-    blocks: list[np.ndarray] = []
-    for run in contiguous_runs(cs):
-        blocks.extend(run[i : i + block] for i in range(0, run.size, block))
-    counts = np.stack([np.bincount(cs.y[b], minlength=N_CLASSES)[:N_CLASSES] for b in blocks])
     rng = np.random.default_rng(seed)
-    held = _stratified_pick(counts, fraction, rng)
+    # Corrections made a stage at a time leave blocks each larger than their stage's share, and the
+    # stratified pick then takes none: hold out shorter blocks, down to the first pick that checks every
+    # stage with room for a shortest block in its share (failing that, the first that holds anything).
+    big = np.bincount(cs.y, minlength=N_CLASSES)[:N_CLASSES] * fraction >= MIN_HELD_BLOCK
+    chosen = None
+    for size in dict.fromkeys([block, *(b for b in (block // 2, block // 4, MIN_HELD_BLOCK) if b < block)]):
+        blocks = [run[i : i + size] for run in contiguous_runs(cs) for i in range(0, run.size, size)]
+        counts = np.stack([np.bincount(cs.y[b], minlength=N_CLASSES)[:N_CLASSES] for b in blocks])
+        held = _stratified_pick(counts, fraction, rng)
+        if not held.any() or held.all():
+            continue
+        if size == block or np.all(counts[held].sum(0)[big] > 0):
+            chosen = blocks, held, rng.bit_generator.state
+            break
+        chosen = chosen or (blocks, held, rng.bit_generator.state)
+    if chosen is not None:  # the halves are then drawn as they would be had this pick been the only one
+        blocks, held, rng.bit_generator.state = chosen
     if not held.any() or held.all():
         raise SleepScopeError(
             f"{len(cs)} labelled epochs are too few to hold out {fraction:.0%} for validation and still "
