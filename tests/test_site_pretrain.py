@@ -186,6 +186,17 @@ def test_resuming_with_another_feature_anchor_is_refused(lab, tmp_path):
                       state_path=tmp_path / "site", resume=True)
     model, _ = load_model(parent.with_suffix(".safetensors"))
     site_pretrain(model, data, cfg, state_path=tmp_path / "site", resume=True)  # control: the same settings resume
+    # A state saved before the anchor existed holds no feature_anchor: it was an unanchored run, and resumes so.
+    json_path = tmp_path / "site.state.json"
+    doc = json.loads(json_path.read_text())
+    del doc["loop"]["settings"]["feature_anchor"]
+    json_path.write_text(json.dumps(doc))
+    model, _ = load_model(parent.with_suffix(".safetensors"))
+    site_pretrain(model, data, cfg, state_path=tmp_path / "site", resume=True)
+    model, _ = load_model(parent.with_suffix(".safetensors"))
+    with pytest.raises(SleepScopeError, match="feature_anchor was 0.0, now 5.0"):
+        site_pretrain(model, data, PretrainConfig(**{**cfg.__dict__, "feature_anchor": 5.0}),
+                      state_path=tmp_path / "site", resume=True)
 
 
 def test_bad_recordings_are_listed_and_skipped(lab, tmp_path, capsys):

@@ -247,7 +247,9 @@ def pretrain(
                 "feature_anchor": cfg.feature_anchor}
     # The optimizer and RNG state are saved for the objective (encoders +
     # heads); the stager's other tensors do not change during pre-training.
-    state, _ = start_or_resume(state_path, resume, "pretrain", settings, objective, optimizer)
+    # States saved before the anchor existed were unanchored runs.
+    state, _ = start_or_resume(state_path, resume, "pretrain", settings, objective, optimizer,
+                               added={"feature_anchor": 0.0})
     model = data_parallel(objective, info)
 
     samp = sampler(dataset, info, cfg.seed)

@@ -172,9 +172,12 @@ def load_state(
     return LoopState(**doc["loop"]), best
 
 
-def check_same_settings(saved: LoopState, current: dict[str, Any], where: str | os.PathLike) -> None:
-    """Refuse to resume a run with settings that change what its saved position means."""
-    changed = {k: (saved.settings.get(k), v) for k, v in current.items() if saved.settings.get(k) != v}
+def check_same_settings(saved: LoopState, current: dict[str, Any], where: str | os.PathLike,
+                        added: dict[str, Any] | None = None) -> None:
+    """Refuse to resume a run with settings that change what its saved position means. `added`: settings
+    introduced after states were first saved, each with the value its absence from a saved state stands for."""
+    was = {**(added or {}), **saved.settings}
+    changed = {k: (was.get(k), v) for k, v in current.items() if was.get(k) != v}
     if changed:
         text = ", ".join(f"{k} was {old!r}, now {new!r}" for k, (old, new) in changed.items())
         raise SleepScopeError(
@@ -199,10 +202,12 @@ def start_or_resume(
     settings: dict[str, Any],
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
+    added: dict[str, Any] | None = None,
 ) -> tuple[LoopState, dict[str, torch.Tensor] | None]:
     """A fresh loop state, or (``resume``) the saved one of the same kind and settings restored in place.
 
-    Returns the loop state and the best weights saved with it (None for a fresh run).
+    Returns the loop state and the best weights saved with it (None for a fresh run). `added`: as for
+    :func:`check_same_settings`.
     """
     label = {"train": "training", "pretrain": "pre-training"}.get(kind, kind)
     if not resume or state_path is None:
@@ -212,5 +217,5 @@ def start_or_resume(
     saved = read_loop_state(state_path)
     if saved.kind != kind:
         raise SleepScopeError(f"the state at {state_path} is not a {label} run; start without --resume")
-    check_same_settings(saved, settings, state_path)
+    check_same_settings(saved, settings, state_path, added)
     return load_state(state_path, model, optimizer)
