@@ -279,7 +279,8 @@ def split_heldout(cs: CorrectionSet, fraction: float, block: int, guard: int = 1
     # stage with room for a shortest block in its share (failing that, the first that holds anything).
     big = np.bincount(cs.y, minlength=N_CLASSES)[:N_CLASSES] * fraction >= MIN_HELD_BLOCK
     chosen = None
-    for size in dict.fromkeys([block, *(b for b in (block // 2, block // 4, MIN_HELD_BLOCK) if b < block)]):
+    finer = [b for b in (block // 2, block // 4, MIN_HELD_BLOCK) if MIN_HELD_BLOCK <= b < block]
+    for size in dict.fromkeys([block, *finer]):
         blocks = [run[i : i + size] for run in contiguous_runs(cs) for i in range(0, run.size, size)]
         counts = np.stack([np.bincount(cs.y[b], minlength=N_CLASSES)[:N_CLASSES] for b in blocks])
         held = _stratified_pick(counts, fraction, rng)
