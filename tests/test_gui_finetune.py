@@ -443,6 +443,12 @@ def test_a_stage_the_corrections_hardly_hold_is_warned_of(qtbot, tmp_path):
     assert not d.scarce_label.isHidden()
     assert "REM (5)" in d.scarce_label.text() and "N3" not in d.scarce_label.text()
     assert d.start_button.isEnabled()  # a warning, not a refusal: a subject may truly lack a stage
+    # the current model's reading of REM: off by default, passed on and said in the note when asked for
+    assert not d.reading.isChecked() and "--no-parent-reading" in d.command()
+    assert "confident reading" not in d.scarce_label.text()
+    d.reading.setChecked(True)
+    assert "--parent-reading" in d.command() and "--no-parent-reading" not in d.command()
+    assert "confident reading of REM" in d.scarce_label.text()
 
 
 def test_the_log_says_when_the_current_models_reading_is_learnt(qtbot, tmp_path):

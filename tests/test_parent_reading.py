@@ -103,18 +103,18 @@ def test_from_scoring_reads_the_recordings_uncorrected_epochs_for_the_missing_st
     assert len(from_scoring([scoring], cs, model)) == 0
 
 
-def test_finetune_learns_the_parents_reading_and_says_so_unless_told_not_to(tmp_path, capsys):
+def test_finetune_learns_the_parents_reading_when_asked_and_says_so(tmp_path, capsys):
     from sleepscope.cli import main
 
     parent = _rem_sure_model(tmp_path / "rem")
     _, scoring = _scored_night(tmp_path / "night", NO_REM)
     base = ["finetune", "--scoring", str(scoring), "--from", str(parent), "--epochs", "1", "--min-steps", "2",
             "--progress", "none"]
-    assert main([*base, "--out", str(tmp_path / "child")]) == 0
+    assert main([*base, "--out", str(tmp_path / "child"), "--parent-reading"]) == 0
     ft = json.loads((tmp_path / "child.json").read_text())["metrics"]["finetune"]
     assert ft["parent_reading"] == {"REM": 40} and ft["n_pseudo"] == 40 and ft["n_corrections"] == 160
     assert "confident reading of REM" in capsys.readouterr().err
-    assert main([*base, "--out", str(tmp_path / "plain"), "--no-parent-reading"]) == 0
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0  # off by default
     ft = json.loads((tmp_path / "plain.json").read_text())["metrics"]["finetune"]
     assert ft["parent_reading"] == {} and ft["n_pseudo"] == 0
     err = capsys.readouterr().err

@@ -40,6 +40,7 @@ from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, l
 from sleepscope.model.registry import (ModelRegistry, check_verdict, difference_text, left_out_name,
                                        share_text)
 from sleepscope.paths import user_data_dir
+from sleepscope.model.parent_reading import ON_BY_DEFAULT as READING_ON
 from sleepscope.scoring.corrections import scarce_note
 from sleepscope.stages import NAMES
 
@@ -159,6 +160,12 @@ class FineTuneDialog(ProcessDialog):
         self.choose.setToolTip("With corrections of two recordings or more, the check on a recording left out "
                                "also tells whether averaging with the current model helps on the next subject's "
                                "night; where it does not, the new model is kept as trained (no extra time)")
+        self.reading = QCheckBox("Also learn the current model's reading of stages the corrections hardly hold")
+        self.reading.setChecked(READING_ON)
+        self.reading.setToolTip("For each stage with fewer than 20 corrected epochs, the current model's confident "
+                                "stage on uncorrected epochs of these recordings is learnt too: it keeps what the "
+                                "model read of that stage, and keeps its errors where it reads this lab poorly")
+        self.reading.toggled.connect(lambda _=False: self._show_scarce_note())
         self.imports = QCheckBox("Also learn from imported hypnograms")
         self.imports.setChecked(True)
         self.imports.toggled.connect(lambda _=False: self.refresh_counts())
@@ -168,6 +175,7 @@ class FineTuneDialog(ProcessDialog):
         form.addRow("Keep of the current model", self.keep)
         form.addRow(self.choose)
         form.addRow(self.freeze)
+        form.addRow(self.reading)
         form.addRow(self.imports)
         self.model_label = QLabel(f"Starting from: {self.model_path or 'no model (choose one first)'}")
         self.model_label.setWordWrap(True)
@@ -226,18 +234,21 @@ class FineTuneDialog(ProcessDialog):
         if c.unreadable:
             text += "Unreadable: " + html.escape("; ".join(c.unreadable))
         self.recordings_label.setText(text)
-        note = scarce_note(c.per_stage)
-        self.scarce_label.setText("⚠ " + note[0].upper() + note[1:] if note else "")
-        self.scarce_label.setVisible(note is not None)
+        self._show_scarce_note()
         self.recordings_label.setToolTip("\n".join(f"{n}: {', '.join(f)}" for n, f in sorted(c.pooled.items())))
         self._update_buttons()
         return c
+
+    def _show_scarce_note(self) -> None:
+        note = scarce_note(self.counts.per_stage, reading=self.reading.isChecked())
+        self.scarce_label.setText("⚠ " + note[0].upper() + note[1:] if note else "")
+        self.scarce_label.setVisible(note is not None)
 
     def _update_buttons(self) -> None:
         running = self.running()
         self.start_button.setEnabled(not running and self.model_path is not None and self.counts.total > 0)
         self.cancel_button.setEnabled(running)
-        for w in (self.epochs, self.lr, self.freeze, self.holdout, self.keep, self.choose, self.imports):
+        for w in (self.epochs, self.lr, self.freeze, self.holdout, self.keep, self.choose, self.reading, self.imports):
             w.setEnabled(not running)
         self.activate_button.setEnabled(not running and self.result is not None
                                         and self.result.get("version") != self.registry.active_version())
@@ -256,6 +267,7 @@ class FineTuneDialog(ProcessDialog):
             args += ["--recording", *map(str, self.recordings)]
         args.append("--freeze-encoders" if self.freeze.isChecked() else "--no-freeze-encoders")
         args.append("--choose-share" if self.choose.isChecked() else "--no-choose-share")
+        args.append("--parent-reading" if self.reading.isChecked() else "--no-parent-reading")
         return args
 
     def handle_event(self, e: dict) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.model.parent_reading import ON_BY_DEFAULT as READING_ON
 
 
 def register(subparsers) -> None:
@@ -66,10 +67,12 @@ def register(subparsers) -> None:
                    help="unlabelled recordings of the lab (files or folders): epochs where the model and YASA agree "
                    "with high confidence are learnt from as their own label source (pseudo-labels), weighted below "
                    "the technician's and never held out (needs yasa)")
-    p.add_argument("--parent-reading", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--parent-reading", action=argparse.BooleanOptionalAction, default=READING_ON,
                    help="for each stage the corrections hold fewer than 20 epochs of, also learn the current model's "
                    "confident reading of that stage on the corrected recordings' uncorrected epochs (at most 200 "
-                   "each, weighted as pseudo-labels; default: on)")
+                   "each, weighted as pseudo-labels); it keeps what the model read of a stage the corrections lack "
+                   "and can keep its errors on a lab it reads poorly (default: "
+                   f"{'on' if READING_ON else 'off'})")
     p.add_argument("--pseudo-weight", type=float, default=0.5, help="loss weight of a pseudo-label (default 0.5)")
     p.add_argument("--pseudo-balance", action="store_true",
                    help="weight pseudo-labels so that each stage weighs as much among them as among the "

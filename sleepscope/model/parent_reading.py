@@ -5,7 +5,7 @@ night and leaves the rest, and those stretches may hold next to none of a
 stage (often REM or N3). Fine-tuned on them alone, the model learns their
 stage mix as the lab's and suggests that stage less on the lab's other
 nights than its parent did. For each stage the corrections hold fewer than
-`MIN_STAGE_EPOCHS` of, fine-tuning therefore also learns the parent's own
+`MIN_STAGE_EPOCHS` of, fine-tuning can therefore also learn the parent's own
 stage on uncorrected epochs of the same recordings that the parent gives that
 stage with high confidence (at most `PER_STAGE` of them, in stretches): what
 the corrections say nothing about stays as the parent read it (as in
@@ -35,6 +35,9 @@ THRESHOLD = 0.9
 PER_STAGE = 200
 #: epochs per drawn stretch (a correction sequence's length)
 STRETCH = 20
+#: Off: on six fresh synthetic labs it lowered the mean of the lab's other nights, most where the parent reads
+#: the lab worst (reports/site-learning-curve-new-parent-synthetic/protocol-uncorrected-epochs.md).
+ON_BY_DEFAULT = False
 
 
 def in_stretches(cs: CorrectionSet, n: int, stretch: int = STRETCH, seed: int = 0) -> CorrectionSet:

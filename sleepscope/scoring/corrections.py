@@ -40,7 +40,7 @@ def scarce_stages(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) ->
     return [n for n in NAMES if per_stage.get(n, 0) < minimum]
 
 
-def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS, reading: bool = True) -> str | None:
+def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS, reading: bool = False) -> str | None:
     """What to tell the technician before fine-tuning on corrections that hardly hold some stage, or None
     (`reading`: fine-tuning will also learn the current model's reading of those stages,
     :mod:`sleepscope.model.parent_reading`)."""
