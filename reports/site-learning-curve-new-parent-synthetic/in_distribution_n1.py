@@ -4,6 +4,7 @@ weights, three seeds each, encoders fixed as the product fine-tunes the shipped 
 
     .venv/bin/python reports/site-learning-curve-new-parent-synthetic/in_distribution_n1.py [--without-chain]
         [--distill W [--agreed [--opinion keep|drop|choose]]] [--choose-opinion] [--night-agreed-drop]
+        [--night-statistics]
 
 Every budget names each fine-tuning option it stands for, so that a run reproduces after the product's
 defaults change: "standard" is the product's budget before 2026-12-04 (no distillation, the EEG-alone opinion
@@ -15,7 +16,9 @@ probabilities in the loss at weight W (FineTuneOptions.distill); with --agreed, 
 parent's probabilities only where its stage agrees with the correction (FineTuneOptions.distill_agreed).
 --choose-opinion: the product's budget, the child keeping or dropping the EEG-alone opinion by its selection part
 (FineTuneOptions.opinion "choose"). --night-agreed-drop: lr 3e-4 with at least 400 steps, the parent's
-probabilities where it agrees at weight 1.0, the child's EEG-alone opinion dropped.
+probabilities where it agrees at weight 1.0, the child's EEG-alone opinion dropped. --night-statistics: the
+product's budget of 2026-12-04 (--distill 1.0 --agreed --opinion drop) with the kept child reading each night with
+trained statistics and with its own, as the parent does (FineTuneOptions.night_statistics).
 """
 import sys
 from pathlib import Path
@@ -45,6 +48,10 @@ if "--choose-opinion" in sys.argv:
 if "--night-agreed-drop" in sys.argv:
     BUDGETS = {"night+distill 1.0 where agreed, opinion dropped": dict(lr=3e-4, min_steps=400, distill=1.0,
                                                                        distill_agreed=True, opinion="drop")}
+if "--night-statistics" in sys.argv:
+    PRODUCT = dict(lr=1e-4, min_steps=40, distill=1.0, distill_agreed=True, opinion="drop")
+    BUDGETS = {"standard, distilled where agreed, opinion dropped": dict(**PRODUCT, night_statistics=False),
+               "the same, child reads with night statistics": dict(**PRODUCT, night_statistics=True)}
 if "--distill" in sys.argv:
     w = float(sys.argv[sys.argv.index("--distill") + 1])
     if "--agreed" in sys.argv and "--opinion" in sys.argv:

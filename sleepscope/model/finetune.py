@@ -115,6 +115,9 @@ class FineTuneOptions:
     #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections; kept, the mixture cost N1
     #: where the parent read the lab well), or "choose" whichever of the two scores the selection part better
     opinion: str = "drop"
+    #: a parent that reads each night with its own encoder statistics (ModelConfig.night_statistics): the kept
+    #: child reads nights so too (it learns on the trained statistics either way)
+    night_statistics: bool = False
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -608,9 +611,15 @@ def finetune(
         elif opts.opinion == "drop" and child.config.eeg_opinion > 0:
             opinion = {"parent": child.config.eeg_opinion, "kept": 0.0, "other": child.config.eeg_opinion}
             child.config = child.config.with_(eeg_opinion=0.0)
+        scored = child
+        if opts.night_statistics and reference.config.night_statistics:
+            from sleepscope.model.night_norm import corrections_statistics
+
+            child.config = child.config.with_(night_statistics=True)
+            scored = corrections_statistics(child, corrections.x)  # as the parent is compared, above
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
-        select_scores = _scores(child, select_data, device, cancel)
-        report_scores = _scores(child, report_data, device, cancel)
+        select_scores = _scores(scored, select_data, device, cancel)
+        report_scores = _scores(scored, report_data, device, cancel)
         if not chooses or opts.keep_parent > 0:  # the loop's figure was of another model, or of none
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)
