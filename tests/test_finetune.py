@@ -461,7 +461,8 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
     parent.config = card.config = parent.config.with_(night_statistics=night_statistics)
     card.metrics = {"freeze_encoders": True}
     cs = correction_set(n=160)
-    child = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=1, max_steps=2, min_steps=0))
+    child = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=1, max_steps=2, min_steps=0,
+                                                                           night_statistics=False))
     got = _encoder_stats(load_model(child.path)[0])
     for k, v in _encoder_stats(parent).items():
         torch.testing.assert_close(got[k], v)
@@ -473,6 +474,41 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
     report = CorrectionSequences(cs, child.split.report_runs, parent.config.seq_len)
     got, want = child.card.metrics["heldout"]["parent"], evaluate(made[0] if made else parent, report)
     assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
+
+
+def test_a_child_asked_to_reads_nights_as_its_parent_and_is_judged_so(tmp_path, one_thread, monkeypatch):
+    from sleepscope.model import night_norm
+    from sleepscope.model.train import evaluate
+
+    made = []
+
+    def spy(model, x):
+        made.append(night_norm.with_statistics(model, x))
+        return made[-1]
+
+    monkeypatch.setattr(night_norm, "corrections_statistics", spy)
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    parent.config = card.config = parent.config.with_(night_statistics=True)
+    card.metrics = {"freeze_encoders": True}
+    cs = correction_set(n=160)
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, night_statistics=True)
+    child = finetune(parent, card, cs, tmp_path / "child", opts)
+    model, child_card = load_model(child.path)
+    assert model.config.night_statistics is True and child_card.config.night_statistics is True
+    for k, v in _encoder_stats(parent).items():  # it learned, and is stored, with the trained statistics
+        torch.testing.assert_close(_encoder_stats(model)[k], v)
+    # its held-out figures are taken as it reads these recordings: with the corrections' statistics, as the parent's
+    assert len(made) == 2
+    for k, v in model.state_dict().items():
+        if "running_" not in k and "num_batches" not in k:
+            torch.testing.assert_close(made[1].state_dict()[k], v)
+    report = CorrectionSequences(cs, child.split.report_runs, parent.config.seq_len)
+    want, got = evaluate(made[1], report), child.card.metrics["heldout"]["child"]
+    assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
+    # control: a parent that reads with its trained statistics only has a child that does too
+    parent.config = card.config = parent.config.with_(night_statistics=False)
+    assert finetune(parent, card, cs, None, opts).model.config.night_statistics is False
+    assert len(made) == 2
 
 
 def _joined(*sets: CorrectionSet) -> CorrectionSet:
