@@ -646,6 +646,9 @@ def test_cli_choose_share_reaches_the_options():
                                                                        default.opinion)
     given = opts("--distill", "0.5", "--no-distill-agreed", "--opinion", "choose")
     assert (given.distill, given.distill_agreed, given.opinion) == (0.5, False, "choose")
+    assert opts().night_statistics is default.night_statistics
+    assert opts("--night-statistics").night_statistics is True
+    assert opts("--no-night-statistics").night_statistics is False
 
 
 def tone_corrections(n: int = 900, seed: int = 0) -> CorrectionSet:
