@@ -405,8 +405,7 @@ def run(args: argparse.Namespace) -> dict:
                                            **({} if args.distill_agreed is None else
                                               {"distill_agreed": args.distill_agreed}),
                                            **({} if args.opinion is None else {"opinion": args.opinion}),
-                                           **({} if args.night_statistics is None else
-                                              {"night_statistics": args.night_statistics}),
+                                           **({} if args.reading is None else {"reading": args.reading}),
                                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
                                            **({} if args.choose_share is None else {"choose_share": args.choose_share}))
@@ -643,9 +642,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distill", type=float, default=None,
                     help="FineTuneOptions.distill: the parent's stage probabilities in the loss (default: the "
                     "product's)")
-    ap.add_argument("--night-statistics", action=argparse.BooleanOptionalAction, default=None,
-                    help="FineTuneOptions.night_statistics: the kept child reads each night with its own encoder "
-                    "statistics, as the parent does (default: the product's)")
+    ap.add_argument("--reading", choices=("trained", "night", "choose"), default=None,
+                    help="FineTuneOptions.reading: the kept child reads nights with its trained statistics, also "
+                    "with each night's own as the parent does, or chooses by the check child (default: the "
+                    "product's; --night-statistics / --no-night-statistics of commit 27968d3 are night / trained)")
     ap.add_argument("--opinion", choices=("keep", "drop", "choose"), default=None,
                     help="FineTuneOptions.opinion: the child keeps, drops or chooses (by its selection part) the "
                     "parent's EEG-alone opinion (default: the product's)")

@@ -462,7 +462,7 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
     card.metrics = {"freeze_encoders": True}
     cs = correction_set(n=160)
     child = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=1, max_steps=2, min_steps=0,
-                                                                           night_statistics=False))
+                                                                           reading="trained"))
     got = _encoder_stats(load_model(child.path)[0])
     for k, v in _encoder_stats(parent).items():
         torch.testing.assert_close(got[k], v)
@@ -491,7 +491,7 @@ def test_a_child_asked_to_reads_nights_as_its_parent_and_is_judged_so(tmp_path, 
     parent.config = card.config = parent.config.with_(night_statistics=True)
     card.metrics = {"freeze_encoders": True}
     cs = correction_set(n=160)
-    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, night_statistics=True)
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, reading="night")
     child = finetune(parent, card, cs, tmp_path / "child", opts)
     model, child_card = load_model(child.path)
     assert model.config.night_statistics is True and child_card.config.night_statistics is True
@@ -557,6 +557,42 @@ def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(
         seen.clear()
         res = finetune(parent, card, corrections, None, options)
         assert len(seen) == 1 and "other_recording" not in res.card.metrics
+
+
+@pytest.mark.parametrize("night_ahead", [True, False])
+def test_the_check_child_chooses_how_the_kept_child_reads_nights(tmp_path, one_thread, monkeypatch, night_ahead):
+    """The check child reads the subject it left out with its trained statistics and with that recording's own;
+    the kept child reads nights as the check says, and a parent without night statistics or one recording's
+    corrections leave the trained reading."""
+    from sleepscope.model import paired_gap as pg
+
+    compared = []
+    real = pg.paired_gap
+
+    def spy(right_a, right_b, block):  # the two readings, forced one way so that both branches are seen
+        compared.append((np.asarray(right_a), np.asarray(right_b)))
+        return {**real(right_a, right_b, block), "a_ahead": night_ahead}
+
+    monkeypatch.setattr(pg, "paired_gap", spy)
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    parent.config = card.config = parent.config.with_(night_statistics=True)
+    card.metrics = {"freeze_encoders": True}
+    big, small = correction_set("SC4011E0", n=220, subject=1), correction_set("SC4021E0", n=130, subject=2)
+    opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, reading="choose", choose_share=False)
+    res = finetune(parent, card, _joined(big, small), None, opts)
+    choice = res.card.metrics["other_recording"]["reading_choice"]
+    assert len(compared) == 1 and compared[0][0].size == len(small)
+    assert choice["kept"] == ("night" if night_ahead else "trained") and choice["recording"] == "SC4021E0.edf"
+    assert res.model.config.night_statistics is night_ahead
+    assert res.card.metrics["finetune"]["reading"] == choice["kept"]
+    # the trained reading compared is the check child's figure on the recording it left out
+    assert choice["accuracy"]["trained"] == pytest.approx(res.card.metrics["other_recording"]["child"]["accuracy"])
+    # controls: one recording's corrections, or a parent that reads with its trained statistics only
+    assert finetune(parent, card, big, None, opts).model.config.night_statistics is False
+    parent.config = card.config = parent.config.with_(night_statistics=False)
+    res = finetune(parent, card, _joined(big, small), None, opts)
+    assert res.model.config.night_statistics is False and res.card.metrics["other_recording"]["reading_choice"] is None
+    assert len(compared) == 1
 
 
 def test_the_recording_left_out_must_leave_enough_on_both_sides():
@@ -646,9 +682,7 @@ def test_cli_choose_share_reaches_the_options():
                                                                        default.opinion)
     given = opts("--distill", "0.5", "--no-distill-agreed", "--opinion", "choose")
     assert (given.distill, given.distill_agreed, given.opinion) == (0.5, False, "choose")
-    assert opts().night_statistics is default.night_statistics
-    assert opts("--night-statistics").night_statistics is True
-    assert opts("--no-night-statistics").night_statistics is False
+    assert opts().reading == default.reading and opts("--reading", "choose").reading == "choose"
 
 
 def tone_corrections(n: int = 900, seed: int = 0) -> CorrectionSet:

@@ -18,7 +18,7 @@ parent's probabilities only where its stage agrees with the correction (FineTune
 (FineTuneOptions.opinion "choose"). --night-agreed-drop: lr 3e-4 with at least 400 steps, the parent's
 probabilities where it agrees at weight 1.0, the child's EEG-alone opinion dropped. --night-statistics: the
 product's budget of 2026-12-04 (--distill 1.0 --agreed --opinion drop) with the kept child reading each night with
-trained statistics and with its own, as the parent does (FineTuneOptions.night_statistics).
+trained statistics and with its own, as the parent does (FineTuneOptions.reading "night").
 """
 import sys
 from pathlib import Path
@@ -50,8 +50,8 @@ if "--night-agreed-drop" in sys.argv:
                                                                        distill_agreed=True, opinion="drop")}
 if "--night-statistics" in sys.argv:
     PRODUCT = dict(lr=1e-4, min_steps=40, distill=1.0, distill_agreed=True, opinion="drop")
-    BUDGETS = {"standard, distilled where agreed, opinion dropped": dict(**PRODUCT, night_statistics=False),
-               "the same, child reads with night statistics": dict(**PRODUCT, night_statistics=True)}
+    BUDGETS = {"standard, distilled where agreed, opinion dropped": dict(**PRODUCT, reading="trained"),
+               "the same, child reads with night statistics": dict(**PRODUCT, reading="night")}
 if "--distill" in sys.argv:
     w = float(sys.argv[sys.argv.index("--distill") + 1])
     if "--agreed" in sys.argv and "--opinion" in sys.argv:

@@ -115,9 +115,11 @@ class FineTuneOptions:
     #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections; kept, the mixture cost N1
     #: where the parent read the lab well), or "choose" whichever of the two scores the selection part better
     opinion: str = "drop"
-    #: a parent that reads each night with its own encoder statistics (ModelConfig.night_statistics): the kept
-    #: child reads nights so too (it learns on the trained statistics either way)
-    night_statistics: bool = False
+    #: a parent that reads each night with its own encoder statistics too (ModelConfig.night_statistics): the kept
+    #: child reads nights with its "trained" statistics only, or also with each "night"'s own as its parent does,
+    #: or "choose"s by how the check child reads the recording it left out both ways (trained without one); it
+    #: learns on the trained statistics either way
+    reading: str = "trained"
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -136,6 +138,9 @@ class FineTuneOptions:
             raise SleepScopeError(f"the channel dropout {self.channel_dropout} must be at least 0 and below 1")
         if not 0.0 <= self.keep_parent < 1.0:
             raise SleepScopeError(f"the parent's share {self.keep_parent} must be at least 0 and below 1")
+        if self.reading not in ("trained", "night", "choose"):
+            raise SleepScopeError(f"the child reads nights with its trained statistics, the night's or chooses, not "
+                                  f"{self.reading!r}")
         if self.opinion not in ("keep", "drop", "choose"):
             raise SleepScopeError(f"the child's EEG-alone opinion is kept, dropped or chosen, not {self.opinion!r}")
         if self.distill < 0:
@@ -612,7 +617,8 @@ def finetune(
             opinion = {"parent": child.config.eeg_opinion, "kept": 0.0, "other": child.config.eeg_opinion}
             child.config = child.config.with_(eeg_opinion=0.0)
         scored = child
-        if opts.night_statistics and reference.config.night_statistics:
+        chosen = (other or {}).get("reading_choice") or {}
+        if reference.config.night_statistics and (opts.reading == "night" or chosen.get("kept") == "night"):
             from sleepscope.model.night_norm import corrections_statistics
 
             child.config = child.config.with_(night_statistics=True)
@@ -673,6 +679,7 @@ def finetune(
             "pseudo_balance": bool(n_pseudo and opts.pseudo_balance), "share_choice": share_choice,
             "chain_verdict": calibration.get("transitions_verdict"), "chain_verdicts": verdicts or None,
             "opinion_choice": opinion,
+            "reading": "night" if child.config.night_statistics else "trained", "reading_asked": opts.reading,
             "val_macro_f1_per_epoch": [h.get("val_macro_f1") for h in result.history],
         },
     }
@@ -774,21 +781,23 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     if pseudo is not None:  # its unlabelled epochs would show the check child the left-out set-up
         pseudo = pseudo.rows(~np.isin(pseudo.fingerprint, left))
         pseudo = pseudo if len(pseudo) else None
-    check_opts = replace(opts, other_recording=False, choose_share=False,
+    check_opts = replace(opts, other_recording=False, choose_share=False, reading="trained",
                          keep_parent=0.0 if decide else opts.keep_parent)
     run = finetune(parent, parent_card, corrections.rows(~out), None, check_opts, info=info, events=relay,
                    cancel=cancel, pseudo=pseudo, anchor=anchor)
     runs = contiguous_runs(held)
     data = CorrectionSequences(held, runs, seq_len)
     y, child = _scores(run.model, data, info.device, cancel) if main else (None, None)
+    block_of = None
+    if main:
+        owner = np.full(len(held), -1, np.int64)
+        owner[np.concatenate(runs)] = night_blocks([r.size for r in runs], 2 * seq_len)
+        block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
     choice = None
     if decide:
         averaged = average_weights(run.model, reference, opts.keep_parent)
         if main:
             trained = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
-            owner = np.full(len(held), -1, np.int64)
-            owner[np.concatenate(runs)] = night_blocks([r.size for r in runs], 2 * seq_len)
-            block_of = np.concatenate([owner[idx][mask & (held.y[idx] >= 0)] for idx, mask in data.items])
             run.model.load_state_dict(averaged)
             _, child_avg = _scores(run.model, data, info.device, cancel)
             choice = {"method": "left-out recording", "recording": name,
@@ -802,10 +811,22 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     if not main:
         return {}, choice
     compared = reference
+    reading = None
     if reference.config.night_statistics:
         from sleepscope.model.night_norm import corrections_statistics
 
         compared = corrections_statistics(reference, held.x)
+        if opts.reading == "choose":
+            # The subject left out is what held-out blocks of the corrected recordings cannot show: a child fitted
+            # to the corrected subjects reads them best with its trained statistics, other subjects with their own.
+            from sleepscope.model.paired_gap import paired_gap
+
+            _, night = _scores(corrections_statistics(run.model, held.x), data, info.device, cancel)
+            g = paired_gap(night.argmax(1) == y, child.argmax(1) == y, block_of)
+            reading = {k: v for k, v in g.items() if k != "a_ahead"} | {
+                "kept": "night" if g["a_ahead"] else "trained", "recording": name,
+                "accuracy": {"trained": float(np.mean(child.argmax(1) == y)),
+                             "night": float(np.mean(night.argmax(1) == y))}}
     from sleepscope.scoring.difference import macro_f1_difference, verdict
 
     _, parent_scores = _scores(compared, data, info.device, cancel)
@@ -824,7 +845,7 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
                              if k in anchor_calibration}}
         chain = chain_verdict(run.model, reading, [(held.x[idx], held.y[idx]) for idx in runs], info.device, cancel)
     return {"recording": name, "fingerprints": list(left), "by": "subject" if subject else "recording",
-            "chain_verdict": chain,
+            "chain_verdict": chain, "reading_choice": reading,
             "n_epochs": len(held), "subject": subject,
             "n_trained_on": len(corrections) - len(held), "child": _metrics(y, child),
             "parent": _metrics(y, parent_scores), "macro_f1_difference": [diff, low, high],

@@ -95,10 +95,11 @@ def register(subparsers) -> None:
     p.add_argument("--opinion", choices=("keep", "drop", "choose"), default=None,
                    help="a parent that mixes in its EEG-alone opinion: the child keeps it, drops it or chooses by "
                         "the held-out part (default: FineTuneOptions.opinion)")
-    p.add_argument("--night-statistics", action=argparse.BooleanOptionalAction, default=None,
-                   help="a parent that reads each night with its own encoder statistics: the new model reads nights "
-                        "so too; it reads other subjects' nights better so and the corrected subjects' next nights "
-                        "worse (default: FineTuneOptions.night_statistics, off)")
+    p.add_argument("--reading", choices=("trained", "night", "choose"), default=None,
+                   help="a parent that reads each night with its own encoder statistics too: the new model reads "
+                        "nights with its trained statistics only, also with each night's own (other subjects' nights "
+                        "better, the corrected subjects' worse), or chooses by how a check fine-tuning reads a "
+                        "recording it left out (default: FineTuneOptions.reading)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
@@ -199,7 +200,7 @@ def options_from(args: argparse.Namespace):
                            **({} if args.min_steps is None else {"min_steps": args.min_steps}),
                            **({} if args.keep_parent is None else {"keep_parent": args.keep_parent}),
                            **({} if args.choose_share is None else {"choose_share": args.choose_share}),
-                           **{k: v for k in ("distill", "distill_agreed", "opinion", "night_statistics")
+                           **{k: v for k in ("distill", "distill_agreed", "opinion", "reading")
                               if (v := getattr(args, k)) is not None})
     opts.validate()
     return opts

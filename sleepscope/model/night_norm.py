@@ -110,7 +110,7 @@ def to_learn_from_labels(model):
     """`model`, about to learn from labels: a stager again (a site pre-trained encoder included), set to score
     with its trained statistics; it learns its heads on those (children trained on their own data's statistics
     scored lower on other nights, reports/night-statistics-synthetic). Whether a fine-tuned child then reads
-    nights with their own statistics is ``FineTuneOptions.night_statistics``."""
+    nights with their own statistics too is ``FineTuneOptions.reading``."""
     model.encoder_only = False
     if model.config.night_statistics:
         model.config = model.config.with_(night_statistics=False)
