@@ -559,23 +559,37 @@ def test_a_child_is_also_checked_on_a_corrected_recording_it_did_not_learn_from(
         assert len(seen) == 1 and "other_recording" not in res.card.metrics
 
 
+def test_reading_verdict_keeps_the_trained_reading_unless_the_nights_own_is_clearly_ahead():
+    from sleepscope.model.finetune import reading_verdict
+
+    block = np.repeat(np.arange(10), 20)
+    trained = np.tile(np.r_[np.ones(15, bool), np.zeros(5, bool)], 10)
+    assert reading_verdict(np.ones(200, bool), trained, block)["kept"] == "night"
+    assert reading_verdict(trained, trained, block)["kept"] == "trained"  # a tie keeps the trained reading
+    v = reading_verdict(~trained, trained, block)
+    assert v["kept"] == "trained" and v["accuracy"] == {"trained": 0.75, "night": 0.25}
+
+
 def test_the_check_child_chooses_how_the_kept_child_reads_nights(tmp_path, one_thread, monkeypatch):
     """The check child reads the subject it left out with its trained statistics and with that recording's own;
     the kept child reads nights as the check says, and a parent without night statistics or one recording's
     corrections leave the trained reading."""
-    from sleepscope.model import paired_gap as pg
+    import sleepscope.model.finetune as ft
 
     compared = []
-    real = pg.paired_gap
+    real = ft.reading_verdict
 
-    def spy(right_a, right_b, block):  # the night's own statistics read the left-out subject better
-        compared.append((np.asarray(right_a), np.asarray(right_b)))
-        return {**real(right_a, right_b, block), "a_ahead": True}
+    def spy(right_night, right_trained, block):  # the night's own statistics read the left-out subject better
+        compared.append((np.asarray(right_night), np.asarray(right_trained)))
+        return {**real(right_night, right_trained, block), "kept": "night"}
 
-    monkeypatch.setattr(pg, "paired_gap", spy)
+    monkeypatch.setattr(ft, "reading_verdict", spy)
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
     parent.config = card.config = parent.config.with_(night_statistics=True)
     card.metrics = {"freeze_encoders": True}
+    # the shipped card's chain too: the check child's test of it runs beside the choice of reading
+    card.calibration = {"temperature": 1.0, "transitions": (np.full((5, 5), 0.02) + np.eye(5) * 0.9).tolist(),
+                        "smoothed_temperature": 1.0}
     big, small = correction_set("SC4011E0", n=220, subject=1), correction_set("SC4021E0", n=130, subject=2)
     opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, reading="choose", choose_share=False)
     res = finetune(parent, card, _joined(big, small), None, opts)

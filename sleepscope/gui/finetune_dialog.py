@@ -37,10 +37,10 @@ from PySide6.QtWidgets import (
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.model_versions_dialog import ModelVersionsDialog, activate_version
 from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, as_html, launch_prefix, run_base
+from sleepscope.model.parent_reading import ON_BY_DEFAULT as READING_ON
 from sleepscope.model.registry import (ModelRegistry, check_verdict, difference_text, left_out_name,
                                        share_text)
 from sleepscope.paths import user_data_dir
-from sleepscope.model.parent_reading import ON_BY_DEFAULT as READING_ON
 from sleepscope.scoring.corrections import scarce_note
 from sleepscope.stages import NAMES
 

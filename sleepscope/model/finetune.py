@@ -811,7 +811,7 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
     if not main:
         return {}, choice
     compared = reference
-    reading = None
+    reading_choice = None
     if reference.config.night_statistics:
         from sleepscope.model.night_norm import corrections_statistics
 
@@ -819,14 +819,9 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
         if opts.reading == "choose":
             # The subject left out is what held-out blocks of the corrected recordings cannot show: a child fitted
             # to the corrected subjects reads them best with its trained statistics, other subjects with their own.
-            from sleepscope.model.paired_gap import paired_gap
-
             _, night = _scores(corrections_statistics(run.model, held.x), data, info.device, cancel)
-            g = paired_gap(night.argmax(1) == y, child.argmax(1) == y, block_of)
-            reading = {k: v for k, v in g.items() if k != "a_ahead"} | {
-                "kept": "night" if g["a_ahead"] else "trained", "recording": name,
-                "accuracy": {"trained": float(np.mean(child.argmax(1) == y)),
-                             "night": float(np.mean(night.argmax(1) == y))}}
+            reading_choice = reading_verdict(night.argmax(1) == y, child.argmax(1) == y, block_of) | {
+                "recording": name}
     from sleepscope.scoring.difference import macro_f1_difference, verdict
 
     _, parent_scores = _scores(compared, data, info.device, cancel)
@@ -845,11 +840,23 @@ def _other_recording(parent, parent_card, corrections: CorrectionSet, left: list
                              if k in anchor_calibration}}
         chain = chain_verdict(run.model, reading, [(held.x[idx], held.y[idx]) for idx in runs], info.device, cancel)
     return {"recording": name, "fingerprints": list(left), "by": "subject" if subject else "recording",
-            "chain_verdict": chain, "reading_choice": reading,
+            "chain_verdict": chain, "reading_choice": reading_choice,
             "n_epochs": len(held), "subject": subject,
             "n_trained_on": len(corrections) - len(held), "child": _metrics(y, child),
             "parent": _metrics(y, parent_scores), "macro_f1_difference": [diff, low, high],
             "verdict": verdict(low, high)}, choice
+
+
+def reading_verdict(right_night: np.ndarray, right_trained: np.ndarray, block: np.ndarray) -> dict:
+    """Read nights also with their own statistics, or with the trained ones only, from which epochs of a subject's
+    recording the check child got right each way (`block`: each epoch's block): their own only when that is ahead
+    by more than one standard error over the blocks (the trained reading is the default)."""
+    from sleepscope.model.paired_gap import paired_gap
+
+    g = paired_gap(right_night, right_trained, block)
+    return {k: v for k, v in g.items() if k != "a_ahead"} | {
+        "kept": "night" if g["a_ahead"] else "trained",
+        "accuracy": {"trained": float(np.mean(right_trained)), "night": float(np.mean(right_night))}}
 
 
 def stage_f1_table(metrics: dict) -> list[tuple[str, float, float]]:
