@@ -417,7 +417,8 @@ def run(args: argparse.Namespace) -> dict:
                            "passes": r.card.metrics["finetune"]["epochs"],
                            "share_choice": r.card.metrics["finetune"].get("share_choice"),
                            "chain_verdict": r.card.metrics["finetune"].get("chain_verdict"),
-                           "chain_verdicts": r.card.metrics["finetune"].get("chain_verdicts")}
+                           "chain_verdicts": r.card.metrics["finetune"].get("chain_verdicts"),
+                           "reading": r.card.metrics["finetune"].get("reading")}
                     other = r.card.metrics.get("other_recording")
                     if other:
                         # What the product's check on a left-out corrected night said, beside the test nights of
@@ -430,6 +431,7 @@ def run(args: argparse.Namespace) -> dict:
                             "recording": other["recording"], "by": other.get("by"), "n_epochs": other["n_epochs"],
                             "child_macro_f1": other["child"]["macro_f1"],
                             "parent_macro_f1": other["parent"]["macro_f1"], "verdict": other["verdict"],
+                            "reading_choice": other.get("reading_choice"),
                             "difference": other["macro_f1_difference"], "unseen_test_nights": unseen,
                             "unseen_child_macro_f1": float(np.mean([row["per_night"][n]["macro_f1"] for n in unseen]))
                             if unseen else None,
@@ -445,7 +447,8 @@ def run(args: argparse.Namespace) -> dict:
                         + (f"; averaged with its {args.child_anchor}: acc {row['averaged']['accuracy']:.3f} "
                            f"F1 {row['averaged']['macro_f1']:.3f}" if "averaged" in row else "")
                         + (share_line(row["share_choice"]) if row.get("share_choice") else "")
-                        + (chain_line(row["chain_verdict"]) if row.get("chain_verdict") else ""))
+                        + (chain_line(row["chain_verdict"]) if row.get("chain_verdict") else "")
+                        + (f"; reads nights with {row['reading']} statistics" if row.get("reading") == "night" else ""))
                     if args.results:
                         Path(args.results).write_text(json.dumps(out, indent=1))
     out["summary"] = summarise(out)
