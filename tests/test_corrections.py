@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from sleepscope.io import Recording
-from sleepscope.scoring.corrections import CorrectionSet, build_correction_set, collect_labels, label_counts
+from sleepscope.scoring.corrections import (FEW_EPOCHS, CorrectionSet, build_correction_set, collect_labels,
+                                            few_note, label_counts)
 from sleepscope.scoring.scoring_file import ScoringFile
 from sleepscope.tasks import CancelToken, Cancelled
 
@@ -114,3 +115,8 @@ def test_cancel(tmp_path):
     token.cancel()
     with pytest.raises(Cancelled):
         build_correction_set([p], recordings=[rec], cancel=token)
+
+
+def test_fewer_corrections_than_a_few_hundred_are_called_few():
+    assert "only 299 corrected epochs" in few_note(FEW_EPOCHS - 1) and f"at least {FEW_EPOCHS}" in few_note(1)
+    assert few_note(FEW_EPOCHS) is None and few_note(0) is None  # enough, or nothing corrected yet

@@ -437,6 +437,7 @@ def test_a_stage_the_corrections_hardly_hold_is_warned_of(qtbot, tmp_path):
     d = FineTuneDialog([_scored(tmp_path / "all", every)], tiny_model_file(tmp_path / "parent"))
     qtbot.addWidget(d)
     assert d.count_labels["REM"].text() == "20" and d.scarce_label.isHidden()
+    assert not d.few_label.isHidden() and "Only 100 corrected epochs" in d.few_label.text()
     no_rem = np.concatenate([every[every != 4], np.full(5, 4, np.int8)])  # REM 5 epochs only
     d = FineTuneDialog([_scored(tmp_path / "few", no_rem)], tiny_model_file(tmp_path / "parent"))
     qtbot.addWidget(d)
@@ -449,6 +450,20 @@ def test_a_stage_the_corrections_hardly_hold_is_warned_of(qtbot, tmp_path):
     d.reading.setChecked(True)
     assert "--parent-reading" in d.command() and "--no-parent-reading" not in d.command()
     assert "confident reading of REM" in d.scarce_label.text()
+
+
+def test_a_few_hundred_corrections_are_no_longer_called_few(qtbot, tmp_path):
+    from sleepscope.data.synthetic import write_night
+
+    labels = night_labels("SC4011E0", 340)
+    psg, _ = write_night(tmp_path, "SC4011E0", labels=labels)
+    scored = np.flatnonzero(labels >= 0)[:300]
+    with ScoringFile.open(open_recording(psg), scorer="tech") as sf:
+        sf.set_stages(scored, labels[scored], source="technician")
+        scoring = sf.path
+    d = FineTuneDialog([scoring], tiny_model_file(tmp_path / "parent"))
+    qtbot.addWidget(d)
+    assert d.count_labels["Total"].text() == "300" and d.few_label.isHidden()
 
 
 def test_the_log_says_when_the_current_models_reading_is_learnt(qtbot, tmp_path):

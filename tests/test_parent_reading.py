@@ -113,7 +113,8 @@ def test_finetune_learns_the_parents_reading_when_asked_and_says_so(tmp_path, ca
     assert main([*base, "--out", str(tmp_path / "child"), "--parent-reading"]) == 0
     ft = json.loads((tmp_path / "child.json").read_text())["metrics"]["finetune"]
     assert ft["parent_reading"] == {"REM": 40} and ft["n_pseudo"] == 40 and ft["n_corrections"] == 160
-    assert "confident reading of REM" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "confident reading of REM" in err and "sleepscope: note: only 160 corrected epochs" in err
     assert main([*base, "--out", str(tmp_path / "plain")]) == 0  # off by default
     ft = json.loads((tmp_path / "plain.json").read_text())["metrics"]["finetune"]
     assert ft["parent_reading"] == {} and ft["n_pseudo"] == 0

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -41,7 +42,7 @@ from sleepscope.model.parent_reading import ON_BY_DEFAULT as READING_ON
 from sleepscope.model.registry import (ModelRegistry, check_verdict, difference_text, left_out_name,
                                        share_text)
 from sleepscope.paths import user_data_dir
-from sleepscope.scoring.corrections import scarce_note
+from sleepscope.scoring.corrections import few_note, scarce_note
 from sleepscope.stages import NAMES
 
 SUFFIX = ".sleepscope.h5"
@@ -124,7 +125,10 @@ class FineTuneDialog(ProcessDialog):
         self.scarce_label.setWordWrap(True)
         self.scarce_label.setStyleSheet("color: #8a5a00;")
         self.scarce_label.hide()
-        grid.addWidget(self.scarce_label, 3, 0, 1, len(NAMES) + 1)
+        self.few_label = QLabel()
+        self.few_label.setWordWrap(True)
+        self.few_label.setStyleSheet("color: #8a5a00;")
+        self.few_label.hide()
 
         opts = QGroupBox("Options")
         form = QFormLayout(opts)
@@ -165,7 +169,7 @@ class FineTuneDialog(ProcessDialog):
         self.reading.setToolTip("For each stage with fewer than 20 corrected epochs, the current model's confident "
                                 "stage on uncorrected epochs of these recordings is learnt too: it keeps what the "
                                 "model read of that stage, and keeps its errors where it reads this lab poorly")
-        self.reading.toggled.connect(lambda _=False: self._show_scarce_note())
+        self.reading.toggled.connect(lambda _=False: self._show_notes())
         self.imports = QCheckBox("Also learn from imported hypnograms")
         self.imports.setChecked(True)
         self.imports.toggled.connect(lambda _=False: self.refresh_counts())
@@ -198,6 +202,11 @@ class FineTuneDialog(ProcessDialog):
         plots = QHBoxLayout()
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.f1_plot)
+        # The notes on the corrections span the dialog: in the counts' box they were cut off at its height.
+        below = QVBoxLayout()
+        below.addWidget(self.scarce_label)
+        below.addWidget(self.few_label)
+        below.addLayout(plots, 1)
 
         self._status_and_log(90)
         buttons = self._buttons("&Start fine-tuning", ("&Activate the new model", self.activate_result),
@@ -205,7 +214,7 @@ class FineTuneDialog(ProcessDialog):
         self.activate_button, self.versions_button = self.extra_buttons
         self.activate_button.setEnabled(False)
 
-        self._lay_out(counts, opts, plots, buttons)
+        self._lay_out(counts, opts, below, buttons)
 
     def refresh_counts(self) -> CorrectionCounts:
         try:
@@ -234,15 +243,16 @@ class FineTuneDialog(ProcessDialog):
         if c.unreadable:
             text += "Unreadable: " + html.escape("; ".join(c.unreadable))
         self.recordings_label.setText(text)
-        self._show_scarce_note()
+        self._show_notes()
         self.recordings_label.setToolTip("\n".join(f"{n}: {', '.join(f)}" for n, f in sorted(c.pooled.items())))
         self._update_buttons()
         return c
 
-    def _show_scarce_note(self) -> None:
-        note = scarce_note(self.counts.per_stage, reading=self.reading.isChecked())
-        self.scarce_label.setText("⚠ " + note[0].upper() + note[1:] if note else "")
-        self.scarce_label.setVisible(note is not None)
+    def _show_notes(self) -> None:
+        for label, note in ((self.scarce_label, scarce_note(self.counts.per_stage, reading=self.reading.isChecked())),
+                            (self.few_label, few_note(self.counts.total))):
+            label.setText("⚠ " + note[0].upper() + note[1:] if note else "")
+            label.setVisible(note is not None)
 
     def _update_buttons(self) -> None:
         running = self.running()

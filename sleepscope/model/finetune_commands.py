@@ -211,7 +211,7 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
     from sleepscope.model.distributed import setup, teardown
     from sleepscope.model.finetune import finetune
     from sleepscope.model.registry import ModelRegistry
-    from sleepscope.scoring.corrections import build_correction_set, scarce_note, scarce_stages
+    from sleepscope.scoring.corrections import build_correction_set, few_note, scarce_note, scarce_stages
     from sleepscope.scoring.scoring_file import find_scoring_files
     from sleepscope.tasks import TqdmProgress, check
 
@@ -248,8 +248,9 @@ def _run(args: argparse.Namespace, emit: _Emitter, cancel, phase: dict) -> int:
         per_stage = cs.counts_per_stage()
         emit({"event": "corrections", "n": len(cs), "per_stage": per_stage,
               "skipped": [f"{n}: {w}" for n, w in cs.skipped]})
-        if (note := scarce_note(per_stage, reading=args.parent_reading)) is not None and args.progress != "jsonl":
-            print(f"sleepscope: note: {note}", file=sys.stderr)
+        for note in (few_note(len(cs)), scarce_note(per_stage, reading=args.parent_reading)):
+            if note is not None and args.progress != "jsonl":
+                print(f"sleepscope: note: {note}", file=sys.stderr)
         few = scarce_stages(per_stage)
         reading = pseudo = None
         if args.parent_reading and few:

@@ -30,6 +30,9 @@ DEFAULT_SOURCES = ("technician", "model", "import")
 #: Fewer corrected epochs of a stage than this (one correction stretch) and a model fine-tuned on them learns the
 #: stage mix they hold: it suggests that stage less on the lab's other nights than its parent did.
 MIN_STAGE_EPOCHS = 20
+#: Fewer corrected epochs than this and a fine-tuned model usually read a synthetic lab's other nights worse than
+#: its parent (reports/site-learning-curve-new-parent-synthetic/, 100 epochs against 300).
+FEW_EPOCHS = 300
 
 
 def scarce_stages(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) -> list[str]:
@@ -38,6 +41,15 @@ def scarce_stages(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS) ->
     if not any(per_stage.get(n, 0) for n in NAMES):
         return []
     return [n for n in NAMES if per_stage.get(n, 0) < minimum]
+
+
+def few_note(total: int, minimum: int = FEW_EPOCHS) -> str | None:
+    """What to tell the technician before fine-tuning on fewer than `minimum` corrected epochs, or None."""
+    if total <= 0 or total >= minimum:
+        return None
+    return (f"only {total} corrected epochs: fine-tuned on so few, a model usually reads the lab's other nights worse "
+            f"than the current one. Correct at least {minimum}, from more than one recording, and compare the new "
+            "model's figures with the current one's before activating it.")
 
 
 def scarce_note(per_stage: dict[str, int], minimum: int = MIN_STAGE_EPOCHS, reading: bool = False) -> str | None:
