@@ -442,13 +442,9 @@ def _encoder_stats(model) -> dict:
     return {k: v for k, v in model.state_dict().items() if ".encoder." in f".{k}" and "running_" in k}
 
 
-@pytest.mark.parametrize("night_statistics", [False, True])
-def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_corrections(
-        tmp_path, one_thread, night_statistics, monkeypatch):
-    """Its child learns on the trained statistics and is scored with them; the parent's figures are its
-    figures with the corrections' statistics."""
+def _statistics_copies(monkeypatch) -> list:
+    """The copies holding the corrections' statistics that fine-tuning makes, in order."""
     from sleepscope.model import night_norm
-    from sleepscope.model.train import evaluate
 
     made = []
 
@@ -457,9 +453,25 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
         return made[-1]
 
     monkeypatch.setattr(night_norm, "corrections_statistics", spy)
+    return made
+
+
+def _parent_of_frozen_encoders(tmp_path: Path, night_statistics: bool):
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
     parent.config = card.config = parent.config.with_(night_statistics=night_statistics)
     card.metrics = {"freeze_encoders": True}
+    return parent, card
+
+
+@pytest.mark.parametrize("night_statistics", [False, True])
+def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_corrections(
+        tmp_path, one_thread, night_statistics, monkeypatch):
+    """Its child learns on the trained statistics and is scored with them; the parent's figures are its
+    figures with the corrections' statistics."""
+    from sleepscope.model.train import evaluate
+
+    made = _statistics_copies(monkeypatch)
+    parent, card = _parent_of_frozen_encoders(tmp_path, night_statistics)
     cs = correction_set(n=160)
     child = finetune(parent, card, cs, tmp_path / "child", FineTuneOptions(epochs=1, max_steps=2, min_steps=0,
                                                                            reading="trained"))
@@ -476,20 +488,11 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
     assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
 
 
-def test_a_child_asked_to_reads_nights_as_its_parent_and_is_judged_so(tmp_path, one_thread, monkeypatch):
-    from sleepscope.model import night_norm
+def test_a_child_asked_to_read_nights_as_its_parent_does_is_judged_so(tmp_path, one_thread, monkeypatch):
     from sleepscope.model.train import evaluate
 
-    made = []
-
-    def spy(model, x):
-        made.append(night_norm.with_statistics(model, x))
-        return made[-1]
-
-    monkeypatch.setattr(night_norm, "corrections_statistics", spy)
-    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
-    parent.config = card.config = parent.config.with_(night_statistics=True)
-    card.metrics = {"freeze_encoders": True}
+    made = _statistics_copies(monkeypatch)
+    parent, card = _parent_of_frozen_encoders(tmp_path, True)
     cs = correction_set(n=160)
     opts = FineTuneOptions(epochs=1, max_steps=2, min_steps=0, reading="night")
     child = finetune(parent, card, cs, tmp_path / "child", opts)
@@ -584,9 +587,7 @@ def test_the_check_child_chooses_how_the_kept_child_reads_nights(tmp_path, one_t
         return {**real(right_night, right_trained, block), "kept": "night"}
 
     monkeypatch.setattr(ft, "reading_verdict", spy)
-    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
-    parent.config = card.config = parent.config.with_(night_statistics=True)
-    card.metrics = {"freeze_encoders": True}
+    parent, card = _parent_of_frozen_encoders(tmp_path, True)
     # the shipped card's chain too: the check child's test of it runs beside the choice of reading
     card.calibration = {"temperature": 1.0, "transitions": (np.full((5, 5), 0.02) + np.eye(5) * 0.9).tolist(),
                         "smoothed_temperature": 1.0}
