@@ -121,14 +121,11 @@ class FineTuneDialog(ProcessDialog):
         self.recordings_label = QLabel()
         self.recordings_label.setWordWrap(True)
         grid.addWidget(self.recordings_label, 2, 0, 1, len(NAMES) + 1)
-        self.scarce_label = QLabel()
-        self.scarce_label.setWordWrap(True)
-        self.scarce_label.setStyleSheet("color: #8a5a00;")
-        self.scarce_label.hide()
-        self.few_label = QLabel()
-        self.few_label.setWordWrap(True)
-        self.few_label.setStyleSheet("color: #8a5a00;")
-        self.few_label.hide()
+        self.scarce_label, self.few_label = QLabel(), QLabel()  # cautions about the corrections, shown when due
+        for label in (self.scarce_label, self.few_label):
+            label.setWordWrap(True)
+            label.setStyleSheet("color: #8a5a00;")
+            label.hide()
 
         opts = QGroupBox("Options")
         form = QFormLayout(opts)
