@@ -120,4 +120,5 @@ def from_scoring(scoring_paths: Iterable[Any], corrections: CorrectionSet, model
     return out
 
 
-__all__ = ["SOURCE", "THRESHOLD", "PER_STAGE", "ON_BY_DEFAULT", "in_stretches", "of_night", "for_scarce_stages", "from_scoring"]
+__all__ = ["SOURCE", "THRESHOLD", "PER_STAGE", "ON_BY_DEFAULT", "in_stretches", "of_night", "for_scarce_stages",
+           "from_scoring"]
