@@ -297,7 +297,11 @@ def test_cli_sigterm_stops_promptly_without_model(tmp_path):
         if proc.poll() is None:
             proc.kill()
     rest = [json.loads(line)["event"] for line in proc.stdout.read().splitlines() if line.strip()]
-    assert stopped <= 2.0, stopped
+    # Prompt means at the next step: at most the step under way when the signal came is finished (the run asked
+    # for 50). The time bound is loose because interpreter shutdown alone takes seconds on a loaded CI machine;
+    # the GUI kills a process still alive 2 s after Cancel, which writes nothing either.
+    assert rest.count("step") <= 1, rest
+    assert stopped <= 10.0, stopped
     assert "done" not in rest and rest[-1] == "cancelled"
     assert proc.returncode != 0
     assert not list(tmp_path.glob("child*"))
