@@ -131,6 +131,53 @@ def test_closing_drops_a_running_second_opinion_and_reopening_scores_again(qtbot
     assert not errors
 
 
+def test_nights_opened_in_quick_succession_run_one_yasa_at_a_time(qtbot, tmp_path, window, errors, monkeypatch,
+                                                                    request):
+    """YASA cannot stop inside a night: the next night's opinion waits for the dropped one instead of running
+    beside it (every night opened while YASA worked used to add a thread holding its night)."""
+    pytest.importorskip("yasa")
+    import threading
+
+    from sleepscope.scorers.yasa_scorer import YasaScorer
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    gate = threading.Event()  # holds the first night's YASA inside its work, as a long night would
+    request.addfinalizer(gate.set)
+    working: list[str] = []
+    most = [0]
+    real = YasaScorer.score
+
+    def held(self, recording, progress=None, cancel=None):
+        working.append(str(recording.path))
+        most[0] = max(most[0], len(working))
+        try:
+            gate.wait(120)
+            return real(self, recording, progress, cancel)
+        finally:
+            working.remove(str(recording.path))
+
+    monkeypatch.setattr(YasaScorer, "score", held)
+    first, _ = write_short_night(tmp_path / "first", n=N)
+    second, _ = write_short_night(tmp_path / "second", n=N, seed=1)
+    w = window
+    assert open_and_wait(qtbot, w, first)
+    first_scoring = w.scoring.path
+    model_says_n2(w)
+    qtbot.waitUntil(lambda: len(working) == 1, timeout=YASA_TIMEOUT_MS)
+    assert open_and_wait(qtbot, w, second)
+    model_says_n2(w)
+    assert w.second_opinion.busy  # waiting for the first night's YASA to end
+    qtbot.wait(300)
+    assert working == [str(first)]
+    with qtbot.waitSignal(w.second_opinion.ready, timeout=YASA_TIMEOUT_MS):
+        gate.set()
+    assert most[0] == 1, "two YASA jobs ran at once"
+    assert w.scoring.path != first_scoring and "YASA" in w.scoring.scorer_sets
+    assert w.hypnogram.has_second_opinion and not w.second_opinion.busy
+    assert "YASA" not in ScoringFile.read(first_scoring).scorer_sets  # the dropped answer landed nowhere
+    assert not errors
+
+
 @pytest.mark.parametrize("limit", [0.25, 1.0])
 def test_a_second_opinion_that_disagrees_too_much_turns_the_banner_red(qtbot, tmp_path, window, errors, limit):
     """Limit 0.25: YASA disagrees with 'N2 all night' on more epochs than that; 1.0 is the control."""

@@ -170,6 +170,8 @@ class CurrentJob(QObject):
         super().__init__(parent)
         self.job: Job | None = None
         self.old_jobs: list[Job] = []
+        #: ids of dropped jobs whose work has not ended yet (their end signal has not arrived)
+        self.dropped_working: set[int] = set()
 
     @property
     def busy(self) -> bool:
@@ -198,6 +200,7 @@ class CurrentJob(QObject):
         """Cancel the current job; its thread ends on its own and is forgotten when it has."""
         if self.job is not None:
             self.job.cancel()
+            self.dropped_working.add(self.job.job_id)
             self.old_jobs.append(self.job)
             self.job = None
             self._busy(False)
@@ -221,6 +224,9 @@ class CurrentJob(QObject):
     def _progressed(self, message: str) -> None:
         """The current job reported progress."""
 
+    def _dropped_ended(self) -> None:
+        """A dropped job's work ended (its answer is not delivered)."""
+
     # -- the current job's signals ----------------------------------------------
     def _current(self, job_id: int) -> bool:
         return self.job is not None and self.job.job_id == job_id
@@ -236,17 +242,28 @@ class CurrentJob(QObject):
             self._progressed(message)
             self.progress.emit(done, total, message)
 
+    def _dropped(self, job_id: int) -> None:
+        if job_id in self.dropped_working:
+            self.dropped_working.discard(job_id)
+            self._dropped_ended()
+
     def _on_finished(self, result: Any) -> None:
         if self._current(result.job_id):
             self._end()
             self._deliver(result)
+        else:
+            self._dropped(result.job_id)
 
     def _on_error(self, job_id: int, message: str) -> None:
         if self._current(job_id):
             self._end()
             self.failed.emit(message)
+        else:
+            self._dropped(job_id)
 
     def _on_aborted(self, job_id: int) -> None:
         if self._current(job_id):
             self._end()
             self.cancelled.emit()
+        else:
+            self._dropped(job_id)

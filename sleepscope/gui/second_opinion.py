@@ -68,12 +68,22 @@ class SecondOpinion(CurrentJob):
         self.last_error = ""
         #: set when a job found no yasa installed (the window then works without a second opinion)
         self.unavailable = False
+        #: the open night's opinion waits for a dropped job to end (`start`)
+        self.waiting = False
         self.failed.connect(self._on_failed)
         window.prescoreDone.connect(self.start)
 
     @property
     def busy(self) -> bool:
-        return self.job is not None
+        return self.job is not None or self.waiting
+
+    def drop(self) -> None:
+        self.waiting = False
+        super().drop()
+
+    def _dropped_ended(self) -> None:
+        if self.waiting and not self.dropped_working:
+            self.start()
 
     def show_scoring(self, scoring: Any) -> None:
         """A recording is shown (its stored second opinion with it) or closed (None)."""
@@ -98,6 +108,12 @@ class SecondOpinion(CurrentJob):
         if getattr(w.recording, "eeg_name", None) is None:
             return False
         self.drop()
+        if self.dropped_working:
+            # YASA cannot be stopped inside a night, so a dropped job runs to its end: the open night waits
+            # for it rather than running beside it, and nights opened in quick succession never pile up
+            # YASA threads, each holding its night in memory and taking the CPU from our model's pre-scoring.
+            self.waiting = True
+            return True
         self.launch(Job(_Worker(w.recording, w.recording.fingerprint()), "second-opinion",
                         QThread.Priority.LowestPriority))
         return True
