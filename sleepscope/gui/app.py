@@ -52,9 +52,11 @@ def freeze_startup_objects() -> None:
 def run_gui(path: str | os.PathLike | None = None, model_path: str | os.PathLike | None = None,
             prescore: bool = True) -> int:
     """Open the main window (and `path` if given); returns the event loop's exit code."""
+    from sleepscope.allocator import limit_arenas
     from sleepscope.errors import SleepScopeError
     from sleepscope.gui.platform_check import platform_problem
 
+    limit_arenas()  # before the window starts its threads
     problem = platform_problem()
     if problem is not None:
         # Qt would abort with a message that names no package.
