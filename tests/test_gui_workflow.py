@@ -337,3 +337,26 @@ def test_unexpected_reader_failure_is_a_dialog(qtbot, tmp_path, gui_settings, wi
     assert open_and_wait(qtbot, w, psg) is False
     assert errors and "RuntimeError: decoder exploded" in errors[0][1]
     assert w.scoring is None and w.isVisible()
+
+
+def test_a_night_left_for_the_next_is_let_go(qtbot, tmp_path, gui_settings, tiny_model, windows, errors):
+    """A day's nights opened in turn in one window: the night left is freed (recording and scoring file) once
+    the jobs that read it have ended; the open one is held (the control)."""
+    import gc
+    import weakref
+
+    first, _ = write_short_night(tmp_path / "first", n=60)
+    second, _ = write_short_night(tmp_path / "second", n=60, seed=1)
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, first)
+    left = weakref.ref(w.recording), weakref.ref(w.scoring)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, second)
+    shown = weakref.ref(w.recording), weakref.ref(w.scoring)
+    assert w.second_opinion.wait(PRESCORE_TIMEOUT_MS)
+    qtbot.wait(50)
+    gc.collect()
+    assert [r() for r in left] == [None, None]
+    assert all(r() is not None for r in shown)
+    assert not errors
