@@ -420,6 +420,31 @@ def test_the_dialogs_defaults_are_fine_tunings(qtbot):
 
     assert fd.KEEP_PARENT_PERCENT == round(100 * FineTuneOptions().keep_parent)
     assert fd.CHOOSE_SHARE == FineTuneOptions().choose_share and fd.CHECK_EPOCHS == MIN_OTHER_EPOCHS
+    assert fd.READING_DEFAULT == FineTuneOptions().reading
+
+
+def test_the_new_models_reading_of_nights_is_offered_where_the_current_model_has_two(qtbot, night, tmp_path):
+    """A model that reads each night with its own statistics too (the shipped one) offers the choice, passed on as
+    `--reading`; one that does not (the control) has nothing to offer."""
+    psg, scoring = night
+    twice = tmp_path / "twice.safetensors"
+    twice.with_suffix(".json").write_text('{"version": "t", "config": {"night_statistics": true}, "metrics": {}}')
+    once = tmp_path / "once.safetensors"
+    once.with_suffix(".json").write_text('{"version": "o", "config": {"night_statistics": false}, "metrics": {}}')
+    d = FineTuneDialog([scoring], twice)
+    qtbot.addWidget(d)
+    assert d.night_reading.isEnabled() and not d.night_reading.isChecked()  # the product's default: as trained
+    args = d.command()
+    assert args[args.index("--reading") + 1] == "trained"
+    d.night_reading.setChecked(True)
+    args = d.command()
+    assert args[args.index("--reading") + 1] == "night"
+    assert "patients come once" in d.night_reading.toolTip()
+    d2 = FineTuneDialog([scoring], once)
+    qtbot.addWidget(d2)
+    assert not d2.night_reading.isEnabled() and not d2.night_reading.isChecked()
+    args = d2.command()
+    assert args[args.index("--reading") + 1] == "trained"
 
 
 def _scored(folder: Path, labels: np.ndarray) -> Path:
