@@ -335,12 +335,17 @@ def test_command_for_python_and_frozen_app(qtbot, night, tmp_path, monkeypatch):
     assert launch_prefix() == [sys.executable] and d.command()[0] == "finetune"
 
 
+def _carded(folder: Path, name: str, card: str) -> Path:
+    """A model path whose card (JSON beside it) is `card`; the dialog reads only the card."""
+    path = folder / f"{name}.safetensors"
+    path.with_suffix(".json").write_text(card)
+    return path
+
+
 def test_freeze_is_preset_from_how_the_model_was_trained(qtbot, night, tmp_path):
     psg, scoring = night
-    frozen = tmp_path / "frozen.safetensors"
-    frozen.with_suffix(".json").write_text('{"version": "f", "metrics": {"freeze_encoders": true}}')
-    plain = tmp_path / "plain.safetensors"
-    plain.with_suffix(".json").write_text('{"version": "p", "metrics": {}}')
+    frozen = _carded(tmp_path, "frozen", '{"version": "f", "metrics": {"freeze_encoders": true}}')
+    plain = _carded(tmp_path, "plain", '{"version": "p", "metrics": {}}')
     d = FineTuneDialog([scoring], frozen)
     qtbot.addWidget(d)
     assert d.freeze.isChecked() and "--freeze-encoders" in d.command()
@@ -350,10 +355,8 @@ def test_freeze_is_preset_from_how_the_model_was_trained(qtbot, night, tmp_path)
     qtbot.addWidget(d2)
     assert not d2.freeze.isChecked() and "--no-freeze-encoders" in d2.command()
     # a child records it under its fine-tuning; a site pre-trained encoder is fine-tuned with its encoders free
-    child = tmp_path / "child.safetensors"
-    child.with_suffix(".json").write_text('{"version": "c", "metrics": {"finetune": {"freeze_encoders": true}}}')
-    site = tmp_path / "site.safetensors"
-    site.with_suffix(".json").write_text('{"version": "s", "metrics": {"freeze_encoders": true, "encoder_only": true}}')
+    child = _carded(tmp_path, "child", '{"version": "c", "metrics": {"finetune": {"freeze_encoders": true}}}')
+    site = _carded(tmp_path, "site", '{"version": "s", "metrics": {"freeze_encoders": true, "encoder_only": true}}')
     for path, frozen_expected in ((child, True), (site, False)):
         d3 = FineTuneDialog([scoring], path)
         qtbot.addWidget(d3)
@@ -427,10 +430,8 @@ def test_the_new_models_reading_of_nights_is_offered_where_the_current_model_has
     """A model that reads each night with its own statistics too (the shipped one) offers the choice, passed on as
     `--reading`; one that does not (the control) has nothing to offer."""
     psg, scoring = night
-    twice = tmp_path / "twice.safetensors"
-    twice.with_suffix(".json").write_text('{"version": "t", "config": {"night_statistics": true}, "metrics": {}}')
-    once = tmp_path / "once.safetensors"
-    once.with_suffix(".json").write_text('{"version": "o", "config": {"night_statistics": false}, "metrics": {}}')
+    twice = _carded(tmp_path, "twice", '{"version": "t", "config": {"night_statistics": true}, "metrics": {}}')
+    once = _carded(tmp_path, "once", '{"version": "o", "config": {"night_statistics": false}, "metrics": {}}')
     d = FineTuneDialog([scoring], twice)
     qtbot.addWidget(d)
     assert d.night_reading.isEnabled() and not d.night_reading.isChecked()  # the product's default: as trained

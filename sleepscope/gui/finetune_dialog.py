@@ -170,7 +170,8 @@ class FineTuneDialog(ProcessDialog):
                                 "model read of that stage, and keeps its errors where it reads this lab poorly")
         self.reading.toggled.connect(lambda _=False: self._show_notes())
         self.night_reading = QCheckBox("Read each night also with its own statistics, as the current model does")
-        reads_nights = self.model_path is not None and _reads_night_statistics(self.model_path)
+        # read once: the card does not change while the dialog is open
+        self._reads_nights = reads_nights = self.model_path is not None and _reads_night_statistics(self.model_path)
         self.night_reading.setChecked(READING_DEFAULT == "night" and reads_nights)
         self.night_reading.setEnabled(reads_nights)
         self.night_reading.setToolTip(
@@ -270,8 +271,7 @@ class FineTuneDialog(ProcessDialog):
         self.cancel_button.setEnabled(running)
         for w in (self.epochs, self.lr, self.freeze, self.holdout, self.keep, self.choose, self.reading, self.imports):
             w.setEnabled(not running)
-        self.night_reading.setEnabled(not running and self.model_path is not None
-                                      and _reads_night_statistics(self.model_path))
+        self.night_reading.setEnabled(not running and self._reads_nights)
         self.activate_button.setEnabled(not running and self.result is not None
                                         and self.result.get("version") != self.registry.active_version())
 
