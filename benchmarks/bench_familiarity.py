@@ -4,12 +4,13 @@
 
 The check (``sleepscope.model.familiarity``) fits one Gaussian per stage on
 input statistics of the training nights. This benchmark refits it four ways
-on the same training nights as ``models/train_robust.py`` (families A and C,
-half of them recorded by randomised labs), sets each night limit on the
+on the same training nights as ``models/train_robust.py`` (the families the
+card names as training families, A and C where it names none; half of them
+recorded by randomised labs), sets each night limit on the
 card's calibration nights (``train_robust.calibration_nights``) the way
 ``fit_familiarity`` does (``familiarity.night_limit``), and counts the nights it
-calls unfamiliar among the 8 test nights per row of ``bench_shift.py`` (A, C:
-in distribution; B: the held-out family, and any other in ``--held-out``
+calls unfamiliar among the 8 test nights per row of ``bench_shift.py`` (the
+training families: in distribution; B: the held-out family, and any other in ``--held-out``
 such as D, built after the shipped model; each plain and by random labs):
 
 * ``inputs pooled``: what ships (the card's statistics are refitted the same way);
@@ -45,7 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "models"))
 
 
-def night_parts(model, cache: Path | None, held_out=("B",)):
+def night_parts(model, cache: Path | None, held_out=("B",), families=("A", "C")):
     """{(part, family, lab): [per-night dict of inputs, deep features, predicted and true stages, artefact]}."""
     from bench_shift import TEST_NIGHTS, synth_recording, yasa_probs
     from train_robust import TRAIN, calibration_nights
@@ -54,10 +55,12 @@ def night_parts(model, cache: Path | None, held_out=("B",)):
     from sleepscope.model.infer import has_both_channels, night_outputs
     from sleepscope.model.reliability import night_arrays
 
-    families = ("A", "C")
-    jobs = [(n, families[(i // 2) % 2], i % 2 == 1, "train") for i, n in enumerate(TRAIN)]
-    jobs += [(n, families[(i // 2) % 2], i % 2 == 0, "val") for i, n in enumerate(calibration_nights())]
-    jobs += [(n, f, r, "test") for f in ("A", "C", *held_out) for r in (False, True) for n in TEST_NIGHTS]
+    # Family and lab by position, as train_robust.nights() gives them (calibration nights indexed from 0, as
+    # --recalibrate does).
+    k = len(families)
+    jobs = [(n, families[(i // 2) % k], i % 2 == 1, "train") for i, n in enumerate(TRAIN)]
+    jobs += [(n, families[(i // 2) % k], i % 2 == 0, "val") for i, n in enumerate(calibration_nights())]
+    jobs += [(n, f, r, "test") for f in (*families, *held_out) for r in (False, True) for n in TEST_NIGHTS]
     parts: dict = {}
     for name, family, randomise, part in jobs:
         lab = "random" if randomise else "plain"
@@ -144,24 +147,26 @@ def main(argv=None) -> int:
     ap.add_argument("--held-out", default="B", help="families no training night came from (default B)")
     args = ap.parse_args(argv)
     held_out = tuple(f.strip().upper() for f in args.held_out.split(",") if f.strip())
-    if set(held_out) & {"A", "C"}:
-        ap.error("families A and C trained the model: they are not held out")
-    columns = ("A", "C", *held_out)
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.familiarity import MIN_NIGHT_LIMIT, MIN_SECOND_OPINION_LIMIT, night_limit
 
     model, card = load_model(args.model)
+    families = tuple(card.metrics.get("training_families") or ("A", "C"))
+    if set(held_out) & set(families):
+        ap.error(f"{', '.join(sorted(set(held_out) & set(families)))}: trained the model, not held out")
+    columns = (*families, *held_out)
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    parts = night_parts(model, args.cache, held_out)
-    train = {f: parts[("train", f, "plain")] + parts[("train", f, "random")] for f in ("A", "C")}
+    parts = night_parts(model, args.cache, held_out, families)
+    train = {f: parts[("train", f, "plain")] + parts[("train", f, "random")] for f in families}
     val = [n for k, v in parts.items() if k[0] == "val" for n in v]
     print(f"model {card.version}; nights called unfamiliar of 8 per row (SYNTHETIC nights)")
     print(f"{'statistics':22s} {'limit':>6s}  "
           + "  ".join(f"{f + ' ' + lab:>18s}" for f in columns for lab in ("plain", "random")))
     for key in ("inputs", "deep"):
         for mode in ("pooled", "per family"):
-            groups = [fit(train["A"] + train["C"], key)] if mode == "pooled" else [fit(train[f], key) for f in "AC"]
+            groups = ([fit([n for f in families for n in train[f]], key)] if mode == "pooled"
+                      else [fit(train[f], key) for f in families])
             limit = night_limit([outlying(n, groups, key) for n in val], MIN_NIGHT_LIMIT)
             cells = []
             for f in columns:
