@@ -1,6 +1,6 @@
 """Real recordings as other labs would have recorded them: does the pre-scoring keep the expert's stage?
 
-    .venv/bin/python benchmarks/bench_acquisition.py [--model PATH] [--no-yasa] [--json OUT]
+    .venv/bin/python benchmarks/bench_acquisition.py [--model PATH] [--no-yasa] [--json OUT] [--against MODEL]
 
 The only real EEG and EOG at hand are short (``tests/data``): the first 5
 minutes of Sleep-EDF SC4001E0 (all wake, Fpz-Cz and horizontal EOG at 100 Hz),
@@ -18,6 +18,12 @@ technician is not told about), and whether the note on a narrow EEG band
 beside, on the wake recording (the only clip it can stage). The changes are
 not training data of any model here, but they are few, short and from two
 subjects: a failure is evidence, a pass is not a guarantee.
+
+``--against MODEL`` scores the clips with MODEL too (the shipped model, for a
+candidate that would replace it) and ends with the gate a replacement must
+pass: on no clip and change more silent errors than MODEL's, and over all of
+them no fewer epochs given the expert's stage. The exit status is 1 when the
+candidate fails it.
 """
 
 from __future__ import annotations
@@ -163,11 +169,32 @@ def table(rows: list[dict], model_version: str) -> str:
     return "\n".join(out)
 
 
+def against(reference: list[dict], rows: list[dict], name: str) -> tuple[list[str], bool]:
+    """The replacement gate: (lines to print, passed) for `rows` against the `reference` model's rows."""
+    ref = {(r["clip"], r["change"]): r for r in reference}
+    worse = [(r, ref[(r["clip"], r["change"])]) for r in rows
+             if r["silent_errors"] > ref[(r["clip"], r["change"])]["silent_errors"]]
+
+    def expert(rs):
+        return sum(round(r["expert"] * r["epochs"]) for r in rs)
+
+    passed = not worse and expert(rows) >= expert(reference)
+    lines = [f"against {name}: silent errors {sum(r['silent_errors'] for r in rows)} "
+             f"(theirs {sum(r['silent_errors'] for r in reference)}), expert's stage {expert(rows)} "
+             f"(theirs {expert(reference)}) of {sum(r['epochs'] for r in rows)} epochs"]
+    lines += [f"  more silent errors: {r['clip']} | {r['change']}: {theirs['silent_errors']} -> {r['silent_errors']}"
+              for r, theirs in worse]
+    lines.append("gate passed" if passed else "gate FAILED: not a replacement for " + name)
+    return lines, passed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "sleepscope-default.safetensors")
     ap.add_argument("--no-yasa", action="store_true", help="leave YASA's column out")
     ap.add_argument("--json", type=Path, help="write every row here")
+    ap.add_argument("--against", type=Path, metavar="MODEL",
+                    help="also score with MODEL and apply the replacement gate (exit status 1 if it fails)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from sleepscope.model.checkpoint import load_model
@@ -178,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
-    return 0
+    if args.against is None:
+        return 0
+    lines, passed = against(run(args.against, use_yasa=False), rows, load_model(args.against)[1].version)
+    print("\n" + "\n".join(lines))
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
