@@ -100,15 +100,19 @@ class Windows:
                 torch.from_numpy(np.asarray(y[s:s + self.seq_len], dtype=np.int64)))
 
 
-def nights(names, normalisation: str, first_randomised: bool, families=("A",), log=print, second=None):
-    """[(night_arrays, stages)]; with `second` (a Scorer) each night also carries its stages."""
+def nights(names, normalisation: str, first_randomised: bool, families=("A",), log=print, second=None, start=0):
+    """[(night_arrays, stages)]; with `second` (a Scorer) each night also carries its stages.
+
+    Family and lab follow each night's position, counted from `start`: a list continued in a second call
+    passes the length of the first, so that both calls give what one call over the whole list would.
+    """
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_shift import synth_recording
 
     from sleepscope.model.reliability import night_arrays
 
     out = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(names, start):
         randomise = (i % 2 == 1) != first_randomised
         # Families alternate in pairs so that each family meets plain and randomised labs.
         family = families[(i // 2) % len(families)]
@@ -157,6 +161,16 @@ def transition_chain():
     return count_transitions(real_hypnogram(n) for n in names), names
 
 
+def calibration_set(normalisation: str, families, second=None, validation=()):
+    """[(night_arrays, stages)] of calibration_nights(); `validation`: the validation nights, already made,
+    which open that list. The rest continue from their positions, so that a training run and --recalibrate
+    calibrate on the same family and lab for each night whatever the number of families."""
+    names = calibration_nights()
+    done = list(validation)
+    return done + nights(names[len(done):], normalisation, first_randomised=True, families=families, second=second,
+                         start=len(done))
+
+
 def calibrated_on(names) -> str:
     return f"validated on {', '.join(VALIDATION)}; calibrated on {', '.join(names)}"
 
@@ -182,7 +196,7 @@ def recalibrate(args) -> int:
     print("calibration nights:")
     second, second_name = second_opinion()
     names = calibration_nights()
-    cal_nights = nights(names, norm, first_randomised=True, families=families, second=second)
+    cal_nights = calibration_set(norm, families, second)
     dropout = trained_channel_dropout(card.familiarity, card.metrics)
     chain, chain_nights = transition_chain() if args.transitions else (None, [])
     card.calibration, card.familiarity = fit_reliability(model, train_nights, cal_nights, channel_dropout=dropout,
@@ -274,9 +288,7 @@ def main(argv=None) -> int:
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
     names = calibration_nights()
     print("more calibration nights:")
-    # nights() picks family and lab by position: continuing after the 4 validation nights keeps the pattern.
-    cal_nights = val_nights + nights(names[len(VALIDATION):], norm, first_randomised=True, families=families,
-                                     second=second)
+    cal_nights = calibration_set(norm, families, second, val_nights)
 
     def on_validation(v) -> bool:
         print(f"  step {v.step}: validation macro-F1 {v.metrics['macro_f1']:.3f}, accuracy "

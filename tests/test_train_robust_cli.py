@@ -24,3 +24,27 @@ def test_recalibrating_a_candidate_writes_it_back_not_over_the_shipped_model(tmp
     # the control: the shipped model recalibrated in place, as models/README's command does
     assert recipe.main(["--recalibrate", str(ROOT / "models" / "sleepscope-default.safetensors")]) == 0
     assert written[-1] == ROOT / "models" / "sleepscope-default"
+
+
+
+def test_a_run_and_recalibrate_calibrate_on_the_same_family_and_lab_per_night(monkeypatch):
+    """With three training families, the calibration nights a training run adds after its validation nights
+    must get the family and lab that --recalibrate gives them (the two once disagreed from the fifth night)."""
+    import sys
+    import types
+
+    recipe = _recipe()
+    made = []
+    fake = types.ModuleType("bench_shift")
+    fake.synth_recording = lambda name, family, randomise: made.append((name, family, randomise)) or (None, [0])
+    monkeypatch.setitem(sys.modules, "bench_shift", fake)
+    monkeypatch.setattr("sleepscope.model.reliability.night_arrays", lambda rec, norm: {})
+    families = ("A", "C", "E")
+
+    recipe.calibration_set("epoch", families)  # as --recalibrate
+    recalibrating, made[:] = list(made), []
+    validation = recipe.nights(recipe.VALIDATION, "epoch", first_randomised=True, families=families)
+    recipe.calibration_set("epoch", families, validation=validation)  # as a training run
+    assert len(made) == len(recalibrating) > 6
+    assert made == recalibrating
+    assert recalibrating[4][1] == "E"  # the control: the fifth night is family E, which restarting would make A
