@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 from recipes import load_recipe
@@ -26,13 +28,9 @@ def test_recalibrating_a_candidate_writes_it_back_not_over_the_shipped_model(tmp
     assert written[-1] == ROOT / "models" / "sleepscope-default"
 
 
-
 def test_a_run_and_recalibrate_calibrate_on_the_same_family_and_lab_per_night(monkeypatch):
     """With three training families, the calibration nights a training run adds after its validation nights
     must get the family and lab that --recalibrate gives them (the two once disagreed from the fifth night)."""
-    import sys
-    import types
-
     recipe = _recipe()
     made = []
     fake = types.ModuleType("bench_shift")
