@@ -11,6 +11,13 @@ their own REM is.
 The waking EOG is slow-dominated too (the eyes wander and rest between few
 saccades, blinks are slow): a family whose waking EOG has much 2-8 Hz power
 teaches a model that the real clip's slow EOG is REM's.
+
+Below 35 Hz the real wake minutes carry a theta (4-8 Hz) share that alert
+synthetic wake lacks and synthetic REM has: a model trained where only REM
+has theta reads the real wake as REM once a low-pass or a 50-Hz sampling
+rate removes the muscle power above 35 Hz
+(reports/third-training-family-synthetic/). Waking theta varies between
+people and with sleep pressure; each family's wake must span the real clip's.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
+from sleepscope.analysis.spectrogram import epoch_spectrogram
 from sleepscope.data.synthetic import synth_night
 from sleepscope.io import open_recording
 
@@ -91,3 +99,23 @@ def test_waking_eog_is_as_slow_dominated_as_the_real_clip(family, real_recording
     w, _ = family_ratio(family, "EOG horizontal", eog_slow_over_fast)
     # Family A (the control) has too fast a waking EOG; B and C must be well nearer the real clip than A.
     assert abs(w - real_w) < 0.5 * a_gap, (w, real_w, a_gap)
+
+
+def theta_share(x: np.ndarray, fs: float = 100.0) -> np.ndarray:
+    """Per 30-s epoch: the theta share of the 0.5-30 Hz power, as the workstation's epoch panel gives it."""
+    spec = epoch_spectrogram(np.asarray(x, dtype=np.float64), fs)
+    return np.array([spec.band_powers(i)["theta"] for i in range(spec.n_epochs)])
+
+
+@pytest.mark.parametrize("family", ["B", "C", "D", "E"])
+def test_waking_theta_spans_the_real_wake_minutes(family, real_recording):
+    real_theta = float(np.median(theta_share(real_recording.eeg)))
+    w, rem = [], []
+    for night in nights(family):
+        share = theta_share(night.signals["EEG Fpz-Cz"])
+        w.append(np.median(share[LABELS == 0]))
+        rem.append(np.median(share[LABELS == 4]))
+    # Some subjects' wake has less theta than the real minutes and some more, not all less.
+    assert np.percentile(w, 10) <= real_theta <= np.percentile(w, 90), (np.round(w, 3), real_theta)
+    # REM keeps more theta than wake over the family.
+    assert np.median(w) < np.median(rem), (np.median(w), np.median(rem))

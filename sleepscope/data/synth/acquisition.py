@@ -55,6 +55,13 @@ _GAIN = {
 }
 _ANGLE = {"fpzcz": 0.0, "pzoz": 0.8, "fp": 0.15, "f": 0.3, "c": 0.5, "cz": 0.5, "o": 0.8, "eog": 0.2}
 _CALIBRATION = {k: ("pzoz" if k == "alpha" else "fpzcz") for k in COMPONENTS}
+
+
+def frontal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A source as the (main, alt) pair of a component calibrated on Fpz-Cz that puts it on Fpz-Cz in full,
+    on F, C and the EOG less, and on Pz-Oz and O-M not at all: a frontal generator (frontal theta)."""
+    a = _ANGLE["pzoz"] - _ANGLE["fpzcz"]
+    return x, (-x / np.tan(a)).astype(x.dtype, copy=False)
 # A derivation to the mastoid on the same side is shorter: smaller cortical signal.
 _IPSILATERAL = 0.8
 

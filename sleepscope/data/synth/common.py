@@ -49,6 +49,17 @@ def night_variant(base: Any, rng: np.random.Generator, moved: tuple[str, ...],
     return replace(base, **changes)
 
 
+_WAKING_THETA_KEY = 0x7E7A
+
+
+def waking_theta(seed: int, family_key: int, subject: int, night: int, most: float) -> float:
+    """How much theta a subject's waking EEG carries on one night, as a factor (1 to about `most`) of a
+    family's alert level: a trait, moved from night to night by sleep pressure (docs/synthetic-axes.md).
+    Drawn from its own streams, so a family's other draws stay as they were."""
+    trait = loguniform(keyed_rng(seed, _WAKING_THETA_KEY, family_key, subject), 1.0, most)
+    return trait * float(np.exp(keyed_rng(seed, _WAKING_THETA_KEY, family_key, subject, night).normal(0.0, 0.2)))
+
+
 def night_start(subject: int, night: int, start_hour: float, days_per_subject: int) -> dt.datetime:
     """Clock time of a family B/C night's first sample: on a whole 30-s mark, evenings spread over 1989-1991."""
     return dt.datetime(1989, 1, 2) + dt.timedelta(days=(subject * days_per_subject) % 900 + max(0, night - 1),

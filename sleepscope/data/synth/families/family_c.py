@@ -41,7 +41,8 @@ import numpy as np
 from scipy import signal
 
 from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
-                                          night_start, night_variant, person)
+                                          night_start, night_variant, person, waking_theta)
+from sleepscope.data.synth.acquisition import frontal
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -49,6 +50,7 @@ _SUBJECT_KEY = 0xC51
 _NIGHT_KEY = 0xC52
 _SIGNAL_KEY = 0xC53
 _WAKE_EYE_KEY = 0xC54  # the waking eyes' own stream: the rest of a subject and night draws as before
+_DROWSY_KEY = 0xC55  # waking frontal theta's own stream: the other draws stay as they were
 _NPERSEG = 2 * FS  # 2-s STFT frames, 1-s hop
 
 # Relative level of each feature per stage, columns W, N1, N2, N3, REM, unscored: the
@@ -103,6 +105,7 @@ class SubjectC:
     fixation_s: float  # mean waking fixation between saccades
     vertical_share: float  # vertical part of waking saccades (on Fpz-Cz) relative to the horizontal
     reading_share: float  # share of waking saccades in reading-like runs
+    wake_theta: float = 1.0  # waking theta as a factor of the table's alert level (set per night)
 
 
 def subject_params(seed: int, subject: int) -> SubjectC:
@@ -157,7 +160,8 @@ def night_params(seed: int, subject: int, night: int) -> SubjectC:
     # The evening differs too (reading, television, lying with the eyes closed).
     r = keyed_rng(seed, _WAKE_EYE_KEY, subject, night)
     return replace(s, fixation_s=s.fixation_s * float(np.exp(r.normal(0.0, 0.25))),
-                   reading_share=float(np.clip(s.reading_share + r.normal(0.0, 0.15), 0.0, 0.8)))
+                   reading_share=float(np.clip(s.reading_share + r.normal(0.0, 0.15), 0.0, 0.8)),
+                   wake_theta=waking_theta(seed, _SUBJECT_KEY, subject, night, most=40.0))
 
 
 # ---- per-second parameters ------------------------------------------------------
@@ -382,6 +386,10 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     theta_rate = 150.0 * p["theta"]
     theta = tuple(_atoms(rng, T, theta_rate, lambda r, k: _gabor(r, k, s.theta_hz, 0.6, 0.12, 0.3, s.theta_uv * 0.8,
                                                                   1.6)) for _ in range(2))
+    # Waking theta beyond the alert level comes from a frontal generator: posterior leads do not see it.
+    drowsy = _atoms(keyed_rng(seed, _DROWSY_KEY, subject, night), T, theta_rate * np.repeat(labels == 0, EPOCH_S) * (s.wake_theta - 1.0),
+                    lambda r, k: _gabor(r, k, s.theta_hz, 0.6, 0.12, 0.3, s.theta_uv * 0.8, 1.6))
+    theta = tuple(t + f for t, f in zip(theta, frontal(drowsy)))
     # Slow-wave atoms grow in number and size with depth: N2 keeps under the N3 rule.
     sw_rate = s.sw_per_min * p["slow"] ** 1.5
     sw_size = 0.15 + 0.85 * p["slow"]

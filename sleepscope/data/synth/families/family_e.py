@@ -46,7 +46,8 @@ import numpy as np
 from scipy import signal
 
 from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, jitter, keyed_rng, loguniform,
-                                          night_start, person)
+                                          night_start, person, waking_theta)
+from sleepscope.data.synth.acquisition import frontal
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -54,6 +55,7 @@ _SUBJECT_KEY = 0xE51
 _NIGHT_KEY = 0xE52
 _SIGNAL_KEY = 0xE53
 _EYE_KEY = 0xE54
+_DROWSY_KEY = 0xE55  # waking frontal theta's own stream: the other draws stay as they were
 
 # Micro-states.
 ALPHA, INTERMITTENT, OPEN, FLAT, THETA, VERTEX, NREM, TONIC, PHASIC, AROUSAL = range(10)
@@ -100,6 +102,7 @@ class SubjectE:
     emg_uv: float
     eog_leak: float
     start_hour: float
+    wake_theta: float = 1.0  # waking theta as a factor of the alert level (set per night)
 
 
 def subject_params(seed: int, subject: int) -> SubjectE:
@@ -153,6 +156,7 @@ def night_params(seed: int, subject: int, night: int) -> SubjectE:
     changes.update(jitter(s, r, dict.fromkeys(("alpha_hz", "spindle_hz", "sw_hz"), 0.02)))
     changes["excitability"] = s.excitability + float(r.normal(0.0, 0.01))
     changes["start_hour"] = float(r.uniform(21.5, 24.0))
+    changes["wake_theta"] = waking_theta(seed, _SUBJECT_KEY, subject, night, most=12.0)
     return replace(s, **changes)
 
 
@@ -492,6 +496,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
                   + 0.7 * rem + 0.4 * nrem + 0.15 * awake)
     theta_env = _up(s.theta_uv * theta_gate)
     theta = tuple(theta_env * _oscillator(rng, T, s.theta_hz, 1.5) for _ in range(2))
+    # Waking theta beyond the alert level comes from a frontal generator: posterior leads do not see it.
+    drowsy = _up(0.15 * s.theta_uv * (s.wake_theta - 1.0) * share(ALPHA, INTERMITTENT, OPEN))
+    theta = tuple(t + f for t, f in zip(theta, frontal(drowsy * _oscillator(keyed_rng(seed, _DROWSY_KEY, subject, night), T, s.theta_hz, 1.5))))
     beta_env = _up(s.beta_uv * (0.3 + 0.9 * awake + 0.1 * rem))
     beta = tuple(beta_env * _oscillator(rng, T, float(rng.uniform(19.0, 25.0)), 4.0) for _ in range(2))
     muscle_level = s.muscle_uv * (0.03 + 1.1 * share(OPEN) + 1.5 * share(AROUSAL) + 0.45 * share(ALPHA)
