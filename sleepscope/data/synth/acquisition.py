@@ -55,6 +55,8 @@ _GAIN = {
 }
 _ANGLE = {"fpzcz": 0.0, "pzoz": 0.8, "fp": 0.15, "f": 0.3, "c": 0.5, "cz": 0.5, "o": 0.8, "eog": 0.2}
 _CALIBRATION = {k: ("pzoz" if k == "alpha" else "fpzcz") for k in COMPONENTS}
+# A derivation to the mastoid on the same side is shorter: smaller cortical signal.
+_IPSILATERAL = 0.8
 
 
 def frontal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,8 +64,7 @@ def frontal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     on F, C and the EOG less, and on Pz-Oz and O-M not at all: a frontal generator (frontal theta)."""
     a = _ANGLE["pzoz"] - _ANGLE["fpzcz"]
     return x, (-x / np.tan(a)).astype(x.dtype, copy=False)
-# A derivation to the mastoid on the same side is shorter: smaller cortical signal.
-_IPSILATERAL = 0.8
+
 
 #: EEG montages labs use (AASM recommended, its alternatives, Sleep-EDF's) and how often we draw them.
 MONTAGES: tuple[tuple[tuple[str, ...], float], ...] = (

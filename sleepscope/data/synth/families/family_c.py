@@ -40,9 +40,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
+from sleepscope.data.synth.acquisition import frontal
 from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, keyed_rng, loguniform,
                                           night_start, night_variant, person, waking_theta)
-from sleepscope.data.synth.acquisition import frontal
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -387,7 +387,8 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     theta = tuple(_atoms(rng, T, theta_rate, lambda r, k: _gabor(r, k, s.theta_hz, 0.6, 0.12, 0.3, s.theta_uv * 0.8,
                                                                   1.6)) for _ in range(2))
     # Waking theta beyond the alert level comes from a frontal generator: posterior leads do not see it.
-    drowsy = _atoms(keyed_rng(seed, _DROWSY_KEY, subject, night), T, theta_rate * np.repeat(labels == 0, EPOCH_S) * (s.wake_theta - 1.0),
+    drowsy_rate = theta_rate * np.repeat(labels == 0, EPOCH_S) * (s.wake_theta - 1.0)
+    drowsy = _atoms(keyed_rng(seed, _DROWSY_KEY, subject, night), T, drowsy_rate,
                     lambda r, k: _gabor(r, k, s.theta_hz, 0.6, 0.12, 0.3, s.theta_uv * 0.8, 1.6))
     theta = tuple(t + f for t, f in zip(theta, frontal(drowsy)))
     # Slow-wave atoms grow in number and size with depth: N2 keeps under the N3 rule.

@@ -45,9 +45,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import signal
 
+from sleepscope.data.synth.acquisition import frontal
 from sleepscope.data.synth.common import (aux_channels, clock_hours, family_sources, jitter, keyed_rng, loguniform,
                                           night_start, person, waking_theta)
-from sleepscope.data.synth.acquisition import frontal
 from sleepscope.data.synth.families import FS, Sources
 
 EPOCH_S = 30
@@ -497,8 +497,9 @@ def sources(labels: np.ndarray, seed: int, subject: int, night: int) -> Sources:
     theta_env = _up(s.theta_uv * theta_gate)
     theta = tuple(theta_env * _oscillator(rng, T, s.theta_hz, 1.5) for _ in range(2))
     # Waking theta beyond the alert level comes from a frontal generator: posterior leads do not see it.
-    drowsy = _up(0.15 * s.theta_uv * (s.wake_theta - 1.0) * share(ALPHA, INTERMITTENT, OPEN))
-    theta = tuple(t + f for t, f in zip(theta, frontal(drowsy * _oscillator(keyed_rng(seed, _DROWSY_KEY, subject, night), T, s.theta_hz, 1.5))))
+    drowsy_env = _up(0.15 * s.theta_uv * (s.wake_theta - 1.0) * share(ALPHA, INTERMITTENT, OPEN))
+    drowsy = drowsy_env * _oscillator(keyed_rng(seed, _DROWSY_KEY, subject, night), T, s.theta_hz, 1.5)
+    theta = tuple(t + f for t, f in zip(theta, frontal(drowsy)))
     beta_env = _up(s.beta_uv * (0.3 + 0.9 * awake + 0.1 * rem))
     beta = tuple(beta_env * _oscillator(rng, T, float(rng.uniform(19.0, 25.0)), 4.0) for _ in range(2))
     muscle_level = s.muscle_uv * (0.03 + 1.1 * share(OPEN) + 1.5 * share(AROUSAL) + 0.45 * share(ALPHA)
