@@ -231,6 +231,8 @@ def main(argv=None) -> int:
                     help="share of sequences low-passed at random per step (20-45 Hz; sleepscope.model.band_gains)")
     ap.add_argument("--drift", type=float, default=0.0,
                     help="share of sequences given a random slow drift per step (sleepscope.model.band_gains)")
+    ap.add_argument("--polarity", type=float, default=0.0,
+                    help="share of channels reversed in polarity per sequence and step (sleepscope.model.polarity)")
     ap.add_argument("--eeg-opinion", type=float, default=0.0,
                     help="weight of the EEG-alone opinion in the shipped probabilities (ModelConfig.eeg_opinion); "
                          "set after training, before the calibration")
@@ -304,7 +306,8 @@ def main(argv=None) -> int:
         cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
                           freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
-                          lowpass=args.lowpass, drift=args.drift, encoder_lr_scale=args.encoder_lr_scale)
+                          lowpass=args.lowpass, drift=args.drift, polarity=args.polarity,
+                          encoder_lr_scale=args.encoder_lr_scale)
         if args.runs > 1:
             print(f"run {run + 1} of {args.runs} (seed {seed}):")
         results.append(train(model, Windows(train_nights), Windows(val_nights, stride=20), cfg,
@@ -345,7 +348,7 @@ def main(argv=None) -> int:
                  else results[0].validation, "runs": len(results),
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
-                 "band_gain": args.band_gain, "lowpass": args.lowpass, "drift": args.drift,
+                 "band_gain": args.band_gain, "lowpass": args.lowpass, "drift": args.drift, "polarity": args.polarity,
                  "encoder_lr_scale": args.encoder_lr_scale,
                  "averaged": averaged,
                  "minutes": round(minutes, 1)},
@@ -355,6 +358,7 @@ def main(argv=None) -> int:
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'random low-passes on {args.lowpass:.0%} of sequences, ' if args.lowpass else ''}"
                f"{f'random slow drifts on {args.drift:.0%} of sequences, ' if args.drift else ''}"
+               f"{f'each channel reversed in polarity with probability {args.polarity:g}, ' if args.polarity else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
                f"{'batch-norm statistics of each night at inference, ' if args.night_statistics else ''}"
                f"{averaged_note}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, "

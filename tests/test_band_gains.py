@@ -124,7 +124,7 @@ def test_random_drift_is_the_drifting_recording_normalised():
     assert random_drift(x, 0.0, g, "epoch+amplitude") is x and random_drift(x, 1.0, g, "epoch") is x
 
 
-def test_training_draws_band_gains_when_asked():
+def test_training_draws_each_augmentation_when_asked():
     from torch.utils.data import TensorDataset
 
     from sleepscope.model.config import CONFIGS
@@ -134,11 +134,11 @@ def test_training_draws_band_gains_when_asked():
     g = torch.Generator().manual_seed(1)
     data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
 
-    def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0) -> list[float]:
+    def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0, polarity: float = 0.0) -> list[float]:
         torch.manual_seed(0)
         model = SleepStager(CONFIGS["tiny"].with_(normalisation="epoch+amplitude"))
         cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass,
-                          drift=drift)
+                          drift=drift, polarity=polarity)
         return train(model, data, None, cfg).losses
 
     plain = losses()
@@ -146,3 +146,4 @@ def test_training_draws_band_gains_when_asked():
     assert losses(band_gain=1.0) != plain
     assert losses(lowpass=1.0) != plain
     assert losses(drift=1.0) != plain
+    assert losses(polarity=1.0) != plain  # sleepscope.model.polarity

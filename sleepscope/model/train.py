@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
 from sleepscope.model.band_gains import random_band_gains, random_drift, random_lowpass
+from sleepscope.model.polarity import random_polarity
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
 from sleepscope.model.network import SleepStager
@@ -62,6 +63,9 @@ class TrainConfig:
     #: share of sequences given a random slow drift per channel (sleepscope.model.band_gains.random_drift), so that
     #: a wandering baseline (sweat) is not read as a stage; 0 = off
     drift: float = 0.0
+    #: share of channels reversed in polarity per sequence and step (sleepscope.model.polarity), so that no stage
+    #: is read from which way up a lab stores a derivation; 0 = off
+    polarity: float = 0.0
     #: weight of the teacher's stage probabilities in the loss (KL divergence, per epoch; `train(teacher=...)`):
     #: a fine-tune keeps reading what it does not see corrected as its parent did; 0 = off
     distill: float = 0.0
@@ -264,6 +268,9 @@ def train(
         if cfg.drift > 0:
             x = random_drift(x, cfg.drift, torch.Generator().manual_seed(cfg.seed * 1_000_039 + state.step),
                              model.config.normalisation)
+        if cfg.polarity > 0:
+            x = random_polarity(x, cfg.polarity, torch.Generator().manual_seed(cfg.seed * 1_000_081 + state.step),
+                                model.config.normalisation)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         logits = net(x)
