@@ -54,10 +54,11 @@ _WAKING_THETA_KEY = 0x7E7A
 
 def waking_theta(seed: int, family_key: int, subject: int, night: int, most: float) -> float:
     """How much theta a subject's waking EEG carries on one night, as a factor (1 to about `most`) of a
-    family's alert level: a trait, moved from night to night by sleep pressure (docs/synthetic-axes.md).
-    Drawn from its own streams, so a family's other draws stay as they were."""
+    family's alert level: a trait, moved from night to night by sleep pressure, never below the alert level
+    (docs/synthetic-axes.md). Drawn from its own streams, so a family's other draws stay as they were."""
     trait = loguniform(keyed_rng(seed, _WAKING_THETA_KEY, family_key, subject), 1.0, most)
-    return trait * float(np.exp(keyed_rng(seed, _WAKING_THETA_KEY, family_key, subject, night).normal(0.0, 0.2)))
+    night = float(np.exp(keyed_rng(seed, _WAKING_THETA_KEY, family_key, subject, night).normal(0.0, 0.2)))
+    return max(1.0, trait * night)
 
 
 def night_start(subject: int, night: int, start_hour: float, days_per_subject: int) -> dt.datetime:
