@@ -40,7 +40,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: (name, change): gain, rate (Hz), high-pass / low-pass (Hz, with the header saying so unless "silent"),
+#: (name, change): gain, rate (Hz), high-pass / low-pass (Hz, with the header saying so unless "silent"; 4th order at
+#: 100 Hz, or (Hz, order) at the stored rate),
 #: DC offset, a slow drift and ECG spikes (Hz, µV), mains (Hz, µV), unit.
 CHANGES: tuple[tuple[str, dict], ...] = (
     ("as recorded", {}),
@@ -67,6 +68,7 @@ CHANGES: tuple[tuple[str, dict], ...] = (
     ("low-pass 35 Hz", {"lowpass": 35.0}),
     ("low-pass 30 Hz", {"lowpass": 30.0}),
     ("low-pass 30 Hz, header silent", {"lowpass": 30.0, "silent": True}),
+    ("2nd-order low-pass 30 Hz at 256 Hz, header silent", {"rate": 256, "lowpass_at_rate": (30.0, 2), "silent": True}),
 )
 
 
@@ -91,6 +93,10 @@ def changed_file(rec, change: dict, path: Path) -> Path:
         if "rate" in change:
             x = resample_to_target(x, fs, change["rate"]).astype(np.float64)
             fs = float(change["rate"])
+        if "lowpass_at_rate" in change:  # an amplifier's gentle skirt, applied where the samples are stored
+            hz, order = change["lowpass_at_rate"]
+            x = sosfilt(butter(order, hz, "low", fs=fs, output="sos"), x)
+            header.append(f"LP:{hz:g}Hz")
         t = np.arange(len(x)) / fs
         if "offset" in change:
             x = x + change["offset"]

@@ -9,7 +9,9 @@ without that band, so where a recording's header says its EEG stops below
 :data:`WAKE_BAND_HZ` (its sampling rate, or the low-pass in its prefiltering
 field), its W and REM suggestions are marked unsure (the review queue) and a
 note says why. A file filtered without saying so is not caught: the header is
-the only account of the band that does not depend on the sleep in it. A model
+the only account of the band that does not depend on the sleep in it (a first-order
+30-Hz low-pass moves the fast band too little to be told from the EEG's own
+spectrum, yet turns real wake REM: ``reports/acquisition-real-clips/``). A model
 fine-tuned on a lab's corrected W and REM at a narrower band carries that band
 in its card (``calibration["wake_band_hz"]``, :func:`learned_band`) and stops
 flagging it.
