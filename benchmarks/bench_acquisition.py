@@ -15,7 +15,9 @@ confidence of the suggestions, the share marked unsure (the review queue),
 **silent errors** (epochs given another stage and not marked unsure: what a
 technician is not told about), and whether the note on a narrow EEG band
 (``sleepscope.model.eeg_band``) was shown; YASA's share
-beside, on the wake recording (the only clip it can stage). The changes are
+beside, on the wake recording (the only clip it can stage), and the silent
+errors left when YASA is installed: the workstation's review queue then also
+holds the epochs where the two opinions disagree. The changes are
 not training data of any model here, but they are few, short and from two
 subjects: a failure is evidence, a pass is not a guarantee.
 
@@ -125,6 +127,7 @@ def run(model_path: Path, use_yasa: bool) -> list[dict]:
     from sleepscope.io import open_recording
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.infer import predict
+    from sleepscope.scorers.compare import disagreement
     from sleepscope.stages import NAMES
 
     model, card = load_model(model_path)
@@ -154,6 +157,9 @@ def run(model_path: Path, use_yasa: bool) -> list[dict]:
                         warnings.simplefilter("ignore")
                         second = yasa.score(got)
                     row["yasa_expert"] = float((second.stages == expected).mean())
+                    # With yasa installed the review queue also holds the epochs the two opinions disagree on.
+                    queued = pred.unsure | disagreement(pred.stages, second.stages)
+                    row["silent_with_yasa"] = int((~right & ~queued).sum())
                 rows.append(row)
                 print(f"{clip} | {name}: expert {row['expert']:.2f}, confidence {row['confidence']:.2f}, "
                       f"unsure {row['unsure']:.2f}, silent errors {row['silent_errors']}", file=sys.stderr, flush=True)
@@ -162,16 +168,21 @@ def run(model_path: Path, use_yasa: bool) -> list[dict]:
 
 def table(rows: list[dict], model_version: str) -> str:
     out = [f"model {model_version}; REAL clips from tests/data, changed as another lab would record them",
-           "", "| clip | change | expert's stage | confidence | unsure | silent errors | narrow-band note | YASA: expert's stage |",
-           "|---|---|---|---|---|---|---|---|"]
+           "", "| clip | change | expert's stage | confidence | unsure | silent errors | narrow-band note | YASA: expert's stage "
+           "| silent with YASA installed |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         n = r["epochs"]
         note = f"below {r['eeg_band']['top_hz']:g} Hz" if r.get("eeg_band") else "-"
         yasa = f"{r['yasa_expert']:.2f}" if "yasa_expert" in r else "-"
         out.append(f"| {r['clip']} | {r['change']} | {round(r['expert'] * n)}/{n} | {r['confidence']:.2f} | "
-                   f"{round(r['unsure'] * n)}/{n} | {r['silent_errors']} | {note} | {yasa} |")
+                   f"{round(r['unsure'] * n)}/{n} | {r['silent_errors']} | {note} | {yasa} | "
+                   f"{r.get('silent_with_yasa', '-')} |")
     silent = sum(r["silent_errors"] for r in rows)
     out += ["", f"silent errors in all: {silent} of {sum(r['epochs'] for r in rows)} epochs"]
+    if any("silent_with_yasa" in r for r in rows):
+        # Where YASA cannot stage (no EEG, under 10 epochs) the product has no second opinion either.
+        left = sum(r.get("silent_with_yasa", r["silent_errors"]) for r in rows)
+        out.append(f"with YASA installed (disagreements join the review queue): {left} of them stay silent")
     return "\n".join(out)
 
 

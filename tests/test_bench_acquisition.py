@@ -45,3 +45,15 @@ def test_the_shipped_model_passes_its_own_gate_end_to_end(bench, capsys):
         pytest.skip("no shipped model in this checkout")
     assert bench.main(["--model", str(SHIPPED), "--no-yasa", "--against", str(SHIPPED)]) == 0
     assert "gate passed" in capsys.readouterr().out
+
+
+def test_the_second_opinion_column_counts_what_the_review_queue_would_still_miss(bench):
+    wake = dict(_row("low-pass 30 Hz, header silent", 0.0, 9), confidence=0.88, unsure=0.1, yasa_expert=0.8,
+                silent_with_yasa=0)
+    eog_only = dict(_row("high-pass 0.5 Hz", 0.0, 24, epochs=28, clip="real REM EOG"), confidence=0.86, unsure=0.14)
+    text = bench.table([wake, eog_only], "m")
+    assert "| 9 | - | 0.80 | 0 |" in text  # the wake errors: all disagreed with YASA, so all in the queue
+    # YASA cannot stage an EOG-only clip: its errors stay silent with or without it
+    assert "silent errors in all: 33 of 38 epochs" in text
+    assert "with YASA installed (disagreements join the review queue): 24 of them stay silent" in text
+    assert "disagreements join" not in bench.table([eog_only], "m")  # run without YASA: no such line
