@@ -57,6 +57,9 @@ DEAD_WEIGHT_PATTERNS = (
     # The GTK theme plugin drags in the build machine's GTK stack (cairo, pango, gio, ...) and
     # loads only where libgtk-3 exists; without it Qt draws its own widgets.
     "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    # numba's TBB thread pool needs the system's libtbb, which desktops seldom have; numba then uses
+    # its OpenMP or own pool, which the bundle carries.
+    "numba/np/ufunc/tbbpool*",
 )
 
 # Libraries every Linux desktop provides, with backward-compatible ABIs. The build machine's copies

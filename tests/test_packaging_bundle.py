@@ -43,6 +43,7 @@ DROPPED = [
     ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", "/x/libqgtk3.so", "BINARY"),
     ("libcairo.so.2", "/usr/lib/x86_64-linux-gnu/libcairo.so.2", "BINARY"),
     ("libgssapi_krb5.so.2", "/usr/lib/x86_64-linux-gnu/libgssapi_krb5.so.2", "BINARY"),
+    ("numba/np/ufunc/tbbpool.cpython-311-x86_64-linux-gnu.so", "/x/tbbpool.so", "EXTENSION"),
 ]
 KEPT = [
     ("torch/lib/libtorch_cpu.so", "/x/libtorch_cpu.so", "BINARY"),
@@ -64,6 +65,12 @@ KEPT = [
     ("mne/__init__.pyi", "/x/__init__.pyi", "DATA"),
     ("models/default/model.safetensors", "/x/model.safetensors", "DATA"),
     ("resources/sleepscope.png", "/x/sleepscope.png", "DATA"),
+    # YASA's second opinion: its classifiers, lspopt's tapers, numba's compiler and its other thread pools.
+    ("yasa/classifiers/clf_eeg+eog_lgb_0.5.0.joblib", "/x/clf.joblib", "DATA"),
+    ("lspopt/data/c.npy", "/x/c.npy", "DATA"),
+    ("llvmlite/binding/libllvmlite.so", "/x/libllvmlite.so", "BINARY"),
+    ("numba/np/ufunc/workqueue.cpython-311-x86_64-linux-gnu.so", "/x/workqueue.so", "EXTENSION"),
+    ("numba/np/ufunc/omppool.cpython-311-x86_64-linux-gnu.so", "/x/omppool.so", "EXTENSION"),
 ]
 
 
@@ -122,6 +129,9 @@ def test_strip_breaks_an_auditwheel_library_which_is_why_they_are_skipped(tmp_pa
 
 def test_spec_filters_binaries_and_datas_with_the_rules():
     spec = (PACKAGING / "sleepscope.spec").read_text()
+    # the second opinion is bundled: nothing it imports is excluded
+    excluded = {name for block in re.findall(r"excludes=\[(.*?)\]", spec, re.S) for name in re.findall(r'"([^"]+)"', block)}
+    assert "tkinter" in excluded and not {"yasa", "sklearn", "numba", "llvmlite", "lightgbm"} & excluded
     assert "from bundle_rules import keep" in spec
     assert "a.binaries = [entry for entry in a.binaries if keep(entry)]" in spec
     assert "a.datas = [entry for entry in a.datas if keep(entry)]" in spec
