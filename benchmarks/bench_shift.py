@@ -29,8 +29,10 @@ Per row and scorer: accuracy, macro-F1, Cohen's kappa and per-stage F1 over
 the epochs both label (artefact epochs, which get no stage, are counted
 apart), the expected calibration error (ECE), the share of epochs the
 "unsure" flag raises and the share of errors it catches, and how many nights
-the familiarity check calls unfamiliar. Synthetic figures are not evidence
-about real recordings.
+the familiarity check calls unfamiliar; with YASA in the run, the same two
+shares for the workstation's review queue once YASA is installed (unsure, or
+the two opinions disagree). Synthetic figures are not evidence about real
+recordings.
 """
 
 from __future__ import annotations
@@ -188,6 +190,15 @@ def row_metrics(parts: list[dict]) -> dict:
            "share_w": float(np.mean(st[y >= 0] == 0)), "share_rem": float(np.mean(st[y >= 0] == 4))}
     fam = [p["unfamiliar"] for p in parts if p["unfamiliar"] is not None]
     out["unfamiliar"] = f"{sum(fam)}/{len(fam)}" if fam else "-"
+    if any(p.get("second") is not None for p in parts):
+        # The workstation's review queue with YASA installed: unsure, or the two opinions disagree
+        # (nights YASA cannot stage keep the unsure epochs alone, as in the app).
+        from sleepscope.scorers.compare import disagreement
+
+        queue = uns | np.concatenate([np.zeros(len(p["stages"]), bool) if p.get("second") is None
+                                      else disagreement(p["stages"], p["second"]) for p in parts])
+        out["queue_flagged"] = float(queue[scored].mean()) if scored.any() else float("nan")
+        out["queue_caught"] = float((queue & wrong).sum() / max(1, wrong.sum()))
     return out
 
 
@@ -260,11 +271,12 @@ def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=p
     results: dict = {}
     for name, items in rows:
         results[name] = {}
+        second = [score_yasa(r, y) for r, y in items] if use_yasa else [None] * len(items)
         for mname, model in models.items():
-            results[name][mname] = row_metrics([score_model(model, r, y) for r, y in items])
+            results[name][mname] = row_metrics([{**score_model(model, r, y), "second": None if s is None else s["stages"]}
+                                                for (r, y), s in zip(items, second)])
         if use_yasa:
-            parts = [score_yasa(r, y) for r, y in items]
-            parts = [p for p in parts if p is not None]
+            parts = [p for p in second if p is not None]
             results[name]["YASA"] = row_metrics(parts) if parts else None
         log(format_row(name, results[name]))
     return results
@@ -279,12 +291,13 @@ def format_row(name: str, res: dict) -> str:
         f1 = " ".join(f"{m['f1'][k]:.2f}" for k in ("W", "N1", "N2", "N3", "REM"))
         lines.append(f"{name:<26} {scorer:<22} {m['accuracy']:.3f} {m['macro_f1']:.3f} {m['kappa']:.3f}  {f1}  "
                      f"{m['ece']:.3f}  {m['flagged']:.2f}/{m['caught']:.2f}  {m['artefact']:.2f}  {m['unfamiliar']:>5}"
-                     f"  W {m['share_w']:.2f} REM {m['share_rem']:.2f}")
+                     f"  W {m['share_w']:.2f} REM {m['share_rem']:.2f}"
+                     + (f"  {m['queue_flagged']:.2f}/{m['queue_caught']:.2f}" if "queue_flagged" in m else ""))
     return "\n".join(lines)
 
 
 HEADER = (f"{'row':<26} {'scorer':<22} acc   mF1   kappa  F1 W   N1   N2   N3   REM   ECE    "
-          "unsure flag/caught  artefact  unfamiliar  stage shares")
+          "unsure flag/caught  artefact  unfamiliar  stage shares  review queue with YASA flag/caught")
 
 
 def main(argv=None) -> int:

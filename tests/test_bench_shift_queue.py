@@ -1,0 +1,40 @@
+"""bench_shift's review-queue figures with YASA installed: unsure epochs plus those the two opinions disagree on."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_shift_queue", ROOT / "benchmarks" / "bench_shift.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_shift_queue"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _part(stages, labels, unsure, second=None):
+    n = len(stages)
+    probs = np.full((n, 5), 0.1)
+    probs[np.arange(n), stages] = 0.6
+    return {"probs": probs, "stages": np.asarray(stages), "labels": np.asarray(labels),
+            "unsure": np.asarray(unsure, bool), "artefact": np.zeros(n, bool), "unfamiliar": None, "second": second}
+
+
+def test_the_queue_adds_the_disagreements_and_counts_the_errors_they_catch(bench):
+    # 6 epochs, 3 wrong (1, 2, 4); the model is unsure of epoch 1 only; YASA disagrees on 2 and 5
+    night = _part([0, 4, 4, 2, 3, 0], [0, 0, 0, 2, 2, 0], [0, 1, 0, 0, 0, 0], second=np.array([0, 4, 0, 2, 3, 1]))
+    m = bench.row_metrics([night])
+    assert m["flagged"] == pytest.approx(1 / 6) and m["caught"] == pytest.approx(1 / 3)
+    assert m["queue_flagged"] == pytest.approx(3 / 6) and m["queue_caught"] == pytest.approx(2 / 3)
+    # a night YASA could not stage keeps its unsure epochs alone, as in the app
+    unstaged = _part([4, 4], [0, 0], [1, 0])
+    m2 = bench.row_metrics([night, unstaged])
+    assert m2["queue_flagged"] == pytest.approx(4 / 8) and m2["queue_caught"] == pytest.approx(3 / 5)
+    # control: without YASA in the run there is no queue figure
+    assert "queue_flagged" not in bench.row_metrics([unstaged])
