@@ -83,6 +83,7 @@ def test_second_opinion_row_header_and_review_queue(qtbot, tmp_path, window, err
     # the review queue counts them
     w.analysis.review.refresh()
     assert w.analysis.review.coverage.doubtful == disagree.size
+    assert w.analysis.review.reasons_label.text() == f"Why: {disagree.size} the second opinion differs"
     w.grab().save(str(tmp_path / "second-opinion.png"))
     # reopening shows the stored opinion at once, without scoring again
     w.close_recording()

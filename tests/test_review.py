@@ -63,6 +63,7 @@ def test_bulk_accept_then_undo(qtbot, scoring):
     panel.refresh()
     # doubtful: the two unsure epochs and the disagreement at epoch 0
     assert panel.coverage_label.text() == "3 doubtful epochs, 1 reviewed"
+    assert panel.reasons_label.text() == "Why: 2 the model is unsure · 1 your label differs"
     # epochs 5-6 lie in a run of two between the start of N2 and the unsure epoch 7: left for review
     expected = [e for e in range(1, N) if e not in (5, 6, 7, 20)]
     assert panel.candidates().tolist() == expected
@@ -78,3 +79,25 @@ def test_bulk_accept_then_undo(qtbot, scoring):
     labels = sf.labels
     assert labels[0] == 1 and (labels[1:] == -1).all()
     qtbot.waitUntil(lambda: panel.accept_button.isEnabled(), timeout=2000)
+
+
+def test_the_queue_says_what_fills_it_when_a_second_opinion_arrives(qtbot, scoring):
+    from sleepscope.gui.review_panel import ReviewPanel
+    from sleepscope.gui.scoring_controller import ScoringController
+
+    sf, stages = scoring
+    ctl = ScoringController()
+    ctl.attach(sf)
+    panel = ReviewPanel(ctl)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    assert panel.reasons_label.text() == "Why: 2 the model is unsure"
+    second = ctl.model_stages.copy()
+    second[[7, 10, 11, 12]] = 1  # differs on one unsure epoch and three sure ones
+    ctl.set_second_opinion(second)
+    panel.refresh()
+    assert panel.coverage_label.text() == "5 doubtful epochs, 0 reviewed"  # 7 counted once
+    assert panel.reasons_label.text() == "Why: 2 the model is unsure · 4 the second opinion differs"
+    ctl.set_second_opinion(None)  # control: without it the queue is the unsure epochs again
+    panel.refresh()
+    assert panel.coverage_label.text() == "2 doubtful epochs, 0 reviewed"

@@ -34,6 +34,9 @@ class ReviewPanel(QWidget):
         bl = QVBoxLayout(box)
         bl.setContentsMargins(6, 6, 6, 6)
         self.coverage_label = QLabel()
+        # With a second opinion the queue grows; saying why lets the technician see what fills it.
+        self.reasons_label = QLabel()
+        self.reasons_label.setWordWrap(True)
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.accept_button = QPushButton("Accept confident runs")
@@ -48,7 +51,8 @@ class ReviewPanel(QWidget):
         self.sign_off_button.setToolTip("Record that you have finished and checked this night's scoring "
                                         "(your name and the time go into the scoring file and the report).")
         self.sign_off_button.clicked.connect(lambda: self.sign_off())
-        for w in (self.coverage_label, self.bar, self.accept_button, self.sign_off_label, self.sign_off_button):
+        for w in (self.coverage_label, self.reasons_label, self.bar, self.accept_button, self.sign_off_label,
+                  self.sign_off_button):
             bl.addWidget(w)
         layout.addWidget(box)
         # Stage keys must keep scoring after a click here.
@@ -80,6 +84,7 @@ class ReviewPanel(QWidget):
         c = self.controller
         self._show_sign_off()
         mask = c.attention_mask() if c.scoring is not None else None
+        self.reasons_label.setText("" if mask is None else reasons_text(c.attention_reasons()))
         if mask is None:
             self.coverage = None
             self.coverage_label.setText("No recording open." if c.scoring is None
@@ -156,3 +161,15 @@ class ReviewPanel(QWidget):
                        "(Ctrl+Z undoes it).")
         self.refresh()
         return len(edit.epochs)
+
+
+#: How each reason reads in the panel, in the order shown.
+REASON_TEXT = {"unsure": "the model is unsure", "technician": "your label differs",
+               "second opinion": "the second opinion differs"}
+
+
+def reasons_text(reasons: dict[str, np.ndarray]) -> str:
+    """'Why: 120 the model is unsure · 210 the second opinion differs' (reasons with no epoch left out)."""
+    parts = [f"{int(np.count_nonzero(reasons[k]))} {text}" for k, text in REASON_TEXT.items()
+             if k in reasons and reasons[k].any()]
+    return "Why: " + " · ".join(parts) if parts else ""

@@ -206,20 +206,27 @@ class ScoringController(QObject):
     def move(self, delta: int) -> None:
         self.go_to(self._current + delta)
 
-    def attention_mask(self) -> np.ndarray | None:
-        """Epochs worth a second look: the model is unsure, disagrees with the technician, or with
-        the second opinion when there is one."""
+    def attention_reasons(self) -> dict[str, np.ndarray] | None:
+        """Why epochs are worth a second look, one mask per reason (an epoch may have several): the model
+        marked it "unsure", the "technician"'s label differs from the model's stage, or the "second opinion"
+        (when there is one) names another stage."""
         if self._probs is None:
             return None
         unsure = self._unsure
+        # A gap has nothing to review: the queue and N skip it.
+        keep = ~self._gap[: len(unsure)]
         labels = self.scoring.labels if self.scoring is not None else np.full(self._n, -1)
-        disagree = (labels >= 0) & (labels != self._model_stages)
+        reasons = {"unsure": unsure & keep, "technician": (labels >= 0) & (labels != self._model_stages) & keep}
         if self._second is not None:
             from sleepscope.scorers.compare import disagreement
 
-            disagree |= disagreement(self._model_stages, self._second)
-        # A gap has nothing to review: the queue and N skip it.
-        return (unsure | disagree) & ~self._gap[: len(unsure)]
+            reasons["second opinion"] = disagreement(self._model_stages, self._second) & keep
+        return reasons
+
+    def attention_mask(self) -> np.ndarray | None:
+        """Epochs worth a second look: any of :meth:`attention_reasons`."""
+        reasons = self.attention_reasons()
+        return None if reasons is None else np.logical_or.reduce(list(reasons.values()))
 
     def next_attention(self, direction: int = 1) -> int | None:
         """Jump to the next (direction 1) or previous (-1) epoch needing attention; None if none."""
