@@ -118,6 +118,38 @@ def test_a_file_filtered_without_saying_so_is_not_caught(tmp_path, shipped):
     assert pred.eeg_band is None and (pred.stages != 0).any()
 
 
+def test_with_yasa_the_silently_filtered_real_wake_is_in_the_review_queue_and_unfamiliar(tmp_path, shipped):
+    """What covers the hole above: YASA, trained on real nights, reads these minutes W, so every REM the model
+    gives is a disagreement (the queue) and the night disagrees more than the card allows (the banner)."""
+    pytest.importorskip("yasa")
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.familiarity import with_second_opinion
+    from sleepscope.scorers import YasaScorer
+    from sleepscope.scorers.compare import disagreement
+
+    card = load_model(SHIPPED)[1]
+    for order, caught in ((None, False), (2, True)):  # the control first: as recorded
+        path = _real_wake(tmp_path) if order is None else _silent_gentle_wake(tmp_path, order)
+        rec = open_recording(path, eeg=EEG, eog=EOG)
+        pred = _predict(path, shipped)
+        second = YasaScorer().score(rec).stages
+        wrong = pred.stages != 0
+        assert wrong.any() == caught
+        assert (pred.unsure | disagreement(pred.stages, second))[wrong].all()
+        familiarity = with_second_opinion(pred.familiarity, card.familiarity, pred.stages, second)
+        unfamiliar = familiarity is not None and not familiarity.familiar
+        assert unfamiliar == caught
+
+
+def _silent_gentle_wake(tmp_path: Path, order: int) -> Path:
+    """The real wake minutes stored at 256 Hz behind a 30-Hz Butterworth low-pass of `order`, the header silent."""
+    rec = open_recording(WAKE)
+    signals = {name: (sosfilt(butter(order, 30.0, "low", fs=256.0, output="sos"),
+                              resample_to_target(rec.channels[name].astype(np.float64), 100.0, 256.0)), 256.0)
+               for name in (EEG, EOG)}
+    return write_edf(tmp_path / f"wake-gentle-{order}.edf", signals, rec.start_time, record_duration=30.0)
+
+
 def test_the_cli_says_why_wake_and_rem_are_unsure(tmp_path, shipped):
     from sleepscope.cli import main
 
