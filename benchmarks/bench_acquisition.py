@@ -127,7 +127,7 @@ def run(model_path: Path, use_yasa: bool) -> list[dict]:
     from sleepscope.io import open_recording
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.infer import predict
-    from sleepscope.scorers.compare import disagreement
+    from sleepscope.scorers.compare import doubtful
     from sleepscope.stages import NAMES
 
     model, card = load_model(model_path)
@@ -157,9 +157,7 @@ def run(model_path: Path, use_yasa: bool) -> list[dict]:
                         warnings.simplefilter("ignore")
                         second = yasa.score(got)
                     row["yasa_expert"] = float((second.stages == expected).mean())
-                    # With yasa installed the review queue also holds the epochs the two opinions disagree on.
-                    queued = pred.unsure | disagreement(pred.stages, second.stages)
-                    row["silent_with_yasa"] = int((~right & ~queued).sum())
+                    row["silent_with_yasa"] = int((~right & ~doubtful(pred.unsure, pred.stages, second.stages)).sum())
                 rows.append(row)
                 print(f"{clip} | {name}: expert {row['expert']:.2f}, confidence {row['confidence']:.2f}, "
                       f"unsure {row['unsure']:.2f}, silent errors {row['silent_errors']}", file=sys.stderr, flush=True)

@@ -191,12 +191,10 @@ def row_metrics(parts: list[dict]) -> dict:
     fam = [p["unfamiliar"] for p in parts if p["unfamiliar"] is not None]
     out["unfamiliar"] = f"{sum(fam)}/{len(fam)}" if fam else "-"
     if any(p.get("second") is not None for p in parts):
-        # The workstation's review queue with YASA installed: unsure, or the two opinions disagree
-        # (nights YASA cannot stage keep the unsure epochs alone, as in the app).
-        from sleepscope.scorers.compare import disagreement
+        # The workstation's review queue with YASA installed (nights it cannot stage keep their unsure epochs).
+        from sleepscope.scorers.compare import doubtful
 
-        queue = uns | np.concatenate([np.zeros(len(p["stages"]), bool) if p.get("second") is None
-                                      else disagreement(p["stages"], p["second"]) for p in parts])
+        queue = np.concatenate([doubtful(p["unsure"], p["stages"], p.get("second")) for p in parts])
         out["queue_flagged"] = float(queue[scored].mean()) if scored.any() else float("nan")
         out["queue_caught"] = float((queue & wrong).sum() / max(1, wrong.sum()))
     return out

@@ -125,7 +125,7 @@ def test_with_yasa_the_silently_filtered_real_wake_is_in_the_review_queue_and_un
     from sleepscope.model.checkpoint import load_model
     from sleepscope.model.familiarity import with_second_opinion
     from sleepscope.scorers import YasaScorer
-    from sleepscope.scorers.compare import disagreement
+    from sleepscope.scorers.compare import doubtful
 
     card = load_model(SHIPPED)[1]
     for order, caught in ((None, False), (2, True)):  # the control first: as recorded
@@ -135,7 +135,7 @@ def test_with_yasa_the_silently_filtered_real_wake_is_in_the_review_queue_and_un
         second = YasaScorer().score(rec).stages
         wrong = pred.stages != 0
         assert wrong.any() == caught
-        assert (pred.unsure | disagreement(pred.stages, second))[wrong].all()
+        assert doubtful(pred.unsure, pred.stages, second)[wrong].all()
         familiarity = with_second_opinion(pred.familiarity, card.familiarity, pred.stages, second)
         unfamiliar = familiarity is not None and not familiarity.familiar
         assert unfamiliar == caught

@@ -14,6 +14,13 @@ def disagreement(a_stages: np.ndarray, b_stages: np.ndarray) -> np.ndarray:
     return out
 
 
+def doubtful(unsure: np.ndarray, stages: np.ndarray, second_stages: np.ndarray | None = None) -> np.ndarray:
+    """The workstation's review queue before any label is set: the epochs the model marked `unsure` and, with a
+    second opinion, those where it names another stage (``ScoringController.attention_reasons``)."""
+    unsure = np.asarray(unsure, bool)
+    return unsure if second_stages is None else unsure | disagreement(stages, second_stages)
+
+
 def doubt(probs: np.ndarray, second_stages: np.ndarray | None = None) -> np.ndarray:
     """How much each epoch deserves a technician's look, from the suggestion's probabilities.
 
