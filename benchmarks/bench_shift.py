@@ -19,7 +19,8 @@ around the sleep as in training):
 * hand-made perturbations of ``A``: the EOG flat (0.05 µV of noise),
   the EOG x0.3 in NREM only (a quiet EOG), the EEG x3, the EEG and EOG
   labels swapped;
-* ``... EEG only``: the EOG removed (EEG-only rows);
+* ``... EEG only``: the EOG removed (EEG-only rows); ``... EOG only``: the EEG
+  removed (EOG-only rows, which YASA cannot stage);
 * real recordings in ``tests/data``: the first 5 minutes of Sleep-EDF
   SC4001E0 (all wake: every epoch must be W), YASA's 859 s of real REM
   EOG (EOG only: REM expected) and YASA's 30 s of real N3 EEG (one epoch,
@@ -51,7 +52,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 #: Nights of the shipped model's test subjects (0, 6, 9, 15), first nights first.
 TEST_NIGHTS = ("SC4001E0", "SC4061E0", "SC4091E0", "SC4151E0", "SC4002E0", "SC4062E0", "SC4092E0", "SC4152E0")
-PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "EEG only")
+PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "EEG only", "EOG only")
 
 
 # ---------------------------------------------------------------- nights
@@ -102,6 +103,10 @@ def perturb(rec, labels, how: str):
         del ch[eog]
         eog = None
         choice = ChannelChoice(eeg, None, choice.eeg_reason if choice else "", "removed for this row")
+    elif how == "EOG only":
+        del ch[eeg]
+        eeg = None
+        choice = ChannelChoice(None, eog, "removed for this row", choice.eog_reason if choice else "")
     else:
         raise ValueError(how)
     return Recording(path=None, start_time=rec.start_time, fs=rec.fs, channels=ch, eeg_name=eeg, eog_name=eog,
@@ -253,6 +258,9 @@ def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print,
         rows.append((f"{fam} EEG only", [(perturb(r, y, "EEG only"), y) for r, y in base[(fam, False)]]))
         rows.append((f"{fam} random EEG only", [(perturb(r, y, "EEG only") if r.eeg_name and r.eog_name else r, y)
                                                 for r, y in base[(fam, True)]]))
+        rows.append((f"{fam} EOG only", [(perturb(r, y, "EOG only"), y) for r, y in base[(fam, False)]]))
+        rows.append((f"{fam} random EOG only", [(perturb(r, y, "EOG only"), y) for r, y in base[(fam, True)]
+                                                if r.eeg_name and r.eog_name]))
     return rows
 
 
