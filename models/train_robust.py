@@ -183,7 +183,7 @@ def recalibrate(args) -> int:
     """Refit a trained model's card calibration and familiarity on the recipe's nights; the weights stay."""
     from sleepscope.model.checkpoint import load_model, save_model
     from sleepscope.model.lineage import trained_channel_dropout
-    from sleepscope.model.reliability import fit_reliability
+    from sleepscope.model.reliability import eog_only_calibration, fit_reliability
 
     t0 = time.perf_counter()
     model, card = load_model(args.recalibrate)
@@ -191,6 +191,18 @@ def recalibrate(args) -> int:
         model.config = card.config = model.config.with_(night_statistics=True)
     families = tuple(card.metrics.get("training_families") or ("A", "C"))
     norm = model.config.normalisation
+    if args.eog_only:
+        print("calibration nights:")
+        card.calibration.update(eog_only_calibration(model, calibration_set(norm, families), card.calibration))
+        card.calibration["eog_only_calibrated_on"] = f"{calibrated_on(calibration_nights())}, their EEG removed"
+        version = card.version
+        card = save_model(model, args.out, card)
+        if card.version != version:
+            raise SystemExit(f"the weights changed ({version} -> {card.version}): not a recalibration")
+        c = card.calibration
+        print(f"EOG-only temperature of {card.version} in {args.out}: {c['eog_only_temperature']:.3f}, ECE "
+              f"{c['eog_only_ece_before']:.3f} -> {c['eog_only_ece']:.3f} ({(time.perf_counter() - t0) / 60:.0f} min)")
+        return 0
     print("training nights:")
     train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
     print("calibration nights:")
@@ -263,6 +275,9 @@ def main(argv=None) -> int:
     ap.add_argument("--recalibrate", type=Path, default=None, metavar="MODEL",
                     help="train nothing: refit MODEL's calibration and familiarity statistics on this recipe's "
                          "nights (after a change to how they are fitted) and write MODEL's weights with them to --out")
+    ap.add_argument("--eog-only", action="store_true",
+                    help="with --recalibrate: fit only the EOG-only temperature on those nights and keep the rest "
+                         "of MODEL's card (a card calibrated before the temperature existed)")
     args = ap.parse_args(argv)
     if args.out is None:
         # Recalibrating a candidate must not overwrite the shipped model unless asked to.

@@ -228,6 +228,8 @@ def test_familiarity_fires_on_a_held_out_family_not_in_distribution(tmp_path):
         opt.step()
     model.eval()
     calibration, familiarity = fit_reliability(model, train, val)
+    # the EOG-only temperature is fitted on the same nights with their EEG removed
+    assert calibration["eog_only_temperature"] > 0 and 0 <= calibration["eog_only_ece"] <= 1
     save_model(model, tmp_path / "m", ModelCard(config=model.config, calibration=calibration,
                                                 familiarity=familiarity))
     model, _ = load_model(tmp_path / "m.safetensors")
@@ -310,3 +312,33 @@ def test_a_night_with_one_channel_gets_the_temperature_without_the_map(tmp_path,
     p = predict(rec, cal)
     _, logits, _ = night_outputs(model_input(rec), cal, threads=1)
     np.testing.assert_allclose(p.probs, torch.softmax(logits / 2, -1).numpy(), atol=1e-6)
+
+
+def test_an_eog_only_night_gets_its_own_last_temperature(tmp_path, tiny):
+    from sleepscope.model.calibration import calibrated_probs, fit_eog_only
+
+    # an over-confident reader: labels drawn from the logits at temperature 2.5
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (4000, 5))
+    labels = np.array([rng.choice(5, p=p) for p in softmax(logits, 2.5)])
+    card = {"temperature": 1.0}
+    fitted = fit_eog_only([(logits[:2000], labels[:2000], np.zeros(2000, bool)),
+                           (logits[2000:], labels[2000:], np.zeros(2000, bool))], card)
+    assert 2.2 < fitted["eog_only_temperature"] < 2.8 and fitted["eog_only_ece"] < 0.03 < fitted["eog_only_ece_before"]
+    card.update(fitted)
+    np.testing.assert_allclose(calibrated_probs(logits, card, False, eog_only=True),
+                               softmax(logits, fitted["eog_only_temperature"]), atol=1e-9)
+    np.testing.assert_allclose(calibrated_probs(logits, card, False), softmax(logits), atol=1e-12)  # EEG-only: not
+
+    # predict: an EOG-only recording gets it, a two-channel one does not
+    eeg, eog = signals(6)
+    only = Recording(path=None, start_time=datetime(2000, 1, 1), fs=100.0, channels={"EOG horizontal": eog},
+                     eeg_name=None, eog_name="EOG horizontal", source_rates={"EOG horizontal": 100.0})
+    both = Recording.from_arrays(eeg, eog)
+    save_model(tiny, tmp_path / "cal", ModelCard(config=TINY, calibration={"temperature": 1.0,
+                                                                           "eog_only_temperature": 4.0}))
+    cal, _ = load_model(tmp_path / "cal.safetensors")
+    _, logits_only, _ = night_outputs(model_input(only), cal, threads=1)
+    np.testing.assert_allclose(predict(only, cal).probs, torch.softmax(logits_only / 4, -1).numpy(), atol=1e-5)
+    _, logits_both, _ = night_outputs(model_input(both), cal, threads=1)
+    np.testing.assert_allclose(predict(both, cal).probs, torch.softmax(logits_both, -1).numpy(), atol=1e-5)

@@ -31,6 +31,11 @@ the chain only unless the validation nights are clearly better read without it
 (:data:`CHAIN_BLOCK_EPOCHS`); a declined chain is kept as
 ``transitions_declined`` for the next refit to weigh again.
 
+A recording with an EOG only is read far less well than the two-channel nights
+all this is fitted on, by a model as sure of itself as ever; a last temperature
+(``eog_only_temperature``, :func:`fit_eog_only`), fitted on the same nights with
+their EEG removed, tempers what the rest of the calibration makes of it.
+
 All of it is stored in the model card (``calibration``) and applied by ``predict``
 through :func:`calibrated_probs`.
 """
@@ -174,7 +179,7 @@ def apply_confidence_map(probs: np.ndarray, cmap: dict) -> np.ndarray:
 
 
 def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels: bool = True,
-                     uninformative: np.ndarray | None = None) -> np.ndarray:
+                     uninformative: np.ndarray | None = None, eog_only: bool = False) -> np.ndarray:
     """The stage probabilities a card's ``calibration`` makes of `logits` (none: a plain softmax).
 
     `logits` are one night's, in order, when the calibration has ``transitions``; `uninformative`
@@ -191,7 +196,21 @@ def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels
 
         q = smooth(probs, np.asarray(calibration["transitions"]), uninformative)
         probs = softmax(np.log(q), float(calibration.get("smoothed_temperature", 1.0)))
+    if eog_only and calibration.get("eog_only_temperature"):
+        probs = softmax(np.log(np.maximum(probs, 1e-12)), float(calibration["eog_only_temperature"]))
     return probs
+
+
+def fit_eog_only(nights: list[tuple[np.ndarray, np.ndarray, np.ndarray]], calibration: dict) -> dict:
+    """``eog_only_temperature`` and the ECE before and after it, for `calibration`, from validation nights given
+    as (logits with the EEG removed, stages with -1 unlabelled, artefact epochs), each night in order."""
+    logp = np.concatenate([np.log(np.maximum(calibrated_probs(z, calibration, False, uninformative=a), 1e-12))
+                           for z, _, a in nights])
+    y = np.concatenate([y for _, y, _ in nights])
+    keep = y >= 0
+    t = fit_temperature(logp[keep], y[keep])
+    return {"eog_only_temperature": t, "eog_only_ece_before": ece(softmax(logp[keep]), y[keep]),
+            "eog_only_ece": ece(softmax(logp[keep], t), y[keep])}
 
 
 def fit_calibration(logits: np.ndarray, labels: np.ndarray, temperature: float | None = None,

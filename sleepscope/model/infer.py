@@ -264,7 +264,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     threshold = float(calib.get("unsure_threshold", cal.DEFAULT_UNSURE))
     artefact = quality.artefact if quality is not None else np.zeros(len(x), dtype=bool)
     probs = cal.calibrated_probs(logits.numpy(), calib, both_channels=has_both_channels(x),
-                                 uninformative=artefact).astype(np.float32, copy=False)
+                                 uninformative=artefact, eog_only=eog_only(x)).astype(np.float32, copy=False)
     stages = probs.argmax(axis=1).astype(np.int8)
     probs[artefact] = 1.0 / probs.shape[1]
     stages[artefact] = -1
@@ -288,6 +288,11 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
 def has_both_channels(x: np.ndarray) -> bool:
     """Does a prepared night (n, 2, 3000) have an EEG and an EOG (an absent channel is all zeros)?"""
     return bool(x[:, 0].any()) and bool(x[:, 1].any())
+
+
+def eog_only(x: np.ndarray) -> bool:
+    """Is a prepared night (n, 2, 3000) an EOG without an EEG?"""
+    return not x[:, 0].any() and bool(x[:, 1].any())
 
 
 def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,

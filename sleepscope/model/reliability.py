@@ -43,6 +43,25 @@ def scored_nights(nights, normalisation: str):
         yield {k: v[w] for k, v in arrays.items()}, labels[w].astype("int64")
 
 
+def eog_only_calibration(model, val_nights, calibration: dict) -> dict:
+    """``calibration.fit_eog_only`` on the two-channel nights of `val_nights` (``(night_arrays, stages)``) with
+    their EEG removed, as a recording without one reaches the model (a missing channel is zeros); {} without
+    such nights."""
+    from sleepscope.model.calibration import fit_eog_only
+    from sleepscope.model.infer import has_both_channels, night_outputs
+
+    nights = []
+    for night, y in val_nights:
+        if not has_both_channels(night["x"]):
+            continue
+        artefact = np.asarray(night["artefact"], bool)
+        x = np.array(night["x"], copy=True)
+        x[:, 0] = 0
+        logits = night_outputs(x, model, threads=1, artefact=artefact)[1].numpy()
+        nights.append((logits, np.where(artefact, -1, np.asarray(y)), artefact))
+    return fit_eog_only(nights, calibration) if nights else {}
+
+
 def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_nights: Sequence[tuple[dict, np.ndarray]],
                     *, channel_dropout: float = 0.0, max_train_epochs: int = 30000, temperature: float | None = None,
                     second_opinion: str | None = None, transitions: np.ndarray | None = None,
@@ -89,6 +108,7 @@ def fit_reliability(model, train_nights: Iterable[tuple[dict, np.ndarray]], val_
                                   transitions=transitions, lengths=[len(v) for v in val_y],
                                   uninformative=np.concatenate(artefact))
     calibration["n_nights"] = len(val_nights)
+    calibration.update(eog_only_calibration(model, val_nights, calibration))
     # The familiarity limits are fitted on the stages `predict` gives, which the card's chain can change.
     stages = [calibrated_probs(z, calibration, b, uninformative=a).argmax(axis=1)
               for z, b, a in zip(val_logits, both, artefact)]
