@@ -39,7 +39,9 @@
    familiarity statistics from the training nights
    (``sleepscope.model.reliability``), written into the card with the wall
    time and ``--trained-on``. ``--recalibrate MODEL`` does only this, for a
-   model already trained (its weights and the rest of its card stay).
+   model already trained (its weights and the rest of its card stay); with
+   ``--eog-only`` it fits only the EOG-only temperature (a recording without
+   EEG, ``calibration.fit_eog_only``) and keeps the rest of the calibration.
 
 On the 2-core CPU, generating the nights takes minutes and each step about
 a second; on a GPU (``--device cuda``) the steps are far cheaper than the
