@@ -197,34 +197,32 @@ def recalibrate(args) -> int:
         print("calibration nights:")
         card.calibration.update(eog_only_calibration(model, calibration_set(norm, families), card.calibration))
         card.calibration["eog_only_calibrated_on"] = f"{calibrated_on(calibration_nights())}, their EEG removed"
-        version = card.version
-        card = save_model(model, args.out, card)
-        if card.version != version:
-            raise SystemExit(f"the weights changed ({version} -> {card.version}): not a recalibration")
-        c = card.calibration
-        print(f"EOG-only temperature of {card.version} in {args.out}: {c['eog_only_temperature']:.3f}, ECE "
-              f"{c['eog_only_ece_before']:.3f} -> {c['eog_only_ece']:.3f} ({(time.perf_counter() - t0) / 60:.0f} min)")
-        return 0
-    print("training nights:")
-    train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
-    print("calibration nights:")
-    second, second_name = second_opinion()
-    names = calibration_nights()
-    cal_nights = calibration_set(norm, families, second)
-    dropout = trained_channel_dropout(card.familiarity, card.metrics)
-    chain, chain_nights = transition_chain() if args.transitions else (None, [])
-    card.calibration, card.familiarity = fit_reliability(model, train_nights, cal_nights, channel_dropout=dropout,
-                                                         second_opinion=second_name, transitions=chain)
-    card.data = card.data.replace(f"validated and calibrated on {', '.join(VALIDATION)}", calibrated_on(names))
-    if chain is not None:
-        card.calibration["transitions_from"] = transitions_source(chain_nights)
+    else:
+        print("training nights:")
+        train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
+        print("calibration nights:")
+        second, second_name = second_opinion()
+        names = calibration_nights()
+        cal_nights = calibration_set(norm, families, second)
+        dropout = trained_channel_dropout(card.familiarity, card.metrics)
+        chain, chain_nights = transition_chain() if args.transitions else (None, [])
+        card.calibration, card.familiarity = fit_reliability(model, train_nights, cal_nights, channel_dropout=dropout,
+                                                             second_opinion=second_name, transitions=chain)
+        card.data = card.data.replace(f"validated and calibrated on {', '.join(VALIDATION)}", calibrated_on(names))
+        if chain is not None:
+            card.calibration["transitions_from"] = transitions_source(chain_nights)
     version = card.version
     card = save_model(model, args.out, card)
     if card.version != version:
         raise SystemExit(f"the weights changed ({version} -> {card.version}): not a recalibration")
     c = card.calibration
-    print(f"recalibrated {card.version} into {args.out} in {(time.perf_counter() - t0) / 60:.0f} min: temperature "
-          f"{c['temperature']:.3f}, ECE {c['ece_before']:.3f} -> {c['ece']:.3f}, unsure under {c['unsure_threshold']}")
+    minutes = (time.perf_counter() - t0) / 60
+    if args.eog_only:
+        print(f"EOG-only temperature of {card.version} in {args.out}: {c['eog_only_temperature']:.3f}, ECE "
+              f"{c['eog_only_ece_before']:.3f} -> {c['eog_only_ece']:.3f} ({minutes:.0f} min)")
+    else:
+        print(f"recalibrated {card.version} into {args.out} in {minutes:.0f} min: temperature "
+              f"{c['temperature']:.3f}, ECE {c['ece_before']:.3f} -> {c['ece']:.3f}, unsure under {c['unsure_threshold']}")
     return 0
 
 
