@@ -723,7 +723,7 @@ def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_be
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
     parent.config = card.config = parent.config.with_(eeg_opinion=0.5)
     cs = tone_corrections()
-    opts = FineTuneOptions(epochs=4, max_steps=40, min_steps=0, holdout=0.3, lr=3e-3, keep_parent=0.0,
+    opts = FineTuneOptions(epochs=4, max_steps=40, min_steps=40, holdout=0.3, lr=3e-3, keep_parent=0.0,
                            distill=0.0, opinion="keep")
     chosen = finetune(parent, card, cs, tmp_path / "child", replace(opts, opinion="choose"))
     choice = chosen.card.metrics["finetune"]["opinion_choice"]
