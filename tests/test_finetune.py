@@ -1,5 +1,6 @@
 """Fine-tuning on corrections: held-out split without leakage, sequences, child vs parent, CLI, SIGTERM."""
 
+import copy
 import json
 import os
 import signal
@@ -361,6 +362,40 @@ def test_the_child_is_calibrated_on_the_selection_part_of_the_corrections(tmp_pa
     assert few.card.calibration == {"unsure_threshold": 0.7}  # too few to fit: the parent's threshold, no temperature
 
 
+def test_the_child_fits_its_own_eog_only_temperature_on_the_selection_part_without_its_eeg(tmp_path, one_thread):
+    from sleepscope.model.calibration import ece, fit_temperature, softmax
+    from sleepscope.model.train import dataset_scores
+
+    parent, card = load_model(tiny_model_file(tmp_path / "parent"))
+    card.calibration = {"temperature": 3.0, "unsure_threshold": 0.7, "eog_only_temperature": 1.7}
+    cs = tone_corrections(eeg=2.0, eog=0.4)  # the EOG tells the stage, the EEG tells it better
+    opts = FineTuneOptions(epochs=4, max_steps=40, min_steps=40, holdout=0.3, lr=3e-3, keep_parent=0.0, distill=0.0,
+                           channel_dropout=0.3)
+    res = finetune(parent, card, cs, None, opts)
+    cal = res.card.calibration
+    without_eeg = copy.deepcopy(cs)
+    without_eeg.x[:, 0] = 0  # as an EOG-only recording reaches the model
+    select, report = (CorrectionSequences(without_eeg, runs, parent.config.seq_len)
+                      for runs in (res.split.select_runs, res.split.report_runs))
+    y, scores = dataset_scores(res.model, select, 8, torch.device("cpu"))
+    logp = np.log(softmax(scores, cal["temperature"]))  # after the child's own temperature, as predict applies it
+    assert cal["eog_only_temperature"] == pytest.approx(fit_temperature(logp, y), rel=1e-6)
+    # Fitted on the two-channel scores it would be 1 (the child's temperature was fitted there), and it is not the
+    # parent's.
+    assert abs(np.log(cal["eog_only_temperature"])) > 0.1 and cal["eog_only_temperature"] != pytest.approx(1.7)
+    y_r, scores_r = dataset_scores(res.model, report, 8, torch.device("cpu"))
+    t = cal["temperature"] * cal["eog_only_temperature"]
+    assert cal["eog_only_report_ece"] == pytest.approx(ece(softmax(scores_r, t), y_r), rel=1e-5)
+
+    # Corrections without an EOG, or too few to fit on: the parent's EOG-only temperature is kept.
+    brief = FineTuneOptions(epochs=1, max_steps=1, min_steps=0, holdout=0.3)
+    eeg_only = copy.deepcopy(cs)
+    eeg_only.x[:, 1] = 0
+    assert finetune(parent, card, eeg_only, None, brief).card.calibration["eog_only_temperature"] == 1.7
+    few = finetune(parent, card, correction_set(n=160), None, brief).card.calibration
+    assert few == {"unsure_threshold": 0.7, "eog_only_temperature": 1.7}
+
+
 def test_the_child_keeps_the_parents_stage_transitions(tmp_path, one_thread):
     parent, card = load_model(tiny_model_file(tmp_path / "parent"))
     chain = (np.eye(5) * 0.8 + 0.04).tolist()
@@ -703,13 +738,16 @@ def test_cli_choose_share_reaches_the_options():
     assert opts().reading == default.reading and opts("--reading", "choose").reading == "choose"
 
 
-def tone_corrections(n: int = 900, seed: int = 0) -> CorrectionSet:
-    """Corrections whose stage is a tone in the EOG alone (runs of 10 epochs); the EEG is noise."""
+def tone_corrections(n: int = 900, seed: int = 0, eeg: float = 0.0, eog: float = 2.0) -> CorrectionSet:
+    """Corrections whose stage is a tone (runs of 10 epochs) of amplitude `eeg` in the EEG and `eog` in the EOG,
+    over unit noise; by default in the EOG alone."""
     rng = np.random.default_rng(seed)
     y = np.repeat(rng.integers(0, 5, n // 10 + 1), 10)[:n]
     t = np.arange(3000) / 100.0
     x = rng.standard_normal((n, 2, 3000))
-    x[:, 1] += 2 * np.sin(2 * np.pi * np.array([1.0, 6.0, 13.0, 2.0, 9.0])[y][:, None] * t)
+    tone = np.sin(2 * np.pi * np.array([1.0, 6.0, 13.0, 2.0, 9.0])[y][:, None] * t)
+    x[:, 0] += eeg * tone
+    x[:, 1] += eog * tone
     x = ((x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)).astype(np.float32)
     return CorrectionSet(x, y.astype(np.int64), np.full(n, "tone", object), np.arange(n),
                          np.full(n, "technician", object), {"tone": "tone.edf"})

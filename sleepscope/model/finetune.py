@@ -51,6 +51,7 @@ from torch.utils.data import ConcatDataset, Dataset
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.checkpoint import ModelCard, save_model
 from sleepscope.model.distributed import DistInfo
+from sleepscope.model.infer import has_both_channels
 from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
 from sleepscope.model.night_norm import to_learn_from_labels
 from sleepscope.model.parent_reading import SOURCE as READING_SOURCE
@@ -384,6 +385,23 @@ class CorrectionSequences(Dataset):
         return torch.from_numpy(x), torch.from_numpy(y)
 
 
+class WithoutEEG(Dataset):
+    """A sequence dataset's items with the EEG removed (zeros), as a recording without one reaches the model;
+    epochs without an EOG are unlabelled (-1), having nothing left to score."""
+
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int):
+        x, y = self.data[i]
+        x = x.clone()
+        x[:, 0] = 0
+        return x, torch.where(x[:, 1].flatten(1).abs().amax(dim=1) > 0, y, -1)
+
+
 class Weighted(Dataset):
     """Items (x, y, w) of a sequence dataset, every epoch of it weighing `weight` in the loss.
 
@@ -414,6 +432,11 @@ def _scores(model: SleepStager, data: CorrectionSequences, device: torch.device,
     return dataset_scores(model, data, 8, device, cancel)
 
 
+def _has_eog(data: CorrectionSequences) -> bool:
+    """Does a held-out part hold a labelled epoch with an EOG?"""
+    return any(bool(data.x[idx[mask], 1].any()) for idx, mask in data.items)
+
+
 def _metrics(y: np.ndarray, scores: np.ndarray) -> dict:
     from sleepscope.model.train import metrics_dict
     from sleepscope.scoring.agreement import agreement
@@ -427,13 +450,20 @@ def _evaluate(model: SleepStager, data: CorrectionSequences, device: torch.devic
 
 
 def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarray],
-                      report: tuple[np.ndarray, np.ndarray]) -> dict:
+                      report: tuple[np.ndarray, np.ndarray],
+                      eog_only: tuple[np.ndarray, np.ndarray] | None = None,
+                      eog_only_report: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """The child's card ``calibration`` from its (labels, stage scores) on the two held-out parts: a
     temperature and unsure threshold fitted on the selection part (the lab's own epochs; the parent's
     calibration was fitted to the parent's outputs), with its ECE on the report part, which fitted nothing.
     Too few selection epochs: the parent's unsure threshold alone. Either way the parent's stage
-    transitions (``transitions.smooth``), if it has them, with their temperature."""
-    from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, softmax
+    transitions (``transitions.smooth``), if it has them, with their temperature.
+
+    `eog_only` / `eog_only_report`: the same parts scored with their EEG removed; the child's own
+    ``eog_only_temperature`` is fitted on the first (``calibration.fit_eog_only``) and its ECE reported on
+    the second. Without them (corrections lacking a channel) or with too few epochs, the parent's EOG-only
+    temperature is kept: it corrects the step from two channels to one, which fine-tuning hardly moves."""
+    from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, fit_eog_only, softmax
 
     (y, scores), (yr, sr) = select, report
     parent = parent_card.calibration or {}
@@ -441,14 +471,23 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
     # scattered stretches, not nights, so the chain's temperature stays the parent's.
     chain = {k: parent[k] for k in ("transitions", "smoothed_temperature", "transitions_from", "transitions_declined",
                                     "transitions_verdict") if k in parent}
+    carried = {"eog_only_temperature": parent["eog_only_temperature"]} if "eog_only_temperature" in parent else {}
     if len(y) < MIN_SELECT_EPOCHS:
         kept = {"unsure_threshold": parent["unsure_threshold"]} if "unsure_threshold" in parent else {}
-        return {**kept, **chain}
+        return {**kept, **chain, **carried}
     calibration = fit_calibration(scores, y, confidence_map=False)
     calibration["fitted_on"] = "the selection part of the corrections"
     if len(yr):
         calibration["report_ece_before"] = ece(softmax(sr), yr)
         calibration["report_ece"] = ece(calibrated_probs(sr, calibration), yr)
+    if eog_only is not None and len(eog_only[0]) >= MIN_SELECT_EPOCHS:
+        ye, se = eog_only
+        calibration.update(fit_eog_only([(se, ye, np.zeros(len(ye), bool))], calibration))
+        if eog_only_report is not None and len(eog_only_report[0]):
+            yre, sre = eog_only_report
+            calibration["eog_only_report_ece"] = ece(calibrated_probs(sre, calibration, False, eog_only=True), yre)
+    else:
+        calibration.update(carried)
     return {**calibration, **chain}
 
 
@@ -626,10 +665,16 @@ def finetune(
         # Each held-out part scored once by the kept model: its figures and its calibration come from these.
         select_scores = _scores(scored, select_data, device, cancel)
         report_scores = _scores(scored, report_data, device, cancel)
+        eog_only = None
+        if has_both_channels(corrections.x):
+            # As an EOG-only recording reaches the model: what the child's EOG-only temperature is fitted on.
+            eog_only = tuple(_scores(scored, WithoutEEG(d), device, cancel) if _has_eog(d) else None
+                             for d in (select_data, report_data))
         if not chooses or opts.keep_parent > 0:  # the loop's figure was of another model, or of none
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)
-        calibration = child_calibration(anchor[1] if anchor else parent_card, select_scores, report_scores)
+        calibration = child_calibration(anchor[1] if anchor else parent_card, select_scores, report_scores,
+                                        *(eog_only or ()))
         if anchor is not None and (anchor[1].calibration or {}).get("transitions") is not None:
             from sleepscope.model.chain_choice import chain_verdict, with_verdict
 
