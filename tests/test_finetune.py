@@ -387,13 +387,18 @@ def test_the_child_fits_its_own_eog_only_temperature_on_the_selection_part_witho
     t = cal["temperature"] * cal["eog_only_temperature"]
     assert cal["eog_only_report_ece"] == pytest.approx(ece(softmax(scores_r, t), y_r), rel=1e-5)
 
-    # Corrections without an EOG, or too few to fit on: the parent's EOG-only temperature is kept.
+    assert "eog_only_base_temperature" not in cal  # the child's own temperature is the base
+
+    # Corrections without an EOG, or too few to fit on: the parent's whole EOG-only scaling is kept.
     brief = FineTuneOptions(epochs=1, max_steps=1, min_steps=0, holdout=0.3)
     eeg_only = copy.deepcopy(cs)
     eeg_only.x[:, 1] = 0
-    assert finetune(parent, card, eeg_only, None, brief).card.calibration["eog_only_temperature"] == 1.7
+    kept = finetune(parent, card, eeg_only, None, brief).card.calibration
+    assert (kept["eog_only_base_temperature"], kept["eog_only_temperature"]) == (3.0, 1.7)
     few = finetune(parent, card, correction_set(n=160), None, brief).card.calibration
-    assert few == {"unsure_threshold": 0.7, "eog_only_temperature": 1.7}
+    assert few == {"unsure_threshold": 0.7, "eog_only_base_temperature": 3.0, "eog_only_temperature": 1.7}
+    card.calibration = {**few, "unsure_threshold": 0.6}  # a child of that child keeps the same scaling
+    assert finetune(parent, card, correction_set(n=160), None, brief).card.calibration["eog_only_base_temperature"] == 3.0
 
 
 def test_the_child_keeps_the_parents_stage_transitions(tmp_path, one_thread):

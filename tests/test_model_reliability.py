@@ -329,6 +329,10 @@ def test_an_eog_only_night_gets_its_own_last_temperature(tmp_path, tiny):
     np.testing.assert_allclose(calibrated_probs(logits, card, False, eog_only=True),
                                softmax(logits, fitted["eog_only_temperature"]), atol=1e-9)
     np.testing.assert_allclose(calibrated_probs(logits, card, False), softmax(logits), atol=1e-12)  # EEG-only: not
+    # a fine-tuned child that fitted none of its own: the parent's whole EOG-only scaling, on EOG-only nights alone
+    child = {"temperature": 1.0, "eog_only_base_temperature": 2.0, "eog_only_temperature": 1.5}
+    np.testing.assert_allclose(calibrated_probs(logits, child, False, eog_only=True), softmax(logits, 3.0), atol=1e-9)
+    np.testing.assert_allclose(calibrated_probs(logits, child, False), softmax(logits), atol=1e-12)
 
     # predict: an EOG-only recording gets it, a two-channel one does not
     eeg, eog = signals(6)

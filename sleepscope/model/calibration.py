@@ -188,7 +188,11 @@ def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels
     with one channel gets the temperatures alone.
     """
     calibration = calibration or {}
-    probs = softmax(logits, float(calibration.get("temperature", 1.0)))
+    temperature = calibration.get("temperature", 1.0)
+    if eog_only and "eog_only_base_temperature" in calibration:
+        # A fine-tuned child that fitted no EOG-only scaling of its own reads EOG-only nights with its parent's whole.
+        temperature = calibration["eog_only_base_temperature"]
+    probs = softmax(logits, float(temperature))
     if calibration.get("confidence_map") and both_channels:
         probs = apply_confidence_map(probs, calibration["confidence_map"])
     if calibration.get("transitions") is not None:

@@ -461,8 +461,10 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
 
     `eog_only` / `eog_only_report`: the same parts scored with their EEG removed; the child's own
     ``eog_only_temperature`` is fitted on the first (``calibration.fit_eog_only``) and its ECE reported on
-    the second. Without them (corrections lacking a channel) or with too few epochs, the parent's EOG-only
-    temperature is kept: it corrects the step from two channels to one, which fine-tuning hardly moves."""
+    the second. Without them (corrections lacking a channel) or with too few epochs, the child reads EOG-only
+    recordings with the parent's whole EOG-only scaling (its temperature as ``eog_only_base_temperature``, and
+    its EOG-only temperature): on other subjects' nights that was better calibrated than the child's own
+    scaling with or without the parent's EOG-only temperature on top (reports/eog-only-synthetic/)."""
     from sleepscope.model.calibration import calibrated_probs, ece, fit_calibration, fit_eog_only, softmax
 
     (y, scores), (yr, sr) = select, report
@@ -471,7 +473,8 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
     # scattered stretches, not nights, so the chain's temperature stays the parent's.
     chain = {k: parent[k] for k in ("transitions", "smoothed_temperature", "transitions_from", "transitions_declined",
                                     "transitions_verdict") if k in parent}
-    carried = {"eog_only_temperature": parent["eog_only_temperature"]} if "eog_only_temperature" in parent else {}
+    carried = {"eog_only_base_temperature": parent.get("eog_only_base_temperature", parent.get("temperature", 1.0)),
+               "eog_only_temperature": parent["eog_only_temperature"]} if "eog_only_temperature" in parent else {}
     if len(y) < MIN_SELECT_EPOCHS:
         kept = {"unsure_threshold": parent["unsure_threshold"]} if "unsure_threshold" in parent else {}
         return {**kept, **chain, **carried}
