@@ -58,6 +58,8 @@ def main() -> int:
     ap.add_argument("--families", default="A,B,D,E")
     ap.add_argument("--settings", default="one night,two nights")
     ap.add_argument("--cache", type=Path)
+    ap.add_argument("--inputs", default="as recorded,EOG only", help="also: EEG only")
+    ap.add_argument("--product-only", action="store_true", help="score only the child as fine-tuning writes it")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from sleepscope.model.checkpoint import load_model
@@ -73,7 +75,8 @@ def main() -> int:
     rows = {}
     for fam in families:
         nights = [cached_recording(n, fam, False, 0, args.cache) for n in OTHERS]
-        tests = {"as recorded": nights, "EOG only": [(perturb(r, y, "EOG only"), y) for r, y in nights]}
+        tests = {how: nights if how == "as recorded" else [(perturb(r, y, how), y) for r, y in nights]
+                 for how in args.inputs.split(",")}
         for setting in settings:
             t0 = time.perf_counter()
             cs = corrections(SETTINGS[setting], fam, parent.config.normalisation, args.cache)
@@ -87,6 +90,8 @@ def main() -> int:
                         "child, parent's scaling": {**product, "temperature": product.get("temperature", pc["temperature"])
                                                     if "fitted_on" in product else pc["temperature"],
                                                     "eog_only_temperature": pc["eog_only_temperature"]}}
+            if args.product_only:
+                variants = {"child, product": product}
             for test, items in tests.items():
                 out = {"parent (shipped)": scored(parent, items)} if setting == settings[0] else {}
                 for v, cal in variants.items():
@@ -99,7 +104,7 @@ def main() -> int:
                           f"{m['flagged']:8.2f}/{m['caught']:.2f}", flush=True)
     print("\nmean over families:")
     for setting in settings:
-        for test in ("as recorded", "EOG only"):
+        for test in args.inputs.split(","):
             for name in rows[(families[0], setting, test)]:
                 vals = [rows[(f, setting, test)][name] for f in families]
                 print(f"  {setting:<11}{test:<12}{name:<24} acc {np.mean([v['accuracy'] for v in vals]):.3f}  "
