@@ -436,7 +436,10 @@ def test_training_from_a_stager_that_scores_with_night_statistics_learns_on_the_
 def test_distillation_keeps_the_child_near_its_teacher_where_labels_pull_away():
     data = ToneSequences(8, seed=1)
     teacher = _stager()
-    train(teacher, data, None, TrainConfig(epochs=8, batch_size=4, lr=3e-3, seed=0))
+    # 20 passes: after 8 the teacher knew nothing on some CPUs, and a uniform teacher holds no child anywhere
+    train(teacher, data, None, TrainConfig(epochs=20, batch_size=4, lr=3e-3, seed=0))
+    with torch.no_grad():
+        assert (teacher(data.x).argmax(-1) == data.y)[data.y >= 0].float().mean() > 0.6
     moved = ToneSequences(8, seed=1)
     moved.y = torch.where(moved.y >= 0, (moved.y + 1) % 5, moved.y)  # labels that contradict the teacher
 
