@@ -388,13 +388,25 @@ def test_the_child_fits_its_own_eog_only_temperature_on_the_selection_part_witho
     assert cal["eog_only_report_ece"] == pytest.approx(ece(softmax(scores_r, t), y_r), rel=1e-5)
 
     assert "eog_only_base_temperature" not in cal  # the child's own temperature is the base
+    # The reported epochs with one channel removed, child beside parent, as one-channel recordings reach them.
+    from sleepscope.model.finetune import _metrics
+
+    one = res.card.metrics["heldout_one_channel"]
+    assert one["EOG only"]["child"] == _metrics(y_r, scores_r)
+    assert one["EOG only"]["parent"] == _metrics(*dataset_scores(parent, report, 8, torch.device("cpu")))
+    without_eog = copy.deepcopy(cs)
+    without_eog.x[:, 1] = 0
+    eeg_report = CorrectionSequences(without_eog, res.split.report_runs, parent.config.seq_len)
+    assert one["EEG only"]["child"] == _metrics(*dataset_scores(res.model, eeg_report, 8, torch.device("cpu")))
+    assert one["EEG only"]["child"]["accuracy"] > one["EOG only"]["child"]["accuracy"]  # the EEG tells more here
 
     # Corrections without an EOG, or too few to fit on: the parent's whole EOG-only scaling is kept.
     brief = FineTuneOptions(epochs=1, max_steps=1, min_steps=0, holdout=0.3)
     eeg_only = copy.deepcopy(cs)
     eeg_only.x[:, 1] = 0
-    kept = finetune(parent, card, eeg_only, None, brief).card.calibration
-    assert (kept["eog_only_base_temperature"], kept["eog_only_temperature"]) == (3.0, 1.7)
+    kept = finetune(parent, card, eeg_only, None, brief).card
+    assert (kept.calibration["eog_only_base_temperature"], kept.calibration["eog_only_temperature"]) == (3.0, 1.7)
+    assert kept.metrics["heldout_one_channel"] is None  # the corrections had one channel already
     few = finetune(parent, card, correction_set(n=160), None, brief).card.calibration
     assert few == {"unsure_threshold": 0.7, "eog_only_base_temperature": 3.0, "eog_only_temperature": 1.7}
     card.calibration = {**few, "unsure_threshold": 0.6}  # a child of that child keeps the same scaling

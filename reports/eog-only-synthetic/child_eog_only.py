@@ -80,8 +80,12 @@ def main() -> int:
         for setting in settings:
             t0 = time.perf_counter()
             cs = corrections(SETTINGS[setting], fam, parent.config.normalisation, args.cache)
-            child = finetune(parent, card, cs, None).model
+            res = finetune(parent, card, cs, None)
+            child = res.model
             product = dict(child.calibration)
+            for name, m in (res.card.metrics.get("heldout_one_channel") or {}).items():
+                print(f"  {fam}, {setting}: the corrections' reported epochs, {name}: child {m['child']['accuracy']:.3f}"
+                      f" / parent {m['parent']['accuracy']:.3f}", flush=True)
             print(f"  {fam}, {setting}: fine-tuned on {len(cs)} epochs in {time.perf_counter() - t0:.0f} s; child "
                   f"temperature {product.get('temperature', 1.0):.3f}, EOG-only {product.get('eog_only_temperature')}, "
                   f"fitted on {product.get('fitted_on', 'nothing (too few selection epochs)')}", flush=True)

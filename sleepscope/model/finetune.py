@@ -385,12 +385,12 @@ class CorrectionSequences(Dataset):
         return torch.from_numpy(x), torch.from_numpy(y)
 
 
-class WithoutEEG(Dataset):
-    """A sequence dataset's items with the EEG removed (zeros), as a recording without one reaches the model;
-    epochs without an EOG are unlabelled (-1), having nothing left to score."""
+class WithoutChannel(Dataset):
+    """A sequence dataset's items with one channel removed (zeros; 0 the EEG, 1 the EOG), as a recording without it
+    reaches the model; epochs without the other channel are unlabelled (-1), having nothing left to score."""
 
-    def __init__(self, data: Dataset) -> None:
-        self.data = data
+    def __init__(self, data: Dataset, channel: int) -> None:
+        self.data, self.channel = data, channel
 
     def __len__(self) -> int:
         return len(self.data)
@@ -398,8 +398,8 @@ class WithoutEEG(Dataset):
     def __getitem__(self, i: int):
         x, y = self.data[i]
         x = x.clone()
-        x[:, 0] = 0
-        return x, torch.where(x[:, 1].flatten(1).abs().amax(dim=1) > 0, y, -1)
+        x[:, self.channel] = 0
+        return x, torch.where(x[:, 1 - self.channel].flatten(1).abs().amax(dim=1) > 0, y, -1)
 
 
 class Weighted(Dataset):
@@ -432,9 +432,9 @@ def _scores(model: SleepStager, data: CorrectionSequences, device: torch.device,
     return dataset_scores(model, data, 8, device, cancel)
 
 
-def _has_eog(data: CorrectionSequences) -> bool:
-    """Does a held-out part hold a labelled epoch with an EOG?"""
-    return any(bool(data.x[idx[mask], 1].any()) for idx, mask in data.items)
+def _has_channel(data: CorrectionSequences, channel: int) -> bool:
+    """Does a held-out part hold a labelled epoch with this channel (0 the EEG, 1 the EOG)?"""
+    return any(bool(data.x[idx[mask], channel].any()) for idx, mask in data.items)
 
 
 def _metrics(y: np.ndarray, scores: np.ndarray) -> dict:
@@ -651,7 +651,7 @@ def finetune(
             child.load_state_dict(averaged)
         else:
             opts = replace(opts, keep_parent=0.0)
-    child_report, calibration, verdicts, opinion = {}, {}, {}, None
+    child_report, calibration, verdicts, opinion, one_channel = {}, {}, {}, None, {}
     if main:
         if opts.opinion == "choose" and child.config.eeg_opinion > 0 and chooses:
             opinion = _choose_opinion(child, select_data, device, cancel)
@@ -671,8 +671,15 @@ def finetune(
         eog_only = None
         if has_both_channels(corrections.x):
             # As an EOG-only recording reaches the model: what the child's EOG-only temperature is fitted on.
-            eog_only = tuple(_scores(scored, WithoutEEG(d), device, cancel) if _has_eog(d) else None
+            eog_only = tuple(_scores(scored, WithoutChannel(d, 0), device, cancel) if _has_channel(d, 1) else None
                              for d in (select_data, report_data))
+            # Fine-tuning teaches the two-channel reading: say what it did to recordings with one channel.
+            for name, removed in (("EEG only", 1), ("EOG only", 0)):
+                if _has_channel(report_data, 1 - removed):
+                    part = WithoutChannel(report_data, removed)
+                    child_scores = eog_only[1] if removed == 0 else _scores(scored, part, device, cancel)
+                    one_channel[name] = {"child": _metrics(*child_scores),
+                                         "parent": _evaluate(compared, part, device, cancel)}
         if not chooses or opts.keep_parent > 0:  # the loop's figure was of another model, or of none
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)
@@ -707,6 +714,8 @@ def finetune(
         # Reported epochs: held out, and not used to choose the kept pass.
         "heldout": {"child": child_report, "parent": parent_report, "n_epochs": int(split.report.size),
                     "compared_with": anchor[1].version if anchor else parent_card.version},
+        # The same reported epochs with one channel removed, as EEG-only and EOG-only recordings reach the models.
+        "heldout_one_channel": one_channel or None,
         # The epochs that chose the kept pass: the child's figure here is optimistic by construction.
         "selection": {"child": selection, "parent": parent_select, "n_epochs": int(split.select.size)},
         "finetune": {
