@@ -498,15 +498,28 @@ def _encoder_stats(model) -> dict:
     return {k: v for k, v in model.state_dict().items() if ".encoder." in f".{k}" and "running_" in k}
 
 
-def _statistics_copies(monkeypatch) -> list:
-    """The copies holding the corrections' statistics that fine-tuning makes, in order."""
+class _Copies(list):
+    """The copies holding the corrections' statistics that fine-tuning makes, in order; those made as a recording
+    without one channel would be read in `one_channel`, as (absent channel, copy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.one_channel: list = []
+
+
+def _statistics_copies(monkeypatch) -> _Copies:
     from sleepscope.model import night_norm
 
-    made = []
+    made = _Copies()
 
-    def spy(model, x):
-        made.append(night_norm.with_statistics(model, x))
-        return made[-1]
+    def spy(model, x, absent=None):
+        if absent is None:
+            made.append(night_norm.with_statistics(model, x))
+            return made[-1]
+        x = x.copy()
+        x[:, absent] = 0
+        made.one_channel.append((absent, night_norm.with_statistics(model, x)))
+        return made.one_channel[-1][1]
 
     monkeypatch.setattr(night_norm, "corrections_statistics", spy)
     return made
@@ -541,6 +554,19 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
         assert any(not torch.equal(v, _encoder_stats(parent)[k]) for k, v in _encoder_stats(made[0]).items())
     report = CorrectionSequences(cs, child.split.report_runs, parent.config.seq_len)
     got, want = child.card.metrics["heldout"]["parent"], evaluate(made[0] if made else parent, report)
+    assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
+    # Without the EOG it reads the corrections' EEG statistics and keeps its trained EOG branch, as it would
+    # read an EEG-only recording.
+    from sleepscope.model.finetune import WithoutChannel
+
+    assert [a for a, _ in made.one_channel] == ([1, 0] if night_statistics else [])
+    if night_statistics:
+        eeg_only = made.one_channel[0][1]
+        stats = _encoder_stats(eeg_only)
+        assert all(torch.equal(v, _encoder_stats(parent)[k]) for k, v in stats.items() if k.startswith("eog_branch."))
+        assert any(not torch.equal(v, _encoder_stats(parent)[k]) for k, v in stats.items() if k.startswith("eeg_branch."))
+    got = child.card.metrics["heldout_one_channel"]["EEG only"]["parent"]
+    want = evaluate(made.one_channel[0][1] if night_statistics else parent, WithoutChannel(report, 1))
     assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
 
 

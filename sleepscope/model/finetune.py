@@ -670,16 +670,25 @@ def finetune(
         report_scores = _scores(scored, report_data, device, cancel)
         eog_only = None
         if has_both_channels(corrections.x):
+            from sleepscope.model.night_norm import corrections_statistics
+
+            def reading(model, reads_night: bool, removed: int):
+                # A model that reads each night's statistics takes them from the recording without that channel.
+                return corrections_statistics(model, corrections.x, absent=removed) if reads_night else model
+
+            child_eog = reading(child, scored is not child, 0)
             # As an EOG-only recording reaches the model: what the child's EOG-only temperature is fitted on.
-            eog_only = tuple(_scores(scored, WithoutChannel(d, 0), device, cancel) if _has_channel(d, 1) else None
+            eog_only = tuple(_scores(child_eog, WithoutChannel(d, 0), device, cancel) if _has_channel(d, 1) else None
                              for d in (select_data, report_data))
             # Fine-tuning teaches the two-channel reading: say what it did to recordings with one channel.
             for name, removed in (("EEG only", 1), ("EOG only", 0)):
                 if _has_channel(report_data, 1 - removed):
                     part = WithoutChannel(report_data, removed)
-                    child_scores = eog_only[1] if removed == 0 else _scores(scored, part, device, cancel)
+                    child_scores = eog_only[1] if removed == 0 else _scores(
+                        reading(child, scored is not child, removed), part, device, cancel)
+                    parent_one = reading(reference, bool(reference.config.night_statistics), removed)
                     one_channel[name] = {"child": _metrics(*child_scores),
-                                         "parent": _evaluate(compared, part, device, cancel)}
+                                         "parent": _evaluate(parent_one, part, device, cancel)}
         if not chooses or opts.keep_parent > 0:  # the loop's figure was of another model, or of none
             selection = _metrics(*select_scores)
         child_report = _metrics(*report_scores)

@@ -73,11 +73,17 @@ def batch_norms(model: nn.Module, x: np.ndarray) -> list[nn.BatchNorm1d]:
             and not any(name.startswith(a) for a in absent)]
 
 
-def corrections_statistics(model, x: np.ndarray):
+def corrections_statistics(model, x: np.ndarray, absent: int | None = None):
     """A copy of `model` with the statistics of labelled epochs `x` (a lab's corrections, of one night or
-    several), at most ``SAMPLE_EPOCHS`` of them evenly spread: the parent as fine-tuning compares it."""
+    several), at most ``SAMPLE_EPOCHS`` of them evenly spread: the parent as fine-tuning compares it.
+    `absent` (0 the EEG, 1 the EOG): as a recording without that channel would be read, its branch keeping
+    the trained statistics."""
     idx = np.linspace(0, len(x) - 1, min(SAMPLE_EPOCHS, len(x))).astype(int)
-    return with_statistics(model, x[idx])
+    sample = x[idx]
+    if absent is not None:
+        sample = sample.copy()
+        sample[:, absent] = 0
+    return with_statistics(model, sample)
 
 
 def with_statistics(model, sample: np.ndarray):
