@@ -53,7 +53,8 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
     """(card calibration, card familiarity, one line saying how) of a model trained on the archive.
 
     Without validation nights (an archive of fewer than five subjects) there is nothing to fit on:
-    the model keeps its parent's unsure threshold and stage transitions, and has no familiarity check.
+    the model keeps its parent's unsure threshold, stage transitions and EOG-only scaling
+    (``finetune.child_calibration``), and has no familiarity check.
     """
     import h5py
 
@@ -66,7 +67,8 @@ def lab_reliability(model, cache: Path, train_n, val_n, parent_card, channel_dro
         calibration = child_calibration(parent_card, none, none) if parent_card is not None else {}
         familiarity = {"channel_dropout": channel_dropout} if channel_dropout else {}
         return calibration, familiarity, ("no validation nights (fewer than five subjects): the parent's unsure "
-                                          "threshold and stage transitions kept, no familiarity check")
+                                          "threshold, stage transitions and EOG-only scaling kept, no familiarity "
+                                          "check")
     with h5py.File(cache, "r") as f:
         hypnograms = [f["nights"][n.name]["y"][:] for n in (*train_n, *val_n)]
     chain = count_transitions(hypnograms)
