@@ -409,8 +409,11 @@ def test_the_child_fits_its_own_eog_only_temperature_on_the_selection_part_witho
     assert kept.metrics["heldout_one_channel"] is None  # the corrections had one channel already
     few = finetune(parent, card, correction_set(n=160), None, brief).card.calibration
     assert few == {"unsure_threshold": 0.7, "eog_only_base_temperature": 3.0, "eog_only_temperature": 1.7}
+    from sleepscope.model.finetune import child_calibration
+
+    none = (np.zeros(0, np.int64), np.zeros((0, 5), np.float32))
     card.calibration = {**few, "unsure_threshold": 0.6}  # a child of that child keeps the same scaling
-    assert finetune(parent, card, correction_set(n=160), None, brief).card.calibration["eog_only_base_temperature"] == 3.0
+    assert child_calibration(card, none, none)["eog_only_base_temperature"] == 3.0
 
 
 def test_the_child_keeps_the_parents_stage_transitions(tmp_path, one_thread):
@@ -819,7 +822,7 @@ def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_be
     kept = finetune(parent, card, cs, None, opts)
     assert kept.model.config.eeg_opinion == 0.5 and kept.card.metrics["finetune"]["opinion_choice"] is None
     assert chosen.card.metrics["heldout"]["child"]["macro_f1"] > kept.card.metrics["heldout"]["child"]["macro_f1"]
-    dropped = finetune(parent, card, cs, None, replace(opts, opinion="drop"))
+    dropped = finetune(parent, card, cs, None, replace(opts, opinion="drop", max_steps=1, min_steps=0))
     assert dropped.model.config.eeg_opinion == 0.0 and "EEG-alone opinion 0 (the parent's 0.5)" in dropped.card.notes
     with pytest.raises(SleepScopeError, match="kept, dropped or chosen"):
         finetune(parent, card, cs, None, replace(opts, opinion="sometimes"))
