@@ -162,12 +162,57 @@ def test_unknown_channels_are_asked_for(qtbot, tmp_path, gui_settings, windows, 
     monkeypatch.setattr(dialogs.ChannelDialog, "exec", fake_exec)
     w = windows(gui_settings, None)
     assert open_and_wait(qtbot, w, path)
-    assert asked == [["Chan A", "Chan B"]]
+    assert asked == [["Chan A", "Chan B", dialogs.ChannelDialog.NONE]]
     assert (w.recording.eeg_name, w.recording.eog_name) == ("Chan A", "Chan B")
     assert not errors
     # No model: the status bar says how to get one; Enter does nothing harmful.
     key(qtbot, w, Qt.Key.Key_Return)
     assert w.scoring.labels[0] == -1
+
+
+def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its_derivations(
+        qtbot, tmp_path, gui_settings, windows, errors, monkeypatch):
+    """File → Open of an EEG-only file used to ask for an EOG (offering the chin EMG); a referential file is read as
+    C4-M1 and E1-M2 computed from its electrodes and mastoids; a file with neither recognised lets the technician
+    choose "none" for one of them."""
+    from datetime import datetime
+
+    from sleepscope.gui import dialogs
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(0)
+    asked = []
+
+    def fake_exec(self):
+        asked.append([self.eog.itemText(i) for i in range(self.eog.count())])
+        self.eeg.setCurrentText("Chan A")
+        self.eog.setCurrentText(dialogs.ChannelDialog.NONE)
+        return dialogs.ChannelDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ChannelDialog, "exec", fake_exec)
+    start = datetime(2021, 5, 1, 23, 0)
+    w = windows(gui_settings, None)
+
+    eeg_only = write_edf(tmp_path / "eeg-only.edf", {"C3-A1": (rng.normal(0, 20, 6000), 100.0),
+                                                     "EMG chin": (rng.normal(0, 5, 6000), 100.0)}, start)
+    assert open_and_wait(qtbot, w, eeg_only)
+    assert asked == []
+    assert (w.recording.eeg_name, w.recording.eog_name) == ("C3-A1", None)
+    assert "No EOG channel" in w.model_notice.text()
+
+    referential = write_edf(tmp_path / "referential.edf", {
+        name: (rng.normal(0, 20, 6000), 100.0) for name in ("C3", "C4", "M1", "M2", "E1", "E2", "Chin")}, start)
+    assert open_and_wait(qtbot, w, referential)
+    assert asked == []
+    assert (w.recording.eeg_name, w.recording.eog_name) == ("C4-M1", "E1-M2")
+    assert "computed as C4 - M1" in w.model_notice.label.toolTip()
+
+    odd = write_edf(tmp_path / "odd.edf", {"Chan A": (rng.normal(0, 20, 6000), 100.0),
+                                           "Chan B": (rng.normal(0, 20, 6000), 100.0)}, start)
+    assert open_and_wait(qtbot, w, odd)
+    assert asked == [["Chan A", "Chan B", dialogs.ChannelDialog.NONE]]
+    assert (w.recording.eeg_name, w.recording.eog_name) == ("Chan A", None)
+    assert not errors
 
 
 def test_cancel_and_stale_job(qtbot, tmp_path, gui_settings, tiny_model, windows, errors):

@@ -52,10 +52,17 @@ TABLE = [
     (["EEG Pz-Oz", "EEG Fpz-Cz"], "EEG Fpz-Cz", None),
     (["Fz-Cz", "C4-M1", "E1-E2", "E1-M2"], "Fz-Cz", "E1-E2"),  # bipolar EOG as learned
     (["EOG1-A1", "EOG2-A2", "EOG1-A2"], None, "EOG1-A2"),  # EOG only
-    (["EEG", "EOG"], None, None),  # bare type names are no channel choice
+    (["EEG", "EOG"], "EEG", "EOG"),  # bare type names: typed, derivation not said (SHHS's "EEG")
+    (["SaO2", "EEG", "ECG", "EMG"], "EEG", None),
     (["EEG(sec)", "EOG(L)"], "EEG(sec)", "EOG(L)"),  # typed EEG, derivation unknown
     (["C3", "LOC", "ROC"], "C3", "LOC"),
     (["EMG submental", "ECG", "Resp"], None, None),
+    # referential files: the AASM derivations computed from the electrodes and the mastoids stored apart
+    (["C3", "C4", "A1", "A2", "LOC", "ROC", "EMG1"], "C4-A1", "LOC-A2"),
+    (["F3", "F4", "C3", "C4", "O1", "O2", "M1", "M2", "E1", "E2", "Chin 1"], "F4-M1", "E1-M2"),
+    (["EEG C3-Ref", "EEG C4-Ref", "EEG A1-Ref", "EEG A2-Ref", "EEG LOC-Ref", "EEG ROC-Ref"], "C4-A1", "LOC-A2"),
+    (["C4", "M2", "E2"], "C4", "E2"),  # no contralateral mastoid: nothing computed
+    (["C4-M1", "C4", "M1", "E2", "M2"], "C4-M1", "E2-M1"),  # a recorded C4-M1 is read, not recomputed
 ]
 
 
@@ -82,3 +89,21 @@ def test_choice_says_why():
     assert c.eeg == "C3-A1" and c.eeg_reason.startswith("chosen by the user")
     with pytest.raises(SleepScopeError, match="two different channels"):
         choose_channels(["C3-A1", "EOG1-A1"], eeg="C3-A1", eog="C3-A1")
+
+
+def test_derivations_are_named_computed_and_chosen_by_name():
+    from sleepscope.io.channels import derived_channels
+
+    names = ["C3", "C4", "Cz", "M1", "M2", "E1", "EMG"]
+    assert derived_channels(names) == {"C3-M2": ("C3", "M2"), "C4-M1": ("C4", "M1"), "Cz-M1": ("Cz", "M1"),
+                                       "Cz-M2": ("Cz", "M2"), "E1-M2": ("E1", "M2")}
+    assert derived_channels(["C3", "C4", "E1"]) == {}  # no mastoid stored: nothing to compute
+    c = choose_channels(names)
+    assert (c.eeg, c.eog) == ("C4-M1", "E1-M2")
+    assert "computed as C4 - M1" in c.eeg_reason and "computed as E1 - M2" in c.eog_reason
+    # the technician may name a derivation, or the bare electrode against the amplifier's reference
+    c = choose_channels(names, eeg="c3-m2")
+    assert c.eeg == "C3-M2" and c.eeg_reason.startswith("chosen by the user") and "C3 - M2" in c.eeg_reason
+    assert choose_channels(names, eeg="C4").eeg == "C4"
+    assert find_channel(names, "C3-A2") == "C3-M2"  # mastoids written either way
+    assert find_channel(names, "C4-M2") is None  # only the AASM pairs are offered

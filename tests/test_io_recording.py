@@ -187,3 +187,35 @@ def test_bdf_file(tmp_path):
     from sleepscope.io import resample_to_target
 
     np.testing.assert_allclose(rec.eeg, resample_to_target(ref, 256), atol=1e-3)
+
+
+def test_referential_recording_is_read_as_the_derivations_it_stores_apart(tmp_path):
+    """Electrodes stored against the amplifier's reference, mastoids apart (CFS, Grael, Nihon Kohden): the EEG and
+    EOG read are C4 - M1 and E1 - M2, sample for sample, and the header's narrower band of the two parts counts."""
+    real = open_recording(REAL)
+    rng = np.random.default_rng(0)
+    n = real.n_samples
+    common = np.cumsum(rng.normal(0, 2.0, n))  # the amplifier reference's own drift and EEG, in every channel
+    common -= common.mean()
+    m1, m2 = common + rng.normal(0, 5, n), common + rng.normal(0, 5, n)
+    path = write_edf(tmp_path / "ref.edf", {
+        "EEG C4-Ref": (real.eeg + m1, 100.0), "EEG A1-Ref": (m1, 100.0), "EEG A2-Ref": (m2, 100.0),
+        "EEG E1-Ref": (real.eog + m2, 100.0), "EMG": (rng.normal(0, 3, n), 100.0),
+    }, real.start_time, prefilters={"EEG C4-Ref": "HP:0.3Hz LP:70Hz", "EEG A1-Ref": "HP:0.3Hz LP:35Hz"})
+    rec = open_recording(path)
+    assert (rec.eeg_name, rec.eog_name) == ("C4-A1", "E1-A2")
+    assert "computed as EEG C4-Ref - EEG A1-Ref" in rec.channel_choice.eeg_reason
+    # each part is quantised to 16 bits on its own range: the difference is exact to a few steps
+    step = 2 * (np.abs(real.eeg + m1).max() + np.abs(m1).max()) / 65535
+    np.testing.assert_allclose(rec.eeg, real.eeg, atol=4 * step)
+    np.testing.assert_allclose(rec.eog, real.eog, atol=4 * step + 0.05)
+    assert np.abs(rec.eeg - real.eeg).max() < 0.01 * np.abs(common).max()  # the reference's drift is gone
+    assert rec.source_lowpass["C4-A1"] == 35.0 and rec.source_rates["C4-A1"] == 100.0
+    assert list(rec.channels) == ["C4-A1", "E1-A2"]
+    # named again (the window re-reading a night for an extra trace), the derivation is found by its name
+    again = open_recording(path, eeg="C4-A1", eog="e1-a2", extra=["EMG"])
+    np.testing.assert_array_equal(again.eeg, rec.eeg)
+    assert list(again.channels) == ["C4-A1", "E1-A2", "EMG"]
+    # the bare electrode is still there for who asks for it: the reference's drift included
+    bare = open_recording(path, eeg="EEG C4-Ref")
+    assert np.abs(bare.eeg - real.eeg).max() > 0.5 * np.abs(common).max()

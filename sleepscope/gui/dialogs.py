@@ -38,6 +38,8 @@ def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:
 class ChannelDialog(QDialog):
     """Pick the EEG and the EOG channel when the file's names cannot be guessed."""
 
+    NONE = "(none: read the other channel alone)"
+
     def __init__(self, channels: Sequence[str], eeg: str | None = None, eog: str | None = None,
                  reason: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +58,7 @@ class ChannelDialog(QDialog):
         self.eog = QComboBox()
         for box, chosen in ((self.eeg, eeg), (self.eog, eog)):
             box.addItems(list(channels))
+            box.addItem(self.NONE)  # a recording may lack one of the two: the model reads the other alone
             if chosen in channels:
                 box.setCurrentText(chosen)
         if eog is None and len(channels) > 1 and self.eog.currentText() == self.eeg.currentText():
@@ -68,8 +71,9 @@ class ChannelDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def choice(self) -> tuple[str, str]:
-        return self.eeg.currentText(), self.eog.currentText()
+    def choice(self) -> tuple[str | None, str | None]:
+        """(EEG, EOG) chosen; None where the technician chose that the recording has none."""
+        return tuple(None if box.currentText() == self.NONE else box.currentText() for box in (self.eeg, self.eog))
 
 
 _METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "kappa": "Cohen's kappa"}

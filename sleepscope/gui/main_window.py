@@ -388,22 +388,24 @@ class MainWindow(QMainWindow):
     def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
         """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
         from sleepscope.io import read_info
-        from sleepscope.io.channels import pick_channel
+        from sleepscope.io.channels import choose_channels, derived_channels
 
         if not path.exists():
             raise SleepScopeError(f"{path} does not exist: it was moved or deleted. Choose it again.")
         info = read_info(path)
         names = [c.name for c in info.channels]
         try:
-            picked = pick_channel(names, "eeg", eeg), pick_channel(names, "eog", eog)
-            # what was guessed goes to the reader unnamed: it guesses the same and says why, where a
-            # named channel would be reported as the technician's choice
-            eeg, eog = (p if asked else None for p, asked in zip(picked, (eeg, eog)))
+            # A recording without an EOG (or an EEG) opens as it is: the model reads the other channel alone
+            # and the banner says which is missing; only a file with neither, or a named channel it lacks, asks.
+            choose_channels(names, eeg, eog)
         except SleepScopeError as exc:
-            dialog = ChannelDialog(names, eeg, eog, reason=str(exc), parent=self)
+            dialog = ChannelDialog([*names, *derived_channels(names)], eeg, eog, reason=str(exc), parent=self)
             if dialog.exec() != ChannelDialog.DialogCode.Accepted:
                 return None
             eeg, eog = dialog.choice()
+            if eeg is None and eog is None:
+                raise SleepScopeError("neither an EEG nor an EOG channel was chosen: the model needs one of them. "
+                                      "Open the file again and choose at least one.")
             if eeg == eog:
                 raise SleepScopeError(f"{eeg} was chosen as both the EEG and the EOG: they must be two different "
                                       "channels. Open the file again and choose two.")

@@ -28,6 +28,19 @@ EOG
      the AASM's derivations; then against the ipsilateral one;
   3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`), then any channel typed EOG.
 
+A channel named just `EEG` or `EOG` (SHHS's `EEG`, a single-channel export) is
+a channel of that type whose derivation is not said: last in its list.
+
+Referential recordings
+----------------------
+Many systems store each electrode against a common amplifier reference and the
+mastoids as channels of their own (`C3`, `C4`, `M1`, `M2`, `E1`, `E2`; Nihon
+Kohden's `EEG C4-Ref`, `EEG A1-Ref`). There the AASM derivations are computed:
+each lateral electrode against the contralateral mastoid (C4 - M1, C3 - M2,
+E1 - M2, E2 - M1), a midline one against either. They are offered as channels
+named `C4-M1` (:func:`derived_channels`), ranked like recorded ones, so that
+`C4-M1` is preferred to the bare `C4` and may be named with ``--eeg C4-M1``;
+the reason given says that it was computed, and from which channels.
 :func:`choose_channels` returns which channels were chosen and why (the CLI's
 ``info`` and ``prescore`` print it, the GUI shows it); a recording may lack
 one of the two (the model then runs on the other alone), not both.
@@ -75,6 +88,11 @@ EEG_ALIASES: tuple[str, ...] = tuple(k for keys, _ in EEG_PREFERENCE for k in ke
 EOG_ALIASES: tuple[str, ...] = tuple(k for keys, _ in EOG_PREFERENCE for k in keys)
 
 _TYPE_PREFIXES = ("eeg", "eog")
+#: Electrodes a referential file may store alone, by side: against the other side's mastoid (AASM).
+_LEFT = ("fp1", "f3", "c3", "p3", "o1", "e1", "loc")
+_RIGHT = ("fp2", "f4", "c4", "p4", "o2", "e2", "roc")
+_MIDLINE = ("fpz", "fz", "cz", "pz", "oz")
+_MASTOIDS = ("a1", "a2")
 #: Labels that only mean an EOG when the file says so (`EOG(L)`, `EOG1-A1`), not as EEG names.
 _NEEDS_EOG_PREFIX = {"l", "r", "left", "right", "1", "2", "la1", "la2", "ra1", "ra2",
                      "1a1", "1a2", "2a1", "2a2", "lefta1", "lefta2", "righta1", "righta2", "lr"}
@@ -85,7 +103,7 @@ def split_name(name: str) -> tuple[str, str]:
     key = re.sub(r"[^a-z0-9]", "", name.lower())
     prefix = ""
     for p in _TYPE_PREFIXES:
-        if key.startswith(p) and key != p:
+        if key.startswith(p):
             prefix, key = p, key[len(p):]
             break
     key = key.replace("m1", "a1").replace("m2", "a2")
@@ -97,17 +115,62 @@ def normalise(name: str) -> str:
     return key
 
 
-def find_channel(names: Sequence[str], wanted: str) -> str | None:
-    """The file's channel matching an explicit choice (exactly, else case/spacing/prefix-insensitive)."""
-    if wanted in names:
-        return wanted
-    full = re.sub(r"[^a-z0-9]", "", wanted.lower())
+def _electrode(name: str) -> str | None:
+    """The electrode a channel stores against the amplifier's reference (`C4`, `EEG C4-Ref`, `M1` -> c4, c4, a1),
+    or None when its label names a derivation or no electrode."""
+    _, key = split_name(name)
+    key = key[:-3] if key.endswith("ref") else key
+    return key if key in _LEFT + _RIGHT + _MIDLINE + _MASTOIDS else None
+
+
+def _bare_label(name: str) -> str:
+    """`EEG C4-Ref` -> `C4`: the label without its type prefix and its reference."""
+    label = re.sub(r"^\s*(eeg|eog)[\s_:.-]*", "", name, flags=re.IGNORECASE)
+    return re.sub(r"[\s_:.-]*ref\s*$", "", label, flags=re.IGNORECASE).strip() or name
+
+
+def derived_channels(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Derivations a referential file allows: {`C4-M1`: (the file's C4 channel, its M1 channel), ...}.
+
+    Each stored electrode against the contralateral mastoid (a midline one against each), where the file
+    holds that mastoid as a channel of its own and no recorded channel already carries the label.
+    """
+    mastoids = {e: n for n in names if (e := _electrode(n)) in _MASTOIDS}
+    if not mastoids:
+        return {}
+    taken = {re.sub(r"[^a-z0-9]", "", n.lower()) for n in names} | {normalise(n) for n in names}
+    out: dict[str, tuple[str, str]] = {}
     for n in names:
-        if re.sub(r"[^a-z0-9]", "", n.lower()) == full:
-            return n
-    key = normalise(wanted)
-    matches = [n for n in names if normalise(n) == key]
-    return matches[0] if len(matches) == 1 else None
+        e = _electrode(n)
+        if e is None or e in _MASTOIDS:
+            continue
+        refs = ("a2",) if e in _LEFT else ("a1",) if e in _RIGHT else ("a1", "a2")
+        for r in refs:
+            if r not in mastoids:
+                continue
+            label = f"{_bare_label(n)}-{_bare_label(mastoids[r])}"
+            if re.sub(r"[^a-z0-9]", "", label.lower()) in taken or normalise(label) in taken or label in out:
+                continue
+            out[label] = (n, mastoids[r])
+    return out
+
+
+def find_channel(names: Sequence[str], wanted: str) -> str | None:
+    """The file's channel matching an explicit choice (exactly, else case/spacing/prefix-insensitive), or a
+    derivation of :func:`derived_channels` so named."""
+    derived = derived_channels(names)
+    for pool in (list(names), list(derived)):
+        if wanted in pool:
+            return wanted
+        full = re.sub(r"[^a-z0-9]", "", wanted.lower())
+        for n in pool:
+            if re.sub(r"[^a-z0-9]", "", n.lower()) == full:
+                return n
+        key = normalise(wanted)
+        matches = [n for n in pool if normalise(n) == key]
+        if len(matches) == 1:
+            return matches[0]
+    return None
 
 
 def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
@@ -131,12 +194,14 @@ def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
 
 def _best(names: Sequence[str], kind: str, exclude: str | None = None) -> tuple[str, str] | None:
     ranked = []
-    for i, n in enumerate(names):
+    derived = derived_channels(names)
+    for i, n in enumerate([*names, *derived]):
         if n == exclude:
             continue
         r = rank_channel(n, kind)
         if r is not None:
-            ranked.append((r[0], r[1], i, n, r[2]))
+            why = r[2] if n not in derived else f"{r[2]}; computed as {derived[n][0]} - {derived[n][1]}"
+            ranked.append((r[0], r[1], i, n, why))
     if not ranked:
         return None
     *_, n, why = min(ranked)
@@ -186,7 +251,9 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         if explicit:
             name = pick_channel(names, kind, explicit)
             r = rank_channel(name, kind)
-            picked[kind] = (name, "chosen by the user" + (f": {r[2]}" if r else ""))
+            parts = derived_channels(names).get(name)
+            picked[kind] = (name, "chosen by the user" + (f": {r[2]}" if r else "")
+                            + (f"; computed as {parts[0]} - {parts[1]}" if parts else ""))
     for kind in ("eeg", "eog"):
         if kind in picked:
             continue

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.io.channels import ChannelChoice, choose_channels, find_channel
+from sleepscope.io.channels import ChannelChoice, choose_channels, derived_channels, find_channel
 from sleepscope.io.edfheader import EdfHeader, microvolts_per_unit, prefilter_lowpass, read_header, record_onsets
 from sleepscope.io.resampling import resample_stream
 from sleepscope.tasks import CancelToken, Progress, check, report
@@ -367,9 +367,16 @@ def open_recording(
         if found not in wanted:
             wanted.append(found)
     by_label = {s.label: s for s in hdr.data_signals}
-    for name in wanted:
+    # A derivation the file does not store (C4-M1 of a referential recording) is read as its two channels.
+    derived = {n: parts for n, parts in derived_channels(names).items() if n in wanted}
+    stored = list(dict.fromkeys(p for n in wanted for p in derived.get(n, (n,))))
+    for name in stored:
         _check_amplitude(path, by_label[name])
-    lowpass = {name: hz for name in wanted if (hz := prefilter_lowpass(by_label[name].prefilter)) is not None}
+    lowpass = {}
+    for name in wanted:
+        cut = [hz for p in derived.get(name, (name,)) if (hz := prefilter_lowpass(by_label[p].prefilter)) is not None]
+        if cut:
+            lowpass[name] = min(cut)
     runs = _runs(hdr)
     recorded_s = hdr.n_records * hdr.record_duration
     if recorded_s < EPOCH_SECONDS:
@@ -379,7 +386,7 @@ def open_recording(
         )
     rates = {s.label: hdr.rate(s) for s in hdr.data_signals}
     groups: dict[float, list[str]] = {}
-    for name in wanted:
+    for name in stored:
         groups.setdefault(rates[name], []).append(name)
     total = sum(int(hdr.n_records * hdr.record_duration * r) * len(g) for r, g in groups.items())
     done = 0
@@ -408,7 +415,11 @@ def open_recording(
         for i, name in enumerate(group):
             channels[name] = data[i]
     n_min = min(len(v) for v in channels.values())  # rounding of odd rates can differ by a sample
+    for name, (active, reference) in derived.items():
+        channels[name] = channels[active][:n_min] - channels[reference][:n_min]
     channels = {k: np.ascontiguousarray(channels[k][:n_min]) for k in wanted}
+    for name, parts in derived.items():
+        rates[name] = min(rates[p] for p in parts)
     gap_mask = None
     if len(runs) > 1 or (runs and runs[0][2] > 0):
         n_ep = n_min // EPOCH_SAMPLES
@@ -456,10 +467,13 @@ def _on_clock(read: Callable[[int, int], np.ndarray], n_channels: int, rate: flo
 
 def check_channel_units(path: str | os.PathLike, names: Iterable[str | None]) -> None:
     """Refuse (SleepScopeError) when the named channels' stated units make their ranges impossible."""
-    by_label = {s.label: s for s in read_header(path).data_signals}
+    signals = read_header(path).data_signals
+    by_label = {s.label: s for s in signals}
+    derived = derived_channels(list(by_label))
     for name in names:
-        if name in by_label:
-            _check_amplitude(Path(path), by_label[name])
+        for part in derived.get(name, (name,)):
+            if part in by_label:
+                _check_amplitude(Path(path), by_label[part])
 
 
 def _check_amplitude(path: Path, s) -> None:
