@@ -50,6 +50,22 @@ def test_not_an_edf(tmp_path, capsys):
         read_info(tiny)
 
 
+def test_accented_patient_name_and_colon_time_of_real_writers_are_read(tmp_path, capsys):
+    """Real recorders put latin-1 names in the patient field and some write the start time with colons; the
+    standard wants ASCII and dots. Such a file opens, at its own start time (it was refused, and the colons
+    turned the start into 1985-01-01 00:00)."""
+    data = bytearray(open(REAL, "rb").read())
+    data[8:88] = "X F 01-JAN-1950 Ren\xe9e_M\xfcller_\xd8stergaard".encode("latin-1").ljust(80, b" ")
+    data[176:184] = b"16:13:00"
+    p = tmp_path / "accented.edf"
+    p.write_bytes(bytes(data))
+    rec = open_recording(p)
+    assert rec.start_time == datetime(1989, 4, 24, 16, 13, 0) and rec.n_epochs == 10
+    np.testing.assert_array_equal(rec.eeg, open_recording(REAL).eeg)
+    assert read_info(p).start_time == datetime(1989, 4, 24, 16, 13, 0)
+    assert main(["info", str(p)]) == 0 and "EEG Fpz-Cz" in capsys.readouterr().out
+
+
 def test_missing_file(tmp_path):
     assert main(["info", str(tmp_path / "nope.edf")]) == 2
 

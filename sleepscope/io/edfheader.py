@@ -123,10 +123,9 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
         is_bdf = fixed[:8] == b"\xffBIOSEMI"
         if not is_bdf and fixed[:8] != b"0       ":
             raise _not_edf(path, "its first bytes are not an EDF or BDF version field")
-        try:
-            text = fixed[8:].decode("ascii")
-        except UnicodeDecodeError:
-            raise _not_edf(path, "its header contains non-ASCII bytes") from None
+        # The patient and recording fields are free text that real recorders fill with accented names
+        # (latin-1) despite the standard's ASCII; the numeric fields below decide whether this is an EDF.
+        text = fixed[8:].decode("latin-1")
         try:
             header_bytes = int(text[176:184])
             reserved = text[184:228].strip()
@@ -260,8 +259,9 @@ def _check_signal(path: Path, s: SignalHeader, is_bdf: bool) -> None:
 
 def _start_time(d: str, t: str, recording_field: str) -> datetime:
     try:
-        day, month, yy = (int(x) for x in d.split("."))
-        hh, mm, ss = (int(x) for x in t.split("."))
+        # The standard's separator is "."; some writers put ":" in the time or "-" or "/" in the date.
+        day, month, yy = (int(x) for x in re.split(r"[./-]", d.strip()))
+        hh, mm, ss = (int(x) for x in re.split(r"[.:]", t.strip()))
     except ValueError:
         return datetime(1985, 1, 1)  # EDF's own "unknown date" clipping year
     # EDF+ writes the 4-digit year in the recording field; plain EDF has only yy (1985-2084).
