@@ -32,6 +32,9 @@ EEG, EOG = "EEG Fpz-Cz", "EOG horizontal"
     ("HP:0.1Hz LP:35Hz N:50Hz", 35.0), ("HP: 0.3 Hz LP: 70 Hz", 70.0), ("lp:0.1kHz", 100.0), ("LP:35,5Hz", 35.5),
     ("LPF=40Hz", 40.0), ("Lowpass 35 Hz", 35.0), ("HP 0.3Hz, low-pass: 45Hz", 45.0),
     ("HP:0.5Hz", None), ("", None), ("LP:0Hz", None), ("HP:0.16Hz N:60Hz", None), ("SLP:35Hz", None),
+    # other writers: no unit, a band as a range, a notch range that is no band
+    ("HP:DC LP:30", 30.0), ("LP:30;HP:0.3", 30.0), ("BP:0.3-35Hz", 35.0), ("0.3 - 35 Hz", 35.0),
+    ("BP: 0.5Hz-40Hz", 40.0), ("N:50Hz 0.3-35Hz", 35.0), ("HP:0.1Hz N:50-60Hz", None), ("50-60Hz notch", None),
 ])
 def test_the_low_pass_of_a_prefiltering_field(field, hz):
     assert prefilter_lowpass(field) == hz

@@ -36,15 +36,29 @@ _MICROVOLTS_PER_UNIT = {
 
 
 #: the low-pass of a prefiltering field: "LP:35Hz" (the EDF spec's form), "LP: 70 Hz", "LPF=0.1kHz", "Lowpass 35 Hz"
-_LOWPASS = re.compile(r"\b(?:LPF?|low[- ]?pass)\s*[:=]?\s*([0-9]+(?:[.,][0-9]+)?)\s*(k?)hz", re.IGNORECASE)
+_NUMBER = r"([0-9]+(?:[.,][0-9]+)?)"
+#: "LP:35Hz", "LPF=40 Hz", "low-pass 45Hz", and without the unit when nothing follows but a separator ("LP:30").
+_LOWPASS = re.compile(r"\b(?:LPF?|low[- ]?pass)\s*[:=]?\s*" + _NUMBER + r"\s*(?:(k?)hz|(?=[\s,;]|$))", re.IGNORECASE)
+#: Notch specifications, left out before a range is read as a band ("N:50-60Hz", "50-60 Hz notch").
+_NOTCH = re.compile(r"\b(?:N|notch)\s*[:=]?\s*[0-9.,]+\s*(?:hz)?(?:\s*[-\u2013]\s*[0-9.,]+\s*(?:hz)?)?"
+                    r"|[0-9.,]+\s*(?:hz)?\s*[-\u2013]\s*[0-9.,]+\s*hz\s*notch", re.IGNORECASE)
+#: A band written as a range ("BP:0.3-35Hz", "0.3 - 35 Hz"): its upper edge.
+_BAND = re.compile(r"(?:^|[\s:=,;])" + _NUMBER + r"\s*(?:hz)?\s*[-\u2013]\s*" + _NUMBER + r"\s*(k?)hz", re.IGNORECASE)
 
 
 def prefilter_lowpass(prefilter: str) -> float | None:
     """The low-pass cut-off (Hz) an EDF prefiltering field names ("HP:0.1Hz LP:35Hz N:50Hz" -> 35), or None."""
     m = _LOWPASS.search(prefilter or "")
-    if m is None:
-        return None
-    hz = float(m.group(1).replace(",", ".")) * (1000.0 if m.group(2) else 1.0)
+    if m is not None:
+        hz = float(m.group(1).replace(",", ".")) * (1000.0 if m.group(2) else 1.0)
+    else:
+        band = _BAND.search(_NOTCH.sub(" ", prefilter or ""))
+        if band is None:
+            return None
+        low, high = (float(band.group(i).replace(",", ".")) for i in (1, 2))
+        hz = high * (1000.0 if band.group(3) else 1.0)
+        if hz <= low:
+            return None
     return hz if hz > 0 else None
 
 
