@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import re
+
 import numpy as np
 
 
@@ -83,17 +85,23 @@ AASM_TO_RK: dict[Stage, str] = {
     Stage.UNSCORED: "Sleep stage ?",
 }
 
+#: Stage names, lower case and without spaces, after a "sleep stage"/"stage"/"sleep-" prefix and a " sleep"
+#: suffix are taken off ("Stage 2 sleep", "SLEEP-S2", "Sleep_stage_2" all read "2"; "NREM 3" reads "nrem3").
 _ALIASES: dict[str, Stage] = {
-    "w": Stage.W, "wake": Stage.W, "0": Stage.W,
-    "n1": Stage.N1, "s1": Stage.N1, "1": Stage.N1,
-    "n2": Stage.N2, "s2": Stage.N2, "2": Stage.N2,
-    "n3": Stage.N3, "s3": Stage.N3, "s4": Stage.N3, "n4": Stage.N3, "3": Stage.N3,
+    "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "0": Stage.W, "s0": Stage.W,
+    "n1": Stage.N1, "s1": Stage.N1, "1": Stage.N1, "nrem1": Stage.N1,
+    "n2": Stage.N2, "s2": Stage.N2, "2": Stage.N2, "nrem2": Stage.N2,
+    "n3": Stage.N3, "s3": Stage.N3, "s4": Stage.N3, "n4": Stage.N3, "3": Stage.N3, "nrem3": Stage.N3,
+    "swa": Stage.N3, "sws": Stage.N3,
     "r": Stage.REM, "rem": Stage.REM, "4": Stage.REM,
     "?": Stage.UNSCORED, "-1": Stage.UNSCORED, "u": Stage.UNSCORED, "unscored": Stage.UNSCORED,
     "art": Stage.UNSCORED, "artefact": Stage.UNSCORED, "artifact": Stage.UNSCORED,
-    "mt": Stage.UNSCORED, "movement": Stage.UNSCORED, "movement time": Stage.UNSCORED,
-    "unknown": Stage.UNSCORED,
+    "mt": Stage.UNSCORED, "movement": Stage.UNSCORED, "movementtime": Stage.UNSCORED,
+    "unknown": Stage.UNSCORED, "nostage": Stage.UNSCORED,
 }
+#: A number written after "stage" is R&K's ("Stage 4": N3).
+_RK_WORDED = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3}
+_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep-)[\s_:-]*")
 
 
 def parse_stage(text: str | int) -> Stage:
@@ -103,12 +111,18 @@ def parse_stage(text: str | int) -> Stage:
     """
     if isinstance(text, (int, np.integer)):
         return Stage(int(text))
-    t = str(text).strip()
+    t = str(text).strip().strip("\"'").strip()
     if t in RK_TO_AASM:
         return RK_TO_AASM[t]
-    key = t.lower()
-    if key.startswith("sleep stage "):
-        key = key[len("sleep stage "):]
+    low = t.lower()
+    if re.fullmatch(r"-?\d+", low):
+        key = low
+    else:
+        key = _PREFIX.sub("", low)
+        worded = key != low
+        key = re.sub(r"[\s_-]+", "", re.sub(r"[\s_-]+sleep$", "", key))
+        if worded and key in _RK_WORDED:  # "Stage 4" is R&K's stage 4 (N3), not our code 4
+            return _RK_WORDED[key]
     if key in _ALIASES:
         return _ALIASES[key]
     raise ValueError(f"unknown sleep stage {text!r}")

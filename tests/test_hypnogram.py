@@ -315,6 +315,22 @@ EXPECTED_9 = [0, 0, 1, 2, 3, 3, 4, 4, -1]
     ("night_codes.csv", "".join(f"{i},{c}\n" for i, c in enumerate([0, 0, 1, 2, 3, 3, 4, 4, -1])), "csv"),
     ("night_rk.csv", "stage\n" + "".join(f"{c}\n" for c in [0, 0, 1, 2, 3, 4, 5, 5, 9]), "csv"),
     ("night.txt", "W\nW\nN1\nN2\nN3\nN3\nR\nREM\nArt\n", "text"),
+    # what other software writes: epochs counted from 1, R&K stages in words, quoted cells, one row of stages
+    ("from_one.csv", "Epoch,Stage\n" + "".join(f"{i + 1},{s}\n" for i, s in
+                                               enumerate(["W", "W", "N1", "N2", "N3", "N3", "R", "R", "?"])), "csv"),
+    ("words.txt", "Wake\nStage W\nStage 1\nStage 2 sleep\nStage 3\nStage 4\nREM sleep\nStage R\n"
+                  "Movement time\n", "text"),
+    ("quoted.txt", '"W"\n"W"\n"N1"\n"N2"\n"N3"\n"N3"\n"REM"\n"R"\n"?"\n', "text"),
+    ("row.csv", "W;W;N1;N2;N3;N3;R;R;?\n", "csv"),
+    # event tables: MNE's annotations CSV in seconds, and a CAP/REMlogic export in clock times with other events
+    ("mne.csv", "onset,duration,description\n0.0,60.0,Sleep stage W\n60.0,30.0,Sleep stage 1\n90,30,Sleep stage 2\n"
+                "120,60,Sleep stage 3\n150,5,Arousal\n180,60,Sleep stage R\n240,30,Sleep stage ?\n", "csv"),
+    ("cap.txt", "Sleep Stage\tPosition\tTime [hh:mm:ss]\tEvent\tDuration[s]\n"
+                "W\tSupine\t23:59:00\tSLEEP-S0\t30\nW\tSupine\t23:59:30\tSLEEP-S0\t30\n"
+                "S1\tSupine\t00:00:00\tSLEEP-S1\t30\nS2\tSupine\t00:00:30\tSLEEP-S2\t30\n"
+                "S2\tSupine\t00:00:41\tMCAP-A1\t4\nS3\tSupine\t00:01:00\tSLEEP-S3\t30\n"
+                "S4\tSupine\t00:01:30\tSLEEP-S4\t30\nR\tSupine\t00:02:00\tSLEEP-REM\t60\n"
+                "MT\tSupine\t00:03:00\tSLEEP-MT\t30\n", "tsv"),
 ])
 def test_every_archive_format(tmp_path, name, text, fmt):
     p = tmp_path / name
@@ -324,6 +340,33 @@ def test_every_archive_format(tmp_path, name, text, fmt):
     assert hyp.labels.tolist() == EXPECTED_9
     if name == "night_rk.csv":  # the R&K numbering is announced: 4 means stage 4 there, REM elsewhere
         assert any("R&K numbering" in n for n in hyp.notes)
+    if name == "from_one.csv":
+        assert any("numbered from 1" in n for n in hyp.notes)
+    if name in ("mne.csv", "cap.txt"):
+        assert any("no sleep stage were left out" in n for n in hyp.notes)
+
+
+def test_event_table_times_are_placed_from_the_recording_start(tmp_path):
+    """Clock times and dates name when a stage began: a recording started 30 s before the first scored stage gets
+    one unscored epoch first; midnight is crossed; without the recording's start the first event is epoch 0."""
+    cap = tmp_path / "cap.txt"
+    cap.write_text("Time [hh:mm:ss]\tEvent\tDuration[s]\n23:59:30\tSLEEP-S0\t30\n00:00:00\tSLEEP-S2\t60\n"
+                   "00:01:00\tSLEEP-REM\t30\n")
+    assert load_hypnogram(cap).labels.tolist() == [0, 2, 2, 4]
+    hyp = load_hypnogram(cap, n_epochs=6, start_time=datetime(2021, 5, 1, 23, 59, 0))
+    assert hyp.labels.tolist() == [-1, 0, 2, 2, 4, -1]
+    mne_csv = tmp_path / "mne.csv"
+    mne_csv.write_text("onset,duration,description\n2021-05-01 23:00:30.000000,30.0,Sleep stage W\n"
+                       "2021-05-01 23:01:00.000000,30.0,Sleep stage 2\n")
+    assert load_hypnogram(mne_csv, n_epochs=3, start_time=datetime(2021, 5, 1, 23, 0)).labels.tolist() == [-1, 0, 2]
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("onset,duration,description\n0,30,W\n00:00:30,30,N2\n")
+    with pytest.raises(SleepScopeError, match="mix seconds, clock times and dates"):
+        load_hypnogram(mixed)
+    none = tmp_path / "events.csv"
+    none.write_text("onset,duration,description\n0,3,Arousal\n10,15,Apnea\n")
+    with pytest.raises(SleepScopeError, match="none of its 2 events is a sleep stage"):
+        load_hypnogram(none)
 
 
 def test_profusion_epoch_length_other_than_30_s(tmp_path):
@@ -408,3 +451,25 @@ def test_cli_import_reads_the_archive_formats(tmp_path, capsys, name, text):
     hyp.write_text(text)
     assert main(["import", str(path), str(hyp), "--scorer", "lab"]) == 0, capsys.readouterr().err
     assert ScoringFile.read(path).scorer_sets["lab"].labels.tolist() == EXPECTED_9
+
+
+def test_clock_time_tables_are_placed_at_the_recording_start_by_import_and_by_the_window(tmp_path, capsys):
+    """`sleepscope import` and the window's paired hypnogram read a clock-time event table from the recording's
+    start (both used to read it from its first row: one epoch early here)."""
+    from sleepscope.cli import main
+    from sleepscope.gui.loader import read_paired_hypnogram
+    from sleepscope.io import Recording
+    from sleepscope.scoring import ScoringFile
+
+    rec = Recording.from_arrays(np.zeros(3000 * 4), np.zeros(3000 * 4))
+    first = rec.start_time + __import__("datetime").timedelta(seconds=30)
+    table = tmp_path / "night.tsv"
+    table.write_text("Time [hh:mm:ss]\tEvent\tDuration[s]\n"
+                     f"{first:%H:%M:%S}\tSLEEP-S0\t30\n{first + __import__('datetime').timedelta(seconds=30):%H:%M:%S}"
+                     "\tSLEEP-S2\t60\n")
+    path = tmp_path / "night.sleepscope.h5"
+    ScoringFile.open(rec, path).close()
+    assert main(["import", str(path), str(table), "--scorer", "lab"]) == 0, capsys.readouterr().err
+    assert ScoringFile.read(path).scorer_sets["lab"].labels.tolist() == [-1, 0, 2, 2]
+    paired = read_paired_hypnogram(table, rec.n_epochs, rec.start_time)
+    assert paired.problem is None and paired.labels.tolist() == [-1, 0, 2, 2]

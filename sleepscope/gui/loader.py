@@ -50,7 +50,7 @@ def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None) -> 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out.labels = np.asarray(read_hypnogram(path, n_epochs=n_epochs))
+            out.labels = np.asarray(read_hypnogram(path, n_epochs=n_epochs, start_time=start_time))
         out.notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     except SleepScopeError as exc:
         out.problem = str(exc)

@@ -61,7 +61,9 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     Formats: EDF+ annotations (Sleep-EDF hypnograms, or a recording's own stage
     annotations), NSRR XML (`PSGAnnotation` / `ScoredEvent`), Compumedics
     Profusion XML (`CMPStudyConfig` / `SleepStages`), CSV or TSV (a stage column
-    of names or codes, or the last column), and text with one stage per line.
+    of names or codes, or the last column; or an event table with onset,
+    duration and description columns, as MNE and CAP/REMlogic exports write,
+    its clock times placed from `start_time`), and text with one stage per line.
     R&K stages become AASM (S3 and S4 → N3; `Sleep stage ?` and movement time
     unscored).
 
@@ -99,11 +101,15 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
             fmt, delimiter = "csv", (";" if ";" in first and "," not in first else ",")
         else:
             fmt, delimiter = "text", None
-        cells = _parse_table(path, lines, delimiter) if delimiter else _parse_lines(path, text)
-        labels = _decode_codes(path, cells, notes)
-        onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
-        durations = np.full(len(labels), float(EPOCH_SECONDS))
-        stages = labels
+        events = _event_table(path, lines, delimiter, start_time, notes) if delimiter else None
+        if events is not None:
+            onsets, durations, stages = events
+        else:
+            cells = _parse_table(path, lines, delimiter, notes) if delimiter else _parse_lines(path, text)
+            labels = _decode_codes(path, cells, notes)
+            onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
+            durations = np.full(len(labels), float(EPOCH_SECONDS))
+            stages = labels
     labels, overlap_note = _expand(onsets, durations, stages)
     if overlap_note:
         notes.append(overlap_note)
@@ -320,9 +326,98 @@ def _edf_start(path: Path) -> datetime | None:
         return None
 
 
-def _parse_table(path: Path, lines: list[str], delimiter: str) -> list[tuple[int, str]]:
-    """(line number, stage cell) of each row of a CSV/TSV: the stage column by its header, else the last column."""
+#: Columns of an event table (one row per annotation, not per epoch): MNE's annotations CSV (onset, duration,
+#: description), CAP/REMlogic exports (Time [hh:mm:ss], Event, Duration[s]) and the like.
+_ONSET_COLUMNS = ("onset", "start", "start time", "starttime", "time", "clock time", "time of day")
+_EVENT_COLUMNS = ("description", "annotation", "event", "event type", "stage", "sleep stage", "label")
+
+
+def _column_name(cell: str) -> str:
+    """`Duration[s]` -> `duration`, `Time [hh:mm:ss]` -> `time`: a header cell without its unit."""
+    return re.sub(r"\s*[\[(].*?[\])]\s*", "", cell.strip().lower()).strip()
+
+
+def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datetime | None,
+                 notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(onsets s, durations s, stages) of a CSV/TSV whose header names an onset, a duration and an event column,
+    keeping the rows whose event is a sleep stage; None for any other table. Onsets are seconds, clock times
+    (hh:mm:ss) or dates and times: these are placed from `start_time` (the recording's) when given, else from
+    the first row's."""
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
+    header = [_column_name(c) for c in rows[0]]
+    onset = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None)
+    duration = header.index("duration") if "duration" in header else None
+    event = next((header.index(c) for c in _EVENT_COLUMNS if c in header), None)
+    if onset is None or duration is None or event is None:
+        return None
+    times, durations, stages, skipped = [], [], [], 0
+    for i, row in enumerate(rows[1:], start=2):
+        if max(onset, duration, event) >= len(row):
+            raise _unreadable(path, f"line {i}: {delimiter.join(row)!r} has fewer columns than its header")
+        try:
+            stage = int(parse_stage(row[event]))
+        except ValueError:
+            skipped += 1  # arousals, lights, comments: events that are no stage
+            continue
+        times.append(_event_time(path, row[onset].strip(), i))
+        text = row[duration].strip()
+        try:
+            durations.append(float(text) if text else float(EPOCH_SECONDS))
+        except ValueError:
+            raise _unreadable(path, f"line {i}: duration {text!r} is not a number of seconds") from None
+        stages.append(stage)
+    if not stages:
+        raise _unreadable(path, f"none of its {len(rows) - 1} events is a sleep stage")
+    if skipped:
+        notes.append(f"{skipped} events that are no sleep stage were left out")
+    return _onsets(path, times, start_time), np.array(durations), np.array(stages, dtype=np.int8)
+
+
+def _event_time(path: Path, text: str, line: int) -> float | datetime | tuple[int, float]:
+    """Seconds (a number), a date and time, or ("clock", seconds since midnight) from an onset cell."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = re.fullmatch(r"(\d{1,2})[:.](\d{2})[:.](\d{2}(?:[.,]\d+)?)", text)
+    if m:
+        h, mi, sec = int(m.group(1)), int(m.group(2)), float(m.group(3).replace(",", "."))
+        return ("clock", h * 3600 + mi * 60 + sec)
+    try:
+        return datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        raise _unreadable(path, f"line {line}: onset {text!r} is neither seconds, a clock time nor a date and "
+                                "time") from None
+
+
+def _onsets(path: Path, times: list, start_time: datetime | None) -> np.ndarray:
+    """Event times as seconds from the recording's start (`start_time`) or, without it, from the first event."""
+    kinds = {type(t).__name__ for t in times}
+    if len(kinds) > 1:
+        raise _unreadable(path, "its onsets mix seconds, clock times and dates")
+    if kinds == {"float"}:
+        return np.array(times, dtype=np.float64)
+    if kinds == {"datetime"}:
+        origin = start_time if start_time is not None else min(times)
+        return np.array([(t.replace(tzinfo=None) - origin).total_seconds() for t in times])
+    secs = np.array([t[1] for t in times], dtype=np.float64)
+    # Clock times run past midnight: each step back of more than 12 h is the next day.
+    secs = secs + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(secs) < -43200)])
+    if start_time is None:
+        return secs - secs[0]
+    origin = start_time.hour * 3600 + start_time.minute * 60 + start_time.second + start_time.microsecond / 1e6
+    first = secs[0] - origin
+    shift = 86400.0 if first < -43200 else (-86400.0 if first > 43200 else 0.0)
+    return secs - origin + shift
+
+
+def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] | None = None
+                 ) -> list[tuple[int, str]]:
+    """(line number, stage cell) of each row of a CSV/TSV: the stage column by its header, else the last column;
+    one row of stages alone is a row of epochs."""
+    rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
+    if len(rows) == 1 and len(rows[0]) > 1 and all(_looks_like_stage(c) for c in rows[0] if c.strip()):
+        return [(1, c) for c in rows[0] if c.strip()]
     header = [c.strip().lower() for c in rows[0]]
     col = next((header.index(name) for name in _STAGE_COLUMNS if name in header), None)
     has_header = col is not None or not any(_looks_like_stage(c) for c in rows[0])
@@ -334,6 +429,11 @@ def _parse_table(path: Path, lines: list[str], delimiter: str) -> list[tuple[int
     if not body:
         raise _unreadable(path, "it has a header but no rows: it holds no stages")
     epoch_col = header.index("epoch") if has_header and "epoch" in header else None
+    first_epoch = 0
+    if epoch_col is not None and epoch_col < len(body[0]) and body[0][epoch_col].strip() in ("1", "1.0"):
+        first_epoch = 1  # numbered from 1, as most scoring software counts
+        if notes is not None:
+            notes.append("epochs numbered from 1: the first row is the recording's first epoch")
     cells = []
     for i, row in enumerate(body):
         lineno = i + (2 if has_header else 1)
@@ -345,9 +445,9 @@ def _parse_table(path: Path, lines: list[str], delimiter: str) -> list[tuple[int
                 epoch = int(float(row[epoch_col]))
             except ValueError:
                 raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]!r} is not a number") from None
-            if epoch != i:
+            if epoch != i + first_epoch:
                 raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]} is out of order "
-                                        f"(expected {i}); one row per epoch from 0")
+                                        f"(expected {i + first_epoch}); one row per epoch from {first_epoch}")
         cells.append((lineno, row[cell_col]))
     return cells
 
@@ -428,7 +528,7 @@ def _epochs_text(n: int) -> str:
 def _unreadable(path: Path, why: str) -> SleepScopeError:
     return SleepScopeError(
         f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, a CSV/TSV with "
-        "a 'stage' column, or a text file with one stage per line."
+        "a 'stage' column (or onset, duration and description columns), or a text file with one stage per line."
     )
 
 

@@ -56,7 +56,7 @@ def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None 
         # An EDF+ hypnogram may start at another clock time than the recording: align it.
         labels = read_sleepedf_hypnogram(path, n_epochs=n, start_time=sf.identity.start_time)
     else:
-        labels = read_hypnogram(path, n_epochs=n)
+        labels = read_hypnogram(path, n_epochs=n, start_time=sf.identity.start_time)
     if not (labels >= 0).any():
         raise SleepScopeError(f"{path} holds no scored epoch within this recording: check that it belongs to it.")
     name = scorer_name or path.stem
