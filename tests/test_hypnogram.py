@@ -433,6 +433,17 @@ def test_find_hypnogram_other_names(tmp_path):
     assert find_hypnogram(psg) == tmp_path / "shhs1-200001-nsrr.xml"
     assert recording_key("SC4001E0-PSG.edf") == hypnogram_key("SC4001EC-Hypnogram.edf") == "sc4001"
     assert hypnogram_key("SC4001E0-PSG.edf") is None
+    # other public sets' pairs: MASS, HMC, a CAP-style text export; a bare note beside a recording is not taken
+    for psg, hyp in (("01-01-0001 PSG.edf", "01-01-0001 Base.edf"), ("SN001.edf", "SN001_sleepscoring.edf"),
+                     ("n5.edf", "n5-hypnogram.txt"), ("night3_PSG.edf", "night3_hypnogram.csv")):
+        assert recording_key(psg) == hypnogram_key(hyp), (psg, hyp)
+    (tmp_path / "SN001.edf").write_bytes(b"")
+    (tmp_path / "SN001.txt").write_text("lights off late\n")
+    assert find_hypnogram(tmp_path / "SN001.edf") is None
+    (tmp_path / "SN001_sleepscoring.txt").write_text("W\n")
+    assert find_hypnogram(tmp_path / "SN001.edf") == tmp_path / "SN001_sleepscoring.txt"
+    (tmp_path / "SN001_sleepscoring.edf").write_bytes(b"")
+    assert find_hypnogram(tmp_path / "SN001.edf") == tmp_path / "SN001_sleepscoring.edf"
 
 
 @pytest.mark.parametrize("name, text", [("night-nsrr.xml", NSRR_XML), ("night-profusion.xml", PROFUSION_XML),

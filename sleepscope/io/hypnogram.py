@@ -534,16 +534,18 @@ def _unreadable(path: Path, why: str) -> SleepScopeError:
 
 # ---------------------------------------------------------------- pairing and trimming
 #: Hypnogram file endings, in order of preference when a recording has several.
-HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "-nsrr.xml", "-profusion.xml", ".edf.xml", ".xml",
-                      ".hypnogram.csv", ".csv", ".hypnogram.tsv", ".tsv")
+HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", " base.edf", "-nsrr.xml",
+                      "-profusion.xml", ".edf.xml", ".xml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
+                      ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
+                      "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt")
+#: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
+_PSG_TAIL = re.compile(r"[\s_-]psg$")
 _SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
 
 
 def recording_key(name: str) -> str:
     """The name a recording is paired by: its stem without `-PSG`; Sleep-EDF's first 6 characters."""
-    stem = Path(name).stem.lower()
-    if stem.endswith("-psg"):
-        stem = stem[:-4]
+    stem = _PSG_TAIL.sub("", Path(name).stem.lower())
     return _sleep_edf_key(stem)
 
 
@@ -552,10 +554,7 @@ def hypnogram_key(name: str) -> str | None:
     low = Path(name).name.lower()
     for suffix in HYPNOGRAM_SUFFIXES:
         if low.endswith(suffix) and len(low) > len(suffix):
-            stem = low[: -len(suffix)]
-            if stem.endswith("-psg"):
-                stem = stem[:-4]
-            return _sleep_edf_key(stem)
+            return _sleep_edf_key(_PSG_TAIL.sub("", low[: -len(suffix)]))
     return None
 
 
@@ -574,9 +573,12 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
 
     `SC4001E0-PSG.edf` ↔ `SC4001EC-Hypnogram.edf` (Sleep-EDF: the first 6
     characters agree, the scorer letters after them differ); other recordings
-    `NAME.edf` ↔ `NAME-Hypnogram.edf`, `NAME.xml` (also `NAME-nsrr.xml`,
-    `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`, `NAME.tsv`; the
-    first of these found, in that order.
+    `NAME.edf` (or `NAME-PSG.edf`, `NAME PSG.edf`) ↔ `NAME-Hypnogram.edf`,
+    `NAME_sleepscoring.edf` (HMC), `NAME Base.edf` (MASS), `NAME.xml` (also
+    `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
+    `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`; the first of
+    these found, in the order of :data:`HYPNOGRAM_SUFFIXES`. A bare `NAME.txt`
+    is not taken: beside a recording it is as often a note as a hypnogram.
     """
     psg = Path(psg_path)
     key = recording_key(psg.name)
