@@ -63,6 +63,11 @@ TABLE = [
     (["EEG C3-Ref", "EEG C4-Ref", "EEG A1-Ref", "EEG A2-Ref", "EEG LOC-Ref", "EEG ROC-Ref"], "C4-A1", "LOC-A2"),
     (["C4", "M2", "E2"], "C4", "E2"),  # no contralateral mastoid: nothing computed
     (["C4-M1", "C4", "M1", "E2", "M2"], "C4-M1", "E2-M1"),  # a recorded C4-M1 is read, not recomputed
+    # systems that type every channel EEG: an eye electrode is still the EOG, never the EEG
+    (["EEG C3-A2", "EEG LOC-A2", "EEG ROC-A1"], "EEG C3-A2", "EEG LOC-A2"),
+    (["EEG LOC-A2", "EEG ROC-A1", "EMG"], None, "EEG LOC-A2"),
+    (["EEG C3-Ref", "EEG LOC-Ref"], "EEG C3-Ref", "EEG LOC-Ref"),  # no mastoid stored: the bare electrodes
+    (["EEG A1-Ref", "EEG LOC-Ref"], None, "EEG LOC-Ref"),  # a mastoid alone is a reference, not an EEG
 ]
 
 

@@ -29,7 +29,10 @@ EOG
   3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`), then any channel typed EOG.
 
 A channel named just `EEG` or `EOG` (SHHS's `EEG`, a single-channel export) is
-a channel of that type whose derivation is not said: last in its list.
+a channel of that type whose derivation is not said: last in its list. Some
+systems type every channel EEG (Nihon Kohden's `EEG LOC-Ref`): an eye electrode
+is read as the EOG and never as the EEG, a mastoid never as either, and `-Ref`
+means the electrode against the amplifier's reference (as a bare `C3`).
 
 Referential recordings
 ----------------------
@@ -93,6 +96,7 @@ _LEFT = ("fp1", "f3", "c3", "p3", "o1", "e1", "loc")
 _RIGHT = ("fp2", "f4", "c4", "p4", "o2", "e2", "roc")
 _MIDLINE = ("fpz", "fz", "cz", "pz", "oz")
 _MASTOIDS = ("a1", "a2")
+_EYES = ("e1", "e2", "loc", "roc")
 #: Labels that only mean an EOG when the file says so (`EOG(L)`, `EOG1-A1`), not as EEG names.
 _NEEDS_EOG_PREFIX = {"l", "r", "left", "right", "1", "2", "la1", "la2", "ra1", "ra2",
                      "1a1", "1a2", "2a1", "2a2", "lefta1", "lefta2", "righta1", "righta2", "lr"}
@@ -179,7 +183,12 @@ def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
     Lower = nearer to what the model learned (module docstring).
     """
     prefix, key = split_name(name)
-    if prefix and prefix != kind:
+    if key.endswith("ref") and len(key) > 3:  # "EEG C3-Ref": the electrode against the amplifier's reference
+        key = key[:-3]
+    eye = key.startswith(_EYES) and any(key in keys for keys, _ in EOG_PREFERENCE)
+    if kind == "eeg" and (eye or key in _MASTOIDS):
+        return None  # an eye electrode or a mastoid is no EEG, however the file types it
+    if prefix and prefix != kind and not (kind == "eog" and eye):  # some systems type every channel EEG
         return None
     table = EEG_PREFERENCE if kind == "eeg" else EOG_PREFERENCE
     for rank, (keys, why) in enumerate(table):
