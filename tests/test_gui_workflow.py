@@ -184,7 +184,11 @@ def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its
     asked = []
 
     def fake_exec(self):
+        from PySide6.QtWidgets import QLabel
+
         asked.append([self.eog.itemText(i) for i in range(self.eog.count())])
+        text = self.findChild(QLabel).text()
+        assert text.startswith("Found neither an EEG nor an EOG") and "--eeg" not in text  # no command-line hint
         self.eeg.setCurrentText("Chan A")
         self.eog.setCurrentText(dialogs.ChannelDialog.NONE)
         return dialogs.ChannelDialog.DialogCode.Accepted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Sequence
 
 from PySide6.QtWidgets import (
@@ -46,10 +47,13 @@ class ChannelDialog(QDialog):
         self.setWindowTitle("Choose channels")
         self.setMinimumWidth(440)
         layout = QVBoxLayout(self)
+        # The reader's message ends with the command line's options; this dialog is where the choice is made.
+        reason = re.split(r"\s+Choose (?:them|one of them|the \w+ channel) with --", reason)[0]
+        reason = reason[:1].upper() + reason[1:]
         text = QLabel(
             (html.escape(reason) + "<br><br>" if reason else "")
             + "Choose the EEG channel (Fpz-Cz or a central derivation such as C4-M1) "
-            "and the EOG channel the model should read."
+            "and the EOG channel the model should read, or “none” for a channel the recording lacks."
         )
         text.setWordWrap(True)
         layout.addWidget(text)
