@@ -44,6 +44,7 @@ E1 - M2, E2 - M1), a midline one against either. They are offered as channels
 named `C4-M1` (:func:`derived_channels`), ranked like recorded ones, so that
 `C4-M1` is preferred to the bare `C4` and may be named with ``--eeg C4-M1``;
 the reason given says that it was computed, and from which channels.
+
 :func:`choose_channels` returns which channels were chosen and why (the CLI's
 ``info`` and ``prescore`` print it, the GUI shows it); a recording may lack
 one of the two (the model then runs on the other alone), not both.
