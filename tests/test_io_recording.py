@@ -219,3 +219,17 @@ def test_referential_recording_is_read_as_the_derivations_it_stores_apart(tmp_pa
     # the bare electrode is still there for who asks for it: the reference's drift included
     bare = open_recording(path, eeg="EEG C4-Ref")
     assert np.abs(bare.eeg - real.eeg).max() > 0.5 * np.abs(common).max()
+
+
+def test_info_lists_the_derivations_a_referential_file_allows(tmp_path, capsys):
+    from sleepscope.cli import main
+
+    rng = np.random.default_rng(1)
+    path = write_edf(tmp_path / "ref.edf", {n: (rng.normal(0, 20, 6000), 100.0) for n in ("C3", "C4", "M1", "M2", "E1")},
+                     datetime(2021, 5, 1, 23, 0))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "derivations computed from the channels above" in out
+    assert "C4-M1  C4 - M1  <- EEG" in out and "E1-M2  E1 - M2  <- EOG" in out and "C3-M2  C3 - M2" in out
+    assert main(["info", str(path), "--eeg", "C3-M2"]) == 0
+    assert "C3-M2  C3 - M2  <- EEG" in capsys.readouterr().out

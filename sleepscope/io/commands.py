@@ -67,6 +67,14 @@ def _print_info(info, eeg: str | None, eog: str | None) -> None:
     for c in info.channels:
         mark = "  <- EEG" if c.name == eeg else "  <- EOG" if c.name == eog else ""
         print(f"  {c.name:<{width}}  {c.fs:g} Hz  {c.unit or '-'}{mark}")
+    from sleepscope.io.channels import derived_channels
+
+    derived = derived_channels([c.name for c in info.channels])
+    if derived:  # what --eeg and --eog may also name in a referential recording
+        print("derivations computed from the channels above (name them with --eeg or --eog):")
+        for name, (active, reference) in derived.items():
+            mark = "  <- EEG" if name == eeg else "  <- EOG" if name == eog else ""
+            print(f"  {name:<{width}}  {active} - {reference}{mark}")
 
 
 def _parse_subjects(text: str) -> list[int]:
