@@ -135,6 +135,12 @@ def real_rows() -> list[tuple[str, object, np.ndarray]]:
                         eeg_name=None, eog_name="EOG LOC-ROC", source_rates={"EOG LOC-ROC": fs},
                         channel_choice=ChannelChoice(None, "EOG LOC-ROC", "none in this clip", "bipolar"))
         out.append(("real REM EOG (EOG only)", rec, np.full(rec.n_epochs, 4, np.int64)))
+        # A lab that stores each eye against a mastoid (E1-M2, E2-M1) is read through its left eye alone.
+        left = resample_to_target(loc.astype(np.float32), fs)[:n]
+        rec = Recording(path=None, start_time=wake.start_time, fs=100.0, channels={"LOC": left}, eeg_name=None,
+                        eog_name="LOC", source_rates={"LOC": fs},
+                        channel_choice=ChannelChoice(None, "LOC", "none in this clip", "the left eye alone"))
+        out.append(("real REM EOG, left eye alone (EOG only)", rec, np.full(rec.n_epochs, 4, np.int64)))
     n3 = np.loadtxt(data / "data_N3_no-spindles_30sec_100Hz.txt", dtype=np.float32)[:3000]
     rec = Recording(path=None, start_time=wake.start_time, fs=100.0, channels={"EEG": n3}, eeg_name="EEG",
                     eog_name=None, source_rates={"EEG": 100.0},
