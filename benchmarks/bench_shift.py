@@ -61,7 +61,7 @@ def synth_recording(name: str, family: str = "A", randomise: bool = False, seed:
                     margin_epochs: int = 60):
     """(Recording at 100 Hz with the channels chosen by label, stages) of a synthetic night, trimmed to the sleep."""
     from sleepscope.data.synthetic import parse_night_name, real_hypnogram, synth_night
-    from sleepscope.io.channels import choose_channels
+    from sleepscope.io.channels import central_eeg, choose_channels
     from sleepscope.io.hypnogram import trim_wake
     from sleepscope.io.recording import Recording, resample_to_target
 
@@ -72,7 +72,9 @@ def synth_recording(name: str, family: str = "A", randomise: bool = False, seed:
     kwargs = {"family": family, "randomise": randomise} if (family != "A" or randomise) else {}
     s = synth_night(labels, subject=subject, night=night, seed=seed, **kwargs)
     choice = choose_channels(list(s.signals))
-    chans = {k: resample_to_target(s.signals[k], s.fs) for k in (choice.eeg, choice.eog) if k is not None}
+    # As the product reads a file: the central EEG beside a frontal one, for YASA's second opinion (yasa_extra).
+    central = central_eeg(list(s.signals))
+    chans = {k: resample_to_target(s.signals[k], s.fs) for k in (choice.eeg, choice.eog, central) if k is not None}
     n = min(len(v) for v in chans.values())
     n -= n % 3000
     chans = {k: np.ascontiguousarray(v[:n]) for k, v in chans.items()}
@@ -104,7 +106,7 @@ def perturb(rec, labels, how: str):
         eog = None
         choice = ChannelChoice(eeg, None, choice.eeg_reason if choice else "", "removed for this row")
     elif how == "EOG only":
-        del ch[eeg]
+        ch = {eog: ch[eog]}  # the central EEG read for YASA goes with the EEG
         eeg = None
         choice = ChannelChoice(None, eog, "removed for this row", choice.eog_reason if choice else "")
     else:
@@ -159,17 +161,21 @@ def yasa_probs(rec) -> np.ndarray | None:
     warnings.filterwarnings("ignore")
     mne.set_log_level("ERROR")
     logging.getLogger("yasa").setLevel(logging.ERROR)
+    from sleepscope.io.channels import central_eeg
+
     names, kinds, data = [], [], []
     if rec.eeg_name is None:
         return None
-    for n, kind in ((rec.eeg_name, "eeg"), (rec.eog_name, "eog")):
+    # The EEG the product's second opinion reads (YasaScorer): a central one read beside the model's, else the model's.
+    eeg = central_eeg([n for n in rec.channels if n != rec.eog_name]) or rec.eeg_name
+    for n, kind in ((eeg, "eeg"), (rec.eog_name, "eog")):
         if n is not None:
             names.append(n)
             kinds.append(kind)
             data.append(rec.channels[n].astype(np.float64) * 1e-6)
     raw = mne.io.RawArray(np.vstack(data), mne.create_info(names, 100.0, kinds), verbose="error")
     try:
-        hyp = yasa.SleepStaging(raw, eeg_name=rec.eeg_name, eog_name=rec.eog_name).predict()
+        hyp = yasa.SleepStaging(raw, eeg_name=eeg, eog_name=rec.eog_name).predict()
     except Exception:  # YASA refuses recordings shorter than its feature windows
         return None
     proba = hyp.proba

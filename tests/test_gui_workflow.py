@@ -205,11 +205,14 @@ def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its
     assert "No EOG channel" in w.model_notice.text()
 
     referential = write_edf(tmp_path / "referential.edf", {
-        name: (rng.normal(0, 20, 6000), 100.0) for name in ("C3", "C4", "M1", "M2", "E1", "E2", "Chin")}, start)
+        name: (rng.normal(0, 20, 6000), 100.0) for name in ("F4", "C3", "C4", "M1", "M2", "E1", "E2", "Chin")}, start)
     assert open_and_wait(qtbot, w, referential)
     assert asked == []
-    assert (w.recording.eeg_name, w.recording.eog_name) == ("C4-M1", "E1-M2")
-    assert "computed as C4 - M1" in w.model_notice.label.toolTip()
+    assert (w.recording.eeg_name, w.recording.eog_name) == ("F4-M1", "E1-M2")
+    assert "computed as F4 - M1" in w.model_notice.label.toolTip()
+    # the central EEG (AASM montages show it; the second opinion reads it) and the chin EMG come as traces
+    assert list(w.recording.channels) == ["F4-M1", "E1-M2", "Chin", "C4-M1"]
+    assert w.trace._display["C4-M1"].kind == "eeg"  # drawn with the EEG's gain and filters, not as "other"
 
     odd = write_edf(tmp_path / "odd.edf", {"Chan A": (rng.normal(0, 20, 6000), 100.0),
                                            "Chan B": (rng.normal(0, 20, 6000), 100.0)}, start)

@@ -112,3 +112,14 @@ def test_derivations_are_named_computed_and_chosen_by_name():
     assert choose_channels(names, eeg="C4").eeg == "C4"
     assert find_channel(names, "C3-A2") == "C3-M2"  # mastoids written either way
     assert find_channel(names, "C4-M2") is None  # only the AASM pairs are offered
+
+
+def test_the_central_eeg_the_second_opinion_reads():
+    from sleepscope.io.channels import central_eeg
+
+    assert central_eeg(["F4-M1", "C4-M1", "O2-M1", "E1-M2"]) == "C4-M1"
+    assert central_eeg(["EEG C3-A2", "EEG C4-A1"]) == "EEG C4-A1"  # contralateral C4 first, whatever the order
+    assert central_eeg(["C3-A1", "Fp1-M1"]) == "C3-A1"  # ipsilateral when nothing else is central
+    assert central_eeg(["F4", "C4", "M1", "M2", "E1"]) == "C4-M1"  # computed in a referential file
+    assert central_eeg(["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]) is None
+    assert central_eeg(["EOG E1-M2", "EMG"]) is None

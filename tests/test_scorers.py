@@ -190,3 +190,25 @@ print("RC", rc)
     assert r.returncode == 0, r.stderr
     assert "RC 2" in r.stdout and "pip install yasa" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+
+
+@needs_yasa
+def test_the_second_opinion_reads_the_central_eeg_yasa_learned_on_beside_the_models_frontal_one(tmp_path):
+    """An AASM montage (F4-M1, C4-M1, E1-M2): the model reads F4-M1, YASA the central C4-M1 read beside it
+    (yasa_extra), as it does when C4-M1 is the only EEG; the control reads YASA on F4-M1 and differs."""
+    from sleepscope.io import open_recording
+    from sleepscope.io.export import write_edf
+    from sleepscope.scorers.yasa_scorer import yasa_extra
+
+    real = open_recording(REAL)
+    signals = {"F4-M1": (real.eog[::-1].copy(), 100.0), "C4-M1": (real.eeg, 100.0), "E1-M2": (real.eog, 100.0)}
+    aasm = write_edf(tmp_path / "aasm.edf", signals, real.start_time)
+    central_only = write_edf(tmp_path / "central.edf", {k: signals[k] for k in ("C4-M1", "E1-M2")}, real.start_time)
+    assert yasa_extra(aasm) == ("C4-M1",)
+    rec = open_recording(aasm, extra=yasa_extra(aasm))
+    assert (rec.eeg_name, rec.eog_name) == ("F4-M1", "E1-M2") and "C4-M1" in rec.channels
+    ours = YasaScorer().score(rec).probs
+    alone = YasaScorer().score(open_recording(central_only)).probs
+    np.testing.assert_allclose(ours, alone, atol=1e-6)
+    frontal = YasaScorer().score(open_recording(aasm)).probs  # without the extra: YASA gets the model's F4-M1
+    assert np.abs(frontal - ours).max() > 0.05

@@ -388,7 +388,7 @@ class MainWindow(QMainWindow):
     def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
         """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
         from sleepscope.io import read_info
-        from sleepscope.io.channels import choose_channels, derived_channels
+        from sleepscope.io.channels import central_eeg, choose_channels, derived_channels
 
         if not path.exists():
             raise SleepScopeError(f"{path} does not exist: it was moved or deleted. Choose it again.")
@@ -409,9 +409,12 @@ class MainWindow(QMainWindow):
             if eeg == eog:
                 raise SleepScopeError(f"{eeg} was chosen as both the EEG and the EOG: they must be two different "
                                       "channels. Open the file again and choose two.")
-        # The chin EMG is shown by default when the file has one (technicians score REM and arousals with it).
+        # The chin EMG is shown by default when the file has one (technicians score REM and arousals with it),
+        # and a central EEG beside a frontal one the model reads: AASM montages show both, and it is the EEG
+        # the second opinion (YASA) learned on.
         emg = [n for n in names if channel_kind(n) == "emg"][:1]
-        return eeg, eog, emg
+        central = central_eeg(names)
+        return eeg, eog, [*emg, *([central] if central else [])]
 
     def _cancel_busy(self) -> None:
         """The status bar's Cancel: stops the reading first, else the pre-scoring."""

@@ -78,6 +78,13 @@ def channel_kind(name: str, eeg_name: str | None = None, eog_name: str | None = 
         return "eog"
     if low.startswith("eeg"):
         return "eeg"
+    from sleepscope.io.channels import rank_channel
+
+    # Labels without a type prefix (C4-M1, E1-M2): the channel tables know the derivations.
+    if rank_channel(name, "eog") is not None:
+        return "eog"
+    if rank_channel(name, "eeg") is not None:
+        return "eeg"
     return "other"
 
 

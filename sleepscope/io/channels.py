@@ -248,6 +248,19 @@ class ChannelChoice:
         return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason}
 
 
+#: Central EEG derivations, contralateral first: what YASA's classifiers were trained on (C4-M1, C3-M2).
+_CENTRAL = ("c4a1", "c3a2", "cza1", "cza2", "c3a1", "c4a2")
+
+
+def central_eeg(names: Sequence[str]) -> str | None:
+    """The central EEG derivation among `names` (recorded, or computed as :func:`derived_channels` allows): the
+    input YASA's second opinion was trained on, which the model may not read (it prefers frontal); or None."""
+    derived = derived_channels(names)
+    found = [(_CENTRAL.index(normalise(n)), i, n) for i, n in enumerate([*names, *derived])
+             if normalise(n) in _CENTRAL and rank_channel(n, "eeg") is not None]
+    return min(found)[2] if found else None
+
+
 def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | None = None) -> ChannelChoice:
     """The EEG and EOG channels the model reads among `names`, and why.
 

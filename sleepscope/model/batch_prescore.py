@@ -134,9 +134,9 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 continue
             extra = ()
             if second is not None:
-                from sleepscope.scorers.yasa_scorer import emg_of
+                from sleepscope.scorers.yasa_scorer import yasa_extra
 
-                extra = emg_of(path)
+                extra = yasa_extra(path)
             rec = open_recording(path, eeg=eeg, eog=eog, extra=extra, cancel=cancel)
             pred = scorer.score(rec, cancel=cancel)
             other = second.score(rec, cancel=cancel) if second is not None else None

@@ -193,9 +193,9 @@ def _prescore(args: argparse.Namespace) -> int:
     second, extra = None, ()
     src = Path(args.file)
     if args.second_opinion:
-        from sleepscope.scorers.yasa_scorer import YasaScorer, emg_of
+        from sleepscope.scorers.yasa_scorer import YasaScorer, yasa_extra
 
-        second, extra = YasaScorer(), emg_of(src)
+        second, extra = YasaScorer(), yasa_extra(src)
     out = Path(args.out) if args.out else src.with_name(src.stem + (".prescore.json" if args.json else ".prescore.csv"))
     check_writable(out)  # before reading and scoring the night, not after
     with TqdmProgress("Reading", disable=args.quiet) as bar:

@@ -3,7 +3,8 @@
 YASA (BSD-3) ships LightGBM classifiers trained on about 3,000 NSRR nights
 inside its pip package, so it runs offline. It reads an EEG (a central
 derivation is what it learned), optionally an EOG and a chin EMG, from an MNE
-Raw; we hand it the recording's channels at 100 Hz. Its five classes
+Raw; we hand it the recording's channels at 100 Hz: the central EEG where the
+recording was read with one (:func:`yasa_extra`), else the model's EEG. Its five classes
 (W, N1, N2, N3, R) map one to one onto ours. Optional: without the `yasa`
 package the rest of SleepScope works and this scorer says how to install it.
 """
@@ -45,12 +46,15 @@ def find_emg(channel_names: Sequence[str]) -> str | None:
     return next((n for n in channel_names if _EMG.search(n)), None)
 
 
-def emg_of(path: str | Path) -> tuple[str, ...]:
-    """The EMG channel of a recording file, as `open_recording`'s `extra`, when it has one."""
+def yasa_extra(path: str | Path) -> tuple[str, ...]:
+    """The channels beyond the model's that the second opinion reads from a recording file, as `open_recording`'s
+    `extra`: a central EEG (what YASA learned; `open_recording` skips it when the model reads it too) and a chin
+    EMG, where the file has them."""
+    from sleepscope.io.channels import central_eeg
     from sleepscope.io.edfheader import read_header
 
-    found = find_emg([s.label for s in read_header(path).data_signals])
-    return (found,) if found else ()
+    names = [s.label for s in read_header(path).data_signals]
+    return tuple(n for n in (central_eeg(names), find_emg(names)) if n)
 
 
 class YasaScorer:
@@ -80,7 +84,11 @@ class YasaScorer:
             raise SleepScopeError("YASA's second opinion needs an EEG channel; this recording has none")
         check(cancel)
         report(progress, 0, 2, "YASA: features")
-        names = {"eeg": recording.eeg_name}
+        from sleepscope.io.channels import central_eeg
+
+        # A central derivation read beside the model's EEG (yasa_extra) is the one YASA learned on.
+        central = central_eeg([n for n in recording.channels if n != recording.eog_name])
+        names = {"eeg": central or recording.eeg_name}
         if self.use_eog and recording.eog_name is not None:
             names["eog"] = recording.eog_name
         emg = find_emg([n for n in recording.channels if n not in names.values()]) if self.use_emg else None
