@@ -211,7 +211,7 @@ def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its
     assert (w.recording.eeg_name, w.recording.eog_name) == ("F4-M1", "E1-M2")
     assert "computed as F4 - M1" in w.model_notice.label.toolTip()
     # the central EEG (AASM montages show it; the second opinion reads it) and the chin EMG come as traces
-    assert list(w.recording.channels) == ["F4-M1", "E1-M2", "Chin", "C4-M1"]
+    assert list(w.recording.channels) == ["F4-M1", "E1-M2", "C4-M1", "Chin"]
     assert w.trace._display["C4-M1"].kind == "eeg"  # drawn with the EEG's gain and filters, not as "other"
 
     odd = write_edf(tmp_path / "odd.edf", {"Chan A": (rng.normal(0, 20, 6000), 100.0),

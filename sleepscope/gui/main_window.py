@@ -414,7 +414,7 @@ class MainWindow(QMainWindow):
         # the second opinion (YASA) learned on.
         emg = [n for n in names if channel_kind(n) == "emg"][:1]
         central = central_eeg(names)
-        return eeg, eog, [*emg, *([central] if central else [])]
+        return eeg, eog, [*([central] if central else []), *emg]  # the central EEG above the chin
 
     def _cancel_busy(self) -> None:
         """The status bar's Cancel: stops the reading first, else the pre-scoring."""
