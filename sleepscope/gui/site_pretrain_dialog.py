@@ -92,8 +92,9 @@ class SitePretrainDialog(ProcessDialog):
         form.addRow(self.model_label)
         note = QLabel("The result is a pre-trained encoder: it is registered, but it scores only after "
                       "fine-tuning on the technician's corrections (Fine-tune from it…). On the synthetic labs "
-                      "measured so far, starting from it has not scored better than fine-tuning the current model "
-                      "directly; the fine-tuning dialog compares the result with its parent before you activate it.")
+                      "measured so far, starting from it helped only a little, and only on labs the current model "
+                      "read poorly; the fine-tuning dialog compares the result with its parent before you "
+                      "activate it.")
         note.setWordWrap(True)
         form.addRow(note)
 
