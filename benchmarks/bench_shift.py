@@ -243,7 +243,8 @@ def cached_recording(name: str, family: str, randomise: bool, seed: int, cache: 
 
     if cache is None:
         return synth_recording(name, family, randomise, seed)
-    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}.pickle"
+    # "-c": recordings that carry the central EEG read for YASA; caches made before it are not reused.
+    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}-c.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
     out = synth_recording(name, family, randomise, seed)

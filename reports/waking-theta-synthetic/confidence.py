@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sleepscope.model.checkpoint import load_model
 from sleepscope.model.infer import predict
-files = sorted(glob.glob(f"{sys.argv[1]}/*-A-0.pickle"))[:4]
+files = sorted(glob.glob(f"{sys.argv[1]}/*-A-0-c.pickle"))[:4]
 for m in sys.argv[2:]:
     model, card = load_model(Path(m))
     conf, acc = [], []

@@ -120,11 +120,15 @@ def normalise(name: str) -> str:
     return key
 
 
+def _without_ref(key: str) -> str:
+    """`c3ref` (from "EEG C3-Ref") -> `c3`: the electrode a channel stores against the amplifier's reference."""
+    return key[:-3] if key.endswith("ref") and len(key) > 3 else key
+
+
 def _electrode(name: str) -> str | None:
     """The electrode a channel stores against the amplifier's reference (`C4`, `EEG C4-Ref`, `M1` -> c4, c4, a1),
     or None when its label names a derivation or no electrode."""
-    _, key = split_name(name)
-    key = key[:-3] if key.endswith("ref") else key
+    key = _without_ref(split_name(name)[1])
     return key if key in _LEFT + _RIGHT + _MIDLINE + _MASTOIDS else None
 
 
@@ -184,9 +188,8 @@ def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
     Lower = nearer to what the model learned (module docstring).
     """
     prefix, key = split_name(name)
-    if key.endswith("ref") and len(key) > 3:  # "EEG C3-Ref": the electrode against the amplifier's reference
-        key = key[:-3]
-    eye = key.startswith(_EYES) and any(key in keys for keys, _ in EOG_PREFERENCE)
+    key = _without_ref(key)  # "EEG C3-Ref" ranks as the bare electrode
+    eye = key.startswith(_EYES) and key in EOG_ALIASES
     if kind == "eeg" and (eye or key in _MASTOIDS):
         return None  # an eye electrode or a mastoid is no EEG, however the file types it
     if prefix and prefix != kind and not (kind == "eog" and eye):  # some systems type every channel EEG

@@ -373,18 +373,18 @@ def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datet
     return _onsets(path, times, start_time), np.array(durations), np.array(stages, dtype=np.int8)
 
 
-def _event_time(path: Path, text: str, line: int) -> float | datetime | tuple[int, float]:
-    """Seconds (a number), a date and time, or ("clock", seconds since midnight) from an onset cell."""
+def _event_time(path: Path, text: str, line: int) -> tuple[str, float | datetime]:
+    """("seconds", s), ("clock", seconds since midnight) or ("date", datetime) from an onset cell."""
     try:
-        return float(text)
+        return "seconds", float(text)
     except ValueError:
         pass
     m = re.fullmatch(r"(\d{1,2})[:.](\d{2})[:.](\d{2}(?:[.,]\d+)?)", text)
     if m:
         h, mi, sec = int(m.group(1)), int(m.group(2)), float(m.group(3).replace(",", "."))
-        return ("clock", h * 3600 + mi * 60 + sec)
+        return "clock", h * 3600 + mi * 60 + sec
     try:
-        return datetime.fromisoformat(text.replace("/", "-"))
+        return "date", datetime.fromisoformat(text.replace("/", "-"))
     except ValueError:
         raise _unreadable(path, f"line {line}: onset {text!r} is neither seconds, a clock time nor a date and "
                                 "time") from None
@@ -392,15 +392,16 @@ def _event_time(path: Path, text: str, line: int) -> float | datetime | tuple[in
 
 def _onsets(path: Path, times: list, start_time: datetime | None) -> np.ndarray:
     """Event times as seconds from the recording's start (`start_time`) or, without it, from the first event."""
-    kinds = {type(t).__name__ for t in times}
+    kinds = {kind for kind, _ in times}
     if len(kinds) > 1:
         raise _unreadable(path, "its onsets mix seconds, clock times and dates")
-    if kinds == {"float"}:
-        return np.array(times, dtype=np.float64)
-    if kinds == {"datetime"}:
-        origin = start_time if start_time is not None else min(times)
-        return np.array([(t.replace(tzinfo=None) - origin).total_seconds() for t in times])
-    secs = np.array([t[1] for t in times], dtype=np.float64)
+    values = [v for _, v in times]
+    if kinds == {"seconds"}:
+        return np.array(values, dtype=np.float64)
+    if kinds == {"date"}:
+        origin = start_time if start_time is not None else min(values)
+        return np.array([(t.replace(tzinfo=None) - origin).total_seconds() for t in values])
+    secs = np.array(values, dtype=np.float64)
     # Clock times run past midnight: each step back of more than 12 h is the next day.
     secs = secs + 86400.0 * np.concatenate([[0], np.cumsum(np.diff(secs) < -43200)])
     if start_time is None:
