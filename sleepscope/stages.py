@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 import re
+import unicodedata
 
 import numpy as np
 
@@ -86,7 +87,8 @@ AASM_TO_RK: dict[Stage, str] = {
 }
 
 #: Stage names, lower case and without spaces, after a "sleep stage"/"stage"/"sleep-" prefix and a " sleep"
-#: suffix are taken off ("Stage 2 sleep", "SLEEP-S2", "Sleep_stage_2" all read "2"; "NREM 3" reads "nrem3").
+#: suffix are taken off ("Stage 2 sleep", "SLEEP-S2", "Sleep_stage_2" all read "2"; "NREM 3" reads "nrem3"),
+#: as are their German, French, Spanish, Italian, Dutch and Portuguese forms ("Stade 2", "Fase 2", "REM-Schlaf").
 _ALIASES: dict[str, Stage] = {
     "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "0": Stage.W, "s0": Stage.W,
     "n1": Stage.N1, "s1": Stage.N1, "1": Stage.N1, "nrem1": Stage.N1,
@@ -98,10 +100,24 @@ _ALIASES: dict[str, Stage] = {
     "art": Stage.UNSCORED, "artefact": Stage.UNSCORED, "artifact": Stage.UNSCORED,
     "mt": Stage.UNSCORED, "movement": Stage.UNSCORED, "movementtime": Stage.UNSCORED,
     "unknown": Stage.UNSCORED, "nostage": Stage.UNSCORED,
+    # what European labs' software writes (German, French, Spanish, Italian, Dutch, Portuguese), accents dropped
+    "wach": Stage.W, "eveil": Stage.W, "veille": Stage.W, "vigilia": Stage.W, "despierto": Stage.W,
+    "veglia": Stage.W, "waak": Stage.W, "wakker": Stage.W, "acordado": Stage.W,
+    "paradoxal": Stage.REM, "mor": Stage.REM,
+    "bewegung": Stage.UNSCORED, "bewegungszeit": Stage.UNSCORED, "artefakt": Stage.UNSCORED,
+    "artefatto": Stage.UNSCORED, "artefacto": Stage.UNSCORED,
+    "mouvement": Stage.UNSCORED, "movimiento": Stage.UNSCORED, "movimento": Stage.UNSCORED,
 }
 #: A number written after "stage" is R&K's ("Stage 4": N3).
 _RK_WORDED = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3}
-_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep-)[\s_:-]*")
+_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep-|schlafstadium|stadium|stade|fase|etapa|estagio"
+                     r"|sommeil|sueno|sonno|slaap)[\s_:-]*")
+_SUFFIX = re.compile(r"[\s_-]+(?:sleep|schlaf|slaap)$")
+
+
+def folded(text: str) -> str:
+    """Lower case without accents, so that "Éveil" and "eveil", "Época" and "epoca" compare equal."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
 
 def parse_stage(text: str | int) -> Stage:
@@ -114,13 +130,13 @@ def parse_stage(text: str | int) -> Stage:
     t = str(text).strip().strip("\"'").strip()
     if t in RK_TO_AASM:
         return RK_TO_AASM[t]
-    low = t.lower()
+    low = folded(t)
     if re.fullmatch(r"-?\d+", low):
         key = low
     else:
         key = _PREFIX.sub("", low)
         worded = key != low
-        key = re.sub(r"[\s_-]+", "", re.sub(r"[\s_-]+sleep$", "", key))
+        key = re.sub(r"[\s_-]+", "", _SUFFIX.sub("", key))
         if worded and key in _RK_WORDED:  # "Stage 4" is R&K's stage 4 (N3), not our code 4
             return _RK_WORDED[key]
     if key in _ALIASES:

@@ -346,6 +346,28 @@ def test_every_archive_format(tmp_path, name, text, fmt):
         assert any("no sleep stage were left out" in n for n in hyp.notes)
 
 
+@pytest.mark.parametrize("name, encoding, text", [
+    # a German export in Windows-1252, a French one saved by Excel as "Unicode text" (UTF-16), Spanish, Italian
+    ("de.txt", "cp1252", "Wach\nWach\nStadium 1\nN2\nStadium 3\nStadium 4\nREM-Schlaf\nREM\nBewegungszeit\n"),
+    ("fr.txt", "utf-16", "Éveil\nVeille\nStade 1\nStade N2\nStade 3\nStade 4\nSommeil paradoxal\nParadoxal\n"
+                        "Mouvement\n"),
+    ("es.csv", "cp1252", "Época;Fase\n" + "".join(f"{i + 1};{s}\n" for i, s in enumerate(
+        ["Vigilia", "Despierto", "Fase 1", "Fase 2", "Fase 3", "Fase 4", "Sueño MOR", "MOR", "Artefacto"]))),
+    ("it.txt", "utf-8", "Veglia\nVeglia\nFase N1\nFase N2\nFase N3\nFase N3\nREM\nR\nArtefatto\n"),
+])
+def test_stage_names_and_encodings_of_european_exports(tmp_path, name, encoding, text):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    assert load_hypnogram(p, n_epochs=9).labels.tolist() == EXPECTED_9
+
+
+def test_a_binary_file_is_not_read_as_text(tmp_path):
+    p = tmp_path / "night.txt"
+    p.write_bytes(b"W\nW\x00\x01\x02N1\n")
+    with pytest.raises(SleepScopeError, match="neither an EDF\\+ file, XML nor text"):
+        load_hypnogram(p)
+
+
 def test_event_table_times_are_placed_from_the_recording_start(tmp_path):
     """Clock times and dates name when a stage began: a recording started 30 s before the first scored stage gets
     one unscored epoch first; midnight is crossed; without the recording's start the first event is epoch 0."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.recording import EPOCH_SECONDS
-from sleepscope.stages import AASM_TO_RK, RK_TO_AASM, SCORED, Stage, parse_stage
+from sleepscope.stages import AASM_TO_RK, RK_TO_AASM, SCORED, Stage, folded, parse_stage
 
 _SLEEP = np.array([int(s) for s in SCORED if s is not Stage.W], dtype=np.int8)
 
@@ -37,7 +37,9 @@ LENGTH_TOLERANCE_EPOCHS = 2
 RK_CODES: dict[int, Stage] = {0: Stage.W, 1: Stage.N1, 2: Stage.N2, 3: Stage.N3, 4: Stage.N3, 5: Stage.REM,
                               6: Stage.UNSCORED, 7: Stage.UNSCORED, 8: Stage.UNSCORED, 9: Stage.UNSCORED}
 
-_STAGE_COLUMNS = ("stage", "sleep stage", "sleep_stage", "sleepstage", "label", "hypnogram", "annotation")
+_STAGE_COLUMNS = ("stage", "sleep stage", "sleep_stage", "sleepstage", "label", "hypnogram", "annotation",
+                  "stadium", "schlafstadium", "stade", "fase", "etapa", "stadio", "estagio")
+_EPOCH_COLUMNS = ("epoch", "epoche", "epoque", "epoca")
 
 
 class HypnogramNotice(UserWarning):
@@ -87,10 +89,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
         fmt, onsets, durations, stages = _xml_annotations(path)
     else:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise _unreadable(path, "it is neither an EDF+ file, XML nor text") from None
+        text = _read_text(path)
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         if not lines:
             raise _unreadable(path, "it holds no stages (the file is empty)")
@@ -117,6 +116,24 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
     return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes))
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: UTF-8, UTF-16 with its byte-order mark (Excel's "Unicode text"), or Windows-1252, which
+    European labs' exports use for their accented stage names ("Éveil")."""
+    raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encodings = ("utf-16",)
+    elif b"\x00" in raw:
+        encodings = ()
+    else:
+        encodings = ("utf-8-sig", "cp1252")
+    for encoding in encodings:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise _unreadable(path, "it is neither an EDF+ file, XML nor text")
 
 
 def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None,
@@ -419,7 +436,7 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
     if len(rows) == 1 and len(rows[0]) > 1 and all(_looks_like_stage(c) for c in rows[0] if c.strip()):
         return [(1, c) for c in rows[0] if c.strip()]
-    header = [c.strip().lower() for c in rows[0]]
+    header = [folded(c.strip()) for c in rows[0]]
     col = next((header.index(name) for name in _STAGE_COLUMNS if name in header), None)
     has_header = col is not None or not any(_looks_like_stage(c) for c in rows[0])
     if has_header and col is None:
@@ -429,7 +446,7 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
     body = rows[1:] if has_header else rows
     if not body:
         raise _unreadable(path, "it has a header but no rows: it holds no stages")
-    epoch_col = header.index("epoch") if has_header and "epoch" in header else None
+    epoch_col = next((header.index(name) for name in _EPOCH_COLUMNS if name in header), None) if has_header else None
     first_epoch = 0
     if epoch_col is not None and epoch_col < len(body[0]) and body[0][epoch_col].strip() in ("1", "1.0"):
         first_epoch = 1  # numbered from 1, as most scoring software counts
