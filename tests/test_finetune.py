@@ -370,12 +370,12 @@ def test_the_child_fits_its_own_eog_only_temperature_on_the_selection_part_witho
     card.calibration = {"temperature": 3.0, "unsure_threshold": 0.7, "eog_only_temperature": 1.7}
     cs = tone_corrections(eeg=2.0, eog=0.4)  # the EOG tells the stage, the EEG tells it better
     opts = FineTuneOptions(epochs=4, max_steps=40, min_steps=40, holdout=0.3, lr=3e-3, keep_parent=0.0, distill=0.0,
-                           channel_dropout=0.3)
+                           channel_dropout=0.3, seq_len=5)  # short sequences: fast
     res = finetune(parent, card, cs, None, opts)
     cal = res.card.calibration
     without_eeg = copy.deepcopy(cs)
     without_eeg.x[:, 0] = 0  # as an EOG-only recording reaches the model
-    select, report = (CorrectionSequences(without_eeg, runs, parent.config.seq_len)
+    select, report = (CorrectionSequences(without_eeg, runs, opts.seq_len)
                       for runs in (res.split.select_runs, res.split.report_runs))
     y, scores = dataset_scores(res.model, select, 8, torch.device("cpu"))
     logp = np.log(softmax(scores, cal["temperature"]))  # after the child's own temperature, as predict applies it
@@ -396,7 +396,7 @@ def test_the_child_fits_its_own_eog_only_temperature_on_the_selection_part_witho
     assert one["EOG only"]["parent"] == _metrics(*dataset_scores(parent, report, 8, torch.device("cpu")))
     without_eog = copy.deepcopy(cs)
     without_eog.x[:, 1] = 0
-    eeg_report = CorrectionSequences(without_eog, res.split.report_runs, parent.config.seq_len)
+    eeg_report = CorrectionSequences(without_eog, res.split.report_runs, opts.seq_len)
     assert one["EEG only"]["child"] == _metrics(*dataset_scores(res.model, eeg_report, 8, torch.device("cpu")))
     assert one["EEG only"]["child"]["accuracy"] > one["EOG only"]["child"]["accuracy"]  # the EEG tells more here
 
@@ -808,14 +808,14 @@ def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_be
     parent.config = card.config = parent.config.with_(eeg_opinion=0.5)
     cs = tone_corrections()
     opts = FineTuneOptions(epochs=4, max_steps=40, min_steps=40, holdout=0.3, lr=3e-3, keep_parent=0.0,
-                           distill=0.0, opinion="keep")
+                           distill=0.0, opinion="keep", seq_len=5)  # short sequences: fast
     chosen = finetune(parent, card, cs, tmp_path / "child", replace(opts, opinion="choose"))
     choice = chosen.card.metrics["finetune"]["opinion_choice"]
     f1 = {float(w): v for w, v in choice["macro_f1"].items()}
     assert choice["kept"] == 0.0 and f1[0.0] > f1[0.5]  # the EEG alone tells nothing here
     child, child_card = load_model(chosen.path)
     assert child.config.eeg_opinion == child_card.config.eeg_opinion == 0.0
-    select = CorrectionSequences(cs, chosen.split.select_runs, parent.config.seq_len)
+    select = CorrectionSequences(cs, chosen.split.select_runs, opts.seq_len)
     scores = dataset_scores(child, select, 8, torch.device("cpu"))
     assert _metrics(*scores)["macro_f1"] == pytest.approx(f1[0.0], abs=1e-4)
     # the control: the same run without the choice keeps the mixture, and its report part reads worse

@@ -56,6 +56,7 @@ def test_run_completes_plots_and_activates(qtbot, night, tmp_path, monkeypatch):
     d = FineTuneDialog([scoring], parent)
     qtbot.addWidget(d)
     d.epochs.setValue(2)
+    d.freeze.setChecked(True)  # encoders frozen, as the shipped model was fine-tuned: faster
     assert d.start()
     assert d.running() and not d.start_button.isEnabled() and d.cancel_button.isEnabled()
     wait_finished(qtbot, d)
