@@ -291,6 +291,33 @@ def test_a_damaged_snapshot_never_reaches_hdf5(tmp_path, monkeypatch):
     assert opened == []
 
 
+def test_a_recording_named_as_the_scoring_file_is_not_called_damaged_nor_copied(tmp_path):
+    """`sleepscope export night.edf`, or a scoring file chosen by mistake: not a damaged scoring file, so no copy of
+    it is made aside (a night's recording is large) and the message says what a scoring file is."""
+    psg = tmp_path / "night.edf"
+    shutil.copy(Path(__file__).parent / "data" / "SC4001E0-PSG-first300s.edf", psg)
+    hyp = tmp_path / "night.csv"
+    hyp.write_text("epoch,stage\n0,W\n")
+    for path in (psg, hyp):
+        with pytest.raises(SleepScopeError, match="is not a scoring file") as exc:
+            ScoringFile.read(path)
+        assert "damaged" not in str(exc.value)
+        with pytest.raises(SleepScopeError, match="is not a scoring file"):
+            ScoringFile.open_identity(IDENT, path, scorer="tech")
+    assert _backups(psg) == [] and psg.read_bytes()[:8] == b"0       "
+    # the control: a scoring file's own name, or HDF5 content under another name, is damage, copied aside
+    renamed = tmp_path / "renamed.h5"
+    (tmp_path / "s").mkdir()
+    shutil.copy(_snapshot_with_content(tmp_path / "s"), renamed)
+    renamed.write_bytes(_flip(renamed.read_bytes(), snapmod.USERBLOCK + 40))
+    damaged = tmp_path / "garbage.sleepscope.h5"
+    damaged.write_bytes(b"not hdf5 at all" * 100)
+    for path in (renamed, damaged):
+        with pytest.raises(SleepScopeError, match="is damaged"):
+            ScoringFile.read(path)
+        assert len(list(path.parent.glob(path.name + ".corrupt-*"))) == 1
+
+
 def test_journal_of_the_old_format_is_read_and_restarted_on_write(tmp_path):
     """Version-1 journals (no commit record) from earlier SleepScope: read by the old rule, and a
     writer starts a new-format journal at a snapshot before appending."""

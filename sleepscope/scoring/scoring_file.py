@@ -103,6 +103,24 @@ class _Damaged(Exception):
         self.why = why
 
 
+def _is_hdf5(path: Path) -> bool:
+    """Whether the file carries HDF5's signature where HDF5 looks for it (0, 512, 1024, ... bytes in): read from
+    the bytes, since HDF5's own check opens the file, and a damaged one can crash it."""
+    try:
+        with open(path, "rb") as f:
+            offset = 0
+            while True:
+                f.seek(offset)
+                head = f.read(8)
+                if len(head) < 8:
+                    return False
+                if head == b"\x89HDF\r\n\x1a\n":
+                    return True
+                offset = 512 if offset == 0 else 2 * offset
+    except OSError:
+        return False
+
+
 def _current_user() -> str:
     try:
         return getpass.getuser()
@@ -282,6 +300,10 @@ class ScoringFile:
                 if readonly and changed and time.monotonic() < deadline:
                     time.sleep(0.005)
                     continue
+                if exc.path == path and not path.name.endswith(SUFFIX) and not _is_hdf5(path):
+                    # a recording or hypnogram named by mistake: say so, and copy nothing aside
+                    raise SleepScopeError(f"{path} is not a scoring file (a scoring file is an HDF5 file named "
+                                          f"NAME{SUFFIX}).") from None
                 raise SleepScopeError(cls._corrupt_message(exc.path, exc.why)) from None
 
     @classmethod
