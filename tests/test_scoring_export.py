@@ -167,6 +167,27 @@ def test_cli_export_and_import(scored, tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope.sleepscope.h5"), "--format", "csv"]) == 2
 
 
+def test_cli_takes_the_recording_for_its_scoring_file(tmp_path, capsys):
+    """A lab's archive night never opened in the workstation: importing its hypnogram names the recording, and
+    export and report find the scoring file that import made beside it."""
+    psg = tmp_path / "SC4001E0-PSG.edf"
+    shutil.copy(DATA / "SC4001E0-PSG-first300s.edf", psg)
+    scoring = tmp_path / "SC4001E0-PSG.sleepscope.h5"
+    assert main(["export", str(psg), "--format", "csv"]) == 2  # nothing to export yet, and nothing made
+    assert "has no scoring file yet" in capsys.readouterr().err and not scoring.exists()
+    hyp = tmp_path / "night.txt"
+    hyp.write_text("W\nW\nW\nN1\nN1\nN2\nN2\nN2\nN2\nN2\n")
+    assert main(["import", str(psg), str(hyp), "--apply"]) == 0
+    assert ScoringFile.read(scoring).labels.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2, 2]
+    assert main(["export", str(psg), "--format", "csv"]) == 0
+    assert (tmp_path / "SC4001E0-PSG.hypnogram.csv").exists()
+    assert main(["report", str(psg), "--out", str(tmp_path / "r.html")]) == 0
+    assert "SC4001E0-PSG.edf" in (tmp_path / "r.html").read_text()
+    # a scoring file that does not exist is not made: it would belong to no recording
+    assert main(["import", str(tmp_path / "other.sleepscope.h5"), str(hyp)]) == 2
+    assert "Name the recording" in capsys.readouterr().err
+
+
 def test_export_needs_labels(tmp_path):
     rng = np.random.default_rng(1)
     rec = Recording.from_arrays(rng.normal(size=3000 * 2), rng.normal(size=3000 * 2))

@@ -38,9 +38,9 @@ from PySide6.QtWidgets import (
 
 from sleepscope.gui.finetune_dialog import FineTuneDialog, scoring_files_of
 from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, launch_prefix, run_base
+from sleepscope.io.edfheader import RECORDING_SUFFIXES
 from sleepscope.model.registry import ModelRegistry
 
-RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 
 
 class SitePretrainDialog(ProcessDialog):

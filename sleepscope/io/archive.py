@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.io.edfheader import RECORDING_SUFFIXES
 from sleepscope.io.hypnogram import (
     has_stage_annotations,
     hypnogram_key,
@@ -29,7 +30,6 @@ from sleepscope.io.hypnogram import (
 )
 from sleepscope.tasks import CancelToken, Progress, check, report
 
-RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from sleepscope.errors import SleepScopeError
 
+#: File names of EDF, EDF+ and BDF recordings (".rec": what older EDF software wrote).
+RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _ANNOTATION_LABELS = {"EDF Annotations", "BDF Annotations"}
 #: the digital sample range each format can store (16-bit EDF, 24-bit BDF)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.io.edfheader import RECORDING_SUFFIXES
 from sleepscope.scorers.yasa_scorer import SECOND_OPINION_SET
 from sleepscope.tasks import CancelToken, check
 
-RECORDING_SUFFIXES = (".edf", ".bdf")
 
 
 @dataclass

@@ -8,10 +8,36 @@ from pathlib import Path
 
 def scoring_file_command(subparsers: argparse._SubParsersAction, name: str, help: str,
                          description: str) -> argparse.ArgumentParser:
-    """A subcommand whose first argument is a scoring file (SCORING_FILE)."""
+    """A subcommand whose first argument is a scoring file, or a recording whose scoring file is meant."""
     p = subparsers.add_parser(name, help=help, description=description)
-    p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE")
+    p.add_argument("scoring_file", type=Path, metavar="SCORING_FILE",
+                   help="a scoring file (NAME.sleepscope.h5), or the recording (EDF, EDF+, BDF) it scores")
     return p
+
+
+def scoring_path(path: Path, create: bool = False) -> Path:
+    """`path`, or when it names a recording, the recording's scoring file (beside it, or in the user's folder
+    where its folder cannot be written), made when `create` and the recording has none yet."""
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io import open_recording
+    from sleepscope.io.edfheader import RECORDING_SUFFIXES
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    if path.suffix.lower() not in RECORDING_SUFFIXES:
+        if not path.exists():
+            raise SleepScopeError(f"There is no scoring file {path}. Name the recording (EDF, EDF+, BDF) instead to "
+                                  "use its scoring file" + (", made if it has none." if create else "."))
+        return path
+    recording = open_recording(path)
+    try:
+        with ScoringFile.open(recording, readonly=not create) as sf:
+            return sf.path
+    except SleepScopeError as e:
+        if create or "There is no scoring file" not in str(e):
+            raise
+        raise SleepScopeError(f"{path} has no scoring file yet: open it in the workstation, pre-score it "
+                              f"(sleepscope prescore {path.parent}) or import a hypnogram into it "
+                              f"(sleepscope import {path} HYPNOGRAM).") from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +78,7 @@ def _export(args: argparse.Namespace) -> int:
     )
     from sleepscope.scoring.scoring_file import ScoringFile
 
+    args.scoring_file = scoring_path(args.scoring_file)
     sf = ScoringFile.read(args.scoring_file)
     if args.format == "stats":
         off = epoch_at(sf, args.lights_off) if args.lights_off else None
@@ -74,7 +101,7 @@ def _import(args: argparse.Namespace) -> int:
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
 
-    with ScoringFile.open_existing(args.scoring_file) as sf, notices_to_stderr():
+    with ScoringFile.open_existing(scoring_path(args.scoring_file, create=True)) as sf, notices_to_stderr():
         labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
         name = args.scorer or args.hypnogram.stem
         print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sleepscope.scoring.commands import scoring_file_command
+from sleepscope.scoring.commands import scoring_file_command, scoring_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def _report(args: argparse.Namespace) -> int:
     from sleepscope.scoring.report import build_report, write_report
     from sleepscope.scoring.scoring_file import ScoringFile
 
+    args.scoring_file = scoring_path(args.scoring_file)
     sf = ScoringFile.read(args.scoring_file)
     out = args.out or default_report_path(args.scoring_file)
     report = build_report(sf)
