@@ -231,7 +231,7 @@ def score(model, test: list[Night]) -> dict:
 
 def subsample(cs, n: int):
     """n epochs of a CorrectionSet in stretches (whole contiguous runs, then cut), to bound fine-tuning time."""
-    from sleepscope.model.finetune import contiguous_runs
+    from sleepscope.model.correction_data import contiguous_runs
 
     rng = np.random.default_rng(0)
     runs = contiguous_runs(cs)

@@ -21,8 +21,8 @@ from sleepscope.io import Recording, open_recording
 from sleepscope.model.checkpoint import ModelCard, load_model, save_model
 from sleepscope.model.config import get_config
 from sleepscope.model.distributed import DistInfo
-from sleepscope.model.finetune import (CorrectionSequences, FineTuneOptions, contiguous_runs, data_identity,
-                                       finetune, split_heldout)
+from sleepscope.model.correction_data import CorrectionSequences, contiguous_runs, split_heldout
+from sleepscope.model.finetune import FineTuneOptions, data_identity, finetune
 from sleepscope.model.network import SleepStager
 from sleepscope.scoring.corrections import CorrectionSet
 from sleepscope.scoring.scoring_file import ScoringFile
@@ -560,7 +560,7 @@ def test_a_model_scored_with_night_statistics_is_compared_as_it_reads_the_correc
     assert (got["accuracy"], got["macro_f1"]) == pytest.approx((want.accuracy, want.macro_f1))
     # Without the EOG it reads the corrections' EEG statistics and keeps its trained EOG branch, as it would
     # read an EEG-only recording.
-    from sleepscope.model.finetune import WithoutChannel
+    from sleepscope.model.correction_data import WithoutChannel
 
     assert [a for a, _ in made.one_channel] == ([1, 0] if night_statistics else [])
     if night_statistics:

@@ -51,7 +51,7 @@ def test_pseudo_label_set_holds_the_agreed_epochs_as_their_own_source():
 def _weighted_first_loss(items, weights=None):
     """First-step loss of train() on these (x, y) sequence items, with per-item loss weights."""
     from sleepscope.model.config import get_config
-    from sleepscope.model.finetune import Weighted
+    from sleepscope.model.correction_data import Weighted
     from sleepscope.model.network import SleepStager
     from sleepscope.model.train import TrainConfig, train
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sleepscope.model.finetune import CorrectionSequences, FineTuneOptions, Weighted, contiguous_runs, finetune
+from sleepscope.model.correction_data import CorrectionSequences, Weighted, contiguous_runs
+from sleepscope.model.finetune import FineTuneOptions, finetune
 from sleepscope.model.pseudo_labels import (BALANCE_FLOOR, MAX_STAGE_WEIGHT, PSEUDO_SOURCE, balanced,
                                             stage_weights)
 from sleepscope.scoring.corrections import CorrectionSet

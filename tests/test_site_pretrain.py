@@ -297,7 +297,8 @@ def test_finetuning_a_site_start_keeps_part_of_and_compares_with_its_stager(lab,
     from dataclasses import replace
 
     from sleepscope.model.checkpoint import load_model
-    from sleepscope.model.finetune import CorrectionSequences, FineTuneOptions, finetune
+    from sleepscope.model.correction_data import CorrectionSequences
+    from sleepscope.model.finetune import FineTuneOptions, finetune
     from sleepscope.model.train import evaluate
 
     nights, parent_path, parent_version = lab

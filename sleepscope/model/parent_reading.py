@@ -43,7 +43,7 @@ ON_BY_DEFAULT = False
 def in_stretches(cs: CorrectionSet, n: int, stretch: int = STRETCH, seed: int = 0) -> CorrectionSet:
     """About `n` epochs of `cs` (at most n + stretch - 1) as stretches of `stretch` contiguous epochs drawn from all
     of it, so that every part of the nights has its chance; all of `cs` when it holds no more."""
-    from sleepscope.model.finetune import contiguous_runs
+    from sleepscope.model.correction_data import contiguous_runs
 
     pieces = [r[i : i + stretch] for r in contiguous_runs(cs) for i in range(0, r.size, stretch)]
     keep, total = [], 0

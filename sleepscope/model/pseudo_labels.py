@@ -142,7 +142,7 @@ def balanced(pseudo: CorrectionSet, stretch: int = 20, seed: int = 0) -> Correct
     their epochs and the common ones are cut down. Stretches keep the
     sequence context fine-tuning trains on.
     """
-    from sleepscope.model.finetune import contiguous_runs
+    from sleepscope.model.correction_data import contiguous_runs
     from sleepscope.stages import N_CLASSES
 
     if not len(pseudo):
