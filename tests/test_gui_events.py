@@ -153,3 +153,46 @@ def test_events_export_from_the_window(qtbot, tmp_path, window, errors, monkeypa
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert [(r["kind"], r["onset_s"], r["duration_s"]) for r in rows] == [("artefact", "60", "30")]
     assert not errors
+
+
+def _with_annotations(path, annotations) -> None:
+    """The recording at `path` rewritten as EDF+ carrying `annotations` ((onset s, duration s or None, text))."""
+    import edfio
+
+    edf = edfio.read_edf(path)
+    edf.add_annotations([edfio.EdfAnnotation(onset, duration, text) for onset, duration, text in annotations])
+    edf.write(path)
+
+
+def test_the_recordings_own_annotations_are_listed_and_its_lights_taken_with_one_click(qtbot, tmp_path, window,
+                                                                                        errors):
+    """What the night technician wrote into the recording (lights, a note) is listed read-only; its lights can be
+    taken as the scoring's own (one undoable edit); a stage annotation is a hypnogram, not listed."""
+    psg, _ = write_short_night(tmp_path)
+    _with_annotations(psg, [(65.0, None, "Lights Off"), (130.0, 60.0, "Patient to bathroom"),
+                            (150.0, 30.0, "Sleep stage W"), (1500.0, None, "LIGHTS ON")])
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    panel = w.events.panel
+    rows = [panel.annotations.item(r, 2).text() for r in range(panel.annotations.rowCount())]
+    assert rows == ["Lights Off", "Patient to bathroom", "LIGHTS ON"] and panel.annotations.isVisibleTo(panel)
+    assert panel.annotations.item(1, 1).text() == "60.0 s"
+    assert "the recording says" in panel.lights_labels["off"].text()
+    off, on = panel.from_recording["off"], panel.from_recording["on"]
+    assert off.isEnabled() and on.isEnabled() and w.scoring.lights.off is None
+    qtbot.mouseClick(off, Qt.MouseButton.LeftButton)
+    assert w.scoring.lights.off == 65.0 and not off.isEnabled()  # taken: nothing more to take
+    assert "the recording says" not in panel.lights_labels["off"].text()
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.scoring.lights.off is None and off.isEnabled()
+    panel.annotations.cellClicked.emit(1, 2)  # the note's row: the epoch it begins in
+    assert w.controller.current == 130 // 30
+    assert errors == []
+
+
+def test_a_recording_without_annotations_shows_no_list_nor_lights_button(qtbot, tmp_path, window):
+    psg, _ = write_short_night(tmp_path)  # plain EDF: no annotation channel
+    assert open_and_wait(qtbot, window, psg)
+    panel = window.events.panel
+    assert panel.annotations.rowCount() == 0 and not panel.annotations.isVisibleTo(panel)
+    assert not panel.from_recording["off"].isVisibleTo(panel) and not panel.from_recording["on"].isVisibleTo(panel)

@@ -7,6 +7,10 @@ the current epoch. Each is one scoring-file edit (journalled with who and
 when, undone by Ctrl+Z with the stage edits). Marked spans are shaded on the
 traces, the lights markers drawn on the traces and the hypnogram, and the
 statistics follow the lights.
+
+The recording's own annotations (the acquisition software's events, the
+night technician's notes) are listed below, read-only; lights markers among
+them can be taken as the scoring's own with one click.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
 MIN_DRAG_PX = 5
 COLUMNS = ("Start", "Length", "Kind", "Text", "By")
 TEXT_COLUMN = 3
+ANNOTATION_COLUMNS = ("Start", "Length", "Text")
 
 
 def _brush(kind: str, alpha: int) -> QColor:
@@ -179,20 +184,26 @@ class EventsPanel(QWidget):
         lay = QVBoxLayout(self)
         lights = QGridLayout()
         self.lights_labels: dict[str, QLabel] = {}
+        self.from_recording: dict[str, QPushButton] = {}
         for row, which in enumerate(("off", "on")):
             lab = QLabel()
             self.lights_labels[which] = lab
             here = QPushButton("Here")
             here.setToolTip(f"Lights {which} at the start of the current epoch ({'L' if which == 'off' else 'Shift+L'})")
             clear = QPushButton("Clear")
-            for b in (here, clear):
+            recorded = QPushButton("As recorded")
+            self.from_recording[which] = recorded
+            for b in (here, clear, recorded):
                 b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             here.clicked.connect(lambda _=False, w=which: self.lightsRequested.emit(w, "here"))
             clear.clicked.connect(lambda _=False, w=which: self.lightsRequested.emit(w, "clear"))
+            recorded.clicked.connect(lambda _=False, w=which: self.lightsRequested.emit(w, "recording"))
             lights.addWidget(lab, row, 0)
-            lights.addWidget(here, row, 1)
-            lights.addWidget(clear, row, 2)
+            lights.addWidget(recorded, row, 1)
+            lights.addWidget(here, row, 2)
+            lights.addWidget(clear, row, 3)
         lay.addLayout(lights)
+        self._recorded_lights: tuple[float | None, float | None] = (None, None)
         drag = QHBoxLayout()
         drag.addWidget(QLabel("Drag on the traces to mark:"))
         self.kind = QComboBox()
@@ -225,19 +236,34 @@ class EventsPanel(QWidget):
         buttons.addWidget(self.summary, 1)
         buttons.addWidget(self.remove_button)
         lay.addLayout(buttons)
+        self.annotations_label = QLabel()
+        self.annotations = QTableWidget(0, len(ANNOTATION_COLUMNS))
+        self.annotations.setHorizontalHeaderLabels(ANNOTATION_COLUMNS)
+        self.annotations.verticalHeader().setVisible(False)
+        self.annotations.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.annotations.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.annotations.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        header = self.annotations.horizontalHeader()
+        for col in range(len(ANNOTATION_COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col == len(ANNOTATION_COLUMNS) - 1
+                                        else QHeaderView.ResizeMode.ResizeToContents)
+        lay.addWidget(self.annotations_label)
+        lay.addWidget(self.annotations, 1)
         self._ids: list[int] = []
         self._filling = False
+        self._writable = False
+        self._lights: tuple[float | None, float | None] = (None, None)
+        self._start_time: Any = None
         self.show_marks([], (None, None), None, False)
+        self.show_annotations([], None)
 
     def current_kind(self) -> str:
         return str(self.kind.currentData())
 
     def show_marks(self, events: list[ScoringEvent], lights: tuple[float | None, float | None],
                    start_time: Any, writable: bool) -> None:
-        for which, t in zip(("off", "on"), lights):
-            where = "not marked" if t is None else _clock(t, start_time)
-            default = " (start of recording)" if which == "off" else " (end of recording)"
-            self.lights_labels[which].setText(f"Lights {which}: <b>{where}</b>" + (default if t is None else ""))
+        self._lights, self._start_time, self._writable = lights, start_time, writable
+        self._show_lights()
         self._filling = True
         try:
             self.table.setRowCount(len(events))
@@ -262,6 +288,40 @@ class EventsPanel(QWidget):
                                        for k, n in counts.items()))
         self.remove_button.setEnabled(writable and bool(events))
         self.kind.setEnabled(writable)
+
+    def _show_lights(self) -> None:
+        for which, t, rec in zip(("off", "on"), self._lights, self._recorded_lights):
+            where = "not marked" if t is None else _clock(t, self._start_time)
+            default = " (start of recording)" if which == "off" else " (end of recording)"
+            text = f"Lights {which}: <b>{where}</b>" + (default if t is None else "")
+            if rec is not None and rec != t:
+                text += f"<br><span style='color:#4a525c'>the recording says {_clock(rec, self._start_time)}</span>"
+            self.lights_labels[which].setText(text)
+            button = self.from_recording[which]
+            button.setVisible(rec is not None)
+            button.setEnabled(self._writable and rec is not None and rec != t)
+            if rec is not None:
+                button.setToolTip(f"Lights {which} where the recording's annotations put it "
+                                  f"({_clock(rec, self._start_time)})")
+
+    def show_annotations(self, annotations: list, start_time: Any) -> None:
+        """The recording's own annotations (sleepscope.io.annotations.Annotation), read-only."""
+        from sleepscope.io.annotations import lights_of
+
+        self._recorded_lights = lights_of(annotations)
+        self.annotations.setRowCount(len(annotations))
+        for r, a in enumerate(annotations):
+            cells = (_clock(a.onset, start_time), f"{a.duration:.1f} s" if a.duration > 0 else "—", a.text)
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
+                self.annotations.setItem(r, c, item)
+        n = len(annotations)
+        self.annotations_label.setText(f"In the recording: {n} annotation{'s' if n != 1 else ''} "
+                                       "(written by the acquisition software; read-only)")
+        self.annotations_label.setVisible(bool(n))
+        self.annotations.setVisible(bool(n))
+        self._show_lights()
 
     def event_ids(self) -> list[int]:
         return list(self._ids)
@@ -307,18 +367,23 @@ class EventsDock(QObject):
         self.overlay = MarkOverlay(plot.getPlotItem())
         self._hyp_lines: list[pg.InfiniteLine] = []
         self._scoring: Any = None
+        self._annotations: list = []
         self.drag.spanDragged.connect(lambda t0, t1: self.mark(self.panel.current_kind(), t0, t1))
         self.panel.lightsRequested.connect(self._lights_requested)
         self.panel.textEdited.connect(self.set_text)
         self.panel.removeRequested.connect(self.remove)
         self.panel.table.cellClicked.connect(self._go_to_row)
+        self.panel.annotations.cellClicked.connect(self._go_to_annotation)
         window.trace.rendered.connect(lambda _s: self._update_overlay())
         c.marksChanged.connect(self.refresh)
 
     # -- the window's recording --------------------------------------------
-    def show_scoring(self, scoring: Any) -> None:
+    def show_scoring(self, scoring: Any, annotations: list | None = None) -> None:
+        """Show a scoring file's marks, and the annotations of its recording (sleepscope.io.annotations)."""
         self._scoring = scoring
+        self._annotations = list(annotations or [])
         self.overlay.clear()
+        self.panel.show_annotations(self._annotations, scoring.identity.start_time if scoring is not None else None)
         self.refresh()
 
     def refresh(self) -> None:
@@ -410,8 +475,24 @@ class EventsDock(QObject):
     def clear_lights(self, which: str) -> bool:
         return self._edit(lambda sf: sf.set_lights(which, None), f"Lights {which} cleared.")
 
+    def lights_as_recorded(self, which: str) -> bool:
+        """Lights `which` where the recording's own annotations put it."""
+        from sleepscope.io.annotations import lights_of
+
+        t = dict(zip(("off", "on"), lights_of(self._annotations)))[which]
+        if t is None:
+            return False
+        return self._edit(lambda sf: sf.set_lights(which, t),
+                          f"Lights {which} where the recording marks it (Ctrl+Z takes it back).")
+
     def _lights_requested(self, which: str, what: str) -> None:
-        (self.lights_here if what == "here" else self.clear_lights)(which)
+        {"here": self.lights_here, "clear": self.clear_lights, "recording": self.lights_as_recorded}[what](which)
+
+    def _go_to_annotation(self, row: int, column: int) -> None:
+        sf = self._scoring
+        if sf is not None and 0 <= row < len(self._annotations):
+            epoch = int(self._annotations[row].onset // sf.identity.epoch_seconds)
+            self.window.controller.go_to(min(epoch, sf.n_epochs - 1))
 
     def _go_to_row(self, row: int, column: int) -> None:
         sf = self._scoring

@@ -3,9 +3,9 @@
 The GUI thread only asks (file, channels) and shows; the signals are read
 here in chunks by `sleepscope.io.open_recording`, which reports progress and
 stops when the token is cancelled. The hypnogram paired with the recording
-by name is read here too; a paired file that cannot be read does not stop
-the night from opening: its problem travels with the result for the window
-to show.
+by name, and the recording's own annotations, are read here too; a paired
+file or an annotation channel that cannot be read does not stop the night
+from opening: its problem travels with the result for the window to show.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ class LoadResult:
     recording: Any
     paired: PairedHypnogram | None
     seconds: float
+    #: the recording's own EDF+ annotations (sleepscope.io.annotations), and why they could not be read
+    annotations: list = field(default_factory=list)
+    annotations_problem: str | None = None
 
 
 def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None) -> PairedHypnogram:
@@ -95,7 +98,10 @@ class LoadWorker(JobWorker):
             hyp = find_hypnogram(self.path)
             if hyp is not None:
                 paired = read_paired_hypnogram(hyp, rec.n_epochs, rec.start_time)
-        return LoadResult(self.job_id, rec, paired, self.elapsed())
+        from sleepscope.io.annotations import read_annotations
+
+        annotations, problem = read_annotations(self.path)
+        return LoadResult(self.job_id, rec, paired, self.elapsed(), annotations, problem)
 
 
 class _FileHash:

@@ -439,7 +439,11 @@ class MainWindow(QMainWindow):
         paired = result.paired
         reference = paired.labels if paired is not None else None
         name = paired.path.name if paired is not None else ""
-        ok = self.open_recording(result.recording, reference=reference, reference_name=name)
+        ok = self.open_recording(result.recording, reference=reference, reference_name=name,
+                                 annotations=result.annotations)
+        if ok and result.annotations_problem:
+            self.statusBar().showMessage(f"The recording's own annotations are not shown: "
+                                         f"{result.annotations_problem}", 10000)
         if ok and paired is not None and paired.problem:
             show_warning(self, "The paired hypnogram was not used",
                          f"{result.recording.path.name} is open, but the hypnogram beside it, {paired.path}, "
@@ -471,8 +475,10 @@ class MainWindow(QMainWindow):
         self.openFinished.emit(False)
 
     def open_recording(self, recording: Any, scoring_path: str | Path | None = None,
-                       reference: np.ndarray | None = None, reference_name: str = "") -> bool:
-        """Show `recording` (a sleepscope.io.Recording) and open its scoring file."""
+                       reference: np.ndarray | None = None, reference_name: str = "",
+                       annotations: list | None = None) -> bool:
+        """Show `recording` (a sleepscope.io.Recording) and open its scoring file; `annotations`: the recording's
+        own (sleepscope.io.annotations), listed beside the events."""
         if not self.close_recording():
             return False
         scoring = self._open_scoring(recording, scoring_path)
@@ -516,7 +522,7 @@ class MainWindow(QMainWindow):
         self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
-        self.events.show_scoring(scoring)
+        self.events.show_scoring(scoring, annotations)
         self.second_opinion.show_scoring(scoring)
         name = recording.path.name if recording.path is not None else "unsaved recording"
         self.setWindowTitle(f"{name}{' (read-only)' if scoring.readonly else ''} — {APP_TITLE}")

@@ -28,7 +28,10 @@ def _info(args: argparse.Namespace) -> int:
     from sleepscope.io.channels import choose_channels
     from sleepscope.io.recording import check_channel_units, read_info
 
+    from sleepscope.io.annotations import lights_of, read_annotations
+
     info = read_info(args.file)
+    annotations, _problem = read_annotations(args.file)
     names = [c.name for c in info.channels]
     try:
         choice = choose_channels(names, args.eeg, args.eog)
@@ -39,9 +42,15 @@ def _info(args: argparse.Namespace) -> int:
         d = info.to_dict()
         d["eeg"], d["eog"] = eeg, eog
         d["channel_choice"] = choice.to_dict() if choice else None
+        d["annotations"] = [{"onset_s": a.onset, "duration_s": a.duration, "text": a.text} for a in annotations]
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
+        if annotations:
+            off, on = lights_of(annotations)
+            marks = [f"lights {w} {_clock(info.start_time, t)}" for w, t in (("off", off), ("on", on)) if t is not None]
+            print(f"annotations: {len(annotations)} of its own, besides sleep stages"
+                  + (f" ({', '.join(marks)})" if marks else ""))
         if choice:
             print("the model reads:")
             for line in choice.lines():
@@ -50,6 +59,12 @@ def _info(args: argparse.Namespace) -> int:
         raise problem
     check_channel_units(args.file, (choice.eeg, choice.eog))  # after the listing: it helps to see the units
     return 0
+
+
+def _clock(start, seconds: float) -> str:
+    from datetime import timedelta
+
+    return f"{start + timedelta(seconds=seconds):%H:%M:%S}"
 
 
 def _print_info(info, eeg: str | None, eog: str | None) -> None:

@@ -196,7 +196,7 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
         raise _unreadable(path, f"MNE cannot read its EDF+ annotations ({exc})") from exc
     onsets, durations, stages = [], [], []
     for onset, duration, text in zip(ann.onset, ann.duration, ann.description):
-        stage = _annotation_stage(text)
+        stage = annotation_stage(text)
         if stage is None:
             continue
         onsets.append(float(onset))
@@ -213,7 +213,8 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
     return np.array(onsets) + shift, np.array(durations), np.array(stages, dtype=np.int8)
 
 
-def _annotation_stage(text: str) -> Stage | None:
+def annotation_stage(text: str) -> Stage | None:
+    """The stage an EDF+ annotation names ("Sleep stage 2"), or None when it names none."""
     text = text.strip()
     if text in RK_TO_AASM:
         return RK_TO_AASM[text]

@@ -1,0 +1,52 @@
+"""A recording's own EDF+ annotations: read beside its signals, stages left to the hypnogram, lights found."""
+
+import json
+from pathlib import Path
+
+import edfio
+import numpy as np
+
+from sleepscope.cli import main
+from sleepscope.io.annotations import Annotation, lights_of, read_annotations
+
+DATA = Path(__file__).parent / "data"
+
+
+def _edf_plus(path: Path, annotations) -> Path:
+    rng = np.random.default_rng(0)
+    signals = [edfio.EdfSignal(rng.normal(0, 20, 100 * 300), 100, label=label, physical_dimension="uV",
+                               physical_range=(-500, 500)) for label in ("EEG C4-M1", "EOG E1-M2")]
+    edfio.Edf(signals, annotations=[edfio.EdfAnnotation(*a) for a in annotations]).write(path)
+    return path
+
+
+def test_annotations_other_than_stages_are_read_in_time_order_and_the_lights_found(tmp_path):
+    path = _edf_plus(tmp_path / "night.edf", [(200.0, None, "LIGHTS_ON"), (31.5, None, "Lights out"),
+                                              (60.0, 30.0, "Sleep stage 2"), (90.0, 12.5, "Arousal"),
+                                              (5.0, None, "Lights on"), (100.0, None, "  ")])
+    annotations, problem = read_annotations(path)
+    assert problem is None
+    assert annotations == [Annotation(5.0, 0.0, "Lights on"), Annotation(31.5, 0.0, "Lights out"),
+                           Annotation(90.0, 12.5, "Arousal"), Annotation(200.0, 0.0, "LIGHTS_ON")]
+    assert lights_of(annotations) == (31.5, 200.0)
+    assert lights_of(annotations[:3]) == (31.5, None)  # a lights-on before the lights-off is not the night's end
+    assert lights_of([Annotation(10.0, 0.0, "Licht aus"), Annotation(99.0, 0.0, "Licht an")]) == (10.0, 99.0)
+    assert lights_of([Annotation(10.0, 0.0, "Lights only partly dimmed")]) == (None, None)
+
+
+def test_files_without_or_with_unreadable_annotations_give_none_and_never_raise(tmp_path):
+    assert read_annotations(DATA / "SC4001E0-PSG-first300s.edf") == ([], None)  # plain EDF
+    assert read_annotations(DATA / "SC4001EC-Hypnogram.edf") == ([], None)  # stages only: a hypnogram
+    cut = tmp_path / "cut.edf"
+    cut.write_bytes(_edf_plus(tmp_path / "whole.edf", [(1.0, None, "Lights off")]).read_bytes()[:300])
+    annotations, problem = read_annotations(cut)
+    assert annotations == [] and "truncated" in problem
+
+
+def test_info_lists_them(tmp_path, capsys):
+    path = _edf_plus(tmp_path / "night.edf", [(31.5, None, "Lights off"), (90.0, 12.5, "Arousal")])
+    assert main(["info", str(path)]) == 0
+    assert "annotations: 2 of its own, besides sleep stages (lights off" in capsys.readouterr().out
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["annotations"][1] == {"onset_s": 90.0, "duration_s": 12.5,
+                                                                     "text": "Arousal"}
