@@ -6,6 +6,9 @@
    records, as SC4001E0-PSG.edf): `open_recording` (EEG + EOG only, µV float32)
    against MNE loading every channel (`read_raw_edf(preload=True)`), same run.
 2. `Recording.fingerprint()` on that file and on a 100-MB file.
+   A recording's own annotations: a 24-h EDF+ of 1-s records with a note
+   every 10 min, read by `sleepscope.io.annotations` against MNE's
+   `read_annotations`, same run, same annotations.
 3. Peak RSS of a fresh process iterating a SequenceDataset (L = 20) through a
    DataLoader over an HDF5 cache of several such nights, against the cache size.
 Figures are printed, not judged.
@@ -46,6 +49,18 @@ def write_night(path: Path, hours: float, seed: int) -> Path:
     units = {"Resp oro-nasal": "", "Temp rectal": "DegC", "Event marker": ""}
     return write_edf(path, signals, datetime(1989, 4, 24, 16, 13), units=units, physical_ranges=ranges,
                      record_duration=30.0)
+
+
+def write_annotated(path: Path) -> Path:
+    import edfio
+
+    n = 24 * 3600 * 100
+    rng = np.random.default_rng(0)
+    signals = [edfio.EdfSignal(rng.normal(0, 20, n), 100, label=label, physical_dimension="uV",
+                               physical_range=(-500, 500)) for label in ("EEG C4-M1", "EOG E1-M2")]
+    notes = [edfio.EdfAnnotation(float(t), None, f"note {i}") for i, t in enumerate(range(0, 86400, 600))]
+    edfio.Edf(signals, annotations=notes, data_record_duration=1.0).write(path)
+    return path
 
 
 def best_of(fn, repeat: int) -> float:
@@ -130,6 +145,17 @@ def main() -> None:
         t_big = best_of(lambda: file_fingerprint(big), args.repeat)
         print(f"fingerprint 100 MiB file (page cache warm): {t_big * 1000:.0f} ms")
         big.unlink()
+        annotated = write_annotated(tmp / "annotated.edf")
+        from sleepscope.io.annotations import read_annotations
+
+        t_ann = best_of(lambda: read_annotations(annotated), args.repeat)
+        t_mne_ann = best_of(lambda: mne.read_annotations(annotated), args.repeat)
+        ours, theirs = read_annotations(annotated)[0], mne.read_annotations(annotated)
+        same = [(round(a.onset, 4), a.text) for a in ours] == [(round(float(o), 4), str(d)) for o, d in
+                                                               zip(theirs.onset, theirs.description)]
+        print(f"annotations of a 24-h EDF+ (86,400 records, {len(ours)} notes): ours {t_ann * 1000:.0f} ms, "
+              f"MNE read_annotations {t_mne_ann * 1000:.0f} ms, ratio {t_mne_ann / t_ann:.1f}x; same: {same}")
+        annotated.unlink()
 
         nights = [Night("SC4901E0", 90, 1, psg, None)]
         for k in range(1, args.cache_nights):

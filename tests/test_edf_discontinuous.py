@@ -24,10 +24,11 @@ def _field(value, width: int) -> bytes:
 
 
 def write_raw_edf(path, signals, *, record_duration=1.0, onsets=None, reserved="EDF+C", bdf=False,
-                  start=START, n_records=None):
+                  start=START, n_records=None, tals=None):
     """Write an EDF(+)/BDF(+) file from `signals`: a list of dicts with label, rate, data (physical
     values) and optional unit, pmin, pmax, dmin, dmax. `onsets` (seconds, one per record) adds an
-    annotation signal with each record's time-keeping TAL (needed for EDF+C/EDF+D)."""
+    annotation signal with each record's time-keeping TAL (needed for EDF+C/EDF+D); `tals` ({record: bytes})
+    adds annotations after a record's time-keeping TAL."""
     width = 3 if bdf else 2
     n_rec = len(signals[0]["data"]) // int(signals[0]["rate"] * record_duration)
     if onsets is None and reserved.endswith(("+C", "+D")):
@@ -66,7 +67,7 @@ def write_raw_edf(path, signals, *, record_duration=1.0, onsets=None, reserved="
         parts = []
         for s in all_signals:
             if s.get("annotation"):
-                tal = f"+{onsets[r]:g}".encode() + b"\x14\x14\x00"
+                tal = f"+{onsets[r]:g}".encode() + b"\x14\x14\x00" + (tals or {}).get(r, b"")
                 parts.append(tal.ljust(ann_samples * width, b"\x00"))
                 continue
             per = int(s["rate"] * record_duration)

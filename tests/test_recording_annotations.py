@@ -5,9 +5,12 @@ from pathlib import Path
 
 import edfio
 import numpy as np
+import pytest
 
 from sleepscope.cli import main
+from sleepscope.io import open_recording
 from sleepscope.io.annotations import Annotation, lights_of, read_annotations
+from test_edf_discontinuous import write_raw_edf
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,3 +53,28 @@ def test_info_lists_them(tmp_path, capsys):
     assert main(["info", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["annotations"][1] == {"onset_s": 90.0, "duration_s": 12.5,
                                                                      "text": "Arousal"}
+
+
+def _signals(seconds: int) -> list[dict]:
+    t = np.arange(100 * seconds) / 100
+    return [{"label": "EEG C4-M1", "rate": 100, "data": 20 * np.sin(2 * np.pi * t)},
+            {"label": "EOG E1-M2", "rate": 100, "data": np.arange(100 * seconds) // 100}]  # its record's number
+
+
+def test_onsets_are_on_the_clock_the_signals_are_read_on(tmp_path):
+    """A contiguous file's first record may start a fraction of a second after the header's start time (EDF+
+    writes it in the first time-keeping entry): its signals are read from their first sample, and so are the
+    annotations. A discontinuous file is read on the header's clock, its annotations too. MNE agrees."""
+    import mne
+
+    late = write_raw_edf(tmp_path / "late.edf", _signals(10), onsets=[r + 0.5 for r in range(10)],
+                         tals={3: b"+3.75\x152\x14Lights off\x14\x00"})
+    assert read_annotations(late) == ([Annotation(3.25, 2.0, "Lights off")], None)
+    assert mne.read_annotations(late).onset.tolist() == [3.25]
+    gaps = write_raw_edf(tmp_path / "gaps.edf", _signals(40), onsets=[0, 1, 2, *range(10, 47)], reserved="EDF+D",
+                         tals={4: b"+11.5\x14Electrode fixed\x14Impedance checked\x14\x00"})
+    found, _ = read_annotations(gaps)
+    assert found == [Annotation(11.5, 0.0, "Electrode fixed"), Annotation(11.5, 0.0, "Impedance checked")]
+    rec = open_recording(gaps)
+    # the annotated instant holds the record the note was written in
+    assert rec.eog[int(11.5 * rec.fs)] == pytest.approx(4, abs=0.05)

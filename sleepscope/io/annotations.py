@@ -33,22 +33,15 @@ def read_annotations(path: str | Path) -> tuple[list[Annotation], str | None]:
     """(the annotations of an EDF+/BDF+ recording other than sleep stages, in time order; why they could not be
     read, or None). Never raises: a damaged annotation channel must not keep the night from opening."""
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.edfheader import read_header
+    from sleepscope.io.edfheader import annotations, read_header
 
     try:
-        if not any(s.is_annotation for s in read_header(path).signals):
-            return [], None  # plain EDF and BDF have no annotation channel
+        found = annotations(read_header(path))
     except SleepScopeError as exc:
         return [], str(exc)
-    import mne
-
-    try:
-        ann = mne.read_annotations(path)
-    except Exception as exc:  # MNE raises ValueError/OSError/IndexError on damaged annotation channels
+    except (OSError, ValueError) as exc:
         return [], f"its annotations cannot be read ({type(exc).__name__}: {exc})"
-    out = [Annotation(float(onset), float(duration), str(text).strip())
-           for onset, duration, text in zip(ann.onset, ann.duration, ann.description)
-           if str(text).strip() and annotation_stage(str(text)) is None]
+    out = [Annotation(onset, duration, text) for onset, duration, text in found if annotation_stage(text) is None]
     return sorted(out, key=lambda a: a.onset), None
 
 

@@ -198,31 +198,73 @@ def record_onsets(hdr: EdfHeader) -> list[float]:
     """
     if not hdr.is_discontinuous:
         return [r * hdr.record_duration for r in range(hdr.n_records)]
-    ann = next((s for s in hdr.signals if s.is_annotation), None)
-    if ann is None:
+    records = annotation_records(hdr)
+    if records is None:
         raise SleepScopeError(
             f"{hdr.path} says it is discontinuous (EDF+D) but has no annotation signal giving the "
             "records' start times. Export the recording again.")
-    offset = 0
-    for s in hdr.signals:
-        if s is ann:
-            break
-        offset += s.samples_per_record * hdr.bytes_per_sample
-    width = ann.samples_per_record * hdr.bytes_per_sample
     onsets = []
-    with open(hdr.path, "rb") as f:
-        for r in range(hdr.n_records):
-            f.seek(hdr.header_bytes + r * hdr.record_bytes + offset)
-            m = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", f.read(width))
-            onset = float(m.group(1)) if m else math.nan
-            if not math.isfinite(onset) or (onsets and onset < onsets[-1] + hdr.record_duration - 1e-6):
-                raise SleepScopeError(
-                    f"{hdr.path} is damaged: data record {r} of this discontinuous (EDF+D) file has "
-                    + ("no readable start time" if not math.isfinite(onset) else
-                       f"start time {onset:g} s, before the end of the record before it")
-                    + ". Export or download it again.")
-            onsets.append(onset)
+    for r, data in enumerate(records):
+        m = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", data)
+        onset = float(m.group(1)) if m else math.nan
+        if not math.isfinite(onset) or (onsets and onset < onsets[-1] + hdr.record_duration - 1e-6):
+            raise SleepScopeError(
+                f"{hdr.path} is damaged: data record {r} of this discontinuous (EDF+D) file has "
+                + ("no readable start time" if not math.isfinite(onset) else
+                   f"start time {onset:g} s, before the end of the record before it")
+                + ". Export or download it again.")
+        onsets.append(onset)
     return onsets
+
+
+def annotation_records(hdr: EdfHeader) -> list[bytes] | None:
+    """The bytes of the annotation signals (EDF+ TALs) of each data record, or None without an annotation signal.
+
+    Read as one strided view of the file rather than a seek per record: a 48-h file has 170,000 records."""
+    import numpy as np
+
+    spans, offset = [], 0
+    for sig in hdr.signals:
+        width = sig.samples_per_record * hdr.bytes_per_sample
+        if sig.is_annotation:
+            spans.append((offset, offset + width))
+        offset += width
+    if not spans:
+        return None
+    if hdr.n_records == 0 or hdr.record_bytes == 0:
+        return []
+    data = np.memmap(hdr.path, np.uint8, "r", offset=hdr.header_bytes, shape=(hdr.n_records, hdr.record_bytes))
+    try:
+        block = np.concatenate([data[:, a:b] for a, b in spans], axis=1)
+    finally:
+        del data
+    return [row.tobytes() for row in block]
+
+
+#: One TAL: onset, an optional duration, then annotations each closed by 0x14; the TAL is closed by 0x00.
+_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14((?:[^\x00]*?\x14)*)\x00")
+
+
+def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
+    """(onset s, duration s (0 for an instant), text) of every EDF+ annotation, the records' time-keeping entries
+    left out; [] without an annotation signal.
+
+    Onsets are on the clock the signals are read on: after the file's start time in a discontinuous file, after
+    its first sample in a contiguous one (whose first record may start a fraction of a second after the start
+    time the header can write)."""
+    records = annotation_records(hdr) or []
+    shift = 0.0
+    if records and not hdr.is_discontinuous:
+        first = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", records[0])
+        shift = float(first.group(1)) if first else 0.0
+    out = []
+    for data in records:
+        for m in _TAL.finditer(data):
+            texts = [t for t in m.group(3).split(b"\x14") if t.strip()]
+            if texts:
+                onset, duration = float(m.group(1)) - shift, float(m.group(2) or 0.0)
+                out.extend((onset, duration, t.decode("utf-8", errors="replace").strip()) for t in texts)
+    return out
 
 
 def _parse_signals(text: str, ns: int) -> list[SignalHeader]:

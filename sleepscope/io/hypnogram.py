@@ -188,14 +188,16 @@ def has_stage_annotations(path: str | os.PathLike) -> bool:
 
 
 def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    import mne
+    from sleepscope.io.edfheader import annotations, read_header
 
     try:
-        ann = mne.read_annotations(path)
-    except Exception as exc:  # MNE raises ValueError/OSError/IndexError on damaged files
-        raise _unreadable(path, f"MNE cannot read its EDF+ annotations ({exc})") from exc
+        found = annotations(read_header(path))
+    except SleepScopeError as exc:
+        raise _unreadable(path, str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise _unreadable(path, f"its EDF+ annotations cannot be read ({exc})") from exc
     onsets, durations, stages = [], [], []
-    for onset, duration, text in zip(ann.onset, ann.duration, ann.description):
+    for onset, duration, text in found:
         stage = annotation_stage(text)
         if stage is None:
             continue
@@ -203,7 +205,7 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
         durations.append(float(duration))
         stages.append(int(stage))
     if not stages:
-        raise _unreadable(path, f"it has no sleep-stage annotations ({len(ann)} annotations, none like "
+        raise _unreadable(path, f"it has no sleep-stage annotations ({len(found)} annotations, none like "
                                 "'Sleep stage W')")
     shift = 0.0
     if start_time is not None:
