@@ -187,6 +187,11 @@ def test_the_recordings_own_annotations_are_listed_and_its_lights_taken_with_one
     assert w.scoring.lights.off is None and off.isEnabled()
     panel.annotations.cellClicked.emit(1, 2)  # the note's row: the epoch it begins in
     assert w.controller.current == 130 // 30
+    qtbot.waitUntil(lambda: w.events.overlay.n_notes == 1)  # drawn on the traces where it was written
+    note = next(line for line in w.events.overlay._notes if line.isVisible())
+    assert note.value() == 130.0 and note.label.format == "Patient to bathroom"
+    key(qtbot, w, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: w.events.overlay.n_notes == 0)
     assert errors == []
 
 

@@ -42,6 +42,7 @@ from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, KIND_LABEL, NOTE, S
 
 KIND_COLORS = {ARTEFACT: "#c0392b", "arousal": "#d68910", NOTE: "#2874a6"}
 LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
+ANNOTATION_PEN = pg.mkPen("#5d6d7e", width=1, style=Qt.PenStyle.DotLine)
 #: A drag shorter than this (pixels) is a click, not a span.
 MIN_DRAG_PX = 5
 COLUMNS = ("Start", "Length", "Kind", "Text", "By")
@@ -97,7 +98,8 @@ class SpanDrag(QObject):
 
 
 class MarkOverlay:
-    """Shaded spans of the events and lines of the lights markers over the traces' visible window.
+    """Shaded spans of the events, lines of the lights markers and of the recording's own annotations over the
+    traces' visible window.
 
     Its graphics items are made once and reused: making pyqtgraph items on
     every page flip costs more than drawing the traces.
@@ -113,8 +115,18 @@ class MarkOverlay:
             line.setVisible(False)
             plot.addItem(line)
             self._lines.append(line)
+        self._notes: list[pg.InfiniteLine] = []
         self._n = 0
+        self._n_notes = 0
         self._key: tuple | None = None
+
+    def _note(self, i: int) -> pg.InfiniteLine:
+        while len(self._notes) <= i:
+            line = pg.InfiniteLine(angle=90, movable=False, pen=ANNOTATION_PEN, label="",
+                                   labelOpts={"position": 0.9, "color": "#34495e", "fill": (255, 255, 255, 210)})
+            self._plot.addItem(line)
+            self._notes.append(line)
+        return self._notes[i]
 
     def _span(self, i: int) -> tuple[QGraphicsRectItem, pg.TextItem]:
         while len(self._spans) <= i:
@@ -127,7 +139,7 @@ class MarkOverlay:
         return self._spans[i]
 
     def show(self, window_s: tuple[float, float], events: list[ScoringEvent],
-             lights: tuple[float | None, float | None], version: Any) -> None:
+             lights: tuple[float | None, float | None], version: Any, annotations: list = ()) -> None:
         key = (window_s, version)
         if key == self._key:
             return  # a page flip within the same window, or nothing changed: no work
@@ -156,15 +168,31 @@ class MarkOverlay:
             line.setVisible(t is not None and t0 <= t <= t1)
             if t is not None:
                 line.setValue(t)
+        notes = [a for a in annotations if t0 <= a.onset <= t1]
+        for i, a in enumerate(notes):
+            line = self._note(i)
+            line.setValue(a.onset)
+            line.label.setFormat(a.text[:40].replace("{", "{{").replace("}", "}}"))  # a format string
+            line.setToolTip(f"{a.text} (in the recording)")
+            line.setVisible(True)
+        for line in self._notes[len(notes):]:
+            line.setVisible(False)
+        self._n_notes = len(notes)
 
     def clear(self) -> None:
         for rect, label in self._spans:
             rect.setVisible(False)
             label.setVisible(False)
-        for line in self._lines:
+        for line in self._lines + self._notes:
             line.setVisible(False)
         self._n = 0
+        self._n_notes = 0
         self._key = None
+
+    @property
+    def n_notes(self) -> int:
+        """How many of the recording's annotations are drawn in the visible window."""
+        return self._n_notes
 
     @property
     def n_spans(self) -> int:
@@ -406,7 +434,8 @@ class EventsDock(QObject):
         sf = self._scoring
         if sf is None:
             return
-        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq)
+        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq,
+                          self._annotations)
 
     def _hypnogram_lights(self, lights: tuple[float | None, float | None]) -> None:
         hyp = self.window.hypnogram
