@@ -1,7 +1,9 @@
 """Evidence that fine-tuning on one night's corrections adapts the model to that subject, not just trains it more.
 
-A tiny parent learns from two subjects, one of each synthetic physiology
-family, so that it is not collapsed onto one stage on a new subject. A new
+A tiny parent learned from two subjects, one of each synthetic physiology
+family, so that it is not collapsed onto one stage on a new subject (made once
+by ``python tests/test_finetune_helps.py --write-parent`` and kept in
+tests/data: training it took half of this test's time). A new
 subject's recordings come from family B; a simulated technician (the true
 labels) corrects its night 1. The child fine-tuned on those corrections must
 score the subject's night 2 better than
@@ -17,6 +19,8 @@ benchmarks/bench_finetune.py.
 """
 
 import statistics
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +28,7 @@ import torch
 
 from sleepscope.data.synthetic import synth_night
 from sleepscope.io import Recording
-from sleepscope.model.checkpoint import ModelCard
+from sleepscope.model.checkpoint import ModelCard, load_model, save_model
 from sleepscope.model.config import get_config
 from sleepscope.model.finetune import FineTuneOptions, finetune
 from sleepscope.model.infer import predict
@@ -34,6 +38,7 @@ from test_finetune import night_labels
 
 N = 300  # epochs per night, from just before sleep onset
 SEEDS = (0, 1, 2)
+PARENT = Path(__file__).parent / "data" / "tiny-parent-AB.safetensors"
 
 
 def _night(name: str, subject: int, night: int, family: str) -> tuple[np.ndarray, np.ndarray, str]:
@@ -57,19 +62,27 @@ def _corrections(*nights: tuple[str, int, int, str], n: int | None = None) -> Co
                          {k: v for p in parts for k, v in p[5].items()})
 
 
+def write_parent(path: Path = PARENT) -> None:
+    """Train the tiny parent on one night of each family and write it."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = SleepStager(get_config("tiny"))
+    parent = finetune(model, ModelCard(config=model.config, version="random"),
+                      _corrections(("SC4001E0", 0, 1, "A"), ("SC4011E0", 1, 1, "B")), None,
+                      FineTuneOptions(epochs=8, lr=5e-3, batch_size=2, patience=4, seed=0, min_steps=140,
+                                      keep_parent=0.0, distill=0.0, other_recording=False)).model
+    # from random weights: nothing to keep or learn from, and no check on a left-out night (it would train a
+    # second parent); 140 steps at 5e-3, since 128 at 3e-3 left it on N2 alone on some CPUs
+    save_model(parent, path, ModelCard(config=parent.config, data="tests/test_finetune_helps.py --write-parent: "
+                                       "synthetic SC4001E0 (family A) and SC4011E0 (family B), 300 epochs each"))
+
+
 @pytest.mark.timeout(600)
 def test_finetuning_on_a_subjects_night1_adapts_to_its_night2_beyond_extra_training():
     old = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread is far faster than two on the busy 2-core machine
     try:
-        torch.manual_seed(0)
-        model = SleepStager(get_config("tiny"))
-        parent = finetune(model, ModelCard(config=model.config, version="random"),
-                          _corrections(("SC4001E0", 0, 1, "A"), ("SC4011E0", 1, 1, "B")), None,
-                          FineTuneOptions(epochs=8, lr=5e-3, batch_size=2, patience=4, seed=0, min_steps=140,
-                                          keep_parent=0.0, distill=0.0, other_recording=False)).model
-        # from random weights: nothing to keep or learn from, and no check on a left-out night (it would train a
-        # second parent); 140 steps at 5e-3, since 128 at 3e-3 left it on N2 alone on some CPUs
+        parent, _card = load_model(PARENT)
         own = _corrections(("SC4031E0", 3, 1, "B"))
         control = _corrections(("SC4021E0", 2, 1, "A"), n=len(own))
         assert len(control) == len(own)  # the same budget
@@ -95,3 +108,8 @@ def test_finetuning_on_a_subjects_night1_adapts_to_its_night2_beyond_extra_train
     own_median, control_median = statistics.median(scores["own"]), statistics.median(scores["control"])
     assert own_median > control_median, (before, scores)
     assert own_median > before, (before, scores)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write-parent"]:
+    write_parent()
+    print(f"wrote {PARENT}")
