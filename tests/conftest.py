@@ -41,8 +41,8 @@ def _start_hang_watchdog(config) -> None:
     from pathlib import Path
 
     limit = float(os.environ.get("SLEEPSCOPE_TEST_HANG_LIMIT", "480"))
-    if limit <= 0 or hasattr(config, "workerinput"):
-        return
+    if limit <= 0 or (not hasattr(config, "workerinput") and _distributes(config)):
+        return  # under pytest-xdist each worker runs the tests, and each has its own watchdog
     folder = tempfile.mkdtemp(prefix="sleepscope-watchdog-")
     heartbeat = os.path.join(folder, "current-test")
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("hang_watchdog.py")), str(os.getpid()),
@@ -51,6 +51,14 @@ def _start_hang_watchdog(config) -> None:
     global _HEARTBEAT
     _HEARTBEAT = heartbeat
     config._sleepscope_watchdog = proc
+
+
+def _distributes(config) -> bool:
+    """Whether this process hands the tests to pytest-xdist workers (`-n N`) instead of running them."""
+    try:
+        return config.getoption("dist") != "no" and bool(config.getoption("tx"))
+    except ValueError:  # pytest-xdist not installed
+        return False
 
 
 def _allow_tracing_by(pid: int) -> None:

@@ -22,14 +22,15 @@ BLOCKED = textwrap.dedent("""
 """)
 
 
-def run_blocked(tmp_path: Path, limit_s: str, wait_s: float, marker: Path | None = None) -> tuple[int | None, str]:
+def run_blocked(tmp_path: Path, limit_s: str, wait_s: float, marker: Path | None = None,
+                args: tuple[str, ...] = ()) -> tuple[int | None, str]:
     """A pytest run of one blocked test with this project's conftest; (exit code or None if still running, stderr)."""
     (tmp_path / "test_blocked.py").write_text(BLOCKED)
     tests = Path(__file__).parent
     for name in ("conftest.py", "hang_watchdog.py"):
         (tmp_path / name).write_text((tests / name).read_text())
     env = {**os.environ, "SLEEPSCOPE_TEST_HANG_LIMIT": limit_s, "SLEEPSCOPE_TEST_HANG_MARKER": str(marker or "")}
-    p = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "timeout=2",
+    p = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "timeout=2", *args,
                           str(tmp_path / "test_blocked.py")], cwd=tmp_path, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + wait_s
@@ -49,6 +50,18 @@ def test_a_test_blocked_in_native_code_is_shown_and_stopped(tmp_path):
     assert marker.read_text().strip() == "test_blocked.py::test_blocks_in_native_code"
     assert "hang_watchdog: test_blocked.py::test_blocks_in_native_code has run" in err
     assert "test_blocks_in_native_code" in err.split("SIGABRT")[-1]  # faulthandler's Python stack
+
+
+def test_under_xdist_each_worker_has_its_own_watchdog(tmp_path):
+    """The README's test command runs the tests in two pytest-xdist workers: the worker that blocks is shown and
+    stopped by its own watchdog, and the hang is marked for CI's retry as in a run of one process."""
+    marker = tmp_path / "hung"
+    code, err = run_blocked(tmp_path, "4", wait_s=90, marker=marker, args=("-n", "2"))
+    assert code not in (None, 0)
+    assert marker.read_text().strip() == "test_blocked.py::test_blocks_in_native_code"
+    assert "hang_watchdog: test_blocked.py::test_blocks_in_native_code has run" in err
+    # the stacks shown are the blocked worker's (a watchdog on the controller would show, and stop, only it)
+    assert "test_blocks_in_native_code" in err.split("SIGABRT")[-1]
 
 
 def test_control_without_the_watchdog_pytest_timeout_alone_stays_blocked(tmp_path):
