@@ -25,13 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
+    from sleepscope.io.annotations import lights_of, read_annotations
     from sleepscope.io.channels import choose_channels
     from sleepscope.io.recording import check_channel_units, read_info
 
-    from sleepscope.io.annotations import lights_of, read_annotations
-
     info = read_info(args.file)
-    annotations, _problem = read_annotations(args.file)
+    annotations, unread = read_annotations(args.file)
     names = [c.name for c in info.channels]
     try:
         choice = choose_channels(names, args.eeg, args.eog)
@@ -51,6 +50,8 @@ def _info(args: argparse.Namespace) -> int:
             marks = [f"lights {w} {_clock(info.start_time, t)}" for w, t in (("off", off), ("on", on)) if t is not None]
             print(f"annotations: {len(annotations)} of its own, besides sleep stages"
                   + (f" ({', '.join(marks)})" if marks else ""))
+        elif unread:
+            print(f"annotations: not read ({unread})")
         if choice:
             print("the model reads:")
             for line in choice.lines():
