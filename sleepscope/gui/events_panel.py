@@ -15,7 +15,6 @@ them can be taken as the scoring's own with one click.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pyqtgraph as pg
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, KIND_LABEL, NOTE, ScoringEvent, clock_seconds
+from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, KIND_LABEL, NOTE, ScoringEvent, clock_time
 
 KIND_COLORS = {ARTEFACT: "#c0392b", "arousal": "#d68910", NOTE: "#2874a6"}
 LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
@@ -297,7 +296,7 @@ class EventsPanel(QWidget):
             self.table.setRowCount(len(events))
             self._ids = [e.id for e in events]
             for r, e in enumerate(events):
-                cells = (_clock(e.start, start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text,
+                cells = (clock_time(e.start, start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text,
                          e.scorer or "—")
                 for c, text in enumerate(cells):
                     item = QTableWidgetItem(text)
@@ -319,18 +318,18 @@ class EventsPanel(QWidget):
 
     def _show_lights(self) -> None:
         for which, t, rec in zip(("off", "on"), self._lights, self._recorded_lights):
-            where = "not marked" if t is None else _clock(t, self._start_time)
+            where = "not marked" if t is None else clock_time(t, self._start_time)
             default = " (start of recording)" if which == "off" else " (end of recording)"
             text = f"Lights {which}: <b>{where}</b>" + (default if t is None else "")
             if rec is not None and rec != t:
-                text += f"<br><span style='color:#4a525c'>the recording says {_clock(rec, self._start_time)}</span>"
+                text += f"<br><span style='color:#4a525c'>the recording says {clock_time(rec, self._start_time)}</span>"
             self.lights_labels[which].setText(text)
             button = self.from_recording[which]
             button.setVisible(rec is not None)
             button.setEnabled(self._writable and rec is not None and rec != t)
             if rec is not None:
                 button.setToolTip(f"Lights {which} where the recording's annotations put it "
-                                  f"({_clock(rec, self._start_time)})")
+                                  f"({clock_time(rec, self._start_time)})")
 
     def show_annotations(self, annotations: list, start_time: Any) -> None:
         """The recording's own annotations (sleepscope.io.annotations.Annotation), read-only."""
@@ -339,7 +338,7 @@ class EventsPanel(QWidget):
         self._recorded_lights = lights_of(annotations)
         self.annotations.setRowCount(len(annotations))
         for r, a in enumerate(annotations):
-            cells = (_clock(a.onset, start_time), f"{a.duration:.1f} s" if a.duration > 0 else "—", a.text)
+            cells = (clock_time(a.onset, start_time), f"{a.duration:.1f} s" if a.duration > 0 else "—", a.text)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
@@ -362,12 +361,6 @@ class EventsPanel(QWidget):
         row = self.table.currentRow()
         if 0 <= row < len(self._ids):
             self.removeRequested.emit(self._ids[row])
-
-
-def _clock(seconds: float, start_time: Any) -> str:
-    if start_time is None:
-        return clock_seconds(seconds)
-    return f"{start_time + timedelta(seconds=seconds):%H:%M:%S}"
 
 
 class EventsDock(QObject):

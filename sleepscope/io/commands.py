@@ -28,6 +28,7 @@ def _info(args: argparse.Namespace) -> int:
     from sleepscope.io.annotations import lights_of, read_annotations
     from sleepscope.io.channels import choose_channels
     from sleepscope.io.recording import check_channel_units, read_info
+    from sleepscope.scoring.events import clock_time
 
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
@@ -47,7 +48,8 @@ def _info(args: argparse.Namespace) -> int:
         _print_info(info, eeg, eog)
         if annotations:
             off, on = lights_of(annotations)
-            marks = [f"lights {w} {_clock(info.start_time, t)}" for w, t in (("off", off), ("on", on)) if t is not None]
+            marks = [f"lights {w} {clock_time(t, info.start_time)}" for w, t in (("off", off), ("on", on))
+                     if t is not None]
             print(f"annotations: {len(annotations)} of its own, besides sleep stages"
                   + (f" ({', '.join(marks)})" if marks else ""))
         elif unread:
@@ -60,12 +62,6 @@ def _info(args: argparse.Namespace) -> int:
         raise problem
     check_channel_units(args.file, (choice.eeg, choice.eog))  # after the listing: it helps to see the units
     return 0
-
-
-def _clock(start, seconds: float) -> str:
-    from datetime import timedelta
-
-    return f"{start + timedelta(seconds=seconds):%H:%M:%S}"
 
 
 def _print_info(info, eeg: str | None, eog: str | None) -> None:

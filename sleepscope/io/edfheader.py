@@ -188,6 +188,12 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
     return EdfHeader(path, fmt, start, header_bytes, n_records, record_duration, tuple(signals), size)
 
 
+#: A record's time-keeping TAL (its start, and no annotation), which EDF+ writes first in every record.
+_TIMEKEEPING = re.compile(rb"([+-]\d+(?:\.\d*)?)\x14\x14")
+#: One TAL: onset, an optional duration, then annotations each closed by 0x14; the TAL is closed by 0x00.
+_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14((?:[^\x00]*?\x14)*)\x00")
+
+
 def record_onsets(hdr: EdfHeader) -> list[float]:
     """Each data record's start, in seconds after the file's start time.
 
@@ -205,7 +211,7 @@ def record_onsets(hdr: EdfHeader) -> list[float]:
             "records' start times. Export the recording again.")
     onsets = []
     for r, data in enumerate(records):
-        m = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", data)
+        m = _TIMEKEEPING.match(data)
         onset = float(m.group(1)) if m else math.nan
         if not math.isfinite(onset) or (onsets and onset < onsets[-1] + hdr.record_duration - 1e-6):
             raise SleepScopeError(
@@ -241,10 +247,6 @@ def annotation_records(hdr: EdfHeader) -> list[bytes] | None:
     return [row.tobytes() for row in block]
 
 
-#: One TAL: onset, an optional duration, then annotations each closed by 0x14; the TAL is closed by 0x00.
-_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14((?:[^\x00]*?\x14)*)\x00")
-
-
 def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
     """(onset s, duration s (0 for an instant), text) of every EDF+ annotation, the records' time-keeping entries
     left out; [] without an annotation signal.
@@ -255,7 +257,7 @@ def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
     records = annotation_records(hdr) or []
     shift = 0.0
     if records and not hdr.is_discontinuous:
-        first = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", records[0])
+        first = _TIMEKEEPING.match(records[0])
         shift = float(first.group(1)) if first else 0.0
     out = []
     for data in records:

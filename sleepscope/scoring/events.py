@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sleepscope.errors import SleepScopeError
@@ -166,3 +167,11 @@ def clock_seconds(seconds: float) -> str:
     """h:mm:ss from the recording's start."""
     s = int(round(seconds))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def clock_time(seconds: float, start_time: Any) -> str:
+    """The clock time (HH:MM:SS) `seconds` into a recording that started at `start_time`; h:mm:ss from the start
+    when its start is not known."""
+    if start_time is None:
+        return clock_seconds(seconds)
+    return f"{start_time + timedelta(seconds=seconds):%H:%M:%S}"

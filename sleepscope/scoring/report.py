@@ -23,7 +23,7 @@ from sleepscope import __version__
 from sleepscope.atomic import replacing
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
-from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds
+from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds, clock_time
 from sleepscope.scoring.export import resolve_no_signal, scoring_statistics, statistics_summary
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
@@ -149,10 +149,7 @@ class Report:
 
     def event_rows(self) -> list[tuple[str, str, str, str, str]]:
         """(start, duration, kind, text, marked by) per event, in time order."""
-        def at(t: float) -> str:
-            return f"{self.start_time + timedelta(seconds=t):%H:%M:%S}" if self.start_time else clock_seconds(t)
-
-        return [(at(e.start), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text, e.scorer or "—")
+        return [(clock_time(e.start, self.start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text, e.scorer or "—")
                 for e in self.events]
 
     def stage_rows(self) -> list[tuple[str, str, str]]:
