@@ -51,6 +51,11 @@ def test_counts_per_stage_shown(qtbot, night, tmp_path):
 
 
 def test_run_completes_plots_and_activates(qtbot, night, tmp_path, monkeypatch):
+    import sleepscope.gui.finetune_dialog as fd
+
+    # The run's process is niced so that the window stays responsive; here the two cores are shared with another
+    # test worker, behind which a niced process can wait minutes (the command test checks --nice, unpatched).
+    monkeypatch.setattr(fd, "NICE", 0)
     psg, scoring = night
     parent = tiny_model_file(tmp_path / "parent")
     d = FineTuneDialog([scoring], parent)
