@@ -201,3 +201,46 @@ def test_a_recording_without_annotations_shows_no_list_nor_lights_button(qtbot, 
     panel = window.events.panel
     assert panel.annotations.rowCount() == 0 and not panel.annotations.isVisibleTo(panel)
     assert not panel.from_recording["off"].isVisibleTo(panel) and not panel.from_recording["on"].isVisibleTo(panel)
+
+
+def test_the_recordings_events_taken_with_one_click_counted_and_taken_back_with_one_undo(qtbot, tmp_path, window,
+                                                                                           errors, monkeypatch):
+    """The acquisition system's arousal, artefact and respiratory event become the scoring's events (lights
+    markers stay the lights'); the statistics count the arousal in sleep; Ctrl+Z takes all of them back; a
+    selected row is taken alone, and one already taken is not taken twice."""
+    psg, _ = write_short_night(tmp_path, n=40)
+    _with_annotations(psg, [(65.0, None, "Lights Off"), (130.0, 8.0, "Arousal (ARO SPONT)"),
+                            (400.0, 20.0, "Obstructive Apnea"), (610.0, 5.0, "Electrode pop C3")])
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    w.scoring.set_stages(np.arange(40), np.array([0] * 2 + [2] * 38))
+    w.analysis.stats_dock.raise_()
+    panel = w.events.panel
+    messages: list[str] = []
+    w.controller.message.connect(messages.append)
+    assert panel.take_button.text() == "Take all as events" and panel.take_button.isEnabled()
+    w.controller.go_to(4)
+    qtbot.waitUntil(lambda: w.events.overlay.n_notes == 1)  # the arousal's annotation on the page
+    qtbot.mouseClick(panel.take_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.events.overlay.n_notes == 0)  # drawn once: as the event it now is
+    assert [(e.kind, e.start, e.end, e.text) for e in w.scoring.events] == [
+        ("arousal", 130.0, 138.0, "Arousal (ARO SPONT)"), ("note", 400.0, 420.0, "Obstructive Apnea"),
+        ("artefact", 610.0, 615.0, "Electrode pop C3")]
+    assert messages[-1].startswith("Took 3 of the recording's annotations as events (1 artefact, 1 arousal, 1 note")
+    assert panel.table.rowCount() == 3 and panel.table.item(0, 4).text().endswith("(from the recording)")
+    stats = w.analysis.stats
+    qtbot.waitUntil(lambda: stats.stats is not None and stats.stats.n_arousals == 1, timeout=5000)
+    assert "Arousals" in stats.stats_label.text() and "per hour of sleep" in stats.stats_label.text()
+    w._describe_undo()  # as the Edit menu does when it opens
+    assert w.act_undo.text().startswith("&Undo take 3 events from the recording")
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.scoring.events == [] and panel.table.rowCount() == 0
+    qtbot.waitUntil(lambda: stats.stats.n_arousals == 0 and w.events.overlay.n_notes == 1, timeout=5000)
+    assert "none in scored sleep" in stats.stats_label.text()
+    panel.annotations.selectRow(1)  # the arousal
+    assert panel.take_button.text() == "Take the 1 selected as events"
+    qtbot.mouseClick(panel.take_button, Qt.MouseButton.LeftButton)
+    assert [e.kind for e in w.scoring.events] == ["arousal"]
+    qtbot.mouseClick(panel.take_button, Qt.MouseButton.LeftButton)
+    assert [e.kind for e in w.scoring.events] == ["arousal"] and messages[-1].startswith("Nothing to take")
+    assert errors == []

@@ -42,7 +42,7 @@ def test_statistics_follow_the_scoring_as_it_changes(qtbot, panel, scoring):
     sf.set_stages(np.arange(10), TRUTH[:10])
     panel.schedule_refresh()
     qtbot.waitUntil(lambda: panel.stats.tst_min == 3.0, timeout=2000)  # 6 sleep epochs of 30 s
-    assert panel.stats == sleep_statistics(np.where(np.arange(N) < 10, TRUTH, -1))
+    assert panel.stats == sleep_statistics(np.where(np.arange(N) < 10, TRUTH, -1), arousals=[])
     assert "10 of 30 epochs scored: figures of a partly scored night" in panel.stats_label.text()
 
 

@@ -10,7 +10,9 @@ statistics follow the lights.
 
 The recording's own annotations (the acquisition software's events, the
 night technician's notes) are listed below, read-only; lights markers among
-them can be taken as the scoring's own with one click.
+them can be taken as the scoring's own with one click, and the others as
+events (arousals and artefacts by their words, the rest as notes), all or
+the selected ones, as one undoable edit.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, KIND_LABEL, NOTE, ScoringEvent, clock_time
+from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, FROM_RECORDING, KIND_LABEL, NOTE, ScoringEvent, clock_time
 
 KIND_COLORS = {ARTEFACT: "#c0392b", "arousal": "#d68910", NOTE: "#2874a6"}
 LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
@@ -205,6 +207,8 @@ class EventsPanel(QWidget):
     lightsRequested = Signal(str, str)
     textEdited = Signal(int, str)
     removeRequested = Signal(int)
+    #: the rows of the recording's annotations to take as events (all of them when none is selected)
+    takeRequested = Signal(list)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -274,8 +278,16 @@ class EventsPanel(QWidget):
         for col in range(len(ANNOTATION_COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch if col == len(ANNOTATION_COLUMNS) - 1
                                         else QHeaderView.ResizeMode.ResizeToContents)
+        self.annotations.itemSelectionChanged.connect(self._name_take)
+        self.take_button = QPushButton()
+        self.take_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.take_button.setToolTip("Mark the recording's annotations as this scoring's events: arousals and "
+                                    "artefacts by their words, the others as notes with their text (lights markers "
+                                    "are taken with \"As recorded\"). One edit: Ctrl+Z takes them all back.")
+        self.take_button.clicked.connect(lambda: self.takeRequested.emit(self.selected_annotations()))
         lay.addWidget(self.annotations_label)
         lay.addWidget(self.annotations, 1)
+        lay.addWidget(self.take_button)
         self._ids: list[int] = []
         self._filling = False
         self._writable = False
@@ -296,8 +308,9 @@ class EventsPanel(QWidget):
             self.table.setRowCount(len(events))
             self._ids = [e.id for e in events]
             for r, e in enumerate(events):
+                by = e.scorer or "—"
                 cells = (clock_time(e.start, start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text,
-                         e.scorer or "—")
+                         by + (" (from the recording)" if e.source == FROM_RECORDING else ""))
                 for c, text in enumerate(cells):
                     item = QTableWidgetItem(text)
                     flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
@@ -306,7 +319,8 @@ class EventsPanel(QWidget):
                     item.setFlags(flags)
                     if c == 2:
                         item.setForeground(QColor(KIND_COLORS[e.kind]))
-                    item.setToolTip(f"marked by {e.scorer or 'unknown'}")
+                    item.setToolTip(f"taken from the recording's annotations by {e.scorer or 'unknown'}"
+                                    if e.source == FROM_RECORDING else f"marked by {e.scorer or 'unknown'}")
                     self.table.setItem(r, c, item)
         finally:
             self._filling = False
@@ -315,6 +329,7 @@ class EventsPanel(QWidget):
                                        for k, n in counts.items()))
         self.remove_button.setEnabled(writable and bool(events))
         self.kind.setEnabled(writable)
+        self.take_button.setEnabled(writable)
 
     def _show_lights(self) -> None:
         for which, t, rec in zip(("off", "on"), self._lights, self._recorded_lights):
@@ -348,7 +363,17 @@ class EventsPanel(QWidget):
                                        "(written by the acquisition software; read-only)")
         self.annotations_label.setVisible(bool(n))
         self.annotations.setVisible(bool(n))
+        self.take_button.setVisible(bool(n))
+        self._name_take()
         self._show_lights()
+
+    def selected_annotations(self) -> list[int]:
+        return sorted({i.row() for i in self.annotations.selectedIndexes()})
+
+    def _name_take(self) -> None:
+        n = len(self.selected_annotations())
+        self.take_button.setText(f"Take the {n} selected as events" if n else "Take all as events")
+        self.take_button.setEnabled(self._writable)
 
     def event_ids(self) -> list[int]:
         return list(self._ids)
@@ -393,6 +418,7 @@ class EventsDock(QObject):
         self.panel.lightsRequested.connect(self._lights_requested)
         self.panel.textEdited.connect(self.set_text)
         self.panel.removeRequested.connect(self.remove)
+        self.panel.takeRequested.connect(self.take_annotations)
         self.panel.table.cellClicked.connect(self._go_to_row)
         self.panel.annotations.cellClicked.connect(self._go_to_annotation)
         window.trace.rendered.connect(lambda _s: self._update_overlay())
@@ -427,8 +453,10 @@ class EventsDock(QObject):
         sf = self._scoring
         if sf is None:
             return
-        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq,
-                          self._annotations)
+        # an annotation taken as an event is drawn once, as the event
+        taken = {(round(e.start, 3), e.text) for e in sf.events if e.source == FROM_RECORDING}
+        notes = [a for a in self._annotations if (round(max(0.0, a.onset), 3), a.text) not in taken]
+        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq, notes)
 
     def _hypnogram_lights(self, lights: tuple[float | None, float | None]) -> None:
         hyp = self.window.hypnogram
@@ -506,6 +534,27 @@ class EventsDock(QObject):
             return False
         return self._edit(lambda sf: sf.set_lights(which, t),
                           f"Lights {which} where the recording marks it (Ctrl+Z takes it back).")
+
+    def take_annotations(self, rows: list[int] | None = None) -> bool:
+        """The recording's annotations (those of `rows`, or all) as events, one undoable edit; those already
+        taken, and lights markers, are left out."""
+        from sleepscope.io.annotations import as_events
+
+        sf = self._scoring
+        if sf is None:
+            return False
+        chosen = [self._annotations[r] for r in rows if 0 <= r < len(self._annotations)] if rows else self._annotations
+        have = {(e.kind, round(e.start, 3), round(e.end, 3), e.text) for e in sf.events}
+        new = [ev for ev in as_events(chosen, sf.identity.duration_s)
+               if (ev[0], round(ev[1], 3), round(ev[2], 3), ev[3]) not in have]
+        if not new:
+            self.window.controller.message.emit("Nothing to take: those annotations are lights markers or are "
+                                                "events already.")
+            return False
+        counts = {k: sum(1 for ev in new if ev[0] == k) for k in EVENT_KINDS}
+        what = ", ".join(f"{n} {KIND_LABEL[k].lower()}{'s' if n != 1 else ''}" for k, n in counts.items() if n)
+        return self._edit(lambda sf: sf.add_events(new, source=FROM_RECORDING),
+                          f"Took {len(new)} of the recording's annotations as events ({what}; Ctrl+Z takes them back).")
 
     def _lights_requested(self, which: str, what: str) -> None:
         {"here": self.lights_here, "clear": self.clear_lights, "recording": self.lights_as_recorded}[what](which)

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLa
 
 from sleepscope.gui.lazy_panel import LazyPanel
 from sleepscope.scoring.agreement import Agreement, agreement
+from sleepscope.scoring.events import arousal_onsets
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
-from sleepscope.scoring.stats import SleepStats, sleep_statistics
+from sleepscope.scoring.stats import SleepStats, arousals_text, sleep_statistics
 from sleepscope.stages import COLORS, NAMES, SCORED
 
 #: Coalesce the edits of a burst of keys: one recomputation per pause.
@@ -37,6 +38,7 @@ def stats_html(stats: SleepStats, n_scored: int, n_epochs: int, n_no_signal: int
         ("SOL", _minutes(stats.sol_min)), ("WASO", _minutes(stats.waso_min)),
         ("REM latency", _minutes(stats.rem_latency_min)), ("Awakenings", str(stats.n_awakenings)),
         ("Stage shifts", str(stats.n_stage_shifts)),
+        *([("Arousals", arousals_text(stats))] if stats.n_arousals is not None else []),
     ]
     if n_no_signal:
         rows.append(("No signal (gaps)", _minutes(stats.no_signal_min)))
@@ -179,7 +181,7 @@ class StatsPanel(LazyPanel):
         if self._no_signal is not None:
             gap[: min(len(labels), len(self._no_signal))] = self._no_signal[: len(labels)]
         self.stats = sleep_statistics(labels, epoch_s=sf.identity.epoch_seconds, lights_off=off, lights_on=on,
-                                      no_signal=gap)
+                                      no_signal=gap, arousals=arousal_onsets(sf.events))
         n_gap = int(np.count_nonzero(gap))
         self.stats_label.setText(stats_html(self.stats, int(np.count_nonzero((labels >= 0) & ~gap)),
                                             len(labels) - n_gap, n_gap))

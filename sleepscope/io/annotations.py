@@ -2,9 +2,11 @@
 
 Real PSG exports carry the lights markers ("Lights Off", "Lights On"), the
 technician's notes during the night and the system's events. They are shown
-beside the scoring, read-only, and the lights markers can be taken as the
-scoring's own. Sleep-stage annotations are not among them: they are a
-hypnogram (`sleepscope.io.hypnogram`).
+beside the scoring, read-only; the lights markers can be taken as the
+scoring's own, and the rest as its events (`as_events`: arousals and
+artefacts by their words, everything else as notes with its text).
+Sleep-stage annotations are not among them: they are a hypnogram
+(`sleepscope.io.hypnogram`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ _LIGHTS = {
     "off": re.compile(r"\b(?:lights?[\s_-]*(?:off|out)|licht[\s_-]*aus)\b", re.IGNORECASE),
     "on": re.compile(r"\b(?:lights?[\s_-]*on|licht[\s_-]*an)\b", re.IGNORECASE),
 }
+
+#: Words acquisition systems and labs write for an arousal (Compumedics "Arousal (ARO SPONT)", "RERA",
+#: Natus "EEG arousal", German "Weckreaktion", French "micro-éveil", Spanish "microdespertar", Italian
+#: "microrisveglio"), matched after accents are folded.
+_AROUSAL = re.compile(r"arousal|\brera\b|weckreaktion|micro[\s_-]*(?:r?eveil|despertar|risveglio)", re.IGNORECASE)
+#: Bad signal, in the languages of the stage names: not a limb movement, which is an event of its own (a note).
+_ARTEFACT = re.compile(r"artefa[ck]t|artifact|artefatto|artefacto|body[\s_-]*movement|electrode[\s_-]*(?:pop|off)"
+                       r"|lead[\s_-]*off|signal[\s_-]*loss|bad[\s_-]*data", re.IGNORECASE)
+#: How long an instant (an annotation without a duration) lasts as an event: events are spans.
+INSTANT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,3 +63,31 @@ def lights_of(annotations: list[Annotation]) -> tuple[float | None, float | None
     off = next((a.onset for a in annotations if _LIGHTS["off"].search(a.text)), None)
     ons = [a.onset for a in annotations if _LIGHTS["on"].search(a.text) and (off is None or a.onset > off)]
     return off, (ons[-1] if ons else None)
+
+
+def event_kind(text: str) -> str | None:
+    """The scoring event an annotation's text makes: 'arousal', 'artefact' or 'note'; None for a lights
+    marker (the lights are the scoring's own markers, not events)."""
+    from sleepscope.stages import folded
+
+    if any(p.search(text) for p in _LIGHTS.values()):
+        return None
+    plain = folded(text)
+    if _AROUSAL.search(plain):
+        return "arousal"
+    if _ARTEFACT.search(plain):
+        return "artefact"
+    return "note"
+
+
+def as_events(annotations: list[Annotation], duration_s: float) -> list[tuple[str, float, float, str]]:
+    """(kind, start, end, text) of the annotations as scoring events (`ScoringFile.add_events`), the
+    recording's text kept verbatim; lights markers and anything wholly outside the recording are left out,
+    an instant lasts `INSTANT_S`."""
+    out = []
+    for a in annotations:
+        kind = event_kind(a.text)
+        start, end = max(0.0, a.onset), min(float(duration_s), a.onset + (a.duration if a.duration > 0 else INSTANT_S))
+        if kind is not None and end > start:
+            out.append((kind, start, end, a.text))
+    return out

@@ -1,14 +1,18 @@
 """Events, notes and lights: what a technician marks on a night besides its stages.
 
 An event is a time span on the traces (`artefact`, `arousal`, or a free-text
-`note`) with who marked it and when; the lights markers bound the analysis
+`note`) with who marked it and when, and whether it was taken from the
+recording's own annotations (`source`); the lights markers bound the analysis
 period of the statistics (TIB, SOL, WASO, SE). Both live in the scoring
 file's journal as "old → new" records, so one rule applies, replays and
 reverts them, and they are undone and redone with the stage edits:
 
 - `{"op": "event", "id": ..., "old": EVENT | null, "new": EVENT | null}`:
   added (old null), changed, or removed (new null); `id` is the sequence
-  number of the entry that added it.
+  number of the entry that added it. Events added together (taken from the
+  recording's annotations) are consecutive entries with the same `group` (the
+  first one's seq), undone and redone as one; a SleepScope that does not know
+  `group` steps through them one by one.
 - `{"op": "lights", "which": "off" | "on", "old": SECONDS | null, "new": ...}`.
 
 Times are seconds from the recording's start. Nothing here touches the disk.
@@ -33,6 +37,8 @@ LIGHTS_OFF = "Lights off"
 LIGHTS_ON = "Lights on"
 #: Journal operations handled here (everything else is a stage edit or a record).
 MARK_OPS = ("event", "lights")
+#: `ScoringEvent.source` of an event taken from the recording's own annotations ("": marked by hand).
+FROM_RECORDING = "recording"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class ScoringEvent:
     channel: str = ""
     scorer: str = ""
     time: float = 0.0
+    source: str = ""
 
     @property
     def duration(self) -> float:
@@ -66,14 +73,15 @@ class ScoringEvent:
         return range(first, last + 1)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "start": self.start, "end": self.end, "text": self.text,
-                "channel": self.channel, "scorer": self.scorer, "t": self.time}
+        d = {"kind": self.kind, "start": self.start, "end": self.end, "text": self.text,
+             "channel": self.channel, "scorer": self.scorer, "t": self.time}
+        return d | ({"source": self.source} if self.source else {})
 
     @classmethod
     def from_json(cls, event_id: int, d: dict[str, Any]) -> "ScoringEvent":
         return cls(id=int(event_id), kind=str(d["kind"]), start=float(d["start"]), end=float(d["end"]),
                    text=str(d.get("text", "")), channel=str(d.get("channel", "")),
-                   scorer=str(d.get("scorer", "")), time=float(d.get("t", 0.0)))
+                   scorer=str(d.get("scorer", "")), time=float(d.get("t", 0.0)), source=str(d.get("source", "")))
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,34 @@ class MarkEdit:
             what = f"lights {e['which']}" + ("" if new is not None else " cleared")
             epochs = (min(n_epochs - 1, int(float(at) // epoch_s)),) if at is not None else ()
         return cls(int(e["seq"]), str(e["op"]), what, epochs or (0,), dict(e))
+
+    @classmethod
+    def of_group(cls, entries: list[dict[str, Any]], epoch_s: float, n_epochs: int) -> "MarkEdit":
+        """Events added together (one `group`) as one edit; `entries` in journal order."""
+        if len(entries) == 1:
+            return cls.from_json(entries[0], epoch_s, n_epochs)
+        parts = [cls.from_json(e, epoch_s, n_epochs) for e in entries]
+        epochs = tuple(sorted({i for p in parts for i in p.epochs}))
+        return cls(parts[-1].seq, "event", f"take {len(entries)} events from the recording", epochs,
+                   dict(entries[-1]))
+
+
+def group_runs(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """`entries` (an undo or redo stack) cut into what one undo or redo takes: consecutive entries of one
+    `group`, every other entry alone."""
+    runs: list[list[dict[str, Any]]] = []
+    for e in entries:
+        g = e.get("group")
+        if runs and g is not None and runs[-1][-1].get("group") == g:
+            runs[-1].append(e)
+        else:
+            runs.append([e])
+    return runs
+
+
+def arousal_onsets(events: list[ScoringEvent]) -> list[float]:
+    """Where the arousal events start, for the arousal index (`sleep_statistics(arousals=...)`)."""
+    return [e.start for e in events if e.kind == AROUSAL]
 
 
 def clock_seconds(seconds: float) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
-from sleepscope.scoring.events import LIGHTS_OFF, LIGHTS_ON
+from sleepscope.scoring.events import LIGHTS_OFF, LIGHTS_ON, arousal_onsets
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
 from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, reviewed_epochs, sleep_statistics
 from sleepscope.stages import Stage
@@ -34,7 +34,7 @@ from sleepscope.stages import Stage
 UNKNOWN_START = datetime(1985, 1, 1, 0, 0, 0)
 
 CSV_COLUMNS = ("epoch", "onset_s", "clock_time", "stage", "source", "scorer", "model_stage", "model_confidence")
-EVENT_COLUMNS = ("kind", "onset_s", "duration_s", "clock_time", "text", "channel", "scorer", "marked_at")
+EVENT_COLUMNS = ("kind", "onset_s", "duration_s", "clock_time", "text", "channel", "scorer", "marked_at", "source")
 
 
 def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None = None,
@@ -96,10 +96,10 @@ def export_events_csv(sf: ScoringFile, out: str | Path) -> Path:
     def clock(t: float) -> str:
         return (ident.start_time + timedelta(seconds=t)).isoformat(sep=" ") if ident.start_time else ""
 
-    rows = [(t, ["lights off" if which == "off" else "lights on", f"{t:g}", "0", clock(t), "", "", "", ""])
+    rows = [(t, ["lights off" if which == "off" else "lights on", f"{t:g}", "0", clock(t), "", "", "", "", ""])
             for which, t in (("off", lights.off), ("on", lights.on)) if t is not None]
     rows += [(e.start, [e.kind, f"{e.start:g}", f"{e.duration:g}", clock(e.start), e.text, e.channel, e.scorer,
-                        datetime.fromtimestamp(e.time).isoformat(timespec="seconds") if e.time else ""])
+                        datetime.fromtimestamp(e.time).isoformat(timespec="seconds") if e.time else "", e.source])
              for e in sf.events]
     with replacing(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -180,7 +180,7 @@ def scoring_statistics(sf: ScoringFile, lights_off: int | None = None, lights_on
     lights_off, lights_on = analysis_period(sf, lights_off, lights_on)
     no_signal, _ = resolve_no_signal(sf, no_signal)
     return sleep_statistics(sf.labels, epoch_s=sf.identity.epoch_seconds, lights_off=lights_off, lights_on=lights_on,
-                            no_signal=no_signal)
+                            no_signal=no_signal, arousals=arousal_onsets(sf.events))
 
 
 def statistics_summary(sf: ScoringFile, lights_off: int | None = None,

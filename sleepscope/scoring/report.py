@@ -27,7 +27,7 @@ from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds, c
 from sleepscope.scoring.export import resolve_no_signal, scoring_statistics, statistics_summary
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
-from sleepscope.scoring.stats import SleepStats, partial_scoring_warning
+from sleepscope.scoring.stats import SleepStats, arousals_text, partial_scoring_warning
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, NAMES, SCORED, Stage
 
 FORMATS = (".pdf", ".html", ".htm")
@@ -132,6 +132,7 @@ class Report:
             ("REM latency (from sleep onset)", minutes(s.rem_latency_min)),
             ("Awakenings", str(s.n_awakenings)),
             ("Stage shifts", str(s.n_stage_shifts)),
+            *([("Arousals", arousals_text(s))] if s.n_arousals is not None else []),
             ("Unscored", minutes(s.unscored_min)),
         ]
         if self.no_signal is None:

@@ -77,7 +77,7 @@ from sleepscope.scoring.state import (
     sign_off_of,
     undoable,
 )
-from sleepscope.scoring.events import Lights, MarkEdit, ScoringEvent, check_event, check_lights
+from sleepscope.scoring.events import Lights, MarkEdit, ScoringEvent, check_event, check_lights, group_runs
 from sleepscope.stages import N_CLASSES, Stage, parse_stage
 
 __all__ = [
@@ -450,12 +450,12 @@ class ScoringFile:
     @_locked
     def undo_stack(self) -> list[Edit | MarkEdit]:
         """Edits that `undo()` would revert, oldest first."""
-        return [undoable(e, self.identity) for e in self._stacks.undo]
+        return [undoable(run, self.identity) for run in group_runs(self._stacks.undo)]
 
     @_locked
     def redo_stack(self) -> list[Edit | MarkEdit]:
         """Edits that `redo()` would reapply, the next one last."""
-        return [undoable(e, self.identity) for e in self._stacks.redo]
+        return [undoable(run, self.identity) for run in group_runs(self._stacks.redo)]
 
     @property
     def unsaved(self) -> bool:
@@ -514,14 +514,10 @@ class ScoringFile:
         On return `labels[edit.epochs]` are `edit.old` again (for a MarkEdit: the
         events or lights are as before it), on disk. When the
         undo cannot be written it raises SleepScopeError and changes nothing:
-        the edit stays applied and stays next on the undo stack.
+        the edit stays applied and stays next on the undo stack. Events added
+        together (`add_events`) are undone together.
         """
-        self._check_writable()
-        if not self._stacks.undo:
-            return None
-        edit = undoable(self._stacks.undo[-1], self.identity)
-        self._commit({"op": "undo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
-        return edit
+        return self._step("undo", self._stacks.undo)
 
     @_locked
     def redo(self) -> Edit | MarkEdit | None:
@@ -530,12 +526,18 @@ class ScoringFile:
         On return `labels[edit.epochs]` are `edit.new`, on disk; when it cannot be
         written nothing changes (as for `undo`).
         """
+        return self._step("redo", self._stacks.redo)
+
+    def _step(self, op: str, stack: list[dict[str, Any]]) -> Edit | MarkEdit | None:
         self._check_writable()
-        if not self._stacks.redo:
+        if not stack:
             return None
-        edit = undoable(self._stacks.redo[-1], self.identity)
-        self._commit({"op": "redo", "seq": self._s.seq + 1, "t": time.time(), "target": edit.seq})
-        return edit
+        run = group_runs(stack)[-1]
+        now = time.time()
+        # the top of the stack first: the group's last event is undone first, its first redone first
+        self._commit(*({"op": op, "seq": self._s.seq + 1 + i, "t": now, "target": int(e["seq"])}
+                       for i, e in enumerate(reversed(run))))
+        return undoable(run, self.identity)
 
     @_locked
     def set_reviewed(self, epochs: Any, value: bool = True) -> None:
@@ -566,6 +568,24 @@ class ScoringFile:
         self._commit({"op": "event", "seq": seq, "t": now, "scorer": self.scorer, "id": seq, "old": None,
                       "new": new.to_json()})
         return self._s.events[seq]
+
+    @_locked
+    def add_events(self, events: list[tuple[str, float, float, str]], source: str = "") -> list[ScoringEvent]:
+        """Mark several (kind, start, end, text) at once: one write, undone and redone as one edit (a
+        `group`); `source` says where they came from (`FROM_RECORDING`). Nothing is marked when one
+        cannot be."""
+        self._check_writable()
+        checked = [(kind, *check_event(kind, start, end, self.identity.duration_s), str(text))
+                   for kind, start, end, text in events]
+        if not checked:
+            return []
+        first, now = self._s.seq + 1, time.time()
+        entries = [{"op": "event", "seq": first + i, "t": now, "scorer": self.scorer, "id": first + i, "old": None,
+                    "group": first,
+                    "new": ScoringEvent(first + i, kind, s, e, text, "", self.scorer, now, source).to_json()}
+                   for i, (kind, s, e, text) in enumerate(checked)]
+        self._commit(*entries)
+        return [self._s.events[e["id"]] for e in entries]
 
     @_locked
     def change_event(self, event_id: int, *, start: float | None = None, end: float | None = None,
@@ -615,22 +635,23 @@ class ScoringFile:
         self._commit({"op": "notes", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
                       "text": str(text)})
 
-    def _commit(self, entry: dict[str, Any]) -> None:
-        """Append the entry to the journal (fsync'd), then apply it in memory.
+    def _commit(self, *entries: dict[str, Any]) -> None:
+        """Append the entries to the journal in one write (fsync'd), then apply them in memory.
 
-        Written first so that an entry that cannot be written changes nothing:
+        Written first so that entries that cannot be written change nothing:
         labels, history and undo stacks stay as they were (and as the GUI shows them).
         """
         try:
-            self._writer_append(self._pending + [entry])
+            self._writer_append(self._pending + list(entries))
         except OSError as exc:
             raise journal_error(exc, journal_path(self.path)) from exc
         self._pending.clear()
-        apply_entry(self._s, entry)
-        self._s.history.append(entry)
-        self._s.seq = int(entry["seq"])
-        self._stacks.replay(entry)
-        self._since_snapshot += 1
+        for entry in entries:
+            apply_entry(self._s, entry)
+            self._s.history.append(entry)
+            self._s.seq = int(entry["seq"])
+            self._stacks.replay(entry)
+        self._since_snapshot += len(entries)
         if self._since_snapshot >= CHECKPOINT_EVERY:
             try:
                 self._checkpoint()

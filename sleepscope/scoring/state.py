@@ -253,11 +253,13 @@ def find_edit(state: ScoringState, seq: int) -> Edit:
 UNDOABLE_OPS = ("edit", *MARK_OPS)
 
 
-def undoable(entry: dict[str, Any], identity: RecordingIdentity) -> "Edit | MarkEdit":
-    """The Edit (stages) or MarkEdit (events, lights) an undoable journal entry made."""
-    if entry.get("op") == "edit":
-        return Edit.from_json(entry)
-    return MarkEdit.from_json(entry, identity.epoch_seconds, identity.n_epochs)
+def undoable(entries: list[dict[str, Any]], identity: RecordingIdentity) -> "Edit | MarkEdit":
+    """The Edit (stages) or MarkEdit (events, lights) that one undo or redo step's journal entries made
+    (one entry, or the events of one `group`)."""
+    if entries[0].get("op") == "edit":
+        return Edit.from_json(entries[0])
+    return MarkEdit.of_group(sorted(entries, key=lambda e: int(e["seq"])), identity.epoch_seconds,
+                             identity.n_epochs)
 
 
 class UndoHistory:

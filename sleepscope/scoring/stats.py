@@ -17,6 +17,9 @@ lights off, by default the first epoch, to lights on, by default the end):
   (the final awakening included).
 - Stage shifts: changes of stage between consecutive scored epochs in the
   period.
+- Arousals: the arousal events that start in a sleep epoch of the period;
+  arousal index: their number per hour of TST (AASM). Not given (None) when
+  the caller has no events to count.
 
 Unscored epochs (artefacts, movement, not yet scored) count as neither sleep
 nor wake and are skipped when runs and shifts are counted; their time is
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -63,6 +66,9 @@ class SleepStats:
     sleep_onset_epoch: int | None
     #: time of the period without signal (gaps of an EDF+D recording); 0 when none or not known
     no_signal_min: float = 0.0
+    n_arousals: int | None = None
+    #: arousals per hour of TST; None without events to count or without sleep
+    arousal_index: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +89,8 @@ class SleepStats:
             f"REM latency (from onset):     {minutes(self.rem_latency_min)}",
             f"Awakenings:                   {self.n_awakenings}",
             f"Stage shifts:                 {self.n_stage_shifts}",
+            *([f"Arousals:                     {arousals_text(self)}"]
+              if self.n_arousals is not None else []),
             f"Unscored:                     {minutes(self.unscored_min)}",
             *([f"No signal (recording gaps):   {minutes(self.no_signal_min)}"] if self.no_signal_min else []),
             "",
@@ -91,6 +99,13 @@ class SleepStats:
         for name in self.stage_min:
             lines.append(f"{name:<8} {self.stage_min[name]:9.1f}   {self.stage_pct[name]:6.1f}")
         return "\n".join(lines)
+
+
+def arousals_text(stats: SleepStats) -> str:
+    """'12 (3.4 per hour of sleep)'; 'none marked' rather than an index of 0 that may only mean that none was scored."""
+    if not stats.n_arousals:  # an arousal counts only in sleep: a count implies an index
+        return "none in scored sleep"
+    return f"{stats.n_arousals} ({stats.arousal_index:.1f} per hour of sleep)"
 
 
 def _runs(seq: np.ndarray, value: int) -> int:
@@ -110,9 +125,11 @@ def _no_signal_mask(no_signal: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int | None = None,
-                     lights_on: int | None = None, no_signal: np.ndarray | None = None) -> SleepStats:
+                     lights_on: int | None = None, no_signal: np.ndarray | None = None,
+                     arousals: Sequence[float] | None = None) -> SleepStats:
     """Statistics of `labels` (codes per epoch, -1 unscored); lights off/on are epoch indices;
-    `no_signal`: per epoch, True where the recording holds no signal (`Recording.gap`), or None."""
+    `no_signal`: per epoch, True where the recording holds no signal (`Recording.gap`), or None;
+    `arousals`: the onsets (s from the recording's start) of the arousal events, or None."""
     labels = np.asarray(labels).astype(np.int64).ravel()
     n = labels.size
     gap = _no_signal_mask(no_signal, n)
@@ -151,6 +168,12 @@ def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int 
         # Gaps are skipped, not run-breakers: as AASM reads an obscured stretch from its neighbours,
         # W before and after a pause of the recorder (the patient up, unplugged) is one awakening.
         awakenings = _runs(after[after >= 0], int(Stage.W))
+    n_arousals = arousal_index = None
+    if arousals is not None:
+        at = np.floor(np.asarray(arousals, dtype=np.float64).ravel() / epoch_s + 1e-9).astype(np.int64) - off
+        inside = at[(at >= 0) & (at < period.size)]
+        n_arousals = int(np.count_nonzero(is_sleep[inside]))
+        arousal_index = n_arousals / (tst / 60.0) if tst > 0 else None
     scored = period[period >= 0]
     shifts = int(np.count_nonzero(scored[1:] != scored[:-1])) if scored.size > 1 else 0
     return SleepStats(
@@ -170,6 +193,8 @@ def sleep_statistics(labels: np.ndarray, epoch_s: float = 30.0, lights_off: int 
         n_stage_shifts=shifts,
         sleep_onset_epoch=None if onset is None else onset + off,
         no_signal_min=int(np.count_nonzero(gap)) * to_min,
+        n_arousals=n_arousals,
+        arousal_index=arousal_index,
     )
 
 

@@ -1,0 +1,136 @@
+"""The recording's own annotations taken as the scoring's events: which kind each becomes, one edit for all of
+them (one write, one undo, on a full disk none), kept with where they came from; and the arousal index they give."""
+
+import csv
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.io import Recording
+from sleepscope.io.annotations import INSTANT_S, Annotation, as_events, event_kind
+from sleepscope.scoring.events import FROM_RECORDING
+from sleepscope.scoring.export import export_events_csv, statistics_summary
+from sleepscope.scoring.scoring_file import ScoringFile
+from sleepscope.scoring.stats import arousals_text, sleep_statistics
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scoring_faults import fill, small_tmpfs  # noqa: E402
+
+N = 40
+
+#: (text as acquisition systems and labs write it, the event it makes)
+KINDS = [
+    ("Arousal", "arousal"), ("Arousal (ARO SPONT)", "arousal"), ("EEG arousal", "arousal"), ("RERA", "arousal"),
+    ("Arousal_Respiratory", "arousal"), ("Weckreaktion", "arousal"), ("Micro-éveil", "arousal"),
+    ("Microdespertar", "arousal"), ("Artifact", "artefact"), ("Artefakt EEG", "artefact"),
+    ("Body movement", "artefact"), ("Electrode pop C3", "artefact"), ("Lead off", "artefact"),
+    ("Limb movement (left)", "note"), ("Obstructive apnea", "note"), ("Desaturation 4 %", "note"),
+    ("Patient to bathroom", "note"), ("Éveil", "note"), ("Lights off", None), ("LIGHTS_ON", None),
+    ("Licht aus", None),
+]
+
+
+@pytest.mark.parametrize("text,kind", KINDS)
+def test_each_annotation_makes_the_event_its_words_say(text, kind):
+    assert event_kind(text) == kind
+
+
+def test_as_events_keeps_the_text_spans_instants_and_stays_in_the_recording():
+    notes = [Annotation(10.0, 0.0, "EEG arousal"), Annotation(50.0, 12.5, "Obstructive apnea"),
+             Annotation(100.0, 0.0, "Lights off"), Annotation(1195.0, 20.0, "Artifact"),
+             Annotation(1300.0, 5.0, "after the end")]
+    assert as_events(notes, 1200.0) == [("arousal", 10.0, 10.0 + INSTANT_S, "EEG arousal"),
+                                        ("note", 50.0, 62.5, "Obstructive apnea"),
+                                        ("artefact", 1195.0, 1200.0, "Artifact")]
+
+
+@pytest.fixture
+def rec():
+    rng = np.random.default_rng(3)
+    return Recording.from_arrays(rng.normal(0, 20, N * 3000).astype(np.float32),
+                                 rng.normal(0, 20, N * 3000).astype(np.float32),
+                                 start_time=datetime(2021, 3, 4, 22, 0))
+
+
+TAKEN = [("arousal", 95.0, 104.0, "Arousal (ARO SPONT)"), ("note", 300.0, 301.0, "Desaturation"),
+         ("artefact", 600.0, 630.0, "Electrode pop")]
+
+
+def test_taken_together_undone_together_and_reopened_with_their_source(rec, tmp_path):
+    path = tmp_path / "night.sleepscope.h5"
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        sf.add_event("arousal", 30, 40)  # marked by hand before: its own edit
+        taken = sf.add_events(TAKEN, source=FROM_RECORDING)
+        assert [(e.kind, e.start, e.end, e.text, e.source, e.scorer) for e in taken] == [
+            (*t, FROM_RECORDING, "ann") for t in TAKEN]
+        # one entry of the undo stack, named for what it did
+        assert len(sf.undo_stack()) == 2 and sf.undo_stack()[-1].what == "take 3 events from the recording"
+        undone = sf.undo()
+        assert undone.epochs == (3, 10, 20) and [e.start for e in sf.events] == [30.0]
+        assert sf.redo().what == "take 3 events from the recording" and len(sf.events) == 4
+        assert sf.undo() is not None and len(sf.events) == 1 and sf.undo() is not None and sf.events == []
+        sf.redo()
+        sf.redo()
+        assert len(sf.events) == 4
+        # each is an ordinary event entry of the journal (what an older SleepScope reads, one by one)
+        assert {e["op"] for e in sf.history()} == {"event", "undo", "redo"}
+    for _ in range(2):  # from the journal, then from the snapshot
+        with ScoringFile.open(rec, path, scorer="bob") as sf:
+            assert [(e.kind, e.text, e.source) for e in sf.events] == [
+                ("arousal", "", ""), *((k, t, FROM_RECORDING) for k, _, _, t in TAKEN)]
+            assert sf.undo_stack()[-1].what == "take 3 events from the recording"
+            sf.save()
+    with ScoringFile.open(rec, path, scorer="bob") as sf:
+        sf.undo()
+        assert [e.start for e in sf.events] == [30.0]
+        out = export_events_csv(sf, tmp_path / "e.csv")
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [(r["kind"], r["source"]) for r in rows] == [("arousal", "")]
+
+
+def test_one_bad_event_marks_none(rec, tmp_path):
+    with ScoringFile.open(rec, tmp_path / "night.sleepscope.h5") as sf:
+        with pytest.raises(SleepScopeError, match="outside the recording"):
+            sf.add_events([*TAKEN, ("note", 5000.0, 5010.0, "late")])
+        assert sf.events == [] and sf.history() == [] and sf.add_events([]) == []
+
+
+def test_on_a_full_disk_none_is_taken_and_the_earlier_ones_stay(rec, tmp_path):
+    with small_tmpfs(tmp_path / "disk") as disk:
+        sf = ScoringFile.open(rec, disk / "night.sleepscope.h5")
+        sf.add_events(TAKEN[:1], source=FROM_RECORDING)
+        filler = fill(disk)
+        os.truncate(filler, filler.stat().st_size - 16384)  # room for some of them, not for all
+        with pytest.raises(SleepScopeError, match="full"):
+            sf.add_events(TAKEN[1:] * 200, source=FROM_RECORDING)
+        assert len(sf.events) == 1 and len(sf.undo_stack()) == 1
+        filler.unlink()
+        sf.close()
+        with ScoringFile.open(rec, disk / "night.sleepscope.h5", readonly=True) as again:
+            assert [e.text for e in again.events] == [TAKEN[0][3]]
+
+
+def test_arousal_index_counts_arousals_in_sleep_within_the_lights():
+    labels = np.array([0, 0, 2, 2, 2, 2, 0, 4, 4, 2] * 4)  # 40 epochs; 14 of sleep in the first 20: 7 min
+    onsets = [5.0, 65.0, 70.0, 195.0, 215.0, 590.0, 700.0]  # W, N2, N2, W, REM, N2 (epoch 19), after lights on
+    stats = sleep_statistics(labels, lights_on=20, arousals=onsets)
+    assert stats.n_arousals == 4 and stats.tst_min == 7.0
+    assert stats.arousal_index == pytest.approx(4 / (7.0 / 60.0))
+    assert arousals_text(stats) == "4 (34.3 per hour of sleep)"
+    assert sleep_statistics(labels, arousals=[]).n_arousals == 0
+    assert arousals_text(sleep_statistics(labels, arousals=[])) == "none in scored sleep"
+    assert sleep_statistics(labels).n_arousals is None  # nothing given to count
+    assert "Arousals" not in sleep_statistics(labels).format_text()
+
+
+def test_the_summary_counts_taken_arousals(rec, tmp_path):
+    with ScoringFile.open(rec, tmp_path / "night.sleepscope.h5", scorer="ann") as sf:
+        sf.set_stages(np.arange(N), np.full(N, 2))
+        sf.add_events(TAKEN, source=FROM_RECORDING)
+        stats = statistics_summary(sf, no_signal=np.zeros(N, bool))["statistics"]
+    assert stats["n_arousals"] == 1 and stats["arousal_index"] == pytest.approx(1 / (N / 120))
