@@ -134,3 +134,36 @@ def test_the_summary_counts_taken_arousals(rec, tmp_path):
         sf.add_events(TAKEN, source=FROM_RECORDING)
         stats = statistics_summary(sf, no_signal=np.zeros(N, bool))["statistics"]
     assert stats["n_arousals"] == 1 and stats["arousal_index"] == pytest.approx(1 / (N / 120))
+
+
+def test_import_takes_an_archive_nights_own_events_and_lights_once(tmp_path, capsys):
+    """`sleepscope import NIGHT.edf --recording-events`: a night never opened gets its scoring file with the
+    acquisition system's events and lights; a second run takes nothing twice; a scoring file is not a recording."""
+    import edfio
+
+    from sleepscope.cli import main
+
+    rng = np.random.default_rng(0)
+    signals = [edfio.EdfSignal(rng.normal(0, 20, 100 * 300), 100, label=label, physical_dimension="uV",
+                               physical_range=(-500, 500)) for label in ("EEG C4-M1", "EOG E1-M2")]
+    night = tmp_path / "night.edf"
+    edfio.Edf(signals, annotations=[edfio.EdfAnnotation(*a) for a in [
+        (31.5, None, "Lights out"), (90.0, 12.5, "Arousal"), (150.0, 10.0, "Hypopnea"),
+        (240.0, None, "Lights on")]]).write(night)
+    assert main(["import", str(night), "--recording-events"]) == 0
+    said = capsys.readouterr().out
+    assert "took 2 of the recording's annotations as events (1 arousal, 1 note)" in said
+    assert "lights off at" in said and "lights on at" in said
+    path = night.with_name("night.sleepscope.h5")
+    with ScoringFile.read(path) as sf:
+        assert [(e.kind, e.start, e.end, e.source) for e in sf.events] == [
+            ("arousal", 90.0, 102.5, FROM_RECORDING), ("note", 150.0, 160.0, FROM_RECORDING)]
+        assert (sf.lights.off, sf.lights.on) == (31.5, 240.0)
+    assert main(["import", str(night), "--recording-events"]) == 0
+    assert "taken before" in capsys.readouterr().out
+    with ScoringFile.read(path) as sf:
+        assert len(sf.events) == 2 and len(sf.history()) == 4
+    assert main(["import", str(path), "--recording-events"]) == 2
+    assert "name the recording" in capsys.readouterr().err
+    assert main(["import", str(night)]) == 2
+    assert "Name a hypnogram" in capsys.readouterr().err

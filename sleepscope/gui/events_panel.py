@@ -39,7 +39,17 @@ from PySide6.QtWidgets import (
 )
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.scoring.events import ARTEFACT, EVENT_KINDS, FROM_RECORDING, KIND_LABEL, NOTE, ScoringEvent, clock_time
+from sleepscope.scoring.events import (
+    ARTEFACT,
+    EVENT_KINDS,
+    FROM_RECORDING,
+    KIND_LABEL,
+    NOTE,
+    ScoringEvent,
+    clock_time,
+    count_text,
+    untaken,
+)
 
 KIND_COLORS = {ARTEFACT: "#c0392b", "arousal": "#d68910", NOTE: "#2874a6"}
 LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
@@ -544,15 +554,12 @@ class EventsDock(QObject):
         if sf is None:
             return False
         chosen = [self._annotations[r] for r in rows if 0 <= r < len(self._annotations)] if rows else self._annotations
-        have = {(e.kind, round(e.start, 3), round(e.end, 3), e.text) for e in sf.events}
-        new = [ev for ev in as_events(chosen, sf.identity.duration_s)
-               if (ev[0], round(ev[1], 3), round(ev[2], 3), ev[3]) not in have]
+        new = untaken(as_events(chosen, sf.identity.duration_s), sf.events)
         if not new:
             self.window.controller.message.emit("Nothing to take: those annotations are lights markers or are "
                                                 "events already.")
             return False
-        counts = {k: sum(1 for ev in new if ev[0] == k) for k in EVENT_KINDS}
-        what = ", ".join(f"{n} {KIND_LABEL[k].lower()}{'s' if n != 1 else ''}" for k, n in counts.items() if n)
+        what = count_text([ev[0] for ev in new])
         return self._edit(lambda sf: sf.add_events(new, source=FROM_RECORDING),
                           f"Took {len(new)} of the recording's annotations as events ({what}; Ctrl+Z takes them back).")
 

@@ -60,10 +60,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read a hypnogram (EDF+ annotations, NSRR or Profusion XML, CSV/TSV, or one stage per line) into a scoring file as the "
                     "label set of a named scorer; --apply also makes them the technician's starting labels.",
     )
-    q.add_argument("hypnogram", type=Path, metavar="HYPNOGRAM")
+    q.add_argument("hypnogram", type=Path, metavar="HYPNOGRAM", nargs="?")
     q.add_argument("--scorer", default=None, help="name of the label set (default: the hypnogram's file name)")
     q.add_argument("--apply", action="store_true",
                    help="also set the technician's labels (source import:<file>), as one undoable edit")
+    q.add_argument("--recording-events", action="store_true",
+                   help="take the recording's own EDF+ annotations as events (arousals and artefacts by their "
+                        "words, the rest as notes; those already taken are not taken twice) and its lights "
+                        "markers where the scoring has none; SCORING_FILE must then be the recording")
     q.set_defaults(func=_import)
 
 
@@ -97,13 +101,47 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io.edfheader import RECORDING_SUFFIXES
     from sleepscope.io.hypnogram import notices_to_stderr
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
 
+    if args.hypnogram is None and not args.recording_events:
+        raise SleepScopeError("Name a hypnogram to import, or --recording-events to take the recording's own "
+                              "annotations.")
+    if args.recording_events and args.scoring_file.suffix.lower() not in RECORDING_SUFFIXES:
+        raise SleepScopeError(f"--recording-events reads the recording's annotations: name the recording "
+                              f"(EDF, EDF+, BDF) instead of {args.scoring_file}.")
     with ScoringFile.open_existing(scoring_path(args.scoring_file, create=True)) as sf, notices_to_stderr():
-        labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
-        name = args.scorer or args.hypnogram.stem
-        print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"
-              + (f"; applied to {len(edit.epochs)} epochs as the technician's labels" if edit else ""))
+        if args.hypnogram is not None:
+            labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
+            name = args.scorer or args.hypnogram.stem
+            print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"
+                  + (f"; applied to {len(edit.epochs)} epochs as the technician's labels" if edit else ""))
+        if args.recording_events:
+            print(_take_recording_events(sf, args.scoring_file))
     return 0
+
+
+def _take_recording_events(sf, recording: Path) -> str:
+    """The recording's annotations as `sf`'s events, and its lights where `sf` has none; what was taken."""
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io.annotations import as_events, lights_of, read_annotations
+    from sleepscope.scoring.events import FROM_RECORDING, clock_time, count_text, untaken
+
+    annotations, problem = read_annotations(recording)
+    if problem:
+        raise SleepScopeError(f"{recording}: {problem}")
+    new = untaken(as_events(annotations, sf.identity.duration_s), sf.events)
+    sf.add_events(new, source=FROM_RECORDING)
+    said = [f"took {len(new)} of the recording's annotations as events ({count_text([e[0] for e in new])})"
+            if new else "no annotation of the recording to take as an event (none, lights only, or taken before)"]
+    for which, t in zip(("off", "on"), lights_of(annotations)):
+        if t is not None and getattr(sf.lights, which) is None:
+            try:
+                sf.set_lights(which, t)
+                said.append(f"lights {which} at {clock_time(t, sf.identity.start_time)} as recorded")
+            except SleepScopeError as exc:  # the events stay taken; the marker is said, not forced
+                said.append(f"lights {which} as recorded not taken: {exc}")
+    return "; ".join(said)

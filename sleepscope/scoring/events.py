@@ -194,6 +194,20 @@ def group_runs(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return runs
 
 
+def untaken(candidates: list[tuple[str, float, float, str]], events: list[ScoringEvent]) -> list[tuple[str, float,
+                                                                                                  float, str]]:
+    """The (kind, start, end, text) of `candidates` that are not events already: taking the recording's
+    annotations twice marks them once."""
+    have = {(e.kind, round(e.start, 3), round(e.end, 3), e.text) for e in events}
+    return [c for c in candidates if (c[0], round(c[1], 3), round(c[2], 3), c[3]) not in have]
+
+
+def count_text(kinds: list[str]) -> str:
+    """'1 artefact, 2 arousals, 1 note' for the kinds of some events."""
+    counts = {k: kinds.count(k) for k in EVENT_KINDS}
+    return ", ".join(f"{n} {KIND_LABEL[k].lower()}{'s' if n != 1 else ''}" for k, n in counts.items() if n)
+
+
 def arousal_onsets(events: list[ScoringEvent]) -> list[float]:
     """Where the arousal events start, for the arousal index (`sleep_statistics(arousals=...)`)."""
     return [e.start for e in events if e.kind == AROUSAL]
