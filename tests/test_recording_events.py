@@ -14,7 +14,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.io import Recording
 from sleepscope.io.annotations import INSTANT_S, Annotation, as_events, event_kind
 from sleepscope.scoring.events import FROM_RECORDING
-from sleepscope.scoring.export import export_events_csv, statistics_summary
+from sleepscope.scoring.export import export_events_csv, export_stats, statistics_summary
 from sleepscope.scoring.scoring_file import ScoringFile
 from sleepscope.scoring.stats import arousals_text, sleep_statistics
 
@@ -133,7 +133,9 @@ def test_the_summary_counts_taken_arousals(rec, tmp_path):
         sf.set_stages(np.arange(N), np.full(N, 2))
         sf.add_events(TAKEN, source=FROM_RECORDING)
         stats = statistics_summary(sf, no_signal=np.zeros(N, bool))["statistics"]
+        text = export_stats(sf, None)
     assert stats["n_arousals"] == 1 and stats["arousal_index"] == pytest.approx(1 / (N / 120))
+    assert "Events: 1 artefact, 1 arousal, 1 note" in text and "Arousals:                     1 (3.0 per hour" in text
 
 
 def test_import_takes_an_archive_nights_own_events_and_lights_once(tmp_path, capsys):

@@ -25,7 +25,7 @@ import numpy as np
 from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
-from sleepscope.scoring.events import LIGHTS_OFF, LIGHTS_ON, arousal_onsets
+from sleepscope.scoring.events import LIGHTS_OFF, LIGHTS_ON, arousal_onsets, count_text
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
 from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, reviewed_epochs, sleep_statistics
 from sleepscope.stages import Stage
@@ -230,7 +230,7 @@ def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None
              f"Start: {summary['start_time'] or 'unknown'}",
              f"Lights off: {_marker(sf, sf.lights.off, 'start of recording')}; "
              f"lights on: {_marker(sf, sf.lights.on, 'end of recording')}",
-             f"Events: {ev.get('artefact', 0)} artefacts, {ev.get('arousal', 0)} arousals, {ev.get('note', 0)} notes",
+             f"Events: {count_text([k for k, n in ev.items() for _ in range(n)]) or 'none'}",
              f"Epochs scored: {summary['scored_epochs']} of {summary['n_epochs'] - (gaps or 0)} "
              f"({summary['reviewed_epochs']} reviewed)"
              + (f"; {gaps} epochs without signal (gaps of the recording)" if gaps else ""),
