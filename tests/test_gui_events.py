@@ -244,3 +244,32 @@ def test_the_recordings_events_taken_with_one_click_counted_and_taken_back_with_
     qtbot.mouseClick(panel.take_button, Qt.MouseButton.LeftButton)
     assert [e.kind for e in w.scoring.events] == ["arousal"] and messages[-1].startswith("Nothing to take")
     assert errors == []
+
+
+def test_e_steps_through_the_events_and_selects_each_ones_row(qtbot, tmp_path, window, errors):
+    psg, _ = write_short_night(tmp_path, n=40)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    for kind, start in (("note", 900.0), ("arousal", 100.0), ("arousal", 400.0), ("artefact", 410.0)):
+        w.scoring.add_event(kind, start, start + 5)
+    w.events.refresh()
+    messages: list[str] = []
+    w.controller.message.connect(messages.append)
+    table = w.events.panel.table
+
+    def selected_start():
+        return next(e.start for e in w.scoring.events if e.id == w.events.panel.event_ids()[table.currentRow()])
+
+    w.controller.go_to(0)
+    seen = []
+    for _ in range(3):
+        key(qtbot, w, Qt.Key.Key_E)
+        seen.append((w.controller.current, selected_start()))
+    assert seen == [(3, 100.0), (13, 400.0), (30, 900.0)]  # two events of one epoch: one stop
+    key(qtbot, w, Qt.Key.Key_E)
+    assert w.controller.current == 30 and messages[-1] == "No event after this epoch."
+    key(qtbot, w, Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier)
+    assert w.controller.current == 13
+    key(qtbot, w, Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier)
+    assert (w.controller.current, selected_start()) == (3, 100.0)
+    assert errors == []

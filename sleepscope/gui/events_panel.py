@@ -572,6 +572,23 @@ class EventsDock(QObject):
             epoch = int(self._annotations[row].onset // sf.identity.epoch_seconds)
             self.window.controller.go_to(min(epoch, sf.n_epochs - 1))
 
+    def go_to_event(self, direction: int) -> bool:
+        """The next (`direction` 1) or previous (-1) epoch where an event starts, its row selected: stepping
+        through a night's arousals to check each one."""
+        sf = self._scoring
+        if sf is None or not sf.events:
+            return False
+        es, here = self._epoch_s(), self.window.controller.current
+        starts = sorted((int(e.start // es), e.id) for e in sf.events)
+        beyond = [s for s in starts if (s[0] > here if direction > 0 else s[0] < here)]
+        if not beyond:
+            self.window.controller.message.emit(f"No event {'after' if direction > 0 else 'before'} this epoch.")
+            return False
+        epoch, event_id = beyond[0] if direction > 0 else beyond[-1]
+        self.window.controller.go_to(min(epoch, sf.n_epochs - 1))
+        self.panel.table.selectRow(self.panel.event_ids().index(event_id))
+        return True
+
     def _go_to_row(self, row: int, column: int) -> None:
         sf = self._scoring
         ids = self.panel.event_ids()

@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
             "first": lambda: c.go_to(0), "last": lambda: c.go_to(c.n_epochs - 1),
             "lights_off": lambda: self.events.lights_here("off"), "lights_on": lambda: self.events.lights_here("on"),
             "mark_artefact": lambda: self.events.mark_epoch(),
+            "next_event": lambda: self.events.go_to_event(1), "prev_event": lambda: self.events.go_to_event(-1),
         }
         for s in Stage:
             h[f"stage_{s.name.lower()}"] = lambda st=s: c.set_stage(st)
@@ -284,7 +285,7 @@ class MainWindow(QMainWindow):
 
         g = mb.addMenu("&Go")
         for name, fn in self._key_handlers().items():
-            if name in ("next", "previous", "forward", "back", "first", "last"):
+            if name in ("next", "previous", "forward", "back", "first", "last", "next_event", "prev_event"):
                 t(g, name, fn)
 
         v = mb.addMenu("&View")
