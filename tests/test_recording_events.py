@@ -68,6 +68,9 @@ def test_taken_together_undone_together_and_reopened_with_their_source(rec, tmp_
         taken = sf.add_events(TAKEN, source=FROM_RECORDING)
         assert [(e.kind, e.start, e.end, e.text, e.source, e.scorer) for e in taken] == [
             (*t, FROM_RECORDING, "ann") for t in TAKEN]
+        # as the recording wrote them, the kind named once; read back, each is the kind it was
+        assert [e.label for e in taken] == ["Arousal (ARO SPONT)", "Desaturation", "Artefact: Electrode pop"]
+        assert [event_kind(e.label) for e in taken] == ["arousal", "note", "artefact"]
         # one entry of the undo stack, named for what it did
         assert len(sf.undo_stack()) == 2 and sf.undo_stack()[-1].what == "take 3 events from the recording"
         undone = sf.undo()

@@ -64,6 +64,8 @@ class ScoringEvent:
         """What the technician reads (and EDF+ carries): the note's text, else the kind."""
         if self.kind == NOTE:
             return self.text or KIND_LABEL[NOTE]
+        if self.text.lower().startswith(KIND_LABEL[self.kind].lower()):
+            return self.text  # "Arousal (ARO SPONT)" as a recording wrote it, not "Arousal: Arousal (ARO SPONT)"
         return KIND_LABEL[self.kind] + (f": {self.text}" if self.text else "")
 
     def epochs(self, epoch_s: float) -> range:
