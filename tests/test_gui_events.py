@@ -273,3 +273,37 @@ def test_e_steps_through_the_events_and_selects_each_ones_row(qtbot, tmp_path, w
     key(qtbot, w, Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier)
     assert (w.controller.current, selected_start()) == (3, 100.0)
     assert errors == []
+
+
+def test_the_list_is_rebuilt_when_the_events_change_and_a_refused_text_goes_back(qtbot, tmp_path, window, errors):
+    """A lights marker leaves the events' rows as they are (a night of thousands of events relisted them at every
+    key); an event marked relists them; a note's text refused by a full disk goes back to what is saved."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from scoring_faults import fill, small_tmpfs
+
+    with small_tmpfs(tmp_path / "disk", size="4m") as disk:
+        psg, _ = write_short_night(disk, n=40)
+        w = window
+        assert open_and_wait(qtbot, w, psg)
+        table = w.events.panel.table
+        assert w.events.mark("note", 100.0, 110.0, text="electrode re-attached")
+        row = table.item(0, 3)
+        assert w.events.lights_here("off")
+        assert table.item(0, 3) is row  # not rebuilt: nothing in it changed
+        assert w.events.mark("arousal", 300.0, 310.0)
+        assert table.item(0, 3) is not row and table.rowCount() == 2
+        filler = fill(disk)
+        typed = ""
+        for i in range(20):  # the journal's last page may hold a few edits more
+            typed = f"typed on a full disk, try {i} " + "x" * 1500
+            table.item(0, 3).setText(typed)  # as the technician's Enter does
+            if errors:
+                break
+        assert errors and "full" in errors[-1][1]
+        saved = w.scoring.events[0].text
+        assert saved != typed and table.item(0, 3).text() == saved  # back to what is saved
+        filler.unlink()
+        w.close_recording()

@@ -17,7 +17,8 @@ the selected ones, as one undoable edit.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
@@ -59,6 +60,23 @@ MIN_DRAG_PX = 5
 COLUMNS = ("Start", "Length", "Kind", "Text", "By")
 TEXT_COLUMN = 3
 ANNOTATION_COLUMNS = ("Start", "Length", "Text")
+
+
+@contextmanager
+def bulk_fill(table: QTableWidget) -> Iterator[None]:
+    """Fill `table` without a layout pass per item: a column sized to its contents otherwise measures every row
+    at each setItem, which made a night of thousands of events take minutes to list."""
+    header = table.horizontalHeader()
+    modes = [header.sectionResizeMode(c) for c in range(table.columnCount())]
+    table.setUpdatesEnabled(False)
+    for c in range(len(modes)):
+        header.setSectionResizeMode(c, QHeaderView.ResizeMode.Interactive)
+    try:
+        yield
+    finally:
+        for c, mode in enumerate(modes):
+            header.setSectionResizeMode(c, mode)
+        table.setUpdatesEnabled(True)
 
 
 def _brush(kind: str, alpha: int) -> QColor:
@@ -299,6 +317,7 @@ class EventsPanel(QWidget):
         lay.addWidget(self.annotations, 1)
         lay.addWidget(self.take_button)
         self._ids: list[int] = []
+        self._shown: tuple | None = None
         self._filling = False
         self._writable = False
         self._lights: tuple[float | None, float | None] = (None, None)
@@ -310,36 +329,45 @@ class EventsPanel(QWidget):
         return str(self.kind.currentData())
 
     def show_marks(self, events: list[ScoringEvent], lights: tuple[float | None, float | None],
-                   start_time: Any, writable: bool) -> None:
+                   start_time: Any, writable: bool, force: bool = False) -> None:
+        """`force`: list the events again even when they are those shown (a text typed into a row and refused
+        must go back to what is saved)."""
         self._lights, self._start_time, self._writable = lights, start_time, writable
         self._show_lights()
-        self._filling = True
-        try:
-            self.table.setRowCount(len(events))
-            self._ids = [e.id for e in events]
-            for r, e in enumerate(events):
-                by = e.scorer or "—"
-                cells = (clock_time(e.start, start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text,
-                         by + (" (from the recording)" if e.source == FROM_RECORDING else ""))
-                for c, text in enumerate(cells):
-                    item = QTableWidgetItem(text)
-                    flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
-                    if c == TEXT_COLUMN and writable:
-                        flags |= Qt.ItemFlag.ItemIsEditable
-                    item.setFlags(flags)
-                    if c == 2:
-                        item.setForeground(QColor(KIND_COLORS[e.kind]))
-                    item.setToolTip(f"taken from the recording's annotations by {e.scorer or 'unknown'}"
-                                    if e.source == FROM_RECORDING else f"marked by {e.scorer or 'unknown'}")
-                    self.table.setItem(r, c, item)
-        finally:
-            self._filling = False
+        shown = (list(events), start_time, writable)
+        if force or shown != self._shown:  # a lights marker or an undo of one leaves the list as it is
+            self._filling = True
+            try:
+                with bulk_fill(self.table):
+                    self._fill_events(events, start_time, writable)
+            finally:
+                self._filling = False
+            self._shown = shown
         counts = {k: sum(1 for e in events if e.kind == k) for k in EVENT_KINDS}
         self.summary.setText(", ".join(f"{n} {KIND_LABEL[k].lower()}{'s' if n != 1 else ''}"
                                        for k, n in counts.items()))
         self.remove_button.setEnabled(writable and bool(events))
         self.kind.setEnabled(writable)
         self.take_button.setEnabled(writable)
+
+    def _fill_events(self, events: list[ScoringEvent], start_time: Any, writable: bool) -> None:
+        self.table.setRowCount(len(events))
+        self._ids = [e.id for e in events]
+        for r, e in enumerate(events):
+            by = e.scorer or "—"
+            cells = (clock_time(e.start, start_time), f"{e.duration:.1f} s", KIND_LABEL[e.kind], e.text,
+                     by + (" (from the recording)" if e.source == FROM_RECORDING else ""))
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+                if c == TEXT_COLUMN and writable:
+                    flags |= Qt.ItemFlag.ItemIsEditable
+                item.setFlags(flags)
+                if c == 2:
+                    item.setForeground(QColor(KIND_COLORS[e.kind]))
+                item.setToolTip(f"taken from the recording's annotations by {e.scorer or 'unknown'}"
+                                if e.source == FROM_RECORDING else f"marked by {e.scorer or 'unknown'}")
+                self.table.setItem(r, c, item)
 
     def _show_lights(self) -> None:
         for which, t, rec in zip(("off", "on"), self._lights, self._recorded_lights):
@@ -361,13 +389,14 @@ class EventsPanel(QWidget):
         from sleepscope.io.annotations import lights_of
 
         self._recorded_lights = lights_of(annotations)
-        self.annotations.setRowCount(len(annotations))
-        for r, a in enumerate(annotations):
-            cells = (clock_time(a.onset, start_time), f"{a.duration:.1f} s" if a.duration > 0 else "—", a.text)
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
-                self.annotations.setItem(r, c, item)
+        with bulk_fill(self.annotations):
+            self.annotations.setRowCount(len(annotations))
+            for r, a in enumerate(annotations):
+                cells = (clock_time(a.onset, start_time), f"{a.duration:.1f} s" if a.duration > 0 else "—", a.text)
+                for c, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    item.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
+                    self.annotations.setItem(r, c, item)
         n = len(annotations)
         self.annotations_label.setText(f"In the recording: {n} annotation{'s' if n != 1 else ''} "
                                        "(written by the acquisition software; read-only)")
@@ -443,8 +472,8 @@ class EventsDock(QObject):
         self.panel.show_annotations(self._annotations, scoring.identity.start_time if scoring is not None else None)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Panel, overlays and statistics from the scoring file as it is now."""
+    def refresh(self, force: bool = False) -> None:
+        """Panel, overlays and statistics from the scoring file as it is now (`force`: see `show_marks`)."""
         sf = self._scoring
         if sf is None:
             self.panel.show_marks([], (None, None), None, False)
@@ -452,7 +481,7 @@ class EventsDock(QObject):
             self._hypnogram_lights((None, None))
             return
         lights = (sf.lights.off, sf.lights.on)
-        self.panel.show_marks(sf.events, lights, sf.identity.start_time, not sf.readonly)
+        self.panel.show_marks(sf.events, lights, sf.identity.start_time, not sf.readonly, force)
         self._update_overlay()
         self._hypnogram_lights(lights)
         analysis = getattr(self.window, "analysis", None)
@@ -493,7 +522,7 @@ class EventsDock(QObject):
             fn(self._scoring)
         except SleepScopeError as exc:
             c.failed.emit(str(exc))
-            self.refresh()
+            self.refresh(force=True)
             return False
         self.refresh()
         c.message.emit(done)
