@@ -246,7 +246,7 @@ def test_the_recordings_events_taken_with_one_click_counted_and_taken_back_with_
     assert errors == []
 
 
-def test_e_steps_through_the_events_and_selects_each_ones_row(qtbot, tmp_path, window, errors):
+def test_e_steps_through_the_events_and_delete_removes_the_selected(qtbot, tmp_path, window, errors):
     psg, _ = write_short_night(tmp_path, n=40)
     w = window
     assert open_and_wait(qtbot, w, psg)
@@ -272,6 +272,23 @@ def test_e_steps_through_the_events_and_selects_each_ones_row(qtbot, tmp_path, w
     assert w.controller.current == 13
     key(qtbot, w, Qt.Key.Key_E, Qt.KeyboardModifier.ShiftModifier)
     assert (w.controller.current, selected_start()) == (3, 100.0)
+    # Delete drops the event E went to; several rows selected go with one click, and come back with one Ctrl+Z
+    key(qtbot, w, Qt.Key.Key_Delete)
+    assert sorted(e.start for e in w.scoring.events) == [400.0, 410.0, 900.0] and messages[-1].startswith("Event removed")
+    table.clearSelection()
+    key(qtbot, w, Qt.Key.Key_Delete)
+    assert len(w.scoring.events) == 3 and messages[-1].startswith("Select an event")
+    table.selectRow(0)
+    table.selectionModel().select(table.model().index(2, 0), table.selectionModel().SelectionFlag.Select
+                                  | table.selectionModel().SelectionFlag.Rows)
+    qtbot.mouseClick(w.events.panel.remove_button, Qt.MouseButton.LeftButton)
+    assert [e.start for e in w.scoring.events] == [410.0] and messages[-1].startswith("2 events removed")
+    w._describe_undo()
+    assert w.act_undo.text().startswith("&Undo remove 2 events")
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(e.start for e in w.scoring.events) == [400.0, 410.0, 900.0]
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(w.scoring.events) == 4
     assert errors == []
 
 

@@ -172,3 +172,19 @@ def test_import_takes_an_archive_nights_own_events_and_lights_once(tmp_path, cap
     assert "name the recording" in capsys.readouterr().err
     assert main(["import", str(night)]) == 2
     assert "Name a hypnogram" in capsys.readouterr().err
+
+
+def test_events_removed_together_come_back_together(rec, tmp_path):
+    with ScoringFile.open(rec, tmp_path / "night.sleepscope.h5", scorer="ann") as sf:
+        taken = sf.add_events(TAKEN, source=FROM_RECORDING)
+        sf.remove_events([taken[0].id, taken[2].id, taken[0].id])  # a row listed twice is removed once
+        assert [e.text for e in sf.events] == ["Desaturation"]
+        assert sf.undo_stack()[-1].what == "remove 2 events"
+        sf.remove_event(taken[1].id)
+        assert "group" not in sf.history()[-1] and sf.events == []
+        sf.undo()
+        sf.undo()
+        assert len(sf.events) == 3
+        assert sf.undo().what == "take 3 events from the recording" and sf.events == []
+        with pytest.raises(SleepScopeError, match="no event"):
+            sf.remove_events([taken[0].id])

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -234,7 +234,8 @@ class EventsPanel(QWidget):
     #: lights 'off'/'on' at the current epoch ('here') or cleared ('clear')
     lightsRequested = Signal(str, str)
     textEdited = Signal(int, str)
-    removeRequested = Signal(int)
+    #: the ids of the events selected in the list
+    removeRequested = Signal(list)
     #: the rows of the recording's annotations to take as events (all of them when none is selected)
     takeRequested = Signal(list)
 
@@ -275,7 +276,7 @@ class EventsPanel(QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
         header = self.table.horizontalHeader()
@@ -421,10 +422,20 @@ class EventsPanel(QWidget):
         if not self._filling and item.column() == TEXT_COLUMN:
             self.textEdited.emit(self._ids[item.row()], item.text())
 
+    def select_event(self, event_id: int) -> None:
+        """That event's row alone selected and in view (selectRow would extend the selection while Shift+E is
+        held)."""
+        index = self.table.model().index(self._ids.index(event_id), 0)
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
+
+    def selected_events(self) -> list[int]:
+        """The ids of the selected rows' events."""
+        return [self._ids[r] for r in sorted({i.row() for i in self.table.selectedIndexes()}) if r < len(self._ids)]
+
     def _remove_selected(self) -> None:
-        row = self.table.currentRow()
-        if 0 <= row < len(self._ids):
-            self.removeRequested.emit(self._ids[row])
+        self.removeRequested.emit(self.selected_events())
 
 
 class EventsDock(QObject):
@@ -551,8 +562,18 @@ class EventsDock(QObject):
     def set_text(self, event_id: int, text: str) -> bool:
         return self._edit(lambda sf: sf.change_event(event_id, text=text), "Note text saved.")
 
-    def remove(self, event_id: int) -> bool:
-        return self._edit(lambda sf: sf.remove_event(event_id), "Event removed (Ctrl+Z brings it back).")
+    def remove(self, event_ids: list[int]) -> bool:
+        """Remove events (the selected rows: the Remove button, the Delete key), one undoable edit."""
+        if not event_ids:
+            self.window.controller.message.emit("Select an event in the Events dock first (E goes to the next one).")
+            return False
+        n = len(event_ids)
+        return self._edit(lambda sf: sf.remove_events(event_ids),
+                          f"{'Event' if n == 1 else f'{n} events'} removed (Ctrl+Z brings {'it' if n == 1 else 'them'} "
+                          "back).")
+
+    def remove_selected(self) -> bool:
+        return self.remove(self.panel.selected_events())
 
     def lights_here(self, which: str) -> bool:
         """Lights `which` ('off'/'on') at the start of the current epoch (keys L and Shift+L)."""
@@ -615,7 +636,7 @@ class EventsDock(QObject):
             return False
         epoch, event_id = beyond[0] if direction > 0 else beyond[-1]
         self.window.controller.go_to(min(epoch, sf.n_epochs - 1))
-        self.panel.table.selectRow(self.panel.event_ids().index(event_id))
+        self.panel.select_event(event_id)
         return True
 
     def _go_to_row(self, row: int, column: int) -> None:

@@ -224,6 +224,7 @@ class MainWindow(QMainWindow):
             "lights_off": lambda: self.events.lights_here("off"), "lights_on": lambda: self.events.lights_here("on"),
             "mark_artefact": lambda: self.events.mark_epoch(),
             "next_event": lambda: self.events.go_to_event(1), "prev_event": lambda: self.events.go_to_event(-1),
+            "remove_event": lambda: self.events.remove_selected(),
         }
         for s in Stage:
             h[f"stage_{s.name.lower()}"] = lambda st=s: c.set_stage(st)
@@ -278,7 +279,7 @@ class MainWindow(QMainWindow):
         t(s, "next_doubtful", lambda: self.controller.next_attention(1))
         t(s, "prev_doubtful", lambda: self.controller.next_attention(-1))
         s.addSeparator()
-        for name in ("lights_off", "lights_on", "mark_artefact"):
+        for name in ("lights_off", "lights_on", "mark_artefact", "remove_event"):
             t(s, name, self._key_handlers()[name])
         s.addSeparator()
         self.act_import_reference = self._action(s, "Copy reference scorer's labels…", self.import_reference)

@@ -9,10 +9,10 @@ reverts them, and they are undone and redone with the stage edits:
 
 - `{"op": "event", "id": ..., "old": EVENT | null, "new": EVENT | null}`:
   added (old null), changed, or removed (new null); `id` is the sequence
-  number of the entry that added it. Events added together (taken from the
-  recording's annotations) are consecutive entries with the same `group` (the
-  first one's seq), undone and redone as one; a SleepScope that does not know
-  `group` steps through them one by one.
+  number of the entry that added it. Events added or removed together (taken
+  from the recording's annotations, several rows removed) are consecutive
+  entries with the same `group` (the first one's seq), undone and redone as
+  one; a SleepScope that does not know `group` steps through them one by one.
 - `{"op": "lights", "which": "off" | "on", "old": SECONDS | null, "new": ...}`.
 
 Times are seconds from the recording's start. Nothing here touches the disk.
@@ -174,13 +174,17 @@ class MarkEdit:
 
     @classmethod
     def of_group(cls, entries: list[dict[str, Any]], epoch_s: float, n_epochs: int) -> "MarkEdit":
-        """Events added together (one `group`) as one edit; `entries` in journal order."""
+        """Events added or removed together (one `group`) as one edit; `entries` in journal order."""
         if len(entries) == 1:
             return cls.from_json(entries[0], epoch_s, n_epochs)
         parts = [cls.from_json(e, epoch_s, n_epochs) for e in entries]
         epochs = tuple(sorted({i for p in parts for i in p.epochs}))
-        return cls(parts[-1].seq, "event", f"take {len(entries)} events from the recording", epochs,
-                   dict(entries[-1]))
+        if all(e.get("old") is None for e in entries):
+            taken = all((e.get("new") or {}).get("source") == FROM_RECORDING for e in entries)
+            what = f"take {len(entries)} events from the recording" if taken else f"mark {len(entries)} events"
+        else:
+            what = f"{'remove' if all(e.get('new') is None for e in entries) else 'change'} {len(entries)} events"
+        return cls(parts[-1].seq, "event", what, epochs, dict(entries[-1]))
 
 
 def group_runs(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -605,10 +605,19 @@ class ScoringFile:
 
     @_locked
     def remove_event(self, event_id: int) -> None:
+        self.remove_events([event_id])
+
+    @_locked
+    def remove_events(self, event_ids: Sequence[int]) -> None:
+        """Remove events, in one write and one undoable edit (a `group` when there are several)."""
         self._check_writable()
-        old = self._event(event_id)
-        self._commit({"op": "event", "seq": self._s.seq + 1, "t": time.time(), "scorer": self.scorer,
-                      "id": old.id, "old": old.to_json(), "new": None})
+        olds = [self._event(i) for i in dict.fromkeys(int(i) for i in event_ids)]
+        if not olds:
+            return
+        first, now = self._s.seq + 1, time.time()
+        self._commit(*({"op": "event", "seq": first + i, "t": now, "scorer": self.scorer, "id": old.id,
+                        "old": old.to_json(), "new": None} | ({"group": first} if len(olds) > 1 else {})
+                       for i, old in enumerate(olds)))
 
     def _event(self, event_id: int) -> ScoringEvent:
         try:
