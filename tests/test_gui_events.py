@@ -324,3 +324,26 @@ def test_the_list_is_rebuilt_when_the_events_change_and_a_refused_text_goes_back
         assert saved != typed and table.item(0, 3).text() == saved  # back to what is saved
         filler.unlink()
         w.close_recording()
+
+
+def test_a_recording_that_carries_its_own_stages_opens_with_them_as_the_reference(qtbot, tmp_path, window, errors):
+    """An EDF+ export whose annotations hold the lab's scoring (no hypnogram file beside it): that scoring is the
+    reference row and a scorer set, as a paired hypnogram is; its stages are not listed as annotations. Control:
+    the same night without stage annotations has no reference."""
+    psg, hyp = write_short_night(tmp_path, n=40)
+    hyp.unlink()  # no paired file: the stages travel in the recording
+    stages = ["Sleep stage W"] * 6 + ["Sleep stage 1"] * 4 + ["Sleep stage 2"] * 20 + ["Sleep stage R"] * 10
+    _with_annotations(psg, [(30.0 * i, 30.0, s) for i, s in enumerate(stages)] + [(65.0, None, "Lights Off")])
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    name = f"stages in {psg.name}"
+    assert w.reference_name == name and w.hypnogram.has_reference
+    assert w.scoring.scorer_sets[name].labels.tolist() == [0] * 6 + [1] * 4 + [2] * 20 + [4] * 10
+    panel = w.events.panel
+    assert [panel.annotations.item(r, 2).text() for r in range(panel.annotations.rowCount())] == ["Lights Off"]
+    assert errors == []
+    w.close_recording()
+    plain, _ = write_short_night(tmp_path / "plain", n=40)
+    _.unlink()
+    assert open_and_wait(qtbot, w, plain)
+    assert not w.hypnogram.has_reference

@@ -246,6 +246,11 @@ def test_recording_with_its_own_stage_annotations(tmp_path):
     assert has_stage_annotations(p)
     assert read_hypnogram(p, n_epochs=5).tolist() == [0, 0, 2, 2, 2]
     assert not has_stage_annotations("tests/data/SC4001E0-PSG-first300s.edf")
+    # an exporter that adds the annotation channel to a plain EDF (its header's reserved field left blank)
+    with open(p, "r+b") as f:
+        f.seek(192)
+        f.write(b" " * 44)
+    assert has_stage_annotations(p) and read_hypnogram(p, n_epochs=5).tolist() == [0, 0, 2, 2, 2]
 
 
 NSRR_XML = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>

@@ -3,7 +3,8 @@
 The GUI thread only asks (file, channels) and shows; the signals are read
 here in chunks by `sleepscope.io.open_recording`, which reports progress and
 stops when the token is cancelled. The hypnogram paired with the recording
-by name, and the recording's own annotations, are read here too; a paired
+by name (or, without one, the sleep stages annotated in the recording
+itself), and the recording's own annotations, are read here too; a paired
 file or an annotation channel that cannot be read does not stop the night
 from opening: its problem travels with the result for the window to show.
 """
@@ -32,6 +33,17 @@ class PairedHypnogram:
     labels: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
+    #: the stages are the recording's own EDF+ annotations (`path` is the recording), not a file beside it
+    own: bool = False
+
+    @property
+    def scorer_name(self) -> str:
+        """The label set's name in the scoring file."""
+        return f"stages in {self.path.name}" if self.own else self.path.name
+
+    @property
+    def where(self) -> str:
+        return f"the sleep stages annotated in {self.path.name}" if self.own else f"the hypnogram beside it, {self.path}"
 
 
 @dataclass
@@ -45,11 +57,12 @@ class LoadResult:
     annotations_problem: str | None = None
 
 
-def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None) -> PairedHypnogram:
-    """Read a hypnogram for a recording of `n_epochs`; never raises for a bad file (says why instead)."""
+def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None, own: bool = False) -> PairedHypnogram:
+    """Read a hypnogram for a recording of `n_epochs`; never raises for a bad file (says why instead).
+    `own`: `path` is the recording, whose EDF+ annotations carry its stages."""
     from sleepscope.io.hypnogram import read_hypnogram
 
-    out = PairedHypnogram(Path(path))
+    out = PairedHypnogram(Path(path), own=own)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -93,11 +106,13 @@ class LoadWorker(JobWorker):
             hashing.stop()
         paired = None
         if self._pair:
-            from sleepscope.io.hypnogram import find_hypnogram
+            from sleepscope.io.hypnogram import find_hypnogram, has_stage_annotations
 
             hyp = find_hypnogram(self.path)
             if hyp is not None:
                 paired = read_paired_hypnogram(hyp, rec.n_epochs, rec.start_time)
+            elif has_stage_annotations(self.path):  # an EDF+ export that carries its own scoring
+                paired = read_paired_hypnogram(self.path, rec.n_epochs, rec.start_time, own=True)
         from sleepscope.io.annotations import read_annotations
 
         annotations, problem = read_annotations(self.path)

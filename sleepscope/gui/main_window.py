@@ -440,7 +440,7 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         paired = result.paired
         reference = paired.labels if paired is not None else None
-        name = paired.path.name if paired is not None else ""
+        name = paired.scorer_name if paired is not None else ""
         ok = self.open_recording(result.recording, reference=reference, reference_name=name,
                                  annotations=result.annotations)
         if ok and result.annotations_problem:
@@ -448,11 +448,11 @@ class MainWindow(QMainWindow):
                                          f"{result.annotations_problem}", 10000)
         if ok and paired is not None and paired.problem:
             show_warning(self, "The paired hypnogram was not used",
-                         f"{result.recording.path.name} is open, but the hypnogram beside it, {paired.path}, "
+                         f"{result.recording.path.name} is open, but {paired.where} "
                          f"could not be used: {paired.problem}\n\nScore the night as usual, or attach another "
                          "hypnogram with File → Attach hypnogram….")
         if ok and paired is not None and paired.notes:
-            self.statusBar().showMessage(f"{paired.path.name}: " + " ".join(paired.notes), 10000)
+            self.statusBar().showMessage(f"{paired.scorer_name}: " + " ".join(paired.notes), 10000)
         if ok and request is not None:
             path = request["path"]
             self.settings.last_folder = str(path.parent)
@@ -693,13 +693,14 @@ class MainWindow(QMainWindow):
             if not chosen:
                 return False
             path = chosen
+        own = self.recording.path is not None and Path(path).resolve() == Path(self.recording.path).resolve()
         paired: PairedHypnogram = read_paired_hypnogram(Path(path), self.recording.n_epochs,
-                                                        self.recording.start_time)
+                                                        self.recording.start_time, own=own)
         if paired.problem or paired.labels is None:
             show_error(self, "Cannot attach the hypnogram", f"{paired.path}: {paired.problem}")
             return False
         self.reference = paired.labels
-        self.reference_name = paired.path.name
+        self.reference_name = paired.scorer_name
         if not self.scoring.readonly and self.reference_name not in self.scoring.scorer_sets:
             try:
                 self.scoring.add_scorer_labels(self.reference_name, paired.labels, source_file=str(paired.path))

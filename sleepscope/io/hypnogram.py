@@ -171,15 +171,9 @@ def read_sleepedf_hypnogram(
 
 
 def has_stage_annotations(path: str | os.PathLike) -> bool:
-    """Whether an EDF+ recording carries sleep-stage annotations of its own (read from its header and annotations)."""
-    from sleepscope.io.edfheader import read_header
-
-    try:
-        hdr = read_header(path)
-    except SleepScopeError:
-        return False
-    if not hdr.format.upper().startswith(("EDF+", "BDF+")):
-        return False
+    """Whether a recording carries sleep-stage annotations of its own: an EDF+/BDF+ annotation channel, also in a
+    file whose header does not say EDF+ (exporters that add the channel to a plain EDF), as its annotations are
+    read."""
     try:
         _edf_annotations(Path(path), None)
     except SleepScopeError:
