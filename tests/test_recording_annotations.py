@@ -51,8 +51,14 @@ def test_info_lists_them(tmp_path, capsys):
     assert main(["info", str(path)]) == 0
     assert "annotations: 2 of its own, besides sleep stages (lights off" in capsys.readouterr().out
     assert main(["info", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["annotations"][1] == {"onset_s": 90.0, "duration_s": 12.5,
-                                                                     "text": "Arousal"}
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["annotations"][1] == {"onset_s": 90.0, "duration_s": 12.5, "text": "Arousal"}
+    assert shown["own_stages"] is None
+    scored = _edf_plus(tmp_path / "scored.edf", [(0.0, 60.0, "Sleep stage W"), (60.0, 90.0, "Sleep stage 2")])
+    assert main(["info", str(scored)]) == 0
+    assert "sleep stages: 5 of 10 epochs scored in its annotations" in capsys.readouterr().out
+    assert main(["info", str(scored), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["own_stages"] == {"scored_epochs": 5}
 
 
 def _signals(seconds: int) -> list[dict]:

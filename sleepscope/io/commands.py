@@ -23,6 +23,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cohort)
 
 
+def _own_stages(path, n_epochs: int):
+    """The stages scored in the recording's own annotations, or None when it carries none."""
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io.hypnogram import has_stage_annotations, read_hypnogram
+
+    import warnings
+
+    if not has_stage_annotations(path):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # how much it covers is what `info` prints
+            return read_hypnogram(path, n_epochs=n_epochs)
+    except SleepScopeError:
+        return None
+
+
 def _info(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.annotations import lights_of, read_annotations
@@ -32,6 +49,7 @@ def _info(args: argparse.Namespace) -> int:
 
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
+    own = _own_stages(args.file, info.n_epochs)
     names = [c.name for c in info.channels]
     try:
         choice = choose_channels(names, args.eeg, args.eog)
@@ -43,6 +61,7 @@ def _info(args: argparse.Namespace) -> int:
         d["eeg"], d["eog"] = eeg, eog
         d["channel_choice"] = choice.to_dict() if choice else None
         d["annotations"] = [{"onset_s": a.onset, "duration_s": a.duration, "text": a.text} for a in annotations]
+        d["own_stages"] = None if own is None else {"scored_epochs": int((own >= 0).sum())}
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
@@ -54,6 +73,9 @@ def _info(args: argparse.Namespace) -> int:
                   + (f" ({', '.join(marks)})" if marks else ""))
         elif unread:
             print(f"annotations: not read ({unread})")
+        if own is not None:
+            print(f"sleep stages: {int((own >= 0).sum())} of {info.n_epochs} epochs scored in its annotations "
+                  "(the workstation shows them as the reference scorer)")
         if choice:
             print("the model reads:")
             for line in choice.lines():
