@@ -71,6 +71,10 @@ def test_taken_together_undone_together_and_reopened_with_their_source(rec, tmp_
         # as the recording wrote them, the kind named once; read back, each is the kind it was
         assert [e.label for e in taken] == ["Arousal (ARO SPONT)", "Desaturation", "Artefact: Electrode pop"]
         assert [event_kind(e.label) for e in taken] == ["arousal", "note", "artefact"]
+        # moved by the technician, it is still the recording's, changed by them
+        moved = sf.change_event(taken[0].id, start=96.0)
+        assert (moved.source, moved.scorer) == (FROM_RECORDING, "ann")
+        sf.undo()
         # one entry of the undo stack, named for what it did
         assert len(sf.undo_stack()) == 2 and sf.undo_stack()[-1].what == "take 3 events from the recording"
         undone = sf.undo()

@@ -25,10 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _own_stages(path, n_epochs: int):
     """The stages scored in the recording's own annotations, or None when it carries none."""
+    import warnings
+
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.hypnogram import has_stage_annotations, read_hypnogram
-
-    import warnings
 
     if not has_stage_annotations(path):
         return None

@@ -598,7 +598,7 @@ class ScoringFile:
                            self.identity.duration_s)
         now = time.time()
         new = ScoringEvent(old.id, kind, s, e, old.text if text is None else str(text), old.channel,
-                           self.scorer, now)
+                           self.scorer, now, old.source)
         self._commit({"op": "event", "seq": self._s.seq + 1, "t": now, "scorer": self.scorer, "id": old.id,
                       "old": old.to_json(), "new": new.to_json()})
         return self._s.events[old.id]
