@@ -228,13 +228,14 @@ def test_the_recordings_events_taken_with_one_click_counted_and_taken_back_with_
         ("artefact", 610.0, 615.0, "Electrode pop C3")]
     assert messages[-1].startswith("Took 3 of the recording's annotations as events (1 artefact, 1 arousal, 1 note")
     assert panel.table.rowCount() == 3 and panel.table.item(0, 4).text().endswith("(from the recording)")
+    assert w.hypnogram.n_event_ticks == 3  # where they start, on the night's hypnogram
     stats = w.analysis.stats
     qtbot.waitUntil(lambda: stats.stats is not None and stats.stats.n_arousals == 1, timeout=5000)
     assert "Arousals" in stats.stats_label.text() and "per hour of sleep" in stats.stats_label.text()
     w._describe_undo()  # as the Edit menu does when it opens
     assert w.act_undo.text().startswith("&Undo take 3 events from the recording")
     key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    assert w.scoring.events == [] and panel.table.rowCount() == 0
+    assert w.scoring.events == [] and panel.table.rowCount() == 0 and w.hypnogram.n_event_ticks == 0
     qtbot.waitUntil(lambda: stats.stats.n_arousals == 0 and w.events.overlay.n_notes == 1, timeout=5000)
     assert "none in scored sleep" in stats.stats_label.text()
     panel.annotations.selectRow(1)  # the arousal

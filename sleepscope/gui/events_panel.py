@@ -44,6 +44,7 @@ from sleepscope.scoring.events import (
     ARTEFACT,
     EVENT_KINDS,
     FROM_RECORDING,
+    KIND_COLORS,
     KIND_LABEL,
     NOTE,
     ScoringEvent,
@@ -52,7 +53,6 @@ from sleepscope.scoring.events import (
     untaken,
 )
 
-KIND_COLORS = {ARTEFACT: "#c0392b", "arousal": "#d68910", NOTE: "#2874a6"}
 LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
 ANNOTATION_PEN = pg.mkPen("#5d6d7e", width=1, style=Qt.PenStyle.DotLine)
 #: A drag shorter than this (pixels) is a click, not a span.
@@ -490,9 +490,11 @@ class EventsDock(QObject):
             self.panel.show_marks([], (None, None), None, False)
             self.overlay.clear()
             self._hypnogram_lights((None, None))
+            self.window.hypnogram.set_events([], 30.0)
             return
         lights = (sf.lights.off, sf.lights.on)
         self.panel.show_marks(sf.events, lights, sf.identity.start_time, not sf.readonly, force)
+        self.window.hypnogram.set_events(sf.events, self._epoch_s())
         self._update_overlay()
         self._hypnogram_lights(lights)
         analysis = getattr(self.window, "analysis", None)

@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QVBoxLayout, QWidget
 
+from sleepscope.scoring.events import KIND_COLORS
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage
 
 EPOCHS_PER_HOUR = 120
@@ -35,6 +36,8 @@ GAP_TEXT = "no signal"
 #: The sleep period whose statistics the model also scored the night with: a line under the model's row.
 ADAPTED_PEN = pg.mkPen("#1b7f79", width=3)
 ADAPTED_LEVEL = -0.45
+#: Where the events start, as ticks under N3 in the technician's row (where the night's arousals cluster).
+EVENT_LEVEL = -0.3
 LEVEL_TICKS = [(HYPNOGRAM_LEVEL[s], s.label if s is not Stage.REM else "R") for s in SCORED]
 
 
@@ -268,6 +271,11 @@ class HypnogramView(EpochStrip):
         self._adapted = pg.PlotCurveItem(pen=ADAPTED_PEN)
         self._plots[1].addItem(self._adapted)
         self._adapted_span: tuple[int, int] | None = None
+        self._event_ticks = pg.ScatterPlotItem(symbol="|", size=9, pxMode=True)
+        self._event_ticks.setZValue(5)
+        self._plots[2].addItem(self._event_ticks)
+        self._n_event_ticks = 0
+        self._events_key: tuple = ()
         self._layout_rows()
 
     # -- content ------------------------------------------------------------
@@ -333,6 +341,23 @@ class HypnogramView(EpochStrip):
         self._adapted.setData([a, b], [ADAPTED_LEVEL, ADAPTED_LEVEL])
         label.setToolTip(f"The teal line: the night was also scored with its own statistics, taken over its "
                          f"sleep period (epochs {a + 1}-{b}).")
+
+    def set_events(self, events: list, epoch_s: float) -> None:
+        """A tick in the technician's row where each event (`ScoringEvent`) starts, in its kind's colour."""
+        key = tuple((e.start, e.kind) for e in events)
+        if key == self._events_key:
+            return
+        self._events_key = key
+        self._n_event_ticks = len(events)
+        pens = {k: pg.mkPen(c, width=1.5) for k, c in KIND_COLORS.items()}
+        self._event_ticks.setData(x=[e.start / epoch_s for e in events], y=[EVENT_LEVEL] * len(events),
+                                  pen=[pens[e.kind] for e in events])
+        self._labels_items[2].setToolTip("Ticks under N3: where the events start (artefact red, arousal orange, "
+                                         "note blue)." if events else "")
+
+    @property
+    def n_event_ticks(self) -> int:
+        return self._n_event_ticks
 
     @property
     def adapted_span(self) -> tuple[int, int] | None:

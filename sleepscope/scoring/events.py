@@ -33,6 +33,8 @@ NOTE = "note"
 EVENT_KINDS = (ARTEFACT, AROUSAL, NOTE)
 #: How each kind is written in EDF+ annotations and shown to the technician.
 KIND_LABEL = {ARTEFACT: "Artefact", AROUSAL: "Arousal", NOTE: "Note"}
+#: Each kind's colour wherever events are drawn (traces, hypnogram, the Events dock).
+KIND_COLORS = {ARTEFACT: "#c0392b", AROUSAL: "#d68910", NOTE: "#2874a6"}
 LIGHTS_OFF = "Lights off"
 LIGHTS_ON = "Lights on"
 #: Journal operations handled here (everything else is a stage edit or a record).
