@@ -13,6 +13,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.io.hypnogram import (
     LENGTH_TOLERANCE_EPOCHS,
     HypnogramNotice,
+    annotation_stage,
     find_hypnogram,
     has_stage_annotations,
     hypnogram_key,
@@ -511,3 +512,37 @@ def test_clock_time_tables_are_placed_at_the_recording_start_by_import_and_by_th
     assert ScoringFile.read(path).scorer_sets["lab"].labels.tolist() == [-1, 0, 2, 2]
     paired = read_paired_hypnogram(table, rec.n_epochs, rec.start_time)
     assert paired.problem is None and paired.labels.tolist() == [-1, 0, 2, 2]
+
+
+#: (what systems write as a stage annotation in EDF+, the stage; None: not a stage, an event or a note)
+ANNOTATION_STAGES = [
+    ("Sleep stage W", Stage.W), ("Sleep stage 4", Stage.N3), ("Sleep stage ?", Stage.UNSCORED),
+    ("Stage - W", Stage.W), ("Stage - N1", Stage.N1), ("Stage - R", Stage.REM), ("Stage - No Stage", Stage.UNSCORED),
+    ("SLEEP-S2", Stage.N2), ("SLEEP-S4", Stage.N3), ("SLEEP-REM", Stage.REM), ("SLEEP-MT", Stage.UNSCORED),
+    ("Stage 2 sleep|2", Stage.N2), ("Wake|0", Stage.W), ("Stage 4 sleep|4", Stage.N3), ("REM sleep|5", Stage.REM),
+    ("Unscored|9", Stage.UNSCORED), ("Stage N3", Stage.N3), ("Stadium 2", Stage.N2),
+    ("W", Stage.W), ("N2", Stage.N2), ("REM", Stage.REM), ("Wake", Stage.W),
+    ("2", None), ("4", None), ("Movement", None), ("Arousal", None), ("Lights off", None),
+    ("Stage change noted", None), ("Hypopnea|1", None), ("Limb movement", None), ("EEG arousal|1", None),
+]
+
+
+@pytest.mark.parametrize("text,stage", ANNOTATION_STAGES)
+def test_stage_annotations_as_systems_write_them(text, stage):
+    assert annotation_stage(text) == stage
+
+
+def test_a_recording_scored_in_another_systems_words_is_its_own_hypnogram(tmp_path):
+    """'Stage - W' style stages make the recording its own hypnogram and are not listed among its annotations."""
+    import edfio
+
+    from sleepscope.io.annotations import read_annotations
+
+    p = tmp_path / "night.edf"
+    sig = edfio.EdfSignal(np.zeros(100 * 150), sampling_frequency=100, label="EEG C4-M1",
+                          physical_range=(-500, 500), physical_dimension="uV")
+    edfio.Edf([sig], annotations=[edfio.EdfAnnotation(0, 60, "Stage - W"), edfio.EdfAnnotation(60, 30, "Stage - N1"),
+                                  edfio.EdfAnnotation(90, 60, "Stage - N2"),
+                                  edfio.EdfAnnotation(95, 3, "Arousal (ARO SPONT)")]).write(p)
+    assert has_stage_annotations(p) and read_hypnogram(p, n_epochs=5).tolist() == [0, 0, 1, 2, 2]
+    assert [a.text for a in read_annotations(p)[0]] == ["Arousal (ARO SPONT)"]

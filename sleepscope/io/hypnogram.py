@@ -209,17 +209,35 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
     return np.array(onsets) + shift, np.array(durations), np.array(stages, dtype=np.int8)
 
 
+#: An NSRR event concept as converters write it into EDF+ ("Stage 2 sleep|2", "Wake|0", "REM sleep|5").
+_CONCEPT = re.compile(r"(?P<name>.*(?:wake|sleep|stage|rem|unscored|movement).*?)\s*\|\s*(?P<code>\d)", re.IGNORECASE)
+#: Stage-worded annotations other systems write: "Stage - W", "Stage N3", "SLEEP-S2" (REMlogic), "Stadium 2".
+_WORDED = re.compile(r"^(?:stage|sleep-|schlafstadium|stadium|stade|fase|etapa|estagio)\b", re.IGNORECASE)
+
+
 def annotation_stage(text: str) -> Stage | None:
-    """The stage an EDF+ annotation names ("Sleep stage 2"), or None when it names none."""
+    """The stage an EDF+ annotation names, or None when it names none: "Sleep stage 2" (Sleep-EDF, HMC),
+    "Stage - W", "Stage N3", "SLEEP-S2", NSRR's "Stage 2 sleep|2", or a bare stage name ("N2", "REM", "Wake").
+    A bare name counts only when it is a scored stage ("Movement" alone is an event, not movement time)."""
     text = text.strip()
     if text in RK_TO_AASM:
         return RK_TO_AASM[text]
-    if text.lower().startswith(("sleep stage", "sleep_stage")):
+    low = text.lower()
+    if low.startswith(("sleep stage", "sleep_stage")):
         try:
             return parse_stage(text.replace("_", " "))
         except ValueError:
             return Stage.UNSCORED
-    return None
+    concept = _CONCEPT.fullmatch(text)
+    if concept:
+        return RK_CODES.get(int(concept["code"]))
+    try:
+        stage = parse_stage(text)
+    except ValueError:
+        return None
+    if _WORDED.match(folded(text)):
+        return stage
+    return stage if stage in SCORED and not text.isdigit() else None
 
 
 def _xml_annotations(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
