@@ -546,3 +546,22 @@ def test_a_recording_scored_in_another_systems_words_is_its_own_hypnogram(tmp_pa
                                   edfio.EdfAnnotation(95, 3, "Arousal (ARO SPONT)")]).write(p)
     assert has_stage_annotations(p) and read_hypnogram(p, n_epochs=5).tolist() == [0, 0, 1, 2, 2]
     assert [a.text for a in read_annotations(p)[0]] == ["Arousal (ARO SPONT)"]
+
+
+@pytest.mark.filterwarnings("ignore::sleepscope.io.hypnogram.HypnogramNotice")  # the unscored end, said
+def test_stages_written_as_instants_last_until_the_next(tmp_path):
+    """Stage annotations without a duration (where each stage begins: per epoch, or at each change) last until the
+    next one, the last one epoch; the same stages with durations read the same."""
+    import edfio
+
+    p = tmp_path / "night.edf"
+    sig = edfio.EdfSignal(np.zeros(100 * 300), sampling_frequency=100, label="EEG C4-M1",
+                          physical_range=(-500, 500), physical_dimension="uV")
+    changes = [(0, "Sleep stage W"), (90, "Sleep stage N1"), (150, "Sleep stage N2")]
+    edfio.Edf([sig], annotations=[edfio.EdfAnnotation(t, None, s) for t, s in changes]).write(p)
+    assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 0, 1, 1, 2, -1, -1, -1, -1]
+    per_epoch = ["W", "W", "N1", "N2", "N2", "N2", "REM"]
+    edfio.Edf([sig], annotations=[edfio.EdfAnnotation(30 * i, None, s) for i, s in enumerate(per_epoch)]).write(p)
+    assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 1, 2, 2, 2, 4, -1, -1, -1]
+    edfio.Edf([sig], annotations=[edfio.EdfAnnotation(30 * i, 30, s) for i, s in enumerate(per_epoch)]).write(p)
+    assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 1, 2, 2, 2, 4, -1, -1, -1]

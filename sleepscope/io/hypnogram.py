@@ -201,12 +201,22 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
     if not stages:
         raise _unreadable(path, f"it has no sleep-stage annotations ({len(found)} annotations, none like "
                                 "'Sleep stage W')")
+    onsets_a, durations_a = np.array(onsets), np.array(durations)
+    instant = durations_a <= 0
+    if instant.any():
+        # Stages written as instants (no duration: where each stage begins, per epoch or at each change) last
+        # until the next stage annotation; the last one, one epoch.
+        order = np.argsort(onsets_a, kind="stable")
+        following = np.append(onsets_a[order][1:], onsets_a[order][-1] + EPOCH_SECONDS)
+        filled = np.empty_like(durations_a)
+        filled[order] = following - onsets_a[order]
+        durations_a = np.where(instant, filled, durations_a)
     shift = 0.0
     if start_time is not None:
         hyp_start = _edf_start(path)
         if hyp_start is not None:
             shift = (hyp_start - start_time).total_seconds()
-    return np.array(onsets) + shift, np.array(durations), np.array(stages, dtype=np.int8)
+    return onsets_a + shift, durations_a, np.array(stages, dtype=np.int8)
 
 
 #: An NSRR event concept as converters write it into EDF+ ("Stage 2 sleep|2", "Wake|0", "REM sleep|5").
