@@ -348,3 +348,42 @@ def test_a_recording_that_carries_its_own_stages_opens_with_them_as_the_referenc
     _.unlink()
     assert open_and_wait(qtbot, w, plain)
     assert not w.hypnogram.has_reference
+
+
+def test_the_paired_hypnogram_files_arousals_are_listed_and_taken(qtbot, tmp_path, window, errors):
+    """NAME.edf beside NAME.xml (NSRR): the XML's stages are the reference, its arousals and desaturation are listed
+    with the recording's annotations and taken as events with one click."""
+    from test_recording_events import NSRR
+
+    psg, hyp = write_short_night(tmp_path, n=40)
+    hyp.unlink()
+    night = psg.rename(tmp_path / "night.edf")
+    (tmp_path / "night.xml").write_text(NSRR)
+    w = window
+    assert open_and_wait(qtbot, w, night)
+    assert w.reference_name == "night.xml"
+    panel = w.events.panel
+    assert [panel.annotations.item(r, 2).text() for r in range(panel.annotations.rowCount())] == [
+        "Arousal (ASDA)", "SpO2 desaturation", "Arousal"]
+    assert panel.annotations_label.text().startswith("In the recording and night.xml: 3 annotations")
+    qtbot.mouseClick(panel.take_button, Qt.MouseButton.LeftButton)
+    assert [e.kind for e in w.scoring.events] == ["arousal", "note", "arousal"]
+    assert errors == []
+
+
+def test_an_attached_hypnogram_files_events_join_the_list(qtbot, tmp_path, window, errors):
+    from test_recording_events import NSRR
+
+    psg, hyp = write_short_night(tmp_path, n=40)
+    hyp.unlink()
+    scores = tmp_path / "elsewhere" / "scores.xml"
+    scores.parent.mkdir()
+    scores.write_text(NSRR)
+    w = window
+    assert open_and_wait(qtbot, w, psg)
+    panel = w.events.panel
+    assert panel.annotations.rowCount() == 0
+    assert w.attach_hypnogram(str(scores))
+    assert panel.annotations.rowCount() == 3 and panel.take_button.isVisibleTo(panel)
+    assert w.attach_hypnogram(str(scores)) and panel.annotations.rowCount() == 3  # not listed twice
+    assert errors == []

@@ -192,3 +192,69 @@ def test_events_removed_together_come_back_together(rec, tmp_path):
         assert sf.undo().what == "take 3 events from the recording" and sf.events == []
         with pytest.raises(SleepScopeError, match="no event"):
             sf.remove_events([taken[0].id])
+
+
+NSRR = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<PSGAnnotation><SoftwareVersion>Compumedics</SoftwareVersion><EpochLength>30</EpochLength><ScoredEvents>
+<ScoredEvent><EventType/><EventConcept>Recording Start Time</EventConcept><Start>0</Start><Duration>1200.0</Duration>
+<ClockTime>00.00.00 22.00.00</ClockTime></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Wake|0</EventConcept><Start>0</Start>
+<Duration>300</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 2 sleep|2</EventConcept><Start>300</Start>
+<Duration>900</Duration></ScoredEvent>
+<ScoredEvent><EventType>Arousals|Arousals</EventType><EventConcept>ASDA arousal|Arousal (ASDA)</EventConcept>
+<Start>400.5</Start><Duration>9.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Arousals|Arousals</EventType><EventConcept>Arousal|Arousal ()</EventConcept>
+<Start>700</Start><Duration>5</Duration></ScoredEvent>
+<ScoredEvent><EventType>Respiratory|Respiratory</EventType><EventConcept>SpO2 desaturation|SpO2 desaturation
+</EventConcept><Start>410</Start><Duration>20</Duration><SignalLocation>SpO2</SignalLocation></ScoredEvent>
+</ScoredEvents></PSGAnnotation>
+"""
+
+
+def test_a_hypnogram_files_scored_events_besides_its_stages(tmp_path):
+    from datetime import timedelta
+
+    import edfio
+
+    from sleepscope.io.annotations import hypnogram_file_events
+
+    xml = tmp_path / "night.xml"
+    xml.write_text(NSRR)
+    events, problem = hypnogram_file_events(xml)
+    assert problem is None
+    assert [(a.onset, a.duration, a.text, a.origin) for a in events] == [
+        (400.5, 9.0, "Arousal (ASDA)", "night.xml"), (410.0, 20.0, "SpO2 desaturation", "night.xml"),
+        (700.0, 5.0, "Arousal", "night.xml")]
+    assert [k for k, *_ in as_events(events, 1200.0)] == ["arousal", "note", "arousal"]
+    # an EDF+ scoring file (HMC's NAME_sleepscoring.edf) that starts 60 s after its recording: on the recording's clock
+    start = datetime(2021, 3, 4, 22, 0)
+    edf = tmp_path / "night_sleepscoring.edf"
+    edfio.Edf([], annotations=[edfio.EdfAnnotation(0, 30, "Sleep stage W"), edfio.EdfAnnotation(5, None, "Lights off")],
+              starttime=(start + timedelta(seconds=60)).time(),
+              recording=edfio.Recording(startdate=start.date())).write(edf)
+    events, problem = hypnogram_file_events(edf, start)
+    assert problem is None and [(a.onset, a.text) for a in events] == [(65.0, "Lights off")]
+    (tmp_path / "night.csv").write_text("epoch,stage\n0,W\n")
+    assert hypnogram_file_events(tmp_path / "night.csv") == ([], None)
+    (tmp_path / "cut.xml").write_text(NSRR[:300])
+    events, problem = hypnogram_file_events(tmp_path / "cut.xml")
+    assert events == [] and "not well-formed XML" in problem
+
+
+def test_import_takes_the_hypnogram_files_events_too(tmp_path, capsys):
+    import edfio
+
+    from sleepscope.cli import main
+
+    rng = np.random.default_rng(0)
+    signals = [edfio.EdfSignal(rng.normal(0, 20, 100 * 1200), 100, label=label, physical_dimension="uV",
+                               physical_range=(-500, 500)) for label in ("EEG C4-M1", "EOG E1-M2")]
+    night = tmp_path / "night.edf"
+    edfio.Edf(signals).write(night)
+    (tmp_path / "night.xml").write_text(NSRR)
+    assert main(["import", str(night), str(tmp_path / "night.xml"), "--recording-events"]) == 0
+    assert "took 3 of the recording's annotations as events (2 arousals, 1 note)" in capsys.readouterr().out
+    with ScoringFile.read(night.with_name("night.sleepscope.h5")) as sf:
+        assert [(e.kind, e.start) for e in sf.events] == [("arousal", 400.5), ("note", 410.0), ("arousal", 700.0)]
+        assert "night" in sf.scorer_sets

@@ -399,7 +399,11 @@ class EventsPanel(QWidget):
                     item.setFlags(Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled)
                     self.annotations.setItem(r, c, item)
         n = len(annotations)
-        self.annotations_label.setText(f"In the recording: {n} annotation{'s' if n != 1 else ''} "
+        files = sorted({a.origin for a in annotations if a.origin})
+        where = "In the recording" + "".join(f" and {f}" for f in files)
+        self.annotations_label.setText(f"{where}: {n} annotation{'s' if n != 1 else ''} "
+                                       "(written by the acquisition software or the scoring; read-only)"
+                                       if files else f"{where}: {n} annotation{'s' if n != 1 else ''} "
                                        "(written by the acquisition software; read-only)")
         self.annotations_label.setVisible(bool(n))
         self.annotations.setVisible(bool(n))
@@ -482,6 +486,15 @@ class EventsDock(QObject):
         self.overlay.clear()
         self.panel.show_annotations(self._annotations, scoring.identity.start_time if scoring is not None else None)
         self.refresh()
+
+    def add_annotations(self, more: list) -> None:
+        """More annotations to list beside the recording's (an attached hypnogram file's scored events); those
+        already listed are not listed twice."""
+        have = set(self._annotations)
+        self._annotations = sorted(self._annotations + [a for a in more if a not in have], key=lambda a: a.onset)
+        sf = self._scoring
+        self.panel.show_annotations(self._annotations, sf.identity.start_time if sf is not None else None)
+        self._update_overlay()
 
     def refresh(self, force: bool = False) -> None:
         """Panel, overlays and statistics from the scoring file as it is now (`force`: see `show_marks`)."""

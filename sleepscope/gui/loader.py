@@ -4,7 +4,8 @@ The GUI thread only asks (file, channels) and shows; the signals are read
 here in chunks by `sleepscope.io.open_recording`, which reports progress and
 stops when the token is cancelled. The hypnogram paired with the recording
 by name (or, without one, the sleep stages annotated in the recording
-itself), and the recording's own annotations, are read here too; a paired
+itself), the recording's own annotations and the events its hypnogram file
+scores besides the stages (arousals, desaturations…), are read here too; a paired
 file or an annotation channel that cannot be read does not stop the night
 from opening: its problem travels with the result for the window to show.
 """
@@ -113,9 +114,13 @@ class LoadWorker(JobWorker):
                 paired = read_paired_hypnogram(hyp, rec.n_epochs, rec.start_time)
             elif has_stage_annotations(self.path):  # an EDF+ export that carries its own scoring
                 paired = read_paired_hypnogram(self.path, rec.n_epochs, rec.start_time, own=True)
-        from sleepscope.io.annotations import read_annotations
+        from sleepscope.io.annotations import hypnogram_file_events, read_annotations
 
         annotations, problem = read_annotations(self.path)
+        if paired is not None and not paired.own and paired.problem is None:
+            scored, unread = hypnogram_file_events(paired.path, rec.start_time)
+            annotations = sorted(annotations + scored, key=lambda a: a.onset)
+            problem = problem or (f"{paired.path.name}: {unread}" if unread else None)
         return LoadResult(self.job_id, rec, paired, self.elapsed(), annotations, problem)
 
 

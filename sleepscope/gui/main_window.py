@@ -708,6 +708,10 @@ class MainWindow(QMainWindow):
                 show_error(self, "Cannot attach the hypnogram", str(exc))
                 return False
         self.hypnogram.set_reference(paired.labels)
+        if not own:
+            from sleepscope.io.annotations import hypnogram_file_events
+
+            self.events.add_annotations(hypnogram_file_events(paired.path, self.recording.start_time)[0])
         self._update_actions()
         notes = (" " + " ".join(paired.notes)) if paired.notes else ""
         self.statusBar().showMessage(

@@ -39,6 +39,7 @@ class Annotation:
     onset: float  # seconds from the recording's start
     duration: float  # 0 for an instant
     text: str
+    origin: str = ""  # the file it was read from when not the recording itself (its hypnogram file)
 
 
 def read_annotations(path: str | Path) -> tuple[list[Annotation], str | None]:
@@ -91,3 +92,61 @@ def as_events(annotations: list[Annotation], duration_s: float) -> list[tuple[st
         if kind is not None and end > start:
             out.append((kind, start, end, a.text))
     return out
+
+
+def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annotation], str | None]:
+    """The events a hypnogram file scores besides the stages, on the recording's clock, in time order: NSRR and
+    Profusion XML's scored events (arousals, respiratory events, desaturations, limb movements), an EDF+
+    hypnogram's other annotations (HMC's lights markers); none for a table or text of stages. Never raises:
+    (events, why they could not be read, or None)."""
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io.edfheader import read_header
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as exc:
+        return [], f"it cannot be read ({exc})"
+    if head[:8] == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+        found, problem = read_annotations(path)
+        if problem or start_time is None:
+            return [Annotation(a.onset, a.duration, a.text, path.name) for a in found], problem
+        try:
+            own = read_header(path).start_time
+        except SleepScopeError as exc:
+            return [], str(exc)
+        shift = (own - start_time).total_seconds() if own is not None else 0.0
+        return [Annotation(a.onset + shift, a.duration, a.text, path.name) for a in found], None
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
+        return _xml_events(path)
+    return [], None
+
+
+def _xml_events(path: Path) -> tuple[list[Annotation], str | None]:
+    """NSRR `PSGAnnotation` ("Arousal|Arousal (ASDA)", "Hypopnea|Hypopnea") and Profusion `CMPStudyConfig`
+    (`<Name>Arousal (ASDA)</Name>`) scored events other than stages and the recording's start time."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, ValueError, OSError) as exc:
+        return [], f"it is not well-formed XML ({exc})"
+    out = []
+    for ev in root.iter():
+        if ev.tag.rsplit("}", 1)[-1] != "ScoredEvent":
+            continue
+        fields = {c.tag.rsplit("}", 1)[-1]: (c.text or "").strip() for c in ev}
+        concept = fields.get("EventConcept") or fields.get("Name", "")
+        kind = fields.get("EventType", "")
+        if not concept or "stage" in kind.lower() or annotation_stage(concept) is not None \
+                or concept.lower().startswith("recording start"):
+            continue
+        name, _, label = concept.partition("|")
+        text = re.sub(r"\s*\(\s*\)$", "", label.strip()) or name.strip()
+        try:
+            onset, duration = float(fields.get("Start", "")), float(fields.get("Duration") or 0.0)
+        except ValueError:
+            return [], f"ScoredEvent {concept!r} has no start time in seconds"
+        out.append(Annotation(onset, max(0.0, duration), text, path.name))
+    return sorted(out, key=lambda a: a.onset), None

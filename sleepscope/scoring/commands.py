@@ -65,9 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--apply", action="store_true",
                    help="also set the technician's labels (source import:<file>), as one undoable edit")
     q.add_argument("--recording-events", action="store_true",
-                   help="take the recording's own EDF+ annotations as events (arousals and artefacts by their "
-                        "words, the rest as notes; those already taken are not taken twice) and its lights "
-                        "markers where the scoring has none; SCORING_FILE must then be the recording")
+                   help="take the recording's own EDF+ annotations, and the events HYPNOGRAM scores besides the "
+                        "stages (NSRR/Profusion XML, EDF+), as events (arousals and artefacts by their words, the "
+                        "rest as notes; those already taken are not taken twice) and the lights markers where the "
+                        "scoring has none; SCORING_FILE must then be the recording")
     q.set_defaults(func=_import)
 
 
@@ -120,19 +121,25 @@ def _import(args: argparse.Namespace) -> int:
             print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"
                   + (f"; applied to {len(edit.epochs)} epochs as the technician's labels" if edit else ""))
         if args.recording_events:
-            print(_take_recording_events(sf, args.scoring_file))
+            print(_take_recording_events(sf, args.scoring_file, args.hypnogram))
     return 0
 
 
-def _take_recording_events(sf, recording: Path) -> str:
-    """The recording's annotations as `sf`'s events, and its lights where `sf` has none; what was taken."""
+def _take_recording_events(sf, recording: Path, hypnogram: Path | None = None) -> str:
+    """The recording's annotations, and the events its `hypnogram` file scores besides the stages, as `sf`'s
+    events, and its lights where `sf` has none; what was taken."""
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.annotations import as_events, lights_of, read_annotations
+    from sleepscope.io.annotations import as_events, hypnogram_file_events, lights_of, read_annotations
     from sleepscope.scoring.events import FROM_RECORDING, clock_time, count_text, untaken
 
     annotations, problem = read_annotations(recording)
     if problem:
         raise SleepScopeError(f"{recording}: {problem}")
+    if hypnogram is not None:
+        scored, problem = hypnogram_file_events(hypnogram, sf.identity.start_time)
+        if problem:
+            raise SleepScopeError(f"{hypnogram}: {problem}")
+        annotations = sorted(annotations + scored, key=lambda a: a.onset)
     new = untaken(as_events(annotations, sf.identity.duration_s), sf.events)
     sf.add_events(new, source=FROM_RECORDING)
     said = [f"took {len(new)} of the recording's annotations as events ({count_text([e[0] for e in new])})"
