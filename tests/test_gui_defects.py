@@ -257,6 +257,13 @@ def test_locked_night_opens_read_only_naming_the_recording(qtbot, tmp_path, wind
         qtbot.keyClick(w.surface, Qt.Key.Key_Right)  # browsing works
         assert w.controller.current == start + 1
         assert not w.act_undo.isEnabled()
+        # the events cannot be changed either: none taken from the recording, none removed
+        assert not w.events.panel.take_button.isEnabled() and not w.events.panel.remove_button.isEnabled()
+        from sleepscope.io.annotations import Annotation
+
+        w.events.add_annotations([Annotation(60.0, 5.0, "Arousal")])
+        assert not w.events.panel.take_button.isEnabled()
+        assert not w.events.take_annotations() and w.scoring.events == []
         assert not [d for d in dialogs if d[0] == "critical"]
     finally:
         other.close()
