@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.io import Recording
 from sleepscope.io.annotations import INSTANT_S, Annotation, as_events, event_kind
 from sleepscope.scoring.events import FROM_RECORDING
 from sleepscope.scoring.export import export_events_csv, export_stats, statistics_summary
@@ -20,8 +19,7 @@ from sleepscope.scoring.stats import arousals_text, sleep_statistics
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scoring_faults import fill, small_tmpfs  # noqa: E402
-
-N = 40
+from test_scoring_events import N, rec  # noqa: E402,F401  (the 40-epoch night and its fixture)
 
 #: (text as acquisition systems and labs write it, the event it makes)
 KINDS = [
@@ -47,14 +45,6 @@ def test_as_events_keeps_the_text_spans_instants_and_stays_in_the_recording():
     assert as_events(notes, 1200.0) == [("arousal", 10.0, 10.0 + INSTANT_S, "EEG arousal"),
                                         ("note", 50.0, 62.5, "Obstructive apnea"),
                                         ("artefact", 1195.0, 1200.0, "Artifact")]
-
-
-@pytest.fixture
-def rec():
-    rng = np.random.default_rng(3)
-    return Recording.from_arrays(rng.normal(0, 20, N * 3000).astype(np.float32),
-                                 rng.normal(0, 20, N * 3000).astype(np.float32),
-                                 start_time=datetime(2021, 3, 4, 22, 0))
 
 
 TAKEN = [("arousal", 95.0, 104.0, "Arousal (ARO SPONT)"), ("note", 300.0, 301.0, "Desaturation"),
