@@ -177,3 +177,45 @@ def test_batch_says_when_the_second_opinion_makes_a_recording_unfamiliar(folder,
     assert len(shares) == 2 and all(s > 0.25 for s in shares), err["strict"]  # else the test proves nothing
     assert err["strict"].count("the second opinion, YASA test, disagrees with the model") == 2
     assert "second opinion, YASA test" not in err["lax"]
+
+
+def test_the_pre_scoring_is_compared_with_the_labs_own_scoring(tmp_path, tiny_model, capsys):
+    """Where the lab's scoring lies beside a recording (a hypnogram by name, or stages in its annotations), prescore
+    says how the model agrees with it, per night and pooled; the figures are those of the prediction written.
+    Control: a recording without one gets no such line."""
+    import json
+
+    from sleepscope.scoring.agreement import agreement
+
+    model, version = tiny_model
+    root = tmp_path / "lab"
+    stages = {"night0": "W W N1 N2 N2 REM", "night1": "W W W N3 N3 W"}  # differ wherever the model stands
+    for i, name in enumerate(("night0", "night1", "night2")):
+        write_recording(root / f"{name}.edf", seed=i)
+        if name in stages:
+            (root / f"{name}.csv").write_text("stage\n" + "\n".join(stages[name].split()) + "\n")
+    assert main(["prescore", str(root), "--model", str(model)]) == 0
+    err = capsys.readouterr().err
+    labs, preds = [], []
+    for name, text in stages.items():
+        lab = np.array([{"W": 0, "N1": 1, "N2": 2, "N3": 3, "REM": 4}[s] for s in text.split()])
+        pred = ScoringFile.read(_scoring(root / f"{name}.edf")).predictions[version].stages
+        a = agreement(lab, pred)
+        assert f"{name}.edf: against the lab's scoring ({name}.csv): 6 epochs, accuracy {a.accuracy:.3f}" in err
+        labs.append(lab)
+        preds.append(pred)
+    assert "night2.edf: against" not in err
+    pooled = agreement(np.concatenate(labs), np.concatenate(preds))
+    assert f"against the lab's own scoring of 2 recordings (12 epochs): accuracy {pooled.accuracy:.3f}" in err
+
+    # one recording: the same comparison on stderr and in the JSON; its own stage annotations count too
+    edf = edfio.read_edf(root / "night2.edf")
+    edf.add_annotations([edfio.EdfAnnotation(30.0 * i, 30.0, f"Sleep stage {s}") for i, s in enumerate("WW1222")])
+    edf.write(root / "night2.edf")
+    out = tmp_path / "night2.json"
+    assert main(["prescore", str(root / "night2.edf"), "--model", str(model), "--json", "--out", str(out)]) == 0
+    assert "against the lab's scoring (stages in night2.edf): 6 epochs" in capsys.readouterr().err
+    shown = json.loads(out.read_text())
+    lab = np.array([0, 0, 1, 2, 2, 2])
+    model_stages = np.array([{"W": 0, "N1": 1, "N2": 2, "N3": 3, "REM": 4}[e["stage"]] for e in shown["epochs"]])
+    assert shown["lab_scoring"]["accuracy"] == pytest.approx(agreement(lab, model_stages).accuracy)

@@ -107,13 +107,11 @@ class LoadWorker(JobWorker):
             hashing.stop()
         paired = None
         if self._pair:
-            from sleepscope.io.hypnogram import find_hypnogram, has_stage_annotations
+            from sleepscope.io.hypnogram import find_scoring
 
-            hyp = find_hypnogram(self.path)
+            hyp = find_scoring(self.path)  # beside it, or the recording's own stage annotations
             if hyp is not None:
-                paired = read_paired_hypnogram(hyp, rec.n_epochs, rec.start_time)
-            elif has_stage_annotations(self.path):  # an EDF+ export that carries its own scoring
-                paired = read_paired_hypnogram(self.path, rec.n_epochs, rec.start_time, own=True)
+                paired = read_paired_hypnogram(hyp, rec.n_epochs, rec.start_time, own=hyp == Path(self.path))
         from sleepscope.io.annotations import hypnogram_file_events, read_annotations
 
         annotations, problem = read_annotations(self.path)

@@ -635,6 +635,15 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
 
 
+def find_scoring(psg_path: str | os.PathLike) -> Path | None:
+    """The lab's scoring of a recording: the hypnogram beside it (`find_hypnogram`), or the recording itself when
+    its annotations hold the stages; None without either."""
+    hyp = find_hypnogram(psg_path)
+    if hyp is None and has_stage_annotations(psg_path):
+        return Path(psg_path)
+    return hyp
+
+
 def trim_wake(labels: np.ndarray, margin_epochs: int = 60) -> slice:
     """The paper's window: `margin_epochs` (30 min) of wake before the first sleep epoch and after the last.
 

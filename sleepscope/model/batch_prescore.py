@@ -32,10 +32,17 @@ class BatchResult:
     scored: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    #: the recordings pre-scored in this run whose lab scoring was beside them (`scoring.lab_scoring`)
+    compared: list = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{len(self.scored)} pre-scored, {len(self.skipped)} already scored by this model, "
+        text = (f"{len(self.scored)} pre-scored, {len(self.skipped)} already scored by this model, "
                 f"{len(self.failed)} failed")
+        if self.compared:
+            from sleepscope.scoring.lab_scoring import pooled_line
+
+            text += "\n" + pooled_line(self.compared)
+        return text
 
 
 def rank_and_world() -> tuple[int, int]:
@@ -167,6 +174,12 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             extra_text = f", YASA disagrees on {int(disagreement(pred.stages, other.stages).sum())}"
         log(f"{head}: {pred.n_epochs} epochs pre-scored by model {version}{extra_text} "
             f"({time.monotonic() - t0:.1f} s) -> {where}")
+        from sleepscope.scoring.lab_scoring import compare_with_lab
+
+        lab = compare_with_lab(path, pred.stages, getattr(pred, "unsure", None), rec.start_time)
+        if lab is not None:
+            result.compared.append(lab)
+            log(f"{head}: {lab.line()}")
         if pred.familiarity is not None and not pred.familiarity.familiar:
             log(f"{head}: NOTE: {pred.familiarity.message()}")
         if getattr(pred, "eeg_band", None) is not None:

@@ -210,11 +210,17 @@ def _prescore(args: argparse.Namespace) -> int:
         from sleepscope.model.familiarity import with_second_opinion
 
         pred.familiarity = with_second_opinion(pred.familiarity, card.familiarity, pred.stages, second.stages)
+    from sleepscope.scoring.lab_scoring import compare_with_lab
+
+    lab = compare_with_lab(src, pred.stages, pred.unsure, rec.start_time)
     meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
-            "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict(), **second_meta}
+            "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict(), **second_meta,
+            **({"lab_scoring": lab.to_dict()} if lab is not None else {})}
     write_prediction(pred, out, args.json, meta, second=second)
     print(f"{pred.n_epochs} epochs pre-scored by model {pred.model_version} -> {out}", file=sys.stderr)
     print_prediction_notes(pred, rec)
+    if lab is not None:
+        print(f"  {lab.line()}", file=sys.stderr)
     return 0
 
 

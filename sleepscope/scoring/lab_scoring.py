@@ -1,0 +1,87 @@
+"""The model's pre-scoring against the lab's own scoring of the same night, where the lab has one.
+
+A lab deciding whether to trust the pre-scoring, or whether to correct a few
+hundred epochs and fine-tune, needs the model's agreement with its own
+technicians on its own recordings, not a figure from our benchmarks. Its
+archive already holds it: a hypnogram beside the recording (paired by name,
+`sleepscope.io.hypnogram.find_scoring`) or the stages annotated in the
+recording itself. `sleepscope prescore` compares with it whenever it is there
+and says how many of the disagreements the review queue's unsure epochs hold.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.scoring.agreement import Agreement, agreement
+
+
+@dataclass
+class LabComparison:
+    recording: Path
+    scoring: Path  # the hypnogram file, or the recording itself when its annotations hold the stages
+    agreement: Agreement
+    #: share of the epochs where the model and the lab disagree that the model marked unsure (None: not known)
+    unsure_catch: float | None
+    #: the two stage sequences compared (lab, model), for pooling nights
+    lab: np.ndarray
+    model: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return f"stages in {self.scoring.name}" if self.scoring == self.recording else self.scoring.name
+
+    def line(self) -> str:
+        a = self.agreement
+        text = (f"against the lab's scoring ({self.name}): {a.n_epochs} epochs, accuracy {a.accuracy:.3f}, "
+                f"Cohen's kappa {a.kappa:.3f}, macro-F1 {a.macro_f1:.3f}")
+        if self.unsure_catch is not None:
+            text += f"; the epochs marked unsure hold {100 * self.unsure_catch:.0f} % of the disagreements"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scoring": str(self.scoring), **self.agreement.to_dict(), "unsure_catch": self.unsure_catch}
+
+
+def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarray | None = None,
+                     start_time: Any = None) -> LabComparison | None:
+    """The model's `stages` (one per epoch, -1 for none) against the lab's scoring of `recording`; None when the
+    lab has none beside it or it cannot be read or holds no epoch the model staged."""
+    from sleepscope.io.hypnogram import find_scoring, read_hypnogram
+
+    recording = Path(recording)
+    scoring = find_scoring(recording)
+    if scoring is None:
+        return None
+    stages = np.asarray(stages).astype(np.int64)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a shorter hypnogram leaves epochs out of the comparison, as said
+            lab = np.asarray(read_hypnogram(scoring, n_epochs=len(stages), start_time=start_time), np.int64)
+    except SleepScopeError:
+        return None
+    both = (lab >= 0) & (stages >= 0)
+    if not both.any():
+        return None
+    catch = None
+    if unsure is not None:
+        differ = both & (lab != stages)
+        catch = float(np.asarray(unsure, bool)[differ].mean()) if differ.any() else None
+    return LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both])
+
+
+def pooled_line(comparisons: Sequence[LabComparison]) -> str:
+    """All nights' epochs together, and the spread of the per-night figures."""
+    a = agreement(np.concatenate([c.lab for c in comparisons]), np.concatenate([c.model for c in comparisons]))
+    acc = [c.agreement.accuracy for c in comparisons]
+    kap = [c.agreement.kappa for c in comparisons]
+    n = len(comparisons)
+    return (f"against the lab's own scoring of {n} recording{'s' if n != 1 else ''} ({a.n_epochs} epochs): "
+            f"accuracy {a.accuracy:.3f} (per night {min(acc):.3f}-{max(acc):.3f}), Cohen's kappa {a.kappa:.3f} "
+            f"({min(kap):.3f}-{max(kap):.3f}), macro-F1 {a.macro_f1:.3f}")
