@@ -565,3 +565,7 @@ def test_stages_written_as_instants_last_until_the_next(tmp_path):
     assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 1, 2, 2, 2, 4, -1, -1, -1]
     edfio.Edf([sig], annotations=[edfio.EdfAnnotation(30 * i, 30, s) for i, s in enumerate(per_epoch)]).write(p)
     assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 1, 2, 2, 2, 4, -1, -1, -1]
+    # an instant among stages with durations (a "Wake" written at a moment) overwrites none of them
+    edfio.Edf([sig], annotations=[*(edfio.EdfAnnotation(30 * i, 30, s) for i, s in enumerate(per_epoch)),
+                                  edfio.EdfAnnotation(100, None, "Wake")]).write(p)
+    assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 1, 2, 2, 2, 4, -1, -1, -1]

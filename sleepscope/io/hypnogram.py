@@ -202,15 +202,14 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
         raise _unreadable(path, f"it has no sleep-stage annotations ({len(found)} annotations, none like "
                                 "'Sleep stage W')")
     onsets_a, durations_a = np.array(onsets), np.array(durations)
-    instant = durations_a <= 0
-    if instant.any():
+    if (durations_a <= 0).all():
         # Stages written as instants (no duration: where each stage begins, per epoch or at each change) last
-        # until the next stage annotation; the last one, one epoch.
+        # until the next one; the last one, one epoch. Only when every stage is so written: an instant among
+        # stages with durations (a "Wake" note) must not overwrite them.
         order = np.argsort(onsets_a, kind="stable")
         following = np.append(onsets_a[order][1:], onsets_a[order][-1] + EPOCH_SECONDS)
-        filled = np.empty_like(durations_a)
-        filled[order] = following - onsets_a[order]
-        durations_a = np.where(instant, filled, durations_a)
+        durations_a = np.empty_like(durations_a)
+        durations_a[order] = following - onsets_a[order]
     shift = 0.0
     if start_time is not None:
         hyp_start = _edf_start(path)
