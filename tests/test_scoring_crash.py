@@ -169,3 +169,46 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     print(f"{kills} kills, {runs_with_edits} runs killed among edits, {total_reported} reported calls, {len(all_reported)} checked entries, "
           f"{leftovers} kills inside a checkpoint seen, {elapsed:.1f} s",
           file=sys.stderr)
+
+
+def _grouping_child(path, wfd):
+    """Take 300 events at once and remove them at once, over and over; never returns."""
+    sf = ScoringFile.open_identity(IDENT, path, scorer="taker")
+    os.write(wfd, b"open\n")
+    batch = [("arousal", 10.0 + 3 * i, 12.0 + 3 * i, f"Arousal {i}") for i in range(300)]
+    while True:
+        taken = sf.add_events(batch, source="recording")
+        sf.remove_events([e.id for e in taken])
+
+
+def test_sigkill_never_leaves_part_of_a_group_of_events(tmp_path):
+    """Events taken together are one journal append: a kill at any moment leaves all of a group or none of it."""
+    path = tmp_path / "group.sleepscope.h5"
+    rng = random.Random(7)
+    seen_some = 0
+    for kill in range(20):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            try:
+                os.close(r)
+                _grouping_child(path, w)
+            finally:
+                os._exit(1)
+        os.close(w)
+        deadline = time.monotonic() + 10
+        got = b""
+        while b"open\n" not in got and time.monotonic() < deadline:
+            if select.select([r], [], [], 0.05)[0]:
+                got += os.read(r, 1 << 16)
+        time.sleep(rng.uniform(0.0, 0.25))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(r)
+        with ScoringFile.open_identity(IDENT, path, readonly=kill % 5 != 4) as sf:
+            # earlier children's groups may still be there (killed before removing theirs): whole groups only
+            assert len(sf.events) % 300 == 0, f"kill {kill}: {len(sf.events)} events, not whole groups of 300"
+            seen_some += len(sf.events) > 0
+            history = sf.history()
+            assert [h["seq"] for h in history] == list(range(1, sf.seq + 1))
+    assert seen_some, "no kill landed while a group was taken: the test saw nothing"
