@@ -234,8 +234,12 @@ def test_the_recordings_events_taken_with_one_click_counted_and_taken_back_with_
     assert "Arousals" in stats.stats_label.text() and "per hour of sleep" in stats.stats_label.text()
     w._describe_undo()  # as the Edit menu does when it opens
     assert w.act_undo.text().startswith("&Undo take 3 events from the recording")
+    # every row taken (or lights): greyed, nothing left to take
+    assert panel.take_button.text() == "All taken as events" and not panel.take_button.isEnabled()
+    assert panel.annotations.item(1, 2).toolTip().startswith("already an event")
     key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert w.scoring.events == [] and panel.table.rowCount() == 0 and w.hypnogram.n_event_ticks == 0
+    assert panel.take_button.text() == "Take all as events" and panel.annotations.item(1, 2).toolTip() == ""
     qtbot.waitUntil(lambda: stats.stats.n_arousals == 0 and w.events.overlay.n_notes == 1, timeout=5000)
     assert "none in scored sleep" in stats.stats_label.text()
     panel.annotations.selectRow(1)  # the arousal

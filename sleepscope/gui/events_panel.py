@@ -50,6 +50,7 @@ from sleepscope.scoring.events import (
     ScoringEvent,
     clock_time,
     count_text,
+    taken,
     untaken,
 )
 
@@ -319,6 +320,7 @@ class EventsPanel(QWidget):
         lay.addWidget(self.take_button)
         self._ids: list[int] = []
         self._shown: tuple | None = None
+        self._taken: list[bool] = []
         self._filling = False
         self._writable = False
         self._lights: tuple[float | None, float | None] = (None, None)
@@ -390,6 +392,7 @@ class EventsPanel(QWidget):
         from sleepscope.io.annotations import lights_of
 
         self._recorded_lights = lights_of(annotations)
+        self._taken = []
         with bulk_fill(self.annotations):
             self.annotations.setRowCount(len(annotations))
             for r, a in enumerate(annotations):
@@ -414,10 +417,27 @@ class EventsPanel(QWidget):
     def selected_annotations(self) -> list[int]:
         return sorted({i.row() for i in self.annotations.selectedIndexes()})
 
+    def show_taken(self, taken: list[bool]) -> None:
+        """Grey the rows of the annotations already among the scoring's events (or lights markers, which are
+        never taken as events); "Take all" has nothing left to take when every row is grey."""
+        taken = list(taken)
+        if taken != self._taken:
+            grey, plain = QColor("#8a939c"), self.annotations.palette().text().color()
+            with bulk_fill(self.annotations):
+                for r, done in enumerate(taken[: self.annotations.rowCount()]):
+                    for c in range(self.annotations.columnCount()):
+                        item = self.annotations.item(r, c)
+                        item.setForeground(grey if done else plain)
+                        item.setToolTip("already an event of this scoring (or a lights marker)" if done else "")
+            self._taken = taken
+        self._name_take()
+
     def _name_take(self) -> None:
         n = len(self.selected_annotations())
-        self.take_button.setText(f"Take the {n} selected as events" if n else "Take all as events")
-        self.take_button.setEnabled(self._writable)
+        left = not self._taken or not all(self._taken)
+        self.take_button.setText(f"Take the {n} selected as events" if n
+                                 else "Take all as events" if left else "All taken as events")
+        self.take_button.setEnabled(self._writable and (bool(n) or left))
 
     def event_ids(self) -> list[int]:
         return list(self._ids)
@@ -494,6 +514,8 @@ class EventsDock(QObject):
         self._annotations = sorted(self._annotations + [a for a in more if a not in have], key=lambda a: a.onset)
         sf = self._scoring
         self.panel.show_annotations(self._annotations, sf.identity.start_time if sf is not None else None)
+        if sf is not None:
+            self.panel.show_taken(self._taken_annotations())
         self._update_overlay()
 
     def refresh(self, force: bool = False) -> None:
@@ -507,6 +529,7 @@ class EventsDock(QObject):
             return
         lights = (sf.lights.off, sf.lights.on)
         self.panel.show_marks(sf.events, lights, sf.identity.start_time, not sf.readonly, force)
+        self.panel.show_taken(self._taken_annotations())
         self.window.hypnogram.set_events(sf.events, self._epoch_s())
         self._update_overlay()
         self._hypnogram_lights(lights)
@@ -609,6 +632,15 @@ class EventsDock(QObject):
             return False
         return self._edit(lambda sf: sf.set_lights(which, t),
                           f"Lights {which} where the recording marks it (Ctrl+Z takes it back).")
+
+    def _taken_annotations(self) -> list[bool]:
+        """Per listed annotation: nothing left to take (a lights marker, or already one of the events)."""
+        from sleepscope.io.annotations import as_events
+
+        sf = self._scoring
+        candidates = [as_events([a], sf.identity.duration_s) for a in self._annotations]  # [] for lights markers
+        done = iter(taken([c[0] for c in candidates if c], sf.events))
+        return [next(done) if c else True for c in candidates]
 
     def take_annotations(self, rows: list[int] | None = None) -> bool:
         """The recording's annotations (those of `rows`, or all) as events, one undoable edit; those already

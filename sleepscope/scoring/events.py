@@ -202,12 +202,17 @@ def group_runs(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return runs
 
 
+def taken(candidates: list[tuple[str, float, float, str]], events: list[ScoringEvent]) -> list[bool]:
+    """Per (kind, start, end, text) of `candidates`: whether it is one of the `events` already."""
+    have = {(e.kind, round(e.start, 3), round(e.end, 3), e.text) for e in events}
+    return [(c[0], round(c[1], 3), round(c[2], 3), c[3]) in have for c in candidates]
+
+
 def untaken(candidates: list[tuple[str, float, float, str]], events: list[ScoringEvent]) -> list[tuple[str, float,
                                                                                                   float, str]]:
     """The (kind, start, end, text) of `candidates` that are not events already: taking the recording's
     annotations twice marks them once."""
-    have = {(e.kind, round(e.start, 3), round(e.end, 3), e.text) for e in events}
-    return [c for c in candidates if (c[0], round(c[1], 3), round(c[2], 3), c[3]) not in have]
+    return [c for c, done in zip(candidates, taken(candidates, events)) if not done]
 
 
 def count_text(kinds: list[str]) -> str:
