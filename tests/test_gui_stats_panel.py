@@ -64,6 +64,20 @@ def test_any_two_label_sets_compared(qtbot, panel, scoring):
     assert panel.agreement.confusion[1, 2] == 3  # rows: the model now plays the reference
 
 
+def test_an_unscored_night_compares_the_labs_scoring_with_the_model(qtbot, panel, predicted_scoring):
+    """Before the technician scores, the lab's own scoring of the night (its hypnogram, here 'lab.xml') is what the
+    model is measured against; YASA's stages, listed first, never play that part. (A scored night compares the
+    technician: test_any_two_label_sets_compared.)"""
+    model = TRUTH.copy()
+    model[6:9] = 1
+    sf = predicted_scoring(model)
+    sf.add_scorer_labels("YASA", np.roll(TRUTH, 3))
+    sf.add_scorer_labels("lab.xml", TRUTH)
+    panel.set_scoring(sf)
+    assert (panel.reference.currentText(), panel.other.currentText()) == ("Scorer lab.xml", "Model m1")
+    assert panel.agreement.kappa == pytest.approx(agreement(TRUTH, model).kappa)
+
+
 def test_hidden_panel_waits_until_shown(qtbot, panel, scoring):
     sf, _ = scoring
     panel.set_scoring(sf)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from sleepscope.gui.lazy_panel import LazyPanel
+from sleepscope.gui.second_opinion import SET_NAME as SECOND_OPINION
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.events import arousal_onsets
 from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
@@ -139,18 +140,21 @@ class StatsPanel(LazyPanel):
         if self.shown():
             self._timer.start()
 
-    def _fill_choices(self, names: list[str]) -> None:
+    def _fill_choices(self, names: list[str], technician_scored: bool = True) -> None:
         current = [self.reference.itemText(i) for i in range(self.reference.count())]
         if current == names:
             return
         ref, other = self.reference.currentText(), self.other.currentText()
+        # Default: the technician against the newest model (or the first other set); on a night the technician
+        # has not scored yet, the lab's own scoring of it (a hypnogram beside it, imported) against the model.
+        labs = [n for n in names if n.startswith("Scorer ") and n != f"Scorer {SECOND_OPINION}"]
+        default = TECHNICIAN if technician_scored or not labs else labs[0]
         with QSignalBlocker(self.reference), QSignalBlocker(self.other):
             for combo in (self.reference, self.other):
                 combo.clear()
                 combo.addItems(names)
-            # Default: the technician against the newest model (or the first other set).
-            self.reference.setCurrentText(ref if ref in names else TECHNICIAN)
-            fallback = names[1] if len(names) > 1 else TECHNICIAN
+            self.reference.setCurrentText(ref if ref in names else default)
+            fallback = next((n for n in names[1:] if n != self.reference.currentText()), TECHNICIAN)
             self.other.setCurrentText(other if other in names and other != self.reference.currentText()
                                       else fallback)
 
@@ -185,7 +189,7 @@ class StatsPanel(LazyPanel):
         n_gap = int(np.count_nonzero(gap))
         self.stats_label.setText(stats_html(self.stats, int(np.count_nonzero((labels >= 0) & ~gap)),
                                             len(labels) - n_gap, n_gap))
-        self._fill_choices(list(sets))
+        self._fill_choices(list(sets), bool((labels >= 0).any()))
         ref, other = self.reference.currentText(), self.other.currentText()
         if len(sets) < 2 or ref not in sets or other not in sets:
             self.agreement = None
