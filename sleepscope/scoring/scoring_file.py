@@ -581,8 +581,8 @@ class ScoringFile:
             return []
         first, now = self._s.seq + 1, time.time()
         entries = [{"op": "event", "seq": first + i, "t": now, "scorer": self.scorer, "id": first + i, "old": None,
-                    "group": first,
                     "new": ScoringEvent(first + i, kind, s, e, text, "", self.scorer, now, source).to_json()}
+                   | ({"group": first} if len(checked) > 1 else {})
                    for i, (kind, s, e, text) in enumerate(checked)]
         self._commit(*entries)
         return [self._s.events[e["id"]] for e in entries]
