@@ -174,3 +174,43 @@ def test_narrow_band_wake_and_rem_join_the_review_queue_and_stay_there_on_reopen
         assert ("unsure" in w.status.model.text() or "⚑" in w.status.model.text()) == (rate == 50.0)
         assert ("holds nothing above 25 Hz" in w.model_notice.text()) == (rate == 50.0)
         w.close_recording()
+
+
+def test_a_model_that_agrees_with_the_nights_own_scoring_less_than_experts_is_a_warning(
+        qtbot, tmp_path, gui_settings, main_windows, monkeypatch):
+    """A night opened with its lab's scoring (the reference scorer): after pre-scoring, the banner warns when the
+    model agrees with it less than 9 in 10 pairs of expert scorers do, and again on reopening; the control, a
+    reference the model matches, gets no such line."""
+    import torch
+
+    from sleepscope.gui.model_notice import _WARN
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    m = SleepStager(CONFIGS["tiny"]).eval()
+    with torch.no_grad():
+        m.classifier.bias.zero_()
+        m.classifier.bias[2] = 50.0  # every epoch N2
+    path = tmp_path / "n2"
+    save_model(m, path, ModelCard(config=m.config))
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)
+    lab = np.array(([0] * 20 + [2] * 30 + [4] * 20 + [3] * 30) * 2)  # the model's N2 on 60 of 200 epochs
+    for seed, (reference, warned) in enumerate(((lab, True), (np.full(200, 2), False))):
+        # a night of its own for each: a stored prediction of the same weights would not be pre-scored again
+        rng = np.random.default_rng(seed)
+        night = Recording.from_arrays(*(30.0 * rng.standard_normal((2, 200 * 3000))).astype(np.float32))
+        w = main_windows(gui_settings, model_path=path.with_suffix(".safetensors"), prescore=True)
+        with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+            assert w.open_recording(night, reference=reference, reference_name="night.xml")
+        said = "less than 9 in 10 pairs of expert scorers" in w.model_notice.text()
+        assert said == warned and (w.model_notice.styleSheet() == _WARN) == warned
+        if warned:
+            assert "night.xml" in w.model_notice.text() and "fine-tune" in w.model_notice.text()
+        w.close_recording()
+        with qtbot.assertNotEmitted(w.prescoreDone, wait=300):  # reopened: from the stored prediction
+            assert w.open_recording(night, reference=reference, reference_name="night.xml")
+        assert ("less than 9 in 10 pairs" in w.model_notice.text()) == warned
+        w.close_recording()

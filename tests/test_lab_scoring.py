@@ -26,3 +26,44 @@ def test_compared_epoch_by_epoch_with_the_hypnogram_beside_it(tmp_path):
     (tmp_path / "other.csv").write_text("stage\n" + "W\n" * 8)
     both = [c, compare_with_lab(other, model)]
     assert "of 2 recordings (15 epochs): accuracy 0.400 (per night 0.125-0.714)" in pooled_line(both)
+
+
+def test_a_warning_only_below_the_experts_and_on_enough_epochs():
+    from sleepscope.scoring.agreement import agreement
+    from sleepscope.scoring.lab_scoring import EXPERT_KAPPA_P10, MIN_EPOCHS_TO_WARN, below_experts
+
+    lab = np.tile([0, 1, 2, 2, 3, 4], 40)  # 240 epochs
+    poor = lab.copy()
+    poor[::2] = 2  # half the epochs N2
+    assert agreement(lab, poor).kappa < EXPERT_KAPPA_P10
+    note = below_experts(agreement(lab, poor), "night.xml")
+    assert note and "night.xml" in note and "less than 9 in 10 pairs of expert scorers" in note
+    good = lab.copy()
+    good[::10] = 2
+    assert agreement(lab, good).kappa > EXPERT_KAPPA_P10 and below_experts(agreement(lab, good), "x") is None
+    short = slice(0, MIN_EPOCHS_TO_WARN - 1)
+    assert below_experts(agreement(lab[short], poor[short]), "x") is None  # too few epochs to say
+
+
+def test_prescore_notes_a_model_below_the_experts(tmp_path, capsys):
+    """The command says it under the comparison (a model whose stages are all N2 against a varied night)."""
+    import torch
+
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+
+    torch.manual_seed(0)
+    m = SleepStager(CONFIGS["tiny"]).eval()
+    with torch.no_grad():
+        m.classifier.bias.zero_()
+        m.classifier.bias[2] = 50.0
+    save_model(m, tmp_path / "n2", ModelCard(config=m.config))
+    night = write_recording(tmp_path / "night.edf", n_epochs=120)
+    (tmp_path / "night.csv").write_text("stage\n" + "W\nN2\nN3\nREM\n" * 30)
+    assert main(["prescore", str(night), "--model", str(tmp_path / "n2.safetensors"), "--out",
+                 str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "against the lab's scoring (night.csv): 120 epochs, accuracy 0.250" in err
+    assert "NOTE: The model agrees with this night's own scoring (night.csv) less than 9 in 10 pairs" in err

@@ -521,6 +521,8 @@ class MainWindow(QMainWindow):
                 self.model_notice.show_prediction(Prediction(
                     probs=stored.probs, model_version=stored.model_version, stages=stored.probs.argmax(axis=1),
                     unsure=unsure, channels=getattr(recording, "channel_choice", None), eeg_band=band))
+        if own:
+            self._show_lab_agreement(stored.stages)
         self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)
         self.hypnogram.set_labels(scoring.labels)
         self.analysis.show_recording(recording, scoring)
@@ -781,6 +783,7 @@ class MainWindow(QMainWindow):
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None))
         self.model_notice.show_prediction(result.prediction)
+        self._show_lab_agreement(result.prediction.stages)
         self.hypnogram.set_adapted_span(span)
         adapted = ("" if span is None else f"; own statistics from its sleep period, epochs {span[0] + 1}-{span[1]} "
                    "(teal line)")
@@ -788,6 +791,19 @@ class MainWindow(QMainWindow):
             f"Pre-scored {len(result.probs)} epochs in {result.seconds:.1f} s with {result.model_version}{adapted}.",
             12000)
         self.prescoreDone.emit()
+
+    def _show_lab_agreement(self, stages: np.ndarray) -> None:
+        """Warn in the banner when the model agrees with the night's own scoring (the reference scorer) less than
+        expert scorers agree with each other."""
+        from sleepscope.scoring.agreement import agreement
+        from sleepscope.scoring.lab_scoring import below_experts
+
+        note = None
+        if self.reference is not None:
+            ref, model = np.asarray(self.reference), np.asarray(stages)
+            if len(ref) == len(model) and ((ref >= 0) & (model >= 0)).any():
+                note = below_experts(agreement(ref, model), self.reference_name)
+        self.model_notice.show_lab_agreement(note)
 
     def _on_job_error(self, message: str) -> None:
         show_error(self, "Pre-scoring failed", message)

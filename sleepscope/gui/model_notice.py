@@ -4,7 +4,9 @@ Shown when the recording lacks the EEG or the EOG (the model reads the other
 alone), when the channels differ from what the model learned, when epochs
 are artefact, and, most visibly, when the familiarity check finds the
 recording unlike what the model learned, which a second opinion that
-disagrees with the model too often also decides once it arrives. The text
+disagrees with the model too often also decides once it arrives, and when the
+model agrees with the night's own scoring (its reference scorer) less than
+expert scorers agree with each other. The text
 comes from the core (``Prediction.notes``, ``ChannelChoice``,
 ``familiarity.with_second_opinion``): the banner only shows it.
 """
@@ -33,6 +35,7 @@ class ModelNotice(QFrame):
         lay.addWidget(self.label)
         self._channels: list[str] = []
         self._prediction: Any = None
+        self._lab: str | None = None
         self.unfamiliar = False
         self.hide()
 
@@ -42,6 +45,7 @@ class ModelNotice(QFrame):
     def clear(self) -> None:
         self._channels = []
         self._prediction = None
+        self._lab = None
         self.unfamiliar = False
         self.label.clear()
         self.hide()
@@ -66,6 +70,16 @@ class ModelNotice(QFrame):
         self._prediction = prediction
         self._render(prediction)
 
+    def show_lab_agreement(self, note: str | None) -> None:
+        """`scoring.lab_scoring.below_experts` for the prediction against the night's own scoring (None: nothing
+        to say)."""
+        self._lab = note
+        if self._prediction is not None:
+            self._render(self._prediction)
+        elif note:
+            self._show([note] + (["Channels in use — " + "; ".join(self._channels)] if self._channels else []),
+                       warn=True)
+
     def show_second_opinion(self, stages: Any, stats: dict | None) -> None:
         """The second opinion's `stages` arrived: a recording on which it disagrees with the model more than the
         card's `stats` allow is unfamiliar too."""
@@ -81,15 +95,16 @@ class ModelNotice(QFrame):
         self._render(pred if familiarity is pred.familiarity else replace(pred, familiarity=familiarity))
 
     def _render(self, prediction: Any) -> None:
-        notes = prediction.notes()
+        notes = prediction.notes() + ([self._lab] if self._lab else [])
         fam = getattr(prediction, "familiarity", None)
         self.unfamiliar = fam is not None and not fam.familiar
         if not notes and not self._channels:
             self.hide()
             return
         lines = [n[0].upper() + n[1:] for n in notes]
-        # a narrow EEG band leaves confident W and REM suggestions wrong: as much a warning as an unfamiliar night
-        warn = self.unfamiliar or getattr(prediction, "eeg_band", None) is not None
+        # a narrow EEG band leaves confident W and REM suggestions wrong: as much a warning as an unfamiliar night,
+        # and so is a model that agrees with the night's own scoring less than experts agree
+        warn = self.unfamiliar or getattr(prediction, "eeg_band", None) is not None or bool(self._lab)
         if self._channels and (warn or any("channel" in n for n in notes)):
             lines.append("Channels in use — " + "; ".join(self._channels))
         if lines:

@@ -180,6 +180,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
         if lab is not None:
             result.compared.append(lab)
             log(f"{head}: {lab.line()}")
+            if lab.note():
+                log(f"{head}: NOTE: {lab.note()}")
         if pred.familiarity is not None and not pred.familiarity.familiar:
             log(f"{head}: NOTE: {pred.familiarity.message()}")
         if getattr(pred, "eeg_band", None) is not None:

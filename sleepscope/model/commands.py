@@ -221,6 +221,8 @@ def _prescore(args: argparse.Namespace) -> int:
     print_prediction_notes(pred, rec)
     if lab is not None:
         print(f"  {lab.line()}", file=sys.stderr)
+        if lab.note():
+            print(f"NOTE: {lab.note()}", file=sys.stderr)
     return 0
 
 

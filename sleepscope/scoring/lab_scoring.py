@@ -6,7 +6,9 @@ technicians on its own recordings, not a figure from our benchmarks. Its
 archive already holds it: a hypnogram beside the recording (paired by name,
 `sleepscope.io.hypnogram.find_scoring`) or the stages annotated in the
 recording itself. `sleepscope prescore` compares with it whenever it is there
-and says how many of the disagreements the review queue's unsure epochs hold.
+and says how many of the disagreements the review queue's unsure epochs hold;
+it, and the window with its reference scorer, warn when the model agrees with
+it less than expert scorers agree with each other.
 """
 
 from __future__ import annotations
@@ -20,6 +22,24 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
+
+
+#: Cohen's kappa that 9 in 10 pairs of expert AASM scorers exceed on the same healthy nights (the Dreem DOD-H
+#: scorers, `benchmarks/bench_inter_scorer.py`): a model below it agrees with the lab less than experts agree.
+EXPERT_KAPPA_P10 = 0.55
+#: Fewer epochs compared than this say too little to warn about.
+MIN_EPOCHS_TO_WARN = 100
+
+
+def below_experts(agr: Agreement, name: str) -> str | None:
+    """A warning when the model agrees with the lab's scoring (`name`) of the night less than 9 in 10 pairs of
+    expert scorers agree with each other; None when it does not, or too few epochs were compared to say."""
+    if agr.n_epochs < MIN_EPOCHS_TO_WARN or not agr.kappa < EXPERT_KAPPA_P10:
+        return None
+    return (f"The model agrees with this night's own scoring ({name}) less than 9 in 10 pairs of expert scorers "
+            f"agree with each other (Cohen's kappa {agr.kappa:.2f}, experts' 10th percentile {EXPERT_KAPPA_P10:.2f}): "
+            "check its suggestions, or correct a few hundred epochs of this lab's nights and fine-tune "
+            "(Model → Fine-tune).")
 
 
 @dataclass
@@ -45,8 +65,12 @@ class LabComparison:
             text += f"; the epochs marked unsure hold {100 * self.unsure_catch:.0f} % of the disagreements"
         return text
 
+    def note(self) -> str | None:
+        return below_experts(self.agreement, self.name)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"scoring": str(self.scoring), **self.agreement.to_dict(), "unsure_catch": self.unsure_catch}
+        return {"scoring": str(self.scoring), **self.agreement.to_dict(), "unsure_catch": self.unsure_catch,
+                "below_experts": self.note() is not None}
 
 
 def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarray | None = None,
