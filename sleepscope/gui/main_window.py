@@ -783,7 +783,8 @@ class MainWindow(QMainWindow):
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None))
         self.model_notice.show_prediction(result.prediction)
-        self._show_lab_agreement(result.prediction.stages)
+        stages = getattr(result.prediction, "stages", None)
+        self._show_lab_agreement(np.asarray(result.probs).argmax(axis=1) if stages is None else stages)
         self.hypnogram.set_adapted_span(span)
         adapted = ("" if span is None else f"; own statistics from its sleep period, epochs {span[0] + 1}-{span[1]} "
                    "(teal line)")
