@@ -234,6 +234,8 @@ def _prepare_cache(nights, cache: Path, info, quiet: bool, normalisation: str = 
 
 
 def _pretrain(args: argparse.Namespace) -> int:
+    import torch
+
     from sleepscope.data.cohorts import pretraining_nights, scan_sleep_cassette
     from sleepscope.data.datasets import EpochDataset
     from sleepscope.model.checkpoint import ModelCard, save_model
@@ -261,6 +263,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     try:
         cache = _prepare_cache(nights, args.cache or _default_cache(args.data, "pretrain"), info, args.quiet)
         dataset = EpochDataset(cache, nights, labelled_only=False)
+        torch.manual_seed(args.seed)  # the initial weights too: --seed makes the run the same run again
         stager = SleepStager(config)
         cfg = PretrainConfig(method=args.method, epochs=args.epochs, batch_size=args.batch_size,
                              max_steps=args.max_steps, seed=args.seed, checkpoint_every=args.checkpoint_every)
@@ -292,6 +295,8 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch
+
     from sleepscope.data.cohorts import PAPER_SPLIT, SLEEP_EDF_20_SUBJECTS, nights_of, scan_sleep_cassette
     from sleepscope.data.datasets import SequenceDataset
     from sleepscope.model.checkpoint import ModelCard, load_model, save_model
@@ -340,6 +345,7 @@ def _train(args: argparse.Namespace) -> int:
         model, init_card = load_model(args.init)
         parent = init_card.version
     else:
+        torch.manual_seed(args.seed)  # the initial weights too: --seed makes the run the same run again
         model, init_card, parent = SleepStager(get_config(args.config)), None, None
     model = _to_train(model, args)
     seq_len = args.seq_len or model.config.seq_len
