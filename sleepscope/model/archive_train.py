@@ -231,6 +231,9 @@ def train_on_archive(args: argparse.Namespace) -> int:
         model, init_card = load_model(args.init)
         parent_path, parent_card = Path(args.init), init_card
     else:
+        import torch
+
+        torch.manual_seed(args.seed)  # the initial weights too: --seed makes the run the same run again
         model, init_card = SleepStager(get_config(args.config)), None
     stager_parent = init_card is not None and not model.encoder_only
     if not stager_parent:
