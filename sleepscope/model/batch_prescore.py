@@ -41,7 +41,7 @@ class BatchResult:
         if self.compared:
             from sleepscope.scoring.lab_scoring import pooled_line
 
-            text += "\n" + pooled_line(self.compared)
+            text += "\n" + pooled_line(self.compared) + "; the recordings pre-scored in this run only"
         return text
 
 
