@@ -214,3 +214,13 @@ def test_a_model_that_agrees_with_the_nights_own_scoring_less_than_experts_is_a_
             assert w.open_recording(night, reference=reference, reference_name="night.xml")
         assert ("less than 9 in 10 pairs" in w.model_notice.text()) == warned
         w.close_recording()
+    # a night opened without its scoring, which is attached afterwards: said then
+    rng = np.random.default_rng(2)
+    night = Recording.from_arrays(*(30.0 * rng.standard_normal((2, 200 * 3000))).astype(np.float32))
+    with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+        assert w.open_recording(night)
+    assert "less than 9 in 10 pairs" not in w.model_notice.text()
+    scores = tmp_path / "night.csv"
+    scores.write_text("stage\n" + "\n".join(["W", "N1", "N2", "N3", "REM"][s] for s in lab) + "\n")
+    assert w.attach_hypnogram(str(scores))
+    assert "less than 9 in 10 pairs" in w.model_notice.text() and "night.csv" in w.model_notice.text()

@@ -710,6 +710,8 @@ class MainWindow(QMainWindow):
                 show_error(self, "Cannot attach the hypnogram", str(exc))
                 return False
         self.hypnogram.set_reference(paired.labels)
+        if self.controller.probs is not None:  # the model is now measured against the lab's scoring too
+            self._show_lab_agreement(np.asarray(self.controller.probs).argmax(axis=1))
         if not own:
             from sleepscope.io.annotations import hypnogram_file_events
 
