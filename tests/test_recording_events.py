@@ -248,3 +248,26 @@ def test_import_takes_the_hypnogram_files_events_too(tmp_path, capsys):
     with ScoringFile.read(night.with_name("night.sleepscope.h5")) as sf:
         assert [(e.kind, e.start) for e in sf.events] == [("arousal", 400.5), ("note", 410.0), ("arousal", 700.0)]
         assert "night" in sf.scorer_sets
+
+
+@pytest.mark.filterwarnings("ignore::sleepscope.io.hypnogram.HypnogramNotice")  # the events left out, said
+def test_an_event_tables_rows_that_are_no_stage(tmp_path):
+    """MNE's annotations CSV (onset in seconds) and a REMlogic-style export (clock times): the rows that are no
+    stage, on the recording's clock; a comment row without a time is left out; the stages still read as before."""
+    from sleepscope.io.annotations import hypnogram_file_events
+    from sleepscope.io.hypnogram import read_hypnogram
+
+    mne = tmp_path / "night-annot.csv"
+    mne.write_text("onset,duration,description\n0,30,Sleep stage W\n30,30,Sleep stage W\n45,5,Arousal\n"
+                   "60,30,Sleep stage N2\n62,,Lights off\n,,comment without a time\n")
+    events, problem = hypnogram_file_events(mne)
+    assert problem is None
+    assert [(a.onset, a.duration, a.text) for a in events] == [(45.0, 5.0, "Arousal"), (62.0, 0.0, "Lights off")]
+    assert read_hypnogram(mne, n_epochs=3).tolist() == [0, 0, 2]
+    start = datetime(2021, 3, 4, 22, 0)
+    remlogic = tmp_path / "night.txt"
+    remlogic.write_text("Time [hh:mm:ss]\tEvent\tDuration[s]\n22:00:00\tSLEEP-S0\t30\n22:00:30\tSLEEP-S2\t30\n"
+                        "22:00:40\tMCAP-A3\t12\n22:01:00\tSLEEP-S2\t30\n")
+    events, problem = hypnogram_file_events(remlogic, start)
+    assert problem is None and [(a.onset, a.text) for a in events] == [(40.0, "MCAP-A3")]
+    assert [k for k, *_ in as_events(events, 120.0)] == ["note"]

@@ -97,7 +97,8 @@ def as_events(annotations: list[Annotation], duration_s: float) -> list[tuple[st
 def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annotation], str | None]:
     """The events a hypnogram file scores besides the stages, on the recording's clock, in time order: NSRR and
     Profusion XML's scored events (arousals, respiratory events, desaturations, limb movements), an EDF+
-    hypnogram's other annotations (HMC's lights markers); none for a table or text of stages. Never raises:
+    hypnogram's other annotations (HMC's lights markers), an event table's rows that are no stage (MNE's
+    annotations CSV, REMlogic and CAP exports); none for a table or text of stages. Never raises:
     (events, why they could not be read, or None)."""
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.edfheader import read_header
@@ -120,7 +121,13 @@ def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annot
         return [Annotation(a.onset + shift, a.duration, a.text, path.name) for a in found], None
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
         return _xml_events(path)
-    return [], None
+    from sleepscope.io.hypnogram import table_events
+
+    try:
+        rows = table_events(path, start_time)
+    except SleepScopeError as exc:
+        return [], str(exc)
+    return [Annotation(onset, duration, text, path.name) for onset, duration, text in rows], None
 
 
 def _xml_events(path: Path) -> tuple[list[Annotation], str | None]:

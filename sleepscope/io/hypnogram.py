@@ -89,17 +89,9 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
         fmt, onsets, durations, stages = _xml_annotations(path)
     else:
-        text = _read_text(path)
-        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        fmt, text, lines, delimiter = _text_table(path)
         if not lines:
             raise _unreadable(path, "it holds no stages (the file is empty)")
-        first = lines[0]
-        if "\t" in first or path.suffix.lower() == ".tsv":
-            fmt, delimiter = "tsv", "\t"
-        elif "," in first or ";" in first or path.suffix.lower() == ".csv":
-            fmt, delimiter = "csv", (";" if ";" in first and "," not in first else ",")
-        else:
-            fmt, delimiter = "text", None
         events = _event_table(path, lines, delimiter, start_time, notes) if delimiter else None
         if events is not None:
             onsets, durations, stages = events
@@ -116,6 +108,34 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
     return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes))
+
+
+def _text_table(path: Path) -> tuple[str, str, list[str], str | None]:
+    """(format, text, its non-blank non-comment lines, the column delimiter or None for one stage per line)."""
+    text = _read_text(path)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    first = lines[0] if lines else ""
+    if "\t" in first or path.suffix.lower() == ".tsv":
+        return "tsv", text, lines, "\t"
+    if "," in first or ";" in first or path.suffix.lower() == ".csv":
+        return "csv", text, lines, (";" if ";" in first and "," not in first else ",")
+    return "text", text, lines, None
+
+
+def table_events(path: str | os.PathLike, start_time: datetime | None = None) -> list[tuple[float, float, str]]:
+    """The rows of an event-table hypnogram (onset, duration and event columns: MNE's annotations CSV, REMlogic
+    and CAP exports) whose event is no sleep stage, on the recording's clock: (onset s, duration s, text). Empty
+    for a table of stages or a file that is no event table; SleepScopeError for one that cannot be read."""
+    path = Path(path)
+    _, _, lines, delimiter = _text_table(path)
+    rows = _event_rows(path, lines, delimiter) if delimiter and lines else None
+    if not rows:
+        return []
+    events = [(time, duration, text) for time, duration, text, stage in rows if stage is None]
+    if not events:
+        return []
+    onsets = _onsets(path, [t for t, _, _ in events], start_time)
+    return [(float(o), d, text) for o, (_, d, text) in zip(onsets, events)]
 
 
 def _read_text(path: Path) -> str:
@@ -378,12 +398,10 @@ def _column_name(cell: str) -> str:
     return re.sub(r"\s*[\[(].*?[\])]\s*", "", cell.strip().lower()).strip()
 
 
-def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datetime | None,
-                 notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(onsets s, durations s, stages) of a CSV/TSV whose header names an onset, a duration and an event column,
-    keeping the rows whose event is a sleep stage; None for any other table. Onsets are seconds, clock times
-    (hh:mm:ss) or dates and times: these are placed from `start_time` (the recording's) when given, else from
-    the first row's."""
+def _event_rows(path: Path, lines: list[str], delimiter: str) -> list[tuple[tuple, float, str, int | None]] | None:
+    """Every row of a CSV/TSV whose header names an onset, a duration and an event column: (onset as
+    `_event_time` reads it, duration s (0 when blank), the event's text, its stage or None); None for any other
+    table."""
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
     header = [_column_name(c) for c in rows[0]]
     onset = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None)
@@ -391,27 +409,48 @@ def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datet
     event = next((header.index(c) for c in _EVENT_COLUMNS if c in header), None)
     if onset is None or duration is None or event is None:
         return None
-    times, durations, stages, skipped = [], [], [], 0
+    out = []
     for i, row in enumerate(rows[1:], start=2):
         if max(onset, duration, event) >= len(row):
             raise _unreadable(path, f"line {i}: {delimiter.join(row)!r} has fewer columns than its header")
         try:
             stage = int(parse_stage(row[event]))
         except ValueError:
-            skipped += 1  # arousals, lights, comments: events that are no stage
-            continue
-        times.append(_event_time(path, row[onset].strip(), i))
+            stage = None  # arousals, lights, comments: events that are no stage
         text = row[duration].strip()
+        # a row that is no stage and has no time (a comment) is left out: no event to place, no stage lost
         try:
-            durations.append(float(text) if text else float(EPOCH_SECONDS))
+            seconds = float(text) if text else 0.0
         except ValueError:
+            if stage is None:
+                continue
             raise _unreadable(path, f"line {i}: duration {text!r} is not a number of seconds") from None
-        stages.append(stage)
-    if not stages:
-        raise _unreadable(path, f"none of its {len(rows) - 1} events is a sleep stage")
-    if skipped:
-        notes.append(f"{skipped} events that are no sleep stage were left out")
-    return _onsets(path, times, start_time), np.array(durations), np.array(stages, dtype=np.int8)
+        try:
+            when = _event_time(path, row[onset].strip(), i)
+        except SleepScopeError:
+            if stage is None:
+                continue
+            raise
+        out.append((when, seconds, row[event].strip(), stage))
+    return out
+
+
+def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datetime | None,
+                 notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(onsets s, durations s, stages) of a CSV/TSV whose header names an onset, a duration and an event column,
+    keeping the rows whose event is a sleep stage; None for any other table. Onsets are seconds, clock times
+    (hh:mm:ss) or dates and times: these are placed from `start_time` (the recording's) when given, else from
+    the first row's. A stage without a duration lasts one epoch."""
+    rows = _event_rows(path, lines, delimiter)
+    if rows is None:
+        return None
+    staged = [(time, duration or float(EPOCH_SECONDS), stage) for time, duration, _, stage in rows if stage is not None]
+    if not staged:
+        raise _unreadable(path, f"none of its {len(rows)} events is a sleep stage")
+    if len(staged) < len(rows):
+        notes.append(f"{len(rows) - len(staged)} events that are no sleep stage were left out")
+    return (_onsets(path, [t for t, _, _ in staged], start_time), np.array([d for _, d, _ in staged]),
+            np.array([s for _, _, s in staged], dtype=np.int8))
 
 
 def _event_time(path: Path, text: str, line: int) -> tuple[str, float | datetime]:
