@@ -351,7 +351,7 @@ class EventsPanel(QWidget):
                                        for k, n in counts.items()))
         self.remove_button.setEnabled(writable and bool(events))
         self.kind.setEnabled(writable)
-        self.take_button.setEnabled(writable)
+        self._name_take()
 
     def _fill_events(self, events: list[ScoringEvent], start_time: Any, writable: bool) -> None:
         self.table.setRowCount(len(events))
