@@ -120,6 +120,11 @@ def folded(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
 
+def stage_worded(text: str) -> bool:
+    """Whether `text` begins with a word labs write before a stage ("Stage", "SLEEP-", "Stadium", "Fase"…)."""
+    return _PREFIX.match(folded(text.strip())) is not None
+
+
 def parse_stage(text: str | int) -> Stage:
     """Read a stage written as a name (W, N1, REM, S4, ...), an R&K annotation or a code.
 

@@ -101,28 +101,19 @@ def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annot
     annotations CSV, REMlogic and CAP exports); none for a table or text of stages. Never raises:
     (events, why they could not be read, or None)."""
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.edfheader import read_header
+    from sleepscope.io.hypnogram import edf_clock_shift, file_kind, table_events
 
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            head = f.read(512)
+        kind = file_kind(path)
     except OSError as exc:
         return [], f"it cannot be read ({exc})"
-    if head[:8] == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+    if kind == "edf":
         found, problem = read_annotations(path)
-        if problem or start_time is None:
-            return [Annotation(a.onset, a.duration, a.text, path.name) for a in found], problem
-        try:
-            own = read_header(path).start_time
-        except SleepScopeError as exc:
-            return [], str(exc)
-        shift = (own - start_time).total_seconds() if own is not None else 0.0
-        return [Annotation(a.onset + shift, a.duration, a.text, path.name) for a in found], None
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
+        shift = 0.0 if problem else edf_clock_shift(path, start_time)
+        return [Annotation(a.onset + shift, a.duration, a.text, path.name) for a in found], problem
+    if kind == "xml":
         return _xml_events(path)
-    from sleepscope.io.hypnogram import table_events
-
     try:
         rows = table_events(path, start_time)
     except SleepScopeError as exc:
@@ -135,15 +126,17 @@ def _xml_events(path: Path) -> tuple[list[Annotation], str | None]:
     (`<Name>Arousal (ASDA)</Name>`) scored events other than stages and the recording's start time."""
     import xml.etree.ElementTree as ET
 
+    from sleepscope.io.hypnogram import xml_local_name
+
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, ValueError, OSError) as exc:
         return [], f"it is not well-formed XML ({exc})"
     out = []
     for ev in root.iter():
-        if ev.tag.rsplit("}", 1)[-1] != "ScoredEvent":
+        if xml_local_name(ev.tag) != "ScoredEvent":
             continue
-        fields = {c.tag.rsplit("}", 1)[-1]: (c.text or "").strip() for c in ev}
+        fields = {xml_local_name(c.tag): (c.text or "").strip() for c in ev}
         concept = fields.get("EventConcept") or fields.get("Name", "")
         kind = fields.get("EventType", "")
         if not concept or "stage" in kind.lower() or annotation_stage(concept) is not None \

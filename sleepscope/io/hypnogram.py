@@ -21,7 +21,7 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.recording import EPOCH_SECONDS
-from sleepscope.stages import AASM_TO_RK, RK_TO_AASM, SCORED, Stage, folded, parse_stage
+from sleepscope.stages import AASM_TO_RK, RK_TO_AASM, SCORED, Stage, folded, parse_stage, stage_worded
 
 _SLEEP = np.array([int(s) for s in SCORED if s is not Stage.W], dtype=np.int8)
 
@@ -80,13 +80,12 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     path = Path(path)
     if not path.is_file():
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
-    with open(path, "rb") as f:
-        head = f.read(512)
     notes: list[str] = []
-    if head[:8] == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+    kind = file_kind(path)
+    if kind == "edf":
         fmt = "edf+"
         onsets, durations, stages = _edf_annotations(path, start_time)
-    elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
+    elif kind == "xml":
         fmt, onsets, durations, stages = _xml_annotations(path)
     else:
         fmt, text, lines, delimiter = _text_table(path)
@@ -108,6 +107,18 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
     return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes))
+
+
+def file_kind(path: Path) -> str:
+    """'edf' (EDF+/BDF+ annotations), 'xml' (NSRR, Profusion) or 'text' (tables, one stage per line), by content
+    first and name second."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if head[:8] == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+        return "edf"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") or path.suffix.lower() == ".xml":
+        return "xml"
+    return "text"
 
 
 def _text_table(path: Path) -> tuple[str, str, list[str], str | None]:
@@ -230,18 +241,18 @@ def _edf_annotations(path: Path, start_time: datetime | None) -> tuple[np.ndarra
         following = np.append(onsets_a[order][1:], onsets_a[order][-1] + EPOCH_SECONDS)
         durations_a = np.empty_like(durations_a)
         durations_a[order] = following - onsets_a[order]
-    shift = 0.0
-    if start_time is not None:
-        hyp_start = _edf_start(path)
-        if hyp_start is not None:
-            shift = (hyp_start - start_time).total_seconds()
-    return onsets_a + shift, durations_a, np.array(stages, dtype=np.int8)
+    return onsets_a + edf_clock_shift(path, start_time), durations_a, np.array(stages, dtype=np.int8)
+
+
+def edf_clock_shift(path: Path, start_time: datetime | None) -> float:
+    """Seconds to add to an EDF+ hypnogram's onsets to put them on its recording's clock (`start_time`): the two
+    files may start at different times; 0 when either start is unknown."""
+    own = _edf_start(path) if start_time is not None else None
+    return 0.0 if own is None else (own - start_time).total_seconds()
 
 
 #: An NSRR event concept as converters write it into EDF+ ("Stage 2 sleep|2", "Wake|0", "REM sleep|5").
 _CONCEPT = re.compile(r"(?P<name>.*(?:wake|sleep|stage|rem|unscored|movement).*?)\s*\|\s*(?P<code>\d)", re.IGNORECASE)
-#: Stage-worded annotations other systems write: "Stage - W", "Stage N3", "SLEEP-S2" (REMlogic), "Stadium 2".
-_WORDED = re.compile(r"^(?:stage|sleep-|schlafstadium|stadium|stade|fase|etapa|estagio)\b", re.IGNORECASE)
 
 
 def annotation_stage(text: str) -> Stage | None:
@@ -264,7 +275,7 @@ def annotation_stage(text: str) -> Stage | None:
         stage = parse_stage(text)
     except ValueError:
         return None
-    if _WORDED.match(folded(text)):
+    if stage_worded(text):  # "Stage - W", "Stage N3", REMlogic's "SLEEP-S2", "Stadium 2"
         return stage
     return stage if stage in SCORED and not text.isdigit() else None
 
@@ -277,21 +288,21 @@ def _xml_annotations(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarra
         root = ET.parse(path).getroot()
     except (ET.ParseError, ValueError) as exc:
         raise _unreadable(path, f"it is not well-formed XML ({exc})") from None
-    tag = _local(root.tag)
+    tag = xml_local_name(root.tag)
     if tag == "CMPStudyConfig" or root.find(".//SleepStages") is not None:
         epoch_s = _xml_float(path, root.findtext(".//EpochLength") or str(EPOCH_SECONDS), "EpochLength")
         if epoch_s <= 0:
             raise _unreadable(path, f"its EpochLength is {epoch_s:g} s")
-        codes = [(el.text or "").strip() for el in root.iter() if _local(el.tag) == "SleepStage"]
+        codes = [(el.text or "").strip() for el in root.iter() if xml_local_name(el.tag) == "SleepStage"]
         if not codes:
             raise _unreadable(path, "its <SleepStages> element holds no <SleepStage> entries")
         stages = [_rk_code(path, c, f"SleepStage {i + 1}") for i, c in enumerate(codes)]
         onsets = np.arange(len(stages), dtype=np.float64) * epoch_s
         return "profusion-xml", onsets, np.full(len(stages), epoch_s), np.array(stages, dtype=np.int8)
     onsets, durations, stages = [], [], []
-    events = [el for el in root.iter() if _local(el.tag) == "ScoredEvent"]
+    events = [el for el in root.iter() if xml_local_name(el.tag) == "ScoredEvent"]
     for i, ev in enumerate(events):
-        fields = {_local(c.tag): (c.text or "").strip() for c in ev}
+        fields = {xml_local_name(c.tag): (c.text or "").strip() for c in ev}
         kind, concept = fields.get("EventType", ""), fields.get("EventConcept", "")
         if "stage" not in kind.lower() and not re.search(r"\|\s*\d\s*$", concept):
             continue
@@ -315,7 +326,7 @@ _NSRR_NAMES = {"wake": "W", "stage 1 sleep": "N1", "stage 2 sleep": "N2", "stage
                "stage 4 sleep": "N3", "rem sleep": "REM", "movement": "?", "unscored": "?"}
 
 
-def _local(tag: str) -> str:
+def xml_local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
