@@ -51,7 +51,6 @@ from sleepscope.scoring.events import (
     clock_time,
     count_text,
     taken,
-    untaken,
 )
 
 LIGHTS_PEN = pg.mkPen("#6c3483", width=2, style=Qt.PenStyle.DashLine)
@@ -488,6 +487,8 @@ class EventsDock(QObject):
         self._hyp_lines: list[pg.InfiniteLine] = []
         self._scoring: Any = None
         self._annotations: list = []
+        self._notes: list = []
+        self._notes_key: tuple = ()
         self.drag.spanDragged.connect(lambda t0, t1: self.mark(self.panel.current_kind(), t0, t1))
         self.panel.lightsRequested.connect(self._lights_requested)
         self.panel.textEdited.connect(self.set_text)
@@ -503,6 +504,7 @@ class EventsDock(QObject):
         """Show a scoring file's marks, and the annotations of its recording (sleepscope.io.annotations)."""
         self._scoring = scoring
         self._annotations = list(annotations or [])
+        self._notes_key = ()
         self.overlay.clear()
         self.panel.show_annotations(self._annotations, scoring.identity.start_time if scoring is not None else None)
         self.refresh()
@@ -512,6 +514,7 @@ class EventsDock(QObject):
         already listed are not listed twice."""
         have = set(self._annotations)
         self._annotations = sorted(self._annotations + [a for a in more if a not in have], key=lambda a: a.onset)
+        self._notes_key = ()
         sf = self._scoring
         self.panel.show_annotations(self._annotations, sf.identity.start_time if sf is not None else None)
         if sf is not None:
@@ -541,10 +544,18 @@ class EventsDock(QObject):
         sf = self._scoring
         if sf is None:
             return
-        # an annotation taken as an event is drawn once, as the event
-        taken = {(round(e.start, 3), e.text) for e in sf.events if e.source == FROM_RECORDING}
-        notes = [a for a in self._annotations if (round(max(0.0, a.onset), 3), a.text) not in taken]
-        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq, notes)
+        self.overlay.show(self.window.trace.window_s(), sf.events, (sf.lights.off, sf.lights.on), sf.seq,
+                          self._untaken_notes(sf))
+
+    def _untaken_notes(self, sf: Any) -> list:
+        """The annotations to draw: one taken as an event is drawn once, as the event (worked out once per edit,
+        not at every page)."""
+        key = (sf.seq,)
+        if self._notes_key != key:
+            drawn = {(round(e.start, 3), e.text) for e in sf.events if e.source == FROM_RECORDING}
+            self._notes = [a for a in self._annotations if (round(max(0.0, a.onset), 3), a.text) not in drawn]
+            self._notes_key = key
+        return self._notes
 
     def _hypnogram_lights(self, lights: tuple[float | None, float | None]) -> None:
         hyp = self.window.hypnogram
@@ -574,7 +585,8 @@ class EventsDock(QObject):
             self.refresh(force=True)
             return False
         self.refresh()
-        c.message.emit(done)
+        if done:
+            c.message.emit(done)
         return True
 
     def mark(self, kind: str, start: float, end: float, text: str = "") -> bool:
@@ -645,20 +657,19 @@ class EventsDock(QObject):
     def take_annotations(self, rows: list[int] | None = None) -> bool:
         """The recording's annotations (those of `rows`, or all) as events, one undoable edit; those already
         taken, and lights markers, are left out."""
-        from sleepscope.io.annotations import as_events
+        from sleepscope.scoring.export import import_annotations
 
-        sf = self._scoring
-        if sf is None:
+        if self._scoring is None:
             return False
         chosen = [self._annotations[r] for r in rows if 0 <= r < len(self._annotations)] if rows else self._annotations
-        new = untaken(as_events(chosen, sf.identity.duration_s), sf.events)
-        if not new:
-            self.window.controller.message.emit("Nothing to take: those annotations are lights markers or are "
-                                                "events already.")
+        took: list = []
+        if not self._edit(lambda sf: took.extend(import_annotations(sf, chosen)), ""):
             return False
-        what = count_text([ev[0] for ev in new])
-        return self._edit(lambda sf: sf.add_events(new, source=FROM_RECORDING),
-                          f"Took {len(new)} of the recording's annotations as events ({what}; Ctrl+Z takes them back).")
+        self.window.controller.message.emit(
+            f"Took {len(took)} of the recording's annotations as events ({count_text([e[0] for e in took])}; "
+            "Ctrl+Z takes them back)." if took
+            else "Nothing to take: those annotations are lights markers or are events already.")
+        return bool(took)
 
     def _lights_requested(self, which: str, what: str) -> None:
         {"here": self.lights_here, "clear": self.clear_lights, "recording": self.lights_as_recorded}[what](which)

@@ -129,8 +129,9 @@ def _take_recording_events(sf, recording: Path, hypnogram: Path | None = None) -
     """The recording's annotations, and the events its `hypnogram` file scores besides the stages, as `sf`'s
     events, and its lights where `sf` has none; what was taken."""
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.annotations import as_events, hypnogram_file_events, lights_of, read_annotations
-    from sleepscope.scoring.events import FROM_RECORDING, clock_time, count_text, untaken
+    from sleepscope.io.annotations import hypnogram_file_events, lights_of, read_annotations
+    from sleepscope.scoring.events import clock_time, count_text
+    from sleepscope.scoring.export import import_annotations
 
     annotations, problem = read_annotations(recording)
     if problem:
@@ -140,8 +141,7 @@ def _take_recording_events(sf, recording: Path, hypnogram: Path | None = None) -
         if problem:
             raise SleepScopeError(f"{hypnogram}: {problem}")
         annotations = sorted(annotations + scored, key=lambda a: a.onset)
-    new = untaken(as_events(annotations, sf.identity.duration_s), sf.events)
-    sf.add_events(new, source=FROM_RECORDING)
+    new = import_annotations(sf, annotations)
     said = [f"took {len(new)} of the recording's annotations as events ({count_text([e[0] for e in new])})"
             if new else "no annotation of the recording to take as an event (none, lights only, or taken before)"]
     for which, t in zip(("off", "on"), lights_of(annotations)):

@@ -25,7 +25,7 @@ import numpy as np
 from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
-from sleepscope.scoring.events import LIGHTS_OFF, LIGHTS_ON, arousal_onsets, count_text
+from sleepscope.scoring.events import FROM_RECORDING, LIGHTS_OFF, LIGHTS_ON, arousal_onsets, count_text, untaken
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
 from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, reviewed_epochs, sleep_statistics
 from sleepscope.stages import Stage
@@ -62,6 +62,17 @@ def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None 
     name = scorer_name or path.stem
     edit = sf.add_scorer_labels(name, labels, source_file=str(path), apply=apply)
     return labels, edit
+
+
+def import_annotations(sf: ScoringFile, annotations: list) -> list[tuple[str, float, float, str]]:
+    """A recording's annotations (`sleepscope.io.annotations.Annotation`) as `sf`'s events, marked from the
+    recording, in one undoable edit: arousals and artefacts by their words, the rest as notes; lights markers and
+    those already taken are left out. Returns the (kind, start, end, text) taken."""
+    from sleepscope.io.annotations import as_events
+
+    new = untaken(as_events(annotations, sf.identity.duration_s), sf.events)
+    sf.add_events(new, source=FROM_RECORDING)
+    return new
 
 
 def export_edf(sf: ScoringFile, out: str | Path) -> Path:
