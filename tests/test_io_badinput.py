@@ -227,3 +227,46 @@ def test_eeg_and_eog_naming_the_same_channel_says_so(tmp_path, capsys):
     assert main(["info", str(p), "--eeg", "EEG Fpz-Cz", "--eog", "EEG Fpz-Cz"]) == 2
     err = capsys.readouterr().err
     assert "both name the channel" in err and "damaged" not in err
+
+
+def test_header_fields_padded_with_nul_bytes_are_read(tmp_path, capsys):
+    """Some writers pad the header's text fields with NUL bytes instead of spaces. Such a file reads as the
+    space-padded one, amplitudes and clock included (it was refused: its labels kept their NULs and matched no
+    channel MNE read, and a NUL-padded 'uV' would have been read in volts)."""
+    data = bytearray(open(REAL, "rb").read())
+    ns = int(data[252:256])
+
+    def nul_pad(offset: int, width: int) -> None:
+        data[offset:offset + width] = bytes(data[offset:offset + width]).rstrip(b" ").ljust(width, b"\x00")
+
+    for offset, width in ((168, 8), (176, 8), (236, 8), (252, 4)):  # start date and time, records, signals
+        nul_pad(offset, width)
+    for field, width in ((0, 16), (96, 8), (104, 8), (112, 8), (120, 8), (128, 8), (216, 8)):
+        for i in range(ns):  # labels, units, physical and digital ranges, samples per record
+            nul_pad(256 + field * ns + i * width, width)
+    p = tmp_path / "nul.edf"
+    p.write_bytes(bytes(data))
+    rec, ref = open_recording(p), open_recording(REAL)
+    assert (rec.eeg_name, rec.eog_name) == ("EEG Fpz-Cz", "EOG horizontal")
+    assert rec.start_time == ref.start_time
+    np.testing.assert_array_equal(rec.eeg, ref.eeg)
+    np.testing.assert_array_equal(rec.eog, ref.eog)
+    assert main(["info", str(p)]) == 0 and "EEG Fpz-Cz" in capsys.readouterr().out
+
+
+def test_signals_sharing_a_label_are_told_apart_and_each_is_read(tmp_path, capsys):
+    """Two signals labelled 'EEG' (the file's Fpz-Cz and Pz-Oz): listed as 'EEG (1)' and 'EEG (2)', the first
+    chosen, either readable by its name (MNE renamed both and the file could not be opened)."""
+    data = bytearray(open(REAL, "rb").read())
+    ns = int(data[252:256])
+    data[256:256 + 32] = b"EEG".ljust(16) * 2
+    p = tmp_path / "twice.edf"
+    p.write_bytes(bytes(data))
+    ref = open_recording(REAL, eeg="EEG Pz-Oz")
+    first, second = open_recording(p), open_recording(p, eeg="EEG (2)")
+    assert [c.name for c in read_info(p).channels][:3] == ["EEG (1)", "EEG (2)", "EOG horizontal"]
+    assert first.eeg_name == "EEG (1)" and ns == 7
+    np.testing.assert_array_equal(first.eeg, open_recording(REAL).eeg)
+    np.testing.assert_array_equal(second.eeg, ref.eeg)
+    np.testing.assert_array_equal(second.eog, ref.eog)
+    assert main(["info", str(p)]) == 0 and "EEG (2)" in capsys.readouterr().out

@@ -68,6 +68,9 @@ TABLE = [
     (["EEG LOC-A2", "EEG ROC-A1", "EMG"], None, "EEG LOC-A2"),
     (["EEG C3-Ref", "EEG LOC-Ref"], "EEG C3-Ref", "EEG LOC-Ref"),  # no mastoid stored: the bare electrodes
     (["EEG A1-Ref", "EEG LOC-Ref"], None, "EEG LOC-Ref"),  # a mastoid alone is a reference, not an EEG
+    # labels a file gives twice, told apart by the header reader: still recognised
+    (["C4-M1 (1)", "C4-M1 (2)", "E1-M2 (1)", "E1-M2 (2)"], "C4-M1 (1)", "E1-M2 (1)"),
+    (["O2-M1", "F4-M1 (1)", "F4-M1 (2)", "EOG"], "F4-M1 (1)", "EOG"),
 ]
 
 

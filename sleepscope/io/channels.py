@@ -105,7 +105,8 @@ _NEEDS_EOG_PREFIX = {"l", "r", "left", "right", "1", "2", "la1", "la2", "ra1", "
 
 def split_name(name: str) -> tuple[str, str]:
     """(type prefix or "", normalised derivation) of a channel label."""
-    key = re.sub(r"[^a-z0-9]", "", name.lower())
+    # " (2)": the second of signals that share a label in the file (sleepscope.io.edfheader)
+    key = re.sub(r"[^a-z0-9]", "", re.sub(r"\s\(\d+\)$", "", name).lower())
     prefix = ""
     for p in _TYPE_PREFIXES:
         if key.startswith(p):

@@ -80,6 +80,9 @@ class SignalHeader:
     digital_min: int
     digital_max: int
     prefilter: str
+    #: the label and unit as MNE reads them: only spaces stripped, so a NUL-padded field keeps its NULs there
+    mne_label: str = ""
+    mne_unit: str = ""
 
     @property
     def is_annotation(self) -> bool:
@@ -144,11 +147,11 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
         # (latin-1) despite the standard's ASCII; the numeric fields below decide whether this is an EDF.
         text = fixed[8:].decode("latin-1")
         try:
-            header_bytes = int(text[176:184])
-            reserved = text[184:228].strip()
-            n_records = int(text[228:236])
-            record_duration = float(text[236:244])
-            ns = int(text[244:248])
+            header_bytes = int(_field_text(text[176:184]))
+            reserved = _field_text(text[184:228])
+            n_records = int(_field_text(text[228:236]))
+            record_duration = float(_field_text(text[236:244]))
+            ns = int(_field_text(text[244:248]))
         except ValueError:
             raise _not_edf(path, "its header fields (sizes, record count, duration) are not numbers") from None
         if not math.isfinite(record_duration) or record_duration < 0 or n_records < -1:
@@ -169,7 +172,7 @@ def read_header(path: str | os.PathLike) -> EdfHeader:
     for s in signals:
         _check_signal(path, s, is_bdf)
     fmt = ("BDF" if is_bdf else "EDF") + (f"+{reserved[4]}" if reserved.startswith(("EDF+", "BDF+")) and len(reserved) > 4 else "")
-    start = _start_time(text[160:168], text[168:176], text[80:160])
+    start = _start_time(_field_text(text[160:168]), _field_text(text[168:176]), text[80:160])
     record_bytes = sum(s.samples_per_record for s in signals) * (3 if is_bdf else 2)
     available = (size - header_bytes) // record_bytes if record_bytes else 0
     if n_records < 0:  # -1: the recorder never wrote the count; the file size tells it
@@ -269,10 +272,21 @@ def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
     return out
 
 
+def _field_text(raw: str) -> str:
+    """A header field's text: some writers pad with NUL bytes instead of spaces (MNE reads up to the first)."""
+    return raw.split("\x00", 1)[0].strip()
+
+
 def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
-    def field(offset: int, width: int) -> list[str]:
+    def raw_field(offset: int, width: int) -> list[str]:
         base = offset * ns
-        return [text[base + i * width: base + (i + 1) * width].strip() for i in range(ns)]
+        return [text[base + i * width: base + (i + 1) * width] for i in range(ns)]
+
+    def field(offset: int, width: int) -> list[str]:
+        return [_field_text(f) for f in raw_field(offset, width)]
+
+    def mne_text(raw: str) -> str:
+        return raw.encode("latin-1").strip().decode("latin-1")
 
     labels = field(0, 16)
     units = field(16 + 80, 8)
@@ -291,7 +305,25 @@ def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
             label=labels[i], unit=units[i], samples_per_record=int(nsamp[i]),
             physical_min=physical[0], physical_max=physical[1],
             digital_min=int(dmin[i]), digital_max=int(dmax[i]), prefilter=prefilter[i],
+            mne_label=mne_text(raw_field(0, 16)[i]), mne_unit=mne_text(raw_field(16 + 80, 8)[i]),
         ))
+    return _distinct_labels(out)
+
+
+def _distinct_labels(signals: list[SignalHeader]) -> list[SignalHeader]:
+    """Signals that share a label (two "EEG", legs' "EMG") are told apart as "EEG (1)", "EEG (2)", in file order,
+    so that each can be chosen and read; annotation signals keep theirs."""
+    from collections import Counter
+    from dataclasses import replace
+
+    counts = Counter(s.label for s in signals if not s.is_annotation)
+    seen: Counter = Counter()
+    out = []
+    for s in signals:
+        if not s.is_annotation and counts[s.label] > 1:
+            seen[s.label] += 1
+            s = replace(s, label=f"{s.label} ({seen[s.label]})".strip())
+        out.append(s)
     return out
 
 

@@ -393,13 +393,13 @@ def open_recording(
     channels: dict[str, np.ndarray] = {}
     covered = None
     for rate, group in groups.items():
-        raw = _mne_raw(hdr, group)
+        raw, picks = _mne_raw(hdr, [by_label[name] for name in group])
         scale = np.asarray([_to_microvolt(by_label[name]) for name in group])[:, None]
 
-        def read(start: int, stop: int, raw=raw, group=group, scale=scale) -> np.ndarray:
+        def read(start: int, stop: int, raw=raw, picks=picks, scale=scale) -> np.ndarray:
             check(cancel)
             try:
-                block = raw.get_data(picks=group, start=start, stop=stop)
+                block = raw.get_data(picks=picks, start=start, stop=stop)
             except Exception as exc:  # MNE raises many types on damaged data blocks
                 raise SleepScopeError(f"could not read the signals of {path}: {exc}. The file is damaged; "
                                       "export or download it again.") from exc
@@ -489,7 +489,8 @@ def _check_amplitude(path: Path, s) -> None:
             "(µV for EEG and EOG).")
 
 
-def _mne_raw(hdr: EdfHeader, include: list[str]):
+def _mne_raw(hdr: EdfHeader, signals: list):
+    """(MNE's lazy reader of `signals`, the index of each in its channels)."""
     import mne
     from mne.io.edf.edf import RawBDF, RawEDF
 
@@ -500,15 +501,20 @@ def _mne_raw(hdr: EdfHeader, include: list[str]):
         # MNE's readers go by the file name's extension ("Only BDF files are supported")
         # while the header says what the file is; its classes read by content.
         reader = RawBDF if is_bdf else RawEDF
+    include = list(dict.fromkeys(s.mne_label for s in signals))
     try:
         raw = reader(hdr.path, include=include, preload=False, verbose="error")
     except Exception as exc:  # MNE raises ValueError, RuntimeError, OSError... for bad files
         raise SleepScopeError(f"MNE could not read {hdr.path}: {exc}. The file is damaged or not a "
                               "standard EDF/BDF; export or download it again.") from exc
-    missing = [n for n in include if n not in raw.ch_names]
-    if missing:
-        raise SleepScopeError(f"MNE did not find channels {missing} in {hdr.path} (it sees {raw.ch_names}).")
-    return raw
+    # MNE reads every data signal whose label it was given, in file order, and renames those that share one:
+    # each is found by its place among them, not by name (MNE's pick by name also drops a label's NULs).
+    read = [i for i, s in enumerate(hdr.signals) if not s.is_annotation and s.mne_label in include]
+    if len(read) != len(raw.ch_names):
+        raise SleepScopeError(f"MNE did not read the channels {[s.label for s in signals]} of {hdr.path} "
+                              f"as expected (it sees {raw.ch_names}).")
+    picks = [read.index(next(i for i, h in enumerate(hdr.signals) if h is s)) for s in signals]
+    return raw, picks
 
 
 def _mne_scale(unit: str) -> float:
@@ -524,4 +530,4 @@ def _mne_scale(unit: str) -> float:
 def _to_microvolt(s) -> float:
     """Factor from MNE's values to ours: voltages in µV whatever the spelling; other units as written."""
     per = microvolts_per_unit(s.unit)
-    return (1.0 if per is None else per) / _mne_scale(s.unit)
+    return (1.0 if per is None else per) / _mne_scale(s.mne_unit)
