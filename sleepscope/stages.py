@@ -31,6 +31,8 @@ class Stage(IntEnum):
 SCORED: tuple[Stage, ...] = (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM)
 N_CLASSES = len(SCORED)
 NAMES: tuple[str, ...] = tuple(s.name for s in SCORED)
+#: The columns of a model's stage probabilities in SleepScope's prediction CSV (`sleepscope prescore --out`).
+PROBABILITY_COLUMNS: tuple[str, ...] = tuple(f"p_{name}" for name in NAMES)
 
 #: Colours (hex) chosen so that deeper sleep is darker and REM stands apart,
 #: as most scoring software draws a hypnogram.

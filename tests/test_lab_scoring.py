@@ -67,3 +67,27 @@ def test_prescore_notes_a_model_below_the_experts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "against the lab's scoring (night.csv): 120 epochs, accuracy 0.250" in err
     assert "NOTE: The model agrees with this night's own scoring (night.csv) less than 9 in 10 pairs" in err
+
+
+def test_the_models_own_prescoring_beside_the_recording_is_no_lab_scoring(tmp_path, capsys):
+    """`prescore NIGHT.edf --out NIGHT.csv` names its output like the recording; run again, the command took that
+    file for the lab's scoring (accuracy near 1 against itself), the window showed it as the reference and archive
+    training learned from it. A table of stages alone beside it (the lab's, or `export --csv`) still is one."""
+    from sleepscope.cli import main
+    from sleepscope.io.archive import scan_archive
+    from sleepscope.io.hypnogram import find_scoring
+
+    night = write_recording(tmp_path / "night.edf", n_epochs=8)
+    args = ["prescore", str(night), "--model", "tests/data/tiny-parent-AB.safetensors", "--out",
+            str(tmp_path / "night.csv")]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert "against the lab's scoring" not in capsys.readouterr().err
+    assert find_scoring(night) is None
+    assert scan_archive([tmp_path]).pairs == []
+    # control: the lab's stages in the same name are its scoring
+    (tmp_path / "night.csv").write_text("epoch,onset_s,stage\n" + "".join(f"{i},{30 * i},W\n" for i in range(8)))
+    assert find_scoring(night) == tmp_path / "night.csv"
+    assert [p.hypnogram for p in scan_archive([tmp_path]).pairs] == [tmp_path / "night.csv"]
+    assert main(args[:-2] + ["--out", str(tmp_path / "again.csv")]) == 0
+    assert "against the lab's scoring (night.csv): 8 epochs" in capsys.readouterr().err

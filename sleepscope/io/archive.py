@@ -25,6 +25,7 @@ from sleepscope.io.hypnogram import (
     has_stage_annotations,
     hypnogram_key,
     hypnogram_preference,
+    is_model_output,
     load_hypnogram,
     recording_key,
 )
@@ -146,7 +147,7 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
     hypnograms: dict[str, list[Path]] = {}
     for p in files:
         key = hypnogram_key(p.name)
-        if key is not None:
+        if key is not None and not is_model_output(p):
             hypnograms.setdefault(key, []).append(p)
     recordings = [p for p in files if p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None]
     pairs, unpaired, unreadable = [], [], []

@@ -678,10 +678,27 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
         names = [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
     except OSError:
         return None
-    candidates = [p for p in names if hypnogram_key(p.name) == key]
+    candidates = [p for p in names if hypnogram_key(p.name) == key and not is_model_output(p)]
     if not candidates:
         return None
     return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
+
+
+def is_model_output(path: str | os.PathLike) -> bool:
+    """Whether a table is a model's pre-scoring as `sleepscope prescore --out NAME.csv` writes it (its header
+    holds the stage probabilities): named like the recording, it is no scoring of the lab's."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".tsv"):
+        return False
+    from sleepscope.stages import PROBABILITY_COLUMNS
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            header = f.readline(4096)
+    except OSError:
+        return False
+    columns = {c.strip().strip('"') for c in re.split(r"[,;\t]", header)}
+    return set(PROBABILITY_COLUMNS) <= columns
 
 
 def find_scoring(psg_path: str | os.PathLike) -> Path | None:

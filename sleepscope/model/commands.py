@@ -138,12 +138,12 @@ def familiarity_line(familiarity: dict) -> str:
 
 
 def prediction_rows(pred, second=None) -> list[dict]:
-    from sleepscope.stages import NAMES, Stage
+    from sleepscope.stages import PROBABILITY_COLUMNS, Stage
 
     rows = []
     for i in range(pred.n_epochs):
         row = {"epoch": i, "onset_s": i * 30, "stage": Stage(int(pred.stages[i])).label}
-        row.update({f"p_{name}": round(float(p), 6) for name, p in zip(NAMES, pred.probs[i])})
+        row.update({col: round(float(p), 6) for col, p in zip(PROBABILITY_COLUMNS, pred.probs[i])})
         if pred.unsure is not None:
             row["unsure"] = int(pred.unsure[i])
             row["artefact"] = int(pred.artefact[i]) if pred.artefact is not None else 0
