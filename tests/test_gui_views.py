@@ -11,6 +11,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from sleepscope.gui.hypnogram_view import HypnogramView, hypnodensity_image, stage_runs  # noqa: E402
 from sleepscope.gui.trace_view import (  # noqa: E402
@@ -167,6 +168,32 @@ def test_hypnogram_cursor_zoom_and_click(qtbot):
     assert abs(sig.args[0] - 480) <= 2
     view.set_reference(labels)
     assert view.has_reference and view._plots[3].isVisible()
+
+
+def test_a_hidden_row_leaves_no_empty_band(qtbot):
+    """Without a reference scoring its row is hidden, and the YASA row sits right under the technician's, as the
+    model's under the confidence; a blank band of the hidden row's height lay between them. Shown again, it
+    takes its share."""
+    view = HypnogramView()
+    qtbot.addWidget(view)
+    view.resize(1000, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_night(100, START)
+    view.set_second_opinion(np.full(100, 2))
+
+    def rows():
+        QApplication.processEvents()
+        return [view._plots[i].geometry() for i in range(5)]
+
+    conf, model, tech, ref, yasa = rows()
+    spacing = model.top() - conf.bottom()
+    assert not view._plots[3].isVisible() and ref.height() == 0
+    assert yasa.top() - tech.bottom() <= 2 * spacing + 1
+    view.set_reference(np.full(100, 2))
+    conf, model, tech, ref, yasa = rows()
+    assert ref.height() == pytest.approx(tech.height(), abs=1) and ref.top() > tech.bottom()
+    assert yasa.top() - ref.bottom() == pytest.approx(spacing, abs=1)
 
 
 def test_paging_keeps_python_refcounts(qtbot):

@@ -21,6 +21,9 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QVBoxLayout, QWi
 from sleepscope.scoring.events import KIND_COLORS
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage
 
+#: Qt's QWIDGETSIZE_MAX: no maximum height
+QWIDGETSIZE_MAX = (1 << 24) - 1
+
 EPOCHS_PER_HOUR = 120
 #: Row-name column and stage axis: together as wide as the trace view's channel axis.
 AXIS_PX = 30
@@ -262,8 +265,7 @@ class HypnogramView(EpochStrip):
             plot.showGrid(x=False, y=True, alpha=0.12)
             self._rows[key] = _HypnogramRow(plot)
         self._glw.ci.layout.setColumnFixedWidth(0, LABEL_PX)
-        for r, stretch in enumerate((2, 3, 3, 3, 3)):
-            self._glw.ci.layout.setRowStretchFactor(r, stretch)
+        self._stretch = (2, 3, 3, 3, 3)
         self._has_reference = False
         self._has_second = False
         self._gap_items: list = []
@@ -407,11 +409,21 @@ class HypnogramView(EpochStrip):
     def _layout_rows(self) -> None:
         shown = {0, 1, 2} | ({3} if self._has_reference else set()) | ({4} if self._has_second else set())
         last = max(shown)
+        layout = self._glw.ci.layout
         for r, p in enumerate(self._plots):
             visible = r in shown
             p.setVisible(visible)
             self._labels_items[r].setVisible(visible)
             p.showAxis("bottom", r == last)
+            # A hidden item keeps its share of a graphics layout, and its name its height: both must give it up.
+            layout.setRowStretchFactor(r, self._stretch[r] if visible else 0)
+            label = self._labels_items[r]
+            for item in (p, label):
+                item.setMaximumHeight(QWIDGETSIZE_MAX if visible else 0)
+            if visible:
+                label.updateMin()
+            else:
+                label.setMinimumHeight(0)
         # Move the clock axis to the last visible row.
         axis_owner = self._plots[last]
         if axis_owner.getAxis("bottom") is not self._axis:
