@@ -68,6 +68,17 @@ TABLE = [
     (["EEG LOC-A2", "EEG ROC-A1", "EMG"], None, "EEG LOC-A2"),
     (["EEG C3-Ref", "EEG LOC-Ref"], "EEG C3-Ref", "EEG LOC-Ref"),  # no mastoid stored: the bare electrodes
     (["EEG A1-Ref", "EEG LOC-Ref"], None, "EEG LOC-Ref"),  # a mastoid alone is a reference, not an EEG
+    # MASS: every EEG against linked ears, the EOG per eye
+    (["EEG C3-CLE", "EEG O1-CLE", "EEG F3-CLE", "EOG Left Horiz", "EOG Right Horiz", "EMG Chin1"],
+     "EEG F3-CLE", "EOG Left Horiz"),
+    (["C3-LE", "C4-LE", "Cz-Oz"], "C4-LE", None),  # linked ears before a central-posterior bipolar
+    (["Cz-Oz", "EEG(sec)", "Right EOG", "Left EOG"], "Cz-Oz", "Left EOG"),  # the type after the eye
+    (["LEOG", "REOG", "VEOG", "EEG"], "EEG", "LEOG"),
+    (["C3-(A1+A2)", "EOG vertical", "VEOG"], "C3-(A1+A2)", None),  # a vertical EOG only when named
+    # against the average reference: electrodes, and their mastoid derivation when the mastoid shares it
+    (["C3-AVG", "C4-AVG", "LOC-AVG"], "C4-AVG", "LOC-AVG"),
+    (["C3-AVG", "M2-AVG", "LOC-AVG", "M1-AVG"], "C3-M2", "LOC-M2"),
+    (["C3-AVG", "M2", "E1"], "C3-AVG", "E1-M2"),  # two references: no C3-M2 computed, E1-M2 is
     # labels a file gives twice, told apart by the header reader: still recognised
     (["C4-M1 (1)", "C4-M1 (2)", "E1-M2 (1)", "E1-M2 (2)"], "C4-M1 (1)", "E1-M2 (1)"),
     (["O2-M1", "F4-M1 (1)", "F4-M1 (2)", "EOG"], "F4-M1 (1)", "EOG"),

@@ -16,17 +16,23 @@ EEG
      waves and K-complexes are frontal, as in Fpz-Cz;
   3. central against the contralateral mastoid (C4-M1, C3-M2, Cz): the AASM's
      recommended derivation, carrying spindles and most of the slow waves;
+     then central-posterior bipolar (Cz-Oz, Cz-Pz);
   4. the same electrodes against the ipsilateral mastoid (C3-A1, F4-M2, ...):
      shorter inter-electrode distance, lower amplitude, same rhythms;
   5. parietal and occipital (Pz-Oz, O2-M1, O1-M2, ...): alpha is posterior,
      slow waves weak;
   6. a bare electrode name (`C3`, `Fpz`), then any channel typed EEG.
 
+An electrode against linked ears or mastoids (MASS's `EEG C3-CLE`, `C3-LER`,
+`C3-LE`, `C3-(A1+A2)`) ranks as against the contralateral mastoid, which it
+resembles; against the average reference (`C3-AVG`) as the bare electrode.
+
 EOG
   1. a bipolar horizontal EOG (Sleep-EDF's `EOG horizontal`, E1-E2, LOC-ROC);
   2. an eye against the contralateral mastoid (E1-M2, E2-M1, LOC-A2, ROC-A1),
      the AASM's derivations; then against the ipsilateral one;
-  3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`), then any channel typed EOG.
+  3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`, `Left EOG`, `LEOG`), then
+     any channel typed EOG. A vertical EOG (`VEOG`) is read only when named.
 
 A channel named just `EEG` or `EOG` (SHHS's `EEG`, a single-channel export) is
 a channel of that type whose derivation is not said: last in its list. Some
@@ -59,7 +65,7 @@ from typing import Sequence
 from sleepscope.errors import SleepScopeError
 
 _FRONTAL_CONTRA = ("fpza1", "fpza2", "fp2a1", "fp1a2", "f4a1", "f3a2", "fza1", "fza2")
-_CENTRAL_CONTRA = ("c4a1", "c3a2", "cza1", "cza2", "czoz", "czpz")
+_CENTRAL_CONTRA = ("c4a1", "c3a2", "cza1", "cza2")
 _IPSI = ("fp1a1", "fp2a2", "f3a1", "f4a2", "c3a1", "c4a2")
 _POSTERIOR = ("pzoz", "o2a1", "o1a2", "oza1", "oza2", "pza1", "pza2", "p4a1", "p3a2", "o1a1", "o2a2")
 _BARE_EEG = ("fpz", "fz", "fp1", "fp2", "f4", "f3", "cz", "c4", "c3", "pz", "oz", "o2", "o1")
@@ -70,6 +76,7 @@ EEG_PREFERENCE: tuple[tuple[tuple[str, ...], str], ...] = (
     (("fzcz",), "frontal-central bipolar, next to the Fpz-Cz the model learned"),
     (_FRONTAL_CONTRA, "frontal against the contralateral mastoid (the model learned Fpz-Cz)"),
     (_CENTRAL_CONTRA, "central against the contralateral mastoid (the model learned Fpz-Cz)"),
+    (("czoz", "czpz"), "central-posterior bipolar (the model learned Fpz-Cz)"),
     (_IPSI, "against the ipsilateral mastoid: lower amplitude (the model learned Fpz-Cz)"),
     (_POSTERIOR, "parietal/occipital: weak slow waves (the model learned Fpz-Cz)"),
     (_BARE_EEG, "an electrode without a stated reference (the model learned Fpz-Cz)"),
@@ -83,9 +90,11 @@ EOG_PREFERENCE: tuple[tuple[tuple[str, ...], str], ...] = (
      "one eye against the contralateral mastoid (the model learned a bipolar horizontal EOG)"),
     (("e1a1", "e2a2", "loca1", "roca2", "la1", "ra2", "1a1", "2a2", "lefta1", "righta2"),
      "one eye against the ipsilateral mastoid (the model learned a bipolar horizontal EOG)"),
-    (("e1", "e2", "loc", "roc", "l", "r", "left", "right", "1", "2"),
+    (("e1", "e2", "loc", "roc", "l", "r", "left", "right", "1", "2", "lefthoriz", "righthoriz"),
      "one eye, reference not stated (the model learned a bipolar horizontal EOG)"),
 )
+#: A vertical EOG (blinks, not the horizontal movements the model learned) is read only when named.
+_VERTICAL_EOG = ("v", "vert", "vertical", "verticaleog")
 
 #: Kept for callers that want the flat lists (most preferred first).
 EEG_ALIASES: tuple[str, ...] = tuple(k for keys, _ in EEG_PREFERENCE for k in keys)
@@ -100,7 +109,14 @@ _MASTOIDS = ("a1", "a2")
 _EYES = ("e1", "e2", "loc", "roc")
 #: Labels that only mean an EOG when the file says so (`EOG(L)`, `EOG1-A1`), not as EEG names.
 _NEEDS_EOG_PREFIX = {"l", "r", "left", "right", "1", "2", "la1", "la2", "ra1", "ra2",
-                     "1a1", "1a2", "2a1", "2a2", "lefta1", "lefta2", "righta1", "righta2", "lr"}
+                     "1a1", "1a2", "2a1", "2a2", "lefta1", "lefta2", "righta1", "righta2", "lr",
+                     "lefthoriz", "righthoriz"}
+#: References common to every electrode of a file: the amplifier's (`C3-Ref`), an average (`C3-AVG`). An
+#: electrode against one reads as the bare electrode; two against the same one give their derivation.
+_COMMON_REFS = ("ref", "avg", "average", "car", "av")
+#: Linked ears or mastoids (MASS's `EEG C3-CLE`/`C3-LER`, `C3-LE`, `C3-(A1+A2)`, `C3-M1M2`): about what the
+#: contralateral mastoid gives, and ranked so.
+_LINKED_REFS = ("cle", "ler", "le", "lm", "a1a2", "a2a1", "a12", "linkedears", "linkedmastoids")
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -113,6 +129,8 @@ def split_name(name: str) -> tuple[str, str]:
             prefix, key = p, key[len(p):]
             break
     key = key.replace("m1", "a1").replace("m2", "a2")
+    if not prefix and key.endswith("eog") and key not in EOG_ALIASES:  # "Left EOG", "LEOG", "ROC EOG"
+        prefix, key = "eog", key[:-3]
     return prefix, key
 
 
@@ -121,22 +139,52 @@ def normalise(name: str) -> str:
     return key
 
 
+_ELECTRODES = ("fp1", "f3", "c3", "p3", "o1", "e1", "loc", "fp2", "f4", "c4", "p4", "o2", "e2", "roc",
+               "fpz", "fz", "cz", "pz", "oz", "a1", "a2")
+
+
+def _reference(key: str) -> tuple[str, str]:
+    """(electrode key, reference) of a key that ends in a common or linked reference ("c3avg" -> ("c3", "avg"));
+    (key, "") otherwise. Only after a known electrode: "le" ends other words."""
+    for ref in _COMMON_REFS + _LINKED_REFS:
+        if key.endswith(ref) and key[:-len(ref)] in _ELECTRODES:
+            return key[:-len(ref)], ref
+    return key, ""
+
+
 def _without_ref(key: str) -> str:
-    """`c3ref` (from "EEG C3-Ref") -> `c3`: the electrode a channel stores against the amplifier's reference."""
-    return key[:-3] if key.endswith("ref") and len(key) > 3 else key
+    """`c3ref` (from "EEG C3-Ref"), `c3avg` -> `c3`: the electrode a channel stores against a reference common to
+    all; `c3cle` (linked ears) -> `c3a2`, the contralateral mastoid derivation it stands for."""
+    electrode, ref = _reference(key)
+    if ref in _LINKED_REFS:
+        if electrode in _LEFT:
+            return electrode + "a2"
+        if electrode in _RIGHT or electrode in _MIDLINE:
+            return electrode + "a1"
+        return key
+    return electrode
 
 
 def _electrode(name: str) -> str | None:
     """The electrode a channel stores against the amplifier's reference (`C4`, `EEG C4-Ref`, `M1` -> c4, c4, a1),
     or None when its label names a derivation or no electrode."""
-    key = _without_ref(split_name(name)[1])
+    key = split_name(name)[1]
+    if _reference(key)[1] in _LINKED_REFS:
+        return None  # already a derivation
+    key = _without_ref(key)
     return key if key in _LEFT + _RIGHT + _MIDLINE + _MASTOIDS else None
 
 
 def _bare_label(name: str) -> str:
     """`EEG C4-Ref` -> `C4`: the label without its type prefix and its reference."""
     label = re.sub(r"^\s*(eeg|eog)[\s_:.-]*", "", name, flags=re.IGNORECASE)
-    return re.sub(r"[\s_:.-]*ref\s*$", "", label, flags=re.IGNORECASE).strip() or name
+    return re.sub(r"[\s_:.-]*(?:ref|avg|average|car|av)\s*$", "", label, flags=re.IGNORECASE).strip() or name
+
+
+def _common_ref(name: str) -> str:
+    """The reference common to all a channel is stored against: "" for the amplifier's (`C3`, `C3-Ref`)."""
+    ref = _reference(split_name(name)[1])[1]
+    return "" if ref == "ref" else ref
 
 
 def derived_channels(names: Sequence[str]) -> dict[str, tuple[str, str]]:
@@ -145,7 +193,7 @@ def derived_channels(names: Sequence[str]) -> dict[str, tuple[str, str]]:
     Each stored electrode against the contralateral mastoid (a midline one against each), where the file
     holds that mastoid as a channel of its own and no recorded channel already carries the label.
     """
-    mastoids = {e: n for n in names if (e := _electrode(n)) in _MASTOIDS}
+    mastoids = {(e, _common_ref(n)): n for n in names if (e := _electrode(n)) in _MASTOIDS}
     if not mastoids:
         return {}
     taken = {re.sub(r"[^a-z0-9]", "", n.lower()) for n in names} | {normalise(n) for n in names}
@@ -156,12 +204,13 @@ def derived_channels(names: Sequence[str]) -> dict[str, tuple[str, str]]:
             continue
         refs = ("a2",) if e in _LEFT else ("a1",) if e in _RIGHT else ("a1", "a2")
         for r in refs:
-            if r not in mastoids:
+            mastoid = mastoids.get((r, _common_ref(n)))  # both against one reference, or it does not cancel
+            if mastoid is None:
                 continue
-            label = f"{_bare_label(n)}-{_bare_label(mastoids[r])}"
+            label = f"{_bare_label(n)}-{_bare_label(mastoid)}"
             if re.sub(r"[^a-z0-9]", "", label.lower()) in taken or normalise(label) in taken or label in out:
                 continue
-            out[label] = (n, mastoids[r])
+            out[label] = (n, mastoid)
     return out
 
 
@@ -189,8 +238,12 @@ def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
     Lower = nearer to what the model learned (module docstring).
     """
     prefix, key = split_name(name)
-    key = _without_ref(key)  # "EEG C3-Ref" ranks as the bare electrode
+    ref = _reference(key)[1]
+    linked = ref in _LINKED_REFS
+    key = _without_ref(key)  # "EEG C3-Ref" ranks as the bare electrode, "C3-CLE" as C3-M2
     eye = key.startswith(_EYES) and key in EOG_ALIASES
+    if kind == "eog" and prefix == "eog" and key in _VERTICAL_EOG:
+        return None
     if kind == "eeg" and (eye or key in _MASTOIDS):
         return None  # an eye electrode or a mastoid is no EEG, however the file types it
     if prefix and prefix != kind and not (kind == "eog" and eye):  # some systems type every channel EEG
@@ -200,6 +253,11 @@ def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
         if key in keys:
             if kind == "eog" and key in _NEEDS_EOG_PREFIX and prefix != "eog":
                 continue
+            if linked:
+                why = why.replace("the contralateral mastoid", "linked ears or mastoids, read as the contralateral "
+                                                               "mastoid")
+            elif ref and ref != "ref":
+                why = why.replace("without a stated reference", "against the average reference")
             return rank, keys.index(key), why
     if prefix == kind:  # typed as the wanted kind, derivation unknown
         return len(table), 0, f"typed {kind.upper()}, derivation not recognised"
