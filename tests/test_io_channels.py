@@ -137,3 +137,4 @@ def test_the_central_eeg_the_second_opinion_reads():
     assert central_eeg(["F4", "C4", "M1", "M2", "E1"]) == "C4-M1"  # computed in a referential file
     assert central_eeg(["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]) is None
     assert central_eeg(["EOG E1-M2", "EMG"]) is None
+    assert central_eeg(["EEG F3-CLE", "EEG C3-CLE", "EEG C4-CLE"]) == "EEG C4-CLE"  # MASS: against linked ears

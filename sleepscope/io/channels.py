@@ -318,8 +318,9 @@ def central_eeg(names: Sequence[str]) -> str | None:
     """The central EEG derivation among `names` (recorded, or computed as :func:`derived_channels` allows): the
     input YASA's second opinion was trained on, which the model may not read (it prefers frontal); or None."""
     derived = derived_channels(names)
-    found = [(_CENTRAL.index(normalise(n)), i, n) for i, n in enumerate([*names, *derived])
-             if normalise(n) in _CENTRAL and rank_channel(n, "eeg") is not None]
+    keys = [_without_ref(normalise(n)) for n in [*names, *derived]]  # linked ears read as the mastoid
+    found = [(_CENTRAL.index(k), i, n) for i, (n, k) in enumerate(zip([*names, *derived], keys))
+             if k in _CENTRAL and rank_channel(n, "eeg") is not None]
     return min(found)[2] if found else None
 
 
