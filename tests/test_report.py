@@ -11,6 +11,7 @@ from sleepscope.io import Recording
 from sleepscope.scoring.report import build_report, write_report
 from sleepscope.scoring.scoring_file import ScoringFile
 from sleepscope.scoring.stats import sleep_statistics
+from sleepscope.stages import Stage
 
 N = 40
 START = datetime(2022, 5, 6, 22, 30, 0)
@@ -57,6 +58,27 @@ def test_report_contents(scored):
     assert r.comparisons[1].agreement.accuracy == 1.0
     warnings = " ".join(r.warnings())
     assert "30 of 40 epochs are scored" in warnings and "not been signed off" in warnings
+
+
+def test_agreement_says_which_labels_were_taken_from_the_set_compared(scored, tmp_path):
+    """Accepted suggestions agree with the model, imported labels with their scorer, by construction: the report
+    says how many and gives the agreement on the epochs scored apart from it (a night imported and applied read
+    'accuracy 1.000' against the scorer it came from). A set nothing was taken from is reported as before."""
+    from sleepscope.scoring.report import _summary_line
+
+    path, truth, model = scored
+    model_cmp, scorer_cmp = build_report(ScoringFile.read(path)).comparisons
+    assert model_cmp.taken == 10 and model_cmp.apart.n_epochs == 20
+    assert model_cmp.apart.accuracy == pytest.approx(16 / 20)  # the four N2 the model called N3
+    assert ("10 of the technician's labels were taken from it unchanged" in _summary_line(model_cmp)
+            and "on the other 20 epochs: accuracy 0.800" in _summary_line(model_cmp))
+    assert scorer_cmp.taken == 0 and "taken from it" not in _summary_line(scorer_cmp)
+    hyp = tmp_path / "lab.csv"
+    hyp.write_text("stage\n" + "".join(Stage(int(s)).label + "\n" for s in truth))
+    assert main(["import", str(path), str(hyp), "--apply"]) == 0
+    lab = [c for c in build_report(ScoringFile.read(path)).comparisons if c.name == "Scorer lab"][0]
+    assert lab.agreement.accuracy == 1.0 and lab.taken == N and lab.apart is None
+    assert "no epoch was scored apart from it" in _summary_line(lab)
 
 
 def test_no_partial_warning_when_every_epoch_is_scored(scored):

@@ -40,6 +40,11 @@ class LabelSetAgreement:
 
     name: str
     agreement: Agreement
+    #: of the epochs compared, those whose technician's label was taken from this set unchanged (accepted model
+    #: suggestions, imported labels): they agree by construction
+    taken: int = 0
+    #: the agreement on the other epochs, which the technician scored apart from it (None: none such)
+    apart: Agreement | None = None
 
 
 @dataclass
@@ -163,6 +168,15 @@ def _sign_off(sf: ScoringFile) -> tuple[str, datetime, int] | None:
     return None if rec is None else (rec.scorer, datetime.fromtimestamp(rec.time), rec.changes_since)
 
 
+def _origin(sf: ScoringFile, set_name: str) -> str:
+    """The label source the technician's labels carry when taken from the label set `set_name` (`label_sets`)."""
+    if set_name.startswith("Model "):
+        return SOURCE_MODEL
+    scorer = sf.scorer_sets.get(set_name[len("Scorer "):])
+    file_name = Path(scorer.source_file).name if scorer is not None and scorer.source_file else set_name[7:]
+    return IMPORT_PREFIX + file_name
+
+
 def _source_name(src: str) -> str:
     if src == SOURCE_TECHNICIAN:
         return "technician"
@@ -192,9 +206,15 @@ def build_report(sf: ScoringFile, no_signal: np.ndarray | None = None) -> Report
     pred = sf.latest_prediction()
     comparisons = []
     if scored.any():
+        sources_now = np.asarray(sf.sources).astype(str)
         for name, other in label_sets(sf).items():
             if name != TECHNICIAN and ((other >= 0) & scored).any():
-                comparisons.append(LabelSetAgreement(name, agreement(labels, other)))
+                both = scored & (other >= 0)
+                taken = both & (sources_now == _origin(sf, name)) & (labels == other)
+                apart = both & ~taken
+                comparisons.append(LabelSetAgreement(
+                    name, agreement(labels, other), int(taken.sum()),
+                    agreement(labels[apart], other[apart]) if apart.any() else None))
     return Report(
         recording=ident.file_name,
         fingerprint=ident.fingerprint,
@@ -306,8 +326,15 @@ def _agreement_rows(agr: Agreement) -> list[tuple[str, ...]]:
 
 def _summary_line(c: LabelSetAgreement) -> str:
     a = c.agreement
-    return (f"Technician vs {c.name}: {a.n_epochs} epochs, accuracy {a.accuracy:.3f}, "
+    line = (f"Technician vs {c.name}: {a.n_epochs} epochs, accuracy {a.accuracy:.3f}, "
             f"Cohen's kappa {a.kappa:.3f}, macro F1 {a.macro_f1:.3f}")
+    if c.taken:
+        line += (f". {c.taken} of the technician's labels were taken from it unchanged (accepted or imported) and "
+                 "agree by construction; ")
+        line += ("on the other {0} epochs: accuracy {1:.3f}, Cohen's kappa {2:.3f}".format(
+            c.apart.n_epochs, c.apart.accuracy, c.apart.kappa) if c.apart is not None
+                 else "no epoch was scored apart from it")
+    return line
 
 
 def _write_pdf(report: Report, out: Path) -> None:
@@ -346,7 +373,9 @@ def _write_pdf(report: Report, out: Path) -> None:
                               "or no scored epoch.", fontsize=9)
             y -= 0.04
         for c in report.comparisons[:3]:
-            fig.text(0.07, y, _summary_line(c), fontsize=9)
+            text = _wrap(_summary_line(c), 115)
+            fig.text(0.07, y + 0.008, text, fontsize=8, va="top")
+            y -= 0.013 * text.count("\n")
             _table(fig.add_axes((0.07, y - 0.19, 0.45, 0.17)), _agreement_rows(c.agreement),
                    ("Stage", "precision", "recall", "F1", "support"))
             ax = fig.add_axes((0.62, y - 0.2, 0.22, 0.17))
