@@ -64,6 +64,20 @@ def test_any_two_label_sets_compared(qtbot, panel, scoring):
     assert panel.agreement.confusion[1, 2] == 3  # rows: the model now plays the reference
 
 
+def test_accepted_suggestions_are_told_apart_from_the_technicians_own(qtbot, panel, scoring):
+    """Epochs the technician accepted from the model agree with it by construction: the panel counts them and
+    gives the agreement on the epochs scored apart from it (κ stayed high however much was accepted)."""
+    sf, model = scoring
+    sf.accept_prediction(range(0, 6))  # W and N1, as the model says
+    sf.set_stages(np.arange(6, N), TRUTH[6:])  # typed: three N2 the model called N1
+    panel.set_scoring(sf)
+    text = panel.agreement_label.text()
+    apart = agreement(TRUTH[6:], model[6:])
+    assert "6 of them the technician took unchanged" in text and f"on the other 24: <b>κ {apart.kappa:.2f}" in text
+    panel.other.setCurrentText("Scorer second")  # nothing taken from it: no such line
+    assert "took unchanged" not in panel.agreement_label.text()
+
+
 def test_an_unscored_night_compares_the_labs_scoring_with_the_model(qtbot, panel, predicted_scoring):
     """Before the technician scores, the lab's own scoring of the night (its hypnogram, here 'lab.xml') is what the
     model is measured against; YASA's stages, listed first, never play that part. (A scored night compares the

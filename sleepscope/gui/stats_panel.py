@@ -20,7 +20,7 @@ from sleepscope.gui.lazy_panel import LazyPanel
 from sleepscope.gui.second_opinion import SET_NAME as SECOND_OPINION
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.events import arousal_onsets
-from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
+from sleepscope.scoring.label_sets import TECHNICIAN, label_sets, taken_from
 from sleepscope.scoring.stats import SleepStats, arousals_text, sleep_statistics
 from sleepscope.stages import COLORS, NAMES, SCORED
 
@@ -58,11 +58,19 @@ def stats_html(stats: SleepStats, n_scored: int, n_epochs: int, n_no_signal: int
             f"<th>% TST (W: TIB)</th></tr>{stages}</table>")
 
 
-def agreement_html(agr: Agreement, ref_name: str, other_name: str) -> str:
+def agreement_html(agr: Agreement, ref_name: str, other_name: str, taken: int = 0,
+                   apart: Agreement | None = None) -> str:
+    """`taken`: epochs whose technician's label was taken unchanged from the other set (`taken_from`), `apart`:
+    the agreement on the rest."""
     if agr.n_epochs == 0:
         return "<p>No epoch is scored in both label sets yet.</p>"
     e = html.escape
     head = (f"<p><b>κ {agr.kappa:.2f}</b> · accuracy {100 * agr.accuracy:.1f} % · {agr.n_epochs} epochs</p>")
+    if taken:
+        rest = (f"on the other {apart.n_epochs}: <b>κ {apart.kappa:.2f}</b> · accuracy {100 * apart.accuracy:.1f} %"
+                if apart is not None else "none was scored apart from it")
+        head += (f"<p style='color:#6b7480'>{taken} of them the technician took unchanged (accepted or imported), "
+                 f"which agree by construction; {rest}</p>")
     present = {name: agr.support[name] > 0 or agr.confusion[:, i].sum() > 0 for i, name in enumerate(NAMES)}
     per_stage = "".join(
         f"<tr><td>{name}</td><td align='right'>{(f'{100 * agr.recall[name]:.0f} %') if agr.support[name] else '—'}</td>"
@@ -197,4 +205,10 @@ class StatsPanel(LazyPanel):
                                          "recording or import another scorer's hypnogram.</p>")
             return
         self.agreement = agreement(sets[ref], sets[other])
-        self.agreement_label.setText(agreement_html(self.agreement, ref, other))
+        taken = taken_from(sf, other if ref == TECHNICIAN else ref) if TECHNICIAN in (ref, other) else None
+        apart = None
+        if taken is not None and taken.any():
+            rest = (sets[ref] >= 0) & (sets[other] >= 0) & ~taken
+            apart = agreement(sets[ref][rest], sets[other][rest]) if rest.any() else None
+        self.agreement_label.setText(agreement_html(self.agreement, ref, other,
+                                                    0 if taken is None else int(taken.sum()), apart))

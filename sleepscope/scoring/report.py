@@ -25,7 +25,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds, clock_time
 from sleepscope.scoring.export import resolve_no_signal, scoring_statistics, statistics_summary
-from sleepscope.scoring.label_sets import TECHNICIAN, label_sets
+from sleepscope.scoring.label_sets import TECHNICIAN, label_sets, taken_from
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
 from sleepscope.scoring.stats import SleepStats, arousals_text, partial_scoring_warning
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, NAMES, SCORED, Stage
@@ -168,15 +168,6 @@ def _sign_off(sf: ScoringFile) -> tuple[str, datetime, int] | None:
     return None if rec is None else (rec.scorer, datetime.fromtimestamp(rec.time), rec.changes_since)
 
 
-def _origin(sf: ScoringFile, set_name: str) -> str:
-    """The label source the technician's labels carry when taken from the label set `set_name` (`label_sets`)."""
-    if set_name.startswith("Model "):
-        return SOURCE_MODEL
-    scorer = sf.scorer_sets.get(set_name[len("Scorer "):])
-    file_name = Path(scorer.source_file).name if scorer is not None and scorer.source_file else set_name[7:]
-    return IMPORT_PREFIX + file_name
-
-
 def _source_name(src: str) -> str:
     if src == SOURCE_TECHNICIAN:
         return "technician"
@@ -206,11 +197,10 @@ def build_report(sf: ScoringFile, no_signal: np.ndarray | None = None) -> Report
     pred = sf.latest_prediction()
     comparisons = []
     if scored.any():
-        sources_now = np.asarray(sf.sources).astype(str)
         for name, other in label_sets(sf).items():
             if name != TECHNICIAN and ((other >= 0) & scored).any():
                 both = scored & (other >= 0)
-                taken = both & (sources_now == _origin(sf, name)) & (labels == other)
+                taken = taken_from(sf, name)
                 apart = both & ~taken
                 comparisons.append(LabelSetAgreement(
                     name, agreement(labels, other), int(taken.sum()),
