@@ -219,3 +219,38 @@ def test_the_pre_scoring_is_compared_with_the_labs_own_scoring(tmp_path, tiny_mo
     lab = np.array([0, 0, 1, 2, 2, 2])
     model_stages = np.array([{"W": 0, "N1": 1, "N2": 2, "N3": 3, "REM": 4}[e["stage"]] for e in shown["epochs"]])
     assert shown["lab_scoring"]["accuracy"] == pytest.approx(agreement(lab, model_stages).accuracy)
+
+
+def test_two_recordings_sharing_a_name_each_get_their_scoring(tmp_path, tiny_model, capsys):
+    """A night's raw `night.rec` and its `night.edf` export side by side: the second was refused ('night.sleepscope.h5
+    belongs to another recording') and could be neither pre-scored nor scored. It gets `night.rec.sleepscope.h5`,
+    found again by every path that looks beside a recording. A recording re-exported under its own name (its old
+    scoring's recording gone) is still refused, so that nobody scores a changed file on an old scoring."""
+    from sleepscope.errors import SleepScopeError
+    from sleepscope.io import open_recording
+    from sleepscope.model.batch_prescore import existing_scoring_files
+    from sleepscope.scoring.locations import scoring_beside
+
+    model, version = tiny_model
+    edf = write_recording(tmp_path / "night.edf", seed=1)
+    rec = tmp_path / "night.rec"
+    rec.write_bytes(write_recording(tmp_path.parent / f"{tmp_path.name}-x.edf", seed=2).read_bytes())
+    assert main(["prescore", str(tmp_path), "--model", str(model)]) == 0
+    assert "2 pre-scored, 0 already scored by this model, 0 failed" in capsys.readouterr().err
+    plain, full = tmp_path / "night.sleepscope.h5", tmp_path / "night.rec.sleepscope.h5"
+    assert ScoringFile.read(plain).identity.file_name == "night.edf"
+    assert ScoringFile.read(full).identity.file_name == "night.rec"
+    assert scoring_beside(rec) == full and scoring_beside(edf) == plain
+    assert existing_scoring_files(rec, ScoringFile.read(full).identity.fingerprint) == [full]
+    with ScoringFile.open(open_recording(rec)) as sf:
+        assert sf.path == full
+    assert main(["prescore", str(tmp_path), "--model", str(model)]) == 0
+    assert "0 pre-scored, 2 already scored by this model" in capsys.readouterr().err
+    # control: night.edf re-exported with other content, nothing else beside it of that name
+    full.unlink()
+    rec.unlink()
+    for p in tmp_path.glob("night.rec.sleepscope.h5*"):
+        p.unlink()
+    write_recording(edf, seed=3)
+    with pytest.raises(SleepScopeError, match="belongs to another recording"):
+        ScoringFile.open(open_recording(edf))

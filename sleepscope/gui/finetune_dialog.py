@@ -43,9 +43,8 @@ from sleepscope.model.registry import (ModelRegistry, check_verdict, difference_
                                        share_text)
 from sleepscope.paths import user_data_dir
 from sleepscope.scoring.corrections import few_note, scarce_note
+from sleepscope.scoring.locations import SUFFIX, scoring_beside
 from sleepscope.stages import NAMES
-
-SUFFIX = ".sleepscope.h5"
 #: FineTuneOptions.keep_parent as a percentage (a GUI module does not import torch to read it).
 KEEP_PARENT_PERCENT = 50
 #: FineTuneOptions.choose_share, for the same reason
@@ -433,13 +432,13 @@ def scoring_files_of(window: Any) -> tuple[list[Path], list[Path]]:
     if scoring is not None and getattr(scoring, "path", None):
         scorings.append(Path(scoring.path))
         rec_path = getattr(getattr(window, "recording", None), "path", None)
-        if rec_path and Path(rec_path).with_name(Path(rec_path).stem + SUFFIX) != Path(scoring.path):
+        if rec_path and scoring_beside(Path(rec_path)) != Path(scoring.path):
             recordings.append(Path(rec_path))
     settings = getattr(window, "settings", None)
     recent = [Path(p) for p in (settings.recent_files() if settings is not None else [])]
     by_name = {p.name: p for p in recent}
     for rec in recent:
-        beside = rec.with_name(rec.stem + SUFFIX)
+        beside = scoring_beside(rec)
         if beside.is_file():
             scorings.append(beside)
     fallback = user_data_dir() / "scoring"

@@ -40,6 +40,7 @@ from sleepscope.gui.finetune_dialog import FineTuneDialog, scoring_files_of
 from sleepscope.gui.process_job import NICE, ProcessDialog, as_float, launch_prefix, run_base
 from sleepscope.io.edfheader import RECORDING_SUFFIXES
 from sleepscope.model.registry import ModelRegistry
+from sleepscope.scoring.locations import recording_stem
 
 
 
@@ -248,8 +249,9 @@ def recordings_opened(window: Any) -> list[Path]:
     scorings, recordings = scoring_files_of(window)
     found += recordings
     for s in scorings:  # a scoring file beside its recording: NAME.sleepscope.h5 next to NAME.edf/.bdf
-        stem = s.name[: -len(".sleepscope.h5")] if s.name.endswith(".sleepscope.h5") else s.stem
-        found += [s.with_name(stem + suf) for suf in RECORDING_SUFFIXES]
+        stem = recording_stem(s)
+        found += ([s.with_name(stem)] if stem.lower().endswith(RECORDING_SUFFIXES)
+                  else [s.with_name(stem + suf) for suf in RECORDING_SUFFIXES])
     return [p for p in dict.fromkeys(found) if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES]
 
 

@@ -87,10 +87,9 @@ def _annotations_only(path: Path) -> bool:
 
 def existing_scoring_files(recording: Path, fingerprint: str) -> list[Path]:
     """Where a recording's scoring file may already be: beside it, and in the user's data folder."""
-    from sleepscope.scoring.locations import fallback_path
-    from sleepscope.scoring.scoring_file import SUFFIX
+    from sleepscope.scoring.locations import fallback_path, scoring_beside
 
-    return [p for p in (recording.with_name(recording.stem + SUFFIX), fallback_path(fingerprint)) if p.exists()]
+    return [p for p in (scoring_beside(recording), fallback_path(fingerprint)) if p.exists()]
 
 
 def already_scored(recording: Path, version: str, second_version: str | None = None) -> bool:

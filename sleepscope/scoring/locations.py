@@ -13,6 +13,7 @@ from typing import Iterable
 
 from sleepscope.atomic import remove_temps
 from sleepscope.paths import user_data_dir
+from sleepscope.scoring.snapshot import read_snapshot
 from sleepscope.scoring.state import RecordingIdentity
 
 SUFFIX = ".sleepscope.h5"
@@ -51,10 +52,43 @@ def default_path(identity: RecordingIdentity, recording_path: Path | None) -> Pa
     if recording_path is None:
         return fallback
     recording_path = Path(recording_path)
-    beside = recording_path.with_name(recording_path.stem + SUFFIX)
+    beside = beside_path(identity, recording_path)
     if folder_writable(recording_path.parent):
         return beside
     return fallback
+
+
+def scoring_beside(recording_path: Path) -> Path:
+    """The scoring file beside a recording, by name alone: `NAME.edf.sleepscope.h5` where one was made (see
+    `beside_path`), else `NAME.sleepscope.h5` (which may still score another recording: check its identity)."""
+    full = recording_path.with_name(recording_path.name + SUFFIX)
+    return full if full.exists() else recording_path.with_name(recording_path.stem + SUFFIX)
+
+
+def recording_stem(scoring_path: Path) -> str:
+    """`NAME` of `NAME.sleepscope.h5`, `NAME.edf` of `NAME.edf.sleepscope.h5`: the recording's name it was made
+    for, without a suffix where it had none."""
+    name = scoring_path.name
+    return name[: -len(SUFFIX)] if name.endswith(SUFFIX) else scoring_path.stem
+
+
+def beside_path(identity: RecordingIdentity, recording_path: Path) -> Path:
+    """`NAME.sleepscope.h5` beside `NAME.edf`; `NAME.edf.sleepscope.h5` when the first scores another recording
+    of that folder sharing the stem (a night's `NAME.bdf` and its `NAME.edf` export). A scoring whose recording is
+    no longer there (re-exported, renamed) keeps the plain name, so that opening it says whose it is."""
+    full = recording_path.with_name(recording_path.name + SUFFIX)
+    plain = recording_path.with_name(recording_path.stem + SUFFIX)
+    if full.exists() or not plain.exists():
+        return full if full.exists() else plain
+    try:
+        owner = read_snapshot(plain).identity
+    except Exception:  # a damaged file is reported when it is opened, by its own path
+        return plain
+    sibling = owner.file_name and owner.file_name != recording_path.name
+    if (owner.fingerprint != identity.fingerprint and sibling
+            and (recording_path.parent / owner.file_name).is_file()):
+        return recording_path.with_name(recording_path.name + SUFFIX)
+    return plain
 
 
 def last_modified(path: Path) -> float:

@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_report_path(scoring_path: Path, suffix: str = ".pdf") -> Path:
-    name = scoring_path.name
-    stem = name[: -len(".sleepscope.h5")] if name.endswith(".sleepscope.h5") else scoring_path.stem
-    return scoring_path.with_name(stem + ".report" + suffix)
+    from sleepscope.scoring.locations import recording_stem
+
+    return scoring_path.with_name(recording_stem(scoring_path) + ".report" + suffix)
 
 
 def _report(args: argparse.Namespace) -> int:

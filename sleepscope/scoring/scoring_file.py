@@ -48,6 +48,7 @@ from sleepscope.scoring.journal import (
 )
 from sleepscope.scoring.locations import (
     SUFFIX,
+    beside_path,
     default_path,
     fallback_path,
     find_scoring_files,
@@ -191,7 +192,7 @@ class ScoringFile:
         fallback = fallback_path(identity.fingerprint)
         if rec_path is None:
             return fallback
-        beside = rec_path.with_name(rec_path.stem + SUFFIX)
+        beside = beside_path(identity, rec_path)
         existing = [p for p in (beside, fallback) if p.exists()]
         if len(existing) == 2:
             return max(existing, key=last_modified)
