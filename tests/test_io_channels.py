@@ -74,6 +74,7 @@ TABLE = [
     (["C3-LE", "C4-LE", "Cz-Oz"], "C4-LE", None),  # linked ears before a central-posterior bipolar
     (["Cz-Oz", "EEG(sec)", "Right EOG", "Left EOG"], "Cz-Oz", "Left EOG"),  # the type after the eye
     (["LEOG", "REOG", "VEOG", "EEG"], "EEG", "LEOG"),
+    (["C3A2", "C4A1", "Lefteye", "RightEye", "EMG"], "C4A1", "Lefteye"),  # UCD St Vincent's labels
     (["C3-(A1+A2)", "EOG vertical", "VEOG"], "C3-(A1+A2)", None),  # a vertical EOG only when named
     # against the average reference: electrodes, and their mastoid derivation when the mastoid shares it
     (["C3-AVG", "C4-AVG", "LOC-AVG"], "C4-AVG", "LOC-AVG"),

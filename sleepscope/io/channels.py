@@ -31,7 +31,7 @@ EOG
   1. a bipolar horizontal EOG (Sleep-EDF's `EOG horizontal`, E1-E2, LOC-ROC);
   2. an eye against the contralateral mastoid (E1-M2, E2-M1, LOC-A2, ROC-A1),
      the AASM's derivations; then against the ipsilateral one;
-  3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`, `Left EOG`, `LEOG`), then
+  3. a bare eye label (`E1`, `LOC`, `EOG(L)`, `EOG1`, `Left EOG`, `LEOG`, `Lefteye`), then
      any channel typed EOG. A vertical EOG (`VEOG`) is read only when named.
 
 A channel named just `EEG` or `EOG` (SHHS's `EEG`, a single-channel export) is
@@ -90,7 +90,8 @@ EOG_PREFERENCE: tuple[tuple[tuple[str, ...], str], ...] = (
      "one eye against the contralateral mastoid (the model learned a bipolar horizontal EOG)"),
     (("e1a1", "e2a2", "loca1", "roca2", "la1", "ra2", "1a1", "2a2", "lefta1", "righta2"),
      "one eye against the ipsilateral mastoid (the model learned a bipolar horizontal EOG)"),
-    (("e1", "e2", "loc", "roc", "l", "r", "left", "right", "1", "2", "lefthoriz", "righthoriz"),
+    (("e1", "e2", "loc", "roc", "l", "r", "left", "right", "1", "2", "lefthoriz", "righthoriz", "lefteye",
+      "righteye"),
      "one eye, reference not stated (the model learned a bipolar horizontal EOG)"),
 )
 #: A vertical EOG (blinks, not the horizontal movements the model learned) is read only when named.
