@@ -84,3 +84,21 @@ def test_onsets_are_on_the_clock_the_signals_are_read_on(tmp_path):
     rec = open_recording(gaps)
     # the annotated instant holds the record the note was written in
     assert rec.eog[int(11.5 * rec.fs)] == pytest.approx(4, abs=0.05)
+
+
+def test_latin1_annotations_of_older_exporters_keep_their_accents(tmp_path):
+    """EDF+ annotations are UTF-8, but older exporters wrote Latin-1: 'Micro-\\xe9veil' read as 'Micro-\\ufffdveil',
+    a note instead of an arousal, and 'Stade \\xe9veil' as no stage. UTF-8 in the same file reads as before."""
+    from sleepscope.io.annotations import event_kind
+    from sleepscope.io.hypnogram import read_hypnogram
+
+    path = _edf_plus(tmp_path / "nuit.edf", [(0.0, 30.0, "Stade Xveil"), (30.0, 30.0, "Stade 2"),
+                                             (40.0, 5.0, "Micro-Xveil"), (70.0, 2.0, "Réveil noté")])
+    data = path.read_bytes()
+    assert data.count(b"Xveil") == 2
+    path.write_bytes(data.replace(b"Xveil", b"\xe9veil"))
+    annotations, problem = read_annotations(path)
+    assert problem is None
+    assert [a.text for a in annotations] == ["Micro-\u00e9veil", "R\u00e9veil not\u00e9"]
+    assert event_kind(annotations[0].text) == "arousal"
+    assert read_hypnogram(path, n_epochs=2).tolist() == [0, 2]

@@ -268,13 +268,22 @@ def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
             texts = [t for t in m.group(3).split(b"\x14") if t.strip()]
             if texts:
                 onset, duration = float(m.group(1)) - shift, float(m.group(2) or 0.0)
-                out.extend((onset, duration, t.decode("utf-8", errors="replace").strip()) for t in texts)
+                out.extend((onset, duration, _annotation_text(t)) for t in texts)
     return out
 
 
 def _field_text(raw: str) -> str:
     """A header field's text: some writers pad with NUL bytes instead of spaces (MNE reads up to the first)."""
     return raw.split("\x00", 1)[0].strip()
+
+
+def _annotation_text(raw: bytes) -> str:
+    """EDF+ writes annotations in UTF-8; older exporters wrote Latin-1 ("Stade \xe9veil"), which reads as such
+    rather than losing its accented letters, and with them the stage or the arousal they name."""
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
 
 
 def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
