@@ -102,3 +102,28 @@ def test_latin1_annotations_of_older_exporters_keep_their_accents(tmp_path):
     assert [a.text for a in annotations] == ["Micro-\u00e9veil", "R\u00e9veil not\u00e9"]
     assert event_kind(annotations[0].text) == "arousal"
     assert read_hypnogram(path, n_epochs=2).tolist() == [0, 2]
+
+
+def test_a_nights_annotations_are_parsed_once_on_opening_and_again_when_the_file_changes(tmp_path, monkeypatch):
+    """Opening a recording that carries its own stages asked for its annotations three times (is there a scoring,
+    the scoring, the other annotations), each a parse of the whole annotation channel (0.11 s on a 24-h file of
+    1-s records). Once now; a file written again is read again."""
+    import os
+
+    import sleepscope.io.edfheader as edfheader
+    from sleepscope.io.hypnogram import find_scoring, read_hypnogram
+
+    path = _edf_plus(tmp_path / "night.edf", [(0.0, 30.0, "Sleep stage W"), (30.0, 30.0, "Sleep stage 2"),
+                                              (40.0, 3.0, "Arousal")])
+    parses = []
+    real = edfheader.annotation_records
+    monkeypatch.setattr(edfheader, "annotation_records", lambda hdr: parses.append(hdr.path) or real(hdr))
+    assert find_scoring(path) == path
+    assert read_hypnogram(path, n_epochs=2).tolist() == [0, 2]
+    assert [a.text for a in read_annotations(path)[0]] == ["Arousal"]
+    assert len(parses) == 1
+    _edf_plus(path, [(0.0, 30.0, "Sleep stage W"), (30.0, 30.0, "Sleep stage 3"), (40.0, 3.0, "Snoring")])
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a new time, whatever the clock's grain
+    assert [a.text for a in read_annotations(path)[0]] == ["Snoring"]
+    assert read_hypnogram(path, n_epochs=2).tolist() == [0, 3] and len(parses) == 2

@@ -8,6 +8,7 @@ with a message about buffer sizes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -256,7 +257,19 @@ def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
 
     Onsets are on the clock the signals are read on: after the file's start time in a discontinuous file, after
     its first sample in a contiguous one (whose first record may start a fraction of a second after the start
-    time the header can write)."""
+    time the header can write).
+
+    Opening a night asks for them up to three times (is there a scoring in them, the scoring, the other
+    annotations): the last files parsed are kept, keyed by the header and the file's modification time."""
+    try:
+        mtime = hdr.path.stat().st_mtime_ns
+    except OSError:
+        mtime = -1
+    return list(_parsed_annotations(hdr, mtime))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_annotations(hdr: EdfHeader, mtime_ns: int) -> tuple[tuple[float, float, str], ...]:
     records = annotation_records(hdr) or []
     shift = 0.0
     if records and not hdr.is_discontinuous:
@@ -269,7 +282,7 @@ def annotations(hdr: EdfHeader) -> list[tuple[float, float, str]]:
             if texts:
                 onset, duration = float(m.group(1)) - shift, float(m.group(2) or 0.0)
                 out.extend((onset, duration, _annotation_text(t)) for t in texts)
-    return out
+    return tuple(out)
 
 
 def _field_text(raw: str) -> str:
