@@ -140,15 +140,11 @@ def normalise(name: str) -> str:
     return key
 
 
-_ELECTRODES = ("fp1", "f3", "c3", "p3", "o1", "e1", "loc", "fp2", "f4", "c4", "p4", "o2", "e2", "roc",
-               "fpz", "fz", "cz", "pz", "oz", "a1", "a2")
-
-
 def _reference(key: str) -> tuple[str, str]:
     """(electrode key, reference) of a key that ends in a common or linked reference ("c3avg" -> ("c3", "avg"));
     (key, "") otherwise. Only after a known electrode: "le" ends other words."""
     for ref in _COMMON_REFS + _LINKED_REFS:
-        if key.endswith(ref) and key[:-len(ref)] in _ELECTRODES:
+        if key.endswith(ref) and key[:-len(ref)] in _LEFT + _RIGHT + _MIDLINE + _MASTOIDS:
             return key[:-len(ref)], ref
     return key, ""
 
@@ -179,7 +175,7 @@ def _electrode(name: str) -> str | None:
 def _bare_label(name: str) -> str:
     """`EEG C4-Ref` -> `C4`: the label without its type prefix and its reference."""
     label = re.sub(r"^\s*(eeg|eog)[\s_:.-]*", "", name, flags=re.IGNORECASE)
-    return re.sub(r"[\s_:.-]*(?:ref|avg|average|car|av)\s*$", "", label, flags=re.IGNORECASE).strip() or name
+    return re.sub(r"[\s_:.-]*(?:" + "|".join(_COMMON_REFS) + r")\s*$", "", label, flags=re.IGNORECASE).strip() or name
 
 
 def _common_ref(name: str) -> str:

@@ -82,8 +82,8 @@ class SignalHeader:
     digital_max: int
     prefilter: str
     #: the label and unit as MNE reads them: only spaces stripped, so a NUL-padded field keeps its NULs there
-    mne_label: str = ""
-    mne_unit: str = ""
+    mne_label: str
+    mne_unit: str
 
     @property
     def is_annotation(self) -> bool:
