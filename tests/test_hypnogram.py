@@ -468,6 +468,16 @@ def test_find_hypnogram_other_names(tmp_path):
     (tmp_path / "SN001.edf").write_bytes(b"")
     (tmp_path / "SN001.txt").write_text("lights off late\n")
     assert find_hypnogram(tmp_path / "SN001.edf") is None
+    # ISRUC-Sleep: subject 7's 7.rec with its two scorers' 7_1.txt and 7_2.txt (R&K codes, 5 for REM); the first
+    isruc = tmp_path / "isruc"
+    isruc.mkdir()
+    (isruc / "7.rec").write_bytes(b"")
+    (isruc / "7_2.txt").write_text("0\n0\n2\n")
+    assert find_hypnogram(isruc / "7.rec") == isruc / "7_2.txt"
+    (isruc / "7_1.txt").write_text("0\n1\n2\n3\n5\n")
+    assert find_hypnogram(isruc / "7.rec") == isruc / "7_1.txt"
+    with pytest.warns(HypnogramNotice, match="R&K numbering"):
+        assert read_hypnogram(isruc / "7_1.txt").tolist() == [0, 1, 2, 3, 4]
     (tmp_path / "SN001_sleepscoring.txt").write_text("W\n")
     assert find_hypnogram(tmp_path / "SN001.edf") == tmp_path / "SN001_sleepscoring.txt"
     (tmp_path / "SN001_sleepscoring.edf").write_bytes(b"")

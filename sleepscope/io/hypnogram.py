@@ -629,7 +629,7 @@ def _unreadable(path: Path, why: str) -> SleepScopeError:
 HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", " base.edf", "-nsrr.xml",
                       "-profusion.xml", ".edf.xml", ".xml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
                       ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
-                      "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt")
+                      "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt")
 #: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
 _PSG_TAIL = re.compile(r"[\s_-]psg$")
 _SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
@@ -668,7 +668,8 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     `NAME.edf` (or `NAME-PSG.edf`, `NAME PSG.edf`) ↔ `NAME-Hypnogram.edf`,
     `NAME_sleepscoring.edf` (HMC), `NAME Base.edf` (MASS), `NAME.xml` (also
     `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
-    `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`; the first of
+    `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
+    `NAME_1.txt` (its first scorer; `NAME_2.txt` without it); the first of
     these found, in the order of :data:`HYPNOGRAM_SUFFIXES`. A bare `NAME.txt`
     is not taken: beside a recording it is as often a note as a hypnogram.
     """
