@@ -2,7 +2,7 @@
 `sleepscope train --recordings` (child against parent on held-out nights)."""
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import edfio
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.archive import ArchivePair, check_archive, scan_archive, split_archive, subject_of
-from sleepscope.io.hypnogram import AASM_TO_RK, stage_runs, write_csv_hypnogram, write_edf_hypnogram
+from sleepscope.io.hypnogram import AASM_TO_RK, read_hypnogram, stage_runs, write_csv_hypnogram, write_edf_hypnogram
 from sleepscope.stages import Stage
 
 START = datetime(2022, 2, 3, 22, 0, 0)
@@ -92,10 +92,34 @@ def test_scan_pairs_every_format(archive):
     assert [p.name for p in scan.unpaired] == ["unscored.edf"]
     checked = check_archive(scan.pairs)
     assert not checked.refused
-    from sleepscope.io.hypnogram import read_hypnogram
-
     for c in checked.usable:  # every format reads back the same night
         assert read_hypnogram(c.pair.hypnogram, n_epochs=c.n_epochs).tolist() == STAGES.tolist(), c.pair.name
+
+
+def test_scan_pairs_isruc_and_cap_text_scorings_not_a_note(tmp_path):
+    """ISRUC-Sleep's 7.rec with its first scorer's 7_1.txt; the CAP Sleep Database's n1.edf with its REMlogic
+    export n1.txt (a block about the patient above the table); a note named like its recording is no scoring."""
+    root = tmp_path / "archive"
+    write_recording(root / "lab" / "unscored.edf")
+    (root / "lab" / "unscored.txt").write_text("electrode C3 re-glued at 02:10\n")
+    write_recording(root / "isruc" / "7.rec")
+    (root / "isruc" / "7_1.txt").write_text("".join(f"{ {4: 5}.get(int(c), int(c))}\n" for c in STAGES))
+    write_recording(root / "cap" / "n1.edf")
+    rk = {0: "SLEEP-S0", 1: "SLEEP-S1", 2: "SLEEP-S2", 3: "SLEEP-S3", 4: "SLEEP-REM"}
+    (root / "cap" / "n1.txt").write_text(
+        "Patient Information:\nName:\tn1\n\nEvents Included:\nSLEEP-S0\n\n"
+        "Sleep Stage\tPosition\tTime [hh:mm:ss]\tEvent\tDuration[s]\tLocation\n" + "".join(
+            f"x\tUnknown\t{(START + timedelta(seconds=30 * i)):%H.%M.%S}\t{rk[int(c)]}\t30\tC4-A1\n"
+            for i, c in enumerate(STAGES)))
+    scan = scan_archive([root])
+    assert {p.name: p.hypnogram.name for p in scan.pairs} == {"7": "7_1.txt", "n1": "n1.txt"}
+    assert [p.name for p in scan.unpaired] == ["unscored.edf"]
+    checked = check_archive(scan.pairs)
+    assert not checked.refused
+    with pytest.warns(UserWarning, match="R&K numbering"):
+        for c in checked.usable:
+            assert read_hypnogram(c.pair.hypnogram, n_epochs=c.n_epochs,
+                                  start_time=START).tolist() == STAGES.tolist(), c.pair.name
 
 
 def test_hypnogram_of_another_length_refused_with_both_lengths(tmp_path):

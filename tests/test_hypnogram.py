@@ -337,6 +337,15 @@ EXPECTED_9 = [0, 0, 1, 2, 3, 3, 4, 4, -1]
                 "S2\tSupine\t00:00:41\tMCAP-A1\t4\nS3\tSupine\t00:01:00\tSLEEP-S3\t30\n"
                 "S4\tSupine\t00:01:30\tSLEEP-S4\t30\nR\tSupine\t00:02:00\tSLEEP-REM\t60\n"
                 "MT\tSupine\t00:03:00\tSLEEP-MT\t30\n", "tsv"),
+    # the CAP Sleep Database's REMlogic export as it is: a block about the patient and the events first, times
+    # written with dots
+    ("n1.txt", "Patient Information:\nName:\tn1\n\nRecording Date:\t01/01/2020\n\nEvents Included:\nSLEEP-S0\n"
+               "SLEEP-REM\nMCAP-A1\n\nSleep Stage\tPosition\tTime [hh:mm:ss]\tEvent\tDuration[s]\tLocation\n"
+               "W\tUnknown\t23.59.00\tSLEEP-S0\t30\tROC-LOC\nW\tUnknown\t23.59.30\tSLEEP-S0\t30\tROC-LOC\n"
+               "S1\tUnknown\t00.00.00\tSLEEP-S1\t30\tROC-LOC\nS2\tUnknown\t00.00.30\tSLEEP-S2\t30\tC4-A1\n"
+               "S2\tUnknown\t00.00.41\tMCAP-A1\t4\tC4-A1\nS3\tUnknown\t00.01.00\tSLEEP-S3\t30\tC4-A1\n"
+               "S4\tUnknown\t00.01.30\tSLEEP-S4\t30\tC4-A1\nREM\tUnknown\t00.02.00\tSLEEP-REM\t60\tROC-LOC\n"
+               "MT\tUnknown\t00.03.00\tSLEEP-MT\t30\tC4-A1\n", "tsv"),
 ])
 def test_every_archive_format(tmp_path, name, text, fmt):
     p = tmp_path / name
@@ -348,7 +357,7 @@ def test_every_archive_format(tmp_path, name, text, fmt):
         assert any("R&K numbering" in n for n in hyp.notes)
     if name == "from_one.csv":
         assert any("numbered from 1" in n for n in hyp.notes)
-    if name in ("mne.csv", "cap.txt"):
+    if name in ("mne.csv", "cap.txt", "n1.txt"):
         assert any("no sleep stage were left out" in n for n in hyp.notes)
 
 
@@ -468,6 +477,12 @@ def test_find_hypnogram_other_names(tmp_path):
     (tmp_path / "SN001.edf").write_bytes(b"")
     (tmp_path / "SN001.txt").write_text("lights off late\n")
     assert find_hypnogram(tmp_path / "SN001.edf") is None
+    # a bare NAME.txt that holds stages (the CAP Sleep Database's n1.edf and n1.txt) is taken, after the named
+    (tmp_path / "n1.edf").write_bytes(b"")
+    (tmp_path / "n1.txt").write_text("Sleep Stage\tTime [hh:mm:ss]\tEvent\tDuration[s]\nW\t23.59.00\tSLEEP-S0\t30\n")
+    assert find_hypnogram(tmp_path / "n1.edf") == tmp_path / "n1.txt"
+    (tmp_path / "n1.xml").write_text(PROFUSION_XML)
+    assert find_hypnogram(tmp_path / "n1.edf") == tmp_path / "n1.xml"
     # ISRUC-Sleep: subject 7's 7.rec with its two scorers' 7_1.txt and 7_2.txt (R&K codes, 5 for REM); the first
     isruc = tmp_path / "isruc"
     isruc.mkdir()

@@ -27,6 +27,7 @@ from sleepscope.io.hypnogram import (
     hypnogram_preference,
     is_model_output,
     load_hypnogram,
+    reads_as_hypnogram,
     recording_key,
 )
 from sleepscope.tasks import CancelToken, Progress, check, report
@@ -147,6 +148,8 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
     hypnograms: dict[str, list[Path]] = {}
     for p in files:
         key = hypnogram_key(p.name)
+        if key is None and p.suffix.lower() == ".txt" and reads_as_hypnogram(p):
+            key = recording_key(p.name)  # a bare NAME.txt that holds stages (CAP's)
         if key is not None and not is_model_output(p):
             hypnograms.setdefault(key, []).append(p)
     recordings = [p for p in files if p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None]

@@ -125,12 +125,30 @@ def _text_table(path: Path) -> tuple[str, str, list[str], str | None]:
     """(format, text, its non-blank non-comment lines, the column delimiter or None for one stage per line)."""
     text = _read_text(path)
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    start = _event_table_start(lines)
+    if start is not None:  # REMlogic and CAP exports: a block about the patient and the events above the table
+        i, delimiter = start
+        return ("tsv" if delimiter == "\t" else "csv"), text, lines[i:], delimiter
     first = lines[0] if lines else ""
     if "\t" in first or path.suffix.lower() == ".tsv":
         return "tsv", text, lines, "\t"
     if "," in first or ";" in first or path.suffix.lower() == ".csv":
         return "csv", text, lines, (";" if ";" in first and "," not in first else ",")
     return "text", text, lines, None
+
+
+def _event_table_start(lines: list[str], within: int = 60) -> tuple[int, str] | None:
+    """(line, delimiter) of an event table's header (onset, duration and event columns) below other lines of
+    text; None when there is none, or it is the first line (a table as usual)."""
+    for i, line in enumerate(lines[:within]):
+        for delimiter in ("\t", ";", ","):
+            if delimiter not in line:
+                continue
+            header = [_column_name(c) for c in next(csv.reader([line], delimiter=delimiter))]
+            if ("duration" in header and any(c in header for c in _ONSET_COLUMNS)
+                    and any(c in header for c in _EVENT_COLUMNS)):
+                return None if i == 0 else (i, delimiter)
+    return None
 
 
 def table_events(path: str | os.PathLike, start_time: datetime | None = None) -> list[tuple[float, float, str]]:
@@ -671,7 +689,8 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
     `NAME_1.txt` (its first scorer; `NAME_2.txt` without it); the first of
     these found, in the order of :data:`HYPNOGRAM_SUFFIXES`. A bare `NAME.txt`
-    is not taken: beside a recording it is as often a note as a hypnogram.
+    (the CAP Sleep Database's) is taken only when it reads as a hypnogram:
+    beside a recording it is as often a note.
     """
     psg = Path(psg_path)
     key = recording_key(psg.name)
@@ -681,8 +700,20 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
         return None
     candidates = [p for p in names if hypnogram_key(p.name) == key and not is_model_output(p)]
     if not candidates:
+        candidates = [p for p in names if p.suffix.lower() == ".txt" and recording_key(p.name) == key
+                      and reads_as_hypnogram(p)]
+    if not candidates:
         return None
     return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
+
+
+def reads_as_hypnogram(path: str | os.PathLike) -> bool:
+    """Whether a file that no name rule pairs (a bare `NAME.txt`, as the CAP Sleep Database's REMlogic exports
+    are named, and as notes often are) reads as a hypnogram with a scored epoch."""
+    try:
+        return bool((load_hypnogram(path).labels >= 0).any())
+    except (SleepScopeError, OSError, ValueError):
+        return False
 
 
 def is_model_output(path: str | os.PathLike) -> bool:
