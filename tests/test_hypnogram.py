@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import re
 from datetime import datetime
 from importlib import resources
 
@@ -594,3 +595,50 @@ def test_stages_written_as_instants_last_until_the_next(tmp_path):
     edfio.Edf([sig], annotations=[*(edfio.EdfAnnotation(30 * i, 30, s) for i, s in enumerate(per_epoch)),
                                   edfio.EdfAnnotation(100, None, "Wake")]).write(p)
     assert read_hypnogram(p, n_epochs=10).tolist() == [0, 0, 1, 2, 2, 2, 4, -1, -1, -1]
+
+
+RML = """<?xml version="1.0" encoding="utf-8"?>
+<PatientStudy xmlns="http://www.respironics.com/PatientStudy.xsd">
+  <Acquisition><Sessions><Session>
+    <RecordingStart>2020-01-01T23:00:00</RecordingStart><Duration>300</Duration>
+  </Session></Sessions></Acquisition>
+  <ScoringData>
+    <Events>
+      <Event Family="Neuro" Type="Arousal" Start="95.5" Duration="6" />
+      <Event Family="Respiratory" Type="ObstructiveApnea" Start="130" Duration="14.5" />
+    </Events>
+    <StagingData>
+      <MachineStaging><NeuroAdultAASMStaging><Stage Type="NonREM2" Start="0" /></NeuroAdultAASMStaging></MachineStaging>
+      <UserStaging><NeuroAdultAASMStaging>
+        <Stage Type="Wake" Start="0" /><Stage Type="NonREM1" Start="60" /><Stage Type="NonREM2" Start="90" />
+        <Stage Type="NonREM4" Start="150" /><Stage Type="REM" Start="210" /><Stage Type="NotScored" Start="270" />
+      </NeuroAdultAASMStaging></UserStaging>
+    </StagingData>
+  </ScoringData>
+</PatientStudy>
+"""
+
+
+def test_philips_sleepware_rml(tmp_path):
+    """An Alice/Sleepware RML beside its EDF export: the technician's staging (a stage at each change, the last until
+    the session's end), not the machine's beside it; placed by the session's start against the recording's; its
+    events listed; pairs as NAME.rml. A file with the machine's staging only is refused and says so."""
+    from sleepscope.io.annotations import event_kind, hypnogram_file_events
+
+    rml = tmp_path / "PSG0001.rml"
+    rml.write_text(RML)
+    hyp = load_hypnogram(rml, n_epochs=10, start_time=datetime(2020, 1, 1, 23, 0, 0))
+    assert hyp.format == "rml" and hyp.labels.tolist() == [0, 0, 1, 2, 2, 3, 3, 4, 4, -1]
+    later = load_hypnogram(rml, n_epochs=10, start_time=datetime(2020, 1, 1, 22, 59, 0))  # the EDF starts 1 min early
+    assert later.labels.tolist() == [-1, -1, 0, 0, 1, 2, 2, 3, 3, 4]
+    events, problem = hypnogram_file_events(rml, datetime(2020, 1, 1, 22, 59, 0))
+    assert problem is None
+    assert [(e.onset, e.duration, e.text) for e in events] == [(155.5, 6.0, "Arousal"),
+                                                               (190.0, 14.5, "Obstructive Apnea")]
+    assert event_kind(events[0].text) == "arousal"
+    (tmp_path / "PSG0001.edf").write_bytes(b"")
+    assert find_hypnogram(tmp_path / "PSG0001.edf") == rml
+    machine_only = tmp_path / "machine.rml"
+    machine_only.write_text(re.sub(r"<UserStaging>.*</UserStaging>", "", RML, flags=re.DOTALL))
+    with pytest.raises(SleepScopeError, match=r"no technician's staging \(UserStaging\), only the machine's"):
+        load_hypnogram(machine_only)

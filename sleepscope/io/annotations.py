@@ -96,7 +96,8 @@ def as_events(annotations: list[Annotation], duration_s: float) -> list[tuple[st
 
 def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annotation], str | None]:
     """The events a hypnogram file scores besides the stages, on the recording's clock, in time order: NSRR and
-    Profusion XML's scored events (arousals, respiratory events, desaturations, limb movements), an EDF+
+    Profusion XML's and Sleepware RML's scored events (arousals, respiratory events, desaturations, limb
+    movements), an EDF+
     hypnogram's other annotations (HMC's lights markers), an event table's rows that are no stage (MNE's
     annotations CSV, REMlogic and CAP exports); none for a table or text of stages. Never raises:
     (events, why they could not be read, or None)."""
@@ -113,7 +114,7 @@ def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annot
         shift = 0.0 if problem else edf_clock_shift(path, start_time)
         return [Annotation(a.onset + shift, a.duration, a.text, path.name) for a in found], problem
     if kind == "xml":
-        return _xml_events(path)
+        return _xml_events(path, start_time)
     try:
         rows = table_events(path, start_time)
     except SleepScopeError as exc:
@@ -121,17 +122,31 @@ def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annot
     return [Annotation(onset, duration, text, path.name) for onset, duration, text in rows], None
 
 
-def _xml_events(path: Path) -> tuple[list[Annotation], str | None]:
+def _xml_events(path: Path, start_time=None) -> tuple[list[Annotation], str | None]:
     """NSRR `PSGAnnotation` ("Arousal|Arousal (ASDA)", "Hypopnea|Hypopnea") and Profusion `CMPStudyConfig`
-    (`<Name>Arousal (ASDA)</Name>`) scored events other than stages and the recording's start time."""
+    (`<Name>Arousal (ASDA)</Name>`) scored events other than stages and the recording's start time; Sleepware
+    RML's `Event` elements (`Type="ObstructiveApnea"` read "Obstructive Apnea"), on the recording's clock."""
     import xml.etree.ElementTree as ET
 
-    from sleepscope.io.hypnogram import xml_local_name
+    from sleepscope.io.hypnogram import rml_start_shift, xml_local_name
 
     try:
         root = ET.parse(path).getroot()
     except (ET.ParseError, ValueError, OSError) as exc:
         return [], f"it is not well-formed XML ({exc})"
+    if xml_local_name(root.tag) == "PatientStudy":
+        shift = rml_start_shift(root, start_time)
+        out = []
+        for ev in root.iter():
+            if xml_local_name(ev.tag) != "Event" or not ev.get("Type"):
+                continue
+            try:
+                onset, duration = float(ev.get("Start", "")), float(ev.get("Duration") or 0.0)
+            except ValueError:
+                return [], f"Event {ev.get('Type')!r} has no start time in seconds"
+            text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", ev.get("Type").strip())
+            out.append(Annotation(onset + shift, max(0.0, duration), text, path.name))
+        return sorted(out, key=lambda a: a.onset), None
     out = []
     for ev in root.iter():
         if xml_local_name(ev.tag) != "ScoredEvent":

@@ -1,4 +1,5 @@
-"""Hypnograms: EDF+ annotations, NSRR and Profusion XML, CSV/TSV and one-stage-per-line text.
+"""Hypnograms: EDF+ annotations, NSRR and Profusion XML, Philips Sleepware RML, CSV/TSV and one-stage-per-line
+text.
 
 Codes are `sleepscope.stages.Stage` values stored as int8, one per 30-s epoch
 from the recording start (-1 unscored).
@@ -62,7 +63,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
 
     Formats: EDF+ annotations (Sleep-EDF hypnograms, or a recording's own stage
     annotations), NSRR XML (`PSGAnnotation` / `ScoredEvent`), Compumedics
-    Profusion XML (`CMPStudyConfig` / `SleepStages`), CSV or TSV (a stage column
+    Profusion XML (`CMPStudyConfig` / `SleepStages`), Philips Sleepware (Alice) RML
+    (`PatientStudy`, the technician's `UserStaging`), CSV or TSV (a stage column
     of names or codes, or the last column; or an event table with onset,
     duration and description columns, as MNE and CAP/REMlogic exports write,
     its clock times placed from `start_time`), and text with one stage per line.
@@ -86,7 +88,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         fmt = "edf+"
         onsets, durations, stages = _edf_annotations(path, start_time)
     elif kind == "xml":
-        fmt, onsets, durations, stages = _xml_annotations(path)
+        fmt, onsets, durations, stages = _xml_annotations(path, start_time)
     else:
         fmt, text, lines, delimiter = _text_table(path)
         if not lines:
@@ -298,8 +300,9 @@ def annotation_stage(text: str) -> Stage | None:
     return stage if stage in SCORED and not text.isdigit() else None
 
 
-def _xml_annotations(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """NSRR `PSGAnnotation` (stage events with start and duration) or Profusion `CMPStudyConfig` (one code per epoch)."""
+def _xml_annotations(path: Path, start_time: datetime | None = None) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """NSRR `PSGAnnotation` (stage events with start and duration), Profusion `CMPStudyConfig` (one code per
+    epoch) or Philips Sleepware RML `PatientStudy` (`rml_stages`)."""
     import xml.etree.ElementTree as ET
 
     try:
@@ -307,6 +310,9 @@ def _xml_annotations(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarra
     except (ET.ParseError, ValueError) as exc:
         raise _unreadable(path, f"it is not well-formed XML ({exc})") from None
     tag = xml_local_name(root.tag)
+    if tag == "PatientStudy":
+        onsets, durations, stages = _rml_stages(path, root, start_time)
+        return "rml", onsets, durations, stages
     if tag == "CMPStudyConfig" or root.find(".//SleepStages") is not None:
         epoch_s = _xml_float(path, root.findtext(".//EpochLength") or str(EPOCH_SECONDS), "EpochLength")
         if epoch_s <= 0:
@@ -338,6 +344,62 @@ def _xml_annotations(path: Path) -> tuple[str, np.ndarray, np.ndarray, np.ndarra
         raise _unreadable(path, f"it has no sleep-stage events ({len(events)} ScoredEvent elements, none of type "
                                 "'Stages'; root element <{tag}>)")
     return "nsrr-xml", np.array(onsets), np.array(durations), np.array(stages, dtype=np.int8)
+
+
+#: The stage types of a Sleepware RML staging (AASM; NonREM4 where R&K was scored).
+_RML_TYPES = {"wake": Stage.W, "nonrem1": Stage.N1, "nonrem2": Stage.N2, "nonrem3": Stage.N3, "nonrem4": Stage.N3,
+              "rem": Stage.REM, "notscored": Stage.UNSCORED}
+
+
+def _xml_child(el, *names: str):
+    """The first descendant along `names` (local names, any namespace), or None."""
+    for name in names:
+        el = next((c for c in el if xml_local_name(c.tag) == name), None)
+        if el is None:
+            return None
+    return el
+
+
+def _xml_text(el, *names: str) -> str:
+    found = _xml_child(el, *names)
+    return (found.text or "").strip() if found is not None else ""
+
+
+def rml_start_shift(root, start_time: datetime | None) -> float:
+    """Seconds from the recording's start (`start_time`) to the RML session's `RecordingStart`; 0 when either
+    is unknown."""
+    try:
+        own = datetime.fromisoformat(_xml_text(root, "Acquisition", "Sessions", "Session", "RecordingStart"))
+    except ValueError:
+        return 0.0
+    return 0.0 if start_time is None else (own.replace(tzinfo=None) - start_time).total_seconds()
+
+
+def _rml_stages(path: Path, root, start_time: datetime | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The technician's staging of a Philips Sleepware (Alice) RML file: `ScoringData/StagingData/UserStaging/
+    NeuroAdultAASMStaging` holds a `Stage` (Type, Start in seconds) at each change, lasting until the next and the
+    last until the session's end. The machine's staging beside it (`MachineStaging`, Somnolyzer) is no lab's."""
+    staging = _xml_child(root, "ScoringData", "StagingData", "UserStaging", "NeuroAdultAASMStaging")
+    marks = [] if staging is None else [el for el in staging if xml_local_name(el.tag) == "Stage"]
+    if not marks:
+        machine = _xml_child(root, "ScoringData", "StagingData", "MachineStaging") is not None
+        raise _unreadable(path, "it holds no technician's staging (UserStaging)"
+                          + (", only the machine's (MachineStaging)" if machine else ""))
+    starts, stages = [], []
+    for i, el in enumerate(marks):
+        kind = (el.get("Type") or "").strip()
+        if kind.lower() not in _RML_TYPES:
+            raise _unreadable(path, f"Stage {i + 1}: {kind!r} is not a sleep stage we know")
+        starts.append(_xml_float(path, el.get("Start", ""), f"Stage {i + 1} Start"))
+        stages.append(int(_RML_TYPES[kind.lower()]))
+    order = np.argsort(starts, kind="stable")
+    starts_a, stages_a = np.asarray(starts)[order], np.asarray(stages, dtype=np.int8)[order]
+    try:
+        end = float(_xml_text(root, "Acquisition", "Sessions", "Session", "Duration"))
+    except ValueError:
+        end = float(starts_a[-1] + EPOCH_SECONDS)
+    ends = np.append(starts_a[1:], max(end, starts_a[-1] + EPOCH_SECONDS))
+    return starts_a + rml_start_shift(root, start_time), ends - starts_a, stages_a
 
 
 _NSRR_NAMES = {"wake": "W", "stage 1 sleep": "N1", "stage 2 sleep": "N2", "stage 3 sleep": "N3",
@@ -637,7 +699,7 @@ def _epochs_text(n: int) -> str:
 
 def _unreadable(path: Path, why: str) -> SleepScopeError:
     return SleepScopeError(
-        f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, a CSV/TSV with "
+        f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, Sleepware RML, a CSV/TSV with "
         "a 'stage' column (or onset, duration and description columns), or a text file with one stage per line."
     )
 
@@ -645,7 +707,7 @@ def _unreadable(path: Path, why: str) -> SleepScopeError:
 # ---------------------------------------------------------------- pairing and trimming
 #: Hypnogram file endings, in order of preference when a recording has several.
 HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", " base.edf", "-nsrr.xml",
-                      "-profusion.xml", ".edf.xml", ".xml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
+                      "-profusion.xml", ".edf.xml", ".xml", ".rml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
                       ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
                       "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt")
 #: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
@@ -684,7 +746,8 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     `SC4001E0-PSG.edf` ↔ `SC4001EC-Hypnogram.edf` (Sleep-EDF: the first 6
     characters agree, the scorer letters after them differ); other recordings
     `NAME.edf` (or `NAME-PSG.edf`, `NAME PSG.edf`) ↔ `NAME-Hypnogram.edf`,
-    `NAME_sleepscoring.edf` (HMC), `NAME Base.edf` (MASS), `NAME.xml` (also
+    `NAME_sleepscoring.edf` (HMC), `NAME Base.edf` (MASS), `NAME.rml` (Philips
+    Sleepware), `NAME.xml` (also
     `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
     `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
     `NAME_1.txt` (its first scorer; `NAME_2.txt` without it); the first of

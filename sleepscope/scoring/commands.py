@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     q = scoring_file_command(
         subparsers, "import", help="import a hypnogram into a scoring file as a named scorer's labels",
-        description="Read a hypnogram (EDF+ annotations, NSRR or Profusion XML, CSV/TSV, or one stage per line) into a scoring file as the "
+        description="Read a hypnogram (EDF+ annotations, NSRR or Profusion XML, Sleepware RML, CSV/TSV, or one stage per line) into a scoring file as the "
                     "label set of a named scorer; --apply also makes them the technician's starting labels.",
     )
     q.add_argument("hypnogram", type=Path, metavar="HYPNOGRAM", nargs="?")
@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also set the technician's labels (source import:<file>), as one undoable edit")
     q.add_argument("--recording-events", action="store_true",
                    help="take the recording's own EDF+ annotations, and the events HYPNOGRAM scores besides the "
-                        "stages (NSRR/Profusion XML, EDF+), as events (arousals and artefacts by their words, the "
+                        "stages (NSRR/Profusion XML, Sleepware RML, EDF+), as events (arousals and artefacts by their words, the "
                         "rest as notes; those already taken are not taken twice) and the lights markers where the "
                         "scoring has none; SCORING_FILE must then be the recording")
     q.set_defaults(func=_import)
