@@ -642,3 +642,34 @@ def test_philips_sleepware_rml(tmp_path):
     machine_only.write_text(re.sub(r"<UserStaging>.*</UserStaging>", "", RML, flags=re.DOTALL))
     with pytest.raises(SleepScopeError, match=r"no technician's staging \(UserStaging\), only the machine's"):
         load_hypnogram(machine_only)
+
+
+DOMINO = ("Signal ID: SchlafProfil\\profil\nStart Time: 01.01.2020 23:59:00\nUnit:\nSignal Type: Discret\n"
+          "Events list: N3,N2,N1,Rem,Wach,Artefakt\nRate: 30 s\n\n"
+          + "".join(f"{t},000; {s}\n" for t, s in zip(
+              ["23:59:00", "23:59:30", "00:00:00", "00:00:30", "00:01:00", "00:01:30", "00:02:00", "00:02:30",
+               "00:03:00"], ["Wach", "Wake", "N1", "N2", "N3", "N4", "Rem", "REM", "A"])))
+
+
+def test_somnomedics_domino_sleep_profile(tmp_path):
+    """A DOMINO 'Sleep profile' export (German or English words, 'A' for an artefact, clock times past midnight)
+    reads, placed at the recording's start; it pairs with the one recording of its folder, and with none where
+    the folder holds two. Another DOMINO export (a spindle list) is refused for what it is."""
+    from sleepscope.io.archive import scan_archive
+
+    night = tmp_path / "night"
+    night.mkdir()
+    prof = night / "Sleep profile.txt"
+    prof.write_text(DOMINO, encoding="cp1252")
+    hyp = load_hypnogram(prof, n_epochs=10, start_time=datetime(2020, 1, 1, 23, 58, 30))
+    assert hyp.format == "domino" and hyp.labels.tolist() == [-1] + EXPECTED_9
+    edf_bytes = open("tests/data/SC4001E0-PSG-first300s.edf", "rb").read()
+    (night / "patient 12.edf").write_bytes(edf_bytes)
+    assert find_hypnogram(night / "patient 12.edf") == prof
+    assert [p.hypnogram for p in scan_archive([tmp_path]).pairs] == [prof]
+    (night / "patient 13.edf").write_bytes(edf_bytes)  # whose profile is it now? nobody's
+    assert find_hypnogram(night / "patient 12.edf") is None
+    other = tmp_path / "Spindle K.txt"
+    other.write_text(DOMINO.replace("SchlafProfil\\profil", "Spindel\\spindel"))
+    with pytest.raises(SleepScopeError, match="DOMINO export of 'Spindel"):
+        load_hypnogram(other)

@@ -29,6 +29,7 @@ from sleepscope.io.hypnogram import (
     load_hypnogram,
     reads_as_hypnogram,
     recording_key,
+    sole_profile_beside,
 )
 from sleepscope.tasks import CancelToken, Progress, check, report
 
@@ -163,7 +164,7 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
         except SleepScopeError as e:
             unreadable.append((rec, str(e)))
             continue
-        hyp = _best_hypnogram(rec, hypnograms.get(recording_key(rec.name), []))
+        hyp = _best_hypnogram(rec, hypnograms.get(recording_key(rec.name), [])) or sole_profile_beside(rec)
         if hyp is None and has_stage_annotations(rec):
             hyp = rec
         if hyp is None:

@@ -64,7 +64,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     Formats: EDF+ annotations (Sleep-EDF hypnograms, or a recording's own stage
     annotations), NSRR XML (`PSGAnnotation` / `ScoredEvent`), Compumedics
     Profusion XML (`CMPStudyConfig` / `SleepStages`), Philips Sleepware (Alice) RML
-    (`PatientStudy`, the technician's `UserStaging`), CSV or TSV (a stage column
+    (`PatientStudy`, the technician's `UserStaging`), SOMNOmedics DOMINO's sleep
+    profile (`Signal ID: SchlafProfil`), CSV or TSV (a stage column
     of names or codes, or the last column; or an event table with onset,
     duration and description columns, as MNE and CAP/REMlogic exports write,
     its clock times placed from `start_time`), and text with one stage per line.
@@ -93,8 +94,12 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         fmt, text, lines, delimiter = _text_table(path)
         if not lines:
             raise _unreadable(path, "it holds no stages (the file is empty)")
-        events = _event_table(path, lines, delimiter, start_time, notes) if delimiter else None
-        if events is not None:
+        domino = lines[0].lower().startswith("signal id:")
+        events = _event_table(path, lines, delimiter, start_time, notes) if delimiter and not domino else None
+        if domino:
+            fmt = "domino"
+            onsets, durations, stages = _domino_profile(path, lines, start_time)
+        elif events is not None:
             onsets, durations, stages = events
         else:
             cells = _parse_table(path, lines, delimiter, notes) if delimiter else _parse_lines(path, text)
@@ -137,6 +142,43 @@ def _text_table(path: Path) -> tuple[str, str, list[str], str | None]:
     if "," in first or ";" in first or path.suffix.lower() == ".csv":
         return "csv", text, lines, (";" if ";" in first and "," not in first else ",")
     return "text", text, lines, None
+
+
+#: A row of a SOMNOmedics DOMINO export: "23:57:00,000; Wake" (clock time with milliseconds; value).
+_DOMINO_ROW = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})(?:[,.](\d+))?\s*;\s*(.*?)\s*$")
+
+
+def _domino_profile(path: Path, lines: list[str], start_time: datetime | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A SOMNOmedics DOMINO "Sleep profile" export: `Signal ID: SchlafProfil\\profil`, `Rate: 30 s` and other
+    `key: value` lines, then one `hh:mm:ss,ms; Stage` row per epoch (Wake/Wach, N1-N4, REM/Rem; movement and
+    artefacts, "A", unscored), placed by its clock times."""
+    header: dict[str, str] = {}
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        m = _DOMINO_ROW.match(line)
+        if m is None:
+            if rows:
+                raise _unreadable(path, f"line {i}: {line.strip()[:40]!r} is not a 'hh:mm:ss,ms; stage' row")
+            key, _, value = line.partition(":")
+            header[key.strip().lower()] = value.strip()
+            continue
+        h, mi, sec, ms, value = m.groups()
+        clock = int(h) * 3600 + int(mi) * 60 + int(sec) + (float(f"0.{ms}") if ms else 0.0)
+        try:
+            stage = Stage.UNSCORED if value.lower() in ("a", "artefact", "artifact") else parse_stage(value)
+        except ValueError:
+            raise _unreadable(path, f"line {i}: {value[:40]!r} is not a sleep stage") from None
+        rows.append((clock, int(stage)))
+    signal = header.get("signal id", "")
+    if "schlafprofil" not in signal.lower().replace(" ", ""):
+        raise _unreadable(path, f"it is a DOMINO export of {signal!r}, not of the sleep profile (SchlafProfil)")
+    if not rows:
+        raise _unreadable(path, "its sleep profile holds no epoch")
+    rate = re.match(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*s", header.get("rate", "30 s"))
+    epoch_s = float(rate.group(1).replace(",", ".")) if rate else float(EPOCH_SECONDS)
+    onsets = _onsets(path, [("clock", clock) for clock, _ in rows], start_time)
+    return onsets, np.full(len(rows), epoch_s), np.array([stage for _, stage in rows], dtype=np.int8)
 
 
 def _event_table_start(lines: list[str], within: int = 60) -> tuple[int, str] | None:
@@ -766,8 +808,27 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
         candidates = [p for p in names if p.suffix.lower() == ".txt" and recording_key(p.name) == key
                       and reads_as_hypnogram(p)]
     if not candidates:
-        return None
+        return sole_profile_beside(psg, names)
     return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
+
+
+#: SOMNOmedics DOMINO names its export of a night's stages so, whatever the recording's name.
+_PROFILE_NAME = re.compile(r"^(?:sleep[\s_-]*profile|schlafprofil)\b.*\.txt$", re.IGNORECASE)
+
+
+def sole_profile_beside(psg: Path, names: list[Path] | None = None) -> Path | None:
+    """A DOMINO sleep profile ("Sleep profile.txt") in a folder that holds this recording and no other: named
+    for no recording, it is this one's when nothing else could be."""
+    from sleepscope.io.edfheader import RECORDING_SUFFIXES
+
+    try:
+        names = names if names is not None else [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
+    except OSError:
+        return None
+    if any(p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None for p in names):
+        return None
+    profiles = sorted(p for p in names if _PROFILE_NAME.match(p.name))
+    return profiles[0] if len(profiles) == 1 else None
 
 
 def reads_as_hypnogram(path: str | os.PathLike) -> bool:
