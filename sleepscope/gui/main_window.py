@@ -57,7 +57,7 @@ __all__ = ["MainWindow", "app_icon", "card_version", "export_scoring", "stage_ch
 
 APP_TITLE = "SleepScope"
 RECORDING_FILTER = "Recordings (*.edf *.EDF *.bdf *.BDF *.rec);;All files (*)"
-HYPNOGRAM_FILTER = "Hypnograms (*.edf *.csv *.tsv *.txt *.xml);;All files (*)"
+HYPNOGRAM_FILTER = "Hypnograms (*.edf *.csv *.tsv *.txt *.xml *.rml);;All files (*)"
 
 
 def resources_dir() -> Path:
