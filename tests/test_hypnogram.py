@@ -516,6 +516,8 @@ def test_cli_import_reads_the_archive_formats(tmp_path, capsys, name, text):
     hyp.write_text(text)
     assert main(["import", str(path), str(hyp), "--scorer", "lab"]) == 0, capsys.readouterr().err
     assert ScoringFile.read(path).scorer_sets["lab"].labels.tolist() == EXPECTED_9
+    # the stages read are counted, so that a numbering read the wrong way shows before it is trusted
+    assert "imported 8 scored epochs of 9 as scorer 'lab' (W 2, N1 1, N2 1, N3 2, REM 2)" in capsys.readouterr().out
 
 
 def test_clock_time_tables_are_placed_at_the_recording_start_by_import_and_by_the_window(tmp_path, capsys):

@@ -107,6 +107,7 @@ def _import(args: argparse.Namespace) -> int:
     from sleepscope.io.hypnogram import notices_to_stderr
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
+    from sleepscope.stages import SCORED
 
     if args.hypnogram is None and not args.recording_events:
         raise SleepScopeError("Name a hypnogram to import, or --recording-events to take the recording's own "
@@ -118,7 +119,9 @@ def _import(args: argparse.Namespace) -> int:
         if args.hypnogram is not None:
             labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
             name = args.scorer or args.hypnogram.stem
-            print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r}"
+            mix = ", ".join(f"{s.name} {int((labels == s).sum())}" for s in SCORED)
+            # the mix read lets the user see a numbering read the wrong way (REM as N1) before trusting it
+            print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r} ({mix})"
                   + (f"; applied to {len(edit.epochs)} epochs as the technician's labels" if edit else ""))
         if args.recording_events:
             print(_take_recording_events(sf, args.scoring_file, args.hypnogram))
