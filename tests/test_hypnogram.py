@@ -15,18 +15,16 @@ from sleepscope.io.hypnogram import (
     LENGTH_TOLERANCE_EPOCHS,
     HypnogramNotice,
     annotation_stage,
-    find_hypnogram,
     has_stage_annotations,
-    hypnogram_key,
     load_hypnogram,
     read_hypnogram,
     read_sleepedf_hypnogram,
-    recording_key,
     stage_runs,
     trim_wake,
     write_csv_hypnogram,
     write_edf_hypnogram,
 )
+from sleepscope.io.pairing import find_hypnogram, hypnogram_key, recording_key
 from sleepscope.stages import Stage
 
 REAL_HYP = "tests/data/SC4001EC-Hypnogram.edf"

@@ -75,7 +75,7 @@ def test_the_models_own_prescoring_beside_the_recording_is_no_lab_scoring(tmp_pa
     training learned from it. A table of stages alone beside it (the lab's, or `export --csv`) still is one."""
     from sleepscope.cli import main
     from sleepscope.io.archive import scan_archive
-    from sleepscope.io.hypnogram import find_scoring
+    from sleepscope.io.pairing import find_scoring
 
     night = write_recording(tmp_path / "night.edf", n_epochs=8)
     args = ["prescore", str(night), "--model", "tests/data/tiny-parent-AB.safetensors", "--out",
@@ -91,3 +91,7 @@ def test_the_models_own_prescoring_beside_the_recording_is_no_lab_scoring(tmp_pa
     assert [p.hypnogram for p in scan_archive([tmp_path]).pairs] == [tmp_path / "night.csv"]
     assert main(args[:-2] + ["--out", str(tmp_path / "again.csv")]) == 0
     assert "against the lab's scoring (night.csv): 8 epochs" in capsys.readouterr().err
+    # the same output named NIGHT.txt, which a bare name pairs when it reads as a hypnogram: still none
+    (tmp_path / "night.csv").unlink()
+    assert main(args[:-2] + ["--out", str(tmp_path / "night.txt")]) == 0
+    assert find_scoring(night) is None and scan_archive([tmp_path]).pairs == []

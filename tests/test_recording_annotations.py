@@ -111,7 +111,8 @@ def test_a_nights_annotations_are_parsed_once_on_opening_and_again_when_the_file
     import os
 
     import sleepscope.io.edfheader as edfheader
-    from sleepscope.io.hypnogram import find_scoring, read_hypnogram
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.pairing import find_scoring
 
     path = _edf_plus(tmp_path / "night.edf", [(0.0, 30.0, "Sleep stage W"), (30.0, 30.0, "Sleep stage 2"),
                                               (40.0, 3.0, "Arousal")])

@@ -101,7 +101,8 @@ def test_unknown_family_is_refused(tmp_path):
 
 def test_a_randomised_night_opens_through_sleepscope_io(tmp_path):
     from sleepscope.io import open_recording
-    from sleepscope.io.hypnogram import find_hypnogram, read_hypnogram
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.pairing import find_hypnogram
 
     psg, hyp = syn.write_night(tmp_path, "SC4052E0", seed=1, labels=SHORT, family="B", randomise=True)
     n = syn.synth_night(SHORT, subject=5, night=2, seed=1, family="B", randomise=True)

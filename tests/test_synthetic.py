@@ -241,7 +241,8 @@ def test_cli_writes_a_night_and_refuses_bad_names(tmp_path, capsys):
 
 def test_written_night_reads_back_through_sleepscope_io(tmp_path):
     from sleepscope.io import open_recording
-    from sleepscope.io.hypnogram import find_hypnogram, read_hypnogram
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.pairing import find_hypnogram
 
     psg, hyp = syn.write_night(tmp_path, "SC4012E0", seed=2, labels=SHORT)
     rec = open_recording(psg, extra=("EEG Pz-Oz",))

@@ -88,7 +88,7 @@ def parse_night_name(filename: str) -> tuple[int, int] | None:
 
 def scan_sleep_cassette(folder: str | os.PathLike) -> list[Night]:
     """All sleep-cassette nights under `folder` (searched recursively, as MNE nests its downloads)."""
-    from sleepscope.io.hypnogram import find_hypnogram
+    from sleepscope.io.pairing import find_hypnogram
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -107,7 +107,7 @@ class LoadWorker(JobWorker):
             hashing.stop()
         paired = None
         if self._pair:
-            from sleepscope.io.hypnogram import find_scoring
+            from sleepscope.io.pairing import find_scoring
 
             hyp = find_scoring(self.path)  # beside it, or the recording's own stage annotations
             if hyp is not None:

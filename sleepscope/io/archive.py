@@ -21,12 +21,11 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.edfheader import RECORDING_SUFFIXES
-from sleepscope.io.hypnogram import (
-    has_stage_annotations,
+from sleepscope.io.hypnogram import has_stage_annotations, load_hypnogram
+from sleepscope.io.pairing import (
     hypnogram_key,
     hypnogram_preference,
     is_model_output,
-    load_hypnogram,
     reads_as_hypnogram,
     recording_key,
     sole_profile_beside,
@@ -149,7 +148,7 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
     hypnograms: dict[str, list[Path]] = {}
     for p in files:
         key = hypnogram_key(p.name)
-        if key is None and p.suffix.lower() == ".txt" and reads_as_hypnogram(p):
+        if key is None and p.suffix.lower() == ".txt" and not is_model_output(p) and reads_as_hypnogram(p):
             key = recording_key(p.name)  # a bare NAME.txt that holds stages (CAP's)
         if key is not None and not is_model_output(p):
             hypnograms.setdefault(key, []).append(p)

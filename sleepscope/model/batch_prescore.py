@@ -59,7 +59,7 @@ def rank_and_world() -> tuple[int, int]:
 def find_recordings(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """EDF/BDF recordings among `paths` (folders searched recursively), hypnogram and annotation-only files left
     out, sorted."""
-    from sleepscope.io.hypnogram import hypnogram_key
+    from sleepscope.io.pairing import hypnogram_key
 
     found: dict[Path, Path] = {}
     for p in map(Path, paths):

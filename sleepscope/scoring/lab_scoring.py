@@ -4,7 +4,7 @@ A lab deciding whether to trust the pre-scoring, or whether to correct a few
 hundred epochs and fine-tune, needs the model's agreement with its own
 technicians on its own recordings, not a figure from our benchmarks. Its
 archive already holds it: a hypnogram beside the recording (paired by name,
-`sleepscope.io.hypnogram.find_scoring`) or the stages annotated in the
+`sleepscope.io.pairing.find_scoring`) or the stages annotated in the
 recording itself. `sleepscope prescore` compares with it whenever it is there
 and says how many of the disagreements the review queue's unsure epochs hold;
 it, and the window with its reference scorer, warn when the model agrees with
@@ -77,7 +77,8 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
                      start_time: Any = None) -> LabComparison | None:
     """The model's `stages` (one per epoch, -1 for none) against the lab's scoring of `recording`; None when the
     lab has none beside it or it cannot be read or holds no epoch the model staged."""
-    from sleepscope.io.hypnogram import find_scoring, read_hypnogram
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.pairing import find_scoring
 
     recording = Path(recording)
     scoring = find_scoring(recording)

@@ -1,0 +1,130 @@
+"""Which scoring belongs to a recording: a hypnogram file paired by name (or the one sleep profile of its folder),
+else the stages annotated in the recording itself; and which files are no scoring (a model's own output, a note).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.io.hypnogram import has_stage_annotations, load_hypnogram
+
+#: Hypnogram file endings, in order of preference when a recording has several.
+HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", " base.edf", "-nsrr.xml",
+                      "-profusion.xml", ".edf.xml", ".xml", ".rml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
+                      ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
+                      "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt")
+#: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
+_PSG_TAIL = re.compile(r"[\s_-]psg$")
+_SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
+
+
+def recording_key(name: str) -> str:
+    """The name a recording is paired by: its stem without `-PSG`; Sleep-EDF's first 6 characters."""
+    stem = _PSG_TAIL.sub("", Path(name).stem.lower())
+    return _sleep_edf_key(stem)
+
+
+def hypnogram_key(name: str) -> str | None:
+    """The recording name a hypnogram file pairs with (see `recording_key`), or None for other files."""
+    low = Path(name).name.lower()
+    for suffix in HYPNOGRAM_SUFFIXES:
+        if low.endswith(suffix) and len(low) > len(suffix):
+            return _sleep_edf_key(_PSG_TAIL.sub("", low[: -len(suffix)]))
+    return None
+
+
+def hypnogram_preference(name: str) -> int:
+    low = Path(name).name.lower()
+    return next(i for i, s in enumerate(HYPNOGRAM_SUFFIXES + ("",)) if low.endswith(s))
+
+
+def _sleep_edf_key(stem: str) -> str:
+    # SC4001E0-PSG pairs with SC4001EC-Hypnogram: study, subject and night agree, the scorer letters differ.
+    return stem[:6] if _SLEEP_EDF.match(stem) and (len(stem) == 8 or not stem[8:9].isalnum()) else stem
+
+
+def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
+    """The hypnogram beside a recording, paired by name.
+
+    `SC4001E0-PSG.edf` ↔ `SC4001EC-Hypnogram.edf` (Sleep-EDF: the first 6
+    characters agree, the scorer letters after them differ); other recordings
+    `NAME.edf` (or `NAME-PSG.edf`, `NAME PSG.edf`) ↔ `NAME-Hypnogram.edf`,
+    `NAME_sleepscoring.edf` (HMC), `NAME Base.edf` (MASS), `NAME.rml` (Philips
+    Sleepware), `NAME.xml` (also
+    `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
+    `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
+    `NAME_1.txt` (its first scorer; `NAME_2.txt` without it); the first of
+    these found, in the order of :data:`HYPNOGRAM_SUFFIXES`. A bare `NAME.txt`
+    (the CAP Sleep Database's) is taken only when it reads as a hypnogram:
+    beside a recording it is as often a note.
+    """
+    psg = Path(psg_path)
+    key = recording_key(psg.name)
+    try:
+        names = [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
+    except OSError:
+        return None
+    candidates = [p for p in names if hypnogram_key(p.name) == key and not is_model_output(p)]
+    if not candidates:
+        candidates = [p for p in names if p.suffix.lower() == ".txt" and recording_key(p.name) == key
+                      and not is_model_output(p) and reads_as_hypnogram(p)]
+    if not candidates:
+        return sole_profile_beside(psg, names)
+    return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
+
+
+#: SOMNOmedics DOMINO names its export of a night's stages so, whatever the recording's name.
+_PROFILE_NAME = re.compile(r"^(?:sleep[\s_-]*profile|schlafprofil)\b.*\.txt$", re.IGNORECASE)
+
+
+def sole_profile_beside(psg: Path, names: list[Path] | None = None) -> Path | None:
+    """A DOMINO sleep profile ("Sleep profile.txt") in a folder that holds this recording and no other: named
+    for no recording, it is this one's when nothing else could be."""
+    from sleepscope.io.edfheader import RECORDING_SUFFIXES
+
+    try:
+        names = names if names is not None else [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
+    except OSError:
+        return None
+    if any(p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None for p in names):
+        return None
+    profiles = sorted(p for p in names if _PROFILE_NAME.match(p.name))
+    return profiles[0] if len(profiles) == 1 else None
+
+
+def reads_as_hypnogram(path: str | os.PathLike) -> bool:
+    """Whether a file that no name rule pairs (a bare `NAME.txt`, as the CAP Sleep Database's REMlogic exports
+    are named, and as notes often are) reads as a hypnogram with a scored epoch."""
+    try:
+        return bool((load_hypnogram(path).labels >= 0).any())
+    except (SleepScopeError, OSError, ValueError):
+        return False
+
+
+def is_model_output(path: str | os.PathLike) -> bool:
+    """Whether a table is a model's pre-scoring as `sleepscope prescore --out NAME.csv` writes it (its header
+    holds the stage probabilities): named like the recording, it is no scoring of the lab's."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return False
+    from sleepscope.stages import PROBABILITY_COLUMNS
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            header = f.readline(4096)
+    except OSError:
+        return False
+    columns = {c.strip().strip('"') for c in re.split(r"[,;\t]", header)}
+    return set(PROBABILITY_COLUMNS) <= columns
+
+
+def find_scoring(psg_path: str | os.PathLike) -> Path | None:
+    """The lab's scoring of a recording: the hypnogram beside it (`find_hypnogram`), or the recording itself when
+    its annotations hold the stages; None without either."""
+    hyp = find_hypnogram(psg_path)
+    if hyp is None and has_stage_annotations(psg_path):
+        return Path(psg_path)
+    return hyp
