@@ -116,6 +116,8 @@ def test_scan_pairs_isruc_and_cap_text_scorings_not_a_note(tmp_path):
     assert [p.name for p in scan.unpaired] == ["unscored.edf"]
     checked = check_archive(scan.pairs)
     assert not checked.refused
+    # the stages read, pooled: a numbering read the wrong way shows before anything is trained on it
+    assert checked.stages_text() == "stages read over 2 nights: W 6, N1 2, N2 8, N3 4, REM 4"
     with pytest.warns(UserWarning, match="R&K numbering"):
         for c in checked.usable:
             assert read_hypnogram(c.pair.hypnogram, n_epochs=c.n_epochs,

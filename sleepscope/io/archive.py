@@ -30,6 +30,7 @@ from sleepscope.io.pairing import (
     recording_key,
     sole_profile_beside,
 )
+from sleepscope.stages import SCORED
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 
@@ -72,12 +73,22 @@ class CheckedPair:
     n_epochs: int
     scored_epochs: int
     notes: tuple[str, ...] = ()
+    #: epochs of each scored stage (W, N1, N2, N3, REM) the hypnogram gave
+    stage_counts: tuple[int, ...] = ()
 
 
 @dataclass
 class ArchiveCheck:
     usable: list[CheckedPair] = field(default_factory=list)
     refused: list[tuple[ArchivePair, str]] = field(default_factory=list)
+
+    def stages_text(self) -> str:
+        """The stages read over the usable nights: a numbering read the wrong way (REM as N1) shows here."""
+        from sleepscope.stages import NAMES
+
+        totals = np.sum([c.stage_counts for c in self.usable], axis=0) if self.usable else np.zeros(len(NAMES))
+        return (f"stages read over {_count(len(self.usable), 'night')}: "
+                + ", ".join(f"{name} {int(n)}" for name, n in zip(NAMES, totals)))
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,8 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
         if scored == 0:
             out.refused.append((pair, f"{pair.hypnogram.name} holds no scored epoch"))
             continue
-        out.usable.append(CheckedPair(pair, info.n_epochs, scored, hyp.notes))
+        counts = tuple(int((hyp.labels == s).sum()) for s in SCORED)
+        out.usable.append(CheckedPair(pair, info.n_epochs, scored, hyp.notes, counts))
     report(progress, len(pairs), len(pairs), "checked")
     return out
 

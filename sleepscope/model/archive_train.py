@@ -214,8 +214,9 @@ def train_on_archive(args: argparse.Namespace) -> int:
     if not scan.pairs:
         raise SleepScopeError(
             f"no recording in {', '.join(map(str, folders))} has a hypnogram paired by name (NAME.edf with "
-            "NAME.xml, NAME.csv, NAME.tsv, NAME-Hypnogram.edf, Sleep-EDF's SC4ssN*-PSG.edf with SC4ssN*-Hypnogram.edf, "
-            "or an EDF+ with stage annotations)")
+            "NAME.xml, NAME.rml, NAME.csv, NAME.tsv, NAME-Hypnogram.edf, Sleep-EDF's SC4ssN*-PSG.edf with "
+            "SC4ssN*-Hypnogram.edf, a DOMINO 'Sleep profile.txt' alone in its folder, or an EDF+ with stage "
+            "annotations)")
     for recording, why in scan.unreadable:
         print(f"sleepscope: skipped {recording.name}: {why}", file=sys.stderr)
     checked = check_archive(scan.pairs)
@@ -224,6 +225,8 @@ def train_on_archive(args: argparse.Namespace) -> int:
     for c in checked.usable:
         for note in c.notes:
             say(f"sleepscope: note: {c.pair.name}: {note}", file=sys.stderr)
+    if checked.usable:
+        say(f"archive: {checked.stages_text()}", file=sys.stderr)
     split = split_archive([c.pair for c in checked.usable], seed=args.seed)
     say(f"archive: {split.describe()}", file=sys.stderr)
 
