@@ -619,6 +619,13 @@ RML = """<?xml version="1.0" encoding="utf-8"?>
 """
 
 
+def test_the_attach_dialog_offers_every_kind_of_scoring_file():
+    from sleepscope.io.pairing import HYPNOGRAM_PATTERNS, HYPNOGRAM_SUFFIXES
+
+    assert HYPNOGRAM_PATTERNS == "*.csv *.edf *.rml *.tsv *.txt *.xml"
+    assert all("*." + s.rsplit(".", 1)[-1] in HYPNOGRAM_PATTERNS.split() for s in HYPNOGRAM_SUFFIXES)
+
+
 def test_philips_sleepware_rml(tmp_path):
     """An Alice/Sleepware RML beside its EDF export: the technician's staging (a stage at each change, the last until
     the session's end), not the machine's beside it; placed by the session's start against the recording's; its

@@ -51,13 +51,14 @@ from sleepscope.gui.settings import Settings
 from sleepscope.gui.status_header import StatusHeader, stage_chip
 from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
 from sleepscope.gui.workers import PreScoreResult
+from sleepscope.io.pairing import HYPNOGRAM_PATTERNS
 from sleepscope.stages import SCORED, Stage
 
 __all__ = ["MainWindow", "app_icon", "card_version", "export_scoring", "stage_chip"]
 
 APP_TITLE = "SleepScope"
 RECORDING_FILTER = "Recordings (*.edf *.EDF *.bdf *.BDF *.rec);;All files (*)"
-HYPNOGRAM_FILTER = "Hypnograms (*.edf *.csv *.tsv *.txt *.xml *.rml);;All files (*)"
+HYPNOGRAM_FILTER = f"Hypnograms ({HYPNOGRAM_PATTERNS});;All files (*)"
 
 
 def resources_dir() -> Path:

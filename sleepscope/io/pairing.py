@@ -16,6 +16,8 @@ HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", "
                       "-profusion.xml", ".edf.xml", ".xml", ".rml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
                       ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
                       "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt")
+#: The file kinds a scoring comes in, for a file dialog ("*.edf *.rml ...").
+HYPNOGRAM_PATTERNS = " ".join(sorted({"*." + s.rsplit(".", 1)[-1] for s in HYPNOGRAM_SUFFIXES}))
 #: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
 _PSG_TAIL = re.compile(r"[\s_-]psg$")
 _SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
