@@ -61,6 +61,27 @@ def test_info_lists_them(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["own_stages"] == {"scored_epochs": 5}
 
 
+def test_info_names_the_scoring_beside_the_recording(tmp_path, capsys):
+    """`info` says which file the workstation and prescore take for the lab's scoring and how much it scores, or
+    why it cannot be read: how a lab checks its archive's pairing before training on it."""
+    path = _edf_plus(tmp_path / "night.edf", [])
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scoring"] is None
+    (tmp_path / "night.rml").write_text(
+        '<PatientStudy xmlns="http://www.respironics.com/PatientStudy.xsd"><ScoringData><StagingData><UserStaging>'
+        '<NeuroAdultAASMStaging><Stage Type="Wake" Start="0" /><Stage Type="NonREM2" Start="60" />'
+        '<Stage Type="NotScored" Start="150" /></NeuroAdultAASMStaging></UserStaging></StagingData></ScoringData>'
+        '</PatientStudy>')
+    assert main(["info", str(path)]) == 0
+    assert "scoring: night.rml beside it, 5 of 10 epochs scored" in capsys.readouterr().out
+    assert main(["info", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)["scoring"]
+    assert shown["file"].endswith("night.rml") and shown["scored_epochs"] == 5 and not shown["own"]
+    (tmp_path / "night.rml").write_text("<PatientStudy><ScoringData/></PatientStudy>")
+    assert main(["info", str(path)]) == 0
+    assert "scoring: night.rml beside it, not read: cannot read the hypnogram" in capsys.readouterr().out
+
+
 def _signals(seconds: int) -> list[dict]:
     t = np.arange(100 * seconds) / 100
     return [{"label": "EEG C4-M1", "rate": 100, "data": 20 * np.sin(2 * np.pi * t)},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,21 +24,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cohort)
 
 
-def _own_stages(path, n_epochs: int):
-    """The stages scored in the recording's own annotations, or None when it carries none."""
+def _lab_scoring(path, info) -> tuple:
+    """(the lab's scoring of the recording: a hypnogram beside it or the recording itself, or None; its stages,
+    or None; why they could not be read, or None)."""
     import warnings
 
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.hypnogram import has_stage_annotations, read_hypnogram
+    from sleepscope.io.hypnogram import read_hypnogram
+    from sleepscope.io.pairing import find_scoring
 
-    if not has_stage_annotations(path):
-        return None
+    scoring = find_scoring(path)
+    if scoring is None:
+        return None, None, None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # how much it covers is what `info` prints
-            return read_hypnogram(path, n_epochs=n_epochs)
-    except SleepScopeError:
-        return None
+            return scoring, read_hypnogram(scoring, n_epochs=info.n_epochs, start_time=info.start_time), None
+    except SleepScopeError as exc:
+        return scoring, None, str(exc)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -49,7 +53,8 @@ def _info(args: argparse.Namespace) -> int:
 
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
-    own = _own_stages(args.file, info.n_epochs)
+    scoring, stages, unreadable = _lab_scoring(args.file, info)
+    own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:
         choice = choose_channels(names, args.eeg, args.eog)
@@ -62,6 +67,9 @@ def _info(args: argparse.Namespace) -> int:
         d["channel_choice"] = choice.to_dict() if choice else None
         d["annotations"] = [{"onset_s": a.onset, "duration_s": a.duration, "text": a.text} for a in annotations]
         d["own_stages"] = None if own is None else {"scored_epochs": int((own >= 0).sum())}
+        d["scoring"] = None if scoring is None else {
+            "file": str(scoring), "own": own is not None, "problem": unreadable,
+            "scored_epochs": None if stages is None else int((stages >= 0).sum())}
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
@@ -76,6 +84,11 @@ def _info(args: argparse.Namespace) -> int:
         if own is not None:
             print(f"sleep stages: {int((own >= 0).sum())} of {info.n_epochs} epochs scored in its annotations "
                   "(the workstation shows them as the reference scorer)")
+        elif scoring is not None and stages is not None:
+            print(f"scoring: {scoring.name} beside it, {int((stages >= 0).sum())} of {info.n_epochs} epochs scored "
+                  "(the workstation shows it as the reference scorer)")
+        elif scoring is not None:
+            print(f"scoring: {scoring.name} beside it, not read: {unreadable}")
         if choice:
             print("the model reads:")
             for line in choice.lines():
