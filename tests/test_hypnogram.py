@@ -518,6 +518,38 @@ def test_cli_import_reads_the_archive_formats(tmp_path, capsys, name, text):
     assert "imported 8 scored epochs of 9 as scorer 'lab' (W 2, N1 1, N2 1, N3 2, REM 2)" in capsys.readouterr().out
 
 
+def test_import_reads_a_systems_own_stage_codes_when_declared(tmp_path, capsys):
+    """UCD St Vincent's numbering (0 W, 1 REM, 2-5 S1-S4, 6-7 artefact and indeterminate) reads by the default
+    rules as R&K (REM as N1, N1 as N2...), which the counts printed show; declared with --codes it reads right.
+    A bad declaration is refused before any scoring file is made; declared codes on a named format are refused."""
+    from sleepscope.cli import main
+    from sleepscope.io import Recording
+    from sleepscope.scoring import ScoringFile
+
+    rec = Recording.from_arrays(np.random.default_rng(0).normal(size=3000 * 10), np.zeros(3000 * 10))
+    path = tmp_path / "night.sleepscope.h5"
+    ScoringFile.open(rec, path).close()
+    hyp = tmp_path / "ucddb002_stage.txt"
+    hyp.write_text("0\n0\n2\n3\n4\n5\n1\n1\n6\n7\n")
+    assert main(["import", str(path), str(hyp), "--scorer", "guessed"]) == 0
+    assert "(W 2, N1 2, N2 1, N3 2, REM 1)" in capsys.readouterr().out  # the default rules misread it
+    ucd = "0=W,1=REM,2=N1,3=N2,4=N3,5=N3,6=?,7=?"
+    assert main(["import", str(path), str(hyp), "--scorer", "ucd", "--codes", ucd]) == 0
+    assert "(W 2, N1 1, N2 1, N3 2, REM 2)" in capsys.readouterr().out
+    assert ScoringFile.read(path).scorer_sets["ucd"].labels.tolist() == [0, 0, 1, 2, 3, 3, 4, 4, -1, -1]
+    edf = tmp_path / "other.edf"  # a recording: importing into it makes its scoring file, unless refused first
+    edf.write_bytes(open("tests/data/SC4001E0-PSG-first300s.edf", "rb").read())
+    assert main(["import", str(edf), str(hyp), "--codes", "0=W,1=Dream"]) == 2
+    assert "'1=Dream' is not CODE=STAGE" in capsys.readouterr().err
+    assert not list(tmp_path.glob("other.sleepscope.h5*"))
+    assert main(["import", str(path), str(hyp), "--codes", "0=W,1=REM"]) == 2  # 2..7 undeclared
+    assert "line 3: '2' is none of the declared codes (0, 1)" in capsys.readouterr().err
+    xml = tmp_path / "night.xml"
+    xml.write_text(NSRR_XML)
+    assert main(["import", str(path), str(xml), "--codes", ucd]) == 2
+    assert "stage codes were declared, but its stages are named" in capsys.readouterr().err
+
+
 def test_clock_time_tables_are_placed_at_the_recording_start_by_import_and_by_the_window(tmp_path, capsys):
     """`sleepscope import` and the window's paired hypnogram read a clock-time event table from the recording's
     start (both used to read it from its first row: one epoch early here)."""

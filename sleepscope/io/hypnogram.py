@@ -58,7 +58,7 @@ class Hypnogram:
 
 
 def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
-                   *, strict: bool = False) -> Hypnogram:
+                   *, strict: bool = False, codes: dict[str, int] | None = None) -> Hypnogram:
     """Read a hypnogram, choosing the format by content and extension, and fit it to a recording.
 
     Formats: EDF+ annotations (Sleep-EDF hypnograms, or a recording's own stage
@@ -78,12 +78,14 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     cannot be the recording's and is refused; with `strict` (training data),
     one that stops more than that short of the end is refused too.
     `start_time`, the recording's start, aligns an EDF+ hypnogram that starts
-    at another clock time.
+    at another clock time. `codes` ({cell text: stage code}, `parse_codes`) reads a table or one-stage-per-line
+    text whose system numbers its stages its own way (UCD's REM = 1): every cell must be one of them.
     """
     path = Path(path)
     if not path.is_file():
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
     notes: list[str] = []
+    coded = False  # the cells are stage codes, read by the declared `codes` when given
     kind = file_kind(path)
     if kind == "edf":
         fmt = "edf+"
@@ -103,10 +105,13 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
             onsets, durations, stages = events
         else:
             cells = _parse_table(path, lines, delimiter, notes) if delimiter else _parse_lines(path, text)
-            labels = _decode_codes(path, cells, notes)
+            coded = True
+            labels = _decode_codes(path, cells, notes) if codes is None else _declared_codes(path, cells, codes)
             onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
             durations = np.full(len(labels), float(EPOCH_SECONDS))
             stages = labels
+    if codes is not None and not coded:
+        raise _unreadable(path, f"stage codes were declared, but its stages are named ({fmt} file)")
     labels, overlap_note = _expand(onsets, durations, stages)
     if overlap_note:
         notes.append(overlap_note)
@@ -230,9 +235,9 @@ def _read_text(path: Path) -> str:
 
 
 def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None,
-                   start_time: datetime | None = None) -> np.ndarray:
+                   start_time: datetime | None = None, codes: dict[str, int] | None = None) -> np.ndarray:
     """The labels of `load_hypnogram`; its notes (padded, cut, overlaps) are issued as `HypnogramNotice` warnings."""
-    hyp = load_hypnogram(path, n_epochs, start_time)
+    hyp = load_hypnogram(path, n_epochs, start_time, codes=codes)
     for note in hyp.notes:
         warnings.warn(note, HypnogramNotice, stacklevel=2)
     return hyp.labels
@@ -707,6 +712,37 @@ def _decode_codes(path: Path, cells: list[tuple[int, str]], notes: list[str]) ->
         except (ValueError, KeyError):
             raise _unreadable(path, f"line {lineno}: {cell.strip()[:40]!r} is not a stage (names W, N1, N2, N3, "
                                     "REM, ?, or codes: -1..4 with 4 REM, or R&K 0..5 with 5 REM)") from None
+    return np.array(labels, dtype=np.int8)
+
+
+def parse_codes(text: str) -> dict[str, int]:
+    """A declared code table, "0=W,1=REM,2=N1,3=N2,4=N3,5=N3,6=?" -> {"0": 0, "1": 4, ...}; SleepScopeError when
+    a stage is not one."""
+    out: dict[str, int] = {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        cell, sep, stage = item.partition("=")
+        try:
+            if not sep or not cell.strip():
+                raise ValueError
+            out[cell.strip()] = int(parse_stage(stage.strip()))
+        except ValueError:
+            raise SleepScopeError(f"stage codes {text!r}: {item!r} is not CODE=STAGE (a stage W, N1, N2, N3, REM "
+                                  "or ?), as in 0=W,1=REM,2=N1,3=N2,4=N3") from None
+    if not out:
+        raise SleepScopeError(f"stage codes {text!r}: none given; write them as 0=W,1=REM,2=N1,3=N2,4=N3")
+    return out
+
+
+def _declared_codes(path: Path, cells: list[tuple[int, str]], codes: dict[str, int]) -> np.ndarray:
+    if not cells:
+        raise _unreadable(path, "it holds no stages")
+    labels = []
+    for lineno, cell in cells:
+        t = cell.strip()
+        if t not in codes:
+            raise _unreadable(path, f"line {lineno}: {t[:40]!r} is none of the declared codes "
+                                    f"({', '.join(codes)})")
+        labels.append(codes[t])
     return np.array(labels, dtype=np.int8)
 
 

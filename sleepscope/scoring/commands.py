@@ -64,6 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--scorer", default=None, help="name of the label set (default: the hypnogram's file name)")
     q.add_argument("--apply", action="store_true",
                    help="also set the technician's labels (source import:<file>), as one undoable edit")
+    q.add_argument("--codes", default=None, metavar="CODE=STAGE,...",
+                   help="how the hypnogram's stage codes read, where its system numbers them its own way, e.g. "
+                        "UCD's 0=W,1=REM,2=N1,3=N2,4=N3,5=N3,6=?,7=? (default: names, or codes 0-4 with 4 REM, "
+                        "or R&K's 0-5 with 5 REM when 5 and above appear)")
     q.add_argument("--recording-events", action="store_true",
                    help="take the recording's own EDF+ annotations, and the events HYPNOGRAM scores besides the "
                         "stages (NSRR/Profusion XML, Sleepware RML, EDF+), as events (arousals and artefacts by their words, the "
@@ -104,7 +108,7 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.edfheader import RECORDING_SUFFIXES
-    from sleepscope.io.hypnogram import notices_to_stderr
+    from sleepscope.io.hypnogram import notices_to_stderr, parse_codes
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
     from sleepscope.stages import SCORED
@@ -115,9 +119,11 @@ def _import(args: argparse.Namespace) -> int:
     if args.recording_events and args.scoring_file.suffix.lower() not in RECORDING_SUFFIXES:
         raise SleepScopeError(f"--recording-events reads the recording's annotations: name the recording "
                               f"(EDF, EDF+, BDF) instead of {args.scoring_file}.")
+    codes = parse_codes(args.codes) if args.codes is not None else None  # before any scoring file is made
     with ScoringFile.open_existing(scoring_path(args.scoring_file, create=True)) as sf, notices_to_stderr():
         if args.hypnogram is not None:
-            labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply)
+            labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply,
+                                            codes=codes)
             name = args.scorer or args.hypnogram.stem
             mix = ", ".join(f"{s.name} {int((labels == s).sum())}" for s in SCORED)
             # the mix read lets the user see a numbering read the wrong way (REM as N1) before trusting it

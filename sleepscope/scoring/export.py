@@ -39,11 +39,12 @@ EVENT_COLUMNS = ("kind", "onset_s", "duration_s", "clock_time", "text", "channel
 
 
 def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None = None,
-                     apply: bool = False) -> tuple[np.ndarray, Edit | None]:
+                     apply: bool = False, codes: dict[str, int] | None = None) -> tuple[np.ndarray, Edit | None]:
     """Read a hypnogram file (EDF+, CSV, one stage per line) as the label set `scorer_name`.
 
     With `apply` the labels also become the technician's starting labels, source
-    `import:<file name>` (one undoable edit). Returns (labels, that edit or None).
+    `import:<file name>` (one undoable edit); `codes` declares how a table's stage codes read
+    (`io.hypnogram.parse_codes`). Returns (labels, that edit or None).
     """
     from sleepscope.io.hypnogram import read_hypnogram, read_sleepedf_hypnogram
 
@@ -53,11 +54,11 @@ def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None 
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
     with open(path, "rb") as f:
         head = f.read(8)
-    if head == b"0       " or path.suffix.lower() in (".edf", ".bdf"):
+    if codes is None and (head == b"0       " or path.suffix.lower() in (".edf", ".bdf")):
         # An EDF+ hypnogram may start at another clock time than the recording: align it.
         labels = read_sleepedf_hypnogram(path, n_epochs=n, start_time=sf.identity.start_time)
     else:
-        labels = read_hypnogram(path, n_epochs=n, start_time=sf.identity.start_time)
+        labels = read_hypnogram(path, n_epochs=n, start_time=sf.identity.start_time, codes=codes)
     if not (labels >= 0).any():
         raise SleepScopeError(f"{path} holds no scored epoch within this recording: check that it belongs to it.")
     name = scorer_name or path.stem
