@@ -30,7 +30,7 @@ from sleepscope.io.pairing import (
     recording_key,
     sole_profile_beside,
 )
-from sleepscope.stages import SCORED
+from sleepscope.stages import NAMES, SCORED
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 
@@ -84,8 +84,6 @@ class ArchiveCheck:
 
     def stages_text(self) -> str:
         """The stages read over the usable nights: a numbering read the wrong way (REM as N1) shows here."""
-        from sleepscope.stages import NAMES
-
         totals = np.sum([c.stage_counts for c in self.usable], axis=0) if self.usable else np.zeros(len(NAMES))
         return (f"stages read over {_count(len(self.usable), 'night')}: "
                 + ", ".join(f"{name} {int(n)}" for name, n in zip(NAMES, totals)))

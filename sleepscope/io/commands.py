@@ -24,36 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cohort)
 
 
-def _lab_scoring(path, info) -> tuple:
-    """(the lab's scoring of the recording: a hypnogram beside it or the recording itself, or None; its stages,
-    or None; why they could not be read, or None)."""
-    import warnings
-
-    from sleepscope.errors import SleepScopeError
-    from sleepscope.io.hypnogram import read_hypnogram
-    from sleepscope.io.pairing import find_scoring
-
-    scoring = find_scoring(path)
-    if scoring is None:
-        return None, None, None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # how much it covers is what `info` prints
-            return scoring, read_hypnogram(scoring, n_epochs=info.n_epochs, start_time=info.start_time), None
-    except SleepScopeError as exc:
-        return scoring, None, str(exc)
-
-
 def _info(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.annotations import lights_of, read_annotations
     from sleepscope.io.channels import choose_channels
+    from sleepscope.io.pairing import read_lab_scoring
     from sleepscope.io.recording import check_channel_units, read_info
     from sleepscope.scoring.events import clock_time
 
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
-    scoring, stages, unreadable = _lab_scoring(args.file, info)
+    scoring, stages, unreadable = read_lab_scoring(args.file, info.n_epochs, info.start_time)
     own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:

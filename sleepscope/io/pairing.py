@@ -130,3 +130,21 @@ def find_scoring(psg_path: str | os.PathLike) -> Path | None:
     if hyp is None and has_stage_annotations(psg_path):
         return Path(psg_path)
     return hyp
+
+
+def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None) -> tuple:
+    """(the lab's scoring of a recording, `find_scoring`, or None; its stages fitted to `n_epochs`, or None; why
+    they could not be read, or None). Its notices (a shorter file, R&K codes) are not said here."""
+    import warnings
+
+    from sleepscope.io.hypnogram import read_hypnogram
+
+    scoring = find_scoring(psg_path)
+    if scoring is None:
+        return None, None, None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return scoring, read_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time), None
+    except SleepScopeError as exc:
+        return scoring, None, str(exc)

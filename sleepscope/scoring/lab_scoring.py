@@ -13,14 +13,12 @@ it less than expert scorers agree with each other.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
 
 
@@ -77,20 +75,15 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
                      start_time: Any = None) -> LabComparison | None:
     """The model's `stages` (one per epoch, -1 for none) against the lab's scoring of `recording`; None when the
     lab has none beside it or it cannot be read or holds no epoch the model staged."""
-    from sleepscope.io.hypnogram import read_hypnogram
-    from sleepscope.io.pairing import find_scoring
+    from sleepscope.io.pairing import read_lab_scoring
 
     recording = Path(recording)
-    scoring = find_scoring(recording)
-    if scoring is None:
-        return None
     stages = np.asarray(stages).astype(np.int64)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a shorter hypnogram leaves epochs out of the comparison, as said
-            lab = np.asarray(read_hypnogram(scoring, n_epochs=len(stages), start_time=start_time), np.int64)
-    except SleepScopeError:
+    # a shorter hypnogram leaves epochs out of the comparison, as said
+    scoring, lab, _ = read_lab_scoring(recording, len(stages), start_time)
+    if lab is None:
         return None
+    lab = np.asarray(lab, np.int64)
     both = (lab >= 0) & (stages >= 0)
     if not both.any():
         return None
