@@ -153,3 +153,15 @@ def parse_stage(text: str | int) -> Stage:
 
 def stage_names(codes: np.ndarray) -> list[str]:
     return [Stage(int(c)).label for c in codes]
+
+
+def stage_counts(labels) -> tuple[int, ...]:
+    """Epochs of each scored stage (W, N1, N2, N3, REM) in `labels`."""
+    labels = np.asarray(labels)
+    return tuple(int((labels == s).sum()) for s in SCORED)
+
+
+def mix_text(counts) -> str:
+    """"W 187, N1 58, N2 250, N3 220, REM 125": what a scoring read holds, so that a numbering read the wrong way
+    (a system's REM = 1 as N1) shows before it is trusted."""
+    return ", ".join(f"{name} {int(n)}" for name, n in zip(NAMES, counts))

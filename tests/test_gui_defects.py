@@ -331,6 +331,7 @@ def test_attach_hypnogram_and_a_bad_csv_beside_the_night(qtbot, tmp_path, window
     assert w.attach_hypnogram(good)
     assert w.hypnogram.has_reference and w.reference_name == "other-scorer.csv"
     assert w.reference.tolist() == [0] * 5 + [2] * 5 and "other-scorer.csv" in w.scoring.scorer_sets
+    assert "(W 5, N1 0, N2 5, N3 0, REM 0;" in w.statusBar().currentMessage()  # the stages read, said
     bad = tmp_path / "bad.csv"
     bad.write_text("epoch,stage\n0,banana\n")
     assert not w.attach_hypnogram(bad)

@@ -52,7 +52,7 @@ from sleepscope.gui.status_header import StatusHeader, stage_chip
 from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
 from sleepscope.gui.workers import PreScoreResult
 from sleepscope.io.pairing import HYPNOGRAM_PATTERNS
-from sleepscope.stages import SCORED, Stage
+from sleepscope.stages import SCORED, Stage, mix_text, stage_counts
 
 __all__ = ["MainWindow", "app_icon", "card_version", "export_scoring", "stage_chip"]
 
@@ -720,8 +720,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         notes = (" " + " ".join(paired.notes)) if paired.notes else ""
         self.statusBar().showMessage(
-            f"Attached {paired.path.name} as the reference scorer (Scoring → Copy reference scorer's labels).{notes}",
-            10000)
+            f"Attached {paired.path.name} as the reference scorer ({mix_text(stage_counts(paired.labels))}; "
+            f"Scoring → Copy reference scorer's labels).{notes}", 10000)
         return True
 
     def show_properties(self) -> None:

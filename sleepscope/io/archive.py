@@ -30,7 +30,7 @@ from sleepscope.io.pairing import (
     recording_key,
     sole_profile_beside,
 )
-from sleepscope.stages import NAMES, SCORED
+from sleepscope.stages import NAMES, mix_text, stage_counts
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 
@@ -85,8 +85,7 @@ class ArchiveCheck:
     def stages_text(self) -> str:
         """The stages read over the usable nights: a numbering read the wrong way (REM as N1) shows here."""
         totals = np.sum([c.stage_counts for c in self.usable], axis=0) if self.usable else np.zeros(len(NAMES))
-        return (f"stages read over {_count(len(self.usable), 'night')}: "
-                + ", ".join(f"{name} {int(n)}" for name, n in zip(NAMES, totals)))
+        return f"stages read over {_count(len(self.usable), 'night')}: {mix_text(totals)}"
 
 
 @dataclass(frozen=True)
@@ -216,8 +215,7 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
         if scored == 0:
             out.refused.append((pair, f"{pair.hypnogram.name} holds no scored epoch"))
             continue
-        counts = tuple(int((hyp.labels == s).sum()) for s in SCORED)
-        out.usable.append(CheckedPair(pair, info.n_epochs, scored, hyp.notes, counts))
+        out.usable.append(CheckedPair(pair, info.n_epochs, scored, hyp.notes, stage_counts(hyp.labels)))
     report(progress, len(pairs), len(pairs), "checked")
     return out
 

@@ -111,7 +111,7 @@ def _import(args: argparse.Namespace) -> int:
     from sleepscope.io.hypnogram import notices_to_stderr, parse_codes
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
-    from sleepscope.stages import SCORED
+    from sleepscope.stages import mix_text, stage_counts
 
     if args.hypnogram is None and not args.recording_events:
         raise SleepScopeError("Name a hypnogram to import, or --recording-events to take the recording's own "
@@ -125,9 +125,8 @@ def _import(args: argparse.Namespace) -> int:
             labels, edit = import_hypnogram(sf, args.hypnogram, scorer_name=args.scorer, apply=args.apply,
                                             codes=codes)
             name = args.scorer or args.hypnogram.stem
-            mix = ", ".join(f"{s.name} {int((labels == s).sum())}" for s in SCORED)
-            # the mix read lets the user see a numbering read the wrong way (REM as N1) before trusting it
-            print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r} ({mix})"
+            print(f"imported {int((labels >= 0).sum())} scored epochs of {sf.n_epochs} as scorer {name!r} "
+                  f"({mix_text(stage_counts(labels))})"
                   + (f"; applied to {len(edit.epochs)} epochs as the technician's labels" if edit else ""))
         if args.recording_events:
             print(_take_recording_events(sf, args.scoring_file, args.hypnogram))
