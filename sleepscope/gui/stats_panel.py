@@ -20,7 +20,7 @@ from sleepscope.gui.lazy_panel import LazyPanel
 from sleepscope.gui.second_opinion import SET_NAME as SECOND_OPINION
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.events import arousal_onsets
-from sleepscope.scoring.label_sets import TECHNICIAN, label_sets, taken_from
+from sleepscope.scoring.label_sets import TECHNICIAN, agreement_apart, label_sets
 from sleepscope.scoring.stats import SleepStats, arousals_text, sleep_statistics
 from sleepscope.stages import COLORS, NAMES, SCORED
 
@@ -60,8 +60,7 @@ def stats_html(stats: SleepStats, n_scored: int, n_epochs: int, n_no_signal: int
 
 def agreement_html(agr: Agreement, ref_name: str, other_name: str, taken: int = 0,
                    apart: Agreement | None = None) -> str:
-    """`taken`: epochs whose technician's label was taken unchanged from the other set (`taken_from`), `apart`:
-    the agreement on the rest."""
+    """`taken`, `apart`: as `agreement_apart` gives them."""
     if agr.n_epochs == 0:
         return "<p>No epoch is scored in both label sets yet.</p>"
     e = html.escape
@@ -205,10 +204,5 @@ class StatsPanel(LazyPanel):
                                          "recording or import another scorer's hypnogram.</p>")
             return
         self.agreement = agreement(sets[ref], sets[other])
-        taken = taken_from(sf, other if ref == TECHNICIAN else ref) if TECHNICIAN in (ref, other) else None
-        apart = None
-        if taken is not None and taken.any():
-            rest = (sets[ref] >= 0) & (sets[other] >= 0) & ~taken
-            apart = agreement(sets[ref][rest], sets[other][rest]) if rest.any() else None
-        self.agreement_label.setText(agreement_html(self.agreement, ref, other,
-                                                    0 if taken is None else int(taken.sum()), apart))
+        taken, apart = agreement_apart(sf, ref, other, sets)
+        self.agreement_label.setText(agreement_html(self.agreement, ref, other, taken, apart))

@@ -96,12 +96,10 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         fmt, text, lines, delimiter = _text_table(path)
         if not lines:
             raise _unreadable(path, "it holds no stages (the file is empty)")
-        domino = lines[0].lower().startswith("signal id:")
-        events = _event_table(path, lines, delimiter, start_time, notes) if delimiter and not domino else None
-        if domino:
+        if lines[0].lower().startswith("signal id:"):
             fmt = "domino"
             onsets, durations, stages = _domino_profile(path, lines, start_time)
-        elif events is not None:
+        elif delimiter and (events := _event_table(path, lines, delimiter, start_time, notes)) is not None:
             onsets, durations, stages = events
         else:
             cells = _parse_table(path, lines, delimiter, notes) if delimiter else _parse_lines(path, text)
@@ -171,7 +169,7 @@ def _domino_profile(path: Path, lines: list[str], start_time: datetime | None
         h, mi, sec, ms, value = m.groups()
         clock = int(h) * 3600 + int(mi) * 60 + int(sec) + (float(f"0.{ms}") if ms else 0.0)
         try:
-            stage = Stage.UNSCORED if value.lower() in ("a", "artefact", "artifact") else parse_stage(value)
+            stage = Stage.UNSCORED if value.lower() == "a" else parse_stage(value)  # "A": DOMINO's artefact
         except ValueError:
             raise _unreadable(path, f"line {i}: {value[:40]!r} is not a sleep stage") from None
         rows.append((clock, int(stage)))
@@ -349,7 +347,7 @@ def annotation_stage(text: str) -> Stage | None:
 
 def _xml_annotations(path: Path, start_time: datetime | None = None) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
     """NSRR `PSGAnnotation` (stage events with start and duration), Profusion `CMPStudyConfig` (one code per
-    epoch) or Philips Sleepware RML `PatientStudy` (`rml_stages`)."""
+    epoch) or Philips Sleepware RML `PatientStudy` (`_rml_stages`)."""
     import xml.etree.ElementTree as ET
 
     try:
@@ -399,7 +397,7 @@ _RML_TYPES = {"wake": Stage.W, "nonrem1": Stage.N1, "nonrem2": Stage.N2, "nonrem
 
 
 def _xml_child(el, *names: str):
-    """The first descendant along `names` (local names, any namespace), or None."""
+    """The element reached from `el` through children of these local names (any namespace), or None."""
     for name in names:
         el = next((c for c in el if xml_local_name(c.tag) == name), None)
         if el is None:
@@ -777,8 +775,8 @@ def _epochs_text(n: int) -> str:
 
 def _unreadable(path: Path, why: str) -> SleepScopeError:
     return SleepScopeError(
-        f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, Sleepware RML, a CSV/TSV with "
-        "a 'stage' column (or onset, duration and description columns), or a text file with one stage per line."
+        f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, Sleepware RML, "
+        "a CSV/TSV with a 'stage' column (or onset, duration and description columns), or a text file with one stage per line."
     )
 
 

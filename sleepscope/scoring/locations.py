@@ -78,8 +78,10 @@ def beside_path(identity: RecordingIdentity, recording_path: Path) -> Path:
     no longer there (re-exported, renamed) keeps the plain name, so that opening it says whose it is."""
     full = recording_path.with_name(recording_path.name + SUFFIX)
     plain = recording_path.with_name(recording_path.stem + SUFFIX)
-    if full.exists() or not plain.exists():
-        return full if full.exists() else plain
+    if full.exists():
+        return full
+    if not plain.exists():
+        return plain
     try:
         owner = read_snapshot(plain).identity
     except Exception:  # a damaged file is reported when it is opened, by its own path

@@ -25,7 +25,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement
 from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds, clock_time
 from sleepscope.scoring.export import resolve_no_signal, scoring_statistics, statistics_summary
-from sleepscope.scoring.label_sets import TECHNICIAN, label_sets, taken_from
+from sleepscope.scoring.label_sets import TECHNICIAN, agreement_apart, label_sets
 from sleepscope.scoring.scoring_file import IMPORT_PREFIX, SOURCE_MODEL, SOURCE_TECHNICIAN, ScoringFile
 from sleepscope.scoring.stats import SleepStats, arousals_text, partial_scoring_warning
 from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, NAMES, SCORED, Stage
@@ -197,14 +197,11 @@ def build_report(sf: ScoringFile, no_signal: np.ndarray | None = None) -> Report
     pred = sf.latest_prediction()
     comparisons = []
     if scored.any():
-        for name, other in label_sets(sf).items():
+        sets = label_sets(sf)
+        for name, other in sets.items():
             if name != TECHNICIAN and ((other >= 0) & scored).any():
-                both = scored & (other >= 0)
-                taken = taken_from(sf, name)
-                apart = both & ~taken
-                comparisons.append(LabelSetAgreement(
-                    name, agreement(labels, other), int(taken.sum()),
-                    agreement(labels[apart], other[apart]) if apart.any() else None))
+                taken, apart = agreement_apart(sf, TECHNICIAN, name, sets)
+                comparisons.append(LabelSetAgreement(name, agreement(labels, other), taken, apart))
     return Report(
         recording=ident.file_name,
         fingerprint=ident.fingerprint,
@@ -321,9 +318,9 @@ def _summary_line(c: LabelSetAgreement) -> str:
     if c.taken:
         line += (f". {c.taken} of the technician's labels were taken from it unchanged (accepted or imported) and "
                  "agree by construction; ")
-        line += ("on the other {0} epochs: accuracy {1:.3f}, Cohen's kappa {2:.3f}".format(
-            c.apart.n_epochs, c.apart.accuracy, c.apart.kappa) if c.apart is not None
-                 else "no epoch was scored apart from it")
+        a = c.apart
+        line += (f"on the other {a.n_epochs} epochs: accuracy {a.accuracy:.3f}, Cohen's kappa {a.kappa:.3f}"
+                 if a is not None else "no epoch was scored apart from it")
     return line
 
 
