@@ -12,7 +12,8 @@ import functools
 import math
 import os
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -335,9 +336,6 @@ def _parse_signals(text: str, ns: int) -> list[SignalHeader]:
 def _distinct_labels(signals: list[SignalHeader]) -> list[SignalHeader]:
     """Signals that share a label (two "EEG", legs' "EMG") are told apart as "EEG (1)", "EEG (2)", in file order,
     so that each can be chosen and read; annotation signals keep theirs."""
-    from collections import Counter
-    from dataclasses import replace
-
     counts = Counter(s.label for s in signals if not s.is_annotation)
     seen: Counter = Counter()
     out = []
