@@ -712,3 +712,36 @@ def test_somnomedics_domino_sleep_profile(tmp_path):
     other.write_text(DOMINO.replace("SchlafProfil\\profil", "Spindel\\spindel"))
     with pytest.raises(SleepScopeError, match="DOMINO export of 'Spindel"):
         load_hypnogram(other)
+
+
+def test_dreams_hypnograms_in_5_s_steps(tmp_path):
+    """A DREAMS hypnogram (`[HypnogramAASM]`, a code every 5 s: 5 wake, 4 REM, 3-1 N1-N3, 0 R&K stage 4, -2
+    unknown) reads as 30-s epochs; an epoch whose steps disagree takes the stage most of them hold, and says so.
+    It pairs with its recording by the name's beginning, the AASM scoring before the R&K one."""
+    from sleepscope.io.archive import scan_archive
+
+    codes = [5] * 6 + [3] * 6 + [2] * 6 + [1] * 6 + [0] * 6 + [4] * 6 + [-2] * 6 + [2, 2, 2, 4, 2, 2] + [5, 5]
+    night = tmp_path / "dreams"
+    night.mkdir()
+    aasm = night / "HypnogramAASM_subject3.txt"
+    aasm.write_text("[HypnogramAASM]\r\n" + "".join(f"{c}\r\n" for c in codes))
+    hyp = load_hypnogram(aasm, n_epochs=9)
+    assert hyp.format == "dreams" and hyp.source_epochs == 9
+    assert hyp.labels.tolist() == [0, 1, 2, 3, 3, 4, -1, 2, 0]
+    assert any("1 epoch of 30 s held 5-s steps of different stages" in n for n in hyp.notes)
+    # a recording of 2 epochs cannot hold 9 epochs' scoring: read as steps of 30 s it would have been refused too
+    with pytest.raises(SleepScopeError, match="past the recording's end"):
+        load_hypnogram(aasm, n_epochs=2)
+    rk = night / "HypnogramR&K_subject3.txt"
+    rk.write_text("[HypnogramR&K]\n" + "5\n" * 54)
+    psg = night / "subject3.edf"
+    psg.write_bytes(open("tests/data/SC4001E0-PSG-first300s.edf", "rb").read())
+    assert find_hypnogram(psg) == aasm
+    aasm.unlink()
+    assert find_hypnogram(psg) == rk
+    assert [p.hypnogram for p in scan_archive([tmp_path]).pairs] == [rk]
+    assert find_hypnogram(night / "subject31.edf") is None
+    bad = tmp_path / "HypnogramAASM_subject4.txt"
+    bad.write_text("[HypnogramAASM]\n5\n7\n")
+    with pytest.raises(SleepScopeError, match="line 3: '7' is not a DREAMS stage code"):
+        load_hypnogram(bad)

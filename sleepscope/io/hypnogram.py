@@ -52,7 +52,7 @@ class Hypnogram:
     """A hypnogram read from a file: int8 stage codes per 30-s epoch (-1 unscored) and what was noticed."""
 
     labels: np.ndarray
-    format: str  # "edf+", "nsrr-xml", "profusion-xml", "csv", "tsv", "text"
+    format: str  # "edf+", "nsrr-xml", "profusion-xml", "rml", "domino", "dreams", "csv", "tsv", "text"
     source_epochs: int  # epochs the file itself covers, before fitting to a recording
     notes: tuple[str, ...] = ()
 
@@ -65,7 +65,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     annotations), NSRR XML (`PSGAnnotation` / `ScoredEvent`), Compumedics
     Profusion XML (`CMPStudyConfig` / `SleepStages`), Philips Sleepware (Alice) RML
     (`PatientStudy`, the technician's `UserStaging`), SOMNOmedics DOMINO's sleep
-    profile (`Signal ID: SchlafProfil`), CSV or TSV (a stage column
+    profile (`Signal ID: SchlafProfil`), DREAMS hypnograms (`[HypnogramAASM]`, a code
+    every 5 s), CSV or TSV (a stage column
     of names or codes, or the last column; or an event table with onset,
     duration and description columns, as MNE and CAP/REMlogic exports write,
     its clock times placed from `start_time`), and text with one stage per line.
@@ -99,6 +100,9 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         if lines[0].lower().startswith("signal id:"):
             fmt = "domino"
             onsets, durations, stages = _domino_profile(path, lines, start_time)
+        elif _DREAMS_HEADER.fullmatch(lines[0].strip()):
+            fmt = "dreams"
+            onsets, durations, stages = _dreams_hypnogram(path, lines, notes)
         elif delimiter and (events := _event_table(path, lines, delimiter, start_time, notes)) is not None:
             onsets, durations, stages = events
         else:
@@ -109,7 +113,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
             durations = np.full(len(labels), float(EPOCH_SECONDS))
             stages = labels
     if codes is not None and not coded:
-        raise _unreadable(path, f"stage codes were declared, but its stages are named ({fmt} file)")
+        raise _unreadable(path, f"stage codes were declared, but its stages are named or its format's own ({fmt} file)")
     labels, overlap_note = _expand(onsets, durations, stages)
     if overlap_note:
         notes.append(overlap_note)
@@ -182,6 +186,46 @@ def _domino_profile(path: Path, lines: list[str], start_time: datetime | None
     epoch_s = float(rate.group(1).replace(",", ".")) if rate else float(EPOCH_SECONDS)
     onsets = _onsets(path, [("clock", clock) for clock, _ in rows], start_time)
     return onsets, np.full(len(rows), epoch_s), np.array([stage for _, stage in rows], dtype=np.int8)
+
+
+#: The DREAMS databases' hypnograms: `[HypnogramAASM]` (or `[HypnogramR&K]`), then a code every 5 s.
+_DREAMS_HEADER = re.compile(r"\[hypnogram[^\]]*\]", re.IGNORECASE)
+_DREAMS_STEP_S = 5
+#: 5 wake, 4 REM, 3-1 stages 1-3, 0 R&K stage 4; -1 movement, -2 and -3 unknown.
+_DREAMS_CODES = {5: Stage.W, 4: Stage.REM, 3: Stage.N1, 2: Stage.N2, 1: Stage.N3, 0: Stage.N3,
+                 -1: Stage.UNSCORED, -2: Stage.UNSCORED, -3: Stage.UNSCORED}
+
+
+def _dreams_hypnogram(path: Path, lines: list[str], notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A DREAMS hypnogram, its 5-s steps gathered into 30-s epochs: each epoch takes the stage most of its steps
+    hold (on a tie, the one at its middle, as stage annotations are placed), and a note says how many epochs
+    had steps that disagree."""
+    steps = []
+    for i, line in enumerate(lines[1:], start=2):
+        try:
+            steps.append(int(_DREAMS_CODES[int(line.strip())]))
+        except (ValueError, KeyError):
+            raise _unreadable(path, f"line {i}: {line.strip()[:40]!r} is not a DREAMS stage code "
+                                    "(5 wake, 4 REM, 3-0 stages 1-4, -1 movement, -2 or -3 unknown)") from None
+    if not steps:
+        raise _unreadable(path, "it holds no stages (a DREAMS header and nothing below it)")
+    per_epoch = EPOCH_SECONDS // _DREAMS_STEP_S
+    n = -(-len(steps) // per_epoch)
+    padded = np.full(n * per_epoch, -2, dtype=np.int64)  # past the last step: no step, never counted
+    padded[: len(steps)] = steps
+    epochs = padded.reshape(n, per_epoch)
+    labels = np.empty(n, dtype=np.int8)
+    mixed = 0
+    for e, row in enumerate(epochs):
+        held = row[row > -2]
+        counts = np.bincount(held + 1, minlength=len(Stage) + 1)
+        best = np.flatnonzero(counts == counts.max()) - 1
+        labels[e] = best[0] if len(best) == 1 else held[min(per_epoch // 2, len(held) - 1)]
+        mixed += len(np.unique(held)) > 1
+    if mixed:
+        notes.append(f"{mixed} epoch{'s' if mixed != 1 else ''} of 30 s held 5-s steps of different stages; "
+                     "each took the stage most of its steps hold")
+    return np.arange(n, dtype=np.float64) * EPOCH_SECONDS, np.full(n, float(EPOCH_SECONDS)), labels
 
 
 def _event_table_start(lines: list[str], within: int = 60) -> tuple[int, str] | None:

@@ -16,6 +16,9 @@ HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", "
                       "-profusion.xml", ".edf.xml", ".xml", ".rml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
                       ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
                       "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt")
+#: Hypnogram file beginnings, ranked after every ending: the DREAMS databases' `HypnogramAASM_subject1.txt` beside
+#: `subject1.edf`, its R&K scoring last.
+HYPNOGRAM_PREFIXES = ("hypnogramaasm_", "hypnogram_", "hypnogramr&k_")
 #: The file kinds a scoring comes in, for a file dialog ("*.edf *.rml ...").
 HYPNOGRAM_PATTERNS = " ".join(sorted({"*." + s.rsplit(".", 1)[-1] for s in HYPNOGRAM_SUFFIXES}))
 #: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
@@ -35,12 +38,22 @@ def hypnogram_key(name: str) -> str | None:
     for suffix in HYPNOGRAM_SUFFIXES:
         if low.endswith(suffix) and len(low) > len(suffix):
             return _sleep_edf_key(_PSG_TAIL.sub("", low[: -len(suffix)]))
-    return None
+    prefix = _prefix(low)
+    return _sleep_edf_key(_PSG_TAIL.sub("", low[len(prefix):-4])) if prefix else None
 
 
 def hypnogram_preference(name: str) -> int:
     low = Path(name).name.lower()
-    return next(i for i, s in enumerate(HYPNOGRAM_SUFFIXES + ("",)) if low.endswith(s))
+    ranked = next((i for i, s in enumerate(HYPNOGRAM_SUFFIXES) if low.endswith(s)), None)
+    if ranked is not None:
+        return ranked
+    prefix = _prefix(low)
+    return len(HYPNOGRAM_SUFFIXES) + (HYPNOGRAM_PREFIXES.index(prefix) if prefix else len(HYPNOGRAM_PREFIXES))
+
+
+def _prefix(low: str) -> str | None:
+    return next((p for p in HYPNOGRAM_PREFIXES if low.startswith(p) and low.endswith(".txt")
+                 and len(low) > len(p) + 4), None)
 
 
 def _sleep_edf_key(stem: str) -> str:
@@ -58,8 +71,9 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     Sleepware), `NAME.xml` (also
     `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
     `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
-    `NAME_1.txt` (its first scorer; `NAME_2.txt` without it); the first of
-    these found, in the order of :data:`HYPNOGRAM_SUFFIXES`. A bare `NAME.txt`
+    `NAME_1.txt` (its first scorer; `NAME_2.txt` without it), DREAMS's
+    `HypnogramAASM_NAME.txt` (`HypnogramR&K_NAME.txt` after it); the first of
+    these found, in the order of :data:`HYPNOGRAM_SUFFIXES`, then of :data:`HYPNOGRAM_PREFIXES`. A bare `NAME.txt`
     (the CAP Sleep Database's) is taken only when it reads as a hypnogram:
     beside a recording it is as often a note.
     """
