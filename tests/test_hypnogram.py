@@ -745,3 +745,26 @@ def test_dreams_hypnograms_in_5_s_steps(tmp_path):
     bad.write_text("[HypnogramAASM]\n5\n7\n")
     with pytest.raises(SleepScopeError, match="line 3: '7' is not a DREAMS stage code"):
         load_hypnogram(bad)
+
+
+def test_bids_events_pair_with_their_recording(tmp_path):
+    """A BIDS folder: `sub-01_ses-1_task-sleep_eeg.edf` pairs with the events file of the same entities (stages
+    in `trial_type`, a duration BIDS leaves `n/a` lasting one epoch), never with another session's nor with its
+    channels table; the archive finds the pair and the subject."""
+    from sleepscope.io.archive import scan_archive
+
+    eeg = tmp_path / "sub-01" / "ses-1" / "eeg"
+    eeg.mkdir(parents=True)
+    psg = eeg / "sub-01_ses-1_task-sleep_eeg.edf"
+    psg.write_bytes(open("tests/data/SC4001E0-PSG-first300s.edf", "rb").read())
+    (eeg / "sub-01_ses-1_task-sleep_channels.tsv").write_text("name\ttype\tunits\nFpz-Cz\tEEG\tuV\n")
+    (eeg / "sub-01_ses-2_task-sleep_events.tsv").write_text("onset\tduration\ttrial_type\n0\t30\tW\n")
+    assert find_hypnogram(psg) is None
+    events = eeg / "sub-01_ses-1_task-sleep_events.tsv"
+    events.write_text("onset\tduration\ttrial_type\tvalue\n0\t60\tSleep stage W\t1\n60\tn/a\tN1\t2\n"
+                      "75\t3.5\tArousal\tn/a\n90\t30\tN2\t3\n")
+    assert find_hypnogram(psg) == events
+    hyp = load_hypnogram(events, n_epochs=10)
+    assert hyp.labels.tolist() == [0, 0, 1, 2] + [-1] * 6
+    pair, = scan_archive([tmp_path]).pairs
+    assert (pair.hypnogram, pair.subject) == (events, "sub-01")

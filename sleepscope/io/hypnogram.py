@@ -570,7 +570,7 @@ def _edf_start(path: Path) -> datetime | None:
 #: Columns of an event table (one row per annotation, not per epoch): MNE's annotations CSV (onset, duration,
 #: description), CAP/REMlogic exports (Time [hh:mm:ss], Event, Duration[s]) and the like.
 _ONSET_COLUMNS = ("onset", "start", "start time", "starttime", "time", "clock time", "time of day")
-_EVENT_COLUMNS = ("description", "annotation", "event", "event type", "stage", "sleep stage", "label")
+_EVENT_COLUMNS = ("description", "annotation", "event", "event type", "trial_type", "stage", "sleep stage", "label")
 
 
 def _column_name(cell: str) -> str:
@@ -598,6 +598,7 @@ def _event_rows(path: Path, lines: list[str], delimiter: str) -> list[tuple[tupl
         except ValueError:
             stage = None  # arousals, lights, comments: events that are no stage
         text = row[duration].strip()
+        text = "" if text.lower() == "n/a" else text  # BIDS's word for a value not given
         # a row that is no stage and has no time (a comment) is left out: no event to place, no stage lost
         try:
             seconds = float(text) if text else 0.0

@@ -23,18 +23,25 @@ HYPNOGRAM_PREFIXES = ("hypnogramaasm_", "hypnogram_", "hypnogramr&k_")
 HYPNOGRAM_PATTERNS = " ".join(sorted({"*." + s.rsplit(".", 1)[-1] for s in HYPNOGRAM_SUFFIXES}))
 #: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
 _PSG_TAIL = re.compile(r"[\s_-]psg$")
+#: BIDS: `sub-01_ses-1_task-sleep_eeg.edf` and its `sub-01_ses-1_task-sleep_events.tsv` share every entity.
+_BIDS_DATA = re.compile(r"^(sub-[^_]+(?:_[a-z]+-[^_]+)*)_(?:eeg|ieeg|exg)$")
+_BIDS_EVENTS = re.compile(r"^(sub-[^_]+(?:_[a-z]+-[^_]+)*)_events\.tsv$")
 _SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
 
 
 def recording_key(name: str) -> str:
     """The name a recording is paired by: its stem without `-PSG`; Sleep-EDF's first 6 characters."""
-    stem = _PSG_TAIL.sub("", Path(name).stem.lower())
-    return _sleep_edf_key(stem)
+    stem = Path(name).stem.lower()
+    bids = _BIDS_DATA.match(stem)
+    return bids.group(1) if bids else _sleep_edf_key(_PSG_TAIL.sub("", stem))
 
 
 def hypnogram_key(name: str) -> str | None:
     """The recording name a hypnogram file pairs with (see `recording_key`), or None for other files."""
     low = Path(name).name.lower()
+    bids = _BIDS_EVENTS.match(low)
+    if bids:
+        return bids.group(1)
     for suffix in HYPNOGRAM_SUFFIXES:
         if low.endswith(suffix) and len(low) > len(suffix):
             return _sleep_edf_key(_PSG_TAIL.sub("", low[: -len(suffix)]))
@@ -72,7 +79,8 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
     `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
     `NAME_1.txt` (its first scorer; `NAME_2.txt` without it), DREAMS's
-    `HypnogramAASM_NAME.txt` (`HypnogramR&K_NAME.txt` after it); the first of
+    `HypnogramAASM_NAME.txt` (`HypnogramR&K_NAME.txt` after it), BIDS's
+    `sub-X_..._events.tsv` beside `sub-X_..._eeg.edf`; the first of
     these found, in the order of :data:`HYPNOGRAM_SUFFIXES`, then of :data:`HYPNOGRAM_PREFIXES`. A bare `NAME.txt`
     (the CAP Sleep Database's) is taken only when it reads as a hypnogram:
     beside a recording it is as often a note.
