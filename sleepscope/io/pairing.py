@@ -24,16 +24,14 @@ HYPNOGRAM_PATTERNS = " ".join(sorted({"*." + s.rsplit(".", 1)[-1] for s in HYPNO
 #: How a recording's own name may end after its key ("NAME-PSG.edf", MASS's "NAME PSG.edf").
 _PSG_TAIL = re.compile(r"[\s_-]psg$")
 #: BIDS: `sub-01_ses-1_task-sleep_eeg.edf` and its `sub-01_ses-1_task-sleep_events.tsv` share every entity.
-_BIDS_DATA = re.compile(r"^(sub-[^_]+(?:_[a-z]+-[^_]+)*)_(?:eeg|ieeg|exg)$")
 _BIDS_EVENTS = re.compile(r"^(sub-[^_]+(?:_[a-z]+-[^_]+)*)_events\.tsv$")
 _SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
 
 
 def recording_key(name: str) -> str:
     """The name a recording is paired by: its stem without `-PSG`; Sleep-EDF's first 6 characters."""
-    stem = Path(name).stem.lower()
-    bids = _BIDS_DATA.match(stem)
-    return bids.group(1) if bids else _sleep_edf_key(_PSG_TAIL.sub("", stem))
+    stem = _PSG_TAIL.sub("", Path(name).stem.lower())
+    return _sleep_edf_key(stem)
 
 
 def hypnogram_key(name: str) -> str | None:
@@ -41,7 +39,7 @@ def hypnogram_key(name: str) -> str | None:
     low = Path(name).name.lower()
     bids = _BIDS_EVENTS.match(low)
     if bids:
-        return bids.group(1)
+        return bids.group(1) + "_eeg"
     for suffix in HYPNOGRAM_SUFFIXES:
         if low.endswith(suffix) and len(low) > len(suffix):
             return _sleep_edf_key(_PSG_TAIL.sub("", low[: -len(suffix)]))
