@@ -165,3 +165,27 @@ def mix_text(counts) -> str:
     """"W 187, N1 58, N2 250, N3 220, REM 125": what a scoring read holds, so that a numbering read the wrong way
     (a system's REM = 1 as N1) shows before it is trusted."""
     return ", ".join(f"{name} {int(n)}" for name, n in zip(NAMES, counts))
+
+
+def unusual_mix(labels) -> str | None:
+    """Why a whole night's stages are unlike any real night's, as a stage numbering read the wrong way leaves
+    them (UCD's REM = 1 read as N1 shifts each stage one deeper: N2 nearly gone, N3 the bulk of sleep; W = 1
+    leaves no wake), or None; None too for less than 4 scored hours, whose mix says little."""
+    labels = np.asarray(labels)
+    scored = int((labels >= 0).sum())
+    sleep = labels[(labels >= 1) & (labels <= 4)]
+    if scored < 480 or len(sleep) < 240:
+        return None
+    n2, n3 = float(np.mean(sleep == Stage.N2)), float(np.mean(sleep == Stage.N3))
+    # N2 is over a fifth of sleep and N3 under 2.3 times N2 in every real scoring at hand (Sleep-EDF, DOD-H/O)
+    if not (labels == Stage.W).any():
+        return f"no epoch of its {scored / 120:.1f} scored hours is wake"
+    if n2 < 0.15:
+        return f"N2 is {n2:.0%} of its sleep"
+    if n3 > 2.5 * n2:
+        return f"N3 is {n3 / n2:.1f} times N2"
+    # Sleep is entered through N1: a numbering shifted by one stage sends wake to N2 instead.
+    entered = labels[1:][(labels[:-1] == Stage.W) & (labels[1:] >= Stage.N1) & (labels[1:] <= Stage.REM)]
+    if len(entered) >= 5 and np.mean(entered == Stage.N1) < 0.2:
+        return f"only {int((entered == Stage.N1).sum())} of its {len(entered)} passages from wake to sleep go to N1"
+    return None

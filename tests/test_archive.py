@@ -416,3 +416,65 @@ def test_archive_training_from_a_site_pretrained_encoder_gives_a_stager(archive,
     assert card.metrics["heldout"]["parent_model"] == load_model(default_model_path())[1].version
     assert "shipped model" in captured.out
     predict(open_recording(next(archive.rglob("patient07_night1.edf"))), child)  # it stages
+
+
+#: UCD St Vincent's stage codes (REM = 1, each NREM stage one up, 7 indeterminate), as a lab's system may number.
+UCD_CODES = {Stage.W: 0, Stage.REM: 1, Stage.N1: 2, Stage.N2: 3, Stage.N3: 4, Stage.UNSCORED: 7}
+UCD_DECLARED = "0=W,1=REM,2=N1,3=N2,4=N3,5=N3,6=?,7=?"
+
+
+def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_training(tmp_path, capsys):
+    """Every real Sleep-EDF night shipped reads as a night (control); each, written in UCD's numbering and read
+    by the default rules (REM as N1, every stage one deeper), is doubted. Such a file says why and how to
+    declare its codes; the archive refuses it from training until they are declared, then trains on it read
+    right (`train --recordings --codes`), its training cache too."""
+    from sleepscope.cli import main
+    from sleepscope.data.synthetic import hypnogram_names, real_hypnogram
+    from sleepscope.io.hypnogram import HypnogramNotice, load_hypnogram, parse_codes, trim_wake
+    from sleepscope.io.pairing import find_hypnogram
+    from sleepscope.stages import unusual_mix
+
+    misread = {0: Stage.W, 1: Stage.N1, 2: Stage.N2, 3: Stage.N3, 4: Stage.N3, 7: Stage.UNSCORED}  # R&K rules
+    for name in hypnogram_names():
+        real = real_hypnogram(name)
+        assert unusual_mix(real) is None, name
+        assert unusual_mix(np.array([misread[UCD_CODES[int(s)]] for s in real])) is not None, name
+    real = real_hypnogram("SC4001E0")
+    night = tmp_path / "ucddb002.rec"
+    write_recording(night, n_epochs=len(real))
+    hyp = tmp_path / "ucddb002_stage.txt"
+    hyp.write_text("".join(f"{UCD_CODES[int(s)]}\n" for s in real))
+    assert find_hypnogram(night) == hyp
+    read = load_hypnogram(hyp, n_epochs=len(real))
+    assert "declare its codes (--codes" in read.doubt and read.doubt in read.notes
+    declared = load_hypnogram(hyp, n_epochs=len(real), codes=parse_codes(UCD_DECLARED))
+    assert not declared.doubt and declared.labels.tolist() == real.tolist()
+    ours = tmp_path / "ours.txt"
+    ours.write_text("".join(f"{int(s)}\n" for s in real))
+    assert not load_hypnogram(ours).doubt
+    pair, = scan_archive([tmp_path]).pairs
+    (refused, why), = check_archive([pair]).refused
+    assert refused == pair and "--codes" in why
+    usable, = check_archive([pair], codes=parse_codes(UCD_DECLARED)).usable
+    assert usable.stage_counts == tuple(int((real == s).sum()) for s in range(5))
+    # the training cache reads the nights by the codes declared, and is built again when they change
+    import h5py
+
+    from sleepscope.data.datasets import build_cache
+    from sleepscope.model.archive_train import archive_nights
+
+    def cached(codes):
+        cache = build_cache(archive_nights([pair], codes), tmp_path / "cache.h5")
+        with h5py.File(cache) as f:
+            return np.concatenate([g["y"][:] for g in f["nights"].values()])
+
+    assert cached(parse_codes(UCD_DECLARED)).tolist() == real[trim_wake(real)].tolist()
+    with pytest.warns(HypnogramNotice, match="declare its codes"):
+        assert cached(None).tolist() != real[trim_wake(real)].tolist()
+    # the command line: refused without the codes (nothing to train on); a declaration that misses a code
+    out = tmp_path / "m"
+    assert main(["train", "--recordings", str(tmp_path), "--config", "tiny", "--out", str(out), "--quiet"]) == 2
+    assert "declare its codes" in capsys.readouterr().err
+    assert main(["train", "--recordings", str(tmp_path), "--config", "tiny", "--out", str(out), "--quiet",
+                 "--codes", "0=W,1=REM"]) == 2
+    assert "none of the declared codes" in capsys.readouterr().err

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from sleepscope.errors import SleepScopeError
 from sleepscope.tasks import CancelToken, Progress, check, report
 
@@ -33,6 +35,14 @@ class Night:
     night: int
     psg: Path
     hypnogram: Path | None
+    codes: tuple[tuple[str, int], ...] = ()  # its system's own stage codes, where declared (`parse_codes`)
+
+    def read_labels(self, n_epochs: int, start_time=None) -> np.ndarray:
+        """The hypnogram's stages fitted to its recording's `n_epochs`, by its declared codes where given."""
+        from sleepscope.io.hypnogram import read_hypnogram
+
+        return read_hypnogram(self.hypnogram, n_epochs=n_epochs, start_time=start_time,
+                              codes=dict(self.codes) or None)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "subject": self.subject, "night": self.night, "psg": str(self.psg),

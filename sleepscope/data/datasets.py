@@ -52,7 +52,8 @@ def _manifest(nights: Sequence[Night], margin_epochs: int, eeg: str | None, eog:
     extra = {} if normalisation == "epoch" else {"normalisation": normalisation}  # old caches stay current
     return json.dumps({
         "version": CACHE_VERSION, "margin_epochs": margin_epochs, "eeg": eeg, "eog": eog, **extra,
-        "nights": [[n.name, n.subject, n.night, _stamp(n.psg), _stamp(n.hypnogram)] for n in nights],
+        "nights": [[n.name, n.subject, n.night, _stamp(n.psg), _stamp(n.hypnogram)] + ([n.codes] if n.codes else [])
+                   for n in nights],
     }, sort_keys=True)
 
 
@@ -75,7 +76,7 @@ def build_cache(
     Nights without a hypnogram are kept whole with every label -1.
     """
     from sleepscope.io import open_recording
-    from sleepscope.io.hypnogram import read_hypnogram, trim_wake
+    from sleepscope.io.hypnogram import trim_wake
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
 
@@ -102,7 +103,7 @@ def build_cache(
                 report(progress, i, len(nights), f"caching {night.name}")
                 rec = open_recording(night.psg, eeg=eeg, eog=eog, cancel=cancel)
                 if night.hypnogram is not None:
-                    labels = read_hypnogram(night.hypnogram, n_epochs=rec.n_epochs, start_time=rec.start_time)
+                    labels = night.read_labels(rec.n_epochs, rec.start_time)
                     window = trim_wake(labels, margin_epochs)
                 else:
                     labels = np.full(rec.n_epochs, -1, dtype=np.int8)

@@ -192,12 +192,14 @@ def _best_hypnogram(rec: Path, candidates: list[Path]) -> Path | None:
 
 
 def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None,
-                  cancel: CancelToken | None = None) -> ArchiveCheck:
+                  cancel: CancelToken | None = None, codes: dict[str, int] | None = None) -> ArchiveCheck:
     """Read each hypnogram against its recording's length (from the header); refuse what does not match.
 
     A hypnogram that runs past its recording or stops short of it by more than
     `LENGTH_TOLERANCE_EPOCHS` is refused with both lengths named; so is one
-    that cannot be read or holds no scored epoch.
+    that cannot be read or holds no scored epoch, and one whose stage codes read
+    as no real night's (`Hypnogram.doubt`: a system's own numbering, to be
+    declared with `codes`, as `io.hypnogram.parse_codes` reads them).
     """
     from sleepscope.io.recording import read_info
 
@@ -207,11 +209,15 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
         report(progress, i, len(pairs), f"checking {pair.name}")
         try:
             info = read_info(pair.recording)
-            hyp = load_hypnogram(pair.hypnogram, n_epochs=info.n_epochs, start_time=info.start_time, strict=True)
+            hyp = load_hypnogram(pair.hypnogram, n_epochs=info.n_epochs, start_time=info.start_time, strict=True,
+                                 codes=codes)
         except SleepScopeError as exc:
             out.refused.append((pair, str(exc)))
             continue
         scored = int((hyp.labels >= 0).sum())
+        if hyp.doubt:  # trained on as read, a misread numbering would teach the model wrong stages
+            out.refused.append((pair, hyp.doubt))
+            continue
         if scored == 0:
             out.refused.append((pair, f"{pair.hypnogram.name} holds no scored epoch"))
             continue

@@ -22,7 +22,7 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.recording import EPOCH_SECONDS
-from sleepscope.stages import AASM_TO_RK, RK_TO_AASM, SCORED, Stage, folded, parse_stage, stage_worded
+from sleepscope.stages import AASM_TO_RK, RK_TO_AASM, SCORED, Stage, folded, parse_stage, stage_worded, unusual_mix
 
 _SLEEP = np.array([int(s) for s in SCORED if s is not Stage.W], dtype=np.int8)
 
@@ -55,6 +55,7 @@ class Hypnogram:
     format: str  # "edf+", "nsrr-xml", "profusion-xml", "rml", "domino", "dreams", "csv", "tsv", "text"
     source_epochs: int  # epochs the file itself covers, before fitting to a recording
     notes: tuple[str, ...] = ()
+    doubt: str = ""  # why its stage codes may have been read by the wrong numbering (also among the notes)
 
 
 def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
@@ -87,6 +88,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
     notes: list[str] = []
     coded = False  # the cells are stage codes, read by the declared `codes` when given
+    numbered = False  # most cells are numbers, read by the default rules
     kind = file_kind(path)
     if kind == "edf":
         fmt = "edf+"
@@ -108,6 +110,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         else:
             cells = _parse_table(path, lines, delimiter, notes) if delimiter else _parse_lines(path, text)
             coded = True
+            numbered = codes is None and 2 * sum(bool(_NUMBER.fullmatch(c.strip())) for _, c in cells) > len(cells)
             labels = _decode_codes(path, cells, notes) if codes is None else _declared_codes(path, cells, codes)
             onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
             durations = np.full(len(labels), float(EPOCH_SECONDS))
@@ -118,9 +121,15 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     if overlap_note:
         notes.append(overlap_note)
     source_epochs = len(labels)
+    doubt = ""
+    if numbered and (why := unusual_mix(labels)):
+        doubt = (f"{why}, unlike any real night's scoring: if {path.name}'s system numbers its stages otherwise "
+                 "than 0 W, 1-3 N1-N3, 4 REM (or R&K's 0-5, 5 REM), declare its codes (--codes, as "
+                 "0=W,1=REM,2=N1,3=N2,4=N3; codes declared are read as said)")
+        notes.append(doubt)
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
-    return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes))
+    return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes), doubt=doubt)
 
 
 def file_kind(path: Path) -> str:
@@ -714,9 +723,12 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
     return cells
 
 
+_NUMBER = re.compile(r"-?\d+(\.0+)?")
+
+
 def _looks_like_stage(cell: str) -> bool:
     t = cell.strip()
-    if re.fullmatch(r"-?\d+(\.0+)?", t):
+    if _NUMBER.fullmatch(t):
         return True
     try:
         parse_stage(t)
@@ -737,7 +749,7 @@ def _decode_codes(path: Path, cells: list[tuple[int, str]], notes: list[str]) ->
     numbers = {}
     for lineno, cell in cells:
         t = cell.strip()
-        if re.fullmatch(r"-?\d+(\.0+)?", t):
+        if _NUMBER.fullmatch(t):
             numbers[lineno] = int(float(t))
     rk = any(5 <= v <= 9 for v in numbers.values())
     if rk:

@@ -15,7 +15,8 @@ from sleepscope.io.hypnogram import has_stage_annotations, load_hypnogram
 HYPNOGRAM_SUFFIXES = ("-hypnogram.edf", "_hypnogram.edf", "_sleepscoring.edf", " base.edf", "-nsrr.xml",
                       "-profusion.xml", ".edf.xml", ".xml", ".rml", ".hypnogram.csv", "-hypnogram.csv", "_hypnogram.csv",
                       ".csv", ".hypnogram.tsv", "-hypnogram.tsv", "_hypnogram.tsv", ".tsv", ".hypnogram.txt",
-                      "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt")
+                      "-hypnogram.txt", "_hypnogram.txt", "_sleepscoring.txt", "_1.txt", "_2.txt",
+                      "_stage.txt")
 #: Hypnogram file beginnings, ranked after every ending: the DREAMS databases' `HypnogramAASM_subject1.txt` beside
 #: `subject1.edf`, its R&K scoring last.
 HYPNOGRAM_PREFIXES = ("hypnogramaasm_", "hypnogram_", "hypnogramr&k_")
@@ -76,7 +77,7 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
     Sleepware), `NAME.xml` (also
     `NAME-nsrr.xml`, `NAME-profusion.xml`), `NAME.hypnogram.csv`, `NAME.csv`,
     `NAME.tsv`, `NAME-hypnogram.txt`, `NAME_sleepscoring.txt`, ISRUC-Sleep's
-    `NAME_1.txt` (its first scorer; `NAME_2.txt` without it), DREAMS's
+    `NAME_1.txt` (its first scorer; `NAME_2.txt` without it), UCD's `NAME_stage.txt`, DREAMS's
     `HypnogramAASM_NAME.txt` (`HypnogramR&K_NAME.txt` after it), BIDS's
     `sub-X_..._events.tsv` beside `sub-X_..._eeg.edf`; the first of
     these found, in the order of :data:`HYPNOGRAM_SUFFIXES`, then of :data:`HYPNOGRAM_PREFIXES`. A bare `NAME.txt`

@@ -29,8 +29,9 @@ import numpy as np
 from sleepscope.errors import SleepScopeError
 
 
-def archive_nights(pairs) -> list:
-    """The archive's pairs as cohort nights (subject numbers in name order, unique names) for the cache."""
+def archive_nights(pairs, codes: dict[str, int] | None = None) -> list:
+    """The archive's pairs as cohort nights (subject numbers in name order, unique names) for the cache, their
+    hypnograms read by the declared stage `codes` when given."""
     from sleepscope.data.cohorts import Night
 
     subjects = {s: i for i, s in enumerate(sorted({p.subject for p in pairs}))}
@@ -44,7 +45,8 @@ def archive_nights(pairs) -> list:
         seen.add(name)
         s = subjects[p.subject]
         count[s] = count.get(s, 0) + 1
-        nights.append(Night(name=name, subject=s, night=count[s], psg=p.recording, hypnogram=p.hypnogram))
+        nights.append(Night(name=name, subject=s, night=count[s], psg=p.recording, hypnogram=p.hypnogram,
+                            codes=tuple(sorted((codes or {}).items()))))
     return nights
 
 
@@ -192,7 +194,7 @@ def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
 def train_on_archive(args: argparse.Namespace) -> int:
     from sleepscope.data.datasets import SequenceDataset, build_cache
     from sleepscope.io.archive import check_archive, scan_archive, split_archive
-    from sleepscope.io.hypnogram import HypnogramNotice
+    from sleepscope.io.hypnogram import HypnogramNotice, parse_codes
     from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import barrier, setup, teardown
@@ -207,6 +209,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
                               "--test-subjects and --test")
     if args.keep_parent is not None and not 0.0 <= args.keep_parent < 1.0:
         raise SleepScopeError(f"--keep-parent {args.keep_parent}: give a share at least 0 and below 1")
+    codes = parse_codes(args.codes) if args.codes is not None else None
     folders = [Path(d) for d in args.recordings]
     scan = scan_archive(folders)
     say = print if not args.quiet else (lambda *a, **k: None)
@@ -219,7 +222,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
             "annotations)")
     for recording, why in scan.unreadable:
         print(f"sleepscope: skipped {recording.name}: {why}", file=sys.stderr)
-    checked = check_archive(scan.pairs)
+    checked = check_archive(scan.pairs, codes=codes)
     for pair, why in checked.refused:
         print(f"sleepscope: refused {pair.recording.name} + {pair.hypnogram.name}: {why}", file=sys.stderr)
     for c in checked.usable:
@@ -249,7 +252,7 @@ def train_on_archive(args: argparse.Namespace) -> int:
     model = _to_train(model, args)
     seq_len = args.seq_len or model.config.seq_len
 
-    train_n, val_n, held_n = (archive_nights(split.train + split.validation + split.heldout)[a:b] for a, b in (
+    train_n, val_n, held_n = (archive_nights(split.train + split.validation + split.heldout, codes)[a:b] for a, b in (
         (0, len(split.train)), (len(split.train), len(split.train) + len(split.validation)),
         (len(split.train) + len(split.validation), None)))
     all_nights = train_n + val_n + held_n

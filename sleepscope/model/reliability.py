@@ -33,11 +33,11 @@ def scored_nights(nights, normalisation: str):
     """``(night_arrays, stages)`` of each scored night (``data.cohorts.Night``), trimmed to the sleep as the
     training cache is, the hypnogram aligned on the recording's start; one night at a time."""
     from sleepscope.io import open_recording
-    from sleepscope.io.hypnogram import read_hypnogram, trim_wake
+    from sleepscope.io.hypnogram import trim_wake
 
     for night in nights:
         rec = open_recording(night.psg)
-        labels = read_hypnogram(night.hypnogram, n_epochs=rec.n_epochs, start_time=rec.start_time)
+        labels = night.read_labels(rec.n_epochs, rec.start_time)
         w = trim_wake(labels, 60)
         arrays = night_arrays(rec, normalisation)
         yield {k: v[w] for k, v in arrays.items()}, labels[w].astype("int64")

@@ -71,6 +71,9 @@ def register(subparsers) -> None:
     t.add_argument("--test-subjects", type=_subjects, default=None, help="also score these subjects into the card")
     t.add_argument("--test", action="store_true", help="score the paper split's 4 test subjects into the card")
     t.add_argument("--init", type=Path, default=None, help="start from this model (e.g. from `sleepscope pretrain`)")
+    t.add_argument("--codes", default=None, metavar="CODE=STAGE,...",
+                   help="with --recordings: how the archive's stage codes read, where its system numbers them its "
+                        "own way, as for `sleepscope import` (UCD's 0=W,1=REM,2=N1,3=N2,4=N3,5=N3,6=?,7=?)")
     _common(t, data_required=False)
     t.add_argument("--epochs", type=int, default=50, help="most passes over the training data (default 50)")
     t.add_argument("--patience", type=int, default=5, help="passes without a better validation macro-F1 before stopping")
