@@ -478,3 +478,10 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     assert main(["train", "--recordings", str(tmp_path), "--config", "tiny", "--out", str(out), "--quiet",
                  "--codes", "0=W,1=REM"]) == 2
     assert "none of the declared codes" in capsys.readouterr().err
+    # `info` says the scoring is not taken, and why; written in our numbering it is, with its stages counted
+    assert main(["info", str(night)]) == 0
+    assert "scoring: ucddb002_stage.txt beside it, not read: N2 is 9% of its sleep" in capsys.readouterr().out
+    hyp.write_text("".join(f"{int(s)}\n" for s in real))
+    assert main(["info", str(night)]) == 0
+    counts = ", ".join(f"{n} {int((real == s).sum())}" for s, n in enumerate(("W", "N1", "N2", "N3", "REM")))
+    assert f"{int((real >= 0).sum())} of {len(real)} epochs scored ({counts};" in capsys.readouterr().out

@@ -31,6 +31,7 @@ def _info(args: argparse.Namespace) -> int:
     from sleepscope.io.pairing import read_lab_scoring
     from sleepscope.io.recording import check_channel_units, read_info
     from sleepscope.scoring.events import clock_time
+    from sleepscope.stages import mix_text, stage_counts
 
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
@@ -67,7 +68,7 @@ def _info(args: argparse.Namespace) -> int:
                   "(the workstation shows them as the reference scorer)")
         elif scoring is not None and stages is not None:
             print(f"scoring: {scoring.name} beside it, {int((stages >= 0).sum())} of {info.n_epochs} epochs scored "
-                  "(the workstation shows it as the reference scorer)")
+                  f"({mix_text(stage_counts(stages))}; the workstation shows it as the reference scorer)")
         elif scoring is not None:
             print(f"scoring: {scoring.name} beside it, not read: {unreadable}")
         if choice:

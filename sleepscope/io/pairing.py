@@ -155,17 +155,13 @@ def find_scoring(psg_path: str | os.PathLike) -> Path | None:
 
 def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None) -> tuple:
     """(the lab's scoring of a recording, `find_scoring`, or None; its stages fitted to `n_epochs`, or None; why
-    they could not be read, or None). Its notices (a shorter file, R&K codes) are not said here."""
-    import warnings
-
-    from sleepscope.io.hypnogram import read_hypnogram
-
+    they could not be read, or None). Stage codes that read as no real night's (`Hypnogram.doubt`) are not
+    taken: the model measured against a misread numbering would look wrong. Other notes are not said here."""
     scoring = find_scoring(psg_path)
     if scoring is None:
         return None, None, None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return scoring, read_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time), None
+        hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time)
     except SleepScopeError as exc:
         return scoring, None, str(exc)
+    return (scoring, None, hyp.doubt) if hyp.doubt else (scoring, hyp.labels, None)
