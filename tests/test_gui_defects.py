@@ -525,3 +525,55 @@ def test_window_starts_with_the_registry_active_model_and_keeps_no_model_path(qt
     w2 = window()
     assert w2.model_path == va.path
     assert not any("model" in k for k in gui_settings._s.allKeys())
+
+
+def test_a_scoring_in_a_systems_own_numbering_is_not_shown_until_its_codes_are_said(qtbot, tmp_path, window,
+                                                                                        dialogs):
+    """UCD's stage codes (REM = 1) beside a night: read by the default rules they would put REM as N1, so the
+    window opens the night without them and says how to attach them. File -> Attach hypnogram asks how the
+    codes read, the question filled with how they were read; declared, the reference is the real night. A
+    cancelled question attaches nothing; a night in our own numbering is attached without a question."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QInputDialog
+
+    from sleepscope.data.synthetic import real_hypnogram
+    from sleepscope.io.export import write_edf
+
+    real = real_hypnogram("SC4001E0")
+    ucd = {0: 0, 4: 1, 1: 2, 2: 3, 3: 4, -1: 7}
+    rng = np.random.default_rng(0)
+    psg = tmp_path / "ucddb002.edf"
+    n = len(real) * 3000
+    write_edf(psg, {"EEG C4-M1": (rng.standard_normal(n) * 20, 100.0),
+                    "EOG E1-M2": (rng.standard_normal(n) * 20, 100.0)}, start_time=START)
+    stage_file = tmp_path / "ucddb002_stage.txt"
+    stage_file.write_text("".join(f"{ucd[int(s)]}\n" for s in real))
+    w = window()
+    assert open_and_wait(qtbot, w, psg)
+    assert w.reference is None
+    (kind, _, text), = [d for d in dialogs if d[0] == "warning"]
+    assert "ucddb002_stage.txt" in text and "N2 is" in text and "asks how its system numbers" in text
+
+    asked = []
+
+    def answer(new_text):
+        def run():
+            box = QApplication.activeModalWidget()
+            assert isinstance(box, QInputDialog)
+            asked.append(box.textValue())
+            if new_text is None:
+                box.reject()
+            else:
+                box.setTextValue(new_text)
+                box.accept()
+        QTimer.singleShot(0, run)
+
+    answer(None)
+    assert not w.attach_hypnogram(stage_file) and w.reference is None
+    assert asked == ["0=W,1=N1,2=N2,3=N3,4=REM"]  # as the default rules read them
+    answer("0=W,1=REM,2=N1,3=N2,4=N3")
+    assert w.attach_hypnogram(stage_file)
+    assert w.reference.tolist() == real.tolist() and "ucddb002_stage.txt" in w.scoring.scorer_sets
+    ours = tmp_path / "ours.txt"
+    ours.write_text("".join(f"{int(s)}\n" for s in real))
+    assert w.attach_hypnogram(ours) and len(asked) == 2

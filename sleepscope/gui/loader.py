@@ -36,6 +36,9 @@ class PairedHypnogram:
     problem: str | None = None
     #: the stages are the recording's own EDF+ annotations (`path` is the recording), not a file beside it
     own: bool = False
+    #: its stage codes read as no real night's (the problem then); each code and the stage it was read as
+    doubt: str = ""
+    read_as: tuple = ()
 
     @property
     def scorer_name(self) -> str:
@@ -58,17 +61,25 @@ class LoadResult:
     annotations_problem: str | None = None
 
 
-def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None, own: bool = False) -> PairedHypnogram:
-    """Read a hypnogram for a recording of `n_epochs`; never raises for a bad file (says why instead).
-    `own`: `path` is the recording, whose EDF+ annotations carry its stages."""
-    from sleepscope.io.hypnogram import read_hypnogram
+def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None, own: bool = False,
+                          codes: dict[str, int] | None = None) -> PairedHypnogram:
+    """Read a hypnogram for a recording of `n_epochs`, by the declared stage `codes` when given; never raises for
+    a bad file (says why instead). `own`: `path` is the recording, whose EDF+ annotations carry its stages.
+    Codes that read as no real night's are not taken (`doubt`, the problem)."""
+    from sleepscope.io.hypnogram import load_hypnogram
 
     out = PairedHypnogram(Path(path), own=own)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            out.labels = np.asarray(read_hypnogram(path, n_epochs=n_epochs, start_time=start_time))
-        out.notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+            hyp = load_hypnogram(path, n_epochs=n_epochs, start_time=start_time, codes=codes)
+        out.notes = [n for n in hyp.notes if n != hyp.doubt]
+        out.notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        out.read_as = hyp.read_as
+        if hyp.doubt:
+            out.doubt = out.problem = hyp.doubt
+        else:
+            out.labels = np.asarray(hyp.labels)
     except SleepScopeError as exc:
         out.problem = str(exc)
     except Exception as exc:  # a reader's bug must not cost the technician the night

@@ -450,8 +450,10 @@ class MainWindow(QMainWindow):
         if ok and paired is not None and paired.problem:
             show_warning(self, "The paired hypnogram was not used",
                          f"{result.recording.path.name} is open, but {paired.where} "
-                         f"could not be used: {paired.problem}\n\nScore the night as usual, or attach another "
-                         "hypnogram with File → Attach hypnogram….")
+                         f"could not be used: {paired.problem}\n\n" + (
+                             "Attach it with File → Attach hypnogram…, which asks how its system numbers its "
+                             "stages." if paired.doubt else "Score the night as usual, or attach another "
+                             "hypnogram with File → Attach hypnogram…."))
         if ok and paired is not None and paired.notes:
             self.statusBar().showMessage(f"{paired.scorer_name}: " + " ".join(paired.notes), 10000)
         if ok and request is not None:
@@ -540,7 +542,7 @@ class MainWindow(QMainWindow):
                          "to start from it).")
         if self.controller.current > 0:
             notes.append(f"Back at epoch {self.controller.current + 1}, after your last edit.")
-        short, _full = self.status.location.text(), self.status.location.toolTip()
+        short = self.status.location.text()
         if "user folder" in short:
             notes.append(f"The recording's folder is read-only: the scoring is kept at {scoring.path}.")
         if notes:
@@ -697,8 +699,12 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen
         own = self.recording.path is not None and Path(path).resolve() == Path(self.recording.path).resolve()
-        paired: PairedHypnogram = read_paired_hypnogram(Path(path), self.recording.n_epochs,
-                                                        self.recording.start_time, own=own)
+        paired: PairedHypnogram | None = read_paired_hypnogram(Path(path), self.recording.n_epochs,
+                                                               self.recording.start_time, own=own)
+        if paired.doubt:
+            paired = self._declare_codes(paired)
+            if paired is None:
+                return False
         if paired.problem or paired.labels is None:
             show_error(self, "Cannot attach the hypnogram", f"{paired.path}: {paired.problem}")
             return False
@@ -723,6 +729,25 @@ class MainWindow(QMainWindow):
             f"Attached {paired.path.name} as the reference scorer ({mix_text(stage_counts(paired.labels))}; "
             f"Scoring → Copy reference scorer's labels).{notes}", 10000)
         return True
+
+    def _declare_codes(self, paired: PairedHypnogram) -> PairedHypnogram | None:
+        """A code file whose stages read as no real night's: the technician says how its system numbers them,
+        from how they were read; the file read so, or None when cancelled or declared wrong."""
+        from sleepscope.io.hypnogram import codes_text, parse_codes
+
+        text, ok = QInputDialog.getText(
+            self, "Stage codes", f"{paired.path.name}: {paired.doubt}.\n\nHow does its system number its stages? "
+            "Edit the codes below (CODE=STAGE, the stages W, N1, N2, N3, REM or ?); left as they are, the file is "
+            "read as they say.", text=codes_text(paired.read_as))
+        if not ok:
+            return None
+        try:
+            codes = parse_codes(text)
+        except SleepScopeError as exc:
+            show_error(self, "Cannot attach the hypnogram", str(exc))
+            return None
+        return read_paired_hypnogram(paired.path, self.recording.n_epochs, self.recording.start_time,
+                                     own=paired.own, codes=codes)
 
     def show_properties(self) -> None:
         """File → Properties: the recording, its channels and where its scoring file is."""

@@ -56,6 +56,7 @@ class Hypnogram:
     source_epochs: int  # epochs the file itself covers, before fitting to a recording
     notes: tuple[str, ...] = ()
     doubt: str = ""  # why its stage codes may have been read by the wrong numbering (also among the notes)
+    read_as: tuple[tuple[str, int], ...] = ()  # a code file's codes and the stage each was read as
 
 
 def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
@@ -89,6 +90,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     notes: list[str] = []
     coded = False  # the cells are stage codes, read by the declared `codes` when given
     numbered = False  # most cells are numbers, read by the default rules
+    read_as: tuple[tuple[str, int], ...] = ()
     kind = file_kind(path)
     if kind == "edf":
         fmt = "edf+"
@@ -112,6 +114,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
             coded = True
             numbered = codes is None and 2 * sum(bool(_NUMBER.fullmatch(c.strip())) for _, c in cells) > len(cells)
             labels = _decode_codes(path, cells, notes) if codes is None else _declared_codes(path, cells, codes)
+            read_as = tuple(sorted({c.strip(): int(v) for (_, c), v in zip(cells, labels)}.items(),
+                                   key=lambda kv: _code_order(kv[0])))
             onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
             durations = np.full(len(labels), float(EPOCH_SECONDS))
             stages = labels
@@ -129,7 +133,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         notes.append(doubt)
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
-    return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes), doubt=doubt)
+    return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes), doubt=doubt,
+                     read_as=read_as)
 
 
 def file_kind(path: Path) -> str:
@@ -786,6 +791,16 @@ def parse_codes(text: str) -> dict[str, int]:
     if not out:
         raise SleepScopeError(f"stage codes {text!r}: none given; write them as 0=W,1=REM,2=N1,3=N2,4=N3")
     return out
+
+
+def codes_text(codes) -> str:
+    """A code table as `parse_codes` reads it: {"0": 0, "1": 4} or its items -> "0=W,1=REM"."""
+    items = codes.items() if isinstance(codes, dict) else codes
+    return ",".join(f"{cell}={Stage(int(stage)).label}" for cell, stage in sorted(items, key=lambda kv: _code_order(kv[0])))
+
+
+def _code_order(cell: str) -> tuple:
+    return (0, float(cell), "") if _NUMBER.fullmatch(cell) else (1, 0.0, cell)
 
 
 def _declared_codes(path: Path, cells: list[tuple[int, str]], codes: dict[str, int]) -> np.ndarray:
