@@ -25,7 +25,8 @@ from sleepscope.atomic import replace_pair, resolve_pair
 from sleepscope.errors import SleepScopeError, describe_os_error
 from sleepscope.model.config import ModelConfig
 from sleepscope.model.network import SleepStager
-from sleepscope.paths import SHIPPED_MODEL_NAME, model_argument, repo_models_dir
+from sleepscope import paths
+from sleepscope.paths import SHIPPED_MODEL_NAME, model_argument
 
 CARD_FORMAT = 1
 DEFAULT_MODEL_NAME = SHIPPED_MODEL_NAME
@@ -327,7 +328,8 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
 
 def default_model_path() -> Path:
     """Where the shipped model lives (it may not exist in a checkout without trained weights)."""
-    return repo_models_dir() / f"{DEFAULT_MODEL_NAME}.safetensors"
+    # looked up at each call: bound at import, a test's stand-in for the folder outlived the test
+    return paths.repo_models_dir() / f"{DEFAULT_MODEL_NAME}.safetensors"
 
 
 def _missing(st_path: Path) -> SleepScopeError:
