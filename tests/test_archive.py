@@ -446,7 +446,7 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     hyp.write_text("".join(f"{UCD_CODES[int(s)]}\n" for s in real))
     assert find_hypnogram(night) == hyp
     read = load_hypnogram(hyp, n_epochs=len(real))
-    assert "declare its codes (--codes" in read.doubt and read.doubt in read.notes
+    assert "declare its codes (--codes" in read.doubt_note and read.doubt_note in read.notes
     declared = load_hypnogram(hyp, n_epochs=len(real), codes=parse_codes(UCD_DECLARED))
     assert not declared.doubt and declared.labels.tolist() == real.tolist()
     ours = tmp_path / "ours.txt"

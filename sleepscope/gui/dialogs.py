@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from PySide6.QtWidgets import (
     QComboBox,
+    QInputDialog,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -28,6 +29,20 @@ def show_error(parent: QWidget | None, title: str, message: str) -> None:
 def show_warning(parent: QWidget | None, title: str, message: str) -> None:
     """A modal warning: something was not used, the rest went ahead."""
     QMessageBox.warning(parent, title, message)
+
+
+def ask_stage_codes(parent: QWidget | None, why: str, read_as: str) -> str | None:
+    """How a file's system numbers its stages, asked from how they were read (`read_as`, "0=W,1=N1,..."); None
+    when cancelled. The question wraps: a doubt is a sentence long."""
+    ask = QInputDialog(parent)
+    ask.setWindowTitle("Stage codes")
+    ask.setLabelText(f"{why}\n\nHow does its system number its stages? Edit the codes below (CODE=STAGE, the "
+                     "stages W, N1, N2, N3, REM or ?); left as they are, the file is read as they say.")
+    ask.setTextValue(read_as)
+    for label in ask.findChildren(QLabel):
+        label.setWordWrap(True)
+    ask.resize(560, ask.sizeHint().height())
+    return ask.textValue() if ask.exec() == QDialog.DialogCode.Accepted else None
 
 
 def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:

@@ -73,7 +73,7 @@ def read_paired_hypnogram(path: Path, n_epochs: int, start_time: Any = None, own
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             hyp = load_hypnogram(path, n_epochs=n_epochs, start_time=start_time, codes=codes)
-        out.notes = [n for n in hyp.notes if n != hyp.doubt]
+        out.notes = [n for n in hyp.notes if n != hyp.doubt_note]
         out.notes += [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
         out.read_as = hyp.read_as
         if hyp.doubt:

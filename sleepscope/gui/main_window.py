@@ -31,6 +31,7 @@ from sleepscope.errors import SleepScopeError
 from sleepscope.gui.dialogs import (
     ChannelDialog,
     ModelCardDialog,
+    ask_stage_codes,
     ask_yes_no,
     properties_html,
     show_error,
@@ -735,11 +736,8 @@ class MainWindow(QMainWindow):
         from how they were read; the file read so, or None when cancelled or declared wrong."""
         from sleepscope.io.hypnogram import codes_text, parse_codes
 
-        text, ok = QInputDialog.getText(
-            self, "Stage codes", f"{paired.path.name}: {paired.doubt}.\n\nHow does its system number its stages? "
-            "Edit the codes below (CODE=STAGE, the stages W, N1, N2, N3, REM or ?); left as they are, the file is "
-            "read as they say.", text=codes_text(paired.read_as))
-        if not ok:
+        text = ask_stage_codes(self, f"{paired.path.name}: {paired.doubt}.", codes_text(paired.read_as))
+        if text is None:
             return None
         try:
             codes = parse_codes(text)

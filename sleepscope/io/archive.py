@@ -216,7 +216,7 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
             continue
         scored = int((hyp.labels >= 0).sum())
         if hyp.doubt:  # trained on as read, a misread numbering would teach the model wrong stages
-            out.refused.append((pair, hyp.doubt))
+            out.refused.append((pair, hyp.doubt_note))
             continue
         if scored == 0:
             out.refused.append((pair, f"{pair.hypnogram.name} holds no scored epoch"))

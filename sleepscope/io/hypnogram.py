@@ -43,6 +43,11 @@ _STAGE_COLUMNS = ("stage", "sleep stage", "sleep_stage", "sleepstage", "label", 
 _EPOCH_COLUMNS = ("epoch", "epoche", "epoque", "epoca")
 
 
+#: What to do about stage codes that read as no real night's.
+DECLARE_CODES = ("if its system numbers its stages otherwise than 0 W, 1-3 N1-N3, 4 REM (or R&K's 0-5, 5 REM), "
+                 "declare its codes (--codes, as 0=W,1=REM,2=N1,3=N2,4=N3; codes declared are read as said)")
+
+
 class HypnogramNotice(UserWarning):
     """Something about a hypnogram a user should know: padded, cut, overlapping annotations, numbering."""
 
@@ -55,8 +60,13 @@ class Hypnogram:
     format: str  # "edf+", "nsrr-xml", "profusion-xml", "rml", "domino", "dreams", "csv", "tsv", "text"
     source_epochs: int  # epochs the file itself covers, before fitting to a recording
     notes: tuple[str, ...] = ()
-    doubt: str = ""  # why its stage codes may have been read by the wrong numbering (also among the notes)
+    doubt: str = ""  # why its stage codes may have been read by the wrong numbering (`doubt_note` among the notes)
     read_as: tuple[tuple[str, int], ...] = ()  # a code file's codes and the stage each was read as
+
+    @property
+    def doubt_note(self) -> str:
+        """The doubt and what to do about it, for the command line."""
+        return f"{self.doubt}: {DECLARE_CODES}" if self.doubt else ""
 
 
 def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
@@ -127,10 +137,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     source_epochs = len(labels)
     doubt = ""
     if numbered and (why := unusual_mix(labels)):
-        doubt = (f"{why}, unlike any real night's scoring: if {path.name}'s system numbers its stages otherwise "
-                 "than 0 W, 1-3 N1-N3, 4 REM (or R&K's 0-5, 5 REM), declare its codes (--codes, as "
-                 "0=W,1=REM,2=N1,3=N2,4=N3; codes declared are read as said)")
-        notes.append(doubt)
+        doubt = f"{why}, unlike any real night's scoring"
+        notes.append(f"{doubt}: {DECLARE_CODES}")
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
     return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes), doubt=doubt,

@@ -164,4 +164,4 @@ def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None
         hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time)
     except SleepScopeError as exc:
         return scoring, None, str(exc)
-    return (scoring, None, hyp.doubt) if hyp.doubt else (scoring, hyp.labels, None)
+    return (scoring, None, hyp.doubt_note) if hyp.doubt else (scoring, hyp.labels, None)
