@@ -112,7 +112,7 @@ def test_cli_writes_pdf_and_html(scored, tmp_path, capsys):
 def test_cli_default_path_beside_scoring_file(scored):
     path, _, _ = scored
     assert main(["report", str(path)]) == 0
-    assert (path.parent / "night.report.pdf").is_file()
+    assert (path.parent / "night.sleepscope-report.pdf").is_file()
 
 
 def test_bad_output_is_refused_and_nothing_is_left(scored, tmp_path, capsys):

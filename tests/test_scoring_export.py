@@ -152,7 +152,7 @@ def test_import_real_sleepedf_hypnogram(tmp_path):
 def test_cli_export_and_import(scored, tmp_path, capsys):
     rec, path = scored
     assert main(["export", str(path), "--format", "csv"]) == 0
-    assert (tmp_path / "night.hypnogram.csv").exists()
+    assert (tmp_path / "night.sleepscope-hypnogram.csv").exists()
     assert main(["export", str(path), "--format", "edf", "--out", str(tmp_path / "x.edf")]) == 0
     np.testing.assert_array_equal(read_hypnogram(tmp_path / "x.edf", n_epochs=N), LABELS)
     capsys.readouterr()
@@ -179,8 +179,17 @@ def test_cli_takes_the_recording_for_its_scoring_file(tmp_path, capsys):
     hyp.write_text("W\nW\nW\nN1\nN1\nN2\nN2\nN2\nN2\nN2\n")
     assert main(["import", str(psg), str(hyp), "--apply"]) == 0
     assert ScoringFile.read(scoring).labels.tolist() == [0, 0, 0, 1, 1, 2, 2, 2, 2, 2]
-    assert main(["export", str(psg), "--format", "csv"]) == 0
-    assert (tmp_path / "SC4001E0-PSG.hypnogram.csv").exists()
+    for fmt in ("csv", "edf", "stats"):
+        assert main(["export", str(psg), "--format", fmt]) == 0
+    assert (tmp_path / "SC4001E0-PSG.sleepscope-hypnogram.csv").exists()
+    assert main(["report", str(psg)]) == 0 and (tmp_path / "SC4001E0-PSG.sleepscope-report.pdf").exists()
+    # the technician's export is never taken back as the lab's scoring of the night (it started from the
+    # model's suggestions): the same file under a lab's name is
+    from sleepscope.io.pairing import find_hypnogram
+
+    assert find_hypnogram(psg) is None
+    shutil.copy(tmp_path / "SC4001E0-PSG.sleepscope-hypnogram.csv", tmp_path / "SC4001E0-PSG.hypnogram.csv")
+    assert find_hypnogram(psg) == tmp_path / "SC4001E0-PSG.hypnogram.csv"
     assert main(["report", str(psg), "--out", str(tmp_path / "r.html")]) == 0
     assert "SC4001E0-PSG.edf" in (tmp_path / "r.html").read_text()
     # a scoring file that does not exist is not made: it would belong to no recording

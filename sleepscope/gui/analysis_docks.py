@@ -200,10 +200,10 @@ class AnalysisDocks(QObject):
         if w.scoring is None:
             return None
         if path is None:
-            rec_path = getattr(w.recording, "path", None)
-            base = Path(rec_path).with_suffix("") if rec_path else Path(w.scoring.path).with_suffix("")
-            chosen, _ = QFileDialog.getSaveFileName(w, "Write the night's report", str(base) + "-report.pdf",
-                                                    REPORT_FILTER)
+            from sleepscope.scoring.report_commands import default_report_path
+
+            chosen, _ = QFileDialog.getSaveFileName(w, "Write the night's report",
+                                                    str(default_report_path(Path(w.scoring.path))), REPORT_FILTER)
             if not chosen:
                 return None
             path = chosen

@@ -644,10 +644,9 @@ class MainWindow(QMainWindow):
         suffix = {"edf": ".edf", "csv": ".csv", "events": ".csv", "stats": ".txt *.json"}[kind]
         title = {"edf": "Export hypnogram (EDF+)", "csv": "Export hypnogram (CSV)",
                  "events": "Export events, notes and lights (CSV)", "stats": "Export sleep statistics"}[kind]
-        base = self.recording.path.with_suffix("") if self.recording.path is not None else Path(
-            self.settings.last_folder) / "recording"
-        default = str(base) + {"edf": "-scored-Hypnogram.edf", "csv": "-hypnogram.csv", "events": "-events.csv",
-                               "stats": "-statistics.txt"}[kind]
+        from sleepscope.scoring.export import default_export_path
+
+        default = str(default_export_path(Path(self.scoring.path), kind))
         chosen, _ = QFileDialog.getSaveFileName(self, title, default, f"*{suffix}")
         if not chosen:
             return None

@@ -90,10 +90,10 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
         names = [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
     except OSError:
         return None
-    candidates = [p for p in names if hypnogram_key(p.name) == key and not is_model_output(p)]
+    candidates = [p for p in names if hypnogram_key(p.name) == key and not is_sleepscope_output(p)]
     if not candidates:
         candidates = [p for p in names if p.suffix.lower() == ".txt" and recording_key(p.name) == key
-                      and not is_model_output(p) and reads_as_hypnogram(p)]
+                      and not is_sleepscope_output(p) and reads_as_hypnogram(p)]
     if not candidates:
         return sole_profile_beside(psg, names)
     return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
@@ -127,10 +127,16 @@ def reads_as_hypnogram(path: str | os.PathLike) -> bool:
         return False
 
 
-def is_model_output(path: str | os.PathLike) -> bool:
-    """Whether a table is a model's pre-scoring as `sleepscope prescore --out NAME.csv` writes it (its header
-    holds the stage probabilities): named like the recording, it is no scoring of the lab's."""
+def is_sleepscope_output(path: str | os.PathLike) -> bool:
+    """Whether a file is SleepScope's own output: a model's pre-scoring as `sleepscope prescore --out NAME.csv`
+    writes it (its header holds the stage probabilities), or an export or report (`NAME.sleepscope-...`).
+    Named like the recording, it is no scoring of the lab's: the technician's export started from the model's
+    suggestions."""
+    from sleepscope.scoring.locations import OUTPUT_MARK
+
     path = Path(path)
+    if OUTPUT_MARK in path.name.lower():
+        return True
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
         return False
     from sleepscope.stages import PROBABILITY_COLUMNS

@@ -26,7 +26,7 @@ from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import agreement
 from sleepscope.scoring.events import FROM_RECORDING, LIGHTS_OFF, LIGHTS_ON, arousal_onsets, count_text, untaken
-from sleepscope.scoring.locations import recording_stem
+from sleepscope.scoring.locations import output_path
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
 from sleepscope.scoring.stats import SleepStats, partial_scoring_warning, reviewed_epochs, sleep_statistics
 from sleepscope.stages import Stage
@@ -301,10 +301,9 @@ def epoch_at(sf: ScoringFile, when: str) -> int:
 
 
 def default_export_path(scoring_path: Path, fmt: str, as_json: bool = False) -> Path:
-    stem = recording_stem(scoring_path)
-    suffix = {"edf": "-Hypnogram.edf", "csv": ".hypnogram.csv", "events": ".events.csv",
-              "stats": ".stats.json" if as_json else ".stats.txt"}
-    return scoring_path.with_name(stem + suffix[fmt])
+    what = {"edf": "hypnogram.edf", "csv": "hypnogram.csv", "events": "events.csv",
+            "stats": "statistics.json" if as_json else "statistics.txt"}
+    return output_path(scoring_path, what[fmt])
 
 
 def _check_labels(sf: ScoringFile) -> None:

@@ -65,6 +65,16 @@ def scoring_beside(recording_path: Path) -> Path:
     return full if full.exists() else recording_path.with_name(recording_path.stem + SUFFIX)
 
 
+#: Marks what SleepScope writes beside a night for people (`NAME.sleepscope-hypnogram.csv`, `-report.pdf`): never
+#: taken back as the lab's scoring of the night, whose figures it would flatter.
+OUTPUT_MARK = ".sleepscope-"
+
+
+def output_path(scoring_path: Path, what: str) -> Path:
+    """`NAME.sleepscope-<what>` ("hypnogram.csv", "report.pdf") beside the scoring file of the recording NAME."""
+    return scoring_path.with_name(recording_stem(scoring_path) + OUTPUT_MARK + what)
+
+
 def recording_stem(scoring_path: Path) -> str:
     """`NAME` of `NAME.sleepscope.h5`, `NAME.edf` of `NAME.edf.sleepscope.h5`: the recording's name it was made
     for, without a suffix where it had none."""

@@ -16,14 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "The format follows the suffix of --out (.pdf or .html).",
     )
     p.add_argument("--out", type=Path, default=None, metavar="REPORT",
-                   help="REPORT.pdf or REPORT.html (default: <recording>.report.pdf beside the scoring file)")
+                   help="REPORT.pdf or REPORT.html (default: <recording>.sleepscope-report.pdf beside the scoring file)")
     p.set_defaults(func=_report)
 
 
 def default_report_path(scoring_path: Path, suffix: str = ".pdf") -> Path:
-    from sleepscope.scoring.locations import recording_stem
+    from sleepscope.scoring.locations import output_path
 
-    return scoring_path.with_name(recording_stem(scoring_path) + ".report" + suffix)
+    return output_path(scoring_path, "report" + suffix)
 
 
 def _report(args: argparse.Namespace) -> int:
