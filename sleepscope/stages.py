@@ -92,7 +92,7 @@ AASM_TO_RK: dict[Stage, str] = {
 #: suffix are taken off ("Stage 2 sleep", "SLEEP-S2", "Sleep_stage_2" all read "2"; "NREM 3" reads "nrem3"),
 #: as are their German, French, Spanish, Italian, Dutch and Portuguese forms ("Stade 2", "Fase 2", "REM-Schlaf").
 _ALIASES: dict[str, Stage] = {
-    "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "0": Stage.W, "s0": Stage.W,
+    "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "wakefulness": Stage.W, "0": Stage.W, "s0": Stage.W,
     "n1": Stage.N1, "s1": Stage.N1, "1": Stage.N1, "nrem1": Stage.N1,
     "n2": Stage.N2, "s2": Stage.N2, "2": Stage.N2, "nrem2": Stage.N2,
     "n3": Stage.N3, "s3": Stage.N3, "s4": Stage.N3, "n4": Stage.N3, "3": Stage.N3, "nrem3": Stage.N3,
@@ -112,7 +112,7 @@ _ALIASES: dict[str, Stage] = {
 }
 #: A number written after "stage" is R&K's ("Stage 4": N3).
 _RK_WORDED = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3}
-_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep-|schlafstadium|stadium|stade|fase|etapa|estagio"
+_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep[\s_-]+|schlafstadium|stadium|stade|fase|etapa|estagio"
                      r"|sommeil|sueno|sonno|slaap)[\s_:-]*")
 _SUFFIX = re.compile(r"[\s_-]+(?:sleep|schlaf|slaap)$")
 

@@ -580,6 +580,8 @@ ANNOTATION_STAGES = [
     ("Stage 2 sleep|2", Stage.N2), ("Wake|0", Stage.W), ("Stage 4 sleep|4", Stage.N3), ("REM sleep|5", Stage.REM),
     ("Unscored|9", Stage.UNSCORED), ("Stage N3", Stage.N3), ("Stadium 2", Stage.N2),
     ("W", Stage.W), ("N2", Stage.N2), ("REM", Stage.REM), ("Wake", Stage.W),
+    ("sleep-n2", Stage.N2), ("sleep-rem", Stage.REM), ("Sleep N2", Stage.N2), ("Sleep REM", Stage.REM),
+    ("Wakefulness", Stage.W), ("Sleep onset", None), ("Sleep spindle", None),
     ("2", None), ("4", None), ("Movement", None), ("Arousal", None), ("Lights off", None),
     ("Stage change noted", None), ("Hypopnea|1", None), ("Limb movement", None), ("EEG arousal|1", None),
 ]
