@@ -270,3 +270,14 @@ def test_signals_sharing_a_label_are_told_apart_and_each_is_read(tmp_path, capsy
     np.testing.assert_array_equal(second.eeg, ref.eeg)
     np.testing.assert_array_equal(second.eog, ref.eog)
     assert main(["info", str(p)]) == 0 and "EEG (2)" in capsys.readouterr().out
+
+
+def test_a_start_date_that_cannot_be_read_keeps_the_time_of_day(tmp_path):
+    """A header whose date is no date (31 February) starts at EDF's unknown 1985-01-01, but at its own time of
+    day: hypnograms in clock times (DOMINO, CAP, RML) are placed by it (it became midnight)."""
+    data = bytearray(open(REAL, "rb").read())
+    data[168:176] = b"31.02.99"
+    p = tmp_path / "bad-date.edf"
+    p.write_bytes(bytes(data))
+    assert read_info(p).start_time == datetime(1985, 1, 1, 16, 13, 0)
+    assert open_recording(p).start_time == datetime(1985, 1, 1, 16, 13, 0)

@@ -371,21 +371,24 @@ def _check_signal(path: Path, s: SignalHeader, is_bdf: bool) -> None:
 
 
 def _start_time(d: str, t: str, recording_field: str) -> datetime:
+    """The header's start; a date that cannot be read is EDF's "unknown" 1985-01-01, keeping the time of day,
+    which places hypnograms written in clock times, and 00:00:00 for a time that cannot be read."""
     try:
         # The standard's separator is "."; some writers put ":" in the time or "-" or "/" in the date.
-        day, month, yy = (int(x) for x in re.split(r"[./-]", d.strip()))
-        hh, mm, ss = (int(x) for x in re.split(r"[.:]", t.strip()))
-    except ValueError:
-        return datetime(1985, 1, 1)  # EDF's own "unknown date" clipping year
-    # EDF+ writes the 4-digit year in the recording field; plain EDF has only yy (1985-2084).
-    year = 1900 + yy if yy >= 85 else 2000 + yy
-    m = re.search(r"Startdate (\d{2})-([A-Z]{3})-(\d{4})", recording_field)
-    if m and m.group(2) in _MONTHS:
-        year = int(m.group(3))
+        clock = time(*(int(x) for x in re.split(r"[.:]", t.strip())))
+    except (ValueError, TypeError):
+        clock = time(0, 0, 0)
     try:
-        return datetime.combine(date(year, month, day), time(hh, mm, ss))
+        day, month, yy = (int(x) for x in re.split(r"[./-]", d.strip()))
+        # EDF+ writes the 4-digit year in the recording field; plain EDF has only yy (1985-2084).
+        year = 1900 + yy if yy >= 85 else 2000 + yy
+        m = re.search(r"Startdate (\d{2})-([A-Z]{3})-(\d{4})", recording_field)
+        if m and m.group(2) in _MONTHS:
+            year = int(m.group(3))
+        day_of = date(year, month, day)
     except ValueError:
-        return datetime(1985, 1, 1)
+        day_of = date(1985, 1, 1)  # EDF's own "unknown date" clipping year
+    return datetime.combine(day_of, clock)
 
 
 def _hms(seconds: float) -> str:
