@@ -606,6 +606,16 @@ def test_a_recording_scored_in_another_systems_words_is_its_own_hypnogram(tmp_pa
                                   edfio.EdfAnnotation(95, 3, "Arousal (ARO SPONT)")]).write(p)
     assert has_stage_annotations(p) and read_hypnogram(p, n_epochs=5).tolist() == [0, 0, 1, 2, 2]
     assert [a.text for a in read_annotations(p)[0]] == ["Arousal (ARO SPONT)"]
+    # a device's table under the night's name that holds no stages (oximetry) does not hide them; one that does
+    # is the scoring
+    from sleepscope.io.archive import scan_archive
+    from sleepscope.io.pairing import find_scoring
+
+    table = tmp_path / "night.csv"
+    table.write_text("time,spo2\n" + "".join(f"{i},97\n" for i in range(150)))
+    assert find_scoring(p) == p and [q.hypnogram for q in scan_archive([tmp_path]).pairs] == [p]
+    table.write_text("stage\nW\nN1\nN1\nN2\nN2\n")
+    assert find_scoring(p) == table and [q.hypnogram for q in scan_archive([tmp_path]).pairs] == [table]
 
 
 @pytest.mark.filterwarnings("ignore::sleepscope.io.hypnogram.HypnogramNotice")  # the unscored end, said

@@ -21,11 +21,12 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.edfheader import RECORDING_SUFFIXES
-from sleepscope.io.hypnogram import has_stage_annotations, load_hypnogram
+from sleepscope.io.hypnogram import load_hypnogram
 from sleepscope.io.pairing import (
     hypnogram_key,
     hypnogram_preference,
     is_sleepscope_output,
+    own_stages_over,
     reads_as_hypnogram,
     recording_key,
     sole_profile_beside,
@@ -171,9 +172,8 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
         except SleepScopeError as e:
             unreadable.append((rec, str(e)))
             continue
-        hyp = _best_hypnogram(rec, hypnograms.get(recording_key(rec.name), [])) or sole_profile_beside(rec)
-        if hyp is None and has_stage_annotations(rec):
-            hyp = rec
+        hyp = own_stages_over(rec, _best_hypnogram(rec, hypnograms.get(recording_key(rec.name), []))
+                              or sole_profile_beside(rec))
         if hyp is None:
             unpaired.append(rec)
             continue

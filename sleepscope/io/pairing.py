@@ -153,10 +153,16 @@ def is_sleepscope_output(path: str | os.PathLike) -> bool:
 def find_scoring(psg_path: str | os.PathLike) -> Path | None:
     """The lab's scoring of a recording: the hypnogram beside it (`find_hypnogram`), or the recording itself when
     its annotations hold the stages; None without either."""
-    hyp = find_hypnogram(psg_path)
-    if hyp is None and has_stage_annotations(psg_path):
-        return Path(psg_path)
-    return hyp
+    return own_stages_over(psg_path, find_hypnogram(psg_path))
+
+
+def own_stages_over(psg_path: str | os.PathLike, paired: Path | None) -> Path | None:
+    """`paired`, the file a recording's name pairs it with, unless the recording's own annotations hold its stages
+    and `paired` holds none (a device's `NAME.csv` of oximetry beside an EDF+ export that carries the scoring);
+    the recording itself where nothing is paired and its annotations hold the stages."""
+    if not has_stage_annotations(psg_path):
+        return paired
+    return Path(psg_path) if paired is None or not reads_as_hypnogram(paired) else paired
 
 
 def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None) -> tuple:
