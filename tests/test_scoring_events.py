@@ -216,7 +216,7 @@ def test_cli_exports_events_and_uses_the_lights(rec, path, tmp_path, capsys):
         sf.set_lights("off", 8 * 30.0)
         sf.add_event("artefact", 60, 75)
     assert main(["export", str(path), "--format", "events"]) == 0
-    out = tmp_path / "night.events.csv"
+    out = tmp_path / "night.sleepscope-events.csv"
     assert [r["kind"] for r in csv.DictReader(open(out, encoding="utf-8"))] == ["artefact", "lights off"]
     capsys.readouterr()
     assert main(["export", str(path), "--format", "stats", "--json"]) == 0
