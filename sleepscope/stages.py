@@ -92,7 +92,8 @@ AASM_TO_RK: dict[Stage, str] = {
 #: suffix are taken off ("Stage 2 sleep", "SLEEP-S2", "Sleep_stage_2" all read "2"; "NREM 3" reads "nrem3"),
 #: as are their German, French, Spanish, Italian, Dutch and Portuguese forms ("Stade 2", "Fase 2", "REM-Schlaf").
 _ALIASES: dict[str, Stage] = {
-    "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "wakefulness": Stage.W, "0": Stage.W, "s0": Stage.W,
+    "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "wakefulness": Stage.W, "wk": Stage.W, "0": Stage.W,
+    "s0": Stage.W,
     "n1": Stage.N1, "s1": Stage.N1, "1": Stage.N1, "nrem1": Stage.N1,
     "n2": Stage.N2, "s2": Stage.N2, "2": Stage.N2, "nrem2": Stage.N2,
     "n3": Stage.N3, "s3": Stage.N3, "s4": Stage.N3, "n4": Stage.N3, "3": Stage.N3, "nrem3": Stage.N3,

@@ -780,3 +780,23 @@ def test_bids_events_pair_with_their_recording(tmp_path):
     assert hyp.labels.tolist() == [0, 0, 1, 2] + [-1] * 6
     pair, = scan_archive([tmp_path]).pairs
     assert (pair.hypnogram, pair.subject) == (events, "sub-01")
+
+
+def test_a_table_of_epochs_with_their_times_is_placed_by_them(tmp_path):
+    """A table of one stage per epoch with a time column (Philips Alice's CSV: `Epoch Number, Start Time, Sleep
+    Stage`, a 12-hour clock, `WK` for wake) is placed by its times against the recording's start: a scoring that
+    begins two epochs after the recording was read from its first epoch. Times from 00:00:00 are the time since
+    the start (said), not midnight; without the recording's start, the first row is its first epoch."""
+    alice = tmp_path / "PSG0001.csv"
+    alice.write_text(" Epoch Number ,Start Time ,Sleep Stage\n1,11:59:00 PM,WK\n2,11:59:30 PM,N1\n"
+                     "3,12:00:00 AM,N2\n4,12:00:30 AM,REM\n")
+    start = datetime(2020, 1, 1, 23, 58, 0)
+    assert load_hypnogram(alice, n_epochs=8, start_time=start).labels.tolist() == [-1, -1, 0, 1, 2, 4, -1, -1]
+    assert load_hypnogram(alice).labels.tolist() == [0, 1, 2, 4]
+    at_start = load_hypnogram(alice, n_epochs=8, start_time=datetime(2020, 1, 1, 23, 59, 0))
+    assert at_start.labels.tolist() == [0, 1, 2, 4, -1, -1, -1, -1]
+    elapsed = tmp_path / "elapsed.csv"
+    elapsed.write_text("Epoch,Time,Stage\n1,00:00:00,W\n2,00:00:30,N1\n3,00:01:00,N2\n")
+    hyp = load_hypnogram(elapsed, n_epochs=4, start_time=datetime(2020, 1, 1, 22, 59, 0))
+    assert hyp.labels.tolist() == [0, 1, 2, -1]
+    assert any("read as the time since the recording's start" in n for n in hyp.notes)

@@ -40,7 +40,7 @@ RK_CODES: dict[int, Stage] = {0: Stage.W, 1: Stage.N1, 2: Stage.N2, 3: Stage.N3,
 
 _STAGE_COLUMNS = ("stage", "sleep stage", "sleep_stage", "sleepstage", "label", "hypnogram", "annotation",
                   "stadium", "schlafstadium", "stade", "fase", "etapa", "stadio", "estagio")
-_EPOCH_COLUMNS = ("epoch", "epoche", "epoque", "epoca")
+_EPOCH_COLUMNS = ("epoch", "epoch number", "epoch no", "epoch nr", "epoche", "epoque", "epoca")
 
 
 #: What to do about stage codes that read as no real night's.
@@ -120,13 +120,17 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         elif delimiter and (events := _event_table(path, lines, delimiter, start_time, notes)) is not None:
             onsets, durations, stages = events
         else:
-            cells = _parse_table(path, lines, delimiter, notes) if delimiter else _parse_lines(path, text)
+            cells, times = _parse_table(path, lines, delimiter, notes) if delimiter else (_parse_lines(path, text), None)
             coded = True
             numbered = codes is None and 2 * sum(bool(_NUMBER.fullmatch(c.strip())) for _, c in cells) > len(cells)
             labels = _decode_codes(path, cells, notes) if codes is None else _declared_codes(path, cells, codes)
             read_as = tuple(sorted({c.strip(): int(v) for (_, c), v in zip(cells, labels)}.items(),
                                    key=lambda kv: _code_order(kv[0])))
-            onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
+            if times is None:
+                onsets = np.arange(len(labels), dtype=np.float64) * EPOCH_SECONDS
+            else:  # each row an epoch from its time (Philips Alice's "Start Time"): placed by the recording's start
+                onsets = _table_onsets(path, [_event_time(path, t, n) for (n, _), t in zip(cells, times)],
+                                       start_time, notes)
             durations = np.full(len(labels), float(EPOCH_SECONDS))
             stages = labels
     if codes is not None and not coded:
@@ -276,7 +280,7 @@ def table_events(path: str | os.PathLike, start_time: datetime | None = None) ->
     events = [(time, duration, text) for time, duration, text, stage in rows if stage is None]
     if not events:
         return []
-    onsets = _onsets(path, [t for t, _, _ in events], start_time)
+    onsets = _table_onsets(path, [t for t, _, _ in events], start_time, [])
     return [(float(o), d, text) for o, (_, d, text) in zip(onsets, events)]
 
 
@@ -652,7 +656,7 @@ def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datet
         raise _unreadable(path, f"none of its {len(rows)} events is a sleep stage")
     if len(staged) < len(rows):
         notes.append(f"{len(rows) - len(staged)} events that are no sleep stage were left out")
-    return (_onsets(path, [t for t, _, _ in staged], start_time), np.array([d for _, d, _ in staged]),
+    return (_table_onsets(path, [t for t, _, _ in staged], start_time, notes), np.array([d for _, d, _ in staged]),
             np.array([s for _, _, s in staged], dtype=np.int8))
 
 
@@ -662,15 +666,27 @@ def _event_time(path: Path, text: str, line: int) -> tuple[str, float | datetime
         return "seconds", float(text)
     except ValueError:
         pass
-    m = re.fullmatch(r"(\d{1,2})[:.](\d{2})[:.](\d{2}(?:[.,]\d+)?)", text)
+    m = re.fullmatch(r"(\d{1,2})[:.](\d{2})[:.](\d{2}(?:[.,]\d+)?)\s*(?:([AaPp])\.?[Mm]\.?)?", text)
     if m:
         h, mi, sec = int(m.group(1)), int(m.group(2)), float(m.group(3).replace(",", "."))
+        if m.group(4):  # a 12-hour clock (Philips Alice's "9:18:51 PM"): 12 AM is midnight, 12 PM noon
+            h = h % 12 + (12 if m.group(4) in "Pp" else 0)
         return "clock", h * 3600 + mi * 60 + sec
     try:
         return "date", datetime.fromisoformat(text.replace("/", "-"))
     except ValueError:
         raise _unreadable(path, f"line {line}: onset {text!r} is neither seconds, a clock time nor a date and "
                                 "time") from None
+
+
+def _table_onsets(path: Path, times: list, start_time: datetime | None, notes: list[str]) -> np.ndarray:
+    """`_onsets` of a table's times; hh:mm:ss from 00:00:00 are the time since the recording's start, as exports
+    often write it, not the clock from midnight (which would place the night hours off, or refuse it)."""
+    if times and {kind for kind, _ in times} == {"clock"} and times[0][1] == 0:
+        if start_time is not None and (start_time.hour, start_time.minute, start_time.second) != (0, 0, 0):
+            notes.append("its times start at 00:00:00: read as the time since the recording's start")
+        return _onsets(path, [("seconds", v) for _, v in times], start_time)
+    return _onsets(path, times, start_time)
 
 
 def _onsets(path: Path, times: list, start_time: datetime | None) -> np.ndarray:
@@ -696,12 +712,13 @@ def _onsets(path: Path, times: list, start_time: datetime | None) -> np.ndarray:
 
 
 def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] | None = None
-                 ) -> list[tuple[int, str]]:
+                 ) -> tuple[list[tuple[int, str]], list[str] | None]:
     """(line number, stage cell) of each row of a CSV/TSV: the stage column by its header, else the last column;
-    one row of stages alone is a row of epochs."""
+    one row of stages alone is a row of epochs. With them, each row's time where the header names a time column
+    (the epoch's start), else None."""
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
     if len(rows) == 1 and len(rows[0]) > 1 and all(_looks_like_stage(c) for c in rows[0] if c.strip()):
-        return [(1, c) for c in rows[0] if c.strip()]
+        return [(1, c) for c in rows[0] if c.strip()], None
     header = [folded(c.strip()) for c in rows[0]]
     col = next((header.index(name) for name in _STAGE_COLUMNS if name in header), None)
     has_header = col is not None or not any(_looks_like_stage(c) for c in rows[0])
@@ -713,12 +730,14 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
     if not body:
         raise _unreadable(path, "it has a header but no rows: it holds no stages")
     epoch_col = next((header.index(name) for name in _EPOCH_COLUMNS if name in header), None) if has_header else None
+    names = [_column_name(c) for c in rows[0]]
+    time_col = next((names.index(c) for c in _ONSET_COLUMNS if c in names), None) if has_header else None
     first_epoch = 0
     if epoch_col is not None and epoch_col < len(body[0]) and body[0][epoch_col].strip() in ("1", "1.0"):
         first_epoch = 1  # numbered from 1, as most scoring software counts
-        if notes is not None:
+        if notes is not None and time_col is None:
             notes.append("epochs numbered from 1: the first row is the recording's first epoch")
-    cells = []
+    cells, times = [], []
     for i, row in enumerate(body):
         lineno = i + (2 if has_header else 1)
         cell_col = col if col is not None else len(row) - 1
@@ -733,7 +752,11 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
                 raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]} is out of order "
                                         f"(expected {i + first_epoch}); one row per epoch from {first_epoch}")
         cells.append((lineno, row[cell_col]))
-    return cells
+        if time_col is not None:
+            if time_col >= len(row) or not row[time_col].strip():
+                raise _unreadable(path, f"line {lineno}: {delimiter.join(row)!r} has no time, as its header says")
+            times.append(row[time_col].strip())
+    return cells, (times if time_col is not None else None)
 
 
 _NUMBER = re.compile(r"-?\d+(\.0+)?")
