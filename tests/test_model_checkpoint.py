@@ -194,7 +194,7 @@ def test_missing_model_and_missing_default_explained(tmp_path, monkeypatch, caps
     assert default_model_path().name == "sleepscope-default.safetensors"
     # The shipped model may exist in this checkout: look for it in an empty folder instead,
     # so that the "not installed" explanation is exercised every time.
-    monkeypatch.setattr(ck, "repo_models_dir", lambda: tmp_path / "models")
+    monkeypatch.setattr(ck.paths, "repo_models_dir", lambda: tmp_path / "models")
     assert not default_model_path().exists()
     with pytest.raises(SleepScopeError, match="shipped model .* is not installed: .* no trained"):
         load_model(default_model_path())
