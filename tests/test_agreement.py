@@ -79,3 +79,21 @@ def test_bad_input():
         confusion_matrix([0, 1], [0])
     with pytest.raises(SleepScopeError, match="stage codes"):
         agreement([0, 7], [0, 1])
+
+
+def test_kappa_without_a_value_is_said_so():
+    """Both sides all wake (a 5-minute recording before lights off): Cohen's kappa has no value, and every line
+    that gives it says why instead of printing nan; a kappa with a value reads as a number (control)."""
+    from sleepscope.scoring.agreement import kappa_text
+    from sleepscope.scoring.lab_scoring import LabComparison, pooled_line
+
+    wake = np.zeros(10, dtype=np.int64)
+    same = agreement(wake, wake)
+    assert np.isnan(same.kappa) and kappa_text(same.kappa) == "undefined (one stage throughout)"
+    mixed = np.array([0, 0, 1, 2, 2, 3, 4, 4, 2, 0])
+    assert kappa_text(agreement(mixed, mixed).kappa) == "1.000"
+    line = pooled_line([LabComparison("a.edf", "a.csv", same, None, wake, wake)] * 2)
+    assert "nan" not in line and "kappa undefined (one stage throughout)" in line
+    line = pooled_line([LabComparison("a.edf", "a.csv", same, None, wake, wake),
+                        LabComparison("b.edf", "b.csv", agreement(mixed, mixed), None, mixed, mixed)])
+    assert "nan" not in line and "(1.000-1.000)" in line

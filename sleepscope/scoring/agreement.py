@@ -84,6 +84,12 @@ def cohen_kappa(cm: np.ndarray) -> float:
     return float((po - pe) / (1.0 - pe))
 
 
+def kappa_text(kappa: float, digits: int = 3) -> str:
+    """Cohen's kappa as said to a person: where both sides hold one and the same stage it has no value (chance
+    agreement is total), and "nan" says nothing."""
+    return "undefined (one stage throughout)" if np.isnan(kappa) else f"{kappa:.{digits}f}"
+
+
 def agreement(reference: np.ndarray, other: np.ndarray) -> Agreement:
     """Accuracy, Cohen's kappa, per-stage precision/recall/F1 and the confusion matrix."""
     cm = confusion_matrix(reference, other)

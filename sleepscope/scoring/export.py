@@ -24,7 +24,7 @@ import numpy as np
 
 from sleepscope.atomic import replacing, write_text_atomic
 from sleepscope.errors import SleepScopeError
-from sleepscope.scoring.agreement import agreement
+from sleepscope.scoring.agreement import agreement, kappa_text
 from sleepscope.scoring.events import FROM_RECORDING, LIGHTS_OFF, LIGHTS_ON, arousal_onsets, count_text, untaken
 from sleepscope.scoring.locations import output_path
 from sleepscope.scoring.scoring_file import Edit, ScoringFile
@@ -256,7 +256,7 @@ def format_summary(summary: dict, sf: ScoringFile, lights_off: int | None = None
     agr = summary.get("model_agreement")
     if agr:
         lines += ["", f"Technician vs model {agr['model_version']}: accuracy {agr['accuracy']:.3f}, "
-                      f"kappa {agr['kappa']:.3f}, macro F1 {agr['macro_f1']:.3f} over {agr['n_epochs']} epochs"]
+                      f"kappa {kappa_text(agr['kappa'])}, macro F1 {agr['macro_f1']:.3f} over {agr['n_epochs']} epochs"]
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sleepscope.scoring.agreement import Agreement, agreement
+from sleepscope.scoring.agreement import Agreement, agreement, kappa_text
 
 
 #: Cohen's kappa that 9 in 10 pairs of expert AASM scorers exceed on the same healthy nights (the Dreem DOD-H
@@ -58,7 +58,7 @@ class LabComparison:
     def line(self) -> str:
         a = self.agreement
         text = (f"against the lab's scoring ({self.name}): {a.n_epochs} epochs, accuracy {a.accuracy:.3f}, "
-                f"Cohen's kappa {a.kappa:.3f}, macro-F1 {a.macro_f1:.3f}")
+                f"Cohen's kappa {kappa_text(a.kappa)}, macro-F1 {a.macro_f1:.3f}")
         if self.unsure_catch is not None:
             text += f"; the epochs marked unsure hold {100 * self.unsure_catch:.0f} % of the disagreements"
         return text
@@ -98,8 +98,9 @@ def pooled_line(comparisons: Sequence[LabComparison]) -> str:
     """All nights' epochs together, and the spread of the per-night figures."""
     a = agreement(np.concatenate([c.lab for c in comparisons]), np.concatenate([c.model for c in comparisons]))
     acc = [c.agreement.accuracy for c in comparisons]
-    kap = [c.agreement.kappa for c in comparisons]
+    kap = [c.agreement.kappa for c in comparisons if not np.isnan(c.agreement.kappa)]
     n = len(comparisons)
+    spread = f" ({min(kap):.3f}-{max(kap):.3f})" if kap else ""
     return (f"against the lab's own scoring of {n} recording{'s' if n != 1 else ''} ({a.n_epochs} epochs): "
-            f"accuracy {a.accuracy:.3f} (per night {min(acc):.3f}-{max(acc):.3f}), Cohen's kappa {a.kappa:.3f} "
-            f"({min(kap):.3f}-{max(kap):.3f}), macro-F1 {a.macro_f1:.3f}")
+            f"accuracy {a.accuracy:.3f} (per night {min(acc):.3f}-{max(acc):.3f}), Cohen's kappa "
+            f"{kappa_text(a.kappa)}{spread}, macro-F1 {a.macro_f1:.3f}")

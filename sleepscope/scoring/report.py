@@ -22,7 +22,7 @@ import numpy as np
 from sleepscope import __version__
 from sleepscope.atomic import replacing
 from sleepscope.errors import SleepScopeError
-from sleepscope.scoring.agreement import Agreement, agreement
+from sleepscope.scoring.agreement import Agreement, agreement, kappa_text
 from sleepscope.scoring.events import KIND_LABEL, ScoringEvent, clock_seconds, clock_time
 from sleepscope.scoring.export import resolve_no_signal, scoring_statistics, statistics_summary
 from sleepscope.scoring.label_sets import TECHNICIAN, agreement_apart, label_sets
@@ -314,12 +314,12 @@ def _agreement_rows(agr: Agreement) -> list[tuple[str, ...]]:
 def _summary_line(c: LabelSetAgreement) -> str:
     a = c.agreement
     line = (f"Technician vs {c.name}: {a.n_epochs} epochs, accuracy {a.accuracy:.3f}, "
-            f"Cohen's kappa {a.kappa:.3f}, macro F1 {a.macro_f1:.3f}")
+            f"Cohen's kappa {kappa_text(a.kappa)}, macro F1 {a.macro_f1:.3f}")
     if c.taken:
         line += (f". {c.taken} of the technician's labels were taken from it unchanged (accepted or imported) and "
                  "agree by construction; ")
         a = c.apart
-        line += (f"on the other {a.n_epochs} epochs: accuracy {a.accuracy:.3f}, Cohen's kappa {a.kappa:.3f}"
+        line += (f"on the other {a.n_epochs} epochs: accuracy {a.accuracy:.3f}, Cohen's kappa {kappa_text(a.kappa)}"
                  if a is not None else "no epoch was scored apart from it")
     return line
 
