@@ -139,3 +139,10 @@ def test_the_central_eeg_the_second_opinion_reads():
     assert central_eeg(["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]) is None
     assert central_eeg(["EOG E1-M2", "EMG"]) is None
     assert central_eeg(["EEG F3-CLE", "EEG C3-CLE", "EEG C4-CLE"]) == "EEG C4-CLE"  # MASS: against linked ears
+
+
+def test_eyes_labelled_in_german_are_eyes():
+    """SOMNOmedics' German 'EOG li' and 'EOG re' (links, rechts) say which eye: the banner says so (they were
+    'typed EOG, derivation not recognised'), and one is taken before an EOG whose label says nothing."""
+    choice = choose_channels(["EOG X", "EOG li", "EOG re", "C4:A1"])
+    assert choice.eog == "EOG li" and choice.eog_reason.startswith("one eye")

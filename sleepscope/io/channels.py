@@ -91,7 +91,7 @@ EOG_PREFERENCE: tuple[tuple[tuple[str, ...], str], ...] = (
     (("e1a1", "e2a2", "loca1", "roca2", "la1", "ra2", "1a1", "2a2", "lefta1", "righta2"),
      "one eye against the ipsilateral mastoid (the model learned a bipolar horizontal EOG)"),
     (("e1", "e2", "loc", "roc", "l", "r", "left", "right", "1", "2", "lefthoriz", "righthoriz", "lefteye",
-      "righteye"),
+      "righteye", "li", "re", "links", "rechts"),
      "one eye, reference not stated (the model learned a bipolar horizontal EOG)"),
 )
 #: A vertical EOG (blinks, not the horizontal movements the model learned) is read only when named.
@@ -111,7 +111,7 @@ _EYES = ("e1", "e2", "loc", "roc")
 #: Labels that only mean an EOG when the file says so (`EOG(L)`, `EOG1-A1`), not as EEG names.
 _NEEDS_EOG_PREFIX = {"l", "r", "left", "right", "1", "2", "la1", "la2", "ra1", "ra2",
                      "1a1", "1a2", "2a1", "2a2", "lefta1", "lefta2", "righta1", "righta2", "lr",
-                     "lefthoriz", "righthoriz"}
+                     "lefthoriz", "righthoriz", "li", "re", "links", "rechts"}
 #: References common to every electrode of a file: the amplifier's (`C3-Ref`), an average (`C3-AVG`). An
 #: electrode against one reads as the bare electrode; two against the same one give their derivation.
 _COMMON_REFS = ("ref", "avg", "average", "car", "av")
