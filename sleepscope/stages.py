@@ -171,7 +171,8 @@ def mix_text(counts) -> str:
 def unusual_mix(labels) -> str | None:
     """Why a whole night's stages are unlike any real night's, as a stage numbering read the wrong way leaves
     them (UCD's REM = 1 read as N1 shifts each stage one deeper: N2 nearly gone, N3 the bulk of sleep; W = 1
-    leaves no wake), or None; None too for less than 4 scored hours, whose mix says little."""
+    leaves no wake), and as a model misreading a recording does; or None; None too for less than 4 scored
+    hours, whose mix says little."""
     labels = np.asarray(labels)
     scored = int((labels >= 0).sum())
     sleep = labels[(labels >= 1) & (labels <= 4)]

@@ -224,3 +224,25 @@ def test_a_model_that_agrees_with_the_nights_own_scoring_less_than_experts_is_a_
     scores.write_text("stage\n" + "\n".join(["W", "N1", "N2", "N3", "REM"][s] for s in lab) + "\n")
     assert w.attach_hypnogram(str(scores))
     assert "less than 9 in 10 pairs" in w.model_notice.text() and "night.csv" in w.model_notice.text()
+
+
+def test_suggestions_unlike_any_real_night_are_a_warning_in_the_banner(qtbot):
+    """A night pre-scored without a single wake epoch in its eight hours (the model reading a narrow-band wake as
+    REM): the banner warns and says why, as the command line does; the real night's stages (control) say
+    nothing."""
+    from sleepscope.data.synthetic import real_hypnogram
+    from sleepscope.gui.model_notice import _WARN
+
+    real = real_hypnogram("SC4001E0").astype(np.int8)
+    no_wake = np.where(real == 0, 4, real).astype(np.int8)
+    probs = np.full((len(real), 5), 0.2, np.float32)
+    notice = ModelNotice()
+    qtbot.addWidget(notice)
+    truth = Prediction(probs=probs, model_version="v", stages=real)
+    assert truth.implausible is None and truth.notes() == []
+    notice.show_prediction(truth)
+    assert not notice.isVisible()
+    odd = Prediction(probs=probs, model_version="v", stages=no_wake)
+    assert "no epoch of its" in odd.implausible and any("unlike any real night's" in n for n in odd.notes())
+    notice.show_prediction(odd)
+    assert notice.isVisible() and notice.styleSheet() == _WARN and "the model may be misreading" in notice.text()

@@ -519,12 +519,14 @@ class MainWindow(QMainWindow):
 
             unsure, band = unsure_epochs(stored.probs, card.get("calibration") or {}, recording)
             self.controller.set_prediction(stored.probs, unsure)
-            if band is not None:  # why half the night is in the review queue, as when it was pre-scored
-                from sleepscope.model.infer import Prediction
+            from sleepscope.model.infer import Prediction
 
-                self.model_notice.show_prediction(Prediction(
-                    probs=stored.probs, model_version=stored.model_version, stages=stored.probs.argmax(axis=1),
-                    unsure=unsure, channels=getattr(recording, "channel_choice", None), eeg_band=band))
+            again = Prediction(probs=stored.probs, model_version=stored.model_version,
+                               stages=stored.probs.argmax(axis=1), unsure=unsure,
+                               channels=getattr(recording, "channel_choice", None), eeg_band=band)
+            # why half the night is in the review queue, or why its suggestions are in doubt, as when pre-scored
+            if band is not None or again.implausible is not None:
+                self.model_notice.show_prediction(again)
         if own:
             self._show_lab_agreement(stored.stages)
         self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)

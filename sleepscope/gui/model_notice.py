@@ -104,7 +104,8 @@ class ModelNotice(QFrame):
         lines = [n[0].upper() + n[1:] for n in notes]
         # a narrow EEG band leaves confident W and REM suggestions wrong: as much a warning as an unfamiliar night,
         # and so is a model that agrees with the night's own scoring less than experts agree
-        warn = self.unfamiliar or getattr(prediction, "eeg_band", None) is not None or bool(self._lab)
+        warn = (self.unfamiliar or getattr(prediction, "eeg_band", None) is not None or bool(self._lab)
+                or getattr(prediction, "implausible", None) is not None)
         if self._channels and (warn or any("channel" in n for n in notes)):
             lines.append("Channels in use — " + "; ".join(self._channels))
         if lines:

@@ -185,6 +185,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             log(f"{head}: NOTE: {pred.familiarity.message()}")
         if getattr(pred, "eeg_band", None) is not None:
             log(f"{head}: NOTE: {pred.eeg_band.message()}")
+        if getattr(pred, "implausible", None) is not None:
+            log(f"{head}: NOTE: the suggested stages are unlike any real night's scoring ({pred.implausible})")
     return result
 
 

@@ -56,11 +56,22 @@ class Prediction:
     def n_epochs(self) -> int:
         return int(self.probs.shape[0])
 
+    @property
+    def implausible(self) -> str | None:
+        """Why the suggested stages of the whole night are unlike any real night's scoring (no wake in eight
+        hours, N2 nearly absent), or None: a model misreading the recording, whatever its confidence."""
+        from sleepscope.stages import unusual_mix
+
+        return unusual_mix(self.stages)
+
     def notes(self) -> list[str]:
         """What the user should know about this pre-scoring, one line each (CLI lines, GUI banner)."""
         out = []
         if self.familiarity is not None and not self.familiarity.familiar:
             out.append(self.familiarity.message())
+        if (odd := self.implausible) is not None:
+            out.append(f"the suggested stages are unlike any real night's scoring ({odd}): the model may be "
+                       "misreading this recording; check them, or correct a few hundred epochs and fine-tune")
         if self.eeg_band is not None:
             out.append(self.eeg_band.message())
         if self.channels is not None:
