@@ -246,3 +246,31 @@ def test_suggestions_unlike_any_real_night_are_a_warning_in_the_banner(qtbot):
     assert "no epoch of its" in odd.implausible and any("unlike any real night's" in n for n in odd.notes())
     notice.show_prediction(odd)
     assert notice.isVisible() and notice.styleSheet() == _WARN and "the model may be misreading" in notice.text()
+
+
+@pytest.mark.parametrize("stored", ["real night", "no wake"])
+def test_suggestions_unlike_any_real_night_warn_again_when_the_night_is_reopened(qtbot, tmp_path, gui_settings,
+                                                                                 main_windows, tiny_model, stored):
+    """A night pre-scored earlier by the active model, whose stored suggestions hold no wake in eight hours: the
+    window reopened on it warns as when it was pre-scored; the real night's stages stored (control) do not."""
+    from sleepscope.data.synthetic import real_hypnogram
+    from sleepscope.io.export import write_edf
+    from sleepscope.model.checkpoint import read_card
+    from sleepscope.scoring import ScoringFile
+
+    real = real_hypnogram("SC4001E0")
+    stages = real if stored == "real night" else np.where(real == 0, 4, real)
+    rng = np.random.default_rng(0)
+    n = len(real) * 3000
+    psg = write_edf(tmp_path / "night.edf", {"EEG Fpz-Cz": (rng.normal(0, 20, n), 100.0),
+                                             "EOG horizontal": (rng.normal(0, 20, n), 100.0)},
+                    datetime(2022, 1, 1, 22, 0))
+    from sleepscope.io import open_recording
+
+    with ScoringFile.open(open_recording(psg), tmp_path / "night.sleepscope.h5") as sf:
+        sf.add_prediction(read_card(tiny_model).version, np.eye(5, dtype=np.float32)[stages])
+    w = main_windows(gui_settings, model_path=tiny_model, prescore=False)
+    with qtbot.waitSignal(w.openFinished, timeout=60_000):
+        assert w.open_file(psg)
+    assert ("unlike any real night's" in w.model_notice.text()) == (stored == "no wake")
+    assert w.model_notice.isVisible() == (stored == "no wake")
