@@ -254,6 +254,7 @@ def test_suggestions_unlike_any_real_night_warn_again_when_the_night_is_reopened
     """A night pre-scored earlier by the active model, whose stored suggestions hold no wake in eight hours: the
     window reopened on it warns as when it was pre-scored; the real night's stages stored (control) do not."""
     from sleepscope.data.synthetic import real_hypnogram
+    from sleepscope.io import open_recording
     from sleepscope.io.export import write_edf
     from sleepscope.model.checkpoint import read_card
     from sleepscope.scoring import ScoringFile
@@ -265,8 +266,6 @@ def test_suggestions_unlike_any_real_night_warn_again_when_the_night_is_reopened
     psg = write_edf(tmp_path / "night.edf", {"EEG Fpz-Cz": (rng.normal(0, 20, n), 100.0),
                                              "EOG horizontal": (rng.normal(0, 20, n), 100.0)},
                     datetime(2022, 1, 1, 22, 0))
-    from sleepscope.io import open_recording
-
     with ScoringFile.open(open_recording(psg), tmp_path / "night.sleepscope.h5") as sf:
         sf.add_prediction(read_card(tiny_model).version, np.eye(5, dtype=np.float32)[stages])
     w = main_windows(gui_settings, model_path=tiny_model, prescore=False)
