@@ -430,8 +430,9 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     right (`train --recordings --codes`), its training cache too."""
     from sleepscope.cli import main
     from sleepscope.data.synthetic import hypnogram_names, real_hypnogram
-    from sleepscope.io.hypnogram import HypnogramNotice, load_hypnogram, parse_codes, trim_wake
+    from sleepscope.io.hypnogram import load_hypnogram, parse_codes, trim_wake
     from sleepscope.io.pairing import find_hypnogram
+    from sleepscope.scoring import ScoringFile
     from sleepscope.stages import unusual_mix
 
     misread = {0: Stage.W, 1: Stage.N1, 2: Stage.N2, 3: Stage.N3, 4: Stage.N3, 7: Stage.UNSCORED}  # R&K rules
@@ -469,8 +470,8 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
             return np.concatenate([g["y"][:] for g in f["nights"].values()])
 
     assert cached(parse_codes(UCD_DECLARED)).tolist() == real[trim_wake(real)].tolist()
-    with pytest.warns(HypnogramNotice, match="declare its codes"):
-        assert cached(None).tolist() != real[trim_wake(real)].tolist()
+    with pytest.raises(SleepScopeError, match="declare its codes"):
+        cached(None)  # read as the default rules would, it would have been built from the misread stages
     # the command line: refused without the codes (nothing to train on); a declaration that misses a code
     out = tmp_path / "m"
     assert main(["train", "--recordings", str(tmp_path), "--config", "tiny", "--out", str(out), "--quiet"]) == 2
@@ -478,6 +479,11 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     assert main(["train", "--recordings", str(tmp_path), "--config", "tiny", "--out", str(out), "--quiet",
                  "--codes", "0=W,1=REM"]) == 2
     assert "none of the declared codes" in capsys.readouterr().err
+    # import refuses it as read and imports it with its codes declared
+    assert main(["import", str(night), str(hyp)]) == 2
+    assert "ucddb002_stage.txt was not read: N2 is 9% of its sleep" in capsys.readouterr().err
+    assert main(["import", str(night), str(hyp), "--codes", UCD_DECLARED, "--scorer", "ucd"]) == 0
+    assert ScoringFile.read(tmp_path / "ucddb002.sleepscope.h5").scorer_sets["ucd"].labels.tolist() == real.tolist()
     # `info` says the scoring is not taken, and why; written in our numbering it is, with its stages counted
     assert main(["info", str(night)]) == 0
     assert "scoring: ucddb002_stage.txt beside it, not read: N2 is 9% of its sleep" in capsys.readouterr().out

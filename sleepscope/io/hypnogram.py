@@ -304,8 +304,12 @@ def _read_text(path: Path) -> str:
 
 def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None,
                    start_time: datetime | None = None, codes: dict[str, int] | None = None) -> np.ndarray:
-    """The labels of `load_hypnogram`; its notes (padded, cut, overlaps) are issued as `HypnogramNotice` warnings."""
+    """The labels of `load_hypnogram`; its notes (padded, cut, overlaps) are issued as `HypnogramNotice` warnings.
+    Codes whose night reads as no real night's (`Hypnogram.doubt`) are refused until declared: imported or
+    trained on, a misread numbering becomes stages."""
     hyp = load_hypnogram(path, n_epochs, start_time, codes=codes)
+    if hyp.doubt:
+        raise SleepScopeError(f"{Path(path).name} was not read: {hyp.doubt_note}")
     for note in hyp.notes:
         warnings.warn(note, HypnogramNotice, stacklevel=2)
     return hyp.labels
