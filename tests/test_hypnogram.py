@@ -795,6 +795,9 @@ def test_a_table_of_epochs_with_their_times_is_placed_by_them(tmp_path):
     assert load_hypnogram(alice).labels.tolist() == [0, 1, 2, 4]
     at_start = load_hypnogram(alice, n_epochs=8, start_time=datetime(2020, 1, 1, 23, 59, 0))
     assert at_start.labels.tolist() == [0, 1, 2, 4, -1, -1, -1, -1]
+    late = load_hypnogram(alice, n_epochs=8, start_time=datetime(2020, 1, 1, 23, 59, 30))  # began before it
+    assert late.labels.tolist() == [1, 2, 4] + [-1] * 5
+    assert "1 scored epoch of the hypnogram lies before the recording's start and was left out" in late.notes
     elapsed = tmp_path / "elapsed.csv"
     elapsed.write_text("Epoch,Time,Stage\n1,00:00:00,W\n2,00:00:30,N1\n3,00:01:00,N2\n")
     hyp = load_hypnogram(elapsed, n_epochs=4, start_time=datetime(2020, 1, 1, 22, 59, 0))

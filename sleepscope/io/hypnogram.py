@@ -135,9 +135,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
             stages = labels
     if codes is not None and not coded:
         raise _unreadable(path, f"stage codes were declared, but its stages are named or its format's own ({fmt} file)")
-    labels, overlap_note = _expand(onsets, durations, stages)
-    if overlap_note:
-        notes.append(overlap_note)
+    labels, expand_notes = _expand(onsets, durations, stages)
+    notes += expand_notes
     source_epochs = len(labels)
     doubt = ""
     if numbered and (why := unusual_mix(labels)):
@@ -331,8 +330,7 @@ def read_sleepedf_hypnogram(
     if not path.is_file():
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
     onsets, durations, stages = _edf_annotations(path, start_time)
-    labels, overlap_note = _expand(onsets, durations, stages)
-    notes = [overlap_note] if overlap_note else []
+    labels, notes = _expand(onsets, durations, stages)
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), False, notes)
     for note in notes:
@@ -547,8 +545,9 @@ def _rk_code(path: Path, text: str, where: str) -> int:
                                 "6 movement, 9 unscored)") from None
 
 
-def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tuple[np.ndarray, str]:
-    """Stage intervals to 30-s epochs, and a note when annotations of different stages overlap.
+def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Stage intervals to 30-s epochs, and notes: where annotations of different stages overlap, and how many
+    scored epochs lie before the recording's start (a scoring placed by clock times that began earlier).
 
     Epoch i (middle at 30 i + 15) belongs to an annotation when onset <= middle
     < onset + duration. Overlaps are resolved in favour of the annotation that
@@ -565,8 +564,10 @@ def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tu
     total = max(int(stop.max()) if stop.size else 0, 0)
     labels = np.full(total, int(Stage.UNSCORED), dtype=np.int8)
     owner = np.full(total, -1, dtype=np.int64)
-    clashes, example = 0, ""
+    clashes, example, before = 0, "", 0
     for k, (a, b, s) in enumerate(zip(first, stop, stages)):
+        if s >= 0:
+            before += max(0, min(int(b), 0) - int(a))
         a, b = max(int(a), 0), min(int(b), total)
         if b <= a:
             continue
@@ -581,11 +582,14 @@ def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tu
                            f"and {Stage(int(s)).label} (from {onsets[k]:g} s, {durations[k]:g} s) overlap")
         labels[a:b] = s
         owner[a:b] = k
-    note = ""
+    notes = []
     if clashes:
-        note = (f"stage annotations overlap on {clashes} epoch{'s' if clashes != 1 else ''} "
-                f"({example}); the annotation that starts later was kept")
-    return labels, note
+        notes.append(f"stage annotations overlap on {clashes} epoch{'s' if clashes != 1 else ''} "
+                     f"({example}); the annotation that starts later was kept")
+    if before:
+        notes.append(f"{before} scored epoch{'s of the hypnogram lie' if before != 1 else ' of the hypnogram lies'} "
+                     f"before the recording's start and {'were' if before != 1 else 'was'} left out")
+    return labels, notes
 
 
 def _edf_start(path: Path) -> datetime | None:
