@@ -798,6 +798,13 @@ def test_a_table_of_epochs_with_their_times_is_placed_by_them(tmp_path):
     late = load_hypnogram(alice, n_epochs=8, start_time=datetime(2020, 1, 1, 23, 59, 30))  # began before it
     assert late.labels.tolist() == [1, 2, 4] + [-1] * 5
     assert "1 scored epoch of the hypnogram lies before the recording's start and was left out" in late.notes
+    # dated otherwise than the recording (an anonymised header's 1985-01-01): placed by the time of day, said
+    dated = tmp_path / "dated.csv"
+    dated.write_text("epoch,time,stage\n0,2019-03-05 23:59:00,W\n1,2019-03-05 23:59:30,N1\n2,2019-03-06 00:00:00,N2\n")
+    hyp = load_hypnogram(dated, n_epochs=6, start_time=datetime(1985, 1, 1, 23, 58, 0))
+    assert hyp.labels.tolist() == [-1, -1, 0, 1, 2, -1] and "placed by the time of day" in " ".join(hyp.notes)
+    same_day = load_hypnogram(dated, n_epochs=6, start_time=datetime(2019, 3, 5, 23, 58, 0))
+    assert same_day.labels.tolist() == [-1, -1, 0, 1, 2, -1] and "time of day" not in " ".join(same_day.notes)
     elapsed = tmp_path / "elapsed.csv"
     elapsed.write_text("Epoch,Time,Stage\n1,00:00:00,W\n2,00:00:30,N1\n3,00:01:00,N2\n")
     hyp = load_hypnogram(elapsed, n_epochs=4, start_time=datetime(2020, 1, 1, 22, 59, 0))

@@ -690,10 +690,19 @@ def _event_time(path: Path, text: str, line: int) -> tuple[str, float | datetime
 def _table_onsets(path: Path, times: list, start_time: datetime | None, notes: list[str]) -> np.ndarray:
     """`_onsets` of a table's times; hh:mm:ss from 00:00:00 are the time since the recording's start, as exports
     often write it, not the clock from midnight (which would place the night hours off, or refuse it)."""
-    if times and {kind for kind, _ in times} == {"clock"} and times[0][1] == 0:
+    kinds = {kind for kind, _ in times}
+    if times and kinds == {"clock"} and times[0][1] == 0:
         if start_time is not None and (start_time.hour, start_time.minute, start_time.second) != (0, 0, 0):
             notes.append("its times start at 00:00:00: read as the time since the recording's start")
         return _onsets(path, [("seconds", v) for _, v in times], start_time)
+    if times and kinds == {"date"} and start_time is not None:
+        first = times[0][1].replace(tzinfo=None)
+        if abs((first - start_time).total_seconds()) > 86400:
+            # an anonymised header (EDF's 1985-01-01) or a scoring dated otherwise: the time of day still places it
+            notes.append(f"its dates ({first:%Y-%m-%d}) are not the recording's ({start_time:%Y-%m-%d}): placed "
+                         "by the time of day")
+            return _onsets(path, [("clock", t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6)
+                                  for _, t in times], start_time)
     return _onsets(path, times, start_time)
 
 
@@ -876,7 +885,9 @@ def _fit(path: Path, labels: np.ndarray, n_epochs: int, strict: bool, notes: lis
         if extent > n_epochs:
             notes.append(f"{both}: the {extent - n_epochs} scored epochs past the recording's end were dropped")
         return labels[:n_epochs].copy()
-    notes.append(f"{both}: the last {n_epochs - n_hyp} epochs of the recording are left unscored")
+    short = n_epochs - n_hyp
+    notes.append(f"{both}: the last {f'{short} epochs' if short != 1 else 'epoch'} of the recording "
+                 f"{'are' if short != 1 else 'is'} left unscored")
     return np.concatenate([labels, np.full(n_epochs - n_hyp, int(Stage.UNSCORED), dtype=np.int8)])
 
 
