@@ -810,3 +810,15 @@ def test_a_table_of_epochs_with_their_times_is_placed_by_them(tmp_path):
     hyp = load_hypnogram(elapsed, n_epochs=4, start_time=datetime(2020, 1, 1, 22, 59, 0))
     assert hyp.labels.tolist() == [0, 1, 2, -1]
     assert any("read as the time since the recording's start" in n for n in hyp.notes)
+
+
+def test_times_that_are_no_times_of_one_recording_are_refused_without_filling_memory(tmp_path):
+    """Onsets in milliseconds since 1970 (an export's timestamps): its epochs would need 49 GiB and the reader
+    died of a MemoryError. It is refused, saying why; three days of scoring (an ambulatory recording) read."""
+    ms = tmp_path / "ms.csv"
+    ms.write_text("onset,duration,description\n1583103600000,30000,W\n1583103630000,30000,N2\n")
+    with pytest.raises(SleepScopeError, match="days after the recording's start: its times are not those of one"):
+        load_hypnogram(ms, n_epochs=10)
+    days = tmp_path / "days.csv"
+    days.write_text("onset,duration,description\n0,30,W\n" + f"{3 * 86400 - 30},30,N2\n")
+    assert load_hypnogram(days).labels[[0, -1]].tolist() == [0, 2]

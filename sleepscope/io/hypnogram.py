@@ -135,6 +135,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
             stages = labels
     if codes is not None and not coded:
         raise _unreadable(path, f"stage codes were declared, but its stages are named or its format's own ({fmt} file)")
+    _check_span(path, onsets, durations)
     labels, expand_notes = _expand(onsets, durations, stages)
     notes += expand_notes
     source_epochs = len(labels)
@@ -330,6 +331,7 @@ def read_sleepedf_hypnogram(
     if not path.is_file():
         raise SleepScopeError(f"{path}: no such hypnogram file. Check the path.")
     onsets, durations, stages = _edf_annotations(path, start_time)
+    _check_span(path, onsets, durations)
     labels, notes = _expand(onsets, durations, stages)
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), False, notes)
@@ -543,6 +545,21 @@ def _rk_code(path: Path, text: str, where: str) -> int:
     except (ValueError, KeyError):
         raise _unreadable(path, f"{where}: {text!r} is not a stage code (0 wake, 1-4 R&K stages 1-4, 5 REM, "
                                 "6 movement, 9 unscored)") from None
+
+
+#: Two weeks: stages placed further from the recording's start are no stages of one recording (times in
+#: milliseconds, or dates of another year), and their epochs would not fit in memory.
+_MAX_SPAN_S = 14 * 86400.0
+
+
+def _check_span(path: Path, onsets: np.ndarray, durations: np.ndarray) -> None:
+    if len(onsets) == 0:
+        return
+    ends = np.asarray(onsets, np.float64) + np.asarray(durations, np.float64)
+    if not np.isfinite(ends).all() or ends.max() > _MAX_SPAN_S:
+        far = float(np.nanmax(np.where(np.isfinite(ends), ends, np.nan))) if np.isfinite(ends).any() else np.inf
+        raise _unreadable(path, f"its stages run to {far / 86400:,.0f} days after the recording's start: its times "
+                                "are not those of one recording (seconds, clock times or dates of the night)")
 
 
 def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tuple[np.ndarray, list[str]]:
