@@ -822,3 +822,17 @@ def test_times_that_are_no_times_of_one_recording_are_refused_without_filling_me
     days = tmp_path / "days.csv"
     days.write_text("onset,duration,description\n0,30,W\n" + f"{3 * 86400 - 30},30,N2\n")
     assert load_hypnogram(days).labels[[0, -1]].tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("night.xml", PROFUSION_XML.replace('encoding="utf-8"', 'encoding="utf0.0-8"')),  # an encoding unknown
+    ("night.tsv", "epoch\tstage\n0\tW\n1e309\tN1\n"),  # an epoch number past a float's range
+    ("night.csv", ",\n,,\n"),  # delimiters and nothing else
+])
+def test_damaged_hypnograms_found_by_fuzzing_are_refused_with_a_reason(tmp_path, name, text):
+    """Mutated hypnograms that raised LookupError, OverflowError and IndexError (a traceback from import): each
+    is refused as unreadable, saying why."""
+    p = tmp_path / name
+    p.write_text(text)
+    with pytest.raises(SleepScopeError, match="cannot read the hypnogram"):
+        load_hypnogram(p, n_epochs=10)

@@ -426,7 +426,7 @@ def _xml_annotations(path: Path, start_time: datetime | None = None) -> tuple[st
 
     try:
         root = ET.parse(path).getroot()
-    except (ET.ParseError, ValueError) as exc:
+    except (ET.ParseError, ValueError, LookupError) as exc:  # LookupError: an encoding Python does not know
         raise _unreadable(path, f"it is not well-formed XML ({exc})") from None
     tag = xml_local_name(root.tag)
     if tag == "PatientStudy":
@@ -634,6 +634,8 @@ def _event_rows(path: Path, lines: list[str], delimiter: str) -> list[tuple[tupl
     `_event_time` reads it, duration s (0 when blank), the event's text, its stage or None); None for any other
     table."""
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
+    if not rows:
+        return None
     header = [_column_name(c) for c in rows[0]]
     onset = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None)
     duration = header.index("duration") if "duration" in header else None
@@ -751,6 +753,8 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
     one row of stages alone is a row of epochs. With them, each row's time where the header names a time column
     (the epoch's start), else None."""
     rows = [r for r in csv.reader(lines, delimiter=delimiter) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise _unreadable(path, "it holds no stages (only delimiters)")
     if len(rows) == 1 and len(rows[0]) > 1 and all(_looks_like_stage(c) for c in rows[0] if c.strip()):
         return [(1, c) for c in rows[0] if c.strip()], None
     header = [folded(c.strip()) for c in rows[0]]
@@ -780,7 +784,7 @@ def _parse_table(path: Path, lines: list[str], delimiter: str, notes: list[str] 
         if epoch_col is not None and epoch_col < len(row) and row[epoch_col].strip():
             try:
                 epoch = int(float(row[epoch_col]))
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]!r} is not a number") from None
             if epoch != i + first_epoch:
                 raise _unreadable(path, f"line {lineno}: epoch {row[epoch_col]} is out of order "
