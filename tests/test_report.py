@@ -185,3 +185,38 @@ def test_sign_off_needs_a_name(scored):
         with pytest.raises(SleepScopeError, match="scorer's name"):
             sf.sign_off()
         assert sf.signed_off is None
+
+
+def test_pdf_table_text_stays_in_its_cell():
+    """The PDF's statistics table: 'not marked (start of recording)' ran over the stage table beside it. Every
+    cell's text, drawn, now ends within its cell (wrapped, its row made taller); drawn unwrapped (control), the
+    long value overruns its cell."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from sleepscope.scoring.report import _A4, _table
+
+    rows = [("Lights off", "not marked (start of recording)"), ("Unscored", "5.0 min"),
+            ("No signal (recording gaps)", "unknown: recording not available")]
+
+    def overruns(wrap: bool) -> list[str]:
+        fig = Figure(figsize=_A4)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.07, 0.07, 0.53, 0.3))
+        if wrap:
+            _table(ax, rows, widths=[0.55, 0.45])
+        else:
+            t = ax.table(cellText=[list(r) for r in rows], loc="upper left", cellLoc="left", colWidths=[0.55, 0.45])
+            t.auto_set_font_size(False)
+            t.set_fontsize(8.0)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        table = ax.tables[0]
+        return [cell.get_text().get_text() for cell in table.get_celld().values()
+                if cell.get_text().get_window_extent(renderer).x1 > cell.get_window_extent(renderer).x1 + 0.5]
+
+    assert overruns(wrap=False)  # the control: the long values run past their cells
+    assert overruns(wrap=True) == []

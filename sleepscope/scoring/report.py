@@ -297,12 +297,25 @@ _A4 = (8.27, 11.69)
 
 def _table(ax: Any, rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None,
            widths: list[float] | None = None, font: float = 8.0) -> None:
+    """A table drawn in `ax`, each cell's text wrapped to its column (matplotlib lets it run over the next
+    column: "not marked (start of recording)" over the stage table beside it) and its row made as tall."""
     ax.axis("off")
-    t = ax.table(cellText=[list(r) for r in rows], colLabels=list(header) if header else None,
+    n_cols = len(rows[0]) if rows else len(header or ())
+    widths = widths or [1.0 / max(1, n_cols)] * n_cols
+    axes_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    # a character of DejaVu Sans is about 0.55 em wide on average; cells keep a little padding
+    chars = [max(4, int(w * axes_pt / (0.58 * font)) - 1) for w in widths]
+    cells = [[_wrap(str(c), n) for c, n in zip(r, chars)] for r in rows]
+    t = ax.table(cellText=cells, colLabels=list(header) if header else None,
                  loc="upper left", cellLoc="left", colLoc="left", colWidths=widths, edges="horizontal")
     t.auto_set_font_size(False)
     t.set_fontsize(font)
     t.scale(1.0, 1.25)
+    first = 1 if header else 0
+    for (r, _), cell in t.get_celld().items():
+        if r >= first:
+            lines = max(c.count("\n") + 1 for c in cells[r - first])
+            cell.set_height(cell.get_height() * lines)
 
 
 def _agreement_rows(agr: Agreement) -> list[tuple[str, ...]]:
@@ -346,10 +359,10 @@ def _write_pdf(report: Report, out: Path) -> None:
         _table(fig.add_axes((0.07, y - 0.2, 0.86, 0.19)), report.identity_rows(), widths=[0.22, 0.78])
         draw_hypnogram(fig, (0.1, 0.45, 0.72, y - 0.235 - 0.45), report)
         fig.text(0.07, 0.385, "Sleep statistics (AASM)", fontsize=10, weight="bold")
-        _table(fig.add_axes((0.07, 0.07, 0.45, 0.3)), report.stats_rows(), widths=[0.68, 0.32])
-        _table(fig.add_axes((0.56, 0.07, 0.37, 0.3)), report.stage_rows(), ("Stage", "min", "%"),
+        _table(fig.add_axes((0.07, 0.07, 0.53, 0.3)), report.stats_rows(), widths=[0.55, 0.45])
+        _table(fig.add_axes((0.64, 0.07, 0.29, 0.3)), report.stage_rows(), ("Stage", "min", "%"),
                widths=[0.34, 0.33, 0.33])
-        fig.text(0.56, 0.2, "% of TST for sleep stages, % of TIB for W", fontsize=7, color="#555555")
+        fig.text(0.64, 0.2, "% of TST for sleep stages, % of TIB for W", fontsize=7, color="#555555")
         pdf.savefig(fig)
 
         fig = Figure(figsize=_A4)
