@@ -220,3 +220,22 @@ def test_pdf_table_text_stays_in_its_cell():
 
     assert overruns(wrap=False)  # the control: the long values run past their cells
     assert overruns(wrap=True) == []
+
+
+def test_the_events_page_holds_as_many_events_as_its_lines_allow(scored):
+    """Long notes wrap over several lines: the PDF's events page takes as many events as 45 lines hold (it took
+    45 events however tall, and the table ran off the page); short ones, 45 (control)."""
+    from sleepscope.scoring.report import _event_page_rows
+
+    path, _, _ = scored
+    with ScoringFile.open_existing(path) as sf:
+        for i in range(50):
+            sf.add_event("note", 20.0 * i, 20.0 * i + 5, "electrode C4 re-gelled by the night technician; " * 3)
+    report = build_report(ScoringFile.read(path))
+    rows = _event_page_rows(report)
+    assert 5 < len(rows) < 25
+    with ScoringFile.open_existing(path) as sf:
+        sf.remove_events([e.id for e in sf.events])
+        for i in range(50):
+            sf.add_event("arousal", 20.0 * i, 20.0 * i + 5, "spontaneous")
+    assert len(_event_page_rows(build_report(ScoringFile.read(path)))) == 45

@@ -302,9 +302,7 @@ def _table(ax: Any, rows: list[tuple[str, ...]], header: tuple[str, ...] | None 
     ax.axis("off")
     n_cols = len(rows[0]) if rows else len(header or ())
     widths = widths or [1.0 / max(1, n_cols)] * n_cols
-    axes_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
-    # a character of DejaVu Sans is about 0.55 em wide on average; cells keep a little padding
-    chars = [max(4, int(w * axes_pt / (0.58 * font)) - 1) for w in widths]
+    chars = [_column_chars(ax.get_position().width * ax.figure.get_figwidth(), w, font) for w in widths]
     cells = [[_wrap(str(c), n) for c, n in zip(r, chars)] for r in rows]
     t = ax.table(cellText=cells, colLabels=list(header) if header else None,
                  loc="upper left", cellLoc="left", colLoc="left", colWidths=widths, edges="horizontal")
@@ -316,6 +314,27 @@ def _table(ax: Any, rows: list[tuple[str, ...]], header: tuple[str, ...] | None 
         if r >= first:
             lines = max(c.count("\n") + 1 for c in cells[r - first])
             cell.set_height(cell.get_height() * lines)
+
+
+_EVENT_WIDTHS = [0.12, 0.12, 0.12, 0.46, 0.18]
+
+
+def _event_page_rows(report: Report, lines: int = 45) -> list[tuple[str, ...]]:
+    """The events one PDF page holds: as many as `lines` lines of the table take, notes wrapped to their column."""
+    chars = _column_chars(0.86 * _A4[0], _EVENT_WIDTHS[3])
+    rows, used = [], 0
+    for row in report.event_rows():
+        used += _wrap(row[3], chars).count("\n") + 1
+        if used > lines:
+            break
+        rows.append(row)
+    return rows
+
+
+def _column_chars(axes_inches: float, share: float, font: float = 8.0) -> int:
+    """Characters that fit a table column `share` of an axes `axes_inches` wide: a character of DejaVu Sans is
+    about 0.55 em wide on average, and cells keep a little padding."""
+    return max(4, int(share * axes_inches * 72 / (0.58 * font)) - 1)
 
 
 def _agreement_rows(agr: Agreement) -> list[tuple[str, ...]]:
@@ -388,9 +407,9 @@ def _write_pdf(report: Report, out: Path) -> None:
         if report.events:
             fig = Figure(figsize=_A4)
             fig.text(0.07, 0.955, f"Events and notes ({len(report.events)})", fontsize=14, weight="bold")
-            rows = report.event_rows()[:45]
+            rows = _event_page_rows(report)
             _table(fig.add_axes((0.07, 0.93 - 0.019 * (len(rows) + 1), 0.86, 0.019 * (len(rows) + 1))), rows,
-                   EVENT_HEADER, widths=[0.12, 0.12, 0.12, 0.46, 0.18])
+                   EVENT_HEADER, widths=_EVENT_WIDTHS)
             if len(report.events) > len(rows):
                 fig.text(0.07, 0.03, f"… and {len(report.events) - len(rows)} more (see the HTML report or "
                                      "`sleepscope export --format events`).", fontsize=8)
