@@ -239,3 +239,20 @@ def test_the_events_page_holds_as_many_events_as_its_lines_allow(scored):
         for i in range(50):
             sf.add_event("arousal", 20.0 * i, 20.0 * i + 5, "spontaneous")
     assert len(_event_page_rows(build_report(ScoringFile.read(path)))) == 45
+
+
+def test_an_empty_agreement_section_says_why(tmp_path):
+    """A night pre-scored but not yet scored read 'no model prediction, no imported scorer, or no scored epoch':
+    it now says the technician has scored nothing; scored with nothing to compare, it says that (control)."""
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.normal(size=N * 3000), rng.normal(size=N * 3000), start_time=START)
+    path = tmp_path / "night.sleepscope.h5"
+    with ScoringFile.open(rec, path) as sf:
+        sf.add_prediction("m1", np.full((N, 5), 0.2, np.float32))
+    assert build_report(ScoringFile.read(path)).no_comparison() == ("Nothing to compare yet: the technician has "
+                                                                    "scored no epoch.")
+    other = tmp_path / "other.sleepscope.h5"
+    with ScoringFile.open(rec, other) as sf:
+        sf.set_stage(0, 0)
+    report = build_report(ScoringFile.read(other))
+    assert not report.comparisons and "no model prediction and no imported scorer" in report.no_comparison()

@@ -146,6 +146,12 @@ class Report:
             rows.append(("No signal (recording gaps)", minutes(s.no_signal_min)))
         return rows
 
+    def no_comparison(self) -> str:
+        """Why the agreement section is empty."""
+        if self.scored_epochs == 0:
+            return "Nothing to compare yet: the technician has scored no epoch."
+        return "No other label set to compare with: no model prediction and no imported scorer."
+
     def _marker(self, seconds: float | None, default: str) -> str:
         if seconds is None:
             return f"not marked ({default})"
@@ -388,8 +394,7 @@ def _write_pdf(report: Report, out: Path) -> None:
         fig.text(0.07, 0.955, "Agreement", fontsize=14, weight="bold")
         y = 0.93
         if not report.comparisons:
-            fig.text(0.07, y, "No other label set to compare with (no model prediction, no imported scorer), "
-                              "or no scored epoch.", fontsize=9)
+            fig.text(0.07, y, report.no_comparison(), fontsize=9)
             y -= 0.04
         for c in report.comparisons[:3]:
             text = _wrap(_summary_line(c), 115)
@@ -487,8 +492,7 @@ def _render_html(report: Report) -> str:
               _html_table(report.stage_rows(), ("Stage", "minutes", "%")),
               "<p class='small'>% of TST for sleep stages, % of TIB for W.</p>", "<h2>Agreement</h2>"]
     if not report.comparisons:
-        parts.append("<p>No other label set to compare with (no model prediction, no imported scorer), "
-                     "or no scored epoch.</p>")
+        parts.append(f"<p>{html.escape(report.no_comparison())}</p>")
     for c in report.comparisons:
         parts += [f"<h3>{e(c.name)}</h3>", f"<p>{e(_summary_line(c))}</p>",
                   _html_table(_agreement_rows(c.agreement), ("Stage", "precision", "recall", "F1", "support")),
