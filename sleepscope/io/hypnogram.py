@@ -262,7 +262,7 @@ def _event_table_start(lines: list[str], within: int = 60) -> tuple[int, str] | 
             if delimiter not in line:
                 continue
             header = [_column_name(c) for c in next(csv.reader([line], delimiter=delimiter))]
-            if ("duration" in header and any(c in header for c in _ONSET_COLUMNS)
+            if (any(c in header for c in _DURATION_COLUMNS) and any(c in header for c in _ONSET_COLUMNS)
                     and any(c in header for c in _EVENT_COLUMNS)):
                 return None if i == 0 else (i, delimiter)
     return None
@@ -620,13 +620,18 @@ def _edf_start(path: Path) -> datetime | None:
 
 #: Columns of an event table (one row per annotation, not per epoch): MNE's annotations CSV (onset, duration,
 #: description), CAP/REMlogic exports (Time [hh:mm:ss], Event, Duration[s]) and the like.
-_ONSET_COLUMNS = ("onset", "start", "start time", "starttime", "time", "clock time", "time of day")
-_EVENT_COLUMNS = ("description", "annotation", "event", "event type", "trial_type", "stage", "sleep stage", "label")
+_ONSET_COLUMNS = ("onset", "start", "start time", "starttime", "time", "clock time", "time of day",
+                  # as European labs' software heads them (German, French, Spanish, Italian, Dutch), accents dropped
+                  "zeit", "uhrzeit", "startzeit", "beginn", "heure", "debut", "hora", "inicio", "ora", "inizio",
+                  "tijd", "begintijd")
+_DURATION_COLUMNS = ("duration", "dauer", "duree", "duracion", "durata", "duur")
+_EVENT_COLUMNS = ("description", "annotation", "event", "event type", "trial_type", "stage", "sleep stage", "label",
+                  "ereignis", "evenement", "evento", "gebeurtenis", *_STAGE_COLUMNS)
 
 
 def _column_name(cell: str) -> str:
     """`Duration[s]` -> `duration`, `Time [hh:mm:ss]` -> `time`: a header cell without its unit."""
-    return re.sub(r"\s*[\[(].*?[\])]\s*", "", cell.strip().lower()).strip()
+    return re.sub(r"\s*[\[(].*?[\])]\s*", "", folded(cell.strip())).strip()
 
 
 def _event_rows(path: Path, lines: list[str], delimiter: str) -> list[tuple[tuple, float, str, int | None]] | None:
@@ -638,7 +643,7 @@ def _event_rows(path: Path, lines: list[str], delimiter: str) -> list[tuple[tupl
         return None
     header = [_column_name(c) for c in rows[0]]
     onset = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None)
-    duration = header.index("duration") if "duration" in header else None
+    duration = next((header.index(c) for c in _DURATION_COLUMNS if c in header), None)
     event = next((header.index(c) for c in _EVENT_COLUMNS if c in header), None)
     if onset is None or duration is None or event is None:
         return None
@@ -682,28 +687,47 @@ def _event_table(path: Path, lines: list[str], delimiter: str, start_time: datet
     if not staged:
         raise _unreadable(path, f"none of its {len(rows)} events is a sleep stage")
     if len(staged) < len(rows):
-        notes.append(f"{len(rows) - len(staged)} events that are no sleep stage were left out")
+        other = len(rows) - len(staged)
+        notes.append(f"{other} event{'s that are' if other != 1 else ' that is'} no sleep stage "
+                     f"{'were' if other != 1 else 'was'} left out")
     return (_table_onsets(path, [t for t, _, _ in staged], start_time, notes), np.array([d for _, d, _ in staged]),
             np.array([s for _, _, s in staged], dtype=np.int8))
 
 
+#: A clock time, with a 12-hour clock's AM/PM when written (Philips Alice's "9:18:51 PM").
+_CLOCK = r"(\d{1,2})[:.](\d{2})[:.](\d{2}(?:[.,]\d+)?)\s*(?:([AaPp])\.?[Mm]\.?)?"
+
+
+def _clock_seconds(m: re.Match, at: int = 1) -> float:
+    h, mi, sec = int(m.group(at)), int(m.group(at + 1)), float(m.group(at + 2).replace(",", "."))
+    if m.group(at + 3):  # 12 AM is midnight, 12 PM noon
+        h = h % 12 + (12 if m.group(at + 3) in "Pp" else 0)
+    return h * 3600 + mi * 60 + sec
+
+
 def _event_time(path: Path, text: str, line: int) -> tuple[str, float | datetime]:
-    """("seconds", s), ("clock", seconds since midnight) or ("date", datetime) from an onset cell."""
+    """("seconds", s), ("clock", seconds since midnight) or ("date", datetime) from an onset cell. A date written
+    day.month.year is European; one with slashes and the year last ("03/05/2019", month or day first by the
+    writer's locale) gives its time of day only, which places the night as well."""
     try:
         return "seconds", float(text)
     except ValueError:
         pass
-    m = re.fullmatch(r"(\d{1,2})[:.](\d{2})[:.](\d{2}(?:[.,]\d+)?)\s*(?:([AaPp])\.?[Mm]\.?)?", text)
-    if m:
-        h, mi, sec = int(m.group(1)), int(m.group(2)), float(m.group(3).replace(",", "."))
-        if m.group(4):  # a 12-hour clock (Philips Alice's "9:18:51 PM"): 12 AM is midnight, 12 PM noon
-            h = h % 12 + (12 if m.group(4) in "Pp" else 0)
-        return "clock", h * 3600 + mi * 60 + sec
+    if m := re.fullmatch(_CLOCK, text):
+        return "clock", _clock_seconds(m)
+    if m := re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})[ T]+" + _CLOCK, text):
+        try:
+            day = datetime(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        except ValueError:
+            raise _unreadable(path, f"line {line}: {text!r} is no date") from None
+        return "date", day + timedelta(seconds=_clock_seconds(m, 4))
     try:
         return "date", datetime.fromisoformat(text.replace("/", "-"))
     except ValueError:
-        raise _unreadable(path, f"line {line}: onset {text!r} is neither seconds, a clock time nor a date and "
-                                "time") from None
+        pass
+    if m := re.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}[ T]+" + _CLOCK, text):
+        return "clock", _clock_seconds(m)
+    raise _unreadable(path, f"line {line}: onset {text!r} is neither seconds, a clock time nor a date and time")
 
 
 def _table_onsets(path: Path, times: list, start_time: datetime | None, notes: list[str]) -> np.ndarray:
