@@ -430,7 +430,8 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     right (`train --recordings --codes`), its training cache too."""
     from sleepscope.cli import main
     from sleepscope.data.synthetic import hypnogram_names, real_hypnogram
-    from sleepscope.io.hypnogram import load_hypnogram, parse_codes, trim_wake
+    from sleepscope.io.hypnogram import load_hypnogram, trim_wake
+    from sleepscope.io.hypnogram_tables import parse_codes
     from sleepscope.io.pairing import find_hypnogram
     from sleepscope.scoring import ScoringFile
     from sleepscope.stages import unusual_mix

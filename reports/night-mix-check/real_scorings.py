@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from sleepscope.io.hypnogram import RK_CODES
+from sleepscope.io.hypnogram_tables import RK_CODES
 from sleepscope.stages import unusual_mix
 
 root = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"

@@ -735,7 +735,7 @@ class MainWindow(QMainWindow):
     def _declare_codes(self, paired: PairedHypnogram) -> PairedHypnogram | None:
         """A code file whose stages read as no real night's: the technician says how its system numbers them,
         from how they were read; the file read so, or None when cancelled or declared wrong."""
-        from sleepscope.io.hypnogram import codes_text, parse_codes
+        from sleepscope.io.hypnogram_tables import codes_text, parse_codes
 
         text = ask_stage_codes(self, f"{paired.path.name}: {paired.doubt}.", codes_text(paired.read_as))
         if text is None:

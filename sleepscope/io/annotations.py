@@ -102,7 +102,8 @@ def hypnogram_file_events(path: str | Path, start_time=None) -> tuple[list[Annot
     annotations CSV, REMlogic and CAP exports); none for a table or text of stages. Never raises:
     (events, why they could not be read, or None)."""
     from sleepscope.errors import SleepScopeError
-    from sleepscope.io.hypnogram import edf_clock_shift, file_kind, table_events
+    from sleepscope.io.hypnogram import edf_clock_shift, file_kind
+    from sleepscope.io.hypnogram_tables import table_events
 
     path = Path(path)
     try:

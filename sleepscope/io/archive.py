@@ -199,7 +199,7 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
     `LENGTH_TOLERANCE_EPOCHS` is refused with both lengths named; so is one
     that cannot be read or holds no scored epoch, and one whose stage codes read
     as no real night's (`Hypnogram.doubt`: a system's own numbering, to be
-    declared with `codes`, as `io.hypnogram.parse_codes` reads them).
+    declared with `codes`, as `io.hypnogram_tables.parse_codes` reads them).
     """
     from sleepscope.io.recording import read_info
 

@@ -194,7 +194,8 @@ def heldout_comparison(child, parent, cache: Path, nights, device=None) -> dict:
 def train_on_archive(args: argparse.Namespace) -> int:
     from sleepscope.data.datasets import SequenceDataset, build_cache
     from sleepscope.io.archive import check_archive, scan_archive, split_archive
-    from sleepscope.io.hypnogram import HypnogramNotice, parse_codes
+    from sleepscope.io.hypnogram import HypnogramNotice
+    from sleepscope.io.hypnogram_tables import parse_codes
     from sleepscope.model.checkpoint import ModelCard, default_model_path, load_model, save_model
     from sleepscope.model.config import get_config
     from sleepscope.model.distributed import barrier, setup, teardown

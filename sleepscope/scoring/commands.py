@@ -108,7 +108,8 @@ def _export(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.edfheader import RECORDING_SUFFIXES
-    from sleepscope.io.hypnogram import notices_to_stderr, parse_codes
+    from sleepscope.io.hypnogram import notices_to_stderr
+    from sleepscope.io.hypnogram_tables import parse_codes
     from sleepscope.scoring.export import import_hypnogram
     from sleepscope.scoring.scoring_file import ScoringFile
     from sleepscope.stages import mix_text, stage_counts

@@ -44,7 +44,7 @@ def import_hypnogram(sf: ScoringFile, path: str | Path, scorer_name: str | None 
 
     With `apply` the labels also become the technician's starting labels, source
     `import:<file name>` (one undoable edit); `codes` declares how a table's stage codes read
-    (`io.hypnogram.parse_codes`). Returns (labels, that edit or None).
+    (`io.hypnogram_tables.parse_codes`). Returns (labels, that edit or None).
     """
     from sleepscope.io.hypnogram import read_hypnogram, read_sleepedf_hypnogram
 
