@@ -178,10 +178,10 @@ def unusual_mix(labels) -> str | None:
     sleep = labels[(labels >= 1) & (labels <= 4)]
     if scored < 480 or len(sleep) < 240:
         return None
-    n2, n3 = float(np.mean(sleep == Stage.N2)), float(np.mean(sleep == Stage.N3))
-    # N2 is over a fifth of sleep and N3 under 2.3 times N2 in every real scoring at hand (Sleep-EDF, DOD-H/O)
     if not (labels == Stage.W).any():
         return f"no epoch of its {scored / 120:.1f} scored hours is wake"
+    n2, n3 = float(np.mean(sleep == Stage.N2)), float(np.mean(sleep == Stage.N3))
+    # N2 is over a fifth of sleep and N3 under 2.3 times N2 in every real scoring at hand (Sleep-EDF, DOD-H/O)
     if n2 < 0.15:
         return f"N2 is {n2:.0%} of its sleep"
     if n3 > 2.5 * n2:

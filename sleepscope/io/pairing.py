@@ -27,6 +27,10 @@ _PSG_TAIL = re.compile(r"[\s_-]psg$")
 #: BIDS: `sub-01_ses-1_task-sleep_eeg.edf` and its `sub-01_ses-1_task-sleep_events.tsv` share every entity.
 _BIDS_EVENTS = re.compile(r"^(sub-[^_]+(?:_[a-z]+-[^_]+)*)_events\.tsv$")
 _SLEEP_EDF = re.compile(r"s[ct]\d{4}[a-z]\w", re.IGNORECASE)
+#: Marks what SleepScope writes beside a night for people (`NAME.sleepscope-hypnogram.csv`, `-report.pdf`,
+#: `scoring.locations.output_path`): never taken back as the lab's scoring of the night, whose figures it would
+#: flatter.
+OUTPUT_MARK = ".sleepscope-"
 
 
 def recording_key(name: str) -> str:
@@ -132,8 +136,6 @@ def is_sleepscope_output(path: str | os.PathLike) -> bool:
     writes it (its header holds the stage probabilities), or an export or report (`NAME.sleepscope-...`).
     Named like the recording, it is no scoring of the lab's: the technician's export started from the model's
     suggestions."""
-    from sleepscope.scoring.locations import OUTPUT_MARK
-
     path = Path(path)
     if OUTPUT_MARK in path.name.lower():
         return True

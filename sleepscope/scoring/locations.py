@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from sleepscope.atomic import remove_temps
+from sleepscope.io.pairing import OUTPUT_MARK
 from sleepscope.paths import user_data_dir
 from sleepscope.scoring.snapshot import read_snapshot
 from sleepscope.scoring.state import RecordingIdentity
@@ -63,11 +64,6 @@ def scoring_beside(recording_path: Path) -> Path:
     `beside_path`), else `NAME.sleepscope.h5` (which may still score another recording: check its identity)."""
     full = recording_path.with_name(recording_path.name + SUFFIX)
     return full if full.exists() else recording_path.with_name(recording_path.stem + SUFFIX)
-
-
-#: Marks what SleepScope writes beside a night for people (`NAME.sleepscope-hypnogram.csv`, `-report.pdf`): never
-#: taken back as the lab's scoring of the night, whose figures it would flatter.
-OUTPUT_MARK = ".sleepscope-"
 
 
 def output_path(scoring_path: Path, what: str) -> Path:
