@@ -485,6 +485,12 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     assert "ucddb002_stage.txt was not read: N2 is 9% of its sleep" in capsys.readouterr().err
     assert main(["import", str(night), str(hyp), "--codes", UCD_DECLARED, "--scorer", "ucd"]) == 0
     assert ScoringFile.read(tmp_path / "ucddb002.sleepscope.h5").scorer_sets["ucd"].labels.tolist() == real.tolist()
+    # prescore's comparison with the lab says why there is none, and makes it with the codes declared
+    model = ["--model", "tests/data/tiny-parent-AB.safetensors", "--quiet"]
+    assert main(["prescore", str(night), "--out", str(tmp_path / "p.csv"), *model]) == 0
+    assert "NOTE: the lab's scoring ucddb002_stage.txt was not read: N2 is 9%" in capsys.readouterr().err
+    assert main(["prescore", str(night), "--out", str(tmp_path / "p.csv"), *model, "--codes", UCD_DECLARED]) == 0
+    assert f"against the lab's scoring (ucddb002_stage.txt): {len(real)} epochs" in capsys.readouterr().err
     # `info` says the scoring is not taken, and why; written in our numbering it is, with its stages counted
     assert main(["info", str(night)]) == 0
     assert "scoring: ucddb002_stage.txt beside it, not read: N2 is 9% of its sleep" in capsys.readouterr().out

@@ -167,15 +167,17 @@ def own_stages_over(psg_path: str | os.PathLike, paired: Path | None) -> Path | 
     return Path(psg_path) if paired is None or not reads_as_hypnogram(paired) else paired
 
 
-def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None) -> tuple:
-    """(the lab's scoring of a recording, `find_scoring`, or None; its stages fitted to `n_epochs`, or None; why
-    they could not be read, or None). Stage codes that read as no real night's (`Hypnogram.doubt`) are not
-    taken: the model measured against a misread numbering would look wrong. Other notes are not said here."""
+def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None,
+                     codes: dict[str, int] | None = None) -> tuple:
+    """(the lab's scoring of a recording, `find_scoring`, or None; its stages fitted to `n_epochs`, by its declared
+    stage `codes` where given, or None; why they could not be read, or None). Stage codes that read as no real
+    night's (`Hypnogram.doubt`) are not taken: the model measured against a misread numbering would look wrong.
+    Other notes are not said here."""
     scoring = find_scoring(psg_path)
     if scoring is None:
         return None, None, None
     try:
-        hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time)
+        hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time, codes=codes)
     except SleepScopeError as exc:
         return scoring, None, str(exc)
     return (scoring, None, hyp.doubt_note) if hyp.doubt else (scoring, hyp.labels, None)

@@ -115,11 +115,13 @@ def already_scored(recording: Path, version: str, second_version: str | None = N
 
 def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0, world: int = 1,
                    eeg: str | None = None, eog: str | None = None, force: bool = False,
-                   log: Callable[[str], None] = print, cancel: CancelToken | None = None) -> BatchResult:
+                   log: Callable[[str], None] = print, cancel: CancelToken | None = None,
+                   codes: dict[str, int] | None = None) -> BatchResult:
     """Pre-score this rank's share of `files` into their scoring files, one line of progress per file.
 
     `scorer` (a Scorer) writes its prediction; `second`, a second-opinion
-    Scorer, its stages as the label set `YASA` (source: its version).
+    Scorer, its stages as the label set `YASA` (source: its version). Each is
+    compared with the lab's scoring beside it, read by the declared stage `codes` where given.
     """
     from sleepscope.io import open_recording
     from sleepscope.scoring.scoring_file import ScoringFile
@@ -175,12 +177,15 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             f"({time.monotonic() - t0:.1f} s) -> {where}")
         from sleepscope.scoring.lab_scoring import compare_with_lab
 
-        lab = compare_with_lab(path, pred.stages, getattr(pred, "unsure", None), rec.start_time)
+        lab, unread = compare_with_lab(path, pred.stages, getattr(pred, "unsure", None), rec.start_time,
+                                       codes=codes)
         if lab is not None:
             result.compared.append(lab)
             log(f"{head}: {lab.line()}")
             if lab.note():
                 log(f"{head}: NOTE: {lab.note()}")
+        if unread:
+            log(f"{head}: NOTE: {unread}")
         if pred.familiarity is not None and not pred.familiarity.familiar:
             log(f"{head}: NOTE: {pred.familiarity.message()}")
         if getattr(pred, "eeg_band", None) is not None:
@@ -197,6 +202,7 @@ def is_batch(paths: Sequence[str]) -> bool:
 
 def prescore_many(args) -> int:
     """The CLI's batch mode: exit 0 when every recording is scored or skipped, 1 when some failed."""
+    from sleepscope.io.hypnogram_tables import parse_codes
     from sleepscope.scorers import StagerScorer, YasaScorer
 
     if args.out:
@@ -222,8 +228,9 @@ def prescore_many(args) -> int:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
 
+    codes = parse_codes(args.codes) if getattr(args, "codes", None) else None
     result = prescore_files(files, scorer, second=second, rank=rank, world=world, eeg=args.eeg, eog=args.eog,
-                            force=getattr(args, "force", False), log=log)
+                            force=getattr(args, "force", False), log=log, codes=codes)
     tag = f"rank {rank}/{world}: " if world > 1 else ""
     print(f"{tag}{result.summary()}", file=sys.stderr)
     for path, why in result.failed:

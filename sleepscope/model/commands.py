@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also score with YASA (needs the yasa package): its stage, probabilities and whether it "
                    "disagrees as extra columns; into scoring files, its stages as the label set 'YASA'")
     p.add_argument("--force", action="store_true", help="folders: pre-score again recordings already scored")
+    p.add_argument("--codes", default=None, metavar="CODE=STAGE,...",
+                   help="how the lab's scorings beside the recordings number their stages, for the comparison with "
+                        "them, where their system numbers them its own way (as for `sleepscope import`)")
     p.set_defaults(func=_prescore)
 
 
@@ -188,6 +191,9 @@ def _prescore(args: argparse.Namespace) -> int:
 
     if is_batch(args.file):
         return prescore_many(args)
+    from sleepscope.io.hypnogram_tables import parse_codes
+
+    codes = parse_codes(args.codes) if args.codes else None  # a bad declaration before the night is read
     args.file = args.file[0]
     model, card = load_model(args.model or default_model_path())
     second, extra = None, ()
@@ -212,7 +218,7 @@ def _prescore(args: argparse.Namespace) -> int:
         pred.familiarity = with_second_opinion(pred.familiarity, card.familiarity, pred.stages, second.stages)
     from sleepscope.scoring.lab_scoring import compare_with_lab
 
-    lab = compare_with_lab(src, pred.stages, pred.unsure, rec.start_time)
+    lab, unread = compare_with_lab(src, pred.stages, pred.unsure, rec.start_time, codes=codes)
     meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
             "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict(), **second_meta,
             **({"lab_scoring": lab.to_dict()} if lab is not None else {})}
@@ -223,6 +229,8 @@ def _prescore(args: argparse.Namespace) -> int:
         print(f"  {lab.line()}", file=sys.stderr)
         if lab.note():
             print(f"NOTE: {lab.note()}", file=sys.stderr)
+    if unread:
+        print(f"NOTE: {unread}", file=sys.stderr)
     return 0
 
 

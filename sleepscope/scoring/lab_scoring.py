@@ -72,26 +72,28 @@ class LabComparison:
 
 
 def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarray | None = None,
-                     start_time: Any = None) -> LabComparison | None:
-    """The model's `stages` (one per epoch, -1 for none) against the lab's scoring of `recording`; None when the
-    lab has none beside it or it cannot be read or holds no epoch the model staged."""
+                     start_time: Any = None, codes: dict[str, int] | None = None
+                     ) -> tuple[LabComparison | None, str | None]:
+    """(the model's `stages` (one per epoch, -1 for none) against the lab's scoring of `recording`, read by its
+    declared stage `codes` where given; why there is none where the lab's scoring is there but could not be
+    used). (None, None) when the lab has no scoring of it."""
     from sleepscope.io.pairing import read_lab_scoring
 
     recording = Path(recording)
     stages = np.asarray(stages).astype(np.int64)
     # a shorter hypnogram leaves epochs out of the comparison, as said
-    scoring, lab, _ = read_lab_scoring(recording, len(stages), start_time)
+    scoring, lab, why = read_lab_scoring(recording, len(stages), start_time, codes=codes)
     if lab is None:
-        return None
+        return None, None if scoring is None else f"the lab's scoring {scoring.name} was not read: {why}"
     lab = np.asarray(lab, np.int64)
     both = (lab >= 0) & (stages >= 0)
     if not both.any():
-        return None
+        return None, f"the lab's scoring {scoring.name} holds no epoch the model staged"
     catch = None
     if unsure is not None:
         differ = both & (lab != stages)
         catch = float(np.asarray(unsure, bool)[differ].mean()) if differ.any() else None
-    return LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both])
+    return LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both]), None
 
 
 def pooled_line(comparisons: Sequence[LabComparison]) -> str:
