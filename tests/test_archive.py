@@ -494,6 +494,8 @@ def test_a_stage_numbering_read_the_wrong_way_is_doubted_and_kept_out_of_trainin
     # `info` says the scoring is not taken, and why; written in our numbering it is, with its stages counted
     assert main(["info", str(night)]) == 0
     assert "scoring: ucddb002_stage.txt beside it, not read: N2 is 9% of its sleep" in capsys.readouterr().out
+    assert main(["info", str(night), "--codes", UCD_DECLARED]) == 0
+    assert f"scoring: ucddb002_stage.txt beside it, {len(real)} of {len(real)} epochs scored" in capsys.readouterr().out
     hyp.write_text("".join(f"{int(s)}\n" for s in real))
     assert main(["info", str(night)]) == 0
     counts = ", ".join(f"{n} {int((real == s).sum())}" for s, n in enumerate(("W", "N1", "N2", "N3", "REM")))

@@ -13,6 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--eeg", metavar="NAME", help="EEG channel the stager would use (default: chosen by name)")
     p.add_argument("--eog", metavar="NAME", help="EOG channel the stager would use (default: chosen by name)")
+    p.add_argument("--codes", default=None, metavar="CODE=STAGE,...",
+                   help="how the lab's scoring beside it numbers its stages, where its system numbers them its own "
+                        "way (as for `sleepscope import`)")
     p.set_defaults(func=_info)
 
     p = subparsers.add_parser("cohort", help="list the Sleep-EDF nights of a sleep-cassette folder and the paper's split")
@@ -28,14 +31,16 @@ def _info(args: argparse.Namespace) -> int:
     from sleepscope.errors import SleepScopeError
     from sleepscope.io.annotations import lights_of, read_annotations
     from sleepscope.io.channels import choose_channels
+    from sleepscope.io.hypnogram_tables import parse_codes
     from sleepscope.io.pairing import read_lab_scoring
     from sleepscope.io.recording import check_channel_units, read_info
     from sleepscope.scoring.events import clock_time
     from sleepscope.stages import mix_text, stage_counts
 
+    codes = parse_codes(args.codes) if args.codes else None
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
-    scoring, stages, unreadable = read_lab_scoring(args.file, info.n_epochs, info.start_time)
+    scoring, stages, unreadable = read_lab_scoring(args.file, info.n_epochs, info.start_time, codes=codes)
     own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:
