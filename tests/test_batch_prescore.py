@@ -254,3 +254,30 @@ def test_two_recordings_sharing_a_name_each_get_their_scoring(tmp_path, tiny_mod
     write_recording(edf, seed=3)
     with pytest.raises(SleepScopeError, match="belongs to another recording"):
         ScoringFile.open(open_recording(edf))
+
+
+def test_batch_says_when_a_nights_suggestions_are_unlike_any_real_night(tmp_path, capsys):
+    """A model that suggests N2 for five hours without one wake epoch gets a NOTE for the night; one that suggests
+    wake throughout (too little sleep to judge a night's mix) does not (control)."""
+    import torch
+
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import get_config
+    from sleepscope.model.network import SleepStager
+
+    night = write_recording(tmp_path / "nights" / "long.edf", n_epochs=600)
+    err = {}
+    for name, stage in (("n2", 2), ("wake", 0)):
+        torch.manual_seed(0)
+        model = SleepStager(get_config("tiny"))
+        with torch.no_grad():
+            bias = torch.zeros(5)
+            bias[stage] = 20.0
+            model.classifier.bias.copy_(bias)
+        save_model(model, tmp_path / name, ModelCard(config=model.config))
+        assert main(["prescore", str(night.parent), "--model", str(tmp_path / f"{name}.safetensors"),
+                     "--force"]) == 0
+        err[name] = capsys.readouterr().err
+    assert "NOTE: the suggested stages are unlike any real night's scoring (no epoch of its 5.0 scored hours is " \
+           "wake)" in err["n2"]
+    assert "unlike any real night's" not in err["wake"]

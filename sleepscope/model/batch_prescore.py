@@ -191,7 +191,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
         if getattr(pred, "eeg_band", None) is not None:
             log(f"{head}: NOTE: {pred.eeg_band.message()}")
         if getattr(pred, "implausible", None) is not None:
-            log(f"{head}: NOTE: the suggested stages are unlike any real night's scoring ({pred.implausible})")
+            log(f"{head}: NOTE: {pred.implausible_note()}")
     return result
 
 

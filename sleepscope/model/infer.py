@@ -64,14 +64,17 @@ class Prediction:
 
         return unusual_mix(self.stages)
 
+    def implausible_note(self) -> str:
+        return (f"the suggested stages are unlike any real night's scoring ({self.implausible}): the model may be "
+                "misreading this recording; check them, or correct a few hundred epochs and fine-tune")
+
     def notes(self) -> list[str]:
         """What the user should know about this pre-scoring, one line each (CLI lines, GUI banner)."""
         out = []
         if self.familiarity is not None and not self.familiarity.familiar:
             out.append(self.familiarity.message())
-        if (odd := self.implausible) is not None:
-            out.append(f"the suggested stages are unlike any real night's scoring ({odd}): the model may be "
-                       "misreading this recording; check them, or correct a few hundred epochs and fine-tune")
+        if self.implausible is not None:
+            out.append(self.implausible_note())
         if self.eeg_band is not None:
             out.append(self.eeg_band.message())
         if self.channels is not None:
