@@ -77,6 +77,7 @@ def test_info_names_the_scoring_beside_the_recording(tmp_path, capsys):
     assert main(["info", str(path), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)["scoring"]
     assert shown["file"].endswith("night.rml") and shown["scored_epochs"] == 5 and not shown["own"]
+    assert shown["stage_epochs"] == {"W": 2, "N1": 0, "N2": 3, "N3": 0, "REM": 0}
     (tmp_path / "night.rml").write_text("<PatientStudy><ScoringData/></PatientStudy>")
     assert main(["info", str(path)]) == 0
     assert "scoring: night.rml beside it, not read: cannot read the hypnogram" in capsys.readouterr().out

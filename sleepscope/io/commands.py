@@ -35,7 +35,7 @@ def _info(args: argparse.Namespace) -> int:
     from sleepscope.io.pairing import read_lab_scoring
     from sleepscope.io.recording import check_channel_units, read_info
     from sleepscope.scoring.events import clock_time
-    from sleepscope.stages import mix_text, stage_counts
+    from sleepscope.stages import NAMES, mix_text, stage_counts
 
     codes = parse_codes(args.codes) if args.codes else None
     info = read_info(args.file)
@@ -56,7 +56,8 @@ def _info(args: argparse.Namespace) -> int:
         d["own_stages"] = None if own is None else {"scored_epochs": int((own >= 0).sum())}
         d["scoring"] = None if scoring is None else {
             "file": str(scoring), "own": own is not None, "problem": unreadable,
-            "scored_epochs": None if stages is None else int((stages >= 0).sum())}
+            "scored_epochs": None if stages is None else int((stages >= 0).sum()),
+            "stage_epochs": None if stages is None else dict(zip(NAMES, stage_counts(stages)))}
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
