@@ -96,3 +96,23 @@ def test_the_models_own_prescoring_beside_the_recording_is_no_lab_scoring(tmp_pa
     (tmp_path / "night.csv").unlink()
     assert main(args[:-2] + ["--out", str(tmp_path / "night.txt")]) == 0
     assert find_scoring(night) is None and scan_archive([tmp_path]).pairs == []
+
+
+@pytest.mark.parametrize("header", ["epoch,N1,N2,N3,R,W,Stage", "epoch\tproba_W\tproba_N1\tproba_N2\tproba_N3\tproba_R",
+                                    "Stage;P(W);P(N1);P(N2);P(N3);P(REM)"])
+def test_another_stagers_output_beside_the_recording_is_no_lab_scoring(tmp_path, header):
+    """YASA's stages and probabilities written as NIGHT.csv (its `predict_proba` columns, with or without a
+    prefix) are a stager's output, not the lab's scoring: read as one, the model would be measured against
+    another model. The same stages without the probabilities are a scoring (control)."""
+    from sleepscope.io.pairing import find_scoring
+
+    night = write_recording(tmp_path / "night.edf", n_epochs=8)
+    sep = "\t" if "\t" in header else (";" if ";" in header else ",")
+    cols = header.split(sep)
+    rows = "".join(sep.join("W" if c.lower() == "stage" else str(i) if c == "epoch" else "0.2" for c in cols) + "\n"
+                   for i in range(8))
+    table = tmp_path / "night.csv"
+    table.write_text(header + "\n" + rows)
+    assert find_scoring(night) is None
+    table.write_text("epoch,stage\n" + "".join(f"{i},W\n" for i in range(8)))
+    assert find_scoring(night) == table

@@ -25,7 +25,7 @@ from sleepscope.io.hypnogram import load_hypnogram
 from sleepscope.io.pairing import (
     hypnogram_key,
     hypnogram_preference,
-    is_sleepscope_output,
+    is_not_lab_scoring,
     own_stages_over,
     reads_as_hypnogram,
     recording_key,
@@ -157,9 +157,9 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
     hypnograms: dict[str, list[Path]] = {}
     for p in files:
         key = hypnogram_key(p.name)
-        if key is None and p.suffix.lower() == ".txt" and not is_sleepscope_output(p) and reads_as_hypnogram(p):
+        if key is None and p.suffix.lower() == ".txt" and not is_not_lab_scoring(p) and reads_as_hypnogram(p):
             key = recording_key(p.name)  # a bare NAME.txt that holds stages (CAP's)
-        if key is not None and not is_sleepscope_output(p):
+        if key is not None and not is_not_lab_scoring(p):
             hypnograms.setdefault(key, []).append(p)
     recordings = [p for p in files if p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None]
     pairs, unpaired, unreadable = [], [], []

@@ -94,10 +94,10 @@ def find_hypnogram(psg_path: str | os.PathLike) -> Path | None:
         names = [p for p in psg.parent.iterdir() if p != psg and p.is_file()]
     except OSError:
         return None
-    candidates = [p for p in names if hypnogram_key(p.name) == key and not is_sleepscope_output(p)]
+    candidates = [p for p in names if hypnogram_key(p.name) == key and not is_not_lab_scoring(p)]
     if not candidates:
         candidates = [p for p in names if p.suffix.lower() == ".txt" and recording_key(p.name) == key
-                      and not is_sleepscope_output(p) and reads_as_hypnogram(p)]
+                      and not is_not_lab_scoring(p) and reads_as_hypnogram(p)]
     if not candidates:
         return sole_profile_beside(psg, names)
     return min(candidates, key=lambda p: (hypnogram_preference(p.name), p.name))
@@ -131,25 +131,28 @@ def reads_as_hypnogram(path: str | os.PathLike) -> bool:
         return False
 
 
-def is_sleepscope_output(path: str | os.PathLike) -> bool:
-    """Whether a file is SleepScope's own output: a model's pre-scoring as `sleepscope prescore --out NAME.csv`
-    writes it (its header holds the stage probabilities), or an export or report (`NAME.sleepscope-...`).
-    Named like the recording, it is no scoring of the lab's: the technician's export started from the model's
-    suggestions."""
+#: A stage's probability column as stagers head them: `p_W` (ours), YASA's bare `W` ... `R`, `proba_N2`, `prob_REM`.
+_PROBABILITY_COLUMN = re.compile(r"^(?:p|prob|proba|probability)?[_ (]*(w|n1|n2|n3|r|rem)\)?$")
+
+
+def is_not_lab_scoring(path: str | os.PathLike) -> bool:
+    """Whether a file named like a recording is no scoring of the lab's: a stager's pre-scoring (its header holds
+    a probability per stage: `sleepscope prescore --out NAME.csv`, YASA's `predict_proba` written out), or
+    SleepScope's export or report (`NAME.sleepscope-...`), the technician's labels that started from the model's
+    suggestions. Taken for the lab's, each would flatter the model."""
     path = Path(path)
     if OUTPUT_MARK in path.name.lower():
         return True
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
         return False
-    from sleepscope.stages import PROBABILITY_COLUMNS
-
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             header = f.readline(4096)
     except OSError:
         return False
-    columns = {c.strip().strip('"') for c in re.split(r"[,;\t]", header)}
-    return set(PROBABILITY_COLUMNS) <= columns
+    stages = {m.group(1).replace("rem", "r") for c in re.split(r"[,;\t]", header)
+              if (m := _PROBABILITY_COLUMN.match(c.strip().strip('"').lower()))}
+    return len(stages) >= 4
 
 
 def find_scoring(psg_path: str | os.PathLike) -> Path | None:
