@@ -156,10 +156,12 @@ def scan_archive(folders: Iterable[str | os.PathLike], progress: Progress | None
                    key=lambda p: str(p))
     hypnograms: dict[str, list[Path]] = {}
     for p in files:
+        if is_not_lab_scoring(p):
+            continue
         key = hypnogram_key(p.name)
-        if key is None and p.suffix.lower() == ".txt" and not is_not_lab_scoring(p) and reads_as_hypnogram(p):
+        if key is None and p.suffix.lower() == ".txt" and reads_as_hypnogram(p):
             key = recording_key(p.name)  # a bare NAME.txt that holds stages (CAP's)
-        if key is not None and not is_not_lab_scoring(p):
+        if key is not None:
             hypnograms.setdefault(key, []).append(p)
     recordings = [p for p in files if p.suffix.lower() in RECORDING_SUFFIXES and hypnogram_key(p.name) is None]
     pairs, unpaired, unreadable = [], [], []

@@ -164,10 +164,11 @@ def find_scoring(psg_path: str | os.PathLike) -> Path | None:
 def own_stages_over(psg_path: str | os.PathLike, paired: Path | None) -> Path | None:
     """`paired`, the file a recording's name pairs it with, unless the recording's own annotations hold its stages
     and `paired` holds none (a device's `NAME.csv` of oximetry beside an EDF+ export that carries the scoring);
-    the recording itself where nothing is paired and its annotations hold the stages."""
-    if not has_stage_annotations(psg_path):
+    the recording itself where nothing is paired and its annotations hold the stages. The paired file, small, is
+    read first: a recording's annotations are read through the whole file."""
+    if paired is not None and reads_as_hypnogram(paired):
         return paired
-    return Path(psg_path) if paired is None or not reads_as_hypnogram(paired) else paired
+    return Path(psg_path) if has_stage_annotations(psg_path) else paired
 
 
 def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None,
