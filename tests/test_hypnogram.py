@@ -405,12 +405,47 @@ def test_event_table_times_are_placed_from_the_recording_start(tmp_path):
         load_hypnogram(none)
 
 
+def test_mass_scoring_in_20_s_epochs_off_the_recordings_grid_is_said(tmp_path):
+    # MASS's R&K nights: `NAME Base.edf` scores 20-s epochs from a few seconds into the recording
+    stages = ["Sleep stage W"] * 6 + ["Sleep stage 1"] * 3 + ["Sleep stage 2"] * 9 + ["Sleep stage R"] * 3
+    base = tmp_path / "01-01-0001 Base.edf"
+    _write_edf_annotations(base, [(3.5 + 20 * i, 20, s) for i, s in enumerate(stages)])
+    hyp = load_hypnogram(base)
+    # each 30-s epoch takes the 20-s epoch at its middle: epoch 3 (middle 105 s) the sixth, still W
+    assert hyp.labels.tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 4, 4]
+    assert [n for n in hyp.notes if "change of scored stage" in n] == [
+        "3 of the recording's 30-s epochs hold a change of scored stage (its epochs are 20 s long): each took the "
+        "stage scored at its middle"]
+    # control: the same stages in 30-s epochs on the recording's grid give no such note
+    aligned = tmp_path / "aligned.edf"
+    _write_edf_annotations(aligned, [(30 * i, 30, s) for i, s in enumerate(stages)])
+    assert not [n for n in load_hypnogram(aligned).notes if "change of scored stage" in n]
+
+
+def test_table_whose_epochs_begin_seconds_into_the_recordings_is_said(tmp_path):
+    # scored from lights off on a grid of its own: every stage change falls 12 s into a recording epoch
+    stages = ["W"] * 4 + ["N1"] * 2 + ["N2"] * 5 + ["N3"] * 3 + ["N2"] * 2 + ["REM"] * 4
+    rows = "".join(f"{12 + 30 * i},30,{s}\n" for i, s in enumerate(stages))
+    shifted = tmp_path / "shifted.csv"
+    shifted.write_text("onset,duration,description\n" + rows)
+    hyp = load_hypnogram(shifted)
+    assert hyp.labels.tolist()[:6] == [0, 0, 0, 0, 1, 1]
+    assert ("5 of the recording's 30-s epochs hold a change of scored stage (its epochs begin 12 s into the "
+            "recording's): each took the stage scored at its middle") in hyp.notes
+    # control: the same table one 30-s epoch later is on the grid
+    aligned = tmp_path / "aligned.csv"
+    aligned.write_text("onset,duration,description\n"
+                       + "".join(f"{30 + 30 * i},30,{s}\n" for i, s in enumerate(stages)))
+    assert not [n for n in load_hypnogram(aligned).notes if "change of scored stage" in n]
+
+
 def test_profusion_epoch_length_other_than_30_s(tmp_path):
     p = tmp_path / "x.xml"
     p.write_text(PROFUSION_XML.replace("<EpochLength>30</EpochLength>", "<EpochLength>15</EpochLength>"))
     # 15-s epochs: each 30-s epoch takes the stage at its middle (the second 15-s epoch of each pair);
     # the ninth 15-s epoch ends at 135 s, before the middle of a fifth 30-s epoch
-    assert read_hypnogram(p).tolist() == [0, 2, 3, 4]
+    with pytest.warns(HypnogramNotice, match=r"hold a change of scored stage \(its epochs are 15 s long\)"):
+        assert read_hypnogram(p).tolist() == [0, 2, 3, 4]
 
 
 @pytest.mark.parametrize("name, content, match", [

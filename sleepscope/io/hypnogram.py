@@ -426,7 +426,7 @@ def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tu
                            f"and {Stage(int(s)).label} (from {onsets[k]:g} s, {durations[k]:g} s) overlap")
         labels[a:b] = s
         owner[a:b] = k
-    notes = []
+    notes = _off_grid_notes(onsets, durations, stages, total)
     if clashes:
         notes.append(f"stage annotations overlap on {clashes} epoch{'s' if clashes != 1 else ''} "
                      f"({example}); the annotation that starts later was kept")
@@ -434,6 +434,35 @@ def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tu
         notes.append(f"{before} scored epoch{'s of the hypnogram lie' if before != 1 else ' of the hypnogram lies'} "
                      f"before the recording's start and {'were' if before != 1 else 'was'} left out")
     return labels, notes
+
+
+#: How far (s) a change of stage may lie from an epoch boundary and still count as on it (rounded clock times).
+_ON_GRID_S = 1.0
+
+
+def _off_grid_notes(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray, total: int) -> list[str]:
+    """A note when changes of scored stage fall inside the recording's 30-s epochs: a scoring in 20-s epochs (the
+    R&K nights of MASS) or on a grid that began seconds into the recording. Each epoch then takes the stage at its
+    middle, and its other part was scored otherwise; the user comparing with or training on it should know."""
+    ends = onsets + durations
+    change = [float(onsets[k]) for k in range(1, len(onsets))
+              if stages[k] >= 0 and stages[k - 1] >= 0 and stages[k] != stages[k - 1]
+              and abs(onsets[k] - ends[k - 1]) < _ON_GRID_S]
+    inside = [t for t in change if abs(t - EPOCH_SECONDS * round(t / EPOCH_SECONDS)) >= _ON_GRID_S]
+    epochs = {int(t // EPOCH_SECONDS) for t in inside if 0 <= t < total * EPOCH_SECONDS}
+    if not epochs:
+        return []
+    scored = durations[stages >= 0]
+    shortest = float(np.min(scored)) if scored.size else float(EPOCH_SECONDS)
+    if shortest < EPOCH_SECONDS - _ON_GRID_S:
+        why = f"its epochs are {shortest:g} s long"
+    else:
+        offsets = np.round(np.mod(inside, EPOCH_SECONDS), 1)
+        values, counts = np.unique(offsets, return_counts=True)
+        why = f"its epochs begin {values[np.argmax(counts)]:g} s into the recording's"
+    n = len(epochs)
+    return [f"{n} of the recording's 30-s epochs hold a change of scored stage ({why}): "
+            f"{'each' if n != 1 else 'it'} took the stage scored at its middle"]
 
 
 def _edf_start(path: Path) -> datetime | None:
