@@ -116,3 +116,43 @@ def test_another_stagers_output_beside_the_recording_is_no_lab_scoring(tmp_path,
     assert find_scoring(night) is None
     table.write_text("epoch,stage\n" + "".join(f"{i},W\n" for i in range(8)))
     assert find_scoring(night) == table
+
+
+def _offset_table(path, stages, offset_s):
+    path.write_text("onset,duration,description\n"
+                    + "".join(f"{offset_s + 30 * i},30,{s}\n" for i, s in enumerate(stages)))
+
+
+def test_how_the_labs_scoring_was_read_is_said_beside_the_comparison(tmp_path, capsys):
+    """A scoring on a grid of its own (12 s into the recording's epochs) compares worse at every change of stage:
+    the comparison, `prescore` and `info` say so; the same scoring on the recording's grid says nothing."""
+    from sleepscope.cli import main
+
+    stages = ["W", "W", "N1", "N2", "N2", "N3", "REM", "REM"]
+    night = write_recording(tmp_path / "night.edf", n_epochs=8)
+    _offset_table(tmp_path / "night.csv", stages, 12)
+    c, _ = compare_with_lab(night, np.zeros(8, int))
+    assert len(c.notes) == 1 and "4 of the recording's 30-s epochs hold a change of scored stage" in c.notes[0]
+    assert c.to_dict()["notes"] == list(c.notes)
+    assert main(["info", str(night)]) == 0
+    assert f"  note: {c.notes[0]}" in capsys.readouterr().out
+    aligned = write_recording(tmp_path / "aligned.edf", n_epochs=8)
+    _offset_table(tmp_path / "aligned.csv", stages, 0)
+    assert compare_with_lab(aligned, np.zeros(8, int))[0].notes == ()
+    assert main(["info", str(aligned)]) == 0
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_prescore_says_how_the_labs_scoring_was_read(tmp_path, capsys):
+    from sleepscope.cli import main
+
+    night = write_recording(tmp_path / "night.edf", n_epochs=8)
+    _offset_table(tmp_path / "night.csv", ["W", "N2", "N2", "N3", "N3", "N2", "REM", "W"], 12)
+    assert main(["prescore", str(night), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("  night.csv: 5 of the recording's 30-s epochs hold a change of scored stage (its epochs begin 12 s "
+            "into the recording's)") in err
+    # batch prescore says it per recording
+    assert main(["prescore", str(tmp_path), "--model", "tests/data/tiny-parent-AB.safetensors"]) == 0
+    assert "night.edf: night.csv: 5 of the recording's 30-s epochs hold a change" in capsys.readouterr().err

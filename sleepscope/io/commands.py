@@ -40,7 +40,7 @@ def _info(args: argparse.Namespace) -> int:
     codes = parse_codes(args.codes) if args.codes else None
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
-    scoring, stages, unreadable = read_lab_scoring(args.file, info.n_epochs, info.start_time, codes=codes)
+    scoring, stages, unreadable, notes = read_lab_scoring(args.file, info.n_epochs, info.start_time, codes=codes)
     own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:
@@ -57,7 +57,7 @@ def _info(args: argparse.Namespace) -> int:
         d["scoring"] = None if scoring is None else {
             "file": str(scoring), "own": own is not None, "problem": unreadable,
             "scored_epochs": None if stages is None else int((stages >= 0).sum()),
-            "stage_epochs": None if stages is None else dict(zip(NAMES, stage_counts(stages)))}
+            "stage_epochs": None if stages is None else dict(zip(NAMES, stage_counts(stages))), "notes": list(notes)}
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
@@ -77,6 +77,8 @@ def _info(args: argparse.Namespace) -> int:
                   f"({mix_text(stage_counts(stages))}; the workstation shows it as the reference scorer)")
         elif scoring is not None:
             print(f"scoring: {scoring.name} beside it, not read: {unreadable}")
+        for note in notes:
+            print(f"  note: {note}")
         if choice:
             print("the model reads:")
             for line in choice.lines():

@@ -174,14 +174,17 @@ def own_stages_over(psg_path: str | os.PathLike, paired: Path | None) -> Path | 
 def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None,
                      codes: dict[str, int] | None = None) -> tuple:
     """(the lab's scoring of a recording, `find_scoring`, or None; its stages fitted to `n_epochs`, by its declared
-    stage `codes` where given, or None; why they could not be read, or None). Stage codes that read as no real
-    night's (`Hypnogram.doubt`) are not taken: the model measured against a misread numbering would look wrong.
-    Other notes are not said here."""
+    stage `codes` where given, or None; why they could not be read, or None; the notes of its reading: lengths
+    that differ, stages changing inside the recording's epochs, which bear on any comparison). Stage codes that
+    read as no real night's (`Hypnogram.doubt`) are not taken: the model measured against a misread numbering
+    would look wrong."""
     scoring = find_scoring(psg_path)
     if scoring is None:
-        return None, None, None
+        return None, None, None, ()
     try:
         hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time, codes=codes)
     except SleepScopeError as exc:
-        return scoring, None, str(exc)
-    return (scoring, None, hyp.doubt_note) if hyp.doubt else (scoring, hyp.labels, None)
+        return scoring, None, str(exc), ()
+    if hyp.doubt:
+        return scoring, None, hyp.doubt_note, ()
+    return scoring, hyp.labels, None, hyp.notes

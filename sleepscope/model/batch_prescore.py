@@ -182,6 +182,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
         if lab is not None:
             result.compared.append(lab)
             log(f"{head}: {lab.line()}")
+            for note in lab.notes:
+                log(f"{head}: {lab.name}: {note}")
             if lab.note():
                 log(f"{head}: NOTE: {lab.note()}")
         if unread:

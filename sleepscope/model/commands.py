@@ -227,6 +227,8 @@ def _prescore(args: argparse.Namespace) -> int:
     print_prediction_notes(pred, rec)
     if lab is not None:
         print(f"  {lab.line()}", file=sys.stderr)
+        for note in lab.notes:
+            print(f"  {lab.name}: {note}", file=sys.stderr)
         if lab.note():
             print(f"NOTE: {lab.note()}", file=sys.stderr)
     if unread:

@@ -50,6 +50,8 @@ class LabComparison:
     #: the two stage sequences compared (lab, model), for pooling nights
     lab: np.ndarray
     model: np.ndarray
+    #: how the lab's scoring was read where it bears on the figures (`Hypnogram.notes`)
+    notes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -68,7 +70,7 @@ class LabComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"scoring": str(self.scoring), **self.agreement.to_dict(), "unsure_catch": self.unsure_catch,
-                "below_experts": self.note() is not None}
+                "below_experts": self.note() is not None, "notes": list(self.notes)}
 
 
 def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarray | None = None,
@@ -82,7 +84,7 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
     recording = Path(recording)
     stages = np.asarray(stages).astype(np.int64)
     # a shorter hypnogram leaves epochs out of the comparison, as said
-    scoring, lab, why = read_lab_scoring(recording, len(stages), start_time, codes=codes)
+    scoring, lab, why, notes = read_lab_scoring(recording, len(stages), start_time, codes=codes)
     if lab is None:
         return None, None if scoring is None else f"the lab's scoring {scoring.name} was not read: {why}"
     lab = np.asarray(lab, np.int64)
@@ -93,7 +95,8 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
     if unsure is not None:
         differ = both & (lab != stages)
         catch = float(np.asarray(unsure, bool)[differ].mean()) if differ.any() else None
-    return LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both]), None
+    return (LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both], tuple(notes)),
+            None)
 
 
 def pooled_line(comparisons: Sequence[LabComparison]) -> str:
