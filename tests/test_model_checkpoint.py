@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -172,6 +173,51 @@ def test_card_format_not_a_number_refused(saved):
     d["format"] = "one"
     js.write_text(json.dumps(d))
     with pytest.raises(SleepScopeError, match="format is 'one', not a number"):
+        load_model(st)
+
+
+def _set(card: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for key in parents:
+        card = card[key]
+    if value is _DELETE:
+        del card[last]
+    else:
+        card[last] = value
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize("path, value, field", [
+    ("calibration.temperature", -0.7, "calibration.temperature"),
+    ("calibration.smoothed_temperature", "2.5", "calibration.smoothed_temperature"),
+    ("calibration.unsure_threshold", 7, "calibration.unsure_threshold"),
+    ("calibration.transitions", [[1, 0], [0, 1]], "calibration.transitions"),
+    ("calibration.transitions", "x", "calibration.transitions"),
+    ("calibration.confidence_map.y", [0.5], "calibration.confidence_map"),
+    ("familiarity.precision", [[1, 2], [3]], "familiarity.precision"),
+    ("familiarity.means", None, "familiarity.means"),
+    ("familiarity.night_limit", _DELETE, "familiarity.night_limit"),
+    ("familiarity.second_opinion", [], "familiarity.second_opinion"),
+    ("familiarity", "x", "its familiarity is not a set of named values"),
+])
+def test_card_whose_calibration_pre_scoring_cannot_apply_is_refused_at_load(tmp_path, path, value, field):
+    """The weights' hash does not cover the card's calibration and familiarity tables; damaged, they failed inside
+    pre-scoring with a NumPy error (or a negative temperature turned the probabilities upside down)."""
+    import shutil
+
+    from sleepscope.model.checkpoint import default_model_path
+
+    shipped = default_model_path()
+    st, js = tmp_path / "m.safetensors", tmp_path / "m.json"
+    shutil.copy(shipped, st)
+    shutil.copy(shipped.with_suffix(".json"), js)
+    load_model(st)  # control: the shipped card as it is
+    card = json.loads(js.read_text())
+    _set(card, path, value)
+    js.write_text(json.dumps(card))
+    with pytest.raises(SleepScopeError, match=f"card .*m.json is damaged: {re.escape(field)}"):
         load_model(st)
 
 

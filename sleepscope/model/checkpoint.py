@@ -278,17 +278,20 @@ def load_model(path: str | os.PathLike) -> tuple[SleepStager, ModelCard]:
     """Load a model from its ``.safetensors`` or ``.json`` path; returns ``(model in eval mode, card)``.
 
     Refuses (SleepScopeError) a missing file, a card without its hash and
-    version or with impossible sizes, a file whose hash differs from the card's
+    version or with impossible sizes or calibration tables, a file whose hash differs from the card's
     (truncated, altered or swapped), weights that are not finite, weights that
     do not fit the configuration, and weights whose version id differs from the card's.
     """
     from safetensors.torch import load as load_bytes
+
+    from sleepscope.model.card_tables import check_card_tables
 
     st_path, card_path = model_files(path)
     if not st_path.exists():
         raise _missing(st_path)
     card = _read_card_file(st_path, card_path)
     _check_integrity_fields(card, card_path)
+    check_card_tables(card.calibration, card.familiarity, card_path)
     # One read serves the hash and the tensors: the bytes checked are the bytes loaded, and
     # no tensor maps the file (safetensors' load_file does; a file cut later would SIGBUS).
     data = st_path.read_bytes()
