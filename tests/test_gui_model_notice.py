@@ -224,6 +224,46 @@ def test_a_model_that_agrees_with_the_nights_own_scoring_less_than_experts_is_a_
     scores.write_text("stage\n" + "\n".join(["W", "N1", "N2", "N3", "REM"][s] for s in lab) + "\n")
     assert w.attach_hypnogram(str(scores))
     assert "less than 9 in 10 pairs" in w.model_notice.text() and "night.csv" in w.model_notice.text()
+    assert "was read:" not in w.model_notice.text()  # control: read as it is, on the recording's grid
+    # the same stages scored on a grid of their own, 12 s into the recording's epochs: the warning says so
+    off = tmp_path / "off.csv"
+    off.write_text("onset,duration,description\n" + "".join(
+        f"{12 + 30 * i},30,{['W', 'N1', 'N2', 'N3', 'REM'][s]}\n" for i, s in enumerate(lab)))
+    assert w.attach_hypnogram(str(off))
+    text = w.model_notice.text()
+    assert "less than 9 in 10 pairs" in text and "How off.csv was read: " in text
+    assert "30-s epochs hold a change of scored stage (its epochs begin 12 s into the recording's)" in text
+
+
+def test_a_scoring_beside_the_recording_read_off_its_grid_is_said_with_the_warning(
+        qtbot, tmp_path, gui_settings, main_windows, monkeypatch):
+    """Opened from disk with its lab's scoring beside it (paired by name, read by the loader): how the scoring was
+    read reaches the banner's warning, as when it is attached."""
+    import torch
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import CONFIGS
+    from sleepscope.model.network import SleepStager
+    from test_batch_prescore import write_recording
+
+    torch.manual_seed(0)
+    m = SleepStager(CONFIGS["tiny"]).eval()
+    with torch.no_grad():
+        m.classifier.bias.zero_()
+        m.classifier.bias[2] = 50.0  # every epoch N2
+    save_model(m, tmp_path / "n2", ModelCard(config=m.config))
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)
+    night = write_recording(tmp_path / "night.edf", n_epochs=200)
+    lab = ([0] * 20 + [2] * 30 + [4] * 20 + [3] * 30) * 2
+    (tmp_path / "night.csv").write_text("onset,duration,description\n" + "".join(
+        f"{12 + 30 * i},30,{['W', 'N1', 'N2', 'N3', 'REM'][s]}\n" for i, s in enumerate(lab)))
+    w = main_windows(gui_settings, model_path=tmp_path / "n2.safetensors", prescore=True)
+    with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+        assert w.open_file(night)
+    text = w.model_notice.text()
+    assert "less than 9 in 10 pairs" in text and "How night.csv was read: " in text
+    assert "its epochs begin 12 s into the recording's" in text
 
 
 def test_suggestions_unlike_any_real_night_are_a_warning_in_the_banner(qtbot):

@@ -11,7 +11,7 @@ loader thread (loader) and the pre-scoring jobs (prescore).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
@@ -116,6 +116,8 @@ class MainWindow(QMainWindow):
         self.scoring: Any = None
         self.reference: np.ndarray | None = None
         self.reference_name = ""
+        #: how the reference scorer's file was read (`Hypnogram.notes`): beside any comparison with it
+        self.reference_notes: tuple[str, ...] = ()
         self.model_path: Path | None = self._initial_model(model_path)
         self.model_card: Any = None
         self.prescoring = PreScoring(self)
@@ -444,7 +446,8 @@ class MainWindow(QMainWindow):
         reference = paired.labels if paired is not None else None
         name = paired.scorer_name if paired is not None else ""
         ok = self.open_recording(result.recording, reference=reference, reference_name=name,
-                                 annotations=result.annotations)
+                                 annotations=result.annotations,
+                                 reference_notes=paired.notes if paired is not None else ())
         if ok and result.annotations_problem:
             self.statusBar().showMessage(f"The recording's own annotations are not shown: "
                                          f"{result.annotations_problem}", 10000)
@@ -482,9 +485,10 @@ class MainWindow(QMainWindow):
 
     def open_recording(self, recording: Any, scoring_path: str | Path | None = None,
                        reference: np.ndarray | None = None, reference_name: str = "",
-                       annotations: list | None = None) -> bool:
+                       annotations: list | None = None, reference_notes: Sequence[str] = ()) -> bool:
         """Show `recording` (a sleepscope.io.Recording) and open its scoring file; `annotations`: the recording's
-        own (sleepscope.io.annotations), listed beside the events."""
+        own (sleepscope.io.annotations), listed beside the events; `reference_notes`: how the reference's file was
+        read."""
         if not self.close_recording():
             return False
         scoring = self._open_scoring(recording, scoring_path)
@@ -495,6 +499,7 @@ class MainWindow(QMainWindow):
         self.scoring = scoring
         self.reference = reference
         self.reference_name = reference_name or "reference"
+        self.reference_notes = tuple(reference_notes)
         if reference is not None and self.reference_name not in scoring.scorer_sets and not scoring.readonly:
             try:
                 scoring.add_scorer_labels(self.reference_name, reference, source_file=self.reference_name)
@@ -618,6 +623,7 @@ class MainWindow(QMainWindow):
         self.recording = None
         self.model_notice.clear()
         self.reference = None
+        self.reference_notes = ()
         self.controller.detach()
         self.trace.clear()
         self.hypnogram.set_night(0, self.hypnogram._axis.start_time)
@@ -712,6 +718,7 @@ class MainWindow(QMainWindow):
             return False
         self.reference = paired.labels
         self.reference_name = paired.scorer_name
+        self.reference_notes = tuple(paired.notes)
         if not self.scoring.readonly and self.reference_name not in self.scoring.scorer_sets:
             try:
                 self.scoring.add_scorer_labels(self.reference_name, paired.labels, source_file=str(paired.path))
@@ -831,6 +838,8 @@ class MainWindow(QMainWindow):
             ref, model = np.asarray(self.reference), np.asarray(stages)
             if len(ref) == len(model) and ((ref >= 0) & (model >= 0)).any():
                 note = below_experts(agreement(ref, model), self.reference_name)
+        if note and self.reference_notes:  # part of the disagreement may be how the scoring was read
+            note += f" How {self.reference_name} was read: " + "; ".join(self.reference_notes) + "."
         self.model_notice.show_lab_agreement(note)
 
     def _on_job_error(self, message: str) -> None:
