@@ -90,7 +90,8 @@ AASM_TO_RK: dict[Stage, str] = {
 
 #: Stage names, lower case and without spaces, after a "sleep stage"/"stage"/"sleep-" prefix and a " sleep"
 #: suffix are taken off ("Stage 2 sleep", "SLEEP-S2", "Sleep_stage_2" all read "2"; "NREM 3" reads "nrem3"),
-#: as are their German, French, Spanish, Italian, Dutch and Portuguese forms ("Stade 2", "Fase 2", "REM-Schlaf").
+#: as are their German, French, Spanish, Italian, Dutch and Portuguese forms ("Stade 2", "Fase 2", "Stadio 2",
+#: "REM-Schlaf").
 _ALIASES: dict[str, Stage] = {
     "w": Stage.W, "wake": Stage.W, "awake": Stage.W, "wakefulness": Stage.W, "wk": Stage.W, "0": Stage.W,
     "s0": Stage.W,
@@ -113,8 +114,8 @@ _ALIASES: dict[str, Stage] = {
 }
 #: A number written after "stage" is R&K's ("Stage 4": N3).
 _RK_WORDED = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3}
-_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep[\s_-]+|schlafstadium|stadium|stade|fase|etapa|estagio"
-                     r"|sommeil|sueno|sonno|slaap)[\s_:-]*")
+_PREFIX = re.compile(r"^(?:sleep[\s_-]*stage|stage|sleep[\s_-]+|schlafstadium|stadium|stadio|estadio|stade|fase|etapa"
+                     r"|estagio|sommeil|sueno|sonno|slaap)[\s_:-]*")
 _SUFFIX = re.compile(r"[\s_-]+(?:sleep|schlaf|slaap)$")
 
 

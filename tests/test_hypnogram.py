@@ -368,6 +368,11 @@ def test_every_archive_format(tmp_path, name, text, fmt):
     ("es.csv", "cp1252", "Época;Fase\n" + "".join(f"{i + 1};{s}\n" for i, s in enumerate(
         ["Vigilia", "Despierto", "Fase 1", "Fase 2", "Fase 3", "Fase 4", "Sueño MOR", "MOR", "Artefacto"]))),
     ("it.txt", "utf-8", "Veglia\nVeglia\nFase N1\nFase N2\nFase N3\nFase N3\nREM\nR\nArtefatto\n"),
+    # "Stadio" (Italian) and "Estadio" (Latin American Spanish) before the stage
+    ("it-stadio.txt", "utf-8", "Veglia\nVeglia\nStadio 1\nStadio 2\nStadio 3\nStadio 4\nStadio REM\nSonno REM\n"
+                               "Artefatto\n"),
+    ("es-estadio.txt", "cp1252", "Vigilia\nDespierto\nEstadio 1\nEstadio N2\nEstadio 3\nEstadio 4\nEstadio MOR\n"
+                                 "Sueño MOR\nArtefacto\n"),
 ])
 def test_stage_names_and_encodings_of_european_exports(tmp_path, name, encoding, text):
     p = tmp_path / name
