@@ -210,8 +210,10 @@ def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its
     assert asked == []
     assert (w.recording.eeg_name, w.recording.eog_name) == ("F4-M1", "E1-M2")
     assert "computed as F4 - M1" in w.model_notice.label.toolTip()
-    # the central EEG (AASM montages show it; the second opinion reads it) and the chin EMG come as traces
-    assert list(w.recording.channels) == ["F4-M1", "E1-M2", "C4-M1", "Chin"]
+    # the central EEG (AASM montages show it; the second opinion reads it) and the chin EMG come as traces,
+    # and the other eye (E2-M1, computed too), EEG lanes first
+    assert list(w.recording.channels) == ["F4-M1", "E1-M2", "C4-M1", "E2-M1", "Chin"]
+    assert w.trace.shown_channels == ["F4-M1", "C4-M1", "E1-M2", "E2-M1", "Chin"]
     assert w.trace._display["C4-M1"].kind == "eeg"  # drawn with the EEG's gain and filters, not as "other"
 
     odd = write_edf(tmp_path / "odd.edf", {"Chan A": (rng.normal(0, 20, 6000), 100.0),
@@ -349,15 +351,24 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
     assert "Total sleep time (TST):       2.0 min" in out["stats"].read_text()  # N1, N2, N3, REM
     assert not errors
 
-    # View → Channels: another channel of the file is read and drawn in its own lane.
-    w.toggle_channel("EEG Pz-Oz", True)  # read on the loader thread
-    qtbot.waitUntil(lambda: "EEG Pz-Oz" in w.trace.shown_channels, timeout=30_000)
-    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal", "EMG submental", "EEG Pz-Oz"]
-    assert "EEG Pz-Oz" in w.panel.kinds_shown.text()
-    xs, ys = w.trace._curves["EEG Pz-Oz"].getData()
+    # Opened with the model's two channels, Pz-Oz beside the EEG (the wake alpha) and the chin, EEG lanes first.
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"]
+    # View → Channels: another channel of the file is read and drawn in its own lane; one shown is hidden.
+    w.toggle_channel("Resp oro-nasal", True)  # read on the loader thread
+    qtbot.waitUntil(lambda: "Resp oro-nasal" in w.trace.shown_channels, timeout=30_000)
+    assert w.trace.shown_channels[-1] == "Resp oro-nasal"
+    xs, ys = w.trace._curves["Resp oro-nasal"].getData()
     assert len(xs) > 0 and np.isfinite(ys).all()
     w.toggle_channel("EEG Pz-Oz", False)
-    assert "EEG Pz-Oz" not in w.trace.shown_channels
+    assert "EEG Pz-Oz" not in w.trace.shown_channels and "EEG Pz-Oz" not in w.panel.kinds_shown.text()
+    # the next night of the lab opens as the technician left the last one
+    other, _ = write_short_night(tmp_path / "next", n=20, seed=1)
+    assert open_and_wait(qtbot, w, other)
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal", "EMG submental", "Resp oro-nasal"]
+    w.toggle_channel("EEG Pz-Oz", True)
+    qtbot.waitUntil(lambda: "EEG Pz-Oz" in w.trace.shown_channels, timeout=30_000)
+    assert gui_settings.hidden_channels == [] and gui_settings.added_channels == ["Resp oro-nasal", "EEG Pz-Oz"]
+    assert not errors
 
 
 def test_reference_scorer_copied_as_one_undoable_edit(qtbot, tmp_path, gui_settings, windows, errors):

@@ -141,6 +141,29 @@ def test_the_central_eeg_the_second_opinion_reads():
     assert central_eeg(["EEG F3-CLE", "EEG C3-CLE", "EEG C4-CLE"]) == "EEG C4-CLE"  # MASS: against linked ears
 
 
+@pytest.mark.parametrize("names, eeg, eog, expected", [
+    # the AASM montage: the model reads F4-M1 and E1-M2; C4-M1, O2-M1 and the other eye are shown beside them
+    (["F4-M1", "C4-M1", "O2-M1", "E1-M2", "E2-M1", "Chin1-Chin2", "ECG"], "F4-M1", "E1-M2",
+     ["C4-M1", "O2-M1", "E2-M1"]),
+    # the backups (O1-M2), and the left eye when the model reads the right one (chosen with --eog)
+    (["EEG F3-M2", "EEG C3-M2", "EEG O1-M2", "EOG ROC-M1", "EOG LOC-M2"], "EEG F3-M2", "EOG ROC-M1",
+     ["EEG C3-M2", "EEG O1-M2", "EOG LOC-M2"]),
+    # computed in a referential file
+    (["F4", "C4", "O2", "M1", "M2", "E1", "E2"], "F4-M1", "E1-M2", ["C4-M1", "O2-M1", "E2-M1"]),
+    # Sleep-EDF: Pz-Oz shows the alpha rhythm; a bipolar EOG is both eyes already
+    (["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"], "EEG Fpz-Cz", "EOG horizontal", ["EEG Pz-Oz"]),
+    # SHHS: one eye each side, no recognised derivation for the EEG
+    (["EEG(sec)", "EOG(L)", "EOG(R)", "EEG"], "EEG(sec)", "EOG(L)", ["EOG(R)"]),
+    # nothing to add: what the model reads is all there is
+    (["C4-A1", "ROC-LOC", "EMG1-EMG2"], "C4-A1", "ROC-LOC", []),
+    (["EEG C4-M1"], "EEG C4-M1", None, []),
+])
+def test_the_channels_a_technician_scores_with_beside_the_models(names, eeg, eog, expected):
+    from sleepscope.io.channels import scoring_montage
+
+    assert scoring_montage(names, eeg, eog) == expected
+
+
 def test_eyes_labelled_in_german_are_eyes():
     """SOMNOmedics' German 'EOG li' and 'EOG re' (links, rechts) say which eye: the banner says so (they were
     'typed EOG, derivation not recognised'), and one is taken before an EOG whose label says nothing."""

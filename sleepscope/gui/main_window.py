@@ -394,7 +394,7 @@ class MainWindow(QMainWindow):
     def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
         """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
         from sleepscope.io import read_info
-        from sleepscope.io.channels import central_eeg, choose_channels, derived_channels
+        from sleepscope.io.channels import choose_channels, derived_channels, scoring_montage
 
         if not path.exists():
             raise SleepScopeError(f"{path} does not exist: it was moved or deleted. Choose it again.")
@@ -403,7 +403,8 @@ class MainWindow(QMainWindow):
         try:
             # A recording without an EOG (or an EEG) opens as it is: the model reads the other channel alone
             # and the banner says which is missing; only a file with neither, or a named channel it lacks, asks.
-            choose_channels(names, eeg, eog)
+            chosen = choose_channels(names, eeg, eog)
+            model_eeg, model_eog = chosen.eeg, chosen.eog
         except SleepScopeError as exc:
             dialog = ChannelDialog([*names, *derived_channels(names)], eeg, eog, reason=str(exc), parent=self)
             if dialog.exec() != ChannelDialog.DialogCode.Accepted:
@@ -415,12 +416,16 @@ class MainWindow(QMainWindow):
             if eeg == eog:
                 raise SleepScopeError(f"{eeg} was chosen as both the EEG and the EOG: they must be two different "
                                       "channels. Open the file again and choose two.")
-        # The chin EMG is shown by default when the file has one (technicians score REM and arousals with it),
-        # and a central EEG beside a frontal one the model reads: AASM montages show both, and it is the EEG
-        # the second opinion (YASA) learned on.
+            model_eeg, model_eog = eeg, eog
+        # Beside the model's two, what an AASM montage shows: central and occipital EEG, the other eye, and the
+        # chin EMG (REM and arousals); then what the technician added on earlier nights, less what they hid.
+        hidden = set(self.settings.hidden_channels)
+        offered = set(names) | set(derived_channels(names))
         emg = [n for n in names if channel_kind(n) == "emg"][:1]
-        central = central_eeg(names)
-        return eeg, eog, [*([central] if central else []), *emg]  # the central EEG above the chin
+        extra = [n for n in [*scoring_montage(names, model_eeg, model_eog), *emg] if n not in hidden]
+        extra += [n for n in self.settings.added_channels
+                  if n in offered and n not in extra and n not in (model_eeg, model_eog)]
+        return eeg, eog, extra
 
     def _cancel_busy(self) -> None:
         """The status bar's Cancel: stops the reading first, else the pre-scoring."""
@@ -506,8 +511,11 @@ class MainWindow(QMainWindow):
             except SleepScopeError as exc:
                 self.statusBar().showMessage(str(exc), 8000)
         displays = self._displays_for(recording)
-        shown = [n for n in (recording.eeg_name, recording.eog_name) if n]
-        shown += [n for n in recording.channels if n not in shown]
+        model = [n for n in (recording.eeg_name, recording.eog_name) if n]
+        lanes = {"eeg": 0, "eog": 1, "emg": 2}  # EEG lanes first, the model's on top of its kind, as montages go
+        shown = sorted([*model, *(n for n in recording.channels if n not in model)],
+                       key=lambda n: (lanes.get(channel_kind(n, recording.eeg_name, recording.eog_name), 3),
+                                      n not in model))
         self.trace.set_recording(recording.channels, recording.fs, recording.start_time, shown, displays)
         self._apply_display(save=False)
         self.hypnogram.set_night(recording.n_epochs, recording.start_time)
@@ -985,6 +993,7 @@ class MainWindow(QMainWindow):
         rec = self.recording
         if rec is None:
             return
+        self.settings.show_channel(name, on)
         if not on:
             self.trace.remove_channel(name)
         elif name in rec.channels:

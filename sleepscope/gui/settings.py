@@ -16,6 +16,8 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANIZATION = "SleepScope"
 APPLICATION = "SleepScope"
 MAX_RECENT = 8
+#: Channel labels remembered as shown or hidden (View → Channels): a lab's montage or two, not every file's.
+MAX_REMEMBERED_CHANNELS = 32
 
 
 @dataclass
@@ -123,6 +125,31 @@ class Settings:
         items = items[:MAX_RECENT]
         self._s.setValue("files/recent", json.dumps(items))
         return items
+
+    # -- channels shown beside the model's ------------------------------------
+    def _names(self, key: str) -> list[str]:
+        try:
+            items = json.loads(self._str(key, "[]"))
+        except ValueError:
+            return []
+        return [str(n) for n in items if isinstance(n, str)] if isinstance(items, list) else []
+
+    @property
+    def added_channels(self) -> list[str]:
+        """Channel labels the technician asked to see (View → Channels), shown on every recording that has them."""
+        return self._names("view/added_channels")
+
+    @property
+    def hidden_channels(self) -> list[str]:
+        """Channel labels of the default montage the technician hid, hidden on every recording."""
+        return self._names("view/hidden_channels")
+
+    def show_channel(self, name: str, on: bool) -> None:
+        """Remember that the technician showed (`on`) or hid a channel, for the next recordings."""
+        added = [n for n in self.added_channels if n != name] + ([name] if on else [])
+        hidden = [n for n in self.hidden_channels if n != name] + ([] if on else [name])
+        self._s.setValue("view/added_channels", json.dumps(added[-MAX_REMEMBERED_CHANNELS:]))
+        self._s.setValue("view/hidden_channels", json.dumps(hidden[-MAX_REMEMBERED_CHANNELS:]))
 
     # -- display ------------------------------------------------------------
     def kind_display(self, kind: str) -> KindDisplay:

@@ -321,6 +321,50 @@ def central_eeg(names: Sequence[str]) -> str | None:
     return min(found)[2] if found else None
 
 
+#: Occipital and parietal-occipital derivations, in order: where a technician sees the alpha rhythm of wake
+#: (the AASM's O2-M1, its backup O1-M2; Sleep-EDF's Pz-Oz), then the same against the ipsilateral mastoid.
+_OCCIPITAL = ("o2a1", "o1a2", "oza1", "oza2", "pzoz", "o2a2", "o1a1", "o2", "o1", "oz")
+_LEFT_EYE = ("e1", "loc", "left", "links", "li", "l", "1")
+_RIGHT_EYE = ("e2", "roc", "right", "rechts", "re", "r", "2")
+
+
+def _eye_side(name: str) -> str | None:
+    """"left" or "right" for a channel of one eye (`E1-M2`, `LOC`, `EOG(R)`), None for a bipolar EOG or no eye."""
+    r = rank_channel(name, "eog")
+    if r is None or r[0] == 0 or r[0] >= len(EOG_PREFERENCE):
+        return None
+    key = _without_ref(split_name(name)[1])
+    for side, tokens in (("left", _LEFT_EYE), ("right", _RIGHT_EYE)):
+        if key.startswith(tokens):
+            return side
+    return None
+
+
+def scoring_montage(names: Sequence[str], eeg: str | None, eog: str | None) -> list[str]:
+    """Channels a technician scores with beside the model's `eeg` and `eog`, as the AASM's montage has them
+    (F4-M1, C4-M1, O2-M1, E1-M2, E2-M1): a central EEG, an occipital EEG (alpha) and the other eye (eye movements
+    are told by the two eyes' opposite deflections); recorded, or computed as :func:`derived_channels` allows. In
+    that order, each at most once, none of the two the model reads."""
+    pool = [*names, *derived_channels(names)]
+    taken = {eeg, eog}
+    out: list[str] = []
+    central = central_eeg(names)
+    if central is not None and central not in taken:
+        out.append(central)
+    occipital = [(_OCCIPITAL.index(k), i, n) for i, n in enumerate(pool)
+                 if (k := _without_ref(normalise(n))) in _OCCIPITAL and rank_channel(n, "eeg") is not None
+                 and n not in taken and n not in out]
+    if occipital:
+        out.append(min(occipital)[2])
+    side = _eye_side(eog) if eog else None
+    if side is not None:
+        others = [(*rank_channel(n, "eog")[:2], i, n) for i, n in enumerate(pool)
+                  if n not in taken and _eye_side(n) not in (None, side)]
+        if others:
+            out.append(min(others)[3])
+    return out
+
+
 def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | None = None) -> ChannelChoice:
     """The EEG and EOG channels the model reads among `names`, and why.
 
