@@ -437,6 +437,10 @@ def test_table_whose_epochs_begin_seconds_into_the_recordings_is_said(tmp_path):
     assert hyp.labels.tolist()[:6] == [0, 0, 0, 0, 1, 1]
     assert ("5 of the recording's 30-s epochs hold a change of scored stage (its epochs begin 12 s into the "
             "recording's): each took the stage scored at its middle") in hyp.notes
+    # scored in runs (one annotation a stage), the last cut short by the end of the recording: still the offset
+    runs = tmp_path / "runs.csv"
+    runs.write_text("onset,duration,description\n12,120,W\n132,60,N1\n192,150,N2\n342,9,N3\n")
+    assert any("its epochs begin 12 s into the recording's" in n for n in load_hypnogram(runs).notes)
     # control: the same table one 30-s epoch later is on the grid
     aligned = tmp_path / "aligned.csv"
     aligned.write_text("onset,duration,description\n"

@@ -452,10 +452,12 @@ def _off_grid_notes(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarra
     epochs = {int(t // EPOCH_SECONDS) for t in inside if 0 <= t < total * EPOCH_SECONDS}
     if not epochs:
         return []
-    scored = durations[stages >= 0]
-    shortest = float(np.min(scored)) if scored.size else float(EPOCH_SECONDS)
-    if shortest < EPOCH_SECONDS - _ON_GRID_S:
-        why = f"its epochs are {shortest:g} s long"
+    # Whole 30-s epochs (one annotation each, or runs of them) on another grid, or shorter epochs; the last
+    # annotation is left out, as the end of the recording may have cut it.
+    body = durations[:-1][stages[:-1] >= 0]
+    whole = np.abs(body - EPOCH_SECONDS * np.round(body / EPOCH_SECONDS)) < _ON_GRID_S
+    if body.size and not whole.all():
+        why = f"its epochs are {float(np.min(body)):g} s long"
     else:
         offsets = np.round(np.mod(inside, EPOCH_SECONDS), 1)
         values, counts = np.unique(offsets, return_counts=True)
