@@ -214,6 +214,16 @@ def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its
     # and the other eye (E2-M1, computed too), EEG lanes first
     assert list(w.recording.channels) == ["F4-M1", "E1-M2", "C4-M1", "E2-M1", "Chin"]
     assert w.trace.shown_channels == ["F4-M1", "C4-M1", "E1-M2", "E2-M1", "Chin"]
+    # View → Channels offers the computed derivations too: one hidden, another read and shown
+    w._fill_channels_menu()
+    offered = [a.text() for a in w.channels_menu.actions() if a.isCheckable()]
+    assert offered[:8] == ["F4", "C3", "C4", "M1", "M2", "E1", "E2", "Chin"] and "C3-M2" in offered[8:]
+    checked = {a.text(): a.isChecked() for a in w.channels_menu.actions() if a.isCheckable()}
+    assert checked["C4-M1"] and not checked["C3-M2"]
+    w.toggle_channel("C4-M1", False)
+    w.toggle_channel("C3-M2", True)
+    qtbot.waitUntil(lambda: "C3-M2" in w.trace.shown_channels, timeout=30_000)
+    assert "C4-M1" not in w.trace.shown_channels and np.isfinite(w.recording.channels["C3-M2"]).all()
     assert w.trace._display["C4-M1"].kind == "eeg"  # drawn with the EEG's gain and filters, not as "other"
 
     odd = write_edf(tmp_path / "odd.edf", {"Chan A": (rng.normal(0, 20, 6000), 100.0),

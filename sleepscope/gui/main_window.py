@@ -972,16 +972,21 @@ class MainWindow(QMainWindow):
             menu.addAction("No recording open").setEnabled(False)
             return
         names = list(rec.channels)
+        computed: list[str] = []
         if rec.path is not None:
             try:
                 from sleepscope.io import read_info
+                from sleepscope.io.channels import derived_channels
 
                 names = [c.name for c in read_info(rec.path).channels]
+                computed = list(derived_channels(names))  # a referential file's AASM derivations (C4-M1, E2-M1)
             except SleepScopeError:
                 pass
         group = QActionGroup(menu)
         group.setExclusive(False)
-        for name in names:
+        for i, name in enumerate([*names, *computed]):
+            if i == len(names):
+                menu.addSection("Computed from the file's electrodes")
             act = menu.addAction(name)
             act.setCheckable(True)
             act.setChecked(name in self.trace.shown_channels)
