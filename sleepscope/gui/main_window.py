@@ -512,10 +512,8 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(str(exc), 8000)
         displays = self._displays_for(recording)
         model = [n for n in (recording.eeg_name, recording.eog_name) if n]
-        lanes = {"eeg": 0, "eog": 1, "emg": 2}  # EEG lanes first, the model's on top of its kind, as montages go
         shown = sorted([*model, *(n for n in recording.channels if n not in model)],
-                       key=lambda n: (lanes.get(channel_kind(n, recording.eeg_name, recording.eog_name), 3),
-                                      n not in model))
+                       key=lambda n: (_lane_group(n, recording), n not in model))  # the model's on top of its kind
         self.trace.set_recording(recording.channels, recording.fs, recording.start_time, shown, displays)
         self._apply_display(save=False)
         self.hypnogram.set_night(recording.n_epochs, recording.start_time)
@@ -1002,12 +1000,18 @@ class MainWindow(QMainWindow):
         if not on:
             self.trace.remove_channel(name)
         elif name in rec.channels:
-            self.trace.add_channel(name)
+            self._add_lane(name)
         else:
             self.channel_loader.start(rec.path, rec.eeg_name, rec.eog_name, [name], pair_hypnogram=False)
             self.statusBar().showMessage(f"Reading {name}…")
             return
         self._apply_display(save=False)
+
+    def _add_lane(self, name: str) -> None:
+        """Show a channel below the last lane of its kind (EEG, EOG, EMG, other), as montages go."""
+        group = _lane_group(name, self.recording)
+        self.trace.add_channel(name, at=sum(_lane_group(n, self.recording) <= group
+                                            for n in self.trace.shown_channels))
 
     def _on_channel_loaded(self, result: LoadResult) -> None:
         rec = self.recording
@@ -1023,7 +1027,7 @@ class MainWindow(QMainWindow):
                                                                 for n in self.trace.shown_channels}})
         self.trace.set_epoch(self.controller.current)
         for name in new:
-            self.trace.add_channel(name)
+            self._add_lane(name)
         self._apply_display(save=False)
         self.statusBar().clearMessage()
 
@@ -1158,3 +1162,8 @@ def export_scoring(scoring: Any, kind: str, path: Path, no_signal: Any = None) -
         export_stats(scoring, path, no_signal=no_signal)
         return path
     raise ValueError(f"unknown export kind {kind!r}")
+
+
+def _lane_group(name: str, recording: Any) -> int:
+    """EEG lanes first, then EOG, EMG and the other channels, as PSG montages are laid out."""
+    return {"eeg": 0, "eog": 1, "emg": 2}.get(channel_kind(name, recording.eeg_name, recording.eog_name), 3)

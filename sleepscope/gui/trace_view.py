@@ -364,10 +364,11 @@ class TraceView(QWidget):
     def display(self, name: str) -> ChannelDisplay:
         return self._display[name]
 
-    def add_channel(self, name: str, render: bool = True) -> None:
+    def add_channel(self, name: str, render: bool = True, at: int | None = None) -> None:
+        """Show a channel in a lane of its own: the last one, or lane `at`."""
         if name not in self._channels or name in self._shown:
             return
-        self._shown.append(name)
+        self._shown.insert(len(self._shown) if at is None else at, name)
         if name not in self._display:
             self._display[name] = default_display(name, channel_kind(name))
         curve = pg.PlotCurveItem(pen=TRACE_PEN, antialias=False, skipFiniteCheck=True)
