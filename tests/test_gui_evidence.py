@@ -130,3 +130,103 @@ def test_overlay_marks_events_on_their_lanes(qtbot, panel):
     assert overlay.n_shown == len(eeg_events) >= 10
     overlay.show(None)
     assert overlay.n_shown == 0
+
+
+# -- both eyes ----------------------------------------------------------------
+
+def _eyes(conjugate: bool, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three epochs; in the middle one, five 0.6-s deflections of 150 µV in each eye: opposite in the two eyes (a
+    conjugate eye movement) or alike (what reaches both eyes from elsewhere: frontal EEG, a blink)."""
+    rng = np.random.default_rng(seed)
+    eeg, left, right = (rng.normal(0, 5, 3 * 3000) for _ in range(3))
+    for k in range(5):
+        a = 3000 + 200 + 500 * k
+        left[a:a + 60] += 150 * np.hanning(60)
+        right[a:a + 60] += (-150 if conjugate else 150) * np.hanning(60)
+    return eeg.astype(np.float32), left.astype(np.float32), right.astype(np.float32)
+
+
+def test_eye_movements_are_told_by_the_two_eyes_when_both_are_there():
+    eeg, left, right = _eyes(conjugate=False)
+    # control: from one eye's channel every deflection of the right shape counts
+    assert epoch_evidence(eeg, left, FS, 1).count(REM) >= 4
+    # with both eyes, deflections alike in the two are no eye movement
+    assert epoch_evidence(eeg, left, FS, 1, eyes=(left, right)).count(REM) == 0
+    eeg, left, right = _eyes(conjugate=True)
+    assert epoch_evidence(eeg, left, FS, 1, eyes=(left, right)).count(REM) >= 4
+
+
+def test_the_eye_pair_among_the_loaded_channels():
+    from sleepscope.analysis.evidence import eye_pair
+
+    e1, e2, fz = np.zeros(3), np.ones(3), np.full(3, 2.0)
+    pair = eye_pair({"EEG F4-M1": fz, "EOG E2-M1": e2, "EOG E1-M2": e1}, "EOG E2-M1")
+    assert pair is not None and pair[0] is e1 and pair[1] is e2  # left eye first, whichever the model reads
+    assert eye_pair({"LOC-A2": e1, "ROC-A1": e2}, None)[1] is e2
+    assert eye_pair({"EEG F4-M1": fz, "EOG E1-M2": e1}, "EOG E1-M2") is None  # one eye
+    assert eye_pair({"EEG Fpz-Cz": fz, "EOG horizontal": e1}, "EOG horizontal") is None  # bipolar: both in one
+
+
+def test_panel_reads_both_eyes_once_the_window_shows_the_other(qtbot):
+    """The window loads the other eye with the AASM montage (`scoring_montage`); the panel then finds eye movements
+    from the pair: deflections alike in both eyes are none. Before the other eye is loaded (control): one eye."""
+    from sleepscope.gui.evidence_panel import EvidencePanel
+    from sleepscope.io import Recording
+
+    eeg, left, right = _eyes(conjugate=False)
+    rec = Recording.from_arrays(eeg, left, eog_name="EOG E1-M2")
+    p = EvidencePanel()
+    qtbot.addWidget(p)
+    p.show()
+    p.set_recording(rec, lambda epoch: None)
+    with qtbot.waitSignal(p.evidenceReady, timeout=60000) as sig:
+        p.set_epoch(1)
+    assert sig.args[0].count(REM) >= 4
+    rec.channels["EOG E2-M1"] = right
+    p.set_recording(rec, lambda epoch: None)
+    with qtbot.waitSignal(p.evidenceReady, timeout=60000) as sig:
+        p.set_epoch(1)
+    assert sig.args[0].count(REM) == 0
+    assert p.wait(10000)
+
+
+def test_the_window_reads_both_eyes_for_the_panel_and_again_once_the_other_is_added(
+        qtbot, tmp_path, main_windows, monkeypatch):
+    """An AASM file opens with both eyes (the montage), and Why this stage finds no eye movement in deflections alike
+    in both; with the other eye hidden (the technician's choice, kept in the settings) one eye counts them, until
+    View → Channels reads the other eye again."""
+    from datetime import datetime
+
+    from PySide6.QtCore import QSettings
+    from test_gui_support import open_and_wait
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.gui.settings import Settings
+    from sleepscope.io.export import write_edf
+
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)
+    eeg, left, right = _eyes(conjugate=False)
+    path = write_edf(tmp_path / "aasm.edf", {"EEG F4-M1": (eeg, FS), "EOG E1-M2": (left, FS),
+                                              "EOG E2-M1": (right, FS)}, datetime(2021, 5, 1, 23, 0))
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+    def rems(w) -> int:
+        panel = w.analysis.evidence
+        w.analysis.evidence_dock.raise_()
+        qtbot.waitUntil(panel.isVisible, timeout=2000)
+        qtbot.waitUntil(lambda: panel.evidence is not None and panel.evidence.epoch == 1, timeout=60000)
+        return panel.evidence.count(REM)
+
+    w = main_windows(settings, prescore=False)
+    assert open_and_wait(qtbot, w, path)
+    w.controller.go_to(1)
+    assert "EOG E2-M1" in w.trace.shown_channels and rems(w) == 0
+    w.toggle_channel("EOG E2-M1", False)  # hidden, and so on the next opening
+    w.close_recording()
+    assert open_and_wait(qtbot, w, path)
+    assert "EOG E2-M1" not in w.recording.channels
+    w.controller.go_to(1)
+    assert rems(w) >= 4  # control: one eye
+    w.toggle_channel("EOG E2-M1", True)  # read on the loader thread
+    qtbot.waitUntil(lambda: "EOG E2-M1" in w.trace.shown_channels, timeout=30000)
+    assert rems(w) == 0

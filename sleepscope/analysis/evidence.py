@@ -56,9 +56,26 @@ def yasa_available() -> bool:
     return importlib.util.find_spec("yasa") is not None
 
 
+def eye_pair(channels: dict[str, np.ndarray], eog_name: str | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(left eye, right eye) among loaded `channels` when both eyes are there as channels of their own (E1-M2 and
+    E2-M1, LOC and ROC), the model's EOG (`eog_name`) for its side; None otherwise (one eye, or a bipolar EOG)."""
+    from sleepscope.io.channels import eye_side
+
+    sides: dict[str, str] = {}
+    for name in sorted(channels, key=lambda n: n != eog_name):
+        side = eye_side(name)
+        if side is not None and side not in sides:
+            sides[side] = name
+    if len(sides) < 2:
+        return None
+    return channels[sides["left"]], channels[sides["right"]]
+
+
 def epoch_evidence(eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool = True,
-                   context_epochs: int = 1) -> EpochEvidence:
-    """Band powers of `epoch` and, with YASA, the spindles, slow waves and REMs around it."""
+                   context_epochs: int = 1, eyes: tuple[np.ndarray, np.ndarray] | None = None) -> EpochEvidence:
+    """Band powers of `epoch` and, with YASA, the spindles, slow waves and REMs around it. With `eyes` (the left
+    and right eye's channels, :func:`eye_pair`) eye movements are found where the two eyes deflect in opposite
+    directions, as conjugate movements do; from one EOG channel, every deflection of the right shape counts."""
     per = int(round(fs * EPOCH_SECONDS))
     n = len(eeg) // per
     if not 0 <= epoch < n:
@@ -72,12 +89,20 @@ def epoch_evidence(eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, dete
     a = max(0, epoch - context_epochs) * per
     b = min(n, epoch + 1 + context_epochs) * per
     offset = a / fs
-    x = np.nan_to_num(np.asarray(eeg[a:b], dtype=np.float64))
-    y = np.nan_to_num(np.asarray(eog[a:b], dtype=np.float64))
-    return EpochEvidence(epoch, powers, events=_detect(x, y, fs, offset))
+    def window(x: np.ndarray) -> np.ndarray:
+        return np.nan_to_num(np.asarray(x[a:b], dtype=np.float64))
+
+    if eyes is not None:
+        loc, roc = window(eyes[0]), window(eyes[1])
+    else:
+        # A horizontal EOG is the difference of the two eyes' channels: LOC and ROC are its halves, of
+        # opposite sign, as a conjugate eye movement shows in each.
+        y = window(eog)
+        loc, roc = y / 2.0, -y / 2.0
+    return EpochEvidence(epoch, powers, events=_detect(window(eeg), loc, roc, fs, offset))
 
 
-def _detect(eeg: np.ndarray, eog: np.ndarray, fs: float, offset: float) -> list[Event]:
+def _detect(eeg: np.ndarray, loc: np.ndarray, roc: np.ndarray, fs: float, offset: float) -> list[Event]:
     import yasa
 
     events: list[Event] = []
@@ -87,9 +112,7 @@ def _detect(eeg: np.ndarray, eog: np.ndarray, fs: float, offset: float) -> list[
         warnings.simplefilter("ignore")
         sp = yasa.spindles_detect(eeg, fs, verbose="ERROR")
         sw = yasa.sw_detect(eeg, fs, verbose="ERROR")
-        # A horizontal EOG is the difference of the two eyes' channels: LOC and ROC are its halves, of
-        # opposite sign, as a conjugate eye movement shows in each.
-        rem = yasa.rem_detect(eog / 2.0, -eog / 2.0, fs, verbose="ERROR")
+        rem = yasa.rem_detect(loc, roc, fs, verbose="ERROR")
     for res, kind, channel in ((sp, SPINDLE, "eeg"), (sw, SLOW_WAVE, "eeg"), (rem, REM, "eog")):
         if res is None:
             continue

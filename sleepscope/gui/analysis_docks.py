@@ -144,6 +144,13 @@ class AnalysisDocks(QObject):
         self.spectrogram.set_cursor(self.window.controller.current)
         self.act_report.setEnabled(True)
 
+    def channels_added(self) -> None:
+        """Channels were read into the open recording (View → Channels): what the panel found with fewer is
+        found again (the other eye tells conjugate eye movements from in-phase deflections)."""
+        if self._recording is not None:
+            self.evidence.set_recording(self._recording, self._model_probs)
+            self.evidence.set_epoch(self.window.controller.current)
+
     def clear(self) -> None:
         self._recording = None
         self.spectrogram.clear()

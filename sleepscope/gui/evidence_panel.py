@@ -19,7 +19,7 @@ from PySide6.QtCore import QRectF, QThread, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from sleepscope.analysis.evidence import KINDS, REM, SLOW_WAVE, SPINDLE, EpochEvidence, epoch_evidence
+from sleepscope.analysis.evidence import KINDS, REM, SLOW_WAVE, SPINDLE, EpochEvidence, epoch_evidence, eye_pair
 from sleepscope.analysis.spectrogram import BANDS
 from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
 from sleepscope.gui.lazy_panel import LazyPanel
@@ -71,9 +71,10 @@ class EvidenceResult:
 
 
 class EvidenceWorker(JobWorker):
-    def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool) -> None:
+    def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool,
+                 eyes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         super().__init__()
-        self._args = (eeg, eog, fs, epoch, detectors)
+        self._args = (eeg, eog, fs, epoch, detectors, 1, eyes)
 
     def work(self) -> EvidenceResult:
         args, self._args = self._args, None
@@ -86,8 +87,10 @@ class EvidenceWorker(JobWorker):
 class EvidenceJob(Job):
     """The evidence of one epoch, computed at low priority."""
 
-    def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool) -> None:
-        super().__init__(EvidenceWorker(eeg, eog, fs, epoch, detectors), "evidence", QThread.Priority.LowPriority)
+    def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool,
+                 eyes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        super().__init__(EvidenceWorker(eeg, eog, fs, epoch, detectors, eyes), "evidence",
+                         QThread.Priority.LowPriority)
         self.epoch = epoch
 
 
@@ -192,7 +195,9 @@ class EvidencePanel(LazyPanel):
         if rec is None or (self.jobs.job is not None and self.jobs.job.epoch == self.epoch):
             return
         self.cancel()
-        self.jobs.launch(EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors))
+        # both eyes where the window shows them (the AASM montage): conjugate movements told from in-phase ones
+        eyes = eye_pair(rec.channels, rec.eog_name)
+        self.jobs.launch(EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors, eyes))
 
     def cancel(self) -> None:
         self._timer.stop()

@@ -1029,6 +1029,7 @@ class MainWindow(QMainWindow):
         for name in new:
             self._add_lane(name)
         self._apply_display(save=False)
+        self.analysis.channels_added()
         self.statusBar().clearMessage()
 
     def ask_scorer(self) -> None:

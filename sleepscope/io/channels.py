@@ -328,7 +328,7 @@ _LEFT_EYE = ("e1", "loc", "left", "links", "li", "l", "1")
 _RIGHT_EYE = ("e2", "roc", "right", "rechts", "re", "r", "2")
 
 
-def _eye_side(name: str) -> str | None:
+def eye_side(name: str) -> str | None:
     """"left" or "right" for a channel of one eye (`E1-M2`, `LOC`, `EOG(R)`), None for a bipolar EOG or no eye."""
     r = rank_channel(name, "eog")
     if r is None or r[0] == 0 or r[0] >= len(EOG_PREFERENCE):
@@ -356,10 +356,10 @@ def scoring_montage(names: Sequence[str], eeg: str | None, eog: str | None) -> l
                  and n not in taken and n not in out]
     if occipital:
         out.append(min(occipital)[2])
-    side = _eye_side(eog) if eog else None
+    side = eye_side(eog) if eog else None
     if side is not None:
         others = [(*rank_channel(n, "eog")[:2], i, n) for i, n in enumerate(pool)
-                  if n not in taken and _eye_side(n) not in (None, side)]
+                  if n not in taken and eye_side(n) not in (None, side)]
         if others:
             out.append(min(others)[3])
     return out
