@@ -103,6 +103,28 @@ def test_other_model_version_is_scored_again(folder, tiny_model, tmp_path, capsy
     assert sf.latest_prediction().model_version == card.version
 
 
+def test_a_run_on_other_channels_is_scored_again(tmp_path, tiny_model, capsys):
+    """A prediction kept from other channels (`--eog` naming another eye) is no reason to skip: the window would show
+    it under the channels it reads now. The same channels again (control) are skipped."""
+    model, version = tiny_model
+    rng = np.random.default_rng(0)
+    sigs = [edfio.EdfSignal(rng.normal(0, 20, 6 * 3000), sampling_frequency=100, label=label,
+                            physical_range=(-500, 500), physical_dimension="uV")
+            for label in ("EEG F4-M1", "EOG E1-M2", "EOG E2-M1")]
+    night = tmp_path / "nights" / "night.edf"
+    night.parent.mkdir()
+    edfio.Edf(sigs).write(night)
+    folder = str(night.parent)
+    assert main(["prescore", folder, "--model", str(model), "--eog", "EOG E2-M1"]) == 0
+    assert ScoringFile.read(_scoring(night)).predictions[version].channels == ("EEG F4-M1", "EOG E2-M1")
+    capsys.readouterr()
+    assert main(["prescore", folder, "--model", str(model), "--eog", "EOG E2-M1"]) == 0
+    assert "0 pre-scored, 1 already scored" in capsys.readouterr().err
+    assert main(["prescore", folder, "--model", str(model)]) == 0  # the channels chosen by name: E1-M2
+    assert "1 pre-scored, 0 already scored" in capsys.readouterr().err
+    assert ScoringFile.read(_scoring(night)).predictions[version].channels == ("EEG F4-M1", "EOG E1-M2")
+
+
 def test_batch_mode_refuses_out_and_empty_folders(folder, tiny_model, tmp_path, capsys):
     model, _ = tiny_model
     assert main(["prescore", str(folder), "--model", str(model), "--out", str(tmp_path / "x.csv")]) == 2

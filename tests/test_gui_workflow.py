@@ -94,6 +94,30 @@ def test_open_prescore_score_undo_reopen(qtbot, tmp_path, gui_settings, tiny_mod
     assert not errors
 
 
+def test_a_stored_prediction_from_other_channels_is_made_again(qtbot, tmp_path, gui_settings, tiny_model, windows,
+                                                               errors):
+    """The same model's prediction kept from other channels (`prescore --eeg "EEG Pz-Oz"`) is not shown under the
+    banner's channels: the window pre-scores the night again with its own. Its own kept run (control) is shown."""
+    psg, _ = write_short_night(tmp_path, n=20)
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, psg)
+    kept = w.scoring.latest_prediction()
+    assert kept.channels == ("EEG Fpz-Cz", "EOG horizontal")
+    w.close()
+    w2 = windows(gui_settings, tiny_model)
+    assert open_and_wait(qtbot, w2, psg)
+    assert w2.job is None and w2.controller.probs is not None  # control: its own channels, shown as kept
+    w2.scoring.add_prediction(kept.model_version, kept.probs * 0 + 0.2, channels=("EEG Pz-Oz", "EOG horizontal"))
+    w2.close()
+    w3 = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w3.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w3, psg)
+    assert w3.scoring.latest_prediction().channels == ("EEG Fpz-Cz", "EOG horizontal")
+    assert np.allclose(w3.controller.probs, kept.probs, atol=1e-5)
+    assert not errors
+
+
 def test_next_doubtful_epoch_key(qtbot, tmp_path, gui_settings, windows):
     from sleepscope.io import Recording
 

@@ -83,6 +83,18 @@ def test_edits_with_provenance_survive_reopen(rec, path):
 
 
 
+def test_the_channels_a_prediction_read_survive_reopen(rec, path):
+    probs = np.full((N, 5), 0.2, np.float32)
+    with ScoringFile.open(rec, path) as sf:
+        sf.add_prediction("unknown", probs)  # the control: as files written before the channels were kept
+        sf.add_prediction("both", probs, channels=("EEG C4-M1", "EOG E1-M2"))
+        sf.add_prediction("eeg-only", probs, channels=("EEG C4-M1", None))
+    with ScoringFile.open(rec, path) as sf:
+        assert sf.predictions["both"].channels == ("EEG C4-M1", "EOG E1-M2")
+        assert sf.predictions["eeg-only"].channels == ("EEG C4-M1", None)
+        assert sf.predictions["unknown"].channels is None
+
+
 def test_a_predictions_night_statistics_span_survives_reopen(rec, path):
     probs = np.full((N, 5), 0.2, np.float32)
     with ScoringFile.open(rec, path) as sf:

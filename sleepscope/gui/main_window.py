@@ -524,6 +524,9 @@ class MainWindow(QMainWindow):
         stored = scoring.latest_prediction()
         card = card_json(self.model_path) if self.model_path is not None else {}
         own = stored is not None and bool(card.get("version")) and stored.model_version == str(card["version"])
+        # a run of the same model on other channels (prescore --eeg C4-M1) is not what the banner says it reads
+        other_channels = own and stored.channels not in (None, (recording.eeg_name, recording.eog_name))
+        own = own and not other_channels
         if own:
             # The active model's own stored run: its card says which suggestions to doubt.
             from sleepscope.model.eeg_band import unsure_epochs
@@ -818,7 +821,8 @@ class MainWindow(QMainWindow):
         self.model_card = result.card
         span = getattr(result.prediction, "night_statistics", None)
         try:
-            self.scoring.add_prediction(result.model_version, result.probs, span)
+            self.scoring.add_prediction(result.model_version, result.probs, span,
+                                        (self.recording.eeg_name, self.recording.eog_name))
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None))

@@ -92,8 +92,22 @@ def existing_scoring_files(recording: Path, fingerprint: str) -> list[Path]:
     return [p for p in (scoring_beside(recording), fallback_path(fingerprint)) if p.exists()]
 
 
-def already_scored(recording: Path, version: str, second_version: str | None = None) -> bool:
-    """True when a scoring file of this very recording holds this model version's prediction (and YASA's stages)."""
+def _would_read(recording: Path, eeg: str | None, eog: str | None) -> tuple[str | None, str | None] | None:
+    """The (EEG, EOG) the model would read from `recording`'s header; None when that cannot be told here."""
+    from sleepscope.io.channels import choose_channels
+    from sleepscope.io.recording import read_info
+
+    try:
+        choice = choose_channels([c.name for c in read_info(recording).channels], eeg, eog)
+    except SleepScopeError:
+        return None
+    return choice.eeg, choice.eog
+
+
+def already_scored(recording: Path, version: str, second_version: str | None = None,
+                   channels: tuple[str | None, str | None] | None = None) -> bool:
+    """True when a scoring file of this very recording holds this model version's prediction (and YASA's stages),
+    made from the same (EEG, EOG) `channels` where both are known."""
     from sleepscope.io.recording import file_fingerprint
     from sleepscope.scoring.scoring_file import ScoringFile
 
@@ -104,6 +118,9 @@ def already_scored(recording: Path, version: str, second_version: str | None = N
         except SleepScopeError:
             continue  # damaged or another recording's: scoring it again will say so
         if sf.identity.fingerprint != fp or version not in sf.predictions:
+            continue
+        kept = sf.predictions[version].channels
+        if channels is not None and kept is not None and kept != channels:
             continue
         if second_version is None:
             return True
@@ -136,7 +153,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
         head = f"{tag}[{i}/{len(mine)}] {path.name}"
         t0 = time.monotonic()
         try:
-            if not force and already_scored(path, version, second_version):
+            if not force and already_scored(path, version, second_version, _would_read(path, eeg, eog)):
                 result.skipped.append(path)
                 log(f"{head}: already scored by model {version}, skipped")
                 continue
@@ -157,7 +174,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 if other is not None:
                     sf.add_scorer_labels(SECOND_OPINION_SET, other.stages, source_file=second_version)
                 # the model's prediction last: the workstation shows the latest prediction
-                sf.add_prediction(version, pred.probs, pred.night_statistics)
+                sf.add_prediction(version, pred.probs, pred.night_statistics, (rec.eeg_name, rec.eog_name))
                 where = sf.path
         except SleepScopeError as exc:
             result.failed.append((path, str(exc)))

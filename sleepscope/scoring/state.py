@@ -96,6 +96,8 @@ class PredictionRecord:
     time: float
     #: epochs [start, stop) whose encoder statistics the night was also scored with (``Prediction.night_statistics``)
     statistics_span: tuple[int, int] | None = None
+    #: (EEG, EOG) the model read, None for a channel it went without; None: not kept (files written before)
+    channels: tuple[str | None, str | None] | None = None
 
     @property
     def stages(self) -> np.ndarray:
