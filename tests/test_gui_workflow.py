@@ -96,25 +96,71 @@ def test_open_prescore_score_undo_reopen(qtbot, tmp_path, gui_settings, tiny_mod
 
 def test_a_stored_prediction_from_other_channels_is_made_again(qtbot, tmp_path, gui_settings, tiny_model, windows,
                                                                errors):
-    """The same model's prediction kept from other channels (`prescore --eeg "EEG Pz-Oz"`) is not shown under the
-    banner's channels: the window pre-scores the night again with its own. Its own kept run (control) is shown."""
-    psg, _ = write_short_night(tmp_path, n=20)
+    """A night shown with other channels than a kept run of the same model read (here given by the caller; from a
+    file, the window opens with the kept run's channels where it has them): the run is not shown under the
+    banner's channels, the night is pre-scored again. Its own kept run (control) is shown."""
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(*(20 * rng.standard_normal((2, 20 * 3000))).astype(np.float32))
+    where = tmp_path / "night.sleepscope.h5"
     w = windows(gui_settings, tiny_model)
     with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
-        assert open_and_wait(qtbot, w, psg)
+        assert w.open_recording(rec, scoring_path=where)
     kept = w.scoring.latest_prediction()
-    assert kept.channels == ("EEG Fpz-Cz", "EOG horizontal")
+    assert kept.channels == (rec.eeg_name, rec.eog_name)
+    w.close_recording()
+    with qtbot.assertNotEmitted(w.prescoreDone, wait=300):  # control: its own channels, shown as kept
+        assert w.open_recording(rec, scoring_path=where)
+    assert w.job is None and w.controller.probs is not None
+    w.scoring.add_prediction(kept.model_version, kept.probs * 0 + 0.2, channels=("EEG Pz-Oz", rec.eog_name))
+    w.close_recording()
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert w.open_recording(rec, scoring_path=where)
+    assert w.scoring.latest_prediction().channels == (rec.eeg_name, rec.eog_name)
+    assert np.allclose(w.controller.probs, kept.probs, atol=1e-5)
+    assert not errors
+
+
+def test_the_technician_chooses_the_channels_the_model_reads_and_they_are_kept(
+        qtbot, tmp_path, gui_settings, tiny_model, windows, errors, monkeypatch):
+    """Model → Channels the model reads…: the night is read again with the chosen EEG and EOG and pre-scored with
+    them; opened again, it opens with them and its kept prediction (no new run). Control: the first opening, by
+    name (F4-M1, E1-M2)."""
+    from datetime import datetime
+
+    from sleepscope.gui import dialogs
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(0)
+    path = write_edf(tmp_path / "aasm.edf", {name: (rng.normal(0, 20, 20 * 3000), 100.0) for name in
+                                             ("EEG F4-M1", "EEG C4-M1", "EOG E1-M2", "EOG E2-M1")},
+                     datetime(2021, 5, 1, 23, 0))
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, path)
+    assert (w.recording.eeg_name, w.recording.eog_name) == ("EEG F4-M1", "EOG E1-M2")
+    offered = []
+
+    def choose(self):
+        offered.append([self.eog.itemText(i) for i in range(self.eog.count())])
+        self.eeg.setCurrentText("EEG C4-M1")
+        self.eog.setCurrentText("EOG E2-M1")
+        return dialogs.ChannelDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ChannelDialog, "exec", choose)
+    assert w.act_model_channels.isEnabled()
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        w.act_model_channels.trigger()
+        qtbot.waitUntil(lambda: w.recording is not None and w.recording.eeg_name == "EEG C4-M1", timeout=30_000)
+    assert offered == [["EEG F4-M1", "EEG C4-M1", "EOG E1-M2", "EOG E2-M1"]]  # no "none": the file has both
+    assert w.recording.eog_name == "EOG E2-M1" and "chosen by the user" in w.model_notice.label.toolTip()
+    assert w.scoring.latest_prediction().channels == ("EEG C4-M1", "EOG E2-M1")
     w.close()
     w2 = windows(gui_settings, tiny_model)
-    assert open_and_wait(qtbot, w2, psg)
-    assert w2.job is None and w2.controller.probs is not None  # control: its own channels, shown as kept
-    w2.scoring.add_prediction(kept.model_version, kept.probs * 0 + 0.2, channels=("EEG Pz-Oz", "EOG horizontal"))
-    w2.close()
-    w3 = windows(gui_settings, tiny_model)
-    with qtbot.waitSignal(w3.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
-        assert open_and_wait(qtbot, w3, psg)
-    assert w3.scoring.latest_prediction().channels == ("EEG Fpz-Cz", "EOG horizontal")
-    assert np.allclose(w3.controller.probs, kept.probs, atol=1e-5)
+    assert open_and_wait(qtbot, w2, path)
+    assert (w2.recording.eeg_name, w2.recording.eog_name) == ("EEG C4-M1", "EOG E2-M1")
+    assert w2.job is None and w2.controller.probs is not None  # its kept prediction, not run again
     assert not errors
 
 

@@ -57,7 +57,7 @@ class ChannelDialog(QDialog):
     NONE = "(none: read the other channel alone)"
 
     def __init__(self, channels: Sequence[str], eeg: str | None = None, eog: str | None = None,
-                 reason: str = "", parent: QWidget | None = None) -> None:
+                 reason: str = "", parent: QWidget | None = None, allow_none: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose channels")
         self.setMinimumWidth(440)
@@ -68,7 +68,8 @@ class ChannelDialog(QDialog):
         text = QLabel(
             (html.escape(reason) + "<br><br>" if reason else "")
             + "Choose the EEG channel (Fpz-Cz or a central derivation such as C4-M1) "
-            "and the EOG channel the model should read, or “none” for a channel the recording lacks."
+            "and the EOG channel the model should read"
+            + (", or “none” for a channel the recording lacks." if allow_none else ".")
         )
         text.setWordWrap(True)
         layout.addWidget(text)
@@ -77,7 +78,8 @@ class ChannelDialog(QDialog):
         self.eog = QComboBox()
         for box, chosen in ((self.eeg, eeg), (self.eog, eog)):
             box.addItems(list(channels))
-            box.addItem(self.NONE)  # a recording may lack one of the two: the model reads the other alone
+            if allow_none:
+                box.addItem(self.NONE)  # a recording may lack one of the two: the model reads the other alone
             if chosen in channels:
                 box.setCurrentText(chosen)
         if eog is None and len(channels) > 1 and self.eog.currentText() == self.eeg.currentText():

@@ -308,6 +308,7 @@ class MainWindow(QMainWindow):
         self.model_menu = m
         self.act_prescore = t(m, "prescore", self.start_prescore)
         self.act_cancel = self._action(m, "&Cancel pre-scoring", self.cancel_prescore)
+        self.act_model_channels = self._action(m, "C&hannels the model reads…", self.choose_model_channels)
         m.addSeparator()
         self.act_card = self._action(m, "Active model's &card…", self.show_model_card)
         self._action(m, "Choose &model file…", self.choose_model)
@@ -371,6 +372,8 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen
         path = Path(path)
+        if eeg is None and eog is None:
+            eeg, eog = self._channels_read_before(path)
         try:
             choice = self._choose_channels(path, eeg, eog)
         except SleepScopeError as exc:
@@ -390,6 +393,60 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Reading {path.name}… (Cancel stops it)")
         self._update_actions()
         return True
+
+    def _channels_read_before(self, path: Path) -> tuple[str | None, str | None]:
+        """The (EEG, EOG) the model read in the latest prediction kept beside the recording, where the file still
+        has them (Model → Channels the model reads… chose them, or prescore --eeg); (None, None): chosen by name."""
+        from sleepscope.io import read_info
+        from sleepscope.io.channels import derived_channels
+        from sleepscope.scoring.locations import scoring_beside
+        from sleepscope.scoring.scoring_file import ScoringFile
+
+        try:
+            beside = scoring_beside(path)
+            if not beside.exists():
+                return None, None
+            sf, info = ScoringFile.read(beside), read_info(path)
+        except (SleepScopeError, OSError):
+            return None, None
+        # the full fingerprint is checked when the night is read; its length and name tell another recording's file
+        if sf.identity.n_epochs != info.n_epochs or sf.identity.file_name not in ("", path.name):
+            return None, None
+        kept = sf.latest_prediction()
+        names = [c.name for c in info.channels]
+        if kept is None or kept.channels is None:
+            return None, None
+        offered = set(names) | set(derived_channels(names))
+        eeg, eog = kept.channels
+        if any(c is not None and c not in offered for c in (eeg, eog)):
+            return None, None
+        return eeg, eog
+
+    def choose_model_channels(self) -> None:
+        """Model → Channels the model reads…: another EEG or EOG of the file (a lead that failed, a derivation the
+        lab trusts); the night is read again with them and pre-scored, and they are kept for its next openings."""
+        from sleepscope.io import read_info
+        from sleepscope.io.channels import derived_channels
+
+        rec = self.recording
+        if rec is None or rec.path is None:
+            return
+        try:
+            names = [c.name for c in read_info(rec.path).channels]
+        except SleepScopeError as exc:
+            show_error(self, "Cannot read the recording's channels", str(exc))
+            return
+        dialog = ChannelDialog([*names, *derived_channels(names)], rec.eeg_name, rec.eog_name,
+                               reason="The model reads one EEG and one EOG channel of this recording.",
+                               parent=self, allow_none=False)
+        if dialog.exec() != ChannelDialog.DialogCode.Accepted:
+            return
+        eeg, eog = dialog.choice()
+        if eeg == eog:
+            show_error(self, "Choose two channels", f"{eeg} was chosen as both the EEG and the EOG.")
+            return
+        if (eeg, eog) != (rec.eeg_name, rec.eog_name):
+            self.open_file(rec.path, eeg, eog)
 
     def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
         """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
@@ -1079,6 +1136,8 @@ class MainWindow(QMainWindow):
         self.act_cancel.setEnabled(self.prescoring.busy)
         self.act_card.setEnabled(self.model_path is not None)
         self.act_import_reference.setEnabled(writable and self.reference is not None)
+        self.act_model_channels.setEnabled(writable and self.recording is not None
+                                           and self.recording.path is not None and not self.loader.busy)
         self.act_open.setEnabled(not self.loader.busy)
 
     def _update_status(self) -> None:
