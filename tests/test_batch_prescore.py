@@ -105,7 +105,8 @@ def test_other_model_version_is_scored_again(folder, tiny_model, tmp_path, capsy
 
 def test_a_run_on_other_channels_is_scored_again(tmp_path, tiny_model, capsys):
     """A prediction kept from other channels (`--eog` naming another eye) is no reason to skip: the window would show
-    it under the channels it reads now. The same channels again (control) are skipped."""
+    it under the channels it reads now. The same channels again (control) are skipped, and so is a run that names
+    none: it reads the channels chosen for the night before (the window's Model → Channels the model reads…)."""
     model, version = tiny_model
     rng = np.random.default_rng(0)
     sigs = [edfio.EdfSignal(rng.normal(0, 20, 6 * 3000), sampling_frequency=100, label=label,
@@ -120,9 +121,13 @@ def test_a_run_on_other_channels_is_scored_again(tmp_path, tiny_model, capsys):
     capsys.readouterr()
     assert main(["prescore", folder, "--model", str(model), "--eog", "EOG E2-M1"]) == 0
     assert "0 pre-scored, 1 already scored" in capsys.readouterr().err
-    assert main(["prescore", folder, "--model", str(model)]) == 0  # the channels chosen by name: E1-M2
+    # none named: those kept (E2-M1), where choosing by name would read E1-M2 and score it again
+    assert main(["prescore", folder, "--model", str(model)]) == 0
+    assert "0 pre-scored, 1 already scored" in capsys.readouterr().err
+    assert main(["prescore", folder, "--model", str(model), "--eog", "EOG E1-M2"]) == 0
     assert "1 pre-scored, 0 already scored" in capsys.readouterr().err
     assert ScoringFile.read(_scoring(night)).predictions[version].channels == ("EEG F4-M1", "EOG E1-M2")
+
 
 
 def test_batch_mode_refuses_out_and_empty_folders(folder, tiny_model, tmp_path, capsys):

@@ -372,8 +372,10 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen
         path = Path(path)
-        if eeg is None and eog is None:
-            eeg, eog = self._channels_read_before(path)
+        if eeg is None and eog is None:  # the channels a technician chose for this night before
+            from sleepscope.scoring.channels_kept import channels_read_before
+
+            eeg, eog = channels_read_before(path)
         try:
             choice = self._choose_channels(path, eeg, eog)
         except SleepScopeError as exc:
@@ -393,34 +395,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Reading {path.name}… (Cancel stops it)")
         self._update_actions()
         return True
-
-    def _channels_read_before(self, path: Path) -> tuple[str | None, str | None]:
-        """The (EEG, EOG) the model read in the latest prediction kept beside the recording, where the file still
-        has them (Model → Channels the model reads… chose them, or prescore --eeg); (None, None): chosen by name."""
-        from sleepscope.io import read_info
-        from sleepscope.io.channels import derived_channels
-        from sleepscope.scoring.locations import scoring_beside
-        from sleepscope.scoring.scoring_file import ScoringFile
-
-        try:
-            beside = scoring_beside(path)
-            if not beside.exists():
-                return None, None
-            sf, info = ScoringFile.read(beside), read_info(path)
-        except (SleepScopeError, OSError):
-            return None, None
-        # the full fingerprint is checked when the night is read; its length and name tell another recording's file
-        if sf.identity.n_epochs != info.n_epochs or sf.identity.file_name not in ("", path.name):
-            return None, None
-        kept = sf.latest_prediction()
-        names = [c.name for c in info.channels]
-        if kept is None or kept.channels is None:
-            return None, None
-        offered = set(names) | set(derived_channels(names))
-        eeg, eog = kept.channels
-        if any(c is not None and c not in offered for c in (eeg, eog)):
-            return None, None
-        return eeg, eog
 
     def choose_model_channels(self) -> None:
         """Model → Channels the model reads…: another EEG or EOG of the file (a lead that failed, a derivation the

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Sequence
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.edfheader import RECORDING_SUFFIXES
 from sleepscope.scorers.yasa_scorer import SECOND_OPINION_SET
+from sleepscope.scoring.channels_kept import channels_read_before
 from sleepscope.tasks import CancelToken, check
 
 
@@ -97,6 +98,8 @@ def _would_read(recording: Path, eeg: str | None, eog: str | None) -> tuple[str 
     from sleepscope.io.channels import choose_channels
     from sleepscope.io.recording import read_info
 
+    if eeg is None and eog is None:  # named by nobody: those chosen for this night before (the window's choice)
+        eeg, eog = channels_read_before(recording)
     try:
         choice = choose_channels([c.name for c in read_info(recording).channels], eeg, eog)
     except SleepScopeError:
@@ -162,7 +165,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 from sleepscope.scorers.yasa_scorer import yasa_extra
 
                 extra = yasa_extra(path)
-            rec = open_recording(path, eeg=eeg, eog=eog, extra=extra, cancel=cancel)
+            chosen = (eeg, eog) if eeg is not None or eog is not None else channels_read_before(path)
+            rec = open_recording(path, eeg=chosen[0], eog=chosen[1], extra=extra, cancel=cancel)
             pred = scorer.score(rec, cancel=cancel)
             other = second.score(rec, cancel=cancel) if second is not None else None
             if other is not None:
