@@ -140,6 +140,9 @@ def test_the_technician_chooses_the_channels_the_model_reads_and_they_are_kept(
     with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
         assert open_and_wait(qtbot, w, path)
     assert (w.recording.eeg_name, w.recording.eog_name) == ("EEG F4-M1", "EOG E1-M2")
+    w.close_recording()
+    assert open_and_wait(qtbot, w, path)  # opened again: still chosen by name, not called the technician's choice
+    assert "chosen by the user" not in w.model_notice.label.toolTip() and w.job is None
     offered = []
 
     def choose(self):

@@ -14,10 +14,11 @@ from sleepscope.errors import SleepScopeError
 
 
 def channels_read_before(path: str | Path) -> tuple[str | None, str | None]:
-    """(EEG, EOG) of the latest prediction kept beside the recording at `path` where the file has them; (None,
-    None) when there is none, it kept no channels (files written before), or it is another recording's."""
+    """(EEG, EOG) of the latest prediction kept beside the recording at `path` where the file has them and they are
+    not those chosen by name; (None, None) otherwise: none kept, no channels kept (files written before), another
+    recording's file, or the channels any run would choose."""
     from sleepscope.io import read_info
-    from sleepscope.io.channels import derived_channels
+    from sleepscope.io.channels import choose_channels, derived_channels
     from sleepscope.scoring.locations import scoring_beside
     from sleepscope.scoring.scoring_file import ScoringFile
 
@@ -39,4 +40,9 @@ def channels_read_before(path: str | Path) -> tuple[str | None, str | None]:
     offered = set(names) | set(derived_channels(names))
     if any(c is not None and c not in offered for c in kept.channels):
         return None, None
-    return kept.channels
+    try:
+        by_name = choose_channels(names)
+    except SleepScopeError:
+        return kept.channels
+    # the channels chosen by name need no choosing: the banner would call them the user's
+    return (None, None) if kept.channels == (by_name.eeg, by_name.eog) else kept.channels
