@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sleepscope.analysis import evidence as evmod
-from sleepscope.analysis.evidence import NO_YASA, REM, SLOW_WAVE, SPINDLE, epoch_evidence
+from sleepscope.analysis.evidence import NO_YASA, REM, SLOW_WAVE, SPINDLE, Leads, epoch_evidence
 
 FS = 100.0
 N = 12
@@ -151,9 +151,9 @@ def test_eye_movements_are_told_by_the_two_eyes_when_both_are_there():
     # control: from one eye's channel every deflection of the right shape counts
     assert epoch_evidence(eeg, left, FS, 1).count(REM) >= 4
     # with both eyes, deflections alike in the two are no eye movement
-    assert epoch_evidence(eeg, left, FS, 1, eyes=(left, right)).count(REM) == 0
+    assert epoch_evidence(eeg, left, FS, 1, leads=Leads(eyes=(left, right))).count(REM) == 0
     eeg, left, right = _eyes(conjugate=True)
-    assert epoch_evidence(eeg, left, FS, 1, eyes=(left, right)).count(REM) >= 4
+    assert epoch_evidence(eeg, left, FS, 1, leads=Leads(eyes=(left, right))).count(REM) >= 4
 
 
 def test_the_eye_pair_among_the_loaded_channels():
@@ -230,3 +230,61 @@ def test_the_window_reads_both_eyes_for_the_panel_and_again_once_the_other_is_ad
     w.toggle_channel("EOG E2-M1", True)  # read on the loader thread
     qtbot.waitUntil(lambda: "EOG E2-M1" in w.trace.shown_channels, timeout=30000)
     assert rems(w) == 0
+
+
+# -- spindles on the central lead ---------------------------------------------
+
+def _central_spindles(seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three epochs of frontal EEG, EOG and central EEG; four 13-Hz spindles in the middle epoch, on the central
+    lead only (spindles are largest centrally; a frontal lead may show them weakly or not at all)."""
+    rng = np.random.default_rng(seed)
+    frontal, eog, central = (rng.normal(0, 8, 3 * 3000) for _ in range(3))
+    t = np.arange(100) / FS
+    for k in range(4):
+        a = 3000 + 300 + k * 600
+        central[a:a + 100] += 50 * np.hanning(100) * np.sin(2 * np.pi * 13 * t)
+    return frontal.astype(np.float32), eog.astype(np.float32), central.astype(np.float32)
+
+
+def test_spindles_are_found_on_the_central_lead_where_there_is_one():
+    from sleepscope.analysis.evidence import leads_of
+
+    frontal, eog, central = _central_spindles()
+    assert epoch_evidence(frontal, eog, FS, 1).count(SPINDLE) == 0  # control: the frontal lead alone
+    ev = epoch_evidence(frontal, eog, FS, 1, leads=Leads(central=("EEG C4-M1", central)))
+    assert ev.count(SPINDLE) >= 3
+    assert {e.channel for e in ev.events if e.kind == SPINDLE} == {"EEG C4-M1"}  # marked on that lane
+    channels = {"EEG F4-M1": frontal, "EOG E1-M2": eog, "EEG C4-M1": central}
+    assert leads_of(channels, "EEG F4-M1", "EOG E1-M2").central[0] == "EEG C4-M1"
+    assert leads_of(channels, "EEG C4-M1", "EOG E1-M2").central is None  # the model reads it already
+    assert leads_of({"EEG F4-M1": frontal, "C4": central, "M1": central}, "EEG F4-M1", None).central is None
+
+
+def test_the_window_marks_central_spindles_on_the_central_lane(qtbot, tmp_path, main_windows, monkeypatch):
+    from datetime import datetime
+
+    from PySide6.QtCore import QSettings
+    from test_gui_support import open_and_wait
+
+    from sleepscope.gui.settings import Settings
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.io.export import write_edf
+
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)
+    frontal, eog, central = _central_spindles()
+    path = write_edf(tmp_path / "aasm.edf", {"EEG F4-M1": (frontal, FS), "EEG C4-M1": (central, FS),
+                                              "EOG E1-M2": (eog, FS)}, datetime(2021, 5, 1, 23, 0))
+    w = main_windows(Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)), prescore=False)
+    assert open_and_wait(qtbot, w, path)
+    assert w.recording.eeg_name == "EEG F4-M1" and "EEG C4-M1" in w.trace.shown_channels
+    w.analysis.evidence_dock.raise_()
+    panel = w.analysis.evidence
+    qtbot.waitUntil(panel.isVisible, timeout=2000)
+    with qtbot.waitSignal(panel.evidenceReady, timeout=60000) as sig:
+        w.controller.go_to(1)
+    spindles = [e for e in sig.args[0].events if e.kind == SPINDLE]
+    assert len(spindles) >= 3 and {e.channel for e in spindles} == {"EEG C4-M1"}
+    lo, hi = w.analysis._lane_span("EEG C4-M1")
+    lane = w.trace.baseline(w.trace.shown_channels.index("EEG C4-M1"))
+    assert lo < lane < hi and w.analysis.overlay.n_shown == len(sig.args[0].events)

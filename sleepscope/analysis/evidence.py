@@ -33,7 +33,7 @@ NO_YASA = "Spindles, slow waves and eye movements need YASA: pip install yasa"
 @dataclass(frozen=True)
 class Event:
     kind: str
-    channel: str  # "eeg" or "eog"
+    channel: str  # "eeg" or "eog" (the model's two), or the name of another lead (`Leads.central`)
     start_s: float
     end_s: float
 
@@ -56,6 +56,26 @@ def yasa_available() -> bool:
     return importlib.util.find_spec("yasa") is not None
 
 
+@dataclass(frozen=True)
+class Leads:
+    """What the detectors read besides the model's EEG and EOG, where the window has loaded it."""
+
+    #: (left eye, right eye): eye movements told by opposite deflections (:func:`eye_pair`)
+    eyes: tuple[np.ndarray, np.ndarray] | None = None
+    #: (name, signal) of a central EEG beside a model EEG that is not central: spindles are largest there
+    central: tuple[str, np.ndarray] | None = None
+
+
+def leads_of(channels: dict[str, np.ndarray], eeg_name: str | None, eog_name: str | None) -> Leads:
+    """The :class:`Leads` among a recording's loaded `channels` (the window loads the AASM montage)."""
+    from sleepscope.io.channels import central_eeg
+
+    central = central_eeg([n for n in channels if n != eeg_name])  # may name a derivation not loaded (C4 and M1)
+    model_central = eeg_name is not None and central_eeg([eeg_name]) is not None
+    return Leads(eye_pair(channels, eog_name),
+                 None if central not in channels or model_central else (central, channels[central]))
+
+
 def eye_pair(channels: dict[str, np.ndarray], eog_name: str | None) -> tuple[np.ndarray, np.ndarray] | None:
     """(left eye, right eye) among loaded `channels` when both eyes are there as channels of their own (E1-M2 and
     E2-M1, LOC and ROC), the model's EOG (`eog_name`) for its side; None otherwise (one eye, or a bipolar EOG)."""
@@ -72,10 +92,12 @@ def eye_pair(channels: dict[str, np.ndarray], eog_name: str | None) -> tuple[np.
 
 
 def epoch_evidence(eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool = True,
-                   context_epochs: int = 1, eyes: tuple[np.ndarray, np.ndarray] | None = None) -> EpochEvidence:
-    """Band powers of `epoch` and, with YASA, the spindles, slow waves and REMs around it. With `eyes` (the left
-    and right eye's channels, :func:`eye_pair`) eye movements are found where the two eyes deflect in opposite
-    directions, as conjugate movements do; from one EOG channel, every deflection of the right shape counts."""
+                   context_epochs: int = 1, leads: Leads | None = None) -> EpochEvidence:
+    """Band powers of `epoch` and, with YASA, the spindles, slow waves and REMs around it. With `leads.eyes` (the
+    left and right eye's channels) eye movements are found where the two eyes deflect in opposite directions, as
+    conjugate movements do; from one EOG channel, every deflection of the right shape counts. With `leads.central`
+    spindles are found on the central lead (the AASM's C4-M1), slow waves on the model's EEG either way."""
+    leads = leads or Leads()
     per = int(round(fs * EPOCH_SECONDS))
     n = len(eeg) // per
     if not 0 <= epoch < n:
@@ -92,17 +114,19 @@ def epoch_evidence(eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, dete
     def window(x: np.ndarray) -> np.ndarray:
         return np.nan_to_num(np.asarray(x[a:b], dtype=np.float64))
 
-    if eyes is not None:
-        loc, roc = window(eyes[0]), window(eyes[1])
+    if leads.eyes is not None:
+        loc, roc = window(leads.eyes[0]), window(leads.eyes[1])
     else:
         # A horizontal EOG is the difference of the two eyes' channels: LOC and ROC are its halves, of
         # opposite sign, as a conjugate eye movement shows in each.
         y = window(eog)
         loc, roc = y / 2.0, -y / 2.0
-    return EpochEvidence(epoch, powers, events=_detect(window(eeg), loc, roc, fs, offset))
+    spindles = ("eeg", window(eeg)) if leads.central is None else (leads.central[0], window(leads.central[1]))
+    return EpochEvidence(epoch, powers, events=_detect(window(eeg), spindles, loc, roc, fs, offset))
 
 
-def _detect(eeg: np.ndarray, loc: np.ndarray, roc: np.ndarray, fs: float, offset: float) -> list[Event]:
+def _detect(eeg: np.ndarray, spindles: tuple[str, np.ndarray], loc: np.ndarray, roc: np.ndarray, fs: float,
+            offset: float) -> list[Event]:
     import yasa
 
     events: list[Event] = []
@@ -110,10 +134,10 @@ def _detect(eeg: np.ndarray, loc: np.ndarray, roc: np.ndarray, fs: float, offset
     logging.getLogger("yasa").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sp = yasa.spindles_detect(eeg, fs, verbose="ERROR")
+        sp = yasa.spindles_detect(spindles[1], fs, verbose="ERROR")
         sw = yasa.sw_detect(eeg, fs, verbose="ERROR")
         rem = yasa.rem_detect(loc, roc, fs, verbose="ERROR")
-    for res, kind, channel in ((sp, SPINDLE, "eeg"), (sw, SLOW_WAVE, "eeg"), (rem, REM, "eog")):
+    for res, kind, channel in ((sp, SPINDLE, spindles[0]), (sw, SLOW_WAVE, "eeg"), (rem, REM, "eog")):
         if res is None:
             continue
         table = res.summary()

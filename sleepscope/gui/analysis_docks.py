@@ -190,7 +190,7 @@ class AnalysisDocks(QObject):
         rec = getattr(self, "_recording", None)
         if rec is None:
             return None
-        name = rec.eeg_name if kind == "eeg" else rec.eog_name
+        name = rec.eeg_name if kind == "eeg" else rec.eog_name if kind == "eog" else kind
         shown = self.window.trace.shown_channels
         if name not in shown:
             return None

@@ -19,7 +19,7 @@ from PySide6.QtCore import QRectF, QThread, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from sleepscope.analysis.evidence import KINDS, REM, SLOW_WAVE, SPINDLE, EpochEvidence, epoch_evidence, eye_pair
+from sleepscope.analysis.evidence import KINDS, REM, SLOW_WAVE, SPINDLE, EpochEvidence, Leads, epoch_evidence, leads_of
 from sleepscope.analysis.spectrogram import BANDS
 from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
 from sleepscope.gui.lazy_panel import LazyPanel
@@ -72,9 +72,9 @@ class EvidenceResult:
 
 class EvidenceWorker(JobWorker):
     def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool,
-                 eyes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+                 leads: Leads | None = None) -> None:
         super().__init__()
-        self._args = (eeg, eog, fs, epoch, detectors, 1, eyes)
+        self._args = (eeg, eog, fs, epoch, detectors, 1, leads)
 
     def work(self) -> EvidenceResult:
         args, self._args = self._args, None
@@ -88,8 +88,8 @@ class EvidenceJob(Job):
     """The evidence of one epoch, computed at low priority."""
 
     def __init__(self, eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, detectors: bool,
-                 eyes: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        super().__init__(EvidenceWorker(eeg, eog, fs, epoch, detectors, eyes), "evidence",
+                 leads: Leads | None = None) -> None:
+        super().__init__(EvidenceWorker(eeg, eog, fs, epoch, detectors, leads), "evidence",
                          QThread.Priority.LowPriority)
         self.epoch = epoch
 
@@ -195,9 +195,9 @@ class EvidencePanel(LazyPanel):
         if rec is None or (self.jobs.job is not None and self.jobs.job.epoch == self.epoch):
             return
         self.cancel()
-        # both eyes where the window shows them (the AASM montage): conjugate movements told from in-phase ones
-        eyes = eye_pair(rec.channels, rec.eog_name)
-        self.jobs.launch(EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors, eyes))
+        # both eyes and a central lead where the window shows them (the AASM montage)
+        leads = leads_of(rec.channels, rec.eeg_name, rec.eog_name)
+        self.jobs.launch(EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors, leads))
 
     def cancel(self) -> None:
         self._timer.stop()
@@ -238,7 +238,7 @@ class EventOverlay:
 
     def __init__(self, plot: pg.PlotItem, lane_span: Callable[[str], tuple[float, float] | None]) -> None:
         self._plot = plot
-        self._lane_span = lane_span  # "eeg"/"eog" -> (y_low, y_high) of that lane, or None when hidden
+        self._lane_span = lane_span  # "eeg"/"eog"/a lead's name -> (y_low, y_high) of its lane, or None when hidden
         self._items: list[Any] = []
 
     def show(self, evidence: EpochEvidence | None) -> None:
