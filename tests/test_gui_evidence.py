@@ -288,3 +288,37 @@ def test_the_window_marks_central_spindles_on_the_central_lane(qtbot, tmp_path, 
     lo, hi = w.analysis._lane_span("EEG C4-M1")
     lane = w.trace.baseline(w.trace.shown_channels.index("EEG C4-M1"))
     assert lo < lane < hi and w.analysis.overlay.n_shown == len(sig.args[0].events)
+
+
+def test_the_occipital_leads_alpha_is_shown_beside_a_frontal_model_eeg(qtbot):
+    """Wake's alpha is largest over the occiput: with O2-M1 loaded beside the model's frontal lead, the panel says how
+    much of O2-M1's power is alpha; the frontal lead's bars alone (control) hardly show it."""
+    from sleepscope.analysis.evidence import leads_of
+    from sleepscope.gui.evidence_panel import EvidencePanel
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(0)
+    frontal, eog, occipital = (rng.normal(0, 8, 3 * 3000).astype(np.float32) for _ in range(3))
+    occipital[3000:6000] += (40 * np.sin(2 * np.pi * 10 * np.arange(3000) / FS)).astype(np.float32)
+    channels = {"EEG F4-M1": frontal, "EOG E1-M2": eog, "EEG O2-M1": occipital}
+    leads = leads_of(channels, "EEG F4-M1", "EOG E1-M2")
+    assert leads.occipital[0] == "EEG O2-M1"
+    ev = epoch_evidence(frontal, eog, FS, 1, detectors=False, leads=leads)
+    assert ev.occipital_alpha[0] == "EEG O2-M1" and ev.occipital_alpha[1] > 0.8
+    assert ev.band_powers["alpha"] < 0.3  # control: the frontal lead the bars show
+    assert epoch_evidence(frontal, eog, FS, 1, detectors=False).occipital_alpha is None
+    assert leads_of({"EEG Pz-Oz": occipital, "EOG horizontal": eog}, "EEG Pz-Oz", "EOG horizontal").occipital is None
+
+    rec = Recording.from_arrays(frontal, eog, eeg_name="EEG F4-M1", eog_name="EOG E1-M2")
+    rec.channels["EEG O2-M1"] = occipital
+    p = EvidencePanel()
+    qtbot.addWidget(p)
+    p.show()
+    p.detectors = False
+    p.set_recording(rec, lambda epoch: None)
+    with qtbot.waitSignal(p.evidenceReady, timeout=60000):
+        p.set_epoch(1)
+    assert p.alpha_label.isVisible() and p.alpha_label.text().startswith("Alpha on EEG O2-M1: ")
+    p.set_recording(None)
+    assert not p.alpha_label.isVisible()
+    assert p.wait(10000)

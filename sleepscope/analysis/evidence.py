@@ -45,6 +45,8 @@ class EpochEvidence:
     events: list[Event] = field(default_factory=list)
     #: None when the detectors ran; otherwise why there are no events
     detector_note: str | None = None
+    #: (lead, alpha's share of its 0.5-30 Hz power) of an occipital lead beside the model's EEG: wake's rhythm
+    occipital_alpha: tuple[str, float] | None = None
 
     def count(self, kind: str, in_epoch: bool = True) -> int:
         """Events of `kind` that overlap the epoch itself (or the whole window)."""
@@ -64,16 +66,21 @@ class Leads:
     eyes: tuple[np.ndarray, np.ndarray] | None = None
     #: (name, signal) of a central EEG beside a model EEG that is not central: spindles are largest there
     central: tuple[str, np.ndarray] | None = None
+    #: (name, signal) of an occipital EEG beside the model's: the alpha rhythm of wake is largest there
+    occipital: tuple[str, np.ndarray] | None = None
 
 
 def leads_of(channels: dict[str, np.ndarray], eeg_name: str | None, eog_name: str | None) -> Leads:
     """The :class:`Leads` among a recording's loaded `channels` (the window loads the AASM montage)."""
-    from sleepscope.io.channels import central_eeg
+    from sleepscope.io.channels import central_eeg, occipital_eeg
 
-    central = central_eeg([n for n in channels if n != eeg_name])  # may name a derivation not loaded (C4 and M1)
+    others = [n for n in channels if n != eeg_name]
+    central = central_eeg(others)  # may name a derivation not loaded (C4 and M1)
     model_central = eeg_name is not None and central_eeg([eeg_name]) is not None
+    occipital = occipital_eeg(others, exclude=[eeg_name])
     return Leads(eye_pair(channels, eog_name),
-                 None if central not in channels or model_central else (central, channels[central]))
+                 None if central not in channels or model_central else (central, channels[central]),
+                 None if occipital not in channels else (occipital, channels[occipital]))
 
 
 def eye_pair(channels: dict[str, np.ndarray], eog_name: str | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -102,12 +109,15 @@ def epoch_evidence(eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, dete
     n = len(eeg) // per
     if not 0 <= epoch < n:
         raise ValueError(f"epoch {epoch} is outside 0..{n - 1}")
-    seg = np.asarray(eeg[epoch * per:(epoch + 1) * per], dtype=np.float64)
-    powers = epoch_spectrogram(seg, fs).band_powers(0)
+    def powers_of(x: np.ndarray) -> dict[str, float]:
+        return epoch_spectrogram(np.asarray(x[epoch * per:(epoch + 1) * per], dtype=np.float64), fs).band_powers(0)
+
+    powers = powers_of(eeg)
+    alpha = None if leads.occipital is None else (leads.occipital[0], powers_of(leads.occipital[1])["alpha"])
     if not detectors:
-        return EpochEvidence(epoch, powers, detector_note="Detectors off.")
+        return EpochEvidence(epoch, powers, detector_note="Detectors off.", occipital_alpha=alpha)
     if not yasa_available():
-        return EpochEvidence(epoch, powers, detector_note=NO_YASA)
+        return EpochEvidence(epoch, powers, detector_note=NO_YASA, occipital_alpha=alpha)
     a = max(0, epoch - context_epochs) * per
     b = min(n, epoch + 1 + context_epochs) * per
     offset = a / fs
@@ -122,7 +132,8 @@ def epoch_evidence(eeg: np.ndarray, eog: np.ndarray, fs: float, epoch: int, dete
         y = window(eog)
         loc, roc = y / 2.0, -y / 2.0
     spindles = ("eeg", window(eeg)) if leads.central is None else (leads.central[0], window(leads.central[1]))
-    return EpochEvidence(epoch, powers, events=_detect(window(eeg), spindles, loc, roc, fs, offset))
+    return EpochEvidence(epoch, powers, events=_detect(window(eeg), spindles, loc, roc, fs, offset),
+                         occipital_alpha=alpha)
 
 
 def _detect(eeg: np.ndarray, spindles: tuple[str, np.ndarray], loc: np.ndarray, roc: np.ndarray, fs: float,

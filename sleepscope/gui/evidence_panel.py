@@ -123,6 +123,8 @@ class EvidencePanel(LazyPanel):
         bl.addWidget(QLabel("EEG band power (share of 0.5–30 Hz)"))
         self.bands = Bars([f"{k} {lo:g}–{hi:g}" for k, (lo, hi) in BANDS.items()], [BAND_COLOR] * len(BANDS))
         bl.addWidget(self.bands)
+        self.alpha_label = QLabel()  # the occipital lead's alpha, where the window shows one
+        bl.addWidget(self.alpha_label)
         self.events_label = QLabel()
         self.events_label.setTextFormat(Qt.TextFormat.RichText)
         self.events_label.setWordWrap(True)
@@ -162,6 +164,7 @@ class EvidencePanel(LazyPanel):
             self.title.setText("No recording open.")
             self.probs.set_values(None)
             self.bands.set_values(None)
+            self.alpha_label.setVisible(False)
             self.events_label.setText("")
 
     def set_epoch(self, epoch: int) -> None:
@@ -182,6 +185,7 @@ class EvidencePanel(LazyPanel):
             return
         self.evidence = None
         self.bands.set_values(None)
+        self.alpha_label.setVisible(False)
         self.events_label.setText("<span style='color:#6b7480'>Looking…</span>")
         self._timer.start()
 
@@ -223,6 +227,10 @@ class EvidencePanel(LazyPanel):
     def _show(self, ev: EpochEvidence) -> None:
         self.evidence = ev
         self.bands.set_values([ev.band_powers[k] for k in BANDS])
+        if ev.occipital_alpha is not None:
+            lead, share = ev.occipital_alpha
+            self.alpha_label.setText(f"Alpha on {lead}: {100 * share:.0f} % of its power (wake's posterior rhythm)")
+        self.alpha_label.setVisible(ev.occipital_alpha is not None)
         if ev.detector_note:
             text = f"<span style='color:#6b7480'>{ev.detector_note}</span>"
         else:

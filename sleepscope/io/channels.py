@@ -340,6 +340,16 @@ def eye_side(name: str) -> str | None:
     return None
 
 
+def occipital_eeg(names: Sequence[str], exclude: Sequence[str | None] = ()) -> str | None:
+    """The occipital (or parietal-occipital) EEG among `names`, recorded or computed as :func:`derived_channels`
+    allows, O2-M1 first (:data:`_OCCIPITAL`); none of `exclude`; or None."""
+    pool = [*names, *derived_channels(names)]
+    found = [(_OCCIPITAL.index(k), i, n) for i, n in enumerate(pool)
+             if (k := _without_ref(normalise(n))) in _OCCIPITAL and rank_channel(n, "eeg") is not None
+             and n not in exclude]
+    return min(found)[2] if found else None
+
+
 def scoring_montage(names: Sequence[str], eeg: str | None, eog: str | None) -> list[str]:
     """Channels a technician scores with beside the model's `eeg` and `eog`, as the AASM's montage has them
     (F4-M1, C4-M1, O2-M1, E1-M2, E2-M1): a central EEG, an occipital EEG (alpha) and the other eye (eye movements
@@ -351,11 +361,9 @@ def scoring_montage(names: Sequence[str], eeg: str | None, eog: str | None) -> l
     central = central_eeg(names)
     if central is not None and central not in taken:
         out.append(central)
-    occipital = [(_OCCIPITAL.index(k), i, n) for i, n in enumerate(pool)
-                 if (k := _without_ref(normalise(n))) in _OCCIPITAL and rank_channel(n, "eeg") is not None
-                 and n not in taken and n not in out]
-    if occipital:
-        out.append(min(occipital)[2])
+    occipital = occipital_eeg(names, exclude=[*taken, *out])
+    if occipital is not None:
+        out.append(occipital)
     side = eye_side(eog) if eog else None
     if side is not None:
         others = [(*rank_channel(n, "eog")[:2], i, n) for i, n in enumerate(pool)
