@@ -452,6 +452,14 @@ def test_export_and_added_channel(qtbot, tmp_path, gui_settings, windows, errors
     w.toggle_channel("EEG Pz-Oz", True)
     qtbot.waitUntil(lambda: "EEG Pz-Oz" in w.trace.shown_channels, timeout=30_000)
     assert gui_settings.hidden_channels == [] and gui_settings.added_channels == ["Resp oro-nasal", "EEG Pz-Oz"]
+    # View → Channels → Standard montage: the lanes of a night before any choice, and the choices forgotten
+    w.toggle_channel("EEG Pz-Oz", False)
+    assert open_and_wait(qtbot, w, psg)  # opened without Pz-Oz: it is read again for the standard montage
+    assert "EEG Pz-Oz" not in w.recording.channels
+    w.standard_montage()
+    qtbot.waitUntil(lambda: "EEG Pz-Oz" in w.trace.shown_channels, timeout=30_000)
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"]
+    assert gui_settings.hidden_channels == [] and gui_settings.added_channels == []
     assert not errors
 
 

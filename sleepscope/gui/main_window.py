@@ -425,7 +425,7 @@ class MainWindow(QMainWindow):
     def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
         """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
         from sleepscope.io import read_info
-        from sleepscope.io.channels import choose_channels, derived_channels, scoring_montage
+        from sleepscope.io.channels import choose_channels, derived_channels
 
         if not path.exists():
             raise SleepScopeError(f"{path} does not exist: it was moved or deleted. Choose it again.")
@@ -452,8 +452,7 @@ class MainWindow(QMainWindow):
         # chin EMG (REM and arousals); then what the technician added on earlier nights, less what they hid.
         hidden = set(self.settings.hidden_channels)
         offered = set(names) | set(derived_channels(names))
-        emg = [n for n in names if channel_kind(n) == "emg"][:1]
-        extra = [n for n in [*scoring_montage(names, model_eeg, model_eog), *emg] if n not in hidden]
+        extra = [n for n in _standard_montage(names, model_eeg, model_eog) if n not in hidden]
         extra += [n for n in self.settings.added_channels
                   if n in offered and n not in extra and n not in (model_eeg, model_eog)]
         return eeg, eog, extra
@@ -1025,13 +1024,47 @@ class MainWindow(QMainWindow):
             act.setChecked(name in self.trace.shown_channels)
             act.setEnabled(name not in (rec.eeg_name, rec.eog_name))
             act.toggled.connect(lambda on, n=name: self.toggle_channel(n, on))
+        menu.addSeparator()
+        menu.addAction("Standard montage", self.standard_montage)
+
+    def standard_montage(self) -> None:
+        """View → Channels → Standard montage: the lanes a night opens with before any choice (the model's two, the
+        AASM montage's others, the chin), and the choices remembered for the next recordings forgotten."""
+        rec = self.recording
+        self.settings.forget_channels()
+        if rec is None:
+            return
+        names = list(rec.channels)
+        if rec.path is not None:
+            from sleepscope.io import read_info
+
+            try:
+                names = [c.name for c in read_info(rec.path).channels]
+            except SleepScopeError:
+                pass
+        standard = _standard_montage(names, rec.eeg_name, rec.eog_name)
+        for name in [n for n in self.trace.shown_channels if n not in {rec.eeg_name, rec.eog_name, *standard}]:
+            self.trace.remove_channel(name)
+        for name in [n for n in standard if n in rec.channels and n not in self.trace.shown_channels]:
+            self._add_lane(name)
+        missing = [n for n in standard if n not in rec.channels]
+        if missing:  # read together: one reading at a time on the channel loader
+            self.channel_loader.start(rec.path, rec.eeg_name, rec.eog_name, missing, pair_hypnogram=False)
+            self.statusBar().showMessage(f"Reading {', '.join(missing)}…")
+        self._apply_display(save=False)
 
     def toggle_channel(self, name: str, on: bool) -> None:
+        """Show or hide a channel of the open file (View → Channels), remembered for the next recordings."""
+        if self.recording is None:
+            return
+        self.settings.show_channel(name, on)
+        self._show_channel(name, on)
+
+    def _show_channel(self, name: str, on: bool) -> None:
         """Show or hide a channel of the open file; one not read yet is read on a loader thread."""
         rec = self.recording
         if rec is None:
             return
-        self.settings.show_channel(name, on)
         if not on:
             self.trace.remove_channel(name)
         elif name in rec.channels:
@@ -1205,3 +1238,11 @@ def export_scoring(scoring: Any, kind: str, path: Path, no_signal: Any = None) -
 def _lane_group(name: str, recording: Any) -> int:
     """EEG lanes first, then EOG, EMG and the other channels, as PSG montages are laid out."""
     return {"eeg": 0, "eog": 1, "emg": 2}.get(channel_kind(name, recording.eeg_name, recording.eog_name), 3)
+
+
+def _standard_montage(names: list[str], eeg: str | None, eog: str | None) -> list[str]:
+    """What a night shows beside the model's two channels before any choice: the AASM montage's central and
+    occipital EEG and other eye (`scoring_montage`), and the chin EMG (REM and arousals are scored with it)."""
+    from sleepscope.io.channels import scoring_montage
+
+    return [*scoring_montage(names, eeg, eog), *[n for n in names if channel_kind(n) == "emg"][:1]]

@@ -144,6 +144,11 @@ class Settings:
         """Channel labels of the default montage the technician hid, hidden on every recording."""
         return self._names("view/hidden_channels")
 
+    def forget_channels(self) -> None:
+        """Back to the standard montage on the next recordings: no channel remembered as shown or hidden."""
+        self._s.setValue("view/added_channels", "[]")
+        self._s.setValue("view/hidden_channels", "[]")
+
     def show_channel(self, name: str, on: bool) -> None:
         """Remember that the technician showed (`on`) or hid a channel, for the next recordings."""
         added = [n for n in self.added_channels if n != name] + ([name] if on else [])
