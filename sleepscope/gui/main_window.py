@@ -399,17 +399,12 @@ class MainWindow(QMainWindow):
     def choose_model_channels(self) -> None:
         """Model → Channels the model reads…: another EEG or EOG of the file (a lead that failed, a derivation the
         lab trusts); the night is read again with them and pre-scored, and they are kept for its next openings."""
-        from sleepscope.io import read_info
         from sleepscope.io.channels import derived_channels
 
         rec = self.recording
         if rec is None or rec.path is None:
             return
-        try:
-            names = [c.name for c in read_info(rec.path).channels]
-        except SleepScopeError as exc:
-            show_error(self, "Cannot read the recording's channels", str(exc))
-            return
+        names = self._file_channels()
         dialog = ChannelDialog([*names, *derived_channels(names)], rec.eeg_name, rec.eog_name,
                                reason="The model reads one EEG and one EOG channel of this recording.",
                                parent=self, allow_none=False)
@@ -1003,17 +998,10 @@ class MainWindow(QMainWindow):
         if rec is None:
             menu.addAction("No recording open").setEnabled(False)
             return
-        names = list(rec.channels)
-        computed: list[str] = []
-        if rec.path is not None:
-            try:
-                from sleepscope.io import read_info
-                from sleepscope.io.channels import derived_channels
+        from sleepscope.io.channels import derived_channels
 
-                names = [c.name for c in read_info(rec.path).channels]
-                computed = list(derived_channels(names))  # a referential file's AASM derivations (C4-M1, E2-M1)
-            except SleepScopeError:
-                pass
+        names = self._file_channels()
+        computed = list(derived_channels(names))  # a referential file's AASM derivations (C4-M1, E2-M1)
         group = QActionGroup(menu)
         group.setExclusive(False)
         for i, name in enumerate([*names, *computed]):
@@ -1027,6 +1015,18 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction("Standard montage", self.standard_montage)
 
+    def _file_channels(self) -> list[str]:
+        """The open recording's channels as its file names them (those read so far where it cannot be read)."""
+        rec = self.recording
+        if rec.path is not None:
+            from sleepscope.io import read_info
+
+            try:
+                return [c.name for c in read_info(rec.path).channels]
+            except SleepScopeError:
+                pass
+        return list(rec.channels)
+
     def standard_montage(self) -> None:
         """View → Channels → Standard montage: the lanes a night opens with before any choice (the model's two, the
         AASM montage's others, the chin), and the choices remembered for the next recordings forgotten."""
@@ -1034,15 +1034,7 @@ class MainWindow(QMainWindow):
         self.settings.forget_channels()
         if rec is None:
             return
-        names = list(rec.channels)
-        if rec.path is not None:
-            from sleepscope.io import read_info
-
-            try:
-                names = [c.name for c in read_info(rec.path).channels]
-            except SleepScopeError:
-                pass
-        standard = _standard_montage(names, rec.eeg_name, rec.eog_name)
+        standard = _standard_montage(self._file_channels(), rec.eeg_name, rec.eog_name)
         for name in [n for n in self.trace.shown_channels if n not in {rec.eeg_name, rec.eog_name, *standard}]:
             self.trace.remove_channel(name)
         for name in [n for n in standard if n in rec.channels and n not in self.trace.shown_channels]:

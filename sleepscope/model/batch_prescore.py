@@ -98,8 +98,6 @@ def _would_read(recording: Path, eeg: str | None, eog: str | None) -> tuple[str 
     from sleepscope.io.channels import choose_channels
     from sleepscope.io.recording import read_info
 
-    if eeg is None and eog is None:  # named by nobody: those chosen for this night before (the window's choice)
-        eeg, eog = channels_read_before(recording)
     try:
         choice = choose_channels([c.name for c in read_info(recording).channels], eeg, eog)
     except SleepScopeError:
@@ -156,7 +154,9 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
         head = f"{tag}[{i}/{len(mine)}] {path.name}"
         t0 = time.monotonic()
         try:
-            if not force and already_scored(path, version, second_version, _would_read(path, eeg, eog)):
+            # named by nobody: the channels chosen for this night before (the window's Model → Channels...)
+            named = (eeg, eog) if eeg is not None or eog is not None else channels_read_before(path)
+            if not force and already_scored(path, version, second_version, _would_read(path, *named)):
                 result.skipped.append(path)
                 log(f"{head}: already scored by model {version}, skipped")
                 continue
@@ -165,8 +165,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 from sleepscope.scorers.yasa_scorer import yasa_extra
 
                 extra = yasa_extra(path)
-            chosen = (eeg, eog) if eeg is not None or eog is not None else channels_read_before(path)
-            rec = open_recording(path, eeg=chosen[0], eog=chosen[1], extra=extra, cancel=cancel)
+            rec = open_recording(path, eeg=named[0], eog=named[1], extra=extra, cancel=cancel)
             pred = scorer.score(rec, cancel=cancel)
             other = second.score(rec, cancel=cancel) if second is not None else None
             if other is not None:
