@@ -8,10 +8,10 @@ from typing import Any, Sequence
 
 from PySide6.QtWidgets import (
     QComboBox,
-    QInputDialog,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QTextBrowser,

@@ -64,9 +64,11 @@ def agreement_html(agr: Agreement, ref_name: str, other_name: str, taken: int = 
     if agr.n_epochs == 0:
         return "<p>No epoch is scored in both label sets yet.</p>"
     e = html.escape
-    head = (f"<p><b>κ {kappa_text(agr.kappa, 2)}</b> · accuracy {100 * agr.accuracy:.1f} % · {agr.n_epochs} epochs</p>")
+    head = (f"<p><b>κ {kappa_text(agr.kappa, 2)}</b> · accuracy {100 * agr.accuracy:.1f} % · "
+            f"{agr.n_epochs} epochs</p>")
     if taken:
-        rest = (f"on the other {apart.n_epochs}: <b>κ {kappa_text(apart.kappa, 2)}</b> · accuracy {100 * apart.accuracy:.1f} %"
+        rest = (f"on the other {apart.n_epochs}: <b>κ {kappa_text(apart.kappa, 2)}</b> · "
+                f"accuracy {100 * apart.accuracy:.1f} %"
                 if apart is not None else "none was scored apart from it")
         head += (f"<p style='color:#6b7480'>{taken} of them the technician took unchanged (accepted or imported), "
                  f"which agree by construction; {rest}</p>")

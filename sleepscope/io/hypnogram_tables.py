@@ -492,7 +492,8 @@ def parse_codes(text: str) -> dict[str, int]:
 def codes_text(codes) -> str:
     """A code table as `parse_codes` reads it: {"0": 0, "1": 4} or its items -> "0=W,1=REM"."""
     items = codes.items() if isinstance(codes, dict) else codes
-    return ",".join(f"{cell}={Stage(int(stage)).label}" for cell, stage in sorted(items, key=lambda kv: _code_order(kv[0])))
+    ordered = sorted(items, key=lambda kv: _code_order(kv[0]))
+    return ",".join(f"{cell}={Stage(int(stage)).label}" for cell, stage in ordered)
 
 
 def _code_order(cell: str) -> tuple:
@@ -515,5 +516,6 @@ def _declared_codes(path: Path, cells: list[tuple[int, str]], codes: dict[str, i
 def unreadable(path: Path, why: str) -> SleepScopeError:
     return SleepScopeError(
         f"cannot read the hypnogram {path}: {why}. Give an EDF+ hypnogram, NSRR or Profusion XML, Sleepware RML, "
-        "a CSV/TSV with a 'stage' column (or onset, duration and description columns), or a text file with one stage per line."
+        "a CSV/TSV with a 'stage' column (or onset, duration and description columns), or a text file with one "
+        "stage per line."
     )

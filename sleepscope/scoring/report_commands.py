@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "The format follows the suffix of --out (.pdf or .html).",
     )
     p.add_argument("--out", type=Path, default=None, metavar="REPORT",
-                   help="REPORT.pdf or REPORT.html (default: <recording>.sleepscope-report.pdf beside the scoring file)")
+                   help="REPORT.pdf or REPORT.html (default: <recording>.sleepscope-report.pdf beside the scoring "
+                        "file)")
     p.set_defaults(func=_report)
 
 
