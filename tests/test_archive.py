@@ -2,6 +2,7 @@
 `sleepscope train --recordings` (child against parent on held-out nights)."""
 
 import json
+from types import SimpleNamespace
 from datetime import datetime, timedelta
 
 import edfio
@@ -10,7 +11,8 @@ import pytest
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.archive import ArchivePair, check_archive, scan_archive, split_archive, subject_of
-from sleepscope.io.hypnogram import AASM_TO_RK, read_hypnogram, stage_runs, write_csv_hypnogram, write_edf_hypnogram
+from sleepscope.io.hypnogram import (AASM_TO_RK, HypnogramNotice, read_hypnogram, stage_runs, write_csv_hypnogram,
+                                     write_edf_hypnogram)
 from sleepscope.stages import Stage
 
 START = datetime(2022, 2, 3, 22, 0, 0)
@@ -295,6 +297,35 @@ def test_hypnogram_starting_later_is_aligned_in_the_training_cache(tmp_path):
     cache = build_cache(nights, tmp_path / "c.h5", margin_epochs=100)
     with h5py.File(cache) as f:
         assert f["nights"]["night"]["y"][:].tolist() == [-1, -1] + STAGES[:10].tolist()
+
+
+def test_scoring_on_a_grid_of_its_own_is_learned_from_on_its_epochs(tmp_path):
+    """A lab's table whose 30-s epochs begin 18 s into the recording's (scored from lights off): the training
+    cache holds the lab's epochs, the signal read from 18 s on, each label its own epoch's; read on the
+    recording's epochs instead, the first epoch ends before the lab's first begins and every stage comes one
+    epoch late (the control)."""
+    import h5py
+
+    from sleepscope.data.datasets import build_cache
+    from sleepscope.io import open_recording
+    from sleepscope.model.archive_train import _as_read_by, archive_nights
+    from sleepscope.model.inputs import model_input
+
+    rec_path = write_recording(tmp_path / "n" / "night.edf", n_epochs=13)
+    names = {0: "W", 1: "N1", 2: "N2", 3: "N3", 4: "REM"}
+    (tmp_path / "n" / "night.csv").write_text(
+        "onset,duration,description\n" + "".join(f"{18 + 30 * i},30,{names[int(c)]}\n" for i, c in enumerate(STAGES)))
+    nights = archive_nights(scan_archive([tmp_path / "n"]).pairs)
+    cache = build_cache(nights, tmp_path / "c.h5", margin_epochs=100)
+    rec = open_recording(rec_path)
+    with h5py.File(cache) as f:
+        g = f["nights"]["night"]
+        assert g["y"][:].tolist() == STAGES.tolist() and g.attrs["grid_offset"] == 18
+        assert np.array_equal(g["x"][:], model_input(rec.cropped(18), "epoch")[:12])
+        assert np.array_equal(_as_read_by(SimpleNamespace(config=SimpleNamespace(normalisation="epoch")), nights[0],
+                                          g, 12), g["x"][:])
+    with pytest.warns(HypnogramNotice, match="epochs begin 18 s into the recording's"):
+        assert read_hypnogram(tmp_path / "n" / "night.csv", n_epochs=13).tolist() == [-1] + STAGES.tolist()
 
 
 STICKY = np.full((5, 5), 0.01) + np.eye(5) * 0.95

@@ -900,3 +900,40 @@ def test_tables_in_other_locales_are_placed_by_their_dates_and_times(tmp_path):
     hyp = load_hypnogram(events, n_epochs=6, start_time=start)
     assert hyp.labels.tolist() == [-1, -1, 0, 0, 2, -1]
     assert "1 event that is no sleep stage was left out" in hyp.notes
+
+
+def test_where_a_scorings_own_30_s_epochs_begin_and_reading_it_on_them(tmp_path):
+    """`grid_offset`: whole 30-s epochs scored from 12 s into the recording (a table from lights off; MASS's
+    2.38 s with its clock's jitter); read from there (`origin`), each epoch is the lab's own and nothing is said."""
+    from sleepscope.io.hypnogram import grid_offset
+
+    stages = ["W"] * 4 + ["N1"] * 2 + ["N2"] * 5 + ["N3"] * 3 + ["N2"] * 2 + ["REM"] * 4
+    codes = [0] * 4 + [1] * 2 + [2] * 5 + [3] * 3 + [2] * 2 + [4] * 4
+    shifted = tmp_path / "shifted.csv"
+    shifted.write_text("onset,duration,description\n"
+                       + "".join(f"{12 + 30 * i},30,{s}\n" for i, s in enumerate(stages)))
+    hyp = load_hypnogram(shifted)
+    assert hyp.grid_offset == 12
+    on_its_own = load_hypnogram(shifted, origin=12)
+    assert on_its_own.labels.tolist() == codes
+    assert not [n for n in on_its_own.notes if "change of scored stage" in n]
+    # control: read on the recording's epochs, each change of stage falls inside one
+    assert any("change of scored stage" in n for n in hyp.notes)
+    # 18 s in, the recording's first epoch (middle at 15 s) is before the lab's first: read from there, it is not
+    late = tmp_path / "late.csv"
+    late.write_text("onset,duration,description\n" + "".join(f"{18 + 30 * i},30,{s}\n" for i, s in enumerate(stages)))
+    assert load_hypnogram(late).labels.tolist() == [-1] + codes
+    assert load_hypnogram(late, origin=load_hypnogram(late).grid_offset).labels.tolist() == codes
+    n = len(stages)
+    on = np.arange(n) * 30.0
+    thirty, flat = np.full(n, 30.0), np.asarray(codes)
+    rng = np.random.default_rng(0)
+    assert grid_offset(2.38 + on + rng.uniform(-0.2, 0.2, n), thirty, flat) == pytest.approx(2.38, abs=0.1)
+    # runs of a stage, the last cut short, still on the lab's grid
+    assert grid_offset(np.array([12.0, 132, 192, 342]), np.array([120.0, 60, 150, 9]), np.array([0, 1, 2, 3])) == 12
+    # on the recording's grid give or take a rounded clock (29.7 s is 0.3 s before it), in 20-s epochs, or
+    # onsets on no one grid: nothing to align to
+    assert grid_offset(on + 29.7, thirty, flat) == 0
+    assert grid_offset(on + 0.4, thirty, flat) == 0
+    assert grid_offset(3.5 + np.arange(n) * 20.0, np.full(n, 20.0), flat) == 0
+    assert grid_offset(on + rng.uniform(0, 30, n), thirty, flat) == 0

@@ -233,3 +233,21 @@ def test_info_lists_the_derivations_a_referential_file_allows(tmp_path, capsys):
     assert "C4-M1  C4 - M1  <- EEG" in out and "E1-M2  E1 - M2  <- EOG" in out and "C3-M2  C3 - M2" in out
     assert main(["info", str(path), "--eeg", "C3-M2"]) == 0
     assert "C3-M2  C3 - M2  <- EEG" in capsys.readouterr().out
+
+
+def test_cropped_recording_counts_its_epochs_from_the_crop():
+    """`Recording.cropped`: a lab's epochs that begin 12 s into the recording's become its epochs, signals,
+    clock and gaps with them (an epoch touching a gap of the original is a gap)."""
+    from datetime import timedelta
+
+    n = 6 * 3000
+    eeg = np.arange(n, dtype=np.float32)
+    rec = Recording.from_arrays(eeg, -eeg)
+    rec.gap_mask = np.array([0, 0, 0, 1, 0, 0], bool)
+    c = rec.cropped(12)
+    assert c.n_epochs == 5 and c.start_time == rec.start_time + timedelta(seconds=12)
+    assert c.epochs("eeg")[0, 0] == 1200 and c.epochs("eog")[1, 0] == -4200
+    assert c.gap.tolist() == [False, False, True, True, False]
+    assert rec.n_epochs == 6 and rec.eeg[0] == 0  # the original untouched
+    with pytest.raises(ValueError):
+        rec.cropped(-1)

@@ -143,16 +143,59 @@ def test_how_the_labs_scoring_was_read_is_said_beside_the_comparison(tmp_path, c
     assert "note:" not in capsys.readouterr().out
 
 
-def test_prescore_says_how_the_labs_scoring_was_read(tmp_path, capsys):
+def test_prescore_compares_on_the_labs_own_epochs(tmp_path, capsys):
+    """A lab scoring whose epochs begin 12 s into the recording's: `prescore` scores the recording again from
+    there and compares on the lab's 7 whole epochs of the 8-epoch recording (one recording and a folder)."""
+    import json
+
     from sleepscope.cli import main
 
     night = write_recording(tmp_path / "night.edf", n_epochs=8)
     _offset_table(tmp_path / "night.csv", ["W", "N2", "N2", "N3", "N3", "N2", "REM", "W"], 12)
+    out = tmp_path / "p.json"
     assert main(["prescore", str(night), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
-                 "--out", str(tmp_path / "p.csv")]) == 0
+                 "--json", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert ("  night.csv: 5 of the recording's 30-s epochs hold a change of scored stage (its epochs begin 12 s "
-            "into the recording's)") in err
+    said = ("night.csv: its 30-s epochs begin 12 s into the recording's: the model scored the recording again "
+            "from there and was compared on the lab's own epochs")
+    assert f"  {said}" in err and "against the lab's scoring (night.csv): 7 epochs" in err
+    assert "hold a change of scored stage" not in err  # the lab's epochs are the ones compared
+    lab = json.loads(out.read_text())["lab_scoring"]
+    assert lab["grid_offset_s"] == 12 and lab["n_epochs"] == 7
+    assert len(json.loads(out.read_text())["epochs"]) == 8  # what is written stays on the recording's epochs
     # batch prescore says it per recording
     assert main(["prescore", str(tmp_path), "--model", "tests/data/tiny-parent-AB.safetensors"]) == 0
-    assert "night.edf: night.csv: 5 of the recording's 30-s epochs hold a change" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"night.edf: {said}" in err and "night.edf: against the lab's scoring (night.csv): 7 epochs" in err
+
+
+def test_comparison_on_the_labs_epochs_scores_the_recording_again_from_their_start(tmp_path):
+    stages = ["W", "W", "N1", "N2", "N2", "N3", "REM", "REM"]
+    lab_codes = np.array([0, 0, 1, 2, 2, 3, 4])  # the 7 whole epochs from 12 s on
+    night = write_recording(tmp_path / "night.edf", n_epochs=8)
+    _offset_table(tmp_path / "night.csv", stages, 12)
+    asked = []
+
+    def rescore(offset):
+        asked.append(offset)
+        return lab_codes, np.zeros(7, bool)
+
+    c, why = compare_with_lab(night, np.zeros(8, int), rescore=rescore)
+    assert why is None and asked == [12]
+    assert c.grid_offset == 12 and c.agreement.n_epochs == 7 and c.agreement.accuracy == 1
+    assert c.notes[-1].startswith("its 30-s epochs begin 12 s into the recording's")
+    # control: without a way to score again, on the recording's epochs as before, and said
+    c0, _ = compare_with_lab(night, np.zeros(8, int))
+    assert c0.grid_offset == 0 and c0.agreement.n_epochs == 8 and "change of scored stage" in c0.notes[0]
+    # a recording too short to score again from there is compared on its own epochs
+    def too_short(offset):
+        from sleepscope.errors import SleepScopeError
+
+        raise SleepScopeError("shorter than one 30-s epoch")
+
+    assert compare_with_lab(night, np.zeros(8, int), rescore=too_short)[0].agreement.n_epochs == 8
+    # a scoring on the recording's epochs is not scored again
+    aligned = write_recording(tmp_path / "aligned.edf", n_epochs=8)
+    _offset_table(tmp_path / "aligned.csv", stages, 0)
+    asked.clear()
+    assert compare_with_lab(aligned, np.zeros(8, int), rescore=rescore)[0].grid_offset == 0 and asked == []

@@ -37,12 +37,23 @@ class Night:
     hypnogram: Path | None
     codes: tuple[tuple[str, int], ...] = ()  # its system's own stage codes, where declared (`parse_codes`)
 
-    def read_labels(self, n_epochs: int, start_time=None) -> np.ndarray:
-        """The hypnogram's stages fitted to its recording's `n_epochs`, by its declared codes where given."""
+    def read_labels(self, n_epochs: int, start_time=None, origin: float = 0.0) -> np.ndarray:
+        """The hypnogram's stages fitted to its recording's `n_epochs` counted from `origin` seconds into it, by
+        its declared codes where given."""
         from sleepscope.io.hypnogram import read_hypnogram
 
         return read_hypnogram(self.hypnogram, n_epochs=n_epochs, start_time=start_time,
-                              codes=dict(self.codes) or None)
+                              codes=dict(self.codes) or None, origin=origin)
+
+    def read_scoring(self, rec):
+        """(the recording on its scoring's own epochs, their stages, where those epochs begin in the recording's
+        (s)): a scoring whose 30-s epochs begin seconds into the recording's is learned from as it was scored,
+        not with every stage change moved into the middle of an epoch (`Hypnogram.grid_offset`)."""
+        from sleepscope.io.hypnogram import load_hypnogram
+
+        offset = load_hypnogram(self.hypnogram, start_time=rec.start_time, codes=dict(self.codes) or None).grid_offset
+        on_grid = rec.cropped(offset) if offset else rec
+        return on_grid, self.read_labels(on_grid.n_epochs, rec.start_time, origin=offset), offset
 
     def to_dict(self) -> dict:
         return {"name": self.name, "subject": self.subject, "night": self.night, "psg": str(self.psg),

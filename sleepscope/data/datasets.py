@@ -27,7 +27,8 @@ from sleepscope.data.cohorts import Night
 from sleepscope.errors import SleepScopeError
 from sleepscope.tasks import CancelToken, Progress, check, report
 
-CACHE_VERSION = 1
+#: 2: a night whose scoring's epochs begin seconds into the recording's is cached on the scoring's epochs
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class CachedNight:
     subject: int
     night: int
     n_epochs: int
-    first_epoch: int  # index in the full recording of the cache's epoch 0 (trim start)
+    first_epoch: int  # index of the cache's epoch 0 (trim start) among its scoring's epochs (attrs grid_offset)
     n_labelled: int
 
 
@@ -102,8 +103,9 @@ def build_cache(
                 check(cancel)
                 report(progress, i, len(nights), f"caching {night.name}")
                 rec = open_recording(night.psg, eeg=eeg, eog=eog, cancel=cancel)
+                offset = 0.0
                 if night.hypnogram is not None:
-                    labels = night.read_labels(rec.n_epochs, rec.start_time)
+                    rec, labels, offset = night.read_scoring(rec)
                     window = trim_wake(labels, margin_epochs)
                 else:
                     labels = np.full(rec.n_epochs, -1, dtype=np.int8)
@@ -116,6 +118,7 @@ def build_cache(
                 g.create_dataset("y", data=y, dtype=np.int8)
                 g.attrs.update({
                     "subject": night.subject, "night": night.night, "first_epoch": window.start,
+                    "grid_offset": offset,
                     "psg": str(night.psg), "eeg": rec.eeg_name, "eog": rec.eog_name,
                     "fingerprint": rec.fingerprint(),
                 })

@@ -40,7 +40,7 @@ def _info(args: argparse.Namespace) -> int:
     codes = parse_codes(args.codes) if args.codes else None
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
-    scoring, stages, unreadable, notes = read_lab_scoring(args.file, info.n_epochs, info.start_time, codes=codes)
+    scoring, stages, unreadable, notes, _ = read_lab_scoring(args.file, info.n_epochs, info.start_time, codes=codes)
     own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:

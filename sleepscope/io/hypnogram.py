@@ -54,6 +54,9 @@ class Hypnogram:
     notes: tuple[str, ...] = ()
     doubt: str = ""  # why its stage codes may have been read by the wrong numbering (`doubt_note` among the notes)
     read_as: tuple[tuple[str, int], ...] = ()  # a code file's codes and the stage each was read as
+    #: seconds into the recording's 30-s epochs at which the file's own whole 30-s epochs begin (`grid_offset`);
+    #: 0 when they are the recording's, or are not whole 30-s epochs
+    grid_offset: float = 0.0
 
     @property
     def doubt_note(self) -> str:
@@ -62,7 +65,7 @@ class Hypnogram:
 
 
 def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
-                   *, strict: bool = False, codes: dict[str, int] | None = None) -> Hypnogram:
+                   *, strict: bool = False, codes: dict[str, int] | None = None, origin: float = 0.0) -> Hypnogram:
     """Read a hypnogram, choosing the format by content and extension, and fit it to a recording.
 
     Formats: EDF+ annotations (Sleep-EDF hypnograms, or a recording's own stage
@@ -85,6 +88,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     `start_time`, the recording's start, aligns an EDF+ hypnogram that starts
     at another clock time. `codes` ({cell text: stage code}, `parse_codes`) reads a table or one-stage-per-line
     text whose system numbers its stages its own way (UCD's REM = 1): every cell must be one of them.
+    `origin` (s) places epoch 0 that far into the recording: with the file's own `grid_offset`, its epochs are
+    read as scored, for a recording cropped by as much (`Recording.cropped`).
     """
     path = Path(path)
     if not path.is_file():
@@ -104,7 +109,8 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     if codes is not None and not coded:
         raise unreadable(path, f"stage codes were declared, but its stages are named or its format's own ({fmt} file)")
     _check_span(path, onsets, durations)
-    labels, expand_notes = _expand(onsets, durations, stages)
+    offset = grid_offset(onsets, durations, stages)
+    labels, expand_notes = _expand(np.asarray(onsets, np.float64) - origin, durations, stages)
     notes += expand_notes
     source_epochs = len(labels)
     doubt = ""
@@ -114,7 +120,7 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
     if n_epochs is not None:
         labels = _fit(path, labels, int(n_epochs), strict, notes)
     return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes), doubt=doubt,
-                     read_as=read_as)
+                     read_as=read_as, grid_offset=offset)
 
 
 def file_kind(path: Path) -> str:
@@ -129,12 +135,12 @@ def file_kind(path: Path) -> str:
     return "text"
 
 
-def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None,
-                   start_time: datetime | None = None, codes: dict[str, int] | None = None) -> np.ndarray:
+def read_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_time: datetime | None = None,
+                   codes: dict[str, int] | None = None, origin: float = 0.0) -> np.ndarray:
     """The labels of `load_hypnogram`; its notes (padded, cut, overlaps) are issued as `HypnogramNotice` warnings.
     Codes whose night reads as no real night's (`Hypnogram.doubt`) are refused until declared: imported or
     trained on, a misread numbering becomes stages."""
-    hyp = load_hypnogram(path, n_epochs, start_time, codes=codes)
+    hyp = load_hypnogram(path, n_epochs, start_time, codes=codes, origin=origin)
     if hyp.doubt:
         raise SleepScopeError(f"{Path(path).name} was not read: {hyp.doubt_note}")
     for note in hyp.notes:
@@ -440,6 +446,32 @@ def _expand(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> tu
 _ON_GRID_S = 1.0
 
 
+def _whole_epochs(durations: np.ndarray) -> np.ndarray:
+    return np.abs(durations - EPOCH_SECONDS * np.round(durations / EPOCH_SECONDS)) < _ON_GRID_S
+
+
+def grid_offset(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray) -> float:
+    """Seconds into the recording's 30-s epochs at which a scoring's whole 30-s epochs begin: a table scored from
+    lights off, or MASS's AASM nights. 0 when they begin on the recording's grid (within `_ON_GRID_S`), when the
+    scoring is in shorter epochs, or when its onsets keep no one grid (nothing to align to)."""
+    onsets, durations = np.asarray(onsets, np.float64), np.asarray(durations, np.float64)
+    scored = np.asarray(stages) >= 0
+    body = durations[:-1][scored[:-1]]  # the last annotation may be cut by the end of the recording
+    if not scored.any() or not _whole_epochs(body).all():
+        return 0.0
+    residue = np.mod(onsets[scored], EPOCH_SECONDS)
+    values, counts = np.unique(np.round(residue), return_counts=True)
+    mode = float(values[np.argmax(counts)])
+    apart = np.abs((residue - mode + EPOCH_SECONDS / 2) % EPOCH_SECONDS - EPOCH_SECONDS / 2)
+    near = apart < _ON_GRID_S
+    if near.mean() < 0.9:
+        return 0.0
+    # the mean of the onsets near the mode, taken around it so that 29.8 and 0.1 average near 0
+    offset = float((mode + np.mean((residue[near] - mode + EPOCH_SECONDS / 2) % EPOCH_SECONDS
+                                   - EPOCH_SECONDS / 2)) % EPOCH_SECONDS)
+    return 0.0 if min(offset, EPOCH_SECONDS - offset) < _ON_GRID_S else round(offset, 3)
+
+
 def _off_grid_notes(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarray, total: int) -> list[str]:
     """A note when changes of scored stage fall inside the recording's 30-s epochs: a scoring in 20-s epochs (the
     R&K nights of MASS) or on a grid that began seconds into the recording. Each epoch then takes the stage at its
@@ -452,11 +484,9 @@ def _off_grid_notes(onsets: np.ndarray, durations: np.ndarray, stages: np.ndarra
     epochs = {int(t // EPOCH_SECONDS) for t in inside if 0 <= t < total * EPOCH_SECONDS}
     if not epochs:
         return []
-    # Whole 30-s epochs (one annotation each, or runs of them) on another grid, or shorter epochs; the last
-    # annotation is left out, as the end of the recording may have cut it.
+    # Whole 30-s epochs (one annotation each, or runs of them) on another grid, or shorter epochs
     body = durations[:-1][stages[:-1] >= 0]
-    whole = np.abs(body - EPOCH_SECONDS * np.round(body / EPOCH_SECONDS)) < _ON_GRID_S
-    if body.size and not whole.all():
+    if body.size and not _whole_epochs(body).all():
         why = f"its epochs are {float(np.min(body)):g} s long"
     else:
         offsets = np.round(np.mod(inside, EPOCH_SECONDS), 1)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.hypnogram import has_stage_annotations, load_hypnogram
@@ -171,20 +174,28 @@ def own_stages_over(psg_path: str | os.PathLike, paired: Path | None) -> Path | 
     return Path(psg_path) if has_stage_annotations(psg_path) else paired
 
 
+class LabScoring(NamedTuple):
+    """The lab's scoring of a recording as read for a comparison (`read_lab_scoring`)."""
+
+    path: Path | None  # the hypnogram file, the recording itself (its own stages), or None: the lab has none
+    labels: np.ndarray | None  # None: none, or not read
+    why: str | None  # why it could not be read
+    notes: tuple[str, ...]  # how it was read: lengths that differ, stages changing inside the recording's epochs
+    grid_offset: float = 0.0  # where its own 30-s epochs begin in the recording's (`Hypnogram.grid_offset`)
+
+
 def read_lab_scoring(psg_path: str | os.PathLike, n_epochs: int, start_time=None,
-                     codes: dict[str, int] | None = None) -> tuple:
-    """(the lab's scoring of a recording, `find_scoring`, or None; its stages fitted to `n_epochs`, by its declared
-    stage `codes` where given, or None; why they could not be read, or None; the notes of its reading: lengths
-    that differ, stages changing inside the recording's epochs, which bear on any comparison). Stage codes that
-    read as no real night's (`Hypnogram.doubt`) are not taken: the model measured against a misread numbering
-    would look wrong."""
+                     codes: dict[str, int] | None = None, origin: float = 0.0) -> LabScoring:
+    """The lab's scoring of a recording (`find_scoring`), its stages fitted to `n_epochs` counted from `origin`
+    seconds into the recording, by its declared stage `codes` where given. Stage codes that read as no real
+    night's (`Hypnogram.doubt`) are not taken: the model measured against a misread numbering would look wrong."""
     scoring = find_scoring(psg_path)
     if scoring is None:
-        return None, None, None, ()
+        return LabScoring(None, None, None, ())
     try:
-        hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time, codes=codes)
+        hyp = load_hypnogram(scoring, n_epochs=n_epochs, start_time=start_time, codes=codes, origin=origin)
     except SleepScopeError as exc:
-        return scoring, None, str(exc), ()
+        return LabScoring(scoring, None, str(exc), ())
     if hyp.doubt:
-        return scoring, None, hyp.doubt_note, ()
-    return scoring, hyp.labels, None, hyp.notes
+        return LabScoring(scoring, None, hyp.doubt_note, ())
+    return LabScoring(scoring, hyp.labels, None, hyp.notes, hyp.grid_offset)

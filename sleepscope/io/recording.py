@@ -182,6 +182,27 @@ class Recording:
         """Clock time at which epoch `i` starts."""
         return self.start_time + timedelta(seconds=float(i) * EPOCH_SECONDS)
 
+    def cropped(self, seconds: float) -> "Recording":
+        """The recording from `seconds` on, its epochs counted from there: a lab's scoring whose 30-s epochs begin
+        seconds into the recording's (`Hypnogram.grid_offset`) is compared with and trained on its own epochs.
+        The signals are views; an epoch touching a gap of the original is a gap."""
+        skip = int(round(seconds * self.fs))
+        if not 0 <= skip < self.n_samples:
+            raise ValueError(f"cannot crop {seconds} s of a {self.duration_s:.0f}-s recording")
+        gap_mask = None
+        if self.gap_mask is not None:
+            per = int(round(self.fs * EPOCH_SECONDS))
+            n = (self.n_samples - skip) // per
+            first = (skip + per * np.arange(n)) // per
+            last = np.minimum((skip + per * np.arange(1, n + 1) - 1) // per, len(self.gap_mask) - 1)
+            old = np.asarray(self.gap_mask, bool)
+            gap_mask = old[first] | old[last]
+        return Recording(
+            path=self.path, start_time=self.start_time + timedelta(seconds=skip / self.fs), fs=self.fs,
+            channels={k: v[skip:] for k, v in self.channels.items()}, eeg_name=self.eeg_name,
+            eog_name=self.eog_name, source_rates=dict(self.source_rates), _fingerprint=self._fingerprint,
+            gap_mask=gap_mask, channel_choice=self.channel_choice, source_lowpass=dict(self.source_lowpass))
+
     # ---- epochs
     def epochs(self, name: str) -> np.ndarray:
         """Raw µV epochs `(n_epochs, 3000)` of "eeg", "eog" or a channel name (a view, not a copy)."""

@@ -157,6 +157,8 @@ def _as_read_by(model, night, group, n_epochs: int) -> np.ndarray:
     from sleepscope.model.quality import epoch_quality
 
     rec = open_recording(night.psg, eeg=group.attrs.get("eeg") or None, eog=group.attrs.get("eog") or None)
+    if offset := float(group.attrs.get("grid_offset", 0.0)):
+        rec = rec.cropped(offset)
     first = int(group.attrs["first_epoch"])
     x = model_input(rec, model.config.normalisation, absent=epoch_quality(rec).absent)
     return x[first:first + n_epochs]

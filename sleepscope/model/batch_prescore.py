@@ -197,8 +197,12 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
             f"({time.monotonic() - t0:.1f} s) -> {where}")
         from sleepscope.scoring.lab_scoring import compare_with_lab
 
+        def rescore(offset: float, rec=rec):
+            again = scorer.score(rec.cropped(offset), cancel=cancel)
+            return again.stages, getattr(again, "unsure", None)
+
         lab, unread = compare_with_lab(path, pred.stages, getattr(pred, "unsure", None), rec.start_time,
-                                       codes=codes)
+                                       codes=codes, rescore=rescore)
         if lab is not None:
             result.compared.append(lab)
             log(f"{head}: {lab.line()}")

@@ -218,7 +218,11 @@ def _prescore(args: argparse.Namespace) -> int:
         pred.familiarity = with_second_opinion(pred.familiarity, card.familiarity, pred.stages, second.stages)
     from sleepscope.scoring.lab_scoring import compare_with_lab
 
-    lab, unread = compare_with_lab(src, pred.stages, pred.unsure, rec.start_time, codes=codes)
+    def rescore(offset: float):
+        again = predict(rec.cropped(offset), model, device=args.device)
+        return again.stages, again.unsure
+
+    lab, unread = compare_with_lab(src, pred.stages, pred.unsure, rec.start_time, codes=codes, rescore=rescore)
     meta = {"recording": str(src), "eeg": rec.eeg_name, "eog": rec.eog_name,
             "start_time": rec.start_time.isoformat(), "model": card.config.name, **pred.to_dict(), **second_meta,
             **({"lab_scoring": lab.to_dict()} if lab is not None else {})}

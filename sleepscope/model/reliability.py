@@ -36,8 +36,7 @@ def scored_nights(nights, normalisation: str):
     from sleepscope.io.hypnogram import trim_wake
 
     for night in nights:
-        rec = open_recording(night.psg)
-        labels = night.read_labels(rec.n_epochs, rec.start_time)
+        rec, labels, _ = night.read_scoring(open_recording(night.psg))
         w = trim_wake(labels, 60)
         arrays = night_arrays(rec, normalisation)
         yield {k: v[w] for k, v in arrays.items()}, labels[w].astype("int64")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.agreement import Agreement, agreement, kappa_text
 
 
@@ -52,6 +53,8 @@ class LabComparison:
     model: np.ndarray
     #: how the lab's scoring was read where it bears on the figures (`Hypnogram.notes`)
     notes: tuple[str, ...] = ()
+    #: seconds into the recording at which the lab's epochs, and so the epochs compared, begin
+    grid_offset: float = 0.0
 
     @property
     def name(self) -> str:
@@ -70,24 +73,43 @@ class LabComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"scoring": str(self.scoring), **self.agreement.to_dict(), "unsure_catch": self.unsure_catch,
-                "below_experts": self.note() is not None, "notes": list(self.notes)}
+                "below_experts": self.note() is not None, "notes": list(self.notes),
+                "grid_offset_s": self.grid_offset}
 
 
 def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarray | None = None,
-                     start_time: Any = None, codes: dict[str, int] | None = None
+                     start_time: Any = None, codes: dict[str, int] | None = None,
+                     rescore: Callable[[float], tuple[np.ndarray, np.ndarray | None]] | None = None
                      ) -> tuple[LabComparison | None, str | None]:
     """(the model's `stages` (one per epoch, -1 for none) against the lab's scoring of `recording`, read by its
     declared stage `codes` where given; why there is none where the lab's scoring is there but could not be
-    used). (None, None) when the lab has no scoring of it."""
+    used). (None, None) when the lab has no scoring of it.
+
+    A scoring whose whole 30-s epochs begin seconds into the recording's (a table scored from lights off, MASS)
+    would cost the model an epoch at most stage changes; given `rescore` (seconds -> the model's stages and
+    unsure flags on the recording from there, `Recording.cropped`), the model is compared on the lab's epochs."""
     from sleepscope.io.pairing import read_lab_scoring
 
     recording = Path(recording)
     stages = np.asarray(stages).astype(np.int64)
     # a shorter hypnogram leaves epochs out of the comparison, as said
-    scoring, lab, why, notes = read_lab_scoring(recording, len(stages), start_time, codes=codes)
-    if lab is None:
-        return None, None if scoring is None else f"the lab's scoring {scoring.name} was not read: {why}"
-    lab = np.asarray(lab, np.int64)
+    read = read_lab_scoring(recording, len(stages), start_time, codes=codes)
+    scoring, offset = read.path, 0.0
+    if read.labels is not None and read.grid_offset and rescore is not None:
+        try:
+            again, unsure_again = rescore(read.grid_offset)
+        except (SleepScopeError, ValueError):  # under an epoch left after the offset: compare as the model scored
+            again = None
+        if again is not None:
+            offset, stages, unsure = read.grid_offset, np.asarray(again).astype(np.int64), unsure_again
+            read = read_lab_scoring(recording, len(stages), start_time, codes=codes, origin=offset)
+    if read.labels is None:
+        return None, None if scoring is None else f"the lab's scoring {scoring.name} was not read: {read.why}"
+    notes = read.notes
+    if offset:
+        notes += (f"its 30-s epochs begin {offset:g} s into the recording's: the model scored the recording again "
+                  "from there and was compared on the lab's own epochs",)
+    lab = np.asarray(read.labels, np.int64)
     both = (lab >= 0) & (stages >= 0)
     if not both.any():
         return None, f"the lab's scoring {scoring.name} holds no epoch the model staged"
@@ -95,8 +117,8 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
     if unsure is not None:
         differ = both & (lab != stages)
         catch = float(np.asarray(unsure, bool)[differ].mean()) if differ.any() else None
-    return (LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both], tuple(notes)),
-            None)
+    return (LabComparison(recording, scoring, agreement(lab, stages), catch, lab[both], stages[both], notes,
+                          offset), None)
 
 
 def pooled_line(comparisons: Sequence[LabComparison]) -> str:
