@@ -937,3 +937,36 @@ def test_where_a_scorings_own_30_s_epochs_begin_and_reading_it_on_them(tmp_path)
     assert grid_offset(on + 0.4, thirty, flat) == 0
     assert grid_offset(3.5 + np.arange(n) * 20.0, np.full(n, 20.0), flat) == 0
     assert grid_offset(on + rng.uniform(0, 30, n), thirty, flat) == 0
+
+
+def test_a_stage_per_line_in_20_s_epochs_is_read_as_such_where_30_s_would_overrun_the_recording(tmp_path):
+    """R&K-era scorings of a row per 20-s (or 15-s) epoch, and no times: 540 rows for a 3-hour recording cover
+    it at 20 s and would run 1.5 hours past it at 30 s (refused as another night's before)."""
+    rows = ["W"] * 7 + ["N1"] * 3 + ["N2"] * 530
+    path = tmp_path / "night.txt"
+    path.write_text("\n".join(rows) + "\n")
+    hyp = load_hypnogram(path, n_epochs=360)
+    # 30-s epoch i takes the 20-s row at its middle (30 i + 15 s): rows 0, 2, 3, 5, 6, 8, 9, 11, ...
+    assert hyp.labels.tolist() == [0, 0, 0, 0, 0, 1, 1] + [2] * 353
+    assert hyp.notes[0] == ("its 540 rows were read as 20-s epochs: as 30-s epochs they would run 4.50 h against "
+                            "the recording's 3.00 h, as 20-s epochs they cover it")
+    assert any("2 of the recording's 30-s epochs hold a change of scored stage (its epochs are 20 s long)" in n
+               for n in hyp.notes)
+    # 15-s rows: 480 of them for a 2-hour recording (20-s rows would overrun it by 40 minutes)
+    quarter = tmp_path / "quarter.txt"
+    quarter.write_text("W\n" * 240 + "N2\n" * 240)
+    hyp = load_hypnogram(quarter, n_epochs=240)
+    assert hyp.labels.tolist() == [0] * 120 + [2] * 120 and "read as 15-s epochs" in hyp.notes[0]
+    # controls: the rows of a recording as long as them are 30-s epochs; a file that fits no epoch length, a
+    # table that says its times and a recording under an hour are refused as before
+    assert load_hypnogram(path, n_epochs=540).labels.tolist() == [0] * 7 + [1] * 3 + [2] * 530
+    with pytest.raises(SleepScopeError, match="cannot be this recording's"):
+        load_hypnogram(path, n_epochs=300)
+    timed = tmp_path / "timed.csv"
+    timed.write_text("onset,duration,description\n" + "".join(f"{30 * i},30,{s}\n" for i, s in enumerate(rows)))
+    with pytest.raises(SleepScopeError, match="cannot be this recording's"):
+        load_hypnogram(timed, n_epochs=360)
+    short = tmp_path / "short.txt"
+    short.write_text("W\n" * 90)
+    with pytest.raises(SleepScopeError, match="cannot be this recording's"):
+        load_hypnogram(short, n_epochs=60)

@@ -106,6 +106,12 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         read = read_text_hypnogram(path, start_time, codes, notes)
         fmt, onsets, durations, stages = read.format, read.onsets, read.durations, read.stages
         coded, numbered, read_as = read.coded, read.numbered, read.read_as
+        row_s = row_seconds(len(stages), int(n_epochs)) if read.untimed and n_epochs is not None else EPOCH_SECONDS
+        if row_s != EPOCH_SECONDS:
+            onsets, durations = onsets * (row_s / EPOCH_SECONDS), durations * (row_s / EPOCH_SECONDS)
+            notes.append(f"its {len(stages)} rows were read as {row_s:g}-s epochs: as 30-s epochs they would run "
+                         f"{len(stages) * EPOCH_SECONDS / 3600:.2f} h against the recording's "
+                         f"{int(n_epochs) * EPOCH_SECONDS / 3600:.2f} h, as {row_s:g}-s epochs they cover it")
     if codes is not None and not coded:
         raise unreadable(path, f"stage codes were declared, but its stages are named or its format's own ({fmt} file)")
     _check_span(path, onsets, durations)
@@ -121,6 +127,26 @@ def load_hypnogram(path: str | os.PathLike, n_epochs: int | None = None, start_t
         labels = _fit(path, labels, int(n_epochs), strict, notes)
     return Hypnogram(labels=labels, format=fmt, source_epochs=source_epochs, notes=tuple(notes), doubt=doubt,
                      read_as=read_as, grid_offset=offset)
+
+
+#: Epoch lengths other than 30 s that scorings of a row per epoch are kept in (R&K's 20 s, 15 s), longest first.
+_ROW_SECONDS = (20.0, 15.0)
+_ROW_SECONDS_MIN_EPOCHS = 120
+
+
+def row_seconds(rows: int, n_epochs: int) -> float:
+    """How long the epochs of a scoring of `rows` rows and no times are, for a recording of `n_epochs` 30-s
+    epochs: 30 s unless the rows would run past its end while another epoch length covers it, stopping no more
+    than two rows short and running no further than its last partial 30-s epoch; a file of 20-s epochs is
+    otherwise refused as another night's. Only for an hour or more: on shorter recordings a row or two more
+    or less would decide between epoch lengths."""
+    if rows <= n_epochs + LENGTH_TOLERANCE_EPOCHS or n_epochs < _ROW_SECONDS_MIN_EPOCHS:
+        return float(EPOCH_SECONDS)
+    duration = n_epochs * EPOCH_SECONDS
+    for row_s in _ROW_SECONDS:
+        if duration - LENGTH_TOLERANCE_EPOCHS * row_s <= rows * row_s < duration + EPOCH_SECONDS:
+            return row_s
+    return float(EPOCH_SECONDS)
 
 
 def file_kind(path: Path) -> str:

@@ -31,6 +31,7 @@ class TextHypnogram:
     coded: bool = False  # its cells are stage codes, read by the declared codes when given
     numbered: bool = False  # most cells are numbers, read by the default rules
     read_as: tuple[tuple[str, int], ...] = ()  # each code and the stage it was read as
+    untimed: bool = False  # a row per epoch and no times: the file does not say how long its epochs are
 
 
 def read_text_hypnogram(path: Path, start_time: datetime | None, codes: dict[str, int] | None,
@@ -55,7 +56,7 @@ def read_text_hypnogram(path: Path, start_time: datetime | None, codes: dict[str
     else:  # each row an epoch from its time (Philips Alice's "Start Time"): placed by the recording's start
         onsets = _table_onsets(path, [_event_time(path, t, n) for (n, _), t in zip(cells, times)], start_time, notes)
     return TextHypnogram(fmt, onsets, np.full(len(labels), float(EPOCH_SECONDS)), labels, coded=True,
-                         numbered=numbered, read_as=read_as)
+                         numbered=numbered, read_as=read_as, untimed=times is None)
 
 
 #: Stage codes of R&K-era software (Compumedics Profusion, NSRR XML, many CSV
