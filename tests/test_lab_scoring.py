@@ -199,3 +199,28 @@ def test_comparison_on_the_labs_epochs_scores_the_recording_again_from_their_sta
     _offset_table(tmp_path / "aligned.csv", stages, 0)
     asked.clear()
     assert compare_with_lab(aligned, np.zeros(8, int), rescore=rescore)[0].grid_offset == 0 and asked == []
+
+
+def test_per_stage_agreement_and_where_the_model_and_the_lab_part_most(tmp_path, capsys):
+    from sleepscope.cli import main
+    from sleepscope.scoring.agreement import agreement
+    from sleepscope.scoring.lab_scoring import stages_line
+
+    lab = np.array([0, 0, 2, 2, 3, 3, 3, 3, 4])
+    model = np.array([0, 0, 2, 2, 2, 2, 2, 3, 4])  # three of the lab's four N3 epochs read N2
+    line = stages_line(agreement(lab, model))
+    assert line.startswith("per stage (F1, the lab's epochs): W 1.00 (2), N2 0.57 (2), N3 0.40 (4), REM 1.00 (1)")
+    assert line.endswith("most apart: 3 of the lab's 4 N3 epochs scored N2 by the model")
+    assert "most apart" not in stages_line(agreement(lab, lab))  # control: no disagreement, none named
+    # prescore says it under the comparison, batch prescore over the nights pooled
+    night = write_recording(tmp_path / "night.edf", n_epochs=8)
+    (tmp_path / "night.csv").write_text("stage\nW\nW\nN1\nN2\nN2\nN3\nREM\nN2\n")
+    assert main(["prescore", str(night), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    at = next(i for i, s in enumerate(err) if "against the lab's scoring (night.csv)" in s)
+    assert err[at + 1].startswith("  per stage (F1, the lab's epochs): W ")
+    assert main(["prescore", str(tmp_path), "--model", "tests/data/tiny-parent-AB.safetensors"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    at = next(i for i, s in enumerate(err) if s.startswith("against the lab's own scoring of 1 recording"))
+    assert err[at + 1].startswith("per stage (F1, the lab's epochs): W ")

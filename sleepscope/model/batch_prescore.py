@@ -40,9 +40,10 @@ class BatchResult:
         text = (f"{len(self.scored)} pre-scored, {len(self.skipped)} already scored by this model, "
                 f"{len(self.failed)} failed")
         if self.compared:
-            from sleepscope.scoring.lab_scoring import pooled_line
+            from sleepscope.scoring.lab_scoring import pooled, pooled_line, stages_line
 
-            text += "\n" + pooled_line(self.compared) + "; the recordings pre-scored in this run only"
+            text += ("\n" + pooled_line(self.compared) + "; the recordings pre-scored in this run only\n"
+                     + stages_line(pooled(self.compared)))
         return text
 
 

@@ -230,7 +230,10 @@ def _prescore(args: argparse.Namespace) -> int:
     print(f"{pred.n_epochs} epochs pre-scored by model {pred.model_version} -> {out}", file=sys.stderr)
     print_prediction_notes(pred, rec)
     if lab is not None:
+        from sleepscope.scoring.lab_scoring import stages_line
+
         print(f"  {lab.line()}", file=sys.stderr)
+        print(f"  {stages_line(lab.agreement)}", file=sys.stderr)
         for note in lab.notes:
             print(f"  {lab.name}: {note}", file=sys.stderr)
         if lab.note():

@@ -121,9 +121,30 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
                           offset), None)
 
 
+def stages_line(agr: Agreement) -> str:
+    """Per stage, how far the model agrees with the lab, and where they part most: a lab whose scorers read a
+    stage their own way (N3's amplitude, N1's onset) sees which stage corrections would teach the model."""
+    from sleepscope.stages import NAMES
+
+    present = [n for n in NAMES if agr.support.get(n, 0)]
+    text = "per stage (F1, the lab's epochs): " + ", ".join(f"{n} {agr.f1[n]:.2f} ({agr.support[n]})" for n in present)
+    off = np.array(agr.confusion, np.int64)
+    np.fill_diagonal(off, 0)
+    if off.any():
+        lab, model = np.unravel_index(int(off.argmax()), off.shape)
+        text += (f"; most apart: {off[lab, model]} of the lab's {agr.support[NAMES[lab]]} {NAMES[lab]} epochs scored "
+                 f"{NAMES[model]} by the model")
+    return text
+
+
+def pooled(comparisons: Sequence[LabComparison]) -> Agreement:
+    """The agreement over all nights' epochs together."""
+    return agreement(np.concatenate([c.lab for c in comparisons]), np.concatenate([c.model for c in comparisons]))
+
+
 def pooled_line(comparisons: Sequence[LabComparison]) -> str:
     """All nights' epochs together, and the spread of the per-night figures."""
-    a = agreement(np.concatenate([c.lab for c in comparisons]), np.concatenate([c.model for c in comparisons]))
+    a = pooled(comparisons)
     acc = [c.agreement.accuracy for c in comparisons]
     kap = [c.agreement.kappa for c in comparisons if not np.isnan(c.agreement.kappa)]
     n = len(comparisons)
