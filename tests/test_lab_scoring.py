@@ -1,6 +1,8 @@
 """The pre-scoring against the lab's own scoring of the night (`scoring.lab_scoring`): found beside the recording
 or in its annotations, epoch by epoch, the unsure epochs' share of the disagreements, pooled over nights."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -136,17 +138,20 @@ def test_how_the_labs_scoring_was_read_is_said_beside_the_comparison(tmp_path, c
     assert c.to_dict()["notes"] == list(c.notes)
     assert main(["info", str(night)]) == 0
     assert f"  note: {c.notes[0]}" in capsys.readouterr().out
+    assert main(["info", str(night), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scoring"]["grid_offset_s"] == 12
     aligned = write_recording(tmp_path / "aligned.edf", n_epochs=8)
     _offset_table(tmp_path / "aligned.csv", stages, 0)
     assert compare_with_lab(aligned, np.zeros(8, int))[0].notes == ()
     assert main(["info", str(aligned)]) == 0
     assert "note:" not in capsys.readouterr().out
+    assert main(["info", str(aligned), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scoring"]["grid_offset_s"] == 0
 
 
 def test_prescore_compares_on_the_labs_own_epochs(tmp_path, capsys):
     """A lab scoring whose epochs begin 12 s into the recording's: `prescore` scores the recording again from
     there and compares on the lab's 7 whole epochs of the 8-epoch recording (one recording and a folder)."""
-    import json
 
     from sleepscope.cli import main
 

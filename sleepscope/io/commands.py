@@ -40,7 +40,8 @@ def _info(args: argparse.Namespace) -> int:
     codes = parse_codes(args.codes) if args.codes else None
     info = read_info(args.file)
     annotations, unread = read_annotations(args.file)
-    scoring, stages, unreadable, notes, _ = read_lab_scoring(args.file, info.n_epochs, info.start_time, codes=codes)
+    scoring, stages, unreadable, notes, offset = read_lab_scoring(args.file, info.n_epochs, info.start_time,
+                                                                 codes=codes)
     own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:
@@ -57,7 +58,8 @@ def _info(args: argparse.Namespace) -> int:
         d["scoring"] = None if scoring is None else {
             "file": str(scoring), "own": own is not None, "problem": unreadable,
             "scored_epochs": None if stages is None else int((stages >= 0).sum()),
-            "stage_epochs": None if stages is None else dict(zip(NAMES, stage_counts(stages))), "notes": list(notes)}
+            "stage_epochs": None if stages is None else dict(zip(NAMES, stage_counts(stages))), "notes": list(notes),
+            "grid_offset_s": offset}
         print(json.dumps(d, indent=2))
     else:
         _print_info(info, eeg, eog)
