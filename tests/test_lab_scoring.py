@@ -152,7 +152,6 @@ def test_how_the_labs_scoring_was_read_is_said_beside_the_comparison(tmp_path, c
 def test_prescore_compares_on_the_labs_own_epochs(tmp_path, capsys):
     """A lab scoring whose epochs begin 12 s into the recording's: `prescore` scores the recording again from
     there and compares on the lab's 7 whole epochs of the 8-epoch recording (one recording and a folder)."""
-
     from sleepscope.cli import main
 
     night = write_recording(tmp_path / "night.edf", n_epochs=8)
