@@ -315,7 +315,12 @@ def test_scoring_on_a_grid_of_its_own_is_learned_from_on_its_epochs(tmp_path):
     names = {0: "W", 1: "N1", 2: "N2", 3: "N3", 4: "REM"}
     (tmp_path / "n" / "night.csv").write_text(
         "onset,duration,description\n" + "".join(f"{18 + 30 * i},30,{names[int(c)]}\n" for i, c in enumerate(STAGES)))
-    nights = archive_nights(scan_archive([tmp_path / "n"]).pairs)
+    scan = scan_archive([tmp_path / "n"])
+    # the check reads it as training does, and says so instead of the stage changes inside epochs
+    (checked,) = check_archive(scan.pairs).usable
+    assert checked.notes == ("its 30-s epochs begin 18 s into the recording's: learned from on those epochs, the "
+                             "recording read from there",)
+    nights = archive_nights(scan.pairs)
     cache = build_cache(nights, tmp_path / "c.h5", margin_epochs=100)
     rec = open_recording(rec_path)
     with h5py.File(cache) as f:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -203,7 +203,7 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
     as no real night's (`Hypnogram.doubt`: a system's own numbering, to be
     declared with `codes`, as `io.hypnogram_tables.parse_codes` reads them).
     """
-    from sleepscope.io.recording import read_info
+    from sleepscope.io.recording import EPOCH_SECONDS, read_info
 
     out = ArchiveCheck()
     for i, pair in enumerate(pairs):
@@ -213,6 +213,13 @@ def check_archive(pairs: Sequence[ArchivePair], progress: Progress | None = None
             info = read_info(pair.recording)
             hyp = load_hypnogram(pair.hypnogram, n_epochs=info.n_epochs, start_time=info.start_time, strict=True,
                                  codes=codes)
+            if offset := hyp.grid_offset:  # read as training reads it (`Night.read_scoring`)
+                n_epochs = int((info.duration_s - offset) // EPOCH_SECONDS)
+                hyp = load_hypnogram(pair.hypnogram, n_epochs=n_epochs, start_time=info.start_time, strict=True,
+                                     codes=codes, origin=offset)
+                hyp = replace(hyp, notes=hyp.notes + (
+                    f"its 30-s epochs begin {offset:g} s into the recording's: learned from on those epochs, the "
+                    "recording read from there",))
         except SleepScopeError as exc:
             out.refused.append((pair, str(exc)))
             continue
