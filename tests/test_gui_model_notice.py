@@ -313,3 +313,33 @@ def test_suggestions_unlike_any_real_night_warn_again_when_the_night_is_reopened
         assert w.open_file(psg)
     assert ("unlike any real night's" in w.model_notice.text()) == (stored == "no wake")
     assert w.model_notice.isVisible() == (stored == "no wake")
+
+
+def test_epochs_read_from_the_backup_eeg_are_staged_and_said_in_the_banner(qtbot, tmp_path, gui_settings,
+                                                                          tiny_model):
+    """An AASM-shaped file whose F4-M1 is flat for 3 epochs: the window pre-scores them from F3-M2 (read from
+    the file, not shown as a lane), says so in the banner, and still draws F4-M1 as recorded."""
+    import edfio
+
+    from sleepscope.gui.main_window import MainWindow
+
+    rng = np.random.default_rng(0)
+    chans = {k: rng.normal(0, 20, 12 * 3000) for k in ("EEG F4-M1", "EEG F3-M2", "EOG E1-M2")}
+    chans["EEG F4-M1"][4 * 3000:7 * 3000] = 0.0
+    path = tmp_path / "night.edf"
+    edfio.Edf([edfio.EdfSignal(v, sampling_frequency=100, label=k, physical_range=(-500, 500),
+                               physical_dimension="uV") for k, v in chans.items()],
+              starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    w = MainWindow(settings=gui_settings, model_path=tiny_model, prescore_on_open=True)
+    w.resize(1200, 800)
+    w.show()
+    try:
+        with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+            assert w.open_file(path)
+        assert "the model read the backup EEG 'EEG F3-M2' there" in w.model_notice.text()
+        assert (np.asarray(w.controller.probs)[4:7].max(axis=1) > 0.2 + 1e-6).all()  # staged, not uniform
+        assert np.ptp(w.recording.eeg[4 * 3000:7 * 3000]) == 0  # shown as recorded: flat
+        assert "EEG F3-M2" not in w.trace.shown_channels
+    finally:
+        w.close()
+        assert_no_leaks([w])

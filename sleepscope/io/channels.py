@@ -261,14 +261,18 @@ def rank_channel(name: str, kind: str) -> tuple[int, int, str] | None:
     return None
 
 
-def _best(names: Sequence[str], kind: str, exclude: str | None = None) -> tuple[str, str] | None:
+def _best(names: Sequence[str], kind: str, exclude: Sequence[str | None] = (),
+          recognised: bool = False) -> tuple[str, str] | None:
+    """The channel of `kind` nearest to what the model learned, and why; `recognised`: only a derivation the
+    preference table names (not any channel merely typed so)."""
     ranked = []
     derived = derived_channels(names)
+    table = EEG_PREFERENCE if kind == "eeg" else EOG_PREFERENCE
     for i, n in enumerate([*names, *derived]):
-        if n == exclude:
+        if n in exclude:
             continue
         r = rank_channel(n, kind)
-        if r is not None:
+        if r is not None and not (recognised and r[0] >= len(table)):
             why = r[2] if n not in derived else f"{r[2]}; computed as {derived[n][0]} - {derived[n][1]}"
             ranked.append((r[0], r[1], i, n, why))
     if not ranked:
@@ -285,6 +289,9 @@ class ChannelChoice:
     eog: str | None
     eeg_reason: str
     eog_reason: str
+    #: another EEG derivation of the file, read in the epochs where the EEG fails and it does not
+    #: (`sleepscope.model.backup_eeg`), as the AASM keeps backup electrodes for; None: the file has none
+    backup_eeg: str | None = None
 
     @property
     def learned(self) -> bool:
@@ -298,13 +305,16 @@ class ChannelChoice:
         out = []
         for label, name, why in (("EEG", self.eeg, self.eeg_reason), ("EOG", self.eog, self.eog_reason)):
             out.append(f"{label}: {name!r} ({why})" if name else f"{label}: none ({why})")
+        if self.backup_eeg is not None:
+            out.append(f"backup EEG: {self.backup_eeg!r} (read in the epochs where {self.eeg!r} fails)")
         return out
 
     def summary(self) -> str:
         return "; ".join(self.lines())
 
     def to_dict(self) -> dict:
-        return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason}
+        return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason,
+                "backup_eeg": self.backup_eeg}
 
 
 #: Central EEG derivations, contralateral first: what YASA's classifiers were trained on (C4-M1, C3-M2).
@@ -379,7 +389,8 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
     An explicit `eeg`/`eog` must exist (SleepScopeError otherwise). Without
     one, the channel nearest to what the model learned is taken (module
     docstring); a recording without an EOG gets `eog=None` (and without an
-    EEG `eeg=None`); one with neither raises SleepScopeError.
+    EEG `eeg=None`); one with neither raises SleepScopeError. The next EEG derivation the table names is the
+    backup EEG.
     """
     picked: dict[str, tuple[str | None, str]] = {}
     for kind, explicit in (("eeg", eeg), ("eog", eog)):
@@ -393,7 +404,7 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         if kind in picked:
             continue
         other = picked.get("eog" if kind == "eeg" else "eeg", (None, ""))[0]
-        best = _best(names, kind, exclude=other)
+        best = _best(names, kind, exclude=(other,))
         label = kind.upper()
         picked[kind] = best if best else (None, f"no {label} channel found: the model runs on the "
                                                 f"{'EOG' if kind == 'eeg' else 'EEG'} alone")
@@ -405,7 +416,11 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         raise SleepScopeError(
             f"the EEG and the EOG both name the channel {picked['eeg'][0]!r}: they must be two different "
             f"channels. Choose them with --eeg NAME and --eog NAME; the channels are: {_listing(names)}.")
-    return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1])
+    backup = None
+    if picked["eeg"][0] is not None:
+        found = _best(names, "eeg", exclude=(picked["eeg"][0], picked["eog"][0]), recognised=True)
+        backup = found[0] if found else None
+    return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup)
 
 
 def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -> str:

@@ -104,6 +104,8 @@ class Recording:
     channel_choice: ChannelChoice | None = field(default=None, repr=False)
     #: per channel, the low-pass (Hz) its file header says it was recorded through (EDF prefiltering field)
     source_lowpass: dict[str, float] = field(default_factory=dict, repr=False)
+    #: the file's 100-Hz sample this recording's sample 0 is (`cropped`); channels read later start there
+    first_sample: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         lengths = {len(v) for v in self.channels.values()}
@@ -201,7 +203,8 @@ class Recording:
             path=self.path, start_time=self.start_time + timedelta(seconds=skip / self.fs), fs=self.fs,
             channels={k: v[skip:] for k, v in self.channels.items()}, eeg_name=self.eeg_name,
             eog_name=self.eog_name, source_rates=dict(self.source_rates), _fingerprint=self._fingerprint,
-            gap_mask=gap_mask, channel_choice=self.channel_choice, source_lowpass=dict(self.source_lowpass))
+            gap_mask=gap_mask, channel_choice=self.channel_choice, source_lowpass=dict(self.source_lowpass),
+            first_sample=self.first_sample + skip)
 
     # ---- epochs
     def epochs(self, name: str) -> np.ndarray:

@@ -51,6 +51,8 @@ class Prediction:
     night_statistics: tuple[int, int] | None = None
     #: sleepscope.model.eeg_band.NarrowBand: the EEG's header puts its band below what wake was read by
     eeg_band: Any = None
+    #: sleepscope.model.backup_eeg.BackupEeg: the epochs read from the backup EEG where the EEG failed
+    backup_eeg: Any = None
 
     @property
     def n_epochs(self) -> int:
@@ -82,6 +84,8 @@ class Prediction:
                 if name is None:
                     out.append(f"no {kind} channel: pre-scored from the "
                                f"{'EOG' if kind == 'EEG' else 'EEG'} alone")
+        if self.backup_eeg is not None:
+            out.append(self.backup_eeg.message())
         if self.quality is not None and (self.quality.absent or self.artefact is not None and self.artefact.any()):
             out.append(self.quality.summary())
         return out
@@ -97,6 +101,7 @@ class Prediction:
             "channels": self.channels.to_dict() if self.channels is not None else None,
             "night_statistics": None if self.night_statistics is None else list(self.night_statistics),
             "eeg_band": None if self.eeg_band is None else self.eeg_band.to_dict(),
+            "backup_eeg": None if self.backup_eeg is None else self.backup_eeg.to_dict(),
             "notes": self.notes(),
         }
 
@@ -255,12 +260,14 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         from sleepscope.model.site_pretrain import encoder_only_message
 
         raise SleepScopeError(encoder_only_message(getattr(model, "version", None)))
-    quality = channels = None
+    quality = channels = backup = None
     if hasattr(recording_or_array, "epochs") and hasattr(recording_or_array, "n_epochs"):
         from sleepscope.model.inputs import model_input
         from sleepscope.model.quality import epoch_quality
 
-        rec = recording_or_array
+        from sleepscope.model.backup_eeg import with_backup_eeg
+
+        rec, backup = with_backup_eeg(recording_or_array, cancel)
         quality = epoch_quality(rec)
         channels = getattr(rec, "channel_choice", None)
         x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent, cancel=cancel))
@@ -296,7 +303,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
-                      unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band)
+                      unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
+                      backup_eeg=backup)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

@@ -83,6 +83,10 @@ class YasaScorer:
         if recording.eeg_name is None:
             raise SleepScopeError("YASA's second opinion needs an EEG channel; this recording has none")
         check(cancel)
+        from sleepscope.model.backup_eeg import with_backup_eeg
+
+        # where the EEG failed, YASA reads what the model read (its backup), or it disagrees there by construction
+        recording, _ = with_backup_eeg(recording, cancel)
         report(progress, 0, 2, "YASA: features")
         from sleepscope.io.channels import central_eeg
 

@@ -1,0 +1,140 @@
+"""The backup EEG (`sleepscope.model.backup_eeg`): where the model's EEG fails and another EEG derivation of the
+file does not, the model reads that one there instead of giving no stage; the window still shows the EEG as
+recorded."""
+
+import csv
+from datetime import datetime
+
+import edfio
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.io import Recording, open_recording
+from sleepscope.io.channels import choose_channels
+from sleepscope.model.backup_eeg import with_backup_eeg
+from sleepscope.model.config import TINY
+from sleepscope.model.infer import predict
+from sleepscope.model.network import SleepStager
+
+NAMES = ("EEG F4-M1", "EEG F3-M2", "EOG E1-M2")
+FAILED = slice(2, 5)  # epochs where F4-M1 came off
+
+
+def signals(n_epochs=8, seed=0):
+    rng = np.random.default_rng(seed)
+    out = {k: rng.normal(0, 20, n_epochs * 3000).astype(np.float32) for k in NAMES}
+    out["EEG F4-M1"][FAILED.start * 3000:FAILED.stop * 3000] = 0.0  # flat: an electrode off
+    return out
+
+
+def recording(chans, names=NAMES):
+    choice = choose_channels(list(names))
+    return Recording(path=None, start_time=datetime(2024, 1, 1, 23), fs=100.0, channels=chans,
+                     eeg_name=choice.eeg, eog_name=choice.eog, source_rates={k: 100.0 for k in chans},
+                     channel_choice=choice)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return SleepStager(TINY).eval()
+
+
+def test_the_backup_is_the_next_eeg_derivation_the_table_names():
+    assert choose_channels(["F4-M1", "C4-M1", "O2-M1", "F3-M2", "C3-M2", "E1-M2", "E2-M1"]).backup_eeg == "F3-M2"
+    assert choose_channels(["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]).backup_eeg == "EEG Pz-Oz"
+    # computed from a referential file, as the model's EEG may be
+    assert choose_channels(["F4", "C4", "M1", "M2", "E1", "E2"]).backup_eeg == "C4-M1"
+    # a channel merely typed EEG, an eye or the EOG is no backup; nor is anything when there is no EEG
+    assert choose_channels(["C4-A1", "EEG", "EOG1", "EOG2"]).backup_eeg is None
+    assert choose_channels(["EOG horizontal", "E2-M1"]).backup_eeg is None
+    lines = choose_channels(["F4-M1", "F3-M2", "E1-M2"]).lines()
+    assert lines[-1] == "backup EEG: 'F3-M2' (read in the epochs where 'F4-M1' fails)"
+
+
+def test_failed_epochs_are_read_from_the_backup_and_staged(tiny):
+    chans = signals()
+    rec = recording(chans)
+    pred = predict(rec, tiny)
+    assert not pred.artefact[FAILED].any() and (pred.stages[FAILED] >= 0).all()
+    assert np.flatnonzero(pred.backup_eeg.epochs).tolist() == [2, 3, 4]
+    assert ("the EEG 'EEG F4-M1' failed in 3 epochs (flat in 3): the model read the backup EEG 'EEG F3-M2' there"
+            in pred.notes())
+    assert pred.to_dict()["backup_eeg"]["epochs"] == [2, 3, 4]
+    assert not rec.eeg[FAILED.start * 3000:FAILED.stop * 3000].any()  # the EEG as recorded, for the window
+    # the model read exactly the backup's samples there, and the EEG's elsewhere
+    read, _ = with_backup_eeg(rec)
+    assert np.array_equal(read.epochs("eeg")[FAILED], rec.epochs("EEG F3-M2")[FAILED])
+    assert np.array_equal(read.epochs("eeg")[5:], rec.epochs("eeg")[5:])
+    # controls: without a backup, or with the backup failing there too, those epochs get no stage
+    alone = recording({k: v for k, v in chans.items() if k != "EEG F3-M2"}, names=("EEG F4-M1", "EOG E1-M2"))
+    assert predict(alone, tiny).artefact[FAILED].all()
+    both = dict(chans)
+    both["EEG F3-M2"] = both["EEG F3-M2"].copy()
+    both["EEG F3-M2"][3 * 3000:4 * 3000] = 0.0
+    pred = predict(recording(both), tiny)
+    assert pred.artefact.tolist()[2:5] == [False, True, False]
+    assert np.flatnonzero(pred.backup_eeg.epochs).tolist() == [2, 4]  # said of the epochs read from it only
+    # nothing failed: nothing read from the backup, nothing said
+    clean = predict(recording(signals(seed=1) | {"EEG F4-M1": signals(seed=1)["EEG F3-M2"] * 1.1}), tiny)
+    assert clean.backup_eeg is None and not any("backup EEG" in n for n in clean.notes())
+
+
+def test_a_backup_not_loaded_is_read_from_the_file_on_the_recordings_epochs(tmp_path, tiny):
+    path = tmp_path / "night.edf"
+    chans = signals(n_epochs=10)
+    edfio.Edf([edfio.EdfSignal(chans[k].astype(np.float64), sampling_frequency=100, label=k,
+                               physical_range=(-500, 500), physical_dimension="uV") for k in NAMES],
+              starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    rec = open_recording(path)
+    assert rec.channel_choice.backup_eeg == "EEG F3-M2" and "EEG F3-M2" not in rec.channels  # not read to open
+    file_backup = open_recording(path, eeg="EEG F3-M2").eeg
+    read, used = with_backup_eeg(rec)
+    assert np.flatnonzero(used.epochs).tolist() == [2, 3, 4]
+    assert np.array_equal(read.epochs("eeg")[FAILED], file_backup.reshape(10, 3000)[FAILED])
+    assert predict(rec, tiny).backup_eeg is not None
+    # cropped (a lab's epochs 12 s in): the backup read from the file lines up with the cropped EEG
+    cropped = rec.cropped(12)
+    read, used = with_backup_eeg(cropped)
+    epochs = np.flatnonzero(used.epochs)
+    assert epochs.tolist() == [2, 3, 4]  # 60-150 s flat: cropped epochs 2, 3 and 4 are more than half flat
+    assert np.array_equal(read.epochs("eeg")[epochs], file_backup[1200:1200 + 9 * 3000].reshape(9, 3000)[epochs])
+
+
+def test_prescore_says_which_backup_it_read_and_where(tmp_path, capsys):
+    from sleepscope.cli import main
+
+    path = tmp_path / "night.edf"
+    chans = signals(n_epochs=10)
+    edfio.Edf([edfio.EdfSignal(chans[k].astype(np.float64), sampling_frequency=100, label=k,
+                               physical_range=(-500, 500), physical_dimension="uV") for k in NAMES],
+              starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    out = tmp_path / "p.csv"
+    assert main(["prescore", str(path), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "  backup EEG: 'EEG F3-M2' (read in the epochs where 'EEG F4-M1' fails)" in err
+    assert "NOTE: the EEG 'EEG F4-M1' failed in 3 epochs (flat in 3): the model read the backup EEG 'EEG F3-M2'" in err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["artefact"] for r in rows[1:6]] == ["0"] * 5  # staged, not left artefact epochs
+
+
+def test_yasas_second_opinion_reads_the_backup_where_the_model_does():
+    """Where the EEG failed, YASA reads the backup the model read: otherwise the two opinions disagree there by
+    construction and the review queue fills with a flat stretch."""
+    pytest.importorskip("yasa")
+    from sleepscope.scorers.yasa_scorer import YasaScorer
+
+    names = ("C4-M1", "C3-M2", "E1-M2")
+    rng = np.random.default_rng(3)
+    chans = {k: rng.normal(0, 20, 14 * 3000).astype(np.float32) for k in names}
+    chans["C4-M1"][4 * 3000:8 * 3000] = 0.0
+    got = YasaScorer().score(recording(chans, names))
+    mended = dict(chans)
+    mended["C4-M1"] = chans["C4-M1"].copy()
+    mended["C4-M1"][4 * 3000:8 * 3000] = chans["C3-M2"][4 * 3000:8 * 3000]
+    assert np.allclose(got.probs, YasaScorer().score(recording(mended, names)).probs)
+    # control: YASA on the flat stretch as recorded reads it otherwise
+    bare = {k: v for k, v in chans.items() if k != "C3-M2"}
+    assert not np.allclose(got.probs, YasaScorer().score(recording(bare, ("C4-M1", "E1-M2"))).probs)
