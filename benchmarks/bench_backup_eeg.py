@@ -1,6 +1,7 @@
-"""When the model's EEG fails for two hours of the night, what do its epochs get? SYNTHETIC nights.
+"""When the model's EEG (or EOG) fails for two hours of the night, what do its epochs get? SYNTHETIC nights.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_backup_eeg.py [--nights 6] [--families A,B] [--model PATH]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_backup_eeg.py --fail eog     # the EOG fails instead
 
 Each night (the REAL Sleep-EDF hypnograms of the shipped model's test subjects,
 signals from a synthetic family: ``A`` recorded like Sleep-EDF, Fpz-Cz and
@@ -16,6 +17,10 @@ workstation runs it:
   dropout trained): the other way one might score them;
 * ``backup EEG``: the product: the file's next EEG derivation read there
   (`sleepscope.model.backup_eeg`).
+
+With ``--fail eog`` the EOG is flat instead, and the rows are ``recorded`` and
+``EEG alone``, what the product does there now (its EOG input zeroed; before,
+those epochs were artefact epochs without a stage).
 
 Prints the share of the stretch pre-scored, its accuracy on what was pre-scored,
 and the mean top probability. Synthetic figures are not evidence about real
@@ -50,7 +55,7 @@ def night(name: str, family: str, randomise: bool):
     kwargs = {"family": family, "randomise": randomise} if (family != "A" or randomise) else {}
     s = synth_night(labels, subject=subject, night=n, **kwargs)
     choice = choose_channels(list(s.signals))
-    if choice.backup_eeg is None or choice.eog is None:
+    if choice.backup_eeg is None or choice.eog is None:  # every row reads a night with a backup EEG
         return None
     chans = {k: resample_to_target(s.signals[k], s.fs) for k in (choice.eeg, choice.eog, choice.backup_eeg)}
     m = min(len(v) for v in chans.values())
@@ -72,11 +77,12 @@ def main(argv=None) -> int:
     ap.add_argument("--nights", type=int, default=6)
     ap.add_argument("--families", default="A,B", help="A (Sleep-EDF's recorder) and/or B (randomly drawn labs)")
     ap.add_argument("--model", default=None)
+    ap.add_argument("--fail", choices=("eeg", "eog"), default="eeg", help="the channel made flat (default eeg)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     model, card = load_model(args.model or default_model_path())
-    print(f"model {card.version}; EEG flat for {FAILED_EPOCHS} epochs of each night; SYNTHETIC nights")
-    ways = ("recorded", "no backup", "EOG alone", "backup EEG")
+    print(f"model {card.version}; {args.fail.upper()} flat for {FAILED_EPOCHS} epochs of each night; SYNTHETIC nights")
+    ways = ("recorded", "no backup", "EOG alone", "backup EEG") if args.fail == "eeg" else ("recorded", "EEG alone")
     for family in args.families.split(","):
         randomise = family != "A"
         row = f"{family}{' random' if randomise else ''}"
@@ -90,15 +96,18 @@ def main(argv=None) -> int:
             a = len(y) // 3
             span = slice(a, a + FAILED_EPOCHS)
             failed = dict(rec.channels)
-            failed[rec.eeg_name] = rec.eeg.copy()
-            failed[rec.eeg_name][a * 3000:(a + FAILED_EPOCHS) * 3000] = 0.0
+            name = rec.eeg_name if args.fail == "eeg" else rec.eog_name
+            failed[name] = rec.channels[name].copy()
+            failed[name][a * 3000:(a + FAILED_EPOCHS) * 3000] = 0.0
             broken = replace(rec, channels=failed, _quality=None)
-            x = model_input(broken, model.config.normalisation)
-            x[span, 0] = 0.0  # the EEG absent in those epochs only
-            preds = {"recorded": predict(rec, model),
-                     "no backup": predict(replace(broken, channel_choice=replace(rec.channel_choice, backup_eeg=None)),
-                                          model),
-                     "EOG alone": predict(x, model), "backup EEG": predict(broken, model)}
+            if args.fail == "eog":
+                preds = {"recorded": predict(rec, model), "EEG alone": predict(broken, model)}
+            else:
+                x = model_input(broken, model.config.normalisation)
+                x[span, 0] = 0.0  # the EEG absent in those epochs only
+                no_backup = replace(broken, channel_choice=replace(rec.channel_choice, backup_eeg=None))
+                preds = {"recorded": predict(rec, model), "no backup": predict(no_backup, model),
+                         "EOG alone": predict(x, model), "backup EEG": predict(broken, model)}
             for way, p in preds.items():
                 stages, truth = p.stages[span], y[span]
                 scored = (stages >= 0) & (truth >= 0)

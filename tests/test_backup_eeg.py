@@ -138,3 +138,30 @@ def test_yasas_second_opinion_reads_the_backup_where_the_model_does():
     # control: YASA on the flat stretch as recorded reads it otherwise
     bare = {k: v for k, v in chans.items() if k != "C3-M2"}
     assert not np.allclose(got.probs, YasaScorer().score(recording(bare, ("C4-M1", "E1-M2"))).probs)
+
+
+def test_epochs_whose_eog_alone_failed_are_read_from_the_eeg_alone(tiny):
+    """The EOG clipped for three epochs: those are staged from the EEG with the EOG input zeroed (as channel
+    dropout trained the model), not left without a stage; the EEG failing there too leaves them artefact."""
+    from sleepscope.model.inputs import model_input
+
+    chans = signals(n_epochs=10, seed=2)
+    chans["EEG F4-M1"] = chans["EEG F3-M2"] * 1.2  # the EEG whole
+    eog = chans["EOG E1-M2"] = chans["EOG E1-M2"].copy()
+    eog[5 * 3000:8 * 3000] = np.clip(eog[5 * 3000:8 * 3000] * 40, -400, 400)  # saturated
+    rec = recording(chans)
+    pred = predict(rec, tiny)
+    assert pred.quality.eeg_alone.tolist()[4:9] == [False, True, True, True, False]
+    assert not pred.artefact[5:8].any() and (pred.stages[5:8] >= 0).all()
+    assert "3 epochs read from the EEG alone (3 EOG clipped/saturated)" in pred.quality.summary()
+    # the model was given no EOG there: the same as a night whose EOG is zeros in those epochs
+    x = model_input(rec, tiny.config.normalisation)
+    assert x[5:8, 1].any()
+    x[5:8, 1] = 0.0
+    assert np.allclose(predict(x, tiny).probs[5:8], pred.probs[5:8], atol=1e-5)
+    # control: the EEG failing there too (and no backup) leaves them artefact
+    both = {k: v for k, v in chans.items() if k != "EEG F3-M2"}
+    both["EEG F4-M1"] = both["EEG F4-M1"].copy()
+    both["EEG F4-M1"][5 * 3000:8 * 3000] = 0.0
+    pred = predict(recording(both, names=("EEG F4-M1", "EOG E1-M2")), tiny)
+    assert pred.artefact[5:8].all() and not pred.quality.eeg_alone.any()

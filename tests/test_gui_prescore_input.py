@@ -31,7 +31,8 @@ def test_gui_worker_probabilities_equal_predict(qtbot, tmp_path, normalisation):
     save_model(SleepStager(TINY.with_(normalisation=normalisation)).eval(), tmp_path / "m")
     model, _ = load_model(tmp_path / "m.safetensors")
     eeg, eog = _night()
-    eog[3000 * 10:3000 * 12] = 0.0  # a flat stretch: artefact handling must match too
+    eeg[3000 * 10:3000 * 12] = 0.0  # a flat EEG stretch: artefact handling must match too
+    eog[3000 * 14:3000 * 16] = 0.0  # and a flat EOG one, read from the EEG alone
     rec = Recording.from_arrays(eeg, eog)
     job = start_prescore(rec, tmp_path / "m.safetensors")
     with qtbot.waitSignal(job.worker.finished, timeout=120_000) as blocker:
@@ -42,6 +43,7 @@ def test_gui_worker_probabilities_equal_predict(qtbot, tmp_path, normalisation):
     np.testing.assert_array_equal(result.probs, want.probs)
     np.testing.assert_array_equal(result.stages, want.stages)
     assert result.prediction is not None and result.prediction.artefact[10:12].all()
+    assert result.prediction.quality.eeg_alone[14:16].all() and not result.prediction.artefact[14:16].any()
     # control: swapping EEG and EOG gives other probabilities, so equality above means something
     swapped = predict(Recording.from_arrays(eog, eeg), model)
     assert not np.allclose(swapped.probs, want.probs)

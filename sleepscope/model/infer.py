@@ -270,7 +270,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         rec, backup = with_backup_eeg(recording_or_array, cancel)
         quality = epoch_quality(rec)
         channels = getattr(rec, "channel_choice", None)
-        x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent, cancel=cancel))
+        x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent,
+                                   eeg_alone=quality.eeg_alone, cancel=cancel))
     else:
         from sleepscope.model.inputs import check_prepared
 

@@ -129,11 +129,13 @@ def check_prepared(x: np.ndarray, normalisation: str) -> None:
 
 
 def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str] = (),
-                cancel: CancelToken | None = None, chunk: int = CHUNK) -> np.ndarray:
+                eeg_alone: np.ndarray | None = None, cancel: CancelToken | None = None,
+                chunk: int = CHUNK) -> np.ndarray:
     """`(n_epochs, 2, 3000)` float32 [EEG, EOG] of a :class:`~sleepscope.io.Recording`, built chunk by chunk.
 
     A channel the recording lacks, or named in ``absent`` ("eeg", "eog"), is
-    zeros. ``cancel`` is checked between chunks, and the interpreter is handed
+    zeros; so is the EOG of the ``eeg_alone`` epochs (`EpochQuality.eeg_alone`: its EOG failed there).
+    ``cancel`` is checked between chunks, and the interpreter is handed
     to other threads there (the GUI prepares a night on a worker thread).
     """
     n = recording.n_epochs
@@ -150,6 +152,8 @@ def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str
             hi = min(n, lo + chunk)
             out[lo:hi, c] = normalise(epochs[lo:hi], normalisation, scale)
             time.sleep(0)
+    if eeg_alone is not None:
+        out[np.asarray(eeg_alone, bool), 1] = 0.0
     return out
 
 

@@ -22,10 +22,15 @@ drift
 missing
     over half of the samples NaN, or an epoch in a gap of the recording.
 
-An epoch with a problem on a channel the model reads is an artefact epoch:
-``predict`` gives it no stage (uniform probabilities, stage unscored). A
-channel with a problem in most of the night (a flat EOG all night) is
-treated as absent instead, so that the model reads the other channel alone.
+An epoch with a problem on the EEG the model reads (or on its only channel)
+is an artefact epoch: ``predict`` gives it no stage (uniform probabilities,
+stage unscored), unless a backup EEG is clean there
+(``sleepscope.model.backup_eeg``). An epoch whose EOG alone has a problem is
+read from the EEG alone (its EOG input zeroed, as channel dropout trained the
+model): the EEG carries most of the staging, the EOG alone does not
+(``benchmarks/bench_backup_eeg.py``). A channel with a problem in most of the
+night (a flat EOG all night) is treated as absent instead, so that the model
+reads the other channel alone.
 """
 
 from __future__ import annotations
@@ -97,15 +102,25 @@ class EpochQuality:
         return len(next(iter(self.flags.values())))
 
     @property
+    def eeg_alone(self) -> np.ndarray:
+        """Per epoch: True where the EOG has a problem and the EEG does not: read from the EEG alone."""
+        out = np.zeros(self.n_epochs, dtype=bool)
+        if all(k in self.flags and k not in self.absent for k in ("eeg", "eog")):
+            out = (self.flags["eog"] != 0) & (self.flags["eeg"] == 0)
+            if self.gap is not None:
+                out &= ~self.gap[: self.n_epochs]
+        return out
+
+    @property
     def artefact(self) -> np.ndarray:
-        """Per epoch: True when a channel the model reads has a problem there (no confident stage)."""
+        """Per epoch: True when the channels the model reads leave it nothing sound there (no confident stage)."""
         bad = np.zeros(self.n_epochs, dtype=bool)
         for kind, f in self.flags.items():
             if kind not in self.absent:
                 bad |= f != 0
         if self.gap is not None:
             bad |= self.gap[: self.n_epochs]
-        return bad
+        return bad & ~self.eeg_alone
 
     def reasons(self, i: int) -> list[str]:
         """What is wrong in epoch `i`, e.g. ["EEG: flat"]."""
@@ -122,24 +137,27 @@ class EpochQuality:
         parts = []
         for kind in self.absent:
             parts.append(f"the {kind.upper()} is unusable for most of the night and is read as missing")
-        n_bad = int(self.artefact.sum())
-        if n_bad:
+        for mask, what in ((self.eeg_alone, "epochs read from the EEG alone"),
+                           (self.artefact, "artefact epochs without a confident stage")):
+            n = int(mask.sum())
+            if not n:
+                continue
             counts: dict[str, int] = {}
             for kind, f in self.flags.items():
                 if kind in self.absent:
                     continue
                 for bit, name in FLAG_NAMES.items():
-                    k = int(np.count_nonzero(f & bit))
+                    k = int(np.count_nonzero(f[mask] & bit))
                     if k:
                         counts[f"{kind.upper()} {name}"] = k
             detail = ", ".join(f"{k} {v}" for v, k in counts.items())
-            parts.append(f"{n_bad} artefact epochs without a confident stage ({detail})")
+            parts.append(f"{n} {what} ({detail})" if detail else f"{n} {what}")
         return "; ".join(parts) if parts else "no artefact epochs"
 
     def to_dict(self) -> dict:
         art = self.artefact
         return {"artefact_epochs": [int(i) for i in np.flatnonzero(art)], "absent": list(self.absent),
-                "summary": self.summary()}
+                "eeg_alone_epochs": [int(i) for i in np.flatnonzero(self.eeg_alone)], "summary": self.summary()}
 
 
 def epoch_quality(recording) -> EpochQuality:

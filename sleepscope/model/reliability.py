@@ -25,8 +25,8 @@ def night_arrays(recording, normalisation: str) -> dict:
     from sleepscope.model.quality import epoch_quality
 
     q = epoch_quality(recording)
-    return {"x": model_input(recording, normalisation, absent=q.absent), "artefact": q.artefact,
-            "inputs": input_features(recording)}
+    return {"x": model_input(recording, normalisation, absent=q.absent, eeg_alone=q.eeg_alone),
+            "artefact": q.artefact, "inputs": input_features(recording)}
 
 
 def scored_nights(nights, normalisation: str):
