@@ -48,6 +48,28 @@ def test_pseudo_label_set_holds_the_agreed_epochs_as_their_own_source():
     assert cs.x.shape == (4, 2, 3000)
 
 
+def test_epochs_read_from_the_eeg_alone_give_no_pseudo_label():
+    """The recording holds the failed EOG of those epochs, which fine-tuning would learn from with the label."""
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.normal(0, 20, 6 * 3000), rng.normal(0, 20, 6 * 3000))
+    ours = FakeScorer([0, 2, 2, 3, 4, 4], 0.95)
+    alone = np.array([0, 0, 1, 0, 0, 0], bool)
+
+    def with_quality(eeg_alone):
+        def score(recording, progress=None, cancel=None):
+            out = FakeScorer.score(ours, recording)
+            out.quality = SimpleNamespace(eeg_alone=eeg_alone)
+            return out
+        return SimpleNamespace(score=score)
+
+    yasa = FakeScorer([0, 2, 2, 3, 4, 4], 0.9)
+    assert pseudo_label_set(with_quality(alone), yasa, [rec], threshold=0.8).epoch.tolist() == [0, 1, 3, 4, 5]
+    # control: none read from the EEG alone, every agreed epoch
+    assert pseudo_label_set(with_quality(~alone & alone), yasa, [rec], threshold=0.8).epoch.tolist() == list(range(6))
+
+
 def _weighted_first_loss(items, weights=None):
     """First-step loss of train() on these (x, y) sequence items, with per-item loss weights."""
     from sleepscope.model.config import get_config

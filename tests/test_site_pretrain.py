@@ -374,3 +374,21 @@ def test_finetune_command_from_a_registered_site_start(lab, tmp_path, monkeypatc
     card = json.loads((tmp_path / "child.json").read_text())
     assert card["metrics"]["heldout"]["compared_with"] == site_version
     assert card["metrics"]["finetune"]["keep_parent"] == 0.0
+
+
+def test_epochs_whose_eog_failed_are_left_out_of_site_pretraining(tmp_path):
+    """Pre-scoring reads such epochs from the EEG alone; CLIP pairs the EEG with the EOG, so they are left out
+    (control: the same night with its EOG whole keeps every epoch)."""
+    from sleepscope.io.export import write_edf
+    from sleepscope.model.site_pretrain import read_unlabelled
+
+    rng = np.random.default_rng(0)
+    eeg, eog = rng.normal(0, 20, 20 * 3000), rng.normal(0, 30, 20 * 3000)
+    write_edf(tmp_path / "whole" / "night.edf", {"EEG Fpz-Cz": (eeg, 100), "EOG horizontal": (eog, 100)},
+              datetime(2022, 1, 1, 23, 0))
+    clipped = eog.copy()
+    clipped[5 * 3000:9 * 3000] = np.clip(clipped[5 * 3000:9 * 3000] * 50, -300, 300)
+    write_edf(tmp_path / "clipped" / "night.edf", {"EEG Fpz-Cz": (eeg, 100), "EOG horizontal": (clipped, 100)},
+              datetime(2022, 1, 1, 23, 0))
+    assert read_unlabelled([tmp_path / "whole"]).used[0][1] == 20
+    assert read_unlabelled([tmp_path / "clipped"]).used[0][1] == 16

@@ -72,7 +72,10 @@ def pseudo_labels(ours, second, recording, threshold: float = DEFAULT_THRESHOLD,
     a = ours.score(recording, progress=progress, cancel=cancel)
     check(cancel)
     b = second.score(recording, progress=progress, cancel=cancel)
-    keep = agreed(a.probs, b.probs, threshold, artefact=a.artefact)
+    doubtful = a.artefact
+    if doubtful is not None and getattr(a, "quality", None) is not None:
+        doubtful = doubtful | a.quality.eeg_alone  # learned from with the failed EOG the recording holds there
+    keep = agreed(a.probs, b.probs, threshold, artefact=doubtful)
     idx = np.flatnonzero(keep)
     name = Path(getattr(recording, "path", None) or "recording").name
     return PseudoNight(name, idx.astype(np.int64), a.probs[idx].argmax(1).astype(np.int64), int(a.n_epochs))

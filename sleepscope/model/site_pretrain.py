@@ -162,7 +162,7 @@ def read_unlabelled(paths: Iterable[str | os.PathLike], normalisation: str = "ep
             if quality.absent:
                 raise SleepScopeError(f"the {' and '.join(a.upper() for a in quality.absent)} is unusable for most "
                                       "of the night (flat or artefact)")
-            keep = ~quality.artefact
+            keep = ~quality.artefact & ~quality.eeg_alone  # CLIP pairs the two channels: both sound
             if not keep.any():
                 raise SleepScopeError("every epoch has an artefact on the EEG or the EOG")
             x = model_input(rec, normalisation, cancel=cancel)[keep]
