@@ -290,8 +290,10 @@ class ChannelChoice:
     eeg_reason: str
     eog_reason: str
     #: another EEG derivation of the file, read in the epochs where the EEG fails and it does not
-    #: (`sleepscope.model.backup_eeg`), as the AASM keeps backup electrodes for; None: the file has none
+    #: (`sleepscope.model.backups`), as the AASM keeps backup electrodes for; None: the file has none
     backup_eeg: str | None = None
+    #: the other eye, read in the epochs where a one-eye EOG fails and it does not; None: none
+    backup_eog: str | None = None
 
     @property
     def learned(self) -> bool:
@@ -307,6 +309,8 @@ class ChannelChoice:
             out.append(f"{label}: {name!r} ({why})" if name else f"{label}: none ({why})")
         if self.backup_eeg is not None:
             out.append(f"backup EEG: {self.backup_eeg!r} (read in the epochs where {self.eeg!r} fails)")
+        if self.backup_eog is not None:
+            out.append(f"backup EOG: {self.backup_eog!r}, the other eye (read in the epochs where {self.eog!r} fails)")
         return out
 
     def summary(self) -> str:
@@ -314,7 +318,7 @@ class ChannelChoice:
 
     def to_dict(self) -> dict:
         return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason,
-                "backup_eeg": self.backup_eeg}
+                "backup_eeg": self.backup_eeg, "backup_eog": self.backup_eog}
 
 
 #: Central EEG derivations, contralateral first: what YASA's classifiers were trained on (C4-M1, C3-M2).
@@ -390,7 +394,7 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
     one, the channel nearest to what the model learned is taken (module
     docstring); a recording without an EOG gets `eog=None` (and without an
     EEG `eeg=None`); one with neither raises SleepScopeError. The next EEG derivation the table names is the
-    backup EEG.
+    backup EEG; the other eye, the backup of a one-eye EOG.
     """
     picked: dict[str, tuple[str | None, str]] = {}
     for kind, explicit in (("eeg", eeg), ("eog", eog)):
@@ -416,11 +420,16 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         raise SleepScopeError(
             f"the EEG and the EOG both name the channel {picked['eeg'][0]!r}: they must be two different "
             f"channels. Choose them with --eeg NAME and --eog NAME; the channels are: {_listing(names)}.")
-    backup = None
+    backup_eeg = backup_eog = None
     if picked["eeg"][0] is not None:
         found = _best(names, "eeg", exclude=(picked["eeg"][0], picked["eog"][0]), recognised=True)
-        backup = found[0] if found else None
-    return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup)
+        backup_eeg = found[0] if found else None
+    if picked["eog"][0] is not None and (side := eye_side(picked["eog"][0])) is not None:
+        others = [n for n in [*names, *derived_channels(names)] if eye_side(n) not in (None, side)]
+        found = _best(others, "eog", exclude=(picked["eeg"][0],), recognised=True) if others else None
+        backup_eog = found[0] if found else None
+    return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup_eeg,
+                         backup_eog)
 
 
 def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -> str:

@@ -51,8 +51,8 @@ class Prediction:
     night_statistics: tuple[int, int] | None = None
     #: sleepscope.model.eeg_band.NarrowBand: the EEG's header puts its band below what wake was read by
     eeg_band: Any = None
-    #: sleepscope.model.backup_eeg.BackupEeg: the epochs read from the backup EEG where the EEG failed
-    backup_eeg: Any = None
+    #: sleepscope.model.backups.Backup of each channel read from its backup where it failed
+    backups: tuple = ()
 
     @property
     def n_epochs(self) -> int:
@@ -84,8 +84,7 @@ class Prediction:
                 if name is None:
                     out.append(f"no {kind} channel: pre-scored from the "
                                f"{'EOG' if kind == 'EEG' else 'EEG'} alone")
-        if self.backup_eeg is not None:
-            out.append(self.backup_eeg.message())
+        out += [b.message() for b in self.backups]
         if self.quality is not None and (self.quality.absent or self.artefact is not None and self.artefact.any()):
             out.append(self.quality.summary())
         return out
@@ -101,7 +100,7 @@ class Prediction:
             "channels": self.channels.to_dict() if self.channels is not None else None,
             "night_statistics": None if self.night_statistics is None else list(self.night_statistics),
             "eeg_band": None if self.eeg_band is None else self.eeg_band.to_dict(),
-            "backup_eeg": None if self.backup_eeg is None else self.backup_eeg.to_dict(),
+            "backups": [b.to_dict() for b in self.backups],
             "notes": self.notes(),
         }
 
@@ -260,14 +259,15 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         from sleepscope.model.site_pretrain import encoder_only_message
 
         raise SleepScopeError(encoder_only_message(getattr(model, "version", None)))
-    quality = channels = backup = None
+    quality = channels = None
+    backups: tuple = ()
     if hasattr(recording_or_array, "epochs") and hasattr(recording_or_array, "n_epochs"):
         from sleepscope.model.inputs import model_input
         from sleepscope.model.quality import epoch_quality
 
-        from sleepscope.model.backup_eeg import with_backup_eeg
+        from sleepscope.model.backups import with_backups
 
-        rec, backup = with_backup_eeg(recording_or_array, cancel)
+        rec, backups = with_backups(recording_or_array, cancel)
         quality = epoch_quality(rec)
         channels = getattr(rec, "channel_choice", None)
         x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent,
@@ -305,7 +305,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
-                      backup_eeg=backup)
+                      backups=backups)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

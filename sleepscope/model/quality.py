@@ -25,12 +25,12 @@ missing
 An epoch with a problem on the EEG the model reads (or on its only channel)
 is an artefact epoch: ``predict`` gives it no stage (uniform probabilities,
 stage unscored), unless a backup EEG is clean there
-(``sleepscope.model.backup_eeg``). An epoch whose EOG alone has a problem is
-read from the EEG alone (its EOG input zeroed, as channel dropout trained the
-model): the EEG carries most of the staging, the EOG alone does not
-(``benchmarks/bench_backup_eeg.py``). A channel with a problem in most of the
-night (a flat EOG all night) is treated as absent instead, so that the model
-reads the other channel alone.
+(``sleepscope.model.backups``, which also reads the other eye where a one-eye
+EOG fails). An epoch whose EOG alone has a problem is read from the EEG alone
+(its EOG input zeroed, as channel dropout trained the model): the EEG carries
+most of the staging, the EOG alone does not (``benchmarks/bench_backups.py``).
+A channel with a problem in most of the night (a flat EOG all night) is
+treated as absent instead, so that the model reads the other channel alone.
 """
 
 from __future__ import annotations

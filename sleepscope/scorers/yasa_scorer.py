@@ -83,10 +83,10 @@ class YasaScorer:
         if recording.eeg_name is None:
             raise SleepScopeError("YASA's second opinion needs an EEG channel; this recording has none")
         check(cancel)
-        from sleepscope.model.backup_eeg import with_backup_eeg
+        from sleepscope.model.backups import with_backups
 
-        # where the EEG failed, YASA reads what the model read (its backup), or it disagrees there by construction
-        recording, _ = with_backup_eeg(recording, cancel)
+        # where a channel failed, YASA reads what the model read (its backup), or it disagrees there by construction
+        recording, _ = with_backups(recording, cancel)
         report(progress, 0, 2, "YASA: features")
         from sleepscope.io.channels import central_eeg
 

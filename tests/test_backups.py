@@ -1,6 +1,6 @@
-"""The backup EEG (`sleepscope.model.backup_eeg`): where the model's EEG fails and another EEG derivation of the
-file does not, the model reads that one there instead of giving no stage; the window still shows the EEG as
-recorded."""
+"""Backup channels (`sleepscope.model.backups`): where the model's EEG fails and another EEG derivation of the
+file does not, the model reads that one there instead of giving no stage; where a one-eye EOG fails, the other
+eye; where the EOG still fails, the EEG alone. The window still shows the channels as recorded."""
 
 import csv
 from datetime import datetime
@@ -12,7 +12,7 @@ import torch
 
 from sleepscope.io import Recording, open_recording
 from sleepscope.io.channels import choose_channels
-from sleepscope.model.backup_eeg import with_backup_eeg
+from sleepscope.model.backups import with_backups
 from sleepscope.model.config import TINY
 from sleepscope.model.infer import predict
 from sleepscope.model.network import SleepStager
@@ -51,6 +51,14 @@ def test_the_backup_is_the_next_eeg_derivation_the_table_names():
     assert choose_channels(["EOG horizontal", "E2-M1"]).backup_eeg is None
     lines = choose_channels(["F4-M1", "F3-M2", "E1-M2"]).lines()
     assert lines[-1] == "backup EEG: 'F3-M2' (read in the epochs where 'F4-M1' fails)"
+    # the other eye backs up a one-eye EOG; a bipolar EOG has none
+    assert choose_channels(["F4-M1", "E1-M2", "E2-M1"]).backup_eog == "E2-M1"
+    assert choose_channels(["C4-A1", "EOG(L)", "EOG(R)"]).backup_eog == "EOG(R)"
+    assert choose_channels(["F4", "C4", "M1", "M2", "E1", "E2"]).backup_eog == "E2-M1"
+    assert choose_channels(["F4-M1", "E1-M2", "E1-E2"]).backup_eog is None  # the bipolar one is chosen
+    assert choose_channels(["F4-M1", "E1-M2"]).backup_eog is None
+    assert choose_channels(["F4-M1", "E1-M2", "E2-M1"]).lines()[-1] == (
+        "backup EOG: 'E2-M1', the other eye (read in the epochs where 'E1-M2' fails)")
 
 
 def test_failed_epochs_are_read_from_the_backup_and_staged(tiny):
@@ -58,13 +66,13 @@ def test_failed_epochs_are_read_from_the_backup_and_staged(tiny):
     rec = recording(chans)
     pred = predict(rec, tiny)
     assert not pred.artefact[FAILED].any() and (pred.stages[FAILED] >= 0).all()
-    assert np.flatnonzero(pred.backup_eeg.epochs).tolist() == [2, 3, 4]
+    assert np.flatnonzero(pred.backups[0].epochs).tolist() == [2, 3, 4]
     assert ("the EEG 'EEG F4-M1' failed in 3 epochs (flat in 3): the model read the backup EEG 'EEG F3-M2' there"
             in pred.notes())
-    assert pred.to_dict()["backup_eeg"]["epochs"] == [2, 3, 4]
+    assert pred.to_dict()["backups"][0]["epochs"] == [2, 3, 4]
     assert not rec.eeg[FAILED.start * 3000:FAILED.stop * 3000].any()  # the EEG as recorded, for the window
     # the model read exactly the backup's samples there, and the EEG's elsewhere
-    read, _ = with_backup_eeg(rec)
+    read, _ = with_backups(rec)
     assert np.array_equal(read.epochs("eeg")[FAILED], rec.epochs("EEG F3-M2")[FAILED])
     assert np.array_equal(read.epochs("eeg")[5:], rec.epochs("eeg")[5:])
     # controls: without a backup, or with the backup failing there too, those epochs get no stage
@@ -75,10 +83,10 @@ def test_failed_epochs_are_read_from_the_backup_and_staged(tiny):
     both["EEG F3-M2"][3 * 3000:4 * 3000] = 0.0
     pred = predict(recording(both), tiny)
     assert pred.artefact.tolist()[2:5] == [False, True, False]
-    assert np.flatnonzero(pred.backup_eeg.epochs).tolist() == [2, 4]  # said of the epochs read from it only
+    assert np.flatnonzero(pred.backups[0].epochs).tolist() == [2, 4]  # said of the epochs read from it only
     # nothing failed: nothing read from the backup, nothing said
     clean = predict(recording(signals(seed=1) | {"EEG F4-M1": signals(seed=1)["EEG F3-M2"] * 1.1}), tiny)
-    assert clean.backup_eeg is None and not any("backup EEG" in n for n in clean.notes())
+    assert clean.backups == () and not any("backup EEG" in n for n in clean.notes())
 
 
 def test_a_backup_not_loaded_is_read_from_the_file_on_the_recordings_epochs(tmp_path, tiny):
@@ -90,13 +98,13 @@ def test_a_backup_not_loaded_is_read_from_the_file_on_the_recordings_epochs(tmp_
     rec = open_recording(path)
     assert rec.channel_choice.backup_eeg == "EEG F3-M2" and "EEG F3-M2" not in rec.channels  # not read to open
     file_backup = open_recording(path, eeg="EEG F3-M2").eeg
-    read, used = with_backup_eeg(rec)
+    read, (used,) = with_backups(rec)
     assert np.flatnonzero(used.epochs).tolist() == [2, 3, 4]
     assert np.array_equal(read.epochs("eeg")[FAILED], file_backup.reshape(10, 3000)[FAILED])
-    assert predict(rec, tiny).backup_eeg is not None
+    assert predict(rec, tiny).backups
     # cropped (a lab's epochs 12 s in): the backup read from the file lines up with the cropped EEG
     cropped = rec.cropped(12)
-    read, used = with_backup_eeg(cropped)
+    read, (used,) = with_backups(cropped)
     epochs = np.flatnonzero(used.epochs)
     assert epochs.tolist() == [2, 3, 4]  # 60-150 s flat: cropped epochs 2, 3 and 4 are more than half flat
     assert np.array_equal(read.epochs("eeg")[epochs], file_backup[1200:1200 + 9 * 3000].reshape(9, 3000)[epochs])
@@ -165,3 +173,22 @@ def test_epochs_whose_eog_alone_failed_are_read_from_the_eeg_alone(tiny):
     both["EEG F4-M1"][5 * 3000:8 * 3000] = 0.0
     pred = predict(recording(both, names=("EEG F4-M1", "EOG E1-M2")), tiny)
     assert pred.artefact[5:8].all() and not pred.quality.eeg_alone.any()
+
+
+def test_a_failed_eye_is_read_from_the_other_eye_where_the_file_has_it(tiny):
+    """E1-M2 flat for three epochs beside a clean E2-M1: the model reads E2-M1 there (YASA's second opinion, which
+    reads the EOG as it is, read 0.63 of such a stretch right without it and 0.79 with it on synthetic nights);
+    without the other eye, the EEG alone."""
+    names = ("EEG F4-M1", "EOG E1-M2", "EOG E2-M1")
+    rng = np.random.default_rng(4)
+    chans = {k: rng.normal(0, 20, 10 * 3000).astype(np.float32) for k in names}
+    chans["EOG E1-M2"][5 * 3000:8 * 3000] = 0.0
+    pred = predict(recording(chans, names), tiny)
+    (used,) = pred.backups
+    assert used.kind == "eog" and np.flatnonzero(used.epochs).tolist() == [5, 6, 7]
+    assert "the EOG 'EOG E1-M2' failed in 3 epochs (flat in 3): the model read the other eye 'EOG E2-M1' there" \
+        in pred.notes()
+    assert not pred.quality.eeg_alone.any() and not pred.artefact.any()
+    # control: without the other eye, those epochs are read from the EEG alone
+    alone = predict(recording({k: v for k, v in chans.items() if k != "EOG E2-M1"}, names[:2]), tiny)
+    assert alone.backups == () and alone.quality.eeg_alone.tolist()[5:8] == [True] * 3

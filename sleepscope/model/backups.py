@@ -1,0 +1,99 @@
+"""Backup channels: where the model's EEG or EOG fails for a stretch of the night, the model reads another
+derivation of the same kind there.
+
+An electrode that comes off at 3 a.m. leaves its derivation flat, drifting or
+clipped until it is fixed; the AASM keeps backup electrodes for this (F3-M2,
+C3-M2, O1-M2 beside F4-M1, C4-M1, O2-M1) and records both eyes. Those epochs
+were artefact epochs without a stage. Where the file holds another EEG
+derivation, or the other eye, that is clean in them
+(`ChannelChoice.backup_eeg`, `ChannelChoice.backup_eog`), the model reads it
+in those epochs instead (measured on synthetic nights in
+`benchmarks/bench_backups.py`). Epochs whose EOG still fails are read from the
+EEG alone (`EpochQuality.eeg_alone`); the EOG alone is no substitute for the
+EEG within a two-channel night (same benchmark).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.model.quality import FLAG_NAMES, channel_flags
+from sleepscope.tasks import CancelToken
+
+
+@dataclass(frozen=True)
+class Backup:
+    """Which epochs the model read from a backup channel, and what was wrong with its own channel there."""
+
+    kind: str  # "eeg" or "eog"
+    channel: str
+    backup: str
+    epochs: np.ndarray = field(repr=False)  # (n_epochs,) bool
+    problems: tuple[tuple[str, int], ...] = ()  # (what was wrong, epochs)
+
+    def message(self) -> str:
+        n = int(self.epochs.sum())
+        what = ", ".join(f"{k} in {v}" for k, v in self.problems)
+        read = "the backup EEG" if self.kind == "eeg" else "the other eye"
+        return (f"the {self.kind.upper()} {self.channel!r} failed in {n} epoch{'s' if n != 1 else ''} ({what}): "
+                f"the model read {read} {self.backup!r} there")
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "channel": self.channel, "backup": self.backup,
+                "epochs": [int(i) for i in np.flatnonzero(self.epochs)], "problems": dict(self.problems)}
+
+
+def with_backups(rec, cancel: CancelToken | None = None):
+    """(`rec` with its EEG's and EOG's failed epochs taken from their backups where those are clean, the
+    `Backup`s used). `rec` itself is not changed: the window shows the channels as recorded."""
+    used = []
+    for kind in ("eeg", "eog"):
+        rec, backup = _substitute(rec, kind, cancel)
+        if backup is not None:
+            used.append(backup)
+    return rec, tuple(used)
+
+
+def _substitute(rec, kind: str, cancel: CancelToken | None):
+    choice = getattr(rec, "channel_choice", None)
+    own = rec.eeg_name if kind == "eeg" else rec.eog_name
+    name = getattr(choice, f"backup_{kind}", None)
+    if own is None or name is None or name == own:
+        return rec, None
+    flags = channel_flags(rec.epochs(kind), kind, rec.fs)
+    failed = (flags != 0) & ~rec.gap
+    if not failed.any():
+        return rec, None
+    signal = _backup_signal(rec, name, cancel)
+    if signal is None:
+        return rec, None
+    per = int(round(rec.fs * 30))
+    n = rec.n_epochs
+    backup_epochs = signal[: n * per].reshape(n, per)
+    use = failed & (channel_flags(backup_epochs, kind, rec.fs) == 0)
+    if not use.any():
+        return rec, None
+    mended = np.array(rec.channels[own], dtype=np.float32, copy=True)
+    mended[: n * per].reshape(n, per)[use] = backup_epochs[use]
+    problems = tuple((text, k) for bit, text in FLAG_NAMES.items() if (k := int(np.count_nonzero(flags[use] & bit))))
+    return replace(rec, channels={**rec.channels, own: mended}, _quality=None), Backup(kind, own, name, use, problems)
+
+
+def _backup_signal(rec, name: str, cancel: CancelToken | None) -> np.ndarray | None:
+    """The backup's µV samples aligned with `rec`'s: loaded already (a lane of the window), else read from the
+    file; None when it cannot be read (a backup that fails to read is no backup)."""
+    if name in rec.channels:
+        return np.asarray(rec.channels[name], dtype=np.float32)
+    if rec.path is None:
+        return None
+    from sleepscope.io.recording import open_recording
+
+    try:
+        other = open_recording(rec.path, eeg=name, eog=None, cancel=cancel)
+    except (SleepScopeError, OSError, ValueError):
+        return None
+    signal = other.channels[name][rec.first_sample: rec.first_sample + rec.n_samples]
+    return signal if len(signal) == rec.n_samples else None
