@@ -35,6 +35,13 @@ def recording(chans, names=NAMES):
                      channel_choice=choice)
 
 
+def write_night(path, chans):
+    edfio.Edf([edfio.EdfSignal(v.astype(np.float64), sampling_frequency=100, label=k, physical_range=(-500, 500),
+                               physical_dimension="uV") for k, v in chans.items()],
+              starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
@@ -90,11 +97,7 @@ def test_failed_epochs_are_read_from_the_backup_and_staged(tiny):
 
 
 def test_a_backup_not_loaded_is_read_from_the_file_on_the_recordings_epochs(tmp_path, tiny):
-    path = tmp_path / "night.edf"
-    chans = signals(n_epochs=10)
-    edfio.Edf([edfio.EdfSignal(chans[k].astype(np.float64), sampling_frequency=100, label=k,
-                               physical_range=(-500, 500), physical_dimension="uV") for k in NAMES],
-              starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    path = write_night(tmp_path / "night.edf", signals(n_epochs=10))
     rec = open_recording(path)
     assert rec.channel_choice.backup_eeg == "EEG F3-M2" and "EEG F3-M2" not in rec.channels  # not read to open
     file_backup = open_recording(path, eeg="EEG F3-M2").eeg
@@ -113,11 +116,7 @@ def test_a_backup_not_loaded_is_read_from_the_file_on_the_recordings_epochs(tmp_
 def test_prescore_says_which_backup_it_read_and_where(tmp_path, capsys):
     from sleepscope.cli import main
 
-    path = tmp_path / "night.edf"
-    chans = signals(n_epochs=10)
-    edfio.Edf([edfio.EdfSignal(chans[k].astype(np.float64), sampling_frequency=100, label=k,
-                               physical_range=(-500, 500), physical_dimension="uV") for k in NAMES],
-              starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    path = write_night(tmp_path / "night.edf", signals(n_epochs=10))
     out = tmp_path / "p.csv"
     assert main(["prescore", str(path), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
                  "--out", str(out)]) == 0

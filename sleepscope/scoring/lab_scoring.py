@@ -86,8 +86,9 @@ def compare_with_lab(recording: str | Path, stages: np.ndarray, unsure: np.ndarr
     used). (None, None) when the lab has no scoring of it.
 
     A scoring whose whole 30-s epochs begin seconds into the recording's (a table scored from lights off, MASS)
-    would cost the model an epoch at most stage changes; given `rescore` (seconds -> the model's stages and
-    unsure flags on the recording from there, `Recording.cropped`), the model is compared on the lab's epochs."""
+    puts parts of two of the lab's epochs into each of the model's; given `rescore` (seconds -> the model's
+    stages and unsure flags on the recording from there, `Recording.cropped`), the model is compared on the
+    lab's own epochs."""
     from sleepscope.io.pairing import read_lab_scoring
 
     recording = Path(recording)
