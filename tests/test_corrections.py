@@ -120,3 +120,22 @@ def test_cancel(tmp_path):
 def test_fewer_corrections_than_a_few_hundred_are_called_few():
     assert "only 299 corrected epochs" in few_note(FEW_EPOCHS - 1) and f"at least {FEW_EPOCHS}" in few_note(1)
     assert few_note(FEW_EPOCHS) is None and few_note(0) is None  # enough, or nothing corrected yet
+
+
+def test_corrected_epochs_are_the_input_pre_scoring_read(tmp_path):
+    """An epoch whose EOG was clipped is pre-scored from the EEG alone (its EOG input zeroed): fine-tuning learns
+    the technician's label from that same input, not from the clipped EOG (control: a whole epoch's EOG kept)."""
+    rec = make_recording(3)
+    eog = rec.channels[rec.eog_name]
+    eog[4 * 3000:5 * 3000] = np.clip(eog[4 * 3000:5 * 3000] * 50, -200, 200)
+    path = tmp_path / "a.sleepscope.h5"
+    with ScoringFile.open(rec, path, scorer="ann") as sf:
+        sf.set_stage(4, "N2")
+        sf.set_stage(6, "N3")
+    cs = build_correction_set([path], recordings=[rec])
+    assert cs.epoch.tolist() == [4, 6]
+    assert not cs.x[0, 1].any() and cs.x[0, 0].any()  # the EEG alone
+    assert cs.x[1, 1].any()  # control
+    from sleepscope.model.backups import read_for_model
+
+    np.testing.assert_array_equal(cs.x, read_for_model(rec, "epoch").x[[4, 6]])

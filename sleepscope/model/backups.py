@@ -16,6 +16,7 @@ EEG within a two-channel night (same benchmark).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,29 @@ class Backup:
     def to_dict(self) -> dict:
         return {"kind": self.kind, "channel": self.channel, "backup": self.backup,
                 "epochs": [int(i) for i in np.flatnonzero(self.epochs)], "problems": dict(self.problems)}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A recording as the model reads it (`read_for_model`)."""
+
+    recording: Any  # with failed epochs taken from the backups
+    x: np.ndarray = field(repr=False)  # (n_epochs, 2, 3000) model input
+    quality: Any  # sleepscope.model.quality.EpochQuality of `recording`
+    backups: tuple = ()
+
+
+def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -> Reading:
+    """The one way a recording becomes model input, for pre-scoring and for what learns from corrections and
+    fits calibration: backups where a channel fails, a channel unusable most of the night absent, the EOG of the
+    epochs whose EOG alone fails zeroed."""
+    from sleepscope.model.inputs import model_input
+    from sleepscope.model.quality import epoch_quality
+
+    rec, backups = with_backups(rec, cancel)
+    quality = epoch_quality(rec)
+    x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel)
+    return Reading(rec, x, quality, backups)
 
 
 def with_backups(rec, cancel: CancelToken | None = None):

@@ -262,16 +262,12 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     quality = channels = None
     backups: tuple = ()
     if hasattr(recording_or_array, "epochs") and hasattr(recording_or_array, "n_epochs"):
-        from sleepscope.model.inputs import model_input
-        from sleepscope.model.quality import epoch_quality
+        from sleepscope.model.backups import read_for_model
 
-        from sleepscope.model.backups import with_backups
-
-        rec, backups = with_backups(recording_or_array, cancel)
-        quality = epoch_quality(rec)
+        reading = read_for_model(recording_or_array, model.config.normalisation, cancel)
+        rec, quality, backups = reading.recording, reading.quality, reading.backups
         channels = getattr(rec, "channel_choice", None)
-        x = _as_epochs(model_input(rec, model.config.normalisation, absent=quality.absent,
-                                   eeg_alone=quality.eeg_alone, cancel=cancel))
+        x = _as_epochs(reading.x)
     else:
         from sleepscope.model.inputs import check_prepared
 

@@ -20,13 +20,11 @@ from sleepscope.tasks import CancelToken, Progress, check, report
 
 def night_arrays(recording, normalisation: str) -> dict:
     """What fitting needs of one recording, as ``predict`` prepares it: model input, artefact mask, input statistics."""
+    from sleepscope.model.backups import read_for_model
     from sleepscope.model.familiarity import input_features
-    from sleepscope.model.inputs import model_input
-    from sleepscope.model.quality import epoch_quality
 
-    q = epoch_quality(recording)
-    return {"x": model_input(recording, normalisation, absent=q.absent, eeg_alone=q.eeg_alone),
-            "artefact": q.artefact, "inputs": input_features(recording)}
+    reading = read_for_model(recording, normalisation)
+    return {"x": reading.x, "artefact": reading.quality.artefact, "inputs": input_features(reading.recording)}
 
 
 def scored_nights(nights, normalisation: str):

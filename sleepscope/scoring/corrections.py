@@ -238,7 +238,7 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
     epochs are the input the model to be fine-tuned reads when it pre-scores.
     """
     from sleepscope.model.eeg_band import eeg_top_hz
-    from sleepscope.model.inputs import model_input
+    from sleepscope.model.backups import read_for_model
 
     labelled = collect_labels(scoring_paths, sources)
     recordings = list(recordings)
@@ -255,7 +255,7 @@ def build_correction_set(scoring_paths: Iterable[str | Path], recordings: Iterab
         if rec is None:
             skipped.append((lr.recording_file or lr.fingerprint, why))
             continue
-        x = model_input(rec, normalisation)
+        x = read_for_model(rec, normalisation, cancel).x  # as pre-scoring read the epochs corrected
         xs.append(np.ascontiguousarray(x[lr.epochs], dtype=np.float32))
         ys.append(lr.labels.astype(np.int64))
         fps.append(np.full(lr.epochs.size, lr.fingerprint, object))
