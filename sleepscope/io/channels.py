@@ -369,7 +369,6 @@ def scoring_montage(names: Sequence[str], eeg: str | None, eog: str | None) -> l
     (F4-M1, C4-M1, O2-M1, E1-M2, E2-M1): a central EEG, an occipital EEG (alpha) and the other eye (eye movements
     are told by the two eyes' opposite deflections); recorded, or computed as :func:`derived_channels` allows. In
     that order, each at most once, none of the two the model reads."""
-    pool = [*names, *derived_channels(names)]
     taken = {eeg, eog}
     out: list[str] = []
     central = central_eeg(names)
@@ -378,13 +377,21 @@ def scoring_montage(names: Sequence[str], eeg: str | None, eog: str | None) -> l
     occipital = occipital_eeg(names, exclude=[*taken, *out])
     if occipital is not None:
         out.append(occipital)
-    side = eye_side(eog) if eog else None
-    if side is not None:
-        others = [(*rank_channel(n, "eog")[:2], i, n) for i, n in enumerate(pool)
-                  if n not in taken and eye_side(n) not in (None, side)]
-        if others:
-            out.append(min(others)[3])
+    eye = other_eye(names, eog, exclude=taken)
+    if eye is not None:
+        out.append(eye)
     return out
+
+
+def other_eye(names: Sequence[str], eog: str | None, exclude: Sequence[str | None] = ()) -> str | None:
+    """The other eye of a one-eye EOG (E2-M1 beside E1-M2), recorded or computed as :func:`derived_channels`
+    allows, none of `exclude`; None for a bipolar EOG, no EOG, or a file without the other eye."""
+    side = eye_side(eog) if eog else None
+    if side is None:
+        return None
+    others = [(*rank_channel(n, "eog")[:2], i, n) for i, n in enumerate([*names, *derived_channels(names)])
+              if n not in exclude and eye_side(n) not in (None, side)]
+    return min(others)[3] if others else None
 
 
 def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | None = None) -> ChannelChoice:
@@ -420,14 +427,11 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         raise SleepScopeError(
             f"the EEG and the EOG both name the channel {picked['eeg'][0]!r}: they must be two different "
             f"channels. Choose them with --eeg NAME and --eog NAME; the channels are: {_listing(names)}.")
-    backup_eeg = backup_eog = None
+    backup_eeg = None
     if picked["eeg"][0] is not None:
         found = _best(names, "eeg", exclude=(picked["eeg"][0], picked["eog"][0]), recognised=True)
         backup_eeg = found[0] if found else None
-    if picked["eog"][0] is not None and (side := eye_side(picked["eog"][0])) is not None:
-        others = [n for n in [*names, *derived_channels(names)] if eye_side(n) not in (None, side)]
-        found = _best(others, "eog", exclude=(picked["eeg"][0],), recognised=True) if others else None
-        backup_eog = found[0] if found else None
+    backup_eog = other_eye(names, picked["eog"][0], exclude=(picked["eeg"][0],))
     return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup_eeg,
                          backup_eog)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterable
@@ -199,12 +199,9 @@ class Recording:
             last = np.minimum((skip + per * np.arange(1, n + 1) - 1) // per, len(self.gap_mask) - 1)
             old = np.asarray(self.gap_mask, bool)
             gap_mask = old[first] | old[last]
-        return Recording(
-            path=self.path, start_time=self.start_time + timedelta(seconds=skip / self.fs), fs=self.fs,
-            channels={k: v[skip:] for k, v in self.channels.items()}, eeg_name=self.eeg_name,
-            eog_name=self.eog_name, source_rates=dict(self.source_rates), _fingerprint=self._fingerprint,
-            gap_mask=gap_mask, channel_choice=self.channel_choice, source_lowpass=dict(self.source_lowpass),
-            first_sample=self.first_sample + skip)
+        return replace(self, start_time=self.start_time + timedelta(seconds=skip / self.fs),
+                       channels={k: v[skip:] for k, v in self.channels.items()}, gap_mask=gap_mask, _quality=None,
+                       first_sample=self.first_sample + skip)
 
     # ---- epochs
     def epochs(self, name: str) -> np.ndarray:

@@ -64,30 +64,34 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
 
-    rec, backups = with_backups(rec, cancel)
     quality = epoch_quality(rec)
+    rec, backups = with_backups(rec, cancel, flags=quality.flags)
+    if backups:  # the channels read now are partly others: their flags, absent channels and EEG-alone epochs
+        quality = epoch_quality(rec)
     x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel)
     return Reading(rec, x, quality, backups)
 
 
-def with_backups(rec, cancel: CancelToken | None = None):
+def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None):
     """(`rec` with its EEG's and EOG's failed epochs taken from their backups where those are clean, the
-    `Backup`s used). `rec` itself is not changed: the window shows the channels as recorded."""
+    `Backup`s used). `flags`: the channels' problem flags where already found (`EpochQuality.flags`). `rec`
+    itself is not changed: the window shows the channels as recorded."""
     used = []
     for kind in ("eeg", "eog"):
-        rec, backup = _substitute(rec, kind, cancel)
+        rec, backup = _substitute(rec, kind, cancel, None if flags is None else flags.get(kind))
         if backup is not None:
             used.append(backup)
     return rec, tuple(used)
 
 
-def _substitute(rec, kind: str, cancel: CancelToken | None):
+def _substitute(rec, kind: str, cancel: CancelToken | None, flags: np.ndarray | None):
     choice = getattr(rec, "channel_choice", None)
     own = rec.eeg_name if kind == "eeg" else rec.eog_name
     name = getattr(choice, f"backup_{kind}", None)
     if own is None or name is None or name == own:
         return rec, None
-    flags = channel_flags(rec.epochs(kind), kind, rec.fs)
+    if flags is None:
+        flags = channel_flags(rec.epochs(kind), kind, rec.fs)
     failed = (flags != 0) & ~rec.gap
     if not failed.any():
         return rec, None
