@@ -165,3 +165,36 @@ def test_synthetic_nights_read_as_a_sleep_edf_cohort(tmp_path):
     assert [c.n_epochs for c in cache_index(cache)] == [11, 11]  # slice(4 - 2, 11 + 2)
     x, y = SequenceDataset(cache, seq_len=5)[0]
     assert torch.isfinite(x).all() and y.tolist() == labels[2:7]
+
+
+def test_cache_reads_a_night_as_pre_scoring_does(tmp_path):
+    """Fpz-Cz flat in epochs 3-4 (Pz-Oz clean there) and the EOG clipped in epochs 6-7: the cache holds Pz-Oz in
+    epochs 3-4 and no EOG in 6-7, as pre-scoring reads them (`read_for_model`), so that training learns each label
+    from the input the model will be given. Control: `as_recorded` (the paper's experiment) keeps both as they
+    were recorded."""
+    from sleepscope.io import open_recording
+    from sleepscope.model.backups import read_for_model
+    from sleepscope.model.inputs import normalise
+
+    rng = np.random.default_rng(5)
+    n = len(LABELS) * 3000
+    fpz, pz, eog = rng.normal(0, 10, n), rng.normal(0, 10, n), rng.normal(0, 20, n)
+    fpz[3 * 3000:5 * 3000] = 0.0  # an electrode off
+    eog[6 * 3000:8 * 3000] = np.clip(eog[6 * 3000:8 * 3000] * 40, -290, 290)  # saturated
+    start = datetime(1990, 1, 1, 22, 0)
+    write_edf(tmp_path / "SC4001E0-PSG.edf", {"EEG Fpz-Cz": (fpz, 100), "EEG Pz-Oz": (pz, 100),
+                                              "EOG horizontal": (eog, 100)}, start,
+              physical_ranges={"EEG Fpz-Cz": (-200, 200), "EEG Pz-Oz": (-200, 200), "EOG horizontal": (-300, 300)})
+    write_edf_hypnogram(tmp_path / "SC4001E0-Hypnogram.edf", np.array([2] * len(LABELS), np.int8), start)
+    nights = scan_sleep_cassette(tmp_path)
+    with h5py.File(build_cache(nights, tmp_path / "model.h5", margin_epochs=MARGIN), "r") as f:
+        x = f["nights/SC4001E0/x"][()]
+    rec = open_recording(nights[0].psg)
+    np.testing.assert_allclose(x, read_for_model(rec, "epoch").x, atol=1e-6)
+    pz_read = open_recording(nights[0].psg, eeg="EEG Pz-Oz").channels["EEG Pz-Oz"]
+    np.testing.assert_allclose(x[3:5, 0], normalise(pz_read.reshape(-1, 3000)[3:5], "epoch"), atol=1e-5)
+    assert not x[6:8, 1].any() and x[[5, 8], 1].any()
+    with h5py.File(build_cache(nights, tmp_path / "paper.h5", margin_epochs=MARGIN, as_recorded=True), "r") as f:
+        recorded = f["nights/SC4001E0/x"][()]
+    assert not recorded[3:5, 0].any() and recorded[6:8, 1].any()
+    np.testing.assert_allclose(recorded[[0, 1, 2, 5, 8]], x[[0, 1, 2, 5, 8]], atol=1e-6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 
+import h5py
 import numpy as np
 import pytest
 
@@ -115,6 +116,12 @@ def test_outputs_are_complete(finished, cohort):
     for name in ("accuracy.png", "macro_f1.png", "shift_accuracy.png", "shift_macro_f1.png"):
         w, h = _png_size(finished / name)
         assert w > 300 and h > 200
+    # The paper read its channels as recorded (no backups, no EEG-alone epochs), and so do its caches.
+    caches = sorted((cohort / "cache").glob("*.h5"))
+    assert len(caches) == 3
+    for path in caches:
+        with h5py.File(path, "r") as f:
+            assert json.loads(f.attrs["manifest"])["as_recorded"] is True, path.name
 
 
 def test_resume_redoes_only_the_missing_run(finished, cohort):

@@ -27,8 +27,9 @@ from sleepscope.data.cohorts import Night
 from sleepscope.errors import SleepScopeError
 from sleepscope.tasks import CancelToken, Progress, check, report
 
-#: 2: a night whose scoring's epochs begin seconds into the recording's is cached on the scoring's epochs
-CACHE_VERSION = 2
+#: 2: a night whose scoring's epochs begin seconds into the recording's is cached on the scoring's epochs;
+#: 3: nights read as pre-scoring reads them (`backups.read_for_model`) unless `as_recorded`
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,10 @@ def _stamp(path: Path | None) -> list | None:
 
 
 def _manifest(nights: Sequence[Night], margin_epochs: int, eeg: str | None, eog: str | None,
-              normalisation: str = "epoch") -> str:
-    extra = {} if normalisation == "epoch" else {"normalisation": normalisation}  # old caches stay current
+              normalisation: str = "epoch", as_recorded: bool = False) -> str:
+    extra = {} if normalisation == "epoch" else {"normalisation": normalisation}
+    if as_recorded:
+        extra["as_recorded"] = True
     return json.dumps({
         "version": CACHE_VERSION, "margin_epochs": margin_epochs, "eeg": eeg, "eog": eog, **extra,
         "nights": [[n.name, n.subject, n.night, _stamp(n.psg), _stamp(n.hypnogram)] + ([n.codes] if n.codes else [])
@@ -68,6 +71,7 @@ def build_cache(
     eeg: str | None = None,
     eog: str | None = None,
     normalisation: str = "epoch",
+    as_recorded: bool = False,
 ) -> Path:
     """Write (or reuse) the HDF5 cache of `nights`; returns its path.
 
@@ -75,9 +79,14 @@ def build_cache(
     modification times) and settings exists. Written to a temporary file and
     renamed at the end, so an interrupted build never leaves a half cache.
     Nights without a hypnogram are kept whole with every label -1.
+
+    Each night is read as pre-scoring will read it (`backups.read_for_model`: a backup channel where the model's
+    fails, the EOG of epochs whose EOG alone fails zeroed), so that the model learns each label from the input it
+    will be given; `as_recorded` keeps the channels as they are (the paper's experiment, which reads as the paper).
     """
     from sleepscope.io import open_recording
     from sleepscope.io.hypnogram import trim_wake
+    from sleepscope.model.backups import read_for_model
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
 
@@ -88,7 +97,7 @@ def build_cache(
     names = [n.name for n in nights]
     if len(set(names)) != len(names):
         raise SleepScopeError(f"the same night is listed twice: {sorted({x for x in names if names.count(x) > 1})}")
-    manifest = _manifest(nights, margin_epochs, eeg, eog, normalisation)
+    manifest = _manifest(nights, margin_epochs, eeg, eog, normalisation, as_recorded)
     if _is_current(cache_path, manifest):
         report(progress, len(nights), len(nights), "cache up to date")
         return cache_path
@@ -110,7 +119,10 @@ def build_cache(
                 else:
                     labels = np.full(rec.n_epochs, -1, dtype=np.int8)
                     window = slice(0, rec.n_epochs)
-                x = model_input(rec, normalisation, absent=epoch_quality(rec).absent)[window]
+                if as_recorded:
+                    x = model_input(rec, normalisation, absent=epoch_quality(rec).absent, cancel=cancel)[window]
+                else:
+                    x = read_for_model(rec, normalisation, cancel).x[window]
                 y = labels[window].astype(np.int8)
                 g = group.create_group(night.name)
                 # Contiguous layout: a sequence of L epochs is one contiguous read, no chunk cache.

@@ -261,14 +261,17 @@ def run_paper(
     from sleepscope.data.datasets import build_cache
 
     labelled = nights_20["validation"] + nights_20["test"] + nights_20["train"]
-    lab_cache = build_cache(labelled, cache_root / "sleep-edf-20.h5", progress=events.step_progress, cancel=cancel)
-    pre_cache = build_cache(pre_nights, cache_root / "pretraining.h5", progress=events.step_progress, cancel=cancel)
+    # The paper read its channels as recorded: no backups, no EEG-alone epochs.
+    lab_cache = build_cache(labelled, cache_root / "sleep-edf-20.h5", progress=events.step_progress, cancel=cancel,
+                            as_recorded=True)
+    pre_cache = build_cache(pre_nights, cache_root / "pretraining.h5", progress=events.step_progress, cancel=cancel,
+                            as_recorded=True)
     shift_nights: list[Night] = []
     shift_cache = None
     if shift_data is not None:
         shift_nights = _shift_nights(Path(shift_data), split, data)
         shift_cache = build_cache(shift_nights, cache_root / f"shift-{_digest(shift_folder)}.h5",
-                                  progress=events.step_progress, cancel=cancel)
+                                  progress=events.step_progress, cancel=cancel, as_recorded=True)
     done += 1
     cache_seconds = time.perf_counter() - invocation_started
 
