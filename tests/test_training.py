@@ -6,6 +6,7 @@ import json
 import math
 import re
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -236,6 +237,14 @@ def test_cli_pretrain_then_fine_tune_on_a_tiny_synthetic_cohort(tmp_path):
         assert math.isnan(m["kappa"]) or -1.0 <= m["kappa"] <= 1.0
     assert card.metrics["test"]["n_epochs"] > 0
     assert state_paths(out).exists()
+    # pre-training reads the nights as the paper did; training as pre-scoring will read them
+    from sleepscope.model.train_commands import _default_cache
+
+    manifests = {}
+    for what in ("pretrain", "labelled"):
+        with h5py.File(_default_cache(data, what), "r") as f:
+            manifests[what] = json.loads(f.attrs["manifest"])
+    assert manifests["pretrain"].get("as_recorded") is True and "as_recorded" not in manifests["labelled"]
 
     # a resumed run that is already finished writes the same model again
     assert main(["train", "--data", str(data), "--subjects", "0,1", "--val-subjects", "10", "--init", str(pre),

@@ -223,7 +223,8 @@ def _interrupted(out: Path) -> int:
     return 130
 
 
-def _prepare_cache(nights, cache: Path, info, quiet: bool, normalisation: str = "epoch") -> Path:
+def _prepare_cache(nights, cache: Path, info, quiet: bool, normalisation: str = "epoch",
+                   as_recorded: bool = False) -> Path:
     """Rank 0 builds (or reuses) the cache while the other ranks wait."""
     from sleepscope.data.datasets import build_cache
     from sleepscope.model.distributed import barrier
@@ -231,7 +232,7 @@ def _prepare_cache(nights, cache: Path, info, quiet: bool, normalisation: str = 
 
     if info.is_main:
         with TqdmProgress("caching nights", disable=quiet) as bar:
-            build_cache(nights, cache, progress=bar, normalisation=normalisation)
+            build_cache(nights, cache, progress=bar, normalisation=normalisation, as_recorded=as_recorded)
     barrier(info)
     return cache
 
@@ -264,7 +265,10 @@ def _pretrain(args: argparse.Namespace) -> int:
     config = get_config(args.config)
     info = setup(args.device)
     try:
-        cache = _prepare_cache(nights, args.cache or _default_cache(args.data, "pretrain"), info, args.quiet)
+        # As the paper's experiment reads them: CLIP pairs the two channels, and an EOG zeroed where it failed
+        # pairs with nothing (site pre-training leaves those epochs out instead).
+        cache = _prepare_cache(nights, args.cache or _default_cache(args.data, "pretrain"), info, args.quiet,
+                               as_recorded=True)
         dataset = EpochDataset(cache, nights, labelled_only=False)
         torch.manual_seed(args.seed)  # the initial weights too: --seed makes the run the same run again
         stager = SleepStager(config)
