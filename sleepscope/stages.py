@@ -153,6 +153,21 @@ def parse_stage(text: str | int) -> Stage:
     raise ValueError(f"unknown sleep stage {text!r}")
 
 
+def no_stage_probs(n_epochs: int) -> np.ndarray:
+    """The probabilities a model gives an epoch it gives no stage (an artefact epoch): all equal."""
+    return np.full((n_epochs, N_CLASSES), 1.0 / N_CLASSES, dtype=np.float32)
+
+
+def most_likely(probs) -> np.ndarray:
+    """The stage of each row of `(n, 5)` probabilities, UNSCORED where they are all equal (`no_stage_probs`):
+    the model gave that epoch no stage, which is no vote for W, the first column."""
+    p = np.asarray(probs, dtype=np.float32)
+    stages = p.argmax(axis=1).astype(np.int8)
+    if len(p):
+        stages[p.max(axis=1) - p.min(axis=1) < 1e-6] = Stage.UNSCORED
+    return stages
+
+
 def stage_names(codes: np.ndarray) -> list[str]:
     return [Stage(int(c)).label for c in codes]
 

@@ -148,7 +148,7 @@ def main_windows(qtbot):
 @pytest.fixture
 def predicted_scoring(tmp_path):
     """Make a scoring file on a noise recording, one epoch per entry of `stages`, where model "m1"
-    says `stages` with probability 0.8 (flat 0.2 on the `unsure` epochs): `make(stages, unsure=())`."""
+    says `stages` with probability 0.8 (0.3 on the `unsure` epochs): `make(stages, unsure=())`."""
     import numpy as np
 
     from sleepscope.io import Recording
@@ -163,8 +163,9 @@ def predicted_scoring(tmp_path):
         sf = ScoringFile.open(rec, tmp_path / "n.sleepscope.h5", scorer="ann")
         probs = np.full((n, 5), 0.05, np.float32)
         probs[np.arange(n), stages] = 0.8
-        if len(unsure):
-            probs[list(unsure), :] = 0.2
+        if len(unsure):  # unsure of its stage, which still leads (equal probabilities would be no stage at all)
+            probs[list(unsure), :] = 0.175
+            probs[list(unsure), np.asarray(stages)[list(unsure)]] = 0.3
         sf.add_prediction("m1", probs)
         opened.append(sf)
         return sf

@@ -64,6 +64,7 @@ def test_folder_prescored_bad_file_skipped_then_resumed(folder, tiny_model, caps
     for r in recs:
         sf = ScoringFile.read(_scoring(r))
         assert list(sf.predictions) == [version] and sf.predictions[version].probs.shape == (6, 5)
+        assert sf.predictions[version].reading.tolist() == [0] * 6  # kept: every epoch read as recorded
     lines = [ln for ln in err.splitlines() if ln.startswith("[")]
     assert len(lines) == 5 and sum("pre-scored by model" in ln for ln in lines) == 4  # one line per file
     assert "broken.edf: FAILED" in err and "4 pre-scored, 0 already scored by this model, 1 failed" in err

@@ -95,6 +95,27 @@ def test_the_channels_a_prediction_read_survive_reopen(rec, path):
         assert sf.predictions["unknown"].channels is None
 
 
+def test_how_a_prediction_read_each_epoch_survives_reopen_and_its_no_stage_epochs_stay_unstaged(rec, path):
+    from sleepscope.model.epoch_reading import ARTEFACT, EEG_ALONE
+    from sleepscope.stages import no_stage_probs
+
+    probs = np.full((N, 5), 0.1, np.float32)
+    probs[:, 2] = 0.6
+    probs[3:5] = no_stage_probs(2)  # artefact epochs
+    reading = np.zeros(N, np.uint8)
+    reading[3:5], reading[7] = ARTEFACT, EEG_ALONE
+    with ScoringFile.open(rec, path) as sf:
+        sf.add_prediction("unknown", probs)  # the control: as files written before the reading was kept
+        sf.add_prediction("read", probs, reading=reading)
+        with pytest.raises(SleepScopeError, match="reading covers 3 epochs"):
+            sf.add_prediction("short", probs, reading=reading[:3])
+    with ScoringFile.open(rec, path) as sf:
+        assert sf.predictions["read"].reading.tolist() == reading.tolist()
+        assert sf.predictions["unknown"].reading is None and "short" not in sf.predictions
+        # equal probabilities are no stage, not W (their first column)
+        assert sf.predictions["read"].stages.tolist() == [2, 2, 2, -1, -1] + [2] * (N - 5)
+
+
 def test_a_predictions_night_statistics_span_survives_reopen(rec, path):
     probs = np.full((N, 5), 0.2, np.float32)
     with ScoringFile.open(rec, path) as sf:

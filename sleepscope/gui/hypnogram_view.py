@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QVBoxLayout, QWidget
 
 from sleepscope.scoring.events import KIND_COLORS
-from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage
+from sleepscope.stages import COLORS, HYPNOGRAM_LEVEL, SCORED, Stage, most_likely
 
 #: Qt's QWIDGETSIZE_MAX: no maximum height
 QWIDGETSIZE_MAX = (1 << 24) - 1
@@ -39,6 +39,11 @@ GAP_TEXT = "no signal"
 #: The sleep period whose statistics the model also scored the night with: a line under the model's row.
 ADAPTED_PEN = pg.mkPen("#1b7f79", width=3)
 ADAPTED_LEVEL = -0.45
+#: How the model read its epochs, as bars over W in its row: none (artefact: no stage, grey) or otherwise than
+#: as recorded (a backup channel, the EEG alone: violet).
+NO_STAGE_PEN = pg.mkPen("#8a9199", width=4)
+READ_OTHERWISE_PEN = pg.mkPen("#7b4fb8", width=4)
+READING_LEVEL = 4.45
 #: Where the events start, as ticks under N3 in the technician's row (where the night's arousals cluster).
 EVENT_LEVEL = -0.3
 LEVEL_TICKS = [(HYPNOGRAM_LEVEL[s], s.label if s is not Stage.REM else "R") for s in SCORED]
@@ -273,6 +278,12 @@ class HypnogramView(EpochStrip):
         self._adapted = pg.PlotCurveItem(pen=ADAPTED_PEN)
         self._plots[1].addItem(self._adapted)
         self._adapted_span: tuple[int, int] | None = None
+        self._reading_bars = {"no stage": pg.PlotCurveItem(pen=NO_STAGE_PEN, connect="pairs"),
+                              "read otherwise": pg.PlotCurveItem(pen=READ_OTHERWISE_PEN, connect="pairs")}
+        for item in self._reading_bars.values():
+            self._plots[1].addItem(item)
+        self._reading_runs: dict[str, list[tuple[int, int]]] = {}
+        self._model_tips = {"adapted": "", "reading": ""}
         self._event_ticks = pg.ScatterPlotItem(symbol="|", size=9, pxMode=True)
         self._event_ticks.setZValue(5)
         self._plots[2].addItem(self._event_ticks)
@@ -334,15 +345,15 @@ class HypnogramView(EpochStrip):
         """Underline the epochs [start, stop) over which the model took this night's own statistics
         (``Prediction.night_statistics``), or none: a misread sleep period is then visible at a glance."""
         self._adapted_span = None if span is None else (int(span[0]), int(span[1]))
-        label = self._labels_items[1]
         if self._adapted_span is None:
             self._adapted.setData([], [])
-            label.setToolTip("")
-            return
-        a, b = self._adapted_span
-        self._adapted.setData([a, b], [ADAPTED_LEVEL, ADAPTED_LEVEL])
-        label.setToolTip(f"The teal line: the night was also scored with its own statistics, taken over its "
-                         f"sleep period (epochs {a + 1}-{b}).")
+            self._model_tips["adapted"] = ""
+        else:
+            a, b = self._adapted_span
+            self._adapted.setData([a, b], [ADAPTED_LEVEL, ADAPTED_LEVEL])
+            self._model_tips["adapted"] = (f"The teal line: the night was also scored with its own statistics, "
+                                           f"taken over its sleep period (epochs {a + 1}-{b}).")
+        self._show_model_tip()
 
     def set_events(self, events: list, epoch_s: float) -> None:
         """A tick in the technician's row where each event (`ScoringEvent`) starts, in its kind's colour."""
@@ -365,8 +376,10 @@ class HypnogramView(EpochStrip):
     def adapted_span(self) -> tuple[int, int] | None:
         return self._adapted_span
 
-    def set_probabilities(self, probs: np.ndarray | None) -> None:
-        """The model's (n, 5) probabilities, or None when there is no prediction yet."""
+    def set_probabilities(self, probs: np.ndarray | None, reading: np.ndarray | None = None) -> None:
+        """The model's (n, 5) probabilities, or None when there is no prediction yet; `reading`: how it read each
+        epoch (`sleepscope.model.epoch_reading` bits), marked over its row, when known."""
+        self._set_reading(None if probs is None else reading)
         if probs is None or len(probs) == 0:
             self._density.clear()
             self._rows["model"].set_labels(None)
@@ -374,8 +387,36 @@ class HypnogramView(EpochStrip):
         img = hypnodensity_image(probs)
         self._density.setImage(img, autoLevels=False, levels=(0, 255))
         self._density.setRect(QRectF(0, 0, len(probs), 1))
-        stages = np.asarray(probs).argmax(axis=1)
-        self._rows["model"].set_labels(stages)
+        self._rows["model"].set_labels(most_likely(probs))
+
+    def _set_reading(self, reading: np.ndarray | None) -> None:
+        from sleepscope.model.epoch_reading import ARTEFACT, READ_OTHERWISE
+
+        self._reading_runs = {}
+        tips = []
+        for (name, item), bits in zip(self._reading_bars.items(), (ARTEFACT, READ_OTHERWISE)):
+            mask = np.zeros(0, bool) if reading is None else (np.asarray(reading) & bits) != 0
+            if name == "read otherwise" and reading is not None:
+                mask &= (np.asarray(reading) & ARTEFACT) == 0
+            starts, ends, on = stage_runs(mask.astype(np.int8)) if mask.any() else ([], [], [])
+            runs = [(int(a), int(b)) for a, b, f in zip(starts, ends, on) if f == 1]
+            self._reading_runs[name] = runs
+            xs = np.ravel(runs).astype(float)
+            item.setData(xs, np.full(len(xs), READING_LEVEL))
+            if runs:
+                what = ("without a stage: the signal fails there (grey)" if name == "no stage" else
+                        "read from a backup channel or the EEG alone (violet)")
+                tips.append(f"{sum(b - a for a, b in runs)} epochs {what}")
+        self._model_tips["reading"] = "Bars over W: " + "; ".join(tips) + "." if tips else ""
+        self._show_model_tip()
+
+    def _show_model_tip(self) -> None:
+        self._labels_items[1].setToolTip(" ".join(t for t in self._model_tips.values() if t))
+
+    @property
+    def reading_runs(self) -> dict[str, list[tuple[int, int]]]:
+        """(first epoch, end epoch) of each bar over the model's row: "no stage" and "read otherwise"."""
+        return {k: list(v) for k, v in self._reading_runs.items()}
 
     def set_labels(self, labels: np.ndarray) -> None:
         """The technician's labels (−1 unscored)."""

@@ -53,7 +53,7 @@ from sleepscope.gui.status_header import StatusHeader, stage_chip
 from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
 from sleepscope.gui.workers import PreScoreResult
 from sleepscope.io.pairing import HYPNOGRAM_PATTERNS
-from sleepscope.stages import SCORED, Stage, mix_text, stage_counts
+from sleepscope.stages import SCORED, Stage, mix_text, most_likely, stage_counts
 
 __all__ = ["MainWindow", "app_icon", "card_version", "export_scoring", "stage_chip"]
 
@@ -557,15 +557,18 @@ class MainWindow(QMainWindow):
             from sleepscope.model.eeg_band import unsure_epochs
 
             unsure, band = unsure_epochs(stored.probs, card.get("calibration") or {}, recording)
-            self.controller.set_prediction(stored.probs, unsure)
+            self.controller.set_prediction(stored.probs, unsure, stored.reading)
             from sleepscope.model.infer import Prediction
 
             again = Prediction(probs=stored.probs, model_version=stored.model_version,
-                               stages=stored.probs.argmax(axis=1), unsure=unsure,
+                               stages=stored.stages, unsure=unsure,
                                channels=getattr(recording, "channel_choice", None), eeg_band=band)
             # why half the night is in the review queue, or why its suggestions are in doubt, as when pre-scored
-            if band is not None or again.implausible is not None:
-                self.model_notice.show_prediction(again)
+            from sleepscope.model.epoch_reading import reading_summary
+
+            kept = reading_summary(stored.reading)
+            if band is not None or again.implausible is not None or kept:
+                self.model_notice.show_prediction(again, kept)
         if own:
             self._show_lab_agreement(stored.stages)
         self.hypnogram.set_adapted_span(None if stored is None else stored.statistics_span)
@@ -761,7 +764,7 @@ class MainWindow(QMainWindow):
                 return False
         self.hypnogram.set_reference(paired.labels)
         if self.controller.probs is not None:  # the model is now measured against the lab's scoring too
-            self._show_lab_agreement(np.asarray(self.controller.probs).argmax(axis=1))
+            self._show_lab_agreement(most_likely(self.controller.probs))
         if not own:
             from sleepscope.io.annotations import hypnogram_file_events
 
@@ -845,15 +848,18 @@ class MainWindow(QMainWindow):
             return
         self.model_card = result.card
         span = getattr(result.prediction, "night_statistics", None)
+        from sleepscope.model.epoch_reading import epoch_reading
+
+        reading = epoch_reading(result.prediction) if hasattr(result.prediction, "backups") else None
         try:
             self.scoring.add_prediction(result.model_version, result.probs, span,
-                                        (self.recording.eeg_name, self.recording.eog_name))
+                                        (self.recording.eeg_name, self.recording.eog_name), reading)
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
-        self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None))
+        self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None), reading)
         self.model_notice.show_prediction(result.prediction)
         stages = getattr(result.prediction, "stages", None)
-        self._show_lab_agreement(np.asarray(result.probs).argmax(axis=1) if stages is None else stages)
+        self._show_lab_agreement(most_likely(result.probs) if stages is None else stages)
         self.hypnogram.set_adapted_span(span)
         adapted = ("" if span is None else f"; own statistics from its sleep period, epochs {span[0] + 1}-{span[1]} "
                    "(teal line)")
@@ -971,7 +977,7 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _on_prediction(self) -> None:
-        self.hypnogram.set_probabilities(self.controller.probs)
+        self.hypnogram.set_probabilities(self.controller.probs, self.controller.reading)
         self._update_status()
 
     def _on_display_changed(self) -> None:

@@ -36,6 +36,7 @@ class ModelNotice(QFrame):
         self._channels: list[str] = []
         self._prediction: Any = None
         self._lab: str | None = None
+        self._kept: str | None = None
         self.unfamiliar = False
         self.hide()
 
@@ -46,6 +47,7 @@ class ModelNotice(QFrame):
         self._channels = []
         self._prediction = None
         self._lab = None
+        self._kept = None
         self.unfamiliar = False
         self.label.clear()
         self.hide()
@@ -63,11 +65,13 @@ class ModelNotice(QFrame):
         if notes or not choice.learned:
             self._show(notes + ["Channels in use — " + "; ".join(self._channels)], warn=False)
 
-    def show_prediction(self, prediction: Any) -> None:
-        """After pre-scoring: the prediction's notes (unfamiliar recording first, in red)."""
+    def show_prediction(self, prediction: Any, kept: str | None = None) -> None:
+        """After pre-scoring: the prediction's notes (unfamiliar recording first, in red). `kept`: for a
+        prediction kept in the scoring file, what its epochs' reading says (`epoch_reading.reading_summary`)."""
         if prediction is None:
             return
         self._prediction = prediction
+        self._kept = kept
         self._render(prediction)
 
     def show_lab_agreement(self, note: str | None) -> None:
@@ -95,7 +99,7 @@ class ModelNotice(QFrame):
         self._render(pred if familiarity is pred.familiarity else replace(pred, familiarity=familiarity))
 
     def _render(self, prediction: Any) -> None:
-        notes = prediction.notes() + ([self._lab] if self._lab else [])
+        notes = prediction.notes() + [n for n in (self._kept, self._lab) if n]
         fam = getattr(prediction, "familiarity", None)
         self.unfamiliar = fam is not None and not fam.familiar
         if not notes and not self._channels:

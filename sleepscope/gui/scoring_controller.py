@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from sleepscope.errors import SleepScopeError
 from sleepscope.gui.keymap import BIG_STEP, UNSURE_BELOW
 from sleepscope.scoring import SOURCE_MODEL, SOURCE_TECHNICIAN
-from sleepscope.stages import Stage
+from sleepscope.stages import Stage, most_likely
 
 __all__ = ["BIG_STEP", "UNSURE_BELOW", "ScoringController", "reviewed_mask"]
 
@@ -71,7 +71,7 @@ class ScoringController(QObject):
             self._gap[: len(g)] = g
         self._current = int(np.clip(start_at, 0, max(0, self._n - 1)))
         rec = scoring.latest_prediction()
-        self.set_prediction(None if rec is None else rec.probs)
+        self.set_prediction(None if rec is None else rec.probs, reading=None if rec is None else rec.reading)
         self.epochChanged.emit(self._current)
         self.labelsChanged.emit([])
 
@@ -80,6 +80,7 @@ class ScoringController(QObject):
         self._probs = None
         self._model_stages = None
         self._unsure = None
+        self._reading = None
         self._second = None
         self._n = 0
         self._current = 0
@@ -88,19 +89,31 @@ class ScoringController(QObject):
     def attached(self) -> bool:
         return self.scoring is not None
 
-    def set_prediction(self, probs: np.ndarray | None, unsure: np.ndarray | None = None) -> None:
+    def set_prediction(self, probs: np.ndarray | None, unsure: np.ndarray | None = None,
+                       reading: np.ndarray | None = None) -> None:
         """The model's probabilities and which suggestions it marked unsure (``eeg_band.unsure_epochs``: the card's
-        threshold, a narrow EEG band); without `unsure`, those under :data:`UNSURE_BELOW`."""
+        threshold, a narrow EEG band); without `unsure`, those under :data:`UNSURE_BELOW`. `reading`: how it read
+        each epoch (`sleepscope.model.epoch_reading` bits), when known."""
+        self._reading = None if probs is None or reading is None else np.asarray(reading, np.uint8)
         if probs is None:
             self._probs = None
             self._model_stages = None
             self._unsure = None
         else:
             self._probs = np.asarray(probs, dtype=np.float32)
-            self._model_stages = self._probs.argmax(axis=1).astype(np.int8)
+            self._model_stages = most_likely(self._probs)
             self._unsure = (self._probs.max(axis=1) < UNSURE_BELOW) if unsure is None else \
                 np.asarray(unsure, dtype=bool)[: len(self._probs)]
         self.predictionChanged.emit()
+
+    @property
+    def reading(self) -> np.ndarray | None:
+        return self._reading
+
+    def reading_at(self, epoch: int) -> int:
+        """How the model read `epoch` (`sleepscope.model.epoch_reading` bits; 0: as recorded, or not known)."""
+        r = self._reading
+        return int(r[epoch]) if r is not None and 0 <= epoch < len(r) else 0
 
     def unsure_at(self, epoch: int) -> bool:
         """Did the model mark its suggestion for `epoch` unsure?"""
@@ -144,7 +157,8 @@ class ScoringController(QObject):
         return self.scoring.labels
 
     def model_at(self, epoch: int) -> tuple[int, float] | None:
-        """(stage, confidence) the model gives `epoch`, or None without a prediction."""
+        """(stage, confidence) the model gives `epoch` (stage -1: it gave none, an artefact epoch), or None
+        without a prediction."""
         if self._probs is None or not 0 <= epoch < len(self._probs):
             return None
         return int(self._model_stages[epoch]), float(self._probs[epoch].max())
@@ -216,7 +230,8 @@ class ScoringController(QObject):
         # A gap has nothing to review: the queue and N skip it.
         keep = ~self._gap[: len(unsure)]
         labels = self.scoring.labels if self.scoring is not None else np.full(self._n, -1)
-        reasons = {"unsure": unsure & keep, "technician": (labels >= 0) & (labels != self._model_stages) & keep}
+        differs = (labels >= 0) & (self._model_stages >= 0) & (labels != self._model_stages)
+        reasons = {"unsure": unsure & keep, "technician": differs & keep}
         if self._second is not None:
             from sleepscope.scorers.compare import disagreement
 
@@ -264,6 +279,10 @@ class ScoringController(QObject):
         m = self.model_at(self._current)
         if m is None:
             self._no_prediction()
+            return False
+        if m[0] < 0:
+            self.message.emit(f"The model gives epoch {self._current + 1} no stage: its signal is an artefact "
+                              "there. Score it with a stage key if it can be read.")
             return False
         if not self._push_edit(self._current, m[0], SOURCE_MODEL):
             return False

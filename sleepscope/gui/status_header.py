@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
+from sleepscope.model.epoch_reading import reading_words
 from sleepscope.stages import COLORS, Stage
 
 EPOCH_TOOLTIP = ("Epochs are counted from 1 here; the `epoch` column of exported CSV files counts from 0 "
@@ -107,19 +108,25 @@ class StatusHeader:
             self.model.setText("Model: pre-scoring…" if model_busy else "Model: —")
         else:
             flag = "  ⚑" if c.unsure_at(i) else ""
-            self.model.setText(f"Model: {Stage(m[0]).label} {m[1]:.0%}{flag}")
+            self.model.setText("Model: no stage ⚑" if m[0] < 0 else f"Model: {Stage(m[0]).label} {m[1]:.0%}{flag}")
         self.reviewed.setText(f"Reviewed {c.reviewed_fraction():.1%}")
         short, full = scoring_location(scoring, recording)
         self.location.setText(short)
         self.location.setToolTip(full)
         end = t + timedelta(seconds=30)
-        model = "—" if m is None else f"{stage_chip(m[0])} {m[1]:.0%}" + (
+        model = "—" if m is None else "" if m[0] < 0 else f"{stage_chip(m[0])} {m[1]:.0%}" + (
             " <span style='color:#c0392b'>unsure</span>" if c.unsure_at(i) else "")
+        # How the model read this epoch, where not as recorded: the bars over its row in the hypnogram.
+        read = reading_words(c.reading_at(i)) if hasattr(c, "reading_at") else ""
+        if m is not None and m[0] < 0:
+            model = f"<b>{read or 'no stage'}</b>"
+        elif read:
+            model += f" <span style='color:#7b4fb8'>{read}</span>"
         ro = " &nbsp;·&nbsp; <b style='color:#c0392b'>READ-ONLY</b>" if getattr(scoring, "readonly", False) else ""
         second = c.second_at(i) if hasattr(c, "second_at") else None
         if second is not None:
             # Both opinions side by side; a disagreement puts the epoch in the review queue.
-            differs = m is not None and m[0] != second
+            differs = m is not None and 0 <= m[0] != second
             ro = (f" &nbsp;·&nbsp; YASA {stage_chip(second)}"
                   + (" <span style='color:#c0392b'>disagrees</span>" if differs else "")) + ro
         self.header.setText(

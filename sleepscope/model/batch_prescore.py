@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Sequence
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.io.edfheader import RECORDING_SUFFIXES
+from sleepscope.model.epoch_reading import epoch_reading
 from sleepscope.scorers.yasa_scorer import SECOND_OPINION_SET
 from sleepscope.scoring.channels_kept import channels_read_before
 from sleepscope.tasks import CancelToken, check
@@ -178,7 +179,8 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 if other is not None:
                     sf.add_scorer_labels(SECOND_OPINION_SET, other.stages, source_file=second_version)
                 # the model's prediction last: the workstation shows the latest prediction
-                sf.add_prediction(version, pred.probs, pred.night_statistics, (rec.eeg_name, rec.eog_name))
+                sf.add_prediction(version, pred.probs, pred.night_statistics, (rec.eeg_name, rec.eog_name),
+                                  epoch_reading(pred))
                 where = sf.path
         except SleepScopeError as exc:
             result.failed.append((path, str(exc)))

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.stages import most_likely, no_stage_probs
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 
@@ -283,9 +284,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     artefact = quality.artefact if quality is not None else np.zeros(len(x), dtype=bool)
     probs = cal.calibrated_probs(logits.numpy(), calib, both_channels=has_both_channels(x),
                                  uninformative=artefact, eog_only=eog_only(x)).astype(np.float32, copy=False)
-    stages = probs.argmax(axis=1).astype(np.int8)
-    probs[artefact] = 1.0 / probs.shape[1]
-    stages[artefact] = -1
+    probs[artefact] = no_stage_probs(int(artefact.sum()))
+    stages = most_likely(probs)
     from sleepscope.model.eeg_band import unsure_epochs
 
     unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None)

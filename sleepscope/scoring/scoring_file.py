@@ -673,9 +673,11 @@ class ScoringFile:
     @_locked
     def add_prediction(self, model_version: str, probs: np.ndarray,
                        statistics_span: tuple[int, int] | None = None,
-                       channels: tuple[str | None, str | None] | None = None) -> None:
+                       channels: tuple[str | None, str | None] | None = None,
+                       reading: np.ndarray | None = None) -> None:
         """Store a model's per-epoch probabilities (n_epochs, 5), the epochs the night's own statistics were
-        taken over when it used them, and the (EEG, EOG) channels it read; replaces that version's earlier run."""
+        taken over when it used them, the (EEG, EOG) channels it read and how it read each epoch
+        (`sleepscope.model.epoch_reading`); replaces that version's earlier run."""
         self._check_writable()
         probs = np.asarray(probs, np.float32)
         if probs.shape != (self.n_epochs, N_CLASSES):
@@ -685,7 +687,13 @@ class ScoringFile:
         now = time.time()
         span = None if statistics_span is None else (int(statistics_span[0]), int(statistics_span[1]))
         chans = None if channels is None else tuple(None if c is None else str(c) for c in channels)
-        self._s.predictions[str(model_version)] = PredictionRecord(str(model_version), probs.copy(), now, span, chans)
+        if reading is not None:
+            reading = np.asarray(reading, np.uint8)
+            if reading.shape != (self.n_epochs,):
+                raise SleepScopeError(f"The prediction's reading covers {reading.size} epochs, this recording has "
+                                      f"{self.n_epochs}.")
+        self._s.predictions[str(model_version)] = PredictionRecord(str(model_version), probs.copy(), now, span, chans,
+                                                                   None if reading is None else reading.copy())
         self._commit_and_checkpoint({"op": "prediction", "seq": self._s.seq + 1, "t": now,
                                      "model_version": str(model_version)})
 

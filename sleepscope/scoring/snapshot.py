@@ -76,6 +76,8 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
                 d.attrs["statistics_span"] = np.asarray(rec.statistics_span, np.int64)
             if rec.channels is not None:  # "" for a channel the model went without
                 d.attrs["eeg"], d.attrs["eog"] = (name or "" for name in rec.channels)
+            if rec.reading is not None:
+                d.attrs["reading"] = rec.reading.astype(np.uint8)
         sc = f.create_group("scorers")
         for i, s in enumerate(state.scorer_sets.values()):
             d = sc.create_dataset(f"s{i:04d}", data=s.labels.astype(np.int8))
@@ -196,8 +198,12 @@ def _state_from_tree(tree: dict[str, dict[str, Any]]) -> ScoringState:
         span = a.get("statistics_span")  # files written before it was kept have none
         channels = (tuple(_str(a[k]) or None for k in ("eeg", "eog"))  # nor the channels, before they were kept
                     if "eeg" in a and "eog" in a else None)
+        reading = a.get("reading")  # nor how each epoch was read
+        if reading is not None and np.shape(reading) != (n,):
+            raise SnapshotDamaged("a prediction's reading does not match its number of epochs")
         rec = PredictionRecord(_str(a["model_version"]), np.asarray(value(name)).astype(np.float32), float(a["time"]),
-                               None if span is None else (int(span[0]), int(span[1])), channels)
+                               None if span is None else (int(span[0]), int(span[1])), channels,
+                               None if reading is None else np.asarray(reading, np.uint8))
         state.predictions[rec.model_version] = rec
     for name in sorted(k for k in tree if k.startswith("scorers/")):
         a = tree[name]["attrs"]

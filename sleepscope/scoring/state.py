@@ -19,7 +19,7 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.scoring.events import MARK_OPS, Lights, MarkEdit, ScoringEvent, apply_mark
-from sleepscope.stages import Stage
+from sleepscope.stages import Stage, most_likely
 
 EPOCH_SECONDS = 30.0
 
@@ -98,10 +98,13 @@ class PredictionRecord:
     statistics_span: tuple[int, int] | None = None
     #: (EEG, EOG) the model read, None for a channel it went without; None: not kept (files written before)
     channels: tuple[str | None, str | None] | None = None
+    #: how the model read each epoch (`sleepscope.model.epoch_reading` bits); None: not kept (files written before)
+    reading: np.ndarray | None = None
 
     @property
     def stages(self) -> np.ndarray:
-        return np.argmax(self.probs, axis=1).astype(np.int8)
+        """-1 on the epochs the model gave no stage (artefact epochs)."""
+        return most_likely(self.probs)
 
     @property
     def confidence(self) -> np.ndarray:

@@ -1,0 +1,57 @@
+"""How the model read each epoch: as recorded, from a backup channel, from the EEG alone, or not at all (an
+artefact epoch, no stage).
+
+Kept with the prediction in the scoring file (`PredictionRecord.reading`), so that the window marks those epochs
+and names how each was read whenever the night is opened, not only in the banner of the run that scored it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Bits per epoch.
+ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE = 1, 2, 4, 8
+#: Read otherwise than as recorded, with a stage.
+READ_OTHERWISE = EEG_ALONE | BACKUP_EEG | OTHER_EYE
+
+
+def epoch_reading(prediction) -> np.ndarray:
+    """The bits of each epoch of a `sleepscope.model.infer.Prediction`."""
+    out = np.zeros(prediction.n_epochs, dtype=np.uint8)
+    if prediction.artefact is not None:
+        out[np.asarray(prediction.artefact, bool)] |= ARTEFACT
+    if prediction.quality is not None:
+        out[np.asarray(prediction.quality.eeg_alone, bool)[: len(out)]] |= EEG_ALONE
+    for backup in prediction.backups:
+        out[np.asarray(backup.epochs, bool)[: len(out)]] |= BACKUP_EEG if backup.kind == "eeg" else OTHER_EYE
+    return out
+
+
+def reading_words(bits: int) -> str:
+    """How the model read an epoch, in a few words for the epoch's header; "" as recorded."""
+    if bits & ARTEFACT:
+        return "no stage: the signal fails here (artefact)"
+    parts = []
+    if bits & BACKUP_EEG:
+        parts.append("the backup EEG")
+    if bits & OTHER_EYE:
+        parts.append("the other eye")
+    if bits & EEG_ALONE:
+        parts.append("the EEG alone (the EOG fails here)")
+    return "read from " + " and ".join(parts) if parts else ""
+
+
+def reading_summary(reading) -> str | None:
+    """What a kept prediction's reading says of the night, for the banner when the night is opened again (the
+    run's own notes, with what failed, are gone by then); None when every epoch was read as recorded."""
+    if reading is None:
+        return None
+    r = np.asarray(reading, np.uint8)
+    parts = []
+    for bit, what in ((ARTEFACT, "without a stage: the signal fails there (artefact)"),
+                      (BACKUP_EEG, "read from the backup EEG"), (OTHER_EYE, "read from the other eye"),
+                      (EEG_ALONE, "read from the EEG alone: the EOG fails there")):
+        n = int(np.count_nonzero(r & bit))
+        if n:
+            parts.append(f"{n} epoch{'s' if n != 1 else ''} {what}")
+    return "; ".join(parts) + " (bars over the model's row)" if parts else None
