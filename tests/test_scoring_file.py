@@ -114,6 +114,11 @@ def test_how_a_prediction_read_each_epoch_survives_reopen_and_its_no_stage_epoch
         assert sf.predictions["unknown"].reading is None and "short" not in sf.predictions
         # equal probabilities are no stage, not W (their first column)
         assert sf.predictions["read"].stages.tolist() == [2, 2, 2, -1, -1] + [2] * (N - 5)
+        sf.set_stage(4, "N3")
+        edit = sf.accept_prediction(range(2, 6))  # the technician's N3 stays: the model gave epoch 4 no stage
+        assert edit.epochs == (2, 5) and sf.labels[2:6].tolist() == [2, -1, 3, 2]
+        with pytest.raises(SleepScopeError, match="none of these epochs a stage"):
+            sf.accept_prediction([3, 4])
 
 
 def test_a_predictions_night_statistics_span_survives_reopen(rec, path):

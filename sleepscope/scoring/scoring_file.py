@@ -488,12 +488,15 @@ class ScoringFile:
         return self._edit(idx, new, check_source(source))
 
     def accept_prediction(self, epochs: Any, model_version: str | None = None) -> Edit:
-        """Take the model's stage for `epochs` (source 'model')."""
+        """Take the model's stage for `epochs` (source 'model'), except where it gave none (artefact epochs)."""
         rec = self._s.predictions.get(model_version) if model_version else self.latest_prediction()
         if rec is None:
             raise SleepScopeError("There is no prediction to accept: pre-score the recording first.")
         idx = epoch_index(epochs, self.n_epochs)
-        return self._edit(idx, rec.stages[idx], SOURCE_MODEL)
+        stages = rec.stages[idx]
+        if not (stages >= 0).any():
+            raise SleepScopeError("The model gives none of these epochs a stage: their signal is an artefact.")
+        return self._edit(idx[stages >= 0], stages[stages >= 0], SOURCE_MODEL)
 
     @_locked
     def _edit(self, idx: np.ndarray, new: np.ndarray, source: str) -> Edit:
