@@ -125,6 +125,7 @@ def test_prescore_says_which_backup_it_read_and_where(tmp_path, capsys):
     assert "NOTE: the EEG 'EEG F4-M1' failed in 3 epochs (flat in 3): the model read the backup EEG 'EEG F3-M2'" in err
     rows = list(csv.DictReader(out.open()))
     assert [r["artefact"] for r in rows[1:6]] == ["0"] * 5  # staged, not left artefact epochs
+    assert [r["read_from"] for r in rows[1:6]] == ["", "backup EEG", "backup EEG", "backup EEG", ""]
 
 
 def test_yasas_second_opinion_reads_the_backup_where_the_model_does():

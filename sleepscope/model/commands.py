@@ -141,8 +141,10 @@ def familiarity_line(familiarity: dict) -> str:
 
 
 def prediction_rows(pred, second=None) -> list[dict]:
+    from sleepscope.model.epoch_reading import epoch_reading, read_from
     from sleepscope.stages import PROBABILITY_COLUMNS, Stage
 
+    reading = epoch_reading(pred) if pred.quality is not None else None
     rows = []
     for i in range(pred.n_epochs):
         row = {"epoch": i, "onset_s": i * 30, "stage": Stage(int(pred.stages[i])).label}
@@ -150,6 +152,8 @@ def prediction_rows(pred, second=None) -> list[dict]:
         if pred.unsure is not None:
             row["unsure"] = int(pred.unsure[i])
             row["artefact"] = int(pred.artefact[i]) if pred.artefact is not None else 0
+        if reading is not None:  # a recording: how the model read it (a backup channel, the EEG alone)
+            row["read_from"] = read_from(int(reading[i]))
         rows.append(row)
     if second is not None:
         from sleepscope.scorers.compare import second_opinion_columns

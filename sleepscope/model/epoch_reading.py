@@ -13,6 +13,8 @@ import numpy as np
 ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE = 1, 2, 4, 8
 #: Read otherwise than as recorded, with a stage.
 READ_OTHERWISE = EEG_ALONE | BACKUP_EEG | OTHER_EYE
+#: What each of those read, as `prescore`'s `read_from` column names it.
+_READ_FROM = ((BACKUP_EEG, "backup EEG"), (OTHER_EYE, "other eye"), (EEG_ALONE, "EEG alone"))
 
 
 def epoch_reading(prediction) -> np.ndarray:
@@ -27,17 +29,18 @@ def epoch_reading(prediction) -> np.ndarray:
     return out
 
 
+def read_from(bits: int) -> str:
+    """"backup EEG", "other eye", "EEG alone" (joined by " + "), or "" for an epoch read as recorded."""
+    return " + ".join(name for bit, name in _READ_FROM if bits & bit)
+
+
 def reading_words(bits: int) -> str:
     """How the model read an epoch, in a few words for the epoch's header; "" as recorded."""
     if bits & ARTEFACT:
         return "no stage: the signal fails here (artefact)"
-    parts = []
-    if bits & BACKUP_EEG:
-        parts.append("the backup EEG")
-    if bits & OTHER_EYE:
-        parts.append("the other eye")
+    parts = [f"the {name}" for bit, name in _READ_FROM if bits & bit]
     if bits & EEG_ALONE:
-        parts.append("the EEG alone (the EOG fails here)")
+        parts[-1] += " (the EOG fails here)"
     return "read from " + " and ".join(parts) if parts else ""
 
 
