@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
             "next": lambda: c.move(1), "previous": lambda: c.move(-1),
             "forward": lambda: c.move(10), "back": lambda: c.move(-10),
             "first": lambda: c.go_to(0), "last": lambda: c.go_to(c.n_epochs - 1),
+            "next_unscored": lambda: c.next_unscored(1), "prev_unscored": lambda: c.next_unscored(-1),
             "lights_off": lambda: self.events.lights_here("off"), "lights_on": lambda: self.events.lights_here("on"),
             "mark_artefact": lambda: self.events.mark_epoch(),
             "next_event": lambda: self.events.go_to_event(1), "prev_event": lambda: self.events.go_to_event(-1),
@@ -290,8 +291,11 @@ class MainWindow(QMainWindow):
 
         g = mb.addMenu("&Go")
         for name, fn in self._key_handlers().items():
-            if name in ("next", "previous", "forward", "back", "first", "last", "next_event", "prev_event"):
+            if name in ("next", "previous", "forward", "back", "first", "last", "next_event", "prev_event",
+                        "next_unscored", "prev_unscored"):
                 t(g, name, fn)
+        g.addSeparator()
+        self.act_go_to = t(g, "go_to", lambda: self.ask_go_to())
 
         v = mb.addMenu("&View")
         self.act_context = QAction("Neighbouring epochs", self, checkable=True)
@@ -1107,6 +1111,31 @@ class MainWindow(QMainWindow):
             if self.scoring is not None and name.strip():
                 self.scoring.scorer = name.strip()
 
+    def ask_go_to(self) -> None:
+        """Go → Go to epoch or time…: asks until the answer names an epoch of the night (why not, above the
+        question), or is cancelled."""
+        from sleepscope.scoring.go_to import epoch_of
+
+        rec = self.recording
+        if rec is None or self.scoring is None:
+            return
+        n = self.controller.n_epochs
+        end = rec.epoch_time(n) if rec.start_time is not None else None
+        prompt = f"Epoch number (1-{n})" + (f" or clock time ({rec.start_time:%H:%M}-{end:%H:%M}, such as "
+                                            f"{rec.epoch_time(n // 2):%H:%M}):" if end else ":")
+        text, why = "", ""
+        while True:
+            text, ok = QInputDialog.getText(self, "Go to", why + prompt, text=text)
+            if not ok:
+                return
+            try:
+                epoch = epoch_of(text, n, rec.start_time)
+            except SleepScopeError as exc:
+                why = str(exc)[0].upper() + str(exc)[1:] + "\n\n"
+                continue
+            self.controller.go_to(epoch)
+            return
+
     def show_keys(self) -> None:
         """Help → Keyboard: the key table, in a window that can stay open beside the traces."""
         from PySide6.QtWidgets import QDialog, QTextBrowser
@@ -1133,7 +1162,7 @@ class MainWindow(QMainWindow):
         writable = has and not self.scoring.readonly
         for act in (self.act_close, self.act_export_edf, self.act_export_csv, self.act_export_events,
                     self.act_export_stats,
-                    self.act_properties, self.act_attach):
+                    self.act_properties, self.act_attach, self.act_go_to):
             act.setEnabled(has)
         for act in (self.act_save, self.act_undo, self.act_redo):
             act.setEnabled(writable)

@@ -262,6 +262,26 @@ class ScoringController(QObject):
         self.go_to(target)
         return target
 
+    def next_unscored(self, direction: int = 1) -> int | None:
+        """Jump to the next (1) or previous (-1) epoch with signal and no label; None (and a message) if none."""
+        if self.scoring is None or self._n == 0:
+            return None
+        todo = (self.scoring.labels < 0) & ~self._gap
+        if direction > 0:
+            hits = np.flatnonzero(todo[self._current + 1:])
+            target = None if hits.size == 0 else self._current + 1 + int(hits[0])
+        else:
+            hits = np.flatnonzero(todo[: self._current])
+            target = None if hits.size == 0 else int(hits[-1])
+        if target is None:
+            left = int(todo.sum())
+            self.message.emit("Every epoch with signal is scored." if not left else
+                              f"No unscored epoch {'after' if direction > 0 else 'before'} this one "
+                              f"({left} elsewhere).")
+            return None
+        self.go_to(target)
+        return target
+
     # -- scoring ------------------------------------------------------------
     def set_stage(self, stage: Stage | int, advance: bool = True) -> bool:
         if self.scoring is None or self._n == 0 or self.in_gap():
