@@ -120,3 +120,28 @@ def test_finetune_learns_the_parents_reading_when_asked_and_says_so(tmp_path, ca
     assert ft["parent_reading"] == {} and ft["n_pseudo"] == 0
     err = capsys.readouterr().err
     assert "few corrected epochs of REM (0)" in err and "confident reading" not in err  # the note says what is done
+
+
+def test_the_parents_reading_is_learned_from_the_input_the_parent_read(tmp_path):
+    """F4-M1 flat in five uncorrected epochs beside a clean F3-M2: the parent read F3-M2 there, and the epochs
+    added to fine-tuning hold that, not the flat channel the recording holds."""
+    from test_backups import signals, write_night
+
+    from sleepscope.io import open_recording
+    from sleepscope.model.backups import read_for_model
+    from sleepscope.model.checkpoint import load_model
+    from sleepscope.model.inputs import model_input
+    from sleepscope.scoring.scoring_file import ScoringFile
+
+    chans = signals(n_epochs=200)
+    chans["EEG F4-M1"][170 * 3000:175 * 3000] = 0.0
+    rec = open_recording(write_night(tmp_path / "night.edf", chans))
+    with ScoringFile.open(rec, scorer="tech") as sf:
+        sf.set_stages(np.arange(NO_REM.size), NO_REM, source="technician")
+        scoring = sf.path
+    model, _ = load_model(_rem_sure_model(tmp_path / "rem"))
+    out = from_scoring([scoring], build_correction_set([scoring], normalisation=model.config.normalisation), model)
+    assert out.epoch.tolist() == list(range(160, 200))
+    np.testing.assert_array_equal(out.x, read_for_model(rec, model.config.normalisation).x[160:])
+    flat = slice(10, 15)  # epochs 170-174
+    assert out.x[flat, 0].any() and not model_input(rec, model.config.normalisation)[170:175, 0].any()

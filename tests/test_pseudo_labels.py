@@ -70,6 +70,24 @@ def test_epochs_read_from_the_eeg_alone_give_no_pseudo_label():
     assert pseudo_label_set(with_quality(~alone & alone), yasa, [rec], threshold=0.8).epoch.tolist() == list(range(6))
 
 
+def test_a_pseudo_label_is_learned_from_the_input_both_opinions_read():
+    """F4-M1 flat in epochs 2-4 beside a clean F3-M2: pre-scoring read F3-M2 there, so the pseudo-labelled
+    epochs hold F3-M2, not the flat channel the recording holds (which fine-tuning would learn the label from)."""
+    from test_backups import recording, signals
+
+    from sleepscope.model.backups import read_for_model
+    from sleepscope.model.inputs import model_input
+
+    rec = recording(signals(n_epochs=6))
+    agree = FakeScorer([0, 2, 2, 3, 4, 4], 0.95)
+    cs = pseudo_label_set(agree, FakeScorer([0, 2, 2, 3, 4, 4], 0.9), [rec], threshold=0.8)
+    assert cs.epoch.tolist() == list(range(6))
+    np.testing.assert_array_equal(cs.x, read_for_model(rec, "epoch").x)
+    as_recorded = model_input(rec, "epoch")
+    assert not as_recorded[2:5, 0].any() and cs.x[2:5, 0].any()  # flat as recorded; the backup in the set
+    np.testing.assert_array_equal(cs.x[[0, 1, 5]], as_recorded[[0, 1, 5]])  # control: the epochs around
+
+
 def _weighted_first_loss(items, weights=None):
     """First-step loss of train() on these (x, y) sequence items, with per-item loss weights."""
     from sleepscope.model.config import get_config

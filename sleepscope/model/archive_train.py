@@ -153,14 +153,13 @@ def _as_read_by(model, night, group, n_epochs: int) -> np.ndarray:
     """A cached night's epochs prepared in `model`'s normalisation, from its recording: the channels, the
     first epoch and the number of epochs the cache kept (`group`'s attributes)."""
     from sleepscope.io import open_recording
-    from sleepscope.model.inputs import model_input
-    from sleepscope.model.quality import epoch_quality
+    from sleepscope.model.backups import read_for_model
 
     rec = open_recording(night.psg, eeg=group.attrs.get("eeg") or None, eog=group.attrs.get("eog") or None)
     if offset := float(group.attrs.get("grid_offset", 0.0)):
         rec = rec.cropped(offset)
     first = int(group.attrs["first_epoch"])
-    x = model_input(rec, model.config.normalisation, absent=epoch_quality(rec).absent)
+    x = read_for_model(rec, model.config.normalisation).x
     return x[first:first + n_epochs]
 
 

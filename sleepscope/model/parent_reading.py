@@ -89,8 +89,8 @@ def from_scoring(scoring_paths: Iterable[Any], corrections: CorrectionSet, model
     finds them), read by the parent `model`; its unreadable epochs are left out. Empty, reading nothing, when the
     corrections hold every stage; a recording not found again is listed in `skipped`."""
     from sleepscope.errors import SleepScopeError
+    from sleepscope.model.backups import read_for_model
     from sleepscope.model.infer import predict
-    from sleepscope.model.inputs import model_input
     from sleepscope.model.pseudo_labels import merge
     from sleepscope.scoring.corrections import DEFAULT_SOURCES, _find_recording, collect_labels
 
@@ -112,7 +112,7 @@ def from_scoring(scoring_paths: Iterable[Any], corrections: CorrectionSet, model
             skipped.append((lr.recording_file or lr.fingerprint, str(exc)))
             continue
         done = corrections.epoch[corrections.fingerprint == lr.fingerprint]
-        sets.append(of_night(model_input(rec, model.config.normalisation), pred.probs, done, lr.fingerprint,
+        sets.append(of_night(read_for_model(rec, model.config.normalisation).x, pred.probs, done, lr.fingerprint,
                              corrections.recording_files[lr.fingerprint], threshold, exclude=pred.artefact))
     report(progress, len(wanted), len(wanted), "done")
     out = for_scarce_stages(merge(sets), corrections, minimum, per_stage, seed)

@@ -91,7 +91,7 @@ def pseudo_label_set(ours, second, recordings: Iterable, threshold: float = DEFA
     from sleepscope.errors import SleepScopeError
     from sleepscope.io import open_recording
     from sleepscope.io.recording import file_fingerprint
-    from sleepscope.model.inputs import model_input
+    from sleepscope.model.backups import read_for_model
 
     items = list(recordings)
     xs, ys, fps, eps = [], [], [], []
@@ -105,7 +105,7 @@ def pseudo_label_set(ours, second, recordings: Iterable, threshold: float = DEFA
             night = pseudo_labels(ours, second, rec, threshold, cancel=cancel)
             if night.epochs.size == 0:
                 continue
-            x = model_input(rec, normalisation, cancel=cancel)[night.epochs]
+            x = read_for_model(rec, normalisation, cancel).x[night.epochs]  # as both opinions read it
             path = getattr(rec, "path", None)
             fp = file_fingerprint(path) if path else f"pseudo-{i}"
         except SleepScopeError as exc:
