@@ -47,12 +47,12 @@ def test_artefact_epochs_have_no_stage_and_how_epochs_were_read_is_marked_and_ke
     assert "3 epochs without a stage" in w.hypnogram._labels_items[1].toolTip()
 
     c.go_to(5)
-    assert "no stage: the signal fails here" in w.status.header.text() and "no stage" in w.status.model.text()
+    assert "no stage: EEG flat (artefact)" in w.status.header.text() and "no stage" in w.status.model.text()
     qtbot.keyClick(w.surface, Qt.Key.Key_Return)  # Enter accepts no W there
     assert int(w.scoring.labels[5]) == -1 and c.current == 5
     assert "gives epoch 6 no stage" in w.statusBar().currentMessage()
     c.go_to(8)
-    assert "read from the EEG alone" in w.status.header.text()
+    assert "read from the EEG alone (EOG flat)" in w.status.header.text()
     qtbot.keyClick(w.surface, Qt.Key.Key_Return)  # control: an epoch read from the EEG alone has a stage to accept
     assert int(w.scoring.labels[8]) == c.model_at(8)[0] >= 0 and c.current == 9
     c.go_to(2)
@@ -68,4 +68,4 @@ def test_artefact_epochs_have_no_stage_and_how_epochs_were_read_is_marked_and_ke
     text = w.model_notice.text()
     assert "3 epochs without a stage" in text and "2 epochs read from the EEG alone" in text
     c.go_to(4)
-    assert "no stage: the signal fails here" in w.status.header.text()
+    assert "no stage: EEG flat (artefact)" in w.status.header.text()

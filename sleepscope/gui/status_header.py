@@ -8,6 +8,7 @@ them from 0, which the epoch field's tooltip says.
 
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,22 @@ from sleepscope.stages import COLORS, Stage
 
 EPOCH_TOOLTIP = ("Epochs are counted from 1 here; the `epoch` column of exported CSV files counts from 0 "
                  "(epoch 1 here is row 0 there).")
+
+
+_PROBLEMS: tuple[Any, Any] = (None, None)  # (weak reference to a recording, its EpochQuality as recorded)
+
+
+def recorded_problems(recording: Any, epoch: int) -> list[str]:
+    """What is wrong with the model's channels as recorded in `epoch` ("EEG: flat"): why the model read it
+    otherwise, or not at all. Found once per recording, when first asked (a tenth of a second for a night)."""
+    global _PROBLEMS
+    ref, quality = _PROBLEMS
+    if ref is None or ref() is not recording:
+        from sleepscope.model.quality import epoch_quality
+
+        quality = epoch_quality(recording)
+        _PROBLEMS = (weakref.ref(recording), quality)
+    return quality.reasons(epoch) if 0 <= epoch < quality.n_epochs else []
 
 
 def stage_chip(code: int) -> str:
@@ -117,7 +134,8 @@ class StatusHeader:
         model = "—" if m is None else "" if m[0] < 0 else f"{stage_chip(m[0])} {m[1]:.0%}" + (
             " <span style='color:#c0392b'>unsure</span>" if c.unsure_at(i) else "")
         # How the model read this epoch, where not as recorded: the bars over its row in the hypnogram.
-        read = reading_words(c.reading_at(i)) if hasattr(c, "reading_at") else ""
+        bits = c.reading_at(i) if hasattr(c, "reading_at") else 0
+        read = reading_words(bits, recorded_problems(recording, i) if bits else ())
         if m is not None and m[0] < 0:
             model = f"<b>{read or 'no stage'}</b>"
         elif read:

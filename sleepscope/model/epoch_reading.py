@@ -7,6 +7,8 @@ and names how each was read whenever the night is opened, not only in the banner
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 #: Bits per epoch.
@@ -34,14 +36,17 @@ def read_from(bits: int) -> str:
     return " + ".join(name for bit, name in _READ_FROM if bits & bit)
 
 
-def reading_words(bits: int) -> str:
-    """How the model read an epoch, in a few words for the epoch's header; "" as recorded."""
+def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
+    """How the model read an epoch, in a few words for the epoch's header; "" as recorded. `problems`: what is
+    wrong with the channels as recorded there (`EpochQuality.reasons`, "EEG: flat"), said as the reason."""
+    why = "; ".join(p.replace(": ", " ", 1) for p in problems)
     if bits & ARTEFACT:
-        return "no stage: the signal fails here (artefact)"
+        return f"no stage: {why or 'the signal fails here'} (artefact)"
     parts = [f"the {name}" for bit, name in _READ_FROM if bits & bit]
-    if bits & EEG_ALONE:
-        parts[-1] += " (the EOG fails here)"
-    return "read from " + " and ".join(parts) if parts else ""
+    if not parts:
+        return ""
+    return "read from " + " and ".join(parts) + (f" ({why})" if why else
+                                                 " (the EOG fails here)" if bits & EEG_ALONE else "")
 
 
 def reading_summary(reading) -> str | None:
