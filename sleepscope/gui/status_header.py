@@ -28,7 +28,7 @@ _PROBLEMS: tuple[Any, Any] = (None, None)  # (weak reference to a recording, its
 
 def recorded_problems(recording: Any, epoch: int) -> list[str]:
     """What is wrong with the model's channels as recorded in `epoch` ("EEG: flat"): why the model read it
-    otherwise, or not at all. Found once per recording, when first asked (a tenth of a second for a night)."""
+    otherwise, or not at all. Found once per recording, when first asked."""
     global _PROBLEMS
     ref, quality = _PROBLEMS
     if ref is None or ref() is not recording:
