@@ -139,7 +139,7 @@ class StatusHeader:
         if m is not None and m[0] < 0:
             model = f"<b>{read or 'no stage'}</b>"
         elif read:
-            model += f" <span style='color:#7b4fb8'>{read}</span>"
+            model += f", <span style='color:#7b4fb8'>{read}</span>"
         ro = " &nbsp;·&nbsp; <b style='color:#c0392b'>READ-ONLY</b>" if getattr(scoring, "readonly", False) else ""
         second = c.second_at(i) if hasattr(c, "second_at") else None
         if second is not None:
