@@ -192,3 +192,20 @@ def test_a_failed_eye_is_read_from_the_other_eye_where_the_file_has_it(tiny):
     # control: without the other eye, those epochs are read from the EEG alone
     alone = predict(recording({k: v for k, v in chans.items() if k != "EOG E2-M1"}, names[:2]), tiny)
     assert alone.backups == () and alone.quality.eeg_alone.tolist()[5:8] == [True] * 3
+
+
+def test_yasa_gives_no_stage_where_its_eeg_fails_and_no_backup_helps():
+    """A flat stretch of the only EEG: YASA's opinion there is what a flat line earns, which the review queue and
+    the familiarity check would take up; it gives those epochs no stage, as the model does."""
+    pytest.importorskip("yasa")
+    from sleepscope.scorers.yasa_scorer import YasaScorer
+
+    names = ("C4-M1", "E1-M2")
+    rng = np.random.default_rng(3)
+    chans = {k: rng.normal(0, 20, 14 * 3000).astype(np.float32) for k in names}
+    whole = YasaScorer().score(recording(dict(chans), names))
+    chans["C4-M1"] = chans["C4-M1"].copy()
+    chans["C4-M1"][4 * 3000:8 * 3000] = 0.0
+    got = YasaScorer().score(recording(chans, names))
+    assert got.stages[4:8].tolist() == [-1] * 4 and got.artefact.tolist() == [False] * 4 + [True] * 4 + [False] * 6
+    assert (whole.stages >= 0).all() and not whole.artefact.any()  # control: the EEG whole

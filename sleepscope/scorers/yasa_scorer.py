@@ -21,6 +21,8 @@ import numpy as np
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.infer import Prediction
+from sleepscope.model.quality import channel_flags
+from sleepscope.stages import most_likely, no_stage_probs
 from sleepscope.tasks import CancelToken, Progress, check, report
 
 #: YASA's class names (its classifier's, and yasa.Hypnogram's) to our output index.
@@ -124,7 +126,12 @@ class YasaScorer:
         for col in proba.columns:
             probs[:m, _CLASS_INDEX[str(col).upper()]] = proba[col].to_numpy(dtype=np.float32)[:m]
         probs /= probs.sum(axis=1, keepdims=True)
+        # An EEG that fails where no backup helps (flat, clipped, absurd) gives YASA nothing to read: no stage
+        # there, as for the model, rather than an opinion a flat line earns, which the review queue would take up.
+        per = int(round(recording.fs * 30))
+        failed = channel_flags(recording.channels[names["eeg"]][: n * per].reshape(n, per), "eeg", recording.fs) != 0
+        probs[failed] = no_stage_probs(int(failed.sum()))
         report(progress, 2, 2, "YASA: done")
         used = "+".join(names)
-        return Prediction(probs=probs, model_version=f"{self.version} ({used})",
-                          stages=probs.argmax(axis=1).astype(np.int8))
+        return Prediction(probs=probs, model_version=f"{self.version} ({used})", stages=most_likely(probs),
+                          artefact=failed)
