@@ -309,3 +309,21 @@ def test_batch_says_when_a_nights_suggestions_are_unlike_any_real_night(tmp_path
     assert "NOTE: the suggested stages are unlike any real night's scoring (no epoch of its 5.0 scored hours is " \
            "wake)" in err["n2"]
     assert "unlike any real night's" not in err["wake"]
+
+
+def test_a_night_whose_electrode_came_off_is_said_in_the_batch(tmp_path, tiny_model, capsys):
+    """A folder pre-scored overnight: the night with a flat EEG stretch gets the NOTE one recording's prescore
+    gives, so the lab sees which night holds epochs without a stage; the intact night (control) gets none."""
+    model, _ = tiny_model
+    write_recording(tmp_path / "nights" / "intact.edf", seed=0)
+    flat = write_recording(tmp_path / "nights" / "flat.edf", seed=1)
+    import edfio
+
+    edf = edfio.read_edf(flat)
+    eeg = edf.signals[0].data.copy()
+    eeg[3 * 3000:5 * 3000] = 0.0
+    edf.signals[0].update_data(eeg)
+    edf.write(flat)
+    assert main(["prescore", str(tmp_path / "nights"), "--model", str(model)]) == 0
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if ": NOTE: " in ln]
+    assert notes == ["[1/2] flat.edf: NOTE: 2 artefact epochs without a confident stage (2 EEG flat)"]

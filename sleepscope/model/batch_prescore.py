@@ -215,12 +215,9 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 log(f"{head}: NOTE: {lab.note()}")
         if unread:
             log(f"{head}: NOTE: {unread}")
-        if pred.familiarity is not None and not pred.familiarity.familiar:
-            log(f"{head}: NOTE: {pred.familiarity.message()}")
-        if getattr(pred, "eeg_band", None) is not None:
-            log(f"{head}: NOTE: {pred.eeg_band.message()}")
-        if getattr(pred, "implausible", None) is not None:
-            log(f"{head}: NOTE: {pred.implausible_note()}")
+        # what one recording's prescore says too: unfamiliar, implausible, a missing or failed channel, artefacts
+        for note in pred.notes():
+            log(f"{head}: NOTE: {note}")
     return result
 
 
