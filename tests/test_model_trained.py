@@ -91,8 +91,8 @@ def test_prescore_writes_csv(trained, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 10  # 300 s
     assert list(rows[0]) == ["epoch", "onset_s", "stage", "p_W", "p_N1", "p_N2", "p_N3", "p_REM", "unsure",
-                             "artefact"]
-    assert all(r["artefact"] == "0" for r in rows)  # real wake: no artefact epoch
+                             "artefact", "read_from"]
+    assert all(r["artefact"] == "0" and r["read_from"] == "" for r in rows)  # real wake: read as recorded
     assert [int(r["epoch"]) for r in rows] == list(range(10))
     assert [float(r["onset_s"]) for r in rows] == [30.0 * i for i in range(10)]
     for r in rows:

@@ -127,7 +127,7 @@ class YasaScorer:
             probs[:m, _CLASS_INDEX[str(col).upper()]] = proba[col].to_numpy(dtype=np.float32)[:m]
         probs /= probs.sum(axis=1, keepdims=True)
         # An EEG that fails where no backup helps (flat, clipped, absurd) gives YASA nothing to read: no stage
-        # there, as for the model, rather than an opinion a flat line earns, which the review queue would take up.
+        # there, as for the model, rather than an opinion a flat line earns, shown and kept as YASA's stage.
         per = int(round(recording.fs * 30))
         failed = channel_flags(recording.channels[names["eeg"]][: n * per].reshape(n, per), "eeg", recording.fs) != 0
         probs[failed] = no_stage_probs(int(failed.sum()))
