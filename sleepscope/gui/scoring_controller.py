@@ -249,12 +249,7 @@ class ScoringController(QObject):
         if mask is None:
             self._no_prediction()
             return None
-        if direction > 0:
-            hits = np.flatnonzero(mask[self._current + 1:])
-            target = None if hits.size == 0 else self._current + 1 + int(hits[0])
-        else:
-            hits = np.flatnonzero(mask[: self._current])
-            target = None if hits.size == 0 else int(hits[-1])
+        target = self._nearest(mask, direction)
         if target is None:
             self.message.emit("No further epoch where the model is unsure or disagrees"
                               + (" (with you or the second opinion)." if self._second is not None else "."))
@@ -262,17 +257,20 @@ class ScoringController(QObject):
         self.go_to(target)
         return target
 
+    def _nearest(self, mask: np.ndarray, direction: int) -> int | None:
+        """The first epoch of `mask` after the current one (direction 1), or the last before it (-1)."""
+        if direction > 0:
+            hits = np.flatnonzero(mask[self._current + 1:])
+            return None if hits.size == 0 else self._current + 1 + int(hits[0])
+        hits = np.flatnonzero(mask[: self._current])
+        return None if hits.size == 0 else int(hits[-1])
+
     def next_unscored(self, direction: int = 1) -> int | None:
         """Jump to the next (1) or previous (-1) epoch with signal and no label; None (and a message) if none."""
         if self.scoring is None or self._n == 0:
             return None
         todo = (self.scoring.labels < 0) & ~self._gap
-        if direction > 0:
-            hits = np.flatnonzero(todo[self._current + 1:])
-            target = None if hits.size == 0 else self._current + 1 + int(hits[0])
-        else:
-            hits = np.flatnonzero(todo[: self._current])
-            target = None if hits.size == 0 else int(hits[-1])
+        target = self._nearest(todo, direction)
         if target is None:
             left = int(todo.sum())
             self.message.emit("Every epoch with signal is scored." if not left else
