@@ -45,6 +45,12 @@ def test_artefact_epochs_have_no_stage_and_how_epochs_were_read_is_marked_and_ke
     assert all(c.model_at(i)[0] >= 0 for i in (3, 7, 8, 9))
     assert w.hypnogram.reading_runs == {"no stage": [(4, 7)], "read otherwise": [(8, 10)]}
     assert "3 epochs without a stage" in w.hypnogram._labels_items[1].toolTip()
+    # the review queue names them apart from the epochs the model staged unsure
+    c.go_to(0)
+    qtbot.waitUntil(lambda: "no stage" in w.analysis.review.reasons_label.text(), timeout=10_000)
+    reasons = c.attention_reasons()
+    assert np.flatnonzero(reasons["no stage"]).tolist() == [4, 5, 6] and not reasons["unsure"][4:7].any()
+    assert "3 the model gives no stage (its signal fails)" in w.analysis.review.reasons_label.text()
 
     c.go_to(5)
     assert "no stage: EEG flat (artefact)" in w.status.header.text() and "no stage" in w.status.model.text()

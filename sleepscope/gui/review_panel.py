@@ -164,7 +164,8 @@ class ReviewPanel(QWidget):
 
 
 #: How each reason reads in the panel, in the order shown.
-REASON_TEXT = {"unsure": "the model is unsure", "technician": "your label differs",
+REASON_TEXT = {"unsure": "the model is unsure", "no stage": "the model gives no stage (its signal fails)",
+               "technician": "your label differs",
                "second opinion": "the second opinion differs"}
 
 

@@ -222,8 +222,9 @@ class ScoringController(QObject):
 
     def attention_reasons(self) -> dict[str, np.ndarray] | None:
         """Why epochs are worth a second look, one mask per reason (an epoch may have several): the model
-        marked it "unsure", the "technician"'s label differs from the model's stage, or the "second opinion"
-        (when there is one) names another stage."""
+        marked it "unsure", it gave "no stage" (its channels fail there: the technician's to score), the
+        "technician"'s label differs from the model's stage, or the "second opinion" (when there is one) names
+        another stage."""
         if self._probs is None:
             return None
         unsure = self._unsure
@@ -231,7 +232,8 @@ class ScoringController(QObject):
         keep = ~self._gap[: len(unsure)]
         labels = self.scoring.labels if self.scoring is not None else np.full(self._n, -1)
         differs = (labels >= 0) & (self._model_stages >= 0) & (labels != self._model_stages)
-        reasons = {"unsure": unsure & keep, "technician": differs & keep}
+        none = self._model_stages < 0
+        reasons = {"unsure": unsure & ~none & keep, "no stage": none & keep, "technician": differs & keep}
         if self._second is not None:
             from sleepscope.scorers.compare import disagreement
 
