@@ -67,10 +67,11 @@ def test_export_csv_read_back(scored, tmp_path):
     out = export_csv(ScoringFile.read(path), tmp_path / "h.csv")
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["epoch", "onset_s", "clock_time", "stage", "source", "scorer", "model_stage",
-                             "model_confidence"]
+                             "model_confidence", "model_read_from"]
     assert len(rows) == N
     assert rows[1] == {"epoch": "1", "onset_s": "30", "clock_time": "2021-03-04 23:50:30", "stage": "W",
-                       "source": "technician", "scorer": "ann", "model_stage": "N1", "model_confidence": "0.8000"}
+                       "source": "technician", "scorer": "ann", "model_stage": "N1", "model_confidence": "0.8000",
+                       "model_read_from": ""}
     assert rows[7]["source"] == "model" and rows[7]["stage"] == "N3"
     assert rows[8]["source"] == "technician" and rows[8]["stage"] == "N3" and rows[8]["model_stage"] == "N2"
     assert rows[11]["stage"] == "?" and rows[11]["source"] == ""
@@ -203,3 +204,23 @@ def test_export_needs_labels(tmp_path):
     with ScoringFile.open(rec, tmp_path / "e.sleepscope.h5") as sf:
         with pytest.raises(SleepScopeError, match="no technician labels"):
             export_csv(sf, tmp_path / "e.csv")
+
+
+def test_export_csv_says_where_the_model_gave_no_stage_and_what_it_read(tmp_path):
+    from sleepscope.model.epoch_reading import ARTEFACT, BACKUP_EEG, EEG_ALONE
+    from sleepscope.stages import no_stage_probs
+
+    rng = np.random.default_rng(0)
+    rec = Recording.from_arrays(rng.normal(size=N * 3000), rng.normal(size=N * 3000), start_time=START)
+    probs = np.full((N, 5), 0.05, np.float32)
+    probs[:, 2] = 0.8
+    probs[3:5] = no_stage_probs(2)
+    reading = np.zeros(N, np.uint8)
+    reading[3:5], reading[6], reading[7] = ARTEFACT, BACKUP_EEG, EEG_ALONE
+    with ScoringFile.open(rec, tmp_path / "n.sleepscope.h5") as sf:
+        sf.add_prediction("m1", probs, reading=reading)
+        sf.set_stage(0, "W")
+        out = export_csv(sf, tmp_path / "h.csv")
+    rows = list(csv.DictReader(out.open()))
+    assert [r["model_stage"] for r in rows[2:8]] == ["N2", "?", "?", "N2", "N2", "N2"]  # not W, the first column
+    assert [r["model_read_from"] for r in rows[5:9]] == ["", "backup EEG", "EEG alone", ""]

@@ -34,7 +34,8 @@ from sleepscope.stages import Stage
 #: EDF+ needs a start date; 1985-01-01 is the EDF+ convention for an unknown one.
 UNKNOWN_START = datetime(1985, 1, 1, 0, 0, 0)
 
-CSV_COLUMNS = ("epoch", "onset_s", "clock_time", "stage", "source", "scorer", "model_stage", "model_confidence")
+CSV_COLUMNS = ("epoch", "onset_s", "clock_time", "stage", "source", "scorer", "model_stage", "model_confidence",
+               "model_read_from")
 EVENT_COLUMNS = ("kind", "onset_s", "duration_s", "clock_time", "text", "channel", "scorer", "marked_at", "source")
 
 
@@ -123,7 +124,11 @@ def export_events_csv(sf: ScoringFile, out: str | Path) -> Path:
 
 
 def export_csv(sf: ScoringFile, out: str | Path) -> Path:
-    """One row per epoch: epoch, onset_s, clock_time, stage, source, scorer, model_stage, model_confidence."""
+    """One row per epoch: epoch, onset_s, clock_time, stage, source, scorer, model_stage ("?" where the model gave
+    no stage), model_confidence, model_read_from (`epoch_reading.read_from`: "backup EEG", "EEG alone", ...;
+    empty where read as recorded or not kept)."""
+    from sleepscope.model.epoch_reading import read_from
+
     out = Path(out)
     _check_labels(sf)
     ident = sf.identity
@@ -137,9 +142,10 @@ def export_csv(sf: ScoringFile, out: str | Path) -> Path:
             clock = (ident.start_time + timedelta(seconds=onset)).isoformat(sep=" ") if ident.start_time else ""
             row = [i, f"{onset:g}", clock, Stage(int(code)).label, sources[i], scorers[i]]
             if pred is not None:
-                row += [Stage(int(pred.stages[i])).label, f"{float(pred.confidence[i]):.4f}"]
+                row += [Stage(int(pred.stages[i])).label, f"{float(pred.confidence[i]):.4f}",
+                        "" if pred.reading is None else read_from(int(pred.reading[i]))]
             else:
-                row += ["", ""]
+                row += ["", "", ""]
             w.writerow(row)
     return out
 
