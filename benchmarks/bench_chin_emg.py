@@ -66,6 +66,17 @@ def degrade(envelope: np.ndarray, factor: float, seed: int) -> np.ndarray:
     return np.sqrt(envelope ** 2 + floor ** 2) * rng.lognormal(0.0, 0.5, envelope.shape)
 
 
+def without_atonia(envelope: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """REM sleep behaviour disorder: REM epochs keep the tone of the night's N2 (its median there, with the same
+    per-sample jitter as the rest of the night), no atonia."""
+    rng = np.random.default_rng(seed)
+    out = np.array(envelope, dtype=np.float64, copy=True)
+    rem, n2 = labels == 4, labels == 2
+    if rem.any() and n2.any():
+        out[rem] = np.median(envelope[n2]) * rng.lognormal(0.0, 0.3, out[rem].shape)
+    return out
+
+
 def fit_weights(nights) -> np.ndarray:
     """Per-stage coefficients of the tone added to log probabilities, by cross-entropy over `nights`
     ([(probs, labels, tone)]); labels -1 are left out."""
@@ -143,18 +154,22 @@ def main(argv=None) -> int:
     ap.add_argument("--nights", type=int, default=8, help="test nights per row (of bench_shift's 8)")
     ap.add_argument("--degrade", type=float, default=0.0, help="noise floor, in units of the night's median tone")
     ap.add_argument("--fit-clean", action="store_true", help="fit the coefficients on clean EMG even when degraded")
+    ap.add_argument("--rbd", action="store_true",
+                    help="test nights without REM atonia (REM sleep behaviour disorder); the fit is unchanged")
     ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models"
                     / "sleepscope-default.safetensors")
     ap.add_argument("--cache", type=Path, default=None, help="keep the scored nights in this folder")
     args = ap.parse_args(argv)
     model, _ = load_model(args.model)
 
-    def nights(names, family_of, randomised_of, degrade_by):
+    def nights(names, family_of, randomised_of, degrade_by, rbd=False):
         out = []
         for i, name in enumerate(names):
             family, randomise = family_of(i), randomised_of(i)
             probs, labels, envelope = scored_night(name, family, randomise, model, args.cache)
             seed = zlib.crc32(f"{name}-{family}-{randomise}".encode())
+            if rbd:
+                envelope = without_atonia(envelope, labels, seed)
             out.append((probs, labels, emg_tone(degrade(envelope, degrade_by, seed))))
         return out
 
@@ -163,13 +178,14 @@ def main(argv=None) -> int:
     weights = fit_weights(fit)
     print("SYNTHETIC SIGNALS (real hypnograms): not evidence about real recordings.")
     print(f"model {model.version}; EMG degraded by {args.degrade:g}"
-          f"{' (coefficients fitted on clean EMG)' if args.fit_clean and args.degrade else ''}; coefficients "
+          f"{' (coefficients fitted on clean EMG)' if args.fit_clean and args.degrade else ''}"
+          f"{'; test nights without REM atonia' if args.rbd else ''}; coefficients "
           f"W N1 N2 N3 REM: {' '.join(f'{w:+.2f}' for w in weights)}")
     print("| row | model: acc / macro-F1 | N1 F1 | REM F1 | + chin EMG: acc / macro-F1 | N1 F1 | REM F1 |")
     print("|---|---|---|---|---|---|---|")
     print(line("fit nights (A, C)", fit, weights))
     for family, randomise in ROWS:
-        test = nights(TEST_NIGHTS[: args.nights], lambda i: family, lambda i: randomise, args.degrade)
+        test = nights(TEST_NIGHTS[: args.nights], lambda i: family, lambda i: randomise, args.degrade, args.rbd)
         print(line(f"{family}{' random' if randomise else ''}", test, weights), flush=True)
     return 0
 

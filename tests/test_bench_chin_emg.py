@@ -44,3 +44,15 @@ def test_degrading_raises_the_floor_and_keeps_the_shape():
     worse = degrade(envelope, 1.0, seed=0)
     assert worse.shape == envelope.shape and worse[:5].mean() > 0.5
     np.testing.assert_array_equal(degrade(envelope, 0.0, seed=0), envelope)
+
+
+def test_without_atonia_gives_rem_the_tone_of_n2():
+    from bench_chin_emg import without_atonia
+
+    labels = np.array([2] * 10 + [4] * 10 + [0] * 5)
+    envelope = np.where(labels == 4, 0.05, np.where(labels == 0, 3.0, 1.0))[:, None] * np.ones((1, 30))
+    rbd = without_atonia(envelope, labels, seed=0)
+    tone = emg_tone(rbd)
+    assert abs(np.median(rbd[labels == 4]) - 1.0) < 0.2 and abs(tone[labels == 4].mean()) < 1.0
+    assert emg_tone(envelope)[labels == 4].max() <= -1  # control: atonia as drawn, the lowest tone of the night
+    np.testing.assert_array_equal(rbd[labels != 4], envelope[labels != 4])
