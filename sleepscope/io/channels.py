@@ -294,6 +294,8 @@ class ChannelChoice:
     backup_eeg: str | None = None
     #: the other eye, read in the epochs where a one-eye EOG fails and it does not; None: none
     backup_eog: str | None = None
+    #: the chin EMG, whose tone a card with coefficients for it weighs in (`sleepscope.model.chin_emg`)
+    emg: str | None = None
 
     @property
     def learned(self) -> bool:
@@ -311,6 +313,8 @@ class ChannelChoice:
             out.append(f"backup EEG: {self.backup_eeg!r} (read in the epochs where {self.eeg!r} fails)")
         if self.backup_eog is not None:
             out.append(f"backup EOG: {self.backup_eog!r}, the other eye (read in the epochs where {self.eog!r} fails)")
+        if self.emg is not None:
+            out.append(f"chin EMG: {self.emg!r} (muscle tone: REM's atonia, wake)")
         return out
 
     def summary(self) -> str:
@@ -318,7 +322,7 @@ class ChannelChoice:
 
     def to_dict(self) -> dict:
         return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason,
-                "backup_eeg": self.backup_eeg, "backup_eog": self.backup_eog}
+                "backup_eeg": self.backup_eeg, "backup_eog": self.backup_eog, "emg": self.emg}
 
 
 #: Central EEG derivations, contralateral first: what YASA's classifiers were trained on (C4-M1, C3-M2).
@@ -433,7 +437,20 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         backup_eeg = found[0] if found else None
     backup_eog = other_eye(names, picked["eog"][0], exclude=(picked["eeg"][0],))
     return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup_eeg,
-                         backup_eog)
+                         backup_eog, find_emg([n for n in names if n not in (picked["eeg"][0], picked["eog"][0])]))
+
+
+_CHIN = re.compile(r"chin|submental|mental", re.IGNORECASE)
+_EMG = re.compile(r"emg", re.IGNORECASE)
+#: EMG of other muscles, and the ECG: no atonia to read there
+_NOT_CHIN = re.compile(r"leg|tib|\b[lr]at\b|arm|intercost|diaph|ecg|ekg|mass", re.IGNORECASE)
+
+
+def find_emg(channel_names: Sequence[str]) -> str | None:
+    """The chin EMG among a recording's channel names (`EMG submental`, `Chin1-Chin2`, `EMG Chin`, then a plain
+    `EMG`), or None; leg and other muscles' EMG are not it."""
+    names = [n for n in channel_names if not _NOT_CHIN.search(n)]
+    return next((n for n in names if _CHIN.search(n)), None) or next((n for n in names if _EMG.search(n)), None)
 
 
 def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -> str:

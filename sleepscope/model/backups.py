@@ -111,10 +111,16 @@ def _substitute(rec, kind: str, cancel: CancelToken | None, flags: np.ndarray | 
 
 
 def _backup_signal(rec, name: str, cancel: CancelToken | None) -> np.ndarray | None:
-    """The backup's µV samples aligned with `rec`'s: loaded already (a lane of the window), else read from the
-    file; None when it cannot be read (a backup that fails to read is no backup)."""
+    """The backup's µV samples aligned with `rec`'s (a backup that fails to read is no backup)."""
+    got = channel_samples(rec, name, cancel)
+    return None if got is None else got[0]
+
+
+def channel_samples(rec, name: str, cancel: CancelToken | None = None) -> tuple[np.ndarray, float] | None:
+    """(µV samples of channel `name` aligned with `rec`'s, the rate its file recorded it at): loaded already (a
+    lane of the window), else read from the file; None when it cannot be read."""
     if name in rec.channels:
-        return np.asarray(rec.channels[name], dtype=np.float32)
+        return np.asarray(rec.channels[name], dtype=np.float32), float(rec.source_rates.get(name, rec.fs))
     if rec.path is None:
         return None
     from sleepscope.io.recording import open_recording
@@ -124,4 +130,4 @@ def _backup_signal(rec, name: str, cancel: CancelToken | None) -> np.ndarray | N
     except (SleepScopeError, OSError, ValueError):
         return None
     signal = other.channels[name][rec.first_sample: rec.first_sample + rec.n_samples]
-    return signal if len(signal) == rec.n_samples else None
+    return (signal, float(other.source_rates[name])) if len(signal) == rec.n_samples else None

@@ -60,6 +60,12 @@ def _calibration_problem(cal: dict) -> str | None:
         t = _table(cal["transitions"], 2)
         if t is None or t.shape != (N_CLASSES, N_CLASSES) or (t < 0).any() or (t.sum(axis=1) <= 0).any():
             return f"calibration.transitions is not a {N_CLASSES} x {N_CLASSES} table of non-negative numbers"
+    emg = cal.get("chin_emg")
+    if emg:
+        w = _table(emg.get("coefficients") if isinstance(emg, dict) else None, 1)
+        clip = _number(emg.get("clip")) if isinstance(emg, dict) else None
+        if w is None or w.shape != (N_CLASSES,) or clip is None or not 0 < clip <= 10:
+            return (f"calibration.chin_emg is not {N_CLASSES} coefficients and a clip from 0 to 10")
     return None
 
 

@@ -256,6 +256,8 @@ def print_prediction_notes(pred, rec) -> None:
         start, stop = pred.night_statistics
         print(f"  also scored with this night's own statistics, taken over its sleep period: epochs "
               f"{start + 1}-{stop} of {pred.n_epochs}", file=sys.stderr)
+    if getattr(pred, "chin", None) is not None and pred.chin.used:
+        print(f"  {pred.chin.message()}", file=sys.stderr)
     if pred.unsure is not None:
         why = ", artefact, or W or REM on a narrow EEG band" if getattr(pred, "eeg_band", None) is not None \
             else ", or artefact"

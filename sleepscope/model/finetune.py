@@ -233,7 +233,7 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
     temperature and unsure threshold fitted on the selection part (the lab's own epochs; the parent's
     calibration was fitted to the parent's outputs), with its ECE on the report part, which fitted nothing.
     Too few selection epochs: the parent's unsure threshold alone. Either way the parent's stage
-    transitions (``transitions.smooth``), if it has them, with their temperature.
+    transitions (``transitions.smooth``), if it has them, with their temperature, and its chin-EMG coefficients.
 
     `eog_only` / `eog_only_report`: the same parts scored with their EEG removed; the child's own
     ``eog_only_temperature`` is fitted on the first (``calibration.fit_eog_only``) and its ECE reported on
@@ -247,8 +247,9 @@ def child_calibration(parent_card: ModelCard, select: tuple[np.ndarray, np.ndarr
     parent = parent_card.calibration or {}
     # Real nights' stage transitions hold for the child as for its parent; the held-out parts are
     # scattered stretches, not nights, so the chain's temperature stays the parent's.
+    # The chin EMG's tone means for the child what it meant for the parent.
     chain = {k: parent[k] for k in ("transitions", "smoothed_temperature", "transitions_from", "transitions_declined",
-                                    "transitions_verdict") if k in parent}
+                                    "transitions_verdict", "chin_emg") if k in parent}
     carried = {"eog_only_base_temperature": parent.get("eog_only_base_temperature", parent.get("temperature", 1.0)),
                "eog_only_temperature": parent["eog_only_temperature"]} if "eog_only_temperature" in parent else {}
     if len(y) < MIN_SELECT_EPOCHS:

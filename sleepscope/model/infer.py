@@ -54,6 +54,9 @@ class Prediction:
     eeg_band: Any = None
     #: sleepscope.model.backups.Backup of each channel read from its backup where it failed
     backups: tuple = ()
+    #: sleepscope.model.chin_emg.ChinTone: the chin EMG's tone and whether it weighed in; None: no chin EMG, or
+    #: a model whose card has no coefficients for one
+    chin: Any = None
 
     @property
     def n_epochs(self) -> int:
@@ -86,6 +89,8 @@ class Prediction:
                     out.append(f"no {kind} channel: pre-scored from the "
                                f"{'EOG' if kind == 'EEG' else 'EEG'} alone")
         out += [b.message() for b in self.backups]
+        if self.chin is not None and not self.chin.used and self.chin.worth_saying:
+            out.append(self.chin.message())
         if self.quality is not None and (self.quality.absent or self.artefact is not None and self.artefact.any()):
             out.append(self.quality.summary())
         return out
@@ -102,6 +107,7 @@ class Prediction:
             "night_statistics": None if self.night_statistics is None else list(self.night_statistics),
             "eeg_band": None if self.eeg_band is None else self.eeg_band.to_dict(),
             "backups": [b.to_dict() for b in self.backups],
+            "chin_emg": None if self.chin is None else self.chin.to_dict(),
             "notes": self.notes(),
         }
 
@@ -286,6 +292,15 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
                                  uninformative=artefact, eog_only=eog_only(x)).astype(np.float32, copy=False)
     probs[artefact] = no_stage_probs(int(artefact.sum()))
     stages = most_likely(probs)
+    chin = None
+    if quality is not None:
+        from sleepscope.model.chin_emg import Coefficients, recording_tone, with_tone
+
+        coefficients = Coefficients.from_calibration(calib)
+        chin = None if coefficients is None else recording_tone(rec, stages, coefficients, cancel)
+        if chin is not None and chin.used:
+            probs[~artefact] = with_tone(probs[~artefact], chin.tone[~artefact], coefficients.weights)
+            stages = most_likely(probs)
     from sleepscope.model.eeg_band import unsure_epochs
 
     unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None)
@@ -301,7 +316,7 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
-                      backups=backups)
+                      backups=backups, chin=chin)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

@@ -12,14 +12,13 @@ package the rest of SleepScope works and this scorer says how to install it.
 from __future__ import annotations
 
 import importlib.util
-import re
 import warnings
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.io.channels import find_emg
 from sleepscope.model.infer import Prediction
 from sleepscope.model.quality import channel_flags
 from sleepscope.stages import most_likely, no_stage_probs
@@ -32,20 +31,12 @@ _CLASS_INDEX = {"W": 0, "WAKE": 0, "N1": 1, "N2": 2, "N3": 3, "R": 4, "REM": 4}
 #: `sleepscope prescore DIR --second-opinion`.
 SECOND_OPINION_SET = "YASA"
 
-_EMG = re.compile(r"emg|chin|submental", re.IGNORECASE)
-
-
 def yasa_available() -> bool:
     """Whether the optional `yasa` package (and its LightGBM) can be imported."""
     try:
         return importlib.util.find_spec("yasa") is not None and importlib.util.find_spec("lightgbm") is not None
     except (ImportError, ValueError):
         return False
-
-
-def find_emg(channel_names: Sequence[str]) -> str | None:
-    """A chin EMG among a recording's channel names (`EMG submental`, `Chin1-Chin2`, `EMG`), or None."""
-    return next((n for n in channel_names if _EMG.search(n)), None)
 
 
 def yasa_extra(path: str | Path) -> tuple[str, ...]:

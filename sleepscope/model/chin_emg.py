@@ -1,0 +1,289 @@
+"""The chin EMG as evidence for pre-scoring: the muscle tone by which the AASM scores REM (atonia) and wake.
+
+The network reads EEG and EOG. Where a recording holds a chin EMG and the
+model's card has coefficients for it (``calibration["chin_emg"]``, fitted by
+`fit_coefficients` on the card's calibration nights), each epoch's tone, made
+relative to the night ((log tone - the night's median) / its interquartile
+range, so that no gain, unit or electrode impedance carries over), is added to
+the log probabilities with one coefficient per stage (`with_tone`). Three
+guards keep a lever this strong from doing harm:
+
+* the channel must be able to show tone: a 1-Hz envelope as Sleep-EDF records
+  it, or a raw EMG sampled at ``MIN_RAW_HZ`` or more, reduced to its power
+  above 10 Hz; epochs that are flat, clipped, absurd or missing give no
+  evidence, and a channel without evidence in most of the night is not used;
+* the night must show atonia (`atonia_share`): a fourteenth of its sleep with
+  a tone under half that of its NREM sleep. A REM sleep behaviour disorder
+  patient (REM without atonia), or a channel labelled EMG that is not the
+  chin's, would otherwise have REM pushed towards N1 and wake. The check does
+  not ask that the atonia fall where the model reads REM: where the model
+  misreads REM is where the tone helps most;
+* the tone is clipped to ``clip`` interquartile ranges, which bounds how far it
+  can move the stages against the EEG and EOG (`Coefficients.bound`).
+
+Measured on synthetic nights only (``benchmarks/bench_chin_emg.py``,
+``benchmarks/bench_shift.py``); no real night with chin EMG is on the machines
+the model was built on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from sleepscope.stages import N_CLASSES
+#: an EMG at this rate or below is already an envelope (Sleep-EDF's "EMG submental" is one at 1 Hz)
+MAX_ENVELOPE_HZ = 10.0
+#: a raw EMG needs this rate for any of its power above 10 Hz to survive
+MIN_RAW_HZ = 50.0
+BAND_HZ = (10.0, 45.0)
+#: a channel with evidence in fewer than this share of its epochs is not used
+MIN_USABLE_SHARE = 0.5
+#: log-tone interquartile range under which the night shows no change of tone at all
+MIN_SPREAD = 0.05
+#: epochs of NREM sleep the model must read before the night's atonia can be looked for
+MIN_NREM_EPOCHS = 20
+#: atonia: a tone under this share of NREM sleep's (a ratio: no gain carries over) ...
+ATONIA_RATIO = 0.5
+#: ... in this share of the sleep at least: REM is a fifth of an adult's sleep; chosen between nights with
+#: atonia (0.12 and more) and the same nights without it (REM given N2's tone, 0.04 and less) of the calibration
+#: families (benchmarks/bench_chin_emg.py's fit nights)
+ATONIA_SHARE = 0.07
+REM, NREM = 4, (2, 3)
+#: the relative tone is clipped here (interquartile ranges): 2 and 4 stage the calibration nights alike
+CLIP = 2.0
+ABSURD_UV = 1500.0
+FLAT_UV = 0.05
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """What a card says about the chin EMG: one coefficient per stage, the clip, and where they were fitted."""
+
+    weights: np.ndarray  # (N_CLASSES,) added to the log probabilities per unit of relative tone
+    clip: float
+    fitted_on: str = ""
+
+    @classmethod
+    def from_calibration(cls, calibration: dict | None) -> "Coefficients | None":
+        entry = (calibration or {}).get("chin_emg")
+        if not entry:
+            return None
+        return cls(np.asarray(entry["coefficients"], np.float64), float(entry["clip"]), str(entry.get("fitted_on", "")))
+
+    @property
+    def bound(self) -> float:
+        """The most the tone can move one stage's log-odds against another's (nats)."""
+        return float(self.clip * (self.weights.max() - self.weights.min()))
+
+
+@dataclass(frozen=True)
+class ChinTone:
+    """A night's chin-EMG tone as pre-scoring reads it, and whether it weighed in."""
+
+    channel: str
+    tone: np.ndarray = field(repr=False)  # (n_epochs,) relative to the night, clipped; 0 without evidence
+    usable: np.ndarray = field(repr=False)  # (n_epochs,) bool
+    used: bool
+    reason: str = ""  # why it was not used
+    #: whether the reason is news to the technician (a night too short to hold REM is not)
+    worth_saying: bool = True
+
+    def message(self) -> str:
+        if self.used:
+            return (f"the chin EMG {self.channel!r} weighed in (muscle tone, in {int(self.usable.sum())} epochs)")
+        return f"the chin EMG {self.channel!r} was not used: {self.reason}"
+
+    def to_dict(self) -> dict:
+        return {"channel": self.channel, "used": self.used, "reason": self.reason,
+                "usable_epochs": int(self.usable.sum())}
+
+
+def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
+               gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | str:
+    """(log tone per epoch, usable epochs) of a chin EMG given at `fs` (recorded at `source_hz`), or why it
+    cannot show tone. Tone: the median over the epoch's seconds of each second's mean rectified envelope
+    (an envelope channel) or RMS above 10 Hz (a raw one): twitches and movements do not lift it."""
+    per_s = int(round(fs))
+    x = np.asarray(signal, np.float64)[: n_epochs * 30 * per_s]
+    if len(x) < n_epochs * 30 * per_s:
+        return "shorter than the recording"
+    nan = ~np.isfinite(x)
+    x = np.where(nan, 0.0, x)
+    if source_hz <= MAX_ENVELOPE_HZ:
+        seconds = np.abs(x).reshape(n_epochs, 30, per_s).mean(axis=2)
+        raw_sd = None
+    elif source_hz >= MIN_RAW_HZ and fs > 2 * BAND_HZ[0]:
+        from scipy.signal import butter, sosfiltfilt
+
+        sos = butter(4, [BAND_HZ[0], min(BAND_HZ[1], 0.45 * min(fs, source_hz))], btype="bandpass", fs=fs,
+                     output="sos")
+        band = sosfiltfilt(sos, x)
+        seconds = np.sqrt((band ** 2).reshape(n_epochs, 30, per_s).mean(axis=2))
+        raw_sd = x.reshape(n_epochs, -1).std(axis=1)
+    else:
+        return (f"recorded at {source_hz:g} Hz: too slow for the muscle's own activity (a raw EMG needs "
+                f"{MIN_RAW_HZ:g} Hz) and too fast for an envelope")
+    tone = np.median(seconds, axis=1)
+    usable = (np.isfinite(tone) & (tone > 0) & (nan.reshape(n_epochs, -1).mean(axis=1) < 0.5))
+    if raw_sd is not None:
+        usable &= (raw_sd >= FLAT_UV) & (raw_sd <= ABSURD_UV) & ~_clipped(x.reshape(n_epochs, -1))
+    if gap is not None:
+        usable &= ~np.asarray(gap, bool)[:n_epochs]
+    return np.log(np.where(usable, np.maximum(tone, 1e-6), 1.0)), usable
+
+
+def _clipped(epochs: np.ndarray) -> np.ndarray:
+    hi, lo = epochs.max(axis=1, keepdims=True), epochs.min(axis=1, keepdims=True)
+    tol = 1e-4 * np.maximum(hi - lo, 1e-12)
+    return np.maximum((epochs >= hi - tol).mean(axis=1), (epochs <= lo + tol).mean(axis=1)) > 0.02
+
+
+def relative_tone(log_tone: np.ndarray, usable: np.ndarray, clip: float) -> np.ndarray | str:
+    """Each epoch's tone relative to the night's usable epochs, clipped to ±`clip`, 0 where unusable; or why the
+    night gives no evidence."""
+    usable = np.asarray(usable, bool)
+    if usable.mean() < MIN_USABLE_SHARE:
+        return f"it shows tone in only {int(usable.sum())} of {len(usable)} epochs (flat, clipped or missing)"
+    t = log_tone[usable]
+    spread = float(np.percentile(t, 75) - np.percentile(t, 25))
+    if spread < MIN_SPREAD:
+        return "its tone does not change over the night"
+    z = np.clip((log_tone - np.median(t)) / spread, -clip, clip)
+    return np.where(usable, z, 0.0)
+
+
+def atonia_share(stages: np.ndarray, log_tone: np.ndarray, usable: np.ndarray) -> float | None:
+    """The share of the night's sleep (epochs the model reads as N1-REM) that could be REM atonia: epochs whose
+    tone is under ATONIA_RATIO of the median tone of its NREM sleep (the model's N2 and N3). None when the model
+    reads fewer than MIN_NREM_EPOCHS of NREM sleep (too little to know its tone)."""
+    usable = np.asarray(usable, bool)
+    nrem = usable & np.isin(stages, NREM)
+    if nrem.sum() < MIN_NREM_EPOCHS:
+        return None
+    low = usable & (log_tone <= np.median(log_tone[nrem]) + np.log(ATONIA_RATIO))
+    return float(low.sum() / max(1, int((usable & (stages >= 1)).sum())))
+
+
+def read_tone(signal: np.ndarray, fs: float, source_hz: float, channel: str, stages: np.ndarray,
+              coefficients: Coefficients, gap: np.ndarray | None = None) -> ChinTone:
+    """The night's `ChinTone`: used when it shows tone, the model's own REM shows atonia, and so on (module
+    docstring). `stages`: the model's stages without the EMG."""
+    n = len(stages)
+    got = epoch_tone(signal, fs, source_hz, n, gap)
+    none = np.zeros(n), np.zeros(n, bool)
+    if isinstance(got, str):
+        return ChinTone(channel, *none, used=False, reason=got)
+    log_tone, usable = got
+    z = relative_tone(log_tone, usable, coefficients.clip)
+    if isinstance(z, str):
+        return ChinTone(channel, none[0], usable, used=False, reason=z)
+    share = atonia_share(np.asarray(stages), log_tone, usable)
+    if share is None:
+        why = f"the model reads under {MIN_NREM_EPOCHS} epochs of NREM sleep, too few to look for REM's atonia"
+        return ChinTone(channel, z, usable, used=False, reason=why, worth_saying=False)
+    if share < ATONIA_SHARE:
+        why = (f"the night shows no atonia (a tone under half NREM sleep's in {100 * share:.0f}% of the sleep): REM "
+               "without atonia (REM sleep behaviour disorder), little REM, or a channel that is not the chin's; "
+               "stages read from the EEG and EOG alone")
+        return ChinTone(channel, z, usable, used=False, reason=why)
+    return ChinTone(channel, z, usable, used=True)
+
+
+def with_tone(probs: np.ndarray, tone: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The probabilities once the tone is added to their logarithms (rows of epochs without evidence unchanged)."""
+    logp = np.log(np.maximum(np.asarray(probs, np.float64), 1e-6)) + np.asarray(tone)[:, None] * weights
+    logp -= logp.max(axis=1, keepdims=True)
+    out = np.exp(logp)
+    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+#: Which coefficient each stage takes: N2 and N3 share one, as the AASM tells them apart by the EEG alone (a lever
+#: between them would read snoring or a tense jaw as depth of sleep).
+_SHARED = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1]], np.float64)
+
+
+def fit_coefficients(nights: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Per-stage coefficients of the relative tone by cross-entropy over `nights` ([(probs, stages with -1
+    unlabelled, tone)]), the probabilities as pre-scoring gives them without the EMG; N2 and N3 share theirs,
+    which is 0 (adding one number to every coefficient changes no probability)."""
+    import torch
+
+    logp = torch.tensor(np.concatenate([np.log(np.maximum(p, 1e-6)) for p, _, _ in nights]), dtype=torch.float64)
+    tone = torch.tensor(np.concatenate([t for _, _, t in nights]), dtype=torch.float64)
+    y = torch.tensor(np.concatenate([y for _, y, _ in nights]), dtype=torch.int64)
+    keep = y >= 0
+    shared = torch.tensor(_SHARED)
+    theta = torch.zeros(shared.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([theta], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy((logp + tone[:, None] * (shared @ theta))[keep], y[keep])
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    w = (shared @ theta).detach().numpy()
+    return w - w[2]
+
+
+def recording_tone(rec, stages: np.ndarray, coefficients: Coefficients, cancel=None) -> ChinTone | None:
+    """`read_tone` of a recording's chin EMG (as its channel choice names it, else found by label among its
+    loaded channels, read from its file when not loaded), or None when it has none."""
+    from sleepscope.io.channels import find_emg
+    from sleepscope.model.backups import channel_samples
+
+    choice = getattr(rec, "channel_choice", None)
+    name = getattr(choice, "emg", None) or find_emg([n for n in rec.channels if n not in (rec.eeg_name, rec.eog_name)])
+    if name is None:
+        return None
+    got = channel_samples(rec, name, cancel)
+    if got is None:
+        n = len(stages)
+        return ChinTone(name, np.zeros(n), np.zeros(n, bool), used=False, reason="it could not be read")
+    return read_tone(got[0], rec.fs, got[1], name, stages, coefficients, gap=rec.gap)
+
+
+def fit_card_entry(model, nights, clip: float = CLIP, fitted_on: str = "") -> dict:
+    """The card's ``calibration["chin_emg"]`` for `model`, fitted on `nights` ([(Recording with a chin EMG,
+    stages)]) as pre-scoring reads them: its probabilities without the EMG, each night's relative tone."""
+    import torch
+
+    from sleepscope.model.infer import predict
+
+    bare = _without_coefficients(model)
+    fit = []
+    for rec, y in nights:
+        pred = predict(rec, bare)
+        chin = recording_tone(rec, pred.stages, Coefficients(np.zeros(N_CLASSES), clip))
+        if chin is None or not chin.usable.any():
+            continue
+        fit.append((pred.probs, np.where(pred.artefact | ~chin.usable, -1, np.asarray(y)[: pred.n_epochs]),
+                    chin.tone))
+    if not fit:
+        raise ValueError("none of the nights has a chin EMG that shows tone")
+    weights = fit_coefficients(fit)
+    logp = np.concatenate([np.log(np.maximum(p, 1e-6)) for p, _, _ in fit])
+    tone = np.concatenate([t for _, _, t in fit])
+    y = np.concatenate([y for _, y, _ in fit])
+    keep = y >= 0
+
+    def nll(w):
+        z = torch.tensor(logp[keep] + tone[keep, None] * w)
+        return float(torch.nn.functional.cross_entropy(z, torch.tensor(y[keep])))
+
+    return {"coefficients": [float(v) for v in weights], "clip": float(clip), "fitted_on": fitted_on,
+            "n_epochs": int(keep.sum()), "n_nights": len(fit), "nll_without": nll(np.zeros(N_CLASSES)),
+            "nll_with": nll(weights)}
+
+
+def _without_coefficients(model):
+    """`model` reading nights without the EMG (its card's coefficients set aside, the model itself unchanged)."""
+    import copy
+
+    bare = copy.copy(model)
+    bare.calibration = {k: v for k, v in (getattr(model, "calibration", None) or {}).items() if k != "chin_emg"}
+    return bare

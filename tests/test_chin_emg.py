@@ -1,0 +1,233 @@
+"""The chin EMG in pre-scoring (`sleepscope.model.chin_emg`): found by label, its tone read from an envelope or a
+raw EMG alike, weighed in only on a night that shows atonia, and said when it is not."""
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+import torch
+
+from sleepscope.errors import SleepScopeError
+from sleepscope.io import Recording
+from sleepscope.io.channels import choose_channels, find_emg
+from sleepscope.io.recording import resample_to_target
+from sleepscope.model import chin_emg as ce
+from sleepscope.model.config import TINY
+from sleepscope.model.infer import predict
+from sleepscope.model.network import SleepStager
+
+#: a night of 80 epochs: wake, N2, REM (atonia), N2, N3, REM
+STAGES = np.array([0] * 8 + [2] * 24 + [4] * 12 + [2] * 16 + [3] * 8 + [4] * 12)
+TONE_UV = {0: 4.0, 1: 3.0, 2: 2.0, 3: 1.8, 4: 0.4}
+COEFFICIENTS = [2.0, 1.8, -0.2, -0.6, -3.0]
+
+
+def per_second_tone(stages, rbd=False, seed=0):
+    rng = np.random.default_rng(seed)
+    tone = np.array([TONE_UV[2 if rbd and s == 4 else s] for s in stages], float) * rng.lognormal(0, 0.2, len(stages))
+    return np.repeat(tone, 30) * rng.lognormal(0, 0.15, 30 * len(stages))
+
+
+def envelope_channel(stages, **kw):
+    """Sleep-EDF's way: the 1-Hz envelope, read at 100 Hz as the recording reads every channel."""
+    return resample_to_target(per_second_tone(stages, **kw).astype(np.float32), 1.0)
+
+
+def raw_channel(stages, fs=256.0, **kw):
+    """A raw chin EMG at `fs`: muscle noise (from 20 Hz up) whose amplitude follows the tone, read at 100 Hz."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(1)
+    amp = np.repeat(per_second_tone(stages, **kw), int(fs))
+    noise = sosfiltfilt(butter(4, [min(20, fs / 4), min(100, 0.45 * fs)], btype="bandpass", fs=fs, output="sos"),
+                        rng.normal(0, 1, len(amp)))
+    return resample_to_target((10 * amp * noise / noise.std()).astype(np.float32), fs)
+
+
+def test_the_chin_emg_is_found_by_label_and_other_muscles_are_not_it():
+    assert find_emg(["EEG Fpz-Cz", "EOG horizontal", "EMG submental"]) == "EMG submental"
+    assert find_emg(["Leg EMG", "EMG Chin"]) == "EMG Chin"
+    assert find_emg(["LAT", "RAT", "EMG1-EMG2"]) == "EMG1-EMG2"
+    assert find_emg(["Chin1-Chin2", "EMG"]) == "Chin1-Chin2"
+    assert find_emg(["EMG Leg L", "ECG", "EMG tib R"]) is None
+    assert find_emg(["C4-M1", "E1-M2"]) is None
+    choice = choose_channels(["EEG F4-M1", "EOG E1-M2", "Leg EMG", "EMG Chin"])
+    assert choice.emg == "EMG Chin"
+    assert choice.lines()[-1] == "chin EMG: 'EMG Chin' (muscle tone: REM's atonia, wake)"
+
+
+def test_an_envelope_and_a_raw_emg_give_the_same_relative_tone():
+    n = len(STAGES)
+    env, usable = ce.epoch_tone(envelope_channel(STAGES), 100.0, 1.0, n)
+    raw, usable_raw = ce.epoch_tone(raw_channel(STAGES), 100.0, 256.0, n)
+    assert usable.all() and usable_raw.all()
+    a, b = ce.relative_tone(env, usable, 4.0), ce.relative_tone(raw, usable_raw, 4.0)
+    assert np.corrcoef(a, b)[0, 1] > 0.95
+    assert a[STAGES == 4].max() < a[STAGES == 2].min()  # atonia: REM the lowest tone of the night
+
+
+def test_an_emg_that_cannot_show_tone_gives_no_evidence():
+    n = len(STAGES)
+    assert "too slow" in ce.epoch_tone(raw_channel(STAGES, fs=30.0), 100.0, 30.0, n)
+    flat = np.zeros(n * 3000, np.float32)
+    log_tone, usable = ce.epoch_tone(flat, 100.0, 256.0, n)
+    assert not usable.any()
+    assert "shows tone in only 0 of 80 epochs" in ce.relative_tone(log_tone, usable, 2.0)
+    raw = raw_channel(STAGES)
+    raw[: 40 * 3000] = np.nan  # half the night missing
+    assert ce.epoch_tone(raw, 100.0, 256.0, n)[1].sum() == n - 40
+
+
+def test_a_night_without_atonia_does_not_get_the_emg():
+    coefficients = ce.Coefficients(np.array(COEFFICIENTS), 2.0)
+    read = ce.read_tone(envelope_channel(STAGES), 100.0, 1.0, "EMG", STAGES, coefficients)
+    assert read.used and not read.reason
+    # the same night, its REM with the tone of N2 (REM sleep behaviour disorder)
+    rbd = ce.read_tone(envelope_channel(STAGES, rbd=True), 100.0, 1.0, "EMG", STAGES, coefficients)
+    assert not rbd.used and "shows no atonia" in rbd.reason and rbd.worth_saying
+    # the check does not need the model to read REM where the atonia is: that is where the tone helps most
+    misread = np.where(STAGES == 4, 2, STAGES)
+    assert ce.read_tone(envelope_channel(STAGES), 100.0, 1.0, "EMG", misread, coefficients).used
+    # a wake-only clip: too little NREM to look for atonia, and nothing to tell the technician
+    short = ce.read_tone(envelope_channel(STAGES[:10]), 100.0, 1.0, "EMG", STAGES[:10], coefficients)
+    assert not short.used and not short.worth_saying
+
+
+def test_the_tone_moves_the_stages_by_at_most_the_bound():
+    coefficients = ce.Coefficients(np.array(COEFFICIENTS), 2.0)
+    assert coefficients.bound == pytest.approx(2.0 * 5.0)
+    p = np.full((3, 5), 0.2, np.float32)
+    q = ce.with_tone(p, np.array([-2.0, 0.0, 2.0]), coefficients.weights)
+    assert q[0].argmax() == 4 and q[2].argmax() == 0
+    np.testing.assert_allclose(q[1], p[1], atol=1e-6)  # no evidence, no change
+    spread = np.log(q).max(axis=1) - np.log(q).min(axis=1)
+    assert spread.max() <= coefficients.bound + 1e-4
+
+
+@pytest.fixture(scope="module")
+def n2_model():
+    """A tiny model that reads every epoch N2 (0.36) over REM (0.22), whatever its input."""
+    torch.manual_seed(0)
+    model = SleepStager(TINY).eval()
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0, 0.5]))
+    return model
+
+
+def night(emg=None, name="EMG submental", rate=1.0):
+    rng = np.random.default_rng(0)
+    n = len(STAGES) * 3000
+    chans = {"EEG Fpz-Cz": rng.normal(0, 20, n).astype(np.float32),
+             "EOG horizontal": rng.normal(0, 20, n).astype(np.float32)}
+    if emg is not None:
+        chans[name] = emg
+    choice = choose_channels(list(chans))
+    return Recording(path=None, start_time=datetime(2024, 1, 1, 23), fs=100.0, channels=chans, eeg_name=choice.eeg,
+                     eog_name=choice.eog, source_rates={k: rate if k == name else 100.0 for k in chans},
+                     channel_choice=choice)
+
+
+def with_coefficients(model):
+    import copy
+
+    out = copy.copy(model)
+    out.calibration = {"chin_emg": {"coefficients": COEFFICIENTS, "clip": 2.0}}
+    return out
+
+
+def test_prescoring_reads_atonia_as_rem_and_says_when_it_cannot(n2_model):
+    model = with_coefficients(n2_model)
+    plain = predict(night(), model)
+    assert plain.chin is None and (plain.stages == 2).all()  # no chin EMG: the model alone
+    without = predict(night(envelope_channel(STAGES)), n2_model)
+    assert without.chin is None and (without.stages == 2).all()  # a card without coefficients: the model alone
+    pred = predict(night(envelope_channel(STAGES)), model)
+    assert pred.chin.used and pred.to_dict()["chin_emg"]["used"]
+    assert (pred.stages[STAGES == 4] == 4).all() and (pred.stages[STAGES == 0] == 0).all()
+    assert not any("chin EMG" in n for n in pred.notes())
+    # a raw EMG, found by another label, reads the same
+    raw = predict(night(raw_channel(STAGES), name="Chin1-Chin2", rate=256.0), model)
+    assert raw.chin.channel == "Chin1-Chin2" and (raw.stages[STAGES == 4] == 4).all()
+    # REM without atonia: the model's own stages, and a note saying why
+    rbd = predict(night(envelope_channel(STAGES, rbd=True)), model)
+    assert not rbd.chin.used and (rbd.stages == 2).all()
+    assert any("was not used: the night shows no atonia" in n for n in rbd.notes())
+
+
+def test_a_damaged_chin_emg_entry_is_refused():
+    from pathlib import Path
+
+    from sleepscope.model.card_tables import check_card_tables
+
+    check_card_tables({"chin_emg": {"coefficients": COEFFICIENTS, "clip": 2.0}}, {}, Path("card.json"))
+    for bad in ({"coefficients": COEFFICIENTS[:4], "clip": 2.0}, {"coefficients": COEFFICIENTS, "clip": -1},
+                {"coefficients": ["a"] * 5, "clip": 2.0}):
+        with pytest.raises(SleepScopeError, match="chin_emg"):
+            check_card_tables({"chin_emg": bad}, {}, Path("card.json"))
+
+
+def test_coefficients_fitted_on_atonia_push_low_tone_to_rem():
+    rng = np.random.default_rng(0)
+    p = np.full((len(STAGES), 5), 0.2)
+    tone = ce.relative_tone(np.log(per_second_tone(STAGES).reshape(-1, 30).mean(1)), np.ones(len(STAGES), bool), 2.0)
+    w = ce.fit_coefficients([(p + rng.uniform(0, 0.01, p.shape), STAGES, tone)])
+    assert w[4] < 0 < w[0]  # low tone: REM; high tone: wake
+    # the tone says nothing between N2 and N3, even where their tones differ (here N3's is lower)
+    assert w[2] == w[3] == 0
+
+
+def test_a_fine_tuned_child_keeps_its_parents_coefficients():
+    from sleepscope.model.checkpoint import ModelCard
+    from sleepscope.model.finetune import child_calibration
+
+    card = ModelCard(config=TINY, calibration={"unsure_threshold": 0.6,
+                                               "chin_emg": {"coefficients": COEFFICIENTS, "clip": 2.0}})
+    empty = (np.zeros(0, np.int64), np.zeros((0, 5), np.float32))
+    assert child_calibration(card, empty, empty)["chin_emg"]["coefficients"] == COEFFICIENTS
+
+
+def write_night(path, emg, fs_emg=200):
+    import edfio
+
+    rng = np.random.default_rng(0)
+    n = len(STAGES) * 30
+    signals = [edfio.EdfSignal(rng.normal(0, 20, n * 100), sampling_frequency=100, label=label,
+                               physical_range=(-500, 500), physical_dimension="uV")
+               for label in ("EEG Fpz-Cz", "EOG horizontal")]
+    signals.append(edfio.EdfSignal(emg.astype(np.float64), sampling_frequency=fs_emg, label="EMG Chin",
+                                   physical_range=(-500, 500), physical_dimension="uV"))
+    edfio.Edf(signals, starttime=datetime(2024, 1, 1, 23).time()).write(path)
+    return path
+
+
+def raw_at(stages, fs, **kw):
+    """A raw EMG at `fs` as a file holds it (not yet read at 100 Hz)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(1)
+    amp = np.repeat(per_second_tone(stages, **kw), fs)
+    noise = sosfiltfilt(butter(4, [20, 90], btype="bandpass", fs=fs, output="sos"), rng.normal(0, 1, len(amp)))
+    return 10 * amp * noise / noise.std()
+
+
+def test_prescore_reads_the_chin_emg_from_the_file_and_says_which_and_why_not(n2_model, tmp_path, capsys):
+    import csv
+
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import ModelCard, save_model
+
+    save_model(n2_model, tmp_path / "m", ModelCard(config=n2_model.config,
+                                                   calibration={"chin_emg": {"coefficients": COEFFICIENTS,
+                                                                             "clip": 2.0}}))
+    out = {}
+    for name, rbd in (("atonia", False), ("rbd", True)):
+        edf = write_night(tmp_path / f"{name}.edf", raw_at(STAGES, 200, rbd=rbd))
+        assert main(["prescore", str(edf), "--model", str(tmp_path / "m.safetensors"), "--quiet"]) == 0
+        with open(tmp_path / f"{name}.prescore.csv") as f:
+            out[name] = [r["stage"] for r in csv.DictReader(f)]
+        out[name + " says"] = capsys.readouterr().err
+    assert "chin EMG: 'EMG Chin'" in out["atonia says"] and "weighed in" in out["atonia says"]
+    assert [s for s, st in zip(out["atonia"], STAGES) if st == 4] == ["REM"] * 24
+    assert set(out["rbd"]) == {"N2"}
+    assert "NOTE: the chin EMG 'EMG Chin' was not used: the night shows no atonia" in out["rbd says"]
