@@ -1,29 +1,29 @@
-"""Would the chin EMG help the model tell REM from NREM? A measurement on SYNTHETIC nights; nothing ships from it.
+"""How much does the chin EMG add to the model's stages? A measurement on SYNTHETIC nights.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_chin_emg.py [--nights 8] [--degrade 1.0 [--fit-clean]]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_chin_emg.py [--nights 8] [--card] [--rbd] [--no-gate]
+                                                                     [--degrade 1.0 [--fit-clean]]
 
-The model reads EEG and EOG only. The AASM scores REM on low chin EMG as well
-(atonia: the lowest tone of the night), and the held-out family D loses most
-of its accuracy calling REM N2 (`bench_shift.py`). This asks how much the
-chin EMG could add, before anything is built into the product:
+The network reads EEG and EOG; pre-scoring adds the chin EMG's tone with one
+coefficient per stage (`sleepscope.model.chin_emg`), on nights that show
+atonia. This weighs that term on its own, against the model alone:
 
 * each night (the REAL Sleep-EDF hypnograms of the benchmark's test subjects,
   signals from a synthetic family, as in `bench_shift.py`) is pre-scored by the
-  shipped model as the workstation does (`predict`);
-* the chin EMG's tone per epoch (the mean of its 1-Hz envelope, as Sleep-EDF
-  records it, in log) is made night-relative, (tone - the night's median) / its
-  interquartile range, clipped to ±4: no gain, unit or electrode impedance
-  carries over;
-* five coefficients, one per stage, add that tone to the model's log
-  probabilities; they are fitted (cross-entropy) on nights of the training
-  families A and C only, validation and calibration subjects (never a test
-  subject), and the held-out families B, D and E are scored with them.
+  shipped model without the EMG (`predict`);
+* the chin EMG's tone per epoch (the median of its 1-Hz envelope, as Sleep-EDF
+  records it, in log) is made night-relative and clipped as pre-scoring does
+  (`chin_emg.relative_tone`): no gain, unit or electrode impedance carries over;
+* the five coefficients are the card's (`--card`) or fitted (cross-entropy) on
+  nights of the training families A and C only, validation and calibration
+  subjects (never a test subject); families B, D and E are held out;
+* the term is weighed in only on nights that show atonia
+  (`chin_emg.atonia_share`), unless `--no-gate`.
 
-`--degrade F` adds to every night's EMG a noise floor of F times its median
-tone (ECG, electrode noise) and a log-normal jitter of 0.5 per second: an
-EMG worse than the synthetic one, whose atonia every family draws cleanly;
-with `--fit-clean` the coefficients are still fitted on clean EMG (a lab
-whose EMG is worse than what the coefficients were fitted on).
+`--rbd` gives the test nights' REM the tone of their N2 (REM sleep behaviour
+disorder: REM without atonia), the fit unchanged. `--degrade F` adds to every
+night's EMG a noise floor of F times its median tone (ECG, electrode noise)
+and a log-normal jitter of 0.5 per second; with `--fit-clean` the
+coefficients are still fitted on clean EMG.
 
 Synthetic EMG follows the textbook rule in every family and carries no
 artefact (snoring, ECG, movement), and no real night with chin EMG is on
@@ -47,14 +47,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 #: families A and C alternating in pairs, every other one recorded by a randomised lab (as models/train_robust.py).
 FIT_NIGHTS = ("SC4161E0", "SC4011E0", "SC4051E0", "SC4131E0", "SC4201E0", "SC4211E0", "SC4221E0", "SC4231E0")
 ROWS = (("A", False), ("B", False), ("B", True), ("D", False), ("D", True), ("E", False))
-CLIP = 4.0
+
+
+def log_tone(envelope: np.ndarray) -> np.ndarray:
+    """`(n_epochs, seconds)` 1-Hz chin-EMG envelope -> each epoch's log tone, as pre-scoring reads it
+    (`sleepscope.model.chin_emg.epoch_tone`: the median of its seconds)."""
+    return np.log(np.maximum(np.median(np.asarray(envelope, np.float64), axis=1), 1e-6))
 
 
 def emg_tone(envelope: np.ndarray) -> np.ndarray:
-    """`(n_epochs, samples)` chin-EMG envelope -> each epoch's tone relative to the night, clipped to ±CLIP."""
-    tone = np.log(np.maximum(np.asarray(envelope, np.float64).mean(axis=1), 1e-3))
-    spread = np.percentile(tone, 75) - np.percentile(tone, 25)
-    return np.clip((tone - np.median(tone)) / max(spread, 1e-3), -CLIP, CLIP)
+    """Each epoch's tone relative to the night, clipped as pre-scoring clips it (`chin_emg.relative_tone`)."""
+    from sleepscope.model.chin_emg import CLIP, relative_tone
+
+    t = log_tone(envelope)
+    return relative_tone(t, np.ones(len(t), bool), CLIP)
 
 
 def degrade(envelope: np.ndarray, factor: float, seed: int) -> np.ndarray:
@@ -78,30 +84,23 @@ def without_atonia(envelope: np.ndarray, labels: np.ndarray, seed: int) -> np.nd
 
 
 def fit_weights(nights) -> np.ndarray:
-    """Per-stage coefficients of the tone added to log probabilities, by cross-entropy over `nights`
-    ([(probs, labels, tone)]); labels -1 are left out."""
-    import torch
+    """Per-stage coefficients over `nights` ([(probs, labels, tone, ...)]), as the card's are fitted."""
+    from sleepscope.model.chin_emg import fit_coefficients
 
-    logp = torch.tensor(np.concatenate([np.log(np.maximum(p, 1e-6)) for p, _, _ in nights]), dtype=torch.float64)
-    tone = torch.tensor(np.concatenate([t for _, _, t in nights]), dtype=torch.float64)
-    y = torch.tensor(np.concatenate([y for _, y, _ in nights]), dtype=torch.int64)
-    keep = y >= 0
-    w = torch.zeros(logp.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w], max_iter=200)
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy((logp + tone[:, None] * w)[keep], y[keep])
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy()
+    return fit_coefficients([n[:3] for n in nights])
 
 
-def with_emg(probs: np.ndarray, tone: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The stages once the tone is added to the log probabilities."""
-    return (np.log(np.maximum(probs, 1e-6)) + tone[:, None] * weights).argmax(axis=1)
+def with_emg(probs: np.ndarray, tone: np.ndarray, weights: np.ndarray, log_tones: np.ndarray | None = None):
+    """The stages once the tone is added to the log probabilities; with `log_tones`, only on a night that shows
+    atonia (`chin_emg.atonia_share`), as pre-scoring does."""
+    from sleepscope.model.chin_emg import ATONIA_SHARE, atonia_share, with_tone
+    from sleepscope.stages import most_likely
+
+    if log_tones is not None:
+        share = atonia_share(most_likely(probs), log_tones, np.ones(len(tone), bool))
+        if share is None or share < ATONIA_SHARE:
+            return most_likely(probs)
+    return most_likely(with_tone(probs, tone, weights))
 
 
 def scored_night(name: str, family: str, randomise: bool, model, cache: Path | None):
@@ -137,10 +136,11 @@ def scored_night(name: str, family: str, randomise: bool, model, cache: Path | N
 
 def line(label: str, nights, weights) -> str:
     from sleepscope.scoring.agreement import agreement
+    from sleepscope.stages import most_likely
 
     y = np.concatenate([n[1] for n in nights])
-    before = agreement(y, np.concatenate([n[0].argmax(axis=1) for n in nights]))
-    after = agreement(y, np.concatenate([with_emg(p, t, weights) for p, _, t in nights]))
+    before = agreement(y, np.concatenate([most_likely(n[0]) for n in nights]))
+    after = agreement(y, np.concatenate([with_emg(p, t, weights, g) for p, _, t, g in nights]))
     cells = [f"{a.accuracy:.3f} / {a.macro_f1:.3f} | {a.f1['N1']:.2f} | {a.f1['REM']:.2f}" for a in (before, after)]
     return f"| {label} | {cells[0]} | {cells[1]} |"
 
@@ -156,6 +156,10 @@ def main(argv=None) -> int:
     ap.add_argument("--fit-clean", action="store_true", help="fit the coefficients on clean EMG even when degraded")
     ap.add_argument("--rbd", action="store_true",
                     help="test nights without REM atonia (REM sleep behaviour disorder); the fit is unchanged")
+    ap.add_argument("--card", action="store_true",
+                    help="the model card's own coefficients (calibration['chin_emg']) instead of a fit on FIT_NIGHTS")
+    ap.add_argument("--no-gate", dest="gate", action="store_false",
+                    help="weigh the EMG in on every night, also those that show no atonia")
     ap.add_argument("--model", type=Path, default=Path(__file__).resolve().parents[1] / "models"
                     / "sleepscope-default.safetensors")
     ap.add_argument("--cache", type=Path, default=None, help="keep the scored nights in this folder")
@@ -170,16 +174,18 @@ def main(argv=None) -> int:
             seed = zlib.crc32(f"{name}-{family}-{randomise}".encode())
             if rbd:
                 envelope = without_atonia(envelope, labels, seed)
-            out.append((probs, labels, emg_tone(degrade(envelope, degrade_by, seed))))
+            envelope = degrade(envelope, degrade_by, seed)
+            out.append((probs, labels, emg_tone(envelope), log_tone(envelope) if args.gate else None))
         return out
 
     fit = nights(FIT_NIGHTS, lambda i: "AC"[(i // 2) % 2], lambda i: i % 2 == 1,
                  0.0 if args.fit_clean else args.degrade)
-    weights = fit_weights(fit)
+    weights = (np.asarray(model.calibration["chin_emg"]["coefficients"]) if args.card else fit_weights(fit))
     print("SYNTHETIC SIGNALS (real hypnograms): not evidence about real recordings.")
     print(f"model {model.version}; EMG degraded by {args.degrade:g}"
           f"{' (coefficients fitted on clean EMG)' if args.fit_clean and args.degrade else ''}"
-          f"{'; test nights without REM atonia' if args.rbd else ''}; coefficients "
+          f"{'; test nights without REM atonia' if args.rbd else ''}"
+          f"{'' if args.gate else '; every night, atonia or not'}; coefficients ({'card' if args.card else 'fitted'}) "
           f"W N1 N2 N3 REM: {' '.join(f'{w:+.2f}' for w in weights)}")
     print("| row | model: acc / macro-F1 | N1 F1 | REM F1 | + chin EMG: acc / macro-F1 | N1 F1 | REM F1 |")
     print("|---|---|---|---|---|---|---|")
