@@ -19,6 +19,10 @@ around the sleep as in training):
 * hand-made perturbations of ``A``: the EOG flat (0.05 µV of noise),
   the EOG x0.3 in NREM only (a quiet EOG), the EEG x3, the EEG and EOG
   labels swapped;
+* ``B no chin EMG``, ``B REM without atonia``, ``B noisy chin EMG`` (and so for each held-out family): the
+  chin EMG, which the plain rows carry as Sleep-EDF's 1-Hz envelope, removed (EEG and EOG alone, as before
+  pre-scoring read it); its REM given the tone of the night's N2 (REM sleep behaviour disorder); a noise
+  floor the size of its median tone with jitter (``sleepscope.model.chin_emg``);
 * ``... EEG only``: the EOG removed (EEG-only rows); ``... EOG only``: the EEG
   removed (EOG-only rows, which YASA cannot stage);
 * real recordings in ``tests/data``: the first 5 minutes of Sleep-EDF
@@ -45,6 +49,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +58,10 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Nights of the shipped model's test subjects (0, 6, 9, 15), first nights first.
 TEST_NIGHTS = ("SC4001E0", "SC4061E0", "SC4091E0", "SC4151E0", "SC4002E0", "SC4062E0", "SC4092E0", "SC4152E0")
 PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "EEG only", "EOG only")
+EMG = "EMG submental"
+#: What a held-out family's plain nights get done to their chin EMG (YASA, which does not read a 1-Hz envelope,
+#: scores these rows as their plain ones and is left out of them).
+EMG_PERTURBATIONS = ("no chin EMG", "REM without atonia", "noisy chin EMG")
 
 
 # ---------------------------------------------------------------- nights
@@ -71,15 +80,18 @@ def synth_recording(name: str, family: str = "A", randomise: bool = False, seed:
     subject, night = parse_night_name(name)
     kwargs = {"family": family, "randomise": randomise} if (family != "A" or randomise) else {}
     s = synth_night(labels, subject=subject, night=night, seed=seed, **kwargs)
-    choice = choose_channels(list(s.signals))
-    # As the product reads a file: the central EEG beside a frontal one, for YASA's second opinion (yasa_extra).
+    choice = choose_channels([*s.signals, EMG])
+    # As the product reads a file: the central EEG beside a frontal one, for YASA's second opinion (yasa_extra),
+    # and the chin EMG (Sleep-EDF's 1-Hz envelope), which pre-scoring weighs where its card has coefficients.
     central = central_eeg(list(s.signals))
     chans = {k: resample_to_target(s.signals[k], s.fs) for k in (choice.eeg, choice.eog, central) if k is not None}
+    chans[EMG] = resample_to_target(s.aux[EMG], 1.0)
     n = min(len(v) for v in chans.values())
     n -= n % 3000
     chans = {k: np.ascontiguousarray(v[:n]) for k, v in chans.items()}
+    rates = {k: 1.0 if k == EMG else float(s.fs) for k in chans}
     rec = Recording(path=None, start_time=s.start_time, fs=100.0, channels=chans, eeg_name=choice.eeg,
-                    eog_name=choice.eog, source_rates={k: float(s.fs) for k in chans}, channel_choice=choice)
+                    eog_name=choice.eog, source_rates=rates, channel_choice=choice)
     return rec, labels[: rec.n_epochs].astype(np.int64)
 
 
@@ -106,13 +118,37 @@ def perturb(rec, labels, how: str):
         eog = None
         choice = ChannelChoice(eeg, None, choice.eeg_reason if choice else "", "removed for this row")
     elif how == "EOG only":
-        ch = {eog: ch[eog]}  # the central EEG read for YASA goes with the EEG
+        ch = {k: v for k, v in ch.items() if k in (eog, EMG)}  # the central EEG read for YASA goes with the EEG
         eeg = None
-        choice = ChannelChoice(None, eog, "removed for this row", choice.eog_reason if choice else "")
+        choice = ChannelChoice(None, eog, "removed for this row", choice.eog_reason if choice else "",
+                               emg=choice.emg if choice else None)
+    elif how == "no chin EMG":
+        ch.pop(EMG, None)
+        choice = replace(choice, emg=None)
+    elif how == "REM without atonia":  # REM sleep behaviour disorder: REM keeps the tone of the night's N2
+        ch[EMG] = _emg_per_second(ch[EMG], labels, rng, rbd=True)
+    elif how == "noisy chin EMG":  # a noise floor the size of the night's median tone, and jitter
+        ch[EMG] = _emg_per_second(ch[EMG], labels, rng, rbd=False)
     else:
         raise ValueError(how)
     return Recording(path=None, start_time=rec.start_time, fs=rec.fs, channels=ch, eeg_name=eeg, eog_name=eog,
-                     source_rates={k: rec.fs for k in ch}, channel_choice=choice)
+                     source_rates={k: rec.source_rates.get(k, rec.fs) for k in ch}, channel_choice=choice)
+
+
+def _emg_per_second(emg: np.ndarray, labels: np.ndarray, rng, rbd: bool) -> np.ndarray:
+    """A 100-Hz chin-EMG envelope changed second by second: REM given the tone of N2 (`rbd`), else a noise floor
+    of the night's median tone with a log-normal jitter of 0.5."""
+    per_s = np.asarray(emg, np.float64).reshape(-1, 100).mean(axis=1)
+    epochs = np.repeat(np.asarray(labels)[: len(per_s) // 30], 30)
+    n = len(epochs)
+    if rbd:
+        rem, n2 = epochs == 4, epochs == 2
+        if rem.any() and n2.any():
+            per_s[:n][rem] = np.median(per_s[:n][n2]) * rng.lognormal(0.0, 0.3, int(rem.sum()))
+    else:
+        floor = np.median(per_s)
+        per_s = np.sqrt(per_s ** 2 + floor ** 2) * rng.lognormal(0.0, 0.5, len(per_s))
+    return np.repeat(per_s, 100).astype(np.float32)
 
 
 def real_rows() -> list[tuple[str, object, np.ndarray]]:
@@ -243,8 +279,8 @@ def cached_recording(name: str, family: str, randomise: bool, seed: int, cache: 
 
     if cache is None:
         return synth_recording(name, family, randomise, seed)
-    # "-c": recordings that carry the central EEG read for YASA; caches made before it are not reused.
-    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}-c.pickle"
+    # "-ce": recordings that carry the central EEG read for YASA and the chin EMG; older caches are not reused.
+    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}-ce.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
     out = synth_recording(name, family, randomise, seed)
@@ -272,6 +308,8 @@ def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print,
         rows.append((f"{fam} random EEG only", [(perturb(r, y, "EEG only") if r.eeg_name and r.eog_name else r, y)
                                                 for r, y in base[(fam, True)]]))
         rows.append((f"{fam} EOG only", [(perturb(r, y, "EOG only"), y) for r, y in base[(fam, False)]]))
+        for how in EMG_PERTURBATIONS:
+            rows.append((f"{fam} {how}", [(perturb(r, y, how), y) for r, y in base[(fam, False)]]))
         rows.append((f"{fam} random EOG only", [(perturb(r, y, "EOG only"), y) for r, y in base[(fam, True)]
                                                 if r.eeg_name and r.eog_name]))
     return rows
@@ -290,11 +328,12 @@ def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=p
     results: dict = {}
     for name, items in rows:
         results[name] = {}
-        second = [score_yasa(r, y) for r, y in items] if use_yasa else [None] * len(items)
+        yasa_here = use_yasa and not name.endswith(EMG_PERTURBATIONS)
+        second = [score_yasa(r, y) for r, y in items] if yasa_here else [None] * len(items)
         for mname, model in models.items():
             results[name][mname] = row_metrics([{**score_model(model, r, y), "second": None if s is None else s["stages"]}
                                                 for (r, y), s in zip(items, second)])
-        if use_yasa:
+        if yasa_here:
             parts = [p for p in second if p is not None]
             results[name]["YASA"] = row_metrics(parts) if parts else None
         log(format_row(name, results[name]))
