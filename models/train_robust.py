@@ -42,6 +42,9 @@
    model already trained (its weights and the rest of its card stay); with
    ``--eog-only`` it fits only the EOG-only temperature (a recording without
    EEG, ``calibration.fit_eog_only``) and keeps the rest of the calibration.
+8. The chin EMG's coefficients (``sleepscope.model.chin_emg``): the calibrated model's
+   probabilities on the calibration nights plus each epoch's relative chin-EMG tone, one
+   coefficient per stage, by cross-entropy; ``--recalibrate MODEL --chin-emg`` fits only these.
 
 On the 2-core CPU, generating the nights takes minutes and each step about
 a second; on a GPU (``--device cuda``) the steps are far cheaper than the
@@ -181,6 +184,24 @@ def transitions_source(names) -> str:
     return f"the real Sleep-EDF hypnograms of {len(names)} nights: {', '.join(names)}"
 
 
+def chin_emg_entry(model, families) -> dict:
+    """The card's chin-EMG coefficients (``sleepscope.model.chin_emg``) for `model` as calibrated, fitted on the
+    calibration nights (same families and labs as `calibration_set`) with their chin EMG."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_shift import synth_recording
+
+    from sleepscope.model.chin_emg import fit_card_entry
+
+    names = calibration_nights()
+    recordings = []
+    for i, name in enumerate(names):
+        randomise = i % 2 == 0
+        family = families[(i // 2) % len(families)]
+        recordings.append(synth_recording(name, family, randomise))
+        print(f"  {name} family {family}{' (randomised lab)' if randomise else ''}: chin EMG", flush=True)
+    return fit_card_entry(model, recordings, fitted_on=f"the chin EMG of the nights {calibrated_on(names)}")
+
+
 def recalibrate(args) -> int:
     """Refit a trained model's card calibration and familiarity on the recipe's nights; the weights stay."""
     from sleepscope.model.checkpoint import load_model, save_model
@@ -193,7 +214,10 @@ def recalibrate(args) -> int:
         model.config = card.config = model.config.with_(night_statistics=True)
     families = tuple(card.metrics.get("training_families") or ("A", "C"))
     norm = model.config.normalisation
-    if args.eog_only:
+    if args.chin_emg:
+        print("calibration nights:")
+        card.calibration["chin_emg"] = chin_emg_entry(model, families)
+    elif args.eog_only:
         print("calibration nights:")
         card.calibration.update(eog_only_calibration(model, calibration_set(norm, families), card.calibration))
         card.calibration["eog_only_calibrated_on"] = f"{calibrated_on(calibration_nights())}, their EEG removed"
@@ -211,13 +235,20 @@ def recalibrate(args) -> int:
         card.data = card.data.replace(f"validated and calibrated on {', '.join(VALIDATION)}", calibrated_on(names))
         if chain is not None:
             card.calibration["transitions_from"] = transitions_source(chain_nights)
+        model.calibration = dict(card.calibration)
+        card.calibration["chin_emg"] = chin_emg_entry(model, families)
     version = card.version
     card = save_model(model, args.out, card)
     if card.version != version:
         raise SystemExit(f"the weights changed ({version} -> {card.version}): not a recalibration")
     c = card.calibration
     minutes = (time.perf_counter() - t0) / 60
-    if args.eog_only:
+    if args.chin_emg:
+        e = c["chin_emg"]
+        print(f"chin-EMG coefficients of {card.version} in {args.out} (W N1 N2 N3 REM): "
+              f"{' '.join(f'{w:+.2f}' for w in e['coefficients'])}, clip {e['clip']:g}; cross-entropy "
+              f"{e['nll_without']:.3f} -> {e['nll_with']:.3f} on {e['n_epochs']} epochs ({minutes:.0f} min)")
+    elif args.eog_only:
         print(f"EOG-only temperature of {card.version} in {args.out}: {c['eog_only_temperature']:.3f}, ECE "
               f"{c['eog_only_ece_before']:.3f} -> {c['eog_only_ece']:.3f} ({minutes:.0f} min)")
     else:
@@ -278,6 +309,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eog-only", action="store_true",
                     help="with --recalibrate: fit only the EOG-only temperature on those nights and keep the rest "
                          "of MODEL's card (a card calibrated before the temperature existed)")
+    ap.add_argument("--chin-emg", action="store_true",
+                    help="with --recalibrate: fit only the chin-EMG coefficients (sleepscope.model.chin_emg) on those "
+                         "nights and keep the rest of MODEL's card")
     args = ap.parse_args(argv)
     if args.out is None:
         # Recalibrating a candidate must not overwrite the shipped model unless asked to.
@@ -350,6 +384,9 @@ def main(argv=None) -> int:
                                                second_opinion=second_name, transitions=chain)
     if chain is not None:
         calibration["transitions_from"] = transitions_source(chain_nights)
+    model.calibration = dict(calibration)
+    print("chin EMG of the calibration nights:")
+    calibration["chin_emg"] = chin_emg_entry(model, families)
     minutes = (time.perf_counter() - t0) / 60
     slow_encoders = args.encoder_lr_scale != 1 and not args.freeze_encoders
     card = ModelCard(

@@ -43,15 +43,15 @@ def test_the_shipped_model_scores_the_real_clips_as_the_expert(shipped, row):
 
 def test_the_shipped_card_scores_a_night_of_the_held_out_family_with_its_own_statistics(shipped):
     """The first held-out-family night of bench_shift's "B random" row (synthetic), with the card's night
-    statistics and, as the control, without them (the stage transitions left out of both: they mend
-    much of what the statistics mend, and have their own test below)."""
+    statistics and, as the control, without them (the stage transitions and the chin EMG left out of both:
+    they mend much of what the statistics mend, and have their own tests below)."""
     import copy
 
     from sleepscope.model.infer import predict
 
     rec, y = _held_out_night()
     plain = copy.copy(shipped)
-    plain.calibration = {k: v for k, v in shipped.calibration.items() if k != "transitions"}
+    plain.calibration = {k: v for k, v in shipped.calibration.items() if k not in ("transitions", "chin_emg")}
     without = copy.copy(plain)
     without.config = shipped.config.with_(night_statistics=False)
     scored = y >= 0
@@ -61,19 +61,40 @@ def test_the_shipped_card_scores_a_night_of_the_held_out_family_with_its_own_sta
 
 
 def test_the_shipped_card_reads_the_night_through_real_stage_transitions(shipped):
-    """The same night with the card as shipped and, as the control, without its stage transitions."""
+    """The same night with the card as shipped and, as the control, without its stage transitions (the chin
+    EMG left out of both)."""
     import copy
 
     from sleepscope.model.infer import predict
 
     rec, y = _held_out_night()
-    without = copy.copy(shipped)
-    without.calibration = {k: v for k, v in shipped.calibration.items() if k != "transitions"}
+    with_chain = copy.copy(shipped)
+    with_chain.calibration = {k: v for k, v in shipped.calibration.items() if k != "chin_emg"}
+    without = copy.copy(with_chain)
+    without.calibration = {k: v for k, v in with_chain.calibration.items() if k != "transitions"}
     scored = y >= 0
     accuracy = [np.mean(predict(rec, m, device="cpu", threads=1).stages[scored] == y[scored])
-                for m in (shipped, without)]
+                for m in (with_chain, without)]
     assert len(shipped.calibration["transitions"]) == 5
     assert accuracy[0] > accuracy[1], accuracy
+
+
+def test_the_shipped_card_reads_rem_from_the_chin_emg_unless_the_night_shows_no_atonia(shipped):
+    """A night of family D (synthetic; held out, and the one whose REM the model alone reads as N2) as shipped
+    and, as the control, without its chin EMG; then with its REM given the tone of its N2 (REM sleep behaviour
+    disorder), which the card must score as it scores the night without EMG."""
+    from sleepscope.model.infer import predict
+
+    _real_rows()
+    bench = sys.modules["bench_shift"]
+    rec, y = bench.synth_recording("SC4001E0", "D", randomise=False, seed=0)
+    scored = y >= 0
+    preds = [predict(r, shipped, device="cpu", threads=1)
+             for r in (rec, bench.perturb(rec, y, "no chin EMG"), bench.perturb(rec, y, "REM without atonia"))]
+    accuracy = [np.mean(p.stages[scored] == y[scored]) for p in preds]
+    assert preds[0].chin.used and preds[1].chin is None and not preds[2].chin.used
+    assert accuracy[0] > accuracy[1] + 0.03, accuracy
+    np.testing.assert_array_equal(preds[2].stages, preds[1].stages)
 
 
 def _held_out_night():
