@@ -22,6 +22,7 @@ Figures vary with the machine's load: compare ratios from the same run.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import os
 import subprocess
@@ -32,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-EEG, EOG = "EEG Fpz-Cz", "EOG horizontal"
+EEG, EOG, EMG = "EEG Fpz-Cz", "EOG horizontal", "EMG Chin"
+EMG_HZ = 256
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,8 +46,15 @@ def make_night(n_epochs: int, path: Path) -> str:
     # tile the real night to the requested length (about 1,000 epochs is a full 8.3-h night)
     labels = np.resize(labels, n_epochs)
     night = synth_night(labels, subject=0, night=1, seed=0)
-    np.savez(path, eeg=night.signals[EEG], eog=night.signals[EOG], labels=labels)
-    return f"synthetic night of {n_epochs} epochs following Sleep-EDF {base}'s hypnogram (tiled)"
+    # A raw chin EMG as a lab records it (256 Hz, muscle noise following the night's 1-Hz tone), read at 100 Hz
+    # as `open_recording` reads every channel: what pre-scoring reduces to its tone (sleepscope.model.chin_emg).
+    from sleepscope.io.recording import resample_to_target
+
+    tone = np.repeat(night.aux["EMG submental"].astype(np.float64), EMG_HZ)
+    emg = resample_to_target(tone * np.random.default_rng(0).normal(0, 3, len(tone)), EMG_HZ)
+    np.savez(path, eeg=night.signals[EEG], eog=night.signals[EOG], emg=emg, labels=labels)
+    return (f"synthetic night of {n_epochs} epochs following Sleep-EDF {base}'s hypnogram (tiled), with a raw chin "
+            f"EMG at {EMG_HZ} Hz")
 
 
 def _peak_rss_mb() -> float:
@@ -69,6 +78,7 @@ def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float
 
     data = np.load(night)
     eeg, eog = data["eeg"].astype(np.float32), data["eog"].astype(np.float32)
+    emg = np.resize(data["emg"].astype(np.float32), len(eeg))
     extra = {}
     if kind == "ours":
         # As `sleepscope prescore` does: idle OpenMP workers sleep instead of spinning.
@@ -97,7 +107,11 @@ def _child(kind: str, night: Path, config: str, repeats: int, eeg_opinion: float
             from sleepscope.model.infer import predict
 
             rec = Recording.from_arrays(eeg, eog, eeg_name=EEG, eog_name=EOG)
-            return predict(rec, model, device="cpu").stages
+            rec = replace(rec, channels={**rec.channels, EMG: emg[: rec.n_samples]},
+                          source_rates={**rec.source_rates, EMG: float(EMG_HZ)})
+            pred = predict(rec, model, device="cpu")
+            extra["chin_emg"] = None if pred.chin is None else pred.chin.to_dict()
+            return pred.stages
 
         extra["threads"] = None
     else:
@@ -218,6 +232,10 @@ def main() -> None:
           f"{'on (two passes)' if ours['night_statistics'] else 'off'}, calibration {ours['calibration']} "
           f"({whose}), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")
+    chin = ours.get("chin_emg")
+    print("chin EMG: " + ("not read (the card has no coefficients)" if chin is None else
+                          f"{chin['channel']!r} read ({chin['usable_epochs']} epochs with tone), "
+                          + ("weighed in" if chin["used"] else f"not weighed in: {chin['reason']}")))
     print(f"yasa: {yasa['yasa_version']} SleepStaging (EEG + EOG, shipped LightGBM classifier)\n")
     print(f"{'':24}{'ours':>10}{'yasa':>10}{'ours/yasa':>11}")
     for key, label in (("cold_s", "cold, first call (s)"), ("warm_s", "warm, best of %d (s)" % args.repeats)):
