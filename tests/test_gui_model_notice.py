@@ -343,3 +343,35 @@ def test_epochs_read_from_the_backup_eeg_are_staged_and_said_in_the_banner(qtbot
     finally:
         w.close()
         assert_no_leaks([w])
+
+
+@pytest.mark.parametrize("rbd", [False, True])
+def test_the_banner_says_when_the_chin_emg_was_left_out(qtbot, tmp_path, gui_settings, main_windows, monkeypatch,
+                                                        rbd):
+    """A night whose chin EMG shows no atonia (REM with N2's tone) opens with a note that the EMG was left out and
+    why; the same night with atonia (the control) says nothing of it and reads its REM from the tone."""
+    import torch
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.model.checkpoint import ModelCard, save_model
+    from sleepscope.model.config import TINY
+    from sleepscope.model.network import SleepStager
+    from test_chin_emg import COEFFICIENTS, STAGES, raw_at, write_night
+
+    torch.manual_seed(0)
+    m = SleepStager(TINY).eval()
+    with torch.no_grad():
+        m.classifier.weight.zero_()
+        m.classifier.bias.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0, 0.5]))
+    save_model(m, tmp_path / "m", ModelCard(config=m.config,
+                                            calibration={"chin_emg": {"coefficients": COEFFICIENTS, "clip": 2.0}}))
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)
+    night = write_night(tmp_path / "night.edf", raw_at(STAGES, 200, rbd=rbd))
+    w = main_windows(gui_settings, model_path=tmp_path / "m.safetensors", prescore=True)
+    with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+        assert w.open_file(night)
+    text = w.model_notice.text()
+    assert ("The chin EMG 'EMG Chin' was not used: the night shows no atonia" in text) == rbd
+    assert "chin EMG: 'EMG Chin'" in w.model_notice.label.toolTip()
+    rem_read = w.controller.model_stages[STAGES == 4]
+    assert (rem_read == 4).all() != rbd
