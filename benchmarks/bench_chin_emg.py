@@ -11,7 +11,8 @@ atonia. This weighs that term on its own, against the model alone:
   signals from a synthetic family, as in `bench_shift.py`) is pre-scored by the
   shipped model without the EMG (`predict`);
 * the chin EMG's tone per epoch (the median of its 1-Hz envelope, as Sleep-EDF
-  records it, in log) is made night-relative and clipped as pre-scoring does
+  records it, in log; the physiology's envelope also for randomised labs, which
+  write a raw EMG: `bench_shift.py` reads that one) is made night-relative and clipped as pre-scoring does
   (`chin_emg.relative_tone`): no gain, unit or electrode impedance carries over;
 * the five coefficients are the card's (`--card`) or fitted (cross-entropy) on
   nights of the training families A and C only, validation and calibration

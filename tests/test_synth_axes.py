@@ -168,3 +168,29 @@ def test_drawn_set_ups_cover_the_axes_and_write_labels_as_labs_do():
     one, two = acq.draw(0, 7, 1, age=60, duration_s=3000), acq.draw(0, 7, 2, age=60, duration_s=3000)
     assert [c.label for c in one.channels] == [c.label for c in two.channels] and one.fs == two.fs
     assert one.eeg_gain_subject == two.eeg_gain_subject and one.eeg_gain_night != two.eeg_gain_night
+
+
+@pytest.mark.parametrize("fs", [100, 256])
+def test_a_labs_raw_chin_emg_follows_the_tone_and_leaves_the_other_channels_as_they_were(src, fs):
+    emg = acq.ChinEmg("Chin1-Chin2", 3276.7, gain=3.0, floor_uv=0.5, ecg_uv=5.0)
+    plain = acq.record(src, setup("C4-M1", "E1-M2", fs=fs), SEED)
+    with_emg = acq.record(src, setup("C4-M1", "E1-M2", fs=fs, chin_emg=emg), SEED)
+    for label, x in plain.items():  # its own random stream
+        np.testing.assert_array_equal(with_emg[label], x)
+    x = with_emg["Chin1-Chin2"]
+    assert len(x) == len(LABELS) * 30 * fs
+    rms = np.sqrt((x.reshape(len(LABELS), -1).astype(np.float64) ** 2).mean(axis=1))
+    rem = LABELS == 4
+    assert np.median(rms[rem]) < 0.6 * np.median(rms[N2]) and np.median(rms[W]) > np.median(rms[N2])  # atonia; wake
+
+
+def test_a_randomised_lab_writes_its_raw_chin_emg_instead_of_the_envelope(tmp_path):
+    import edfio
+
+    from sleepscope.data.synthetic import write_night
+
+    psg, _ = write_night(tmp_path, "SC4001E0", labels=LABELS, family="B", randomise=True)
+    labels = [s.label for s in edfio.read_edf(psg).signals]
+    setup_ = acq.draw(0, 0, 1, age=33, duration_s=len(LABELS) * 30)
+    assert setup_.chin_emg.label in labels and "EMG submental" not in labels
+    assert "Resp oro-nasal" in labels  # the other auxiliary channels stay

@@ -78,7 +78,8 @@ def test_every_family_and_set_up_is_deterministic_per_seed(family, randomise):
     for label, x in a.signals.items():
         assert x.dtype == np.float32 and len(x) == len(SHORT) * 30 * a.fs and np.isfinite(x).all()
         assert a.rates[label] == a.fs
-    assert set(a.channels_of("eeg")) | set(a.channels_of("eog")) == set(a.signals)
+    assert set(a.channels_of("eeg")) | set(a.channels_of("eog")) | set(a.channels_of("emg")) == set(a.signals)
+    assert bool(a.channels_of("emg")) == randomise  # a randomised lab records the chin EMG raw
     assert a.channels_of("eeg") and a.channels_of("eog")
 
 

@@ -34,7 +34,7 @@ family "A" without it is the original generator, bit for bit.
 
     synth_night(labels, *, subject, night=1, seed=0, family="A", randomise=False) -> SyntheticNight
         .signals {label: float32 µV at .fs}, .aux {label: float32 at 1 Hz}, .rates,
-        .channels_of("eeg" | "eog") -> labels, .acquisition (dict of the axes drawn), .family
+        .channels_of("eeg" | "eog" | "emg") -> labels, .acquisition (dict of the axes drawn), .family
     write_night(folder, name, seed=0, labels=None, *, family="A", randomise=False) -> (psg, hypnogram)
     write_cohort(folder, names, seed=0, ..., family="A", randomise=False) -> [(psg, hypnogram), ...]
 """
@@ -165,9 +165,12 @@ class SyntheticNight:
         return {EEG_FPZ: p.physical_eeg_uv, EEG_PZ: p.physical_pz_uv, EOG: p.physical_eog_uv}
 
     def channels_of(self, kind: str) -> list[str]:
-        """Labels of the EEG (`kind="eeg"`) or EOG channels, in file order."""
+        """Labels of the EEG (`kind="eeg"`), EOG or raw chin EMG (`"emg"`) channels among `signals`, in file
+        order (the Sleep-EDF set-up's EMG is an auxiliary 1-Hz channel, not among them)."""
         if self.recording is None:
-            return [EEG_FPZ, EEG_PZ] if kind == "eeg" else [EOG]
+            return [EEG_FPZ, EEG_PZ] if kind == "eeg" else [EOG] if kind == "eog" else []
+        if kind == "emg":
+            return [self.recording.chin_emg.label] if self.recording.chin_emg is not None else []
         return [c.label for c in self.recording.channels if c.kind == kind]
 
     @property

@@ -33,6 +33,7 @@ from sleepscope.data.synth.families import COMPONENTS, FS, Sources
 _ACQ_SUBJECT_KEY = 0xAC5
 _ACQ_NIGHT_KEY = 0xAC7
 _ACQ_SIGNAL_KEY = 0xAC9
+_ACQ_EMG_KEY = 0xACB
 
 # Amplitude of each topography class on a derivation, relative to its
 # calibration derivation (Pz-Oz for alpha, Fpz-Cz otherwise), and the
@@ -107,6 +108,18 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class ChinEmg:
+    """A lab's raw chin EMG (submental, bipolar), recorded at the set-up's rate: muscle activity whose RMS follows
+    the physiology's 1-Hz tone, over a floor (amplifier and electrode noise), with the ECG a chin lead picks up."""
+
+    label: str
+    physical_uv: float
+    gain: float  # RMS of the muscle activity per µV of the physiology's rectified envelope
+    floor_uv: float  # RMS of the noise floor
+    ecg_uv: float  # peak of the ECG artefact (0: none)
+
+
+@dataclass(frozen=True)
 class Acquisition:
     """How one night was recorded. `to_dict()` is what `synth_night` reports as `acquisition`."""
 
@@ -136,6 +149,8 @@ class Acquisition:
     pops_per_hour: float  # electrode pops per channel
     sweat_per_hour: float  # slow sweat sways per channel
     flat: tuple[tuple[str, float, float], ...]  # (label, start s, duration s): flat (missing) stretches
+    #: a raw chin EMG (randomised labs); None: Sleep-EDF's 1-Hz envelope alone, among the auxiliary channels
+    chin_emg: Optional[ChinEmg] = None
 
     @property
     def eeg(self) -> tuple[Channel, ...]:
@@ -153,6 +168,7 @@ class Acquisition:
         d = dataclasses.asdict(self)
         d["channels"] = [dataclasses.asdict(c) for c in self.channels]
         d["flat"] = [list(f) for f in self.flat]
+        d["chin_emg"] = None if self.chin_emg is None else dataclasses.asdict(self.chin_emg)
         d["eeg_gain"] = self.eeg_gain
         return d
 
@@ -222,6 +238,7 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
             start = float(rng.uniform(0.0, max(duration_s - length, 0.0)))
             flat.append((channels[int(rng.integers(len(channels)))].label, round(start, 2), round(length, 2)))
     return Acquisition(
+        chin_emg=_draw_chin_emg(seed, subject, night),
         randomised=True,
         channels=tuple(channels),
         fs=fs,
@@ -249,6 +266,20 @@ def draw(seed: int, subject: int, night: int, *, age: int, duration_s: float) ->
         sweat_per_hour=loguniform(rng, 0.05, 2.0) if rng.random() < 0.4 else 0.0,
         flat=tuple(flat),
     )
+
+
+_EMG_LABELS = ("Chin1-Chin2", "EMG Chin", "CHIN", "Chin EMG", "EMG1-EMG2", "EMG")
+
+
+def _draw_chin_emg(seed: int, subject: int, night: int) -> ChinEmg:
+    """The chin EMG of a randomised lab (its own random stream: the other axes' draws are as they were)."""
+    lab = keyed_rng(seed, _ACQ_EMG_KEY, subject)
+    rng = keyed_rng(seed, _ACQ_EMG_KEY, subject, night)
+    return ChinEmg(label=_EMG_LABELS[int(lab.integers(len(_EMG_LABELS)))],
+                   physical_uv=float(lab.choice([200.0, 500.0, 1000.0, 3276.7])),
+                   gain=loguniform(lab, 1.0, 6.0) * float(np.exp(rng.normal(0.0, 0.15))),
+                   floor_uv=loguniform(rng, 0.3, 3.0),
+                   ecg_uv=loguniform(rng, 1.0, 20.0) if rng.random() < 0.6 else 0.0)
 
 
 def sleep_edf(seed: int, subject: int, night: int, *, age: int, leakage: float) -> Acquisition:
@@ -445,7 +476,27 @@ def record(src: Sources, acq: Acquisition, seed: np.random.SeedSequence) -> dict
             if label == ch.label:
                 y[int(start * fs): int((start + length) * fs)] = 0.0
         out[ch.label] = np.clip(y, -ch.physical_uv, ch.physical_uv).astype(np.float32)
+    if acq.chin_emg is not None:
+        emg_rng = np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 6)))
+        out[acq.chin_emg.label] = _chin_emg(src, acq, n, line, ecg, emg_rng)
     return out
+
+
+def _chin_emg(src: Sources, acq: Acquisition, n: int, line, ecg, rng: np.random.Generator) -> np.ndarray:
+    """The raw chin EMG at `acq.fs`: muscle noise above 20 Hz (or a fifth of the rate) scaled second by second
+    to the physiology's tone, the floor, the ECG and the mains; high-passed at 10 Hz as EMG channels are."""
+    emg, fs = acq.chin_emg, acq.fs
+    tone = np.repeat(np.asarray(src.aux["EMG submental"], np.float64), fs)[:n]
+    tone = np.pad(tone, (0, n - len(tone)), mode="edge")
+    band = signal.butter(4, [min(20.0, 0.2 * fs), min(150.0, 0.45 * fs)], btype="band", fs=fs, output="sos")
+    muscle = signal.sosfilt(band, rng.standard_normal(n))
+    x = emg.gain * tone * muscle / (muscle.std() + 1e-12) + emg.floor_uv * rng.standard_normal(n)
+    if emg.ecg_uv > 0:
+        x += emg.ecg_uv * (ecg if ecg is not None else _ecg(rng, n, fs, acq.heart_bpm))
+    if line is not None:
+        x += 0.5 * acq.mains_uv * line
+    y = signal.sosfilt(signal.butter(2, min(10.0, 0.2 * fs), btype="high", fs=fs, output="sos"), x)
+    return np.clip(y, -emg.physical_uv, emg.physical_uv).astype(np.float32)
 
 
 def signal_seed(seed: int, subject: int, night: int) -> np.random.SeedSequence:

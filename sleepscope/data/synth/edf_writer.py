@@ -50,7 +50,7 @@ def _signal(data: np.ndarray, fs: float, label: str, transducer: str, unit: str,
 def _aux_signals(aux: dict[str, np.ndarray]) -> list[edfio.EdfSignal]:
     """Sleep-EDF's 1-Hz channels with its own headers, in file order."""
     out = []
-    for label in CHANNEL_ORDER[3:]:
+    for label in (k for k in CHANNEL_ORDER[3:] if k in aux):
         transducer, unit, digital, prefilter = _HEADER[label]
         out.append(_signal(aux[label], 1.0, label, transducer, unit, _AUX_RANGE[label], digital, prefilter))
     return out
@@ -112,6 +112,11 @@ def write_recording(
     signals = [_signal(fast[ch.label], float(setup.fs), ch.label, "AgAgCl electrode", setup.unit.replace("µ", "u"),
                        (-ch.physical_uv, ch.physical_uv), (-32768, 32767), _prefilter(setup))
                for ch in setup.channels]
+    emg = getattr(setup, "chin_emg", None)
+    if emg is not None:  # a lab that records the chin EMG raw has no 1-Hz envelope of it
+        signals.append(_signal(fast[emg.label], float(setup.fs), emg.label, "AgAgCl electrode", "uV",
+                               (-emg.physical_uv, emg.physical_uv), (-32768, 32767), "HP:10Hz"))
+        aux = {k: v for k, v in aux.items() if k != ph.EMG}
     signals += _aux_signals(aux)
     _write(path, signals, start, patient_name, sex, setup.record_s)
     if "µ" in setup.unit:
