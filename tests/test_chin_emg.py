@@ -231,3 +231,24 @@ def test_prescore_reads_the_chin_emg_from_the_file_and_says_which_and_why_not(n2
     assert [s for s, st in zip(out["atonia"], STAGES) if st == 4] == ["REM"] * 24
     assert set(out["rbd"]) == {"N2"}
     assert "NOTE: the chin EMG 'EMG Chin' was not used: the night shows no atonia" in out["rbd says"]
+
+
+def test_the_ecg_a_chin_lead_picks_up_does_not_hide_the_atonia():
+    """A raw EMG with a 60-µV ECG (QRS and T at 60 beats a minute, 10-Hz high-passed as EMG channels are) on
+    top: its REM still reads under half of N2's tone. Control: each second's RMS, which every beat lifts, reads
+    REM above half of N2."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from sleepscope.data.synth.acquisition import _ecg
+
+    fs, n = 256, len(STAGES)
+    raw = raw_at(STAGES, fs)
+    ecg = sosfiltfilt(butter(2, 10, btype="high", fs=fs, output="sos"), _ecg(np.random.default_rng(0), len(raw), fs,
+                                                                           60.0).astype(np.float64))
+    x = resample_to_target((raw + 60 * ecg / np.abs(ecg).max()).astype(np.float32), fs)
+    log_tone, usable = ce.epoch_tone(x, 100.0, fs, n)
+    ratio = np.exp(np.median(log_tone[STAGES == 4]) - np.median(log_tone[STAGES == 2]))
+    band = sosfiltfilt(butter(4, [10, 45], btype="bandpass", fs=100, output="sos"), x.astype(np.float64))
+    per_second = np.median(np.sqrt((band ** 2).reshape(n, 30, 100).mean(axis=2)), axis=1)
+    assert ratio < ce.ATONIA_RATIO < np.median(per_second[STAGES == 4]) / np.median(per_second[STAGES == 2])
+    assert ce.atonia_share(STAGES, log_tone, usable) >= ce.ATONIA_SHARE

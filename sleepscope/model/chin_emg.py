@@ -34,11 +34,14 @@ from typing import Sequence
 import numpy as np
 
 from sleepscope.stages import N_CLASSES
+
 #: an EMG at this rate or below is already an envelope (Sleep-EDF's "EMG submental" is one at 1 Hz)
 MAX_ENVELOPE_HZ = 10.0
 #: a raw EMG needs this rate for any of its power above 10 Hz to survive
 MIN_RAW_HZ = 50.0
 BAND_HZ = (10.0, 45.0)
+#: a raw EMG's RMS is taken over windows this long (s), a few between two heart beats
+WINDOW_S = 0.2
 #: a channel with evidence in fewer than this share of its epochs is not used
 MIN_USABLE_SHARE = 0.5
 #: log-tone interquartile range under which the night shows no change of tone at all
@@ -104,8 +107,9 @@ class ChinTone:
 def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
                gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | str:
     """(log tone per epoch, usable epochs) of a chin EMG given at `fs` (recorded at `source_hz`), or why it
-    cannot show tone. Tone: the median over the epoch's seconds of each second's mean rectified envelope
-    (an envelope channel) or RMS above 10 Hz (a raw one): twitches and movements do not lift it."""
+    cannot show tone. Tone: the median over the epoch's seconds of each second's mean rectified envelope (an
+    envelope channel), or the lower quartile of its 0.2-s windows' RMS above 10 Hz (a raw one): twitches,
+    movements and the ECG's beats do not lift it."""
     per_s = int(round(fs))
     x = np.asarray(signal, np.float64)[: n_epochs * 30 * per_s]
     if len(x) < n_epochs * 30 * per_s:
@@ -113,7 +117,7 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
     nan = ~np.isfinite(x)
     x = np.where(nan, 0.0, x)
     if source_hz <= MAX_ENVELOPE_HZ:
-        seconds = np.abs(x).reshape(n_epochs, 30, per_s).mean(axis=2)
+        tone = np.median(np.abs(x).reshape(n_epochs, 30, per_s).mean(axis=2), axis=1)
         raw_sd = None
     elif source_hz >= MIN_RAW_HZ and fs > 2 * BAND_HZ[0]:
         from scipy.signal import butter, sosfiltfilt
@@ -121,12 +125,15 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
         sos = butter(4, [BAND_HZ[0], min(BAND_HZ[1], 0.45 * min(fs, source_hz))], btype="bandpass", fs=fs,
                      output="sos")
         band = sosfiltfilt(sos, x)
-        seconds = np.sqrt((band ** 2).reshape(n_epochs, 30, per_s).mean(axis=2))
+        per_w = max(1, int(round(fs * WINDOW_S)))
+        windows = np.sqrt((band ** 2).reshape(n_epochs, -1, per_w).mean(axis=2))
         raw_sd = x.reshape(n_epochs, -1).std(axis=1)
+        # the quietest quarter of its windows: the beats of an ECG the chin leads pick up (a QRS a second) and
+        # twitches lift the others
+        tone = np.percentile(windows, 25, axis=1)
     else:
         return (f"recorded at {source_hz:g} Hz: too slow for the muscle's own activity (a raw EMG needs "
                 f"{MIN_RAW_HZ:g} Hz) and too fast for an envelope")
-    tone = np.median(seconds, axis=1)
     usable = (np.isfinite(tone) & (tone > 0) & (nan.reshape(n_epochs, -1).mean(axis=1) < 0.5))
     if raw_sd is not None:
         usable &= (raw_sd >= FLAT_UV) & (raw_sd <= ABSURD_UV) & ~_clipped(x.reshape(n_epochs, -1))
