@@ -80,12 +80,16 @@ def synth_recording(name: str, family: str = "A", randomise: bool = False, seed:
     subject, night = parse_night_name(name)
     kwargs = {"family": family, "randomise": randomise} if (family != "A" or randomise) else {}
     s = synth_night(labels, subject=subject, night=night, seed=seed, **kwargs)
-    choice = choose_channels([*s.signals, EMG])
     # As the product reads a file: the central EEG beside a frontal one, for YASA's second opinion (yasa_extra),
-    # and the chin EMG (Sleep-EDF's 1-Hz envelope), which pre-scoring weighs where its card has coefficients.
+    # and the chin EMG, which pre-scoring weighs where its card has coefficients: a randomised lab's raw one,
+    # else Sleep-EDF's 1-Hz envelope.
+    raw_emg = getattr(getattr(s, "recording", None), "chin_emg", None)
+    choice = choose_channels([*s.signals] if raw_emg is not None else [*s.signals, EMG])
     central = central_eeg(list(s.signals))
-    chans = {k: resample_to_target(s.signals[k], s.fs) for k in (choice.eeg, choice.eog, central) if k is not None}
-    chans[EMG] = resample_to_target(s.aux[EMG], 1.0)
+    chans = {k: resample_to_target(s.signals[k], s.fs)
+             for k in (choice.eeg, choice.eog, central, raw_emg and raw_emg.label) if k is not None}
+    if raw_emg is None:
+        chans[EMG] = resample_to_target(s.aux[EMG], 1.0)
     n = min(len(v) for v in chans.values())
     n -= n % 3000
     chans = {k: np.ascontiguousarray(v[:n]) for k, v in chans.items()}
@@ -118,12 +122,13 @@ def perturb(rec, labels, how: str):
         eog = None
         choice = ChannelChoice(eeg, None, choice.eeg_reason if choice else "", "removed for this row")
     elif how == "EOG only":
-        ch = {k: v for k, v in ch.items() if k in (eog, EMG)}  # the central EEG read for YASA goes with the EEG
+        # the central EEG read for YASA goes with the EEG; the chin EMG stays
+        ch = {k: v for k, v in ch.items() if k in (eog, choice.emg if choice else EMG)}
         eeg = None
         choice = ChannelChoice(None, eog, "removed for this row", choice.eog_reason if choice else "",
                                emg=choice.emg if choice else None)
     elif how == "no chin EMG":
-        ch.pop(EMG, None)
+        ch.pop(choice.emg, None)
         choice = replace(choice, emg=None)
     elif how == "REM without atonia":  # REM sleep behaviour disorder: REM keeps the tone of the night's N2
         ch[EMG] = _emg_per_second(ch[EMG], labels, rng, rbd=True)
@@ -243,6 +248,8 @@ def row_metrics(parts: list[dict]) -> dict:
            "share_w": float(np.mean(st[y >= 0] == 0)), "share_rem": float(np.mean(st[y >= 0] == 4))}
     fam = [p["unfamiliar"] for p in parts if p["unfamiliar"] is not None]
     out["unfamiliar"] = f"{sum(fam)}/{len(fam)}" if fam else "-"
+    chin = [p["chin_emg"] for p in parts if p.get("chin_emg") is not None]
+    out["chin_emg"] = f"{sum(chin)}/{len(parts)}" if chin else "-"
     if any(p.get("second") is not None for p in parts):
         # The workstation's review queue with YASA installed (nights it cannot stage keep their unsure epochs).
         from sleepscope.scorers.compare import doubtful
@@ -259,7 +266,7 @@ def score_model(model, rec, labels) -> dict:
     p = predict(rec, model)
     return {"probs": p.probs, "stages": p.stages, "labels": labels, "unsure": p.unsure, "artefact": p.artefact,
             "unfamiliar": None if p.familiarity is None or p.familiarity.outlying is None and p.familiarity.familiar
-            else (not p.familiarity.familiar)}
+            else (not p.familiarity.familiar), "chin_emg": None if p.chin is None else p.chin.used}
 
 
 def score_yasa(rec, labels) -> dict | None:
@@ -279,8 +286,9 @@ def cached_recording(name: str, family: str, randomise: bool, seed: int, cache: 
 
     if cache is None:
         return synth_recording(name, family, randomise, seed)
-    # "-ce": recordings that carry the central EEG read for YASA and the chin EMG; older caches are not reused.
-    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}-ce.pickle"
+    # "-ce2": recordings that carry the central EEG read for YASA and the chin EMG (raw where a randomised lab
+    # records it so); older caches are not reused.
+    path = cache / f"{name}-{family}{'-random' if randomise else ''}-{seed}-ce2.pickle"
     if path.exists():
         return pickle.loads(path.read_bytes())
     out = synth_recording(name, family, randomise, seed)
@@ -349,13 +357,14 @@ def format_row(name: str, res: dict) -> str:
         f1 = " ".join(f"{m['f1'][k]:.2f}" for k in ("W", "N1", "N2", "N3", "REM"))
         lines.append(f"{name:<26} {scorer:<22} {m['accuracy']:.3f} {m['macro_f1']:.3f} {m['kappa']:.3f}  {f1}  "
                      f"{m['ece']:.3f}  {m['flagged']:.2f}/{m['caught']:.2f}  {m['artefact']:.2f}  {m['unfamiliar']:>5}"
+                     f"  {m.get('chin_emg', '-'):>5}"
                      f"  W {m['share_w']:.2f} REM {m['share_rem']:.2f}"
                      + (f"  {m['queue_flagged']:.2f}/{m['queue_caught']:.2f}" if "queue_flagged" in m else ""))
     return "\n".join(lines)
 
 
 HEADER = (f"{'row':<26} {'scorer':<22} acc   mF1   kappa  F1 W   N1   N2   N3   REM   ECE    "
-          "unsure flag/caught  artefact  unfamiliar  stage shares  review queue with YASA flag/caught")
+          "unsure flag/caught  artefact  unfamiliar  chin EMG  stage shares  review queue with YASA flag/caught")
 
 
 def main(argv=None) -> int:
