@@ -248,7 +248,9 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     (``model.calibration``, set by ``load_model``) divides the logits by the
     fitted temperature, applies its confidence map and then reads the night
     through real nights' stage transitions, where it has them
-    (``calibration.calibrated_probs``). Inference runs on a private derived copy (on the CPU
+    (``calibration.calibrated_probs``); where the card has chin-EMG coefficients and the recording a chin
+    EMG, its tone adds to those probabilities on nights that show atonia (``sleepscope.model.chin_emg``).
+    Inference runs on a private derived copy (on the CPU
     :class:`~sleepscope.model.fast_eval.FastStager`: batch norms folded, both
     branches fused; elsewhere the batch-norm-folded model), so the caller's
     model is not changed. ``seq_len`` defaults to the model's configured L,
