@@ -252,3 +252,20 @@ def test_the_ecg_a_chin_lead_picks_up_does_not_hide_the_atonia():
     per_second = np.median(np.sqrt((band ** 2).reshape(n, 30, 100).mean(axis=2)), axis=1)
     assert ratio < ce.ATONIA_RATIO < np.median(per_second[STAGES == 4]) / np.median(per_second[STAGES == 2])
     assert ce.atonia_share(STAGES, log_tone, usable) >= ce.ATONIA_SHARE
+
+
+def test_the_real_sleep_edf_wake_minutes_read_their_emg_and_say_nothing_of_it():
+    """REAL data: Sleep-EDF SC4001E0's first 5 minutes (wake; its 1-Hz `EMG submental` read from the file), by
+    the shipped model: all W, the EMG read but left out quietly (no sleep to look for atonia in)."""
+    from pathlib import Path
+
+    from sleepscope.io import open_recording
+    from sleepscope.model.checkpoint import load_model
+
+    root = Path(__file__).resolve().parents[1]
+    model, _ = load_model(root / "models" / "sleepscope-default.safetensors")
+    rec = open_recording(root / "tests" / "data" / "SC4001E0-PSG-first300s.edf")
+    assert "EMG submental" not in rec.channels and rec.channel_choice.emg == "EMG submental"
+    pred = predict(rec, model)
+    assert (pred.stages == 0).all() and pred.chin.usable.all() and not pred.chin.used
+    assert not any("chin EMG" in n for n in pred.notes())

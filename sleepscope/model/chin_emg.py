@@ -184,13 +184,15 @@ def read_tone(signal: np.ndarray, fs: float, source_hz: float, channel: str, sta
     if isinstance(got, str):
         return ChinTone(channel, *none, used=False, reason=got)
     log_tone, usable = got
+    if np.isin(stages, NREM).sum() < MIN_NREM_EPOCHS:  # a wake clip: nothing to say of the chin's tone
+        why = f"the model reads under {MIN_NREM_EPOCHS} epochs of NREM sleep, too few to look for REM's atonia"
+        return ChinTone(channel, none[0], usable, used=False, reason=why, worth_saying=False)
     z = relative_tone(log_tone, usable, coefficients.clip)
     if isinstance(z, str):
         return ChinTone(channel, none[0], usable, used=False, reason=z)
     share = atonia_share(np.asarray(stages), log_tone, usable)
-    if share is None:
-        why = f"the model reads under {MIN_NREM_EPOCHS} epochs of NREM sleep, too few to look for REM's atonia"
-        return ChinTone(channel, z, usable, used=False, reason=why, worth_saying=False)
+    if share is None:  # its NREM epochs hold no usable tone
+        return ChinTone(channel, z, usable, used=False, reason="it shows no tone in the NREM sleep")
     if share < ATONIA_SHARE:
         why = (f"the night shows no atonia (a tone under half NREM sleep's in {100 * share:.0f}% of the sleep): REM "
                "without atonia (REM sleep behaviour disorder), little REM, or a channel that is not the chin's; "
