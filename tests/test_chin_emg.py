@@ -231,6 +231,16 @@ def test_prescore_reads_the_chin_emg_from_the_file_and_says_which_and_why_not(n2
     assert [s for s, st in zip(out["atonia"], STAGES) if st == 4] == ["REM"] * 24
     assert set(out["rbd"]) == {"N2"}
     assert "NOTE: the chin EMG 'EMG Chin' was not used: the night shows no atonia" in out["rbd says"]
+    # a folder pre-scored into the recordings' scoring files keeps the note with each prediction
+    from sleepscope.io import open_recording
+    from sleepscope.scoring import ScoringFile
+
+    assert main(["prescore", str(tmp_path), "--model", str(tmp_path / "m.safetensors"), "--quiet"]) == 0
+    kept = {}
+    for name in ("atonia", "rbd"):
+        with ScoringFile.open(open_recording(tmp_path / f"{name}.edf"), readonly=True) as sf:
+            kept[name] = sf.latest_prediction().chin_note
+    assert kept["atonia"] is None and kept["rbd"].startswith("the chin EMG 'EMG Chin' was not used: the night shows")
 
 
 def test_the_ecg_a_chin_lead_picks_up_does_not_hide_the_atonia():

@@ -349,7 +349,8 @@ def test_epochs_read_from_the_backup_eeg_are_staged_and_said_in_the_banner(qtbot
 def test_the_banner_says_when_the_chin_emg_was_left_out(qtbot, tmp_path, gui_settings, main_windows, monkeypatch,
                                                         rbd):
     """A night whose chin EMG shows no atonia (REM with N2's tone) opens with a note that the EMG was left out and
-    why; the same night with atonia (the control) says nothing of it and reads its REM from the tone."""
+    why, and says it again when reopened; the same night with atonia (the control) says nothing of it and reads
+    its REM from the tone."""
     import torch
 
     from sleepscope.gui.second_opinion import SecondOpinion
@@ -375,3 +376,10 @@ def test_the_banner_says_when_the_chin_emg_was_left_out(qtbot, tmp_path, gui_set
     assert "chin EMG: 'EMG Chin'" in w.model_notice.label.toolTip()
     rem_read = w.controller.model_stages[STAGES == 4]
     assert (rem_read == 4).all() != rbd
+    # reopened, the night says it again: the note is kept with the prediction in the scoring file
+    w.close()
+    again = main_windows(gui_settings, model_path=tmp_path / "m.safetensors", prescore=False)
+    with qtbot.waitSignal(again.openFinished, timeout=60_000):
+        assert again.open_file(night)
+    assert ("The chin EMG 'EMG Chin' was not used: the night shows no atonia" in again.model_notice.text()) == rbd
+    assert again.model_notice.isVisible() == rbd

@@ -570,7 +570,7 @@ class MainWindow(QMainWindow):
             # why half the night is in the review queue, or why its suggestions are in doubt, as when pre-scored
             from sleepscope.model.epoch_reading import reading_summary
 
-            kept = reading_summary(stored.reading)
+            kept = "\n".join(n[0].upper() + n[1:] for n in (reading_summary(stored.reading), stored.chin_note) if n)
             if band is not None or again.implausible is not None or kept:
                 self.model_notice.show_prediction(again, kept)
         if own:
@@ -857,7 +857,8 @@ class MainWindow(QMainWindow):
         reading = epoch_reading(result.prediction) if hasattr(result.prediction, "backups") else None
         try:
             self.scoring.add_prediction(result.model_version, result.probs, span,
-                                        (self.recording.eeg_name, self.recording.eog_name), reading)
+                                        (self.recording.eeg_name, self.recording.eog_name), reading,
+                                        getattr(result.prediction, "chin_note", None))
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None), reading)

@@ -180,7 +180,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                     sf.add_scorer_labels(SECOND_OPINION_SET, other.stages, source_file=second_version)
                 # the model's prediction last: the workstation shows the latest prediction
                 sf.add_prediction(version, pred.probs, pred.night_statistics, (rec.eeg_name, rec.eog_name),
-                                  epoch_reading(pred))
+                                  epoch_reading(pred), pred.chin_note)
                 where = sf.path
         except SleepScopeError as exc:
             result.failed.append((path, str(exc)))

@@ -89,11 +89,18 @@ class Prediction:
                     out.append(f"no {kind} channel: pre-scored from the "
                                f"{'EOG' if kind == 'EEG' else 'EEG'} alone")
         out += [b.message() for b in self.backups]
-        if self.chin is not None and not self.chin.used and self.chin.worth_saying:
-            out.append(self.chin.message())
+        if self.chin_note is not None:
+            out.append(self.chin_note)
         if self.quality is not None and (self.quality.absent or self.artefact is not None and self.artefact.any()):
             out.append(self.quality.summary())
         return out
+
+    @property
+    def chin_note(self) -> str | None:
+        """Why the chin EMG was left out, where that is news to the technician (kept with the prediction in the
+        scoring file, said again when the night is reopened); None otherwise."""
+        chin = self.chin
+        return chin.message() if chin is not None and not chin.used and chin.worth_saying else None
 
     def to_dict(self) -> dict:
         """Everything but the per-epoch arrays, as plain data (stored beside the probabilities)."""

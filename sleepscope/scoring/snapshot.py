@@ -78,6 +78,8 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
                 d.attrs["eeg"], d.attrs["eog"] = (name or "" for name in rec.channels)
             if rec.reading is not None:
                 d.attrs["reading"] = rec.reading.astype(np.uint8)
+            if rec.chin_note:
+                d.attrs["chin_note"] = rec.chin_note
         sc = f.create_group("scorers")
         for i, s in enumerate(state.scorer_sets.values()):
             d = sc.create_dataset(f"s{i:04d}", data=s.labels.astype(np.int8))
@@ -203,7 +205,8 @@ def _state_from_tree(tree: dict[str, dict[str, Any]]) -> ScoringState:
             raise SnapshotDamaged("a prediction's reading does not match its number of epochs")
         rec = PredictionRecord(_str(a["model_version"]), np.asarray(value(name)).astype(np.float32), float(a["time"]),
                                None if span is None else (int(span[0]), int(span[1])), channels,
-                               None if reading is None else np.asarray(reading, np.uint8))
+                               None if reading is None else np.asarray(reading, np.uint8),
+                               _str(a["chin_note"]) if "chin_note" in a else None)
         state.predictions[rec.model_version] = rec
     for name in sorted(k for k in tree if k.startswith("scorers/")):
         a = tree[name]["attrs"]

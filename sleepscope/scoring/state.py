@@ -100,6 +100,8 @@ class PredictionRecord:
     channels: tuple[str | None, str | None] | None = None
     #: how the model read each epoch (`sleepscope.model.epoch_reading` bits); None: not kept (files written before)
     reading: np.ndarray | None = None
+    #: why the chin EMG was left out (`Prediction.chin_note`); None: it was not, or not kept
+    chin_note: str | None = None
 
     @property
     def stages(self) -> np.ndarray:
