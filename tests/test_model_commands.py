@@ -36,14 +36,18 @@ def test_model_info_errors(tmp_path, capsys):
 
 def test_model_info_says_how_the_probabilities_are_calibrated(tmp_path, capsys):
     calibration = {"temperature": 0.8, "confidence_map": {"x": [0.4, 0.9], "y": [0.5, 0.95]},
-                   "ece_before": 0.08, "ece": 0.01, "unsure_threshold": 0.75}
+                   "ece_before": 0.08, "ece": 0.01, "unsure_threshold": 0.75,
+                   "chin_emg": {"coefficients": [1.5, 1.25, 0.0, 0.0, -1.75], "clip": 2.0}}
     save_model(SleepStager(TINY), tmp_path / "m", ModelCard(config=TINY, calibration=calibration))
     save_model(SleepStager(TINY), tmp_path / "plain", ModelCard(config=TINY))
     assert main(["model-info", str(tmp_path / "m.safetensors")]) == 0
     line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("calibration")][0]
     assert "temperature 0.800" in line and "confidence map (2 knots)" in line and "0.080 -> 0.010" in line
+    assert "the chin EMG's relative tone (clipped to ±2) added where the night shows atonia: W +1.50" in line
+    assert line.endswith("REM -1.75")
     assert main(["model-info", str(tmp_path / "plain.safetensors")]) == 0
-    assert "none (plain softmax" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "none (plain softmax" in out and "chin EMG" not in out
 
 
 def test_model_info_says_what_the_familiarity_check_compares(tmp_path, capsys):

@@ -121,6 +121,13 @@ def calibration_line(calibration: dict) -> str:
                      f"{nights}")
     if "unsure_threshold" in calibration:
         parts.append(f"unsure under {calibration['unsure_threshold']:.2f}")
+    if calibration.get("chin_emg"):
+        from sleepscope.model.chin_emg import Coefficients
+
+        c = Coefficients.from_calibration(calibration)
+        weights = " ".join(f"{name} {w:+.2f}" for name, w in zip(("W", "N1", "N2", "N3", "REM"), c.weights))
+        parts.append(f"the chin EMG's relative tone (clipped to ±{c.clip:g}) added where the night shows atonia: "
+                     f"{weights}")
     return ", ".join(parts)
 
 
