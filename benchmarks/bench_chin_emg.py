@@ -51,9 +51,10 @@ ROWS = (("A", False), ("B", False), ("B", True), ("D", False), ("D", True), ("E"
 
 
 def log_tone(envelope: np.ndarray) -> np.ndarray:
-    """`(n_epochs, seconds)` 1-Hz chin-EMG envelope -> each epoch's log tone, as pre-scoring reads it
-    (`sleepscope.model.chin_emg.epoch_tone`: the median of its seconds)."""
-    return np.log(np.maximum(np.median(np.asarray(envelope, np.float64), axis=1), 1e-6))
+    """`(n_epochs, 30)` 1-Hz chin-EMG envelope -> each epoch's log tone, as pre-scoring reads it."""
+    from sleepscope.model.chin_emg import epoch_tone
+
+    return epoch_tone(np.ravel(envelope), 1.0, 1.0, len(envelope))[0]
 
 
 def emg_tone(envelope: np.ndarray) -> np.ndarray:

@@ -131,28 +131,27 @@ def perturb(rec, labels, how: str):
         ch.pop(choice.emg, None)
         choice = replace(choice, emg=None)
     elif how == "REM without atonia":  # REM sleep behaviour disorder: REM keeps the tone of the night's N2
-        ch[EMG] = _emg_per_second(ch[EMG], labels, rng, rbd=True)
+        ch[EMG] = _emg_per_second(ch[EMG], labels, rbd=True)
     elif how == "noisy chin EMG":  # a noise floor the size of the night's median tone, and jitter
-        ch[EMG] = _emg_per_second(ch[EMG], labels, rng, rbd=False)
+        ch[EMG] = _emg_per_second(ch[EMG], labels, rbd=False)
     else:
         raise ValueError(how)
     return Recording(path=None, start_time=rec.start_time, fs=rec.fs, channels=ch, eeg_name=eeg, eog_name=eog,
                      source_rates={k: rec.source_rates.get(k, rec.fs) for k in ch}, channel_choice=choice)
 
 
-def _emg_per_second(emg: np.ndarray, labels: np.ndarray, rng, rbd: bool) -> np.ndarray:
-    """A 100-Hz chin-EMG envelope changed second by second: REM given the tone of N2 (`rbd`), else a noise floor
-    of the night's median tone with a log-normal jitter of 0.5."""
+def _emg_per_second(emg: np.ndarray, labels: np.ndarray, rbd: bool) -> np.ndarray:
+    """A 100-Hz chin-EMG envelope changed second by second as `bench_chin_emg.py` changes its nights: REM given
+    the tone of N2 (`rbd`, `without_atonia`), else a floor of the night's median tone with jitter (`degrade`)."""
+    if str(Path(__file__).resolve().parent) not in sys.path:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_chin_emg import degrade, without_atonia
+
     per_s = np.asarray(emg, np.float64).reshape(-1, 100).mean(axis=1)
-    epochs = np.repeat(np.asarray(labels)[: len(per_s) // 30], 30)
-    n = len(epochs)
-    if rbd:
-        rem, n2 = epochs == 4, epochs == 2
-        if rem.any() and n2.any():
-            per_s[:n][rem] = np.median(per_s[:n][n2]) * rng.lognormal(0.0, 0.3, int(rem.sum()))
-    else:
-        floor = np.median(per_s)
-        per_s = np.sqrt(per_s ** 2 + floor ** 2) * rng.lognormal(0.0, 0.5, len(per_s))
+    n = min(len(per_s) // 30, len(labels))
+    envelope = per_s[: n * 30].reshape(n, 30)
+    envelope = without_atonia(envelope, np.asarray(labels)[:n], seed=0) if rbd else degrade(envelope, 1.0, seed=0)
+    per_s[: n * 30] = envelope.ravel()
     return np.repeat(per_s, 100).astype(np.float32)
 
 

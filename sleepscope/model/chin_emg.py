@@ -57,24 +57,21 @@ ATONIA_SHARE = 0.07
 REM, NREM = 4, (2, 3)
 #: the relative tone is clipped here (interquartile ranges): 2 and 4 stage the calibration nights alike
 CLIP = 2.0
-ABSURD_UV = 1500.0
-FLAT_UV = 0.05
 
 
 @dataclass(frozen=True)
 class Coefficients:
-    """What a card says about the chin EMG: one coefficient per stage, the clip, and where they were fitted."""
+    """What a card says about the chin EMG: one coefficient per stage and the clip."""
 
     weights: np.ndarray  # (N_CLASSES,) added to the log probabilities per unit of relative tone
     clip: float
-    fitted_on: str = ""
 
     @classmethod
     def from_calibration(cls, calibration: dict | None) -> "Coefficients | None":
         entry = (calibration or {}).get("chin_emg")
         if not entry:
             return None
-        return cls(np.asarray(entry["coefficients"], np.float64), float(entry["clip"]), str(entry.get("fitted_on", "")))
+        return cls(np.asarray(entry["coefficients"], np.float64), float(entry["clip"]))
 
     @property
     def bound(self) -> float:
@@ -116,9 +113,9 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
         return "shorter than the recording"
     nan = ~np.isfinite(x)
     x = np.where(nan, 0.0, x)
+    usable = nan.reshape(n_epochs, -1).mean(axis=1) < 0.5
     if source_hz <= MAX_ENVELOPE_HZ:
         tone = np.median(np.abs(x).reshape(n_epochs, 30, per_s).mean(axis=2), axis=1)
-        raw_sd = None
     elif source_hz >= MIN_RAW_HZ and fs > 2 * BAND_HZ[0]:
         from scipy.signal import butter, sosfiltfilt
 
@@ -127,25 +124,20 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
         band = sosfiltfilt(sos, x)
         per_w = max(1, int(round(fs * WINDOW_S)))
         windows = np.sqrt((band ** 2).reshape(n_epochs, -1, per_w).mean(axis=2))
-        raw_sd = x.reshape(n_epochs, -1).std(axis=1)
+        # flat, clipped, absurd or drifting as the EEG and EOG are judged (a raw EMG is a signal like them)
+        from sleepscope.model.quality import channel_flags
+
+        usable &= channel_flags(np.asarray(signal, np.float32)[: len(x)].reshape(n_epochs, -1), "emg", fs) == 0
         # the quietest quarter of its windows: the beats of an ECG the chin leads pick up (a QRS a second) and
         # twitches lift the others
         tone = np.percentile(windows, 25, axis=1)
     else:
         return (f"recorded at {source_hz:g} Hz: too slow for the muscle's own activity (a raw EMG needs "
                 f"{MIN_RAW_HZ:g} Hz) and too fast for an envelope")
-    usable = (np.isfinite(tone) & (tone > 0) & (nan.reshape(n_epochs, -1).mean(axis=1) < 0.5))
-    if raw_sd is not None:
-        usable &= (raw_sd >= FLAT_UV) & (raw_sd <= ABSURD_UV) & ~_clipped(x.reshape(n_epochs, -1))
+    usable &= np.isfinite(tone) & (tone > 0)
     if gap is not None:
         usable &= ~np.asarray(gap, bool)[:n_epochs]
     return np.log(np.where(usable, np.maximum(tone, 1e-6), 1.0)), usable
-
-
-def _clipped(epochs: np.ndarray) -> np.ndarray:
-    hi, lo = epochs.max(axis=1, keepdims=True), epochs.min(axis=1, keepdims=True)
-    tol = 1e-4 * np.maximum(hi - lo, 1e-12)
-    return np.maximum((epochs >= hi - tol).mean(axis=1), (epochs <= lo + tol).mean(axis=1)) > 0.02
 
 
 def relative_tone(log_tone: np.ndarray, usable: np.ndarray, clip: float) -> np.ndarray | str:
