@@ -515,3 +515,12 @@ def test_a_night_left_for_the_next_is_let_go(qtbot, tmp_path, gui_settings, tiny
     assert [r() for r in left] == [None, None]
     assert all(r() is not None for r in shown)
     assert not errors
+
+
+def test_the_standard_montage_shows_the_chin_emg_not_a_leg_emg_listed_first():
+    """The montage's EMG lane is the chin's (REM's atonia is scored on it), the one the model reads."""
+    from sleepscope.gui.main_window import _standard_montage
+
+    names = ["C4-M1", "E1-M2", "EMG Leg L", "LAT", "Chin1-Chin2", "ECG"]
+    assert _standard_montage(names, "C4-M1", "E1-M2")[-1] == "Chin1-Chin2"
+    assert _standard_montage(["C4-M1", "E1-M2", "Leg EMG"], "C4-M1", "E1-M2") == []

@@ -1270,7 +1270,9 @@ def _lane_group(name: str, recording: Any) -> int:
 
 def _standard_montage(names: list[str], eeg: str | None, eog: str | None) -> list[str]:
     """What a night shows beside the model's two channels before any choice: the AASM montage's central and
-    occipital EEG and other eye (`scoring_montage`), and the chin EMG (REM and arousals are scored with it)."""
-    from sleepscope.io.channels import scoring_montage
+    occipital EEG and other eye (`scoring_montage`), and the chin EMG (REM and arousals are scored with it), the
+    one the model reads: a leg EMG listed first is not it."""
+    from sleepscope.io.channels import find_emg, scoring_montage
 
-    return [*scoring_montage(names, eeg, eog), *[n for n in names if channel_kind(n) == "emg"][:1]]
+    chin = find_emg(names)
+    return [*scoring_montage(names, eeg, eog), *([chin] if chin else [])]
