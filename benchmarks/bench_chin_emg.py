@@ -1,7 +1,7 @@
 """How much does the chin EMG add to the model's stages? A measurement on SYNTHETIC nights.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_chin_emg.py [--nights 8] [--card] [--rbd] [--no-gate]
-                                                                     [--degrade 1.0 [--fit-clean]]
+                                                                     [--degrade 1.0 [--fit-clean]] [--snore 0.5]
 
 The network reads EEG and EOG; pre-scoring adds the chin EMG's tone with one
 coefficient per stage (`sleepscope.model.chin_emg`), on nights that show
@@ -10,8 +10,8 @@ atonia. This weighs that term on its own, against the model alone:
 * each night (the REAL Sleep-EDF hypnograms of the benchmark's test subjects,
   signals from a synthetic family, as in `bench_shift.py`) is pre-scored by the
   shipped model without the EMG (`predict`);
-* the chin EMG's tone per epoch (the median of its 1-Hz envelope, as Sleep-EDF
-  records it, in log; the physiology's envelope also for randomised labs, which
+* the chin EMG's tone per epoch (the lower quartile of its 1-Hz envelope, as
+  Sleep-EDF records it, in log; the physiology's envelope also for randomised labs, which
   write a raw EMG: `bench_shift.py` reads that one) is made night-relative and clipped as pre-scoring does
   (`chin_emg.relative_tone`): no gain, unit or electrode impedance carries over;
 * the five coefficients are the card's (`--card`) or fitted (cross-entropy) on
@@ -21,13 +21,15 @@ atonia. This weighs that term on its own, against the model alone:
   (`chin_emg.atonia_share`), unless `--no-gate`.
 
 `--rbd` gives the test nights' REM the tone of their N2 (REM sleep behaviour
-disorder: REM without atonia), the fit unchanged. `--degrade F` adds to every
+disorder: REM without atonia), the fit unchanged. `--snore S` makes the test
+nights' sleeper a snorer in a share S of their NREM sleep (each breath lifts
+the envelope), the fit unchanged. `--degrade F` adds to every
 night's EMG a noise floor of F times its median tone (ECG, electrode noise)
 and a log-normal jitter of 0.5 per second; with `--fit-clean` the
 coefficients are still fitted on clean EMG.
 
 Synthetic EMG follows the textbook rule in every family and carries no
-artefact (snoring, ECG, movement), and no real night with chin EMG is on
+artefact but the perturbations above, and no real night with chin EMG is on
 this machine: the figures bound what the EMG could add, they are not
 evidence about real recordings.
 """
@@ -82,6 +84,30 @@ def without_atonia(envelope: np.ndarray, labels: np.ndarray, seed: int) -> np.nd
     rem, n2 = labels == 4, labels == 2
     if rem.any() and n2.any():
         out[rem] = np.median(envelope[n2]) * rng.lognormal(0.0, 0.3, out[rem].shape)
+    return out
+
+
+def snoring(envelope: np.ndarray, labels: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A snorer's night: episodes of 2-10 minutes covering `share` of its NREM sleep (N1-N3), in which each breath
+    (every 3-5 s) lifts the chin's envelope 2-6 times over 1-1.5 s of inspiration, as the submental muscles and the
+    vibration of the airway do."""
+    rng = np.random.default_rng(seed)
+    out = np.array(envelope, dtype=np.float64, copy=True)
+    n_epochs, per_epoch = out.shape
+    nrem = np.flatnonzero(np.isin(labels, (1, 2, 3)))
+    want, snored = int(share * len(nrem)), np.zeros(n_epochs, bool)
+    while want > 0 and snored[nrem].sum() < want:
+        start = int(rng.choice(nrem))
+        run = np.arange(start, min(n_epochs, start + int(rng.integers(4, 21))))
+        snored[run[np.isin(labels[run], (1, 2, 3))]] = True
+    # each 1-s sample's share of inspiration, from a 10-Hz breathing rhythm
+    tenths = np.arange(n_epochs * per_epoch * 10) / 10.0
+    period, width = rng.uniform(3.0, 5.0), rng.uniform(1.0, 1.5)
+    inside = (np.mod(tenths + rng.uniform(0.0, period), period) < width).reshape(-1, 10).mean(axis=1)
+    lift = 1.0 + rng.uniform(1.0, 5.0) * inside
+    flat = out.reshape(-1)
+    on = np.repeat(snored, per_epoch)
+    flat[on] *= lift[on]
     return out
 
 
@@ -158,6 +184,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fit-clean", action="store_true", help="fit the coefficients on clean EMG even when degraded")
     ap.add_argument("--rbd", action="store_true",
                     help="test nights without REM atonia (REM sleep behaviour disorder); the fit is unchanged")
+    ap.add_argument("--snore", type=float, default=0.0,
+                    help="test nights of a snorer: episodes in this share of their NREM sleep (the fit unchanged)")
     ap.add_argument("--card", action="store_true",
                     help="the model card's own coefficients (calibration['chin_emg']) instead of a fit on FIT_NIGHTS")
     ap.add_argument("--no-gate", dest="gate", action="store_false",
@@ -168,7 +196,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     model, _ = load_model(args.model)
 
-    def nights(names, family_of, randomised_of, degrade_by, rbd=False):
+    def nights(names, family_of, randomised_of, degrade_by, rbd=False, snore=0.0):
         out = []
         for i, name in enumerate(names):
             family, randomise = family_of(i), randomised_of(i)
@@ -176,6 +204,8 @@ def main(argv=None) -> int:
             seed = zlib.crc32(f"{name}-{family}-{randomise}".encode())
             if rbd:
                 envelope = without_atonia(envelope, labels, seed)
+            if snore:
+                envelope = snoring(envelope, labels, snore, seed)
             envelope = degrade(envelope, degrade_by, seed)
             out.append((probs, labels, emg_tone(envelope), log_tone(envelope) if args.gate else None))
         return out
@@ -187,13 +217,15 @@ def main(argv=None) -> int:
     print(f"model {model.version}; EMG degraded by {args.degrade:g}"
           f"{' (coefficients fitted on clean EMG)' if args.fit_clean and args.degrade else ''}"
           f"{'; test nights without REM atonia' if args.rbd else ''}"
+          f"{f'; test nights snore in {args.snore:.0%} of NREM sleep' if args.snore else ''}"
           f"{'' if args.gate else '; every night, atonia or not'}; coefficients ({'card' if args.card else 'fitted'}) "
           f"W N1 N2 N3 REM: {' '.join(f'{w:+.2f}' for w in weights)}")
     print("| row | model: acc / macro-F1 | N1 F1 | REM F1 | + chin EMG: acc / macro-F1 | N1 F1 | REM F1 |")
     print("|---|---|---|---|---|---|---|")
     print(line("fit nights (A, C)", fit, weights))
     for family, randomise in ROWS:
-        test = nights(TEST_NIGHTS[: args.nights], lambda i: family, lambda i: randomise, args.degrade, args.rbd)
+        test = nights(TEST_NIGHTS[: args.nights], lambda i: family, lambda i: randomise, args.degrade, args.rbd,
+                      args.snore)
         print(line(f"{family}{' random' if randomise else ''}", test, weights), flush=True)
     return 0
 

@@ -279,3 +279,41 @@ def test_the_real_sleep_edf_wake_minutes_read_their_emg_and_say_nothing_of_it():
     pred = predict(rec, model)
     assert (pred.stages == 0).all() and pred.chin.usable.all() and not pred.chin.used
     assert not any("chin EMG" in n for n in pred.notes())
+
+
+def test_a_snorers_breaths_do_not_lift_the_tone_of_the_envelope():
+    """Snoring lifts the chin's 1-Hz envelope fourfold in the first 1.5 s of every 4-s breath, through all N2: the
+    epochs' tone stays that of the quiet night. Control: the median of the seconds, which half of them lift, reads
+    N2 half as high again."""
+    seconds = per_second_tone(STAGES)
+    snored = seconds.copy()
+    in_n2 = np.repeat(STAGES == 2, 30)
+    inspiration = np.tile([1.0, 0.5, 0.0, 0.0], len(seconds) // 4)  # each second's share of the 1.5-s inspiration
+    snored[in_n2] *= 1.0 + 3.0 * inspiration[in_n2]
+    n = len(STAGES)
+    quiet, _ = ce.epoch_tone(resample_to_target(seconds.astype(np.float32), 1.0), 100.0, 1.0, n)
+    loud, usable = ce.epoch_tone(resample_to_target(snored.astype(np.float32), 1.0), 100.0, 1.0, n)
+    n2 = STAGES == 2
+    assert np.median(loud[n2] - quiet[n2]) < np.log(1.15)
+    median_of_seconds = np.log(np.median(snored.reshape(n, 30), axis=1) / np.median(seconds.reshape(n, 30), axis=1))
+    assert np.median(median_of_seconds[n2]) > np.log(1.5)
+    assert ce.atonia_share(STAGES, loud, usable) >= ce.ATONIA_SHARE
+
+
+def test_a_snorers_breaths_do_not_lift_the_tone_of_a_raw_emg():
+    """The same snorer on a raw chin EMG (256 Hz): each breath's 1.5 s of vibration lifts the EMG fourfold through
+    all N2, and its epochs' tone stays that of the quiet night. Control: each epoch's RMS, lifted by half again."""
+    fs, n = 256, len(STAGES)
+    quiet = raw_at(STAGES, fs)
+    in_n2 = np.repeat(STAGES == 2, 30 * fs)
+    inspiration = (np.arange(len(quiet)) % (4 * fs)) < 1.5 * fs
+    loud = quiet * np.where(in_n2 & inspiration, 4.0, 1.0)
+    a, _ = ce.epoch_tone(resample_to_target(quiet.astype(np.float32), fs), 100.0, fs, n)
+    b, usable = ce.epoch_tone(resample_to_target(loud.astype(np.float32), fs), 100.0, fs, n)
+    n2 = STAGES == 2
+    assert np.median(b[n2] - a[n2]) < np.log(1.15)
+    def rms(x):
+        return np.sqrt((x.reshape(n, -1) ** 2).mean(axis=1))
+
+    assert np.median(np.log(rms(loud) / rms(quiet))[n2]) > np.log(1.5)
+    assert ce.atonia_share(STAGES, b, usable) >= ce.ATONIA_SHARE

@@ -104,9 +104,9 @@ class ChinTone:
 def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
                gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | str:
     """(log tone per epoch, usable epochs) of a chin EMG given at `fs` (recorded at `source_hz`), or why it
-    cannot show tone. Tone: the median over the epoch's seconds of each second's mean rectified envelope (an
-    envelope channel), or the lower quartile of its 0.2-s windows' RMS above 10 Hz (a raw one): twitches,
-    movements and the ECG's beats do not lift it."""
+    cannot show tone. Tone: the lower quartile of the epoch's rectified envelope (an envelope channel), or of its
+    0.2-s windows' RMS above 10 Hz (a raw one): the quietest quarter, which
+    twitches, movements, a snorer's breaths and the ECG's beats do not lift."""
     per_s = int(round(fs))
     x = np.asarray(signal, np.float64)[: n_epochs * 30 * per_s]
     if len(x) < n_epochs * 30 * per_s:
@@ -115,7 +115,9 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
     x = np.where(nan, 0.0, x)
     usable = nan.reshape(n_epochs, -1).mean(axis=1) < 0.5
     if source_hz <= MAX_ENVELOPE_HZ:
-        tone = np.median(np.abs(x).reshape(n_epochs, 30, per_s).mean(axis=2), axis=1)
+        # not the median: a snorer lifts the envelope at every breath, half of each epoch; of the samples, not of
+        # each second's mean, as reading a 1-Hz channel at the model's rate spreads a breath over its neighbours
+        tone = np.percentile(np.abs(x).reshape(n_epochs, -1), 25, axis=1)
     elif source_hz >= MIN_RAW_HZ and fs > 2 * BAND_HZ[0]:
         from scipy.signal import butter, sosfiltfilt
 
