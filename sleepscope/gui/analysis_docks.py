@@ -1,5 +1,5 @@
-"""The analysis parts of the window: spectrogram above the hypnogram, statistics, review queue, "why this stage",
-report, and the page length for browsing (View → Page length).
+"""The analysis parts of the window: spectrogram and chin-EMG tone above the hypnogram, statistics, review queue,
+"why this stage", report, and the page length for browsing (View → Page length).
 
 `AnalysisDocks(window)` adds them to a MainWindow through its public parts
 (controller, trace and hypnogram views, menus) and follows the controller's
@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.gui.chin_tone_view import ChinToneView
 from sleepscope.gui.evidence_panel import EventOverlay, EvidencePanel
 from sleepscope.gui.review_panel import ReviewPanel
 from sleepscope.gui.spectrogram_view import SpectrogramView
@@ -60,12 +61,21 @@ class AnalysisDocks(QObject):
         self.window = window
         c = window.controller
         self.spectrogram = SpectrogramView()
+        self.chin_tone = ChinToneView()
         split = window.hypnogram.parentWidget()
         if isinstance(split, QSplitter):
+            # one pane of the splitter: the tone's thin row sits under the spectrum whatever the pane's height
+            pane = QWidget()
+            pl = QVBoxLayout(pane)
+            pl.setContentsMargins(0, 0, 0, 0)
+            pl.setSpacing(0)
+            pl.addWidget(self.spectrogram, 1)
+            pl.addWidget(self.chin_tone)
             at = split.indexOf(window.hypnogram)
-            split.insertWidget(at, self.spectrogram)
+            split.insertWidget(at, pane)
             split.setStretchFactor(at, 1)
         self.spectrogram.link_x(window.hypnogram.time_view())
+        self.chin_tone.link_x(window.hypnogram.time_view())
 
         self.stats = StatsPanel()
         self.review = ReviewPanel(c)
@@ -113,6 +123,12 @@ class AnalysisDocks(QObject):
             self.act_spectrogram.setChecked(True)
             self.act_spectrogram.toggled.connect(self.spectrogram.setVisible)
             view_menu.addAction(self.act_spectrogram)
+            self.act_chin_tone = QAction("Chin EMG tone", window, checkable=True)
+            self.act_chin_tone.setChecked(True)
+            self.act_chin_tone.setToolTip("The chin EMG's tone over the night, under the spectrogram (a recording "
+                                          "with a chin EMG)")
+            self.act_chin_tone.toggled.connect(self.chin_tone.set_wanted)
+            view_menu.addAction(self.act_chin_tone)
             view_menu.addAction(self.stats_dock.toggleViewAction())
             view_menu.addAction(self.evidence_dock.toggleViewAction())
 
@@ -122,6 +138,7 @@ class AnalysisDocks(QObject):
         c.labelsChanged.connect(self.stats.schedule_refresh)
         c.predictionChanged.connect(self._on_prediction)
         self.spectrogram.epochPicked.connect(c.go_to)
+        self.chin_tone.epochPicked.connect(c.go_to)
         self.evidence.evidenceReady.connect(self._on_evidence)
         self.evidence.show_events.toggled.connect(lambda on: self._on_evidence(self.evidence.evidence))
         self.act_report.setEnabled(False)
@@ -137,11 +154,13 @@ class AnalysisDocks(QObject):
     def show_recording(self, recording: Any, scoring: Any) -> None:
         self._recording = recording
         self.spectrogram.show_recording(recording)
+        self.chin_tone.show_recording(recording)
         self.stats.set_scoring(scoring, no_signal=getattr(recording, "gap", None))
         self.review.refresh()
         self.evidence.set_recording(recording, self._model_probs)
         self.evidence.set_epoch(self.window.controller.current)
         self.spectrogram.set_cursor(self.window.controller.current)
+        self.chin_tone.set_cursor(self.window.controller.current)
         self.act_report.setEnabled(True)
 
     def channels_added(self) -> None:
@@ -154,6 +173,7 @@ class AnalysisDocks(QObject):
     def clear(self) -> None:
         self._recording = None
         self.spectrogram.clear()
+        self.chin_tone.forget()
         self.stats.set_scoring(None)
         self.review.refresh()
         self.evidence.set_recording(None)
@@ -163,7 +183,7 @@ class AnalysisDocks(QObject):
 
     def wait(self, ms: int = 10000) -> bool:
         """Stop the background work (closing the window); True when every thread ended."""
-        return self.spectrogram.wait(ms) & self.evidence.wait(ms)
+        return self.spectrogram.wait(ms) & self.chin_tone.wait(ms) & self.evidence.wait(ms)
 
     # -- following the controller --------------------------------------------
     def _model_probs(self, epoch: int) -> np.ndarray | None:
@@ -172,6 +192,7 @@ class AnalysisDocks(QObject):
 
     def _on_epoch(self, epoch: int) -> None:
         self.spectrogram.set_cursor(epoch)
+        self.chin_tone.set_cursor(epoch)
         if self.overlay is not None:
             self.overlay.clear()
         self.evidence.set_epoch(epoch)

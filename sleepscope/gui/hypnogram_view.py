@@ -198,6 +198,9 @@ class EpochStrip(QWidget):
         self._glw.setBackground("#ffffff")
         self._glw.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._glw.ci.setContentsMargins(0, 4, 0, bottom_margin)
+        # one spacing for every strip: the name column's gap sets where the plots begin, and strips linked in
+        # time must begin at the same pixel
+        self._glw.ci.setSpacing(2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._glw)
@@ -228,7 +231,6 @@ class HypnogramView(EpochStrip):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, bottom_margin=2)
-        self._glw.ci.setSpacing(2)
         self._cursor = 0
         self._axis = TimeAxis(orientation="bottom")
 

@@ -233,14 +233,21 @@ def fit_coefficients(nights: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
     return w - w[2]
 
 
-def recording_tone(rec, stages: np.ndarray, coefficients: Coefficients, cancel=None) -> ChinTone | None:
-    """`read_tone` of a recording's chin EMG (as its channel choice names it, else found by label among its
-    loaded channels, read from its file when not loaded), or None when it has none."""
+def chin_channel(rec) -> str | None:
+    """The chin EMG of a recording: as its channel choice names it, else found by label among its loaded
+    channels."""
     from sleepscope.io.channels import find_emg
-    from sleepscope.model.backups import channel_samples
 
     choice = getattr(rec, "channel_choice", None)
-    name = getattr(choice, "emg", None) or find_emg([n for n in rec.channels if n not in (rec.eeg_name, rec.eog_name)])
+    return getattr(choice, "emg", None) or find_emg([n for n in rec.channels if n not in (rec.eeg_name, rec.eog_name)])
+
+
+def recording_tone(rec, stages: np.ndarray, coefficients: Coefficients, cancel=None) -> ChinTone | None:
+    """`read_tone` of a recording's chin EMG (`chin_channel`, read from its file when not loaded), or None when
+    it has none."""
+    from sleepscope.model.backups import channel_samples
+
+    name = chin_channel(rec)
     if name is None:
         return None
     got = channel_samples(rec, name, cancel)
@@ -248,6 +255,39 @@ def recording_tone(rec, stages: np.ndarray, coefficients: Coefficients, cancel=N
         n = len(stages)
         return ChinTone(name, np.zeros(n), np.zeros(n, bool), used=False, reason="it could not be read")
     return read_tone(got[0], rec.fs, got[1], name, stages, coefficients, gap=rec.gap)
+
+
+@dataclass(frozen=True)
+class NightTone:
+    """A night's chin-EMG tone per epoch as the window draws it: relative to the night and clipped as pre-scoring
+    reads it, whether or not the model weighed it in."""
+
+    channel: str
+    tone: np.ndarray = field(repr=False)  # (n_epochs,) in interquartile ranges from the night's median
+    usable: np.ndarray = field(repr=False)  # (n_epochs,) bool
+    reason: str = ""  # why the channel shows no tone (then nothing is usable)
+
+
+def night_tone(rec, cancel=None) -> NightTone | None:
+    """The recording's chin-EMG tone over the night (REM's atonia dips, wake and movements rise), or None
+    without a chin EMG."""
+    from sleepscope.model.backups import channel_samples
+
+    name = chin_channel(rec)
+    if name is None:
+        return None
+    n = rec.n_epochs
+    none = np.zeros(n), np.zeros(n, bool)
+    got = channel_samples(rec, name, cancel)
+    if got is None:
+        return NightTone(name, *none, reason="it could not be read")
+    read = epoch_tone(got[0], rec.fs, got[1], n, rec.gap)
+    if isinstance(read, str):
+        return NightTone(name, *none, reason=read)
+    z = relative_tone(*read, CLIP)
+    if isinstance(z, str):
+        return NightTone(name, *none, reason=z)
+    return NightTone(name, z, read[1])
 
 
 def fit_card_entry(model, nights, clip: float = CLIP, fitted_on: str = "") -> dict:

@@ -1,0 +1,186 @@
+"""The night's chin-EMG tone, a row between the spectrogram and the hypnogram; a click jumps to that epoch.
+
+The AASM scores REM on the chin's atonia: over a whole night the tone's dips
+show the REM periods at a glance, its peaks wake and movements. Each epoch's
+tone is the one pre-scoring reads (`sleepscope.model.chin_emg.night_tone`:
+the quietest quarter of the epoch, relative to the night), whether or not the
+model weighed it in, computed on a worker thread; an answer for a recording
+no longer shown is dropped. The row is hidden for a recording without a chin
+EMG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QThread, Signal
+from PySide6.QtWidgets import QGraphicsItem, QWidget
+
+from sleepscope.gui.hypnogram_view import CURSOR_PEN, LABEL_PX, EpochStrip
+from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
+from sleepscope.model.chin_emg import CLIP, NightTone, chin_channel, night_tone
+from sleepscope.stages import COLORS, Stage
+
+TONE_PEN = pg.mkPen("#3d4650", width=1)
+#: under the night's median the fill takes REM's colour: atonia is what the row is for
+LOW_BRUSH = pg.mkBrush(COLORS[Stage.REM])
+HIGH_BRUSH = pg.mkBrush("#c9ced4")
+NAME = "Chin EMG"
+
+
+@dataclass
+class ToneResult:
+    job_id: int
+    tone: NightTone | None
+
+
+class ToneWorker(JobWorker):
+    """Reads the recording's chin EMG (from its file when not loaded) and its tone per epoch."""
+
+    def __init__(self, recording: Any) -> None:
+        super().__init__()
+        self._recording = recording
+
+    def work(self) -> ToneResult:
+        rec, self._recording = self._recording, None
+        return ToneResult(self.job_id, night_tone(rec, self.cancel_token))
+
+    def unexpected(self, exc: Exception, detail: str) -> str:
+        return f"{type(exc).__name__}: {exc}"  # the row is a convenience: one line in its tooltip
+
+
+class ToneJobs(CurrentJob):
+    done = Signal(object)  # NightTone or None
+
+    def _deliver(self, result: ToneResult) -> None:
+        self.done.emit(result.tone)
+
+
+class ChinToneView(EpochStrip):
+    """The chin EMG's tone per epoch over the night; emits `epochPicked` on a click or drag."""
+
+    #: emitted once the tone of the shown recording is drawn (or found missing)
+    ready = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, bottom_margin=0)
+        self._label = self._glw.addLabel(NAME, row=0, col=0, size="8pt", color="#2b2f36", justify="right")
+        self.plot = self._add_plot(0)
+        self.plot.showAxis("bottom", False)
+        self.plot.setYRange(-CLIP, CLIP, padding=0.15)
+        self.plot.getAxis("left").setTicks([[(-CLIP, "low"), (CLIP, "high")]])
+        self._glw.ci.layout.setColumnFixedWidth(0, LABEL_PX)
+        # stepped: one level per epoch (given at set_tone: pyqtgraph refuses an empty stepped curve)
+        self._low = pg.PlotCurveItem(pen=None, fillLevel=0.0, brush=LOW_BRUSH)
+        self._high = pg.PlotCurveItem(pen=None, fillLevel=0.0, brush=HIGH_BRUSH)
+        self._line = pg.PlotCurveItem(pen=TONE_PEN)
+        for item in (self._high, self._low, self._line):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            self.plot.addItem(item)
+        self.plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen("#9aa3ad", width=1)))
+        self.cursor_line = pg.InfiniteLine(pos=0.5, angle=90, movable=False, pen=CURSOR_PEN)
+        self.cursor_line.setZValue(10)
+        self.plot.addItem(self.cursor_line)
+        self.setFixedHeight(52)
+        self.jobs = ToneJobs(self)
+        self.jobs.done.connect(self.set_tone)
+        self.jobs.failed.connect(self._on_failed)
+        self.tone: NightTone | None = None
+        #: whether the shown recording has a chin EMG (the row is shown only then, and when View asks for it)
+        self.available = False
+        self.wanted = True
+        self.status = ""
+        self.setVisible(False)
+
+    # -- content ------------------------------------------------------------
+    def show_recording(self, recording: Any) -> None:
+        """Start reading `recording`'s chin-EMG tone in the background; hide the row if it has no chin EMG."""
+        self.clear()
+        self._n = int(recording.n_epochs)
+        self.plot.getViewBox().setLimits(xMin=0, xMax=max(1, self._n))
+        self.plot.setXRange(0, max(1, self._n), padding=0)
+        channel = chin_channel(recording)
+        self.available = channel is not None
+        self._update_visible()
+        if channel is None:
+            self.status = "none"
+            self.ready.emit()
+            return
+        self._label.setText(NAME, size="8pt", color="#2b2f36")
+        self.status = "computing"
+        self.jobs.launch(Job(ToneWorker(recording), "chin-tone", QThread.Priority.LowPriority))
+
+    def set_tone(self, tone: NightTone | None) -> None:
+        self.tone = tone
+        if tone is None:
+            self.available = False
+            self._update_visible()
+            self.status = "none"
+            self.ready.emit()
+            return
+        if tone.reason:
+            self._label.setText(f"{NAME}<br>(no tone)", size="8pt", color="#b03a2e")
+            self._label.setToolTip(f"The chin EMG {tone.channel!r} shows no tone: {tone.reason}.")
+            self.status = "no tone"
+            self.ready.emit()
+            return
+        # an epoch without evidence (flat, clipped, no signal) is drawn as nothing, not as the night's median
+        y = np.where(tone.usable, tone.tone, np.nan)
+        edges = np.arange(len(y) + 1, dtype=np.float64)
+        self._line.setData(edges, y, connect="finite", stepMode="center")
+        self._low.setData(edges, np.minimum(np.nan_to_num(y), 0.0), stepMode="center")
+        self._high.setData(edges, np.maximum(np.nan_to_num(y), 0.0), stepMode="center")
+        self._label.setToolTip(
+            f"Muscle tone of the chin EMG {tone.channel!r}, epoch by epoch, against the night's own: its quietest "
+            "quarter, in interquartile ranges from the night's median (clipped at 2). REM's atonia dips (the "
+            "fill in REM's colour), wake and movements rise. Shown whether or not the model weighed it in; the banner "
+            "says when it did not.")
+        self.status = "ready"
+        self.ready.emit()
+
+    def clear(self) -> None:
+        self.cancel()
+        self.tone = None
+        for item in (self._line, self._low, self._high):
+            item.clear()
+        self._label.setText(NAME, size="8pt", color="#2b2f36")
+        self._label.setToolTip("")
+        self._n = 0
+        self.status = ""
+
+    def forget(self) -> None:
+        """No recording shown: the row goes."""
+        self.clear()
+        self.available = False
+        self._update_visible()
+
+    def set_wanted(self, wanted: bool) -> None:
+        """View → Chin EMG tone."""
+        self.wanted = bool(wanted)
+        self._update_visible()
+
+    def _update_visible(self) -> None:
+        self.setVisible(self.available and self.wanted)
+
+    def set_cursor(self, epoch: int) -> None:
+        self.cursor_line.setValue(int(epoch) + 0.5)
+
+    def link_x(self, view: pg.ViewBox) -> None:
+        """Share the time axis with another view (the hypnogram): zoom and pan together."""
+        self.plot.setXLink(view)
+
+    # -- jobs ---------------------------------------------------------------
+    def cancel(self) -> None:
+        self.jobs.drop()
+
+    def wait(self, ms: int = 10000) -> bool:
+        """Cancel and wait for the worker threads (closing the window); True when they ended."""
+        return self.jobs.wait_all(ms)
+
+    def _on_failed(self, message: str) -> None:
+        self.status = f"failed: {message}"
+        self._label.setText(f"{NAME}<br>(failed)", size="8pt", color="#b03a2e")
+        self._label.setToolTip(f"The chin EMG's tone could not be read: {message}")
