@@ -156,15 +156,16 @@ def relative_tone(log_tone: np.ndarray, usable: np.ndarray, clip: float) -> np.n
     return np.where(usable, z, 0.0)
 
 
-def atonia_share(stages: np.ndarray, log_tone: np.ndarray, usable: np.ndarray) -> float | None:
+def atonia_share(stages: np.ndarray, log_tone: np.ndarray, usable: np.ndarray,
+                 ratio: float = ATONIA_RATIO) -> float | None:
     """The share of the night's sleep (epochs the model reads as N1-REM) that could be REM atonia: epochs whose
-    tone is under ATONIA_RATIO of the median tone of its NREM sleep (the model's N2 and N3). None when the model
+    tone is under `ratio` of the median tone of its NREM sleep (the model's N2 and N3). None when the model
     reads fewer than MIN_NREM_EPOCHS of NREM sleep (too little to know its tone)."""
     usable = np.asarray(usable, bool)
     nrem = usable & np.isin(stages, NREM)
     if nrem.sum() < MIN_NREM_EPOCHS:
         return None
-    low = usable & (log_tone <= np.median(log_tone[nrem]) + np.log(ATONIA_RATIO))
+    low = usable & (log_tone <= np.median(log_tone[nrem]) + np.log(ratio))
     return float(low.sum() / max(1, int((usable & (stages >= 1)).sum())))
 
 
