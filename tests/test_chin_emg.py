@@ -317,3 +317,57 @@ def test_a_snorers_breaths_do_not_lift_the_tone_of_a_raw_emg():
 
     assert np.median(np.log(rms(loud) / rms(quiet))[n2]) > np.log(1.5)
     assert ce.atonia_share(STAGES, b, usable) >= ce.ATONIA_SHARE
+
+
+def test_a_referential_files_chin_emg_is_computed_from_its_electrodes():
+    """A system that stores each electrode against its amplifier's reference stores the chin's too: the chin EMG
+    is one under the mandible against the one above it (the AASM's Chin1-ChinZ), else the two under it against each
+    other, never one electrode alone (it holds the EEG and ECG its reference picks up) while two can be paired."""
+    from sleepscope.io.channels import chin_derivation, derived_channels
+
+    assert find_emg(["F4", "M1", "E1", "Chin1", "Chin2", "ChinZ"]) == "Chin1-ChinZ"
+    assert find_emg(["EEG F4-Ref", "EMG Chin1-Ref", "EMG Chin2-Ref"]) == "Chin1-Chin2"
+    assert chin_derivation(["EMG Chin1-Ref", "EMG Chin2-Ref"]) == {"Chin1-Chin2": ("EMG Chin1-Ref", "EMG Chin2-Ref")}
+    assert find_emg(["Chin1", "Chin1-Chin2", "Chin2"]) == "Chin1-Chin2"  # recorded bipolar: as recorded
+    assert find_emg(["Chin1"]) == "Chin1" and find_emg(["Chin1-Ref", "Chin2-AVG"]) == "Chin1-Ref"  # no common ref
+    assert "Chin1-ChinZ" in derived_channels(["Chin1", "ChinZ"]) and derived_channels(["Chin1"]) == {}
+    choice = choose_channels(["EEG Fpz-Cz", "EOG horizontal", "Chin1", "Chin2", "ChinZ"])
+    assert choice.emg == "Chin1-ChinZ"
+    assert choice.lines()[-1] == "chin EMG: 'Chin1-ChinZ' (muscle tone: REM's atonia, wake; computed as Chin1 - ChinZ)"
+
+
+def test_prescoring_reads_the_chin_emg_of_a_referential_file(n2_model, tmp_path, capsys):
+    """Chin1 and ChinZ each hold a 100-µV EEG-like wave and an ECG from the reference beside the chin's muscle; their
+    difference is the chin EMG, and pre-scoring reads its atonia as REM. Control: Chin1 alone does not show it."""
+    import csv
+
+    import edfio
+
+    from sleepscope.cli import main
+    from sleepscope.model.checkpoint import ModelCard, save_model
+
+    save_model(n2_model, tmp_path / "m", ModelCard(config=n2_model.config,
+                                                   calibration={"chin_emg": {"coefficients": COEFFICIENTS,
+                                                                             "clip": 2.0}}))
+    fs, n = 200, len(STAGES) * 30
+    rng = np.random.default_rng(3)
+    t = np.arange(n * fs) / fs
+    reference = 100 * np.sin(2 * np.pi * 20 * t) * (1 + rng.lognormal(0, 0.5, n).repeat(fs))  # the reference's EEG
+    muscle = raw_at(STAGES, fs)
+    chin = {"Chin1": reference + muscle / 2, "ChinZ": reference - muscle / 2, "Chin2": reference + 0.1 * muscle}
+    rng_eeg = np.random.default_rng(0)
+    signals = [edfio.EdfSignal(rng_eeg.normal(0, 20, n * 100), sampling_frequency=100, label=label,
+                               physical_range=(-500, 500), physical_dimension="uV")
+               for label in ("EEG Fpz-Cz", "EOG horizontal")]
+    for label, x in chin.items():
+        signals.append(edfio.EdfSignal(x, sampling_frequency=fs, label=label, physical_range=(-2000, 2000),
+                                       physical_dimension="uV"))
+    edfio.Edf(signals, starttime=datetime(2024, 1, 1, 23).time()).write(tmp_path / "ref.edf")
+    assert main(["prescore", str(tmp_path / "ref.edf"), "--model", str(tmp_path / "m.safetensors"), "--quiet"]) == 0
+    with open(tmp_path / "ref.prescore.csv") as f:
+        stages = [r["stage"] for r in csv.DictReader(f)]
+    said = capsys.readouterr().err
+    assert "chin EMG: 'Chin1-ChinZ'" in said and "computed as Chin1 - ChinZ" in said and "weighed in" in said
+    assert [s for s, st in zip(stages, STAGES) if st == 4] == ["REM"] * 24
+    alone, usable = ce.epoch_tone(resample_to_target(chin["Chin1"].astype(np.float32), fs), 100.0, fs, len(STAGES))
+    assert ce.atonia_share(STAGES, alone, usable) < ce.ATONIA_SHARE

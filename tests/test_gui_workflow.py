@@ -524,3 +524,5 @@ def test_the_standard_montage_shows_the_chin_emg_not_a_leg_emg_listed_first():
     names = ["C4-M1", "E1-M2", "EMG Leg L", "LAT", "Chin1-Chin2", "ECG"]
     assert _standard_montage(names, "C4-M1", "E1-M2")[-1] == "Chin1-Chin2"
     assert _standard_montage(["C4-M1", "E1-M2", "Leg EMG"], "C4-M1", "E1-M2") == []
+    # a referential file: the chin EMG computed from its electrodes, as the model reads it
+    assert _standard_montage(["C4", "M1", "E1", "M2", "Chin1", "ChinZ"], "C4-M1", "E1-M2")[-1] == "Chin1-ChinZ"

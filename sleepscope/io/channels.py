@@ -46,7 +46,8 @@ Many systems store each electrode against a common amplifier reference and the
 mastoids as channels of their own (`C3`, `C4`, `M1`, `M2`, `E1`, `E2`; Nihon
 Kohden's `EEG C4-Ref`, `EEG A1-Ref`). There the AASM derivations are computed:
 each lateral electrode against the contralateral mastoid (C4 - M1, C3 - M2,
-E1 - M2, E2 - M1), a midline one against either. They are offered as channels
+E1 - M2, E2 - M1), a midline one against either, and the chin EMG from its
+electrodes (Chin1 - ChinZ, else Chin1 - Chin2). They are offered as channels
 named `C4-M1` (:func:`derived_channels`), ranked like recorded ones, so that
 `C4-M1` is preferred to the bare `C4` and may be named with ``--eeg C4-M1``;
 the reason given says that it was computed, and from which channels.
@@ -188,8 +189,13 @@ def derived_channels(names: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Derivations a referential file allows: {`C4-M1`: (the file's C4 channel, its M1 channel), ...}.
 
     Each stored electrode against the contralateral mastoid (a midline one against each), where the file
-    holds that mastoid as a channel of its own and no recorded channel already carries the label.
+    holds that mastoid as a channel of its own and no recorded channel already carries the label; and the chin
+    EMG from its electrodes (`chin_derivation`).
     """
+    return {**_mastoid_derivations(names), **chin_derivation(names)}
+
+
+def _mastoid_derivations(names: Sequence[str]) -> dict[str, tuple[str, str]]:
     mastoids = {(e, _common_ref(n)): n for n in names if (e := _electrode(n)) in _MASTOIDS}
     if not mastoids:
         return {}
@@ -296,6 +302,8 @@ class ChannelChoice:
     backup_eog: str | None = None
     #: the chin EMG, whose tone a card with coefficients for it weighs in (`sleepscope.model.chin_emg`)
     emg: str | None = None
+    #: the two chin electrodes a referential file's chin EMG is computed from (`chin_derivation`); None: recorded
+    emg_parts: tuple[str, str] | None = None
 
     @property
     def learned(self) -> bool:
@@ -314,7 +322,8 @@ class ChannelChoice:
         if self.backup_eog is not None:
             out.append(f"backup EOG: {self.backup_eog!r}, the other eye (read in the epochs where {self.eog!r} fails)")
         if self.emg is not None:
-            out.append(f"chin EMG: {self.emg!r} (muscle tone: REM's atonia, wake)")
+            computed = f"; computed as {self.emg_parts[0]} - {self.emg_parts[1]}" if self.emg_parts else ""
+            out.append(f"chin EMG: {self.emg!r} (muscle tone: REM's atonia, wake{computed})")
         return out
 
     def summary(self) -> str:
@@ -436,8 +445,9 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
         found = _best(names, "eeg", exclude=(picked["eeg"][0], picked["eog"][0]), recognised=True)
         backup_eeg = found[0] if found else None
     backup_eog = other_eye(names, picked["eog"][0], exclude=(picked["eeg"][0],))
+    emg = find_emg([n for n in names if n not in (picked["eeg"][0], picked["eog"][0])])
     return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup_eeg,
-                         backup_eog, find_emg([n for n in names if n not in (picked["eeg"][0], picked["eog"][0])]))
+                         backup_eog, emg, chin_derivation(names).get(emg))
 
 
 _CHIN = re.compile(r"chin|submental|mental", re.IGNORECASE)
@@ -446,11 +456,44 @@ _EMG = re.compile(r"emg", re.IGNORECASE)
 _NOT_CHIN = re.compile(r"leg|tib|\b[lr]at\b|arm|intercost|diaph|ecg|ekg|mass", re.IGNORECASE)
 
 
+#: the AASM's chin electrodes, each stored against a reference common to all: Chin1 and Chin2 under the mandible,
+#: ChinZ above it (some systems number a third one)
+_CHIN_ELECTRODE = re.compile(r"^(?:emg)?chin([123z])(" + "|".join(_COMMON_REFS) + r")?$")
+#: which two make the chin EMG, best first: one under the mandible against the one above it (the AASM's), else the
+#: two under it against each other
+_CHIN_PAIRS = (("1", "z"), ("2", "z"), ("1", "2"), ("1", "3"), ("2", "3"), ("3", "z"))
+
+
+def _chin_electrode(name: str) -> tuple[str, str] | None:
+    """(electrode, common reference) of a channel that stores one chin electrode (`Chin1`, `EMG Chin2-Ref`)."""
+    m = _CHIN_ELECTRODE.match(re.sub(r"[^a-z0-9]", "", name.lower()))
+    return (m.group(1), m.group(2) or "") if m else None
+
+
+def chin_derivation(names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """A referential file's chin EMG: {`Chin1-ChinZ`: (its Chin1 channel, its ChinZ channel)}, from two of its chin
+    electrodes stored against one reference (`_CHIN_PAIRS`), or {} (a recorded channel carries that label already,
+    or fewer than two electrodes). One electrode alone holds the EEG and ECG its reference picks up."""
+    electrodes = {e: n for n in names if (e := _chin_electrode(n)) is not None}
+    taken = {re.sub(r"[^a-z0-9]", "", n.lower()) for n in names}
+    for a, b in _CHIN_PAIRS:
+        for ref in dict.fromkeys(r for _, r in electrodes):
+            if (a, ref) in electrodes and (b, ref) in electrodes:
+                label = f"Chin{a.upper()}-Chin{b.upper()}"
+                if re.sub(r"[^a-z0-9]", "", label.lower()) not in taken:
+                    return {label: (electrodes[(a, ref)], electrodes[(b, ref)])}
+    return {}
+
+
 def find_emg(channel_names: Sequence[str]) -> str | None:
-    """The chin EMG among a recording's channel names (`EMG submental`, `Chin1-Chin2`, `EMG Chin`, then a plain
-    `EMG`), or None; leg and other muscles' EMG are not it."""
+    """The chin EMG among a recording's channel names, or None; leg and other muscles' EMG are not it. A recorded
+    one first (`EMG submental`, `Chin1-Chin2`, `EMG Chin`), then one derived from a referential file's chin
+    electrodes (`chin_derivation`), then a single chin electrode, then a plain `EMG`."""
     names = [n for n in channel_names if not _NOT_CHIN.search(n)]
-    return next((n for n in names if _CHIN.search(n)), None) or next((n for n in names if _EMG.search(n)), None)
+    chin = [n for n in names if _CHIN.search(n)]
+    recorded = [n for n in chin if _chin_electrode(n) is None]
+    return next(iter([*recorded, *chin_derivation(channel_names), *chin]), None) or next(
+        (n for n in names if _EMG.search(n)), None)
 
 
 def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -> str:
