@@ -98,3 +98,25 @@ def test_the_row_goes_without_a_chin_emg_and_says_when_it_shows_no_tone(qtbot, t
     assert "does not change over the night" in view._label.toolTip()
     view = _open(qtbot, w, night_with_emg()[0], tmp_path, "again")
     assert view.status == "ready" and "quietest quarter" in view._label.toolTip()
+
+
+def test_why_this_stage_says_the_epochs_chin_tone(qtbot, tmp_path, window):
+    """The evidence panel reads the row's tone for the epoch in view: atonia on a REM epoch, not on an N2 one; said
+    again once a channel is added; nothing for a recording without a chin EMG."""
+    w = window
+    rec, labels = night_with_emg()
+    _open(qtbot, w, rec, tmp_path, "emg")
+    w.analysis.evidence_dock.raise_()
+    panel = w.analysis.evidence
+    rem = int(np.flatnonzero((labels == 4) & (w.analysis.chin_tone.tone.tone <= -1))[0])
+    n2 = int(np.flatnonzero((labels == 2) & (np.abs(w.analysis.chin_tone.tone.tone) < 1))[0])
+    w.controller.go_to(rem)
+    qtbot.waitUntil(lambda: panel.chin_label.isVisible(), timeout=5000)
+    assert panel.chin_label.text().startswith("Chin EMG tone: low: REM's atonia")
+    w.controller.go_to(n2)
+    qtbot.waitUntil(lambda: "NREM sleep" in panel.chin_label.text(), timeout=5000)
+    w.analysis.channels_added()
+    assert panel.chin_label.isVisible() and "NREM sleep" in panel.chin_label.text()
+    _open(qtbot, w, night_with_emg(None)[0], tmp_path, "none")
+    w.controller.go_to(rem)
+    assert not panel.chin_label.isVisible()

@@ -139,6 +139,7 @@ class AnalysisDocks(QObject):
         c.predictionChanged.connect(self._on_prediction)
         self.spectrogram.epochPicked.connect(c.go_to)
         self.chin_tone.epochPicked.connect(c.go_to)
+        self.chin_tone.ready.connect(lambda: self.evidence.set_chin_tone(self.chin_tone.tone))
         self.evidence.evidenceReady.connect(self._on_evidence)
         self.evidence.show_events.toggled.connect(lambda on: self._on_evidence(self.evidence.evidence))
         self.act_report.setEnabled(False)
@@ -168,6 +169,7 @@ class AnalysisDocks(QObject):
         found again (the other eye tells conjugate eye movements from in-phase deflections)."""
         if self._recording is not None:
             self.evidence.set_recording(self._recording, self._model_probs)
+            self.evidence.set_chin_tone(self.chin_tone.tone)
             self.evidence.set_epoch(self.window.controller.current)
 
     def clear(self) -> None:

@@ -125,6 +125,9 @@ class EvidencePanel(LazyPanel):
         bl.addWidget(self.bands)
         self.alpha_label = QLabel()  # the occipital lead's alpha, where the window shows one
         bl.addWidget(self.alpha_label)
+        self.chin_label = QLabel()  # the chin EMG's tone against the night's, where the recording has one
+        self.chin_label.setWordWrap(True)
+        bl.addWidget(self.chin_label)
         self.events_label = QLabel()
         self.events_label.setTextFormat(Qt.TextFormat.RichText)
         self.events_label.setWordWrap(True)
@@ -143,6 +146,7 @@ class EvidencePanel(LazyPanel):
         self._recording: Any = None
         self._model_at: Callable[[int], np.ndarray | None] = lambda epoch: None
         self._cache: OrderedDict[int, EpochEvidence] = OrderedDict()
+        self._chin: Any = None  # sleepscope.model.chin_emg.NightTone
         self.jobs = EvidenceJobs(self)
         self.jobs.done.connect(self._on_done)
         self.jobs.failed.connect(self._on_failed)
@@ -160,6 +164,7 @@ class EvidencePanel(LazyPanel):
         self._cache.clear()
         self.evidence = None
         self.epoch = 0
+        self.set_chin_tone(None)
         if recording is None:
             self.title.setText("No recording open.")
             self.probs.set_values(None)
@@ -192,6 +197,23 @@ class EvidencePanel(LazyPanel):
     def refresh_model(self) -> None:
         probs = self._model_at(self.epoch) if self._recording is not None else None
         self.probs.set_values(None if probs is None else list(np.asarray(probs, float)))
+        self._show_chin()
+
+    def set_chin_tone(self, tone: Any) -> None:
+        """The night's chin-EMG tone per epoch (`chin_emg.NightTone`, as the window's row draws it), or None."""
+        self._chin = tone if tone is not None and not tone.reason else None
+        self._show_chin()
+
+    def _show_chin(self) -> None:
+        tone = self._chin
+        usable = tone is not None and 0 <= self.epoch < len(tone.tone) and bool(tone.usable[self.epoch])
+        self.chin_label.setVisible(usable)
+        if not usable:
+            return
+        z = float(tone.tone[self.epoch])
+        what = ("low: REM's atonia" if z <= -1 else "high: wake, a movement or an arousal" if z >= 1
+                else "near the night's middle: NREM sleep")
+        self.chin_label.setText(f"Chin EMG tone: {what} ({z:+.1f} interquartile ranges from the night's median)")
 
     # -- jobs ---------------------------------------------------------------
     def _start_job(self) -> None:
