@@ -371,3 +371,20 @@ def test_prescoring_reads_the_chin_emg_of_a_referential_file(n2_model, tmp_path,
     assert [s for s, st in zip(stages, STAGES) if st == 4] == ["REM"] * 24
     alone, usable = ce.epoch_tone(resample_to_target(chin["Chin1"].astype(np.float32), fs), 100.0, fs, len(STAGES))
     assert ce.atonia_share(STAGES, alone, usable) < ce.ATONIA_SHARE
+
+
+@pytest.mark.parametrize("source_hz", [256.0, 1.0])
+def test_a_night_read_hour_by_hour_gives_the_tone_of_the_night_read_whole(monkeypatch, source_hz):
+    """`epoch_tone` reads a night in blocks (a 48-h raw EMG is never copied whole in float64): the same tone, to the
+    last bit, as one block, with a block edge inside a stretch of missing samples and a last block cut short."""
+    rng = np.random.default_rng(0)
+    n = 250
+    x = (np.repeat(rng.lognormal(0, 0.5, n), 3000) * rng.standard_normal(n * 3000)).astype(np.float32)
+    x[120 * 3000 - 500: 120 * 3000 + 1700] = np.nan
+    if source_hz == 1.0:
+        x = np.abs(np.nan_to_num(x, nan=np.nan))
+    blocks = ce.epoch_tone(x, 100.0, source_hz, n)
+    monkeypatch.setattr(ce, "BLOCK_EPOCHS", 10 ** 6)
+    whole = ce.epoch_tone(x, 100.0, source_hz, n)
+    np.testing.assert_array_equal(blocks[1], whole[1])
+    np.testing.assert_allclose(blocks[0], whole[0], rtol=0, atol=1e-12)

@@ -101,45 +101,68 @@ class ChinTone:
                 "usable_epochs": int(self.usable.sum())}
 
 
+#: a night is read this many epochs at a time: a 48-h night's EMG is never copied whole in float64
+BLOCK_EPOCHS = 120
+#: each block is filtered with this much of its neighbours' signal (s), where the band-pass has died away
+PAD_S = 4.0
+
+
 def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
                gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | str:
     """(log tone per epoch, usable epochs) of a chin EMG given at `fs` (recorded at `source_hz`), or why it
     cannot show tone. Tone: the lower quartile of the epoch's rectified envelope (an envelope channel), or of its
-    0.2-s windows' RMS above 10 Hz (a raw one): the quietest quarter, which
-    twitches, movements, a snorer's breaths and the ECG's beats do not lift."""
-    per_s = int(round(fs))
-    x = np.asarray(signal, np.float64)[: n_epochs * 30 * per_s]
-    if len(x) < n_epochs * 30 * per_s:
+    0.2-s windows' RMS above 10 Hz (a raw one): the quietest quarter, which twitches, movements, a snorer's breaths
+    and the ECG's beats do not lift."""
+    per_epoch = 30 * int(round(fs))
+    end = n_epochs * per_epoch
+    if len(signal) < end:
         return "shorter than the recording"
-    nan = ~np.isfinite(x)
-    x = np.where(nan, 0.0, x)
-    usable = nan.reshape(n_epochs, -1).mean(axis=1) < 0.5
     if source_hz <= MAX_ENVELOPE_HZ:
-        # not the median: a snorer lifts the envelope at every breath, half of each epoch; of the samples, not of
-        # each second's mean, as reading a 1-Hz channel at the model's rate spreads a breath over its neighbours
-        tone = np.percentile(np.abs(x).reshape(n_epochs, -1), 25, axis=1)
+        sos = None
     elif source_hz >= MIN_RAW_HZ and fs > 2 * BAND_HZ[0]:
-        from scipy.signal import butter, sosfiltfilt
+        from scipy.signal import butter
 
         sos = butter(4, [BAND_HZ[0], min(BAND_HZ[1], 0.45 * min(fs, source_hz))], btype="bandpass", fs=fs,
                      output="sos")
-        band = sosfiltfilt(sos, x)
-        per_w = max(1, int(round(fs * WINDOW_S)))
-        windows = np.sqrt((band ** 2).reshape(n_epochs, -1, per_w).mean(axis=2))
-        # flat, clipped, absurd or drifting as the EEG and EOG are judged (a raw EMG is a signal like them)
-        from sleepscope.model.quality import channel_flags
-
-        usable &= channel_flags(np.asarray(signal, np.float32)[: len(x)].reshape(n_epochs, -1), "emg", fs) == 0
-        # the quietest quarter of its windows: the beats of an ECG the chin leads pick up (a QRS a second) and
-        # twitches lift the others
-        tone = np.percentile(windows, 25, axis=1)
     else:
         return (f"recorded at {source_hz:g} Hz: too slow for the muscle's own activity (a raw EMG needs "
                 f"{MIN_RAW_HZ:g} Hz) and too fast for an envelope")
+    tone, usable = np.empty(n_epochs), np.empty(n_epochs, bool)
+    pad = 0 if sos is None else int(PAD_S * fs)
+    for a in range(0, n_epochs, BLOCK_EPOCHS):
+        b = min(n_epochs, a + BLOCK_EPOCHS)
+        lo, hi = max(0, a * per_epoch - pad), min(end, b * per_epoch + pad)
+        core = slice(a * per_epoch - lo, b * per_epoch - lo)
+        tone[a:b], usable[a:b] = _block_tone(np.asarray(signal[lo:hi], np.float64), fs, sos, core, b - a)
     usable &= np.isfinite(tone) & (tone > 0)
     if gap is not None:
         usable &= ~np.asarray(gap, bool)[:n_epochs]
     return np.log(np.where(usable, np.maximum(tone, 1e-6), 1.0)), usable
+
+
+def _block_tone(x: np.ndarray, fs: float, sos: np.ndarray | None, core: slice,
+                n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tone, usable) of the `n_epochs` epochs `x[core]` (the samples around them pad the filter)."""
+    nan = ~np.isfinite(x)
+    raw = x.copy() if sos is not None else None
+    x[nan] = 0.0
+    usable = nan[core].reshape(n_epochs, -1).mean(axis=1) < 0.5
+    if sos is None:
+        # not the median: a snorer lifts the envelope at every breath, half of each epoch; of the samples, not of
+        # each second's mean, as reading a 1-Hz channel at the model's rate spreads a breath over its neighbours
+        return np.percentile(np.abs(x[core]).reshape(n_epochs, -1), 25, axis=1), usable
+    from scipy.signal import sosfiltfilt
+
+    from sleepscope.model.quality import channel_flags
+
+    band = sosfiltfilt(sos, x)[core]
+    per_w = max(1, int(round(fs * WINDOW_S)))
+    windows = np.sqrt((band ** 2).reshape(n_epochs, -1, per_w).mean(axis=2))
+    # flat, clipped, absurd or drifting as the EEG and EOG are judged (a raw EMG is a signal like them)
+    usable &= channel_flags(raw[core].astype(np.float32).reshape(n_epochs, -1), "emg", fs) == 0
+    # the quietest quarter of its windows: the beats of an ECG the chin leads pick up (a QRS a second) and
+    # twitches lift the others
+    return np.percentile(windows, 25, axis=1), usable
 
 
 def relative_tone(log_tone: np.ndarray, usable: np.ndarray, clip: float) -> np.ndarray | str:
