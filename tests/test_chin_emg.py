@@ -388,3 +388,14 @@ def test_a_night_read_hour_by_hour_gives_the_tone_of_the_night_read_whole(monkey
     whole = ce.epoch_tone(x, 100.0, source_hz, n)
     np.testing.assert_array_equal(blocks[1], whole[1])
     np.testing.assert_allclose(blocks[0], whole[0], rtol=0, atol=1e-12)
+
+
+def test_reading_the_tone_stops_when_cancelled():
+    """The window drops the tone of a night no longer shown: a cancelled token stops the reading between blocks."""
+    from sleepscope.tasks import CancelToken, Cancelled
+
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        ce.epoch_tone(raw_channel(STAGES), 100.0, 256.0, len(STAGES), cancel=token)
+    assert ce.epoch_tone(raw_channel(STAGES), 100.0, 256.0, len(STAGES), cancel=CancelToken())[1].all()

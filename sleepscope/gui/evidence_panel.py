@@ -212,7 +212,7 @@ class EvidencePanel(LazyPanel):
             return
         z = float(tone.tone[self.epoch])
         what = ("low: REM's atonia" if z <= -1 else "high: wake, a movement or an arousal" if z >= 1
-                else "near the night's middle: NREM sleep")
+                else "near the night's middle, as in NREM sleep")
         self.chin_label.setText(f"Chin EMG tone: {what} ({z:+.1f} interquartile ranges from the night's median)")
 
     # -- jobs ---------------------------------------------------------------

@@ -108,7 +108,7 @@ PAD_S = 4.0
 
 
 def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
-               gap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | str:
+               gap: np.ndarray | None = None, cancel=None) -> tuple[np.ndarray, np.ndarray] | str:
     """(log tone per epoch, usable epochs) of a chin EMG given at `fs` (recorded at `source_hz`), or why it
     cannot show tone. Tone: the lower quartile of the epoch's rectified envelope (an envelope channel), or of its
     0.2-s windows' RMS above 10 Hz (a raw one): the quietest quarter, which twitches, movements, a snorer's breaths
@@ -129,7 +129,10 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
                 f"{MIN_RAW_HZ:g} Hz) and too fast for an envelope")
     tone, usable = np.empty(n_epochs), np.empty(n_epochs, bool)
     pad = 0 if sos is None else int(PAD_S * fs)
+    from sleepscope.tasks import check
+
     for a in range(0, n_epochs, BLOCK_EPOCHS):
+        check(cancel)
         b = min(n_epochs, a + BLOCK_EPOCHS)
         lo, hi = max(0, a * per_epoch - pad), min(end, b * per_epoch + pad)
         core = slice(a * per_epoch - lo, b * per_epoch - lo)
@@ -193,11 +196,11 @@ def atonia_share(stages: np.ndarray, log_tone: np.ndarray, usable: np.ndarray,
 
 
 def read_tone(signal: np.ndarray, fs: float, source_hz: float, channel: str, stages: np.ndarray,
-              coefficients: Coefficients, gap: np.ndarray | None = None) -> ChinTone:
+              coefficients: Coefficients, gap: np.ndarray | None = None, cancel=None) -> ChinTone:
     """The night's `ChinTone`: used when it shows tone, the model's own REM shows atonia, and so on (module
     docstring). `stages`: the model's stages without the EMG."""
     n = len(stages)
-    got = epoch_tone(signal, fs, source_hz, n, gap)
+    got = epoch_tone(signal, fs, source_hz, n, gap, cancel)
     none = np.zeros(n), np.zeros(n, bool)
     if isinstance(got, str):
         return ChinTone(channel, *none, used=False, reason=got)
@@ -278,7 +281,7 @@ def recording_tone(rec, stages: np.ndarray, coefficients: Coefficients, cancel=N
     if got is None:
         n = len(stages)
         return ChinTone(name, np.zeros(n), np.zeros(n, bool), used=False, reason="it could not be read")
-    return read_tone(got[0], rec.fs, got[1], name, stages, coefficients, gap=rec.gap)
+    return read_tone(got[0], rec.fs, got[1], name, stages, coefficients, gap=rec.gap, cancel=cancel)
 
 
 @dataclass(frozen=True)
@@ -305,7 +308,7 @@ def night_tone(rec, cancel=None) -> NightTone | None:
     got = channel_samples(rec, name, cancel)
     if got is None:
         return NightTone(name, *none, reason="it could not be read")
-    read = epoch_tone(got[0], rec.fs, got[1], n, rec.gap)
+    read = epoch_tone(got[0], rec.fs, got[1], n, rec.gap, cancel)
     if isinstance(read, str):
         return NightTone(name, *none, reason=read)
     z = relative_tone(*read, CLIP)
