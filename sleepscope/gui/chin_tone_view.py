@@ -19,8 +19,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QThread, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from sleepscope.gui.hypnogram_view import CURSOR_PEN, LABEL_PX, EpochStrip
 from sleepscope.gui.jobs import CurrentJob, Job, JobWorker
+from sleepscope.gui.night_row import NightRow
 from sleepscope.model.chin_emg import CLIP, NightTone, chin_channel, night_tone
 from sleepscope.stages import COLORS, Stage
 
@@ -59,20 +59,13 @@ class ToneJobs(CurrentJob):
         self.done.emit(result.tone)
 
 
-class ChinToneView(EpochStrip):
+class ChinToneView(NightRow):
     """The chin EMG's tone per epoch over the night; emits `epochPicked` on a click or drag."""
 
-    #: emitted once the tone of the shown recording is drawn (or found missing)
-    ready = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, bottom_margin=0)
-        self._label = self._glw.addLabel(NAME, row=0, col=0, size="8pt", color="#2b2f36", justify="right")
-        self.plot = self._add_plot(0)
-        self.plot.showAxis("bottom", False)
+        super().__init__(NAME, ToneJobs, "The chin EMG's tone could not be read", parent)
         self.plot.setYRange(-CLIP, CLIP, padding=0.15)
         self.plot.getAxis("left").setTicks([[(-CLIP, "low"), (CLIP, "high")]])
-        self._glw.ci.layout.setColumnFixedWidth(0, LABEL_PX)
         # stepped: one level per epoch (given at set_tone: pyqtgraph refuses an empty stepped curve)
         self._low = pg.PlotCurveItem(pen=None, fillLevel=0.0, brush=LOW_BRUSH)
         self._high = pg.PlotCurveItem(pen=None, fillLevel=0.0, brush=HIGH_BRUSH)
@@ -81,27 +74,19 @@ class ChinToneView(EpochStrip):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             self.plot.addItem(item)
         self.plot.addItem(pg.InfiniteLine(pos=0.0, angle=0, pen=pg.mkPen("#9aa3ad", width=1)))
-        self.cursor_line = pg.InfiniteLine(pos=0.5, angle=90, movable=False, pen=CURSOR_PEN)
-        self.cursor_line.setZValue(10)
-        self.plot.addItem(self.cursor_line)
         self.setFixedHeight(52)
-        self.jobs = ToneJobs(self)
         self.jobs.done.connect(self.set_tone)
-        self.jobs.failed.connect(self._on_failed)
         self.tone: NightTone | None = None
         #: whether the shown recording has a chin EMG (the row is shown only then, and when View asks for it)
         self.available = False
         self.wanted = True
-        self.status = ""
         self.setVisible(False)
 
     # -- content ------------------------------------------------------------
     def show_recording(self, recording: Any) -> None:
         """Start reading `recording`'s chin-EMG tone in the background; hide the row if it has no chin EMG."""
         self.clear()
-        self._n = int(recording.n_epochs)
-        self.plot.getViewBox().setLimits(xMin=0, xMax=max(1, self._n))
-        self.plot.setXRange(0, max(1, self._n), padding=0)
+        self.start_night(recording.n_epochs)
         channel = chin_channel(recording)
         self.available = channel is not None
         self._update_visible()
@@ -109,7 +94,6 @@ class ChinToneView(EpochStrip):
             self.status = "none"
             self.ready.emit()
             return
-        self._label.setText(NAME, size="8pt", color="#2b2f36")
         self.status = "computing"
         self.jobs.launch(Job(ToneWorker(recording), "chin-tone", QThread.Priority.LowPriority))
 
@@ -122,8 +106,7 @@ class ChinToneView(EpochStrip):
             self.ready.emit()
             return
         if tone.reason:
-            self._label.setText(f"{NAME}<br>(no tone)", size="8pt", color="#b03a2e")
-            self._label.setToolTip(f"The chin EMG {tone.channel!r} shows no tone: {tone.reason}.")
+            self.set_name("no tone", f"The chin EMG {tone.channel!r} shows no tone: {tone.reason}.", failed=True)
             self.status = "no tone"
             self.ready.emit()
             return
@@ -133,11 +116,11 @@ class ChinToneView(EpochStrip):
         self._line.setData(edges, y, connect="finite", stepMode="center")
         self._low.setData(edges, np.minimum(np.nan_to_num(y), 0.0), stepMode="center")
         self._high.setData(edges, np.maximum(np.nan_to_num(y), 0.0), stepMode="center")
-        self._label.setToolTip(
+        self.set_name(tooltip=(
             f"Muscle tone of the chin EMG {tone.channel!r}, epoch by epoch, against the night's own: its quietest "
-            "quarter, in interquartile ranges from the night's median (clipped at 2). REM's atonia dips (the "
-            "fill in REM's colour), wake and movements rise. Shown whether or not the model weighed it in; the banner "
-            "says when it did not.")
+            "quarter, in interquartile ranges from the night's median (clipped at 2). REM's atonia dips (the fill "
+            "in REM's colour), wake and movements rise. Shown whether or not the model weighed it in; the banner "
+            "says when it did not."))
         self.status = "ready"
         self.ready.emit()
 
@@ -146,8 +129,7 @@ class ChinToneView(EpochStrip):
         self.tone = None
         for item in (self._line, self._low, self._high):
             item.clear()
-        self._label.setText(NAME, size="8pt", color="#2b2f36")
-        self._label.setToolTip("")
+        self.set_name()
         self._n = 0
         self.status = ""
 
@@ -164,23 +146,3 @@ class ChinToneView(EpochStrip):
 
     def _update_visible(self) -> None:
         self.setVisible(self.available and self.wanted)
-
-    def set_cursor(self, epoch: int) -> None:
-        self.cursor_line.setValue(int(epoch) + 0.5)
-
-    def link_x(self, view: pg.ViewBox) -> None:
-        """Share the time axis with another view (the hypnogram): zoom and pan together."""
-        self.plot.setXLink(view)
-
-    # -- jobs ---------------------------------------------------------------
-    def cancel(self) -> None:
-        self.jobs.drop()
-
-    def wait(self, ms: int = 10000) -> bool:
-        """Cancel and wait for the worker threads (closing the window); True when they ended."""
-        return self.jobs.wait_all(ms)
-
-    def _on_failed(self, message: str) -> None:
-        self.status = f"failed: {message}"
-        self._label.setText(f"{NAME}<br>(failed)", size="8pt", color="#b03a2e")
-        self._label.setToolTip(f"The chin EMG's tone could not be read: {message}")
