@@ -146,6 +146,19 @@ def test_prescoring_reads_atonia_as_rem_and_says_when_it_cannot(n2_model):
     assert pred.chin.used and pred.to_dict()["chin_emg"]["used"]
     assert (pred.stages[STAGES == 4] == 4).all() and (pred.stages[STAGES == 0] == 0).all()
     assert not any("chin EMG" in n for n in pred.notes())
+    # where the tone changed the stage, the epoch says so (kept with the prediction, in its header and exports)
+    from sleepscope.model.epoch_reading import CHIN_EMG, epoch_reading, read_from, reading_summary, reading_words
+
+    moved = pred.stages != 2  # the model alone read every epoch N2
+    assert moved[np.isin(STAGES, (0, 4))].all()
+    np.testing.assert_array_equal(pred.chin.decided, moved)
+    bits = epoch_reading(pred)
+    assert (bits == np.where(moved, CHIN_EMG, 0)).all()
+    assert reading_words(int(bits[STAGES == 4][0])) == "the chin EMG's tone decided the stage"
+    assert read_from(int(bits[STAGES == 4][0])) == "chin EMG" and read_from(int(bits[STAGES == 2][0])) == ""
+    n = int(moved.sum())
+    assert reading_summary(bits) == f"{n} epochs whose stage the chin EMG's tone decided"
+    assert pred.chin.message().endswith(f"in {len(STAGES)} epochs; it decided the stage of {n})")
     # a raw EMG, found by another label, reads the same
     raw = predict(night(raw_channel(STAGES), name="Chin1-Chin2", rate=256.0), model)
     assert raw.chin.channel == "Chin1-Chin2" and (raw.stages[STAGES == 4] == 4).all()
@@ -225,11 +238,14 @@ def test_prescore_reads_the_chin_emg_from_the_file_and_says_which_and_why_not(n2
         edf = write_night(tmp_path / f"{name}.edf", raw_at(STAGES, 200, rbd=rbd))
         assert main(["prescore", str(edf), "--model", str(tmp_path / "m.safetensors"), "--quiet"]) == 0
         with open(tmp_path / f"{name}.prescore.csv") as f:
-            out[name] = [r["stage"] for r in csv.DictReader(f)]
+            rows = list(csv.DictReader(f))
+        out[name] = [r["stage"] for r in rows]
+        out[name + " read"] = [r["read_from"] for r in rows]
         out[name + " says"] = capsys.readouterr().err
     assert "chin EMG: 'EMG Chin'" in out["atonia says"] and "weighed in" in out["atonia says"]
     assert [s for s, st in zip(out["atonia"], STAGES) if st == 4] == ["REM"] * 24
-    assert set(out["rbd"]) == {"N2"}
+    assert [r for r, st in zip(out["atonia read"], STAGES) if st == 4] == ["chin EMG"] * 24  # the tone decided
+    assert set(out["rbd"]) == {"N2"} and set(out["rbd read"]) == {""}
     assert "NOTE: the chin EMG 'EMG Chin' was not used: the night shows no atonia" in out["rbd says"]
     # a folder pre-scored into the recordings' scoring files keeps the note with each prediction
     from sleepscope.io import open_recording

@@ -90,10 +90,14 @@ class ChinTone:
     reason: str = ""  # why it was not used
     #: whether the reason is news to the technician (a night too short to hold REM is not)
     worth_saying: bool = True
+    #: (n_epochs,) bool: epochs whose stage the tone changed (set by pre-scoring once it weighed in)
+    decided: np.ndarray | None = field(default=None, repr=False)
 
     def message(self) -> str:
         if self.used:
-            return (f"the chin EMG {self.channel!r} weighed in (muscle tone, in {int(self.usable.sum())} epochs)")
+            decided = "" if self.decided is None else f"; it decided the stage of {int(self.decided.sum())}"
+            return (f"the chin EMG {self.channel!r} weighed in (muscle tone, in {int(self.usable.sum())} "
+                    f"epochs{decided})")
         return f"the chin EMG {self.channel!r} was not used: {self.reason}"
 
     def to_dict(self) -> dict:

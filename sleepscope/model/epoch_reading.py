@@ -1,5 +1,5 @@
 """How the model read each epoch: as recorded, from a backup channel, from the EEG alone, or not at all (an
-artefact epoch, no stage).
+artefact epoch, no stage); and whether the chin EMG's tone decided its stage.
 
 Kept with the prediction in the scoring file (`PredictionRecord.reading`), so that the window marks those epochs
 and names how each was read whenever the night is opened, not only in the banner of the run that scored it.
@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 #: Bits per epoch.
-ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE = 1, 2, 4, 8
+ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE, CHIN_EMG = 1, 2, 4, 8, 16
 #: Read otherwise than as recorded, with a stage.
 READ_OTHERWISE = EEG_ALONE | BACKUP_EEG | OTHER_EYE
 #: What each of those read, as `prescore`'s `read_from` column names it.
@@ -28,12 +28,16 @@ def epoch_reading(prediction) -> np.ndarray:
         out[np.asarray(prediction.quality.eeg_alone, bool)[: len(out)]] |= EEG_ALONE
     for backup in prediction.backups:
         out[np.asarray(backup.epochs, bool)[: len(out)]] |= BACKUP_EEG if backup.kind == "eeg" else OTHER_EYE
+    decided = getattr(getattr(prediction, "chin", None), "decided", None)
+    if decided is not None:
+        out[np.asarray(decided, bool)[: len(out)]] |= CHIN_EMG
     return out
 
 
 def read_from(bits: int) -> str:
-    """"backup EEG", "other eye", "EEG alone" (joined by " + "), or "" for an epoch read as recorded."""
-    return " + ".join(name for bit, name in _READ_FROM if bits & bit)
+    """"backup EEG", "other eye", "EEG alone", "chin EMG" (its tone decided the stage; joined by " + "), or "" for
+    an epoch read as recorded from its EEG and EOG alone."""
+    return " + ".join(name for bit, name in (*_READ_FROM, (CHIN_EMG, "chin EMG")) if bits & bit)
 
 
 def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
@@ -43,10 +47,12 @@ def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
     if bits & ARTEFACT:
         return f"no stage: {why or 'the signal fails here'} (artefact)"
     parts = [f"the {name}" for bit, name in _READ_FROM if bits & bit]
+    chin = "the chin EMG's tone decided the stage" if bits & CHIN_EMG else ""
     if not parts:
-        return ""
-    return "read from " + " and ".join(parts) + (f" ({why})" if why else
+        return chin
+    read = "read from " + " and ".join(parts) + (f" ({why})" if why else
                                                  " (the EOG fails here)" if bits & EEG_ALONE else "")
+    return f"{read}; {chin}" if chin else read
 
 
 def reading_summary(reading) -> str | None:
@@ -62,4 +68,9 @@ def reading_summary(reading) -> str | None:
         n = int(np.count_nonzero(r & bit))
         if n:
             parts.append(f"{n} epoch{'s' if n != 1 else ''} {what}")
-    return "; ".join(parts) + " (bars over the model's row)" if parts else None
+    summary = "; ".join(parts) + " (bars over the model's row)" if parts else ""
+    n = int(np.count_nonzero(r & CHIN_EMG))
+    if n:  # no bar: a stage the tone decided is read as recorded, and the epoch's header says so
+        chin = f"{n} epoch{'s' if n != 1 else ''} whose stage the chin EMG's tone decided"
+        summary = f"{summary}; {chin}" if summary else chin
+    return summary or None

@@ -308,8 +308,11 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         coefficients = Coefficients.from_calibration(calib)
         chin = None if coefficients is None else recording_tone(rec, stages, coefficients, cancel)
         if chin is not None and chin.used:
+            import dataclasses
+
             probs[~artefact] = with_tone(probs[~artefact], chin.tone[~artefact], coefficients.weights)
-            stages = most_likely(probs)
+            before, stages = stages, most_likely(probs)
+            chin = dataclasses.replace(chin, decided=stages != before)
     from sleepscope.model.eeg_band import unsure_epochs
 
     unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None)
