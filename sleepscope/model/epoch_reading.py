@@ -68,9 +68,6 @@ def reading_summary(reading) -> str | None:
         n = int(np.count_nonzero(r & bit))
         if n:
             parts.append(f"{n} epoch{'s' if n != 1 else ''} {what}")
-    summary = "; ".join(parts) + " (bars over the model's row)" if parts else ""
-    n = int(np.count_nonzero(r & CHIN_EMG))
-    if n:  # no bar: a stage the tone decided is read as recorded, and the epoch's header says so
-        chin = f"{n} epoch{'s' if n != 1 else ''} whose stage the chin EMG's tone decided"
-        summary = f"{summary}; {chin}" if summary else chin
-    return summary or None
+    # not the epochs whose stage the chin EMG's tone decided: that is the EMG doing its work on most nights, said
+    # in each epoch's header, not news for the banner
+    return "; ".join(parts) + " (bars over the model's row)" if parts else None
