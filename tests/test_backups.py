@@ -113,6 +113,20 @@ def test_a_backup_not_loaded_is_read_from_the_file_on_the_recordings_epochs(tmp_
     assert np.array_equal(read.epochs("eeg")[epochs], file_backup[1200:1200 + 9 * 3000].reshape(9, 3000)[epochs])
 
 
+def test_a_channel_not_loaded_is_read_alone(tmp_path, monkeypatch):
+    """Reading a backup (or the chin EMG) from the file reads that channel, not the EEG and EOG again beside it."""
+    import sleepscope.io.recording as rio
+    from sleepscope.model.backups import channel_samples
+
+    path = write_night(tmp_path / "night.edf", signals(n_epochs=4))
+    rec = open_recording(path)
+    read, real = [], rio._read
+    monkeypatch.setattr(rio, "_read", lambda path, hdr, names, wanted, *rest: read.append(list(wanted))
+                        or real(path, hdr, names, wanted, *rest))
+    samples, rate = channel_samples(rec, "EEG F3-M2")
+    assert read == [["EEG F3-M2"]] and rate == 100.0 and len(samples) == rec.n_samples
+
+
 def test_prescore_says_which_backup_it_read_and_where(tmp_path, capsys):
     from sleepscope.cli import main
 

@@ -133,6 +133,8 @@ def open_and_wait(qtbot, window, path, timeout_ms: int = 60_000) -> bool:
         if not window.open_file(path):
             return False
         qtbot.waitUntil(lambda: bool(results), timeout=timeout_ms)
+        # the lanes beside the model's two are read once the night is shown
+        qtbot.waitUntil(lambda: not window.channel_loader.busy, timeout=timeout_ms)
     finally:
         window.openFinished.disconnect(results.append)
     return results[0]

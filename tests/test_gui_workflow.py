@@ -526,3 +526,43 @@ def test_the_standard_montage_shows_the_chin_emg_not_a_leg_emg_listed_first():
     assert _standard_montage(["C4-M1", "E1-M2", "Leg EMG"], "C4-M1", "E1-M2") == []
     # a referential file: the chin EMG computed from its electrodes, as the model reads it
     assert _standard_montage(["C4", "M1", "E1", "M2", "Chin1", "ChinZ"], "C4-M1", "E1-M2")[-1] == "Chin1-ChinZ"
+
+
+def test_the_night_shows_before_its_other_lanes_are_read_and_prescoring_waits_for_them(
+        qtbot, tmp_path, gui_settings, tiny_model, windows, errors):
+    """The model's two channels are read first and the night shown; the montage's other lanes follow on the lane
+    loader, which reads those only; pre-scoring and the chin row start once they are there (they read the backup EEG
+    and the chin from them, not from the file a second time)."""
+    psg, _ = write_short_night(tmp_path, n=40)
+    w = windows(gui_settings, tiny_model)
+    shown, lanes = [], []
+    w.openFinished.connect(lambda ok: shown.append((ok, dict(w.recording.channels), w.channel_loader.busy, w.job,
+                                                    w.analysis.chin_tone.status)))
+    w.channel_loader.loaded.connect(lambda result: lanes.append(sorted(result.channels)))
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, psg)
+    ok, channels, reading, job, chin = shown[0]
+    assert ok and sorted(channels) == ["EEG Fpz-Cz", "EOG horizontal"] and reading and job is None
+    assert chin == "waiting"  # the chin row takes the chin EMG from the lanes, not from a reading of its own
+    qtbot.waitUntil(lambda: w.analysis.chin_tone.status == "ready", timeout=30_000)
+    assert lanes == [["EEG Pz-Oz", "EMG submental"]]
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"]
+    n = len(w.recording.eeg)
+    assert all(len(v) == n for v in w.recording.channels.values())
+    assert w.scoring.latest_prediction() is not None and not errors
+    # a lane added from View → Channels reads that lane alone
+    w.toggle_channel("Resp oro-nasal", True)
+    qtbot.waitUntil(lambda: "Resp oro-nasal" in w.trace.shown_channels, timeout=30_000)
+    assert lanes[-1] == ["Resp oro-nasal"]
+
+
+def test_read_lanes_reads_those_channels_alone_as_the_recording_reads_them(tmp_path):
+    from sleepscope.io import open_recording
+    from sleepscope.io.recording import read_lanes
+
+    psg, _ = write_short_night(tmp_path, n=20)
+    whole = open_recording(psg, extra=["EEG Pz-Oz", "EMG submental"])
+    channels, rates = read_lanes(psg, ["EEG Pz-Oz", "EMG submental"])
+    assert sorted(channels) == ["EEG Pz-Oz", "EMG submental"] and rates == {"EEG Pz-Oz": 100.0, "EMG submental": 1.0}
+    for name, x in channels.items():
+        np.testing.assert_array_equal(x, whole.channels[name])

@@ -155,7 +155,8 @@ class AnalysisDocks(QObject):
     def show_recording(self, recording: Any, scoring: Any) -> None:
         self._recording = recording
         self.spectrogram.show_recording(recording)
-        self.chin_tone.show_recording(recording)
+        # a chin EMG that is one of the lanes still being read is taken from them, not read a second time
+        self.chin_tone.show_recording(recording, wait=getattr(self.window, "lanes_pending", False))
         self.stats.set_scoring(scoring, no_signal=getattr(recording, "gap", None))
         self.review.refresh()
         self.evidence.set_recording(recording, self._model_probs)
@@ -168,6 +169,8 @@ class AnalysisDocks(QObject):
         """Channels were read into the open recording (View → Channels): what the panel found with fewer is
         found again (the other eye tells conjugate eye movements from in-phase deflections)."""
         if self._recording is not None:
+            if self.chin_tone.status == "waiting":
+                self.chin_tone.show_recording(self._recording)
             self.evidence.set_recording(self._recording, self._model_probs)
             self.evidence.set_chin_tone(self.chin_tone.tone)
             self.evidence.set_epoch(self.window.controller.current)

@@ -83,8 +83,9 @@ class ChinToneView(NightRow):
         self.setVisible(False)
 
     # -- content ------------------------------------------------------------
-    def show_recording(self, recording: Any) -> None:
-        """Start reading `recording`'s chin-EMG tone in the background; hide the row if it has no chin EMG."""
+    def show_recording(self, recording: Any, wait: bool = False) -> None:
+        """Start reading `recording`'s chin-EMG tone in the background; hide the row if it has no chin EMG. `wait`:
+        the window is reading more of its channels; one not loaded yet is waited for ("waiting": call again)."""
         self.clear()
         self.start_night(recording.n_epochs)
         channel = chin_channel(recording)
@@ -93,6 +94,9 @@ class ChinToneView(NightRow):
         if channel is None:
             self.status = "none"
             self.ready.emit()
+            return
+        if wait and channel not in recording.channels:
+            self.status = "waiting"
             return
         self.status = "computing"
         self.jobs.launch(Job(ToneWorker(recording), "chin-tone", QThread.Priority.LowPriority))

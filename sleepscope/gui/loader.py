@@ -185,3 +185,43 @@ class RecordingLoader(CurrentJob):
 
     def _deliver(self, result: LoadResult) -> None:
         self.loaded.emit(result)
+
+
+@dataclass
+class LaneResult:
+    job_id: int
+    path: Path
+    channels: dict[str, np.ndarray]  # at 100 Hz, µV, from the file's first sample
+    source_rates: dict[str, float]
+
+
+class LaneWorker(JobWorker):
+    """Reads channels of a recording already open (the montage's lanes, View → Channels): those only, without the
+    EEG and EOG the window holds, the file's hash or its annotations."""
+
+    def __init__(self, path: Path, names: list[str]) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self._names = list(names)
+
+    def unexpected(self, exc: Exception, detail: str) -> str:
+        return (f"Reading {', '.join(self._names)} of {self.path.name} failed unexpectedly ({type(exc).__name__}: "
+                f"{exc}). Please report this together with the file's origin.\n\n{detail}")
+
+    def work(self) -> LaneResult:
+        import sleepscope.io.recording as rio
+
+        channels, rates = rio.read_lanes(self.path, self._names, progress=self._progress, cancel=self.cancel_token)
+        return LaneResult(self.job_id, self.path, channels, rates)
+
+
+class LaneLoader(CurrentJob):
+    """The window's lane reads: one at a time; a newer request cancels the older one."""
+
+    loaded = Signal(object)  # LaneResult
+
+    def start(self, path: Path, names: list[str]) -> Job:
+        return self.launch(Job(LaneWorker(path, names), "lanes"))
+
+    def _deliver(self, result: LaneResult) -> None:
+        self.loaded.emit(result)

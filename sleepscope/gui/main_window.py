@@ -43,7 +43,8 @@ from sleepscope.gui.events_panel import EventsDock
 from sleepscope.gui.finetune_dialog import install_model_actions
 from sleepscope.gui.hypnogram_view import HypnogramView
 from sleepscope.gui.keymap import KeyDispatcher, keyboard_help_html, make_action
-from sleepscope.gui.loader import LoadResult, PairedHypnogram, RecordingLoader, read_paired_hypnogram
+from sleepscope.gui.loader import (LaneLoader, LaneResult, LoadResult, PairedHypnogram, RecordingLoader,
+                                   read_paired_hypnogram)
 from sleepscope.gui.model_notice import ModelNotice
 from sleepscope.gui.prescore import PreScoring
 from sleepscope.gui.scoring_controller import ScoringController
@@ -122,7 +123,12 @@ class MainWindow(QMainWindow):
         self.model_card: Any = None
         self.prescoring = PreScoring(self)
         self.loader = RecordingLoader(self)
-        self.channel_loader = RecordingLoader(self)
+        # the lanes beside the model's two, read once the night is shown (a 48-h PSG shows in half the time)
+        self.channel_loader = LaneLoader(self)
+        self._lanes_first: list[str] = []  # read after the night is shown (set by the opening, used once)
+        self._lanes_pending: list[str] = []  # asked for and not read yet
+        self._lanes_message = ""
+        self._prescore_after_lanes = False
         self._open_request: dict[str, Any] | None = None
 
         self.setWindowTitle(APP_TITLE)
@@ -348,7 +354,7 @@ class MainWindow(QMainWindow):
         ld.failed.connect(self._on_load_failed)
         ld.cancelled.connect(self._on_load_cancelled)
         self.channel_loader.loaded.connect(self._on_channel_loaded)
-        self.channel_loader.failed.connect(lambda text: show_error(self, "Cannot read the channel", text))
+        self.channel_loader.failed.connect(self._on_lanes_failed)
 
     def _restore_layout(self) -> None:
         geo = self.settings.geometry()
@@ -393,8 +399,8 @@ class MainWindow(QMainWindow):
         if choice is None:
             return False
         eeg, eog, extra = choice
-        self._open_request = {"path": path}
-        self.loader.start(path, eeg, eog, extra)
+        self._open_request = {"path": path, "lanes": extra}
+        self.loader.start(path, eeg, eog, [])
         self.status.show_progress(f"Reading {path.name}", 0, 0)
         self.statusBar().showMessage(f"Reading {path.name}… (Cancel stops it)")
         self._update_actions()
@@ -479,6 +485,7 @@ class MainWindow(QMainWindow):
         paired = result.paired
         reference = paired.labels if paired is not None else None
         name = paired.scorer_name if paired is not None else ""
+        self._lanes_first = list(request.get("lanes", ())) if request is not None else []
         ok = self.open_recording(result.recording, reference=reference, reference_name=name,
                                  annotations=result.annotations,
                                  reference_notes=paired.notes if paired is not None else ())
@@ -525,10 +532,12 @@ class MainWindow(QMainWindow):
         read."""
         if not self.close_recording():
             return False
+        lanes, self._lanes_first = self._lanes_first, []
         scoring = self._open_scoring(recording, scoring_path)
         if scoring is None:
             return False
         self.recording = recording
+        self._lanes_pending = list(lanes)  # read once the night is shown (below)
         self.model_notice.show_recording(recording)
         self.scoring = scoring
         self.reference = reference
@@ -602,8 +611,12 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(
                     f"Showing the stored prediction of model {stored.model_version} (Model → Pre-score to run it "
                     "again).", 8000)
+            elif lanes:
+                self._prescore_after_lanes = True  # it reads the backups and the chin from them, not twice
             else:
                 self.start_prescore()
+        if lanes:
+            self._read_lanes([], say=False)  # the opening's own notes stay in the status bar
         return True
 
     def _open_scoring(self, recording: Any, scoring_path: str | Path | None) -> Any:
@@ -653,6 +666,8 @@ class MainWindow(QMainWindow):
     def close_recording(self) -> bool:
         """Close the scoring file (snapshot, release lock); False if it must stay open."""
         self._drop_job()
+        self.channel_loader.drop()
+        self._lanes_pending, self._prescore_after_lanes = [], False
         if self.scoring is None:
             return True
         try:
@@ -1051,9 +1066,8 @@ class MainWindow(QMainWindow):
         for name in [n for n in standard if n in rec.channels and n not in self.trace.shown_channels]:
             self._add_lane(name)
         missing = [n for n in standard if n not in rec.channels]
-        if missing:  # read together: one reading at a time on the channel loader
-            self.channel_loader.start(rec.path, rec.eeg_name, rec.eog_name, missing, pair_hypnogram=False)
-            self.statusBar().showMessage(f"Reading {', '.join(missing)}…")
+        if missing:
+            self._read_lanes(missing)
         self._apply_display(save=False)
 
     def toggle_channel(self, name: str, on: bool) -> None:
@@ -1073,10 +1087,31 @@ class MainWindow(QMainWindow):
         elif name in rec.channels:
             self._add_lane(name)
         else:
-            self.channel_loader.start(rec.path, rec.eeg_name, rec.eog_name, [name], pair_hypnogram=False)
-            self.statusBar().showMessage(f"Reading {name}…")
+            self._read_lanes([name])
             return
         self._apply_display(save=False)
+
+    def _read_lanes(self, names: list[str], say: bool = True) -> None:
+        """Read channels of the open file on the lane loader, with those asked for before and not read yet (one
+        reading at a time: a newer one replaces the older); `say`: in the status bar, until they are read."""
+        rec = self.recording
+        self._lanes_pending = list(dict.fromkeys([*self._lanes_pending, *names]))
+        self.channel_loader.start(rec.path, self._lanes_pending)
+        if say:
+            self._lanes_message = f"Reading {', '.join(self._lanes_pending)}…"
+            self.statusBar().showMessage(self._lanes_message)
+
+    @property
+    def lanes_pending(self) -> bool:
+        """Channels of the open night are still being read to be shown as lanes."""
+        return bool(self._lanes_pending)
+
+    def _lanes_done(self) -> None:
+        """The lanes asked for are read, or could not be: pre-scoring that waited for them starts."""
+        self._lanes_pending = []
+        if self._prescore_after_lanes:
+            self._prescore_after_lanes = False
+            self.start_prescore()
 
     def _add_lane(self, name: str) -> None:
         """Show a channel below the last lane of its kind (EEG, EOG, EMG, other), as montages go."""
@@ -1084,15 +1119,18 @@ class MainWindow(QMainWindow):
         self.trace.add_channel(name, at=sum(_lane_group(n, self.recording) <= group
                                             for n in self.trace.shown_channels))
 
-    def _on_channel_loaded(self, result: LoadResult) -> None:
+    def _on_channel_loaded(self, result: LaneResult) -> None:
         rec = self.recording
-        if rec is None or result.recording.path != rec.path:
+        if rec is None or result.path != rec.path:
             return  # another night was opened meanwhile
-        new = [n for n in result.recording.channels if n not in rec.channels]
+        new = [n for n in result.channels if n not in rec.channels]
+        n = len(next(iter(rec.channels.values())))
         for name in new:
-            rec.channels[name] = result.recording.channels[name]
+            # on the open recording's samples: from its first, as long (odd rates round a sample either way)
+            x = result.channels[name][rec.first_sample: rec.first_sample + n]
+            rec.channels[name] = np.pad(x, (0, n - len(x)), mode="edge") if 0 < len(x) < n else x
             if getattr(rec, "source_rates", None) is not None:
-                rec.source_rates[name] = (result.recording.source_rates or {}).get(name, rec.fs)
+                rec.source_rates[name] = result.source_rates.get(name, rec.fs)
         self.trace.set_recording(rec.channels, rec.fs, rec.start_time, self.trace.shown_channels,
                                  {**self._displays_for(rec), **{n: self.trace.display(n)
                                                                 for n in self.trace.shown_channels}})
@@ -1101,7 +1139,15 @@ class MainWindow(QMainWindow):
             self._add_lane(name)
         self._apply_display(save=False)
         self.analysis.channels_added()
-        self.statusBar().clearMessage()
+        if self.statusBar().currentMessage() == self._lanes_message:  # not a message said since
+            self.statusBar().clearMessage()
+        self._lanes_done()
+
+    def _on_lanes_failed(self, text: str) -> None:
+        self._lanes_done()
+        if self.recording is not None and self.analysis.chin_tone.status == "waiting":
+            self.analysis.chin_tone.show_recording(self.recording)  # its own reading, then
+        show_error(self, "Cannot read the channel", text)
 
     def ask_scorer(self) -> None:
         name, ok = QInputDialog.getText(

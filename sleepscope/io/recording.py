@@ -381,12 +381,42 @@ def open_recording(
     choice = choose_channels(names, eeg, eog)
     eeg_name, eog_name = choice.eeg, choice.eog
     wanted = [n for n in (eeg_name, eog_name) if n is not None]
-    for name in extra:
+    wanted = list(dict.fromkeys([*wanted, *_found(path, names, extra)]))
+    channels, rates, gap_mask, lowpass = _read(path, hdr, names, wanted, progress, cancel)
+    return Recording(
+        path=path, start_time=hdr.start_time, fs=float(TARGET_FS), channels=channels,
+        eeg_name=eeg_name, eog_name=eog_name, source_rates=rates, gap_mask=gap_mask,
+        channel_choice=choice, source_lowpass=lowpass,
+    )
+
+
+def read_lanes(path: str | os.PathLike, names: Iterable[str], progress: Progress | None = None,
+               cancel: CancelToken | None = None) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(channels at 100 Hz in µV, the rates they were recorded at) of `names` only, of a recording already open:
+    a lane added to the window reads that lane, not the EEG and EOG again."""
+    path = Path(path)
+    hdr = _signal_header(path)
+    labels = [s.label for s in hdr.data_signals]
+    wanted = list(dict.fromkeys(_found(path, labels, names)))
+    channels, rates, _, _ = _read(path, hdr, labels, wanted, progress, cancel)
+    return channels, rates
+
+
+def _found(path: Path, names: list[str], wanted: Iterable[str]) -> list[str]:
+    """The file's channel (or derivation) for each of `wanted`; a name it does not hold is refused."""
+    out = []
+    for name in wanted:
         found = find_channel(names, name)
         if found is None:
             raise SleepScopeError(f"no channel named {name!r} in {path.name}. Its channels are: {', '.join(names)}.")
-        if found not in wanted:
-            wanted.append(found)
+        out.append(found)
+    return out
+
+
+def _read(path: Path, hdr, names: list[str], wanted: list[str], progress: Progress | None,
+          cancel: CancelToken | None) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray | None,
+                                               dict[str, float]]:
+    """(channels `wanted` at 100 Hz in µV, their source rates, the gap mask, their header low-passes)."""
     by_label = {s.label: s for s in hdr.data_signals}
     # A derivation the file does not store (C4-M1 of a referential recording) is read as its two channels.
     derived = {n: parts for n, parts in derived_channels(names).items() if n in wanted}
@@ -445,11 +475,7 @@ def open_recording(
     if len(runs) > 1 or (runs and runs[0][2] > 0):
         n_ep = n_min // EPOCH_SAMPLES
         gap_mask = ~covered[: n_ep * EPOCH_SAMPLES].reshape(n_ep, EPOCH_SAMPLES).all(axis=1)
-    return Recording(
-        path=path, start_time=hdr.start_time, fs=float(TARGET_FS), channels=channels,
-        eeg_name=eeg_name, eog_name=eog_name, source_rates={k: rates[k] for k in wanted}, gap_mask=gap_mask,
-        channel_choice=choice, source_lowpass=lowpass,
-    )
+    return channels, {k: rates[k] for k in wanted}, gap_mask, lowpass
 
 
 def _on_clock(read: Callable[[int, int], np.ndarray], n_channels: int, rate: float, record_duration: float,

@@ -123,11 +123,11 @@ def channel_samples(rec, name: str, cancel: CancelToken | None = None) -> tuple[
         return np.asarray(rec.channels[name], dtype=np.float32), float(rec.source_rates.get(name, rec.fs))
     if rec.path is None:
         return None
-    from sleepscope.io.recording import open_recording
+    from sleepscope.io.recording import read_lanes
 
     try:
-        other = open_recording(rec.path, eeg=name, eog=None, cancel=cancel)
+        channels, rates = read_lanes(rec.path, [name], cancel=cancel)  # that channel alone
     except (SleepScopeError, OSError, ValueError):
         return None
-    signal = other.channels[name][rec.first_sample: rec.first_sample + rec.n_samples]
-    return (signal, float(other.source_rates[name])) if len(signal) == rec.n_samples else None
+    signal = channels[name][rec.first_sample: rec.first_sample + rec.n_samples]
+    return (signal, float(rates[name])) if len(signal) == rec.n_samples else None
