@@ -821,6 +821,7 @@ class MainWindow(QMainWindow):
     # -- model --------------------------------------------------------------
     def start_prescore(self) -> bool:
         """Score the whole night in the background with the active model."""
+        self._prescore_after_lanes = False  # asked for now: the lanes' end does not start it a second time
         if self.recording is None:
             return False
         if self.model_path is None:
