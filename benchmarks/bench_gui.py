@@ -27,8 +27,9 @@ Builds a synthetic 24-h night (pink-ish noise plus 1-Hz waves, EEG + EOG at
      montage's other lanes are read after it), and that process's peak resident
      memory (VmHWM), then with every lane read; references, each in a process of its own: the same
      window not opening anything (what the process holds before), and the
-     file read alone (`open_recording` of the model's channels and the chin
-     EMG, and the file's hash), time and peak memory.
+     file read alone (`open_recording` of the model's two channels, what the
+     window reads before its first paint, and the file's hash), time and peak
+     memory.
 
 The model is the shipped one when present, else the chosen configuration with
 RANDOM weights (cost does not depend on weight values; no trained model is
@@ -373,7 +374,7 @@ def child_measure(mode: str, edf: Path) -> int:
 
         out["before_mb"] = status_mb("VmRSS")
         t, c = time.perf_counter(), time.process_time()
-        rec = sio.open_recording(edf, extra=["EMG Chin"])
+        rec = sio.open_recording(edf)  # what the window reads before its first paint
         rec.fingerprint()
         out["seconds"], out["cpu_s"] = time.perf_counter() - t, time.process_time() - c
     else:
