@@ -566,3 +566,26 @@ def test_read_lanes_reads_those_channels_alone_as_the_recording_reads_them(tmp_p
     assert sorted(channels) == ["EEG Pz-Oz", "EMG submental"] and rates == {"EEG Pz-Oz": 100.0, "EMG submental": 1.0}
     for name, x in channels.items():
         np.testing.assert_array_equal(x, whole.channels[name])
+
+
+def test_a_lane_that_cannot_be_read_costs_the_night_nothing(qtbot, tmp_path, gui_settings, tiny_model, windows,
+                                                           errors):
+    """An occipital EEG written in volts (±500 V, no body signal) beside a good EEG and EOG: the night opens and is
+    pre-scored from its two channels, and the lane's refusal names it. (Read with the night, it refused the night.)"""
+    import edfio
+
+    from sleepscope.data.synthetic import real_hypnogram, synth_night
+
+    night = synth_night(np.asarray(real_hypnogram("SC4001E0")[340:360]), subject=0, seed=0)
+    signals = [edfio.EdfSignal(night.signals[k].astype(np.float64), sampling_frequency=100, label=k,
+                               physical_range=(-500, 500), physical_dimension="uV")
+               for k in ("EEG Fpz-Cz", "EOG horizontal")]
+    signals.append(edfio.EdfSignal(night.signals["EEG Pz-Oz"].astype(np.float64) * 1e-6, sampling_frequency=100,
+                                   label="EEG Pz-Oz", physical_range=(-500, 500), physical_dimension="V"))
+    edfio.Edf(signals, starttime=night.start_time.time()).write(tmp_path / "volts.edf")
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, tmp_path / "volts.edf")
+    assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal"]
+    assert w.scoring.latest_prediction() is not None
+    assert [title for title, _ in errors] == ["Cannot read the channel"] and "'EEG Pz-Oz'" in errors[0][1]
