@@ -530,9 +530,9 @@ class MainWindow(QMainWindow):
         """Show `recording` (a sleepscope.io.Recording) and open its scoring file; `annotations`: the recording's
         own (sleepscope.io.annotations), listed beside the events; `reference_notes`: how the reference's file was
         read."""
+        lanes, self._lanes_first = self._lanes_first, []  # this opening's, whatever becomes of it
         if not self.close_recording():
             return False
-        lanes, self._lanes_first = self._lanes_first, []
         scoring = self._open_scoring(recording, scoring_path)
         if scoring is None:
             return False
