@@ -125,7 +125,6 @@ class MainWindow(QMainWindow):
         self.loader = RecordingLoader(self)
         # the lanes beside the model's two, read once the night is shown (a 48-h PSG shows in half the time)
         self.channel_loader = LaneLoader(self)
-        self._lanes_first: list[str] = []  # read after the night is shown (set by the opening, used once)
         self._lanes_pending: list[str] = []  # asked for and not read yet
         self._lanes_message = ""
         self._prescore_after_lanes = False
@@ -485,10 +484,10 @@ class MainWindow(QMainWindow):
         paired = result.paired
         reference = paired.labels if paired is not None else None
         name = paired.scorer_name if paired is not None else ""
-        self._lanes_first = list(request.get("lanes", ())) if request is not None else []
         ok = self.open_recording(result.recording, reference=reference, reference_name=name,
                                  annotations=result.annotations,
-                                 reference_notes=paired.notes if paired is not None else ())
+                                 reference_notes=paired.notes if paired is not None else (),
+                                 lanes=request.get("lanes", ()) if request is not None else ())
         if ok and result.annotations_problem:
             self.statusBar().showMessage(f"The recording's own annotations are not shown: "
                                          f"{result.annotations_problem}", 10000)
@@ -526,18 +525,19 @@ class MainWindow(QMainWindow):
 
     def open_recording(self, recording: Any, scoring_path: str | Path | None = None,
                        reference: np.ndarray | None = None, reference_name: str = "",
-                       annotations: list | None = None, reference_notes: Sequence[str] = ()) -> bool:
+                       annotations: list | None = None, reference_notes: Sequence[str] = (),
+                       lanes: Sequence[str] = ()) -> bool:
         """Show `recording` (a sleepscope.io.Recording) and open its scoring file; `annotations`: the recording's
         own (sleepscope.io.annotations), listed beside the events; `reference_notes`: how the reference's file was
-        read."""
-        lanes, self._lanes_first = self._lanes_first, []  # this opening's, whatever becomes of it
+        read; `lanes`: channels of its file to read and show once the night is shown."""
         if not self.close_recording():
             return False
         scoring = self._open_scoring(recording, scoring_path)
         if scoring is None:
             return False
         self.recording = recording
-        self._lanes_pending = list(lanes)  # read once the night is shown (below)
+        lanes = list(lanes) if getattr(recording, "path", None) is not None else []  # a file's, or none
+        self._lanes_pending = lanes  # read once the night is shown (below)
         self.model_notice.show_recording(recording)
         self.scoring = scoring
         self.reference = reference
@@ -1125,7 +1125,7 @@ class MainWindow(QMainWindow):
         if rec is None or result.path != rec.path:
             return  # another night was opened meanwhile
         new = [n for n in result.channels if n not in rec.channels]
-        n = len(next(iter(rec.channels.values())))
+        n = rec.n_samples
         for name in new:
             # on the open recording's samples: from its first, as long (odd rates round a sample either way)
             x = result.channels[name][rec.first_sample: rec.first_sample + n]
