@@ -141,6 +141,11 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
         lo, hi = max(0, a * per_epoch - pad), min(end, b * per_epoch + pad)
         core = slice(a * per_epoch - lo, b * per_epoch - lo)
         tone[a:b], usable[a:b] = _block_tone(np.asarray(signal[lo:hi], np.float64), fs, sos, core, b - a)
+        if sos is not None:  # flat, clipped, absurd or drifting as the EEG and EOG are judged: a signal like them
+            from sleepscope.model.quality import channel_flags
+
+            epochs = np.asarray(signal[a * per_epoch: b * per_epoch], np.float32).reshape(b - a, -1)
+            usable[a:b] &= channel_flags(epochs, "emg", fs) == 0
     usable &= np.isfinite(tone) & (tone > 0)
     if gap is not None:
         usable &= ~np.asarray(gap, bool)[:n_epochs]
@@ -151,7 +156,6 @@ def _block_tone(x: np.ndarray, fs: float, sos: np.ndarray | None, core: slice,
                 n_epochs: int) -> tuple[np.ndarray, np.ndarray]:
     """(tone, usable) of the `n_epochs` epochs `x[core]` (the samples around them pad the filter)."""
     nan = ~np.isfinite(x)
-    raw = x.copy() if sos is not None else None
     x[nan] = 0.0
     usable = nan[core].reshape(n_epochs, -1).mean(axis=1) < 0.5
     if sos is None:
@@ -160,13 +164,9 @@ def _block_tone(x: np.ndarray, fs: float, sos: np.ndarray | None, core: slice,
         return np.percentile(np.abs(x[core]).reshape(n_epochs, -1), 25, axis=1), usable
     from scipy.signal import sosfiltfilt
 
-    from sleepscope.model.quality import channel_flags
-
     band = sosfiltfilt(sos, x)[core]
     per_w = max(1, int(round(fs * WINDOW_S)))
     windows = np.sqrt((band ** 2).reshape(n_epochs, -1, per_w).mean(axis=2))
-    # flat, clipped, absurd or drifting as the EEG and EOG are judged (a raw EMG is a signal like them)
-    usable &= channel_flags(raw[core].astype(np.float32).reshape(n_epochs, -1), "emg", fs) == 0
     # the quietest quarter of its windows: the beats of an ECG the chin leads pick up (a QRS a second) and
     # twitches lift the others
     return np.percentile(windows, 25, axis=1), usable
