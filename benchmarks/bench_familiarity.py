@@ -99,15 +99,15 @@ def disagree(model, x: np.ndarray) -> np.ndarray:
     """Per epoch: do the model's opinions on EEG + EOG and on the EEG alone name different stages?"""
     from sleepscope.model.infer import night_outputs
 
-    w = model.config.eeg_opinion
+    config = model.config
     try:
-        model.config = model.config.with_(eeg_opinion=0.0)
+        model.config = config.with_(eeg_opinion=0.0, eog_opinion=0.0)
         whole = night_outputs(x, model)[1].numpy().argmax(axis=1)
         eeg_alone = x.copy()
         eeg_alone[:, 1] = 0
         alone = night_outputs(eeg_alone, model)[1].numpy().argmax(axis=1)
     finally:
-        model.config = model.config.with_(eeg_opinion=w)
+        model.config = config
     return whole != alone
 
 

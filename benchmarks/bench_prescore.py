@@ -220,7 +220,9 @@ def main() -> None:
         model = load_model(args.model)[0]
         described = f"'{model.config.name}' from {args.model.name}"
         args.eeg_opinion = model.config.eeg_opinion
+        eog_opinion = model.config.eog_opinion
     else:
+        eog_opinion = 0.0
         model = SleepStager(get_config(args.config))
         described = f"'{args.config}'"
     macs = macs_per_epoch(model)
@@ -228,7 +230,8 @@ def main() -> None:
     achieved = 2 * macs * n / ours["warm_s"] / 1e9
 
     whose = "its card" if args.model else "the shipped card's; random weights: timing only"
-    print(f"\nours: SleepStager config {described}, EEG-alone opinion {args.eeg_opinion:g}, night statistics "
+    print(f"\nours: SleepStager config {described}, EEG-alone opinion {args.eeg_opinion:g}, EOG-alone opinion "
+          f"{eog_opinion:g}, night statistics "
           f"{'on (two passes)' if ours['night_statistics'] else 'off'}, calibration {ours['calibration']} "
           f"({whose}), "
           f"{count_parameters(model):,} parameters, {macs / 1e6:.2f} M MACs/epoch, {ours['threads']} threads")

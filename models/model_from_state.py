@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     ap.add_argument("--passes", type=int, default=15, help="passes the run was asked for")
     ap.add_argument("--eeg-opinion", type=float, default=0.0,
                     help="ModelConfig.eeg_opinion of the written model (the shipped model's is 0.5)")
+    ap.add_argument("--eog-opinion", type=float, default=0.0,
+                    help="ModelConfig.eog_opinion of the written model")
     ap.add_argument("--families", default="A,C")
     ap.add_argument("--data", default="", help="what the run trained on, for the card")
     ap.add_argument("--trained-on", default="one NVIDIA H200 (the device tool's machine)")
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
     init, init_card = load_model(args.init)
     model = with_normalisation(init, args.normalisation)
     model.load_state_dict(best, strict=True)
-    model.config = model.config.with_(eeg_opinion=args.eeg_opinion)
+    model.config = model.config.with_(eeg_opinion=args.eeg_opinion, eog_opinion=args.eog_opinion)
     passes_done = loop["epoch"]
     card = ModelCard(
         config=model.config,

@@ -21,7 +21,9 @@
    (training families only) every ``--val-every`` steps, the best kept.
 4. With ``--eeg-opinion W``, the model's probabilities become a mixture of
    its opinion on the whole input and, weighted W, on the EEG alone
-   (``ModelConfig.eeg_opinion``; ``sleepscope.model.infer.night_outputs``).
+   (``ModelConfig.eeg_opinion``; ``sleepscope.model.infer.night_outputs``); with
+   ``--eog-opinion V``, also of its opinion on the EOG alone, weighted V
+   (``ModelConfig.eog_opinion``). With ``--recalibrate``, either changes the card's weight.
    With ``--night-statistics``, each night is scored with batch-norm
    statistics re-estimated on its own sleep period
    (``ModelConfig.night_statistics``; ``sleepscope.model.night_norm``).
@@ -212,6 +214,10 @@ def recalibrate(args) -> int:
     model, card = load_model(args.recalibrate)
     if args.night_statistics:
         model.config = card.config = model.config.with_(night_statistics=True)
+    opinions = {k: v for k, v in (("eeg_opinion", args.eeg_opinion), ("eog_opinion", args.eog_opinion))
+                if v is not None}
+    if opinions:  # the weights stay; the probabilities they give change, so the calibration below is refitted
+        model.config = card.config = model.config.with_(**opinions)
     families = tuple(card.metrics.get("training_families") or ("A", "C"))
     norm = model.config.normalisation
     if args.chin_emg:
@@ -276,9 +282,11 @@ def main(argv=None) -> int:
                     help="share of sequences given a random slow drift per step (sleepscope.model.band_gains)")
     ap.add_argument("--polarity", type=float, default=0.0,
                     help="share of channels reversed in polarity per sequence and step (sleepscope.model.polarity)")
-    ap.add_argument("--eeg-opinion", type=float, default=0.0,
+    ap.add_argument("--eeg-opinion", type=float, default=None,
                     help="weight of the EEG-alone opinion in the shipped probabilities (ModelConfig.eeg_opinion); "
-                         "set after training, before the calibration")
+                         "set after training, before the calibration (default 0; with --recalibrate: MODEL's)")
+    ap.add_argument("--eog-opinion", type=float, default=None,
+                    help="weight of the EOG-alone opinion (ModelConfig.eog_opinion), as --eeg-opinion")
     ap.add_argument("--night-statistics", action="store_true",
                     help="re-estimate the batch norms' statistics on each night's sleep period at inference "
                          "(ModelConfig.night_statistics); set after training, before the calibration")
@@ -378,7 +386,8 @@ def main(argv=None) -> int:
                  if len(results) > 1 else f"seed {args.seed}")
     averaged_note = (f"averaged with {averaged['with']} ({1 - args.average_weight:g} of its weights), "
                      if averaged else "")
-    model.config = model.config.with_(eeg_opinion=args.eeg_opinion, night_statistics=args.night_statistics)
+    model.config = model.config.with_(eeg_opinion=args.eeg_opinion or 0.0, eog_opinion=args.eog_opinion or 0.0,
+                                      night_statistics=args.night_statistics)
     chain, chain_nights = transition_chain() if args.transitions else (None, [])
     calibration, familiarity = fit_reliability(model, train_nights, cal_nights, channel_dropout=args.channel_dropout,
                                                second_opinion=second_name, transitions=chain)
@@ -412,6 +421,7 @@ def main(argv=None) -> int:
                f"{f'random slow drifts on {args.drift:.0%} of sequences, ' if args.drift else ''}"
                f"{f'each channel reversed in polarity with probability {args.polarity:g}, ' if args.polarity else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
+               f"{f'EOG-alone opinion weighted {args.eog_opinion:g} at inference, ' if args.eog_opinion else ''}"
                f"{'batch-norm statistics of each night at inference, ' if args.night_statistics else ''}"
                f"{averaged_note}channel dropout {args.channel_dropout}, Adam lr 3e-4, 8 x 20 epochs per step, "
                f"{results[0].steps} steps, the weights of step {', '.join(str(r.best_step) for r in results)} "

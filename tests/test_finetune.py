@@ -799,8 +799,8 @@ def tone_corrections(n: int = 900, seed: int = 0, eeg: float = 0.0, eog: float =
                          np.full(n, "technician", object), {"tone": "tone.edf"})
 
 
-def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_better_without_it(tmp_path,
-                                                                                                  one_thread):
+def test_the_child_drops_the_one_channel_opinions_where_the_selection_part_reads_better_without_them(tmp_path,
+                                                                                                       one_thread):
     from sleepscope.model.finetune import _metrics
     from sleepscope.model.train import dataset_scores
 
@@ -814,7 +814,7 @@ def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_be
     f1 = {float(w): v for w, v in choice["macro_f1"].items()}
     assert choice["kept"] == 0.0 and f1[0.0] > f1[0.5]  # the EEG alone tells nothing here
     child, child_card = load_model(chosen.path)
-    assert child.config.eeg_opinion == child_card.config.eeg_opinion == 0.0
+    assert child.config.eeg_opinion == child_card.config.eeg_opinion == child_card.config.eog_opinion == 0.0
     select = CorrectionSequences(cs, chosen.split.select_runs, opts.seq_len)
     scores = dataset_scores(child, select, 8, torch.device("cpu"))
     assert _metrics(*scores)["macro_f1"] == pytest.approx(f1[0.0], abs=1e-4)
@@ -822,7 +822,10 @@ def test_the_child_drops_the_eeg_alone_opinion_where_the_selection_part_reads_be
     kept = finetune(parent, card, cs, None, opts)
     assert kept.model.config.eeg_opinion == 0.5 and kept.card.metrics["finetune"]["opinion_choice"] is None
     assert chosen.card.metrics["heldout"]["child"]["macro_f1"] > kept.card.metrics["heldout"]["child"]["macro_f1"]
+    # a parent that weighs the EOG alone too drops both
+    parent.config = card.config = parent.config.with_(eeg_opinion=0.25, eog_opinion=0.25)
     dropped = finetune(parent, card, cs, None, replace(opts, opinion="drop", max_steps=1, min_steps=0))
-    assert dropped.model.config.eeg_opinion == 0.0 and "EEG-alone opinion 0 (the parent's 0.5)" in dropped.card.notes
+    assert dropped.model.config.eeg_opinion == dropped.model.config.eog_opinion == 0.0
+    assert "one-channel opinions weighted 0 (the parent's 0.5)" in dropped.card.notes
     with pytest.raises(SleepScopeError, match="kept, dropped or chosen"):
         finetune(parent, card, cs, None, replace(opts, opinion="sometimes"))

@@ -100,6 +100,11 @@ class ModelConfig:
     #: both channels: the EOG is the channel that differs most between labs (montage, leakage
     #: of frontal EEG, gain), so its evidence is not left to decide alone; 0 = one opinion
     eeg_opinion: float = 0.0
+    #: weight of a third opinion from the EOG alone (the EEG input zeroed, as channel dropout
+    #: trained it), where a night has both channels: a lab whose EEG the network misreads (another
+    #: derivation, another physiology) is hedged by the eyes as the EOG is hedged by the EEG; the
+    #: whole input keeps 1 - eeg_opinion - eog_opinion
+    eog_opinion: float = 0.0
     #: re-estimate the batch norms' statistics on each night's own sleep period before scoring it
     #: (``sleepscope.model.night_norm``): another lab's or subject's features are put back on the
     #: scale the network learned; recordings under two hours keep the trained statistics
@@ -143,6 +148,9 @@ class ModelConfig:
             raise bad("embedding_dim, head_channels and seq_len must be >= 1")
         if not 0.0 <= self.eeg_opinion <= 1.0:
             raise bad(f"eeg_opinion is a weight between 0 and 1, not {self.eeg_opinion}")
+        if not 0.0 <= self.eog_opinion <= 1.0 - self.eeg_opinion + 1e-9:
+            raise bad(f"eog_opinion is a weight between 0 and 1 - eeg_opinion ({1.0 - self.eeg_opinion:g}), "
+                      f"not {self.eog_opinion}")
         if self.normalisation not in ("epoch", "night", "epoch+amplitude"):
             raise bad(f"normalisation must be 'epoch', 'night' or 'epoch+amplitude', not {self.normalisation!r}")
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sleepscope.model.blocks import PDC, RSU, SalientAttention
-from sleepscope.model.network import SleepStager, eeg_alone_amplitude, fold_batchnorm, split_amplitude
+from sleepscope.model.network import SleepStager, alone_amplitude, fold_batchnorm, split_amplitude
 
 
 _CL = torch.channels_last
@@ -195,7 +195,7 @@ class FastStager(nn.Module):
         self.context = folded.context
         self.classifier = folded.classifier
         self.amplitude = folded.amplitude if cfg.amplitude_input else None
-        self._no_eog: torch.Tensor | None = None
+        self._absent: tuple[torch.Tensor, torch.Tensor] | None = None
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
@@ -207,18 +207,21 @@ class FastStager(nn.Module):
             return self.amplitude(self._features(x), amplitude)
         return self._features(x)
 
-    def epoch_features_pair(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 2, 3000) -> (N, 2, head_channels), as ``SleepStager.epoch_features_pair`` in eval mode."""
+    def epoch_features_opinions(self, x: torch.Tensor, eog_alone: bool = False) -> torch.Tensor:
+        """(N, 2, 3000) -> (N, K, head_channels), as ``SleepStager.epoch_features_opinions`` in eval mode."""
         amplitude = None
         if self.amplitude is not None:
             x, amplitude = split_amplitude(x)
         eeg, eog = self._branches(x)
-        if self._no_eog is None:  # the EOG branch's answer to an absent EOG: one constant
-            self._no_eog = self._branches(torch.zeros_like(x[:1]))[1]
-        whole, alone = self._head(eeg, eog), self._head(eeg, self._no_eog)
+        if self._absent is None:  # each branch's answer to an absent channel: one constant
+            self._absent = self._branches(torch.zeros_like(x[:1]))
+        heads = [self._head(eeg, eog), self._head(eeg, self._absent[1])]
+        if eog_alone:
+            heads.append(self._head(self._absent[0], eog))
         if amplitude is not None:
-            whole, alone = self.amplitude(whole, amplitude), self.amplitude(alone, eeg_alone_amplitude(amplitude))
-        return torch.stack([whole, alone], dim=1)
+            inputs = (amplitude, alone_amplitude(amplitude, 0), alone_amplitude(amplitude, 1))
+            heads = [self.amplitude(f, a) for f, a in zip(heads, inputs)]
+        return torch.stack(heads, dim=1)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return self._head(*self._branches(x))

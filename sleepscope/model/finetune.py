@@ -58,7 +58,7 @@ from sleepscope.model.infer import has_both_channels
 from sleepscope.model.lineage import trained_channel_dropout, trained_with_frozen_encoders
 from sleepscope.model.night_norm import to_learn_from_labels
 from sleepscope.model.parent_reading import SOURCE as READING_SOURCE
-from sleepscope.model.network import SleepStager
+from sleepscope.model.network import SleepStager, mixes_opinions, opinion_weights
 from sleepscope.scoring.corrections import CorrectionSet, scarce_stages
 from sleepscope.stages import NAMES
 from sleepscope.tasks import CancelToken, Cancelled, Progress, check
@@ -82,7 +82,7 @@ class FineTuneOptions:
     #: None: as the parent was trained (its card's metrics say whether its encoders were frozen)
     freeze_encoders: bool | None = None
     #: share of sequences trained without their EEG or EOG (TrainConfig.channel_dropout); None: as the parent
-    #: was trained, so that its one-channel (and EEG-alone opinion) pre-scoring keeps up with the corrections
+    #: was trained, so that its one-channel pre-scoring (and one-channel opinions) keeps up with the corrections
     channel_dropout: float | None = None
     holdout: float = 0.2  # fraction held out: half chooses the kept pass, half is reported
     seq_len: int | None = None  # epochs per sequence (default: the model's L)
@@ -113,9 +113,9 @@ class FineTuneOptions:
     #: distil only where the parent's stage agrees with the correction (TrainConfig.distill_agreed): everywhere, it
     #: also kept the parent's errors on a lab the parent reads poorly
     distill_agreed: bool = True
-    #: a parent that mixes in its EEG-alone opinion (ModelConfig.eeg_opinion), which hedges a lab the model has not
-    #: seen: "keep" it in the child, "drop" it (the child has seen this lab's corrections; kept, the mixture cost N1
-    #: where the parent read the lab well), or "choose" whichever of the two scores the selection part better
+    #: a parent that mixes in its one-channel opinions (ModelConfig.eeg_opinion, eog_opinion), which hedge a lab the
+    #: model has not seen: "keep" them in the child, "drop" them (the child has seen this lab's corrections; kept, the
+    #: mixture cost N1 where the parent read the lab well), or "choose" whichever scores the selection part better
     opinion: str = "drop"
     #: a parent that reads each night with its own encoder statistics too (ModelConfig.night_statistics): the kept
     #: child reads nights with its "trained" statistics only, or also with each "night"'s own as its parent does,
@@ -144,7 +144,7 @@ class FineTuneOptions:
             raise SleepScopeError(f"the child reads nights with its trained statistics, the night's or chooses, not "
                                   f"{self.reading!r}")
         if self.opinion not in ("keep", "drop", "choose"):
-            raise SleepScopeError(f"the child's EEG-alone opinion is kept, dropped or chosen, not {self.opinion!r}")
+            raise SleepScopeError(f"the child's one-channel opinions are kept, dropped or chosen, not {self.opinion!r}")
         if self.distill < 0:
             raise SleepScopeError(f"the parent's weight in the loss {self.distill} must not be negative")
         if not 0.0 < self.pseudo_weight <= 1.0:
@@ -430,11 +430,12 @@ def finetune(
             opts = replace(opts, keep_parent=0.0)
     child_report, calibration, verdicts, opinion, one_channel = {}, {}, {}, None, {}
     if main:
-        if opts.opinion == "choose" and child.config.eeg_opinion > 0 and chooses:
+        if opts.opinion == "choose" and mixes_opinions(child.config) and chooses:
             opinion = _choose_opinion(child, select_data, device, cancel)
-        elif opts.opinion == "drop" and child.config.eeg_opinion > 0:
-            opinion = {"parent": child.config.eeg_opinion, "kept": 0.0, "other": child.config.eeg_opinion}
-            child.config = child.config.with_(eeg_opinion=0.0)
+        elif opts.opinion == "drop" and mixes_opinions(child.config):
+            mixed = sum(opinion_weights(child.config))
+            opinion = {"parent": mixed, "kept": 0.0, "other": mixed}
+            child.config = child.config.with_(eeg_opinion=0.0, eog_opinion=0.0)
         scored = child
         chosen = (other or {}).get("reading_choice") or {}
         if reference.config.night_statistics and (opts.reading == "night" or chosen.get("kept") == "night"):
@@ -555,7 +556,7 @@ def finetune(
                   f"{share_choice['gap']:+.3f} better than its average with the parent"
                   if share_choice and share_choice["kept"] == "child" and "gap" in share_choice else "")
                + chain_note
-               + (f", EEG-alone opinion {opinion['kept']:g} (the parent's {opinion['parent']:g}"
+               + (f", one-channel opinions weighted {opinion['kept']:g} (the parent's {opinion['parent']:g}"
                   + (f"; selection macro-F1 {opinion['macro_f1'][str(opinion['kept'])]:.3f} against "
                      f"{opinion['macro_f1'][str(opinion['other'])]:.3f}" if "macro_f1" in opinion else "")
                   + ")" if opinion else "")
@@ -578,15 +579,17 @@ def finetune(
 
 def _choose_opinion(child: SleepStager, select_data: CorrectionSequences, device: torch.device,
                     cancel: CancelToken | None) -> dict:
-    """Keep the child's EEG-alone opinion weight or drop it to 0, by macro-F1 on the selection part (a tie keeps it);
-    the child's configuration is set to the choice."""
-    mixed = child.config.eeg_opinion
+    """Keep the child's one-channel opinions (``eeg_opinion``, ``eog_opinion``) or drop them to 0, by macro-F1 on the
+    selection part (a tie keeps them); the child's configuration is set to the choice. The record gives their
+    total weight."""
+    parent = child.config
+    mixed = sum(opinion_weights(parent))
     scores = {}
-    for w in (mixed, 0.0):
-        child.config = child.config.with_(eeg_opinion=w)
+    for w, config in ((mixed, parent), (0.0, parent.with_(eeg_opinion=0.0, eog_opinion=0.0))):
+        child.config = config
         scores[w] = _evaluate(child, select_data, device, cancel)["macro_f1"]
     kept = 0.0 if scores[0.0] > scores[mixed] else mixed
-    child.config = child.config.with_(eeg_opinion=kept)
+    child.config = parent if kept else parent.with_(eeg_opinion=0.0, eog_opinion=0.0)
     return {"parent": mixed, "kept": kept, "other": mixed if kept == 0.0 else 0.0,
             "macro_f1": {str(w): round(float(v), 4) for w, v in scores.items()}}
 

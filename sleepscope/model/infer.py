@@ -16,6 +16,7 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Iterator
 
 import numpy as np
@@ -351,10 +352,11 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
 
     What :func:`predict` computes before calibration; calibration and the
     familiarity statistics are fitted on these same outputs. With the
-    configuration's ``eeg_opinion`` w > 0 and both channels present, the
-    logits are log((1 - w) p + w p_eeg): p from the whole input, p_eeg as if
-    the EOG were absent (zeros; ``epoch_features_pair``: the branches run
-    once), and the features are those of the whole input. With the configuration's
+    configuration's ``eeg_opinion`` w or ``eog_opinion`` v > 0 and both channels
+    present, the logits are log((1 - w - v) p + w p_eeg + v p_eog): p from the
+    whole input, p_eeg as if the EOG were absent (zeros), p_eog as if the EEG
+    were (``epoch_features_opinions``: the branches run once), and the features
+    are those of the whole input. With the configuration's
     ``night_statistics``, a first pass gives stages from which ``night_norm`` finds the
     night's sleep period; the night is then scored again with the encoders' batch-norm
     statistics re-estimated there (`artefact` epochs left out): the logits are the log of
@@ -362,11 +364,11 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     gets ``"night_statistics"``: the sleep period's epochs (start, stop), or None.
     """
     from sleepscope.model.checkpoint import weights_version
+    from sleepscope.model.network import mixes_opinions
 
     x = _as_epochs(x)
     n = x.shape[0]
-    w = float(getattr(model.config, "eeg_opinion", 0.0))
-    pair = w > 0 and has_both_channels(x)
+    pair = mixes_opinions(model.config) and has_both_channels(x)
     dev = pick_device(device)
     # Hashed every time: a model fine-tuned in memory after loading has new weights.
     version = weights_version(model)
@@ -377,7 +379,7 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     check(cancel)
     net = _inference_copy(model, version, dev)
     adapt = bool(getattr(model.config, "night_statistics", False)) and hasattr(model, "eeg_branch")
-    feats, logits = _outputs(net, x, model.config, pair, w, dev, batch_size, seq_len, stride, threads,
+    feats, logits = _outputs(net, x, model.config, pair, dev, batch_size, seq_len, stride, threads,
                              progress, cancel, passes=2 if adapt else 1)
     if adapt:
         from sleepscope.model.fast_eval import FastStager
@@ -395,7 +397,7 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
             check(cancel)
             net = FastStager(adapted) if dev.type == "cpu" else fold_batchnorm(adapted).to(dev)
             first = logits
-            feats, logits = _outputs(net, x, model.config, pair, w, dev, batch_size, seq_len, stride, threads,
+            feats, logits = _outputs(net, x, model.config, pair, dev, batch_size, seq_len, stride, threads,
                                      progress, cancel, passes=2, second=True)
             logits = mix_opinions(first, logits, 0.5)
         else:
@@ -403,14 +405,15 @@ def night_outputs(x: np.ndarray, model, *, batch_size: int | None = None,
     return feats.float().cpu(), logits.cpu(), version
 
 
-def _outputs(net, x: np.ndarray, config, pair: bool, w: float, dev: torch.device, batch_size: int, seq_len: int,
+def _outputs(net, x: np.ndarray, config, pair: bool, dev: torch.device, batch_size: int, seq_len: int,
              stride: int | None, threads: int | None, progress: Progress | None, cancel: CancelToken | None,
              passes: int = 1, second: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(features, logits) of one pass of `net` over the prepared night `x`; progress counts `passes` passes."""
-    from sleepscope.model.network import mix_opinions
+    from sleepscope.model.network import eog_weights, mix_opinions, opinion_weights
 
     n = x.shape[0]
-    features = net.epoch_features_pair if pair else net.epoch_features
+    w, v = opinion_weights(config)
+    features = partial(net.epoch_features_opinions, eog_alone=v > 0) if pair else net.epoch_features
     total = passes * (n + 1)
     done = n + 1 if second else 0
     if progress is not None:
@@ -424,9 +427,13 @@ def _outputs(net, x: np.ndarray, config, pair: bool, w: float, dev: torch.device
         check(cancel)
         plan = window_plan(n, seq_len, stride)
         if pair:
-            whole = _sequence_logits(net, feats[:, 0], plan, config.n_classes)
-            eeg = _sequence_logits(net, feats[:, 1], plan, config.n_classes)
-            feats, logits = feats[:, 0], mix_opinions(whole, eeg, w)
+            opinions = [_sequence_logits(net, feats[:, k], plan, config.n_classes) for k in range(feats.shape[1])]
+            eog = None
+            if v > 0:
+                live = torch.from_numpy(np.asarray(x[:, 1].any(axis=-1))).to(opinions[0].device)
+                eog = opinions[2]
+            feats, logits = feats[:, 0], mix_opinions(opinions[0], opinions[1], w, eog,
+                                                      eog_weights(v, live) if eog is not None else 0.0)
         else:
             logits = _sequence_logits(net, feats, plan, config.n_classes)
         report(progress, n + 1, total, "Pre-scoring epochs")

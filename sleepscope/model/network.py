@@ -122,17 +122,39 @@ def split_amplitude(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return z, torch.cat([amp.squeeze(-1), present], dim=-1)
 
 
-def mix_opinions(whole: torch.Tensor, eeg: torch.Tensor, w: float) -> torch.Tensor:
-    """log((1 - w) softmax(whole) + w softmax(eeg)): the stage scores of two opinions' logits, weight `w` on the EEG alone."""
-    mixed = (1 - w) * torch.softmax(whole, dim=-1) + w * torch.softmax(eeg, dim=-1)
+def mix_opinions(whole: torch.Tensor, eeg: torch.Tensor, w: float, eog: torch.Tensor | None = None,
+                 v: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """log((1 - w - v) softmax(whole) + w softmax(eeg) + v softmax(eog)): the stage scores of the opinions' logits,
+    weight `w` on the EEG alone and `v` on the EOG alone (a number, or one per epoch: (..., 1))."""
+    if eog is None:
+        v = 0.0
+    mixed = (1 - w - v) * torch.softmax(whole, dim=-1) + w * torch.softmax(eeg, dim=-1)
+    if eog is not None:
+        mixed = mixed + v * torch.softmax(eog, dim=-1)
     return torch.log(mixed.clamp(min=1e-12))
 
 
-def eeg_alone_amplitude(amplitude: torch.Tensor) -> torch.Tensor:
-    """The amplitude inputs of ``split_amplitude`` as they are when the EOG is absent (its log amplitude and presence 0)."""
+def eog_weights(v: float, eog_live: torch.Tensor) -> torch.Tensor:
+    """The EOG-alone opinion's weight per epoch, (..., 1): `v` where the epoch has an EOG, 0 where its EOG input is
+    zeros (missing, flat, or failed there), where that opinion would read two absent channels."""
+    return (v * eog_live.to(torch.float32)).unsqueeze(-1)
+
+
+def opinion_weights(config: ModelConfig) -> tuple[float, float]:
+    """(weight of the EEG-alone opinion, weight of the EOG-alone opinion) in a two-channel night's probabilities."""
+    return float(getattr(config, "eeg_opinion", 0.0)), float(getattr(config, "eog_opinion", 0.0))
+
+
+def mixes_opinions(config: ModelConfig) -> bool:
+    return sum(opinion_weights(config)) > 0
+
+
+def alone_amplitude(amplitude: torch.Tensor, channel: int) -> torch.Tensor:
+    """The amplitude inputs of ``split_amplitude`` as they are when the other channel than `channel` (0 EEG, 1 EOG)
+    is absent (its log amplitude and presence 0)."""
     out = amplitude.clone()
-    out[:, 1] = 0
-    out[:, 3] = 0
+    out[:, 1 - channel] = 0
+    out[:, 3 - channel] = 0
     return out
 
 
@@ -192,19 +214,23 @@ class SleepStager(nn.Module):
         z, amplitude = split_amplitude(x) if self.config.amplitude_input else (x, None)
         return self._epoch_vector(self.fused(z), amplitude)
 
-    def epoch_features_pair(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 2, 3000) -> (N, 2, head_channels): ``epoch_features`` of `x`, and of `x` with its EOG absent (zeros).
+    def epoch_features_opinions(self, x: torch.Tensor, eog_alone: bool = False) -> torch.Tensor:
+        """(N, 2, 3000) -> (N, K, head_channels): ``epoch_features`` of `x`, then of `x` with its EOG absent (zeros)
+        and, with `eog_alone`, with its EEG absent: K = 2 or 3.
 
-        The EEG branch runs once; an absent EOG gives the EOG branch's output on
-        a zero epoch, the same for every epoch.
+        Each branch runs once; an absent channel gives its branch's output on a
+        zero epoch, the same for every epoch.
         """
         self._check_epochs(x)
         z, amplitude = split_amplitude(x) if self.config.amplitude_input else (x, None)
-        eeg = self.eeg_branch(z[:, 0:1])
-        no_eog = self.eog_branch(torch.zeros_like(z[:1, 1:2]))
-        whole = self._epoch_vector(fuse(eeg, self.eog_branch(z[:, 1:2])), amplitude)
-        alone = self._epoch_vector(fuse(eeg, no_eog), None if amplitude is None else eeg_alone_amplitude(amplitude))
-        return torch.stack([whole, alone], dim=1)
+        eeg, eog = self.eeg_branch(z[:, 0:1]), self.eog_branch(z[:, 1:2])
+        out = [self._epoch_vector(fuse(eeg, eog), amplitude),
+               self._epoch_vector(fuse(eeg, self.eog_branch(torch.zeros_like(z[:1, 1:2]))),
+                                  None if amplitude is None else alone_amplitude(amplitude, 0))]
+        if eog_alone:
+            out.append(self._epoch_vector(fuse(self.eeg_branch(torch.zeros_like(z[:1, 0:1])), eog),
+                                          None if amplitude is None else alone_amplitude(amplitude, 1)))
+        return torch.stack(out, dim=1)
 
     def _epoch_vector(self, fused: torch.Tensor, amplitude: torch.Tensor | None) -> torch.Tensor:
         f = self.head(fused).mean(dim=-1)
@@ -217,16 +243,19 @@ class SleepStager(nn.Module):
         return self.classifier(f.transpose(1, 2))
 
     def stage_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, L, 2, 3000) -> (B, L, 5) scores as pre-scoring makes them: ``forward``'s logits, mixed with
-        the EEG-alone opinion (``mix_opinions``) where the configuration asks for it and a sequence has both channels."""
-        w = float(self.config.eeg_opinion)
-        if w <= 0:
+        """(B, L, 2, 3000) -> (B, L, 5) scores as pre-scoring makes them: ``forward``'s logits, mixed with the
+        one-channel opinions (``mix_opinions``) where the configuration asks for them and a sequence has both channels."""
+        if not mixes_opinions(self.config):
             return self(x)
+        w, v = opinion_weights(self.config)
         b, length = x.shape[:2]
-        pair = self.epoch_features_pair(x.reshape(b * length, *x.shape[2:])).reshape(b, length, 2, -1)
-        whole, eeg = self.sequence_logits(pair[:, :, 0]), self.sequence_logits(pair[:, :, 1])
+        feats = self.epoch_features_opinions(x.reshape(b * length, *x.shape[2:]), eog_alone=v > 0)
+        feats = feats.reshape(b, length, -1, feats.shape[-1])
+        logits = [self.sequence_logits(feats[:, :, k]) for k in range(feats.shape[2])]
         both = (x[:, :, 0].flatten(1).abs().amax(dim=1) > 0) & (x[:, :, 1].flatten(1).abs().amax(dim=1) > 0)
-        return torch.where(both.view(b, 1, 1), mix_opinions(whole, eeg, w), whole)
+        live = x[:, :, 1].flatten(2).abs().amax(dim=-1) > 0
+        mixed = mix_opinions(logits[0], logits[1], w, logits[2] if v > 0 else None, eog_weights(v, live))
+        return torch.where(both.view(b, 1, 1), mixed, logits[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, 2, 3000) -> logits (B, L, 5)."""

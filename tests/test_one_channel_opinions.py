@@ -1,4 +1,5 @@
-"""The EEG-alone second opinion: mixed into the probabilities as the card says, only where a night has both channels."""
+"""The one-channel opinions (the EEG alone, the EOG alone): mixed into the probabilities as the card says, only where
+a night has both channels, and the EOG's only in the epochs that have one."""
 
 from __future__ import annotations
 
@@ -22,6 +23,20 @@ def nets():
     mixed = SleepStager(CONFIGS["tiny"].with_(eeg_opinion=0.3)).eval()
     mixed.load_state_dict(plain.state_dict())
     return plain, mixed
+
+
+@pytest.fixture(scope="module")
+def three(nets):
+    """The same weights with eeg_opinion 0.3 and eog_opinion 0.25."""
+    m = SleepStager(CONFIGS["tiny"].with_(eeg_opinion=0.3, eog_opinion=0.25)).eval()
+    m.load_state_dict(nets[0].state_dict())
+    return m
+
+
+def _without(x: np.ndarray, channel: int) -> np.ndarray:
+    out = x.copy()
+    out[:, channel] = 0
+    return out
 
 
 def _night(n: int = 24, seed: int = 0) -> np.ndarray:
@@ -66,11 +81,17 @@ def test_one_pass_gives_both_opinions_features_in_both_forms(normalisation):
     no_eog[:, 1] = 0
     with torch.no_grad():
         whole, alone = model.epoch_features(x), model.epoch_features(no_eog)
+        no_eeg = x.clone()
+        no_eeg[:, 0] = 0
+        eog_alone = model.epoch_features(no_eeg)
         for net in (model, FastStager(model)):
-            pair = net.epoch_features_pair(x)
-            np.testing.assert_allclose(pair[:, 0].numpy(), whole.numpy(), atol=1e-5)
-            np.testing.assert_allclose(pair[:, 1].numpy(), alone.numpy(), atol=1e-5)
+            assert net.epoch_features_opinions(x).shape[1] == 2  # the third costs a head pass: only when weighed
+            got = net.epoch_features_opinions(x, eog_alone=True)
+            np.testing.assert_allclose(got[:, 0].numpy(), whole.numpy(), atol=1e-5)
+            np.testing.assert_allclose(got[:, 1].numpy(), alone.numpy(), atol=1e-5)
+            np.testing.assert_allclose(got[:, 2].numpy(), eog_alone.numpy(), atol=1e-5)
     assert not np.allclose(whole.numpy(), alone.numpy(), atol=1e-3)
+    assert not np.allclose(whole.numpy(), eog_alone.numpy(), atol=1e-3)
 
 
 def test_predict_applies_it_and_the_card_keeps_it(nets, tmp_path):
@@ -87,10 +108,52 @@ def test_predict_applies_it_and_the_card_keeps_it(nets, tmp_path):
 
 def test_cards_from_before_the_option_mean_one_opinion_and_bad_weights_are_refused():
     data = CONFIGS["tiny"].to_dict()
-    del data["eeg_opinion"]
-    assert ModelConfig.from_dict(data).eeg_opinion == 0.0
+    del data["eeg_opinion"], data["eog_opinion"]
+    assert ModelConfig.from_dict(data).eeg_opinion == ModelConfig.from_dict(data).eog_opinion == 0.0
     with pytest.raises(SleepScopeError, match="eeg_opinion"):
         CONFIGS["tiny"].with_(eeg_opinion=1.5)
+    with pytest.raises(SleepScopeError, match="eog_opinion"):  # the whole input's weight would be negative
+        CONFIGS["tiny"].with_(eeg_opinion=0.5, eog_opinion=0.6)
+    assert CONFIGS["tiny"].with_(eeg_opinion=0.5, eog_opinion=0.5).eog_opinion == 0.5
+
+
+def test_three_opinions_are_the_weighted_mean_and_the_card_keeps_them(nets, three, tmp_path):
+    from sleepscope.model.checkpoint import load_model, save_model
+
+    plain, mixed = nets
+    x = _night()
+    p = [torch.softmax(night_outputs(v, plain, threads=1)[1], -1) for v in (x, _without(x, 1), _without(x, 0))]
+    got = torch.softmax(night_outputs(x, three, threads=1)[1], -1)
+    np.testing.assert_allclose(got.numpy(), (0.45 * p[0] + 0.3 * p[1] + 0.25 * p[2]).numpy(), atol=1e-5)
+    two = torch.softmax(night_outputs(x, mixed, threads=1)[1], -1)
+    assert np.abs(got.numpy() - two.numpy()).max() > 1e-4  # control, 10x the tolerance: the EOG's opinion is in it
+    save_model(three, tmp_path / "m3")
+    loaded, card = load_model(tmp_path / "m3.safetensors")
+    assert (card.config.eeg_opinion, card.config.eog_opinion) == (0.3, 0.25)
+    np.testing.assert_allclose(predict(x, loaded, threads=1).probs, predict(x, three, threads=1).probs, atol=1e-6)
+
+
+def test_epochs_whose_eog_is_zeros_get_no_eog_alone_opinion(nets, three):
+    """An EOG that failed in some epochs (zeros there, ``EpochQuality.eeg_alone``) gives those epochs no EOG-alone
+    opinion: it would read two absent channels. The rest of the night keeps all three."""
+    plain, _ = nets
+    x = _night()
+    x[8:12, 1] = 0
+    p = [torch.softmax(night_outputs(v, plain, threads=1)[1], -1) for v in (x, _without(x, 1), _without(x, 0))]
+    got = torch.softmax(night_outputs(x, three, threads=1)[1], -1).numpy()
+    failed = slice(8, 12)
+    np.testing.assert_allclose(got[failed], (0.7 * p[0] + 0.3 * p[1])[failed].numpy(), atol=1e-5)
+    with_eog = (0.45 * p[0] + 0.3 * p[1] + 0.25 * p[2]).numpy()
+    np.testing.assert_allclose(got[:8], with_eog[:8], atol=1e-5)
+    assert np.abs(got[failed] - with_eog[failed]).max() > 1e-4  # control: there it would have mattered
+    # the sequence scores that validation and fine-tuning judge do the same
+    xs = torch.tensor(x).reshape(2, 12, 2, 3000)
+    with torch.no_grad():
+        scores = torch.softmax(three.stage_scores(xs), -1).reshape(24, 5).numpy()
+        seq = [torch.softmax(plain(torch.tensor(v).reshape(2, 12, 2, 3000)), -1).reshape(24, 5)
+               for v in (x, _without(x, 1), _without(x, 0))]
+    np.testing.assert_allclose(scores[failed], (0.7 * seq[0] + 0.3 * seq[1])[failed].numpy(), atol=1e-5)
+    np.testing.assert_allclose(scores[:8], (0.45 * seq[0] + 0.3 * seq[1] + 0.25 * seq[2])[:8].numpy(), atol=1e-5)
 
 
 def test_sequence_scores_mix_the_opinions_as_pre_scoring_does(nets):
