@@ -152,18 +152,26 @@ def second_opinion():
     return scorer, f"{scorer.version}, trained on real nights"
 
 
+def benchmark_subjects() -> set[int]:
+    """The subjects whose nights a benchmark tests on (bench_shift's night sets, bench_site's labs)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_shift import NIGHT_SETS
+    from bench_site import SIZES, night_names
+
+    from sleepscope.data.synthetic import parse_night_name
+
+    tested = [*(n for nights in NIGHT_SETS.values() for n in nights),
+              *night_names(max(s.unlabelled + s.pool + s.test for s in SIZES.values()))]
+    return {parse_night_name(n)[0] for n in tested}
+
+
 def transition_chain():
     """(chain, the nights it was counted in): stage transitions of the real Sleep-EDF (SC) hypnograms of
     every subject, of all ages, except those whose nights a benchmark tests on or the chain was chosen on."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_shift import TEST_NIGHTS
-    from bench_site import SIZES, night_names
-
     from sleepscope.data.synthetic import hypnogram_names, parse_night_name, real_hypnogram
     from sleepscope.model.transitions import count_transitions
 
-    tested = [*TEST_NIGHTS, *night_names(max(s.unlabelled + s.pool + s.test for s in SIZES.values()))]
-    left_out = {parse_night_name(n)[0] for n in tested} | set(CHAIN_CHOSEN_ON)
+    left_out = benchmark_subjects() | set(CHAIN_CHOSEN_ON)
     names = [n for n in hypnogram_names() if n.startswith("SC") and parse_night_name(n)[0] not in left_out]
     return count_transitions(real_hypnogram(n) for n in names), names
 
@@ -317,6 +325,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eog-only", action="store_true",
                     help="with --recalibrate: fit only the EOG-only temperature on those nights and keep the rest "
                          "of MODEL's card (a card calibrated before the temperature existed)")
+    ap.add_argument("--more-train", default="",
+                    help="comma-separated Sleep-EDF night names trained on after the recipe's own (TRAIN), e.g. nights "
+                         "of older subjects, whose sleep holds more N1 and shorter N3 bouts; never a benchmark's night")
     ap.add_argument("--chin-emg", action="store_true",
                     help="with --recalibrate: fit only the chin-EMG coefficients (sleepscope.model.chin_emg) on those "
                          "nights and keep the rest of MODEL's card")
@@ -340,8 +351,16 @@ def main(argv=None) -> int:
         ap.error(f"family {HELD_OUT_FAMILY} is the held-out family: it must not train the model")
     model, init_card = load_init(args.init, args.normalisation)
     norm = model.config.normalisation
+    train_names = TRAIN + tuple(n.strip() for n in args.more_train.split(",") if n.strip())
+    from sleepscope.data.synthetic import parse_night_name
+
+    clash = set(train_names) & (set(VALIDATION) | set(calibration_nights()))
+    clash |= {n for n in train_names[len(TRAIN):] if parse_night_name(n)[0] in benchmark_subjects()}
+    if clash:
+        ap.error(f"{', '.join(sorted(clash))}: a night that validates or calibrates the model, or of a subject a "
+                 "benchmark tests on, is not a training night")
     print("training nights:")
-    train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
+    train_nights = nights(train_names, norm, first_randomised=False, families=families)
     print("validation nights:")
     second, second_name = second_opinion()
     val_nights = nights(VALIDATION, norm, first_randomised=True, families=families, second=second)
@@ -400,9 +419,9 @@ def main(argv=None) -> int:
     slow_encoders = args.encoder_lr_scale != 1 and not args.freeze_encoders
     card = ModelCard(
         config=model.config, parent=init_card.version,
-        data=(f"fine-tuned from {init_card.version} on {len(TRAIN)} synthetic nights of families "
+        data=(f"fine-tuned from {init_card.version} on {len(train_names)} synthetic nights of families "
               f"{'+'.join(families)} following the real "
-              f"Sleep-EDF hypnograms of {', '.join(TRAIN)} (every other one recorded by a randomised lab); "
+              f"Sleep-EDF hypnograms of {', '.join(train_names)} (every other one recorded by a randomised lab); "
               f"family {HELD_OUT_FAMILY} held out; {calibrated_on(names)}"),
         metrics={"steps": results[0].steps, "best_step": [r.best_step for r in results] if len(results) > 1
                  else results[0].best_step, "validation": [r.validation for r in results] if len(results) > 1

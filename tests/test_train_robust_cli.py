@@ -6,6 +6,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 from recipes import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,3 +48,32 @@ def test_a_run_and_recalibrate_calibrate_on_the_same_family_and_lab_per_night(mo
     assert len(made) == len(recalibrating) > 6
     assert made == recalibrating
     assert recalibrating[4][1] == "E"  # the control: the fifth night is family E, which restarting would make A
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_more_training_nights_follow_the_recipe_s_own_and_never_a_tested_or_calibrating_subject(monkeypatch):
+    recipe = _recipe()
+    asked = []
+
+    def first_call(names, *a, **k):  # the training nights are the first asked for: stop there
+        asked.append(tuple(names))
+        raise _Stop
+
+    monkeypatch.setattr(recipe, "nights", first_call)
+    monkeypatch.setattr(recipe, "load_init", lambda path, norm: (types.SimpleNamespace(
+        config=types.SimpleNamespace(normalisation=norm)), None))
+    try:
+        recipe.main(["--more-train", "SC4371F0, SC4381F0"])
+    except _Stop:
+        pass
+    assert asked == [recipe.TRAIN + ("SC4371F0", "SC4381F0")]
+    # a calibration night (subject 20's first), a benchmark's (subject 42, bench_shift --night-set older) and
+    # another night of a benchmark's test subject (subject 0's second) are refused before anything is made
+    for night in ("SC4201E0", "SC4421E0", "SC4002E0"):
+        asked.clear()
+        with pytest.raises(SystemExit):
+            recipe.main(["--more-train", night])
+        assert asked == []
