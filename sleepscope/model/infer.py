@@ -428,12 +428,11 @@ def _outputs(net, x: np.ndarray, config, pair: bool, dev: torch.device, batch_si
         plan = window_plan(n, seq_len, stride)
         if pair:
             opinions = [_sequence_logits(net, feats[:, k], plan, config.n_classes) for k in range(feats.shape[1])]
-            eog = None
+            eog, per_epoch = None, 0.0
             if v > 0:
-                live = torch.from_numpy(np.asarray(x[:, 1].any(axis=-1))).to(opinions[0].device)
                 eog = opinions[2]
-            feats, logits = feats[:, 0], mix_opinions(opinions[0], opinions[1], w, eog,
-                                                      eog_weights(v, live) if eog is not None else 0.0)
+                per_epoch = eog_weights(v, torch.from_numpy(np.asarray(x[:, 1].any(axis=-1)))).to(eog.device)
+            feats, logits = feats[:, 0], mix_opinions(opinions[0], opinions[1], w, eog, per_epoch)
         else:
             logits = _sequence_logits(net, feats, plan, config.n_classes)
         report(progress, n + 1, total, "Pre-scoring epochs")

@@ -244,7 +244,8 @@ class SleepStager(nn.Module):
 
     def stage_scores(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, 2, 3000) -> (B, L, 5) scores as pre-scoring makes them: ``forward``'s logits, mixed with the
-        one-channel opinions (``mix_opinions``) where the configuration asks for them and a sequence has both channels."""
+        one-channel opinions (``mix_opinions``) where the configuration asks for them and a sequence has both
+        channels (the EOG's only in epochs with an EOG, ``eog_weights``)."""
         if not mixes_opinions(self.config):
             return self(x)
         w, v = opinion_weights(self.config)
