@@ -184,7 +184,7 @@ def calibrated_probs(logits: np.ndarray, calibration: dict | None, both_channels
 
     `logits` are one night's, in order, when the calibration has ``transitions``; `uninformative`
     epochs (artefact) then bring no evidence to the chain. The confidence map was fitted on nights
-    with both channels (for a model with the EEG-alone opinion, a mixture of two opinions); a night
+    with both channels (for a model with one-channel opinions, their mixture with the whole input's); a night
     with one channel gets the temperatures alone.
     """
     calibration = calibration or {}

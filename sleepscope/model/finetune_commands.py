@@ -93,8 +93,8 @@ def register(subparsers) -> None:
                    help="learn the parent's probabilities only on the corrected epochs whose label its stage agrees "
                         "with (default: FineTuneOptions.distill_agreed)")
     p.add_argument("--opinion", choices=("keep", "drop", "choose"), default=None,
-                   help="a parent that mixes in its EEG-alone opinion: the child keeps it, drops it or chooses by "
-                        "the held-out part (default: FineTuneOptions.opinion)")
+                   help="a parent that mixes in its one-channel opinions (EEG alone, EOG alone): the child keeps "
+                        "them, drops them or chooses by the held-out part (default: FineTuneOptions.opinion)")
     p.add_argument("--reading", choices=("trained", "night", "choose"), default=None,
                    help="a parent that reads each night with its own encoder statistics too: the new model reads "
                         "nights with its trained statistics only, also with each night's own (other subjects' nights "
