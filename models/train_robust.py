@@ -237,7 +237,9 @@ def recalibrate(args) -> int:
         card.calibration["eog_only_calibrated_on"] = f"{calibrated_on(calibration_nights())}, their EEG removed"
     else:
         print("training nights:")
-        train_nights = nights(TRAIN, norm, first_randomised=False, families=families)
+        # the nights it was trained on (a --more-train run's card lists them), in their order: same family and lab
+        train_nights = nights(tuple(card.metrics.get("training_nights") or TRAIN), norm, first_randomised=False,
+                              families=families)
         print("calibration nights:")
         second, second_name = second_opinion()
         names = calibration_nights()
@@ -355,7 +357,8 @@ def main(argv=None) -> int:
     from sleepscope.data.synthetic import parse_night_name
 
     clash = set(train_names) & (set(VALIDATION) | set(calibration_nights()))
-    clash |= {n for n in train_names[len(TRAIN):] if parse_night_name(n)[0] in benchmark_subjects()}
+    tested = benchmark_subjects()
+    clash |= {n for n in train_names[len(TRAIN):] if parse_night_name(n)[0] in tested}
     if clash:
         ap.error(f"{', '.join(sorted(clash))}: a night that validates or calibrates the model, or of a subject a "
                  "benchmark tests on, is not a training night")
@@ -426,7 +429,8 @@ def main(argv=None) -> int:
         metrics={"steps": results[0].steps, "best_step": [r.best_step for r in results] if len(results) > 1
                  else results[0].best_step, "validation": [r.validation for r in results] if len(results) > 1
                  else results[0].validation, "runs": len(results),
-                 "held_out_family": HELD_OUT_FAMILY, "training_families": list(families), "seed": args.seed,
+                 "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
+                 "training_nights": list(train_names), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
                  "band_gain": args.band_gain, "lowpass": args.lowpass, "drift": args.drift, "polarity": args.polarity,
                  "encoder_lr_scale": args.encoder_lr_scale,

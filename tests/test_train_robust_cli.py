@@ -77,3 +77,26 @@ def test_more_training_nights_follow_the_recipe_s_own_and_never_a_tested_or_cali
         with pytest.raises(SystemExit):
             recipe.main(["--more-train", night])
         assert asked == []
+
+
+def test_recalibrating_reads_the_nights_the_card_says_it_was_trained_on(monkeypatch):
+    """The familiarity statistics come from the training nights: a --more-train model's, not the recipe's own."""
+    recipe = _recipe()
+    asked = []
+
+    def first_call(names, *a, **k):
+        asked.append(tuple(names))
+        raise _Stop
+
+    monkeypatch.setattr(recipe, "nights", first_call)
+    config = types.SimpleNamespace(normalisation="epoch+amplitude")
+    for metrics, expected in (({"training_nights": [*recipe.TRAIN, "SC4371F0"]}, (*recipe.TRAIN, "SC4371F0")),
+                              ({}, recipe.TRAIN)):  # the control: a card from before the list
+        card = types.SimpleNamespace(metrics=metrics, config=config)
+        monkeypatch.setattr("sleepscope.model.checkpoint.load_model",
+                            lambda path, card=card: (types.SimpleNamespace(config=config), card))
+        args = types.SimpleNamespace(recalibrate=Path("m.safetensors"), night_statistics=False, eeg_opinion=None,
+                                     eog_opinion=None, chin_emg=False, eog_only=False)
+        with pytest.raises(_Stop):
+            recipe.recalibrate(args)
+        assert asked[-1] == expected

@@ -133,6 +133,7 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
                 f"{MIN_RAW_HZ:g} Hz) and too fast for an envelope")
     tone, usable = np.empty(n_epochs), np.empty(n_epochs, bool)
     pad = 0 if sos is None else int(PAD_S * fs)
+    from sleepscope.model.quality import channel_flags
     from sleepscope.tasks import check
 
     for a in range(0, n_epochs, BLOCK_EPOCHS):
@@ -142,8 +143,6 @@ def epoch_tone(signal: np.ndarray, fs: float, source_hz: float, n_epochs: int,
         core = slice(a * per_epoch - lo, b * per_epoch - lo)
         tone[a:b], usable[a:b] = _block_tone(np.asarray(signal[lo:hi], np.float64), fs, sos, core, b - a)
         if sos is not None:  # flat, clipped, absurd or drifting as the EEG and EOG are judged: a signal like them
-            from sleepscope.model.quality import channel_flags
-
             epochs = np.asarray(signal[a * per_epoch: b * per_epoch], np.float32).reshape(b - a, -1)
             usable[a:b] &= channel_flags(epochs, "emg", fs) == 0
     usable &= np.isfinite(tone) & (tone > 0)
