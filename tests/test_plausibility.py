@@ -41,3 +41,20 @@ def test_the_familiarity_verdict_carries_the_reason_with_what_to_do():
     verdict = assess(None, None, stages=np.where(night == Stage.REM, Stage.N2, night))
     assert not verdict.familiar
     assert "suggested night has REM on 0.0%" in verdict.message() and "fine-tune" in verdict.message()
+
+
+def test_four_hours_without_sleep_are_unlike_any_real_night():
+    from sleepscope.model.plausibility import MIN_NIGHT_SLEEP_EPOCHS, MIN_STAGED_EPOCHS
+
+    long = [h for h in (real_hypnogram(n) for n in hypnogram_names()) if (h >= 0).sum() >= MIN_STAGED_EPOCHS]
+    assert len(long) > 190
+    assert [implausible_night(h) for h in long] == [None] * len(long)
+    awake = np.full(600, Stage.W)  # five hours the model calls wake, as a whole-night drift makes it
+    assert "has 0 min of sleep in 5.0 h" in implausible_night(awake)
+    # artefact epochs (-1) are not hours of wake: four hours only with them counted would say nothing
+    assert implausible_night(np.r_[np.full(MIN_STAGED_EPOCHS - 1, Stage.W), np.full(200, -1)]) is None
+    some = awake.copy()
+    some[100:100 + MIN_NIGHT_SLEEP_EPOCHS] = Stage.N2
+    assert implausible_night(some) is None
+    some[100] = Stage.W
+    assert "has 29.5 min of sleep" in implausible_night(some)

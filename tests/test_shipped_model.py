@@ -97,6 +97,25 @@ def test_the_shipped_card_reads_rem_from_the_chin_emg_unless_the_night_shows_no_
     np.testing.assert_array_equal(preds[2].stages, preds[1].stages)
 
 
+def test_a_whole_night_under_a_slow_drift_is_called_unfamiliar(shipped):
+    """A synthetic night of the training family with a 0.05-Hz, 150-uV sway on both channels all night (sweat),
+    which the model reads as confident wake throughout; the control: the night as recorded."""
+    from dataclasses import replace
+
+    from sleepscope.model.infer import predict
+
+    _real_rows()
+    rec, y = sys.modules["bench_shift"].synth_recording("SC4001E0", "A", randomise=False, seed=0)
+    t = np.arange(len(rec.channels[rec.eeg_name]), dtype=np.float64) / rec.fs
+    sway = (150.0 * np.sin(2 * np.pi * 0.05 * t)).astype(np.float32)
+    swayed = replace(rec, channels={k: v + sway if k in (rec.eeg_name, rec.eog_name) else v
+                                    for k, v in rec.channels.items()})
+    preds = [predict(r, shipped, device="cpu", threads=1) for r in (rec, swayed)]
+    assert preds[0].familiarity.familiar, preds[0].familiarity.reasons
+    assert not preds[1].familiarity.familiar
+    assert "min of sleep" in preds[1].familiarity.message() and "slow drift" in preds[1].familiarity.message()
+
+
 def _held_out_night():
     _real_rows()
     return sys.modules["bench_shift"].synth_recording("SC4001E0", "B", randomise=True, seed=0)

@@ -9,6 +9,13 @@ wake REM) moves far: ``REM_SHARE`` holds every expert-scored Sleep-EDF night
 with at least ``MIN_SLEEP_EPOCHS`` of sleep (shipped, and tested against
 them). REM-suppressed nights (severe apnoea, antidepressants) do fall below
 it, which the message leaves open.
+
+A recording of four hours or more in which the model finds almost no sleep
+is unlike a night too: every expert-scored recording at hand that long holds
+hours of sleep (``reports/no-sleep-night/``), while a slow drift over a whole
+night (sweat) or an electrode that came off makes the model read every epoch
+as confident wake, which no other check sees. A patient who stayed awake (a
+wakefulness test) is left open by the message.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from sleepscope.stages import Stage
 MIN_SLEEP_EPOCHS = 480
 #: The share of sleep (N1, N2, N3, REM) in REM that real scored nights stay within.
 REM_SHARE = (0.03, 0.50)
+#: Four hours of staged epochs before a lack of sleep says anything (naps and excerpts are shorter).
+MIN_STAGED_EPOCHS = 480
+#: Half an hour: less sleep than this in four hours or more is unlike every real scored night at hand.
+MIN_NIGHT_SLEEP_EPOCHS = 60
 
 
 def rem_share(stages) -> tuple[float, int]:
@@ -31,8 +42,13 @@ def rem_share(stages) -> tuple[float, int]:
 
 
 def implausible_night(stages) -> str | None:
-    """Why the stages of a night (codes of :class:`Stage`; -1 and wake ignored) are unlike a real night, or None."""
+    """Why the stages of a night (codes of :class:`Stage`; -1 ignored) are unlike a real night, or None."""
     rem, n_sleep = rem_share(stages)
+    staged = int(np.sum(np.asarray(stages) >= Stage.W))
+    if staged >= MIN_STAGED_EPOCHS and n_sleep < MIN_NIGHT_SLEEP_EPOCHS:
+        return (f"the suggested night has {n_sleep / 2:g} min of sleep in {staged / 120:.1f} h; real scored nights "
+                "that long hold hours of it: unless the patient stayed awake, look in the traces for a slow drift from "
+                "sweat, which the display's high-pass hides, or a loose electrode")
     if n_sleep < MIN_SLEEP_EPOCHS:
         return None
     lo, hi = REM_SHARE
