@@ -113,7 +113,23 @@ def test_a_whole_night_under_a_slow_drift_is_called_unfamiliar(shipped):
     preds = [predict(r, shipped, device="cpu", threads=1) for r in (rec, swayed)]
     assert preds[0].familiarity.familiar, preds[0].familiarity.reasons
     assert not preds[1].familiarity.familiar
-    assert "min of sleep" in preds[1].familiarity.message() and "slow drift" in preds[1].familiarity.message()
+    assert any("has 0 min of sleep" in r and "drift from sweat" in r for r in preds[1].familiarity.reasons)
+
+
+def test_a_slow_drift_on_the_real_wake_minutes_is_named(shipped):
+    """The real Sleep-EDF wake minutes with a 0.05-Hz, 50-uV sway on the EEG and EOG; the control: as recorded."""
+    from dataclasses import replace
+
+    from sleepscope.model.infer import predict
+
+    rec, _ = _real_rows()["real Sleep-EDF 5 min wake"]
+    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
+    sway = (50.0 * np.sin(2 * np.pi * 0.05 * t)).astype(np.float32)
+    swayed = replace(rec, channels={k: v + sway[: len(v)] if k in (rec.eeg_name, rec.eog_name) else v
+                                    for k, v in rec.channels.items()})
+    verdicts = [predict(r, shipped, device="cpu", threads=1).familiarity for r in (rec, swayed)]
+    assert not any("slow drift" in r for r in verdicts[0].reasons), verdicts[0].reasons
+    assert any("slow drift dominates its EEG" in r for r in verdicts[1].reasons), verdicts[1].reasons
 
 
 def _held_out_night():

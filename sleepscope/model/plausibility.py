@@ -47,8 +47,8 @@ def implausible_night(stages) -> str | None:
     staged = int(np.sum(np.asarray(stages) >= Stage.W))
     if staged >= MIN_STAGED_EPOCHS and n_sleep < MIN_NIGHT_SLEEP_EPOCHS:
         return (f"the suggested night has {n_sleep / 2:g} min of sleep in {staged / 120:.1f} h; real scored nights "
-                "that long hold hours of it: unless the patient stayed awake, look in the traces for a slow drift from "
-                "sweat, which the display's high-pass hides, or a loose electrode")
+                "that long hold hours of it: unless the patient stayed awake, check the traces for a drift from sweat "
+                "or a loose electrode")
     if n_sleep < MIN_SLEEP_EPOCHS:
         return None
     lo, hi = REM_SHARE
