@@ -13,8 +13,9 @@ it, which the message leaves open.
 A recording of four hours or more in which the model finds almost no sleep
 is unlike a night too: every expert-scored recording at hand that long holds
 hours of sleep (``reports/no-sleep-night/``), while a slow drift over a whole
-night (sweat) or an electrode that came off makes the model read every epoch
-as confident wake, which no other check sees. A patient who stayed awake (a
+night (sweat), noise in the EEG's fast band (a tense muscle, a noisy
+electrode) or an electrode that came off makes the model read every epoch
+as confident wake, which no other check need see. A patient who stayed awake (a
 wakefulness test) is left open by the message.
 """
 
@@ -47,8 +48,8 @@ def implausible_night(stages) -> str | None:
     staged = int(np.sum(np.asarray(stages) >= Stage.W))
     if staged >= MIN_STAGED_EPOCHS and n_sleep < MIN_NIGHT_SLEEP_EPOCHS:
         return (f"the suggested night has {n_sleep / 2:g} min of sleep in {staged / 120:.1f} h; real scored nights "
-                "that long hold hours of it: unless the patient stayed awake, check the traces for a drift from sweat "
-                "or a loose electrode")
+                "that long hold hours of it: unless the patient stayed awake, check the traces for a drift from sweat, "
+                "muscle noise or a loose electrode")
     if n_sleep < MIN_SLEEP_EPOCHS:
         return None
     lo, hi = REM_SHARE
