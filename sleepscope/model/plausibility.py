@@ -15,8 +15,8 @@ is unlike a night too: every expert-scored recording at hand that long holds
 hours of sleep (``reports/no-sleep-night/``), while a slow drift over a whole
 night (sweat), noise in the EEG's fast band (a tense muscle, a noisy
 electrode) or an electrode that came off makes the model read every epoch
-as confident wake, which no other check need see. A patient who stayed awake (a
-wakefulness test) is left open by the message.
+as confident wake: whatever the cause, the hypnogram shows it. A patient who
+stayed awake (a wakefulness test) is left open by the message.
 """
 
 from __future__ import annotations
