@@ -383,3 +383,36 @@ def test_the_banner_says_when_the_chin_emg_was_left_out(qtbot, tmp_path, gui_set
         assert again.open_file(night)
     assert ("The chin EMG 'EMG Chin' was not used: the night shows no atonia" in again.model_notice.text()) == rbd
     assert again.model_notice.isVisible() == rbd
+
+
+@pytest.mark.parametrize("swayed", [False, True], ids=["as recorded (control)", "two swayed minutes"])
+def test_wake_on_a_slow_drift_joins_the_review_queue_and_stays_there_on_reopening(qtbot, tmp_path, gui_settings,
+                                                                               main_windows, monkeypatch, swayed):
+    """The REAL Sleep-EDF wake minutes with a 50-uV, 0.05-Hz sway on their first two minutes: the model's wake
+    there is in the review queue and the banner says why, also once the file is reopened."""
+    from test_eeg_band import EEG, EOG, SHIPPED, WAKE
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.io import open_recording
+    from sleepscope.io.export import write_edf
+
+    if not SHIPPED.exists():
+        pytest.skip("no shipped model in this checkout")
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)  # YASA's disagreements are another queue
+    rec = open_recording(WAKE)
+    t = np.arange(rec.n_samples) / 100.0
+    sway = np.where(t < 120, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0) if swayed else np.zeros(len(t))
+    path = write_edf(tmp_path / "wake.edf", {k: (rec.channels[k].astype(np.float64) + sway, 100.0) for k in (EEG, EOG)},
+                     rec.start_time, record_duration=30.0)
+    w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
+    for reopened in (False, True):
+        with qtbot.waitSignal(w.openFinished, timeout=60_000):
+            if reopened:
+                with qtbot.assertNotEmitted(w.prescoreDone, wait=500):
+                    assert w.open_file(path)
+            else:
+                with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+                    assert w.open_file(path)
+        assert w.controller.attention_mask().tolist() == [swayed] * 4 + [False] * 6
+        assert ("4 wake suggestions marked unsure: a slow drift" in w.model_notice.text()) == swayed
+        w.close_recording()

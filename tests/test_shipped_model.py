@@ -132,6 +132,25 @@ def test_a_slow_drift_on_the_real_wake_minutes_is_named(shipped):
     assert any("slow drift dominates its EEG" in r for r in verdicts[1].reasons), verdicts[1].reasons
 
 
+def test_wake_on_a_few_swayed_minutes_of_the_real_recording_joins_the_review_queue(shipped):
+    """The real wake minutes with a 50-uV sway in their first two minutes only (too few for the night's reason):
+    those epochs' wake is marked unsure and a note says why; the control: as recorded."""
+    from dataclasses import replace
+
+    from sleepscope.model.infer import predict
+
+    rec, _ = _real_rows()["real Sleep-EDF 5 min wake"]
+    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
+    sway = np.where(t < 120, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0).astype(np.float32)
+    part = replace(rec, channels={k: v + sway[: len(v)] if k in (rec.eeg_name, rec.eog_name) else v
+                                  for k, v in rec.channels.items()})
+    plain, swayed = (predict(r, shipped, device="cpu", threads=1) for r in (rec, part))
+    assert plain.drift_wake == 0 and not any("slow drift" in n for n in plain.notes())
+    assert swayed.drift_wake == 4 and swayed.unsure[:4].all(), (swayed.stages, swayed.unsure)
+    assert any(n.startswith("4 wake suggestions marked unsure: a slow drift") for n in swayed.notes())
+    assert not any("slow drift dominates its EEG" in r for r in swayed.familiarity.reasons)
+
+
 def _held_out_night():
     _real_rows()
     return sys.modules["bench_shift"].synth_recording("SC4001E0", "B", randomise=True, seed=0)

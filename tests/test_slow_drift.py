@@ -45,3 +45,21 @@ def test_the_verdict_names_the_drift_and_what_hides_it():
     assert not verdict.familiar
     assert "slow drift dominates its EEG" in verdict.message() and "2.4 times" in verdict.message()
     assert "display's high-pass hides" in verdict.message()
+
+
+def test_wake_suggested_where_the_eeg_drifts_is_marked_unsure_and_nothing_else():
+    from sleepscope.model.eeg_band import drifting_wake, unsure_epochs
+
+    rec = open_recording(WAKE)
+    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
+    sway = np.where(t < 120, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0).astype(np.float32)
+    part = replace(rec, channels={**rec.channels, rec.eeg_name: rec.channels[rec.eeg_name] + sway})
+    probs = np.full((rec.n_epochs, 5), 0.0025)
+    probs[:, 0] = 0.99  # confident wake everywhere: the card's threshold flags nothing
+    probs[1] = np.roll(probs[1], 2)  # one swayed epoch suggested N2: the rule doubts wake only
+    unsure, band = unsure_epochs(probs, {}, part)
+    assert band is None
+    assert unsure.tolist() == [True, False, True, True] + [False] * (rec.n_epochs - 4)
+    assert not unsure_epochs(probs, {}, rec)[0].any()  # the control: as recorded
+    assert not unsure_epochs(probs, {}, None)[0].any()  # no recording (an array): nothing to read
+    assert drifting_wake(probs, None).tolist() == [False] * rec.n_epochs

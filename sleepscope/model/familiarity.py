@@ -234,25 +234,31 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
 SLOW_DRIFT_LIMIT = 1.0
 
 
-def slow_drift(recording, keep: np.ndarray | None = None) -> float | None:
-    """The median over the EEG's epochs (those in `keep`) of their RMS under 0.3 Hz over their RMS in 0.5-30 Hz.
+def slow_ratio(recording) -> np.ndarray | None:
+    """Per EEG epoch, its RMS under 0.3 Hz over its RMS in 0.5-30 Hz (None without an EEG)."""
+    if recording.eeg_name is None:
+        return None
+    e = np.nan_to_num(np.asarray(recording.epochs("eeg"), dtype=np.float64))
+    p = np.abs(np.fft.rfft(e - e.mean(axis=1, keepdims=True), axis=1)) ** 2
+    f = np.fft.rfftfreq(e.shape[1], 1.0 / recording.fs)
+    slow = p[:, (f > 0) & (f < 0.3)].sum(axis=1)
+    band = p[:, (f >= 0.5) & (f < 30.0)].sum(axis=1) + 1e-12
+    return np.sqrt(slow / band)
+
+
+def slow_drift(recording, keep: np.ndarray | None = None, ratio: np.ndarray | None = None) -> float | None:
+    """The median of :func:`slow_ratio` over the EEG's epochs in `keep` (`ratio`: already computed).
 
     A sway present all night (sweat, a drifting electrode) leaves the band shares and the relative
     amplitude of :func:`input_features` as they were, and the model reads such a night as wake; the
     nights it reads well, randomised labs' sweat sways included, keep this well under one.
     """
-    if recording.eeg_name is None:
+    r = slow_ratio(recording) if ratio is None else ratio
+    if r is None:
         return None
-    e = np.nan_to_num(np.asarray(recording.epochs("eeg"), dtype=np.float64))
     if keep is not None:
-        e = e[np.asarray(keep, bool)]
-    if not len(e):
-        return None
-    p = np.abs(np.fft.rfft(e - e.mean(axis=1, keepdims=True), axis=1)) ** 2
-    f = np.fft.rfftfreq(e.shape[1], 1.0 / recording.fs)
-    slow = p[:, (f > 0) & (f < 0.3)].sum(axis=1)
-    band = p[:, (f >= 0.5) & (f < 30.0)].sum(axis=1) + 1e-12
-    return float(np.median(np.sqrt(slow / band)))
+        r = r[np.asarray(keep, bool)]
+    return float(np.median(r)) if len(r) else None
 
 
 def disagreeing_share(stages, second_stages) -> float | None:

@@ -58,6 +58,8 @@ class Prediction:
     #: sleepscope.model.chin_emg.ChinTone: the chin EMG's tone and whether it weighed in; None: no chin EMG, or
     #: a model whose card has no coefficients for one
     chin: Any = None
+    #: wake suggestions marked unsure because a slow drift dominates the EEG there (eeg_band.drifting_wake)
+    drift_wake: int = 0
 
     @property
     def n_epochs(self) -> int:
@@ -84,6 +86,10 @@ class Prediction:
             out.append(self.implausible_note())
         if self.eeg_band is not None:
             out.append(self.eeg_band.message())
+        if self.drift_wake:
+            out.append(f"{self.drift_wake} wake suggestion{'s' if self.drift_wake != 1 else ''} marked unsure: a slow "
+                       "drift dominates the EEG there, which the model reads as wake; sweat or a loose electrode, "
+                       "which the display's high-pass hides")
         if self.channels is not None:
             for kind, name in (("EEG", self.channels.eeg), ("EOG", self.channels.eog)):
                 if name is None:
@@ -116,6 +122,7 @@ class Prediction:
             "eeg_band": None if self.eeg_band is None else self.eeg_band.to_dict(),
             "backups": [b.to_dict() for b in self.backups],
             "chin_emg": None if self.chin is None else self.chin.to_dict(),
+            "drift_wake": self.drift_wake,
             "notes": self.notes(),
         }
 
@@ -314,10 +321,13 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
             probs[~artefact] = with_tone(probs[~artefact], chin.tone[~artefact], coefficients.weights)
             before, stages = stages, most_likely(probs)
             chin = dataclasses.replace(chin, decided=stages != before)
-    from sleepscope.model.eeg_band import unsure_epochs
+    from sleepscope.model.eeg_band import drifting_wake, unsure_epochs
+    from sleepscope.model.familiarity import slow_ratio
 
-    unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None)
+    slow = slow_ratio(rec) if quality is not None else None
+    unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None, slow=slow)
     unsure |= artefact
+    drift_wake = int(np.count_nonzero(drifting_wake(probs, slow) & ~artefact))
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
     if quality is not None:  # the check reads the signals: recordings only
@@ -326,11 +336,11 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         inputs = input_features(rec)[~artefact] if stats.get("features") == FEATURES else None
         familiarity = assess(inputs, stats or None, stages=stages[~artefact], channels=channels,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0,
-                             drift=slow_drift(rec, ~artefact))
+                             drift=slow_drift(rec, ~artefact, ratio=slow))
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
-                      backups=backups, chin=chin)
+                      backups=backups, chin=chin, drift_wake=drift_wake)
 
 
 def has_both_channels(x: np.ndarray) -> bool:
