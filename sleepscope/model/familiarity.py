@@ -238,12 +238,16 @@ def slow_ratio(recording) -> np.ndarray | None:
     """Per EEG epoch, its RMS under 0.3 Hz over its RMS in 0.5-30 Hz (None without an EEG)."""
     if recording.eeg_name is None:
         return None
-    e = np.nan_to_num(np.asarray(recording.epochs("eeg"), dtype=np.float64))
-    p = np.abs(np.fft.rfft(e - e.mean(axis=1, keepdims=True), axis=1)) ** 2
-    f = np.fft.rfftfreq(e.shape[1], 1.0 / recording.fs)
-    slow = p[:, (f > 0) & (f < 0.3)].sum(axis=1)
-    band = p[:, (f >= 0.5) & (f < 30.0)].sum(axis=1) + 1e-12
-    return np.sqrt(slow / band)
+    epochs = recording.epochs("eeg")
+    f = np.fft.rfftfreq(epochs.shape[1], 1.0 / recording.fs)
+    slow_bins, band_bins = (f > 0) & (f < 0.3), (f >= 0.5) & (f < 30.0)
+    out = np.empty(len(epochs))
+    # blocks: a two-day recording's spectra at once would hold hundreds of MB on the window's thread
+    for i in range(0, len(epochs), 512):
+        e = np.nan_to_num(np.asarray(epochs[i:i + 512], dtype=np.float32))
+        p = np.abs(np.fft.rfft(e - e.mean(axis=1, keepdims=True), axis=1)).astype(np.float64) ** 2
+        out[i:i + len(e)] = np.sqrt(p[:, slow_bins].sum(axis=1) / (p[:, band_bins].sum(axis=1) + 1e-12))
+    return out
 
 
 def slow_drift(recording, keep: np.ndarray | None = None, ratio: np.ndarray | None = None) -> float | None:
