@@ -144,6 +144,18 @@ def test_the_banner_says_who_chose_the_channels(qtbot, tmp_path, gui_settings, m
     assert "EOG: 'LOC-A2' (chosen by the user" not in text  # the EOG was guessed both times
 
 
+def _open_prescored(qtbot, w, path, reopened: bool) -> None:
+    """Open `path` in window `w`: pre-scored the first time, its stored prediction shown without pre-scoring again
+    once `reopened`."""
+    with qtbot.waitSignal(w.openFinished, timeout=60_000):
+        if reopened:
+            with qtbot.assertNotEmitted(w.prescoreDone, wait=500):
+                assert w.open_file(path)
+        else:
+            with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
+                assert w.open_file(path)
+
+
 @pytest.mark.parametrize("rate", [100.0, 50.0], ids=["as recorded (control)", "sampled at 50 Hz"])
 def test_narrow_band_wake_and_rem_join_the_review_queue_and_stay_there_on_reopening(qtbot, tmp_path, gui_settings,
                                                                                    main_windows, monkeypatch, rate):
@@ -162,13 +174,7 @@ def test_narrow_band_wake_and_rem_join_the_review_queue_and_stay_there_on_reopen
     path = _real_wake(Path(tmp_path), rate)
     w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
     for reopened in (False, True):
-        with qtbot.waitSignal(w.openFinished, timeout=60_000):
-            if reopened:
-                with qtbot.assertNotEmitted(w.prescoreDone, wait=500):
-                    assert w.open_file(path)
-            else:
-                with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
-                    assert w.open_file(path)
+        _open_prescored(qtbot, w, path, reopened)
         queue = w.controller.attention_mask()
         assert int(queue.sum()) == (10 if rate == 50.0 else 0)
         assert ("unsure" in w.status.model.text() or "⚑" in w.status.model.text()) == (rate == 50.0)
@@ -406,13 +412,7 @@ def test_wake_on_a_slow_drift_joins_the_review_queue_and_stays_there_on_reopenin
                      rec.start_time, record_duration=30.0)
     w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
     for reopened in (False, True):
-        with qtbot.waitSignal(w.openFinished, timeout=60_000):
-            if reopened:
-                with qtbot.assertNotEmitted(w.prescoreDone, wait=500):
-                    assert w.open_file(path)
-            else:
-                with qtbot.waitSignal(w.prescoreDone, timeout=120_000):
-                    assert w.open_file(path)
+        _open_prescored(qtbot, w, path, reopened)
         assert w.controller.attention_mask().tolist() == [swayed] * 4 + [False] * 6
         assert ("4 wake suggestions marked unsure: a slow drift" in w.model_notice.text()) == swayed
         w.close_recording()
