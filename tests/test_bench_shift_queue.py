@@ -1,4 +1,5 @@
-"""bench_shift's review-queue figures with YASA installed: unsure epochs plus those the two opinions disagree on."""
+"""bench_shift's review-queue figures with YASA installed (unsure epochs plus those the two opinions disagree on),
+and its perturbation rows for a drifting or noisy night."""
 import importlib.util
 import sys
 from pathlib import Path
@@ -38,3 +39,26 @@ def test_the_queue_adds_the_disagreements_and_counts_the_errors_they_catch(bench
     assert m2["queue_flagged"] == pytest.approx(4 / 8) and m2["queue_caught"] == pytest.approx(3 / 5)
     # control: without YASA in the run there is no queue figure
     assert "queue_flagged" not in bench.row_metrics([unstaged])
+
+
+def test_a_slow_sway_on_both_channels_and_fast_noise_on_the_eeg_alone(bench):
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(1)
+    rec = Recording.from_arrays(*(20.0 * rng.standard_normal((2, 40 * 3000))).astype(np.float32))
+    y = np.zeros(40, np.int64)
+    eeg, eog = rec.eeg_name, rec.eog_name
+    t = np.arange(40 * 3000) / rec.fs
+    swayed = bench.perturb(rec, y, "slow sway")
+    for k in (eeg, eog):
+        np.testing.assert_allclose(swayed.channels[k] - rec.channels[k], 50.0 * np.sin(2 * np.pi * 0.05 * t), atol=1e-3)
+    noisy = bench.perturb(rec, y, "fast noise")
+    added = noisy.channels[eeg] - rec.channels[eeg]
+    assert np.array_equal(noisy.channels[eog], rec.channels[eog])
+    assert abs(added.std() - 6.0) < 0.01
+    p = np.abs(np.fft.rfft(added)) ** 2
+    f = np.fft.rfftfreq(len(added), 1.0 / rec.fs)
+    assert p[(f >= 18) & (f <= 47)].sum() > 0.97 * p.sum()
+    # the recording itself is left as it was
+    assert np.array_equal(rec.channels[eeg], Recording.from_arrays(*(20.0 * np.random.default_rng(1).standard_normal(
+        (2, 40 * 3000))).astype(np.float32)).channels[eeg])
