@@ -397,6 +397,7 @@ def test_wake_on_a_slow_drift_joins_the_review_queue_and_stays_there_on_reopenin
     """The REAL Sleep-EDF wake minutes with a 50-uV, 0.05-Hz sway on their first two minutes: the model's wake
     there is in the review queue and the banner says why, also once the file is reopened."""
     from test_eeg_band import EEG, EOG, SHIPPED, WAKE
+    from test_slow_drift import swayed as sway
 
     from sleepscope.gui.second_opinion import SecondOpinion
     from sleepscope.io import open_recording
@@ -406,9 +407,8 @@ def test_wake_on_a_slow_drift_joins_the_review_queue_and_stays_there_on_reopenin
         pytest.skip("no shipped model in this checkout")
     monkeypatch.setattr(SecondOpinion, "start", lambda self: False)  # YASA's disagreements are another queue
     rec = open_recording(WAKE)
-    t = np.arange(rec.n_samples) / 100.0
-    sway = np.where(t < 120, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0) if swayed else np.zeros(len(t))
-    path = write_edf(tmp_path / "wake.edf", {k: (rec.channels[k].astype(np.float64) + sway, 100.0) for k in (EEG, EOG)},
+    rec = sway(rec, 50.0, until=120) if swayed else rec
+    path = write_edf(tmp_path / "wake.edf", {k: (rec.channels[k].astype(np.float64), 100.0) for k in (EEG, EOG)},
                      rec.start_time, record_duration=30.0)
     w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
     for reopened in (False, True):

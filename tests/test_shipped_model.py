@@ -100,17 +100,13 @@ def test_the_shipped_card_reads_rem_from_the_chin_emg_unless_the_night_shows_no_
 def test_a_whole_night_under_a_slow_drift_is_called_unfamiliar(shipped):
     """A synthetic night of the training family with a 0.05-Hz, 150-uV sway on both channels all night (sweat),
     which the model reads as confident wake throughout; the control: the night as recorded."""
-    from dataclasses import replace
+    from test_slow_drift import swayed
 
     from sleepscope.model.infer import predict
 
     _real_rows()
     rec, y = sys.modules["bench_shift"].synth_recording("SC4001E0", "A", randomise=False, seed=0)
-    t = np.arange(len(rec.channels[rec.eeg_name]), dtype=np.float64) / rec.fs
-    sway = (150.0 * np.sin(2 * np.pi * 0.05 * t)).astype(np.float32)
-    swayed = replace(rec, channels={k: v + sway if k in (rec.eeg_name, rec.eog_name) else v
-                                    for k, v in rec.channels.items()})
-    preds = [predict(r, shipped, device="cpu", threads=1) for r in (rec, swayed)]
+    preds = [predict(r, shipped, device="cpu", threads=1) for r in (rec, swayed(rec, 150.0))]
     assert preds[0].familiarity.familiar, preds[0].familiarity.reasons
     assert not preds[1].familiarity.familiar
     assert any("has 0 min of sleep" in r and "drift from sweat" in r for r in preds[1].familiarity.reasons)
@@ -118,16 +114,12 @@ def test_a_whole_night_under_a_slow_drift_is_called_unfamiliar(shipped):
 
 def test_a_slow_drift_on_the_real_wake_minutes_is_named(shipped):
     """The real Sleep-EDF wake minutes with a 0.05-Hz, 50-uV sway on the EEG and EOG; the control: as recorded."""
-    from dataclasses import replace
+    from test_slow_drift import swayed
 
     from sleepscope.model.infer import predict
 
     rec, _ = _real_rows()["real Sleep-EDF 5 min wake"]
-    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
-    sway = (50.0 * np.sin(2 * np.pi * 0.05 * t)).astype(np.float32)
-    swayed = replace(rec, channels={k: v + sway[: len(v)] if k in (rec.eeg_name, rec.eog_name) else v
-                                    for k, v in rec.channels.items()})
-    verdicts = [predict(r, shipped, device="cpu", threads=1).familiarity for r in (rec, swayed)]
+    verdicts = [predict(r, shipped, device="cpu", threads=1).familiarity for r in (rec, swayed(rec, 50.0))]
     assert not any("slow drift" in r for r in verdicts[0].reasons), verdicts[0].reasons
     assert any("slow drift dominates its EEG" in r for r in verdicts[1].reasons), verdicts[1].reasons
 
@@ -135,20 +127,16 @@ def test_a_slow_drift_on_the_real_wake_minutes_is_named(shipped):
 def test_wake_on_a_few_swayed_minutes_of_the_real_recording_joins_the_review_queue(shipped):
     """The real wake minutes with a 50-uV sway in their first two minutes only (too few for the night's reason):
     those epochs' wake is marked unsure and a note says why; the control: as recorded."""
-    from dataclasses import replace
+    from test_slow_drift import swayed
 
     from sleepscope.model.infer import predict
 
     rec, _ = _real_rows()["real Sleep-EDF 5 min wake"]
-    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
-    sway = np.where(t < 120, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0).astype(np.float32)
-    part = replace(rec, channels={k: v + sway[: len(v)] if k in (rec.eeg_name, rec.eog_name) else v
-                                  for k, v in rec.channels.items()})
-    plain, swayed = (predict(r, shipped, device="cpu", threads=1) for r in (rec, part))
+    plain, part = (predict(r, shipped, device="cpu", threads=1) for r in (rec, swayed(rec, 50.0, until=120)))
     assert plain.drift_wake == 0 and not any("slow drift" in n for n in plain.notes())
-    assert swayed.drift_wake == 4 and swayed.unsure[:4].all(), (swayed.stages, swayed.unsure)
-    assert any(n.startswith("4 wake suggestions marked unsure: a slow drift") for n in swayed.notes())
-    assert not any("slow drift dominates its EEG" in r for r in swayed.familiarity.reasons)
+    assert part.drift_wake == 4 and part.unsure[:4].all(), (part.stages, part.unsure)
+    assert any(n.startswith("4 wake suggestions marked unsure: a slow drift") for n in part.notes())
+    assert not any("slow drift dominates its EEG" in r for r in part.familiarity.reasons)
 
 
 def _held_out_night():

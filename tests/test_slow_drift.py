@@ -11,11 +11,16 @@ from sleepscope.model.familiarity import SLOW_DRIFT_LIMIT, assess, slow_drift
 WAKE = Path(__file__).parent / "data" / "SC4001E0-PSG-first300s.edf"
 
 
-def swayed(rec, uv: float, hz: float = 0.05, channels=None):
+def swayed(rec, uv: float, hz: float = 0.05, channels=None, until: float | None = None):
+    """`rec` with a sine of `uv` at `hz` added to `channels` (default: its EEG and EOG), for its first `until`
+    seconds (default: all of it): a sweating patient's slow drift."""
     t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
-    sway = (uv * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+    sway = uv * np.sin(2 * np.pi * hz * t)
+    if until is not None:
+        sway[t >= until] = 0.0
     names = channels or (rec.eeg_name, rec.eog_name)
-    return replace(rec, channels={k: v + sway[: len(v)] if k in names else v for k, v in rec.channels.items()})
+    return replace(rec, channels={k: v + sway[: len(v)].astype(np.float32) if k in names else v
+                                  for k, v in rec.channels.items()})
 
 
 def test_the_real_wake_minutes_stay_under_the_limit_and_a_sway_takes_them_over():
@@ -29,9 +34,7 @@ def test_the_real_wake_minutes_stay_under_the_limit_and_a_sway_takes_them_over()
 
 def test_epochs_left_out_are_not_read_and_a_recording_without_eeg_has_no_figure():
     rec = open_recording(WAKE)
-    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
-    sway = np.where(t < 180, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0).astype(np.float32)
-    half = replace(rec, channels={**rec.channels, rec.eeg_name: rec.channels[rec.eeg_name] + sway})
+    half = swayed(rec, 50.0, channels=(rec.eeg_name,), until=180)
     keep = np.arange(rec.n_epochs) >= 6  # the swayed first three minutes left out (artefact)
     assert slow_drift(half) > SLOW_DRIFT_LIMIT
     assert slow_drift(half, keep) < SLOW_DRIFT_LIMIT
@@ -51,9 +54,7 @@ def test_wake_suggested_where_the_eeg_drifts_is_marked_unsure_and_nothing_else()
     from sleepscope.model.eeg_band import drifting_wake, unsure_epochs
 
     rec = open_recording(WAKE)
-    t = np.arange(rec.n_samples, dtype=np.float64) / rec.fs
-    sway = np.where(t < 120, 50.0 * np.sin(2 * np.pi * 0.05 * t), 0.0).astype(np.float32)
-    part = replace(rec, channels={**rec.channels, rec.eeg_name: rec.channels[rec.eeg_name] + sway})
+    part = swayed(rec, 50.0, channels=(rec.eeg_name,), until=120)
     probs = np.full((rec.n_epochs, 5), 0.0025)
     probs[:, 0] = 0.99  # confident wake everywhere: the card's threshold flags nothing
     probs[1] = np.roll(probs[1], 2)  # one swayed epoch suggested N2: the rule doubts wake only
