@@ -11,6 +11,7 @@ from sleepscope.model.epoch_reading import (
     ARTEFACT,
     BACKUP_EEG,
     EEG_ALONE,
+    HIGH_PASSED,
     OTHER_EYE,
     epoch_reading,
     read_from,
@@ -45,3 +46,7 @@ def test_the_words_name_what_was_read_and_why():
     assert reading_words(BACKUP_EEG | EEG_ALONE, ["EEG: flat", "EOG: flat"]) == \
         "read from the backup EEG and the EEG alone (EEG flat; EOG flat)"
     assert read_from(BACKUP_EEG | OTHER_EYE) == "backup EEG + other eye"
+    assert reading_words(HIGH_PASSED) == "read through a 0.3-Hz high-pass of the EEG (a slow drift dominates it here)"
+    assert reading_words(HIGH_PASSED | EEG_ALONE, ["EOG: flat"]) == \
+        "read from the EEG alone through a 0.3-Hz high-pass of the EEG (EOG flat)"
+    assert read_from(HIGH_PASSED | EEG_ALONE) == "EEG alone + EEG high-passed"

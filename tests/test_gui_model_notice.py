@@ -392,10 +392,11 @@ def test_the_banner_says_when_the_chin_emg_was_left_out(qtbot, tmp_path, gui_set
 
 
 @pytest.mark.parametrize("swayed", [False, True], ids=["as recorded (control)", "two swayed minutes"])
-def test_wake_on_a_slow_drift_joins_the_review_queue_and_stays_there_on_reopening(qtbot, tmp_path, gui_settings,
-                                                                               main_windows, monkeypatch, swayed):
-    """The REAL Sleep-EDF wake minutes with a 50-uV, 0.05-Hz sway on their first two minutes: the model's wake
-    there is in the review queue and the banner says why, also once the file is reopened."""
+def test_epochs_read_through_the_drift_high_pass_are_marked_and_named_also_on_reopening(
+        qtbot, tmp_path, gui_settings, main_windows, monkeypatch, swayed):
+    """The REAL Sleep-EDF wake minutes with a 50-uV, 0.05-Hz sway on their first two minutes: the model reads
+    those epochs high-passed (still wake, not in the review queue), a bar over its row marks them, their header
+    and the banner say why, also once the file is reopened."""
     from test_eeg_band import EEG, EOG, SHIPPED, WAKE
     from test_slow_drift import swayed as sway
 
@@ -413,6 +414,11 @@ def test_wake_on_a_slow_drift_joins_the_review_queue_and_stays_there_on_reopenin
     w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
     for reopened in (False, True):
         _open_prescored(qtbot, w, path, reopened)
-        assert w.controller.attention_mask().tolist() == [swayed] * 4 + [False] * 6
-        assert ("4 wake suggestions marked unsure: a slow drift" in w.model_notice.text()) == swayed
+        assert [w.controller.model_at(i)[0] for i in range(10)] == [0] * 10
+        assert not w.controller.attention_mask().any()
+        assert w.hypnogram.reading_runs["read otherwise"] == ([(0, 4)] if swayed else [])
+        assert ("4 epochs read through a 0.3-Hz high-pass of the EEG" in w.model_notice.text()) == swayed
+        w.controller.go_to(1)
+        assert ("read through a 0.3-Hz high-pass of the EEG (a slow drift dominates it here)"
+                in w.status.header.text()) == swayed
         w.close_recording()

@@ -1,12 +1,15 @@
-"""A slow drift over a whole night (sweat, a drifting electrode) is named: the model reads such EEG as wake."""
+"""A slow drift on the EEG (sweat, a moving electrode) is high-passed away before the model reads the epochs it
+dominates; every other epoch, and the paper's normalisation, read as recorded."""
 
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from sleepscope.io import open_recording
-from sleepscope.model.familiarity import SLOW_DRIFT_LIMIT, assess, slow_drift
+from sleepscope.model.drift import HIGHPASS_HZ, DriftRemover, drifting, slow_ratio
+from sleepscope.model.inputs import model_input
 
 WAKE = Path(__file__).parent / "data" / "SC4001E0-PSG-first300s.edf"
 
@@ -25,42 +28,56 @@ def swayed(rec, uv: float, hz: float = 0.05, channels=None, until: float | None 
 
 def test_the_real_wake_minutes_stay_under_the_limit_and_a_sway_takes_them_over():
     rec = open_recording(WAKE)
-    assert slow_drift(rec) < 0.5 * SLOW_DRIFT_LIMIT
-    assert slow_drift(swayed(rec, 50.0)) > SLOW_DRIFT_LIMIT
-    assert slow_drift(swayed(rec, 50.0, hz=0.2)) > SLOW_DRIFT_LIMIT
+    assert not drifting(slow_ratio(rec), rec.n_epochs).any()
+    assert drifting(slow_ratio(swayed(rec, 50.0)), rec.n_epochs).all()
+    assert drifting(slow_ratio(swayed(rec, 50.0, hz=0.2)), rec.n_epochs).all()
     # only the EEG is read: the EOG's slow eye movements are physiology
-    assert slow_drift(swayed(rec, 50.0, channels=(rec.eog_name,))) == slow_drift(rec)
+    np.testing.assert_array_equal(slow_ratio(swayed(rec, 50.0, channels=(rec.eog_name,))), slow_ratio(rec))
+    assert slow_ratio(replace(rec, eeg_name=None)) is None
+    assert not drifting(None, 3).any()
 
 
-def test_epochs_left_out_are_not_read_and_a_recording_without_eeg_has_no_figure():
-    rec = open_recording(WAKE)
-    half = swayed(rec, 50.0, channels=(rec.eeg_name,), until=180)
-    keep = np.arange(rec.n_epochs) >= 6  # the swayed first three minutes left out (artefact)
-    assert slow_drift(half) > SLOW_DRIFT_LIMIT
-    assert slow_drift(half, keep) < SLOW_DRIFT_LIMIT
-    assert slow_drift(half, np.zeros(rec.n_epochs, bool)) is None
-    assert slow_drift(replace(rec, eeg_name=None)) is None
+def test_the_high_pass_run_chunk_by_chunk_is_the_whole_night_filtered_at_once():
+    rng = np.random.default_rng(0)
+    x = (np.cumsum(rng.normal(size=12 * 3000)) + 40.0).astype(np.float32).reshape(12, 3000)
+    sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=100.0, output="sos")
+    whole = sosfilt(sos, x.reshape(-1).astype(np.float64), zi=sosfilt_zi(sos) * x[0, 0])[0].reshape(x.shape)
+    every = np.ones(12, bool)
+    remover = DriftRemover(100.0)
+    parts = np.concatenate([remover(x[lo:lo + 5], every[lo:lo + 5]) for lo in range(0, 12, 5)])
+    np.testing.assert_allclose(parts, whole, atol=1e-3)
+    # rows not named keep their samples, bit for bit
+    some = np.arange(12) % 3 == 0
+    out = DriftRemover(100.0)(x, some)
+    np.testing.assert_array_equal(out[~some], x[~some])
+    np.testing.assert_allclose(out[some], whole[some], atol=1e-3)
 
 
-def test_the_verdict_names_the_drift_and_what_hides_it():
-    assert assess(None, None, drift=0.9 * SLOW_DRIFT_LIMIT).familiar
-    verdict = assess(None, None, drift=2.4)
-    assert not verdict.familiar
-    assert "slow drift dominates its EEG" in verdict.message() and "2.4 times" in verdict.message()
-    assert "display's high-pass hides" in verdict.message()
+def test_a_gap_does_not_poison_the_rest_of_the_night():
+    x = np.random.default_rng(1).normal(0, 20, size=(6, 3000)).astype(np.float32)
+    x[2, 100:400] = np.nan
+    out = DriftRemover(100.0)(x, np.ones(6, bool))
+    assert np.isnan(out[2, 100:400]).all()
+    assert np.isfinite(np.delete(out, 2, axis=0)).all() and np.isfinite(out[2, 400:]).all()
 
 
-def test_wake_suggested_where_the_eeg_drifts_is_marked_unsure_and_nothing_else():
-    from sleepscope.model.eeg_band import drifting_wake, unsure_epochs
+def test_the_input_loses_the_sway_on_the_epochs_it_dominates_and_nothing_else():
+    """The real wake minutes with a 50-uV sway on the EEG over their first two minutes. Control: the same epochs
+    as recorded and high-passed alike, which the swayed input matches once high-passed and not before."""
+    from sleepscope.io.recording import zscore_epochs
+    from sleepscope.model.inputs import normalise
 
     rec = open_recording(WAKE)
     part = swayed(rec, 50.0, channels=(rec.eeg_name,), until=120)
-    probs = np.full((rec.n_epochs, 5), 0.0025)
-    probs[:, 0] = 0.99  # confident wake everywhere: the card's threshold flags nothing
-    probs[1] = np.roll(probs[1], 2)  # one swayed epoch suggested N2: the rule doubts wake only
-    unsure, band = unsure_epochs(probs, {}, part)
-    assert band is None
-    assert unsure.tolist() == [True, False, True, True] + [False] * (rec.n_epochs - 4)
-    assert not unsure_epochs(probs, {}, rec)[0].any()  # the control: as recorded
-    assert not unsure_epochs(probs, {}, None)[0].any()  # no recording (an array): nothing to read
-    assert drifting_wake(probs, None).tolist() == [False] * rec.n_epochs
+    plain, swayed_in = model_input(rec, "epoch+amplitude"), model_input(part, "epoch+amplitude")
+    np.testing.assert_array_equal(swayed_in[4:], plain[4:])  # the epochs without a drift: as recorded
+    np.testing.assert_array_equal(swayed_in[:, 1], plain[:, 1])  # the EOG: as recorded
+    paper = model_input(part, "epoch")  # the paper's preprocessing: as recorded
+    np.testing.assert_array_equal(paper[:, 0], zscore_epochs(part.epochs("eeg")))
+    clean = normalise(DriftRemover(rec.fs)(rec.epochs("eeg")[:4], np.ones(4, bool)), "epoch+amplitude")
+    for e in range(4):
+        r = np.corrcoef(swayed_in[e, 0], clean[e])[0, 1]
+        r_paper = np.corrcoef(paper[e, 0], clean[e])[0, 1]
+        assert r > 0.99 and r_paper < 0.8, (e, r, r_paper)
+    # the amplitude input is the epoch's own, not the sway's
+    np.testing.assert_allclose(swayed_in[:4, 0].mean(axis=1), clean.mean(axis=1), atol=0.05)

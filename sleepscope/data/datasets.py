@@ -51,7 +51,12 @@ def _stamp(path: Path | None) -> list | None:
 
 def _manifest(nights: Sequence[Night], margin_epochs: int, eeg: str | None, eog: str | None,
               normalisation: str = "epoch", as_recorded: bool = False) -> str:
+    from sleepscope.model.drift import HIGHPASS_HZ
+    from sleepscope.model.drift import NORMALISATIONS as DRIFT_NORMALISATIONS
+
     extra = {} if normalisation == "epoch" else {"normalisation": normalisation}
+    if normalisation in DRIFT_NORMALISATIONS:  # caches from before the drift high-pass hold other input
+        extra["drift_highpass_hz"] = HIGHPASS_HZ
     if as_recorded:
         extra["as_recorded"] = True
     return json.dumps({

@@ -407,7 +407,7 @@ class HypnogramView(EpochStrip):
             item.setData(xs, np.full(len(xs), READING_LEVEL))
             if runs:
                 what = ("without a stage: the signal fails there (grey)" if name == "no stage" else
-                        "read from a backup channel or the EEG alone (violet)")
+                        "read from a backup channel, the EEG alone or the EEG high-passed (violet)")
                 tips.append(f"{sum(b - a for a, b in runs)} epochs {what}")
         self._model_tips["reading"] = "Bars over W: " + "; ".join(tips) + "." if tips else ""
         self._show_model_tip()

@@ -567,23 +567,20 @@ class MainWindow(QMainWindow):
         own = own and not other_channels
         if own:
             # The active model's own stored run: its card says which suggestions to doubt.
-            from sleepscope.model.eeg_band import drifting_wake, unsure_epochs
-            from sleepscope.model.familiarity import slow_ratio
+            from sleepscope.model.eeg_band import unsure_epochs
 
-            slow = slow_ratio(recording)
-            unsure, band = unsure_epochs(stored.probs, card.get("calibration") or {}, recording, slow=slow)
+            unsure, band = unsure_epochs(stored.probs, card.get("calibration") or {}, recording)
             self.controller.set_prediction(stored.probs, unsure, stored.reading)
             from sleepscope.model.infer import Prediction
 
-            drift = int(np.count_nonzero(drifting_wake(stored.probs, slow) & (np.asarray(stored.stages) >= 0)))
             again = Prediction(probs=stored.probs, model_version=stored.model_version,
                                stages=stored.stages, unsure=unsure,
-                               channels=getattr(recording, "channel_choice", None), eeg_band=band, drift_wake=drift)
+                               channels=getattr(recording, "channel_choice", None), eeg_band=band)
             # why half the night is in the review queue, or why its suggestions are in doubt, as when pre-scored
             from sleepscope.model.epoch_reading import reading_summary
 
             kept = "\n".join(n[0].upper() + n[1:] for n in (reading_summary(stored.reading), stored.chin_note) if n)
-            if band is not None or drift or again.implausible is not None or kept:
+            if band is not None or again.implausible is not None or kept:
                 self.model_notice.show_prediction(again, kept)
         if own:
             self._show_lab_agreement(stored.stages)

@@ -55,12 +55,16 @@ class Reading:
     x: np.ndarray = field(repr=False)  # (n_epochs, 2, 3000) model input
     quality: Any  # sleepscope.model.quality.EpochQuality of `recording`
     backups: tuple = ()
+    #: (n_epochs,) bool: EEG epochs read through the drift high-pass (`sleepscope.model.drift`)
+    high_passed: np.ndarray | None = field(default=None, repr=False)
 
 
 def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -> Reading:
     """The one way a recording becomes model input, for pre-scoring and for what learns from corrections and
     fits calibration: backups where a channel fails, a channel unusable most of the night absent, the EOG of the
-    epochs whose EOG alone fails zeroed."""
+    epochs whose EOG alone fails zeroed, the EEG of the epochs a slow drift dominates high-passed."""
+    from sleepscope.model.drift import NORMALISATIONS as DRIFT_NORMALISATIONS
+    from sleepscope.model.drift import drifting, slow_ratio
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
 
@@ -68,8 +72,11 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     rec, backups = with_backups(rec, cancel, flags=quality.flags)
     if backups:  # the channels read now are partly others: their flags, absent channels and EEG-alone epochs
         quality = epoch_quality(rec)
-    x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel)
-    return Reading(rec, x, quality, backups)
+    slow = None
+    if normalisation in DRIFT_NORMALISATIONS and "eeg" not in quality.absent:
+        slow = slow_ratio(rec)
+    x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel, slow=slow)
+    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs))
 
 
 def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None):

@@ -268,8 +268,6 @@ def print_prediction_notes(pred, rec) -> None:
     if pred.unsure is not None:
         why = ", artefact, or W or REM on a narrow EEG band" if getattr(pred, "eeg_band", None) is not None \
             else ", or artefact"
-        if getattr(pred, "drift_wake", 0):
-            why = why.replace(", or ", ", ") + ", or W on a slow drift"
         print(f"  {int(pred.unsure.sum())} epochs marked unsure (top probability under "
               f"{pred.unsure_threshold:.2f}{why})", file=sys.stderr)
     for note in pred.notes():

@@ -97,27 +97,13 @@ def wake_or_rem(stages: np.ndarray) -> np.ndarray:
     return np.isin(np.asarray(stages), (int(Stage.W), int(Stage.REM)))
 
 
-def drifting_wake(probs: np.ndarray, slow: np.ndarray | None) -> np.ndarray:
-    """Where `probs` suggest W and the EEG's content under 0.3 Hz outweighs its 0.5-30 Hz content (`slow`,
-    ``familiarity.slow_ratio``): a sway there (sweat, a loose electrode) is what the model reads as wake."""
-    from sleepscope.model.familiarity import SLOW_DRIFT_LIMIT
-
-    probs = np.asarray(probs)
-    out = np.zeros(len(probs), dtype=bool)
-    if slow is not None:
-        n = min(len(slow), len(probs))
-        out[:n] = (np.asarray(slow)[:n] > SLOW_DRIFT_LIMIT) & (probs[:n].argmax(axis=1) == int(Stage.W))
-    return out
-
-
-def unsure_epochs(probs: np.ndarray, calibration: dict | None, recording=None,
-                  slow: np.ndarray | None = None) -> tuple[np.ndarray, NarrowBand | None]:
+def unsure_epochs(probs: np.ndarray, calibration: dict | None,
+                  recording=None) -> tuple[np.ndarray, NarrowBand | None]:
     """(per epoch, is the suggestion to be checked; the EEG's narrow band or None) from calibrated `probs`:
     the top probability under the card's unsure threshold (artefact epochs carry uniform probabilities, so
     they are among them), W and REM where `recording`'s header puts its EEG below the model's wake band
-    (``calibration["wake_band_hz"]``, else :data:`WAKE_BAND_HZ`), and W where a slow drift dominates its EEG
-    (:func:`drifting_wake`; `slow`: ``familiarity.slow_ratio`` of `recording`, when already computed). The one
-    rule `predict` and the workstation's review queue follow."""
+    (``calibration["wake_band_hz"]``, else :data:`WAKE_BAND_HZ`). The one rule `predict` and the workstation's
+    review queue follow."""
     from sleepscope.model import calibration as cal
 
     calibration = calibration or {}
@@ -126,10 +112,4 @@ def unsure_epochs(probs: np.ndarray, calibration: dict | None, recording=None,
     band = None if recording is None else narrow_eeg(recording, float(calibration.get("wake_band_hz", WAKE_BAND_HZ)))
     if band is not None:
         unsure |= wake_or_rem(probs.argmax(axis=1))
-    if recording is not None:
-        if slow is None:
-            from sleepscope.model.familiarity import slow_ratio
-
-            slow = slow_ratio(recording)
-        unsure |= drifting_wake(probs, slow)
     return unsure, band

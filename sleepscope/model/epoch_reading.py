@@ -1,5 +1,6 @@
-"""How the model read each epoch: as recorded, from a backup channel, from the EEG alone, or not at all (an
-artefact epoch, no stage); and whether the chin EMG's tone decided its stage.
+"""How the model read each epoch: as recorded, from a backup channel, from the EEG alone, through a high-pass of
+the EEG (a slow drift), or not at all (an artefact epoch, no stage); and whether the chin EMG's tone decided its
+stage.
 
 Kept with the prediction in the scoring file (`PredictionRecord.reading`), so that the window marks those epochs
 and names how each was read whenever the night is opened, not only in the banner of the run that scored it.
@@ -12,11 +13,12 @@ from typing import Sequence
 import numpy as np
 
 #: Bits per epoch.
-ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE, CHIN_EMG = 1, 2, 4, 8, 16
+ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE, CHIN_EMG, HIGH_PASSED = 1, 2, 4, 8, 16, 32
 #: Read otherwise than as recorded, with a stage.
-READ_OTHERWISE = EEG_ALONE | BACKUP_EEG | OTHER_EYE
+READ_OTHERWISE = EEG_ALONE | BACKUP_EEG | OTHER_EYE | HIGH_PASSED
 #: What each of those read, as `prescore`'s `read_from` column names it.
-_READ_FROM = ((BACKUP_EEG, "backup EEG"), (OTHER_EYE, "other eye"), (EEG_ALONE, "EEG alone"))
+_READ_FROM = ((BACKUP_EEG, "backup EEG"), (OTHER_EYE, "other eye"), (EEG_ALONE, "EEG alone"),
+              (HIGH_PASSED, "EEG high-passed"))
 
 
 def epoch_reading(prediction) -> np.ndarray:
@@ -28,6 +30,9 @@ def epoch_reading(prediction) -> np.ndarray:
         out[np.asarray(prediction.quality.eeg_alone, bool)[: len(out)]] |= EEG_ALONE
     for backup in prediction.backups:
         out[np.asarray(backup.epochs, bool)[: len(out)]] |= BACKUP_EEG if backup.kind == "eeg" else OTHER_EYE
+    high_passed = getattr(prediction, "high_passed", None)
+    if high_passed is not None:
+        out[np.asarray(high_passed, bool)[: len(out)]] |= HIGH_PASSED
     decided = getattr(getattr(prediction, "chin", None), "decided", None)
     if decided is not None:
         out[np.asarray(decided, bool)[: len(out)]] |= CHIN_EMG
@@ -35,8 +40,8 @@ def epoch_reading(prediction) -> np.ndarray:
 
 
 def read_from(bits: int) -> str:
-    """"backup EEG", "other eye", "EEG alone", "chin EMG" (its tone decided the stage; joined by " + "), or "" for
-    an epoch read as recorded from its EEG and EOG alone."""
+    """"backup EEG", "other eye", "EEG alone", "EEG high-passed", "chin EMG" (its tone decided the stage; joined by
+    " + "), or "" for an epoch read as recorded from its EEG and EOG alone."""
     return " + ".join(name for bit, name in (*_READ_FROM, (CHIN_EMG, "chin EMG")) if bits & bit)
 
 
@@ -46,25 +51,33 @@ def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
     why = "; ".join(p.replace(": ", " ", 1) for p in problems)
     if bits & ARTEFACT:
         return f"no stage: {why or 'the signal fails here'} (artefact)"
-    parts = [f"the {name}" for bit, name in _READ_FROM if bits & bit]
+    from sleepscope.model.drift import READ_THROUGH
+
+    parts = [f"the {name}" for bit, name in _READ_FROM[:-1] if bits & bit]
     chin = "the chin EMG's tone decided the stage" if bits & CHIN_EMG else ""
-    if not parts:
+    if not parts and not bits & HIGH_PASSED:
         return chin
-    read = "read from " + " and ".join(parts) + (f" ({why})" if why else
-                                                 " (the EOG fails here)" if bits & EEG_ALONE else "")
+    read = "read from " + " and ".join(parts) if parts else "read"
+    if bits & HIGH_PASSED:
+        read += f" through {READ_THROUGH}"
+    read += (f" ({why})" if why else " (the EOG fails here)" if bits & EEG_ALONE else
+             " (a slow drift dominates it here)" if bits & HIGH_PASSED else "")
     return f"{read}; {chin}" if chin else read
 
 
 def reading_summary(reading) -> str | None:
     """What a kept prediction's reading says of the night, for the banner when the night is opened again (the
     run's own notes, with what failed, are gone by then); None when every epoch was read as recorded."""
+    from sleepscope.model.drift import READ_THROUGH, WHY
+
     if reading is None:
         return None
     r = np.asarray(reading, np.uint8)
     parts = []
     for bit, what in ((ARTEFACT, "without a stage: the signal fails there (artefact)"),
                       (BACKUP_EEG, "read from the backup EEG"), (OTHER_EYE, "read from the other eye"),
-                      (EEG_ALONE, "read from the EEG alone: the EOG fails there")):
+                      (EEG_ALONE, "read from the EEG alone: the EOG fails there"),
+                      (HIGH_PASSED, f"read through {READ_THROUGH}: {WHY}")):
         n = int(np.count_nonzero(r & bit))
         if n:
             parts.append(f"{n} epoch{'s' if n != 1 else ''} {what}")

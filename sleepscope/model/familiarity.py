@@ -20,10 +20,7 @@ disagrees with the model on more of the night's epochs than on any
 validation night (:func:`with_second_opinion`): two scorers trained apart
 disagree more where either is out of its depth. So is a suggested night
 unlike any real one (:mod:`sleepscope.model.plausibility`), which catches a
-model that stays inside what it learned epoch by epoch, as the wrong stage,
-and so is an EEG whose content under 0.3 Hz outweighs its 0.5-30 Hz content
-in most epochs (:func:`slow_drift`): a sway present all night moves none of
-the statistics above.
+model that stays inside what it learned epoch by epoch, as the wrong stage.
 """
 
 from __future__ import annotations
@@ -192,12 +189,11 @@ def fit_familiarity(features: np.ndarray, labels: np.ndarray, val_nights: list[t
 
 
 def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarray | None = None, channels=None,
-           absent=(), trained_without_channel: bool = False, drift: float | None = None) -> Familiarity:
+           absent=(), trained_without_channel: bool = False) -> Familiarity:
     """The verdict for one night: ``features`` of its artefact-free epochs and their ``stages``, the card's ``stats``.
 
-    ``channels`` (a :class:`~sleepscope.io.channels.ChannelChoice`),
-    ``absent`` (channels read as missing) and ``drift`` (:func:`slow_drift`)
-    add reasons of their own.
+    ``channels`` (a :class:`~sleepscope.io.channels.ChannelChoice`) and
+    ``absent`` (channels read as missing) add reasons of their own.
     """
     reasons = []
     missing = [k.upper() for k in ("eeg", "eog") if k in absent]
@@ -216,10 +212,6 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
         if outlying > limit:
             reasons.append(f"{outlying:.0%} of its epochs lie outside what the model learned "
                            f"(in-distribution nights: under {limit:.0%})")
-    if drift is not None and drift > SLOW_DRIFT_LIMIT:
-        reasons.append(f"a slow drift dominates its EEG: under 0.3 Hz, {drift:.1f} times its 0.5-30 Hz content in the "
-                       f"median epoch, where nights the model reads well stay under {SLOW_DRIFT_LIMIT:g}; sweat or a "
-                       "loose electrode, which the display's high-pass hides")
     if stages is not None:
         from sleepscope.model.plausibility import implausible_night
 
@@ -229,40 +221,8 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
     return Familiarity(familiar=not reasons, outlying=outlying, limit=limit, reasons=reasons)
 
 
-#: The night's median EEG epoch may hold at most this much content under 0.3 Hz, as RMS relative to its 0.5-30 Hz
-#: content, before the night is called unlike what the model learned (``reports/slow-drift-night/``).
-SLOW_DRIFT_LIMIT = 1.0
 
 
-def slow_ratio(recording) -> np.ndarray | None:
-    """Per EEG epoch, its RMS under 0.3 Hz over its RMS in 0.5-30 Hz (None without an EEG)."""
-    if recording.eeg_name is None:
-        return None
-    epochs = recording.epochs("eeg")
-    f = np.fft.rfftfreq(epochs.shape[1], 1.0 / recording.fs)
-    slow_bins, band_bins = (f > 0) & (f < 0.3), (f >= 0.5) & (f < 30.0)
-    out = np.empty(len(epochs))
-    # blocks: a two-day recording's spectra at once would hold hundreds of MB on the window's thread
-    for i in range(0, len(epochs), 512):
-        e = np.nan_to_num(np.asarray(epochs[i:i + 512], dtype=np.float32))
-        p = np.abs(np.fft.rfft(e - e.mean(axis=1, keepdims=True), axis=1)).astype(np.float64) ** 2
-        out[i:i + len(e)] = np.sqrt(p[:, slow_bins].sum(axis=1) / (p[:, band_bins].sum(axis=1) + 1e-12))
-    return out
-
-
-def slow_drift(recording, keep: np.ndarray | None = None, ratio: np.ndarray | None = None) -> float | None:
-    """The median of :func:`slow_ratio` over the EEG's epochs in `keep` (`ratio`: already computed).
-
-    A sway present all night (sweat, a drifting electrode) leaves the band shares and the relative
-    amplitude of :func:`input_features` as they were, and the model reads such a night as wake; the
-    nights it reads well, randomised labs' sweat sways included, keep this well under one.
-    """
-    r = slow_ratio(recording) if ratio is None else ratio
-    if r is None:
-        return None
-    if keep is not None:
-        r = r[np.asarray(keep, bool)]
-    return float(np.median(r)) if len(r) else None
 
 
 def disagreeing_share(stages, second_stages) -> float | None:

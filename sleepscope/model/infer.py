@@ -58,8 +58,9 @@ class Prediction:
     #: sleepscope.model.chin_emg.ChinTone: the chin EMG's tone and whether it weighed in; None: no chin EMG, or
     #: a model whose card has no coefficients for one
     chin: Any = None
-    #: wake suggestions marked unsure because a slow drift dominates the EEG there (eeg_band.drifting_wake)
-    drift_wake: int = 0
+    #: (n_epochs,) bool: EEG epochs read through a 0.3-Hz high-pass, a slow drift dominating them
+    #: (`sleepscope.model.drift`); None for prepared arrays
+    high_passed: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -86,10 +87,11 @@ class Prediction:
             out.append(self.implausible_note())
         if self.eeg_band is not None:
             out.append(self.eeg_band.message())
-        if self.drift_wake:
-            out.append(f"{self.drift_wake} wake suggestion{'s' if self.drift_wake != 1 else ''} marked unsure: a slow "
-                       "drift dominates the EEG there, which the model reads as wake; sweat or a loose electrode, "
-                       "which the display's high-pass hides")
+        drifting = 0 if self.high_passed is None else int(np.count_nonzero(self.high_passed))
+        if drifting:
+            from sleepscope.model.drift import note
+
+            out.append(note(drifting))
         if self.channels is not None:
             for kind, name in (("EEG", self.channels.eeg), ("EOG", self.channels.eog)):
                 if name is None:
@@ -122,7 +124,7 @@ class Prediction:
             "eeg_band": None if self.eeg_band is None else self.eeg_band.to_dict(),
             "backups": [b.to_dict() for b in self.backups],
             "chin_emg": None if self.chin is None else self.chin.to_dict(),
-            "drift_wake": self.drift_wake,
+            "high_passed_epochs": None if self.high_passed is None else int(np.count_nonzero(self.high_passed)),
             "notes": self.notes(),
         }
 
@@ -321,26 +323,23 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
             probs[~artefact] = with_tone(probs[~artefact], chin.tone[~artefact], coefficients.weights)
             before, stages = stages, most_likely(probs)
             chin = dataclasses.replace(chin, decided=stages != before)
-    from sleepscope.model.eeg_band import drifting_wake, unsure_epochs
-    from sleepscope.model.familiarity import slow_ratio
+    from sleepscope.model.eeg_band import unsure_epochs
 
-    slow = slow_ratio(rec) if quality is not None else None
-    unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None, slow=slow)
+    unsure, band = unsure_epochs(probs, calib, rec if quality is not None else None)
     unsure |= artefact
-    drift_wake = int(np.count_nonzero(drifting_wake(probs, slow) & ~artefact))
+    high_passed = None if quality is None else reading.high_passed & ~artefact
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
     if quality is not None:  # the check reads the signals: recordings only
-        from sleepscope.model.familiarity import FEATURES, input_features, slow_drift
+        from sleepscope.model.familiarity import FEATURES, input_features
 
         inputs = input_features(rec)[~artefact] if stats.get("features") == FEATURES else None
         familiarity = assess(inputs, stats or None, stages=stages[~artefact], channels=channels,
-                             absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0,
-                             drift=slow_drift(rec, ~artefact, ratio=slow))
+                             absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
-                      backups=backups, chin=chin, drift_wake=drift_wake)
+                      backups=backups, chin=chin, high_passed=high_passed)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

@@ -28,6 +28,10 @@ Two normalisations, chosen by the model's configuration (``normalisation``):
 A channel the recording lacks, or that :mod:`sleepscope.model.quality` finds
 unusable for most of the night, is all zeros: the form a model trained with
 channel dropout (:func:`drop_channels`) learned as "missing".
+
+Under "night" and "epoch+amplitude", an EEG epoch that a slow drift dominates is
+read through a 0.3-Hz high-pass (:mod:`sleepscope.model.drift`); the others, and
+every epoch under "epoch", as recorded.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from typing import Sequence
 import numpy as np
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.model.drift import NORMALISATIONS as DRIFT_NORMALISATIONS
+from sleepscope.model.drift import DriftRemover, drifting, slow_ratio
 from sleepscope.tasks import CancelToken, check
 
 NORMALISATIONS = ("epoch", "night", "epoch+amplitude")
@@ -130,7 +136,7 @@ def check_prepared(x: np.ndarray, normalisation: str) -> None:
 
 def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str] = (),
                 eeg_alone: np.ndarray | None = None, cancel: CancelToken | None = None,
-                chunk: int = CHUNK) -> np.ndarray:
+                chunk: int = CHUNK, slow: np.ndarray | None = None) -> np.ndarray:
     """`(n_epochs, 2, 3000)` float32 [EEG, EOG] of a :class:`~sleepscope.io.Recording`, built chunk by chunk.
 
     A channel the recording lacks, or named in ``absent`` ("eeg", "eog"), is
@@ -147,10 +153,15 @@ def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str
             continue
         epochs = recording.epochs(kind)
         scale = night_scale(epochs) if normalisation == "night" else None
+        steady = drift = None
+        if kind == "eeg" and normalisation in DRIFT_NORMALISATIONS:
+            drift = drifting(slow_ratio(recording) if slow is None else slow, n)
+            steady = DriftRemover(recording.fs) if drift.any() else None
         for lo in range(0, n, chunk):
             check(cancel)
             hi = min(n, lo + chunk)
-            out[lo:hi, c] = normalise(epochs[lo:hi], normalisation, scale)
+            part = epochs[lo:hi] if steady is None else steady(epochs[lo:hi], drift[lo:hi])
+            out[lo:hi, c] = normalise(part, normalisation, scale)
             time.sleep(0)
     if eeg_alone is not None:
         out[np.asarray(eeg_alone, bool), 1] = 0.0

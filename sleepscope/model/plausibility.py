@@ -12,10 +12,11 @@ it, which the message leaves open.
 
 A recording of four hours or more in which the model finds almost no sleep
 is unlike a night too: every expert-scored recording at hand that long holds
-hours of sleep (``reports/no-sleep-night/``), while a slow drift over a whole
-night (sweat), noise in the EEG's fast band (a tense muscle, a noisy
-electrode) or an electrode that came off makes the model read every epoch
-as confident wake: whatever the cause, the hypnogram shows it. A patient who
+hours of sleep (``reports/no-sleep-night/``), while noise in the EEG's fast
+band (a tense muscle, a noisy electrode), a drift the EEG's high-pass does not
+remove (``sleepscope.model.drift``) or an electrode that came off makes the
+model read every epoch as confident wake: whatever the cause, the hypnogram
+shows it. A patient who
 stayed awake (a wakefulness test) is left open by the message.
 """
 
