@@ -40,7 +40,7 @@ GAP_TEXT = "no signal"
 ADAPTED_PEN = pg.mkPen("#1b7f79", width=3)
 ADAPTED_LEVEL = -0.45
 #: How the model read its epochs, as bars over W in its row: none (artefact: no stage, grey) or otherwise than
-#: as recorded (a backup channel, the EEG alone: violet).
+#: as recorded (a backup channel, the EEG alone, the EEG high-passed under a drift: violet).
 NO_STAGE_PEN = pg.mkPen("#8a9199", width=4)
 READ_OTHERWISE_PEN = pg.mkPen("#7b4fb8", width=4)
 READING_LEVEL = 4.45
