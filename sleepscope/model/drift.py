@@ -24,6 +24,11 @@ import numpy as np
 #: An epoch whose EEG holds more RMS under 0.3 Hz than this times its RMS in 0.5-30 Hz is read high-passed; the
 #: nights the model reads well keep their median epoch well under it (``reports/slow-drift-night/``).
 SLOW_DRIFT_LIMIT = 1.0
+#: A night read from its EOG alone whose median EOG epoch holds more RMS under 0.3 Hz than this times its RMS in
+#: 0.5-30 Hz is called unlike what the model learned: the EOG cannot be high-passed (REM is read from slow eye
+#: movements), and such a drift turns the night to wake; nights as recorded stay well under it
+#: (``reports/slow-drift-night/``).
+EOG_DRIFT_LIMIT = 2.0
 #: Corner of the high-pass (2nd-order Butterworth, causal): the AASM's EEG low-frequency filter setting.
 HIGHPASS_HZ = 0.3
 #: Normalisations whose input leaves drifting EEG epochs high-passed (`sleepscope.model.inputs`).
@@ -40,11 +45,11 @@ def note(epochs: int) -> str:
     return f"{epochs} epoch{'s' if epochs != 1 else ''} read through {READ_THROUGH}: {WHY}"
 
 
-def slow_ratio(recording) -> np.ndarray | None:
-    """Per EEG epoch, its RMS under 0.3 Hz over its RMS in 0.5-30 Hz (None without an EEG)."""
-    if recording.eeg_name is None:
+def slow_ratio(recording, kind: str = "eeg") -> np.ndarray | None:
+    """Per epoch of the EEG (or EOG), its RMS under 0.3 Hz over its RMS in 0.5-30 Hz (None without that channel)."""
+    if (recording.eeg_name if kind == "eeg" else recording.eog_name) is None:
         return None
-    epochs = recording.epochs("eeg")
+    epochs = recording.epochs(kind)
     f = np.fft.rfftfreq(epochs.shape[1], 1.0 / recording.fs)
     slow_bins, band_bins = (f > 0) & (f < 0.3), (f >= 0.5) & (f < 30.0)
     out = np.empty(len(epochs))
@@ -54,6 +59,17 @@ def slow_ratio(recording) -> np.ndarray | None:
         p = np.abs(np.fft.rfft(e - e.mean(axis=1, keepdims=True), axis=1)).astype(np.float64) ** 2
         out[i:i + len(e)] = np.sqrt(p[:, slow_bins].sum(axis=1) / (p[:, band_bins].sum(axis=1) + 1e-12))
     return out
+
+
+def eog_drift(recording, keep: np.ndarray | None = None) -> float | None:
+    """The median :func:`slow_ratio` of the EOG over the epochs in `keep`, for a night read from its EOG alone
+    (:data:`EOG_DRIFT_LIMIT`); None without an EOG or an epoch to read."""
+    r = slow_ratio(recording, "eog")
+    if r is None:
+        return None
+    if keep is not None:
+        r = r[np.asarray(keep, bool)[: len(r)]]
+    return float(np.median(r)) if len(r) else None
 
 
 def drifting(ratio: np.ndarray | None, n_epochs: int) -> np.ndarray:

@@ -189,11 +189,12 @@ def fit_familiarity(features: np.ndarray, labels: np.ndarray, val_nights: list[t
 
 
 def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarray | None = None, channels=None,
-           absent=(), trained_without_channel: bool = False) -> Familiarity:
+           absent=(), trained_without_channel: bool = False, eog_drift: float | None = None) -> Familiarity:
     """The verdict for one night: ``features`` of its artefact-free epochs and their ``stages``, the card's ``stats``.
 
-    ``channels`` (a :class:`~sleepscope.io.channels.ChannelChoice`) and
-    ``absent`` (channels read as missing) add reasons of their own.
+    ``channels`` (a :class:`~sleepscope.io.channels.ChannelChoice`),
+    ``absent`` (channels read as missing) and ``eog_drift`` (``drift.eog_drift`` of a night read from its EOG
+    alone) add reasons of their own.
     """
     reasons = []
     missing = [k.upper() for k in ("eeg", "eog") if k in absent]
@@ -212,6 +213,14 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
         if outlying > limit:
             reasons.append(f"{outlying:.0%} of its epochs lie outside what the model learned "
                            f"(in-distribution nights: under {limit:.0%})")
+    if eog_drift is not None:
+        from sleepscope.model.drift import EOG_DRIFT_LIMIT
+
+        if eog_drift > EOG_DRIFT_LIMIT:
+            reasons.append(f"a slow drift dominates its EOG, the only channel read: under 0.3 Hz, {eog_drift:.1f} "
+                           f"times its 0.5-30 Hz content in the median epoch, where nights the model reads well stay "
+                           f"under {EOG_DRIFT_LIMIT:g}; the model reads such an EOG as wake (sweat or a loose "
+                           "electrode, which the display's high-pass hides)")
     if stages is not None:
         from sleepscope.model.plausibility import implausible_night
 
