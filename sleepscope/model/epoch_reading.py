@@ -53,7 +53,7 @@ def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
         return f"no stage: {why or 'the signal fails here'} (artefact)"
     from sleepscope.model.drift import READ_THROUGH
 
-    parts = [f"the {name}" for bit, name in _READ_FROM[:-1] if bits & bit]
+    parts = [f"the {name}" for bit, name in _READ_FROM if bits & bit and bit != HIGH_PASSED]
     chin = "the chin EMG's tone decided the stage" if bits & CHIN_EMG else ""
     if not parts and not bits & HIGH_PASSED:
         return chin
