@@ -41,7 +41,7 @@ def test_the_queue_adds_the_disagreements_and_counts_the_errors_they_catch(bench
     assert "queue_flagged" not in bench.row_metrics([unstaged])
 
 
-def test_a_slow_sway_on_both_channels_and_fast_noise_on_the_eeg_alone(bench):
+def test_a_slow_sway_and_ecg_beats_on_both_channels_and_fast_noise_on_the_eeg_alone(bench):
     from sleepscope.io import Recording
 
     rng = np.random.default_rng(1)
@@ -59,6 +59,12 @@ def test_a_slow_sway_on_both_channels_and_fast_noise_on_the_eeg_alone(bench):
     p = np.abs(np.fft.rfft(added)) ** 2
     f = np.fft.rfftfreq(len(added), 1.0 / rec.fs)
     assert p[(f >= 18) & (f <= 47)].sum() > 0.97 * p.sum()
+    beats = bench.perturb(rec, y, "ECG beats")
+    for k in (eeg, eog):
+        added = beats.channels[k] - rec.channels[k]
+        assert abs(added.max() - 60.0) < 0.5 and added.min() > -1e-3
+        starts = np.flatnonzero(np.diff((added > 30.0).astype(np.int8)) == 1)
+        assert len(starts) == 1320 and np.allclose(np.diff(starts) / rec.fs, 1 / 1.1, atol=0.011)  # 66 beats a minute
     # the recording itself is left as it was
     assert np.array_equal(rec.channels[eeg], Recording.from_arrays(*(20.0 * np.random.default_rng(1).standard_normal(
         (2, 40 * 3000))).astype(np.float32)).channels[eeg])
