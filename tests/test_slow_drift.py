@@ -83,26 +83,13 @@ def test_the_input_loses_the_sway_on_the_epochs_it_dominates_and_nothing_else():
     np.testing.assert_allclose(swayed_in[:4, 0].mean(axis=1), clean.mean(axis=1), atol=0.05)
 
 
-def _rem_eog_clip():
-    """The REAL REM EOG clip (YASA's, LOC - ROC at 256 Hz) as an EOG-only recording at 100 Hz."""
-    from sleepscope.io.channels import ChannelChoice
-    from sleepscope.io.recording import Recording, resample_to_target
-
-    npz = np.load(Path(__file__).parent / "data" / "data_EOGs_REM_256Hz.npz")
-    arr = np.asarray(npz[list(npz.keys())[0]], dtype=np.float64)
-    eog = resample_to_target((arr[0] - arr[1]).astype(np.float32), 256.0)
-    eog = eog[: len(eog) - len(eog) % 3000]
-    wake = open_recording(WAKE)
-    return Recording(path=None, start_time=wake.start_time, fs=100.0, channels={"EOG LOC-ROC": eog}, eeg_name=None,
-                     eog_name="EOG LOC-ROC", source_rates={"EOG LOC-ROC": 256.0},
-                     channel_choice=ChannelChoice(None, "EOG LOC-ROC", "none in this clip", "bipolar"))
-
-
 def test_a_drift_on_an_eog_read_alone_is_named_and_the_real_rem_eog_is_not():
     from sleepscope.model.drift import EOG_DRIFT_LIMIT, eog_drift
     from sleepscope.model.familiarity import assess
 
-    rec = _rem_eog_clip()
+    from test_shipped_model import _real_rows
+
+    rec, _ = _real_rows()["real REM EOG (EOG only)"]
     assert eog_drift(rec) < 0.5 * EOG_DRIFT_LIMIT < EOG_DRIFT_LIMIT < eog_drift(swayed(rec, 150.0))
     half = swayed(rec, 150.0, until=rec.n_samples / rec.fs / 2)
     assert eog_drift(half) > eog_drift(half, np.arange(rec.n_epochs) >= rec.n_epochs // 2 + 1)

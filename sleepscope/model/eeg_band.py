@@ -97,13 +97,12 @@ def wake_or_rem(stages: np.ndarray) -> np.ndarray:
     return np.isin(np.asarray(stages), (int(Stage.W), int(Stage.REM)))
 
 
-def unsure_epochs(probs: np.ndarray, calibration: dict | None,
-                  recording=None) -> tuple[np.ndarray, NarrowBand | None]:
+def unsure_epochs(probs: np.ndarray, calibration: dict | None, recording=None) -> tuple[np.ndarray, NarrowBand | None]:
     """(per epoch, is the suggestion to be checked; the EEG's narrow band or None) from calibrated `probs`:
     the top probability under the card's unsure threshold (artefact epochs carry uniform probabilities, so
-    they are among them), W and REM where `recording`'s header puts its EEG below the model's wake band
-    (``calibration["wake_band_hz"]``, else :data:`WAKE_BAND_HZ`). The one rule `predict` and the workstation's
-    review queue follow."""
+    they are among them), and W and REM where `recording`'s header puts its EEG below the model's wake band
+    (``calibration["wake_band_hz"]``, else :data:`WAKE_BAND_HZ`). The one rule `predict` and the
+    workstation's review queue follow."""
     from sleepscope.model import calibration as cal
 
     calibration = calibration or {}

@@ -230,10 +230,6 @@ def assess(features: np.ndarray | None, stats: dict | None, *, stages: np.ndarra
     return Familiarity(familiar=not reasons, outlying=outlying, limit=limit, reasons=reasons)
 
 
-
-
-
-
 def disagreeing_share(stages, second_stages) -> float | None:
     """The share of the epochs both scorers staged (artefact epochs are -1) on which they name different stages."""
     a, b = np.asarray(stages), np.asarray(second_stages)

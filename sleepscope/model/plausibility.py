@@ -16,8 +16,8 @@ hours of sleep (``reports/no-sleep-night/``), while noise in the EEG's fast
 band (a tense muscle, a noisy electrode), a drift the EEG's high-pass does not
 remove (``sleepscope.model.drift``) or an electrode that came off makes the
 model read every epoch as confident wake: whatever the cause, the hypnogram
-shows it. A patient who
-stayed awake (a wakefulness test) is left open by the message.
+shows it. A patient who stayed awake (a wakefulness test) is left open by the
+message.
 """
 
 from __future__ import annotations
