@@ -3,7 +3,7 @@
 import pytest
 
 from sleepscope.errors import SleepScopeError
-from sleepscope.io.channels import choose_channels, find_channel, pick_channel
+from sleepscope.io.channels import choose_channels, find_channel, find_ecg, pick_channel
 
 SLEEP_EDF = ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "Resp oro-nasal", "EMG submental",
              "Temp rectal", "Event marker"]
@@ -169,3 +169,19 @@ def test_eyes_labelled_in_german_are_eyes():
     'typed EOG, derivation not recognised'), and one is taken before an EOG whose label says nothing."""
     choice = choose_channels(["EOG X", "EOG li", "EOG re", "C4:A1"])
     assert choice.eog == "EOG li" and choice.eog_reason.startswith("one eye")
+
+
+@pytest.mark.parametrize("names, ecg", [
+    (["EEG Fpz-Cz", "EOG horizontal", "ECG"], "ECG"),
+    (["C4-M1", "E1-M2", "EKG"], "EKG"),
+    (["ECG L", "ECG R", "ECG1-ECG2"], "ECG1-ECG2"),  # a lead between two electrodes first
+    (["ECG Rate", "ECG II"], "ECG II"),
+    (["C3-A2", "HR", "Pulse", "ECG HR", "SpO2"], None),  # a rate derived from the ECG is not the ECG
+    (["EEG C3-A2", "EMG chin", "Leg EMG"], None),
+    (["ECGL"], "ECGL"),
+])
+def test_the_ecg_lead_is_found_by_its_label(names, ecg):
+    assert find_ecg(names) == ecg
+    if any(n.startswith(("EEG", "C", "E1")) for n in names):
+        choice = choose_channels(names)
+        assert choice.ecg == ecg and (f"ECG: {ecg!r}" in choice.summary()) == (ecg is not None)

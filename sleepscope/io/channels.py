@@ -304,6 +304,8 @@ class ChannelChoice:
     emg: str | None = None
     #: the two chin electrodes a referential file's chin EMG is computed from (`chin_derivation`); None: recorded
     emg_parts: tuple[str, str] | None = None
+    #: the ECG, whose beats are subtracted from the EEG and EOG where they show there (`sleepscope.model.heartbeats`)
+    ecg: str | None = None
 
     @property
     def learned(self) -> bool:
@@ -324,6 +326,8 @@ class ChannelChoice:
         if self.emg is not None:
             computed = f"; computed as {self.emg_parts[0]} - {self.emg_parts[1]}" if self.emg_parts else ""
             out.append(f"chin EMG: {self.emg!r} (muscle tone: REM's atonia, wake{computed})")
+        if self.ecg is not None:
+            out.append(f"ECG: {self.ecg!r} (its beats are subtracted from the EEG and EOG where they show there)")
         return out
 
     def summary(self) -> str:
@@ -331,7 +335,7 @@ class ChannelChoice:
 
     def to_dict(self) -> dict:
         return {"eeg": self.eeg, "eog": self.eog, "eeg_reason": self.eeg_reason, "eog_reason": self.eog_reason,
-                "backup_eeg": self.backup_eeg, "backup_eog": self.backup_eog, "emg": self.emg}
+                "backup_eeg": self.backup_eeg, "backup_eog": self.backup_eog, "emg": self.emg, "ecg": self.ecg}
 
 
 #: Central EEG derivations, contralateral first: what YASA's classifiers were trained on (C4-M1, C3-M2).
@@ -447,7 +451,7 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
     backup_eog = other_eye(names, picked["eog"][0], exclude=(picked["eeg"][0],))
     emg = find_emg([n for n in names if n not in (picked["eeg"][0], picked["eog"][0])])
     return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup_eeg,
-                         backup_eog, emg, chin_derivation(names).get(emg))
+                         backup_eog, emg, chin_derivation(names).get(emg), find_ecg(names))
 
 
 _CHIN = re.compile(r"chin|submental|mental", re.IGNORECASE)
@@ -494,6 +498,19 @@ def find_emg(channel_names: Sequence[str]) -> str | None:
     recorded = [n for n in chin if _chin_electrode(n) is None]
     return next(iter([*recorded, *chin_derivation(channel_names), *chin]), None) or next(
         (n for n in names if _EMG.search(n)), None)
+
+
+#: an ECG lead's label: `ECG`, `EKG`, `ECG II`, `ECG1-ECG2`, `EKG R`, `ECGL`; not a heart rate or pulse derived from it
+_ECG = re.compile(r"^(?:ecg|ekg)", re.IGNORECASE)
+_NOT_ECG = re.compile(r"rate|\bhr\b|pulse|puls|pleth|sao2|spo2", re.IGNORECASE)
+
+
+def find_ecg(channel_names: Sequence[str]) -> str | None:
+    """The ECG among a recording's channel names, or None: a lead between two electrodes first (`ECG1-ECG2`,
+    `ECG II`), whose beats stand out most, then any other (`ECG`, `EKG R`), in the file's order."""
+    found = [n for n in channel_names if _ECG.match(re.sub(r"[^a-z0-9]", "", n.lower())) and not _NOT_ECG.search(n)]
+    lead = [n for n in found if "-" in n or re.search(r"\b(?:i|ii|iii)\b", n, re.IGNORECASE)]
+    return next(iter([*lead, *found]), None)
 
 
 def pick_channel(names: Sequence[str], kind: str, explicit: str | None = None) -> str:
