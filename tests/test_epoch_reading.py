@@ -10,6 +10,7 @@ from sleepscope.model.config import TINY
 from sleepscope.model.epoch_reading import (
     ARTEFACT,
     BACKUP_EEG,
+    ECG_SUBTRACTED,
     EEG_ALONE,
     HIGH_PASSED,
     OTHER_EYE,
@@ -50,3 +51,16 @@ def test_the_words_name_what_was_read_and_why():
     assert reading_words(HIGH_PASSED | EEG_ALONE, ["EOG: flat"]) == \
         "read from the EEG alone through a 0.3-Hz high-pass of the EEG (EOG flat)"
     assert read_from(HIGH_PASSED | EEG_ALONE) == "EEG alone + EEG high-passed"
+    assert reading_words(ECG_SUBTRACTED) == "the ECG's beats subtracted"
+    assert reading_words(ECG_SUBTRACTED | EEG_ALONE, ["EOG: flat"]) == \
+        "read from the EEG alone (EOG flat); the ECG's beats subtracted"
+    assert read_from(ECG_SUBTRACTED | HIGH_PASSED) == "EEG high-passed + ECG subtracted"
+
+
+def test_epochs_read_without_the_hearts_beats_are_said_without_a_bar():
+    bits = np.array([ECG_SUBTRACTED] * 3 + [ECG_SUBTRACTED | HIGH_PASSED, 0], np.uint8)
+    assert reading_summary(bits) == (
+        "1 epoch read through a 0.3-Hz high-pass of the EEG: a slow drift dominates it there (sweat or a loose "
+        "electrode, which the display's high-pass hides) (bars over the model's row); 4 epochs read with the ECG's "
+        "beats subtracted from the EEG and EOG")
+    assert reading_summary(bits[:3]) == "3 epochs read with the ECG's beats subtracted from the EEG and EOG"

@@ -422,3 +422,34 @@ def test_epochs_read_through_the_drift_high_pass_are_marked_and_named_also_on_re
         assert ("read through a 0.3-Hz high-pass of the EEG (a slow drift dominates it here)"
                 in w.status.header.text()) == swayed
         w.close_recording()
+
+@pytest.mark.parametrize("beats", [False, True], ids=["the ECG lead alone (control)", "beats on EEG and EOG"])
+def test_epochs_read_without_the_hearts_beats_are_named_without_a_bar_also_on_reopening(
+        qtbot, tmp_path, gui_settings, main_windows, monkeypatch, beats):
+    """The REAL Sleep-EDF wake minutes written with an ECG lead, and with that heart's beats on the EEG and EOG:
+    the model subtracts them and reads wake, the banner and every epoch's header say so, no bar marks the whole
+    night, also once the file is reopened; with the lead alone, nothing is said."""
+    from test_eeg_band import EEG, EOG, SHIPPED, WAKE
+    from test_heartbeats import with_heart
+
+    from sleepscope.gui.second_opinion import SecondOpinion
+    from sleepscope.io import open_recording
+    from sleepscope.io.export import write_edf
+
+    if not SHIPPED.exists():
+        pytest.skip("no shipped model in this checkout")
+    monkeypatch.setattr(SecondOpinion, "start", lambda self: False)
+    rec = with_heart(open_recording(WAKE), 80.0 if beats else 0.0, -150.0 if beats else 0.0)
+    path = write_edf(tmp_path / "wake.edf", {k: (rec.channels[k].astype(np.float64), 100.0)
+                                             for k in (EEG, EOG, "ECG")}, rec.start_time, record_duration=30.0)
+    w = main_windows(gui_settings, model_path=SHIPPED, prescore=True)
+    for reopened in (False, True):
+        _open_prescored(qtbot, w, path, reopened)
+        assert [w.controller.model_at(i)[0] for i in range(10)] == [0] * 10
+        assert w.hypnogram.reading_runs["read otherwise"] == []
+        said = ("10 epochs read with the ECG's beats subtracted from the EEG and EOG" if reopened
+                else "beats found on the ECG 'ECG'")
+        assert (said in w.model_notice.text()) == beats
+        w.controller.go_to(1)
+        assert ("the ECG's beats subtracted" in w.status.header.text()) == beats
+        w.close_recording()

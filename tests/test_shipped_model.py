@@ -117,6 +117,33 @@ def test_a_whole_night_under_a_slow_drift_is_read_as_recorded(shipped):
                for n in preds[1].notes())
 
 
+def test_a_whole_night_with_the_heart_on_its_eeg_and_eog_is_read_as_without_it(shipped):
+    """A synthetic night of the training family with 100-uV beats on the EEG and -60 on the EOG all night and an
+    ECG lead: read as the night without them; without the lead, worse. The control: another heart's lead beside
+    the night without beats leaves it read as recorded, bit for bit."""
+    from dataclasses import replace
+
+    from test_heartbeats import with_heart
+
+    from sleepscope.model.epoch_reading import ECG_SUBTRACTED, epoch_reading
+    from sleepscope.model.infer import predict
+
+    _real_rows()
+    rec, y = sys.modules["bench_shift"].synth_recording("SC4091E0", "A", randomise=False, seed=0)
+    beaten = with_heart(rec, 100.0, -60.0)
+    unread = replace(beaten, channel_choice=replace(beaten.channel_choice, ecg=None))
+    clean, lead, no_lead = (predict(r, shipped, device="cpu", threads=1) for r in (rec, beaten, unread))
+    accuracy = [float(np.mean(p.stages[y >= 0] == y[y >= 0])) for p in (clean, lead, no_lead)]
+    assert accuracy[1] > accuracy[0] - 0.01 and accuracy[2] < accuracy[1] - 0.03, accuracy
+    assert set(lead.heartbeats.subtracted) == {rec.eeg_name, rec.eog_name}
+    assert (epoch_reading(lead)[~lead.artefact] & ECG_SUBTRACTED).all()
+    assert any("beats found on the ECG 'ECG'" in n for n in lead.notes())
+    assert lead.to_dict()["heartbeats"]["epochs"] == rec.n_epochs
+    other = predict(with_heart(rec, 0.0, 0.0, lead_seed=2), shipped, device="cpu", threads=1)
+    assert other.heartbeats is None and not (epoch_reading(other) & ECG_SUBTRACTED).any()
+    np.testing.assert_array_equal(other.probs, clean.probs)
+
+
 def test_the_real_clips_under_a_slow_drift_keep_their_stage(shipped):
     """The real N3 clip and the real wake minutes with a 0.05-Hz, 50-uV sway (the N3 clip read REM under it
     before the drift high-pass); the control: as recorded."""

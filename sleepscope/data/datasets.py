@@ -59,6 +59,8 @@ def _manifest(nights: Sequence[Night], margin_epochs: int, eeg: str | None, eog:
         extra["drift_highpass_hz"] = HIGHPASS_HZ
     if as_recorded:
         extra["as_recorded"] = True
+    else:  # caches from before an ECG lead's beats were subtracted hold other input for files with one
+        extra["ecg_beats_subtracted"] = True
     return json.dumps({
         "version": CACHE_VERSION, "margin_epochs": margin_epochs, "eeg": eeg, "eog": eog, **extra,
         "nights": [[n.name, n.subject, n.night, _stamp(n.psg), _stamp(n.hypnogram)] + ([n.codes] if n.codes else [])

@@ -57,14 +57,18 @@ class Reading:
     backups: tuple = ()
     #: (n_epochs,) bool: EEG epochs read through the drift high-pass (`sleepscope.model.drift`)
     high_passed: np.ndarray | None = field(default=None, repr=False)
+    #: sleepscope.model.heartbeats.Heartbeats: the ECG's beats subtracted from the EEG and EOG; None: not
+    heartbeats: Any = None
 
 
 def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -> Reading:
     """The one way a recording becomes model input, for pre-scoring and for what learns from corrections and
     fits calibration: backups where a channel fails, a channel unusable most of the night absent, the EOG of the
-    epochs whose EOG alone fails zeroed, the EEG of the epochs a slow drift dominates high-passed."""
+    epochs whose EOG alone fails zeroed, the ECG's beats subtracted where they show on the EEG and EOG, the EEG
+    of the epochs a slow drift dominates high-passed."""
     from sleepscope.model.drift import NORMALISATIONS as DRIFT_NORMALISATIONS
     from sleepscope.model.drift import drifting, slow_ratio
+    from sleepscope.model.heartbeats import without_heartbeats
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
 
@@ -72,11 +76,12 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     rec, backups = with_backups(rec, cancel, flags=quality.flags)
     if backups:  # the channels read now are partly others: their flags, absent channels and EEG-alone epochs
         quality = epoch_quality(rec)
+    rec, heartbeats = without_heartbeats(rec, cancel)
     slow = None
     if normalisation in DRIFT_NORMALISATIONS and "eeg" not in quality.absent:
         slow = slow_ratio(rec)
     x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel, slow=slow)
-    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs))
+    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs), heartbeats)
 
 
 def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None):

@@ -1,6 +1,6 @@
 """How the model read each epoch: as recorded, from a backup channel, from the EEG alone, through a high-pass of
-the EEG (a slow drift), or not at all (an artefact epoch, no stage); and whether the chin EMG's tone decided its
-stage.
+the EEG (a slow drift), or not at all (an artefact epoch, no stage); whether the ECG's beats were subtracted
+first, and whether the chin EMG's tone decided its stage.
 
 Kept with the prediction in the scoring file (`PredictionRecord.reading`), so that the window marks those epochs
 and names how each was read whenever the night is opened, not only in the banner of the run that scored it.
@@ -13,8 +13,9 @@ from typing import Sequence
 import numpy as np
 
 #: Bits per epoch.
-ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE, CHIN_EMG, HIGH_PASSED = 1, 2, 4, 8, 16, 32
-#: Read otherwise than as recorded, with a stage.
+ARTEFACT, EEG_ALONE, BACKUP_EEG, OTHER_EYE, CHIN_EMG, HIGH_PASSED, ECG_SUBTRACTED = 1, 2, 4, 8, 16, 32, 64
+#: Read otherwise than as recorded, with a stage (a bar over the model's row). Not ECG_SUBTRACTED: a lead that
+#: shows the heart shows it all night, and a bar over the whole night marks nothing.
 READ_OTHERWISE = EEG_ALONE | BACKUP_EEG | OTHER_EYE | HIGH_PASSED
 #: What each of those read, as `prescore`'s `read_from` column names it.
 _READ_FROM = ((BACKUP_EEG, "backup EEG"), (OTHER_EYE, "other eye"), (EEG_ALONE, "EEG alone"),
@@ -33,6 +34,11 @@ def epoch_reading(prediction) -> np.ndarray:
     high_passed = getattr(prediction, "high_passed", None)
     if high_passed is not None:
         out[np.asarray(high_passed, bool)[: len(out)]] |= HIGH_PASSED
+    heartbeats = getattr(prediction, "heartbeats", None)
+    if heartbeats is not None:
+        out[np.asarray(heartbeats.epochs, bool)[: len(out)]] |= ECG_SUBTRACTED
+    if prediction.artefact is not None:
+        out[np.asarray(prediction.artefact, bool)] &= ~np.uint8(ECG_SUBTRACTED)
     decided = getattr(getattr(prediction, "chin", None), "decided", None)
     if decided is not None:
         out[np.asarray(decided, bool)[: len(out)]] |= CHIN_EMG
@@ -40,9 +46,10 @@ def epoch_reading(prediction) -> np.ndarray:
 
 
 def read_from(bits: int) -> str:
-    """"backup EEG", "other eye", "EEG alone", "EEG high-passed", "chin EMG" (its tone decided the stage; joined by
-    " + "), or "" for an epoch read as recorded from its EEG and EOG alone."""
-    return " + ".join(name for bit, name in (*_READ_FROM, (CHIN_EMG, "chin EMG")) if bits & bit)
+    """"backup EEG", "other eye", "EEG alone", "EEG high-passed", "ECG subtracted", "chin EMG" (its tone decided
+    the stage; joined by " + "), or "" for an epoch read as recorded from its EEG and EOG alone."""
+    return " + ".join(name for bit, name in (*_READ_FROM, (ECG_SUBTRACTED, "ECG subtracted"), (CHIN_EMG, "chin EMG"))
+                      if bits & bit)
 
 
 def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
@@ -54,7 +61,8 @@ def reading_words(bits: int, problems: Sequence[str] = ()) -> str:
     from sleepscope.model.drift import READ_THROUGH
 
     parts = [f"the {name}" for bit, name in _READ_FROM if bits & bit and bit != HIGH_PASSED]
-    chin = "the chin EMG's tone decided the stage" if bits & CHIN_EMG else ""
+    chin = "; ".join(w for bit, w in ((ECG_SUBTRACTED, "the ECG's beats subtracted"),
+                                      (CHIN_EMG, "the chin EMG's tone decided the stage")) if bits & bit)
     if not parts and not bits & HIGH_PASSED:
         return chin
     read = "read from " + " and ".join(parts) if parts else "read"
@@ -81,6 +89,11 @@ def reading_summary(reading) -> str | None:
         n = int(np.count_nonzero(r & bit))
         if n:
             parts.append(f"{n} epoch{'s' if n != 1 else ''} {what}")
+    if parts:
+        parts = ["; ".join(parts) + " (bars over the model's row)"]
+    n = int(np.count_nonzero(r & ECG_SUBTRACTED))
+    if n:
+        parts.append(f"{n} epoch{'s' if n != 1 else ''} read with the ECG's beats subtracted from the EEG and EOG")
     # not the epochs whose stage the chin EMG's tone decided: that is the EMG doing its work on most nights, said
     # in each epoch's header, not news for the banner
-    return "; ".join(parts) + " (bars over the model's row)" if parts else None
+    return "; ".join(parts) if parts else None

@@ -61,6 +61,9 @@ class Prediction:
     #: (n_epochs,) bool: EEG epochs read through a 0.3-Hz high-pass, a slow drift dominating them
     #: (`sleepscope.model.drift`); None for prepared arrays
     high_passed: np.ndarray | None = None
+    #: sleepscope.model.heartbeats.Heartbeats: the ECG's beats subtracted from the EEG and EOG before the model
+    #: read them; None: no ECG lead, or no channel showed its beats
+    heartbeats: Any = None
 
     @property
     def n_epochs(self) -> int:
@@ -92,6 +95,8 @@ class Prediction:
             from sleepscope.model.drift import note
 
             out.append(note(drifting))
+        if self.heartbeats is not None:
+            out.append(self.heartbeats.message())
         if self.channels is not None:
             for kind, name in (("EEG", self.channels.eeg), ("EOG", self.channels.eog)):
                 if name is None:
@@ -125,6 +130,7 @@ class Prediction:
             "backups": [b.to_dict() for b in self.backups],
             "chin_emg": None if self.chin is None else self.chin.to_dict(),
             "high_passed_epochs": None if self.high_passed is None else int(np.count_nonzero(self.high_passed)),
+            "heartbeats": None if self.heartbeats is None else self.heartbeats.to_dict(),
             "notes": self.notes(),
         }
 
@@ -342,7 +348,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
-                      backups=backups, chin=chin, high_passed=high_passed)
+                      backups=backups, chin=chin, high_passed=high_passed,
+                      heartbeats=None if quality is None else reading.heartbeats)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

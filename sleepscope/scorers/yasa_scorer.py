@@ -4,7 +4,9 @@ YASA (BSD-3) ships LightGBM classifiers trained on about 3,000 NSRR nights
 inside its pip package, so it runs offline. It reads an EEG (a central
 derivation is what it learned), optionally an EOG and a chin EMG, from an MNE
 Raw; we hand it the recording's channels at 100 Hz: the central EEG where the
-recording was read with one (:func:`yasa_extra`), else the model's EEG. Its five classes
+recording was read with one (:func:`yasa_extra`), else the model's EEG, without
+the heart's beats where the file's ECG lead shows them there
+(`sleepscope.model.heartbeats`, as for the model). Its five classes
 (W, N1, N2, N3, R) map one to one onto ours. Optional: without the `yasa`
 package the rest of SleepScope works and this scorer says how to install it.
 """
@@ -92,6 +94,10 @@ class YasaScorer:
         # YASA's EMG features need the muscle tone itself: Sleep-EDF's 1-Hz EMG envelope is not that.
         if emg is not None and recording.source_rates.get(emg, 0.0) >= 80:
             names["emg"] = emg
+        from sleepscope.model.heartbeats import without_heartbeats
+
+        # the heart's beats, where the file's ECG lead shows them on the EEG and EOG, go as for the model
+        recording, _ = without_heartbeats(recording, cancel, channels=[names["eeg"], names.get("eog")])
         data = np.stack([np.nan_to_num(recording.channels[n], nan=0.0) for n in names.values()]) * 1e-6  # µV → V
         info = mne.create_info(list(names.values()), recording.fs, ch_types=list(names))
         raw = mne.io.RawArray(data, info, verbose=False)
