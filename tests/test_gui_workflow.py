@@ -522,7 +522,7 @@ def test_the_standard_montage_shows_the_chin_emg_not_a_leg_emg_listed_first():
     from sleepscope.gui.main_window import _standard_montage
 
     names = ["C4-M1", "E1-M2", "EMG Leg L", "LAT", "Chin1-Chin2", "ECG"]
-    assert _standard_montage(names, "C4-M1", "E1-M2")[-1] == "Chin1-Chin2"
+    assert _standard_montage(names, "C4-M1", "E1-M2")[-2:] == ["Chin1-Chin2", "ECG"]  # the ECG last
     assert _standard_montage(["C4-M1", "E1-M2", "Leg EMG"], "C4-M1", "E1-M2") == []
     # a referential file: the chin EMG computed from its electrodes, as the model reads it
     assert _standard_montage(["C4", "M1", "E1", "M2", "Chin1", "ChinZ"], "C4-M1", "E1-M2")[-1] == "Chin1-ChinZ"
@@ -589,3 +589,27 @@ def test_a_lane_that_cannot_be_read_costs_the_night_nothing(qtbot, tmp_path, gui
     assert w.trace.shown_channels == ["EEG Fpz-Cz", "EOG horizontal"]
     assert w.scoring.latest_prediction() is not None
     assert [title for title, _ in errors] == ["Cannot read the channel"] and "'EEG Pz-Oz'" in errors[0][1]
+
+
+def test_the_ecg_comes_as_a_lane_of_its_own_below_the_emg(qtbot, tmp_path, gui_settings, windows):
+    """A PSG's ECG lead is shown (the model reads the EEG and EOG without its beats) in its own kind: its own gain
+    and filters in the Display dock, a millivolt filling its lane; a channel merely named like a heart rate is
+    not it."""
+    from datetime import datetime
+
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(4)
+    path = write_edf(tmp_path / "psg.edf", {
+        "C4-M1": (rng.normal(0, 20, 6000), 100.0), "E1-M2": (rng.normal(0, 20, 6000), 100.0),
+        "ECG II": (rng.normal(0, 300, 6000), 100.0), "HR": (rng.normal(60, 2, 6000), 100.0),
+        "Chin1-Chin2": (rng.normal(0, 5, 6000), 100.0)}, datetime(2021, 5, 1, 23))
+    w = windows(gui_settings, None)
+    assert open_and_wait(qtbot, w, path)
+    assert w.recording.channel_choice.ecg == "ECG II"
+    assert w.trace.shown_channels == ["C4-M1", "E1-M2", "Chin1-Chin2", "ECG II"]
+    shown = w.trace._display["ECG II"]
+    assert shown.kind == "ecg" and shown.gain == 250.0 and not shown.reference_lines
+    assert "ECG: ECG II" in w.panel.kinds_shown.text()
+    w.panel.gains["ecg"].setValue(500.0)
+    assert w.trace._display["ECG II"].gain == 500.0 and w.trace._display["C4-M1"].gain == 50.0

@@ -1311,15 +1311,16 @@ def export_scoring(scoring: Any, kind: str, path: Path, no_signal: Any = None) -
 
 
 def _lane_group(name: str, recording: Any) -> int:
-    """EEG lanes first, then EOG, EMG and the other channels, as PSG montages are laid out."""
-    return {"eeg": 0, "eog": 1, "emg": 2}.get(channel_kind(name, recording.eeg_name, recording.eog_name), 3)
+    """EEG lanes first, then EOG, EMG, ECG and the other channels, as PSG montages are laid out."""
+    return {"eeg": 0, "eog": 1, "emg": 2, "ecg": 3}.get(channel_kind(name, recording.eeg_name, recording.eog_name), 4)
 
 
 def _standard_montage(names: list[str], eeg: str | None, eog: str | None) -> list[str]:
     """What a night shows beside the model's two channels before any choice: the AASM montage's central and
-    occipital EEG and other eye (`scoring_montage`), and the chin EMG (REM and arousals are scored with it), the
-    one the model reads: a leg EMG listed first is not it."""
-    from sleepscope.io.channels import find_emg, scoring_montage
+    occipital EEG and other eye (`scoring_montage`), the chin EMG (REM and arousals are scored with it), the
+    one the model reads: a leg EMG listed first is not it; and the ECG, whose beats the model reads the EEG and
+    EOG without (`sleepscope.model.heartbeats`)."""
+    from sleepscope.io.channels import find_ecg, find_emg, scoring_montage
 
-    chin = find_emg(names)
-    return [*scoring_montage(names, eeg, eog), *([chin] if chin else [])]
+    chin, ecg = find_emg(names), find_ecg(names)
+    return [*scoring_montage(names, eeg, eog), *([chin] if chin else []), *([ecg] if ecg else [])]

@@ -30,11 +30,13 @@ class KindDisplay:
 
 
 #: AASM-style display defaults: EEG/EOG 0.3-35 Hz; EMG high-passed at 10 Hz (an envelope channel is
-#: never high-passed, see trace_view); other channels (breathing, temperature) unfiltered.
+#: never high-passed, see trace_view); ECG high-passed at 0.3 Hz (its 70-Hz low-pass lies above what a lane
+#: at 100 Hz holds); other channels (breathing, temperature) unfiltered.
 DEFAULT_KIND_DISPLAY: dict[str, KindDisplay] = {
     "eeg": KindDisplay(50.0, 0.3, 35.0),
     "eog": KindDisplay(50.0, 0.3, 35.0),
     "emg": KindDisplay(20.0, 10.0, 0.0),
+    "ecg": KindDisplay(250.0, 0.3, 0.0),
     "other": KindDisplay(50.0, 0.0, 0.0),
 }
 

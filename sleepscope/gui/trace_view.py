@@ -32,9 +32,10 @@ LEFT_AXIS_PX = 118
 LANE_DIVS = 4.0
 #: ±37.5 µV: a wave that crosses both lines is ≥ 75 µV peak to peak (AASM N3).
 REFERENCE_UV = 37.5
-KINDS = ("eeg", "eog", "emg", "other")
-KIND_NAMES = {"eeg": "EEG", "eog": "EOG", "emg": "EMG", "other": "Other"}
-DEFAULT_GAINS = {"eeg": 50.0, "eog": 50.0, "emg": 20.0, "other": 50.0}
+KINDS = ("eeg", "eog", "emg", "ecg", "other")
+KIND_NAMES = {"eeg": "EEG", "eog": "EOG", "emg": "EMG", "ecg": "ECG", "other": "Other"}
+#: µV per division; an ECG's R wave, about a millivolt, fills its lane
+DEFAULT_GAINS = {"eeg": 50.0, "eog": 50.0, "emg": 20.0, "ecg": 250.0, "other": 50.0}
 #: A channel recorded slower than this is an envelope or a trend, not a waveform.
 ENVELOPE_BELOW_HZ = 10.0
 
@@ -66,11 +67,15 @@ class ChannelDisplay:
 
 
 def channel_kind(name: str, eeg_name: str | None = None, eog_name: str | None = None) -> str:
-    """"eeg", "eog", "emg" or "other" for a channel label (the chosen EEG and EOG by name)."""
+    """"eeg", "eog", "emg", "ecg" or "other" for a channel label (the chosen EEG and EOG by name)."""
+    from sleepscope.io.channels import find_ecg
+
     if name == eeg_name:
         return "eeg"
     if name == eog_name:
         return "eog"
+    if find_ecg([name]) == name:
+        return "ecg"
     low = name.lower()
     if "emg" in low or "chin" in low or "submental" in low:
         return "emg"
