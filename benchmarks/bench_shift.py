@@ -23,7 +23,9 @@ whose sleep holds two and a half times the N1 and less N3, as patients' does):
   of 20-45 Hz noise on the EEG all night (a tense muscle, a noisy electrode;
   both ``reports/slow-drift-night/``), 60-µV QRS-like ECG beats at 66 a minute
   on both (a mastoid reference picking up the heart;
-  ``reports/acquisition-real-clips/probes/ecg_whole_night.py``);
+  ``reports/acquisition-real-clips/probes/ecg_whole_night.py``), and the same
+  with the ECG lead they come from in the file (its beats subtracted,
+  ``reports/ecg-beats/``);
 * ``B no chin EMG``, ``B REM without atonia``, ``B noisy chin EMG`` (and so for each held-out family): the
   chin EMG, which the plain rows carry as Sleep-EDF's 1-Hz envelope, removed (EEG and EOG alone, as before
   pre-scoring read it); its REM given the tone of the night's N2 (REM sleep behaviour disorder); a noise
@@ -67,8 +69,8 @@ TEST_NIGHTS = ("SC4001E0", "SC4061E0", "SC4091E0", "SC4151E0", "SC4002E0", "SC40
 #: scored epochs (the test subjects' 5 % and 16 %), closer to a sleep clinic's patients.
 OLDER_NIGHTS = ("SC4421E0", "SC4431E0", "SC4441E0", "SC4451F0", "SC4461F0", "SC4471F0", "SC4481F0", "SC4491G0")
 NIGHT_SETS = {"young": TEST_NIGHTS, "older": OLDER_NIGHTS}
-PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "slow sway", "fast noise", "ECG beats", "EEG only",
-                 "EOG only")
+PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "slow sway", "fast noise", "ECG beats",
+                 "ECG beats and lead", "EEG only", "EOG only")
 EMG = "EMG submental"
 #: What a held-out family's plain nights get done to their chin EMG (YASA, which does not read a 1-Hz envelope,
 #: scores these rows as their plain ones and is left out of them).
@@ -137,11 +139,15 @@ def perturb(rec, labels, how: str):
 
         noise = sosfiltfilt(butter(4, [20.0, 45.0], "bandpass", fs=rec.fs, output="sos"), rng.normal(size=len(ch[eeg])))
         ch[eeg] += (6.0 * noise / noise.std()).astype(np.float32)
-    elif how == "ECG beats":  # a mastoid reference picking up the heart: QRS-like spikes, as bench_acquisition's
+    elif how in ("ECG beats", "ECG beats and lead"):  # a mastoid reference picking up the heart: QRS-like spikes,
+        # as bench_acquisition's; "and lead": the file holds the ECG they come from (`sleepscope.model.heartbeats`)
         t = np.arange(len(ch[eeg]), dtype=np.float64) / rec.fs
         spikes = (60.0 * np.exp(-0.5 * (((t * 1.1) % 1.0 - 0.5) / 0.012) ** 2)).astype(np.float32)
         for k in (eeg, eog):
             ch[k] += spikes[: len(ch[k])]
+        if how == "ECG beats and lead":
+            ch["ECG"] = (15.0 * spikes + rng.normal(0, 10, len(spikes))).astype(np.float32)
+            choice = replace(choice, ecg="ECG") if choice else ChannelChoice(eeg, eog, "", "", ecg="ECG")
     elif how == "EEG only":
         del ch[eog]
         eog = None
@@ -233,6 +239,9 @@ def yasa_probs(rec) -> np.ndarray | None:
         return None
     # The EEG the product's second opinion reads (YasaScorer): a central one read beside the model's, else the model's.
     eeg = central_eeg([n for n in rec.channels if n != rec.eog_name]) or rec.eeg_name
+    from sleepscope.model.heartbeats import without_heartbeats
+
+    rec, _ = without_heartbeats(rec, channels=[eeg, rec.eog_name])  # where the file's ECG lead shows, as YasaScorer
     for n, kind in ((eeg, "eeg"), (rec.eog_name, "eog")):
         if n is not None:
             names.append(n)

@@ -65,6 +65,17 @@ def test_a_slow_sway_and_ecg_beats_on_both_channels_and_fast_noise_on_the_eeg_al
         assert abs(added.max() - 60.0) < 0.5 and added.min() > -1e-3
         starts = np.flatnonzero(np.diff((added > 30.0).astype(np.int8)) == 1)
         assert len(starts) == 1320 and np.allclose(np.diff(starts) / rec.fs, 1 / 1.1, atol=0.011)  # 66 beats a minute
+    # the same beats, and the ECG lead they come from, whose R peaks fall on them
+    from sleepscope.model.heartbeats import beats as r_peaks
+
+    led = bench.perturb(rec, y, "ECG beats and lead")
+    for k in (eeg, eog):
+        np.testing.assert_array_equal(led.channels[k], beats.channels[k])
+    assert led.channel_choice.ecg == "ECG" and getattr(beats.channel_choice, "ecg", None) is None
+    found = r_peaks(led.channels["ECG"], rec.fs)
+    assert len(found) == 1320
+    peaks = np.round(found).astype(int)
+    assert np.all(beats.channels[eeg][peaks] - rec.channels[eeg][peaks] > 55)
     # the recording itself is left as it was
     assert np.array_equal(rec.channels[eeg], Recording.from_arrays(*(20.0 * np.random.default_rng(1).standard_normal(
         (2, 40 * 3000))).astype(np.float32)).channels[eeg])
