@@ -112,6 +112,17 @@ def test_a_files_ecg_lead_is_found_by_its_label_and_read_from_the_file(tmp_path)
     assert got is not None and got.ecg == "ECG" and got.epochs.all()
 
 
+def test_beats_at_the_very_edges_of_the_recording_are_left_alone():
+    rec = open_recording(WAKE)
+    eeg = rec.channels[rec.eeg_name]
+    spikes, _ = heart(len(eeg))
+    own = beats(800 * spikes, rec.fs)
+    inner = own[(own > 100) & (own < len(eeg) - 100)]
+    dirty = eeg + 80 * spikes
+    edges = np.r_[21.3, inner, len(eeg) - 49.5]  # windows that would reach past either end
+    np.testing.assert_array_equal(subtract(dirty, edges, rec.fs)[0], subtract(dirty, inner, rec.fs)[0])
+
+
 def test_a_gap_stays_a_gap_and_the_beats_around_it_are_subtracted():
     rec = open_recording(WAKE)
     eeg = rec.channels[rec.eeg_name]

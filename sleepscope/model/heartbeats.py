@@ -83,7 +83,7 @@ def subtract(x: np.ndarray, at: np.ndarray, fs: float, block: int = BLOCK,
     per = int(round(30 * fs)) * block
     n_blocks = -(-len(x) // per)
     at = np.asarray(at, np.float64)
-    whole = at[(at >= pre + 1) & (at + post + 1 <= len(x))]
+    whole = at[(at >= pre + 3) & (at + post + 3 <= len(x))]  # each window whole, and the spline's reach
     # each beat's window ends where the next one's starts (a fast heart), in the next block too
     ends = np.r_[np.ceil(whole[1:] - pre).astype(np.int64), len(x)]
     used = np.zeros(n_blocks, bool)
