@@ -340,7 +340,7 @@ def long_night(hours: float, edf: Path | None) -> None:
     window, opened, read = child("window"), child("open"), child("read")
     print(f"long night: {hours} h at {LONG_RATE} Hz, {len(LONG_CHANNELS)} channels, EDF "
           f"{edf.stat().st_size / 1e6:.0f} MB; the window shows the model's EEG and EOG, then the montage's other "
-          f"lanes (occipital EEG, the other eye, chin EMG), all {opened['lanes_s'] * 1000:.0f} ms after Open; "
+          f"lanes (occipital EEG, the other eye, chin EMG, ECG), all {opened['lanes_s'] * 1000:.0f} ms after Open; "
           f"load average "
           f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
     report(f"open to first paint, {hours} h {LONG_RATE} Hz", opened["seconds"] * 1000, "ms", 3000,
