@@ -145,3 +145,25 @@ def test_yasas_second_opinion_reads_the_eeg_and_eog_without_the_beats_as_the_mod
     unread = replace(beaten, channel_choice=replace(beaten.channel_choice, ecg=None))
     clean, lead, no_lead = (YasaScorer().score(r).probs for r in (rec, beaten, unread))
     assert np.abs(lead - clean).mean() < 0.3 * np.abs(no_lead - clean).mean()
+
+
+def test_prescore_names_the_ecg_lead_and_the_epochs_read_without_its_beats(tmp_path, capsys):
+    import csv
+
+    from sleepscope.cli import main
+
+    n = 10 * 3000
+    spikes, _ = heart(n)
+    rng = np.random.default_rng(5)
+    for name, uv in (("beats.edf", 60.0), ("none.edf", 0.0)):  # the control: the lead, no beats on the EEG
+        path = write_edf(tmp_path / name, {
+            "EEG Fpz-Cz": ((rng.normal(0, 15, n) + uv * spikes).astype(np.float32), 100.0),
+            "EOG horizontal": (rng.normal(0, 10, n).astype(np.float32), 100.0),
+            "ECG": ((800 * spikes + rng.normal(0, 10, n)).astype(np.float32), 100.0)}, datetime(2024, 1, 1, 23))
+        out = tmp_path / f"{name}.csv"
+        assert main(["prescore", str(path), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
+                     "--out", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert "  ECG: 'ECG' (its beats are subtracted from the EEG and EOG where they show there)" in err
+        assert ("NOTE: the heart's beats on 'EEG Fpz-Cz'" in err) == (uv > 0)
+        assert {r["read_from"] for r in csv.DictReader(out.open())} == ({"ECG subtracted"} if uv > 0 else {""})
