@@ -239,9 +239,10 @@ def yasa_probs(rec) -> np.ndarray | None:
         return None
     # The EEG the product's second opinion reads (YasaScorer): a central one read beside the model's, else the model's.
     eeg = central_eeg([n for n in rec.channels if n != rec.eog_name]) or rec.eeg_name
-    from sleepscope.model.heartbeats import without_heartbeats
+    from sleepscope.model.heartbeats import lead_beats, without_heartbeats
 
-    rec, _ = without_heartbeats(rec, channels=[eeg, rec.eog_name])  # where the file's ECG lead shows, as YasaScorer
+    # where the file's ECG lead shows, as YasaScorer
+    rec, _ = without_heartbeats(rec, lead_beats(rec), channels=[eeg, rec.eog_name])
     for n, kind in ((eeg, "eeg"), (rec.eog_name, "eog")):
         if n is not None:
             names.append(n)

@@ -167,3 +167,32 @@ def test_prescore_names_the_ecg_lead_and_the_epochs_read_without_its_beats(tmp_p
         assert "  ECG: 'ECG' (its beats are subtracted from the EEG and EOG where they show there)" in err
         assert ("NOTE: the heart's beats on 'EEG Fpz-Cz'" in err) == (uv > 0)
         assert {r["read_from"] for r in csv.DictReader(out.open())} == ({"ECG subtracted"} if uv > 0 else {""})
+
+
+def test_a_backup_read_where_the_eeg_came_off_is_read_without_its_own_beats():
+    """F4-M1 off (flat) for eight of 24 epochs: the model reads F3-M2 there, whose beats show with the other sign (the
+    other mastoid); they are subtracted with F3-M2's own template, not left in."""
+    from test_backups import recording
+
+    n = 24 * 3000
+    spikes, _ = heart(n)
+    rng = np.random.default_rng(6)
+    noise = {k: rng.normal(0, 20, n).astype(np.float32) for k in ("EEG F4-M1", "EEG F3-M2", "EOG E1-M2")}
+    lead = (800 * spikes + rng.normal(0, 10, n)).astype(np.float32)
+
+    def night(uv):
+        chans = {"EEG F4-M1": noise["EEG F4-M1"] + uv * spikes, "EEG F3-M2": noise["EEG F3-M2"] - uv * spikes,
+                 "EOG E1-M2": noise["EOG E1-M2"], "ECG": lead}
+        chans["EEG F4-M1"][4 * 3000:12 * 3000] = 0.0
+        return recording(chans, ("EEG F4-M1", "EEG F3-M2", "EOG E1-M2", "ECG"))
+
+    beaten = night(80.0)
+    clean = read_for_model(night(0.0), "epoch+amplitude").x
+    got = read_for_model(beaten, "epoch+amplitude")
+    off = slice(4, 12)
+    assert [b.backup for b in got.backups] == ["EEG F3-M2"] and got.backups[0].epochs[off].all()
+    no_lead = replace(beaten, channel_choice=replace(beaten.channel_choice, ecg=None))
+    unread = read_for_model(no_lead, "epoch+amplitude").x
+    # in the epochs read from the backup, as far from the clean input as the EEG's own epochs are
+    assert np.abs(got.x[off, 0] - clean[off, 0]).mean() < 0.3 * np.abs(unread[off, 0] - clean[off, 0]).mean()
+    assert np.abs(got.x[12:, 0] - clean[12:, 0]).mean() < 0.3 * np.abs(unread[12:, 0] - clean[12:, 0]).mean()

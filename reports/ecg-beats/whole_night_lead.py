@@ -48,7 +48,7 @@ def main() -> int:
     from bench_shift import TEST_NIGHTS, cached_recording
 
     from sleepscope.model.checkpoint import default_model_path, load_model
-    from sleepscope.model.heartbeats import without_heartbeats
+    from sleepscope.model.heartbeats import lead_beats, without_heartbeats
     from sleepscope.model.infer import predict
 
     ap = argparse.ArgumentParser()
@@ -81,7 +81,7 @@ def main() -> int:
                     if key == "other heart's lead" and p.heartbeats is not None:
                         print(f"  {name}: another heart's lead subtracted: {p.heartbeats.message()}")
                 t = time.perf_counter()
-                _, hb = without_heartbeats(beaten)
+                _, hb = without_heartbeats(beaten, lead_beats(beaten))
                 seconds.append(time.perf_counter() - t)
                 if hb is None:
                     print(f"  {name}: beats of {uv:g} uV not subtracted")

@@ -68,15 +68,16 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     of the epochs a slow drift dominates high-passed."""
     from sleepscope.model.drift import NORMALISATIONS as DRIFT_NORMALISATIONS
     from sleepscope.model.drift import drifting, slow_ratio
-    from sleepscope.model.heartbeats import without_heartbeats
+    from sleepscope.model.heartbeats import lead_beats, without_heartbeats
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
 
     quality = epoch_quality(rec)
-    rec, backups = with_backups(rec, cancel, flags=quality.flags)
+    lead = lead_beats(rec, cancel)
+    rec, heartbeats = without_heartbeats(rec, lead, cancel)
+    rec, backups = with_backups(rec, cancel, flags=quality.flags, beats=None if lead is None else lead.at)
     if backups:  # the channels read now are partly others: their flags, absent channels and EEG-alone epochs
         quality = epoch_quality(rec)
-    rec, heartbeats = without_heartbeats(rec, cancel)
     slow = None
     if normalisation in DRIFT_NORMALISATIONS and "eeg" not in quality.absent:
         slow = slow_ratio(rec)
@@ -84,19 +85,22 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs), heartbeats)
 
 
-def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None):
+def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None,
+                 beats: np.ndarray | None = None):
     """(`rec` with its EEG's and EOG's failed epochs taken from their backups where those are clean, the
-    `Backup`s used). `flags`: the channels' problem flags where already found (`EpochQuality.flags`). `rec`
-    itself is not changed: the window shows the channels as recorded."""
+    `Backup`s used). `flags`: the channels' problem flags where already found (`EpochQuality.flags`). `beats`:
+    the ECG lead's R peaks, whose beats each backup is read without (`sleepscope.model.heartbeats`; a backup's own
+    beats, of another size or sign, are not its channel's). `rec` itself is not changed: the window shows the
+    channels as recorded."""
     used = []
     for kind in ("eeg", "eog"):
-        rec, backup = _substitute(rec, kind, cancel, None if flags is None else flags.get(kind))
+        rec, backup = _substitute(rec, kind, cancel, None if flags is None else flags.get(kind), beats)
         if backup is not None:
             used.append(backup)
     return rec, tuple(used)
 
 
-def _substitute(rec, kind: str, cancel: CancelToken | None, flags: np.ndarray | None):
+def _substitute(rec, kind: str, cancel: CancelToken | None, flags: np.ndarray | None, beats: np.ndarray | None):
     choice = getattr(rec, "channel_choice", None)
     own = rec.eeg_name if kind == "eeg" else rec.eog_name
     name = getattr(choice, f"backup_{kind}", None)
@@ -110,6 +114,10 @@ def _substitute(rec, kind: str, cancel: CancelToken | None, flags: np.ndarray | 
     signal = _backup_signal(rec, name, cancel)
     if signal is None:
         return rec, None
+    if beats is not None:
+        from sleepscope.model.heartbeats import subtract
+
+        signal = subtract(signal, beats, rec.fs, cancel=cancel)[0]
     per = int(round(rec.fs * 30))
     n = rec.n_epochs
     backup_epochs = signal[: n * per].reshape(n, per)

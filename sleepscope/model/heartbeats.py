@@ -35,6 +35,7 @@ NEIGHBOURS = 20
 #: The fewest beats a block needs for a template (a minute at a slow heart rate).
 MIN_BEATS = 40
 _REFRACTORY_S = 0.33  # no two beats closer: 180 a minute
+_FLAT_UV = 0.1  # as sleepscope.io.recording.FLAT_STD_UV
 
 
 def beats(ecg: np.ndarray, fs: float, cancel: CancelToken | None = None) -> np.ndarray:
@@ -132,9 +133,10 @@ def subtract(x: np.ndarray, at: np.ndarray, fs: float, block: int = BLOCK,
 
 def time_locked(seg: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """(the mean of the beats' windows `seg` (n, W), each less its own mean; its RMS over its standard error; the
-    windows it averages) of one block. Windows with a gap or 5 times the median spread (a movement) are left out."""
+    windows it averages) of one block. Windows with a gap, flat (an electrode off) or 5 times the median spread (a
+    movement) are left out."""
     sd = seg.std(axis=1)
-    ok = np.isfinite(sd)
+    ok = np.isfinite(sd) & (sd >= _FLAT_UV)
     ok &= sd <= 5 * np.median(sd[ok]) if ok.any() else ok
     if ok.sum() < MIN_BEATS:
         return np.zeros(seg.shape[1]), 0.0, ok
@@ -166,28 +168,38 @@ class Heartbeats:
                 "epochs": int(np.count_nonzero(self.epochs))}
 
 
-def without_heartbeats(rec, cancel: CancelToken | None = None, channels=None):
-    """(`rec` with the ECG's beats subtracted from its EEG and EOG (or the `channels` named) where they show, a
-    `Heartbeats`), or (`rec`, None) without an ECG lead, beats, or a channel that shows them. `rec` itself is not
-    changed."""
+@dataclass(frozen=True)
+class Lead:
+    """An ECG lead and where its R peaks fall (samples of the recording, between two where they do)."""
+
+    name: str
+    at: np.ndarray = field(repr=False)
+
+
+def lead_beats(rec, cancel: CancelToken | None = None) -> Lead | None:
+    """The R peaks of a recording's ECG lead (`ChannelChoice.ecg`: loaded already, else read from the file), or
+    None without a lead, or with too few beats on it to make a template."""
     from sleepscope.model.backups import channel_samples
 
     name = getattr(getattr(rec, "channel_choice", None), "ecg", None)
-    if name is None:
-        return rec, None
-    got = channel_samples(rec, name, cancel)
+    got = None if name is None else channel_samples(rec, name, cancel)
     if got is None:
-        return rec, None
+        return None
     at = beats(got[0], rec.fs, cancel)
-    del got
-    if len(at) < MIN_BEATS:
+    return Lead(name, at) if len(at) >= MIN_BEATS else None
+
+
+def without_heartbeats(rec, lead: Lead | None, cancel: CancelToken | None = None, channels=None):
+    """(`rec` with `lead`'s beats subtracted from its EEG and EOG (or the `channels` named) where they show, a
+    `Heartbeats`), or (`rec`, None) without a lead or a channel that shows them. `rec` itself is not changed."""
+    if lead is None:
         return rec, None
     read, subtracted = dict(rec.channels), {}
     epochs = np.zeros(rec.n_epochs, bool)
     for own in (rec.eeg_name, rec.eog_name) if channels is None else channels:
         if own is None or own not in read:
             continue
-        cleaned, used, largest = subtract(read[own], at, rec.fs, cancel=cancel)
+        cleaned, used, largest = subtract(read[own], lead.at, rec.fs, cancel=cancel)
         if used.any():
             read[own] = cleaned
             subtracted[own] = largest
@@ -195,4 +207,4 @@ def without_heartbeats(rec, cancel: CancelToken | None = None, channels=None):
             epochs[: len(block_epochs)] |= block_epochs
     if not subtracted:
         return rec, None
-    return replace(rec, channels=read, _quality=None), Heartbeats(name, int(len(at)), subtracted, epochs)
+    return replace(rec, channels=read, _quality=None), Heartbeats(lead.name, int(len(lead.at)), subtracted, epochs)

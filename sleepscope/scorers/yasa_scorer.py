@@ -78,15 +78,19 @@ class YasaScorer:
         if recording.eeg_name is None:
             raise SleepScopeError("YASA's second opinion needs an EEG channel; this recording has none")
         check(cancel)
-        from sleepscope.model.backups import with_backups
-
-        # where a channel failed, YASA reads what the model read (its backup), or it disagrees there by construction
-        recording, _ = with_backups(recording, cancel)
-        report(progress, 0, 2, "YASA: features")
         from sleepscope.io.channels import central_eeg
+        from sleepscope.model.backups import with_backups
+        from sleepscope.model.heartbeats import lead_beats, without_heartbeats
 
-        # A central derivation read beside the model's EEG (yasa_extra) is the one YASA learned on.
+        # the heart's beats, where the file's ECG lead shows them on the EEGs and EOG, go as for the model; and
+        # where a channel failed, YASA reads what the model read (its backup), or it disagrees there by construction
+        lead = lead_beats(recording, cancel)
         central = central_eeg([n for n in recording.channels if n != recording.eog_name])
+        recording, _ = without_heartbeats(recording, lead, cancel,
+                                          channels=dict.fromkeys([recording.eeg_name, central, recording.eog_name]))
+        recording, _ = with_backups(recording, cancel, beats=None if lead is None else lead.at)
+        report(progress, 0, 2, "YASA: features")
+        # A central derivation read beside the model's EEG (yasa_extra) is the one YASA learned on.
         names = {"eeg": central or recording.eeg_name}
         if self.use_eog and recording.eog_name is not None:
             names["eog"] = recording.eog_name
@@ -94,10 +98,6 @@ class YasaScorer:
         # YASA's EMG features need the muscle tone itself: Sleep-EDF's 1-Hz EMG envelope is not that.
         if emg is not None and recording.source_rates.get(emg, 0.0) >= 80:
             names["emg"] = emg
-        from sleepscope.model.heartbeats import without_heartbeats
-
-        # the heart's beats, where the file's ECG lead shows them on the EEG and EOG, go as for the model
-        recording, _ = without_heartbeats(recording, cancel, channels=[names["eeg"], names.get("eog")])
         data = np.stack([np.nan_to_num(recording.channels[n], nan=0.0) for n in names.values()]) * 1e-6  # µV → V
         info = mne.create_info(list(names.values()), recording.fs, ch_types=list(names))
         raw = mne.io.RawArray(data, info, verbose=False)
