@@ -1,7 +1,8 @@
 """How far each block's time-locked average stands out of its noise (`heartbeats.time_locked`'s z), on synthetic
 nights of every family, randomised labs included, with an ECG lead beside them: beats of another heart than the
 lead's (0 uV on the EEG; the randomised labs' EEG carries its own ECG of up to 25 uV), then 3-20 uV of the lead's
-own beats. `heartbeats.MIN_Z` must stay above the first and under the larger of the second.
+own beats. `heartbeats.MIN_Z` must stay above the first and under the larger of the second. Last, the REAL
+signals of tests/data beside such a lead (they do not carry its beats).
 
     .venv/bin/python reports/ecg-beats/gate_z.py [--cache DIR]
 """
@@ -63,6 +64,21 @@ def main() -> int:
                     parts.append(f"{uv}uV {ch}: {z.min():.1f}-{z.max():.1f}")
                     worst.setdefault(uv, []).append(z)
             print(f"{family}{' random' if randomise else ''} {name}: " + "; ".join(parts), flush=True)
+    # REAL signals (tests/data): the Sleep-EDF wake minutes' EEG and EOG, the REM EOG clip; a lead of a simulated
+    # heart beside them, whose beats they do not carry
+    from bench_shift import real_rows
+
+    for row, rec, _ in real_rows():
+        if rec.n_epochs < 4:
+            continue
+        rng = np.random.default_rng(1)
+        n = rec.n_samples
+        heart = resample_to_target(_ecg(rng, int(n * 2.56), 256, 66.0), 256.0)[:n]
+        at = hb.beats(1000 * heart + rng.normal(0, 15, n).astype(np.float32), 100.0)
+        for ch in (rec.eeg_name, rec.eog_name):
+            if ch is not None:
+                z = block_z(rec.channels[ch], at)
+                print(f"REAL {row}, {ch} ({rec.n_epochs} epochs, {len(at)} beats): z {', '.join(f'{v:.1f}' for v in z)}")
     for uv, zs in worst.items():
         z = np.concatenate(zs)
         print(f"{uv:2d} uV of the lead's beats: blocks {len(z)}, z max {z.max():.1f}, over MIN_Z={hb.MIN_Z:g}: "
