@@ -78,7 +78,8 @@ def main() -> int:
         for ch in (rec.eeg_name, rec.eog_name):
             if ch is not None:
                 z = block_z(rec.channels[ch], at)
-                print(f"REAL {row}, {ch} ({rec.n_epochs} epochs, {len(at)} beats): z {', '.join(f'{v:.1f}' for v in z)}")
+                zs = ", ".join(f"{v:.1f}" for v in z)
+                print(f"REAL {row}, {ch} ({rec.n_epochs} epochs, {len(at)} beats): z {zs}")
     for uv, zs in worst.items():
         z = np.concatenate(zs)
         print(f"{uv:2d} uV of the lead's beats: blocks {len(z)}, z max {z.max():.1f}, over MIN_Z={hb.MIN_Z:g}: "
