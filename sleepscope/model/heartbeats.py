@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from sleepscope.io.recording import FLAT_STD_UV
 from sleepscope.tasks import CancelToken, check
 
 #: Epochs per block: one template each (about 2,000 beats, 32 minutes), in memory for one block at a time.
@@ -35,7 +36,6 @@ NEIGHBOURS = 20
 #: The fewest beats a block needs for a template (a minute at a slow heart rate).
 MIN_BEATS = 40
 _REFRACTORY_S = 0.33  # no two beats closer: 180 a minute
-_FLAT_UV = 0.1  # as sleepscope.io.recording.FLAT_STD_UV
 
 
 def beats(ecg: np.ndarray, fs: float, cancel: CancelToken | None = None) -> np.ndarray:
@@ -136,7 +136,7 @@ def time_locked(seg: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     windows it averages) of one block. Windows with a gap, flat (an electrode off) or 5 times the median spread (a
     movement) are left out."""
     sd = seg.std(axis=1)
-    ok = np.isfinite(sd) & (sd >= _FLAT_UV)
+    ok = np.isfinite(sd) & (sd >= FLAT_STD_UV)
     ok &= sd <= 5 * np.median(sd[ok]) if ok.any() else ok
     if ok.sum() < MIN_BEATS:
         return np.zeros(seg.shape[1]), 0.0, ok
