@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from sleepscope.model.band_gains import (ANCHORS_HZ, DRIFT_HZ, DRIFT_UV, LOWPASS_HZ, apply_band_gains, random_band_gains,
-                                         random_drift, random_lowpass)
-from sleepscope.model.inputs import normalise
+from sleepscope.model.band_gains import (ANCHORS_HZ, DRIFT_HZ, DRIFT_UV, FAST_NOISE_LOW_HZ, FAST_NOISE_TOP_HZ,
+                                         FAST_NOISE_UV, LOWPASS_HZ, apply_band_gains, random_band_gains, random_drift,
+                                         random_fast_noise, random_lowpass)
+from sleepscope.model.inputs import AMPLITUDE_REF_UV, normalise
 
 T = np.arange(3000) / 100.0
 ALPHA = ANCHORS_HZ.index(10.0)
@@ -124,6 +125,32 @@ def test_random_drift_is_the_drifting_recording_normalised():
     assert random_drift(x, 0.0, g, "epoch+amplitude") is x and random_drift(x, 1.0, g, "epoch") is x
 
 
+def test_random_fast_noise_adds_band_limited_microvolts_across_the_sequence():
+    """Taken back to µV, the augmented sequence is the recording plus noise of one RMS within FAST_NOISE_UV and no
+    power outside its band; a flat epoch and the missing EOG stay as they are."""
+    rng = np.random.default_rng(0)
+    slow = 30 * np.sin(2 * np.pi * 2 * np.arange(4 * 3000) / 100.0)  # 2 Hz: far below any band drawn
+    uv = np.stack([slow + rng.normal(0, 0.01, slow.shape)] * 3).reshape(3, 4, 3000)
+    uv[:, 2] = 0.0  # a flat epoch
+    x = torch.tensor(np.stack([normalise(u.astype(np.float32), "epoch+amplitude") for u in uv]))[:, :, None]
+    x = torch.cat([x, torch.zeros_like(x)], dim=2)  # (3, 4, 2, 3000), the EOG missing
+    y = random_fast_noise(x, 1.0, torch.Generator().manual_seed(5), "epoch+amplitude")
+    amp = y[:, :, 0].mean(dim=-1, keepdim=True)
+    back = ((y[:, :, 0] - amp) * AMPLITUDE_REF_UV * torch.exp(amp)).numpy()  # each epoch's µV, its mean removed
+    live = [0, 1, 3]
+    added = back[:, live] - (uv[:, live] - uv[:, live].mean(axis=-1, keepdims=True))
+    rms = added.reshape(3, -1).std(axis=-1)
+    assert np.all((rms > FAST_NOISE_UV[0] * 0.9) & (rms < FAST_NOISE_UV[1] * 1.1))
+    assert len(set(np.round(rms, 3))) == 3  # each sequence its own draw
+    power = np.abs(np.fft.rfft(added.reshape(3, -1), axis=-1)) ** 2
+    f = np.fft.rfftfreq(added.shape[1] * 3000, 0.01)
+    outside = (f < FAST_NOISE_LOW_HZ[0] * 0.95) | (f > FAST_NOISE_TOP_HZ + 1)
+    assert power[:, outside].sum() < 1e-3 * power.sum()
+    assert torch.equal(y[:, 2], x[:, 2]) and y[:, :, 1].abs().max() == 0
+    g = torch.Generator().manual_seed(5)
+    assert random_fast_noise(x, 0.0, g, "epoch+amplitude") is x and random_fast_noise(x, 1.0, g, "epoch") is x
+
+
 def test_training_draws_each_augmentation_when_asked():
     from torch.utils.data import TensorDataset
 
@@ -134,11 +161,12 @@ def test_training_draws_each_augmentation_when_asked():
     g = torch.Generator().manual_seed(1)
     data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
 
-    def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0, polarity: float = 0.0) -> list[float]:
+    def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0, polarity: float = 0.0,
+               fast_noise: float = 0.0) -> list[float]:
         torch.manual_seed(0)
         model = SleepStager(CONFIGS["tiny"].with_(normalisation="epoch+amplitude"))
         cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass,
-                          drift=drift, polarity=polarity)
+                          drift=drift, polarity=polarity, fast_noise=fast_noise)
         return train(model, data, None, cfg).losses
 
     plain = losses()
@@ -146,4 +174,5 @@ def test_training_draws_each_augmentation_when_asked():
     assert losses(band_gain=1.0) != plain
     assert losses(lowpass=1.0) != plain
     assert losses(drift=1.0) != plain
+    assert losses(fast_noise=1.0) != plain
     assert losses(polarity=1.0) != plain  # sleepscope.model.polarity

@@ -151,3 +151,45 @@ def random_drift(x: torch.Tensor, p: float, generator: torch.Generator, normalis
     out = x.clone()
     out[chosen] = torch.where(live, redone, xf).to(x.dtype)
     return out
+
+
+#: Ranges of the noise `random_fast_noise` adds: its band's lower edge (Hz, its upper edge FAST_NOISE_TOP_HZ) and
+#: its RMS (µV), both drawn log-uniformly. A tense muscle or a high-impedance electrode puts this much broadband
+#: fast activity on a scalp derivation; the shipped model read 6 µV of it as wake all night.
+FAST_NOISE_LOW_HZ = (15.0, 30.0)
+FAST_NOISE_TOP_HZ = 45.0
+FAST_NOISE_UV = (1.0, 12.0)
+
+
+def random_fast_noise(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                      fs: float = 100.0) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T) in "epoch+amplitude", with probability `p`, has on each channel Gaussian
+    noise of one band and RMS across its whole length (`FAST_NOISE_LOW_HZ` to `FAST_NOISE_TOP_HZ`, `FAST_NOISE_UV`)
+    added in µV, and its epochs put back in the normalisation, so that fast activity alone does not make a stage
+    wake. Missing channels and flat epochs stay as they are; other normalisations return `x` itself."""
+    if p <= 0 or normalisation != "epoch+amplitude":
+        return x
+    b, n_epochs, c, t = x.shape
+    chosen = torch.rand(b, generator=generator) < p
+    low = torch.exp(torch.empty(b, c).uniform_(*np.log(FAST_NOISE_LOW_HZ), generator=generator))
+    uv = torch.exp(torch.empty(b, c).uniform_(*np.log(FAST_NOISE_UV), generator=generator))
+    white = torch.randn(b, c, n_epochs * t, generator=generator)
+    if not bool(chosen.any()):
+        return x
+    k = int(chosen.sum())
+    freqs = torch.as_tensor(np.fft.rfftfreq(n_epochs * t, 1.0 / fs), dtype=torch.float32)
+    band = (freqs[None, None] >= low[chosen][..., None]) & (freqs[None, None] <= FAST_NOISE_TOP_HZ)
+    noise = torch.fft.irfft(torch.fft.rfft(white[chosen], dim=-1) * band, n=n_epochs * t, dim=-1)
+    noise = noise / noise.std(dim=-1, keepdim=True).clamp(min=1e-6) * uv[chosen][..., None]
+    noise = noise.view(k, c, n_epochs, t).transpose(1, 2)  # (k, L, C, T) as x
+    xf = x[chosen].to(torch.float32)
+    amp = xf.mean(dim=-1, keepdim=True)
+    z = xf - amp
+    live = z.abs().amax(dim=-1, keepdim=True) > 1e-6
+    uv_signal = z * (AMPLITUDE_REF_UV * torch.exp(amp)) + noise
+    uv_signal = uv_signal - uv_signal.mean(dim=-1, keepdim=True)
+    new_sd = uv_signal.std(dim=-1, keepdim=True, unbiased=False).clamp(min=1e-6)
+    new_amp = torch.log(new_sd / AMPLITUDE_REF_UV).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP)
+    out = x.clone()
+    out[chosen] = torch.where(live, uv_signal / new_sd + new_amp, xf).to(x.dtype)
+    return out
