@@ -292,6 +292,8 @@ def main(argv=None) -> int:
                     help="share of sequences given a random slow drift per step (sleepscope.model.band_gains)")
     ap.add_argument("--fast-noise", type=float, default=0.0,
                     help="share of sequences given broadband fast noise per step (sleepscope.model.band_gains)")
+    ap.add_argument("--heartbeats", type=float, default=0.0,
+                    help="share of sequences given one heart's beats per step (sleepscope.model.band_gains)")
     ap.add_argument("--polarity", type=float, default=0.0,
                     help="share of channels reversed in polarity per sequence and step (sleepscope.model.polarity)")
     ap.add_argument("--eeg-opinion", type=float, default=None,
@@ -388,7 +390,7 @@ def main(argv=None) -> int:
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
                           freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
                           lowpass=args.lowpass, drift=args.drift, fast_noise=args.fast_noise,
-                          polarity=args.polarity,
+                          heartbeats=args.heartbeats, polarity=args.polarity,
                           encoder_lr_scale=args.encoder_lr_scale)
         if args.runs > 1:
             print(f"run {run + 1} of {args.runs} (seed {seed}):")
@@ -436,7 +438,7 @@ def main(argv=None) -> int:
                  "training_nights": list(train_names), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
                  "band_gain": args.band_gain, "lowpass": args.lowpass, "drift": args.drift,
-                 "fast_noise": args.fast_noise, "polarity": args.polarity,
+                 "fast_noise": args.fast_noise, "heartbeats": args.heartbeats, "polarity": args.polarity,
                  "encoder_lr_scale": args.encoder_lr_scale,
                  "averaged": averaged,
                  "minutes": round(minutes, 1)},
@@ -447,6 +449,7 @@ def main(argv=None) -> int:
                f"{f'random low-passes on {args.lowpass:.0%} of sequences, ' if args.lowpass else ''}"
                f"{f'random slow drifts on {args.drift:.0%} of sequences, ' if args.drift else ''}"
                f"{f'random fast noise on {args.fast_noise:.0%} of sequences, ' if args.fast_noise else ''}"
+               f"{f'random heartbeats on {args.heartbeats:.0%} of sequences, ' if args.heartbeats else ''}"
                f"{f'each channel reversed in polarity with probability {args.polarity:g}, ' if args.polarity else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"
                f"{f'EOG-alone opinion weighted {args.eog_opinion:g} at inference, ' if args.eog_opinion else ''}"

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from sleepscope.model.band_gains import (ANCHORS_HZ, DRIFT_HZ, DRIFT_UV, FAST_NOISE_LOW_HZ, FAST_NOISE_TOP_HZ,
-                                         FAST_NOISE_UV, LOWPASS_HZ, apply_band_gains, random_band_gains, random_drift,
-                                         random_fast_noise, random_lowpass)
+                                         FAST_NOISE_UV, HEART_BPM, HEARTBEAT_UV, LOWPASS_HZ, apply_band_gains,
+                                         random_band_gains, random_drift, random_fast_noise, random_heartbeats,
+                                         random_lowpass)
 from sleepscope.model.inputs import AMPLITUDE_REF_UV, normalise
 
 T = np.arange(3000) / 100.0
@@ -151,6 +152,39 @@ def test_random_fast_noise_adds_band_limited_microvolts_across_the_sequence():
     assert random_fast_noise(x, 0.0, g, "epoch+amplitude") is x and random_fast_noise(x, 1.0, g, "epoch") is x
 
 
+def test_random_heartbeats_add_one_hearts_beats_to_both_channels():
+    """Taken back to µV, what was added to each channel is one train of beats (the same beat times on the EEG and
+    the EOG, each with its own size and sign within HEARTBEAT_UV) at a rate within HEART_BPM; flat epochs stay flat."""
+    from scipy.signal import find_peaks
+
+    rng = np.random.default_rng(1)
+    uv = rng.normal(0, 20, (6, 4, 2, 3000))
+    uv[:, 1, 1] = 0.0  # a flat EOG epoch
+    x = torch.tensor(np.stack([np.stack([normalise(u[:, k].astype(np.float32), "epoch+amplitude") for k in (0, 1)],
+                                        axis=1) for u in uv]))
+    y = random_heartbeats(x, 1.0, torch.Generator().manual_seed(2), "epoch+amplitude")
+    amp = y.mean(dim=-1, keepdim=True)
+    back = ((y - amp) * AMPLITUDE_REF_UV * torch.exp(amp)).numpy()
+    added = back - (uv - uv.mean(axis=-1, keepdims=True))
+    signs = set()
+    for b in range(6):
+        eeg = added[b, [0, 2, 3], 0].reshape(-1)  # epochs whose EOG is live too
+        eog = added[b, [0, 2, 3], 1].reshape(-1)
+        size_eeg, size_eog = eeg[np.argmax(np.abs(eeg))], eog[np.argmax(np.abs(eog))]
+        signs.add((np.sign(size_eeg), np.sign(size_eog)))
+        for size in (size_eeg, size_eog):
+            assert HEARTBEAT_UV[0] * 0.8 < abs(size) < HEARTBEAT_UV[1] * 1.3
+        peaks_eeg = find_peaks(eeg * np.sign(size_eeg), height=0.6 * abs(size_eeg), distance=40)[0]
+        peaks_eog = find_peaks(eog * np.sign(size_eog), height=0.6 * abs(size_eog), distance=40)[0]
+        assert len(peaks_eeg) == len(peaks_eog) and np.abs(peaks_eeg - peaks_eog).max() <= 1  # one heart
+        bpm = 60.0 / (np.median(np.diff(peaks_eeg)) / 100.0)
+        assert HEART_BPM[0] * 0.9 < bpm < HEART_BPM[1] * 1.1
+    assert any(a != b for a, b in signs)  # each channel sees the heart its own way
+    assert torch.equal(y[:, 1, 1], x[:, 1, 1])
+    g = torch.Generator().manual_seed(2)
+    assert random_heartbeats(x, 0.0, g, "epoch+amplitude") is x and random_heartbeats(x, 1.0, g, "epoch") is x
+
+
 def test_training_draws_each_augmentation_when_asked():
     from torch.utils.data import TensorDataset
 
@@ -162,11 +196,11 @@ def test_training_draws_each_augmentation_when_asked():
     data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
 
     def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0, polarity: float = 0.0,
-               fast_noise: float = 0.0) -> list[float]:
+               fast_noise: float = 0.0, heartbeats: float = 0.0) -> list[float]:
         torch.manual_seed(0)
         model = SleepStager(CONFIGS["tiny"].with_(normalisation="epoch+amplitude"))
         cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass,
-                          drift=drift, polarity=polarity, fast_noise=fast_noise)
+                          drift=drift, polarity=polarity, fast_noise=fast_noise, heartbeats=heartbeats)
         return train(model, data, None, cfg).losses
 
     plain = losses()
@@ -175,4 +209,5 @@ def test_training_draws_each_augmentation_when_asked():
     assert losses(lowpass=1.0) != plain
     assert losses(drift=1.0) != plain
     assert losses(fast_noise=1.0) != plain
+    assert losses(heartbeats=1.0) != plain
     assert losses(polarity=1.0) != plain  # sleepscope.model.polarity

@@ -135,22 +135,10 @@ def random_drift(x: torch.Tensor, p: float, generator: torch.Generator, normalis
     phase = torch.rand(b, 2, generator=generator) * 2 * np.pi
     if not bool(chosen.any()):
         return x
-    xf = x[chosen].to(torch.float32)
-    amp = xf.mean(dim=-1, keepdim=True)
-    z = xf - amp
-    live = z.abs().amax(dim=-1, keepdim=True) > 1e-6
-    sd = AMPLITUDE_REF_UV * torch.exp(amp)  # the epoch's standard deviation in µV, back from its log amplitude
     time = torch.arange(n_epochs * t, dtype=torch.float32).view(n_epochs, t) / fs  # seconds along the sequence
     drift = uv[chosen][:, None, :, None] * torch.sin(
         2 * np.pi * hz[chosen][:, None, :, None] * time[None, :, None, :] + phase[chosen][:, None, :, None])
-    uv_signal = z * sd + drift
-    uv_signal = uv_signal - uv_signal.mean(dim=-1, keepdim=True)
-    new_sd = uv_signal.std(dim=-1, keepdim=True, unbiased=False).clamp(min=1e-6)
-    new_amp = torch.log(new_sd / AMPLITUDE_REF_UV).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP)
-    redone = uv_signal / new_sd + new_amp
-    out = x.clone()
-    out[chosen] = torch.where(live, redone, xf).to(x.dtype)
-    return out
+    return _add_microvolts(x, chosen, drift)
 
 
 #: Ranges of the noise `random_fast_noise` adds: its band's lower edge (Hz, its upper edge FAST_NOISE_TOP_HZ) and
@@ -181,12 +169,63 @@ def random_fast_noise(x: torch.Tensor, p: float, generator: torch.Generator, nor
     band = (freqs[None, None] >= low[chosen][..., None]) & (freqs[None, None] <= FAST_NOISE_TOP_HZ)
     noise = torch.fft.irfft(torch.fft.rfft(white[chosen], dim=-1) * band, n=n_epochs * t, dim=-1)
     noise = noise / noise.std(dim=-1, keepdim=True).clamp(min=1e-6) * uv[chosen][..., None]
-    noise = noise.view(k, c, n_epochs, t).transpose(1, 2)  # (k, L, C, T) as x
+    return _add_microvolts(x, chosen, noise.view(k, c, n_epochs, t).transpose(1, 2))
+
+
+#: Ranges `random_heartbeats` draws from: heart rate (beats a minute), the beats' peak on a channel (µV, log-uniform,
+#: either sign: each derivation sees the heart's dipole its own way) and the R wave's width (s, its Gaussian's SD).
+HEART_BPM = (45.0, 100.0)
+HEARTBEAT_UV = (10.0, 120.0)
+R_WIDTH_S = (0.008, 0.016)
+
+
+def heartbeat_train(rng: np.random.Generator, n: int, fs: float = 100.0) -> np.ndarray:
+    """`n` samples of unit-peak heartbeats as a scalp derivation picks them up: an R wave, an S dip and a T wave,
+    at a rate drawn from `HEART_BPM` with beat-to-beat variability."""
+    width = rng.uniform(*R_WIDTH_S)
+    t = np.arange(int(0.7 * fs)) / fs
+    beat = (np.exp(-0.5 * ((t - 0.1) / width) ** 2) - rng.uniform(0.1, 0.4) * np.exp(-0.5 * ((t - 0.125) / 0.012) ** 2)
+            + rng.uniform(0.05, 0.3) * np.exp(-0.5 * ((t - rng.uniform(0.3, 0.4)) / rng.uniform(0.04, 0.07)) ** 2))
+    period = 60.0 / rng.uniform(*HEART_BPM)
+    rr = period * (1 + rng.normal(0, 0.04, int(n / fs / period) + 3))
+    at = np.round((np.cumsum(rr) - rng.uniform(0, 2 * period)) * fs).astype(np.int64)
+    impulses = np.zeros(n + len(beat))
+    impulses[at[(at >= 0) & (at < n)]] = 1.0
+    return np.convolve(impulses, beat)[:n] / beat.max()
+
+
+def random_heartbeats(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                      fs: float = 100.0) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T) in "epoch+amplitude", with probability `p`, has one heart's beats
+    (`heartbeat_train`) added in µV to each channel with its own size and sign (`HEARTBEAT_UV`), and its epochs put
+    back in the normalisation, so that a mastoid reference picking up the heart is not read as a stage where the
+    file holds no ECG lead to subtract them with. Missing channels and flat epochs stay as they are; other
+    normalisations return `x` itself."""
+    if p <= 0 or normalisation != "epoch+amplitude":
+        return x
+    b, n_epochs, c, t = x.shape
+    chosen = torch.rand(b, generator=generator) < p
+    seeds = torch.randint(0, 2 ** 31 - 1, (b,), generator=generator)
+    if not bool(chosen.any()):
+        return x
+    beats = []
+    for s in seeds[chosen].tolist():
+        rng = np.random.default_rng(s)
+        train = heartbeat_train(rng, n_epochs * t, fs)
+        size = np.exp(rng.uniform(*np.log(HEARTBEAT_UV), c)) * rng.choice((-1.0, 1.0), c)
+        beats.append(size[:, None] * train[None])
+    added = torch.tensor(np.stack(beats), dtype=torch.float32).view(-1, c, n_epochs, t).transpose(1, 2)
+    return _add_microvolts(x, chosen, added)
+
+
+def _add_microvolts(x: torch.Tensor, chosen: torch.Tensor, added: torch.Tensor) -> torch.Tensor:
+    """`x` (B, L, C, T) in "epoch+amplitude" with `added` (µV, one (L, C, T) per chosen sequence) added to the
+    chosen sequences' live epochs, which are normalised again; flat epochs and missing channels stay as they are."""
     xf = x[chosen].to(torch.float32)
     amp = xf.mean(dim=-1, keepdim=True)
     z = xf - amp
     live = z.abs().amax(dim=-1, keepdim=True) > 1e-6
-    uv_signal = z * (AMPLITUDE_REF_UV * torch.exp(amp)) + noise
+    uv_signal = z * (AMPLITUDE_REF_UV * torch.exp(amp)) + added
     uv_signal = uv_signal - uv_signal.mean(dim=-1, keepdim=True)
     new_sd = uv_signal.std(dim=-1, keepdim=True, unbiased=False).clamp(min=1e-6)
     new_amp = torch.log(new_sd / AMPLITUDE_REF_UV).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP)

@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
-from sleepscope.model.band_gains import random_band_gains, random_drift, random_fast_noise, random_lowpass
+from sleepscope.model.band_gains import (random_band_gains, random_drift, random_fast_noise, random_heartbeats,
+                                         random_lowpass)
 from sleepscope.model.polarity import random_polarity
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
@@ -66,6 +67,9 @@ class TrainConfig:
     #: share of sequences given broadband fast noise per channel (sleepscope.model.band_gains.random_fast_noise), so
     #: that a tense muscle or a noisy electrode is not read as wake; 0 = off
     fast_noise: float = 0.0
+    #: share of sequences given one heart's beats on each channel (sleepscope.model.band_gains.random_heartbeats), so
+    #: that a mastoid reference picking up the heart is not read as a stage where no ECG lead removes it; 0 = off
+    heartbeats: float = 0.0
     #: share of channels reversed in polarity per sequence and step (sleepscope.model.polarity), so that no stage
     #: is read from which way up a lab stores a derivation; 0 = off
     polarity: float = 0.0
@@ -274,6 +278,10 @@ def train(
         if cfg.fast_noise > 0:
             x = random_fast_noise(x, cfg.fast_noise,
                                   torch.Generator().manual_seed(cfg.seed * 1_000_099 + state.step),
+                                  model.config.normalisation)
+        if cfg.heartbeats > 0:
+            x = random_heartbeats(x, cfg.heartbeats,
+                                  torch.Generator().manual_seed(cfg.seed * 1_000_117 + state.step),
                                   model.config.normalisation)
         if cfg.polarity > 0:
             x = random_polarity(x, cfg.polarity, torch.Generator().manual_seed(cfg.seed * 1_000_081 + state.step),
