@@ -196,3 +196,40 @@ def test_a_backup_read_where_the_eeg_came_off_is_read_without_its_own_beats():
     # in the epochs read from the backup, as far from the clean input as the EEG's own epochs are
     assert np.abs(got.x[off, 0] - clean[off, 0]).mean() < 0.3 * np.abs(unread[off, 0] - clean[off, 0]).mean()
     assert np.abs(got.x[12:, 0] - clean[12:, 0]).mean() < 0.3 * np.abs(unread[12:, 0] - clean[12:, 0]).mean()
+
+
+def test_prescore_ecg_names_a_lead_the_table_does_not_know_or_none(tmp_path, capsys):
+    """`--ecg NAME` reads a lead labelled as no table would find it; `--ecg none` leaves a found lead's beats on the
+    EEG (the control: the same file by default is read without them); a name the file lacks, or the EEG's own, is
+    refused with the channels listed."""
+    import csv
+
+    from sleepscope.cli import main
+
+    n = 10 * 3000
+    spikes, _ = heart(n)
+    rng = np.random.default_rng(5)
+    for lead in ("Heart", "ECG"):
+        write_edf(tmp_path / f"{lead}.edf", {
+            "EEG Fpz-Cz": ((rng.normal(0, 15, n) + 60 * spikes).astype(np.float32), 100.0),
+            "EOG horizontal": (rng.normal(0, 10, n).astype(np.float32), 100.0),
+            lead: ((800 * spikes + rng.normal(0, 10, n)).astype(np.float32), 100.0)}, datetime(2024, 1, 1, 23))
+
+    def read_from(name: str, *ecg: str) -> set[str]:
+        out = tmp_path / f"{name}{len(ecg)}{ecg[-1] if ecg else ''}.csv"
+        assert main(["prescore", str(tmp_path / name), "--model", "tests/data/tiny-parent-AB.safetensors", "--quiet",
+                     "--out", str(out), *ecg]) == 0
+        return {r["read_from"] for r in csv.DictReader(out.open())}
+
+    assert read_from("Heart.edf") == {""}  # not found by name: its beats stay
+    assert read_from("Heart.edf", "--ecg", "heart") == {"ECG subtracted"}
+    assert "ECG: 'Heart'" in capsys.readouterr().err
+    assert read_from("ECG.edf") == {"ECG subtracted"}
+    assert "ECG: 'ECG'" in capsys.readouterr().err
+    assert read_from("ECG.edf", "--ecg", "none") == {""}
+    assert "ECG: 'ECG'" not in capsys.readouterr().err
+    assert main(["prescore", str(tmp_path / "ECG.edf"), "--quiet", "--ecg", "EKG"]) == 2
+    err = capsys.readouterr().err
+    assert "no channel named 'EKG'" in err and "'ECG'" in err and "--ecg none" in err
+    assert main(["prescore", str(tmp_path / "ECG.edf"), "--quiet", "--ecg", "EEG Fpz-Cz"]) == 2
+    assert "is the EEG the model reads" in capsys.readouterr().err

@@ -411,10 +411,16 @@ def other_eye(names: Sequence[str], eog: str | None, exclude: Sequence[str | Non
     return min(others)[3] if others else None
 
 
-def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | None = None) -> ChannelChoice:
+#: what `--ecg` names to read the EEG and EOG as recorded, without a lead's beats subtracted
+NO_ECG = "none"
+
+
+def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | None = None,
+                    ecg: str | None = None) -> ChannelChoice:
     """The EEG and EOG channels the model reads among `names`, and why.
 
-    An explicit `eeg`/`eog` must exist (SleepScopeError otherwise). Without
+    An explicit `eeg`/`eog`/`ecg` must exist (SleepScopeError otherwise); `ecg` NO_ECG: no lead (the
+    ECG's beats are then not subtracted); without one, the ECG is found by name (`find_ecg`). Without
     one, the channel nearest to what the model learned is taken (module
     docstring); a recording without an EOG gets `eog=None` (and without an
     EEG `eeg=None`); one with neither raises SleepScopeError. The next EEG derivation the table names is the
@@ -451,7 +457,24 @@ def choose_channels(names: Sequence[str], eeg: str | None = None, eog: str | Non
     backup_eog = other_eye(names, picked["eog"][0], exclude=(picked["eeg"][0],))
     emg = find_emg([n for n in names if n not in (picked["eeg"][0], picked["eog"][0])])
     return ChannelChoice(picked["eeg"][0], picked["eog"][0], picked["eeg"][1], picked["eog"][1], backup_eeg,
-                         backup_eog, emg, chin_derivation(names).get(emg), find_ecg(names))
+                         backup_eog, emg, chin_derivation(names).get(emg), _ecg_lead(names, ecg, picked))
+
+
+def _ecg_lead(names: Sequence[str], ecg: str | None, picked: dict) -> str | None:
+    if ecg is None:
+        return find_ecg(names)
+    if ecg.strip().lower() == NO_ECG:
+        return None
+    found = find_channel(names, ecg)
+    if found is None:
+        raise SleepScopeError(
+            f"no channel named {ecg!r} in this recording. Its channels are: {_listing(names)}. Choose the ECG "
+            f"lead with --ecg NAME, or --ecg {NO_ECG} to read the EEG and EOG without its beats subtracted.")
+    for kind in ("eeg", "eog"):
+        if found == picked[kind][0]:
+            raise SleepScopeError(f"{found!r} is the {kind.upper()} the model reads: it cannot also be the ECG lead "
+                                  "whose beats are subtracted from it. Choose another with --ecg NAME.")
+    return found
 
 
 _CHIN = re.compile(r"chin|submental|mental", re.IGNORECASE)

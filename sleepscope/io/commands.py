@@ -13,6 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--eeg", metavar="NAME", help="EEG channel the stager would use (default: chosen by name)")
     p.add_argument("--eog", metavar="NAME", help="EOG channel the stager would use (default: chosen by name)")
+    p.add_argument("--ecg", metavar="NAME", help="ECG lead whose beats the stager would subtract (default: found by "
+                   "name; 'none': none)")
     p.add_argument("--codes", default=None, metavar="CODE=STAGE,...",
                    help="how the lab's scoring beside it numbers its stages, where its system numbers them its own "
                         "way (as for `sleepscope import`)")
@@ -45,7 +47,7 @@ def _info(args: argparse.Namespace) -> int:
     own = stages if scoring is not None and scoring == Path(args.file) else None
     names = [c.name for c in info.channels]
     try:
-        choice = choose_channels(names, args.eeg, args.eog)
+        choice = choose_channels(names, args.eeg, args.eog, args.ecg)
     except SleepScopeError as exc:  # still show the header: it helps the user choose
         choice, problem = None, exc
     eeg, eog = (choice.eeg, choice.eog) if choice else (None, None)

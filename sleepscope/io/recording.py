@@ -369,8 +369,10 @@ def open_recording(
     extra: Iterable[str] = (),
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    ecg: str | None = None,
 ) -> Recording:
-    """Read the EEG, the EOG (and `extra` channels) of an EDF/EDF+/BDF file at 100 Hz in µV.
+    """Read the EEG, the EOG (and `extra` channels) of an EDF/EDF+/BDF file at 100 Hz in µV; `ecg` names the ECG
+    lead (`choose_channels`: by default found by name).
 
     An EDF+D file's records are placed at their own start times: the gaps
     between them read as zeros and are marked in `Recording.gap`.
@@ -378,7 +380,7 @@ def open_recording(
     path = Path(path)
     hdr = _signal_header(path)
     names = [s.label for s in hdr.data_signals]
-    choice = choose_channels(names, eeg, eog)
+    choice = choose_channels(names, eeg, eog, ecg)
     eeg_name, eog_name = choice.eeg, choice.eog
     wanted = [n for n in (eeg_name, eog_name) if n is not None]
     wanted = list(dict.fromkeys([*wanted, *_found(path, names, extra)]))

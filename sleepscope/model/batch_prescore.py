@@ -134,7 +134,7 @@ def already_scored(recording: Path, version: str, second_version: str | None = N
 
 
 def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0, world: int = 1,
-                   eeg: str | None = None, eog: str | None = None, force: bool = False,
+                   eeg: str | None = None, eog: str | None = None, ecg: str | None = None, force: bool = False,
                    log: Callable[[str], None] = print, cancel: CancelToken | None = None,
                    codes: dict[str, int] | None = None) -> BatchResult:
     """Pre-score this rank's share of `files` into their scoring files, one line of progress per file.
@@ -167,7 +167,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 from sleepscope.scorers.yasa_scorer import yasa_extra
 
                 extra = yasa_extra(path)
-            rec = open_recording(path, eeg=named[0], eog=named[1], extra=extra, cancel=cancel)
+            rec = open_recording(path, eeg=named[0], eog=named[1], extra=extra, cancel=cancel, ecg=ecg)
             pred = scorer.score(rec, cancel=cancel)
             other = second.score(rec, cancel=cancel) if second is not None else None
             if other is not None:
@@ -256,7 +256,7 @@ def prescore_many(args) -> int:
 
     codes = parse_codes(args.codes) if getattr(args, "codes", None) else None
     result = prescore_files(files, scorer, second=second, rank=rank, world=world, eeg=args.eeg, eog=args.eog,
-                            force=getattr(args, "force", False), log=log, codes=codes)
+                            ecg=args.ecg, force=getattr(args, "force", False), log=log, codes=codes)
     tag = f"rank {rank}/{world}: " if world > 1 else ""
     print(f"{tag}{result.summary()}", file=sys.stderr)
     for path, why in result.failed:

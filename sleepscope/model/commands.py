@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="write JSON instead of CSV")
     p.add_argument("--eeg", metavar="NAME", help="EEG channel (default: chosen by name)")
     p.add_argument("--eog", metavar="NAME", help="EOG channel (default: chosen by name)")
+    p.add_argument("--ecg", metavar="NAME", help="ECG lead whose beats are subtracted from the EEG and EOG where they "
+                   "show there (default: found by name; 'none': read the EEG and EOG as recorded)")
     p.add_argument("--device", metavar="DEV", help="torch device (default: cuda, else mps, else cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--second-opinion", action="store_true",
@@ -216,7 +218,7 @@ def _prescore(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else src.with_name(src.stem + (".prescore.json" if args.json else ".prescore.csv"))
     check_writable(out)  # before reading and scoring the night, not after
     with TqdmProgress("Reading", disable=args.quiet) as bar:
-        rec = open_recording(src, eeg=args.eeg, eog=args.eog, extra=extra, progress=bar)
+        rec = open_recording(src, eeg=args.eeg, eog=args.eog, extra=extra, progress=bar, ecg=args.ecg)
     with TqdmProgress("Pre-scoring", disable=args.quiet) as bar:
         pred = predict(rec, model, device=args.device, progress=bar)
     second_meta = {}
