@@ -288,6 +288,8 @@ def main(argv=None) -> int:
                     help="share of sequences reshaped by random band gains per step (sleepscope.model.band_gains)")
     ap.add_argument("--lowpass", type=float, default=0.0,
                     help="share of sequences low-passed at random per step (20-45 Hz; sleepscope.model.band_gains)")
+    ap.add_argument("--highpass", type=float, default=0.0,
+                    help="share of sequences high-passed at random per step (0.15-1 Hz; sleepscope.model.band_gains)")
     ap.add_argument("--drift", type=float, default=0.0,
                     help="share of sequences given a random slow drift per step (sleepscope.model.band_gains)")
     ap.add_argument("--fast-noise", type=float, default=0.0,
@@ -389,7 +391,8 @@ def main(argv=None) -> int:
         cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
                           freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
-                          lowpass=args.lowpass, drift=args.drift, fast_noise=args.fast_noise,
+                          lowpass=args.lowpass, highpass=args.highpass, drift=args.drift,
+                          fast_noise=args.fast_noise,
                           heartbeats=args.heartbeats, polarity=args.polarity,
                           encoder_lr_scale=args.encoder_lr_scale)
         if args.runs > 1:
@@ -437,7 +440,8 @@ def main(argv=None) -> int:
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
                  "training_nights": list(train_names), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
-                 "band_gain": args.band_gain, "lowpass": args.lowpass, "drift": args.drift,
+                 "band_gain": args.band_gain, "lowpass": args.lowpass, "highpass": args.highpass,
+                 "drift": args.drift,
                  "fast_noise": args.fast_noise, "heartbeats": args.heartbeats, "polarity": args.polarity,
                  "encoder_lr_scale": args.encoder_lr_scale,
                  "averaged": averaged,
@@ -447,6 +451,7 @@ def main(argv=None) -> int:
                f"{f'encoders at {args.encoder_lr_scale:g} of the learning rate, ' if slow_encoders else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'random low-passes on {args.lowpass:.0%} of sequences, ' if args.lowpass else ''}"
+               f"{f'random high-passes on {args.highpass:.0%} of sequences, ' if args.highpass else ''}"
                f"{f'random slow drifts on {args.drift:.0%} of sequences, ' if args.drift else ''}"
                f"{f'random fast noise on {args.fast_noise:.0%} of sequences, ' if args.fast_noise else ''}"
                f"{f'random heartbeats on {args.heartbeats:.0%} of sequences, ' if args.heartbeats else ''}"

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sleepscope.model.band_gains import (ANCHORS_HZ, DRIFT_HZ, DRIFT_UV, FAST_NOISE_LOW_HZ, FAST_NOISE_TOP_HZ,
-                                         FAST_NOISE_UV, HEART_BPM, HEARTBEAT_UV, LOWPASS_HZ, apply_band_gains,
-                                         random_band_gains, random_drift, random_fast_noise, random_heartbeats,
-                                         random_lowpass)
+                                         FAST_NOISE_UV, HEART_BPM, HEARTBEAT_UV, HIGHPASS_HZ, LOWPASS_HZ,
+                                         apply_band_gains, random_band_gains, random_drift,
+                                         random_fast_noise, random_heartbeats, random_highpass, random_lowpass)
 from sleepscope.model.inputs import AMPLITUDE_REF_UV, normalise
 
 T = np.arange(3000) / 100.0
@@ -102,6 +102,25 @@ def test_random_lowpass_removes_what_lies_above_its_cutoff_and_nothing_below():
             # the amplitude input follows the lost power down
             assert float(after.mean()) < float(before.mean())
     assert LOWPASS_HZ[1] <= 45.0
+
+
+def test_random_highpass_takes_the_slowest_band_away_and_keeps_the_rest():
+    """A 0.1-Hz wave beside 5 and 10-Hz tones: high-passed, the slow wave loses what a first- or second-order
+    Butterworth at a cut-off within HIGHPASS_HZ takes, the tones keep their ratio; the missing EOG stays missing."""
+    uv = 40 * np.sin(2 * np.pi * 0.1 * T) + 10 * np.sin(2 * np.pi * 5 * T) + 5 * np.sin(2 * np.pi * 10 * T)
+    x = _input(uv, "epoch+amplitude").repeat(16, 1, 1, 1)
+    y = random_highpass(x, 1.0, torch.Generator().manual_seed(4), "epoch+amplitude")
+    weakest = 1 / math.sqrt(1 + (HIGHPASS_HZ[0] / 0.1) ** 2)  # first order at the lowest cut-off: the least taken
+    strongest = 1 / math.sqrt(1 + (HIGHPASS_HZ[1] / 0.1) ** 4)
+    kept = []
+    for b in range(16):
+        slow = math.sqrt(_power(y[b, 0, 0], 0.1) / _power(y[b, 0, 0], 5.0)) / 4.0  # 40 / 10 before
+        kept.append(slow)
+        assert strongest * 0.9 < slow < weakest * 1.01
+        assert math.isclose(_power(y[b, 0, 0], 10.0) / _power(y[b, 0, 0], 5.0), 0.25, rel_tol=0.05)
+    assert max(kept) > 2 * min(kept)  # cut-offs and orders drawn, not one filter
+    assert y[:, :, 1].abs().max() == 0
+    assert random_highpass(x, 0.0, torch.Generator(), "epoch+amplitude") is x
 
 
 def test_random_drift_is_the_drifting_recording_normalised():
@@ -196,11 +215,12 @@ def test_training_draws_each_augmentation_when_asked():
     data = TensorDataset(torch.randn(4, 3, 2, 3000, generator=g), torch.randint(0, 5, (4, 3), generator=g))
 
     def losses(band_gain: float = 0.0, lowpass: float = 0.0, drift: float = 0.0, polarity: float = 0.0,
-               fast_noise: float = 0.0, heartbeats: float = 0.0) -> list[float]:
+               fast_noise: float = 0.0, heartbeats: float = 0.0, highpass: float = 0.0) -> list[float]:
         torch.manual_seed(0)
         model = SleepStager(CONFIGS["tiny"].with_(normalisation="epoch+amplitude"))
         cfg = TrainConfig(epochs=1, batch_size=2, max_steps=2, seed=0, band_gain=band_gain, lowpass=lowpass,
-                          drift=drift, polarity=polarity, fast_noise=fast_noise, heartbeats=heartbeats)
+                          drift=drift, polarity=polarity, fast_noise=fast_noise, heartbeats=heartbeats,
+                          highpass=highpass)
         return train(model, data, None, cfg).losses
 
     plain = losses()
@@ -210,4 +230,5 @@ def test_training_draws_each_augmentation_when_asked():
     assert losses(drift=1.0) != plain
     assert losses(fast_noise=1.0) != plain
     assert losses(heartbeats=1.0) != plain
+    assert losses(highpass=1.0) != plain
     assert losses(polarity=1.0) != plain  # sleepscope.model.polarity

@@ -101,6 +101,35 @@ def random_lowpass(x: torch.Tensor, p: float, generator: torch.Generator, normal
     """Each sequence of `x` (B, L, 2, T), with probability `p`, has each channel low-passed as an amplifier or a
     low sampling rate would (cut-off log-uniform in `cutoffs`, drawn per channel), so that no stage is read from
     a band some labs do not record. Returns `x` itself when nothing is drawn."""
+    return _random_filter(x, p, generator, normalisation, cutoffs, fs, lambda f, cut, _: lowpass_gain(f, cut))
+
+
+#: Range (Hz) of the high-pass cut-offs `random_highpass` draws: from a DC-coupled amplifier's slowest to the
+#: 0.5-1 Hz some labs set on the EEG and EOG (the AASM recommends 0.3 Hz).
+HIGHPASS_HZ = (0.15, 1.0)
+
+
+def highpass_gain(freqs: np.ndarray, cutoff: torch.Tensor, order: torch.Tensor | int = 1) -> torch.Tensor:
+    """`(..., len(freqs))` magnitude of a Butterworth high-pass of `order` at each `cutoff` (Hz, shape (...))."""
+    f = torch.as_tensor(freqs, dtype=torch.float32).clamp(min=1e-6)
+    ratio = cutoff[..., None].to(torch.float32) / f
+    return 1.0 / torch.sqrt(1.0 + ratio ** (2 * torch.as_tensor(order)[..., None]))
+
+
+def random_highpass(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                    cutoffs: tuple[float, float] = HIGHPASS_HZ, fs: float = 100.0) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T), with probability `p`, has each channel high-passed as an amplifier would
+    (first or second order, cut-off log-uniform in `cutoffs`, drawn per channel), so that no stage is read from the
+    slowest band, which a lab's high-pass takes away. Returns `x` itself when nothing is drawn."""
+    order = 1 + torch.randint(0, 2, (x.shape[0], 2), generator=generator)
+    return _random_filter(x, p, generator, normalisation, cutoffs, fs,
+                          lambda f, cut, chosen: highpass_gain(f, cut, order[chosen]))
+
+
+def _random_filter(x, p, generator, normalisation, cutoffs, fs, gain) -> torch.Tensor:
+    """`x` with the chosen sequences' channels filtered by `gain(freqs, cut-offs, chosen)` (cut-offs log-uniform
+    in `cutoffs`, one per sequence and channel; `chosen` the mask of the sequences filtered), and put back in the
+    normalisation."""
     if p <= 0:
         return x
     b = x.shape[0]
@@ -111,7 +140,7 @@ def random_lowpass(x: torch.Tensor, p: float, generator: torch.Generator, normal
         return x
     out = x.clone()
     freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / fs)
-    out[chosen] = apply_gain(x[chosen], lowpass_gain(freqs, cut[chosen]), normalisation)
+    out[chosen] = apply_gain(x[chosen], gain(freqs, cut[chosen], chosen), normalisation)
     return out
 
 

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
 from sleepscope.model.band_gains import (random_band_gains, random_drift, random_fast_noise, random_heartbeats,
-                                         random_lowpass)
+                                         random_highpass, random_lowpass)
 from sleepscope.model.polarity import random_polarity
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
@@ -61,6 +61,9 @@ class TrainConfig:
     #: share of sequences whose channels are low-passed at random (sleepscope.model.band_gains.random_lowpass),
     #: so that no stage is read from a band a 50-Hz or 30-Hz-filtered recording lacks; 0 = off
     lowpass: float = 0.0
+    #: share of sequences whose channels are high-passed at random (sleepscope.model.band_gains.random_highpass),
+    #: so that no stage is read from the slowest band, which a lab's 0.5-Hz high-pass removes; 0 = off
+    highpass: float = 0.0
     #: share of sequences given a random slow drift per channel (sleepscope.model.band_gains.random_drift), so that
     #: a wandering baseline (sweat) is not read as a stage; 0 = off
     drift: float = 0.0
@@ -272,6 +275,9 @@ def train(
         if cfg.lowpass > 0:
             x = random_lowpass(x, cfg.lowpass, torch.Generator().manual_seed(cfg.seed * 1_000_037 + state.step),
                                model.config.normalisation)
+        if cfg.highpass > 0:
+            x = random_highpass(x, cfg.highpass, torch.Generator().manual_seed(cfg.seed * 1_000_121 + state.step),
+                                model.config.normalisation)
         if cfg.drift > 0:
             x = random_drift(x, cfg.drift, torch.Generator().manual_seed(cfg.seed * 1_000_039 + state.step),
                              model.config.normalisation)
