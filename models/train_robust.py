@@ -294,6 +294,8 @@ def main(argv=None) -> int:
                     help="share of sequences given a random slow drift per step (sleepscope.model.band_gains)")
     ap.add_argument("--fast-noise", type=float, default=0.0,
                     help="share of sequences given broadband fast noise per step (sleepscope.model.band_gains)")
+    ap.add_argument("--fast-noise-uv", default=None, metavar="LO,HI",
+                    help="RMS range (µV) of that noise (default: sleepscope.model.band_gains.FAST_NOISE_UV)")
     ap.add_argument("--heartbeats", type=float, default=0.0,
                     help="share of sequences given one heart's beats per step (sleepscope.model.band_gains)")
     ap.add_argument("--polarity", type=float, default=0.0,
@@ -354,6 +356,10 @@ def main(argv=None) -> int:
     from sleepscope.model.train import TrainConfig, train
 
     t0 = time.perf_counter()
+    from sleepscope.model.band_gains import FAST_NOISE_UV
+
+    fast_noise_uv = (tuple(float(v) for v in args.fast_noise_uv.split(",")) if args.fast_noise_uv
+                     else FAST_NOISE_UV)
     families = tuple(f.strip().upper() for f in args.families.split(",") if f.strip())
     if HELD_OUT_FAMILY in families:
         ap.error(f"family {HELD_OUT_FAMILY} is the held-out family: it must not train the model")
@@ -392,7 +398,7 @@ def main(argv=None) -> int:
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
                           freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
                           lowpass=args.lowpass, highpass=args.highpass, drift=args.drift,
-                          fast_noise=args.fast_noise,
+                          fast_noise=args.fast_noise, fast_noise_uv=fast_noise_uv,
                           heartbeats=args.heartbeats, polarity=args.polarity,
                           encoder_lr_scale=args.encoder_lr_scale)
         if args.runs > 1:
@@ -427,6 +433,8 @@ def main(argv=None) -> int:
     print("chin EMG of the calibration nights:")
     calibration["chin_emg"] = chin_emg_entry(model, families)
     minutes = (time.perf_counter() - t0) / 60
+    fast_note = (f"random fast noise of {fast_noise_uv[0]:g}-{fast_noise_uv[1]:g} uV on {args.fast_noise:.0%} of "
+                 "sequences, " if args.fast_noise else "")
     slow_encoders = args.encoder_lr_scale != 1 and not args.freeze_encoders
     card = ModelCard(
         config=model.config, parent=init_card.version,
@@ -442,7 +450,8 @@ def main(argv=None) -> int:
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
                  "band_gain": args.band_gain, "lowpass": args.lowpass, "highpass": args.highpass,
                  "drift": args.drift,
-                 "fast_noise": args.fast_noise, "heartbeats": args.heartbeats, "polarity": args.polarity,
+                 "fast_noise": args.fast_noise,
+                 "fast_noise_uv": list(fast_noise_uv), "heartbeats": args.heartbeats, "polarity": args.polarity,
                  "encoder_lr_scale": args.encoder_lr_scale,
                  "averaged": averaged,
                  "minutes": round(minutes, 1)},
@@ -453,7 +462,7 @@ def main(argv=None) -> int:
                f"{f'random low-passes on {args.lowpass:.0%} of sequences, ' if args.lowpass else ''}"
                f"{f'random high-passes on {args.highpass:.0%} of sequences, ' if args.highpass else ''}"
                f"{f'random slow drifts on {args.drift:.0%} of sequences, ' if args.drift else ''}"
-               f"{f'random fast noise on {args.fast_noise:.0%} of sequences, ' if args.fast_noise else ''}"
+               f"{fast_note}"
                f"{f'random heartbeats on {args.heartbeats:.0%} of sequences, ' if args.heartbeats else ''}"
                f"{f'each channel reversed in polarity with probability {args.polarity:g}, ' if args.polarity else ''}"
                f"{f'EEG-alone opinion weighted {args.eeg_opinion:g} at inference, ' if args.eeg_opinion else ''}"

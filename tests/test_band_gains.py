@@ -167,6 +167,11 @@ def test_random_fast_noise_adds_band_limited_microvolts_across_the_sequence():
     outside = (f < FAST_NOISE_LOW_HZ[0] * 0.95) | (f > FAST_NOISE_TOP_HZ + 1)
     assert power[:, outside].sum() < 1e-3 * power.sum()
     assert torch.equal(y[:, 2], x[:, 2]) and y[:, :, 1].abs().max() == 0
+    milder = random_fast_noise(x, 1.0, torch.Generator().manual_seed(5), "epoch+amplitude", uv_range=(0.5, 4.0))
+    amp = milder[:, :, 0].mean(dim=-1, keepdim=True)
+    added = ((milder[:, :, 0] - amp) * AMPLITUDE_REF_UV * torch.exp(amp)).numpy()[:, live] - (
+        uv[:, live] - uv[:, live].mean(axis=-1, keepdims=True))
+    assert np.all(added.reshape(3, -1).std(axis=-1) < 4.0 * 1.1)
     g = torch.Generator().manual_seed(5)
     assert random_fast_noise(x, 0.0, g, "epoch+amplitude") is x and random_fast_noise(x, 1.0, g, "epoch") is x
 

@@ -171,17 +171,17 @@ def random_drift(x: torch.Tensor, p: float, generator: torch.Generator, normalis
 
 
 #: Ranges of the noise `random_fast_noise` adds: its band's lower edge (Hz, its upper edge FAST_NOISE_TOP_HZ) and
-#: its RMS (µV), both drawn log-uniformly. A tense muscle or a high-impedance electrode puts this much broadband
-#: fast activity on a scalp derivation; the shipped model read 6 µV of it as wake all night.
+#: its RMS (µV), both drawn log-uniformly: the broadband fast activity a tense muscle or a high-impedance electrode
+#: puts on a scalp derivation, which a model must not read as wake by itself.
 FAST_NOISE_LOW_HZ = (15.0, 30.0)
 FAST_NOISE_TOP_HZ = 45.0
 FAST_NOISE_UV = (1.0, 12.0)
 
 
 def random_fast_noise(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
-                      fs: float = 100.0) -> torch.Tensor:
+                      fs: float = 100.0, uv_range: tuple[float, float] = FAST_NOISE_UV) -> torch.Tensor:
     """Each sequence of `x` (B, L, 2, T) in "epoch+amplitude", with probability `p`, has on each channel Gaussian
-    noise of one band and RMS across its whole length (`FAST_NOISE_LOW_HZ` to `FAST_NOISE_TOP_HZ`, `FAST_NOISE_UV`)
+    noise of one band and RMS across its whole length (`FAST_NOISE_LOW_HZ` to `FAST_NOISE_TOP_HZ`, `uv_range`)
     added in µV, and its epochs put back in the normalisation, so that fast activity alone does not make a stage
     wake. Missing channels and flat epochs stay as they are; other normalisations return `x` itself."""
     if p <= 0 or normalisation != "epoch+amplitude":
@@ -189,7 +189,7 @@ def random_fast_noise(x: torch.Tensor, p: float, generator: torch.Generator, nor
     b, n_epochs, c, t = x.shape
     chosen = torch.rand(b, generator=generator) < p
     low = torch.exp(torch.empty(b, c).uniform_(*np.log(FAST_NOISE_LOW_HZ), generator=generator))
-    uv = torch.exp(torch.empty(b, c).uniform_(*np.log(FAST_NOISE_UV), generator=generator))
+    uv = torch.exp(torch.empty(b, c).uniform_(*np.log(uv_range), generator=generator))
     white = torch.randn(b, c, n_epochs * t, generator=generator)
     if not bool(chosen.any()):
         return x

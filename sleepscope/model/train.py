@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
-from sleepscope.model.band_gains import (random_band_gains, random_drift, random_fast_noise, random_heartbeats,
-                                         random_highpass, random_lowpass)
+from sleepscope.model.band_gains import (FAST_NOISE_UV, random_band_gains, random_drift, random_fast_noise,
+                                         random_heartbeats, random_highpass, random_lowpass)
 from sleepscope.model.polarity import random_polarity
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
@@ -70,6 +70,8 @@ class TrainConfig:
     #: share of sequences given broadband fast noise per channel (sleepscope.model.band_gains.random_fast_noise), so
     #: that a tense muscle or a noisy electrode is not read as wake; 0 = off
     fast_noise: float = 0.0
+    #: RMS range (µV) of that noise, drawn log-uniformly
+    fast_noise_uv: tuple[float, float] = FAST_NOISE_UV
     #: share of sequences given one heart's beats on each channel (sleepscope.model.band_gains.random_heartbeats), so
     #: that a mastoid reference picking up the heart is not read as a stage where no ECG lead removes it; 0 = off
     heartbeats: float = 0.0
@@ -284,7 +286,7 @@ def train(
         if cfg.fast_noise > 0:
             x = random_fast_noise(x, cfg.fast_noise,
                                   torch.Generator().manual_seed(cfg.seed * 1_000_099 + state.step),
-                                  model.config.normalisation)
+                                  model.config.normalisation, uv_range=cfg.fast_noise_uv)
         if cfg.heartbeats > 0:
             x = random_heartbeats(x, cfg.heartbeats,
                                   torch.Generator().manual_seed(cfg.seed * 1_000_117 + state.step),
