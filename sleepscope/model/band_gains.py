@@ -9,6 +9,11 @@ channel of a chosen sequence gets one smooth gain curve over frequency (the
 same for all its epochs: a property of the recording, not of the epoch),
 and the input is rebuilt in the model's normalisation, so that the network
 sees what it would see had the recording been made so.
+
+The other training augmentations here change a recording the same way, as a
+property of the whole sequence: amplifier low- and high-passes, and what is
+added to the scalp signal in µV (a slow drift, broadband fast noise, the
+heart's beats).
 """
 
 from __future__ import annotations
