@@ -131,6 +131,33 @@ def test_a_run_on_other_channels_is_scored_again(tmp_path, tiny_model, capsys):
 
 
 
+
+def test_a_run_with_another_ecg_lead_is_scored_again_and_the_ecg_chosen_is_kept(tmp_path, tiny_model, capsys):
+    """As for the EEG and EOG: a prediction made with the ECG's beats left in (`--ecg none`) is kept with it, a run
+    naming nothing reads the night so again (skipped), and one naming the lead scores it again. Control: the same
+    `--ecg none` again is skipped."""
+    model, version = tiny_model
+    rng = np.random.default_rng(0)
+    sigs = [edfio.EdfSignal(rng.normal(0, 20, 6 * 3000), sampling_frequency=100, label=label,
+                            physical_range=(-500, 500), physical_dimension="uV")
+            for label in ("EEG Fpz-Cz", "EOG horizontal", "ECG")]
+    night = tmp_path / "nights" / "night.edf"
+    night.parent.mkdir()
+    edfio.Edf(sigs).write(night)
+    folder = str(night.parent)
+    assert main(["prescore", folder, "--model", str(model), "--ecg", "none"]) == 0
+    assert ScoringFile.read(_scoring(night)).predictions[version].ecg == "none"
+    capsys.readouterr()
+    assert main(["prescore", folder, "--model", str(model), "--ecg", "none"]) == 0
+    assert "0 pre-scored, 1 already scored" in capsys.readouterr().err
+    assert main(["prescore", folder, "--model", str(model)]) == 0
+    assert "0 pre-scored, 1 already scored" in capsys.readouterr().err
+    assert main(["prescore", folder, "--model", str(model), "--ecg", "ECG"]) == 0
+    assert "1 pre-scored, 0 already scored" in capsys.readouterr().err
+    assert ScoringFile.read(_scoring(night)).predictions[version].ecg == "ECG"
+    assert main(["prescore", folder, "--model", str(model)]) == 0  # found by name now: nothing kept to differ
+    assert "0 pre-scored, 1 already scored" in capsys.readouterr().err
+
 def test_batch_mode_refuses_out_and_empty_folders(folder, tiny_model, tmp_path, capsys):
     model, _ = tiny_model
     assert main(["prescore", str(folder), "--model", str(model), "--out", str(tmp_path / "x.csv")]) == 2

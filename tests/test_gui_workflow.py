@@ -167,6 +167,66 @@ def test_the_technician_chooses_the_channels_the_model_reads_and_they_are_kept(
     assert not errors
 
 
+
+def test_the_technician_names_the_ecg_lead_and_it_is_kept(
+        qtbot, tmp_path, gui_settings, tiny_model, windows, errors, monkeypatch):
+    """A lead no name table knows (`Heart`): its beats stay on the EEG until Model → Channels the model reads… names
+    it; the night is then read without them and pre-scored, the EEG and EOG still found by name; opened again, with
+    the same lead and its kept prediction. Then "none": the beats are left in again. Control: the first opening."""
+    from datetime import datetime
+
+    from test_heartbeats import heart
+
+    from sleepscope.gui import dialogs
+    from sleepscope.io.export import write_edf
+    from sleepscope.model.epoch_reading import ECG_SUBTRACTED
+
+    n = 20 * 3000
+    spikes, _ = heart(n)
+    rng = np.random.default_rng(5)
+    path = write_edf(tmp_path / "heart.edf", {
+        "EEG Fpz-Cz": ((rng.normal(0, 15, n) + 60 * spikes).astype(np.float32), 100.0),
+        "EOG horizontal": (rng.normal(0, 10, n).astype(np.float32), 100.0),
+        "Heart": ((800 * spikes + rng.normal(0, 10, n)).astype(np.float32), 100.0)}, datetime(2024, 1, 1, 23))
+
+    def subtracted(w) -> int:
+        kept = w.scoring.latest_prediction()
+        return int(np.count_nonzero(kept.reading & ECG_SUBTRACTED))
+
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, path)
+    assert w.recording.channel_choice.ecg is None and w.scoring.latest_prediction().ecg == "none"
+    assert subtracted(w) == 0
+    offered, pick = [], ["Heart"]
+
+    def choose(self):
+        offered.append((self.ecg.currentText(), [self.ecg.itemText(i) for i in range(self.ecg.count())]))
+        self.ecg.setCurrentText(pick[0])
+        return dialogs.ChannelDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ChannelDialog, "exec", choose)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        w.act_model_channels.trigger()
+        qtbot.waitUntil(lambda: w.recording is not None and w.recording.channel_choice.ecg == "Heart",
+                        timeout=30_000)
+    assert offered[0][0] == dialogs.ChannelDialog.NO_ECG and "Heart" in offered[0][1]
+    assert w.scoring.latest_prediction().ecg == "Heart" and subtracted(w) == 20
+    assert "chosen by the user" not in w.model_notice.label.toolTip()  # the EEG and EOG: still found by name
+    w.close()
+    w2 = windows(gui_settings, tiny_model)
+    assert open_and_wait(qtbot, w2, path)
+    assert w2.recording.channel_choice.ecg == "Heart"
+    assert w2.job is None and w2.controller.probs is not None  # its kept prediction, not run again
+    pick[0] = dialogs.ChannelDialog.NO_ECG
+    with qtbot.waitSignal(w2.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        w2.act_model_channels.trigger()
+        qtbot.waitUntil(lambda: w2.recording is not None and w2.recording.channel_choice.ecg is None,
+                        timeout=30_000)
+    assert offered[1][0] == "Heart"
+    assert w2.scoring.latest_prediction().ecg == "none" and subtracted(w2) == 0
+    assert not errors
+
 def test_next_doubtful_epoch_key(qtbot, tmp_path, gui_settings, windows):
     from sleepscope.io import Recording
 

@@ -52,12 +52,15 @@ def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:
 
 
 class ChannelDialog(QDialog):
-    """Pick the EEG and the EOG channel when the file's names cannot be guessed."""
+    """Pick the EEG and the EOG channel when the file's names cannot be guessed (and, with `with_ecg`, the ECG lead
+    whose beats are subtracted from them)."""
 
     NONE = "(none: read the other channel alone)"
+    NO_ECG = "(none: leave the heart's beats in)"
 
     def __init__(self, channels: Sequence[str], eeg: str | None = None, eog: str | None = None,
-                 reason: str = "", parent: QWidget | None = None, allow_none: bool = True) -> None:
+                 reason: str = "", parent: QWidget | None = None, allow_none: bool = True,
+                 with_ecg: bool = False, ecg: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose channels")
         self.setMinimumWidth(440)
@@ -86,6 +89,15 @@ class ChannelDialog(QDialog):
             self.eog.setCurrentIndex(1)
         form.addRow("EEG", self.eeg)
         form.addRow("EOG", self.eog)
+        self.ecg = None
+        if with_ecg:
+            # a lead no name table knows (`Heart`), or none where the lead found by name is not the heart's
+            self.ecg = QComboBox()
+            self.ecg.addItems([self.NO_ECG, *channels])
+            self.ecg.setCurrentText(ecg if ecg in channels else self.NO_ECG)
+            self.ecg.setToolTip("The ECG lead whose beats are found and subtracted from the EEG and EOG where they "
+                                "show there")
+            form.addRow("ECG", self.ecg)
         layout.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -95,6 +107,14 @@ class ChannelDialog(QDialog):
     def choice(self) -> tuple[str | None, str | None]:
         """(EEG, EOG) chosen; None where the technician chose that the recording has none."""
         return tuple(None if box.currentText() == self.NONE else box.currentText() for box in (self.eeg, self.eog))
+
+    def ecg_choice(self) -> str | None:
+        """The ECG lead chosen, "none" (`channels.NO_ECG`) for none; None where the dialog offers no ECG."""
+        from sleepscope.io.channels import NO_ECG
+
+        if self.ecg is None:
+            return None
+        return NO_ECG if self.ecg.currentText() == self.NO_ECG else self.ecg.currentText()
 
 
 _METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "kappa": "Cohen's kappa"}

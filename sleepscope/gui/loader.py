@@ -93,10 +93,10 @@ class LoadWorker(JobWorker):
     """Reads one recording; lives on the QThread made by `LoadJob`."""
 
     def __init__(self, path: Path, eeg: str | None, eog: str | None, extra: list[str],
-                 pair_hypnogram: bool = True) -> None:
+                 pair_hypnogram: bool = True, ecg: str | None = None) -> None:
         super().__init__()
         self.path = Path(path)
-        self._eeg, self._eog, self._extra = eeg, eog, list(extra)
+        self._eeg, self._eog, self._extra, self._ecg = eeg, eog, list(extra), ecg
         self._pair = pair_hypnogram
 
     def unexpected(self, exc: Exception, detail: str) -> str:
@@ -111,7 +111,7 @@ class LoadWorker(JobWorker):
         hashing = _FileHash(self.path)
         try:
             rec = sio.open_recording(self.path, eeg=self._eeg, eog=self._eog, extra=self._extra,
-                                     progress=self._progress, cancel=self.cancel_token)
+                                     progress=self._progress, cancel=self.cancel_token, ecg=self._ecg)
             self.cancel_token.raise_if_cancelled()
             rec = replace(rec, _fingerprint=hashing.result(self.cancel_token))
         finally:
@@ -180,8 +180,8 @@ class RecordingLoader(CurrentJob):
     loaded = Signal(object)  # LoadResult
 
     def start(self, path: Path, eeg: str | None, eog: str | None, extra: list[str],
-              pair_hypnogram: bool = True) -> LoadJob:
-        return self.launch(LoadJob(LoadWorker(path, eeg, eog, extra, pair_hypnogram)))
+              pair_hypnogram: bool = True, ecg: str | None = None) -> LoadJob:
+        return self.launch(LoadJob(LoadWorker(path, eeg, eog, extra, pair_hypnogram, ecg)))
 
     def _deliver(self, result: LoadResult) -> None:
         self.loaded.emit(result)

@@ -53,6 +53,7 @@ from sleepscope.gui.settings import Settings
 from sleepscope.gui.status_header import StatusHeader, stage_chip
 from sleepscope.gui.trace_view import KINDS, ChannelDisplay, TraceView, channel_kind, default_display
 from sleepscope.gui.workers import PreScoreResult
+from sleepscope.io.channels import ecg_in_use
 from sleepscope.io.pairing import HYPNOGRAM_PATTERNS
 from sleepscope.stages import SCORED, Stage, mix_text, most_likely, stage_counts
 
@@ -366,13 +367,15 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     # -- opening and closing -----------------------------------------------
-    def open_file(self, path: str | Path | None = None, eeg: str | None = None, eog: str | None = None) -> bool:
+    def open_file(self, path: str | Path | None = None, eeg: str | None = None, eog: str | None = None,
+                  ecg: str | None = None) -> bool:
         """Start opening a recording (asking for it when `path` is None).
 
         The header is read here and the channels chosen (asking when the
         names cannot be guessed); the signals are read on the loader thread,
         with progress and Cancel in the status bar. Returns False when nothing
-        is being opened; `openFinished(ok)` tells when the night is shown.
+        is being opened; `openFinished(ok)` tells when the night is shown. `ecg` as ``prescore --ecg``: a lead
+        whose beats are subtracted from the EEG and EOG, or "none"; None: found by name.
         """
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "Open recording", self.settings.last_folder,
@@ -381,12 +384,14 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen
         path = Path(path)
-        if eeg is None and eog is None:  # the channels a technician chose for this night before
+        if eeg is None and eog is None or ecg is None:  # the channels a technician chose for this night before
             from sleepscope.scoring.channels_kept import channels_read_before
 
-            eeg, eog = channels_read_before(path)
+            kept = channels_read_before(path)
+            eeg, eog = (eeg, eog) if eeg is not None or eog is not None else kept[:2]
+            ecg = kept[2] if ecg is None else ecg
         try:
-            choice = self._choose_channels(path, eeg, eog)
+            choice = self._choose_channels(path, eeg, eog, ecg)
         except SleepScopeError as exc:
             show_error(self, "Cannot open the recording", str(exc))
             return False
@@ -399,7 +404,7 @@ class MainWindow(QMainWindow):
             return False
         eeg, eog, extra = choice
         self._open_request = {"path": path, "lanes": extra}
-        self.loader.start(path, eeg, eog, [])
+        self.loader.start(path, eeg, eog, [], ecg=ecg)
         self.status.show_progress(f"Reading {path.name}", 0, 0)
         self.statusBar().showMessage(f"Reading {path.name}… (Cancel stops it)")
         self._update_actions()
@@ -407,26 +412,39 @@ class MainWindow(QMainWindow):
 
     def choose_model_channels(self) -> None:
         """Model → Channels the model reads…: another EEG or EOG of the file (a lead that failed, a derivation the
-        lab trusts); the night is read again with them and pre-scored, and they are kept for its next openings."""
+        lab trusts) or another ECG lead (one no name table knows, or none); the night is read again with them and
+        pre-scored, and they are kept for its next openings."""
         from sleepscope.io.channels import derived_channels
 
         rec = self.recording
         if rec is None or rec.path is None:
             return
         names = self._file_channels()
+        ecg = ecg_in_use(rec)
         dialog = ChannelDialog([*names, *derived_channels(names)], rec.eeg_name, rec.eog_name,
-                               reason="The model reads one EEG and one EOG channel of this recording.",
-                               parent=self, allow_none=False)
+                               reason="The model reads one EEG and one EOG channel of this recording, and subtracts "
+                                      "the heart's beats found on the ECG lead from them.",
+                               parent=self, allow_none=False, with_ecg=True, ecg=ecg)
         if dialog.exec() != ChannelDialog.DialogCode.Accepted:
             return
         eeg, eog = dialog.choice()
+        new_ecg = dialog.ecg_choice()
         if eeg == eog:
             show_error(self, "Choose two channels", f"{eeg} was chosen as both the EEG and the EOG.")
             return
-        if (eeg, eog) != (rec.eeg_name, rec.eog_name):
-            self.open_file(rec.path, eeg, eog)
+        if new_ecg in (eeg, eog):
+            show_error(self, "Choose another ECG lead", f"{new_ecg} is read as the {'EEG' if new_ecg == eeg else 'EOG'}"
+                       ": the heart's beats are subtracted from it, so it cannot be the ECG lead too.")
+            return
+        if (eeg, eog, new_ecg) == (rec.eeg_name, rec.eog_name, ecg):
+            return
+        choice = rec.channel_choice
+        if (eeg, eog) == (rec.eeg_name, rec.eog_name) and choice is not None \
+                and not any(why.startswith("chosen by the user") for why in (choice.eeg_reason, choice.eog_reason)):
+            eeg = eog = None  # only the ECG changed: the EEG and EOG stay as found by name, and the banner says so
+        self.open_file(rec.path, eeg, eog, new_ecg)
 
-    def _choose_channels(self, path: Path, eeg: str | None, eog: str | None) -> tuple | None:
+    def _choose_channels(self, path: Path, eeg: str | None, eog: str | None, ecg: str | None = None) -> tuple | None:
         """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
         from sleepscope.io import read_info
         from sleepscope.io.channels import choose_channels, derived_channels
@@ -438,7 +456,7 @@ class MainWindow(QMainWindow):
         try:
             # A recording without an EOG (or an EEG) opens as it is: the model reads the other channel alone
             # and the banner says which is missing; only a file with neither, or a named channel it lacks, asks.
-            chosen = choose_channels(names, eeg, eog)
+            chosen = choose_channels(names, eeg, eog, ecg)
             model_eeg, model_eog = chosen.eeg, chosen.eog
         except SleepScopeError as exc:
             dialog = ChannelDialog([*names, *derived_channels(names)], eeg, eog, reason=str(exc), parent=self)
@@ -563,7 +581,8 @@ class MainWindow(QMainWindow):
         card = card_json(self.model_path) if self.model_path is not None else {}
         own = stored is not None and bool(card.get("version")) and stored.model_version == str(card["version"])
         # a run of the same model on other channels (prescore --eeg C4-M1) is not what the banner says it reads
-        other_channels = own and stored.channels not in (None, (recording.eeg_name, recording.eog_name))
+        other_channels = own and (stored.channels not in (None, (recording.eeg_name, recording.eog_name))
+                                  or stored.ecg not in (None, ecg_in_use(recording)))
         own = own and not other_channels
         if own:
             # The active model's own stored run: its card says which suggestions to doubt.
@@ -874,7 +893,7 @@ class MainWindow(QMainWindow):
         try:
             self.scoring.add_prediction(result.model_version, result.probs, span,
                                         (self.recording.eeg_name, self.recording.eog_name), reading,
-                                        getattr(result.prediction, "chin_note", None))
+                                        getattr(result.prediction, "chin_note", None), ecg_in_use(self.recording))
         except SleepScopeError as exc:
             show_error(self, "The prediction could not be saved", str(exc))
         self.controller.set_prediction(result.probs, getattr(result.prediction, "unsure", None), reading)

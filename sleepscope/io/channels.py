@@ -477,6 +477,13 @@ def _ecg_lead(names: Sequence[str], ecg: str | None, picked: dict) -> str | None
     return found
 
 
+def ecg_in_use(recording) -> str | None:
+    """The ECG lead whose beats `recording`'s EEG and EOG are read without, :data:`NO_ECG` where none is, in the
+    words of ``--ecg``; None where its channels were not chosen from a file's names (a synthetic night)."""
+    choice = getattr(recording, "channel_choice", None)
+    return None if choice is None else (choice.ecg or NO_ECG)
+
+
 _CHIN = re.compile(r"chin|submental|mental", re.IGNORECASE)
 _EMG = re.compile(r"emg", re.IGNORECASE)
 #: EMG of other muscles, and the ECG: no atonia to read there

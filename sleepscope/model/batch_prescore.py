@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from sleepscope.errors import SleepScopeError
+from sleepscope.io.channels import ecg_in_use
 from sleepscope.io.edfheader import RECORDING_SUFFIXES
 from sleepscope.model.epoch_reading import epoch_reading
 from sleepscope.scorers.yasa_scorer import SECOND_OPINION_SET
@@ -95,22 +96,24 @@ def existing_scoring_files(recording: Path, fingerprint: str) -> list[Path]:
     return [p for p in (scoring_beside(recording), fallback_path(fingerprint)) if p.exists()]
 
 
-def _would_read(recording: Path, eeg: str | None, eog: str | None) -> tuple[str | None, str | None] | None:
-    """The (EEG, EOG) the model would read from `recording`'s header; None when that cannot be told here."""
-    from sleepscope.io.channels import choose_channels
+def _would_read(recording: Path, eeg: str | None, eog: str | None,
+                ecg: str | None) -> tuple[str | None, str | None, str] | None:
+    """The (EEG, EOG, ECG lead or "none") the model would read from `recording`'s header; None when that cannot be
+    told here."""
+    from sleepscope.io.channels import NO_ECG, choose_channels
     from sleepscope.io.recording import read_info
 
     try:
-        choice = choose_channels([c.name for c in read_info(recording).channels], eeg, eog)
+        choice = choose_channels([c.name for c in read_info(recording).channels], eeg, eog, ecg)
     except SleepScopeError:
         return None
-    return choice.eeg, choice.eog
+    return choice.eeg, choice.eog, choice.ecg or NO_ECG
 
 
 def already_scored(recording: Path, version: str, second_version: str | None = None,
-                   channels: tuple[str | None, str | None] | None = None) -> bool:
+                   channels: tuple[str | None, str | None, str] | None = None) -> bool:
     """True when a scoring file of this very recording holds this model version's prediction (and YASA's stages),
-    made from the same (EEG, EOG) `channels` where both are known."""
+    made from the same (EEG, EOG) and ECG lead (or "none") `channels` where both are known."""
     from sleepscope.io.recording import file_fingerprint
     from sleepscope.scoring.scoring_file import ScoringFile
 
@@ -122,8 +125,10 @@ def already_scored(recording: Path, version: str, second_version: str | None = N
             continue  # damaged or another recording's: scoring it again will say so
         if sf.identity.fingerprint != fp or version not in sf.predictions:
             continue
-        kept = sf.predictions[version].channels
-        if channels is not None and kept is not None and kept != channels:
+        kept = sf.predictions[version]
+        if channels is not None and kept.channels is not None and kept.channels != channels[:2]:
+            continue
+        if channels is not None and kept.ecg is not None and kept.ecg != channels[2]:
             continue
         if second_version is None:
             return True
@@ -157,8 +162,10 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
         t0 = time.monotonic()
         try:
             # named by nobody: the channels chosen for this night before (the window's Model → Channels...)
-            named = (eeg, eog) if eeg is not None or eog is not None else channels_read_before(path)
-            if not force and already_scored(path, version, second_version, _would_read(path, *named)):
+            before = channels_read_before(path)
+            named = (eeg, eog) if eeg is not None or eog is not None else before[:2]
+            named_ecg = ecg if ecg is not None else before[2]
+            if not force and already_scored(path, version, second_version, _would_read(path, *named, named_ecg)):
                 result.skipped.append(path)
                 log(f"{head}: already scored by model {version}, skipped")
                 continue
@@ -167,7 +174,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                 from sleepscope.scorers.yasa_scorer import yasa_extra
 
                 extra = yasa_extra(path)
-            rec = open_recording(path, eeg=named[0], eog=named[1], extra=extra, cancel=cancel, ecg=ecg)
+            rec = open_recording(path, eeg=named[0], eog=named[1], extra=extra, cancel=cancel, ecg=named_ecg)
             pred = scorer.score(rec, cancel=cancel)
             other = second.score(rec, cancel=cancel) if second is not None else None
             if other is not None:
@@ -180,7 +187,7 @@ def prescore_files(files: Sequence[Path], scorer, *, second=None, rank: int = 0,
                     sf.add_scorer_labels(SECOND_OPINION_SET, other.stages, source_file=second_version)
                 # the model's prediction last: the workstation shows the latest prediction
                 sf.add_prediction(version, pred.probs, pred.night_statistics, (rec.eeg_name, rec.eog_name),
-                                  epoch_reading(pred), pred.chin_note)
+                                  epoch_reading(pred), pred.chin_note, ecg_in_use(rec))
                 where = sf.path
         except SleepScopeError as exc:
             result.failed.append((path, str(exc)))

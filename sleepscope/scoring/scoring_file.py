@@ -677,11 +677,12 @@ class ScoringFile:
     def add_prediction(self, model_version: str, probs: np.ndarray,
                        statistics_span: tuple[int, int] | None = None,
                        channels: tuple[str | None, str | None] | None = None,
-                       reading: np.ndarray | None = None, chin_note: str | None = None) -> None:
+                       reading: np.ndarray | None = None, chin_note: str | None = None,
+                       ecg: str | None = None) -> None:
         """Store a model's per-epoch probabilities (n_epochs, 5), the epochs the night's own statistics were
         taken over when it used them, the (EEG, EOG) channels it read, how it read each epoch
-        (`sleepscope.model.epoch_reading`) and why it left the chin EMG out (`Prediction.chin_note`); replaces
-        that version's earlier run."""
+        (`sleepscope.model.epoch_reading`), why it left the chin EMG out (`Prediction.chin_note`) and the ECG
+        lead whose beats it subtracted (`channels.ecg_in_use`); replaces that version's earlier run."""
         self._check_writable()
         probs = np.asarray(probs, np.float32)
         if probs.shape != (self.n_epochs, N_CLASSES):
@@ -698,7 +699,7 @@ class ScoringFile:
                                       f"{self.n_epochs}.")
         self._s.predictions[str(model_version)] = PredictionRecord(str(model_version), probs.copy(), now, span, chans,
                                                                    None if reading is None else reading.copy(),
-                                                                   chin_note or None)
+                                                                   chin_note or None, None if ecg is None else str(ecg))
         self._commit_and_checkpoint({"op": "prediction", "seq": self._s.seq + 1, "t": now,
                                      "model_version": str(model_version)})
 

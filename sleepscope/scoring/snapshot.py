@@ -80,6 +80,8 @@ def write_snapshot(state: ScoringState, path: Path) -> None:
                 d.attrs["reading"] = rec.reading.astype(np.uint8)
             if rec.chin_note:
                 d.attrs["chin_note"] = rec.chin_note
+            if rec.ecg is not None:
+                d.attrs["ecg"] = rec.ecg
         sc = f.create_group("scorers")
         for i, s in enumerate(state.scorer_sets.values()):
             d = sc.create_dataset(f"s{i:04d}", data=s.labels.astype(np.int8))
@@ -206,7 +208,8 @@ def _state_from_tree(tree: dict[str, dict[str, Any]]) -> ScoringState:
         rec = PredictionRecord(_str(a["model_version"]), np.asarray(value(name)).astype(np.float32), float(a["time"]),
                                None if span is None else (int(span[0]), int(span[1])), channels,
                                None if reading is None else np.asarray(reading, np.uint8),
-                               _str(a["chin_note"]) if "chin_note" in a else None)
+                               _str(a["chin_note"]) if "chin_note" in a else None,
+                               _str(a["ecg"]) if "ecg" in a else None)  # nor the ECG lead
         state.predictions[rec.model_version] = rec
     for name in sorted(k for k in tree if k.startswith("scorers/")):
         a = tree[name]["attrs"]

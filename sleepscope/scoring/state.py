@@ -102,6 +102,8 @@ class PredictionRecord:
     reading: np.ndarray | None = None
     #: why the chin EMG was left out (`Prediction.chin_note`); None: it was not, or not kept
     chin_note: str | None = None
+    #: the ECG lead whose beats were subtracted, ``"none"`` (`channels.NO_ECG`) where none was; None: not kept
+    ecg: str | None = None
 
     @property
     def stages(self) -> np.ndarray:
