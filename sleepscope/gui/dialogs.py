@@ -73,6 +73,8 @@ class ChannelDialog(QDialog):
             + "Choose the EEG channel (Fpz-Cz or a central derivation such as C4-M1) "
             "and the EOG channel the model should read"
             + (", or “none” for a channel the recording lacks." if allow_none else ".")
+            + (" The heart's beats found on the ECG lead are subtracted from both where they show there; choose "
+               "the lead, or none to read them as recorded." if with_ecg else "")
         )
         text.setWordWrap(True)
         layout.addWidget(text)

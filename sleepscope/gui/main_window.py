@@ -422,8 +422,7 @@ class MainWindow(QMainWindow):
         names = self._file_channels()
         ecg = ecg_in_use(rec)
         dialog = ChannelDialog([*names, *derived_channels(names)], rec.eeg_name, rec.eog_name,
-                               reason="The model reads one EEG and one EOG channel of this recording, and subtracts "
-                                      "the heart's beats found on the ECG lead from them.",
+                               reason="The model reads one EEG and one EOG channel of this recording.",
                                parent=self, allow_none=False, with_ecg=True, ecg=ecg)
         if dialog.exec() != ChannelDialog.DialogCode.Accepted:
             return
