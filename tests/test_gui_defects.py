@@ -389,6 +389,26 @@ def test_model_card_is_readable_text():
     assert "macro-F1 0.900" in html and "last pass kept" in html
 
 
+def test_the_shipped_model_card_is_readable_text():
+    """Three runs averaged (a step and a validation per run) and benchmark rows nested two deep: no raw
+    dictionary, no None, and the steps kept are not called the last pass."""
+    from pathlib import Path
+
+    from sleepscope.gui.dialogs import model_card_html
+    from sleepscope.model.checkpoint import load_model
+
+    path = Path(__file__).resolve().parents[1] / "models" / "sleepscope-default.safetensors"
+    if not path.exists():
+        pytest.skip("no shipped model in this checkout")
+    card = load_model(path)[1]
+    html = model_card_html(card, str(path))
+    assert "{" not in html and "None" not in html and "last pass kept" not in html
+    if isinstance(card.metrics.get("best_step"), list):
+        assert "their weights averaged" in html and "run 3 accuracy" in html
+    rows = card.metrics["bench_shift"]["rows"]
+    assert f"D random {rows['D random']['accuracy']:.3f} / {rows['D random']['macro_f1']:.3f}" in html
+
+
 def test_finetune_lists_the_recordings_it_pools(qtbot, tmp_path):
     from sleepscope.gui.finetune_dialog import FineTuneDialog
     from sleepscope.model.registry import ModelRegistry

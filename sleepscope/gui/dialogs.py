@@ -139,6 +139,20 @@ def _scores(m: dict) -> str:
     return text
 
 
+def _readable(v: Any) -> str:
+    """A card value as text: a benchmark's rows as each row's accuracy and macro-F1, nested fields by name."""
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    if isinstance(v, dict):
+        if "accuracy" in v and "macro_f1" in v:
+            return f"{float(v['accuracy']):.3f} / {float(v['macro_f1']):.3f}"
+        parts = [f"{a.replace('_', ' ')} {_readable(b)}" for a, b in v.items() if b is not None]
+        return ("; " if any(isinstance(b, dict) for b in v.values()) else ", ").join(parts)
+    if isinstance(v, (list, tuple)):
+        return _subjects(v)
+    return str(v)
+
+
 def model_card_lines(card: Any) -> list[tuple[str, str]]:
     """The model card as (field, readable text) rows: no raw dictionaries, no internal sentinels."""
     rows: list[tuple[str, str]] = []
@@ -155,6 +169,8 @@ def model_card_lines(card: Any) -> list[tuple[str, str]]:
         sub = m.pop(key, None)
         if isinstance(sub, dict) and any(k in sub for k in _METRIC_NAMES):
             rows.append((label, _scores(sub)))
+        elif isinstance(sub, list) and sub and all(isinstance(r, dict) for r in sub):  # one per averaged run
+            rows.append((label, "; ".join(f"run {i} {_scores(r)}" for i, r in enumerate(sub, start=1))))
     if any(k in m for k in _METRIC_NAMES):
         rows.append(("Scores", _scores(m)))
     for k in (*_METRIC_NAMES, "f1", "n_epochs"):
@@ -164,25 +180,25 @@ def model_card_lines(card: Any) -> list[tuple[str, str]]:
         if key in m:
             rows.append((label, _subjects(m.pop(key))))
     steps, passes, best = m.pop("steps", None), m.pop("epochs", None), m.pop("best_epoch", None)
-    stopped = m.pop("stopped_early", None)
+    best_step, stopped = m.pop("best_step", None), m.pop("stopped_early", None)
     if passes is not None or steps is not None:
         text = f"{passes} passes over the data" if passes is not None else ""
         text += (", " if text else "") + f"{steps} optimiser steps" if steps is not None else ""
         if isinstance(best, int) and best >= 0:
             text += f"; weights of pass {best + 1} kept (best on validation)"
+        elif isinstance(best_step, int):
+            text += f"; weights of step {best_step} kept (best on validation)"
+        elif isinstance(best_step, list) and best_step:
+            text += (f"; {len(best_step)} runs, each kept at its best step on validation "
+                     f"({', '.join(str(b) for b in best_step)}), their weights averaged")
         else:
             text += "; weights of the last pass kept (no validation nights to choose another)"
         if stopped:
             text += "; stopped early"
         rows.append(("Training", text))
     for k, v in m.items():
-        if isinstance(v, float):
-            v = f"{v:.3f}"
-        elif isinstance(v, dict):
-            v = ", ".join(f"{a} {b:.3f}" if isinstance(b, float) else f"{a} {b}" for a, b in v.items())
-        elif isinstance(v, (list, tuple)):
-            v = _subjects(v)
-        rows.append((k.replace("_", " ").capitalize(), str(v)))
+        if v is not None:
+            rows.append((k.replace("_", " ").capitalize(), _readable(v)))
     if not (getattr(card, "metrics", None) or {}):
         rows.append(("Scores", "none recorded: this model has not been evaluated"))
     return rows
