@@ -2,7 +2,7 @@
 
 The end-to-end tests use the REAL Sleep-EDF wake minutes in tests/data, which
 the shipped model reads as REM once they are sampled at 50 Hz or low-passed
-at 30 Hz (benchmarks/bench_acquisition.py).
+at 25 Hz (benchmarks/bench_acquisition.py).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def _predict(path: Path, model):
     return predict(open_recording(path, eeg=EEG, eog=EOG), model, device="cpu", threads=1)
 
 
-@pytest.mark.parametrize("rate, lowpass", [(50.0, None), (256.0, 30.0)])
+@pytest.mark.parametrize("rate, lowpass", [(50.0, None), (256.0, 25.0)])
 def test_real_wake_on_a_narrow_band_is_never_a_confident_suggestion(tmp_path, shipped, rate, lowpass):
     wide = _predict(_real_wake(tmp_path), shipped)  # the control: as recorded, W and sure
     assert (wide.stages == 0).all() and not wide.unsure.any() and wide.eeg_band is None
@@ -115,9 +115,21 @@ def test_real_wake_on_a_narrow_band_is_never_a_confident_suggestion(tmp_path, sh
     assert pred.to_dict()["eeg_band"]["top_hz"] == pred.eeg_band.top_hz
 
 
+def test_the_band_the_shipped_card_names_is_read_right_and_not_flagged(tmp_path, shipped):
+    """The card's band is the lowest low-pass that keeps the real wake minutes W, so a file filtered there gets no
+    flag; 5 Hz below it they are misread and flagged (the test above: the band is not set too high for nothing)."""
+    from sleepscope.model.checkpoint import load_model
+
+    band = float(load_model(SHIPPED)[1].calibration["wake_band_hz"])
+    pred = _predict(_real_wake(tmp_path, 256.0, band), shipped)
+    assert (pred.stages == 0).all() and not pred.unsure.any() and pred.eeg_band is None
+    lower = _predict(_real_wake(tmp_path, 256.0, band - 5.0), shipped)
+    assert (lower.stages != 0).any() and lower.unsure[lower.stages != 0].all() and lower.eeg_band is not None
+
+
 def test_a_file_filtered_without_saying_so_is_not_caught(tmp_path, shipped):
     """The limit of a header-only check, kept visible: the same signal as above, its field left empty."""
-    pred = _predict(_real_wake(tmp_path, 256.0, 30.0, header=False), shipped)
+    pred = _predict(_real_wake(tmp_path, 256.0, 25.0, header=False), shipped)
     assert pred.eeg_band is None and (pred.stages != 0).any()
 
 
@@ -145,9 +157,9 @@ def test_with_yasa_the_silently_filtered_real_wake_is_in_the_review_queue_and_un
 
 
 def _silent_gentle_wake(tmp_path: Path, order: int) -> Path:
-    """The real wake minutes stored at 256 Hz behind a 30-Hz Butterworth low-pass of `order`, the header silent."""
+    """The real wake minutes stored at 256 Hz behind a 20-Hz Butterworth low-pass of `order`, the header silent."""
     rec = open_recording(WAKE)
-    signals = {name: (sosfilt(butter(order, 30.0, "low", fs=256.0, output="sos"),
+    signals = {name: (sosfilt(butter(order, 20.0, "low", fs=256.0, output="sos"),
                               resample_to_target(rec.channels[name].astype(np.float64), 100.0, 256.0)), 256.0)
                for name in (EEG, EOG)}
     return write_edf(tmp_path / f"wake-gentle-{order}.edf", signals, rec.start_time, record_duration=30.0)

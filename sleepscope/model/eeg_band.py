@@ -1,19 +1,21 @@
 """Does a recording's EEG carry the band the model tells wake from REM by?
 
-On the real 5-minute Sleep-EDF wake recording, the shipped model reads W from
-the EEG's faster activity (muscle and beta over Fpz-Cz): the same minutes
-low-passed at 30 Hz, or sampled at 50 Hz, read REM with high confidence,
-while a 35-Hz low-pass keeps them W (``benchmarks/bench_acquisition.py``).
+On the real 5-minute Sleep-EDF wake recording, the shipped model reads W partly
+from the EEG's faster activity (muscle and beta over Fpz-Cz): the same minutes
+low-passed at 25 Hz, or sampled at 50 Hz, read REM with high confidence, while
+a 30-Hz low-pass keeps them W (``reports/fast-noise-synthetic/narrow_band.py``);
+its card names that band (``calibration["wake_band_hz"]``). A model whose card
+names none is held to :data:`WAKE_BAND_HZ`, the band of the model before it.
 The synthetic nights it learned from cannot show what real wake looks like
-without that band, so where a recording's header says its EEG stops below
-:data:`WAKE_BAND_HZ` (its sampling rate, or the low-pass in its prefiltering
-field), its W and REM suggestions are marked unsure (the review queue) and a
-note says why. A file filtered without saying so is not caught: the header is
-the only account of the band that does not depend on the sleep in it (a first-order
-30-Hz low-pass moves the fast band too little to be told from the EEG's own
-spectrum, yet turns real wake REM: ``reports/acquisition-real-clips/``). A model
-fine-tuned on a lab's corrected W and REM at a narrower band carries that band
-in its card (``calibration["wake_band_hz"]``, :func:`learned_band`) and stops
+without that band, so where a recording's header says its EEG stops below the
+model's band (its sampling rate, or the low-pass in its prefiltering field),
+its W and REM suggestions are marked unsure (the review queue) and a note says
+why. A file filtered without saying so is not caught: the header is the only
+account of the band that does not depend on the sleep in it (a gentle low-pass
+moves the fast band too little to be told from the EEG's own spectrum,
+``reports/acquisition-real-clips/``; a second-order one at 20 Hz turns the real
+wake minutes REM). A model fine-tuned on a lab's corrected W and REM at a
+narrower band carries that band in its card (:func:`learned_band`) and stops
 flagging it.
 """
 
@@ -25,7 +27,8 @@ import numpy as np
 
 from sleepscope.stages import Stage
 
-#: Below this top frequency (Hz) of the EEG, real wake read as REM (the lowest cut-off that kept it W).
+#: Below this top frequency (Hz) of the EEG, real wake read as REM (the lowest cut-off that kept it W) for a model
+#: whose card names no band: e6675eac, the model shipped before the card named one.
 WAKE_BAND_HZ = 35.0
 #: W and REM labels each that a narrow-band recording must bring before a child stops flagging its band.
 MIN_BAND_LABELS = 50
