@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import edfio
 import numpy as np
@@ -104,18 +105,23 @@ def test_other_model_version_is_scored_again(folder, tiny_model, tmp_path, capsy
     assert sf.latest_prediction().model_version == card.version
 
 
+def _night_alone(tmp_path, labels) -> Path:
+    """A 6-epoch night of noise on channels `labels`, alone in its folder."""
+    rng = np.random.default_rng(0)
+    sigs = [edfio.EdfSignal(rng.normal(0, 20, 6 * 3000), sampling_frequency=100, label=label,
+                            physical_range=(-500, 500), physical_dimension="uV") for label in labels]
+    night = tmp_path / "nights" / "night.edf"
+    night.parent.mkdir()
+    edfio.Edf(sigs).write(night)
+    return night
+
+
 def test_a_run_on_other_channels_is_scored_again(tmp_path, tiny_model, capsys):
     """A prediction kept from other channels (`--eog` naming another eye) is no reason to skip: the window would show
     it under the channels it reads now. The same channels again (control) are skipped, and so is a run that names
     none: it reads the channels chosen for the night before (the window's Model → Channels the model reads…)."""
     model, version = tiny_model
-    rng = np.random.default_rng(0)
-    sigs = [edfio.EdfSignal(rng.normal(0, 20, 6 * 3000), sampling_frequency=100, label=label,
-                            physical_range=(-500, 500), physical_dimension="uV")
-            for label in ("EEG F4-M1", "EOG E1-M2", "EOG E2-M1")]
-    night = tmp_path / "nights" / "night.edf"
-    night.parent.mkdir()
-    edfio.Edf(sigs).write(night)
+    night = _night_alone(tmp_path, ("EEG F4-M1", "EOG E1-M2", "EOG E2-M1"))
     folder = str(night.parent)
     assert main(["prescore", folder, "--model", str(model), "--eog", "EOG E2-M1"]) == 0
     assert ScoringFile.read(_scoring(night)).predictions[version].channels == ("EEG F4-M1", "EOG E2-M1")
@@ -130,20 +136,12 @@ def test_a_run_on_other_channels_is_scored_again(tmp_path, tiny_model, capsys):
     assert ScoringFile.read(_scoring(night)).predictions[version].channels == ("EEG F4-M1", "EOG E1-M2")
 
 
-
-
 def test_a_run_with_another_ecg_lead_is_scored_again_and_the_ecg_chosen_is_kept(tmp_path, tiny_model, capsys):
     """As for the EEG and EOG: a prediction made with the ECG's beats left in (`--ecg none`) is kept with it, a run
     naming nothing reads the night so again (skipped), and one naming the lead scores it again. Control: the same
     `--ecg none` again is skipped."""
     model, version = tiny_model
-    rng = np.random.default_rng(0)
-    sigs = [edfio.EdfSignal(rng.normal(0, 20, 6 * 3000), sampling_frequency=100, label=label,
-                            physical_range=(-500, 500), physical_dimension="uV")
-            for label in ("EEG Fpz-Cz", "EOG horizontal", "ECG")]
-    night = tmp_path / "nights" / "night.edf"
-    night.parent.mkdir()
-    edfio.Edf(sigs).write(night)
+    night = _night_alone(tmp_path, ("EEG Fpz-Cz", "EOG horizontal", "ECG"))
     folder = str(night.parent)
     assert main(["prescore", folder, "--model", str(model), "--ecg", "none"]) == 0
     assert ScoringFile.read(_scoring(night)).predictions[version].ecg == "none"
