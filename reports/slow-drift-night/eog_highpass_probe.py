@@ -73,7 +73,8 @@ def nights(cache: Path) -> None:
         with open(path, "rb") as f:
             rec, y = pickle.load(f)[:2]
         over = slow_ratio(rec, "eog")[: len(y)] > SLOW_DRIFT_LIMIT
-        by_stage = " ".join(f"{name} {np.mean(over[y == i]):.2f}" for i, name in enumerate(("W", "N1", "N2", "N3", "REM")))
+        stages = ("W", "N1", "N2", "N3", "REM")
+        by_stage = " ".join(f"{name} {np.mean(over[y == i]):.2f}" for i, name in enumerate(stages))
         print(f"{path.stem:34s} all {np.mean(over[y >= 0]):.2f}; {by_stage}")
 
 

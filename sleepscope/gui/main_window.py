@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen
         path = Path(path)
-        if eeg is None and eog is None or ecg is None:  # the channels a technician chose for this night before
+        if (eeg is None and eog is None) or ecg is None:  # the channels a technician chose for this night before
             from sleepscope.scoring.channels_kept import channels_read_before
 
             kept = channels_read_before(path)
