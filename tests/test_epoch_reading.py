@@ -64,3 +64,14 @@ def test_epochs_read_without_the_hearts_beats_are_said_without_a_bar():
         "electrode, which the display's high-pass hides) (bars over the model's row); 4 epochs read with the ECG's "
         "beats subtracted from the EEG and EOG")
     assert reading_summary(bits[:3]) == "3 epochs read with the ECG's beats subtracted from the EEG and EOG"
+
+
+def test_an_eog_read_alone_through_the_high_pass_is_said_without_a_bar():
+    from sleepscope.model.epoch_reading import EOG_HIGH_PASSED, READ_OTHERWISE
+
+    bits = np.array([EOG_HIGH_PASSED] * 4, np.uint8)
+    assert not EOG_HIGH_PASSED & READ_OTHERWISE
+    assert read_from(EOG_HIGH_PASSED) == "EOG high-passed"
+    assert reading_words(EOG_HIGH_PASSED) == "read through a 0.3-Hz high-pass of the EOG (a slow drift)"
+    assert reading_summary(bits) == ("4 epochs read through a 0.3-Hz high-pass of the EOG: a slow drift dominates "
+                                     "the EOG, the only channel read (sweat or a loose electrode)")

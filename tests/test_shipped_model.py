@@ -183,27 +183,32 @@ def test_the_real_clips_under_a_slow_drift_keep_their_stage(shipped):
         assert drift.familiarity.familiar, drift.familiarity.reasons
 
 
-def test_a_drift_on_the_real_rem_eog_read_alone_is_named_and_not_in_a_two_channel_recording(shipped):
-    """The REAL REM EOG clip, EOG only, with a 0.05-Hz 150-uV sway: read as wake (the EOG is not high-passed), and
-    the familiarity check says why; controls: the clip as recorded, and the real wake minutes with the same sway
-    on their EOG alone (their EEG is read, so the EOG's drift is no reason)."""
+def test_a_drift_on_the_real_rem_eog_read_alone_is_read_through_the_high_pass_and_said(shipped):
+    """The REAL REM EOG clip, EOG only, with a 0.05-Hz 150-uV sway, read as recorded turned wake (28 of 28): read
+    through the drift high-pass, REM again, and a note and each epoch's reading say so. Controls: the clip as
+    recorded (not high-passed), and the real wake minutes with the same sway on their EOG alone (their EEG is read,
+    so their EOG is not high-passed)."""
     from test_slow_drift import swayed
 
+    from sleepscope.model.drift import EOG_DRIFT_LIMIT, eog_drift
+    from sleepscope.model.epoch_reading import EOG_HIGH_PASSED, epoch_reading
     from sleepscope.model.infer import predict
 
     rows = _real_rows()
-    rem, _ = rows["real REM EOG (EOG only)"]
+    rem, expected = rows["real REM EOG (EOG only)"]
     plain, drift = (predict(r, shipped, device="cpu", threads=1) for r in (rem, swayed(rem, 150.0)))
-    assert plain.familiarity.familiar, plain.familiarity.reasons
-    assert not drift.familiarity.familiar
-    assert any(r.startswith("a slow drift dominates its EOG") for r in drift.familiarity.reasons)
-    from sleepscope.model.drift import EOG_DRIFT_LIMIT, eog_drift
-
+    assert plain.eog_high_passed is None and plain.familiarity.familiar, plain.familiarity.reasons
+    assert np.mean(plain.stages == expected) > 0.95
+    assert drift.eog_high_passed > EOG_DRIFT_LIMIT and np.mean(drift.stages == expected) > 0.95, drift.stages
+    assert drift.familiarity.familiar, drift.familiarity.reasons
+    assert any("read through a 0.3-Hz high-pass of the EOG" in n for n in drift.notes())
+    assert (epoch_reading(drift)[~drift.artefact] & EOG_HIGH_PASSED).all()
+    assert not (epoch_reading(plain) & EOG_HIGH_PASSED).any()
     wake, _ = rows["real Sleep-EDF 5 min wake"]
     eye_drift = swayed(wake, 250.0, channels=(wake.eog_name,))
     assert eog_drift(eye_drift) > EOG_DRIFT_LIMIT
     both = predict(eye_drift, shipped, device="cpu", threads=1)
-    assert both.familiarity.familiar, both.familiarity.reasons
+    assert both.eog_high_passed is None and both.familiarity.familiar, both.familiarity.reasons
 
 
 def test_a_few_swayed_minutes_of_the_real_recording_are_read_high_passed_and_named(shipped):

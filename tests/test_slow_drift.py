@@ -1,10 +1,12 @@
 """A slow drift on the EEG (sweat, a moving electrode) is high-passed away before the model reads the epochs it
-dominates; every other epoch, and the paper's normalisation, read as recorded."""
+dominates, and on an EOG read alone where it dominates the night; every other epoch, and the paper's
+normalisation, read as recorded."""
 
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from sleepscope.io import open_recording
@@ -98,3 +100,30 @@ def test_a_drift_on_an_eog_read_alone_is_named_and_the_real_rem_eog_is_not():
     verdict = assess(None, None, eog_drift=2.6)
     assert not verdict.familiar and "a slow drift dominates its EOG, the only channel read" in verdict.message()
     assert "2.6 times" in verdict.message()
+
+
+def test_an_eog_read_alone_is_high_passed_only_where_a_drift_dominates_its_night():
+    """The REAL REM EOG clip read alone: as recorded, not high-passed; with a 150-uV sway, every epoch is, the sway
+    gone from the input (each follows the clip's own high-passed input; read without the high-pass, it does not)
+    and the reading says how far it drifted. Not in the paper's normalisation, nor where an EEG is read beside it."""
+    from sleepscope.model.backups import read_for_model
+    from sleepscope.model.drift import EOG_DRIFT_LIMIT, eog_drift
+
+    from test_shipped_model import _real_rows
+
+    rec, _ = _real_rows()["real REM EOG (EOG only)"]
+    clean = read_for_model(rec, "epoch+amplitude")
+    assert clean.eog_high_passed is None
+    drifting = read_for_model(swayed(rec, 150.0), "epoch+amplitude")
+    assert drifting.eog_high_passed == pytest.approx(eog_drift(swayed(rec, 150.0))) and \
+        drifting.eog_high_passed > EOG_DRIFT_LIMIT
+    own = model_input(rec, "epoch+amplitude", absent=("eeg",), eog_high_pass=True)[:, 1]
+    unfiltered = model_input(swayed(rec, 150.0), "epoch+amplitude", absent=("eeg",))[:, 1]
+
+    def r(x):  # per epoch, the first left out: the filter settling
+        return [np.corrcoef(a, b)[0, 1] for a, b in zip(x[1:], own[1:])]
+
+    assert min(r(drifting.x[:, 1])) > 0.95 and np.median(r(unfiltered)) < 0.8, (r(drifting.x[:, 1]), r(unfiltered))
+    assert read_for_model(swayed(rec, 150.0), "epoch").eog_high_passed is None
+    wake = open_recording(WAKE)
+    assert read_for_model(swayed(wake, 250.0, channels=(wake.eog_name,)), "epoch+amplitude").eog_high_passed is None

@@ -10,8 +10,9 @@ With ``--nights``, bench_shift's cached synthetic nights of SC4001E0 and SC4091E
 epochs per stage whose EOG holds more RMS under 0.3 Hz than in 0.5-30 Hz (the EEG's drift rule, ``drift.slow_ratio``
 over ``SLOW_DRIFT_LIMIT``), as recorded: what that rule would high-pass on the EOG of nights without a drift.
 
-A probe for a later rule (the EOG is read as recorded today, `sleepscope.model.drift`), on the only real REM EOG
-on the machine: a cut-off chosen here must be checked on synthetic nights before it is used.
+The probe behind the rule that now reads a drifting EOG read alone through the drift high-pass
+(`sleepscope.model.drift`), on the only real REM EOG on the machine. Its model rows in the log ran at 9f11812,
+before that rule: at later code `predict` high-passes the swayed clip itself, so "as recorded" reads REM there.
 """
 
 from __future__ import annotations
@@ -76,6 +77,42 @@ def nights(cache: Path) -> None:
         stages = ("W", "N1", "N2", "N3", "REM")
         by_stage = " ".join(f"{name} {np.mean(over[y == i]):.2f}" for i, name in enumerate(stages))
         print(f"{path.stem:34s} all {np.mean(over[y >= 0]):.2f}; {by_stage}")
+    limits = (1.0, 2.0, 3.0, 5.0, 10.0)
+    print(f"# SYNTHETIC nights (same 16), the EOG's slow ratio per epoch over {', '.join(f'{x:g}' for x in limits)}: "
+          "as recorded, then with a 0.05-Hz sway of 30 and 150 uV added to the EOG; REAL REM EOG clip likewise")
+    clean, swayed = {x: [] for x in limits}, {(uv, x): [] for uv in (30.0, 150.0) for x in limits}
+    for path in sorted(cache.glob("SC4001E0-*-0-*.pickle")) + sorted(cache.glob("SC4091E0-*-0-*.pickle")):
+        with open(path, "rb") as f:
+            rec, y = pickle.load(f)[:2]
+        for uv in (0.0, 30.0, 150.0):
+            r = slow_ratio(_swayed(rec, uv), "eog")[: len(y)][y >= 0]
+            for x in limits:
+                (clean[x] if uv == 0 else swayed[(uv, x)]).append(float(np.mean(r > x)))
+    print("as recorded       " + "  ".join(f">{x:g}: {np.mean(clean[x]):.3f} (max {np.max(clean[x]):.3f})"
+                                          for x in limits))
+    for uv in (30.0, 150.0):
+        print(f"sway {uv:3.0f} uV       " + "  ".join(f">{x:g}: {np.mean(swayed[(uv, x)]):.3f} "
+                                                     f"(min {np.min(swayed[(uv, x)]):.3f})" for x in limits))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_shift import real_rows
+
+    for clip, rec, expected in real_rows():
+        if "REM EOG" in clip:
+            for uv in (0.0, 150.0):
+                r = slow_ratio(_swayed(rec, uv), "eog")
+                shares = "  ".join(f">{x:g}: {np.mean(r > x):.2f}" for x in limits)
+                print(f"REAL {clip[:38]:38s} {uv:3.0f} uV {shares}")
+
+
+def _swayed(rec, uv: float):
+    """`rec` with a 0.05-Hz sway of `uv` added to its EOG (bench_acquisition's sweat)."""
+    import numpy as np
+
+    if not uv:
+        return rec
+    x = np.asarray(rec.channels[rec.eog_name], np.float64)
+    sway = uv * np.sin(2 * np.pi * 0.05 * np.arange(len(x)) / rec.fs)
+    return replace(rec, channels={**rec.channels, rec.eog_name: (x + sway).astype(np.float32)})
 
 
 if __name__ == "__main__":

@@ -59,15 +59,17 @@ class Reading:
     high_passed: np.ndarray | None = field(default=None, repr=False)
     #: sleepscope.model.heartbeats.Heartbeats: the ECG's beats subtracted from the EEG and EOG; None: not
     heartbeats: Any = None
+    #: `drift.eog_drift` of an EOG read alone that was read through the drift high-pass; None: not so read
+    eog_high_passed: float | None = None
 
 
 def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -> Reading:
     """The one way a recording becomes model input, for pre-scoring and for what learns from corrections and
     fits calibration: backups where a channel fails, a channel unusable most of the night absent, the EOG of the
     epochs whose EOG alone fails zeroed, the ECG's beats subtracted where they show on the EEG and EOG, the EEG
-    of the epochs a slow drift dominates high-passed."""
+    of the epochs a slow drift dominates high-passed, and an EOG read alone that a drift dominates too."""
     from sleepscope.model.drift import NORMALISATIONS as DRIFT_NORMALISATIONS
-    from sleepscope.model.drift import drifting, slow_ratio
+    from sleepscope.model.drift import EOG_DRIFT_LIMIT, drifting, eog_drift, slow_ratio
     from sleepscope.model.heartbeats import lead_beats, without_heartbeats
     from sleepscope.model.inputs import model_input
     from sleepscope.model.quality import epoch_quality
@@ -78,11 +80,18 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     rec, backups = with_backups(rec, cancel, flags=quality.flags, beats=None if lead is None else lead.at)
     if backups:  # the channels read now are partly others: their flags, absent channels and EEG-alone epochs
         quality = epoch_quality(rec)
-    slow = None
+    slow = eog_slow = None
     if normalisation in DRIFT_NORMALISATIONS and "eeg" not in quality.absent:
         slow = slow_ratio(rec)
-    x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel, slow=slow)
-    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs), heartbeats)
+    eog_alone = (rec.eeg_name is None or "eeg" in quality.absent) and rec.eog_name is not None \
+        and "eog" not in quality.absent
+    if normalisation in DRIFT_NORMALISATIONS and eog_alone:
+        eog_slow = eog_drift(rec, ~quality.artefact)
+    high_pass_eog = eog_slow is not None and eog_slow > EOG_DRIFT_LIMIT
+    x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel, slow=slow,
+                    eog_high_pass=high_pass_eog)
+    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs), heartbeats,
+                   eog_slow if high_pass_eog else None)
 
 
 def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None,

@@ -64,6 +64,8 @@ class Prediction:
     #: sleepscope.model.heartbeats.Heartbeats: the ECG's beats subtracted from the EEG and EOG before the model
     #: read them; None: no ECG lead, or no channel showed its beats
     heartbeats: Any = None
+    #: `drift.eog_drift` of a night read from its EOG alone through the drift high-pass; None: not so read
+    eog_high_passed: float | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -95,6 +97,10 @@ class Prediction:
             from sleepscope.model.drift import note
 
             out.append(note(drifting))
+        if self.eog_high_passed is not None:
+            from sleepscope.model.drift import eog_note
+
+            out.append(eog_note(self.eog_high_passed))
         if self.heartbeats is not None:
             out.append(self.heartbeats.message())
         if self.channels is not None:
@@ -130,6 +136,7 @@ class Prediction:
             "backups": [b.to_dict() for b in self.backups],
             "chin_emg": None if self.chin is None else self.chin.to_dict(),
             "high_passed_epochs": None if self.high_passed is None else int(np.count_nonzero(self.high_passed)),
+            "eog_high_passed": self.eog_high_passed,
             "heartbeats": None if self.heartbeats is None else self.heartbeats.to_dict(),
             "notes": self.notes(),
         }
@@ -341,7 +348,9 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
         from sleepscope.model.familiarity import FEATURES, input_features
 
         inputs = input_features(rec)[~artefact] if stats.get("features") == FEATURES else None
-        eog_alone = (rec.eeg_name is None or "eeg" in quality.absent) and "eog" not in quality.absent
+        # an EOG read alone through the high-pass is read as the model learned: its drift is said in the notes
+        eog_alone = (rec.eeg_name is None or "eeg" in quality.absent) and "eog" not in quality.absent \
+            and reading.eog_high_passed is None
         familiarity = assess(inputs, stats or None, stages=stages[~artefact], channels=channels,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0,
                              eog_drift=eog_drift(rec, ~artefact) if eog_alone else None)
@@ -349,7 +358,8 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
                       backups=backups, chin=chin, high_passed=high_passed,
-                      heartbeats=None if quality is None else reading.heartbeats)
+                      heartbeats=None if quality is None else reading.heartbeats,
+                      eog_high_passed=None if quality is None else reading.eog_high_passed)
 
 
 def has_both_channels(x: np.ndarray) -> bool:

@@ -136,11 +136,13 @@ def check_prepared(x: np.ndarray, normalisation: str) -> None:
 
 def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str] = (),
                 eeg_alone: np.ndarray | None = None, cancel: CancelToken | None = None,
-                chunk: int = CHUNK, slow: np.ndarray | None = None) -> np.ndarray:
+                chunk: int = CHUNK, slow: np.ndarray | None = None, eog_high_pass: bool = False) -> np.ndarray:
     """`(n_epochs, 2, 3000)` float32 [EEG, EOG] of a :class:`~sleepscope.io.Recording`, built chunk by chunk.
 
     A channel the recording lacks, or named in ``absent`` ("eeg", "eog"), is
     zeros; so is the EOG of the ``eeg_alone`` epochs (`EpochQuality.eeg_alone`: its EOG failed there).
+    The EEG epochs a slow drift dominates are read through the drift high-pass (`sleepscope.model.drift`), and
+    with ``eog_high_pass`` every EOG epoch (a drifting EOG read alone).
     ``cancel`` is checked between chunks, and the interpreter is handed
     to other threads there (the GUI prepares a night on a worker thread).
     """
@@ -157,6 +159,8 @@ def model_input(recording, normalisation: str = "epoch", *, absent: Sequence[str
         if kind == "eeg" and normalisation in DRIFT_NORMALISATIONS:
             drift = drifting(slow_ratio(recording) if slow is None else slow, n)
             steady = DriftRemover(recording.fs) if drift.any() else None
+        elif kind == "eog" and eog_high_pass and normalisation in DRIFT_NORMALISATIONS:
+            drift, steady = np.ones(n, dtype=bool), DriftRemover(recording.fs)
         for lo in range(0, n, chunk):
             check(cancel)
             hi = min(n, lo + chunk)
