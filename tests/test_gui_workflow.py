@@ -303,6 +303,37 @@ def test_unknown_channels_are_asked_for(qtbot, tmp_path, gui_settings, windows, 
     assert w.scoring.labels[0] == -1
 
 
+def test_an_eog_only_file_opens_pre_scored_with_its_spectrogram_and_evidence_saying_so(
+        qtbot, tmp_path, gui_settings, tiny_model, windows, errors):
+    """A recording with an EOG and no EEG used to fail to open ("KeyError: None" from the spectrogram of its
+    missing EEG): it opens, is pre-scored, the spectrogram row shows its EOG and says so, and "Why this stage"
+    says what it cannot read. The control: the same file with an EEG beside it."""
+    from datetime import datetime
+
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(0)
+    eog = {"EOG horizontal": (rng.normal(0, 20, 20 * 3000), 100.0)}
+    both = {**eog, "EEG Fpz-Cz": (rng.normal(0, 20, 20 * 3000), 100.0)}
+    for name, signals in (("both", both), ("eog", eog)):
+        path = write_edf(tmp_path / f"{name}.edf", signals, datetime(2021, 5, 1, 23, 0))
+        w = windows(gui_settings, tiny_model)
+        with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+            assert open_and_wait(qtbot, w, path)
+        assert w.recording.eog_name == "EOG horizontal" and w.controller.probs is not None
+        spectrogram, evidence = w.analysis.spectrogram, w.analysis.evidence
+        qtbot.waitUntil(lambda: spectrogram.status == "ready", timeout=30_000)
+        no_eeg = name == "eog"
+        assert ("of the EOG: no EEG" in spectrogram._label.text) == no_eeg
+        w.analysis.evidence_dock.raise_()
+        qtbot.waitUntil(evidence.isVisible, timeout=5000)
+        w.controller.go_to(3)
+        qtbot.waitUntil(lambda: evidence.evidence is not None or "has no" in evidence.events_label.text(),
+                        timeout=60_000)
+        assert ("has no EEG" in evidence.events_label.text()) == no_eeg and (evidence.evidence is None) == no_eeg
+        w.close()
+    assert not errors
+
 def test_a_file_without_eog_opens_without_asking_and_a_referential_one_reads_its_derivations(
         qtbot, tmp_path, gui_settings, windows, errors, monkeypatch):
     """File → Open of an EEG-only file used to ask for an EOG (offering the chin EMG); a referential file is read as

@@ -221,6 +221,11 @@ class EvidencePanel(LazyPanel):
         if rec is None or (self.jobs.job is not None and self.jobs.job.epoch == self.epoch):
             return
         self.cancel()
+        if rec.eeg_name is None or rec.eog_name is None:  # band powers need the EEG, eye movements the EOG
+            missing = "EEG" if rec.eeg_name is None else "EOG"
+            self.events_label.setText(f"<span style='color:#6b7480'>This recording has no {missing}: the evidence "
+                                      "is read from the EEG and the EOG together.</span>")
+            return
         # both eyes and a central lead where the window shows them (the AASM montage)
         leads = leads_of(rec.channels, rec.eeg_name, rec.eog_name)
         self.jobs.launch(EvidenceJob(rec.eeg, rec.eog, float(rec.fs), self.epoch, self.detectors, leads))

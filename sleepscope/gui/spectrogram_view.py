@@ -72,11 +72,15 @@ class SpectrogramView(NightRow):
 
     # -- content ------------------------------------------------------------
     def show_recording(self, recording: Any) -> None:
-        """Start computing the EEG spectrogram of `recording` (a sleepscope.io.Recording) in the background."""
+        """Start computing the EEG spectrogram of `recording` (a sleepscope.io.Recording) in the background; of its
+        EOG, and the row says so, where it has no EEG (an EOG-only recording opens too)."""
         self.clear()
         self.start_night(recording.n_epochs)
         self.status = "computing"
-        worker = SpectrogramWorker(recording.eeg, float(recording.fs), recording.fingerprint(), recording.eeg_name)
+        name = recording.eeg_name or recording.eog_name
+        if recording.eeg_name is None:
+            self.set_name("of the EOG: no EEG", f"This recording has no EEG: the spectrogram shows {name}.")
+        worker = SpectrogramWorker(recording.channels[name], float(recording.fs), recording.fingerprint(), name)
         self.jobs.launch(Job(worker, "spectrogram", QThread.Priority.LowPriority))
 
     def set_spectrogram(self, spec: Spectrogram) -> None:
