@@ -59,8 +59,10 @@ class Reading:
     high_passed: np.ndarray | None = field(default=None, repr=False)
     #: sleepscope.model.heartbeats.Heartbeats: the ECG's beats subtracted from the EEG and EOG; None: not
     heartbeats: Any = None
-    #: `drift.eog_drift` of an EOG read alone that was read through the drift high-pass; None: not so read
-    eog_high_passed: float | None = None
+    #: `drift.eog_drift` of an EOG read alone (None where an EEG is read, or no EOG), and whether that drift sent
+    #: every EOG epoch through the drift high-pass
+    eog_drift: float | None = None
+    eog_high_passed: bool = False
 
 
 def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -> Reading:
@@ -83,15 +85,12 @@ def read_for_model(rec, normalisation: str, cancel: CancelToken | None = None) -
     slow = eog_slow = None
     if normalisation in DRIFT_NORMALISATIONS and "eeg" not in quality.absent:
         slow = slow_ratio(rec)
-    eog_alone = (rec.eeg_name is None or "eeg" in quality.absent) and rec.eog_name is not None \
-        and "eog" not in quality.absent
-    if normalisation in DRIFT_NORMALISATIONS and eog_alone:
+    if (rec.eeg_name is None or "eeg" in quality.absent) and "eog" not in quality.absent:
         eog_slow = eog_drift(rec, ~quality.artefact)
-    high_pass_eog = eog_slow is not None and eog_slow > EOG_DRIFT_LIMIT
+    high_pass_eog = normalisation in DRIFT_NORMALISATIONS and eog_slow is not None and eog_slow > EOG_DRIFT_LIMIT
     x = model_input(rec, normalisation, absent=quality.absent, eeg_alone=quality.eeg_alone, cancel=cancel, slow=slow,
                     eog_high_pass=high_pass_eog)
-    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs), heartbeats,
-                   eog_slow if high_pass_eog else None)
+    return Reading(rec, x, quality, backups, drifting(slow, rec.n_epochs), heartbeats, eog_slow, high_pass_eog)
 
 
 def with_backups(rec, cancel: CancelToken | None = None, flags: dict[str, np.ndarray] | None = None,

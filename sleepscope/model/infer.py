@@ -344,22 +344,19 @@ def predict(recording_or_array, model, *, batch_size: int | None = None,
     familiarity = None
     stats = getattr(model, "familiarity", None) or {}
     if quality is not None:  # the check reads the signals: recordings only
-        from sleepscope.model.drift import eog_drift
         from sleepscope.model.familiarity import FEATURES, input_features
 
         inputs = input_features(rec)[~artefact] if stats.get("features") == FEATURES else None
         # an EOG read alone through the high-pass is read as the model learned: its drift is said in the notes
-        eog_alone = (rec.eeg_name is None or "eeg" in quality.absent) and "eog" not in quality.absent \
-            and reading.eog_high_passed is None
         familiarity = assess(inputs, stats or None, stages=stages[~artefact], channels=channels,
                              absent=quality.absent, trained_without_channel=float(stats.get("channel_dropout", 0)) > 0,
-                             eog_drift=eog_drift(rec, ~artefact) if eog_alone else None)
+                             eog_drift=None if reading.eog_high_passed else reading.eog_drift)
     return Prediction(probs=probs, model_version=version, stages=stages, unsure=unsure, artefact=artefact,
                       quality=quality, familiarity=familiarity, channels=channels, temperature=temperature,
                       unsure_threshold=threshold, night_statistics=used.get("night_statistics"), eeg_band=band,
                       backups=backups, chin=chin, high_passed=high_passed,
                       heartbeats=None if quality is None else reading.heartbeats,
-                      eog_high_passed=None if quality is None else reading.eog_high_passed)
+                      eog_high_passed=reading.eog_drift if quality is not None and reading.eog_high_passed else None)
 
 
 def has_both_channels(x: np.ndarray) -> bool:
