@@ -227,6 +227,68 @@ def test_the_technician_names_the_ecg_lead_and_it_is_kept(
     assert w2.scoring.latest_prediction().ecg == "none" and subtracted(w2) == 0
     assert not errors
 
+def test_file_open_asks_for_the_ecg_lead_with_channels_no_table_knows(
+        qtbot, tmp_path, gui_settings, tiny_model, windows, errors, monkeypatch):
+    """File → Open of a file whose names no table knows asks for the EEG and EOG, and now for the ECG lead too (it
+    offered none, so `Heart`'s beats stayed on the EEG): a lead found by name comes preset, `Heart` is chosen, the
+    night is read without its beats and reopens with it. A lead chosen as the EEG too is refused. Control: "none"."""
+    from datetime import datetime
+
+    from test_heartbeats import heart
+
+    from sleepscope.gui import dialogs
+    from sleepscope.io.export import write_edf
+    from sleepscope.model.epoch_reading import ECG_SUBTRACTED
+
+    n = 20 * 3000
+    spikes, _ = heart(n)
+    rng = np.random.default_rng(5)
+
+    def night(name: str, lead: str):
+        return write_edf(tmp_path / f"{name}.edf", {
+            "Chan A": ((rng.normal(0, 15, n) + 60 * spikes).astype(np.float32), 100.0),
+            "Chan B": (rng.normal(0, 10, n).astype(np.float32), 100.0),
+            lead: ((800 * spikes + rng.normal(0, 10, n)).astype(np.float32), 100.0)}, datetime(2024, 1, 1, 23))
+
+    offered, pick = [], {"eeg": "Chan A", "ecg": dialogs.ChannelDialog.NO_ECG}
+
+    def choose(self):
+        offered.append((self.ecg.currentText(), [self.ecg.itemText(i) for i in range(self.ecg.count())]))
+        self.eeg.setCurrentText(pick["eeg"])
+        self.eog.setCurrentText("Chan B")
+        self.ecg.setCurrentText(pick["ecg"])
+        return dialogs.ChannelDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(dialogs.ChannelDialog, "exec", choose)
+
+    def open_with(w, path) -> int:
+        with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+            assert open_and_wait(qtbot, w, path)
+        return int(np.count_nonzero(w.scoring.latest_prediction().reading & ECG_SUBTRACTED))
+
+    w = windows(gui_settings, tiny_model)
+    named = night("named", "ECG")
+    assert open_with(w, named) == 0  # "none" chosen over the lead found by name: the beats are left in
+    assert offered[0] == ("ECG", [dialogs.ChannelDialog.NO_ECG, "Chan A", "Chan B", "ECG"])  # found by name: preset
+    assert w.recording.channel_choice.ecg is None and w.scoring.latest_prediction().ecg == "none"
+    heart_file = night("heart", "Heart")
+    pick["ecg"] = "Heart"
+    assert open_with(w, heart_file) == 20
+    assert offered[1][0] == dialogs.ChannelDialog.NO_ECG  # no name table knows `Heart`: nothing preset
+    assert w.recording.channel_choice.ecg == "Heart" and w.scoring.latest_prediction().ecg == "Heart"
+    w.close()
+    w2 = windows(gui_settings, tiny_model)
+    assert open_and_wait(qtbot, w2, heart_file)  # its channels were kept: not asked again, not run again
+    assert len(offered) == 2 and w2.recording.channel_choice.ecg == "Heart" and w2.job is None
+    w2.close()
+    pick.update(eeg="Heart", ecg="Heart")
+    w3 = windows(gui_settings, tiny_model)
+    assert open_and_wait(qtbot, w3, night("twice", "Heart")) is False
+    assert "as the EEG and as the ECG lead" in errors[-1][1] and w3.recording is None
+    del errors[-1]
+    assert not errors
+
+
 def test_next_doubtful_epoch_key(qtbot, tmp_path, gui_settings, windows):
     from sleepscope.io import Recording
 

@@ -402,7 +402,7 @@ class MainWindow(QMainWindow):
             return False
         if choice is None:
             return False
-        eeg, eog, extra = choice
+        eeg, eog, ecg, extra = choice
         self._open_request = {"path": path, "lanes": extra}
         self.loader.start(path, eeg, eog, [], ecg=ecg)
         self.status.show_progress(f"Reading {path.name}", 0, 0)
@@ -444,9 +444,9 @@ class MainWindow(QMainWindow):
         self.open_file(rec.path, eeg, eog, new_ecg)
 
     def _choose_channels(self, path: Path, eeg: str | None, eog: str | None, ecg: str | None = None) -> tuple | None:
-        """(eeg, eog, extra channels to show) from the file's header; None when the technician cancelled."""
+        """(eeg, eog, ecg, extra channels to show) from the file's header; None when the technician cancelled."""
         from sleepscope.io import read_info
-        from sleepscope.io.channels import choose_channels, derived_channels
+        from sleepscope.io.channels import NO_ECG, choose_channels, derived_channels, find_ecg
 
         if not path.exists():
             raise SleepScopeError(f"{path} does not exist: it was moved or deleted. Choose it again.")
@@ -458,16 +458,23 @@ class MainWindow(QMainWindow):
             chosen = choose_channels(names, eeg, eog, ecg)
             model_eeg, model_eog = chosen.eeg, chosen.eog
         except SleepScopeError as exc:
-            dialog = ChannelDialog([*names, *derived_channels(names)], eeg, eog, reason=str(exc), parent=self)
+            # names no table knows: the heart's lead may be one of them (`Heart`), so it is asked for with the rest
+            dialog = ChannelDialog([*names, *derived_channels(names)], eeg, eog, reason=str(exc), parent=self,
+                                   with_ecg=True, ecg=find_ecg(names) if ecg is None else ecg)
             if dialog.exec() != ChannelDialog.DialogCode.Accepted:
                 return None
             eeg, eog = dialog.choice()
+            ecg = dialog.ecg_choice()
             if eeg is None and eog is None:
                 raise SleepScopeError("neither an EEG nor an EOG channel was chosen: the model needs one of them. "
                                       "Open the file again and choose at least one.")
             if eeg == eog:
                 raise SleepScopeError(f"{eeg} was chosen as both the EEG and the EOG: they must be two different "
                                       "channels. Open the file again and choose two.")
+            if ecg != NO_ECG and ecg in (eeg, eog):
+                raise SleepScopeError(f"{ecg} was chosen as the {'EEG' if ecg == eeg else 'EOG'} and as the ECG lead "
+                                      "whose beats are subtracted from it. Open the file again and choose another "
+                                      "lead, or none.")
             model_eeg, model_eog = eeg, eog
         # Beside the model's two, what an AASM montage shows: central and occipital EEG, the other eye, and the
         # chin EMG (REM and arousals); then what the technician added on earlier nights, less what they hid.
@@ -476,7 +483,7 @@ class MainWindow(QMainWindow):
         extra = [n for n in _standard_montage(names, model_eeg, model_eog) if n not in hidden]
         extra += [n for n in self.settings.added_channels
                   if n in offered and n not in extra and n not in (model_eeg, model_eog)]
-        return eeg, eog, extra
+        return eeg, eog, ecg, extra
 
     def _cancel_busy(self) -> None:
         """The status bar's Cancel: stops the reading first, else the pre-scoring."""
