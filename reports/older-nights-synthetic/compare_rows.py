@@ -1,4 +1,8 @@
-"""Rows of two bench_shift JSONs side by side: accuracy / macro-F1 and the unfamiliar count."""
+"""Rows of two bench_shift JSONs side by side: accuracy / macro-F1, the change and the unfamiliar count; then the
+mean accuracy of the held-out rows named (B, B random, D, ...).
+
+    python compare_rows.py OLD.json OLD_SCORER NEW.json NEW_SCORER "A,A random,B,..."
+"""
 import json, sys
 a, ka, b, kb = json.load(open(sys.argv[1])), sys.argv[2], json.load(open(sys.argv[3])), sys.argv[4]
 rows = sys.argv[5].split(",")
@@ -9,4 +13,5 @@ for row in rows:
           f"{y['accuracy'] - x['accuracy']:+.3f} | {x.get('unfamiliar')} -> {y.get('unfamiliar')} |")
     if row[0] in "BDE" and len(row.split()) <= 2:
         held.append((x['accuracy'], y['accuracy']))
-print("held-out mean", *(round(sum(h[i] for h in held) / len(held), 4) for i in (0, 1)))
+if held:
+    print("held-out mean", *(round(sum(h[i] for h in held) / len(held), 4) for i in (0, 1)))
