@@ -289,6 +289,37 @@ def test_file_open_asks_for_the_ecg_lead_with_channels_no_table_knows(
     assert not errors
 
 
+def test_the_ecg_row_offers_recorded_channels_only(qtbot, tmp_path, gui_settings, tiny_model, windows, errors,
+                                                   monkeypatch):
+    """Model → Channels on a referential file offers the derivations computed from its electrodes (F4-M1, E1-M2) for
+    the EEG and EOG, but only recorded channels as the ECG lead: a derivation computed from two scalp or eye
+    electrodes is no heart's lead. Seen to fail when the window passes every channel to the ECG row."""
+    from datetime import datetime
+
+    from sleepscope.gui import dialogs
+    from sleepscope.io.export import write_edf
+
+    rng = np.random.default_rng(0)
+    names = ("F4", "C4", "M1", "M2", "E1", "E2", "ECG")
+    path = write_edf(tmp_path / "referential.edf", {n: (rng.normal(0, 20, 6000), 100.0) for n in names},
+                     datetime(2021, 5, 1, 23, 0))
+    offered = {}
+
+    def look(self):
+        offered["eeg"] = [self.eeg.itemText(i) for i in range(self.eeg.count())]
+        offered["ecg"] = [self.ecg.itemText(i) for i in range(self.ecg.count())]
+        return dialogs.ChannelDialog.DialogCode.Rejected
+
+    monkeypatch.setattr(dialogs.ChannelDialog, "exec", look)
+    w = windows(gui_settings, tiny_model)
+    with qtbot.waitSignal(w.prescoreDone, timeout=PRESCORE_TIMEOUT_MS):
+        assert open_and_wait(qtbot, w, path)
+    w.act_model_channels.trigger()
+    assert "F4-M1" in offered["eeg"] and "E1-M2" in offered["eeg"]
+    assert offered["ecg"] == [dialogs.ChannelDialog.NO_ECG, *names]
+    assert not errors
+
+
 def test_next_doubtful_epoch_key(qtbot, tmp_path, gui_settings, windows):
     from sleepscope.io import Recording
 

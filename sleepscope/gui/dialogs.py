@@ -60,7 +60,7 @@ class ChannelDialog(QDialog):
 
     def __init__(self, channels: Sequence[str], eeg: str | None = None, eog: str | None = None,
                  reason: str = "", parent: QWidget | None = None, allow_none: bool = True,
-                 with_ecg: bool = False, ecg: str | None = None) -> None:
+                 with_ecg: bool = False, ecg: str | None = None, ecg_channels: Sequence[str] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose channels")
         self.setMinimumWidth(440)
@@ -94,9 +94,11 @@ class ChannelDialog(QDialog):
         self.ecg = None
         if with_ecg:
             # a lead no name table knows (`Heart`), or none where the lead found by name is not the heart's
+            # a lead is a recorded channel: a derivation computed from two electrodes is offered for EEG and EOG only
+            leads = list(channels if ecg_channels is None else ecg_channels)
             self.ecg = QComboBox()
-            self.ecg.addItems([self.NO_ECG, *channels])
-            self.ecg.setCurrentText(ecg if ecg in channels else self.NO_ECG)
+            self.ecg.addItems([self.NO_ECG, *leads])
+            self.ecg.setCurrentText(ecg if ecg in leads else self.NO_ECG)
             self.ecg.setToolTip("The ECG lead whose beats are found and subtracted from the EEG and EOG where they "
                                 "show there")
             form.addRow("ECG", self.ecg)
