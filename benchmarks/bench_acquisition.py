@@ -66,6 +66,8 @@ CHANGES: tuple[tuple[str, dict], ...] = (
     ("60 Hz mains 20 uV (256 Hz)", {"rate": 256, "mains": (60.0, 20.0)}),
     ("high-pass 0.3 Hz", {"highpass": 0.3}),
     ("high-pass 0.5 Hz", {"highpass": 0.5}),
+    # a small EEG behind an older amplifier's filter: each alone leaves the wake minutes W, together not for feff147c
+    ("high-pass 0.5 Hz, gain x0.5", {"highpass": 0.5, "gain": 0.5}),
     ("low-pass 45 Hz", {"lowpass": 45.0}),
     ("low-pass 35 Hz", {"lowpass": 35.0}),
     ("low-pass 30 Hz", {"lowpass": 30.0}),
