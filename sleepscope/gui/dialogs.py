@@ -52,15 +52,15 @@ def ask_yes_no(parent: QWidget | None, title: str, question: str) -> bool:
 
 
 class ChannelDialog(QDialog):
-    """Pick the EEG and the EOG channel when the file's names cannot be guessed (and, with `with_ecg`, the ECG lead
-    whose beats are subtracted from them)."""
+    """Pick the EEG and the EOG channel when the file's names cannot be guessed (and, among `ecg_leads`, the ECG
+    lead whose beats are subtracted from them; None: no ECG row)."""
 
     NONE = "(none: read the other channel alone)"
     NO_ECG = "(none: leave the heart's beats in)"
 
     def __init__(self, channels: Sequence[str], eeg: str | None = None, eog: str | None = None,
                  reason: str = "", parent: QWidget | None = None, allow_none: bool = True,
-                 with_ecg: bool = False, ecg: str | None = None, ecg_channels: Sequence[str] | None = None) -> None:
+                 ecg_leads: Sequence[str] | None = None, ecg: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose channels")
         self.setMinimumWidth(440)
@@ -74,7 +74,7 @@ class ChannelDialog(QDialog):
             "and the EOG channel the model should read"
             + (", or “none” for a channel the recording lacks." if allow_none else ".")
             + (" The heart's beats found on the ECG lead are subtracted from both where they show there; choose "
-               "the lead, or none to read them as recorded." if with_ecg else "")
+               "the lead, or none to read them as recorded." if ecg_leads is not None else "")
         )
         text.setWordWrap(True)
         layout.addWidget(text)
@@ -92,10 +92,10 @@ class ChannelDialog(QDialog):
         form.addRow("EEG", self.eeg)
         form.addRow("EOG", self.eog)
         self.ecg = None
-        if with_ecg:
-            # a lead no name table knows (`Heart`), or none where the lead found by name is not the heart's
-            # a lead is a recorded channel: a derivation computed from two electrodes is offered for EEG and EOG only
-            leads = list(channels if ecg_channels is None else ecg_channels)
+        if ecg_leads is not None:
+            # a lead no name table knows (`Heart`), or none where the lead found by name is not the heart's; the
+            # recorded channels only: a derivation computed from two electrodes is offered for EEG and EOG only
+            leads = list(ecg_leads)
             self.ecg = QComboBox()
             self.ecg.addItems([self.NO_ECG, *leads])
             self.ecg.setCurrentText(ecg if ecg in leads else self.NO_ECG)

@@ -423,7 +423,7 @@ class MainWindow(QMainWindow):
         ecg = ecg_in_use(rec)
         dialog = ChannelDialog([*names, *derived_channels(names)], rec.eeg_name, rec.eog_name,
                                reason="The model reads one EEG and one EOG channel of this recording.",
-                               parent=self, allow_none=False, with_ecg=True, ecg=ecg, ecg_channels=names)
+                               parent=self, allow_none=False, ecg_leads=names, ecg=ecg)
         if dialog.exec() != ChannelDialog.DialogCode.Accepted:
             return
         eeg, eog = dialog.choice()
@@ -460,7 +460,7 @@ class MainWindow(QMainWindow):
         except SleepScopeError as exc:
             # names no table knows: the heart's lead may be one of them (`Heart`), so it is asked for with the rest
             dialog = ChannelDialog([*names, *derived_channels(names)], eeg, eog, reason=str(exc), parent=self,
-                                   with_ecg=True, ecg=find_ecg(names) if ecg is None else ecg, ecg_channels=names)
+                                   ecg_leads=names, ecg=find_ecg(names) if ecg is None else ecg)
             if dialog.exec() != ChannelDialog.DialogCode.Accepted:
                 return None
             eeg, eog = dialog.choice()
