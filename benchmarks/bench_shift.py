@@ -25,7 +25,8 @@ whose sleep holds two and a half times the N1 and less N3, as patients' does):
   on both (a mastoid reference picking up the heart;
   ``reports/acquisition-real-clips/probes/ecg_whole_night.py``), and the same
   with the ECG lead they come from in the file (its beats subtracted,
-  ``reports/ecg-beats/``);
+  ``reports/ecg-beats/``); every scalp channel high-passed at 0.5 Hz (second order, causal) and halved
+  (``bench_acquisition.py``'s change of that name: ``reports/fast-noise-synthetic/``);
 * ``B no chin EMG``, ``B REM without atonia``, ``B noisy chin EMG`` (and so for each held-out family): the
   chin EMG, which the plain rows carry as Sleep-EDF's 1-Hz envelope, removed (EEG and EOG alone, as before
   pre-scoring read it); its REM given the tone of the night's N2 (REM sleep behaviour disorder); a noise
@@ -70,7 +71,7 @@ TEST_NIGHTS = ("SC4001E0", "SC4061E0", "SC4091E0", "SC4151E0", "SC4002E0", "SC40
 OLDER_NIGHTS = ("SC4421E0", "SC4431E0", "SC4441E0", "SC4451F0", "SC4461F0", "SC4471F0", "SC4481F0", "SC4491G0")
 NIGHT_SETS = {"young": TEST_NIGHTS, "older": OLDER_NIGHTS}
 PERTURBATIONS = ("flat EOG", "quiet NREM EOG", "EEG x3", "swapped", "slow sway", "fast noise", "ECG beats",
-                 "ECG beats and lead", "EEG only", "EOG only")
+                 "ECG beats and lead", "high-pass 0.5 Hz, x0.5", "EEG only", "EOG only")
 EMG = "EMG submental"
 #: What a held-out family's plain nights get done to their chin EMG (YASA, which does not read a 1-Hz envelope,
 #: scores these rows as their plain ones and is left out of them).
@@ -148,6 +149,14 @@ def perturb(rec, labels, how: str):
         if how == "ECG beats and lead":
             ch["ECG"] = (15.0 * spikes + rng.normal(0, 10, len(spikes))).astype(np.float32)
             choice = replace(choice, ecg="ECG") if choice else ChannelChoice(eeg, eog, "", "", ecg="ECG")
+    elif how == "high-pass 0.5 Hz, x0.5":  # an amplifier set so on every scalp channel, and a small head's EEG:
+        # bench_acquisition's change of that name, under which the REAL wake minutes were read as REM
+        from scipy.signal import butter, sosfilt
+
+        sos = butter(2, 0.5, "highpass", fs=rec.fs, output="sos")
+        for k in ch:
+            if k not in (EMG, choice.emg if choice else None):
+                ch[k] = (0.5 * sosfilt(sos, ch[k].astype(np.float64))).astype(np.float32)
     elif how == "EEG only":
         del ch[eog]
         eog = None

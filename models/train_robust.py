@@ -290,6 +290,9 @@ def main(argv=None) -> int:
                     help="share of sequences low-passed at random per step (20-45 Hz; sleepscope.model.band_gains)")
     ap.add_argument("--highpass", type=float, default=0.0,
                     help="share of sequences high-passed at random per step (0.15-1 Hz; sleepscope.model.band_gains)")
+    ap.add_argument("--highpass-shared", action="store_true",
+                    help="one high-pass cut-off and order per sequence for both channels, as one amplifier setting "
+                         "gives (default: drawn per channel)")
     ap.add_argument("--drift", type=float, default=0.0,
                     help="share of sequences given a random slow drift per step (sleepscope.model.band_gains)")
     ap.add_argument("--fast-noise", type=float, default=0.0,
@@ -397,8 +400,8 @@ def main(argv=None) -> int:
         cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
                           freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
-                          lowpass=args.lowpass, highpass=args.highpass, drift=args.drift,
-                          fast_noise=args.fast_noise, fast_noise_uv=fast_noise_uv,
+                          lowpass=args.lowpass, highpass=args.highpass, highpass_shared=args.highpass_shared,
+                          drift=args.drift, fast_noise=args.fast_noise, fast_noise_uv=fast_noise_uv,
                           heartbeats=args.heartbeats, polarity=args.polarity,
                           encoder_lr_scale=args.encoder_lr_scale)
         if args.runs > 1:
@@ -449,7 +452,8 @@ def main(argv=None) -> int:
                  "training_nights": list(train_names), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
                  "band_gain": args.band_gain, "lowpass": args.lowpass, "highpass": args.highpass,
-                 "drift": args.drift, "fast_noise": args.fast_noise, "fast_noise_uv": list(fast_noise_uv),
+                 "highpass_shared": args.highpass_shared, "drift": args.drift, "fast_noise": args.fast_noise,
+                 "fast_noise_uv": list(fast_noise_uv),
                  "heartbeats": args.heartbeats, "polarity": args.polarity,
                  "encoder_lr_scale": args.encoder_lr_scale,
                  "averaged": averaged,
@@ -460,6 +464,7 @@ def main(argv=None) -> int:
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'random low-passes on {args.lowpass:.0%} of sequences, ' if args.lowpass else ''}"
                f"{f'random high-passes on {args.highpass:.0%} of sequences, ' if args.highpass else ''}"
+               f"{'one high-pass for both channels, ' if args.highpass and args.highpass_shared else ''}"
                f"{f'random slow drifts on {args.drift:.0%} of sequences, ' if args.drift else ''}"
                f"{fast_note}"
                f"{f'random heartbeats on {args.heartbeats:.0%} of sequences, ' if args.heartbeats else ''}"

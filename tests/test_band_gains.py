@@ -123,6 +123,27 @@ def test_random_highpass_takes_the_slowest_band_away_and_keeps_the_rest():
     assert random_highpass(x, 0.0, torch.Generator(), "epoch+amplitude") is x
 
 
+def test_a_shared_highpass_filters_both_channels_alike_and_a_per_channel_one_does_not():
+    """The same 0.1-Hz wave and 5-Hz tone on both channels: with one amplifier setting per sequence both keep the
+    same share of the slow wave; drawn per channel (the control), they differ."""
+    uv = 40 * np.sin(2 * np.pi * 0.1 * T) + 10 * np.sin(2 * np.pi * 5 * T)
+    x = _input(uv, "epoch+amplitude")
+    x = x.clone()
+    x[:, :, 1] = x[:, :, 0]
+    x = x.repeat(16, 1, 1, 1)
+
+    def slow_share(y, b, c):
+        return math.sqrt(_power(y[b, 0, c], 0.1) / _power(y[b, 0, c], 5.0))
+
+    shared = random_highpass(x, 1.0, torch.Generator().manual_seed(4), "epoch+amplitude", shared=True)
+    apart = random_highpass(x, 1.0, torch.Generator().manual_seed(4), "epoch+amplitude")
+    for b in range(16):
+        assert math.isclose(slow_share(shared, b, 0), slow_share(shared, b, 1), rel_tol=1e-4)
+        assert torch.allclose(shared[b, :, 0], shared[b, :, 1])
+    assert max(abs(slow_share(apart, b, 0) - slow_share(apart, b, 1)) for b in range(16)) > 0.1
+    assert max(slow_share(shared, b, 0) for b in range(16)) > 2 * min(slow_share(shared, b, 0) for b in range(16))
+
+
 def test_random_drift_is_the_drifting_recording_normalised():
     """What the augmentation gives equals normalising the recording with the drift really added (µV)."""
     rng = np.random.default_rng(0)

@@ -79,3 +79,21 @@ def test_a_slow_sway_and_ecg_beats_on_both_channels_and_fast_noise_on_the_eeg_al
     # the recording itself is left as it was
     assert np.array_equal(rec.channels[eeg], Recording.from_arrays(*(20.0 * np.random.default_rng(1).standard_normal(
         (2, 40 * 3000))).astype(np.float32)).channels[eeg])
+
+
+def test_the_highpass_row_filters_and_halves_every_scalp_channel_and_leaves_the_chin_emg(bench):
+    """'high-pass 0.5 Hz, x0.5' (bench_acquisition's change of that name): a 0.05-Hz wave on the EEG and EOG is
+    taken away, a 10-Hz tone kept at half its size; the chin EMG envelope is not touched."""
+    from sleepscope.io import Recording
+
+    n = 40 * 3000
+    t = np.arange(n) / 100.0
+    slow, tone = 100.0 * np.sin(2 * np.pi * 0.05 * t), 20.0 * np.sin(2 * np.pi * 10 * t)
+    rec = Recording.from_arrays((slow + tone).astype(np.float32), (slow - tone).astype(np.float32))
+    rec.channels[bench.EMG] = np.full(n, 3.0, np.float32)
+    out = bench.perturb(rec, np.zeros(40, np.int64), "high-pass 0.5 Hz, x0.5")
+    late = slice(n // 2, None)  # past the causal filter's start
+    for k, sign in ((rec.eeg_name, 1), (rec.eog_name, -1)):
+        np.testing.assert_allclose(out.channels[k][late], sign * 0.5 * tone[late], atol=1.5)
+        assert abs(np.corrcoef(out.channels[k][late], tone[late])[0, 1]) > 0.99
+    np.testing.assert_array_equal(out.channels[bench.EMG], rec.channels[bench.EMG])

@@ -122,25 +122,27 @@ def highpass_gain(freqs: np.ndarray, cutoff: torch.Tensor, order: torch.Tensor |
 
 
 def random_highpass(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
-                    cutoffs: tuple[float, float] = HIGHPASS_HZ, fs: float = 100.0) -> torch.Tensor:
+                    cutoffs: tuple[float, float] = HIGHPASS_HZ, fs: float = 100.0,
+                    shared: bool = False) -> torch.Tensor:
     """Each sequence of `x` (B, L, 2, T), with probability `p`, has each channel high-passed as an amplifier would
     (first or second order, cut-off log-uniform in `cutoffs`, drawn per channel), so that no stage is read from the
-    slowest band, which a lab's high-pass takes away. Returns `x` itself when nothing is drawn."""
-    order = 1 + torch.randint(0, 2, (x.shape[0], 2), generator=generator)
+    slowest band, which a lab's high-pass takes away. `shared`: one cut-off and order per sequence for both
+    channels, as one amplifier setting for every scalp channel gives. Returns `x` itself when nothing is drawn."""
+    order = 1 + torch.randint(0, 2, (x.shape[0], 1 if shared else 2), generator=generator).expand(-1, 2)
     return _random_filter(x, p, generator, normalisation, cutoffs, fs,
-                          lambda f, cut, chosen: highpass_gain(f, cut, order[chosen]))
+                          lambda f, cut, chosen: highpass_gain(f, cut, order[chosen]), shared=shared)
 
 
-def _random_filter(x, p, generator, normalisation, cutoffs, fs, gain) -> torch.Tensor:
+def _random_filter(x, p, generator, normalisation, cutoffs, fs, gain, shared: bool = False) -> torch.Tensor:
     """`x` with the chosen sequences' channels filtered by `gain(freqs, cut-offs, chosen)` (cut-offs log-uniform
-    in `cutoffs`, one per sequence and channel; `chosen` the mask of the sequences filtered), and put back in the
-    normalisation."""
+    in `cutoffs`, one per sequence and channel, or per sequence where `shared`; `chosen` the mask of the sequences
+    filtered), and put back in the normalisation."""
     if p <= 0:
         return x
     b = x.shape[0]
     chosen = torch.rand(b, generator=generator) < p
     lo, hi = np.log(cutoffs[0]), np.log(cutoffs[1])
-    cut = torch.exp(lo + torch.rand(b, 2, generator=generator) * float(hi - lo))
+    cut = torch.exp(lo + torch.rand(b, 1 if shared else 2, generator=generator) * float(hi - lo)).expand(-1, 2)
     if not bool(chosen.any()):
         return x
     out = x.clone()

@@ -64,6 +64,9 @@ class TrainConfig:
     #: share of sequences whose channels are high-passed at random (sleepscope.model.band_gains.random_highpass),
     #: so that no stage is read from the slowest band, which a lab's 0.5-Hz high-pass removes; 0 = off
     highpass: float = 0.0
+    #: the high-pass's cut-off and order drawn once per sequence for both channels (one amplifier setting), not per
+    #: channel
+    highpass_shared: bool = False
     #: share of sequences given a random slow drift per channel (sleepscope.model.band_gains.random_drift), so that
     #: a wandering baseline (sweat) is not read as a stage; 0 = off
     drift: float = 0.0
@@ -279,7 +282,7 @@ def train(
                                model.config.normalisation)
         if cfg.highpass > 0:
             x = random_highpass(x, cfg.highpass, torch.Generator().manual_seed(cfg.seed * 1_000_121 + state.step),
-                                model.config.normalisation)
+                                model.config.normalisation, shared=cfg.highpass_shared)
         if cfg.drift > 0:
             x = random_drift(x, cfg.drift, torch.Generator().manual_seed(cfg.seed * 1_000_039 + state.step),
                              model.config.normalisation)
