@@ -342,27 +342,52 @@ def cached_recording(name: str, family: str, randomise: bool, seed: int, cache: 
     return out
 
 
+class Row:
+    """A row's nights, made from its base nights each time it is read: built ahead, some forty rows of whole
+    nights held every copy at once (12 GiB for 8 nights of four families), two runs side by side did not fit."""
+
+    def __init__(self, base: list, make=None):
+        self.base = base
+        #: (Recording, stages) -> (Recording, stages), or None to leave the night out of the row
+        self.make = make or (lambda r, y: (r, y))
+
+    def __iter__(self):
+        for r, y in self.base:
+            item = self.make(r, y)
+            if item is not None:
+                yield item
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print, cache: Path | None = None):
-    """[(row name, [(Recording, stages), ...])] for the synthetic rows."""
-    rows: list[tuple[str, list]] = []
+    """[(row name, Row of (Recording, stages))] for the synthetic rows."""
+    rows: list[tuple[str, Row]] = []
     base: dict[tuple[str, bool], list] = {}
+
+    def perturbed(how, both_only=False, keep_single=False):
+        def make(r, y):
+            if (both_only or keep_single) and not (r.eeg_name and r.eog_name):
+                return (r, y) if keep_single else None
+            return perturb(r, y, how), y
+        return make
+
     for fam in families:
         for rnd in (False, True):
             t = time.perf_counter()
             base[(fam, rnd)] = [cached_recording(n, fam, rnd, seed, cache) for n in nights]
             log(f"  generated {fam}{' random' if rnd else ''}: {len(nights)} nights in {time.perf_counter() - t:.0f} s")
-            rows.append((f"{fam}{' random' if rnd else ''}", base[(fam, rnd)]))
+            rows.append((f"{fam}{' random' if rnd else ''}", Row(base[(fam, rnd)])))
     for how in PERTURBATIONS:
-        rows.append((f"A {how}", [(perturb(r, y, how), y) for r, y in base[("A", False)]]))
+        rows.append((f"A {how}", Row(base[("A", False)], perturbed(how))))
     for fam in families[1:]:
-        rows.append((f"{fam} EEG only", [(perturb(r, y, "EEG only"), y) for r, y in base[(fam, False)]]))
-        rows.append((f"{fam} random EEG only", [(perturb(r, y, "EEG only") if r.eeg_name and r.eog_name else r, y)
-                                                for r, y in base[(fam, True)]]))
-        rows.append((f"{fam} EOG only", [(perturb(r, y, "EOG only"), y) for r, y in base[(fam, False)]]))
+        rows.append((f"{fam} EEG only", Row(base[(fam, False)], perturbed("EEG only"))))
+        rows.append((f"{fam} random EEG only", Row(base[(fam, True)], perturbed("EEG only", keep_single=True))))
+        rows.append((f"{fam} EOG only", Row(base[(fam, False)], perturbed("EOG only"))))
         for how in EMG_PERTURBATIONS:
-            rows.append((f"{fam} {how}", [(perturb(r, y, how), y) for r, y in base[(fam, False)]]))
-        rows.append((f"{fam} random EOG only", [(perturb(r, y, "EOG only"), y) for r, y in base[(fam, True)]
-                                                if r.eeg_name and r.eog_name]))
+            rows.append((f"{fam} {how}", Row(base[(fam, False)], perturbed(how))))
+        rows.append((f"{fam} random EOG only", Row(base[(fam, True)], perturbed("EOG only", both_only=True))))
     return rows
 
 
@@ -380,7 +405,7 @@ def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=p
     for name, items in rows:
         results[name] = {}
         yasa_here = use_yasa and not name.endswith(EMG_PERTURBATIONS)
-        second = [score_yasa(r, y) for r, y in items] if yasa_here else [None] * len(items)
+        second = [score_yasa(r, y) if yasa_here else None for r, y in items]
         for mname, model in models.items():
             results[name][mname] = row_metrics([{**score_model(model, r, y), "second": None if s is None else s["stages"]}
                                                 for (r, y), s in zip(items, second)])

@@ -97,3 +97,33 @@ def test_the_highpass_row_filters_and_halves_every_scalp_channel_and_leaves_the_
         np.testing.assert_allclose(out.channels[k][late], sign * 0.5 * tone[late], atol=1.5)
         assert abs(np.corrcoef(out.channels[k][late], tone[late])[0, 1]) > 0.99
     np.testing.assert_array_equal(out.channels[bench.EMG], rec.channels[bench.EMG])
+
+
+def test_rows_make_their_perturbed_nights_when_read_not_ahead(bench, monkeypatch):
+    """build_rows holds the base nights only: a perturbed night is made as its row is read (every row's copies
+    made ahead did not fit two runs in memory), the same each time, and a randomised lab's one-channel night
+    stays in its EEG-only row as recorded and out of its EOG-only row."""
+    from sleepscope.io import Recording
+
+    rng = np.random.default_rng(2)
+
+    def night(name, family, randomise, seed, cache):
+        chans = (20.0 * rng.standard_normal((2, 40 * 3000))).astype(np.float32)
+        rec = Recording.from_arrays(*chans)
+        if randomise and name == "N2":  # a lab that records no EOG
+            rec = Recording(path=None, start_time=rec.start_time, fs=rec.fs, channels={"EEG": chans[0]},
+                            eeg_name="EEG", eog_name=None, source_rates={"EEG": rec.fs})
+        return rec, np.zeros(40, np.int64)
+
+    made = []
+    real_perturb = bench.perturb
+    monkeypatch.setattr(bench, "cached_recording", night)
+    monkeypatch.setattr(bench, "perturb", lambda r, y, how: made.append(how) or real_perturb(r, y, how))
+    rows = dict(bench.build_rows(["N1", "N2"], families=("A", "B"), log=lambda *a: None))
+    assert made == []
+    first = [r.channels[r.eeg_name].copy() for r, _ in rows["A fast noise"]]
+    again = [r.channels[r.eeg_name] for r, _ in rows["A fast noise"]]
+    assert made == ["fast noise"] * 4
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    one_channel = [r for r, _ in rows["B random EEG only"] if r.eog_name is None]
+    assert len(one_channel) == 2 and len(rows["B random EOG only"]) == 1
