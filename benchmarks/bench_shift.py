@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_shift.py [--model PATH] [--nights 2] [--no-yasa] [--json OUT]
     .venv/bin/python benchmarks/bench_shift.py --nights 8          # the full size: 8 test nights per row
     .venv/bin/python benchmarks/bench_shift.py --families A,B,D     # and rows of another held-out family
+    .venv/bin/python benchmarks/bench_shift.py --seed 1             # the same nights drawn afresh (the card's: 0)
 
 Rows (each a set of synthetic nights following the REAL Sleep-EDF hypnograms of
 the shipped model's test subjects 0, 6, 9 and 15, trimmed to 30 min of wake
@@ -392,14 +393,14 @@ def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print,
 
 
 def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=print,
-        cache: Path | None = None, families=("A", "B")) -> dict:
+        cache: Path | None = None, families=("A", "B"), seed: int = 0) -> dict:
     import torch
 
     from sleepscope.model.checkpoint import load_model
 
     torch.set_num_threads(1)
     models = {p.stem: load_model(p)[0] for p in model_paths}
-    rows = build_rows(nights, families=families, log=log, cache=cache)
+    rows = build_rows(nights, families=families, seed=seed, log=log, cache=cache)
     rows += [(name, [(rec, y)]) for name, rec, y in real_rows()]
     results: dict = {}
     for name, items in rows:
@@ -449,6 +450,9 @@ def main(argv=None) -> int:
     ap.add_argument("--families", default="A,B",
                     help="synthetic families, the in-distribution one first (default A,B); each other one gets "
                          "its own rows and EEG-only rows")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="generation seed of the synthetic nights (default 0, the card's): another seed draws the "
+                         "same hypnograms' signals, subjects and labs afresh")
     args = ap.parse_args(argv)
     families = tuple(f.strip().upper() for f in args.families.split(",") if f.strip())
     if not families or families[0] != "A":
@@ -460,14 +464,14 @@ def main(argv=None) -> int:
     models = args.model or [default_model_path()]
     chosen = NIGHT_SETS[args.night_set]
     nights = list(chosen[: max(1, min(len(chosen), args.nights))])
-    print(f"nights: {', '.join(nights)}; models: {', '.join(str(m) for m in models)}")
+    print(f"nights: {', '.join(nights)} (generation seed {args.seed}); models: {', '.join(str(m) for m in models)}")
     print("SYNTHETIC SIGNALS (real hypnograms): not evidence about real recordings, except the 'real' rows.")
     print(HEADER)
     t = time.perf_counter()
-    results = run(models, nights, use_yasa=not args.no_yasa, cache=args.cache, families=families)
+    results = run(models, nights, use_yasa=not args.no_yasa, cache=args.cache, families=families, seed=args.seed)
     print(f"total {time.perf_counter() - t:.0f} s")
     if args.json:
-        args.json.write_text(json.dumps({"nights": nights, "families": list(families),
+        args.json.write_text(json.dumps({"nights": nights, "families": list(families), "seed": args.seed,
                                          "models": [str(m) for m in models],
                                          "results": results}, indent=1, default=float))
     return 0

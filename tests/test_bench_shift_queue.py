@@ -127,3 +127,26 @@ def test_rows_make_their_perturbed_nights_when_read_not_ahead(bench, monkeypatch
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     one_channel = [r for r, _ in rows["B random EEG only"] if r.eog_name is None]
     assert len(one_channel) == 2 and len(rows["B random EOG only"]) == 1
+
+
+def test_the_generation_seed_reaches_every_night(bench, monkeypatch):
+    """`--seed` draws the nights afresh: every night of every row is asked for with it (the card's are seed 0)."""
+    from dataclasses import replace
+
+    from sleepscope.io import Recording
+    from sleepscope.io.channels import ChannelChoice
+
+    asked = []
+
+    def night(name, family, randomise, seed, cache):
+        asked.append(seed)
+        rec = Recording.from_arrays(*np.ones((2, 40 * 3000), np.float32))
+        return replace(rec, channel_choice=ChannelChoice(rec.eeg_name, rec.eog_name, "", "")), np.zeros(40, np.int64)
+
+    monkeypatch.setattr(bench, "cached_recording", night)
+    monkeypatch.setattr(bench, "real_rows", lambda: [])
+    bench.run([], ["N1"], use_yasa=False, log=lambda *a: None, families=("A",), seed=3)
+    assert asked and set(asked) == {3}
+    asked.clear()
+    bench.run([], ["N1"], use_yasa=False, log=lambda *a: None, families=("A",))
+    assert set(asked) == {0}
