@@ -284,6 +284,9 @@ def main(argv=None) -> int:
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="end the training at the first validation after this many minutes (wall, from the start)")
     ap.add_argument("--channel-dropout", type=float, default=0.3)
+    ap.add_argument("--gain", type=float, default=0.0,
+                    help="share of sequences scaled by one broadband gain per channel per step (x0.33-x3; "
+                         "sleepscope.model.band_gains.random_gain)")
     ap.add_argument("--band-gain", type=float, default=0.0,
                     help="share of sequences reshaped by random band gains per step (sleepscope.model.band_gains)")
     ap.add_argument("--lowpass", type=float, default=0.0,
@@ -399,7 +402,7 @@ def main(argv=None) -> int:
         model, _ = load_init(args.init, args.normalisation)
         cfg = TrainConfig(epochs=1000, batch_size=8, lr=3e-4, max_steps=args.steps, seed=seed, patience=1000,
                           val_every=args.val_every, channel_dropout=args.channel_dropout,
-                          freeze_encoders=args.freeze_encoders, band_gain=args.band_gain,
+                          freeze_encoders=args.freeze_encoders, gain=args.gain, band_gain=args.band_gain,
                           lowpass=args.lowpass, highpass=args.highpass, highpass_shared=args.highpass_shared,
                           drift=args.drift, fast_noise=args.fast_noise, fast_noise_uv=fast_noise_uv,
                           heartbeats=args.heartbeats, polarity=args.polarity,
@@ -451,7 +454,7 @@ def main(argv=None) -> int:
                  "held_out_family": HELD_OUT_FAMILY, "training_families": list(families),
                  "training_nights": list(train_names), "seed": args.seed,
                  "trained_on": args.trained_on, "freeze_encoders": args.freeze_encoders,
-                 "band_gain": args.band_gain, "lowpass": args.lowpass, "highpass": args.highpass,
+                 "gain": args.gain, "band_gain": args.band_gain, "lowpass": args.lowpass, "highpass": args.highpass,
                  "highpass_shared": args.highpass_shared, "drift": args.drift, "fast_noise": args.fast_noise,
                  "fast_noise_uv": list(fast_noise_uv),
                  "heartbeats": args.heartbeats, "polarity": args.polarity,
@@ -461,6 +464,7 @@ def main(argv=None) -> int:
         notes=(f"TRAINED ON SYNTHETIC SIGNALS. Recipe: models/train_robust.py ({norm} normalisation, "
                f"{'encoders frozen, ' if args.freeze_encoders else ''}"
                f"{f'encoders at {args.encoder_lr_scale:g} of the learning rate, ' if slow_encoders else ''}"
+               f"{f'broadband gains on {args.gain:.0%} of sequences, ' if args.gain else ''}"
                f"{f'band gains on {args.band_gain:.0%} of sequences, ' if args.band_gain else ''}"
                f"{f'random low-passes on {args.lowpass:.0%} of sequences, ' if args.lowpass else ''}"
                f"{f'random high-passes on {args.highpass:.0%} of sequences, ' if args.highpass else ''}"

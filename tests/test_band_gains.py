@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from sleepscope.model.band_gains import (ANCHORS_HZ, DRIFT_HZ, DRIFT_UV, FAST_NOISE_LOW_HZ, FAST_NOISE_TOP_HZ,
-                                         FAST_NOISE_UV, HEART_BPM, HEARTBEAT_UV, HIGHPASS_HZ, LOWPASS_HZ,
-                                         apply_band_gains, random_band_gains, random_drift,
-                                         random_fast_noise, random_heartbeats, random_highpass, random_lowpass)
+                                         FAST_NOISE_UV, GAIN_RANGE, HEART_BPM, HEARTBEAT_UV, HIGHPASS_HZ, LOWPASS_HZ,
+                                         apply_band_gains, random_band_gains, random_drift, random_fast_noise,
+                                         random_gain, random_heartbeats, random_highpass, random_lowpass)
 from sleepscope.model.inputs import AMPLITUDE_REF_UV, normalise
 
 T = np.arange(3000) / 100.0
@@ -142,6 +142,27 @@ def test_a_shared_highpass_filters_both_channels_alike_and_a_per_channel_one_doe
         assert torch.allclose(shared[b, :, 0], shared[b, :, 1])
     assert max(abs(slow_share(apart, b, 0) - slow_share(apart, b, 1)) for b in range(16)) > 0.1
     assert max(slow_share(shared, b, 0) for b in range(16)) > 2 * min(slow_share(shared, b, 0) for b in range(16))
+
+
+def test_random_gain_is_the_scaled_recording_normalised():
+    """What the augmentation gives equals normalising the recording scaled by one gain per channel (µV), the gains
+    spread over GAIN_RANGE; a flat epoch and the missing EOG stay as they are."""
+    rng = np.random.default_rng(0)
+    uv = rng.normal(0, 25, (16, 3, 3000))  # sixteen sequences of 3 epochs of one channel
+    uv[:, 1] = 0.0  # a flat epoch in each
+    x = torch.tensor(np.stack([normalise(u.astype(np.float32), "epoch+amplitude") for u in uv]))[:, :, None]
+    x = torch.cat([x, torch.zeros_like(x)], dim=2)
+    y = random_gain(x, 1.0, torch.Generator().manual_seed(3), "epoch+amplitude")
+    gains = []
+    for b in range(16):
+        gain = float(np.exp(y[b, 0, 0].mean() - x[b, 0, 0].mean()))
+        gains.append(gain)
+        expected = normalise((gain * uv[b]).astype(np.float32), "epoch+amplitude")
+        np.testing.assert_allclose(y[b, :, 0].numpy(), expected, atol=2e-3)
+    assert GAIN_RANGE[0] * 0.999 < min(gains) and max(gains) < GAIN_RANGE[1] * 1.001 and max(gains) > 3 * min(gains)
+    assert y[:, 1, 0].abs().max() == 0 and y[:, :, 1].abs().max() == 0
+    assert random_gain(x, 0.0, torch.Generator(), "epoch+amplitude") is x
+    assert random_gain(x, 1.0, torch.Generator(), "epoch") is x
 
 
 def test_random_drift_is_the_drifting_recording_normalised():

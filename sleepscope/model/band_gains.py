@@ -151,6 +151,34 @@ def _random_filter(x, p, generator, normalisation, cutoffs, fs, gain, shared: bo
     return out
 
 
+#: Range of the broadband gains `random_gain` draws (log-uniform): a head's size and age, an electrode's distance
+#: from its reference and an amplifier's scale move a derivation's amplitude by about x0.3-x3 between labs.
+GAIN_RANGE = (0.33, 3.0)
+
+
+def random_gain(x: torch.Tensor, p: float, generator: torch.Generator, normalisation: str,
+                factors: tuple[float, float] = GAIN_RANGE) -> torch.Tensor:
+    """Each sequence of `x` (B, L, 2, T) in "epoch+amplitude", with probability `p`, has each channel scaled by one
+    gain across its whole length (log-uniform in `factors`, drawn per channel), so that no stage is read from the
+    size of a derivation alone; only the amplitude input moves, the epoch's shape is the same. Missing channels
+    and flat epochs stay as they are; other normalisations (blind to the size) return `x` itself."""
+    if p <= 0 or normalisation != "epoch+amplitude":
+        return x
+    b, _, c, _ = x.shape
+    chosen = torch.rand(b, generator=generator) < p
+    log_gain = torch.empty(b, c).uniform_(*np.log(factors), generator=generator)
+    if not bool(chosen.any()):
+        return x
+    xf = x[chosen].to(torch.float32)
+    amp = xf.mean(dim=-1, keepdim=True)
+    z = xf - amp
+    live = z.abs().amax(dim=-1, keepdim=True) > 1e-6
+    moved = (amp + log_gain[chosen][:, None, :, None]).clamp(-AMPLITUDE_CLIP, AMPLITUDE_CLIP)
+    out = x.clone()
+    out[chosen] = torch.where(live, z + moved, xf).to(x.dtype)
+    return out
+
+
 #: Ranges of the slow drifts `random_drift` adds: frequency (Hz) and amplitude (µV), both drawn log-uniformly.
 DRIFT_HZ = (0.02, 0.2)
 DRIFT_UV = (20.0, 200.0)

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from sleepscope.errors import SleepScopeError
 from sleepscope.model.distributed import DistInfo, broadcast_float, data_parallel, sampler
 from sleepscope.model.band_gains import (FAST_NOISE_UV, random_band_gains, random_drift, random_fast_noise,
-                                         random_heartbeats, random_highpass, random_lowpass)
+                                         random_gain, random_heartbeats, random_highpass, random_lowpass)
 from sleepscope.model.polarity import random_polarity
 from sleepscope.model.inputs import drop_channels
 from sleepscope.model.loop import Schedule, StepHook, ValidationHook, run_loop
@@ -57,6 +57,9 @@ class TrainConfig:
     channel_dropout: float = 0.0
     #: share of sequences whose channels are reshaped by random band gains in a step
     #: (sleepscope.model.band_gains), so that no one spectral cue of one simulator carries a stage; 0 = off
+    #: share of sequences whose channels are scaled by one broadband gain each (sleepscope.model.band_gains
+    #: .random_gain), so that no stage is read from a derivation's size alone; 0 = off
+    gain: float = 0.0
     band_gain: float = 0.0
     #: share of sequences whose channels are low-passed at random (sleepscope.model.band_gains.random_lowpass),
     #: so that no stage is read from a band a 50-Hz or 30-Hz-filtered recording lacks; 0 = off
@@ -274,6 +277,9 @@ def train(
         w = batch[2] if len(batch) > 2 else None
         if cfg.channel_dropout > 0:  # drawn from (seed, step): a resumed run drops what the first would have
             x = drop_channels(x, cfg.channel_dropout, torch.Generator().manual_seed(cfg.seed * 1_000_003 + state.step))
+        if cfg.gain > 0:  # before the noise added in µV: an electrode's floor does not scale with the head
+            x = random_gain(x, cfg.gain, torch.Generator().manual_seed(cfg.seed * 1_000_123 + state.step),
+                            model.config.normalisation)
         if cfg.band_gain > 0:
             x = random_band_gains(x, cfg.band_gain, torch.Generator().manual_seed(cfg.seed * 1_000_033 + state.step),
                                   model.config.normalisation)
