@@ -358,9 +358,6 @@ class Row:
             if item is not None:
                 yield item
 
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
 
 def build_rows(nights: list[str], families=("A", "B"), seed: int = 0, log=print, cache: Path | None = None):
     """[(row name, Row of (Recording, stages))] for the synthetic rows."""

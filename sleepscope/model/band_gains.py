@@ -11,9 +11,9 @@ and the input is rebuilt in the model's normalisation, so that the network
 sees what it would see had the recording been made so.
 
 The other training augmentations here change a recording the same way, as a
-property of the whole sequence: amplifier low- and high-passes, and what is
-added to the scalp signal in µV (a slow drift, broadband fast noise, the
-heart's beats).
+property of the whole sequence: its size (one broadband gain), amplifier low-
+and high-passes, and what is added to the scalp signal in µV (a slow drift,
+broadband fast noise, the heart's beats).
 """
 
 from __future__ import annotations
