@@ -429,6 +429,35 @@ def format_row(name: str, res: dict) -> str:
     return "\n".join(lines)
 
 
+def comparison(results: dict, families) -> list[str]:
+    """Lines that set each model after the first against it, as a candidate's protocol reads them: the
+    in-distribution rows (A, A random), the mean accuracy of the held-out families' plain and randomised rows,
+    `A fast noise`, and the nights the familiarity check calls unfamiliar among A and A random."""
+    models = [m for m in next(iter(results.values())) if m != "YASA"]
+    held_out = [f"{f}{r}" for f in families[1:] for r in ("", " random")]
+
+    def acc(row, m):
+        return results[row][m]["accuracy"]
+
+    def unfamiliar(m):
+        counts = [results[r][m]["unfamiliar"].split("/") for r in ("A", "A random")
+                  if "/" in results[r][m]["unfamiliar"]]
+        return f"{sum(int(a) for a, _ in counts)}/{sum(int(b) for _, b in counts)}"
+
+    first = models[0]
+    lines = []
+    for m in models[1:]:
+        parts = [f"{row} {acc(row, first):.3f} -> {acc(row, m):.3f} ({acc(row, m) - acc(row, first):+.3f})"
+                 for row in ("A", "A random", "A fast noise")]
+        if held_out:
+            before = float(np.mean([acc(r, first) for r in held_out]))
+            after = float(np.mean([acc(r, m) for r in held_out]))
+            parts.append(f"held-out mean ({', '.join(held_out)}) {before:.3f} -> {after:.3f} ({after - before:+.3f})")
+        parts.append(f"unfamiliar among A and A random {unfamiliar(first)} -> {unfamiliar(m)}")
+        lines.append(f"{m} against {first}: " + "; ".join(parts))
+    return lines
+
+
 HEADER = (f"{'row':<26} {'scorer':<22} acc   mF1   kappa  F1 W   N1   N2   N3   REM   ECE    "
           "unsure flag/caught  artefact  unfamiliar  chin EMG  stage shares  review queue with YASA flag/caught")
 
@@ -467,6 +496,8 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     results = run(models, nights, use_yasa=not args.no_yasa, cache=args.cache, families=families, seed=args.seed)
     print(f"total {time.perf_counter() - t:.0f} s")
+    for line in comparison(results, families) if len(models) > 1 else []:
+        print(line)
     if args.json:
         args.json.write_text(json.dumps({"nights": nights, "families": list(families), "seed": args.seed,
                                          "models": [str(m) for m in models],

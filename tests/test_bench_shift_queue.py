@@ -150,3 +150,28 @@ def test_the_generation_seed_reaches_every_night(bench, monkeypatch):
     asked.clear()
     bench.run([], ["N1"], use_yasa=False, log=lambda *a: None, families=("A",))
     assert set(asked) == {0}
+
+
+def test_the_comparison_sets_each_model_against_the_first_as_a_protocol_reads_it(bench):
+    """Held-out mean over the plain and randomised rows of every family after A; unfamiliar nights summed over A and
+    A random; the first model against itself (the control) moves nothing."""
+    def figures(acc, unfamiliar="0/8"):
+        return {"accuracy": acc, "unfamiliar": unfamiliar}
+
+    results = {
+        "A": {"old": figures(0.90), "new": figures(0.91, "1/8"), "YASA": figures(0.8)},
+        "A random": {"old": figures(0.80, "2/8"), "new": figures(0.78, "0/8"), "YASA": figures(0.7)},
+        "A fast noise": {"old": figures(0.50), "new": figures(0.90), "YASA": figures(0.7)},
+        "B": {"old": figures(0.80), "new": figures(0.84)},
+        "B random": {"old": figures(0.70), "new": figures(0.70)},
+        "D": {"old": figures(0.90), "new": figures(0.90)},
+        "D random": {"old": figures(0.60), "new": figures(0.64)},
+    }
+    (line,) = bench.comparison(results, ("A", "B", "D"))
+    assert line.startswith("new against old: A 0.900 -> 0.910 (+0.010); A random 0.800 -> 0.780 (-0.020)")
+    assert "A fast noise 0.500 -> 0.900 (+0.400)" in line
+    assert "held-out mean (B, B random, D, D random) 0.750 -> 0.770 (+0.020)" in line
+    assert line.endswith("unfamiliar among A and A random 2/16 -> 1/16")
+    same = {row: {"old": m["old"], "again": m["old"]} for row, m in results.items()}
+    (control,) = bench.comparison(same, ("A", "B", "D"))
+    assert "(+0.020)" not in control and control.count("(+0.000)") == 4
