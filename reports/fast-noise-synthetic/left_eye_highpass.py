@@ -5,39 +5,33 @@ W, N1, N2, N3, REM and the mean probabilities.
     .venv/bin/python reports/fast-noise-synthetic/left_eye_highpass.py E6675EAC [CANDIDATE...] > left-eye-highpass.log
 """
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(Path(__file__).resolve().parent)]
 
 
 def main(paths: list[Path]) -> None:
     import torch
-    from scipy.signal import butter, sosfilt
 
     import bench_shift as bs
     from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
+    from wake_highpass_channels import changed
 
     torch.set_num_threads(1)
     _, rec, _ = [r for r in bs.real_rows() if "left eye" in r[0]][0]
     models = [load_model(p) for p in (paths[0], default_model_path(), *paths[1:])]
     for hp, gain in ((None, 1.0), (None, 0.5), (0.5, 1.0), (0.5, 0.5)):
-        chans = {}
-        for k, v in rec.channels.items():
-            x = np.asarray(v, np.float64)
-            if hp:
-                x = sosfilt(butter(2, hp, "highpass", fs=rec.fs, output="sos"), x)
-            chans[k] = (x * gain).astype(np.float32)
-        out = []
+        r = changed(rec, set(rec.channels), set(rec.channels), hp, gain)
+        stages = []
         for model, card in models:
-            p = predict(replace(rec, channels=chans), model)
-            out.append(f"{card.version[:8]} {np.bincount(p.stages[p.stages >= 0], minlength=5).tolist()} "
-                       f"p {[round(float(v), 2) for v in p.probs.mean(0)]}")
-        print(f"high-pass {hp}, x{gain}: " + " | ".join(out), flush=True)
+            p = predict(r, model)
+            stages.append(f"{card.version[:8]} {np.bincount(p.stages[p.stages >= 0], minlength=5).tolist()} "
+                          f"p {[round(float(v), 2) for v in p.probs.mean(0)]}")
+        print(f"high-pass {hp}, x{gain}: " + " | ".join(stages), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,22 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 
+def changed(rec, highpassed: set, scaled: set, hp: float | None, gain: float):
+    """`rec` with its channels in `highpassed` high-passed at `hp` Hz (second order, causal; None: none) and those
+    in `scaled` times `gain`."""
+    from scipy.signal import butter, sosfilt
+
+    chans = {}
+    for k, v in rec.channels.items():
+        x = np.asarray(v, np.float64)
+        if hp and k in highpassed:
+            x = sosfilt(butter(2, hp, "highpass", fs=rec.fs, output="sos"), x)
+        chans[k] = (x * (gain if k in scaled else 1.0)).astype(np.float32)
+    return replace(rec, channels=chans)
+
+
 def main(old: Path) -> None:
     import torch
-    from scipy.signal import butter, sosfilt
 
     import bench_shift as bs
     from sleepscope.model.checkpoint import default_model_path, load_model
@@ -24,18 +37,13 @@ def main(old: Path) -> None:
     torch.set_num_threads(1)
     _, rec, _ = bs.real_rows()[0]
     models = [load_model(p) for p in (old, default_model_path())]
-    sos = butter(2, 0.5, "highpass", fs=rec.fs, output="sos")
     for which in ("EEG", "EOG", "both"):
         for gain in (1.0, 0.5):
-            chans = {}
-            for k, v in rec.channels.items():
-                x = np.asarray(v, np.float64)
-                if (k == rec.eeg_name and which != "EOG") or (k == rec.eog_name and which != "EEG"):
-                    x = sosfilt(sos, x)
-                chans[k] = (x * (gain if k == rec.eeg_name else 1.0)).astype(np.float32)
+            filtered = {"EEG": {rec.eeg_name}, "EOG": {rec.eog_name}, "both": {rec.eeg_name, rec.eog_name}}[which]
+            r = changed(rec, filtered, {rec.eeg_name}, 0.5, gain)
             out = []
             for model, card in models:
-                p = predict(replace(rec, channels=chans), model)
+                p = predict(r, model)
                 out.append(f"{card.version[:8]} W {int(np.sum(p.stages == 0))}/10, mean p(W, N1, N2, N3, REM) "
                            f"{[round(float(v), 2) for v in p.probs.mean(0)]}")
             print(f"high-pass on {which:<4}, EEG x{gain}: " + " | ".join(out), flush=True)
