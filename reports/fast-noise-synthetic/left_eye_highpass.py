@@ -18,20 +18,15 @@ def main(paths: list[Path]) -> None:
 
     import bench_shift as bs
     from sleepscope.model.checkpoint import default_model_path, load_model
-    from sleepscope.model.infer import predict
-    from wake_highpass_channels import changed
+    from wake_highpass_channels import changed, read_by
 
     torch.set_num_threads(1)
     _, rec, _ = [r for r in bs.real_rows() if "left eye" in r[0]][0]
     models = [load_model(p) for p in (paths[0], default_model_path(), *paths[1:])]
     for hp, gain in ((None, 1.0), (None, 0.5), (0.5, 1.0), (0.5, 0.5)):
-        r = changed(rec, set(rec.channels), set(rec.channels), hp, gain)
-        stages = []
-        for model, card in models:
-            p = predict(r, model)
-            stages.append(f"{card.version[:8]} {np.bincount(p.stages[p.stages >= 0], minlength=5).tolist()} "
-                          f"p {[round(float(v), 2) for v in p.probs.mean(0)]}")
-        print(f"high-pass {hp}, x{gain}: " + " | ".join(stages), flush=True)
+        read = read_by(models, changed(rec, set(rec.channels), set(rec.channels), hp, gain),
+                       lambda p: f"{np.bincount(p.stages[p.stages >= 0], minlength=5).tolist()} p ")
+        print(f"high-pass {hp}, x{gain}: {read}", flush=True)
 
 
 if __name__ == "__main__":

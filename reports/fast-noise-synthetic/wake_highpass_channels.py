@@ -27,12 +27,22 @@ def changed(rec, highpassed: set, scaled: set, hp: float | None, gain: float):
     return replace(rec, channels=chans)
 
 
+def read_by(models, rec, summary) -> str:
+    """Each model's reading of `rec`: its card's version, `summary(prediction)` and the mean probabilities."""
+    from sleepscope.model.infer import predict
+
+    out = []
+    for model, card in models:
+        p = predict(rec, model)
+        out.append(f"{card.version[:8]} {summary(p)}{[round(float(v), 2) for v in p.probs.mean(0)]}")
+    return " | ".join(out)
+
+
 def main(old: Path) -> None:
     import torch
 
     import bench_shift as bs
     from sleepscope.model.checkpoint import default_model_path, load_model
-    from sleepscope.model.infer import predict
 
     torch.set_num_threads(1)
     _, rec, _ = bs.real_rows()[0]
@@ -40,13 +50,9 @@ def main(old: Path) -> None:
     for which in ("EEG", "EOG", "both"):
         for gain in (1.0, 0.5):
             filtered = {"EEG": {rec.eeg_name}, "EOG": {rec.eog_name}, "both": {rec.eeg_name, rec.eog_name}}[which]
-            r = changed(rec, filtered, {rec.eeg_name}, 0.5, gain)
-            out = []
-            for model, card in models:
-                p = predict(r, model)
-                out.append(f"{card.version[:8]} W {int(np.sum(p.stages == 0))}/10, mean p(W, N1, N2, N3, REM) "
-                           f"{[round(float(v), 2) for v in p.probs.mean(0)]}")
-            print(f"high-pass on {which:<4}, EEG x{gain}: " + " | ".join(out), flush=True)
+            read = read_by(models, changed(rec, filtered, {rec.eeg_name}, 0.5, gain),
+                           lambda p: f"W {int(np.sum(p.stages == 0))}/10, mean p(W, N1, N2, N3, REM) ")
+            print(f"high-pass on {which:<4}, EEG x{gain}: {read}", flush=True)
 
 
 if __name__ == "__main__":
