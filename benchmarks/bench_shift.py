@@ -400,7 +400,8 @@ def run(model_paths: list[Path], nights: list[str], use_yasa: bool = True, log=p
     rows = build_rows(nights, families=families, seed=seed, log=log, cache=cache)
     rows += [(name, [(rec, y)]) for name, rec, y in real_rows()]
     results: dict = {}
-    for name, items in rows:
+    for name, row in rows:
+        items = list(row)  # one row's nights made once, for every scorer, and let go before the next row's
         results[name] = {}
         yasa_here = use_yasa and not name.endswith(EMG_PERTURBATIONS)
         second = [score_yasa(r, y) if yasa_here else None for r, y in items]

@@ -175,3 +175,29 @@ def test_the_comparison_sets_each_model_against_the_first_as_a_protocol_reads_it
     same = {row: {"old": m["old"], "again": m["old"]} for row, m in results.items()}
     (control,) = bench.comparison(same, ("A", "B", "D"))
     assert "(+0.020)" not in control and control.count("(+0.000)") == 4
+
+
+def test_a_row_is_made_once_for_every_scorer(bench, monkeypatch):
+    """With two models in the run, each perturbed night is made once, not once per scorer."""
+    from dataclasses import replace
+
+    from sleepscope.io import Recording
+    from sleepscope.io.channels import ChannelChoice
+    from sleepscope.model import checkpoint
+
+    def night(name, family, randomise, seed, cache):
+        rec = Recording.from_arrays(*np.ones((2, 40 * 3000), np.float32))
+        return replace(rec, channel_choice=ChannelChoice(rec.eeg_name, rec.eog_name, "", "")), np.zeros(40, np.int64)
+
+    made = []
+    real_perturb = bench.perturb
+    monkeypatch.setattr(bench, "cached_recording", night)
+    monkeypatch.setattr(bench, "real_rows", lambda: [])
+    monkeypatch.setattr(bench, "perturb", lambda r, y, how: made.append(how) or real_perturb(r, y, how))
+    monkeypatch.setattr(checkpoint, "load_model", lambda p: (str(p), None))
+    scored = []
+    monkeypatch.setattr(bench, "score_model", lambda m, r, y: scored.append(m) or {})
+    monkeypatch.setattr(bench, "row_metrics", lambda parts: {})
+    monkeypatch.setattr(bench, "format_row", lambda name, res: name)
+    bench.run([Path("one"), Path("two")], ["N1", "N2"], use_yasa=False, log=lambda *a: None, families=("A",))
+    assert made.count("fast noise") == 2 and scored.count("two") == scored.count("one") > 0
