@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_shift.py [--model PATH] [--nights 2] [--no-yasa] [--json OUT]
     .venv/bin/python benchmarks/bench_shift.py --nights 8          # the full size: 8 test nights per row
     .venv/bin/python benchmarks/bench_shift.py --families A,B,D     # and rows of another held-out family
-    .venv/bin/python benchmarks/bench_shift.py --seed 1             # the same nights drawn afresh (the card's: 0)
+    .venv/bin/python benchmarks/bench_shift.py --seed 1             # the same nights drawn afresh
+    .venv/bin/python benchmarks/bench_shift.py --nights 8 --families A,B,D,E --seed 0,1,2   # the card's: 3 draws
 
 Rows (each a set of synthetic nights following the REAL Sleep-EDF hypnograms of
 the shipped model's test subjects 0, 6, 9 and 15, trimmed to 30 min of wake
@@ -459,6 +460,53 @@ def comparison(results: dict, families) -> list[str]:
     return lines
 
 
+def over_seeds(per_seed: dict) -> dict:
+    """{row: {scorer: figures}} averaged over generation seeds ({seed: results}): each figure's mean over the
+    seeds, night counts (unfamiliar, chin EMG) summed, and accuracy and macro-F1 also per seed and as their SD."""
+    runs = list(per_seed.values())
+    out: dict = {}
+    for row, scorers in runs[0].items():
+        if row.startswith("real "):  # recordings on disk: no seed draws them
+            out[row] = scorers
+            continue
+        out[row] = {}
+        for scorer in scorers:
+            ms = [r[row][scorer] for r in runs]
+            if any(m is None for m in ms):
+                out[row][scorer] = None
+                continue
+            mean: dict = {}
+            for key, v in ms[0].items():
+                if isinstance(v, dict):
+                    mean[key] = {k: float(np.mean([m[key][k] for m in ms])) for k in v}
+                elif key == "n_epochs":
+                    mean[key] = int(sum(m[key] for m in ms))
+                elif isinstance(v, str):
+                    counts = [m[key].split("/") for m in ms if "/" in m[key]]
+                    mean[key] = (f"{sum(int(a) for a, _ in counts)}/{sum(int(b) for _, b in counts)}"
+                                 if counts else v)
+                else:
+                    mean[key] = float(np.mean([m[key] for m in ms]))
+            for key in ("accuracy", "macro_f1"):
+                mean[f"{key}_by_seed"] = {str(s): float(r[row][scorer][key]) for s, r in per_seed.items()}
+                mean[f"{key}_sd"] = float(np.std([m[key] for m in ms], ddof=1)) if len(ms) > 1 else 0.0
+            out[row][scorer] = mean
+    return out
+
+
+def format_spread(name: str, res: dict) -> str:
+    lines = []
+    for scorer, m in res.items():
+        if m is None or "accuracy_by_seed" not in m:
+            continue
+        parts = []
+        for key in ("accuracy", "macro_f1"):
+            by = " ".join(f"{v:.3f}" for v in m[f"{key}_by_seed"].values())
+            parts.append(f"{m[key]:.3f} ± {m[key + '_sd']:.3f} ({by})")
+        lines.append(f"{name:<26} {scorer:<22} " + "   ".join(parts))
+    return "\n".join(lines)
+
+
 HEADER = (f"{'row':<26} {'scorer':<22} acc   mF1   kappa  F1 W   N1   N2   N3   REM   ECE    "
           "unsure flag/caught  artefact  unfamiliar  chin EMG  stage shares  review queue with YASA flag/caught")
 
@@ -477,9 +525,10 @@ def main(argv=None) -> int:
     ap.add_argument("--families", default="A,B",
                     help="synthetic families, the in-distribution one first (default A,B); each other one gets "
                          "its own rows and EEG-only rows")
-    ap.add_argument("--seed", type=int, default=0,
-                    help="generation seed of the synthetic nights (default 0, the card's): another seed draws the "
-                         "same hypnograms' signals, subjects and labs afresh")
+    ap.add_argument("--seed", default="0",
+                    help="generation seed of the synthetic nights (default 0): another seed draws the same "
+                         "hypnograms' signals, subjects and labs afresh; several (0,1,2, the card's) give every row "
+                         "per seed, then its mean over the seeds with each seed's accuracy and macro-F1 and their SD")
     args = ap.parse_args(argv)
     families = tuple(f.strip().upper() for f in args.families.split(",") if f.strip())
     if not families or families[0] != "A":
@@ -491,16 +540,40 @@ def main(argv=None) -> int:
     models = args.model or [default_model_path()]
     chosen = NIGHT_SETS[args.night_set]
     nights = list(chosen[: max(1, min(len(chosen), args.nights))])
-    print(f"nights: {', '.join(nights)} (generation seed {args.seed}); models: {', '.join(str(m) for m in models)}")
+    try:
+        seeds = [int(x) for x in args.seed.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--seed takes whole numbers separated by commas, not {args.seed!r}")
+    if not seeds or len(set(seeds)) != len(seeds):
+        ap.error("--seed needs one seed or several different ones")
+    print(f"nights: {', '.join(nights)} (generation seed{'s' if len(seeds) > 1 else ''} "
+          f"{', '.join(map(str, seeds))}); models: {', '.join(str(m) for m in models)}")
     print("SYNTHETIC SIGNALS (real hypnograms): not evidence about real recordings, except the 'real' rows.")
-    print(HEADER)
+    per_seed: dict = {}
     t = time.perf_counter()
-    results = run(models, nights, use_yasa=not args.no_yasa, cache=args.cache, families=families, seed=args.seed)
+    for seed in seeds:
+        if len(seeds) > 1:
+            print(f"\n== generation seed {seed}")
+        print(HEADER)
+        per_seed[seed] = run(models, nights, use_yasa=not args.no_yasa, cache=args.cache, families=families,
+                             seed=seed)
     print(f"total {time.perf_counter() - t:.0f} s")
+    results = per_seed[seeds[0]] if len(seeds) == 1 else over_seeds(per_seed)
+    if len(seeds) > 1:
+        print(f"\n== mean over generation seeds {', '.join(map(str, seeds))} (night counts summed)")
+        print(HEADER)
+        for name, res in results.items():
+            print(format_row(name, res))
+        print(f"\n{'row':<26} {'scorer':<22} accuracy: mean ± SD over the seeds (each seed)   macro-F1: the same")
+        for name, res in results.items():
+            if not name.startswith("real "):
+                print(format_spread(name, res))
     for line in comparison(results, families) if len(models) > 1 else []:
         print(line)
     if args.json:
-        args.json.write_text(json.dumps({"nights": nights, "families": list(families), "seed": args.seed,
+        extra = {"seed": seeds[0]} if len(seeds) == 1 else {
+            "seeds": seeds, "per_seed": {str(s): r for s, r in per_seed.items()}}
+        args.json.write_text(json.dumps({"nights": nights, "families": list(families), **extra,
                                          "models": [str(m) for m in models],
                                          "results": results}, indent=1, default=float))
     return 0

@@ -1,6 +1,7 @@
 """bench_shift's review-queue figures with YASA installed (unsure epochs plus those the two opinions disagree on),
 and its perturbation rows for a drifting or noisy night."""
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -201,3 +202,55 @@ def test_a_row_is_made_once_for_every_scorer(bench, monkeypatch):
     monkeypatch.setattr(bench, "format_row", lambda name, res: name)
     bench.run([Path("one"), Path("two")], ["N1", "N2"], use_yasa=False, log=lambda *a: None, families=("A",))
     assert made.count("fast noise") == 2 and scored.count("two") == scored.count("one") > 0
+
+
+def test_several_seeds_give_each_row_per_seed_and_its_mean(bench):
+    """Over seeds: each figure's mean, accuracy and macro-F1 per seed with their SD, night counts summed, a scorer
+    that cannot stage a row in one seed cannot in the mean, and the real recordings (no seed draws them) as read."""
+    def fig(acc, unfamiliar="0/8"):
+        return {"n_epochs": 100, "accuracy": acc, "macro_f1": acc - 0.1, "f1": {"W": acc}, "unfamiliar": unfamiliar,
+                "chin_emg": "-"}
+
+    per_seed = {
+        0: {"A": {"m": fig(0.90, "1/8"), "YASA": fig(0.8)}, "real wake": {"m": fig(1.0, "0/1")}},
+        1: {"A": {"m": fig(0.80, "2/8"), "YASA": None}, "real wake": {"m": fig(1.0, "0/1")}},
+        2: {"A": {"m": fig(0.70, "0/8"), "YASA": fig(0.8)}, "real wake": {"m": fig(1.0, "0/1")}},
+    }
+    mean = bench.over_seeds(per_seed)
+    a = mean["A"]["m"]
+    assert a["accuracy"] == pytest.approx(0.80) and a["f1"]["W"] == pytest.approx(0.80)
+    assert a["accuracy_sd"] == pytest.approx(0.10) and a["macro_f1_sd"] == pytest.approx(0.10)
+    assert a["accuracy_by_seed"] == pytest.approx({"0": 0.90, "1": 0.80, "2": 0.70})
+    assert a["unfamiliar"] == "3/24" and a["chin_emg"] == "-" and a["n_epochs"] == 300
+    assert mean["A"]["YASA"] is None
+    assert mean["real wake"] is per_seed[0]["real wake"]
+    line = bench.format_spread("A", mean["A"])
+    assert "0.800 ± 0.100 (0.900 0.800 0.700)" in line and "YASA" not in line
+
+
+def test_the_seed_list_runs_every_seed_and_writes_both(bench, monkeypatch, tmp_path, capsys):
+    """`--seed 0,2`: a run per seed, the JSON holds each seed's rows and their mean; one seed keeps the old shape."""
+    seen = []
+
+    def run(models, nights, use_yasa=True, log=print, cache=None, families=("A", "B"), seed=0):
+        seen.append(seed)
+        m = {"n_epochs": 10, "accuracy": 0.5 + seed / 10, "macro_f1": 0.5, "kappa": 0.4, "unfamiliar": "0/1",
+             "f1": dict.fromkeys(("W", "N1", "N2", "N3", "REM"), 0.5), "ece": 0.1, "flagged": 0.1, "caught": 0.2,
+             "artefact": 0.0, "chin_emg": "-", "share_w": 0.2, "share_rem": 0.2}
+        return {"A": {"model": m}}
+
+    monkeypatch.setattr(bench, "run", run)
+    out = tmp_path / "shift.json"
+    assert bench.main(["--model", "m.safetensors", "--families", "A", "--no-yasa", "--seed", "0,2",
+                       "--json", str(out)]) == 0
+    assert seen == [0, 2]
+    got = json.loads(out.read_text())
+    assert got["seeds"] == [0, 2] and set(got["per_seed"]) == {"0", "2"}
+    assert got["results"]["A"]["model"]["accuracy"] == pytest.approx(0.6)
+    assert "0.600 ± 0.141 (0.500 0.700)" in capsys.readouterr().out
+    assert bench.main(["--model", "m.safetensors", "--families", "A", "--no-yasa", "--seed", "2",
+                       "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["seed"] == 2 and got["results"]["A"]["model"]["accuracy"] == pytest.approx(0.7)
+    with pytest.raises(SystemExit):
+        bench.main(["--seed", "0,x"])
