@@ -9,14 +9,8 @@ K-complexes x0.45-x1.15), the EEG gain, and the share of N3 epochs whose recorde
 lab records, where the manual asks for a frontal one). Then Spearman's rho of the bias against each.
 SYNTHETIC nights (real hypnograms); CACHE: bench_shift's --cache folder, filled when missing.
 """
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from common import confusion, shipped
 
 
 def aasm_slow_share(x: np.ndarray, fs: float) -> float:
@@ -33,21 +27,14 @@ def aasm_slow_share(x: np.ndarray, fs: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cache", type=Path)
-    args = ap.parse_args()
-    import torch
+    args, model = shipped("SYNTHETIC nights (real hypnograms), family A recorded by randomised labs; "
+                          "the shipped model.")
     from scipy.stats import spearmanr
 
     import bench_shift as bs
     from sleepscope.data.synthetic import parse_night_name, real_hypnogram, synth_night
     from sleepscope.io.hypnogram import trim_wake
-    from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
-
-    torch.set_num_threads(1)
-    model, _ = load_model(default_model_path())
-    print("SYNTHETIC nights (real hypnograms), family A recorded by randomised labs; the shipped model.")
     print("set   seed night     acc    N2->N3 N3->N2 bias/(N2+N3)  slow x  EEG gain  N3 epochs meeting 75 uV  "
           "unsure among N2/N3 errors  EEG")
     rows, flagged = [], []
@@ -57,8 +44,7 @@ def main() -> None:
                 rec, y = bs.cached_recording(n, "A", True, seed, args.cache)
                 p = predict(rec, model)
                 ok = (y >= 0) & ~p.artefact
-                cm = np.zeros((5, 5), int)
-                np.add.at(cm, (y[ok], p.stages[ok]), 1)
+                cm = confusion(y, p.stages, p.artefact)
                 labels = real_hypnogram(n)
                 labels = np.asarray(labels[trim_wake(labels, 60)])
                 subject, night = parse_night_name(n)

@@ -2,39 +2,26 @@
 rows' Sleep-EDF-like acquisition has them), beside the row as drawn: how much of the row's loss and of its spread
 over generation seeds the drawn age carries. A diagnostic of the benchmark, not a row of it.
 
-    .venv/bin/python reports/slow-wave-age-synthetic/row_without_age.py young [--cache CACHE] > row-without-age-young.log
+    .venv/bin/python reports/slow-wave-age-synthetic/row_without_age.py young [--cache C] > row-without-age-young.log
 
 Per seed: accuracy, macro-F1 and the N2/N3 bias (N2 read N3 minus N3 read N2, over N2 + N3 epochs) of the 8 nights
 together, as drawn (from bench_shift's cache when given) and at factor 1.0 (generated here); then the mean and SD
 over the seeds. SYNTHETIC nights, the shipped model.
 """
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from common import shipped
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("night_set", choices=("young", "older"))
-    ap.add_argument("--cache", type=Path)
-    args = ap.parse_args()
-    import torch
-
+    args, model = shipped(lambda a: f"SYNTHETIC nights, family A, randomised labs, {a.night_set} night set; "
+                          "the shipped model.",
+                          lambda ap: ap.add_argument("night_set", choices=("young", "older")))
     import bench_shift as bs
     from sleepscope.data.synth import acquisition
-    from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
     from sleepscope.scoring.agreement import agreement
 
-    torch.set_num_threads(1)
-    model, _ = load_model(default_model_path())
     drawn = acquisition.slow_age_factor
-    print(f"SYNTHETIC nights, family A, randomised labs, {args.night_set} night set; the shipped model.")
     figures: dict = {"drawn": [], "x1.0": []}
     for seed in (0, 1, 2):
         for how in ("drawn", "x1.0"):

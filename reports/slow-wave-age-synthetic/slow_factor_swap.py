@@ -7,27 +7,18 @@ factor their drawn age gives, and with it set to 0.45 (age 70 and over), 0.75 an
 unchanged (each axis has its own random stream); the shipped model's accuracy and N2/N3 bias (N2 read N3 minus
 N3 read N2). SYNTHETIC nights.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+from common import confusion, shipped
 
 
 def main() -> None:
-    import torch
-
+    _, model = shipped("SYNTHETIC nights, family A, randomised labs; the shipped model. accuracy, N2/N3 bias per "
+                       "slow-wave factor")
     import bench_shift as bs
     from sleepscope.data.synth import acquisition
-    from sleepscope.model.checkpoint import default_model_path, load_model
     from sleepscope.model.infer import predict
 
-    torch.set_num_threads(1)
-    model, _ = load_model(default_model_path())
     drawn = acquisition.slow_age_factor
-    print("SYNTHETIC nights, family A, randomised labs; the shipped model. accuracy, N2/N3 bias per slow-wave factor")
     for seed, n in ((2, "SC4091E0"), (2, "SC4151E0"), (2, "SC4451F0"), (1, "SC4431E0")):
         out = []
         for factor in (None, 0.45, 0.75, 1.05):
@@ -37,9 +28,7 @@ def main() -> None:
             finally:
                 acquisition.slow_age_factor = drawn
             p = predict(rec, model)
-            ok = (y >= 0) & ~p.artefact
-            cm = np.zeros((5, 5), int)
-            np.add.at(cm, (y[ok], p.stages[ok]), 1)
+            cm = confusion(y, p.stages, p.artefact)
             out.append(f"{'drawn' if factor is None else f'x{factor}'}: {np.trace(cm) / cm.sum():.3f} "
                        f"{cm[2, 3] - cm[3, 2]:+d}")
         print(f"seed {seed} {n} ({rec.eeg_name}): " + " | ".join(out), flush=True)
