@@ -1,0 +1,76 @@
+"""The corrected subject's next night: fine-tuning's defaults against the child as trained reading each night with
+its own statistics too ("subject mode": `keep_parent=0, reading="night"`), over many subjects and labs.
+
+    .venv/bin/python reports/slow-wave-age-synthetic/next_night.py --families A,B [--cache CACHE] > next-night-AB.log
+    .venv/bin/python reports/slow-wave-age-synthetic/next_night.py --summarise next-night-AB.log next-night-DE.log
+
+For each family given (recorded by randomised labs: one lab per subject, both nights alike), generation seeds 0-2
+and the young set's four subjects (0, 6, 9, 15), the subject's first night corrected in full and the shipped model
+fine-tuned on it both ways (`finetune()`, seed 0); the subject's second night read by the parent and both children.
+
+Written before the run (stop 57): subject mode is worth offering when, over all cases, its mean accuracy on the
+next night is above the defaults' by more than 0.01 and above them in at least two thirds of the cases. Either way
+the defaults are not changed by this (they serve a lab's other subjects; see the report).
+SYNTHETIC nights (real hypnograms).
+"""
+import sys
+
+import numpy as np
+from common import confusion, shipped
+
+
+def summary(rows) -> str:
+    r = np.array(rows)
+    gap = r[:, 2] - r[:, 1]
+    return (f"{len(r)} cases: parent {r[:, 0].mean():.3f}, defaults {r[:, 1].mean():.3f}, subject mode "
+            f"{r[:, 2].mean():.3f}; subject mode - defaults {gap.mean():+.3f} "
+            f"(SE {gap.std(ddof=1) / np.sqrt(len(r)):.3f}), above in {np.sum(gap > 0)} of {len(r)}; below the parent "
+            f"by more than 0.02: defaults {np.sum(r[:, 1] < r[:, 0] - 0.02)}, subject mode "
+            f"{np.sum(r[:, 2] < r[:, 0] - 0.02)}")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--summarise"]:  # the case lines of several logs, read together
+        rows = [[float(v) for v in line.split(": ")[1].split()] for f in sys.argv[2:] for line in open(f)
+                if " -> " in line]
+        print(summary(rows))
+        return
+    args, parent = shipped("SYNTHETIC nights, randomised labs; the shipped model and two children per corrected "
+                           "night. accuracy of the subject's second night: parent, defaults, subject mode",
+                           lambda ap: ap.add_argument("--families", default="A,B,D,E"))
+    import bench_shift as bs
+    from sleepscope.model.checkpoint import default_model_path, load_model
+    from sleepscope.model.finetune import FineTuneOptions, finetune
+    from sleepscope.model.infer import predict
+    from sleepscope.model.inputs import model_input
+    from sleepscope.scoring.corrections import CorrectionSet
+
+    card = load_model(default_model_path())[1]
+    young = bs.NIGHT_SETS["young"]
+    pairs = list(zip(young[:4], young[4:]))
+
+    def accuracy(model, rec, y) -> float:
+        cm = confusion(y, predict(rec, model).stages, np.zeros(len(y), bool))
+        return float(np.trace(cm) / cm.sum())
+
+    rows = []
+    for fam in args.families.split(","):
+        for seed in (0, 1, 2):
+            for first, second in pairs:
+                rec1, y1 = bs.cached_recording(first, fam, True, seed, args.cache)
+                rec2, y2 = bs.cached_recording(second, fam, True, seed, args.cache)
+                if not (rec1.eeg_name and rec1.eog_name and rec2.eeg_name and rec2.eog_name):
+                    print(f"{fam} seed {seed} {first}: a lab without one of the two channels, left out", flush=True)
+                    continue
+                keep = np.flatnonzero(y1 >= 0)
+                cs = CorrectionSet(model_input(rec1, parent.config.normalisation)[keep], y1[keep],
+                                   np.full(keep.size, first, object), keep, np.full(keep.size, "technician", object))
+                got = [accuracy(parent, rec2, y2)]
+                for how in ({}, {"keep_parent": 0.0, "reading": "night"}):
+                    got.append(accuracy(finetune(parent, card, cs, None, FineTuneOptions(**how)).model, rec2, y2))
+                rows.append(got)
+                print(f"{fam} seed {seed} {first} -> {second}: {got[0]:.3f} {got[1]:.3f} {got[2]:.3f}", flush=True)
+    print(summary(rows))
+
+if __name__ == "__main__":
+    main()
