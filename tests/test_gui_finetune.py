@@ -440,13 +440,13 @@ def test_the_new_models_reading_of_nights_is_offered_where_the_current_model_has
     once = _carded(tmp_path, "once", '{"version": "o", "config": {"night_statistics": false}, "metrics": {}}')
     d = FineTuneDialog([scoring], twice)
     qtbot.addWidget(d)
-    assert d.night_reading.isEnabled() and not d.night_reading.isChecked()  # the product's default: as trained
-    args = d.command()
-    assert args[args.index("--reading") + 1] == "trained"
-    d.night_reading.setChecked(True)
+    assert d.night_reading.isEnabled() and d.night_reading.isChecked()  # the product's default: as the parent
     args = d.command()
     assert args[args.index("--reading") + 1] == "night"
-    assert "patients come once" in d.night_reading.toolTip()
+    d.night_reading.setChecked(False)
+    args = d.command()
+    assert args[args.index("--reading") + 1] == "trained"
+    assert "already reads well" in d.night_reading.toolTip()
     d2 = FineTuneDialog([scoring], once)
     qtbot.addWidget(d2)
     assert not d2.night_reading.isEnabled() and not d2.night_reading.isChecked()

@@ -120,8 +120,9 @@ class FineTuneOptions:
     #: a parent that reads each night with its own encoder statistics too (ModelConfig.night_statistics): the kept
     #: child reads nights with its "trained" statistics only, or also with each "night"'s own as its parent does,
     #: or "choose"s by how the check child reads the recording it left out both ways (trained without one); it
-    #: learns on the trained statistics either way
-    reading: str = "trained"
+    #: learns on the trained statistics either way. "night" since the corrected subject's own next night, the case
+    #: that kept "trained", gained with it on randomised labs (reports/slow-wave-age-synthetic/)
+    reading: str = "night"
 
     def validate(self) -> None:
         if self.epochs < 1:

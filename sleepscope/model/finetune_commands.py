@@ -97,9 +97,10 @@ def register(subparsers) -> None:
                         "them, drops them or chooses by the held-out part (default: FineTuneOptions.opinion)")
     p.add_argument("--reading", choices=("trained", "night", "choose"), default=None,
                    help="a parent that reads each night with its own encoder statistics too: the new model reads "
-                        "nights with its trained statistics only, also with each night's own (other subjects' nights "
-                        "better, the corrected subjects' worse), or chooses by how a check fine-tuning reads a "
-                        "recording it left out (default: FineTuneOptions.reading)")
+                        "nights with its trained statistics only, also with each night's own (the default: other "
+                        "subjects' nights and, in labs unlike the training data, the corrected subjects' next nights "
+                        "better), or chooses by how a check fine-tuning reads a recording it left out "
+                        "(default: FineTuneOptions.reading)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None,
