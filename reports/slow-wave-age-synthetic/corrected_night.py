@@ -40,7 +40,9 @@ def main() -> None:
     rec, y = nights["SC4151E0"]
     x = model_input(rec, parent.config.normalisation)
     scored = np.flatnonzero(y >= 0)
-    variants = (("defaults", {}), ("reading night", {"reading": "night"}), ("no parent share", {"keep_parent": 0.0}),
+    # "defaults": fine-tuning's when this ran (the child read nights as trained; "night" is the default since)
+    variants = (("defaults", {"reading": "trained"}), ("reading night", {"reading": "night"}),
+                ("no parent share", {"keep_parent": 0.0, "reading": "trained"}),
                 ("both", {"reading": "night", "keep_parent": 0.0}))
     for k in (300, len(scored)):
         keep = scored[:k]
