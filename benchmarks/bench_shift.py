@@ -431,6 +431,12 @@ def format_row(name: str, res: dict) -> str:
     return "\n".join(lines)
 
 
+def summed_counts(counts: list[str]) -> str:
+    """Night counts ("2/8", or "-" where none applies) added up: "3/16"; "-" when none has a count."""
+    pairs = [c.split("/") for c in counts if "/" in c]
+    return f"{sum(int(a) for a, _ in pairs)}/{sum(int(b) for _, b in pairs)}" if pairs else "-"
+
+
 def comparison(results: dict, families) -> list[str]:
     """Lines that set each model after the first against it, as a candidate's protocol reads them: the
     in-distribution rows (A, A random), the mean accuracy of the held-out families' plain and randomised rows,
@@ -442,9 +448,7 @@ def comparison(results: dict, families) -> list[str]:
         return results[row][m]["accuracy"]
 
     def unfamiliar(m):
-        counts = [results[r][m]["unfamiliar"].split("/") for r in ("A", "A random")
-                  if "/" in results[r][m]["unfamiliar"]]
-        return f"{sum(int(a) for a, _ in counts)}/{sum(int(b) for _, b in counts)}"
+        return summed_counts([results[r][m]["unfamiliar"] for r in ("A", "A random")])
 
     first = models[0]
     lines = []
@@ -482,9 +486,7 @@ def over_seeds(per_seed: dict) -> dict:
                 elif key == "n_epochs":
                     mean[key] = int(sum(m[key] for m in ms))
                 elif isinstance(v, str):
-                    counts = [m[key].split("/") for m in ms if "/" in m[key]]
-                    mean[key] = (f"{sum(int(a) for a, _ in counts)}/{sum(int(b) for _, b in counts)}"
-                                 if counts else v)
+                    mean[key] = summed_counts([m[key] for m in ms])
                 else:
                     mean[key] = float(np.mean([m[key] for m in ms]))
             for key in ("accuracy", "macro_f1"):
@@ -565,9 +567,9 @@ def main(argv=None) -> int:
         for name, res in results.items():
             print(format_row(name, res))
         print(f"\n{'row':<26} {'scorer':<22} accuracy: mean ± SD over the seeds (each seed)   macro-F1: the same")
-        for name, res in results.items():
-            if not name.startswith("real "):
-                print(format_spread(name, res))
+        for line in (format_spread(name, res) for name, res in results.items()):
+            if line:  # the real recordings have no spread to show
+                print(line)
     for line in comparison(results, families) if len(models) > 1 else []:
         print(line)
     if args.json:
